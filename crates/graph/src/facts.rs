@@ -1,0 +1,421 @@
+//! The facts an importer extracts from one document. Every format is turned
+//! into these; nothing downstream knows which tool wrote the file.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::purl::PackageKey;
+
+/// Which format family and spec a document was written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum DocumentFormat {
+    CycloneDx,
+    Spdx2,
+    Spdx3,
+}
+
+impl DocumentFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocumentFormat::CycloneDx => "cyclonedx",
+            DocumentFormat::Spdx2 => "spdx2",
+            DocumentFormat::Spdx3 => "spdx3",
+        }
+    }
+
+    /// The kind of evidence, used to decide what a new document supersedes.
+    pub fn family(self) -> &'static str {
+        "sbom"
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tool {
+    pub vendor: Option<String>,
+    pub name: String,
+    pub version: Option<String>,
+}
+
+/// What the document describes: the image, application or project at its root.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subject {
+    pub name: String,
+    pub version: Option<String>,
+    /// Component type (`container`, `application`, `library`, ...).
+    pub kind: Option<String>,
+    /// Index into [`DocumentFacts::packages`] when the subject is also a package.
+    pub package: Option<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Hash {
+    /// Normalised algorithm name: `sha256`, `sha512`, `sha1`, `md5`, `blake2b-256`, ...
+    pub alg: String,
+    /// Lower-case hex.
+    pub value: String,
+}
+
+impl Hash {
+    /// Normalises `SHA-256`, `SHA256`, `sha256` to one spelling.
+    pub fn new(alg: &str, value: &str) -> Self {
+        let alg: String = alg
+            .chars()
+            .filter(|c| *c != '-' && *c != '_')
+            .collect::<String>()
+            .to_ascii_lowercase();
+        let alg = match alg.as_str() {
+            "blake2b256" => "blake2b-256".to_string(),
+            "blake2b384" => "blake2b-384".to_string(),
+            "blake2b512" => "blake2b-512".to_string(),
+            "sha3256" => "sha3-256".to_string(),
+            "sha3384" => "sha3-384".to_string(),
+            "sha3512" => "sha3-512".to_string(),
+            _ => alg,
+        };
+        Hash {
+            alg,
+            value: value.trim().to_ascii_lowercase(),
+        }
+    }
+}
+
+/// How a dependency is used, where the document says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Scope {
+    Required,
+    Optional,
+    Dev,
+    Build,
+    Test,
+    Excluded,
+    Runtime,
+    Provided,
+}
+
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Required => "required",
+            Scope::Optional => "optional",
+            Scope::Dev => "dev",
+            Scope::Build => "build",
+            Scope::Test => "test",
+            Scope::Excluded => "excluded",
+            Scope::Runtime => "runtime",
+            Scope::Provided => "provided",
+        }
+    }
+}
+
+/// One package as one document states it. The key is normalised; the rest is
+/// what the document said.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageFact {
+    pub key: Option<PackageKey>,
+    /// The purl exactly as written, when there was one.
+    pub purl: Option<String>,
+    /// True when the document gave no purl and the key was made from name and version.
+    pub purl_synthesized: bool,
+    pub name: String,
+    pub version: Option<String>,
+    /// Component/package type as stated (`library`, `operating-system`, ...).
+    pub kind: Option<String>,
+    pub scope: Option<Scope>,
+    /// `Some(true)` when the document's root depends on it directly,
+    /// `Some(false)` when it is reached only through other packages,
+    /// `None` when the document has no dependency graph to tell.
+    pub direct: Option<bool>,
+    /// Purl qualifiers (`arch`, `distro`, `upstream`, `epoch`, `repository_url`).
+    pub qualifiers: Vec<(String, String)>,
+    pub hashes: Vec<Hash>,
+    pub licenses: Vec<String>,
+    pub cpes: Vec<String>,
+    pub supplier: Option<String>,
+    /// The source package this binary package was built from (`name`, `version`).
+    pub source_package: Option<(String, Option<String>)>,
+    /// Paths inside the scanned artifact where the package was found.
+    pub locations: Vec<String>,
+    /// Purls of ancestors from a CycloneDX `pedigree`.
+    pub pedigree_ancestors: Vec<String>,
+    /// Why this entry deserves doubt (vendored copy, launcher binary reported as a package, ...).
+    pub flags: Vec<String>,
+    /// The document's own identifiers for this entry (bom-ref, SPDXID), for edges.
+    pub refs: Vec<String>,
+}
+
+/// The kind of a package→package edge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum EdgeKind {
+    DependsOn,
+    Contains,
+}
+
+impl EdgeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EdgeKind::DependsOn => "depends_on",
+            EdgeKind::Contains => "contains",
+        }
+    }
+}
+
+/// A package→package edge as stated by one document (indices into `packages`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct DependencyFact {
+    pub from: usize,
+    pub to: usize,
+    pub kind: EdgeKind,
+    pub scope: Option<Scope>,
+}
+
+/// An entry the importer read but did not turn into a package, with the reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skipped {
+    pub reference: String,
+    pub reason: String,
+}
+
+/// Everything one document says, normalised.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocumentFacts {
+    pub format: DocumentFormat,
+    pub spec_version: String,
+    pub tools: Vec<Tool>,
+    /// `serialNumber`, `documentNamespace` or the SPDX 3 document id.
+    pub serial: Option<String>,
+    /// Creation time as the document states it.
+    pub created: Option<String>,
+    pub subject: Option<Subject>,
+    pub packages: Vec<PackageFact>,
+    pub dependencies: Vec<DependencyFact>,
+    pub skipped: Vec<Skipped>,
+    pub warnings: Vec<String>,
+}
+
+impl DocumentFacts {
+    pub fn new(format: DocumentFormat, spec_version: impl Into<String>) -> Self {
+        DocumentFacts {
+            format,
+            spec_version: spec_version.into(),
+            tools: Vec::new(),
+            serial: None,
+            created: None,
+            subject: None,
+            packages: Vec::new(),
+            dependencies: Vec::new(),
+            skipped: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    /// Merges entries with the same key (a document may list one package at
+    /// several locations), remaps edges, drops self-loops and duplicate edges,
+    /// and derives `direct` from the subject's edges when the document has a
+    /// dependency graph. Every importer calls this last.
+    pub fn finish(mut self) -> Self {
+        let mut by_key: HashMap<PackageKey, usize> = HashMap::with_capacity(self.packages.len());
+        let mut remap = Vec::with_capacity(self.packages.len());
+        let mut merged: Vec<PackageFact> = Vec::with_capacity(self.packages.len());
+        for fact in std::mem::take(&mut self.packages) {
+            let Some(key) = fact.key.clone() else {
+                self.skipped.push(Skipped {
+                    reference: fact.refs.first().cloned().unwrap_or_else(|| fact.name.clone()),
+                    reason: "no purl and no name to identify it".into(),
+                });
+                remap.push(usize::MAX);
+                continue;
+            };
+            match by_key.get(&key) {
+                Some(&i) => {
+                    merge_into(&mut merged[i], fact);
+                    remap.push(i);
+                }
+                None => {
+                    by_key.insert(key, merged.len());
+                    remap.push(merged.len());
+                    merged.push(fact);
+                }
+            }
+        }
+        self.packages = merged;
+        if let Some(subject) = self.subject.as_mut() {
+            subject.package = subject
+                .package
+                .and_then(|i| remap.get(i).copied())
+                .filter(|i| *i != usize::MAX);
+        }
+        let mut edges: Vec<DependencyFact> = std::mem::take(&mut self.dependencies)
+            .into_iter()
+            .filter_map(|mut e| {
+                e.from = *remap.get(e.from)?;
+                e.to = *remap.get(e.to)?;
+                (e.from != usize::MAX && e.to != usize::MAX && e.from != e.to).then_some(e)
+            })
+            .collect();
+        edges.sort();
+        edges.dedup();
+        self.dependencies = edges;
+
+        let root = self.subject.as_ref().and_then(|s| s.package);
+        if let Some(root) = root {
+            let has_graph = self
+                .dependencies
+                .iter()
+                .any(|e| e.from == root && e.kind == EdgeKind::DependsOn);
+            if has_graph {
+                let mut direct = vec![false; self.packages.len()];
+                for e in &self.dependencies {
+                    if e.from == root && e.kind == EdgeKind::DependsOn {
+                        direct[e.to] = true;
+                    }
+                }
+                for (i, p) in self.packages.iter_mut().enumerate() {
+                    if i != root && p.direct.is_none() {
+                        p.direct = Some(direct[i]);
+                    }
+                }
+            }
+        }
+        self
+    }
+
+    /// Packages other than the subject itself.
+    pub fn component_count(&self) -> usize {
+        let root = self.subject.as_ref().and_then(|s| s.package);
+        self.packages.len() - usize::from(root.is_some())
+    }
+}
+
+fn merge_into(into: &mut PackageFact, from: PackageFact) {
+    fn extend_unique<T: PartialEq>(into: &mut Vec<T>, from: Vec<T>) {
+        for item in from {
+            if !into.contains(&item) {
+                into.push(item);
+            }
+        }
+    }
+    extend_unique(&mut into.qualifiers, from.qualifiers);
+    extend_unique(&mut into.hashes, from.hashes);
+    extend_unique(&mut into.licenses, from.licenses);
+    extend_unique(&mut into.cpes, from.cpes);
+    extend_unique(&mut into.locations, from.locations);
+    extend_unique(&mut into.pedigree_ancestors, from.pedigree_ancestors);
+    extend_unique(&mut into.flags, from.flags);
+    extend_unique(&mut into.refs, from.refs);
+    into.supplier = into.supplier.take().or(from.supplier);
+    into.source_package = into.source_package.take().or(from.source_package);
+    into.scope = into.scope.or(from.scope);
+    into.direct = match (into.direct, from.direct) {
+        (Some(a), Some(b)) => Some(a || b),
+        (a, b) => a.or(b),
+    };
+}
+
+/// Builds the key for an entry: from its purl when it has a usable one,
+/// otherwise `pkg:generic/name@version` (flagged as synthesized).
+pub fn key_for(purl: Option<&str>, name: &str, version: Option<&str>) -> (Option<PackageKey>, bool, Vec<(String, String)>) {
+    if let Some(p) = purl.and_then(|p| crate::purl::Purl::parse(p).ok()) {
+        let key = p.key();
+        return (Some(key), false, p.qualifiers);
+    }
+    if name.trim().is_empty() {
+        return (None, true, Vec::new());
+    }
+    (
+        Some(PackageKey::from_parts("generic", None, name.trim(), version)),
+        true,
+        Vec::new(),
+    )
+}
+
+/// Flags entries real scanners report that are not what they seem:
+/// vendored copies inside another package, and Windows launcher binaries that
+/// syft reports as NuGet packages inside Python environments.
+pub fn doubt_flags(key: &PackageKey, locations: &[String]) -> Vec<String> {
+    let mut flags = Vec::new();
+    if locations.iter().any(|l| l.contains("/_vendor/") || l.contains("/vendored/")) {
+        flags.push("vendored: found inside another package's vendored tree".to_string());
+    }
+    if key.ty() == "nuget"
+        && locations
+            .iter()
+            .any(|l| l.contains("site-packages/") || l.ends_with(".exe"))
+    {
+        flags.push("suspect: launcher binary reported as a NuGet package".to_string());
+    }
+    flags
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pkg(purl: &str) -> PackageFact {
+        let (key, synth, qualifiers) = key_for(Some(purl), "", None);
+        PackageFact {
+            key,
+            purl: Some(purl.into()),
+            purl_synthesized: synth,
+            qualifiers,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn finish_merges_same_key_and_remaps_edges() {
+        let mut doc = DocumentFacts::new(DocumentFormat::CycloneDx, "1.6");
+        doc.packages.push(pkg("pkg:generic/app@1"));
+        doc.packages.push(pkg("pkg:pypi/Jinja2@3.1.4"));
+        doc.packages.push(pkg("pkg:pypi/jinja2@3.1.4?repository_url=x"));
+        doc.packages.push(pkg("pkg:pypi/markupsafe@2.1.5"));
+        doc.subject = Some(Subject {
+            name: "app".into(),
+            package: Some(0),
+            ..Default::default()
+        });
+        for (from, to) in [(0, 1), (0, 2), (2, 3), (1, 1)] {
+            doc.dependencies.push(DependencyFact {
+                from,
+                to,
+                kind: EdgeKind::DependsOn,
+                scope: None,
+            });
+        }
+        let doc = doc.finish();
+        assert_eq!(doc.packages.len(), 3);
+        assert_eq!(doc.component_count(), 2);
+        assert_eq!(doc.packages[1].qualifiers, vec![("repository_url".into(), "x".into())]);
+        assert_eq!(doc.dependencies.len(), 2);
+        assert_eq!(doc.packages[1].direct, Some(true));
+        assert_eq!(doc.packages[2].direct, Some(false));
+    }
+
+    #[test]
+    fn hash_algorithms_are_one_spelling() {
+        assert_eq!(Hash::new("SHA-256", "AB").alg, "sha256");
+        assert_eq!(Hash::new("SHA256", "ab").value, "ab");
+        assert_eq!(Hash::new("BLAKE2b-256", "ab").alg, "blake2b-256");
+    }
+
+    #[test]
+    fn synthesized_key_without_purl() {
+        let (key, synth, _) = key_for(None, "busybox", Some("1.36"));
+        assert_eq!(key.unwrap().as_str(), "pkg:generic/busybox@1.36");
+        assert!(synth);
+        let (key, _, _) = key_for(Some("not a purl"), "x", None);
+        assert_eq!(key.unwrap().as_str(), "pkg:generic/x");
+    }
+
+    #[test]
+    fn vendored_and_launcher_flags() {
+        let key = PackageKey::parse("pkg:pypi/packaging@24.0").unwrap();
+        let flags = doubt_flags(
+            &key,
+            &["/usr/lib/python3/site-packages/setuptools/_vendor/packaging-24.0.dist-info/METADATA".into()],
+        );
+        assert_eq!(flags.len(), 1);
+        let key = PackageKey::parse("pkg:nuget/cli@1.0").unwrap();
+        assert_eq!(doubt_flags(&key, &["/x/site-packages/pip/_vendor/distlib/t64.exe".into()]).len(), 2);
+    }
+}

@@ -1,0 +1,52 @@
+//! The facts every importer emits and the identity rules that merge them.
+//!
+//! This crate knows nothing of storage, GraphQL or any input format: importers
+//! depend on it, the store persists what it defines.
+
+pub mod facts;
+pub mod purl;
+
+pub use facts::{
+    DependencyFact, DocumentFacts, DocumentFormat, EdgeKind, Hash, PackageFact, Scope, Skipped,
+    Subject, Tool, doubt_flags, key_for,
+};
+pub use purl::{PackageKey, Purl, PurlError, pep503_normalise};
+
+/// The error every importer returns: what went wrong and where in the document.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The bytes are not well-formed for the format (JSON syntax, wrong types).
+    #[error("{message} at line {line}, column {column}")]
+    Syntax {
+        message: String,
+        line: usize,
+        column: usize,
+    },
+    /// Well-formed, but a required field is missing or unusable.
+    #[error("field `{field}`: {message}")]
+    Field { field: String, message: String },
+    /// The document is not of the format the importer reads.
+    #[error("not a {expected} document: {message}")]
+    WrongFormat {
+        expected: &'static str,
+        message: String,
+    },
+}
+
+impl ImportError {
+    pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ImportError::Field {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// Maps a serde_json error: its message names the field path where serde knows it.
+    pub fn from_json(e: &serde_json::Error) -> Self {
+        ImportError::Syntax {
+            message: e.to_string(),
+            line: e.line(),
+            column: e.column(),
+        }
+    }
+}
