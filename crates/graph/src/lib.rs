@@ -4,6 +4,7 @@
 //! depend on it, the store persists what it defines.
 
 pub mod facts;
+pub mod json;
 pub mod purl;
 
 pub use facts::{

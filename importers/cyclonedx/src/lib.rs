@@ -1,0 +1,469 @@
+//! CycloneDX JSON (spec 1.2–1.7) → graph facts.
+//!
+//! The `cyclonedx-bom` crate reads only spec 1.3–1.5 and real tools emit 1.6 and
+//! 1.7, so this crate reads the JSON through private, version-independent wire
+//! structs: unknown fields are ignored, enumerations are kept as strings, and
+//! the shapes that changed between versions (`metadata.tools` as a list in 1.4,
+//! an object in 1.5+) are both accepted.
+
+use std::collections::HashMap;
+
+use aibomdb_graph::{
+    DependencyFact, DocumentFacts, DocumentFormat, EdgeKind, Hash, ImportError, PackageFact, Scope,
+    Skipped, Subject, Tool, doubt_flags, key_for,
+};
+
+mod wire {
+    use aibomdb_graph::json::null_default;
+    use serde::Deserialize;
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub(crate) struct Bom {
+        pub(crate) bom_format: Option<String>,
+        pub(crate) spec_version: Option<String>,
+        pub(crate) serial_number: Option<String>,
+        pub(crate) metadata: Option<Metadata>,
+        #[serde(default, deserialize_with = "null_default")]
+        pub(crate) components: Vec<Component>,
+        #[serde(default, deserialize_with = "null_default")]
+        pub(crate) dependencies: Vec<Dependency>,
+    }
+
+    #[derive(Deserialize)]
+    pub(crate) struct Metadata {
+        pub(crate) timestamp: Option<String>,
+        pub(crate) tools: Option<Tools>,
+        pub(crate) component: Option<Component>,
+    }
+
+    /// 1.4 and earlier: a list of tools; 1.5+: `{components, services}`.
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    pub(crate) enum Tools {
+        Legacy(Vec<LegacyTool>),
+        Modern {
+            #[serde(default, deserialize_with = "null_default")]
+            components: Vec<Component>,
+            #[serde(default, deserialize_with = "null_default")]
+            services: Vec<LegacyTool>,
+        },
+    }
+
+    #[derive(Deserialize)]
+    pub(crate) struct LegacyTool {
+        pub(crate) vendor: Option<String>,
+        pub(crate) name: Option<String>,
+        pub(crate) version: Option<String>,
+    }
+
+    #[derive(Deserialize)]
+    pub(crate) struct Component {
+        #[serde(rename = "type")]
+        pub(crate) ty: Option<String>,
+        #[serde(rename = "bom-ref")]
+        pub(crate) bom_ref: Option<String>,
+        pub(crate) group: Option<String>,
+        pub(crate) name: Option<String>,
+        pub(crate) version: Option<String>,
+        pub(crate) purl: Option<String>,
+        pub(crate) cpe: Option<String>,
+        pub(crate) scope: Option<String>,
+        pub(crate) publisher: Option<String>,
+        pub(crate) author: Option<String>,
+        pub(crate) supplier: Option<Organization>,
+        #[serde(default, deserialize_with = "null_default")]
+        pub(crate) hashes: Vec<HashEntry>,
+        #[serde(default, deserialize_with = "null_default")]
+        pub(crate) licenses: Vec<LicenseChoice>,
+        #[serde(default, rename = "externalReferences", deserialize_with = "null_default")]
+        pub(crate) external_references: Vec<ExternalReference>,
+        #[serde(default, deserialize_with = "null_default")]
+        pub(crate) properties: Vec<Property>,
+        #[serde(default, deserialize_with = "null_default")]
+        pub(crate) components: Vec<Component>,
+        pub(crate) pedigree: Option<Pedigree>,
+        pub(crate) evidence: Option<Evidence>,
+    }
+
+    #[derive(Deserialize)]
+    pub(crate) struct Organization {
+        pub(crate) name: Option<String>,
+    }
+
+    #[derive(Deserialize)]
+    pub(crate) struct HashEntry {
+        pub(crate) alg: String,
+        pub(crate) content: String,
+    }
+
+    #[derive(Deserialize)]
+    pub(crate) struct LicenseChoice {
+        pub(crate) license: Option<License>,
+        pub(crate) expression: Option<String>,
+    }
+
+    #[derive(Deserialize)]
+    pub(crate) struct License {
+        pub(crate) id: Option<String>,
+        pub(crate) name: Option<String>,
+    }
+
+    #[derive(Deserialize)]
+    pub(crate) struct ExternalReference {
+        #[serde(default, deserialize_with = "null_default")]
+        pub(crate) hashes: Vec<HashEntry>,
+    }
+
+    #[derive(Deserialize)]
+    pub(crate) struct Property {
+        pub(crate) name: Option<String>,
+        pub(crate) value: Option<String>,
+    }
+
+    #[derive(Deserialize)]
+    pub(crate) struct Pedigree {
+        #[serde(default, deserialize_with = "null_default")]
+        pub(crate) ancestors: Vec<Component>,
+    }
+
+    #[derive(Deserialize)]
+    pub(crate) struct Evidence {
+        #[serde(default, deserialize_with = "null_default")]
+        pub(crate) occurrences: Vec<Occurrence>,
+    }
+
+    #[derive(Deserialize)]
+    pub(crate) struct Occurrence {
+        pub(crate) location: Option<String>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub(crate) struct Dependency {
+        #[serde(rename = "ref")]
+        pub(crate) reference: Option<String>,
+        #[serde(default, deserialize_with = "null_default")]
+        pub(crate) depends_on: Vec<String>,
+    }
+}
+
+/// True when the JSON looks like a CycloneDX BOM (cheap check on a prefix).
+pub fn sniff(head: &str) -> bool {
+    head.contains("\"bomFormat\"") && head.contains("CycloneDX")
+}
+
+/// Reads one CycloneDX JSON document.
+pub fn import(bytes: &[u8]) -> Result<DocumentFacts, ImportError> {
+    let bom: wire::Bom = aibomdb_graph::json::parse(bytes)?;
+    if bom.bom_format.as_deref() != Some("CycloneDX") {
+        return Err(ImportError::WrongFormat {
+            expected: "CycloneDX",
+            message: format!(
+                "`bomFormat` is {}",
+                bom.bom_format
+                    .as_deref()
+                    .map_or("missing".to_string(), |f| format!("{f:?}"))
+            ),
+        });
+    }
+    let spec_version = bom
+        .spec_version
+        .clone()
+        .ok_or_else(|| ImportError::field("specVersion", "missing"))?;
+    if !matches!(
+        spec_version.as_str(),
+        "1.0" | "1.1" | "1.2" | "1.3" | "1.4" | "1.5" | "1.6" | "1.7"
+    ) {
+        return Err(ImportError::field(
+            "specVersion",
+            format!("unsupported CycloneDX version {spec_version:?} (1.2–1.7 are read)"),
+        ));
+    }
+    Ok(Builder::new(spec_version, bom.serial_number.clone()).build(bom))
+}
+
+struct Builder {
+    facts: DocumentFacts,
+    by_ref: HashMap<String, usize>,
+}
+
+impl Builder {
+    fn new(spec_version: String, serial: Option<String>) -> Self {
+        let mut facts = DocumentFacts::new(DocumentFormat::CycloneDx, spec_version);
+        facts.serial = serial;
+        Builder {
+            facts,
+            by_ref: HashMap::new(),
+        }
+    }
+
+    fn build(mut self, bom: wire::Bom) -> DocumentFacts {
+        if let Some(meta) = bom.metadata {
+            self.facts.created = meta.timestamp;
+            match meta.tools {
+                Some(wire::Tools::Legacy(tools)) => {
+                    self.facts.tools = tools.into_iter().filter_map(legacy_tool).collect();
+                }
+                Some(wire::Tools::Modern {
+                    components,
+                    services,
+                }) => {
+                    self.facts.tools = components
+                        .into_iter()
+                        .filter_map(|c| {
+                            Some(Tool {
+                                vendor: c.group.or(c.publisher),
+                                name: c.name?,
+                                version: c.version,
+                            })
+                        })
+                        .chain(services.into_iter().filter_map(legacy_tool))
+                        .collect();
+                }
+                None => {}
+            }
+            if let Some(root) = meta.component {
+                let name = root.name.clone().unwrap_or_default();
+                let version = root.version.clone();
+                let kind = root.ty.clone();
+                let index = self.add_component(root, None, "metadata.component");
+                self.facts.subject = Some(Subject {
+                    name,
+                    version,
+                    kind,
+                    package: index,
+                });
+            }
+        }
+        for (i, component) in bom.components.into_iter().enumerate() {
+            self.add_component(component, None, &format!("components[{i}]"));
+        }
+        for (i, dep) in bom.dependencies.into_iter().enumerate() {
+            let Some(reference) = dep.reference.filter(|r| !r.is_empty()) else {
+                self.facts
+                    .warnings
+                    .push(format!("dependencies[{i}]: no `ref`; entry ignored"));
+                continue;
+            };
+            let Some(&from) = self.by_ref.get(&reference) else {
+                if !dep.depends_on.is_empty() {
+                    self.facts.warnings.push(format!(
+                        "dependencies[{i}]: ref {reference:?} names no component; entry ignored"
+                    ));
+                }
+                continue;
+            };
+            for target in dep.depends_on {
+                match self.by_ref.get(&target) {
+                    Some(&to) => self.facts.dependencies.push(DependencyFact {
+                        from,
+                        to,
+                        kind: EdgeKind::DependsOn,
+                        scope: None,
+                    }),
+                    None => self.facts.warnings.push(format!(
+                        "dependencies[{i}]: dependsOn {target:?} names no component; edge ignored"
+                    )),
+                }
+            }
+        }
+        self.facts.finish()
+    }
+
+    /// Adds a component and its nested components; returns its index, or
+    /// `None` when it is not a package (e.g. a `file`).
+    fn add_component(&mut self, c: wire::Component, parent: Option<usize>, path: &str) -> Option<usize> {
+        let kind = c.ty.as_deref().unwrap_or("library");
+        let reference = c.bom_ref.clone().unwrap_or_else(|| path.to_string());
+        let index = if kind == "file" {
+            self.facts.skipped.push(Skipped {
+                reference: reference.clone(),
+                reason: "component of type `file` is not a package".into(),
+            });
+            None
+        } else if c.name.as_deref().is_none_or(|n| n.trim().is_empty()) && c.purl.is_none() {
+            self.facts.skipped.push(Skipped {
+                reference: reference.clone(),
+                reason: "component has neither name nor purl".into(),
+            });
+            None
+        } else {
+            Some(self.push_package(&c, kind))
+        };
+        if let (Some(i), Some(r)) = (index, c.bom_ref.as_ref()) {
+            self.by_ref.insert(r.clone(), i);
+        }
+        if let (Some(parent), Some(child)) = (parent, index) {
+            self.facts.dependencies.push(DependencyFact {
+                from: parent,
+                to: child,
+                kind: EdgeKind::Contains,
+                scope: None,
+            });
+        }
+        for (j, child) in c.components.into_iter().enumerate() {
+            self.add_component(child, index.or(parent), &format!("{path}.components[{j}]"));
+        }
+        index
+    }
+
+    fn push_package(&mut self, c: &wire::Component, kind: &str) -> usize {
+        let name = c.name.clone().unwrap_or_default();
+        // CycloneDX keeps the Maven group / npm scope apart from the name; a
+        // synthesized key puts them back together.
+        let full_name = match c.group.as_deref().filter(|g| !g.is_empty()) {
+            Some(g) => format!("{g}/{name}"),
+            None => name.clone(),
+        };
+        let (key, purl_synthesized, qualifiers) =
+            key_for(c.purl.as_deref(), &full_name, c.version.as_deref());
+        let mut hashes: Vec<Hash> = c.hashes.iter().map(|h| Hash::new(&h.alg, &h.content)).collect();
+        for r in &c.external_references {
+            for h in &r.hashes {
+                let h = Hash::new(&h.alg, &h.content);
+                if !hashes.contains(&h) {
+                    hashes.push(h);
+                }
+            }
+        }
+        let licenses = c
+            .licenses
+            .iter()
+            .filter_map(|l| {
+                l.expression.clone().or_else(|| {
+                    l.license
+                        .as_ref()
+                        .and_then(|l| l.id.clone().or_else(|| l.name.clone()))
+                })
+            })
+            .collect();
+        let mut locations = Vec::new();
+        let mut source_name = None;
+        let mut source_version = None;
+        for p in &c.properties {
+            let (Some(n), Some(v)) = (p.name.as_deref(), p.value.as_deref()) else {
+                continue;
+            };
+            // syft: `syft:location:0:path`; Trivy: `aquasecurity:trivy:FilePath`.
+            if (n.starts_with("syft:location:") && n.ends_with(":path"))
+                || n == "aquasecurity:trivy:FilePath"
+            {
+                locations.push(v.to_string());
+            } else if n == "aquasecurity:trivy:SrcName" {
+                source_name = Some(v.to_string());
+            } else if n == "aquasecurity:trivy:SrcVersion" {
+                source_version = Some(v.to_string());
+            }
+        }
+        if let Some(e) = &c.evidence {
+            locations.extend(e.occurrences.iter().filter_map(|o| o.location.clone()));
+        }
+        let source_package = source_name
+            .map(|n| (n, source_version))
+            .or_else(|| upstream_qualifier(&qualifiers));
+        let flags = key
+            .as_ref()
+            .map(|k| doubt_flags(k, &locations))
+            .unwrap_or_default();
+        let fact = PackageFact {
+            key,
+            purl: c.purl.clone(),
+            purl_synthesized,
+            name,
+            version: c.version.clone(),
+            kind: Some(kind.to_string()),
+            scope: c.scope.as_deref().and_then(|s| match s {
+                "required" => Some(Scope::Required),
+                "optional" => Some(Scope::Optional),
+                "excluded" => Some(Scope::Excluded),
+                _ => None,
+            }),
+            direct: None,
+            qualifiers,
+            hashes,
+            licenses,
+            cpes: c.cpe.iter().cloned().collect(),
+            supplier: c
+                .supplier
+                .as_ref()
+                .and_then(|s| s.name.clone())
+                .or_else(|| c.publisher.clone())
+                .or_else(|| c.author.clone()),
+            source_package,
+            locations,
+            pedigree_ancestors: c
+                .pedigree
+                .as_ref()
+                .map(|p| {
+                    p.ancestors
+                        .iter()
+                        .filter_map(|a| a.purl.clone().or_else(|| a.name.clone()))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            flags,
+            refs: c.bom_ref.iter().cloned().collect(),
+        };
+        self.facts.packages.push(fact);
+        self.facts.packages.len() - 1
+    }
+}
+
+fn legacy_tool(t: wire::LegacyTool) -> Option<Tool> {
+    Some(Tool {
+        vendor: t.vendor,
+        name: t.name?,
+        version: t.version,
+    })
+}
+
+/// syft writes the source package of a Debian/RPM binary as `upstream=name` or
+/// `upstream=name@version` (RPM: the `.src.rpm` file name).
+pub(crate) fn upstream_qualifier(qualifiers: &[(String, String)]) -> Option<(String, Option<String>)> {
+    let (_, v) = qualifiers.iter().find(|(k, _)| k == "upstream")?;
+    Some(match v.split_once('@') {
+        Some((n, ver)) => (n.to_string(), Some(ver.to_string())),
+        None => (v.clone(), None),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upstream_qualifier_forms() {
+        let q = vec![("upstream".to_string(), "glibc@2.31-13".to_string())];
+        assert_eq!(
+            upstream_qualifier(&q),
+            Some(("glibc".into(), Some("2.31-13".into())))
+        );
+        let q = vec![("upstream".to_string(), "openssl".to_string())];
+        assert_eq!(upstream_qualifier(&q), Some(("openssl".into(), None)));
+    }
+
+    #[test]
+    fn wrong_type_names_the_field() {
+        let err = import(br#"{"bomFormat":"CycloneDX","specVersion":"1.6","components":[{"name":"a","hashes":"x"}]}"#)
+            .unwrap_err();
+        let ImportError::Field { field, .. } = err else {
+            panic!("{err}")
+        };
+        assert_eq!(field, "components[0].hashes");
+    }
+
+    #[test]
+    fn tools_in_both_shapes() {
+        let old = import(br#"{"bomFormat":"CycloneDX","specVersion":"1.4","metadata":{"tools":[{"vendor":"anchore","name":"syft","version":"0.58"}]}}"#).unwrap();
+        assert_eq!(old.tools[0].name, "syft");
+        let new = import(br#"{"bomFormat":"CycloneDX","specVersion":"1.6","metadata":{"tools":{"components":[{"type":"application","group":"aquasecurity","name":"trivy","version":"0.54.1"}]}}}"#).unwrap();
+        assert_eq!(new.tools[0].version.as_deref(), Some("0.54.1"));
+    }
+
+    #[test]
+    fn unsupported_version_is_named() {
+        let err = import(br#"{"bomFormat":"CycloneDX","specVersion":"2.0"}"#).unwrap_err();
+        assert!(err.to_string().contains("specVersion"), "{err}");
+    }
+}
