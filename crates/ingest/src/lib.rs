@@ -1,0 +1,348 @@
+//! The ingest pipeline: paths → bytes → format detection → importer → store.
+//!
+//! Reading, hashing and parsing run on worker threads; one writer commits each
+//! document in its own transaction, in input order, so ids are reproducible.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+
+use aibomdb_graph::{DocumentFacts, ImportError};
+use aibomdb_store::{IngestOutcome, NewDocument, Store, StoreError};
+use sha2::{Digest, Sha256};
+
+/// Formats the pipeline can read, decided from content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    CycloneDxJson,
+    Spdx2Json,
+    Spdx3JsonLd,
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Format::CycloneDxJson => "CycloneDX JSON",
+            Format::Spdx2Json => "SPDX 2 JSON",
+            Format::Spdx3JsonLd => "SPDX 3 JSON-LD",
+        })
+    }
+}
+
+/// Limits on what one input may be; safe defaults, configurable.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_document_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_document_bytes: 512 * 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ErrorKind {
+    #[error("cannot read: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("file is empty")]
+    Empty,
+    #[error("file is {size} bytes, over the limit of {limit}")]
+    TooLarge { size: u64, limit: u64 },
+    #[error("not a recognised document: {0}")]
+    UnknownFormat(String),
+    #[error("{format}: {error}")]
+    Import { format: Format, error: ImportError },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// An error about one input file.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {kind}", path.display())]
+pub struct IngestError {
+    pub path: PathBuf,
+    pub kind: ErrorKind,
+}
+
+impl IngestError {
+    fn new(path: &Path, kind: impl Into<ErrorKind>) -> Self {
+        IngestError {
+            path: path.to_path_buf(),
+            kind: kind.into(),
+        }
+    }
+
+    /// True when the file is simply not a document this tool reads (as
+    /// opposed to a document that is broken).
+    pub fn is_unrecognised(&self) -> bool {
+        matches!(self.kind, ErrorKind::UnknownFormat(_))
+    }
+}
+
+/// Decides the format from the bytes: the first and last 64 KiB are checked
+/// for each format's marker field (tools write keys in any order, some sorted,
+/// so `bomFormat` may come last).
+pub fn detect(bytes: &[u8]) -> Result<Format, ErrorKind> {
+    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    match first {
+        None => return Err(ErrorKind::Empty),
+        Some(b'{') => {}
+        Some(_) => {
+            let printable = body.iter().take(512).all(|b| !b.is_ascii_control() || b.is_ascii_whitespace());
+            return Err(ErrorKind::UnknownFormat(if printable {
+                "not a JSON object (CycloneDX/SPDX JSON documents start with `{`)".into()
+            } else {
+                "binary content".into()
+            }));
+        }
+    }
+    const WINDOW: usize = 64 * 1024;
+    let head = String::from_utf8_lossy(&body[..body.len().min(WINDOW)]);
+    let tail = String::from_utf8_lossy(&body[body.len().saturating_sub(WINDOW)..]);
+    for part in [&head, &tail] {
+        if aibomdb_importer_cyclonedx::sniff(part) {
+            return Ok(Format::CycloneDxJson);
+        }
+        if aibomdb_importer_spdx::sniff_v2(part) {
+            return Ok(Format::Spdx2Json);
+        }
+        if aibomdb_importer_spdx::sniff_v3(part) {
+            return Ok(Format::Spdx3JsonLd);
+        }
+    }
+    Err(ErrorKind::UnknownFormat(
+        "JSON without `bomFormat`, `spdxVersion` or an SPDX 3 `@context`".into(),
+    ))
+}
+
+/// Runs the importer for `format`.
+pub fn import(format: Format, bytes: &[u8]) -> Result<DocumentFacts, ErrorKind> {
+    let result = match format {
+        Format::CycloneDxJson => aibomdb_importer_cyclonedx::import(bytes),
+        Format::Spdx2Json => aibomdb_importer_spdx::import_v2(bytes),
+        Format::Spdx3JsonLd => aibomdb_importer_spdx::import_v3(bytes),
+    };
+    result.map_err(|error| ErrorKind::Import { format, error })
+}
+
+/// A parsed document, not yet written.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub path: PathBuf,
+    pub format: Format,
+    pub sha256: [u8; 32],
+    pub size: u64,
+    pub facts: DocumentFacts,
+}
+
+/// Reads, hashes, detects and parses one file.
+pub fn prepare(path: &Path, limits: &Limits) -> Result<Prepared, IngestError> {
+    let size = std::fs::metadata(path)
+        .map_err(|e| IngestError::new(path, e))?
+        .len();
+    if size > limits.max_document_bytes {
+        return Err(IngestError::new(
+            path,
+            ErrorKind::TooLarge {
+                size,
+                limit: limits.max_document_bytes,
+            },
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|e| IngestError::new(path, e))?;
+    prepare_bytes(path, &bytes)
+}
+
+/// As [`prepare`], for bytes already in memory (uploads, tests).
+pub fn prepare_bytes(path: &Path, bytes: &[u8]) -> Result<Prepared, IngestError> {
+    let format = detect(bytes).map_err(|k| IngestError::new(path, k))?;
+    let sha256: [u8; 32] = Sha256::digest(bytes).into();
+    let facts = import(format, bytes).map_err(|k| IngestError::new(path, k))?;
+    Ok(Prepared {
+        path: path.to_path_buf(),
+        format,
+        sha256,
+        size: bytes.len() as u64,
+        facts,
+    })
+}
+
+/// The deployment a document belongs to when none is given: its subject's
+/// name, else the file's stem.
+pub fn default_deployment(prepared: &Prepared) -> String {
+    prepared
+        .facts
+        .subject
+        .as_ref()
+        .map(|s| s.name.trim())
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .unwrap_or_else(|| {
+            prepared
+                .path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "unnamed".into())
+        })
+}
+
+/// Writes a prepared document.
+pub fn commit(store: &Store, prepared: Prepared, deployment: Option<&str>) -> Result<IngestOutcome, IngestError> {
+    let deployment = deployment
+        .map(str::to_string)
+        .unwrap_or_else(|| default_deployment(&prepared));
+    let path = prepared.path.clone();
+    store
+        .ingest(NewDocument {
+            deployment,
+            source_path: prepared.path.display().to_string(),
+            sha256: prepared.sha256,
+            size: prepared.size,
+            facts: prepared.facts,
+        })
+        .map_err(|e| IngestError::new(&path, e))
+}
+
+/// One input given on the command line: a file, or every file under a directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Input {
+    pub path: PathBuf,
+    /// True when found by walking a directory: unrecognised files are skipped, not errors.
+    pub from_walk: bool,
+}
+
+/// Expands directories (recursively, sorted, hidden entries skipped).
+pub fn expand(paths: &[PathBuf]) -> Result<Vec<Input>, IngestError> {
+    let mut out = Vec::new();
+    for p in paths {
+        let meta = std::fs::metadata(p).map_err(|e| IngestError::new(p, e))?;
+        if meta.is_dir() {
+            walk(p, &mut out)?;
+        } else {
+            out.push(Input {
+                path: p.clone(),
+                from_walk: false,
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<Input>) -> Result<(), IngestError> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| IngestError::new(dir, e))?
+        .filter_map(Result::ok)
+        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        .collect();
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let path = e.path();
+        let ty = e.file_type().map_err(|err| IngestError::new(&path, err))?;
+        if ty.is_dir() {
+            walk(&path, out)?;
+        } else if ty.is_file() {
+            out.push(Input {
+                path,
+                from_walk: true,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// What happened to one input.
+#[derive(Debug)]
+pub enum Event {
+    Committed {
+        path: PathBuf,
+        format: Format,
+        outcome: IngestOutcome,
+    },
+    /// A file found in a directory that is not a document this tool reads.
+    Skipped(IngestError),
+    Failed(IngestError),
+}
+
+/// Parses `inputs` on `threads` workers and commits each in input order.
+/// `on_event` sees every input once. Returns the number of failures.
+pub fn run(
+    store: &Store,
+    inputs: &[Input],
+    deployment: Option<&str>,
+    limits: &Limits,
+    threads: usize,
+    mut on_event: impl FnMut(&Event),
+) -> usize {
+    let threads = threads.clamp(1, inputs.len().max(1));
+    let mut failures = 0;
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        // Bounded so parsed documents do not pile up in memory ahead of the writer.
+        let (tx, rx) = mpsc::sync_channel::<(usize, Result<Prepared, IngestError>)>(threads * 2);
+        for _ in 0..threads {
+            let tx = tx.clone();
+            let next = &next;
+            scope.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(input) = inputs.get(i) else { break };
+                    if tx.send((i, prepare(&input.path, limits))).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut pending = BTreeMap::new();
+        let mut want = 0;
+        for (i, result) in rx {
+            pending.insert(i, result);
+            while let Some(result) = pending.remove(&want) {
+                let event = match result {
+                    Ok(prepared) => {
+                        let (path, format) = (prepared.path.clone(), prepared.format);
+                        match commit(store, prepared, deployment) {
+                            Ok(outcome) => Event::Committed {
+                                path,
+                                format,
+                                outcome,
+                            },
+                            Err(e) => Event::Failed(e),
+                        }
+                    }
+                    Err(e) if e.is_unrecognised() && inputs[want].from_walk => Event::Skipped(e),
+                    Err(e) => Event::Failed(e),
+                };
+                if matches!(event, Event::Failed(_)) {
+                    failures += 1;
+                }
+                on_event(&event);
+                want += 1;
+            }
+        }
+    });
+    failures
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_by_content() {
+        assert_eq!(detect(br#"{"bomFormat":"CycloneDX"}"#).unwrap(), Format::CycloneDxJson);
+        assert_eq!(detect(b"\xEF\xBB\xBF {\"spdxVersion\":\"SPDX-2.3\"}").unwrap(), Format::Spdx2Json);
+        assert_eq!(
+            detect(br#"{"@context":"https://spdx.org/rdf/3.0.1/spdx-context.jsonld"}"#).unwrap(),
+            Format::Spdx3JsonLd
+        );
+        assert!(matches!(detect(b"  \n"), Err(ErrorKind::Empty)));
+        assert!(matches!(detect(b"\x00\x01\x02"), Err(ErrorKind::UnknownFormat(m)) if m == "binary content"));
+        assert!(matches!(detect(br#"{"name":"package.json"}"#), Err(ErrorKind::UnknownFormat(_))));
+    }
+}

@@ -1,0 +1,742 @@
+//! The persistent graph: redb tables for nodes, edges in both directions and
+//! the indexes a blast-radius query needs, plus petgraph traversals over them.
+//!
+//! Invariants:
+//! - One document is written in one redb write transaction, committed durably:
+//!   after a crash either all of its nodes and edges are visible or none.
+//! - Package→Package edges are scoped to the document that states them: two
+//!   SBOMs that disagree about a dependency never mix.
+//! - redb types stay inside this crate; callers see [`Store`] and [`records`].
+//!
+//! Traversals load the edges of the documents involved into a petgraph
+//! `DiGraphMap` per query rather than mirroring the whole estate in memory at
+//! open: edges are scoped per document, so a path query only ever needs one
+//! document's edges, and opening a large store stays cheap.
+
+pub mod records;
+mod tables;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aibomdb_graph::{DocumentFacts, EdgeKind, PackageKey, Purl};
+use petgraph::graphmap::DiGraphMap;
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
+
+pub use records::{
+    DeploymentHit, DeploymentRecord, DocumentId, DocumentRecord, IngestOutcome, Occurrence,
+    PackageId, PackageRecord, PackageVersion, PathStep, Stats,
+};
+use tables::*;
+
+/// Errors from the store. Backend errors are carried as text so that redb's
+/// types stay out of the interface.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store {path}: {message}")]
+    Open { path: PathBuf, message: String },
+    #[error("store backend: {0}")]
+    Backend(String),
+    #[error("store record {table}/{key} is unreadable: {message}")]
+    Corrupt {
+        table: &'static str,
+        key: String,
+        message: String,
+    },
+    #[error("store {path} was written by a newer aibomdb (schema {found}, this build reads {supported})")]
+    Schema {
+        path: PathBuf,
+        found: u64,
+        supported: u64,
+    },
+}
+
+macro_rules! backend_from {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self {
+                StoreError::Backend(e.to_string())
+            }
+        }
+    )*};
+}
+backend_from!(
+    redb::Error,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+const SCHEMA_VERSION: u64 = 1;
+
+/// A document ready to be written: the importer's facts plus where they came from.
+#[derive(Debug, Clone)]
+pub struct NewDocument {
+    pub deployment: String,
+    pub source_path: String,
+    pub sha256: [u8; 32],
+    pub size: u64,
+    pub facts: DocumentFacts,
+}
+
+pub struct Store {
+    db: Database,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens the store at `path`, creating it (and its tables) if needed.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let db = Database::create(&path).map_err(|e| StoreError::Open {
+            path: path.clone(),
+            message: match e {
+                redb::DatabaseError::DatabaseAlreadyOpen => {
+                    "already open in another process".to_string()
+                }
+                other => other.to_string(),
+            },
+        })?;
+        let store = Store { db, path };
+        store.init()?;
+        Ok(store)
+    }
+
+    fn init(&self) -> Result<()> {
+        let txn = self.db.begin_write()?;
+        {
+            let mut meta = txn.open_table(META)?;
+            let found = meta.get("schema_version")?.map(|v| v.value());
+            match found {
+                Some(v) if v > SCHEMA_VERSION => {
+                    return Err(StoreError::Schema {
+                        path: self.path.clone(),
+                        found: v,
+                        supported: SCHEMA_VERSION,
+                    });
+                }
+                Some(_) => {}
+                None => {
+                    meta.insert("schema_version", SCHEMA_VERSION)?;
+                }
+            }
+            txn.open_table(PACKAGES)?;
+            txn.open_table(PACKAGE_BY_KEY)?;
+            txn.open_table(PACKAGE_BY_NAME)?;
+            txn.open_table(DOCUMENTS)?;
+            txn.open_table(DOCUMENT_BY_HASH)?;
+            txn.open_table(DEPLOYMENTS)?;
+            txn.open_table(DEPLOYMENT_DOCUMENTS)?;
+            txn.open_table(DOCUMENT_PACKAGES)?;
+            txn.open_table(PACKAGE_DOCUMENTS)?;
+            txn.open_table(EDGES)?;
+            txn.open_table(EDGES_REVERSE)?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes one document, its packages and edges in one durable transaction.
+    ///
+    /// Identical bytes already held by the same deployment are a no-op. A
+    /// document with the same slot (format family + subject) as a current
+    /// document of the deployment supersedes it; the old one stays as history.
+    pub fn ingest(&self, doc: NewDocument) -> Result<IngestOutcome> {
+        let NewDocument {
+            deployment,
+            source_path,
+            sha256,
+            size,
+            facts,
+        } = doc;
+        let mut hash_key = sha256.to_vec();
+        hash_key.extend_from_slice(deployment.as_bytes());
+
+        let txn = self.db.begin_write()?;
+        let outcome = {
+            let mut by_hash = txn.open_table(DOCUMENT_BY_HASH)?;
+            if let Some(existing) = by_hash.get(hash_key.as_slice())? {
+                return Ok(IngestOutcome::Unchanged {
+                    document: existing.value(),
+                });
+            }
+            let mut meta = txn.open_table(META)?;
+            let doc_id = next_id(&mut meta, "next_document_id")?;
+            by_hash.insert(hash_key.as_slice(), doc_id)?;
+
+            // Packages: find or create the node for each key.
+            let mut packages = txn.open_table(PACKAGES)?;
+            let mut by_key = txn.open_table(PACKAGE_BY_KEY)?;
+            let mut by_name = txn.open_table(PACKAGE_BY_NAME)?;
+            let mut doc_packages = txn.open_table(DOCUMENT_PACKAGES)?;
+            let mut package_docs = txn.open_table(PACKAGE_DOCUMENTS)?;
+            let mut ids: Vec<PackageId> = Vec::with_capacity(facts.packages.len());
+            let mut new_packages = 0;
+            let mut next_package = meta.get("next_package_id")?.map_or(1, |v| v.value());
+            let mut buf = Vec::new();
+            for fact in &facts.packages {
+                let Some(key) = fact.key.as_ref() else {
+                    ids.push(0);
+                    continue;
+                };
+                let existing = by_key.get(key.as_str())?.map(|v| v.value());
+                let id = match existing {
+                    Some(id) => id,
+                    None => {
+                        let id = next_package;
+                        next_package += 1;
+                        new_packages += 1;
+                        let record = package_record(id, key);
+                        buf.clear();
+                        encode(&record, &mut buf);
+                        packages.insert(id, buf.as_slice())?;
+                        by_key.insert(key.as_str(), id)?;
+                        by_name.insert(name_index_key(&record).as_str(), id)?;
+                        id
+                    }
+                };
+                ids.push(id);
+                buf.clear();
+                encode(fact, &mut buf);
+                doc_packages.insert((doc_id, id), buf.as_slice())?;
+                package_docs.insert((id, doc_id), ())?;
+            }
+            meta.insert("next_package_id", next_package)?;
+
+            let mut edges = txn.open_table(EDGES)?;
+            let mut edges_rev = txn.open_table(EDGES_REVERSE)?;
+            let mut edge_count = 0;
+            for e in &facts.dependencies {
+                let (from, to) = (ids[e.from], ids[e.to]);
+                if from == 0 || to == 0 {
+                    continue;
+                }
+                let value = edge_value(e.kind, e.scope);
+                edges.insert((doc_id, from, to), value)?;
+                edges_rev.insert((to, from, doc_id), value)?;
+                edge_count += 1;
+            }
+
+            // Deployment and supersession.
+            let slot = slot_of(&facts, &source_path);
+            let now = unix_now();
+            let mut deployments = txn.open_table(DEPLOYMENTS)?;
+            let mut deployment_record = match deployments.get(deployment.as_str())? {
+                Some(v) => decode::<DeploymentRecord>(v.value(), "deployments", &deployment)?,
+                None => DeploymentRecord {
+                    name: deployment.clone(),
+                    created_at: now,
+                    current: Vec::new(),
+                },
+            };
+            let mut documents = txn.open_table(DOCUMENTS)?;
+            let superseded = match deployment_record.current.iter_mut().find(|(s, _)| *s == slot) {
+                Some((_, current)) => {
+                    let old_id = *current;
+                    *current = doc_id;
+                    let old = documents
+                        .get(old_id)?
+                        .map(|v| decode::<DocumentRecord>(v.value(), "documents", &old_id.to_string()))
+                        .transpose()?;
+                    if let Some(mut old) = old {
+                        old.superseded_by = Some(doc_id);
+                        buf.clear();
+                        encode(&old, &mut buf);
+                        documents.insert(old_id, buf.as_slice())?;
+                    }
+                    Some(old_id)
+                }
+                None => {
+                    deployment_record.current.push((slot.clone(), doc_id));
+                    None
+                }
+            };
+            buf.clear();
+            encode(&deployment_record, &mut buf);
+            deployments.insert(deployment.as_str(), buf.as_slice())?;
+            txn.open_table(DEPLOYMENT_DOCUMENTS)?
+                .insert((deployment.as_str(), doc_id), ())?;
+
+            let subject_package = facts
+                .subject
+                .as_ref()
+                .and_then(|s| s.package)
+                .and_then(|i| ids.get(i).copied())
+                .filter(|id| *id != 0);
+            let package_count = ids.iter().filter(|id| **id != 0).count() as u64;
+            let record = DocumentRecord {
+                id: doc_id,
+                deployment,
+                format: facts.format,
+                spec_version: facts.spec_version,
+                tools: facts.tools,
+                serial: facts.serial,
+                created: facts.created,
+                subject: facts.subject,
+                subject_package,
+                source_path,
+                sha256: hex(&sha256),
+                size,
+                ingested_at: now,
+                supersedes: superseded,
+                superseded_by: None,
+                slot,
+                package_count,
+                edge_count,
+                skipped: facts.skipped,
+                warnings: facts.warnings,
+            };
+            buf.clear();
+            encode(&record, &mut buf);
+            documents.insert(doc_id, buf.as_slice())?;
+            IngestOutcome::Ingested {
+                document: doc_id,
+                packages: package_count,
+                new_packages,
+                edges: edge_count,
+                superseded,
+            }
+        };
+        txn.commit()?;
+        Ok(outcome)
+    }
+
+    pub fn stats(&self) -> Result<Stats> {
+        let txn = self.db.begin_read()?;
+        let documents = txn.open_table(DOCUMENTS)?;
+        let mut current = 0;
+        for entry in documents.iter()? {
+            let (k, v) = entry?;
+            let record: DocumentRecord = decode(v.value(), "documents", &k.value().to_string())?;
+            current += u64::from(record.is_current());
+        }
+        Ok(Stats {
+            deployments: txn.open_table(DEPLOYMENTS)?.len()?,
+            documents: documents.len()?,
+            current_documents: current,
+            packages: txn.open_table(PACKAGES)?.len()?,
+            occurrences: txn.open_table(DOCUMENT_PACKAGES)?.len()?,
+            dependency_edges: txn.open_table(EDGES)?.len()?,
+            file_bytes: std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0),
+        })
+    }
+
+    pub fn document(&self, id: DocumentId) -> Result<Option<DocumentRecord>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(DOCUMENTS)?;
+        table
+            .get(id)?
+            .map(|v| decode(v.value(), "documents", &id.to_string()))
+            .transpose()
+    }
+
+    /// Every document, oldest first.
+    pub fn documents(&self) -> Result<Vec<DocumentRecord>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(DOCUMENTS)?;
+        let mut out = Vec::new();
+        for entry in table.iter()? {
+            let (k, v) = entry?;
+            out.push(decode(v.value(), "documents", &k.value().to_string())?);
+        }
+        Ok(out)
+    }
+
+    pub fn deployments(&self) -> Result<Vec<DeploymentRecord>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(DEPLOYMENTS)?;
+        let mut out = Vec::new();
+        for entry in table.iter()? {
+            let (k, v) = entry?;
+            out.push(decode(v.value(), "deployments", k.value())?);
+        }
+        Ok(out)
+    }
+
+    pub fn package(&self, key: &PackageKey) -> Result<Option<PackageRecord>> {
+        let txn = self.db.begin_read()?;
+        let by_key = txn.open_table(PACKAGE_BY_KEY)?;
+        let Some(id) = by_key.get(key.as_str())?.map(|v| v.value()) else {
+            return Ok(None);
+        };
+        let packages = txn.open_table(PACKAGES)?;
+        packages
+            .get(id)?
+            .map(|v| decode(v.value(), "packages", &id.to_string()))
+            .transpose()
+    }
+
+    /// Every version of packages called `name` (PEP 503-normalised for PyPI,
+    /// case-insensitive otherwise), optionally in one ecosystem, with the
+    /// deployments whose current documents list each version.
+    pub fn packages_named(&self, name: &str, ecosystem: Option<&str>) -> Result<Vec<PackageVersion>> {
+        let txn = self.db.begin_read()?;
+        let by_name = txn.open_table(PACKAGE_BY_NAME)?;
+        let packages = txn.open_table(PACKAGES)?;
+        let package_docs = txn.open_table(PACKAGE_DOCUMENTS)?;
+        let documents = txn.open_table(DOCUMENTS)?;
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        for folded in [name.to_lowercase(), aibomdb_graph::pep503_normalise(name)] {
+            if !seen.insert(folded.clone()) {
+                continue;
+            }
+            let prefix = match ecosystem {
+                Some(e) => format!("{folded}\0{}\0", e.to_ascii_lowercase()),
+                None => format!("{folded}\0"),
+            };
+            let end = format!("{prefix}\u{10FFFF}");
+            for entry in by_name.range(prefix.as_str()..end.as_str())? {
+                let (_, id) = entry?;
+                let id = id.value();
+                let Some(v) = packages.get(id)? else { continue };
+                let package: PackageRecord = decode(v.value(), "packages", &id.to_string())?;
+                if ecosystem.is_none() && package.ecosystem == "pypi" && folded != aibomdb_graph::pep503_normalise(name) {
+                    continue;
+                }
+                if out.iter().any(|p: &PackageVersion| p.package.id == id) {
+                    continue;
+                }
+                let mut docs = 0;
+                let mut deployments = Vec::new();
+                for entry in package_docs.range((id, 0)..=(id, u64::MAX))? {
+                    let (k, _) = entry?;
+                    let doc_id = k.value().1;
+                    let Some(d) = documents.get(doc_id)? else { continue };
+                    let d: DocumentRecord = decode(d.value(), "documents", &doc_id.to_string())?;
+                    if d.is_current() {
+                        docs += 1;
+                        if !deployments.contains(&d.deployment) {
+                            deployments.push(d.deployment);
+                        }
+                    }
+                }
+                deployments.sort();
+                out.push(PackageVersion {
+                    package,
+                    documents: docs,
+                    deployments,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// What `document` said about `package`.
+    pub fn occurrence(&self, document: DocumentId, package: PackageId) -> Result<Option<Occurrence>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(DOCUMENT_PACKAGES)?;
+        table
+            .get((document, package))?
+            .map(|v| {
+                Ok(Occurrence {
+                    document,
+                    package,
+                    fact: decode(v.value(), "document_packages", &format!("{document}/{package}"))?,
+                })
+            })
+            .transpose()
+    }
+
+    /// All packages one document lists, with what it said about each.
+    pub fn document_packages(&self, document: DocumentId) -> Result<Vec<(PackageRecord, Occurrence)>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(DOCUMENT_PACKAGES)?;
+        let packages = txn.open_table(PACKAGES)?;
+        let mut out = Vec::new();
+        for entry in table.range((document, 0)..=(document, u64::MAX))? {
+            let (k, v) = entry?;
+            let (_, package) = k.value();
+            let Some(p) = packages.get(package)? else { continue };
+            out.push((
+                decode(p.value(), "packages", &package.to_string())?,
+                Occurrence {
+                    document,
+                    package,
+                    fact: decode(v.value(), "document_packages", &format!("{document}/{package}"))?,
+                },
+            ));
+        }
+        Ok(out)
+    }
+
+    /// The blast radius of one package: every deployment whose documents list
+    /// it, with the path deployment → document → subject → … → package.
+    /// Only current documents unless `include_history`.
+    pub fn deployments_using(&self, key: &PackageKey, include_history: bool) -> Result<Vec<DeploymentHit>> {
+        let txn = self.db.begin_read()?;
+        let Some(target) = txn
+            .open_table(PACKAGE_BY_KEY)?
+            .get(key.as_str())?
+            .map(|v| v.value())
+        else {
+            return Ok(Vec::new());
+        };
+        let package_docs = txn.open_table(PACKAGE_DOCUMENTS)?;
+        let documents = txn.open_table(DOCUMENTS)?;
+        let doc_packages = txn.open_table(DOCUMENT_PACKAGES)?;
+        let packages = txn.open_table(PACKAGES)?;
+        let edges = txn.open_table(EDGES)?;
+        let mut key_cache: HashMap<PackageId, String> = HashMap::new();
+        let mut hits = Vec::new();
+        for entry in package_docs.range((target, 0)..=(target, u64::MAX))? {
+            let (k, _) = entry?;
+            let doc_id = k.value().1;
+            let Some(d) = documents.get(doc_id)? else { continue };
+            let doc: DocumentRecord = decode(d.value(), "documents", &doc_id.to_string())?;
+            if !include_history && !doc.is_current() {
+                continue;
+            }
+            let fact: aibomdb_graph::PackageFact = match doc_packages.get((doc_id, target))? {
+                Some(v) => decode(v.value(), "document_packages", &format!("{doc_id}/{target}"))?,
+                None => continue,
+            };
+            // Load this document's edges into petgraph and find the shortest
+            // path from its subject to the target.
+            let mut graph: DiGraphMap<PackageId, u8> = DiGraphMap::new();
+            for e in edges.range((doc_id, 0, 0)..=(doc_id, u64::MAX, u64::MAX))? {
+                let (k, v) = e?;
+                let (_, from, to) = k.value();
+                graph.add_edge(from, to, v.value());
+            }
+            let root = doc.subject_package;
+            let mut path = vec![
+                PathStep {
+                    kind: "deployment",
+                    id: doc.deployment.clone(),
+                    via: "",
+                },
+                PathStep {
+                    kind: "document",
+                    id: format!("{} ({})", doc.id, doc.source_path),
+                    via: "has_document",
+                },
+            ];
+            let chain = root.and_then(|r| {
+                if r == target {
+                    return Some(vec![r]);
+                }
+                graph.contains_node(r).then_some(())?;
+                petgraph::algo::astar(&graph, r, |n| n == target, |_| 1, |_| 0).map(|(_, p)| p)
+            });
+            match chain {
+                Some(chain) => {
+                    let mut prev = None;
+                    for node in chain {
+                        let via = match prev {
+                            None => "describes",
+                            Some(p) => edge_kind_name(*graph.edge_weight(p, node).unwrap_or(&0)),
+                        };
+                        path.push(PathStep {
+                            kind: "package",
+                            id: package_key_of(node, &packages, &mut key_cache)?,
+                            via,
+                        });
+                        prev = Some(node);
+                    }
+                }
+                None => path.push(PathStep {
+                    kind: "package",
+                    id: key.as_str().to_string(),
+                    via: "lists",
+                }),
+            }
+            hits.push(DeploymentHit {
+                deployment: doc.deployment.clone(),
+                document: doc.id,
+                document_path: doc.source_path.clone(),
+                current: doc.is_current(),
+                package: key.as_str().to_string(),
+                direct: fact.direct,
+                scope: fact.scope.map(|s| s.as_str().to_string()),
+                path,
+            });
+        }
+        hits.sort_by(|a, b| (&a.deployment, a.document).cmp(&(&b.deployment, b.document)));
+        Ok(hits)
+    }
+
+    /// Document ids of a deployment, oldest first (history included).
+    pub fn deployment_documents(&self, deployment: &str) -> Result<Vec<DocumentId>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(DEPLOYMENT_DOCUMENTS)?;
+        let mut out = Vec::new();
+        for entry in table.range((deployment, 0)..=(deployment, u64::MAX))? {
+            out.push(entry?.0.value().1);
+        }
+        Ok(out)
+    }
+
+    /// Per-table entry counts, for tests that check nothing was half-written.
+    pub fn table_sizes(&self) -> Result<BTreeMap<&'static str, u64>> {
+        let txn = self.db.begin_read()?;
+        let mut out = BTreeMap::new();
+        out.insert("packages", txn.open_table(PACKAGES)?.len()?);
+        out.insert("package_by_key", txn.open_table(PACKAGE_BY_KEY)?.len()?);
+        out.insert("package_by_name", txn.open_table(PACKAGE_BY_NAME)?.len()?);
+        out.insert("documents", txn.open_table(DOCUMENTS)?.len()?);
+        out.insert("document_by_hash", txn.open_table(DOCUMENT_BY_HASH)?.len()?);
+        out.insert("deployments", txn.open_table(DEPLOYMENTS)?.len()?);
+        out.insert("deployment_documents", txn.open_table(DEPLOYMENT_DOCUMENTS)?.len()?);
+        out.insert("document_packages", txn.open_table(DOCUMENT_PACKAGES)?.len()?);
+        out.insert("package_documents", txn.open_table(PACKAGE_DOCUMENTS)?.len()?);
+        out.insert("edges", txn.open_table(EDGES)?.len()?);
+        out.insert("edges_reverse", txn.open_table(EDGES_REVERSE)?.len()?);
+        Ok(out)
+    }
+}
+
+fn package_key_of(
+    id: PackageId,
+    packages: &impl ReadableTable<u64, &'static [u8]>,
+    cache: &mut HashMap<PackageId, String>,
+) -> Result<String> {
+    if let Some(k) = cache.get(&id) {
+        return Ok(k.clone());
+    }
+    let key = match packages.get(id)? {
+        Some(v) => decode::<PackageRecord>(v.value(), "packages", &id.to_string())?.key,
+        None => format!("#{id}"),
+    };
+    cache.insert(id, key.clone());
+    Ok(key)
+}
+
+fn next_id(meta: &mut redb::Table<&str, u64>, name: &str) -> Result<u64> {
+    let id = meta.get(name)?.map_or(1, |v| v.value());
+    meta.insert(name, id + 1)?;
+    Ok(id)
+}
+
+fn package_record(id: PackageId, key: &PackageKey) -> PackageRecord {
+    let purl = Purl::parse(key.as_str()).ok();
+    PackageRecord {
+        id,
+        key: key.as_str().to_string(),
+        ecosystem: key.ty().to_string(),
+        namespace: purl.as_ref().and_then(|p| p.namespace.clone()),
+        name: purl.as_ref().map(|p| p.name.clone()).unwrap_or_default(),
+        version: key.version(),
+    }
+}
+
+/// `name\0ecosystem\0namespace\0version`, name folded to lower case so that a
+/// search by name alone is one range scan.
+fn name_index_key(p: &PackageRecord) -> String {
+    format!(
+        "{}\0{}\0{}\0{}",
+        p.name.to_lowercase(),
+        p.ecosystem,
+        p.namespace.as_deref().unwrap_or(""),
+        p.version.as_deref().unwrap_or("")
+    )
+}
+
+fn edge_value(kind: EdgeKind, scope: Option<aibomdb_graph::Scope>) -> u8 {
+    use aibomdb_graph::Scope::*;
+    let k = match kind {
+        EdgeKind::DependsOn => 0,
+        EdgeKind::Contains => 1,
+    };
+    let s = match scope {
+        None => 0,
+        Some(Required) => 1,
+        Some(Optional) => 2,
+        Some(Dev) => 3,
+        Some(Build) => 4,
+        Some(Test) => 5,
+        Some(Excluded) => 6,
+        Some(Runtime) => 7,
+        Some(Provided) => 8,
+    };
+    k | (s << 1)
+}
+
+fn edge_kind_name(value: u8) -> &'static str {
+    if value & 1 == 1 {
+        EdgeKind::Contains.as_str()
+    } else {
+        EdgeKind::DependsOn.as_str()
+    }
+}
+
+/// What a new document replaces: the same family and the same subject name
+/// (container tags and versions stripped), or the same file path when the
+/// document names no subject.
+fn slot_of(facts: &DocumentFacts, source_path: &str) -> String {
+    let subject = facts
+        .subject
+        .as_ref()
+        .map(|s| s.name.trim())
+        .filter(|s| !s.is_empty())
+        .map(strip_tag);
+    match subject {
+        Some(s) => format!("{}/{}", facts.format.family(), s),
+        None => format!("{}/file:{}", facts.format.family(), source_path),
+    }
+}
+
+/// `alpine:3.16@sha256:…` → `alpine`; `registry:5000/app:1` → `registry:5000/app`.
+fn strip_tag(name: &str) -> String {
+    let name = name.split('@').next().unwrap_or(name);
+    let last_slash = name.rfind('/').map_or(0, |i| i + 1);
+    match name[last_slash..].rfind(':') {
+        Some(i) => name[..last_slash + i].to_string(),
+        None => name.to_string(),
+    }
+}
+
+fn encode<T: serde::Serialize>(value: &T, buf: &mut Vec<u8>) {
+    // Serialising these plain structs to a Vec cannot fail.
+    let bytes = postcard::to_stdvec(value).unwrap_or_default();
+    buf.extend_from_slice(&bytes);
+}
+
+fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8], table: &'static str, key: &str) -> Result<T> {
+    postcard::from_bytes(bytes).map_err(|e| StoreError::Corrupt {
+        table,
+        key: key.to_string(),
+        message: e.to_string(),
+    })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_are_stripped_from_subjects() {
+        assert_eq!(strip_tag("alpine:3.16"), "alpine");
+        assert_eq!(strip_tag("registry:5000/app:1.2@sha256:ab"), "registry:5000/app");
+        assert_eq!(strip_tag("a-finetune"), "a-finetune");
+    }
+
+    #[test]
+    fn edge_values_round_trip_kind() {
+        assert_eq!(edge_kind_name(edge_value(EdgeKind::Contains, Some(aibomdb_graph::Scope::Dev))), "contains");
+        assert_eq!(edge_kind_name(edge_value(EdgeKind::DependsOn, None)), "depends_on");
+    }
+}

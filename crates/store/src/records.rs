@@ -1,0 +1,133 @@
+//! What the store keeps per node, in the shape callers read it. Encoded with
+//! postcard inside redb values; redb types never leave this crate.
+
+use aibomdb_graph::{DocumentFormat, PackageFact, Skipped, Subject, Tool};
+use serde::{Deserialize, Serialize};
+
+/// Dense ids handed out by the store; stable for the life of the file.
+pub type PackageId = u64;
+pub type DocumentId = u64;
+
+/// A Package node: the identity shared by every document that names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageRecord {
+    pub id: PackageId,
+    /// Normalised purl without qualifiers.
+    pub key: String,
+    pub ecosystem: String,
+    pub namespace: Option<String>,
+    pub name: String,
+    pub version: Option<String>,
+}
+
+/// A Document node: one ingested file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocumentRecord {
+    pub id: DocumentId,
+    pub deployment: String,
+    pub format: DocumentFormat,
+    pub spec_version: String,
+    pub tools: Vec<Tool>,
+    pub serial: Option<String>,
+    pub created: Option<String>,
+    pub subject: Option<Subject>,
+    /// The package node of the subject, where the subject is also a package:
+    /// traversals start there.
+    pub subject_package: Option<PackageId>,
+    pub source_path: String,
+    /// Lower-case hex SHA-256 of the file's bytes.
+    pub sha256: String,
+    pub size: u64,
+    /// Seconds since the Unix epoch.
+    pub ingested_at: u64,
+    /// Which earlier document of the same deployment and slot this one replaced.
+    pub supersedes: Option<DocumentId>,
+    pub superseded_by: Option<DocumentId>,
+    /// `family/subject`: a new document supersedes the current one with the same slot.
+    pub slot: String,
+    pub package_count: u64,
+    pub edge_count: u64,
+    pub skipped: Vec<Skipped>,
+    pub warnings: Vec<String>,
+}
+
+impl DocumentRecord {
+    pub fn is_current(&self) -> bool {
+        self.superseded_by.is_none()
+    }
+}
+
+/// A Deployment node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeploymentRecord {
+    pub name: String,
+    pub created_at: u64,
+    /// Current document per slot.
+    pub current: Vec<(String, DocumentId)>,
+}
+
+/// The Document→Package edge: what this document said about the package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Occurrence {
+    pub document: DocumentId,
+    pub package: PackageId,
+    pub fact: PackageFact,
+}
+
+/// Outcome of [`crate::Store::ingest`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IngestOutcome {
+    /// The deployment already holds a document with these bytes; nothing was written.
+    Unchanged { document: DocumentId },
+    Ingested {
+        document: DocumentId,
+        packages: u64,
+        new_packages: u64,
+        edges: u64,
+        superseded: Option<DocumentId>,
+    },
+}
+
+/// Counts over the whole store.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Stats {
+    pub deployments: u64,
+    pub documents: u64,
+    pub current_documents: u64,
+    pub packages: u64,
+    pub occurrences: u64,
+    pub dependency_edges: u64,
+    pub file_bytes: u64,
+}
+
+/// One hop of a path from a deployment to a package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PathStep {
+    /// `deployment`, `document` or `package`.
+    pub kind: &'static str,
+    pub id: String,
+    /// The edge that leads to this step (`has_document`, `describes`, `depends_on`, `contains`, `lists`).
+    pub via: &'static str,
+}
+
+/// A deployment that contains a package, and how.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeploymentHit {
+    pub deployment: String,
+    pub document: DocumentId,
+    pub document_path: String,
+    pub current: bool,
+    pub package: String,
+    /// What the document said: `Some(true)` direct, `Some(false)` transitive, `None` not stated.
+    pub direct: Option<bool>,
+    pub scope: Option<String>,
+    pub path: Vec<PathStep>,
+}
+
+/// A package version and where it appears.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PackageVersion {
+    pub package: PackageRecord,
+    pub documents: u64,
+    pub deployments: Vec<String>,
+}

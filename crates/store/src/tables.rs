@@ -1,0 +1,32 @@
+//! The redb layout. Changing a definition means bumping `SCHEMA_VERSION`.
+
+use redb::TableDefinition;
+
+/// `schema_version`, `next_document_id`, `next_package_id`.
+pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+/// package id → `PackageRecord`.
+pub(crate) const PACKAGES: TableDefinition<u64, &[u8]> = TableDefinition::new("packages");
+/// normalised purl → package id.
+pub(crate) const PACKAGE_BY_KEY: TableDefinition<&str, u64> = TableDefinition::new("package_by_key");
+/// `name\0ecosystem\0namespace\0version` → package id.
+pub(crate) const PACKAGE_BY_NAME: TableDefinition<&str, u64> = TableDefinition::new("package_by_name");
+/// document id → `DocumentRecord`.
+pub(crate) const DOCUMENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("documents");
+/// sha256 (32 bytes) ++ deployment name → document id.
+pub(crate) const DOCUMENT_BY_HASH: TableDefinition<&[u8], u64> = TableDefinition::new("document_by_hash");
+/// deployment name → `DeploymentRecord`.
+pub(crate) const DEPLOYMENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("deployments");
+/// (deployment, document id) → ().
+pub(crate) const DEPLOYMENT_DOCUMENTS: TableDefinition<(&str, u64), ()> =
+    TableDefinition::new("deployment_documents");
+/// (document id, package id) → `PackageFact` as the document stated it.
+pub(crate) const DOCUMENT_PACKAGES: TableDefinition<(u64, u64), &[u8]> =
+    TableDefinition::new("document_packages");
+/// (package id, document id) → ().
+pub(crate) const PACKAGE_DOCUMENTS: TableDefinition<(u64, u64), ()> =
+    TableDefinition::new("package_documents");
+/// (document id, from package, to package) → edge kind | scope << 1.
+pub(crate) const EDGES: TableDefinition<(u64, u64, u64), u8> = TableDefinition::new("edges");
+/// (to package, from package, document id) → edge kind | scope << 1.
+pub(crate) const EDGES_REVERSE: TableDefinition<(u64, u64, u64), u8> =
+    TableDefinition::new("edges_reverse");
