@@ -1,1 +1,378 @@
-fn main() {}
+//! `aibomdb`: the command line. Parses arguments, calls the libraries, prints.
+//! Exit codes: 0 success, 1 a gate tripped, 2 bad input or usage.
+
+mod table;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use aibomdb_graph::PackageKey;
+use aibomdb_ingest::{Event, Limits};
+use aibomdb_store::{IngestOutcome, Store};
+use aibomdb_versions::{Scheme, VersionRange};
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use table::Table;
+
+#[derive(Parser)]
+#[command(name = "aibomdb", version, about = "AI bill-of-materials graph database")]
+struct Cli {
+    /// The store file.
+    #[arg(long, global = true, env = "AIBOMDB_DB", default_value = "./aibomdb.redb")]
+    db: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Ingest SBOMs (files or directories; format detected from content).
+    Ingest(IngestArgs),
+    /// Counts of what the store holds.
+    Stats(FormatArg),
+    /// Documents in the store, with history.
+    Documents(DocumentsArgs),
+    /// Blast-radius queries.
+    #[command(subcommand)]
+    Query(QueryCommand),
+    /// Serve GraphQL and the web page (arrives with the GraphQL issue).
+    Serve(ServeArgs),
+}
+
+#[derive(Args)]
+struct IngestArgs {
+    /// Files or directories.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Deployment the documents belong to (default: each document's subject name).
+    #[arg(long)]
+    deployment: Option<String>,
+    /// Parser threads (default: available cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Largest document accepted, in bytes.
+    #[arg(long, default_value_t = Limits::default().max_document_bytes)]
+    max_document_bytes: u64,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    format: OutputFormat,
+}
+
+#[derive(Args)]
+struct FormatArg {
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    format: OutputFormat,
+}
+
+#[derive(Args)]
+struct DocumentsArgs {
+    /// Only this deployment's documents.
+    #[arg(long)]
+    deployment: Option<String>,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    format: OutputFormat,
+}
+
+#[derive(Subcommand)]
+enum QueryCommand {
+    /// Versions of a package and where each is deployed.
+    Packages {
+        /// Package name (PyPI names are PEP 503-normalised).
+        #[arg(long)]
+        name: String,
+        /// Purl type: pypi, deb, npm, ...
+        #[arg(long)]
+        ecosystem: Option<String>,
+        /// e.g. `<4.38` or `>=4.0,<4.38` (PEP 440 for PyPI, dpkg for deb).
+        #[arg(long)]
+        version_range: Option<String>,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        format: OutputFormat,
+    },
+    /// Deployments that contain a package, with the path to it.
+    Deployments {
+        /// Package URL; qualifiers are ignored.
+        #[arg(long)]
+        purl: String,
+        /// Include superseded documents.
+        #[arg(long)]
+        history: bool,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        format: OutputFormat,
+    },
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: String,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum OutputFormat {
+    Table,
+    Json,
+}
+
+/// An error that is the user's input, not ours: exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct BadInput(String);
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("AIBOMDB_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            // Every failure here is about what the user gave us (files, names,
+            // ranges) or a store we could not open; both are exit 2.
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Ingest(args) => ingest(&cli.db, args),
+        Command::Stats(f) => stats(&open(&cli.db)?, f.format),
+        Command::Documents(args) => documents(&open(&cli.db)?, args),
+        Command::Query(q) => query(&open(&cli.db)?, q),
+        Command::Serve(_) => Err(BadInput(
+            "`serve` is not built yet: the GraphQL server and web page arrive with issue 6".into(),
+        )
+        .into()),
+    }
+}
+
+fn open(path: &PathBuf) -> Result<Store> {
+    Store::open(path).with_context(|| format!("opening store {}", path.display()))
+}
+
+fn ingest(db: &PathBuf, args: IngestArgs) -> Result<ExitCode> {
+    let inputs = aibomdb_ingest::expand(&args.paths)?;
+    let store = open(db)?;
+    let limits = Limits {
+        max_document_bytes: args.max_document_bytes,
+    };
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let bar = if inputs.len() > 1 && std::io::stderr().is_terminal() {
+        let bar = ProgressBar::new(inputs.len() as u64);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let mut rows = Vec::new();
+    let failures = aibomdb_ingest::run(&store, &inputs, args.deployment.as_deref(), &limits, threads, |event| {
+        bar.inc(1);
+        match event {
+            Event::Committed { path, format, outcome } => {
+                bar.set_message(path.display().to_string());
+                rows.push(serde_json::json!({
+                    "path": path.display().to_string(),
+                    "format": format.to_string(),
+                    "status": match outcome { IngestOutcome::Unchanged { .. } => "unchanged", IngestOutcome::Ingested { .. } => "ingested" },
+                    "document": match outcome { IngestOutcome::Unchanged { document } | IngestOutcome::Ingested { document, .. } => document },
+                    "packages": match outcome { IngestOutcome::Ingested { packages, .. } => Some(packages), _ => None },
+                    "new_packages": match outcome { IngestOutcome::Ingested { new_packages, .. } => Some(new_packages), _ => None },
+                    "edges": match outcome { IngestOutcome::Ingested { edges, .. } => Some(edges), _ => None },
+                    "superseded": match outcome { IngestOutcome::Ingested { superseded, .. } => *superseded, _ => None },
+                }));
+            }
+            Event::Skipped(e) => tracing::info!("skipped {e}"),
+            Event::Failed(e) => bar.suspend(|| eprintln!("error: {e}")),
+        }
+    });
+    bar.finish_and_clear();
+    match args.format {
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
+        OutputFormat::Table if rows.is_empty() => {}
+        OutputFormat::Table => {
+            let mut t = Table::new(&["status", "doc", "packages", "new", "edges", "format", "path"]);
+            for r in &rows {
+                t.row(vec![
+                    r["status"].as_str().unwrap_or("").to_string()
+                        + &r["superseded"].as_u64().map(|s| format!(" (supersedes {s})")).unwrap_or_default(),
+                    r["document"].to_string(),
+                    r["packages"].as_u64().map(|n| n.to_string()).unwrap_or_default(),
+                    r["new_packages"].as_u64().map(|n| n.to_string()).unwrap_or_default(),
+                    r["edges"].as_u64().map(|n| n.to_string()).unwrap_or_default(),
+                    r["format"].as_str().unwrap_or("").to_string(),
+                    r["path"].as_str().unwrap_or("").to_string(),
+                ]);
+            }
+            print!("{t}");
+        }
+    }
+    if failures > 0 {
+        eprintln!("{failures} of {} inputs failed; nothing of those was written", inputs.len());
+        return Ok(ExitCode::from(2));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn stats(store: &Store, format: OutputFormat) -> Result<ExitCode> {
+    let s = store.stats()?;
+    match format {
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&s)?),
+        OutputFormat::Table => {
+            let mut t = Table::new(&["what", "count"]);
+            for (k, v) in [
+                ("deployments", s.deployments),
+                ("documents", s.documents),
+                ("current documents", s.current_documents),
+                ("packages", s.packages),
+                ("document→package edges", s.occurrences),
+                ("package→package edges", s.dependency_edges),
+                ("store file bytes", s.file_bytes),
+            ] {
+                t.row(vec![k.to_string(), v.to_string()]);
+            }
+            print!("{t}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn documents(store: &Store, args: DocumentsArgs) -> Result<ExitCode> {
+    let docs: Vec<_> = store
+        .documents()?
+        .into_iter()
+        .filter(|d| args.deployment.as_ref().is_none_or(|n| &d.deployment == n))
+        .collect();
+    match args.format {
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&docs)?),
+        OutputFormat::Table => {
+            let mut t = Table::new(&["doc", "deployment", "format", "spec", "tool", "packages", "edges", "current", "path"]);
+            for d in &docs {
+                t.row(vec![
+                    d.id.to_string(),
+                    d.deployment.clone(),
+                    d.format.as_str().to_string(),
+                    d.spec_version.clone(),
+                    d.tools
+                        .first()
+                        .map(|t| format!("{} {}", t.name, t.version.as_deref().unwrap_or("")).trim().to_string())
+                        .unwrap_or_default(),
+                    d.package_count.to_string(),
+                    d.edge_count.to_string(),
+                    match d.superseded_by {
+                        None => "yes".into(),
+                        Some(n) => format!("no (by {n})"),
+                    },
+                    d.source_path.clone(),
+                ]);
+            }
+            print!("{t}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn query(store: &Store, q: QueryCommand) -> Result<ExitCode> {
+    match q {
+        QueryCommand::Packages {
+            name,
+            ecosystem,
+            version_range,
+            format,
+        } => {
+            let range = version_range
+                .as_deref()
+                .map(|r| r.parse::<VersionRange>())
+                .transpose()
+                .map_err(|e| BadInput(e.to_string()))?;
+            let mut out = Vec::new();
+            let mut unreadable = Vec::new();
+            for v in store.packages_named(&name, ecosystem.as_deref())? {
+                if let Some(range) = &range {
+                    let scheme = Scheme::for_purl_type(&v.package.ecosystem);
+                    match v.package.version.as_deref().map(|ver| range.contains(scheme, ver)) {
+                        Some(Ok(true)) => {}
+                        Some(Ok(false)) => continue,
+                        // A version that cannot be ordered is reported, never silently dropped.
+                        Some(Err(e)) => {
+                            unreadable.push(format!("{}: {e}", v.package.key));
+                            continue;
+                        }
+                        None => {
+                            unreadable.push(format!("{}: no version", v.package.key));
+                            continue;
+                        }
+                    }
+                }
+                out.push(v);
+            }
+            match format {
+                OutputFormat::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({"packages": out, "unordered": unreadable}))?
+                ),
+                OutputFormat::Table => {
+                    let mut t = Table::new(&["purl", "version", "documents", "deployments"]);
+                    for v in &out {
+                        t.row(vec![
+                            v.package.key.clone(),
+                            v.package.version.clone().unwrap_or_default(),
+                            v.documents.to_string(),
+                            v.deployments.join(", "),
+                        ]);
+                    }
+                    print!("{t}");
+                    for u in &unreadable {
+                        eprintln!("warning: cannot compare {u}");
+                    }
+                }
+            }
+        }
+        QueryCommand::Deployments { purl, history, format } => {
+            let key = PackageKey::parse(&purl).map_err(|e| BadInput(format!("--purl {purl:?}: {e}")))?;
+            let hits = store.deployments_using(&key, history)?;
+            match format {
+                OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&hits)?),
+                OutputFormat::Table => {
+                    let mut t = Table::new(&["deployment", "doc", "current", "direct", "path"]);
+                    for h in &hits {
+                        t.row(vec![
+                            h.deployment.clone(),
+                            h.document.to_string(),
+                            if h.current { "yes" } else { "no" }.into(),
+                            match h.direct {
+                                Some(true) => "direct",
+                                Some(false) => "transitive",
+                                None => "unknown",
+                            }
+                            .into(),
+                            h.path
+                                .iter()
+                                .skip(2)
+                                .map(|s| s.id.as_str())
+                                .collect::<Vec<_>>()
+                                .join(" → "),
+                        ]);
+                    }
+                    print!("{t}");
+                }
+            }
+            if hits.is_empty() && store.package(&key)?.is_none() {
+                eprintln!("no package {key} in the store");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -191,6 +191,9 @@ pub struct DocumentFacts {
     pub dependencies: Vec<DependencyFact>,
     pub skipped: Vec<Skipped>,
     pub warnings: Vec<String>,
+    /// Component/package entries read from the document (before entries
+    /// naming the same package were merged; the subject not counted).
+    pub entries_read: usize,
 }
 
 impl DocumentFacts {
@@ -206,6 +209,7 @@ impl DocumentFacts {
             dependencies: Vec::new(),
             skipped: Vec::new(),
             warnings: Vec::new(),
+            entries_read: 0,
         }
     }
 

@@ -17,11 +17,13 @@ pub use purl::{PackageKey, Purl, PurlError, pep503_normalise};
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     /// The bytes are not well-formed for the format (JSON syntax, wrong types).
-    #[error("{message} at line {line}, column {column}")]
+    #[error("{}{message} at line {line}, column {column}", field.as_deref().map(|f| format!("in `{f}`: ")).unwrap_or_default())]
     Syntax {
         message: String,
         line: usize,
         column: usize,
+        /// Where in the document the parser was, when known.
+        field: Option<String>,
     },
     /// Well-formed, but a required field is missing or unusable.
     #[error("field `{field}`: {message}")]
@@ -44,10 +46,17 @@ impl ImportError {
 
     /// Maps a serde_json error: its message names the field path where serde knows it.
     pub fn from_json(e: &serde_json::Error) -> Self {
+        // serde_json appends " at line L column C"; the position is kept apart.
+        let text = e.to_string();
+        let message = match text.rfind(" at line ") {
+            Some(i) => text[..i].to_string(),
+            None => text,
+        };
         ImportError::Syntax {
-            message: e.to_string(),
+            message,
             line: e.line(),
             column: e.column(),
+            field: None,
         }
     }
 }

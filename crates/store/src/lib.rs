@@ -107,6 +107,31 @@ impl Store {
     }
 
     fn init(&self) -> Result<()> {
+        // Opening an existing store must not write to it: a store that only
+        // serves reads stays byte-for-byte as it was.
+        {
+            let read = self.db.begin_read()?;
+            let meta = match read.open_table(META) {
+                Ok(t) => Some(t),
+                Err(redb::TableError::TableDoesNotExist(_)) => None,
+                Err(e) => return Err(e.into()),
+            };
+            if let Some(meta) = meta {
+                let found = meta.get("schema_version")?.map(|v| v.value());
+                if let Some(found) = found {
+                    if found > SCHEMA_VERSION {
+                        return Err(StoreError::Schema {
+                            path: self.path.clone(),
+                            found,
+                            supported: SCHEMA_VERSION,
+                        });
+                    }
+                    if found == SCHEMA_VERSION {
+                        return Ok(());
+                    }
+                }
+            }
+        }
         let txn = self.db.begin_write()?;
         {
             let mut meta = txn.open_table(META)?;
@@ -290,6 +315,7 @@ impl Store {
                 superseded_by: None,
                 slot,
                 package_count,
+                entries: facts.entries_read as u64,
                 edge_count,
                 skipped: facts.skipped,
                 warnings: facts.warnings,
@@ -573,6 +599,41 @@ impl Store {
             out.push(entry?.0.value().1);
         }
         Ok(out)
+    }
+
+    /// A fingerprint of every key and value in every table: equal fingerprints
+    /// mean the same logical content (redb rewrites its header on open, so
+    /// file bytes alone cannot show that nothing was written).
+    pub fn content_fingerprint(&self) -> Result<u64> {
+        use std::hash::{DefaultHasher, Hash, Hasher};
+        fn fold<K: redb::Key + 'static, V: redb::Value + 'static>(
+            txn: &redb::ReadTransaction,
+            def: redb::TableDefinition<K, V>,
+            h: &mut DefaultHasher,
+        ) -> Result<()> {
+            let table = txn.open_table(def)?;
+            for entry in table.iter()? {
+                let (k, v) = entry?;
+                K::as_bytes(&k.value()).as_ref().hash(h);
+                V::as_bytes(&v.value()).as_ref().hash(h);
+            }
+            Ok(())
+        }
+        let txn = self.db.begin_read()?;
+        let mut h = DefaultHasher::new();
+        fold(&txn, META, &mut h)?;
+        fold(&txn, PACKAGES, &mut h)?;
+        fold(&txn, PACKAGE_BY_KEY, &mut h)?;
+        fold(&txn, PACKAGE_BY_NAME, &mut h)?;
+        fold(&txn, DOCUMENTS, &mut h)?;
+        fold(&txn, DOCUMENT_BY_HASH, &mut h)?;
+        fold(&txn, DEPLOYMENTS, &mut h)?;
+        fold(&txn, DEPLOYMENT_DOCUMENTS, &mut h)?;
+        fold(&txn, DOCUMENT_PACKAGES, &mut h)?;
+        fold(&txn, PACKAGE_DOCUMENTS, &mut h)?;
+        fold(&txn, EDGES, &mut h)?;
+        fold(&txn, EDGES_REVERSE, &mut h)?;
+        Ok(h.finish())
     }
 
     /// Per-table entry counts, for tests that check nothing was half-written.

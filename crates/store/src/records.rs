@@ -46,6 +46,8 @@ pub struct DocumentRecord {
     /// `family/subject`: a new document supersedes the current one with the same slot.
     pub slot: String,
     pub package_count: u64,
+    /// Component/package entries the document listed (before merging duplicates).
+    pub entries: u64,
     pub edge_count: u64,
     pub skipped: Vec<Skipped>,
     pub warnings: Vec<String>,

@@ -274,6 +274,9 @@ impl Builder {
     /// Adds a component and its nested components; returns its index, or
     /// `None` when it is not a package (e.g. a `file`).
     fn add_component(&mut self, c: wire::Component, parent: Option<usize>, path: &str) -> Option<usize> {
+        if path != "metadata.component" {
+            self.facts.entries_read += 1;
+        }
         let kind = c.ty.as_deref().unwrap_or("library");
         let reference = c.bom_ref.clone().unwrap_or_else(|| path.to_string());
         let index = if kind == "file" {

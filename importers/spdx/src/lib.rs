@@ -112,6 +112,7 @@ pub fn import_v2(bytes: &[u8]) -> Result<DocumentFacts, ImportError> {
         facts.created = ci.created.clone();
         facts.tools = ci.creators.iter().filter_map(|c| tool_from_creator(c)).collect();
     }
+    facts.entries_read = doc.packages.len();
     let mut by_id: HashMap<&str, usize> = HashMap::with_capacity(doc.packages.len());
     for (i, p) in doc.packages.iter().enumerate() {
         let Some(name) = p.name.as_deref() else {
@@ -482,6 +483,7 @@ pub fn import_v3(bytes: &[u8]) -> Result<DocumentFacts, ImportError> {
         let Some(kind) = e.ty.as_deref().and_then(v3_package_kind) else {
             continue;
         };
+        facts.entries_read += 1;
         let Some(name) = e.name.as_deref() else {
             return Err(ImportError::field(format!("@graph[{i}].name"), "package has no name"));
         };
