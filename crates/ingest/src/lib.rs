@@ -115,6 +115,17 @@ pub fn detect(bytes: &[u8]) -> Result<Format, ErrorKind> {
             return Ok(Format::Spdx3JsonLd);
         }
     }
+    // No marker: say whether the JSON itself is broken, since a truncated
+    // document often loses the very field that names its format.
+    if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+        let text = e.to_string();
+        let message = text.rfind(" at line ").map_or(text.as_str(), |i| &text[..i]);
+        return Err(ErrorKind::UnknownFormat(format!(
+            "malformed JSON ({message} at line {}, column {}) and no `bomFormat`, `spdxVersion` or SPDX 3 `@context` before the fault",
+            e.line(),
+            e.column()
+        )));
+    }
     Err(ErrorKind::UnknownFormat(
         "JSON without `bomFormat`, `spdxVersion` or an SPDX 3 `@context`".into(),
     ))

@@ -296,7 +296,9 @@ impl Store {
                 .and_then(|s| s.package)
                 .and_then(|i| ids.get(i).copied())
                 .filter(|id| *id != 0);
-            let package_count = ids.iter().filter(|id| **id != 0).count() as u64;
+            // Components, not counting the subject's own node.
+            let package_count = ids.iter().filter(|id| **id != 0).count() as u64
+                - u64::from(subject_package.is_some());
             let record = DocumentRecord {
                 id: doc_id,
                 deployment,

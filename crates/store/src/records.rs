@@ -45,6 +45,7 @@ pub struct DocumentRecord {
     pub superseded_by: Option<DocumentId>,
     /// `family/subject`: a new document supersedes the current one with the same slot.
     pub slot: String,
+    /// Distinct packages, the subject's own node not counted.
     pub package_count: u64,
     /// Component/package entries the document listed (before merging duplicates).
     pub entries: u64,
