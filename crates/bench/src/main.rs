@@ -1,0 +1,142 @@
+//! `aibomdb-bench`: benchmarks that print figures next to a baseline run in
+//! the same command. Release builds only (`cargo run --release -p aibomdb-bench`).
+//!
+//! `aibomdb-bench ingest [DIR...]` ingests every document under the given
+//! directories (default: GUAC's 94 container SBOMs in the shared corpus) into a
+//! fresh on-disk store, one durable transaction per document, several times,
+//! and then runs `benches/baseline_duckdb_ingest.py` on the same files: Python's
+//! json module + DuckDB, one committed transaction per document.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use aibomdb_ingest::{Event, Limits};
+use aibomdb_store::Store;
+use anyhow::{Context, Result, bail};
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("ingest") => ingest(&args[1..]),
+        _ => {
+            eprintln!("usage: aibomdb-bench ingest [--runs N] [--no-baseline] [DIR...]");
+            std::process::exit(2);
+        }
+    }
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn ingest(args: &[String]) -> Result<()> {
+    let mut runs = 5;
+    let mut baseline = true;
+    let mut dirs = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--runs" => runs = it.next().context("--runs N")?.parse()?,
+            "--no-baseline" => baseline = false,
+            d => dirs.push(PathBuf::from(d)),
+        }
+    }
+    if dirs.is_empty() {
+        dirs.push(repo_root().join("../shared/corpus/external/guac-data"));
+    }
+    let inputs = aibomdb_ingest::expand(&dirs)?;
+    let files: Vec<PathBuf> = inputs.iter().map(|i| i.path.clone()).collect();
+    // Only the documents count towards MB/s: READMEs and licences are skipped.
+    let mut documents = 0usize;
+    let mut bytes = 0u64;
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    println!(
+        "ingest benchmark: {} files under {} (release build, {threads} parser threads, durable commit per document)",
+        files.len(),
+        dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
+    );
+    let mut times = Vec::new();
+    let mut store_bytes = 0;
+    for run in 0..runs {
+        let dir = tempfile::tempdir_in(std::env::temp_dir())?;
+        let path = dir.path().join("bench.redb");
+        // Files are read once before timing so every run sees a warm page cache.
+        if run == 0 {
+            for f in &files {
+                std::fs::read(f)?;
+            }
+        }
+        let start = Instant::now();
+        let store = Store::open(&path)?;
+        let (mut docs, mut size) = (0usize, 0u64);
+        let failures = aibomdb_ingest::run(&store, &inputs, None, &Limits::default(), threads, |e| {
+            if let Event::Committed { path, .. } = e {
+                docs += 1;
+                size += std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+            }
+        });
+        drop(store);
+        let elapsed = start.elapsed();
+        if failures > 0 {
+            bail!("{failures} documents failed");
+        }
+        documents = docs;
+        bytes = size;
+        store_bytes = std::fs::metadata(&path)?.len();
+        times.push(elapsed);
+    }
+    times.sort();
+    let median = times[times.len() / 2];
+    let best = times[0];
+    let mb = bytes as f64 / 1e6;
+    println!(
+        "aibomdb   {documents} documents, {mb:.1} MB: median {:.3} s, best {:.3} s  →  {:.0} documents/s, {:.0} MB/s (median); store {:.1} MB",
+        secs(median),
+        secs(best),
+        documents as f64 / secs(median),
+        mb / secs(median),
+        store_bytes as f64 / 1e6
+    );
+    if !baseline {
+        return Ok(());
+    }
+    let script = repo_root().join("benches/baseline_duckdb_ingest.py");
+    let out = Command::new(std::env::var("PYTHON").unwrap_or_else(|_| "python3".into()))
+        .arg(&script)
+        .arg("--runs")
+        .arg(runs.to_string())
+        .args(&dirs)
+        .output()
+        .with_context(|| format!("running {}", script.display()))?;
+    if !out.status.success() {
+        bail!(
+            "baseline failed (pip install duckdb?): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    let base = report["median_seconds"].as_f64().context("baseline median")?;
+    println!(
+        "baseline  {} documents, {:.1} MB: median {:.3} s, best {:.3} s  →  {:.0} documents/s, {:.0} MB/s (median); {}",
+        report["documents"],
+        report["bytes"].as_f64().unwrap_or(0.0) / 1e6,
+        base,
+        report["best_seconds"].as_f64().unwrap_or(0.0),
+        report["documents"].as_f64().unwrap_or(0.0) / base,
+        report["bytes"].as_f64().unwrap_or(0.0) / 1e6 / base,
+        report["what"].as_str().unwrap_or("")
+    );
+    if let Some(parse) = report["parse_only_median_seconds"].as_f64() {
+        println!(
+            "parse     Python json.loads alone (nothing stored): median {parse:.3} s  →  {:.0} MB/s",
+            report["bytes"].as_f64().unwrap_or(0.0) / 1e6 / parse
+        );
+    }
+    println!("ratio     aibomdb is {:.1}× the baseline's speed (median vs median)", base / secs(median));
+    Ok(())
+}
+
+fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
