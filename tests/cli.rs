@@ -13,12 +13,20 @@ const UV: &str = "dev/sboms/uv-export_a-finetune_cdx1.5.json";
 const CDXPY: &str = "dev/sboms/cyclonedx-py_requirements_a-finetune_cdx1.6.json";
 
 fn ingest(db: &Path, file: &Path, deployment: &str) {
-    let out = aibomdb(db, &["ingest", file.to_str().unwrap(), "--deployment", deployment]);
+    let out = aibomdb(
+        db,
+        &["ingest", file.to_str().unwrap(), "--deployment", deployment],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
 }
 
 fn json(out: &std::process::Output) -> Value {
-    assert!(out.status.success(), "exit {:?}: {}", out.status.code(), stderr(out));
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status.code(),
+        stderr(out)
+    );
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(out)))
 }
 
@@ -36,7 +44,14 @@ fn one_package_node_for_two_tools_and_both_deployments_found() {
 
     let hits = json(&aibomdb(
         &db,
-        &["query", "deployments", "--purl", "pkg:pypi/transformers@5.23.0", "--format", "json"],
+        &[
+            "query",
+            "deployments",
+            "--purl",
+            "pkg:pypi/transformers@5.23.0",
+            "--format",
+            "json",
+        ],
     ));
     let deployments: Vec<&str> = hits
         .as_array()
@@ -56,29 +71,74 @@ fn one_package_node_for_two_tools_and_both_deployments_found() {
         .map(|s| s["id"].as_str().unwrap())
         .collect();
     assert_eq!(path[0], "finetune-uv");
-    assert_eq!(&path[2..], ["pkg:generic/a-finetune@0.1.0", "pkg:pypi/transformers@5.23.0"]);
+    assert_eq!(
+        &path[2..],
+        [
+            "pkg:generic/a-finetune@0.1.0",
+            "pkg:pypi/transformers@5.23.0"
+        ]
+    );
     // cyclonedx-py (from requirements.txt) has no graph: direct is unknown, not guessed.
     assert_eq!(hits[0]["direct"], Value::Null);
 
     // One node: the package table holds transformers once, listed by two documents.
-    let pk = json(&aibomdb(&db, &["query", "packages", "--name", "Transformers", "--format", "json"]));
+    let pk = json(&aibomdb(
+        &db,
+        &[
+            "query",
+            "packages",
+            "--name",
+            "Transformers",
+            "--format",
+            "json",
+        ],
+    ));
     let packages = pk["packages"].as_array().unwrap();
     assert_eq!(packages.len(), 1);
-    assert_eq!(packages[0]["package"]["key"], "pkg:pypi/transformers@5.23.0");
+    assert_eq!(
+        packages[0]["package"]["key"],
+        "pkg:pypi/transformers@5.23.0"
+    );
     assert_eq!(packages[0]["documents"], 2);
 
     // Version ranges use PEP 440 for PyPI.
     let none = json(&aibomdb(
         &db,
-        &["query", "packages", "--name", "transformers", "--version-range", "<4.38", "--format", "json"],
+        &[
+            "query",
+            "packages",
+            "--name",
+            "transformers",
+            "--version-range",
+            "<4.38",
+            "--format",
+            "json",
+        ],
     ));
     assert_eq!(none["packages"].as_array().unwrap().len(), 0);
     let some = json(&aibomdb(
         &db,
-        &["query", "packages", "--name", "transformers", "--version-range", ">=5,<6", "--format", "json"],
+        &[
+            "query",
+            "packages",
+            "--name",
+            "transformers",
+            "--version-range",
+            ">=5,<6",
+            "--format",
+            "json",
+        ],
     ));
     assert_eq!(some["packages"].as_array().unwrap().len(), 1);
-    let table = aibomdb(&db, &["query", "deployments", "--purl", "pkg:pypi/transformers@5.23.0"]);
+    let table = aibomdb(
+        &db,
+        &[
+            "query",
+            "deployments",
+            "--purl",
+            "pkg:pypi/transformers@5.23.0",
+        ],
+    );
     assert!(stdout(&table).contains("finetune-uv"), "{}", stdout(&table));
 }
 
@@ -90,7 +150,14 @@ fn transitive_paths_come_from_the_document_graph() {
     // markupsafe is not a direct dependency of a-finetune: jinja2 pulls it in.
     let hits = json(&aibomdb(
         &db,
-        &["query", "deployments", "--purl", "pkg:pypi/MarkupSafe@3.0.4", "--format", "json"],
+        &[
+            "query",
+            "deployments",
+            "--purl",
+            "pkg:pypi/MarkupSafe@3.0.4",
+            "--format",
+            "json",
+        ],
     ));
     let hits = hits.as_array().unwrap();
     assert_eq!(hits.len(), 1, "{hits:?}");
@@ -125,7 +192,11 @@ fn bad_input_names_file_and_field_and_writes_nothing() {
     // The fault is at the cut: the last line of what is left.
     let cut_line = format!(
         "line {}",
-        real[..real.len() / 2].iter().filter(|b| **b == b'\n').count() + 1
+        real[..real.len() / 2]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            + 1
     );
     // A real SBOM with one field of the wrong type.
     let mut doc: Value = serde_json::from_slice(&real).unwrap();
@@ -149,9 +220,18 @@ fn bad_input_names_file_and_field_and_writes_nothing() {
     let not_sbom = c.join("formats/purl/pypi-definition.json");
 
     let cases: [(&Path, &[&str]); 8] = [
-        (&truncated, &["CycloneDX JSON", "EOF while parsing", "line "]),
-        (&truncated_sorted, &["malformed JSON", "EOF while parsing", &cut_line]),
-        (&wrong_type, &["field `components[3].hashes`", "invalid type: string"]),
+        (
+            &truncated,
+            &["CycloneDX JSON", "EOF while parsing", "line "],
+        ),
+        (
+            &truncated_sorted,
+            &["malformed JSON", "EOF while parsing", &cut_line],
+        ),
+        (
+            &wrong_type,
+            &["field `components[3].hashes`", "invalid type: string"],
+        ),
         (&deep_unknown, &["in `x`", "EOF while parsing a list"]),
         (&deep_known, &["components[0]"]),
         (&empty, &["file is empty"]),
@@ -159,29 +239,49 @@ fn bad_input_names_file_and_field_and_writes_nothing() {
         (&not_sbom, &["not a recognised document", "bomFormat"]),
     ];
     for (file, needles) in cases {
-        let out = aibomdb(&db, &["ingest", file.to_str().unwrap(), "--deployment", "bad"]);
+        let out = aibomdb(
+            &db,
+            &["ingest", file.to_str().unwrap(), "--deployment", "bad"],
+        );
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(2), "{}: {err}", file.display());
         assert!(err.contains(&file.display().to_string()), "{err}");
         for n in needles {
             assert!(err.contains(n), "{} lacks {n:?}: {err}", file.display());
         }
-        assert_eq!(fingerprint(&db), before, "{} changed the store", file.display());
+        assert_eq!(
+            fingerprint(&db),
+            before,
+            "{} changed the store",
+            file.display()
+        );
     }
     // A good and a bad file together: the good one lands whole, the bad one not at all, exit 2.
     let out = aibomdb(
         &db,
-        &["ingest", c.join(CDXPY).to_str().unwrap(), truncated.to_str().unwrap(), "--deployment", "mixed"],
+        &[
+            "ingest",
+            c.join(CDXPY).to_str().unwrap(),
+            truncated.to_str().unwrap(),
+            "--deployment",
+            "mixed",
+        ],
     );
     assert_eq!(out.status.code(), Some(2));
-    let docs = json(&aibomdb(&db, &["documents", "--deployment", "mixed", "--format", "json"]));
+    let docs = json(&aibomdb(
+        &db,
+        &["documents", "--deployment", "mixed", "--format", "json"],
+    ));
     assert_eq!(docs.as_array().unwrap().len(), 1);
     assert_eq!(docs[0]["package_count"], 68);
 
     // Usage errors are exit 2 as well.
     let out = aibomdb(&db, &["query", "deployments", "--purl", "not-a-purl"]);
     assert_eq!(out.status.code(), Some(2));
-    let out = aibomdb(&db, &["query", "packages", "--name", "x", "--version-range", "<"]);
+    let out = aibomdb(
+        &db,
+        &["query", "packages", "--name", "x", "--version-range", "<"],
+    );
     assert_eq!(out.status.code(), Some(2));
     let out = aibomdb(&db, &["frobnicate"]);
     assert_eq!(out.status.code(), Some(2));
@@ -193,7 +293,14 @@ fn data_survives_restart_and_reingest_is_a_no_op() {
     let db = dir.path().join("s.redb");
     let c = corpus();
     ingest(&db, &c.join(UV), "app");
-    let query = ["query", "deployments", "--purl", "pkg:pypi/torch@2.15.0", "--format", "json"];
+    let query = [
+        "query",
+        "deployments",
+        "--purl",
+        "pkg:pypi/torch@2.15.0",
+        "--format",
+        "json",
+    ];
     let first = json(&aibomdb(&db, &query));
     let stats_first = json(&aibomdb(&db, &["stats", "--format", "json"]));
     assert_eq!(first.as_array().unwrap().len(), 1);
@@ -206,11 +313,21 @@ fn data_survives_restart_and_reingest_is_a_no_op() {
     let before = fingerprint(&db);
     let out = json(&aibomdb(
         &db,
-        &["ingest", c.join(UV).to_str().unwrap(), "--deployment", "app", "--format", "json"],
+        &[
+            "ingest",
+            c.join(UV).to_str().unwrap(),
+            "--deployment",
+            "app",
+            "--format",
+            "json",
+        ],
     ));
     assert_eq!(out[0]["status"], "unchanged");
     assert_eq!(fingerprint(&db), before);
-    assert_eq!(json(&aibomdb(&db, &["stats", "--format", "json"]))["documents"], stats_first["documents"]);
+    assert_eq!(
+        json(&aibomdb(&db, &["stats", "--format", "json"]))["documents"],
+        stats_first["documents"]
+    );
 }
 
 #[test]
@@ -221,7 +338,10 @@ fn a_new_document_supersedes_and_history_is_kept() {
     // Both documents describe the project `a-finetune`: the second replaces the first.
     ingest(&db, &c.join(CDXPY), "app");
     ingest(&db, &c.join(UV), "app");
-    let docs = json(&aibomdb(&db, &["documents", "--deployment", "app", "--format", "json"]));
+    let docs = json(&aibomdb(
+        &db,
+        &["documents", "--deployment", "app", "--format", "json"],
+    ));
     let docs = docs.as_array().unwrap();
     assert_eq!(docs.len(), 2);
     assert_eq!(docs[0]["superseded_by"], docs[1]["id"]);
@@ -232,13 +352,28 @@ fn a_new_document_supersedes_and_history_is_kept() {
     // disappears from the current answer but stays in history.
     let now = json(&aibomdb(
         &db,
-        &["query", "deployments", "--purl", "pkg:pypi/transformers@5.23.0", "--format", "json"],
+        &[
+            "query",
+            "deployments",
+            "--purl",
+            "pkg:pypi/transformers@5.23.0",
+            "--format",
+            "json",
+        ],
     ));
     assert_eq!(now.as_array().unwrap().len(), 1);
     assert_eq!(now[0]["current"], true);
     let all = json(&aibomdb(
         &db,
-        &["query", "deployments", "--purl", "pkg:pypi/transformers@5.23.0", "--history", "--format", "json"],
+        &[
+            "query",
+            "deployments",
+            "--purl",
+            "pkg:pypi/transformers@5.23.0",
+            "--history",
+            "--format",
+            "json",
+        ],
     ));
     assert_eq!(all.as_array().unwrap().len(), 2);
     let stats = json(&aibomdb(&db, &["stats", "--format", "json"]));

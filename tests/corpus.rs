@@ -8,10 +8,13 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use aibomdb_graph::ImportError;
-use aibomdb_ingest::{ErrorKind, Format, prepare, Limits};
+use aibomdb_ingest::{ErrorKind, Format, Limits, prepare};
 
 fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     entries.sort();
     for p in entries {
         if p.is_dir() {
@@ -31,9 +34,18 @@ fn every_sbom_in_the_corpus_ingests_or_fails_specifically() {
     }
     let documents: Vec<_> = files
         .iter()
-        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("json" | "yaml")))
+        .filter(|p| {
+            matches!(
+                p.extension().and_then(|e| e.to_str()),
+                Some("json" | "yaml")
+            )
+        })
         .collect();
-    assert!(documents.len() >= 90, "corpus shrank: {} documents", documents.len());
+    assert!(
+        documents.len() >= 90,
+        "corpus shrank: {} documents",
+        documents.len()
+    );
     let mut ok = 0;
     let mut failed = Vec::new();
     for path in &documents {
@@ -66,11 +78,20 @@ fn every_sbom_in_the_corpus_ingests_or_fails_specifically() {
         let text = e.to_string();
         assert!(text.starts_with(&e.path.display().to_string()), "{text}");
     }
-    for e in failed.iter().filter(|e| e.path.extension().is_some_and(|x| x == "json")) {
+    for e in failed
+        .iter()
+        .filter(|e| e.path.extension().is_some_and(|x| x == "json"))
+    {
         match &e.kind {
             ErrorKind::Import {
                 format: Format::CycloneDxJson,
-                error: ImportError::Syntax { message, line, column, .. },
+                error:
+                    ImportError::Syntax {
+                        message,
+                        line,
+                        column,
+                        ..
+                    },
             } => {
                 assert_eq!(message, "trailing comma");
                 assert_eq!((*line, *column), (9, 5), "{e}");
@@ -191,7 +212,11 @@ fn exact_counts_match_jq() {
 fn hashes_from_external_references_and_facts_are_kept() {
     let corpus = common::corpus();
     // uv writes hashes only under externalReferences[].hashes.
-    let uv = prepare(&corpus.join("dev/sboms/uv-export_a-finetune_cdx1.5.json"), &Limits::default()).unwrap();
+    let uv = prepare(
+        &corpus.join("dev/sboms/uv-export_a-finetune_cdx1.5.json"),
+        &Limits::default(),
+    )
+    .unwrap();
     let acc = uv
         .facts
         .packages
@@ -228,7 +253,10 @@ fn hashes_from_external_references_and_facts_are_kept() {
     );
     assert_eq!(
         data.qualifiers,
-        [("arch".to_string(), "x86_64".to_string()), ("distro".into(), "3.20.3".into())]
+        [
+            ("arch".to_string(), "x86_64".to_string()),
+            ("distro".into(), "3.20.3".into())
+        ]
     );
 
     // syft (SPDX 2.2) keeps CPEs and the RPM/Debian source in `upstream=`.
@@ -237,7 +265,12 @@ fn hashes_from_external_references_and_facts_are_kept() {
         &Limits::default(),
     )
     .unwrap();
-    let busybox = syft.facts.packages.iter().find(|p| p.name == "busybox").unwrap();
+    let busybox = syft
+        .facts
+        .packages
+        .iter()
+        .find(|p| p.name == "busybox")
+        .unwrap();
     assert!(!busybox.cpes.is_empty());
     assert!(busybox.hashes.is_empty() || busybox.hashes.iter().all(|h| !h.value.is_empty()));
 }
@@ -245,7 +278,11 @@ fn hashes_from_external_references_and_facts_are_kept() {
 #[test]
 fn the_same_package_from_two_tools_has_one_key() {
     let corpus = common::corpus();
-    let a = prepare(&corpus.join("dev/sboms/uv-export_a-finetune_cdx1.5.json"), &Limits::default()).unwrap();
+    let a = prepare(
+        &corpus.join("dev/sboms/uv-export_a-finetune_cdx1.5.json"),
+        &Limits::default(),
+    )
+    .unwrap();
     let b = prepare(
         &corpus.join("dev/sboms/cyclonedx-py_requirements_a-finetune_cdx1.6.json"),
         &Limits::default(),
@@ -263,6 +300,10 @@ fn the_same_package_from_two_tools_has_one_key() {
     // pip-compile's output (and so cyclonedx-py's) leaves out setuptools and
     // platform-specific wheels that uv.lock keeps: every package of the
     // smaller set is in the larger one.
-    assert!(kb.is_subset(&ka), "only in cyclonedx-py: {:?}", kb.difference(&ka).collect::<Vec<_>>());
+    assert!(
+        kb.is_subset(&ka),
+        "only in cyclonedx-py: {:?}",
+        kb.difference(&ka).collect::<Vec<_>>()
+    );
     assert_eq!(kb.len(), 68);
 }

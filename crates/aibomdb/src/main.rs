@@ -18,10 +18,19 @@ use indicatif::{ProgressBar, ProgressStyle};
 use table::Table;
 
 #[derive(Parser)]
-#[command(name = "aibomdb", version, about = "AI bill-of-materials graph database")]
+#[command(
+    name = "aibomdb",
+    version,
+    about = "AI bill-of-materials graph database"
+)]
 struct Cli {
     /// The store file.
-    #[arg(long, global = true, env = "AIBOMDB_DB", default_value = "./aibomdb.redb")]
+    #[arg(
+        long,
+        global = true,
+        env = "AIBOMDB_DB",
+        default_value = "./aibomdb.redb"
+    )]
     db: PathBuf,
     #[command(subcommand)]
     command: Command,
@@ -178,12 +187,22 @@ fn ingest(db: &PathBuf, args: IngestArgs) -> Result<ExitCode> {
         ProgressBar::hidden()
     };
     let mut rows = Vec::new();
-    let failures = aibomdb_ingest::run(&store, &inputs, args.deployment.as_deref(), &limits, threads, |event| {
-        bar.inc(1);
-        match event {
-            Event::Committed { path, format, outcome } => {
-                bar.set_message(path.display().to_string());
-                rows.push(serde_json::json!({
+    let failures = aibomdb_ingest::run(
+        &store,
+        &inputs,
+        args.deployment.as_deref(),
+        &limits,
+        threads,
+        |event| {
+            bar.inc(1);
+            match event {
+                Event::Committed {
+                    path,
+                    format,
+                    outcome,
+                } => {
+                    bar.set_message(path.display().to_string());
+                    rows.push(serde_json::json!({
                     "path": path.display().to_string(),
                     "format": format.to_string(),
                     "status": match outcome { IngestOutcome::Unchanged { .. } => "unchanged", IngestOutcome::Ingested { .. } => "ingested" },
@@ -193,25 +212,40 @@ fn ingest(db: &PathBuf, args: IngestArgs) -> Result<ExitCode> {
                     "edges": match outcome { IngestOutcome::Ingested { edges, .. } => Some(edges), _ => None },
                     "superseded": match outcome { IngestOutcome::Ingested { superseded, .. } => *superseded, _ => None },
                 }));
+                }
+                Event::Skipped(e) => tracing::info!("skipped {e}"),
+                Event::Failed(e) => bar.suspend(|| eprintln!("error: {e}")),
             }
-            Event::Skipped(e) => tracing::info!("skipped {e}"),
-            Event::Failed(e) => bar.suspend(|| eprintln!("error: {e}")),
-        }
-    });
+        },
+    );
     bar.finish_and_clear();
     match args.format {
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
         OutputFormat::Table if rows.is_empty() => {}
         OutputFormat::Table => {
-            let mut t = Table::new(&["status", "doc", "packages", "new", "edges", "format", "path"]);
+            let mut t = Table::new(&[
+                "status", "doc", "packages", "new", "edges", "format", "path",
+            ]);
             for r in &rows {
                 t.row(vec![
                     r["status"].as_str().unwrap_or("").to_string()
-                        + &r["superseded"].as_u64().map(|s| format!(" (supersedes {s})")).unwrap_or_default(),
+                        + &r["superseded"]
+                            .as_u64()
+                            .map(|s| format!(" (supersedes {s})"))
+                            .unwrap_or_default(),
                     r["document"].to_string(),
-                    r["packages"].as_u64().map(|n| n.to_string()).unwrap_or_default(),
-                    r["new_packages"].as_u64().map(|n| n.to_string()).unwrap_or_default(),
-                    r["edges"].as_u64().map(|n| n.to_string()).unwrap_or_default(),
+                    r["packages"]
+                        .as_u64()
+                        .map(|n| n.to_string())
+                        .unwrap_or_default(),
+                    r["new_packages"]
+                        .as_u64()
+                        .map(|n| n.to_string())
+                        .unwrap_or_default(),
+                    r["edges"]
+                        .as_u64()
+                        .map(|n| n.to_string())
+                        .unwrap_or_default(),
                     r["format"].as_str().unwrap_or("").to_string(),
                     r["path"].as_str().unwrap_or("").to_string(),
                 ]);
@@ -220,7 +254,10 @@ fn ingest(db: &PathBuf, args: IngestArgs) -> Result<ExitCode> {
         }
     }
     if failures > 0 {
-        eprintln!("{failures} of {} inputs failed; nothing of those was written", inputs.len());
+        eprintln!(
+            "{failures} of {} inputs failed; nothing of those was written",
+            inputs.len()
+        );
         return Ok(ExitCode::from(2));
     }
     Ok(ExitCode::SUCCESS)
@@ -258,7 +295,17 @@ fn documents(store: &Store, args: DocumentsArgs) -> Result<ExitCode> {
     match args.format {
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&docs)?),
         OutputFormat::Table => {
-            let mut t = Table::new(&["doc", "deployment", "format", "spec", "tool", "packages", "edges", "current", "path"]);
+            let mut t = Table::new(&[
+                "doc",
+                "deployment",
+                "format",
+                "spec",
+                "tool",
+                "packages",
+                "edges",
+                "current",
+                "path",
+            ]);
             for d in &docs {
                 t.row(vec![
                     d.id.to_string(),
@@ -267,7 +314,11 @@ fn documents(store: &Store, args: DocumentsArgs) -> Result<ExitCode> {
                     d.spec_version.clone(),
                     d.tools
                         .first()
-                        .map(|t| format!("{} {}", t.name, t.version.as_deref().unwrap_or("")).trim().to_string())
+                        .map(|t| {
+                            format!("{} {}", t.name, t.version.as_deref().unwrap_or(""))
+                                .trim()
+                                .to_string()
+                        })
                         .unwrap_or_default(),
                     d.package_count.to_string(),
                     d.edge_count.to_string(),
@@ -302,7 +353,12 @@ fn query(store: &Store, q: QueryCommand) -> Result<ExitCode> {
             for v in store.packages_named(&name, ecosystem.as_deref())? {
                 if let Some(range) = &range {
                     let scheme = Scheme::for_purl_type(&v.package.ecosystem);
-                    match v.package.version.as_deref().map(|ver| range.contains(scheme, ver)) {
+                    match v
+                        .package
+                        .version
+                        .as_deref()
+                        .map(|ver| range.contains(scheme, ver))
+                    {
                         Some(Ok(true)) => {}
                         Some(Ok(false)) => continue,
                         // A version that cannot be ordered is reported, never silently dropped.
@@ -321,7 +377,9 @@ fn query(store: &Store, q: QueryCommand) -> Result<ExitCode> {
             match format {
                 OutputFormat::Json => println!(
                     "{}",
-                    serde_json::to_string_pretty(&serde_json::json!({"packages": out, "unordered": unreadable}))?
+                    serde_json::to_string_pretty(
+                        &serde_json::json!({"packages": out, "unordered": unreadable})
+                    )?
                 ),
                 OutputFormat::Table => {
                     let mut t = Table::new(&["purl", "version", "documents", "deployments"]);
@@ -340,8 +398,13 @@ fn query(store: &Store, q: QueryCommand) -> Result<ExitCode> {
                 }
             }
         }
-        QueryCommand::Deployments { purl, history, format } => {
-            let key = PackageKey::parse(&purl).map_err(|e| BadInput(format!("--purl {purl:?}: {e}")))?;
+        QueryCommand::Deployments {
+            purl,
+            history,
+            format,
+        } => {
+            let key =
+                PackageKey::parse(&purl).map_err(|e| BadInput(format!("--purl {purl:?}: {e}")))?;
             let hits = store.deployments_using(&key, history)?;
             match format {
                 OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&hits)?),

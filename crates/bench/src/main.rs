@@ -54,7 +54,10 @@ fn ingest(args: &[String]) -> Result<()> {
     println!(
         "ingest benchmark: {} files under {} (release build, {threads} parser threads, durable commit per document)",
         files.len(),
-        dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
+        dirs.iter()
+            .map(|d| d.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     let mut times = Vec::new();
     let mut store_bytes = 0;
@@ -70,12 +73,13 @@ fn ingest(args: &[String]) -> Result<()> {
         let start = Instant::now();
         let store = Store::open(&path)?;
         let (mut docs, mut size) = (0usize, 0u64);
-        let failures = aibomdb_ingest::run(&store, &inputs, None, &Limits::default(), threads, |e| {
-            if let Event::Committed { path, .. } = e {
-                docs += 1;
-                size += std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-            }
-        });
+        let failures =
+            aibomdb_ingest::run(&store, &inputs, None, &Limits::default(), threads, |e| {
+                if let Event::Committed { path, .. } = e {
+                    docs += 1;
+                    size += std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+                }
+            });
         drop(store);
         let elapsed = start.elapsed();
         if failures > 0 {
@@ -116,7 +120,9 @@ fn ingest(args: &[String]) -> Result<()> {
         );
     }
     let report: serde_json::Value = serde_json::from_slice(&out.stdout)?;
-    let base = report["median_seconds"].as_f64().context("baseline median")?;
+    let base = report["median_seconds"]
+        .as_f64()
+        .context("baseline median")?;
     println!(
         "baseline  {} documents, {:.1} MB: median {:.3} s, best {:.3} s  →  {:.0} documents/s, {:.0} MB/s (median); {}",
         report["documents"],
@@ -133,7 +139,10 @@ fn ingest(args: &[String]) -> Result<()> {
             report["bytes"].as_f64().unwrap_or(0.0) / 1e6 / parse
         );
     }
-    println!("ratio     aibomdb is {:.1}× the baseline's speed (median vs median)", base / secs(median));
+    println!(
+        "ratio     aibomdb is {:.1}× the baseline's speed (median vs median)",
+        base / secs(median)
+    );
     Ok(())
 }
 

@@ -224,7 +224,11 @@ impl DocumentFacts {
         for fact in std::mem::take(&mut self.packages) {
             let Some(key) = fact.key.clone() else {
                 self.skipped.push(Skipped {
-                    reference: fact.refs.first().cloned().unwrap_or_else(|| fact.name.clone()),
+                    reference: fact
+                        .refs
+                        .first()
+                        .cloned()
+                        .unwrap_or_else(|| fact.name.clone()),
                     reason: "no purl and no name to identify it".into(),
                 });
                 remap.push(usize::MAX);
@@ -318,7 +322,11 @@ fn merge_into(into: &mut PackageFact, from: PackageFact) {
 
 /// Builds the key for an entry: from its purl when it has a usable one,
 /// otherwise `pkg:generic/name@version` (flagged as synthesized).
-pub fn key_for(purl: Option<&str>, name: &str, version: Option<&str>) -> (Option<PackageKey>, bool, Vec<(String, String)>) {
+pub fn key_for(
+    purl: Option<&str>,
+    name: &str,
+    version: Option<&str>,
+) -> (Option<PackageKey>, bool, Vec<(String, String)>) {
     if let Some(p) = purl.and_then(|p| crate::purl::Purl::parse(p).ok()) {
         let key = p.key();
         return (Some(key), false, p.qualifiers);
@@ -327,7 +335,12 @@ pub fn key_for(purl: Option<&str>, name: &str, version: Option<&str>) -> (Option
         return (None, true, Vec::new());
     }
     (
-        Some(PackageKey::from_parts("generic", None, name.trim(), version)),
+        Some(PackageKey::from_parts(
+            "generic",
+            None,
+            name.trim(),
+            version,
+        )),
         true,
         Vec::new(),
     )
@@ -338,7 +351,10 @@ pub fn key_for(purl: Option<&str>, name: &str, version: Option<&str>) -> (Option
 /// syft reports as NuGet packages inside Python environments.
 pub fn doubt_flags(key: &PackageKey, locations: &[String]) -> Vec<String> {
     let mut flags = Vec::new();
-    if locations.iter().any(|l| l.contains("/_vendor/") || l.contains("/vendored/")) {
+    if locations
+        .iter()
+        .any(|l| l.contains("/_vendor/") || l.contains("/vendored/"))
+    {
         flags.push("vendored: found inside another package's vendored tree".to_string());
     }
     if key.ty() == "nuget"
@@ -371,7 +387,8 @@ mod tests {
         let mut doc = DocumentFacts::new(DocumentFormat::CycloneDx, "1.6");
         doc.packages.push(pkg("pkg:generic/app@1"));
         doc.packages.push(pkg("pkg:pypi/Jinja2@3.1.4"));
-        doc.packages.push(pkg("pkg:pypi/jinja2@3.1.4?repository_url=x"));
+        doc.packages
+            .push(pkg("pkg:pypi/jinja2@3.1.4?repository_url=x"));
         doc.packages.push(pkg("pkg:pypi/markupsafe@2.1.5"));
         doc.subject = Some(Subject {
             name: "app".into(),
@@ -389,7 +406,10 @@ mod tests {
         let doc = doc.finish();
         assert_eq!(doc.packages.len(), 3);
         assert_eq!(doc.component_count(), 2);
-        assert_eq!(doc.packages[1].qualifiers, vec![("repository_url".into(), "x".into())]);
+        assert_eq!(
+            doc.packages[1].qualifiers,
+            vec![("repository_url".into(), "x".into())]
+        );
         assert_eq!(doc.dependencies.len(), 2);
         assert_eq!(doc.packages[1].direct, Some(true));
         assert_eq!(doc.packages[2].direct, Some(false));
@@ -420,6 +440,13 @@ mod tests {
         );
         assert_eq!(flags.len(), 1);
         let key = PackageKey::parse("pkg:nuget/cli@1.0").unwrap();
-        assert_eq!(doubt_flags(&key, &["/x/site-packages/pip/_vendor/distlib/t64.exe".into()]).len(), 2);
+        assert_eq!(
+            doubt_flags(
+                &key,
+                &["/x/site-packages/pip/_vendor/distlib/t64.exe".into()]
+            )
+            .len(),
+            2
+        );
     }
 }

@@ -14,12 +14,17 @@ pub fn parse<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, ImportError> 
         let inner = e.into_inner();
         if inner.is_syntax() || inner.is_eof() || path == "." {
             let mut err = ImportError::from_json(&inner);
-            if let ImportError::Syntax { field, .. } = &mut err {
-                if path != "." {
+            if let ImportError::Syntax { field, .. } = &mut err
+                && path != "."
+            {
+                {
                     // Deep nesting makes a long path; its start says where it went wrong.
                     let mut p = path;
                     if p.len() > 120 {
-                        let cut = (0..=120).rev().find(|i| p.is_char_boundary(*i)).unwrap_or(0);
+                        let cut = (0..=120)
+                            .rev()
+                            .find(|i| p.is_char_boundary(*i))
+                            .unwrap_or(0);
                         p.truncate(cut);
                         p.push('…');
                     }

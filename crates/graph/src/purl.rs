@@ -229,11 +229,18 @@ fn encode_segment(s: &str, out: &mut String) {
 
 /// The identity of a Package node: a purl without qualifiers or subpath,
 /// normalised per type. `pkg:type/namespace/name@version`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct PackageKey(String);
 
 impl PackageKey {
-    pub fn from_parts(ty: &str, namespace: Option<&str>, name: &str, version: Option<&str>) -> Self {
+    pub fn from_parts(
+        ty: &str,
+        namespace: Option<&str>,
+        name: &str,
+        version: Option<&str>,
+    ) -> Self {
         let mut s = String::with_capacity(8 + ty.len() + name.len() + 16);
         s.push_str("pkg:");
         s.push_str(ty);
@@ -311,8 +318,14 @@ mod tests {
     #[test]
     fn pypi_names_are_pep503_normalised() {
         assert_eq!(key("pkg:pypi/Jinja2@3.1.4"), "pkg:pypi/jinja2@3.1.4");
-        assert_eq!(key("pkg:pypi/zope_interface@6.0"), "pkg:pypi/zope-interface@6.0");
-        assert_eq!(key("pkg:pypi/zope.interface@6.0"), "pkg:pypi/zope-interface@6.0");
+        assert_eq!(
+            key("pkg:pypi/zope_interface@6.0"),
+            "pkg:pypi/zope-interface@6.0"
+        );
+        assert_eq!(
+            key("pkg:pypi/zope.interface@6.0"),
+            "pkg:pypi/zope-interface@6.0"
+        );
         assert_eq!(key("pkg:pypi/a__b-.c@1"), "pkg:pypi/a-b-c@1");
     }
 
@@ -331,16 +344,27 @@ mod tests {
     #[test]
     fn rpm_epoch_qualifier() {
         assert_eq!(
-            key("pkg:rpm/ol/gmp@6.1.2-10.el8?arch=x86_64&epoch=1&upstream=gmp-6.1.2-10.el8.src.rpm"),
+            key(
+                "pkg:rpm/ol/gmp@6.1.2-10.el8?arch=x86_64&epoch=1&upstream=gmp-6.1.2-10.el8.src.rpm"
+            ),
             "pkg:rpm/ol/gmp@1:6.1.2-10.el8"
         );
     }
 
     #[test]
     fn percent_encoding_is_canonical() {
-        assert_eq!(key("pkg:deb/debian/a@1.0%2Bb1"), key("pkg:deb/debian/a@1.0+b1"));
-        assert_eq!(key("pkg:npm/%40types/node@20.1.0"), "pkg:npm/%40types/node@20.1.0");
-        assert_eq!(key("pkg:npm/@types/node@20.1.0"), "pkg:npm/%40types/node@20.1.0");
+        assert_eq!(
+            key("pkg:deb/debian/a@1.0%2Bb1"),
+            key("pkg:deb/debian/a@1.0+b1")
+        );
+        assert_eq!(
+            key("pkg:npm/%40types/node@20.1.0"),
+            "pkg:npm/%40types/node@20.1.0"
+        );
+        assert_eq!(
+            key("pkg:npm/@types/node@20.1.0"),
+            "pkg:npm/%40types/node@20.1.0"
+        );
     }
 
     #[test]
@@ -368,6 +392,9 @@ mod tests {
         assert_eq!(Purl::parse("pypi/x@1"), Err(PurlError::MissingScheme));
         assert_eq!(Purl::parse("pkg:pypi"), Err(PurlError::MissingName));
         assert_eq!(Purl::parse("pkg:/x"), Err(PurlError::MissingName));
-        assert!(matches!(Purl::parse("pkg:py pi/x"), Err(PurlError::BadType(_))));
+        assert!(matches!(
+            Purl::parse("pkg:py pi/x"),
+            Err(PurlError::BadType(_))
+        ));
     }
 }

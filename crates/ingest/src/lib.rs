@@ -93,7 +93,10 @@ pub fn detect(bytes: &[u8]) -> Result<Format, ErrorKind> {
         None => return Err(ErrorKind::Empty),
         Some(b'{') => {}
         Some(_) => {
-            let printable = body.iter().take(512).all(|b| !b.is_ascii_control() || b.is_ascii_whitespace());
+            let printable = body
+                .iter()
+                .take(512)
+                .all(|b| !b.is_ascii_control() || b.is_ascii_whitespace());
             return Err(ErrorKind::UnknownFormat(if printable {
                 "not a JSON object (CycloneDX/SPDX JSON documents start with `{`)".into()
             } else {
@@ -119,7 +122,9 @@ pub fn detect(bytes: &[u8]) -> Result<Format, ErrorKind> {
     // document often loses the very field that names its format.
     if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(body) {
         let text = e.to_string();
-        let message = text.rfind(" at line ").map_or(text.as_str(), |i| &text[..i]);
+        let message = text
+            .rfind(" at line ")
+            .map_or(text.as_str(), |i| &text[..i]);
         return Err(ErrorKind::UnknownFormat(format!(
             "malformed JSON ({message} at line {}, column {}) and no `bomFormat`, `spdxVersion` or SPDX 3 `@context` before the fault",
             e.line(),
@@ -203,7 +208,11 @@ pub fn default_deployment(prepared: &Prepared) -> String {
 }
 
 /// Writes a prepared document.
-pub fn commit(store: &Store, prepared: Prepared, deployment: Option<&str>) -> Result<IngestOutcome, IngestError> {
+pub fn commit(
+    store: &Store,
+    prepared: Prepared,
+    deployment: Option<&str>,
+) -> Result<IngestOutcome, IngestError> {
     let deployment = deployment
         .map(str::to_string)
         .unwrap_or_else(|| default_deployment(&prepared));
@@ -346,14 +355,25 @@ mod tests {
 
     #[test]
     fn detects_by_content() {
-        assert_eq!(detect(br#"{"bomFormat":"CycloneDX"}"#).unwrap(), Format::CycloneDxJson);
-        assert_eq!(detect(b"\xEF\xBB\xBF {\"spdxVersion\":\"SPDX-2.3\"}").unwrap(), Format::Spdx2Json);
+        assert_eq!(
+            detect(br#"{"bomFormat":"CycloneDX"}"#).unwrap(),
+            Format::CycloneDxJson
+        );
+        assert_eq!(
+            detect(b"\xEF\xBB\xBF {\"spdxVersion\":\"SPDX-2.3\"}").unwrap(),
+            Format::Spdx2Json
+        );
         assert_eq!(
             detect(br#"{"@context":"https://spdx.org/rdf/3.0.1/spdx-context.jsonld"}"#).unwrap(),
             Format::Spdx3JsonLd
         );
         assert!(matches!(detect(b"  \n"), Err(ErrorKind::Empty)));
-        assert!(matches!(detect(b"\x00\x01\x02"), Err(ErrorKind::UnknownFormat(m)) if m == "binary content"));
-        assert!(matches!(detect(br#"{"name":"package.json"}"#), Err(ErrorKind::UnknownFormat(_))));
+        assert!(
+            matches!(detect(b"\x00\x01\x02"), Err(ErrorKind::UnknownFormat(m)) if m == "binary content")
+        );
+        assert!(matches!(
+            detect(br#"{"name":"package.json"}"#),
+            Err(ErrorKind::UnknownFormat(_))
+        ));
     }
 }

@@ -44,7 +44,9 @@ pub enum StoreError {
         key: String,
         message: String,
     },
-    #[error("store {path} was written by a newer aibomdb (schema {found}, this build reads {supported})")]
+    #[error(
+        "store {path} was written by a newer aibomdb (schema {found}, this build reads {supported})"
+    )]
     Schema {
         path: PathBuf,
         found: u64,
@@ -263,13 +265,19 @@ impl Store {
                 },
             };
             let mut documents = txn.open_table(DOCUMENTS)?;
-            let superseded = match deployment_record.current.iter_mut().find(|(s, _)| *s == slot) {
+            let superseded = match deployment_record
+                .current
+                .iter_mut()
+                .find(|(s, _)| *s == slot)
+            {
                 Some((_, current)) => {
                     let old_id = *current;
                     *current = doc_id;
                     let old = documents
                         .get(old_id)?
-                        .map(|v| decode::<DocumentRecord>(v.value(), "documents", &old_id.to_string()))
+                        .map(|v| {
+                            decode::<DocumentRecord>(v.value(), "documents", &old_id.to_string())
+                        })
                         .transpose()?;
                     if let Some(mut old) = old {
                         old.superseded_by = Some(doc_id);
@@ -405,7 +413,11 @@ impl Store {
     /// Every version of packages called `name` (PEP 503-normalised for PyPI,
     /// case-insensitive otherwise), optionally in one ecosystem, with the
     /// deployments whose current documents list each version.
-    pub fn packages_named(&self, name: &str, ecosystem: Option<&str>) -> Result<Vec<PackageVersion>> {
+    pub fn packages_named(
+        &self,
+        name: &str,
+        ecosystem: Option<&str>,
+    ) -> Result<Vec<PackageVersion>> {
         let txn = self.db.begin_read()?;
         let by_name = txn.open_table(PACKAGE_BY_NAME)?;
         let packages = txn.open_table(PACKAGES)?;
@@ -427,7 +439,10 @@ impl Store {
                 let id = id.value();
                 let Some(v) = packages.get(id)? else { continue };
                 let package: PackageRecord = decode(v.value(), "packages", &id.to_string())?;
-                if ecosystem.is_none() && package.ecosystem == "pypi" && folded != aibomdb_graph::pep503_normalise(name) {
+                if ecosystem.is_none()
+                    && package.ecosystem == "pypi"
+                    && folded != aibomdb_graph::pep503_normalise(name)
+                {
                     continue;
                 }
                 if out.iter().any(|p: &PackageVersion| p.package.id == id) {
@@ -438,7 +453,9 @@ impl Store {
                 for entry in package_docs.range((id, 0)..=(id, u64::MAX))? {
                     let (k, _) = entry?;
                     let doc_id = k.value().1;
-                    let Some(d) = documents.get(doc_id)? else { continue };
+                    let Some(d) = documents.get(doc_id)? else {
+                        continue;
+                    };
                     let d: DocumentRecord = decode(d.value(), "documents", &doc_id.to_string())?;
                     if d.is_current() {
                         docs += 1;
@@ -459,7 +476,11 @@ impl Store {
     }
 
     /// What `document` said about `package`.
-    pub fn occurrence(&self, document: DocumentId, package: PackageId) -> Result<Option<Occurrence>> {
+    pub fn occurrence(
+        &self,
+        document: DocumentId,
+        package: PackageId,
+    ) -> Result<Option<Occurrence>> {
         let txn = self.db.begin_read()?;
         let table = txn.open_table(DOCUMENT_PACKAGES)?;
         table
@@ -468,14 +489,21 @@ impl Store {
                 Ok(Occurrence {
                     document,
                     package,
-                    fact: decode(v.value(), "document_packages", &format!("{document}/{package}"))?,
+                    fact: decode(
+                        v.value(),
+                        "document_packages",
+                        &format!("{document}/{package}"),
+                    )?,
                 })
             })
             .transpose()
     }
 
     /// All packages one document lists, with what it said about each.
-    pub fn document_packages(&self, document: DocumentId) -> Result<Vec<(PackageRecord, Occurrence)>> {
+    pub fn document_packages(
+        &self,
+        document: DocumentId,
+    ) -> Result<Vec<(PackageRecord, Occurrence)>> {
         let txn = self.db.begin_read()?;
         let table = txn.open_table(DOCUMENT_PACKAGES)?;
         let packages = txn.open_table(PACKAGES)?;
@@ -483,13 +511,19 @@ impl Store {
         for entry in table.range((document, 0)..=(document, u64::MAX))? {
             let (k, v) = entry?;
             let (_, package) = k.value();
-            let Some(p) = packages.get(package)? else { continue };
+            let Some(p) = packages.get(package)? else {
+                continue;
+            };
             out.push((
                 decode(p.value(), "packages", &package.to_string())?,
                 Occurrence {
                     document,
                     package,
-                    fact: decode(v.value(), "document_packages", &format!("{document}/{package}"))?,
+                    fact: decode(
+                        v.value(),
+                        "document_packages",
+                        &format!("{document}/{package}"),
+                    )?,
                 },
             ));
         }
@@ -499,7 +533,11 @@ impl Store {
     /// The blast radius of one package: every deployment whose documents list
     /// it, with the path deployment → document → subject → … → package.
     /// Only current documents unless `include_history`.
-    pub fn deployments_using(&self, key: &PackageKey, include_history: bool) -> Result<Vec<DeploymentHit>> {
+    pub fn deployments_using(
+        &self,
+        key: &PackageKey,
+        include_history: bool,
+    ) -> Result<Vec<DeploymentHit>> {
         let txn = self.db.begin_read()?;
         let Some(target) = txn
             .open_table(PACKAGE_BY_KEY)?
@@ -518,13 +556,19 @@ impl Store {
         for entry in package_docs.range((target, 0)..=(target, u64::MAX))? {
             let (k, _) = entry?;
             let doc_id = k.value().1;
-            let Some(d) = documents.get(doc_id)? else { continue };
+            let Some(d) = documents.get(doc_id)? else {
+                continue;
+            };
             let doc: DocumentRecord = decode(d.value(), "documents", &doc_id.to_string())?;
             if !include_history && !doc.is_current() {
                 continue;
             }
             let fact: aibomdb_graph::PackageFact = match doc_packages.get((doc_id, target))? {
-                Some(v) => decode(v.value(), "document_packages", &format!("{doc_id}/{target}"))?,
+                Some(v) => decode(
+                    v.value(),
+                    "document_packages",
+                    &format!("{doc_id}/{target}"),
+                )?,
                 None => continue,
             };
             // Load this document's edges into petgraph and find the shortest
@@ -648,9 +692,18 @@ impl Store {
         out.insert("documents", txn.open_table(DOCUMENTS)?.len()?);
         out.insert("document_by_hash", txn.open_table(DOCUMENT_BY_HASH)?.len()?);
         out.insert("deployments", txn.open_table(DEPLOYMENTS)?.len()?);
-        out.insert("deployment_documents", txn.open_table(DEPLOYMENT_DOCUMENTS)?.len()?);
-        out.insert("document_packages", txn.open_table(DOCUMENT_PACKAGES)?.len()?);
-        out.insert("package_documents", txn.open_table(PACKAGE_DOCUMENTS)?.len()?);
+        out.insert(
+            "deployment_documents",
+            txn.open_table(DEPLOYMENT_DOCUMENTS)?.len()?,
+        );
+        out.insert(
+            "document_packages",
+            txn.open_table(DOCUMENT_PACKAGES)?.len()?,
+        );
+        out.insert(
+            "package_documents",
+            txn.open_table(PACKAGE_DOCUMENTS)?.len()?,
+        );
         out.insert("edges", txn.open_table(EDGES)?.len()?);
         out.insert("edges_reverse", txn.open_table(EDGES_REVERSE)?.len()?);
         Ok(out)
@@ -763,7 +816,11 @@ fn encode<T: serde::Serialize>(value: &T, buf: &mut Vec<u8>) {
     buf.extend_from_slice(&bytes);
 }
 
-fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8], table: &'static str, key: &str) -> Result<T> {
+fn decode<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    table: &'static str,
+    key: &str,
+) -> Result<T> {
     postcard::from_bytes(bytes).map_err(|e| StoreError::Corrupt {
         table,
         key: key.to_string(),
@@ -773,10 +830,12 @@ fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8], table: &'static str, key
 
 fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 fn unix_now() -> u64 {
@@ -793,13 +852,25 @@ mod tests {
     #[test]
     fn tags_are_stripped_from_subjects() {
         assert_eq!(strip_tag("alpine:3.16"), "alpine");
-        assert_eq!(strip_tag("registry:5000/app:1.2@sha256:ab"), "registry:5000/app");
+        assert_eq!(
+            strip_tag("registry:5000/app:1.2@sha256:ab"),
+            "registry:5000/app"
+        );
         assert_eq!(strip_tag("a-finetune"), "a-finetune");
     }
 
     #[test]
     fn edge_values_round_trip_kind() {
-        assert_eq!(edge_kind_name(edge_value(EdgeKind::Contains, Some(aibomdb_graph::Scope::Dev))), "contains");
-        assert_eq!(edge_kind_name(edge_value(EdgeKind::DependsOn, None)), "depends_on");
+        assert_eq!(
+            edge_kind_name(edge_value(
+                EdgeKind::Contains,
+                Some(aibomdb_graph::Scope::Dev)
+            )),
+            "contains"
+        );
+        assert_eq!(
+            edge_kind_name(edge_value(EdgeKind::DependsOn, None)),
+            "depends_on"
+        );
     }
 }

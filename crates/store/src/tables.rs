@@ -7,13 +7,16 @@ pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("meta")
 /// package id → `PackageRecord`.
 pub(crate) const PACKAGES: TableDefinition<u64, &[u8]> = TableDefinition::new("packages");
 /// normalised purl → package id.
-pub(crate) const PACKAGE_BY_KEY: TableDefinition<&str, u64> = TableDefinition::new("package_by_key");
+pub(crate) const PACKAGE_BY_KEY: TableDefinition<&str, u64> =
+    TableDefinition::new("package_by_key");
 /// `name\0ecosystem\0namespace\0version` → package id.
-pub(crate) const PACKAGE_BY_NAME: TableDefinition<&str, u64> = TableDefinition::new("package_by_name");
+pub(crate) const PACKAGE_BY_NAME: TableDefinition<&str, u64> =
+    TableDefinition::new("package_by_name");
 /// document id → `DocumentRecord`.
 pub(crate) const DOCUMENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("documents");
 /// sha256 (32 bytes) ++ deployment name → document id.
-pub(crate) const DOCUMENT_BY_HASH: TableDefinition<&[u8], u64> = TableDefinition::new("document_by_hash");
+pub(crate) const DOCUMENT_BY_HASH: TableDefinition<&[u8], u64> =
+    TableDefinition::new("document_by_hash");
 /// deployment name → `DeploymentRecord`.
 pub(crate) const DEPLOYMENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("deployments");
 /// (deployment, document id) → ().

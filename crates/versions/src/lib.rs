@@ -21,14 +21,15 @@ pub enum Scheme {
     Generic,
 }
 
-
 impl Scheme {
     /// The scheme for a purl type (`pypi`, `deb`, `npm`, ...).
     pub fn for_purl_type(ty: &str) -> Scheme {
         match ty {
             "pypi" => Scheme::Pep440,
             "deb" => Scheme::Dpkg,
-            "npm" | "cargo" | "golang" | "gem" | "hex" | "pub" | "nuget" | "composer" => Scheme::Semver,
+            "npm" | "cargo" | "golang" | "gem" | "hex" | "pub" | "nuget" | "composer" => {
+                Scheme::Semver
+            }
             _ => Scheme::Generic,
         }
     }
@@ -88,7 +89,10 @@ fn generic_cmp(a: &str, b: &str) -> Ordering {
         while i < bytes.len() {
             let start = i;
             let digit = bytes[i].is_ascii_digit();
-            while i < bytes.len() && bytes[i].is_ascii_digit() == digit && bytes[i].is_ascii_alphanumeric() {
+            while i < bytes.len()
+                && bytes[i].is_ascii_digit() == digit
+                && bytes[i].is_ascii_alphanumeric()
+            {
                 i += 1;
             }
             if i == start {
@@ -96,7 +100,11 @@ fn generic_cmp(a: &str, b: &str) -> Ordering {
                 continue;
             }
             let seg = &s[start..i];
-            out.push(if digit { seg.parse().map_err(|_| seg) } else { Err(seg) });
+            out.push(if digit {
+                seg.parse().map_err(|_| seg)
+            } else {
+                Err(seg)
+            });
         }
         out
     }
@@ -183,9 +191,11 @@ impl VersionRange {
     /// True when `version` is in the range under `scheme`.
     pub fn contains(&self, scheme: Scheme, version: &str) -> Result<bool, VersionError> {
         if scheme == Scheme::Pep440 && self.text != "*" {
-            let specs = pep440_rs::VersionSpecifiers::from_str(&self.text).map_err(|e| VersionError::Range {
-                range: self.text.clone(),
-                message: e.to_string(),
+            let specs = pep440_rs::VersionSpecifiers::from_str(&self.text).map_err(|e| {
+                VersionError::Range {
+                    range: self.text.clone(),
+                    message: e.to_string(),
+                }
             })?;
             return Ok(specs.contains(&pep440(version)?));
         }
@@ -217,33 +227,74 @@ mod tests {
 
     #[test]
     fn pep440_ordering_and_ranges() {
-        assert_eq!(compare(Scheme::Pep440, "1.0.post1", "1.0").unwrap(), Ordering::Greater);
-        assert_eq!(compare(Scheme::Pep440, "1.0rc1", "1.0").unwrap(), Ordering::Less);
-        assert_eq!(compare(Scheme::Pep440, "1.0", "1.0.0").unwrap(), Ordering::Equal);
-        assert_eq!(compare(Scheme::Pep440, "1!0.1", "2.0").unwrap(), Ordering::Greater);
+        assert_eq!(
+            compare(Scheme::Pep440, "1.0.post1", "1.0").unwrap(),
+            Ordering::Greater
+        );
+        assert_eq!(
+            compare(Scheme::Pep440, "1.0rc1", "1.0").unwrap(),
+            Ordering::Less
+        );
+        assert_eq!(
+            compare(Scheme::Pep440, "1.0", "1.0.0").unwrap(),
+            Ordering::Equal
+        );
+        assert_eq!(
+            compare(Scheme::Pep440, "1!0.1", "2.0").unwrap(),
+            Ordering::Greater
+        );
         assert!(r("<4.38").contains(Scheme::Pep440, "4.37.2").unwrap());
         assert!(!r("<4.38").contains(Scheme::Pep440, "4.38.0").unwrap());
         assert!(!r("<4.38").contains(Scheme::Pep440, "5.23.0").unwrap());
         assert!(r(">=4.0,<5").contains(Scheme::Pep440, "4.46.1").unwrap());
         assert!(r("==4.*").contains(Scheme::Pep440, "4.2").unwrap());
         assert!(r("*").contains(Scheme::Pep440, "0.1").unwrap());
-        assert!(r("<4.38").contains(Scheme::Pep440, "not-a-version").is_err());
+        assert!(
+            r("<4.38")
+                .contains(Scheme::Pep440, "not-a-version")
+                .is_err()
+        );
     }
 
     #[test]
     fn dpkg_ordering() {
-        assert_eq!(compare(Scheme::Dpkg, "1.0~rc1", "1.0").unwrap(), Ordering::Less);
-        assert_eq!(compare(Scheme::Dpkg, "1:0.9", "2.0").unwrap(), Ordering::Greater);
-        assert_eq!(compare(Scheme::Dpkg, "2.36-9+deb12u10", "2.36-9+deb12u4").unwrap(), Ordering::Greater);
-        assert!(r("<1:2.31-13+deb11u4").contains(Scheme::Dpkg, "1:2.31-13+deb11u3").unwrap());
+        assert_eq!(
+            compare(Scheme::Dpkg, "1.0~rc1", "1.0").unwrap(),
+            Ordering::Less
+        );
+        assert_eq!(
+            compare(Scheme::Dpkg, "1:0.9", "2.0").unwrap(),
+            Ordering::Greater
+        );
+        assert_eq!(
+            compare(Scheme::Dpkg, "2.36-9+deb12u10", "2.36-9+deb12u4").unwrap(),
+            Ordering::Greater
+        );
+        assert!(
+            r("<1:2.31-13+deb11u4")
+                .contains(Scheme::Dpkg, "1:2.31-13+deb11u3")
+                .unwrap()
+        );
     }
 
     #[test]
     fn semver_and_generic() {
-        assert_eq!(compare(Scheme::Semver, "v1.10.0", "v1.9.3").unwrap(), Ordering::Greater);
-        assert_eq!(compare(Scheme::Semver, "1.0.0-alpha", "1.0.0").unwrap(), Ordering::Less);
-        assert_eq!(compare(Scheme::Generic, "3.20.3", "3.9").unwrap(), Ordering::Greater);
-        assert_eq!(compare(Scheme::Generic, "1.2.3-r1", "1.2.3-r0").unwrap(), Ordering::Greater);
+        assert_eq!(
+            compare(Scheme::Semver, "v1.10.0", "v1.9.3").unwrap(),
+            Ordering::Greater
+        );
+        assert_eq!(
+            compare(Scheme::Semver, "1.0.0-alpha", "1.0.0").unwrap(),
+            Ordering::Less
+        );
+        assert_eq!(
+            compare(Scheme::Generic, "3.20.3", "3.9").unwrap(),
+            Ordering::Greater
+        );
+        assert_eq!(
+            compare(Scheme::Generic, "1.2.3-r1", "1.2.3-r0").unwrap(),
+            Ordering::Greater
+        );
         assert!(r(">=1.2,<2").contains(Scheme::Semver, "1.10.0").unwrap());
         assert!("".parse::<VersionRange>().is_err());
         assert!("<".parse::<VersionRange>().is_err());

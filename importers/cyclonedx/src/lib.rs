@@ -76,7 +76,11 @@ mod wire {
         pub(crate) hashes: Vec<HashEntry>,
         #[serde(default, deserialize_with = "null_default")]
         pub(crate) licenses: Vec<LicenseChoice>,
-        #[serde(default, rename = "externalReferences", deserialize_with = "null_default")]
+        #[serde(
+            default,
+            rename = "externalReferences",
+            deserialize_with = "null_default"
+        )]
         pub(crate) external_references: Vec<ExternalReference>,
         #[serde(default, deserialize_with = "null_default")]
         pub(crate) properties: Vec<Property>,
@@ -273,7 +277,12 @@ impl Builder {
 
     /// Adds a component and its nested components; returns its index, or
     /// `None` when it is not a package (e.g. a `file`).
-    fn add_component(&mut self, c: wire::Component, parent: Option<usize>, path: &str) -> Option<usize> {
+    fn add_component(
+        &mut self,
+        c: wire::Component,
+        parent: Option<usize>,
+        path: &str,
+    ) -> Option<usize> {
         if path != "metadata.component" {
             self.facts.entries_read += 1;
         }
@@ -321,7 +330,11 @@ impl Builder {
         };
         let (key, purl_synthesized, qualifiers) =
             key_for(c.purl.as_deref(), &full_name, c.version.as_deref());
-        let mut hashes: Vec<Hash> = c.hashes.iter().map(|h| Hash::new(&h.alg, &h.content)).collect();
+        let mut hashes: Vec<Hash> = c
+            .hashes
+            .iter()
+            .map(|h| Hash::new(&h.alg, &h.content))
+            .collect();
         for r in &c.external_references {
             for h in &r.hashes {
                 let h = Hash::new(&h.alg, &h.content);
@@ -423,7 +436,9 @@ fn legacy_tool(t: wire::LegacyTool) -> Option<Tool> {
 
 /// syft writes the source package of a Debian/RPM binary as `upstream=name` or
 /// `upstream=name@version` (RPM: the `.src.rpm` file name).
-pub(crate) fn upstream_qualifier(qualifiers: &[(String, String)]) -> Option<(String, Option<String>)> {
+pub(crate) fn upstream_qualifier(
+    qualifiers: &[(String, String)],
+) -> Option<(String, Option<String>)> {
     let (_, v) = qualifiers.iter().find(|(k, _)| k == "upstream")?;
     Some(match v.split_once('@') {
         Some((n, ver)) => (n.to_string(), Some(ver.to_string())),

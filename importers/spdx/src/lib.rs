@@ -8,11 +8,11 @@
 
 use std::collections::HashMap;
 
+use aibomdb_graph::json::parse;
 use aibomdb_graph::{
     DependencyFact, DocumentFacts, DocumentFormat, EdgeKind, Hash, ImportError, PackageFact, Scope,
     Subject, Tool, doubt_flags, key_for,
 };
-use aibomdb_graph::json::parse;
 
 /// True when the JSON looks like SPDX 2.x.
 pub fn sniff_v2(head: &str) -> bool {
@@ -95,10 +95,13 @@ mod v2 {
 /// Reads one SPDX 2.x JSON document.
 pub fn import_v2(bytes: &[u8]) -> Result<DocumentFacts, ImportError> {
     let doc: v2::Document = parse(bytes)?;
-    let spec = doc.spdx_version.clone().ok_or_else(|| ImportError::WrongFormat {
-        expected: "SPDX 2",
-        message: "`spdxVersion` is missing".into(),
-    })?;
+    let spec = doc
+        .spdx_version
+        .clone()
+        .ok_or_else(|| ImportError::WrongFormat {
+            expected: "SPDX 2",
+            message: "`spdxVersion` is missing".into(),
+        })?;
     let version = spec.strip_prefix("SPDX-").unwrap_or(&spec).to_string();
     if !version.starts_with("2.") {
         return Err(ImportError::field(
@@ -110,7 +113,11 @@ pub fn import_v2(bytes: &[u8]) -> Result<DocumentFacts, ImportError> {
     facts.serial = doc.document_namespace.clone();
     if let Some(ci) = &doc.creation_info {
         facts.created = ci.created.clone();
-        facts.tools = ci.creators.iter().filter_map(|c| tool_from_creator(c)).collect();
+        facts.tools = ci
+            .creators
+            .iter()
+            .filter_map(|c| tool_from_creator(c))
+            .collect();
     }
     facts.entries_read = doc.packages.len();
     let mut by_id: HashMap<&str, usize> = HashMap::with_capacity(doc.packages.len());
@@ -146,7 +153,10 @@ pub fn import_v2(bytes: &[u8]) -> Result<DocumentFacts, ImportError> {
             purl_synthesized,
             name: name.to_string(),
             version: p.version_info.clone(),
-            kind: p.primary_package_purpose.as_ref().map(|s| s.to_ascii_lowercase()),
+            kind: p
+                .primary_package_purpose
+                .as_ref()
+                .map(|s| s.to_ascii_lowercase()),
             scope: None,
             direct: None,
             qualifiers,
@@ -159,9 +169,7 @@ pub fn import_v2(bytes: &[u8]) -> Result<DocumentFacts, ImportError> {
             cpes: p
                 .external_refs
                 .iter()
-                .filter(|r| {
-                    matches!(r.reference_type.as_deref(), Some("cpe23Type" | "cpe22Type"))
-                })
+                .filter(|r| matches!(r.reference_type.as_deref(), Some("cpe23Type" | "cpe22Type")))
                 .filter_map(|r| r.reference_locator.clone())
                 .collect(),
             supplier: p
@@ -193,18 +201,18 @@ pub fn import_v2(bytes: &[u8]) -> Result<DocumentFacts, ImportError> {
             continue;
         };
         if ty == "DESCRIBES" && a == "SPDXRef-DOCUMENT" {
-            if let Some(&i) = by_id.get(b) {
-                if !roots.contains(&i) {
-                    roots.push(i);
-                }
+            if let Some(&i) = by_id.get(b)
+                && !roots.contains(&i)
+            {
+                roots.push(i);
             }
             continue;
         }
         if ty == "DESCRIBED_BY" && b == "SPDXRef-DOCUMENT" {
-            if let Some(&i) = by_id.get(a) {
-                if !roots.contains(&i) {
-                    roots.push(i);
-                }
+            if let Some(&i) = by_id.get(a)
+                && !roots.contains(&i)
+            {
+                roots.push(i);
             }
             continue;
         }
@@ -359,7 +367,11 @@ mod v3 {
         pub(crate) primary_purpose: Option<String>,
         #[serde(rename = "suppliedBy")]
         pub(crate) supplied_by: Option<String>,
-        #[serde(rename = "externalIdentifier", default, deserialize_with = "null_default")]
+        #[serde(
+            rename = "externalIdentifier",
+            default,
+            deserialize_with = "null_default"
+        )]
         pub(crate) external_identifier: Vec<ExternalIdentifier>,
         #[serde(rename = "verifiedUsing", default, deserialize_with = "null_default")]
         pub(crate) verified_using: Vec<IntegrityMethod>,
@@ -440,7 +452,11 @@ pub fn import_v3(bytes: &[u8]) -> Result<DocumentFacts, ImportError> {
     let mut facts = DocumentFacts::new(DocumentFormat::Spdx3, spec_version);
     facts.created = creation.and_then(|c| c.created.clone());
     let mut tool_ids: Vec<&String> = Vec::new();
-    for c in doc.graph.iter().filter(|e| e.ty.as_deref() == Some("CreationInfo")) {
+    for c in doc
+        .graph
+        .iter()
+        .filter(|e| e.ty.as_deref() == Some("CreationInfo"))
+    {
         for t in &c.created_using {
             if !tool_ids.contains(&t) {
                 tool_ids.push(t);
@@ -461,19 +477,20 @@ pub fn import_v3(bytes: &[u8]) -> Result<DocumentFacts, ImportError> {
     // License expressions are elements joined to packages by relationships.
     let mut license_of: HashMap<&str, Vec<String>> = HashMap::new();
     for e in &doc.graph {
-        if let (Some("Relationship"), Some(ty), Some(from)) =
-            (e.ty.as_deref(), e.relationship_type.as_deref(), e.from.as_deref())
+        if let (Some("Relationship"), Some(ty), Some(from)) = (
+            e.ty.as_deref(),
+            e.relationship_type.as_deref(),
+            e.from.as_deref(),
+        ) && (ty == "hasDeclaredLicense" || ty == "hasConcludedLicense")
         {
-            if ty == "hasDeclaredLicense" || ty == "hasConcludedLicense" {
-                for to in &e.to {
-                    if let Some(expr) = elements
-                        .get(to.as_str())
-                        .and_then(|l| l.license_expression.clone())
-                    {
-                        let list = license_of.entry(from).or_default();
-                        if !list.contains(&expr) {
-                            list.push(expr);
-                        }
+            for to in &e.to {
+                if let Some(expr) = elements
+                    .get(to.as_str())
+                    .and_then(|l| l.license_expression.clone())
+                {
+                    let list = license_of.entry(from).or_default();
+                    if !list.contains(&expr) {
+                        list.push(expr);
                     }
                 }
             }
@@ -485,7 +502,10 @@ pub fn import_v3(bytes: &[u8]) -> Result<DocumentFacts, ImportError> {
         };
         facts.entries_read += 1;
         let Some(name) = e.name.as_deref() else {
-            return Err(ImportError::field(format!("@graph[{i}].name"), "package has no name"));
+            return Err(ImportError::field(
+                format!("@graph[{i}].name"),
+                "package has no name",
+            ));
         };
         let purl = e.package_url.clone().or_else(|| {
             e.external_identifier
@@ -496,14 +516,21 @@ pub fn import_v3(bytes: &[u8]) -> Result<DocumentFacts, ImportError> {
         let (key, purl_synthesized, qualifiers) =
             key_for(purl.as_deref(), name, e.package_version.as_deref());
         let id = id_of(e);
-        let flags = key.as_ref().map(|k| doubt_flags(k, &[])).unwrap_or_default();
+        let flags = key
+            .as_ref()
+            .map(|k| doubt_flags(k, &[]))
+            .unwrap_or_default();
         facts.packages.push(PackageFact {
             key,
             purl,
             purl_synthesized,
             name: name.to_string(),
             version: e.package_version.clone(),
-            kind: Some(e.primary_purpose.clone().unwrap_or_else(|| kind.to_string())),
+            kind: Some(
+                e.primary_purpose
+                    .clone()
+                    .unwrap_or_else(|| kind.to_string()),
+            ),
             scope: None,
             direct: None,
             source_package: upstream(&qualifiers),
@@ -523,10 +550,12 @@ pub fn import_v3(bytes: &[u8]) -> Result<DocumentFacts, ImportError> {
                 .filter(|x| matches!(x.ty.as_deref(), Some("cpe23" | "cpe22")))
                 .filter_map(|x| x.identifier.clone())
                 .collect(),
-            supplier: e
-                .supplied_by
-                .as_deref()
-                .map(|s| elements.get(s).and_then(|a| a.name.clone()).unwrap_or_else(|| s.to_string())),
+            supplier: e.supplied_by.as_deref().map(|s| {
+                elements
+                    .get(s)
+                    .and_then(|a| a.name.clone())
+                    .unwrap_or_else(|| s.to_string())
+            }),
             locations: Vec::new(),
             pedigree_ancestors: Vec::new(),
             flags,
@@ -631,9 +660,15 @@ mod tests {
     #[test]
     fn creators_become_tools() {
         let t = tool_from_creator("Tool: syft-0.57.0").unwrap();
-        assert_eq!((t.name.as_str(), t.version.as_deref()), ("syft", Some("0.57.0")));
+        assert_eq!(
+            (t.name.as_str(), t.version.as_deref()),
+            ("syft", Some("0.57.0"))
+        );
         let t = tool_from_creator("Tool: cyclonedx-py-7.5.0").unwrap();
-        assert_eq!((t.name.as_str(), t.version.as_deref()), ("cyclonedx-py", Some("7.5.0")));
+        assert_eq!(
+            (t.name.as_str(), t.version.as_deref()),
+            ("cyclonedx-py", Some("7.5.0"))
+        );
         assert!(tool_from_creator("Organization: Anchore, Inc").is_none());
     }
 
