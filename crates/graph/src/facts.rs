@@ -349,8 +349,20 @@ pub fn key_for(
 /// Flags entries real scanners report that are not what they seem:
 /// vendored copies inside another package, and Windows launcher binaries that
 /// syft reports as NuGet packages inside Python environments.
-pub fn doubt_flags(key: &PackageKey, locations: &[String]) -> Vec<String> {
+pub fn doubt_flags(
+    key: &PackageKey,
+    qualifiers: &[(String, String)],
+    locations: &[String],
+) -> Vec<String> {
     let mut flags = Vec::new();
+    // A source package (`arch=source`, `arch=src`, a `.src.rpm`) is what a
+    // binary was built from, not something installed.
+    if qualifiers
+        .iter()
+        .any(|(k, v)| k == "arch" && matches!(v.as_str(), "source" | "src"))
+    {
+        flags.push("source package: listed as if installed".to_string());
+    }
     if locations
         .iter()
         .any(|l| l.contains("/_vendor/") || l.contains("/vendored/"))
@@ -436,6 +448,7 @@ mod tests {
         let key = PackageKey::parse("pkg:pypi/packaging@24.0").unwrap();
         let flags = doubt_flags(
             &key,
+            &[],
             &["/usr/lib/python3/site-packages/setuptools/_vendor/packaging-24.0.dist-info/METADATA".into()],
         );
         assert_eq!(flags.len(), 1);
@@ -443,10 +456,17 @@ mod tests {
         assert_eq!(
             doubt_flags(
                 &key,
+                &[],
                 &["/x/site-packages/pip/_vendor/distlib/t64.exe".into()]
             )
             .len(),
             2
+        );
+        let key = PackageKey::parse("pkg:deb/debian/glibc@2.36-9?arch=source").unwrap();
+        let q = vec![("arch".to_string(), "source".to_string())];
+        assert_eq!(
+            doubt_flags(&key, &q, &[]),
+            ["source package: listed as if installed"]
         );
     }
 }

@@ -629,6 +629,7 @@ impl Store {
                 package: key.as_str().to_string(),
                 direct: fact.direct,
                 scope: fact.scope.map(|s| s.as_str().to_string()),
+                flags: fact.flags.clone(),
                 path,
             });
         }

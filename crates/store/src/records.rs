@@ -124,6 +124,8 @@ pub struct DeploymentHit {
     /// What the document said: `Some(true)` direct, `Some(false)` transitive, `None` not stated.
     pub direct: Option<bool>,
     pub scope: Option<String>,
+    /// Doubts the document's entry carries (vendored copy, source package, ...).
+    pub flags: Vec<String>,
     pub path: Vec<PathStep>,
 }
 

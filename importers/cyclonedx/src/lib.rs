@@ -380,7 +380,7 @@ impl Builder {
             .or_else(|| upstream_qualifier(&qualifiers));
         let flags = key
             .as_ref()
-            .map(|k| doubt_flags(k, &locations))
+            .map(|k| doubt_flags(k, &qualifiers, &locations))
             .unwrap_or_default();
         let fact = PackageFact {
             key,

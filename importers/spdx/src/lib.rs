@@ -134,7 +134,7 @@ pub fn import_v2(bytes: &[u8]) -> Result<DocumentFacts, ImportError> {
         let locations = source_info_paths(p.source_info.as_deref());
         let flags = key
             .as_ref()
-            .map(|k| doubt_flags(k, &locations))
+            .map(|k| doubt_flags(k, &qualifiers, &locations))
             .unwrap_or_default();
         let licenses = [&p.license_declared, &p.license_concluded]
             .into_iter()
@@ -518,7 +518,7 @@ pub fn import_v3(bytes: &[u8]) -> Result<DocumentFacts, ImportError> {
         let id = id_of(e);
         let flags = key
             .as_ref()
-            .map(|k| doubt_flags(k, &[]))
+            .map(|k| doubt_flags(k, &qualifiers, &[]))
             .unwrap_or_default();
         facts.packages.push(PackageFact {
             key,
