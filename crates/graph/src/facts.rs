@@ -346,6 +346,16 @@ pub fn key_for(
     )
 }
 
+/// The source package syft records in the `upstream` qualifier: `name` or
+/// `name@version` (RPM: the `.src.rpm` file name).
+pub fn upstream_source(qualifiers: &[(String, String)]) -> Option<(String, Option<String>)> {
+    let (_, v) = qualifiers.iter().find(|(k, _)| k == "upstream")?;
+    Some(match v.split_once('@') {
+        Some((n, ver)) => (n.to_string(), Some(ver.to_string())),
+        None => (v.clone(), None),
+    })
+}
+
 /// Flags entries real scanners report that are not what they seem:
 /// vendored copies inside another package, and Windows launcher binaries that
 /// syft reports as NuGet packages inside Python environments.
@@ -441,6 +451,17 @@ mod tests {
         assert!(synth);
         let (key, _, _) = key_for(Some("not a purl"), "x", None);
         assert_eq!(key.unwrap().as_str(), "pkg:generic/x");
+    }
+
+    #[test]
+    fn upstream_qualifier_forms() {
+        let q = vec![("upstream".to_string(), "glibc@2.31-13".to_string())];
+        assert_eq!(
+            upstream_source(&q),
+            Some(("glibc".into(), Some("2.31-13".into())))
+        );
+        let q = vec![("upstream".to_string(), "openssl".to_string())];
+        assert_eq!(upstream_source(&q), Some(("openssl".into(), None)));
     }
 
     #[test]

@@ -9,7 +9,7 @@ pub mod purl;
 
 pub use facts::{
     DependencyFact, DocumentFacts, DocumentFormat, EdgeKind, Hash, PackageFact, Scope, Skipped,
-    Subject, Tool, doubt_flags, key_for,
+    Subject, Tool, doubt_flags, key_for, upstream_source,
 };
 pub use purl::{PackageKey, Purl, PurlError, pep503_normalise};
 

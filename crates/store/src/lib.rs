@@ -439,24 +439,12 @@ impl Store {
                 let id = id.value();
                 let Some(v) = packages.get(id)? else { continue };
                 let package: PackageRecord = decode(v.value(), "packages", &id.to_string())?;
-                if ecosystem.is_none()
-                    && package.ecosystem == "pypi"
-                    && folded != aibomdb_graph::pep503_normalise(name)
-                {
-                    continue;
-                }
                 if out.iter().any(|p: &PackageVersion| p.package.id == id) {
                     continue;
                 }
                 let mut docs = 0;
                 let mut deployments = Vec::new();
-                for entry in package_docs.range((id, 0)..=(id, u64::MAX))? {
-                    let (k, _) = entry?;
-                    let doc_id = k.value().1;
-                    let Some(d) = documents.get(doc_id)? else {
-                        continue;
-                    };
-                    let d: DocumentRecord = decode(d.value(), "documents", &doc_id.to_string())?;
+                for d in documents_listing(&package_docs, &documents, id)? {
                     if d.is_current() {
                         docs += 1;
                         if !deployments.contains(&d.deployment) {
@@ -553,16 +541,11 @@ impl Store {
         let edges = txn.open_table(EDGES)?;
         let mut key_cache: HashMap<PackageId, String> = HashMap::new();
         let mut hits = Vec::new();
-        for entry in package_docs.range((target, 0)..=(target, u64::MAX))? {
-            let (k, _) = entry?;
-            let doc_id = k.value().1;
-            let Some(d) = documents.get(doc_id)? else {
-                continue;
-            };
-            let doc: DocumentRecord = decode(d.value(), "documents", &doc_id.to_string())?;
+        for doc in documents_listing(&package_docs, &documents, target)? {
             if !include_history && !doc.is_current() {
                 continue;
             }
+            let doc_id = doc.id;
             let fact: aibomdb_graph::PackageFact = match doc_packages.get((doc_id, target))? {
                 Some(v) => decode(
                     v.value(),
@@ -709,6 +692,22 @@ impl Store {
         out.insert("edges_reverse", txn.open_table(EDGES_REVERSE)?.len()?);
         Ok(out)
     }
+}
+
+/// The documents that list `package`, in id order.
+fn documents_listing(
+    package_docs: &impl ReadableTable<(u64, u64), ()>,
+    documents: &impl ReadableTable<u64, &'static [u8]>,
+    package: PackageId,
+) -> Result<Vec<DocumentRecord>> {
+    let mut out = Vec::new();
+    for entry in package_docs.range((package, 0)..=(package, u64::MAX))? {
+        let doc_id = entry?.0.value().1;
+        if let Some(d) = documents.get(doc_id)? {
+            out.push(decode(d.value(), "documents", &doc_id.to_string())?);
+        }
+    }
+    Ok(out)
 }
 
 fn package_key_of(

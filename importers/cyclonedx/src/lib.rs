@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use aibomdb_graph::{
     DependencyFact, DocumentFacts, DocumentFormat, EdgeKind, Hash, ImportError, PackageFact, Scope,
-    Skipped, Subject, Tool, doubt_flags, key_for,
+    Skipped, Subject, Tool, doubt_flags, key_for, upstream_source,
 };
 
 mod wire {
@@ -377,7 +377,7 @@ impl Builder {
         }
         let source_package = source_name
             .map(|n| (n, source_version))
-            .or_else(|| upstream_qualifier(&qualifiers));
+            .or_else(|| upstream_source(&qualifiers));
         let flags = key
             .as_ref()
             .map(|k| doubt_flags(k, &qualifiers, &locations))
@@ -434,32 +434,9 @@ fn legacy_tool(t: wire::LegacyTool) -> Option<Tool> {
     })
 }
 
-/// syft writes the source package of a Debian/RPM binary as `upstream=name` or
-/// `upstream=name@version` (RPM: the `.src.rpm` file name).
-pub(crate) fn upstream_qualifier(
-    qualifiers: &[(String, String)],
-) -> Option<(String, Option<String>)> {
-    let (_, v) = qualifiers.iter().find(|(k, _)| k == "upstream")?;
-    Some(match v.split_once('@') {
-        Some((n, ver)) => (n.to_string(), Some(ver.to_string())),
-        None => (v.clone(), None),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn upstream_qualifier_forms() {
-        let q = vec![("upstream".to_string(), "glibc@2.31-13".to_string())];
-        assert_eq!(
-            upstream_qualifier(&q),
-            Some(("glibc".into(), Some("2.31-13".into())))
-        );
-        let q = vec![("upstream".to_string(), "openssl".to_string())];
-        assert_eq!(upstream_qualifier(&q), Some(("openssl".into(), None)));
-    }
 
     #[test]
     fn wrong_type_names_the_field() {

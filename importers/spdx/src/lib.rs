@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use aibomdb_graph::json::parse;
 use aibomdb_graph::{
     DependencyFact, DocumentFacts, DocumentFormat, EdgeKind, Hash, ImportError, PackageFact, Scope,
-    Subject, Tool, doubt_flags, key_for,
+    Subject, Tool, doubt_flags, key_for, upstream_source,
 };
 
 /// True when the JSON looks like SPDX 2.x.
@@ -146,7 +146,7 @@ pub fn import_v2(bytes: &[u8]) -> Result<DocumentFacts, ImportError> {
                 }
                 acc
             });
-        let source_package = upstream(&qualifiers);
+        let source_package = upstream_source(&qualifiers);
         facts.packages.push(PackageFact {
             key,
             purl: purl.map(str::to_string),
@@ -318,14 +318,6 @@ fn source_info_paths(info: Option<&str>) -> Vec<String> {
         .filter(|p| p.starts_with('/'))
         .map(str::to_string)
         .collect()
-}
-
-fn upstream(qualifiers: &[(String, String)]) -> Option<(String, Option<String>)> {
-    let (_, v) = qualifiers.iter().find(|(k, _)| k == "upstream")?;
-    Some(match v.split_once('@') {
-        Some((n, ver)) => (n.to_string(), Some(ver.to_string())),
-        None => (v.clone(), None),
-    })
 }
 
 mod v3 {
@@ -533,7 +525,7 @@ pub fn import_v3(bytes: &[u8]) -> Result<DocumentFacts, ImportError> {
             ),
             scope: None,
             direct: None,
-            source_package: upstream(&qualifiers),
+            source_package: upstream_source(&qualifiers),
             qualifiers,
             hashes: e
                 .verified_using
