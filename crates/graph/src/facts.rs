@@ -13,6 +13,13 @@ pub enum DocumentFormat {
     CycloneDx,
     Spdx2,
     Spdx3,
+    UvLock,
+    PoetryLock,
+    PdmLock,
+    /// PEP 751 `pylock.toml`.
+    PyLock,
+    PipfileLock,
+    RequirementsTxt,
 }
 
 impl DocumentFormat {
@@ -21,12 +28,21 @@ impl DocumentFormat {
             DocumentFormat::CycloneDx => "cyclonedx",
             DocumentFormat::Spdx2 => "spdx2",
             DocumentFormat::Spdx3 => "spdx3",
+            DocumentFormat::UvLock => "uv.lock",
+            DocumentFormat::PoetryLock => "poetry.lock",
+            DocumentFormat::PdmLock => "pdm.lock",
+            DocumentFormat::PyLock => "pylock.toml",
+            DocumentFormat::PipfileLock => "Pipfile.lock",
+            DocumentFormat::RequirementsTxt => "requirements.txt",
         }
     }
 
-    /// The kind of evidence, used to decide what a new document supersedes.
+    /// The kind of evidence: `sbom` or `lockfile`.
     pub fn family(self) -> &'static str {
-        "sbom"
+        match self {
+            DocumentFormat::CycloneDx | DocumentFormat::Spdx2 | DocumentFormat::Spdx3 => "sbom",
+            _ => "lockfile",
+        }
     }
 }
 
@@ -128,6 +144,16 @@ pub struct PackageFact {
     pub direct: Option<bool>,
     /// Purl qualifiers (`arch`, `distro`, `upstream`, `epoch`, `repository_url`).
     pub qualifiers: Vec<(String, String)>,
+    /// Where the package comes from as the document states it: an index URL,
+    /// a VCS URL with its revision, a local path.
+    pub source: Option<String>,
+    /// The environment marker under which the package is installed at all.
+    pub marker: Option<String>,
+    /// The version requirement, when the document pins no exact version
+    /// (`*`, a range, a VCS reference): recorded, never invented.
+    pub requested: Option<String>,
+    /// Dependency groups / sections that include it (`default`, `dev`, `main`, ...).
+    pub groups: Vec<String>,
     pub hashes: Vec<Hash>,
     pub licenses: Vec<String>,
     pub cpes: Vec<String>,
@@ -167,6 +193,10 @@ pub struct DependencyFact {
     pub to: usize,
     pub kind: EdgeKind,
     pub scope: Option<Scope>,
+    /// Environment marker on the requirement (`sys_platform == 'win32'`).
+    pub marker: Option<String>,
+    /// The extra or dependency group of `from` that brings this edge in.
+    pub via_extra: Option<String>,
 }
 
 /// An entry the importer read but did not turn into a package, with the reason.
@@ -311,6 +341,10 @@ fn merge_into(into: &mut PackageFact, from: PackageFact) {
     extend_unique(&mut into.pedigree_ancestors, from.pedigree_ancestors);
     extend_unique(&mut into.flags, from.flags);
     extend_unique(&mut into.refs, from.refs);
+    extend_unique(&mut into.groups, from.groups);
+    into.source = into.source.take().or(from.source);
+    into.marker = into.marker.take().or(from.marker);
+    into.requested = into.requested.take().or(from.requested);
     into.supplier = into.supplier.take().or(from.supplier);
     into.source_package = into.source_package.take().or(from.source_package);
     into.scope = into.scope.or(from.scope);
@@ -423,6 +457,8 @@ mod tests {
                 to,
                 kind: EdgeKind::DependsOn,
                 scope: None,
+                marker: None,
+                via_extra: None,
             });
         }
         let doc = doc.finish();

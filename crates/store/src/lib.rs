@@ -20,12 +20,12 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use aibomdb_graph::{DocumentFacts, EdgeKind, PackageKey, Purl};
+use aibomdb_graph::{DocumentFacts, PackageKey, Purl};
 use petgraph::graphmap::DiGraphMap;
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
 pub use records::{
-    DeploymentHit, DeploymentRecord, DocumentId, DocumentRecord, IngestOutcome, Occurrence,
+    DeploymentHit, EdgeRecord, DeploymentRecord, DocumentId, DocumentRecord, IngestOutcome, Occurrence,
     PackageId, PackageRecord, PackageVersion, PathStep, Stats,
 };
 use tables::*;
@@ -246,9 +246,16 @@ impl Store {
                 if from == 0 || to == 0 {
                     continue;
                 }
-                let value = edge_value(e.kind, e.scope);
-                edges.insert((doc_id, from, to), value)?;
-                edges_rev.insert((to, from, doc_id), value)?;
+                let record = EdgeRecord {
+                    kind: e.kind,
+                    scope: e.scope,
+                    marker: e.marker.clone(),
+                    via_extra: e.via_extra.clone(),
+                };
+                buf.clear();
+                encode(&record, &mut buf);
+                edges.insert((doc_id, from, to), buf.as_slice())?;
+                edges_rev.insert((to, from, doc_id), ())?;
                 edge_count += 1;
             }
 
@@ -556,12 +563,7 @@ impl Store {
             };
             // Load this document's edges into petgraph and find the shortest
             // path from its subject to the target.
-            let mut graph: DiGraphMap<PackageId, u8> = DiGraphMap::new();
-            for e in edges.range((doc_id, 0, 0)..=(doc_id, u64::MAX, u64::MAX))? {
-                let (k, v) = e?;
-                let (_, from, to) = k.value();
-                graph.add_edge(from, to, v.value());
-            }
+            let graph = document_graph(&edges, doc_id)?;
             let root = doc.subject_package;
             let mut path = vec![
                 PathStep {
@@ -588,7 +590,9 @@ impl Store {
                     for node in chain {
                         let via = match prev {
                             None => "describes",
-                            Some(p) => edge_kind_name(*graph.edge_weight(p, node).unwrap_or(&0)),
+                            Some(p) => graph
+                                .edge_weight(p, node)
+                                .map_or("depends_on", |e| e.kind.as_str()),
                         };
                         path.push(PathStep {
                             kind: "package",
@@ -756,35 +760,22 @@ fn name_index_key(p: &PackageRecord) -> String {
     )
 }
 
-fn edge_value(kind: EdgeKind, scope: Option<aibomdb_graph::Scope>) -> u8 {
-    use aibomdb_graph::Scope::*;
-    let k = match kind {
-        EdgeKind::DependsOn => 0,
-        EdgeKind::Contains => 1,
-    };
-    let s = match scope {
-        None => 0,
-        Some(Required) => 1,
-        Some(Optional) => 2,
-        Some(Dev) => 3,
-        Some(Build) => 4,
-        Some(Test) => 5,
-        Some(Excluded) => 6,
-        Some(Runtime) => 7,
-        Some(Provided) => 8,
-    };
-    k | (s << 1)
-}
-
-fn edge_kind_name(value: u8) -> &'static str {
-    if value & 1 == 1 {
-        EdgeKind::Contains.as_str()
-    } else {
-        EdgeKind::DependsOn.as_str()
+/// One document's package→package edges as a petgraph graph.
+fn document_graph(
+    edges: &impl ReadableTable<(u64, u64, u64), &'static [u8]>,
+    doc_id: DocumentId,
+) -> Result<DiGraphMap<PackageId, EdgeRecord>> {
+    let mut graph = DiGraphMap::new();
+    for e in edges.range((doc_id, 0, 0)..=(doc_id, u64::MAX, u64::MAX))? {
+        let (k, v) = e?;
+        let (_, from, to) = k.value();
+        let record: EdgeRecord = decode(v.value(), "edges", &format!("{doc_id}/{from}/{to}"))?;
+        graph.add_edge(from, to, record);
     }
+    Ok(graph)
 }
 
-/// What a new document replaces: the same family and the same subject name
+/// What a new document replaces: the same format and the same subject name
 /// (container tags and versions stripped), or the same file path when the
 /// document names no subject.
 fn slot_of(facts: &DocumentFacts, source_path: &str) -> String {
@@ -795,8 +786,8 @@ fn slot_of(facts: &DocumentFacts, source_path: &str) -> String {
         .filter(|s| !s.is_empty())
         .map(strip_tag);
     match subject {
-        Some(s) => format!("{}/{}", facts.format.family(), s),
-        None => format!("{}/file:{}", facts.format.family(), source_path),
+        Some(s) => format!("{}/{}", facts.format.as_str(), s),
+        None => format!("{}/file:{}", facts.format.as_str(), source_path),
     }
 }
 
@@ -859,18 +850,4 @@ mod tests {
         assert_eq!(strip_tag("a-finetune"), "a-finetune");
     }
 
-    #[test]
-    fn edge_values_round_trip_kind() {
-        assert_eq!(
-            edge_kind_name(edge_value(
-                EdgeKind::Contains,
-                Some(aibomdb_graph::Scope::Dev)
-            )),
-            "contains"
-        );
-        assert_eq!(
-            edge_kind_name(edge_value(EdgeKind::DependsOn, None)),
-            "depends_on"
-        );
-    }
 }

@@ -1,7 +1,7 @@
 //! What the store keeps per node, in the shape callers read it. Encoded with
 //! postcard inside redb values; redb types never leave this crate.
 
-use aibomdb_graph::{DocumentFormat, PackageFact, Skipped, Subject, Tool};
+use aibomdb_graph::{DocumentFormat, EdgeKind, PackageFact, Scope, Skipped, Subject, Tool};
 use serde::{Deserialize, Serialize};
 
 /// Dense ids handed out by the store; stable for the life of the file.
@@ -75,6 +75,15 @@ pub struct Occurrence {
     pub document: DocumentId,
     pub package: PackageId,
     pub fact: PackageFact,
+}
+
+/// A package→package edge as one document states it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EdgeRecord {
+    pub kind: EdgeKind,
+    pub scope: Option<Scope>,
+    pub marker: Option<String>,
+    pub via_extra: Option<String>,
 }
 
 /// Outcome of [`crate::Store::ingest`].

@@ -28,8 +28,8 @@ pub(crate) const DOCUMENT_PACKAGES: TableDefinition<(u64, u64), &[u8]> =
 /// (package id, document id) → ().
 pub(crate) const PACKAGE_DOCUMENTS: TableDefinition<(u64, u64), ()> =
     TableDefinition::new("package_documents");
-/// (document id, from package, to package) → edge kind | scope << 1.
-pub(crate) const EDGES: TableDefinition<(u64, u64, u64), u8> = TableDefinition::new("edges");
-/// (to package, from package, document id) → edge kind | scope << 1.
-pub(crate) const EDGES_REVERSE: TableDefinition<(u64, u64, u64), u8> =
+/// (document id, from package, to package) → `EdgeRecord` (kind, scope, marker, extra).
+pub(crate) const EDGES: TableDefinition<(u64, u64, u64), &[u8]> = TableDefinition::new("edges");
+/// (to package, from package, document id) → ().
+pub(crate) const EDGES_REVERSE: TableDefinition<(u64, u64, u64), ()> =
     TableDefinition::new("edges_reverse");

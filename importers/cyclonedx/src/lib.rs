@@ -265,6 +265,8 @@ impl Builder {
                         to,
                         kind: EdgeKind::DependsOn,
                         scope: None,
+                        marker: None,
+                        via_extra: None,
                     }),
                     None => self.facts.warnings.push(format!(
                         "dependencies[{i}]: dependsOn {target:?} names no component; edge ignored"
@@ -312,6 +314,8 @@ impl Builder {
                 to: child,
                 kind: EdgeKind::Contains,
                 scope: None,
+                marker: None,
+                via_extra: None,
             });
         }
         for (j, child) in c.components.into_iter().enumerate() {
@@ -420,6 +424,7 @@ impl Builder {
                 .unwrap_or_default(),
             flags,
             refs: c.bom_ref.iter().cloned().collect(),
+            ..Default::default()
         };
         self.facts.packages.push(fact);
         self.facts.packages.len() - 1

@@ -182,6 +182,7 @@ pub fn import_v2(bytes: &[u8]) -> Result<DocumentFacts, ImportError> {
             pedigree_ancestors: Vec::new(),
             flags,
             refs: p.spdx_id.iter().cloned().collect(),
+            ..Default::default()
         });
         if let Some(id) = p.spdx_id.as_deref() {
             by_id.insert(id, i);
@@ -228,6 +229,8 @@ pub fn import_v2(bytes: &[u8]) -> Result<DocumentFacts, ImportError> {
             to,
             kind,
             scope,
+            marker: None,
+            via_extra: None,
         });
     }
     facts.subject = Some(match roots.as_slice() {
@@ -552,6 +555,7 @@ pub fn import_v3(bytes: &[u8]) -> Result<DocumentFacts, ImportError> {
             pedigree_ancestors: Vec::new(),
             flags,
             refs: id.iter().cloned().collect(),
+            ..Default::default()
         });
         if let Some(id) = id {
             by_id.insert(id, facts.packages.len() - 1);
@@ -591,6 +595,8 @@ pub fn import_v3(bytes: &[u8]) -> Result<DocumentFacts, ImportError> {
                             to: b,
                             kind,
                             scope,
+                            marker: None,
+                            via_extra: None,
                         });
                     }
                 }
