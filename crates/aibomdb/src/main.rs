@@ -100,6 +100,13 @@ enum QueryCommand {
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
         format: OutputFormat,
     },
+    /// One deployment: documents (with history), packages, and what each
+    /// document leaves out that another lists, with the reason.
+    Deployment {
+        name: String,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        format: OutputFormat,
+    },
     /// Deployments that contain a package, with the path to it.
     Deployments {
         /// Package URL; qualifiers are ignored.
@@ -398,6 +405,15 @@ fn query(store: &Store, q: QueryCommand) -> Result<ExitCode> {
                 }
             }
         }
+        QueryCommand::Deployment { name, format } => {
+            let Some(report) = store.deployment_report(&name)? else {
+                return Err(BadInput(format!("no deployment named {name:?}")).into());
+            };
+            match format {
+                OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+                OutputFormat::Table => print_deployment(&report),
+            }
+        }
         QueryCommand::Deployments {
             purl,
             history,
@@ -438,4 +454,44 @@ fn query(store: &Store, q: QueryCommand) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn print_deployment(report: &aibomdb_store::DeploymentReport) {
+    let mut t = Table::new(&[
+        "doc", "format", "tool", "packages", "edges", "current", "path",
+    ]);
+    for d in &report.documents {
+        t.row(vec![
+            d.id.to_string(),
+            d.format.clone(),
+            d.tool.clone().unwrap_or_default(),
+            d.packages.to_string(),
+            d.edges.to_string(),
+            match d.superseded_by {
+                None => "yes".into(),
+                Some(n) => format!("no (by {n})"),
+            },
+            d.path.clone(),
+        ]);
+    }
+    print!("{t}");
+    println!(
+        "\n{} packages over the current documents",
+        report.packages.len()
+    );
+    for gap in &report.gaps {
+        println!(
+            "\ndocument {} ({}{}) does not list {}:",
+            gap.document,
+            gap.format,
+            gap.tool
+                .as_deref()
+                .map(|t| format!(", {t}"))
+                .unwrap_or_default(),
+            gap.missing.len()
+        );
+        for m in &gap.missing {
+            println!("  {}  {}", m.purl, m.reason);
+        }
+    }
 }

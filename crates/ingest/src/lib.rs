@@ -8,7 +8,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
-use aibomdb_graph::{DocumentFacts, ImportError};
+use aibomdb_graph::{DocumentFacts, DocumentFormat, ImportError};
+use aibomdb_importer_python_lock::Siblings;
 use aibomdb_store::{IngestOutcome, NewDocument, Store, StoreError};
 use sha2::{Digest, Sha256};
 
@@ -18,6 +19,38 @@ pub enum Format {
     CycloneDxJson,
     Spdx2Json,
     Spdx3JsonLd,
+    UvLock,
+    PoetryLock,
+    PdmLock,
+    PyLock,
+    PipfileLock,
+    RequirementsTxt,
+}
+
+impl Format {
+    fn of_lockfile(f: DocumentFormat) -> Option<Format> {
+        Some(match f {
+            DocumentFormat::UvLock => Format::UvLock,
+            DocumentFormat::PoetryLock => Format::PoetryLock,
+            DocumentFormat::PdmLock => Format::PdmLock,
+            DocumentFormat::PyLock => Format::PyLock,
+            DocumentFormat::PipfileLock => Format::PipfileLock,
+            DocumentFormat::RequirementsTxt => Format::RequirementsTxt,
+            _ => return None,
+        })
+    }
+
+    fn lockfile(self) -> Option<DocumentFormat> {
+        Some(match self {
+            Format::UvLock => DocumentFormat::UvLock,
+            Format::PoetryLock => DocumentFormat::PoetryLock,
+            Format::PdmLock => DocumentFormat::PdmLock,
+            Format::PyLock => DocumentFormat::PyLock,
+            Format::PipfileLock => DocumentFormat::PipfileLock,
+            Format::RequirementsTxt => DocumentFormat::RequirementsTxt,
+            _ => return None,
+        })
+    }
 }
 
 impl fmt::Display for Format {
@@ -26,6 +59,12 @@ impl fmt::Display for Format {
             Format::CycloneDxJson => "CycloneDX JSON",
             Format::Spdx2Json => "SPDX 2 JSON",
             Format::Spdx3JsonLd => "SPDX 3 JSON-LD",
+            Format::UvLock => "uv.lock",
+            Format::PoetryLock => "poetry.lock",
+            Format::PdmLock => "pdm.lock",
+            Format::PyLock => "pylock.toml",
+            Format::PipfileLock => "Pipfile.lock",
+            Format::RequirementsTxt => "requirements.txt",
         })
     }
 }
@@ -85,27 +124,33 @@ impl IngestError {
 
 /// Decides the format from the bytes: the first and last 64 KiB are checked
 /// for each format's marker field (tools write keys in any order, some sorted,
-/// so `bomFormat` may come last).
-pub fn detect(bytes: &[u8]) -> Result<Format, ErrorKind> {
+/// so `bomFormat` may come last). The file name only helps with
+/// requirements files, whose content alone is too plain to tell.
+pub fn detect(bytes: &[u8], file_name: &str) -> Result<Format, ErrorKind> {
     let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    const WINDOW: usize = 64 * 1024;
+    let head = String::from_utf8_lossy(&body[..body.len().min(WINDOW)]);
     match first {
         None => return Err(ErrorKind::Empty),
         Some(b'{') => {}
         Some(_) => {
+            if let Some(f) =
+                aibomdb_importer_python_lock::sniff(file_name, &head).and_then(Format::of_lockfile)
+            {
+                return Ok(f);
+            }
             let printable = body
                 .iter()
                 .take(512)
                 .all(|b| !b.is_ascii_control() || b.is_ascii_whitespace());
             return Err(ErrorKind::UnknownFormat(if printable {
-                "not a JSON object (CycloneDX/SPDX JSON documents start with `{`)".into()
+                "neither JSON (CycloneDX, SPDX, Pipfile.lock) nor a lockfile this tool reads (uv.lock, poetry.lock, pdm.lock, pylock.toml, requirements*.txt)".into()
             } else {
                 "binary content".into()
             }));
         }
     }
-    const WINDOW: usize = 64 * 1024;
-    let head = String::from_utf8_lossy(&body[..body.len().min(WINDOW)]);
     let tail = String::from_utf8_lossy(&body[body.len().saturating_sub(WINDOW)..]);
     for part in [&head, &tail] {
         if aibomdb_importer_cyclonedx::sniff(part) {
@@ -116,6 +161,10 @@ pub fn detect(bytes: &[u8]) -> Result<Format, ErrorKind> {
         }
         if aibomdb_importer_spdx::sniff_v3(part) {
             return Ok(Format::Spdx3JsonLd);
+        }
+        if aibomdb_importer_python_lock::sniff(file_name, part) == Some(DocumentFormat::PipfileLock)
+        {
+            return Ok(Format::PipfileLock);
         }
     }
     // No marker: say whether the JSON itself is broken, since a truncated
@@ -132,16 +181,26 @@ pub fn detect(bytes: &[u8]) -> Result<Format, ErrorKind> {
         )));
     }
     Err(ErrorKind::UnknownFormat(
-        "JSON without `bomFormat`, `spdxVersion` or an SPDX 3 `@context`".into(),
+        "JSON without `bomFormat`, `spdxVersion`, an SPDX 3 `@context` or Pipfile.lock's `_meta`"
+            .into(),
     ))
 }
 
-/// Runs the importer for `format`.
-pub fn import(format: Format, bytes: &[u8]) -> Result<DocumentFacts, ErrorKind> {
+/// Runs the importer for `format`. Lockfiles read their project file
+/// (`pyproject.toml`, `Pipfile`, `requirements.in`) and includes through `siblings`.
+pub fn import(
+    format: Format,
+    bytes: &[u8],
+    siblings: &dyn Siblings,
+) -> Result<DocumentFacts, ErrorKind> {
     let result = match format {
         Format::CycloneDxJson => aibomdb_importer_cyclonedx::import(bytes),
         Format::Spdx2Json => aibomdb_importer_spdx::import_v2(bytes),
         Format::Spdx3JsonLd => aibomdb_importer_spdx::import_v3(bytes),
+        lock => match lock.lockfile() {
+            Some(f) => aibomdb_importer_python_lock::import(f, bytes, siblings),
+            None => unreachable!("every non-SBOM format is a lockfile"),
+        },
     };
     result.map_err(|error| ErrorKind::Import { format, error })
 }
@@ -176,9 +235,16 @@ pub fn prepare(path: &Path, limits: &Limits) -> Result<Prepared, IngestError> {
 
 /// As [`prepare`], for bytes already in memory (uploads, tests).
 pub fn prepare_bytes(path: &Path, bytes: &[u8]) -> Result<Prepared, IngestError> {
-    let format = detect(bytes).map_err(|k| IngestError::new(path, k))?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let format = detect(bytes, &name).map_err(|k| IngestError::new(path, k))?;
     let sha256: [u8; 32] = Sha256::digest(bytes).into();
-    let facts = import(format, bytes).map_err(|k| IngestError::new(path, k))?;
+    let siblings = DirSiblings {
+        dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
+    };
+    let facts = import(format, bytes, &siblings).map_err(|k| IngestError::new(path, k))?;
     Ok(Prepared {
         path: path.to_path_buf(),
         format,
@@ -188,8 +254,22 @@ pub fn prepare_bytes(path: &Path, bytes: &[u8]) -> Result<Prepared, IngestError>
     })
 }
 
+/// Files beside a document, read on demand (small: project files, includes).
+struct DirSiblings {
+    dir: PathBuf,
+}
+
+impl Siblings for DirSiblings {
+    fn read(&self, relative: &str) -> Option<Vec<u8>> {
+        const MAX_SIBLING: u64 = 16 * 1024 * 1024;
+        let path = self.dir.join(relative);
+        let meta = std::fs::metadata(&path).ok()?;
+        (meta.is_file() && meta.len() <= MAX_SIBLING).then(|| std::fs::read(&path).ok())?
+    }
+}
+
 /// The deployment a document belongs to when none is given: its subject's
-/// name, else the file's stem.
+/// name, else (lockfiles) the directory that holds it, else the file's stem.
 pub fn default_deployment(prepared: &Prepared) -> String {
     prepared
         .facts
@@ -199,6 +279,10 @@ pub fn default_deployment(prepared: &Prepared) -> String {
         .filter(|s| !s.is_empty())
         .map(str::to_string)
         .unwrap_or_else(|| {
+            let dir = prepared.path.parent().and_then(|d| d.file_name());
+            if let (Some(_), Some(dir)) = (prepared.format.lockfile(), dir) {
+                return dir.to_string_lossy().into_owned();
+            }
             prepared
                 .path
                 .file_stem()
@@ -356,23 +440,27 @@ mod tests {
     #[test]
     fn detects_by_content() {
         assert_eq!(
-            detect(br#"{"bomFormat":"CycloneDX"}"#).unwrap(),
+            detect(br#"{"bomFormat":"CycloneDX"}"#, "x").unwrap(),
             Format::CycloneDxJson
         );
         assert_eq!(
-            detect(b"\xEF\xBB\xBF {\"spdxVersion\":\"SPDX-2.3\"}").unwrap(),
+            detect(b"\xEF\xBB\xBF {\"spdxVersion\":\"SPDX-2.3\"}", "x").unwrap(),
             Format::Spdx2Json
         );
         assert_eq!(
-            detect(br#"{"@context":"https://spdx.org/rdf/3.0.1/spdx-context.jsonld"}"#).unwrap(),
+            detect(
+                br#"{"@context":"https://spdx.org/rdf/3.0.1/spdx-context.jsonld"}"#,
+                "x"
+            )
+            .unwrap(),
             Format::Spdx3JsonLd
         );
-        assert!(matches!(detect(b"  \n"), Err(ErrorKind::Empty)));
+        assert!(matches!(detect(b"  \n", "x"), Err(ErrorKind::Empty)));
         assert!(
-            matches!(detect(b"\x00\x01\x02"), Err(ErrorKind::UnknownFormat(m)) if m == "binary content")
+            matches!(detect(b"\x00\x01\x02", "x"), Err(ErrorKind::UnknownFormat(m)) if m == "binary content")
         );
         assert!(matches!(
-            detect(br#"{"name":"package.json"}"#),
+            detect(br#"{"name":"package.json"}"#, "package.json"),
             Err(ErrorKind::UnknownFormat(_))
         ));
     }

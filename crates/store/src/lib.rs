@@ -14,6 +14,7 @@
 //! document's edges, and opening a large store stays cheap.
 
 pub mod records;
+mod report;
 mod tables;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -25,8 +26,9 @@ use petgraph::graphmap::DiGraphMap;
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
 pub use records::{
-    DeploymentHit, EdgeRecord, DeploymentRecord, DocumentId, DocumentRecord, IngestOutcome, Occurrence,
-    PackageId, PackageRecord, PackageVersion, PathStep, Stats,
+    CoverageGap, DeployedPackage, DeploymentHit, DeploymentRecord, DeploymentReport, DocumentId,
+    DocumentRecord, DocumentSummary, EdgeRecord, IngestOutcome, Missing, Occurrence, PackageId,
+    PackageRecord, PackageVersion, PathStep, Stats,
 };
 use tables::*;
 
@@ -624,6 +626,75 @@ impl Store {
         Ok(hits)
     }
 
+    /// A deployment's documents (history included), the union of the packages
+    /// its current documents list, and why each current document leaves out
+    /// what another lists. `None` when there is no such deployment.
+    pub fn deployment_report(&self, name: &str) -> Result<Option<DeploymentReport>> {
+        let txn = self.db.begin_read()?;
+        if txn.open_table(DEPLOYMENTS)?.get(name)?.is_none() {
+            return Ok(None);
+        }
+        let documents = txn.open_table(DOCUMENTS)?;
+        let doc_packages = txn.open_table(DOCUMENT_PACKAGES)?;
+        let packages = txn.open_table(PACKAGES)?;
+        let edges = txn.open_table(EDGES)?;
+        let mut key_cache = HashMap::new();
+        let mut summaries = Vec::new();
+        let mut views = Vec::new();
+        for entry in txn
+            .open_table(DEPLOYMENT_DOCUMENTS)?
+            .range((name, 0)..=(name, u64::MAX))?
+        {
+            let doc_id = entry?.0.value().1;
+            let Some(d) = documents.get(doc_id)? else {
+                continue;
+            };
+            let record: DocumentRecord = decode(d.value(), "documents", &doc_id.to_string())?;
+            summaries.push(report::summary(&record));
+            if !record.is_current() {
+                continue;
+            }
+            let mut listed = BTreeMap::new();
+            for e in doc_packages.range((doc_id, 0)..=(doc_id, u64::MAX))? {
+                let (k, v) = e?;
+                let package = k.value().1;
+                let fact: aibomdb_graph::PackageFact = decode(
+                    v.value(),
+                    "document_packages",
+                    &format!("{doc_id}/{package}"),
+                )?;
+                listed.insert(package_key_of(package, &packages, &mut key_cache)?, fact);
+            }
+            let mut edge_markers: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            for e in edges.range((doc_id, 0, 0)..=(doc_id, u64::MAX, u64::MAX))? {
+                let (k, v) = e?;
+                let (_, from, to) = k.value();
+                let record: EdgeRecord =
+                    decode(v.value(), "edges", &format!("{doc_id}/{from}/{to}"))?;
+                if let Some(m) = record.marker {
+                    let list = edge_markers
+                        .entry(package_key_of(to, &packages, &mut key_cache)?)
+                        .or_default();
+                    if !list.contains(&m) {
+                        list.push(m);
+                    }
+                }
+            }
+            views.push(report::DocumentView {
+                record,
+                packages: listed,
+                edge_markers,
+            });
+        }
+        let (packages, gaps) = report::packages_and_gaps(&views);
+        Ok(Some(DeploymentReport {
+            name: name.to_string(),
+            documents: summaries,
+            packages,
+            gaps,
+        }))
+    }
+
     /// Document ids of a deployment, oldest first (history included).
     pub fn deployment_documents(&self, deployment: &str) -> Result<Vec<DocumentId>> {
         let txn = self.db.begin_read()?;
@@ -775,10 +846,15 @@ fn document_graph(
     Ok(graph)
 }
 
-/// What a new document replaces: the same format and the same subject name
-/// (container tags and versions stripped), or the same file path when the
-/// document names no subject.
+/// What a new document replaces: one of the same format, made by the same
+/// tool, describing the same subject (container tags and versions stripped);
+/// or the same file path when the document names no subject. Documents from
+/// different tools for one deployment are parallel evidence, not successors.
 fn slot_of(facts: &DocumentFacts, source_path: &str) -> String {
+    let tool = facts
+        .tools
+        .first()
+        .map_or_else(|| "-".to_string(), |t| t.name.to_lowercase());
     let subject = facts
         .subject
         .as_ref()
@@ -786,19 +862,33 @@ fn slot_of(facts: &DocumentFacts, source_path: &str) -> String {
         .filter(|s| !s.is_empty())
         .map(strip_tag);
     match subject {
-        Some(s) => format!("{}/{}", facts.format.as_str(), s),
-        None => format!("{}/file:{}", facts.format.as_str(), source_path),
+        Some(s) => format!("{}/{tool}/{s}", facts.format.as_str()),
+        None => format!("{}/{tool}/file:{source_path}", facts.format.as_str()),
     }
 }
 
 /// `alpine:3.16@sha256:…` → `alpine`; `registry:5000/app:1` → `registry:5000/app`.
+/// syft 0.57 names SPDX documents `registry/repo-<tag>` (`k8s.gcr.io/kube-apiserver-v1.24.1`,
+/// `…/alpine-latest`): for image references a version-like `-<tag>` suffix goes too.
 fn strip_tag(name: &str) -> String {
     let name = name.split('@').next().unwrap_or(name);
     let last_slash = name.rfind('/').map_or(0, |i| i + 1);
-    match name[last_slash..].rfind(':') {
-        Some(i) => name[..last_slash + i].to_string(),
-        None => name.to_string(),
+    let name = match name[last_slash..].rfind(':') {
+        Some(i) => &name[..last_slash + i],
+        None => name,
+    };
+    if last_slash > 0
+        && let Some(dash) = name[last_slash..].rfind('-')
+    {
+        let tag = &name[last_slash + dash + 1..];
+        let digits = tag.strip_prefix('v').unwrap_or(tag);
+        let version_like = digits.starts_with(|c: char| c.is_ascii_digit())
+            && digits.chars().all(|c| c.is_ascii_digit() || c == '.');
+        if tag == "latest" || version_like {
+            return name[..last_slash + dash].to_string();
+        }
     }
+    name.to_string()
 }
 
 fn encode<T: serde::Serialize>(value: &T, buf: &mut Vec<u8>) {
@@ -848,6 +938,18 @@ mod tests {
             "registry:5000/app"
         );
         assert_eq!(strip_tag("a-finetune"), "a-finetune");
+        assert_eq!(
+            strip_tag("k8s.gcr.io/kube-apiserver-v1.24.1"),
+            "k8s.gcr.io/kube-apiserver"
+        );
+        assert_eq!(
+            strip_tag("example.com/library/alpine-latest"),
+            "example.com/library/alpine"
+        );
+        assert_eq!(
+            strip_tag("example.com/team/my-app"),
+            "example.com/team/my-app"
+        );
+        assert_eq!(strip_tag("python-3"), "python-3");
     }
-
 }

@@ -145,3 +145,54 @@ pub struct PackageVersion {
     pub documents: u64,
     pub deployments: Vec<String>,
 }
+
+/// One deployment: its documents, the union of their packages, and what each
+/// current document leaves out that another one lists, with the reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeploymentReport {
+    pub name: String,
+    pub documents: Vec<DocumentSummary>,
+    pub packages: Vec<DeployedPackage>,
+    pub gaps: Vec<CoverageGap>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DocumentSummary {
+    pub id: DocumentId,
+    pub format: String,
+    pub tool: Option<String>,
+    pub path: String,
+    pub current: bool,
+    pub supersedes: Option<DocumentId>,
+    pub superseded_by: Option<DocumentId>,
+    pub packages: u64,
+    pub edges: u64,
+    pub warnings: Vec<String>,
+}
+
+/// A package of the deployment, over its current documents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeployedPackage {
+    pub purl: String,
+    pub version: Option<String>,
+    pub listed_by: Vec<DocumentId>,
+    /// True if any document says direct, false if documents say transitive, none if none says.
+    pub direct: Option<bool>,
+    pub flags: Vec<String>,
+}
+
+/// Packages one current document does not list although another does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CoverageGap {
+    pub document: DocumentId,
+    pub format: String,
+    pub tool: Option<String>,
+    pub missing: Vec<Missing>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Missing {
+    pub purl: String,
+    pub listed_by: Vec<DocumentId>,
+    pub reason: String,
+}

@@ -118,14 +118,18 @@ impl LockGraph {
         facts.entries_read = self.packages.len();
         let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, p) in self.packages.iter().enumerate() {
-            by_name.entry(pep503_normalise(&p.name)).or_default().push(i);
+            by_name
+                .entry(pep503_normalise(&p.name))
+                .or_default()
+                .push(i);
             facts.packages.push(package_fact(p));
         }
         // The project: a node of its own so paths start there. Local projects
         // are not on an index, so `generic`, as SBOM tools name them.
         let root = self.project.name.as_ref().map(|name| {
             let name = pep503_normalise(name);
-            let key = PackageKey::from_parts("generic", None, &name, self.project.version.as_deref());
+            let key =
+                PackageKey::from_parts("generic", None, &name, self.project.version.as_deref());
             facts.packages.push(PackageFact {
                 key: Some(key),
                 purl_synthesized: true,
@@ -293,7 +297,9 @@ pub(crate) fn split_requirement(s: &str) -> Option<(String, Option<String>, Opti
     match pep508_rs::Requirement::<pep508_rs::VerbatimUrl>::from_str(s) {
         Ok(r) => {
             let spec = match &r.version_or_url {
-                Some(pep508_rs::VersionOrUrl::VersionSpecifier(v)) if !v.is_empty() => Some(v.to_string()),
+                Some(pep508_rs::VersionOrUrl::VersionSpecifier(v)) if !v.is_empty() => {
+                    Some(v.to_string())
+                }
                 _ => None,
             };
             Some((r.name.to_string(), spec, r.marker.try_to_string()))
@@ -331,7 +337,11 @@ mod tests {
             knows_direct: true,
             ..Default::default()
         };
-        g.packages = vec![locked("numpy", "2.4.6"), locked("numpy", "2.5.5"), locked("Torch", "2.15.0")];
+        g.packages = vec![
+            locked("numpy", "2.4.6"),
+            locked("numpy", "2.5.5"),
+            locked("Torch", "2.15.0"),
+        ];
         g.require(Requirement {
             name: "torch".into(),
             ..Default::default()
@@ -352,11 +362,19 @@ mod tests {
         let facts = g.into_facts(DocumentFormat::UvLock, "1".into());
         assert_eq!(facts.component_count(), 3);
         assert_eq!(facts.dependencies.len(), 3);
-        let keys: Vec<&str> = facts.packages.iter().map(|p| p.key.as_ref().unwrap().as_str()).collect();
+        let keys: Vec<&str> = facts
+            .packages
+            .iter()
+            .map(|p| p.key.as_ref().unwrap().as_str())
+            .collect();
         assert_eq!(keys[3], "pkg:generic/app@1.0");
         assert_eq!(facts.packages[2].direct, Some(true));
         assert_eq!(facts.packages[0].direct, Some(false));
-        let marked: Vec<_> = facts.dependencies.iter().filter(|d| d.marker.is_some()).collect();
+        let marked: Vec<_> = facts
+            .dependencies
+            .iter()
+            .filter(|d| d.marker.is_some())
+            .collect();
         assert_eq!(marked.len(), 1);
         assert_eq!(marked[0].to, 0);
     }
@@ -373,6 +391,9 @@ mod tests {
                 Some("python_full_version >= '3.9'".into())
             ))
         );
-        assert_eq!(split_requirement("psutil"), Some(("psutil".into(), None, None)));
+        assert_eq!(
+            split_requirement("psutil"),
+            Some(("psutil".into(), None, None))
+        );
     }
 }

@@ -60,7 +60,10 @@ pub(crate) fn import(bytes: &[u8], siblings: &dyn Siblings) -> Result<DocumentFa
     crate::check_version("_meta.pipfile-spec", &spec.to_string(), &["6"])?;
     let mut graph = LockGraph::default();
     let default_index = lock.meta.sources.first().and_then(|s| s.url.clone());
-    for (section, entries, dev) in [("default", &lock.default, false), ("develop", &lock.develop, true)] {
+    for (section, entries, dev) in [
+        ("default", &lock.default, false),
+        ("develop", &lock.develop, true),
+    ] {
         for (name, e) in entries {
             let pinned = e
                 .version
@@ -70,7 +73,10 @@ pub(crate) fn import(bytes: &[u8], siblings: &dyn Siblings) -> Result<DocumentFa
             let requested = match (&pinned, &e.version) {
                 (Some(_), _) => None,
                 (None, Some(v)) => Some(v.clone()),
-                (None, None) => e.reference.clone().or_else(|| Some("no version locked".into())),
+                (None, None) => e
+                    .reference
+                    .clone()
+                    .or_else(|| Some("no version locked".into())),
             };
             let source = if let Some(g) = &e.git {
                 Some(Source::Git {

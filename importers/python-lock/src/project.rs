@@ -184,9 +184,9 @@ pub(crate) fn read_pipfile(siblings: &dyn Siblings, graph: &mut LockGraph) -> bo
     let pipfile = match parsed {
         Ok(p) => p,
         Err(e) => {
-            graph
-                .warnings
-                .push(format!("Pipfile beside the lockfile is unreadable ({e}); direct dependencies unknown"));
+            graph.warnings.push(format!(
+                "Pipfile beside the lockfile is unreadable ({e}); direct dependencies unknown"
+            ));
             return false;
         }
     };

@@ -97,7 +97,10 @@ pub(crate) fn import(text: &str, siblings: &dyn Siblings) -> Result<DocumentFact
         } else if let Some(i) = &p.index {
             Some(Source::Registry(i.clone()))
         } else {
-            p.archive.as_ref().and_then(|a| a.url.clone()).map(Source::Url)
+            p.archive
+                .as_ref()
+                .and_then(|a| a.url.clone())
+                .map(Source::Url)
         };
         let hashes: Vec<Hash> = p
             .sdist
@@ -116,7 +119,12 @@ pub(crate) fn import(text: &str, siblings: &dyn Siblings) -> Result<DocumentFact
             marker: p.marker.clone(),
             ..Default::default()
         });
-        for d in p.tool.iter().filter_map(|t| t.pdm.as_ref()).flat_map(|t| &t.dependencies) {
+        for d in p
+            .tool
+            .iter()
+            .filter_map(|t| t.pdm.as_ref())
+            .flat_map(|t| &t.dependencies)
+        {
             if let Some((name, specifier, marker)) = split_requirement(d) {
                 graph.require(Requirement {
                     from: Some(from),

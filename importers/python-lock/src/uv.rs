@@ -74,7 +74,12 @@ pub(crate) fn import(text: &str, siblings: &dyn Siblings) -> Result<DocumentFact
     let version = match &lock.version {
         Some(toml::Value::Integer(v)) => v.to_string(),
         Some(toml::Value::String(s)) => s.clone(),
-        Some(other) => return Err(ImportError::field("version", format!("expected a number, found {other}"))),
+        Some(other) => {
+            return Err(ImportError::field(
+                "version",
+                format!("expected a number, found {other}"),
+            ));
+        }
         None => return Err(ImportError::field("version", "missing")),
     };
     check_version("version", &version, &["1"])?;
@@ -87,9 +92,9 @@ pub(crate) fn import(text: &str, siblings: &dyn Siblings) -> Result<DocumentFact
     // The project (and workspace members) are the packages with a local,
     // non-registry source at the lock's root.
     let is_project = |p: &Package| match &p.source {
-        Some(SourceSpec::Table(t)) => {
-            [&t.virtual_, &t.editable, &t.directory].iter().any(|s| s.as_deref() == Some("."))
-        }
+        Some(SourceSpec::Table(t)) => [&t.virtual_, &t.editable, &t.directory]
+            .iter()
+            .any(|s| s.as_deref() == Some(".")),
         Some(SourceSpec::Legacy(s)) => s == "editable+." || s == "virtual+." || s == "directory+.",
         None => false,
     };
@@ -112,7 +117,9 @@ pub(crate) fn import(text: &str, siblings: &dyn Siblings) -> Result<DocumentFact
             }
         }
         let requested = match (&p.version, &source) {
-            (None, Some(Source::Git { rev, .. })) => Some(rev.clone().unwrap_or_else(|| "git HEAD".into())),
+            (None, Some(Source::Git { rev, .. })) => {
+                Some(rev.clone().unwrap_or_else(|| "git HEAD".into()))
+            }
             (None, _) => Some("no version locked".into()),
             _ => None,
         };
@@ -134,7 +141,9 @@ pub(crate) fn import(text: &str, siblings: &dyn Siblings) -> Result<DocumentFact
                 name: d.name.clone(),
                 version: d.version.clone(),
                 marker: d.marker.clone(),
-                via_extra: via_extra.cloned().or_else(|| (!d.extra.is_empty()).then(|| d.extra.join(","))),
+                via_extra: via_extra
+                    .cloned()
+                    .or_else(|| (!d.extra.is_empty()).then(|| d.extra.join(","))),
                 dev,
                 ..Default::default()
             });
@@ -172,7 +181,12 @@ fn source_of(s: &SourceSpec) -> Source {
                     path: p.clone(),
                     editable: true,
                 }
-            } else if let Some(p) = t.path.as_ref().or(t.directory.as_ref()).or(t.virtual_.as_ref()) {
+            } else if let Some(p) = t
+                .path
+                .as_ref()
+                .or(t.directory.as_ref())
+                .or(t.virtual_.as_ref())
+            {
                 Source::Path {
                     path: p.clone(),
                     editable: false,
@@ -245,7 +259,14 @@ mod tests {
 
     #[test]
     fn unknown_version_is_refused() {
-        let err = import("version = 7\n[[package]]\nname = \"a\"\n", &crate::NoSiblings).unwrap_err();
-        assert!(err.to_string().contains("unknown lock version \"7\""), "{err}");
+        let err = import(
+            "version = 7\n[[package]]\nname = \"a\"\n",
+            &crate::NoSiblings,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("unknown lock version \"7\""),
+            "{err}"
+        );
     }
 }
