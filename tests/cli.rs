@@ -335,51 +335,42 @@ fn a_new_document_supersedes_and_history_is_kept() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("s.redb");
     let c = corpus();
-    // Both documents describe the project `a-finetune`: the second replaces the first.
-    ingest(&db, &c.join(CDXPY), "app");
-    ingest(&db, &c.join(UV), "app");
-    let docs = json(&aibomdb(
-        &db,
-        &["documents", "--deployment", "app", "--format", "json"],
-    ));
+    // Two releases of one image, scanned by the same syft: the later replaces
+    // the earlier (syft 0.57 names them `…/kube-apiserver-v1.24.1`, `-v1.25.2`).
+    let spdx = c.join("external/guac-data/docs/spdx");
+    let old = spdx.join("syft-spdx-k8s.gcr.io-kube-apiserver.v1.24.1.json");
+    let new = spdx.join("syft-spdx-k8s.gcr.io-kube-apiserver.v1.25.2.json");
+    ingest(&db, &old, "apiserver");
+    ingest(&db, &new, "apiserver");
+    let docs = json(&aibomdb(&db, &["documents", "--deployment", "apiserver", "--format", "json"]));
     let docs = docs.as_array().unwrap();
     assert_eq!(docs.len(), 2);
     assert_eq!(docs[0]["superseded_by"], docs[1]["id"]);
     assert_eq!(docs[1]["supersedes"], docs[0]["id"]);
     assert_eq!(docs[1]["superseded_by"], Value::Null);
 
-    // setuptools is only in the uv document; a package only in the old one
-    // disappears from the current answer but stays in history.
-    let now = json(&aibomdb(
-        &db,
-        &[
-            "query",
-            "deployments",
-            "--purl",
-            "pkg:pypi/transformers@5.23.0",
-            "--format",
-            "json",
-        ],
-    ));
-    assert_eq!(now.as_array().unwrap().len(), 1);
-    assert_eq!(now[0]["current"], true);
-    let all = json(&aibomdb(
-        &db,
-        &[
-            "query",
-            "deployments",
-            "--purl",
-            "pkg:pypi/transformers@5.23.0",
-            "--history",
-            "--format",
-            "json",
-        ],
-    ));
-    assert_eq!(all.as_array().unwrap().len(), 2);
+    // A package only the old release had leaves the current answer and stays in history.
+    let old_only = "pkg:deb/debian/base-files@11.1+deb11u3?arch=amd64&distro=debian-11";
+    let now = json(&aibomdb(&db, &["query", "deployments", "--purl", old_only, "--format", "json"]));
+    assert_eq!(now.as_array().unwrap().len(), 0, "{now}");
+    let all = json(&aibomdb(&db, &["query", "deployments", "--purl", old_only, "--history", "--format", "json"]));
+    assert_eq!(all.as_array().unwrap().len(), 1, "{all}");
+    assert_eq!(all[0]["current"], false);
     let stats = json(&aibomdb(&db, &["stats", "--format", "json"]));
     assert_eq!(stats["documents"], 2);
     assert_eq!(stats["current_documents"], 1);
-    assert_eq!(stats["deployments"], 1);
+
+    // Documents of the same subject by different tools are parallel evidence:
+    // uv's and cyclonedx-py's SBOMs of a-finetune are both current.
+    ingest(&db, &c.join(CDXPY), "app");
+    ingest(&db, &c.join(UV), "app");
+    let docs = json(&aibomdb(&db, &["documents", "--deployment", "app", "--format", "json"]));
+    assert!(docs.as_array().unwrap().iter().all(|d| d["superseded_by"].is_null()));
+    let both = json(&aibomdb(
+        &db,
+        &["query", "deployments", "--purl", "pkg:pypi/transformers@5.23.0", "--format", "json"],
+    ));
+    assert_eq!(both.as_array().unwrap().len(), 2);
 }
 
 #[test]

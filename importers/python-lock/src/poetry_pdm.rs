@@ -204,6 +204,9 @@ struct PdmPackage {
     #[serde(default)]
     editable: bool,
     url: Option<String>,
+    /// PDM locks `name[extra,…]` as a second entry of the same version.
+    #[serde(default)]
+    extras: Vec<String>,
 }
 
 pub(crate) fn import_pdm(
@@ -249,7 +252,12 @@ pub(crate) fn import_pdm(
                 .filter_map(|f| f.hash.as_deref().and_then(parse_hash))
                 .collect(),
             marker: p.marker.clone(),
-            groups: p.groups.clone(),
+            groups: p
+                .groups
+                .iter()
+                .cloned()
+                .chain((!p.extras.is_empty()).then(|| format!("extras: {}", p.extras.join(","))))
+                .collect(),
             dev,
             ..Default::default()
         });

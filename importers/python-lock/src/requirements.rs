@@ -22,10 +22,19 @@ pub(crate) fn looks_like_requirements(file_name: &str, head: &str) -> bool {
     if lower.ends_with(".in") || !(lower.ends_with(".txt") || lower.contains("requirements")) {
         return false;
     }
+    // Named as a requirements file: read it, and let the parser name any bad
+    // line. Another `.txt` must show PEP 508 lines first.
+    let named = lower.contains("requirements") || lower.contains("constraints");
     let mut seen = 0;
     for line in logical_lines(head).into_iter().take(40) {
         let text = strip_comment(&line.text);
-        if text.is_empty() || text.starts_with('-') {
+        if text.is_empty() {
+            continue;
+        }
+        if named {
+            return true;
+        }
+        if text.starts_with('-') {
             continue;
         }
         let (req, _) = split_options(text);
