@@ -342,7 +342,10 @@ fn a_new_document_supersedes_and_history_is_kept() {
     let new = spdx.join("syft-spdx-k8s.gcr.io-kube-apiserver.v1.25.2.json");
     ingest(&db, &old, "apiserver");
     ingest(&db, &new, "apiserver");
-    let docs = json(&aibomdb(&db, &["documents", "--deployment", "apiserver", "--format", "json"]));
+    let docs = json(&aibomdb(
+        &db,
+        &["documents", "--deployment", "apiserver", "--format", "json"],
+    ));
     let docs = docs.as_array().unwrap();
     assert_eq!(docs.len(), 2);
     assert_eq!(docs[0]["superseded_by"], docs[1]["id"]);
@@ -351,9 +354,30 @@ fn a_new_document_supersedes_and_history_is_kept() {
 
     // A package only the old release had leaves the current answer and stays in history.
     let old_only = "pkg:deb/debian/base-files@11.1+deb11u3?arch=amd64&distro=debian-11";
-    let now = json(&aibomdb(&db, &["query", "deployments", "--purl", old_only, "--format", "json"]));
+    let now = json(&aibomdb(
+        &db,
+        &[
+            "query",
+            "deployments",
+            "--purl",
+            old_only,
+            "--format",
+            "json",
+        ],
+    ));
     assert_eq!(now.as_array().unwrap().len(), 0, "{now}");
-    let all = json(&aibomdb(&db, &["query", "deployments", "--purl", old_only, "--history", "--format", "json"]));
+    let all = json(&aibomdb(
+        &db,
+        &[
+            "query",
+            "deployments",
+            "--purl",
+            old_only,
+            "--history",
+            "--format",
+            "json",
+        ],
+    ));
     assert_eq!(all.as_array().unwrap().len(), 1, "{all}");
     assert_eq!(all[0]["current"], false);
     let stats = json(&aibomdb(&db, &["stats", "--format", "json"]));
@@ -364,11 +388,26 @@ fn a_new_document_supersedes_and_history_is_kept() {
     // uv's and cyclonedx-py's SBOMs of a-finetune are both current.
     ingest(&db, &c.join(CDXPY), "app");
     ingest(&db, &c.join(UV), "app");
-    let docs = json(&aibomdb(&db, &["documents", "--deployment", "app", "--format", "json"]));
-    assert!(docs.as_array().unwrap().iter().all(|d| d["superseded_by"].is_null()));
+    let docs = json(&aibomdb(
+        &db,
+        &["documents", "--deployment", "app", "--format", "json"],
+    ));
+    assert!(
+        docs.as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["superseded_by"].is_null())
+    );
     let both = json(&aibomdb(
         &db,
-        &["query", "deployments", "--purl", "pkg:pypi/transformers@5.23.0", "--format", "json"],
+        &[
+            "query",
+            "deployments",
+            "--purl",
+            "pkg:pypi/transformers@5.23.0",
+            "--format",
+            "json",
+        ],
     ));
     assert_eq!(both.as_array().unwrap().len(), 2);
 }

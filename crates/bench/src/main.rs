@@ -19,8 +19,11 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("ingest") => ingest(&args[1..]),
+        Some("lockfile") => lockfile(&args[1..]),
         _ => {
-            eprintln!("usage: aibomdb-bench ingest [--runs N] [--no-baseline] [DIR...]");
+            eprintln!(
+                "usage: aibomdb-bench ingest [--runs N] [--no-baseline] [DIR...]\n       aibomdb-bench lockfile [--runs N] [FILE]"
+            );
             std::process::exit(2);
         }
     }
@@ -148,4 +151,76 @@ fn ingest(args: &[String]) -> Result<()> {
 
 fn secs(d: Duration) -> f64 {
     d.as_secs_f64()
+}
+
+/// Parse throughput of one lockfile (read, detect, import into facts; no
+/// store), repeated, next to Python's `tomllib`/`json` parsing the same bytes
+/// in the same command (parsing only: it builds no graph).
+fn lockfile(args: &[String]) -> Result<()> {
+    let mut runs = 200;
+    let mut file = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--runs" => runs = it.next().context("--runs N")?.parse()?,
+            f => file = Some(PathBuf::from(f)),
+        }
+    }
+    let file = file.unwrap_or_else(|| {
+        repo_root().join("../shared/corpus/dev/lockfiles/a-finetune/uv/uv.lock")
+    });
+    let bytes = std::fs::read(&file)?;
+    let mut times = Vec::with_capacity(runs);
+    let mut packages = 0;
+    for _ in 0..runs {
+        let start = Instant::now();
+        let prepared = aibomdb_ingest::prepare_bytes(&file, &bytes)?;
+        times.push(start.elapsed());
+        packages = prepared.facts.packages.len();
+    }
+    times.sort();
+    let median = secs(times[times.len() / 2]);
+    let mb = bytes.len() as f64 / 1e6;
+    println!(
+        "lockfile benchmark: {} ({:.2} MB, {packages} packages), {runs} runs, release build",
+        file.display(),
+        mb
+    );
+    println!(
+        "aibomdb   median {:.3} ms, best {:.3} ms  →  {:.0} lockfiles/s, {:.0} MB/s (median)",
+        median * 1e3,
+        secs(times[0]) * 1e3,
+        1.0 / median,
+        mb / median
+    );
+    let script = format!(
+        "import json,sys,time,tomllib\nb=open(sys.argv[1],'rb').read()\nts=[]\nfor _ in range({runs}):\n    t=time.perf_counter()\n    (json.loads(b) if b.lstrip()[:1]==b'{{' else tomllib.loads(b.decode()))\n    ts.append(time.perf_counter()-t)\nts.sort()\nprint(ts[len(ts)//2], ts[0])"
+    );
+    let out = Command::new(std::env::var("PYTHON").unwrap_or_else(|_| "python3".into()))
+        .arg("-c")
+        .arg(script)
+        .arg(&file)
+        .output()?;
+    if !out.status.success() {
+        bail!("baseline failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut parts = text
+        .split_whitespace()
+        .map(|v| v.parse::<f64>().unwrap_or(f64::NAN));
+    let (base, best) = (
+        parts.next().unwrap_or(f64::NAN),
+        parts.next().unwrap_or(f64::NAN),
+    );
+    println!(
+        "baseline  Python tomllib/json parse only: median {:.3} ms, best {:.3} ms  →  {:.0} MB/s",
+        base * 1e3,
+        best * 1e3,
+        mb / base
+    );
+    println!(
+        "ratio     aibomdb is {:.1}× the baseline's speed (median vs median)",
+        base / median
+    );
+    Ok(())
 }

@@ -118,7 +118,7 @@ impl IngestError {
     /// True when the file is simply not a document this tool reads (as
     /// opposed to a document that is broken).
     pub fn is_unrecognised(&self) -> bool {
-        matches!(self.kind, ErrorKind::UnknownFormat(_))
+        matches!(self.kind, ErrorKind::UnknownFormat(_) | ErrorKind::Empty)
     }
 }
 

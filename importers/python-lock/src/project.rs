@@ -116,28 +116,54 @@ pub(crate) fn read_pyproject(siblings: &dyn Siblings, graph: &mut LockGraph) -> 
     if let Some(tool) = &py.tool {
         if let Some(poetry) = &tool.poetry {
             set_project(graph, poetry.name.clone(), poetry.version.clone());
-            let poetry_dep = |graph: &mut LockGraph, name: &str, group: Option<&str>, dev: bool| {
-                if !name.eq_ignore_ascii_case("python") {
+            let poetry_dep = |graph: &mut LockGraph,
+                              name: &str,
+                              spec: &toml::Value,
+                              group: Option<&str>,
+                              dev: bool| {
+                if name.eq_ignore_ascii_case("python") {
+                    return;
+                }
+                // `{ version = "...", markers = "..." }` (or a list of them);
+                // Poetry's `^`/`~` constraints are not PEP 440 and are not kept.
+                let markers: Vec<Option<String>> = match spec {
+                    toml::Value::Table(t) => vec![
+                        t.get("markers")
+                            .and_then(|m| m.as_str())
+                            .map(str::to_string),
+                    ],
+                    toml::Value::Array(items) => items
+                        .iter()
+                        .map(|i| {
+                            i.get("markers")
+                                .and_then(|m| m.as_str())
+                                .map(str::to_string)
+                        })
+                        .collect(),
+                    _ => vec![None],
+                };
+                for marker in markers {
                     graph.require(Requirement {
                         from: None,
                         name: name.to_string(),
+                        marker,
                         via_extra: group.map(str::to_string),
                         dev,
                         ..Default::default()
                     });
                 }
             };
-            for name in poetry.dependencies.keys() {
-                poetry_dep(graph, name, None, false);
+            for (name, spec) in &poetry.dependencies {
+                poetry_dep(graph, name, spec, None, false);
                 found = true;
             }
-            for name in poetry.dev_dependencies.keys() {
-                poetry_dep(graph, name, Some("dev"), true);
+            for (name, spec) in &poetry.dev_dependencies {
+                poetry_dep(graph, name, spec, Some("dev"), true);
                 found = true;
             }
             for (group, g) in &poetry.group {
-                for name in g.dependencies.keys() {
-                    poetry_dep(graph, name, Some(group), group != "main");
+                for (name, spec) in &g.dependencies {
+                    poetry_dep(graph, name, spec, Some(group), group != "main");
                     found = true;
                 }
             }
