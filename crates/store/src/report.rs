@@ -124,10 +124,13 @@ fn reason(views: &[DocumentView], i: usize, key: &str, listed: &[usize]) -> Stri
     let name_part = key.rsplit_once('@').map_or(key, |(n, _)| n);
     let name = name_part.rsplit('/').next().unwrap_or(name_part);
     let tool = tool_of(&me.record).unwrap_or_default().to_lowercase();
-    if PIP_UNSAFE.contains(&name) && tool.starts_with("pip-compile") {
-        return format!(
-            "pip-compile leaves {name} out as \"unsafe\" unless run with --allow-unsafe"
-        );
+    if PIP_UNSAFE.contains(&name) {
+        let why = if tool.starts_with("pip-compile") {
+            "pip-compile leaves it out"
+        } else {
+            "pip-compile leaves it out, and so do documents made from its output,"
+        };
+        return format!("{name} is a packaging tool: {why} as \"unsafe\" unless run with --allow-unsafe");
     }
     let same_name: Vec<&str> = me
         .packages
