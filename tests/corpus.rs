@@ -84,7 +84,7 @@ fn every_sbom_in_the_corpus_ingests_or_fails_specifically() {
     {
         match &e.kind {
             ErrorKind::Import {
-                format: Format::CycloneDxJson,
+                format: Format::CycloneDx,
                 error:
                     ImportError::Syntax {
                         message,
@@ -121,7 +121,7 @@ fn exact_counts_match_jq() {
     let cases = [
         Expect {
             file: "dev/sboms/uv-export_a-finetune_cdx1.5.json",
-            format: Format::CycloneDxJson,
+            format: Format::CycloneDx,
             spec: "1.5",
             entries: 73,
             packages: 73,
@@ -130,7 +130,7 @@ fn exact_counts_match_jq() {
         },
         Expect {
             file: "dev/sboms/cyclonedx-py_requirements_a-finetune_cdx1.6.json",
-            format: Format::CycloneDxJson,
+            format: Format::CycloneDx,
             spec: "1.6",
             entries: 68,
             packages: 68,
@@ -139,7 +139,7 @@ fn exact_counts_match_jq() {
         },
         Expect {
             file: "formats/cyclonedx/container/trivy-0.54.1_container_cdx1.6.json",
-            format: Format::CycloneDxJson,
+            format: Format::CycloneDx,
             spec: "1.6",
             entries: 23,
             packages: 22,
@@ -148,7 +148,7 @@ fn exact_counts_match_jq() {
         },
         Expect {
             file: "formats/cyclonedx/guac-testdata/alpine-cyclonedx.json",
-            format: Format::CycloneDxJson,
+            format: Format::CycloneDx,
             spec: "1.4",
             entries: 15,
             packages: 15,
@@ -157,7 +157,7 @@ fn exact_counts_match_jq() {
         },
         Expect {
             file: "formats/spdx/2.2-container/alpine-spdx-syft0.57.json",
-            format: Format::Spdx2Json,
+            format: Format::Spdx2,
             spec: "2.2",
             entries: 14,
             packages: 14,
@@ -166,7 +166,7 @@ fn exact_counts_match_jq() {
         },
         Expect {
             file: "formats/spdx/2.3/SPDXJSONExample-v2.3.spdx.json",
-            format: Format::Spdx2Json,
+            format: Format::Spdx2,
             spec: "2.3",
             entries: 4,
             // One of the four is the package the document DESCRIBES: the subject.
@@ -178,7 +178,7 @@ fn exact_counts_match_jq() {
         },
         Expect {
             file: "formats/spdx/3.0/spdx-examples/ai/example01/spdx3.0/simplehtr-example.json",
-            format: Format::Spdx3JsonLd,
+            format: Format::Spdx3,
             spec: "3.0.1",
             entries: 13,
             // The SBOM's root element (SimpleHTR) is the subject.

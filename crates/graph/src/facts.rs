@@ -37,12 +37,28 @@ impl DocumentFormat {
         }
     }
 
+    /// How people name the format, for messages.
+    pub fn label(self) -> &'static str {
+        match self {
+            DocumentFormat::CycloneDx => "CycloneDX JSON",
+            DocumentFormat::Spdx2 => "SPDX 2 JSON",
+            DocumentFormat::Spdx3 => "SPDX 3 JSON-LD",
+            other => other.as_str(),
+        }
+    }
+
     /// The kind of evidence: `sbom` or `lockfile`.
     pub fn family(self) -> &'static str {
         match self {
             DocumentFormat::CycloneDx | DocumentFormat::Spdx2 | DocumentFormat::Spdx3 => "sbom",
             _ => "lockfile",
         }
+    }
+}
+
+impl std::fmt::Display for DocumentFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.label())
     }
 }
 

@@ -4,7 +4,6 @@
 //! document in its own transaction, in input order, so ids are reproducible.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
@@ -14,60 +13,7 @@ use aibomdb_store::{IngestOutcome, NewDocument, Store, StoreError};
 use sha2::{Digest, Sha256};
 
 /// Formats the pipeline can read, decided from content.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    CycloneDxJson,
-    Spdx2Json,
-    Spdx3JsonLd,
-    UvLock,
-    PoetryLock,
-    PdmLock,
-    PyLock,
-    PipfileLock,
-    RequirementsTxt,
-}
-
-impl Format {
-    fn of_lockfile(f: DocumentFormat) -> Option<Format> {
-        Some(match f {
-            DocumentFormat::UvLock => Format::UvLock,
-            DocumentFormat::PoetryLock => Format::PoetryLock,
-            DocumentFormat::PdmLock => Format::PdmLock,
-            DocumentFormat::PyLock => Format::PyLock,
-            DocumentFormat::PipfileLock => Format::PipfileLock,
-            DocumentFormat::RequirementsTxt => Format::RequirementsTxt,
-            _ => return None,
-        })
-    }
-
-    fn lockfile(self) -> Option<DocumentFormat> {
-        Some(match self {
-            Format::UvLock => DocumentFormat::UvLock,
-            Format::PoetryLock => DocumentFormat::PoetryLock,
-            Format::PdmLock => DocumentFormat::PdmLock,
-            Format::PyLock => DocumentFormat::PyLock,
-            Format::PipfileLock => DocumentFormat::PipfileLock,
-            Format::RequirementsTxt => DocumentFormat::RequirementsTxt,
-            _ => return None,
-        })
-    }
-}
-
-impl fmt::Display for Format {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Format::CycloneDxJson => "CycloneDX JSON",
-            Format::Spdx2Json => "SPDX 2 JSON",
-            Format::Spdx3JsonLd => "SPDX 3 JSON-LD",
-            Format::UvLock => "uv.lock",
-            Format::PoetryLock => "poetry.lock",
-            Format::PdmLock => "pdm.lock",
-            Format::PyLock => "pylock.toml",
-            Format::PipfileLock => "Pipfile.lock",
-            Format::RequirementsTxt => "requirements.txt",
-        })
-    }
-}
+pub use aibomdb_graph::DocumentFormat as Format;
 
 /// Limits on what one input may be; safe defaults, configurable.
 #[derive(Debug, Clone)]
@@ -135,9 +81,7 @@ pub fn detect(bytes: &[u8], file_name: &str) -> Result<Format, ErrorKind> {
         None => return Err(ErrorKind::Empty),
         Some(b'{') => {}
         Some(_) => {
-            if let Some(f) =
-                aibomdb_importer_python_lock::sniff(file_name, &head).and_then(Format::of_lockfile)
-            {
+            if let Some(f) = aibomdb_importer_python_lock::sniff(file_name, &head) {
                 return Ok(f);
             }
             let printable = body
@@ -154,13 +98,13 @@ pub fn detect(bytes: &[u8], file_name: &str) -> Result<Format, ErrorKind> {
     let tail = String::from_utf8_lossy(&body[body.len().saturating_sub(WINDOW)..]);
     for part in [&head, &tail] {
         if aibomdb_importer_cyclonedx::sniff(part) {
-            return Ok(Format::CycloneDxJson);
+            return Ok(Format::CycloneDx);
         }
         if aibomdb_importer_spdx::sniff_v2(part) {
-            return Ok(Format::Spdx2Json);
+            return Ok(Format::Spdx2);
         }
         if aibomdb_importer_spdx::sniff_v3(part) {
-            return Ok(Format::Spdx3JsonLd);
+            return Ok(Format::Spdx3);
         }
         if aibomdb_importer_python_lock::sniff(file_name, part) == Some(DocumentFormat::PipfileLock)
         {
@@ -194,13 +138,10 @@ pub fn import(
     siblings: &dyn Siblings,
 ) -> Result<DocumentFacts, ErrorKind> {
     let result = match format {
-        Format::CycloneDxJson => aibomdb_importer_cyclonedx::import(bytes),
-        Format::Spdx2Json => aibomdb_importer_spdx::import_v2(bytes),
-        Format::Spdx3JsonLd => aibomdb_importer_spdx::import_v3(bytes),
-        lock => match lock.lockfile() {
-            Some(f) => aibomdb_importer_python_lock::import(f, bytes, siblings),
-            None => unreachable!("every non-SBOM format is a lockfile"),
-        },
+        Format::CycloneDx => aibomdb_importer_cyclonedx::import(bytes),
+        Format::Spdx2 => aibomdb_importer_spdx::import_v2(bytes),
+        Format::Spdx3 => aibomdb_importer_spdx::import_v3(bytes),
+        lock => aibomdb_importer_python_lock::import(lock, bytes, siblings),
     };
     result.map_err(|error| ErrorKind::Import { format, error })
 }
@@ -280,7 +221,7 @@ pub fn default_deployment(prepared: &Prepared) -> String {
         .map(str::to_string)
         .unwrap_or_else(|| {
             let dir = prepared.path.parent().and_then(|d| d.file_name());
-            if let (Some(_), Some(dir)) = (prepared.format.lockfile(), dir) {
+            if let (true, Some(dir)) = (prepared.format.family() == "lockfile", dir) {
                 return dir.to_string_lossy().into_owned();
             }
             prepared
@@ -441,11 +382,11 @@ mod tests {
     fn detects_by_content() {
         assert_eq!(
             detect(br#"{"bomFormat":"CycloneDX"}"#, "x").unwrap(),
-            Format::CycloneDxJson
+            Format::CycloneDx
         );
         assert_eq!(
             detect(b"\xEF\xBB\xBF {\"spdxVersion\":\"SPDX-2.3\"}", "x").unwrap(),
-            Format::Spdx2Json
+            Format::Spdx2
         );
         assert_eq!(
             detect(
@@ -453,7 +394,7 @@ mod tests {
                 "x"
             )
             .unwrap(),
-            Format::Spdx3JsonLd
+            Format::Spdx3
         );
         assert!(matches!(detect(b"  \n", "x"), Err(ErrorKind::Empty)));
         assert!(

@@ -130,7 +130,9 @@ fn reason(views: &[DocumentView], i: usize, key: &str, listed: &[usize]) -> Stri
         } else {
             "pip-compile leaves it out, and so do documents made from its output,"
         };
-        return format!("{name} is a packaging tool: {why} as \"unsafe\" unless run with --allow-unsafe");
+        return format!(
+            "{name} is a packaging tool: {why} as \"unsafe\" unless run with --allow-unsafe"
+        );
     }
     let same_name: Vec<&str> = me
         .packages

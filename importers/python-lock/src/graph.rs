@@ -108,6 +108,28 @@ impl LockGraph {
         self.requirements.push(r);
     }
 
+    /// A PEP 508 string (`numpy>=1.17; python_version < "3.12"`) as a
+    /// requirement of package `from` (`None`: the project).
+    pub(crate) fn require_pep508(
+        &mut self,
+        from: Option<usize>,
+        s: &str,
+        via_extra: Option<&str>,
+        dev: bool,
+    ) {
+        if let Some((name, specifier, marker)) = split_requirement(s) {
+            self.require(Requirement {
+                from,
+                name,
+                specifier,
+                marker,
+                via_extra: via_extra.map(str::to_string),
+                dev,
+                ..Default::default()
+            });
+        }
+    }
+
     /// Turns the lock into facts: one package per locked entry, the project as
     /// the subject, every requirement resolved to the locked version(s) it can
     /// mean.

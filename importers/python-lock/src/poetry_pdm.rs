@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use aibomdb_graph::{DocumentFacts, DocumentFormat, Hash, ImportError, Tool};
 use serde::Deserialize;
 
-use crate::graph::{LockGraph, Locked, Requirement, Source, parse_hash, split_requirement};
+use crate::graph::{LockGraph, Locked, Requirement, Source, parse_hash};
 use crate::{Siblings, check_version, parse_toml, project};
 
 #[derive(Deserialize)]
@@ -262,15 +262,7 @@ pub(crate) fn import_pdm(
             ..Default::default()
         });
         for d in &p.dependencies {
-            if let Some((name, specifier, marker)) = split_requirement(d) {
-                graph.require(Requirement {
-                    from: Some(from),
-                    name,
-                    specifier,
-                    marker,
-                    ..Default::default()
-                });
-            }
+            graph.require_pep508(Some(from), d, None, false);
         }
     }
     graph.knows_direct = project::read_pyproject(siblings, &mut graph);

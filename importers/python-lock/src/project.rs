@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use crate::Siblings;
-use crate::graph::{LockGraph, Project, Requirement, split_requirement};
+use crate::graph::{LockGraph, Project, Requirement};
 
 #[derive(Deserialize, Default)]
 struct PyProject {
@@ -82,17 +82,7 @@ pub(crate) fn read_pyproject(siblings: &dyn Siblings, graph: &mut LockGraph) -> 
         }
     };
     let add = |graph: &mut LockGraph, req: &str, via_extra: Option<&str>, dev: bool| {
-        if let Some((name, specifier, marker)) = split_requirement(req) {
-            graph.require(Requirement {
-                from: None,
-                name,
-                specifier,
-                marker,
-                via_extra: via_extra.map(str::to_string),
-                dev,
-                ..Default::default()
-            });
-        }
+        graph.require_pep508(None, req, via_extra, dev);
     };
     let mut found = false;
     if let Some(p) = &py.project {
@@ -242,15 +232,7 @@ pub(crate) fn read_requirements_in(siblings: &dyn Siblings, graph: &mut LockGrap
         if line.is_empty() || line.starts_with('#') || line.starts_with('-') {
             continue;
         }
-        if let Some((name, specifier, marker)) = split_requirement(line) {
-            graph.require(Requirement {
-                from: None,
-                name,
-                specifier,
-                marker,
-                ..Default::default()
-            });
-        }
+        graph.require_pep508(None, line, None, false);
     }
     true
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use aibomdb_graph::{DocumentFacts, DocumentFormat, Hash, ImportError, Tool};
 use serde::Deserialize;
 
-use crate::graph::{LockGraph, Locked, Requirement, Source, split_requirement};
+use crate::graph::{LockGraph, Locked, Source};
 use crate::{Siblings, check_version, parse_toml, project};
 
 #[derive(Deserialize)]
@@ -125,15 +125,7 @@ pub(crate) fn import(text: &str, siblings: &dyn Siblings) -> Result<DocumentFact
             .filter_map(|t| t.pdm.as_ref())
             .flat_map(|t| &t.dependencies)
         {
-            if let Some((name, specifier, marker)) = split_requirement(d) {
-                graph.require(Requirement {
-                    from: Some(from),
-                    name,
-                    specifier,
-                    marker,
-                    ..Default::default()
-                });
-            }
+            graph.require_pep508(Some(from), d, None, false);
         }
     }
     graph.knows_direct = project::read_pyproject(siblings, &mut graph)
