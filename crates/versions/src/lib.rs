@@ -9,29 +9,79 @@
 //! - Anything else is compared as semver when both sides parse (a leading `v`
 //!   allowed), else segment by segment, numbers numerically.
 
+mod alpine;
+mod cran;
+mod maven;
+mod packagist;
+mod pypi;
+mod rpm;
+mod rubygems;
+mod semver_like;
+mod util;
+
 use std::cmp::Ordering;
 use std::str::FromStr;
 
-/// Which ordering applies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scheme {
-    Pep440,
-    Dpkg,
+/// An ordering, by the OSV ecosystem names that use it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Ecosystem {
+    PyPI,
+    /// dpkg ordering: Debian and Ubuntu.
+    Debian,
+    Alpine,
+    /// SemVer as npm, crates.io, Go and Hex use it.
     Semver,
-    Generic,
+    NuGet,
+    Pub,
+    Maven,
+    RubyGems,
+    Packagist,
+    /// rpmvercmp with epoch and release: Red Hat, AlmaLinux, Rocky Linux, SUSE, openSUSE, Mageia, openEuler.
+    Rpm,
+    Cran,
+    Hackage,
 }
 
-impl Scheme {
-    /// The scheme for a purl type (`pypi`, `deb`, `npm`, ...).
-    pub fn for_purl_type(ty: &str) -> Scheme {
-        match ty {
-            "pypi" => Scheme::Pep440,
-            "deb" => Scheme::Dpkg,
-            "npm" | "cargo" | "golang" | "gem" | "hex" | "pub" | "nuget" | "composer" => {
-                Scheme::Semver
-            }
-            _ => Scheme::Generic,
-        }
+impl Ecosystem {
+    /// From an OSV `affected[].package.ecosystem` (a `:release` suffix such
+    /// as `Debian:12` is ignored). `None`: no ordering for it here.
+    pub fn from_osv(name: &str) -> Option<Ecosystem> {
+        let base = name.split(':').next().unwrap_or(name).trim();
+        Some(match base {
+            "PyPI" => Ecosystem::PyPI,
+            "Debian" | "Ubuntu" => Ecosystem::Debian,
+            "Alpine" | "Alpaquita" | "BellSoft Hardened Containers" | "Wolfi" | "Chainguard" => Ecosystem::Alpine,
+            "npm" | "crates.io" | "Go" | "Hex" | "SwiftURL" | "Bitnami" => Ecosystem::Semver,
+            "NuGet" => Ecosystem::NuGet,
+            "Pub" => Ecosystem::Pub,
+            "Maven" => Ecosystem::Maven,
+            "RubyGems" => Ecosystem::RubyGems,
+            "Packagist" => Ecosystem::Packagist,
+            "Red Hat" | "AlmaLinux" | "Rocky Linux" | "SUSE" | "openSUSE" | "Mageia" | "openEuler" => Ecosystem::Rpm,
+            "CRAN" => Ecosystem::Cran,
+            "Hackage" => Ecosystem::Hackage,
+            _ => return None,
+        })
+    }
+
+    /// The ordering for a purl type (`pypi`, `deb`, `npm`, ...). `None`: no
+    /// ordering known for that type.
+    pub fn for_purl_type(ty: &str) -> Option<Ecosystem> {
+        Some(match ty {
+            "pypi" => Ecosystem::PyPI,
+            "deb" => Ecosystem::Debian,
+            "apk" => Ecosystem::Alpine,
+            "npm" | "cargo" | "golang" | "hex" | "swift" => Ecosystem::Semver,
+            "nuget" => Ecosystem::NuGet,
+            "pub" => Ecosystem::Pub,
+            "maven" => Ecosystem::Maven,
+            "gem" => Ecosystem::RubyGems,
+            "composer" => Ecosystem::Packagist,
+            "rpm" => Ecosystem::Rpm,
+            "cran" => Ecosystem::Cran,
+            "hackage" => Ecosystem::Hackage,
+            _ => return None,
+        })
     }
 }
 
@@ -45,26 +95,25 @@ pub enum VersionError {
     },
     #[error("`{range}` is not a valid version range: {message}")]
     Range { range: String, message: String },
+    #[error("no version ordering is known for {0}")]
+    Unsupported(String),
 }
 
-/// Compares two versions under `scheme`.
-pub fn compare(scheme: Scheme, a: &str, b: &str) -> Result<Ordering, VersionError> {
-    match scheme {
-        Scheme::Pep440 => Ok(pep440(a)?.cmp(&pep440(b)?)),
-        Scheme::Dpkg => Ok(dpkg(a)?.cmp(&dpkg(b)?)),
-        Scheme::Semver => match (semver_of(a), semver_of(b)) {
-            (Some(x), Some(y)) => Ok(x.cmp(&y)),
-            _ => Ok(generic_cmp(a, b)),
-        },
-        Scheme::Generic => Ok(generic_cmp(a, b)),
-    }
-}
-
-fn pep440(v: &str) -> Result<pep440_rs::Version, VersionError> {
-    pep440_rs::Version::from_str(v.trim()).map_err(|e| VersionError::Version {
-        scheme: "PEP 440",
-        version: v.to_string(),
-        message: e.to_string(),
+/// Compares two versions under `ecosystem`'s rules.
+pub fn compare(ecosystem: Ecosystem, a: &str, b: &str) -> Result<Ordering, VersionError> {
+    Ok(match ecosystem {
+        Ecosystem::PyPI => pypi::compare(a, b),
+        Ecosystem::Debian => dpkg(a)?.cmp(&dpkg(b)?),
+        Ecosystem::Alpine => alpine::compare(a, b),
+        Ecosystem::Semver => semver_like::compare(a, b),
+        Ecosystem::NuGet => semver_like::compare_nuget(a, b),
+        Ecosystem::Pub => semver_like::compare_pub(a, b),
+        Ecosystem::Maven => maven::compare(a, b),
+        Ecosystem::RubyGems => rubygems::compare(a, b),
+        Ecosystem::Packagist => packagist::compare(a, b),
+        Ecosystem::Rpm => rpm::compare(a, b),
+        Ecosystem::Cran => cran::compare(a, b, &['.', '-']),
+        Ecosystem::Hackage => cran::compare(a, b, &['.']),
     })
 }
 
@@ -74,53 +123,6 @@ fn dpkg(v: &str) -> Result<debversion::Version, VersionError> {
         version: v.to_string(),
         message: format!("{e:?}"),
     })
-}
-
-fn semver_of(v: &str) -> Option<semver::Version> {
-    semver::Version::parse(v.trim().trim_start_matches('v')).ok()
-}
-
-/// Segment-wise comparison: digit runs numerically, other runs as text.
-fn generic_cmp(a: &str, b: &str) -> Ordering {
-    fn segments(s: &str) -> Vec<Result<u128, &str>> {
-        let mut out = Vec::new();
-        let bytes = s.as_bytes();
-        let mut i = 0;
-        while i < bytes.len() {
-            let start = i;
-            let digit = bytes[i].is_ascii_digit();
-            while i < bytes.len()
-                && bytes[i].is_ascii_digit() == digit
-                && bytes[i].is_ascii_alphanumeric()
-            {
-                i += 1;
-            }
-            if i == start {
-                i += 1; // a separator
-                continue;
-            }
-            let seg = &s[start..i];
-            out.push(if digit {
-                seg.parse().map_err(|_| seg)
-            } else {
-                Err(seg)
-            });
-        }
-        out
-    }
-    let (x, y) = (segments(a), segments(b));
-    for (p, q) in x.iter().zip(&y) {
-        let o = match (p, q) {
-            (Ok(m), Ok(n)) => m.cmp(n),
-            (Ok(_), Err(_)) => Ordering::Greater,
-            (Err(_), Ok(_)) => Ordering::Less,
-            (Err(m), Err(n)) => m.cmp(n),
-        };
-        if o != Ordering::Equal {
-            return o;
-        }
-    }
-    x.len().cmp(&y.len())
 }
 
 /// A range as users write it on the command line: comma-separated
@@ -189,18 +191,23 @@ impl FromStr for VersionRange {
 
 impl VersionRange {
     /// True when `version` is in the range under `scheme`.
-    pub fn contains(&self, scheme: Scheme, version: &str) -> Result<bool, VersionError> {
-        if scheme == Scheme::Pep440 && self.text != "*" {
+    pub fn contains(&self, ecosystem: Ecosystem, version: &str) -> Result<bool, VersionError> {
+        if ecosystem == Ecosystem::PyPI && self.text != "*" {
             let specs = pep440_rs::VersionSpecifiers::from_str(&self.text).map_err(|e| {
                 VersionError::Range {
                     range: self.text.clone(),
                     message: e.to_string(),
                 }
             })?;
-            return Ok(specs.contains(&pep440(version)?));
+            let v = pep440_rs::Version::from_str(version.trim()).map_err(|e| VersionError::Version {
+                scheme: "PEP 440",
+                version: version.to_string(),
+                message: e.to_string(),
+            })?;
+            return Ok(specs.contains(&v));
         }
         for (op, bound) in &self.comparators {
-            let o = compare(scheme, version, bound)?;
+            let o = compare(ecosystem, version, bound)?;
             let ok = match op {
                 Op::Lt => o == Ordering::Less,
                 Op::Le => o != Ordering::Greater,
@@ -228,30 +235,30 @@ mod tests {
     #[test]
     fn pep440_ordering_and_ranges() {
         assert_eq!(
-            compare(Scheme::Pep440, "1.0.post1", "1.0").unwrap(),
+            compare(Ecosystem::PyPI, "1.0.post1", "1.0").unwrap(),
             Ordering::Greater
         );
         assert_eq!(
-            compare(Scheme::Pep440, "1.0rc1", "1.0").unwrap(),
+            compare(Ecosystem::PyPI, "1.0rc1", "1.0").unwrap(),
             Ordering::Less
         );
         assert_eq!(
-            compare(Scheme::Pep440, "1.0", "1.0.0").unwrap(),
+            compare(Ecosystem::PyPI, "1.0", "1.0.0").unwrap(),
             Ordering::Equal
         );
         assert_eq!(
-            compare(Scheme::Pep440, "1!0.1", "2.0").unwrap(),
+            compare(Ecosystem::PyPI, "1!0.1", "2.0").unwrap(),
             Ordering::Greater
         );
-        assert!(r("<4.38").contains(Scheme::Pep440, "4.37.2").unwrap());
-        assert!(!r("<4.38").contains(Scheme::Pep440, "4.38.0").unwrap());
-        assert!(!r("<4.38").contains(Scheme::Pep440, "5.23.0").unwrap());
-        assert!(r(">=4.0,<5").contains(Scheme::Pep440, "4.46.1").unwrap());
-        assert!(r("==4.*").contains(Scheme::Pep440, "4.2").unwrap());
-        assert!(r("*").contains(Scheme::Pep440, "0.1").unwrap());
+        assert!(r("<4.38").contains(Ecosystem::PyPI, "4.37.2").unwrap());
+        assert!(!r("<4.38").contains(Ecosystem::PyPI, "4.38.0").unwrap());
+        assert!(!r("<4.38").contains(Ecosystem::PyPI, "5.23.0").unwrap());
+        assert!(r(">=4.0,<5").contains(Ecosystem::PyPI, "4.46.1").unwrap());
+        assert!(r("==4.*").contains(Ecosystem::PyPI, "4.2").unwrap());
+        assert!(r("*").contains(Ecosystem::PyPI, "0.1").unwrap());
         assert!(
             r("<4.38")
-                .contains(Scheme::Pep440, "not-a-version")
+                .contains(Ecosystem::PyPI, "not-a-version")
                 .is_err()
         );
     }
@@ -259,20 +266,20 @@ mod tests {
     #[test]
     fn dpkg_ordering() {
         assert_eq!(
-            compare(Scheme::Dpkg, "1.0~rc1", "1.0").unwrap(),
+            compare(Ecosystem::Debian, "1.0~rc1", "1.0").unwrap(),
             Ordering::Less
         );
         assert_eq!(
-            compare(Scheme::Dpkg, "1:0.9", "2.0").unwrap(),
+            compare(Ecosystem::Debian, "1:0.9", "2.0").unwrap(),
             Ordering::Greater
         );
         assert_eq!(
-            compare(Scheme::Dpkg, "2.36-9+deb12u10", "2.36-9+deb12u4").unwrap(),
+            compare(Ecosystem::Debian, "2.36-9+deb12u10", "2.36-9+deb12u4").unwrap(),
             Ordering::Greater
         );
         assert!(
             r("<1:2.31-13+deb11u4")
-                .contains(Scheme::Dpkg, "1:2.31-13+deb11u3")
+                .contains(Ecosystem::Debian, "1:2.31-13+deb11u3")
                 .unwrap()
         );
     }
@@ -280,22 +287,22 @@ mod tests {
     #[test]
     fn semver_and_generic() {
         assert_eq!(
-            compare(Scheme::Semver, "v1.10.0", "v1.9.3").unwrap(),
+            compare(Ecosystem::Semver, "v1.10.0", "v1.9.3").unwrap(),
             Ordering::Greater
         );
         assert_eq!(
-            compare(Scheme::Semver, "1.0.0-alpha", "1.0.0").unwrap(),
+            compare(Ecosystem::Semver, "1.0.0-alpha", "1.0.0").unwrap(),
             Ordering::Less
         );
         assert_eq!(
-            compare(Scheme::Generic, "3.20.3", "3.9").unwrap(),
+            compare(Ecosystem::Alpine, "3.20.3", "3.9").unwrap(),
             Ordering::Greater
         );
         assert_eq!(
-            compare(Scheme::Generic, "1.2.3-r1", "1.2.3-r0").unwrap(),
+            compare(Ecosystem::Alpine, "1.2.3-r1", "1.2.3-r0").unwrap(),
             Ordering::Greater
         );
-        assert!(r(">=1.2,<2").contains(Scheme::Semver, "1.10.0").unwrap());
+        assert!(r(">=1.2,<2").contains(Ecosystem::Semver, "1.10.0").unwrap());
         assert!("".parse::<VersionRange>().is_err());
         assert!("<".parse::<VersionRange>().is_err());
     }
