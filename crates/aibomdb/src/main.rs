@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use aibomdb_graph::PackageKey;
 use aibomdb_ingest::{Event, Limits};
 use aibomdb_store::{IngestOutcome, Store};
-use aibomdb_versions::{Scheme, VersionRange};
+use aibomdb_versions::{Ecosystem, VersionError, VersionRange};
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -359,12 +359,18 @@ fn query(store: &Store, q: QueryCommand) -> Result<ExitCode> {
             let mut unreadable = Vec::new();
             for v in store.packages_named(&name, ecosystem.as_deref())? {
                 if let Some(range) = &range {
-                    let scheme = Scheme::for_purl_type(&v.package.ecosystem);
+                    let ordering =
+                        Ecosystem::for_purl_type(&v.package.ecosystem).ok_or_else(|| {
+                            VersionError::Unsupported(format!(
+                                "purl type `{}`",
+                                v.package.ecosystem
+                            ))
+                        });
                     match v
                         .package
                         .version
                         .as_deref()
-                        .map(|ver| range.contains(scheme, ver))
+                        .map(|ver| ordering.clone().and_then(|eco| range.contains(eco, ver)))
                     {
                         Some(Ok(true)) => {}
                         Some(Ok(false)) => continue,

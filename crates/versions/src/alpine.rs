@@ -1,157 +1,166 @@
-//! Alpine (apk): apk-tools' token-by-token comparison. A version is digits
-//! separated by `.`, an optional letter, `_suffix[N]` parts (`alpha`, `beta`,
-//! `pre`, `rc` sort before the release; `cvs`, `svn`, `git`, `hg`, `p` after),
-//! and `-rN`. A component after a `.` with leading zeros compares as a fraction
-//! (`1.01 < 1.1`). Malformed input ends the comparison where it goes wrong,
-//! as apk does.
+//! Alpine (apk): `number{.number}{letter}{_suffix{number}}{~hash}{-r#}`.
+//! Numbers compare numerically, except that after the first component one
+//! with a leading zero compares as text (`1.01 < 1.1`); no letter sorts
+//! before a letter; suffixes rank `alpha < beta < pre < rc < (none) < cvs <
+//! svn < git < hg < p`; then the `-r` build number. Commit hashes are not
+//! ordered. What cannot be parsed is kept as a remainder that sorts below a
+//! clean version; two unparsable versions compare as text. These are the rules
+//! osv-scalibr's fixtures encode (they differ from apk 2.x in corner cases
+//! such as `1-r-0`).
 
 use std::cmp::Ordering;
 
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
-enum Token {
-    Invalid,
-    DigitOrZero,
-    Digit,
-    Letter,
-    Suffix,
-    SuffixNo,
-    RevisionNo,
-    End,
+use crate::util::cmp_digits;
+
+struct Apk<'a> {
+    original: &'a str,
+    components: Vec<&'a str>,
+    letter: Option<u8>,
+    suffixes: Vec<(u8, &'a str)>,
+    build: &'a str,
+    remainder: &'a str,
+    invalid: bool,
 }
 
-const PRE: [&str; 4] = ["alpha", "beta", "pre", "rc"];
-const POST: [&str; 5] = ["cvs", "svn", "git", "hg", "p"];
+const SUFFIXES: [&str; 9] = ["alpha", "beta", "pre", "rc", "cvs", "svn", "git", "hg", "p"];
+/// Weights in the order above (`(none)` would be 4).
+const WEIGHTS: [u8; 9] = [0, 1, 2, 3, 5, 6, 7, 8, 9];
+const NO_SUFFIX: u8 = 5;
 
-struct Cursor<'a> {
-    s: &'a [u8],
-    kind: Token,
+fn digits_len(s: &str) -> usize {
+    s.bytes().take_while(u8::is_ascii_digit).count()
 }
 
-impl Cursor<'_> {
-    /// Decides the kind of the next token from the separator ahead.
-    fn next_kind(&mut self) {
-        let old = self.kind;
-        let mut n = Token::Invalid;
-        if self.s.is_empty() {
-            n = Token::End;
-        } else if matches!(old, Token::Digit | Token::DigitOrZero) && self.s[0].is_ascii_lowercase() {
-            n = Token::Letter;
-        } else if old == Token::Letter && self.s[0].is_ascii_digit() {
-            n = Token::Digit;
-        } else if old == Token::Suffix && self.s[0].is_ascii_digit() {
-            n = Token::SuffixNo;
-        } else {
-            match self.s[0] {
-                b'.' => n = Token::DigitOrZero,
-                b'_' => n = Token::Suffix,
-                b'-' if self.s.len() > 1 && self.s[1] == b'r' => {
-                    n = Token::RevisionNo;
-                    self.s = &self.s[1..];
+fn parse(s: &str) -> Apk<'_> {
+    let original = s;
+    // Number components: (digits "."?)*
+    let mut rest = s;
+    let mut components = Vec::new();
+    loop {
+        let n = digits_len(rest);
+        if n == 0 {
+            break;
+        }
+        components.push(&rest[..n]);
+        rest = &rest[n..];
+        match rest.strip_prefix('.') {
+            Some(r) => {
+                rest = r;
+                if digits_len(rest) == 0 {
+                    components.push("");
+                    break;
                 }
-                _ => {}
             }
-            self.s = &self.s[1..];
+            None => break,
         }
-        if n < old
-            && !((n == Token::DigitOrZero && old == Token::Digit)
-                || (n == Token::Suffix && old == Token::SuffixNo)
-                || (n == Token::Digit && old == Token::Letter))
-        {
-            n = Token::Invalid;
-        }
-        self.kind = n;
     }
+    let letter = rest.bytes().next().filter(u8::is_ascii_lowercase);
+    if letter.is_some() {
+        rest = &rest[1..];
+    }
+    // Suffixes: every `_name[digits]` found, removed only while at the front.
+    let mut suffixes = Vec::new();
+    let mut scan = rest;
+    while let Some(pos) = scan.find('_') {
+        let after = &scan[pos + 1..];
+        if let Some(k) = SUFFIXES.iter().position(|name| after.starts_with(name)) {
+            let name_end = pos + 1 + SUFFIXES[k].len();
+            let n = digits_len(&scan[name_end..]);
+            let number = &scan[name_end..name_end + n];
+            suffixes.push((WEIGHTS[k], number));
+            let whole = &scan[pos..name_end + n];
+            if rest.starts_with(whole) {
+                rest = &rest[whole.len()..];
+            }
+            scan = &scan[name_end + n..];
+        } else {
+            scan = after;
+        }
+    }
+    if let Some(h) = rest.strip_prefix('~') {
+        let n = h
+            .bytes()
+            .take_while(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
+            .count();
+        if n > 0 {
+            rest = &h[n..];
+        }
+    }
+    let mut build = "";
+    let mut invalid = false;
+    if !rest.is_empty() {
+        match rest.strip_prefix("-r") {
+            Some(r) => {
+                let n = digits_len(r);
+                build = &r[..n];
+                rest = &r[n..];
+            }
+            None => invalid = true,
+        }
+    }
+    Apk {
+        original,
+        components,
+        letter,
+        suffixes,
+        build,
+        remainder: rest,
+        invalid,
+    }
+}
 
-    /// Reads the token of the current kind and returns its value.
-    fn token(&mut self) -> i128 {
-        if self.s.is_empty() {
-            self.kind = Token::End;
-            return 0;
-        }
-        let mut i = 0;
-        let mut v: i128 = 0;
-        let mut forced_next = None;
-        match self.kind {
-            Token::DigitOrZero if self.s[0] == b'0' => {
-                while i < self.s.len() && self.s[i] == b'0' {
-                    i += 1;
-                }
-                v = -(i as i128);
-                forced_next = Some(Token::Digit);
-            }
-            Token::DigitOrZero | Token::Digit | Token::SuffixNo | Token::RevisionNo => {
-                while i < self.s.len() && self.s[i].is_ascii_digit() {
-                    v = v.saturating_mul(10).saturating_add(i128::from(self.s[i] - b'0'));
-                    i += 1;
-                }
-            }
-            Token::Letter => {
-                v = i128::from(self.s[0]);
-                i = 1;
-            }
-            Token::Suffix => {
-                if let Some(k) = PRE.iter().position(|p| self.s.starts_with(p.as_bytes())) {
-                    i = PRE[k].len();
-                    v = k as i128 - PRE.len() as i128;
-                } else if let Some(k) = POST.iter().position(|p| self.s.starts_with(p.as_bytes())) {
-                    i = POST[k].len();
-                    v = k as i128;
-                } else {
-                    self.kind = Token::Invalid;
-                    return -1;
-                }
-            }
-            _ => {
-                self.kind = Token::Invalid;
-                return -1;
-            }
-        }
-        self.s = &self.s[i..];
-        if self.s.is_empty() {
-            self.kind = Token::End;
-        } else if let Some(k) = forced_next.filter(|_| self.s[0].is_ascii_digit()) {
-            self.kind = k;
+fn cmp_component(a: (usize, &str), b: (usize, &str)) -> Ordering {
+    let num = |s: &str| {
+        if s.is_empty() {
+            "0".to_string()
         } else {
-            self.next_kind();
+            s.to_string()
         }
-        v
+    };
+    if a.0 != 0 && b.0 != 0 && (a.1.starts_with('0') || b.1.starts_with('0')) {
+        return a.1.cmp(b.1);
     }
+    cmp_digits(&num(a.1), &num(b.1))
 }
 
 pub(crate) fn compare(a: &str, b: &str) -> Ordering {
-    let mut x = Cursor {
-        s: a.trim().as_bytes(),
-        kind: Token::Digit,
-    };
-    let mut y = Cursor {
-        s: b.trim().as_bytes(),
-        kind: Token::Digit,
-    };
-    let (mut xv, mut yv) = (0, 0);
-    while x.kind == y.kind && x.kind != Token::End && x.kind != Token::Invalid && xv == yv {
-        xv = x.token();
-        yv = y.token();
+    let (x, y) = (parse(a), parse(b));
+    if x.invalid && y.invalid {
+        return x.original.cmp(y.original);
     }
-    match xv.cmp(&yv) {
-        Ordering::Equal => {}
-        o => return o,
-    }
-    if x.kind == y.kind {
-        return Ordering::Equal;
-    }
-    // Equal so far: the longer one is greater, unless what follows is a
-    // pre-release suffix.
-    if x.kind == Token::Suffix {
-        let mut t = Cursor { s: x.s, kind: x.kind };
-        if t.token() < 0 {
-            return Ordering::Less;
+    for i in 0..x.components.len().max(y.components.len()) {
+        let xa = x.components.get(i).map_or((0, "0"), |c| (i, *c));
+        let ya = y.components.get(i).map_or((0, "0"), |c| (i, *c));
+        let o = cmp_component(xa, ya);
+        if o != Ordering::Equal {
+            return o;
         }
     }
-    if y.kind == Token::Suffix {
-        let mut t = Cursor { s: y.s, kind: y.kind };
-        if t.token() < 0 {
-            return Ordering::Greater;
+    let o = match (x.letter, y.letter) {
+        (None, Some(_)) => Ordering::Less,
+        (Some(_), None) => Ordering::Greater,
+        (l, r) => l.cmp(&r),
+    };
+    if o != Ordering::Equal {
+        return o;
+    }
+    for i in 0..x.suffixes.len().max(y.suffixes.len()) {
+        let (wa, na) = x.suffixes.get(i).copied().unwrap_or((NO_SUFFIX, "0"));
+        let (wb, nb) = y.suffixes.get(i).copied().unwrap_or((NO_SUFFIX, "0"));
+        let num = |s: &str| if s.is_empty() { "0" } else { s }.to_string();
+        let o = wa.cmp(&wb).then_with(|| cmp_digits(&num(na), &num(nb)));
+        if o != Ordering::Equal {
+            return o;
         }
     }
-    y.kind.cmp(&x.kind)
+    let num = |s: &str| if s.is_empty() { "0" } else { s }.to_string();
+    let o = cmp_digits(&num(x.build), &num(y.build));
+    if o != Ordering::Equal {
+        return o;
+    }
+    match (x.remainder.is_empty(), y.remainder.is_empty()) {
+        (true, false) => Ordering::Greater,
+        (false, true) => Ordering::Less,
+        _ => Ordering::Equal,
+    }
 }

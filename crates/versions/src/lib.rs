@@ -50,14 +50,17 @@ impl Ecosystem {
         Some(match base {
             "PyPI" => Ecosystem::PyPI,
             "Debian" | "Ubuntu" => Ecosystem::Debian,
-            "Alpine" | "Alpaquita" | "BellSoft Hardened Containers" | "Wolfi" | "Chainguard" => Ecosystem::Alpine,
+            "Alpine" | "Alpaquita" | "BellSoft Hardened Containers" | "Wolfi" | "Chainguard" => {
+                Ecosystem::Alpine
+            }
             "npm" | "crates.io" | "Go" | "Hex" | "SwiftURL" | "Bitnami" => Ecosystem::Semver,
             "NuGet" => Ecosystem::NuGet,
             "Pub" => Ecosystem::Pub,
             "Maven" => Ecosystem::Maven,
             "RubyGems" => Ecosystem::RubyGems,
             "Packagist" => Ecosystem::Packagist,
-            "Red Hat" | "AlmaLinux" | "Rocky Linux" | "SUSE" | "openSUSE" | "Mageia" | "openEuler" => Ecosystem::Rpm,
+            "Red Hat" | "AlmaLinux" | "Rocky Linux" | "SUSE" | "openSUSE" | "Mageia"
+            | "openEuler" => Ecosystem::Rpm,
             "CRAN" => Ecosystem::Cran,
             "Hackage" => Ecosystem::Hackage,
             _ => return None,
@@ -199,10 +202,12 @@ impl VersionRange {
                     message: e.to_string(),
                 }
             })?;
-            let v = pep440_rs::Version::from_str(version.trim()).map_err(|e| VersionError::Version {
-                scheme: "PEP 440",
-                version: version.to_string(),
-                message: e.to_string(),
+            let v = pep440_rs::Version::from_str(version.trim()).map_err(|e| {
+                VersionError::Version {
+                    scheme: "PEP 440",
+                    version: version.to_string(),
+                    message: e.to_string(),
+                }
             })?;
             return Ok(specs.contains(&v));
         }

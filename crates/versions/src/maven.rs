@@ -1,180 +1,163 @@
-//! Maven: the `ComparableVersion` rules. A version splits at `.` and `-` and
-//! at digit/letter changes into numbers, qualifiers and nested lists (a `-` or
-//! a change of kind opens a list); trailing "null" items (0, empty, `ga`,
-//! `final`, `release`) are dropped per list. Qualifiers rank
-//! `alpha < beta < milestone < rc = cr < snapshot < "" = ga = final = release < sp`,
-//! unknown ones after those, alphabetically; `a1`, `b1`, `m1` mean alpha, beta, milestone.
+//! Maven, as the version-order specification states it: a version splits at
+//! `.`, `-` and at each change between digits and other characters (a change
+//! counts as `-`); each token keeps the separator before it. Trailing "null"
+//! tokens (`0`, empty, `final`, `ga`) are trimmed at the end and before each
+//! remaining `-`. Tokens compare pairwise, the shorter version padded with
+//! nulls: with equal separators numbers compare numerically, a non-null
+//! number sorts after a qualifier, qualifiers rank
+//! `alpha < beta < milestone < rc = cr < snapshot < "" = ga = final = release < sp`
+//! and unknown ones after those, alphabetically; with different separators
+//! `.qualifier < -qualifier < -number < .number`. `a1`, `b1`, `m1` are alpha,
+//! beta, milestone.
 
 use std::cmp::Ordering;
 
-use crate::util::cmp_digits;
+use crate::util::{cmp_digits, is_digits};
 
-#[derive(Debug, Clone)]
-enum Item {
-    Int(String),
-    Str(String),
-    List(Vec<Item>),
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Token {
+    prefix: char,
+    value: String,
+    null: bool,
 }
 
-const QUALIFIERS: [&str; 7] = ["alpha", "beta", "milestone", "rc", "snapshot", "", "sp"];
-const RELEASE: &str = "5";
+const KEYWORDS: [&str; 7] = ["alpha", "beta", "milestone", "rc", "snapshot", "", "sp"];
 
-fn qualifier_key(q: &str) -> String {
-    match QUALIFIERS.iter().position(|x| *x == q) {
-        Some(i) => i.to_string(),
-        None => format!("{}-{q}", QUALIFIERS.len()),
-    }
+fn keyword_rank(k: &str) -> usize {
+    KEYWORDS
+        .iter()
+        .position(|x| *x == k)
+        .unwrap_or(KEYWORDS.len())
 }
 
-fn string_item(s: &str, followed_by_digit: bool) -> Item {
-    let mut v = s.to_string();
-    if followed_by_digit && v.len() == 1 {
-        v = match v.as_str() {
-            "a" => "alpha".into(),
-            "b" => "beta".into(),
-            "m" => "milestone".into(),
-            _ => v,
-        };
-    }
-    let v = match v.as_str() {
-        "ga" | "final" | "release" => String::new(),
-        "cr" => "rc".into(),
-        _ => v,
-    };
-    Item::Str(v)
-}
-
-fn parse_item(s: &str) -> Item {
-    if s.bytes().all(|b| b.is_ascii_digit()) {
-        let n = s.trim_start_matches('0');
-        Item::Int(if n.is_empty() { "0".into() } else { n.into() })
-    } else {
-        string_item(s, false)
-    }
-}
-
-fn is_null(item: &Item) -> bool {
-    match item {
-        Item::Int(n) => n == "0",
-        Item::Str(s) => qualifier_key(s) == RELEASE,
-        Item::List(l) => l.is_empty(),
-    }
-}
-
-/// Builds the nested list; `path` holds the indices of the open lists.
-fn parse(version: &str) -> Item {
-    let v = version.trim().to_lowercase();
-    let mut root: Vec<Item> = Vec::new();
-    // Stack of open lists as paths of indices into the tree.
-    let mut stack: Vec<Vec<usize>> = vec![Vec::new()];
-    fn list_at<'a>(root: &'a mut Vec<Item>, path: &[usize]) -> &'a mut Vec<Item> {
-        let mut cur = root;
-        for &i in path {
-            cur = match &mut cur[i] {
-                Item::List(l) => l,
-                _ => unreachable!("paths only lead through lists"),
+fn tokens(version: &str) -> Vec<Token> {
+    let mut out: Vec<Token> = Vec::new();
+    let mut prefix = '\0';
+    let mut offset = 0;
+    for raw in version.split(['.', '-']) {
+        if offset > 0 {
+            // The separator before this raw token.
+            prefix = char::from(version.as_bytes()[offset - 1]);
+        }
+        offset += raw.len() + 1;
+        let bytes = raw.as_bytes();
+        let mut cuts: Vec<usize> = (1..bytes.len())
+            .filter(|&i| bytes[i - 1].is_ascii_digit() != bytes[i].is_ascii_digit())
+            .collect();
+        cuts.push(raw.len());
+        let mut start = 0;
+        for (j, &cut) in cuts.iter().enumerate() {
+            let p = if j > 0 { '-' } else { prefix };
+            let mut value = raw[start..cut].to_lowercase();
+            if value.is_empty() {
+                value = "0".into();
+            }
+            value = match value.as_str() {
+                "cr" => "rc".into(),
+                "ga" | "final" | "release" => String::new(),
+                "a" if cut != raw.len() => "alpha".into(),
+                "b" if cut != raw.len() => "beta".into(),
+                "m" if cut != raw.len() => "milestone".into(),
+                _ => value,
             };
-        }
-        cur
-    }
-    let open_list = |root: &mut Vec<Item>, stack: &mut Vec<Vec<usize>>| {
-        let path = stack.last().cloned().unwrap_or_default();
-        let list = list_at(root, &path);
-        list.push(Item::List(Vec::new()));
-        let mut new_path = path;
-        new_path.push(list.len() - 1);
-        stack.push(new_path);
-    };
-    let push = |root: &mut Vec<Item>, stack: &Vec<Vec<usize>>, item: Item| {
-        let path = stack.last().cloned().unwrap_or_default();
-        list_at(root, &path).push(item);
-    };
-    let chars: Vec<char> = v.chars().collect();
-    let mut is_digit = false;
-    let mut start = 0;
-    for i in 0..chars.len() {
-        let c = chars[i];
-        let piece = || chars[start..i].iter().collect::<String>();
-        if c == '.' {
-            let item = if i == start { Item::Int("0".into()) } else { parse_item(&piece()) };
-            push(&mut root, &stack, item);
-            start = i + 1;
-        } else if c == '-' {
-            let item = if i == start { Item::Int("0".into()) } else { parse_item(&piece()) };
-            push(&mut root, &stack, item);
-            start = i + 1;
-            open_list(&mut root, &mut stack);
-        } else if c.is_ascii_digit() {
-            if !is_digit && i > start {
-                push(&mut root, &stack, string_item(&piece(), true));
-                start = i;
-                open_list(&mut root, &mut stack);
+            if is_digits(&value) {
+                let t = value.trim_start_matches('0');
+                value = if t.is_empty() { "0".into() } else { t.into() };
             }
-            is_digit = true;
-        } else {
-            if is_digit && i > start {
-                push(&mut root, &stack, parse_item(&piece()));
-                start = i;
-                open_list(&mut root, &mut stack);
-            }
-            is_digit = false;
+            out.push(Token {
+                prefix: p,
+                value,
+                null: false,
+            });
+            start = cut;
         }
     }
-    if chars.len() > start {
-        let rest: String = chars[start..].iter().collect();
-        push(&mut root, &stack, parse_item(&rest));
-    }
-    // Normalise innermost lists first.
-    while let Some(path) = stack.pop() {
-        let list = list_at(&mut root, &path);
-        let mut i = list.len();
-        while i > 0 {
+    // Trim trailing nulls at the end and before each remaining hyphen.
+    let trim = |t: &Token| matches!(t.value.as_str(), "0" | "" | "final" | "ga");
+    let mut i = out.len() as isize - 1;
+    while i > 0 {
+        let iu = i as usize;
+        if trim(&out[iu]) {
+            out.remove(iu);
             i -= 1;
-            if is_null(&list[i]) {
-                list.remove(i);
-            } else if !matches!(list[i], Item::List(_)) {
-                break;
-            }
+            continue;
         }
+        while i >= 0 && out[i as usize].prefix != '-' {
+            i -= 1;
+        }
+        i -= 1;
     }
-    Item::List(root)
+    out
 }
 
-fn cmp(a: Option<&Item>, b: Option<&Item>) -> Ordering {
-    match (a, b) {
-        (None, None) => Ordering::Equal,
-        (None, Some(b)) => cmp(Some(b), None).reverse(),
-        (Some(Item::Int(n)), None) => {
-            if n == "0" {
-                Ordering::Equal
-            } else {
-                Ordering::Greater
-            }
+fn null_like(t: &Token) -> Token {
+    if t.prefix == '-' {
+        Token {
+            prefix: '-',
+            value: String::new(),
+            null: true,
         }
-        (Some(Item::Str(s)), None) => qualifier_key(s).as_str().cmp(RELEASE),
-        (Some(Item::List(l)), None) => match l.first() {
-            None => Ordering::Equal,
-            Some(first) => cmp(Some(first), None),
-        },
-        (Some(Item::Int(m)), Some(Item::Int(n))) => cmp_digits(m, n),
-        (Some(Item::Int(_)), Some(_)) => Ordering::Greater,
-        (Some(Item::Str(_)), Some(Item::Int(_))) => Ordering::Less,
-        (Some(Item::Str(s)), Some(Item::Str(t))) => qualifier_key(s).cmp(&qualifier_key(t)),
-        (Some(Item::Str(_)), Some(Item::List(_))) => Ordering::Less,
-        (Some(Item::List(_)), Some(Item::Int(_))) => Ordering::Less,
-        (Some(Item::List(_)), Some(Item::Str(_))) => Ordering::Greater,
-        (Some(Item::List(l)), Some(Item::List(r))) => {
-            for i in 0..l.len().max(r.len()) {
-                let o = cmp(l.get(i), r.get(i));
-                if o != Ordering::Equal {
-                    return o;
-                }
-            }
-            Ordering::Equal
+    } else {
+        // `sp` is the one qualifier after the empty value.
+        Token {
+            prefix: '.',
+            value: if t.value == "sp" {
+                String::new()
+            } else {
+                "0".into()
+            },
+            null: true,
         }
     }
+}
+
+fn order(t: &Token) -> u8 {
+    match (is_digits(&t.value), t.prefix) {
+        (true, '-') => 2,
+        (true, _) => 3,
+        (false, '-') => 1,
+        (false, _) => 0,
+    }
+}
+
+fn less(a: &Token, b: &Token) -> bool {
+    if a.prefix == b.prefix {
+        let (an, bn) = (is_digits(&a.value), is_digits(&b.value));
+        if an && bn {
+            return cmp_digits(&a.value, &b.value) == Ordering::Less;
+        }
+        if an && !a.null {
+            return false;
+        }
+        if bn && !b.null {
+            return true;
+        }
+        let (l, r) = (keyword_rank(&a.value), keyword_rank(&b.value));
+        if l == KEYWORDS.len() && r == KEYWORDS.len() {
+            return a.value < b.value;
+        }
+        return l < r;
+    }
+    order(a) < order(b)
 }
 
 pub(crate) fn compare(a: &str, b: &str) -> Ordering {
-    cmp(Some(&parse(a)), Some(&parse(b)))
+    let (x, y) = (tokens(a.trim()), tokens(b.trim()));
+    let same = |p: &Token, q: &Token| p.prefix == q.prefix && p.value == q.value;
+    if x.len() == y.len() && x.iter().zip(&y).all(|(p, q)| same(p, q)) {
+        return Ordering::Equal;
+    }
+    for i in 0..x.len().max(y.len()) {
+        let l = x.get(i).cloned().unwrap_or_else(|| null_like(&y[i]));
+        let r = y.get(i).cloned().unwrap_or_else(|| null_like(&x[i]));
+        if same(&l, &r) {
+            continue;
+        }
+        return if less(&l, &r) {
+            Ordering::Less
+        } else {
+            Ordering::Greater
+        };
+    }
+    Ordering::Equal
 }

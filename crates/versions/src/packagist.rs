@@ -7,34 +7,49 @@ use std::cmp::Ordering;
 
 use crate::util::cmp_digits;
 
+/// PHP's canonicalisation: the first character is kept as it is; then
+/// `-`, `_`, `+` and any other character that is not alphanumeric (or `#`, the
+/// placeholder for a number) become one `.`, and
+/// a `.` goes between a digit and a non-digit.
 fn canonical(v: &str) -> Vec<String> {
     let v = v.trim();
-    let v = v.strip_prefix(['v', 'V']).filter(|r| r.starts_with(|c: char| c.is_ascii_digit())).unwrap_or(v);
+    let v = v
+        .strip_prefix(['v', 'V'])
+        .filter(|r| r.starts_with(|c: char| c.is_ascii_digit()))
+        .unwrap_or(v);
+    let chars: Vec<char> = v.chars().collect();
+    let Some(&first) = chars.first() else {
+        return Vec::new();
+    };
     let mut out = String::with_capacity(v.len() * 2);
-    let mut prev: Option<char> = None;
-    for c in v.chars() {
-        let c = if matches!(c, '-' | '_' | '+') { '.' } else { c };
-        if let Some(p) = prev {
-            let kind = |ch: char| {
-                if ch.is_ascii_digit() {
-                    1
-                } else if ch == '.' {
-                    0
-                } else {
-                    2
-                }
-            };
-            if c != '.' && p != '.' && kind(p) != kind(c) {
+    out.push(first);
+    let digit = |c: char| c.is_ascii_digit();
+    let non_digit = |c: char| !c.is_ascii_digit() && c != '.';
+    let mut last = first;
+    for &c in &chars[1..] {
+        let ends_with_dot = out.ends_with('.');
+        if matches!(c, '-' | '_' | '+') {
+            if !ends_with_dot {
                 out.push('.');
             }
-            if c == '.' && p == '.' {
-                continue;
+        } else if (non_digit(last) && digit(c)) || (digit(last) && non_digit(c)) {
+            if !ends_with_dot {
+                out.push('.');
             }
+            out.push(c);
+        } else if !c.is_ascii_alphanumeric() && c != '#' {
+            if !ends_with_dot {
+                out.push('.');
+            }
+        } else {
+            out.push(c);
         }
-        out.push(c);
-        prev = Some(c);
+        last = c;
     }
-    out.split('.').filter(|s| !s.is_empty()).map(str::to_string).collect()
+    out.split('.')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 fn special(s: &str) -> i32 {
@@ -61,8 +76,11 @@ fn is_num(s: &str) -> bool {
 }
 
 pub(crate) fn compare(a: &str, b: &str) -> Ordering {
-    let (x, y) = (canonical(a), canonical(b));
-    for (p, q) in x.iter().zip(&y) {
+    compare_parts(&canonical(a), &canonical(b))
+}
+
+fn compare_parts(x: &[String], y: &[String]) -> Ordering {
+    for (p, q) in x.iter().zip(y) {
         let o = match (is_num(p), is_num(q)) {
             (true, true) => cmp_digits(p, q),
             (false, false) => special(p).cmp(&special(q)),
@@ -73,15 +91,25 @@ pub(crate) fn compare(a: &str, b: &str) -> Ordering {
             return o;
         }
     }
+    // What remains of the longer one is compared with "#N#", as PHP does.
+    let placeholder = canonical("#N#");
     match x.len().cmp(&y.len()) {
         Ordering::Equal => Ordering::Equal,
         Ordering::Greater => {
-            let rest = &x[y.len()];
-            if is_num(rest) { Ordering::Greater } else { special(rest).cmp(&special("#")) }
+            let rest = &x[y.len()..];
+            if is_num(&rest[0]) {
+                Ordering::Greater
+            } else {
+                compare_parts(rest, &placeholder)
+            }
         }
         Ordering::Less => {
-            let rest = &y[x.len()];
-            if is_num(rest) { Ordering::Less } else { special("#").cmp(&special(rest)) }
+            let rest = &y[x.len()..];
+            if is_num(&rest[0]) {
+                Ordering::Less
+            } else {
+                compare_parts(&placeholder, rest)
+            }
         }
     }
 }

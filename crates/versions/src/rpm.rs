@@ -10,7 +10,8 @@ use crate::util::cmp_digits;
 struct Evr<'a> {
     epoch: &'a str,
     version: &'a str,
-    release: &'a str,
+    /// `None` when there is no `-` at all (`1` sorts before `1-`).
+    release: Option<&'a str>,
 }
 
 fn split(s: &str) -> Evr<'_> {
@@ -19,7 +20,10 @@ fn split(s: &str) -> Evr<'_> {
         Some((e, r)) if e.bytes().all(|b| b.is_ascii_digit()) => (e, r),
         _ => ("0", s),
     };
-    let (version, release) = rest.rsplit_once('-').unwrap_or((rest, ""));
+    let (version, release) = match rest.rsplit_once('-') {
+        Some((v, r)) => (v, Some(r)),
+        None => (rest, None),
+    };
     Evr {
         epoch: if epoch.is_empty() { "0" } else { epoch },
         version,
@@ -31,7 +35,12 @@ pub(crate) fn compare(a: &str, b: &str) -> Ordering {
     let (x, y) = (split(a), split(b));
     cmp_digits(x.epoch, y.epoch)
         .then_with(|| rpmvercmp(x.version, y.version))
-        .then_with(|| rpmvercmp(x.release, y.release))
+        .then_with(|| match (x.release, y.release) {
+            (Some(p), Some(q)) => rpmvercmp(p, q),
+            (None, Some(_)) => Ordering::Less,
+            (Some(_), None) => Ordering::Greater,
+            (None, None) => Ordering::Equal,
+        })
 }
 
 pub(crate) fn rpmvercmp(a: &str, b: &str) -> Ordering {
@@ -85,18 +94,32 @@ pub(crate) fn rpmvercmp(a: &str, b: &str) -> Ordering {
         let numeric = one[0].is_ascii_digit();
         let take = |s: &[u8]| -> usize {
             s.iter()
-                .take_while(|c| if numeric { c.is_ascii_digit() } else { c.is_ascii_alphabetic() })
+                .take_while(|c| {
+                    if numeric {
+                        c.is_ascii_digit()
+                    } else {
+                        c.is_ascii_alphabetic()
+                    }
+                })
                 .count()
         };
         let (n1, n2) = (take(one), take(two));
         if n2 == 0 {
-            return if numeric { Ordering::Greater } else { Ordering::Less };
+            return if numeric {
+                Ordering::Greater
+            } else {
+                Ordering::Less
+            };
         }
         let (s1, s2) = (
             std::str::from_utf8(&one[..n1]).unwrap_or(""),
             std::str::from_utf8(&two[..n2]).unwrap_or(""),
         );
-        let o = if numeric { cmp_digits(s1, s2) } else { s1.cmp(s2) };
+        let o = if numeric {
+            cmp_digits(s1, s2)
+        } else {
+            s1.cmp(s2)
+        };
         if o != Ordering::Equal {
             return o;
         }

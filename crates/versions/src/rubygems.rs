@@ -24,7 +24,11 @@ fn segments(v: &str) -> Vec<Segment> {
                 i += 1;
             }
             let n = v[start..i].trim_start_matches('0');
-            out.push(Segment::Num(if n.is_empty() { "0".into() } else { n.into() }));
+            out.push(Segment::Num(if n.is_empty() {
+                "0".into()
+            } else {
+                n.into()
+            }));
         } else if bytes[i].is_ascii_alphabetic() {
             while i < bytes.len() && bytes[i].is_ascii_alphabetic() {
                 i += 1;
@@ -39,7 +43,10 @@ fn segments(v: &str) -> Vec<Segment> {
 
 fn canonical(v: &str) -> Vec<Segment> {
     let segs = segments(v);
-    let split = segs.iter().position(|s| matches!(s, Segment::Str(_))).unwrap_or(segs.len());
+    let split = segs
+        .iter()
+        .position(|s| matches!(s, Segment::Str(_)))
+        .unwrap_or(segs.len());
     let zero = Segment::Num("0".into());
     let trim = |part: &[Segment]| -> Vec<Segment> {
         let mut p = part.to_vec();

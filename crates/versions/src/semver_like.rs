@@ -68,7 +68,11 @@ pub(crate) fn cmp_prerelease(a: &str, b: &str, fold_case: bool) -> Ordering {
     let strip = |s: &str| -> String {
         let s = s.split('+').next().unwrap_or("");
         let s = s.strip_prefix('-').unwrap_or(s);
-        if fold_case { s.to_ascii_lowercase() } else { s.to_string() }
+        if fold_case {
+            s.to_ascii_lowercase()
+        } else {
+            s.to_string()
+        }
     };
     let (a, b) = (strip(a), strip(b));
     match (a.is_empty(), b.is_empty()) {

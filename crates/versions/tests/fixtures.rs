@@ -36,10 +36,16 @@ fn run(file: &str, ecosystem: &str) -> (usize, Vec<String>) {
             op => panic!("{file}:{}: operator {op:?}", n + 1),
         };
         checked += 1;
-        for (a, b, want) in [(parts[0], parts[2], want), (parts[2], parts[0], want.reverse())] {
+        for (a, b, want) in [
+            (parts[0], parts[2], want),
+            (parts[2], parts[0], want.reverse()),
+        ] {
             match compare(eco, a, b) {
                 Ok(got) if got == want => {}
-                Ok(got) => failures.push(format!("{file}:{}: {a} vs {b}: got {got:?}, want {want:?}", n + 1)),
+                Ok(got) => failures.push(format!(
+                    "{file}:{}: {a} vs {b}: got {got:?}, want {want:?}",
+                    n + 1
+                )),
                 Err(e) => failures.push(format!("{file}:{}: {e}", n + 1)),
             }
         }
@@ -56,7 +62,12 @@ fn check(file: &str, ecosystems: &[&str], expected_lines: usize) {
             "{file} as {eco}: {} of {} comparisons failed:\n{}",
             failures.len(),
             checked * 2,
-            failures.iter().take(25).cloned().collect::<Vec<_>>().join("\n")
+            failures
+                .iter()
+                .take(25)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n")
         );
     }
 }
@@ -64,7 +75,11 @@ fn check(file: &str, ecosystems: &[&str], expected_lines: usize) {
 // Line counts are upstream's (version-fixtures/SOURCES.md).
 #[test]
 fn semver() {
-    check("semver-versions.txt", &["npm", "crates.io", "Go", "Hex"], 86);
+    check(
+        "semver-versions.txt",
+        &["npm", "crates.io", "Go", "Hex"],
+        86,
+    );
 }
 #[test]
 fn pypi() {
@@ -120,7 +135,11 @@ fn packagist_generated() {
 }
 #[test]
 fn redhat() {
-    check("redhat-versions.txt", &["Red Hat", "AlmaLinux", "Rocky Linux", "SUSE", "openSUSE"], 165);
+    check(
+        "redhat-versions.txt",
+        &["Red Hat", "AlmaLinux", "Rocky Linux", "SUSE", "openSUSE"],
+        165,
+    );
 }
 #[test]
 fn cran() {
