@@ -1,0 +1,212 @@
+//! Reading OSV records from files, directories and zip exports. A record that
+//! cannot be read is reported with its source and the reason; the others load.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::record::Advisory;
+
+/// Bounds on what one load reads (zip bombs, huge files).
+#[derive(Debug, Clone)]
+pub struct LoadLimits {
+    pub max_record_bytes: u64,
+    pub max_zip_entries: usize,
+    pub max_zip_total_bytes: u64,
+}
+
+impl Default for LoadLimits {
+    fn default() -> Self {
+        LoadLimits {
+            max_record_bytes: 64 * 1024 * 1024,
+            max_zip_entries: 1_000_000,
+            max_zip_total_bytes: 8 * 1024 * 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {message}", path.display())]
+    Zip { path: PathBuf, message: String },
+}
+
+/// What a load produced: the records read, and every source it could not read with why.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub advisories: Vec<(String, Advisory)>,
+    pub rejected: Vec<(String, String)>,
+}
+
+/// Parses one record; `name` decides JSON vs YAML by extension, falling back to content.
+pub fn load_bytes(name: &str, bytes: &[u8]) -> Result<Advisory, String> {
+    let lower = name.to_ascii_lowercase();
+    let yaml = lower.ends_with(".yaml") || lower.ends_with(".yml");
+    let looks_json = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    let advisory: Advisory = if yaml || !looks_json {
+        let text = std::str::from_utf8(bytes)
+            .map_err(|e| format!("not UTF-8 at byte {}", e.valid_up_to()))?;
+        serde_saphyr::from_str(text).map_err(|e| {
+            let at = e
+                .location()
+                .map(|l| format!(" (line {})", l.line()))
+                .unwrap_or_default();
+            format!("YAML: {}{at}", first_line(&e.to_string()))
+        })?
+    } else {
+        aibomdb_graph::json::parse(bytes).map_err(|e| format!("JSON: {e}"))?
+    };
+    if advisory.id.trim().is_empty() {
+        return Err("field `id` is empty".into());
+    }
+    Ok(advisory)
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or(s)
+}
+
+/// Loads a file (JSON, YAML or zip) or every such file under a directory.
+pub fn load_path(path: &Path, limits: &LoadLimits) -> Result<Loaded, LoadError> {
+    let mut out = Loaded::default();
+    let meta = std::fs::metadata(path).map_err(|source| LoadError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if meta.is_dir() {
+        let mut files = Vec::new();
+        walk(path, &mut files)?;
+        for f in files {
+            load_file(&f, limits, &mut out)?;
+        }
+    } else {
+        load_file(path, limits, &mut out)?;
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
+    let io = |source| LoadError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(io)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            !p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
+        .collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            walk(&p, out)?;
+        } else if is_record_name(&p.to_string_lossy()) || p.extension().is_some_and(|e| e == "zip")
+        {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+fn is_record_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower.ends_with(".json") || lower.ends_with(".yaml") || lower.ends_with(".yml")
+}
+
+fn load_file(path: &Path, limits: &LoadLimits, out: &mut Loaded) -> Result<(), LoadError> {
+    let source = path.display().to_string();
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("zip"))
+    {
+        return load_zip(path, limits, out);
+    }
+    let size = std::fs::metadata(path)
+        .map_err(|source| LoadError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?
+        .len();
+    if size > limits.max_record_bytes {
+        out.rejected.push((
+            source,
+            format!(
+                "{size} bytes, over the limit of {}",
+                limits.max_record_bytes
+            ),
+        ));
+        return Ok(());
+    }
+    let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    match load_bytes(&source, &bytes) {
+        Ok(a) => out.advisories.push((source, a)),
+        Err(reason) => out.rejected.push((source, reason)),
+    }
+    Ok(())
+}
+
+fn load_zip(path: &Path, limits: &LoadLimits, out: &mut Loaded) -> Result<(), LoadError> {
+    let zip_err = |message: String| LoadError::Zip {
+        path: path.to_path_buf(),
+        message,
+    };
+    let file = std::fs::File::open(path).map_err(|source| LoadError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut archive = zip::ZipArchive::new(file).map_err(|e| zip_err(e.to_string()))?;
+    if archive.len() > limits.max_zip_entries {
+        return Err(zip_err(format!(
+            "{} entries, over the limit of {}",
+            archive.len(),
+            limits.max_zip_entries
+        )));
+    }
+    let mut total: u64 = 0;
+    for i in 0..archive.len() {
+        let mut entry = archive.by_index(i).map_err(|e| zip_err(e.to_string()))?;
+        let entry_name = entry
+            .name()
+            .map(|n| n.into_owned())
+            .map_err(|e| zip_err(format!("entry {i}: {e}")))?;
+        let name = format!("{}!{entry_name}", path.display());
+        if entry.is_dir() || !is_record_name(&entry_name) {
+            continue;
+        }
+        // The declared size can lie: read at most the limit and check.
+        let mut bytes = Vec::new();
+        let read = (&mut entry)
+            .take(limits.max_record_bytes + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| zip_err(format!("{entry_name}: {e}")))?;
+        total += read as u64;
+        if read as u64 > limits.max_record_bytes {
+            out.rejected.push((
+                name,
+                format!("over the record limit of {} bytes", limits.max_record_bytes),
+            ));
+            continue;
+        }
+        if total > limits.max_zip_total_bytes {
+            return Err(zip_err(format!(
+                "decompressed size over the limit of {} bytes",
+                limits.max_zip_total_bytes
+            )));
+        }
+        match load_bytes(&name, &bytes) {
+            Ok(a) => out.advisories.push((name, a)),
+            Err(reason) => out.rejected.push((name, reason)),
+        }
+    }
+    Ok(())
+}

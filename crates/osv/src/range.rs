@@ -1,0 +1,241 @@
+//! Range evaluation exactly as the OSV schema defines it: per range, events
+//! sorted by version (`introduced: "0"` first); walking them, `introduced` at
+//! or below the version turns "affected" on, `fixed` at or below turns it off,
+//! `last_affected` below turns it off; a `limit` at or below the version
+//! means this range does not apply. A version listed in `versions` is
+//! affected. `GIT` ranges name commits, not package versions: they are kept
+//! and not evaluated. `SEMVER` ranges use SemVer ordering whatever the
+//! ecosystem; `ECOSYSTEM` ranges the ecosystem's own.
+
+use std::cmp::Ordering;
+
+use aibomdb_versions::{Ecosystem, VersionError, compare};
+
+use crate::record::{Affected, Event};
+
+/// The answer for one version against one `affected[]` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Affected,
+    NotAffected,
+    /// No ordering is known for the ecosystem: said, never a silent non-match.
+    Unsupported(String),
+    /// The version (or a bound) cannot be ordered.
+    Unorderable(String),
+}
+
+fn event_version(e: &Event) -> Option<&str> {
+    e.introduced
+        .as_deref()
+        .or(e.fixed.as_deref())
+        .or(e.last_affected.as_deref())
+        .or(e.limit.as_deref())
+}
+
+/// `introduced: "0"` is below every version; any other "0" (a `fixed: "0"`
+/// in real Go records) is an ordinary version.
+fn is_zero_introduced(e: &Event) -> bool {
+    e.introduced.as_deref() == Some("0")
+}
+
+/// Evaluates one range's events for `version`.
+pub fn in_range(eco: Ecosystem, events: &[Event], version: &str) -> Result<bool, VersionError> {
+    let mut sorted: Vec<&Event> = events
+        .iter()
+        .filter(|e| event_version(e).is_some())
+        .collect();
+    let mut err = None;
+    sorted.sort_by(
+        |a, b| match (is_zero_introduced(a), is_zero_introduced(b)) {
+            (true, true) => Ordering::Equal,
+            (true, false) => Ordering::Less,
+            (false, true) => Ordering::Greater,
+            _ => {
+                let (x, y) = (
+                    event_version(a).unwrap_or("0"),
+                    event_version(b).unwrap_or("0"),
+                );
+                compare(eco, x, y).unwrap_or_else(|e| {
+                    err = Some(e);
+                    Ordering::Equal
+                })
+            }
+        },
+    );
+    if let Some(e) = err {
+        return Err(e);
+    }
+    for e in &sorted {
+        if let Some(limit) = &e.limit
+            && compare(eco, version, limit)? != Ordering::Less
+        {
+            return Ok(false);
+        }
+    }
+    let mut affected = false;
+    for e in sorted {
+        if let Some(v) = &e.introduced {
+            if is_zero_introduced(e) || compare(eco, version, v)? != Ordering::Less {
+                affected = true;
+            }
+        } else if let Some(v) = &e.fixed {
+            if compare(eco, version, v)? != Ordering::Less {
+                affected = false;
+            }
+        } else if let Some(v) = &e.last_affected
+            && compare(eco, version, v)? == Ordering::Greater
+        {
+            affected = false;
+        }
+    }
+    Ok(affected)
+}
+
+/// The OSV ecosystem name without its `:release` suffix (`Debian:12` → `Debian`),
+/// split at the first `:` only.
+pub fn base_ecosystem(name: &str) -> &str {
+    name.split_once(':').map_or(name, |(b, _)| b)
+}
+
+impl Affected {
+    /// Is `version` affected by this entry? (The package name and ecosystem
+    /// are matched by the caller.)
+    pub fn evaluate(&self, version: &str) -> Verdict {
+        let ecosystem_name = self.package.as_ref().map_or("", |p| p.ecosystem.as_str());
+        let eco = Ecosystem::from_osv(ecosystem_name);
+        if self.versions.iter().any(|v| v == version) {
+            return Verdict::Affected;
+        }
+        for r in &self.ranges {
+            let ordering = match r.ty.as_str() {
+                "SEMVER" => Some(Ecosystem::Semver),
+                "ECOSYSTEM" => eco,
+                _ => continue,
+            };
+            let Some(ordering) = ordering else {
+                return Verdict::Unsupported(format!("ecosystem {ecosystem_name:?}"));
+            };
+            match in_range(ordering, &r.events, version) {
+                Ok(true) => return Verdict::Affected,
+                Ok(false) => {}
+                Err(e) => return Verdict::Unorderable(e.to_string()),
+            }
+        }
+        // Versions can also be equal without being the same string (`1.0` and
+        // `1.0.0` in PEP 440): compare the listed ones when an ordering exists.
+        if let Some(eco) = eco
+            && self
+                .versions
+                .iter()
+                .any(|v| compare(eco, v, version).is_ok_and(|o| o == Ordering::Equal))
+        {
+            return Verdict::Affected;
+        }
+        Verdict::NotAffected
+    }
+}
+
+/// Does the advisory's entry name this package? Ecosystems match when equal,
+/// or when one side carries no `:release` suffix; PyPI names compare after
+/// PEP 503 normalisation, others exactly.
+pub fn names_package(entry: &crate::record::Package, ecosystem: &str, name: &str) -> bool {
+    let eco_match = entry.ecosystem == ecosystem
+        || ((!entry.ecosystem.contains(':') || !ecosystem.contains(':'))
+            && base_ecosystem(&entry.ecosystem) == base_ecosystem(ecosystem));
+    if !eco_match {
+        return false;
+    }
+    if base_ecosystem(ecosystem) == "PyPI" {
+        aibomdb_graph::pep503_normalise(&entry.name) == aibomdb_graph::pep503_normalise(name)
+    } else {
+        entry.name == name
+    }
+}
+
+impl crate::record::Advisory {
+    /// The verdict for one package version: affected if any `affected[]`
+    /// entry naming the package says so. A withdrawn advisory affects nothing.
+    /// An empty version (nothing pinned) counts as affected: better a flag to
+    /// check than a miss.
+    pub fn affects(&self, ecosystem: &str, name: &str, version: &str) -> Verdict {
+        if self.is_withdrawn() {
+            return Verdict::NotAffected;
+        }
+        let mut verdict = Verdict::NotAffected;
+        for a in &self.affected {
+            let Some(p) = &a.package else { continue };
+            if !names_package(p, ecosystem, name) {
+                continue;
+            }
+            if version.is_empty() {
+                return Verdict::Affected;
+            }
+            match a.evaluate(version) {
+                Verdict::Affected => return Verdict::Affected,
+                Verdict::NotAffected => {}
+                other => verdict = other,
+            }
+        }
+        verdict
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(kind: &str, v: &str) -> Event {
+        let mut e = Event::default();
+        match kind {
+            "i" => e.introduced = Some(v.into()),
+            "f" => e.fixed = Some(v.into()),
+            "l" => e.last_affected = Some(v.into()),
+            _ => e.limit = Some(v.into()),
+        }
+        e
+    }
+
+    #[test]
+    fn intervals_last_affected_and_limit() {
+        let events = [
+            ev("i", "1.0"),
+            ev("f", "1.5"),
+            ev("i", "2.0"),
+            ev("l", "2.3"),
+        ];
+        let is = |v| in_range(Ecosystem::PyPI, &events, v).unwrap();
+        assert!(!is("0.9"));
+        assert!(is("1.0"));
+        assert!(is("1.4.9"));
+        assert!(!is("1.5"));
+        assert!(is("2.3"));
+        assert!(!is("2.3.1"));
+        let limited = [ev("i", "0"), ev("lim", "3.0")];
+        assert!(in_range(Ecosystem::Semver, &limited, "2.9.9").unwrap());
+        assert!(!in_range(Ecosystem::Semver, &limited, "3.0.0").unwrap());
+    }
+
+    #[test]
+    fn unsorted_events_are_sorted_first() {
+        let events = [
+            ev("i", "4.0.0"),
+            ev("f", "4.1.12"),
+            ev("i", "3.2.0"),
+            ev("f", "3.2.22"),
+            ev("i", "0"),
+        ];
+        assert!(in_range(Ecosystem::RubyGems, &events, "4.1.0").unwrap());
+        assert!(!in_range(Ecosystem::RubyGems, &events, "3.2.22").unwrap());
+        assert!(in_range(Ecosystem::RubyGems, &events, "1.0").unwrap());
+    }
+
+    #[test]
+    fn ecosystem_suffixes() {
+        assert_eq!(base_ecosystem("Debian:12"), "Debian");
+        assert_eq!(
+            base_ecosystem("Red Hat:enterprise_linux:9::baseos"),
+            "Red Hat"
+        );
+        assert_eq!(base_ecosystem("PyPI"), "PyPI");
+    }
+}
