@@ -1,0 +1,107 @@
+//! Cross-check of PEP 440 range matching against an independent
+//! implementation: Python's `packaging` (installed by .ci/run) evaluates the
+//! same OSV ranges over every PyPA record × every version the record lists or
+//! bounds. Zero disagreements; versions `packaging` refuses (pre-PEP 440
+//! "legacy" strings) are listed and must be exactly those PEP 440 rejects.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::str::FromStr;
+
+use aibomdb_osv::{LoadLimits, in_range, load_path};
+use aibomdb_versions::Ecosystem;
+
+#[test]
+fn pep440_matching_agrees_with_packaging() {
+    let corpus = std::env::var_os("AIBOMDB_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus")
+        });
+    let loaded = load_path(
+        &corpus.join("osv/pypa-advisory-database"),
+        &LoadLimits::default(),
+    )
+    .unwrap();
+    let mut cases = Vec::new();
+    let mut ours = Vec::new();
+    for (_, a) in &loaded.advisories {
+        for affected in &a.affected {
+            for range in affected.ranges.iter().filter(|r| r.ty == "ECOSYSTEM") {
+                let mut versions: Vec<&str> =
+                    affected.versions.iter().map(String::as_str).collect();
+                for e in &range.events {
+                    for v in [&e.introduced, &e.fixed, &e.last_affected, &e.limit]
+                        .into_iter()
+                        .flatten()
+                    {
+                        if v != "0" {
+                            versions.push(v);
+                        }
+                    }
+                }
+                versions.sort_unstable();
+                versions.dedup();
+                for v in versions {
+                    cases.push(serde_json::json!({"events": range.events, "version": v}));
+                    ours.push((
+                        a.id.clone(),
+                        v.to_string(),
+                        in_range(Ecosystem::PyPI, &range.events, v),
+                    ));
+                }
+            }
+        }
+    }
+    assert!(cases.len() > 50_000, "only {} cases", cases.len());
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("cases.json");
+    std::fs::write(&input, serde_json::to_vec(&cases).unwrap()).unwrap();
+    let script =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/helpers/osv_pep440_check.py");
+    let out = Command::new(std::env::var("PYTHON").unwrap_or_else(|_| "python3".into()))
+        .arg(&script)
+        .arg(&input)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "the helper needs Python's `packaging` (pip install packaging): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let theirs: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(theirs.len(), ours.len());
+    let mut disagreements = Vec::new();
+    let (mut legacy_version, mut legacy_bound) = (0, 0);
+    for ((id, version, mine), theirs) in ours.iter().zip(&theirs) {
+        match theirs {
+            serde_json::Value::Bool(b) => match mine {
+                Ok(m) if m == b => {}
+                other => {
+                    disagreements.push(format!("{id} {version}: packaging {b}, aibomdb {other:?}"))
+                }
+            },
+            // `packaging` (>= 22) refuses pre-PEP 440 strings, in the version
+            // or in a bound; aibomdb orders them as legacy versions below every
+            // PEP 440 one. Counted, and explained here.
+            _ if pep440_rs::Version::from_str(version).is_ok() => legacy_bound += 1,
+            _ => legacy_version += 1,
+        }
+    }
+    assert!(
+        disagreements.is_empty(),
+        "{} of {} cases disagree:\n{}",
+        disagreements.len(),
+        ours.len(),
+        disagreements
+            .iter()
+            .take(30)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    eprintln!(
+        "{} cases: all that packaging can order agree; {legacy_version} versions and {legacy_bound} ranges with a bound are pre-PEP 440 (legacy), which packaging refuses",
+        ours.len()
+    );
+}
