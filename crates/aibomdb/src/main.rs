@@ -44,6 +44,11 @@ enum Command {
     Stats(FormatArg),
     /// Documents in the store, with history.
     Documents(DocumentsArgs),
+    /// OSV advisories.
+    #[command(subcommand)]
+    Advisories(AdvisoriesCommand),
+    /// Advisories matching the deployments' packages; a CI gate with --fail-on.
+    Match(MatchArgs),
     /// Blast-radius queries.
     #[command(subcommand)]
     Query(QueryCommand),
@@ -107,6 +112,13 @@ enum QueryCommand {
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
         format: OutputFormat,
     },
+    /// Deployments, packages and fixed versions affected by an advisory (any alias: CVE, GHSA, PYSEC).
+    Affected {
+        #[arg(long)]
+        advisory: String,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        format: OutputFormat,
+    },
     /// Deployments that contain a package, with the path to it.
     Deployments {
         /// Package URL; qualifiers are ignored.
@@ -118,6 +130,31 @@ enum QueryCommand {
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
         format: OutputFormat,
     },
+}
+
+#[derive(Subcommand)]
+enum AdvisoriesCommand {
+    /// Load OSV records: JSON or YAML files, directories of them, osv.dev `all.zip` exports.
+    /// Loading again updates records by id and `modified`; withdrawn records stop matching.
+    Load {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        format: OutputFormat,
+    },
+}
+
+#[derive(Args)]
+struct MatchArgs {
+    /// Only this deployment (default: all).
+    #[arg(long)]
+    deployment: Option<String>,
+    /// Exit 1 when a match at or above this severity exists: low, medium, high,
+    /// critical, or any. A match whose severity is unknown trips every level.
+    #[arg(long)]
+    fail_on: Option<String>,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    format: OutputFormat,
 }
 
 #[derive(Args)]
@@ -163,6 +200,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Stats(f) => stats(&open(&cli.db)?, f.format),
         Command::Documents(args) => documents(&open(&cli.db)?, args),
         Command::Query(q) => query(&open(&cli.db)?, q),
+        Command::Advisories(AdvisoriesCommand::Load { paths, format }) => {
+            load_advisories(&cli.db, &paths, format)
+        }
+        Command::Match(args) => match_command(&open(&cli.db)?, args),
         Command::Serve(_) => Err(BadInput(
             "`serve` is not built yet: the GraphQL server and web page arrive with issue 6".into(),
         )
@@ -411,6 +452,20 @@ fn query(store: &Store, q: QueryCommand) -> Result<ExitCode> {
                 }
             }
         }
+        QueryCommand::Affected { advisory, format } => {
+            let ids = store.advisory_ids(&advisory)?;
+            if ids.is_empty() {
+                return Err(BadInput(format!(
+                    "no advisory known as {advisory:?} (load advisories first)"
+                ))
+                .into());
+            }
+            let rows: Vec<_> = aibomdb_osv::deployment_matches(store, None)?
+                .into_iter()
+                .filter(|r| ids.contains(&r.advisory))
+                .collect();
+            print_matches(&rows, format, Some(&ids))?;
+        }
         QueryCommand::Deployment { name, format } => {
             let Some(report) = store.deployment_report(&name)? else {
                 return Err(BadInput(format!("no deployment named {name:?}")).into());
@@ -500,4 +555,120 @@ fn print_deployment(report: &aibomdb_store::DeploymentReport) {
             println!("  {}  {}", m.purl, m.reason);
         }
     }
+}
+
+fn load_advisories(db: &PathBuf, paths: &[PathBuf], format: OutputFormat) -> Result<ExitCode> {
+    let mut advisories = Vec::new();
+    let mut rejected = Vec::new();
+    for p in paths {
+        let loaded = aibomdb_osv::load_path(p, &aibomdb_osv::LoadLimits::default())?;
+        advisories.extend(loaded.advisories.into_iter().map(|(_, a)| a));
+        rejected.extend(loaded.rejected);
+    }
+    let store = open(db)?;
+    let summary = aibomdb_osv::load_advisories(&store, &advisories)?;
+    match format {
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({"summary": summary, "rejected": rejected})
+            )?
+        ),
+        OutputFormat::Table => {
+            println!(
+                "{} read: {} added, {} updated, {} unchanged ({} withdrawn); {} matches written",
+                advisories.len(),
+                summary.added,
+                summary.updated,
+                summary.unchanged,
+                summary.withdrawn,
+                summary.matches
+            );
+        }
+    }
+    for (source, reason) in &rejected {
+        eprintln!("error: {source}: {reason}");
+    }
+    Ok(if rejected.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
+}
+
+fn match_command(store: &Store, args: MatchArgs) -> Result<ExitCode> {
+    let threshold = match args.fail_on.as_deref() {
+        None => None,
+        Some("any") => Some(aibomdb_osv::Level::None),
+        Some(s) => Some(aibomdb_osv::Level::parse(s).ok_or_else(|| {
+            BadInput(format!(
+                "--fail-on {s:?}: expected low, medium, high, critical or any"
+            ))
+        })?),
+    };
+    if let Some(d) = &args.deployment
+        && store.deployment_report(d)?.is_none()
+    {
+        return Err(BadInput(format!("no deployment named {d:?}")).into());
+    }
+    let rows = aibomdb_osv::deployment_matches(store, args.deployment.as_deref())?;
+    print_matches(&rows, args.format, None)?;
+    let tripped = threshold.is_some_and(|t| {
+        rows.iter().any(|r| {
+            r.status == "affected" && (r.severity == aibomdb_osv::Level::Unknown || r.severity >= t)
+        })
+    });
+    if tripped {
+        eprintln!(
+            "gate: matches at or above --fail-on {}",
+            args.fail_on.unwrap_or_default()
+        );
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_matches(
+    rows: &[aibomdb_osv::MatchRow],
+    format: OutputFormat,
+    ids: Option<&[String]>,
+) -> Result<()> {
+    match format {
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(rows)?),
+        OutputFormat::Table => {
+            if let Some(ids) = ids {
+                println!("advisory {}", ids.join(", "));
+            }
+            let mut t = Table::new(&[
+                "deployment",
+                "package",
+                "advisory",
+                "aliases",
+                "severity",
+                "fixed",
+                "status",
+            ]);
+            for r in rows {
+                t.row(vec![
+                    r.deployment.clone(),
+                    r.package.clone()
+                        + &r.via_source_of
+                            .as_ref()
+                            .map(|b| format!(" (source of {b})"))
+                            .unwrap_or_default(),
+                    r.advisory.clone(),
+                    r.aliases.join(" "),
+                    match r.score {
+                        Some(s) => format!("{:?} {s}", r.severity).to_lowercase(),
+                        None => format!("{:?}", r.severity).to_lowercase(),
+                    },
+                    r.fixed.join(" "),
+                    r.status.clone(),
+                ]);
+            }
+            print!("{t}");
+            println!("{} matches", rows.len());
+        }
+    }
+    Ok(())
 }

@@ -242,6 +242,10 @@ pub fn commit(
         .map(str::to_string)
         .unwrap_or_else(|| default_deployment(&prepared));
     let path = prepared.path.clone();
+    // Matched against the advisories already loaded, so that the matches
+    // land in the document's own transaction.
+    let (lookup_names, matches) = aibomdb_osv::match_document(store, &prepared.facts)
+        .map_err(|e| IngestError::new(&path, e))?;
     store
         .ingest(NewDocument {
             deployment,
@@ -249,6 +253,8 @@ pub fn commit(
             sha256: prepared.sha256,
             size: prepared.size,
             facts: prepared.facts,
+            lookup_names,
+            matches,
         })
         .map_err(|e| IngestError::new(&path, e))
 }

@@ -3,9 +3,19 @@
 //! Matching against the graph lives with the store; this crate knows OSV.
 
 mod load;
+mod matcher;
+mod names;
 mod range;
 mod record;
+mod report;
+mod severity;
 
 pub use load::{LoadError, LoadLimits, Loaded, load_bytes, load_path};
+pub use matcher::{
+    DocumentMatches, LoadSummary, evaluate, load_advisories, lookup_names, match_document,
+};
+pub use names::{OsvName, index_key, osv_names};
 pub use range::{Verdict, base_ecosystem, in_range, names_package};
 pub use record::{Advisory, Affected, Event, Package, Range, Reference, Severity};
+pub use report::{MatchRow, deployment_matches};
+pub use severity::{Level, cvss3_base_score, severity};

@@ -63,6 +63,12 @@ pub fn load_bytes(name: &str, bytes: &[u8]) -> Result<Advisory, String> {
     if advisory.id.trim().is_empty() {
         return Err("field `id` is empty".into());
     }
+    if advisory.modified.is_none() {
+        return Err(
+            "field `modified` is missing (the OSV schema requires it; updates are ordered by it)"
+                .into(),
+        );
+    }
     Ok(advisory)
 }
 

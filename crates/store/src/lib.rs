@@ -13,6 +13,7 @@
 //! open: edges are scoped per document, so a path query only ever needs one
 //! document's edges, and opening a large store stays cheap.
 
+mod advisories;
 pub mod records;
 mod report;
 mod tables;
@@ -26,9 +27,10 @@ use petgraph::graphmap::DiGraphMap;
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
 pub use records::{
-    CoverageGap, DeployedPackage, DeploymentHit, DeploymentRecord, DeploymentReport, DocumentId,
-    DocumentRecord, DocumentSummary, EdgeRecord, IngestOutcome, Missing, Occurrence, PackageId,
-    PackageRecord, PackageVersion, PathStep, Stats,
+    AdvisoryChange, AdvisoryRow, CoverageGap, DeployedPackage, DeploymentHit, DeploymentRecord,
+    DeploymentReport, DocumentId, DocumentRecord, DocumentSummary, EdgeRecord, IngestOutcome,
+    LookupName, MatchRecord, Missing, Occurrence, PackageId, PackageRecord, PackageVersion,
+    PathStep, Stats,
 };
 use tables::*;
 
@@ -85,6 +87,12 @@ pub struct NewDocument {
     pub sha256: [u8; 32],
     pub size: u64,
     pub facts: DocumentFacts,
+    /// Per package (aligned with `facts.packages`; shorter means none): how
+    /// advisories name it.
+    pub lookup_names: Vec<Vec<LookupName>>,
+    /// Per package: its advisory matches, computed before the write so that
+    /// they land in the document's own transaction (`package` is filled in).
+    pub matches: Vec<Vec<MatchRecord>>,
 }
 
 pub struct Store {
@@ -164,6 +172,13 @@ impl Store {
             txn.open_table(PACKAGE_DOCUMENTS)?;
             txn.open_table(EDGES)?;
             txn.open_table(EDGES_REVERSE)?;
+            txn.open_table(ADVISORIES)?;
+            txn.open_table(ADVISORY_JSON)?;
+            txn.open_table(ADVISORY_IDENTIFIERS)?;
+            txn.open_table(ADVISORY_KEYS)?;
+            txn.open_table(PACKAGE_KEYS)?;
+            txn.open_table(MATCHES)?;
+            txn.open_table(MATCHES_BY_ADVISORY)?;
         }
         txn.commit()?;
         Ok(())
@@ -185,6 +200,8 @@ impl Store {
             sha256,
             size,
             facts,
+            lookup_names,
+            matches,
         } = doc;
         let mut hash_key = sha256.to_vec();
         hash_key.extend_from_slice(deployment.as_bytes());
@@ -239,6 +256,41 @@ impl Store {
                 package_docs.insert((id, doc_id), ())?;
             }
             meta.insert("next_package_id", next_package)?;
+
+            // Advisory lookup names and matches of this document's packages.
+            let mut package_keys = txn.open_table(PACKAGE_KEYS)?;
+            for (i, names) in lookup_names.iter().enumerate() {
+                let Some(&id) = ids.get(i).filter(|id| **id != 0) else {
+                    continue;
+                };
+                for name in names {
+                    let mut list: Vec<LookupName> =
+                        match package_keys.get((name.key.as_str(), id))? {
+                            Some(v) => decode(v.value(), "package_keys", &name.key)?,
+                            None => Vec::new(),
+                        };
+                    if !list.contains(name) {
+                        list.push(name.clone());
+                        buf.clear();
+                        encode(&list, &mut buf);
+                        package_keys.insert((name.key.as_str(), id), buf.as_slice())?;
+                    }
+                }
+            }
+            let mut match_table = txn.open_table(MATCHES)?;
+            let mut by_advisory = txn.open_table(MATCHES_BY_ADVISORY)?;
+            for (i, found) in matches.into_iter().enumerate() {
+                let Some(&id) = ids.get(i).filter(|id| **id != 0) else {
+                    continue;
+                };
+                for mut m in found {
+                    m.package = id;
+                    buf.clear();
+                    encode(&m, &mut buf);
+                    match_table.insert((id, m.advisory.as_str()), buf.as_slice())?;
+                    by_advisory.insert((m.advisory.as_str(), id), ())?;
+                }
+            }
 
             let mut edges = txn.open_table(EDGES)?;
             let mut edges_rev = txn.open_table(EDGES_REVERSE)?;
@@ -738,6 +790,13 @@ impl Store {
         fold(&txn, PACKAGE_DOCUMENTS, &mut h)?;
         fold(&txn, EDGES, &mut h)?;
         fold(&txn, EDGES_REVERSE, &mut h)?;
+        fold(&txn, ADVISORIES, &mut h)?;
+        fold(&txn, ADVISORY_JSON, &mut h)?;
+        fold(&txn, ADVISORY_IDENTIFIERS, &mut h)?;
+        fold(&txn, ADVISORY_KEYS, &mut h)?;
+        fold(&txn, PACKAGE_KEYS, &mut h)?;
+        fold(&txn, MATCHES, &mut h)?;
+        fold(&txn, MATCHES_BY_ADVISORY, &mut h)?;
         Ok(h.finish())
     }
 
@@ -765,6 +824,8 @@ impl Store {
         );
         out.insert("edges", txn.open_table(EDGES)?.len()?);
         out.insert("edges_reverse", txn.open_table(EDGES_REVERSE)?.len()?);
+        out.insert("advisories", txn.open_table(ADVISORIES)?.len()?);
+        out.insert("matches", txn.open_table(MATCHES)?.len()?);
         Ok(out)
     }
 }

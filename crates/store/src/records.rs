@@ -196,3 +196,52 @@ pub struct Missing {
     pub listed_by: Vec<DocumentId>,
     pub reason: String,
 }
+
+/// How a package is named in advisories (computed by the matcher, stored so
+/// that loading advisories later finds the package without a rescan).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LookupName {
+    /// Join key: base ecosystem and name (`PyPI/jinja2`, `Debian/openssl`).
+    pub key: String,
+    /// Ecosystem with release when known (`Debian:11`).
+    pub ecosystem: String,
+    pub name: String,
+    /// The binary package when this name is its source package.
+    pub via_source_of: Option<String>,
+}
+
+/// What the store keeps about an advisory besides its JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdvisoryRow {
+    pub id: String,
+    pub modified: Option<String>,
+    pub withdrawn: bool,
+    /// id, aliases and upstream ids.
+    pub identifiers: Vec<String>,
+    /// Lookup keys of the packages it names.
+    pub keys: Vec<String>,
+}
+
+/// How a load changed one advisory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum AdvisoryChange {
+    Added,
+    Updated,
+    Unchanged,
+}
+
+/// A Package→Advisory edge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MatchRecord {
+    pub advisory: String,
+    pub package: PackageId,
+    /// `affected`, or `unsupported`/`unorderable` when the version could not be
+    /// evaluated (reported, never dropped).
+    pub status: String,
+    pub detail: Option<String>,
+    /// The ecosystem and name the advisory was matched under.
+    pub ecosystem: String,
+    pub name: String,
+    pub via_source_of: Option<String>,
+    pub fixed: Vec<String>,
+}

@@ -33,3 +33,22 @@ pub(crate) const EDGES: TableDefinition<(u64, u64, u64), &[u8]> = TableDefinitio
 /// (to package, from package, document id) → ().
 pub(crate) const EDGES_REVERSE: TableDefinition<(u64, u64, u64), ()> =
     TableDefinition::new("edges_reverse");
+/// advisory id → `AdvisoryMeta` (postcard).
+pub(crate) const ADVISORIES: TableDefinition<&str, &[u8]> = TableDefinition::new("advisories");
+/// advisory id → the OSV record as JSON.
+pub(crate) const ADVISORY_JSON: TableDefinition<&str, &[u8]> =
+    TableDefinition::new("advisory_json");
+/// (id, alias or upstream id, advisory id) → (): find a record by any name.
+pub(crate) const ADVISORY_IDENTIFIERS: TableDefinition<(&str, &str), ()> =
+    TableDefinition::new("advisory_identifiers");
+/// (lookup key such as `PyPI/jinja2`, advisory id) → ().
+pub(crate) const ADVISORY_KEYS: TableDefinition<(&str, &str), ()> =
+    TableDefinition::new("advisory_keys");
+/// (lookup key, package id) → `Vec<LookupName>` (postcard): how the package is named in advisories.
+pub(crate) const PACKAGE_KEYS: TableDefinition<(&str, u64), &[u8]> =
+    TableDefinition::new("package_keys");
+/// (package id, advisory id) → `MatchRecord` (postcard).
+pub(crate) const MATCHES: TableDefinition<(u64, &str), &[u8]> = TableDefinition::new("matches");
+/// (advisory id, package id) → ().
+pub(crate) const MATCHES_BY_ADVISORY: TableDefinition<(&str, u64), ()> =
+    TableDefinition::new("matches_by_advisory");

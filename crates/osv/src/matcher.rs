@@ -1,0 +1,206 @@
+//! Matching advisories against the graph, incrementally: loading advisories
+//! evaluates them only against packages already indexed under the names they
+//! mention, and ingesting a document evaluates only that document's packages
+//! (in the document's own transaction). No estate-wide rescan on a change.
+
+use std::collections::HashMap;
+
+use aibomdb_graph::{DocumentFacts, PackageFact, Purl};
+use aibomdb_store::{AdvisoryChange, AdvisoryRow, LookupName, MatchRecord, Store, StoreError};
+
+use crate::names::{index_key, osv_names};
+use crate::range::Verdict;
+use crate::record::Advisory;
+
+/// How advisories name this package (empty when its purl type has no OSV ecosystem here).
+pub fn lookup_names(fact: &PackageFact) -> Vec<LookupName> {
+    let Some(key) = &fact.key else {
+        return Vec::new();
+    };
+    let Ok(purl) = Purl::parse(key.as_str()) else {
+        return Vec::new();
+    };
+    osv_names(
+        &purl.ty,
+        purl.namespace.as_deref(),
+        &purl.name,
+        &fact.qualifiers,
+        fact.source_package.as_ref().map(|(n, _)| n.as_str()),
+    )
+    .into_iter()
+    .map(|n| LookupName {
+        key: n.key(),
+        ecosystem: n.ecosystem,
+        name: n.name,
+        via_source_of: n.via_source_of,
+    })
+    .collect()
+}
+
+/// The version a package is matched at: the document's own version string
+/// (for Debian the epoch is part of it).
+fn version_of(fact: &PackageFact) -> String {
+    fact.key
+        .as_ref()
+        .and_then(|k| k.version())
+        .unwrap_or_default()
+}
+
+/// Evaluates one advisory for one package under the names it goes by.
+pub fn evaluate(
+    advisory: &Advisory,
+    names: &[LookupName],
+    version: &str,
+    package: u64,
+) -> Option<MatchRecord> {
+    for n in names {
+        let (status, detail) = match advisory.affects(&n.ecosystem, &n.name, version) {
+            Verdict::Affected => ("affected", None),
+            Verdict::NotAffected => continue,
+            Verdict::Unsupported(why) => (
+                "unsupported",
+                Some(format!("no version ordering for {why}")),
+            ),
+            Verdict::Unorderable(why) => ("unorderable", Some(why)),
+        };
+        let fixed = advisory
+            .affected
+            .iter()
+            .filter(|a| {
+                a.package
+                    .as_ref()
+                    .is_some_and(|p| crate::names_package(p, &n.ecosystem, &n.name))
+            })
+            .flat_map(|a| a.fixed_versions())
+            .collect();
+        return Some(MatchRecord {
+            advisory: advisory.id.clone(),
+            package,
+            status: status.to_string(),
+            detail,
+            ecosystem: n.ecosystem.clone(),
+            name: n.name.clone(),
+            via_source_of: n.via_source_of.clone(),
+            fixed,
+        });
+    }
+    None
+}
+
+/// Per package of a document (aligned with its packages): how advisories
+/// name it, and its matches.
+pub type DocumentMatches = (Vec<Vec<LookupName>>, Vec<Vec<MatchRecord>>);
+
+/// Lookup names and matches for every package of a document, read from the
+/// advisories the store holds; to be written with the document.
+pub fn match_document(store: &Store, facts: &DocumentFacts) -> Result<DocumentMatches, StoreError> {
+    let all_names: Vec<Vec<LookupName>> = facts.packages.iter().map(lookup_names).collect();
+    let mut keys: Vec<&str> = all_names.iter().flatten().map(|n| n.key.as_str()).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let mut by_key: HashMap<String, Vec<Advisory>> = HashMap::new();
+    for (key, _, json) in store.advisories_for_keys(&keys)? {
+        if let Ok(a) = serde_json::from_slice::<Advisory>(&json) {
+            by_key.entry(key).or_default().push(a);
+        }
+    }
+    let mut all_matches = Vec::with_capacity(facts.packages.len());
+    for (fact, names) in facts.packages.iter().zip(&all_names) {
+        let version = version_of(fact);
+        let mut found: Vec<MatchRecord> = Vec::new();
+        for key in names.iter().map(|n| n.key.as_str()) {
+            for a in by_key.get(key).into_iter().flatten() {
+                if found.iter().any(|m| m.advisory == a.id) {
+                    continue;
+                }
+                let relevant: Vec<LookupName> =
+                    names.iter().filter(|n| n.key == key).cloned().collect();
+                if let Some(m) = evaluate(a, &relevant, &version, 0) {
+                    found.push(m);
+                }
+            }
+        }
+        all_matches.push(found);
+    }
+    Ok((all_names, all_matches))
+}
+
+/// What loading advisories did.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LoadSummary {
+    pub added: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub withdrawn: usize,
+    /// Match edges written for the added and updated advisories.
+    pub matches: usize,
+}
+
+/// Stores advisories and re-matches the ones that changed against the
+/// packages indexed under the names they mention.
+pub fn load_advisories(store: &Store, advisories: &[Advisory]) -> Result<LoadSummary, StoreError> {
+    let rows: Vec<(AdvisoryRow, Vec<u8>)> = advisories
+        .iter()
+        .map(|a| {
+            let mut keys: Vec<String> = a
+                .affected
+                .iter()
+                .filter_map(|x| x.package.as_ref())
+                .map(|p| index_key(&p.ecosystem, &p.name))
+                .collect();
+            keys.sort();
+            keys.dedup();
+            let mut identifiers: Vec<String> = a.identifiers().map(str::to_string).collect();
+            identifiers.sort();
+            identifiers.dedup();
+            let row = AdvisoryRow {
+                id: a.id.clone(),
+                modified: a.modified.clone(),
+                withdrawn: a.is_withdrawn(),
+                identifiers,
+                keys,
+            };
+            (row, serde_json::to_vec(a).unwrap_or_default())
+        })
+        .collect();
+    let changes = store.put_advisories(&rows)?;
+    let mut summary = LoadSummary::default();
+    let mut changed_ids = Vec::new();
+    let mut matches = Vec::new();
+    let mut packages_by_key = HashMap::new();
+    for ((row, _), (advisory, change)) in rows.iter().zip(advisories.iter().zip(&changes)) {
+        match change {
+            AdvisoryChange::Unchanged => {
+                summary.unchanged += 1;
+                continue;
+            }
+            AdvisoryChange::Added => summary.added += 1,
+            AdvisoryChange::Updated => summary.updated += 1,
+        }
+        summary.withdrawn += usize::from(row.withdrawn);
+        changed_ids.push(advisory.id.clone());
+        if row.withdrawn {
+            continue;
+        }
+        for key in &row.keys {
+            if !packages_by_key.contains_key(key) {
+                packages_by_key.insert(key.clone(), store.packages_for_key(key)?);
+            }
+            for (package, names) in &packages_by_key[key] {
+                let version = package.version.clone().unwrap_or_default();
+                let names: Vec<LookupName> =
+                    names.iter().filter(|n| &n.key == key).cloned().collect();
+                if let Some(m) = evaluate(advisory, &names, &version, package.id)
+                    && !matches
+                        .iter()
+                        .any(|x: &MatchRecord| x.package == m.package && x.advisory == m.advisory)
+                {
+                    matches.push(m);
+                }
+            }
+        }
+    }
+    summary.matches = matches.len();
+    store.replace_matches_of(&changed_ids, &matches)?;
+    Ok(summary)
+}

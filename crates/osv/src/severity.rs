@@ -1,0 +1,170 @@
+//! Severity from what a record gives: a CVSS v3.x vector (base score
+//! computed per the specification), or a database's own label (GHSA's
+//! `database_specific.severity`). CVSS v4 vectors are kept but not scored here.
+
+use serde::Serialize;
+
+use crate::record::Advisory;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// No score or label the matcher can read: a gate treats it as failing.
+    Unknown,
+    None,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Level {
+    pub fn parse(s: &str) -> Option<Level> {
+        Some(match s.to_ascii_lowercase().as_str() {
+            "none" => Level::None,
+            "low" => Level::Low,
+            "medium" | "moderate" => Level::Medium,
+            "high" => Level::High,
+            "critical" => Level::Critical,
+            _ => return None,
+        })
+    }
+
+    fn of_score(score: f64) -> Level {
+        match score {
+            s if s >= 9.0 => Level::Critical,
+            s if s >= 7.0 => Level::High,
+            s if s >= 4.0 => Level::Medium,
+            s if s > 0.0 => Level::Low,
+            _ => Level::None,
+        }
+    }
+}
+
+/// The advisory's severity: the highest CVSS v3 score among its vectors, else
+/// a database label, else unknown. Returns the level and the score if any.
+pub fn severity(advisory: &Advisory) -> (Level, Option<f64>) {
+    let vectors = advisory
+        .severity
+        .iter()
+        .chain(advisory.affected.iter().flat_map(|a| a.severity.iter()));
+    let best = vectors
+        .filter(|s| s.ty.starts_with("CVSS_V3"))
+        .filter_map(|s| cvss3_base_score(&s.score))
+        .fold(None, |best: Option<f64>, s| {
+            Some(best.map_or(s, |b| b.max(s)))
+        });
+    if let Some(score) = best {
+        return (Level::of_score(score), Some(score));
+    }
+    let label = advisory
+        .database_specific
+        .as_ref()
+        .and_then(|d| d.get("severity"))
+        .and_then(|s| s.as_str())
+        .and_then(Level::parse);
+    (label.unwrap_or(Level::Unknown), None)
+}
+
+fn roundup(x: f64) -> f64 {
+    let i = (x * 100_000.0).round() as i64;
+    if i % 10_000 == 0 {
+        i as f64 / 100_000.0
+    } else {
+        ((i / 10_000) + 1) as f64 / 10.0
+    }
+}
+
+/// CVSS v3.0/v3.1 base score of a vector such as
+/// `CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H`.
+pub fn cvss3_base_score(vector: &str) -> Option<f64> {
+    let mut m = std::collections::HashMap::new();
+    for part in vector.split('/').skip(1) {
+        let (k, v) = part.split_once(':')?;
+        m.insert(k, v);
+    }
+    let changed = *m.get("S")? == "C";
+    let av = match *m.get("AV")? {
+        "N" => 0.85,
+        "A" => 0.62,
+        "L" => 0.55,
+        "P" => 0.2,
+        _ => return None,
+    };
+    let ac = match *m.get("AC")? {
+        "L" => 0.77,
+        "H" => 0.44,
+        _ => return None,
+    };
+    let pr = match (*m.get("PR")?, changed) {
+        ("N", _) => 0.85,
+        ("L", false) => 0.62,
+        ("L", true) => 0.68,
+        ("H", false) => 0.27,
+        ("H", true) => 0.5,
+        _ => return None,
+    };
+    let ui = match *m.get("UI")? {
+        "N" => 0.85,
+        "R" => 0.62,
+        _ => return None,
+    };
+    let cia = |k: &str| -> Option<f64> {
+        Some(match *m.get(k)? {
+            "H" => 0.56,
+            "L" => 0.22,
+            "N" => 0.0,
+            _ => return None,
+        })
+    };
+    let (c, i, a) = (cia("C")?, cia("I")?, cia("A")?);
+    let iss = 1.0 - (1.0 - c) * (1.0 - i) * (1.0 - a);
+    let impact = if changed {
+        7.52 * (iss - 0.029) - 3.25 * (iss - 0.02).powi(15)
+    } else {
+        6.42 * iss
+    };
+    if impact <= 0.0 {
+        return Some(0.0);
+    }
+    let exploitability = 8.22 * av * ac * pr * ui;
+    Some(if changed {
+        roundup((1.08 * (impact + exploitability)).min(10.0))
+    } else {
+        roundup((impact + exploitability).min(10.0))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cvss3_scores_from_the_specification_examples() {
+        assert_eq!(
+            cvss3_base_score("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"),
+            Some(9.8)
+        );
+        assert_eq!(
+            cvss3_base_score("CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:C/C:L/I:L/A:N"),
+            Some(6.1)
+        );
+        assert_eq!(
+            cvss3_base_score("CVSS:3.0/AV:L/AC:L/PR:L/UI:N/S:U/C:H/I:N/A:N"),
+            Some(5.5)
+        );
+        assert_eq!(
+            cvss3_base_score("CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:N/I:N/A:N"),
+            Some(0.0)
+        );
+        assert_eq!(cvss3_base_score("CVSS:3.1/AV:X"), None);
+    }
+
+    #[test]
+    fn levels() {
+        assert_eq!(Level::of_score(9.8), Level::Critical);
+        assert_eq!(Level::of_score(6.1), Level::Medium);
+        assert_eq!(Level::parse("MODERATE"), Some(Level::Medium));
+        assert!(Level::Unknown < Level::Low);
+    }
+}

@@ -1,0 +1,206 @@
+//! Advisory rows, their lookup indexes and the Package→Advisory match edges.
+//! The store keeps OSV records as JSON and knows nothing of their semantics:
+//! the matcher (`crates/osv`) decides what matches, the store persists it.
+
+use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
+
+use crate::records::{AdvisoryChange, AdvisoryRow, LookupName, MatchRecord, PackageRecord};
+use crate::tables::*;
+use crate::{PackageId, Result, Store, decode, encode};
+
+impl Store {
+    /// Writes advisories (one transaction for the batch). A record replaces the
+    /// stored one with the same id only when its `modified` is later, or equal
+    /// with a different withdrawn state (RFC 3339 times compare as text); an
+    /// older or identical record is left alone. Returns what happened to each.
+    pub fn put_advisories(&self, rows: &[(AdvisoryRow, Vec<u8>)]) -> Result<Vec<AdvisoryChange>> {
+        let txn = self.db.begin_write()?;
+        let mut changes = Vec::with_capacity(rows.len());
+        {
+            let mut meta = txn.open_table(ADVISORIES)?;
+            let mut json = txn.open_table(ADVISORY_JSON)?;
+            let mut identifiers = txn.open_table(ADVISORY_IDENTIFIERS)?;
+            let mut keys = txn.open_table(ADVISORY_KEYS)?;
+            let mut buf = Vec::new();
+            for (row, bytes) in rows {
+                let old: Option<AdvisoryRow> = meta
+                    .get(row.id.as_str())?
+                    .map(|v| decode(v.value(), "advisories", &row.id))
+                    .transpose()?;
+                let change = match &old {
+                    Some(o) => {
+                        let newer = match (&row.modified, &o.modified) {
+                            (Some(new), Some(old)) => {
+                                new > old || (new == old && row.withdrawn != o.withdrawn)
+                            }
+                            (Some(_), None) => true,
+                            (None, _) => row.withdrawn != o.withdrawn,
+                        };
+                        if !newer {
+                            changes.push(AdvisoryChange::Unchanged);
+                            continue;
+                        }
+                        AdvisoryChange::Updated
+                    }
+                    None => AdvisoryChange::Added,
+                };
+                if let Some(o) = old {
+                    for i in &o.identifiers {
+                        identifiers.remove((i.as_str(), o.id.as_str()))?;
+                    }
+                    for k in &o.keys {
+                        keys.remove((k.as_str(), o.id.as_str()))?;
+                    }
+                }
+                buf.clear();
+                encode(row, &mut buf);
+                meta.insert(row.id.as_str(), buf.as_slice())?;
+                json.insert(row.id.as_str(), bytes.as_slice())?;
+                for i in &row.identifiers {
+                    identifiers.insert((i.as_str(), row.id.as_str()), ())?;
+                }
+                for k in &row.keys {
+                    keys.insert((k.as_str(), row.id.as_str()), ())?;
+                }
+                changes.push(change);
+            }
+        }
+        txn.commit()?;
+        Ok(changes)
+    }
+
+    /// Advisory ids answering to `identifier` (an id, alias or upstream id).
+    pub fn advisory_ids(&self, identifier: &str) -> Result<Vec<String>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(ADVISORY_IDENTIFIERS)?;
+        let mut out = Vec::new();
+        for e in table.range((identifier, "")..=(identifier, "\u{10FFFF}"))? {
+            out.push(e?.0.value().1.to_string());
+        }
+        Ok(out)
+    }
+
+    /// The stored OSV JSON of one advisory.
+    pub fn advisory_json(&self, id: &str) -> Result<Option<Vec<u8>>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(ADVISORY_JSON)?;
+        Ok(table.get(id)?.map(|v| v.value().to_vec()))
+    }
+
+    /// The JSON of every advisory naming a package under `key`.
+    pub fn advisories_for_key(&self, key: &str) -> Result<Vec<(String, Vec<u8>)>> {
+        let txn = self.db.begin_read()?;
+        let keys = txn.open_table(ADVISORY_KEYS)?;
+        let json = txn.open_table(ADVISORY_JSON)?;
+        let mut out = Vec::new();
+        for e in keys.range((key, "")..=(key, "\u{10FFFF}"))? {
+            let id = e?.0.value().1.to_string();
+            if let Some(v) = json.get(id.as_str())? {
+                out.push((id.clone(), v.value().to_vec()));
+            }
+        }
+        Ok(out)
+    }
+
+    /// As [`Store::advisories_for_key`] for many keys, in one read transaction.
+    pub fn advisories_for_keys(&self, keys: &[&str]) -> Result<Vec<(String, String, Vec<u8>)>> {
+        let txn = self.db.begin_read()?;
+        let index = txn.open_table(ADVISORY_KEYS)?;
+        if index.is_empty()? {
+            return Ok(Vec::new());
+        }
+        let json = txn.open_table(ADVISORY_JSON)?;
+        let mut out = Vec::new();
+        for key in keys {
+            for e in index.range((*key, "")..=(*key, "\u{10FFFF}"))? {
+                let id = e?.0.value().1.to_string();
+                if let Some(v) = json.get(id.as_str())? {
+                    out.push((key.to_string(), id.clone(), v.value().to_vec()));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Packages named under `key`, with the names they go by.
+    pub fn packages_for_key(&self, key: &str) -> Result<Vec<(PackageRecord, Vec<LookupName>)>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(PACKAGE_KEYS)?;
+        let packages = txn.open_table(PACKAGES)?;
+        let mut out = Vec::new();
+        for e in table.range((key, 0)..=(key, u64::MAX))? {
+            let (k, v) = e?;
+            let id = k.value().1;
+            let names: Vec<LookupName> = decode(v.value(), "package_keys", key)?;
+            if let Some(p) = packages.get(id)? {
+                out.push((decode(p.value(), "packages", &id.to_string())?, names));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Replaces every match of `advisory` by `matches` (empty: the advisory
+    /// was withdrawn or no longer matches).
+    pub fn replace_advisory_matches(&self, advisory: &str, matches: &[MatchRecord]) -> Result<()> {
+        self.replace_matches_of(&[advisory.to_string()], matches)
+    }
+
+    /// Replaces the matches of several advisories at once (one transaction).
+    pub fn replace_matches_of(&self, advisories: &[String], matches: &[MatchRecord]) -> Result<()> {
+        let txn = self.db.begin_write()?;
+        {
+            let mut table = txn.open_table(MATCHES)?;
+            let mut by_advisory = txn.open_table(MATCHES_BY_ADVISORY)?;
+            for advisory in advisories {
+                let old: Vec<u64> = by_advisory
+                    .range((advisory.as_str(), 0)..=(advisory.as_str(), u64::MAX))?
+                    .map(|e| e.map(|(k, _)| k.value().1))
+                    .collect::<std::result::Result<_, _>>()?;
+                for package in old {
+                    table.remove((package, advisory.as_str()))?;
+                    by_advisory.remove((advisory.as_str(), package))?;
+                }
+            }
+            let mut buf = Vec::new();
+            for m in matches {
+                buf.clear();
+                encode(m, &mut buf);
+                table.insert((m.package, m.advisory.as_str()), buf.as_slice())?;
+                by_advisory.insert((m.advisory.as_str(), m.package), ())?;
+            }
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    pub fn matches_for_package(&self, package: PackageId) -> Result<Vec<MatchRecord>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(MATCHES)?;
+        let mut out = Vec::new();
+        for e in table.range((package, "")..=(package, "\u{10FFFF}"))? {
+            let (k, v) = e?;
+            out.push(decode(v.value(), "matches", k.value().1)?);
+        }
+        Ok(out)
+    }
+
+    pub fn matches_for_advisory(&self, advisory: &str) -> Result<Vec<MatchRecord>> {
+        let txn = self.db.begin_read()?;
+        let by_advisory = txn.open_table(MATCHES_BY_ADVISORY)?;
+        let table = txn.open_table(MATCHES)?;
+        let mut out = Vec::new();
+        for e in by_advisory.range((advisory, 0)..=(advisory, u64::MAX))? {
+            let package = e?.0.value().1;
+            if let Some(v) = table.get((package, advisory))? {
+                out.push(decode(v.value(), "matches", advisory)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Number of advisories held.
+    pub fn advisory_count(&self) -> Result<u64> {
+        let txn = self.db.begin_read()?;
+        Ok(txn.open_table(ADVISORIES)?.len()?)
+    }
+}

@@ -1,0 +1,274 @@
+//! OSV advisories against the graph, through the CLI: incremental matching in
+//! both orders, the hits on real images checked against their records'
+//! ranges, aliases, withdrawn records, and the CI gate.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{aibomdb, corpus, stderr};
+use serde_json::Value;
+
+fn json(out: &std::process::Output) -> Value {
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status.code(),
+        stderr(out)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn pypa() -> PathBuf {
+    corpus().join("osv/pypa-advisory-database")
+}
+
+fn python_image() -> PathBuf {
+    corpus().join(
+        "external/guac-data/docs/cyclonedx/syft-cyclonedx-docker.io-library-python.latest.json",
+    )
+}
+
+fn run_ok(db: &Path, args: &[&str]) {
+    let out = aibomdb(db, args);
+    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+}
+
+/// (package, advisory, fixed) of every match, sorted.
+fn hits(v: &Value) -> Vec<(String, String, String)> {
+    let mut out: Vec<_> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["package"].as_str().unwrap().to_string(),
+                r["advisory"].as_str().unwrap().to_string(),
+                r["fixed"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|f| f.as_str().unwrap())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn python_image_hits_are_exactly_what_the_records_say() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    run_ok(&db, &["advisories", "load", pypa().to_str().unwrap()]);
+    run_ok(
+        &db,
+        &[
+            "ingest",
+            python_image().to_str().unwrap(),
+            "--deployment",
+            "python",
+        ],
+    );
+    let got = hits(&json(&aibomdb(
+        &db,
+        &["match", "--deployment", "python", "--format", "json"],
+    )));
+    // Read off the records by hand (vulns/<name>/<id>.yaml in the PyPA snapshot):
+    // - pip PYSEC-2023-228: introduced 0, fixed 23.3 → pip 22.2.2 affected.
+    // - setuptools PYSEC-2022-43012: introduced 0, fixed 65.5.1 → 63.2.0 affected.
+    // - wheel PYSEC-2022-43017: introduced 0, fixed 0.38.1 → 0.37.1 affected.
+    // No other PyPI package of the image (its 431 components include only
+    // these three from PyPI with a PYSEC record in range) is hit.
+    let want = vec![
+        (
+            "pkg:pypi/pip@22.2.2".to_string(),
+            "PYSEC-2023-228".to_string(),
+            "23.3".to_string(),
+        ),
+        (
+            "pkg:pypi/setuptools@63.2.0".into(),
+            "PYSEC-2022-43012".into(),
+            "65.5.1".into(),
+        ),
+        (
+            "pkg:pypi/wheel@0.37.1".into(),
+            "PYSEC-2022-43017".into(),
+            "0.38.1".into(),
+        ),
+    ];
+    assert_eq!(got, want);
+
+    // The other order (document first, advisories after) gives the same answer.
+    let db2 = dir.path().join("t.redb");
+    run_ok(
+        &db2,
+        &[
+            "ingest",
+            python_image().to_str().unwrap(),
+            "--deployment",
+            "python",
+        ],
+    );
+    run_ok(&db2, &["advisories", "load", pypa().to_str().unwrap()]);
+    let again = hits(&json(&aibomdb(
+        &db2,
+        &["match", "--deployment", "python", "--format", "json"],
+    )));
+    assert_eq!(again, want);
+
+    // Any alias finds the record and its blast radius.
+    let affected = json(&aibomdb(
+        &db,
+        &[
+            "query",
+            "affected",
+            "--advisory",
+            "CVE-2022-40897",
+            "--format",
+            "json",
+        ],
+    ));
+    let rows = affected.as_array().unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["advisory"], "PYSEC-2022-43012");
+    assert_eq!(rows[0]["deployment"], "python");
+    let unknown = aibomdb(&db, &["query", "affected", "--advisory", "CVE-1999-0001"]);
+    assert_eq!(unknown.status.code(), Some(2));
+
+    // The gate: pip's record scores 3.3 (low); the others carry no severity,
+    // which trips every level rather than passing silently.
+    assert_eq!(
+        aibomdb(&db, &["match", "--fail-on", "critical"])
+            .status
+            .code(),
+        Some(1)
+    );
+    assert_eq!(
+        aibomdb(&db, &["match", "--fail-on", "nonsense"])
+            .status
+            .code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn the_dev_project_has_no_hits_in_the_2024_snapshot() {
+    // Every package of a-finetune is a 2026 release, newer than any fix in the
+    // PyPA snapshot of 2024-10-10: an empty list is the right answer, and it
+    // passes the gate.
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    run_ok(
+        &db,
+        &[
+            "ingest",
+            corpus().join("dev").to_str().unwrap(),
+            "--deployment",
+            "a-finetune",
+        ],
+    );
+    run_ok(&db, &["advisories", "load", pypa().to_str().unwrap()]);
+    let got = json(&aibomdb(
+        &db,
+        &["match", "--deployment", "a-finetune", "--format", "json"],
+    ));
+    assert_eq!(got.as_array().unwrap().len(), 0, "{got}");
+    assert!(
+        aibomdb(
+            &db,
+            &["match", "--deployment", "a-finetune", "--fail-on", "any"]
+        )
+        .status
+        .success()
+    );
+}
+
+#[test]
+fn a_record_that_becomes_withdrawn_stops_matching() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    run_ok(
+        &db,
+        &[
+            "ingest",
+            python_image().to_str().unwrap(),
+            "--deployment",
+            "python",
+        ],
+    );
+    let record = pypa().join("vulns/pip/PYSEC-2023-228.yaml");
+    run_ok(&db, &["advisories", "load", record.to_str().unwrap()]);
+    let before = json(&aibomdb(&db, &["match", "--format", "json"]));
+    assert_eq!(before.as_array().unwrap().len(), 1);
+    // Upstream withdraws the record: same id, later `modified`, `withdrawn` set.
+    let text = std::fs::read_to_string(&record).unwrap();
+    let modified_line = text.lines().find(|l| l.starts_with("modified:")).unwrap();
+    let withdrawn = text.replacen(
+        modified_line,
+        "modified: '2099-01-01T00:00:00Z'\nwithdrawn: '2099-01-01T00:00:00Z'",
+        1,
+    );
+    let update = dir.path().join("PYSEC-2023-228.yaml");
+    std::fs::write(&update, withdrawn).unwrap();
+    let out = json(&aibomdb(
+        &db,
+        &[
+            "advisories",
+            "load",
+            update.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    ));
+    assert_eq!(out["summary"]["updated"], 1);
+    let after = json(&aibomdb(&db, &["match", "--format", "json"]));
+    assert_eq!(after.as_array().unwrap().len(), 0, "{after}");
+    // Loading the older, active record again does not bring it back.
+    let out = json(&aibomdb(
+        &db,
+        &[
+            "advisories",
+            "load",
+            record.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    ));
+    assert_eq!(out["summary"]["unchanged"], 1);
+    assert_eq!(
+        json(&aibomdb(&db, &["match", "--format", "json"]))
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+}
+
+#[test]
+fn broken_records_are_reported_and_the_rest_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    let src = std::fs::read_to_string(pypa().join("vulns/pip/PYSEC-2023-228.yaml")).unwrap();
+    std::fs::write(
+        dir.path().join("cut.yaml"),
+        src.replacen("affected:\n", "affected: [\n", 1),
+    )
+    .unwrap();
+    std::fs::copy(
+        pypa().join("vulns/wheel/PYSEC-2022-43017.yaml"),
+        dir.path().join("ok.yaml"),
+    )
+    .unwrap();
+    let out = aibomdb(&db, &["advisories", "load", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("cut.yaml") && err.contains("YAML"), "{err}");
+    assert!(
+        common::stdout(&out).contains("1 added"),
+        "{}",
+        common::stdout(&out)
+    );
+}
