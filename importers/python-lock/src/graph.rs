@@ -279,7 +279,11 @@ fn package_fact(p: &Locked) -> PackageFact {
         hashes: p.hashes.clone(),
         source: p.source.as_ref().map(Source::describe),
         marker: p.marker.clone(),
-        requested: p.requested.clone(),
+        // Nothing exact pinned and no request stated: say so rather than guess.
+        requested: p
+            .requested
+            .clone()
+            .or_else(|| p.version.is_none().then(|| "no version locked".to_string())),
         groups: p.groups.clone(),
         flags,
         refs: p.line.iter().map(|l| format!("line {l}")).collect(),

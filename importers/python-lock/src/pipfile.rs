@@ -73,10 +73,7 @@ pub(crate) fn import(bytes: &[u8], siblings: &dyn Siblings) -> Result<DocumentFa
             let requested = match (&pinned, &e.version) {
                 (Some(_), _) => None,
                 (None, Some(v)) => Some(v.clone()),
-                (None, None) => e
-                    .reference
-                    .clone()
-                    .or_else(|| Some("no version locked".into())),
+                (None, None) => e.reference.clone(),
             };
             let source = if let Some(g) = &e.git {
                 Some(Source::Git {

@@ -121,7 +121,6 @@ pub(crate) fn import_poetry(
         graph.packages.push(Locked {
             name: p.name.clone(),
             version: p.version.clone(),
-            requested: p.version.is_none().then(|| "no version locked".into()),
             source,
             hashes,
             marker,
@@ -244,7 +243,6 @@ pub(crate) fn import_pdm(
         graph.packages.push(Locked {
             name: p.name.clone(),
             version: p.version.clone(),
-            requested: p.version.is_none().then(|| "no version locked".into()),
             source,
             hashes: p
                 .files

@@ -113,7 +113,6 @@ pub(crate) fn import(text: &str, siblings: &dyn Siblings) -> Result<DocumentFact
         graph.packages.push(Locked {
             name: p.name.clone(),
             version: p.version.clone(),
-            requested: p.version.is_none().then(|| "no version locked".into()),
             source,
             hashes,
             marker: p.marker.clone(),
