@@ -12,7 +12,8 @@ mod severity;
 
 pub use load::{LoadError, LoadLimits, Loaded, load_bytes, load_path};
 pub use matcher::{
-    DocumentMatches, LoadSummary, evaluate, load_advisories, lookup_names, match_document,
+    DocumentMatches, LoadSummary, RematchSummary, evaluate, load_advisories, lookup_names,
+    match_document, rematch_all,
 };
 pub use names::{OsvName, index_key, osv_names};
 pub use range::{Verdict, base_ecosystem, in_range, names_package};

@@ -204,3 +204,57 @@ pub fn load_advisories(store: &Store, advisories: &[Advisory]) -> Result<LoadSum
     store.replace_matches_of(&changed_ids, &matches)?;
     Ok(summary)
 }
+
+/// What a full re-match did.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RematchSummary {
+    pub advisories: usize,
+    /// (advisory, package) pairs evaluated.
+    pub candidates: usize,
+    pub matches: usize,
+}
+
+/// Re-evaluates every advisory against every package indexed under the names
+/// it mentions and replaces all matches (after a change of matching rules;
+/// day-to-day changes are incremental).
+pub fn rematch_all(store: &Store) -> Result<RematchSummary, StoreError> {
+    let mut summary = RematchSummary::default();
+    let mut ids = Vec::new();
+    let mut matches = Vec::new();
+    let mut packages_by_key = HashMap::new();
+    for (id, json) in store.all_advisories()? {
+        ids.push(id);
+        let Ok(advisory) = serde_json::from_slice::<Advisory>(&json) else {
+            continue;
+        };
+        summary.advisories += 1;
+        if advisory.is_withdrawn() {
+            continue;
+        }
+        let mut keys: Vec<String> = advisory
+            .affected
+            .iter()
+            .filter_map(|a| a.package.as_ref())
+            .map(|p| index_key(&p.ecosystem, &p.name))
+            .collect();
+        keys.sort();
+        keys.dedup();
+        for key in keys {
+            if !packages_by_key.contains_key(&key) {
+                packages_by_key.insert(key.clone(), store.packages_for_key(&key)?);
+            }
+            for (package, names) in &packages_by_key[&key] {
+                summary.candidates += 1;
+                let names: Vec<LookupName> =
+                    names.iter().filter(|n| n.key == key).cloned().collect();
+                let version = package.version.clone().unwrap_or_default();
+                if let Some(m) = evaluate(&advisory, &names, &version, package.id) {
+                    matches.push(m);
+                }
+            }
+        }
+    }
+    summary.matches = matches.len();
+    store.replace_matches_of(&ids, &matches)?;
+    Ok(summary)
+}

@@ -9,7 +9,7 @@
 
 use std::cmp::Ordering;
 
-use aibomdb_versions::{Ecosystem, VersionError, compare};
+use aibomdb_versions::{Ecosystem, Parsed, VersionError};
 
 use crate::record::{Affected, Event};
 
@@ -38,53 +38,46 @@ fn is_zero_introduced(e: &Event) -> bool {
     e.introduced.as_deref() == Some("0")
 }
 
-/// Evaluates one range's events for `version`.
+/// Evaluates one range's events for `version`. Every version string is
+/// parsed once (`aibomdb_versions::Parsed`), not once per comparison.
 pub fn in_range(eco: Ecosystem, events: &[Event], version: &str) -> Result<bool, VersionError> {
-    let mut sorted: Vec<&Event> = events
-        .iter()
-        .filter(|e| event_version(e).is_some())
-        .collect();
-    let mut err = None;
-    sorted.sort_by(
-        |a, b| match (is_zero_introduced(a), is_zero_introduced(b)) {
-            (true, true) => Ordering::Equal,
-            (true, false) => Ordering::Less,
-            (false, true) => Ordering::Greater,
-            _ => {
-                let (x, y) = (
-                    event_version(a).unwrap_or("0"),
-                    event_version(b).unwrap_or("0"),
-                );
-                compare(eco, x, y).unwrap_or_else(|e| {
-                    err = Some(e);
-                    Ordering::Equal
-                })
-            }
-        },
-    );
-    if let Some(e) = err {
-        return Err(e);
+    let target = Parsed::new(eco, version)?;
+    let mut parsed: Vec<(&Event, Option<Parsed<'_>>)> = Vec::with_capacity(events.len());
+    for e in events {
+        let Some(v) = event_version(e) else { continue };
+        // `introduced: "0"` is below every version and needs no parse.
+        let p = if is_zero_introduced(e) {
+            None
+        } else {
+            Some(Parsed::new(eco, v)?)
+        };
+        parsed.push((e, p));
     }
-    for e in &sorted {
-        if let Some(limit) = &e.limit
-            && compare(eco, version, limit)? != Ordering::Less
+    parsed.sort_by(|(_, a), (_, b)| match (a, b) {
+        (None, None) => Ordering::Equal,
+        (None, Some(_)) => Ordering::Less,
+        (Some(_), None) => Ordering::Greater,
+        (Some(x), Some(y)) => x.cmp(y),
+    });
+    for (e, p) in &parsed {
+        if let (Some(_), Some(limit)) = (&e.limit, p)
+            && target.cmp(limit) != Ordering::Less
         {
             return Ok(false);
         }
     }
     let mut affected = false;
-    for e in sorted {
-        if let Some(v) = &e.introduced {
-            if is_zero_introduced(e) || compare(eco, version, v)? != Ordering::Less {
+    for (e, p) in &parsed {
+        let o = p.as_ref().map(|p| target.cmp(p));
+        if e.introduced.is_some() {
+            if o.is_none_or(|o| o != Ordering::Less) {
                 affected = true;
             }
-        } else if let Some(v) = &e.fixed {
-            if compare(eco, version, v)? != Ordering::Less {
+        } else if e.fixed.is_some() {
+            if o.is_some_and(|o| o != Ordering::Less) {
                 affected = false;
             }
-        } else if let Some(v) = &e.last_affected
-            && compare(eco, version, v)? == Ordering::Greater
-        {
+        } else if e.last_affected.is_some() && o == Some(Ordering::Greater) {
             affected = false;
         }
     }
@@ -121,15 +114,16 @@ impl Affected {
                 Err(e) => return Verdict::Unorderable(e.to_string()),
             }
         }
-        // Versions can also be equal without being the same string (`1.0` and
-        // `1.0.0` in PEP 440): compare the listed ones when an ordering exists.
-        if let Some(eco) = eco
-            && self
-                .versions
-                .iter()
-                .any(|v| compare(eco, v, version).is_ok_and(|o| o == Ordering::Equal))
+        // A PyPI version may be written in a non-canonical form (`1.0.0RC1`):
+        // its canonical spelling is checked against the list too (the PyPA
+        // lists are canonical). Other ecosystems list exact strings.
+        if eco == Some(Ecosystem::PyPI)
+            && let Ok(v) = <pep440_rs::Version as std::str::FromStr>::from_str(version)
         {
-            return Verdict::Affected;
+            let canonical = v.to_string();
+            if canonical != version && self.versions.contains(&canonical) {
+                return Verdict::Affected;
+            }
         }
         Verdict::NotAffected
     }

@@ -198,6 +198,18 @@ impl Store {
         Ok(out)
     }
 
+    /// Every advisory held, as (id, JSON).
+    pub fn all_advisories(&self) -> Result<Vec<(String, Vec<u8>)>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(ADVISORY_JSON)?;
+        let mut out = Vec::new();
+        for e in table.iter()? {
+            let (k, v) = e?;
+            out.push((k.value().to_string(), v.value().to_vec()));
+        }
+        Ok(out)
+    }
+
     /// Number of advisories held.
     pub fn advisory_count(&self) -> Result<u64> {
         let txn = self.db.begin_read()?;

@@ -120,6 +120,53 @@ pub fn compare(ecosystem: Ecosystem, a: &str, b: &str) -> Result<Ordering, Versi
     })
 }
 
+/// A version parsed once for repeated comparisons (range evaluation compares
+/// one version against many bounds). PyPI and Debian versions are parsed into
+/// their orderable form; the others compare their strings on demand.
+pub enum Parsed<'a> {
+    PyPI(pypi::PypiVersion),
+    Debian(debversion::Version),
+    Other(Ecosystem, &'a str),
+}
+
+impl<'a> Parsed<'a> {
+    pub fn new(ecosystem: Ecosystem, s: &'a str) -> Result<Parsed<'a>, VersionError> {
+        Ok(match ecosystem {
+            Ecosystem::PyPI => Parsed::PyPI(pypi::parse(s)),
+            Ecosystem::Debian => Parsed::Debian(dpkg(s)?),
+            other => Parsed::Other(other, s),
+        })
+    }
+}
+
+impl Ord for Parsed<'_> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        match (self, other) {
+            (Parsed::PyPI(a), Parsed::PyPI(b)) => pypi::cmp_parsed(a, b),
+            (Parsed::Debian(a), Parsed::Debian(b)) => a.cmp(b),
+            (Parsed::Other(e, a), Parsed::Other(_, b)) => {
+                compare(*e, a, b).unwrap_or(Ordering::Equal)
+            }
+            // Both sides are always parsed under one ecosystem.
+            _ => Ordering::Equal,
+        }
+    }
+}
+
+impl PartialOrd for Parsed<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Parsed<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Parsed<'_> {}
+
 fn dpkg(v: &str) -> Result<debversion::Version, VersionError> {
     debversion::Version::from_str(v.trim()).map_err(|e| VersionError::Version {
         scheme: "Debian",

@@ -6,7 +6,7 @@
 use std::cmp::Ordering;
 use std::str::FromStr;
 
-pub(crate) enum PypiVersion {
+pub enum PypiVersion {
     Legacy(Vec<String>),
     Pep440(pep440_rs::Version),
 }
@@ -19,9 +19,13 @@ pub(crate) fn parse(s: &str) -> PypiVersion {
 }
 
 pub(crate) fn compare(a: &str, b: &str) -> Ordering {
-    match (parse(a), parse(b)) {
-        (PypiVersion::Pep440(x), PypiVersion::Pep440(y)) => x.cmp(&y),
-        (PypiVersion::Legacy(x), PypiVersion::Legacy(y)) => x.cmp(&y),
+    cmp_parsed(&parse(a), &parse(b))
+}
+
+pub(crate) fn cmp_parsed(a: &PypiVersion, b: &PypiVersion) -> Ordering {
+    match (a, b) {
+        (PypiVersion::Pep440(x), PypiVersion::Pep440(y)) => x.cmp(y),
+        (PypiVersion::Legacy(x), PypiVersion::Legacy(y)) => x.cmp(y),
         (PypiVersion::Legacy(_), PypiVersion::Pep440(_)) => Ordering::Less,
         (PypiVersion::Pep440(_), PypiVersion::Legacy(_)) => Ordering::Greater,
     }
