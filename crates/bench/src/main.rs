@@ -362,11 +362,13 @@ fn osv(args: &[String]) -> Result<()> {
     let summary = aibomdb_osv::rematch_all(&store)?;
     let rematch = start.elapsed();
     println!(
-        "rematch   {} advisories x indexed packages: {} candidates evaluated, {} matches, {:.3} s",
+        "rematch   {} advisories x indexed packages: {} candidates evaluated, {} matches, {:.3} s (read + evaluate {} ms, write {} ms)",
         summary.advisories,
         summary.candidates,
         summary.matches,
-        secs(rematch)
+        secs(rematch),
+        summary.evaluate_ms,
+        summary.store_ms
     );
 
     // Baseline: the same candidates, evaluated by Python's packaging.

@@ -212,12 +212,16 @@ pub struct RematchSummary {
     /// (advisory, package) pairs evaluated.
     pub candidates: usize,
     pub matches: usize,
+    /// Time spent reading and evaluating, and writing the matches, in milliseconds.
+    pub evaluate_ms: u64,
+    pub store_ms: u64,
 }
 
 /// Re-evaluates every advisory against every package indexed under the names
 /// it mentions and replaces all matches (after a change of matching rules;
 /// day-to-day changes are incremental).
 pub fn rematch_all(store: &Store) -> Result<RematchSummary, StoreError> {
+    let started = std::time::Instant::now();
     let mut summary = RematchSummary::default();
     let mut ids = Vec::new();
     let mut matches = Vec::new();
@@ -255,6 +259,9 @@ pub fn rematch_all(store: &Store) -> Result<RematchSummary, StoreError> {
         }
     }
     summary.matches = matches.len();
+    summary.evaluate_ms = started.elapsed().as_millis() as u64;
+    let writing = std::time::Instant::now();
     store.replace_matches_of(&ids, &matches)?;
+    summary.store_ms = writing.elapsed().as_millis() as u64;
     Ok(summary)
 }
