@@ -161,11 +161,18 @@ impl Store {
                     by_advisory.remove((advisory.as_str(), package))?;
                 }
             }
+            // Inserting in key order keeps the B-tree writes local (a large
+            // re-match writes hundreds of thousands of edges).
+            let mut by_package: Vec<&MatchRecord> = matches.iter().collect();
+            by_package.sort_by(|a, b| (a.package, &a.advisory).cmp(&(b.package, &b.advisory)));
             let mut buf = Vec::new();
-            for m in matches {
+            for m in &by_package {
                 buf.clear();
-                encode(m, &mut buf);
+                encode(*m, &mut buf);
                 table.insert((m.package, m.advisory.as_str()), buf.as_slice())?;
+            }
+            by_package.sort_by(|a, b| (&a.advisory, a.package).cmp(&(&b.advisory, b.package)));
+            for m in by_package {
                 by_advisory.insert((m.advisory.as_str(), m.package), ())?;
             }
         }
