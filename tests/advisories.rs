@@ -138,6 +138,32 @@ fn python_image_hits_are_exactly_what_the_records_say() {
     let unknown = aibomdb(&db, &["query", "affected", "--advisory", "CVE-1999-0001"]);
     assert_eq!(unknown.status.code(), Some(2));
 
+    // SARIF for code-scanning dashboards: one rule per advisory, one result per hit.
+    let sarif = json(&aibomdb(&db, &["match", "--format", "sarif"]));
+    assert_eq!(sarif["version"], "2.1.0");
+    let run = &sarif["runs"][0];
+    assert_eq!(run["tool"]["driver"]["name"], "aibomdb");
+    assert_eq!(run["tool"]["driver"]["rules"].as_array().unwrap().len(), 3);
+    let results = run["results"].as_array().unwrap();
+    assert_eq!(results.len(), 3);
+    let pip = results
+        .iter()
+        .find(|r| r["ruleId"] == "PYSEC-2023-228")
+        .unwrap();
+    assert_eq!(pip["level"], "note"); // CVSS 3.3
+    assert!(
+        pip["message"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("fixed in 23.3")
+    );
+    assert!(
+        pip["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+            .as_str()
+            .unwrap()
+            .ends_with("library-python.latest.json")
+    );
+
     // The gate: pip's record scores 3.3 (low); the others carry no severity,
     // which trips every level rather than passing silently.
     assert_eq!(

@@ -153,8 +153,16 @@ struct MatchArgs {
     /// critical, or any. A match whose severity is unknown trips every level.
     #[arg(long)]
     fail_on: Option<String>,
-    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
-    format: OutputFormat,
+    #[arg(long, value_enum, default_value_t = MatchFormat::Table)]
+    format: MatchFormat,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum MatchFormat {
+    Table,
+    Json,
+    /// SARIF 2.1.0, for code-scanning dashboards.
+    Sarif,
 }
 
 #[derive(Args)]
@@ -612,7 +620,14 @@ fn match_command(store: &Store, args: MatchArgs) -> Result<ExitCode> {
         return Err(BadInput(format!("no deployment named {d:?}")).into());
     }
     let rows = aibomdb_osv::deployment_matches(store, args.deployment.as_deref())?;
-    print_matches(&rows, args.format, None)?;
+    match args.format {
+        MatchFormat::Sarif => println!(
+            "{}",
+            serde_json::to_string_pretty(&aibomdb_osv::sarif(&rows))?
+        ),
+        MatchFormat::Json => print_matches(&rows, OutputFormat::Json, None)?,
+        MatchFormat::Table => print_matches(&rows, OutputFormat::Table, None)?,
+    }
     let tripped = threshold.is_some_and(|t| {
         rows.iter().any(|r| {
             r.status == "affected" && (r.severity == aibomdb_osv::Level::Unknown || r.severity >= t)

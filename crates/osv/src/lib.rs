@@ -18,5 +18,5 @@ pub use matcher::{
 pub use names::{OsvName, index_key, osv_names};
 pub use range::{Verdict, base_ecosystem, in_range, names_package};
 pub use record::{Advisory, Affected, Event, Package, Range, Reference, Severity};
-pub use report::{MatchRow, deployment_matches};
+pub use report::{MatchRow, deployment_matches, sarif};
 pub use severity::{Level, cvss3_base_score, severity};

@@ -26,6 +26,8 @@ pub struct MatchRow {
     /// Matched through the source package of this binary package.
     pub via_source_of: Option<String>,
     pub documents: Vec<DocumentId>,
+    /// Source paths of those documents (SARIF locations).
+    pub document_paths: Vec<String>,
 }
 
 /// Every match of the current documents of `deployment` (all deployments when `None`).
@@ -48,6 +50,7 @@ pub fn deployment_matches(
                 );
                 if let Some(row) = rows.get_mut(&key) {
                     row.documents.push(doc.id);
+                    row.document_paths.push(doc.source_path.clone());
                     continue;
                 }
                 if !advisories.contains_key(&m.advisory) {
@@ -74,10 +77,72 @@ pub fn deployment_matches(
                         detail: m.detail.clone(),
                         via_source_of: m.via_source_of.clone(),
                         documents: vec![doc.id],
+                        document_paths: vec![doc.source_path.clone()],
                     },
                 );
             }
         }
     }
     Ok(rows.into_values().collect())
+}
+
+/// The matches as a SARIF 2.1.0 log (code-scanning dashboards read it): one
+/// rule per advisory, one result per (deployment, package, advisory), located
+/// at the documents that list the package.
+pub fn sarif(rows: &[MatchRow]) -> serde_json::Value {
+    use serde_json::json;
+    let mut rules: BTreeMap<&str, serde_json::Value> = BTreeMap::new();
+    for r in rows {
+        rules.entry(r.advisory.as_str()).or_insert_with(|| {
+            let mut rule = json!({
+                "id": r.advisory,
+                "shortDescription": {"text": r.summary.clone().unwrap_or_else(|| r.advisory.clone())},
+                "helpUri": format!("https://osv.dev/vulnerability/{}", r.advisory),
+                "properties": {"tags": r.aliases},
+            });
+            if let Some(score) = r.score {
+                rule["properties"]["security-severity"] = json!(format!("{score:.1}"));
+            }
+            rule
+        });
+    }
+    let results: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| {
+            let level = match r.severity {
+                Level::Critical | Level::High => "error",
+                Level::Medium | Level::Unknown => "warning",
+                Level::Low | Level::None => "note",
+            };
+            let fixed = if r.fixed.is_empty() {
+                "no fixed version".to_string()
+            } else {
+                format!("fixed in {}", r.fixed.join(", "))
+            };
+            json!({
+                "ruleId": r.advisory,
+                "level": level,
+                "message": {"text": format!(
+                    "{} in deployment {} is {} by {} ({fixed})",
+                    r.package, r.deployment, r.status, r.advisory
+                )},
+                "locations": r.document_paths.iter().map(|p| json!({
+                    "physicalLocation": {"artifactLocation": {"uri": p}}
+                })).collect::<Vec<_>>(),
+                "properties": {"deployment": r.deployment, "package": r.package, "status": r.status},
+            })
+        })
+        .collect();
+    json!({
+        "version": "2.1.0",
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "aibomdb",
+                "version": env!("CARGO_PKG_VERSION"),
+                "rules": rules.into_values().collect::<Vec<_>>(),
+            }},
+            "results": results,
+        }],
+    })
 }
