@@ -6,18 +6,8 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{aibomdb, corpus, stderr};
+use common::{aibomdb, corpus, json, stderr};
 use serde_json::Value;
-
-fn json(out: &std::process::Output) -> Value {
-    assert!(
-        out.status.success(),
-        "exit {:?}: {}",
-        out.status.code(),
-        stderr(out)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
 
 fn pypa() -> PathBuf {
     corpus().join("osv/pypa-advisory-database")

@@ -5,8 +5,7 @@ mod common;
 
 use std::path::Path;
 
-use aibomdb_store::Store;
-use common::{aibomdb, corpus, stderr, stdout};
+use common::{aibomdb, corpus, fingerprint, json, stderr, stdout};
 use serde_json::Value;
 
 const UV: &str = "dev/sboms/uv-export_a-finetune_cdx1.5.json";
@@ -18,20 +17,6 @@ fn ingest(db: &Path, file: &Path, deployment: &str) {
         &["ingest", file.to_str().unwrap(), "--deployment", deployment],
     );
     assert!(out.status.success(), "{}", stderr(&out));
-}
-
-fn json(out: &std::process::Output) -> Value {
-    assert!(
-        out.status.success(),
-        "exit {:?}: {}",
-        out.status.code(),
-        stderr(out)
-    );
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(out)))
-}
-
-fn fingerprint(db: &Path) -> u64 {
-    Store::open(db).unwrap().content_fingerprint().unwrap()
 }
 
 #[test]

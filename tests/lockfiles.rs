@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use aibomdb_ingest::{Format, Limits, Prepared, prepare};
 use aibomdb_store::Store;
-use common::{aibomdb, corpus, stderr};
+use common::{aibomdb, corpus, fingerprint, stderr};
 use serde_json::Value;
 
 fn lockfiles() -> PathBuf {
@@ -411,10 +411,6 @@ fn all_formats_agree_and_the_deployment_explains_their_differences() {
     // The full differences per format, for the record (printed on failure).
     let uv = gap_of("uv/uv.lock");
     assert_eq!(uv.len(), 3, "{uv:?}");
-}
-
-fn fingerprint(db: &Path) -> u64 {
-    Store::open(db).unwrap().content_fingerprint().unwrap()
 }
 
 #[test]

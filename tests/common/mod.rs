@@ -35,3 +35,22 @@ pub fn stdout(o: &Output) -> String {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// The JSON a successful command printed (the test fails on a non-zero exit).
+pub fn json(out: &Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status.code(),
+        stderr(out)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(out)))
+}
+
+/// Logical content of a store: equal before and after means nothing was written.
+pub fn fingerprint(db: &Path) -> u64 {
+    aibomdb_store::Store::open(db)
+        .unwrap()
+        .content_fingerprint()
+        .unwrap()
+}
