@@ -12,11 +12,14 @@ mod severity;
 
 pub use load::{LoadError, LoadLimits, Loaded, load_bytes, load_path};
 pub use matcher::{
-    DocumentMatches, LoadSummary, RematchSummary, evaluate, load_advisories, lookup_names,
-    match_document, rematch_all,
+    DocumentMatches, LoadSummary, RematchSummary, evaluate, evaluate_prepared, load_advisories,
+    lookup_names, match_document, rematch_all,
 };
 pub use names::{OsvName, index_key, osv_names};
-pub use range::{Verdict, base_ecosystem, in_range, names_package};
+pub use range::{
+    PreparedAdvisory, PreparedAffected, PreparedRange, Verdict, base_ecosystem, in_range,
+    names_package,
+};
 pub use record::{Advisory, Affected, Event, Package, Range, Reference, Severity};
 pub use report::{MatchRow, deployment_matches, sarif};
 pub use severity::{Level, cvss3_base_score, severity};

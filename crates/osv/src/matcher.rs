@@ -9,7 +9,7 @@ use aibomdb_graph::{DocumentFacts, PackageFact, Purl};
 use aibomdb_store::{AdvisoryChange, AdvisoryRow, LookupName, MatchRecord, Store, StoreError};
 
 use crate::names::{index_key, osv_names};
-use crate::range::Verdict;
+use crate::range::{PreparedAdvisory, Verdict};
 use crate::record::Advisory;
 
 /// How advisories name this package (empty when its purl type has no OSV ecosystem here).
@@ -53,8 +53,19 @@ pub fn evaluate(
     version: &str,
     package: u64,
 ) -> Option<MatchRecord> {
+    evaluate_prepared(&PreparedAdvisory::new(advisory), names, version, package)
+}
+
+/// As [`evaluate`], for an advisory prepared once and evaluated many times.
+pub fn evaluate_prepared(
+    prepared: &PreparedAdvisory<'_>,
+    names: &[LookupName],
+    version: &str,
+    package: u64,
+) -> Option<MatchRecord> {
+    let advisory = prepared.advisory;
     for n in names {
-        let (status, detail) = match advisory.affects(&n.ecosystem, &n.name, version) {
+        let (status, detail) = match prepared.affects(&n.ecosystem, &n.name, version) {
             Verdict::Affected => ("affected", None),
             Verdict::NotAffected => continue,
             Verdict::Unsupported(why) => (
@@ -182,6 +193,7 @@ pub fn load_advisories(store: &Store, advisories: &[Advisory]) -> Result<LoadSum
         if row.withdrawn {
             continue;
         }
+        let prepared = PreparedAdvisory::new(advisory);
         for key in &row.keys {
             if !packages_by_key.contains_key(key) {
                 packages_by_key.insert(key.clone(), store.packages_for_key(key)?);
@@ -190,7 +202,7 @@ pub fn load_advisories(store: &Store, advisories: &[Advisory]) -> Result<LoadSum
                 let version = package.version.clone().unwrap_or_default();
                 let names: Vec<LookupName> =
                     names.iter().filter(|n| &n.key == key).cloned().collect();
-                if let Some(m) = evaluate(advisory, &names, &version, package.id)
+                if let Some(m) = evaluate_prepared(&prepared, &names, &version, package.id)
                     && !matches
                         .iter()
                         .any(|x: &MatchRecord| x.package == m.package && x.advisory == m.advisory)
@@ -235,6 +247,7 @@ pub fn rematch_all(store: &Store) -> Result<RematchSummary, StoreError> {
         if advisory.is_withdrawn() {
             continue;
         }
+        let prepared = PreparedAdvisory::new(&advisory);
         let mut keys: Vec<String> = advisory
             .affected
             .iter()
@@ -251,8 +264,8 @@ pub fn rematch_all(store: &Store) -> Result<RematchSummary, StoreError> {
                 summary.candidates += 1;
                 let names: Vec<LookupName> =
                     names.iter().filter(|n| n.key == key).cloned().collect();
-                let version = package.version.clone().unwrap_or_default();
-                if let Some(m) = evaluate(&advisory, &names, &version, package.id) {
+                let version = package.version.as_deref().unwrap_or("");
+                if let Some(m) = evaluate_prepared(&prepared, &names, version, package.id) {
                     matches.push(m);
                 }
             }

@@ -38,50 +38,69 @@ fn is_zero_introduced(e: &Event) -> bool {
     e.introduced.as_deref() == Some("0")
 }
 
-/// Evaluates one range's events for `version`. Every version string is
-/// parsed once (`aibomdb_versions::Parsed`), not once per comparison.
-pub fn in_range(eco: Ecosystem, events: &[Event], version: &str) -> Result<bool, VersionError> {
-    let target = Parsed::new(eco, version)?;
-    let mut parsed: Vec<(&Event, Option<Parsed<'_>>)> = Vec::with_capacity(events.len());
-    for e in events {
-        let Some(v) = event_version(e) else { continue };
-        // `introduced: "0"` is below every version and needs no parse.
-        let p = if is_zero_introduced(e) {
-            None
-        } else {
-            Some(Parsed::new(eco, v)?)
-        };
-        parsed.push((e, p));
-    }
-    parsed.sort_by(|(_, a), (_, b)| match (a, b) {
-        (None, None) => Ordering::Equal,
-        (None, Some(_)) => Ordering::Less,
-        (Some(_), None) => Ordering::Greater,
-        (Some(x), Some(y)) => x.cmp(y),
-    });
-    for (e, p) in &parsed {
-        if let (Some(_), Some(limit)) = (&e.limit, p)
-            && target.cmp(limit) != Ordering::Less
-        {
-            return Ok(false);
+/// One range with its bounds parsed and sorted once, to evaluate many versions.
+pub struct PreparedRange<'a> {
+    eco: Ecosystem,
+    /// Sorted; `None` is `introduced: "0"`, below everything.
+    events: Vec<(&'a Event, Option<Parsed<'a>>)>,
+}
+
+impl<'a> PreparedRange<'a> {
+    pub fn new(eco: Ecosystem, events: &'a [Event]) -> Result<Self, VersionError> {
+        let mut parsed = Vec::with_capacity(events.len());
+        for e in events {
+            let Some(v) = event_version(e) else { continue };
+            let p = if is_zero_introduced(e) {
+                None
+            } else {
+                Some(Parsed::new(eco, v)?)
+            };
+            parsed.push((e, p));
         }
+        parsed.sort_by(|(_, a), (_, b)| match (a, b) {
+            (None, None) => Ordering::Equal,
+            (None, Some(_)) => Ordering::Less,
+            (Some(_), None) => Ordering::Greater,
+            (Some(x), Some(y)) => x.cmp(y),
+        });
+        Ok(PreparedRange {
+            eco,
+            events: parsed,
+        })
     }
-    let mut affected = false;
-    for (e, p) in &parsed {
-        let o = p.as_ref().map(|p| target.cmp(p));
-        if e.introduced.is_some() {
-            if o.is_none_or(|o| o != Ordering::Less) {
-                affected = true;
+
+    /// Is `version` inside this range?
+    pub fn contains(&self, version: &str) -> Result<bool, VersionError> {
+        let target = Parsed::new(self.eco, version)?;
+        for (e, p) in &self.events {
+            if let (Some(_), Some(limit)) = (&e.limit, p)
+                && target.cmp(limit) != Ordering::Less
+            {
+                return Ok(false);
             }
-        } else if e.fixed.is_some() {
-            if o.is_some_and(|o| o != Ordering::Less) {
+        }
+        let mut affected = false;
+        for (e, p) in &self.events {
+            let o = p.as_ref().map(|p| target.cmp(p));
+            if e.introduced.is_some() {
+                if o.is_none_or(|o| o != Ordering::Less) {
+                    affected = true;
+                }
+            } else if e.fixed.is_some() {
+                if o.is_some_and(|o| o != Ordering::Less) {
+                    affected = false;
+                }
+            } else if e.last_affected.is_some() && o == Some(Ordering::Greater) {
                 affected = false;
             }
-        } else if e.last_affected.is_some() && o == Some(Ordering::Greater) {
-            affected = false;
         }
+        Ok(affected)
     }
-    Ok(affected)
+}
+
+/// Evaluates one range's events for `version`.
+pub fn in_range(eco: Ecosystem, events: &[Event], version: &str) -> Result<bool, VersionError> {
+    PreparedRange::new(eco, events)?.contains(version)
 }
 
 /// The OSV ecosystem name without its `:release` suffix (`Debian:12` → `Debian`),
@@ -90,42 +109,75 @@ pub fn base_ecosystem(name: &str) -> &str {
     name.split_once(':').map_or(name, |(b, _)| b)
 }
 
-impl Affected {
-    /// Is `version` affected by this entry? (The package name and ecosystem
-    /// are matched by the caller.)
-    pub fn evaluate(&self, version: &str) -> Verdict {
-        let ecosystem_name = self.package.as_ref().map_or("", |p| p.ecosystem.as_str());
+/// One `affected[]` entry prepared for evaluating many versions.
+pub struct PreparedAffected<'a> {
+    entry: &'a Affected,
+    eco: Option<Ecosystem>,
+    /// Prepared `ECOSYSTEM`/`SEMVER` ranges, or why one cannot be.
+    ranges: Vec<Result<PreparedRange<'a>, Verdict>>,
+}
+
+impl<'a> PreparedAffected<'a> {
+    pub fn new(entry: &'a Affected) -> Self {
+        let ecosystem_name = entry.package.as_ref().map_or("", |p| p.ecosystem.as_str());
         let eco = Ecosystem::from_osv(ecosystem_name);
-        if self.versions.iter().any(|v| v == version) {
+        let ranges = entry
+            .ranges
+            .iter()
+            .filter_map(|r| {
+                let ordering = match r.ty.as_str() {
+                    "SEMVER" => Some(Ecosystem::Semver),
+                    "ECOSYSTEM" => eco,
+                    _ => return None,
+                };
+                Some(match ordering {
+                    None => Err(Verdict::Unsupported(format!(
+                        "ecosystem {ecosystem_name:?}"
+                    ))),
+                    Some(o) => PreparedRange::new(o, &r.events)
+                        .map_err(|e| Verdict::Unorderable(e.to_string())),
+                })
+            })
+            .collect();
+        PreparedAffected { entry, eco, ranges }
+    }
+
+    /// Is `version` affected by this entry? (Package name and ecosystem are
+    /// matched by the caller.)
+    pub fn evaluate(&self, version: &str) -> Verdict {
+        if self.entry.versions.iter().any(|v| v == version) {
             return Verdict::Affected;
         }
         for r in &self.ranges {
-            let ordering = match r.ty.as_str() {
-                "SEMVER" => Some(Ecosystem::Semver),
-                "ECOSYSTEM" => eco,
-                _ => continue,
-            };
-            let Some(ordering) = ordering else {
-                return Verdict::Unsupported(format!("ecosystem {ecosystem_name:?}"));
-            };
-            match in_range(ordering, &r.events, version) {
-                Ok(true) => return Verdict::Affected,
-                Ok(false) => {}
-                Err(e) => return Verdict::Unorderable(e.to_string()),
+            match r {
+                Err(verdict) => return verdict.clone(),
+                Ok(r) => match r.contains(version) {
+                    Ok(true) => return Verdict::Affected,
+                    Ok(false) => {}
+                    Err(e) => return Verdict::Unorderable(e.to_string()),
+                },
             }
         }
         // A PyPI version may be written in a non-canonical form (`1.0.0RC1`):
         // its canonical spelling is checked against the list too (the PyPA
         // lists are canonical). Other ecosystems list exact strings.
-        if eco == Some(Ecosystem::PyPI)
+        if self.eco == Some(Ecosystem::PyPI)
             && let Ok(v) = <pep440_rs::Version as std::str::FromStr>::from_str(version)
         {
             let canonical = v.to_string();
-            if canonical != version && self.versions.contains(&canonical) {
+            if canonical != version && self.entry.versions.contains(&canonical) {
                 return Verdict::Affected;
             }
         }
         Verdict::NotAffected
+    }
+}
+
+impl Affected {
+    /// Is `version` affected by this entry? (The package name and ecosystem
+    /// are matched by the caller.)
+    pub fn evaluate(&self, version: &str) -> Verdict {
+        PreparedAffected::new(self).evaluate(version)
     }
 }
 
@@ -140,37 +192,65 @@ pub fn names_package(entry: &crate::record::Package, ecosystem: &str, name: &str
         return false;
     }
     if base_ecosystem(ecosystem) == "PyPI" {
-        aibomdb_graph::pep503_normalise(&entry.name) == aibomdb_graph::pep503_normalise(name)
+        entry.name == name
+            || aibomdb_graph::pep503_normalise(&entry.name) == aibomdb_graph::pep503_normalise(name)
     } else {
         entry.name == name
     }
 }
 
-impl crate::record::Advisory {
+/// An advisory prepared for evaluating many packages (a re-match evaluates
+/// each record against every package indexed under its names).
+pub struct PreparedAdvisory<'a> {
+    pub advisory: &'a crate::record::Advisory,
+    entries: Vec<PreparedAffected<'a>>,
+}
+
+impl<'a> PreparedAdvisory<'a> {
+    pub fn new(advisory: &'a crate::record::Advisory) -> Self {
+        PreparedAdvisory {
+            advisory,
+            entries: advisory
+                .affected
+                .iter()
+                .map(PreparedAffected::new)
+                .collect(),
+        }
+    }
+
     /// The verdict for one package version: affected if any `affected[]`
     /// entry naming the package says so. A withdrawn advisory affects nothing.
     /// An empty version (nothing pinned) counts as affected: better a flag to
     /// check than a miss.
     pub fn affects(&self, ecosystem: &str, name: &str, version: &str) -> Verdict {
-        if self.is_withdrawn() {
+        if self.advisory.is_withdrawn() {
             return Verdict::NotAffected;
         }
         let mut verdict = Verdict::NotAffected;
-        for a in &self.affected {
-            let Some(p) = &a.package else { continue };
+        for prepared in &self.entries {
+            let Some(p) = &prepared.entry.package else {
+                continue;
+            };
             if !names_package(p, ecosystem, name) {
                 continue;
             }
             if version.is_empty() {
                 return Verdict::Affected;
             }
-            match a.evaluate(version) {
+            match prepared.evaluate(version) {
                 Verdict::Affected => return Verdict::Affected,
                 Verdict::NotAffected => {}
                 other => verdict = other,
             }
         }
         verdict
+    }
+}
+
+impl crate::record::Advisory {
+    /// See [`PreparedAdvisory::affects`].
+    pub fn affects(&self, ecosystem: &str, name: &str, version: &str) -> Verdict {
+        PreparedAdvisory::new(self).affects(ecosystem, name, version)
     }
 }
 
