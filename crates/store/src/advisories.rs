@@ -8,6 +8,43 @@ use crate::records::{AdvisoryChange, AdvisoryRow, LookupName, MatchRecord, Packa
 use crate::tables::*;
 use crate::{PackageId, Result, Store, decode, encode};
 
+/// A match as stored: the package and advisory are the key, not repeated.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(crate) struct StoredMatch {
+    status: String,
+    detail: Option<String>,
+    ecosystem: String,
+    name: String,
+    via_source_of: Option<String>,
+    fixed: Vec<String>,
+}
+
+impl StoredMatch {
+    pub(crate) fn of(m: &MatchRecord) -> StoredMatch {
+        StoredMatch {
+            status: m.status.clone(),
+            detail: m.detail.clone(),
+            ecosystem: m.ecosystem.clone(),
+            name: m.name.clone(),
+            via_source_of: m.via_source_of.clone(),
+            fixed: m.fixed.clone(),
+        }
+    }
+
+    fn into_record(self, package: PackageId, advisory: &str) -> MatchRecord {
+        MatchRecord {
+            advisory: advisory.to_string(),
+            package,
+            status: self.status,
+            detail: self.detail,
+            ecosystem: self.ecosystem,
+            name: self.name,
+            via_source_of: self.via_source_of,
+            fixed: self.fixed,
+        }
+    }
+}
+
 impl Store {
     /// Writes advisories (one transaction for the batch). A record replaces the
     /// stored one with the same id only when its `modified` is later, or equal
@@ -168,7 +205,7 @@ impl Store {
             let mut buf = Vec::new();
             for m in &by_package {
                 buf.clear();
-                encode(*m, &mut buf);
+                encode(&StoredMatch::of(m), &mut buf);
                 table.insert((m.package, m.advisory.as_str()), buf.as_slice())?;
             }
             by_package.sort_by(|a, b| (&a.advisory, a.package).cmp(&(&b.advisory, b.package)));
@@ -186,7 +223,9 @@ impl Store {
         let mut out = Vec::new();
         for e in table.range((package, "")..=(package, "\u{10FFFF}"))? {
             let (k, v) = e?;
-            out.push(decode(v.value(), "matches", k.value().1)?);
+            let advisory = k.value().1;
+            let stored: StoredMatch = decode(v.value(), "matches", advisory)?;
+            out.push(stored.into_record(package, advisory));
         }
         Ok(out)
     }
@@ -199,7 +238,8 @@ impl Store {
         for e in by_advisory.range((advisory, 0)..=(advisory, u64::MAX))? {
             let package = e?.0.value().1;
             if let Some(v) = table.get((package, advisory))? {
-                out.push(decode(v.value(), "matches", advisory)?);
+                let stored: StoredMatch = decode(v.value(), "matches", advisory)?;
+                out.push(stored.into_record(package, advisory));
             }
         }
         Ok(out)

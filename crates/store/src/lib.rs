@@ -283,10 +283,9 @@ impl Store {
                 let Some(&id) = ids.get(i).filter(|id| **id != 0) else {
                     continue;
                 };
-                for mut m in found {
-                    m.package = id;
+                for m in found {
                     buf.clear();
-                    encode(&m, &mut buf);
+                    encode(&advisories::StoredMatch::of(&m), &mut buf);
                     match_table.insert((id, m.advisory.as_str()), buf.as_slice())?;
                     by_advisory.insert((m.advisory.as_str(), id), ())?;
                 }

@@ -47,7 +47,7 @@ pub(crate) const ADVISORY_KEYS: TableDefinition<(&str, &str), ()> =
 /// (lookup key, package id) → `Vec<LookupName>` (postcard): how the package is named in advisories.
 pub(crate) const PACKAGE_KEYS: TableDefinition<(&str, u64), &[u8]> =
     TableDefinition::new("package_keys");
-/// (package id, advisory id) → `MatchRecord` (postcard).
+/// (package id, advisory id) → `StoredMatch` (postcard: status, detail, ecosystem, name, source-of, fixed).
 pub(crate) const MATCHES: TableDefinition<(u64, &str), &[u8]> = TableDefinition::new("matches");
 /// (advisory id, package id) → ().
 pub(crate) const MATCHES_BY_ADVISORY: TableDefinition<(&str, u64), ()> =
