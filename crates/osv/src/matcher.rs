@@ -235,15 +235,55 @@ pub struct RematchSummary {
 pub fn rematch_all(store: &Store) -> Result<RematchSummary, StoreError> {
     let started = std::time::Instant::now();
     let mut summary = RematchSummary::default();
-    let mut ids = Vec::new();
+    let all = store.all_advisories()?;
+    let ids: Vec<String> = all.iter().map(|(id, _)| id.clone()).collect();
+    // Records are independent: evaluate them on every core, each thread with
+    // its own read transactions and package cache.
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .max(1);
+    let chunk = all.len().div_ceil(threads).max(1);
+    let results: Vec<PartResult> = std::thread::scope(|scope| {
+        let handles: Vec<_> = all
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || rematch_part(store, part)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(StoreError::Backend("re-match thread panicked".into())))
+            })
+            .collect()
+    });
+    let mut matches = Vec::new();
+    for r in results {
+        let (advisories, candidates, found) = r?;
+        summary.advisories += advisories;
+        summary.candidates += candidates;
+        matches.extend(found);
+    }
+    summary.matches = matches.len();
+    summary.evaluate_ms = started.elapsed().as_millis() as u64;
+    let writing = std::time::Instant::now();
+    store.replace_matches_of(&ids, &matches)?;
+    summary.store_ms = writing.elapsed().as_millis() as u64;
+    Ok(summary)
+}
+
+/// Evaluates a slice of (id, JSON) records: (records read, candidates, matches).
+fn rematch_part(
+    store: &Store,
+    part: &[(String, Vec<u8>)],
+) -> Result<(usize, usize, Vec<MatchRecord>), StoreError> {
+    let (mut advisories, mut candidates) = (0, 0);
     let mut matches = Vec::new();
     let mut packages_by_key = HashMap::new();
-    for (id, json) in store.all_advisories()? {
-        ids.push(id);
-        let Ok(advisory) = serde_json::from_slice::<Advisory>(&json) else {
+    for (_, json) in part {
+        let Ok(advisory) = serde_json::from_slice::<Advisory>(json) else {
             continue;
         };
-        summary.advisories += 1;
+        advisories += 1;
         if advisory.is_withdrawn() {
             continue;
         }
@@ -261,7 +301,7 @@ pub fn rematch_all(store: &Store) -> Result<RematchSummary, StoreError> {
                 packages_by_key.insert(key.clone(), store.packages_for_key(&key)?);
             }
             for (package, names) in &packages_by_key[&key] {
-                summary.candidates += 1;
+                candidates += 1;
                 let names: Vec<LookupName> =
                     names.iter().filter(|n| n.key == key).cloned().collect();
                 let version = package.version.as_deref().unwrap_or("");
@@ -271,10 +311,5 @@ pub fn rematch_all(store: &Store) -> Result<RematchSummary, StoreError> {
             }
         }
     }
-    summary.matches = matches.len();
-    summary.evaluate_ms = started.elapsed().as_millis() as u64;
-    let writing = std::time::Instant::now();
-    store.replace_matches_of(&ids, &matches)?;
-    summary.store_ms = writing.elapsed().as_millis() as u64;
-    Ok(summary)
+    Ok((advisories, candidates, matches))
 }
