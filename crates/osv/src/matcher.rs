@@ -271,11 +271,11 @@ pub fn rematch_all(store: &Store) -> Result<RematchSummary, StoreError> {
     Ok(summary)
 }
 
-/// Evaluates a slice of (id, JSON) records: (records read, candidates, matches).
-fn rematch_part(
-    store: &Store,
-    part: &[(String, Vec<u8>)],
-) -> Result<(usize, usize, Vec<MatchRecord>), StoreError> {
+/// What one re-match thread found: (records read, candidates, matches).
+type PartResult = Result<(usize, usize, Vec<MatchRecord>), StoreError>;
+
+/// Evaluates a slice of (id, JSON) records.
+fn rematch_part(store: &Store, part: &[(String, Vec<u8>)]) -> PartResult {
     let (mut advisories, mut candidates) = (0, 0);
     let mut matches = Vec::new();
     let mut packages_by_key = HashMap::new();
