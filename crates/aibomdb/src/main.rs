@@ -630,7 +630,9 @@ fn match_command(store: &Store, args: MatchArgs) -> Result<ExitCode> {
     }
     let tripped = threshold.is_some_and(|t| {
         rows.iter().any(|r| {
-            r.status == "affected" && (r.severity == aibomdb_osv::Level::Unknown || r.severity >= t)
+            r.status == "affected"
+                && r.is_open()
+                && (r.severity == aibomdb_osv::Level::Unknown || r.severity >= t)
         })
     });
     if tripped {
@@ -662,6 +664,7 @@ fn print_matches(
                 "severity",
                 "fixed",
                 "status",
+                "vex",
             ]);
             for r in rows {
                 t.row(vec![
@@ -679,10 +682,22 @@ fn print_matches(
                     },
                     r.fixed.join(" "),
                     r.status.clone(),
+                    r.vex
+                        .as_ref()
+                        .map(|v| match &v.justification {
+                            Some(j) => format!("{} ({j})", v.state),
+                            None => v.state.clone(),
+                        })
+                        .unwrap_or_default(),
                 ]);
             }
             print!("{t}");
-            println!("{} matches", rows.len());
+            let open = rows.iter().filter(|r| r.is_open()).count();
+            println!(
+                "{} matches, {open} open, {} suppressed by VEX",
+                rows.len(),
+                rows.len() - open
+            );
         }
     }
     Ok(())

@@ -20,6 +20,7 @@ pub enum DocumentFormat {
     PyLock,
     PipfileLock,
     RequirementsTxt,
+    OpenVex,
 }
 
 impl DocumentFormat {
@@ -34,6 +35,7 @@ impl DocumentFormat {
             DocumentFormat::PyLock => "pylock.toml",
             DocumentFormat::PipfileLock => "Pipfile.lock",
             DocumentFormat::RequirementsTxt => "requirements.txt",
+            DocumentFormat::OpenVex => "openvex",
         }
     }
 
@@ -43,13 +45,15 @@ impl DocumentFormat {
             DocumentFormat::CycloneDx => "CycloneDX JSON",
             DocumentFormat::Spdx2 => "SPDX 2 JSON",
             DocumentFormat::Spdx3 => "SPDX 3 JSON-LD",
+            DocumentFormat::OpenVex => "OpenVEX",
             other => other.as_str(),
         }
     }
 
-    /// The kind of evidence: `sbom` or `lockfile`.
+    /// The kind of evidence: `sbom`, `lockfile` or `vex`.
     pub fn family(self) -> &'static str {
         match self {
+            DocumentFormat::OpenVex => "vex",
             DocumentFormat::CycloneDx | DocumentFormat::Spdx2 | DocumentFormat::Spdx3 => "sbom",
             _ => "lockfile",
         }
@@ -78,6 +82,9 @@ pub struct Subject {
     pub kind: Option<String>,
     /// Index into [`DocumentFacts::packages`] when the subject is also a package.
     pub package: Option<usize>,
+    /// The subject's own id in the document (`bom-ref`, SPDXID), which VEX
+    /// statements and BOM-Links point at.
+    pub reference: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -237,6 +244,9 @@ pub struct DocumentFacts {
     pub dependencies: Vec<DependencyFact>,
     pub skipped: Vec<Skipped>,
     pub warnings: Vec<String>,
+    /// VEX statements the document makes (CycloneDX `vulnerabilities[]` with an
+    /// `analysis`, OpenVEX `statements[]`).
+    pub vex: Vec<crate::vex::VexStatement>,
     /// Component/package entries read from the document (before entries
     /// naming the same package were merged; the subject not counted).
     pub entries_read: usize,
@@ -255,6 +265,7 @@ impl DocumentFacts {
             dependencies: Vec::new(),
             skipped: Vec::new(),
             warnings: Vec::new(),
+            vex: Vec::new(),
             entries_read: 0,
         }
     }

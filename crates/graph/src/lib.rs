@@ -6,12 +6,14 @@
 pub mod facts;
 pub mod json;
 pub mod purl;
+pub mod vex;
 
 pub use facts::{
     DependencyFact, DocumentFacts, DocumentFormat, EdgeKind, Hash, PackageFact, Scope, Skipped,
     Subject, Tool, doubt_flags, key_for, upstream_source,
 };
 pub use purl::{PackageKey, Purl, PurlError, pep503_normalise};
+pub use vex::{BomLink, VexStatement, VexStatus, VexTarget, normalise_serial};
 
 /// The error every importer returns: what went wrong and where in the document.
 #[derive(Debug, thiserror::Error)]

@@ -9,6 +9,7 @@ mod range;
 mod record;
 mod report;
 mod severity;
+mod vex;
 
 pub use load::{LoadError, LoadLimits, Loaded, load_bytes, load_path};
 pub use matcher::{
@@ -23,3 +24,4 @@ pub use range::{
 pub use record::{Advisory, Affected, Event, Package, Range, Reference, Severity};
 pub use report::{MatchRow, deployment_matches, sarif};
 pub use severity::{Level, cvss3_base_score, severity};
+pub use vex::{VexResolver, VexVerdict};

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::record::Advisory;
 use crate::severity::{Level, severity};
+use crate::vex::{VexResolver, VexVerdict};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MatchRow {
@@ -28,6 +29,16 @@ pub struct MatchRow {
     pub documents: Vec<DocumentId>,
     /// Source paths of those documents (SARIF locations).
     pub document_paths: Vec<String>,
+    /// The VEX statement that covers this match, if any.
+    pub vex: Option<VexVerdict>,
+}
+
+impl MatchRow {
+    /// Open: affected (or not evaluable) and not suppressed by a VEX
+    /// `not_affected`/`fixed` statement. Gates count only these.
+    pub fn is_open(&self) -> bool {
+        !self.vex.as_ref().is_some_and(VexVerdict::suppresses)
+    }
 }
 
 /// Every match of the current documents of `deployment` (all deployments when `None`).
@@ -36,6 +47,7 @@ pub fn deployment_matches(
     deployment: Option<&str>,
 ) -> Result<Vec<MatchRow>, StoreError> {
     let mut advisories: HashMap<String, Option<Advisory>> = HashMap::new();
+    let mut vex = VexResolver::new(store)?;
     let mut rows: BTreeMap<(String, String, String), MatchRow> = BTreeMap::new();
     for doc in store.documents()? {
         if !doc.is_current() || deployment.is_some_and(|d| d != doc.deployment) {
@@ -61,6 +73,15 @@ pub fn deployment_matches(
                 }
                 let advisory = advisories[&m.advisory].as_ref();
                 let (level, score) = advisory.map_or((Level::Unknown, None), severity);
+                let identifiers: Vec<String> = std::iter::once(&m.advisory)
+                    .chain(
+                        advisory
+                            .iter()
+                            .flat_map(|a| a.aliases.iter().chain(&a.upstream)),
+                    )
+                    .cloned()
+                    .collect();
+                let verdict = vex.verdict(&doc.deployment, &package, &identifiers)?;
                 rows.insert(
                     key,
                     MatchRow {
@@ -78,6 +99,7 @@ pub fn deployment_matches(
                         via_source_of: m.via_source_of.clone(),
                         documents: vec![doc.id],
                         document_paths: vec![doc.source_path.clone()],
+                        vex: verdict,
                     },
                 );
             }
@@ -119,7 +141,7 @@ pub fn sarif(rows: &[MatchRow]) -> serde_json::Value {
             } else {
                 format!("fixed in {}", r.fixed.join(", "))
             };
-            json!({
+            let mut result = json!({
                 "ruleId": r.advisory,
                 "level": level,
                 "message": {"text": format!(
@@ -130,7 +152,24 @@ pub fn sarif(rows: &[MatchRow]) -> serde_json::Value {
                     "physicalLocation": {"artifactLocation": {"uri": p}}
                 })).collect::<Vec<_>>(),
                 "properties": {"deployment": r.deployment, "package": r.package, "status": r.status},
-            })
+            });
+            if let Some(v) = &r.vex {
+                result["properties"]["vex"] = json!(v.status.as_str());
+                if v.suppresses() {
+                    let why = [v.justification.as_deref(), v.detail.as_deref()]
+                        .into_iter()
+                        .flatten()
+                        .collect::<Vec<_>>()
+                        .join(": ");
+                    result["suppressions"] = json!([{
+                        "kind": "external",
+                        "status": "accepted",
+                        "justification": format!("VEX {} ({}) in {}{}", v.state, v.vulnerability, v.document_path,
+                            if why.is_empty() { String::new() } else { format!(": {why}") }),
+                    }]);
+                }
+            }
+            result
         })
         .collect();
     json!({

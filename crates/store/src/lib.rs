@@ -17,6 +17,7 @@ mod advisories;
 pub mod records;
 mod report;
 mod tables;
+mod vex;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -33,6 +34,7 @@ pub use records::{
     PathStep, Stats,
 };
 use tables::*;
+pub use vex::VexRecord;
 
 /// Errors from the store. Backend errors are carried as text so that redb's
 /// types stay out of the interface.
@@ -49,7 +51,8 @@ pub enum StoreError {
         message: String,
     },
     #[error(
-        "store {path} was written by a newer aibomdb (schema {found}, this build reads {supported})"
+        "store {path} has schema {found} and this build reads {supported}: {}",
+        if found > supported { "it was written by a newer aibomdb" } else { "it was written by an older aibomdb; ingest into a new store" }
     )]
     Schema {
         path: PathBuf,
@@ -77,7 +80,7 @@ backend_from!(
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-const SCHEMA_VERSION: u64 = 1;
+const SCHEMA_VERSION: u64 = 2;
 
 /// A document ready to be written: the importer's facts plus where they came from.
 #[derive(Debug, Clone)]
@@ -131,7 +134,7 @@ impl Store {
             if let Some(meta) = meta {
                 let found = meta.get("schema_version")?.map(|v| v.value());
                 if let Some(found) = found {
-                    if found > SCHEMA_VERSION {
+                    if found != SCHEMA_VERSION {
                         return Err(StoreError::Schema {
                             path: self.path.clone(),
                             found,
@@ -149,7 +152,7 @@ impl Store {
             let mut meta = txn.open_table(META)?;
             let found = meta.get("schema_version")?.map(|v| v.value());
             match found {
-                Some(v) if v > SCHEMA_VERSION => {
+                Some(v) if v != SCHEMA_VERSION => {
                     return Err(StoreError::Schema {
                         path: self.path.clone(),
                         found: v,
@@ -179,6 +182,8 @@ impl Store {
             txn.open_table(PACKAGE_KEYS)?;
             txn.open_table(MATCHES)?;
             txn.open_table(MATCHES_BY_ADVISORY)?;
+            txn.open_table(VEX_STATEMENTS)?;
+            txn.open_table(DOCUMENT_BY_SERIAL)?;
         }
         txn.commit()?;
         Ok(())
@@ -358,6 +363,22 @@ impl Store {
             txn.open_table(DEPLOYMENT_DOCUMENTS)?
                 .insert((deployment.as_str(), doc_id), ())?;
 
+            // VEX statements, filed under every id they answer to.
+            let mut vex_table = txn.open_table(VEX_STATEMENTS)?;
+            for (index, statement) in facts.vex.iter().enumerate() {
+                buf.clear();
+                encode(statement, &mut buf);
+                for id in statement.identifiers() {
+                    vex_table.insert((id.as_str(), doc_id, index as u32), buf.as_slice())?;
+                }
+            }
+            if let Some(serial) = facts.serial.as_deref().filter(|s| !s.trim().is_empty()) {
+                txn.open_table(DOCUMENT_BY_SERIAL)?.insert(
+                    (aibomdb_graph::normalise_serial(serial).as_str(), doc_id),
+                    (),
+                )?;
+            }
+
             let subject_package = facts
                 .subject
                 .as_ref()
@@ -387,6 +408,7 @@ impl Store {
                 package_count,
                 entries: facts.entries_read as u64,
                 edge_count,
+                vex_statements: facts.vex.len() as u64,
                 skipped: facts.skipped,
                 warnings: facts.warnings,
             };
@@ -455,6 +477,15 @@ impl Store {
             out.push(decode(v.value(), "deployments", k.value())?);
         }
         Ok(out)
+    }
+
+    pub fn package_by_id(&self, id: PackageId) -> Result<Option<PackageRecord>> {
+        let txn = self.db.begin_read()?;
+        let packages = txn.open_table(PACKAGES)?;
+        packages
+            .get(id)?
+            .map(|v| decode(v.value(), "packages", &id.to_string()))
+            .transpose()
     }
 
     pub fn package(&self, key: &PackageKey) -> Result<Option<PackageRecord>> {
@@ -796,6 +827,8 @@ impl Store {
         fold(&txn, PACKAGE_KEYS, &mut h)?;
         fold(&txn, MATCHES, &mut h)?;
         fold(&txn, MATCHES_BY_ADVISORY, &mut h)?;
+        fold(&txn, VEX_STATEMENTS, &mut h)?;
+        fold(&txn, DOCUMENT_BY_SERIAL, &mut h)?;
         Ok(h.finish())
     }
 
@@ -825,6 +858,7 @@ impl Store {
         out.insert("edges_reverse", txn.open_table(EDGES_REVERSE)?.len()?);
         out.insert("advisories", txn.open_table(ADVISORIES)?.len()?);
         out.insert("matches", txn.open_table(MATCHES)?.len()?);
+        out.insert("vex_statements", txn.open_table(VEX_STATEMENTS)?.len()?);
         Ok(out)
     }
 }

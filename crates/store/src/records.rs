@@ -50,6 +50,8 @@ pub struct DocumentRecord {
     /// Component/package entries the document listed (before merging duplicates).
     pub entries: u64,
     pub edge_count: u64,
+    /// VEX statements the document makes.
+    pub vex_statements: u64,
     pub skipped: Vec<Skipped>,
     pub warnings: Vec<String>,
 }

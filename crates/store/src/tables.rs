@@ -52,3 +52,9 @@ pub(crate) const MATCHES: TableDefinition<(u64, &str), &[u8]> = TableDefinition:
 /// (advisory id, package id) → ().
 pub(crate) const MATCHES_BY_ADVISORY: TableDefinition<(&str, u64), ()> =
     TableDefinition::new("matches_by_advisory");
+/// (vulnerability id or alias, upper case; document id; statement index) → `VexStatement` (postcard).
+pub(crate) const VEX_STATEMENTS: TableDefinition<(&str, u64, u32), &[u8]> =
+    TableDefinition::new("vex_statements");
+/// (normalised serial number, document id) → (): BOM-Links find their document.
+pub(crate) const DOCUMENT_BY_SERIAL: TableDefinition<(&str, u64), ()> =
+    TableDefinition::new("document_by_serial");

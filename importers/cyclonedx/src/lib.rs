@@ -9,8 +9,9 @@
 use std::collections::HashMap;
 
 use aibomdb_graph::{
-    DependencyFact, DocumentFacts, DocumentFormat, EdgeKind, Hash, ImportError, PackageFact, Scope,
-    Skipped, Subject, Tool, doubt_flags, key_for, upstream_source,
+    BomLink, DependencyFact, DocumentFacts, DocumentFormat, EdgeKind, Hash, ImportError,
+    PackageFact, Scope, Skipped, Subject, Tool, VexStatement, VexStatus, VexTarget, doubt_flags,
+    key_for, normalise_serial, upstream_source,
 };
 
 mod wire {
@@ -28,6 +29,44 @@ mod wire {
         pub(crate) components: Vec<Component>,
         #[serde(default, deserialize_with = "null_default")]
         pub(crate) dependencies: Vec<Dependency>,
+        #[serde(default, deserialize_with = "null_default")]
+        pub(crate) vulnerabilities: Vec<Vulnerability>,
+    }
+
+    /// Only what VEX needs; `affects[].versions` is not read (lib4vex writes
+    /// it as an object where the schema has a list).
+    #[derive(Deserialize)]
+    pub(crate) struct Vulnerability {
+        pub(crate) id: Option<String>,
+        #[serde(default, deserialize_with = "null_default")]
+        pub(crate) references: Vec<VulnerabilityReference>,
+        pub(crate) analysis: Option<Analysis>,
+        #[serde(default, deserialize_with = "null_default")]
+        pub(crate) affects: Vec<Affects>,
+        pub(crate) updated: Option<String>,
+        pub(crate) published: Option<String>,
+    }
+
+    #[derive(Deserialize)]
+    pub(crate) struct VulnerabilityReference {
+        pub(crate) id: Option<String>,
+    }
+
+    #[derive(Deserialize)]
+    pub(crate) struct Analysis {
+        pub(crate) state: Option<String>,
+        pub(crate) justification: Option<String>,
+        #[serde(default, deserialize_with = "null_default")]
+        pub(crate) response: Vec<String>,
+        pub(crate) detail: Option<String>,
+        #[serde(rename = "lastUpdated")]
+        pub(crate) last_updated: Option<String>,
+    }
+
+    #[derive(Deserialize)]
+    pub(crate) struct Affects {
+        #[serde(rename = "ref")]
+        pub(crate) reference: Option<String>,
     }
 
     #[derive(Deserialize)]
@@ -231,12 +270,14 @@ impl Builder {
                 let name = root.name.clone().unwrap_or_default();
                 let version = root.version.clone();
                 let kind = root.ty.clone();
+                let reference = root.bom_ref.clone();
                 let index = self.add_component(root, None, "metadata.component");
                 self.facts.subject = Some(Subject {
                     name,
                     version,
                     kind,
                     package: index,
+                    reference,
                 });
             }
         }
@@ -274,7 +315,112 @@ impl Builder {
                 }
             }
         }
+        for (i, v) in bom.vulnerabilities.into_iter().enumerate() {
+            self.add_vex(v, i);
+        }
         self.facts.finish()
+    }
+
+    /// A `vulnerabilities[]` entry with an `analysis.state` is a VEX statement;
+    /// one without is a scanner finding, which the graph's own matcher redoes.
+    fn add_vex(&mut self, v: wire::Vulnerability, i: usize) {
+        let location = format!("vulnerabilities[{i}]");
+        let Some(analysis) = v.analysis else { return };
+        let Some(state) = analysis.state.filter(|s| !s.is_empty()) else {
+            return;
+        };
+        let Some(status) = VexStatus::from_cyclonedx(&state) else {
+            self.facts.warnings.push(format!(
+                "{location}.analysis.state: unknown state {state:?}; statement ignored"
+            ));
+            return;
+        };
+        let Some(id) = v.id.filter(|id| !id.trim().is_empty()) else {
+            self.facts
+                .warnings
+                .push(format!("{location}: no `id`; statement ignored"));
+            return;
+        };
+        let targets = v
+            .affects
+            .iter()
+            .filter_map(|a| a.reference.as_deref())
+            .map(|r| self.vex_target(r))
+            .collect::<Vec<_>>();
+        if targets.is_empty() {
+            self.facts
+                .warnings
+                .push(format!("{location}: no `affects` refs; statement ignored"));
+            return;
+        }
+        self.facts.vex.push(VexStatement {
+            aliases: v
+                .references
+                .iter()
+                .filter_map(|r| r.id.clone())
+                .filter(|r| r != &id)
+                .collect(),
+            vulnerability: id,
+            targets,
+            status,
+            state,
+            justification: analysis.justification,
+            detail: analysis.detail,
+            response: analysis.response,
+            timestamp: analysis.last_updated.or(v.updated).or(v.published),
+            location,
+        });
+    }
+
+    /// Resolves an `affects[].ref`: a `bom-ref` of this BOM, or a BOM-Link
+    /// into this or another BOM.
+    fn vex_target(&self, reference: &str) -> VexTarget {
+        let own_serial = self.facts.serial.as_deref().map(normalise_serial);
+        let (serial, local) = match BomLink::parse(reference) {
+            Some(link) if Some(&link.serial) != own_serial.as_ref() => {
+                return match link.reference {
+                    Some(r) if r.starts_with("pkg:") => purl_target(&r, Some(link.serial.clone()))
+                        .unwrap_or(VexTarget::BomRef {
+                            serial: link.serial,
+                            reference: r,
+                        }),
+                    Some(r) => VexTarget::BomRef {
+                        serial: link.serial,
+                        reference: r,
+                    },
+                    None => VexTarget::BomRef {
+                        serial: link.serial,
+                        reference: String::new(),
+                    },
+                };
+            }
+            Some(link) => (Some(link.serial), link.reference.unwrap_or_default()),
+            None => (None, reference.to_string()),
+        };
+        let subject = self.facts.subject.as_ref();
+        if local.is_empty() || subject.is_some_and(|s| s.reference.as_deref() == Some(&local)) {
+            return VexTarget::Product;
+        }
+        if let Some(&i) = self.by_ref.get(&local) {
+            if subject.is_some_and(|s| s.package == Some(i)) {
+                return VexTarget::Product;
+            }
+            if let Some(key) = &self.facts.packages[i].key {
+                return VexTarget::Package {
+                    key: key.as_str().to_string(),
+                    serial,
+                };
+            }
+        }
+        if local.starts_with("pkg:")
+            && let Some(t) = purl_target(&local, serial)
+        {
+            return t;
+        }
+        VexTarget::Unresolved {
+            reference: reference.to_string(),
+            reason: "names no component of this BOM".into(),
+        }
     }
 
     /// Adds a component and its nested components; returns its index, or
@@ -429,6 +575,15 @@ impl Builder {
         self.facts.packages.push(fact);
         self.facts.packages.len() - 1
     }
+}
+
+fn purl_target(purl: &str, serial: Option<String>) -> Option<VexTarget> {
+    let (key, synthesized, _) = key_for(Some(purl), "", None);
+    (!synthesized).then_some(())?;
+    Some(VexTarget::Package {
+        key: key?.as_str().to_string(),
+        serial,
+    })
 }
 
 fn legacy_tool(t: wire::LegacyTool) -> Option<Tool> {

@@ -166,6 +166,7 @@ impl LockGraph {
                 version: self.project.version.clone(),
                 kind: Some("application".into()),
                 package: Some(index),
+                reference: None,
             });
             index
         });

@@ -241,6 +241,7 @@ pub fn import_v2(bytes: &[u8]) -> Result<DocumentFacts, ImportError> {
                 version: p.version.clone(),
                 kind: p.kind.clone(),
                 package: Some(*root),
+                reference: p.refs.first().cloned(),
             }
         }
         _ => Subject {
@@ -248,6 +249,7 @@ pub fn import_v2(bytes: &[u8]) -> Result<DocumentFacts, ImportError> {
             version: None,
             kind: None,
             package: None,
+            reference: None,
         },
     });
     Ok(facts.finish())
@@ -612,6 +614,7 @@ pub fn import_v3(bytes: &[u8]) -> Result<DocumentFacts, ImportError> {
                 version: p.version.clone(),
                 kind: p.kind.clone(),
                 package: Some(root),
+                reference: p.refs.first().cloned(),
             }
         }
         None => Subject {
