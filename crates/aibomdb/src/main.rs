@@ -7,10 +7,8 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use aibomdb_graph::PackageKey;
 use aibomdb_ingest::{Event, Limits};
 use aibomdb_store::{IngestOutcome, Store};
-use aibomdb_versions::{Ecosystem, VersionError, VersionRange};
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -119,11 +117,21 @@ enum QueryCommand {
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
         format: OutputFormat,
     },
-    /// Deployments that contain a package, with the path to it.
+    /// Deployments that contain a package, with the path to it: by purl, or by
+    /// name and version range (`--name transformers --version-range '<4.38'`).
     Deployments {
         /// Package URL; qualifiers are ignored.
+        #[arg(long, conflicts_with = "name")]
+        purl: Option<String>,
+        /// Package name (PyPI names are PEP 503-normalised).
         #[arg(long)]
-        purl: String,
+        name: Option<String>,
+        /// Purl type, with --name.
+        #[arg(long, requires = "name")]
+        ecosystem: Option<String>,
+        /// e.g. `<4.38`, with --name.
+        #[arg(long, requires = "name")]
+        version_range: Option<String>,
         /// Include superseded documents.
         #[arg(long)]
         history: bool,
@@ -216,6 +224,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             "`serve` is not built yet: the GraphQL server and web page arrive with issue 6".into(),
         )
         .into()),
+    }
+}
+
+/// Query errors: a malformed question exits 2, a store failure is ours.
+fn bad_input(e: aibomdb_query::QueryError) -> anyhow::Error {
+    match e {
+        aibomdb_query::QueryError::BadInput(m) => BadInput(m).into(),
+        other => other.into(),
     }
 }
 
@@ -401,41 +417,12 @@ fn query(store: &Store, q: QueryCommand) -> Result<ExitCode> {
         } => {
             let range = version_range
                 .as_deref()
-                .map(|r| r.parse::<VersionRange>())
+                .map(aibomdb_query::parse_range)
                 .transpose()
-                .map_err(|e| BadInput(e.to_string()))?;
-            let mut out = Vec::new();
-            let mut unreadable = Vec::new();
-            for v in store.packages_named(&name, ecosystem.as_deref())? {
-                if let Some(range) = &range {
-                    let ordering =
-                        Ecosystem::for_purl_type(&v.package.ecosystem).ok_or_else(|| {
-                            VersionError::Unsupported(format!(
-                                "purl type `{}`",
-                                v.package.ecosystem
-                            ))
-                        });
-                    match v
-                        .package
-                        .version
-                        .as_deref()
-                        .map(|ver| ordering.clone().and_then(|eco| range.contains(eco, ver)))
-                    {
-                        Some(Ok(true)) => {}
-                        Some(Ok(false)) => continue,
-                        // A version that cannot be ordered is reported, never silently dropped.
-                        Some(Err(e)) => {
-                            unreadable.push(format!("{}: {e}", v.package.key));
-                            continue;
-                        }
-                        None => {
-                            unreadable.push(format!("{}: no version", v.package.key));
-                            continue;
-                        }
-                    }
-                }
-                out.push(v);
-            }
+                .map_err(bad_input)?;
+            let answer = aibomdb_query::packages(store, &name, ecosystem.as_deref(), range.as_ref())
+                .map_err(bad_input)?;
+            let (out, unreadable) = (answer.packages, answer.unordered);
             match format {
                 OutputFormat::Json => println!(
                     "{}",
@@ -461,17 +448,13 @@ fn query(store: &Store, q: QueryCommand) -> Result<ExitCode> {
             }
         }
         QueryCommand::Affected { advisory, format } => {
-            let ids = store.advisory_ids(&advisory)?;
-            if ids.is_empty() {
+            let Some((ids, rows)) = aibomdb_query::affected(store, &advisory).map_err(bad_input)?
+            else {
                 return Err(BadInput(format!(
                     "no advisory known as {advisory:?} (load advisories first)"
                 ))
                 .into());
-            }
-            let rows: Vec<_> = aibomdb_osv::deployment_matches(store, None)?
-                .into_iter()
-                .filter(|r| ids.contains(&r.advisory))
-                .collect();
+            };
             print_matches(&rows, format, Some(&ids))?;
         }
         QueryCommand::Deployment { name, format } => {
@@ -485,12 +468,33 @@ fn query(store: &Store, q: QueryCommand) -> Result<ExitCode> {
         }
         QueryCommand::Deployments {
             purl,
+            name,
+            ecosystem,
+            version_range,
             history,
             format,
         } => {
-            let key =
-                PackageKey::parse(&purl).map_err(|e| BadInput(format!("--purl {purl:?}: {e}")))?;
-            let hits = store.deployments_using(&key, history)?;
+            let target = match (purl, name) {
+                (Some(purl), None) => {
+                    aibomdb_query::Target::Purl(aibomdb_query::parse_purl(&purl).map_err(bad_input)?)
+                }
+                (None, Some(name)) => aibomdb_query::Target::Name {
+                    ecosystem,
+                    name,
+                    range: version_range
+                        .as_deref()
+                        .map(aibomdb_query::parse_range)
+                        .transpose()
+                        .map_err(bad_input)?,
+                },
+                _ => return Err(BadInput("give either --purl or --name".into()).into()),
+            };
+            let answer =
+                aibomdb_query::deployments_using(store, &target, history).map_err(bad_input)?;
+            for u in &answer.unordered {
+                eprintln!("warning: cannot compare {u}");
+            }
+            let hits = answer.hits;
             match format {
                 OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&hits)?),
                 OutputFormat::Table => {
@@ -517,8 +521,8 @@ fn query(store: &Store, q: QueryCommand) -> Result<ExitCode> {
                     print!("{t}");
                 }
             }
-            if hits.is_empty() && store.package(&key)?.is_none() {
-                eprintln!("no package {key} in the store");
+            if hits.is_empty() {
+                eprintln!("no deployment contains it");
             }
         }
     }

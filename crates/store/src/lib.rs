@@ -479,6 +479,27 @@ impl Store {
         Ok(out)
     }
 
+    /// Packages whose name starts with `prefix` (case-insensitive), at most `limit`.
+    pub fn packages_with_name_prefix(
+        &self,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<Vec<PackageRecord>> {
+        let txn = self.db.begin_read()?;
+        let by_name = txn.open_table(PACKAGE_BY_NAME)?;
+        let packages = txn.open_table(PACKAGES)?;
+        let start = prefix.to_lowercase();
+        let end = format!("{start}\u{10FFFF}");
+        let mut out = Vec::new();
+        for entry in by_name.range(start.as_str()..end.as_str())?.take(limit) {
+            let id = entry?.1.value();
+            if let Some(v) = packages.get(id)? {
+                out.push(decode(v.value(), "packages", &id.to_string())?);
+            }
+        }
+        Ok(out)
+    }
+
     pub fn package_by_id(&self, id: PackageId) -> Result<Option<PackageRecord>> {
         let txn = self.db.begin_read()?;
         let packages = txn.open_table(PACKAGES)?;
