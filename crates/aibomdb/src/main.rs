@@ -50,8 +50,10 @@ enum Command {
     /// Blast-radius queries.
     #[command(subcommand)]
     Query(QueryCommand),
-    /// Serve GraphQL and the web page (arrives with the GraphQL issue).
+    /// Serve GraphQL (`/graphql`, GraphiQL on GET), the web dashboard (`/`) and `/healthz`.
     Serve(ServeArgs),
+    /// Print the GraphQL schema (SDL), as checked in at schema/schema.graphql.
+    Schema,
 }
 
 #[derive(Args)]
@@ -175,8 +177,24 @@ enum MatchFormat {
 
 #[derive(Args)]
 struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port (the address is printed).
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: String,
+    /// Bearer token for mutations. Without one the server is read-only.
+    #[arg(long, env = "AIBOMDB_WRITE_TOKEN", hide_env_values = true)]
+    write_token: Option<String>,
+    /// File holding the write token (first line).
+    #[arg(long, conflicts_with = "write_token")]
+    write_token_file: Option<PathBuf>,
+    /// Bearer token for reads. Without one reads are open.
+    #[arg(long, env = "AIBOMDB_READ_TOKEN", hide_env_values = true)]
+    read_token: Option<String>,
+    /// Largest request body accepted (uploads), in bytes.
+    #[arg(long, default_value_t = 64 * 1024 * 1024)]
+    max_body_bytes: usize,
+    /// Longest a request may run, in seconds.
+    #[arg(long, default_value_t = 30)]
+    timeout_secs: u64,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -220,11 +238,56 @@ fn run(cli: Cli) -> Result<ExitCode> {
             load_advisories(&cli.db, &paths, format)
         }
         Command::Match(args) => match_command(&open(&cli.db)?, args),
-        Command::Serve(_) => Err(BadInput(
-            "`serve` is not built yet: the GraphQL server and web page arrive with issue 6".into(),
-        )
-        .into()),
+        Command::Serve(args) => serve(&cli.db, args),
+        Command::Schema => {
+            print!("{}", aibomdb_api::sdl());
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+fn serve(db: &PathBuf, args: ServeArgs) -> Result<ExitCode> {
+    let listen: std::net::SocketAddr = args
+        .listen
+        .parse()
+        .map_err(|e| BadInput(format!("--listen {:?}: {e}", args.listen)))?;
+    let write_token = match (&args.write_token, &args.write_token_file) {
+        (Some(t), _) => Some(t.trim().to_string()),
+        (None, Some(f)) => Some(
+            std::fs::read_to_string(f)
+                .map_err(|e| BadInput(format!("--write-token-file {}: {e}", f.display())))?
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_string(),
+        ),
+        (None, None) => None,
+    };
+    if write_token.as_deref().is_some_and(|t| t.len() < 16) {
+        return Err(BadInput("the write token must be at least 16 characters".into()).into());
+    }
+    let store = std::sync::Arc::new(open(db)?);
+    let config = aibomdb_api::ServerConfig {
+        write_token,
+        read_token: args.read_token,
+        max_body_bytes: args.max_body_bytes,
+        timeout: std::time::Duration::from_secs(args.timeout_secs),
+        ..Default::default()
+    };
+    let writable = config.write_token.is_some();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(aibomdb_api::serve(listen, store, config, |addr| {
+        use std::io::Write;
+        println!(
+            "listening on http://{addr} ({})",
+            if writable { "writes need the token" } else { "read-only: no write token" }
+        );
+        let _ = std::io::stdout().flush();
+    }))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Query errors: a malformed question exits 2, a store failure is ours.

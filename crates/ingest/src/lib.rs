@@ -178,18 +178,37 @@ pub fn prepare(path: &Path, limits: &Limits) -> Result<Prepared, IngestError> {
     prepare_bytes(path, &bytes)
 }
 
-/// As [`prepare`], for bytes already in memory (uploads, tests).
+/// As [`prepare`], for bytes already in memory (tests); files beside `path`
+/// (a lockfile's project file) are read from its directory.
 pub fn prepare_bytes(path: &Path, bytes: &[u8]) -> Result<Prepared, IngestError> {
+    let siblings = DirSiblings {
+        dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
+    };
+    prepare_with(path, bytes, &siblings)
+}
+
+/// As [`prepare`], for an upload: `name` is only a label, and nothing beside
+/// it is read from the server's disk (a lockfile's `-r ../x` must not reach it).
+pub fn prepare_upload(name: &str, bytes: &[u8]) -> Result<Prepared, IngestError> {
+    prepare_with(
+        Path::new(name),
+        bytes,
+        &aibomdb_importer_python_lock::NoSiblings,
+    )
+}
+
+fn prepare_with(
+    path: &Path,
+    bytes: &[u8],
+    siblings: &dyn Siblings,
+) -> Result<Prepared, IngestError> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy())
         .unwrap_or_default();
     let format = detect(bytes, &name).map_err(|k| IngestError::new(path, k))?;
     let sha256: [u8; 32] = Sha256::digest(bytes).into();
-    let siblings = DirSiblings {
-        dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
-    };
-    let facts = import(format, bytes, &siblings).map_err(|k| IngestError::new(path, k))?;
+    let facts = import(format, bytes, siblings).map_err(|k| IngestError::new(path, k))?;
     Ok(Prepared {
         path: path.to_path_buf(),
         format,

@@ -427,6 +427,81 @@ impl Store {
         Ok(outcome)
     }
 
+    /// Removes a deployment and everything its documents stated (packages
+    /// lists, edges, VEX statements, history), in one transaction. Package and
+    /// advisory nodes stay: other deployments may share them, and a package no
+    /// document lists appears in no answer. Returns false when there was no
+    /// such deployment.
+    pub fn delete_deployment(&self, name: &str) -> Result<bool> {
+        let txn = self.db.begin_write()?;
+        {
+            let mut deployments = txn.open_table(DEPLOYMENTS)?;
+            if deployments.remove(name)?.is_none() {
+                return Ok(false);
+            }
+            let mut dep_docs = txn.open_table(DEPLOYMENT_DOCUMENTS)?;
+            let mut doc_ids = Vec::new();
+            for entry in dep_docs.range((name, 0)..=(name, u64::MAX))? {
+                doc_ids.push(entry?.0.value().1);
+            }
+            for id in &doc_ids {
+                dep_docs.remove((name, *id))?;
+            }
+            let mut documents = txn.open_table(DOCUMENTS)?;
+            let mut by_hash = txn.open_table(DOCUMENT_BY_HASH)?;
+            let mut by_serial = txn.open_table(DOCUMENT_BY_SERIAL)?;
+            let mut doc_packages = txn.open_table(DOCUMENT_PACKAGES)?;
+            let mut package_docs = txn.open_table(PACKAGE_DOCUMENTS)?;
+            let mut edges = txn.open_table(EDGES)?;
+            let mut edges_rev = txn.open_table(EDGES_REVERSE)?;
+            let mut vex = txn.open_table(VEX_STATEMENTS)?;
+            for &doc_id in &doc_ids {
+                let Some(record) = documents.remove(doc_id)? else {
+                    continue;
+                };
+                let record: DocumentRecord =
+                    decode(record.value(), "documents", &doc_id.to_string())?;
+                let mut hash_key = unhex(&record.sha256);
+                hash_key.extend_from_slice(name.as_bytes());
+                by_hash.remove(hash_key.as_slice())?;
+                if let Some(serial) = record.serial.as_deref() {
+                    by_serial.remove((aibomdb_graph::normalise_serial(serial).as_str(), doc_id))?;
+                }
+                let mut packages = Vec::new();
+                for entry in doc_packages.range((doc_id, 0)..=(doc_id, u64::MAX))? {
+                    packages.push(entry?.0.value().1);
+                }
+                for p in packages {
+                    doc_packages.remove((doc_id, p))?;
+                    package_docs.remove((p, doc_id))?;
+                }
+                let mut doc_edges = Vec::new();
+                for entry in edges.range((doc_id, 0, 0)..=(doc_id, u64::MAX, u64::MAX))? {
+                    doc_edges.push(entry?.0.value());
+                }
+                for (d, from, to) in doc_edges {
+                    edges.remove((d, from, to))?;
+                    edges_rev.remove((to, from, d))?;
+                }
+            }
+            // Statements are keyed by id first; a scan finds this deployment's.
+            let doomed: HashSet<u64> = doc_ids.iter().copied().collect();
+            let mut vex_keys = Vec::new();
+            for entry in vex.iter()? {
+                let (k, _) = entry?;
+                let (id, doc, index) = k.value();
+                if doomed.contains(&doc) {
+                    vex_keys.push((id.to_string(), doc, index));
+                }
+            }
+            for (id, doc, index) in vex_keys {
+                vex.remove((id.as_str(), doc, index))?;
+            }
+        }
+        txn.commit()?;
+        Ok(true)
+    }
+
     pub fn stats(&self) -> Result<Stats> {
         let txn = self.db.begin_read()?;
         let documents = txn.open_table(DOCUMENTS)?;
@@ -1067,4 +1142,10 @@ mod tests {
         );
         assert_eq!(strip_tag("python-3"), "python-3");
     }
+}
+
+fn unhex(text: &str) -> Vec<u8> {
+    (0..text.len() / 2)
+        .filter_map(|i| u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok())
+        .collect()
 }

@@ -1,0 +1,191 @@
+//! The HTTP face of the store: GraphQL at `/graphql` (GraphiQL on GET), the
+//! web dashboard at `/`, `/healthz`. Writes need the operator's bearer token;
+//! reads may need one too. Every request is bounded in body size, query depth,
+//! complexity and time, so a hostile request gets an error, never a stall.
+
+pub mod schema;
+mod time;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aibomdb_store::Store;
+use async_graphql::http::GraphiQLSource;
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+
+pub use schema::{Access, AppSchema, QueryLimits, build_schema, sdl};
+
+/// What the operator configures.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Bearer token that allows mutations. `None`: the server is read-only.
+    pub write_token: Option<String>,
+    /// Bearer token required for reads (the write token also reads). `None`: reads are open.
+    pub read_token: Option<String>,
+    pub max_body_bytes: usize,
+    /// Longest a request may take.
+    pub timeout: Duration,
+    pub limits: QueryLimits,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            write_token: None,
+            read_token: None,
+            max_body_bytes: 64 * 1024 * 1024,
+            timeout: Duration::from_secs(30),
+            limits: QueryLimits::default(),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct App {
+    schema: AppSchema,
+    config: Arc<ServerConfig>,
+}
+
+pub fn router(store: Arc<Store>, config: ServerConfig) -> Router {
+    let app = App {
+        schema: build_schema(store, config.limits),
+        config: Arc::new(config.clone()),
+    };
+    Router::new()
+        .route("/graphql", get(graphiql).post(graphql))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/", get(|| async { Html(WEB_INDEX) }))
+        .route("/app.js", get(|| async { asset("text/javascript", WEB_APP) }))
+        .route("/style.css", get(|| async { asset("text/css", WEB_STYLE) }))
+        .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .with_state(app)
+}
+
+/// Serves until the process ends. `on_bound` gets the bound address (useful
+/// with port 0).
+pub async fn serve(
+    listen: SocketAddr,
+    store: Arc<Store>,
+    config: ServerConfig,
+    on_bound: impl FnOnce(SocketAddr),
+) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    on_bound(listener.local_addr()?);
+    axum::serve(listener, router(store, config)).await
+}
+
+const WEB_INDEX: &str = include_str!("../../../web/index.html");
+const WEB_APP: &str = include_str!("../../../web/app.js");
+const WEB_STYLE: &str = include_str!("../../../web/style.css");
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, content_type)], body).into_response()
+}
+
+async fn graphiql() -> Html<String> {
+    Html(GraphiQLSource::build().endpoint("/graphql").finish())
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
+/// Compares without an early exit, so timing does not leak the token's prefix.
+fn same_token(given: &str, expected: &str) -> bool {
+    given.len() == expected.len()
+        && given
+            .bytes()
+            .zip(expected.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
+fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
+    (
+        status,
+        axum::Json(serde_json::json!({
+            "data": null,
+            "errors": [{"message": message, "extensions": {"code": code}}],
+        })),
+    )
+        .into_response()
+}
+
+async fn graphql(State(app): State<App>, headers: HeaderMap, request: GraphQLRequest) -> Response {
+    let token = bearer(&headers);
+    let can_write = matches!((token, &app.config.write_token), (Some(t), Some(w)) if same_token(t, w));
+    if let Some(read) = &app.config.read_token {
+        let can_read = can_write || token.is_some_and(|t| same_token(t, read));
+        if !can_read {
+            return error_response(
+                StatusCode::UNAUTHORIZED,
+                "UNAUTHENTICATED",
+                "reads need `Authorization: Bearer <token>` on this server",
+            );
+        }
+    }
+    let request = request.into_inner().data(schema::Access { can_write });
+    let response = match tokio::time::timeout(app.config.timeout, app.schema.execute(request)).await
+    {
+        Ok(r) => r,
+        Err(_) => {
+            return error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "TIMEOUT",
+                &format!(
+                    "the request took longer than {} s and was stopped",
+                    app.config.timeout.as_secs_f64()
+                ),
+            );
+        }
+    };
+    let unauthenticated = response.errors.iter().any(|e| {
+        e.extensions
+            .as_ref()
+            .and_then(|x| x.get("code"))
+            .is_some_and(|c| *c == async_graphql::Value::from("UNAUTHENTICATED"))
+    });
+    let mut http = GraphQLResponse::from(response).into_response();
+    if unauthenticated {
+        *http.status_mut() = StatusCode::UNAUTHORIZED;
+    }
+    http
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn checked_in_schema_matches_the_code() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../schema/schema.graphql");
+        let checked_in = std::fs::read_to_string(path).unwrap_or_default();
+        let current = super::sdl();
+        if checked_in != current {
+            if std::env::var_os("AIBOMDB_UPDATE_SCHEMA").is_some() {
+                std::fs::write(path, &current).unwrap();
+            } else {
+                panic!(
+                    "schema/schema.graphql differs from the code: run `aibomdb schema > schema/schema.graphql` \
+                     (or this test with AIBOMDB_UPDATE_SCHEMA=1)"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn tokens_compare_whole() {
+        assert!(super::same_token("abc", "abc"));
+        assert!(!super::same_token("abd", "abc"));
+        assert!(!super::same_token("ab", "abc"));
+    }
+}

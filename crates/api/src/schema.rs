@@ -1,0 +1,804 @@
+//! The GraphQL schema: thin types over `aibomdb-query` answers. Reads run on
+//! the blocking pool (redb calls are synchronous), so a slow question never
+//! stalls the server's reactor.
+
+use std::sync::Arc;
+
+use aibomdb_query::{QueryError, Target};
+use aibomdb_store::Store;
+use async_graphql::connection::{Connection, Edge, query};
+use async_graphql::{
+    Context, EmptySubscription, Enum, Error, ErrorExtensions, Object, Result, Schema, SimpleObject,
+};
+
+pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+
+/// What the caller's bearer token allows; put into each request by the HTTP layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Access {
+    pub can_write: bool,
+}
+
+pub(crate) fn store<'a>(ctx: &Context<'a>) -> &'a Arc<Store> {
+    ctx.data_unchecked::<Arc<Store>>()
+}
+
+/// Runs a store read on the blocking pool.
+async fn blocking<T, F>(ctx: &Context<'_>, f: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&Store) -> Result<T, QueryError> + Send + 'static,
+{
+    let store = store(ctx).clone();
+    tokio::task::spawn_blocking(move || f(&store))
+        .await
+        .map_err(|e| Error::new(format!("internal: {e}")))?
+        .map_err(query_error)
+}
+
+fn query_error(e: QueryError) -> Error {
+    match e {
+        QueryError::BadInput(m) => Error::new(m).extend_with(|_, x| x.set("code", "BAD_INPUT")),
+        QueryError::Store(e) => Error::new(e.to_string()).extend_with(|_, x| x.set("code", "STORE")),
+    }
+}
+
+fn bad_input(message: impl Into<String>) -> Error {
+    Error::new(message.into()).extend_with(|_, x| x.set("code", "BAD_INPUT"))
+}
+
+/// Extra fields on every connection.
+#[derive(SimpleObject)]
+pub struct ListInfo {
+    pub total_count: usize,
+    /// Versions a range could not be evaluated on, with the reason.
+    pub unordered: Vec<String>,
+}
+
+type List<T> = Connection<usize, T, ListInfo>;
+
+const DEFAULT_PAGE: usize = 50;
+const MAX_PAGE: usize = 1000;
+
+/// Offset pagination (cursors are positions) over an answer already in memory.
+async fn paginate<T: async_graphql::OutputType>(
+    items: Vec<T>,
+    unordered: Vec<String>,
+    after: Option<String>,
+    first: Option<i32>,
+) -> Result<List<T>> {
+    query(
+        after,
+        None,
+        first,
+        None,
+        |after: Option<usize>, _before: Option<usize>, first, _last| async move {
+            let start = after.map_or(0, |a| a + 1);
+            let take = first.unwrap_or(DEFAULT_PAGE).min(MAX_PAGE);
+            let total = items.len();
+            let end = (start + take).min(total);
+            let mut c = Connection::with_additional_fields(
+                start > 0,
+                end < total,
+                ListInfo {
+                    total_count: total,
+                    unordered,
+                },
+            );
+            c.edges.extend(
+                items
+                    .into_iter()
+                    .enumerate()
+                    .skip(start)
+                    .take(end.saturating_sub(start))
+                    .map(|(i, n)| Edge::new(i, n)),
+            );
+            Ok::<_, Error>(c)
+        },
+    )
+    .await
+}
+
+#[derive(SimpleObject)]
+pub struct Package {
+    /// Normalised purl without qualifiers: the node's identity.
+    pub purl: String,
+    pub ecosystem: String,
+    pub namespace: Option<String>,
+    pub name: String,
+    pub version: Option<String>,
+    /// Current documents that list it.
+    pub documents: u64,
+    pub deployments: Vec<String>,
+}
+
+impl From<aibomdb_store::PackageVersion> for Package {
+    fn from(v: aibomdb_store::PackageVersion) -> Self {
+        Package {
+            purl: v.package.key,
+            ecosystem: v.package.ecosystem,
+            namespace: v.package.namespace,
+            name: v.package.name,
+            version: v.package.version,
+            documents: v.documents,
+            deployments: v.deployments,
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct PathStep {
+    /// `deployment`, `document` or `package`.
+    pub kind: String,
+    pub id: String,
+    /// The edge that leads here: `has_document`, `describes`, `depends_on`, `contains`, `lists`.
+    pub via: String,
+}
+
+#[derive(SimpleObject)]
+pub struct DeploymentHit {
+    pub deployment: String,
+    pub document: u64,
+    pub document_path: String,
+    pub current: bool,
+    pub package: String,
+    /// true direct, false transitive, null when the document does not say.
+    pub direct: Option<bool>,
+    pub scope: Option<String>,
+    pub flags: Vec<String>,
+    /// deployment → document → package → … → target.
+    pub path: Vec<PathStep>,
+}
+
+impl From<aibomdb_store::DeploymentHit> for DeploymentHit {
+    fn from(h: aibomdb_store::DeploymentHit) -> Self {
+        DeploymentHit {
+            deployment: h.deployment,
+            document: h.document,
+            document_path: h.document_path,
+            current: h.current,
+            package: h.package,
+            direct: h.direct,
+            scope: h.scope,
+            flags: h.flags,
+            path: h
+                .path
+                .into_iter()
+                .map(|s| PathStep {
+                    kind: s.kind.to_string(),
+                    id: s.id,
+                    via: s.via.to_string(),
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum VexStatus {
+    NotAffected,
+    Affected,
+    Fixed,
+    UnderInvestigation,
+}
+
+impl From<aibomdb_graph::VexStatus> for VexStatus {
+    fn from(s: aibomdb_graph::VexStatus) -> Self {
+        match s {
+            aibomdb_graph::VexStatus::NotAffected => VexStatus::NotAffected,
+            aibomdb_graph::VexStatus::Affected => VexStatus::Affected,
+            aibomdb_graph::VexStatus::Fixed => VexStatus::Fixed,
+            aibomdb_graph::VexStatus::UnderInvestigation => VexStatus::UnderInvestigation,
+        }
+    }
+}
+
+impl VexStatus {
+    pub(crate) fn openvex(self) -> &'static str {
+        match self {
+            VexStatus::NotAffected => "not_affected",
+            VexStatus::Affected => "affected",
+            VexStatus::Fixed => "fixed",
+            VexStatus::UnderInvestigation => "under_investigation",
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct Vex {
+    pub status: VexStatus,
+    /// As the document wrote it (`false_positive`, `resolved`, …).
+    pub state: String,
+    pub justification: Option<String>,
+    pub detail: Option<String>,
+    pub response: Vec<String>,
+    pub timestamp: Option<String>,
+    /// The id the statement used.
+    pub vulnerability: String,
+    pub document: u64,
+    pub document_path: String,
+    pub suppresses: bool,
+}
+
+#[derive(SimpleObject)]
+pub struct Match {
+    pub deployment: String,
+    pub package: String,
+    pub version: Option<String>,
+    pub advisory: String,
+    pub aliases: Vec<String>,
+    pub summary: Option<String>,
+    /// none, low, medium, high, critical, unknown.
+    pub severity: String,
+    pub score: Option<f64>,
+    pub fixed: Vec<String>,
+    /// `affected`, or `unsupported`/`unorderable` when the version could not be evaluated.
+    pub status: String,
+    pub detail: Option<String>,
+    pub via_source_of: Option<String>,
+    pub vex: Option<Vex>,
+    /// Affected and not suppressed by VEX.
+    pub open: bool,
+}
+
+impl From<aibomdb_osv::MatchRow> for Match {
+    fn from(r: aibomdb_osv::MatchRow) -> Self {
+        let open = r.is_open();
+        Match {
+            deployment: r.deployment,
+            package: r.package,
+            version: r.version,
+            advisory: r.advisory,
+            aliases: r.aliases,
+            summary: r.summary,
+            severity: format!("{:?}", r.severity).to_lowercase(),
+            score: r.score,
+            fixed: r.fixed,
+            status: r.status,
+            detail: r.detail,
+            via_source_of: r.via_source_of,
+            vex: r.vex.map(|v| Vex {
+                suppresses: v.suppresses(),
+                status: v.status.into(),
+                state: v.state,
+                justification: v.justification,
+                detail: v.detail,
+                response: v.response,
+                timestamp: v.timestamp,
+                vulnerability: v.vulnerability,
+                document: v.document,
+                document_path: v.document_path,
+            }),
+            open,
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct Affected {
+    /// The advisory ids the name given resolves to.
+    pub advisories: Vec<String>,
+    pub matches: Vec<Match>,
+    pub deployments: Vec<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct Document {
+    pub id: u64,
+    pub format: String,
+    pub tool: Option<String>,
+    pub path: String,
+    pub current: bool,
+    pub supersedes: Option<u64>,
+    pub superseded_by: Option<u64>,
+    pub packages: u64,
+    pub edges: u64,
+    pub warnings: Vec<String>,
+}
+
+#[derive(SimpleObject, Clone)]
+pub struct DeployedPackage {
+    pub purl: String,
+    pub version: Option<String>,
+    pub listed_by: Vec<u64>,
+    pub direct: Option<bool>,
+    pub flags: Vec<String>,
+}
+
+/// A deployment and what runs in it. Model lineage (`models`) joins here
+/// with the lineage work.
+pub struct Deployment {
+    report: aibomdb_store::DeploymentReport,
+}
+
+#[Object]
+impl Deployment {
+    async fn name(&self) -> &str {
+        &self.report.name
+    }
+
+    /// Documents, current first; superseded ones only with `history: true`.
+    async fn documents(&self, #[graphql(default = false)] history: bool) -> Vec<Document> {
+        self.report
+            .documents
+            .iter()
+            .filter(|d| history || d.current)
+            .map(|d| Document {
+                id: d.id,
+                format: d.format.clone(),
+                tool: d.tool.clone(),
+                path: d.path.clone(),
+                current: d.current,
+                supersedes: d.supersedes,
+                superseded_by: d.superseded_by,
+                packages: d.packages,
+                edges: d.edges,
+                warnings: d.warnings.clone(),
+            })
+            .collect()
+    }
+
+    /// Packages of the current documents; `direct` filters direct (true) or
+    /// transitive (false) as the documents state it.
+    async fn packages(
+        &self,
+        direct: Option<bool>,
+        after: Option<String>,
+        first: Option<i32>,
+    ) -> Result<List<DeployedPackage>> {
+        let items: Vec<DeployedPackage> = self
+            .report
+            .packages
+            .iter()
+            .filter(|p| direct.is_none() || p.direct == direct)
+            .map(|p| DeployedPackage {
+                purl: p.purl.clone(),
+                version: p.version.clone(),
+                listed_by: p.listed_by.clone(),
+                direct: p.direct,
+                flags: p.flags.clone(),
+            })
+            .collect();
+        paginate(items, Vec::new(), after, first).await
+    }
+
+    /// Advisory matches of the deployment's packages, with VEX status.
+    async fn advisories(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = false)] open_only: bool,
+    ) -> Result<Vec<Match>> {
+        let name = self.report.name.clone();
+        let rows = blocking(ctx, move |s| Ok(aibomdb_osv::deployment_matches(s, Some(&name))?))
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter(|r| !open_only || r.is_open())
+            .map(Match::from)
+            .collect())
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct PackageChange {
+    pub package: String,
+    pub before: Vec<String>,
+    pub after: Vec<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct AdvisoryChange {
+    pub advisory: String,
+    pub package: String,
+}
+
+#[derive(SimpleObject)]
+pub struct Diff {
+    pub added: Vec<PackageChange>,
+    pub removed: Vec<PackageChange>,
+    pub changed: Vec<PackageChange>,
+    pub advisories_added: Vec<AdvisoryChange>,
+    pub advisories_removed: Vec<AdvisoryChange>,
+}
+
+#[derive(SimpleObject)]
+pub struct PackageName {
+    /// Purl without version.
+    pub purl: String,
+    pub versions: u64,
+}
+
+#[derive(SimpleObject)]
+pub struct SearchResults {
+    pub packages: Vec<PackageName>,
+    pub deployments: Vec<String>,
+    pub advisories: Vec<String>,
+}
+
+pub struct QueryRoot;
+
+#[Object]
+impl QueryRoot {
+    /// Versions of a package name, each with the deployments and documents
+    /// that contain it. `versionRange` uses the ecosystem's own ordering
+    /// (`<4.38`, `>=1.0,<2`).
+    async fn packages(
+        &self,
+        ctx: &Context<'_>,
+        name: String,
+        ecosystem: Option<String>,
+        version_range: Option<String>,
+        after: Option<String>,
+        first: Option<i32>,
+    ) -> Result<List<Package>> {
+        let answer = blocking(ctx, move |s| {
+            let range = version_range
+                .as_deref()
+                .map(aibomdb_query::parse_range)
+                .transpose()?;
+            aibomdb_query::packages(s, &name, ecosystem.as_deref(), range.as_ref())
+        })
+        .await?;
+        let items = answer.packages.into_iter().map(Package::from).collect();
+        paginate(items, answer.unordered, after, first).await
+    }
+
+    /// The blast radius: deployments whose documents contain the package
+    /// (by purl, or by name and version range), directly or transitively, each
+    /// with the path that makes it a hit.
+    #[allow(clippy::too_many_arguments)]
+    async fn deployments_using(
+        &self,
+        ctx: &Context<'_>,
+        purl: Option<String>,
+        ecosystem: Option<String>,
+        name: Option<String>,
+        version_range: Option<String>,
+        #[graphql(default = false)] history: bool,
+        after: Option<String>,
+        first: Option<i32>,
+    ) -> Result<List<DeploymentHit>> {
+        let target = match (purl, name) {
+            (Some(p), None) => Target::Purl(aibomdb_query::parse_purl(&p).map_err(query_error)?),
+            (None, Some(name)) => Target::Name {
+                ecosystem,
+                name,
+                range: version_range
+                    .as_deref()
+                    .map(aibomdb_query::parse_range)
+                    .transpose()
+                    .map_err(query_error)?,
+            },
+            _ => return Err(bad_input("give either `purl` or `name`")),
+        };
+        let answer = blocking(ctx, move |s| {
+            aibomdb_query::deployments_using(s, &target, history)
+        })
+        .await?;
+        let items = answer.hits.into_iter().map(DeploymentHit::from).collect();
+        paginate(items, answer.unordered, after, first).await
+    }
+
+    /// Everything an advisory (CVE-, GHSA-, PYSEC-… — any alias) affects; null
+    /// when no loaded advisory has that name.
+    async fn affected(&self, ctx: &Context<'_>, advisory: String) -> Result<Option<Affected>> {
+        let found = blocking(ctx, move |s| aibomdb_query::affected(s, &advisory)).await?;
+        Ok(found.map(|(ids, rows)| {
+            let mut deployments: Vec<String> = rows.iter().map(|r| r.deployment.clone()).collect();
+            deployments.sort();
+            deployments.dedup();
+            Affected {
+                advisories: ids,
+                matches: rows.into_iter().map(Match::from).collect(),
+                deployments,
+            }
+        }))
+    }
+
+    async fn deployment(&self, ctx: &Context<'_>, name: String) -> Result<Option<Deployment>> {
+        let report = blocking(ctx, move |s| Ok(s.deployment_report(&name)?)).await?;
+        Ok(report.map(|report| Deployment { report }))
+    }
+
+    /// Deployment names.
+    async fn deployments(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
+        blocking(ctx, |s| {
+            Ok(s.deployments()?.into_iter().map(|d| d.name).collect())
+        })
+        .await
+    }
+
+    /// What changes from deployment A to deployment B: packages added, removed
+    /// or at other versions, and open advisory matches gained or lost.
+    async fn diff(
+        &self,
+        ctx: &Context<'_>,
+        deployment_a: String,
+        deployment_b: String,
+    ) -> Result<Option<Diff>> {
+        let d = blocking(ctx, move |s| aibomdb_query::diff(s, &deployment_a, &deployment_b)).await?;
+        let changes = |v: Vec<aibomdb_query::PackageChange>| {
+            v.into_iter()
+                .map(|c| PackageChange {
+                    package: c.package,
+                    before: c.before,
+                    after: c.after,
+                })
+                .collect()
+        };
+        let advisories = |v: Vec<aibomdb_query::AdvisoryChange>| {
+            v.into_iter()
+                .map(|c| AdvisoryChange {
+                    advisory: c.advisory,
+                    package: c.package,
+                })
+                .collect()
+        };
+        Ok(d.map(|d| Diff {
+            added: changes(d.added),
+            removed: changes(d.removed),
+            changed: changes(d.changed),
+            advisories_added: advisories(d.advisories_added),
+            advisories_removed: advisories(d.advisories_removed),
+        }))
+    }
+
+    /// The web page's search box: package names by prefix, deployments by
+    /// substring, advisories by any name.
+    async fn search(
+        &self,
+        ctx: &Context<'_>,
+        text: String,
+        #[graphql(default = 20)] limit: i32,
+    ) -> Result<SearchResults> {
+        let limit = limit.clamp(1, 200) as usize;
+        let r = blocking(ctx, move |s| aibomdb_query::search(s, &text, limit)).await?;
+        Ok(SearchResults {
+            packages: r
+                .packages
+                .into_iter()
+                .map(|(purl, versions)| PackageName { purl, versions })
+                .collect(),
+            deployments: r.deployments,
+            advisories: r.advisories,
+        })
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct IngestResult {
+    /// `ingested` or `unchanged` (the same bytes were already in the deployment).
+    pub status: String,
+    pub document: u64,
+    pub format: String,
+    pub packages: u64,
+    pub new_packages: u64,
+    pub edges: u64,
+    pub superseded: Option<u64>,
+    pub vex_statements: u64,
+}
+
+#[derive(SimpleObject)]
+pub struct AdvisoryLoadResult {
+    pub added: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    pub withdrawn: u64,
+    pub matches: u64,
+    /// Records that could not be read, with the reason.
+    pub rejected: Vec<String>,
+}
+
+pub struct MutationRoot;
+
+fn require_write(ctx: &Context<'_>) -> Result<()> {
+    match ctx.data_opt::<Access>() {
+        Some(a) if a.can_write => Ok(()),
+        _ => Err(Error::new(
+            "writes need `Authorization: Bearer <token>` with the server's write token",
+        )
+        .extend_with(|_, x| x.set("code", "UNAUTHENTICATED"))),
+    }
+}
+
+async fn ingest_bytes(
+    ctx: &Context<'_>,
+    deployment: String,
+    file_name: String,
+    bytes: Vec<u8>,
+) -> Result<IngestResult> {
+    let store = store(ctx).clone();
+    tokio::task::spawn_blocking(move || {
+        let prepared = aibomdb_ingest::prepare_upload(&file_name, &bytes)
+            .map_err(|e| bad_input(e.to_string()))?;
+        let format = prepared.format.label().to_string();
+        let vex_statements = prepared.facts.vex.len() as u64;
+        let outcome = aibomdb_ingest::commit(&store, prepared, Some(&deployment))
+            .map_err(|e| bad_input(e.to_string()))?;
+        Ok(match outcome {
+            aibomdb_store::IngestOutcome::Ingested {
+                document,
+                packages,
+                new_packages,
+                edges,
+                superseded,
+            } => IngestResult {
+                status: "ingested".into(),
+                document,
+                format,
+                packages,
+                new_packages,
+                edges,
+                superseded,
+                vex_statements,
+            },
+            aibomdb_store::IngestOutcome::Unchanged { document } => IngestResult {
+                status: "unchanged".into(),
+                document,
+                format,
+                packages: 0,
+                new_packages: 0,
+                edges: 0,
+                superseded: None,
+                vex_statements: 0,
+            },
+        })
+    })
+    .await
+    .map_err(|e| Error::new(format!("internal: {e}")))?
+}
+
+#[Object]
+impl MutationRoot {
+    /// Ingests one document (SBOM, lockfile, VEX) into a deployment, whole or
+    /// not at all. `fileName` is a label and picks the reader for lockfiles
+    /// (`uv.lock`, `requirements.txt`); nothing beside it is read.
+    async fn ingest_document(
+        &self,
+        ctx: &Context<'_>,
+        deployment: String,
+        file_name: String,
+        content: String,
+    ) -> Result<IngestResult> {
+        require_write(ctx)?;
+        ingest_bytes(ctx, deployment, file_name, content.into_bytes()).await
+    }
+
+    /// Loads OSV records: one record, or a JSON array of records (JSON or the
+    /// PyPA YAML form for a single record). Matches are updated incrementally.
+    async fn load_advisories(
+        &self,
+        ctx: &Context<'_>,
+        content: String,
+        #[graphql(default_with = "\"upload.json\".to_string()")] file_name: String,
+    ) -> Result<AdvisoryLoadResult> {
+        require_write(ctx)?;
+        let store = store(ctx).clone();
+        tokio::task::spawn_blocking(move || {
+            let mut advisories = Vec::new();
+            let mut rejected = Vec::new();
+            match serde_json::from_str::<Vec<serde_json::Value>>(&content) {
+                Ok(list) => {
+                    for (i, v) in list.iter().enumerate() {
+                        let bytes = serde_json::to_vec(v).unwrap_or_default();
+                        match aibomdb_osv::load_bytes(&format!("{file_name}[{i}]"), &bytes) {
+                            Ok(a) => advisories.push(a),
+                            Err(e) => rejected.push(format!("{file_name}[{i}]: {e}")),
+                        }
+                    }
+                }
+                Err(_) => match aibomdb_osv::load_bytes(&file_name, content.as_bytes()) {
+                    Ok(a) => advisories.push(a),
+                    Err(e) => rejected.push(format!("{file_name}: {e}")),
+                },
+            }
+            let s = aibomdb_osv::load_advisories(&store, &advisories)
+                .map_err(|e| Error::new(e.to_string()))?;
+            Ok(AdvisoryLoadResult {
+                added: s.added as u64,
+                updated: s.updated as u64,
+                unchanged: s.unchanged as u64,
+                withdrawn: s.withdrawn as u64,
+                matches: s.matches as u64,
+                rejected,
+            })
+        })
+        .await
+        .map_err(|e| Error::new(format!("internal: {e}")))?
+    }
+
+    /// Records an operator's VEX statement for a package in a deployment. It
+    /// is stored as an OpenVEX document of its own (kept with its time, so the
+    /// latest statement decides), exactly as an uploaded VEX would be.
+    #[allow(clippy::too_many_arguments)]
+    async fn set_vex(
+        &self,
+        ctx: &Context<'_>,
+        deployment: String,
+        advisory: String,
+        purl: String,
+        status: VexStatus,
+        justification: Option<String>,
+        detail: Option<String>,
+        author: Option<String>,
+    ) -> Result<IngestResult> {
+        require_write(ctx)?;
+        aibomdb_query::parse_purl(&purl).map_err(query_error)?;
+        if status == VexStatus::NotAffected && justification.is_none() && detail.is_none() {
+            return Err(bad_input(
+                "a not_affected statement needs a justification or a detail (OpenVEX requires one)",
+            ));
+        }
+        let now = crate::time::rfc3339_now();
+        let mut statement = serde_json::json!({
+            "vulnerability": {"name": advisory},
+            "products": [{"@id": purl}],
+            "status": status.openvex(),
+            "timestamp": now,
+        });
+        if let Some(j) = justification {
+            statement["justification"] = j.into();
+        }
+        if let Some(d) = detail {
+            statement["impact_statement"] = d.into();
+        }
+        let doc = serde_json::json!({
+            "@context": "https://openvex.dev/ns/v0.2.0",
+            "@id": format!("aibomdb:setVex/{deployment}/{advisory}/{now}"),
+            "author": author.unwrap_or_else(|| "aibomdb setVex".into()),
+            "timestamp": now,
+            "version": 1,
+            "tooling": "aibomdb setVex",
+            "statements": [statement],
+        });
+        let name = format!("setVex-{advisory}-{now}.openvex.json");
+        ingest_bytes(
+            ctx,
+            deployment,
+            name,
+            serde_json::to_vec_pretty(&doc).unwrap_or_default(),
+        )
+        .await
+    }
+
+    /// Deletes a deployment with its documents, edges and VEX statements.
+    /// Returns false when there was none.
+    async fn delete_deployment(&self, ctx: &Context<'_>, name: String) -> Result<bool> {
+        require_write(ctx)?;
+        blocking(ctx, move |s| Ok(s.delete_deployment(&name)?)).await
+    }
+}
+
+/// Limits that keep a hostile query from stalling the server.
+#[derive(Debug, Clone, Copy)]
+pub struct QueryLimits {
+    pub max_depth: usize,
+    pub max_complexity: usize,
+    pub max_recursive_depth: usize,
+}
+
+impl Default for QueryLimits {
+    fn default() -> Self {
+        QueryLimits {
+            max_depth: 16,
+            max_complexity: 10_000,
+            max_recursive_depth: 32,
+        }
+    }
+}
+
+pub fn build_schema(store: Arc<Store>, limits: QueryLimits) -> AppSchema {
+    Schema::build(QueryRoot, MutationRoot, EmptySubscription)
+        .data(store)
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity)
+        .limit_recursive_depth(limits.max_recursive_depth)
+        .finish()
+}
+
+/// The schema in SDL, as checked in at `schema/schema.graphql`.
+pub fn sdl() -> String {
+    Schema::build(QueryRoot, MutationRoot, EmptySubscription)
+        .finish()
+        .sdl()
+}
