@@ -1,0 +1,225 @@
+// aibomdb dashboard: plain JS over the GraphQL API. Views live in the URL
+// hash (#/search/…, #/package/…, #/deployment/…, #/advisory/…) so that a
+// responder can share a link to what they see.
+"use strict";
+
+const $ = (sel) => document.querySelector(sel);
+const results = $("#results");
+
+async function gql(query, variables = {}) {
+  const headers = { "content-type": "application/json" };
+  const token = sessionStorage.getItem("aibomdb-token");
+  if (token) headers.authorization = `Bearer ${token}`;
+  const res = await fetch("/graphql", { method: "POST", headers, body: JSON.stringify({ query, variables }) });
+  const body = await res.json();
+  if (body.errors && body.errors.length) throw new Error(body.errors.map((e) => e.message).join("; "));
+  return body.data;
+}
+
+function esc(s) {
+  return String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+}
+
+function link(view, arg, text) {
+  return `<a href="#/${view}/${encodeURIComponent(arg)}">${esc(text ?? arg)}</a>`;
+}
+
+function table(headers, rows, cls = "") {
+  return `<table class="${cls}"><thead><tr>${headers.map((h) => `<th>${esc(h)}</th>`).join("")}</tr></thead>
+    <tbody>${rows.map((r) => `<tr>${r.map((c) => `<td>${c}</td>`).join("")}</tr>`).join("")}</tbody></table>`;
+}
+
+function vexBadge(m) {
+  if (!m.vex) return m.open ? `<span class="badge open">open</span>` : "";
+  const cls = m.vex.suppresses ? "suppressed" : m.vex.status === "UNDER_INVESTIGATION" ? "triage" : "open";
+  const why = [m.vex.justification, m.vex.detail].filter(Boolean).join(": ");
+  return `<span class="badge ${cls}" title="${esc(why)}">${esc(m.vex.state)}</span>`;
+}
+
+function matchesTable(matches, withDeployment) {
+  if (!matches.length) return `<p class="muted">No advisory matches.</p>`;
+  const head = (withDeployment ? ["deployment"] : []).concat(["package", "advisory", "aliases", "severity", "fixed in", "VEX"]);
+  return table(head, matches.map((m) => (withDeployment ? [link("deployment", m.deployment)] : []).concat([
+    esc(m.package) + (m.viaSourceOf ? ` <span class="muted">(source of ${esc(m.viaSourceOf)})</span>` : ""),
+    link("advisory", m.advisory),
+    esc(m.aliases.join(" ")),
+    esc(m.severity + (m.score != null ? ` ${m.score}` : "")),
+    esc(m.fixed.join(" ")),
+    vexBadge(m),
+  ])), "matches");
+}
+
+// The blast radius as a picture: one column per path depth (deployment,
+// document, packages…, target), shared nodes drawn once.
+function radiusSvg(hits) {
+  const columns = [];
+  const edges = new Set();
+  const place = (depth, id, kind) => {
+    columns[depth] ??= new Map();
+    if (!columns[depth].has(id)) columns[depth].set(id, { kind, row: columns[depth].size });
+    return `${depth}\u0000${id}`;
+  };
+  for (const h of hits) {
+    const steps = h.path;
+    let prev = null;
+    steps.forEach((s, i) => {
+      const kind = i === steps.length - 1 && s.kind === "package" ? "target" : s.kind;
+      const key = place(i, s.id, kind);
+      if (prev) edges.add(`${prev}\u0001${key}`);
+      prev = key;
+    });
+  }
+  const colW = 260, rowH = 28, boxW = 230, boxH = 20;
+  const rows = Math.max(1, ...columns.map((c) => (c ? c.size : 0)));
+  const width = Math.max(1, columns.length) * colW + 20;
+  const height = rows * rowH + 20;
+  const pos = (key) => {
+    const [d, id] = key.split("\u0000");
+    const n = columns[+d].get(id);
+    return { x: 10 + +d * colW, y: 10 + n.row * rowH };
+  };
+  let svg = `<svg class="radius" role="img" aria-label="blast radius" viewBox="0 0 ${width} ${height}" style="height:${Math.min(height, 900)}px">`;
+  for (const e of edges) {
+    const [a, b] = e.split("\u0001").map(pos);
+    svg += `<path d="M${a.x + boxW},${a.y + boxH / 2} C${a.x + boxW + 15},${a.y + boxH / 2} ${b.x - 15},${b.y + boxH / 2} ${b.x},${b.y + boxH / 2}"/>`;
+  }
+  columns.forEach((col, d) => {
+    if (!col) return;
+    for (const [id, n] of col) {
+      const { x, y } = pos(`${d}\u0000${id}`);
+      const label = id.length > 36 ? id.slice(0, 35) + "…" : id;
+      svg += `<g><title>${esc(id)}</title><rect class="${n.kind}" x="${x}" y="${y}" width="${boxW}" height="${boxH}" rx="3"/>` +
+        `<text x="${x + 5}" y="${y + 14}">${esc(label)}</text></g>`;
+    }
+  });
+  return svg + "</svg>";
+}
+
+async function showSearch(text) {
+  $("#search").value = text;
+  results.innerHTML = `<p class="muted">Searching…</p>`;
+  const d = await gql(`query($t:String!){search(text:$t){packages{purl versions} deployments advisories}}`, { t: text });
+  const s = d.search;
+  // A single exact package hit goes straight to its blast radius.
+  let html = `<h2>Results for “${esc(text)}”</h2>`;
+  html += `<h2>Packages</h2>` + (s.packages.length
+    ? table(["package", "versions"], s.packages.map((p) => [link("package", p.purl), esc(p.versions)]), "packages")
+    : `<p class="muted">No package names start with that.</p>`);
+  html += `<h2>Deployments</h2>` + (s.deployments.length
+    ? `<ul>${s.deployments.map((n) => `<li>${link("deployment", n)}</li>`).join("")}</ul>` : `<p class="muted">None.</p>`);
+  html += `<h2>Advisories</h2>` + (s.advisories.length
+    ? `<ul>${s.advisories.map((n) => `<li>${link("advisory", n)}</li>`).join("")}</ul>` : `<p class="muted">None.</p>`);
+  results.innerHTML = html;
+  if (s.packages.length >= 1) {
+    const exact = s.packages.find((p) => p.purl.split("/").pop().toLowerCase() === text.toLowerCase()) || (s.packages.length === 1 ? s.packages[0] : null);
+    if (exact) {
+      const div = document.createElement("div");
+      results.prepend(div);
+      await renderRadius(div, exact.purl, "");
+    }
+  }
+}
+
+// `pkg:pypi/transformers` → ecosystem + name for the range query.
+function splitPurl(purl) {
+  const m = /^pkg:([^/]+)\/(.+)$/.exec(purl);
+  if (!m) return { ecosystem: null, name: purl };
+  const parts = m[2].split("/");
+  return { ecosystem: m[1], name: decodeURIComponent(parts[parts.length - 1]) };
+}
+
+async function renderRadius(container, purl, range) {
+  const { ecosystem, name } = splitPurl(purl);
+  container.innerHTML = `<h2>Blast radius of ${esc(purl)}</h2>
+    <form class="controls" id="range-form"><label>version range <input name="range" value="${esc(range)}" placeholder="e.g. <4.38"></label>
+    <button type="submit" class="secondary">Apply</button></form><div class="radius-body"><p class="muted">Loading…</p></div>`;
+  container.querySelector("#range-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const r = new FormData(ev.target).get("range");
+    location.hash = `#/package/${encodeURIComponent(purl)}/${encodeURIComponent(r)}`;
+  });
+  const body = container.querySelector(".radius-body");
+  try {
+    const d = await gql(`query($e:String,$n:String!,$r:String){deploymentsUsing(ecosystem:$e,name:$n,versionRange:$r,first:500){
+        totalCount unordered edges{node{deployment document documentPath package direct scope flags path{kind id via}}}}}`,
+      { e: ecosystem, n: name, r: range || null });
+    const conn = d.deploymentsUsing;
+    const hits = conn.edges.map((e) => e.node);
+    const deployments = [...new Set(hits.map((h) => h.deployment))];
+    let html = `<p><strong>${deployments.length}</strong> deployment(s), ${conn.totalCount} document hit(s)${range ? ` for versions ${esc(range)}` : ""}.</p>`;
+    if (conn.unordered.length) html += `<p class="muted">Not comparable: ${esc(conn.unordered.join("; "))}</p>`;
+    html += table(["deployment", "package", "relation", "document", "path"], hits.map((h) => [
+      link("deployment", h.deployment),
+      esc(h.package),
+      esc(h.direct === true ? "direct" : h.direct === false ? "transitive" : "not stated") + (h.flags.length ? ` <span class="muted">${esc(h.flags.join(", "))}</span>` : ""),
+      `<span class="muted">${esc(h.documentPath)}</span>`,
+      `<span class="path">${h.path.slice(2).map((s) => esc(s.id)).join(" → ")}</span>`,
+    ]), "hits");
+    if (hits.length) html += `<h2>Picture</h2>` + radiusSvg(hits);
+    body.innerHTML = html;
+  } catch (e) {
+    body.innerHTML = `<p class="error">${esc(e.message)}</p>`;
+  }
+}
+
+async function showDeployment(name) {
+  results.innerHTML = `<p class="muted">Loading…</p>`;
+  const d = await gql(`query($n:String!){deployment(name:$n){name
+      documents(history:true){id format tool path current supersededBy packages edges}
+      packages(first:1000){totalCount edges{node{purl version direct flags}}}
+      advisories{deployment package advisory aliases severity score fixed status viaSourceOf open
+        vex{status state justification detail suppresses}}}}`, { n: name });
+  if (!d.deployment) { results.innerHTML = `<p class="error">No deployment named ${esc(name)}.</p>`; return; }
+  const dep = d.deployment;
+  let html = `<h2>Deployment ${esc(dep.name)}</h2>
+    <p><a class="download" href="/deployments/${encodeURIComponent(dep.name)}/sbom.cdx.json" download>Download SBOM (CycloneDX 1.6)</a></p>`;
+  html += `<h2>Documents</h2>` + table(["id", "format", "tool", "packages", "edges", "current", "path"], dep.documents.map((x) => [
+    esc(x.id), esc(x.format), esc(x.tool ?? ""), esc(x.packages), esc(x.edges), x.current ? "yes" : `superseded by ${esc(x.supersededBy)}`, `<span class="muted">${esc(x.path)}</span>`,
+  ]), "documents");
+  html += `<h2>Advisories</h2>` + matchesTable(dep.advisories, false);
+  const pk = dep.packages;
+  html += `<h2>Packages (${pk.totalCount})</h2>` + table(["package", "relation", "flags"], pk.edges.map(({ node: p }) => [
+    link("package", p.purl.replace(/@[^@]*$/, ""), p.purl),
+    esc(p.direct === true ? "direct" : p.direct === false ? "transitive" : ""),
+    esc(p.flags.join(", ")),
+  ]), "packages");
+  results.innerHTML = html;
+}
+
+async function showAdvisory(id) {
+  results.innerHTML = `<p class="muted">Loading…</p>`;
+  const d = await gql(`query($a:String!){affected(advisory:$a){advisories deployments
+      matches{deployment package advisory aliases severity score fixed status viaSourceOf open vex{status state justification detail suppresses}}}}`, { a: id });
+  if (!d.affected) { results.innerHTML = `<p class="error">No loaded advisory is known as ${esc(id)}.</p>`; return; }
+  const a = d.affected;
+  const open = a.matches.filter((m) => m.open).length;
+  results.innerHTML = `<h2>${esc(id)}</h2><p>Records: ${esc(a.advisories.join(", "))}. ${a.deployments.length} deployment(s), ${a.matches.length} match(es), ${open} open.</p>` +
+    matchesTable(a.matches, true);
+}
+
+async function route() {
+  const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
+  const [view, ...args] = parts;
+  try {
+    if (view === "search" && args[0]) await showSearch(args[0]);
+    else if (view === "package" && args[0]) {
+      // Each part was encoded whole, so a purl's slashes arrive as one part.
+      await renderRadius(results, args[0], args[1] ?? "");
+    } else if (view === "deployment" && args[0]) await showDeployment(args[0]);
+    else if (view === "advisory" && args[0]) await showAdvisory(args[0]);
+    else {
+      const d = await gql(`{deployments}`);
+      results.innerHTML = `<h2>Deployments (${d.deployments.length})</h2><ul>${d.deployments.map((n) => `<li>${link("deployment", n)}</li>`).join("")}</ul>`;
+    }
+  } catch (e) {
+    results.innerHTML = `<p class="error">${esc(e.message)}</p>`;
+  }
+}
+
+$("#search-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const q = $("#search").value.trim();
+  if (q) location.hash = `#/search/${encodeURIComponent(q)}`;
+});
+window.addEventListener("hashchange", route);
+route();

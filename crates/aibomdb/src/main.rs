@@ -283,7 +283,11 @@ fn serve(db: &PathBuf, args: ServeArgs) -> Result<ExitCode> {
         use std::io::Write;
         println!(
             "listening on http://{addr} ({})",
-            if writable { "writes need the token" } else { "read-only: no write token" }
+            if writable {
+                "writes need the token"
+            } else {
+                "read-only: no write token"
+            }
         );
         let _ = std::io::stdout().flush();
     }))?;
@@ -483,8 +487,9 @@ fn query(store: &Store, q: QueryCommand) -> Result<ExitCode> {
                 .map(aibomdb_query::parse_range)
                 .transpose()
                 .map_err(bad_input)?;
-            let answer = aibomdb_query::packages(store, &name, ecosystem.as_deref(), range.as_ref())
-                .map_err(bad_input)?;
+            let answer =
+                aibomdb_query::packages(store, &name, ecosystem.as_deref(), range.as_ref())
+                    .map_err(bad_input)?;
             let (out, unreadable) = (answer.packages, answer.unordered);
             match format {
                 OutputFormat::Json => println!(
@@ -538,9 +543,9 @@ fn query(store: &Store, q: QueryCommand) -> Result<ExitCode> {
             format,
         } => {
             let target = match (purl, name) {
-                (Some(purl), None) => {
-                    aibomdb_query::Target::Purl(aibomdb_query::parse_purl(&purl).map_err(bad_input)?)
-                }
+                (Some(purl), None) => aibomdb_query::Target::Purl(
+                    aibomdb_query::parse_purl(&purl).map_err(bad_input)?,
+                ),
                 (None, Some(name)) => aibomdb_query::Target::Name {
                     ecosystem,
                     name,

@@ -12,8 +12,9 @@ use std::time::Duration;
 
 use aibomdb_store::Store;
 use async_graphql::http::GraphiQLSource;
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use async_graphql_axum::GraphQLResponse;
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -61,7 +62,10 @@ pub fn router(store: Arc<Store>, config: ServerConfig) -> Router {
         .route("/graphql", get(graphiql).post(graphql))
         .route("/healthz", get(|| async { "ok" }))
         .route("/", get(|| async { Html(WEB_INDEX) }))
-        .route("/app.js", get(|| async { asset("text/javascript", WEB_APP) }))
+        .route(
+            "/app.js",
+            get(|| async { asset("text/javascript", WEB_APP) }),
+        )
         .route("/style.css", get(|| async { asset("text/css", WEB_STYLE) }))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .with_state(app)
@@ -122,9 +126,22 @@ fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
         .into_response()
 }
 
-async fn graphql(State(app): State<App>, headers: HeaderMap, request: GraphQLRequest) -> Response {
+async fn graphql(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Response {
+    // `Bytes` honours the body limit (413); the request is parsed here so that a
+    // malformed one is a 400 with a GraphQL-shaped error.
+    let request: async_graphql::Request = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                &format!("the body is not a GraphQL request: {e}"),
+            );
+        }
+    };
     let token = bearer(&headers);
-    let can_write = matches!((token, &app.config.write_token), (Some(t), Some(w)) if same_token(t, w));
+    let can_write =
+        matches!((token, &app.config.write_token), (Some(t), Some(w)) if same_token(t, w));
     if let Some(read) = &app.config.read_token {
         let can_read = can_write || token.is_some_and(|t| same_token(t, read));
         if !can_read {
@@ -135,7 +152,7 @@ async fn graphql(State(app): State<App>, headers: HeaderMap, request: GraphQLReq
             );
         }
     }
-    let request = request.into_inner().data(schema::Access { can_write });
+    let request = request.data(schema::Access { can_write });
     let response = match tokio::time::timeout(app.config.timeout, app.schema.execute(request)).await
     {
         Ok(r) => r,

@@ -39,7 +39,9 @@ where
 fn query_error(e: QueryError) -> Error {
     match e {
         QueryError::BadInput(m) => Error::new(m).extend_with(|_, x| x.set("code", "BAD_INPUT")),
-        QueryError::Store(e) => Error::new(e.to_string()).extend_with(|_, x| x.set("code", "STORE")),
+        QueryError::Store(e) => {
+            Error::new(e.to_string()).extend_with(|_, x| x.set("code", "STORE"))
+        }
     }
 }
 
@@ -369,8 +371,10 @@ impl Deployment {
         #[graphql(default = false)] open_only: bool,
     ) -> Result<Vec<Match>> {
         let name = self.report.name.clone();
-        let rows = blocking(ctx, move |s| Ok(aibomdb_osv::deployment_matches(s, Some(&name))?))
-            .await?;
+        let rows = blocking(ctx, move |s| {
+            Ok(aibomdb_osv::deployment_matches(s, Some(&name))?)
+        })
+        .await?;
         Ok(rows
             .into_iter()
             .filter(|r| !open_only || r.is_open())
@@ -516,7 +520,10 @@ impl QueryRoot {
         deployment_a: String,
         deployment_b: String,
     ) -> Result<Option<Diff>> {
-        let d = blocking(ctx, move |s| aibomdb_query::diff(s, &deployment_a, &deployment_b)).await?;
+        let d = blocking(ctx, move |s| {
+            aibomdb_query::diff(s, &deployment_a, &deployment_b)
+        })
+        .await?;
         let changes = |v: Vec<aibomdb_query::PackageChange>| {
             v.into_iter()
                 .map(|c| PackageChange {

@@ -118,8 +118,16 @@ impl Purl {
 
     /// The identity of the package this purl names (see [`PackageKey`]).
     pub fn key(&self) -> PackageKey {
-        let (namespace, name, version) = normalise(self);
-        PackageKey::from_parts(&self.ty, namespace.as_deref(), &name, version.as_deref())
+        let (mut namespace, name, version) = normalise(self);
+        // syft (≤ 0.9x) writes `pkg:alpine/musl`; the purl spec and Trivy write
+        // `pkg:apk/alpine/musl`. One package, one key: the spec's form.
+        let ty = if self.ty == "alpine" {
+            namespace = namespace.or_else(|| Some("alpine".to_string()));
+            "apk"
+        } else {
+            self.ty.as_str()
+        };
+        PackageKey::from_parts(ty, namespace.as_deref(), &name, version.as_deref())
     }
 }
 
@@ -135,7 +143,7 @@ fn normalise(p: &Purl) -> (Option<String>, String, Option<String>) {
             namespace = None;
             version = version.map(|v| v.trim().to_ascii_lowercase());
         }
-        "deb" | "rpm" | "apk" | "alpm" => {
+        "deb" | "rpm" | "apk" | "alpine" | "alpm" => {
             namespace = namespace.map(|n| n.to_ascii_lowercase());
             if p.ty != "rpm" {
                 name = name.to_ascii_lowercase();
@@ -313,6 +321,19 @@ mod tests {
 
     fn key(s: &str) -> String {
         PackageKey::parse(s).unwrap().to_string()
+    }
+
+    #[test]
+    fn syft_alpine_type_is_the_spec_apk_type() {
+        let syft =
+            Purl::parse("pkg:alpine/musl@1.2.3-r0?arch=x86_64&upstream=musl&distro=alpine-3.16.2")
+                .unwrap()
+                .key();
+        let trivy = Purl::parse("pkg:apk/alpine/musl@1.2.3-r0?distro=3.16.2")
+            .unwrap()
+            .key();
+        assert_eq!(syft, trivy);
+        assert_eq!(syft.as_str(), "pkg:apk/alpine/musl@1.2.3-r0");
     }
 
     #[test]

@@ -119,7 +119,9 @@ pub fn deployments_using(store: &Store, target: &Target, history: bool) -> Resul
     for key in &keys {
         hits.extend(store.deployments_using(key, history)?);
     }
-    hits.sort_by(|a, b| (&a.deployment, a.document, &a.package).cmp(&(&b.deployment, b.document, &b.package)));
+    hits.sort_by(|a, b| {
+        (&a.deployment, a.document, &a.package).cmp(&(&b.deployment, b.document, &b.package))
+    });
     Ok(BlastRadius { hits, unordered })
 }
 
@@ -186,17 +188,24 @@ pub fn diff(store: &Store, a: &str, b: &str) -> Result<Option<Diff>> {
         advisories_added: Vec::new(),
         advisories_removed: Vec::new(),
     };
-    let change = |k: &String, before: Option<&BTreeSet<String>>, after: Option<&BTreeSet<String>>| {
-        PackageChange {
-            package: k.clone(),
-            before: before.map(|s| s.iter().cloned().collect()).unwrap_or_default(),
-            after: after.map(|s| s.iter().cloned().collect()).unwrap_or_default(),
-        }
-    };
+    let change =
+        |k: &String, before: Option<&BTreeSet<String>>, after: Option<&BTreeSet<String>>| {
+            PackageChange {
+                package: k.clone(),
+                before: before
+                    .map(|s| s.iter().cloned().collect())
+                    .unwrap_or_default(),
+                after: after
+                    .map(|s| s.iter().cloned().collect())
+                    .unwrap_or_default(),
+            }
+        };
     for (k, before) in &va {
         match vb.get(k) {
             None => out.removed.push(change(k, Some(before), None)),
-            Some(after) if after != before => out.changed.push(change(k, Some(before), Some(after))),
+            Some(after) if after != before => {
+                out.changed.push(change(k, Some(before), Some(after)))
+            }
             Some(_) => {}
         }
     }
@@ -248,7 +257,11 @@ pub fn search(store: &Store, text: &str, limit: usize) -> Result<SearchResults> 
     let mut names: BTreeMap<String, u64> = BTreeMap::new();
     for p in store.packages_with_name_prefix(text, limit * 20)? {
         *names
-            .entry(PackageKey::from_stored(p.key.clone()).unversioned().to_string())
+            .entry(
+                PackageKey::from_stored(p.key.clone())
+                    .unversioned()
+                    .to_string(),
+            )
             .or_default() += 1;
     }
     let lower = text.to_lowercase();

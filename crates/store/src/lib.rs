@@ -1116,6 +1116,12 @@ fn unix_now() -> u64 {
         .unwrap_or(0)
 }
 
+fn unhex(text: &str) -> Vec<u8> {
+    (0..text.len() / 2)
+        .filter_map(|i| u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1142,10 +1148,4 @@ mod tests {
         );
         assert_eq!(strip_tag("python-3"), "python-3");
     }
-}
-
-fn unhex(text: &str) -> Vec<u8> {
-    (0..text.len() / 2)
-        .filter_map(|i| u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok())
-        .collect()
 }

@@ -73,7 +73,8 @@ impl Ecosystem {
         Some(match ty {
             "pypi" => Ecosystem::PyPI,
             "deb" => Ecosystem::Debian,
-            "apk" => Ecosystem::Alpine,
+            // The purl spec says `apk`; syft and Trivy write `alpine`.
+            "apk" | "alpine" => Ecosystem::Alpine,
             "npm" | "cargo" | "golang" | "hex" | "swift" => Ecosystem::Semver,
             "nuget" => Ecosystem::NuGet,
             "pub" => Ecosystem::Pub,
