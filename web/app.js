@@ -59,12 +59,15 @@ function radiusSvg(hits) {
     if (!columns[depth].has(id)) columns[depth].set(id, { kind, row: columns[depth].size });
     return `${depth}\u0000${id}`;
   };
+  // Targets share the last column, whatever the path length.
+  const last = Math.max(...hits.map((h) => h.path.length)) - 1;
   for (const h of hits) {
     const steps = h.path;
     let prev = null;
     steps.forEach((s, i) => {
-      const kind = i === steps.length - 1 && s.kind === "package" ? "target" : s.kind;
-      const key = place(i, s.id, kind);
+      const isTarget = i === steps.length - 1 && s.kind === "package";
+      const depth = isTarget ? last : i;
+      const key = place(depth, s.id, isTarget ? "target" : s.kind);
       if (prev) edges.add(`${prev}\u0001${key}`);
       prev = key;
     });
@@ -87,7 +90,8 @@ function radiusSvg(hits) {
     if (!col) return;
     for (const [id, n] of col) {
       const { x, y } = pos(`${d}\u0000${id}`);
-      const label = id.length > 36 ? id.slice(0, 35) + "…" : id;
+      const short = n.kind === "document" ? id.replace(/^(\d+) \((?:.*[\/\\])?([^\/\\]*)\)$/, "#$1 $2") : id;
+      const label = short.length > 36 ? short.slice(0, 35) + "…" : short;
       svg += `<g><title>${esc(id)}</title><rect class="${n.kind}" x="${x}" y="${y}" width="${boxW}" height="${boxH}" rx="3"/>` +
         `<text x="${x + 5}" y="${y + 14}">${esc(label)}</text></g>`;
     }

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what the tests need on a fresh machine, then runs every test.
+# - Python's `packaging`: the independent PEP 440 implementation the OSV tests cross-check against.
+# - Debian's Chromium and playwright-core (npm): the dashboard's browser test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python3 -m pip install --quiet --disable-pip-version-check 'packaging==26.3'
+
+if ! test -x /usr/bin/chromium; then
+  sudo=""
+  if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get install -y -q chromium >/dev/null || {
+    $sudo apt-get update -q >/dev/null && $sudo apt-get install -y -q chromium >/dev/null
+  }
+fi
+
+npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
+
+cargo test --workspace

@@ -1,0 +1,83 @@
+//! The dashboard in a real browser: headless Debian Chromium driven by
+//! playwright-core (tests/browser/dashboard.mjs) against the real server with
+//! the shipped examples ingested. Needs `/usr/bin/chromium` and
+//! `npm ci --prefix tests/browser` (both done by .ci/run); a missing browser
+//! fails the test, it is never skipped.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::{Server, aibomdb, json};
+
+#[test]
+fn dashboard_search_shows_the_deployments_that_contain_transformers() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let script = root.join("tests/browser/dashboard.mjs");
+    assert!(
+        root.join("tests/browser/node_modules/playwright-core").is_dir(),
+        "playwright-core is not installed: run `npm ci --prefix tests/browser`"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    let out = aibomdb(&db, &["ingest", root.join("examples").to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // The expected answer, from the CLI (not from the page).
+    let expected = json(&aibomdb(
+        &db,
+        &["query", "deployments", "--name", "transformers", "--format", "json"],
+    ));
+    let mut expected: Vec<String> = expected
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["deployment"].as_str().unwrap().to_string())
+        .collect();
+    expected.sort();
+    expected.dedup();
+    assert!(!expected.is_empty());
+
+    let server = Server::start(&db, &[]);
+    let shots = root.join("target/browser");
+    std::fs::create_dir_all(&shots).unwrap();
+    let shot = shots.join("dashboard-transformers.png");
+    let _ = std::fs::remove_file(&shot);
+    let out = Command::new("node")
+        .arg(&script)
+        .arg(server.url("/"))
+        .arg(&shot)
+        .output()
+        .expect("run node");
+    assert!(
+        out.status.success(),
+        "dashboard.mjs failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let deployments: Vec<String> = seen["deployments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(deployments, expected, "{seen}");
+    assert!(
+        seen["paths"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p.as_str().unwrap().ends_with("pkg:pypi/transformers@5.23.0")),
+        "{seen}"
+    );
+    assert!(seen["pictureNodes"].as_u64().unwrap() >= 4, "{seen}");
+    assert!(
+        seen["heading"].as_str().unwrap().starts_with("Deployment "),
+        "{seen}"
+    );
+    assert!(seen["download"].as_str().unwrap().ends_with("/sbom.cdx.json"));
+    assert_eq!(seen["errors"], serde_json::json!([]), "page errors");
+    let png = std::fs::read(&shot).expect("screenshot written");
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000);
+}

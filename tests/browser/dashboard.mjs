@@ -1,0 +1,42 @@
+// Loads the dashboard in Debian's Chromium, searches `transformers`, reads
+// the deployments the page shows, opens one, and saves a screenshot.
+// Usage: node dashboard.mjs BASE_URL SCREENSHOT.png  → prints a JSON summary.
+import { chromium } from "playwright-core";
+
+const [base, screenshot] = process.argv.slice(2);
+if (!base || !screenshot) {
+  console.error("usage: node dashboard.mjs BASE_URL SCREENSHOT.png");
+  process.exit(2);
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  headless: true,
+  // The machine's network is closed: keep Chromium from calling home.
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+try {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
+  await page.goto(base, { waitUntil: "load" });
+  await page.fill("#search", "transformers");
+  await page.press("#search", "Enter");
+  await page.waitForSelector("table.hits tbody tr", { timeout: 15000 });
+  const deployments = await page.$$eval("table.hits tbody tr td:first-child", (tds) =>
+    [...new Set(tds.map((td) => td.textContent.trim()))].sort());
+  const paths = await page.$$eval("table.hits tbody tr td:last-child", (tds) => tds.map((td) => td.textContent.trim()));
+  const pictureNodes = await page.$$eval("svg.radius rect", (r) => r.length);
+  await page.screenshot({ path: screenshot, fullPage: true });
+
+  // Open the first deployment from the table.
+  await page.click("table.hits tbody tr td:first-child a");
+  await page.waitForSelector("table.documents tbody tr", { timeout: 15000 });
+  const heading = await page.textContent("h2");
+  const download = await page.getAttribute("a.download", "href");
+  console.log(JSON.stringify({ deployments, paths, pictureNodes, heading, download, errors }));
+} finally {
+  await browser.close();
+}
