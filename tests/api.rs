@@ -154,6 +154,62 @@ fn blast_radius_over_http_with_paths() {
     assert!(!d["diff"]["removed"].as_array().unwrap().is_empty());
     assert!(d["diff"]["changed"].as_array().unwrap().is_empty());
 
+    // The download: one CycloneDX 1.6 BOM of the deployment, which ingests
+    // back as the same packages.
+    let (status, bom) = http(a, "GET", "/deployments/a-finetune/sbom.cdx.json", &[], b"");
+    assert_eq!(status, 200);
+    let bom: Value = serde_json::from_slice(&bom).unwrap();
+    assert_eq!(bom["specVersion"], "1.6");
+    let purls: std::collections::BTreeSet<String> = bom["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["purl"].as_str().unwrap().to_string())
+        .collect();
+    let all = ok(
+        a,
+        r#"{deployment(name:"a-finetune"){packages(first:1000){edges{node{purl}}}}}"#,
+        json!({}),
+    );
+    let listed: std::collections::BTreeSet<String> = all["deployment"]["packages"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["purl"].as_str().unwrap().to_string())
+        .collect();
+    assert!(listed.is_subset(&purls), "{:?}", listed.difference(&purls));
+    let (status, v) = graphql(
+        a,
+        Some(TOKEN),
+        "mutation($c:String!){ingestDocument(deployment:\"copy\",fileName:\"copy.cdx.json\",content:$c){status packages}}",
+        json!({"c": bom.to_string()}),
+    );
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(
+        v["data"]["ingestDocument"]["packages"].as_u64().unwrap() as usize,
+        purls.len()
+    );
+    let both = ok(a, q, json!({"n": "transformers", "r": "<6"}));
+    let copy_hit = both["deploymentsUsing"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["node"]["deployment"] == "copy")
+        .expect("the re-ingested export contains transformers");
+    // The exported dependency graph keeps the path through the project.
+    let ids: Vec<&str> = copy_hit["node"]["path"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .skip(2)
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&"pkg:generic/a-finetune@0.1.0"), "{ids:?}");
+    assert_eq!(
+        http(a, "GET", "/deployments/nope/sbom.cdx.json", &[], b"").0,
+        404
+    );
+
     // Health and the page.
     assert_eq!(http(a, "GET", "/healthz", &[], b"").0, 200);
     let (status, page) = http(a, "GET", "/", &[], b"");

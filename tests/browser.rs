@@ -16,17 +16,29 @@ fn dashboard_search_shows_the_deployments_that_contain_transformers() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let script = root.join("tests/browser/dashboard.mjs");
     assert!(
-        root.join("tests/browser/node_modules/playwright-core").is_dir(),
+        root.join("tests/browser/node_modules/playwright-core")
+            .is_dir(),
         "playwright-core is not installed: run `npm ci --prefix tests/browser`"
     );
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("s.redb");
     let out = aibomdb(&db, &["ingest", root.join("examples").to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // The expected answer, from the CLI (not from the page).
     let expected = json(&aibomdb(
         &db,
-        &["query", "deployments", "--name", "transformers", "--format", "json"],
+        &[
+            "query",
+            "deployments",
+            "--name",
+            "transformers",
+            "--format",
+            "json",
+        ],
     ));
     let mut expected: Vec<String> = expected
         .as_array()
@@ -64,11 +76,10 @@ fn dashboard_search_shows_the_deployments_that_contain_transformers() {
         .collect();
     assert_eq!(deployments, expected, "{seen}");
     assert!(
-        seen["paths"]
-            .as_array()
+        seen["paths"].as_array().unwrap().iter().all(|p| p
+            .as_str()
             .unwrap()
-            .iter()
-            .all(|p| p.as_str().unwrap().ends_with("pkg:pypi/transformers@5.23.0")),
+            .ends_with("pkg:pypi/transformers@5.23.0")),
         "{seen}"
     );
     assert!(seen["pictureNodes"].as_u64().unwrap() >= 4, "{seen}");
@@ -76,7 +87,12 @@ fn dashboard_search_shows_the_deployments_that_contain_transformers() {
         seen["heading"].as_str().unwrap().starts_with("Deployment "),
         "{seen}"
     );
-    assert!(seen["download"].as_str().unwrap().ends_with("/sbom.cdx.json"));
+    assert!(
+        seen["download"]
+            .as_str()
+            .unwrap()
+            .ends_with("/sbom.cdx.json")
+    );
     assert_eq!(seen["errors"], serde_json::json!([]), "page errors");
     let png = std::fs::read(&shot).expect("screenshot written");
     assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000);

@@ -15,7 +15,7 @@ use async_graphql::http::GraphiQLSource;
 use async_graphql_axum::GraphQLResponse;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -49,18 +49,21 @@ impl Default for ServerConfig {
 
 #[derive(Clone)]
 struct App {
+    store: Arc<Store>,
     schema: AppSchema,
     config: Arc<ServerConfig>,
 }
 
 pub fn router(store: Arc<Store>, config: ServerConfig) -> Router {
     let app = App {
+        store: store.clone(),
         schema: build_schema(store, config.limits),
         config: Arc::new(config.clone()),
     };
     Router::new()
         .route("/graphql", get(graphiql).post(graphql))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/deployments/{name}/sbom.cdx.json", get(download_sbom))
         .route("/", get(|| async { Html(WEB_INDEX) }))
         .route(
             "/app.js",
@@ -124,6 +127,77 @@ fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
         })),
     )
         .into_response()
+}
+
+/// The reader check shared by every read route: `Some(response)` refuses.
+fn refuse_read(app: &App, headers: &HeaderMap) -> Option<Response> {
+    let read = app.config.read_token.as_ref()?;
+    let token = bearer(headers);
+    let ok = token.is_some_and(|t| {
+        same_token(t, read)
+            || app
+                .config
+                .write_token
+                .as_deref()
+                .is_some_and(|w| same_token(t, w))
+    });
+    (!ok).then(|| {
+        error_response(
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHENTICATED",
+            "reads need `Authorization: Bearer <token>` on this server",
+        )
+    })
+}
+
+/// The deployment as one CycloneDX 1.6 document (the dashboard's download).
+async fn download_sbom(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Response {
+    if let Some(refused) = refuse_read(&app, &headers) {
+        return refused;
+    }
+    let store = app.store.clone();
+    let file = format!(
+        "{}.cdx.json",
+        name.replace(
+            |c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '_' && c != '.',
+            "_"
+        )
+    );
+    let result = tokio::task::spawn_blocking(move || {
+        aibomdb_export::cyclonedx_1_6(&store, &name, &time::rfc3339_now())
+    })
+    .await;
+    match result {
+        Ok(Ok(bom)) => (
+            [
+                (
+                    header::CONTENT_TYPE,
+                    "application/vnd.cyclonedx+json; version=1.6".to_string(),
+                ),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{file}\""),
+                ),
+            ],
+            serde_json::to_string_pretty(&bom).unwrap_or_default(),
+        )
+            .into_response(),
+        Ok(Err(aibomdb_export::ExportError::NoDeployment(n))) => error_response(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            &format!("no deployment named {n:?}"),
+        ),
+        Ok(Err(e)) => error_response(StatusCode::INTERNAL_SERVER_ERROR, "STORE", &e.to_string()),
+        Err(e) => error_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL",
+            &e.to_string(),
+        ),
+    }
 }
 
 async fn graphql(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Response {

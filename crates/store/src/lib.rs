@@ -575,6 +575,26 @@ impl Store {
         Ok(out)
     }
 
+    /// The Package→Package edges one document states.
+    pub fn document_edges(
+        &self,
+        document: DocumentId,
+    ) -> Result<Vec<(PackageId, PackageId, EdgeRecord)>> {
+        let txn = self.db.begin_read()?;
+        let edges = txn.open_table(EDGES)?;
+        let mut out = Vec::new();
+        for e in edges.range((document, 0, 0)..=(document, u64::MAX, u64::MAX))? {
+            let (k, v) = e?;
+            let (_, from, to) = k.value();
+            out.push((
+                from,
+                to,
+                decode(v.value(), "edges", &format!("{document}/{from}/{to}"))?,
+            ));
+        }
+        Ok(out)
+    }
+
     pub fn package_by_id(&self, id: PackageId) -> Result<Option<PackageRecord>> {
         let txn = self.db.begin_read()?;
         let packages = txn.open_table(PACKAGES)?;
