@@ -475,12 +475,33 @@ impl QueryRoot {
             },
             _ => return Err(bad_input("give either `purl` or `name`")),
         };
+        // Only the requested page is resolved (paths are the expensive part).
+        let offset = match after.as_deref() {
+            None => 0,
+            Some(c) => c.parse::<usize>().map_err(|_| bad_input(format!("bad cursor {c:?}")))? + 1,
+        };
+        let limit = first.map_or(DEFAULT_PAGE, |f| f.max(0) as usize).min(MAX_PAGE);
         let answer = blocking(ctx, move |s| {
-            aibomdb_query::deployments_using(s, &target, history)
+            aibomdb_query::deployments_using_page(s, &target, history, offset, limit)
         })
         .await?;
-        let items = answer.hits.into_iter().map(DeploymentHit::from).collect();
-        paginate(items, answer.unordered, after, first).await
+        let end = offset + answer.hits.len();
+        let mut c = Connection::with_additional_fields(
+            offset > 0,
+            end < answer.total,
+            ListInfo {
+                total_count: answer.total,
+                unordered: answer.unordered,
+            },
+        );
+        c.edges.extend(
+            answer
+                .hits
+                .into_iter()
+                .enumerate()
+                .map(|(i, h)| Edge::new(offset + i, DeploymentHit::from(h))),
+        );
+        Ok(c)
     }
 
     /// Everything an advisory (CVE-, GHSA-, PYSEC-… — any alias) affects; null

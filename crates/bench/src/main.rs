@@ -11,6 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+mod api;
+mod estate;
+
 use aibomdb_ingest::{Event, Limits};
 use aibomdb_store::Store;
 use anyhow::{Context, Result, bail};
@@ -21,9 +24,10 @@ fn main() -> Result<()> {
         Some("ingest") => ingest(&args[1..]),
         Some("lockfile") => lockfile(&args[1..]),
         Some("osv") => osv(&args[1..]),
+        Some("api") => api::run(&args[1..]),
         _ => {
             eprintln!(
-                "usage: aibomdb-bench ingest [--runs N] [--no-baseline] [DIR...]\n       aibomdb-bench lockfile [--runs N] [FILE]\n       aibomdb-bench osv [--deployments N] [--packages M] [--seed S]"
+                "usage: aibomdb-bench ingest [--runs N] [--no-baseline] [DIR...]\n       aibomdb-bench lockfile [--runs N] [FILE]\n       aibomdb-bench osv [--deployments N] [--packages M] [--seed S]\n       aibomdb-bench api [--deployments N] [--packages M] [--seed S] [--requests R] [--load-secs T] [--no-baseline]"
             );
             std::process::exit(2);
         }

@@ -48,32 +48,33 @@ pub fn packages(
     let mut packages = Vec::new();
     let mut unordered = Vec::new();
     for v in store.packages_named(name, ecosystem)? {
-        if let Some(range) = range {
-            let verdict = match v.package.version.as_deref() {
-                None => Err("no version".to_string()),
-                Some(ver) => Ecosystem::for_purl_type(&v.package.ecosystem)
-                    .ok_or_else(|| {
-                        VersionError::Unsupported(format!("purl type `{}`", v.package.ecosystem))
-                    })
-                    .and_then(|eco| range.contains(eco, ver))
-                    .map_err(|e| e.to_string()),
-            };
-            match verdict {
-                Ok(true) => {}
-                Ok(false) => continue,
-                Err(e) => {
-                    unordered.push(format!("{}: {e}", v.package.key));
-                    continue;
-                }
-            }
+        match in_range(&v.package, range) {
+            Ok(true) => packages.push(v),
+            Ok(false) => {}
+            Err(e) => unordered.push(e),
         }
-        packages.push(v);
     }
     packages.sort_by(|a, b| a.package.key.cmp(&b.package.key));
     Ok(PackagesAnswer {
         packages,
         unordered,
     })
+}
+
+/// Whether the package's version is in `range` under its ecosystem's
+/// ordering; `Err` names a version that cannot be ordered.
+fn in_range(
+    package: &aibomdb_store::PackageRecord,
+    range: Option<&VersionRange>,
+) -> Result<bool, String> {
+    let Some(range) = range else { return Ok(true) };
+    let Some(version) = package.version.as_deref() else {
+        return Err(format!("{}: no version", package.key));
+    };
+    Ecosystem::for_purl_type(&package.ecosystem)
+        .ok_or_else(|| VersionError::Unsupported(format!("purl type `{}`", package.ecosystem)))
+        .and_then(|eco| range.contains(eco, version))
+        .map_err(|e| format!("{}: {e}", package.key))
 }
 
 /// What a blast-radius question names.
@@ -89,7 +90,9 @@ pub enum Target {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct BlastRadius {
-    /// One hit per (document, matching package version), each with its path.
+    /// Hits in all (one per document and matching package version).
+    pub total: usize,
+    /// The requested page of hits, each with its path.
     pub hits: Vec<DeploymentHit>,
     pub unordered: Vec<String>,
 }
@@ -97,32 +100,42 @@ pub struct BlastRadius {
 /// Every deployment whose documents contain the target, with the path
 /// deployment → document → package → … → target that makes it a hit.
 pub fn deployments_using(store: &Store, target: &Target, history: bool) -> Result<BlastRadius> {
-    let (keys, unordered) = match target {
-        Target::Purl(key) => (vec![key.clone()], Vec::new()),
+    deployments_using_page(store, target, history, 0, usize::MAX)
+}
+
+/// As [`deployments_using`], resolving paths only for hits `offset..offset + limit`.
+pub fn deployments_using_page(
+    store: &Store,
+    target: &Target,
+    history: bool,
+    offset: usize,
+    limit: usize,
+) -> Result<BlastRadius> {
+    let mut unordered = Vec::new();
+    let keys: Vec<PackageKey> = match target {
+        Target::Purl(key) => vec![key.clone()],
         Target::Name {
             ecosystem,
             name,
             range,
         } => {
-            let answer = packages(store, name, ecosystem.as_deref(), range.as_ref())?;
-            (
-                answer
-                    .packages
-                    .iter()
-                    .map(|p| PackageKey::from_stored(p.package.key.clone()))
-                    .collect(),
-                answer.unordered,
-            )
+            let mut keys = Vec::new();
+            for p in store.package_records_named(name, ecosystem.as_deref())? {
+                match in_range(&p, range.as_ref()) {
+                    Ok(true) => keys.push(PackageKey::from_stored(p.key)),
+                    Ok(false) => {}
+                    Err(e) => unordered.push(e),
+                }
+            }
+            keys
         }
     };
-    let mut hits = Vec::new();
-    for key in &keys {
-        hits.extend(store.deployments_using(key, history)?);
-    }
-    hits.sort_by(|a, b| {
-        (&a.deployment, a.document, &a.package).cmp(&(&b.deployment, b.document, &b.package))
-    });
-    Ok(BlastRadius { hits, unordered })
+    let (total, hits) = store.deployments_using_page(&keys, history, offset, limit)?;
+    Ok(BlastRadius {
+        total,
+        hits,
+        unordered,
+    })
 }
 
 /// Matches of an advisory known by any of its names (CVE, GHSA, PYSEC…);

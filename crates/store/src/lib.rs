@@ -184,6 +184,8 @@ impl Store {
             txn.open_table(MATCHES_BY_ADVISORY)?;
             txn.open_table(VEX_STATEMENTS)?;
             txn.open_table(DOCUMENT_BY_SERIAL)?;
+            txn.open_table(DOCUMENT_HEADS)?;
+            txn.open_table(DOCUMENT_PATHS)?;
         }
         txn.commit()?;
         Ok(())
@@ -317,6 +319,23 @@ impl Store {
                 edge_count += 1;
             }
 
+            // The shortest-path tree from the subject (BFS in petgraph over this
+            // document's edges): a blast-radius path is then a walk up parent
+            // pointers, not a graph search per query.
+            if let Some(root) = facts.subject.as_ref().and_then(|s| s.package) {
+                let mut paths = txn.open_table(DOCUMENT_PATHS)?;
+                for (node, (parent, kind)) in path_tree(&facts, root) {
+                    let (node, parent) = (ids[node], ids[parent]);
+                    if node != 0 && parent != 0 {
+                        let code = match kind {
+                            aibomdb_graph::EdgeKind::DependsOn => 0,
+                            aibomdb_graph::EdgeKind::Contains => 1,
+                        };
+                        paths.insert((doc_id, node), (parent, code))?;
+                    }
+                }
+            }
+
             // Deployment and supersession.
             let slot = slot_of(&facts, &source_path);
             let now = unix_now();
@@ -349,6 +368,10 @@ impl Store {
                         buf.clear();
                         encode(&old, &mut buf);
                         documents.insert(old_id, buf.as_slice())?;
+                        buf.clear();
+                        encode(&head_of(&old), &mut buf);
+                        txn.open_table(DOCUMENT_HEADS)?
+                            .insert(old_id, buf.as_slice())?;
                     }
                     Some(old_id)
                 }
@@ -415,6 +438,10 @@ impl Store {
             buf.clear();
             encode(&record, &mut buf);
             documents.insert(doc_id, buf.as_slice())?;
+            buf.clear();
+            encode(&head_of(&record), &mut buf);
+            txn.open_table(DOCUMENT_HEADS)?
+                .insert(doc_id, buf.as_slice())?;
             IngestOutcome::Ingested {
                 document: doc_id,
                 packages: package_count,
@@ -455,7 +482,17 @@ impl Store {
             let mut edges = txn.open_table(EDGES)?;
             let mut edges_rev = txn.open_table(EDGES_REVERSE)?;
             let mut vex = txn.open_table(VEX_STATEMENTS)?;
+            let mut heads = txn.open_table(DOCUMENT_HEADS)?;
+            let mut paths = txn.open_table(DOCUMENT_PATHS)?;
             for &doc_id in &doc_ids {
+                heads.remove(doc_id)?;
+                let mut tree = Vec::new();
+                for entry in paths.range((doc_id, 0)..=(doc_id, u64::MAX))? {
+                    tree.push(entry?.0.value());
+                }
+                for k in tree {
+                    paths.remove(k)?;
+                }
                 let Some(record) = documents.remove(doc_id)? else {
                     continue;
                 };
@@ -550,6 +587,40 @@ impl Store {
         for entry in table.iter()? {
             let (k, v) = entry?;
             out.push(decode(v.value(), "deployments", k.value())?);
+        }
+        Ok(out)
+    }
+
+    /// Every version of packages called `name` (PEP 503-normalised for PyPI,
+    /// case-insensitive otherwise), optionally in one ecosystem; no counting.
+    pub fn package_records_named(
+        &self,
+        name: &str,
+        ecosystem: Option<&str>,
+    ) -> Result<Vec<PackageRecord>> {
+        let txn = self.db.begin_read()?;
+        let by_name = txn.open_table(PACKAGE_BY_NAME)?;
+        let packages = txn.open_table(PACKAGES)?;
+        let mut out: Vec<PackageRecord> = Vec::new();
+        let mut seen = HashSet::new();
+        for folded in [name.to_lowercase(), aibomdb_graph::pep503_normalise(name)] {
+            if !seen.insert(folded.clone()) {
+                continue;
+            }
+            let prefix = match ecosystem {
+                Some(e) => format!("{folded}\0{}\0", e.to_ascii_lowercase()),
+                None => format!("{folded}\0"),
+            };
+            let end = format!("{prefix}\u{10FFFF}");
+            for entry in by_name.range(prefix.as_str()..end.as_str())? {
+                let id = entry?.1.value();
+                if out.iter().any(|p| p.id == id) {
+                    continue;
+                }
+                if let Some(v) = packages.get(id)? {
+                    out.push(decode(v.value(), "packages", &id.to_string())?);
+                }
+            }
         }
         Ok(out)
     }
@@ -726,33 +797,65 @@ impl Store {
     }
 
     /// The blast radius of one package: every deployment whose documents list
-    /// it, with the path deployment → document → subject → … → package.
-    /// Only current documents unless `include_history`.
+    /// it, with the path from the deployment to it (see [`Self::deployments_using_page`]).
     pub fn deployments_using(
         &self,
         key: &PackageKey,
         include_history: bool,
     ) -> Result<Vec<DeploymentHit>> {
+        Ok(self
+            .deployments_using_page(std::slice::from_ref(key), include_history, 0, usize::MAX)?
+            .1)
+    }
+
+    /// The blast radius of several packages (e.g. every version in a range):
+    /// one hit per (document, package), ordered by deployment, document and
+    /// package. Returns the number of hits and the hits in
+    /// `offset..offset + limit`, each with its path deployment → document →
+    /// subject → … → package, read from the shortest-path tree stored at
+    /// ingest; only the returned page is resolved.
+    pub fn deployments_using_page(
+        &self,
+        keys: &[PackageKey],
+        include_history: bool,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(usize, Vec<DeploymentHit>)> {
         let txn = self.db.begin_read()?;
-        let Some(target) = txn
-            .open_table(PACKAGE_BY_KEY)?
-            .get(key.as_str())?
-            .map(|v| v.value())
-        else {
-            return Ok(Vec::new());
-        };
+        let by_key = txn.open_table(PACKAGE_BY_KEY)?;
         let package_docs = txn.open_table(PACKAGE_DOCUMENTS)?;
-        let documents = txn.open_table(DOCUMENTS)?;
+        let heads = txn.open_table(DOCUMENT_HEADS)?;
+        let mut refs: Vec<(records::DocHead, DocumentId, PackageId, &str)> = Vec::new();
+        let mut head_cache: HashMap<DocumentId, records::DocHead> = HashMap::new();
+        for key in keys {
+            let Some(target) = by_key.get(key.as_str())?.map(|v| v.value()) else {
+                continue;
+            };
+            for entry in package_docs.range((target, 0)..=(target, u64::MAX))? {
+                let doc = entry?.0.value().1;
+                let head = match head_cache.get(&doc) {
+                    Some(h) => h.clone(),
+                    None => {
+                        let Some(v) = heads.get(doc)? else { continue };
+                        let h: records::DocHead =
+                            decode(v.value(), "document_heads", &doc.to_string())?;
+                        head_cache.insert(doc, h.clone());
+                        h
+                    }
+                };
+                if include_history || head.current {
+                    refs.push((head, doc, target, key.as_str()));
+                }
+            }
+        }
+        refs.sort_by(|a, b| (&a.0.deployment, a.1, a.3).cmp(&(&b.0.deployment, b.1, b.3)));
+        let total = refs.len();
         let doc_packages = txn.open_table(DOCUMENT_PACKAGES)?;
         let packages = txn.open_table(PACKAGES)?;
-        let edges = txn.open_table(EDGES)?;
+        let paths = txn.open_table(DOCUMENT_PATHS)?;
         let mut key_cache: HashMap<PackageId, String> = HashMap::new();
         let mut hits = Vec::new();
-        for doc in documents_listing(&package_docs, &documents, target)? {
-            if !include_history && !doc.is_current() {
-                continue;
-            }
-            let doc_id = doc.id;
+        for (head, doc_id, target, key) in refs.into_iter().skip(offset).take(limit) {
             let fact: aibomdb_graph::PackageFact = match doc_packages.get((doc_id, target))? {
                 Some(v) => decode(
                     v.value(),
@@ -761,67 +864,65 @@ impl Store {
                 )?,
                 None => continue,
             };
-            // Load this document's edges into petgraph and find the shortest
-            // path from its subject to the target.
-            let graph = document_graph(&edges, doc_id)?;
-            let root = doc.subject_package;
             let mut path = vec![
                 PathStep {
                     kind: "deployment",
-                    id: doc.deployment.clone(),
+                    id: head.deployment.clone(),
                     via: "",
                 },
                 PathStep {
                     kind: "document",
-                    id: format!("{} ({})", doc.id, doc.source_path),
+                    id: format!("{doc_id} ({})", head.source_path),
                     via: "has_document",
                 },
             ];
-            let chain = root.and_then(|r| {
-                if r == target {
-                    return Some(vec![r]);
-                }
-                graph.contains_node(r).then_some(())?;
-                petgraph::algo::astar(&graph, r, |n| n == target, |_| 1, |_| 0).map(|(_, p)| p)
-            });
-            match chain {
-                Some(chain) => {
-                    let mut prev = None;
-                    for node in chain {
-                        let via = match prev {
-                            None => "describes",
-                            Some(p) => graph
-                                .edge_weight(p, node)
-                                .map_or("depends_on", |e| e.kind.as_str()),
-                        };
+            // Walk up the parent pointers to the subject.
+            let mut chain: Vec<(PackageId, &'static str)> = Vec::new();
+            let mut node = target;
+            let mut reached = head.subject_package == Some(target);
+            while !reached && chain.len() < 10_000 {
+                let Some(step) = paths.get((doc_id, node))? else {
+                    break;
+                };
+                let (parent, kind) = step.value();
+                chain.push((node, if kind == 1 { "contains" } else { "depends_on" }));
+                node = parent;
+                reached = head.subject_package == Some(node);
+            }
+            match (reached, head.subject_package) {
+                (true, Some(subject)) => {
+                    path.push(PathStep {
+                        kind: "package",
+                        id: package_key_of(subject, &packages, &mut key_cache)?,
+                        via: "describes",
+                    });
+                    for (id, via) in chain.into_iter().rev() {
                         path.push(PathStep {
                             kind: "package",
-                            id: package_key_of(node, &packages, &mut key_cache)?,
+                            id: package_key_of(id, &packages, &mut key_cache)?,
                             via,
                         });
-                        prev = Some(node);
                     }
                 }
-                None => path.push(PathStep {
+                _ => path.push(PathStep {
                     kind: "package",
-                    id: key.as_str().to_string(),
+                    id: key.to_string(),
                     via: "lists",
                 }),
             }
             hits.push(DeploymentHit {
-                deployment: doc.deployment.clone(),
-                document: doc.id,
-                document_path: doc.source_path.clone(),
-                current: doc.is_current(),
-                package: key.as_str().to_string(),
+                deployment: head.deployment,
+                document: doc_id,
+                document_path: head.source_path,
+                current: head.current,
+                package: key.to_string(),
                 direct: fact.direct,
                 scope: fact.scope.map(|s| s.as_str().to_string()),
-                flags: fact.flags.clone(),
+                flags: fact.flags,
                 path,
             });
         }
-        hits.sort_by(|a, b| (&a.deployment, a.document).cmp(&(&b.deployment, b.document)));
-        Ok(hits)
+        Ok((total, hits))
     }
 
     /// A deployment's documents (history included), the union of the packages
@@ -945,6 +1046,8 @@ impl Store {
         fold(&txn, MATCHES_BY_ADVISORY, &mut h)?;
         fold(&txn, VEX_STATEMENTS, &mut h)?;
         fold(&txn, DOCUMENT_BY_SERIAL, &mut h)?;
+        fold(&txn, DOCUMENT_HEADS, &mut h)?;
+        fold(&txn, DOCUMENT_PATHS, &mut h)?;
         Ok(h.finish())
     }
 
@@ -1041,21 +1144,6 @@ fn name_index_key(p: &PackageRecord) -> String {
     )
 }
 
-/// One document's package→package edges as a petgraph graph.
-fn document_graph(
-    edges: &impl ReadableTable<(u64, u64, u64), &'static [u8]>,
-    doc_id: DocumentId,
-) -> Result<DiGraphMap<PackageId, EdgeRecord>> {
-    let mut graph = DiGraphMap::new();
-    for e in edges.range((doc_id, 0, 0)..=(doc_id, u64::MAX, u64::MAX))? {
-        let (k, v) = e?;
-        let (_, from, to) = k.value();
-        let record: EdgeRecord = decode(v.value(), "edges", &format!("{doc_id}/{from}/{to}"))?;
-        graph.add_edge(from, to, record);
-    }
-    Ok(graph)
-}
-
 /// What a new document replaces: one of the same format, made by the same
 /// tool, describing the same subject (container tags and versions stripped);
 /// or the same file path when the document names no subject. Documents from
@@ -1134,6 +1222,45 @@ fn unix_now() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
+}
+
+fn head_of(d: &DocumentRecord) -> records::DocHead {
+    records::DocHead {
+        deployment: d.deployment.clone(),
+        current: d.is_current(),
+        subject_package: d.subject_package,
+        source_path: d.source_path.clone(),
+    }
+}
+
+/// Breadth-first from `root` over the document's edges: for every reachable
+/// package, the parent on one shortest path and the kind of the edge.
+fn path_tree(
+    facts: &DocumentFacts,
+    root: usize,
+) -> HashMap<usize, (usize, aibomdb_graph::EdgeKind)> {
+    let mut graph: DiGraphMap<usize, aibomdb_graph::EdgeKind> = DiGraphMap::new();
+    for e in &facts.dependencies {
+        // `finish` sorted the edges: depends_on before contains for a pair.
+        if !graph.contains_edge(e.from, e.to) {
+            graph.add_edge(e.from, e.to, e.kind);
+        }
+    }
+    let mut parents = HashMap::new();
+    if !graph.contains_node(root) {
+        return parents;
+    }
+    let mut queue = std::collections::VecDeque::from([root]);
+    let mut seen = HashSet::from([root]);
+    while let Some(n) = queue.pop_front() {
+        for (_, next, kind) in graph.edges(n) {
+            if seen.insert(next) {
+                parents.insert(next, (n, *kind));
+                queue.push_back(next);
+            }
+        }
+    }
+    parents
 }
 
 fn unhex(text: &str) -> Vec<u8> {

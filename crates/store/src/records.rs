@@ -247,3 +247,12 @@ pub struct MatchRecord {
     pub via_source_of: Option<String>,
     pub fixed: Vec<String>,
 }
+
+/// The slice of a `DocumentRecord` that queries read per hit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct DocHead {
+    pub(crate) deployment: String,
+    pub(crate) current: bool,
+    pub(crate) subject_package: Option<PackageId>,
+    pub(crate) source_path: String,
+}
