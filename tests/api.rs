@@ -286,6 +286,9 @@ fn reads_can_require_a_token() {
     assert_eq!(status, 200);
     let (status, _) = graphql(&server.addr, Some(TOKEN), "{deployments}", json!({}));
     assert_eq!(status, 200);
+    // The answer is cached now; a caller without the token still gets nothing.
+    let (status, v) = graphql(&server.addr, None, "{deployments}", json!({}));
+    assert_eq!(status, 401, "{v}");
 }
 
 #[test]

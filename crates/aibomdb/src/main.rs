@@ -195,6 +195,9 @@ struct ServeArgs {
     /// Longest a request may run, in seconds.
     #[arg(long, default_value_t = 30)]
     timeout_secs: u64,
+    /// Read answers kept in memory until the next write (0: no cache).
+    #[arg(long, default_value_t = 512)]
+    cache_entries: usize,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -273,6 +276,7 @@ fn serve(db: &PathBuf, args: ServeArgs) -> Result<ExitCode> {
         read_token: args.read_token,
         max_body_bytes: args.max_body_bytes,
         timeout: std::time::Duration::from_secs(args.timeout_secs),
+        cache_entries: args.cache_entries,
         ..Default::default()
     };
     let writable = config.write_token.is_some();

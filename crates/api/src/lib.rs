@@ -3,6 +3,7 @@
 //! reads may need one too. Every request is bounded in body size, query depth,
 //! complexity and time, so a hostile request gets an error, never a stall.
 
+mod cache;
 pub mod schema;
 mod time;
 
@@ -33,6 +34,8 @@ pub struct ServerConfig {
     /// Longest a request may take.
     pub timeout: Duration,
     pub limits: QueryLimits,
+    /// Answers to read requests kept until the next write (0 turns the cache off).
+    pub cache_entries: usize,
 }
 
 impl Default for ServerConfig {
@@ -43,12 +46,14 @@ impl Default for ServerConfig {
             max_body_bytes: 64 * 1024 * 1024,
             timeout: Duration::from_secs(30),
             limits: QueryLimits::default(),
+            cache_entries: 512,
         }
     }
 }
 
 #[derive(Clone)]
 struct App {
+    cache: Arc<cache::ResponseCache>,
     store: Arc<Store>,
     schema: AppSchema,
     config: Arc<ServerConfig>,
@@ -56,6 +61,7 @@ struct App {
 
 pub fn router(store: Arc<Store>, config: ServerConfig) -> Router {
     let app = App {
+        cache: Arc::new(cache::ResponseCache::new(config.cache_entries)),
         store: store.clone(),
         schema: build_schema(store, config.limits),
         config: Arc::new(config.clone()),
@@ -201,6 +207,20 @@ async fn download_sbom(
 }
 
 async fn graphql(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Response {
+    // Access first: nothing, not even a cached answer, reaches a caller
+    // without read access.
+    if let Some(refused) = refuse_read(&app, &headers) {
+        return refused;
+    }
+    let token = bearer(&headers);
+    let can_write =
+        matches!((token, &app.config.write_token), (Some(t), Some(w)) if same_token(t, w));
+    // The same read asked again before any write is answered from memory
+    // (incident dashboards poll the same questions).
+    let generation = app.store.generation();
+    if let Some(hit) = app.cache.get(&body, generation) {
+        return ([(header::CONTENT_TYPE, "application/graphql-response+json")], hit).into_response();
+    }
     // `Bytes` honours the body limit (413); the request is parsed here so that a
     // malformed one is a 400 with a GraphQL-shaped error.
     let request: async_graphql::Request = match serde_json::from_slice(&body) {
@@ -213,19 +233,7 @@ async fn graphql(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Res
             );
         }
     };
-    let token = bearer(&headers);
-    let can_write =
-        matches!((token, &app.config.write_token), (Some(t), Some(w)) if same_token(t, w));
-    if let Some(read) = &app.config.read_token {
-        let can_read = can_write || token.is_some_and(|t| same_token(t, read));
-        if !can_read {
-            return error_response(
-                StatusCode::UNAUTHORIZED,
-                "UNAUTHENTICATED",
-                "reads need `Authorization: Bearer <token>` on this server",
-            );
-        }
-    }
+    let cacheable = app.cache.enabled() && cache::is_read_only(&request);
     let request = request.data(schema::Access { can_write });
     let response = match tokio::time::timeout(app.config.timeout, app.schema.execute(request)).await
     {
@@ -247,6 +255,13 @@ async fn graphql(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Res
             .and_then(|x| x.get("code"))
             .is_some_and(|c| *c == async_graphql::Value::from("UNAUTHENTICATED"))
     });
+    if cacheable && response.errors.is_empty() {
+        if let Ok(json) = serde_json::to_vec(&response) {
+            let json = Bytes::from(json);
+            app.cache.put(body, json.clone(), generation, app.store.generation());
+            return ([(header::CONTENT_TYPE, "application/graphql-response+json")], json).into_response();
+        }
+    }
     let mut http = GraphQLResponse::from(response).into_response();
     if unauthenticated {
         *http.status_mut() = StatusCode::UNAUTHORIZED;

@@ -34,6 +34,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     let mut requests = 2000usize;
     let mut load_secs = 10u64;
     let mut baseline = true;
+    let mut keep: Option<std::path::PathBuf> = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -43,6 +44,8 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
             "--requests" => requests = it.next().context("R")?.parse()?,
             "--load-secs" => load_secs = it.next().context("T")?.parse()?,
             "--no-baseline" => baseline = false,
+            // Build the estate at PATH once and reuse it on later runs.
+            "--store" => keep = Some(it.next().context("PATH")?.into()),
             other => bail!("unknown argument {other}"),
         }
     }
@@ -51,14 +54,14 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     let advisories: Vec<_> = loaded.advisories.into_iter().map(|(_, a)| a).collect();
     let pool = estate::name_pool(&advisories);
     let dir = tempfile::tempdir_in(std::env::temp_dir())?;
-    let db = dir.path().join("api.redb");
+    let db = keep.clone().unwrap_or_else(|| dir.path().join("api.redb"));
     let start = Instant::now();
-    {
+    if !db.exists() {
         let store = Store::open(&db)?;
         estate::build(&store, &spec, &pool)?;
     }
     println!(
-        "api benchmark (release build): estate {} deployments x {} packages, transformers in {:.0}%, seed {}; built in {:.1} s; store {:.0} MiB",
+        "api benchmark (release build): estate {} deployments x {} packages, transformers in {:.0}%, seed {}; built (or reused) in {:.1} s; store {:.0} MiB",
         spec.deployments,
         spec.packages,
         spec.transformers_share * 100.0,
@@ -131,6 +134,28 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         percentile(&lat, 0.99)
     );
 
+    for cache_entries in [0usize, 512] {
+        let label = if cache_entries == 0 { "no cache" } else { "cached" };
+        http_round(&runtime, &store, cache_entries, label, requests, load_secs, dir.path())?;
+    }
+
+    if baseline {
+        kuzu_baseline(&store, dir.path(), requests.min(500))?;
+    }
+    Ok(())
+}
+
+/// Sequential latency, then 64 concurrent clients, against a server with
+/// the given response-cache size.
+fn http_round(
+    runtime: &tokio::runtime::Runtime,
+    store: &Arc<Store>,
+    cache_entries: usize,
+    label: &str,
+    requests: usize,
+    load_secs: u64,
+    dir: &Path,
+) -> Result<()> {
     // Over HTTP.
     let (tx, rx) = std::sync::mpsc::channel();
     let server_store = store.clone();
@@ -138,7 +163,10 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         let _ = aibomdb_api::serve(
             "127.0.0.1:0".parse().unwrap(),
             server_store,
-            aibomdb_api::ServerConfig::default(),
+            aibomdb_api::ServerConfig {
+                cache_entries,
+                ..Default::default()
+            },
             move |addr| {
                 let _ = tx.send(addr);
             },
@@ -159,7 +187,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     }
     lat.sort();
     println!(
-        "over HTTP   p50 {:.3} ms  p99 {:.3} ms  ({requests} sequential requests on one keep-alive connection)",
+        "over HTTP ({label})  p50 {:.3} ms  p99 {:.3} ms  ({requests} sequential requests on one keep-alive connection)",
         percentile(&lat, 0.5),
         percentile(&lat, 0.99)
     );
@@ -198,12 +226,12 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     }
     let elapsed = start.elapsed().as_secs_f64();
     println!(
-        "64 clients  {:.0} requests/s over {elapsed:.1} s, {} errors (built-in keep-alive load generator; client and server share the 2 cores)",
+        "64 clients ({label})  {:.0} requests/s over {elapsed:.1} s, {} errors (built-in keep-alive load generator; client and server share the 2 cores)",
         done.load(Ordering::Relaxed) as f64 / elapsed,
         errors.load(Ordering::Relaxed)
     );
     if which("wrk") {
-        let lua = dir.path().join("post.lua");
+        let lua = dir.join("post.lua");
         std::fs::write(
             &lua,
             format!(
@@ -220,13 +248,10 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         for line in text.lines().filter(|l| {
             l.contains("Requests/sec") || l.contains("Latency") || l.contains("Non-2xx")
         }) {
-            println!("wrk -c64    {}", line.trim());
+            println!("wrk -c64 ({label})  {}", line.trim());
         }
     }
 
-    if baseline {
-        kuzu_baseline(&store, dir.path(), requests.min(500))?;
-    }
     Ok(())
 }
 

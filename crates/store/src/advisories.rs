@@ -103,6 +103,7 @@ impl Store {
             }
         }
         txn.commit()?;
+        self.bump();
         Ok(changes)
     }
 
@@ -214,6 +215,7 @@ impl Store {
             }
         }
         txn.commit()?;
+        self.bump();
         Ok(())
     }
 

@@ -101,6 +101,9 @@ pub struct NewDocument {
 pub struct Store {
     db: Database,
     path: PathBuf,
+    /// Bumped after every committed write: callers that cache answers (the
+    /// API's response cache) compare it to know they are stale.
+    generation: std::sync::atomic::AtomicU64,
 }
 
 impl Store {
@@ -116,7 +119,11 @@ impl Store {
                 other => other.to_string(),
             },
         })?;
-        let store = Store { db, path };
+        let store = Store {
+            db,
+            path,
+            generation: std::sync::atomic::AtomicU64::new(0),
+        };
         store.init()?;
         Ok(store)
     }
@@ -193,6 +200,17 @@ impl Store {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Changes whenever a write commits (in this process; redb allows one
+    /// process per file).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    pub(crate) fn bump(&self) {
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
     /// Writes one document, its packages and edges in one durable transaction.
@@ -451,6 +469,7 @@ impl Store {
             }
         };
         txn.commit()?;
+        self.bump();
         Ok(outcome)
     }
 
@@ -536,6 +555,7 @@ impl Store {
             }
         }
         txn.commit()?;
+        self.bump();
         Ok(true)
     }
 
