@@ -56,7 +56,9 @@ impl ResponseCache {
         if before != after {
             return;
         }
-        let Ok(mut inner) = self.inner.lock() else { return };
+        let Ok(mut inner) = self.inner.lock() else {
+            return;
+        };
         if inner.generation != before {
             inner.entries.clear();
             inner.order.clear();
@@ -66,7 +68,9 @@ impl ResponseCache {
             return;
         }
         while inner.entries.len() >= self.capacity {
-            let Some(old) = inner.order.pop_front() else { break };
+            let Some(old) = inner.order.pop_front() else {
+                break;
+            };
             inner.entries.remove(&old);
         }
         inner.order.push_back(request.clone());

@@ -219,7 +219,11 @@ async fn graphql(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Res
     // (incident dashboards poll the same questions).
     let generation = app.store.generation();
     if let Some(hit) = app.cache.get(&body, generation) {
-        return ([(header::CONTENT_TYPE, "application/graphql-response+json")], hit).into_response();
+        return (
+            [(header::CONTENT_TYPE, "application/graphql-response+json")],
+            hit,
+        )
+            .into_response();
     }
     // `Bytes` honours the body limit (413); the request is parsed here so that a
     // malformed one is a 400 with a GraphQL-shaped error.
@@ -255,12 +259,18 @@ async fn graphql(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Res
             .and_then(|x| x.get("code"))
             .is_some_and(|c| *c == async_graphql::Value::from("UNAUTHENTICATED"))
     });
-    if cacheable && response.errors.is_empty() {
-        if let Ok(json) = serde_json::to_vec(&response) {
-            let json = Bytes::from(json);
-            app.cache.put(body, json.clone(), generation, app.store.generation());
-            return ([(header::CONTENT_TYPE, "application/graphql-response+json")], json).into_response();
-        }
+    if cacheable
+        && response.errors.is_empty()
+        && let Ok(json) = serde_json::to_vec(&response)
+    {
+        let json = Bytes::from(json);
+        app.cache
+            .put(body, json.clone(), generation, app.store.generation());
+        return (
+            [(header::CONTENT_TYPE, "application/graphql-response+json")],
+            json,
+        )
+            .into_response();
     }
     let mut http = GraphQLResponse::from(response).into_response();
     if unauthenticated {

@@ -478,9 +478,15 @@ impl QueryRoot {
         // Only the requested page is resolved (paths are the expensive part).
         let offset = match after.as_deref() {
             None => 0,
-            Some(c) => c.parse::<usize>().map_err(|_| bad_input(format!("bad cursor {c:?}")))? + 1,
+            Some(c) => {
+                c.parse::<usize>()
+                    .map_err(|_| bad_input(format!("bad cursor {c:?}")))?
+                    + 1
+            }
         };
-        let limit = first.map_or(DEFAULT_PAGE, |f| f.max(0) as usize).min(MAX_PAGE);
+        let limit = first
+            .map_or(DEFAULT_PAGE, |f| f.max(0) as usize)
+            .min(MAX_PAGE);
         let answer = blocking(ctx, move |s| {
             aibomdb_query::deployments_using_page(s, &target, history, offset, limit)
         })

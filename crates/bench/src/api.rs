@@ -84,7 +84,9 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     }
     let cold = start.elapsed();
     let answer = first.data.into_json()?;
-    let total = answer["deploymentsUsing"]["totalCount"].as_u64().unwrap_or(0);
+    let total = answer["deploymentsUsing"]["totalCount"]
+        .as_u64()
+        .unwrap_or(0);
     let deployments: std::collections::BTreeSet<&str> = answer["deploymentsUsing"]["edges"]
         .as_array()
         .map(|e| {
@@ -135,8 +137,20 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     );
 
     for cache_entries in [0usize, 512] {
-        let label = if cache_entries == 0 { "no cache" } else { "cached" };
-        http_round(&runtime, &store, cache_entries, label, requests, load_secs, dir.path())?;
+        let label = if cache_entries == 0 {
+            "no cache"
+        } else {
+            "cached"
+        };
+        http_round(
+            &runtime,
+            &store,
+            cache_entries,
+            label,
+            requests,
+            load_secs,
+            dir.path(),
+        )?;
     }
 
     if baseline {
@@ -307,10 +321,7 @@ fn kuzu_baseline(store: &Store, dir: &Path, runs: usize) -> Result<()> {
 }
 
 fn which(program: &str) -> bool {
-    Command::new(program)
-        .arg("--version")
-        .output()
-        .is_ok()
+    Command::new(program).arg("--version").output().is_ok()
 }
 
 /// A keep-alive HTTP/1.1 client for one connection.

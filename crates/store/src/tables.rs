@@ -60,7 +60,8 @@ pub(crate) const DOCUMENT_BY_SERIAL: TableDefinition<(&str, u64), ()> =
     TableDefinition::new("document_by_serial");
 /// document id → `DocHead` (postcard): deployment, current, subject, path — what a
 /// blast-radius query needs per document without decoding the whole record.
-pub(crate) const DOCUMENT_HEADS: TableDefinition<u64, &[u8]> = TableDefinition::new("document_heads");
+pub(crate) const DOCUMENT_HEADS: TableDefinition<u64, &[u8]> =
+    TableDefinition::new("document_heads");
 /// (document id, package id) → (parent package id, edge kind: 0 depends_on, 1 contains):
 /// the shortest-path tree from the document's subject, computed at ingest.
 pub(crate) const DOCUMENT_PATHS: TableDefinition<(u64, u64), (u64, u8)> =
