@@ -104,6 +104,9 @@ pub struct Store {
     /// Bumped after every committed write: callers that cache answers (the
     /// API's response cache) compare it to know they are stale.
     generation: std::sync::atomic::AtomicU64,
+    /// Every document's head, read once per generation: a blast-radius query
+    /// touches a thousand documents and must not read each from disk.
+    heads: std::sync::Mutex<Option<(u64, std::sync::Arc<HashMap<DocumentId, records::DocHead>>)>>,
 }
 
 impl Store {
@@ -123,6 +126,7 @@ impl Store {
             db,
             path,
             generation: std::sync::atomic::AtomicU64::new(0),
+            heads: std::sync::Mutex::new(None),
         };
         store.init()?;
         Ok(store)
@@ -206,6 +210,30 @@ impl Store {
     /// process per file).
     pub fn generation(&self) -> u64 {
         self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// The heads of all documents as of the current generation.
+    fn heads(&self) -> Result<std::sync::Arc<HashMap<DocumentId, records::DocHead>>> {
+        let generation = self.generation();
+        if let Ok(guard) = self.heads.lock()
+            && let Some((g, map)) = guard.as_ref()
+            && *g == generation
+        {
+            return Ok(map.clone());
+        }
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(DOCUMENT_HEADS)?;
+        let mut map = HashMap::new();
+        for entry in table.iter()? {
+            let (k, v) = entry?;
+            let id = k.value();
+            map.insert(id, decode(v.value(), "document_heads", &id.to_string())?);
+        }
+        let map = std::sync::Arc::new(map);
+        if let Ok(mut guard) = self.heads.lock() {
+            *guard = Some((generation, map.clone()));
+        }
+        Ok(map)
     }
 
     pub(crate) fn bump(&self) {
@@ -844,28 +872,33 @@ impl Store {
         let txn = self.db.begin_read()?;
         let by_key = txn.open_table(PACKAGE_BY_KEY)?;
         let package_docs = txn.open_table(PACKAGE_DOCUMENTS)?;
-        let heads = txn.open_table(DOCUMENT_HEADS)?;
-        let mut refs: Vec<(records::DocHead, DocumentId, PackageId, &str)> = Vec::new();
-        let mut head_cache: HashMap<DocumentId, records::DocHead> = HashMap::new();
+        let heads = self.heads()?;
+        let head_table = txn.open_table(DOCUMENT_HEADS)?;
+        let mut late: HashMap<DocumentId, records::DocHead> = HashMap::new();
+        let mut refs: Vec<(&records::DocHead, DocumentId, PackageId, &str)> = Vec::new();
+        let mut pairs: Vec<(DocumentId, PackageId, &str)> = Vec::new();
         for key in keys {
             let Some(target) = by_key.get(key.as_str())?.map(|v| v.value()) else {
                 continue;
             };
             for entry in package_docs.range((target, 0)..=(target, u64::MAX))? {
                 let doc = entry?.0.value().1;
-                let head = match head_cache.get(&doc) {
-                    Some(h) => h.clone(),
-                    None => {
-                        let Some(v) = heads.get(doc)? else { continue };
-                        let h: records::DocHead =
-                            decode(v.value(), "document_heads", &doc.to_string())?;
-                        head_cache.insert(doc, h.clone());
-                        h
-                    }
-                };
-                if include_history || head.current {
-                    refs.push((head, doc, target, key.as_str()));
+                pairs.push((doc, target, key.as_str()));
+                // A document committed after the heads were read is looked up directly.
+                if !heads.contains_key(&doc)
+                    && !late.contains_key(&doc)
+                    && let Some(v) = head_table.get(doc)?
+                {
+                    late.insert(doc, decode(v.value(), "document_heads", &doc.to_string())?);
                 }
+            }
+        }
+        for (doc, target, key) in pairs {
+            let Some(head) = heads.get(&doc).or_else(|| late.get(&doc)) else {
+                continue;
+            };
+            if include_history || head.current {
+                refs.push((head, doc, target, key));
             }
         }
         refs.sort_by(|a, b| (&a.0.deployment, a.1, a.3).cmp(&(&b.0.deployment, b.1, b.3)));
@@ -931,9 +964,9 @@ impl Store {
                 }),
             }
             hits.push(DeploymentHit {
-                deployment: head.deployment,
+                deployment: head.deployment.clone(),
                 document: doc_id,
-                document_path: head.source_path,
+                document_path: head.source_path.clone(),
                 current: head.current,
                 package: key.to_string(),
                 direct: fact.direct,
