@@ -80,6 +80,8 @@ backend_from!(
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+type Heads = std::sync::Arc<HashMap<DocumentId, records::DocHead>>;
+
 const SCHEMA_VERSION: u64 = 2;
 
 /// A document ready to be written: the importer's facts plus where they came from.
@@ -106,7 +108,7 @@ pub struct Store {
     generation: std::sync::atomic::AtomicU64,
     /// Every document's head, read once per generation: a blast-radius query
     /// touches a thousand documents and must not read each from disk.
-    heads: std::sync::Mutex<Option<(u64, std::sync::Arc<HashMap<DocumentId, records::DocHead>>)>>,
+    heads: std::sync::Mutex<Option<(u64, Heads)>>,
 }
 
 impl Store {
@@ -213,7 +215,7 @@ impl Store {
     }
 
     /// The heads of all documents as of the current generation.
-    fn heads(&self) -> Result<std::sync::Arc<HashMap<DocumentId, records::DocHead>>> {
+    fn heads(&self) -> Result<Heads> {
         let generation = self.generation();
         if let Ok(guard) = self.heads.lock()
             && let Some((g, map)) = guard.as_ref()
