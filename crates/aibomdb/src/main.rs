@@ -38,6 +38,9 @@ struct Cli {
 enum Command {
     /// Ingest SBOMs (files or directories; format detected from content).
     Ingest(IngestArgs),
+    /// Ingest a model directory as one document: card, configs, every file
+    /// hashed and checked against published digests, pickles scanned (never loaded).
+    IngestModel(IngestModelArgs),
     /// Counts of what the store holds.
     Stats(FormatArg),
     /// Documents in the store, with history.
@@ -54,6 +57,23 @@ enum Command {
     Serve(ServeArgs),
     /// Print the GraphQL schema (SDL), as checked in at schema/schema.graphql.
     Schema,
+}
+
+#[derive(Args)]
+struct IngestModelArgs {
+    /// The model's directory (a Hub snapshot, a training output, a PEFT adapter).
+    dir: PathBuf,
+    /// Deployment that runs the model (default: the model's name).
+    #[arg(long)]
+    deployment: Option<String>,
+    /// The model's Hub id (`org/name`); without it the model is named after its directory.
+    #[arg(long)]
+    id: Option<String>,
+    /// The Hub revision (commit) the files are from.
+    #[arg(long)]
+    revision: Option<String>,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    format: OutputFormat,
 }
 
 #[derive(Args)]
@@ -109,6 +129,17 @@ enum QueryCommand {
     /// document leaves out that another lists, with the reason.
     Deployment {
         name: String,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        format: OutputFormat,
+    },
+    /// Models in deployments: lineage (derived from, trained on), files and
+    /// their integrity, pickle findings. `--risky` keeps models with findings
+    /// and exits 1 when there is one (a release gate).
+    Models {
+        #[arg(long)]
+        deployment: Option<String>,
+        #[arg(long)]
+        risky: bool,
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
         format: OutputFormat,
     },
@@ -234,6 +265,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Ingest(args) => ingest(&cli.db, args),
+        Command::IngestModel(args) => ingest_model(&cli.db, args),
         Command::Stats(f) => stats(&open(&cli.db)?, f.format),
         Command::Documents(args) => documents(&open(&cli.db)?, args),
         Command::Query(q) => query(&open(&cli.db)?, q),
@@ -308,6 +340,88 @@ fn bad_input(e: aibomdb_query::QueryError) -> anyhow::Error {
 
 fn open(path: &PathBuf) -> Result<Store> {
     Store::open(path).with_context(|| format!("opening store {}", path.display()))
+}
+
+fn ingest_model(db: &PathBuf, args: IngestModelArgs) -> Result<ExitCode> {
+    let identity = aibomdb_importer_model::ModelIdentity {
+        id: args.id,
+        revision: args.revision,
+    };
+    let prepared = match aibomdb_ingest::prepare_model_dir(&args.dir, &identity) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let store = open(db)?;
+    let outcome = match aibomdb_ingest::commit(&store, prepared, args.deployment.as_deref()) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let views = aibomdb_query::models(&store, None)?;
+    let document = match outcome {
+        IngestOutcome::Ingested { document, .. } | IngestOutcome::Unchanged { document } => {
+            document
+        }
+    };
+    let view = views.into_iter().find(|v| v.document == document);
+    match args.format {
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "status": match outcome { IngestOutcome::Unchanged { .. } => "unchanged", IngestOutcome::Ingested { .. } => "ingested" },
+                "document": document,
+                "model": view,
+            }))?
+        ),
+        OutputFormat::Table => {
+            if let Some(v) = &view {
+                print_model(v);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_model(v: &aibomdb_query::ModelView) {
+    println!(
+        "{}  {}  ({}, deployment {}, document {})",
+        v.purl,
+        v.info.kind.as_deref().unwrap_or("model"),
+        v.info.sources.join(", "),
+        v.deployment,
+        v.document
+    );
+    for l in &v.derived_from {
+        println!("  derived from ({})  {}", l.relation, l.purl);
+    }
+    for d in &v.trained_on {
+        println!("  trained on  {d}");
+    }
+    for d in &v.evaluated_on {
+        println!("  evaluated on  {d}");
+    }
+    let mut t = Table::new(&["file", "format", "size", "integrity", "pickle imports"]);
+    for a in &v.info.artifacts {
+        t.row(vec![
+            a.path.clone(),
+            a.format.clone(),
+            a.size.map(|s| s.to_string()).unwrap_or_default(),
+            a.integrity.clone(),
+            a.pickle
+                .as_ref()
+                .map(|p| p.imports.join(" "))
+                .unwrap_or_default(),
+        ]);
+    }
+    print!("{t}");
+    for f in &v.findings {
+        println!("  finding: {f}");
+    }
 }
 
 fn ingest(db: &PathBuf, args: IngestArgs) -> Result<ExitCode> {
@@ -517,6 +631,30 @@ fn query(store: &Store, q: QueryCommand) -> Result<ExitCode> {
                         eprintln!("warning: cannot compare {u}");
                     }
                 }
+            }
+        }
+        QueryCommand::Models {
+            deployment,
+            risky,
+            format,
+        } => {
+            let mut views =
+                aibomdb_query::models(store, deployment.as_deref()).map_err(bad_input)?;
+            if risky {
+                views.retain(|v| !v.findings.is_empty());
+            }
+            match format {
+                OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&views)?),
+                OutputFormat::Table => {
+                    for v in &views {
+                        print_model(v);
+                        println!();
+                    }
+                    println!("{} models", views.len());
+                }
+            }
+            if risky && !views.is_empty() {
+                return Ok(ExitCode::from(1));
             }
         }
         QueryCommand::Affected { advisory, format } => {

@@ -21,6 +21,8 @@ pub enum DocumentFormat {
     PipfileLock,
     RequirementsTxt,
     OpenVex,
+    /// A model directory (card, configs, weights) read as a whole.
+    ModelDirectory,
 }
 
 impl DocumentFormat {
@@ -36,6 +38,7 @@ impl DocumentFormat {
             DocumentFormat::PipfileLock => "Pipfile.lock",
             DocumentFormat::RequirementsTxt => "requirements.txt",
             DocumentFormat::OpenVex => "openvex",
+            DocumentFormat::ModelDirectory => "model-directory",
         }
     }
 
@@ -46,6 +49,7 @@ impl DocumentFormat {
             DocumentFormat::Spdx2 => "SPDX 2 JSON",
             DocumentFormat::Spdx3 => "SPDX 3 JSON-LD",
             DocumentFormat::OpenVex => "OpenVEX",
+            DocumentFormat::ModelDirectory => "model directory",
             other => other.as_str(),
         }
     }
@@ -54,6 +58,7 @@ impl DocumentFormat {
     pub fn family(self) -> &'static str {
         match self {
             DocumentFormat::OpenVex => "vex",
+            DocumentFormat::ModelDirectory => "model",
             DocumentFormat::CycloneDx | DocumentFormat::Spdx2 | DocumentFormat::Spdx3 => "sbom",
             _ => "lockfile",
         }
@@ -191,6 +196,8 @@ pub struct PackageFact {
     pub flags: Vec<String>,
     /// The document's own identifiers for this entry (bom-ref, SPDXID), for edges.
     pub refs: Vec<String>,
+    /// For a model or dataset node: what its card, configs and files say.
+    pub model: Option<Box<crate::model::ModelInfo>>,
 }
 
 /// The kind of a package→package edge.
@@ -198,6 +205,18 @@ pub struct PackageFact {
 pub enum EdgeKind {
     DependsOn,
     Contains,
+    /// Model lineage: this model was fine-tuned from the target.
+    FinetunedFrom,
+    /// This adapter applies on top of the target base model.
+    AdapterOf,
+    /// This model is a quantization of the target.
+    QuantizedFrom,
+    /// This model merges the target (one edge per merged model).
+    MergedFrom,
+    /// Model → Dataset it was trained on.
+    TrainedOn,
+    /// Model → Dataset it was evaluated on.
+    EvaluatedOn,
 }
 
 impl EdgeKind {
@@ -205,7 +224,54 @@ impl EdgeKind {
         match self {
             EdgeKind::DependsOn => "depends_on",
             EdgeKind::Contains => "contains",
+            EdgeKind::FinetunedFrom => "derived_from:finetune",
+            EdgeKind::AdapterOf => "derived_from:adapter",
+            EdgeKind::QuantizedFrom => "derived_from:quantized",
+            EdgeKind::MergedFrom => "derived_from:merge",
+            EdgeKind::TrainedOn => "trained_on",
+            EdgeKind::EvaluatedOn => "evaluated_on",
         }
+    }
+
+    /// A small stable number for compact storage.
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+
+    pub fn from_code(code: u8) -> Option<EdgeKind> {
+        const ALL: [EdgeKind; 8] = [
+            EdgeKind::DependsOn,
+            EdgeKind::Contains,
+            EdgeKind::FinetunedFrom,
+            EdgeKind::AdapterOf,
+            EdgeKind::QuantizedFrom,
+            EdgeKind::MergedFrom,
+            EdgeKind::TrainedOn,
+            EdgeKind::EvaluatedOn,
+        ];
+        ALL.get(code as usize).copied()
+    }
+
+    /// The lineage relation (`finetune`, `adapter`, `quantized`, `merge`), for derived-from edges.
+    pub fn relation(self) -> Option<&'static str> {
+        Some(match self {
+            EdgeKind::FinetunedFrom => "finetune",
+            EdgeKind::AdapterOf => "adapter",
+            EdgeKind::QuantizedFrom => "quantized",
+            EdgeKind::MergedFrom => "merge",
+            _ => return None,
+        })
+    }
+
+    /// Hugging Face `base_model_relation` values.
+    pub fn from_relation(relation: &str) -> Option<EdgeKind> {
+        Some(match relation.trim().to_ascii_lowercase().as_str() {
+            "finetune" | "fine-tune" | "finetuned" => EdgeKind::FinetunedFrom,
+            "adapter" => EdgeKind::AdapterOf,
+            "quantized" | "quantization" => EdgeKind::QuantizedFrom,
+            "merge" | "merged" => EdgeKind::MergedFrom,
+            _ => return None,
+        })
     }
 }
 
@@ -375,6 +441,7 @@ fn merge_into(into: &mut PackageFact, from: PackageFact) {
     into.supplier = into.supplier.take().or(from.supplier);
     into.source_package = into.source_package.take().or(from.source_package);
     into.scope = into.scope.or(from.scope);
+    into.model = into.model.take().or(from.model);
     into.direct = match (into.direct, from.direct) {
         (Some(a), Some(b)) => Some(a || b),
         (a, b) => a.or(b),

@@ -5,6 +5,7 @@
 
 pub mod facts;
 pub mod json;
+pub mod model;
 pub mod purl;
 pub mod vex;
 
@@ -12,6 +13,7 @@ pub use facts::{
     DependencyFact, DocumentFacts, DocumentFormat, EdgeKind, Hash, PackageFact, Scope, Skipped,
     Subject, Tool, doubt_flags, key_for, upstream_source,
 };
+pub use model::{Artifact, ModelInfo, PickleReport};
 pub use purl::{PackageKey, Purl, PurlError, pep503_normalise};
 pub use vex::{BomLink, VexStatement, VexStatus, VexTarget, normalise_serial};
 

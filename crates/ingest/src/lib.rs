@@ -218,6 +218,48 @@ fn prepare_with(
     })
 }
 
+/// Reads a model directory as one document: card, configs, every file
+/// hashed and scanned (see `aibomdb-importer-model`).
+pub fn prepare_model_dir(
+    dir: &Path,
+    identity: &aibomdb_importer_model::ModelIdentity,
+) -> Result<Prepared, IngestError> {
+    if !dir.is_dir() {
+        return Err(IngestError::new(
+            dir,
+            ErrorKind::UnknownFormat(
+                "not a directory (a model is ingested as its directory)".into(),
+            ),
+        ));
+    }
+    let facts = aibomdb_importer_model::import_dir(
+        dir,
+        identity,
+        &aibomdb_importer_model::ModelLimits::default(),
+    )
+    .map_err(|error| {
+        IngestError::new(
+            dir,
+            ErrorKind::Import {
+                format: Format::ModelDirectory,
+                error,
+            },
+        )
+    })?;
+    Ok(Prepared {
+        path: dir.to_path_buf(),
+        format: Format::ModelDirectory,
+        sha256: aibomdb_importer_model::manifest_digest(&facts),
+        size: facts
+            .packages
+            .iter()
+            .filter_map(|p| p.model.as_ref())
+            .flat_map(|m| m.artifacts.iter().filter_map(|a| a.size))
+            .sum(),
+        facts,
+    })
+}
+
 /// Files beside a document, read on demand (small: project files, includes).
 struct DirSiblings {
     dir: PathBuf,

@@ -291,3 +291,149 @@ pub fn search(store: &Store, text: &str, limit: usize) -> Result<SearchResults> 
         advisories: store.advisory_ids(text)?.into_iter().take(limit).collect(),
     })
 }
+
+/// One lineage edge out of a model.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Lineage {
+    /// finetune, adapter, quantized, merge.
+    pub relation: String,
+    pub purl: String,
+}
+
+/// A model as the deployment's documents describe it, with what a responder
+/// should worry about.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelView {
+    pub deployment: String,
+    pub document: aibomdb_store::DocumentId,
+    pub purl: String,
+    pub name: String,
+    pub info: aibomdb_graph::ModelInfo,
+    pub derived_from: Vec<Lineage>,
+    pub trained_on: Vec<String>,
+    pub evaluated_on: Vec<String>,
+    /// Integrity and safety findings: digest mismatches, pickles that import
+    /// code, weights with no published digest, no signature.
+    pub findings: Vec<String>,
+}
+
+/// Models of the current documents of `deployment` (all deployments when `None`).
+pub fn models(store: &Store, deployment: Option<&str>) -> Result<Vec<ModelView>> {
+    let mut out = Vec::new();
+    for doc in store.documents()? {
+        if !doc.is_current() || deployment.is_some_and(|d| d != doc.deployment) {
+            continue;
+        }
+        let packages = store.document_packages(doc.id)?;
+        let models: Vec<_> = packages
+            .iter()
+            .filter(|(_, o)| {
+                o.fact.model.as_ref().is_some_and(|m| m.node == "model")
+                    && (Some(o.package) == doc.subject_package
+                        || o.fact.model.as_ref().is_some_and(|m| !m.sources.is_empty()))
+            })
+            .collect();
+        if models.is_empty() {
+            continue;
+        }
+        let keys: std::collections::HashMap<u64, &str> = packages
+            .iter()
+            .map(|(p, _)| (p.id, p.key.as_str()))
+            .collect();
+        let edges = store.document_edges(doc.id)?;
+        for (p, occurrence) in models {
+            let info = occurrence
+                .fact
+                .model
+                .as_deref()
+                .cloned()
+                .unwrap_or_default();
+            let mut view = ModelView {
+                deployment: doc.deployment.clone(),
+                document: doc.id,
+                purl: p.key.clone(),
+                name: p.name.clone(),
+                derived_from: Vec::new(),
+                trained_on: Vec::new(),
+                evaluated_on: Vec::new(),
+                findings: findings(&info),
+                info,
+            };
+            for (from, to, e) in &edges {
+                if *from != p.id {
+                    continue;
+                }
+                let Some(target) = keys.get(to) else { continue };
+                match e.kind {
+                    aibomdb_graph::EdgeKind::TrainedOn => view.trained_on.push(target.to_string()),
+                    aibomdb_graph::EdgeKind::EvaluatedOn => {
+                        view.evaluated_on.push(target.to_string())
+                    }
+                    k => {
+                        if let Some(relation) = k.relation() {
+                            view.derived_from.push(Lineage {
+                                relation: relation.into(),
+                                purl: target.to_string(),
+                            });
+                        }
+                    }
+                }
+            }
+            out.push(view);
+        }
+    }
+    Ok(out)
+}
+
+fn findings(info: &aibomdb_graph::ModelInfo) -> Vec<String> {
+    let mut out = Vec::new();
+    let weights = |f: &str| matches!(f, "safetensors" | "pickle" | "torch-zip" | "gguf" | "onnx");
+    for a in &info.artifacts {
+        match a.integrity.as_str() {
+            "mismatch" => {
+                for (source, digest) in &a.references {
+                    if Some(digest) != a.sha256.as_ref() {
+                        out.push(format!(
+                            "{}: SHA-256 {} differs from {} in {source}",
+                            a.path,
+                            a.sha256.as_deref().unwrap_or("?"),
+                            digest
+                        ));
+                    }
+                }
+            }
+            "no reference" if weights(&a.format) => out.push(format!(
+                "{}: no published digest to check it against",
+                a.path
+            )),
+            "not present" if weights(&a.format) => out.push(format!(
+                "{}: only a published digest; the file is not here",
+                a.path
+            )),
+            _ => {}
+        }
+        if let Some(p) = &a.pickle {
+            if !p.unsafe_imports.is_empty() {
+                out.push(format!(
+                    "{}: pickle imports {} (runs on load)",
+                    a.path,
+                    p.unsafe_imports.join(", ")
+                ));
+            }
+            if let Some(e) = &p.error {
+                out.push(format!("{}: pickle not fully scanned: {e}", a.path));
+            }
+        }
+        for problem in &a.problems {
+            out.push(format!("{}: {problem}", a.path));
+        }
+    }
+    let has_weights = info
+        .artifacts
+        .iter()
+        .any(|a| weights(&a.format) && a.sha256.is_some());
+    if has_weights && !info.artifacts.iter().any(|a| a.path.ends_with("model.sig")) {
+        out.push("unsigned: no OpenSSF model-signing bundle (model.sig)".into());
+    }
+    out
+}

@@ -375,11 +375,7 @@ impl Store {
                 for (node, (parent, kind)) in path_tree(&facts, root) {
                     let (node, parent) = (ids[node], ids[parent]);
                     if node != 0 && parent != 0 {
-                        let code = match kind {
-                            aibomdb_graph::EdgeKind::DependsOn => 0,
-                            aibomdb_graph::EdgeKind::Contains => 1,
-                        };
-                        paths.insert((doc_id, node), (parent, code))?;
+                        paths.insert((doc_id, node), (parent, kind.code()))?;
                     }
                 }
             }
@@ -940,7 +936,10 @@ impl Store {
                     break;
                 };
                 let (parent, kind) = step.value();
-                chain.push((node, if kind == 1 { "contains" } else { "depends_on" }));
+                chain.push((
+                    node,
+                    aibomdb_graph::EdgeKind::from_code(kind).map_or("depends_on", |k| k.as_str()),
+                ));
                 node = parent;
                 reached = head.subject_package == Some(node);
             }

@@ -1,0 +1,86 @@
+//! What an AI bill of materials adds to a package node: a model's or
+//! dataset's metadata and the integrity of its files. Lineage itself is edges
+//! (`EdgeKind::FinetunedFrom`, `AdapterOf`, `QuantizedFrom`, `MergedFrom`,
+//! `TrainedOn`, `EvaluatedOn`) between package nodes, so blast-radius queries
+//! walk from a deployment through an adapter to its base model unchanged.
+
+use serde::{Deserialize, Serialize};
+
+/// Metadata of a Model (or Dataset) node as its sources state it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelInfo {
+    /// `model` or `dataset`.
+    pub node: String,
+    /// base, fine-tune, adapter, quantized, merged — when known.
+    pub kind: Option<String>,
+    pub license: Option<String>,
+    pub library_name: Option<String>,
+    pub pipeline_tag: Option<String>,
+    pub architectures: Vec<String>,
+    pub model_type: Option<String>,
+    pub transformers_version: Option<String>,
+    /// PEFT method (`LORA`, …) for adapters.
+    pub peft_type: Option<String>,
+    /// e.g. `bitsandbytes nf4 4-bit`, `gguf`.
+    pub quantization: Option<String>,
+    /// Which files this was read from (`README.md`, `adapter_config.json`, …).
+    pub sources: Vec<String>,
+    /// Weight, tokenizer and config files, each with its integrity verdict.
+    pub artifacts: Vec<Artifact>,
+}
+
+/// One file of a model.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Artifact {
+    /// Path relative to the model directory.
+    pub path: String,
+    pub size: Option<u64>,
+    /// Lower-case hex SHA-256 of the bytes read; `None` when the file is not present.
+    pub sha256: Option<String>,
+    /// safetensors, pickle, torch-zip, torchscript, onnx, gguf, config, tokenizer, other.
+    pub format: String,
+    /// Digests published elsewhere: (source, sha256).
+    pub references: Vec<(String, String)>,
+    /// `verified`, `mismatch`, `no reference`, or `not present` (only a published digest).
+    pub integrity: String,
+    /// Opcode scan of pickle data (never executed).
+    pub pickle: Option<PickleReport>,
+    /// safetensors: tensor count from the header.
+    pub tensors: Option<u64>,
+    /// Problems reading the file (bad header, too large, …).
+    pub problems: Vec<String>,
+}
+
+/// What a pickle stream would import and call if it were loaded.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PickleReport {
+    /// `module.name` of every GLOBAL/STACK_GLOBAL/INST, in order, unique.
+    pub imports: Vec<String>,
+    /// Imports outside the allow-list of what PyTorch checkpoints need.
+    pub unsafe_imports: Vec<String>,
+    /// Pickle streams scanned (a torch zip holds one per `*.pkl` entry).
+    pub streams: u64,
+    pub error: Option<String>,
+}
+
+impl Artifact {
+    /// Compares the computed digest with every published one.
+    pub fn judge(&mut self) {
+        self.integrity = match (&self.sha256, self.references.is_empty()) {
+            (None, false) => "not present".into(),
+            (None, true) => "not hashed".into(),
+            (Some(_), true) => "no reference".into(),
+            (Some(own), false) => {
+                if self
+                    .references
+                    .iter()
+                    .all(|(_, d)| d.eq_ignore_ascii_case(own))
+                {
+                    "verified".into()
+                } else {
+                    "mismatch".into()
+                }
+            }
+        };
+    }
+}

@@ -1,0 +1,317 @@
+//! Model lineage and integrity through the CLI, on real model directories
+//! (a PEFT LoRA adapter repo and a Trainer checkpoint from the corpus) and on
+//! fixtures made with huggingface_hub, safetensors and Python's pickle
+//! (tests/fixtures/models/make.sh).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{aibomdb, corpus, fingerprint, json, stderr};
+use serde_json::Value;
+
+fn hf(name: &str) -> String {
+    corpus()
+        .join("formats/huggingface")
+        .join(name)
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/models")
+        .join(name)
+}
+
+fn ingest_model(db: &Path, args: &[&str]) -> Value {
+    let mut all = vec!["ingest-model"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--format", "json"]);
+    json(&aibomdb(db, &all))
+}
+
+fn artifact<'a>(model: &'a Value, path: &str) -> &'a Value {
+    model["info"]["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["path"] == path)
+        .unwrap_or_else(|| panic!("no artifact {path} in {model}"))
+}
+
+#[test]
+fn peft_adapter_repo_links_to_its_base_and_keeps_lfs_digests() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    let out = ingest_model(
+        &db,
+        &[
+            &hf("cognix-openmodel"),
+            "--deployment",
+            "chat",
+            "--id",
+            "cognix/openmodel",
+        ],
+    );
+    let m = &out["model"];
+    assert_eq!(m["purl"], "pkg:huggingface/cognix/openmodel");
+    assert_eq!(m["info"]["kind"], "adapter");
+    assert_eq!(m["info"]["peft_type"], "LORA");
+    assert_eq!(m["info"]["license"], "mit");
+    assert_eq!(m["info"]["quantization"], "bitsandbytes nf4 4-bit");
+    assert_eq!(m["info"]["architectures"][0], "LlamaForCausalLM");
+    // The card, adapter_config.json and config.json all name the same base.
+    assert_eq!(
+        m["derived_from"],
+        serde_json::json!([{"relation": "adapter", "purl": "pkg:huggingface/unsloth/meta-llama-3.1-8b-bnb-4bit"}])
+    );
+    // Only the LFS pointers are in the repo: the published digest is kept,
+    // and the weights are reported missing, not verified.
+    let weights = artifact(m, "adapter_model.safetensors");
+    assert_eq!(weights["integrity"], "not present");
+    assert_eq!(
+        weights["references"][0][1],
+        "04ec89671cf582ef6c477bb2fa6fc028a9484d6dd6510df3b1e2bf617793ccf0"
+    );
+    assert!(m["findings"].as_array().unwrap().iter().any(|f| {
+        f.as_str()
+            .unwrap()
+            .starts_with("adapter_model.safetensors: only a published digest")
+    }));
+}
+
+#[test]
+fn deployments_running_an_adapter_on_a_base_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    ingest_model(
+        &db,
+        &[
+            &hf("llamafactory-pr7074-checkpoint-900"),
+            "--deployment",
+            "support-bot",
+        ],
+    );
+    ingest_model(
+        &db,
+        &[
+            &hf("cognix-openmodel"),
+            "--deployment",
+            "chat",
+            "--id",
+            "cognix/openmodel",
+        ],
+    );
+    let hits = json(&aibomdb(
+        &db,
+        &[
+            "query",
+            "deployments",
+            "--purl",
+            "pkg:huggingface/meta-llama/Llama-3.2-3B-Instruct",
+            "--format",
+            "json",
+        ],
+    ));
+    let hits = hits.as_array().unwrap();
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert_eq!(hits[0]["deployment"], "support-bot");
+    let path: Vec<(&str, &str)> = hits[0]["path"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["via"].as_str().unwrap(), s["id"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        &path[2..],
+        [
+            (
+                "describes",
+                "pkg:generic/llamafactory-pr7074-checkpoint-900"
+            ),
+            (
+                "derived_from:adapter",
+                "pkg:huggingface/meta-llama/Llama-3.2-3B-Instruct"
+            ),
+        ]
+    );
+}
+
+#[test]
+fn finetune_with_verified_weights_and_its_training_dataset() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    let out = ingest_model(
+        &db,
+        &[
+            fixture("finetune-safetensors").to_str().unwrap(),
+            "--deployment",
+            "classifier",
+            "--id",
+            "aibomdb-test/bert-imdb",
+            "--revision",
+            "0123abc",
+        ],
+    );
+    let m = &out["model"];
+    assert_eq!(m["purl"], "pkg:huggingface/aibomdb-test/bert-imdb@0123abc");
+    assert_eq!(m["info"]["kind"], "fine-tune");
+    assert_eq!(
+        m["derived_from"][0]["purl"],
+        "pkg:huggingface/google-bert/bert-base-uncased"
+    );
+    assert_eq!(
+        m["trained_on"],
+        serde_json::json!(["pkg:generic/huggingface-datasets/stanfordnlp/imdb"])
+    );
+    let weights = artifact(m, "model.safetensors");
+    assert_eq!(weights["integrity"], "verified");
+    assert_eq!(weights["tensors"], 2);
+    // The digest is the file's: compare with an independent hash.
+    let bytes = std::fs::read(fixture("finetune-safetensors/model.safetensors")).unwrap();
+    let sums = std::fs::read_to_string(fixture("finetune-safetensors/SHA256SUMS")).unwrap();
+    assert!(sums.contains(weights["sha256"].as_str().unwrap()));
+    assert_eq!(weights["size"], bytes.len());
+    // "Which models were trained on dataset D" is a blast-radius question.
+    let hits = json(&aibomdb(
+        &db,
+        &[
+            "query",
+            "deployments",
+            "--purl",
+            "pkg:generic/huggingface-datasets/stanfordnlp/imdb",
+            "--format",
+            "json",
+        ],
+    ));
+    assert_eq!(hits[0]["deployment"], "classifier");
+    assert_eq!(
+        hits[0]["path"].as_array().unwrap().last().unwrap()["via"],
+        "trained_on"
+    );
+    // Ingesting the unchanged directory again writes nothing.
+    let before = fingerprint(&db);
+    let again = ingest_model(
+        &db,
+        &[
+            fixture("finetune-safetensors").to_str().unwrap(),
+            "--deployment",
+            "classifier",
+            "--id",
+            "aibomdb-test/bert-imdb",
+            "--revision",
+            "0123abc",
+        ],
+    );
+    assert_eq!(again["status"], "unchanged");
+    assert_eq!(fingerprint(&db), before);
+}
+
+#[test]
+fn pickles_that_would_run_code_and_tampered_files_are_findings() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    let out = ingest_model(
+        &db,
+        &[
+            fixture("checkpoint-pickle").to_str().unwrap(),
+            "--deployment",
+            "trainer",
+        ],
+    );
+    let m = &out["model"];
+    let zip = artifact(m, "pytorch_model.bin");
+    assert_eq!(zip["format"], "torch-zip");
+    assert_eq!(
+        zip["pickle"]["unsafe_imports"],
+        serde_json::json!(["posix.system"])
+    );
+    assert_eq!(zip["integrity"], "verified");
+    let proto0 = artifact(m, "training_args.bin");
+    assert_eq!(
+        proto0["pickle"]["unsafe_imports"],
+        serde_json::json!(["posix.system"])
+    );
+    let benign = artifact(m, "optimizer.pt");
+    assert_eq!(
+        benign["pickle"]["imports"],
+        serde_json::json!(["collections.OrderedDict"])
+    );
+    assert_eq!(benign["pickle"]["unsafe_imports"], serde_json::json!([]));
+    // Appended to after SHA256SUMS was written.
+    assert_eq!(benign["integrity"], "mismatch");
+    // The release gate: exit 1 while a model has findings.
+    let gate = aibomdb(&db, &["query", "models", "--risky", "--format", "json"]);
+    assert_eq!(gate.status.code(), Some(1), "{}", stderr(&gate));
+    let risky: Value = serde_json::from_slice(&gate.stdout).unwrap();
+    let findings: Vec<&str> = risky[0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    assert!(
+        findings
+            .iter()
+            .any(|f| f.starts_with("pytorch_model.bin: pickle imports posix.system"))
+    );
+    assert!(
+        findings
+            .iter()
+            .any(|f| f.starts_with("optimizer.pt: SHA-256"))
+    );
+}
+
+#[test]
+fn bad_model_directories_exit_2_and_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    ingest_model(
+        &db,
+        &[
+            &hf("llamafactory-pr7074-checkpoint-900"),
+            "--deployment",
+            "x",
+        ],
+    );
+    let before = fingerprint(&db);
+    // An adapter_config.json cut short.
+    let bad = dir.path().join("bad-adapter");
+    std::fs::create_dir(&bad).unwrap();
+    let text = std::fs::read_to_string(
+        corpus().join("formats/huggingface/cognix-openmodel/adapter_config.json"),
+    )
+    .unwrap();
+    std::fs::write(bad.join("adapter_config.json"), &text[..text.len() / 2]).unwrap();
+    let out = aibomdb(&db, &["ingest-model", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("adapter_config.json") && err.contains("line"),
+        "{err}"
+    );
+    // Card metadata that is not a mapping (huggingface_hub's own invalid fixture).
+    let bad_card = dir.path().join("bad-card");
+    std::fs::create_dir(&bad_card).unwrap();
+    std::fs::copy(
+        corpus()
+            .join("formats/huggingface/huggingface_hub-fixtures/cards/sample_invalid_card_data.md"),
+        bad_card.join("README.md"),
+    )
+    .unwrap();
+    let out = aibomdb(&db, &["ingest-model", bad_card.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("README.md"), "{}", stderr(&out));
+    // A file, not a directory.
+    let out = aibomdb(
+        &db,
+        &[
+            "ingest-model",
+            bad.join("adapter_config.json").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(fingerprint(&db), before);
+}
