@@ -364,6 +364,13 @@ impl Deployment {
         paginate(items, Vec::new(), after, first).await
     }
 
+    /// Models the deployment runs (from model directories and AI BOMs).
+    async fn models(&self, ctx: &Context<'_>) -> Result<Vec<Model>> {
+        let name = self.report.name.clone();
+        let views = blocking(ctx, move |s| aibomdb_query::models(s, Some(&name))).await?;
+        Ok(views.into_iter().map(Model::from).collect())
+    }
+
     /// Advisory matches of the deployment's packages, with VEX status.
     async fn advisories(
         &self,
@@ -380,6 +387,132 @@ impl Deployment {
             .filter(|r| !open_only || r.is_open())
             .map(Match::from)
             .collect())
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct PickleScan {
+    /// `module.name` the pickle would import on load, in order.
+    pub imports: Vec<String>,
+    /// Imports outside what PyTorch checkpoints need: code that runs on load.
+    pub unsafe_imports: Vec<String>,
+    pub error: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct DigestReference {
+    pub source: String,
+    pub sha256: String,
+}
+
+/// One file of a model, with its integrity verdict.
+#[derive(SimpleObject)]
+pub struct Artifact {
+    pub path: String,
+    pub size: Option<u64>,
+    pub sha256: Option<String>,
+    /// safetensors, pickle, torch-zip, gguf, onnx, config, tokenizer, other.
+    pub format: String,
+    /// verified, mismatch, no reference, not present.
+    pub integrity: String,
+    pub references: Vec<DigestReference>,
+    pub pickle: Option<PickleScan>,
+    pub tensors: Option<u64>,
+    pub problems: Vec<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct Lineage {
+    /// finetune, adapter, quantized, merge.
+    pub relation: String,
+    pub purl: String,
+}
+
+/// A model a deployment runs, with its lineage and the state of its files.
+#[derive(SimpleObject)]
+pub struct Model {
+    pub purl: String,
+    pub name: String,
+    pub deployment: String,
+    pub document: u64,
+    /// base, fine-tune, adapter, quantized, merged.
+    pub kind: Option<String>,
+    pub license: Option<String>,
+    pub library_name: Option<String>,
+    pub pipeline_tag: Option<String>,
+    pub architectures: Vec<String>,
+    pub peft_type: Option<String>,
+    pub quantization: Option<String>,
+    /// The files it was read from.
+    pub sources: Vec<String>,
+    pub derived_from: Vec<Lineage>,
+    /// Adapters among `derivedFrom`'s relations point the other way: the base
+    /// models this model adapts.
+    pub adapter_of: Vec<String>,
+    pub trained_on: Vec<String>,
+    pub evaluated_on: Vec<String>,
+    pub artifacts: Vec<Artifact>,
+    /// Digest mismatches, pickles that run code, unsigned weights, …
+    pub findings: Vec<String>,
+}
+
+impl From<aibomdb_query::ModelView> for Model {
+    fn from(v: aibomdb_query::ModelView) -> Self {
+        let info = v.info;
+        Model {
+            adapter_of: v
+                .derived_from
+                .iter()
+                .filter(|l| l.relation == "adapter")
+                .map(|l| l.purl.clone())
+                .collect(),
+            derived_from: v
+                .derived_from
+                .into_iter()
+                .map(|l| Lineage {
+                    relation: l.relation,
+                    purl: l.purl,
+                })
+                .collect(),
+            purl: v.purl,
+            name: v.name,
+            deployment: v.deployment,
+            document: v.document,
+            kind: info.kind,
+            license: info.license,
+            library_name: info.library_name,
+            pipeline_tag: info.pipeline_tag,
+            architectures: info.architectures,
+            peft_type: info.peft_type,
+            quantization: info.quantization,
+            sources: info.sources,
+            trained_on: v.trained_on,
+            evaluated_on: v.evaluated_on,
+            artifacts: info
+                .artifacts
+                .into_iter()
+                .map(|a| Artifact {
+                    path: a.path,
+                    size: a.size,
+                    sha256: a.sha256,
+                    format: a.format,
+                    integrity: a.integrity,
+                    references: a
+                        .references
+                        .into_iter()
+                        .map(|(source, sha256)| DigestReference { source, sha256 })
+                        .collect(),
+                    pickle: a.pickle.map(|p| PickleScan {
+                        imports: p.imports,
+                        unsafe_imports: p.unsafe_imports,
+                        error: p.error,
+                    }),
+                    tensors: a.tensors,
+                    problems: a.problems,
+                })
+                .collect(),
+            findings: v.findings,
+        }
     }
 }
 
@@ -529,6 +662,22 @@ impl QueryRoot {
     async fn deployment(&self, ctx: &Context<'_>, name: String) -> Result<Option<Deployment>> {
         let report = blocking(ctx, move |s| Ok(s.deployment_report(&name)?)).await?;
         Ok(report.map(|report| Deployment { report }))
+    }
+
+    /// Models across deployments; `risky: true` keeps those with findings
+    /// (digest mismatch, pickle code, unsigned or unverifiable weights).
+    async fn models(
+        &self,
+        ctx: &Context<'_>,
+        deployment: Option<String>,
+        #[graphql(default = false)] risky: bool,
+    ) -> Result<Vec<Model>> {
+        let views = blocking(ctx, move |s| aibomdb_query::models(s, deployment.as_deref())).await?;
+        Ok(views
+            .into_iter()
+            .filter(|v| !risky || !v.findings.is_empty())
+            .map(Model::from)
+            .collect())
     }
 
     /// Deployment names.

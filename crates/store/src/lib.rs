@@ -82,7 +82,7 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 type Heads = std::sync::Arc<HashMap<DocumentId, records::DocHead>>;
 
-const SCHEMA_VERSION: u64 = 2;
+const SCHEMA_VERSION: u64 = 3;
 
 /// A document ready to be written: the importer's facts plus where they came from.
 #[derive(Debug, Clone)]
