@@ -444,3 +444,82 @@ fn advisories_vex_and_delete_over_http() {
     );
     assert_eq!(v["data"]["deleteDeployment"], false);
 }
+
+#[test]
+fn models_and_their_findings_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/models");
+    for (deployment, src, extra) in [
+        (
+            "classifier",
+            "finetune-safetensors",
+            Some("aibomdb-test/bert-imdb"),
+        ),
+        ("trainer", "checkpoint-pickle", None),
+    ] {
+        let path = fixtures.join(src);
+        let mut args = vec![
+            "ingest-model",
+            path.to_str().unwrap(),
+            "--deployment",
+            deployment,
+        ];
+        if let Some(id) = extra {
+            args.extend(["--id", id]);
+        }
+        let out = common::aibomdb(&db, &args);
+        assert!(out.status.success(), "{}", common::stderr(&out));
+    }
+    let server = Server::start(&db, &[]);
+    let a = &server.addr;
+    let d = ok(
+        a,
+        r#"{deployment(name:"classifier"){models{purl kind derivedFrom{relation purl} trainedOn artifacts{path integrity tensors}}}}"#,
+        json!({}),
+    );
+    let m = &d["deployment"]["models"][0];
+    assert_eq!(m["purl"], "pkg:huggingface/aibomdb-test/bert-imdb");
+    assert_eq!(m["kind"], "fine-tune");
+    assert_eq!(
+        m["derivedFrom"][0]["purl"],
+        "pkg:huggingface/google-bert/bert-base-uncased"
+    );
+    assert_eq!(
+        m["trainedOn"][0],
+        "pkg:generic/huggingface-datasets/stanfordnlp/imdb"
+    );
+    let risky = ok(
+        a,
+        r#"{models(risky:true){deployment artifacts{path pickle{unsafeImports}} findings}}"#,
+        json!({}),
+    );
+    let deployments: Vec<&str> = risky["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["deployment"].as_str().unwrap())
+        .collect();
+    // Both are unsigned; only the trainer's checkpoint runs code on load.
+    assert_eq!(deployments, ["classifier", "trainer"]);
+    let trainer = &risky["models"][1];
+    assert!(
+        trainer["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f.as_str().unwrap().contains("posix.system"))
+    );
+    // Blast radius through lineage: who runs something derived from BERT?
+    let hits = ok(
+        a,
+        r#"{deploymentsUsing(purl:"pkg:huggingface/google-bert/bert-base-uncased"){edges{node{deployment path{via id}}}}}"#,
+        json!({}),
+    );
+    let node = &hits["deploymentsUsing"]["edges"][0]["node"];
+    assert_eq!(node["deployment"], "classifier");
+    assert_eq!(
+        node["path"].as_array().unwrap().last().unwrap()["via"],
+        "derived_from:finetune"
+    );
+}

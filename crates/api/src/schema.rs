@@ -672,7 +672,10 @@ impl QueryRoot {
         deployment: Option<String>,
         #[graphql(default = false)] risky: bool,
     ) -> Result<Vec<Model>> {
-        let views = blocking(ctx, move |s| aibomdb_query::models(s, deployment.as_deref())).await?;
+        let views = blocking(ctx, move |s| {
+            aibomdb_query::models(s, deployment.as_deref())
+        })
+        .await?;
         Ok(views
             .into_iter()
             .filter(|v| !risky || !v.findings.is_empty())
