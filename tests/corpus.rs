@@ -181,9 +181,11 @@ fn exact_counts_match_jq() {
             format: Format::Spdx3,
             spec: "3.0.1",
             entries: 13,
-            // The SBOM's root element (SimpleHTR) is the subject.
+            // The SBOM's root element (SimpleHTR) is the subject. Edges: the 7
+            // dependsOn/contains between packages, plus 2 trainedOn and 2
+            // testedOn (AI profile lineage).
             packages: 12,
-            edges: 7,
+            edges: 11,
             tool: None,
         },
     ];

@@ -315,3 +315,44 @@ fn bad_model_directories_exit_2_and_write_nothing() {
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(fingerprint(&db), before);
 }
+
+/// Lineage from the AI BOM formats lands in the same nodes and edges: SPDX 3's
+/// AI profile (trainedOn/testedOn) and CycloneDX's ML-BOM (modelCard datasets).
+#[test]
+fn ai_bom_documents_carry_lineage_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    let spdx =
+        corpus().join("formats/spdx/3.0/spdx-examples/ai/example01/spdx3.0/simplehtr-example.json");
+    let cdx = corpus().join("formats/cyclonedx/spec-testdata/1.6/valid-machine-learning-1.6.json");
+    for f in [&spdx, &cdx] {
+        let out = aibomdb(&db, &["ingest", f.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let models = json(&aibomdb(&db, &["query", "models", "--format", "json"]));
+    let by: std::collections::BTreeMap<&str, &Value> = models
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["purl"].as_str().unwrap(), m))
+        .collect();
+    for m in ["pkg:generic/word-model@0.0", "pkg:generic/line-model@0.0"] {
+        assert_eq!(
+            by[m]["trained_on"],
+            serde_json::json!(["pkg:generic/IAMdataset"]),
+            "{m}"
+        );
+        assert_eq!(
+            by[m]["evaluated_on"],
+            serde_json::json!(["pkg:generic/IAMdataset"]),
+            "{m}"
+        );
+        assert_eq!(by[m]["info"]["sources"][0], "SPDX 3 ai_AIPackage");
+    }
+    let sd = by
+        .values()
+        .find(|m| m["purl"].as_str().unwrap().contains("stable-diffusion"))
+        .expect("the ML-BOM's model");
+    assert_eq!(sd["info"]["sources"][0], "CycloneDX modelCard");
+    assert_eq!(sd["trained_on"].as_array().unwrap().len(), 1);
+}

@@ -217,6 +217,8 @@ pub enum EdgeKind {
     TrainedOn,
     /// Model → Dataset it was evaluated on.
     EvaluatedOn,
+    /// Derived from the target, relation not stated (CycloneDX pedigree ancestors).
+    DerivedFrom,
 }
 
 impl EdgeKind {
@@ -230,6 +232,7 @@ impl EdgeKind {
             EdgeKind::MergedFrom => "derived_from:merge",
             EdgeKind::TrainedOn => "trained_on",
             EdgeKind::EvaluatedOn => "evaluated_on",
+            EdgeKind::DerivedFrom => "derived_from",
         }
     }
 
@@ -239,7 +242,7 @@ impl EdgeKind {
     }
 
     pub fn from_code(code: u8) -> Option<EdgeKind> {
-        const ALL: [EdgeKind; 8] = [
+        const ALL: [EdgeKind; 9] = [
             EdgeKind::DependsOn,
             EdgeKind::Contains,
             EdgeKind::FinetunedFrom,
@@ -248,6 +251,7 @@ impl EdgeKind {
             EdgeKind::MergedFrom,
             EdgeKind::TrainedOn,
             EdgeKind::EvaluatedOn,
+            EdgeKind::DerivedFrom,
         ];
         ALL.get(code as usize).copied()
     }
@@ -259,6 +263,7 @@ impl EdgeKind {
             EdgeKind::AdapterOf => "adapter",
             EdgeKind::QuantizedFrom => "quantized",
             EdgeKind::MergedFrom => "merge",
+            EdgeKind::DerivedFrom => "unspecified",
             _ => return None,
         })
     }

@@ -364,17 +364,21 @@ pub fn models(store: &Store, deployment: Option<&str>) -> Result<Vec<ModelView>>
                     continue;
                 }
                 let Some(target) = keys.get(to) else { continue };
-                match e.kind {
-                    aibomdb_graph::EdgeKind::TrainedOn => view.trained_on.push(target.to_string()),
-                    aibomdb_graph::EdgeKind::EvaluatedOn => {
-                        view.evaluated_on.push(target.to_string())
-                    }
-                    k => {
-                        if let Some(relation) = k.relation() {
-                            view.derived_from.push(Lineage {
-                                relation: relation.into(),
-                                purl: target.to_string(),
-                            });
+                for kind in e.kinds() {
+                    match kind {
+                        aibomdb_graph::EdgeKind::TrainedOn => {
+                            view.trained_on.push(target.to_string())
+                        }
+                        aibomdb_graph::EdgeKind::EvaluatedOn => {
+                            view.evaluated_on.push(target.to_string())
+                        }
+                        k => {
+                            if let Some(relation) = k.relation() {
+                                view.derived_from.push(Lineage {
+                                    relation: relation.into(),
+                                    purl: target.to_string(),
+                                });
+                            }
                         }
                     }
                 }

@@ -80,7 +80,8 @@ backend_from!(
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-type Heads = std::sync::Arc<HashMap<DocumentId, records::DocHead>>;
+/// Every document's head with its rank in (deployment, document) order.
+type Heads = std::sync::Arc<HashMap<DocumentId, (records::DocHead, u32)>>;
 
 const SCHEMA_VERSION: u64 = 3;
 
@@ -225,12 +226,19 @@ impl Store {
         }
         let txn = self.db.begin_read()?;
         let table = txn.open_table(DOCUMENT_HEADS)?;
-        let mut map = HashMap::new();
+        let mut all: Vec<(DocumentId, records::DocHead)> = Vec::new();
         for entry in table.iter()? {
             let (k, v) = entry?;
             let id = k.value();
-            map.insert(id, decode(v.value(), "document_heads", &id.to_string())?);
+            all.push((id, decode(v.value(), "document_heads", &id.to_string())?));
         }
+        // Ranked once here, so that queries sort hits by an integer.
+        all.sort_by(|a, b| (&a.1.deployment, a.0).cmp(&(&b.1.deployment, b.0)));
+        let map: HashMap<_, _> = all
+            .into_iter()
+            .enumerate()
+            .map(|(rank, (id, head))| (id, (head, rank as u32)))
+            .collect();
         let map = std::sync::Arc::new(map);
         if let Ok(mut guard) = self.heads.lock() {
             *guard = Some((generation, map.clone()));
@@ -354,17 +362,34 @@ impl Store {
                 if from == 0 || to == 0 {
                     continue;
                 }
-                let record = EdgeRecord {
-                    kind: e.kind,
-                    scope: e.scope,
-                    marker: e.marker.clone(),
-                    via_extra: e.via_extra.clone(),
+                let existing = edges
+                    .get((doc_id, from, to))?
+                    .map(|v| {
+                        decode::<EdgeRecord>(v.value(), "edges", &format!("{doc_id}/{from}/{to}"))
+                    })
+                    .transpose()?;
+                let record = match existing {
+                    Some(mut r) => {
+                        if !r.kinds().any(|k| k == e.kind) {
+                            r.also.push(e.kind);
+                        }
+                        r
+                    }
+                    None => {
+                        edge_count += 1;
+                        EdgeRecord {
+                            kind: e.kind,
+                            scope: e.scope,
+                            marker: e.marker.clone(),
+                            via_extra: e.via_extra.clone(),
+                            also: Vec::new(),
+                        }
+                    }
                 };
                 buf.clear();
                 encode(&record, &mut buf);
                 edges.insert((doc_id, from, to), buf.as_slice())?;
                 edges_rev.insert((to, from, doc_id), ())?;
-                edge_count += 1;
             }
 
             // The shortest-path tree from the subject (BFS in petgraph over this
@@ -873,7 +898,7 @@ impl Store {
         let heads = self.heads()?;
         let head_table = txn.open_table(DOCUMENT_HEADS)?;
         let mut late: HashMap<DocumentId, records::DocHead> = HashMap::new();
-        let mut refs: Vec<(&records::DocHead, DocumentId, PackageId, &str)> = Vec::new();
+        let mut refs: Vec<(&records::DocHead, u32, DocumentId, PackageId, &str)> = Vec::new();
         let mut pairs: Vec<(DocumentId, PackageId, &str)> = Vec::new();
         for key in keys {
             let Some(target) = by_key.get(key.as_str())?.map(|v| v.value()) else {
@@ -892,21 +917,28 @@ impl Store {
             }
         }
         for (doc, target, key) in pairs {
-            let Some(head) = heads.get(&doc).or_else(|| late.get(&doc)) else {
-                continue;
+            let (head, rank) = match heads.get(&doc) {
+                Some((h, r)) => (h, *r),
+                None => match late.get(&doc) {
+                    Some(h) => (h, u32::MAX),
+                    None => continue,
+                },
             };
             if include_history || head.current {
-                refs.push((head, doc, target, key));
+                refs.push((head, rank, doc, target, key));
             }
         }
-        refs.sort_by(|a, b| (&a.0.deployment, a.1, a.3).cmp(&(&b.0.deployment, b.1, b.3)));
+        // Documents newer than the ranking (rank MAX) sort by name among themselves.
+        refs.sort_by(|a, b| {
+            (a.1, &a.0.deployment, a.2, a.4).cmp(&(b.1, &b.0.deployment, b.2, b.4))
+        });
         let total = refs.len();
         let doc_packages = txn.open_table(DOCUMENT_PACKAGES)?;
         let packages = txn.open_table(PACKAGES)?;
         let paths = txn.open_table(DOCUMENT_PATHS)?;
         let mut key_cache: HashMap<PackageId, String> = HashMap::new();
         let mut hits = Vec::new();
-        for (head, doc_id, target, key) in refs.into_iter().skip(offset).take(limit) {
+        for (head, _, doc_id, target, key) in refs.into_iter().skip(offset).take(limit) {
             let fact: aibomdb_graph::PackageFact = match doc_packages.get((doc_id, target))? {
                 Some(v) => decode(
                     v.value(),

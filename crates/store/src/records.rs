@@ -86,6 +86,16 @@ pub struct EdgeRecord {
     pub scope: Option<Scope>,
     pub marker: Option<String>,
     pub via_extra: Option<String>,
+    /// Further kinds the document states between the same two nodes (a model
+    /// both trained and evaluated on one dataset).
+    pub also: Vec<EdgeKind>,
+}
+
+impl EdgeRecord {
+    /// Every kind of this edge, the first one first.
+    pub fn kinds(&self) -> impl Iterator<Item = EdgeKind> + '_ {
+        std::iter::once(self.kind).chain(self.also.iter().copied())
+    }
 }
 
 /// Outcome of [`crate::Store::ingest`].

@@ -127,6 +127,9 @@ mod wire {
         pub(crate) components: Vec<Component>,
         pub(crate) pedigree: Option<Pedigree>,
         pub(crate) evidence: Option<Evidence>,
+        /// ML-BOM: kept as JSON (its shape grew between 1.5 and 1.7).
+        #[serde(rename = "modelCard")]
+        pub(crate) model_card: Option<serde_json::Value>,
     }
 
     #[derive(Deserialize)]
@@ -229,7 +232,15 @@ pub fn import(bytes: &[u8]) -> Result<DocumentFacts, ImportError> {
 struct Builder {
     facts: DocumentFacts,
     by_ref: HashMap<String, usize>,
+    /// ML models seen: (package, modelCard, pedigree ancestors as (purl, name, version)).
+    ml: Vec<MlPending>,
 }
+
+type MlPending = (
+    usize,
+    Option<serde_json::Value>,
+    Vec<(Option<String>, String, Option<String>)>,
+);
 
 impl Builder {
     fn new(spec_version: String, serial: Option<String>) -> Self {
@@ -238,6 +249,7 @@ impl Builder {
         Builder {
             facts,
             by_ref: HashMap::new(),
+            ml: Vec::new(),
         }
     }
 
@@ -315,10 +327,78 @@ impl Builder {
                 }
             }
         }
+        self.add_lineage();
         for (i, v) in bom.vulnerabilities.into_iter().enumerate() {
             self.add_vex(v, i);
         }
         self.facts.finish()
+    }
+
+    /// ML-BOM lineage: `modelCard.modelParameters.datasets` (a `ref` to a
+    /// `data` component, or the dataset inline) → trained_on; pedigree
+    /// ancestors of a model → derived_from (CycloneDX does not say how).
+    fn add_lineage(&mut self) {
+        for (model, card, ancestors) in std::mem::take(&mut self.ml) {
+            let datasets = card
+                .as_ref()
+                .and_then(|c| c.pointer("/modelParameters/datasets"))
+                .and_then(|d| d.as_array())
+                .cloned()
+                .unwrap_or_default();
+            for d in datasets {
+                let target = match d.get("ref").and_then(|r| r.as_str()) {
+                    Some(r) => self.by_ref.get(r).copied(),
+                    None => d.get("name").and_then(|n| n.as_str()).map(|name| {
+                        let (key, synthesized, _) = key_for(None, name, None);
+                        self.facts.packages.push(PackageFact {
+                            key,
+                            purl_synthesized: synthesized,
+                            name: name.to_string(),
+                            kind: Some("data".into()),
+                            model: Some(Box::new(aibomdb_graph::ModelInfo {
+                                node: "dataset".into(),
+                                sources: vec!["CycloneDX modelCard".into()],
+                                ..Default::default()
+                            })),
+                            ..Default::default()
+                        });
+                        self.facts.packages.len() - 1
+                    }),
+                };
+                if let Some(to) = target {
+                    self.facts.dependencies.push(DependencyFact {
+                        from: model,
+                        to,
+                        kind: EdgeKind::TrainedOn,
+                        scope: None,
+                        marker: None,
+                        via_extra: None,
+                    });
+                }
+            }
+            for (purl, name, version) in ancestors {
+                let (key, synthesized, qualifiers) =
+                    key_for(purl.as_deref(), &name, version.as_deref());
+                self.facts.packages.push(PackageFact {
+                    key,
+                    purl,
+                    purl_synthesized: synthesized,
+                    name,
+                    version,
+                    qualifiers,
+                    kind: Some("machine-learning-model".into()),
+                    ..Default::default()
+                });
+                self.facts.dependencies.push(DependencyFact {
+                    from: model,
+                    to: self.facts.packages.len() - 1,
+                    kind: EdgeKind::DerivedFrom,
+                    scope: None,
+                    marker: None,
+                    via_extra: None,
+                });
+            }
+        }
     }
 
     /// A `vulnerabilities[]` entry with an `analysis.state` is a VEX statement;
@@ -493,7 +573,7 @@ impl Builder {
                 }
             }
         }
-        let licenses = c
+        let licenses: Vec<String> = c
             .licenses
             .iter()
             .filter_map(|l| {
@@ -548,7 +628,6 @@ impl Builder {
             direct: None,
             qualifiers,
             hashes,
-            licenses,
             cpes: c.cpe.iter().cloned().collect(),
             supplier: c
                 .supplier
@@ -570,10 +649,44 @@ impl Builder {
                 .unwrap_or_default(),
             flags,
             refs: c.bom_ref.iter().cloned().collect(),
+            model: matches!(kind, "machine-learning-model" | "data").then(|| {
+                Box::new(aibomdb_graph::ModelInfo {
+                    node: if kind == "data" { "dataset" } else { "model" }.into(),
+                    license: licenses.first().cloned(),
+                    sources: vec![if c.model_card.is_some() {
+                        "CycloneDX modelCard".into()
+                    } else {
+                        format!("CycloneDX component ({kind})")
+                    }],
+                    ..Default::default()
+                })
+            }),
+            licenses,
             ..Default::default()
         };
         self.facts.packages.push(fact);
-        self.facts.packages.len() - 1
+        let index = self.facts.packages.len() - 1;
+        if kind == "machine-learning-model" {
+            let ancestors = c
+                .pedigree
+                .as_ref()
+                .map(|p| {
+                    p.ancestors
+                        .iter()
+                        .filter(|a| a.name.is_some() || a.purl.is_some())
+                        .map(|a| {
+                            (
+                                a.purl.clone(),
+                                a.name.clone().unwrap_or_default(),
+                                a.version.clone(),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            self.ml.push((index, c.model_card.clone(), ancestors));
+        }
+        index
     }
 }
 

@@ -557,6 +557,18 @@ pub fn import_v3(bytes: &[u8]) -> Result<DocumentFacts, ImportError> {
             pedigree_ancestors: Vec::new(),
             flags,
             refs: id.iter().cloned().collect(),
+            model: match kind {
+                "machine-learning-model" | "data" => Some(Box::new(aibomdb_graph::ModelInfo {
+                    node: if kind == "data" { "dataset" } else { "model" }.into(),
+                    license: id
+                        .as_deref()
+                        .and_then(|id| license_of.get(id))
+                        .and_then(|l| l.first().cloned()),
+                    sources: vec![format!("SPDX 3 {}", e.ty.as_deref().unwrap_or(""))],
+                    ..Default::default()
+                })),
+                _ => None,
+            },
             ..Default::default()
         });
         if let Some(id) = id {
@@ -580,6 +592,10 @@ pub fn import_v3(bytes: &[u8]) -> Result<DocumentFacts, ImportError> {
                 let kind = match ty {
                     "dependsOn" => EdgeKind::DependsOn,
                     "contains" => EdgeKind::Contains,
+                    // AI and Dataset profiles: a model trained/tested on a dataset.
+                    "trainedOn" => EdgeKind::TrainedOn,
+                    "testedOn" => EdgeKind::EvaluatedOn,
+                    "descendantOf" | "variantOf" => EdgeKind::DerivedFrom,
                     _ => continue,
                 };
                 let scope = e.scope.as_deref().and_then(|s| match s {
