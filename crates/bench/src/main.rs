@@ -230,22 +230,6 @@ fn lockfile(args: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// xorshift64*: deterministic by seed, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 /// OSV: load the PyPA snapshot into a fresh store, build a synthetic estate of
 /// deployments whose packages are real names and versions from the snapshot,
 /// then time a full re-match. Baseline in the same command: Python's
@@ -286,34 +270,9 @@ fn osv(args: &[String]) -> Result<()> {
 
     // Real names and versions: every PyPI package the snapshot names, with
     // the versions its records list or bound.
-    let mut pool: std::collections::BTreeMap<String, Vec<String>> = Default::default();
-    for a in &advisories {
-        for x in &a.affected {
-            let Some(p) = &x.package else { continue };
-            let versions = pool
-                .entry(aibomdb_graph::pep503_normalise(&p.name))
-                .or_default();
-            versions.extend(x.versions.iter().cloned());
-            for r in &x.ranges {
-                for e in &r.events {
-                    versions.extend(
-                        e.fixed
-                            .iter()
-                            .chain(&e.introduced)
-                            .filter(|v| *v != "0")
-                            .cloned(),
-                    );
-                }
-            }
-        }
-    }
-    pool.retain(|_, v| {
-        v.sort();
-        v.dedup();
-        !v.is_empty()
-    });
-    let names: Vec<(&String, &Vec<String>)> = pool.iter().collect();
-    let mut rng = Rng(seed.max(1));
+    let pool = estate::name_pool(&advisories);
+    let names: Vec<(&String, &Vec<String>)> = pool.iter().map(|(n, v)| (n, v)).collect();
+    let mut rng = estate::Rng(seed.max(1));
     let start = Instant::now();
     for d in 0..deployments {
         let mut facts =

@@ -767,47 +767,28 @@ impl Store {
         name: &str,
         ecosystem: Option<&str>,
     ) -> Result<Vec<PackageVersion>> {
+        let records = self.package_records_named(name, ecosystem)?;
         let txn = self.db.begin_read()?;
-        let by_name = txn.open_table(PACKAGE_BY_NAME)?;
-        let packages = txn.open_table(PACKAGES)?;
         let package_docs = txn.open_table(PACKAGE_DOCUMENTS)?;
         let documents = txn.open_table(DOCUMENTS)?;
-        let mut seen = HashSet::new();
-        let mut out = Vec::new();
-        for folded in [name.to_lowercase(), aibomdb_graph::pep503_normalise(name)] {
-            if !seen.insert(folded.clone()) {
-                continue;
-            }
-            let prefix = match ecosystem {
-                Some(e) => format!("{folded}\0{}\0", e.to_ascii_lowercase()),
-                None => format!("{folded}\0"),
-            };
-            let end = format!("{prefix}\u{10FFFF}");
-            for entry in by_name.range(prefix.as_str()..end.as_str())? {
-                let (_, id) = entry?;
-                let id = id.value();
-                let Some(v) = packages.get(id)? else { continue };
-                let package: PackageRecord = decode(v.value(), "packages", &id.to_string())?;
-                if out.iter().any(|p: &PackageVersion| p.package.id == id) {
-                    continue;
-                }
-                let mut docs = 0;
-                let mut deployments = Vec::new();
-                for d in documents_listing(&package_docs, &documents, id)? {
-                    if d.is_current() {
-                        docs += 1;
-                        if !deployments.contains(&d.deployment) {
-                            deployments.push(d.deployment);
-                        }
+        let mut out = Vec::with_capacity(records.len());
+        for package in records {
+            let mut docs = 0;
+            let mut deployments = Vec::new();
+            for d in documents_listing(&package_docs, &documents, package.id)? {
+                if d.is_current() {
+                    docs += 1;
+                    if !deployments.contains(&d.deployment) {
+                        deployments.push(d.deployment);
                     }
                 }
-                deployments.sort();
-                out.push(PackageVersion {
-                    package,
-                    documents: docs,
-                    deployments,
-                });
             }
+            deployments.sort();
+            out.push(PackageVersion {
+                package,
+                documents: docs,
+                deployments,
+            });
         }
         Ok(out)
     }
