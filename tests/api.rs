@@ -510,6 +510,55 @@ fn models_and_their_findings_over_http() {
             .iter()
             .any(|f| f.as_str().unwrap().contains("posix.system"))
     );
+    // The other direction: a base model's adapters. The corpus's LLaMA-Factory
+    // checkpoint is a LoRA adapter on Llama 3.2 3B Instruct.
+    drop(server);
+    let out = common::aibomdb(
+        &db,
+        &[
+            "ingest-model",
+            corpus()
+                .join("formats/huggingface/llamafactory-pr7074-checkpoint-900")
+                .to_str()
+                .unwrap(),
+            "--deployment",
+            "support-bot",
+        ],
+    );
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let server = Server::start(&db, &[]);
+    let a = &server.addr;
+    let m = ok(
+        a,
+        r#"{model(purl:"pkg:generic/llamafactory-pr7074-checkpoint-900"){kind adapterOf peftType}}"#,
+        json!({}),
+    );
+    assert_eq!(m["model"]["kind"], "adapter");
+    assert_eq!(
+        m["model"]["adapterOf"],
+        json!(["pkg:huggingface/meta-llama/Llama-3.2-3B-Instruct"])
+    );
+    let llama = ok(
+        a,
+        r#"{model(purl:"pkg:huggingface/meta-llama/Llama-3.2-3B-Instruct"){adapters{purl deployment}}}"#,
+        json!({}),
+    );
+    assert_eq!(
+        llama["model"]["adapters"],
+        json!([{"purl": "pkg:generic/llamafactory-pr7074-checkpoint-900", "deployment": "support-bot"}])
+    );
+    let bert = ok(
+        a,
+        r#"{model(purl:"pkg:huggingface/aibomdb-test/bert-imdb"){adapters{purl}}}"#,
+        json!({}),
+    );
+    assert_eq!(bert["model"]["adapters"], json!([]));
+    let unknown = ok(
+        a,
+        r#"{model(purl:"pkg:huggingface/no/such"){purl}}"#,
+        json!({}),
+    );
+    assert!(unknown["model"].is_null());
     // Blast radius through lineage: who runs something derived from BERT?
     let hits = ok(
         a,

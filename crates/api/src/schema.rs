@@ -430,6 +430,7 @@ pub struct Lineage {
 
 /// A model a deployment runs, with its lineage and the state of its files.
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct Model {
     pub purl: String,
     pub name: String,
@@ -454,6 +455,24 @@ pub struct Model {
     pub artifacts: Vec<Artifact>,
     /// Digest mismatches, pickles that run code, unsigned weights, …
     pub findings: Vec<String>,
+}
+
+#[async_graphql::ComplexObject]
+impl Model {
+    /// Adapters (from any deployment) that apply on top of this model.
+    async fn adapters(&self, ctx: &Context<'_>) -> Result<Vec<Model>> {
+        let purl = self.purl.clone();
+        let all = blocking(ctx, |s| aibomdb_query::models(s, None)).await?;
+        Ok(all
+            .into_iter()
+            .filter(|m| {
+                m.derived_from
+                    .iter()
+                    .any(|l| l.relation == "adapter" && l.purl == purl)
+            })
+            .map(Model::from)
+            .collect())
+    }
 }
 
 impl From<aibomdb_query::ModelView> for Model {
@@ -681,6 +700,33 @@ impl QueryRoot {
             .filter(|v| !risky || !v.findings.is_empty())
             .map(Model::from)
             .collect())
+    }
+
+    /// One model by purl, as the documents of any deployment describe it
+    /// (the first description found), or null.
+    async fn model(&self, ctx: &Context<'_>, purl: String) -> Result<Option<Model>> {
+        let key = aibomdb_query::parse_purl(&purl).map_err(query_error)?;
+        let views = blocking(ctx, |s| aibomdb_query::models(s, None)).await?;
+        let referenced = views
+            .iter()
+            .any(|v| v.derived_from.iter().any(|l| l.purl == key.as_str()));
+        Ok(match views.into_iter().find(|v| v.purl == key.as_str()) {
+            Some(v) => Some(Model::from(v)),
+            // Known only as another model's base: no description of its own,
+            // but its adapters and descendants are still answers.
+            None if referenced => Some(Model::from(aibomdb_query::ModelView {
+                deployment: String::new(),
+                document: 0,
+                purl: key.as_str().to_string(),
+                name: key.as_str().to_string(),
+                info: Default::default(),
+                derived_from: Vec::new(),
+                trained_on: Vec::new(),
+                evaluated_on: Vec::new(),
+                findings: Vec::new(),
+            })),
+            None => None,
+        })
     }
 
     /// Deployment names.
