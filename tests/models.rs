@@ -356,3 +356,80 @@ fn ai_bom_documents_carry_lineage_too() {
     assert_eq!(sd["info"]["sources"][0], "CycloneDX modelCard");
     assert_eq!(sd["trained_on"].as_array().unwrap().len(), 1);
 }
+
+/// The model-info JSON bodies recorded in huggingface_hub's VCR cassettes.
+fn hub_infos() -> Vec<Value> {
+    let dir = corpus().join("formats/huggingface/huggingface_hub-cassettes");
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        let cassette: Value = serde_saphyr::from_str(&text).unwrap();
+        for i in cassette["interactions"].as_array().unwrap() {
+            if let Some(body) = i["response"]["body"]["string"].as_str()
+                && let Ok(v) = serde_json::from_str::<Value>(body)
+                && v.get("modelId").is_some()
+            {
+                out.push(v);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn hub_model_info_gives_revision_lineage_and_datasets() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    let infos = hub_infos();
+    assert!(infos.len() >= 3, "{}", infos.len());
+    for (i, v) in infos.iter().enumerate() {
+        let f = dir.path().join(format!("info-{i}.json"));
+        std::fs::write(&f, v.to_string()).unwrap();
+        let out = aibomdb(&db, &["ingest", "--deployment", "hub", f.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let models = json(&aibomdb(&db, &["query", "models", "--format", "json"]));
+    let squad = models
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| {
+            m["purl"]
+                .as_str()
+                .unwrap()
+                .starts_with("pkg:huggingface/deepset/roberta-base-squad2@")
+        })
+        .expect("roberta squad2");
+    // The revision is the repo commit; the Hub's derived tag names the relation.
+    assert_eq!(
+        squad["purl"],
+        "pkg:huggingface/deepset/roberta-base-squad2@adc3b06f79f797d1c575d5479d6f5efe54a9e3b4"
+    );
+    assert_eq!(
+        squad["derived_from"],
+        serde_json::json!([{"relation": "finetune", "purl": "pkg:huggingface/FacebookAI/roberta-base"}])
+    );
+    assert!(
+        squad["trained_on"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d == "pkg:generic/huggingface-datasets/squad_v2")
+    );
+    assert_eq!(squad["info"]["license"], "cc-by-4.0");
+    // A remote listing is not a local copy: no "file is not here" findings.
+    assert_eq!(squad["findings"], serde_json::json!([]));
+    let bert = models
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| {
+            m["purl"]
+                .as_str()
+                .unwrap()
+                .starts_with("pkg:huggingface/google-bert/bert-base-uncased@")
+        })
+        .expect("bert");
+    assert_eq!(bert["info"]["kind"], "base");
+    assert_eq!(bert["trained_on"].as_array().unwrap().len(), 2);
+}

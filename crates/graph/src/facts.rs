@@ -23,6 +23,8 @@ pub enum DocumentFormat {
     OpenVex,
     /// A model directory (card, configs, weights) read as a whole.
     ModelDirectory,
+    /// The Hub API's model info JSON.
+    HubModelInfo,
 }
 
 impl DocumentFormat {
@@ -39,6 +41,7 @@ impl DocumentFormat {
             DocumentFormat::RequirementsTxt => "requirements.txt",
             DocumentFormat::OpenVex => "openvex",
             DocumentFormat::ModelDirectory => "model-directory",
+            DocumentFormat::HubModelInfo => "hub-model-info",
         }
     }
 
@@ -50,6 +53,7 @@ impl DocumentFormat {
             DocumentFormat::Spdx3 => "SPDX 3 JSON-LD",
             DocumentFormat::OpenVex => "OpenVEX",
             DocumentFormat::ModelDirectory => "model directory",
+            DocumentFormat::HubModelInfo => "Hub model info JSON",
             other => other.as_str(),
         }
     }
@@ -58,7 +62,7 @@ impl DocumentFormat {
     pub fn family(self) -> &'static str {
         match self {
             DocumentFormat::OpenVex => "vex",
-            DocumentFormat::ModelDirectory => "model",
+            DocumentFormat::ModelDirectory | DocumentFormat::HubModelInfo => "model",
             DocumentFormat::CycloneDx | DocumentFormat::Spdx2 | DocumentFormat::Spdx3 => "sbom",
             _ => "lockfile",
         }

@@ -106,6 +106,9 @@ pub fn detect(bytes: &[u8], file_name: &str) -> Result<Format, ErrorKind> {
         if aibomdb_importer_openvex::sniff(part) {
             return Ok(Format::OpenVex);
         }
+        if aibomdb_importer_model::hub::sniff(part) {
+            return Ok(Format::HubModelInfo);
+        }
         if aibomdb_importer_spdx::sniff_v3(part) {
             return Ok(Format::Spdx3);
         }
@@ -145,6 +148,7 @@ pub fn import(
         Format::Spdx2 => aibomdb_importer_spdx::import_v2(bytes),
         Format::Spdx3 => aibomdb_importer_spdx::import_v3(bytes),
         Format::OpenVex => aibomdb_importer_openvex::import(bytes),
+        Format::HubModelInfo => aibomdb_importer_model::hub::import(bytes),
         lock => aibomdb_importer_python_lock::import(lock, bytes, siblings),
     };
     result.map_err(|error| ErrorKind::Import { format, error })

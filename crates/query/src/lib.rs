@@ -319,6 +319,52 @@ pub struct ModelView {
 
 /// Models of the current documents of `deployment` (all deployments when `None`).
 pub fn models(store: &Store, deployment: Option<&str>) -> Result<Vec<ModelView>> {
+    let mut out = cross_checked(described_models(store)?);
+    if let Some(d) = deployment {
+        out.retain(|v| v.deployment == d);
+    }
+    Ok(out)
+}
+
+/// A file's digest is checked against every digest the graph knows for the
+/// same model (same purl, hence same revision) and path, whichever document
+/// published it: a directory ingested with `--id`/`--revision` is verified
+/// against the Hub's `siblings` LFS digests.
+fn cross_checked(mut views: Vec<ModelView>) -> Vec<ModelView> {
+    let mut published: std::collections::HashMap<(String, String), Vec<(String, String)>> =
+        std::collections::HashMap::new();
+    for v in &views {
+        for a in &v.info.artifacts {
+            published
+                .entry((v.purl.clone(), a.path.clone()))
+                .or_default()
+                .extend(a.references.iter().cloned());
+        }
+    }
+    for v in &mut views {
+        let mut changed = false;
+        for a in &mut v.info.artifacts {
+            for r in published
+                .get(&(v.purl.clone(), a.path.clone()))
+                .into_iter()
+                .flatten()
+            {
+                if !a.references.contains(r) {
+                    a.references.push(r.clone());
+                    changed = true;
+                }
+            }
+            a.judge();
+        }
+        if changed {
+            v.findings = findings(&v.info);
+        }
+    }
+    views
+}
+
+fn described_models(store: &Store) -> Result<Vec<ModelView>> {
+    let deployment: Option<&str> = None;
     let mut out = Vec::new();
     for doc in store.documents()? {
         if !doc.is_current() || deployment.is_some_and(|d| d != doc.deployment) {

@@ -11,6 +11,7 @@
 //! adapter on base model M" is an ordinary blast-radius question.
 
 pub mod card;
+pub mod hub;
 pub mod pickle;
 pub mod safetensors;
 
@@ -513,7 +514,7 @@ fn sums_list(text: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-fn format_of(path: &str) -> &'static str {
+pub(crate) fn format_of(path: &str) -> &'static str {
     let lower = path.to_ascii_lowercase();
     let ext = lower.rsplit('.').next().unwrap_or("");
     match ext {
