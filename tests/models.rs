@@ -433,3 +433,116 @@ fn hub_model_info_gives_revision_lineage_and_datasets() {
     assert_eq!(bert["info"]["kind"], "base");
     assert_eq!(bert["trained_on"].as_array().unwrap().len(), 2);
 }
+
+/// Copies a corpus model-signing example (read-only there) into `dir`.
+fn signing_example(dir: &Path, name: &str, copy: &str) -> PathBuf {
+    let src = corpus().join("formats/model-signing").join(name);
+    let dst = dir.join(copy);
+    std::fs::create_dir_all(&dst).unwrap();
+    for e in std::fs::read_dir(src).unwrap() {
+        let e = e.unwrap();
+        std::fs::write(dst.join(e.file_name()), std::fs::read(e.path()).unwrap()).unwrap();
+    }
+    dst
+}
+
+fn signing_of(db: &Path, dir: &Path, key: bool) -> (Value, Vec<String>) {
+    let pem = corpus().join("formats/model-signing/keys/signing-key-pub.pem");
+    let mut args = vec![dir.to_str().unwrap(), "--deployment", "signed"];
+    if key {
+        args.extend(["--signing-key", pem.to_str().unwrap()]);
+    }
+    let out = ingest_model(db, &args);
+    let m = &out["model"];
+    (
+        m["info"]["signing"].clone(),
+        m["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f.as_str().unwrap().to_string())
+            .collect(),
+    )
+}
+
+#[test]
+fn model_signing_bundles_are_checked_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    // Key-signed (P-384): verified, both files covered, `ignore-me` ignored.
+    let key_dir = signing_example(dir.path(), "v1.1.0-elliptic-key", "key");
+    let (s, findings) = signing_of(&db, &key_dir, true);
+    assert_eq!(s["status"], "verified");
+    assert_eq!(s["method"], "key");
+    assert_eq!(s["covered"], serde_json::json!(["signme-1", "signme-2"]));
+    assert!(
+        s["ignored"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i == "ignore-me")
+    );
+    assert_eq!(findings, Vec::<String>::new());
+    // Without the key nothing is claimed.
+    let (s, _) = signing_of(&db, &key_dir, false);
+    assert_eq!(s["status"], "unverified (no key given)");
+    // A file changed after signing, and one added.
+    std::fs::write(key_dir.join("signme-1"), b"changed").unwrap();
+    std::fs::write(key_dir.join("extra.safetensors"), b"not signed").unwrap();
+    let (s, findings) = signing_of(&db, &key_dir, true);
+    assert_eq!(s["status"], "verified");
+    assert_eq!(s["differ"], serde_json::json!(["signme-1"]));
+    assert_eq!(s["unsigned"], serde_json::json!(["extra.safetensors"]));
+    assert!(
+        findings
+            .iter()
+            .any(|f| f == "signme-1: differs from its signed digest")
+    );
+    // A bundle whose signed statement was altered: the signature fails.
+    let tampered = signing_example(dir.path(), "v1.1.0-elliptic-key", "tampered");
+    let sig_path = tampered.join("model.sig");
+    let mut bundle: Value = serde_json::from_slice(&std::fs::read(&sig_path).unwrap()).unwrap();
+    let payload = bundle["dsseEnvelope"]["payload"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Swap two base64 characters of the payload (still valid base64).
+    let mut chars: Vec<char> = payload.chars().collect();
+    chars.swap(40, 41);
+    bundle["dsseEnvelope"]["payload"] = Value::String(chars.into_iter().collect());
+    std::fs::write(&sig_path, bundle.to_string()).unwrap();
+    let (s, findings) = signing_of(&db, &tampered, true);
+    assert_ne!(s["status"], "verified", "{s}");
+    assert!(
+        findings.iter().any(|f| f.starts_with("model.sig")),
+        "{findings:?}"
+    );
+    // Certificate bundles (v1.1 and v0.2) and keyless Sigstore: read, never "verified".
+    for (name, method, status) in [
+        (
+            "v1.1.0-certificate",
+            "certificate",
+            "unverified (certificate chain not checked)",
+        ),
+        (
+            "v0.2.0-certificate",
+            "certificate",
+            "unverified (certificate chain not checked)",
+        ),
+        (
+            "v1.1.0-sigstore",
+            "keyless",
+            "unverified (needs transparency log)",
+        ),
+    ] {
+        let d = signing_example(dir.path(), name, name);
+        let (s, _) = signing_of(&db, &d, true);
+        assert_eq!(s["method"], method, "{name}");
+        assert_eq!(s["status"], status, "{name}");
+        assert_eq!(
+            s["covered"],
+            serde_json::json!(["signme-1", "signme-2"]),
+            "{name}"
+        );
+    }
+}

@@ -72,6 +72,9 @@ struct IngestModelArgs {
     /// The Hub revision (commit) the files are from.
     #[arg(long)]
     revision: Option<String>,
+    /// The signer's public key (PEM) to verify a key-signed `model.sig` offline.
+    #[arg(long)]
+    signing_key: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     format: OutputFormat,
 }
@@ -343,9 +346,17 @@ fn open(path: &PathBuf) -> Result<Store> {
 }
 
 fn ingest_model(db: &PathBuf, args: IngestModelArgs) -> Result<ExitCode> {
+    let signing_key = match &args.signing_key {
+        Some(p) => Some(
+            std::fs::read_to_string(p)
+                .map_err(|e| BadInput(format!("--signing-key {}: {e}", p.display())))?,
+        ),
+        None => None,
+    };
     let identity = aibomdb_importer_model::ModelIdentity {
         id: args.id,
         revision: args.revision,
+        signing_key,
     };
     let prepared = match aibomdb_ingest::prepare_model_dir(&args.dir, &identity) {
         Ok(p) => p,

@@ -421,6 +421,22 @@ pub struct Artifact {
     pub problems: Vec<String>,
 }
 
+/// The OpenSSF model-signing bundle, as checked offline.
+#[derive(SimpleObject)]
+pub struct Signing {
+    /// v1.0 or v0.1.
+    pub format: String,
+    /// key, certificate or keyless.
+    pub method: String,
+    /// Only `verified` means the signature was checked.
+    pub status: String,
+    pub covered: Vec<String>,
+    pub missing: Vec<String>,
+    pub differ: Vec<String>,
+    pub unsigned: Vec<String>,
+    pub ignored: Vec<String>,
+}
+
 #[derive(SimpleObject)]
 pub struct Lineage {
     /// finetune, adapter, quantized, merge.
@@ -453,6 +469,7 @@ pub struct Model {
     pub trained_on: Vec<String>,
     pub evaluated_on: Vec<String>,
     pub artifacts: Vec<Artifact>,
+    pub signing: Option<Signing>,
     /// Digest mismatches, pickles that run code, unsigned weights, …
     pub findings: Vec<String>,
 }
@@ -507,6 +524,16 @@ impl From<aibomdb_query::ModelView> for Model {
             sources: info.sources,
             trained_on: v.trained_on,
             evaluated_on: v.evaluated_on,
+            signing: info.signing.map(|s| Signing {
+                format: s.format,
+                method: s.method,
+                status: s.status,
+                covered: s.covered,
+                missing: s.missing,
+                differ: s.differ,
+                unsigned: s.unsigned,
+                ignored: s.ignored,
+            }),
             artifacts: info
                 .artifacts
                 .into_iter()

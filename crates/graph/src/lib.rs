@@ -13,7 +13,7 @@ pub use facts::{
     DependencyFact, DocumentFacts, DocumentFormat, EdgeKind, Hash, PackageFact, Scope, Skipped,
     Subject, Tool, doubt_flags, key_for, upstream_source,
 };
-pub use model::{Artifact, ModelInfo, PickleReport};
+pub use model::{Artifact, ModelInfo, PickleReport, SigningReport};
 pub use purl::{PackageKey, Purl, PurlError, pep503_normalise};
 pub use vex::{BomLink, VexStatement, VexStatus, VexTarget, normalise_serial};
 

@@ -27,6 +27,31 @@ pub struct ModelInfo {
     pub sources: Vec<String>,
     /// Weight, tokenizer and config files, each with its integrity verdict.
     pub artifacts: Vec<Artifact>,
+    /// The OpenSSF model-signing bundle (`model.sig`), checked offline.
+    pub signing: Option<SigningReport>,
+}
+
+/// What an OpenSSF model-signing bundle says and what could be checked offline.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SigningReport {
+    /// `v1.0` (`model_signing/signature/v1.0`) or `v0.1` (`Digests/v0.1`).
+    pub format: String,
+    /// `key`, `certificate` or `keyless`.
+    pub method: String,
+    /// `verified`, `signature invalid`, `unverified (no key given)`,
+    /// `unverified (certificate chain not checked)`, `unverified (needs transparency log)`,
+    /// or `unreadable: …`. Only `verified` means the signature was checked.
+    pub status: String,
+    /// Files whose signed digest equals the file's.
+    pub covered: Vec<String>,
+    /// Files the signature names that are not here.
+    pub missing: Vec<String>,
+    /// Files whose digest differs from the signed one.
+    pub differ: Vec<String>,
+    /// Files present that the signature does not cover (not ignored by it).
+    pub unsigned: Vec<String>,
+    /// Paths the signature says it ignores.
+    pub ignored: Vec<String>,
 }
 
 /// One file of a model.

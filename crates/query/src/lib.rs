@@ -482,8 +482,25 @@ fn findings(info: &aibomdb_graph::ModelInfo) -> Vec<String> {
         .artifacts
         .iter()
         .any(|a| weights(&a.format) && a.sha256.is_some());
-    if has_weights && !info.artifacts.iter().any(|a| a.path.ends_with("model.sig")) {
-        out.push("unsigned: no OpenSSF model-signing bundle (model.sig)".into());
+    match &info.signing {
+        None if has_weights => {
+            out.push("unsigned: no OpenSSF model-signing bundle (model.sig)".into())
+        }
+        None => {}
+        Some(s) => {
+            if s.status != "verified" {
+                out.push(format!("model.sig ({} signature): {}", s.method, s.status));
+            }
+            for f in &s.differ {
+                out.push(format!("{f}: differs from its signed digest"));
+            }
+            for f in &s.missing {
+                out.push(format!("{f}: signed but not present"));
+            }
+            for f in &s.unsigned {
+                out.push(format!("{f}: present but not covered by model.sig"));
+            }
+        }
     }
     out
 }

@@ -14,6 +14,7 @@ pub mod card;
 pub mod hub;
 pub mod pickle;
 pub mod safetensors;
+pub mod signing;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -55,6 +56,8 @@ pub struct ModelIdentity {
     /// `org/name` on the Hub.
     pub id: Option<String>,
     pub revision: Option<String>,
+    /// The signer's public key (PEM), to verify a key-signed `model.sig`.
+    pub signing_key: Option<String>,
 }
 
 /// The key of a model on the Hub: `pkg:huggingface/org/name[@revision]`.
@@ -337,6 +340,17 @@ pub fn import_dir(
         a.judge();
     }
     artifacts.sort_by(|a, b| a.path.cmp(&b.path));
+    let sig = dir.join("model.sig");
+    if sig.is_file() {
+        let bytes =
+            std::fs::read(&sig).map_err(|e| ImportError::field("model.sig", e.to_string()))?;
+        info.signing = Some(signing::verify(
+            &bytes,
+            identity.signing_key.as_deref(),
+            &artifacts,
+        ));
+        info.sources.push("model.sig".into());
+    }
     info.artifacts = artifacts;
 
     // Nodes and edges.
@@ -437,6 +451,10 @@ pub fn manifest_digest(facts: &DocumentFacts) -> [u8; 32] {
     for p in &facts.packages {
         h.update(p.key.as_ref().map_or("", |k| k.as_str()).as_bytes());
         if let Some(m) = &p.model {
+            // What could be checked depends on the key given, not only the files.
+            if let Some(s) = &m.signing {
+                h.update(s.status.as_bytes());
+            }
             for a in &m.artifacts {
                 h.update(a.path.as_bytes());
                 h.update(a.sha256.as_deref().unwrap_or("-").as_bytes());
