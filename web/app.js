@@ -171,6 +171,7 @@ async function showDeployment(name) {
   const d = await gql(`query($n:String!){deployment(name:$n){name
       documents(history:true){id format tool path current supersededBy packages edges}
       packages(first:1000){totalCount edges{node{purl version direct flags}}}
+      models{purl kind derivedFrom{relation purl} trainedOn signing{status} findings}
       advisories{deployment package advisory aliases severity score fixed status viaSourceOf open
         vex{status state justification detail suppresses}}}}`, { n: name });
   if (!d.deployment) { results.innerHTML = `<p class="error">No deployment named ${esc(name)}.</p>`; return; }
@@ -180,6 +181,16 @@ async function showDeployment(name) {
   html += `<h2>Documents</h2>` + table(["id", "format", "tool", "packages", "edges", "current", "path"], dep.documents.map((x) => [
     esc(x.id), esc(x.format), esc(x.tool ?? ""), esc(x.packages), esc(x.edges), x.current ? "yes" : `superseded by ${esc(x.supersededBy)}`, `<span class="muted">${esc(x.path)}</span>`,
   ]), "documents");
+  if (dep.models.length) {
+    html += `<h2>Models</h2>` + table(["model", "kind", "derived from", "trained on", "signature", "findings"], dep.models.map((m) => [
+      link("package", m.purl.replace(/@[^@]*$/, ""), m.purl),
+      esc(m.kind ?? ""),
+      m.derivedFrom.map((l) => `${esc(l.relation)}: ${link("package", l.purl.replace(/@[^@]*$/, ""), l.purl)}`).join("<br>"),
+      m.trainedOn.map((d) => esc(d)).join("<br>"),
+      esc(m.signing ? m.signing.status : "none"),
+      m.findings.length ? `<span class="badge open">${m.findings.length}</span> ${esc(m.findings.join("; "))}` : "",
+    ]), "models");
+  }
   html += `<h2>Advisories</h2>` + matchesTable(dep.advisories, false);
   const pk = dep.packages;
   html += `<h2>Packages (${pk.totalCount})</h2>` + table(["package", "relation", "flags"], pk.edges.map(({ node: p }) => [

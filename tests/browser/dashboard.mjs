@@ -36,7 +36,9 @@ try {
   await page.waitForSelector("table.documents tbody tr", { timeout: 15000 });
   const heading = await page.textContent("h2");
   const download = await page.getAttribute("a.download", "href");
-  console.log(JSON.stringify({ deployments, paths, pictureNodes, heading, download, errors }));
+  const models = await page.$$eval("table.models tbody tr td:first-child", (tds) => tds.map((td) => td.textContent.trim()));
+  await page.screenshot({ path: screenshot.replace(/\.png$/, "-deployment.png"), fullPage: true });
+  console.log(JSON.stringify({ deployments, paths, pictureNodes, heading, download, models, errors }));
 } finally {
   await browser.close();
 }
