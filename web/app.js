@@ -40,7 +40,7 @@ function matchesTable(matches, withDeployment) {
   if (!matches.length) return `<p class="muted">No advisory matches.</p>`;
   const head = (withDeployment ? ["deployment"] : []).concat(["package", "advisory", "aliases", "severity", "fixed in", "VEX"]);
   return table(head, matches.map((m) => (withDeployment ? [link("deployment", m.deployment)] : []).concat([
-    esc(m.package) + (m.viaSourceOf ? ` <span class="muted">(source of ${esc(m.viaSourceOf)})</span>` : ""),
+    esc(m.package) + (m.viaSourceOf ? ` <span class="muted">(via source package ${esc(m.matchedName)})</span>` : ""),
     link("advisory", m.advisory),
     esc(m.aliases.join(" ")),
     esc(m.severity + (m.score != null ? ` ${m.score}` : "")),
@@ -172,7 +172,7 @@ async function showDeployment(name) {
       documents(history:true){id format tool path current supersededBy packages edges}
       packages(first:1000){totalCount edges{node{purl version direct flags}}}
       models{purl kind derivedFrom{relation purl} trainedOn signing{status} findings}
-      advisories{deployment package advisory aliases severity score fixed status viaSourceOf open
+      advisories{deployment package advisory aliases severity score fixed status viaSourceOf matchedName open
         vex{status state justification detail suppresses}}}}`, { n: name });
   if (!d.deployment) { results.innerHTML = `<p class="error">No deployment named ${esc(name)}.</p>`; return; }
   const dep = d.deployment;
@@ -204,7 +204,7 @@ async function showDeployment(name) {
 async function showAdvisory(id) {
   results.innerHTML = `<p class="muted">Loading…</p>`;
   const d = await gql(`query($a:String!){affected(advisory:$a){advisories deployments
-      matches{deployment package advisory aliases severity score fixed status viaSourceOf open vex{status state justification detail suppresses}}}}`, { a: id });
+      matches{deployment package advisory aliases severity score fixed status viaSourceOf matchedName open vex{status state justification detail suppresses}}}}`, { a: id });
   if (!d.affected) { results.innerHTML = `<p class="error">No loaded advisory is known as ${esc(id)}.</p>`; return; }
   const a = d.affected;
   const open = a.matches.filter((m) => m.open).length;

@@ -897,7 +897,7 @@ fn print_matches(
                     r.package.clone()
                         + &r.via_source_of
                             .as_ref()
-                            .map(|b| format!(" (source of {b})"))
+                            .map(|_| format!(" (via source package {})", r.matched_name))
                             .unwrap_or_default(),
                     r.advisory.clone(),
                     r.aliases.join(" "),

@@ -238,6 +238,8 @@ pub struct Match {
     pub status: String,
     pub detail: Option<String>,
     pub via_source_of: Option<String>,
+    /// The name the advisory uses (the source package's when matched through it).
+    pub matched_name: String,
     pub vex: Option<Vex>,
     /// Affected and not suppressed by VEX.
     pub open: bool,
@@ -259,6 +261,7 @@ impl From<aibomdb_osv::MatchRow> for Match {
             status: r.status,
             detail: r.detail,
             via_source_of: r.via_source_of,
+            matched_name: r.matched_name,
             vex: r.vex.map(|v| Vex {
                 suppresses: v.suppresses(),
                 status: v.status.into(),

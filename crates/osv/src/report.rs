@@ -26,6 +26,9 @@ pub struct MatchRow {
     pub detail: Option<String>,
     /// Matched through the source package of this binary package.
     pub via_source_of: Option<String>,
+    /// The name the advisory uses for what matched (the source package's,
+    /// when matched through it).
+    pub matched_name: String,
     pub documents: Vec<DocumentId>,
     /// Source paths of those documents (SARIF locations).
     pub document_paths: Vec<String>,
@@ -97,6 +100,7 @@ pub fn deployment_matches(
                         status: m.status.clone(),
                         detail: m.detail.clone(),
                         via_source_of: m.via_source_of.clone(),
+                        matched_name: m.name.clone(),
                         documents: vec![doc.id],
                         document_paths: vec![doc.source_path.clone()],
                         vex: verdict,
