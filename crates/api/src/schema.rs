@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use aibomdb_query::{QueryError, Target};
 use aibomdb_store::Store;
-use async_graphql::connection::{Connection, Edge, query};
+use async_graphql::connection::{Connection, Edge};
 use async_graphql::{
     Context, EmptySubscription, Enum, Error, ErrorExtensions, Object, Result, Schema, SimpleObject,
 };
@@ -62,43 +62,57 @@ type List<T> = Connection<usize, T, ListInfo>;
 const DEFAULT_PAGE: usize = 50;
 const MAX_PAGE: usize = 1000;
 
-/// Offset pagination (cursors are positions) over an answer already in memory.
-async fn paginate<T: async_graphql::OutputType>(
+/// The page `after`/`first` ask for: (offset, limit). Cursors are positions.
+fn page_bounds(after: Option<&str>, first: Option<i32>) -> Result<(usize, usize)> {
+    let offset = match after {
+        None => 0,
+        Some(c) => {
+            c.parse::<usize>()
+                .map_err(|_| bad_input(format!("bad cursor {c:?}")))?
+                + 1
+        }
+    };
+    let limit = first
+        .map_or(DEFAULT_PAGE, |f| f.max(0) as usize)
+        .min(MAX_PAGE);
+    Ok((offset, limit))
+}
+
+/// A Relay connection over one page that starts at `offset` of `total` items.
+fn connection<T: async_graphql::OutputType>(
+    page: Vec<T>,
+    offset: usize,
+    total: usize,
+    unordered: Vec<String>,
+) -> List<T> {
+    let end = offset + page.len();
+    let mut c = Connection::with_additional_fields(
+        offset > 0,
+        end < total,
+        ListInfo {
+            total_count: total,
+            unordered,
+        },
+    );
+    c.edges.extend(
+        page.into_iter()
+            .enumerate()
+            .map(|(i, n)| Edge::new(offset + i, n)),
+    );
+    c
+}
+
+/// Pagination over an answer already in memory.
+fn paginate<T: async_graphql::OutputType>(
     items: Vec<T>,
     unordered: Vec<String>,
     after: Option<String>,
     first: Option<i32>,
 ) -> Result<List<T>> {
-    query(
-        after,
-        None,
-        first,
-        None,
-        |after: Option<usize>, _before: Option<usize>, first, _last| async move {
-            let start = after.map_or(0, |a| a + 1);
-            let take = first.unwrap_or(DEFAULT_PAGE).min(MAX_PAGE);
-            let total = items.len();
-            let end = (start + take).min(total);
-            let mut c = Connection::with_additional_fields(
-                start > 0,
-                end < total,
-                ListInfo {
-                    total_count: total,
-                    unordered,
-                },
-            );
-            c.edges.extend(
-                items
-                    .into_iter()
-                    .enumerate()
-                    .skip(start)
-                    .take(end.saturating_sub(start))
-                    .map(|(i, n)| Edge::new(i, n)),
-            );
-            Ok::<_, Error>(c)
-        },
-    )
-    .await
+    let (offset, limit) = page_bounds(after.as_deref(), first)?;
+    let total = items.len();
+    let page = items.into_iter().skip(offset).take(limit).collect();
+    Ok(connection(page, offset, total, unordered))
 }
 
 #[derive(SimpleObject)]
@@ -364,7 +378,7 @@ impl Deployment {
                 flags: p.flags.clone(),
             })
             .collect();
-        paginate(items, Vec::new(), after, first).await
+        paginate(items, Vec::new(), after, first)
     }
 
     /// Models the deployment runs (from model directories and AI BOMs).
@@ -626,7 +640,7 @@ impl QueryRoot {
         })
         .await?;
         let items = answer.packages.into_iter().map(Package::from).collect();
-        paginate(items, answer.unordered, after, first).await
+        paginate(items, answer.unordered, after, first)
     }
 
     /// The blast radius: deployments whose documents contain the package
@@ -658,38 +672,13 @@ impl QueryRoot {
             _ => return Err(bad_input("give either `purl` or `name`")),
         };
         // Only the requested page is resolved (paths are the expensive part).
-        let offset = match after.as_deref() {
-            None => 0,
-            Some(c) => {
-                c.parse::<usize>()
-                    .map_err(|_| bad_input(format!("bad cursor {c:?}")))?
-                    + 1
-            }
-        };
-        let limit = first
-            .map_or(DEFAULT_PAGE, |f| f.max(0) as usize)
-            .min(MAX_PAGE);
+        let (offset, limit) = page_bounds(after.as_deref(), first)?;
         let answer = blocking(ctx, move |s| {
             aibomdb_query::deployments_using_page(s, &target, history, offset, limit)
         })
         .await?;
-        let end = offset + answer.hits.len();
-        let mut c = Connection::with_additional_fields(
-            offset > 0,
-            end < answer.total,
-            ListInfo {
-                total_count: answer.total,
-                unordered: answer.unordered,
-            },
-        );
-        c.edges.extend(
-            answer
-                .hits
-                .into_iter()
-                .enumerate()
-                .map(|(i, h)| Edge::new(offset + i, DeploymentHit::from(h))),
-        );
-        Ok(c)
+        let page = answer.hits.into_iter().map(DeploymentHit::from).collect();
+        Ok(connection(page, offset, answer.total, answer.unordered))
     }
 
     /// Everything an advisory (CVE-, GHSA-, PYSEC-… — any alias) affects; null

@@ -271,46 +271,16 @@ fn osv(args: &[String]) -> Result<()> {
     // Real names and versions: every PyPI package the snapshot names, with
     // the versions its records list or bound.
     let pool = estate::name_pool(&advisories);
-    let names: Vec<(&String, &Vec<String>)> = pool.iter().map(|(n, v)| (n, v)).collect();
-    let mut rng = estate::Rng(seed.max(1));
+    // The same generator as the API bench (dependency trees included), without
+    // transformers: matching works on the PyPA names only.
+    let spec = estate::EstateSpec {
+        deployments,
+        packages: per,
+        transformers_share: 0.0,
+        seed,
+    };
     let start = Instant::now();
-    for d in 0..deployments {
-        let mut facts =
-            aibomdb_graph::DocumentFacts::new(aibomdb_graph::DocumentFormat::CycloneDx, "1.6");
-        let mut chosen = std::collections::BTreeSet::new();
-        while chosen.len() < per.min(names.len()) {
-            chosen.insert(rng.below(names.len()));
-        }
-        for i in chosen {
-            let (name, versions) = names[i];
-            let version = &versions[rng.below(versions.len())];
-            let key = aibomdb_graph::PackageKey::from_parts("pypi", None, name, Some(version));
-            facts.packages.push(aibomdb_graph::PackageFact {
-                purl: Some(key.as_str().to_string()),
-                key: Some(key),
-                name: name.clone(),
-                version: Some(version.clone()),
-                ..Default::default()
-            });
-        }
-        facts.entries_read = facts.packages.len();
-        let lookup_names = facts
-            .packages
-            .iter()
-            .map(aibomdb_osv::lookup_names)
-            .collect();
-        let mut sha = [0u8; 32];
-        sha[..8].copy_from_slice(&(d as u64).to_le_bytes());
-        store.ingest(aibomdb_store::NewDocument {
-            deployment: format!("synthetic-{d:05}"),
-            source_path: format!("synthetic/{d}.json"),
-            sha256: sha,
-            size: 0,
-            facts,
-            lookup_names,
-            matches: Vec::new(),
-        })?;
-    }
+    estate::build(&store, &spec, &pool)?;
     let build = start.elapsed();
     let stats = store.stats()?;
     println!(

@@ -50,9 +50,10 @@ pub fn deployment_matches(
     deployment: Option<&str>,
 ) -> Result<Vec<MatchRow>, StoreError> {
     let mut advisories: HashMap<String, Option<Advisory>> = HashMap::new();
-    let mut vex = VexResolver::new(store)?;
+    let documents = store.documents()?;
+    let mut vex = VexResolver::new(store, &documents)?;
     let mut rows: BTreeMap<(String, String, String), MatchRow> = BTreeMap::new();
-    for doc in store.documents()? {
+    for doc in documents {
         if !doc.is_current() || deployment.is_some_and(|d| d != doc.deployment) {
             continue;
         }

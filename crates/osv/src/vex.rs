@@ -58,15 +58,14 @@ pub struct VexResolver<'a> {
 }
 
 impl<'a> VexResolver<'a> {
-    pub fn new(store: &'a Store) -> Result<Self, StoreError> {
-        let mut documents = HashMap::new();
+    /// `documents`: every document of the store (the caller has read them already).
+    pub fn new(store: &'a Store, documents: &[DocumentRecord]) -> Result<Self, StoreError> {
         let mut current: HashMap<String, Vec<DocumentId>> = HashMap::new();
-        for d in store.documents()? {
-            if d.is_current() {
-                current.entry(d.deployment.clone()).or_default().push(d.id);
-            }
-            documents.insert(d.id, d);
+        for d in documents.iter().filter(|d| d.is_current()) {
+            current.entry(d.deployment.clone()).or_default().push(d.id);
         }
+        let documents: HashMap<DocumentId, DocumentRecord> =
+            documents.iter().map(|d| (d.id, d.clone())).collect();
         Ok(VexResolver {
             store,
             documents,

@@ -319,10 +319,33 @@ pub struct ModelView {
 
 /// Models of the current documents of `deployment` (all deployments when `None`).
 pub fn models(store: &Store, deployment: Option<&str>) -> Result<Vec<ModelView>> {
-    let mut out = cross_checked(described_models(store)?);
-    if let Some(d) = deployment {
-        out.retain(|v| v.deployment == d);
+    let current: Vec<_> = store
+        .documents()?
+        .into_iter()
+        .filter(|d| d.is_current())
+        .collect();
+    let (in_scope, others): (Vec<_>, Vec<_>) = current
+        .into_iter()
+        .partition(|d| deployment.is_none_or(|name| name == d.deployment));
+    let mut views = described_models(store, &in_scope)?;
+    let wanted = views.len();
+    // Digests other deployments' documents publish for the same models: only
+    // the documents that list one of these model nodes are read.
+    if deployment.is_some() && wanted > 0 {
+        let mut listing = std::collections::BTreeSet::new();
+        for v in &views {
+            if let Some(p) = store.package(&PackageKey::from_stored(v.purl.clone()))? {
+                listing.extend(store.package_document_ids(p.id)?);
+            }
+        }
+        let extra: Vec<_> = others
+            .into_iter()
+            .filter(|d| listing.contains(&d.id))
+            .collect();
+        views.extend(described_models(store, &extra)?);
     }
+    let mut out = cross_checked(views);
+    out.truncate(wanted);
     Ok(out)
 }
 
@@ -363,13 +386,13 @@ fn cross_checked(mut views: Vec<ModelView>) -> Vec<ModelView> {
     views
 }
 
-fn described_models(store: &Store) -> Result<Vec<ModelView>> {
-    let deployment: Option<&str> = None;
+/// The models the given documents describe.
+fn described_models(
+    store: &Store,
+    documents: &[aibomdb_store::DocumentRecord],
+) -> Result<Vec<ModelView>> {
     let mut out = Vec::new();
-    for doc in store.documents()? {
-        if !doc.is_current() || deployment.is_some_and(|d| d != doc.deployment) {
-            continue;
-        }
+    for doc in documents {
         let packages = store.document_packages(doc.id)?;
         let models: Vec<_> = packages
             .iter()

@@ -357,39 +357,48 @@ impl Store {
             let mut edges = txn.open_table(EDGES)?;
             let mut edges_rev = txn.open_table(EDGES_REVERSE)?;
             let mut edge_count = 0;
+            // `finish` sorted the edges, so the kinds one document states
+            // between the same two nodes are adjacent: one row each pair.
+            let mut pending: Option<((u64, u64), EdgeRecord)> = None;
+            let mut write =
+                |pair: (u64, u64), record: &EdgeRecord, buf: &mut Vec<u8>| -> Result<()> {
+                    buf.clear();
+                    encode(record, buf);
+                    edges.insert((doc_id, pair.0, pair.1), buf.as_slice())?;
+                    edges_rev.insert((pair.1, pair.0, doc_id), ())?;
+                    Ok(())
+                };
             for e in &facts.dependencies {
-                let (from, to) = (ids[e.from], ids[e.to]);
-                if from == 0 || to == 0 {
+                let pair = (ids[e.from], ids[e.to]);
+                if pair.0 == 0 || pair.1 == 0 {
                     continue;
                 }
-                let existing = edges
-                    .get((doc_id, from, to))?
-                    .map(|v| {
-                        decode::<EdgeRecord>(v.value(), "edges", &format!("{doc_id}/{from}/{to}"))
-                    })
-                    .transpose()?;
-                let record = match existing {
-                    Some(mut r) => {
+                match pending.as_mut() {
+                    Some((p, r)) if *p == pair => {
                         if !r.kinds().any(|k| k == e.kind) {
                             r.also.push(e.kind);
                         }
-                        r
                     }
-                    None => {
-                        edge_count += 1;
-                        EdgeRecord {
-                            kind: e.kind,
-                            scope: e.scope,
-                            marker: e.marker.clone(),
-                            via_extra: e.via_extra.clone(),
-                            also: Vec::new(),
+                    _ => {
+                        if let Some((p, r)) = pending.take() {
+                            write(p, &r, &mut buf)?;
                         }
+                        edge_count += 1;
+                        pending = Some((
+                            pair,
+                            EdgeRecord {
+                                kind: e.kind,
+                                scope: e.scope,
+                                marker: e.marker.clone(),
+                                via_extra: e.via_extra.clone(),
+                                also: Vec::new(),
+                            },
+                        ));
                     }
-                };
-                buf.clear();
-                encode(&record, &mut buf);
-                edges.insert((doc_id, from, to), buf.as_slice())?;
-                edges_rev.insert((to, from, doc_id), ())?;
+                }
+            }
+            if let Some((p, r)) = pending.take() {
+                write(p, &r, &mut buf)?;
             }
 
             // The shortest-path tree from the subject (BFS in petgraph over this
@@ -794,6 +803,17 @@ impl Store {
     }
 
     /// What `document` said about `package`.
+    /// Documents (current or not) that list the package.
+    pub fn package_document_ids(&self, package: PackageId) -> Result<Vec<DocumentId>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(PACKAGE_DOCUMENTS)?;
+        let mut out = Vec::new();
+        for entry in table.range((package, 0)..=(package, u64::MAX))? {
+            out.push(entry?.0.value().1);
+        }
+        Ok(out)
+    }
+
     pub fn occurrence(
         &self,
         document: DocumentId,

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the tests need on a fresh machine, then runs every test.
+# Installs what the tests need on a fresh machine (README command 2 then runs
+# `cargo test --workspace`).
 # - Python's `packaging`: the independent PEP 440 implementation the OSV tests cross-check against.
 # - Debian's Chromium and playwright-core (npm): the dashboard's browser test.
 set -euo pipefail
@@ -17,5 +18,3 @@ if ! test -x /usr/bin/chromium; then
 fi
 
 npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
-
-cargo test --workspace
