@@ -57,6 +57,9 @@ enum Command {
     Serve(ServeArgs),
     /// Print the GraphQL schema (SDL), as checked in at schema/schema.graphql.
     Schema,
+    /// Approve one file of a model by its SHA-256: the approval is bound to
+    /// those bytes, so a changed file shows as unapproved.
+    Approve(ApproveArgs),
 }
 
 #[derive(Args)]
@@ -75,8 +78,36 @@ struct IngestModelArgs {
     /// The signer's public key (PEM) to verify a key-signed `model.sig` offline.
     #[arg(long)]
     signing_key: Option<PathBuf>,
+    /// CA certificates (PEM files: the root, and intermediates if the bundle
+    /// lacks them) a certificate-signed `model.sig` must chain to.
+    #[arg(long, num_args = 1..)]
+    signing_cert_chain: Vec<PathBuf>,
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     format: OutputFormat,
+}
+
+#[derive(Args)]
+struct ApproveArgs {
+    /// The model: a purl, a Hub id `org/name[@revision]`, or a local model's name.
+    #[arg(long)]
+    model: String,
+    /// SHA-256 of the approved file, as the graph computed or published it.
+    #[arg(long)]
+    artifact_sha256: String,
+    /// Who approves.
+    #[arg(long)]
+    by: String,
+    #[arg(long)]
+    note: Option<String>,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    format: OutputFormat,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LineageDirection {
+    Up,
+    Down,
+    Both,
 }
 
 #[derive(Args)]
@@ -136,13 +167,49 @@ enum QueryCommand {
         format: OutputFormat,
     },
     /// Models in deployments: lineage (derived from, trained on), files and
-    /// their integrity, pickle findings. `--risky` keeps models with findings
-    /// and exits 1 when there is one (a release gate).
+    /// their integrity, pickle findings, approval. Each filter keeps the models
+    /// it names and exits 1 when one remains (a release gate).
     Models {
         #[arg(long)]
         deployment: Option<String>,
+        /// Any finding.
         #[arg(long)]
         risky: bool,
+        /// No model.sig, files it does not cover, a signature not verified,
+        /// or files that differ from their signed digest.
+        #[arg(long)]
+        unsigned: bool,
+        /// Files whose SHA-256 differs from a published or signed digest.
+        #[arg(long)]
+        hash_mismatch: bool,
+        /// Pickles that import code which runs on load.
+        #[arg(long)]
+        pickle_dangerous: bool,
+        /// Models whose files are not all approved as they are now.
+        #[arg(long)]
+        unapproved: bool,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        format: OutputFormat,
+    },
+    /// A model's lineage: bases and datasets (up), fine-tunes, adapters,
+    /// quantizations and merges of it (down), across every current document.
+    Lineage {
+        /// A purl, a Hub id `org/name[@revision]`, a local model's name, or a dataset.
+        model: String,
+        #[arg(long, value_enum, default_value_t = LineageDirection::Both)]
+        direction: LineageDirection,
+        #[arg(long, default_value_t = 8)]
+        depth: u32,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        format: OutputFormat,
+    },
+    /// Deployments that run a model or (unless --exact) anything derived from it.
+    Running {
+        /// A purl, a Hub id `org/name[@revision]`, or a local model's name.
+        model: String,
+        /// Only the model itself, not its fine-tunes, adapters, quantizations.
+        #[arg(long)]
+        exact: bool,
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
         format: OutputFormat,
     },
@@ -281,6 +348,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             print!("{}", aibomdb_api::sdl());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Approve(args) => approve(&cli.db, args),
     }
 }
 
@@ -353,10 +421,19 @@ fn ingest_model(db: &PathBuf, args: IngestModelArgs) -> Result<ExitCode> {
         ),
         None => None,
     };
+    let mut chain = String::new();
+    for p in &args.signing_cert_chain {
+        chain.push_str(
+            &std::fs::read_to_string(p)
+                .map_err(|e| BadInput(format!("--signing-cert-chain {}: {e}", p.display())))?,
+        );
+        chain.push('\n');
+    }
     let identity = aibomdb_importer_model::ModelIdentity {
         id: args.id,
         revision: args.revision,
         signing_key,
+        signing_certificates: (!chain.is_empty()).then_some(chain),
     };
     let prepared = match aibomdb_ingest::prepare_model_dir(&args.dir, &identity) {
         Ok(p) => p,
@@ -430,9 +507,54 @@ fn print_model(v: &aibomdb_query::ModelView) {
         ]);
     }
     print!("{t}");
-    for f in &v.findings {
-        println!("  finding: {f}");
+    println!(
+        "  approval: {}{}",
+        v.approval.state,
+        if v.approval.unapproved.is_empty() {
+            String::new()
+        } else {
+            format!(" (not approved: {})", v.approval.unapproved.join(", "))
+        }
+    );
+    if let Some(s) = &v.info.signing {
+        println!(
+            "  model.sig: {} ({} signature, {}){}",
+            s.status,
+            s.method,
+            s.format,
+            s.signer
+                .as_deref()
+                .map(|who| format!(", signer {who}"))
+                .unwrap_or_default()
+        );
     }
+    for f in &v.findings {
+        println!("  finding [{}]: {}", f.kind, f.message);
+    }
+}
+
+fn approve(db: &PathBuf, args: ApproveArgs) -> Result<ExitCode> {
+    let store = open(db)?;
+    let models = aibomdb_query::approve(
+        &store,
+        &args.model,
+        &args.artifact_sha256,
+        &args.by,
+        args.note.as_deref(),
+    )
+    .map_err(bad_input)?;
+    match args.format {
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::json!({"approved": models, "sha256": args.artifact_sha256.to_ascii_lowercase(), "by": args.by})
+        ),
+        OutputFormat::Table => {
+            for m in &models {
+                println!("approved {} of {m} (by {})", args.artifact_sha256, args.by);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn ingest(db: &PathBuf, args: IngestArgs) -> Result<ExitCode> {
@@ -647,13 +769,29 @@ fn query(store: &Store, q: QueryCommand) -> Result<ExitCode> {
         QueryCommand::Models {
             deployment,
             risky,
+            unsigned,
+            hash_mismatch,
+            pickle_dangerous,
+            unapproved,
             format,
         } => {
+            use aibomdb_query::FindingFilter as F;
+            let filters: Vec<F> = [
+                (risky, F::Risky),
+                (unsigned, F::Unsigned),
+                (hash_mismatch, F::HashMismatch),
+                (pickle_dangerous, F::PickleDangerous),
+                (unapproved, F::Unapproved),
+            ]
+            .into_iter()
+            .filter_map(|(on, f)| on.then_some(f))
+            .collect();
             let mut views =
                 aibomdb_query::models(store, deployment.as_deref()).map_err(bad_input)?;
-            if risky {
-                views.retain(|v| !v.findings.is_empty());
+            if !filters.is_empty() {
+                views.retain(|v| filters.iter().any(|f| f.admits(v)));
             }
+            let risky = !filters.is_empty();
             match format {
                 OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&views)?),
                 OutputFormat::Table => {
@@ -666,6 +804,78 @@ fn query(store: &Store, q: QueryCommand) -> Result<ExitCode> {
             }
             if risky && !views.is_empty() {
                 return Ok(ExitCode::from(1));
+            }
+        }
+        QueryCommand::Lineage {
+            model,
+            direction,
+            depth,
+            format,
+        } => {
+            let direction = match direction {
+                LineageDirection::Up => aibomdb_query::Direction::Up,
+                LineageDirection::Down => aibomdb_query::Direction::Down,
+                LineageDirection::Both => aibomdb_query::Direction::Both,
+            };
+            let graph =
+                aibomdb_query::lineage(store, &model, direction, depth).map_err(bad_input)?;
+            match format {
+                OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&graph)?),
+                OutputFormat::Table => {
+                    let mut t = Table::new(&["level", "node", "kind", "purl"]);
+                    for n in &graph.nodes {
+                        t.row(vec![
+                            n.level.to_string(),
+                            n.node.clone(),
+                            n.kind.clone().unwrap_or_default(),
+                            n.purl.clone(),
+                        ]);
+                    }
+                    print!("{t}");
+                    println!();
+                    let mut t = Table::new(&["from", "relation", "to", "documents"]);
+                    for l in &graph.links {
+                        t.row(vec![
+                            l.from.clone(),
+                            l.relation.clone(),
+                            l.to.clone(),
+                            l.documents
+                                .iter()
+                                .map(|d| d.to_string())
+                                .collect::<Vec<_>>()
+                                .join(" "),
+                        ]);
+                    }
+                    print!("{t}");
+                }
+            }
+        }
+        QueryCommand::Running {
+            model,
+            exact,
+            format,
+        } => {
+            let hits =
+                aibomdb_query::deployments_running(store, &model, !exact).map_err(bad_input)?;
+            match format {
+                OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&hits)?),
+                OutputFormat::Table => {
+                    let mut t = Table::new(&["deployment", "document", "runs", "lineage"]);
+                    for h in &hits {
+                        t.row(vec![
+                            h.hit.deployment.clone(),
+                            h.hit.document.to_string(),
+                            h.model.clone(),
+                            h.lineage.join(" → "),
+                        ]);
+                    }
+                    print!("{t}");
+                    println!("{} deployments", {
+                        let mut d: Vec<_> = hits.iter().map(|h| &h.hit.deployment).collect();
+                        d.dedup();
+                        d.len()
+                    });
+                }
             }
         }
         QueryCommand::Affected { advisory, format } => {

@@ -411,8 +411,12 @@ impl Deployment {
 pub struct PickleScan {
     /// `module.name` the pickle would import on load, in order.
     pub imports: Vec<String>,
-    /// Imports outside what PyTorch checkpoints need: code that runs on load.
-    pub unsafe_imports: Vec<String>,
+    /// Imports that run code or reach the system on load (`os.system`,
+    /// `builtins.eval`, …): never load the file.
+    pub dangerous_imports: Vec<String>,
+    /// Imports neither allowed nor known to be dangerous: review them.
+    pub unknown_imports: Vec<String>,
+    /// A truncated or malformed stream: not a pass.
     pub error: Option<String>,
 }
 
@@ -445,13 +449,64 @@ pub struct Signing {
     pub format: String,
     /// key, certificate or keyless.
     pub method: String,
-    /// Only `verified` means the signature was checked.
+    /// Only `verified` means the signature was checked (for certificates:
+    /// and the chain to a trust anchor).
     pub status: String,
     pub covered: Vec<String>,
     pub missing: Vec<String>,
     pub differ: Vec<String>,
     pub unsigned: Vec<String>,
     pub ignored: Vec<String>,
+    /// Who the certificate names (SAN or subject); a claim only for keyless bundles.
+    pub signer: Option<String>,
+    pub issuer: Option<String>,
+    /// Certificate subjects checked, leaf to anchor.
+    pub chain: Vec<String>,
+    pub detail: Option<String>,
+}
+
+/// Something about a model's files a responder should look at.
+#[derive(SimpleObject)]
+pub struct ModelFinding {
+    /// unsigned, signature, signature-mismatch, hash-mismatch, no-reference,
+    /// not-present, pickle-dangerous, pickle-unknown, pickle-error,
+    /// file-problem, unapproved.
+    pub kind: String,
+    pub path: Option<String>,
+    pub message: String,
+}
+
+/// A person's approval of one file, bound to its SHA-256.
+#[derive(SimpleObject)]
+pub struct Approval {
+    pub sha256: String,
+    pub by: String,
+    pub note: Option<String>,
+    /// Seconds since the epoch.
+    pub at: u64,
+    pub path: Option<String>,
+}
+
+impl From<aibomdb_store::Approval> for Approval {
+    fn from(a: aibomdb_store::Approval) -> Self {
+        Approval {
+            sha256: a.sha256,
+            by: a.by,
+            note: a.note,
+            at: a.at,
+            path: a.path,
+        }
+    }
+}
+
+/// Whether a model's files are approved as they are now.
+#[derive(SimpleObject)]
+pub struct ApprovalState {
+    /// approved, partially approved, unapproved.
+    pub state: String,
+    pub approvals: Vec<Approval>,
+    /// Files without an approval of their current bytes.
+    pub unapproved: Vec<String>,
 }
 
 #[derive(SimpleObject)]
@@ -487,25 +542,29 @@ pub struct Model {
     pub evaluated_on: Vec<String>,
     pub artifacts: Vec<Artifact>,
     pub signing: Option<Signing>,
-    /// Digest mismatches, pickles that run code, unsigned weights, …
-    pub findings: Vec<String>,
+    /// Digest mismatches, pickles that run code, unsigned weights, approval drift, …
+    pub findings: Vec<ModelFinding>,
+    pub approval: ApprovalState,
 }
 
 #[async_graphql::ComplexObject]
 impl Model {
-    /// Adapters (from any deployment) that apply on top of this model.
+    /// Adapters (from any deployment) that apply on top of this model, found
+    /// through the reverse edge index, not by reading every model.
     async fn adapters(&self, ctx: &Context<'_>) -> Result<Vec<Model>> {
         let purl = self.purl.clone();
-        let all = blocking(ctx, |s| aibomdb_query::models(s, None)).await?;
-        Ok(all
-            .into_iter()
-            .filter(|m| {
-                m.derived_from
-                    .iter()
-                    .any(|l| l.relation == "adapter" && l.purl == purl)
-            })
-            .map(Model::from)
-            .collect())
+        let views = blocking(ctx, move |s| {
+            let graph = aibomdb_query::lineage(s, &purl, aibomdb_query::Direction::Down, 1)?;
+            let adapters: Vec<String> = graph
+                .links
+                .into_iter()
+                .filter(|l| l.relation == "derived_from:adapter" && l.to == purl)
+                .map(|l| l.from)
+                .collect();
+            aibomdb_query::model_views(s, &adapters)
+        })
+        .await?;
+        Ok(views.into_iter().map(Model::from).collect())
     }
 }
 
@@ -550,6 +609,10 @@ impl From<aibomdb_query::ModelView> for Model {
                 differ: s.differ,
                 unsigned: s.unsigned,
                 ignored: s.ignored,
+                signer: s.signer,
+                issuer: s.issuer,
+                chain: s.chain,
+                detail: s.detail,
             }),
             artifacts: info
                 .artifacts
@@ -567,16 +630,116 @@ impl From<aibomdb_query::ModelView> for Model {
                         .collect(),
                     pickle: a.pickle.map(|p| PickleScan {
                         imports: p.imports,
-                        unsafe_imports: p.unsafe_imports,
+                        dangerous_imports: p.dangerous_imports,
+                        unknown_imports: p.unknown_imports,
                         error: p.error,
                     }),
                     tensors: a.tensors,
                     problems: a.problems,
                 })
                 .collect(),
-            findings: v.findings,
+            findings: v
+                .findings
+                .into_iter()
+                .map(|f| ModelFinding {
+                    kind: f.kind.to_string(),
+                    path: f.path,
+                    message: f.message,
+                })
+                .collect(),
+            approval: ApprovalState {
+                state: v.approval.state.to_string(),
+                approvals: v.approval.approvals.into_iter().map(Approval::from).collect(),
+                unapproved: v.approval.unapproved,
+            },
         }
     }
+}
+
+/// A node of a lineage walk.
+#[derive(SimpleObject)]
+pub struct LineageNode {
+    pub purl: String,
+    pub name: String,
+    /// model, dataset, or package when no document describes it.
+    pub node: String,
+    pub kind: Option<String>,
+    /// Hops from the model asked about: negative up (bases, datasets), positive down.
+    pub level: i32,
+}
+
+/// An edge of a lineage walk with the current documents that state it.
+#[derive(SimpleObject)]
+pub struct LineageLink {
+    pub from: String,
+    pub to: String,
+    /// derived_from:finetune|adapter|quantized|merge, derived_from, trained_on, evaluated_on.
+    pub relation: String,
+    pub documents: Vec<u64>,
+}
+
+#[derive(SimpleObject)]
+pub struct LineageGraph {
+    pub roots: Vec<String>,
+    pub nodes: Vec<LineageNode>,
+    pub links: Vec<LineageLink>,
+}
+
+impl From<aibomdb_query::LineageGraph> for LineageGraph {
+    fn from(g: aibomdb_query::LineageGraph) -> Self {
+        LineageGraph {
+            roots: g.roots,
+            nodes: g
+                .nodes
+                .into_iter()
+                .map(|n| LineageNode {
+                    purl: n.purl,
+                    name: n.name,
+                    node: n.node,
+                    kind: n.kind,
+                    level: n.level,
+                })
+                .collect(),
+            links: g
+                .links
+                .into_iter()
+                .map(|l| LineageLink {
+                    from: l.from,
+                    to: l.to,
+                    relation: l.relation,
+                    documents: l.documents,
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum LineageDirection {
+    /// Bases and datasets.
+    Up,
+    /// Fine-tunes, adapters, quantizations and merges of the model.
+    Down,
+    Both,
+}
+
+/// A deployment that runs the model asked about, or one derived from it.
+#[derive(SimpleObject)]
+pub struct RunningHit {
+    /// The model the deployment runs.
+    pub model: String,
+    /// From that model to the one asked about, relations in parentheses.
+    pub lineage: Vec<String>,
+    pub hit: DeploymentHit,
+}
+
+/// A dataset and the models trained or evaluated on it.
+#[derive(SimpleObject)]
+pub struct Dataset {
+    pub purl: String,
+    pub name: String,
+    pub trained: Vec<String>,
+    pub evaluated: Vec<String>,
 }
 
 #[derive(SimpleObject)]
@@ -702,50 +865,146 @@ impl QueryRoot {
         Ok(report.map(|report| Deployment { report }))
     }
 
-    /// Models across deployments; `risky: true` keeps those with findings
-    /// (digest mismatch, pickle code, unsigned or unverifiable weights).
+    /// Models across deployments. Each filter that is true keeps the models
+    /// it names: `risky` any finding, `unsigned` no verified signature
+    /// covering the files, `hashMismatch` a digest that differs from a
+    /// published or signed one, `pickleDangerous` a pickle that runs code on
+    /// load, `unapproved` files not approved as they are now.
+    #[allow(clippy::too_many_arguments)]
     async fn models(
         &self,
         ctx: &Context<'_>,
         deployment: Option<String>,
         #[graphql(default = false)] risky: bool,
+        #[graphql(default = false)] unsigned: bool,
+        #[graphql(default = false)] hash_mismatch: bool,
+        #[graphql(default = false)] pickle_dangerous: bool,
+        #[graphql(default = false)] unapproved: bool,
     ) -> Result<Vec<Model>> {
+        use aibomdb_query::FindingFilter as F;
+        let filters: Vec<F> = [
+            (risky, F::Risky),
+            (unsigned, F::Unsigned),
+            (hash_mismatch, F::HashMismatch),
+            (pickle_dangerous, F::PickleDangerous),
+            (unapproved, F::Unapproved),
+        ]
+        .into_iter()
+        .filter_map(|(on, f)| on.then_some(f))
+        .collect();
         let views = blocking(ctx, move |s| {
             aibomdb_query::models(s, deployment.as_deref())
         })
         .await?;
         Ok(views
             .into_iter()
-            .filter(|v| !risky || !v.findings.is_empty())
+            .filter(|v| filters.is_empty() || filters.iter().any(|f| f.admits(v)))
             .map(Model::from)
             .collect())
     }
 
-    /// One model by purl, as the documents of any deployment describe it
+    /// One model by purl, as the current documents that list it describe it
     /// (the first description found), or null.
     async fn model(&self, ctx: &Context<'_>, purl: String) -> Result<Option<Model>> {
         let key = aibomdb_query::parse_purl(&purl).map_err(query_error)?;
-        let views = blocking(ctx, |s| aibomdb_query::models(s, None)).await?;
-        let referenced = views
-            .iter()
-            .any(|v| v.derived_from.iter().any(|l| l.purl == key.as_str()));
-        Ok(match views.into_iter().find(|v| v.purl == key.as_str()) {
+        let wanted = key.as_str().to_string();
+        let (views, referenced) = blocking(ctx, move |s| {
+            let views = aibomdb_query::model_views(s, std::slice::from_ref(&wanted))?;
+            let referenced = s.model_nodes("model")?.iter().any(|p| p.key == wanted);
+            Ok((views, referenced))
+        })
+        .await?;
+        Ok(match views.into_iter().next() {
             Some(v) => Some(Model::from(v)),
             // Known only as another model's base: no description of its own,
             // but its adapters and descendants are still answers.
-            None if referenced => Some(Model::from(aibomdb_query::ModelView {
-                deployment: String::new(),
-                document: 0,
+            None if referenced => Some(Model {
                 purl: key.as_str().to_string(),
                 name: key.as_str().to_string(),
-                info: Default::default(),
+                deployment: String::new(),
+                document: 0,
+                kind: None,
+                license: None,
+                library_name: None,
+                pipeline_tag: None,
+                architectures: Vec::new(),
+                peft_type: None,
+                quantization: None,
+                sources: Vec::new(),
                 derived_from: Vec::new(),
+                adapter_of: Vec::new(),
                 trained_on: Vec::new(),
                 evaluated_on: Vec::new(),
+                artifacts: Vec::new(),
+                signing: None,
                 findings: Vec::new(),
-            })),
+                approval: ApprovalState {
+                    state: "unapproved".into(),
+                    approvals: Vec::new(),
+                    unapproved: Vec::new(),
+                },
+            }),
             None => None,
         })
+    }
+
+    /// A model's (or dataset's) lineage across every current document: up to
+    /// bases and datasets, down to fine-tunes, adapters, quantizations and
+    /// merges. `model` is a purl, a Hub id `org/name[@revision]` or a local
+    /// model's name.
+    async fn lineage(
+        &self,
+        ctx: &Context<'_>,
+        model: String,
+        #[graphql(default_with = "LineageDirection::Both")] direction: LineageDirection,
+        #[graphql(default = 8)] depth: u32,
+    ) -> Result<LineageGraph> {
+        let direction = match direction {
+            LineageDirection::Up => aibomdb_query::Direction::Up,
+            LineageDirection::Down => aibomdb_query::Direction::Down,
+            LineageDirection::Both => aibomdb_query::Direction::Both,
+        };
+        let depth = depth.min(32);
+        let graph = blocking(ctx, move |s| aibomdb_query::lineage(s, &model, direction, depth))
+            .await?;
+        Ok(graph.into())
+    }
+
+    /// Deployments that run the model or (with `includeDerived`, the
+    /// default) a fine-tune, adapter, quantization or merge of it — lineage
+    /// from any current document counts.
+    async fn deployments_running(
+        &self,
+        ctx: &Context<'_>,
+        model: String,
+        #[graphql(default = true)] include_derived: bool,
+    ) -> Result<Vec<RunningHit>> {
+        let hits = blocking(ctx, move |s| {
+            aibomdb_query::deployments_running(s, &model, include_derived)
+        })
+        .await?;
+        Ok(hits
+            .into_iter()
+            .map(|h| RunningHit {
+                model: h.model,
+                lineage: h.lineage,
+                hit: DeploymentHit::from(h.hit),
+            })
+            .collect())
+    }
+
+    /// Datasets the documents name, with the models trained or evaluated on them.
+    async fn datasets(&self, ctx: &Context<'_>) -> Result<Vec<Dataset>> {
+        let all = blocking(ctx, aibomdb_query::datasets).await?;
+        Ok(all
+            .into_iter()
+            .map(|d| Dataset {
+                purl: d.purl,
+                name: d.name,
+                trained: d.trained,
+                evaluated: d.evaluated,
+            })
+            .collect())
     }
 
     /// Deployment names.
@@ -1009,6 +1268,23 @@ impl MutationRoot {
             name,
             serde_json::to_vec_pretty(&doc).unwrap_or_default(),
         )
+        .await
+    }
+
+    /// Approves one file of a model by its SHA-256 (bound to those bytes: a
+    /// changed file shows as unapproved). Returns the model purls approved.
+    async fn approve_model(
+        &self,
+        ctx: &Context<'_>,
+        model: String,
+        artifact_sha256: String,
+        by: String,
+        note: Option<String>,
+    ) -> Result<Vec<String>> {
+        require_write(ctx)?;
+        blocking(ctx, move |s| {
+            aibomdb_query::approve(s, &model, &artifact_sha256, &by, note.as_deref())
+        })
         .await
     }
 

@@ -272,6 +272,11 @@ impl EdgeKind {
         })
     }
 
+    /// Model lineage: derived from another model, or trained/evaluated on a dataset.
+    pub fn is_lineage(self) -> bool {
+        self.relation().is_some() || matches!(self, EdgeKind::TrainedOn | EdgeKind::EvaluatedOn)
+    }
+
     /// Hugging Face `base_model_relation` values.
     pub fn from_relation(relation: &str) -> Option<EdgeKind> {
         Some(match relation.trim().to_ascii_lowercase().as_str() {

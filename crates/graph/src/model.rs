@@ -38,9 +38,11 @@ pub struct SigningReport {
     pub format: String,
     /// `key`, `certificate` or `keyless`.
     pub method: String,
-    /// `verified`, `signature invalid`, `unverified (no key given)`,
-    /// `unverified (certificate chain not checked)`, `unverified (needs transparency log)`,
-    /// or `unreadable: …`. Only `verified` means the signature was checked.
+    /// `verified`, `signature invalid`, `certificate chain invalid`,
+    /// `unverified (no key given)`, `unverified (no trust anchor given)`,
+    /// `unverified (needs transparency log)`, or `unreadable: …`. Only
+    /// `verified` means the signature (and for certificates, the chain to a
+    /// trust anchor the caller gave) was checked.
     pub status: String,
     /// Files whose signed digest equals the file's.
     pub covered: Vec<String>,
@@ -50,6 +52,15 @@ pub struct SigningReport {
     pub differ: Vec<String>,
     /// Files present that the signature does not cover (not ignored by it).
     pub unsigned: Vec<String>,
+    /// Who the certificate says signed: its SAN (e-mail or URI) or subject.
+    /// For keyless bundles a claim only, until the transparency log is checked.
+    pub signer: Option<String>,
+    /// The OIDC issuer (Fulcio extension) or the certificate's issuer.
+    pub issuer: Option<String>,
+    /// Subjects of the certificate chain checked, leaf first.
+    pub chain: Vec<String>,
+    /// Why the status is what it is, when there is more to say.
+    pub detail: Option<String>,
     /// Paths the signature says it ignores.
     pub ignored: Vec<String>,
 }
@@ -81,8 +92,12 @@ pub struct Artifact {
 pub struct PickleReport {
     /// `module.name` of every GLOBAL/STACK_GLOBAL/INST, in order, unique.
     pub imports: Vec<String>,
-    /// Imports outside the allow-list of what PyTorch checkpoints need.
-    pub unsafe_imports: Vec<String>,
+    /// Imports known to run code or reach the system when loaded (`os.system`,
+    /// `builtins.eval`, `subprocess.Popen`, …): the file must not be loaded.
+    pub dangerous_imports: Vec<String>,
+    /// Imports neither on the allow-list of what checkpoints need nor known to
+    /// be dangerous: a person has to look.
+    pub unknown_imports: Vec<String>,
     /// Pickle streams scanned (a torch zip holds one per `*.pkl` entry).
     pub streams: u64,
     pub error: Option<String>,

@@ -14,6 +14,7 @@
 //! document's edges, and opening a large store stays cheap.
 
 mod advisories;
+mod models;
 pub mod records;
 mod report;
 mod tables;
@@ -34,6 +35,7 @@ pub use records::{
     PathStep, Stats,
 };
 use tables::*;
+pub use models::{Approval, LineageEdge};
 pub use vex::VexRecord;
 
 /// Errors from the store. Backend errors are carried as text so that redb's
@@ -83,7 +85,7 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// Every document's head with its rank in (deployment, document) order.
 type Heads = std::sync::Arc<HashMap<DocumentId, (records::DocHead, u32)>>;
 
-const SCHEMA_VERSION: u64 = 3;
+const SCHEMA_VERSION: u64 = 4;
 
 /// A document ready to be written: the importer's facts plus where they came from.
 #[derive(Debug, Clone)]
@@ -200,6 +202,8 @@ impl Store {
             txn.open_table(DOCUMENT_BY_SERIAL)?;
             txn.open_table(DOCUMENT_HEADS)?;
             txn.open_table(DOCUMENT_PATHS)?;
+            txn.open_table(MODEL_NODES)?;
+            txn.open_table(APPROVALS)?;
         }
         txn.commit()?;
         Ok(())
@@ -287,6 +291,7 @@ impl Store {
             let mut by_name = txn.open_table(PACKAGE_BY_NAME)?;
             let mut doc_packages = txn.open_table(DOCUMENT_PACKAGES)?;
             let mut package_docs = txn.open_table(PACKAGE_DOCUMENTS)?;
+            let mut model_nodes = txn.open_table(MODEL_NODES)?;
             let mut ids: Vec<PackageId> = Vec::with_capacity(facts.packages.len());
             let mut new_packages = 0;
             let mut next_package = meta.get("next_package_id")?.map_or(1, |v| v.value());
@@ -317,6 +322,9 @@ impl Store {
                 encode(fact, &mut buf);
                 doc_packages.insert((doc_id, id), buf.as_slice())?;
                 package_docs.insert((id, doc_id), ())?;
+                if let Some(model) = &fact.model {
+                    model_nodes.insert((model.node.as_str(), id), ())?;
+                }
             }
             meta.insert("next_package_id", next_package)?;
 
@@ -1135,6 +1143,8 @@ impl Store {
         fold(&txn, DOCUMENT_BY_SERIAL, &mut h)?;
         fold(&txn, DOCUMENT_HEADS, &mut h)?;
         fold(&txn, DOCUMENT_PATHS, &mut h)?;
+        fold(&txn, MODEL_NODES, &mut h)?;
+        fold(&txn, APPROVALS, &mut h)?;
         Ok(h.finish())
     }
 
@@ -1165,6 +1175,8 @@ impl Store {
         out.insert("advisories", txn.open_table(ADVISORIES)?.len()?);
         out.insert("matches", txn.open_table(MATCHES)?.len()?);
         out.insert("vex_statements", txn.open_table(VEX_STATEMENTS)?.len()?);
+        out.insert("model_nodes", txn.open_table(MODEL_NODES)?.len()?);
+        out.insert("approvals", txn.open_table(APPROVALS)?.len()?);
         Ok(out)
     }
 }

@@ -66,3 +66,11 @@ pub(crate) const DOCUMENT_HEADS: TableDefinition<u64, &[u8]> =
 /// the shortest-path tree from the document's subject, computed at ingest.
 pub(crate) const DOCUMENT_PATHS: TableDefinition<(u64, u64), (u64, u8)> =
     TableDefinition::new("document_paths");
+/// (`model` or `dataset`, package id) → (): every package some document
+/// describes as a model or dataset, so listing them needs no scan.
+pub(crate) const MODEL_NODES: TableDefinition<(&str, u64), ()> =
+    TableDefinition::new("model_nodes");
+/// (model purl, artifact SHA-256 hex) → `Approval` (postcard): an approval is
+/// bound to the exact bytes approved, so a changed file is unapproved.
+pub(crate) const APPROVALS: TableDefinition<(&str, &str), &[u8]> =
+    TableDefinition::new("approvals");

@@ -58,6 +58,8 @@ pub struct ModelIdentity {
     pub revision: Option<String>,
     /// The signer's public key (PEM), to verify a key-signed `model.sig`.
     pub signing_key: Option<String>,
+    /// CA certificates (PEM) a certificate-signed `model.sig` must chain to.
+    pub signing_certificates: Option<String>,
 }
 
 /// The key of a model on the Hub: `pkg:huggingface/org/name[@revision]`.
@@ -344,11 +346,14 @@ pub fn import_dir(
     if sig.is_file() {
         let bytes =
             std::fs::read(&sig).map_err(|e| ImportError::field("model.sig", e.to_string()))?;
-        info.signing = Some(signing::verify(
-            &bytes,
-            identity.signing_key.as_deref(),
-            &artifacts,
-        ));
+        let trust = signing::Trust {
+            public_key_pem: identity.signing_key.clone(),
+            certificate_chain_pem: identity.signing_certificates.clone(),
+            now: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+        };
+        info.signing = Some(signing::verify(&bytes, &trust, &artifacts));
         info.sources.push("model.sig".into());
     }
     info.artifacts = artifacts;
@@ -537,7 +542,7 @@ pub(crate) fn format_of(path: &str) -> &'static str {
     let ext = lower.rsplit('.').next().unwrap_or("");
     match ext {
         "safetensors" => "safetensors",
-        "bin" | "pt" | "pth" | "ckpt" | "pkl" | "pickle" => "pickle",
+        "bin" | "pt" | "pth" | "ckpt" | "pkl" | "pickle" | "jit" | "ptl" => "pickle",
         "gguf" => "gguf",
         "onnx" => "onnx",
         "json" if lower.contains("tokenizer") || lower.contains("vocab") => "tokenizer",
@@ -601,8 +606,9 @@ fn hash_and_scan(path: &Path, rel: &str, limits: &ModelLimits) -> Artifact {
             Err(e) => a.problems.push(format!("safetensors header: {e}")),
         }
     } else if is_zip && a.format == "pickle" {
-        a.format = "torch-zip".into();
-        a.pickle = Some(scan_torch_zip(path, limits));
+        let (report, torchscript) = scan_torch_zip(path, limits);
+        a.format = if torchscript { "torchscript" } else { "torch-zip" }.into();
+        a.pickle = Some(report);
     } else if is_pickle || a.format == "pickle" {
         a.format = "pickle".into();
         let mut report = PickleReport::default();
@@ -623,8 +629,12 @@ fn hash_and_scan(path: &Path, rel: &str, limits: &ModelLimits) -> Artifact {
 
 /// PyTorch's zip checkpoints keep the object graph in `*/data.pkl` (and other
 /// `.pkl` entries); tensors sit in raw storage entries that are not read.
-fn scan_torch_zip(path: &Path, limits: &ModelLimits) -> PickleReport {
+/// TorchScript archives (`torch.jit.save`) have the same layout plus the
+/// compiled program under `*/code/` and `*/constants.pkl`: the second value
+/// says whether this is one.
+fn scan_torch_zip(path: &Path, limits: &ModelLimits) -> (PickleReport, bool) {
     let mut report = PickleReport::default();
+    let mut torchscript = false;
     let result = (|| -> Result<(), String> {
         let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
         let mut zip = zip::ZipArchive::new(file).map_err(|e| e.to_string())?;
@@ -635,6 +645,7 @@ fn scan_torch_zip(path: &Path, limits: &ModelLimits) -> PickleReport {
         for i in 0..zip.len() {
             let mut entry = zip.by_index(i).map_err(|e| e.to_string())?;
             let name = entry.name().map(|n| n.to_string()).unwrap_or_default();
+            torchscript |= name.contains("/code/__torch__/") || name.ends_with("/constants.pkl");
             if !name.ends_with(".pkl") {
                 continue;
             }
@@ -649,12 +660,15 @@ fn scan_torch_zip(path: &Path, limits: &ModelLimits) -> PickleReport {
             budget -= bytes.len() as u64;
             pickle::scan(&bytes, &mut report);
         }
+        if report.streams == 0 && report.error.is_none() {
+            return Err("no pickle (*.pkl) entry in the archive: not a PyTorch checkpoint".into());
+        }
         Ok(())
     })();
     if let Err(e) = result {
         report.error = Some(e);
     }
-    report
+    (report, torchscript)
 }
 
 #[cfg(test)]

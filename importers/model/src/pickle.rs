@@ -5,7 +5,7 @@
 
 use aibomdb_graph::PickleReport;
 
-/// Imports a PyTorch checkpoint needs; anything else is reported as unsafe.
+/// Imports a PyTorch checkpoint needs; anything else is unknown or dangerous.
 const ALLOWED: &[&str] = &[
     "collections.OrderedDict",
     "torch._utils._rebuild_tensor_v2",
@@ -27,6 +27,21 @@ const ALLOWED: &[&str] = &[
     "torch.LongStorage",
     "torch.ShortStorage",
     "torch.storage._load_from_bytes",
+    "torch.UntypedStorage",
+    "torch.serialization._get_layout",
+    "torch._utils._rebuild_qtensor",
+    "torch.per_tensor_affine",
+    "torch.qint8",
+    "torch.int8",
+    "torch.uint8",
+    "torch.int32",
+    "torch.int64",
+    "torch.float64",
+    "torch.bool",
+    "numpy._core.multiarray._reconstruct",
+    "numpy.core.multiarray.scalar",
+    "numpy._core.multiarray.scalar",
+    "_codecs.encode",
     "torch.float16",
     "torch.float32",
     "torch.bfloat16",
@@ -34,6 +49,17 @@ const ALLOWED: &[&str] = &[
     "numpy.ndarray",
     "numpy.dtype",
     "builtins.set",
+    "builtins.list",
+    "builtins.dict",
+    "builtins.tuple",
+    "builtins.int",
+    "builtins.float",
+    "builtins.bool",
+    "builtins.str",
+    "builtins.bytes",
+    "builtins.bytearray",
+    "builtins.complex",
+    "builtins.range",
     "builtins.frozenset",
     "builtins.slice",
     "__builtin__.set",
@@ -55,12 +81,77 @@ pub fn scan(data: &[u8], report: &mut PickleReport) {
             break;
         }
     }
-    report.unsafe_imports = report
-        .imports
-        .iter()
-        .filter(|i| !ALLOWED.contains(&i.as_str()))
-        .cloned()
-        .collect();
+    report.dangerous_imports.clear();
+    report.unknown_imports.clear();
+    for import in &report.imports {
+        match verdict(import) {
+            Verdict::Safe => {}
+            Verdict::Dangerous => report.dangerous_imports.push(import.clone()),
+            Verdict::Unknown => report.unknown_imports.push(import.clone()),
+        }
+    }
+}
+
+/// What loading a pickle that imports `name` (`module.attr`) would mean.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// On the allow-list of what PyTorch/numpy checkpoints need, or a
+    /// TorchScript class (`__torch__.…`, resolved against the archive's own
+    /// code by `torch.jit.load`, never imported by Python).
+    Safe,
+    /// Runs commands, evaluates code, reaches files or the network, or
+    /// imports further code (the modules and builtins attackers use).
+    Dangerous,
+    Unknown,
+}
+
+/// Modules any of whose attributes can run code or reach the system.
+const DANGEROUS_MODULES: &[&str] = &[
+    "os", "posix", "nt", "subprocess", "sys", "socket", "shutil", "runpy", "importlib", "pty",
+    "commands", "webbrowser", "ctypes", "marshal", "code", "codeop", "pickle", "_pickle",
+    "dill", "multiprocessing", "asyncio", "http", "urllib", "urllib2", "requests", "ftplib",
+    "smtplib", "telnetlib", "signal", "platform", "tempfile", "pdb", "bdb", "timeit", "trace",
+    "cProfile", "profile", "site", "sysconfig", "zipimport", "pip", "setuptools",
+];
+/// Builtins that evaluate code, reach attributes or files.
+const DANGEROUS_BUILTINS: &[&str] = &[
+    "eval", "exec", "execfile", "compile", "getattr", "setattr", "delattr", "__import__", "open",
+    "globals", "locals", "vars", "input", "breakpoint", "apply", "file", "reload", "memoryview",
+];
+/// Single callables known from published exploits.
+const DANGEROUS_NAMES: &[&str] = &[
+    "operator.attrgetter",
+    "operator.methodcaller",
+    "_operator.attrgetter",
+    "_operator.methodcaller",
+    "numpy.testing._private.utils.runstring",
+    "torch.load",
+    "torch.hub.load",
+    "torch.jit.load",
+    "torch.serialization.load",
+];
+
+pub fn verdict(name: &str) -> Verdict {
+    if ALLOWED.contains(&name)
+        || name.starts_with("__torch__.")
+        || name.starts_with("torch.jit._pickle.")
+    {
+        return Verdict::Safe;
+    }
+    if name.starts_with('<') || DANGEROUS_NAMES.contains(&name) {
+        // `<unresolved STACK_GLOBAL>`: a name computed at load time is a way
+        // to hide what is imported.
+        return Verdict::Dangerous;
+    }
+    let (module, attr) = name.rsplit_once('.').unwrap_or((name, ""));
+    let top = module.split('.').next().unwrap_or(module);
+    if DANGEROUS_MODULES.contains(&top)
+        || (matches!(module, "builtins" | "__builtin__" | "__builtins__")
+            && DANGEROUS_BUILTINS.contains(&attr))
+    {
+        return Verdict::Dangerous;
+    }
+    Verdict::Unknown
 }
 
 fn take<'a>(data: &'a [u8], pos: &mut usize, n: usize) -> Result<&'a [u8], String> {

@@ -1,0 +1,830 @@
+//! Models, datasets and lineage: what the model directories and AI BOMs in
+//! the store say about each model, the integrity and safety findings on its
+//! files, approvals bound to file digests, and lineage walks up (bases,
+//! datasets) and down (fine-tunes, adapters, quantizations) across documents.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+
+use aibomdb_graph::{Artifact, ModelInfo, PackageKey};
+use aibomdb_store::{Approval, DeploymentHit, DocumentRecord, PackageId, PackageRecord, Store};
+use serde::Serialize;
+
+use crate::{QueryError, Result, Target};
+
+/// One lineage edge out of a model.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Lineage {
+    /// finetune, adapter, quantized, merge.
+    pub relation: String,
+    pub purl: String,
+}
+
+/// Something about a model's files a responder should look at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// `unsigned`, `signature`, `signature-mismatch`, `hash-mismatch`,
+    /// `no-reference`, `not-present`, `pickle-dangerous`, `pickle-unknown`,
+    /// `pickle-error`, `file-problem`, `unapproved`.
+    pub kind: &'static str,
+    /// The file concerned, when it is about one file.
+    pub path: Option<String>,
+    pub message: String,
+}
+
+/// Which models a `query models` gate selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FindingFilter {
+    /// Any finding.
+    Risky,
+    /// No model.sig, a file it does not cover, a signature not verified, or a
+    /// file that differs from its signed digest.
+    Unsigned,
+    /// A file whose digest differs from a published or signed one.
+    HashMismatch,
+    /// A pickle that imports code which runs on load.
+    PickleDangerous,
+    /// Not every file (weights, when there are any) approved as it is now.
+    Unapproved,
+}
+
+impl FindingFilter {
+    pub fn admits(self, view: &ModelView) -> bool {
+        let any = |kinds: &[&str]| view.findings.iter().any(|f| kinds.contains(&f.kind));
+        match self {
+            FindingFilter::Risky => !view.findings.is_empty(),
+            FindingFilter::Unsigned => any(&["unsigned", "signature", "signature-mismatch"]),
+            FindingFilter::HashMismatch => any(&["hash-mismatch", "signature-mismatch"]),
+            FindingFilter::PickleDangerous => any(&["pickle-dangerous"]),
+            FindingFilter::Unapproved => view.approval.state != "approved",
+        }
+    }
+}
+
+/// Whether a model's files are approved as they are now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApprovalState {
+    /// `approved`, `partially approved` or `unapproved`.
+    pub state: &'static str,
+    /// The approvals that match a file's current digest.
+    pub approvals: Vec<Approval>,
+    /// Files that need an approval (the weights, or every hashed file of a
+    /// model without weights) and have none for their current bytes.
+    pub unapproved: Vec<String>,
+}
+
+/// A model as the deployment's documents describe it, with what a responder
+/// should worry about.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelView {
+    pub deployment: String,
+    pub document: aibomdb_store::DocumentId,
+    pub purl: String,
+    pub name: String,
+    pub info: ModelInfo,
+    pub derived_from: Vec<Lineage>,
+    pub trained_on: Vec<String>,
+    pub evaluated_on: Vec<String>,
+    /// Integrity and safety findings: digest mismatches, pickles that import
+    /// code, weights with no published digest, no signature, approval drift.
+    pub findings: Vec<Finding>,
+    pub approval: ApprovalState,
+}
+
+fn is_weight(format: &str) -> bool {
+    matches!(
+        format,
+        "safetensors" | "pickle" | "torch-zip" | "torchscript" | "gguf" | "onnx"
+    )
+}
+
+/// Models of the current documents of `deployment` (all deployments when `None`).
+pub fn models(store: &Store, deployment: Option<&str>) -> Result<Vec<ModelView>> {
+    let current: Vec<_> = store
+        .documents()?
+        .into_iter()
+        .filter(|d| d.is_current())
+        .collect();
+    let (in_scope, others): (Vec<_>, Vec<_>) = current
+        .into_iter()
+        .partition(|d| deployment.is_none_or(|name| name == d.deployment));
+    let mut views = described_models(store, &in_scope)?;
+    let wanted = views.len();
+    // Digests other deployments' documents publish for the same models: only
+    // the documents that list one of these model nodes are read.
+    if deployment.is_some() && wanted > 0 {
+        let mut listing = BTreeSet::new();
+        for v in &views {
+            if let Some(p) = store.package(&PackageKey::from_stored(v.purl.clone()))? {
+                listing.extend(store.package_document_ids(p.id)?);
+            }
+        }
+        let extra: Vec<_> = others
+            .into_iter()
+            .filter(|d| listing.contains(&d.id))
+            .collect();
+        views.extend(described_models(store, &extra)?);
+    }
+    let mut out = cross_checked(views);
+    out.truncate(wanted);
+    with_approvals(store, &mut out)?;
+    Ok(out)
+}
+
+/// The descriptions of the models `purls` names, from the current documents
+/// that list them (digests cross-checked among those documents).
+pub fn model_views(store: &Store, purls: &[String]) -> Result<Vec<ModelView>> {
+    let mut ids = BTreeSet::new();
+    for purl in purls {
+        if let Some(p) = store.package(&PackageKey::from_stored(purl.clone()))? {
+            ids.extend(store.package_document_ids(p.id)?);
+        }
+    }
+    let mut documents = Vec::new();
+    for id in ids {
+        if let Some(d) = store.document(id)?.filter(|d| d.is_current()) {
+            documents.push(d);
+        }
+    }
+    let mut out = cross_checked(described_models(store, &documents)?);
+    out.retain(|v| purls.contains(&v.purl));
+    with_approvals(store, &mut out)?;
+    Ok(out)
+}
+
+fn with_approvals(store: &Store, views: &mut [ModelView]) -> Result<()> {
+    let mut approvals: HashMap<String, Vec<Approval>> = HashMap::new();
+    for v in views {
+        if !approvals.contains_key(&v.purl) {
+            approvals.insert(v.purl.clone(), store.approvals(&v.purl)?);
+        }
+        v.approval = approval_state(&v.info, &approvals[&v.purl]);
+        v.findings.extend(approval_findings(&v.info, &approvals[&v.purl]));
+    }
+    Ok(())
+}
+
+/// A file's digest is checked against every digest the graph knows for the
+/// same model (same purl, hence same revision) and path, whichever document
+/// published it: a directory ingested with `--id`/`--revision` is verified
+/// against the Hub's `siblings` LFS digests.
+fn cross_checked(mut views: Vec<ModelView>) -> Vec<ModelView> {
+    let mut published: HashMap<(String, String), Vec<(String, String)>> = HashMap::new();
+    for v in &views {
+        for a in &v.info.artifacts {
+            published
+                .entry((v.purl.clone(), a.path.clone()))
+                .or_default()
+                .extend(a.references.iter().cloned());
+        }
+    }
+    for v in &mut views {
+        let mut changed = false;
+        for a in &mut v.info.artifacts {
+            for r in published
+                .get(&(v.purl.clone(), a.path.clone()))
+                .into_iter()
+                .flatten()
+            {
+                if !a.references.contains(r) {
+                    a.references.push(r.clone());
+                    changed = true;
+                }
+            }
+            a.judge();
+        }
+        if changed {
+            v.findings = findings(&v.info);
+        }
+    }
+    views
+}
+
+/// The models the given documents describe.
+fn described_models(store: &Store, documents: &[DocumentRecord]) -> Result<Vec<ModelView>> {
+    let mut out = Vec::new();
+    for doc in documents {
+        let packages = store.document_packages(doc.id)?;
+        let models: Vec<_> = packages
+            .iter()
+            .filter(|(_, o)| {
+                o.fact.model.as_ref().is_some_and(|m| m.node == "model")
+                    && (Some(o.package) == doc.subject_package
+                        || o.fact.model.as_ref().is_some_and(|m| !m.sources.is_empty()))
+            })
+            .collect();
+        if models.is_empty() {
+            continue;
+        }
+        let keys: HashMap<u64, &str> = packages
+            .iter()
+            .map(|(p, _)| (p.id, p.key.as_str()))
+            .collect();
+        let edges = store.document_edges(doc.id)?;
+        for (p, occurrence) in models {
+            let info = occurrence
+                .fact
+                .model
+                .as_deref()
+                .cloned()
+                .unwrap_or_default();
+            let mut view = ModelView {
+                deployment: doc.deployment.clone(),
+                document: doc.id,
+                purl: p.key.clone(),
+                name: p.name.clone(),
+                derived_from: Vec::new(),
+                trained_on: Vec::new(),
+                evaluated_on: Vec::new(),
+                findings: findings(&info),
+                approval: approval_state(&info, &[]),
+                info,
+            };
+            for (from, to, e) in &edges {
+                if *from != p.id {
+                    continue;
+                }
+                let Some(target) = keys.get(to) else { continue };
+                for kind in e.kinds() {
+                    match kind {
+                        aibomdb_graph::EdgeKind::TrainedOn => {
+                            view.trained_on.push(target.to_string())
+                        }
+                        aibomdb_graph::EdgeKind::EvaluatedOn => {
+                            view.evaluated_on.push(target.to_string())
+                        }
+                        k => {
+                            if let Some(relation) = k.relation() {
+                                view.derived_from.push(Lineage {
+                                    relation: relation.into(),
+                                    purl: target.to_string(),
+                                });
+                            }
+                        }
+                    }
+                }
+            }
+            out.push(view);
+        }
+    }
+    Ok(out)
+}
+
+fn finding(kind: &'static str, path: Option<&str>, message: String) -> Finding {
+    Finding {
+        kind,
+        path: path.map(str::to_string),
+        message,
+    }
+}
+
+fn findings(info: &ModelInfo) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for a in &info.artifacts {
+        let at = Some(a.path.as_str());
+        match a.integrity.as_str() {
+            "mismatch" => {
+                for (source, digest) in &a.references {
+                    if Some(digest) != a.sha256.as_ref() {
+                        out.push(finding(
+                            "hash-mismatch",
+                            at,
+                            format!(
+                                "{}: SHA-256 {} differs from {} in {source}",
+                                a.path,
+                                a.sha256.as_deref().unwrap_or("?"),
+                                digest
+                            ),
+                        ));
+                    }
+                }
+            }
+            "no reference" if is_weight(&a.format) => out.push(finding(
+                "no-reference",
+                at,
+                format!("{}: no published digest to check it against", a.path),
+            )),
+            "not present" if is_weight(&a.format) => out.push(finding(
+                "not-present",
+                at,
+                format!("{}: only a published digest; the file is not here", a.path),
+            )),
+            _ => {}
+        }
+        if let Some(p) = &a.pickle {
+            if !p.dangerous_imports.is_empty() {
+                out.push(finding(
+                    "pickle-dangerous",
+                    at,
+                    format!(
+                        "{}: pickle imports {} (runs on load)",
+                        a.path,
+                        p.dangerous_imports.join(", ")
+                    ),
+                ));
+            }
+            if !p.unknown_imports.is_empty() {
+                out.push(finding(
+                    "pickle-unknown",
+                    at,
+                    format!(
+                        "{}: pickle imports {} (not on the allow-list: review before loading)",
+                        a.path,
+                        p.unknown_imports.join(", ")
+                    ),
+                ));
+            }
+            if let Some(e) = &p.error {
+                out.push(finding(
+                    "pickle-error",
+                    at,
+                    format!("{}: pickle not fully scanned: {e}", a.path),
+                ));
+            }
+        }
+        for problem in &a.problems {
+            out.push(finding(
+                "file-problem",
+                at,
+                format!("{}: {problem}", a.path),
+            ));
+        }
+    }
+    let has_weights = info
+        .artifacts
+        .iter()
+        .any(|a| is_weight(&a.format) && a.sha256.is_some());
+    match &info.signing {
+        None if has_weights => out.push(finding(
+            "unsigned",
+            None,
+            "unsigned: no OpenSSF model-signing bundle (model.sig)".into(),
+        )),
+        None => {}
+        Some(s) => {
+            if s.status != "verified" {
+                let detail = s.detail.as_deref().map(|d| format!(" ({d})")).unwrap_or_default();
+                out.push(finding(
+                    "signature",
+                    Some("model.sig"),
+                    format!("model.sig ({} signature): {}{detail}", s.method, s.status),
+                ));
+            }
+            for f in &s.differ {
+                out.push(finding(
+                    "signature-mismatch",
+                    Some(f),
+                    format!("{f}: differs from its signed digest"),
+                ));
+            }
+            for f in &s.missing {
+                out.push(finding(
+                    "signature-mismatch",
+                    Some(f),
+                    format!("{f}: signed but not present"),
+                ));
+            }
+            for f in &s.unsigned {
+                out.push(finding(
+                    "unsigned",
+                    Some(f),
+                    format!("{f}: present but not covered by model.sig"),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// The files an approval must cover: the weights, or every hashed file when
+/// the model has no weights here.
+fn approval_scope(info: &ModelInfo) -> Vec<&Artifact> {
+    let hashed: Vec<&Artifact> = info
+        .artifacts
+        .iter()
+        .filter(|a| a.sha256.is_some())
+        .collect();
+    let weights: Vec<&Artifact> = hashed
+        .iter()
+        .copied()
+        .filter(|a| is_weight(&a.format))
+        .collect();
+    if weights.is_empty() { hashed } else { weights }
+}
+
+fn approval_state(info: &ModelInfo, approvals: &[Approval]) -> ApprovalState {
+    let mut matched = Vec::new();
+    let mut unapproved = Vec::new();
+    for a in approval_scope(info) {
+        match approvals
+            .iter()
+            .find(|x| a.sha256.as_deref() == Some(x.sha256.as_str()))
+        {
+            Some(x) => matched.push(x.clone()),
+            None => unapproved.push(a.path.clone()),
+        }
+    }
+    let state = if matched.is_empty() {
+        "unapproved"
+    } else if unapproved.is_empty() {
+        "approved"
+    } else {
+        "partially approved"
+    };
+    ApprovalState {
+        state,
+        approvals: matched,
+        unapproved,
+    }
+}
+
+/// A model that was approved but whose files are no longer the approved
+/// bytes: the drift is a finding. (A model never approved is only
+/// `unapproved`, which `--unapproved` selects.)
+fn approval_findings(info: &ModelInfo, approvals: &[Approval]) -> Vec<Finding> {
+    if approvals.is_empty() {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for a in approval_scope(info) {
+        let own = a.sha256.as_deref().unwrap_or("");
+        if approvals.iter().any(|x| x.sha256 == own) {
+            continue;
+        }
+        let message = match approvals
+            .iter()
+            .find(|x| x.path.as_deref() == Some(a.path.as_str()))
+        {
+            Some(x) => format!(
+                "{}: SHA-256 {own} is not the approved {} (approved by {})",
+                a.path, x.sha256, x.by
+            ),
+            None => format!("{}: not approved (other files of this model are)", a.path),
+        };
+        out.push(finding("unapproved", Some(&a.path), message));
+    }
+    out
+}
+
+/// The model nodes a user's name for a model means: a purl (without a
+/// version: every revision), a Hub id `org/name[@revision]`, or the name of a
+/// local model.
+pub fn resolve_models(store: &Store, text: &str) -> Result<Vec<PackageRecord>> {
+    let text = text.trim();
+    let all = store.model_nodes("model")?;
+    let wanted: Option<PackageKey> = if text.starts_with("pkg:") {
+        Some(crate::parse_purl(text)?)
+    } else {
+        let (id, revision) = match text.split_once('@') {
+            Some((i, r)) => (i, Some(r)),
+            None => (text, None),
+        };
+        id.rsplit_once('/')
+            .map(|(ns, name)| PackageKey::from_parts("huggingface", Some(ns), name, revision))
+    };
+    let found: Vec<PackageRecord> = all
+        .into_iter()
+        .filter(|p| match &wanted {
+            Some(key) => {
+                let key = key.as_str();
+                p.key == key || (!key.contains('@') && p.key.starts_with(&format!("{key}@")))
+            }
+            None => p.name == text,
+        })
+        .collect();
+    if found.is_empty() {
+        return Err(QueryError::BadInput(format!(
+            "no model {text:?} in the store (give a purl, a Hub id org/name[@revision], or a local model's name)"
+        )));
+    }
+    Ok(found)
+}
+
+/// Approves the file with digest `sha256` of the model(s) `model` names.
+/// The digest must be one the graph knows for that model: an approval of
+/// bytes nobody ingested is a typo, not a decision. Returns the model purls
+/// approved.
+pub fn approve(
+    store: &Store,
+    model: &str,
+    sha256: &str,
+    by: &str,
+    note: Option<&str>,
+) -> Result<Vec<String>> {
+    let sha256 = sha256.trim().to_ascii_lowercase();
+    if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(QueryError::BadInput(format!(
+            "--artifact-sha256 {sha256:?}: not a SHA-256 (64 hex digits)"
+        )));
+    }
+    if by.trim().is_empty() {
+        return Err(QueryError::BadInput("--by: who approves must be named".into()));
+    }
+    let at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let mut approved = Vec::new();
+    let mut known = BTreeSet::new();
+    for p in resolve_models(store, model)? {
+        let path = artifacts_of(store, p.id)?
+            .into_iter()
+            .find(|a| {
+                if let Some(d) = &a.sha256 {
+                    known.insert(format!("{} {}", a.path, d));
+                }
+                a.sha256.as_deref() == Some(sha256.as_str())
+            })
+            .map(|a| a.path);
+        if path.is_none() {
+            continue;
+        }
+        store.approve(
+            &p.key,
+            &Approval {
+                sha256: sha256.clone(),
+                by: by.trim().to_string(),
+                note: note.map(str::to_string),
+                at,
+                path,
+            },
+        )?;
+        approved.push(p.key);
+    }
+    if approved.is_empty() {
+        return Err(QueryError::BadInput(format!(
+            "no file of {model:?} has SHA-256 {sha256}; its files: {}",
+            if known.is_empty() {
+                "none hashed".to_string()
+            } else {
+                known.into_iter().collect::<Vec<_>>().join(", ")
+            }
+        )));
+    }
+    Ok(approved)
+}
+
+/// Every artifact any document states for the package.
+fn artifacts_of(store: &Store, package: PackageId) -> Result<Vec<Artifact>> {
+    let mut out = Vec::new();
+    for doc in store.package_document_ids(package)? {
+        if let Some(o) = store.occurrence(doc, package)?
+            && let Some(m) = o.fact.model
+        {
+            out.extend(m.artifacts);
+        }
+    }
+    Ok(out)
+}
+
+/// Which way a lineage walk goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Towards base models and datasets.
+    Up,
+    /// Towards fine-tunes, adapters, quantizations and merges of the model
+    /// (and, from a dataset, the models trained or evaluated on it).
+    Down,
+    Both,
+}
+
+/// A node of a lineage walk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LineageNode {
+    pub purl: String,
+    pub name: String,
+    /// `model`, `dataset`, or `package` when no document describes it.
+    pub node: String,
+    /// base, fine-tune, adapter, quantized, merged — when a document says.
+    pub kind: Option<String>,
+    /// Hops from the model asked about: negative up (bases), positive down.
+    pub level: i32,
+}
+
+/// An edge of a lineage walk, with the current documents that state it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LineageLink {
+    pub from: String,
+    pub to: String,
+    /// `derived_from:adapter`, `trained_on`, …
+    pub relation: String,
+    pub documents: Vec<aibomdb_store::DocumentId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LineageGraph {
+    pub roots: Vec<String>,
+    pub nodes: Vec<LineageNode>,
+    pub links: Vec<LineageLink>,
+}
+
+/// Walks lineage edges of every current document from the model(s) `model`
+/// names, `depth` hops at most.
+pub fn lineage(store: &Store, model: &str, direction: Direction, depth: u32) -> Result<LineageGraph> {
+    let roots = match resolve_models(store, model) {
+        Ok(r) => r,
+        // A dataset is a fine place to start a downward walk.
+        Err(e) => {
+            let found: Vec<_> = store
+                .model_nodes("dataset")?
+                .into_iter()
+                .filter(|p| p.key == model || p.name == model || p.key.ends_with(&format!("/{model}")))
+                .collect();
+            if found.is_empty() {
+                return Err(e);
+            }
+            found
+        }
+    };
+    let mut levels: BTreeMap<PackageId, i32> = roots.iter().map(|r| (r.id, 0)).collect();
+    let mut links: BTreeMap<(PackageId, PackageId, String), BTreeSet<u64>> = BTreeMap::new();
+    for (up, sign) in [(true, -1), (false, 1)] {
+        match (direction, up) {
+            (Direction::Up, false) | (Direction::Down, true) => continue,
+            _ => {}
+        }
+        let mut queue: VecDeque<(PackageId, u32)> = roots.iter().map(|r| (r.id, 0)).collect();
+        let mut seen: BTreeSet<PackageId> = queue.iter().map(|(id, _)| *id).collect();
+        while let Some((node, hops)) = queue.pop_front() {
+            if hops >= depth {
+                continue;
+            }
+            let edges = if up {
+                store.lineage_from(node)?
+            } else {
+                store.lineage_to(node)?
+            };
+            for e in edges {
+                let next = if up { e.to } else { e.from };
+                for kind in e.edge.kinds().filter(|k| k.is_lineage()) {
+                    links
+                        .entry((e.from, e.to, kind.as_str().to_string()))
+                        .or_default()
+                        .insert(e.document);
+                }
+                if seen.insert(next) {
+                    levels.entry(next).or_insert(sign * (hops as i32 + 1));
+                    queue.push_back((next, hops + 1));
+                }
+            }
+        }
+    }
+    let mut nodes = Vec::new();
+    let mut purls: HashMap<PackageId, String> = HashMap::new();
+    for (&id, &level) in &levels {
+        let Some(p) = store.package_by_id(id)? else { continue };
+        let (node, kind) = describe(store, id)?;
+        purls.insert(id, p.key.clone());
+        nodes.push(LineageNode {
+            name: display_name(&p),
+            purl: p.key,
+            node,
+            kind,
+            level,
+        });
+    }
+    nodes.sort_by(|a, b| (a.level, &a.purl).cmp(&(b.level, &b.purl)));
+    let links = links
+        .into_iter()
+        .filter_map(|((from, to, relation), docs)| {
+            Some(LineageLink {
+                from: purls.get(&from)?.clone(),
+                to: purls.get(&to)?.clone(),
+                relation,
+                documents: docs.into_iter().collect(),
+            })
+        })
+        .collect();
+    Ok(LineageGraph {
+        roots: roots.into_iter().map(|r| r.key).collect(),
+        nodes,
+        links,
+    })
+}
+
+fn display_name(p: &PackageRecord) -> String {
+    match (&p.namespace, p.ecosystem.as_str()) {
+        (Some(ns), "huggingface") => format!("{ns}/{}", p.name),
+        (Some(ns), _) if ns.starts_with("huggingface-datasets/") => {
+            format!("{}/{}", &ns["huggingface-datasets/".len()..], p.name)
+        }
+        _ => p.name.clone(),
+    }
+}
+
+/// What the documents that list a package say it is: model or dataset, and
+/// the model's kind.
+fn describe(store: &Store, package: PackageId) -> Result<(String, Option<String>)> {
+    let mut node = None;
+    let mut kind = None;
+    for doc in store.package_document_ids(package)? {
+        if let Some(o) = store.occurrence(doc, package)?
+            && let Some(m) = o.fact.model
+        {
+            node.get_or_insert(m.node);
+            if kind.is_none() {
+                kind = m.kind;
+            }
+        }
+    }
+    Ok((node.unwrap_or_else(|| "package".into()), kind))
+}
+
+/// A deployment that runs the model asked about, or a model derived from it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunningHit {
+    /// The model the deployment runs.
+    pub model: String,
+    /// From that model down to the one asked about (`[model]` when it is the
+    /// one asked about), with the relation of each hop.
+    pub lineage: Vec<String>,
+    pub hit: DeploymentHit,
+}
+
+/// Every deployment that runs the model(s) `model` names or, with
+/// `derived`, any fine-tune, adapter, quantization or merge of them — through
+/// lineage stated in any current document, not only in the deployment's own.
+pub fn deployments_running(store: &Store, model: &str, derived: bool) -> Result<Vec<RunningHit>> {
+    let roots = resolve_models(store, model)?;
+    // model → the chain from it to a root, found breadth first.
+    let mut chains: BTreeMap<PackageId, Vec<String>> = BTreeMap::new();
+    let mut queue: VecDeque<PackageId> = VecDeque::new();
+    for r in &roots {
+        chains.insert(r.id, vec![r.key.clone()]);
+        queue.push_back(r.id);
+    }
+    while derived && let Some(node) = queue.pop_front() {
+        if chains.len() > 10_000 {
+            break;
+        }
+        for e in store.lineage_to(node)? {
+            let Some(relation) = e.edge.kinds().find_map(|k| k.relation()) else {
+                continue;
+            };
+            if chains.contains_key(&e.from) {
+                continue;
+            }
+            let Some(p) = store.package_by_id(e.from)? else { continue };
+            let mut chain = vec![p.key.clone(), format!("({relation})")];
+            chain.extend(chains[&node].iter().cloned());
+            chains.insert(e.from, chain);
+            queue.push_back(e.from);
+        }
+    }
+    let mut out = Vec::new();
+    let mut seen = BTreeSet::new();
+    for chain in chains.values() {
+        let key = PackageKey::from_stored(chain[0].clone());
+        for hit in crate::deployments_using(store, &Target::Purl(key), false)?.hits {
+            if seen.insert((hit.deployment.clone(), hit.document, chain[0].clone())) {
+                out.push(RunningHit {
+                    model: chain[0].clone(),
+                    lineage: chain.clone(),
+                    hit,
+                });
+            }
+        }
+    }
+    out.sort_by(|a, b| {
+        (&a.hit.deployment, a.hit.document, &a.model).cmp(&(&b.hit.deployment, b.hit.document, &b.model))
+    });
+    Ok(out)
+}
+
+/// A dataset and the models trained or evaluated on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DatasetView {
+    pub purl: String,
+    pub name: String,
+    pub trained: Vec<String>,
+    pub evaluated: Vec<String>,
+}
+
+/// Every dataset a document names, with the models current documents say
+/// were trained or evaluated on it.
+pub fn datasets(store: &Store) -> Result<Vec<DatasetView>> {
+    let mut out = Vec::new();
+    for d in store.model_nodes("dataset")? {
+        let mut trained = BTreeSet::new();
+        let mut evaluated = BTreeSet::new();
+        for e in store.lineage_to(d.id)? {
+            let Some(p) = store.package_by_id(e.from)? else { continue };
+            for k in e.edge.kinds() {
+                match k {
+                    aibomdb_graph::EdgeKind::TrainedOn => {
+                        trained.insert(p.key.clone());
+                    }
+                    aibomdb_graph::EdgeKind::EvaluatedOn => {
+                        evaluated.insert(p.key.clone());
+                    }
+                    _ => {}
+                }
+            }
+        }
+        out.push(DatasetView {
+            name: display_name(&d),
+            purl: d.key,
+            trained: trained.into_iter().collect(),
+            evaluated: evaluated.into_iter().collect(),
+        });
+    }
+    Ok(out)
+}
