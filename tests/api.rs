@@ -491,7 +491,7 @@ fn models_and_their_findings_over_http() {
     );
     let risky = ok(
         a,
-        r#"{models(risky:true){deployment artifacts{path pickle{unsafeImports}} findings}}"#,
+        r#"{models(risky:true){deployment artifacts{path pickle{dangerousImports}} findings{kind path message}}}"#,
         json!({}),
     );
     let deployments: Vec<&str> = risky["models"]
@@ -508,7 +508,8 @@ fn models_and_their_findings_over_http() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|f| f.as_str().unwrap().contains("posix.system"))
+            .any(|f| f["kind"] == "pickle-dangerous"
+                && f["message"].as_str().unwrap().contains("posix.system"))
     );
     // The other direction: a base model's adapters. The corpus's LLaMA-Factory
     // checkpoint is a LoRA adapter on Llama 3.2 3B Instruct.

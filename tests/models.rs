@@ -76,9 +76,12 @@ fn peft_adapter_repo_links_to_its_base_and_keeps_lfs_digests() {
         "04ec89671cf582ef6c477bb2fa6fc028a9484d6dd6510df3b1e2bf617793ccf0"
     );
     assert!(m["findings"].as_array().unwrap().iter().any(|f| {
-        f.as_str()
-            .unwrap()
-            .starts_with("adapter_model.safetensors: only a published digest")
+        f["kind"] == "not-present"
+            && f["path"] == "adapter_model.safetensors"
+            && f["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("adapter_model.safetensors: only a published digest")
     }));
 }
 
@@ -225,13 +228,13 @@ fn pickles_that_would_run_code_and_tampered_files_are_findings() {
     let zip = artifact(m, "pytorch_model.bin");
     assert_eq!(zip["format"], "torch-zip");
     assert_eq!(
-        zip["pickle"]["unsafe_imports"],
+        zip["pickle"]["dangerous_imports"],
         serde_json::json!(["posix.system"])
     );
     assert_eq!(zip["integrity"], "verified");
     let proto0 = artifact(m, "training_args.bin");
     assert_eq!(
-        proto0["pickle"]["unsafe_imports"],
+        proto0["pickle"]["dangerous_imports"],
         serde_json::json!(["posix.system"])
     );
     let benign = artifact(m, "optimizer.pt");
@@ -239,7 +242,9 @@ fn pickles_that_would_run_code_and_tampered_files_are_findings() {
         benign["pickle"]["imports"],
         serde_json::json!(["collections.OrderedDict"])
     );
-    assert_eq!(benign["pickle"]["unsafe_imports"], serde_json::json!([]));
+    assert_eq!(benign["pickle"]["dangerous_imports"], serde_json::json!([]));
+    assert_eq!(benign["pickle"]["unknown_imports"], serde_json::json!([]));
+    assert_eq!(benign["pickle"]["error"], Value::Null);
     // Appended to after SHA256SUMS was written.
     assert_eq!(benign["integrity"], "mismatch");
     // The release gate: exit 1 while a model has findings.
@@ -250,7 +255,7 @@ fn pickles_that_would_run_code_and_tampered_files_are_findings() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|f| f.as_str().unwrap())
+        .map(|f| f["message"].as_str().unwrap())
         .collect();
     assert!(
         findings
@@ -446,12 +451,23 @@ fn signing_example(dir: &Path, name: &str, copy: &str) -> PathBuf {
     dst
 }
 
+fn signing_key() -> String {
+    corpus()
+        .join("formats/model-signing/keys/signing-key-pub.pem")
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
 fn signing_of(db: &Path, dir: &Path, key: bool) -> (Value, Vec<String>) {
-    let pem = corpus().join("formats/model-signing/keys/signing-key-pub.pem");
+    let pem = signing_key();
+    let with_key = ["--signing-key", pem.as_str()];
+    signing_with(db, dir, if key { &with_key } else { &[] })
+}
+
+fn signing_with(db: &Path, dir: &Path, extra: &[&str]) -> (Value, Vec<String>) {
     let mut args = vec![dir.to_str().unwrap(), "--deployment", "signed"];
-    if key {
-        args.extend(["--signing-key", pem.to_str().unwrap()]);
-    }
+    args.extend_from_slice(extra);
     let out = ingest_model(db, &args);
     let m = &out["model"];
     (
@@ -460,7 +476,7 @@ fn signing_of(db: &Path, dir: &Path, key: bool) -> (Value, Vec<String>) {
             .as_array()
             .unwrap()
             .iter()
-            .map(|f| f.as_str().unwrap().to_string())
+            .map(|f| f["message"].as_str().unwrap().to_string())
             .collect(),
     )
 }
@@ -517,32 +533,569 @@ fn model_signing_bundles_are_checked_offline() {
         findings.iter().any(|f| f.starts_with("model.sig")),
         "{findings:?}"
     );
-    // Certificate bundles (v1.1 and v0.2) and keyless Sigstore: read, never "verified".
-    for (name, method, status) in [
-        (
-            "v1.1.0-certificate",
-            "certificate",
-            "unverified (certificate chain not checked)",
-        ),
-        (
-            "v0.2.0-certificate",
-            "certificate",
-            "unverified (certificate chain not checked)",
-        ),
-        (
-            "v1.1.0-sigstore",
-            "keyless",
-            "unverified (needs transparency log)",
-        ),
-    ] {
+    // A signed file deleted: reported missing, and the model is flagged.
+    let gone = signing_example(dir.path(), "v1.1.0-elliptic-key", "deleted");
+    std::fs::remove_file(gone.join("signme-2")).unwrap();
+    let (s, findings) = signing_of(&db, &gone, true);
+    assert_eq!(s["status"], "verified");
+    assert_eq!(s["missing"], serde_json::json!(["signme-2"]));
+    assert_eq!(s["covered"], serde_json::json!(["signme-1"]));
+    assert!(
+        findings
+            .iter()
+            .any(|f| f == "signme-2: signed but not present")
+    );
+    // A key that is not a public key at all is not a pass either.
+    let cert_as_key = corpus().join("formats/model-signing/keys/ca-cert.pem");
+    let (s, _) = signing_with(
+        &db,
+        &key_dir,
+        &["--signing-key", cert_as_key.to_str().unwrap()],
+    );
+    assert!(
+        s["status"].as_str().unwrap().starts_with("unreadable"),
+        "{s}"
+    );
+}
+
+/// Certificate bundles (v1.1 and v0.2): the leaf (P-384) chains through the
+/// bundle's intermediate to the root CA given (RSA-3072, sha256WithRSA
+/// links), then signs the DSSE envelope. Keyless Sigstore: read, never
+/// "verified", the claimed signer recorded.
+#[test]
+fn certificate_chains_are_checked_and_keyless_signers_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    let keys = corpus().join("formats/model-signing/keys");
+    let root = keys.join("ca-cert.pem");
+    let leaf = keys.join("signing-key-cert.pem");
+    for name in ["v1.1.0-certificate", "v0.2.0-certificate"] {
         let d = signing_example(dir.path(), name, name);
-        let (s, _) = signing_of(&db, &d, true);
-        assert_eq!(s["method"], method, "{name}");
-        assert_eq!(s["status"], status, "{name}");
+        let (s, findings) =
+            signing_with(&db, &d, &["--signing-cert-chain", root.to_str().unwrap()]);
+        assert_eq!(s["method"], "certificate", "{name}");
+        assert_eq!(s["status"], "verified", "{name}: {s}");
         assert_eq!(
-            s["covered"],
-            serde_json::json!(["signme-1", "signme-2"]),
+            s["chain"],
+            serde_json::json!(["CN=intermediate-ca", "CN=intermediate-ca", "CN=root-ca"]),
             "{name}"
         );
+        assert_eq!(s["covered"], serde_json::json!(["signme-1", "signme-2"]));
+        assert!(findings.is_empty(), "{name}: {findings:?}");
+        // No trust anchor: nothing claimed.
+        let (s, _) = signing_with(&db, &d, &[]);
+        assert_eq!(s["status"], "unverified (no trust anchor given)", "{name}");
+        // The wrong anchor (the leaf itself, not a CA that issued the chain).
+        let (s, findings) =
+            signing_with(&db, &d, &["--signing-cert-chain", leaf.to_str().unwrap()]);
+        assert_eq!(s["status"], "certificate chain invalid", "{name}: {s}");
+        assert!(
+            s["detail"]
+                .as_str()
+                .unwrap()
+                .contains("no trusted certificate issued"),
+            "{s}"
+        );
+        assert!(
+            findings
+                .iter()
+                .any(|f| f.contains("certificate chain invalid"))
+        );
+        // A file changed after signing, with a good chain: the file differs.
+        std::fs::write(d.join("signme-2"), b"changed").unwrap();
+        let (s, _) = signing_with(&db, &d, &["--signing-cert-chain", root.to_str().unwrap()]);
+        assert_eq!(s["status"], "verified");
+        assert_eq!(s["differ"], serde_json::json!(["signme-2"]));
     }
+    let d = signing_example(dir.path(), "v1.1.0-sigstore", "keyless");
+    let (s, findings) = signing_with(&db, &d, &["--signing-cert-chain", root.to_str().unwrap()]);
+    assert_eq!(s["method"], "keyless");
+    assert_eq!(s["status"], "unverified (needs transparency log)");
+    assert_eq!(s["covered"], serde_json::json!(["signme-1", "signme-2"]));
+    assert!(s["signer"].as_str().is_some_and(|x| !x.is_empty()), "{s}");
+    assert!(
+        s["issuer"]
+            .as_str()
+            .is_some_and(|x| x.starts_with("https://")),
+        "{s}"
+    );
+    assert!(
+        s["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("the signature matches"),
+        "{s}"
+    );
+    assert!(
+        findings
+            .iter()
+            .any(|f| f.contains("needs transparency log"))
+    );
+}
+
+/// Copies a fixture model directory so that a test can change its files.
+fn copy_fixture(name: &str, dst: &Path) -> PathBuf {
+    std::fs::create_dir_all(dst).unwrap();
+    for e in std::fs::read_dir(fixture(name)).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), dst.join(e.file_name())).unwrap();
+    }
+    dst.to_path_buf()
+}
+
+fn models_gate(db: &Path, flag: &str) -> (Option<i32>, Value) {
+    let out = aibomdb(db, &["query", "models", flag, "--format", "json"]);
+    (
+        out.status.code(),
+        serde_json::from_slice(&out.stdout).unwrap(),
+    )
+}
+
+/// Pickles written by Python's own pickle module (make.sh), never loaded:
+/// each dangerous one is flagged with the import named, the benign zip under
+/// an unusual folder name passes, cut or garbage streams are errors, and a
+/// real TorchScript archive (silero-vad 6.2.3 from PyPI) scans clean.
+#[test]
+fn pickle_zoo_and_a_real_torchscript_archive() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    let zoo = ingest_model(
+        &db,
+        &[
+            fixture("pickle-zoo").to_str().unwrap(),
+            "--deployment",
+            "zoo",
+        ],
+    );
+    let m = &zoo["model"];
+    let pickle = |p: &str| artifact(m, p)["pickle"].clone();
+    assert_eq!(
+        pickle("eval.pkl")["dangerous_imports"],
+        serde_json::json!(["builtins.eval"])
+    );
+    assert_eq!(
+        pickle("popen.pt")["dangerous_imports"],
+        serde_json::json!(["subprocess.Popen"])
+    );
+    let benign = artifact(m, "benign.pth");
+    assert_eq!(benign["format"], "torch-zip");
+    assert_eq!(
+        benign["pickle"]["imports"],
+        serde_json::json!(["collections.OrderedDict"])
+    );
+    assert_eq!(benign["pickle"]["dangerous_imports"], serde_json::json!([]));
+    assert_eq!(benign["pickle"]["error"], Value::Null);
+    for bad in ["truncated.ckpt", "garbage.pkl"] {
+        assert!(pickle(bad)["error"].is_string(), "{bad}: {}", pickle(bad));
+    }
+    let kinds: Vec<(String, String)> = m["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["kind"].as_str().unwrap().to_string(),
+                f["path"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    for expected in [
+        ("pickle-dangerous", "eval.pkl"),
+        ("pickle-dangerous", "popen.pt"),
+        ("pickle-error", "truncated.ckpt"),
+        ("pickle-error", "garbage.pkl"),
+    ] {
+        assert!(
+            kinds.contains(&(expected.0.into(), expected.1.into())),
+            "{expected:?} in {kinds:?}"
+        );
+    }
+    assert!(
+        !kinds
+            .iter()
+            .any(|(k, p)| k.starts_with("pickle") && p == "benign.pth"),
+        "{kinds:?}"
+    );
+
+    let ts = ingest_model(
+        &db,
+        &[
+            fixture("torchscript-silero").to_str().unwrap(),
+            "--deployment",
+            "vad",
+        ],
+    );
+    let jit = artifact(&ts["model"], "silero_vad.jit");
+    assert_eq!(jit["format"], "torchscript");
+    let imports = jit["pickle"]["imports"].as_array().unwrap();
+    // data.pkl and constants.pkl: TorchScript classes and tensor rebuilds.
+    assert_eq!(jit["pickle"]["streams"], 2);
+    assert!(
+        imports
+            .iter()
+            .any(|i| i == "torch._utils._rebuild_tensor_v2")
+    );
+    assert!(
+        imports
+            .iter()
+            .any(|i| i == "__torch__.vad.model.vad_annotator.VADRNNJITMerge")
+    );
+    assert_eq!(jit["pickle"]["dangerous_imports"], serde_json::json!([]));
+    assert_eq!(jit["pickle"]["unknown_imports"], serde_json::json!([]));
+
+    // The gate selects the zoo, not the TorchScript model.
+    let (code, found) = models_gate(&db, "--pickle-dangerous");
+    assert_eq!(code, Some(1));
+    let deployments: Vec<&str> = found
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["deployment"].as_str().unwrap())
+        .collect();
+    assert_eq!(deployments, ["zoo"]);
+}
+
+/// Approvals are bound to the bytes approved: changing the weights after an
+/// approval makes the model visibly unapproved again.
+#[test]
+fn approvals_are_bound_to_file_digests() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    let model_dir = copy_fixture("finetune-safetensors", &dir.path().join("bert-imdb"));
+    let args = [
+        model_dir.to_str().unwrap(),
+        "--deployment",
+        "classifier",
+        "--id",
+        "aibomdb-test/bert-imdb",
+    ];
+    let m = ingest_model(&db, &args)["model"].clone();
+    assert_eq!(m["approval"]["state"], "unapproved");
+    let sha = artifact(&m, "model.safetensors")["sha256"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // SHA256SUMS, written by sha256sum when the fixture was made.
+    let sums = std::fs::read_to_string(model_dir.join("SHA256SUMS")).unwrap();
+    assert!(
+        sums.contains(&format!("{sha}  model.safetensors")),
+        "{sums}"
+    );
+    let (code, _) = models_gate(&db, "--unapproved");
+    assert_eq!(code, Some(1));
+
+    // Approving bytes the model does not have is refused.
+    let wrong = aibomdb(
+        &db,
+        &[
+            "approve",
+            "--model",
+            "aibomdb-test/bert-imdb",
+            "--artifact-sha256",
+            &"0".repeat(64),
+            "--by",
+            "alice",
+        ],
+    );
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(stderr(&wrong).contains("no file of"), "{}", stderr(&wrong));
+    let fingerprint_before = fingerprint(&db);
+    let unknown = aibomdb(
+        &db,
+        &[
+            "approve",
+            "--model",
+            "nobody/nothing",
+            "--artifact-sha256",
+            &sha,
+            "--by",
+            "alice",
+        ],
+    );
+    assert_eq!(unknown.status.code(), Some(2));
+    assert_eq!(fingerprint(&db), fingerprint_before);
+
+    let ok = aibomdb(
+        &db,
+        &[
+            "approve",
+            "--model",
+            "aibomdb-test/bert-imdb",
+            "--artifact-sha256",
+            &sha.to_ascii_uppercase(),
+            "--by",
+            "alice",
+            "--note",
+            "reviewed eval report",
+            "--format",
+            "json",
+        ],
+    );
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    assert_eq!(
+        json(&ok)["approved"],
+        serde_json::json!(["pkg:huggingface/aibomdb-test/bert-imdb"])
+    );
+    let (code, found) = models_gate(&db, "--unapproved");
+    assert_eq!(code, Some(0), "{found}");
+    let all = json(&aibomdb(&db, &["query", "models", "--format", "json"]));
+    let approval = &all[0]["approval"];
+    assert_eq!(approval["state"], "approved");
+    assert_eq!(approval["approvals"][0]["by"], "alice");
+    assert_eq!(approval["approvals"][0]["path"], "model.safetensors");
+    assert_eq!(approval["approvals"][0]["note"], "reviewed eval report");
+
+    // The weights change; the new directory supersedes the old one.
+    let mut bytes = std::fs::read(model_dir.join("model.safetensors")).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(model_dir.join("model.safetensors"), bytes).unwrap();
+    let m = ingest_model(&db, &args)["model"].clone();
+    assert_eq!(m["approval"]["state"], "unapproved");
+    assert_eq!(
+        m["approval"]["unapproved"],
+        serde_json::json!(["model.safetensors"])
+    );
+    let drift = m["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == "unapproved")
+        .expect("approval drift is a finding");
+    assert!(
+        drift["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("is not the approved {sha} (approved by alice)")),
+        "{drift}"
+    );
+    let (code, _) = models_gate(&db, "--unapproved");
+    assert_eq!(code, Some(1));
+    // And it no longer matches the published SHA256SUMS either.
+    let (code, found) = models_gate(&db, "--hash-mismatch");
+    assert_eq!(code, Some(1));
+    assert_eq!(found[0]["deployment"], "classifier");
+    // Unsigned (no model.sig): the --unsigned gate trips too.
+    let (code, _) = models_gate(&db, "--unsigned");
+    assert_eq!(code, Some(1));
+}
+
+/// Lineage up (bases, datasets) and down (adapters, fine-tunes), and the
+/// deployments that run a model or anything built on it — including through
+/// lineage that only another document states (the Hub's model info).
+#[test]
+fn lineage_walks_and_deployments_running_a_base() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    ingest_model(
+        &db,
+        &[
+            fixture("finetune-safetensors").to_str().unwrap(),
+            "--deployment",
+            "classifier",
+            "--id",
+            "aibomdb-test/bert-imdb",
+        ],
+    );
+    ingest_model(
+        &db,
+        &[
+            &hf("llamafactory-pr7074-checkpoint-900"),
+            "--deployment",
+            "support-bot",
+        ],
+    );
+    let up = json(&aibomdb(
+        &db,
+        &[
+            "query",
+            "lineage",
+            "aibomdb-test/bert-imdb",
+            "--direction",
+            "up",
+            "--format",
+            "json",
+        ],
+    ));
+    let level = |g: &Value, purl: &str| -> Option<i64> {
+        g["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["purl"] == purl)
+            .map(|n| n["level"].as_i64().unwrap())
+    };
+    // The card's `base_model` and `datasets` (tests/fixtures/models/make.sh).
+    assert_eq!(
+        level(&up, "pkg:huggingface/aibomdb-test/bert-imdb"),
+        Some(0)
+    );
+    assert_eq!(
+        level(&up, "pkg:huggingface/google-bert/bert-base-uncased"),
+        Some(-1)
+    );
+    assert_eq!(
+        level(&up, "pkg:generic/huggingface-datasets/stanfordnlp/imdb"),
+        Some(-1)
+    );
+    let relations: Vec<&str> = up["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["relation"].as_str().unwrap())
+        .collect();
+    assert_eq!(relations, ["derived_from:finetune", "trained_on"]);
+    // Down from the base: the fine-tune. Down from the dataset: the model trained on it.
+    let down = json(&aibomdb(
+        &db,
+        &[
+            "query",
+            "lineage",
+            "google-bert/bert-base-uncased",
+            "--direction",
+            "down",
+            "--format",
+            "json",
+        ],
+    ));
+    assert_eq!(
+        level(&down, "pkg:huggingface/aibomdb-test/bert-imdb"),
+        Some(1)
+    );
+    let from_dataset = json(&aibomdb(
+        &db,
+        &["query", "lineage", "stanfordnlp/imdb", "--format", "json"],
+    ));
+    assert_eq!(
+        level(&from_dataset, "pkg:huggingface/aibomdb-test/bert-imdb"),
+        Some(1)
+    );
+    // The adapter checkpoint's base: adapter_config.json's base_model_name_or_path.
+    let llama = json(&aibomdb(
+        &db,
+        &[
+            "query",
+            "lineage",
+            "meta-llama/Llama-3.2-3B-Instruct",
+            "--format",
+            "json",
+        ],
+    ));
+    let link = &llama["links"][0];
+    assert_eq!(link["relation"], "derived_from:adapter");
+    assert_eq!(
+        link["from"],
+        "pkg:generic/llamafactory-pr7074-checkpoint-900"
+    );
+
+    // Cross-document: the Hub says deepset/roberta-base-squad2 is a fine-tune
+    // of FacebookAI/roberta-base; a deployment runs a local copy of that
+    // revision whose own files state no lineage.
+    for (i, v) in hub_infos().iter().enumerate() {
+        let f = dir.path().join(format!("info-{i}.json"));
+        std::fs::write(&f, v.to_string()).unwrap();
+        let out = aibomdb(&db, &["ingest", "--deployment", "hub", f.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    ingest_model(
+        &db,
+        &[
+            fixture("torchscript-silero").to_str().unwrap(),
+            "--deployment",
+            "qa-service",
+            "--id",
+            "deepset/roberta-base-squad2",
+            "--revision",
+            "adc3b06f79f797d1c575d5479d6f5efe54a9e3b4",
+        ],
+    );
+    let per_document = json(&aibomdb(
+        &db,
+        &[
+            "query",
+            "deployments",
+            "--purl",
+            "pkg:huggingface/FacebookAI/roberta-base",
+            "--format",
+            "json",
+        ],
+    ));
+    let names = |v: &Value, key: &str| -> Vec<String> {
+        let mut n: Vec<String> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h.pointer(key).unwrap().as_str().unwrap().to_string())
+            .collect();
+        n.dedup();
+        n
+    };
+    assert_eq!(names(&per_document, "/deployment"), ["hub"]);
+    let running = json(&aibomdb(
+        &db,
+        &[
+            "query",
+            "running",
+            "FacebookAI/roberta-base",
+            "--format",
+            "json",
+        ],
+    ));
+    assert_eq!(names(&running, "/hit/deployment"), ["hub", "qa-service"]);
+    let qa = running
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["hit"]["deployment"] == "qa-service")
+        .unwrap();
+    assert_eq!(
+        qa["lineage"],
+        serde_json::json!([
+            "pkg:huggingface/deepset/roberta-base-squad2@adc3b06f79f797d1c575d5479d6f5efe54a9e3b4",
+            "(finetune)",
+            "pkg:huggingface/FacebookAI/roberta-base"
+        ])
+    );
+    let exact = json(&aibomdb(
+        &db,
+        &[
+            "query",
+            "running",
+            "FacebookAI/roberta-base",
+            "--exact",
+            "--format",
+            "json",
+        ],
+    ));
+    assert_eq!(names(&exact, "/hit/deployment"), ["hub"]);
+    let missing = aibomdb(&db, &["query", "lineage", "nobody/nothing"]);
+    assert_eq!(missing.status.code(), Some(2));
+}
+
+/// `aibomdb ingest` takes a model directory like any other input, also when
+/// it finds one while walking a folder.
+#[test]
+fn ingest_reads_model_directories() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    let out = aibomdb(
+        &db,
+        &[
+            "ingest",
+            "--deployment",
+            "fixtures",
+            fixture("").to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let models = json(&aibomdb(&db, &["query", "models", "--format", "json"]));
+    let purls: Vec<&str> = models
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["purl"].as_str().unwrap())
+        .collect();
+    assert_eq!(purls, ["pkg:generic/finetune-safetensors"]);
 }

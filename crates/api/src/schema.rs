@@ -649,7 +649,12 @@ impl From<aibomdb_query::ModelView> for Model {
                 .collect(),
             approval: ApprovalState {
                 state: v.approval.state.to_string(),
-                approvals: v.approval.approvals.into_iter().map(Approval::from).collect(),
+                approvals: v
+                    .approval
+                    .approvals
+                    .into_iter()
+                    .map(Approval::from)
+                    .collect(),
                 unapproved: v.approval.unapproved,
             },
         }
@@ -965,8 +970,10 @@ impl QueryRoot {
             LineageDirection::Both => aibomdb_query::Direction::Both,
         };
         let depth = depth.min(32);
-        let graph = blocking(ctx, move |s| aibomdb_query::lineage(s, &model, direction, depth))
-            .await?;
+        let graph = blocking(ctx, move |s| {
+            aibomdb_query::lineage(s, &model, direction, depth)
+        })
+        .await?;
         Ok(graph.into())
     }
 

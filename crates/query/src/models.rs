@@ -158,7 +158,8 @@ fn with_approvals(store: &Store, views: &mut [ModelView]) -> Result<()> {
             approvals.insert(v.purl.clone(), store.approvals(&v.purl)?);
         }
         v.approval = approval_state(&v.info, &approvals[&v.purl]);
-        v.findings.extend(approval_findings(&v.info, &approvals[&v.purl]));
+        v.findings
+            .extend(approval_findings(&v.info, &approvals[&v.purl]));
     }
     Ok(())
 }
@@ -362,7 +363,11 @@ fn findings(info: &ModelInfo) -> Vec<Finding> {
         None => {}
         Some(s) => {
             if s.status != "verified" {
-                let detail = s.detail.as_deref().map(|d| format!(" ({d})")).unwrap_or_default();
+                let detail = s
+                    .detail
+                    .as_deref()
+                    .map(|d| format!(" ({d})"))
+                    .unwrap_or_default();
                 out.push(finding(
                     "signature",
                     Some("model.sig"),
@@ -517,7 +522,9 @@ pub fn approve(
         )));
     }
     if by.trim().is_empty() {
-        return Err(QueryError::BadInput("--by: who approves must be named".into()));
+        return Err(QueryError::BadInput(
+            "--by: who approves must be named".into(),
+        ));
     }
     let at = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -618,7 +625,12 @@ pub struct LineageGraph {
 
 /// Walks lineage edges of every current document from the model(s) `model`
 /// names, `depth` hops at most.
-pub fn lineage(store: &Store, model: &str, direction: Direction, depth: u32) -> Result<LineageGraph> {
+pub fn lineage(
+    store: &Store,
+    model: &str,
+    direction: Direction,
+    depth: u32,
+) -> Result<LineageGraph> {
     let roots = match resolve_models(store, model) {
         Ok(r) => r,
         // A dataset is a fine place to start a downward walk.
@@ -626,7 +638,9 @@ pub fn lineage(store: &Store, model: &str, direction: Direction, depth: u32) -> 
             let found: Vec<_> = store
                 .model_nodes("dataset")?
                 .into_iter()
-                .filter(|p| p.key == model || p.name == model || p.key.ends_with(&format!("/{model}")))
+                .filter(|p| {
+                    p.key == model || p.name == model || p.key.ends_with(&format!("/{model}"))
+                })
                 .collect();
             if found.is_empty() {
                 return Err(e);
@@ -670,7 +684,9 @@ pub fn lineage(store: &Store, model: &str, direction: Direction, depth: u32) -> 
     let mut nodes = Vec::new();
     let mut purls: HashMap<PackageId, String> = HashMap::new();
     for (&id, &level) in &levels {
-        let Some(p) = store.package_by_id(id)? else { continue };
+        let Some(p) = store.package_by_id(id)? else {
+            continue;
+        };
         let (node, kind) = describe(store, id)?;
         purls.insert(id, p.key.clone());
         nodes.push(LineageNode {
@@ -762,7 +778,9 @@ pub fn deployments_running(store: &Store, model: &str, derived: bool) -> Result<
             if chains.contains_key(&e.from) {
                 continue;
             }
-            let Some(p) = store.package_by_id(e.from)? else { continue };
+            let Some(p) = store.package_by_id(e.from)? else {
+                continue;
+            };
             let mut chain = vec![p.key.clone(), format!("({relation})")];
             chain.extend(chains[&node].iter().cloned());
             chains.insert(e.from, chain);
@@ -784,7 +802,11 @@ pub fn deployments_running(store: &Store, model: &str, derived: bool) -> Result<
         }
     }
     out.sort_by(|a, b| {
-        (&a.hit.deployment, a.hit.document, &a.model).cmp(&(&b.hit.deployment, b.hit.document, &b.model))
+        (&a.hit.deployment, a.hit.document, &a.model).cmp(&(
+            &b.hit.deployment,
+            b.hit.document,
+            &b.model,
+        ))
     });
     Ok(out)
 }
@@ -806,7 +828,9 @@ pub fn datasets(store: &Store) -> Result<Vec<DatasetView>> {
         let mut trained = BTreeSet::new();
         let mut evaluated = BTreeSet::new();
         for e in store.lineage_to(d.id)? {
-            let Some(p) = store.package_by_id(e.from)? else { continue };
+            let Some(p) = store.package_by_id(e.from)? else {
+                continue;
+            };
             for k in e.edge.kinds() {
                 match k {
                     aibomdb_graph::EdgeKind::TrainedOn => {

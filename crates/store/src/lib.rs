@@ -28,6 +28,7 @@ use aibomdb_graph::{DocumentFacts, PackageKey, Purl};
 use petgraph::graphmap::DiGraphMap;
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
+pub use models::{Approval, LineageEdge};
 pub use records::{
     AdvisoryChange, AdvisoryRow, CoverageGap, DeployedPackage, DeploymentHit, DeploymentRecord,
     DeploymentReport, DocumentId, DocumentRecord, DocumentSummary, EdgeRecord, IngestOutcome,
@@ -35,7 +36,6 @@ pub use records::{
     PathStep, Stats,
 };
 use tables::*;
-pub use models::{Approval, LineageEdge};
 pub use vex::VexRecord;
 
 /// Errors from the store. Backend errors are carried as text so that redb's
@@ -322,8 +322,19 @@ impl Store {
                 encode(fact, &mut buf);
                 doc_packages.insert((doc_id, id), buf.as_slice())?;
                 package_docs.insert((id, doc_id), ())?;
-                if let Some(model) = &fact.model {
-                    model_nodes.insert((model.node.as_str(), id), ())?;
+                // Models and datasets by what the importer made of them, or
+                // by the component type an SBOM gave.
+                let node =
+                    fact.model
+                        .as_ref()
+                        .map(|m| m.node.as_str())
+                        .or(match fact.kind.as_deref() {
+                            Some("machine-learning-model") => Some("model"),
+                            Some("data") => Some("dataset"),
+                            _ => None,
+                        });
+                if let Some(node) = node {
+                    model_nodes.insert((node, id), ())?;
                 }
             }
             meta.insert("next_package_id", next_package)?;

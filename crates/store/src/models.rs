@@ -63,9 +63,15 @@ impl Store {
             for e in edges.range((doc, package, 0)..=(doc, package, u64::MAX))? {
                 let (k, v) = e?;
                 let (_, _, to) = k.value();
-                let edge: EdgeRecord = decode(v.value(), "edges", &format!("{doc}/{package}/{to}"))?;
+                let edge: EdgeRecord =
+                    decode(v.value(), "edges", &format!("{doc}/{package}/{to}"))?;
                 if edge.kinds().any(|k| k.is_lineage()) {
-                    out.push(LineageEdge { from: package, to, document: doc, edge });
+                    out.push(LineageEdge {
+                        from: package,
+                        to,
+                        document: doc,
+                        edge,
+                    });
                 }
             }
         }
@@ -90,7 +96,12 @@ impl Store {
             };
             let edge: EdgeRecord = decode(v.value(), "edges", &format!("{doc}/{from}/{package}"))?;
             if edge.kinds().any(|k| k.is_lineage()) {
-                out.push(LineageEdge { from, to: package, document: doc, edge });
+                out.push(LineageEdge {
+                    from,
+                    to: package,
+                    document: doc,
+                    edge,
+                });
             }
         }
         Ok(out)

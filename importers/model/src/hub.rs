@@ -185,6 +185,10 @@ pub fn import(bytes: &[u8]) -> Result<DocumentFacts, ImportError> {
             name: base,
             kind: Some("machine-learning-model".into()),
             key: Some(key),
+            model: Some(Box::new(ModelInfo {
+                node: "model".into(),
+                ..Default::default()
+            })),
             ..Default::default()
         });
         facts.dependencies.push(DependencyFact {
@@ -204,6 +208,10 @@ pub fn import(bytes: &[u8]) -> Result<DocumentFacts, ImportError> {
             name: d,
             kind: Some("data".into()),
             key: Some(key),
+            model: Some(Box::new(ModelInfo {
+                node: "dataset".into(),
+                ..Default::default()
+            })),
             ..Default::default()
         });
         facts.dependencies.push(DependencyFact {

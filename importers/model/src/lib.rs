@@ -607,7 +607,12 @@ fn hash_and_scan(path: &Path, rel: &str, limits: &ModelLimits) -> Artifact {
         }
     } else if is_zip && a.format == "pickle" {
         let (report, torchscript) = scan_torch_zip(path, limits);
-        a.format = if torchscript { "torchscript" } else { "torch-zip" }.into();
+        a.format = if torchscript {
+            "torchscript"
+        } else {
+            "torch-zip"
+        }
+        .into();
         a.pickle = Some(report);
     } else if is_pickle || a.format == "pickle" {
         a.format = "pickle".into();

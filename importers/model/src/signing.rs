@@ -92,6 +92,12 @@ fn check(
     )
     .into_bytes();
     pae.extend_from_slice(&payload);
+    // What may have been signed: the DSSE PAE with the curve's hash; and for
+    // bundles of model_signing v0.2 (`Digests/v0.1`), that version's PAE, which
+    // formatted the payload as Python's `repr(bytes)` after "DSSEV1", hashed
+    // with SHA-256 whatever the curve (model_signing keeps the same
+    // compatibility path in its verifier).
+    let mut signed_forms = vec![(pae, SigAlg::Dsse)];
 
     let statement: Value = serde_json::from_slice(&payload)
         .map_err(|e| format!("payload is not an in-toto statement: {e}"))?;
@@ -127,6 +133,15 @@ fn check(
     } else if predicate_type == "https://model_signing/Digests/v0.1" {
         // v0.2 of the tool: one in-toto subject per file.
         report.format = "v0.1".into();
+        let mut compat = format!(
+            "DSSEV1 {} {} {} ",
+            payload_type.len(),
+            payload_type,
+            payload.len()
+        )
+        .into_bytes();
+        compat.extend_from_slice(python_bytes_repr(&payload).as_bytes());
+        signed_forms.push((compat, SigAlg::Sha256));
         for s in statement
             .get("subject")
             .and_then(Value::as_array)
@@ -148,7 +163,7 @@ fn check(
         "key" => match trust.public_key_pem.as_deref() {
             Some(pem) => {
                 let key = pem_spki(pem)?;
-                if verify_signature(&key, SigAlg::Dsse, &pae, &sig)? {
+                if verify_any(&key, &signed_forms, &sig)? {
                     "verified".into()
                 } else {
                     "signature invalid".into()
@@ -166,7 +181,7 @@ fn check(
             describe_signer(leaf, report);
             let spki = spki_der(leaf)?;
             report.detail = Some(
-                if verify_signature(&spki, SigAlg::Dsse, &pae, &sig)? {
+                if verify_any(&spki, &signed_forms, &sig)? {
                     "the signature matches the certificate's key; the certificate's issuance and \
                      the transparency-log entry are not checked offline"
                 } else {
@@ -192,7 +207,7 @@ fn check(
                         }
                         Ok(subjects) => {
                             report.chain = subjects;
-                            if verify_signature(&spki_der(leaf)?, SigAlg::Dsse, &pae, &sig)? {
+                            if verify_any(&spki_der(leaf)?, &signed_forms, &sig)? {
                                 "verified".into()
                             } else {
                                 "signature invalid".into()
@@ -246,7 +261,9 @@ impl SigAlg {
             "1.2.840.113549.1.1.11" | "1.2.840.10045.4.3.2" => Ok(SigAlg::Sha256),
             "1.2.840.113549.1.1.12" | "1.2.840.10045.4.3.3" => Ok(SigAlg::Sha384),
             "1.2.840.113549.1.1.13" | "1.2.840.10045.4.3.4" => Ok(SigAlg::Sha512),
-            other => Err(format!("unsupported certificate signature algorithm {other}")),
+            other => Err(format!(
+                "unsupported certificate signature algorithm {other}"
+            )),
         }
     }
 }
@@ -258,7 +275,11 @@ fn verify_signature(spki: &[u8], alg: SigAlg, message: &[u8], sig: &[u8]) -> Res
     use p256::pkcs8::DecodePublicKey;
     use sha2::Digest;
     let digest = |curve_default: SigAlg| -> Vec<u8> {
-        match if matches!(alg, SigAlg::Dsse) { curve_default } else { alg } {
+        match if matches!(alg, SigAlg::Dsse) {
+            curve_default
+        } else {
+            alg
+        } {
             SigAlg::Sha384 => sha2::Sha384::digest(message).to_vec(),
             SigAlg::Sha512 => sha2::Sha512::digest(message).to_vec(),
             _ => sha2::Sha256::digest(message).to_vec(),
@@ -280,11 +301,54 @@ fn verify_signature(spki: &[u8], alg: SigAlg, message: &[u8], sig: &[u8]) -> Res
         let (scheme, hashed) = match alg {
             SigAlg::Sha384 => (rsa::Pkcs1v15Sign::new::<sha2::Sha384>(), digest(alg)),
             SigAlg::Sha512 => (rsa::Pkcs1v15Sign::new::<sha2::Sha512>(), digest(alg)),
-            _ => (rsa::Pkcs1v15Sign::new::<sha2::Sha256>(), digest(SigAlg::Sha256)),
+            _ => (
+                rsa::Pkcs1v15Sign::new::<sha2::Sha256>(),
+                digest(SigAlg::Sha256),
+            ),
         };
         return Ok(key.verify(scheme, &hashed, sig).is_ok());
     }
     Err("the key is not a P-256, P-384 or RSA public key".into())
+}
+
+/// True when `sig` verifies over any of the forms the signer may have signed.
+fn verify_any(spki: &[u8], forms: &[(Vec<u8>, SigAlg)], sig: &[u8]) -> Result<bool, String> {
+    for (message, alg) in forms {
+        if verify_signature(spki, *alg, message, sig)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Python's `repr()` of a `bytes` value: `b'…'` (or `b"…"` when the bytes
+/// hold a `'` and no `"`), with `\\`, `\t`, `\n`, `\r`, the quote, and
+/// `\xhh` for other bytes outside printable ASCII escaped.
+fn python_bytes_repr(bytes: &[u8]) -> String {
+    let quote = if bytes.contains(&b'\'') && !bytes.contains(&b'"') {
+        b'"'
+    } else {
+        b'\''
+    };
+    let mut out = String::with_capacity(bytes.len() + 3);
+    out.push('b');
+    out.push(quote as char);
+    for &b in bytes {
+        match b {
+            b'\\' => out.push_str("\\\\"),
+            b'\t' => out.push_str("\\t"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            _ if b == quote => {
+                out.push('\\');
+                out.push(b as char);
+            }
+            0x20..=0x7e => out.push(b as char),
+            _ => out.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    out.push(quote as char);
+    out
 }
 
 /// A PEM public key as DER SubjectPublicKeyInfo. Key files often carry a
@@ -382,7 +446,11 @@ fn is_ca(cert: &Certificate) -> bool {
 /// Checks that `chain[0]` chains to one of `anchors` through certificates of
 /// the bundle or the anchors file: each link's signature, CA constraint and
 /// validity at `now`. Returns the subjects from leaf to anchor.
-fn check_chain(chain: &[Certificate], anchors: &[Certificate], now: u64) -> Result<Vec<String>, String> {
+fn check_chain(
+    chain: &[Certificate],
+    anchors: &[Certificate],
+    now: u64,
+) -> Result<Vec<String>, String> {
     let valid_at = |c: &Certificate| -> Result<(), String> {
         let v = &c.tbs_certificate.validity;
         let (from, to) = (
@@ -406,7 +474,12 @@ fn check_chain(chain: &[Certificate], anchors: &[Certificate], now: u64) -> Resu
             .signature
             .as_bytes()
             .ok_or("certificate signature has unused bits")?;
-        verify_signature(&spki_der(parent)?, SigAlg::of_certificate(child)?, &tbs, sig)
+        verify_signature(
+            &spki_der(parent)?,
+            SigAlg::of_certificate(child)?,
+            &tbs,
+            sig,
+        )
     };
     let leaf = chain.first().ok_or("no certificate")?;
     valid_at(leaf)?;
@@ -443,4 +516,79 @@ fn check_chain(chain: &[Certificate], anchors: &[Certificate], now: u64) -> Resu
         current = next;
     }
     Err("certificate chain longer than 8".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn corpus(rel: &str) -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/corpus/formats/model-signing")
+            .join(rel)
+    }
+
+    fn trust_key(pem: String) -> Trust {
+        Trust {
+            public_key_pem: Some(pem),
+            ..Default::default()
+        }
+    }
+
+    /// The corpus key verifies its bundle; any other P-384 key does not.
+    #[test]
+    fn a_wrong_key_fails() {
+        use p384::pkcs8::{EncodePublicKey, LineEnding};
+        let bundle = std::fs::read(corpus("v1.1.0-elliptic-key/model.sig")).unwrap();
+        let right = std::fs::read_to_string(corpus("keys/signing-key-pub.pem")).unwrap();
+        assert_eq!(verify(&bundle, &trust_key(right), &[]).status, "verified");
+        let other = p384::SecretKey::from_slice(&[7u8; 48]).unwrap();
+        let wrong = other
+            .public_key()
+            .to_public_key_pem(LineEnding::LF)
+            .unwrap();
+        assert_eq!(
+            verify(&bundle, &trust_key(wrong), &[]).status,
+            "signature invalid"
+        );
+    }
+
+    #[test]
+    fn python_bytes_repr_matches_python() {
+        // repr(b"{\n  \"a\": 'x'\t\\\xff}") in Python 3.
+        assert_eq!(
+            python_bytes_repr(b"{\n  \"a\": 'x'\t\\\xff}"),
+            r#"b'{\n  "a": \'x\'\t\\\xff}'"#
+        );
+        assert_eq!(python_bytes_repr(b"it's"), r#"b"it's""#);
+    }
+
+    /// Certificates must chain to an anchor the caller gave, and be valid then.
+    #[test]
+    fn certificate_chain_needs_the_right_anchor_and_time() {
+        let bundle = std::fs::read(corpus("v1.1.0-certificate/model.sig")).unwrap();
+        let root = std::fs::read_to_string(corpus("keys/ca-cert.pem")).unwrap();
+        let at = |now: u64, pem: &str| {
+            verify(
+                &bundle,
+                &Trust {
+                    certificate_chain_pem: Some(pem.to_string()),
+                    now,
+                    ..Default::default()
+                },
+                &[],
+            )
+        };
+        // 2026-01-01: inside the certificates' 2025–2035 validity.
+        assert_eq!(at(1_767_225_600, &root).status, "verified");
+        // 2040: expired.
+        let late = at(2_208_988_800, &root);
+        assert_eq!(late.status, "certificate chain invalid");
+        assert!(late.detail.unwrap().contains("not now"));
+        // The intermediate alone is a valid anchor too; the leaf is not.
+        let int = std::fs::read_to_string(corpus("keys/int-ca-cert.pem")).unwrap();
+        assert_eq!(at(1_767_225_600, &int).status, "verified");
+        let leaf = std::fs::read_to_string(corpus("keys/signing-key-cert.pem")).unwrap();
+        assert_eq!(at(1_767_225_600, &leaf).status, "certificate chain invalid");
+    }
 }
