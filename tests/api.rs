@@ -573,3 +573,113 @@ fn models_and_their_findings_over_http() {
         "derived_from:finetune"
     );
 }
+
+/// Lineage, deployments running a base, datasets and approvals over HTTP.
+#[test]
+fn lineage_running_datasets_and_approvals_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/models");
+    let out = common::aibomdb(
+        &db,
+        &[
+            "ingest-model",
+            fixtures.join("finetune-safetensors").to_str().unwrap(),
+            "--deployment",
+            "classifier",
+            "--id",
+            "aibomdb-test/bert-imdb",
+        ],
+    );
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let server = Server::start(&db, &["--write-token", TOKEN]);
+    let a = &server.addr;
+    let g = ok(
+        a,
+        r#"{lineage(model:"google-bert/bert-base-uncased", direction:DOWN){roots nodes{purl level node} links{from to relation documents}}}"#,
+        json!({}),
+    );
+    let g = &g["lineage"];
+    assert_eq!(
+        g["roots"],
+        json!(["pkg:huggingface/google-bert/bert-base-uncased"])
+    );
+    assert_eq!(
+        g["links"][0]["from"],
+        "pkg:huggingface/aibomdb-test/bert-imdb"
+    );
+    assert_eq!(g["links"][0]["relation"], "derived_from:finetune");
+    let running = ok(
+        a,
+        r#"{deploymentsRunning(model:"google-bert/bert-base-uncased"){model lineage hit{deployment}}}"#,
+        json!({}),
+    );
+    assert_eq!(
+        running["deploymentsRunning"],
+        json!([{
+            "model": "pkg:huggingface/aibomdb-test/bert-imdb",
+            "lineage": ["pkg:huggingface/aibomdb-test/bert-imdb", "(finetune)", "pkg:huggingface/google-bert/bert-base-uncased"],
+            "hit": {"deployment": "classifier"}
+        }])
+    );
+    let datasets = ok(a, r#"{datasets{purl name trained evaluated}}"#, json!({}));
+    assert_eq!(
+        datasets["datasets"],
+        json!([{
+            "purl": "pkg:generic/huggingface-datasets/stanfordnlp/imdb",
+            "name": "stanfordnlp/imdb",
+            "trained": ["pkg:huggingface/aibomdb-test/bert-imdb"],
+            "evaluated": []
+        }])
+    );
+
+    // Approving needs the write token; the approval shows on the model.
+    let q =
+        r#"{models(unapproved:true){purl approval{state unapproved approvals{by sha256 path}}}}"#;
+    let before = ok(a, q, json!({}));
+    let sha = {
+        let m = ok(
+            a,
+            r#"{model(purl:"pkg:huggingface/aibomdb-test/bert-imdb"){artifacts{path sha256}}}"#,
+            json!({}),
+        );
+        m["model"]["artifacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["path"] == "model.safetensors")
+            .unwrap()["sha256"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(before["models"][0]["approval"]["state"], "unapproved");
+    let mutation = "mutation($s:String!){approveModel(model:\"aibomdb-test/bert-imdb\", artifactSha256:$s, by:\"bob\", note:\"ok\")}";
+    let (status, refused) = graphql(a, None, mutation, json!({"s": sha}));
+    assert_eq!(status, 401, "{refused}");
+    let (status, v) = graphql(a, Some(TOKEN), mutation, json!({"s": sha}));
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(
+        v["data"]["approveModel"],
+        json!(["pkg:huggingface/aibomdb-test/bert-imdb"])
+    );
+    // The response cache must not serve the old answer after the write.
+    assert_eq!(ok(a, q, json!({}))["models"], json!([]));
+    let all = ok(
+        a,
+        r#"{models{approval{state approvals{by path}}}}"#,
+        json!({}),
+    );
+    assert_eq!(
+        all["models"][0]["approval"],
+        json!({"state": "approved", "approvals": [{"by": "bob", "path": "model.safetensors"}]})
+    );
+    let (_, bad) = graphql(a, Some(TOKEN), mutation, json!({"s": "ab".repeat(32)}));
+    assert!(
+        bad["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no file of"),
+        "{bad}"
+    );
+}

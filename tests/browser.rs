@@ -28,6 +28,23 @@ fn dashboard_search_shows_the_deployments_that_contain_transformers() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let model = root.join("tests/fixtures/models/finetune-safetensors");
+    let out = aibomdb(
+        &db,
+        &[
+            "ingest-model",
+            model.to_str().unwrap(),
+            "--deployment",
+            "classifier",
+            "--id",
+            "aibomdb-test/bert-imdb",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // The expected answer, from the CLI (not from the page).
     let expected = json(&aibomdb(
         &db,
@@ -59,6 +76,7 @@ fn dashboard_search_shows_the_deployments_that_contain_transformers() {
         .arg(&script)
         .arg(server.url("/"))
         .arg(&shot)
+        .arg("classifier")
         .output()
         .expect("run node");
     assert!(
@@ -92,6 +110,25 @@ fn dashboard_search_shows_the_deployments_that_contain_transformers() {
             .as_str()
             .unwrap()
             .ends_with("/sbom.cdx.json")
+    );
+    // The model's lineage as the card states it (tests/fixtures/models/make.sh).
+    assert_eq!(
+        seen["lineage"]["nodes"],
+        serde_json::json!([
+            "pkg:generic/huggingface-datasets/stanfordnlp/imdb",
+            "pkg:huggingface/aibomdb-test/bert-imdb",
+            "pkg:huggingface/google-bert/bert-base-uncased"
+        ]),
+        "{seen}"
+    );
+    assert_eq!(
+        seen["lineage"]["relations"],
+        serde_json::json!(["finetune", "trained_on"]),
+        "{seen}"
+    );
+    assert_eq!(
+        seen["lineage"]["approval"],
+        serde_json::json!(["unapproved"])
     );
     assert_eq!(seen["errors"], serde_json::json!([]), "page errors");
     let png = std::fs::read(&shot).expect("screenshot written");

@@ -166,12 +166,48 @@ async function renderRadius(container, purl, range) {
   }
 }
 
+// Columns by lineage level: bases and datasets on the left, the model in the
+// middle, what was derived from it on the right; edges carry the relation.
+function lineageSvg(g) {
+  const levels = [...new Set(g.nodes.map((n) => n.level))].sort((a, b) => a - b);
+  const col = new Map(levels.map((l, i) => [l, i]));
+  const rowsIn = new Map();
+  const at = new Map();
+  for (const n of g.nodes) {
+    const c = col.get(n.level);
+    const r = rowsIn.get(c) ?? 0;
+    rowsIn.set(c, r + 1);
+    at.set(n.purl, { c, r, n });
+  }
+  const colW = 320, rowH = 34, boxW = 250, boxH = 22;
+  const width = Math.max(1, levels.length) * colW + 20;
+  const height = Math.max(1, ...rowsIn.values()) * rowH + 20;
+  const xy = (p) => { const a = at.get(p); return { x: 10 + a.c * colW, y: 10 + a.r * rowH }; };
+  let svg = `<svg class="radius lineage" role="img" aria-label="model lineage" viewBox="0 0 ${width} ${height}" style="height:${Math.min(height, 600)}px">`;
+  for (const l of g.links) {
+    if (!at.has(l.from) || !at.has(l.to)) continue;
+    // An edge points from the derived model to its base (or dataset): draw base → derived.
+    const a = xy(l.to), b = xy(l.from);
+    const [x1, y1, x2, y2] = [a.x + boxW, a.y + boxH / 2, b.x, b.y + boxH / 2];
+    svg += `<path class="${esc(l.relation.replace(/[^a-z_]/g, "-"))}" d="M${x1},${y1} C${x1 + 30},${y1} ${x2 - 30},${y2} ${x2},${y2}"/>` +
+      `<text class="relation" x="${(x1 + x2) / 2 - 30}" y="${(y1 + y2) / 2 - 3}">${esc(l.relation.replace(/^derived_from:/, ""))}</text>`;
+  }
+  for (const { n } of at.values()) {
+    const { x, y } = xy(n.purl);
+    const cls = g.roots.includes(n.purl) ? "target" : n.node === "dataset" ? "document" : "package";
+    const label = `${n.name}${n.kind ? ` (${n.kind})` : ""}`;
+    svg += `<g><title>${esc(n.purl)}</title><rect class="${cls}" x="${x}" y="${y}" width="${boxW}" height="${boxH}" rx="3"/>` +
+      `<text x="${x + 5}" y="${y + 15}">${esc(label.length > 40 ? label.slice(0, 39) + "…" : label)}</text></g>`;
+  }
+  return svg + "</svg>";
+}
+
 async function showDeployment(name) {
   results.innerHTML = `<p class="muted">Loading…</p>`;
   const d = await gql(`query($n:String!){deployment(name:$n){name
       documents(history:true){id format tool path current supersededBy packages edges}
       packages(first:1000){totalCount edges{node{purl version direct flags}}}
-      models{purl kind derivedFrom{relation purl} trainedOn signing{status} findings}
+      models{purl kind derivedFrom{relation purl} trainedOn signing{status signer} approval{state} findings{kind message}}
       advisories{deployment package advisory aliases severity score fixed status viaSourceOf matchedName open
         vex{status state justification detail suppresses}}}}`, { n: name });
   if (!d.deployment) { results.innerHTML = `<p class="error">No deployment named ${esc(name)}.</p>`; return; }
@@ -182,14 +218,20 @@ async function showDeployment(name) {
     esc(x.id), esc(x.format), esc(x.tool ?? ""), esc(x.packages), esc(x.edges), x.current ? "yes" : `superseded by ${esc(x.supersededBy)}`, `<span class="muted">${esc(x.path)}</span>`,
   ]), "documents");
   if (dep.models.length) {
-    html += `<h2>Models</h2>` + table(["model", "kind", "derived from", "trained on", "signature", "findings"], dep.models.map((m) => [
+    html += `<h2>Models</h2>` + table(["model", "kind", "derived from", "trained on", "signature", "approval", "findings"], dep.models.map((m) => [
       link("package", m.purl.replace(/@[^@]*$/, ""), m.purl),
       esc(m.kind ?? ""),
       m.derivedFrom.map((l) => `${esc(l.relation)}: ${link("package", l.purl.replace(/@[^@]*$/, ""), l.purl)}`).join("<br>"),
       m.trainedOn.map((d) => esc(d)).join("<br>"),
-      esc(m.signing ? m.signing.status : "none"),
-      m.findings.length ? `<span class="badge open">${m.findings.length}</span> ${esc(m.findings.join("; "))}` : "",
+      esc(m.signing ? m.signing.status + (m.signing.signer ? ` (${m.signing.signer})` : "") : "none"),
+      esc(m.approval.state),
+      m.findings.map((f) => `<span class="badge open">${esc(f.kind)}</span> ${esc(f.message)}`).join("<br>"),
     ]), "models");
+    // One lineage picture per model (bases and datasets left, derivatives right).
+    const shown = [...new Set(dep.models.map((m) => m.purl))].slice(0, 12);
+    const graphs = await Promise.all(shown.map((p) => gql(`query($m:String!){lineage(model:$m, direction:BOTH, depth:4){
+        roots nodes{purl name node kind level} links{from to relation}}}`, { m: p })));
+    html += `<h2>Model lineage</h2>` + graphs.map((g) => lineageSvg(g.lineage)).join("");
   }
   html += `<h2>Advisories</h2>` + matchesTable(dep.advisories, false);
   const pk = dep.packages;

@@ -3,7 +3,7 @@
 // Usage: node dashboard.mjs BASE_URL SCREENSHOT.png  → prints a JSON summary.
 import { chromium } from "playwright-core";
 
-const [base, screenshot] = process.argv.slice(2);
+const [base, screenshot, modelDeployment] = process.argv.slice(2);
 if (!base || !screenshot) {
   console.error("usage: node dashboard.mjs BASE_URL SCREENSHOT.png");
   process.exit(2);
@@ -38,7 +38,20 @@ try {
   const download = await page.getAttribute("a.download", "href");
   const models = await page.$$eval("table.models tbody tr td:first-child", (tds) => tds.map((td) => td.textContent.trim()));
   await page.screenshot({ path: screenshot.replace(/\.png$/, "-deployment.png"), fullPage: true });
-  console.log(JSON.stringify({ deployments, paths, pictureNodes, heading, download, models, errors }));
+
+  // A deployment that runs a model: its lineage picture.
+  let lineage = null;
+  if (modelDeployment) {
+    await page.goto(`${base}#/deployment/${encodeURIComponent(modelDeployment)}`, { waitUntil: "load" });
+    await page.waitForSelector("svg.lineage rect", { timeout: 15000 });
+    lineage = {
+      nodes: await page.$$eval("svg.lineage title", (t) => t.map((x) => x.textContent).sort()),
+      relations: await page.$$eval("svg.lineage text.relation", (t) => t.map((x) => x.textContent).sort()),
+      approval: await page.$$eval("table.models tbody tr td:nth-child(6)", (tds) => tds.map((td) => td.textContent.trim())),
+    };
+    await page.screenshot({ path: screenshot.replace(/\.png$/, "-lineage.png"), fullPage: true });
+  }
+  console.log(JSON.stringify({ deployments, paths, pictureNodes, heading, download, models, lineage, errors }));
 } finally {
   await browser.close();
 }

@@ -787,28 +787,29 @@ pub fn deployments_running(store: &Store, model: &str, derived: bool) -> Result<
             queue.push_back(e.from);
         }
     }
-    let mut out = Vec::new();
-    let mut seen = BTreeSet::new();
+    // One answer per (deployment, document): the most derived model it runs.
+    // A fine-tune's own document lists its base too, reached through it.
+    let mut best: BTreeMap<(String, aibomdb_store::DocumentId), RunningHit> = BTreeMap::new();
     for chain in chains.values() {
         let key = PackageKey::from_stored(chain[0].clone());
         for hit in crate::deployments_using(store, &Target::Purl(key), false)?.hits {
-            if seen.insert((hit.deployment.clone(), hit.document, chain[0].clone())) {
-                out.push(RunningHit {
-                    model: chain[0].clone(),
-                    lineage: chain.clone(),
-                    hit,
-                });
+            let slot = (hit.deployment.clone(), hit.document);
+            if best
+                .get(&slot)
+                .is_none_or(|kept| kept.lineage.len() < chain.len())
+            {
+                best.insert(
+                    slot,
+                    RunningHit {
+                        model: chain[0].clone(),
+                        lineage: chain.clone(),
+                        hit,
+                    },
+                );
             }
         }
     }
-    out.sort_by(|a, b| {
-        (&a.hit.deployment, a.hit.document, &a.model).cmp(&(
-            &b.hit.deployment,
-            b.hit.document,
-            &b.model,
-        ))
-    });
-    Ok(out)
+    Ok(best.into_values().collect())
 }
 
 /// A dataset and the models trained or evaluated on it.
