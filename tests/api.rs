@@ -683,3 +683,61 @@ fn lineage_running_datasets_and_approvals_over_http() {
         "{bad}"
     );
 }
+
+/// A model directory uploaded file by file over GraphQL is read as
+/// `ingest-model` reads it; a path that leaves the directory is refused and
+/// nothing is written.
+#[test]
+fn model_directory_upload_over_http() {
+    use base64::Engine;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    let server = Server::start(&db, &["--write-token", TOKEN]);
+    let a = &server.addr;
+    let src =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/models/checkpoint-pickle");
+    let mut files = Vec::new();
+    for name in [
+        "SHA256SUMS",
+        "optimizer.pt",
+        "pytorch_model.bin",
+        "training_args.bin",
+    ] {
+        let bytes = std::fs::read(src.join(name)).unwrap();
+        files.push(json!({"path": name, "contentBase64": base64::engine::general_purpose::STANDARD.encode(bytes)}));
+    }
+    let m = "mutation($f:[ModelFileInput!]!){ingestModel(deployment:\"trainer\", name:\"checkpoint\", files:$f){status format packages}}";
+    let (status, v) = graphql(a, Some(TOKEN), m, json!({"f": files}));
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["data"]["ingestModel"]["status"], "ingested", "{v}");
+    let found = ok(
+        a,
+        r#"{models(pickleDangerous:true){purl deployment findings{kind path}}}"#,
+        json!({}),
+    );
+    let model = &found["models"][0];
+    assert_eq!(model["purl"], "pkg:generic/checkpoint");
+    assert!(
+        model["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["kind"] == "pickle-dangerous" && f["path"] == "pytorch_model.bin"),
+        "{model}"
+    );
+    let documents = r#"{deployment(name:"trainer"){documents(history:true){id}}}"#;
+    let before = ok(a, documents, json!({}));
+    for evil in ["../escape.txt", "/etc/passwd", "a/../../b", "C:\\x"] {
+        let files = json!([{"path": evil, "contentBase64": "eA=="}]);
+        let (_, v) = graphql(a, Some(TOKEN), m, json!({"f": files}));
+        assert!(
+            v["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("stay inside"),
+            "{evil}: {v}"
+        );
+    }
+    assert_eq!(ok(a, documents, json!({})), before);
+    assert!(!dir.path().join("escape.txt").exists());
+}

@@ -1099,3 +1099,32 @@ fn ingest_reads_model_directories() {
         .collect();
     assert_eq!(purls, ["pkg:generic/finetune-safetensors"]);
 }
+
+/// A model card or config on its own is a model description too, named
+/// after its folder; a README without model-card keys is not.
+#[test]
+fn a_model_card_alone_is_ingested() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    let card = corpus().join("formats/huggingface/llamafactory-pr7074-checkpoint-900/README.md");
+    let out = aibomdb(
+        &db,
+        &["ingest", "--deployment", "cards", card.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let models = json(&aibomdb(&db, &["query", "models", "--format", "json"]));
+    let m = &models[0];
+    assert_eq!(m["purl"], "pkg:generic/llamafactory-pr7074-checkpoint-900");
+    assert_eq!(m["info"]["sources"], serde_json::json!(["README.md"]));
+    assert_eq!(m["info"]["library_name"], "peft");
+    // The card's front matter: `base_model: meta-llama/Llama-3.2-3B-Instruct`.
+    // Without adapter_config.json beside it the relation is the Hub's default.
+    assert_eq!(
+        m["derived_from"],
+        serde_json::json!([{"relation": "finetune", "purl": "pkg:huggingface/meta-llama/Llama-3.2-3B-Instruct"}])
+    );
+    let plain = dir.path().join("README.md");
+    std::fs::write(&plain, "---\ntitle: docs\n---\n# hello\n").unwrap();
+    let out = aibomdb(&db, &["ingest", plain.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}

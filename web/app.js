@@ -179,18 +179,19 @@ function lineageSvg(g) {
     rowsIn.set(c, r + 1);
     at.set(n.purl, { c, r, n });
   }
-  const colW = 320, rowH = 34, boxW = 250, boxH = 22;
-  const width = Math.max(1, levels.length) * colW + 20;
-  const height = Math.max(1, ...rowsIn.values()) * rowH + 20;
+  const colW = 400, rowH = 40, boxW = 270, boxH = 22;
+  const width = Math.max(1, levels.length) * colW - (colW - boxW) + 20;
+  const height = Math.max(1, ...rowsIn.values()) * rowH + 10;
   const xy = (p) => { const a = at.get(p); return { x: 10 + a.c * colW, y: 10 + a.r * rowH }; };
-  let svg = `<svg class="radius lineage" role="img" aria-label="model lineage" viewBox="0 0 ${width} ${height}" style="height:${Math.min(height, 600)}px">`;
+  // Drawn at its natural size (scaled down only when wider than the page).
+  let svg = `<svg class="radius lineage" role="img" aria-label="model lineage" viewBox="0 0 ${width} ${height}" style="width:${width}px;max-width:100%;height:auto">`;
   for (const l of g.links) {
     if (!at.has(l.from) || !at.has(l.to)) continue;
     // An edge points from the derived model to its base (or dataset): draw base → derived.
     const a = xy(l.to), b = xy(l.from);
     const [x1, y1, x2, y2] = [a.x + boxW, a.y + boxH / 2, b.x, b.y + boxH / 2];
     svg += `<path class="${esc(l.relation.replace(/[^a-z_]/g, "-"))}" d="M${x1},${y1} C${x1 + 30},${y1} ${x2 - 30},${y2} ${x2},${y2}"/>` +
-      `<text class="relation" x="${(x1 + x2) / 2 - 30}" y="${(y1 + y2) / 2 - 3}">${esc(l.relation.replace(/^derived_from:/, ""))}</text>`;
+      `<text class="relation" x="${x1 + 8}" y="${y1 - 4}">${esc(l.relation.replace(/^derived_from:/, ""))}</text>`;
   }
   for (const { n } of at.values()) {
     const { x, y } = xy(n.purl);

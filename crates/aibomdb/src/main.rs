@@ -434,6 +434,7 @@ fn ingest_model(db: &PathBuf, args: IngestModelArgs) -> Result<ExitCode> {
         revision: args.revision,
         signing_key,
         signing_certificates: (!chain.is_empty()).then_some(chain),
+        name: None,
     };
     let prepared = match aibomdb_ingest::prepare_model_dir(&args.dir, &identity) {
         Ok(p) => p,

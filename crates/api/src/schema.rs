@@ -8,7 +8,8 @@ use aibomdb_query::{QueryError, Target};
 use aibomdb_store::Store;
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{
-    Context, EmptySubscription, Enum, Error, ErrorExtensions, Object, Result, Schema, SimpleObject,
+    Context, EmptySubscription, Enum, Error, ErrorExtensions, InputObject, Object, Result, Schema,
+    SimpleObject,
 };
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
@@ -1132,41 +1133,111 @@ async fn ingest_bytes(
         let vex_statements = prepared.facts.vex.len() as u64;
         let outcome = aibomdb_ingest::commit(&store, prepared, Some(&deployment))
             .map_err(|e| bad_input(e.to_string()))?;
-        Ok(match outcome {
-            aibomdb_store::IngestOutcome::Ingested {
-                document,
-                packages,
-                new_packages,
-                edges,
-                superseded,
-            } => IngestResult {
-                status: "ingested".into(),
-                document,
-                format,
-                packages,
-                new_packages,
-                edges,
-                superseded,
-                vex_statements,
-            },
-            aibomdb_store::IngestOutcome::Unchanged { document } => IngestResult {
-                status: "unchanged".into(),
-                document,
-                format,
-                packages: 0,
-                new_packages: 0,
-                edges: 0,
-                superseded: None,
-                vex_statements: 0,
-            },
-        })
+        Ok(ingest_result(outcome, format, vex_statements))
     })
     .await
     .map_err(|e| Error::new(format!("internal: {e}")))?
 }
 
+/// One file of an uploaded model directory.
+#[derive(InputObject)]
+pub struct ModelFileInput {
+    /// Path inside the model directory (`config.json`, `weights/model.safetensors`).
+    pub path: String,
+    /// The file's bytes, base64 (standard alphabet).
+    pub content_base64: String,
+}
+
+fn ingest_result(
+    outcome: aibomdb_store::IngestOutcome,
+    format: String,
+    vex_statements: u64,
+) -> IngestResult {
+    match outcome {
+        aibomdb_store::IngestOutcome::Ingested {
+            document,
+            packages,
+            new_packages,
+            edges,
+            superseded,
+        } => IngestResult {
+            status: "ingested".into(),
+            document,
+            format,
+            packages,
+            new_packages,
+            edges,
+            superseded,
+            vex_statements,
+        },
+        aibomdb_store::IngestOutcome::Unchanged { document } => IngestResult {
+            status: "unchanged".into(),
+            document,
+            format,
+            packages: 0,
+            new_packages: 0,
+            edges: 0,
+            superseded: None,
+            vex_statements: 0,
+        },
+    }
+}
+
 #[Object]
 impl MutationRoot {
+    /// Ingests a model directory sent file by file (card, configs, weights,
+    /// `SHA256SUMS`, `model.sig`): hashed, scanned and judged exactly as
+    /// `aibomdb ingest-model` does, in one transaction. Paths must stay inside
+    /// the directory; the request body limit bounds the upload. Signatures
+    /// are checked only against keys and anchors the server was given none
+    /// of: they show as unverified.
+    #[allow(clippy::too_many_arguments)]
+    async fn ingest_model(
+        &self,
+        ctx: &Context<'_>,
+        deployment: String,
+        files: Vec<ModelFileInput>,
+        id: Option<String>,
+        revision: Option<String>,
+        name: Option<String>,
+    ) -> Result<IngestResult> {
+        require_write(ctx)?;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let mut decoded = Vec::with_capacity(files.len());
+        for f in files {
+            use base64::Engine;
+            let bytes = b64
+                .decode(f.content_base64.as_bytes())
+                .map_err(|e| bad_input(format!("{}: contentBase64: {e}", f.path)))?;
+            decoded.push((f.path, bytes));
+        }
+        let store = store(ctx).clone();
+        tokio::task::spawn_blocking(move || {
+            let label = name
+                .clone()
+                .or_else(|| id.clone())
+                .unwrap_or_else(|| "upload".into());
+            let identity = aibomdb_importer_model::ModelIdentity {
+                id,
+                revision,
+                name,
+                ..Default::default()
+            };
+            let prepared = aibomdb_ingest::prepare_model_files(
+                std::path::Path::new(&label),
+                &decoded,
+                &identity,
+            )
+            .map_err(|e| bad_input(e.to_string()))?;
+            let format = prepared.format.label().to_string();
+            let outcome = aibomdb_ingest::commit(&store, prepared, Some(&deployment))
+                .map_err(|e| bad_input(e.to_string()))?;
+            Ok(ingest_result(outcome, format, 0))
+        })
+        .await
+        .map_err(|e| Error::new(format!("internal: {e}")))?
+    }
+
     /// Ingests one document (SBOM, lockfile, VEX) into a deployment, whole or
     /// not at all. `fileName` is a label and picks the reader for lockfiles
     /// (`uv.lock`, `requirements.txt`); nothing beside it is read.

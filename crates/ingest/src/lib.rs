@@ -210,6 +210,19 @@ fn prepare_with(
         .file_name()
         .map(|n| n.to_string_lossy())
         .unwrap_or_default();
+    let head = String::from_utf8_lossy(&bytes[..bytes.len().min(64 * 1024)]);
+    if aibomdb_importer_model::sniff_file(&name, &head) {
+        // A model card or config on its own: the model it describes, named
+        // after the folder it sits in.
+        let identity = aibomdb_importer_model::ModelIdentity {
+            name: path
+                .parent()
+                .and_then(|p| p.file_name())
+                .map(|n| n.to_string_lossy().into_owned()),
+            ..Default::default()
+        };
+        return prepare_model_files(path, &[(name.into_owned(), bytes.to_vec())], &identity);
+    }
     let format = detect(bytes, &name).map_err(|k| IngestError::new(path, k))?;
     let sha256: [u8; 32] = Sha256::digest(bytes).into();
     let facts = import(format, bytes, siblings).map_err(|k| IngestError::new(path, k))?;
@@ -220,6 +233,63 @@ fn prepare_with(
         size: bytes.len() as u64,
         facts,
     })
+}
+
+/// Reads model files given as bytes (an upload, or one card or config
+/// file) as one model directory: they are written to a private temporary
+/// directory — paths checked to stay inside it — and read from there. `label`
+/// names the document's source.
+pub fn prepare_model_files(
+    label: &Path,
+    files: &[(String, Vec<u8>)],
+    identity: &aibomdb_importer_model::ModelIdentity,
+) -> Result<Prepared, IngestError> {
+    const MAX_FILES: usize = 10_000;
+    if files.is_empty() || files.len() > MAX_FILES {
+        return Err(IngestError::new(
+            label,
+            ErrorKind::UnknownFormat(format!(
+                "a model upload has 1 to {MAX_FILES} files, not {}",
+                files.len()
+            )),
+        ));
+    }
+    let dir = tempfile::tempdir().map_err(|e| IngestError::new(label, e))?;
+    for (rel, bytes) in files {
+        let clean = rel.trim_start_matches("./");
+        let safe = !clean.is_empty()
+            && !clean.starts_with('/')
+            && !clean.contains('\\')
+            && !clean.contains(':')
+            && clean
+                .split('/')
+                .all(|part| !part.is_empty() && part != "." && part != "..");
+        if !safe {
+            return Err(IngestError::new(
+                label,
+                ErrorKind::Import {
+                    format: Format::ModelDirectory,
+                    error: ImportError::field(
+                        rel.clone(),
+                        "a file path must be relative and stay inside the model directory",
+                    ),
+                },
+            ));
+        }
+        let path = dir.path().join(clean);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| IngestError::new(label, e))?;
+        }
+        std::fs::write(&path, bytes).map_err(|e| IngestError::new(label, e))?;
+    }
+    let mut identity = identity.clone();
+    if identity.name.is_none() {
+        identity.name = label.file_name().map(|n| n.to_string_lossy().into_owned());
+    }
+    let mut prepared =
+        prepare_model_dir(dir.path(), &identity).map_err(|e| IngestError::new(label, e.kind))?;
+    prepared.path = label.to_path_buf();
+    Ok(prepared)
 }
 
 /// Reads a model directory as one document: card, configs, every file

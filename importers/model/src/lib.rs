@@ -60,6 +60,40 @@ pub struct ModelIdentity {
     pub signing_key: Option<String>,
     /// CA certificates (PEM) a certificate-signed `model.sig` must chain to.
     pub signing_certificates: Option<String>,
+    /// The local name when there is no hub id (default: the directory's name).
+    pub name: Option<String>,
+}
+
+/// Whether a single file is a model description this importer reads: a
+/// model card (Markdown whose YAML front matter has model-card keys), a PEFT
+/// `adapter_config.json`, or a transformers `config.json`. `head` is the
+/// start of the file.
+pub fn sniff_file(file_name: &str, head: &str) -> bool {
+    let name = file_name.to_ascii_lowercase();
+    let head = head.trim_start_matches('\u{feff}');
+    if name.ends_with(".md") {
+        let Some(rest) = head.strip_prefix("---") else {
+            return false;
+        };
+        let front = rest.split("\n---").next().unwrap_or("");
+        return front.lines().any(|l| {
+            [
+                "base_model:",
+                "base_model_relation:",
+                "datasets:",
+                "library_name:",
+                "pipeline_tag:",
+                "model-index:",
+            ]
+            .iter()
+            .any(|k| l.starts_with(k))
+        });
+    }
+    match name.as_str() {
+        "adapter_config.json" => head.contains("\"peft_type\""),
+        "config.json" => head.contains("\"model_type\"") || head.contains("\"architectures\""),
+        _ => false,
+    }
 }
 
 /// The key of a model on the Hub: `pkg:huggingface/org/name[@revision]`.
@@ -359,11 +393,11 @@ pub fn import_dir(
     info.artifacts = artifacts;
 
     // Nodes and edges.
-    let dir_name = dir
-        .canonicalize()
-        .ok()
-        .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .unwrap_or_else(|| "model".into());
+    let dir_name = identity
+        .name
+        .clone()
+        .filter(|n| !n.trim().is_empty())
+        .map_or_else(|| dir_name_of(dir), |n| n.trim().to_string());
     let key = match identity.id.as_deref() {
         Some(id) => hub_key(id, identity.revision.as_deref()).ok_or_else(|| {
             ImportError::field("--id", format!("{id:?} is not an `org/name` hub id"))
@@ -447,6 +481,13 @@ pub fn import_dir(
     }
     facts.entries_read = facts.packages.len() - 1;
     Ok(facts.finish())
+}
+
+fn dir_name_of(dir: &Path) -> String {
+    dir.canonicalize()
+        .ok()
+        .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "model".into())
 }
 
 /// A content digest of the directory listing (names and file digests), so that
