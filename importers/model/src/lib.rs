@@ -337,6 +337,7 @@ pub fn import_dir(
     // Files: hash each, read published digests, scan weights.
     let mut artifacts: Vec<Artifact> = Vec::new();
     let mut published: Vec<(String, String, String)> = Vec::new(); // (file, source, digest)
+    let mut to_hash: Vec<&str> = Vec::new();
     for rel in &files {
         let path = dir.join(rel);
         if let Some(target) = rel.strip_suffix(".lfs-pointer.txt")
@@ -359,17 +360,26 @@ pub fn import_dir(
                 published.push((file, rel.clone(), digest));
             }
         }
-        artifacts.push(hash_and_scan(&path, rel, limits));
+        to_hash.push(rel.as_str());
     }
+    artifacts.extend(hash_all(dir, &to_hash, limits));
+    let mut by_path: std::collections::HashMap<String, usize> = artifacts
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (a.path.clone(), i))
+        .collect();
     for (file, source, digest) in published {
-        match artifacts.iter_mut().find(|a| a.path == file) {
-            Some(a) => a.references.push((source, digest)),
-            None => artifacts.push(Artifact {
-                path: file.clone(),
-                format: format_of(&file).into(),
-                references: vec![(source, digest)],
-                ..Default::default()
-            }),
+        match by_path.get(&file) {
+            Some(&i) => artifacts[i].references.push((source, digest)),
+            None => {
+                by_path.insert(file.clone(), artifacts.len());
+                artifacts.push(Artifact {
+                    path: file.clone(),
+                    format: format_of(&file).into(),
+                    references: vec![(source, digest)],
+                    ..Default::default()
+                });
+            }
         }
     }
     for a in &mut artifacts {
@@ -594,10 +604,42 @@ pub(crate) fn format_of(path: &str) -> &'static str {
     }
 }
 
+/// Hashes and scans `files` (relative to `dir`) on up to four threads, each
+/// with one reusable 1 MiB buffer; results in the order given.
+fn hash_all(dir: &Path, files: &[&str], limits: &ModelLimits) -> Vec<Artifact> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 4)
+        .min(files.len().max(1));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut done: Vec<(usize, Artifact)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut buf = vec![0u8; 1 << 20];
+                    let mut out = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(rel) = files.get(i) else { break };
+                        out.push((i, hash_and_scan(&dir.join(rel), rel, limits, &mut buf)));
+                    }
+                    out
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_default())
+            .collect()
+    });
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, a)| a).collect()
+}
+
 /// Hashes a file in 1 MiB chunks and, by its format, scans its header or
 /// pickle opcodes. Problems are recorded on the artifact, not raised: one bad
 /// weight file must not hide the others.
-fn hash_and_scan(path: &Path, rel: &str, limits: &ModelLimits) -> Artifact {
+fn hash_and_scan(path: &Path, rel: &str, limits: &ModelLimits, buf: &mut [u8]) -> Artifact {
     let mut a = Artifact {
         path: rel.to_string(),
         format: format_of(rel).into(),
@@ -612,10 +654,9 @@ fn hash_and_scan(path: &Path, rel: &str, limits: &ModelLimits) -> Artifact {
     };
     let mut head = Vec::new();
     let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
     let mut size = 0u64;
     loop {
-        match file.read(&mut buf) {
+        match file.read(buf) {
             Ok(0) => break,
             Ok(n) => {
                 hasher.update(&buf[..n]);
