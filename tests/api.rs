@@ -550,10 +550,16 @@ fn models_and_their_findings_over_http() {
     );
     let bert = ok(
         a,
-        r#"{model(purl:"pkg:huggingface/aibomdb-test/bert-imdb"){adapters{purl}}}"#,
+        r#"{model(id:"aibomdb-test/bert-imdb"){purl adapters{purl}}}"#,
         json!({}),
     );
+    assert_eq!(
+        bert["model"]["purl"],
+        "pkg:huggingface/aibomdb-test/bert-imdb"
+    );
     assert_eq!(bert["model"]["adapters"], json!([]));
+    let none = ok(a, r#"{model(id:"no/such"){purl}}"#, json!({}));
+    assert!(none["model"].is_null());
     let unknown = ok(
         a,
         r#"{model(purl:"pkg:huggingface/no/such"){purl}}"#,

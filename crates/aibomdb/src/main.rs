@@ -777,21 +777,11 @@ fn query(store: &Store, q: QueryCommand) -> Result<ExitCode> {
             format,
         } => {
             use aibomdb_query::FindingFilter as F;
-            let filters: Vec<F> = [
-                (risky, F::Risky),
-                (unsigned, F::Unsigned),
-                (hash_mismatch, F::HashMismatch),
-                (pickle_dangerous, F::PickleDangerous),
-                (unapproved, F::Unapproved),
-            ]
-            .into_iter()
-            .filter_map(|(on, f)| on.then_some(f))
-            .collect();
+            let filters =
+                F::selected([risky, unsigned, hash_mismatch, pickle_dangerous, unapproved]);
             let mut views =
                 aibomdb_query::models(store, deployment.as_deref()).map_err(bad_input)?;
-            if !filters.is_empty() {
-                views.retain(|v| filters.iter().any(|f| f.admits(v)));
-            }
+            views.retain(|v| F::keep(&filters, v));
             let risky = !filters.is_empty();
             match format {
                 OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&views)?),

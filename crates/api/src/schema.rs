@@ -888,31 +888,43 @@ impl QueryRoot {
         #[graphql(default = false)] unapproved: bool,
     ) -> Result<Vec<Model>> {
         use aibomdb_query::FindingFilter as F;
-        let filters: Vec<F> = [
-            (risky, F::Risky),
-            (unsigned, F::Unsigned),
-            (hash_mismatch, F::HashMismatch),
-            (pickle_dangerous, F::PickleDangerous),
-            (unapproved, F::Unapproved),
-        ]
-        .into_iter()
-        .filter_map(|(on, f)| on.then_some(f))
-        .collect();
+        let filters = F::selected([risky, unsigned, hash_mismatch, pickle_dangerous, unapproved]);
         let views = blocking(ctx, move |s| {
             aibomdb_query::models(s, deployment.as_deref())
         })
         .await?;
         Ok(views
             .into_iter()
-            .filter(|v| filters.is_empty() || filters.iter().any(|f| f.admits(v)))
+            .filter(|v| F::keep(&filters, v))
             .map(Model::from)
             .collect())
     }
 
-    /// One model by purl, as the current documents that list it describe it
-    /// (the first description found), or null.
-    async fn model(&self, ctx: &Context<'_>, purl: String) -> Result<Option<Model>> {
-        let key = aibomdb_query::parse_purl(&purl).map_err(query_error)?;
+    /// One model by purl or id, as the current documents that list it
+    /// describe it (the first description found), or null.
+    /// `id` is a Hub id `org/name[@revision]` or a local model's name; with
+    /// several revisions known, the first in purl order is given.
+    async fn model(
+        &self,
+        ctx: &Context<'_>,
+        purl: Option<String>,
+        id: Option<String>,
+    ) -> Result<Option<Model>> {
+        let key = match (purl, id) {
+            (Some(p), None) => aibomdb_query::parse_purl(&p).map_err(query_error)?,
+            (None, Some(id)) => {
+                let found =
+                    blocking(ctx, move |s| Ok(aibomdb_query::resolve_models(s, &id).ok())).await?;
+                match found.and_then(|mut f| {
+                    f.sort_by(|a, b| a.key.cmp(&b.key));
+                    f.into_iter().next()
+                }) {
+                    Some(p) => aibomdb_graph::PackageKey::from_stored(p.key),
+                    None => return Ok(None),
+                }
+            }
+            _ => return Err(bad_input("give either `purl` or `id`")),
+        };
         let wanted = key.as_str().to_string();
         let (views, referenced) = blocking(ctx, move |s| {
             let views = aibomdb_query::model_views(s, std::slice::from_ref(&wanted))?;

@@ -48,6 +48,22 @@ pub enum FindingFilter {
 }
 
 impl FindingFilter {
+    /// The gates a caller switched on, from its flags in the order
+    /// risky, unsigned, hash mismatch, pickle dangerous, unapproved.
+    pub fn selected(flags: [bool; 5]) -> Vec<FindingFilter> {
+        use FindingFilter::*;
+        [Risky, Unsigned, HashMismatch, PickleDangerous, Unapproved]
+            .into_iter()
+            .zip(flags)
+            .filter_map(|(f, on)| on.then_some(f))
+            .collect()
+    }
+
+    /// No gates keep everything; several keep what any of them admits.
+    pub fn keep(filters: &[FindingFilter], view: &ModelView) -> bool {
+        filters.is_empty() || filters.iter().any(|f| f.admits(view))
+    }
+
     pub fn admits(self, view: &ModelView) -> bool {
         let any = |kinds: &[&str]| view.findings.iter().any(|f| kinds.contains(&f.kind));
         match self {
