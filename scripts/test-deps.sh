@@ -2,11 +2,14 @@
 # Installs what the tests need on a fresh machine (README command 2 then runs
 # `cargo test --workspace`).
 # - Python's `packaging`: the independent PEP 440 implementation the OSV tests cross-check against.
+# - cyclonedx-python-lib (with the official CycloneDX JSON schemas) and spdx-tools: the independent
+#   validators the export tests run on every CycloneDX and SPDX document written.
 # - Debian's Chromium and playwright-core (npm): the dashboard's browser test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-python3 -m pip install --quiet --disable-pip-version-check 'packaging==26.3'
+python3 -m pip install --quiet --disable-pip-version-check 'packaging==26.3' \
+  'cyclonedx-python-lib[json-validation]==11.12.0' 'spdx-tools==0.8.5'
 
 if ! test -x /usr/bin/chromium; then
   sudo=""

@@ -739,6 +739,34 @@ pub struct RunningHit {
     pub hit: DeploymentHit,
 }
 
+/// One BSI TR-03183-2 field and the components that lack it.
+#[derive(SimpleObject)]
+pub struct CraField {
+    /// The guideline's field number (1–20).
+    pub number: u8,
+    pub field: String,
+    /// sbom or component.
+    pub level: String,
+    /// required, additional or optional.
+    pub category: String,
+    pub present: u64,
+    pub total: u64,
+    /// bom-refs of the components without it.
+    pub missing: Vec<String>,
+    /// Where it is looked for in CycloneDX 1.6.
+    pub mapping: String,
+}
+
+#[derive(SimpleObject)]
+pub struct CraReport {
+    pub deployment: String,
+    pub standard: String,
+    pub components: u64,
+    /// True when a required field is missing: a release gate fails.
+    pub required_missing: bool,
+    pub fields: Vec<CraField>,
+}
+
 /// A dataset and the models trained or evaluated on it.
 #[derive(SimpleObject)]
 pub struct Dataset {
@@ -1011,6 +1039,89 @@ impl QueryRoot {
                 hit: DeploymentHit::from(h.hit),
             })
             .collect())
+    }
+
+    /// The deployment as a compliance document: `format` is cyclonedx-1.6,
+    /// cyclonedx-1.5, spdx-2.3, openvex or cyclonedx-vex. Returns the JSON
+    /// text (also downloadable at `/deployments/{name}/export/{format}`).
+    async fn export(
+        &self,
+        ctx: &Context<'_>,
+        deployment: String,
+        format: String,
+        creator_email: Option<String>,
+        creator_url: Option<String>,
+        author: Option<String>,
+    ) -> Result<String> {
+        let format: aibomdb_export::ExportFormat = format
+            .parse()
+            .map_err(|e: aibomdb_export::ExportError| bad_input(e.to_string()))?;
+        let store = store(ctx).clone();
+        tokio::task::spawn_blocking(move || {
+            let opts = aibomdb_export::Options {
+                timestamp: aibomdb_export::time::rfc3339_now(),
+                creator_email,
+                creator_url,
+                author,
+            };
+            match aibomdb_export::export(&store, &deployment, format, &opts) {
+                Ok(doc) => Ok(serde_json::to_string_pretty(&doc).unwrap_or_default()),
+                Err(e @ aibomdb_export::ExportError::NoDeployment(_)) => {
+                    Err(bad_input(e.to_string()))
+                }
+                Err(e) => Err(Error::new(e.to_string())),
+            }
+        })
+        .await
+        .map_err(|e| Error::new(format!("internal: {e}")))?
+    }
+
+    /// Completeness of the deployment's CycloneDX 1.6 export against BSI
+    /// TR-03183-2 v2.1.0, field by field.
+    async fn cra_report(
+        &self,
+        ctx: &Context<'_>,
+        deployment: String,
+        creator_email: Option<String>,
+        creator_url: Option<String>,
+    ) -> Result<CraReport> {
+        let store = store(ctx).clone();
+        tokio::task::spawn_blocking(move || {
+            let opts = aibomdb_export::Options {
+                timestamp: aibomdb_export::time::rfc3339_now(),
+                creator_email,
+                creator_url,
+                author: None,
+            };
+            match aibomdb_export::cra_report(&store, &deployment, &opts) {
+                Ok(r) => Ok(CraReport {
+                    deployment: r.deployment,
+                    standard: r.standard.to_string(),
+                    components: r.components as u64,
+                    required_missing: r.required_missing,
+                    fields: r
+                        .fields
+                        .into_iter()
+                        .map(|f| CraField {
+                            number: f.number,
+                            field: f.field.to_string(),
+                            level: f.level.to_string(),
+                            category: f.category.to_string(),
+                            present: f.present as u64,
+                            total: f.total as u64,
+                            missing: f.missing,
+                            mapping: f.mapping.to_string(),
+                        })
+                        .collect(),
+                }),
+                Err(e @ aibomdb_export::ExportError::NoDeployment(_)) => {
+                    Err(bad_input(e.to_string()))
+                }
+                Err(e) => Err(Error::new(e.to_string())),
+            }
+        })
+        .await
+        .map_err(|e| Error::new(format!("internal: {e}")))?
     }
 
     /// Datasets the documents name, with the models trained or evaluated on them.
@@ -1329,7 +1440,7 @@ impl MutationRoot {
                 "a not_affected statement needs a justification or a detail (OpenVEX requires one)",
             ));
         }
-        let now = crate::time::rfc3339_now();
+        let now = aibomdb_export::time::rfc3339_now();
         let mut statement = serde_json::json!({
             "vulnerability": {"name": advisory},
             "products": [{"@id": purl}],

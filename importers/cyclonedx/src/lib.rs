@@ -236,11 +236,18 @@ struct Builder {
     ml: Vec<MlPending>,
 }
 
-type MlPending = (
-    usize,
-    Option<serde_json::Value>,
-    Vec<(Option<String>, String, Option<String>)>,
-);
+/// A model component waiting for every component to be read: (its index,
+/// its modelCard, its pedigree ancestors, the datasets it was evaluated on).
+type MlPending = (usize, Option<serde_json::Value>, Vec<Ancestor>, Vec<String>);
+
+/// A pedigree ancestor: purl, name, version, and the relation when stated.
+type Ancestor = (Option<String>, String, Option<String>, Option<String>);
+
+/// Properties aibomdb's own export writes for what CycloneDX has no field for
+/// (`aibomdb_export::{RELATION_PROPERTY, EVALUATED_ON_PROPERTY}`): the
+/// relation of a pedigree ancestor and a model's evaluation datasets.
+const RELATION_PROPERTY: &str = "aibomdb:lineage:relation";
+const EVALUATED_ON_PROPERTY: &str = "aibomdb:lineage:evaluated_on";
 
 impl Builder {
     fn new(spec_version: String, serial: Option<String>) -> Self {
@@ -336,9 +343,37 @@ impl Builder {
 
     /// ML-BOM lineage: `modelCard.modelParameters.datasets` (a `ref` to a
     /// `data` component, or the dataset inline) → trained_on; pedigree
-    /// ancestors of a model → derived_from (CycloneDX does not say how).
+    /// ancestors of a model → derived_from (CycloneDX does not say how, so
+    /// the relation is read from an `aibomdb:lineage:relation` property when
+    /// present); `aibomdb:lineage:evaluated_on` properties → evaluated_on.
     fn add_lineage(&mut self) {
-        for (model, card, ancestors) in std::mem::take(&mut self.ml) {
+        for (model, card, ancestors, evaluated) in std::mem::take(&mut self.ml) {
+            for purl in evaluated {
+                let to = match self.by_ref.get(&purl) {
+                    Some(&i) => i,
+                    None => {
+                        let (key, synthesized, qualifiers) = key_for(Some(&purl), &purl, None);
+                        self.facts.packages.push(PackageFact {
+                            key,
+                            purl: Some(purl.clone()),
+                            purl_synthesized: synthesized,
+                            name: purl.clone(),
+                            qualifiers,
+                            kind: Some("data".into()),
+                            ..Default::default()
+                        });
+                        self.facts.packages.len() - 1
+                    }
+                };
+                self.facts.dependencies.push(DependencyFact {
+                    from: model,
+                    to,
+                    kind: EdgeKind::EvaluatedOn,
+                    scope: None,
+                    marker: None,
+                    via_extra: None,
+                });
+            }
             let datasets = card
                 .as_ref()
                 .and_then(|c| c.pointer("/modelParameters/datasets"))
@@ -376,7 +411,7 @@ impl Builder {
                     });
                 }
             }
-            for (purl, name, version) in ancestors {
+            for (purl, name, version, relation) in ancestors {
                 let (key, synthesized, qualifiers) =
                     key_for(purl.as_deref(), &name, version.as_deref());
                 self.facts.packages.push(PackageFact {
@@ -392,7 +427,10 @@ impl Builder {
                 self.facts.dependencies.push(DependencyFact {
                     from: model,
                     to: self.facts.packages.len() - 1,
-                    kind: EdgeKind::DerivedFrom,
+                    kind: relation
+                        .as_deref()
+                        .and_then(EdgeKind::from_relation)
+                        .unwrap_or(EdgeKind::DerivedFrom),
                     scope: None,
                     marker: None,
                     via_extra: None,
@@ -679,15 +717,26 @@ impl Builder {
                                 a.purl.clone(),
                                 a.name.clone().unwrap_or_default(),
                                 a.version.clone(),
+                                property(a, RELATION_PROPERTY).next(),
                             )
                         })
                         .collect()
                 })
                 .unwrap_or_default();
-            self.ml.push((index, c.model_card.clone(), ancestors));
+            let evaluated = property(c, EVALUATED_ON_PROPERTY).collect();
+            self.ml
+                .push((index, c.model_card.clone(), ancestors, evaluated));
         }
         index
     }
+}
+
+/// Values of a component's properties named `name`.
+fn property<'a>(c: &'a wire::Component, name: &'a str) -> impl Iterator<Item = String> + 'a {
+    c.properties
+        .iter()
+        .filter(move |p| p.name.as_deref() == Some(name))
+        .filter_map(|p| p.value.clone())
 }
 
 fn purl_target(purl: &str, serial: Option<String>) -> Option<VexTarget> {

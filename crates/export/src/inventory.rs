@@ -1,0 +1,182 @@
+//! What a deployment holds, gathered once for every writer: the current
+//! documents' packages merged by purl key (facts united), their edges with
+//! kinds, the documents' subjects, and the advisory matches with their VEX
+//! verdicts. Writers only format this; none reads the store.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use aibomdb_graph::{EdgeKind, ModelInfo, PackageFact};
+use aibomdb_osv::MatchRow;
+use aibomdb_store::{DocumentRecord, Store};
+use sha2::{Digest, Sha256};
+
+use crate::ExportError;
+
+/// One package, model or dataset as all current documents state it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Component {
+    pub key: String,
+    pub ecosystem: String,
+    pub namespace: Option<String>,
+    pub name: String,
+    pub version: Option<String>,
+    /// The component type a document gave (`library`, `machine-learning-model`, …).
+    pub kind: Option<String>,
+    /// (algorithm as normalised by the graph, lower-case hex).
+    pub hashes: BTreeSet<(String, String)>,
+    /// Licences as the documents declared them.
+    pub licenses: BTreeSet<String>,
+    pub supplier: Option<String>,
+    pub cpes: BTreeSet<String>,
+    /// Where it comes from: index URL, `git+URL@rev`, a path.
+    pub source: Option<String>,
+    /// The richest model description any document gave.
+    pub model: Option<ModelInfo>,
+    /// Listed by a lockfile: its dependencies are the resolver's, complete.
+    pub from_lockfile: bool,
+}
+
+pub(crate) struct Inventory {
+    pub deployment: String,
+    /// `urn:uuid:…`, derived from the deployment's current documents: the
+    /// same content always gets the same serial number.
+    pub serial: String,
+    pub components: BTreeMap<String, Component>,
+    /// (from key, to key, kind), every kind a current document states.
+    pub edges: BTreeSet<(String, String, EdgeKind)>,
+    /// The documents' subjects: what the deployment itself depends on.
+    pub roots: BTreeSet<String>,
+    pub matches: Vec<MatchRow>,
+    pub documents: Vec<DocumentRecord>,
+}
+
+impl Inventory {
+    pub(crate) fn gather(store: &Store, deployment: &str) -> Result<Inventory, ExportError> {
+        let documents: Vec<DocumentRecord> = store
+            .deployment_documents(deployment)?
+            .into_iter()
+            .filter_map(|id| store.document(id).transpose())
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .filter(|d| d.is_current())
+            .collect();
+        if documents.is_empty() && store.deployment_report(deployment)?.is_none() {
+            return Err(ExportError::NoDeployment(deployment.to_string()));
+        }
+        let mut identity = Sha256::new();
+        identity.update(deployment.as_bytes());
+        let mut components: BTreeMap<String, Component> = BTreeMap::new();
+        let mut edges = BTreeSet::new();
+        let mut roots = BTreeSet::new();
+        for doc in &documents {
+            identity.update(doc.sha256.as_bytes());
+            let lockfile = doc.format.family() == "lockfile";
+            let mut keys = BTreeMap::new();
+            for (package, occurrence) in store.document_packages(doc.id)? {
+                keys.insert(package.id, package.key.clone());
+                let c = components
+                    .entry(package.key.clone())
+                    .or_insert_with(|| Component {
+                        key: package.key.clone(),
+                        ecosystem: package.ecosystem.clone(),
+                        namespace: package.namespace.clone(),
+                        name: package.name.clone(),
+                        version: package.version.clone(),
+                        ..Default::default()
+                    });
+                c.from_lockfile |= lockfile;
+                merge(c, occurrence.fact);
+            }
+            if let Some(subject) = doc.subject_package.and_then(|id| keys.get(&id)) {
+                roots.insert(subject.clone());
+            }
+            for (from, to, record) in store.document_edges(doc.id)? {
+                if let (Some(f), Some(t)) = (keys.get(&from), keys.get(&to)) {
+                    for kind in record.kinds() {
+                        edges.insert((f.clone(), t.clone(), kind));
+                    }
+                }
+            }
+        }
+        let digest = identity.finalize();
+        let matches = aibomdb_osv::deployment_matches(store, Some(deployment))?;
+        Ok(Inventory {
+            deployment: deployment.to_string(),
+            serial: format!("urn:uuid:{}", uuid_from(&digest)),
+            components,
+            edges,
+            roots,
+            matches,
+            documents,
+        })
+    }
+
+    /// The targets of `from`'s edges of the given kinds.
+    pub(crate) fn targets<'a>(
+        &'a self,
+        from: &'a str,
+        kinds: &'a [EdgeKind],
+    ) -> impl Iterator<Item = (&'a str, EdgeKind)> + 'a {
+        self.edges
+            .range((from.to_string(), String::new(), EdgeKind::DependsOn)..)
+            .take_while(move |(f, _, _)| f == from)
+            .filter(move |(_, _, k)| kinds.contains(k))
+            .map(|(_, t, k)| (t.as_str(), *k))
+    }
+}
+
+fn merge(c: &mut Component, fact: PackageFact) {
+    for h in fact.hashes {
+        c.hashes.insert((h.alg, h.value.to_ascii_lowercase()));
+    }
+    c.licenses.extend(fact.licenses);
+    c.cpes.extend(fact.cpes);
+    if c.supplier.is_none() {
+        c.supplier = fact.supplier;
+    }
+    if c.kind.is_none() {
+        c.kind = fact.kind;
+    }
+    if c.source.is_none() {
+        c.source = fact.source;
+    }
+    if let Some(m) = fact.model {
+        let richer = c.model.as_ref().is_none_or(|have| {
+            (m.sources.len(), m.artifacts.len()) > (have.sources.len(), have.artifacts.len())
+        });
+        if richer {
+            c.model = Some(*m);
+        }
+    }
+}
+
+/// A version-4-shaped UUID from a digest.
+pub(crate) fn uuid_from(d: &[u8]) -> String {
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&d[..16]);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
+
+/// A licence as a valid SPDX expression: as written when it parses, else its
+/// canonical form when the lax parser recognises it (`Apache 2.0`), else
+/// `None` (a name the SPDX list does not know).
+pub(crate) fn spdx_expression(licence: &str) -> Option<String> {
+    let licence = licence.trim();
+    if spdx::Expression::parse(licence).is_ok() {
+        return Some(licence.to_string());
+    }
+    spdx::Expression::canonicalize(licence)
+        .ok()
+        .flatten()
+        .filter(|c| spdx::Expression::parse(c).is_ok())
+}

@@ -1,0 +1,435 @@
+//! Compliance exports on real inputs: every CycloneDX and SPDX document the
+//! export writes is validated by independent tools from PyPI (the official
+//! CycloneDX JSON schemas in cyclonedx-python-lib, strict; spdx-tools for SPDX
+//! 2.3 — both installed by scripts/test-deps.sh), exports round-trip through
+//! ingest, and the TR-03183-2 completeness report gates on real gaps.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{aibomdb, corpus, json, stderr};
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn run_ok(db: &Path, args: &[&str]) {
+    let out = aibomdb(db, args);
+    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+}
+
+/// The shipped examples, a fine-tuned model in `a-finetune`, and syft's SBOM
+/// of the python image with a CycloneDX VEX and the PyPA advisories.
+fn estate(db: &Path) {
+    let r = root();
+    run_ok(db, &["ingest", r.join("examples").to_str().unwrap()]);
+    run_ok(
+        db,
+        &[
+            "ingest-model",
+            r.join("tests/fixtures/models/finetune-safetensors")
+                .to_str()
+                .unwrap(),
+            "--deployment",
+            "a-finetune",
+            "--id",
+            "aibomdb-test/bert-imdb",
+        ],
+    );
+    let pypa = corpus().join("osv/pypa-advisory-database");
+    run_ok(db, &["advisories", "load", pypa.to_str().unwrap()]);
+    let python = corpus().join(
+        "external/guac-data/docs/cyclonedx/syft-cyclonedx-docker.io-library-python.latest.json",
+    );
+    run_ok(
+        db,
+        &[
+            "ingest",
+            "--deployment",
+            "python",
+            python.to_str().unwrap(),
+            r.join("tests/fixtures/vex/python-image.cdx-vex.json")
+                .to_str()
+                .unwrap(),
+        ],
+    );
+}
+
+fn export(db: &Path, deployment: &str, format: &str, out: &Path) -> Value {
+    run_ok(
+        db,
+        &[
+            "export",
+            "--deployment",
+            deployment,
+            "--format",
+            format,
+            "--out",
+            out.to_str().unwrap(),
+            "--creator-email",
+            "psirt@example.org",
+            "--author",
+            "Example GmbH",
+        ],
+    );
+    serde_json::from_slice(&std::fs::read(out).unwrap()).unwrap()
+}
+
+/// Runs the independent validator; returns its verdict.
+fn validate(format: &str, file: &Path) -> Value {
+    let out = Command::new("python3")
+        .arg(root().join("tests/helpers/validate_export.py"))
+        .arg(format)
+        .arg(file)
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "validator crashed (run scripts/test-deps.sh): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn exports_validate_with_independent_tools() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    estate(&db);
+    let mut checked = 0;
+    for deployment in [
+        "a-finetune",
+        "python",
+        "SimpleHTR",
+        "alpine-latest",
+        "trivy-test-image",
+    ] {
+        for format in ["cyclonedx-1.6", "cyclonedx-1.5", "spdx-2.3"] {
+            let file = dir.path().join(format!("{deployment}-{format}.json"));
+            let doc = export(&db, deployment, format, &file);
+            let verdict = validate(format, &file);
+            assert_eq!(verdict["ok"], true, "{deployment} {format}: {verdict}");
+            if format.starts_with("cyclonedx") {
+                assert!(doc["components"].as_array().unwrap().len() > 1);
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 15);
+    // The validators do reject what is wrong (the test can fail).
+    let file = dir.path().join("a-finetune-cyclonedx-1.6.json");
+    let mut bom: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    bom["components"][0]["licenses"] =
+        serde_json::json!([{"expression": "MIT", "acknowledgment": "x"}]);
+    let bad = dir.path().join("bad.cdx.json");
+    std::fs::write(&bad, bom.to_string()).unwrap();
+    assert_eq!(validate("cyclonedx-1.6", &bad)["ok"], false);
+    let file = dir.path().join("a-finetune-spdx-2.3.json");
+    let mut doc: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    doc["packages"][1]["licenseDeclared"] = serde_json::json!("Not A Licence");
+    let bad = dir.path().join("bad.spdx.json");
+    std::fs::write(&bad, doc.to_string()).unwrap();
+    assert_eq!(validate("spdx-2.3", &bad)["ok"], false);
+}
+
+/// Top-level components by purl, dependencies by ref, and each model's
+/// lineage (pedigree ancestors with relations, training and evaluation
+/// datasets), leaving out the deployment itself and what refers to it.
+fn graph_of(
+    bom: &Value,
+    skip: &str,
+) -> (
+    BTreeSet<String>,
+    BTreeMap<String, BTreeSet<String>>,
+    BTreeSet<String>,
+) {
+    let mut purls = BTreeSet::new();
+    let mut lineage = BTreeSet::new();
+    for c in bom["components"].as_array().unwrap() {
+        let purl = c["purl"].as_str().unwrap().to_string();
+        if purl == skip {
+            continue;
+        }
+        for a in c["pedigree"]["ancestors"].as_array().into_iter().flatten() {
+            lineage.insert(format!("{purl} derived {} {}", a["purl"], a["properties"]));
+        }
+        for d in c["modelCard"]["modelParameters"]["datasets"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            lineage.insert(format!("{purl} trained_on {}", d["ref"]));
+        }
+        for p in c["properties"].as_array().into_iter().flatten() {
+            if p["name"] == "aibomdb:lineage:evaluated_on" {
+                lineage.insert(format!("{purl} evaluated_on {}", p["value"]));
+            }
+        }
+        purls.insert(purl);
+    }
+    let mut deps = BTreeMap::new();
+    for d in bom["dependencies"].as_array().unwrap() {
+        let r = d["ref"].as_str().unwrap();
+        if r.starts_with("deployment:") || r == skip || r.contains("#file:") {
+            continue;
+        }
+        deps.insert(
+            r.to_string(),
+            d["dependsOn"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_str().unwrap().to_string())
+                .collect(),
+        );
+    }
+    (purls, deps, lineage)
+}
+
+/// An exported BOM ingested into a fresh store and exported again names the
+/// same packages, the same dependency edges and the same lineage.
+#[test]
+fn cyclonedx_export_round_trips_packages_edges_and_lineage() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    estate(&db);
+    for deployment in ["a-finetune", "SimpleHTR", "python"] {
+        let first_file = dir.path().join(format!("{deployment}-1.json"));
+        let first = export(&db, deployment, "cyclonedx-1.6", &first_file);
+        let db2 = dir.path().join(format!("{deployment}-2.redb"));
+        run_ok(
+            &db2,
+            &[
+                "ingest",
+                "--deployment",
+                deployment,
+                first_file.to_str().unwrap(),
+            ],
+        );
+        let second = export(
+            &db2,
+            deployment,
+            "cyclonedx-1.6",
+            &dir.path().join(format!("{deployment}-2.json")),
+        );
+        // The second store also holds the first export's subject (the deployment).
+        let subject = format!("pkg:generic/{}", deployment.to_lowercase());
+        let (p1, d1, l1) = graph_of(&first, &subject);
+        let (p2, d2, l2) = graph_of(&second, &subject);
+        assert_eq!(p1, p2, "{deployment}: packages");
+        assert_eq!(d1, d2, "{deployment}: dependency edges");
+        assert_eq!(l1, l2, "{deployment}: lineage");
+        if deployment == "a-finetune" {
+            assert!(
+                l1.iter()
+                    .any(|l| l.contains("google-bert/bert-base-uncased") && l.contains("finetune")),
+                "{l1:?}"
+            );
+            assert!(
+                l1.iter()
+                    .any(|l| l.contains("trained_on") && l.contains("stanfordnlp/imdb")),
+                "{l1:?}"
+            );
+        }
+        assert!(!p1.is_empty() && !d1.is_empty());
+    }
+}
+
+/// The VEX exports carry each match's status, and ingested into a store that
+/// holds the same SBOM and advisories they give the same verdicts.
+#[test]
+fn vex_exports_round_trip_statuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    estate(&db);
+    let status = |db: &Path| -> BTreeMap<String, String> {
+        json(&aibomdb(
+            db,
+            &["match", "--deployment", "python", "--format", "json"],
+        ))
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["advisory"].as_str().unwrap().to_string(),
+                m["vex"]["status"].as_str().unwrap_or("none").to_string(),
+            )
+        })
+        .collect()
+    };
+    let before = status(&db);
+    // pip: not_affected (the VEX fixture); setuptools: in triage; wheel: none.
+    assert_eq!(before["PYSEC-2023-228"], "NotAffected", "{before:?}");
+    assert_eq!(
+        before["PYSEC-2022-43012"], "UnderInvestigation",
+        "{before:?}"
+    );
+    assert_eq!(before["PYSEC-2022-43017"], "none", "{before:?}");
+    let openvex = export(&db, "python", "openvex", &dir.path().join("p.openvex.json"));
+    let statements = openvex["statements"].as_array().unwrap();
+    assert_eq!(statements.len(), before.len());
+    let wheel = statements
+        .iter()
+        .find(|s| s["vulnerability"]["name"] == "PYSEC-2022-43017")
+        .unwrap();
+    assert_eq!(wheel["status"], "affected");
+    assert_eq!(wheel["action_statement"], "Upgrade to 0.38.1");
+    let cdx_vex = export(
+        &db,
+        "python",
+        "cyclonedx-vex",
+        &dir.path().join("p.vex.cdx.json"),
+    );
+    let states: BTreeSet<&str> = cdx_vex["vulnerabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["analysis"]["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        states,
+        BTreeSet::from(["exploitable", "in_triage", "not_affected"])
+    );
+    assert_eq!(
+        validate("cyclonedx-1.6", &dir.path().join("p.vex.cdx.json"))["ok"],
+        true
+    );
+
+    // A fresh store with the SBOM and the advisories, then our OpenVEX.
+    let python = corpus().join(
+        "external/guac-data/docs/cyclonedx/syft-cyclonedx-docker.io-library-python.latest.json",
+    );
+    let pypa = corpus().join("osv/pypa-advisory-database");
+    for (name, vex) in [("openvex", "p.openvex.json")] {
+        let db2 = dir.path().join(format!("{name}.redb"));
+        run_ok(&db2, &["advisories", "load", pypa.to_str().unwrap()]);
+        run_ok(
+            &db2,
+            &["ingest", "--deployment", "python", python.to_str().unwrap()],
+        );
+        run_ok(
+            &db2,
+            &[
+                "ingest",
+                "--deployment",
+                "python",
+                dir.path().join(vex).to_str().unwrap(),
+            ],
+        );
+        let after = status(&db2);
+        assert_eq!(after.len(), before.len());
+        for (advisory, s) in &before {
+            // A match without a statement is exported as `affected`.
+            let expected = if s == "none" { "Affected" } else { s.as_str() };
+            assert_eq!(after[advisory], expected, "{advisory}");
+        }
+    }
+}
+
+/// The TR-03183-2 report on the dev corpus names real gaps and gates on them.
+#[test]
+fn cra_report_names_real_gaps_and_gates_releases() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    estate(&db);
+    let out = aibomdb(
+        &db,
+        &[
+            "cra-report",
+            "--deployment",
+            "a-finetune",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let field = |n: u64| -> &Value {
+        report["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["number"] == n)
+            .unwrap()
+    };
+    assert_eq!(report["required_missing"], true);
+    // No creator e-mail given: field 1 missing; the timestamp is there.
+    assert_eq!(field(1)["present"], 0);
+    assert_eq!(field(2)["present"], 1);
+    // Lockfiles and SBOM tools name no component creator e-mail or URL, and
+    // state no distribution (concluded) licence: every component lacks them.
+    let total = report["components"].as_u64().unwrap();
+    assert!(total > 70, "{total}");
+    assert_eq!(field(3)["present"], 0);
+    assert_eq!(field(8)["present"], 0);
+    // uv.lock names wheels by SHA-256 only: no SHA-512 for the PyPI packages.
+    assert!(
+        field(9)["missing"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m == "pkg:pypi/transformers@5.23.0"),
+        "{}",
+        field(9)
+    );
+    // What the export does carry is counted as present.
+    assert_eq!(field(4)["present"], total);
+    assert_eq!(field(10)["present"], total);
+    assert_eq!(field(7)["present"], total);
+    assert!(field(16)["present"].as_u64().unwrap() > 70);
+    // The model's weights are files with a filename; packages are not.
+    assert!(
+        field(6)["missing"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| !m.as_str().unwrap().contains("#file:")),
+        "{}",
+        field(6)
+    );
+    // Given the creator's e-mail, field 1 is present; the gate still fails on the rest.
+    let out = aibomdb(
+        &db,
+        &[
+            "cra-report",
+            "--deployment",
+            "a-finetune",
+            "--format",
+            "json",
+            "--creator-email",
+            "psirt@example.org",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let with: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(with["fields"][0]["present"], 1);
+    let html = dir.path().join("cra.html");
+    let out = aibomdb(
+        &db,
+        &[
+            "cra-report",
+            "--deployment",
+            "a-finetune",
+            "--format",
+            "html",
+            "--out",
+            html.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("Required fields are missing") && page.contains("Component creator"));
+    // Usage errors are exit 2.
+    let out = aibomdb(&db, &["cra-report", "--deployment", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = aibomdb(
+        &db,
+        &["export", "--deployment", "a-finetune", "--format", "spdx-9"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+}
