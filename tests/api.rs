@@ -209,6 +209,52 @@ fn blast_radius_over_http_with_paths() {
         http(a, "GET", "/deployments/nope/sbom.cdx.json", &[], b"").0,
         404
     );
+    // Every export format over HTTP and GraphQL; the completeness report.
+    for (format, marker) in [
+        ("cyclonedx-1.5", "specVersion"),
+        ("spdx-2.3", "spdxVersion"),
+        ("openvex", "@context"),
+        ("cyclonedx-vex", "vulnerabilities"),
+    ] {
+        let (status, body) = http(
+            a,
+            "GET",
+            &format!("/deployments/a-finetune/export/{format}"),
+            &[],
+            b"",
+        );
+        assert_eq!(status, 200, "{format}");
+        let doc: Value = serde_json::from_slice(&body).unwrap();
+        assert!(doc.get(marker).is_some(), "{format}: {doc}");
+        let via = ok(
+            a,
+            "query($f:String!){export(deployment:\"a-finetune\", format:$f, creatorEmail:\"psirt@example.org\")}",
+            json!({"f": format}),
+        );
+        let text: Value = serde_json::from_str(via["export"].as_str().unwrap()).unwrap();
+        assert!(text.get(marker).is_some(), "{format}");
+    }
+    assert_eq!(
+        http(a, "GET", "/deployments/a-finetune/export/spdx-9", &[], b"").0,
+        400
+    );
+    let report = ok(
+        a,
+        r#"{craReport(deployment:"a-finetune", creatorEmail:"psirt@example.org"){requiredMissing components fields{number present total}}}"#,
+        json!({}),
+    );
+    let report = &report["craReport"];
+    assert_eq!(report["requiredMissing"], true);
+    assert_eq!(report["fields"][0]["present"], 1);
+    let (status, page) = http(
+        a,
+        "GET",
+        "/deployments/a-finetune/cra-report.html",
+        &[],
+        b"",
+    );
+    assert_eq!(status, 200);
+    assert!(String::from_utf8_lossy(&page).contains("BSI TR-03183-2 v2.1.0"));
 
     // Health and the page.
     assert_eq!(http(a, "GET", "/healthz", &[], b"").0, 200);

@@ -111,6 +111,22 @@ fn dashboard_search_shows_the_deployments_that_contain_transformers() {
             .unwrap()
             .ends_with("/sbom.cdx.json")
     );
+    let exports: Vec<&str> = seen["exports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap().rsplit('/').next().unwrap())
+        .collect();
+    assert_eq!(
+        exports,
+        ["cyclonedx-1.5", "spdx-2.3", "openvex", "cyclonedx-vex"]
+    );
+    assert!(
+        seen["craReport"]
+            .as_str()
+            .unwrap()
+            .ends_with("/cra-report.html")
+    );
     // The model's lineage as the card states it (tests/fixtures/models/make.sh).
     assert_eq!(
         seen["lineage"]["nodes"],

@@ -214,7 +214,10 @@ async function showDeployment(name) {
   if (!d.deployment) { results.innerHTML = `<p class="error">No deployment named ${esc(name)}.</p>`; return; }
   const dep = d.deployment;
   let html = `<h2>Deployment ${esc(dep.name)}</h2>
-    <p><a class="download" href="/deployments/${encodeURIComponent(dep.name)}/sbom.cdx.json" download>Download SBOM (CycloneDX 1.6)</a></p>`;
+    <p><a class="download" href="/deployments/${encodeURIComponent(dep.name)}/sbom.cdx.json" download>Download SBOM (CycloneDX 1.6)</a>
+      · ${[["cyclonedx-1.5", "CycloneDX 1.5"], ["spdx-2.3", "SPDX 2.3"], ["openvex", "OpenVEX"], ["cyclonedx-vex", "CycloneDX VEX"]]
+        .map(([f, label]) => `<a class="export" href="/deployments/${encodeURIComponent(dep.name)}/export/${f}" download>${label}</a>`).join(" · ")}
+      · <a class="cra" href="/deployments/${encodeURIComponent(dep.name)}/cra-report.html">TR-03183-2 completeness report</a></p>`;
   html += `<h2>Documents</h2>` + table(["id", "format", "tool", "packages", "edges", "current", "path"], dep.documents.map((x) => [
     esc(x.id), esc(x.format), esc(x.tool ?? ""), esc(x.packages), esc(x.edges), x.current ? "yes" : `superseded by ${esc(x.supersededBy)}`, `<span class="muted">${esc(x.path)}</span>`,
   ]), "documents");

@@ -36,6 +36,8 @@ try {
   await page.waitForSelector("table.documents tbody tr", { timeout: 15000 });
   const heading = await page.textContent("h2");
   const download = await page.getAttribute("a.download", "href");
+  const exports = await page.$$eval("a.export", (a) => a.map((x) => x.getAttribute("href")));
+  const craReport = await page.getAttribute("a.cra", "href");
   const models = await page.$$eval("table.models tbody tr td:first-child", (tds) => tds.map((td) => td.textContent.trim()));
   await page.screenshot({ path: screenshot.replace(/\.png$/, "-deployment.png"), fullPage: true });
 
@@ -51,7 +53,7 @@ try {
     };
     await page.screenshot({ path: screenshot.replace(/\.png$/, "-lineage.png"), fullPage: true });
   }
-  console.log(JSON.stringify({ deployments, paths, pictureNodes, heading, download, models, lineage, errors }));
+  console.log(JSON.stringify({ deployments, paths, pictureNodes, heading, download, exports, craReport, models, lineage, errors }));
 } finally {
   await browser.close();
 }
