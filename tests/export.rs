@@ -433,3 +433,90 @@ fn cra_report_names_real_gaps_and_gates_releases() {
     );
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// With `--sha512` the model's files carry the SHA-512 TR-03183-2 asks for,
+/// and the report counts them; without it they do not.
+#[test]
+fn model_files_carry_sha512_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    let model = root().join("tests/fixtures/models/finetune-safetensors");
+    for (deployment, extra) in [("plain", None), ("evidence", Some("--sha512"))] {
+        let mut args = vec![
+            "ingest-model",
+            model.to_str().unwrap(),
+            "--deployment",
+            deployment,
+            "--id",
+            "aibomdb-test/bert-imdb",
+        ];
+        args.extend(extra);
+        run_ok(&db, &args);
+    }
+    let sha512_files = |deployment: &str| -> Vec<String> {
+        let out = aibomdb(
+            &db,
+            &["cra-report", "--deployment", deployment, "--format", "json"],
+        );
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let f9 = report["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["number"] == 9)
+            .unwrap();
+        let missing: BTreeSet<&str> = f9["missing"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m.as_str().unwrap())
+            .collect();
+        let bom = export(
+            &db,
+            deployment,
+            "cyclonedx-1.6",
+            &dir.path().join(format!("{deployment}.json")),
+        );
+        let mut files = Vec::new();
+        for c in bom["components"].as_array().unwrap() {
+            for f in c["components"].as_array().into_iter().flatten() {
+                let r = f["bom-ref"].as_str().unwrap();
+                if !missing.contains(r) {
+                    files.push(r.to_string());
+                }
+            }
+        }
+        files
+    };
+    assert!(sha512_files("plain").is_empty());
+    let with = sha512_files("evidence");
+    assert_eq!(with.len(), 3, "{with:?}");
+    // The digest is the file's: checked against Python's hashlib.
+    let bom: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("evidence.json")).unwrap()).unwrap();
+    let weights = bom["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["components"].as_array().into_iter().flatten())
+        .find(|f| f["name"] == "model.safetensors")
+        .unwrap();
+    let ours = weights["hashes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["alg"] == "SHA-512")
+        .unwrap()["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import hashlib,sys; print(hashlib.sha512(open(sys.argv[1],'rb').read()).hexdigest())",
+        ])
+        .arg(model.join("model.safetensors"))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), ours);
+}

@@ -146,6 +146,10 @@ struct IngestModelArgs {
     /// lacks them) a certificate-signed `model.sig` must chain to.
     #[arg(long, num_args = 1..)]
     signing_cert_chain: Vec<PathBuf>,
+    /// Also compute SHA-512 of every file (BSI TR-03183-2's hash for
+    /// deliverables; a second hash pass).
+    #[arg(long)]
+    sha512: bool,
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     format: OutputFormat,
 }
@@ -502,7 +506,11 @@ fn ingest_model(db: &PathBuf, args: IngestModelArgs) -> Result<ExitCode> {
         signing_certificates: (!chain.is_empty()).then_some(chain),
         name: None,
     };
-    let prepared = match aibomdb_ingest::prepare_model_dir(&args.dir, &identity) {
+    let limits = aibomdb_importer_model::ModelLimits {
+        sha512: args.sha512,
+        ..Default::default()
+    };
+    let prepared = match aibomdb_ingest::prepare_model_dir(&args.dir, &identity, &limits) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("error: {e}");

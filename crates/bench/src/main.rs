@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 mod api;
 mod estate;
+mod export;
 mod models;
 
 use aibomdb_ingest::{Event, Limits};
@@ -27,9 +28,10 @@ fn main() -> Result<()> {
         Some("osv") => osv(&args[1..]),
         Some("api") => api::run(&args[1..]),
         Some("models") => models::run(&args[1..]),
+        Some("export") => export::run(&args[1..]),
         _ => {
             eprintln!(
-                "usage: aibomdb-bench ingest [--runs N] [--no-baseline] [DIR...]\n       aibomdb-bench lockfile [--runs N] [FILE]\n       aibomdb-bench osv [--deployments N] [--packages M] [--seed S]\n       aibomdb-bench api [--deployments N] [--packages M] [--seed S] [--requests R] [--load-secs T] [--no-baseline]\n       aibomdb-bench models [--mib N] [--small-files N] [--runs N] [--no-baseline]"
+                "usage: aibomdb-bench ingest [--runs N] [--no-baseline] [DIR...]\n       aibomdb-bench lockfile [--runs N] [FILE]\n       aibomdb-bench osv [--deployments N] [--packages M] [--seed S]\n       aibomdb-bench api [--deployments N] [--packages M] [--seed S] [--requests R] [--load-secs T] [--no-baseline]\n       aibomdb-bench models [--mib N] [--small-files N] [--runs N] [--no-baseline]\n       aibomdb-bench export [--components N] [--runs N] [--no-baseline]"
             );
             std::process::exit(2);
         }

@@ -49,13 +49,22 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     println!(
         "models benchmark: {mib} MiB safetensors file; {small_files} small files (4 KiB, every 50th a pickle or torch zip); median of {runs} runs, warm page cache, release build"
     );
-    for (label, dir) in [("1 file, safetensors", &big), ("many small files", &small)] {
+    let sha512 = aibomdb_importer_model::ModelLimits {
+        sha512: true,
+        ..Default::default()
+    };
+    let plain = aibomdb_importer_model::ModelLimits::default();
+    for (label, dir, limits, with_baseline) in [
+        ("1 file, safetensors", &big, &plain, true),
+        ("many small files", &small, &plain, true),
+        ("1 file, + SHA-512", &big, &sha512, false),
+    ] {
         // Warm the page cache so both sides read from memory.
-        time_import(dir)?;
+        time_import(dir, limits)?;
         let mut times = Vec::new();
         let mut bytes = 0;
         for _ in 0..runs {
-            let (t, b, files) = time_import(dir)?;
+            let (t, b, files) = time_import(dir, limits)?;
             times.push(t);
             bytes = b;
             if files == 0 {
@@ -69,7 +78,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
             "  {label:<22} aibomdb {:>8.1} MB/s ({ours:.3} s for {mb:.0} MB)",
             mb / ours
         );
-        if baseline {
+        if baseline && with_baseline {
             let out = Command::new("python3")
                 .arg(repo_root().join("benches/baseline_model_hash.py"))
                 .arg(dir)
@@ -101,13 +110,12 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
 
 /// Imports a model directory (hash, header and pickle scans); returns
 /// seconds, bytes hashed and files hashed.
-fn time_import(dir: &Path) -> Result<(f64, u64, usize)> {
+fn time_import(
+    dir: &Path,
+    limits: &aibomdb_importer_model::ModelLimits,
+) -> Result<(f64, u64, usize)> {
     let start = Instant::now();
-    let facts = aibomdb_importer_model::import_dir(
-        dir,
-        &Default::default(),
-        &aibomdb_importer_model::ModelLimits::default(),
-    )?;
+    let facts = aibomdb_importer_model::import_dir(dir, &Default::default(), limits)?;
     let elapsed = start.elapsed().as_secs_f64();
     let artifacts = &facts.packages[0]
         .model

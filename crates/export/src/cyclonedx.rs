@@ -46,7 +46,9 @@ pub(crate) fn root_ref(inv: &Inventory) -> String {
     format!("deployment:{}", inv.deployment)
 }
 
-pub(crate) fn bom(inv: &Inventory, spec: Spec, opts: &Options, vulnerabilities: bool) -> Value {
+/// The BOM; `matches` become its `vulnerabilities` (none for the
+/// completeness report, which TR-03183-2's fields do not include).
+pub(crate) fn bom(inv: &Inventory, spec: Spec, opts: &Options, matches: &[MatchRow]) -> Value {
     let root = root_ref(inv);
     let mut components = Vec::with_capacity(inv.components.len());
     let mut dependencies = vec![json!({
@@ -92,7 +94,7 @@ pub(crate) fn bom(inv: &Inventory, spec: Spec, opts: &Options, vulnerabilities: 
             "name": "aibomdb:bsi:derived",
             "value": "bsi:component:executable, :archive and :structured are derived by rule from the component type and, for model files, the file format",
         }))
-        .chain(inv.documents.iter().map(|d| json!({
+        .chain(inv.documents.iter().map(|(d, _)| json!({
             "name": "aibomdb:source-document",
             "value": format!("{} {} sha256:{}", d.format, d.source_path, d.sha256),
         })))
@@ -118,18 +120,20 @@ pub(crate) fn bom(inv: &Inventory, spec: Spec, opts: &Options, vulnerabilities: 
     if !unknown.is_empty() {
         compositions.push(json!({"aggregate": "unknown", "dependencies": unknown}));
     }
+    // Large values are moved in, not passed to `json!` (which would copy them).
     let mut out = json!({
         "bomFormat": "CycloneDX",
         "specVersion": spec.as_str(),
         "serialNumber": inv.serial,
         "version": 1,
-        "metadata": metadata,
-        "components": components,
-        "dependencies": dependencies,
-        "compositions": compositions,
     });
-    if vulnerabilities && !inv.matches.is_empty() {
-        out["vulnerabilities"] = Value::Array(vulnerability_entries(inv, |key| key.to_string()));
+    out["metadata"] = metadata;
+    out["components"] = Value::Array(components);
+    out["dependencies"] = Value::Array(dependencies);
+    out["compositions"] = Value::Array(compositions);
+    if !matches.is_empty() {
+        out["vulnerabilities"] =
+            Value::Array(vulnerability_entries(matches, |key| key.to_string()));
     }
     out
 }
@@ -137,9 +141,9 @@ pub(crate) fn bom(inv: &Inventory, spec: Spec, opts: &Options, vulnerabilities: 
 /// A CycloneDX VEX: the deployment's advisories with their analysis, each
 /// `affects` a BOM-Link into the SBOM export of the same content (same
 /// serial number).
-pub(crate) fn vex(inv: &Inventory, opts: &Options) -> Value {
+pub(crate) fn vex(inv: &Inventory, matches: &[MatchRow], opts: &Options) -> Value {
     let serial = inv.serial.trim_start_matches("urn:uuid:").to_string();
-    json!({
+    let mut doc = json!({
         "bomFormat": "CycloneDX",
         "specVersion": "1.6",
         "serialNumber": format!("urn:uuid:{}", crate::inventory::uuid_from(&sha2_of(&inv.serial))),
@@ -153,8 +157,11 @@ pub(crate) fn vex(inv: &Inventory, opts: &Options) -> Value {
             }]},
             "component": {"type": "application", "bom-ref": root_ref(inv), "name": inv.deployment},
         },
-        "vulnerabilities": vulnerability_entries(inv, |key| format!("urn:cdx:{serial}/1#{}", bom_link_escape(key))),
-    })
+    });
+    doc["vulnerabilities"] = Value::Array(vulnerability_entries(matches, |key| {
+        format!("urn:cdx:{serial}/1#{}", bom_link_escape(key))
+    }));
+    doc
 }
 
 fn sha2_of(s: &str) -> Vec<u8> {
@@ -186,9 +193,9 @@ fn bom_link_escape(r: &str) -> String {
 
 /// One entry per (advisory, analysis): matches of one advisory that share a
 /// VEX verdict share an entry.
-fn vulnerability_entries(inv: &Inventory, reference: impl Fn(&str) -> String) -> Vec<Value> {
+fn vulnerability_entries(matches: &[MatchRow], reference: impl Fn(&str) -> String) -> Vec<Value> {
     let mut groups: BTreeMap<(String, String), Vec<&MatchRow>> = BTreeMap::new();
-    for m in &inv.matches {
+    for m in matches {
         let status = vex_map::status_of(m);
         groups
             .entry((
@@ -202,16 +209,28 @@ fn vulnerability_entries(inv: &Inventory, reference: impl Fn(&str) -> String) ->
     for (n, ((advisory, _), rows)) in groups.into_iter().enumerate() {
         let first = rows[0];
         let status = vex_map::status_of(first);
+        let version_status = if status == VexStatus::Fixed || status == VexStatus::NotAffected {
+            "unaffected"
+        } else {
+            "affected"
+        };
+        let affects: Vec<Value> = rows
+            .iter()
+            .map(|r| {
+                let mut a = json!({"ref": reference(&r.package)});
+                if let Some(v) = &r.version {
+                    a["versions"] = json!([{"version": v, "status": version_status}]);
+                }
+                a
+            })
+            .collect();
         let mut v = json!({
             "bom-ref": format!("vulnerability:{n}:{advisory}"),
             "id": advisory,
             "source": {"name": "OSV", "url": format!("https://osv.dev/vulnerability/{advisory}")},
-            "affects": rows.iter().map(|r| json!({
-                "ref": reference(&r.package),
-                "versions": r.version.as_ref().map(|v| vec![json!({"version": v, "status": if status == VexStatus::Fixed || status == VexStatus::NotAffected { "unaffected" } else { "affected" }})]).unwrap_or_default(),
-            })).collect::<Vec<_>>(),
-            "analysis": vex_map::cyclonedx_analysis(first, status),
         });
+        v["affects"] = Value::Array(affects);
+        v["analysis"] = vex_map::cyclonedx_analysis(first, status);
         if !first.aliases.is_empty() {
             v["references"] = first
                 .aliases
@@ -448,11 +467,15 @@ fn component(inv: &Inventory, c: &Component, spec: Spec) -> (Value, Vec<String>)
                 }));
                 props.push(json!({"name": "aibomdb:file:format", "value": a.format}));
                 props.push(json!({"name": "aibomdb:file:integrity", "value": a.integrity}));
+                let mut hashes = vec![json!({"alg": "SHA-256", "content": a.sha256})];
+                if let Some(d) = &a.sha512 {
+                    hashes.push(json!({"alg": "SHA-512", "content": d}));
+                }
                 let mut f = json!({
                     "type": "file",
                     "bom-ref": r,
                     "name": a.path,
-                    "hashes": [{"alg": "SHA-256", "content": a.sha256}],
+                    "hashes": hashes,
                     "properties": props,
                 });
                 if let Some(d) = &a.pickle

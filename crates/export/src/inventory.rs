@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use aibomdb_graph::{EdgeKind, ModelInfo, PackageFact};
 use aibomdb_osv::MatchRow;
-use aibomdb_store::{DocumentRecord, Store};
+use aibomdb_store::{DocumentRecord, PackageRecord, Store};
 use sha2::{Digest, Sha256};
 
 use crate::ExportError;
@@ -46,8 +46,8 @@ pub(crate) struct Inventory {
     pub edges: BTreeSet<(String, String, EdgeKind)>,
     /// The documents' subjects: what the deployment itself depends on.
     pub roots: BTreeSet<String>,
-    pub matches: Vec<MatchRow>,
-    pub documents: Vec<DocumentRecord>,
+    /// The current documents, each with the packages it lists.
+    pub documents: Vec<(DocumentRecord, Vec<PackageRecord>)>,
 }
 
 impl Inventory {
@@ -60,7 +60,8 @@ impl Inventory {
             .into_iter()
             .filter(|d| d.is_current())
             .collect();
-        if documents.is_empty() && store.deployment_report(deployment)?.is_none() {
+        let mut listed = Vec::with_capacity(documents.len());
+        if documents.is_empty() && store.deployments()?.iter().all(|d| d.name != deployment) {
             return Err(ExportError::NoDeployment(deployment.to_string()));
         }
         let mut identity = Sha256::new();
@@ -68,10 +69,11 @@ impl Inventory {
         let mut components: BTreeMap<String, Component> = BTreeMap::new();
         let mut edges = BTreeSet::new();
         let mut roots = BTreeSet::new();
-        for doc in &documents {
+        for doc in documents {
             identity.update(doc.sha256.as_bytes());
             let lockfile = doc.format.family() == "lockfile";
             let mut keys = BTreeMap::new();
+            let mut records = Vec::new();
             for (package, occurrence) in store.document_packages(doc.id)? {
                 keys.insert(package.id, package.key.clone());
                 let c = components
@@ -86,6 +88,7 @@ impl Inventory {
                     });
                 c.from_lockfile |= lockfile;
                 merge(c, occurrence.fact);
+                records.push(package);
             }
             if let Some(subject) = doc.subject_package.and_then(|id| keys.get(&id)) {
                 roots.insert(subject.clone());
@@ -97,18 +100,26 @@ impl Inventory {
                     }
                 }
             }
+            listed.push((doc, records));
         }
         let digest = identity.finalize();
-        let matches = aibomdb_osv::deployment_matches(store, Some(deployment))?;
         Ok(Inventory {
             deployment: deployment.to_string(),
             serial: format!("urn:uuid:{}", uuid_from(&digest)),
             components,
             edges,
             roots,
-            matches,
-            documents,
+            documents: listed,
         })
+    }
+
+    /// The deployment's advisory matches with their VEX verdicts.
+    pub(crate) fn matches(&self, store: &Store) -> Result<Vec<MatchRow>, ExportError> {
+        Ok(aibomdb_osv::matches_of(
+            store,
+            &store.documents()?,
+            &self.documents,
+        )?)
     }
 
     /// The targets of `from`'s edges of the given kinds.

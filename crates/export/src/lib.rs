@@ -106,12 +106,17 @@ pub fn export(
     opts: &Options,
 ) -> Result<Value, ExportError> {
     let inv = Inventory::gather(store, deployment)?;
+    // SPDX 2.3 carries no vulnerabilities: the matches are not read for it.
+    let matches = match format {
+        ExportFormat::Spdx23 => Vec::new(),
+        _ => inv.matches(store)?,
+    };
     Ok(match format {
-        ExportFormat::CycloneDx16 => cyclonedx::bom(&inv, cyclonedx::Spec::V1_6, opts, true),
-        ExportFormat::CycloneDx15 => cyclonedx::bom(&inv, cyclonedx::Spec::V1_5, opts, true),
+        ExportFormat::CycloneDx16 => cyclonedx::bom(&inv, cyclonedx::Spec::V1_6, opts, &matches),
+        ExportFormat::CycloneDx15 => cyclonedx::bom(&inv, cyclonedx::Spec::V1_5, opts, &matches),
         ExportFormat::Spdx23 => spdx::document(&inv, opts),
-        ExportFormat::OpenVex => openvex::document(&inv, opts),
-        ExportFormat::CycloneDxVex => cyclonedx::vex(&inv, opts),
+        ExportFormat::OpenVex => openvex::document(&inv, &matches, opts),
+        ExportFormat::CycloneDxVex => cyclonedx::vex(&inv, &matches, opts),
     })
 }
 
@@ -139,6 +144,9 @@ pub fn cra_report(
     deployment: &str,
     opts: &Options,
 ) -> Result<CraReport, ExportError> {
-    let bom = export(store, deployment, ExportFormat::CycloneDx16, opts)?;
+    // The report looks at what TR-03183-2 asks for, which does not include
+    // vulnerabilities: they are not read.
+    let inv = Inventory::gather(store, deployment)?;
+    let bom = cyclonedx::bom(&inv, cyclonedx::Spec::V1_6, opts, &[]);
     Ok(cra::report(deployment, &bom))
 }

@@ -8,9 +8,12 @@ use crate::Options;
 use crate::inventory::Inventory;
 use crate::vex_map::{openvex_justification, status_of};
 
-pub(crate) fn document(inv: &Inventory, opts: &Options) -> Value {
-    let statements: Vec<Value> = inv
-        .matches
+pub(crate) fn document(
+    inv: &Inventory,
+    matches: &[aibomdb_osv::MatchRow],
+    opts: &Options,
+) -> Value {
+    let statements: Vec<Value> = matches
         .iter()
         .map(|m| {
             let status = status_of(m);
@@ -67,7 +70,7 @@ pub(crate) fn document(inv: &Inventory, opts: &Options) -> Value {
             s
         })
         .collect();
-    json!({
+    let mut doc = json!({
         "@context": "https://openvex.dev/ns/v0.2.0",
         "@id": format!("{}/openvex", inv.serial),
         "author": opts.author.clone().unwrap_or_else(|| "aibomdb".into()),
@@ -75,6 +78,7 @@ pub(crate) fn document(inv: &Inventory, opts: &Options) -> Value {
         "timestamp": opts.timestamp,
         "version": 1,
         "tooling": format!("aibomdb {}", env!("CARGO_PKG_VERSION")),
-        "statements": statements,
-    })
+    });
+    doc["statements"] = Value::Array(statements);
+    doc
 }

@@ -190,9 +190,9 @@ pub(crate) fn document(inv: &Inventory, opts: &Options) -> Value {
             "created": opts.timestamp,
             "creators": creators(opts),
         },
-        "packages": packages,
-        "relationships": relationships,
     });
+    doc["packages"] = Value::Array(packages);
+    doc["relationships"] = Value::Array(relationships);
     if !extracted.is_empty() {
         doc["hasExtractedLicensingInfos"] = extracted
             .into_iter()

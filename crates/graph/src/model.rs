@@ -73,6 +73,9 @@ pub struct Artifact {
     pub size: Option<u64>,
     /// Lower-case hex SHA-256 of the bytes read; `None` when the file is not present.
     pub sha256: Option<String>,
+    /// Lower-case hex SHA-512, computed when asked for (BSI TR-03183-2 wants
+    /// SHA-512 for deliverables; it costs a second pass of hashing time).
+    pub sha512: Option<String>,
     /// safetensors, pickle, torch-zip, torchscript, onnx, gguf, config, tokenizer, other.
     pub format: String,
     /// Digests published elsewhere: (source, sha256).

@@ -286,8 +286,8 @@ pub fn prepare_model_files(
     if identity.name.is_none() {
         identity.name = label.file_name().map(|n| n.to_string_lossy().into_owned());
     }
-    let mut prepared =
-        prepare_model_dir(dir.path(), &identity).map_err(|e| IngestError::new(label, e.kind))?;
+    let mut prepared = prepare_model_dir(dir.path(), &identity, &Default::default())
+        .map_err(|e| IngestError::new(label, e.kind))?;
     prepared.path = label.to_path_buf();
     Ok(prepared)
 }
@@ -297,6 +297,7 @@ pub fn prepare_model_files(
 pub fn prepare_model_dir(
     dir: &Path,
     identity: &aibomdb_importer_model::ModelIdentity,
+    limits: &aibomdb_importer_model::ModelLimits,
 ) -> Result<Prepared, IngestError> {
     if !dir.is_dir() {
         return Err(IngestError::new(
@@ -306,12 +307,7 @@ pub fn prepare_model_dir(
             ),
         ));
     }
-    let facts = aibomdb_importer_model::import_dir(
-        dir,
-        identity,
-        &aibomdb_importer_model::ModelLimits::default(),
-    )
-    .map_err(|error| {
+    let facts = aibomdb_importer_model::import_dir(dir, identity, limits).map_err(|error| {
         IngestError::new(
             dir,
             ErrorKind::Import {
@@ -526,7 +522,7 @@ pub fn run(
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let Some(input) = inputs.get(i) else { break };
                     let prepared = if input.model_dir {
-                        prepare_model_dir(&input.path, &Default::default())
+                        prepare_model_dir(&input.path, &Default::default(), &Default::default())
                     } else {
                         prepare(&input.path, limits)
                     };

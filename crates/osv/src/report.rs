@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use aibomdb_store::{DocumentId, Store, StoreError};
+use aibomdb_store::{DocumentId, DocumentRecord, PackageRecord, Store, StoreError};
 use serde::Serialize;
 
 use crate::record::Advisory;
@@ -49,16 +49,37 @@ pub fn deployment_matches(
     store: &Store,
     deployment: Option<&str>,
 ) -> Result<Vec<MatchRow>, StoreError> {
-    let mut advisories: HashMap<String, Option<Advisory>> = HashMap::new();
     let documents = store.documents()?;
-    let mut vex = VexResolver::new(store, &documents)?;
-    let mut rows: BTreeMap<(String, String, String), MatchRow> = BTreeMap::new();
-    for doc in documents {
+    let mut listed = Vec::new();
+    for doc in &documents {
         if !doc.is_current() || deployment.is_some_and(|d| d != doc.deployment) {
             continue;
         }
-        for (package, _) in store.document_packages(doc.id)? {
-            for m in store.matches_for_package(package.id)? {
+        let packages = store
+            .document_packages(doc.id)?
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect();
+        listed.push((doc.clone(), packages));
+    }
+    matches_of(store, &documents, &listed)
+}
+
+/// The matches of the given documents' packages (each document with the
+/// packages it lists, as the caller already read them). `all_documents` is
+/// every document of the store: VEX statements may come from any of them.
+pub fn matches_of(
+    store: &Store,
+    all_documents: &[DocumentRecord],
+    listed: &[(DocumentRecord, Vec<PackageRecord>)],
+) -> Result<Vec<MatchRow>, StoreError> {
+    let mut advisories: HashMap<String, Option<Advisory>> = HashMap::new();
+    let mut vex = VexResolver::new(store, all_documents)?;
+    let mut rows: BTreeMap<(String, String, String), MatchRow> = BTreeMap::new();
+    for (doc, packages) in listed {
+        let ids: Vec<_> = packages.iter().map(|p| p.id).collect();
+        for (package, found) in packages.iter().zip(store.matches_for_packages(&ids)?) {
+            for m in found {
                 let key = (
                     doc.deployment.clone(),
                     package.key.clone(),
@@ -85,7 +106,7 @@ pub fn deployment_matches(
                     )
                     .cloned()
                     .collect();
-                let verdict = vex.verdict(&doc.deployment, &package, &identifiers)?;
+                let verdict = vex.verdict(&doc.deployment, package, &identifiers)?;
                 rows.insert(
                     key,
                     MatchRow {
@@ -97,11 +118,11 @@ pub fn deployment_matches(
                         summary: advisory.and_then(|a| a.summary.clone()),
                         severity: level,
                         score,
-                        fixed: m.fixed.clone(),
-                        status: m.status.clone(),
-                        detail: m.detail.clone(),
-                        via_source_of: m.via_source_of.clone(),
-                        matched_name: m.name.clone(),
+                        fixed: m.fixed,
+                        status: m.status,
+                        detail: m.detail,
+                        via_source_of: m.via_source_of,
+                        matched_name: m.name,
                         documents: vec![doc.id],
                         document_paths: vec![doc.source_path.clone()],
                         vex: verdict,

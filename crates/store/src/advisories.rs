@@ -220,16 +220,28 @@ impl Store {
     }
 
     pub fn matches_for_package(&self, package: PackageId) -> Result<Vec<MatchRecord>> {
+        Ok(self
+            .matches_for_packages(&[package])?
+            .pop()
+            .unwrap_or_default())
+    }
+
+    /// The matches of each package, in one read transaction.
+    pub fn matches_for_packages(&self, packages: &[PackageId]) -> Result<Vec<Vec<MatchRecord>>> {
         let txn = self.db.begin_read()?;
         let table = txn.open_table(MATCHES)?;
-        let mut out = Vec::new();
-        for e in table.range((package, "")..=(package, "\u{10FFFF}"))? {
-            let (k, v) = e?;
-            let advisory = k.value().1;
-            let stored: StoredMatch = decode(v.value(), "matches", advisory)?;
-            out.push(stored.into_record(package, advisory));
+        let mut all = Vec::with_capacity(packages.len());
+        for &package in packages {
+            let mut out = Vec::new();
+            for e in table.range((package, "")..=(package, "\u{10FFFF}"))? {
+                let (k, v) = e?;
+                let advisory = k.value().1;
+                let stored: StoredMatch = decode(v.value(), "matches", advisory)?;
+                out.push(stored.into_record(package, advisory));
+            }
+            all.push(out);
         }
-        Ok(out)
+        Ok(all)
     }
 
     pub fn matches_for_advisory(&self, advisory: &str) -> Result<Vec<MatchRecord>> {

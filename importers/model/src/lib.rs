@@ -37,6 +37,8 @@ pub struct ModelLimits {
     pub max_pickle_bytes: u64,
     /// Entries looked at in a torch zip.
     pub max_zip_entries: usize,
+    /// Also compute SHA-512 of every file (TR-03183-2's deliverable hash).
+    pub sha512: bool,
 }
 
 impl Default for ModelLimits {
@@ -46,6 +48,7 @@ impl Default for ModelLimits {
             max_text_bytes: 16 * 1024 * 1024,
             max_pickle_bytes: 256 * 1024 * 1024,
             max_zip_entries: 100_000,
+            sha512: false,
         }
     }
 }
@@ -514,6 +517,7 @@ pub fn manifest_digest(facts: &DocumentFacts) -> [u8; 32] {
             for a in &m.artifacts {
                 h.update(a.path.as_bytes());
                 h.update(a.sha256.as_deref().unwrap_or("-").as_bytes());
+                h.update(a.sha512.as_deref().unwrap_or("-").as_bytes());
                 for (s, d) in &a.references {
                     h.update(s.as_bytes());
                     h.update(d.as_bytes());
@@ -654,12 +658,16 @@ fn hash_and_scan(path: &Path, rel: &str, limits: &ModelLimits, buf: &mut [u8]) -
     };
     let mut head = Vec::new();
     let mut hasher = Sha256::new();
+    let mut hasher512 = limits.sha512.then(sha2::Sha512::new);
     let mut size = 0u64;
     loop {
         match file.read(buf) {
             Ok(0) => break,
             Ok(n) => {
                 hasher.update(&buf[..n]);
+                if let Some(h) = hasher512.as_mut() {
+                    h.update(&buf[..n]);
+                }
                 if head.len() < 16 {
                     head.extend_from_slice(&buf[..n.min(16 - head.len())]);
                 }
@@ -672,13 +680,9 @@ fn hash_and_scan(path: &Path, rel: &str, limits: &ModelLimits, buf: &mut [u8]) -
         }
     }
     a.size = Some(size);
-    a.sha256 = Some(
-        hasher
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect(),
-    );
+    let hex = |d: &[u8]| d.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    a.sha256 = Some(hex(&hasher.finalize()));
+    a.sha512 = hasher512.map(|h| hex(&h.finalize()));
     // Content decides over the extension.
     let is_zip = head.starts_with(b"PK\x03\x04");
     let is_pickle = head.first() == Some(&0x80) && head.get(1).is_some_and(|p| *p <= 5);
