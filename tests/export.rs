@@ -520,3 +520,38 @@ fn model_files_carry_sha512_when_asked() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), ours);
 }
+
+/// An SPDX 2.3 export re-ingested names the same packages and the same
+/// DEPENDS_ON/CONTAINS edges (compared through a CycloneDX export of each).
+#[test]
+fn spdx_export_round_trips_packages_and_edges() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    estate(&db);
+    for deployment in ["a-finetune", "trivy-test-image", "alpine-latest"] {
+        let spdx = dir.path().join(format!("{deployment}.spdx.json"));
+        export(&db, deployment, "spdx-2.3", &spdx);
+        let db2 = dir.path().join(format!("{deployment}-spdx.redb"));
+        run_ok(
+            &db2,
+            &["ingest", "--deployment", deployment, spdx.to_str().unwrap()],
+        );
+        let first = export(
+            &db,
+            deployment,
+            "cyclonedx-1.6",
+            &dir.path().join(format!("{deployment}-a.json")),
+        );
+        let second = export(
+            &db2,
+            deployment,
+            "cyclonedx-1.6",
+            &dir.path().join(format!("{deployment}-b.json")),
+        );
+        let subject = format!("pkg:generic/{}", deployment.to_lowercase());
+        let (p1, d1, _) = graph_of(&first, &subject);
+        let (p2, d2, _) = graph_of(&second, &subject);
+        assert_eq!(p1, p2, "{deployment}: packages");
+        assert_eq!(d1, d2, "{deployment}: edges");
+    }
+}
