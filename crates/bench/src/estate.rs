@@ -136,10 +136,16 @@ pub(crate) fn deployment_facts(
             ..Default::default()
         });
     }
-    // A random recursive tree under ten direct dependencies: each later
-    // package hangs under a uniformly chosen earlier one, which gives the
-    // logarithmic depth of real dependency trees (mean ≈ ln n ≈ 6 at 300;
-    // the deepest chains ≈ 12–15).
+    random_tree(&mut facts, &mut rng);
+    facts.entries_read = facts.packages.len() - 1;
+    facts.finish()
+}
+
+/// A random recursive tree under ten direct dependencies of package 0: each
+/// later package hangs under a uniformly chosen earlier one, which gives the
+/// logarithmic depth of real dependency trees (mean ≈ ln n ≈ 6 at 300; the
+/// deepest chains ≈ 12–15).
+pub(crate) fn random_tree(facts: &mut DocumentFacts, rng: &mut Rng) {
     for i in 1..facts.packages.len() {
         let parent = if i <= 10 { 0 } else { 1 + rng.below(i - 1) };
         facts.dependencies.push(DependencyFact {
@@ -151,8 +157,6 @@ pub(crate) fn deployment_facts(
             via_extra: None,
         });
     }
-    facts.entries_read = facts.packages.len() - 1;
-    facts.finish()
 }
 
 /// Writes the estate, one durable transaction per deployment.

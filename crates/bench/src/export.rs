@@ -7,13 +7,11 @@
 use std::process::Command;
 use std::time::Instant;
 
-use aibomdb_graph::{
-    DependencyFact, DocumentFacts, DocumentFormat, EdgeKind, Hash, PackageFact, PackageKey, Subject,
-};
+use aibomdb_graph::{DocumentFacts, DocumentFormat, Hash, PackageFact, PackageKey, Subject};
 use aibomdb_store::{NewDocument, Store};
 use anyhow::{Context, Result};
 
-use crate::estate::{Rng, name_pool};
+use crate::estate::{Rng, name_pool, random_tree};
 use crate::repo_root;
 
 pub(crate) fn run(args: &[String]) -> Result<()> {
@@ -155,17 +153,7 @@ fn deployment(n: usize, pool: &[(String, Vec<String>)]) -> DocumentFacts {
             ..Default::default()
         });
     }
-    for i in 1..facts.packages.len() {
-        let parent = if i <= 10 { 0 } else { 1 + rng.below(i - 1) };
-        facts.dependencies.push(DependencyFact {
-            from: parent,
-            to: i,
-            kind: EdgeKind::DependsOn,
-            scope: None,
-            marker: None,
-            via_extra: None,
-        });
-    }
+    random_tree(&mut facts, &mut rng);
     facts.entries_read = facts.packages.len() - 1;
     facts.finish()
 }

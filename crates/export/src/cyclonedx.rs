@@ -286,21 +286,7 @@ fn bsi_flags(executable: &str, archive: &str, structured: &str) -> Vec<Value> {
 }
 
 fn cyclonedx_alg(alg: &str) -> Option<&'static str> {
-    Some(match alg {
-        "md5" => "MD5",
-        "sha1" => "SHA-1",
-        "sha256" => "SHA-256",
-        "sha384" => "SHA-384",
-        "sha512" => "SHA-512",
-        "sha3-256" => "SHA3-256",
-        "sha3-384" => "SHA3-384",
-        "sha3-512" => "SHA3-512",
-        "blake2b-256" => "BLAKE2b-256",
-        "blake2b-384" => "BLAKE2b-384",
-        "blake2b-512" => "BLAKE2b-512",
-        "blake3" => "BLAKE3",
-        _ => return None,
-    })
+    crate::inventory::hash_names(alg).map(|(cdx, _)| cdx)
 }
 
 fn component_type(kind: Option<&str>) -> &'static str {

@@ -191,3 +191,22 @@ pub(crate) fn spdx_expression(licence: &str) -> Option<String> {
         .flatten()
         .filter(|c| spdx::Expression::parse(c).is_ok())
 }
+
+/// The graph's hash algorithm names as (CycloneDX, SPDX 2.3) spell them.
+pub(crate) fn hash_names(alg: &str) -> Option<(&'static str, &'static str)> {
+    Some(match alg {
+        "md5" => ("MD5", "MD5"),
+        "sha1" => ("SHA-1", "SHA1"),
+        "sha256" => ("SHA-256", "SHA256"),
+        "sha384" => ("SHA-384", "SHA384"),
+        "sha512" => ("SHA-512", "SHA512"),
+        "sha3-256" => ("SHA3-256", "SHA3-256"),
+        "sha3-384" => ("SHA3-384", "SHA3-384"),
+        "sha3-512" => ("SHA3-512", "SHA3-512"),
+        "blake2b-256" => ("BLAKE2b-256", "BLAKE2b-256"),
+        "blake2b-384" => ("BLAKE2b-384", "BLAKE2b-384"),
+        "blake2b-512" => ("BLAKE2b-512", "BLAKE2b-512"),
+        "blake3" => ("BLAKE3", "BLAKE3"),
+        _ => return None,
+    })
+}

@@ -17,22 +17,7 @@ fn spdx_id(n: usize) -> String {
 }
 
 fn checksum_alg(alg: &str) -> Option<&'static str> {
-    Some(match alg {
-        "sha1" => "SHA1",
-        "sha224" => "SHA224",
-        "sha256" => "SHA256",
-        "sha384" => "SHA384",
-        "sha512" => "SHA512",
-        "md5" => "MD5",
-        "sha3-256" => "SHA3-256",
-        "sha3-384" => "SHA3-384",
-        "sha3-512" => "SHA3-512",
-        "blake2b-256" => "BLAKE2b-256",
-        "blake2b-384" => "BLAKE2b-384",
-        "blake2b-512" => "BLAKE2b-512",
-        "blake3" => "BLAKE3",
-        _ => return None,
-    })
+    crate::inventory::hash_names(alg).map(|(_, spdx)| spdx)
 }
 
 pub(crate) fn document(inv: &Inventory, opts: &Options) -> Value {
