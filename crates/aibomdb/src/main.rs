@@ -192,6 +192,10 @@ struct IngestArgs {
     /// Largest document accepted, in bytes.
     #[arg(long, default_value_t = Limits::default().max_document_bytes)]
     max_document_bytes: u64,
+    /// Print each document's result as one JSON line the moment it is
+    /// committed (durable), instead of a summary at the end.
+    #[arg(long)]
+    stream: bool,
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     format: OutputFormat,
 }
@@ -743,7 +747,7 @@ fn ingest(db: &PathBuf, args: IngestArgs) -> Result<ExitCode> {
                     outcome,
                 } => {
                     bar.set_message(path.display().to_string());
-                    rows.push(serde_json::json!({
+                    let row = serde_json::json!({
                     "path": path.display().to_string(),
                     "format": format.to_string(),
                     "status": match outcome { IngestOutcome::Unchanged { .. } => "unchanged", IngestOutcome::Ingested { .. } => "ingested" },
@@ -752,7 +756,15 @@ fn ingest(db: &PathBuf, args: IngestArgs) -> Result<ExitCode> {
                     "new_packages": match outcome { IngestOutcome::Ingested { new_packages, .. } => Some(new_packages), _ => None },
                     "edges": match outcome { IngestOutcome::Ingested { edges, .. } => Some(edges), _ => None },
                     "superseded": match outcome { IngestOutcome::Ingested { superseded, .. } => *superseded, _ => None },
-                }));
+                    });
+                    if args.stream {
+                        use std::io::Write;
+                        let mut out = std::io::stdout().lock();
+                        let _ = writeln!(out, "{row}");
+                        let _ = out.flush();
+                    } else {
+                        rows.push(row);
+                    }
                 }
                 Event::Skipped(e) => tracing::info!("skipped {e}"),
                 Event::Failed(e) => bar.suspend(|| eprintln!("error: {e}")),
@@ -761,6 +773,7 @@ fn ingest(db: &PathBuf, args: IngestArgs) -> Result<ExitCode> {
     );
     bar.finish_and_clear();
     match args.format {
+        _ if args.stream => {}
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
         OutputFormat::Table if rows.is_empty() => {}
         OutputFormat::Table => {
