@@ -217,8 +217,15 @@ fn bad_input_names_file_and_field_and_writes_nothing() {
             &wrong_type,
             &["field `components[3].hashes`", "invalid type: string"],
         ),
-        (&deep_unknown, &["in `x`", "EOF while parsing a list"]),
-        (&deep_known, &["components[0]"]),
+        // Refused by the depth check before any parser recurses.
+        (
+            &deep_unknown,
+            &["nested deeper than 128 levels", "line 1, column"],
+        ),
+        (
+            &deep_known,
+            &["nested deeper than 128 levels", "line 1, column"],
+        ),
         (&empty, &["file is empty"]),
         (&binary, &["binary content"]),
         (&not_sbom, &["not a recognised document", "bomFormat"]),
@@ -415,4 +422,119 @@ fn store_chosen_by_env_and_missing_paths_are_errors() {
     let out = aibomdb(&db, &["ingest", "/nonexistent/sbom.json"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("/nonexistent/sbom.json"));
+}
+
+/// Every input bound is configurable with a safe default, and a document or
+/// archive over it is refused by name, writing nothing.
+#[test]
+fn input_limits_are_configurable_and_refuse_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    let sbom = corpus().join(CDXPY);
+    let run_ok = |args: &[&str]| {
+        let out = aibomdb(&db, args);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    };
+    run_ok(&["stats"]);
+    let before = fingerprint(&db);
+    for (flag, value, needle) in [
+        ("--max-json-depth", "3", "nested deeper than 3 levels"),
+        ("--max-document-bytes", "1000", "over the limit of 1000"),
+    ] {
+        let out = aibomdb(
+            &db,
+            &[
+                "ingest",
+                flag,
+                value,
+                sbom.to_str().unwrap(),
+                "--deployment",
+                "limits",
+            ],
+        );
+        assert_eq!(out.status.code(), Some(2), "{flag}");
+        let err = stderr(&out);
+        assert!(err.contains(needle) && err.contains(CDXPY), "{flag}: {err}");
+        assert_eq!(fingerprint(&db), before, "{flag} wrote");
+    }
+    // The defaults admit the real document.
+    run_ok(&["ingest", sbom.to_str().unwrap(), "--deployment", "limits"]);
+
+    // OSV archives: the corpus records zipped with Python's zipfile (as
+    // osv.dev's all.zip is), then loaded under tight bounds.
+    let records = corpus().join("osv/examples");
+    let zip = dir.path().join("all.zip");
+    let made = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import pathlib,sys,zipfile\n\
+             with zipfile.ZipFile(sys.argv[2],'w',zipfile.ZIP_DEFLATED) as z:\n\
+             \x20   [z.write(p, p.name) for p in sorted(pathlib.Path(sys.argv[1]).rglob('*.json'))]\n\
+             \x20   z.writestr('bomb.json', b' ' * (8 << 20))",
+        ])
+        .arg(&records)
+        .arg(&zip)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let before = fingerprint(&db);
+    let out = aibomdb(
+        &db,
+        &[
+            "advisories",
+            "load",
+            zip.to_str().unwrap(),
+            "--max-zip-entries",
+            "3",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("over the limit of 3"),
+        "{}",
+        stderr(&out)
+    );
+    let out = aibomdb(
+        &db,
+        &[
+            "advisories",
+            "load",
+            zip.to_str().unwrap(),
+            "--max-zip-bytes",
+            "100000",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("decompressed size over the limit"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(fingerprint(&db), before, "a refused archive wrote");
+    // The 8 MiB entry of spaces is refused as one record (over 1 MiB), by name
+    // and with exit 2; the other records load.
+    let out = aibomdb(
+        &db,
+        &[
+            "advisories",
+            "load",
+            zip.to_str().unwrap(),
+            "--max-record-bytes",
+            "1048576",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("bomb.json: over the record limit of 1048576 bytes"),
+        "{}",
+        stderr(&out)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["summary"]["added"].as_u64().unwrap() > 0, "{v}");
 }

@@ -150,6 +150,15 @@ struct IngestModelArgs {
     /// deliverables; a second hash pass).
     #[arg(long)]
     sha512: bool,
+    /// Most files hashed in the directory.
+    #[arg(long, default_value_t = aibomdb_importer_model::ModelLimits::default().max_files)]
+    max_files: usize,
+    /// Most pickle bytes scanned per file (a torch zip's entries decompressed in all).
+    #[arg(long, default_value_t = aibomdb_importer_model::ModelLimits::default().max_pickle_bytes)]
+    max_pickle_bytes: u64,
+    /// Most entries looked at in one torch zip.
+    #[arg(long, default_value_t = aibomdb_importer_model::ModelLimits::default().max_zip_entries)]
+    max_zip_entries: usize,
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     format: OutputFormat,
 }
@@ -192,6 +201,10 @@ struct IngestArgs {
     /// Largest document accepted, in bytes.
     #[arg(long, default_value_t = Limits::default().max_document_bytes)]
     max_document_bytes: u64,
+    /// Deepest JSON nesting accepted, checked before parsing (at most 128
+    /// takes effect: the parser's own bound).
+    #[arg(long, default_value_t = Limits::default().max_json_depth)]
+    max_json_depth: usize,
     /// Print each document's result as one JSON line the moment it is
     /// committed (durable), instead of a summary at the end.
     #[arg(long)]
@@ -322,6 +335,15 @@ enum AdvisoriesCommand {
     Load {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+        /// Largest single OSV record, in bytes.
+        #[arg(long, default_value_t = aibomdb_osv::LoadLimits::default().max_record_bytes)]
+        max_record_bytes: u64,
+        /// Most entries read from one zip (osv.dev `all.zip`).
+        #[arg(long, default_value_t = aibomdb_osv::LoadLimits::default().max_zip_entries)]
+        max_zip_entries: usize,
+        /// Most bytes decompressed from one zip in all (zip bombs stop here).
+        #[arg(long, default_value_t = aibomdb_osv::LoadLimits::default().max_zip_total_bytes)]
+        max_zip_bytes: u64,
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
         format: OutputFormat,
     },
@@ -411,8 +433,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Stats(f) => stats(&open(&cli.db)?, f.format),
         Command::Documents(args) => documents(&open(&cli.db)?, args),
         Command::Query(q) => query(&open(&cli.db)?, q),
-        Command::Advisories(AdvisoriesCommand::Load { paths, format }) => {
-            load_advisories(&cli.db, &paths, format)
+        Command::Advisories(AdvisoriesCommand::Load {
+            paths,
+            max_record_bytes,
+            max_zip_entries,
+            max_zip_bytes,
+            format,
+        }) => {
+            let limits = aibomdb_osv::LoadLimits {
+                max_record_bytes,
+                max_zip_entries,
+                max_zip_total_bytes: max_zip_bytes,
+            };
+            load_advisories(&cli.db, &paths, &limits, format)
         }
         Command::Match(args) => match_command(&open(&cli.db)?, args),
         Command::Serve(args) => serve(&cli.db, args),
@@ -512,6 +545,9 @@ fn ingest_model(db: &PathBuf, args: IngestModelArgs) -> Result<ExitCode> {
     };
     let limits = aibomdb_importer_model::ModelLimits {
         sha512: args.sha512,
+        max_files: args.max_files,
+        max_pickle_bytes: args.max_pickle_bytes,
+        max_zip_entries: args.max_zip_entries,
         ..Default::default()
     };
     let prepared = match aibomdb_ingest::prepare_model_dir(&args.dir, &identity, &limits) {
@@ -717,6 +753,7 @@ fn ingest(db: &PathBuf, args: IngestArgs) -> Result<ExitCode> {
     let store = open(db)?;
     let limits = Limits {
         max_document_bytes: args.max_document_bytes,
+        max_json_depth: args.max_json_depth,
     };
     let threads = args
         .threads
@@ -1154,11 +1191,16 @@ fn print_deployment(report: &aibomdb_store::DeploymentReport) {
     }
 }
 
-fn load_advisories(db: &PathBuf, paths: &[PathBuf], format: OutputFormat) -> Result<ExitCode> {
+fn load_advisories(
+    db: &PathBuf,
+    paths: &[PathBuf],
+    limits: &aibomdb_osv::LoadLimits,
+    format: OutputFormat,
+) -> Result<ExitCode> {
     let mut advisories = Vec::new();
     let mut rejected = Vec::new();
     for p in paths {
-        let loaded = aibomdb_osv::load_path(p, &aibomdb_osv::LoadLimits::default())?;
+        let loaded = aibomdb_osv::load_path(p, limits)?;
         advisories.extend(loaded.advisories.into_iter().map(|(_, a)| a));
         rejected.extend(loaded.rejected);
     }

@@ -51,3 +51,65 @@ where
 {
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
+
+/// Rejects JSON nested deeper than `max` arrays/objects, before any parser
+/// recurses into it: one pass over the bytes, strings skipped. The error
+/// names the line and column where the limit was crossed.
+pub fn check_depth(bytes: &[u8], max: usize) -> Result<(), crate::ImportError> {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for (i, &b) in bytes.iter().enumerate() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > max {
+                    let before = &bytes[..i];
+                    let line = before.iter().filter(|c| **c == b'\n').count() + 1;
+                    let column = i - before
+                        .iter()
+                        .rposition(|c| *c == b'\n')
+                        .map_or(0, |p| p + 1)
+                        + 1;
+                    return Err(crate::ImportError::Syntax {
+                        message: format!("JSON nested deeper than {max} levels (--max-json-depth)"),
+                        line,
+                        column,
+                        field: None,
+                    });
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod depth_tests {
+    use super::check_depth;
+
+    #[test]
+    fn depth_is_counted_outside_strings_only() {
+        assert!(check_depth(br#"{"a":[[1]],"s":"[[[[[[[["}"#, 3).is_ok());
+        let err = check_depth(b"{\n \"a\": [[[1]]]}", 3)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 2, column 10"), "{err}");
+        assert!(check_depth(br#"{"s":"\"[[[["}"#, 1).is_ok());
+        let deep = "[".repeat(100_000);
+        assert!(check_depth(deep.as_bytes(), 128).is_err());
+    }
+}

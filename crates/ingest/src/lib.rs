@@ -19,12 +19,17 @@ pub use aibomdb_graph::DocumentFormat as Format;
 #[derive(Debug, Clone)]
 pub struct Limits {
     pub max_document_bytes: u64,
+    /// Deepest JSON nesting accepted (arrays and objects), checked before
+    /// parsing. The parser's own bound (128) still applies to what importers
+    /// read, so raising this above 128 does not admit deeper documents.
+    pub max_json_depth: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_document_bytes: 512 * 1024 * 1024,
+            max_json_depth: 128,
         }
     }
 }
@@ -179,7 +184,10 @@ pub fn prepare(path: &Path, limits: &Limits) -> Result<Prepared, IngestError> {
         ));
     }
     let bytes = std::fs::read(path).map_err(|e| IngestError::new(path, e))?;
-    prepare_bytes(path, &bytes)
+    let siblings = DirSiblings {
+        dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
+    };
+    prepare_with(path, &bytes, &siblings, limits)
 }
 
 /// As [`prepare`], for bytes already in memory (tests); files beside `path`
@@ -188,7 +196,7 @@ pub fn prepare_bytes(path: &Path, bytes: &[u8]) -> Result<Prepared, IngestError>
     let siblings = DirSiblings {
         dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
     };
-    prepare_with(path, bytes, &siblings)
+    prepare_with(path, bytes, &siblings, &Limits::default())
 }
 
 /// As [`prepare`], for an upload: `name` is only a label, and nothing beside
@@ -198,6 +206,7 @@ pub fn prepare_upload(name: &str, bytes: &[u8]) -> Result<Prepared, IngestError>
         Path::new(name),
         bytes,
         &aibomdb_importer_python_lock::NoSiblings,
+        &Limits::default(),
     )
 }
 
@@ -205,6 +214,7 @@ fn prepare_with(
     path: &Path,
     bytes: &[u8],
     siblings: &dyn Siblings,
+    limits: &Limits,
 ) -> Result<Prepared, IngestError> {
     let name = path
         .file_name()
@@ -224,6 +234,10 @@ fn prepare_with(
         return prepare_model_files(path, &[(name.into_owned(), bytes.to_vec())], &identity);
     }
     let format = detect(bytes, &name).map_err(|k| IngestError::new(path, k))?;
+    if format.family() != "lockfile" || format == Format::PipfileLock {
+        aibomdb_graph::json::check_depth(bytes, limits.max_json_depth)
+            .map_err(|error| IngestError::new(path, ErrorKind::Import { format, error }))?;
+    }
     let sha256: [u8; 32] = Sha256::digest(bytes).into();
     let facts = import(format, bytes, siblings).map_err(|k| IngestError::new(path, k))?;
     Ok(Prepared {

@@ -845,6 +845,49 @@ mod tests {
         assert!(safetensors::header(&p, huge.len() as u64).is_err());
     }
 
+    /// A torch checkpoint whose pickle inflates far past the scan budget, and
+    /// one with more entries than allowed: both stop with an error, without
+    /// reading the rest, and neither counts as a pass.
+    #[test]
+    fn torch_zip_bombs_stop_at_the_limits() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let bomb = dir.path().join("bomb.pt");
+        let mut z = zip::ZipWriter::new(std::fs::File::create(&bomb).unwrap());
+        let deflate = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        z.start_file("weird_root/data.pkl", deflate).unwrap();
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..16 {
+            z.write_all(&zeros).unwrap(); // 16 MiB, a few KiB compressed
+        }
+        z.finish().unwrap();
+        assert!(std::fs::metadata(&bomb).unwrap().len() < 200_000);
+        let limits = ModelLimits {
+            max_pickle_bytes: 1 << 20,
+            ..Default::default()
+        };
+        let (report, _) = scan_torch_zip(&bomb, &limits);
+        assert!(report.error.unwrap().contains("over the scan limit"));
+
+        let many = dir.path().join("many.pt");
+        let mut z = zip::ZipWriter::new(std::fs::File::create(&many).unwrap());
+        for i in 0..50 {
+            z.start_file(format!("a/{i}.pkl"), deflate).unwrap();
+            z.write_all(b"\x80\x02}q\x00.").unwrap();
+        }
+        z.finish().unwrap();
+        let limits = ModelLimits {
+            max_zip_entries: 10,
+            ..Default::default()
+        };
+        let (report, _) = scan_torch_zip(&many, &limits);
+        assert!(report.error.unwrap().contains("50 entries, over the limit"));
+        // Under the default limits the same archive scans: 50 benign streams.
+        let (report, _) = scan_torch_zip(&many, &ModelLimits::default());
+        assert_eq!((report.streams, report.error), (50, None));
+    }
+
     #[test]
     fn hub_ids_and_dataset_keys() {
         assert_eq!(
