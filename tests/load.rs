@@ -1,0 +1,139 @@
+//! Load: the real server on loopback with 256 concurrent clients mixing
+//! blast-radius reads with document ingests, two rounds of the same work
+//! (bounded: 3,072 requests). Every request must succeed, every write must be
+//! there whole afterwards (writes are serialised, none lost or mixed), and the
+//! server's memory must not keep growing from one round to the next.
+
+mod common;
+
+use std::path::Path;
+
+use common::{Server, graphql};
+use serde_json::json;
+
+const TOKEN: &str = "load-test-token-0123456789";
+const CLIENTS: usize = 256;
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn round(addr: &str, round: usize, document: &str) -> Vec<String> {
+    let handles: Vec<_> = (0..CLIENTS)
+        .map(|c| {
+            let addr = addr.to_string();
+            let document = document.to_string();
+            std::thread::spawn(move || {
+                let mut failures = Vec::new();
+                let mut check = |what: &str, (status, v): (u16, serde_json::Value)| {
+                    if status != 200 || v.get("errors").is_some() {
+                        failures.push(format!("client {c} {what}: {status} {v}"));
+                    }
+                };
+                for i in 0..5 {
+                    let q = match (c + i) % 4 {
+                        0 => r#"{deploymentsUsing(name:"transformers", versionRange:"<6", first:20){totalCount edges{node{deployment path{id}}}}}"#,
+                        1 => r#"{search(text:"trans"){packages{purl} deployments}}"#,
+                        2 => r#"{deployment(name:"a-finetune"){packages(first:50){totalCount}}}"#,
+                        _ => r#"{deployments}"#,
+                    };
+                    check("read", graphql(&addr, None, q, json!({})));
+                }
+                check(
+                    "write",
+                    graphql(
+                        &addr,
+                        Some(TOKEN),
+                        "mutation($d:String!,$c:String!){ingestDocument(deployment:$d,fileName:\"alpine.spdx.json\",content:$c){status packages}}",
+                        json!({"d": format!("load-{round}-{c}"), "c": document}),
+                    ),
+                );
+                failures
+            })
+        })
+        .collect();
+    handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect()
+}
+
+#[test]
+fn two_hundred_fifty_six_clients_mixing_reads_and_writes() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    let out = common::aibomdb(&db, &["ingest", root.join("examples").to_str().unwrap()]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let document =
+        std::fs::read_to_string(root.join("examples/alpine-spdx-syft0.57.json")).unwrap();
+    let server = Server::start(&db, &["--write-token", TOKEN]);
+    let a = server.addr.clone();
+
+    let failures = round(&a, 1, &document);
+    assert!(
+        failures.is_empty(),
+        "{} failures, first: {:?}",
+        failures.len(),
+        failures.first()
+    );
+    let after_first = rss_kib(server.pid());
+    let failures = round(&a, 2, &document);
+    assert!(
+        failures.is_empty(),
+        "{} failures, first: {:?}",
+        failures.len(),
+        failures.first()
+    );
+    let after_second = rss_kib(server.pid());
+    // The same work again must not need much more memory (caches are bounded).
+    assert!(
+        after_second <= after_first + after_first / 2 + 64 * 1024,
+        "RSS grew from {after_first} KiB to {after_second} KiB"
+    );
+
+    // Every write landed whole, in its own deployment.
+    let (_, v) = graphql(&a, None, "{deployments}", json!({}));
+    let names: Vec<&str> = v["data"]["deployments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    for r in 1..=2 {
+        for c in 0..CLIENTS {
+            assert!(
+                names.contains(&format!("load-{r}-{c}").as_str()),
+                "load-{r}-{c} missing"
+            );
+        }
+    }
+    for name in ["load-1-0", "load-2-255"] {
+        let (_, v) = graphql(
+            &a,
+            None,
+            "query($n:String!){deployment(name:$n){documents{id} packages(first:100){totalCount}}}",
+            json!({"n": name}),
+        );
+        let d = &v["data"]["deployment"];
+        assert_eq!(d["documents"].as_array().unwrap().len(), 1, "{v}");
+        assert_eq!(d["packages"]["totalCount"], 14, "{v}");
+    }
+    server.stop();
+    // And the store is consistent on disk: one document per load deployment.
+    let store = aibomdb_store::Store::open(&db).unwrap();
+    let load_docs = store
+        .documents()
+        .unwrap()
+        .into_iter()
+        .filter(|d| d.deployment.starts_with("load-"))
+        .count();
+    assert_eq!(load_docs, 2 * CLIENTS);
+}
