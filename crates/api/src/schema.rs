@@ -433,7 +433,9 @@ pub struct Artifact {
     pub path: String,
     pub size: Option<u64>,
     pub sha256: Option<String>,
-    /// safetensors, pickle, torch-zip, gguf, onnx, config, tokenizer, other.
+    /// Computed when the directory was ingested with `--sha512`.
+    pub sha512: Option<String>,
+    /// safetensors, pickle, torch-zip, torchscript, gguf, onnx, config, tokenizer, other.
     pub format: String,
     /// verified, mismatch, no reference, not present.
     pub integrity: String,
@@ -622,6 +624,7 @@ impl From<aibomdb_query::ModelView> for Model {
                     path: a.path,
                     size: a.size,
                     sha256: a.sha256,
+                    sha512: a.sha512,
                     format: a.format,
                     integrity: a.integrity,
                     references: a
