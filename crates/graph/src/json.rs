@@ -107,7 +107,7 @@ mod depth_tests {
         let err = check_depth(b"{\n \"a\": [[[1]]]}", 3)
             .unwrap_err()
             .to_string();
-        assert!(err.contains("line 2, column 10"), "{err}");
+        assert!(err.contains("line 2, column 9"), "{err}");
         assert!(check_depth(br#"{"s":"\"[[[["}"#, 1).is_ok());
         let deep = "[".repeat(100_000);
         assert!(check_depth(deep.as_bytes(), 128).is_err());
