@@ -21,8 +21,39 @@ seed model_card $(find $shared/formats/huggingface -name '*.md')
 seed pickle $(find ../tests/fixtures/models -name '*.pt' -o -name '*.bin' -o -name '*.pkl' -o -name '*.ckpt')
 seed safetensors ../tests/fixtures/models/finetune-safetensors/model.safetensors
 seed model_signing $(find $shared/formats/model-signing -name model.sig)
+seed cyclonedx $(find $shared/formats/cyclonedx $shared/formats/aibom $shared/formats/bsi -type f -name '*.json' -size -256k 2>/dev/null | head -200)
+# The spdx and lockfile targets read a selector byte first; seeds get the
+# right one prepended (spdx: 0 for 2.x, 1 for 3.0; lockfile: 0 uv, 1 poetry,
+# 2 pdm, 3 pylock, 4 Pipfile.lock, 5 requirements.txt).
+seed_pick() { # target, selector, file
+  mkdir -p "corpus/$1"
+  [ -f "$3" ] && { printf "\\x$(printf %02x "$2")"; cat "$3"; } > "corpus/$1/$2-$(echo "$3" | md5sum | cut -c1-16)"
+}
+for f in $(find $shared/formats/spdx -type f -name '*.json*' -size -256k | head -200); do
+  if grep -q '"spdxVersion"' "$f"; then seed_pick spdx 0 "$f"; else seed_pick spdx 1 "$f"; fi
+done
+# Whole lockfiles are 40-370 KB, so each run parses for milliseconds; a head
+# of each (cut where a new package entry starts, ~8 KB in) gives the fuzzer
+# small real inputs to mutate as well.
+mkdir -p corpus/heads
+while read -r sel pattern cut; do
+  for f in $(find ../tests/fixtures/lockfiles $shared/dev/lockfiles -type f -name "$pattern"); do
+    seed_pick lockfile "$sel" "$f"
+    head=corpus/heads/$(echo "$f" | md5sum | cut -c1-16)
+    awk -v cut="$cut" '{ n += length($0) + 1 } n > 8000 && $0 ~ cut { exit } { print }' "$f" > "$head"
+    seed_pick lockfile "$sel" "$head"
+  done
+done <<'LOCKS'
+0 uv.lock ^\\[\\[package
+1 poetry.lock ^\\[\\[package
+2 pdm.lock ^\\[\\[package
+3 pylock*.toml ^\\[\\[packages
+4 Pipfile.lock ^$
+5 requirements*.txt ^[A-Za-z0-9]
+LOCKS
 seed json_depth $(find $shared/formats/cyclonedx -name '*.json' -size -64k | head -50)
-for t in document osv model_card pickle safetensors model_signing json_depth; do
+targets=${TARGETS:-document cyclonedx spdx lockfile osv model_card pickle safetensors model_signing json_depth}
+for t in $targets; do
   echo "== $t ($secs s)"
   cargo fuzz run --sanitizer none "$t" "corpus/$t" -- -max_total_time="$secs" -rss_limit_mb=4096 -max_len=1048576 2>&1 \
     | grep -E '^#[0-9]+ +(DONE|pulse)|^Done|ERROR|panicked|SUMMARY' | tail -3
