@@ -56,6 +56,9 @@ targets=${TARGETS:-document cyclonedx spdx lockfile osv model_card pickle safete
 for t in $targets; do
   echo "== $t ($secs s)"
   cargo fuzz run --sanitizer none "$t" "corpus/$t" -- -max_total_time="$secs" -rss_limit_mb=4096 -max_len=1048576 2>&1 \
-    | grep -E '^#[0-9]+ +(DONE|pulse)|^Done|ERROR|panicked|SUMMARY' | tail -3
+    | grep -E '^#[0-9]+ +(DONE|pulse)|^Done|ERROR|panicked|SUMMARY' | tail -3 || true
   echo "corpus: $(ls "corpus/$t" | wc -l) files"
 done
+# A crash stops that target's run (libFuzzer exits) but not the others.
+crashes=$(find artifacts -type f \( -name 'crash-*' -o -name 'oom-*' -o -name 'timeout-*' \) -newer run.sh 2>/dev/null | wc -l)
+echo "new crash, oom or timeout inputs under fuzz/artifacts: $crashes"

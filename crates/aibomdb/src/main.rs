@@ -205,6 +205,14 @@ struct IngestArgs {
     /// takes effect: the parser's own bound).
     #[arg(long, default_value_t = Limits::default().max_json_depth)]
     max_json_depth: usize,
+    /// Most documents committed together in one durable transaction (group
+    /// commit; 1 commits each document alone). Each document is still whole
+    /// or absent.
+    #[arg(long, default_value_t = aibomdb_ingest::GroupCommit::default().max_documents)]
+    batch_documents: usize,
+    /// Longest a parsed document waits for others before its group commits.
+    #[arg(long, default_value_t = aibomdb_ingest::GroupCommit::default().max_wait.as_millis() as u64)]
+    batch_wait_ms: u64,
     /// Print each document's result as one JSON line the moment it is
     /// committed (durable), instead of a summary at the end.
     #[arg(long)]
@@ -774,6 +782,11 @@ fn ingest(db: &PathBuf, args: IngestArgs) -> Result<ExitCode> {
         &inputs,
         args.deployment.as_deref(),
         &limits,
+        &aibomdb_ingest::GroupCommit {
+            max_documents: args.batch_documents,
+            max_wait: std::time::Duration::from_millis(args.batch_wait_ms),
+            ..Default::default()
+        },
         threads,
         |event| {
             bar.inc(1);

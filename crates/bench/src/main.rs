@@ -86,7 +86,7 @@ fn ingest(args: &[String]) -> Result<()> {
         let store = Store::open(&path)?;
         let (mut docs, mut size) = (0usize, 0u64);
         let failures =
-            aibomdb_ingest::run(&store, &inputs, None, &Limits::default(), threads, |e| {
+            aibomdb_ingest::run(&store, &inputs, None, &Limits::default(), &Default::default(), threads, |e| {
                 if let Event::Committed { path, .. } = e {
                     docs += 1;
                     size += std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);

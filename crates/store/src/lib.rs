@@ -261,6 +261,42 @@ impl Store {
     /// document with the same slot (format family + subject) as a current
     /// document of the deployment supersedes it; the old one stays as history.
     pub fn ingest(&self, doc: NewDocument) -> Result<IngestOutcome> {
+        let mut outcomes = self.ingest_batch(std::slice::from_ref(&doc))?;
+        Ok(outcomes.remove(0))
+    }
+
+    /// Writes several documents in one durable transaction (group commit):
+    /// each is written whole, and they become visible and durable together,
+    /// or not at all. One commit (and its fsyncs) for many documents is what
+    /// makes bulk ingest fast: the B-tree pages the documents share are
+    /// written once, not once per document. Outcomes are in input order; a
+    /// later document of the batch sees the earlier ones (identical bytes are
+    /// `Unchanged`, a newer document of the same slot supersedes).
+    pub fn ingest_batch(&self, docs: &[NewDocument]) -> Result<Vec<IngestOutcome>> {
+        if docs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let txn = self.db.begin_write()?;
+        let mut outcomes = Vec::with_capacity(docs.len());
+        for doc in docs {
+            outcomes.push(Self::write_document(&txn, doc)?);
+        }
+        if outcomes
+            .iter()
+            .all(|o| matches!(o, IngestOutcome::Unchanged { .. }))
+        {
+            // Nothing new: leave the file as it was.
+            txn.abort()?;
+            return Ok(outcomes);
+        }
+        txn.commit()?;
+        self.bump();
+        Ok(outcomes)
+    }
+
+    /// Borrows the document, so that a group whose transaction failed can be
+    /// retried one by one without keeping a copy of every document.
+    fn write_document(txn: &redb::WriteTransaction, doc: &NewDocument) -> Result<IngestOutcome> {
         let NewDocument {
             deployment,
             source_path,
@@ -273,8 +309,7 @@ impl Store {
         let mut hash_key = sha256.to_vec();
         hash_key.extend_from_slice(deployment.as_bytes());
 
-        let txn = self.db.begin_write()?;
-        let outcome = {
+        {
             let mut by_hash = txn.open_table(DOCUMENT_BY_HASH)?;
             if let Some(existing) = by_hash.get(hash_key.as_slice())? {
                 return Ok(IngestOutcome::Unchanged {
@@ -361,13 +396,13 @@ impl Store {
             }
             let mut match_table = txn.open_table(MATCHES)?;
             let mut by_advisory = txn.open_table(MATCHES_BY_ADVISORY)?;
-            for (i, found) in matches.into_iter().enumerate() {
+            for (i, found) in matches.iter().enumerate() {
                 let Some(&id) = ids.get(i).filter(|id| **id != 0) else {
                     continue;
                 };
                 for m in found {
                     buf.clear();
-                    encode(&advisories::StoredMatch::of(&m), &mut buf);
+                    encode(&advisories::StoredMatch::of(m), &mut buf);
                     match_table.insert((id, m.advisory.as_str()), buf.as_slice())?;
                     by_advisory.insert((m.advisory.as_str(), id), ())?;
                 }
@@ -510,17 +545,17 @@ impl Store {
                 - u64::from(subject_package.is_some());
             let record = DocumentRecord {
                 id: doc_id,
-                deployment,
+                deployment: deployment.clone(),
                 format: facts.format,
-                spec_version: facts.spec_version,
-                tools: facts.tools,
-                serial: facts.serial,
-                created: facts.created,
-                subject: facts.subject,
+                spec_version: facts.spec_version.clone(),
+                tools: facts.tools.clone(),
+                serial: facts.serial.clone(),
+                created: facts.created.clone(),
+                subject: facts.subject.clone(),
                 subject_package,
-                source_path,
-                sha256: hex(&sha256),
-                size,
+                source_path: source_path.clone(),
+                sha256: hex(sha256),
+                size: *size,
                 ingested_at: now,
                 supersedes: superseded,
                 superseded_by: None,
@@ -529,8 +564,8 @@ impl Store {
                 entries: facts.entries_read as u64,
                 edge_count,
                 vex_statements: facts.vex.len() as u64,
-                skipped: facts.skipped,
-                warnings: facts.warnings,
+                skipped: facts.skipped.clone(),
+                warnings: facts.warnings.clone(),
             };
             buf.clear();
             encode(&record, &mut buf);
@@ -539,17 +574,14 @@ impl Store {
             encode(&head_of(&record), &mut buf);
             txn.open_table(DOCUMENT_HEADS)?
                 .insert(doc_id, buf.as_slice())?;
-            IngestOutcome::Ingested {
+            Ok(IngestOutcome::Ingested {
                 document: doc_id,
                 packages: package_count,
                 new_packages,
                 edges: edge_count,
                 superseded,
-            }
-        };
-        txn.commit()?;
-        self.bump();
-        Ok(outcome)
+            })
+        }
     }
 
     /// Removes a deployment and everything its documents stated (packages

@@ -321,7 +321,7 @@ pub(crate) fn parse_hash(s: &str) -> Option<Hash> {
 /// enough for the dependency lists of lock files. Strict parsing (with
 /// errors) is for requirements files, see `requirements.rs`.
 pub(crate) fn split_requirement(s: &str) -> Option<(String, Option<String>, Option<String>)> {
-    match pep508_rs::Requirement::<pep508_rs::VerbatimUrl>::from_str(s) {
+    match crate::parse_pep508(s) {
         Ok(r) => {
             let spec = match &r.version_or_url {
                 Some(pep508_rs::VersionOrUrl::VersionSpecifier(v)) if !v.is_empty() => {

@@ -109,6 +109,40 @@ pub fn import(
     }
 }
 
+/// Parses one PEP 508 requirement. `pep508_rs` 0.9.2 panics (an `expect` on
+/// its own name validation) when a package or extra name ends in `-`, `_` or
+/// `.` and more text follows (`foo- ==1`, `foo[bar-]`), so those are refused
+/// here first, with the message the parser gives when such a name ends the
+/// input. Found by the `lockfile` and `document` fuzz targets.
+pub(crate) fn parse_pep508(
+    s: &str,
+) -> Result<pep508_rs::Requirement<pep508_rs::VerbatimUrl>, String> {
+    let is_name = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    let bad_end = |name: &str| name.ends_with(['-', '_', '.']);
+    let rest = s.trim_start();
+    let name_len = rest.find(|c: char| !is_name(c)).unwrap_or(rest.len());
+    let (name, after) = rest.split_at(name_len);
+    if bad_end(name) && !after.is_empty() {
+        return Err(format!(
+            "Package name must end with an alphanumeric character: `{name}`"
+        ));
+    }
+    if let Some(extras) = after.trim_start().strip_prefix('[') {
+        let extras = extras.split(']').next().unwrap_or(extras);
+        for extra in extras.split(',') {
+            let extra = extra.trim();
+            let end = extra.find(|c: char| !is_name(c)).unwrap_or(extra.len());
+            if bad_end(&extra[..end]) {
+                return Err(format!(
+                    "Extra name must end with an alphanumeric character: `{extra}`"
+                ));
+            }
+        }
+    }
+    <pep508_rs::Requirement<pep508_rs::VerbatimUrl> as std::str::FromStr>::from_str(s)
+        .map_err(|e| e.message.to_string())
+}
+
 /// 1-based line and column of a byte offset.
 pub(crate) fn line_col(bytes: &[u8], offset: usize) -> (usize, usize) {
     let offset = offset.min(bytes.len());
@@ -166,6 +200,25 @@ pub(crate) fn check_version(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_ending_in_a_separator_are_errors_not_panics() {
+        // Each of these panicked inside pep508_rs 0.9.2 before the guard.
+        for bad in ["foo- ==1", "foo_;python_version>'3'", "foo.[x]", "foo[bar-]", "a [b, c_ ]"] {
+            assert!(parse_pep508(bad).is_err(), "{bad}");
+        }
+        for good in ["foo==1", "foo-bar[baz-qux]>=2 ; python_version > '3.8'", "x[a,b]"] {
+            assert!(parse_pep508(good).is_ok(), "{good}");
+        }
+        let err = import(
+            DocumentFormat::RequirementsTxt,
+            b"six==1.16.0\nfoo- ==1\n",
+            &NoSiblings,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("line 2"), "{err}");
+    }
 
     #[test]
     fn positions() {

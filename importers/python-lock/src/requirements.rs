@@ -4,7 +4,6 @@
 //! pip-compile / uv `# via` annotations as dependency edges.
 
 use std::collections::HashMap;
-use std::str::FromStr;
 
 use aibomdb_graph::{DocumentFacts, DocumentFormat, Hash, ImportError, Tool, pep503_normalise};
 
@@ -38,7 +37,7 @@ pub(crate) fn looks_like_requirements(file_name: &str, head: &str) -> bool {
             continue;
         }
         let (req, _) = split_options(text);
-        if pep508_rs::Requirement::<pep508_rs::VerbatimUrl>::from_str(req).is_err() {
+        if crate::parse_pep508(req).is_err() {
             return false;
         }
         seen += 1;
@@ -202,13 +201,9 @@ impl Parser<'_> {
                 continue;
             }
             let (req, options) = split_options(body);
-            let parsed =
-                pep508_rs::Requirement::<pep508_rs::VerbatimUrl>::from_str(req).map_err(|e| {
-                    err(
-                        line.number,
-                        format!("not a PEP 508 requirement: {}", e.message),
-                    )
-                })?;
+            let parsed = crate::parse_pep508(req).map_err(|message| {
+                err(line.number, format!("not a PEP 508 requirement: {message}"))
+            })?;
             let mut hashes: Vec<Hash> = Vec::new();
             for o in &options {
                 if let Some(h) = o
