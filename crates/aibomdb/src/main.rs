@@ -331,6 +331,9 @@ enum QueryCommand {
         /// Include superseded documents.
         #[arg(long)]
         history: bool,
+        /// Only this deployment: the path from it to the package.
+        #[arg(long = "in")]
+        in_deployment: Option<String>,
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
         format: OutputFormat,
     },
@@ -1107,6 +1110,7 @@ fn query(store: &Store, q: QueryCommand) -> Result<ExitCode> {
             ecosystem,
             version_range,
             history,
+            in_deployment,
             format,
         } => {
             let target = match (purl, name) {
@@ -1124,8 +1128,11 @@ fn query(store: &Store, q: QueryCommand) -> Result<ExitCode> {
                 },
                 _ => return Err(BadInput("give either --purl or --name".into()).into()),
             };
-            let answer =
-                aibomdb_query::deployments_using(store, &target, history).map_err(bad_input)?;
+            let answer = match in_deployment.as_deref() {
+                Some(d) => aibomdb_query::paths_in_deployment(store, d, &target, history),
+                None => aibomdb_query::deployments_using(store, &target, history),
+            }
+            .map_err(bad_input)?;
             for u in &answer.unordered {
                 eprintln!("warning: cannot compare {u}");
             }

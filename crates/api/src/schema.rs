@@ -855,6 +855,8 @@ impl QueryRoot {
         name: Option<String>,
         version_range: Option<String>,
         #[graphql(default = false)] history: bool,
+        #[graphql(desc = "Only this deployment: the path from it to the package.")]
+        deployment: Option<String>,
         after: Option<String>,
         first: Option<i32>,
     ) -> Result<List<DeploymentHit>> {
@@ -873,8 +875,12 @@ impl QueryRoot {
         };
         // Only the requested page is resolved (paths are the expensive part).
         let (offset, limit) = page_bounds(after.as_deref(), first)?;
-        let answer = blocking(ctx, move |s| {
-            aibomdb_query::deployments_using_page(s, &target, history, offset, limit)
+        let answer = blocking(ctx, move |s| match deployment.as_deref() {
+            Some(d) => aibomdb_query::paths_in_deployment(s, d, &target, history).map(|mut a| {
+                a.hits = a.hits.into_iter().skip(offset).take(limit).collect();
+                a
+            }),
+            None => aibomdb_query::deployments_using_page(s, &target, history, offset, limit),
         })
         .await?;
         let page = answer.hits.into_iter().map(DeploymentHit::from).collect();

@@ -115,11 +115,7 @@ impl Inventory {
 
     /// The deployment's advisory matches with their VEX verdicts.
     pub(crate) fn matches(&self, store: &Store) -> Result<Vec<MatchRow>, ExportError> {
-        Ok(aibomdb_osv::matches_of(
-            store,
-            &store.documents()?,
-            &self.documents,
-        )?)
+        Ok(aibomdb_osv::matches_of(store, &self.documents)?)
     }
 
     /// The targets of `from`'s edges of the given kinds.

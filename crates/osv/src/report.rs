@@ -49,10 +49,20 @@ pub fn deployment_matches(
     store: &Store,
     deployment: Option<&str>,
 ) -> Result<Vec<MatchRow>, StoreError> {
-    let documents = store.documents()?;
+    let documents = match deployment {
+        // One deployment: its own current documents only.
+        Some(d) => {
+            let mut docs = Vec::new();
+            for id in store.current_documents(d)? {
+                docs.extend(store.document(id)?);
+            }
+            docs
+        }
+        None => store.documents()?,
+    };
     let mut listed = Vec::new();
-    for doc in &documents {
-        if !doc.is_current() || deployment.is_some_and(|d| d != doc.deployment) {
+    for doc in documents {
+        if !doc.is_current() {
             continue;
         }
         let packages = store
@@ -60,21 +70,54 @@ pub fn deployment_matches(
             .into_iter()
             .map(|(p, _)| p)
             .collect();
-        listed.push((doc.clone(), packages));
+        listed.push((doc, packages));
     }
-    matches_of(store, &documents, &listed)
+    matches_of(store, &listed)
+}
+
+/// Every match of the advisories `ids` (one advisory's record ids) in current
+/// documents, found through the advisory → package index and the package →
+/// document index: the documents read are only those that list a matched
+/// package, so the answer costs the blast radius, not the estate.
+pub fn advisory_matches(store: &Store, ids: &[String]) -> Result<Vec<MatchRow>, StoreError> {
+    let mut packages: BTreeMap<u64, ()> = BTreeMap::new();
+    for id in ids {
+        for m in store.matches_for_advisory(id)? {
+            packages.insert(m.package, ());
+        }
+    }
+    let mut by_document: BTreeMap<DocumentId, Vec<PackageRecord>> = BTreeMap::new();
+    for &package in packages.keys() {
+        let Some(record) = store.package_by_id(package)? else {
+            continue;
+        };
+        for doc in store.package_document_ids(package)? {
+            by_document.entry(doc).or_default().push(record.clone());
+        }
+    }
+    let mut listed = Vec::new();
+    for (id, packages) in by_document {
+        if let Some(doc) = store.document(id)?.filter(DocumentRecord::is_current) {
+            listed.push((doc, packages));
+        }
+    }
+    let mut rows = matches_of(store, &listed)?;
+    rows.retain(|r| ids.contains(&r.advisory));
+    Ok(rows)
 }
 
 /// The matches of the given documents' packages (each document with the
-/// packages it lists, as the caller already read them). `all_documents` is
-/// every document of the store: VEX statements may come from any of them.
+/// packages it lists, as the caller already read them). VEX statements may
+/// come from any document; those are read as they are needed.
 pub fn matches_of(
     store: &Store,
-    all_documents: &[DocumentRecord],
     listed: &[(DocumentRecord, Vec<PackageRecord>)],
 ) -> Result<Vec<MatchRow>, StoreError> {
     let mut advisories: HashMap<String, Option<Advisory>> = HashMap::new();
-    let mut vex = VexResolver::new(store, all_documents)?;
+    let mut vex = VexResolver::new(store);
+    for (doc, _) in listed {
+        vex.know(doc);
+    }
     let mut rows: BTreeMap<(String, String, String), MatchRow> = BTreeMap::new();
     for (doc, packages) in listed {
         let ids: Vec<_> = packages.iter().map(|p| p.id).collect();

@@ -44,7 +44,9 @@ impl VexVerdict {
 }
 
 /// Answers "which statement covers this match" for many matches, reading each
-/// document and deployment once.
+/// document and deployment it needs once, on demand: a question about one
+/// deployment or one advisory reads only the documents that bear on it, not
+/// the whole store.
 pub struct VexResolver<'a> {
     store: &'a Store,
     documents: HashMap<DocumentId, DocumentRecord>,
@@ -59,22 +61,44 @@ pub struct VexResolver<'a> {
 
 impl<'a> VexResolver<'a> {
     /// `documents`: every document of the store (the caller has read them already).
-    pub fn new(store: &'a Store, documents: &[DocumentRecord]) -> Result<Self, StoreError> {
-        let mut current: HashMap<String, Vec<DocumentId>> = HashMap::new();
-        for d in documents.iter().filter(|d| d.is_current()) {
-            current.entry(d.deployment.clone()).or_default().push(d.id);
-        }
-        let documents: HashMap<DocumentId, DocumentRecord> =
-            documents.iter().map(|d| (d.id, d.clone())).collect();
-        Ok(VexResolver {
+    pub fn new(store: &'a Store) -> Self {
+        VexResolver {
             store,
-            documents,
-            current,
+            documents: HashMap::new(),
+            current: HashMap::new(),
             by_advisory: HashMap::new(),
             refs: HashMap::new(),
             subject_keys: HashMap::new(),
             serials: HashMap::new(),
-        })
+        }
+    }
+
+    /// A document the resolver may already hold (the caller's own), so that
+    /// it is not read again.
+    pub fn know(&mut self, document: &DocumentRecord) {
+        self.documents
+            .entry(document.id)
+            .or_insert_with(|| document.clone());
+    }
+
+    fn document(&mut self, id: DocumentId) -> Result<Option<&DocumentRecord>, StoreError> {
+        if !self.documents.contains_key(&id) {
+            match self.store.document(id)? {
+                Some(d) => {
+                    self.documents.insert(id, d);
+                }
+                None => return Ok(None),
+            }
+        }
+        Ok(self.documents.get(&id))
+    }
+
+    fn current(&mut self, deployment: &str) -> Result<&Vec<DocumentId>, StoreError> {
+        if !self.current.contains_key(deployment) {
+            let ids = self.store.current_documents(deployment)?;
+            self.current.insert(deployment.to_string(), ids);
+        }
+        Ok(&self.current[deployment])
     }
 
     /// The deciding statement for `package` in `deployment` and the advisory
@@ -95,7 +119,7 @@ impl<'a> VexResolver<'a> {
         let candidates = self.by_advisory[first].clone();
         let mut best: Option<(&VexRecord, (Option<String>, DocumentId))> = None;
         for record in &candidates {
-            let Some(doc) = self.documents.get(&record.document) else {
+            let Some(doc) = self.document(record.document)? else {
                 continue;
             };
             if !doc.is_current() {
@@ -148,10 +172,12 @@ impl<'a> VexResolver<'a> {
             VexTarget::BomRef { serial, reference } => {
                 let mut hit = false;
                 for doc in self.linked_documents(serial, deployment)? {
-                    let d = &self.documents[&doc];
+                    let Some(d) = self.document(doc)? else {
+                        continue;
+                    };
                     if reference.is_empty()
                         || d.subject.as_ref().and_then(|s| s.reference.as_deref())
-                            == Some(reference)
+                            == Some(reference.as_str())
                     {
                         hit = true;
                         break;
@@ -177,11 +203,11 @@ impl<'a> VexResolver<'a> {
             let ids = self.store.documents_with_serial(serial)?;
             self.serials.insert(serial.to_string(), ids);
         }
-        let current = self.current.get(deployment);
+        let current = self.current(deployment)?.clone();
         Ok(self.serials[serial]
             .iter()
             .copied()
-            .filter(|id| current.is_some_and(|c| c.contains(id)))
+            .filter(|id| current.contains(id))
             .collect())
     }
 
@@ -203,8 +229,8 @@ impl<'a> VexResolver<'a> {
     fn subject_keys(&mut self, deployment: &str) -> Result<&Vec<String>, StoreError> {
         if !self.subject_keys.contains_key(deployment) {
             let mut keys = Vec::new();
-            for id in self.current.get(deployment).cloned().unwrap_or_default() {
-                let Some(subject) = self.documents[&id].subject_package else {
+            for id in self.current(deployment)?.clone() {
+                let Some(subject) = self.document(id)?.and_then(|d| d.subject_package) else {
                     continue;
                 };
                 if let Some(p) = self.store.package_by_id(subject)? {

@@ -111,6 +111,28 @@ pub fn deployments_using_page(
     offset: usize,
     limit: usize,
 ) -> Result<BlastRadius> {
+    using(store, target, history, None, offset, limit)
+}
+
+/// The hits of one deployment, each with its path deployment → document →
+/// … → target: "show me the path from deployment X to the vulnerable package".
+pub fn paths_in_deployment(
+    store: &Store,
+    deployment: &str,
+    target: &Target,
+    history: bool,
+) -> Result<BlastRadius> {
+    using(store, target, history, Some(deployment), 0, usize::MAX)
+}
+
+fn using(
+    store: &Store,
+    target: &Target,
+    history: bool,
+    deployment: Option<&str>,
+    offset: usize,
+    limit: usize,
+) -> Result<BlastRadius> {
     let mut unordered = Vec::new();
     let keys: Vec<PackageKey> = match target {
         Target::Purl(key) => vec![key.clone()],
@@ -130,7 +152,10 @@ pub fn deployments_using_page(
             keys
         }
     };
-    let (total, hits) = store.deployments_using_page(&keys, history, offset, limit)?;
+    let (total, hits) = match deployment {
+        Some(d) => store.paths_in_deployment(d, &keys, history, offset, limit)?,
+        None => store.deployments_using_page(&keys, history, offset, limit)?,
+    };
     Ok(BlastRadius {
         total,
         hits,
@@ -145,10 +170,7 @@ pub fn affected(store: &Store, advisory: &str) -> Result<Option<(Vec<String>, Ve
     if ids.is_empty() {
         return Ok(None);
     }
-    let rows = aibomdb_osv::deployment_matches(store, None)?
-        .into_iter()
-        .filter(|r| ids.contains(&r.advisory))
-        .collect();
+    let rows = aibomdb_osv::advisory_matches(store, &ids)?;
     Ok(Some((ids, rows)))
 }
 

@@ -944,6 +944,30 @@ impl Store {
         offset: usize,
         limit: usize,
     ) -> Result<(usize, Vec<DeploymentHit>)> {
+        self.using_page(keys, include_history, None, offset, limit)
+    }
+
+    /// As [`Store::deployments_using_page`], for one deployment only: "the
+    /// path from deployment X to the vulnerable package".
+    pub fn paths_in_deployment(
+        &self,
+        deployment: &str,
+        keys: &[PackageKey],
+        include_history: bool,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(usize, Vec<DeploymentHit>)> {
+        self.using_page(keys, include_history, Some(deployment), offset, limit)
+    }
+
+    fn using_page(
+        &self,
+        keys: &[PackageKey],
+        include_history: bool,
+        only: Option<&str>,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(usize, Vec<DeploymentHit>)> {
         let txn = self.db.begin_read()?;
         let by_key = txn.open_table(PACKAGE_BY_KEY)?;
         let package_docs = txn.open_table(PACKAGE_DOCUMENTS)?;
@@ -976,7 +1000,7 @@ impl Store {
                     None => continue,
                 },
             };
-            if include_history || head.current {
+            if (include_history || head.current) && only.is_none_or(|d| d == head.deployment) {
                 refs.push((head, rank, doc, target, key));
             }
         }
@@ -1133,6 +1157,20 @@ impl Store {
     }
 
     /// Document ids of a deployment, oldest first (history included).
+    /// The current documents of `deployment` (one per slot), from its record:
+    /// no other deployment's rows are read.
+    pub fn current_documents(&self, deployment: &str) -> Result<Vec<DocumentId>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(DEPLOYMENTS)?;
+        let Some(v) = table.get(deployment)? else {
+            return Ok(Vec::new());
+        };
+        let record: DeploymentRecord = decode(v.value(), "deployments", deployment)?;
+        let mut ids: Vec<DocumentId> = record.current.into_iter().map(|(_, id)| id).collect();
+        ids.sort_unstable();
+        Ok(ids)
+    }
+
     pub fn deployment_documents(&self, deployment: &str) -> Result<Vec<DocumentId>> {
         let txn = self.db.begin_read()?;
         let table = txn.open_table(DEPLOYMENT_DOCUMENTS)?;
