@@ -55,8 +55,12 @@ seed json_depth $(find $shared/formats/cyclonedx -name '*.json' -size -64k | hea
 targets=${TARGETS:-document cyclonedx spdx lockfile osv model_card pickle safetensors model_signing json_depth}
 for t in $targets; do
   echo "== $t ($secs s)"
-  cargo fuzz run --sanitizer none "$t" "corpus/$t" -- -max_total_time="$secs" -rss_limit_mb=4096 -max_len=1048576 2>&1 \
-    | grep -E '^#[0-9]+ +(DONE|pulse)|^Done|ERROR|panicked|SUMMARY' | tail -3 || true
+  mkdir -p logs
+  # Build first, so a build error shows as one, not as a silent empty run.
+  cargo fuzz build --sanitizer none "$t" 2>&1 | grep -E '^error' -A5 && exit 1
+  cargo fuzz run --sanitizer none "$t" "corpus/$t" -- -max_total_time="$secs" -rss_limit_mb=4096 -max_len=1048576 \
+    > "logs/$t.log" 2>&1 || true
+  grep -E '^#[0-9]+ +(DONE|pulse)|^Done|ERROR|panicked|SUMMARY' "logs/$t.log" | tail -3
   echo "corpus: $(ls "corpus/$t" | wc -l) files"
 done
 # A crash stops that target's run (libFuzzer exits) but not the others.
