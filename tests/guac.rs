@@ -14,11 +14,21 @@ fn all_94_container_sboms_ingest_with_exact_counts() {
     let inputs = aibomdb_ingest::expand(&[root]).unwrap();
     let mut committed = Vec::new();
     let mut failed = Vec::new();
-    let failures = aibomdb_ingest::run(&store, &inputs, None, &Limits::default(), &Default::default(), 2, |e| match e {
-        Event::Committed { path, outcome, .. } => committed.push((path.clone(), outcome.clone())),
-        Event::Failed(e) => failed.push(e.to_string()),
-        Event::Skipped(_) => {}
-    });
+    let failures = aibomdb_ingest::run(
+        &store,
+        &inputs,
+        None,
+        &Limits::default(),
+        &Default::default(),
+        2,
+        |e| match e {
+            Event::Committed { path, outcome, .. } => {
+                committed.push((path.clone(), outcome.clone()))
+            }
+            Event::Failed(e) => failed.push(e.to_string()),
+            Event::Skipped(_) => {}
+        },
+    );
     assert_eq!(failures, 0, "{failed:?}");
     assert_eq!(committed.len(), 94);
 
@@ -82,15 +92,23 @@ fn all_94_container_sboms_ingest_with_exact_counts() {
     // Ingesting the same set again writes nothing.
     let before = store.content_fingerprint().unwrap();
     let mut unchanged = 0;
-    aibomdb_ingest::run(&store, &inputs, None, &Limits::default(), &Default::default(), 2, |e| {
-        if let Event::Committed {
-            outcome: IngestOutcome::Unchanged { .. },
-            ..
-        } = e
-        {
-            unchanged += 1;
-        }
-    });
+    aibomdb_ingest::run(
+        &store,
+        &inputs,
+        None,
+        &Limits::default(),
+        &Default::default(),
+        2,
+        |e| {
+            if let Event::Committed {
+                outcome: IngestOutcome::Unchanged { .. },
+                ..
+            } = e
+            {
+                unchanged += 1;
+            }
+        },
+    );
     assert_eq!(unchanged, 94);
     assert_eq!(store.content_fingerprint().unwrap(), before);
 }

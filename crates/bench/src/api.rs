@@ -325,12 +325,12 @@ fn which(program: &str) -> bool {
 }
 
 /// A keep-alive HTTP/1.1 client for one connection.
-struct Client {
+pub(crate) struct Client {
     reader: BufReader<TcpStream>,
 }
 
 impl Client {
-    fn connect(addr: &str) -> Result<Client> {
+    pub(crate) fn connect(addr: &str) -> Result<Client> {
         let s = TcpStream::connect(addr)?;
         s.set_nodelay(true)?;
         Ok(Client {
@@ -338,7 +338,7 @@ impl Client {
         })
     }
 
-    fn post(&mut self, addr: &str, body: &str) -> Result<u16> {
+    pub(crate) fn post(&mut self, addr: &str, body: &str) -> Result<u16> {
         let req = format!(
             "POST /graphql HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
             body.len()

@@ -182,6 +182,7 @@ pub(crate) fn build(
             facts,
             lookup_names,
             matches: Vec::new(),
+            rows: None,
         })?;
     }
     Ok(())

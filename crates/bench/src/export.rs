@@ -44,6 +44,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         facts,
         lookup_names,
         matches,
+        rows: None,
     })?;
     let opts = aibomdb_export::Options {
         timestamp: aibomdb_export::time::rfc3339_now(),

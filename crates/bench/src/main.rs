@@ -15,6 +15,7 @@ mod api;
 mod estate;
 mod export;
 mod models;
+mod scale;
 
 use aibomdb_ingest::{Event, Limits};
 use aibomdb_store::Store;
@@ -29,9 +30,10 @@ fn main() -> Result<()> {
         Some("api") => api::run(&args[1..]),
         Some("models") => models::run(&args[1..]),
         Some("export") => export::run(&args[1..]),
+        Some("scale") => scale::run(&args[1..]),
         _ => {
             eprintln!(
-                "usage: aibomdb-bench ingest [--runs N] [--no-baseline] [DIR...]\n       aibomdb-bench lockfile [--runs N] [FILE]\n       aibomdb-bench osv [--deployments N] [--packages M] [--seed S]\n       aibomdb-bench api [--deployments N] [--packages M] [--seed S] [--requests R] [--load-secs T] [--no-baseline]\n       aibomdb-bench models [--mib N] [--small-files N] [--runs N] [--no-baseline]\n       aibomdb-bench export [--components N] [--runs N] [--no-baseline]"
+                "usage: aibomdb-bench ingest [--runs N] [--no-baseline] [DIR...]\n       aibomdb-bench lockfile [--runs N] [FILE]\n       aibomdb-bench osv [--deployments N] [--packages M] [--seed S]\n       aibomdb-bench api [--deployments N] [--packages M] [--seed S] [--requests R] [--load-secs T] [--no-baseline]\n       aibomdb-bench models [--mib N] [--small-files N] [--runs N] [--no-baseline]\n       aibomdb-bench export [--components N] [--runs N] [--no-baseline]\n       aibomdb-bench scale [--deployments N] [--packages M] [--seed S] [--transformers-share F] [--models-share F] [--requests R] [--estate-dir DIR] [--work-dir DIR] [--json FILE] [--no-baseline] [--drop-estate]"
             );
             std::process::exit(2);
         }
@@ -85,13 +87,20 @@ fn ingest(args: &[String]) -> Result<()> {
         let start = Instant::now();
         let store = Store::open(&path)?;
         let (mut docs, mut size) = (0usize, 0u64);
-        let failures =
-            aibomdb_ingest::run(&store, &inputs, None, &Limits::default(), &Default::default(), threads, |e| {
+        let failures = aibomdb_ingest::run(
+            &store,
+            &inputs,
+            None,
+            &Limits::default(),
+            &Default::default(),
+            threads,
+            |e| {
                 if let Event::Committed { path, .. } = e {
                     docs += 1;
                     size += std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
                 }
-            });
+            },
+        );
         drop(store);
         let elapsed = start.elapsed();
         if failures > 0 {

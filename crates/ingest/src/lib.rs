@@ -451,6 +451,7 @@ fn new_document(
         facts: prepared.facts,
         lookup_names,
         matches,
+        rows: None,
     })
 }
 
@@ -558,12 +559,20 @@ pub enum Event {
     Failed(IngestError),
 }
 
+/// A parsed and matched document, as a parser thread hands it to the writer.
+struct Parsed {
+    path: PathBuf,
+    format: Format,
+    size: u64,
+    doc: NewDocument,
+}
+
 /// One input's result, held by the writer until its transaction commits.
 enum Gathered {
     Ready {
         path: PathBuf,
         format: Format,
-        doc: NewDocument,
+        doc: Box<NewDocument>,
     },
     Done(Event),
 }
@@ -588,7 +597,7 @@ pub fn run(
     std::thread::scope(|scope| {
         // Bounded so parsed documents do not pile up in memory ahead of the
         // writer beyond what one group may hold.
-        let (tx, rx) = mpsc::sync_channel::<(usize, Result<Prepared, IngestError>)>(
+        let (tx, rx) = mpsc::sync_channel::<(usize, Result<Parsed, IngestError>)>(
             (threads * 2).max(max_documents.min(64)),
         );
         for _ in 0..threads {
@@ -603,7 +612,21 @@ pub fn run(
                     } else {
                         prepare(&input.path, limits)
                     };
-                    if tx.send((i, prepared)).is_err() {
+                    // Matching reads only advisories, so it runs here, off
+                    // the single writer thread.
+                    let parsed = prepared.and_then(|p| {
+                        let (path, format, size) = (p.path.clone(), p.format, p.size);
+                        new_document(store, p, deployment).map(|mut doc| {
+                            doc.encode_rows();
+                            Parsed {
+                                path,
+                                format,
+                                size,
+                                doc,
+                            }
+                        })
+                    });
+                    if tx.send((i, parsed)).is_err() {
                         break;
                     }
                 }
@@ -643,16 +666,18 @@ pub fn run(
             pending.insert(i, result);
             while let Some(result) = pending.remove(&want) {
                 let entry = match result {
-                    Ok(prepared) => {
-                        let (path, format, size) =
-                            (prepared.path.clone(), prepared.format, prepared.size);
-                        match new_document(store, prepared, deployment) {
-                            Ok(doc) => {
-                                documents += 1;
-                                bytes += size;
-                                Gathered::Ready { path, format, doc }
-                            }
-                            Err(e) => Gathered::Done(Event::Failed(e)),
+                    Ok(Parsed {
+                        path,
+                        format,
+                        size,
+                        doc,
+                    }) => {
+                        documents += 1;
+                        bytes += size;
+                        Gathered::Ready {
+                            path,
+                            format,
+                            doc: Box::new(doc),
                         }
                     }
                     Err(e) if e.is_unrecognised() && inputs[want].from_walk => {
@@ -683,7 +708,7 @@ fn write_group(store: &Store, gathered: Vec<Gathered>) -> Vec<Event> {
     for entry in gathered {
         match entry {
             Gathered::Ready { path, format, doc } => {
-                docs.push(doc);
+                docs.push(*doc);
                 shape.push(Ok((path, format)));
             }
             Gathered::Done(event) => shape.push(Err(event)),
@@ -694,6 +719,11 @@ fn write_group(store: &Store, gathered: Vec<Gathered>) -> Vec<Event> {
         Err(e) if docs.len() == 1 => vec![Err(e)],
         Err(_) => docs.iter().map(|doc| store.ingest(doc.clone())).collect(),
     };
+    // Freeing a group's facts (hundreds of thousands of small allocations)
+    // is the writer's time too; another thread can do it.
+    if docs.len() > 1 {
+        std::thread::spawn(move || drop(docs));
+    }
     let mut outcomes = outcomes.into_iter();
     shape
         .into_iter()

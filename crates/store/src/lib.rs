@@ -101,6 +101,62 @@ pub struct NewDocument {
     /// Per package: its advisory matches, computed before the write so that
     /// they land in the document's own transaction (`package` is filled in).
     pub matches: Vec<Vec<MatchRecord>>,
+    /// Rows computed ahead of the write ([`NewDocument::encode_rows`]); the
+    /// writer computes them itself when `None`.
+    pub rows: Option<EncodedRows>,
+}
+
+/// The parts of a document's rows that need no store access: each package
+/// fact encoded, and the shortest-path tree from the subject. Computing them
+/// on the parser threads takes that work off the single writer.
+#[derive(Debug, Clone, Default)]
+pub struct EncodedRows {
+    facts: Vec<Vec<u8>>,
+    /// (node, parent, edge kind code) by package index.
+    tree: Vec<(usize, usize, u8)>,
+}
+
+impl NewDocument {
+    /// Fills [`NewDocument::rows`]; call it off the writer thread.
+    pub fn encode_rows(&mut self) {
+        let facts = self
+            .facts
+            .packages
+            .iter()
+            .map(|f| {
+                let mut buf = Vec::new();
+                encode(f, &mut buf);
+                buf
+            })
+            .collect();
+        self.rows = Some(EncodedRows {
+            facts,
+            tree: tree_rows(&self.facts),
+        });
+    }
+}
+
+/// The path tree by package index, from the subject (empty without one).
+fn tree_rows(facts: &DocumentFacts) -> Vec<(usize, usize, u8)> {
+    match facts.subject.as_ref().and_then(|s| s.package) {
+        Some(root) => path_tree(facts, root)
+            .into_iter()
+            .map(|(node, (parent, kind))| (node, parent, kind.code()))
+            .collect(),
+        None => Vec::new(),
+    }
+}
+
+/// What one group commit has already looked up or written, so that the
+/// packages its documents share are resolved once.
+#[derive(Default)]
+struct GroupCache {
+    /// Package key → node id.
+    ids: HashMap<String, PackageId>,
+    /// (package, advisory lookup name) pairs already recorded.
+    lookup: std::collections::HashSet<(PackageId, LookupName)>,
+    /// (package, document) rows, written sorted once the group's documents are.
+    package_docs: Vec<(PackageId, DocumentId)>,
 }
 
 pub struct Store {
@@ -278,8 +334,17 @@ impl Store {
         }
         let txn = self.db.begin_write()?;
         let mut outcomes = Vec::with_capacity(docs.len());
+        let mut seen = GroupCache::default();
         for doc in docs {
-            outcomes.push(Self::write_document(&txn, doc)?);
+            outcomes.push(Self::write_document(&txn, doc, &mut seen)?);
+        }
+        // The package → document index of the whole group, in key order.
+        {
+            let mut package_docs = txn.open_table(PACKAGE_DOCUMENTS)?;
+            seen.package_docs.sort_unstable();
+            for pair in &seen.package_docs {
+                package_docs.insert(*pair, ())?;
+            }
         }
         if outcomes
             .iter()
@@ -296,7 +361,11 @@ impl Store {
 
     /// Borrows the document, so that a group whose transaction failed can be
     /// retried one by one without keeping a copy of every document.
-    fn write_document(txn: &redb::WriteTransaction, doc: &NewDocument) -> Result<IngestOutcome> {
+    fn write_document(
+        txn: &redb::WriteTransaction,
+        doc: &NewDocument,
+        seen: &mut GroupCache,
+    ) -> Result<IngestOutcome> {
         let NewDocument {
             deployment,
             source_path,
@@ -305,6 +374,7 @@ impl Store {
             facts,
             lookup_names,
             matches,
+            rows: encoded_rows,
         } = doc;
         let mut hash_key = sha256.to_vec();
         hash_key.extend_from_slice(deployment.as_bytes());
@@ -325,9 +395,10 @@ impl Store {
             let mut by_key = txn.open_table(PACKAGE_BY_KEY)?;
             let mut by_name = txn.open_table(PACKAGE_BY_NAME)?;
             let mut doc_packages = txn.open_table(DOCUMENT_PACKAGES)?;
-            let mut package_docs = txn.open_table(PACKAGE_DOCUMENTS)?;
             let mut model_nodes = txn.open_table(MODEL_NODES)?;
             let mut ids: Vec<PackageId> = Vec::with_capacity(facts.packages.len());
+            let mut rows: Vec<(PackageId, std::borrow::Cow<[u8]>)> =
+                Vec::with_capacity(facts.packages.len());
             let mut new_packages = 0;
             let mut next_package = meta.get("next_package_id")?.map_or(1, |v| v.value());
             let mut buf = Vec::new();
@@ -336,7 +407,10 @@ impl Store {
                     ids.push(0);
                     continue;
                 };
-                let existing = by_key.get(key.as_str())?.map(|v| v.value());
+                let existing = match seen.ids.get(key.as_str()) {
+                    Some(&id) => Some(id),
+                    None => by_key.get(key.as_str())?.map(|v| v.value()),
+                };
                 let id = match existing {
                     Some(id) => id,
                     None => {
@@ -352,11 +426,20 @@ impl Store {
                         id
                     }
                 };
+                if !seen.ids.contains_key(key.as_str()) {
+                    seen.ids.insert(key.as_str().to_string(), id);
+                }
+                let encoded = match encoded_rows.as_ref().and_then(|r| r.facts.get(ids.len())) {
+                    Some(bytes) => std::borrow::Cow::Borrowed(bytes.as_slice()),
+                    None => {
+                        let mut bytes = Vec::new();
+                        encode(fact, &mut bytes);
+                        std::borrow::Cow::Owned(bytes)
+                    }
+                };
                 ids.push(id);
-                buf.clear();
-                encode(fact, &mut buf);
-                doc_packages.insert((doc_id, id), buf.as_slice())?;
-                package_docs.insert((id, doc_id), ())?;
+                rows.push((id, encoded));
+                seen.package_docs.push((id, doc_id));
                 // Models and datasets by what the importer made of them, or
                 // by the component type an SBOM gave.
                 let node =
@@ -373,6 +456,13 @@ impl Store {
                 }
             }
             meta.insert("next_package_id", next_package)?;
+            // In key order: a B-tree takes sorted inserts far faster than
+            // random ones (the pages stay hot). Stable, so a package listed
+            // twice keeps its last occurrence, as before.
+            rows.sort_by_key(|(id, _)| *id);
+            for (id, encoded) in &rows {
+                doc_packages.insert((doc_id, *id), encoded.as_ref())?;
+            }
 
             // Advisory lookup names and matches of this document's packages.
             let mut package_keys = txn.open_table(PACKAGE_KEYS)?;
@@ -381,6 +471,11 @@ impl Store {
                     continue;
                 };
                 for name in names {
+                    // Most packages recur across a group's documents with
+                    // the same names: each (package, name) is checked once.
+                    if !seen.lookup.insert((id, name.clone())) {
+                        continue;
+                    }
                     let mut list: Vec<LookupName> =
                         match package_keys.get((name.key.as_str(), id))? {
                             Some(v) => decode(v.value(), "package_keys", &name.key)?,
@@ -414,12 +509,18 @@ impl Store {
             // `finish` sorted the edges, so the kinds one document states
             // between the same two nodes are adjacent: one row each pair.
             let mut pending: Option<((u64, u64), EdgeRecord)> = None;
+            let mut edge_rows: Vec<((u64, u64), Vec<u8>)> = Vec::new();
             let mut write =
-                |pair: (u64, u64), record: &EdgeRecord, buf: &mut Vec<u8>| -> Result<()> {
-                    buf.clear();
-                    encode(record, buf);
-                    edges.insert((doc_id, pair.0, pair.1), buf.as_slice())?;
-                    edges_rev.insert((pair.1, pair.0, doc_id), ())?;
+                |pair: (u64, u64), record: &EdgeRecord, _: &mut Vec<u8>| -> Result<()> {
+                    let mut encoded = Vec::new();
+                    encode(record, &mut encoded);
+                    edge_rows.push((pair, encoded));
+                    // Only lineage is walked backwards (`lineage_to`): plain
+                    // dependencies need no reverse row, which saves a
+                    // B-tree insert per package occurrence.
+                    if record.kinds().any(|k| k.is_lineage()) {
+                        edges_rev.insert((pair.1, pair.0, doc_id), ())?;
+                    }
                     Ok(())
                 };
             for e in &facts.dependencies {
@@ -454,26 +555,41 @@ impl Store {
             if let Some((p, r)) = pending.take() {
                 write(p, &r, &mut buf)?;
             }
+            edge_rows.sort_by_key(|(pair, _)| *pair);
+            for ((from, to), encoded) in &edge_rows {
+                edges.insert((doc_id, *from, *to), encoded.as_slice())?;
+            }
 
             // The shortest-path tree from the subject (BFS in petgraph over this
             // document's edges): a blast-radius path is then a walk up parent
             // pointers, not a graph search per query.
-            if let Some(root) = facts.subject.as_ref().and_then(|s| s.package) {
+            if facts.subject.as_ref().and_then(|s| s.package).is_some() {
                 let mut paths = txn.open_table(DOCUMENT_PATHS)?;
-                for (node, (parent, kind)) in path_tree(&facts, root) {
-                    let (node, parent) = (ids[node], ids[parent]);
-                    if node != 0 && parent != 0 {
-                        paths.insert((doc_id, node), (parent, kind.code()))?;
+                let computed;
+                let by_index = match encoded_rows.as_ref() {
+                    Some(r) => &r.tree,
+                    None => {
+                        computed = tree_rows(facts);
+                        &computed
                     }
+                };
+                let mut tree: Vec<(u64, (u64, u8))> = by_index
+                    .iter()
+                    .map(|&(node, parent, kind)| (ids[node], (ids[parent], kind)))
+                    .filter(|(node, (parent, _))| *node != 0 && *parent != 0)
+                    .collect();
+                tree.sort_by_key(|(node, _)| *node);
+                for (node, step) in tree {
+                    paths.insert((doc_id, node), step)?;
                 }
             }
 
             // Deployment and supersession.
-            let slot = slot_of(&facts, &source_path);
+            let slot = slot_of(facts, source_path);
             let now = unix_now();
             let mut deployments = txn.open_table(DEPLOYMENTS)?;
             let mut deployment_record = match deployments.get(deployment.as_str())? {
-                Some(v) => decode::<DeploymentRecord>(v.value(), "deployments", &deployment)?,
+                Some(v) => decode::<DeploymentRecord>(v.value(), "deployments", deployment)?,
                 None => DeploymentRecord {
                     name: deployment.clone(),
                     created_at: now,

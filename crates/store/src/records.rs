@@ -211,7 +211,7 @@ pub struct Missing {
 
 /// How a package is named in advisories (computed by the matcher, stored so
 /// that loading advisories later finds the package without a rescan).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct LookupName {
     /// Join key: base ecosystem and name (`PyPI/jinja2`, `Debian/openssl`).
     pub key: String,

@@ -204,10 +204,20 @@ mod tests {
     #[test]
     fn names_ending_in_a_separator_are_errors_not_panics() {
         // Each of these panicked inside pep508_rs 0.9.2 before the guard.
-        for bad in ["foo- ==1", "foo_;python_version>'3'", "foo.[x]", "foo[bar-]", "a [b, c_ ]"] {
+        for bad in [
+            "foo- ==1",
+            "foo_;python_version>'3'",
+            "foo.[x]",
+            "foo[bar-]",
+            "a [b, c_ ]",
+        ] {
             assert!(parse_pep508(bad).is_err(), "{bad}");
         }
-        for good in ["foo==1", "foo-bar[baz-qux]>=2 ; python_version > '3.8'", "x[a,b]"] {
+        for good in [
+            "foo==1",
+            "foo-bar[baz-qux]>=2 ; python_version > '3.8'",
+            "x[a,b]",
+        ] {
             assert!(parse_pep508(good).is_ok(), "{good}");
         }
         let err = import(

@@ -1,0 +1,794 @@
+//! `aibomdb-bench scale`: the whole product at estate size, in one run, next
+//! to the same work done by Kùzu and DuckDB (PyPI) in the same command.
+//!
+//! 1. Writes a synthetic estate as CycloneDX 1.6 JSON files (deterministic by
+//!    seed, reused when already on disk): N deployments of M real PyPI
+//!    packages in a dependency tree, transformers in a share of them, model
+//!    lineage (base → fine-tune → adapter, trained on a dataset) in another.
+//! 2. Ingests the directory into a fresh store as `aibomdb ingest` does
+//!    (parser threads, group commit, every commit durable).
+//! 3. Loads the PyPA advisories (matching the estate as they land), then
+//!    re-matches everything (`aibomdb match`'s full re-evaluation).
+//! 4. Opens the store cold (its pages dropped from the page cache) and times
+//!    the first answer; then asks four query shapes in process (query layer
+//!    and GraphQL) and over HTTP: name + range, advisory, one deployment's
+//!    path, exact purl.
+//! 5. Runs `benches/baseline_scale.py` on the same files and questions.
+//!
+//! Figures are printed side by side with ratios, and written as JSON with
+//! `--json FILE` for the scaling plot (`benches/plot_scale.py`).
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aibomdb_store::Store;
+use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
+
+use crate::estate::{self, EstateSpec, Rng};
+
+/// "who is affected by CVE-2023-32681?" (requests < 2.31.0 leaks
+/// Proxy-Authorization): a PyPA record with many versions in the pool.
+const ADVISORY: &str = "CVE-2023-32681";
+
+struct Args {
+    spec: EstateSpec,
+    models_share: f64,
+    estate_dir: PathBuf,
+    work_dir: PathBuf,
+    requests: usize,
+    baseline: bool,
+    json_out: Option<PathBuf>,
+    keep_estate: bool,
+}
+
+fn parse_args(args: &[String]) -> Result<Args> {
+    let root = crate::repo_root();
+    let mut a = Args {
+        spec: EstateSpec {
+            deployments: 10_000,
+            packages: 300,
+            transformers_share: 0.3,
+            seed: 42,
+        },
+        models_share: 0.2,
+        estate_dir: root.join("target/estate"),
+        work_dir: root.join("target/scale"),
+        requests: 500,
+        baseline: true,
+        json_out: None,
+        keep_estate: true,
+    };
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let mut value = || it.next().with_context(|| format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--deployments" => a.spec.deployments = value()?.parse()?,
+            "--packages" => a.spec.packages = value()?.parse()?,
+            "--seed" => a.spec.seed = value()?.parse()?,
+            "--transformers-share" => a.spec.transformers_share = value()?.parse()?,
+            "--models-share" => a.models_share = value()?.parse()?,
+            "--estate-dir" => a.estate_dir = value()?.into(),
+            "--work-dir" => a.work_dir = value()?.into(),
+            "--requests" => a.requests = value()?.parse()?,
+            "--json" => a.json_out = Some(value()?.into()),
+            "--no-baseline" => a.baseline = false,
+            "--drop-estate" => a.keep_estate = false,
+            other => bail!("unknown argument {other}"),
+        }
+    }
+    Ok(a)
+}
+
+pub(crate) fn run(args: &[String]) -> Result<()> {
+    let args = parse_args(args)?;
+    let spec = &args.spec;
+    let pypa = crate::repo_root().join("../shared/corpus/osv/pypa-advisory-database");
+    let loaded = aibomdb_osv::load_path(&pypa, &aibomdb_osv::LoadLimits::default())?;
+    let advisories: Vec<_> = loaded.advisories.into_iter().map(|(_, a)| a).collect();
+    let pool = estate::name_pool(&advisories);
+
+    // 1. The estate on disk.
+    let estate = args.estate_dir.join(format!(
+        "{}x{}-seed{}-t{}-m{}",
+        spec.deployments, spec.packages, spec.seed, spec.transformers_share, args.models_share
+    ));
+    let start = Instant::now();
+    let written = write_estate(&estate, spec, args.models_share, &pool)?;
+    println!(
+        "scale benchmark (release build, {} cores): {} deployments x {} packages, seed {}; transformers in {:.0} %, model lineage in {:.0} %",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        spec.deployments,
+        spec.packages,
+        spec.seed,
+        spec.transformers_share * 100.0,
+        args.models_share * 100.0
+    );
+    println!(
+        "estate      {} CycloneDX 1.6 files, {:.1} MB, in {} ({})",
+        written.files,
+        written.bytes as f64 / 1e6,
+        estate.display(),
+        if written.generated {
+            format!("written in {:.1} s", start.elapsed().as_secs_f64())
+        } else {
+            "reused".into()
+        }
+    );
+
+    // 2. Ingest.
+    std::fs::create_dir_all(&args.work_dir)?;
+    let db = args.work_dir.join("aibomdb.redb");
+    let _ = std::fs::remove_file(&db);
+    warm(&estate)?;
+    reset_peak_rss();
+    let store = Store::open(&db)?;
+    let inputs = aibomdb_ingest::expand(std::slice::from_ref(&estate))?;
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let mut committed = 0usize;
+    let start = Instant::now();
+    let failures = aibomdb_ingest::run(
+        &store,
+        &inputs,
+        None,
+        &aibomdb_ingest::Limits::default(),
+        &aibomdb_ingest::GroupCommit::default(),
+        threads,
+        |e| {
+            if let aibomdb_ingest::Event::Committed { .. } = e {
+                committed += 1;
+            }
+        },
+    );
+    let ingest = start.elapsed();
+    if failures > 0 || committed != written.files {
+        bail!(
+            "ingest: {failures} failures, {committed} of {} committed",
+            written.files
+        );
+    }
+    let ingest_rss = peak_rss_mib();
+    let stats = store.stats()?;
+    let mut f = Figures::default();
+    f.set("deployments", spec.deployments);
+    f.set("packages_per_deployment", spec.packages);
+    f.set("input_mb", written.bytes as f64 / 1e6);
+    f.set("ingest_s", ingest.as_secs_f64());
+    f.set(
+        "ingest_docs_per_s",
+        written.files as f64 / ingest.as_secs_f64(),
+    );
+    f.set(
+        "ingest_mb_per_s",
+        written.bytes as f64 / 1e6 / ingest.as_secs_f64(),
+    );
+    f.set("ingest_peak_rss_mib", ingest_rss);
+    println!(
+        "ingest      {:.2} s: {:.0} documents/s, {:.0} MB/s ({} parser threads, group commit, durable; page cache warm); {} package nodes, {} occurrences; peak RSS {:.0} MiB",
+        ingest.as_secs_f64(),
+        written.files as f64 / ingest.as_secs_f64(),
+        written.bytes as f64 / 1e6 / ingest.as_secs_f64(),
+        threads,
+        stats.packages,
+        stats.occurrences,
+        ingest_rss
+    );
+
+    // 3. Advisories: load (matching as they land), then a full re-match.
+    reset_peak_rss();
+    let start = Instant::now();
+    aibomdb_osv::load_advisories(&store, &advisories)?;
+    let load = start.elapsed();
+    let start = Instant::now();
+    let rematch = aibomdb_osv::rematch_all(&store)?;
+    let full_match = start.elapsed();
+    let match_rss = peak_rss_mib();
+    f.set("advisory_load_and_match_s", load.as_secs_f64());
+    f.set("full_match_s", full_match.as_secs_f64());
+    f.set("matches", rematch.matches);
+    f.set("match_peak_rss_mib", match_rss);
+    println!(
+        "osv         {} PyPA records loaded and matched in {:.2} s; full re-match {:.2} s ({} candidates, {} matches; evaluate {} ms, write {} ms); peak RSS {:.0} MiB",
+        advisories.len(),
+        load.as_secs_f64(),
+        full_match.as_secs_f64(),
+        rematch.candidates,
+        rematch.matches,
+        rematch.evaluate_ms,
+        rematch.store_ms,
+        match_rss
+    );
+    drop(store);
+    let db_mib = std::fs::metadata(&db)?.len() as f64 / 1048576.0;
+    f.set("db_mib", db_mib);
+
+    // 4. Cold open → first answer, then the query shapes.
+    evict(&db)?;
+    reset_peak_rss();
+    let name_target = aibomdb_query::Target::Name {
+        ecosystem: None,
+        name: "transformers".into(),
+        range: Some(aibomdb_query::parse_range("<4.38")?),
+    };
+    let start = Instant::now();
+    let store = Arc::new(Store::open(&db)?);
+    let first = aibomdb_query::deployments_using_page(&store, &name_target, false, 0, 50)?;
+    let cold = start.elapsed();
+    f.set("cold_open_first_answer_ms", ms(cold));
+    let Some(hit) = first.hits.first() else {
+        bail!("no deployment uses transformers < 4.38");
+    };
+    let (path_deployment, path_package) = (hit.deployment.clone(), hit.package.clone());
+    let purl = most_shared_requests(&store)?;
+    println!(
+        "open        cold (store file dropped from the page cache) → first answer {:.1} ms; store {:.0} MiB",
+        ms(cold),
+        db_mib
+    );
+
+    let shapes = Shapes {
+        path_deployment: path_deployment.clone(),
+        path_package: path_package.clone(),
+        purl: purl.clone(),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let schema = aibomdb_api::build_schema(store.clone(), aibomdb_api::QueryLimits::default());
+    let addr = start_server(&runtime, &store)?;
+    let mut client = crate::api::Client::connect(&addr)?;
+    println!(
+        "queries     {} runs each; path: {path_deployment} → {path_package}; purl: {purl}",
+        args.requests
+    );
+    for shape in shapes.all() {
+        let layer = time_n(args.requests, || shapes.ask_layer(&store, shape))?;
+        let answer = shapes.ask_layer(&store, shape)?;
+        let query = shapes.graphql(shape);
+        let gql = time_n(args.requests, || {
+            let r = runtime.block_on(schema.execute(async_graphql::Request::new(query.as_str())));
+            if r.errors.is_empty() {
+                Ok(0)
+            } else {
+                bail!("{shape}: {:?}", r.errors)
+            }
+        })?;
+        let body = json!({ "query": shapes.graphql(shape) }).to_string();
+        let http = time_n(args.requests, || match client.post(&addr, &body)? {
+            200 => Ok(0),
+            status => bail!("{shape}: HTTP {status}"),
+        })?;
+        for (what, lat) in [("layer", &layer), ("graphql", &gql), ("http", &http)] {
+            f.set(&format!("q_{shape}_{what}_p50_ms"), percentile(lat, 0.5));
+            f.set(&format!("q_{shape}_{what}_p99_ms"), percentile(lat, 0.99));
+        }
+        f.set(&format!("q_{shape}_answer"), answer);
+        println!(
+            "  {shape:<11} {answer:>6} deployments   query layer p50 {:.3} p99 {:.3} ms   GraphQL in process p50 {:.3} p99 {:.3} ms   HTTP p50 {:.3} p99 {:.3} ms",
+            percentile(&layer, 0.5),
+            percentile(&layer, 0.99),
+            percentile(&gql, 0.5),
+            percentile(&gql, 0.99),
+            percentile(&http, 0.5),
+            percentile(&http, 0.99),
+        );
+    }
+    let query_rss = peak_rss_mib();
+    f.set("query_peak_rss_mib", query_rss);
+    println!(
+        "memory      peak RSS of this process: ingest {ingest_rss:.0} MiB, match {match_rss:.0} MiB, open + queries + HTTP server {query_rss:.0} MiB"
+    );
+    drop(schema);
+    runtime.shutdown_timeout(Duration::from_secs(1));
+
+    // 5. The baselines, same files, same questions.
+    if args.baseline {
+        let out = Command::new(std::env::var("PYTHON").unwrap_or_else(|_| "python3".into()))
+            .arg(crate::repo_root().join("benches/baseline_scale.py"))
+            .args(["--estate".as_ref(), estate.as_os_str()])
+            .args([
+                "--work".as_ref(),
+                args.work_dir.join("baseline").as_os_str(),
+            ])
+            .args(["--pypa".as_ref(), pypa.as_os_str()])
+            .args(["--runs", &args.requests.min(200).to_string()])
+            .args(["--advisory", ADVISORY])
+            .args(["--deployment", &path_deployment])
+            .args(["--package", &path_package])
+            .args(["--purl", &purl])
+            .stderr(std::process::Stdio::inherit())
+            .output()?;
+        if !out.status.success() {
+            bail!("baseline failed (pip install kuzu==0.11.3 duckdb packaging pyyaml)");
+        }
+        let base: Value = serde_json::from_slice(&out.stdout).context("baseline output")?;
+        print_side_by_side(&f, &base);
+        f.0["baseline"] = base;
+    }
+    if let Some(path) = &args.json_out {
+        let mut file = std::fs::File::create(path)?;
+        writeln!(file, "{}", serde_json::to_string_pretty(&f.0)?)?;
+        println!("figures written to {}", path.display());
+    }
+    if !args.keep_estate {
+        std::fs::remove_dir_all(&estate)?;
+    }
+    Ok(())
+}
+
+/// Figures by name, as JSON.
+struct Figures(Value);
+
+impl Default for Figures {
+    fn default() -> Self {
+        Figures(json!({}))
+    }
+}
+
+impl Figures {
+    fn set(&mut self, name: &str, value: impl serde::Serialize) {
+        self.0[name] = json!(value);
+    }
+
+    fn get(&self, name: &str) -> Option<f64> {
+        self.0.get(name).and_then(Value::as_f64)
+    }
+}
+
+/// The four query shapes, with what each is asked about.
+struct Shapes {
+    path_deployment: String,
+    path_package: String,
+    purl: String,
+}
+
+impl Shapes {
+    fn all(&self) -> [&'static str; 4] {
+        ["name-range", "advisory", "path", "purl"]
+    }
+
+    fn graphql(&self, shape: &str) -> String {
+        match shape {
+            "name-range" => r#"{deploymentsUsing(name:"transformers",versionRange:"<4.38"){totalCount edges{node{deployment package path{id}}}}}"#.into(),
+            "advisory" => format!(r#"{{affected(advisory:"{ADVISORY}"){{deployments advisories}}}}"#),
+            "path" => format!(
+                r#"{{deploymentsUsing(purl:"{}",deployment:"{}"){{totalCount edges{{node{{deployment package path{{kind id via}}}}}}}}}}"#,
+                self.path_package, self.path_deployment
+            ),
+            _ => format!(
+                r#"{{deploymentsUsing(purl:"{}"){{totalCount edges{{node{{deployment path{{id}}}}}}}}}}"#,
+                self.purl
+            ),
+        }
+    }
+
+    /// The same question from the query layer (the Rust API a service
+    /// embeds); returns the number of deployments in the answer.
+    fn ask_layer(&self, store: &Store, shape: &str) -> Result<usize> {
+        Ok(match shape {
+            "name-range" => {
+                let target = aibomdb_query::Target::Name {
+                    ecosystem: None,
+                    name: "transformers".into(),
+                    range: Some(aibomdb_query::parse_range("<4.38")?),
+                };
+                aibomdb_query::deployments_using_page(store, &target, false, 0, 50)?.total
+            }
+            "advisory" => {
+                let (_, rows) = aibomdb_query::affected(store, ADVISORY)?
+                    .with_context(|| format!("{ADVISORY} not loaded"))?;
+                rows.iter()
+                    .map(|r| r.deployment.as_str())
+                    .collect::<BTreeSet<_>>()
+                    .len()
+            }
+            "path" => {
+                let target =
+                    aibomdb_query::Target::Purl(aibomdb_query::parse_purl(&self.path_package)?);
+                let a = aibomdb_query::paths_in_deployment(
+                    store,
+                    &self.path_deployment,
+                    &target,
+                    false,
+                )?;
+                if a.hits.first().is_none_or(|h| h.path.len() < 4) {
+                    bail!("no path in {}", self.path_deployment);
+                }
+                a.total
+            }
+            _ => {
+                let target = aibomdb_query::Target::Purl(aibomdb_query::parse_purl(&self.purl)?);
+                aibomdb_query::deployments_using_page(store, &target, false, 0, 50)?.total
+            }
+        })
+    }
+}
+
+/// The requests version held by the most deployments: the exact-purl shape
+/// asks about it.
+fn most_shared_requests(store: &Store) -> Result<String> {
+    let mut best = (0usize, String::new());
+    for p in store.package_records_named("requests", Some("pypi"))? {
+        let n = store.package_document_ids(p.id)?.len();
+        if n > best.0 {
+            best = (n, p.key);
+        }
+    }
+    if best.0 == 0 {
+        bail!("no requests package in the estate");
+    }
+    Ok(best.1)
+}
+
+fn start_server(runtime: &tokio::runtime::Runtime, store: &Arc<Store>) -> Result<String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let server_store = store.clone();
+    runtime.spawn(async move {
+        let _ = aibomdb_api::serve(
+            "127.0.0.1:0".parse().expect("address"),
+            server_store,
+            // Response cache off: every request is computed.
+            aibomdb_api::ServerConfig {
+                cache_entries: 0,
+                ..Default::default()
+            },
+            move |addr| {
+                let _ = tx.send(addr);
+            },
+        )
+        .await;
+    });
+    Ok(rx.recv_timeout(Duration::from_secs(10))?.to_string())
+}
+
+fn time_n(n: usize, mut f: impl FnMut() -> Result<usize>) -> Result<Vec<Duration>> {
+    // One warm-up, as a server that has answered once.
+    f()?;
+    let mut lat = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        f()?;
+        lat.push(t.elapsed());
+    }
+    lat.sort();
+    Ok(lat)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    ms(sorted[i])
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Drops a file's pages from the page cache, so that the next read comes
+/// from disk: "cold" without root (GNU dd's documented `iflag=nocache
+/// count=0`, which advises the kernel to drop the whole file).
+fn evict(path: &Path) -> Result<()> {
+    let status = Command::new("dd")
+        .arg(format!("if={}", path.display()))
+        .args(["iflag=nocache", "count=0", "status=none"])
+        .status()?;
+    if !status.success() {
+        bail!("dd could not drop {} from the page cache", path.display());
+    }
+    Ok(())
+}
+
+/// Reads every file under `dir` once, so that ingest and the baselines all
+/// start from a warm page cache (the same starting line for each).
+fn warm(dir: &Path) -> Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_file() {
+            std::hint::black_box(std::fs::read(&path)?);
+        }
+    }
+    Ok(())
+}
+
+/// Resets this process's peak RSS (VmHWM), so each phase reports its own.
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+struct Written {
+    files: usize,
+    bytes: u64,
+    generated: bool,
+}
+
+/// Writes the estate unless a complete copy is already there.
+fn write_estate(
+    dir: &Path,
+    spec: &EstateSpec,
+    models_share: f64,
+    pool: &[(String, Vec<String>)],
+) -> Result<Written> {
+    let marker = dir.join(".complete");
+    if let Ok(text) = std::fs::read_to_string(&marker)
+        && let Some((files, bytes)) = text.trim().split_once(' ')
+    {
+        return Ok(Written {
+            files: files.parse()?,
+            bytes: bytes.parse()?,
+            generated: false,
+        });
+    }
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir)?;
+    let mut bytes = 0u64;
+    let mut buf = String::with_capacity(128 * 1024);
+    for d in 0..spec.deployments {
+        buf.clear();
+        cyclonedx(&mut buf, d, spec, models_share, pool);
+        let path = dir.join(format!("d{d:06}.cdx.json"));
+        std::fs::write(&path, buf.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
+        bytes += buf.len() as u64;
+    }
+    std::fs::write(&marker, format!("{} {bytes}\n", spec.deployments))?;
+    Ok(Written {
+        files: spec.deployments,
+        bytes,
+        generated: true,
+    })
+}
+
+/// A deterministic stand-in for a wheel's SHA-256: the same package gets the
+/// same digest in every deployment, as a real lockfile would give it.
+fn digest(purl: &str) -> String {
+    let mut h = 0xcbf2_9ce4_8422_2325u64;
+    for b in purl.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    let mut rng = Rng(h | 1);
+    (0..4).fold(String::with_capacity(64), |mut s, _| {
+        let _ = write!(s, "{:016x}", rng.next());
+        s
+    })
+}
+
+const LICENSES: &[&str] = &[
+    "MIT",
+    "Apache-2.0",
+    "BSD-3-Clause",
+    "BSD-2-Clause",
+    "ISC",
+    "MPL-2.0",
+];
+const BASE_MODELS: &[&str] = &[
+    "meta-llama/Llama-3.2-3B-Instruct",
+    "mistralai/Mistral-7B-v0.3",
+    "google-bert/bert-base-uncased",
+    "FacebookAI/roberta-base",
+    "Qwen/Qwen2.5-7B-Instruct",
+    "microsoft/phi-2",
+    "google/gemma-2-2b",
+    "openai-community/gpt2",
+];
+const DATASETS: &[&str] = &[
+    "stanfordnlp/imdb",
+    "rajpurkar/squad_v2",
+    "tatsu-lab/alpaca",
+    "HuggingFaceH4/ultrachat_200k",
+    "glue",
+];
+
+/// One deployment as a CycloneDX 1.6 document: the packages and tree of the
+/// shared generator, each package with a purl, a SHA-256 and a licence, and
+/// in a share of deployments a model chain the application depends on.
+fn cyclonedx(
+    out: &mut String,
+    d: usize,
+    spec: &EstateSpec,
+    models_share: f64,
+    pool: &[(String, Vec<String>)],
+) {
+    let facts = estate::deployment_facts(d, spec, pool);
+    let mut rng = Rng(spec.seed.wrapping_mul(31).wrapping_add(d as u64 + 7) | 1);
+    let purls: Vec<String> = facts
+        .packages
+        .iter()
+        .map(|p| p.purl.clone().unwrap_or_else(|| p.name.clone()))
+        .collect();
+    let app = &facts.packages[0];
+    let mut components = Vec::with_capacity(facts.packages.len() + 4);
+    for (p, purl) in facts.packages.iter().zip(&purls).skip(1) {
+        components.push(json!({
+            "type": "library",
+            "bom-ref": purl,
+            "name": p.name,
+            "version": p.version,
+            "purl": purl,
+            "hashes": [{"alg": "SHA-256", "content": digest(purl)}],
+            "licenses": [{"license": {"id": LICENSES[rng.below(LICENSES.len())]}}],
+        }));
+    }
+    let mut depends: Vec<Vec<String>> = vec![Vec::new(); facts.packages.len()];
+    for e in &facts.dependencies {
+        depends[e.from].push(purls[e.to].clone());
+    }
+    let mut dependencies: Vec<Value> = Vec::new();
+    let with_model = (rng.below(1_000_000) as f64) < models_share * 1_000_000.0;
+    if with_model {
+        // base → fine-tune (trained on a dataset) → adapter; the
+        // application depends on the adapter.
+        let base = BASE_MODELS[rng.below(BASE_MODELS.len())];
+        let dataset = DATASETS[rng.below(DATASETS.len())];
+        let team = format!("team-{:02}", rng.below(40));
+        let short = base.rsplit('/').next().unwrap_or(base).to_ascii_lowercase();
+        let tune = format!("{team}/{short}-ft-{}", rng.below(5));
+        let adapter = format!("{team}/{short}-lora-{d:06}");
+        let model_purl = |id: &str, rev: &str| {
+            let (ns, name) = id.split_once('/').unwrap_or(("", id));
+            format!("pkg:huggingface/{ns}/{name}@{rev}")
+        };
+        let base_purl = model_purl(base, "main");
+        let tune_purl = model_purl(&tune, "v1");
+        let adapter_purl = model_purl(&adapter, "v1");
+        let dataset_ref = format!("dataset:{dataset}");
+        components.push(json!({
+            "type": "data", "bom-ref": dataset_ref, "name": dataset,
+            "data": [{"type": "dataset", "name": dataset}],
+        }));
+        components.push(json!({
+            "type": "machine-learning-model", "bom-ref": tune_purl, "name": tune, "version": "v1",
+            "purl": tune_purl,
+            "modelCard": {"modelParameters": {"task": "text-classification", "datasets": [{"ref": dataset_ref}]}},
+            "pedigree": {"ancestors": [{"type": "machine-learning-model", "name": base, "version": "main", "purl": base_purl,
+                "properties": [{"name": "aibomdb:lineage:relation", "value": "fine-tune"}]}]},
+        }));
+        components.push(json!({
+            "type": "machine-learning-model", "bom-ref": adapter_purl, "name": adapter, "version": "v1",
+            "purl": adapter_purl,
+            "pedigree": {"ancestors": [{"type": "machine-learning-model", "name": tune, "version": "v1", "purl": tune_purl,
+                "properties": [{"name": "aibomdb:lineage:relation", "value": "adapter"}]}]},
+        }));
+        depends[0].push(adapter_purl.clone());
+        dependencies.push(json!({"ref": adapter_purl, "dependsOn": [tune_purl]}));
+        dependencies.push(json!({"ref": tune_purl, "dependsOn": []}));
+    }
+    for (purl, on) in purls.iter().zip(depends) {
+        dependencies.push(json!({"ref": purl, "dependsOn": on}));
+    }
+    let doc = json!({
+        "bomFormat": "CycloneDX",
+        "specVersion": "1.6",
+        "serialNumber": format!("urn:uuid:00000000-0000-4000-8000-{:012x}", d as u64 ^ (spec.seed << 20)),
+        "version": 1,
+        "metadata": {
+            "timestamp": "2026-11-30T00:00:00Z",
+            "tools": {"components": [{"type": "application", "name": "aibomdb-bench", "version": env!("CARGO_PKG_VERSION")}]},
+            "component": {
+                "type": "application",
+                "bom-ref": purls[0],
+                "name": app.name,
+                "version": app.version,
+                "purl": purls[0],
+            },
+        },
+        "components": components,
+        "dependencies": dependencies,
+    });
+    out.push_str(&doc.to_string());
+}
+
+/// Ratios next to each figure: how many times the baseline's time (or size)
+/// is aibomdb's.
+fn print_side_by_side(f: &Figures, base: &Value) {
+    let b = |engine: &str, name: &str| {
+        base.get(engine)
+            .and_then(|e| e.get(name))
+            .and_then(Value::as_f64)
+    };
+    let row = |label: &str, ours: Option<f64>, kuzu: Option<f64>, duck: Option<f64>, unit: &str| {
+        let cell = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.3} {unit}"));
+        let ratio = |v: Option<f64>| match (ours, v) {
+            (Some(o), Some(v)) if o > 0.0 => format!("{:.1}×", v / o),
+            _ => "—".into(),
+        };
+        println!(
+            "  {label:<38} {:>16} {:>16} {:>16} {:>9} {:>9}",
+            cell(ours),
+            cell(kuzu),
+            cell(duck),
+            ratio(kuzu),
+            ratio(duck)
+        );
+    };
+    println!();
+    println!(
+        "side by side (same files, same questions; ratio = baseline ÷ aibomdb, > 1 means aibomdb is faster/smaller)"
+    );
+    println!(
+        "  {:<38} {:>16} {:>16} {:>16} {:>9} {:>9}",
+        "", "aibomdb", "Kùzu", "DuckDB", "Kùzu/us", "Duck/us"
+    );
+    row(
+        "ingest (parse + load, durable)",
+        f.get("ingest_s"),
+        b("kuzu", "ingest_s"),
+        b("duckdb", "ingest_s"),
+        "s",
+    );
+    row(
+        "full OSV match",
+        f.get("full_match_s"),
+        b("python", "match_s"),
+        b("python", "match_s"),
+        "s",
+    );
+    row(
+        "cold open → first answer",
+        f.get("cold_open_first_answer_ms"),
+        b("kuzu", "cold_open_first_answer_ms"),
+        b("duckdb", "cold_open_first_answer_ms"),
+        "ms",
+    );
+    for shape in ["name-range", "advisory", "path", "purl"] {
+        for p in ["p50", "p99"] {
+            row(
+                &format!("{shape} {p} (in process)"),
+                f.get(&format!("q_{shape}_layer_{p}_ms")),
+                b("kuzu", &format!("q_{shape}_{p}_ms")),
+                b("duckdb", &format!("q_{shape}_{p}_ms")),
+                "ms",
+            );
+        }
+        println!(
+            "  {:<38} answers: aibomdb {} deployments, Kùzu {}, DuckDB {}",
+            "",
+            f.get(&format!("q_{shape}_answer")).unwrap_or(f64::NAN),
+            b("kuzu", &format!("q_{shape}_answer")).unwrap_or(f64::NAN),
+            b("duckdb", &format!("q_{shape}_answer")).unwrap_or(f64::NAN)
+        );
+    }
+    row(
+        "store on disk",
+        f.get("db_mib"),
+        b("kuzu", "db_mib"),
+        b("duckdb", "db_mib"),
+        "MiB",
+    );
+    let ours_rss = [
+        f.get("ingest_peak_rss_mib"),
+        f.get("match_peak_rss_mib"),
+        f.get("query_peak_rss_mib"),
+    ]
+    .into_iter()
+    .flatten()
+    .fold(0.0, f64::max);
+    row(
+        "peak RSS (whole process)",
+        Some(ours_rss),
+        b("python", "peak_rss_mib"),
+        b("python", "peak_rss_mib"),
+        "MiB",
+    );
+    if let Some(parse) = b("python", "parse_s") {
+        println!(
+            "  baseline detail: Python json parse + CSV {parse:.2} s of each ingest figure; OSV records read with PyYAML in {:.2} s (not counted)",
+            b("python", "advisory_read_s").unwrap_or(f64::NAN)
+        );
+    }
+}
