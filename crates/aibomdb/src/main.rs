@@ -57,6 +57,9 @@ enum Command {
     Serve(ServeArgs),
     /// Print the GraphQL schema (SDL), as checked in at schema/schema.graphql.
     Schema,
+    /// Give the store file's free pages back to the file system (after a
+    /// bulk ingest or deletes). Needs the store to be open nowhere else.
+    Compact(FormatArg),
     /// Approve one file of a model by its SHA-256: the approval is bound to
     /// those bytes, so a changed file shows as unapproved.
     Approve(ApproveArgs),
@@ -464,6 +467,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             print!("{}", aibomdb_api::sdl());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Compact(args) => compact(&cli.db, args.format),
         Command::Approve(args) => approve(&cli.db, args),
         Command::Export(args) => export(&open(&cli.db)?, args),
         Command::CraReport(args) => cra_report(&open(&cli.db)?, args),
@@ -529,6 +533,28 @@ fn bad_input(e: aibomdb_query::QueryError) -> anyhow::Error {
 
 fn open(path: &PathBuf) -> Result<Store> {
     Store::open(path).with_context(|| format!("opening store {}", path.display()))
+}
+
+fn compact(db: &PathBuf, format: OutputFormat) -> Result<ExitCode> {
+    if !db.exists() {
+        return Err(BadInput(format!("no store at {}", db.display())).into());
+    }
+    let size = |p: &PathBuf| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    let before = size(db);
+    let mut store = open(db)?;
+    store.compact()?;
+    drop(store);
+    let after = size(db);
+    match format {
+        OutputFormat::Json => println!("{}", serde_json::json!({"before": before, "after": after})),
+        _ => println!(
+            "{}: {:.1} MiB → {:.1} MiB",
+            db.display(),
+            before as f64 / 1048576.0,
+            after as f64 / 1048576.0
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn ingest_model(db: &PathBuf, args: IngestModelArgs) -> Result<ExitCode> {

@@ -45,6 +45,7 @@ struct Args {
     baseline: bool,
     json_out: Option<PathBuf>,
     keep_estate: bool,
+    generate_only: bool,
 }
 
 fn parse_args(args: &[String]) -> Result<Args> {
@@ -63,6 +64,7 @@ fn parse_args(args: &[String]) -> Result<Args> {
         baseline: true,
         json_out: None,
         keep_estate: true,
+        generate_only: false,
     };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
@@ -79,6 +81,8 @@ fn parse_args(args: &[String]) -> Result<Args> {
             "--json" => a.json_out = Some(value()?.into()),
             "--no-baseline" => a.baseline = false,
             "--drop-estate" => a.keep_estate = false,
+            // Write the estate files and stop (to prepare a later run).
+            "--generate-only" => a.generate_only = true,
             other => bail!("unknown argument {other}"),
         }
     }
@@ -120,6 +124,10 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
             "reused".into()
         }
     );
+
+    if args.generate_only {
+        return Ok(());
+    }
 
     // 2. Ingest.
     std::fs::create_dir_all(&args.work_dir)?;
@@ -203,9 +211,20 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         rematch.store_ms,
         match_rss
     );
+    let mut store = store;
+    let before = std::fs::metadata(&db)?.len() as f64 / 1048576.0;
+    let start = Instant::now();
+    store.compact()?;
+    let compact = start.elapsed();
     drop(store);
     let db_mib = std::fs::metadata(&db)?.len() as f64 / 1048576.0;
+    f.set("db_uncompacted_mib", before);
     f.set("db_mib", db_mib);
+    f.set("compact_s", compact.as_secs_f64());
+    println!(
+        "store       {before:.0} MiB after ingest and match; {db_mib:.0} MiB after `aibomdb compact` ({:.1} s)",
+        compact.as_secs_f64()
+    );
 
     // 4. Cold open → first answer, then the query shapes.
     evict(&db)?;

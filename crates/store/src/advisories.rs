@@ -2,6 +2,7 @@
 //! The store keeps OSV records as JSON and knows nothing of their semantics:
 //! the matcher (`crates/osv`) decides what matches, the store persists it.
 
+use std::collections::{HashMap, HashSet};
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
 use crate::records::{AdvisoryChange, AdvisoryRow, LookupName, MatchRecord, PackageRecord};
@@ -184,35 +185,78 @@ impl Store {
     }
 
     /// Replaces the matches of several advisories at once (one transaction).
+    /// Only the difference is written: a row that is already there with the
+    /// same content is left alone, so re-matching an estate whose matches did
+    /// not change reads instead of rewriting hundreds of thousands of rows.
     pub fn replace_matches_of(&self, advisories: &[String], matches: &[MatchRecord]) -> Result<()> {
         let txn = self.db.begin_write()?;
-        {
+        let changed = {
             let mut table = txn.open_table(MATCHES)?;
             let mut by_advisory = txn.open_table(MATCHES_BY_ADVISORY)?;
+            let mut new: HashMap<&str, Vec<&MatchRecord>> = HashMap::new();
+            for m in matches {
+                new.entry(m.advisory.as_str()).or_default().push(m);
+            }
+            // In key order, so that the B-tree writes stay local.
+            let mut inserts: Vec<(&MatchRecord, Vec<u8>, bool)> = Vec::new();
+            let mut removals: Vec<(u64, &str)> = Vec::new();
             for advisory in advisories {
-                let old: Vec<u64> = by_advisory
+                let old: HashSet<u64> = by_advisory
                     .range((advisory.as_str(), 0)..=(advisory.as_str(), u64::MAX))?
                     .map(|e| e.map(|(k, _)| k.value().1))
                     .collect::<std::result::Result<_, _>>()?;
-                for package in old {
-                    table.remove((package, advisory.as_str()))?;
-                    by_advisory.remove((advisory.as_str(), package))?;
+                let wanted = new.remove(advisory.as_str()).unwrap_or_default();
+                let keep: HashSet<u64> =
+                    wanted.iter().map(|m| m.package).collect();
+                removals.extend(
+                    old.iter()
+                        .filter(|p| !keep.contains(p))
+                        .map(|p| (*p, advisory.as_str())),
+                );
+                for m in wanted {
+                    let mut buf = Vec::new();
+                    encode(&StoredMatch::of(m), &mut buf);
+                    let was_there = old.contains(&m.package);
+                    if was_there
+                        && table
+                            .get((m.package, advisory.as_str()))?
+                            .is_some_and(|v| v.value() == buf.as_slice())
+                    {
+                        continue;
+                    }
+                    inserts.push((m, buf, was_there));
                 }
             }
-            // Inserting in key order keeps the B-tree writes local (a large
-            // re-match writes hundreds of thousands of edges).
-            let mut by_package: Vec<&MatchRecord> = matches.iter().collect();
-            by_package.sort_by(|a, b| (a.package, &a.advisory).cmp(&(b.package, &b.advisory)));
-            let mut buf = Vec::new();
-            for m in &by_package {
-                buf.clear();
+            // Matches of advisories not named in `advisories` are written too.
+            for m in new.into_values().flatten() {
+                let mut buf = Vec::new();
                 encode(&StoredMatch::of(m), &mut buf);
+                inserts.push((m, buf, false));
+            }
+            let changed = !removals.is_empty() || !inserts.is_empty();
+            removals.sort_unstable();
+            for &(package, advisory) in &removals {
+                table.remove((package, advisory))?;
+            }
+            removals.sort_unstable_by(|a, b| (a.1, a.0).cmp(&(b.1, b.0)));
+            for &(package, advisory) in &removals {
+                by_advisory.remove((advisory, package))?;
+            }
+            inserts.sort_by(|a, b| (a.0.package, &a.0.advisory).cmp(&(b.0.package, &b.0.advisory)));
+            for (m, buf, _) in &inserts {
                 table.insert((m.package, m.advisory.as_str()), buf.as_slice())?;
             }
-            by_package.sort_by(|a, b| (&a.advisory, a.package).cmp(&(&b.advisory, b.package)));
-            for m in by_package {
-                by_advisory.insert((m.advisory.as_str(), m.package), ())?;
+            inserts.sort_by(|a, b| (&a.0.advisory, a.0.package).cmp(&(&b.0.advisory, b.0.package)));
+            for (m, _, was_there) in &inserts {
+                if !was_there {
+                    by_advisory.insert((m.advisory.as_str(), m.package), ())?;
+                }
             }
+            changed
+        };
+        if !changed {
+            txn.abort()?;
+            return Ok(());
         }
         txn.commit()?;
         self.bump();

@@ -265,6 +265,15 @@ impl Store {
         Ok(())
     }
 
+    /// Gives the file's free pages back (a copy-on-write store keeps the
+    /// pages its past transactions freed). Needs the only handle to the
+    /// store; returns whether anything was compacted.
+    pub fn compact(&mut self) -> Result<bool> {
+        self.db
+            .compact()
+            .map_err(|e| StoreError::Backend(format!("compaction: {e}")))
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
