@@ -99,6 +99,28 @@ fn blast_radius_over_http_with_paths() {
         json!({}),
     );
     assert_eq!(by_purl["deploymentsUsing"]["totalCount"], 2);
+    // One deployment's path: only that deployment's hit.
+    let one = ok(
+        a,
+        r#"{deploymentsUsing(purl:"pkg:pypi/transformers@5.23.0",deployment:"a-finetune"){totalCount edges{node{deployment path{id}}}}}"#,
+        json!({}),
+    );
+    // a-finetune lists it in two documents (uv export, cyclonedx-py): both
+    // hits, each with its own path, and nothing from another deployment.
+    assert_eq!(one["deploymentsUsing"]["totalCount"], 2, "{one}");
+    for edge in one["deploymentsUsing"]["edges"].as_array().unwrap() {
+        assert_eq!(edge["node"]["deployment"], "a-finetune", "{one}");
+        assert_eq!(edge["node"]["path"][0]["id"], "a-finetune", "{one}");
+    }
+    let elsewhere = ok(
+        a,
+        r#"{deploymentsUsing(purl:"pkg:pypi/transformers@5.23.0",deployment:"alpine"){totalCount}}"#,
+        json!({}),
+    );
+    assert_eq!(
+        elsewhere["deploymentsUsing"]["totalCount"], 0,
+        "{elsewhere}"
+    );
     let musl = ok(
         a,
         r#"{packages(name:"musl",ecosystem:"apk",versionRange:">=1.2.3-r0"){totalCount edges{node{purl version deployments}}}}"#,

@@ -159,6 +159,60 @@ fn transitive_paths_come_from_the_document_graph() {
 }
 
 #[test]
+fn path_from_one_deployment_and_compaction_keep_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    ingest(&db, &corpus().join(UV), "finetune-uv");
+    ingest(&db, &corpus().join(CDXPY), "finetune-cdxpy");
+    let ask = |deployment: Option<&str>| {
+        let mut args = vec![
+            "query",
+            "deployments",
+            "--purl",
+            "pkg:pypi/MarkupSafe@3.0.4",
+            "--format",
+            "json",
+        ];
+        if let Some(d) = deployment {
+            args.extend(["--in", d]);
+        }
+        json(&aibomdb(&db, &args))
+    };
+    let all = ask(None);
+    assert_eq!(all.as_array().unwrap().len(), 2, "{all}");
+    // One deployment: only its hit, with the same path the estate-wide
+    // answer gives for it.
+    let one = ask(Some("finetune-uv"));
+    let one = one.as_array().unwrap();
+    assert_eq!(one.len(), 1, "{one:?}");
+    assert_eq!(one[0]["deployment"], "finetune-uv");
+    let same = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["deployment"] == "finetune-uv")
+        .unwrap();
+    assert_eq!(one[0]["path"], same["path"]);
+    assert!(
+        ask(Some("no-such-deployment"))
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
+    // Compaction gives pages back and changes no answer.
+    let before = fingerprint(&db);
+    let out = aibomdb(&db, &["compact", "--format", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let sizes = json(&out);
+    assert!(sizes["after"].as_u64().unwrap() <= sizes["before"].as_u64().unwrap());
+    assert_eq!(fingerprint(&db), before);
+    assert_eq!(ask(None), all);
+    let missing = aibomdb(&dir.path().join("none.redb"), &["compact"]);
+    assert_eq!(missing.status.code(), Some(2));
+}
+
+#[test]
 fn bad_input_names_file_and_field_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("s.redb");

@@ -159,12 +159,14 @@ pub(crate) fn random_tree(facts: &mut DocumentFacts, rng: &mut Rng) {
     }
 }
 
-/// Writes the estate, one durable transaction per deployment.
+/// Writes the estate, 256 deployments per durable transaction (as
+/// `aibomdb ingest` groups its commits).
 pub(crate) fn build(
     store: &Store,
     spec: &EstateSpec,
     pool: &[(String, Vec<String>)],
 ) -> Result<()> {
+    let mut group = Vec::with_capacity(256);
     for d in 0..spec.deployments {
         let facts = deployment_facts(d, spec, pool);
         let lookup_names = facts
@@ -174,7 +176,7 @@ pub(crate) fn build(
             .collect();
         let mut sha = [0u8; 32];
         sha[..8].copy_from_slice(&(d as u64).to_le_bytes());
-        store.ingest(NewDocument {
+        group.push(NewDocument {
             deployment: format!("synthetic-{d:05}"),
             source_path: format!("synthetic/{d:05}.cdx.json"),
             sha256: sha,
@@ -183,7 +185,11 @@ pub(crate) fn build(
             lookup_names,
             matches: Vec::new(),
             rows: None,
-        })?;
+        });
+        if group.len() == 256 || d + 1 == spec.deployments {
+            store.ingest_batch(&group)?;
+            group.clear();
+        }
     }
     Ok(())
 }

@@ -297,7 +297,7 @@ fn osv(args: &[String]) -> Result<()> {
     let build = start.elapsed();
     let stats = store.stats()?;
     println!(
-        "estate    {} deployments, {} package nodes, {} occurrences, built in {:.1} s (one durable transaction per deployment)",
+        "estate    {} deployments, {} package nodes, {} occurrences, built in {:.1} s (256 deployments per durable transaction)",
         stats.deployments,
         stats.packages,
         stats.occurrences,

@@ -2,8 +2,8 @@
 //! The store keeps OSV records as JSON and knows nothing of their semantics:
 //! the matcher (`crates/osv`) decides what matches, the store persists it.
 
-use std::collections::{HashMap, HashSet};
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
+use std::collections::{HashMap, HashSet};
 
 use crate::records::{AdvisoryChange, AdvisoryRow, LookupName, MatchRecord, PackageRecord};
 use crate::tables::*;
@@ -206,8 +206,7 @@ impl Store {
                     .map(|e| e.map(|(k, _)| k.value().1))
                     .collect::<std::result::Result<_, _>>()?;
                 let wanted = new.remove(advisory.as_str()).unwrap_or_default();
-                let keep: HashSet<u64> =
-                    wanted.iter().map(|m| m.package).collect();
+                let keep: HashSet<u64> = wanted.iter().map(|m| m.package).collect();
                 removals.extend(
                     old.iter()
                         .filter(|p| !keep.contains(p))
