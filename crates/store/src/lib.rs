@@ -87,6 +87,9 @@ type Heads = std::sync::Arc<HashMap<DocumentId, (records::DocHead, u32)>>;
 
 const SCHEMA_VERSION: u64 = 4;
 
+/// redb's page cache per open store.
+const CACHE_BYTES: usize = 384 * 1024 * 1024;
+
 /// A document ready to be written: the importer's facts plus where they came from.
 #[derive(Debug, Clone)]
 pub struct NewDocument {
@@ -174,15 +177,21 @@ impl Store {
     /// Opens the store at `path`, creating it (and its tables) if needed.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
-        let db = Database::create(&path).map_err(|e| StoreError::Open {
-            path: path.clone(),
-            message: match e {
-                redb::DatabaseError::DatabaseAlreadyOpen => {
-                    "already open in another process".to_string()
-                }
-                other => other.to_string(),
-            },
-        })?;
+        // redb's own page cache defaults to 1 GiB, which alone would take a
+        // server past its memory budget; the OS page cache still holds the
+        // file, so a smaller cache costs a copy per miss, not a disk read.
+        let db = redb::Builder::new()
+            .set_cache_size(CACHE_BYTES)
+            .create(&path)
+            .map_err(|e| StoreError::Open {
+                path: path.clone(),
+                message: match e {
+                    redb::DatabaseError::DatabaseAlreadyOpen => {
+                        "already open in another process".to_string()
+                    }
+                    other => other.to_string(),
+                },
+            })?;
         let store = Store {
             db,
             path,
