@@ -29,7 +29,6 @@ import csv
 import json
 import os
 import re
-import resource
 import shutil
 import statistics
 import sys
@@ -369,6 +368,9 @@ out["duckdb"]["cold_open_first_answer_ms"] = (time.perf_counter() - t) * 1000
 
 out["kuzu"]["db_mib"] = dir_mib(kdb_path)
 out["duckdb"]["db_mib"] = dir_mib(ddb_path)
-out["python"]["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+# VmHWM, not getrusage: ru_maxrss carries the parent's peak across fork.
+with open("/proc/self/status") as status:
+    hwm = next(line for line in status if line.startswith("VmHWM:"))
+out["python"]["peak_rss_mib"] = int(hwm.split()[1]) / 1024
 out["python"]["versions"] = {"kuzu": kuzu.__version__, "duckdb": duckdb.__version__, "python": sys.version.split()[0]}
 print(json.dumps(out))
