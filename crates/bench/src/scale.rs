@@ -505,15 +505,7 @@ impl Server {
     }
 
     fn peak_rss_mib(&self) -> f64 {
-        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find(|l| l.starts_with("VmHWM:"))
-                    .and_then(|l| l.split_whitespace().nth(1))
-                    .and_then(|kb| kb.parse::<f64>().ok())
-            })
-            .map_or(0.0, |kb| kb / 1024.0)
+        vm_hwm_mib(&format!("/proc/{}/status", self.child.id()))
     }
 
     fn stop(mut self) {
@@ -576,7 +568,12 @@ fn reset_peak_rss() {
 }
 
 fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
+    vm_hwm_mib("/proc/self/status")
+}
+
+/// A process's peak RSS (VmHWM) from its `/proc/…/status`, in MiB.
+fn vm_hwm_mib(status: &str) -> f64 {
+    std::fs::read_to_string(status)
         .ok()
         .and_then(|s| {
             s.lines()
