@@ -1,6 +1,7 @@
 //! `aibomdb`: the command line. Parses arguments, calls the libraries, prints.
 //! Exit codes: 0 success, 1 a gate tripped, 2 bad input or usage.
 
+mod gate;
 mod table;
 
 use std::io::IsTerminal;
@@ -53,6 +54,9 @@ enum Command {
     /// Blast-radius queries.
     #[command(subcommand)]
     Query(QueryCommand),
+    /// May this ship? Evaluate a policy file (vulnerabilities, pinning,
+    /// models, licences, evidence) over deployments; exit 1 when a deny rule fails.
+    Gate(gate::GateArgs),
     /// Serve GraphQL (`/graphql`, GraphiQL on GET), the web dashboard (`/`) and `/healthz`.
     Serve(ServeArgs),
     /// Print the GraphQL schema (SDL), as checked in at schema/schema.graphql.
@@ -462,6 +466,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             load_advisories(&cli.db, &paths, &limits, format)
         }
         Command::Match(args) => match_command(&open(&cli.db)?, args),
+        Command::Gate(args) => gate::run(&open(&cli.db)?, args),
         Command::Serve(args) => serve(&cli.db, args),
         Command::Schema => {
             print!("{}", aibomdb_api::sdl());

@@ -1,0 +1,395 @@
+//! The policy file: TOML, `version = 1`, one table per built-in rule.
+//! Everything is checked before anything is evaluated, and every error names
+//! the file, the line and the rule it is in.
+
+use std::ops::Range;
+use std::path::Path;
+
+use aibomdb_osv::Level as Severity;
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::PolicyError;
+
+/// Whether a failing rule stops the release or only warns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Enforcement {
+    Allow,
+    Warn,
+    Deny,
+}
+
+impl Enforcement {
+    fn parse(s: &str) -> Option<Enforcement> {
+        Some(match s {
+            "deny" => Enforcement::Deny,
+            "warn" => Enforcement::Warn,
+            "allow" => Enforcement::Allow,
+            _ => return None,
+        })
+    }
+
+    /// The milder of the two: a rule at `warn` never denies.
+    pub fn at_most(self, cap: Enforcement) -> Enforcement {
+        self.min(cap)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Where it came from (file path, or the name it was stored under).
+    pub source: String,
+    pub name: Option<String>,
+    pub vulnerabilities: Option<Vulnerabilities>,
+    pub pinning: Option<Pinning>,
+    pub models: Option<Models>,
+    pub licenses: Option<Licenses>,
+    pub evidence: Option<Evidence>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Vulnerabilities {
+    pub level: Enforcement,
+    /// Open matches at or above this severity fail.
+    pub severity: Severity,
+    /// What a match whose severity nobody stated (or whose version could not
+    /// be ordered) counts as.
+    pub unknown: Enforcement,
+    /// Only matches with a fixed version count.
+    pub only_with_fix: bool,
+    pub waivers: Vec<Waiver>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Waiver {
+    /// Any id or alias of the advisory.
+    pub advisory: String,
+    /// A purl (with or without version) the waiver is limited to.
+    pub package: Option<String>,
+    pub deployment: Option<String>,
+    pub reason: String,
+    /// Unix seconds; the waiver holds before this instant.
+    #[serde(skip)]
+    pub expires_at: i64,
+    pub expires: String,
+    /// Line in the policy file, for reports.
+    pub line: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Pinning {
+    pub level: Enforcement,
+    /// Hub models (and the bases they name) by a 40-hex commit revision.
+    pub models: bool,
+    /// Container images by digest.
+    pub images: bool,
+    /// PyPI packages at one exact version with hashes.
+    pub python: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Models {
+    pub level: Enforcement,
+    pub require_signature: bool,
+    pub require_approval: bool,
+    pub no_dangerous_pickle: bool,
+    pub no_hash_mismatch: bool,
+    pub require_known_base: bool,
+    /// Lower-cased SPDX ids (or Hub licence names) allowed for models; empty: any.
+    pub allowed_licenses: Vec<String>,
+    pub allowed_dataset_licenses: Vec<String>,
+    /// Hub organisations a base model may come from; empty: any.
+    pub allowed_base_orgs: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Licenses {
+    pub level: Enforcement,
+    pub allow: Vec<String>,
+    pub deny: Vec<String>,
+    /// A package whose licence no document states.
+    pub unknown: Enforcement,
+}
+
+#[derive(Debug, Clone)]
+pub struct Evidence {
+    pub level: Enforcement,
+}
+
+// The wire form: unknown fields are errors, so a typo never turns a rule off.
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyWire {
+    version: Spanned<i64>,
+    name: Option<String>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    description: Option<String>,
+    vulnerabilities: Option<VulnerabilitiesWire>,
+    pinning: Option<PinningWire>,
+    models: Option<ModelsWire>,
+    licenses: Option<LicensesWire>,
+    evidence: Option<EvidenceWire>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VulnerabilitiesWire {
+    level: Option<Spanned<String>>,
+    severity: Option<Spanned<String>>,
+    unknown: Option<Spanned<String>>,
+    #[serde(default)]
+    only_with_fix: bool,
+    #[serde(default)]
+    waivers: Vec<Spanned<WaiverWire>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WaiverWire {
+    advisory: String,
+    package: Option<String>,
+    deployment: Option<String>,
+    reason: String,
+    expires: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PinningWire {
+    level: Option<Spanned<String>>,
+    models: Option<bool>,
+    images: Option<bool>,
+    python: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ModelsWire {
+    level: Option<Spanned<String>>,
+    require_signature: Option<bool>,
+    require_approval: Option<bool>,
+    no_dangerous_pickle: Option<bool>,
+    no_hash_mismatch: Option<bool>,
+    require_known_base: Option<bool>,
+    #[serde(default)]
+    allowed_licenses: Vec<String>,
+    #[serde(default)]
+    allowed_dataset_licenses: Vec<String>,
+    #[serde(default)]
+    allowed_base_orgs: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LicensesWire {
+    level: Option<Spanned<String>>,
+    #[serde(default)]
+    allow: Vec<Spanned<String>>,
+    #[serde(default)]
+    deny: Vec<Spanned<String>>,
+    unknown: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EvidenceWire {
+    level: Option<Spanned<String>>,
+}
+
+/// 1-based line of a byte offset.
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// The rule (top-level table) that the byte at `offset` belongs to, from the
+/// nearest table header above it.
+fn rule_at(text: &str, offset: usize) -> Option<String> {
+    text[..offset.min(text.len())]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|l| {
+            l.trim_matches(|c| c == '[' || c == ']')
+                .split('.')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_string()
+        })
+}
+
+struct Checker<'a> {
+    source: &'a str,
+    text: &'a str,
+}
+
+impl Checker<'_> {
+    fn error(&self, span: Range<usize>, message: impl Into<String>) -> PolicyError {
+        PolicyError::Invalid {
+            file: self.source.to_string(),
+            line: line_of(self.text, span.start),
+            rule: rule_at(self.text, span.start),
+            message: message.into(),
+        }
+    }
+
+    fn level(
+        &self,
+        value: Option<&Spanned<String>>,
+        default: Enforcement,
+        what: &str,
+    ) -> Result<Enforcement, PolicyError> {
+        let Some(v) = value else { return Ok(default) };
+        Enforcement::parse(v.get_ref()).ok_or_else(|| {
+            self.error(
+                v.span(),
+                format!("{what} must be \"deny\", \"warn\" or \"allow\", not {:?}", v.get_ref()),
+            )
+        })
+    }
+}
+
+impl Policy {
+    pub fn load(path: &Path) -> Result<Policy, PolicyError> {
+        let text = std::fs::read_to_string(path).map_err(|e| PolicyError::Read {
+            file: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        Policy::parse(&path.display().to_string(), &text)
+    }
+
+    /// Parses and checks a whole policy; `source` names it in errors.
+    pub fn parse(source: &str, text: &str) -> Result<Policy, PolicyError> {
+        let c = Checker { source, text };
+        let wire: PolicyWire = toml::from_str(text).map_err(|e| {
+            let span = e.span().unwrap_or(0..0);
+            c.error(span, e.message().trim().to_string())
+        })?;
+        if *wire.version.get_ref() != 1 {
+            return Err(c.error(
+                wire.version.span(),
+                format!("policy version {} is not supported (this aibomdb reads version 1)", wire.version.get_ref()),
+            ));
+        }
+        let vulnerabilities = match wire.vulnerabilities {
+            None => None,
+            Some(v) => {
+                let severity = match &v.severity {
+                    None => Severity::High,
+                    Some(s) => match Severity::parse(s.get_ref()) {
+                        Some(l) => l,
+                        None => {
+                            return Err(c.error(
+                                s.span(),
+                                format!(
+                                    "severity must be one of none, low, medium, high, critical, not {:?}",
+                                    s.get_ref()
+                                ),
+                            ));
+                        }
+                    },
+                };
+                let mut waivers = Vec::new();
+                for w in v.waivers {
+                    let span = w.span();
+                    let w = w.into_inner();
+                    let Some(expires_at) = crate::time::parse(w.expires.get_ref()) else {
+                        return Err(c.error(
+                            w.expires.span(),
+                            format!(
+                                "expires must be a date (2027-01-31) or an RFC 3339 time, not {:?}",
+                                w.expires.get_ref()
+                            ),
+                        ));
+                    };
+                    if w.reason.trim().is_empty() {
+                        return Err(c.error(span, "a waiver needs a reason"));
+                    }
+                    waivers.push(Waiver {
+                        advisory: w.advisory,
+                        package: w.package,
+                        deployment: w.deployment,
+                        reason: w.reason,
+                        expires: w.expires.into_inner(),
+                        expires_at,
+                        line: line_of(text, span.start),
+                    });
+                }
+                Some(Vulnerabilities {
+                    level: c.level(v.level.as_ref(), Enforcement::Deny, "level")?,
+                    severity,
+                    unknown: c.level(v.unknown.as_ref(), Enforcement::Deny, "unknown")?,
+                    only_with_fix: v.only_with_fix,
+                    waivers,
+                })
+            }
+        };
+        let pinning = match wire.pinning {
+            None => None,
+            Some(p) => Some(Pinning {
+                level: c.level(p.level.as_ref(), Enforcement::Deny, "level")?,
+                models: p.models.unwrap_or(true),
+                images: p.images.unwrap_or(true),
+                python: p.python.unwrap_or(true),
+            }),
+        };
+        let lower = |v: Vec<String>| v.into_iter().map(|s| s.to_ascii_lowercase()).collect();
+        let models = match wire.models {
+            None => None,
+            Some(m) => Some(Models {
+                level: c.level(m.level.as_ref(), Enforcement::Deny, "level")?,
+                require_signature: m.require_signature.unwrap_or(true),
+                require_approval: m.require_approval.unwrap_or(true),
+                no_dangerous_pickle: m.no_dangerous_pickle.unwrap_or(true),
+                no_hash_mismatch: m.no_hash_mismatch.unwrap_or(true),
+                require_known_base: m.require_known_base.unwrap_or(true),
+                allowed_licenses: lower(m.allowed_licenses),
+                allowed_dataset_licenses: lower(m.allowed_dataset_licenses),
+                allowed_base_orgs: lower(m.allowed_base_orgs),
+            }),
+        };
+        let licenses = match wire.licenses {
+            None => None,
+            Some(l) => {
+                let ids = |list: Vec<Spanned<String>>| -> Result<Vec<String>, PolicyError> {
+                    list.into_iter()
+                        .map(|s| {
+                            spdx::Expression::parse_mode(s.get_ref(), spdx::ParseMode::LAX)
+                                .map_err(|e| {
+                                    c.error(s.span(), format!("{:?} is not an SPDX licence expression: {e}", s.get_ref()))
+                                })?;
+                            Ok(s.into_inner())
+                        })
+                        .collect()
+                };
+                let allow = ids(l.allow)?;
+                let deny = ids(l.deny)?;
+                Some(Licenses {
+                    level: c.level(l.level.as_ref(), Enforcement::Deny, "level")?,
+                    allow,
+                    deny,
+                    unknown: c.level(l.unknown.as_ref(), Enforcement::Warn, "unknown")?,
+                })
+            }
+        };
+        let evidence = match wire.evidence {
+            None => None,
+            Some(e) => Some(Evidence {
+                level: c.level(e.level.as_ref(), Enforcement::Deny, "level")?,
+            }),
+        };
+        Ok(Policy {
+            source: source.to_string(),
+            name: wire.name,
+            vulnerabilities,
+            pinning,
+            models,
+            licenses,
+            evidence,
+        })
+    }
+}

@@ -1,0 +1,151 @@
+//! The supply-chain policy gate: one policy file, evaluated over what the
+//! graph holds for a deployment, answering *may this ship?* Each built-in rule
+//! gives a verdict that names the offending nodes with their path from the
+//! deployment, so a failed gate says what to fix and where it came in.
+//!
+//! The same evaluation serves the CLI (`aibomdb gate`), and later the API.
+
+mod file;
+pub mod output;
+mod rules;
+pub mod time;
+
+use aibomdb_store::{PathStep, Store, StoreError};
+use serde::Serialize;
+
+pub use file::{Enforcement, Evidence, Licenses, Models, Pinning, Policy, Vulnerabilities, Waiver};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error("{file}: {message}")]
+    Read { file: String, message: String },
+    #[error("{file}:{line}: {}{message}", rule.as_ref().map(|r| format!("[{r}] ")).unwrap_or_default())]
+    Invalid {
+        file: String,
+        line: usize,
+        rule: Option<String>,
+        message: String,
+    },
+    #[error("no deployment named {0:?}")]
+    NoDeployment(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Query(String),
+}
+
+impl From<aibomdb_query::QueryError> for PolicyError {
+    fn from(e: aibomdb_query::QueryError) -> Self {
+        match e {
+            aibomdb_query::QueryError::Store(s) => PolicyError::Store(s),
+            other => PolicyError::Query(other.to_string()),
+        }
+    }
+}
+
+/// How a rule came out for one deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Pass,
+    /// Only `warn`-level violations.
+    Warn,
+    Fail,
+}
+
+/// One offending node.
+#[derive(Debug, Clone, Serialize)]
+pub struct Violation {
+    /// `deny` or `warn` (what this one counts as after the rule's level).
+    pub level: Enforcement,
+    /// The node: a purl, an advisory on a purl, a model file, a document.
+    pub subject: String,
+    pub message: String,
+    /// Source path of the document that shows (or fails to show) it.
+    pub document: Option<String>,
+    /// Deployment → document → … → the node, when it is a package.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub path: Vec<PathStep>,
+    /// The package key the path leads to.
+    #[serde(skip)]
+    pub(crate) package: Option<String>,
+}
+
+/// A match a waiver took out of the gate, kept in the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Waived {
+    pub subject: String,
+    pub advisory: String,
+    pub reason: String,
+    pub expires: String,
+    /// Line of the waiver in the policy file.
+    pub line: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleVerdict {
+    pub rule: &'static str,
+    pub level: Enforcement,
+    pub outcome: Outcome,
+    /// What was checked, in one line (counts).
+    pub summary: String,
+    pub violations: Vec<Violation>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub waived: Vec<Waived>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DeploymentVerdict {
+    pub deployment: String,
+    pub passed: bool,
+    pub rules: Vec<RuleVerdict>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GateReport {
+    pub policy: String,
+    /// The instant the policy was evaluated as of (RFC 3339).
+    pub at: String,
+    pub passed: bool,
+    pub deployments: Vec<DeploymentVerdict>,
+}
+
+/// Violations beyond this many per rule and deployment are still reported,
+/// but without a path (each path is a graph walk).
+pub const PATHS_PER_RULE: usize = 100;
+
+/// Evaluates `policy` over each of `deployments` as of `at` (Unix seconds).
+pub fn evaluate(
+    store: &Store,
+    policy: &Policy,
+    deployments: &[String],
+    at: i64,
+) -> Result<GateReport, PolicyError> {
+    let known = store.deployments()?;
+    let mut out = Vec::new();
+    for name in deployments {
+        if !known.iter().any(|d| &d.name == name) {
+            return Err(PolicyError::NoDeployment(name.clone()));
+        }
+        let mut verdicts = rules::evaluate(store, policy, name, at)?;
+        for v in &mut verdicts {
+            rules::attach_paths(store, name, v)?;
+        }
+        out.push(DeploymentVerdict {
+            deployment: name.clone(),
+            passed: verdicts.iter().all(|v| v.outcome != Outcome::Fail),
+            rules: verdicts,
+        });
+    }
+    Ok(GateReport {
+        policy: policy.name.clone().unwrap_or_else(|| policy.source.clone()),
+        at: time::format(at),
+        passed: out.iter().all(|d| d.passed),
+        deployments: out,
+    })
+}
+
+/// Every deployment in the store, by name.
+pub fn all_deployments(store: &Store) -> Result<Vec<String>, PolicyError> {
+    Ok(store.deployments()?.into_iter().map(|d| d.name).collect())
+}

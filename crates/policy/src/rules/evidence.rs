@@ -1,0 +1,46 @@
+//! `evidence`: the BSI TR-03183-2 completeness report must pass, measured on
+//! the CycloneDX 1.6 document the export would hand over.
+
+use super::{Context, verdict, violation};
+use crate::{Evidence, PolicyError, RuleVerdict};
+
+pub(super) fn check(ctx: &Context, rule: &Evidence) -> Result<RuleVerdict, PolicyError> {
+    let opts = aibomdb_export::Options {
+        timestamp: crate::time::format(ctx.at),
+        ..Default::default()
+    };
+    let report = aibomdb_export::cra_report(ctx.store, ctx.deployment, &opts).map_err(|e| match e {
+        aibomdb_export::ExportError::Store(s) => PolicyError::Store(s),
+        other => PolicyError::Query(other.to_string()),
+    })?;
+    let violations = report
+        .fields
+        .iter()
+        .filter(|f| f.category == "required" && f.present < f.total)
+        .map(|f| {
+            let sample: Vec<&str> = f.missing.iter().take(5).map(String::as_str).collect();
+            violation(
+                crate::Enforcement::Deny,
+                format!("TR-03183-2 field {} ({})", f.number, f.field),
+                format!(
+                    "required, missing on {} of {} {}{}",
+                    f.total - f.present,
+                    f.total,
+                    if f.level == "sbom" { "SBOMs" } else { "components" },
+                    if sample.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (first: {})", sample.join(", "))
+                    }
+                ),
+                None,
+                None,
+            )
+        })
+        .collect();
+    let summary = format!(
+        "{} components checked against {}",
+        report.components, report.standard
+    );
+    Ok(verdict("evidence", rule.level, summary, violations))
+}

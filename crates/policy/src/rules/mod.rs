@@ -1,0 +1,146 @@
+//! The built-in rules. Each reads what it needs of one deployment's current
+//! documents (read once, in [`Context`]) and returns its verdict.
+
+mod evidence;
+mod licenses;
+mod models;
+mod pinning;
+mod vulnerabilities;
+
+use aibomdb_graph::PackageKey;
+use aibomdb_store::{DocumentRecord, Occurrence, PackageRecord, Store};
+
+use crate::{Enforcement, Outcome, PATHS_PER_RULE, Policy, PolicyError, RuleVerdict, Violation};
+
+/// One deployment's current documents, each with the packages it lists.
+pub(crate) struct Context<'a> {
+    pub store: &'a Store,
+    pub deployment: &'a str,
+    pub at: i64,
+    pub documents: Vec<(DocumentRecord, Vec<(PackageRecord, Occurrence)>)>,
+}
+
+pub(crate) fn evaluate(
+    store: &Store,
+    policy: &Policy,
+    deployment: &str,
+    at: i64,
+) -> Result<Vec<RuleVerdict>, PolicyError> {
+    let mut documents = Vec::new();
+    for id in store.current_documents(deployment)? {
+        if let Some(doc) = store.document(id)? {
+            let packages = store.document_packages(id)?;
+            documents.push((doc, packages));
+        }
+    }
+    let ctx = Context {
+        store,
+        deployment,
+        at,
+        documents,
+    };
+    let mut out = Vec::new();
+    if let Some(r) = &policy.vulnerabilities {
+        out.push(vulnerabilities::check(&ctx, r)?);
+    }
+    if let Some(r) = &policy.pinning {
+        out.push(pinning::check(&ctx, r));
+    }
+    if let Some(r) = &policy.models {
+        out.push(models::check(&ctx, r)?);
+    }
+    if let Some(r) = &policy.licenses {
+        out.push(licenses::check(&ctx, r));
+    }
+    if let Some(r) = &policy.evidence {
+        out.push(evidence::check(&ctx, r)?);
+    }
+    Ok(out)
+}
+
+/// A violation of `subject` at `level` (capped later by the rule's level).
+pub(crate) fn violation(
+    level: Enforcement,
+    subject: impl Into<String>,
+    message: impl Into<String>,
+    document: Option<&str>,
+    package: Option<&str>,
+) -> Violation {
+    Violation {
+        level,
+        subject: subject.into(),
+        message: message.into(),
+        document: document.map(str::to_string),
+        path: Vec::new(),
+        package: package.map(str::to_string),
+    }
+}
+
+/// The verdict from its violations: each is capped at the rule's level, and
+/// those that end at `allow` are dropped (the summary still counts them).
+pub(crate) fn verdict(
+    rule: &'static str,
+    level: Enforcement,
+    summary: String,
+    violations: Vec<Violation>,
+) -> RuleVerdict {
+    let violations: Vec<Violation> = violations
+        .into_iter()
+        .map(|mut v| {
+            v.level = v.level.at_most(level);
+            v
+        })
+        .filter(|v| v.level != Enforcement::Allow)
+        .collect();
+    let outcome = if violations.iter().any(|v| v.level == Enforcement::Deny) {
+        Outcome::Fail
+    } else if violations.is_empty() {
+        Outcome::Pass
+    } else {
+        Outcome::Warn
+    };
+    RuleVerdict {
+        rule,
+        level,
+        outcome,
+        summary,
+        violations,
+        waived: Vec::new(),
+    }
+}
+
+/// Fills in the path deployment → document → … → package of the first
+/// [`PATHS_PER_RULE`] violations that name a package, preferring the path
+/// through the document the violation names.
+pub(crate) fn attach_paths(
+    store: &Store,
+    deployment: &str,
+    verdict: &mut RuleVerdict,
+) -> Result<(), PolicyError> {
+    for v in verdict
+        .violations
+        .iter_mut()
+        .filter(|v| v.package.is_some())
+        .take(PATHS_PER_RULE)
+    {
+        let key = PackageKey::from_stored(v.package.clone().unwrap_or_default());
+        let (_, hits) = store.paths_in_deployment(deployment, &[key], false, 0, 16)?;
+        let best = hits
+            .iter()
+            .find(|h| Some(&h.document_path) == v.document.as_ref())
+            .or(hits.first());
+        if let Some(hit) = best {
+            v.path = hit.path.clone();
+        }
+    }
+    Ok(())
+}
+
+/// `n thing` / `n things`.
+pub(crate) fn count(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}

@@ -1,0 +1,180 @@
+//! `pinning`: models by a commit revision, container images by digest, Python
+//! packages at one exact version with hashes. Evidence comes only from what
+//! the documents state: a document that cannot show it is named, never
+//! given the benefit of the doubt.
+
+use aibomdb_graph::PackageFact;
+use aibomdb_store::{DocumentRecord, PackageRecord};
+
+use super::{Context, count, verdict, violation};
+use crate::{Enforcement, Pinning, RuleVerdict, Violation};
+
+fn is_commit(rev: &str) -> bool {
+    rev.len() == 40 && rev.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// `sha256:<64 hex>` anywhere in a version, purl or reference.
+fn has_digest(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase().replace("%3a", ":");
+    lower.match_indices("sha256:").any(|(i, _)| {
+        let hex = &lower[i + 7..];
+        hex.len() >= 64 && hex.as_bytes()[..64].iter().all(u8::is_ascii_hexdigit)
+    })
+}
+
+fn is_model(fact: &PackageFact) -> bool {
+    fact.model.as_ref().is_some_and(|m| m.node == "model")
+        || fact.kind.as_deref() == Some("machine-learning-model")
+}
+
+fn model_pin(
+    doc: &DocumentRecord,
+    package: &PackageRecord,
+    fact: &PackageFact,
+) -> Option<Violation> {
+    let path = Some(doc.source_path.as_str());
+    if package.ecosystem == "huggingface" {
+        return match package.version.as_deref() {
+            Some(rev) if is_commit(rev) => None,
+            Some(rev) => Some(violation(
+                Enforcement::Deny,
+                &package.key,
+                format!("model referenced by {rev:?}, a branch or tag, not a 40-hex commit revision"),
+                path,
+                Some(&package.key),
+            )),
+            None => Some(violation(
+                Enforcement::Deny,
+                &package.key,
+                "model referenced without a revision: it resolves to whatever `main` is at download time",
+                path,
+                Some(&package.key),
+            )),
+        };
+    }
+    // A model that is on no hub is pinned by the digests of its files.
+    let artifacts = fact.model.as_ref().map(|m| m.artifacts.as_slice()).unwrap_or_default();
+    let unhashed = artifacts.iter().filter(|a| a.sha256.is_none()).count();
+    if !artifacts.is_empty() && unhashed == 0 {
+        return None;
+    }
+    Some(violation(
+        Enforcement::Deny,
+        &package.key,
+        if artifacts.is_empty() {
+            "not a Hub model and the document lists none of its files with digests: nothing pins it".to_string()
+        } else {
+            format!("not a Hub model and {} of its files have no digest", unhashed)
+        },
+        path,
+        Some(&package.key),
+    ))
+}
+
+pub(super) fn check(ctx: &Context, rule: &Pinning) -> RuleVerdict {
+    let mut violations = Vec::new();
+    let (mut models, mut images, mut python) = (0, 0, 0);
+    for (doc, packages) in &ctx.documents {
+        let path = Some(doc.source_path.as_str());
+        if rule.images
+            && let Some(subject) = &doc.subject
+            && subject.kind.as_deref() == Some("container")
+        {
+            images += 1;
+            let purl = doc
+                .subject_package
+                .and_then(|id| packages.iter().find(|(p, _)| p.id == id))
+                .map(|(p, o)| (p.key.clone(), o.fact.purl.clone().unwrap_or_default()));
+            let stated = [
+                subject.version.clone().unwrap_or_default(),
+                purl.clone().map(|p| p.0).unwrap_or_default(),
+                purl.map(|p| p.1).unwrap_or_default(),
+            ];
+            if !stated.iter().any(|s| has_digest(s)) {
+                violations.push(violation(
+                    Enforcement::Deny,
+                    format!("image {}", subject.name),
+                    format!(
+                        "the document describes the image as {}{} with no `sha256:` digest: it is referenced by a tag, which can move",
+                        subject.name,
+                        subject.version.as_deref().map(|v| format!(" {v}")).unwrap_or_default()
+                    ),
+                    path,
+                    None,
+                ));
+            }
+        }
+        for (package, occurrence) in packages {
+            let fact = &occurrence.fact;
+            if rule.images
+                && fact.kind.as_deref() == Some("container")
+                && Some(package.id) != doc.subject_package
+            {
+                images += 1;
+                let stated = [
+                    package.key.as_str(),
+                    fact.purl.as_deref().unwrap_or_default(),
+                    fact.version.as_deref().unwrap_or_default(),
+                ];
+                if !stated.iter().any(|s| has_digest(s)) {
+                    violations.push(violation(
+                        Enforcement::Deny,
+                        &package.key,
+                        "container image listed without a `sha256:` digest",
+                        path,
+                        Some(&package.key),
+                    ));
+                }
+            }
+            if rule.models && is_model(fact) {
+                models += 1;
+                violations.extend(model_pin(doc, package, fact));
+            }
+            if rule.python && package.ecosystem == "pypi" {
+                python += 1;
+                let exact = package.version.is_some() && fact.requested.is_none();
+                let mut wrong = Vec::new();
+                if !exact {
+                    wrong.push(match &fact.requested {
+                        Some(r) => format!("not pinned to one version (the document requests {r:?})"),
+                        None => "no version stated".to_string(),
+                    });
+                }
+                if fact.hashes.is_empty() {
+                    wrong.push("no hash: the document does not show which file was installed".to_string());
+                }
+                if !wrong.is_empty() {
+                    violations.push(violation(
+                        Enforcement::Deny,
+                        &package.key,
+                        wrong.join("; "),
+                        path,
+                        Some(&package.key),
+                    ));
+                }
+            }
+        }
+    }
+    let summary = format!(
+        "checked {}, {}, {} in {}",
+        count(models, "model reference"),
+        count(images, "container image"),
+        count(python, "PyPI package"),
+        count(ctx.documents.len(), "current document"),
+    );
+    verdict("pinning", rule.level, summary, violations)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn digests_and_commits() {
+        let d = "sha256:bf5e28853a83134e949201fb5979927a9e5cc74cb747b7a080d96eaba1303411";
+        assert!(super::has_digest(d));
+        assert!(super::has_digest(&format!("pkg:oci/busybox@{}", d.replace(':', "%3A"))));
+        assert!(!super::has_digest("sha256:bf5e"));
+        assert!(!super::has_digest("latest"));
+        assert!(super::is_commit("86b5e0934494bd15c9632b12f734a8a67f723594"));
+        assert!(!super::is_commit("main"));
+    }
+}

@@ -1,0 +1,111 @@
+//! `vulnerabilities`: open advisory matches at or above a severity, VEX
+//! `not_affected`/`fixed` honoured, waivers with a reason and an expiry.
+
+use aibomdb_osv::{Level, MatchRow};
+
+use super::{Context, count, verdict, violation};
+use crate::{Enforcement, PolicyError, RuleVerdict, Vulnerabilities, Waived, Waiver};
+
+fn waiver_covers(w: &Waiver, row: &MatchRow, deployment: &str) -> bool {
+    let id = |s: &str| s.eq_ignore_ascii_case(&w.advisory);
+    (id(&row.advisory) || row.aliases.iter().any(|a| id(a)))
+        && w.deployment.as_deref().is_none_or(|d| d == deployment)
+        && w.package.as_deref().is_none_or(|p| {
+            row.package == p || row.package.strip_prefix(p).is_some_and(|r| r.starts_with('@'))
+        })
+}
+
+pub(super) fn check(ctx: &Context, rule: &Vulnerabilities) -> Result<RuleVerdict, PolicyError> {
+    let listed: Vec<_> = ctx
+        .documents
+        .iter()
+        .map(|(d, ps)| (d.clone(), ps.iter().map(|(p, _)| p.clone()).collect()))
+        .collect();
+    let rows = aibomdb_osv::matches_of(ctx.store, &listed)?;
+    let (mut suppressed, mut below, mut no_fix) = (0, 0, 0);
+    let mut violations = Vec::new();
+    let mut waived = Vec::new();
+    for row in &rows {
+        if !row.is_open() {
+            suppressed += 1;
+            continue;
+        }
+        if rule.only_with_fix && row.fixed.is_empty() {
+            no_fix += 1;
+            continue;
+        }
+        let unknown = row.severity == Level::Unknown || row.status != "affected";
+        let level = if unknown {
+            rule.unknown
+        } else if row.severity >= rule.severity {
+            Enforcement::Deny
+        } else {
+            below += 1;
+            continue;
+        };
+        let subject = format!("{} in {}", row.advisory, row.package);
+        let mut expired = None;
+        if let Some(w) = rule
+            .waivers
+            .iter()
+            .find(|w| waiver_covers(w, row, ctx.deployment))
+        {
+            if ctx.at < w.expires_at {
+                waived.push(Waived {
+                    subject,
+                    advisory: row.advisory.clone(),
+                    reason: w.reason.clone(),
+                    expires: w.expires.clone(),
+                    line: w.line,
+                });
+                continue;
+            }
+            expired = Some(w);
+        }
+        let severity = match (row.status.as_str(), row.severity, row.score) {
+            ("affected", Level::Unknown, _) => "severity unknown: the record carries no CVSS vector or severity label".to_string(),
+            ("affected", l, Some(s)) => format!("{l:?} (CVSS {s:.1})").to_lowercase(),
+            ("affected", l, None) => format!("{l:?}").to_lowercase(),
+            (status, _, _) => format!("{status}: the version could not be evaluated against the record"),
+        };
+        let mut message = format!(
+            "{}{}; {}",
+            severity,
+            row.summary.as_deref().map(|s| format!(": {s}")).unwrap_or_default(),
+            if row.fixed.is_empty() {
+                "no fixed version".to_string()
+            } else {
+                format!("fixed in {}", row.fixed.join(", "))
+            }
+        );
+        if let Some(w) = expired {
+            message.push_str(&format!(
+                "; the waiver at line {} expired on {}",
+                w.line, w.expires
+            ));
+        }
+        violations.push(violation(
+            level,
+            subject,
+            message,
+            row.document_paths.first().map(String::as_str),
+            Some(&row.package),
+        ));
+    }
+    let summary = format!(
+        "{}; {} suppressed by VEX, {} below {}, {} waived{}",
+        format!("{} advisory match{}", rows.len(), if rows.len() == 1 { "" } else { "es" }),
+        suppressed,
+        below,
+        format!("{:?}", rule.severity).to_lowercase(),
+        waived.len(),
+        if rule.only_with_fix {
+            format!(", {no_fix} without a fix not counted")
+        } else {
+            String::new()
+        }
+    );
+    let mut v = verdict("vulnerabilities", rule.level, summary, violations);
+    v.waived = waived;
+    Ok(v)
+}
