@@ -5,11 +5,13 @@
 # - cyclonedx-python-lib (with the official CycloneDX JSON schemas) and spdx-tools: the independent
 #   validators the export tests run on every CycloneDX and SPDX document written.
 # - Debian's Chromium and playwright-core (npm): the dashboard's browser test.
+# - junitparser (PyPI) and the SARIF 2.1.0 schema from @microsoft/jest-sarif (npm): independent readers
+#   of `aibomdb gate` output.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 python3 -m pip install --quiet --disable-pip-version-check 'packaging==26.3' \
-  'cyclonedx-python-lib[json-validation]==11.12.0' 'spdx-tools==0.8.5'
+  'cyclonedx-python-lib[json-validation]==11.12.0' 'spdx-tools==0.8.5' 'junitparser==5.0.3'
 
 if ! test -x /usr/bin/chromium; then
   sudo=""

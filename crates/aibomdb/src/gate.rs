@@ -69,7 +69,9 @@ pub(crate) fn run(store: &Store, args: GateArgs) -> Result<ExitCode> {
         aibomdb_policy::evaluate(store, &policy, &deployments, at).map_err(policy_error)?;
     let text = match args.format {
         GateFormat::Json => serde_json::to_string_pretty(&report)? + "\n",
-        GateFormat::Sarif => serde_json::to_string_pretty(&aibomdb_policy::output::sarif(&report))? + "\n",
+        GateFormat::Sarif => {
+            serde_json::to_string_pretty(&aibomdb_policy::output::sarif(&report))? + "\n"
+        }
         GateFormat::Junit => aibomdb_policy::output::junit(&report),
         GateFormat::Table => table(&report),
     };
@@ -108,7 +110,11 @@ fn table(report: &GateReport) -> String {
             for v in &r.violations {
                 out.push_str(&format!(
                     "  {} {}: {}\n",
-                    if v.level == Enforcement::Deny { "deny" } else { "warn" },
+                    if v.level == Enforcement::Deny {
+                        "deny"
+                    } else {
+                        "warn"
+                    },
                     r.rule,
                     aibomdb_policy::output::violation_text(v)
                 ));

@@ -115,6 +115,11 @@ pub struct Licenses {
 #[derive(Debug, Clone)]
 pub struct Evidence {
     pub level: Enforcement,
+    /// Who the exported SBOM names as its creator (TR-03183-2 field 1): the
+    /// same values `aibomdb export` takes as flags.
+    pub creator_email: Option<String>,
+    pub creator_url: Option<String>,
+    pub author: Option<String>,
 }
 
 // The wire form: unknown fields are errors, so a typo never turns a rule off.
@@ -197,6 +202,9 @@ struct LicensesWire {
 #[serde(deny_unknown_fields)]
 struct EvidenceWire {
     level: Option<Spanned<String>>,
+    creator_email: Option<String>,
+    creator_url: Option<String>,
+    author: Option<String>,
 }
 
 /// 1-based line of a byte offset.
@@ -247,7 +255,10 @@ impl Checker<'_> {
         Enforcement::parse(v.get_ref()).ok_or_else(|| {
             self.error(
                 v.span(),
-                format!("{what} must be \"deny\", \"warn\" or \"allow\", not {:?}", v.get_ref()),
+                format!(
+                    "{what} must be \"deny\", \"warn\" or \"allow\", not {:?}",
+                    v.get_ref()
+                ),
             )
         })
     }
@@ -272,7 +283,10 @@ impl Policy {
         if *wire.version.get_ref() != 1 {
             return Err(c.error(
                 wire.version.span(),
-                format!("policy version {} is not supported (this aibomdb reads version 1)", wire.version.get_ref()),
+                format!(
+                    "policy version {} is not supported (this aibomdb reads version 1)",
+                    wire.version.get_ref()
+                ),
             ));
         }
         let vulnerabilities = match wire.vulnerabilities {
@@ -360,7 +374,13 @@ impl Policy {
                         .map(|s| {
                             spdx::Expression::parse_mode(s.get_ref(), spdx::ParseMode::LAX)
                                 .map_err(|e| {
-                                    c.error(s.span(), format!("{:?} is not an SPDX licence expression: {e}", s.get_ref()))
+                                    c.error(
+                                        s.span(),
+                                        format!(
+                                            "{:?} is not an SPDX licence expression: {e}",
+                                            s.get_ref()
+                                        ),
+                                    )
                                 })?;
                             Ok(s.into_inner())
                         })
@@ -380,6 +400,9 @@ impl Policy {
             None => None,
             Some(e) => Some(Evidence {
                 level: c.level(e.level.as_ref(), Enforcement::Deny, "level")?,
+                creator_email: e.creator_email,
+                creator_url: e.creator_url,
+                author: e.author,
             }),
         };
         Ok(Policy {

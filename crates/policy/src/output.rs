@@ -24,10 +24,22 @@ pub fn violation_text(v: &Violation) -> String {
 }
 
 const RULES: [(&str, &str); 5] = [
-    ("vulnerabilities", "Open advisory matches at or above the policy's severity"),
-    ("pinning", "Models by commit revision, images by digest, Python packages by version and hash"),
-    ("models", "Model artifacts signed, approved, free of dangerous pickles, from allowed bases and licences"),
-    ("licenses", "Declared licences against the allow and deny lists"),
+    (
+        "vulnerabilities",
+        "Open advisory matches at or above the policy's severity",
+    ),
+    (
+        "pinning",
+        "Models by commit revision, images by digest, Python packages by version and hash",
+    ),
+    (
+        "models",
+        "Model artifacts signed, approved, free of dangerous pickles, from allowed bases and licences",
+    ),
+    (
+        "licenses",
+        "Declared licences against the allow and deny lists",
+    ),
     ("evidence", "BSI TR-03183-2 required fields present"),
 ];
 
@@ -111,7 +123,11 @@ pub fn junit(report: &GateReport) -> String {
         xml(&format!("aibomdb gate: {}", report.policy))
     ));
     for d in &report.deployments {
-        let failed = d.rules.iter().filter(|r| r.outcome == Outcome::Fail).count();
+        let failed = d
+            .rules
+            .iter()
+            .filter(|r| r.outcome == Outcome::Fail)
+            .count();
         out.push_str(&format!(
             "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failed}\" errors=\"0\" skipped=\"0\" timestamp=\"{}\">\n",
             xml(&d.deployment),
@@ -124,13 +140,30 @@ pub fn junit(report: &GateReport) -> String {
                 xml(&d.deployment),
                 r.rule
             ));
-            let lines: Vec<String> = r.violations.iter().map(|v| {
-                format!("[{}] {}", if v.level == Enforcement::Deny { "deny" } else { "warn" }, violation_text(v))
-            }).collect();
+            let lines: Vec<String> = r
+                .violations
+                .iter()
+                .map(|v| {
+                    format!(
+                        "[{}] {}",
+                        if v.level == Enforcement::Deny {
+                            "deny"
+                        } else {
+                            "warn"
+                        },
+                        violation_text(v)
+                    )
+                })
+                .collect();
             match r.outcome {
                 Outcome::Fail => out.push_str(&format!(
                     "      <failure message=\"{}\" type=\"deny\">{}</failure>\n",
-                    xml(&format!("{}: {} violations; {}", r.rule, r.violations.len(), r.summary)),
+                    xml(&format!(
+                        "{}: {} violations; {}",
+                        r.rule,
+                        r.violations.len(),
+                        r.summary
+                    )),
                     xml(&lines.join("\n"))
                 )),
                 Outcome::Warn => out.push_str(&format!(

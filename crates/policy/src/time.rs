@@ -38,7 +38,20 @@ pub fn parse(text: &str) -> Option<i64> {
     if parts.next().is_some() || !(1..=12).contains(&month) {
         return None;
     }
-    let month_days = [31, if leap(year) { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let month_days = [
+        31,
+        if leap(year) { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
     if day < 1 || day > month_days[(month - 1) as usize] {
         return None;
     }
@@ -90,7 +103,14 @@ mod tests {
         assert_eq!(parse("2026-11-18T11:06:40Z"), Some(1_795_000_000));
         assert_eq!(parse("2026-11-18T12:06:40.250+01:00"), Some(1_795_000_000));
         assert_eq!(parse("2026-11-18T10:06:40-01:00"), Some(1_795_000_000));
-        for bad in ["2026-13-01", "2027-02-29", "26-01-01", "2026-01-01T25:00:00Z", "soon", ""] {
+        for bad in [
+            "2026-13-01",
+            "2027-02-29",
+            "26-01-01",
+            "2026-01-01T25:00:00Z",
+            "soon",
+            "",
+        ] {
             assert_eq!(parse(bad), None, "{bad}");
         }
         assert_eq!(format(1_795_000_000), "2026-11-18T11:06:40Z");

@@ -7,12 +7,15 @@ use crate::{Evidence, PolicyError, RuleVerdict};
 pub(super) fn check(ctx: &Context, rule: &Evidence) -> Result<RuleVerdict, PolicyError> {
     let opts = aibomdb_export::Options {
         timestamp: crate::time::format(ctx.at),
-        ..Default::default()
+        creator_email: rule.creator_email.clone(),
+        creator_url: rule.creator_url.clone(),
+        author: rule.author.clone(),
     };
-    let report = aibomdb_export::cra_report(ctx.store, ctx.deployment, &opts).map_err(|e| match e {
-        aibomdb_export::ExportError::Store(s) => PolicyError::Store(s),
-        other => PolicyError::Query(other.to_string()),
-    })?;
+    let report =
+        aibomdb_export::cra_report(ctx.store, ctx.deployment, &opts).map_err(|e| match e {
+            aibomdb_export::ExportError::Store(s) => PolicyError::Store(s),
+            other => PolicyError::Query(other.to_string()),
+        })?;
     let violations = report
         .fields
         .iter()
@@ -26,7 +29,11 @@ pub(super) fn check(ctx: &Context, rule: &Evidence) -> Result<RuleVerdict, Polic
                     "required, missing on {} of {} {}{}",
                     f.total - f.present,
                     f.total,
-                    if f.level == "sbom" { "SBOMs" } else { "components" },
+                    if f.level == "sbom" {
+                        "SBOMs"
+                    } else {
+                        "components"
+                    },
                     if sample.is_empty() {
                         String::new()
                     } else {

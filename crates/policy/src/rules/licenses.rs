@@ -48,7 +48,13 @@ pub(super) fn check(ctx: &Context, rule: &Licenses) -> RuleVerdict {
                 let Ok(expr) = Expression::parse_mode(text, ParseMode::LAX) else {
                     let lower = text.trim().to_ascii_lowercase();
                     if deny.contains(&lower) {
-                        violations.push(violation(Enforcement::Deny, &package.key, format!("licence {text:?} is denied"), path, Some(&package.key)));
+                        violations.push(violation(
+                            Enforcement::Deny,
+                            &package.key,
+                            format!("licence {text:?} is denied"),
+                            path,
+                            Some(&package.key),
+                        ));
                     } else if !allow.is_empty() && !allow.contains(&lower) {
                         violations.push(violation(
                             rule.unknown,

@@ -44,7 +44,7 @@ pub(crate) fn evaluate(
         out.push(vulnerabilities::check(&ctx, r)?);
     }
     if let Some(r) = &policy.pinning {
-        out.push(pinning::check(&ctx, r));
+        out.push(pinning::check(&ctx, r)?);
     }
     if let Some(r) = &policy.models {
         out.push(models::check(&ctx, r)?);

@@ -101,12 +101,20 @@ pub(super) fn check(ctx: &Context, rule: &Models) -> Result<RuleVerdict, PolicyE
         }
         for base in &view.derived_from {
             if rule.require_known_base {
-                let key = base.purl.split('@').next().unwrap_or(&base.purl).to_string();
+                let key = base
+                    .purl
+                    .split('@')
+                    .next()
+                    .unwrap_or(&base.purl)
+                    .to_string();
                 let known = match known_bases.get(&key) {
                     Some(k) => *k,
                     None => {
-                        let k = !aibomdb_query::model_views(ctx.store, std::slice::from_ref(&base.purl))?
-                            .is_empty()
+                        let k = !aibomdb_query::model_views(
+                            ctx.store,
+                            std::slice::from_ref(&base.purl),
+                        )?
+                        .is_empty()
                             || !aibomdb_query::model_views(ctx.store, std::slice::from_ref(&key))?
                                 .is_empty();
                         known_bases.insert(key, k);
@@ -125,7 +133,10 @@ pub(super) fn check(ctx: &Context, rule: &Models) -> Result<RuleVerdict, PolicyE
             }
             if !rule.allowed_base_orgs.is_empty() {
                 let org = hub_org(&base.purl).map(str::to_ascii_lowercase);
-                if !org.as_ref().is_some_and(|o| rule.allowed_base_orgs.contains(o)) {
+                if !org
+                    .as_ref()
+                    .is_some_and(|o| rule.allowed_base_orgs.contains(o))
+                {
                     add(
                         Enforcement::Deny,
                         format!(
@@ -144,8 +155,12 @@ pub(super) fn check(ctx: &Context, rule: &Models) -> Result<RuleVerdict, PolicyE
                     add(
                         Enforcement::Deny,
                         match licence {
-                            Some(l) => format!("trained on {dataset}, whose licence {l:?} is not allowed"),
-                            None => format!("trained on {dataset}, whose licence no document states"),
+                            Some(l) => {
+                                format!("trained on {dataset}, whose licence {l:?} is not allowed")
+                            }
+                            None => {
+                                format!("trained on {dataset}, whose licence no document states")
+                            }
                         },
                     );
                 }

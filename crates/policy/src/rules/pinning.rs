@@ -3,11 +3,8 @@
 //! the documents state: a document that cannot show it is named, never
 //! given the benefit of the doubt.
 
-use aibomdb_graph::PackageFact;
-use aibomdb_store::{DocumentRecord, PackageRecord};
-
 use super::{Context, count, verdict, violation};
-use crate::{Enforcement, Pinning, RuleVerdict, Violation};
+use crate::{Enforcement, Pinning, PolicyError, RuleVerdict, Violation};
 
 fn is_commit(rev: &str) -> bool {
     rev.len() == 40 && rev.bytes().all(|b| b.is_ascii_hexdigit())
@@ -22,58 +19,86 @@ fn has_digest(text: &str) -> bool {
     })
 }
 
-fn is_model(fact: &PackageFact) -> bool {
-    fact.model.as_ref().is_some_and(|m| m.node == "model")
-        || fact.kind.as_deref() == Some("machine-learning-model")
+/// A Hub model must name a 40-hex commit; `None` when it does.
+fn hub_pin(purl: &str) -> Option<String> {
+    let rev = purl.split_once('@').map(|(_, r)| r);
+    match rev {
+        Some(rev) if is_commit(rev) => None,
+        Some(rev) => Some(format!(
+            "referenced by {rev:?}, a branch or tag, not a 40-hex commit revision"
+        )),
+        None => Some(
+            "referenced without a revision: it resolves to whatever `main` is at download time"
+                .to_string(),
+        ),
+    }
 }
 
-fn model_pin(
-    doc: &DocumentRecord,
-    package: &PackageRecord,
-    fact: &PackageFact,
-) -> Option<Violation> {
-    let path = Some(doc.source_path.as_str());
-    if package.ecosystem == "huggingface" {
-        return match package.version.as_deref() {
-            Some(rev) if is_commit(rev) => None,
-            Some(rev) => Some(violation(
-                Enforcement::Deny,
-                &package.key,
-                format!("model referenced by {rev:?}, a branch or tag, not a 40-hex commit revision"),
-                path,
-                Some(&package.key),
-            )),
-            None => Some(violation(
-                Enforcement::Deny,
-                &package.key,
-                "model referenced without a revision: it resolves to whatever `main` is at download time",
-                path,
-                Some(&package.key),
-            )),
-        };
-    }
-    // A model that is on no hub is pinned by the digests of its files.
-    let artifacts = fact.model.as_ref().map(|m| m.artifacts.as_slice()).unwrap_or_default();
-    let unhashed = artifacts.iter().filter(|a| a.sha256.is_none()).count();
-    if !artifacts.is_empty() && unhashed == 0 {
-        return None;
-    }
-    Some(violation(
-        Enforcement::Deny,
-        &package.key,
-        if artifacts.is_empty() {
-            "not a Hub model and the document lists none of its files with digests: nothing pins it".to_string()
+/// The models the deployment's documents describe must be pinned, and so
+/// must the base of an adapter (loaded at run time by its name). The base of
+/// a fine-tune is lineage, not a download, and is not checked here.
+fn model_pins(ctx: &Context, violations: &mut Vec<Violation>) -> Result<usize, PolicyError> {
+    let views = aibomdb_query::models(ctx.store, Some(ctx.deployment))?;
+    let mut checked = 0;
+    for view in &views {
+        let doc = ctx
+            .documents
+            .iter()
+            .find(|(d, _)| d.id == view.document)
+            .map(|(d, _)| d.source_path.as_str());
+        checked += 1;
+        if view.purl.starts_with("pkg:huggingface/") {
+            if let Some(why) = hub_pin(&view.purl) {
+                violations.push(violation(
+                    Enforcement::Deny,
+                    &view.purl,
+                    format!("model {why}"),
+                    doc,
+                    Some(&view.purl),
+                ));
+            }
         } else {
-            format!("not a Hub model and {} of its files have no digest", unhashed)
-        },
-        path,
-        Some(&package.key),
-    ))
+            // A model that is on no hub is pinned by the digests of its files.
+            let artifacts = &view.info.artifacts;
+            let unhashed = artifacts.iter().filter(|a| a.sha256.is_none()).count();
+            if artifacts.is_empty() || unhashed > 0 {
+                violations.push(violation(
+                    Enforcement::Deny,
+                    &view.purl,
+                    if artifacts.is_empty() {
+                        "not a Hub model, and the document lists none of its files with digests: nothing pins it".to_string()
+                    } else {
+                        format!("not a Hub model, and {unhashed} of its files have no digest")
+                    },
+                    doc,
+                    Some(&view.purl),
+                ));
+            }
+        }
+        for base in view.derived_from.iter().filter(|b| b.relation == "adapter") {
+            checked += 1;
+            if let Some(why) = hub_pin(&base.purl) {
+                violations.push(violation(
+                    Enforcement::Deny,
+                    &base.purl,
+                    format!("base model of adapter {} {why}", view.purl),
+                    doc,
+                    Some(&base.purl),
+                ));
+            }
+        }
+    }
+    Ok(checked)
 }
 
-pub(super) fn check(ctx: &Context, rule: &Pinning) -> RuleVerdict {
+pub(super) fn check(ctx: &Context, rule: &Pinning) -> Result<RuleVerdict, PolicyError> {
     let mut violations = Vec::new();
-    let (mut models, mut images, mut python) = (0, 0, 0);
+    let (mut images, mut python) = (0, 0);
+    let models = if rule.models {
+        model_pins(ctx, &mut violations)?
+    } else {
+        0
+    };
     for (doc, packages) in &ctx.documents {
         let path = Some(doc.source_path.as_str());
         if rule.images
@@ -126,22 +151,22 @@ pub(super) fn check(ctx: &Context, rule: &Pinning) -> RuleVerdict {
                     ));
                 }
             }
-            if rule.models && is_model(fact) {
-                models += 1;
-                violations.extend(model_pin(doc, package, fact));
-            }
             if rule.python && package.ecosystem == "pypi" {
                 python += 1;
                 let exact = package.version.is_some() && fact.requested.is_none();
                 let mut wrong = Vec::new();
                 if !exact {
                     wrong.push(match &fact.requested {
-                        Some(r) => format!("not pinned to one version (the document requests {r:?})"),
+                        Some(r) => {
+                            format!("not pinned to one version (the document requests {r:?})")
+                        }
                         None => "no version stated".to_string(),
                     });
                 }
                 if fact.hashes.is_empty() {
-                    wrong.push("no hash: the document does not show which file was installed".to_string());
+                    wrong.push(
+                        "no hash: the document does not show which file was installed".to_string(),
+                    );
                 }
                 if !wrong.is_empty() {
                     violations.push(violation(
@@ -162,7 +187,7 @@ pub(super) fn check(ctx: &Context, rule: &Pinning) -> RuleVerdict {
         count(python, "PyPI package"),
         count(ctx.documents.len(), "current document"),
     );
-    verdict("pinning", rule.level, summary, violations)
+    Ok(verdict("pinning", rule.level, summary, violations))
 }
 
 #[cfg(test)]
@@ -171,7 +196,10 @@ mod tests {
     fn digests_and_commits() {
         let d = "sha256:bf5e28853a83134e949201fb5979927a9e5cc74cb747b7a080d96eaba1303411";
         assert!(super::has_digest(d));
-        assert!(super::has_digest(&format!("pkg:oci/busybox@{}", d.replace(':', "%3A"))));
+        assert!(super::has_digest(&format!(
+            "pkg:oci/busybox@{}",
+            d.replace(':', "%3A")
+        )));
         assert!(!super::has_digest("sha256:bf5e"));
         assert!(!super::has_digest("latest"));
         assert!(super::is_commit("86b5e0934494bd15c9632b12f734a8a67f723594"));

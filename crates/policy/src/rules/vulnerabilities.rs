@@ -3,7 +3,7 @@
 
 use aibomdb_osv::{Level, MatchRow};
 
-use super::{Context, count, verdict, violation};
+use super::{Context, verdict, violation};
 use crate::{Enforcement, PolicyError, RuleVerdict, Vulnerabilities, Waived, Waiver};
 
 fn waiver_covers(w: &Waiver, row: &MatchRow, deployment: &str) -> bool {
@@ -11,7 +11,11 @@ fn waiver_covers(w: &Waiver, row: &MatchRow, deployment: &str) -> bool {
     (id(&row.advisory) || row.aliases.iter().any(|a| id(a)))
         && w.deployment.as_deref().is_none_or(|d| d == deployment)
         && w.package.as_deref().is_none_or(|p| {
-            row.package == p || row.package.strip_prefix(p).is_some_and(|r| r.starts_with('@'))
+            row.package == p
+                || row
+                    .package
+                    .strip_prefix(p)
+                    .is_some_and(|r| r.starts_with('@'))
         })
 }
 
@@ -63,15 +67,22 @@ pub(super) fn check(ctx: &Context, rule: &Vulnerabilities) -> Result<RuleVerdict
             expired = Some(w);
         }
         let severity = match (row.status.as_str(), row.severity, row.score) {
-            ("affected", Level::Unknown, _) => "severity unknown: the record carries no CVSS vector or severity label".to_string(),
+            ("affected", Level::Unknown, _) => {
+                "severity unknown: the record carries no CVSS vector or severity label".to_string()
+            }
             ("affected", l, Some(s)) => format!("{l:?} (CVSS {s:.1})").to_lowercase(),
             ("affected", l, None) => format!("{l:?}").to_lowercase(),
-            (status, _, _) => format!("{status}: the version could not be evaluated against the record"),
+            (status, _, _) => {
+                format!("{status}: the version could not be evaluated against the record")
+            }
         };
         let mut message = format!(
             "{}{}; {}",
             severity,
-            row.summary.as_deref().map(|s| format!(": {s}")).unwrap_or_default(),
+            row.summary
+                .as_deref()
+                .map(|s| format!(": {s}"))
+                .unwrap_or_default(),
             if row.fixed.is_empty() {
                 "no fixed version".to_string()
             } else {
@@ -92,18 +103,17 @@ pub(super) fn check(ctx: &Context, rule: &Vulnerabilities) -> Result<RuleVerdict
             Some(&row.package),
         ));
     }
+    let threshold = format!("{:?}", rule.severity).to_lowercase();
+    let plural = if rows.len() == 1 { "" } else { "es" };
+    let fix_note = if rule.only_with_fix {
+        format!(", {no_fix} without a fix not counted")
+    } else {
+        String::new()
+    };
     let summary = format!(
-        "{}; {} suppressed by VEX, {} below {}, {} waived{}",
-        format!("{} advisory match{}", rows.len(), if rows.len() == 1 { "" } else { "es" }),
-        suppressed,
-        below,
-        format!("{:?}", rule.severity).to_lowercase(),
+        "{} advisory match{plural}; {suppressed} suppressed by VEX, {below} below {threshold}, {} waived{fix_note}",
+        rows.len(),
         waived.len(),
-        if rule.only_with_fix {
-            format!(", {no_fix} without a fix not counted")
-        } else {
-            String::new()
-        }
     );
     let mut v = verdict("vulnerabilities", rule.level, summary, violations);
     v.waived = waived;

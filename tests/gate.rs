@@ -1,0 +1,658 @@
+//! `aibomdb gate`: one policy file over the graph. Every rule is tried on
+//! real corpus inputs both ways, waivers expire against a fixed `--at`, bad
+//! policies exit 2 naming file and line without touching the store, and the
+//! SARIF and JUnit outputs are read by independent tools.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{aibomdb, corpus, fingerprint, json, stderr, stdout};
+use serde_json::Value;
+
+fn python_image() -> PathBuf {
+    corpus().join(
+        "external/guac-data/docs/cyclonedx/syft-cyclonedx-docker.io-library-python.latest.json",
+    )
+}
+
+fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures")
+        .join(rel)
+}
+
+fn run_ok(db: &Path, args: &[&str]) {
+    let out = aibomdb(db, args);
+    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+}
+
+fn policy(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// Runs the gate; returns the exit code and the JSON report.
+fn gate(db: &Path, policy: &Path, deployment: &str, at: &str) -> (i32, Value) {
+    let out = aibomdb(
+        db,
+        &[
+            "gate",
+            "--policy",
+            policy.to_str().unwrap(),
+            "--deployment",
+            deployment,
+            "--at",
+            at,
+            "--format",
+            "json",
+        ],
+    );
+    let code = out.status.code().unwrap();
+    assert!(code == 0 || code == 1, "exit {code}: {}", stderr(&out));
+    (code, serde_json::from_slice(&out.stdout).unwrap())
+}
+
+fn rule<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["deployments"][0]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["rule"] == name)
+        .unwrap_or_else(|| panic!("no {name} verdict in {report}"))
+}
+
+fn subjects(rule: &Value) -> Vec<String> {
+    rule["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["subject"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The python:latest image (syft) with the PyPA advisories: pip 22.2.2 has
+/// PYSEC-2023-228 (CVSS 3.3, low); setuptools and wheel have records with no
+/// severity at all.
+fn python_store(dir: &Path) -> PathBuf {
+    let db = dir.join("s.redb");
+    run_ok(
+        &db,
+        &[
+            "ingest",
+            python_image().to_str().unwrap(),
+            "--deployment",
+            "python",
+        ],
+    );
+    run_ok(
+        &db,
+        &[
+            "advisories",
+            "load",
+            corpus()
+                .join("osv/pypa-advisory-database")
+                .to_str()
+                .unwrap(),
+        ],
+    );
+    db
+}
+
+#[test]
+fn vulnerabilities_by_severity_unknown_bucket_vex_and_waivers() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = python_store(dir.path());
+    let at = "2026-12-01T00:00:00Z";
+
+    // The unknown bucket decides: deny trips on setuptools and wheel, with
+    // their paths from the deployment.
+    let strict = policy(
+        dir.path(),
+        "strict.toml",
+        "version = 1\n[vulnerabilities]\nseverity = \"high\"\nunknown = \"deny\"\n",
+    );
+    let (code, report) = gate(&db, &strict, "python", at);
+    assert_eq!(code, 1);
+    let v = rule(&report, "vulnerabilities");
+    assert_eq!(v["outcome"], "fail");
+    let mut got = subjects(v);
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "PYSEC-2022-43012 in pkg:pypi/setuptools@63.2.0",
+            "PYSEC-2022-43017 in pkg:pypi/wheel@0.37.1"
+        ]
+    );
+    let path = v["violations"][0]["path"].as_array().unwrap();
+    assert_eq!(path.first().unwrap()["id"], "python");
+    assert!(
+        path.last().unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .starts_with("pkg:pypi/")
+    );
+
+    // Warn: reported, not failing.
+    let lenient = policy(
+        dir.path(),
+        "lenient.toml",
+        "version = 1\n[vulnerabilities]\nseverity = \"high\"\nunknown = \"warn\"\n",
+    );
+    let (code, report) = gate(&db, &lenient, "python", at);
+    assert_eq!(code, 0);
+    assert_eq!(rule(&report, "vulnerabilities")["outcome"], "warn");
+
+    // The threshold: pip's 3.3 is low, so `low` trips and `medium` does not.
+    let low = policy(
+        dir.path(),
+        "low.toml",
+        "version = 1\n[vulnerabilities]\nseverity = \"low\"\nunknown = \"allow\"\n",
+    );
+    let (code, report) = gate(&db, &low, "python", at);
+    assert_eq!(code, 1);
+    assert_eq!(
+        subjects(rule(&report, "vulnerabilities")),
+        ["PYSEC-2023-228 in pkg:pypi/pip@22.2.2"]
+    );
+    let medium = policy(
+        dir.path(),
+        "medium.toml",
+        "version = 1\n[vulnerabilities]\nseverity = \"medium\"\nunknown = \"allow\"\n",
+    );
+    assert_eq!(gate(&db, &medium, "python", at).0, 0);
+
+    // Waivers by alias, with an expiry: they hold before it, then the gate
+    // fails again and says which waiver expired.
+    let waived = policy(
+        dir.path(),
+        "waived.toml",
+        r#"version = 1
+[vulnerabilities]
+severity = "high"
+unknown = "deny"
+
+[[vulnerabilities.waivers]]
+advisory = "CVE-2022-40897"
+package = "pkg:pypi/setuptools"
+reason = "setuptools runs at build time only"
+expires = "2027-01-31"
+
+[[vulnerabilities.waivers]]
+advisory = "PYSEC-2022-43017"
+deployment = "python"
+reason = "wheel is not invoked at run time"
+expires = "2027-01-31T00:00:00Z"
+"#,
+    );
+    let (code, report) = gate(&db, &waived, "python", at);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(
+        rule(&report, "vulnerabilities")["waived"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let (code, report) = gate(&db, &waived, "python", "2027-02-01");
+    assert_eq!(code, 1);
+    let v = rule(&report, "vulnerabilities");
+    assert_eq!(subjects(v).len(), 2);
+    assert!(
+        v["violations"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("expired on 2027-01-31"),
+        "{v}"
+    );
+    // A waiver for another package does not cover this one.
+    let elsewhere = policy(
+        dir.path(),
+        "elsewhere.toml",
+        "version = 1\n[vulnerabilities]\nseverity = \"low\"\nunknown = \"allow\"\n\
+         [[vulnerabilities.waivers]]\nadvisory = \"CVE-2023-5752\"\npackage = \"pkg:pypi/pipx\"\n\
+         reason = \"x\"\nexpires = \"2099-01-01\"\n",
+    );
+    assert_eq!(gate(&db, &elsewhere, "python", at).0, 1);
+
+    // VEX: the OpenVEX statement (made with vexctl-compatible tooling, see
+    // tests/fixtures/vex/make.py) marks pip not_affected; the low gate passes.
+    run_ok(
+        &db,
+        &[
+            "ingest",
+            "--deployment",
+            "python",
+            fixture("vex/python-image.openvex.json").to_str().unwrap(),
+        ],
+    );
+    let (code, report) = gate(&db, &low, "python", at);
+    assert_eq!(code, 0, "{report}");
+    assert!(
+        rule(&report, "vulnerabilities")["summary"]
+            .as_str()
+            .unwrap()
+            .contains("1 suppressed by VEX")
+    );
+}
+
+#[test]
+fn pinning_of_images_python_packages_and_models() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    let pin = policy(
+        dir.path(),
+        "pin.toml",
+        "version = 1\n[pinning]\nmodels = true\nimages = true\npython = true\n",
+    );
+    let at = "2026-12-01";
+    // syft names the image by digest; Trivy's example image has none.
+    run_ok(
+        &db,
+        &[
+            "ingest",
+            python_image().to_str().unwrap(),
+            "--deployment",
+            "python",
+        ],
+    );
+    run_ok(
+        &db,
+        &[
+            "ingest",
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../examples/trivy-0.54.1_container_cdx1.6.json")
+                .to_str()
+                .unwrap(),
+            "--deployment",
+            "trivy",
+        ],
+    );
+    let images_only = policy(
+        dir.path(),
+        "images.toml",
+        "version = 1\n[pinning]\nmodels = false\npython = false\n",
+    );
+    let (code, report) = gate(&db, &images_only, "python", at);
+    assert_eq!(code, 0, "{report}");
+    let (code, report) = gate(&db, &images_only, "trivy", at);
+    assert_eq!(code, 1);
+    assert_eq!(
+        subjects(rule(&report, "pinning")),
+        ["image trivy-test-image"]
+    );
+
+    // Python: pip-compile --generate-hashes passes; the image's packages
+    // (no hashes in the SBOM) fail, each naming the document that lacks them.
+    let reqs = corpus().join("dev/lockfiles/a-finetune/pip-tools/requirements.txt");
+    run_ok(
+        &db,
+        &["ingest", reqs.to_str().unwrap(), "--deployment", "hashed"],
+    );
+    let (code, report) = gate(&db, &pin, "hashed", at);
+    assert_eq!(code, 0, "{report}");
+    let (code, report) = gate(&db, &pin, "python", at);
+    assert_eq!(code, 1);
+    let p = rule(&report, "pinning");
+    assert_eq!(subjects(p).len(), 4, "{p}");
+    assert!(
+        p["violations"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no hash")
+    );
+    assert!(
+        p["violations"][0]["document"]
+            .as_str()
+            .unwrap()
+            .ends_with("library-python.latest.json")
+    );
+
+    // Models: a Hub model-info response carries the commit (`sha`) and passes;
+    // LLaMA-Factory's adapter names its base without a revision and fails.
+    let cassette = corpus().join(
+        "formats/huggingface/huggingface_hub-cassettes/InferenceApiTest.test_simple_inference.yaml",
+    );
+    let text = std::fs::read_to_string(cassette).unwrap();
+    let c: Value = serde_saphyr::from_str(&text).unwrap();
+    let info = c["interactions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["response"]["body"]["string"].as_str())
+        .filter_map(|b| serde_json::from_str::<Value>(b).ok())
+        .find(|v| v.get("sha").is_some() && v.get("modelId").is_some())
+        .expect("a model-info body with sha");
+    let f = dir.path().join("info.json");
+    std::fs::write(&f, info.to_string()).unwrap();
+    run_ok(&db, &["ingest", f.to_str().unwrap(), "--deployment", "hub"]);
+    let models_only = policy(
+        dir.path(),
+        "models.toml",
+        "version = 1\n[pinning]\nimages = false\npython = false\n",
+    );
+    let (code, report) = gate(&db, &models_only, "hub", at);
+    assert_eq!(code, 0, "{report}");
+    let adapter = corpus().join("formats/huggingface/llamafactory-pr7074-checkpoint-900");
+    run_ok(
+        &db,
+        &[
+            "ingest-model",
+            adapter.to_str().unwrap(),
+            "--deployment",
+            "adapter",
+        ],
+    );
+    let (code, report) = gate(&db, &models_only, "adapter", at);
+    assert_eq!(code, 1);
+    let p = rule(&report, "pinning");
+    let base = p["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["subject"] == "pkg:huggingface/meta-llama/Llama-3.2-3B-Instruct")
+        .unwrap_or_else(|| panic!("{p}"));
+    assert!(
+        base["message"]
+            .as_str()
+            .unwrap()
+            .contains("without a revision")
+    );
+}
+
+#[test]
+fn model_artifacts_pickles_and_approvals() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    let at = "2026-12-01";
+    run_ok(
+        &db,
+        &[
+            "ingest-model",
+            fixture("models/pickle-zoo").to_str().unwrap(),
+            "--deployment",
+            "zoo",
+        ],
+    );
+    let pickles = policy(
+        dir.path(),
+        "pickles.toml",
+        "version = 1\n[models]\nrequire_signature = false\nrequire_approval = false\n\
+         require_known_base = false\n",
+    );
+    let (code, report) = gate(&db, &pickles, "zoo", at);
+    assert_eq!(code, 1);
+    let m = rule(&report, "models");
+    assert!(
+        m["violations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["message"].as_str().unwrap().contains("popen.pt")),
+        "{m}"
+    );
+
+    // The safetensors fine-tune: unapproved until each weight file is
+    // approved by digest, then the rule passes.
+    run_ok(
+        &db,
+        &[
+            "ingest-model",
+            fixture("models/finetune-safetensors").to_str().unwrap(),
+            "--deployment",
+            "ft",
+        ],
+    );
+    let approval = policy(
+        dir.path(),
+        "approval.toml",
+        "version = 1\n[models]\nrequire_signature = false\nrequire_approval = true\n\
+         require_known_base = false\n",
+    );
+    let (code, report) = gate(&db, &approval, "ft", at);
+    assert_eq!(code, 1, "{report}");
+    let models = json(&aibomdb(
+        &db,
+        &["query", "models", "--deployment", "ft", "--format", "json"],
+    ));
+    let model = &models[0];
+    for a in model["info"]["artifacts"].as_array().unwrap() {
+        if a["format"] == "safetensors" {
+            run_ok(
+                &db,
+                &[
+                    "approve",
+                    "--model",
+                    model["purl"].as_str().unwrap(),
+                    "--artifact-sha256",
+                    a["sha256"].as_str().unwrap(),
+                    "--by",
+                    "alice",
+                    "--note",
+                    "eval ok",
+                ],
+            );
+        }
+    }
+    let (code, report) = gate(&db, &approval, "ft", at);
+    assert_eq!(code, 0, "{report}");
+
+    // Signatures: the fixture has no model.sig.
+    let signed = policy(
+        dir.path(),
+        "signed.toml",
+        "version = 1\n[models]\nrequire_approval = false\nrequire_known_base = false\n",
+    );
+    let (code, report) = gate(&db, &signed, "ft", at);
+    assert_eq!(code, 1);
+    assert!(
+        rule(&report, "models")["violations"][0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("signature")
+    );
+}
+
+#[test]
+fn licences_allow_and_deny() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    run_ok(
+        &db,
+        &[
+            "ingest",
+            python_image().to_str().unwrap(),
+            "--deployment",
+            "python",
+        ],
+    );
+    let at = "2026-12-01";
+    let deny_gpl3 = policy(
+        dir.path(),
+        "gpl.toml",
+        "version = 1\n[licenses]\ndeny = [\"GPL-3.0-only\"]\nunknown = \"allow\"\n",
+    );
+    let (code, report) = gate(&db, &deny_gpl3, "python", at);
+    assert_eq!(code, 1);
+    assert!(
+        subjects(rule(&report, "licenses"))
+            .contains(&"pkg:deb/debian/bash@5.1-2+deb11u1".to_string())
+    );
+    // A licence nobody in the image uses denies nothing.
+    let deny_sspl = policy(
+        dir.path(),
+        "sspl.toml",
+        "version = 1\n[licenses]\ndeny = [\"SSPL-1.0\"]\nunknown = \"allow\"\n",
+    );
+    assert_eq!(gate(&db, &deny_sspl, "python", at).0, 0);
+}
+
+#[test]
+fn evidence_is_the_cra_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    run_ok(
+        &db,
+        &[
+            "ingest",
+            python_image().to_str().unwrap(),
+            "--deployment",
+            "python",
+        ],
+    );
+    let evidence = policy(dir.path(), "e.toml", "version = 1\n[evidence]\n");
+    let (code, report) = gate(&db, &evidence, "python", "2026-12-01");
+    assert_eq!(code, 1);
+    let e = rule(&report, "evidence");
+    assert!(
+        subjects(e)
+            .iter()
+            .any(|s| s.starts_with("TR-03183-2 field 1 ")),
+        "{e}"
+    );
+    // The creator named in the policy supplies field 1.
+    let named = policy(
+        dir.path(),
+        "n.toml",
+        "version = 1\n[evidence]\ncreator_email = \"psirt@example.org\"\n",
+    );
+    let (_, report) = gate(&db, &named, "python", "2026-12-01");
+    assert!(
+        !subjects(rule(&report, "evidence"))
+            .iter()
+            .any(|s| s.starts_with("TR-03183-2 field 1 "))
+    );
+}
+
+#[test]
+fn bad_policies_exit_2_with_file_line_and_rule_and_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    run_ok(
+        &db,
+        &[
+            "ingest",
+            python_image().to_str().unwrap(),
+            "--deployment",
+            "python",
+        ],
+    );
+    let before = fingerprint(&db);
+    for (text, line, needle) in [
+        ("version = 1\n[freshnes]\n", 2, "unknown field `freshnes`"),
+        (
+            "version = 1\n[vulnerabilities]\nseverity = 7\n",
+            3,
+            "[vulnerabilities]",
+        ),
+        (
+            "version = 1\n[pinning]\nmodles = true\n",
+            3,
+            "unknown field `modles`",
+        ),
+        (
+            "version = 1\n[vulnerabilities]\nseverity = \"severe\"\n",
+            3,
+            "severity must be",
+        ),
+        (
+            "version = 1\n\n[licenses]\ndeny = [\"GPL-3.0-only OR\"]\n",
+            4,
+            "[licenses]",
+        ),
+        ("version = 2\n", 1, "version 2 is not supported"),
+        (
+            "version = 1\n[vulnerabilities]\n[[vulnerabilities.waivers]]\nadvisory = \"X\"\nreason = \"r\"\nexpires = \"next week\"\n",
+            6,
+            "expires must be",
+        ),
+    ] {
+        let p = policy(dir.path(), "bad.toml", text);
+        let out = aibomdb(
+            &db,
+            &[
+                "gate",
+                "--policy",
+                p.to_str().unwrap(),
+                "--deployment",
+                "python",
+            ],
+        );
+        assert_eq!(out.status.code(), Some(2), "{text}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains(&format!("bad.toml:{line}:")), "{text}: {err}");
+        assert!(err.contains(needle), "{text}: {err}");
+        assert!(stdout(&out).is_empty());
+    }
+    // An unknown deployment is bad input too, and so is a missing selection.
+    let ok = policy(dir.path(), "ok.toml", "version = 1\n[pinning]\n");
+    let out = aibomdb(
+        &db,
+        &[
+            "gate",
+            "--policy",
+            ok.to_str().unwrap(),
+            "--deployment",
+            "nope",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let out = aibomdb(&db, &["gate", "--policy", ok.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(fingerprint(&db), before);
+}
+
+#[test]
+fn sarif_validates_and_junit_reads_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = python_store(dir.path());
+    let p = policy(
+        dir.path(),
+        "p.toml",
+        "version = 1\n[vulnerabilities]\nseverity = \"low\"\nunknown = \"warn\"\n[pinning]\n",
+    );
+    let sarif = dir.path().join("gate.sarif");
+    let junit = dir.path().join("gate.xml");
+    for (format, out) in [("sarif", &sarif), ("junit", &junit)] {
+        let o = aibomdb(
+            &db,
+            &[
+                "gate",
+                "--policy",
+                p.to_str().unwrap(),
+                "--all",
+                "--at",
+                "2026-12-01",
+                "--format",
+                format,
+                "--out",
+                out.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    }
+    let helper = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/helpers/validate_gate.py");
+    let check = |kind: &str, file: &Path| -> Value {
+        let o = std::process::Command::new("python3")
+            .arg(&helper)
+            .arg(kind)
+            .arg(file)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{kind}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let s = check("sarif", &sarif);
+    // pip (low, error), setuptools and wheel (unknown, warning), 4 unhashed packages.
+    assert_eq!(s["results"], 7, "{s}");
+    assert_eq!(s["errors"], 5, "{s}");
+    let j = check("junit", &junit);
+    assert_eq!(j["tests"], 2, "{j}");
+    assert_eq!(j["failures"], 2, "{j}");
+}
