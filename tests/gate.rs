@@ -527,6 +527,55 @@ fn evidence_is_the_cra_report() {
 }
 
 #[test]
+fn custom_cel_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = python_store(dir.path());
+    let at = "2026-12-01";
+    let p = policy(
+        dir.path(),
+        "custom.toml",
+        r#"version = 1
+[[custom]]
+name = "no-mercurial"
+for = "package"
+deny_if = 'pkg.ecosystem == "pypi" && pkg.name == "mercurial"'
+message = "mercurial must not ship in images"
+
+[[custom]]
+name = "open-without-fix"
+for = "advisory"
+deny_if = 'advisory.open && size(advisory.fixed) == 0'
+"#,
+    );
+    let (code, report) = gate(&db, &p, "python", at);
+    assert_eq!(code, 1);
+    let c = rule(&report, "custom:no-mercurial");
+    assert_eq!(subjects(c), ["pkg:pypi/mercurial@5.6.1"]);
+    assert_eq!(
+        c["violations"][0]["message"],
+        "mercurial must not ship in images"
+    );
+    // Every match of the image has a fixed version.
+    assert_eq!(rule(&report, "custom:open-without-fix")["outcome"], "pass");
+    // An expression that fails on a subject is a violation, not a pass.
+    let broken = policy(
+        dir.path(),
+        "broken.toml",
+        "version = 1\n[[custom]]\nname = \"b\"\nfor = \"advisory\"\ndeny_if = 'advisory.nosuch == 1'\n",
+    );
+    let (code, report) = gate(&db, &broken, "python", at);
+    assert_eq!(code, 1);
+    let b = rule(&report, "custom:b");
+    assert_eq!(subjects(b).len(), 3);
+    assert!(
+        b["violations"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("could not be evaluated")
+    );
+}
+
+#[test]
 fn bad_policies_exit_2_with_file_line_and_rule_and_write_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("s.redb");
@@ -563,6 +612,21 @@ fn bad_policies_exit_2_with_file_line_and_rule_and_write_nothing() {
             "[licenses]",
         ),
         ("version = 2\n", 1, "version 2 is not supported"),
+        (
+            "version = 1\n[[custom]]\nname = \"x\"\nfor = \"package\"\ndeny_if = 'pakage.name == \"a\"'\n",
+            5,
+            "`pakage` is not a variable",
+        ),
+        (
+            "version = 1\n[[custom]]\nname = \"x\"\nfor = \"package\"\ndeny_if = 'pkg.name =='\n",
+            5,
+            "not a CEL expression",
+        ),
+        (
+            "version = 1\n[[custom]]\nname = \"x\"\nfor = \"pakages\"\ndeny_if = 'true'\n",
+            4,
+            "`for` must be",
+        ),
         (
             "version = 1\n[vulnerabilities]\n[[vulnerabilities.waivers]]\nadvisory = \"X\"\nreason = \"r\"\nexpires = \"next week\"\n",
             6,

@@ -46,6 +46,7 @@ pub struct Policy {
     pub models: Option<Models>,
     pub licenses: Option<Licenses>,
     pub evidence: Option<Evidence>,
+    pub custom: Vec<Custom>,
 }
 
 #[derive(Debug, Clone)]
@@ -112,6 +113,58 @@ pub struct Licenses {
     pub unknown: Enforcement,
 }
 
+/// What a custom rule's expression is evaluated for, once each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Subject {
+    Deployment,
+    Document,
+    Package,
+    Advisory,
+    Model,
+    Artifact,
+}
+
+impl Subject {
+    fn parse(s: &str) -> Option<Subject> {
+        Some(match s {
+            "deployment" => Subject::Deployment,
+            "document" => Subject::Document,
+            "package" => Subject::Package,
+            "advisory" => Subject::Advisory,
+            "model" => Subject::Model,
+            "artifact" => Subject::Artifact,
+            _ => return None,
+        })
+    }
+
+    /// The variables an expression for this subject may name (`package` is
+    /// reserved in CEL, so a package is `pkg`).
+    pub fn variables(self) -> &'static [&'static str] {
+        match self {
+            Subject::Deployment => &["deployment"],
+            Subject::Document => &["deployment", "document"],
+            Subject::Package => &["deployment", "document", "pkg"],
+            Subject::Advisory => &["deployment", "pkg", "advisory"],
+            Subject::Model => &["deployment", "model"],
+            Subject::Artifact => &["deployment", "model", "artifact"],
+        }
+    }
+}
+
+/// A rule the built-ins miss: a CEL expression over the fact model
+/// (docs/POLICY.md), true for each offending subject.
+#[derive(Debug, Clone)]
+pub struct Custom {
+    pub name: String,
+    pub level: Enforcement,
+    pub subject: Subject,
+    pub expression: String,
+    pub program: std::sync::Arc<cel::Program>,
+    pub message: String,
+    pub line: usize,
+}
+
 #[derive(Debug, Clone)]
 pub struct Evidence {
     pub level: Enforcement,
@@ -137,6 +190,19 @@ struct PolicyWire {
     models: Option<ModelsWire>,
     licenses: Option<LicensesWire>,
     evidence: Option<EvidenceWire>,
+    #[serde(default)]
+    custom: Vec<Spanned<CustomWire>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CustomWire {
+    name: String,
+    level: Option<Spanned<String>>,
+    #[serde(rename = "for")]
+    subject: Spanned<String>,
+    deny_if: Spanned<String>,
+    message: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -405,8 +471,59 @@ impl Policy {
                 author: e.author,
             }),
         };
+        let mut custom = Vec::new();
+        for rule in wire.custom {
+            let line = line_of(text, rule.span().start);
+            let rule = rule.into_inner();
+            let subject = Subject::parse(rule.subject.get_ref()).ok_or_else(|| {
+                c.error(
+                    rule.subject.span(),
+                    format!(
+                        "`for` must be deployment, document, package, advisory, model or artifact, not {:?}",
+                        rule.subject.get_ref()
+                    ),
+                )
+            })?;
+            let program = cel::Program::compile(rule.deny_if.get_ref()).map_err(|e| {
+                c.error(
+                    rule.deny_if.span(),
+                    format!("custom rule {:?}: not a CEL expression: {e}", rule.name),
+                )
+            })?;
+            // A misspelt variable would otherwise fail on every subject at run
+            // time; say so now.
+            let allowed = subject.variables();
+            if let Some(unknown) = program
+                .references()
+                .variables()
+                .into_iter()
+                .find(|v| !allowed.contains(v))
+            {
+                return Err(c.error(
+                    rule.deny_if.span(),
+                    format!(
+                        "custom rule {:?}: `{unknown}` is not a variable for `for = {:?}` (it has: {})",
+                        rule.name,
+                        rule.subject.get_ref(),
+                        allowed.join(", ")
+                    ),
+                ));
+            }
+            custom.push(Custom {
+                level: c.level(rule.level.as_ref(), Enforcement::Deny, "level")?,
+                message: rule
+                    .message
+                    .unwrap_or_else(|| format!("matches custom rule {:?}", rule.name)),
+                name: rule.name,
+                subject,
+                expression: rule.deny_if.into_inner(),
+                program: std::sync::Arc::new(program),
+                line,
+            });
+        }
         Ok(Policy {
             source: source.to_string(),
+            custom,
             name: wire.name,
             vulnerabilities,
             pinning,

@@ -13,7 +13,10 @@ pub mod time;
 use aibomdb_store::{PathStep, Store, StoreError};
 use serde::Serialize;
 
-pub use file::{Enforcement, Evidence, Licenses, Models, Pinning, Policy, Vulnerabilities, Waiver};
+pub use file::{
+    Custom, Enforcement, Evidence, Licenses, Models, Pinning, Policy, Subject, Vulnerabilities,
+    Waiver,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
@@ -84,7 +87,7 @@ pub struct Waived {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RuleVerdict {
-    pub rule: &'static str,
+    pub rule: String,
     pub level: Enforcement,
     pub outcome: Outcome,
     /// What was checked, in one line (counts).

@@ -1,6 +1,7 @@
 //! The built-in rules. Each reads what it needs of one deployment's current
 //! documents (read once, in [`Context`]) and returns its verdict.
 
+mod custom;
 mod evidence;
 mod licenses;
 mod models;
@@ -55,6 +56,9 @@ pub(crate) fn evaluate(
     if let Some(r) = &policy.evidence {
         out.push(evidence::check(&ctx, r)?);
     }
+    if !policy.custom.is_empty() {
+        out.extend(custom::check(&ctx, &policy.custom)?);
+    }
     Ok(out)
 }
 
@@ -79,7 +83,7 @@ pub(crate) fn violation(
 /// The verdict from its violations: each is capped at the rule's level, and
 /// those that end at `allow` are dropped (the summary still counts them).
 pub(crate) fn verdict(
-    rule: &'static str,
+    rule: impl Into<String>,
     level: Enforcement,
     summary: String,
     violations: Vec<Violation>,
@@ -100,7 +104,7 @@ pub(crate) fn verdict(
         Outcome::Warn
     };
     RuleVerdict {
-        rule,
+        rule: rule.into(),
         level,
         outcome,
         summary,

@@ -1,0 +1,270 @@
+//! `[[custom]]` rules: a CEL expression over the fact model, evaluated once
+//! per subject (deployment, document, package occurrence, advisory match,
+//! model, model file); true marks the subject as offending. An expression
+//! that cannot be evaluated for a subject is reported as a violation, never
+//! taken as a pass.
+
+use cel::Context as Cel;
+use serde_json::{Value, json};
+
+use super::{Context, count, verdict, violation};
+use crate::{Custom, PolicyError, RuleVerdict, Subject, Violation};
+
+/// What a subject is called in reports, the package its path leads to, the
+/// document it came from, and its variables.
+struct Item {
+    subject: String,
+    package: Option<String>,
+    document: Option<String>,
+    vars: Vec<(&'static str, Value)>,
+}
+
+fn document_value(d: &aibomdb_store::DocumentRecord) -> Value {
+    json!({
+        "id": d.id,
+        "path": d.source_path,
+        "format": d.format.as_str(),
+        "spec_version": d.spec_version,
+        "tools": d.tools.iter().map(|t| t.name.clone()).collect::<Vec<_>>(),
+        "serial": d.serial,
+        "created": d.created,
+        "subject": d.subject.as_ref().map(|s| s.name.clone()),
+        "subject_version": d.subject.as_ref().and_then(|s| s.version.clone()),
+        "subject_kind": d.subject.as_ref().and_then(|s| s.kind.clone()),
+        "packages": d.package_count,
+    })
+}
+
+fn package_value(p: &aibomdb_store::PackageRecord, f: &aibomdb_graph::PackageFact) -> Value {
+    json!({
+        "purl": p.key,
+        "ecosystem": p.ecosystem,
+        "namespace": p.namespace,
+        "name": p.name,
+        "version": p.version,
+        "kind": f.kind,
+        "direct": f.direct,
+        "scope": f.scope.map(|s| format!("{s:?}").to_lowercase()),
+        "requested": f.requested,
+        "source": f.source,
+        "groups": f.groups,
+        "licenses": f.licenses,
+        "hashes": f.hashes.iter().map(|h| format!("{}:{}", h.alg, h.value)).collect::<Vec<_>>(),
+        "supplier": f.supplier,
+        "flags": f.flags,
+        "is_model": f.model.as_ref().is_some_and(|m| m.node == "model"),
+        "is_dataset": f.model.as_ref().is_some_and(|m| m.node == "dataset"),
+    })
+}
+
+fn items(ctx: &Context, subject: Subject) -> Result<Vec<Item>, PolicyError> {
+    let deployment = json!({
+        "name": ctx.deployment,
+        "documents": ctx.documents.len(),
+        "packages": ctx.documents.iter().map(|(_, p)| p.len()).sum::<usize>(),
+    });
+    let mut out = Vec::new();
+    match subject {
+        Subject::Deployment => out.push(Item {
+            subject: ctx.deployment.to_string(),
+            package: None,
+            document: None,
+            vars: vec![("deployment", deployment)],
+        }),
+        Subject::Document => {
+            for (d, _) in &ctx.documents {
+                out.push(Item {
+                    subject: d.source_path.clone(),
+                    package: None,
+                    document: Some(d.source_path.clone()),
+                    vars: vec![
+                        ("deployment", deployment.clone()),
+                        ("document", document_value(d)),
+                    ],
+                });
+            }
+        }
+        Subject::Package => {
+            for (d, packages) in &ctx.documents {
+                let doc = document_value(d);
+                for (p, o) in packages {
+                    out.push(Item {
+                        subject: p.key.clone(),
+                        package: Some(p.key.clone()),
+                        document: Some(d.source_path.clone()),
+                        vars: vec![
+                            ("deployment", deployment.clone()),
+                            ("document", doc.clone()),
+                            ("pkg", package_value(p, &o.fact)),
+                        ],
+                    });
+                }
+            }
+        }
+        Subject::Advisory => {
+            let listed: Vec<_> = ctx
+                .documents
+                .iter()
+                .map(|(d, ps)| (d.clone(), ps.iter().map(|(p, _)| p.clone()).collect()))
+                .collect();
+            for row in aibomdb_osv::matches_of(ctx.store, &listed)? {
+                out.push(Item {
+                    subject: format!("{} in {}", row.advisory, row.package),
+                    package: Some(row.package.clone()),
+                    document: row.document_paths.first().cloned(),
+                    vars: vec![
+                        ("deployment", deployment.clone()),
+                        ("pkg", json!({"purl": row.package, "version": row.version})),
+                        (
+                            "advisory",
+                            json!({
+                                "id": row.advisory,
+                                "aliases": row.aliases,
+                                "summary": row.summary,
+                                "severity": format!("{:?}", row.severity).to_lowercase(),
+                                "score": row.score,
+                                "fixed": row.fixed,
+                                "status": row.status,
+                                "open": row.is_open(),
+                                "vex": row.vex.as_ref().map(|v| format!("{:?}", v.status).to_lowercase()),
+                            }),
+                        ),
+                    ],
+                });
+            }
+        }
+        Subject::Model | Subject::Artifact => {
+            for view in aibomdb_query::models(ctx.store, Some(ctx.deployment))? {
+                let doc = ctx
+                    .documents
+                    .iter()
+                    .find(|(d, _)| d.id == view.document)
+                    .map(|(d, _)| d.source_path.clone());
+                let model = json!({
+                    "purl": view.purl,
+                    "name": view.name,
+                    "license": view.info.license,
+                    "library": view.info.library_name,
+                    "pipeline_tag": view.info.pipeline_tag,
+                    "findings": view.findings.iter().map(|f| f.kind).collect::<Vec<_>>(),
+                    "approval": view.approval.state,
+                    "derived_from": view.derived_from.iter().map(|l| l.purl.clone()).collect::<Vec<_>>(),
+                    "relations": view.derived_from.iter().map(|l| l.relation.clone()).collect::<Vec<_>>(),
+                    "trained_on": view.trained_on,
+                    "evaluated_on": view.evaluated_on,
+                    "signed": view.info.signing.as_ref().map(|s| s.status.clone()),
+                });
+                if subject == Subject::Model {
+                    out.push(Item {
+                        subject: view.purl.clone(),
+                        package: Some(view.purl.clone()),
+                        document: doc,
+                        vars: vec![("deployment", deployment.clone()), ("model", model)],
+                    });
+                    continue;
+                }
+                for a in &view.info.artifacts {
+                    out.push(Item {
+                        subject: format!("{} {}", view.purl, a.path),
+                        package: Some(view.purl.clone()),
+                        document: doc.clone(),
+                        vars: vec![
+                            ("deployment", deployment.clone()),
+                            ("model", model.clone()),
+                            (
+                                "artifact",
+                                json!({
+                                    "path": a.path,
+                                    "format": a.format,
+                                    "size": a.size,
+                                    "sha256": a.sha256,
+                                    "integrity": a.integrity,
+                                    "dangerous_imports": a.pickle.as_ref().map(|p| p.dangerous_imports.clone()).unwrap_or_default(),
+                                    "imports": a.pickle.as_ref().map(|p| p.imports.clone()).unwrap_or_default(),
+                                    "problems": a.problems,
+                                }),
+                            ),
+                        ],
+                    });
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn evaluate(rule: &Custom, item: &Item) -> Result<bool, String> {
+    let mut cel = Cel::default();
+    for (name, value) in &item.vars {
+        let value = cel::to_value(value).map_err(|e| e.to_string())?;
+        cel.add_variable_from_value(*name, value);
+    }
+    match rule.program.execute(&cel) {
+        Ok(cel::Value::Bool(b)) => Ok(b),
+        Ok(other) => Err(format!("the expression gave {other:?}, not true or false")),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+pub(super) fn check(ctx: &Context, rules: &[Custom]) -> Result<Vec<RuleVerdict>, PolicyError> {
+    let mut out = Vec::new();
+    let mut cache: Vec<(Subject, Vec<Item>)> = Vec::new();
+    for rule in rules {
+        if !cache.iter().any(|(s, _)| *s == rule.subject) {
+            cache.push((rule.subject, items(ctx, rule.subject)?));
+        }
+        let list = &cache
+            .iter()
+            .find(|(s, _)| *s == rule.subject)
+            .expect("just added")
+            .1;
+        let mut violations: Vec<Violation> = Vec::new();
+        let mut failed = 0;
+        for item in list {
+            let (hit, message) = match evaluate(rule, item) {
+                Ok(true) => (true, rule.message.clone()),
+                Ok(false) => (false, String::new()),
+                Err(e) => {
+                    failed += 1;
+                    (
+                        true,
+                        format!("could not be evaluated ({e}), so it is not taken as a pass"),
+                    )
+                }
+            };
+            if hit {
+                violations.push(violation(
+                    crate::Enforcement::Deny,
+                    &item.subject,
+                    message,
+                    item.document.as_deref(),
+                    item.package.as_deref(),
+                ));
+            }
+        }
+        let summary = format!(
+            "{} (policy line {}): {} evaluated, {} offending{}",
+            rule.expression,
+            rule.line,
+            match (rule.subject, list.len()) {
+                (Subject::Advisory, 1) => "1 advisory match".to_string(),
+                (Subject::Advisory, n) => format!("{n} advisory matches"),
+                (Subject::Artifact, n) => count(n, "model file"),
+                (s, n) => count(n, &format!("{s:?}").to_lowercase()),
+            },
+            violations.len() - failed,
+            if failed > 0 {
+                format!(", {failed} not evaluable")
+            } else {
+                String::new()
+            }
+        );
+        out.push(verdict(
+            format!("custom:{}", rule.name),
+            rule.level,
+            summary,
+            violations,
+        ));
+    }
+    Ok(out)
+}
