@@ -202,6 +202,12 @@ pub struct PackageFact {
     pub refs: Vec<String>,
     /// For a model or dataset node: what its card, configs and files say.
     pub model: Option<Box<crate::model::ModelInfo>>,
+    /// When this version was published, as the document states it (RFC 3339;
+    /// uv.lock / pylock.toml `upload-time`, earliest of the version's files).
+    /// Kept last: stores written before it existed are read by appending
+    /// its `None` (see `aibomdb_store`'s `decode_fact`).
+    #[serde(default)]
+    pub released: Option<String>,
 }
 
 /// The kind of a package→package edge.
@@ -456,6 +462,10 @@ fn merge_into(into: &mut PackageFact, from: PackageFact) {
     into.source_package = into.source_package.take().or(from.source_package);
     into.scope = into.scope.or(from.scope);
     into.model = into.model.take().or(from.model);
+    into.released = match (into.released.take(), from.released) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
     into.direct = match (into.direct, from.direct) {
         (Some(a), Some(b)) => Some(a || b),
         (a, b) => a.or(b),

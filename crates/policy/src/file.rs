@@ -43,6 +43,7 @@ pub struct Policy {
     pub name: Option<String>,
     pub vulnerabilities: Option<Vulnerabilities>,
     pub pinning: Option<Pinning>,
+    pub freshness: Option<Freshness>,
     pub models: Option<Models>,
     pub licenses: Option<Licenses>,
     pub evidence: Option<Evidence>,
@@ -102,6 +103,19 @@ pub struct Models {
     pub allowed_dataset_licenses: Vec<String>,
     /// Hub organisations a base model may come from; empty: any.
     pub allowed_base_orgs: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Freshness {
+    pub level: Enforcement,
+    pub max_age_days: u32,
+    /// A package whose release time no document and no index states.
+    pub unknown: Enforcement,
+    /// Purl types checked (`pypi`, `npm`, …); empty: all.
+    pub ecosystems: Vec<String>,
+    /// Release times from the optional index file: package key → Unix seconds.
+    pub index: std::collections::HashMap<String, i64>,
+    pub index_source: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -187,6 +201,7 @@ struct PolicyWire {
     description: Option<String>,
     vulnerabilities: Option<VulnerabilitiesWire>,
     pinning: Option<PinningWire>,
+    freshness: Option<FreshnessWire>,
     models: Option<ModelsWire>,
     licenses: Option<LicensesWire>,
     evidence: Option<EvidenceWire>,
@@ -234,6 +249,19 @@ struct PinningWire {
     models: Option<bool>,
     images: Option<bool>,
     python: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FreshnessWire {
+    level: Option<Spanned<String>>,
+    max_age_days: Option<u32>,
+    unknown: Option<Spanned<String>>,
+    #[serde(default)]
+    ecosystems: Vec<String>,
+    /// `purl,date` lines (a header line and `#` comments allowed), relative
+    /// to the policy file.
+    release_dates: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -336,11 +364,16 @@ impl Policy {
             file: path.display().to_string(),
             message: e.to_string(),
         })?;
-        Policy::parse(&path.display().to_string(), &text)
+        Policy::parse_in(&path.display().to_string(), &text, path.parent())
     }
 
-    /// Parses and checks a whole policy; `source` names it in errors.
+    /// Parses and checks a whole policy; `source` names it in errors. Files
+    /// it names cannot be read without a directory: see [`Policy::load`].
     pub fn parse(source: &str, text: &str) -> Result<Policy, PolicyError> {
+        Policy::parse_in(source, text, None)
+    }
+
+    fn parse_in(source: &str, text: &str, dir: Option<&Path>) -> Result<Policy, PolicyError> {
         let c = Checker { source, text };
         let wire: PolicyWire = toml::from_str(text).map_err(|e| {
             let span = e.span().unwrap_or(0..0);
@@ -416,6 +449,37 @@ impl Policy {
                 images: p.images.unwrap_or(true),
                 python: p.python.unwrap_or(true),
             }),
+        };
+        let freshness = match wire.freshness {
+            None => None,
+            Some(f) => {
+                let (index, index_source) = match &f.release_dates {
+                    None => (Default::default(), None),
+                    Some(name) => {
+                        let Some(dir) = dir else {
+                            return Err(c.error(
+                                name.span(),
+                                "release_dates names a file, which a policy given inline cannot",
+                            ));
+                        };
+                        let path = dir.join(name.get_ref());
+                        let index = read_release_dates(&path)?;
+                        (index, Some(path.display().to_string()))
+                    }
+                };
+                Some(Freshness {
+                    level: c.level(f.level.as_ref(), Enforcement::Warn, "level")?,
+                    max_age_days: f.max_age_days.unwrap_or(365),
+                    unknown: c.level(f.unknown.as_ref(), Enforcement::Warn, "unknown")?,
+                    ecosystems: f
+                        .ecosystems
+                        .into_iter()
+                        .map(|e| e.to_ascii_lowercase())
+                        .collect(),
+                    index,
+                    index_source,
+                })
+            }
         };
         let lower = |v: Vec<String>| v.into_iter().map(|s| s.to_ascii_lowercase()).collect();
         let models = match wire.models {
@@ -527,9 +591,42 @@ impl Policy {
             name: wire.name,
             vulnerabilities,
             pinning,
+            freshness,
             models,
             licenses,
             evidence,
         })
     }
+}
+
+/// A release-date index: `purl,date` per line (RFC 3339 or `YYYY-MM-DD`), an
+/// optional `purl,...` header, blank lines and `#` comments.
+fn read_release_dates(path: &Path) -> Result<std::collections::HashMap<String, i64>, PolicyError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| PolicyError::Read {
+        file: file.clone(),
+        message: e.to_string(),
+    })?;
+    let mut out = std::collections::HashMap::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') || (i == 0 && line.starts_with("purl")) {
+            continue;
+        }
+        let bad = |message: String| PolicyError::Invalid {
+            file: file.clone(),
+            line: i + 1,
+            rule: Some("freshness".into()),
+            message,
+        };
+        let (purl, date) = line
+            .split_once(',')
+            .ok_or_else(|| bad("expected `purl,date`".into()))?;
+        let key = aibomdb_graph::PackageKey::parse(purl.trim())
+            .map_err(|e| bad(format!("{purl:?} is not a purl: {e}")))?;
+        let at = crate::time::parse(date.trim())
+            .ok_or_else(|| bad(format!("{date:?} is not a date or RFC 3339 time")))?;
+        out.insert(key.as_str().to_string(), at);
+    }
+    Ok(out)
 }

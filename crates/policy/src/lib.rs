@@ -14,8 +14,8 @@ use aibomdb_store::{PathStep, Store, StoreError};
 use serde::Serialize;
 
 pub use file::{
-    Custom, Enforcement, Evidence, Licenses, Models, Pinning, Policy, Subject, Vulnerabilities,
-    Waiver,
+    Custom, Enforcement, Evidence, Freshness, Licenses, Models, Pinning, Policy, Subject,
+    Vulnerabilities, Waiver,
 };
 
 #[derive(Debug, thiserror::Error)]

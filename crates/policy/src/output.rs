@@ -23,7 +23,7 @@ pub fn violation_text(v: &Violation) -> String {
     }
 }
 
-const RULES: [(&str, &str); 5] = [
+const RULES: [(&str, &str); 6] = [
     (
         "vulnerabilities",
         "Open advisory matches at or above the policy's severity",
@@ -41,7 +41,37 @@ const RULES: [(&str, &str); 5] = [
         "Declared licences against the allow and deny lists",
     ),
     ("evidence", "BSI TR-03183-2 required fields present"),
+    (
+        "freshness",
+        "Pinned releases no older than the policy's limit",
+    ),
 ];
+
+/// The rules that produced a verdict, built-ins described, custom rules by
+/// their expression (from their summary).
+fn rule_descriptors(report: &GateReport) -> Vec<Value> {
+    let mut seen: Vec<&str> = Vec::new();
+    let mut out = Vec::new();
+    for r in report.deployments.iter().flat_map(|d| &d.rules) {
+        if seen.contains(&r.rule.as_str()) {
+            continue;
+        }
+        seen.push(&r.rule);
+        let text = RULES
+            .iter()
+            .find(|(id, _)| *id == r.rule)
+            .map(|(_, t)| (*t).to_string())
+            .unwrap_or_else(|| {
+                r.summary
+                    .split(" (policy line")
+                    .next()
+                    .unwrap_or_default()
+                    .to_string()
+            });
+        out.push(json!({"id": r.rule, "shortDescription": {"text": text}}));
+    }
+    out
+}
 
 pub fn sarif(report: &GateReport) -> Value {
     let mut results = Vec::new();
@@ -74,10 +104,7 @@ pub fn sarif(report: &GateReport) -> Value {
                 "name": "aibomdb gate",
                 "version": env!("CARGO_PKG_VERSION"),
                 "informationUri": "https://github.com/aibomdb/aibomdb",
-                "rules": RULES.iter().map(|(id, text)| json!({
-                    "id": id,
-                    "shortDescription": {"text": text},
-                })).collect::<Vec<_>>(),
+                "rules": rule_descriptors(report),
             }},
             "invocations": [{
                 "executionSuccessful": true,

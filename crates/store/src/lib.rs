@@ -14,11 +14,14 @@
 //! document's edges, and opening a large store stays cheap.
 
 mod advisories;
+mod codec;
 mod models;
 pub mod records;
 mod report;
 mod tables;
 mod vex;
+
+use codec::{decode, encode};
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -1501,24 +1504,6 @@ fn strip_tag(name: &str) -> String {
         }
     }
     name.to_string()
-}
-
-fn encode<T: serde::Serialize>(value: &T, buf: &mut Vec<u8>) {
-    // Serialising these plain structs to a Vec cannot fail.
-    let bytes = postcard::to_stdvec(value).unwrap_or_default();
-    buf.extend_from_slice(&bytes);
-}
-
-fn decode<T: serde::de::DeserializeOwned>(
-    bytes: &[u8],
-    table: &'static str,
-    key: &str,
-) -> Result<T> {
-    postcard::from_bytes(bytes).map_err(|e| StoreError::Corrupt {
-        table,
-        key: key.to_string(),
-        message: e.to_string(),
-    })
 }
 
 fn hex(bytes: &[u8]) -> String {

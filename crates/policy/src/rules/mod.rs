@@ -3,6 +3,7 @@
 
 mod custom;
 mod evidence;
+mod freshness;
 mod licenses;
 mod models;
 mod pinning;
@@ -46,6 +47,9 @@ pub(crate) fn evaluate(
     }
     if let Some(r) = &policy.pinning {
         out.push(pinning::check(&ctx, r)?);
+    }
+    if let Some(r) = &policy.freshness {
+        out.push(freshness::check(&ctx, r));
     }
     if let Some(r) = &policy.models {
         out.push(models::check(&ctx, r)?);
