@@ -836,3 +836,60 @@ fn sarif_validates_and_junit_reads_back() {
     assert_eq!(j["tests"], 2, "{j}");
     assert_eq!(j["failures"], 2, "{j}");
 }
+
+#[test]
+fn stored_policies() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = python_store(dir.path());
+    let p = policy(
+        dir.path(),
+        "team.toml",
+        "version = 1\nname = \"team\"\n[vulnerabilities]\nseverity = \"low\"\nunknown = \"allow\"\n",
+    );
+    run_ok(&db, &["policy", "add", "release", p.to_str().unwrap()]);
+    let list = json(&aibomdb(&db, &["policy", "list", "--format", "json"]));
+    assert_eq!(list[0]["name"], "release");
+    let shown = aibomdb(&db, &["policy", "show", "release"]);
+    assert_eq!(stdout(&shown), std::fs::read_to_string(&p).unwrap());
+    // The stored text gates like the file.
+    let out = aibomdb(
+        &db,
+        &[
+            "gate",
+            "--stored",
+            "release",
+            "--deployment",
+            "python",
+            "--at",
+            "2026-12-01",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    // A bad policy is refused before anything is stored.
+    let bad = policy(
+        dir.path(),
+        "bad.toml",
+        "version = 1\n[pinning]\nmodles = true\n",
+    );
+    let before = fingerprint(&db);
+    let out = aibomdb(&db, &["policy", "add", "broken", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("bad.toml:3:"), "{}", stderr(&out));
+    assert_eq!(fingerprint(&db), before);
+    let out = aibomdb(
+        &db,
+        &["gate", "--stored", "broken", "--deployment", "python"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    run_ok(&db, &["policy", "remove", "release"]);
+    assert_eq!(
+        json(&aibomdb(&db, &["policy", "list", "--format", "json"])),
+        serde_json::json!([])
+    );
+    assert_eq!(
+        aibomdb(&db, &["policy", "remove", "release"]).status.code(),
+        Some(2)
+    );
+}

@@ -23,8 +23,11 @@ pub(crate) enum GateFormat {
 #[derive(Args)]
 pub(crate) struct GateArgs {
     /// The policy file (TOML, `version = 1`; see examples/policy.toml).
-    #[arg(long)]
-    policy: PathBuf,
+    #[arg(long, required_unless_present = "stored")]
+    policy: Option<PathBuf>,
+    /// A policy stored with `aibomdb policy add`, by name.
+    #[arg(long, conflicts_with = "policy")]
+    stored: Option<String>,
     /// Deployments to evaluate (repeatable).
     #[arg(long = "deployment", required_unless_present = "all")]
     deployments: Vec<String>,
@@ -51,7 +54,18 @@ fn policy_error(e: PolicyError) -> anyhow::Error {
 
 pub(crate) fn run(store: &Store, args: GateArgs) -> Result<ExitCode> {
     // The policy is checked whole before anything is read from the store.
-    let policy = Policy::load(&args.policy).map_err(policy_error)?;
+    let policy = match (&args.policy, &args.stored) {
+        (Some(path), _) => Policy::load(path).map_err(policy_error)?,
+        (None, Some(name)) => {
+            let stored = store.policy(name)?.ok_or_else(|| {
+                BadInput(format!(
+                    "no stored policy named {name:?} (see `aibomdb policy list`)"
+                ))
+            })?;
+            Policy::from_stored(&stored).map_err(policy_error)?
+        }
+        (None, None) => return Err(BadInput("give --policy FILE or --stored NAME".into()).into()),
+    };
     let at = match &args.at {
         None => aibomdb_policy::time::now(),
         Some(text) => aibomdb_policy::time::parse(text).ok_or_else(|| {
@@ -135,5 +149,121 @@ fn table(report: &GateReport) -> String {
             "gate failed: a deny rule did not pass"
         }
     ));
+    out
+}
+
+#[derive(clap::Subcommand)]
+pub(crate) enum PolicyCommand {
+    /// Check a policy file and store it under NAME (replacing one of that name).
+    Add {
+        name: String,
+        file: PathBuf,
+        #[arg(long, value_enum, default_value_t = crate::OutputFormat::Table)]
+        format: crate::OutputFormat,
+    },
+    /// The stored policies.
+    List {
+        #[arg(long, value_enum, default_value_t = crate::OutputFormat::Table)]
+        format: crate::OutputFormat,
+    },
+    /// Print a stored policy's text.
+    Show { name: String },
+    /// Remove a stored policy.
+    Remove {
+        name: String,
+        #[arg(long, value_enum, default_value_t = crate::OutputFormat::Table)]
+        format: crate::OutputFormat,
+    },
+}
+
+pub(crate) fn policy_command(db: &std::path::Path, command: PolicyCommand) -> Result<ExitCode> {
+    let store = crate::open(&db.to_path_buf())?;
+    match command {
+        PolicyCommand::Add { name, file, format } => {
+            if name.trim().is_empty() || name.chars().any(char::is_control) {
+                return Err(BadInput(format!("{name:?} is not a policy name")).into());
+            }
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| BadInput(format!("{}: {e}", file.display())))?;
+            // Checked whole before it is stored, with the file's own name in errors.
+            let policy = Policy::parse(&file.display().to_string(), &text).map_err(policy_error)?;
+            let stored = aibomdb_store::StoredPolicy {
+                name: name.clone(),
+                text,
+                added_at: aibomdb_policy::time::now().max(0) as u64,
+            };
+            store.put_policy(&stored)?;
+            match format {
+                crate::OutputFormat::Json => println!(
+                    "{}",
+                    serde_json::json!({"name": name, "rules": rule_names(&policy)})
+                ),
+                crate::OutputFormat::Table => {
+                    println!("stored policy {name} ({})", rule_names(&policy).join(", "))
+                }
+            }
+        }
+        PolicyCommand::List { format } => {
+            let policies = store.policies()?;
+            match format {
+                crate::OutputFormat::Json => {
+                    let rows: Vec<_> = policies
+                        .iter()
+                        .map(|p| {
+                            serde_json::json!({
+                                "name": p.name,
+                                "added_at": aibomdb_policy::time::format(p.added_at as i64),
+                                "bytes": p.text.len(),
+                            })
+                        })
+                        .collect();
+                    println!("{}", serde_json::to_string_pretty(&rows)?);
+                }
+                crate::OutputFormat::Table => {
+                    let mut t = Table::new(&["name", "added", "bytes"]);
+                    for p in &policies {
+                        t.row(vec![
+                            p.name.clone(),
+                            aibomdb_policy::time::format(p.added_at as i64),
+                            p.text.len().to_string(),
+                        ]);
+                    }
+                    print!("{t}");
+                }
+            }
+        }
+        PolicyCommand::Show { name } => {
+            let p = store
+                .policy(&name)?
+                .ok_or_else(|| BadInput(format!("no stored policy named {name:?}")))?;
+            print!("{}", p.text);
+        }
+        PolicyCommand::Remove { name, format } => {
+            if !store.remove_policy(&name)? {
+                return Err(BadInput(format!("no stored policy named {name:?}")).into());
+            }
+            match format {
+                crate::OutputFormat::Json => println!("{}", serde_json::json!({"removed": name})),
+                crate::OutputFormat::Table => println!("removed policy {name}"),
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn rule_names(p: &Policy) -> Vec<String> {
+    let mut out: Vec<String> = [
+        p.vulnerabilities.is_some().then_some("vulnerabilities"),
+        p.pinning.is_some().then_some("pinning"),
+        p.freshness.is_some().then_some("freshness"),
+        p.models.is_some().then_some("models"),
+        p.licenses.is_some().then_some("licenses"),
+        p.evidence.is_some().then_some("evidence"),
+    ]
+    .into_iter()
+    .flatten()
+    .map(str::to_string)
+    .collect();
+    out.extend(p.custom.iter().map(|c| format!("custom:{}", c.name)));
     out
 }

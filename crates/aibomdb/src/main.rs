@@ -57,6 +57,9 @@ enum Command {
     /// May this ship? Evaluate a policy file (vulnerabilities, pinning,
     /// models, licences, evidence) over deployments; exit 1 when a deny rule fails.
     Gate(gate::GateArgs),
+    /// Policies stored in the store for `gate --stored` and the API.
+    #[command(subcommand)]
+    Policy(gate::PolicyCommand),
     /// Serve GraphQL (`/graphql`, GraphiQL on GET), the web dashboard (`/`) and `/healthz`.
     Serve(ServeArgs),
     /// Print the GraphQL schema (SDL), as checked in at schema/schema.graphql.
@@ -467,6 +470,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Match(args) => match_command(&open(&cli.db)?, args),
         Command::Gate(args) => gate::run(&open(&cli.db)?, args),
+        Command::Policy(cmd) => gate::policy_command(&cli.db, cmd),
         Command::Serve(args) => serve(&cli.db, args),
         Command::Schema => {
             print!("{}", aibomdb_api::sdl());

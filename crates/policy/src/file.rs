@@ -367,6 +367,13 @@ impl Policy {
         Policy::parse_in(&path.display().to_string(), &text, path.parent())
     }
 
+    /// A policy stored in the store by name.
+    pub fn from_stored(stored: &aibomdb_store::StoredPolicy) -> Result<Policy, PolicyError> {
+        let mut p = Policy::parse(&format!("stored policy {}", stored.name), &stored.text)?;
+        p.name.get_or_insert_with(|| stored.name.clone());
+        Ok(p)
+    }
+
     /// Parses and checks a whole policy; `source` names it in errors. Files
     /// it names cannot be read without a directory: see [`Policy::load`].
     pub fn parse(source: &str, text: &str) -> Result<Policy, PolicyError> {

@@ -16,6 +16,7 @@
 mod advisories;
 mod codec;
 mod models;
+mod policies;
 pub mod records;
 mod report;
 mod tables;
@@ -32,6 +33,7 @@ use petgraph::graphmap::DiGraphMap;
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
 pub use models::{Approval, LineageEdge};
+pub use policies::StoredPolicy;
 pub use records::{
     AdvisoryChange, AdvisoryRow, CoverageGap, DeployedPackage, DeploymentHit, DeploymentRecord,
     DeploymentReport, DocumentId, DocumentRecord, DocumentSummary, EdgeRecord, IngestOutcome,
@@ -272,6 +274,7 @@ impl Store {
             txn.open_table(DOCUMENT_PATHS)?;
             txn.open_table(MODEL_NODES)?;
             txn.open_table(APPROVALS)?;
+            txn.open_table(POLICIES)?;
         }
         txn.commit()?;
         Ok(())
@@ -1328,7 +1331,12 @@ impl Store {
             def: redb::TableDefinition<K, V>,
             h: &mut DefaultHasher,
         ) -> Result<()> {
-            let table = txn.open_table(def)?;
+            // A table a later version added is empty in an older store.
+            let table = match txn.open_table(def) {
+                Ok(t) => t,
+                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(()),
+                Err(e) => return Err(e.into()),
+            };
             for entry in table.iter()? {
                 let (k, v) = entry?;
                 K::as_bytes(&k.value()).as_ref().hash(h);
@@ -1363,6 +1371,7 @@ impl Store {
         fold(&txn, DOCUMENT_PATHS, &mut h)?;
         fold(&txn, MODEL_NODES, &mut h)?;
         fold(&txn, APPROVALS, &mut h)?;
+        fold(&txn, POLICIES, &mut h)?;
         Ok(h.finish())
     }
 

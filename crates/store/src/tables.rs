@@ -74,3 +74,7 @@ pub(crate) const MODEL_NODES: TableDefinition<(&str, u64), ()> =
 /// bound to the exact bytes approved, so a changed file is unapproved.
 pub(crate) const APPROVALS: TableDefinition<(&str, &str), &[u8]> =
     TableDefinition::new("approvals");
+
+/// Policies stored on the server for `gate` (name → `StoredPolicy`). Added
+/// after schema 4 without a bump: a store that lacks the table has none.
+pub(crate) const POLICIES: TableDefinition<&str, &[u8]> = TableDefinition::new("policies");
