@@ -115,14 +115,22 @@ fn is_weight(format: &str) -> bool {
 
 /// Models of the current documents of `deployment` (all deployments when `None`).
 pub fn models(store: &Store, deployment: Option<&str>) -> Result<Vec<ModelView>> {
-    let current: Vec<_> = store
-        .documents()?
-        .into_iter()
-        .filter(|d| d.is_current())
-        .collect();
-    let (in_scope, others): (Vec<_>, Vec<_>) = current
-        .into_iter()
-        .partition(|d| deployment.is_none_or(|name| name == d.deployment));
+    // One deployment reads its own current documents only, so the cost of
+    // a question about it does not grow with the estate.
+    let in_scope: Vec<DocumentRecord> = match deployment {
+        Some(name) => {
+            let mut docs = Vec::new();
+            for id in store.current_documents(name)? {
+                docs.extend(store.document(id)?.filter(DocumentRecord::is_current));
+            }
+            docs
+        }
+        None => store
+            .documents()?
+            .into_iter()
+            .filter(|d| d.is_current())
+            .collect(),
+    };
     let mut views = described_models(store, &in_scope)?;
     let wanted = views.len();
     // Digests other deployments' documents publish for the same models: only
@@ -134,10 +142,13 @@ pub fn models(store: &Store, deployment: Option<&str>) -> Result<Vec<ModelView>>
                 listing.extend(store.package_document_ids(p.id)?);
             }
         }
-        let extra: Vec<_> = others
-            .into_iter()
-            .filter(|d| listing.contains(&d.id))
-            .collect();
+        for d in &in_scope {
+            listing.remove(&d.id);
+        }
+        let mut extra = Vec::new();
+        for id in listing {
+            extra.extend(store.document(id)?.filter(DocumentRecord::is_current));
+        }
         views.extend(described_models(store, &extra)?);
     }
     let mut out = cross_checked(views);
