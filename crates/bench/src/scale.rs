@@ -465,7 +465,7 @@ fn most_shared_requests(store: &Store) -> Result<String> {
 
 /// The `aibomdb` binary built beside this one (`cargo build --release -p
 /// aibomdb -p aibomdb-bench`).
-fn sibling_binary(name: &str) -> Result<PathBuf> {
+pub(crate) fn sibling_binary(name: &str) -> Result<PathBuf> {
     let exe = std::env::current_exe()?;
     let path = exe.with_file_name(name);
     if !path.exists() {
@@ -584,14 +584,14 @@ fn vm_hwm_mib(status: &str) -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-struct Written {
-    files: usize,
-    bytes: u64,
-    generated: bool,
+pub(crate) struct Written {
+    pub(crate) files: usize,
+    pub(crate) bytes: u64,
+    pub(crate) generated: bool,
 }
 
 /// Writes the estate unless a complete copy is already there.
-fn write_estate(
+pub(crate) fn write_estate(
     dir: &Path,
     spec: &EstateSpec,
     models_share: f64,

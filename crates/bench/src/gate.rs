@@ -1,0 +1,145 @@
+//! `aibomdb-bench gate`: every rule of `examples/policy.toml` over a whole
+//! synthetic estate (the `scale` generator's CycloneDX files, ingested by
+//! the CLI, PyPA advisories loaded), each rule alone and all together, next
+//! to the baseline of the two gates that existed before `gate`: `match`
+//! over every deployment and `query models` over every model.
+
+use std::time::{Duration, Instant};
+
+use aibomdb_policy::Policy;
+use aibomdb_store::Store;
+use anyhow::{Context, Result, bail};
+
+use crate::estate::{self, EstateSpec};
+
+pub(crate) fn run(args: &[String]) -> Result<()> {
+    let mut spec = EstateSpec {
+        deployments: 2_000,
+        packages: 300,
+        transformers_share: 0.3,
+        seed: 42,
+    };
+    let mut models_share = 0.2;
+    let mut runs = 3;
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let mut value = || it.next().with_context(|| format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--deployments" => spec.deployments = value()?.parse()?,
+            "--packages" => spec.packages = value()?.parse()?,
+            "--models-share" => models_share = value()?.parse()?,
+            "--runs" => runs = value()?.parse()?,
+            other => bail!("unknown argument {other}"),
+        }
+    }
+    let root = crate::repo_root();
+    let pypa = root.join("../shared/corpus/osv/pypa-advisory-database");
+    let loaded = aibomdb_osv::load_path(&pypa, &aibomdb_osv::LoadLimits::default())?;
+    let advisories: Vec<_> = loaded.advisories.into_iter().map(|(_, a)| a).collect();
+    let pool = estate::name_pool(&advisories);
+    let estate = root.join("target/estate").join(format!(
+        "{}x{}-seed{}-t{}-m{}",
+        spec.deployments, spec.packages, spec.seed, spec.transformers_share, models_share
+    ));
+    let written = crate::scale::write_estate(&estate, &spec, models_share, &pool)?;
+    let work = root.join("target/gate-bench");
+    std::fs::create_dir_all(&work)?;
+    let db = work.join("aibomdb.redb");
+    let _ = std::fs::remove_file(&db);
+    let out = std::process::Command::new(crate::scale::sibling_binary("aibomdb")?)
+        .arg("--db")
+        .arg(&db)
+        .arg("ingest")
+        .arg(&estate)
+        .args(["--format", "json"])
+        .stdout(std::process::Stdio::null())
+        .output()?;
+    if !out.status.success() {
+        bail!("aibomdb ingest: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let store = Store::open(&db)?;
+    aibomdb_osv::load_advisories(&store, &advisories)?;
+    let deployments = aibomdb_policy::all_deployments(&store)?;
+    println!(
+        "gate benchmark (release build, {} cores): {} deployments x {} packages ({} files, {:.0} MB), model lineage in {:.0} %, PyPA advisories loaded; best of {runs} runs",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        deployments.len(),
+        spec.packages,
+        written.files,
+        written.bytes as f64 / 1e6,
+        models_share * 100.0
+    );
+
+    let best = |f: &mut dyn FnMut() -> Result<usize>| -> Result<(Duration, usize)> {
+        let mut best = Duration::MAX;
+        let mut n = 0;
+        for _ in 0..runs {
+            let start = Instant::now();
+            n = f()?;
+            best = best.min(start.elapsed());
+        }
+        Ok((best, n))
+    };
+    let text = std::fs::read_to_string(root.join("examples/policy.toml"))?;
+    let at = aibomdb_policy::time::parse("2026-12-01").unwrap_or_default();
+    let report = |name: &str, d: Duration, violations: usize| {
+        println!(
+            "{name:<28} {:>9.1} ms  {:>7.3} ms/deployment  {violations} violations",
+            d.as_secs_f64() * 1e3,
+            d.as_secs_f64() * 1e3 / deployments.len().max(1) as f64
+        );
+    };
+    // Each rule alone, then the whole policy.
+    let policy = Policy::parse("examples/policy.toml", &text)?;
+    let mut alone: Vec<(&str, Policy)> = Vec::new();
+    for rule in ["vulnerabilities", "pinning", "freshness", "models", "licenses", "evidence"] {
+        let mut p = policy.clone();
+        p.vulnerabilities = p.vulnerabilities.filter(|_| rule == "vulnerabilities");
+        p.pinning = p.pinning.filter(|_| rule == "pinning");
+        p.freshness = p.freshness.filter(|_| rule == "freshness");
+        p.models = p.models.filter(|_| rule == "models");
+        p.licenses = p.licenses.filter(|_| rule == "licenses");
+        p.evidence = p.evidence.filter(|_| rule == "evidence");
+        p.custom.clear();
+        alone.push((rule, p));
+    }
+    let mut custom = policy.clone();
+    custom.vulnerabilities = None;
+    custom.pinning = None;
+    custom.freshness = None;
+    custom.models = None;
+    custom.licenses = None;
+    custom.evidence = None;
+    alone.push(("custom (CEL)", custom));
+    let mut without_evidence = policy.clone();
+    without_evidence.evidence = None;
+    alone.push(("all but evidence", without_evidence));
+    alone.push(("all rules", policy));
+    for (name, p) in &alone {
+        let (d, n) = best(&mut || {
+            let r = aibomdb_policy::evaluate(&store, p, &deployments, at)?;
+            Ok(r.deployments
+                .iter()
+                .flat_map(|d| &d.rules)
+                .map(|r| r.violations.len())
+                .sum())
+        })?;
+        report(name, d, n);
+    }
+    println!("baseline: the gates before `gate`, over the same estate");
+    let (d, n) = best(&mut || {
+        Ok(aibomdb_osv::deployment_matches(&store, None)?
+            .iter()
+            .filter(|r| r.is_open())
+            .count())
+    })?;
+    report("match (every deployment)", d, n);
+    let (d, n) = best(&mut || {
+        Ok(aibomdb_query::models(&store, None)?
+            .iter()
+            .filter(|m| !m.findings.is_empty())
+            .count())
+    })?;
+    report("query models --risky", d, n);
+    Ok(())
+}
