@@ -893,3 +893,60 @@ fn stored_policies() {
         Some(2)
     );
 }
+
+#[test]
+fn a_document_is_gated_without_being_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    run_ok(
+        &db,
+        &[
+            "advisories",
+            "load",
+            corpus()
+                .join("osv/pypa-advisory-database")
+                .to_str()
+                .unwrap(),
+        ],
+    );
+    let before = fingerprint(&db);
+    let p = policy(
+        dir.path(),
+        "p.toml",
+        "version = 1\n[vulnerabilities]\nseverity = \"low\"\nunknown = \"deny\"\n",
+    );
+    let out = aibomdb(
+        &db,
+        &[
+            "gate",
+            "--policy",
+            p.to_str().unwrap(),
+            "--document",
+            python_image().to_str().unwrap(),
+            "--at",
+            "2026-12-01",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // The store's advisories matched the uploaded packages: pip, setuptools, wheel.
+    let mut got = subjects(rule(&report, "vulnerabilities"));
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "PYSEC-2022-43012 in pkg:pypi/setuptools@63.2.0",
+            "PYSEC-2022-43017 in pkg:pypi/wheel@0.37.1",
+            "PYSEC-2023-228 in pkg:pypi/pip@22.2.2"
+        ]
+    );
+    assert_eq!(fingerprint(&db), before, "the store changed");
+    assert!(
+        json(&aibomdb(&db, &["documents", "--format", "json"]))
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}

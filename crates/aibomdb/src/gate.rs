@@ -29,8 +29,12 @@ pub(crate) struct GateArgs {
     #[arg(long, conflicts_with = "policy")]
     stored: Option<String>,
     /// Deployments to evaluate (repeatable).
-    #[arg(long = "deployment", required_unless_present = "all")]
+    #[arg(long = "deployment", required_unless_present_any = ["all", "document"])]
     deployments: Vec<String>,
+    /// Evaluate this SBOM or lockfile as one deployment, against the store's
+    /// advisories and approvals, without storing it.
+    #[arg(long, conflicts_with_all = ["deployments", "all"])]
+    document: Option<PathBuf>,
     /// Evaluate every deployment in the store.
     #[arg(long, conflicts_with = "deployments")]
     all: bool,
@@ -74,13 +78,18 @@ pub(crate) fn run(store: &Store, args: GateArgs) -> Result<ExitCode> {
             ))
         })?,
     };
-    let deployments = if args.all {
-        aibomdb_policy::all_deployments(store).map_err(policy_error)?
+    let report = if let Some(path) = &args.document {
+        let prepared = aibomdb_ingest::prepare(path, &aibomdb_ingest::Limits::default())
+            .map_err(|e| BadInput(e.to_string()))?;
+        aibomdb_policy::evaluate_document(store, &policy, prepared, at).map_err(policy_error)?
     } else {
-        args.deployments.clone()
+        let deployments = if args.all {
+            aibomdb_policy::all_deployments(store).map_err(policy_error)?
+        } else {
+            args.deployments.clone()
+        };
+        aibomdb_policy::evaluate(store, &policy, &deployments, at).map_err(policy_error)?
     };
-    let report =
-        aibomdb_policy::evaluate(store, &policy, &deployments, at).map_err(policy_error)?;
     let text = match args.format {
         GateFormat::Json => serde_json::to_string_pretty(&report)? + "\n",
         GateFormat::Sarif => {

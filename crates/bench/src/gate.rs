@@ -92,7 +92,14 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     // Each rule alone, then the whole policy.
     let policy = Policy::parse("examples/policy.toml", &text)?;
     let mut alone: Vec<(&str, Policy)> = Vec::new();
-    for rule in ["vulnerabilities", "pinning", "freshness", "models", "licenses", "evidence"] {
+    for rule in [
+        "vulnerabilities",
+        "pinning",
+        "freshness",
+        "models",
+        "licenses",
+        "evidence",
+    ] {
         let mut p = policy.clone();
         p.vulnerabilities = p.vulnerabilities.filter(|_| rule == "vulnerabilities");
         p.pinning = p.pinning.filter(|_| rule == "pinning");

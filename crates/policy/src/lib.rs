@@ -8,6 +8,7 @@
 mod file;
 pub mod output;
 mod rules;
+mod scratch;
 pub mod time;
 
 use aibomdb_store::{PathStep, Store, StoreError};
@@ -17,6 +18,7 @@ pub use file::{
     Custom, Enforcement, Evidence, Freshness, Licenses, Models, Pinning, Policy, Subject,
     Vulnerabilities, Waiver,
 };
+pub use scratch::{SCRATCH_DEPLOYMENT, evaluate_document};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
