@@ -23,6 +23,8 @@ pub(crate) struct Locked {
     pub(crate) dev: bool,
     /// Line in the file where the entry starts, for messages.
     pub(crate) line: Option<usize>,
+    /// Earliest `upload-time` of the version's files (RFC 3339).
+    pub(crate) released: Option<String>,
 }
 
 /// Where a locked package comes from.
@@ -288,6 +290,7 @@ fn package_fact(p: &Locked) -> PackageFact {
         groups: p.groups.clone(),
         flags,
         refs: p.line.iter().map(|l| format!("line {l}")).collect(),
+        released: p.released.clone(),
         ..Default::default()
     }
 }

@@ -55,6 +55,9 @@ struct FileEntry {
     url: Option<String>,
     #[serde(default)]
     hashes: BTreeMap<String, String>,
+    /// A TOML date-time in pylock.toml (PEP 751), kept as written.
+    #[serde(rename = "upload-time")]
+    upload_time: Option<toml::value::Datetime>,
 }
 
 #[derive(Deserialize)]
@@ -109,12 +112,20 @@ pub(crate) fn import(text: &str, siblings: &dyn Siblings) -> Result<DocumentFact
             .chain(&p.archive)
             .flat_map(|f| f.hashes.iter().map(|(alg, v)| Hash::new(alg, v)))
             .collect();
+        let released = p
+            .sdist
+            .iter()
+            .chain(&p.wheels)
+            .chain(&p.archive)
+            .filter_map(|f| f.upload_time.as_ref().map(ToString::to_string))
+            .min();
         let from = graph.packages.len();
         graph.packages.push(Locked {
             name: p.name.clone(),
             version: p.version.clone(),
             source,
             hashes,
+            released,
             marker: p.marker.clone(),
             ..Default::default()
         });

@@ -67,6 +67,8 @@ struct Dependency {
 #[derive(Deserialize)]
 struct Artifact {
     hash: Option<String>,
+    #[serde(rename = "upload-time")]
+    upload_time: Option<String>,
 }
 
 pub(crate) fn import(text: &str, siblings: &dyn Siblings) -> Result<DocumentFacts, ImportError> {
@@ -123,6 +125,13 @@ pub(crate) fn import(text: &str, siblings: &dyn Siblings) -> Result<DocumentFact
             (None, _) => Some("no version locked".into()),
             _ => None,
         };
+        // RFC 3339 strings of one form compare in time order.
+        let released = p
+            .sdist
+            .iter()
+            .chain(&p.wheels)
+            .filter_map(|a| a.upload_time.clone())
+            .min();
         index_of.push(Some(graph.packages.len()));
         graph.packages.push(Locked {
             name: p.name.clone(),
@@ -130,6 +139,7 @@ pub(crate) fn import(text: &str, siblings: &dyn Siblings) -> Result<DocumentFact
             requested,
             source,
             hashes,
+            released,
             ..Default::default()
         });
     }
