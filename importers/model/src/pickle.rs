@@ -3,6 +3,8 @@
 //! `pickletools.genops`. Protocols 0–5. Bounded: a stream longer than the
 //! input or an unknown opcode ends the scan with an error, never a panic.
 
+use std::collections::{HashMap, HashSet};
+
 use aibomdb_graph::PickleReport;
 
 /// Imports a PyTorch checkpoint needs; anything else is unknown or dangerous.
@@ -65,31 +67,82 @@ const ALLOWED: &[&str] = &[
     "__builtin__.set",
 ];
 
-/// Scans one pickle stream (or several concatenated) and adds to `report`.
-pub fn scan(data: &[u8], report: &mut PickleReport) {
-    let mut pos = 0usize;
-    while pos < data.len() {
-        match scan_stream(data, &mut pos, report) {
-            Ok(()) => report.streams += 1,
-            Err(e) => {
-                report.error = Some(e);
+/// Most memo entries tracked per stream. Real checkpoints memoise one entry
+/// per object (thousands); past this, later memo lookups are treated as
+/// unknown, so a STACK_GLOBAL fed from them is reported unresolved — never
+/// a pass.
+pub const MAX_MEMO: usize = 1 << 20;
+/// Most distinct imports recorded per file; a checkpoint needs a few dozen.
+/// Past this the scan stops with an error.
+pub const MAX_IMPORTS: usize = 1 << 20;
+/// Longest module or attribute name kept as written. Python identifiers are
+/// short; a longer one is reported by its length and first characters.
+pub const MAX_NAME: usize = 512;
+
+/// Scans pickle data into one report: every stream of every buffer given
+/// (a torch zip's `.pkl` entries), imports kept once each, verdicts given at
+/// [`Scanner::finish`]. Memory is bounded whatever the input: strings and memo
+/// entries are spans of the buffer, not copies, and both the memo and the
+/// import set are capped.
+#[derive(Debug, Default)]
+pub struct Scanner {
+    report: PickleReport,
+    seen: HashSet<String>,
+}
+
+impl Scanner {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Continues `report` (its imports are kept and not repeated).
+    pub fn resume(report: PickleReport) -> Self {
+        let seen = report.imports.iter().cloned().collect();
+        Scanner { report, seen }
+    }
+
+    /// Scans one buffer: a pickle stream, or several concatenated.
+    pub fn scan(&mut self, data: &[u8]) {
+        let mut pos = 0usize;
+        while pos < data.len() {
+            match scan_stream(data, &mut pos, &mut self.report, &mut self.seen) {
+                Ok(()) => self.report.streams += 1,
+                Err(e) => {
+                    // The first fault is the one to read; later buffers may
+                    // still add imports.
+                    self.report.error.get_or_insert(e);
+                    break;
+                }
+            }
+            // Trailing bytes after STOP that are not another stream are ignored.
+            if data.get(pos) != Some(&0x80) {
                 break;
             }
         }
-        // Trailing bytes after STOP that are not another stream are ignored.
-        if data.get(pos) != Some(&0x80) {
-            break;
-        }
     }
-    report.dangerous_imports.clear();
-    report.unknown_imports.clear();
-    for import in &report.imports {
-        match verdict(import) {
-            Verdict::Safe => {}
-            Verdict::Dangerous => report.dangerous_imports.push(import.clone()),
-            Verdict::Unknown => report.unknown_imports.push(import.clone()),
+
+    /// The report, each import judged.
+    pub fn finish(self) -> PickleReport {
+        let mut report = self.report;
+        report.dangerous_imports.clear();
+        report.unknown_imports.clear();
+        for import in &report.imports {
+            match verdict(import) {
+                Verdict::Safe => {}
+                Verdict::Dangerous => report.dangerous_imports.push(import.clone()),
+                Verdict::Unknown => report.unknown_imports.push(import.clone()),
+            }
         }
+        report
     }
+}
+
+/// Scans one buffer (one pickle stream, or several concatenated) and adds
+/// to `report`. To scan many buffers into one report, use [`Scanner`].
+pub fn scan(data: &[u8], report: &mut PickleReport) {
+    let mut scanner = Scanner::resume(std::mem::take(report));
+    scanner.scan(data);
+    *report = scanner.finish();
 }
 
 /// What loading a pickle that imports `name` (`module.attr`) would mean.
@@ -234,22 +287,146 @@ fn le(bytes: &[u8]) -> u64 {
         .fold(0u64, |acc, b| (acc << 8) | u64::from(*b))
 }
 
+/// A string constant of the stream, as where its bytes are in the buffer: a
+/// memo entry or a STACK_GLOBAL operand costs no copy of the string.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    start: u32,
+    end: u32,
+}
+
+impl Span {
+    /// The `n` bytes about to be taken at `pos`, taken.
+    fn take(data: &[u8], pos: &mut usize, n: usize) -> Result<Span, String> {
+        let start = *pos;
+        take(data, pos, n)?;
+        Ok(Span::new(start, *pos))
+    }
+
+    /// A protocol 0 text line, without its quotes.
+    fn line(data: &[u8], pos: &mut usize) -> Result<Span, String> {
+        let mut start = *pos;
+        let mut end = start + line(data, pos)?.len();
+        let quote = |b: u8| b == b'\'' || b == b'"';
+        while start < end && quote(data[start]) {
+            start += 1;
+        }
+        while end > start && quote(data[end - 1]) {
+            end -= 1;
+        }
+        Ok(Span::new(start, end))
+    }
+
+    // Buffers are at most u32::MAX bytes (checked in `scan_stream`).
+    fn new(start: usize, end: usize) -> Span {
+        Span {
+            start: start as u32,
+            end: end as u32,
+        }
+    }
+
+    fn bytes(self, data: &[u8]) -> &[u8] {
+        &data[self.start as usize..self.end as usize]
+    }
+}
+
+/// The unpickler's memo (a dict: MEMOIZE stores at `len(memo)`), holding
+/// spans. Capped at [`MAX_MEMO`] entries; once an entry could not be kept,
+/// no lookup is trusted.
+#[derive(Default)]
+struct Memo {
+    entries: HashMap<usize, Option<Span>>,
+    overflowed: bool,
+}
+
+impl Memo {
+    fn put(&mut self, i: usize, value: Option<Span>) {
+        if self.entries.len() >= MAX_MEMO && !self.entries.contains_key(&i) {
+            self.overflowed = true;
+            return;
+        }
+        self.entries.insert(i, value);
+    }
+
+    fn memoize(&mut self, value: Option<Span>) {
+        if self.overflowed {
+            return; // len(memo) is no longer known
+        }
+        self.put(self.entries.len(), value);
+    }
+
+    /// `Err` when the memo overflowed: the value is unknown, and a
+    /// STACK_GLOBAL that takes it is unresolved.
+    fn get(&self, i: usize) -> Result<Option<Span>, Unknown> {
+        if self.overflowed {
+            return Err(Unknown);
+        }
+        Ok(self.entries.get(&i).copied().flatten())
+    }
+}
+
+/// A value the scanner could not keep track of.
+#[derive(Debug)]
+struct Unknown;
+
+/// `module.name` as reported: written out when both are of identifier size,
+/// else a marker (verdict: dangerous) with the lengths and a prefix, so a
+/// megabyte of name costs neither memory per use nor hides what it is.
+fn import_name(module: &[u8], name: &[u8]) -> String {
+    if module.len() > MAX_NAME || name.len() > MAX_NAME {
+        let head = String::from_utf8_lossy(&module[..module.len().min(32)]);
+        return format!(
+            "<oversized import name: module {} bytes starting {head:?}, name {} bytes>",
+            module.len(),
+            name.len()
+        );
+    }
+    format!(
+        "{}.{}",
+        String::from_utf8_lossy(module),
+        String::from_utf8_lossy(name)
+    )
+}
+
+/// Records an import once (a set: a stream of 100k distinct GLOBALs must
+/// not cost a linear search each).
+fn add(report: &mut PickleReport, seen: &mut HashSet<String>, name: String) -> Result<(), String> {
+    if seen.contains(&name) {
+        return Ok(());
+    }
+    if seen.len() >= MAX_IMPORTS {
+        return Err(format!(
+            "more than {MAX_IMPORTS} distinct imports (a checkpoint needs a few dozen); scan stopped"
+        ));
+    }
+    seen.insert(name.clone());
+    report.imports.push(name);
+    Ok(())
+}
+
 /// One stream up to STOP. Tracks the last two string constants pushed, which
 /// is what STACK_GLOBAL consumes in every pickle Python writes.
-fn scan_stream(data: &[u8], pos: &mut usize, report: &mut PickleReport) -> Result<(), String> {
-    let mut strings: Vec<String> = Vec::new();
+fn scan_stream(
+    data: &[u8],
+    pos: &mut usize,
+    report: &mut PickleReport,
+    seen: &mut HashSet<String>,
+) -> Result<(), String> {
+    if u32::try_from(data.len()).is_err() {
+        return Err(format!("{} bytes: over 4 GiB, not scanned", data.len()));
+    }
+    // The last two strings pushed, oldest first.
+    let mut strings: [Option<Span>; 2] = [None, None];
     // Memoised strings (protocol 4 writes module/name via MEMOIZE then BINGET).
-    let mut memo: Vec<Option<String>> = Vec::new();
-    let mut last: Option<String> = None;
-    let add = |report: &mut PickleReport, name: String| {
-        if !report.imports.contains(&name) {
-            report.imports.push(name);
-        }
-    };
+    let mut memo = Memo::default();
+    let mut last: Option<Span> = None;
+    let index = |raw: &[u8]| -> usize { String::from_utf8_lossy(raw).trim().parse().unwrap_or(0) };
     loop {
         let at = *pos;
         let op = *take(data, pos, 1)?.first().unwrap_or(&0);
-        let mut pushed_string: Option<String> = None;
+        let mut pushed_string: Option<Span> = None;
+        // A memo lookup: a string, another value, or unknown.
+        let mut fetched: Option<Result<Option<Span>, Unknown>> = None;
         match op {
             b'.' => return Ok(()), // STOP
             0x80 => {
@@ -260,78 +437,65 @@ fn scan_stream(data: &[u8], pos: &mut usize, report: &mut PickleReport) -> Resul
             }
             b'c' | b'i' => {
                 // GLOBAL / INST: "module\nname\n"
-                let module = String::from_utf8_lossy(line(data, pos)?).into_owned();
-                let name = String::from_utf8_lossy(line(data, pos)?).into_owned();
-                add(report, format!("{module}.{name}"));
+                let module = line(data, pos)?;
+                let name = line(data, pos)?;
+                add(report, seen, import_name(module, name))?;
             }
             0x93 => {
                 // STACK_GLOBAL: module and name are the last two strings.
-                let name = strings.pop();
-                let module = strings.pop();
-                match (module, name) {
-                    (Some(m), Some(n)) => add(report, format!("{m}.{n}")),
-                    _ => add(report, "<unresolved STACK_GLOBAL>".into()),
-                }
+                let name = import_name_of(data, std::mem::take(&mut strings));
+                add(report, seen, name)?;
             }
             // Strings.
             0x8c => {
                 let n = take(data, pos, 1)?[0] as usize; // SHORT_BINUNICODE
-                pushed_string = Some(String::from_utf8_lossy(take(data, pos, n)?).into_owned());
+                pushed_string = Some(Span::take(data, pos, n)?);
             }
             b'X' => {
                 let n = le(take(data, pos, 4)?) as usize; // BINUNICODE
-                pushed_string = Some(String::from_utf8_lossy(take(data, pos, n)?).into_owned());
+                pushed_string = Some(Span::take(data, pos, n)?);
             }
             0x8d => {
                 let n = le(take(data, pos, 8)?) as usize; // BINUNICODE8
-                pushed_string = Some(String::from_utf8_lossy(take(data, pos, n)?).into_owned());
+                pushed_string = Some(Span::take(data, pos, n)?);
             }
             b'U' => {
                 let n = take(data, pos, 1)?[0] as usize; // SHORT_BINSTRING
-                pushed_string = Some(String::from_utf8_lossy(take(data, pos, n)?).into_owned());
+                pushed_string = Some(Span::take(data, pos, n)?);
             }
             b'T' => {
                 let n = le(take(data, pos, 4)?) as usize; // BINSTRING
-                pushed_string = Some(String::from_utf8_lossy(take(data, pos, n)?).into_owned());
+                pushed_string = Some(Span::take(data, pos, n)?);
             }
             b'V' | b'S' => {
                 // UNICODE / STRING (protocol 0, text line)
-                let raw = String::from_utf8_lossy(line(data, pos)?).into_owned();
-                pushed_string = Some(raw.trim_matches(|c| c == '\'' || c == '"').to_string());
+                pushed_string = Some(Span::line(data, pos)?);
             }
             // Memo.
-            0x94 => {
-                memo.push(last.clone()); // MEMOIZE
-            }
+            0x94 => memo.memoize(last), // MEMOIZE
             b'q' => {
                 let i = take(data, pos, 1)?[0] as usize; // BINPUT
-                set_memo(&mut memo, i, last.clone());
+                memo.put(i, last);
             }
             b'r' => {
                 let i = le(take(data, pos, 4)?) as usize; // LONG_BINPUT
-                set_memo(&mut memo, i, last.clone());
+                memo.put(i, last);
             }
             b'p' => {
-                let i: usize = String::from_utf8_lossy(line(data, pos)?)
-                    .trim()
-                    .parse()
-                    .unwrap_or(0);
-                set_memo(&mut memo, i, last.clone());
+                let i = index(line(data, pos)?); // PUT
+                memo.put(i, last);
             }
             b'h' => {
                 let i = take(data, pos, 1)?[0] as usize; // BINGET
-                pushed_string = memo.get(i).cloned().flatten();
+                fetched = Some(memo.get(i));
             }
             b'j' => {
                 let i = le(take(data, pos, 4)?) as usize; // LONG_BINGET
-                pushed_string = memo.get(i).cloned().flatten();
+                fetched = Some(memo.get(i));
             }
             b'g' => {
-                let i: usize = String::from_utf8_lossy(line(data, pos)?)
-                    .trim()
-                    .parse()
-                    .unwrap_or(0);
-                pushed_string = memo.get(i).cloned().flatten();
+                let i = index(line(data, pos)?); // GET
+                fetched = Some(memo.get(i));
             }
             // Opcodes with fixed-size arguments.
             b'J' => {
@@ -388,11 +552,13 @@ fn scan_stream(data: &[u8], pos: &mut usize, report: &mut PickleReport) -> Resul
             | 0x89 | 0x8f | 0x90 | 0x91 | 0x92 | 0x97 | 0x98 => {}
             other => return Err(format!("unknown opcode 0x{other:02x} at byte {at}")),
         }
+        match fetched {
+            Some(Ok(value)) => pushed_string = value,
+            Some(Err(Unknown)) => strings = [strings[1], None],
+            None => {}
+        }
         if let Some(s) = pushed_string {
-            strings.push(s.clone());
-            if strings.len() > 2 {
-                strings.remove(0);
-            }
+            strings = [strings[1], Some(s)];
             last = Some(s);
         } else if !matches!(op, 0x94 | b'q' | b'r' | b'p' | 0x95 | 0x80) {
             last = None;
@@ -400,13 +566,10 @@ fn scan_stream(data: &[u8], pos: &mut usize, report: &mut PickleReport) -> Resul
     }
 }
 
-fn set_memo(memo: &mut Vec<Option<String>>, i: usize, value: Option<String>) {
-    // A hostile index must not allocate without bound.
-    if i > 1_000_000 {
-        return;
+/// The import a STACK_GLOBAL makes from the last two strings pushed.
+fn import_name_of(data: &[u8], strings: [Option<Span>; 2]) -> String {
+    match strings {
+        [Some(m), Some(n)] => import_name(m.bytes(data), n.bytes(data)),
+        _ => "<unresolved STACK_GLOBAL>".into(),
     }
-    if memo.len() <= i {
-        memo.resize(i + 1, None);
-    }
-    memo[i] = value;
 }
