@@ -405,7 +405,9 @@ fn add(report: &mut PickleReport, seen: &mut HashSet<String>, name: String) -> R
 }
 
 /// One stream up to STOP. Tracks the last two string constants pushed, which
-/// is what STACK_GLOBAL consumes in every pickle Python writes.
+/// is what STACK_GLOBAL consumes in every pickle Python writes: module and
+/// name pushed (or fetched from the memo) right before it, with only MEMOIZE,
+/// PUT and FRAME between.
 fn scan_stream(
     data: &[u8],
     pos: &mut usize,
@@ -552,16 +554,19 @@ fn scan_stream(
             | 0x89 | 0x8f | 0x90 | 0x91 | 0x92 | 0x97 | 0x98 => {}
             other => return Err(format!("unknown opcode 0x{other:02x} at byte {at}")),
         }
-        match fetched {
-            Some(Ok(value)) => pushed_string = value,
-            Some(Err(Unknown)) => strings = [strings[1], None],
-            None => {}
+        if let Some(Ok(value)) = fetched {
+            pushed_string = value;
         }
         if let Some(s) = pushed_string {
             strings = [strings[1], Some(s)];
             last = Some(s);
         } else if !matches!(op, 0x94 | b'q' | b'r' | b'p' | 0x95 | 0x80) {
+            // Anything else changes the stack (a POP can bring back strings
+            // pushed earlier; an unknown memo value may be one): the window
+            // no longer says what is on top, so a STACK_GLOBAL now is
+            // unresolved rather than mistaken.
             last = None;
+            strings = [None, None];
         }
     }
 }
@@ -654,6 +659,19 @@ mod tests {
             r.imports[0]
         );
         assert_eq!(r.dangerous_imports, r.imports);
+    }
+
+    /// A STACK_GLOBAL after other stack changes is unresolved: "os",
+    /// "system", "x", POP leaves os and system on top, which the last two
+    /// strings pushed ("system", "x") do not say.
+    #[test]
+    fn stack_global_after_a_pop_is_unresolved() {
+        let r = report(b"\x80\x04\x8c\x02os\x8c\x06system\x8c\x01x0\x93)R.");
+        assert_eq!(r.imports, ["<unresolved STACK_GLOBAL>"]);
+        assert_eq!(r.dangerous_imports, r.imports);
+        // As Python writes it: strings, MEMOIZE, FRAME between are fine.
+        let r = report(b"\x80\x04\x95\x05\0\0\0\0\0\0\0\x8c\x02os\x94\x8c\x06system\x94\x93.");
+        assert_eq!(r.imports, ["os.system"]);
     }
 
     /// Past MAX_IMPORTS distinct imports the scan stops with an error.
