@@ -354,11 +354,11 @@ fn dotfiles_are_scanned_and_git_is_said_to_be_skipped() {
     assert_eq!(gate(&db, "--pickle-dangerous"), Some(1));
 }
 
-/// Address space allowed to a child `aibomdb`: several times what it needs
-/// for these inputs (measured peak RSS 20–95 MiB in a debug build, threads'
-/// reserved stacks and malloc arenas included in the address space), far
-/// below the gigabytes a copy per MEMOIZE took.
-const CHILD_ADDRESS_SPACE_KIB: u64 = 768 * 1024;
+/// Address space allowed to a child `aibomdb` (threads' stacks and malloc
+/// arenas count too): twice what these inputs need (peak RSS 20–95 MiB in a
+/// debug build; each runs under 256 MiB of address space), far below the
+/// gigabytes a copy per MEMOIZE took.
+const CHILD_ADDRESS_SPACE_KIB: u64 = 512 * 1024;
 
 /// `aibomdb` with its address space limited (RLIMIT_AS, set by the shell's
 /// `ulimit -v` before exec): an allocation past it fails, and Rust aborts.
