@@ -9,7 +9,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{aibomdb, json, stderr, stdout};
+use common::{Server, aibomdb, graphql, json, stderr, stdout};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -412,25 +412,31 @@ fn memoize_bomb() -> Vec<u8> {
     p
 }
 
-/// A torch zip of about 1.2 KB whose `data.pkl` inflates to a MEMOIZE chain
-/// (it used to abort `ingest-model` on an allocation failure): scanned within
-/// the memory bound, and the import behind the chain still found.
-#[test]
-fn memoize_bomb_in_a_tiny_torch_zip_runs_in_bounded_memory() {
+/// A PyTorch zip checkpoint (`archive/data.pkl`, deflated) of the MEMOIZE
+/// bomb: about 1.2 KB.
+fn memoize_bomb_zip() -> Vec<u8> {
     use std::io::Write;
-    let dir = tempfile::tempdir().unwrap();
-    let model = dir.path().join("model");
-    std::fs::create_dir_all(&model).unwrap();
-    let zip_path = model.join("pytorch_model.bin");
-    let mut z = zip::ZipWriter::new(std::fs::File::create(&zip_path).unwrap());
+    let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let deflate = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated)
         .compression_level(Some(9));
     z.start_file("archive/data.pkl", deflate).unwrap();
     z.write_all(&memoize_bomb()).unwrap();
-    z.finish().unwrap();
-    let size = std::fs::metadata(&zip_path).unwrap().len();
-    assert!(size < 1400, "{size} bytes");
+    let bytes = z.finish().unwrap().into_inner();
+    assert!(bytes.len() < 1400, "{} bytes", bytes.len());
+    bytes
+}
+
+/// A torch zip of about 1.2 KB whose `data.pkl` inflates to a MEMOIZE chain
+/// (it used to abort `ingest-model` on an allocation failure): scanned within
+/// the memory bound, and the import behind the chain still found.
+#[test]
+fn memoize_bomb_in_a_tiny_torch_zip_runs_in_bounded_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("model");
+    std::fs::create_dir_all(&model).unwrap();
+    let zip_path = model.join("pytorch_model.bin");
+    std::fs::write(&zip_path, memoize_bomb_zip()).unwrap();
 
     let db = dir.path().join("s.redb");
     let m = ingest_limited(&db, &model)["model"].clone();
@@ -465,4 +471,49 @@ fn memoize_chain_of_a_large_string_runs_in_bounded_memory() {
         serde_json::json!(["os.system"])
     );
     assert!(has_finding(&m, "pickle-dangerous", "model.pkl"));
+}
+
+/// A process's peak resident set (VmHWM), in KiB.
+fn peak_rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// The same tiny zip uploaded through GraphQL `ingestModel` (it used to take
+/// the server down): the server answers with the finding, its peak memory
+/// stays small, and it keeps serving.
+#[test]
+fn memoize_bomb_over_graphql_leaves_the_server_up() {
+    use base64::Engine;
+    const TOKEN: &str = "test-write-token-0123456789";
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    let server = Server::start(&db, &["--write-token", TOKEN]);
+    let content = base64::engine::general_purpose::STANDARD.encode(memoize_bomb_zip());
+    let m = "mutation($f:[ModelFileInput!]!){ingestModel(deployment:\"m\", name:\"bomb\", files:$f){status}}";
+    let (status, v) = graphql(
+        &server.addr,
+        Some(TOKEN),
+        m,
+        serde_json::json!({"f": [{"path": "pytorch_model.bin", "contentBase64": content}]}),
+    );
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["data"]["ingestModel"]["status"], "ingested", "{v}");
+    let (status, v) = graphql(
+        &server.addr,
+        None,
+        "{models(pickleDangerous:true){purl findings{kind path message}}}",
+        serde_json::json!({}),
+    );
+    assert_eq!(status, 200, "{v}");
+    let findings = v["data"]["models"][0]["findings"].to_string();
+    assert!(findings.contains("os.system"), "{v}");
+    // A copy per MEMOIZE reached 1.1 GB; the server's whole peak is about
+    // 100 MiB in a debug build (redb's cache fills only as pages are read).
+    let peak = peak_rss_kib(server.pid());
+    assert!(peak < 384 * 1024, "server peak RSS {peak} KiB");
 }
