@@ -75,6 +75,10 @@ pub const MAX_MEMO: usize = 1 << 20;
 /// Most distinct imports recorded per file; a checkpoint needs a few dozen.
 /// Past this the scan stops with an error.
 pub const MAX_IMPORTS: usize = 1 << 20;
+/// Most bytes of distinct import names per file: with names fetched from the
+/// memo, a few bytes of input can make a new kilobyte-long name, so the count
+/// alone does not bound memory. Past this the scan stops with an error.
+pub const MAX_IMPORT_BYTES: usize = 16 << 20;
 /// Longest module or attribute name kept as written. Python identifiers are
 /// short; a longer one is reported by its length and first characters.
 pub const MAX_NAME: usize = 512;
@@ -87,7 +91,14 @@ pub const MAX_NAME: usize = 512;
 #[derive(Debug, Default)]
 pub struct Scanner {
     report: PickleReport,
-    seen: HashSet<String>,
+    seen: Seen,
+}
+
+/// The imports recorded so far, and their bytes.
+#[derive(Debug, Default)]
+struct Seen {
+    names: HashSet<String>,
+    bytes: usize,
 }
 
 impl Scanner {
@@ -97,7 +108,10 @@ impl Scanner {
 
     /// Continues `report` (its imports are kept and not repeated).
     pub fn resume(report: PickleReport) -> Self {
-        let seen = report.imports.iter().cloned().collect();
+        let seen = Seen {
+            names: report.imports.iter().cloned().collect(),
+            bytes: report.imports.iter().map(String::len).sum(),
+        };
         Scanner { report, seen }
     }
 
@@ -390,16 +404,22 @@ fn import_name(module: &[u8], name: &[u8]) -> String {
 
 /// Records an import once (a set: a stream of 100k distinct GLOBALs must
 /// not cost a linear search each).
-fn add(report: &mut PickleReport, seen: &mut HashSet<String>, name: String) -> Result<(), String> {
-    if seen.contains(&name) {
+fn add(report: &mut PickleReport, seen: &mut Seen, name: String) -> Result<(), String> {
+    if seen.names.contains(&name) {
         return Ok(());
     }
-    if seen.len() >= MAX_IMPORTS {
+    if seen.names.len() >= MAX_IMPORTS {
         return Err(format!(
             "more than {MAX_IMPORTS} distinct imports (a checkpoint needs a few dozen); scan stopped"
         ));
     }
-    seen.insert(name.clone());
+    if seen.bytes + name.len() > MAX_IMPORT_BYTES {
+        return Err(format!(
+            "distinct import names over {MAX_IMPORT_BYTES} bytes (a checkpoint needs a few dozen short ones); scan stopped"
+        ));
+    }
+    seen.bytes += name.len();
+    seen.names.insert(name.clone());
     report.imports.push(name);
     Ok(())
 }
@@ -412,7 +432,7 @@ fn scan_stream(
     data: &[u8],
     pos: &mut usize,
     report: &mut PickleReport,
-    seen: &mut HashSet<String>,
+    seen: &mut Seen,
 ) -> Result<(), String> {
     if u32::try_from(data.len()).is_err() {
         return Err(format!("{} bytes: over 4 GiB, not scanned", data.len()));
@@ -659,6 +679,30 @@ mod tests {
             r.imports[0]
         );
         assert_eq!(r.dangerous_imports, r.imports);
+    }
+
+    /// 256 memoised 500-byte names fetched pairwise: 65,536 distinct
+    /// kilobyte names from 500 KB of input stop at the byte budget.
+    #[test]
+    fn import_name_bytes_are_capped() {
+        let mut p = b"\x80\x04".to_vec();
+        for i in 0..256u32 {
+            p.push(b'X');
+            p.extend_from_slice(&500u32.to_le_bytes());
+            p.extend_from_slice(format!("{i:0>500}").as_bytes());
+            p.push(0x94);
+        }
+        for m in 0..=255u8 {
+            for n in 0..=255u8 {
+                p.extend_from_slice(&[b'h', m, b'h', n, 0x93, b'0']);
+            }
+        }
+        p.push(b'.');
+        let r = report(&p);
+        assert!(r.error.unwrap().contains("bytes"));
+        let total: usize = r.imports.iter().map(String::len).sum();
+        assert!(total <= MAX_IMPORT_BYTES, "{total}");
+        assert!(r.imports.len() > 10_000, "{}", r.imports.len());
     }
 
     /// A STACK_GLOBAL after other stack changes is unresolved: "os",
