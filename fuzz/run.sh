@@ -58,7 +58,12 @@ for t in $targets; do
   mkdir -p logs
   # Build first, so a build error shows as one, not as a silent empty run.
   cargo fuzz build --sanitizer none "$t" 2>&1 | grep -E '^error' -A5 && exit 1
-  cargo fuzz run --sanitizer none "$t" "corpus/$t" -- -max_total_time="$secs" -rss_limit_mb=4096 -max_len=1048576 \
+  # Memory: every reader must stay far below 2 GiB on a 1 MiB input (a copy per
+  # pickle MEMOIZE once took 1.65 GB from 1 MiB); an input past it is saved as
+  # an oom-* artifact. -malloc_limit_mb stops a single huge allocation at once
+  # where libFuzzer can hook malloc; the RSS limit is checked every second.
+  cargo fuzz run --sanitizer none "$t" "corpus/$t" -- -max_total_time="$secs" \
+    -rss_limit_mb=2048 -malloc_limit_mb=2048 -max_len=1048576 \
     > "logs/$t.log" 2>&1 || true
   grep -E '^#[0-9]+ +(DONE|pulse)|^Done|ERROR|panicked|SUMMARY' "logs/$t.log" | tail -3
   echo "corpus: $(ls "corpus/$t" | wc -l) files"

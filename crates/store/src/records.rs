@@ -180,6 +180,8 @@ pub struct DocumentSummary {
     pub packages: u64,
     pub edges: u64,
     pub warnings: Vec<String>,
+    /// Entries the document has that were not read, with the reason.
+    pub skipped: Vec<Skipped>,
 }
 
 /// A package of the deployment, over its current documents.

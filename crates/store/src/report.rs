@@ -30,6 +30,7 @@ pub(crate) fn summary(d: &DocumentRecord) -> DocumentSummary {
         packages: d.package_count,
         edges: d.edge_count,
         warnings: d.warnings.clone(),
+        skipped: d.skipped.clone(),
     }
 }
 

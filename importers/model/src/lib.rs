@@ -14,14 +14,17 @@ pub mod card;
 pub mod hub;
 pub mod pickle;
 pub mod safetensors;
+mod scan;
 pub mod signing;
+mod walk;
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
+pub use walk::hub_cache_repo;
+
+use std::path::Path;
 
 use aibomdb_graph::{
     Artifact, DependencyFact, DocumentFacts, DocumentFormat, EdgeKind, ImportError, ModelInfo,
-    PackageFact, PackageKey, PickleReport, Subject, Tool,
+    PackageFact, PackageKey, Subject, Tool,
 };
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -149,10 +152,17 @@ pub fn import_dir(
         name: "aibomdb model directory".into(),
         version: Some(env!("CARGO_PKG_VERSION").into()),
     });
-    let files = list_files(dir, limits)?;
+    let identity = &snapshot_identity(dir, identity);
+    let listing = walk::list_files(dir, limits)?;
+    facts.skipped.extend(listing.skipped.iter().cloned());
+    facts.warnings.extend(listing.notes.iter().cloned());
+    // Only what the listing accepted is read: a config reached through a
+    // link that leaves the directory is not.
     let read_text = |name: &str| -> Result<Option<String>, ImportError> {
-        let p = dir.join(name);
-        match std::fs::metadata(&p) {
+        let Some(p) = listing.readable(name) else {
+            return Ok(None);
+        };
+        match std::fs::metadata(p) {
             Ok(m) if m.is_file() => {
                 if m.len() > limits.max_text_bytes {
                     return Err(ImportError::field(
@@ -164,7 +174,7 @@ pub fn import_dir(
                         ),
                     ));
                 }
-                std::fs::read_to_string(&p)
+                std::fs::read_to_string(p)
                     .map(Some)
                     .map_err(|e| ImportError::field(name, e.to_string()))
             }
@@ -192,7 +202,7 @@ pub fn import_dir(
 
     let card_name = ["README.md", "README.hf.md", "readme.md"]
         .into_iter()
-        .find(|n| dir.join(n).is_file());
+        .find(|n| listing.readable(n).is_some());
     if let Some(name) = card_name
         && let Some(text) = read_text(name)?
     {
@@ -287,7 +297,7 @@ pub fn import_dir(
             bases.push((base.to_string(), None, None));
         }
     }
-    if files.iter().any(|f| f.ends_with(".gguf")) && info.quantization.is_none() {
+    if listing.files.iter().any(|f| f.rel.ends_with(".gguf")) && info.quantization.is_none() {
         info.quantization = Some("gguf".into());
     }
 
@@ -340,16 +350,27 @@ pub fn import_dir(
     // Files: hash each, read published digests, scan weights.
     let mut artifacts: Vec<Artifact> = Vec::new();
     let mut published: Vec<(String, String, String)> = Vec::new(); // (file, source, digest)
-    let mut to_hash: Vec<&str> = Vec::new();
-    for rel in &files {
-        let path = dir.join(rel);
+    let mut to_hash: Vec<(&str, &Path)> = Vec::new();
+    for file in &listing.files {
+        let rel = &file.rel;
+        let path = file.path.as_path();
+        if let Some(reason) = &file.refused {
+            // Never opened; a finding, since the file cannot be checked.
+            artifacts.push(Artifact {
+                path: rel.clone(),
+                format: format_of(rel).into(),
+                problems: vec![reason.clone()],
+                ..Default::default()
+            });
+            continue;
+        }
         if let Some(target) = rel.strip_suffix(".lfs-pointer.txt")
-            && let Some(d) = lfs_pointer(&path)
+            && let Some(d) = lfs_pointer(path)
         {
             published.push((target.to_string(), format!("git-lfs pointer {rel}"), d));
             continue;
         }
-        if let Some(d) = lfs_pointer(&path) {
+        if let Some(d) = lfs_pointer(path) {
             // The file is an LFS pointer checked out without its content.
             published.push((rel.clone(), "git-lfs pointer".into(), d));
             continue;
@@ -358,14 +379,14 @@ pub fn import_dir(
         let is_sums = lower.ends_with("sha256sums")
             || lower.ends_with(".sha256")
             || lower.ends_with("sha256sums.txt");
-        if is_sums && let Ok(text) = std::fs::read_to_string(&path) {
+        if is_sums && let Ok(text) = std::fs::read_to_string(path) {
             for (file, digest) in sums_list(&text) {
                 published.push((file, rel.clone(), digest));
             }
         }
-        to_hash.push(rel.as_str());
+        to_hash.push((rel.as_str(), path));
     }
-    artifacts.extend(hash_all(dir, &to_hash, limits));
+    artifacts.extend(scan::hash_all(&to_hash, limits));
     let mut by_path: std::collections::HashMap<String, usize> = artifacts
         .iter()
         .enumerate()
@@ -389,10 +410,9 @@ pub fn import_dir(
         a.judge();
     }
     artifacts.sort_by(|a, b| a.path.cmp(&b.path));
-    let sig = dir.join("model.sig");
-    if sig.is_file() {
+    if let Some(sig) = listing.readable("model.sig") {
         let bytes =
-            std::fs::read(&sig).map_err(|e| ImportError::field("model.sig", e.to_string()))?;
+            std::fs::read(sig).map_err(|e| ImportError::field("model.sig", e.to_string()))?;
         let trust = signing::Trust {
             public_key_pem: identity.signing_key.clone(),
             certificate_chain_pem: identity.signing_certificates.clone(),
@@ -496,6 +516,40 @@ pub fn import_dir(
     Ok(facts.finish())
 }
 
+/// A Hub cache snapshot (`models--org--name/snapshots/<commit>`) names its
+/// model and revision; what the caller gave wins.
+fn snapshot_identity(dir: &Path, identity: &ModelIdentity) -> ModelIdentity {
+    let mut out = identity.clone();
+    let Some(real) = dir.canonicalize().ok() else {
+        return out;
+    };
+    let Some(repo) = hub_cache_repo(&real) else {
+        return out;
+    };
+    let repo_name = repo.file_name().map(|n| n.to_string_lossy().into_owned());
+    let Some(name) = repo_name
+        .as_deref()
+        .and_then(|n| n.strip_prefix("models--"))
+    else {
+        return out;
+    };
+    if real.parent() != Some(repo.join("snapshots").as_path()) {
+        return out;
+    }
+    if out.id.is_none() && out.name.is_none() {
+        // huggingface_hub writes `org/name` as `org--name`; `--` is not
+        // allowed in a repo id, so the split is exact.
+        match name.split_once("--") {
+            Some((org, n)) => out.id = Some(format!("{org}/{n}")),
+            None => out.name = Some(name.to_string()),
+        }
+    }
+    if out.revision.is_none() {
+        out.revision = real.file_name().map(|n| n.to_string_lossy().into_owned());
+    }
+    out
+}
+
 fn dir_name_of(dir: &Path) -> String {
     dir.canonicalize()
         .ok()
@@ -531,37 +585,6 @@ pub fn manifest_digest(facts: &DocumentFacts) -> [u8; 32] {
         h.update((e.to as u64).to_le_bytes());
     }
     h.finalize().into()
-}
-
-fn list_files(dir: &Path, limits: &ModelLimits) -> Result<Vec<String>, ImportError> {
-    let mut out = Vec::new();
-    let mut stack = vec![PathBuf::new()];
-    while let Some(rel) = stack.pop() {
-        let entries = std::fs::read_dir(dir.join(&rel))
-            .map_err(|e| ImportError::field(dir.join(&rel).display().to_string(), e.to_string()))?;
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            if name.starts_with('.') {
-                continue; // .git, .cache
-            }
-            let path = rel.join(&*name);
-            let Ok(ty) = entry.file_type() else { continue };
-            if ty.is_dir() {
-                stack.push(path);
-            } else if ty.is_file() {
-                out.push(path.to_string_lossy().replace('\\', "/"));
-                if out.len() > limits.max_files {
-                    return Err(ImportError::field(
-                        dir.display().to_string(),
-                        format!("more than {} files", limits.max_files),
-                    ));
-                }
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
 }
 
 /// `oid sha256:<hex>` of a Git LFS pointer file, if `path` is one.
@@ -608,163 +631,13 @@ pub(crate) fn format_of(path: &str) -> &'static str {
     }
 }
 
-/// Hashes and scans `files` (relative to `dir`) on up to four threads, each
-/// with one reusable 1 MiB buffer; results in the order given.
-fn hash_all(dir: &Path, files: &[&str], limits: &ModelLimits) -> Vec<Artifact> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, 4)
-        .min(files.len().max(1));
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut done: Vec<(usize, Artifact)> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut buf = vec![0u8; 1 << 20];
-                    let mut out = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(rel) = files.get(i) else { break };
-                        out.push((i, hash_and_scan(&dir.join(rel), rel, limits, &mut buf)));
-                    }
-                    out
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().unwrap_or_default())
-            .collect()
-    });
-    done.sort_by_key(|(i, _)| *i);
-    done.into_iter().map(|(_, a)| a).collect()
-}
-
-/// Hashes a file in 1 MiB chunks and, by its format, scans its header or
-/// pickle opcodes. Problems are recorded on the artifact, not raised: one bad
-/// weight file must not hide the others.
-fn hash_and_scan(path: &Path, rel: &str, limits: &ModelLimits, buf: &mut [u8]) -> Artifact {
-    let mut a = Artifact {
-        path: rel.to_string(),
-        format: format_of(rel).into(),
-        ..Default::default()
-    };
-    let mut file = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) => {
-            a.problems.push(format!("cannot read: {e}"));
-            return a;
-        }
-    };
-    let mut head = Vec::new();
-    let mut hasher = Sha256::new();
-    let mut hasher512 = limits.sha512.then(sha2::Sha512::new);
-    let mut size = 0u64;
-    loop {
-        match file.read(buf) {
-            Ok(0) => break,
-            Ok(n) => {
-                hasher.update(&buf[..n]);
-                if let Some(h) = hasher512.as_mut() {
-                    h.update(&buf[..n]);
-                }
-                if head.len() < 16 {
-                    head.extend_from_slice(&buf[..n.min(16 - head.len())]);
-                }
-                size += n as u64;
-            }
-            Err(e) => {
-                a.problems.push(format!("read failed: {e}"));
-                return a;
-            }
-        }
-    }
-    a.size = Some(size);
-    let hex = |d: &[u8]| d.iter().map(|b| format!("{b:02x}")).collect::<String>();
-    a.sha256 = Some(hex(&hasher.finalize()));
-    a.sha512 = hasher512.map(|h| hex(&h.finalize()));
-    // Content decides over the extension.
-    let is_zip = head.starts_with(b"PK\x03\x04");
-    let is_pickle = head.first() == Some(&0x80) && head.get(1).is_some_and(|p| *p <= 5);
-    if rel.to_ascii_lowercase().ends_with(".safetensors") {
-        match safetensors::header(path, size) {
-            Ok(n) => a.tensors = Some(n),
-            Err(e) => a.problems.push(format!("safetensors header: {e}")),
-        }
-    } else if is_zip && a.format == "pickle" {
-        let (report, torchscript) = scan_torch_zip(path, limits);
-        a.format = if torchscript {
-            "torchscript"
-        } else {
-            "torch-zip"
-        }
-        .into();
-        a.pickle = Some(report);
-    } else if is_pickle || a.format == "pickle" {
-        a.format = "pickle".into();
-        let mut report = PickleReport::default();
-        if size > limits.max_pickle_bytes {
-            report.error = Some(format!("{size} bytes, over the scan limit"));
-        } else {
-            match std::fs::read(path) {
-                Ok(bytes) => pickle::scan(&bytes, &mut report),
-                Err(e) => report.error = Some(e.to_string()),
-            }
-        }
-        a.pickle = Some(report);
-    } else if head.starts_with(b"GGUF") {
-        a.format = "gguf".into();
-    }
-    a
-}
-
-/// PyTorch's zip checkpoints keep the object graph in `*/data.pkl` (and other
-/// `.pkl` entries); tensors sit in raw storage entries that are not read.
-/// TorchScript archives (`torch.jit.save`) have the same layout plus the
-/// compiled program under `*/code/` and `*/constants.pkl`: the second value
-/// says whether this is one.
-fn scan_torch_zip(path: &Path, limits: &ModelLimits) -> (PickleReport, bool) {
-    let mut report = PickleReport::default();
-    let mut torchscript = false;
-    let result = (|| -> Result<(), String> {
-        let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
-        let mut zip = zip::ZipArchive::new(file).map_err(|e| e.to_string())?;
-        if zip.len() > limits.max_zip_entries {
-            return Err(format!("{} entries, over the limit", zip.len()));
-        }
-        let mut budget = limits.max_pickle_bytes;
-        for i in 0..zip.len() {
-            let mut entry = zip.by_index(i).map_err(|e| e.to_string())?;
-            let name = entry.name().map(|n| n.to_string()).unwrap_or_default();
-            torchscript |= name.contains("/code/__torch__/") || name.ends_with("/constants.pkl");
-            if !name.ends_with(".pkl") {
-                continue;
-            }
-            if entry.size() > budget {
-                return Err(format!("{name}: decompressed size over the scan limit"));
-            }
-            let mut bytes = Vec::new();
-            (&mut entry)
-                .take(budget)
-                .read_to_end(&mut bytes)
-                .map_err(|e| e.to_string())?;
-            budget -= bytes.len() as u64;
-            pickle::scan(&bytes, &mut report);
-        }
-        if report.streams == 0 && report.error.is_none() {
-            return Err("no pickle (*.pkl) entry in the archive: not a PyTorch checkpoint".into());
-        }
-        Ok(())
-    })();
-    if let Err(e) = result {
-        report.error = Some(e);
-    }
-    (report, torchscript)
-}
-
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
+    use super::scan::scan_torch_zip;
     use super::*;
+    use aibomdb_graph::PickleReport;
 
     fn corpus(rel: &str) -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR"))
