@@ -410,16 +410,16 @@ struct ServeArgs {
     /// Largest GraphQL answer, in bytes; the fields past it fail.
     #[arg(long, default_value_t = 64 * 1024 * 1024)]
     max_response_bytes: usize,
-    /// Longest a request may run once its body is in, in seconds.
-    #[arg(long, default_value_t = 30)]
-    timeout_secs: u64,
+    /// Longest a request may run once its body is in, in seconds (fractions allowed).
+    #[arg(long, default_value = "30", value_parser = seconds)]
+    timeout_secs: std::time::Duration,
     /// Longest a client may take to send a request's headers, or to start its
     /// next request on an idle connection, in seconds.
-    #[arg(long, default_value_t = 10)]
-    header_timeout_secs: u64,
+    #[arg(long, default_value = "10", value_parser = seconds)]
+    header_timeout_secs: std::time::Duration,
     /// Longest a client may take to send a request's body, in seconds.
-    #[arg(long, default_value_t = 60)]
-    body_timeout_secs: u64,
+    #[arg(long, default_value = "60", value_parser = seconds)]
+    body_timeout_secs: std::time::Duration,
     /// Read answers kept in memory until the next write (0: no cache).
     #[arg(long, default_value_t = 512)]
     cache_entries: usize,
@@ -504,16 +504,15 @@ fn serve(db: &PathBuf, args: ServeArgs) -> Result<ExitCode> {
         .map_err(|e| BadInput(format!("--listen {:?}: {e}", args.listen)))?;
     let write_token = token(&args.write_token, &args.write_token_file, "write")?;
     let read_token = token(&args.read_token, &args.read_token_file, "read")?;
-    let secs = std::time::Duration::from_secs;
     let store = std::sync::Arc::new(open(db)?);
     let config = aibomdb_api::ServerConfig {
         write_token,
         read_token,
         max_body_bytes: args.max_body_bytes,
         max_query_bytes: args.max_query_bytes,
-        timeout: secs(args.timeout_secs),
-        header_timeout: secs(args.header_timeout_secs),
-        body_timeout: secs(args.body_timeout_secs),
+        timeout: args.timeout_secs,
+        header_timeout: args.header_timeout_secs,
+        body_timeout: args.body_timeout_secs,
         cache_entries: args.cache_entries,
         cache_bytes: args.cache_bytes,
         allowed_hosts: args.allow_hosts,
@@ -539,6 +538,14 @@ fn serve(db: &PathBuf, args: ServeArgs) -> Result<ExitCode> {
         let _ = std::io::stdout().flush();
     }))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A positive number of seconds, fractions allowed.
+fn seconds(s: &str) -> Result<std::time::Duration, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() && v < 1e9 => Ok(std::time::Duration::from_secs_f64(v)),
+        _ => Err(format!("{s:?} is not a positive number of seconds")),
+    }
 }
 
 /// A bearer token from its flag (or env var) or the first line of its file;

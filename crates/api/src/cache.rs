@@ -118,6 +118,8 @@ pub(crate) fn key(request: &async_graphql::Request) -> String {
     out.push_str(request.operation_name.as_deref().unwrap_or_default());
     out.push('\0');
     out.push_str(&serde_json::to_string(&request.variables).unwrap_or_default());
+    // The key is kept; its spare capacity (a padded query's length) must not be.
+    out.shrink_to_fit();
     out
 }
 
