@@ -153,8 +153,14 @@ fn slow_and_idle_connections_are_closed() {
     let (code, text) = status(&mut half_body).expect("an answer to the half-sent body");
     assert_eq!(code, 408, "{text}");
     assert!(closed_by_server(&mut half_body));
-    assert!(closed_by_server(&mut half_head), "half-sent headers kept open");
-    assert!(closed_by_server(&mut kept), "idle kept-alive connection kept open");
+    assert!(
+        closed_by_server(&mut half_head),
+        "half-sent headers kept open"
+    );
+    assert!(
+        closed_by_server(&mut kept),
+        "idle kept-alive connection kept open"
+    );
     for (i, s) in idle.iter_mut().enumerate() {
         assert!(closed_by_server(s), "idle connection {i} kept open");
     }
@@ -181,7 +187,10 @@ fn depth_and_complexity_limits() {
     assert!(v["data"]["model"].is_null(), "{v}");
     // 20 levels is depth 22, over 16.
     let (_, v) = graphql(a, None, &nested(20), json!({}));
-    assert_eq!(v["errors"][0]["message"], "Query is nested too deep.", "{v}");
+    assert_eq!(
+        v["errors"][0]["message"], "Query is nested too deep.",
+        "{v}"
+    );
 
     let aliases = |field: &str, n: usize| {
         let body: Vec<String> = (0..n).map(|i| format!("a{i}:{field}")).collect();
