@@ -19,7 +19,6 @@ use std::time::Duration;
 
 use aibomdb_store::Store;
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -129,7 +128,6 @@ fn build_router(
         .route("/app.js", get(page::app_js))
         .route("/style.css", get(page::style_css))
         .merge(downloads)
-        .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(RequestBodyDeadlineLayer::new(config.body_timeout))
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
