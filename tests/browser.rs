@@ -150,3 +150,54 @@ fn dashboard_search_shows_the_deployments_that_contain_transformers() {
     let png = std::fs::read(&shot).expect("screenshot written");
     assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000);
 }
+
+/// GraphiQL at `/graphql` renders and runs a query with no route out: every
+/// request not to loopback is aborted (tests/browser/graphiql.mjs), none may
+/// be attempted, and the page reports no error (a CSP violation is one).
+#[test]
+fn graphiql_works_offline_from_the_binary() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    assert!(
+        root.join("tests/browser/node_modules/playwright-core")
+            .is_dir(),
+        "playwright-core is not installed: run `npm ci --prefix tests/browser`"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    let out = aibomdb(&db, &["ingest", root.join("examples").to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let expected = json(&aibomdb(&db, &["stats", "--format", "json"]));
+    let server = Server::start(&db, &[]);
+    let shots = root.join("target/browser");
+    std::fs::create_dir_all(&shots).unwrap();
+    let shot = shots.join("graphiql-offline.png");
+    let out = Command::new("node")
+        .arg(root.join("tests/browser/graphiql.mjs"))
+        .arg(server.url(""))
+        .arg(&shot)
+        .output()
+        .expect("run node");
+    assert!(
+        out.status.success(),
+        "graphiql.mjs failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(seen["editor"], 1, "{seen}");
+    assert_eq!(seen["offsite"], serde_json::json!([]), "{seen}");
+    assert_eq!(seen["errors"], serde_json::json!([]), "{seen}");
+    let deployments = seen["result"]["data"]["deployments"].as_array().unwrap();
+    assert!(!deployments.is_empty(), "{seen}");
+    assert_eq!(
+        Some(deployments.len() as u64),
+        expected["deployments"].as_u64(),
+        "{seen} vs {expected}"
+    );
+    let png = std::fs::read(&shot).expect("screenshot written");
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000);
+}

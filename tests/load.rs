@@ -14,15 +14,17 @@ use serde_json::json;
 const TOKEN: &str = "load-test-token-0123456789";
 const CLIENTS: usize = 256;
 
+/// The server's resident memory; no /proc to read it from fails the test
+/// (a check that cannot measure must not pass).
 fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_else(|e| {
+        panic!("cannot read the server's memory use from /proc/{pid}/status: {e}")
+    });
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no VmRSS in /proc/{pid}/status"))
 }
 
 fn round(addr: &str, round: usize, document: &str) -> Vec<String> {

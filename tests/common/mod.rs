@@ -63,6 +63,12 @@ pub struct Server {
 
 impl Server {
     pub fn start(db: &Path, extra: &[&str]) -> Server {
+        Server::start_with_env(db, extra, &[])
+    }
+
+    /// As `start`, with these environment variables set (the token variables
+    /// are otherwise removed).
+    pub fn start_with_env(db: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
         use std::io::BufRead;
         let mut child = Command::new(env!("CARGO_BIN_EXE_aibomdb"))
             .arg("--db")
@@ -72,6 +78,7 @@ impl Server {
             .env_remove("AIBOMDB_DB")
             .env_remove("AIBOMDB_WRITE_TOKEN")
             .env_remove("AIBOMDB_READ_TOKEN")
+            .envs(env.iter().copied())
             .stdout(std::process::Stdio::piped())
             .spawn()
             .expect("start aibomdb serve");

@@ -402,18 +402,41 @@ struct ServeArgs {
     /// File holding the write token (first line).
     #[arg(long, conflicts_with = "write_token")]
     write_token_file: Option<PathBuf>,
-    /// Bearer token for reads. Without one reads are open.
+    /// Bearer token for reads (the write token also reads). Without one reads are open.
     #[arg(long, env = "AIBOMDB_READ_TOKEN", hide_env_values = true)]
     read_token: Option<String>,
-    /// Largest request body accepted (uploads), in bytes.
+    /// File holding the read token (first line).
+    #[arg(long, conflicts_with = "read_token")]
+    read_token_file: Option<PathBuf>,
+    /// Largest request body accepted with the write token (uploads), in bytes.
     #[arg(long, default_value_t = 64 * 1024 * 1024)]
     max_body_bytes: usize,
-    /// Longest a request may run, in seconds.
-    #[arg(long, default_value_t = 30)]
-    timeout_secs: u64,
+    /// Largest request body accepted without the write token (a query), in bytes.
+    #[arg(long, default_value_t = 1024 * 1024)]
+    max_query_bytes: usize,
+    /// Largest GraphQL answer, in bytes; the fields past it fail.
+    #[arg(long, default_value_t = 64 * 1024 * 1024)]
+    max_response_bytes: usize,
+    /// Longest a request may run once its body is in, in seconds (fractions allowed).
+    #[arg(long, default_value = "30", value_parser = seconds)]
+    timeout_secs: std::time::Duration,
+    /// Longest a client may take to send a request's headers, or to start its
+    /// next request on an idle connection, in seconds.
+    #[arg(long, default_value = "10", value_parser = seconds)]
+    header_timeout_secs: std::time::Duration,
+    /// Longest a client may take to send a request's body, in seconds.
+    #[arg(long, default_value = "60", value_parser = seconds)]
+    body_timeout_secs: std::time::Duration,
     /// Read answers kept in memory until the next write (0: no cache).
     #[arg(long, default_value_t = 512)]
     cache_entries: usize,
+    /// Bytes the kept answers may take in all.
+    #[arg(long, default_value_t = 64 * 1024 * 1024)]
+    cache_bytes: usize,
+    /// A `Host` name the server answers to besides its listen address and
+    /// localhost (repeatable; `name` or `name:port`). Others get 421.
+    #[arg(long = "allow-host", value_name = "NAME")]
+    allow_hosts: Vec<String>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -488,30 +511,24 @@ fn serve(db: &PathBuf, args: ServeArgs) -> Result<ExitCode> {
         .listen
         .parse()
         .map_err(|e| BadInput(format!("--listen {:?}: {e}", args.listen)))?;
-    let write_token = match (&args.write_token, &args.write_token_file) {
-        (Some(t), _) => Some(t.trim().to_string()),
-        (None, Some(f)) => Some(
-            std::fs::read_to_string(f)
-                .map_err(|e| BadInput(format!("--write-token-file {}: {e}", f.display())))?
-                .lines()
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_string(),
-        ),
-        (None, None) => None,
-    };
-    if write_token.as_deref().is_some_and(|t| t.len() < 16) {
-        return Err(BadInput("the write token must be at least 16 characters".into()).into());
-    }
+    let write_token = token(&args.write_token, &args.write_token_file, "write")?;
+    let read_token = token(&args.read_token, &args.read_token_file, "read")?;
     let store = std::sync::Arc::new(open(db)?);
     let config = aibomdb_api::ServerConfig {
         write_token,
-        read_token: args.read_token,
+        read_token,
         max_body_bytes: args.max_body_bytes,
-        timeout: std::time::Duration::from_secs(args.timeout_secs),
+        max_query_bytes: args.max_query_bytes,
+        timeout: args.timeout_secs,
+        header_timeout: args.header_timeout_secs,
+        body_timeout: args.body_timeout_secs,
         cache_entries: args.cache_entries,
-        ..Default::default()
+        cache_bytes: args.cache_bytes,
+        allowed_hosts: args.allow_hosts,
+        limits: aibomdb_api::QueryLimits {
+            max_response_bytes: args.max_response_bytes,
+            ..Default::default()
+        },
     };
     let writable = config.write_token.is_some();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -530,6 +547,38 @@ fn serve(db: &PathBuf, args: ServeArgs) -> Result<ExitCode> {
         let _ = std::io::stdout().flush();
     }))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A positive number of seconds, fractions allowed.
+fn seconds(s: &str) -> Result<std::time::Duration, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() && v < 1e9 => Ok(std::time::Duration::from_secs_f64(v)),
+        _ => Err(format!("{s:?} is not a positive number of seconds")),
+    }
+}
+
+/// A bearer token from its flag (or env var) or the first line of its file;
+/// too short a token is refused.
+fn token(value: &Option<String>, file: &Option<PathBuf>, which: &str) -> Result<Option<String>> {
+    let token = match (value, file) {
+        (Some(t), _) => t.trim().to_string(),
+        (None, Some(f)) => std::fs::read_to_string(f)
+            .map_err(|e| BadInput(format!("--{which}-token-file {}: {e}", f.display())))?
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
+        (None, None) => return Ok(None),
+    };
+    if token.len() < aibomdb_api::MIN_TOKEN_LEN {
+        return Err(BadInput(format!(
+            "the {which} token must be at least {} characters",
+            aibomdb_api::MIN_TOKEN_LEN
+        ))
+        .into());
+    }
+    Ok(Some(token))
 }
 
 /// Query errors: a malformed question exits 2, a store failure is ours.

@@ -7,6 +7,8 @@ use std::sync::Arc;
 use aibomdb_query::{QueryError, Target};
 use aibomdb_store::Store;
 use async_graphql::connection::{Connection, Edge};
+
+pub use crate::limits::QueryLimits;
 use async_graphql::{
     Context, EmptySubscription, Enum, Error, ErrorExtensions, InputObject, Object, Result, Schema,
     SimpleObject,
@@ -60,8 +62,8 @@ pub struct ListInfo {
 
 type List<T> = Connection<usize, T, ListInfo>;
 
-const DEFAULT_PAGE: usize = 50;
-const MAX_PAGE: usize = 1000;
+pub(crate) const DEFAULT_PAGE: usize = 50;
+pub(crate) const MAX_PAGE: usize = 1000;
 
 /// The page `after`/`first` ask for: (offset, limit). Cursors are positions.
 fn page_bounds(after: Option<&str>, first: Option<i32>) -> Result<(usize, usize)> {
@@ -360,6 +362,7 @@ impl Deployment {
 
     /// Packages of the current documents; `direct` filters direct (true) or
     /// transitive (false) as the documents state it.
+    #[graphql(complexity = "crate::limits::page_cost(first, child_complexity)")]
     async fn packages(
         &self,
         direct: Option<bool>,
@@ -822,6 +825,7 @@ impl QueryRoot {
     /// Versions of a package name, each with the deployments and documents
     /// that contain it. `versionRange` uses the ecosystem's own ordering
     /// (`<4.38`, `>=1.0,<2`).
+    #[graphql(complexity = "crate::limits::page_cost(first, child_complexity)")]
     async fn packages(
         &self,
         ctx: &Context<'_>,
@@ -847,6 +851,7 @@ impl QueryRoot {
     /// (by purl, or by name and version range), directly or transitively, each
     /// with the path that makes it a hit.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "crate::limits::page_cost(first, child_complexity)")]
     async fn deployments_using(
         &self,
         ctx: &Context<'_>,
@@ -1053,6 +1058,7 @@ impl QueryRoot {
     /// The deployment as a compliance document: `format` is cyclonedx-1.6,
     /// cyclonedx-1.5, spdx-2.3, openvex or cyclonedx-vex. Returns the JSON
     /// text (also downloadable at `/deployments/{name}/export/{format}`).
+    #[graphql(complexity = "crate::limits::WHOLE_DEPLOYMENT_COST")]
     async fn export(
         &self,
         ctx: &Context<'_>,
@@ -1087,6 +1093,7 @@ impl QueryRoot {
 
     /// Completeness of the deployment's CycloneDX 1.6 export against BSI
     /// TR-03183-2 v2.1.0, field by field.
+    #[graphql(complexity = "crate::limits::WHOLE_DEPLOYMENT_COST")]
     async fn cra_report(
         &self,
         ctx: &Context<'_>,
@@ -1506,30 +1513,15 @@ impl MutationRoot {
     }
 }
 
-/// Limits that keep a hostile query from stalling the server.
-#[derive(Debug, Clone, Copy)]
-pub struct QueryLimits {
-    pub max_depth: usize,
-    pub max_complexity: usize,
-    pub max_recursive_depth: usize,
-}
-
-impl Default for QueryLimits {
-    fn default() -> Self {
-        QueryLimits {
-            max_depth: 16,
-            max_complexity: 10_000,
-            max_recursive_depth: 32,
-        }
-    }
-}
-
 pub fn build_schema(store: Arc<Store>, limits: QueryLimits) -> AppSchema {
     Schema::build(QueryRoot, MutationRoot, EmptySubscription)
         .data(store)
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
         .limit_recursive_depth(limits.max_recursive_depth)
+        .extension(crate::limits::ResponseBudget {
+            max: limits.max_response_bytes,
+        })
         .finish()
 }
 
