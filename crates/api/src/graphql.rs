@@ -117,7 +117,7 @@ fn graphql_json(body: Bytes) -> Response {
 }
 
 /// `application/json`, with or without parameters (`; charset=utf-8`).
-fn is_json(headers: &HeaderMap) -> bool {
+pub(crate) fn is_json(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -125,7 +125,7 @@ fn is_json(headers: &HeaderMap) -> bool {
         .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
 }
 
-fn too_large(limit: usize, can_write: bool) -> Response {
+pub(crate) fn too_large(limit: usize, can_write: bool) -> Response {
     let why = if can_write {
         "--max-body-bytes"
     } else {
@@ -138,11 +138,11 @@ fn too_large(limit: usize, can_write: bool) -> Response {
     )
 }
 
-type Refusal = fn(usize, bool) -> Response;
+pub(crate) type Refusal = fn(usize, bool) -> Response;
 
 /// The whole body, at most `limit` bytes; the body deadline layer bounds the
 /// time. A refusal is answered from its kind.
-async fn read_body(body: Body, limit: usize) -> Result<Bytes, Refusal> {
+pub(crate) async fn read_body(body: Body, limit: usize) -> Result<Bytes, Refusal> {
     match axum::body::to_bytes(body, limit).await {
         Ok(b) => Ok(b),
         Err(e) => {

@@ -8,6 +8,7 @@
 mod auth;
 mod cache;
 mod downloads;
+pub mod gate;
 mod graphql;
 mod limits;
 mod page;
@@ -124,6 +125,7 @@ fn build_router(
         .route("/graphql", get(page::graphiql).post(graphql::graphql))
         .route("/graphiql/{file}", get(page::graphiql_asset))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/v1/gate", axum::routing::post(gate::post))
         .route("/", get(page::index))
         .route("/app.js", get(page::app_js))
         .route("/style.css", get(page::style_css))

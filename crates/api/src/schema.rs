@@ -14,7 +14,15 @@ use async_graphql::{
     SimpleObject,
 };
 
-pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// Every query field: the inventory's and the gate's.
+#[derive(async_graphql::MergedObject, Default)]
+pub struct Query(QueryRoot, crate::gate::GateQuery);
+
+/// Every mutation: the inventory's and the gate's stored policies.
+#[derive(async_graphql::MergedObject, Default)]
+pub struct Mutation(MutationRoot, crate::gate::GateMutation);
 
 /// What the caller's bearer token allows; put into each request by the HTTP layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -818,6 +826,7 @@ pub struct SearchResults {
     pub advisories: Vec<String>,
 }
 
+#[derive(Default)]
 pub struct QueryRoot;
 
 #[Object]
@@ -1246,9 +1255,10 @@ pub struct AdvisoryLoadResult {
     pub rejected: Vec<String>,
 }
 
+#[derive(Default)]
 pub struct MutationRoot;
 
-fn require_write(ctx: &Context<'_>) -> Result<()> {
+pub(crate) fn require_write(ctx: &Context<'_>) -> Result<()> {
     match ctx.data_opt::<Access>() {
         Some(a) if a.can_write => Ok(()),
         _ => Err(Error::new(
@@ -1514,7 +1524,7 @@ impl MutationRoot {
 }
 
 pub fn build_schema(store: Arc<Store>, limits: QueryLimits) -> AppSchema {
-    Schema::build(QueryRoot, MutationRoot, EmptySubscription)
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .data(store)
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
@@ -1527,7 +1537,7 @@ pub fn build_schema(store: Arc<Store>, limits: QueryLimits) -> AppSchema {
 
 /// The schema in SDL, as checked in at `schema/schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(QueryRoot, MutationRoot, EmptySubscription)
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .finish()
         .sdl()
 }

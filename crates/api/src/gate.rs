@@ -1,0 +1,380 @@
+//! The gate over the API, evaluated by `aibomdb_policy` exactly as the CLI
+//! does: GraphQL `gate`, `policies`, `storePolicy` and `removePolicy`, and
+//! `POST /v1/gate` for pipelines and admission webhooks, which may send a
+//! document to be judged without storing it.
+
+use std::sync::Arc;
+
+use aibomdb_policy::{GateReport, Policy, PolicyError};
+use aibomdb_store::Store;
+use async_graphql::{Context, Error, ErrorExtensions, Object, Result, SimpleObject};
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use crate::schema::PathStep;
+use crate::{App, auth, error_response, graphql};
+
+/// A stored policy by name, or one given inline (TOML).
+fn resolve(
+    store: &Store,
+    inline: Option<&str>,
+    stored: Option<&str>,
+) -> Result<Policy, PolicyError> {
+    match (inline, stored) {
+        (Some(text), None) => Policy::parse("inline policy", text),
+        (None, Some(name)) => {
+            let p = store.policy(name)?.ok_or_else(|| PolicyError::Read {
+                file: format!("stored policy {name}"),
+                message: "no such policy (aibomdb policy add)".into(),
+            })?;
+            Policy::from_stored(&p)
+        }
+        _ => Err(PolicyError::Read {
+            file: "request".into(),
+            message: "give exactly one of `policy` (TOML) and `stored` (a stored policy's name)"
+                .into(),
+        }),
+    }
+}
+
+fn instant(at: Option<&str>) -> Result<i64, PolicyError> {
+    match at {
+        None => Ok(aibomdb_policy::time::now()),
+        Some(t) => aibomdb_policy::time::parse(t).ok_or_else(|| PolicyError::Read {
+            file: "at".into(),
+            message: format!("{t:?} is not an RFC 3339 time or a date"),
+        }),
+    }
+}
+
+fn graphql_error(e: PolicyError) -> Error {
+    let code = match e {
+        PolicyError::Store(_) => "STORE",
+        PolicyError::NoDeployment(_) => "NOT_FOUND",
+        _ => "BAD_INPUT",
+    };
+    Error::new(e.to_string()).extend_with(|_, x| x.set("code", code))
+}
+
+#[derive(SimpleObject)]
+pub struct GateViolation {
+    /// `deny` or `warn`.
+    pub level: String,
+    pub subject: String,
+    pub message: String,
+    /// The document that shows, or fails to show, the evidence.
+    pub document: Option<String>,
+    /// Deployment → document → … → the offending node.
+    pub path: Vec<PathStep>,
+}
+
+#[derive(SimpleObject)]
+pub struct GateWaiver {
+    pub subject: String,
+    pub advisory: String,
+    pub reason: String,
+    pub expires: String,
+    /// Its line in the policy.
+    pub line: u64,
+}
+
+#[derive(SimpleObject)]
+pub struct GateRule {
+    pub rule: String,
+    /// `deny` or `warn`.
+    pub level: String,
+    /// `pass`, `warn` or `fail`.
+    pub outcome: String,
+    pub summary: String,
+    pub violations: Vec<GateViolation>,
+    pub waived: Vec<GateWaiver>,
+}
+
+/// One deployment's verdict under a policy.
+#[derive(SimpleObject)]
+pub struct GateVerdict {
+    pub deployment: String,
+    pub policy: String,
+    /// The instant it was evaluated as of (RFC 3339).
+    pub at: String,
+    /// No `deny` rule failed: it may ship.
+    pub passed: bool,
+    pub rules: Vec<GateRule>,
+}
+
+fn lower(v: impl std::fmt::Debug) -> String {
+    format!("{v:?}").to_lowercase()
+}
+
+fn verdict(report: GateReport) -> Option<GateVerdict> {
+    let policy = report.policy;
+    let at = report.at;
+    report.deployments.into_iter().next().map(|d| GateVerdict {
+        deployment: d.deployment,
+        policy,
+        at,
+        passed: d.passed,
+        rules: d
+            .rules
+            .into_iter()
+            .map(|r| GateRule {
+                rule: r.rule,
+                level: lower(r.level),
+                outcome: lower(r.outcome),
+                summary: r.summary,
+                violations: r
+                    .violations
+                    .into_iter()
+                    .map(|v| GateViolation {
+                        level: lower(v.level),
+                        subject: v.subject,
+                        message: v.message,
+                        document: v.document,
+                        path: v
+                            .path
+                            .into_iter()
+                            .map(|s| PathStep {
+                                kind: s.kind.to_string(),
+                                id: s.id,
+                                via: s.via.to_string(),
+                            })
+                            .collect(),
+                    })
+                    .collect(),
+                waived: r
+                    .waived
+                    .into_iter()
+                    .map(|w| GateWaiver {
+                        subject: w.subject,
+                        advisory: w.advisory,
+                        reason: w.reason,
+                        expires: w.expires,
+                        line: w.line as u64,
+                    })
+                    .collect(),
+            })
+            .collect(),
+    })
+}
+
+#[derive(SimpleObject)]
+pub struct StoredPolicyView {
+    pub name: String,
+    /// RFC 3339.
+    pub added_at: String,
+    /// The TOML as stored.
+    pub text: String,
+}
+
+fn view(p: aibomdb_store::StoredPolicy) -> StoredPolicyView {
+    StoredPolicyView {
+        added_at: aibomdb_policy::time::format(p.added_at as i64),
+        name: p.name,
+        text: p.text,
+    }
+}
+
+async fn on_store<T, F>(ctx: &Context<'_>, f: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&Store) -> Result<T, PolicyError> + Send + 'static,
+{
+    let store = ctx.data_unchecked::<Arc<Store>>().clone();
+    tokio::task::spawn_blocking(move || f(&store))
+        .await
+        .map_err(|e| Error::new(format!("internal: {e}")))?
+        .map_err(graphql_error)
+}
+
+#[derive(Default)]
+pub struct GateQuery;
+
+#[Object]
+impl GateQuery {
+    /// May this deployment ship? The policy is a stored one (`stored`) or
+    /// TOML given inline (`policy`); `at` fixes "now" (waivers, freshness).
+    #[graphql(complexity = "crate::limits::WHOLE_DEPLOYMENT_COST")]
+    async fn gate(
+        &self,
+        ctx: &Context<'_>,
+        deployment: String,
+        policy: Option<String>,
+        stored: Option<String>,
+        at: Option<String>,
+    ) -> Result<GateVerdict> {
+        on_store(ctx, move |store| {
+            let p = resolve(store, policy.as_deref(), stored.as_deref())?;
+            let at = instant(at.as_deref())?;
+            let report = aibomdb_policy::evaluate(store, &p, &[deployment], at)?;
+            verdict(report).ok_or_else(|| PolicyError::Query("no verdict".into()))
+        })
+        .await
+    }
+
+    /// Policies stored on the server.
+    async fn policies(&self, ctx: &Context<'_>) -> Result<Vec<StoredPolicyView>> {
+        on_store(ctx, |store| {
+            Ok(store.policies()?.into_iter().map(view).collect())
+        })
+        .await
+    }
+}
+
+#[derive(Default)]
+pub struct GateMutation;
+
+#[Object]
+impl GateMutation {
+    /// Checks a policy and stores it under `name` (replacing one of that name).
+    async fn store_policy(
+        &self,
+        ctx: &Context<'_>,
+        name: String,
+        text: String,
+    ) -> Result<StoredPolicyView> {
+        crate::schema::require_write(ctx)?;
+        on_store(ctx, move |store| {
+            if name.trim().is_empty() || name.chars().any(char::is_control) {
+                return Err(PolicyError::Read {
+                    file: "name".into(),
+                    message: format!("{name:?} is not a policy name"),
+                });
+            }
+            Policy::parse(&format!("policy {name}"), &text)?;
+            let stored = aibomdb_store::StoredPolicy {
+                name,
+                text,
+                added_at: aibomdb_policy::time::now().max(0) as u64,
+            };
+            store.put_policy(&stored)?;
+            Ok(view(stored))
+        })
+        .await
+    }
+
+    /// Removes a stored policy; false when there was none.
+    async fn remove_policy(&self, ctx: &Context<'_>, name: String) -> Result<bool> {
+        crate::schema::require_write(ctx)?;
+        on_store(ctx, move |store| Ok(store.remove_policy(&name)?)).await
+    }
+}
+
+/// A document sent to be judged, not stored.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UploadedDocument {
+    /// Its file name (`uv.lock`, `sbom.cdx.json`): lockfiles are told apart by it.
+    name: String,
+    /// The text, or `content_base64` for bytes.
+    content: Option<String>,
+    content_base64: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GateRequest {
+    policy: Option<String>,
+    stored: Option<String>,
+    deployment: Option<String>,
+    document: Option<UploadedDocument>,
+    at: Option<String>,
+}
+
+/// `POST /v1/gate`: `{"stored"|"policy", "deployment"|"document", "at"?}` →
+/// the gate report (`passed`, each rule's verdict with paths). 200 whatever
+/// the verdict; 400 for a bad policy or document, 404 for an unknown
+/// deployment. Tokens, content type and length are checked before the body
+/// is read, as on `/graphql`; an anonymous caller (reads open) may send at
+/// most `--max-query-bytes`, a token holder `--max-body-bytes`.
+pub(crate) async fn post(State(app): State<App>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let caller = auth::caller(&app, &parts.headers);
+    if !caller.can_read {
+        return auth::unauthenticated();
+    }
+    if !graphql::is_json(&parts.headers) {
+        return error_response(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "BAD_REQUEST",
+            "POST /v1/gate takes `Content-Type: application/json`",
+        );
+    }
+    let identified = caller.can_write || app.config.read_token.is_some();
+    let limit = if identified {
+        app.config.max_body_bytes
+    } else {
+        app.config.max_query_bytes.min(app.config.max_body_bytes)
+    };
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return graphql::too_large(limit, identified);
+    }
+    let body = match graphql::read_body(body, limit).await {
+        Ok(b) => b,
+        Err(refused) => return refused(limit, identified),
+    };
+    let store = app.store.clone();
+    let work = tokio::task::spawn_blocking(move || -> Result<GateReport, (StatusCode, String)> {
+        let bad = |m: String| (StatusCode::BAD_REQUEST, m);
+        let req: GateRequest = serde_json::from_slice(&body)
+            .map_err(|e| bad(format!("the body is not a gate request: {e}")))?;
+        let policy = resolve(&store, req.policy.as_deref(), req.stored.as_deref())
+            .map_err(|e| bad(e.to_string()))?;
+        let at = instant(req.at.as_deref()).map_err(|e| bad(e.to_string()))?;
+        let result = match (req.deployment, req.document) {
+            (Some(d), None) => aibomdb_policy::evaluate(&store, &policy, &[d], at),
+            (None, Some(doc)) => {
+                let bytes = match (doc.content, doc.content_base64) {
+                    (Some(text), None) => text.into_bytes(),
+                    (None, Some(b64)) => {
+                        use base64::Engine as _;
+                        base64::engine::general_purpose::STANDARD
+                            .decode(b64.as_bytes())
+                            .map_err(|e| bad(format!("document.content_base64: {e}")))?
+                    }
+                    _ => {
+                        return Err(bad(
+                            "document needs one of `content` and `content_base64`".into()
+                        ));
+                    }
+                };
+                let prepared = aibomdb_ingest::prepare_upload(&doc.name, &bytes)
+                    .map_err(|e| bad(e.to_string()))?;
+                aibomdb_policy::evaluate_document(&store, &policy, prepared, at)
+            }
+            _ => return Err(bad("give exactly one of `deployment` and `document`".into())),
+        };
+        result.map_err(|e| match e {
+            PolicyError::NoDeployment(_) => (StatusCode::NOT_FOUND, e.to_string()),
+            PolicyError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+            other => (StatusCode::BAD_REQUEST, other.to_string()),
+        })
+    });
+    match tokio::time::timeout(app.config.timeout, work).await {
+        Ok(Ok(Ok(report))) => axum::Json(report).into_response(),
+        Ok(Ok(Err((status, message)))) => {
+            let code = match status {
+                StatusCode::NOT_FOUND => "NOT_FOUND",
+                StatusCode::BAD_REQUEST => "BAD_INPUT",
+                _ => "STORE",
+            };
+            error_response(status, code, &message)
+        }
+        Ok(Err(e)) => error_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL",
+            &e.to_string(),
+        ),
+        Err(_) => error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "TIMEOUT",
+            "the gate took longer than --timeout-secs",
+        ),
+    }
+}

@@ -1,0 +1,172 @@
+//! The gate over HTTP: GraphQL `gate`/`storePolicy`/`policies`, and
+//! `POST /v1/gate` with a deployment or an uploaded document that is judged
+//! without being stored (the store's content fingerprint is unchanged).
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::{Server, aibomdb, corpus, fingerprint, graphql, http, stderr};
+use serde_json::{Value, json};
+
+const WRITE: &str = "write-token-0123456789";
+const READ: &str = "read-token-0123456789ab";
+const POLICY: &str = "version = 1\n[vulnerabilities]\nseverity = \"low\"\nunknown = \"deny\"\n";
+
+fn python_image() -> PathBuf {
+    corpus().join(
+        "external/guac-data/docs/cyclonedx/syft-cyclonedx-docker.io-library-python.latest.json",
+    )
+}
+
+fn post_gate(addr: &str, token: Option<&str>, body: &Value) -> (u16, Value) {
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let mut headers = vec![("Content-Type", "application/json")];
+    if let Some(a) = &auth {
+        headers.push(("Authorization", a.as_str()));
+    }
+    let (status, bytes) = http(
+        addr,
+        "POST",
+        "/v1/gate",
+        &headers,
+        body.to_string().as_bytes(),
+    );
+    let v = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&bytes)));
+    (status, v)
+}
+
+fn subjects(report: &Value) -> Vec<String> {
+    let mut out: Vec<String> = report["deployments"][0]["rules"][0]["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["subject"].as_str().unwrap().to_string())
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn gate_over_graphql_and_post_v1_gate() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    for args in [
+        vec![
+            "ingest",
+            python_image().to_str().unwrap(),
+            "--deployment",
+            "python",
+        ],
+        vec![
+            "advisories",
+            "load",
+            corpus()
+                .join("osv/pypa-advisory-database")
+                .to_str()
+                .unwrap(),
+        ],
+    ] {
+        let out = aibomdb(&db, &args);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let tokens = ["--write-token", WRITE, "--read-token", READ];
+
+    // Stored policies need the write token.
+    let server = Server::start(&db, &tokens);
+    let store = "mutation($t: String!) { storePolicy(name: \"release\", text: $t) { name } }";
+    let (_, refused) = graphql(&server.addr, Some(READ), store, json!({"t": POLICY}));
+    assert_eq!(
+        refused["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{refused}"
+    );
+    let (status, stored) = graphql(&server.addr, Some(WRITE), store, json!({"t": POLICY}));
+    assert_eq!(status, 200, "{stored}");
+    assert_eq!(stored["data"]["storePolicy"]["name"], "release");
+    let (_, bad) = graphql(
+        &server.addr,
+        Some(WRITE),
+        store,
+        json!({"t": "version = 1\n[pinning]\nmodles = true\n"}),
+    );
+    assert_eq!(bad["errors"][0]["extensions"]["code"], "BAD_INPUT", "{bad}");
+    assert!(
+        bad["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains(":3:"),
+        "{bad}"
+    );
+    server.stop();
+    let before = fingerprint(&db);
+
+    let server = Server::start(&db, &tokens);
+    // GraphQL: inline and stored give the same verdict, with paths.
+    let q = "query($p: String, $s: String) { gate(deployment: \"python\", policy: $p, stored: $s, at: \"2026-12-01\") \
+             { passed rules { rule outcome violations { subject path { kind id } } } } }";
+    let (_, inline) = graphql(&server.addr, Some(READ), q, json!({"p": POLICY}));
+    let (_, stored) = graphql(&server.addr, Some(READ), q, json!({"s": "release"}));
+    assert_eq!(inline["data"], stored["data"], "{inline} {stored}");
+    let gate = &inline["data"]["gate"];
+    assert_eq!(gate["passed"], false);
+    let violations = gate["rules"][0]["violations"].as_array().unwrap();
+    assert_eq!(violations.len(), 3, "{gate}");
+    assert_eq!(violations[0]["path"][0]["id"], "python");
+    let (_, unknown) = graphql(
+        &server.addr,
+        Some(READ),
+        "{ gate(deployment: \"nope\", stored: \"release\") { passed } }",
+        json!({}),
+    );
+    assert_eq!(unknown["errors"][0]["extensions"]["code"], "NOT_FOUND");
+
+    // POST /v1/gate: no token, no answer.
+    let body = json!({"stored": "release", "deployment": "python", "at": "2026-12-01"});
+    assert_eq!(post_gate(&server.addr, None, &body).0, 401);
+    let (status, report) = post_gate(&server.addr, Some(READ), &body);
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["passed"], false);
+    assert_eq!(subjects(&report).len(), 3);
+    // An uploaded SBOM, judged against the store's advisories, not stored.
+    let upload = json!({
+        "policy": POLICY,
+        "document": {
+            "name": "sbom.cdx.json",
+            "content": std::fs::read_to_string(python_image()).unwrap(),
+        },
+        "at": "2026-12-01",
+    });
+    let (status, report) = post_gate(&server.addr, Some(READ), &upload);
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["passed"], false);
+    assert_eq!(
+        subjects(&report),
+        [
+            "PYSEC-2022-43012 in pkg:pypi/setuptools@63.2.0",
+            "PYSEC-2022-43017 in pkg:pypi/wheel@0.37.1",
+            "PYSEC-2023-228 in pkg:pypi/pip@22.2.2"
+        ]
+    );
+    // Bad requests say why.
+    let (status, e) = post_gate(
+        &server.addr,
+        Some(READ),
+        &json!({"policy": "version = 1\n[pinning]\nmodles = 1\n", "deployment": "python"}),
+    );
+    assert_eq!(status, 400, "{e}");
+    let (status, _) = post_gate(
+        &server.addr,
+        Some(READ),
+        &json!({"stored": "release", "deployment": "nope"}),
+    );
+    assert_eq!(status, 404);
+    let (status, _) = post_gate(&server.addr, Some(READ), &json!({"stored": "release"}));
+    assert_eq!(status, 400);
+    server.stop();
+    assert_eq!(
+        fingerprint(&db),
+        before,
+        "judging an upload wrote to the store"
+    );
+}
