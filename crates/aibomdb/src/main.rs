@@ -1,6 +1,11 @@
 //! `aibomdb`: the command line. Parses arguments, calls the libraries, prints.
-//! Exit codes: 0 success, 1 a gate tripped, 2 bad input or usage.
+//! Exit codes: 0 success, 1 a gate tripped, 2 bad input or usage, 3 an
+//! internal failure (`exit.rs`).
 
+// First, so that its print macros shadow std's everywhere below.
+#[macro_use]
+mod output;
+mod exit;
 mod table;
 
 use std::io::IsTerminal;
@@ -13,6 +18,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use exit::BadInput;
 use table::Table;
 
 #[derive(Parser)]
@@ -415,11 +421,6 @@ enum OutputFormat {
     Json,
 }
 
-/// An error that is the user's input, not ours: exit code 2.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct BadInput(String);
-
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -429,14 +430,21 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    match run(cli) {
-        Ok(code) => code,
-        Err(e) => {
+    // A panic is a bug: the hook has printed it; the exit code says "ours".
+    let code = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli))) {
+        Ok(Ok(code)) => code,
+        Ok(Err(e)) => {
             eprintln!("error: {e:#}");
-            // Every failure here is about what the user gave us (files, names,
-            // ranges) or a store we could not open; both are exit 2.
-            ExitCode::from(2)
+            ExitCode::from(exit::code(&e))
         }
+        Err(_) => ExitCode::from(exit::INTERNAL),
+    };
+    match output::take_stdout_error() {
+        Some(e) => {
+            eprintln!("error: writing to stdout: {e}");
+            ExitCode::from(exit::INTERNAL)
+        }
+        None => code,
     }
 }
 
@@ -591,7 +599,7 @@ fn ingest_model(db: &PathBuf, args: IngestModelArgs) -> Result<ExitCode> {
         Ok(p) => p,
         Err(e) => {
             eprintln!("error: {e}");
-            return Ok(ExitCode::from(2));
+            return Ok(ExitCode::from(exit::ingest(&e)));
         }
     };
     let store = open(db)?;
@@ -599,7 +607,7 @@ fn ingest_model(db: &PathBuf, args: IngestModelArgs) -> Result<ExitCode> {
         Ok(o) => o,
         Err(e) => {
             eprintln!("error: {e}");
-            return Ok(ExitCode::from(2));
+            return Ok(ExitCode::from(exit::ingest(&e)));
         }
     };
     let views = aibomdb_query::models(&store, None)?;
@@ -755,7 +763,7 @@ fn cra_report(store: &Store, args: CraReportArgs) -> Result<ExitCode> {
     };
     write_out(args.out.as_ref(), &text)?;
     Ok(if report.required_missing {
-        ExitCode::from(1)
+        ExitCode::from(exit::GATE)
     } else {
         ExitCode::SUCCESS
     })
@@ -806,6 +814,9 @@ fn ingest(db: &PathBuf, args: IngestArgs) -> Result<ExitCode> {
         ProgressBar::hidden()
     };
     let mut rows = Vec::new();
+    // The worst failure decides the code: one broken commit is ours (3) even
+    // when another input was merely malformed (2).
+    let mut worst = exit::BAD_INPUT;
     let failures = aibomdb_ingest::run(
         &store,
         &inputs,
@@ -837,16 +848,16 @@ fn ingest(db: &PathBuf, args: IngestArgs) -> Result<ExitCode> {
                     "superseded": match outcome { IngestOutcome::Ingested { superseded, .. } => *superseded, _ => None },
                     });
                     if args.stream {
-                        use std::io::Write;
-                        let mut out = std::io::stdout().lock();
-                        let _ = writeln!(out, "{row}");
-                        let _ = out.flush();
+                        println!("{row}");
                     } else {
                         rows.push(row);
                     }
                 }
                 Event::Skipped(e) => tracing::info!("skipped {e}"),
-                Event::Failed(e) => bar.suspend(|| eprintln!("error: {e}")),
+                Event::Failed(e) => {
+                    worst = worst.max(exit::ingest(e));
+                    bar.suspend(|| eprintln!("error: {e}"))
+                }
             }
         },
     );
@@ -891,7 +902,7 @@ fn ingest(db: &PathBuf, args: IngestArgs) -> Result<ExitCode> {
             "{failures} of {} inputs failed; nothing of those was written",
             inputs.len()
         );
-        return Ok(ExitCode::from(2));
+        return Ok(ExitCode::from(worst));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -1036,7 +1047,7 @@ fn query(store: &Store, q: QueryCommand) -> Result<ExitCode> {
                 }
             }
             if risky && !views.is_empty() {
-                return Ok(ExitCode::from(1));
+                return Ok(ExitCode::from(exit::GATE));
             }
         }
         QueryCommand::Lineage {
@@ -1277,7 +1288,7 @@ fn load_advisories(
     Ok(if rejected.is_empty() {
         ExitCode::SUCCESS
     } else {
-        ExitCode::from(2)
+        ExitCode::from(exit::BAD_INPUT)
     })
 }
 
@@ -1317,7 +1328,7 @@ fn match_command(store: &Store, args: MatchArgs) -> Result<ExitCode> {
             "gate: matches at or above --fail-on {}",
             args.fail_on.unwrap_or_default()
         );
-        return Ok(ExitCode::from(1));
+        return Ok(ExitCode::from(exit::GATE));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -42,8 +42,15 @@ pub use vex::VexRecord;
 /// types stay out of the interface.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// The file could not be opened or created (I/O, permissions).
     #[error("store {path}: {message}")]
     Open { path: PathBuf, message: String },
+    /// The file exists but is not a store: what `--db` names is wrong.
+    #[error("{path} is not an aibomdb store: {message}")]
+    NotAStore { path: PathBuf, message: String },
+    /// Another process (a running `serve`) holds the store.
+    #[error("store {path}: already open in another process")]
+    InUse { path: PathBuf },
     #[error("store backend: {0}")]
     Backend(String),
     #[error("store record {table}/{key} is unreadable: {message}")]
@@ -173,23 +180,56 @@ pub struct Store {
     heads: std::sync::Mutex<Option<(u64, Heads)>>,
 }
 
+/// redb's file signature (`redb::tree_store::page_store::header::MAGICNUMBER`,
+/// private there): its first nine bytes.
+const REDB_MAGIC: [u8; 9] = [b'r', b'e', b'd', b'b', 0x1A, 0x0A, 0xA9, 0x0D, 0x0A];
+
+/// Refuses a non-empty file that is not a redb file (an SBOM given as `--db`)
+/// by its signature, so that it is told from a damaged store and never written.
+fn not_a_store(path: &Path) -> Result<()> {
+    use std::io::Read;
+    let Ok(mut file) = std::fs::File::open(path) else {
+        // Absent (created next) or unreadable (redb reports why).
+        return Ok(());
+    };
+    let mut head = Vec::with_capacity(REDB_MAGIC.len());
+    let read = file
+        .by_ref()
+        .take(REDB_MAGIC.len() as u64)
+        .read_to_end(&mut head);
+    match read {
+        Ok(0) => Ok(()),
+        Ok(_) if head == REDB_MAGIC => Ok(()),
+        Ok(_) => Err(StoreError::NotAStore {
+            path: path.to_path_buf(),
+            message: "it does not start with redb's file signature".into(),
+        }),
+        Err(_) => Ok(()),
+    }
+}
+
 impl Store {
     /// Opens the store at `path`, creating it (and its tables) if needed.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
+        not_a_store(&path)?;
         // redb's own page cache defaults to 1 GiB, which alone would take a
         // server past its memory budget; the OS page cache still holds the
         // file, so a smaller cache costs a copy per miss, not a disk read.
         let db = redb::Builder::new()
             .set_cache_size(CACHE_BYTES)
             .create(&path)
-            .map_err(|e| StoreError::Open {
-                path: path.clone(),
-                message: match e {
-                    redb::DatabaseError::DatabaseAlreadyOpen => {
-                        "already open in another process".to_string()
-                    }
-                    other => other.to_string(),
+            .map_err(|e| match e {
+                redb::DatabaseError::DatabaseAlreadyOpen => {
+                    StoreError::InUse { path: path.clone() }
+                }
+                redb::DatabaseError::UpgradeRequired(v) => StoreError::NotAStore {
+                    path: path.clone(),
+                    message: format!("redb file format {v}, older than this build reads"),
+                },
+                other => StoreError::Open {
+                    path: path.clone(),
+                    message: other.to_string(),
                 },
             })?;
         let store = Store {
