@@ -539,6 +539,15 @@ fn bad_input(e: aibomdb_query::QueryError) -> anyhow::Error {
     }
 }
 
+/// A deployment a command names must exist: a typo must neither pass a gate
+/// nor look like an empty answer.
+fn known_deployment(store: &Store, name: &str) -> Result<()> {
+    if store.deployment_documents(name)?.is_empty() {
+        return Err(BadInput(format!("no deployment named {name:?}")).into());
+    }
+    Ok(())
+}
+
 fn open(path: &PathBuf) -> Result<Store> {
     Store::open(path).with_context(|| format!("opening store {}", path.display()))
 }
@@ -931,6 +940,9 @@ fn stats(store: &Store, format: OutputFormat) -> Result<ExitCode> {
 }
 
 fn documents(store: &Store, args: DocumentsArgs) -> Result<ExitCode> {
+    if let Some(d) = &args.deployment {
+        known_deployment(store, d)?;
+    }
     let docs: Vec<_> = store
         .documents()?
         .into_iter()
@@ -1032,6 +1044,9 @@ fn query(store: &Store, q: QueryCommand) -> Result<ExitCode> {
             use aibomdb_query::FindingFilter as F;
             let filters =
                 F::selected([risky, unsigned, hash_mismatch, pickle_dangerous, unapproved]);
+            if let Some(d) = &deployment {
+                known_deployment(store, d)?;
+            }
             let mut views =
                 aibomdb_query::models(store, deployment.as_deref()).map_err(bad_input)?;
             views.retain(|v| F::keep(&filters, v));
@@ -1165,6 +1180,9 @@ fn query(store: &Store, q: QueryCommand) -> Result<ExitCode> {
                 },
                 _ => return Err(BadInput("give either --purl or --name".into()).into()),
             };
+            if let Some(d) = &in_deployment {
+                known_deployment(store, d)?;
+            }
             let answer = match in_deployment.as_deref() {
                 Some(d) => aibomdb_query::paths_in_deployment(store, d, &target, history),
                 None => aibomdb_query::deployments_using(store, &target, history),
@@ -1302,10 +1320,8 @@ fn match_command(store: &Store, args: MatchArgs) -> Result<ExitCode> {
             ))
         })?),
     };
-    if let Some(d) = &args.deployment
-        && store.deployment_report(d)?.is_none()
-    {
-        return Err(BadInput(format!("no deployment named {d:?}")).into());
+    if let Some(d) = &args.deployment {
+        known_deployment(store, d)?;
     }
     let rows = aibomdb_osv::deployment_matches(store, args.deployment.as_deref())?;
     match args.format {
