@@ -66,19 +66,21 @@ pub(crate) fn is_hostile(c: char) -> bool {
         || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
-/// `text` with every hostile character written as a visible escape (`\x1b`,
-/// `\u{202e}`). JSON from serde_json has none (it escapes them in strings),
-/// so it passes unchanged.
+/// `text` with every hostile character written as a visible escape, `\u001b`.
+/// That is JSON's own escape, and JSON can only hold such a character inside a
+/// string (serde_json escapes C0 there itself, not DEL, C1 or bidi controls),
+/// so JSON output stays valid and decodes to the same text.
 pub(crate) fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
     if !text.chars().any(is_hostile) {
         return std::borrow::Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 16);
     for c in text.chars() {
-        match c {
-            c if !is_hostile(c) => out.push(c),
-            c if (c as u32) < 0x80 => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+        if is_hostile(c) {
+            // Every hostile character is in the BMP: four digits suffice.
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
         }
     }
     std::borrow::Cow::Owned(out)
@@ -92,12 +94,17 @@ mod tests {
     fn escapes_reach_the_terminal_only_as_text() {
         assert_eq!(
             escape_controls("a\u{1b}]0;owned\u{7}b\u{1b}[31m"),
-            "a\\x1b]0;owned\\x07b\\x1b[31m"
+            "a\\u001b]0;owned\\u0007b\\u001b[31m"
         );
         assert_eq!(
-            escape_controls("\u{9b}31m\u{202e}x\r"),
-            "\\u{9b}31m\\u{202e}x\\x0d"
+            escape_controls("\u{9b}31m\u{202e}x\r\u{7f}"),
+            "\\u009b31m\\u202ex\\u000d\\u007f"
         );
         assert_eq!(escape_controls("plain\ttext\n"), "plain\ttext\n");
+        // JSON in which serde_json leaves C1 and bidi controls raw stays JSON.
+        let raw = "\u{9b}\u{202e}\\\u{85}";
+        let json = serde_json::to_string(&raw).unwrap();
+        let back: String = serde_json::from_str(&escape_controls(&json)).unwrap();
+        assert_eq!(back, raw);
     }
 }

@@ -81,7 +81,7 @@ mod tests {
         let col = lines[1].rfind('1').unwrap();
         assert_eq!(lines[2].rfind('2').unwrap(), col, "{text}");
         assert!(
-            lines[1].starts_with("\\x1b]0;pwned\\x07\\x1b[31mred\\nx"),
+            lines[1].starts_with("\\u001b]0;pwned\\u0007\\u001b[31mred\\nx"),
             "{text}"
         );
     }
