@@ -155,6 +155,10 @@ struct IngestModelArgs {
     /// lacks them) a certificate-signed `model.sig` must chain to.
     #[arg(long, num_args = 1..)]
     signing_cert_chain: Vec<PathBuf>,
+    /// Check certificate validity at this time (seconds since the Unix
+    /// epoch) instead of now, as `openssl verify -attime`.
+    #[arg(long, value_name = "UNIX_SECONDS")]
+    verify_at: Option<u64>,
     /// Also compute SHA-512 of every file (BSI TR-03183-2's hash for
     /// deliverables; a second hash pass).
     #[arg(long)]
@@ -598,6 +602,7 @@ fn ingest_model(db: &PathBuf, args: IngestModelArgs) -> Result<ExitCode> {
         signing_key,
         signing_certificates: (!chain.is_empty()).then_some(chain),
         name: None,
+        verify_at: args.verify_at,
     };
     let limits = aibomdb_importer_model::ModelLimits {
         sha512: args.sha512,
