@@ -63,8 +63,18 @@ pub struct Server {
 
 impl Server {
     pub fn start(db: &Path, extra: &[&str]) -> Server {
+        Self::start_with_tmpdir(db, extra, None)
+    }
+
+    /// Started with `TMPDIR` set, so a test can see every file the server
+    /// writes to temporary directories (uploads).
+    pub fn start_with_tmpdir(db: &Path, extra: &[&str], tmpdir: Option<&Path>) -> Server {
         use std::io::BufRead;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_aibomdb"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_aibomdb"));
+        if let Some(t) = tmpdir {
+            command.env("TMPDIR", t);
+        }
+        let mut child = command
             .arg("--db")
             .arg(db)
             .args(["serve", "--listen", "127.0.0.1:0"])
