@@ -117,7 +117,7 @@ impl<'a> VexResolver<'a> {
             self.by_advisory.insert(first.clone(), found);
         }
         let candidates = self.by_advisory[first].clone();
-        let mut best: Option<(&VexRecord, (Option<(i64, u32)>, DocumentId))> = None;
+        let mut best: Option<(&VexRecord, Rank)> = None;
         for record in &candidates {
             let Some(doc) = self.document(record.document)? else {
                 continue;
@@ -269,6 +269,9 @@ fn verdict_of(s: &VexStatement, doc: &DocumentRecord) -> VexVerdict {
         location: s.location.clone(),
     }
 }
+
+/// A covering statement's precedence: its time, then its document (ingest order).
+type Rank = (Option<(i64, u32)>, DocumentId);
 
 /// An RFC 3339 timestamp as (seconds since the epoch, nanoseconds), so that
 /// statements are ordered by time, not by text: `…:08Z` and OpenVEX's zoneless
