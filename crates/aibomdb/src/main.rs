@@ -852,7 +852,10 @@ fn ingest(db: &PathBuf, args: IngestArgs) -> Result<ExitCode> {
                     format,
                     outcome,
                 } => {
-                    bar.set_message(path.display().to_string());
+                    // The bar draws on the terminal itself, past the print macros.
+                    bar.set_message(
+                        output::escape_controls(&path.display().to_string()).into_owned(),
+                    );
                     let row = serde_json::json!({
                     "path": path.display().to_string(),
                     "format": format.to_string(),
