@@ -115,6 +115,22 @@ fn a_file_that_is_not_a_store_is_bad_input_and_left_alone() {
         );
         assert_eq!(std::fs::read(&not_a_store).unwrap(), before, "{args:?}");
     }
+    // A directory, and a path whose folder does not exist: the user's --db.
+    for (db, says) in [
+        (
+            dir.path().to_path_buf(),
+            "is not an aibomdb store: it is a directory",
+        ),
+        (
+            dir.path().join("no-such-folder/s.redb"),
+            "is not an aibomdb store: its folder does not exist",
+        ),
+    ] {
+        let out = aibomdb(&db, &["stats"]);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(stderr(&out).contains(says), "{}", stderr(&out));
+    }
+    assert!(!dir.path().join("no-such-folder").exists());
 }
 
 #[test]

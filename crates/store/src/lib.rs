@@ -45,7 +45,8 @@ pub enum StoreError {
     /// The file could not be opened or created (I/O, permissions).
     #[error("store {path}: {message}")]
     Open { path: PathBuf, message: String },
-    /// The file exists but is not a store: what `--db` names is wrong.
+    /// What `--db` names cannot be a store: a file of another kind, a
+    /// directory, a path whose folder does not exist.
     #[error("{path} is not an aibomdb store: {message}")]
     NotAStore { path: PathBuf, message: String },
     /// Another process (a running `serve`) holds the store.
@@ -184,10 +185,26 @@ pub struct Store {
 /// private there): its first nine bytes.
 const REDB_MAGIC: [u8; 9] = [b'r', b'e', b'd', b'b', 0x1A, 0x0A, 0xA9, 0x0D, 0x0A];
 
-/// Refuses a non-empty file that is not a redb file (an SBOM given as `--db`)
-/// by its signature, so that it is told from a damaged store and never written.
+/// Refuses a path that cannot be a store before redb touches it: a directory,
+/// a missing folder, or a non-empty file that is not a redb file (an SBOM
+/// given as `--db`, told by its signature from a damaged store, never written).
 fn not_a_store(path: &Path) -> Result<()> {
     use std::io::Read;
+    let refuse = |message: &str| {
+        Err(StoreError::NotAStore {
+            path: path.to_path_buf(),
+            message: message.to_string(),
+        })
+    };
+    if path.is_dir() {
+        return refuse("it is a directory");
+    }
+    if let Some(folder) = path.parent()
+        && !folder.as_os_str().is_empty()
+        && !folder.is_dir()
+    {
+        return refuse("its folder does not exist");
+    }
     let Ok(mut file) = std::fs::File::open(path) else {
         // Absent (created next) or unreadable (redb reports why).
         return Ok(());
@@ -200,10 +217,7 @@ fn not_a_store(path: &Path) -> Result<()> {
     match read {
         Ok(0) => Ok(()),
         Ok(_) if head == REDB_MAGIC => Ok(()),
-        Ok(_) => Err(StoreError::NotAStore {
-            path: path.to_path_buf(),
-            message: "it does not start with redb's file signature".into(),
-        }),
+        Ok(_) => refuse("it does not start with redb's file signature"),
         Err(_) => Ok(()),
     }
 }
