@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh machine (README command 2 then runs
 # `cargo test --workspace`).
-# - Python's `packaging`: the independent PEP 440 implementation the OSV tests cross-check against.
+# - Python's `packaging`: the independent PEP 440 implementation the OSV tests cross-check against
+#   (and packaging 21.3, kept apart, for the pre-PEP 440 versions newer releases refuse).
 # - cyclonedx-python-lib (with the official CycloneDX JSON schemas) and spdx-tools: the independent
 #   validators the export tests run on every CycloneDX and SPDX document written.
 # - Debian's Chromium and playwright-core (npm): the dashboard's browser test.
@@ -12,6 +13,10 @@ cd "$(dirname "$0")/.."
 
 python3 -m pip install --quiet --disable-pip-version-check 'packaging==26.3' \
   'cyclonedx-python-lib[json-validation]==11.12.0' 'spdx-tools==0.8.5' 'junitparser==5.0.3'
+# packaging 21.3, the last with LegacyVersion, apart from the one above: the
+# cross-check compares pre-PEP 440 versions with it (tests/helpers/osv_pep440_check.py).
+python3 -m pip install --quiet --disable-pip-version-check --upgrade \
+  --target "$HOME/.cache/aibomdb/packaging-21.3" 'packaging==21.3'
 
 if ! test -x /usr/bin/chromium; then
   sudo=""

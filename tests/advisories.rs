@@ -288,3 +288,118 @@ fn broken_records_are_reported_and_the_rest_load() {
         common::stdout(&out)
     );
 }
+
+/// `match --fail-on LEVEL` at each level's boundary, with real records that
+/// carry a severity (none without one is loaded, so "unknown trips every
+/// level" cannot be what trips): pip's PYSEC-2023-228 (CVSS 3.1 vector, 3.3:
+/// low), log4j-core's GHSA-3pxv-7cmr-fjr4 (GHSA label MODERATE: medium) and
+/// musl's ALPINE-CVE-2025-26519 (CVSS 7.0: high, on the boundary). Then a
+/// VEX `not_affected` (lib4vex, tests/fixtures/vex/make.py) takes the only
+/// high match out of the gate.
+#[test]
+fn fail_on_trips_at_each_level_and_vex_takes_a_match_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    let osv = corpus().join("osv");
+    for record in [
+        pypa().join("vulns/pip/PYSEC-2023-228.yaml"),
+        osv.join("examples/Maven/GHSA-3pxv-7cmr-fjr4.json"),
+        osv.join("examples/Alpine/ALPINE-CVE-2025-26519.json"),
+    ] {
+        run_ok(&db, &["advisories", "load", record.to_str().unwrap()]);
+    }
+    let alpine =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/alpine-spdx-syft0.57.json");
+    let java = corpus().join("external/guac-data/docs/spdx/spdx_vuln.json");
+    for (deployment, file) in [
+        ("python", python_image()),
+        ("java", java),
+        ("alpine", alpine),
+    ] {
+        run_ok(
+            &db,
+            &["ingest", "--deployment", deployment, file.to_str().unwrap()],
+        );
+    }
+    // What each deployment holds: one advisory, at one level.
+    let rows = json(&aibomdb(&db, &["match", "--format", "json"]));
+    let mut seen: Vec<(String, String, String)> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["deployment"].as_str().unwrap().to_string(),
+                r["advisory"].as_str().unwrap().to_string(),
+                r["severity"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    seen.sort();
+    seen.dedup();
+    let want = |d: &str, a: &str, s: &str| (d.to_string(), a.to_string(), s.to_string());
+    assert_eq!(
+        seen,
+        vec![
+            want("alpine", "ALPINE-CVE-2025-26519", "high"),
+            want("java", "GHSA-3pxv-7cmr-fjr4", "medium"),
+            want("python", "PYSEC-2023-228", "low"),
+        ]
+    );
+    let gate = |deployment: Option<&str>, level: &str| {
+        let mut args = vec!["match", "--fail-on", level];
+        if let Some(d) = deployment {
+            args.extend(["--deployment", d]);
+        }
+        let out = aibomdb(&db, &args);
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+        out.status.code().unwrap()
+    };
+    // (deployment, any, low, medium, high, critical): 1 = the gate trips.
+    let table = [
+        (Some("python"), [1, 1, 0, 0, 0]),
+        (Some("java"), [1, 1, 1, 0, 0]),
+        (Some("alpine"), [1, 1, 1, 1, 0]),
+        (None, [1, 1, 1, 1, 0]),
+    ];
+    let levels = ["any", "low", "medium", "high", "critical"];
+    for (deployment, codes) in table {
+        for (level, code) in levels.iter().zip(codes) {
+            assert_eq!(
+                gate(deployment, level),
+                code,
+                "{deployment:?} --fail-on {level}"
+            );
+        }
+    }
+
+    // The supplier's VEX: musl is not affected in this image. The only high
+    // match leaves the gate; the estate still trips on java's medium one.
+    let vex =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/vex/alpine.openvex.json");
+    run_ok(
+        &db,
+        &["ingest", "--deployment", "alpine", vex.to_str().unwrap()],
+    );
+    for level in levels {
+        assert_eq!(
+            gate(Some("alpine"), level),
+            0,
+            "alpine --fail-on {level} after VEX"
+        );
+    }
+    assert_eq!(gate(None, "high"), 0);
+    assert_eq!(gate(None, "medium"), 1);
+    let rows = json(&aibomdb(
+        &db,
+        &["match", "--deployment", "alpine", "--format", "json"],
+    ));
+    assert!(!rows.as_array().unwrap().is_empty());
+    for r in rows.as_array().unwrap() {
+        assert_eq!(r["vex"]["state"], "not_affected", "{r}");
+    }
+}

@@ -759,7 +759,11 @@ fn model_directory_upload_over_http() {
     use base64::Engine;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("s.redb");
-    let server = Server::start(&db, &["--write-token", TOKEN]);
+    // Uploads are written to a private directory under TMPDIR: an escape
+    // from it would land in TMPDIR or above, which this test owns.
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let server = Server::start_with_tmpdir(&db, &["--write-token", TOKEN], Some(&tmp));
     let a = &server.addr;
     let src =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/models/checkpoint-pickle");
@@ -794,7 +798,16 @@ fn model_directory_upload_over_http() {
     );
     let documents = r#"{deployment(name:"trainer"){documents(history:true){id}}}"#;
     let before = ok(a, documents, json!({}));
-    for evil in ["../escape.txt", "/etc/passwd", "a/../../b", "C:\\x"] {
+    // An absolute path into a directory the test owns (never /etc/passwd:
+    // were the check broken, the test must not overwrite system files).
+    let absolute = dir.path().join("absolute.txt");
+    for evil in [
+        "../escape.txt",
+        absolute.to_str().unwrap(),
+        "a/../../b",
+        "C:\\x",
+        "../../escape-above.txt",
+    ] {
         let files = json!([{"path": evil, "contentBase64": "eA=="}]);
         let (_, v) = graphql(a, Some(TOKEN), m, json!({"f": files}));
         assert!(
@@ -806,5 +819,25 @@ fn model_directory_upload_over_http() {
         );
     }
     assert_eq!(ok(a, documents, json!({})), before);
-    assert!(!dir.path().join("escape.txt").exists());
+    // Nothing was written outside the upload directories, and those are gone.
+    let mut left: Vec<String> = walk_names(dir.path());
+    left.retain(|p| !p.starts_with("s.redb"));
+    assert_eq!(left, ["tmp"], "files written by the uploads");
+}
+
+/// Every path under `dir`, relative, sorted.
+fn walk_names(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            out.push(p.strip_prefix(dir).unwrap().display().to_string());
+            if p.is_dir() {
+                stack.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
 }

@@ -193,12 +193,20 @@ fn path_from_one_deployment_and_compaction_keep_answers() {
         .find(|h| h["deployment"] == "finetune-uv")
         .unwrap();
     assert_eq!(one[0]["path"], same["path"]);
-    assert!(
-        ask(Some("no-such-deployment"))
-            .as_array()
-            .unwrap()
-            .is_empty()
+    // A deployment that does not exist is named, not answered with no hits.
+    let out = aibomdb(
+        &db,
+        &[
+            "query",
+            "deployments",
+            "--purl",
+            "pkg:pypi/MarkupSafe@3.0.4",
+            "--in",
+            "no-such-deployment",
+        ],
     );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no deployment named \"no-such-deployment\""));
 
     // Compaction gives pages back and changes no answer.
     let before = fingerprint(&db);

@@ -329,6 +329,93 @@ fn vex_exports_round_trip_statuses() {
             assert_eq!(after[advisory], expected, "{advisory}");
         }
     }
+
+    // Our CycloneDX VEX names its packages by BOM-Links into the SBOM export
+    // (same content, same serial). The SBOM export is made from a store with
+    // the same documents and no advisories, so it carries no statements of
+    // its own; the VEX goes into another deployment, so only its BOM-Links
+    // can reach `python`.
+    let db3 = dir.path().join("documents-only.redb");
+    run_ok(
+        &db3,
+        &[
+            "ingest",
+            "--deployment",
+            "python",
+            python.to_str().unwrap(),
+            root()
+                .join("tests/fixtures/vex/python-image.cdx-vex.json")
+                .to_str()
+                .unwrap(),
+        ],
+    );
+    let sbom = export(
+        &db3,
+        "python",
+        "cyclonedx-1.6",
+        &dir.path().join("p.cdx.json"),
+    );
+    assert!(
+        sbom["vulnerabilities"]
+            .as_array()
+            .is_none_or(|v| v.is_empty()),
+        "{}",
+        sbom["vulnerabilities"]
+    );
+    let serial = sbom["serialNumber"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("urn:uuid:")
+        .to_string();
+    let links: Vec<&str> = cdx_vex["vulnerabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|v| v["affects"].as_array().unwrap())
+        .map(|a| a["ref"].as_str().unwrap())
+        .collect();
+    assert_eq!(links.len(), before.len());
+    let components: BTreeSet<&str> = sbom["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["bom-ref"].as_str().unwrap())
+        .collect();
+    for link in &links {
+        let fragment = link
+            .strip_prefix(&format!("urn:cdx:{serial}/1#"))
+            .unwrap_or_else(|| panic!("{link} does not name the SBOM export {serial}"));
+        let bom_ref = fragment.replace("%40", "@").replace("%2F", "/");
+        assert!(components.contains(bom_ref.as_str()), "{link}");
+    }
+    let db4 = dir.path().join("cyclonedx-vex.redb");
+    run_ok(&db4, &["advisories", "load", pypa.to_str().unwrap()]);
+    run_ok(
+        &db4,
+        &[
+            "ingest",
+            "--deployment",
+            "python",
+            dir.path().join("p.cdx.json").to_str().unwrap(),
+        ],
+    );
+    let unstated = status(&db4);
+    assert_eq!(unstated.len(), before.len());
+    assert!(unstated.values().all(|s| s == "none"), "{unstated:?}");
+    run_ok(
+        &db4,
+        &[
+            "ingest",
+            "--deployment",
+            "supplier-vex",
+            dir.path().join("p.vex.cdx.json").to_str().unwrap(),
+        ],
+    );
+    let after = status(&db4);
+    for (advisory, s) in &before {
+        let expected = if s == "none" { "Affected" } else { s.as_str() };
+        assert_eq!(after[advisory], expected, "{advisory}");
+    }
 }
 
 /// The TR-03183-2 report on the dev corpus names real gaps and gates on them.

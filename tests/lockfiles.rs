@@ -658,3 +658,49 @@ fn requirements_include_chain() {
     let dev = fixture("c-eval-harness/pip-tools/requirements/dev.txt");
     assert_eq!(dev.facts.component_count(), 13);
 }
+
+/// `-c` constraint includes are followed relative to the including file (a
+/// nested include's `-c` from its own folder), read for reference and add no
+/// packages; one that cannot be found is a warning on the document. The user
+/// writes these files by hand around pip-compile's output, as make.sh does
+/// for the `-r` chain; they are written here at run time.
+#[test]
+fn constraint_includes_are_followed_relative_to_the_including_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/lockfiles/c-eval-harness/pip-tools/requirements");
+    let compiled = dir.path().join("requirements");
+    std::fs::create_dir(&compiled).unwrap();
+    for f in ["base.txt", "dev.txt"] {
+        std::fs::copy(src.join(f), compiled.join(f)).unwrap();
+    }
+    let deploy = dir.path().join("deploy");
+    std::fs::create_dir_all(deploy.join("nested")).unwrap();
+    std::fs::write(
+        deploy.join("requirements.txt"),
+        "-c ../requirements/base.txt\n-r nested/app.txt\n-c missing-constraints.txt\nrequests==2.34.2\n",
+    )
+    .unwrap();
+    // From nested/, `../../requirements` is the compiled folder and
+    // `../requirements` is not (it would be, read from deploy/).
+    std::fs::write(
+        deploy.join("nested/app.txt"),
+        "-c ../../requirements/dev.txt\n-c ../requirements/base.txt\nrich==15.0.0\n",
+    )
+    .unwrap();
+    let p = prepare(&deploy.join("requirements.txt"), &Limits::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    // base.txt pins 9 packages and dev.txt 13: none of them is added.
+    let mut names: Vec<&str> = p.facts.packages.iter().map(|f| f.name.as_str()).collect();
+    names.sort();
+    assert_eq!(names, ["requests", "rich"]);
+    assert_eq!(
+        p.facts.warnings,
+        [
+            "line 1: constraints file ../requirements/base.txt read for reference, adds no packages",
+            "line 1: constraints file nested/../../requirements/dev.txt read for reference, adds no packages",
+            "line 2: -c ../requirements/base.txt: file not found; its requirements are missing",
+            "line 3: -c missing-constraints.txt: file not found; its requirements are missing",
+        ]
+    );
+}

@@ -562,6 +562,10 @@ fn model_signing_bundles_are_checked_offline() {
 /// bundle's intermediate to the root CA given (RSA-3072, sha256WithRSA
 /// links), then signs the DSSE envelope. Keyless Sigstore: read, never
 /// "verified", the claimed signer recorded.
+/// 2026-01-01 and 2040-01-01, seconds since the Unix epoch.
+const JAN_2026: &str = "1767225600";
+const JAN_2040: &str = "2208988800";
+
 #[test]
 fn certificate_chains_are_checked_and_keyless_signers_recorded() {
     let dir = tempfile::tempdir().unwrap();
@@ -571,8 +575,11 @@ fn certificate_chains_are_checked_and_keyless_signers_recorded() {
     let leaf = keys.join("signing-key-cert.pem");
     for name in ["v1.1.0-certificate", "v0.2.0-certificate"] {
         let d = signing_example(dir.path(), name, name);
-        let (s, findings) =
-            signing_with(&db, &d, &["--signing-cert-chain", root.to_str().unwrap()]);
+        // A fixed time, as the unit test does: the certificates are valid
+        // 2025–2035, and a test must not start failing in 2035.
+        let chain = ["--signing-cert-chain", root.to_str().unwrap()];
+        let at = |t: &'static str| [chain[0], chain[1], "--verify-at", t];
+        let (s, findings) = signing_with(&db, &d, &at(JAN_2026));
         assert_eq!(s["method"], "certificate", "{name}");
         assert_eq!(s["status"], "verified", "{name}: {s}");
         assert_eq!(
@@ -601,9 +608,12 @@ fn certificate_chains_are_checked_and_keyless_signers_recorded() {
                 .iter()
                 .any(|f| f.contains("certificate chain invalid"))
         );
+        // The same chain in 2040, when it has expired.
+        let (s, _) = signing_with(&db, &d, &at(JAN_2040));
+        assert_eq!(s["status"], "certificate chain invalid", "{name}: {s}");
         // A file changed after signing, with a good chain: the file differs.
         std::fs::write(d.join("signme-2"), b"changed").unwrap();
-        let (s, _) = signing_with(&db, &d, &["--signing-cert-chain", root.to_str().unwrap()]);
+        let (s, _) = signing_with(&db, &d, &at(JAN_2026));
         assert_eq!(s["status"], "verified");
         assert_eq!(s["differ"], serde_json::json!(["signme-2"]));
     }

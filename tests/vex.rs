@@ -282,3 +282,77 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     out.sort();
     out
 }
+
+/// Of several current statements that cover one match (documents of
+/// different formats stay current side by side), the latest timestamp
+/// decides, whatever the ingest order; at the same timestamp, the one
+/// ingested last.
+#[test]
+fn the_latest_of_several_current_statements_decides() {
+    let dir = tempfile::tempdir().unwrap();
+    let pip = |db: &Path| {
+        let v = json(&aibomdb(db, &["match", "--format", "json"]));
+        row(&v, "python", "PYSEC-2023-228")["vex"]["status"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    // 2026-12-02 "affected" (OpenVEX) against 2026-11-23 "not_affected"
+    // (CycloneDX): the later statement wins in both orders.
+    for (i, order) in [
+        [
+            "python-image.openvex-affected.json",
+            "python-image.cdx-vex.json",
+        ],
+        [
+            "python-image.cdx-vex.json",
+            "python-image.openvex-affected.json",
+        ],
+    ]
+    .iter()
+    .enumerate()
+    {
+        let db = dir.path().join(format!("later-{i}.redb"));
+        setup(&db, &["python"]);
+        for f in order {
+            run_ok(&db, &["ingest", "--deployment", "python", &fixture(f)]);
+        }
+        let docs = json(&aibomdb(&db, &["documents", "--format", "json"]));
+        let current = docs
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["superseded_by"].is_null())
+            .count();
+        assert_eq!(current, 3, "SBOM and both VEX documents are current");
+        assert_eq!(pip(&db), "Affected", "{order:?}");
+    }
+    // Both made in the same second (2026-11-23T10:54:08): the one ingested
+    // last decides.
+    for (i, (order, want)) in [
+        (
+            [
+                "python-image.openvex.json",
+                "python-image.cdx-vex-revised.json",
+            ],
+            "Affected",
+        ),
+        (
+            [
+                "python-image.cdx-vex-revised.json",
+                "python-image.openvex.json",
+            ],
+            "NotAffected",
+        ),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let db = dir.path().join(format!("same-{i}.redb"));
+        setup(&db, &["python"]);
+        for f in order {
+            run_ok(&db, &["ingest", "--deployment", "python", &fixture(f)]);
+        }
+        assert_eq!(pip(&db), *want, "{order:?}");
+    }
+}

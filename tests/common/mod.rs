@@ -63,14 +63,33 @@ pub struct Server {
 
 impl Server {
     pub fn start(db: &Path, extra: &[&str]) -> Server {
-        Server::start_with_env(db, extra, &[])
+        Self::spawn(db, extra, &[], None)
     }
 
     /// As `start`, with these environment variables set (the token variables
     /// are otherwise removed).
     pub fn start_with_env(db: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
+        Self::spawn(db, extra, env, None)
+    }
+
+    /// Started with `TMPDIR` set, so a test can see every file the server
+    /// writes to temporary directories (uploads).
+    pub fn start_with_tmpdir(db: &Path, extra: &[&str], tmpdir: Option<&Path>) -> Server {
+        Self::spawn(db, extra, &[], tmpdir)
+    }
+
+    fn spawn(
+        db: &Path,
+        extra: &[&str],
+        env: &[(&str, &str)],
+        tmpdir: Option<&Path>,
+    ) -> Server {
         use std::io::BufRead;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_aibomdb"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_aibomdb"));
+        if let Some(t) = tmpdir {
+            command.env("TMPDIR", t);
+        }
+        let mut child = command
             .arg("--db")
             .arg(db)
             .args(["serve", "--listen", "127.0.0.1:0"])

@@ -1,6 +1,11 @@
 //! `aibomdb`: the command line. Parses arguments, calls the libraries, prints.
-//! Exit codes: 0 success, 1 a gate tripped, 2 bad input or usage.
+//! Exit codes: 0 success, 1 a gate tripped, 2 bad input or usage, 3 an
+//! internal failure (`exit.rs`).
 
+// First, so that its print macros shadow std's everywhere below.
+#[macro_use]
+mod output;
+mod exit;
 mod gate;
 mod table;
 
@@ -14,6 +19,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use exit::BadInput;
 use table::Table;
 
 #[derive(Parser)]
@@ -156,6 +162,10 @@ struct IngestModelArgs {
     /// lacks them) a certificate-signed `model.sig` must chain to.
     #[arg(long, num_args = 1..)]
     signing_cert_chain: Vec<PathBuf>,
+    /// Check certificate validity at this time (seconds since the Unix
+    /// epoch) instead of now, as `openssl verify -attime`.
+    #[arg(long, value_name = "UNIX_SECONDS")]
+    verify_at: Option<u64>,
     /// Also compute SHA-512 of every file (BSI TR-03183-2's hash for
     /// deliverables; a second hash pass).
     #[arg(long)]
@@ -445,11 +455,6 @@ enum OutputFormat {
     Json,
 }
 
-/// An error that is the user's input, not ours: exit code 2.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct BadInput(String);
-
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -457,16 +462,25 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only for a terminal, not into CI logs and files.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let cli = Cli::parse();
-    match run(cli) {
-        Ok(code) => code,
-        Err(e) => {
+    // A panic is a bug: the hook has printed it; the exit code says "ours".
+    let code = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli))) {
+        Ok(Ok(code)) => code,
+        Ok(Err(e)) => {
             eprintln!("error: {e:#}");
-            // Every failure here is about what the user gave us (files, names,
-            // ranges) or a store we could not open; both are exit 2.
-            ExitCode::from(2)
+            ExitCode::from(exit::code(&e))
         }
+        Err(_) => ExitCode::from(exit::INTERNAL),
+    };
+    match output::take_stdout_error() {
+        Some(e) => {
+            eprintln!("error: writing to stdout: {e}");
+            ExitCode::from(exit::INTERNAL)
+        }
+        None => code,
     }
 }
 
@@ -589,6 +603,15 @@ fn bad_input(e: aibomdb_query::QueryError) -> anyhow::Error {
     }
 }
 
+/// A deployment a command names must exist: a typo must neither pass a gate
+/// nor look like an empty answer.
+fn known_deployment(store: &Store, name: &str) -> Result<()> {
+    if store.deployment_documents(name)?.is_empty() {
+        return Err(BadInput(format!("no deployment named {name:?}")).into());
+    }
+    Ok(())
+}
+
 fn open(path: &PathBuf) -> Result<Store> {
     Store::open(path).with_context(|| format!("opening store {}", path.display()))
 }
@@ -637,6 +660,7 @@ fn ingest_model(db: &PathBuf, args: IngestModelArgs) -> Result<ExitCode> {
         signing_key,
         signing_certificates: (!chain.is_empty()).then_some(chain),
         name: None,
+        verify_at: args.verify_at,
     };
     let limits = aibomdb_importer_model::ModelLimits {
         sha512: args.sha512,
@@ -649,7 +673,7 @@ fn ingest_model(db: &PathBuf, args: IngestModelArgs) -> Result<ExitCode> {
         Ok(p) => p,
         Err(e) => {
             eprintln!("error: {e}");
-            return Ok(ExitCode::from(2));
+            return Ok(ExitCode::from(exit::ingest(&e)));
         }
     };
     let store = open(db)?;
@@ -657,7 +681,7 @@ fn ingest_model(db: &PathBuf, args: IngestModelArgs) -> Result<ExitCode> {
         Ok(o) => o,
         Err(e) => {
             eprintln!("error: {e}");
-            return Ok(ExitCode::from(2));
+            return Ok(ExitCode::from(exit::ingest(&e)));
         }
     };
     let views = aibomdb_query::models(&store, None)?;
@@ -813,7 +837,7 @@ fn cra_report(store: &Store, args: CraReportArgs) -> Result<ExitCode> {
     };
     write_out(args.out.as_ref(), &text)?;
     Ok(if report.required_missing {
-        ExitCode::from(1)
+        ExitCode::from(exit::GATE)
     } else {
         ExitCode::SUCCESS
     })
@@ -864,6 +888,9 @@ fn ingest(db: &PathBuf, args: IngestArgs) -> Result<ExitCode> {
         ProgressBar::hidden()
     };
     let mut rows = Vec::new();
+    // The worst failure decides the code: one broken commit is ours (3) even
+    // when another input was merely malformed (2).
+    let mut worst = exit::BAD_INPUT;
     let failures = aibomdb_ingest::run(
         &store,
         &inputs,
@@ -883,7 +910,10 @@ fn ingest(db: &PathBuf, args: IngestArgs) -> Result<ExitCode> {
                     format,
                     outcome,
                 } => {
-                    bar.set_message(path.display().to_string());
+                    // The bar draws on the terminal itself, past the print macros.
+                    bar.set_message(
+                        output::escape_controls(&path.display().to_string()).into_owned(),
+                    );
                     let row = serde_json::json!({
                     "path": path.display().to_string(),
                     "format": format.to_string(),
@@ -895,16 +925,16 @@ fn ingest(db: &PathBuf, args: IngestArgs) -> Result<ExitCode> {
                     "superseded": match outcome { IngestOutcome::Ingested { superseded, .. } => *superseded, _ => None },
                     });
                     if args.stream {
-                        use std::io::Write;
-                        let mut out = std::io::stdout().lock();
-                        let _ = writeln!(out, "{row}");
-                        let _ = out.flush();
+                        println!("{row}");
                     } else {
                         rows.push(row);
                     }
                 }
                 Event::Skipped(e) => tracing::info!("skipped {e}"),
-                Event::Failed(e) => bar.suspend(|| eprintln!("error: {e}")),
+                Event::Failed(e) => {
+                    worst = worst.max(exit::ingest(e));
+                    bar.suspend(|| eprintln!("error: {e}"))
+                }
             }
         },
     );
@@ -949,7 +979,7 @@ fn ingest(db: &PathBuf, args: IngestArgs) -> Result<ExitCode> {
             "{failures} of {} inputs failed; nothing of those was written",
             inputs.len()
         );
-        return Ok(ExitCode::from(2));
+        return Ok(ExitCode::from(worst));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -978,6 +1008,9 @@ fn stats(store: &Store, format: OutputFormat) -> Result<ExitCode> {
 }
 
 fn documents(store: &Store, args: DocumentsArgs) -> Result<ExitCode> {
+    if let Some(d) = &args.deployment {
+        known_deployment(store, d)?;
+    }
     let docs: Vec<_> = store
         .documents()?
         .into_iter()
@@ -1079,6 +1112,9 @@ fn query(store: &Store, q: QueryCommand) -> Result<ExitCode> {
             use aibomdb_query::FindingFilter as F;
             let filters =
                 F::selected([risky, unsigned, hash_mismatch, pickle_dangerous, unapproved]);
+            if let Some(d) = &deployment {
+                known_deployment(store, d)?;
+            }
             let mut views =
                 aibomdb_query::models(store, deployment.as_deref()).map_err(bad_input)?;
             views.retain(|v| F::keep(&filters, v));
@@ -1094,7 +1130,7 @@ fn query(store: &Store, q: QueryCommand) -> Result<ExitCode> {
                 }
             }
             if risky && !views.is_empty() {
-                return Ok(ExitCode::from(1));
+                return Ok(ExitCode::from(exit::GATE));
             }
         }
         QueryCommand::Lineage {
@@ -1212,6 +1248,9 @@ fn query(store: &Store, q: QueryCommand) -> Result<ExitCode> {
                 },
                 _ => return Err(BadInput("give either --purl or --name".into()).into()),
             };
+            if let Some(d) = &in_deployment {
+                known_deployment(store, d)?;
+            }
             let answer = match in_deployment.as_deref() {
                 Some(d) => aibomdb_query::paths_in_deployment(store, d, &target, history),
                 None => aibomdb_query::deployments_using(store, &target, history),
@@ -1335,7 +1374,7 @@ fn load_advisories(
     Ok(if rejected.is_empty() {
         ExitCode::SUCCESS
     } else {
-        ExitCode::from(2)
+        ExitCode::from(exit::BAD_INPUT)
     })
 }
 
@@ -1349,10 +1388,8 @@ fn match_command(store: &Store, args: MatchArgs) -> Result<ExitCode> {
             ))
         })?),
     };
-    if let Some(d) = &args.deployment
-        && store.deployment_report(d)?.is_none()
-    {
-        return Err(BadInput(format!("no deployment named {d:?}")).into());
+    if let Some(d) = &args.deployment {
+        known_deployment(store, d)?;
     }
     let rows = aibomdb_osv::deployment_matches(store, args.deployment.as_deref())?;
     match args.format {
@@ -1375,7 +1412,7 @@ fn match_command(store: &Store, args: MatchArgs) -> Result<ExitCode> {
             "gate: matches at or above --fail-on {}",
             args.fail_on.unwrap_or_default()
         );
-        return Ok(ExitCode::from(1));
+        return Ok(ExitCode::from(exit::GATE));
     }
     Ok(ExitCode::SUCCESS)
 }

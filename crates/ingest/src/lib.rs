@@ -628,9 +628,17 @@ fn write_group(store: &Store, gathered: Vec<Gathered>) -> Vec<Event> {
         }
     }
     let outcomes: Vec<Result<IngestOutcome, StoreError>> = match store.ingest_batch(&docs) {
-        Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
-        Err(e) if docs.len() == 1 => vec![Err(e)],
-        Err(_) => docs.iter().map(|doc| store.ingest(doc.clone())).collect(),
+        Ok(outcomes) => {
+            if !docs.is_empty() {
+                tracing::debug!(documents = docs.len(), "group committed");
+            }
+            outcomes.into_iter().map(Ok).collect()
+        }
+        Err(e) if docs.len() <= 1 => vec![Err(e)],
+        Err(e) => {
+            tracing::debug!(documents = docs.len(), error = %e, "group failed; retrying one by one");
+            docs.iter().map(|doc| store.ingest(doc.clone())).collect()
+        }
     };
     // Freeing a group's facts (hundreds of thousands of small allocations)
     // is the writer's time too; another thread can do it.

@@ -117,7 +117,7 @@ impl<'a> VexResolver<'a> {
             self.by_advisory.insert(first.clone(), found);
         }
         let candidates = self.by_advisory[first].clone();
-        let mut best: Option<(&VexRecord, (Option<String>, DocumentId))> = None;
+        let mut best: Option<(&VexRecord, Rank)> = None;
         for record in &candidates {
             let Some(doc) = self.document(record.document)? else {
                 continue;
@@ -136,7 +136,10 @@ impl<'a> VexResolver<'a> {
             if !applies {
                 continue;
             }
-            let rank = (record.statement.timestamp.clone(), record.document);
+            let rank = (
+                record.statement.timestamp.as_deref().and_then(instant),
+                record.document,
+            );
             if best.as_ref().is_none_or(|(_, r)| rank >= *r) {
                 best = Some((record, rank));
             }
@@ -267,9 +270,99 @@ fn verdict_of(s: &VexStatement, doc: &DocumentRecord) -> VexVerdict {
     }
 }
 
+/// A covering statement's precedence: its time, then its document (ingest order).
+type Rank = (Option<(i64, u32)>, DocumentId);
+
+/// An RFC 3339 timestamp as (seconds since the epoch, nanoseconds), so that
+/// statements are ordered by time, not by text: `…:08Z` and OpenVEX's zoneless
+/// `…:08` (lib4vex writes it; read as UTC) are the same second, `+02:00`
+/// offsets count, and fractions compare as numbers. None when it is no
+/// timestamp: such a statement ranks below every dated one, by ingest order.
+fn instant(ts: &str) -> Option<(i64, u32)> {
+    let ts = ts.trim();
+    let num = |s: &str| -> Option<i64> {
+        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse().ok())
+            .flatten()
+    };
+    let (date, rest) = ts.split_at_checked(10)?;
+    let mut d = date.split('-');
+    let (year, month, day) = (num(d.next()?)?, num(d.next()?)?, num(d.next()?)?);
+    if d.next().is_some() || !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return None;
+    }
+    let rest = rest.strip_prefix(['T', 't', ' '])?;
+    let (clock, zone) = match rest.find(['Z', 'z', '+', '-']) {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let (hms, fraction) = clock.split_once('.').unwrap_or((clock, ""));
+    let mut t = hms.split(':');
+    let (h, m, sec) = (num(t.next()?)?, num(t.next()?)?, num(t.next()?)?);
+    if t.next().is_some() || h > 23 || m > 59 || sec > 60 {
+        return None;
+    }
+    let nanos = if fraction.is_empty() {
+        0
+    } else {
+        num(fraction)?;
+        let digits: String = fraction
+            .chars()
+            .chain("000000000".chars())
+            .take(9)
+            .collect();
+        digits.parse().ok()?
+    };
+    let offset = match zone {
+        "" | "Z" | "z" => 0,
+        z => {
+            let sign = if z.starts_with('-') { -1 } else { 1 };
+            let (oh, om) = z[1..].split_once(':')?;
+            sign * (num(oh)? * 3600 + num(om)? * 60)
+        }
+    };
+    // Howard Hinnant's days_from_civil.
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some((days * 86_400 + h * 3600 + m * 60 + sec - offset, nanos))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::same_package;
+    use super::{instant, same_package};
+
+    #[test]
+    fn timestamps_order_by_time_not_text() {
+        assert_eq!(instant("1970-01-01T00:00:00Z"), Some((0, 0)));
+        assert_eq!(instant("2026-11-23T10:54:08Z"), Some((1_795_431_248, 0)));
+        // lib4vex's zoneless OpenVEX form is the same second as its CycloneDX one.
+        assert_eq!(
+            instant("2026-11-23T10:54:08"),
+            instant("2026-11-23T10:54:08Z")
+        );
+        // Text order says "+02:00" is later; it is two hours earlier.
+        assert!(instant("2026-11-23T11:00:00+02:00") < instant("2026-11-23T10:00:00Z"));
+        assert_eq!(
+            instant("2026-11-23T10:54:08.5Z"),
+            Some((1_795_431_248, 500_000_000))
+        );
+        assert!(instant("2026-11-23T10:54:08.25Z") < instant("2026-11-23T10:54:08.5Z"));
+        assert_eq!(instant("2000-02-29T00:00:00-00:30"), Some((951_784_200, 0)));
+        for bad in [
+            "",
+            "yesterday",
+            "2026-13-01T00:00:00Z",
+            "2026-11-23",
+            "2026-11-23T10:54",
+        ] {
+            assert_eq!(instant(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn versionless_purl_names_every_version() {

@@ -178,15 +178,26 @@ fn record_shapes_from_the_examples() {
     // PEP 503 names: the advisory says `products-pluggableauthservice`.
     let n = example("PyPI/GHSA-p44j-xrqg-4xrr.json");
     let p = n.affected[0].package.as_ref().unwrap();
-    let v = n.affected[0]
-        .versions
-        .first()
-        .cloned()
-        .unwrap_or_else(|| "1.0".into());
-    assert_eq!(
-        n.affects("PyPI", "Products.PluggableAuthService", &v),
-        n.affects("PyPI", &p.name, &v)
-    );
+    // Its range is introduced 0, fixed 2.6.1: 2.6.0 is affected under
+    // either spelling, 2.6.1 under neither.
+    assert!(n.affected[0].versions.is_empty());
+    assert_eq!(n.affected[0].fixed_versions(), ["2.6.1"]);
+    for name in [
+        "Products.PluggableAuthService",
+        "products_pluggableauthservice",
+        &p.name,
+    ] {
+        assert_eq!(
+            n.affects("PyPI", name, "2.6.0"),
+            Verdict::Affected,
+            "{name}"
+        );
+        assert_eq!(
+            n.affects("PyPI", name, "2.6.1"),
+            Verdict::NotAffected,
+            "{name}"
+        );
+    }
 
     // An ecosystem without an ordering here is said, not silently skipped.
     let mut u = example("npm/GHSA-whgm-jr23-g3j9.json");
@@ -211,6 +222,27 @@ fn record_shapes_from_the_examples() {
     );
     assert_eq!(
         deb.affects("Debian:10", &p.name, "0.1"),
+        Verdict::NotAffected
+    );
+    // Every version the record lists is affected in its release, and dpkg
+    // ordering decides the boundary (fixed 1.1.0l-1~deb9u6): `~` sorts before
+    // anything, so ~deb9u5 is before the fix and 1.1.0l-1 after it (as text,
+    // "1.1.0l-1" would sort before the fix).
+    assert_eq!(fixed, ["1.1.0l-1~deb9u6"]);
+    assert_eq!(deb.affected[0].versions.len(), 19);
+    for v in &deb.affected[0].versions {
+        assert_eq!(
+            deb.affects("Debian:9", &p.name, v),
+            Verdict::Affected,
+            "{v}"
+        );
+    }
+    assert_eq!(
+        deb.affects("Debian:9", &p.name, "1.1.0l-1~deb9u5"),
+        Verdict::Affected
+    );
+    assert_eq!(
+        deb.affects("Debian:9", &p.name, "1.1.0l-1"),
         Verdict::NotAffected
     );
 }

@@ -1,8 +1,10 @@
 //! Cross-check of PEP 440 range matching against an independent
-//! implementation: Python's `packaging` (installed by .ci/run) evaluates the
-//! same OSV ranges over every PyPA record × every version the record lists or
-//! bounds. Zero disagreements; versions `packaging` refuses (pre-PEP 440
-//! "legacy" strings) are listed and must be exactly those PEP 440 rejects.
+//! implementation: Python's `packaging` (installed by scripts/test-deps.sh)
+//! evaluates the same OSV ranges over every PyPA record × every version the
+//! record lists or bounds. Zero disagreements. Cases with a string `packaging`
+//! refuses (pre-PEP 440 "legacy" versions) must be ones PEP 440 rejects, and
+//! are compared with packaging 21.3's LegacyVersion ordering, which aibomdb
+//! follows for them.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -83,11 +85,32 @@ fn pep440_matching_agrees_with_packaging() {
             },
             // `packaging` (>= 22) refuses pre-PEP 440 strings, in the version
             // or in a bound; aibomdb orders them as legacy versions below every
-            // PEP 440 one. Counted, and explained here.
-            _ if pep440_rs::Version::from_str(version).is_ok() => legacy_bound += 1,
-            _ => legacy_version += 1,
+            // PEP 440 one, as packaging 21.3's LegacyVersion did. The string
+            // refused must be one PEP 440 (pep440_rs, which decides whether
+            // aibomdb falls back to legacy ordering) refuses too, and the
+            // verdict must be packaging 21.3's.
+            serde_json::Value::Object(o) => {
+                let refused = o["invalid"].as_str().unwrap();
+                let legacy = o["legacy"].as_bool().unwrap();
+                if pep440_rs::Version::from_str(refused).is_ok() {
+                    disagreements.push(format!(
+                        "{id} {version}: packaging refuses {refused:?}, pep440_rs reads it"
+                    ));
+                } else if mine.as_ref().ok() != Some(&legacy) {
+                    disagreements.push(format!(
+                        "{id} {version}: packaging 21.3 (legacy) {legacy}, aibomdb {mine:?}"
+                    ));
+                } else if refused == version {
+                    legacy_version += 1;
+                } else {
+                    legacy_bound += 1;
+                }
+            }
+            other => panic!("unexpected helper answer {other}"),
         }
     }
+    // The legacy cases are real (the snapshot has them): the comparison above ran.
+    assert!(legacy_version + legacy_bound > 0);
     assert!(
         disagreements.is_empty(),
         "{} of {} cases disagree:\n{}",
@@ -101,7 +124,7 @@ fn pep440_matching_agrees_with_packaging() {
             .join("\n")
     );
     eprintln!(
-        "{} cases: all that packaging can order agree; {legacy_version} versions and {legacy_bound} ranges with a bound are pre-PEP 440 (legacy), which packaging refuses",
+        "{} cases agree; {legacy_version} versions and {legacy_bound} ranges with a bound are pre-PEP 440 (legacy): packaging refuses them, packaging 21.3's LegacyVersion agrees",
         ours.len()
     );
 }

@@ -47,8 +47,16 @@ pub use vex::VexRecord;
 /// types stay out of the interface.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// The file could not be opened or created (I/O, permissions).
     #[error("store {path}: {message}")]
     Open { path: PathBuf, message: String },
+    /// What `--db` names cannot be a store: a file of another kind, a
+    /// directory, a path whose folder does not exist.
+    #[error("{path} is not an aibomdb store: {message}")]
+    NotAStore { path: PathBuf, message: String },
+    /// Another process (a running `serve`) holds the store.
+    #[error("store {path}: already open in another process")]
+    InUse { path: PathBuf },
     #[error("store backend: {0}")]
     Backend(String),
     #[error("store record {table}/{key} is unreadable: {message}")]
@@ -178,23 +186,69 @@ pub struct Store {
     heads: std::sync::Mutex<Option<(u64, Heads)>>,
 }
 
+/// redb's file signature (`redb::tree_store::page_store::header::MAGICNUMBER`,
+/// private there): its first nine bytes.
+const REDB_MAGIC: [u8; 9] = [b'r', b'e', b'd', b'b', 0x1A, 0x0A, 0xA9, 0x0D, 0x0A];
+
+/// Refuses a path that cannot be a store before redb touches it: a directory,
+/// a missing folder, or a non-empty file that is not a redb file (an SBOM
+/// given as `--db`, told by its signature from a damaged store, never written).
+fn not_a_store(path: &Path) -> Result<()> {
+    use std::io::Read;
+    let refuse = |message: &str| {
+        Err(StoreError::NotAStore {
+            path: path.to_path_buf(),
+            message: message.to_string(),
+        })
+    };
+    if path.is_dir() {
+        return refuse("it is a directory");
+    }
+    if let Some(folder) = path.parent()
+        && !folder.as_os_str().is_empty()
+        && !folder.is_dir()
+    {
+        return refuse("its folder does not exist");
+    }
+    let Ok(mut file) = std::fs::File::open(path) else {
+        // Absent (created next) or unreadable (redb reports why).
+        return Ok(());
+    };
+    let mut head = Vec::with_capacity(REDB_MAGIC.len());
+    let read = file
+        .by_ref()
+        .take(REDB_MAGIC.len() as u64)
+        .read_to_end(&mut head);
+    match read {
+        Ok(0) => Ok(()),
+        Ok(_) if head == REDB_MAGIC => Ok(()),
+        Ok(_) => refuse("it does not start with redb's file signature"),
+        Err(_) => Ok(()),
+    }
+}
+
 impl Store {
     /// Opens the store at `path`, creating it (and its tables) if needed.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
+        not_a_store(&path)?;
         // redb's own page cache defaults to 1 GiB, which alone would take a
         // server past its memory budget; the OS page cache still holds the
         // file, so a smaller cache costs a copy per miss, not a disk read.
         let db = redb::Builder::new()
             .set_cache_size(CACHE_BYTES)
             .create(&path)
-            .map_err(|e| StoreError::Open {
-                path: path.clone(),
-                message: match e {
-                    redb::DatabaseError::DatabaseAlreadyOpen => {
-                        "already open in another process".to_string()
-                    }
-                    other => other.to_string(),
+            .map_err(|e| match e {
+                redb::DatabaseError::DatabaseAlreadyOpen => {
+                    StoreError::InUse { path: path.clone() }
+                }
+                redb::DatabaseError::UpgradeRequired(v) => StoreError::NotAStore {
+                    path: path.clone(),
+                    message: format!("redb file format {v}, older than this build reads"),
+                },
+                other => StoreError::Open {
+                    path: path.clone(),
+                    message: other.to_string(),
                 },
             })?;
         let store = Store {

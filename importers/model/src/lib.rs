@@ -68,6 +68,10 @@ pub struct ModelIdentity {
     pub signing_certificates: Option<String>,
     /// The local name when there is no hub id (default: the directory's name).
     pub name: Option<String>,
+    /// Check certificate validity at this time (seconds since the Unix epoch)
+    /// instead of now, as `openssl verify -attime` does: a past signing
+    /// time, or a fixed time for reproducible answers.
+    pub verify_at: Option<u64>,
 }
 
 /// Whether a single file is a model description this importer reads: a
@@ -416,9 +420,11 @@ pub fn import_dir(
         let trust = signing::Trust {
             public_key_pem: identity.signing_key.clone(),
             certificate_chain_pem: identity.signing_certificates.clone(),
-            now: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs()),
+            now: identity.verify_at.unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs())
+            }),
         };
         info.signing = Some(signing::verify(&bytes, &trust, &artifacts));
         info.sources.push("model.sig".into());

@@ -1,0 +1,240 @@
+//! Matching claims end to end: a version that cannot be ordered is reported
+//! by every front end (CLI table and JSON, GraphQL, the match report), never
+//! silently dropped; and a full re-match writes only what changed.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{aibomdb, corpus, json, stderr, stdout};
+use serde_json::json;
+
+fn dla() -> PathBuf {
+    corpus().join("osv/examples/Debian/DLA-3008-1.json")
+}
+
+/// A stretch image SBOM, written at run time: openssl at a version in range
+/// of DLA-3008-1 (fixed 1.1.0l-1~deb9u6), and its binary libssl1.1 at a
+/// version dpkg cannot parse (`_` is not allowed), matched through its source
+/// package `openssl`.
+fn stretch_image(dir: &Path) -> PathBuf {
+    let doc = json!({
+        "bomFormat": "CycloneDX",
+        "specVersion": "1.6",
+        "metadata": {"component": {"type": "container", "name": "stretch-image", "bom-ref": "root"}},
+        "components": [
+            {"type": "library", "name": "openssl", "version": "1.1.0f-3+deb9u2", "bom-ref": "a",
+             "purl": "pkg:deb/debian/openssl@1.1.0f-3%2Bdeb9u2?distro=debian-9"},
+            {"type": "library", "name": "libssl1.1", "version": "1.1.0f_3", "bom-ref": "b",
+             "purl": "pkg:deb/debian/libssl1.1@1.1.0f_3?upstream=openssl&distro=debian-9"}
+        ]
+    });
+    let path = dir.join("stretch.cdx.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
+    path
+}
+
+#[test]
+fn unorderable_versions_are_reported_by_every_front_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    for args in [
+        &["ingest", stretch_image(dir.path()).to_str().unwrap()][..],
+        &["advisories", "load", dla().to_str().unwrap()],
+    ] {
+        let out = aibomdb(&db, args);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    }
+    let why = "`1.1.0f_3` is not a valid Debian version";
+
+    // The match report: the orderable version is affected, the other is
+    // listed as unorderable with the reason, not left out.
+    let rows = json(&aibomdb(&db, &["match", "--format", "json"]));
+    let mut got: Vec<(String, String)> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["package"].as_str().unwrap().to_string(),
+                r["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            (
+                "pkg:deb/debian/libssl1.1@1.1.0f_3".to_string(),
+                "unorderable".to_string()
+            ),
+            (
+                "pkg:deb/debian/openssl@1.1.0f-3+deb9u2".into(),
+                "affected".into()
+            ),
+        ]
+    );
+    let libssl = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["status"] == "unorderable")
+        .unwrap();
+    assert!(libssl["detail"].as_str().unwrap().contains(why), "{libssl}");
+    assert_eq!(libssl["matched_name"], "openssl");
+    let table = stdout(&aibomdb(&db, &["match"]));
+    assert!(
+        table
+            .lines()
+            .any(|l| l.contains("libssl1.1@1.1.0f_3") && l.contains("unorderable")),
+        "{table}"
+    );
+
+    // Version-range questions: the JSON names it, the table warns on stderr.
+    let packages = json(&aibomdb(
+        &db,
+        &[
+            "query",
+            "packages",
+            "--name",
+            "libssl1.1",
+            "--version-range",
+            "<2",
+            "--format",
+            "json",
+        ],
+    ));
+    assert_eq!(packages["packages"], json!([]));
+    assert_eq!(packages["unordered"].as_array().unwrap().len(), 1);
+    assert!(
+        packages["unordered"][0].as_str().unwrap().contains(why),
+        "{packages}"
+    );
+    for args in [
+        &[
+            "query",
+            "packages",
+            "--name",
+            "libssl1.1",
+            "--version-range",
+            "<2",
+        ][..],
+        &[
+            "query",
+            "deployments",
+            "--name",
+            "libssl1.1",
+            "--version-range",
+            "<2",
+        ],
+    ] {
+        let out = aibomdb(&db, args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        let err = stderr(&out);
+        assert!(
+            err.contains("warning: cannot compare pkg:deb/debian/libssl1.1@1.1.0f_3")
+                && err.contains(why),
+            "{args:?}: {err}"
+        );
+    }
+
+    // GraphQL: the connections carry the same `unordered` list.
+    let server = common::Server::start(&db, &[]);
+    let (status, v) = common::graphql(
+        &server.addr,
+        None,
+        r#"{packages(name:"libssl1.1", versionRange:"<2"){totalCount unordered}
+            deploymentsUsing(name:"libssl1.1", versionRange:"<2"){totalCount unordered}}"#,
+        json!({}),
+    );
+    assert_eq!(status, 200, "{v}");
+    for field in ["packages", "deploymentsUsing"] {
+        let c = &v["data"][field];
+        assert_eq!(c["totalCount"], 0, "{v}");
+        assert_eq!(c["unordered"].as_array().unwrap().len(), 1, "{v}");
+        assert!(c["unordered"][0].as_str().unwrap().contains(why), "{v}");
+    }
+}
+
+/// `rematch_all` of an estate whose matches did not change commits nothing
+/// (the store's write generation stays), and after one record changes only
+/// its rows change.
+#[test]
+fn a_full_rematch_writes_only_differences() {
+    use aibomdb_osv::{LoadLimits, load_advisories, load_path, rematch_all};
+    let dir = tempfile::tempdir().unwrap();
+    let store = aibomdb_store::Store::open(dir.path().join("s.redb")).unwrap();
+    let python = corpus().join(
+        "external/guac-data/docs/cyclonedx/syft-cyclonedx-docker.io-library-python.latest.json",
+    );
+    let prepared = aibomdb_ingest::prepare(&python, &Default::default()).unwrap();
+    aibomdb_ingest::commit(&store, prepared, Some("python")).unwrap();
+    let pypa = load_path(
+        &corpus().join("osv/pypa-advisory-database"),
+        &LoadLimits::default(),
+    )
+    .unwrap();
+    let records: Vec<_> = pypa.advisories.into_iter().map(|(_, a)| a).collect();
+    load_advisories(&store, &records).unwrap();
+    let matches = |store: &aibomdb_store::Store| {
+        let mut m: Vec<(String, String)> = aibomdb_osv::deployment_matches(store, Some("python"))
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.package, r.advisory))
+            .collect();
+        m.sort();
+        m
+    };
+    let before = matches(&store);
+    assert_eq!(before.len(), 3, "{before:?}");
+    let (generation, fingerprint) = (store.generation(), store.content_fingerprint().unwrap());
+
+    let summary = rematch_all(&store).unwrap();
+    assert_eq!(summary.matches, 3);
+    assert!(summary.candidates >= 3);
+    assert_eq!(
+        store.generation(),
+        generation,
+        "a re-match with no change wrote"
+    );
+    assert_eq!(store.content_fingerprint().unwrap(), fingerprint);
+
+    // pip's record, revised upstream: fixed in 22.0, so 22.2.2 is no longer
+    // affected. Loading it changes that record's rows, and nothing else.
+    let mut pip = records
+        .iter()
+        .find(|a| a.id == "PYSEC-2023-228")
+        .unwrap()
+        .clone();
+    pip.modified = Some("2099-01-01T00:00:00Z".into());
+    for affected in &mut pip.affected {
+        for range in &mut affected.ranges {
+            for e in &mut range.events {
+                if e.fixed.is_some() {
+                    e.fixed = Some("22.0".into());
+                }
+            }
+        }
+        affected.versions.retain(|v| v.as_str() < "22");
+    }
+    load_advisories(&store, &[pip]).unwrap();
+    let after = matches(&store);
+    assert_eq!(
+        after,
+        before
+            .iter()
+            .filter(|(_, a)| a != "PYSEC-2023-228")
+            .cloned()
+            .collect::<Vec<_>>()
+    );
+    let (generation, fingerprint) = (store.generation(), store.content_fingerprint().unwrap());
+    rematch_all(&store).unwrap();
+    assert_eq!(
+        store.generation(),
+        generation,
+        "a re-match with no change wrote"
+    );
+    assert_eq!(store.content_fingerprint().unwrap(), fingerprint);
+    assert_eq!(matches(&store), after);
+}
