@@ -207,6 +207,56 @@ expires = "2027-01-31T00:00:00Z"
             .contains("expired on 2027-01-31"),
         "{v}"
     );
+    // A renewed waiver holds though an older one for the same advisory has
+    // expired; a package written in another spelling is the same package.
+    let renewed = policy(
+        dir.path(),
+        "renewed.toml",
+        r#"version = 1
+[vulnerabilities]
+severity = "high"
+unknown = "deny"
+
+[[vulnerabilities.waivers]]
+advisory = "CVE-2022-40897"
+package = "pkg:pypi/SetupTools"
+reason = "first review"
+expires = "2026-06-30"
+
+[[vulnerabilities.waivers]]
+advisory = "CVE-2022-40897"
+package = "pkg:pypi/setuptools"
+reason = "renewed after the second review"
+expires = "2027-06-30"
+
+[[vulnerabilities.waivers]]
+advisory = "PYSEC-2022-43017"
+reason = "wheel is not invoked at run time"
+expires = "2027-06-30"
+"#,
+    );
+    let (code, report) = gate(&db, &renewed, "python", at);
+    assert_eq!(code, 0, "{report}");
+    let w = &rule(&report, "vulnerabilities")["waived"];
+    assert!(
+        w.as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["reason"] == "renewed after the second review"),
+        "{w}"
+    );
+    // Before the first expired, it (spelt `SetupTools`) is the one that holds.
+    let (code, report) = gate(&db, &renewed, "python", "2026-05-01");
+    assert_eq!(code, 0, "{report}");
+    let w = &rule(&report, "vulnerabilities")["waived"];
+    assert!(
+        w.as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["reason"] == "first review"),
+        "{w}"
+    );
+
     // A waiver for another package does not cover this one.
     let elsewhere = policy(
         dir.path(),
@@ -668,6 +718,19 @@ deny_if = 'advisory.open && size(advisory.fixed) == 0'
     );
     // Every match of the image has a fixed version.
     assert_eq!(rule(&report, "custom:open-without-fix")["outcome"], "pass");
+    // Macros bind their own loop variable; it is not taken for a typo.
+    let macros = policy(
+        dir.path(),
+        "macros.toml",
+        "version = 1\n[[custom]]\nname = \"md5\"\nfor = \"package\"\n\
+         deny_if = 'pkg.hashes.exists(h, h.startsWith(\"md5:\")) || pkg.licenses.all(l, l == \"x\") && size(pkg.licenses) > 0'\n",
+    );
+    let (_, report) = gate(&db, &macros, "python", at);
+    let m = rule(&report, "custom:md5");
+    assert!(
+        !m["summary"].as_str().unwrap().contains("not evaluable"),
+        "{m}"
+    );
     // An expression that fails on a subject is a violation, not a pass.
     let broken = policy(
         dir.path(),
@@ -766,8 +829,12 @@ fn bad_policies_exit_2_with_file_line_and_rule_and_write_nothing() {
         assert!(err.contains(needle), "{text}: {err}");
         assert!(stdout(&out).is_empty());
     }
-    // An unknown deployment is bad input too, and so is a missing selection.
+    // An empty store has nothing to judge: --all is bad input, not a pass.
+    let empty = dir.path().join("empty.redb");
     let ok = policy(dir.path(), "ok.toml", "version = 1\n[pinning]\n");
+    let out = aibomdb(&empty, &["gate", "--policy", ok.to_str().unwrap(), "--all"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    // An unknown deployment is bad input too, and so is a missing selection.
     let out = aibomdb(
         &db,
         &[

@@ -78,12 +78,7 @@ impl Server {
         Self::spawn(db, extra, &[], tmpdir)
     }
 
-    fn spawn(
-        db: &Path,
-        extra: &[&str],
-        env: &[(&str, &str)],
-        tmpdir: Option<&Path>,
-    ) -> Server {
+    fn spawn(db: &Path, extra: &[&str], env: &[(&str, &str)], tmpdir: Option<&Path>) -> Server {
         use std::io::BufRead;
         let mut command = Command::new(env!("CARGO_BIN_EXE_aibomdb"));
         if let Some(t) = tmpdir {

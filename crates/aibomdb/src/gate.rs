@@ -84,7 +84,12 @@ pub(crate) fn run(store: &Store, args: GateArgs) -> Result<ExitCode> {
         aibomdb_policy::evaluate_document(store, &policy, prepared, at).map_err(policy_error)?
     } else {
         let deployments = if args.all {
-            aibomdb_policy::all_deployments(store).map_err(policy_error)?
+            let all = aibomdb_policy::all_deployments(store).map_err(policy_error)?;
+            if all.is_empty() {
+                // Nothing judged is no pass (a mistyped --db is a new, empty store).
+                return Err(BadInput("--all: the store has no deployments to judge".into()).into());
+            }
+            all
         } else {
             args.deployments.clone()
         };

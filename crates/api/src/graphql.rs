@@ -182,10 +182,14 @@ fn prepare(body: &[u8]) -> Result<(async_graphql::Request, String, bool), String
     let key = cache::key(&request);
     // Parsed once here; execution reuses it. A parse error is answered by
     // execution, in GraphQL's own shape.
+    // `gate` answers as of now (waivers expire, releases age): never cached.
     let read_only = request.parsed_query().is_ok_and(|doc| {
-        doc.operations
-            .iter()
-            .all(|(_, op)| op.node.ty == async_graphql::parser::types::OperationType::Query)
+        doc.operations.iter().all(|(_, op)| {
+            op.node.ty == async_graphql::parser::types::OperationType::Query
+                && !op.node.selection_set.node.items.iter().any(|s| {
+                    matches!(&s.node, async_graphql::parser::types::Selection::Field(f) if f.node.name.node == "gate")
+                })
+        })
     });
     Ok((request, key, read_only))
 }

@@ -205,7 +205,7 @@ pub struct PackageFact {
     /// When this version was published, as the document states it (RFC 3339;
     /// uv.lock / pylock.toml `upload-time`, earliest of the version's files).
     /// Kept last: stores written before it existed are read by appending
-    /// its `None` (see `aibomdb_store`'s `decode_fact`).
+    /// its `None` (see `crates/store/src/codec.rs`).
     #[serde(default)]
     pub released: Option<String>,
 }

@@ -167,7 +167,7 @@ impl Subject {
 }
 
 /// A rule the built-ins miss: a CEL expression over the fact model
-/// (docs/POLICY.md), true for each offending subject.
+/// (docs/ARCHITECTURE.md, "Policy gate"), true for each offending subject.
 #[derive(Debug, Clone)]
 pub struct Custom {
     pub name: String,
@@ -429,9 +429,24 @@ impl Policy {
                     if w.reason.trim().is_empty() {
                         return Err(c.error(span, "a waiver needs a reason"));
                     }
+                    // Compared with the store's keys, so normalised the same way.
+                    let package = match &w.package {
+                        None => None,
+                        Some(p) => Some(
+                            aibomdb_graph::PackageKey::parse(p)
+                                .map_err(|e| {
+                                    c.error(
+                                        span.clone(),
+                                        format!("waiver package {p:?} is not a purl: {e}"),
+                                    )
+                                })?
+                                .as_str()
+                                .to_string(),
+                        ),
+                    };
                     waivers.push(Waiver {
                         advisory: w.advisory,
-                        package: w.package,
+                        package,
                         deployment: w.deployment,
                         reason: w.reason,
                         expires: w.expires.into_inner(),
@@ -564,11 +579,14 @@ impl Policy {
             // A misspelt variable would otherwise fail on every subject at run
             // time; say so now.
             let allowed = subject.variables();
+            // cel's references count a macro's loop variable (`h` in
+            // `pkg.hashes.exists(h, …)`) as a variable: those are not unknown.
+            let bound = comprehension_variables(rule.deny_if.get_ref());
             if let Some(unknown) = program
                 .references()
                 .variables()
                 .into_iter()
-                .find(|v| !allowed.contains(v))
+                .find(|v| !allowed.contains(v) && !bound.iter().any(|b| b == v))
             {
                 return Err(c.error(
                     rule.deny_if.span(),
@@ -636,4 +654,23 @@ fn read_release_dates(path: &Path) -> Result<std::collections::HashMap<String, i
         out.insert(key.as_str().to_string(), at);
     }
     Ok(out)
+}
+
+/// The loop variables of CEL's macros (`exists`, `all`, `exists_one`, `map`,
+/// `filter`): the identifier before the first comma of each call.
+fn comprehension_variables(expr: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for name in ["exists", "all", "exists_one", "map", "filter"] {
+        let needle = format!(".{name}(");
+        for (i, _) in expr.match_indices(&needle) {
+            let rest = &expr[i + needle.len()..];
+            if let Some((var, _)) = rest.split_once(',') {
+                let var = var.trim();
+                if !var.is_empty() && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    out.push(var.to_string());
+                }
+            }
+        }
+    }
+    out
 }

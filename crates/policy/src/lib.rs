@@ -3,7 +3,8 @@
 //! gives a verdict that names the offending nodes with their path from the
 //! deployment, so a failed gate says what to fix and where it came in.
 //!
-//! The same evaluation serves the CLI (`aibomdb gate`), and later the API.
+//! The same evaluation serves the CLI (`aibomdb gate`) and the API (GraphQL
+//! `gate`, `POST /v1/gate`).
 
 mod file;
 pub mod output;

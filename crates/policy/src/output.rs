@@ -165,7 +165,7 @@ pub fn junit(report: &GateReport) -> String {
             out.push_str(&format!(
                 "    <testcase classname=\"{}\" name=\"{}\">\n",
                 xml(&d.deployment),
-                r.rule
+                xml(&r.rule)
             ));
             let lines: Vec<String> = r
                 .violations

@@ -3,9 +3,10 @@
 //! store is left exactly as it was. The document goes into a private scratch
 //! store together with what the real store knows that bears on it: the
 //! advisories indexed under its packages' names and the approvals of its
-//! models. VEX statements of the store's deployments are not carried over
-//! (they speak for those deployments); a CycloneDX document's own analyses are
-//! read as usual.
+//! models. Not carried over: the store's VEX statements (they speak for their
+//! own deployments; a CycloneDX document's own analyses are read as usual),
+//! base-model descriptions other documents hold (`require_known_base` flags
+//! such bases), and digests other deployments publish for the same models.
 
 use aibomdb_ingest::Prepared;
 use aibomdb_store::Store;

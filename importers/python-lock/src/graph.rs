@@ -345,6 +345,16 @@ pub(crate) fn split_requirement(s: &str) -> Option<(String, Option<String>, Opti
     }
 }
 
+/// An `upload-time` as text: a TOML date-time or a string as written; any
+/// other type is not a time and is left out.
+pub(crate) fn time_text(v: &toml::Value) -> Option<String> {
+    match v {
+        toml::Value::Datetime(d) => Some(d.to_string()),
+        toml::Value::String(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

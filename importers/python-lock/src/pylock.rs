@@ -55,9 +55,9 @@ struct FileEntry {
     url: Option<String>,
     #[serde(default)]
     hashes: BTreeMap<String, String>,
-    /// A TOML date-time in pylock.toml (PEP 751), kept as written.
+    /// A TOML date-time in pylock.toml (PEP 751); a string is read too.
     #[serde(rename = "upload-time")]
-    upload_time: Option<toml::value::Datetime>,
+    upload_time: Option<toml::Value>,
 }
 
 #[derive(Deserialize)]
@@ -117,7 +117,7 @@ pub(crate) fn import(text: &str, siblings: &dyn Siblings) -> Result<DocumentFact
             .iter()
             .chain(&p.wheels)
             .chain(&p.archive)
-            .filter_map(|f| f.upload_time.as_ref().map(ToString::to_string))
+            .filter_map(|f| f.upload_time.as_ref().and_then(crate::graph::time_text))
             .min();
         let from = graph.packages.len();
         graph.packages.push(Locked {

@@ -67,8 +67,9 @@ struct Dependency {
 #[derive(Deserialize)]
 struct Artifact {
     hash: Option<String>,
+    /// uv writes a string; a TOML date-time is read too.
     #[serde(rename = "upload-time")]
-    upload_time: Option<String>,
+    upload_time: Option<toml::Value>,
 }
 
 pub(crate) fn import(text: &str, siblings: &dyn Siblings) -> Result<DocumentFacts, ImportError> {
@@ -130,7 +131,7 @@ pub(crate) fn import(text: &str, siblings: &dyn Siblings) -> Result<DocumentFact
             .sdist
             .iter()
             .chain(&p.wheels)
-            .filter_map(|a| a.upload_time.clone())
+            .filter_map(|a| a.upload_time.as_ref().and_then(crate::graph::time_text))
             .min();
         index_of.push(Some(graph.packages.len()));
         graph.packages.push(Locked {

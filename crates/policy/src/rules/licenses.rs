@@ -11,10 +11,12 @@ use crate::{Enforcement, Licenses, RuleVerdict};
 /// The lower-cased licence name of one requirement (`mit`, `apache-2.0`,
 /// `licenseref-foo`), without `+` or exceptions.
 fn name(req: &LicenseReq) -> String {
-    match req.license.id() {
+    let n = match req.license.id() {
         Some(id) => id.name.to_ascii_lowercase(),
         None => req.license.to_string().to_ascii_lowercase(),
-    }
+    };
+    // The deprecated GNU ids (`GPL-3.0`, `AGPL-3.0`) mean `-only`: one name.
+    n.strip_suffix("-only").map(str::to_string).unwrap_or(n)
 }
 
 fn ids(list: &[String]) -> BTreeSet<String> {
@@ -47,6 +49,7 @@ pub(super) fn check(ctx: &Context, rule: &Licenses) -> RuleVerdict {
             for text in licences {
                 let Ok(expr) = Expression::parse_mode(text, ParseMode::LAX) else {
                     let lower = text.trim().to_ascii_lowercase();
+                    let lower = lower.strip_suffix("-only").unwrap_or(&lower).to_string();
                     if deny.contains(&lower) {
                         violations.push(violation(
                             Enforcement::Deny,
@@ -55,11 +58,11 @@ pub(super) fn check(ctx: &Context, rule: &Licenses) -> RuleVerdict {
                             path,
                             Some(&package.key),
                         ));
-                    } else if !allow.is_empty() && !allow.contains(&lower) {
+                    } else if !allow.contains(&lower) && (!allow.is_empty() || !deny.is_empty()) {
                         violations.push(violation(
                             rule.unknown,
                             &package.key,
-                            format!("licence {text:?} is not an SPDX expression, so it cannot be checked against the allow list"),
+                            format!("licence {text:?} is not an SPDX expression, so it cannot be checked against the lists"),
                             path,
                             Some(&package.key),
                         ));

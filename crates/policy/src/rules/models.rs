@@ -59,7 +59,16 @@ pub(super) fn check(ctx: &Context, rule: &Models) -> Result<RuleVerdict, PolicyE
                 .collect()
         };
         if rule.require_signature {
-            for m in of(&["unsigned", "signature", "signature-mismatch"]) {
+            let found = of(&["unsigned", "signature", "signature-mismatch"]);
+            if found.is_empty() && view.info.signing.is_none() {
+                // Known only from an SBOM or Hub info, with no files hashed
+                // here: nothing shows a signature either.
+                add(
+                    Enforcement::Deny,
+                    "signature: no model.sig was read for this model".to_string(),
+                );
+            }
+            for m in found {
                 add(Enforcement::Deny, format!("signature: {m}"));
             }
         }

@@ -11,11 +11,9 @@ fn waiver_covers(w: &Waiver, row: &MatchRow, deployment: &str) -> bool {
     (id(&row.advisory) || row.aliases.iter().any(|a| id(a)))
         && w.deployment.as_deref().is_none_or(|d| d == deployment)
         && w.package.as_deref().is_none_or(|p| {
+            // Both in key form: a versionless waiver covers every version.
             row.package == p
-                || row
-                    .package
-                    .strip_prefix(p)
-                    .is_some_and(|r| r.starts_with('@'))
+                || aibomdb_graph::PackageKey::from_stored(row.package.clone()).unversioned() == p
         })
 }
 
@@ -49,11 +47,15 @@ pub(super) fn check(ctx: &Context, rule: &Vulnerabilities) -> Result<RuleVerdict
         };
         let subject = format!("{} in {}", row.advisory, row.package);
         let mut expired = None;
-        if let Some(w) = rule
+        let covering: Vec<&Waiver> = rule
             .waivers
             .iter()
-            .find(|w| waiver_covers(w, row, ctx.deployment))
-        {
+            .filter(|w| waiver_covers(w, row, ctx.deployment))
+            .collect();
+        // A renewed waiver holds even when an older one for the same advisory
+        // has expired; the expired one is named only when none holds.
+        let holding = covering.iter().find(|w| ctx.at < w.expires_at);
+        if let Some(w) = holding.or(covering.first()) {
             if ctx.at < w.expires_at {
                 waived.push(Waived {
                     subject,
