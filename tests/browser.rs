@@ -67,6 +67,34 @@ fn dashboard_search_shows_the_deployments_that_contain_transformers() {
     expected.dedup();
     assert!(!expected.is_empty());
 
+    // A stored policy: the deployment view shows its verdict.
+    let out = aibomdb(
+        &db,
+        &[
+            "policy",
+            "add",
+            "release",
+            root.join("examples/policy.toml").to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let gate = aibomdb(
+        &db,
+        &[
+            "gate",
+            "--stored",
+            "release",
+            "--deployment",
+            "classifier",
+            "--format",
+            "json",
+        ],
+    );
+    let gate: serde_json::Value = serde_json::from_slice(&gate.stdout).unwrap();
     let server = Server::start(&db, &[]);
     let shots = root.join("target/browser");
     std::fs::create_dir_all(&shots).unwrap();
@@ -146,6 +174,58 @@ fn dashboard_search_shows_the_deployments_that_contain_transformers() {
         seen["lineage"]["approval"],
         serde_json::json!(["unapproved"])
     );
+    // The gate as the CLI judged it: verdict, each rule's outcome, and each
+    // violation (the page links the packages on its path).
+    let rules = gate["deployments"][0]["rules"].as_array().unwrap();
+    let outcomes: Vec<_> = rules
+        .iter()
+        .map(|r| serde_json::json!([r["rule"], r["outcome"]]))
+        .collect();
+    assert_eq!(
+        seen["lineage"]["gate"]["outcomes"],
+        serde_json::json!(outcomes),
+        "{seen}"
+    );
+    assert_eq!(
+        seen["lineage"]["gate"]["verdict"],
+        if gate["passed"] == true {
+            "may ship"
+        } else {
+            "blocked"
+        }
+    );
+    let violations: Vec<(String, String)> = rules
+        .iter()
+        .flat_map(|r| {
+            r["violations"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .take(50)
+                .map(|v| {
+                    (
+                        r["rule"].as_str().unwrap().to_string(),
+                        v["subject"].as_str().unwrap().to_string(),
+                    )
+                })
+        })
+        .collect();
+    let shown: Vec<(String, String)> = seen["lineage"]["gate"]["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            (
+                v[0].as_str().unwrap().to_string(),
+                v[1].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        !violations.is_empty(),
+        "the unsigned, unapproved model must fail `models`"
+    );
+    assert_eq!(shown, violations);
     assert_eq!(seen["errors"], serde_json::json!([]), "page errors");
     let png = std::fs::read(&shot).expect("screenshot written");
     assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000);

@@ -218,6 +218,7 @@ async function showDeployment(name) {
       · ${[["cyclonedx-1.5", "CycloneDX 1.5"], ["spdx-2.3", "SPDX 2.3"], ["openvex", "OpenVEX"], ["cyclonedx-vex", "CycloneDX VEX"]]
         .map(([f, label]) => `<a class="export" href="/deployments/${encodeURIComponent(dep.name)}/export/${f}" download>${label}</a>`).join(" · ")}
       · <a class="cra" href="/deployments/${encodeURIComponent(dep.name)}/cra-report.html">TR-03183-2 completeness report</a></p>`;
+  html += await gateSections(dep.name);
   html += `<h2>Documents</h2>` + table(["id", "format", "tool", "packages", "edges", "current", "path"], dep.documents.map((x) => [
     esc(x.id), esc(x.format), esc(x.tool ?? ""), esc(x.packages), esc(x.edges), x.current ? "yes" : `superseded by ${esc(x.supersededBy)}`, `<span class="muted">${esc(x.path)}</span>`,
   ]), "documents");
@@ -245,6 +246,30 @@ async function showDeployment(name) {
     esc(p.flags.join(", ")),
   ]), "packages");
   results.innerHTML = html;
+}
+
+// The deployment under every stored policy: its verdict, each rule's outcome,
+// and each offending node with the path that brings it in.
+async function gateSections(name) {
+  const { policies } = await gql(`{policies{name}}`);
+  if (!policies.length) {
+    return `<h2>Gate</h2><p class="muted">No stored policy: <code>aibomdb policy add NAME FILE</code> puts one here.</p>`;
+  }
+  const verdicts = await Promise.all(policies.map((p) => gql(`query($d:String!,$p:String!){gate(deployment:$d, stored:$p){
+      policy at passed rules{rule level outcome summary violations{level subject message document path{kind id}} waived{subject reason expires}}}}`,
+    { d: name, p: p.name }).then((r) => [p.name, r.gate])));
+  return verdicts.map(([policy, g]) => {
+    const rows = g.rules.map((r) => [esc(r.rule), esc(r.level), `<span class="badge ${r.outcome === "fail" ? "open" : r.outcome === "warn" ? "triage" : "suppressed"}">${esc(r.outcome)}</span>`, esc(r.summary)]);
+    const items = g.rules.flatMap((r) => r.violations.slice(0, 50).map((v) => {
+      const path = v.path.map((s) => s.kind === "package" ? link("package", s.id.replace(/@[^@]*$/, ""), s.id) : esc(s.id)).join(" → ");
+      return `<li data-rule="${esc(r.rule)}" data-subject="${esc(v.subject)}"><span class="badge ${v.level === "deny" ? "open" : "triage"}">${esc(v.level)}</span>
+        <b>${esc(r.rule)}</b> ${esc(v.subject)}: ${esc(v.message)}${path ? `<br><span class="muted">${path}</span>` : ""}</li>`;
+    }));
+    const more = g.rules.reduce((n, r) => n + Math.max(0, r.violations.length - 50), 0);
+    return `<h2>Gate: ${esc(policy)} <span class="badge verdict ${g.passed ? "suppressed" : "open"}">${g.passed ? "may ship" : "blocked"}</span></h2>
+      <p class="muted">as of ${esc(g.at)}</p>` + table(["rule", "level", "outcome", "summary"], rows, "gate") +
+      (items.length ? `<ul class="violations">${items.join("")}</ul>` : "") + (more ? `<p class="muted">… ${more} more (aibomdb gate --format json)</p>` : "");
+  }).join("");
 }
 
 async function showAdvisory(id) {

@@ -50,6 +50,13 @@ try {
       nodes: await page.$$eval("svg.lineage title", (t) => t.map((x) => x.textContent).sort()),
       relations: await page.$$eval("svg.lineage text.relation", (t) => t.map((x) => x.textContent).sort()),
       approval: await page.$$eval("table.models tbody tr td:nth-child(6)", (tds) => tds.map((td) => td.textContent.trim())),
+      gate: {
+        verdict: (await page.textContent("span.verdict")).trim(),
+        outcomes: await page.$$eval("table.gate tbody tr", (trs) => trs.map((tr) =>
+          [tr.children[0].textContent.trim(), tr.children[2].textContent.trim()])),
+        violations: await page.$$eval("ul.violations li", (lis) => lis.map((li) =>
+          [li.dataset.rule, li.dataset.subject, li.querySelectorAll("a").length])),
+      },
     };
     await page.screenshot({ path: screenshot.replace(/\.png$/, "-lineage.png"), fullPage: true });
   }
