@@ -339,8 +339,12 @@ impl Client {
     }
 
     pub(crate) fn post(&mut self, addr: &str, body: &str) -> Result<u16> {
+        self.post_to(addr, "/graphql", body)
+    }
+
+    pub(crate) fn post_to(&mut self, addr: &str, path: &str, body: &str) -> Result<u16> {
         let req = format!(
-            "POST /graphql HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
             body.len()
         );
         self.reader.get_mut().write_all(req.as_bytes())?;

@@ -148,5 +148,48 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
             .count())
     })?;
     report("query models --risky", d, n);
+
+    // One deployment over HTTP: `POST /v1/gate` with the stored policy, as a
+    // pipeline asks it, next to the GraphQL question a pipeline asked before
+    // (`match` for one deployment), on `aibomdb serve` in its own process.
+    store.put_policy(&aibomdb_store::StoredPolicy {
+        name: "release".into(),
+        text: text.clone(),
+        added_at: 0,
+    })?;
+    drop(store);
+    let server = crate::scale::Server::start(&crate::scale::sibling_binary("aibomdb")?, &db)?;
+    let requests = 300;
+    let mut gate_lat = Vec::with_capacity(requests);
+    let mut match_lat = Vec::with_capacity(requests);
+    let mut client = crate::api::Client::connect(&server.addr)?;
+    for i in 0..requests {
+        let d = &deployments[(i * 7919) % deployments.len()];
+        let body = serde_json::json!({"stored": "release", "deployment": d, "at": "2026-12-01"})
+            .to_string();
+        let start = Instant::now();
+        let status = client.post_to(&server.addr, "/v1/gate", &body)?;
+        gate_lat.push(start.elapsed());
+        if status != 200 {
+            bail!("POST /v1/gate answered {status}");
+        }
+        let q = serde_json::json!({"query": "query($d:String!){deployment(name:$d){advisories{advisory severity open}}}", "variables": {"d": d}}).to_string();
+        let start = Instant::now();
+        client.post(&server.addr, &q)?;
+        match_lat.push(start.elapsed());
+    }
+    server.stop();
+    for (name, mut lat) in [
+        ("POST /v1/gate (all rules)", gate_lat),
+        ("baseline: GraphQL advisories", match_lat),
+    ] {
+        lat.sort();
+        let p = |q: f64| lat[((lat.len() - 1) as f64 * q) as usize].as_secs_f64() * 1e3;
+        println!(
+            "{name:<28} p50 {:.2} ms  p99 {:.2} ms  ({requests} requests, one keep-alive connection)",
+            p(0.5),
+            p(0.99)
+        );
+    }
     Ok(())
 }

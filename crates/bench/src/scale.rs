@@ -478,13 +478,13 @@ pub(crate) fn sibling_binary(name: &str) -> Result<PathBuf> {
 }
 
 /// `aibomdb serve` in its own process, response cache off.
-struct Server {
+pub(crate) struct Server {
     child: std::process::Child,
-    addr: String,
+    pub(crate) addr: String,
 }
 
 impl Server {
-    fn start(aibomdb: &Path, db: &Path) -> Result<Server> {
+    pub(crate) fn start(aibomdb: &Path, db: &Path) -> Result<Server> {
         use std::io::BufRead;
         let mut child = Command::new(aibomdb)
             .arg("--db")
@@ -508,7 +508,7 @@ impl Server {
         vm_hwm_mib(&format!("/proc/{}/status", self.child.id()))
     }
 
-    fn stop(mut self) {
+    pub(crate) fn stop(mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
