@@ -119,24 +119,46 @@ pub(crate) fn verdict(
 
 /// Fills in the path deployment → document → … → package of the first
 /// [`PATHS_PER_RULE`] violations that name a package, preferring the path
-/// through the document the violation names.
+/// through the document the violation names. One walk of the deployment's
+/// path trees serves them all.
 pub(crate) fn attach_paths(
     store: &Store,
     deployment: &str,
     verdict: &mut RuleVerdict,
 ) -> Result<(), PolicyError> {
-    for v in verdict
+    let wanted: Vec<usize> = verdict
         .violations
-        .iter_mut()
-        .filter(|v| v.package.is_some())
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| v.package.is_some())
+        .map(|(i, _)| i)
         .take(PATHS_PER_RULE)
-    {
-        let key = PackageKey::from_stored(v.package.clone().unwrap_or_default());
-        let (_, hits) = store.paths_in_deployment(deployment, &[key], false, 0, 16)?;
-        let best = hits
+        .collect();
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let mut keys: Vec<PackageKey> = wanted
+        .iter()
+        .filter_map(|&i| verdict.violations[i].package.clone())
+        .map(PackageKey::from_stored)
+        .collect();
+    keys.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    keys.dedup_by(|a, b| a.as_str() == b.as_str());
+    let (_, hits) = store.paths_in_deployment(deployment, &keys, false, 0, usize::MAX)?;
+    let mut by_package: std::collections::HashMap<&str, Vec<&aibomdb_store::DeploymentHit>> =
+        std::collections::HashMap::new();
+    for h in &hits {
+        by_package.entry(h.package.as_str()).or_default().push(h);
+    }
+    for i in wanted {
+        let v = &mut verdict.violations[i];
+        let Some(found) = v.package.as_deref().and_then(|p| by_package.get(p)) else {
+            continue;
+        };
+        let best = found
             .iter()
             .find(|h| Some(&h.document_path) == v.document.as_ref())
-            .or(hits.first());
+            .or(found.first());
         if let Some(hit) = best {
             v.path = hit.path.clone();
         }
