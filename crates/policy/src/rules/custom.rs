@@ -134,7 +134,7 @@ fn items(ctx: &Context, subject: Subject) -> Result<Vec<Item>, PolicyError> {
             }
         }
         Subject::Model | Subject::Artifact => {
-            for view in aibomdb_query::models(ctx.store, Some(ctx.deployment))? {
+            for view in ctx.models()? {
                 let doc = ctx
                     .documents
                     .iter()

@@ -22,6 +22,26 @@ pub(crate) struct Context<'a> {
     pub documents: Vec<(DocumentRecord, Vec<(PackageRecord, Occurrence)>)>,
 }
 
+impl Context<'_> {
+    /// Whether any current document describes a model or dataset: the model
+    /// views are only built when there is one to see.
+    pub(crate) fn has_models(&self) -> bool {
+        self.documents.iter().any(|(_, packages)| {
+            packages.iter().any(|(_, o)| {
+                o.fact.model.is_some() || o.fact.kind.as_deref() == Some("machine-learning-model")
+            })
+        })
+    }
+
+    /// The models of the deployment, as `query models` sees them.
+    pub(crate) fn models(&self) -> Result<Vec<aibomdb_query::ModelView>, PolicyError> {
+        if !self.has_models() {
+            return Ok(Vec::new());
+        }
+        Ok(aibomdb_query::models(self.store, Some(self.deployment))?)
+    }
+}
+
 pub(crate) fn evaluate(
     store: &Store,
     policy: &Policy,

@@ -18,7 +18,7 @@ fn licence_allowed(allowed: &[String], licence: Option<&str>) -> bool {
 }
 
 pub(super) fn check(ctx: &Context, rule: &Models) -> Result<RuleVerdict, PolicyError> {
-    let views = aibomdb_query::models(ctx.store, Some(ctx.deployment))?;
+    let views = ctx.models()?;
     // What this deployment's documents say about datasets (their licences).
     let mut dataset_licences: HashMap<&str, Option<String>> = HashMap::new();
     for (_, packages) in &ctx.documents {

@@ -38,7 +38,7 @@ fn hub_pin(purl: &str) -> Option<String> {
 /// must the base of an adapter (loaded at run time by its name). The base of
 /// a fine-tune is lineage, not a download, and is not checked here.
 fn model_pins(ctx: &Context, violations: &mut Vec<Violation>) -> Result<usize, PolicyError> {
-    let views = aibomdb_query::models(ctx.store, Some(ctx.deployment))?;
+    let views = ctx.models()?;
     let mut checked = 0;
     for view in &views {
         let doc = ctx
