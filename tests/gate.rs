@@ -248,6 +248,42 @@ fn pinning_of_images_python_packages_and_models() {
 
     // Python: pip-compile --generate-hashes passes; the image's packages
     // (no hashes in the SBOM) fail, each naming the document that lacks them.
+    // The same uv.lock exported by uv with and without hashes
+    // (tests/fixtures/lockfiles/make.sh): with passes for what it pins, without
+    // fails for every package, naming the file.
+    let nohashes = fixture("lockfiles/b-rag-service/uv/requirements-nohashes.txt");
+    run_ok(
+        &db,
+        &[
+            "ingest",
+            nohashes.to_str().unwrap(),
+            "--deployment",
+            "nohashes",
+        ],
+    );
+    let python_only = policy(
+        dir.path(),
+        "python-only.toml",
+        "version = 1\n[pinning]\nmodels = false\nimages = false\n",
+    );
+    let (code, report) = gate(&db, &python_only, "nohashes", at);
+    assert_eq!(code, 1);
+    let p = rule(&report, "pinning");
+    let unhashed = p["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["message"].as_str().unwrap().contains("no hash"))
+        .count();
+    // 23 versions pinned with `==` (counted with grep), an editable path and a
+    // git URL: 25 entries, none with a hash.
+    assert_eq!(unhashed, 25, "{p}");
+    assert!(
+        p["violations"][0]["document"]
+            .as_str()
+            .unwrap()
+            .ends_with("requirements-nohashes.txt")
+    );
     let reqs = corpus().join("dev/lockfiles/a-finetune/pip-tools/requirements.txt");
     run_ok(
         &db,
