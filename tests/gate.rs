@@ -456,16 +456,7 @@ fn model_artifacts_pickles_and_approvals() {
 #[test]
 fn licences_allow_and_deny() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
-    run_ok(
-        &db,
-        &[
-            "ingest",
-            python_image().to_str().unwrap(),
-            "--deployment",
-            "python",
-        ],
-    );
+    let db = python_image_store(dir.path());
     let at = "2026-12-01";
     let deny_gpl3 = policy(
         dir.path(),
@@ -490,16 +481,7 @@ fn licences_allow_and_deny() {
 #[test]
 fn evidence_is_the_cra_report() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
-    run_ok(
-        &db,
-        &[
-            "ingest",
-            python_image().to_str().unwrap(),
-            "--deployment",
-            "python",
-        ],
-    );
+    let db = python_image_store(dir.path());
     let evidence = policy(dir.path(), "e.toml", "version = 1\n[evidence]\n");
     let (code, report) = gate(&db, &evidence, "python", "2026-12-01");
     assert_eq!(code, 1);

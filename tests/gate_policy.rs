@@ -14,16 +14,7 @@ use serde_json::Value;
 #[test]
 fn bad_policies_exit_2_with_file_line_and_rule_and_write_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
-    run_ok(
-        &db,
-        &[
-            "ingest",
-            python_image().to_str().unwrap(),
-            "--deployment",
-            "python",
-        ],
-    );
+    let db = python_image_store(dir.path());
     let before = fingerprint(&db);
     for (text, line, needle) in [
         ("version = 1\n[freshnes]\n", 2, "unknown field `freshnes`"),

@@ -73,7 +73,8 @@ pub fn subjects(rule: &Value) -> Vec<String> {
 /// The python:latest image (syft) with the PyPA advisories: pip 22.2.2 has
 /// PYSEC-2023-228 (CVSS 3.3, low); setuptools and wheel have records with no
 /// severity at all.
-pub fn python_store(dir: &Path) -> PathBuf {
+/// The python:latest image alone, as deployment `python`.
+pub fn python_image_store(dir: &Path) -> PathBuf {
     let db = dir.join("s.redb");
     run_ok(
         &db,
@@ -84,6 +85,11 @@ pub fn python_store(dir: &Path) -> PathBuf {
             "python",
         ],
     );
+    db
+}
+
+pub fn python_store(dir: &Path) -> PathBuf {
+    let db = python_image_store(dir);
     run_ok(
         &db,
         &[
