@@ -3,8 +3,6 @@
 //! `POST /v1/gate` for pipelines and admission webhooks, which may send a
 //! document to be judged without storing it.
 
-use std::sync::Arc;
-
 use aibomdb_policy::{GateReport, Policy, PolicyError};
 use aibomdb_store::Store;
 use async_graphql::{Context, Error, ErrorExtensions, Object, Result, SimpleObject};
@@ -181,11 +179,7 @@ where
     T: Send + 'static,
     F: FnOnce(&Store) -> Result<T, PolicyError> + Send + 'static,
 {
-    let store = ctx.data_unchecked::<Arc<Store>>().clone();
-    tokio::task::spawn_blocking(move || f(&store))
-        .await
-        .map_err(|e| Error::new(format!("internal: {e}")))?
-        .map_err(graphql_error)
+    crate::schema::blocking_with(ctx, f, graphql_error).await
 }
 
 #[derive(Default)]

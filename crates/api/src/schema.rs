@@ -40,11 +40,25 @@ where
     T: Send + 'static,
     F: FnOnce(&Store) -> Result<T, QueryError> + Send + 'static,
 {
+    blocking_with(ctx, f, query_error).await
+}
+
+/// As [`blocking`], for work whose errors `to_graphql` turns into GraphQL's.
+pub(crate) async fn blocking_with<T, E, F>(
+    ctx: &Context<'_>,
+    f: F,
+    to_graphql: fn(E) -> Error,
+) -> Result<T>
+where
+    T: Send + 'static,
+    E: Send + 'static,
+    F: FnOnce(&Store) -> Result<T, E> + Send + 'static,
+{
     let store = store(ctx).clone();
     tokio::task::spawn_blocking(move || f(&store))
         .await
         .map_err(|e| Error::new(format!("internal: {e}")))?
-        .map_err(query_error)
+        .map_err(to_graphql)
 }
 
 fn query_error(e: QueryError) -> Error {
