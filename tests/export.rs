@@ -521,6 +521,136 @@ fn cra_report_names_real_gaps_and_gates_releases() {
     assert_eq!(out.status.code(), Some(2));
 }
 
+/// Creators with a contact, concluded licences and file names that real
+/// documents state reach the TR-03183-2 report and both exports: the SPDX 2.3
+/// examples (`originator`/`supplier` with an e-mail, `licenseConcluded`,
+/// `packageFileName`), the CycloneDX 1.6 example (`manufacturer` with
+/// contacts) and the CycloneDX 1.7 licence-acknowledgement example.
+#[test]
+fn cra_evidence_carries_creators_concluded_licences_and_filenames() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    let formats = corpus().join("formats");
+    let inputs = [
+        "spdx/2.3/spdx-examples/presentations/SBOMS-SPDX-Now-and-Future/ACME-v2.3.spdx.json",
+        "spdx/2.3/SPDXJSONExample-v2.3.spdx.json",
+        "cyclonedx/spec-testdata/1.6/valid-bom-1.6.json",
+        "cyclonedx/spec-testdata/1.7/valid-license-declared-concluded-mix-1.7.json",
+    ]
+    .map(|f| formats.join(f).to_str().unwrap().to_string());
+    let mut args = vec!["ingest", "--deployment", "evidence"];
+    args.extend(inputs.iter().map(String::as_str));
+    run_ok(&db, &args);
+    let out = aibomdb(
+        &db,
+        &["cra-report", "--deployment", "evidence", "--format", "json"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let missing = |n: u64| -> BTreeSet<String> {
+        report["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["number"] == n)
+            .unwrap()["missing"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m.as_str().unwrap().to_string())
+            .collect()
+    };
+    let glibc = "pkg:generic/glibc@2.11.1";
+    let acme = "pkg:generic/Acme%20Applcation@2.3";
+    // The example names it `mylibrary`, its purl says `myapplication`.
+    let mylibrary = "pkg:maven/com.example/myapplication@1.0.0";
+    // Field 3: a creator reachable by e-mail or URL.
+    let no_creator = missing(3);
+    for has in [glibc, acme, mylibrary] {
+        assert!(
+            !no_creator.contains(has),
+            "{has} lacks a creator: {no_creator:?}"
+        );
+    }
+    assert!(no_creator.contains("pkg:npm/elliptic@6.5.2"));
+    // Field 6: the file name as delivered.
+    let no_filename = missing(6);
+    assert!(!no_filename.contains(glibc) && !no_filename.contains(acme));
+    assert!(no_filename.contains("pkg:npm/elliptic@6.5.2"));
+    // Field 8: concluded licences; NOASSERTION is no conclusion.
+    let no_concluded = missing(8);
+    for has in [
+        glibc,
+        acme,
+        "pkg:npm/elliptic@6.5.2",
+        "pkg:generic/com.example%2Fsituation-A@1",
+    ] {
+        assert!(!no_concluded.contains(has), "{has}: {no_concluded:?}");
+    }
+    assert!(no_concluded.contains("pkg:generic/Apache%20Commons%20Lang"));
+    assert!(no_concluded.contains("pkg:maven/com.example/myframework@1.0.0"));
+
+    // The CycloneDX 1.6 export carries them and stays schema-valid.
+    let file = dir.path().join("evidence.cdx.json");
+    let bom = export(&db, "evidence", "cyclonedx-1.6", &file);
+    assert_eq!(validate("cyclonedx-1.6", &file)["ok"], true);
+    let component = |key: &str| -> Value {
+        bom["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["purl"] == key)
+            .unwrap_or_else(|| panic!("{key} not exported"))
+            .clone()
+    };
+    let g = component(glibc);
+    assert_eq!(
+        g["manufacturer"]["contact"][0]["email"],
+        "contact@example.com"
+    );
+    assert_eq!(
+        g["licenses"],
+        serde_json::json!([{"expression": "(LGPL-2.0-only OR LicenseRef-3)", "acknowledgement": "concluded"}]),
+    );
+    assert!(
+        g["properties"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "bsi:component:filename" && p["value"] == "glibc-2.11.1.tar.gz")
+    );
+    let m = component(mylibrary);
+    assert_eq!(
+        m["manufacturer"]["url"],
+        serde_json::json!(["https://example.org"])
+    );
+    // A compound declared expression and a concluded licence cannot both be
+    // written in 1.6 (one expression, or a list of licences): the concluded
+    // one, which TR-03183-2 requires, is kept.
+    let c = component("pkg:generic/com.example%2Fsituation-C@1");
+    assert_eq!(
+        c["licenses"],
+        serde_json::json!([{"expression": "GPL-3.0-only", "acknowledgement": "concluded"}]),
+    );
+
+    // SPDX 2.3: licenseConcluded, packageFileName and the originator.
+    let file = dir.path().join("evidence.spdx.json");
+    let doc = export(&db, "evidence", "spdx-2.3", &file);
+    assert_eq!(validate("spdx-2.3", &file)["ok"], true);
+    let p = doc["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "glibc")
+        .unwrap();
+    assert_eq!(p["licenseConcluded"], "(LGPL-2.0-only OR LicenseRef-3)");
+    assert_eq!(p["packageFileName"], "glibc-2.11.1.tar.gz");
+    assert_eq!(
+        p["originator"],
+        "Organization: ExampleCodeInspect (contact@example.com)"
+    );
+}
+
 /// With `--sha512` the model's files carry the SHA-512 TR-03183-2 asks for,
 /// and the report counts them; without it they do not.
 #[test]

@@ -353,6 +353,21 @@ fn component(inv: &Inventory, c: &Component, spec: Spec) -> (Value, Vec<String>)
     if let Some(s) = &c.supplier {
         v["supplier"] = json!({"name": s});
     }
+    if spec == Spec::V1_6
+        && let Some(p) = &c.creator
+    {
+        let mut m = json!({});
+        if let Some(n) = &p.name {
+            m["name"] = json!(n);
+        }
+        if !p.urls.is_empty() {
+            m["url"] = json!(p.urls);
+        }
+        if !p.emails.is_empty() {
+            m["contact"] = p.emails.iter().map(|e| json!({"email": e})).collect();
+        }
+        v["manufacturer"] = m;
+    }
     if let Some(cpe) = c.cpes.iter().next() {
         v["cpe"] = json!(cpe);
     }
@@ -479,6 +494,9 @@ fn component(inv: &Inventory, c: &Component, spec: Spec) -> (Value, Vec<String>)
             v["components"] = Value::Array(nested);
         }
     }
+    if let Some(f) = &c.filename {
+        properties.push(json!({"name": "bsi:component:filename", "value": f}));
+    }
     v["properties"] = Value::Array(properties);
     (v, files)
 }
@@ -487,14 +505,52 @@ fn licenses(c: &Component, spec: Spec) -> Option<Value> {
     if c.licenses.is_empty() {
         return None;
     }
-    let ack = |mut v: Value| {
-        if spec == Spec::V1_6 {
-            v["acknowledgement"] = json!("declared");
+    let all: Vec<&String> = c.licenses.iter().collect();
+    if spec != Spec::V1_6 {
+        // Before 1.6 there is no acknowledgement: every licence as stated.
+        return Some(licence_entries(&all, None));
+    }
+    let (concluded, declared): (Vec<&String>, Vec<&String>) = all
+        .into_iter()
+        .partition(|l| c.licenses_concluded.contains(*l));
+    Some(match (declared.is_empty(), concluded.is_empty()) {
+        (_, true) => licence_entries(&declared, Some("declared")),
+        (true, false) => licence_entries(&concluded, Some("concluded")),
+        // 1.6 allows one expression, or a list of licences: both
+        // acknowledgements fit only when every licence is a single one.
+        // Otherwise the concluded licence, which TR-03183-2 requires, wins.
+        (false, false) if declared.iter().chain(&concluded).all(|l| is_single(l)) => declared
+            .iter()
+            .map(|l| single_licence(l, "declared"))
+            .chain(concluded.iter().map(|l| single_licence(l, "concluded")))
+            .collect(),
+        (false, false) => licence_entries(&concluded, Some("concluded")),
+    })
+}
+
+/// A licence that is one identifier or one name, not a compound expression.
+fn is_single(licence: &str) -> bool {
+    spdx_expression(licence).is_none_or(|e| !e.contains(char::is_whitespace))
+}
+
+fn single_licence(licence: &str, ack: &str) -> Value {
+    match spdx_expression(licence).filter(|e| spdx::license_id(e).is_some()) {
+        Some(id) => json!({"license": {"id": id, "acknowledgement": ack}}),
+        None => json!({"license": {"name": licence, "acknowledgement": ack}}),
+    }
+}
+
+/// One SPDX expression when every licence is valid SPDX, else each licence
+/// by name; `ack` marks them (CycloneDX 1.6).
+fn licence_entries(list: &[&String], ack: Option<&str>) -> Value {
+    let mark = |mut v: Value| {
+        if let Some(a) = ack {
+            v["acknowledgement"] = json!(a);
         }
         v
     };
-    let expressions: Option<Vec<String>> = c.licenses.iter().map(|l| spdx_expression(l)).collect();
-    Some(match expressions {
+    let expressions: Option<Vec<String>> = list.iter().map(|l| spdx_expression(l)).collect();
+    match expressions {
         // CycloneDX takes one expression, or a list of licences.
         Some(list) => {
             let expression = if list.len() == 1 {
@@ -505,14 +561,13 @@ fn licenses(c: &Component, spec: Spec) -> Option<Value> {
                     .collect::<Vec<_>>()
                     .join(" AND ")
             };
-            json!([ack(json!({"expression": expression}))])
+            json!([mark(json!({"expression": expression}))])
         }
-        None => c
-            .licenses
+        None => list
             .iter()
-            .map(|l| json!({"license": ack(json!({"name": l}))}))
+            .map(|l| json!({"license": mark(json!({"name": l}))}))
             .collect(),
-    })
+    }
 }
 
 fn model_card(inv: &Inventory, c: &Component, m: &aibomdb_graph::ModelInfo) -> Option<Value> {

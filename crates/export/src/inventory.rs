@@ -27,6 +27,12 @@ pub(crate) struct Component {
     /// Licences as the documents declared them.
     pub licenses: BTreeSet<String>,
     pub supplier: Option<String>,
+    /// Who made it, with a contact (TR-03183-2 field 3).
+    pub creator: Option<aibomdb_graph::Party>,
+    /// Those of `licenses` a document marked as concluded.
+    pub licenses_concluded: BTreeSet<String>,
+    /// The file name as delivered.
+    pub filename: Option<String>,
     pub cpes: BTreeSet<String>,
     /// Where it comes from: index URL, `git+URL@rev`, a path.
     pub source: Option<String>,
@@ -137,9 +143,21 @@ fn merge(c: &mut Component, fact: PackageFact) {
         c.hashes.insert((h.alg, h.value.to_ascii_lowercase()));
     }
     c.licenses.extend(fact.licenses);
+    c.licenses_concluded.extend(fact.licenses_concluded);
     c.cpes.extend(fact.cpes);
     if c.supplier.is_none() {
         c.supplier = fact.supplier;
+    }
+    // A creator that can be reached beats one that is only named.
+    if fact.creator.as_ref().is_some_and(|new| {
+        c.creator
+            .as_ref()
+            .is_none_or(|have| !have.has_contact() && new.has_contact())
+    }) {
+        c.creator = fact.creator;
+    }
+    if c.filename.is_none() {
+        c.filename = fact.filename;
     }
     if c.kind.is_none() {
         c.kind = fact.kind;

@@ -53,6 +53,19 @@ pub(crate) fn document(inv: &Inventory, opts: &Options) -> Value {
         if let Some(s) = &c.supplier {
             p["supplier"] = json!(format!("Organization: {}", s.replace(['(', ')'], "")));
         }
+        if let Some(creator) = &c.creator
+            && let Some(name) = &creator.name
+        {
+            let email = creator.emails.first().map(String::as_str).unwrap_or("");
+            p["originator"] = json!(format!(
+                "Organization: {} ({})",
+                name.replace(['(', ')'], ""),
+                email.replace(['(', ')'], "")
+            ));
+        }
+        if let Some(f) = &c.filename {
+            p["packageFileName"] = json!(f);
+        }
         let checksums: Vec<Value> = c
             .hashes
             .iter()
@@ -66,22 +79,7 @@ pub(crate) fn document(inv: &Inventory, opts: &Options) -> Value {
         let declared: Vec<String> = c
             .licenses
             .iter()
-            .map(|l| {
-                spdx_expression(l).unwrap_or_else(|| {
-                    let id = format!(
-                        "LicenseRef-{}",
-                        l.chars()
-                            .map(|ch| if ch.is_ascii_alphanumeric() || ch == '.' {
-                                ch
-                            } else {
-                                '-'
-                            })
-                            .collect::<String>()
-                    );
-                    extracted.insert(id.clone(), l.clone());
-                    id
-                })
-            })
+            .map(|l| spdx_expression(l).unwrap_or_else(|| licence_ref(l, &mut extracted)))
             .collect();
         p["licenseDeclared"] = json!(match declared.len() {
             0 => "NOASSERTION".to_string(),
@@ -92,7 +90,20 @@ pub(crate) fn document(inv: &Inventory, opts: &Options) -> Value {
                 .collect::<Vec<_>>()
                 .join(" AND "),
         });
-        p["licenseConcluded"] = json!("NOASSERTION");
+        let concluded: Vec<String> = c
+            .licenses_concluded
+            .iter()
+            .map(|l| spdx_expression(l).unwrap_or_else(|| licence_ref(l, &mut extracted)))
+            .collect();
+        p["licenseConcluded"] = json!(match concluded.len() {
+            0 => "NOASSERTION".to_string(),
+            1 => concluded[0].clone(),
+            _ => concluded
+                .iter()
+                .map(|d| format!("({d})"))
+                .collect::<Vec<_>>()
+                .join(" AND "),
+        });
         p["copyrightText"] = json!("NOASSERTION");
         let mut refs = vec![json!({
             "referenceCategory": "PACKAGE-MANAGER",
@@ -176,6 +187,21 @@ pub(crate) fn document(inv: &Inventory, opts: &Options) -> Value {
             "creators": creators(opts),
         },
     });
+    // A `LicenseRef-` a source document defined must be defined here too;
+    // its text is not kept in the graph, and the entry says so.
+    for p in &packages {
+        for field in ["licenseDeclared", "licenseConcluded"] {
+            let expression = p[field].as_str().unwrap_or("");
+            for token in expression.split(|c: char| c.is_whitespace() || c == '(' || c == ')') {
+                if token.starts_with("LicenseRef-") && !extracted.contains_key(token) {
+                    extracted.insert(
+                        token.to_string(),
+                        "NOASSERTION (defined by the source document; its text is not kept)".into(),
+                    );
+                }
+            }
+        }
+    }
     doc["packages"] = Value::Array(packages);
     doc["relationships"] = Value::Array(relationships);
     if !extracted.is_empty() {
@@ -207,4 +233,22 @@ fn url_part(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// A `LicenseRef-` for a licence the SPDX list does not know, its text kept
+/// among the extracted licensing infos.
+fn licence_ref(licence: &str, extracted: &mut BTreeMap<String, String>) -> String {
+    let id = format!(
+        "LicenseRef-{}",
+        licence
+            .chars()
+            .map(|ch| if ch.is_ascii_alphanumeric() || ch == '.' {
+                ch
+            } else {
+                '-'
+            })
+            .collect::<String>()
+    );
+    extracted.insert(id.clone(), licence.to_string());
+    id
 }

@@ -208,6 +208,36 @@ pub struct PackageFact {
     /// its `None` (see `crates/store/src/codec.rs`).
     #[serde(default)]
     pub released: Option<String>,
+    /// Who made the component and how to reach them (BSI TR-03183-2 field 3,
+    /// "component creator"): CycloneDX `manufacturer` (else a `supplier` or
+    /// `authors` with a contact), SPDX `originator` (else `supplier`).
+    #[serde(default)]
+    pub creator: Option<Party>,
+    /// Licences a document marks as *concluded* (CycloneDX acknowledgement
+    /// `concluded`, SPDX `licenseConcluded`): the licence under which the
+    /// component may be used. Kept apart from `licenses` (declared, or stated
+    /// without saying which) only when the document did not also declare it.
+    #[serde(default)]
+    pub licenses_concluded: Vec<String>,
+    /// The component's file name as delivered (CycloneDX property
+    /// `bsi:component:filename`, SPDX `packageFileName`).
+    #[serde(default)]
+    pub filename: Option<String>,
+}
+
+/// An organisation or person with the ways a document gives to reach it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Party {
+    pub name: Option<String>,
+    pub emails: Vec<String>,
+    pub urls: Vec<String>,
+}
+
+impl Party {
+    /// Whether it can be reached: an email address or a URL.
+    pub fn has_contact(&self) -> bool {
+        !self.emails.is_empty() || !self.urls.is_empty()
+    }
 }
 
 /// The kind of a package→package edge.
@@ -449,6 +479,7 @@ fn merge_into(into: &mut PackageFact, from: PackageFact) {
     extend_unique(&mut into.qualifiers, from.qualifiers);
     extend_unique(&mut into.hashes, from.hashes);
     extend_unique(&mut into.licenses, from.licenses);
+    extend_unique(&mut into.licenses_concluded, from.licenses_concluded);
     extend_unique(&mut into.cpes, from.cpes);
     extend_unique(&mut into.locations, from.locations);
     extend_unique(&mut into.pedigree_ancestors, from.pedigree_ancestors);
@@ -459,6 +490,8 @@ fn merge_into(into: &mut PackageFact, from: PackageFact) {
     into.marker = into.marker.take().or(from.marker);
     into.requested = into.requested.take().or(from.requested);
     into.supplier = into.supplier.take().or(from.supplier);
+    into.creator = into.creator.take().or(from.creator);
+    into.filename = into.filename.take().or(from.filename);
     into.source_package = into.source_package.take().or(from.source_package);
     into.scope = into.scope.or(from.scope);
     into.model = into.model.take().or(from.model);

@@ -10,8 +10,8 @@ pub mod purl;
 pub mod vex;
 
 pub use facts::{
-    DependencyFact, DocumentFacts, DocumentFormat, EdgeKind, Hash, PackageFact, Scope, Skipped,
-    Subject, Tool, doubt_flags, key_for, upstream_source,
+    DependencyFact, DocumentFacts, DocumentFormat, EdgeKind, Hash, PackageFact, Party, Scope,
+    Skipped, Subject, Tool, doubt_flags, key_for, upstream_source,
 };
 pub use model::{Artifact, ModelInfo, PickleReport, SigningReport};
 pub use purl::{PackageKey, Purl, PurlError, pep503_normalise};

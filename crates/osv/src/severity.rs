@@ -1,6 +1,7 @@
 //! Severity from what a record gives: a CVSS v3.x vector (base score
-//! computed per the specification), or a database's own label (GHSA's
-//! `database_specific.severity`). CVSS v4 vectors are kept but not scored here.
+//! computed per the specification here), a CVSS v4.0 vector (base score by
+//! the FIRST macro-vector method, from RustSec's `cvss` crate), or a
+//! database's own label (GHSA's `database_specific.severity`).
 
 use serde::Serialize;
 
@@ -41,16 +42,20 @@ impl Level {
     }
 }
 
-/// The advisory's severity: the highest CVSS v3 score among its vectors, else
-/// a database label, else unknown. Returns the level and the score if any.
+/// The advisory's severity: the highest CVSS v3 or v4 base score among its
+/// vectors (a gate errs towards the worse reading), else a database label,
+/// else unknown. Returns the level and the score if any.
 pub fn severity(advisory: &Advisory) -> (Level, Option<f64>) {
     let vectors = advisory
         .severity
         .iter()
         .chain(advisory.affected.iter().flat_map(|a| a.severity.iter()));
     let best = vectors
-        .filter(|s| s.ty.starts_with("CVSS_V3"))
-        .filter_map(|s| cvss3_base_score(&s.score))
+        .filter_map(|s| match s.ty.as_str() {
+            t if t.starts_with("CVSS_V3") => cvss3_base_score(&s.score),
+            "CVSS_V4" => cvss4_base_score(&s.score),
+            _ => None,
+        })
         .fold(None, |best: Option<f64>, s| {
             Some(best.map_or(s, |b| b.max(s)))
         });
@@ -64,6 +69,33 @@ pub fn severity(advisory: &Advisory) -> (Level, Option<f64>) {
         .and_then(|s| s.as_str())
         .and_then(Level::parse);
     (label.unwrap_or(Level::Unknown), None)
+}
+
+/// The eleven base metrics of CVSS v4.0; threat, environmental and
+/// supplemental metrics would change the score into CVSS-BT/BE/BTE.
+const CVSS4_BASE: [&str; 11] = [
+    "AV", "AC", "AT", "PR", "UI", "VC", "VI", "VA", "SC", "SI", "SA",
+];
+
+/// CVSS v4.0 base score (CVSS-B) of a vector such as
+/// `CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N`. Other
+/// metrics in the vector are left out, so the score is the base score the
+/// policy's threshold speaks of. `None` when a base metric is missing or
+/// the vector does not parse.
+pub fn cvss4_base_score(vector: &str) -> Option<f64> {
+    let mut parts = vector.trim().split('/');
+    if parts.next()? != "CVSS:4.0" {
+        return None;
+    }
+    let metrics: std::collections::HashMap<&str, &str> = parts
+        .map(|p| p.split_once(':'))
+        .collect::<Option<_>>()?;
+    let base: Vec<String> = CVSS4_BASE
+        .iter()
+        .map(|m| metrics.get(m).map(|v| format!("{m}:{v}")))
+        .collect::<Option<_>>()?;
+    let parsed: cvss::v4::Vector = format!("CVSS:4.0/{}", base.join("/")).parse().ok()?;
+    Some(parsed.score().value())
 }
 
 fn roundup(x: f64) -> f64 {

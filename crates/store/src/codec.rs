@@ -9,6 +9,9 @@ pub(crate) fn encode<T: serde::Serialize>(value: &T, buf: &mut Vec<u8>) {
     buf.extend_from_slice(&bytes);
 }
 
+/// How many fields were appended to `PackageFact` since the first stores.
+const APPENDED_FACT_FIELDS: usize = 4;
+
 pub(crate) fn decode<T: serde::de::DeserializeOwned>(
     bytes: &[u8],
     table: &'static str,
@@ -21,14 +24,26 @@ pub(crate) fn decode<T: serde::de::DeserializeOwned>(
     };
     match postcard::from_bytes(bytes) {
         Ok(v) => Ok(v),
-        // `PackageFact.released` was added last, after stores were written
-        // without it: such a row is the new row less the trailing `None`
-        // (one 0 byte in postcard), so it is read, not refused.
+        // Fields appended to `PackageFact` after stores were written without
+        // them (`released`, then `creator`, `licenses_concluded`, `filename`)
+        // are each `None` or empty, one 0 byte in postcard: an older row is
+        // the new row less those trailing bytes, so it is read, not refused.
         Err(postcard::Error::DeserializeUnexpectedEnd) if table == "document_packages" => {
-            let mut with_none = Vec::with_capacity(bytes.len() + 1);
-            with_none.extend_from_slice(bytes);
-            with_none.push(0);
-            postcard::from_bytes(&with_none).map_err(corrupt)
+            let mut padded = Vec::with_capacity(bytes.len() + APPENDED_FACT_FIELDS);
+            padded.extend_from_slice(bytes);
+            let mut last = postcard::Error::DeserializeUnexpectedEnd;
+            for _ in 0..APPENDED_FACT_FIELDS {
+                padded.push(0);
+                match postcard::from_bytes(&padded) {
+                    Ok(v) => return Ok(v),
+                    Err(postcard::Error::DeserializeUnexpectedEnd) => {}
+                    Err(e) => {
+                        last = e;
+                        break;
+                    }
+                }
+            }
+            Err(corrupt(last))
         }
         Err(e) => Err(corrupt(e)),
     }
@@ -48,11 +63,18 @@ mod tests {
         };
         let mut row = Vec::new();
         super::encode(&fact, &mut row);
-        // The row an earlier version wrote: the same, without the trailing
-        // `released: None`.
-        assert_eq!(row.pop(), Some(0));
-        let read: PackageFact = super::decode(&row, "document_packages", "1/1").unwrap();
-        assert_eq!(read, fact);
+        // The rows earlier versions wrote: the same, without the trailing
+        // `filename`, `licenses_concluded` and `creator` (3 bytes), and
+        // before that also without `released` (4 bytes).
+        for appended in [3, 4] {
+            let mut old = row.clone();
+            for _ in 0..appended {
+                assert_eq!(old.pop(), Some(0));
+            }
+            let read: PackageFact = super::decode(&old, "document_packages", "1/1").unwrap();
+            assert_eq!(read, fact);
+        }
+        row.truncate(row.len() - 4);
         // Other tables are not guessed at: a short row there is corrupt.
         assert!(super::decode::<PackageFact>(&row, "packages", "1").is_err());
         // A new row with a release time round-trips.
@@ -64,5 +86,20 @@ mod tests {
         super::encode(&dated, &mut row);
         let read: PackageFact = super::decode(&row, "document_packages", "1/1").unwrap();
         assert_eq!(read.released.as_deref(), Some("2026-09-09T13:04:47Z"));
+        // And one with a creator, concluded licences and a file name.
+        let full = PackageFact {
+            creator: Some(aibomdb_graph::Party {
+                name: Some("SPDX".into()),
+                emails: vec!["spdx-tech@lists.spdx.org".into()],
+                urls: vec![],
+            }),
+            licenses_concluded: vec!["Apache-2.0".into()],
+            filename: Some("tools-java-1.1.5.zip".into()),
+            ..dated
+        };
+        let mut row = Vec::new();
+        super::encode(&full, &mut row);
+        let read: PackageFact = super::decode(&row, "document_packages", "1/1").unwrap();
+        assert_eq!(read, full);
     }
 }

@@ -10,8 +10,8 @@ use std::collections::HashMap;
 
 use aibomdb_graph::{
     BomLink, DependencyFact, DocumentFacts, DocumentFormat, EdgeKind, Hash, ImportError,
-    PackageFact, Scope, Skipped, Subject, Tool, VexStatement, VexStatus, VexTarget, doubt_flags,
-    key_for, normalise_serial, upstream_source,
+    PackageFact, Party, Scope, Skipped, Subject, Tool, VexStatement, VexStatus, VexTarget,
+    doubt_flags, key_for, normalise_serial, upstream_source,
 };
 
 mod wire {
@@ -111,6 +111,11 @@ mod wire {
         pub(crate) publisher: Option<String>,
         pub(crate) author: Option<String>,
         pub(crate) supplier: Option<Organization>,
+        /// 1.6: the organisation that made the component.
+        pub(crate) manufacturer: Option<Organization>,
+        /// 1.6: people who made it (replaces the `author` string).
+        #[serde(default, deserialize_with = "null_default")]
+        pub(crate) authors: Vec<Contact>,
         #[serde(default, deserialize_with = "null_default")]
         pub(crate) hashes: Vec<HashEntry>,
         #[serde(default, deserialize_with = "null_default")]
@@ -135,6 +140,18 @@ mod wire {
     #[derive(Deserialize)]
     pub(crate) struct Organization {
         pub(crate) name: Option<String>,
+        /// `url` is a list of strings; kept as JSON and read leniently (a
+        /// lone string is seen in the wild too).
+        #[serde(default)]
+        pub(crate) url: serde_json::Value,
+        #[serde(default, deserialize_with = "null_default")]
+        pub(crate) contact: Vec<Contact>,
+    }
+
+    #[derive(Deserialize)]
+    pub(crate) struct Contact {
+        pub(crate) name: Option<String>,
+        pub(crate) email: Option<String>,
     }
 
     #[derive(Deserialize)]
@@ -147,12 +164,16 @@ mod wire {
     pub(crate) struct LicenseChoice {
         pub(crate) license: Option<License>,
         pub(crate) expression: Option<String>,
+        /// 1.6: `declared` or `concluded`, on an expression.
+        pub(crate) acknowledgement: Option<String>,
     }
 
     #[derive(Deserialize)]
     pub(crate) struct License {
         pub(crate) id: Option<String>,
         pub(crate) name: Option<String>,
+        /// 1.6: `declared` or `concluded`, on a named licence.
+        pub(crate) acknowledgement: Option<String>,
     }
 
     #[derive(Deserialize)]
@@ -611,17 +632,13 @@ impl Builder {
                 }
             }
         }
-        let licenses: Vec<String> = c
-            .licenses
+        let (licenses, licenses_concluded) = split_licences(&c.licenses);
+        let filename = c
+            .properties
             .iter()
-            .filter_map(|l| {
-                l.expression.clone().or_else(|| {
-                    l.license
-                        .as_ref()
-                        .and_then(|l| l.id.clone().or_else(|| l.name.clone()))
-                })
-            })
-            .collect();
+            .find(|p| p.name.as_deref() == Some("bsi:component:filename"))
+            .and_then(|p| p.value.clone())
+            .filter(|v| !v.is_empty());
         let mut locations = Vec::new();
         let mut source_name = None;
         let mut source_version = None;
@@ -673,6 +690,9 @@ impl Builder {
                 .and_then(|s| s.name.clone())
                 .or_else(|| c.publisher.clone())
                 .or_else(|| c.author.clone()),
+            creator: creator(c),
+            licenses_concluded,
+            filename,
             source_package,
             locations,
             pedigree_ancestors: c
@@ -754,6 +774,80 @@ fn legacy_tool(t: wire::LegacyTool) -> Option<Tool> {
         name: t.name?,
         version: t.version,
     })
+}
+
+/// Licences as stated, and apart those the document marks `concluded` but
+/// does not also declare.
+fn split_licences(choices: &[wire::LicenseChoice]) -> (Vec<String>, Vec<String>) {
+    let mut stated = Vec::new();
+    let mut concluded = Vec::new();
+    for l in choices {
+        let (text, ack) = match (&l.expression, &l.license) {
+            (Some(e), _) => (Some(e.clone()), l.acknowledgement.as_deref()),
+            (None, Some(lic)) => (
+                lic.id.clone().or_else(|| lic.name.clone()),
+                lic.acknowledgement
+                    .as_deref()
+                    .or(l.acknowledgement.as_deref()),
+            ),
+            (None, None) => (None, None),
+        };
+        let Some(text) = text else { continue };
+        let list = if ack == Some("concluded") {
+            &mut concluded
+        } else {
+            &mut stated
+        };
+        if !list.contains(&text) {
+            list.push(text);
+        }
+    }
+    // A licence both declared and concluded stays in the stated list, so
+    // that readers of `licenses` see every licence; the concluded list says
+    // which were concluded.
+    for c in &concluded {
+        if !stated.contains(c) {
+            stated.push(c.clone());
+        }
+    }
+    (stated, concluded)
+}
+
+/// The component creator with a contact: the manufacturer, else a supplier
+/// with a contact, else the first author with an email address.
+fn creator(c: &wire::Component) -> Option<Party> {
+    let party = |o: &wire::Organization| {
+        let urls = match &o.url {
+            serde_json::Value::String(u) => vec![u.clone()],
+            serde_json::Value::Array(list) => list
+                .iter()
+                .filter_map(|u| u.as_str().map(str::to_string))
+                .collect(),
+            _ => Vec::new(),
+        };
+        Party {
+            name: o.name.clone(),
+            emails: o.contact.iter().filter_map(|p| p.email.clone()).collect(),
+            urls: urls.into_iter().filter(|u| !u.is_empty()).collect(),
+        }
+    };
+    let manufacturer = c.manufacturer.as_ref().map(party);
+    if manufacturer.as_ref().is_some_and(Party::has_contact) {
+        return manufacturer;
+    }
+    let supplier = c.supplier.as_ref().map(party);
+    if supplier.as_ref().is_some_and(Party::has_contact) {
+        return supplier;
+    }
+    c.authors
+        .iter()
+        .find(|a| a.email.is_some())
+        .map(|a| Party {
+            name: a.name.clone(),
+            emails: a.email.iter().cloned().collect(),
+            urls: Vec::new(),
+        })
+        .or(manufacturer)
 }
 
 #[cfg(test)]

@@ -10,8 +10,8 @@ use std::collections::HashMap;
 
 use aibomdb_graph::json::parse;
 use aibomdb_graph::{
-    DependencyFact, DocumentFacts, DocumentFormat, EdgeKind, Hash, ImportError, PackageFact, Scope,
-    Subject, Tool, doubt_flags, key_for, upstream_source,
+    DependencyFact, DocumentFacts, DocumentFormat, EdgeKind, Hash, ImportError, PackageFact, Party,
+    Scope, Subject, Tool, doubt_flags, key_for, upstream_source,
 };
 
 /// True when the JSON looks like SPDX 2.x.
@@ -65,6 +65,7 @@ mod v2 {
         pub(crate) external_refs: Vec<ExternalRef>,
         pub(crate) license_concluded: Option<String>,
         pub(crate) license_declared: Option<String>,
+        pub(crate) package_file_name: Option<String>,
         pub(crate) source_info: Option<String>,
         pub(crate) primary_package_purpose: Option<String>,
     }
@@ -177,6 +178,17 @@ pub fn import_v2(bytes: &[u8]) -> Result<DocumentFacts, ImportError> {
                 .as_deref()
                 .or(p.originator.as_deref())
                 .and_then(agent_name),
+            creator: creator(p.originator.as_deref(), p.supplier.as_deref()),
+            licenses_concluded: p
+                .license_concluded
+                .iter()
+                .filter(|l| !matches!(l.as_str(), "NOASSERTION" | "NONE" | ""))
+                .cloned()
+                .collect(),
+            filename: p
+                .package_file_name
+                .clone()
+                .filter(|f| !f.is_empty() && f != "NOASSERTION"),
             source_package,
             locations,
             pedigree_ancestors: Vec::new(),
@@ -289,6 +301,50 @@ fn tool_from_creator(creator: &str) -> Option<Tool> {
     })
 }
 
+/// An SPDX 3 agent with the email addresses and URLs its identifiers give.
+fn v3_party(agent: &v3::Element) -> Party {
+    let of = |ty: &str| -> Vec<String> {
+        agent
+            .external_identifier
+            .iter()
+            .filter(|x| x.ty.as_deref() == Some(ty))
+            .filter_map(|x| x.identifier.clone())
+            .collect()
+    };
+    Party {
+        name: agent.name.clone(),
+        emails: of("email"),
+        urls: of("urlScheme"),
+    }
+}
+
+/// The component creator: the originator (who made it), else the supplier
+/// (who distributes it), preferring one that gives an email address.
+fn creator(originator: Option<&str>, supplier: Option<&str>) -> Option<Party> {
+    let parties: Vec<Party> = [originator, supplier]
+        .into_iter()
+        .flatten()
+        .filter_map(agent_party)
+        .collect();
+    let with_contact = parties.iter().position(Party::has_contact);
+    parties.into_iter().nth(with_contact.unwrap_or(0))
+}
+
+/// `Organization: Acme (a@b)` → Acme, reached at a@b; `NOASSERTION` → none.
+fn agent_party(s: &str) -> Option<Party> {
+    let name = agent_name(s)?;
+    let email = s
+        .rfind('(')
+        .and_then(|i| s[i + 1..].strip_suffix(')'))
+        .map(str::trim)
+        .filter(|e| e.contains('@'));
+    Some(Party {
+        name: Some(name),
+        emails: email.map(str::to_string).into_iter().collect(),
+        urls: Vec::new(),
+    })
+}
+
 /// `Organization: Acme (a@b)` → `Acme`; `NOASSERTION` → none.
 fn agent_name(s: &str) -> Option<String> {
     let s = s.trim();
@@ -364,6 +420,8 @@ mod v3 {
         pub(crate) primary_purpose: Option<String>,
         #[serde(rename = "suppliedBy")]
         pub(crate) supplied_by: Option<String>,
+        #[serde(rename = "originatedBy", default, deserialize_with = "null_default")]
+        pub(crate) originated_by: Vec<String>,
         #[serde(
             rename = "externalIdentifier",
             default,
@@ -473,6 +531,7 @@ pub fn import_v3(bytes: &[u8]) -> Result<DocumentFacts, ImportError> {
         .collect();
     // License expressions are elements joined to packages by relationships.
     let mut license_of: HashMap<&str, Vec<String>> = HashMap::new();
+    let mut concluded_of: HashMap<&str, Vec<String>> = HashMap::new();
     for e in &doc.graph {
         if let (Some("Relationship"), Some(ty), Some(from)) = (
             e.ty.as_deref(),
@@ -485,6 +544,12 @@ pub fn import_v3(bytes: &[u8]) -> Result<DocumentFacts, ImportError> {
                     .get(to.as_str())
                     .and_then(|l| l.license_expression.clone())
                 {
+                    if ty == "hasConcludedLicense" {
+                        let list = concluded_of.entry(from).or_default();
+                        if !list.contains(&expr) {
+                            list.push(expr.clone());
+                        }
+                    }
                     let list = license_of.entry(from).or_default();
                     if !list.contains(&expr) {
                         list.push(expr);
@@ -553,6 +618,16 @@ pub fn import_v3(bytes: &[u8]) -> Result<DocumentFacts, ImportError> {
                     .and_then(|a| a.name.clone())
                     .unwrap_or_else(|| s.to_string())
             }),
+            creator: e
+                .originated_by
+                .iter()
+                .chain(&e.supplied_by)
+                .filter_map(|a| elements.get(a.as_str()).map(|agent| v3_party(agent)))
+                .max_by_key(|p| p.has_contact()),
+            licenses_concluded: id
+                .as_deref()
+                .and_then(|id| concluded_of.get(id).cloned())
+                .unwrap_or_default(),
             locations: Vec::new(),
             pedigree_ancestors: Vec::new(),
             flags,
