@@ -200,6 +200,45 @@ expires = "2027-06-30"
     );
 }
 
+/// A record that carries only a CVSS v4.0 vector is scored by it: log4j-core
+/// 2.8.1 in GUAC's SPDX document matches GHSA-3pxv-7cmr-fjr4
+/// (`CVSS:4.0/…/SI:L/SA:N`, 6.9 by FIRST's method; the label MODERATE alone
+/// gave no score), so `medium` trips with the score named and `high` passes.
+#[test]
+fn vulnerabilities_scored_by_cvss_v4() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    let record = corpus().join("osv/examples/Maven/GHSA-3pxv-7cmr-fjr4.json");
+    run_ok(&db, &["advisories", "load", record.to_str().unwrap()]);
+    let java = corpus().join("external/guac-data/docs/spdx/spdx_vuln.json");
+    run_ok(
+        &db,
+        &["ingest", "--deployment", "java", java.to_str().unwrap()],
+    );
+    let at = "2026-12-01T00:00:00Z";
+    let medium = policy(
+        dir.path(),
+        "medium.toml",
+        "version = 1\n[vulnerabilities]\nseverity = \"medium\"\nunknown = \"deny\"\n",
+    );
+    let (code, report) = gate(&db, &medium, "java", at);
+    assert_eq!(code, 1);
+    let v = rule(&report, "vulnerabilities");
+    assert_eq!(
+        subjects(v),
+        ["GHSA-3pxv-7cmr-fjr4 in pkg:maven/org.apache.logging.log4j/log4j-core@2.8.1"]
+    );
+    let message = v["violations"][0]["message"].as_str().unwrap();
+    assert!(message.starts_with("medium (CVSS 6.9)"), "{message}");
+    let high = policy(
+        dir.path(),
+        "high.toml",
+        "version = 1\n[vulnerabilities]\nseverity = \"high\"\nunknown = \"deny\"\n",
+    );
+    let (code, report) = gate(&db, &high, "java", at);
+    assert_eq!(code, 0, "{report}");
+}
+
 #[test]
 fn pinning_of_images_python_packages_and_models() {
     let dir = tempfile::tempdir().unwrap();

@@ -87,9 +87,8 @@ pub fn cvss4_base_score(vector: &str) -> Option<f64> {
     if parts.next()? != "CVSS:4.0" {
         return None;
     }
-    let metrics: std::collections::HashMap<&str, &str> = parts
-        .map(|p| p.split_once(':'))
-        .collect::<Option<_>>()?;
+    let metrics: std::collections::HashMap<&str, &str> =
+        parts.map(|p| p.split_once(':')).collect::<Option<_>>()?;
     let base: Vec<String> = CVSS4_BASE
         .iter()
         .map(|m| metrics.get(m).map(|v| format!("{m}:{v}")))

@@ -72,7 +72,9 @@ pub(super) fn check(ctx: &Context, rule: &Vulnerabilities) -> Result<RuleVerdict
             ("affected", Level::Unknown, _) => {
                 "severity unknown: the record carries no CVSS vector or severity label".to_string()
             }
-            ("affected", l, Some(s)) => format!("{l:?} (CVSS {s:.1})").to_lowercase(),
+            ("affected", l, Some(s)) => {
+                format!("{} (CVSS {s:.1})", format!("{l:?}").to_lowercase())
+            }
             ("affected", l, None) => format!("{l:?}").to_lowercase(),
             (status, _, _) => {
                 format!("{status}: the version could not be evaluated against the record")
