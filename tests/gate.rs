@@ -237,6 +237,31 @@ fn vulnerabilities_scored_by_cvss_v4() {
     );
     let (code, report) = gate(&db, &high, "java", at);
     assert_eq!(code, 0, "{report}");
+    // The CycloneDX export rates it by the method that scored it.
+    let out = dir.path().join("java.cdx.json");
+    run_ok(
+        &db,
+        &[
+            "export",
+            "--deployment",
+            "java",
+            "--format",
+            "cyclonedx-1.6",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    let bom: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let vulnerability = bom["vulnerabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["id"] == "GHSA-3pxv-7cmr-fjr4")
+        .unwrap();
+    assert_eq!(
+        vulnerability["ratings"],
+        serde_json::json!([{"score": 6.9, "severity": "medium", "method": "CVSSv4"}])
+    );
 }
 
 #[test]

@@ -245,7 +245,11 @@ fn vulnerability_entries(matches: &[MatchRow], reference: impl Fn(&str) -> Strin
             v["ratings"] = json!([{
                 "score": score,
                 "severity": vex_map::severity_name(first.severity),
-                "method": "CVSSv3",
+                "method": match first.cvss_version {
+                    Some("4.0") => "CVSSv4",
+                    Some("3.1") => "CVSSv31",
+                    _ => "CVSSv3",
+                },
             }]);
         }
         if !first.fixed.is_empty() {

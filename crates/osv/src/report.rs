@@ -7,7 +7,7 @@ use aibomdb_store::{DocumentId, DocumentRecord, PackageRecord, Store, StoreError
 use serde::Serialize;
 
 use crate::record::Advisory;
-use crate::severity::{Level, severity};
+use crate::severity::{Level, best_cvss, severity};
 use crate::vex::{VexResolver, VexVerdict};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -20,6 +20,8 @@ pub struct MatchRow {
     pub summary: Option<String>,
     pub severity: Level,
     pub score: Option<f64>,
+    /// The CVSS version of the vector that gave `score` (`3.0`, `3.1`, `4.0`).
+    pub cvss_version: Option<&'static str>,
     pub fixed: Vec<String>,
     /// `affected`, or `unsupported`/`unorderable` when the version could not be evaluated.
     pub status: String,
@@ -161,6 +163,7 @@ pub fn matches_of(
                         summary: advisory.and_then(|a| a.summary.clone()),
                         severity: level,
                         score,
+                        cvss_version: advisory.and_then(best_cvss).map(|(_, v)| v),
                         fixed: m.fixed,
                         status: m.status,
                         detail: m.detail,

@@ -46,20 +46,7 @@ impl Level {
 /// vectors (a gate errs towards the worse reading), else a database label,
 /// else unknown. Returns the level and the score if any.
 pub fn severity(advisory: &Advisory) -> (Level, Option<f64>) {
-    let vectors = advisory
-        .severity
-        .iter()
-        .chain(advisory.affected.iter().flat_map(|a| a.severity.iter()));
-    let best = vectors
-        .filter_map(|s| match s.ty.as_str() {
-            t if t.starts_with("CVSS_V3") => cvss3_base_score(&s.score),
-            "CVSS_V4" => cvss4_base_score(&s.score),
-            _ => None,
-        })
-        .fold(None, |best: Option<f64>, s| {
-            Some(best.map_or(s, |b| b.max(s)))
-        });
-    if let Some(score) = best {
+    if let Some((score, _)) = best_cvss(advisory) {
         return (Level::of_score(score), Some(score));
     }
     let label = advisory
@@ -69,6 +56,36 @@ pub fn severity(advisory: &Advisory) -> (Level, Option<f64>) {
         .and_then(|s| s.as_str())
         .and_then(Level::parse);
     (label.unwrap_or(Level::Unknown), None)
+}
+
+/// The highest CVSS base score among the advisory's vectors, with the CVSS
+/// version that gave it (`3.0`, `3.1`, `4.0`).
+pub fn best_cvss(advisory: &Advisory) -> Option<(f64, &'static str)> {
+    advisory
+        .severity
+        .iter()
+        .chain(advisory.affected.iter().flat_map(|a| a.severity.iter()))
+        .filter_map(|s| {
+            let v = s.score.trim_start();
+            match s.ty.as_str() {
+                t if t.starts_with("CVSS_V3") => cvss3_base_score(v).map(|x| {
+                    (
+                        x,
+                        if v.starts_with("CVSS:3.0/") {
+                            "3.0"
+                        } else {
+                            "3.1"
+                        },
+                    )
+                }),
+                "CVSS_V4" => cvss4_base_score(v).map(|x| (x, "4.0")),
+                _ => None,
+            }
+        })
+        .fold(None, |best: Option<(f64, &'static str)>, s| match best {
+            Some(b) if b.0 >= s.0 => Some(b),
+            _ => Some(s),
+        })
 }
 
 /// The eleven base metrics of CVSS v4.0; threat, environmental and
