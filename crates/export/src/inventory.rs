@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use aibomdb_graph::{EdgeKind, ModelInfo, PackageFact};
 use aibomdb_osv::MatchRow;
-use aibomdb_store::{DocumentRecord, PackageRecord, Store};
+use aibomdb_store::{DocumentRecord, Occurrence, PackageRecord, Store};
 use sha2::{Digest, Sha256};
 
 use crate::ExportError;
@@ -66,21 +66,36 @@ impl Inventory {
             .into_iter()
             .filter(|d| d.is_current())
             .collect();
-        let mut listed = Vec::with_capacity(documents.len());
         if documents.is_empty() && store.deployments()?.iter().all(|d| d.name != deployment) {
             return Err(ExportError::NoDeployment(deployment.to_string()));
         }
+        let mut read = Vec::with_capacity(documents.len());
+        for doc in documents {
+            let packages = store.document_packages(doc.id)?;
+            read.push((doc, packages));
+        }
+        Self::of(store, deployment, &read)
+    }
+
+    /// The inventory of documents the caller has read already (each with its
+    /// packages and their facts); only the edges are read here.
+    pub(crate) fn of(
+        store: &Store,
+        deployment: &str,
+        documents: &[(DocumentRecord, Vec<(PackageRecord, Occurrence)>)],
+    ) -> Result<Inventory, ExportError> {
+        let mut listed = Vec::with_capacity(documents.len());
         let mut identity = Sha256::new();
         identity.update(deployment.as_bytes());
         let mut components: BTreeMap<String, Component> = BTreeMap::new();
         let mut edges = BTreeSet::new();
         let mut roots = BTreeSet::new();
-        for doc in documents {
+        for (doc, packages) in documents {
             identity.update(doc.sha256.as_bytes());
             let lockfile = doc.format.family() == "lockfile";
             let mut keys = BTreeMap::new();
             let mut records = Vec::new();
-            for (package, occurrence) in store.document_packages(doc.id)? {
+            for (package, occurrence) in packages {
                 keys.insert(package.id, package.key.clone());
                 let c = components
                     .entry(package.key.clone())
@@ -93,8 +108,8 @@ impl Inventory {
                         ..Default::default()
                     });
                 c.from_lockfile |= lockfile;
-                merge(c, occurrence.fact);
-                records.push(package);
+                merge(c, &occurrence.fact);
+                records.push(package.clone());
             }
             if let Some(subject) = doc.subject_package.and_then(|id| keys.get(&id)) {
                 roots.insert(subject.clone());
@@ -106,7 +121,7 @@ impl Inventory {
                     }
                 }
             }
-            listed.push((doc, records));
+            listed.push((doc.clone(), records));
         }
         let digest = identity.finalize();
         Ok(Inventory {
@@ -138,15 +153,17 @@ impl Inventory {
     }
 }
 
-fn merge(c: &mut Component, fact: PackageFact) {
-    for h in fact.hashes {
-        c.hashes.insert((h.alg, h.value.to_ascii_lowercase()));
+fn merge(c: &mut Component, fact: &PackageFact) {
+    for h in &fact.hashes {
+        c.hashes
+            .insert((h.alg.clone(), h.value.to_ascii_lowercase()));
     }
-    c.licenses.extend(fact.licenses);
-    c.licenses_concluded.extend(fact.licenses_concluded);
-    c.cpes.extend(fact.cpes);
+    c.licenses.extend(fact.licenses.iter().cloned());
+    c.licenses_concluded
+        .extend(fact.licenses_concluded.iter().cloned());
+    c.cpes.extend(fact.cpes.iter().cloned());
     if c.supplier.is_none() {
-        c.supplier = fact.supplier;
+        c.supplier = fact.supplier.clone();
     }
     // A creator that can be reached beats one that is only named.
     if fact.creator.as_ref().is_some_and(|new| {
@@ -154,23 +171,23 @@ fn merge(c: &mut Component, fact: PackageFact) {
             .as_ref()
             .is_none_or(|have| !have.has_contact() && new.has_contact())
     }) {
-        c.creator = fact.creator;
+        c.creator = fact.creator.clone();
     }
     if c.filename.is_none() {
-        c.filename = fact.filename;
+        c.filename = fact.filename.clone();
     }
     if c.kind.is_none() {
-        c.kind = fact.kind;
+        c.kind = fact.kind.clone();
     }
     if c.source.is_none() {
-        c.source = fact.source;
+        c.source = fact.source.clone();
     }
-    if let Some(m) = fact.model {
+    if let Some(m) = &fact.model {
         let richer = c.model.as_ref().is_none_or(|have| {
             (m.sources.len(), m.artifacts.len()) > (have.sources.len(), have.artifacts.len())
         });
         if richer {
-            c.model = Some(*m);
+            c.model = Some((**m).clone());
         }
     }
 }

@@ -150,3 +150,19 @@ pub fn cra_report(
     let bom = cyclonedx::bom(&inv, cyclonedx::Spec::V1_6, opts, &[]);
     Ok(cra::report(deployment, &bom))
 }
+
+/// [`cra_report`] of documents the caller has read already (the gate has
+/// them in hand): the same report, without reading the packages again.
+pub fn cra_report_of(
+    store: &aibomdb_store::Store,
+    deployment: &str,
+    documents: &[(
+        aibomdb_store::DocumentRecord,
+        Vec<(aibomdb_store::PackageRecord, aibomdb_store::Occurrence)>,
+    )],
+    opts: &Options,
+) -> Result<CraReport, ExportError> {
+    let inv = Inventory::of(store, deployment, documents)?;
+    let bom = cyclonedx::bom(&inv, cyclonedx::Spec::V1_6, opts, &[]);
+    Ok(cra::report(deployment, &bom))
+}

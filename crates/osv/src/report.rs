@@ -115,69 +115,133 @@ pub fn matches_of(
     store: &Store,
     listed: &[(DocumentRecord, Vec<PackageRecord>)],
 ) -> Result<Vec<MatchRow>, StoreError> {
-    let mut advisories: HashMap<String, Option<Advisory>> = HashMap::new();
-    let mut vex = VexResolver::new(store);
-    for (doc, _) in listed {
-        vex.know(doc);
-    }
-    let mut rows: BTreeMap<(String, String, String), MatchRow> = BTreeMap::new();
-    for (doc, packages) in listed {
-        let ids: Vec<_> = packages.iter().map(|p| p.id).collect();
-        for (package, found) in packages.iter().zip(store.matches_for_packages(&ids)?) {
-            for m in found {
-                let key = (
-                    doc.deployment.clone(),
-                    package.key.clone(),
-                    m.advisory.clone(),
-                );
-                if let Some(row) = rows.get_mut(&key) {
-                    row.documents.push(doc.id);
-                    row.document_paths.push(doc.source_path.clone());
-                    continue;
-                }
-                if !advisories.contains_key(&m.advisory) {
-                    let a = store
-                        .advisory_json(&m.advisory)?
-                        .and_then(|j| serde_json::from_slice::<Advisory>(&j).ok());
-                    advisories.insert(m.advisory.clone(), a);
-                }
-                let advisory = advisories[&m.advisory].as_ref();
-                let (level, score) = advisory.map_or((Level::Unknown, None), severity);
-                let identifiers: Vec<String> = std::iter::once(&m.advisory)
-                    .chain(
-                        advisory
-                            .iter()
-                            .flat_map(|a| a.aliases.iter().chain(&a.upstream)),
-                    )
-                    .cloned()
-                    .collect();
-                let verdict = vex.verdict(&doc.deployment, package, &identifiers)?;
-                rows.insert(
-                    key,
-                    MatchRow {
-                        deployment: doc.deployment.clone(),
-                        package: package.key.clone(),
-                        version: package.version.clone(),
-                        advisory: m.advisory.clone(),
-                        aliases: advisory.map(|a| a.aliases.clone()).unwrap_or_default(),
-                        summary: advisory.and_then(|a| a.summary.clone()),
-                        severity: level,
-                        score,
-                        cvss_version: advisory.and_then(best_cvss).map(|(_, v)| v),
-                        fixed: m.fixed,
-                        status: m.status,
-                        detail: m.detail,
-                        via_source_of: m.via_source_of,
-                        matched_name: m.name,
-                        documents: vec![doc.id],
-                        document_paths: vec![doc.source_path.clone()],
-                        vex: verdict,
-                    },
-                );
-            }
+    MatchReader::new(store).matches_of(listed)
+}
+
+/// What a match row needs of an advisory, read once.
+struct AdvisoryFacts {
+    aliases: Vec<String>,
+    /// Aliases, then upstream identifiers: what VEX statements may name.
+    identifiers: Vec<String>,
+    summary: Option<String>,
+    level: Level,
+    score: Option<f64>,
+    cvss_version: Option<&'static str>,
+}
+
+/// Reads matches for one set of documents after another, keeping what does
+/// not depend on them (each advisory parsed once, VEX statements read once),
+/// so that a gate over the whole estate does not parse an advisory again for
+/// every deployment that matches it. Valid while the store is unchanged.
+pub struct MatchReader<'a> {
+    store: &'a Store,
+    advisories: HashMap<String, Option<AdvisoryFacts>>,
+    vex: VexResolver<'a>,
+}
+
+impl<'a> MatchReader<'a> {
+    pub fn new(store: &'a Store) -> Self {
+        MatchReader {
+            store,
+            advisories: HashMap::new(),
+            vex: VexResolver::new(store),
         }
     }
-    Ok(rows.into_values().collect())
+
+    fn facts(&mut self, id: &str) -> Result<Option<&AdvisoryFacts>, StoreError> {
+        if !self.advisories.contains_key(id) {
+            let parsed = self
+                .store
+                .advisory_json(id)?
+                .and_then(|j| serde_json::from_slice::<Advisory>(&j).ok())
+                .map(|a| {
+                    let (level, score) = severity(&a);
+                    AdvisoryFacts {
+                        identifiers: std::iter::once(id.to_string())
+                            .chain(a.aliases.iter().chain(&a.upstream).cloned())
+                            .collect(),
+                        cvss_version: best_cvss(&a).map(|(_, v)| v),
+                        aliases: a.aliases,
+                        summary: a.summary,
+                        level,
+                        score,
+                    }
+                });
+            self.advisories.insert(id.to_string(), parsed);
+        }
+        Ok(self.advisories[id].as_ref())
+    }
+
+    /// As [`matches_of`], with what earlier calls read kept.
+    pub fn matches_of(
+        &mut self,
+        listed: &[(DocumentRecord, Vec<PackageRecord>)],
+    ) -> Result<Vec<MatchRow>, StoreError> {
+        for (doc, _) in listed {
+            self.vex.know(doc);
+        }
+        let mut rows: BTreeMap<(String, String, String), MatchRow> = BTreeMap::new();
+        for (doc, packages) in listed {
+            let ids: Vec<_> = packages.iter().map(|p| p.id).collect();
+            for (package, found) in packages.iter().zip(self.store.matches_for_packages(&ids)?) {
+                for m in found {
+                    let key = (
+                        doc.deployment.clone(),
+                        package.key.clone(),
+                        m.advisory.clone(),
+                    );
+                    if let Some(row) = rows.get_mut(&key) {
+                        row.documents.push(doc.id);
+                        row.document_paths.push(doc.source_path.clone());
+                        continue;
+                    }
+                    let (aliases, summary, level, score, cvss_version, identifiers) =
+                        match self.facts(&m.advisory)? {
+                            Some(f) => (
+                                f.aliases.clone(),
+                                f.summary.clone(),
+                                f.level,
+                                f.score,
+                                f.cvss_version,
+                                f.identifiers.clone(),
+                            ),
+                            None => (
+                                Vec::new(),
+                                None,
+                                Level::Unknown,
+                                None,
+                                None,
+                                vec![m.advisory.clone()],
+                            ),
+                        };
+                    let verdict = self.vex.verdict(&doc.deployment, package, &identifiers)?;
+                    rows.insert(
+                        key,
+                        MatchRow {
+                            deployment: doc.deployment.clone(),
+                            package: package.key.clone(),
+                            version: package.version.clone(),
+                            advisory: m.advisory.clone(),
+                            aliases,
+                            summary,
+                            severity: level,
+                            score,
+                            cvss_version,
+                            fixed: m.fixed,
+                            status: m.status,
+                            detail: m.detail,
+                            via_source_of: m.via_source_of,
+                            matched_name: m.name,
+                            documents: vec![doc.id],
+                            document_paths: vec![doc.source_path.clone()],
+                            vex: verdict,
+                        },
+                    );
+                }
+            }
+        }
+        Ok(rows.into_values().collect())
+    }
 }
 
 /// The matches as a SARIF 2.1.0 log (code-scanning dashboards read it): one

@@ -121,19 +121,61 @@ pub struct GateReport {
 pub const PATHS_PER_RULE: usize = 100;
 
 /// Evaluates `policy` over each of `deployments` as of `at` (Unix seconds).
+/// Deployments are split among the machine's cores; each worker keeps what
+/// it reads of advisories, VEX and shared models for all of its deployments.
 pub fn evaluate(
     store: &Store,
     policy: &Policy,
     deployments: &[String],
     at: i64,
 ) -> Result<GateReport, PolicyError> {
-    let known = store.deployments()?;
-    let mut out = Vec::new();
-    for name in deployments {
-        if !known.iter().any(|d| &d.name == name) {
-            return Err(PolicyError::NoDeployment(name.clone()));
-        }
-        let mut verdicts = rules::evaluate(store, policy, name, at)?;
+    let known: std::collections::HashSet<String> =
+        store.deployments()?.into_iter().map(|d| d.name).collect();
+    if let Some(unknown) = deployments.iter().find(|d| !known.contains(*d)) {
+        return Err(PolicyError::NoDeployment(unknown.clone()));
+    }
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(deployments.len().div_ceil(WORKER_SHARE).max(1));
+    let chunk = deployments.len().div_ceil(workers).max(1);
+    let results: Vec<Result<Vec<DeploymentVerdict>, PolicyError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = deployments
+            .chunks(chunk)
+            .map(|names| scope.spawn(move || evaluate_chunk(store, policy, names, at)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(PolicyError::Query("a gate worker panicked".into())))
+            })
+            .collect()
+    });
+    let mut out = Vec::with_capacity(deployments.len());
+    for r in results {
+        out.extend(r?);
+    }
+    Ok(GateReport {
+        policy: policy.name.clone().unwrap_or_else(|| policy.source.clone()),
+        at: time::format(at),
+        passed: out.iter().all(|d| d.passed),
+        deployments: out,
+    })
+}
+
+/// Below this many deployments per worker, another thread does not pay.
+const WORKER_SHARE: usize = 8;
+
+fn evaluate_chunk(
+    store: &Store,
+    policy: &Policy,
+    names: &[String],
+    at: i64,
+) -> Result<Vec<DeploymentVerdict>, PolicyError> {
+    let shared = rules::Shared::new(store);
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
+        let mut verdicts = rules::evaluate(store, &shared, policy, name, at)?;
         for v in &mut verdicts {
             rules::attach_paths(store, name, v)?;
         }
@@ -143,12 +185,7 @@ pub fn evaluate(
             rules: verdicts,
         });
     }
-    Ok(GateReport {
-        policy: policy.name.clone().unwrap_or_else(|| policy.source.clone()),
-        at: time::format(at),
-        passed: out.iter().all(|d| d.passed),
-        deployments: out,
-    })
+    Ok(out)
 }
 
 /// Every deployment in the store, by name.

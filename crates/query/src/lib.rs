@@ -318,6 +318,6 @@ mod models;
 
 pub use models::{
     ApprovalState, DatasetView, Direction, Finding, FindingFilter, Lineage, LineageGraph,
-    LineageLink, LineageNode, ModelView, RunningHit, approve, datasets, deployments_running,
-    lineage, model_views, models, resolve_models,
+    LineageLink, LineageNode, ModelView, PublishedDigests, RunningHit, approve, datasets,
+    deployments_running, lineage, model_views, models, models_in, resolve_models,
 };

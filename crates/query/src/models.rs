@@ -115,44 +115,89 @@ fn is_weight(format: &str) -> bool {
 
 /// Models of the current documents of `deployment` (all deployments when `None`).
 pub fn models(store: &Store, deployment: Option<&str>) -> Result<Vec<ModelView>> {
-    // One deployment reads its own current documents only, so the cost of
-    // a question about it does not grow with the estate.
-    let in_scope: Vec<DocumentRecord> = match deployment {
-        Some(name) => {
-            let mut docs = Vec::new();
-            for id in store.current_documents(name)? {
-                docs.extend(store.document(id)?.filter(DocumentRecord::is_current));
-            }
-            docs
+    match deployment {
+        Some(name) => models_in(store, name, &mut PublishedDigests::default()),
+        None => {
+            let documents: Vec<DocumentRecord> = store
+                .documents()?
+                .into_iter()
+                .filter(|d| d.is_current())
+                .collect();
+            let mut out = cross_checked(described_models(store, &documents)?, None);
+            with_approvals(store, &mut out)?;
+            Ok(out)
         }
-        None => store
-            .documents()?
-            .into_iter()
-            .filter(|d| d.is_current())
-            .collect(),
-    };
-    let mut views = described_models(store, &in_scope)?;
-    let wanted = views.len();
-    // Digests other deployments' documents publish for the same models: only
-    // the documents that list one of these model nodes are read.
-    if deployment.is_some() && wanted > 0 {
-        let mut listing = BTreeSet::new();
-        for v in &views {
-            if let Some(p) = store.package(&PackageKey::from_stored(v.purl.clone()))? {
-                listing.extend(store.package_document_ids(p.id)?);
-            }
-        }
-        for d in &in_scope {
-            listing.remove(&d.id);
-        }
-        let mut extra = Vec::new();
-        for id in listing {
-            extra.extend(store.document(id)?.filter(DocumentRecord::is_current));
-        }
-        views.extend(described_models(store, &extra)?);
     }
-    let mut out = cross_checked(views);
-    out.truncate(wanted);
+}
+
+/// Digests published for a model's file: (model purl, file path) →
+/// (algorithm, digest) pairs.
+type Published = HashMap<(String, String), Vec<(String, String)>>;
+
+/// The digests every current document publishes for a model's files, by
+/// model purl, read once and kept across calls to [`models_in`] (a gate over
+/// the estate asks about the same base models for many deployments).
+/// Valid while the store is unchanged.
+#[derive(Default)]
+pub struct PublishedDigests {
+    by_model: HashMap<String, HashMap<String, Vec<(String, String)>>>,
+}
+
+impl PublishedDigests {
+    fn of(&mut self, store: &Store, purl: &str) -> Result<&HashMap<String, Vec<(String, String)>>> {
+        if !self.by_model.contains_key(purl) {
+            let mut documents = Vec::new();
+            if let Some(p) = store.package(&PackageKey::from_stored(purl.to_string()))? {
+                for id in store.package_document_ids(p.id)? {
+                    documents.extend(store.document(id)?.filter(DocumentRecord::is_current));
+                }
+            }
+            let mut by_path: HashMap<String, Vec<(String, String)>> = HashMap::new();
+            for v in described_models(store, &documents)? {
+                if v.purl != purl {
+                    continue;
+                }
+                for a in v.info.artifacts {
+                    let refs = by_path.entry(a.path).or_default();
+                    for r in a.references {
+                        if !refs.contains(&r) {
+                            refs.push(r);
+                        }
+                    }
+                }
+            }
+            self.by_model.insert(purl.to_string(), by_path);
+        }
+        Ok(&self.by_model[purl])
+    }
+}
+
+/// The models one deployment's current documents describe, each file's
+/// digest cross-checked against what every document of the estate publishes
+/// for the same model (read through `published`).
+pub fn models_in(
+    store: &Store,
+    deployment: &str,
+    published: &mut PublishedDigests,
+) -> Result<Vec<ModelView>> {
+    // One deployment reads its own current documents only (and those that
+    // list the same model nodes), so the cost of a question about it does
+    // not grow with the estate.
+    let mut in_scope = Vec::new();
+    for id in store.current_documents(deployment)? {
+        in_scope.extend(store.document(id)?.filter(DocumentRecord::is_current));
+    }
+    let views = described_models(store, &in_scope)?;
+    let mut elsewhere = Published::new();
+    for v in &views {
+        for (path, refs) in published.of(store, &v.purl)? {
+            elsewhere
+                .entry((v.purl.clone(), path.clone()))
+                .or_default()
+                .extend(refs.iter().cloned());
+        }
+    }
+    let mut out = cross_checked(views, Some(elsewhere));
     with_approvals(store, &mut out)?;
     Ok(out)
 }
@@ -172,7 +217,7 @@ pub fn model_views(store: &Store, purls: &[String]) -> Result<Vec<ModelView>> {
             documents.push(d);
         }
     }
-    let mut out = cross_checked(described_models(store, &documents)?);
+    let mut out = cross_checked(described_models(store, &documents)?, None);
     out.retain(|v| purls.contains(&v.purl));
     with_approvals(store, &mut out)?;
     Ok(out)
@@ -195,8 +240,8 @@ fn with_approvals(store: &Store, views: &mut [ModelView]) -> Result<()> {
 /// same model (same purl, hence same revision) and path, whichever document
 /// published it: a directory ingested with `--id`/`--revision` is verified
 /// against the Hub's `siblings` LFS digests.
-fn cross_checked(mut views: Vec<ModelView>) -> Vec<ModelView> {
-    let mut published: HashMap<(String, String), Vec<(String, String)>> = HashMap::new();
+fn cross_checked(mut views: Vec<ModelView>, elsewhere: Option<Published>) -> Vec<ModelView> {
+    let mut published = elsewhere.unwrap_or_default();
     for v in &views {
         for a in &v.info.artifacts {
             published

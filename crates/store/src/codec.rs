@@ -32,8 +32,8 @@ pub(crate) fn decode<T: serde::de::DeserializeOwned>(
             let mut padded = Vec::with_capacity(bytes.len() + APPENDED_FACT_FIELDS);
             padded.extend_from_slice(bytes);
             let mut last = postcard::Error::DeserializeUnexpectedEnd;
-            for _ in 0..APPENDED_FACT_FIELDS {
-                padded.push(0);
+            for missing in 1..=APPENDED_FACT_FIELDS {
+                padded.resize(bytes.len() + missing, 0);
                 match postcard::from_bytes(&padded) {
                     Ok(v) => return Ok(v),
                     Err(postcard::Error::DeserializeUnexpectedEnd) => {}

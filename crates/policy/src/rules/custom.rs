@@ -4,6 +4,8 @@
 //! that cannot be evaluated for a subject is reported as a violation, never
 //! taken as a pass.
 
+use std::rc::Rc;
+
 use cel::Context as Cel;
 use serde_json::{Value, json};
 
@@ -16,7 +18,21 @@ struct Item {
     subject: String,
     package: Option<String>,
     document: Option<String>,
-    vars: Vec<(&'static str, Value)>,
+    /// Variables shared with neighbouring items (the deployment, a
+    /// document, a model): bound once in a scope the items' scopes share,
+    /// since binding a CEL map copies it.
+    shared: Rc<Vars>,
+    vars: Vars,
+}
+
+type Vars = Vec<(&'static str, Var)>;
+
+/// A variable converted to CEL once: the deployment's and a document's are
+/// shared by every item under them (a CEL map clones by reference).
+type Var = Result<cel::Value, String>;
+
+fn var(value: Value) -> Var {
+    cel::to_value(value).map_err(|e| e.to_string())
 }
 
 fn document_value(d: &aibomdb_store::DocumentRecord) -> Value {
@@ -58,18 +74,20 @@ fn package_value(p: &aibomdb_store::PackageRecord, f: &aibomdb_graph::PackageFac
 }
 
 fn items(ctx: &Context, subject: Subject) -> Result<Vec<Item>, PolicyError> {
-    let deployment = json!({
+    let deployment = var(json!({
         "name": ctx.deployment,
         "documents": ctx.documents.len(),
         "packages": ctx.documents.iter().map(|(_, p)| p.len()).sum::<usize>(),
-    });
+    }));
+    let only_deployment = Rc::new(vec![("deployment", deployment.clone())]);
     let mut out = Vec::new();
     match subject {
         Subject::Deployment => out.push(Item {
             subject: ctx.deployment.to_string(),
             package: None,
             document: None,
-            vars: vec![("deployment", deployment)],
+            shared: Rc::new(vec![("deployment", deployment)]),
+            vars: Vec::new(),
         }),
         Subject::Document => {
             for (d, _) in &ctx.documents {
@@ -77,47 +95,40 @@ fn items(ctx: &Context, subject: Subject) -> Result<Vec<Item>, PolicyError> {
                     subject: d.source_path.clone(),
                     package: None,
                     document: Some(d.source_path.clone()),
-                    vars: vec![
-                        ("deployment", deployment.clone()),
-                        ("document", document_value(d)),
-                    ],
+                    shared: only_deployment.clone(),
+                    vars: vec![("document", var(document_value(d)))],
                 });
             }
         }
         Subject::Package => {
             for (d, packages) in &ctx.documents {
-                let doc = document_value(d);
+                let shared = Rc::new(vec![
+                    ("deployment", deployment.clone()),
+                    ("document", var(document_value(d))),
+                ]);
                 for (p, o) in packages {
                     out.push(Item {
                         subject: p.key.clone(),
                         package: Some(p.key.clone()),
                         document: Some(d.source_path.clone()),
-                        vars: vec![
-                            ("deployment", deployment.clone()),
-                            ("document", doc.clone()),
-                            ("pkg", package_value(p, &o.fact)),
-                        ],
+                        shared: shared.clone(),
+                        vars: vec![("pkg", var(package_value(p, &o.fact)))],
                     });
                 }
             }
         }
         Subject::Advisory => {
-            let listed: Vec<_> = ctx
-                .documents
-                .iter()
-                .map(|(d, ps)| (d.clone(), ps.iter().map(|(p, _)| p.clone()).collect()))
-                .collect();
-            for row in aibomdb_osv::matches_of(ctx.store, &listed)? {
+            for row in ctx.matches()? {
                 out.push(Item {
                     subject: format!("{} in {}", row.advisory, row.package),
                     package: Some(row.package.clone()),
                     document: row.document_paths.first().cloned(),
+                    shared: only_deployment.clone(),
                     vars: vec![
-                        ("deployment", deployment.clone()),
-                        ("pkg", json!({"purl": row.package, "version": row.version})),
+                        ("pkg", var(json!({"purl": row.package, "version": row.version}))),
                         (
                             "advisory",
-                            json!({
+                            var(json!({
                                 "id": row.advisory,
                                 "aliases": row.aliases,
                                 "summary": row.summary,
@@ -127,7 +138,7 @@ fn items(ctx: &Context, subject: Subject) -> Result<Vec<Item>, PolicyError> {
                                 "status": row.status,
                                 "open": row.is_open(),
                                 "vex": row.vex.as_ref().map(|v| format!("{:?}", v.status).to_lowercase()),
-                            }),
+                            })),
                         ),
                     ],
                 });
@@ -140,7 +151,7 @@ fn items(ctx: &Context, subject: Subject) -> Result<Vec<Item>, PolicyError> {
                     .iter()
                     .find(|(d, _)| d.id == view.document)
                     .map(|(d, _)| d.source_path.clone());
-                let model = json!({
+                let model = var(json!({
                     "purl": view.purl,
                     "name": view.name,
                     "license": view.info.license,
@@ -153,27 +164,27 @@ fn items(ctx: &Context, subject: Subject) -> Result<Vec<Item>, PolicyError> {
                     "trained_on": view.trained_on,
                     "evaluated_on": view.evaluated_on,
                     "signed": view.info.signing.as_ref().map(|s| s.status.clone()),
-                });
+                }));
                 if subject == Subject::Model {
                     out.push(Item {
                         subject: view.purl.clone(),
                         package: Some(view.purl.clone()),
                         document: doc,
-                        vars: vec![("deployment", deployment.clone()), ("model", model)],
+                        shared: only_deployment.clone(),
+                        vars: vec![("model", model)],
                     });
                     continue;
                 }
+                let shared = Rc::new(vec![("deployment", deployment.clone()), ("model", model)]);
                 for a in &view.info.artifacts {
                     out.push(Item {
                         subject: format!("{} {}", view.purl, a.path),
                         package: Some(view.purl.clone()),
                         document: doc.clone(),
-                        vars: vec![
-                            ("deployment", deployment.clone()),
-                            ("model", model.clone()),
-                            (
+                        shared: shared.clone(),
+                        vars: vec![(
                                 "artifact",
-                                json!({
+                                var(json!({
                                     "path": a.path,
                                     "format": a.format,
                                     "size": a.size,
@@ -182,7 +193,7 @@ fn items(ctx: &Context, subject: Subject) -> Result<Vec<Item>, PolicyError> {
                                     "dangerous_imports": a.pickle.as_ref().map(|p| p.dangerous_imports.clone()).unwrap_or_default(),
                                     "imports": a.pickle.as_ref().map(|p| p.imports.clone()).unwrap_or_default(),
                                     "problems": a.problems,
-                                }),
+                                })),
                             ),
                         ],
                     });
@@ -193,12 +204,17 @@ fn items(ctx: &Context, subject: Subject) -> Result<Vec<Item>, PolicyError> {
     Ok(out)
 }
 
-fn evaluate(rule: &Custom, item: &Item) -> Result<bool, String> {
-    let mut cel = Cel::default();
-    for (name, value) in &item.vars {
-        let value = cel::to_value(value).map_err(|e| e.to_string())?;
-        cel.add_variable_from_value(*name, value);
+/// Binds `vars` in `scope`; the first that could not be converted is the error.
+fn bind(scope: &mut Cel, vars: &Vars) -> Result<(), String> {
+    for (name, value) in vars {
+        scope.add_variable_from_value(*name, value.clone()?);
     }
+    Ok(())
+}
+
+fn evaluate(shared: &Result<Cel, String>, rule: &Custom, item: &Item) -> Result<bool, String> {
+    let mut cel = shared.as_ref().map_err(Clone::clone)?.new_inner_scope();
+    bind(&mut cel, &item.vars)?;
     match rule.program.execute(&cel) {
         Ok(cel::Value::Bool(b)) => Ok(b),
         Ok(other) => Err(format!("the expression gave {other:?}, not true or false")),
@@ -208,6 +224,8 @@ fn evaluate(rule: &Custom, item: &Item) -> Result<bool, String> {
 
 pub(super) fn check(ctx: &Context, rules: &[Custom]) -> Result<Vec<RuleVerdict>, PolicyError> {
     let mut out = Vec::new();
+    // The standard library is set up once; each item gets a scope of its own.
+    let root = Cel::default();
     let mut cache: Vec<(Subject, Vec<Item>)> = Vec::new();
     for rule in rules {
         if !cache.iter().any(|(s, _)| *s == rule.subject) {
@@ -220,8 +238,18 @@ pub(super) fn check(ctx: &Context, rules: &[Custom]) -> Result<Vec<RuleVerdict>,
             .1;
         let mut violations: Vec<Violation> = Vec::new();
         let mut failed = 0;
+        let mut bound: Option<(&Rc<Vars>, Result<Cel, String>)> = None;
         for item in list {
-            let (hit, message) = match evaluate(rule, item) {
+            if !bound
+                .as_ref()
+                .is_some_and(|(b, _)| Rc::ptr_eq(b, &item.shared))
+            {
+                let mut scope = root.new_inner_scope();
+                let done = bind(&mut scope, &item.shared).map(|()| scope);
+                bound = Some((&item.shared, done));
+            }
+            let shared = &bound.as_ref().expect("bound above").1;
+            let (hit, message) = match evaluate(shared, rule, item) {
                 Ok(true) => (true, rule.message.clone()),
                 Ok(false) => (false, String::new()),
                 Err(e) => {

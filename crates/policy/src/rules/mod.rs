@@ -9,10 +9,34 @@ mod models;
 mod pinning;
 mod vulnerabilities;
 
+use std::cell::{OnceCell, RefCell};
+
 use aibomdb_graph::PackageKey;
+use aibomdb_osv::{MatchReader, MatchRow};
+use aibomdb_query::PublishedDigests;
 use aibomdb_store::{DocumentRecord, Occurrence, PackageRecord, Store};
 
 use crate::{Enforcement, Outcome, PATHS_PER_RULE, Policy, PolicyError, RuleVerdict, Violation};
+
+/// What rules read of the store that does not depend on the deployment
+/// (advisories, VEX statements, the digests published for shared base
+/// models), kept while one evaluation goes through many deployments.
+pub(crate) struct Shared<'a> {
+    matches: RefCell<MatchReader<'a>>,
+    published: RefCell<PublishedDigests>,
+    /// Base models (by versionless purl) some document describes.
+    described_bases: RefCell<std::collections::HashMap<String, bool>>,
+}
+
+impl<'a> Shared<'a> {
+    pub(crate) fn new(store: &'a Store) -> Self {
+        Shared {
+            matches: RefCell::new(MatchReader::new(store)),
+            published: RefCell::new(PublishedDigests::default()),
+            described_bases: RefCell::new(std::collections::HashMap::new()),
+        }
+    }
+}
 
 /// One deployment's current documents, each with the packages it lists.
 pub(crate) struct Context<'a> {
@@ -20,9 +44,47 @@ pub(crate) struct Context<'a> {
     pub deployment: &'a str,
     pub at: i64,
     pub documents: Vec<(DocumentRecord, Vec<(PackageRecord, Occurrence)>)>,
+    shared: &'a Shared<'a>,
+    /// The deployment's advisory matches, read once for every rule that asks.
+    matches: OnceCell<Vec<MatchRow>>,
 }
 
 impl Context<'_> {
+    /// Whether any document in the store describes the base model `purl`
+    /// (or, by `unversioned`, another revision of it).
+    pub(crate) fn base_is_described(
+        &self,
+        purl: &str,
+        unversioned: &str,
+    ) -> Result<bool, PolicyError> {
+        if let Some(known) = self.shared.described_bases.borrow().get(unversioned) {
+            return Ok(*known);
+        }
+        let described = |p: &str| -> Result<bool, PolicyError> {
+            Ok(!aibomdb_query::model_views(self.store, &[p.to_string()])?.is_empty())
+        };
+        let known = described(purl)? || described(unversioned)?;
+        self.shared
+            .described_bases
+            .borrow_mut()
+            .insert(unversioned.to_string(), known);
+        Ok(known)
+    }
+
+    /// The deployment's advisory matches with their VEX verdicts.
+    pub(crate) fn matches(&self) -> Result<&[MatchRow], PolicyError> {
+        if let Some(m) = self.matches.get() {
+            return Ok(m);
+        }
+        let listed: Vec<_> = self
+            .documents
+            .iter()
+            .map(|(d, ps)| (d.clone(), ps.iter().map(|(p, _)| p.clone()).collect()))
+            .collect();
+        let rows = self.shared.matches.borrow_mut().matches_of(&listed)?;
+        Ok(self.matches.get_or_init(|| rows))
+    }
+
     /// Whether any current document describes a model or dataset: the model
     /// views are only built when there is one to see.
     pub(crate) fn has_models(&self) -> bool {
@@ -38,14 +100,19 @@ impl Context<'_> {
         if !self.has_models() {
             return Ok(Vec::new());
         }
-        Ok(aibomdb_query::models(self.store, Some(self.deployment))?)
+        Ok(aibomdb_query::models_in(
+            self.store,
+            self.deployment,
+            &mut self.shared.published.borrow_mut(),
+        )?)
     }
 }
 
-pub(crate) fn evaluate(
-    store: &Store,
+pub(crate) fn evaluate<'a>(
+    store: &'a Store,
+    shared: &'a Shared<'a>,
     policy: &Policy,
-    deployment: &str,
+    deployment: &'a str,
     at: i64,
 ) -> Result<Vec<RuleVerdict>, PolicyError> {
     let mut documents = Vec::new();
@@ -60,6 +127,8 @@ pub(crate) fn evaluate(
         deployment,
         at,
         documents,
+        shared,
+        matches: OnceCell::new(),
     };
     let mut out = Vec::new();
     if let Some(r) = &policy.vulnerabilities {

@@ -37,7 +37,6 @@ pub(super) fn check(ctx: &Context, rule: &Models) -> Result<RuleVerdict, PolicyE
             }
         }
     }
-    let mut known_bases: HashMap<String, bool> = HashMap::new();
     let mut violations = Vec::new();
     for view in &views {
         let doc = ctx
@@ -116,20 +115,7 @@ pub(super) fn check(ctx: &Context, rule: &Models) -> Result<RuleVerdict, PolicyE
                     .next()
                     .unwrap_or(&base.purl)
                     .to_string();
-                let known = match known_bases.get(&key) {
-                    Some(k) => *k,
-                    None => {
-                        let k = !aibomdb_query::model_views(
-                            ctx.store,
-                            std::slice::from_ref(&base.purl),
-                        )?
-                        .is_empty()
-                            || !aibomdb_query::model_views(ctx.store, std::slice::from_ref(&key))?
-                                .is_empty();
-                        known_bases.insert(key, k);
-                        k
-                    }
-                };
+                let known = ctx.base_is_described(&base.purl, &key)?;
                 if !known {
                     add(
                         Enforcement::Deny,

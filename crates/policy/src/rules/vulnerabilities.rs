@@ -18,16 +18,11 @@ fn waiver_covers(w: &Waiver, row: &MatchRow, deployment: &str) -> bool {
 }
 
 pub(super) fn check(ctx: &Context, rule: &Vulnerabilities) -> Result<RuleVerdict, PolicyError> {
-    let listed: Vec<_> = ctx
-        .documents
-        .iter()
-        .map(|(d, ps)| (d.clone(), ps.iter().map(|(p, _)| p.clone()).collect()))
-        .collect();
-    let rows = aibomdb_osv::matches_of(ctx.store, &listed)?;
+    let rows = ctx.matches()?;
     let (mut suppressed, mut below, mut no_fix) = (0, 0, 0);
     let mut violations = Vec::new();
     let mut waived = Vec::new();
-    for row in &rows {
+    for row in rows {
         if !row.is_open() {
             suppressed += 1;
             continue;
