@@ -170,3 +170,63 @@ fn gate_over_graphql_and_post_v1_gate() {
         "judging an upload wrote to the store"
     );
 }
+
+/// The server keeps what the gate read of advisories between requests, and
+/// forgets it when the store changes: log4j-core's GHSA-3pxv-7cmr-fjr4 first
+/// loaded as it was before it carried a CVSS vector (its `severity` list
+/// taken out and `modified` set back to `published`: the label MODERATE, no
+/// score), then as published (CVSS v4.0, 6.9). The same request gives the new score at once.
+#[test]
+fn gate_cache_follows_advisory_updates() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    let java = corpus().join("external/guac-data/docs/spdx/spdx_vuln.json");
+    let out = aibomdb(
+        &db,
+        &["ingest", "--deployment", "java", java.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let published: Value = serde_json::from_slice(
+        &std::fs::read(corpus().join("osv/examples/Maven/GHSA-3pxv-7cmr-fjr4.json")).unwrap(),
+    )
+    .unwrap();
+    let mut earlier = published.clone();
+    earlier.as_object_mut().unwrap().remove("severity");
+    // An earlier revision: older `modified` (the store keeps the newest).
+    earlier["modified"] = published["published"].clone();
+    let server = Server::start(&db, &["--write-token", WRITE, "--read-token", READ]);
+    let load = "mutation($c: String!) { loadAdvisories(content: $c) { added updated } }";
+    let policy = "version = 1\n[vulnerabilities]\nseverity = \"medium\"\nunknown = \"deny\"\n";
+    let body = json!({"policy": policy, "deployment": "java", "at": "2026-12-01"});
+    let message = |report: &Value| {
+        report["deployments"][0]["rules"][0]["violations"][0]["message"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    let (status, loaded) = graphql(
+        &server.addr,
+        Some(WRITE),
+        load,
+        json!({"c": earlier.to_string()}),
+    );
+    assert_eq!(status, 200, "{loaded}");
+    let (_, first) = post_gate(&server.addr, Some(READ), &body);
+    assert!(
+        message(&first).starts_with("medium: Apache Log4j"),
+        "{first}"
+    );
+    // Asked again, unchanged (now from the cache).
+    let (_, again) = post_gate(&server.addr, Some(READ), &body);
+    assert_eq!(message(&again), message(&first));
+    let (status, loaded) = graphql(
+        &server.addr,
+        Some(WRITE),
+        load,
+        json!({"c": published.to_string()}),
+    );
+    assert_eq!(status, 200, "{loaded}");
+    let (_, after) = post_gate(&server.addr, Some(READ), &body);
+    assert!(message(&after).starts_with("medium (CVSS 6.9)"), "{loaded} {after}");
+    server.stop();
+}

@@ -198,10 +198,13 @@ impl GateQuery {
         stored: Option<String>,
         at: Option<String>,
     ) -> Result<GateVerdict> {
+        let cache = ctx
+            .data::<std::sync::Arc<aibomdb_policy::GateCache>>()?
+            .clone();
         on_store(ctx, move |store| {
             let p = resolve(store, policy.as_deref(), stored.as_deref())?;
             let at = instant(at.as_deref())?;
-            let report = aibomdb_policy::evaluate(store, &p, &[deployment], at)?;
+            let report = aibomdb_policy::evaluate_cached(store, &p, &[deployment], at, &cache)?;
             verdict(report).ok_or_else(|| PolicyError::Query("no verdict".into()))
         })
         .await
@@ -314,6 +317,7 @@ pub(crate) async fn post(State(app): State<App>, request: Request) -> Response {
         Err(refused) => return refused(limit, identified),
     };
     let store = app.store.clone();
+    let cache = app.gate_cache.clone();
     let work = tokio::task::spawn_blocking(move || -> Result<GateReport, (StatusCode, String)> {
         let bad = |m: String| (StatusCode::BAD_REQUEST, m);
         let req: GateRequest = serde_json::from_slice(&body)
@@ -322,7 +326,7 @@ pub(crate) async fn post(State(app): State<App>, request: Request) -> Response {
             .map_err(|e| bad(e.to_string()))?;
         let at = instant(req.at.as_deref()).map_err(|e| bad(e.to_string()))?;
         let result = match (req.deployment, req.document) {
-            (Some(d), None) => aibomdb_policy::evaluate(&store, &policy, &[d], at),
+            (Some(d), None) => aibomdb_policy::evaluate_cached(&store, &policy, &[d], at, &cache),
             (None, Some(doc)) => {
                 let bytes = match (doc.content, doc.content_base64) {
                     (Some(text), None) => text.into_bytes(),

@@ -82,6 +82,8 @@ struct App {
     config: Arc<ServerConfig>,
     /// `None`: any `Host` (a router used without `serve`, which knows the address).
     hosts: Option<Arc<auth::AllowedHosts>>,
+    /// Advisories and shared models the gate read, kept until the store changes.
+    gate_cache: Arc<aibomdb_policy::GateCache>,
 }
 
 /// The routes, with every bound but the connection-level ones (`serve` adds
@@ -95,15 +97,17 @@ fn build_router(
     config: ServerConfig,
     hosts: Option<auth::AllowedHosts>,
 ) -> Router {
+    let gate_cache = Arc::new(aibomdb_policy::GateCache::default());
     let app = App {
         cache: Arc::new(cache::ResponseCache::new(
             config.cache_entries,
             config.cache_bytes,
         )),
         store: store.clone(),
-        schema: build_schema(store, config.limits),
+        schema: schema::build_schema_with(store, config.limits, gate_cache.clone()),
         config: Arc::new(config.clone()),
         hosts: hosts.map(Arc::new),
+        gate_cache,
     };
     // Downloads write a whole deployment out: bounded like a query. /graphql
     // bounds its own execution so that its timeout is a GraphQL answer.

@@ -1538,8 +1538,18 @@ impl MutationRoot {
 }
 
 pub fn build_schema(store: Arc<Store>, limits: QueryLimits) -> AppSchema {
+    build_schema_with(store, limits, Arc::default())
+}
+
+/// The schema, sharing the server's gate cache with `POST /v1/gate`.
+pub(crate) fn build_schema_with(
+    store: Arc<Store>,
+    limits: QueryLimits,
+    gate_cache: Arc<aibomdb_policy::GateCache>,
+) -> AppSchema {
     Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .data(store)
+        .data(gate_cache)
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
         .limit_recursive_depth(limits.max_recursive_depth)

@@ -22,6 +22,8 @@ pub use range::{
     names_package,
 };
 pub use record::{Advisory, Affected, Event, Package, Range, Reference, Severity};
-pub use report::{MatchReader, MatchRow, advisory_matches, deployment_matches, matches_of, sarif};
+pub use report::{
+    AdvisoryCache, MatchReader, MatchRow, advisory_matches, deployment_matches, matches_of, sarif,
+};
 pub use severity::{Level, best_cvss, cvss3_base_score, cvss4_base_score, severity};
 pub use vex::{VexResolver, VexVerdict};

@@ -129,13 +129,67 @@ struct AdvisoryFacts {
     cvss_version: Option<&'static str>,
 }
 
+/// What match rows need of advisories, parsed once and shared: by the
+/// workers of one evaluation, and by a server across requests while the
+/// advisories do not change (the owner clears it when the store changes).
+#[derive(Default)]
+pub struct AdvisoryCache {
+    facts: std::sync::Mutex<HashMap<String, Option<std::sync::Arc<AdvisoryFacts>>>>,
+}
+
+impl AdvisoryCache {
+    /// Forgets everything (the store changed).
+    pub fn clear(&self) {
+        if let Ok(mut facts) = self.facts.lock() {
+            facts.clear();
+        }
+    }
+
+    fn get(
+        &self,
+        store: &Store,
+        id: &str,
+    ) -> Result<Option<std::sync::Arc<AdvisoryFacts>>, StoreError> {
+        if let Some(found) = self.facts.lock().ok().and_then(|f| f.get(id).cloned()) {
+            return Ok(found);
+        }
+        // Parsed outside the lock: another worker may parse the same record
+        // meanwhile, which costs time, never correctness.
+        let parsed = store
+            .advisory_json(id)?
+            .and_then(|j| serde_json::from_slice::<Advisory>(&j).ok())
+            .map(|a| {
+                let (level, score) = severity(&a);
+                std::sync::Arc::new(AdvisoryFacts {
+                    identifiers: std::iter::once(id.to_string())
+                        .chain(a.aliases.iter().chain(&a.upstream).cloned())
+                        .collect(),
+                    cvss_version: best_cvss(&a).map(|(_, v)| v),
+                    aliases: a.aliases,
+                    summary: a.summary,
+                    level,
+                    score,
+                })
+            });
+        if let Ok(mut facts) = self.facts.lock() {
+            facts.insert(id.to_string(), parsed.clone());
+        }
+        Ok(parsed)
+    }
+}
+
+enum Advisories<'a> {
+    Own(AdvisoryCache),
+    Shared(&'a AdvisoryCache),
+}
+
 /// Reads matches for one set of documents after another, keeping what does
 /// not depend on them (each advisory parsed once, VEX statements read once),
 /// so that a gate over the whole estate does not parse an advisory again for
 /// every deployment that matches it. Valid while the store is unchanged.
 pub struct MatchReader<'a> {
     store: &'a Store,
-    advisories: HashMap<String, Option<AdvisoryFacts>>,
+    advisories: Advisories<'a>,
     vex: VexResolver<'a>,
 }
 
@@ -143,33 +197,25 @@ impl<'a> MatchReader<'a> {
     pub fn new(store: &'a Store) -> Self {
         MatchReader {
             store,
-            advisories: HashMap::new(),
+            advisories: Advisories::Own(AdvisoryCache::default()),
             vex: VexResolver::new(store),
         }
     }
 
-    fn facts(&mut self, id: &str) -> Result<Option<&AdvisoryFacts>, StoreError> {
-        if !self.advisories.contains_key(id) {
-            let parsed = self
-                .store
-                .advisory_json(id)?
-                .and_then(|j| serde_json::from_slice::<Advisory>(&j).ok())
-                .map(|a| {
-                    let (level, score) = severity(&a);
-                    AdvisoryFacts {
-                        identifiers: std::iter::once(id.to_string())
-                            .chain(a.aliases.iter().chain(&a.upstream).cloned())
-                            .collect(),
-                        cvss_version: best_cvss(&a).map(|(_, v)| v),
-                        aliases: a.aliases,
-                        summary: a.summary,
-                        level,
-                        score,
-                    }
-                });
-            self.advisories.insert(id.to_string(), parsed);
+    /// A reader that takes advisories from (and adds them to) `cache`.
+    pub fn with_cache(store: &'a Store, cache: &'a AdvisoryCache) -> Self {
+        MatchReader {
+            store,
+            advisories: Advisories::Shared(cache),
+            vex: VexResolver::new(store),
         }
-        Ok(self.advisories[id].as_ref())
+    }
+
+    fn facts(&self, id: &str) -> Result<Option<std::sync::Arc<AdvisoryFacts>>, StoreError> {
+        match &self.advisories {
+            Advisories::Own(c) => c.get(self.store, id),
+            Advisories::Shared(c) => c.get(self.store, id),
+        }
     }
 
     /// As [`matches_of`], with what earlier calls read kept.
@@ -196,7 +242,7 @@ impl<'a> MatchReader<'a> {
                         continue;
                     }
                     let (aliases, summary, level, score, cvss_version, identifiers) =
-                        match self.facts(&m.advisory)? {
+                        match self.facts(&m.advisory)?.as_deref() {
                             Some(f) => (
                                 f.aliases.clone(),
                                 f.summary.clone(),

@@ -19,6 +19,7 @@ pub use file::{
     Custom, Enforcement, Evidence, Freshness, Licenses, Models, Pinning, Policy, Subject,
     Vulnerabilities, Waiver,
 };
+pub use rules::GateCache;
 pub use scratch::{SCRATCH_DEPLOYMENT, evaluate_document};
 
 #[derive(Debug, thiserror::Error)]
@@ -129,6 +130,19 @@ pub fn evaluate(
     deployments: &[String],
     at: i64,
 ) -> Result<GateReport, PolicyError> {
+    evaluate_cached(store, policy, deployments, at, &GateCache::default())
+}
+
+/// [`evaluate`] with what an earlier evaluation read of advisories and shared
+/// models, while the store has not changed since (a server keeps one cache).
+pub fn evaluate_cached(
+    store: &Store,
+    policy: &Policy,
+    deployments: &[String],
+    at: i64,
+    cache: &GateCache,
+) -> Result<GateReport, PolicyError> {
+    cache.sync(store);
     let known: std::collections::HashSet<String> =
         store.deployments()?.into_iter().map(|d| d.name).collect();
     if let Some(unknown) = deployments.iter().find(|d| !known.contains(*d)) {
@@ -138,19 +152,24 @@ pub fn evaluate(
         .map_or(1, |n| n.get())
         .min(deployments.len().div_ceil(WORKER_SHARE).max(1));
     let chunk = deployments.len().div_ceil(workers).max(1);
-    let results: Vec<Result<Vec<DeploymentVerdict>, PolicyError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = deployments
-            .chunks(chunk)
-            .map(|names| scope.spawn(move || evaluate_chunk(store, policy, names, at)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(PolicyError::Query("a gate worker panicked".into())))
-            })
-            .collect()
-    });
+    let results: Vec<Result<Vec<DeploymentVerdict>, PolicyError>> = if workers == 1 {
+        vec![evaluate_chunk(store, policy, deployments, at, cache)]
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = deployments
+                .chunks(chunk)
+                .map(|names| scope.spawn(move || evaluate_chunk(store, policy, names, at, cache)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(PolicyError::Query("a gate worker panicked".into()))
+                    })
+                })
+                .collect()
+        })
+    };
     let mut out = Vec::with_capacity(deployments.len());
     for r in results {
         out.extend(r?);
@@ -171,8 +190,9 @@ fn evaluate_chunk(
     policy: &Policy,
     names: &[String],
     at: i64,
+    cache: &GateCache,
 ) -> Result<Vec<DeploymentVerdict>, PolicyError> {
-    let shared = rules::Shared::new(store);
+    let shared = rules::Shared::new(store, cache);
     let mut out = Vec::with_capacity(names.len());
     for name in names {
         let mut verdicts = rules::evaluate(store, &shared, policy, name, at)?;

@@ -10,30 +10,59 @@ mod pinning;
 mod vulnerabilities;
 
 use std::cell::{OnceCell, RefCell};
+use std::collections::HashMap;
+use std::sync::Mutex;
 
 use aibomdb_graph::PackageKey;
-use aibomdb_osv::{MatchReader, MatchRow};
+use aibomdb_osv::{AdvisoryCache, MatchReader, MatchRow};
 use aibomdb_query::PublishedDigests;
 use aibomdb_store::{DocumentRecord, Occurrence, PackageRecord, Store};
 
 use crate::{Enforcement, Outcome, PATHS_PER_RULE, Policy, PolicyError, RuleVerdict, Violation};
 
-/// What rules read of the store that does not depend on the deployment
-/// (advisories, VEX statements, the digests published for shared base
-/// models), kept while one evaluation goes through many deployments.
+/// What rules read of the store that does not depend on the deployment:
+/// advisories, the digests published for shared base models, which base
+/// models some document describes. Kept for one evaluation, or by a server
+/// between evaluations: it is cleared whenever the store has changed since.
+#[derive(Default)]
+pub struct GateCache {
+    generation: Mutex<Option<u64>>,
+    advisories: AdvisoryCache,
+    published: Mutex<PublishedDigests>,
+    described_bases: Mutex<HashMap<String, bool>>,
+}
+
+impl GateCache {
+    /// Forgets what was read before the store last changed.
+    pub(crate) fn sync(&self, store: &Store) {
+        let now = store.generation();
+        let Ok(mut seen) = self.generation.lock() else {
+            return;
+        };
+        if *seen != Some(now) {
+            self.advisories.clear();
+            if let Ok(mut p) = self.published.lock() {
+                *p = PublishedDigests::default();
+            }
+            if let Ok(mut d) = self.described_bases.lock() {
+                d.clear();
+            }
+            *seen = Some(now);
+        }
+    }
+}
+
+/// One worker's view: its own VEX reads, the shared cache for the rest.
 pub(crate) struct Shared<'a> {
     matches: RefCell<MatchReader<'a>>,
-    published: RefCell<PublishedDigests>,
-    /// Base models (by versionless purl) some document describes.
-    described_bases: RefCell<std::collections::HashMap<String, bool>>,
+    cache: &'a GateCache,
 }
 
 impl<'a> Shared<'a> {
-    pub(crate) fn new(store: &'a Store) -> Self {
+    pub(crate) fn new(store: &'a Store, cache: &'a GateCache) -> Self {
         Shared {
-            matches: RefCell::new(MatchReader::new(store)),
-            published: RefCell::new(PublishedDigests::default()),
-            described_bases: RefCell::new(std::collections::HashMap::new()),
+            matches: RefCell::new(MatchReader::with_cache(store, &cache.advisories)),
+            cache,
         }
     }
 }
@@ -57,17 +86,23 @@ impl Context<'_> {
         purl: &str,
         unversioned: &str,
     ) -> Result<bool, PolicyError> {
-        if let Some(known) = self.shared.described_bases.borrow().get(unversioned) {
-            return Ok(*known);
+        let cached = self
+            .shared
+            .cache
+            .described_bases
+            .lock()
+            .ok()
+            .and_then(|d| d.get(unversioned).copied());
+        if let Some(known) = cached {
+            return Ok(known);
         }
         let described = |p: &str| -> Result<bool, PolicyError> {
             Ok(!aibomdb_query::model_views(self.store, &[p.to_string()])?.is_empty())
         };
         let known = described(purl)? || described(unversioned)?;
-        self.shared
-            .described_bases
-            .borrow_mut()
-            .insert(unversioned.to_string(), known);
+        if let Ok(mut d) = self.shared.cache.described_bases.lock() {
+            d.insert(unversioned.to_string(), known);
+        }
         Ok(known)
     }
 
@@ -100,10 +135,16 @@ impl Context<'_> {
         if !self.has_models() {
             return Ok(Vec::new());
         }
+        let mut published = self
+            .shared
+            .cache
+            .published
+            .lock()
+            .map_err(|_| PolicyError::Query("a gate worker panicked".into()))?;
         Ok(aibomdb_query::models_in(
             self.store,
             self.deployment,
-            &mut self.shared.published.borrow_mut(),
+            &mut published,
         )?)
     }
 }
