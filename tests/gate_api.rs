@@ -227,6 +227,9 @@ fn gate_cache_follows_advisory_updates() {
     );
     assert_eq!(status, 200, "{loaded}");
     let (_, after) = post_gate(&server.addr, Some(READ), &body);
-    assert!(message(&after).starts_with("medium (CVSS 6.9)"), "{loaded} {after}");
+    assert!(
+        message(&after).starts_with("medium (CVSS 6.9)"),
+        "{loaded} {after}"
+    );
     server.stop();
 }

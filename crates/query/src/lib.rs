@@ -319,5 +319,5 @@ mod models;
 pub use models::{
     ApprovalState, DatasetView, Direction, Finding, FindingFilter, Lineage, LineageGraph,
     LineageLink, LineageNode, ModelView, PublishedDigests, RunningHit, approve, datasets,
-    deployments_running, lineage, model_views, models, models_in, resolve_models,
+    deployments_running, lineage, model_views, models, models_in, models_of, resolve_models,
 };

@@ -6,7 +6,9 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use aibomdb_graph::{Artifact, ModelInfo, PackageKey};
-use aibomdb_store::{Approval, DeploymentHit, DocumentRecord, PackageId, PackageRecord, Store};
+use aibomdb_store::{
+    Approval, DeploymentHit, DocumentRecord, Occurrence, PackageId, PackageRecord, Store,
+};
 use serde::Serialize;
 
 use crate::{QueryError, Result, Target};
@@ -188,6 +190,28 @@ pub fn models_in(
         in_scope.extend(store.document(id)?.filter(DocumentRecord::is_current));
     }
     let views = described_models(store, &in_scope)?;
+    checked_views(store, views, published)
+}
+
+/// [`models_in`] for documents the caller has read already, each with its
+/// packages (the gate has them in hand).
+pub fn models_of(
+    store: &Store,
+    documents: &[(DocumentRecord, Vec<(PackageRecord, Occurrence)>)],
+    published: &mut PublishedDigests,
+) -> Result<Vec<ModelView>> {
+    let mut views = Vec::new();
+    for (doc, packages) in documents {
+        models_described_by(store, doc, packages, &mut views)?;
+    }
+    checked_views(store, views, published)
+}
+
+fn checked_views(
+    store: &Store,
+    views: Vec<ModelView>,
+    published: &mut PublishedDigests,
+) -> Result<Vec<ModelView>> {
     let mut elsewhere = Published::new();
     for v in &views {
         for (path, refs) in published.of(store, &v.purl)? {
@@ -277,6 +301,19 @@ fn described_models(store: &Store, documents: &[DocumentRecord]) -> Result<Vec<M
     let mut out = Vec::new();
     for doc in documents {
         let packages = store.document_packages(doc.id)?;
+        models_described_by(store, doc, &packages, &mut out)?;
+    }
+    Ok(out)
+}
+
+/// The models one document describes, from its packages as read.
+fn models_described_by(
+    store: &Store,
+    doc: &DocumentRecord,
+    packages: &[(PackageRecord, Occurrence)],
+    out: &mut Vec<ModelView>,
+) -> Result<()> {
+    {
         let models: Vec<_> = packages
             .iter()
             .filter(|(_, o)| {
@@ -286,7 +323,7 @@ fn described_models(store: &Store, documents: &[DocumentRecord]) -> Result<Vec<M
             })
             .collect();
         if models.is_empty() {
-            continue;
+            return Ok(());
         }
         let keys: HashMap<u64, &str> = packages
             .iter()
@@ -339,7 +376,7 @@ fn described_models(store: &Store, documents: &[DocumentRecord]) -> Result<Vec<M
             out.push(view);
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 fn finding(kind: &'static str, path: Option<&str>, message: String) -> Finding {

@@ -76,6 +76,7 @@ pub(crate) struct Context<'a> {
     shared: &'a Shared<'a>,
     /// The deployment's advisory matches, read once for every rule that asks.
     matches: OnceCell<Vec<MatchRow>>,
+    models: OnceCell<Vec<aibomdb_query::ModelView>>,
 }
 
 impl Context<'_> {
@@ -130,22 +131,24 @@ impl Context<'_> {
         })
     }
 
-    /// The models of the deployment, as `query models` sees them.
-    pub(crate) fn models(&self) -> Result<Vec<aibomdb_query::ModelView>, PolicyError> {
-        if !self.has_models() {
-            return Ok(Vec::new());
+    /// The models of the deployment, as `query models` sees them, built
+    /// once for every rule that asks.
+    pub(crate) fn models(&self) -> Result<&[aibomdb_query::ModelView], PolicyError> {
+        if let Some(v) = self.models.get() {
+            return Ok(v);
         }
-        let mut published = self
-            .shared
-            .cache
-            .published
-            .lock()
-            .map_err(|_| PolicyError::Query("a gate worker panicked".into()))?;
-        Ok(aibomdb_query::models_in(
-            self.store,
-            self.deployment,
-            &mut published,
-        )?)
+        let views = if self.has_models() {
+            let mut published = self
+                .shared
+                .cache
+                .published
+                .lock()
+                .map_err(|_| PolicyError::Query("a gate worker panicked".into()))?;
+            aibomdb_query::models_of(self.store, &self.documents, &mut published)?
+        } else {
+            Vec::new()
+        };
+        Ok(self.models.get_or_init(|| views))
     }
 }
 
@@ -170,6 +173,7 @@ pub(crate) fn evaluate<'a>(
         documents,
         shared,
         matches: OnceCell::new(),
+        models: OnceCell::new(),
     };
     let mut out = Vec::new();
     if let Some(r) = &policy.vulnerabilities {

@@ -38,7 +38,7 @@ pub(super) fn check(ctx: &Context, rule: &Models) -> Result<RuleVerdict, PolicyE
         }
     }
     let mut violations = Vec::new();
-    for view in &views {
+    for view in views {
         let doc = ctx
             .documents
             .iter()

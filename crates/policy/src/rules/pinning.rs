@@ -40,7 +40,7 @@ fn hub_pin(purl: &str) -> Option<String> {
 fn model_pins(ctx: &Context, violations: &mut Vec<Violation>) -> Result<usize, PolicyError> {
     let views = ctx.models()?;
     let mut checked = 0;
-    for view in &views {
+    for view in views {
         let doc = ctx
             .documents
             .iter()
