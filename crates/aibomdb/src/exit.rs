@@ -59,9 +59,10 @@ pub(crate) fn code(e: &anyhow::Error) -> u8 {
 /// server holds, is usage; the store failing to read or write is ours.
 pub(crate) fn store(e: &StoreError) -> u8 {
     match e {
-        StoreError::NotAStore { .. } | StoreError::Schema { .. } | StoreError::InUse { .. } => {
-            BAD_INPUT
-        }
+        StoreError::NotAStore { .. }
+        | StoreError::Schema { .. }
+        | StoreError::InUse { .. }
+        | StoreError::Conflict(_) => BAD_INPUT,
         StoreError::Open { .. } | StoreError::Backend(_) | StoreError::Corrupt { .. } => INTERNAL,
     }
 }

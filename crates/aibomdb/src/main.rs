@@ -7,6 +7,7 @@
 mod output;
 mod exit;
 mod gate;
+mod release;
 mod table;
 
 use std::io::IsTerminal;
@@ -66,6 +67,14 @@ enum Command {
     /// Policies stored in the store for `gate --stored` and the API.
     #[command(subcommand)]
     Policy(gate::PolicyCommand),
+    /// Releases: what was approved to ship, frozen (create, list, show,
+    /// diff, rollback-target).
+    #[command(subcommand)]
+    Release(release::ReleaseCommand),
+    /// Record what was seen running: model file hashes, image digests, runners.
+    Observe(release::ObserveArgs),
+    /// What runs against what was released; exit 1 on drift.
+    Drift(release::DriftArgs),
     /// Serve GraphQL (`/graphql`, GraphiQL on GET), the web dashboard (`/`) and `/healthz`.
     Serve(ServeArgs),
     /// Print the GraphQL schema (SDL), as checked in at schema/schema.graphql.
@@ -508,6 +517,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Match(args) => match_command(&open(&cli.db)?, args),
         Command::Gate(args) => gate::run(&open(&cli.db)?, args),
         Command::Policy(cmd) => gate::policy_command(&cli.db, cmd),
+        Command::Release(cmd) => release::release_command(&open(&cli.db)?, cmd),
+        Command::Observe(args) => release::observe(&open(&cli.db)?, args),
+        Command::Drift(args) => release::drift(&open(&cli.db)?, args),
         Command::Serve(args) => serve(&cli.db, args),
         Command::Schema => {
             print!("{}", aibomdb_api::sdl());

@@ -18,6 +18,7 @@ mod codec;
 mod models;
 mod policies;
 pub mod records;
+mod releases;
 mod report;
 mod tables;
 mod vex;
@@ -40,6 +41,10 @@ pub use records::{
     LookupName, MatchRecord, Missing, Occurrence, PackageId, PackageRecord, PackageVersion,
     PathStep, Stats,
 };
+pub use releases::{
+    EvalEvidence, Metric, Observation, Release, ReleaseGate, ReleasedArtifact, ReleasedDocument,
+    ReleasedModel,
+};
 use tables::*;
 pub use vex::VexRecord;
 
@@ -59,6 +64,10 @@ pub enum StoreError {
     InUse { path: PathBuf },
     #[error("store backend: {0}")]
     Backend(String),
+    /// A write that would change what is never changed (a release name
+    /// used twice): nothing was written.
+    #[error("{0}")]
+    Conflict(String),
     #[error("store record {table}/{key} is unreadable: {message}")]
     Corrupt {
         table: &'static str,
@@ -1426,6 +1435,9 @@ impl Store {
         fold(&txn, MODEL_NODES, &mut h)?;
         fold(&txn, APPROVALS, &mut h)?;
         fold(&txn, POLICIES, &mut h)?;
+        fold(&txn, RELEASES, &mut h)?;
+        fold(&txn, EVIDENCE_FILES, &mut h)?;
+        fold(&txn, OBSERVATIONS, &mut h)?;
         Ok(h.finish())
     }
 

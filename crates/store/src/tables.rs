@@ -78,3 +78,14 @@ pub(crate) const APPROVALS: TableDefinition<(&str, &str), &[u8]> =
 /// Policies stored on the server for `gate` (name → `StoredPolicy`). Added
 /// after schema 4 without a bump: a store that lacks the table has none.
 pub(crate) const POLICIES: TableDefinition<&str, &[u8]> = TableDefinition::new("policies");
+
+/// (deployment, release name) → `Release` (postcard). Written once, never changed.
+pub(crate) const RELEASES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("releases");
+
+/// SHA-256 (hex) → bytes of an evidence file a release keeps (eval results).
+pub(crate) const EVIDENCE_FILES: TableDefinition<&str, &[u8]> =
+    TableDefinition::new("evidence_files");
+
+/// (deployment, sequence) → `Observation` (postcard): what ran, in order.
+pub(crate) const OBSERVATIONS: TableDefinition<(&str, u64), &[u8]> =
+    TableDefinition::new("observations");

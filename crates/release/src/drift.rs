@@ -1,0 +1,221 @@
+//! Runtime observations (`aibomdb observe`, `POST /v1/observations`) and
+//! drift: the latest observation against the latest release.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use aibomdb_store::{Observation, Release, Store};
+use serde::Serialize;
+
+use crate::create::{image_digest, runner};
+use crate::{ReleaseError, is_weight, known};
+
+/// An observation as reported, before it is checked.
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+pub struct NewObservation {
+    pub deployment: String,
+    #[serde(default)]
+    pub model_sha256: Vec<String>,
+    #[serde(default)]
+    pub image_digests: Vec<String>,
+    /// `NAME==VERSION`.
+    #[serde(default)]
+    pub runners: Vec<String>,
+    /// Seconds since the epoch; now when absent.
+    #[serde(default)]
+    pub at: Option<i64>,
+}
+
+/// Checks and stores a batch of observations in one transaction: all or
+/// nothing. `now` is used where an observation gives no time.
+pub fn observe(
+    store: &Store,
+    batch: &[NewObservation],
+    source: &str,
+    now: i64,
+) -> Result<Vec<Observation>, ReleaseError> {
+    let deployments: BTreeSet<String> = store.deployments()?.into_iter().map(|d| d.name).collect();
+    let mut rows = Vec::with_capacity(batch.len());
+    for (i, o) in batch.iter().enumerate() {
+        let at = |field: &str| format!("observation {i} ({}) {field}", o.deployment);
+        let bad = |what: String, message: String| ReleaseError::BadInput { what, message };
+        if !deployments.contains(&o.deployment) {
+            return Err(ReleaseError::NoDeployment(o.deployment.clone()));
+        }
+        if o.model_sha256.is_empty() && o.image_digests.is_empty() && o.runners.is_empty() {
+            return Err(bad(
+                at("body"),
+                "says nothing: give model hashes, image digests or runners".into(),
+            ));
+        }
+        let mut models = Vec::new();
+        for h in &o.model_sha256 {
+            let h = h.trim().to_ascii_lowercase();
+            let h = h.strip_prefix("sha256:").unwrap_or(&h).to_string();
+            if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(bad(
+                    at("model_sha256"),
+                    format!("{h:?} is not a SHA-256 in hex"),
+                ));
+            }
+            models.push(h);
+        }
+        for d in &o.image_digests {
+            if image_digest(d).is_none() {
+                return Err(bad(
+                    at("image_digests"),
+                    format!("{d:?} is not sha256:<64 lower-case hex>"),
+                ));
+            }
+        }
+        let runners = o
+            .runners
+            .iter()
+            .map(|r| runner(r))
+            .collect::<Result<Vec<_>, _>>()?;
+        let when = o.at.unwrap_or(now);
+        rows.push(Observation {
+            deployment: o.deployment.clone(),
+            sequence: 0,
+            at: u64::try_from(when).map_err(|_| bad(at("at"), format!("{when} is before 1970")))?,
+            model_sha256: models,
+            image_digests: o.image_digests.clone(),
+            runners,
+            source: source.to_string(),
+        });
+    }
+    Ok(store.put_observations(&rows)?)
+}
+
+/// One difference between what runs and what was released.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Difference {
+    /// `model-not-released`, `artifact-not-observed`, `image-not-released`,
+    /// `image-not-observed`, `runner-differs`, `runner-not-released`.
+    pub kind: &'static str,
+    pub subject: String,
+    /// What the release says (a digest, a version).
+    pub released: Option<String>,
+    /// What was observed.
+    pub observed: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Drift {
+    pub deployment: String,
+    pub release: String,
+    pub observation: u64,
+    /// When the observation was made (seconds since the epoch).
+    pub observed_at: u64,
+    pub drifted: bool,
+    pub differences: Vec<Difference>,
+}
+
+/// The latest observation against the latest release. `Ok(None)` when the
+/// deployment has no release or no observation yet (nothing to compare).
+pub fn drift(store: &Store, deployment: &str) -> Result<Option<Drift>, ReleaseError> {
+    known(store, deployment)?;
+    let (Some(release), Some(seen)) = (
+        store.releases(deployment)?.pop(),
+        store.latest_observation(deployment)?,
+    ) else {
+        return Ok(None);
+    };
+    Ok(Some(compare(&release, &seen)))
+}
+
+pub(crate) fn compare(release: &Release, seen: &Observation) -> Drift {
+    let mut out = Vec::new();
+    // Models: only when the observation reports model files at all.
+    if !seen.model_sha256.is_empty() {
+        let released: BTreeMap<&str, String> = release
+            .models
+            .iter()
+            .flat_map(|m| {
+                m.artifacts
+                    .iter()
+                    .map(move |a| (a.sha256.as_str(), format!("{} {}", m.purl, a.path)))
+            })
+            .collect();
+        let observed: BTreeSet<&str> = seen.model_sha256.iter().map(String::as_str).collect();
+        for h in &observed {
+            if !released.contains_key(h) {
+                out.push(Difference {
+                    kind: "model-not-released",
+                    subject: format!("sha256:{h}"),
+                    released: None,
+                    observed: Some(h.to_string()),
+                });
+            }
+        }
+        for m in &release.models {
+            for a in m.artifacts.iter().filter(|a| is_weight(&a.format)) {
+                if !observed.contains(a.sha256.as_str()) {
+                    out.push(Difference {
+                        kind: "artifact-not-observed",
+                        subject: format!("{} {}", m.purl, a.path),
+                        released: Some(a.sha256.clone()),
+                        observed: None,
+                    });
+                }
+            }
+        }
+    }
+    if !seen.image_digests.is_empty() {
+        let released: BTreeMap<&str, &str> = release
+            .images
+            .iter()
+            .filter_map(|i| i.rsplit_once('@'))
+            .map(|(r, d)| (d, r))
+            .collect();
+        for d in &seen.image_digests {
+            if !released.contains_key(d.as_str()) {
+                out.push(Difference {
+                    kind: "image-not-released",
+                    subject: d.clone(),
+                    released: None,
+                    observed: Some(d.clone()),
+                });
+            }
+        }
+        for (d, r) in &released {
+            if !seen.image_digests.iter().any(|s| s == d) {
+                out.push(Difference {
+                    kind: "image-not-observed",
+                    subject: format!("{r}@{d}"),
+                    released: Some(d.to_string()),
+                    observed: None,
+                });
+            }
+        }
+    }
+    let approved: BTreeMap<&str, &str> = release
+        .runners
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    for (name, version) in &seen.runners {
+        match approved.get(name.as_str()) {
+            Some(v) if v == version => {}
+            Some(v) => out.push(Difference {
+                kind: "runner-differs",
+                subject: name.clone(),
+                released: Some(v.to_string()),
+                observed: Some(version.clone()),
+            }),
+            None => out.push(Difference {
+                kind: "runner-not-released",
+                subject: name.clone(),
+                released: None,
+                observed: Some(version.clone()),
+            }),
+        }
+    }
+    Drift {
+        deployment: release.deployment.clone(),
+        release: release.name.clone(),
+        observation: seen.sequence,
+        observed_at: seen.at,
+        drifted: !out.is_empty(),
+        differences: out,
+    }
+}
