@@ -219,3 +219,118 @@ pub(crate) fn compare(release: &Release, seen: &Observation) -> Drift {
         differences: out,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use aibomdb_store::{Observation, Release, ReleasedArtifact, ReleasedModel};
+
+    use super::compare;
+
+    fn release() -> Release {
+        Release {
+            deployment: "svc".into(),
+            name: "r1".into(),
+            created_at: 0,
+            sequence: 1,
+            documents: vec![],
+            packages: vec![],
+            models: vec![ReleasedModel {
+                purl: "pkg:huggingface/org/m@1".into(),
+                revision: Some("1".into()),
+                derived_from: vec![],
+                datasets: vec![],
+                artifacts: vec![
+                    ReleasedArtifact {
+                        path: "model.safetensors".into(),
+                        sha256: "w".repeat(64),
+                        format: "safetensors".into(),
+                    },
+                    ReleasedArtifact {
+                        path: "config.json".into(),
+                        sha256: "c".repeat(64),
+                        format: "json".into(),
+                    },
+                ],
+            }],
+            images: vec![format!("reg/svc@sha256:{}", "1".repeat(64))],
+            advisories: vec![],
+            evals: vec![],
+            approved_by: None,
+            note: None,
+            gate: None,
+            forced: None,
+            runners: vec![("vllm".into(), "0.6.3".into())],
+        }
+    }
+
+    fn seen(models: &[String], images: &[String], runners: &[(&str, &str)]) -> Observation {
+        Observation {
+            deployment: "svc".into(),
+            sequence: 1,
+            at: 0,
+            model_sha256: models.to_vec(),
+            image_digests: images.to_vec(),
+            runners: runners
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+            source: "test".into(),
+        }
+    }
+
+    fn kinds(d: &super::Drift) -> Vec<(&'static str, String)> {
+        d.differences
+            .iter()
+            .map(|x| (x.kind, x.subject.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn as_released_is_no_drift() {
+        let r = release();
+        let d = compare(
+            &r,
+            &seen(
+                &["w".repeat(64)],
+                &[format!("sha256:{}", "1".repeat(64))],
+                &[("vllm", "0.6.3")],
+            ),
+        );
+        assert!(!d.drifted, "{:?}", d.differences);
+    }
+
+    #[test]
+    fn each_kind_of_difference() {
+        let r = release();
+        // Another weights file, another image, an unapproved runner; the
+        // released weights and image not seen. Configs are not expected.
+        let d = compare(
+            &r,
+            &seen(
+                &["x".repeat(64)],
+                &[format!("sha256:{}", "2".repeat(64))],
+                &[("vllm", "0.7.0"), ("tgi", "2.0")],
+            ),
+        );
+        assert_eq!(
+            kinds(&d),
+            [
+                ("model-not-released", format!("sha256:{}", "x".repeat(64))),
+                (
+                    "artifact-not-observed",
+                    "pkg:huggingface/org/m@1 model.safetensors".to_string()
+                ),
+                ("image-not-released", format!("sha256:{}", "2".repeat(64))),
+                (
+                    "image-not-observed",
+                    format!("reg/svc@sha256:{}", "1".repeat(64))
+                ),
+                ("runner-differs", "vllm".to_string()),
+                ("runner-not-released", "tgi".to_string()),
+            ]
+        );
+        // An observation that reports only runners says nothing of models or images.
+        let d = compare(&r, &seen(&[], &[], &[("vllm", "0.6.3")]));
+        assert!(!d.drifted);
+    }
+}
