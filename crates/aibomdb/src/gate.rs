@@ -273,6 +273,7 @@ fn rule_names(p: &Policy) -> Vec<String> {
         p.models.is_some().then_some("models"),
         p.licenses.is_some().then_some("licenses"),
         p.evidence.is_some().then_some("evidence"),
+        p.drift.is_some().then_some("drift"),
     ]
     .into_iter()
     .flatten()

@@ -121,7 +121,13 @@ fn instant(at: Option<&str>) -> Result<i64> {
 fn release_error(e: ReleaseError) -> anyhow::Error {
     match e {
         ReleaseError::Store(s) => s.into(),
-        ReleaseError::Policy(aibomdb_policy::PolicyError::Store(s)) => s.into(),
+        other => BadInput(other.to_string()).into(),
+    }
+}
+
+fn policy_error(e: aibomdb_policy::PolicyError) -> anyhow::Error {
+    match e {
+        aibomdb_policy::PolicyError::Store(s) => s.into(),
         other => BadInput(other.to_string()).into(),
     }
 }
@@ -237,23 +243,28 @@ fn show_release(r: &Release) {
 pub(crate) fn release_command(store: &Store, command: ReleaseCommand) -> Result<ExitCode> {
     match command {
         ReleaseCommand::Create(args) => {
-            let policy = match &args.policy {
-                Some(file) => {
-                    let text = std::fs::read_to_string(file)
-                        .map_err(|e| BadInput(format!("{}: {e}", file.display())))?;
-                    Some(
-                        aibomdb_policy::Policy::parse(&file.display().to_string(), &text)
-                            .map_err(|e| release_error(e.into()))?,
-                    )
-                }
-                None => None,
-            };
+            let at = instant(args.at.as_deref())?;
             let mut evals = Vec::new();
             for file in &args.evals {
                 let bytes = std::fs::read(file)
                     .map_err(|e| BadInput(format!("{}: {e}", file.display())))?;
                 evals.push((file.display().to_string(), bytes));
             }
+            // The policy is checked whole, and the gate run, before anything
+            // is written; a failing gate without --force writes nothing.
+            let (gate, report) = match &args.policy {
+                Some(file) => {
+                    let text = std::fs::read_to_string(file)
+                        .map_err(|e| BadInput(format!("{}: {e}", file.display())))?;
+                    let policy = aibomdb_policy::Policy::parse(&file.display().to_string(), &text)
+                        .map_err(policy_error)?;
+                    let (gate, report) =
+                        aibomdb_policy::release_gate(store, &policy, &args.deployment, at)
+                            .map_err(policy_error)?;
+                    (Some(gate), Some(report))
+                }
+                None => (None, None),
+            };
             let new = NewRelease {
                 deployment: args.deployment,
                 name: args.name,
@@ -262,9 +273,9 @@ pub(crate) fn release_command(store: &Store, command: ReleaseCommand) -> Result<
                 approved_by: args.approved_by,
                 note: args.note,
                 runners: args.runners,
-                policy,
+                gate,
                 force: args.force,
-                at: instant(args.at.as_deref())?,
+                at,
             };
             match aibomdb_release::create(store, new) {
                 Ok(r) => {
@@ -274,12 +285,9 @@ pub(crate) fn release_command(store: &Store, command: ReleaseCommand) -> Result<
                     }
                     Ok(ExitCode::SUCCESS)
                 }
-                Err(ReleaseError::GateFailed { failed, report }) => {
-                    match args.format {
-                        OutputFormat::Json => {
-                            println!("{}", serde_json::to_string_pretty(&report)?)
-                        }
-                        OutputFormat::Table => {}
+                Err(ReleaseError::GateFailed { failed }) => {
+                    if let (OutputFormat::Json, Some(report)) = (args.format, &report) {
+                        println!("{}", serde_json::to_string_pretty(report)?);
                     }
                     crate::output::stderr(&format!(
                         "the gate failed ({}); no release was made (--force REASON records it anyway)\n",

@@ -7,12 +7,12 @@ use aibomdb_policy::{GateReport, Policy, PolicyError};
 use aibomdb_store::Store;
 use async_graphql::{Context, Error, ErrorExtensions, Object, Result, SimpleObject};
 use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use crate::schema::PathStep;
-use crate::{App, auth, error_response, graphql};
+use crate::{App, error_response, graphql};
 
 /// A stored policy by name, or one given inline (TOML).
 fn resolve(
@@ -286,35 +286,9 @@ struct GateRequest {
 /// is read, as on `/graphql`; an anonymous caller (reads open) may send at
 /// most `--max-query-bytes`, a token holder `--max-body-bytes`.
 pub(crate) async fn post(State(app): State<App>, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
-    let caller = auth::caller(&app, &parts.headers);
-    if !caller.can_read {
-        return auth::unauthenticated();
-    }
-    if !graphql::is_json(&parts.headers) {
-        return error_response(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "BAD_REQUEST",
-            "POST /v1/gate takes `Content-Type: application/json`",
-        );
-    }
-    let identified = caller.can_write || app.config.read_token.is_some();
-    let limit = if identified {
-        app.config.max_body_bytes
-    } else {
-        app.config.max_query_bytes.min(app.config.max_body_bytes)
-    };
-    let declared = parts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return graphql::too_large(limit, identified);
-    }
-    let body = match graphql::read_body(body, limit).await {
+    let body = match graphql::json_route_body(&app, request, "POST /v1/gate", false).await {
         Ok(b) => b,
-        Err(refused) => return refused(limit, identified),
+        Err(refused) => return refused,
     };
     let store = app.store.clone();
     let cache = app.gate_cache.clone();

@@ -193,3 +193,50 @@ fn prepare(body: &[u8]) -> Result<(async_graphql::Request, String, bool), String
     });
     Ok((request, key, read_only))
 }
+
+/// The body of a JSON route (`POST /v1/…`), read only after the checks that
+/// need no body: the token (`write` for routes that change the store), the
+/// content type and the declared length. A refusal is the response to send.
+pub(crate) async fn json_route_body(
+    app: &App,
+    request: axum::extract::Request,
+    route: &str,
+    write: bool,
+) -> Result<Bytes, Response> {
+    let (parts, body) = request.into_parts();
+    let caller = crate::auth::caller(app, &parts.headers);
+    if write && !caller.can_write {
+        return Err(error_response(
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHENTICATED",
+            &format!("{route} changes the store: it needs `Authorization: Bearer <write token>`"),
+        ));
+    }
+    if !caller.can_read {
+        return Err(crate::auth::unauthenticated());
+    }
+    if !is_json(&parts.headers) {
+        return Err(error_response(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "BAD_REQUEST",
+            &format!("{route} takes `Content-Type: application/json`"),
+        ));
+    }
+    let identified = caller.can_write || app.config.read_token.is_some();
+    let limit = if identified {
+        app.config.max_body_bytes
+    } else {
+        app.config.max_query_bytes.min(app.config.max_body_bytes)
+    };
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large(limit, identified));
+    }
+    read_body(body, limit)
+        .await
+        .map_err(|refused| refused(limit, identified))
+}

@@ -12,6 +12,7 @@ pub mod gate;
 mod graphql;
 mod limits;
 mod page;
+pub mod releases;
 pub mod schema;
 
 use std::net::SocketAddr;
@@ -130,6 +131,10 @@ fn build_router(
         .route("/graphiql/{file}", get(page::graphiql_asset))
         .route("/healthz", get(|| async { "ok" }))
         .route("/v1/gate", axum::routing::post(gate::post))
+        .route(
+            "/v1/observations",
+            axum::routing::post(releases::post_observations),
+        )
         .route("/", get(page::index))
         .route("/app.js", get(page::app_js))
         .route("/style.css", get(page::style_css))

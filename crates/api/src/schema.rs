@@ -361,6 +361,63 @@ impl Deployment {
         &self.report.name
     }
 
+    /// Its releases, oldest first.
+    async fn releases(&self, ctx: &Context<'_>) -> Result<Vec<crate::releases::ReleaseView>> {
+        let name = self.report.name.clone();
+        blocking_with(
+            ctx,
+            move |s| aibomdb_release::list(s, &name),
+            crate::releases::graphql_error,
+        )
+        .await
+        .map(|v| v.into_iter().map(Into::into).collect())
+    }
+
+    /// One release by name.
+    async fn release(
+        &self,
+        ctx: &Context<'_>,
+        name: String,
+    ) -> Result<Option<crate::releases::ReleaseView>> {
+        let deployment = self.report.name.clone();
+        blocking_with(
+            ctx,
+            move |s| Ok(s.release(&deployment, &name)?),
+            crate::releases::graphql_error,
+        )
+        .await
+        .map(|r| r.map(Into::into))
+    }
+
+    /// The release to roll back to (the latest before the current one not
+    /// forced past a failing gate).
+    async fn rollback_target(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<crate::releases::ReleaseView>> {
+        let name = self.report.name.clone();
+        blocking_with(
+            ctx,
+            move |s| aibomdb_release::rollback_target(s, &name),
+            crate::releases::graphql_error,
+        )
+        .await
+        .map(|r| r.map(Into::into))
+    }
+
+    /// What runs against what was released: the latest observation against
+    /// the latest release; null until both exist.
+    async fn drift(&self, ctx: &Context<'_>) -> Result<Option<crate::releases::DriftView>> {
+        let name = self.report.name.clone();
+        blocking_with(
+            ctx,
+            move |s| aibomdb_release::drift(s, &name),
+            crate::releases::graphql_error,
+        )
+        .await
+        .map(|d| d.map(Into::into))
+    }
+
     /// Documents, current first; superseded ones only with `history: true`.
     async fn documents(&self, #[graphql(default = false)] history: bool) -> Vec<Document> {
         self.report

@@ -47,6 +47,7 @@ pub struct Policy {
     pub models: Option<Models>,
     pub licenses: Option<Licenses>,
     pub evidence: Option<Evidence>,
+    pub drift: Option<Drift>,
     pub custom: Vec<Custom>,
 }
 
@@ -180,6 +181,14 @@ pub struct Custom {
 }
 
 #[derive(Debug, Clone)]
+pub struct Drift {
+    pub level: Enforcement,
+    /// A deployment with no release or no observation yet fails too
+    /// (otherwise it passes, with the reason in the summary).
+    pub require_observation: bool,
+}
+
+#[derive(Debug, Clone)]
 pub struct Evidence {
     pub level: Enforcement,
     /// Who the exported SBOM names as its creator (TR-03183-2 field 1): the
@@ -205,8 +214,17 @@ struct PolicyWire {
     models: Option<ModelsWire>,
     licenses: Option<LicensesWire>,
     evidence: Option<EvidenceWire>,
+    drift: Option<DriftWire>,
     #[serde(default)]
     custom: Vec<Spanned<CustomWire>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DriftWire {
+    level: Option<Spanned<String>>,
+    #[serde(default)]
+    require_observation: bool,
 }
 
 #[derive(Deserialize)]
@@ -557,6 +575,13 @@ impl Policy {
                 author: e.author,
             }),
         };
+        let drift = match wire.drift {
+            None => None,
+            Some(d) => Some(Drift {
+                level: c.level(d.level.as_ref(), Enforcement::Deny, "level")?,
+                require_observation: d.require_observation,
+            }),
+        };
         let mut custom = Vec::new();
         for rule in wire.custom {
             let line = line_of(text, rule.span().start);
@@ -620,6 +645,7 @@ impl Policy {
             models,
             licenses,
             evidence,
+            drift,
         })
     }
 }

@@ -16,7 +16,7 @@ use aibomdb_store::{PathStep, Store, StoreError};
 use serde::Serialize;
 
 pub use file::{
-    Custom, Enforcement, Evidence, Freshness, Licenses, Models, Pinning, Policy, Subject,
+    Custom, Drift, Enforcement, Evidence, Freshness, Licenses, Models, Pinning, Policy, Subject,
     Vulnerabilities, Waiver,
 };
 pub use rules::GateCache;
@@ -206,6 +206,30 @@ fn evaluate_chunk(
         });
     }
     Ok(out)
+}
+
+/// The gate's verdict on one deployment as a release records it, with the
+/// whole report (to show when the release is refused).
+pub fn release_gate(
+    store: &Store,
+    policy: &Policy,
+    deployment: &str,
+    at: i64,
+) -> Result<(aibomdb_store::ReleaseGate, GateReport), PolicyError> {
+    let report = evaluate(store, policy, &[deployment.to_string()], at)?;
+    let gate = aibomdb_store::ReleaseGate {
+        policy: report.policy.clone(),
+        passed: report.passed,
+        failed_rules: report
+            .deployments
+            .iter()
+            .flat_map(|d| &d.rules)
+            .filter(|r| r.outcome == Outcome::Fail)
+            .map(|r| r.rule.clone())
+            .collect(),
+        at: report.at.clone(),
+    };
+    Ok((gate, report))
 }
 
 /// Every deployment in the store, by name.

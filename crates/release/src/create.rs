@@ -21,9 +21,11 @@ pub struct NewRelease {
     pub note: Option<String>,
     /// `NAME==VERSION` of each runner approved to serve it.
     pub runners: Vec<String>,
-    /// The policy to gate the release on, if any.
-    pub policy: Option<aibomdb_policy::Policy>,
-    /// Record the release although its gate fails, for this reason.
+    /// The gate's verdict on the deployment as it is now, when the release
+    /// is gated (the caller evaluates the policy: releases record
+    /// decisions, they do not make them).
+    pub gate: Option<ReleaseGate>,
+    /// Record the release although its gate failed, for this reason.
     pub force: Option<String>,
     /// Seconds since the epoch: when it is made (and the gate's "now").
     pub at: i64,
@@ -96,37 +98,16 @@ pub fn create(store: &Store, new: NewRelease) -> Result<Release, ReleaseError> {
         evals.push(e);
     }
 
-    // The gate first: a failing gate writes nothing unless forced.
-    let gate = match &new.policy {
-        Some(policy) => {
-            let report = aibomdb_policy::evaluate(
-                store,
-                policy,
-                std::slice::from_ref(&new.deployment),
-                new.at,
-            )?;
-            let failed: Vec<String> = report
-                .deployments
-                .iter()
-                .flat_map(|d| &d.rules)
-                .filter(|r| r.outcome == aibomdb_policy::Outcome::Fail)
-                .map(|r| r.rule.clone())
-                .collect();
-            if !report.passed && new.force.is_none() {
-                return Err(ReleaseError::GateFailed {
-                    failed,
-                    report: Box::new(report),
-                });
-            }
-            Some(ReleaseGate {
-                policy: report.policy.clone(),
-                passed: report.passed,
-                failed_rules: failed,
-                at: report.at.clone(),
-            })
-        }
-        None => None,
-    };
+    // A failing gate writes nothing unless forced.
+    let gate = new.gate.clone();
+    if let Some(g) = &gate
+        && !g.passed
+        && new.force.is_none()
+    {
+        return Err(ReleaseError::GateFailed {
+            failed: g.failed_rules.clone(),
+        });
+    }
     let forced = match (&gate, &new.force) {
         (Some(g), Some(reason)) if !g.passed => Some(reason.clone()),
         _ => None,

@@ -29,14 +29,9 @@ pub enum ReleaseError {
     NoRelease { deployment: String, name: String },
     /// The gate failed and the release was not forced: nothing was written.
     #[error("the gate failed ({}); the release was not made (give --force REASON to record it anyway)", .failed.join(", "))]
-    GateFailed {
-        failed: Vec<String>,
-        report: Box<aibomdb_policy::GateReport>,
-    },
+    GateFailed { failed: Vec<String> },
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error(transparent)]
-    Policy(#[from] aibomdb_policy::PolicyError),
     #[error("{0}")]
     Query(String),
 }

@@ -2,6 +2,7 @@
 //! documents (read once, in [`Context`]) and returns its verdict.
 
 mod custom;
+mod drift;
 mod evidence;
 mod freshness;
 mod licenses;
@@ -193,6 +194,9 @@ pub(crate) fn evaluate<'a>(
     }
     if let Some(r) = &policy.evidence {
         out.push(evidence::check(&ctx, r)?);
+    }
+    if let Some(r) = &policy.drift {
+        out.push(drift::check(&ctx, r)?);
     }
     if !policy.custom.is_empty() {
         out.extend(custom::check(&ctx, &policy.custom)?);
