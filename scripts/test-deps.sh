@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 python3 -m pip install --quiet --disable-pip-version-check 'packaging==26.3' \
-  'cyclonedx-python-lib[json-validation]==11.12.0' 'spdx-tools==0.8.5' 'junitparser==5.0.3' 'cvss==3.6'
+  'cyclonedx-python-lib[json-validation]==11.12.0' 'spdx-tools==0.8.5' 'junitparser==5.0.3' 'cvss==3.6' 'in-toto-attestation==0.9.3'
 # packaging 21.3, the last with LegacyVersion, apart from the one above: the
 # cross-check compares pre-PEP 440 versions with it (tests/helpers/osv_pep440_check.py).
 python3 -m pip install --quiet --disable-pip-version-check --upgrade \

@@ -666,3 +666,157 @@ fn observed_state(server: &common::Server, _db: &Path) -> String {
     );
     answer.to_string()
 }
+
+fn validate(helper: &str, args: &[&str]) -> Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/helpers")
+        .join(helper);
+    let out = std::process::Command::new("python3")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "validator crashed (run scripts/test-deps.sh): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// A release exports as CycloneDX 1.6 (valid against the official schema,
+/// strict) and as an in-toto Statement v1 (valid by the in-toto project's
+/// own bindings), each carrying the released digests, the evaluation and
+/// the approval.
+#[test]
+fn releases_export_as_cyclonedx_and_in_toto() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, _) = deployment(dir.path());
+    let image = format!("registry.example/svc@sha256:{}", "cd".repeat(32));
+    let r1 = run_ok(
+        &db,
+        &[
+            "release",
+            "create",
+            "--deployment",
+            "svc",
+            "--name",
+            "r1",
+            "--eval",
+            &lm_eval(),
+            "--image",
+            &image,
+            "--approved-by",
+            "alice@example.org",
+            "--format",
+            "json",
+        ],
+    );
+    let config = config_digest(&r1);
+    let cdx = dir.path().join("r1.cdx.json");
+    run_ok_quiet(
+        &db,
+        &[
+            "release",
+            "export",
+            "svc",
+            "r1",
+            "--out",
+            cdx.to_str().unwrap(),
+        ],
+    );
+    let verdict = validate(
+        "validate_export.py",
+        &["cyclonedx-1.6", cdx.to_str().unwrap()],
+    );
+    assert_eq!(verdict["ok"], true, "{verdict}");
+    let bom: Value = serde_json::from_slice(&std::fs::read(&cdx).unwrap()).unwrap();
+    let model = bom["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "machine-learning-model")
+        .unwrap();
+    assert!(
+        model["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["name"] == "adapter_config.json" && f["hashes"][0]["content"] == config)
+    );
+    let task = &bom["formulation"][0]["workflows"][0]["tasks"][0];
+    assert!(
+        task["properties"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(
+                |p| p["name"] == "aibomdb:metric:mmlu_abstract_algebra:acc" && p["value"] == "0.34"
+            )
+    );
+    assert_eq!(
+        bom["declarations"]["affirmation"]["signatories"][0]["name"],
+        "alice@example.org"
+    );
+    let statement = dir.path().join("r1.intoto.json");
+    run_ok_quiet(
+        &db,
+        &[
+            "release",
+            "export",
+            "svc",
+            "r1",
+            "--format",
+            "in-toto",
+            "--out",
+            statement.to_str().unwrap(),
+        ],
+    );
+    let verdict = validate("validate_intoto.py", &[statement.to_str().unwrap()]);
+    assert_eq!(verdict["ok"], true, "{verdict}");
+    assert_eq!(
+        verdict["predicateType"],
+        "https://in-toto.io/attestation/release/v0.1"
+    );
+    let s: Value = serde_json::from_slice(&std::fs::read(&statement).unwrap()).unwrap();
+    let digests: Vec<&str> = s["subject"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["digest"]["sha256"].as_str().unwrap())
+        .collect();
+    assert!(digests.contains(&config.as_str()));
+    assert!(digests.contains(&"cd".repeat(32).as_str()));
+    assert_eq!(s["predicate"]["releaseId"], "r1");
+    // The validators do reject what is wrong (the test can fail).
+    let mut broken = s.clone();
+    broken["subject"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("digest");
+    let bad = dir.path().join("bad.intoto.json");
+    std::fs::write(&bad, broken.to_string()).unwrap();
+    assert_eq!(
+        validate("validate_intoto.py", &[bad.to_str().unwrap()])["ok"],
+        false
+    );
+    let mut broken = bom.clone();
+    broken["declarations"]["affirmation"]["signatories"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("organization");
+    let bad = dir.path().join("bad.cdx.json");
+    std::fs::write(&bad, broken.to_string()).unwrap();
+    assert_eq!(
+        validate(
+            "validate_export.py",
+            &["cyclonedx-1.6", bad.to_str().unwrap()]
+        )["ok"],
+        false
+    );
+}
+
+fn run_ok_quiet(db: &Path, args: &[&str]) {
+    let out = aibomdb(db, args);
+    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+}

@@ -39,6 +39,19 @@ pub(crate) enum ReleaseCommand {
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
         format: OutputFormat,
     },
+    /// Write a release as evidence: CycloneDX 1.6 (formulation for the
+    /// evaluations, declarations for the approval) or an in-toto Statement v1
+    /// (release predicate, every released digest a subject).
+    Export {
+        deployment: String,
+        name: String,
+        /// cyclonedx-1.6 or in-toto.
+        #[arg(long, default_value = "cyclonedx-1.6")]
+        format: String,
+        /// Write here instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// The release to roll back to: the latest before the current one that
     /// was not forced past a failing gate, with every digest to redeploy it.
     RollbackTarget {
@@ -340,6 +353,31 @@ pub(crate) fn release_command(store: &Store, command: ReleaseCommand) -> Result<
                     }
                     print!("{t}");
                 }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ReleaseCommand::Export {
+            deployment,
+            name,
+            format,
+            out,
+        } => {
+            let r = aibomdb_release::show(store, &deployment, &name).map_err(release_error)?;
+            let doc = match format.as_str() {
+                "cyclonedx-1.6" | "cyclonedx" => aibomdb_export::release_cyclonedx(&r),
+                "in-toto" => aibomdb_export::release_statement(&r),
+                other => {
+                    return Err(BadInput(format!(
+                        "--format {other:?}: a release exports as cyclonedx-1.6 or in-toto"
+                    ))
+                    .into());
+                }
+            };
+            let text = serde_json::to_string_pretty(&doc)? + "\n";
+            match out {
+                Some(path) => std::fs::write(&path, text)
+                    .map_err(|e| BadInput(format!("{}: {e}", path.display())))?,
+                None => print!("{text}"),
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -11,6 +11,7 @@ mod cra;
 mod cyclonedx;
 mod inventory;
 mod openvex;
+mod release;
 mod spdx;
 pub mod time;
 mod vex_map;
@@ -20,6 +21,7 @@ use serde_json::Value;
 
 pub use cra::{CraReport, FieldResult, html as cra_html};
 pub use cyclonedx::{EVALUATED_ON_PROPERTY, RELATION_PROPERTY};
+pub use release::{RELEASE_PREDICATE, release_cyclonedx, release_statement};
 
 use inventory::Inventory;
 
