@@ -343,8 +343,22 @@ impl Client {
     }
 
     pub(crate) fn post_to(&mut self, addr: &str, path: &str, body: &str) -> Result<u16> {
+        self.post_authorized(addr, path, body, None)
+    }
+
+    /// A POST with `Authorization: Bearer <token>` when one is given.
+    pub(crate) fn post_authorized(
+        &mut self,
+        addr: &str,
+        path: &str,
+        body: &str,
+        token: Option<&str>,
+    ) -> Result<u16> {
+        let auth = token
+            .map(|t| format!("Authorization: Bearer {t}\r\n"))
+            .unwrap_or_default();
         let req = format!(
-            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n{auth}Content-Length: {}\r\n\r\n{body}",
             body.len()
         );
         self.reader.get_mut().write_all(req.as_bytes())?;

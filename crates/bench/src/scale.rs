@@ -485,11 +485,17 @@ pub(crate) struct Server {
 
 impl Server {
     pub(crate) fn start(aibomdb: &Path, db: &Path) -> Result<Server> {
+        Self::start_with(aibomdb, db, &[])
+    }
+
+    /// As `start`, with more `serve` arguments (tokens).
+    pub(crate) fn start_with(aibomdb: &Path, db: &Path, extra: &[&str]) -> Result<Server> {
         use std::io::BufRead;
         let mut child = Command::new(aibomdb)
             .arg("--db")
             .arg(db)
             .args(["serve", "--listen", "127.0.0.1:0", "--cache-entries", "0"])
+            .args(extra)
             .stdout(std::process::Stdio::piped())
             .spawn()?;
         let stdout = child.stdout.take().context("server stdout")?;

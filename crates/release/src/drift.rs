@@ -115,12 +115,28 @@ pub struct Drift {
 pub fn drift(store: &Store, deployment: &str) -> Result<Option<Drift>, ReleaseError> {
     known(store, deployment)?;
     let (Some(release), Some(seen)) = (
-        store.releases(deployment)?.pop(),
+        store.latest_release(deployment)?,
         store.latest_observation(deployment)?,
     ) else {
         return Ok(None);
     };
     Ok(Some(compare(&release, &seen)))
+}
+
+/// Drift of every deployment that has both a release and an observation,
+/// by name: one pass over the deployments, no per-deployment lookups of the
+/// deployment list.
+pub fn drift_all(store: &Store) -> Result<Vec<Drift>, ReleaseError> {
+    let mut out = Vec::new();
+    for d in store.deployments()? {
+        let Some(seen) = store.latest_observation(&d.name)? else {
+            continue;
+        };
+        if let Some(release) = store.latest_release(&d.name)? {
+            out.push(compare(&release, &seen));
+        }
+    }
+    Ok(out)
 }
 
 pub(crate) fn compare(release: &Release, seen: &Observation) -> Drift {

@@ -14,7 +14,7 @@ pub mod eval;
 
 pub use create::{NewRelease, create};
 pub use diff::{Change, ReleaseDiff, diff};
-pub use drift::{Difference, Drift, NewObservation, drift, observe};
+pub use drift::{Difference, Drift, NewObservation, drift, drift_all, observe};
 
 use aibomdb_store::{Release, Store, StoreError};
 

@@ -184,6 +184,11 @@ impl Store {
         Ok(out)
     }
 
+    /// The deployment's latest release (highest sequence).
+    pub fn latest_release(&self, deployment: &str) -> Result<Option<Release>> {
+        Ok(self.releases(deployment)?.pop())
+    }
+
     pub fn release(&self, deployment: &str, name: &str) -> Result<Option<Release>> {
         let txn = self.db.begin_read()?;
         let Some(table) = missing_is_empty(txn.open_table(RELEASES))? else {
