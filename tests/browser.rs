@@ -95,6 +95,44 @@ fn dashboard_search_shows_the_deployments_that_contain_transformers() {
         ],
     );
     let gate: serde_json::Value = serde_json::from_slice(&gate.stdout).unwrap();
+    // Two releases of the model, and an observation of weights that were
+    // never released: the page shows the timeline, drift and the target.
+    for (name, by) in [("r1", "alice@example.org"), ("r2", "bob@example.org")] {
+        let out = aibomdb(
+            &db,
+            &[
+                "release",
+                "create",
+                "--deployment",
+                "classifier",
+                "--name",
+                name,
+                "--approved-by",
+                by,
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let unknown_weights = "f".repeat(64);
+    let out = aibomdb(
+        &db,
+        &[
+            "observe",
+            "--deployment",
+            "classifier",
+            "--model-sha256",
+            &unknown_weights,
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let server = Server::start(&db, &[]);
     let shots = root.join("target/browser");
     std::fs::create_dir_all(&shots).unwrap();
@@ -226,6 +264,26 @@ fn dashboard_search_shows_the_deployments_that_contain_transformers() {
         "the unsigned, unapproved model must fail `models`"
     );
     assert_eq!(shown, violations);
+    // Releases newest first, drift against r2, r1 to roll back to.
+    assert_eq!(
+        seen["lineage"]["releases"],
+        serde_json::json!([["r2", "bob@example.org"], ["r1", "alice@example.org"]]),
+        "{seen}"
+    );
+    assert_eq!(seen["lineage"]["drift"], "drift");
+    let differences = seen["lineage"]["differences"].as_array().unwrap();
+    assert!(differences.contains(&serde_json::json!([
+        "model-not-released",
+        format!("sha256:{unknown_weights}")
+    ])));
+    assert!(
+        differences.contains(&serde_json::json!([
+            "artifact-not-observed",
+            "pkg:huggingface/aibomdb-test/bert-imdb model.safetensors"
+        ])),
+        "{seen}"
+    );
+    assert_eq!(seen["lineage"]["rollback"], "r1");
     assert_eq!(seen["errors"], serde_json::json!([]), "page errors");
     let png = std::fs::read(&shot).expect("screenshot written");
     assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000);

@@ -210,7 +210,11 @@ async function showDeployment(name) {
       packages(first:1000){totalCount edges{node{purl version direct flags}}}
       models{purl kind derivedFrom{relation purl} trainedOn signing{status signer} approval{state} findings{kind message}}
       advisories{deployment package advisory aliases severity score fixed status viaSourceOf matchedName open
-        vex{status state justification detail suppresses}}}}`, { n: name });
+        vex{status state justification detail suppresses}}
+      releases{name sequence createdAt approvedBy forced gate{policy passed failedRules} models{purl} images
+        runners{name version} evals{kind metrics{task metric value}}}
+      rollbackTarget{name createdAt images models{purl files{path sha256}}}
+      drift{release observation observedAt drifted differences{kind subject released observed}}}}`, { n: name });
   if (!d.deployment) { results.innerHTML = `<p class="error">No deployment named ${esc(name)}.</p>`; return; }
   const dep = d.deployment;
   let html = `<h2>Deployment ${esc(dep.name)}</h2>
@@ -219,6 +223,7 @@ async function showDeployment(name) {
         .map(([f, label]) => `<a class="export" href="/deployments/${encodeURIComponent(dep.name)}/export/${f}" download>${label}</a>`).join(" · ")}
       · <a class="cra" href="/deployments/${encodeURIComponent(dep.name)}/cra-report.html">TR-03183-2 completeness report</a></p>`;
   html += await gateSections(dep.name);
+  html += releaseSections(dep);
   html += `<h2>Documents</h2>` + table(["id", "format", "tool", "packages", "edges", "current", "path"], dep.documents.map((x) => [
     esc(x.id), esc(x.format), esc(x.tool ?? ""), esc(x.packages), esc(x.edges), x.current ? "yes" : `superseded by ${esc(x.supersededBy)}`, `<span class="muted">${esc(x.path)}</span>`,
   ]), "documents");
@@ -246,6 +251,38 @@ async function showDeployment(name) {
     esc(p.flags.join(", ")),
   ]), "packages");
   results.innerHTML = html;
+}
+
+// What was released (newest first), what runs now against the latest
+// release, and what to roll back to.
+function releaseSections(dep) {
+  if (!dep.releases.length) {
+    return `<h2>Releases</h2><p class="muted">No release yet: <code>aibomdb release create --deployment ${esc(dep.name)} --name NAME</code>.</p>`;
+  }
+  const gate = (r) => !r.gate ? "—" : r.forced
+    ? `<span class="badge open">forced</span> past ${esc(r.gate.failedRules.join(", "))}: ${esc(r.forced)}`
+    : `<span class="badge ${r.gate.passed ? "suppressed" : "open"}">${r.gate.passed ? "passed" : "failed"}</span> ${esc(r.gate.policy)}`;
+  let html = `<h2>Releases</h2>` + table(["#", "release", "created", "approved by", "gate", "models", "images", "runners", "metrics"],
+    [...dep.releases].reverse().map((r) => [
+      esc(r.sequence), `<b>${esc(r.name)}</b>`, esc(r.createdAt), esc(r.approvedBy ?? ""), gate(r),
+      r.models.map((m) => esc(m.purl)).join("<br>"), r.images.map((i) => esc(i)).join("<br>"),
+      r.runners.map((x) => esc(`${x.name}==${x.version}`)).join("<br>"),
+      r.evals.flatMap((e) => e.metrics.slice(0, 4).map((m) => esc(`${m.task ? m.task + " " : ""}${m.metric} ${m.value}`))).join("<br>"),
+    ]), "releases");
+  const d = dep.drift;
+  html += `<h2>Running now</h2>` + (!d
+    ? `<p class="muted">No observation yet (<code>aibomdb observe</code>, <code>POST /v1/observations</code>).</p>`
+    : `<p class="drift-verdict">Observation ${esc(d.observation)} (${esc(d.observedAt)}) against release <b>${esc(d.release)}</b>:
+        <span class="badge verdict ${d.drifted ? "open" : "suppressed"}">${d.drifted ? "drift" : "as released"}</span></p>` +
+      (d.differences.length ? table(["difference", "subject", "released", "observed"], d.differences.map((x) => [
+        esc(x.kind), esc(x.subject), esc(x.released ?? ""), esc(x.observed ?? "")]), "drift") : ""));
+  const t = dep.rollbackTarget;
+  html += `<h2>Rollback target</h2>` + (!t
+    ? `<p class="muted">None: no release before the current one that was not forced past its gate.</p>`
+    : `<p class="rollback">Release <b>${esc(t.name)}</b> (${esc(t.createdAt)})</p>` +
+      table(["what", "digest"], [...t.images.map((i) => ["image", esc(i)]),
+        ...t.models.flatMap((m) => m.files.map((f) => [esc(`${m.purl} ${f.path}`), esc(f.sha256)]))], "rollback"));
+  return html;
 }
 
 // The deployment under every stored policy: its verdict, each rule's outcome,

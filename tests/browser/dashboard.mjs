@@ -57,6 +57,12 @@ try {
         violations: await page.$$eval("ul.violations li", (lis) => lis.map((li) =>
           [li.dataset.rule, li.dataset.subject, li.querySelectorAll("a").length])),
       },
+      releases: await page.$$eval("table.releases tbody tr", (trs) => trs.map((tr) =>
+        [tr.children[1].textContent.trim(), tr.children[3].textContent.trim()])),
+      drift: (await page.textContent("p.drift-verdict .verdict")).trim(),
+      differences: await page.$$eval("table.drift tbody tr", (trs) => trs.map((tr) =>
+        [tr.children[0].textContent.trim(), tr.children[1].textContent.trim()])),
+      rollback: (await page.textContent("p.rollback b")).trim(),
     };
     await page.screenshot({ path: screenshot.replace(/\.png$/, "-lineage.png"), fullPage: true });
   }
