@@ -143,10 +143,12 @@ pub fn evaluate_cached(
     cache: &GateCache,
 ) -> Result<GateReport, PolicyError> {
     cache.sync(store);
-    let known: std::collections::HashSet<String> =
-        store.deployments()?.into_iter().map(|d| d.name).collect();
-    if let Some(unknown) = deployments.iter().find(|d| !known.contains(*d)) {
-        return Err(PolicyError::NoDeployment(unknown.clone()));
+    // One lookup each: a request about one deployment does not read the
+    // estate's list.
+    for name in deployments {
+        if !store.has_deployment(name)? {
+            return Err(PolicyError::NoDeployment(name.clone()));
+        }
     }
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())

@@ -33,13 +33,16 @@ pub fn observe(
     source: &str,
     now: i64,
 ) -> Result<Vec<Observation>, ReleaseError> {
-    let deployments: BTreeSet<String> = store.deployments()?.into_iter().map(|d| d.name).collect();
+    let mut known: BTreeSet<&str> = BTreeSet::new();
     let mut rows = Vec::with_capacity(batch.len());
     for (i, o) in batch.iter().enumerate() {
         let at = |field: &str| format!("observation {i} ({}) {field}", o.deployment);
         let bad = |what: String, message: String| ReleaseError::BadInput { what, message };
-        if !deployments.contains(&o.deployment) {
-            return Err(ReleaseError::NoDeployment(o.deployment.clone()));
+        if !known.contains(o.deployment.as_str()) {
+            if !store.has_deployment(&o.deployment)? {
+                return Err(ReleaseError::NoDeployment(o.deployment.clone()));
+            }
+            known.insert(&o.deployment);
         }
         if o.model_sha256.is_empty() && o.image_digests.is_empty() && o.runners.is_empty() {
             return Err(bad(

@@ -71,7 +71,7 @@ pub fn rollback_target(store: &Store, deployment: &str) -> Result<Option<Release
 }
 
 fn known(store: &Store, deployment: &str) -> Result<(), ReleaseError> {
-    if store.deployments()?.iter().any(|d| d.name == deployment) {
+    if store.has_deployment(deployment)? {
         Ok(())
     } else {
         Err(ReleaseError::NoDeployment(deployment.to_string()))

@@ -914,6 +914,13 @@ impl Store {
         Ok(out)
     }
 
+    /// Whether a deployment of that name exists (one lookup).
+    pub fn has_deployment(&self, name: &str) -> Result<bool> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(DEPLOYMENTS)?;
+        Ok(table.get(name)?.is_some())
+    }
+
     pub fn deployments(&self) -> Result<Vec<DeploymentRecord>> {
         let txn = self.db.begin_read()?;
         let table = txn.open_table(DEPLOYMENTS)?;
