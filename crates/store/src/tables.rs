@@ -78,3 +78,10 @@ pub(crate) const APPROVALS: TableDefinition<(&str, &str), &[u8]> =
 /// Policies stored on the server for `gate` (name → `StoredPolicy`). Added
 /// after schema 4 without a bump: a store that lacks the table has none.
 pub(crate) const POLICIES: TableDefinition<&str, &[u8]> = TableDefinition::new("policies");
+
+/// (lower-case SHA-256 hex, package id, document id) → the model file's path
+/// (empty for an image): model artifacts and container images by digest, so
+/// that an attestation's subjects bind without a scan. Added after schema 4
+/// without a bump: the first write to a store that lacks it fills it from the
+/// rows already there (`digests::backfill`); reads of such a store see none.
+pub(crate) const DIGESTS: TableDefinition<(&str, u64, u64), &str> = TableDefinition::new("digests");
