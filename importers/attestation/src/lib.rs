@@ -178,7 +178,12 @@ pub fn import(bytes: &[u8], trust: &Trust) -> Result<DocumentFacts, ImportError>
     let subjects = statement
         .get("subject")
         .and_then(Value::as_array)
-        .ok_or_else(|| ImportError::field(at("subject"), "missing or not a list"))?;
+        .ok_or_else(|| {
+            ImportError::field(
+                at("subject"),
+                "missing or not a list: a statement must name at least one subject",
+            )
+        })?;
     if subjects.is_empty() {
         return Err(ImportError::field(
             at("subject"),
