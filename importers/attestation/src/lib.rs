@@ -348,8 +348,8 @@ pub fn import(bytes: &[u8], trust: &Trust) -> Result<DocumentFacts, ImportError>
         });
     }
     let subject_count = facts.packages.len();
-    facts.subject = Some(Subject {
-        name: facts.packages[0].name.clone(),
+    facts.subject = facts.packages.first().map(|p| Subject {
+        name: p.name.clone(),
         package: Some(0),
         ..Default::default()
     });
