@@ -687,7 +687,7 @@ mod tests {
         assert_eq!(
             key(
                 "git+https://github.com/HuggingFace/transformers@refs/heads/main",
-                &[commit.clone()]
+                std::slice::from_ref(&commit)
             ),
             format!("pkg:github/huggingface/transformers@{}", "a".repeat(40))
         );
