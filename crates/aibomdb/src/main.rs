@@ -246,6 +246,18 @@ struct IngestArgs {
     /// committed (durable), instead of a summary at the end.
     #[arg(long)]
     stream: bool,
+    /// The signer's public key (PEM: P-256, P-384 or RSA) to verify in-toto
+    /// attestations (DSSE envelopes, key-signed Sigstore bundles) offline.
+    #[arg(long)]
+    signing_key: Option<PathBuf>,
+    /// CA certificates (PEM files) a certificate-signed Sigstore bundle must
+    /// chain to.
+    #[arg(long, num_args = 1..)]
+    signing_cert_chain: Vec<PathBuf>,
+    /// Check certificate validity at this time (seconds since the Unix
+    /// epoch) instead of now.
+    #[arg(long, value_name = "UNIX_SECONDS")]
+    verify_at: Option<u64>,
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     format: OutputFormat,
 }
@@ -880,11 +892,38 @@ fn approve(db: &PathBuf, args: ApproveArgs) -> Result<ExitCode> {
 }
 
 fn ingest(db: &PathBuf, args: IngestArgs) -> Result<ExitCode> {
+    let mut trust = aibomdb_importer_attestation::Trust {
+        now: args.verify_at.unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs())
+        }),
+        ..Default::default()
+    };
+    if let Some(p) = &args.signing_key {
+        trust.public_key_pem = Some(
+            std::fs::read_to_string(p)
+                .map_err(|e| BadInput(format!("--signing-key {}: {e}", p.display())))?,
+        );
+    }
+    let mut chain = String::new();
+    for p in &args.signing_cert_chain {
+        chain.push_str(
+            &std::fs::read_to_string(p)
+                .map_err(|e| BadInput(format!("--signing-cert-chain {}: {e}", p.display())))?,
+        );
+        chain.push('\n');
+    }
+    trust.certificate_chain_pem = (!chain.is_empty()).then_some(chain);
+    trust
+        .check()
+        .map_err(|e| BadInput(format!("--signing-key/--signing-cert-chain: {e}")))?;
     let inputs = aibomdb_ingest::expand(&args.paths)?;
     let store = open(db)?;
     let limits = Limits {
         max_document_bytes: args.max_document_bytes,
         max_json_depth: args.max_json_depth,
+        trust,
     };
     let threads = args
         .threads
@@ -921,6 +960,7 @@ fn ingest(db: &PathBuf, args: IngestArgs) -> Result<ExitCode> {
                     path,
                     format,
                     outcome,
+                    notes,
                 } => {
                     // The bar draws on the terminal itself, past the print macros.
                     bar.set_message(
@@ -935,6 +975,7 @@ fn ingest(db: &PathBuf, args: IngestArgs) -> Result<ExitCode> {
                     "new_packages": match outcome { IngestOutcome::Ingested { new_packages, .. } => Some(new_packages), _ => None },
                     "edges": match outcome { IngestOutcome::Ingested { edges, .. } => Some(edges), _ => None },
                     "superseded": match outcome { IngestOutcome::Ingested { superseded, .. } => *superseded, _ => None },
+                    "notes": notes,
                     });
                     if args.stream {
                         println!("{row}");
@@ -984,6 +1025,15 @@ fn ingest(db: &PathBuf, args: IngestArgs) -> Result<ExitCode> {
                 ]);
             }
             print!("{t}");
+            for r in &rows {
+                for note in r["notes"].as_array().into_iter().flatten() {
+                    println!(
+                        "{}: {}",
+                        r["path"].as_str().unwrap_or(""),
+                        note.as_str().unwrap_or("")
+                    );
+                }
+            }
         }
     }
     if failures > 0 {

@@ -25,6 +25,9 @@ pub enum DocumentFormat {
     ModelDirectory,
     /// The Hub API's model info JSON.
     HubModelInfo,
+    /// An in-toto statement (bare, in a DSSE envelope or a Sigstore bundle).
+    /// Appended last: stores encode this enum by index.
+    InTotoAttestation,
 }
 
 impl DocumentFormat {
@@ -42,6 +45,7 @@ impl DocumentFormat {
             DocumentFormat::OpenVex => "openvex",
             DocumentFormat::ModelDirectory => "model-directory",
             DocumentFormat::HubModelInfo => "hub-model-info",
+            DocumentFormat::InTotoAttestation => "in-toto",
         }
     }
 
@@ -54,14 +58,16 @@ impl DocumentFormat {
             DocumentFormat::OpenVex => "OpenVEX",
             DocumentFormat::ModelDirectory => "model directory",
             DocumentFormat::HubModelInfo => "Hub model info JSON",
+            DocumentFormat::InTotoAttestation => "in-toto attestation",
             other => other.as_str(),
         }
     }
 
-    /// The kind of evidence: `sbom`, `lockfile` or `vex`.
+    /// The kind of evidence: `sbom`, `lockfile`, `vex`, `model` or `attestation`.
     pub fn family(self) -> &'static str {
         match self {
             DocumentFormat::OpenVex => "vex",
+            DocumentFormat::InTotoAttestation => "attestation",
             DocumentFormat::ModelDirectory | DocumentFormat::HubModelInfo => "model",
             DocumentFormat::CycloneDx | DocumentFormat::Spdx2 | DocumentFormat::Spdx3 => "sbom",
             _ => "lockfile",
@@ -223,6 +229,10 @@ pub struct PackageFact {
     /// `bsi:component:filename`, SPDX `packageFileName`).
     #[serde(default)]
     pub filename: Option<String>,
+    /// For an attestation's subject: what the statement says of it, what
+    /// its signature proved, and what it was bound to by digest.
+    #[serde(default)]
+    pub attestation: Option<Box<crate::attestation::Attestation>>,
 }
 
 /// An organisation or person with the ways a document gives to reach it.
@@ -495,6 +505,7 @@ fn merge_into(into: &mut PackageFact, from: PackageFact) {
     into.source_package = into.source_package.take().or(from.source_package);
     into.scope = into.scope.or(from.scope);
     into.model = into.model.take().or(from.model);
+    into.attestation = into.attestation.take().or(from.attestation);
     into.released = match (into.released.take(), from.released) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),

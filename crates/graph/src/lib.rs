@@ -3,12 +3,14 @@
 //! This crate knows nothing of storage, GraphQL or any input format: importers
 //! depend on it, the store persists what it defines.
 
+pub mod attestation;
 pub mod facts;
 pub mod json;
 pub mod model;
 pub mod purl;
 pub mod vex;
 
+pub use attestation::{Attestation, AttestationSignature, Binding};
 pub use facts::{
     DependencyFact, DocumentFacts, DocumentFormat, EdgeKind, Hash, PackageFact, Party, Scope,
     Skipped, Subject, Tool, doubt_flags, key_for, upstream_source,

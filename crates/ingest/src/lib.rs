@@ -30,6 +30,9 @@ pub struct Limits {
     /// parsing. The parser's own bound (128) still applies to what importers
     /// read, so raising this above 128 does not admit deeper documents.
     pub max_json_depth: usize,
+    /// Not a bound: the key or CA certificates attestation signatures are
+    /// checked against (nothing given: reported unverified, never verified).
+    pub trust: aibomdb_importer_attestation::Trust,
 }
 
 impl Default for Limits {
@@ -37,6 +40,7 @@ impl Default for Limits {
         Limits {
             max_document_bytes: 512 * 1024 * 1024,
             max_json_depth: 128,
+            trust: Default::default(),
         }
     }
 }
@@ -144,6 +148,10 @@ pub fn detect(bytes: &[u8], file_name: &str) -> Result<Format, ErrorKind> {
     }
     let tail = String::from_utf8_lossy(&body[body.len().saturating_sub(WINDOW)..]);
     for part in [&head, &tail] {
+        // First: a statement's predicate may embed an SBOM (`bomFormat`).
+        if aibomdb_importer_attestation::sniff(part) {
+            return Ok(Format::InTotoAttestation);
+        }
         if aibomdb_importer_cyclonedx::sniff(part) {
             return Ok(Format::CycloneDx);
         }
@@ -190,7 +198,18 @@ pub fn import(
     bytes: &[u8],
     siblings: &dyn Siblings,
 ) -> Result<DocumentFacts, ErrorKind> {
+    import_with(format, bytes, siblings, &Default::default())
+}
+
+/// As [`import`], checking attestation signatures against `trust`.
+pub fn import_with(
+    format: Format,
+    bytes: &[u8],
+    siblings: &dyn Siblings,
+    trust: &aibomdb_importer_attestation::Trust,
+) -> Result<DocumentFacts, ErrorKind> {
     let result = match format {
+        Format::InTotoAttestation => aibomdb_importer_attestation::import(bytes, trust),
         Format::CycloneDx => aibomdb_importer_cyclonedx::import(bytes),
         Format::Spdx2 => aibomdb_importer_spdx::import_v2(bytes),
         Format::Spdx3 => aibomdb_importer_spdx::import_v3(bytes),
@@ -281,7 +300,8 @@ fn prepare_with(
             .map_err(|error| IngestError::new(path, ErrorKind::Import { format, error }))?;
     }
     let sha256: [u8; 32] = Sha256::digest(bytes).into();
-    let facts = import(format, bytes, siblings).map_err(|k| IngestError::new(path, k))?;
+    let facts = import_with(format, bytes, siblings, &limits.trust)
+        .map_err(|k| IngestError::new(path, k))?;
     Ok(Prepared {
         path: path.to_path_buf(),
         format,
@@ -430,33 +450,170 @@ pub fn commit(
     deployment: Option<&str>,
 ) -> Result<IngestOutcome, IngestError> {
     let path = prepared.path.clone();
-    let doc = new_document(store, prepared, deployment)?;
+    let (doc, _) = new_document(store, prepared, deployment)?;
     store.ingest(doc).map_err(|e| IngestError::new(&path, e))
 }
 
 /// A prepared document as the store takes it: its deployment decided and its
 /// packages matched against the advisories already loaded, so that the
 /// matches land in the document's own transaction.
+/// Also returns what is worth a line in the ingest output (an
+/// attestation's signature and how its subjects bound).
 fn new_document(
     store: &Store,
-    prepared: Prepared,
+    mut prepared: Prepared,
     deployment: Option<&str>,
-) -> Result<NewDocument, IngestError> {
+) -> Result<(NewDocument, Vec<String>), IngestError> {
+    let (notes, bound_deployment) = if prepared.format == Format::InTotoAttestation {
+        bind_attestation(store, &mut prepared.facts)
+            .map_err(|e| IngestError::new(&prepared.path, e))?
+    } else {
+        (Vec::new(), None)
+    };
     let deployment = deployment
         .map(str::to_string)
+        .or(bound_deployment)
         .unwrap_or_else(|| default_deployment(&prepared));
     let (lookup_names, matches) = aibomdb_osv::match_document(store, &prepared.facts)
         .map_err(|e| IngestError::new(&prepared.path, e))?;
-    Ok(NewDocument {
-        deployment,
-        source_path: prepared.path.display().to_string(),
-        sha256: prepared.sha256,
-        size: prepared.size,
-        facts: prepared.facts,
-        lookup_names,
-        matches,
-        rows: None,
-    })
+    Ok((
+        NewDocument {
+            deployment,
+            source_path: prepared.path.display().to_string(),
+            sha256: prepared.sha256,
+            size: prepared.size,
+            facts: prepared.facts,
+            lookup_names,
+            matches,
+            rows: None,
+        },
+        notes,
+    ))
+}
+
+/// Binds an attestation's subjects by SHA-256 to what the store holds: a
+/// model's file (the subject becomes the model's node) or an image. A
+/// model-signing v1.0 subject (a manifest digest) binds through its signed
+/// files. A subject that matches nothing stays `pkg:generic/<name>`, flagged,
+/// with a warning on the document. Returns the notes for the ingest output
+/// and the deployment of the first node bound (the default deployment).
+pub fn bind_attestation(
+    store: &Store,
+    facts: &mut DocumentFacts,
+) -> Result<(Vec<String>, Option<String>), StoreError> {
+    let mut notes = Vec::new();
+    let mut deployment = None;
+    let mut warnings = Vec::new();
+    if let Some(a) = facts.packages.iter().find_map(|p| p.attestation.as_deref()) {
+        let s = &a.signature;
+        notes.push(format!(
+            "{}: signature {} ({}{})",
+            a.predicate_type,
+            s.status,
+            s.method,
+            s.signer
+                .as_deref()
+                .map(|x| format!(", signer {x}"))
+                .unwrap_or_default()
+        ));
+    }
+    let mut subject_name = None;
+    for (i, fact) in facts.packages.iter_mut().enumerate() {
+        let Some(att) = fact.attestation.as_mut() else {
+            continue;
+        };
+        let mut candidates: Vec<&str> = att
+            .subject_digests
+            .iter()
+            .filter(|h| h.alg == "sha256")
+            .map(|h| h.value.as_str())
+            .collect();
+        candidates.extend(att.resources.iter().map(|(_, d)| d.as_str()));
+        let mut bound = None;
+        let mut found = 0;
+        for sha in &candidates {
+            if let Some(hit) = store.by_sha256(sha)?.into_iter().next() {
+                found += 1;
+                bound.get_or_insert(aibomdb_graph::Binding {
+                    what: if hit.path.is_some() {
+                        "model artifact"
+                    } else {
+                        "image"
+                    }
+                    .into(),
+                    purl: hit.package.key.clone(),
+                    path: hit.path.clone(),
+                    sha256: sha.to_string(),
+                    document: hit.document,
+                    deployment: hit.deployment.clone(),
+                });
+            }
+        }
+        let subject = format!("subject {}", att.subject_name);
+        match bound {
+            Some(b) => {
+                let key = aibomdb_graph::PackageKey::from_stored(b.purl.clone());
+                notes.push(format!(
+                    "{subject} (sha256:{}) bound to {} {}{} (document {}, deployment {}){}",
+                    b.sha256,
+                    b.what,
+                    b.path
+                        .as_deref()
+                        .map(|p| format!("{p} of "))
+                        .unwrap_or_default(),
+                    b.purl,
+                    b.document,
+                    b.deployment,
+                    if att.resources.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            "; {found} of {} signed digests found in the graph",
+                            candidates.len()
+                        )
+                    }
+                ));
+                deployment.get_or_insert(b.deployment.clone());
+                fact.name = key
+                    .unversioned()
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
+                fact.version = key.version();
+                fact.purl = Some(b.purl.clone());
+                fact.purl_synthesized = false;
+                fact.key = Some(key);
+                if i == 0 {
+                    subject_name = Some(fact.name.clone());
+                }
+                att.bound = Some(b);
+            }
+            None => {
+                let digests: Vec<String> = att
+                    .subject_digests
+                    .iter()
+                    .map(|h| format!("{}:{}", h.alg, h.value))
+                    .collect();
+                let message = format!(
+                    "{subject} ({}) matches no model file or image in the graph: kept unbound as {}",
+                    digests.join(", "),
+                    fact.key.as_ref().map_or("-", |k| k.as_str())
+                );
+                fact.flags
+                    .push("unbound: its digest matches nothing in the graph".into());
+                notes.push(message.clone());
+                warnings.push(message);
+            }
+        }
+    }
+    facts.warnings.extend(warnings);
+    if let (Some(name), Some(subject)) = (subject_name, facts.subject.as_mut()) {
+        subject.name = name;
+    }
+    let taken = std::mem::replace(facts, DocumentFacts::new(facts.format, ""));
+    *facts = taken.finish();
+    Ok((notes, deployment))
 }
 
 /// What happened to one input.
@@ -466,6 +623,9 @@ pub enum Event {
         path: PathBuf,
         format: Format,
         outcome: IngestOutcome,
+        /// What deserves a line of its own (an attestation's signature and
+        /// subjects).
+        notes: Vec<String>,
     },
     /// A file found in a directory that is not a document this tool reads.
     Skipped(IngestError),
@@ -478,6 +638,7 @@ struct Parsed {
     format: Format,
     size: u64,
     doc: NewDocument,
+    notes: Vec<String>,
 }
 
 /// One input's result, held by the writer until its transaction commits.
@@ -486,6 +647,7 @@ enum Gathered {
         path: PathBuf,
         format: Format,
         doc: Box<NewDocument>,
+        notes: Vec<String>,
     },
     Done(Event),
 }
@@ -529,13 +691,14 @@ pub fn run(
                     // the single writer thread.
                     let parsed = prepared.and_then(|p| {
                         let (path, format, size) = (p.path.clone(), p.format, p.size);
-                        new_document(store, p, deployment).map(|mut doc| {
+                        new_document(store, p, deployment).map(|(mut doc, notes)| {
                             doc.encode_rows();
                             Parsed {
                                 path,
                                 format,
                                 size,
                                 doc,
+                                notes,
                             }
                         })
                     });
@@ -584,6 +747,7 @@ pub fn run(
                         format,
                         size,
                         doc,
+                        notes,
                     }) => {
                         documents += 1;
                         bytes += size;
@@ -591,6 +755,7 @@ pub fn run(
                             path,
                             format,
                             doc: Box::new(doc),
+                            notes,
                         }
                     }
                     Err(e) if e.is_unrecognised() && inputs[want].from_walk => {
@@ -620,9 +785,14 @@ fn write_group(store: &Store, gathered: Vec<Gathered>) -> Vec<Event> {
     let mut shape = Vec::with_capacity(gathered.len());
     for entry in gathered {
         match entry {
-            Gathered::Ready { path, format, doc } => {
+            Gathered::Ready {
+                path,
+                format,
+                doc,
+                notes,
+            } => {
                 docs.push(*doc);
-                shape.push(Ok((path, format)));
+                shape.push(Ok((path, format, notes)));
             }
             Gathered::Done(event) => shape.push(Err(event)),
         }
@@ -649,11 +819,12 @@ fn write_group(store: &Store, gathered: Vec<Gathered>) -> Vec<Event> {
     shape
         .into_iter()
         .map(|entry| match entry {
-            Ok((path, format)) => match outcomes.next().expect("one outcome per document") {
+            Ok((path, format, notes)) => match outcomes.next().expect("one outcome per document") {
                 Ok(outcome) => Event::Committed {
                     path,
                     format,
                     outcome,
+                    notes,
                 },
                 Err(e) => Event::Failed(IngestError::new(&path, e)),
             },

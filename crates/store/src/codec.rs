@@ -10,7 +10,7 @@ pub(crate) fn encode<T: serde::Serialize>(value: &T, buf: &mut Vec<u8>) {
 }
 
 /// How many fields were appended to `PackageFact` since the first stores.
-const APPENDED_FACT_FIELDS: usize = 4;
+const APPENDED_FACT_FIELDS: usize = 5;
 
 pub(crate) fn decode<T: serde::de::DeserializeOwned>(
     bytes: &[u8],
@@ -25,7 +25,8 @@ pub(crate) fn decode<T: serde::de::DeserializeOwned>(
     match postcard::from_bytes(bytes) {
         Ok(v) => Ok(v),
         // Fields appended to `PackageFact` after stores were written without
-        // them (`released`, then `creator`, `licenses_concluded`, `filename`)
+        // them (`released`, then `creator`, `licenses_concluded`, `filename`,
+        // then `attestation`)
         // are each `None` or empty, one 0 byte in postcard: an older row is
         // the new row less those trailing bytes, so it is read, not refused.
         Err(postcard::Error::DeserializeUnexpectedEnd) if table == "document_packages" => {
@@ -64,9 +65,10 @@ mod tests {
         let mut row = Vec::new();
         super::encode(&fact, &mut row);
         // The rows earlier versions wrote: the same, without the trailing
-        // `filename`, `licenses_concluded` and `creator` (3 bytes), and
-        // before that also without `released` (4 bytes).
-        for appended in [3, 4] {
+        // `attestation` (1 byte); before that also without `filename`,
+        // `licenses_concluded` and `creator` (4 bytes), and before that also
+        // without `released` (5 bytes).
+        for appended in [1, 4, 5] {
             let mut old = row.clone();
             for _ in 0..appended {
                 assert_eq!(old.pop(), Some(0));
@@ -74,7 +76,7 @@ mod tests {
             let read: PackageFact = super::decode(&old, "document_packages", "1/1").unwrap();
             assert_eq!(read, fact);
         }
-        row.truncate(row.len() - 4);
+        row.truncate(row.len() - 5);
         // Other tables are not guessed at: a short row there is corrupt.
         assert!(super::decode::<PackageFact>(&row, "packages", "1").is_err());
         // A new row with a release time round-trips.
@@ -101,5 +103,22 @@ mod tests {
         super::encode(&full, &mut row);
         let read: PackageFact = super::decode(&row, "document_packages", "1/1").unwrap();
         assert_eq!(read, full);
+        // And an attestation's subject, with what its signature proved.
+        let attested = PackageFact {
+            attestation: Some(Box::new(aibomdb_graph::Attestation {
+                predicate_type: "https://slsa.dev/provenance/v1".into(),
+                signature: aibomdb_graph::AttestationSignature {
+                    method: "key".into(),
+                    status: "verified".into(),
+                    ..Default::default()
+                },
+                ..Default::default()
+            })),
+            ..full
+        };
+        let mut row = Vec::new();
+        super::encode(&attested, &mut row);
+        let read: PackageFact = super::decode(&row, "document_packages", "1/1").unwrap();
+        assert_eq!(read, attested);
     }
 }

@@ -15,6 +15,7 @@
 
 mod advisories;
 mod codec;
+mod digests;
 mod models;
 mod policies;
 pub mod records;
@@ -33,6 +34,7 @@ use aibomdb_graph::{DocumentFacts, PackageKey, Purl};
 use petgraph::graphmap::DiGraphMap;
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
+pub use digests::DigestHit;
 pub use models::{Approval, LineageEdge};
 pub use policies::StoredPolicy;
 pub use records::{
@@ -338,6 +340,7 @@ impl Store {
             txn.open_table(MODEL_NODES)?;
             txn.open_table(APPROVALS)?;
             txn.open_table(POLICIES)?;
+            txn.open_table(DIGESTS)?;
         }
         txn.commit()?;
         Ok(())
@@ -420,6 +423,11 @@ impl Store {
             return Ok(Vec::new());
         }
         let txn = self.db.begin_write()?;
+        // A store written before the digest index existed gets it filled
+        // from its rows, once, in the first transaction that writes.
+        if !has_table(&txn, "digests")? {
+            digests::backfill(&txn)?;
+        }
         let mut outcomes = Vec::with_capacity(docs.len());
         let mut seen = GroupCache::default();
         for doc in docs {
@@ -487,6 +495,7 @@ impl Store {
             let mut rows: Vec<(PackageId, std::borrow::Cow<[u8]>)> =
                 Vec::with_capacity(facts.packages.len());
             let mut new_packages = 0;
+            let mut digest_rows: Vec<(String, PackageId, String)> = Vec::new();
             let mut next_package = meta.get("next_package_id")?.map_or(1, |v| v.value());
             let mut buf = Vec::new();
             for fact in &facts.packages {
@@ -541,6 +550,9 @@ impl Store {
                 if let Some(node) = node {
                     model_nodes.insert((node, id), ())?;
                 }
+                for (sha, path) in digests::entries(fact) {
+                    digest_rows.push((sha, id, path));
+                }
             }
             meta.insert("next_package_id", next_package)?;
             // In key order: a B-tree takes sorted inserts far faster than
@@ -549,6 +561,12 @@ impl Store {
             rows.sort_by_key(|(id, _)| *id);
             for (id, encoded) in &rows {
                 doc_packages.insert((doc_id, *id), encoded.as_ref())?;
+            }
+            if !digest_rows.is_empty() {
+                let mut index = txn.open_table(DIGESTS)?;
+                for (sha, id, path) in &digest_rows {
+                    index.insert((sha.as_str(), *id, doc_id), path.as_str())?;
+                }
             }
 
             // Advisory lookup names and matches of this document's packages.
@@ -794,6 +812,9 @@ impl Store {
     /// such deployment.
     pub fn delete_deployment(&self, name: &str) -> Result<bool> {
         let txn = self.db.begin_write()?;
+        if !has_table(&txn, "digests")? {
+            digests::backfill(&txn)?;
+        }
         {
             let mut deployments = txn.open_table(DEPLOYMENTS)?;
             if deployments.remove(name)?.is_none() {
@@ -841,8 +862,15 @@ impl Store {
                 for entry in doc_packages.range((doc_id, 0)..=(doc_id, u64::MAX))? {
                     packages.push(entry?.0.value().1);
                 }
+                let mut index = txn.open_table(DIGESTS)?;
                 for p in packages {
-                    doc_packages.remove((doc_id, p))?;
+                    if let Some(row) = doc_packages.remove((doc_id, p))? {
+                        let fact: aibomdb_graph::PackageFact =
+                            decode(row.value(), "document_packages", &format!("{doc_id}/{p}"))?;
+                        for (sha, _) in digests::entries(&fact) {
+                            index.remove((sha.as_str(), p, doc_id))?;
+                        }
+                    }
                     package_docs.remove((p, doc_id))?;
                 }
                 let mut doc_edges = Vec::new();
@@ -1445,6 +1473,7 @@ impl Store {
         fold(&txn, RELEASES, &mut h)?;
         fold(&txn, EVIDENCE_FILES, &mut h)?;
         fold(&txn, OBSERVATIONS, &mut h)?;
+        fold(&txn, DIGESTS, &mut h)?;
         Ok(h.finish())
     }
 
@@ -1541,6 +1570,12 @@ fn name_index_key(p: &PackageRecord) -> String {
         p.namespace.as_deref().unwrap_or(""),
         p.version.as_deref().unwrap_or("")
     )
+}
+
+/// Whether the write transaction's store already has table `name`.
+fn has_table(txn: &redb::WriteTransaction, name: &str) -> Result<bool> {
+    use redb::TableHandle;
+    Ok(txn.list_tables()?.any(|t| t.name() == name))
 }
 
 /// What a new document replaces: one of the same format, made by the same

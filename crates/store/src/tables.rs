@@ -89,3 +89,9 @@ pub(crate) const EVIDENCE_FILES: TableDefinition<&str, &[u8]> =
 /// (deployment, sequence) → `Observation` (postcard): what ran, in order.
 pub(crate) const OBSERVATIONS: TableDefinition<(&str, u64), &[u8]> =
     TableDefinition::new("observations");
+/// (lower-case SHA-256 hex, package id, document id) → the model file's path
+/// (empty for an image): model artifacts and container images by digest, so
+/// that an attestation's subjects bind without a scan. Added after schema 4
+/// without a bump: the first write to a store that lacks it fills it from the
+/// rows already there (`digests::backfill`); reads of such a store see none.
+pub(crate) const DIGESTS: TableDefinition<(&str, u64, u64), &str> = TableDefinition::new("digests");

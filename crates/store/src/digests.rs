@@ -1,0 +1,225 @@
+//! Model artifacts and container images by SHA-256: what an attestation's
+//! subjects bind to.
+
+use aibomdb_graph::PackageFact;
+use redb::{ReadableDatabase, ReadableTable};
+
+use crate::tables::*;
+use crate::{DocumentId, PackageId, PackageRecord, Result, Store, decode};
+
+/// A node the graph holds under a SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DigestHit {
+    pub package: PackageRecord,
+    pub document: DocumentId,
+    pub deployment: String,
+    pub current: bool,
+    /// The model file's path; `None` for an image.
+    pub path: Option<String>,
+}
+
+/// The index rows one document's fact gives: (sha256, path or "").
+/// A model's files with their digests; an image by the `sha256:` digest in
+/// its version, or a container's stated SHA-256. An attestation's own
+/// subjects are evidence about such nodes, not the nodes: not indexed.
+pub(crate) fn entries(fact: &PackageFact) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if fact.attestation.is_some() {
+        return out;
+    }
+    if let Some(model) = &fact.model {
+        for a in &model.artifacts {
+            if let Some(sha) = &a.sha256 {
+                out.push((sha.to_ascii_lowercase(), a.path.clone()));
+            }
+        }
+    }
+    let image_digest = fact
+        .key
+        .as_ref()
+        .and_then(|k| k.version())
+        .and_then(|v| v.strip_prefix("sha256:").map(str::to_ascii_lowercase))
+        .filter(|d| d.len() == 64 && d.bytes().all(|b| b.is_ascii_hexdigit()));
+    if let Some(d) = image_digest {
+        out.push((d, String::new()));
+    } else if fact.kind.as_deref() == Some("container") {
+        for h in fact.hashes.iter().filter(|h| h.alg == "sha256") {
+            out.push((h.value.clone(), String::new()));
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Fills the index from the rows a store written before it holds: the
+/// documents of every model node, and of every package whose version is a
+/// `sha256:` digest or whose rows say it is a container.
+pub(crate) fn backfill(txn: &redb::WriteTransaction) -> Result<()> {
+    let mut index = txn.open_table(DIGESTS)?;
+    let doc_packages = txn.open_table(DOCUMENT_PACKAGES)?;
+    let package_docs = txn.open_table(PACKAGE_DOCUMENTS)?;
+    let packages = txn.open_table(PACKAGES)?;
+    let models = txn.open_table(MODEL_NODES)?;
+    let mut candidates: Vec<PackageId> = Vec::new();
+    for entry in models.iter()? {
+        candidates.push(entry?.0.value().1);
+    }
+    for entry in packages.iter()? {
+        let (k, v) = entry?;
+        let record: PackageRecord = decode(v.value(), "packages", &k.value().to_string())?;
+        if record
+            .version
+            .as_deref()
+            .is_some_and(|v| v.starts_with("sha256:"))
+            || record.ecosystem == "oci"
+            || record.ecosystem == "docker"
+        {
+            candidates.push(record.id);
+        }
+    }
+    candidates.sort_unstable();
+    candidates.dedup();
+    for package in candidates {
+        let mut docs = Vec::new();
+        for entry in package_docs.range((package, 0)..=(package, u64::MAX))? {
+            docs.push(entry?.0.value().1);
+        }
+        for doc in docs {
+            let Some(row) = doc_packages.get((doc, package))? else {
+                continue;
+            };
+            let fact: PackageFact = decode(
+                row.value(),
+                "document_packages",
+                &format!("{doc}/{package}"),
+            )?;
+            for (sha, path) in entries(&fact) {
+                index.insert((sha.as_str(), package, doc), path.as_str())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+impl Store {
+    /// The model files and images the graph holds under `sha256` (hex, any
+    /// case), current documents first.
+    pub fn by_sha256(&self, sha256: &str) -> Result<Vec<DigestHit>> {
+        let sha = sha256.trim().to_ascii_lowercase();
+        let heads = self.heads()?;
+        let txn = self.db.begin_read()?;
+        let index = match txn.open_table(DIGESTS) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        let packages = txn.open_table(PACKAGES)?;
+        let mut out = Vec::new();
+        for entry in index.range((sha.as_str(), 0, 0)..=(sha.as_str(), u64::MAX, u64::MAX))? {
+            let (k, v) = entry?;
+            let (_, package, document) = k.value();
+            let path = v.value();
+            let Some(record) = packages.get(package)? else {
+                continue;
+            };
+            let (deployment, current) = heads
+                .get(&document)
+                .map_or((String::new(), false), |(h, _)| {
+                    (h.deployment.clone(), h.current)
+                });
+            out.push(DigestHit {
+                package: decode(record.value(), "packages", &package.to_string())?,
+                document,
+                deployment,
+                current,
+                path: (!path.is_empty()).then(|| path.to_string()),
+            });
+        }
+        out.sort_by_key(|h| (!h.current, h.document));
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aibomdb_graph::{Artifact, DocumentFacts, DocumentFormat, ModelInfo, PackageFact, key_for};
+
+    use crate::{NewDocument, Store};
+
+    fn fact(purl: &str) -> PackageFact {
+        let (key, synthesized, qualifiers) = key_for(Some(purl), "", None);
+        PackageFact {
+            key,
+            purl: Some(purl.into()),
+            purl_synthesized: synthesized,
+            qualifiers,
+            ..Default::default()
+        }
+    }
+
+    fn doc(deployment: &str, n: u8, packages: Vec<PackageFact>) -> NewDocument {
+        let mut facts = DocumentFacts::new(DocumentFormat::CycloneDx, "1.6");
+        facts.packages = packages;
+        NewDocument {
+            deployment: deployment.into(),
+            source_path: format!("{n}.json"),
+            sha256: [n; 32],
+            size: 1,
+            facts,
+            lookup_names: Vec::new(),
+            matches: Vec::new(),
+            rows: None,
+        }
+    }
+
+    #[test]
+    fn model_files_and_images_are_found_by_digest() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("s.redb")).unwrap();
+        let (file, image) = ("ab".repeat(32), "cd".repeat(32));
+        let mut model = fact("pkg:generic/m");
+        model.model = Some(Box::new(ModelInfo {
+            node: "model".into(),
+            artifacts: vec![Artifact {
+                path: "model.safetensors".into(),
+                sha256: Some(file.to_uppercase()),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }));
+        let img = fact(&format!("pkg:oci/app@sha256%3A{image}"));
+        store
+            .ingest(doc("d", 1, vec![model, img, fact("pkg:pypi/x@1")]))
+            .unwrap();
+        let hits = store.by_sha256(&file).unwrap();
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].package.key, "pkg:generic/m");
+        assert_eq!(hits[0].path.as_deref(), Some("model.safetensors"));
+        assert_eq!(hits[0].deployment, "d");
+        assert!(hits[0].current);
+        let hits = store.by_sha256(&image.to_uppercase()).unwrap();
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].path, None);
+        assert!(store.by_sha256(&"ef".repeat(32)).unwrap().is_empty());
+
+        // A store written before the index: the first write fills it.
+        {
+            let txn = store.db.begin_write().unwrap();
+            txn.delete_table(crate::tables::DIGESTS).unwrap();
+            txn.commit().unwrap();
+        }
+        store.bump();
+        assert!(store.by_sha256(&file).unwrap().is_empty());
+        store
+            .ingest(doc("e", 2, vec![fact("pkg:pypi/y@1")]))
+            .unwrap();
+        assert_eq!(store.by_sha256(&file).unwrap().len(), 1);
+        assert_eq!(store.by_sha256(&image).unwrap().len(), 1);
+
+        // Deleting the deployment takes its rows out of the index.
+        assert!(store.delete_deployment("d").unwrap());
+        assert!(store.by_sha256(&file).unwrap().is_empty());
+        assert!(store.by_sha256(&image).unwrap().is_empty());
+    }
+}
