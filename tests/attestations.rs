@@ -171,6 +171,36 @@ fn signed_provenance_binds_to_the_model_file_it_names() {
     // Still one model: the attestation does not describe a second one.
     let models = json(&aibomdb(&db, &["query", "models", "--format", "json"]));
     assert_eq!(models.as_array().unwrap().len(), 1);
+    // The deployment's CycloneDX export says what was attested of the model.
+    let bom = json(&aibomdb(
+        &db,
+        &[
+            "export",
+            "--deployment",
+            "finetune-safetensors",
+            "--format",
+            "cyclonedx-1.6",
+        ],
+    ));
+    let model = bom["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["purl"] == "pkg:generic/finetune-safetensors")
+        .unwrap();
+    let attested: Vec<&str> = model["properties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["name"] == "aibomdb:attestation")
+        .map(|p| p["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        attested,
+        [
+            "https://slsa.dev/provenance/v1 (dsse), signature verified, builder https://github.com/aibomdb/fixtures/builder@v1, subject model.safetensors"
+        ]
+    );
 }
 
 #[test]

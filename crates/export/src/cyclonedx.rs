@@ -501,6 +501,19 @@ fn component(inv: &Inventory, c: &Component, spec: Spec) -> (Value, Vec<String>)
     if let Some(f) = &c.filename {
         properties.push(json!({"name": "bsi:component:filename", "value": f}));
     }
+    for a in &c.attestations {
+        let mut value = format!(
+            "{} ({}), signature {}",
+            a.predicate_type, a.envelope, a.signature.status
+        );
+        if let Some(b) = &a.builder_id {
+            value.push_str(&format!(", builder {b}"));
+        }
+        if let Some(path) = a.bound.as_ref().and_then(|b| b.path.as_ref()) {
+            value.push_str(&format!(", subject {path}"));
+        }
+        properties.push(json!({"name": "aibomdb:attestation", "value": value}));
+    }
     v["properties"] = Value::Array(properties);
     (v, files)
 }

@@ -33,6 +33,9 @@ pub(crate) struct Component {
     pub licenses_concluded: BTreeSet<String>,
     /// The file name as delivered.
     pub filename: Option<String>,
+    /// What in-toto attestations bound to it by digest state (predicate,
+    /// envelope, signature status, builder).
+    pub attestations: Vec<aibomdb_graph::Attestation>,
     pub cpes: BTreeSet<String>,
     /// Where it comes from: index URL, `git+URL@rev`, a path.
     pub source: Option<String>,
@@ -175,6 +178,11 @@ fn merge(c: &mut Component, fact: &PackageFact) {
     }
     if c.filename.is_none() {
         c.filename = fact.filename.clone();
+    }
+    if let Some(a) = &fact.attestation
+        && !c.attestations.contains(a)
+    {
+        c.attestations.push((**a).clone());
     }
     if c.kind.is_none() {
         c.kind = fact.kind.clone();
