@@ -742,3 +742,85 @@ deny_if = 'advisory.open && size(advisory.fixed) == 0'
             .contains("could not be evaluated")
     );
 }
+
+/// CISA KEV on matches and in the gate: Pillow 10.0.0 (compiled by uv with
+/// hashes, tests/fixtures/lockfiles/make.sh) matches PyPA's PYSEC-2023-175,
+/// which relates CVE-2023-4863 (libwebp), in a trimmed real KEV catalog
+/// (tests/fixtures/kev/make.sh). The record has no severity, so a policy that
+/// lets unknown severities through passes it, until `kev = "deny"`.
+#[test]
+fn kev_marks_exploited_matches_and_the_gate_denies_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    let lock = fixture("lockfiles/d-image-service/requirements.txt");
+    run_ok(
+        &db,
+        &["ingest", "--deployment", "images", lock.to_str().unwrap()],
+    );
+    let record = corpus().join("osv/pypa-advisory-database/vulns/pillow/PYSEC-2023-175.yaml");
+    run_ok(&db, &["advisories", "load", record.to_str().unwrap()]);
+    let rows = json(&aibomdb(&db, &["match", "--format", "json"]));
+    assert_eq!(rows[0]["advisory"], "PYSEC-2023-175");
+    assert_eq!(rows[0]["kev"], Value::Null);
+    let at = "2026-12-01T00:00:00Z";
+    let lenient = "version = 1\n[vulnerabilities]\nseverity = \"high\"\nunknown = \"allow\"\n";
+    let p = policy(dir.path(), "lenient.toml", lenient);
+    assert_eq!(gate(&db, &p, "images", at).0, 0);
+
+    let kev = fixture("kev/known_exploited_vulnerabilities.trimmed.json");
+    let loaded = json(&aibomdb(
+        &db,
+        &[
+            "advisories",
+            "kev",
+            kev.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    ));
+    assert_eq!(loaded["version"], "2025.08.25");
+    assert_eq!(loaded["entries"], 14);
+    let rows = json(&aibomdb(&db, &["match", "--format", "json"]));
+    assert_eq!(rows[0]["kev"]["cve"], "CVE-2023-4863");
+    assert_eq!(rows[0]["kev"]["date_added"], "2023-09-13");
+    let sarif = json(&aibomdb(&db, &["match", "--format", "sarif"]));
+    assert_eq!(sarif["runs"][0]["results"][0]["properties"]["kev"], true);
+    // Still passing by severity; `kev = "deny"` fails it whatever the severity.
+    assert_eq!(gate(&db, &p, "images", at).0, 0);
+    let strict = policy(
+        dir.path(),
+        "kev.toml",
+        &format!("{lenient}kev = \"deny\"\n"),
+    );
+    let (code, report) = gate(&db, &strict, "images", at);
+    assert_eq!(code, 1, "{report}");
+    let v = rule(&report, "vulnerabilities");
+    assert_eq!(subjects(v), ["PYSEC-2023-175 in pkg:pypi/pillow@10.0.0"]);
+    let message = v["violations"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("CVE-2023-4863 is in CISA KEV since 2023-09-13"),
+        "{message}"
+    );
+    // A bad level is a bad policy: exit 2 with the line.
+    let bad = policy(
+        dir.path(),
+        "bad.toml",
+        &format!("{lenient}kev = \"maybe\"\n"),
+    );
+    let out = aibomdb(
+        &db,
+        &[
+            "gate",
+            "--policy",
+            bad.to_str().unwrap(),
+            "--deployment",
+            "images",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        common::stderr(&out).contains("bad.toml:5: [vulnerabilities] kev"),
+        "{}",
+        common::stderr(&out)
+    );
+}

@@ -399,6 +399,15 @@ enum AdvisoriesCommand {
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
         format: OutputFormat,
     },
+    /// Load CISA's Known Exploited Vulnerabilities catalog (its JSON feed,
+    /// known_exploited_vulnerabilities.json); replaces the one loaded before.
+    /// Matches whose advisory has a listed CVE alias show it, and the gate's
+    /// `vulnerabilities.kev` uses it.
+    Kev {
+        file: PathBuf,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        format: OutputFormat,
+    },
 }
 
 #[derive(Args)]
@@ -525,6 +534,25 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 max_zip_total_bytes: max_zip_bytes,
             };
             load_advisories(&cli.db, &paths, &limits, format)
+        }
+        Command::Advisories(AdvisoriesCommand::Kev { file, format }) => {
+            let bytes =
+                std::fs::read(&file).map_err(|e| BadInput(format!("{}: {e}", file.display())))?;
+            let store = open(&cli.db)?;
+            let now = aibomdb_policy::time::now().max(0) as u64;
+            let source = aibomdb_osv::kev::load(&store, &file.display().to_string(), &bytes, now)
+                .map_err(|e| match e {
+                aibomdb_osv::kev::KevError::Store(s) => anyhow::Error::from(s),
+                other => BadInput(other.to_string()).into(),
+            })?;
+            match format {
+                OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&source)?),
+                OutputFormat::Table => println!(
+                    "loaded CISA KEV catalog {} (released {}): {} CVEs",
+                    source.version, source.released, source.entries
+                ),
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Match(args) => match_command(&open(&cli.db)?, args),
         Command::Gate(args) => gate::run(&open(&cli.db)?, args),
@@ -1499,6 +1527,7 @@ fn print_matches(
                 "fixed",
                 "status",
                 "vex",
+                "kev",
             ]);
             for r in rows {
                 t.row(vec![
@@ -1522,6 +1551,10 @@ fn print_matches(
                             Some(j) => format!("{} ({j})", v.state),
                             None => v.state.clone(),
                         })
+                        .unwrap_or_default(),
+                    r.kev
+                        .as_ref()
+                        .map(|k| format!("exploited ({} since {})", k.cve, k.date_added))
                         .unwrap_or_default(),
                 ]);
             }

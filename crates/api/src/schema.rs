@@ -282,6 +282,23 @@ pub struct Match {
     pub vex: Option<Vex>,
     /// Affected and not suppressed by VEX.
     pub open: bool,
+    /// CISA KEV: one of the advisory's CVEs is exploited in the wild.
+    pub kev: Option<Kev>,
+    /// The CVSS version of the vector that gave `score` (3.0, 3.1, 4.0).
+    pub cvss_version: Option<String>,
+}
+
+/// An entry of CISA's Known Exploited Vulnerabilities catalog.
+#[derive(SimpleObject)]
+pub struct Kev {
+    pub cve: String,
+    pub vendor: String,
+    pub product: String,
+    pub name: String,
+    pub date_added: String,
+    pub due_date: Option<String>,
+    /// `Known` or `Unknown` use in ransomware campaigns.
+    pub ransomware: String,
 }
 
 impl From<aibomdb_osv::MatchRow> for Match {
@@ -314,6 +331,16 @@ impl From<aibomdb_osv::MatchRow> for Match {
                 document_path: v.document_path,
             }),
             open,
+            kev: r.kev.map(|k| Kev {
+                cve: k.cve,
+                vendor: k.vendor,
+                product: k.product,
+                name: k.name,
+                date_added: k.date_added,
+                due_date: k.due_date,
+                ransomware: k.ransomware,
+            }),
+            cvss_version: r.cvss_version.map(str::to_string),
         }
     }
 }

@@ -22,6 +22,9 @@ pub struct MatchRow {
     pub score: Option<f64>,
     /// The CVSS version of the vector that gave `score` (`3.0`, `3.1`, `4.0`).
     pub cvss_version: Option<&'static str>,
+    /// The CISA KEV entry of one of the advisory's CVE aliases: exploited in
+    /// the wild.
+    pub kev: Option<aibomdb_store::KevEntry>,
     pub fixed: Vec<String>,
     /// `affected`, or `unsupported`/`unorderable` when the version could not be evaluated.
     pub status: String,
@@ -120,6 +123,7 @@ pub fn matches_of(
 
 /// What a match row needs of an advisory, read once.
 struct AdvisoryFacts {
+    kev: Option<aibomdb_store::KevEntry>,
     aliases: Vec<String>,
     /// Aliases, then upstream identifiers: what VEX statements may name.
     identifiers: Vec<String>,
@@ -157,20 +161,38 @@ impl AdvisoryCache {
         // meanwhile, which costs time, never correctness.
         let parsed = store
             .advisory_json(id)?
-            .and_then(|j| serde_json::from_slice::<Advisory>(&j).ok())
-            .map(|a| {
-                let (level, score) = severity(&a);
-                std::sync::Arc::new(AdvisoryFacts {
-                    identifiers: std::iter::once(id.to_string())
-                        .chain(a.aliases.iter().chain(&a.upstream).cloned())
-                        .collect(),
-                    cvss_version: best_cvss(&a).map(|(_, v)| v),
-                    aliases: a.aliases,
-                    summary: a.summary,
-                    level,
-                    score,
-                })
-            });
+            .and_then(|j| serde_json::from_slice::<Advisory>(&j).ok());
+        // Exploitation by any CVE the record is known by, then by a CVE it
+        // names as related (PyPA's Pillow record relates the libwebp CVE its
+        // bundled binaries carry).
+        let mut kev = None;
+        if let Some(a) = &parsed {
+            for cve in std::iter::once(id)
+                .chain(a.aliases.iter().map(String::as_str))
+                .chain(a.upstream.iter().map(String::as_str))
+                .chain(a.related.iter().map(String::as_str))
+                .filter(|x| x.starts_with("CVE-"))
+            {
+                if let Some(e) = store.kev(cve)? {
+                    kev = Some(e);
+                    break;
+                }
+            }
+        }
+        let parsed = parsed.map(|a| {
+            let (level, score) = severity(&a);
+            std::sync::Arc::new(AdvisoryFacts {
+                kev,
+                identifiers: std::iter::once(id.to_string())
+                    .chain(a.aliases.iter().chain(&a.upstream).cloned())
+                    .collect(),
+                cvss_version: best_cvss(&a).map(|(_, v)| v),
+                aliases: a.aliases,
+                summary: a.summary,
+                level,
+                score,
+            })
+        });
         if let Ok(mut facts) = self.facts.lock() {
             facts.insert(id.to_string(), parsed.clone());
         }
@@ -241,8 +263,9 @@ impl<'a> MatchReader<'a> {
                         row.document_paths.push(doc.source_path.clone());
                         continue;
                     }
-                    let (aliases, summary, level, score, cvss_version, identifiers) =
-                        match self.facts(&m.advisory)?.as_deref() {
+                    let facts = self.facts(&m.advisory)?;
+                    let (aliases, summary, level, score, cvss_version, identifiers, kev) =
+                        match facts.as_deref() {
                             Some(f) => (
                                 f.aliases.clone(),
                                 f.summary.clone(),
@@ -250,6 +273,7 @@ impl<'a> MatchReader<'a> {
                                 f.score,
                                 f.cvss_version,
                                 f.identifiers.clone(),
+                                f.kev.clone(),
                             ),
                             None => (
                                 Vec::new(),
@@ -258,6 +282,7 @@ impl<'a> MatchReader<'a> {
                                 None,
                                 None,
                                 vec![m.advisory.clone()],
+                                None,
                             ),
                         };
                     let verdict = self.vex.verdict(&doc.deployment, package, &identifiers)?;
@@ -273,6 +298,7 @@ impl<'a> MatchReader<'a> {
                             severity: level,
                             score,
                             cvss_version,
+                            kev,
                             fixed: m.fixed,
                             status: m.status,
                             detail: m.detail,
@@ -335,6 +361,11 @@ pub fn sarif(rows: &[MatchRow]) -> serde_json::Value {
                 })).collect::<Vec<_>>(),
                 "properties": {"deployment": r.deployment, "package": r.package, "status": r.status},
             });
+            if let Some(k) = &r.kev {
+                result["properties"]["kev"] = json!(true);
+                result["properties"]["kevDateAdded"] = json!(k.date_added);
+                result["properties"]["kevCve"] = json!(k.cve);
+            }
             if let Some(v) = &r.vex {
                 result["properties"]["vex"] = json!(v.status.as_str());
                 if v.suppresses() {

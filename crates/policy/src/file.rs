@@ -61,6 +61,9 @@ pub struct Vulnerabilities {
     pub unknown: Enforcement,
     /// Only matches with a fixed version count.
     pub only_with_fix: bool,
+    /// What an open match whose advisory is in CISA's KEV catalog counts
+    /// as, whatever its severity (`None`: by severity like the others).
+    pub kev: Option<Enforcement>,
     pub waivers: Vec<Waiver>,
 }
 
@@ -246,6 +249,7 @@ struct VulnerabilitiesWire {
     unknown: Option<Spanned<String>>,
     #[serde(default)]
     only_with_fix: bool,
+    kev: Option<Spanned<String>>,
     #[serde(default)]
     waivers: Vec<Spanned<WaiverWire>>,
 }
@@ -477,6 +481,10 @@ impl Policy {
                     severity,
                     unknown: c.level(v.unknown.as_ref(), Enforcement::Deny, "unknown")?,
                     only_with_fix: v.only_with_fix,
+                    kev: match &v.kev {
+                        None => None,
+                        Some(k) => Some(c.level(Some(k), Enforcement::Deny, "kev")?),
+                    },
                     waivers,
                 })
             }

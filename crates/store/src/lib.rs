@@ -16,6 +16,7 @@
 mod advisories;
 mod codec;
 mod digests;
+mod enrichment;
 mod models;
 mod policies;
 pub mod records;
@@ -35,6 +36,7 @@ use petgraph::graphmap::DiGraphMap;
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
 pub use digests::DigestHit;
+pub use enrichment::{EnrichmentSource, KevEntry};
 pub use models::{Approval, LineageEdge};
 pub use policies::StoredPolicy;
 pub use records::{
@@ -1473,6 +1475,8 @@ impl Store {
         fold(&txn, RELEASES, &mut h)?;
         fold(&txn, EVIDENCE_FILES, &mut h)?;
         fold(&txn, OBSERVATIONS, &mut h)?;
+        fold(&txn, KEV, &mut h)?;
+        fold(&txn, ENRICHMENT_SOURCES, &mut h)?;
         fold(&txn, DIGESTS, &mut h)?;
         Ok(h.finish())
     }

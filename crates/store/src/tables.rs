@@ -95,3 +95,11 @@ pub(crate) const OBSERVATIONS: TableDefinition<(&str, u64), &[u8]> =
 /// without a bump: the first write to a store that lacks it fills it from the
 /// rows already there (`digests::backfill`); reads of such a store see none.
 pub(crate) const DIGESTS: TableDefinition<(&str, u64, u64), &str> = TableDefinition::new("digests");
+
+/// CVE id → `KevEntry` (postcard): CISA's Known Exploited Vulnerabilities
+/// catalog as last loaded (a load replaces it whole).
+pub(crate) const KEV: TableDefinition<&str, &[u8]> = TableDefinition::new("kev");
+
+/// Source name (`kev`) → the loaded catalog's `EnrichmentSource` (postcard).
+pub(crate) const ENRICHMENT_SOURCES: TableDefinition<&str, &[u8]> =
+    TableDefinition::new("enrichment_sources");

@@ -27,12 +27,24 @@ pub(super) fn check(ctx: &Context, rule: &Vulnerabilities) -> Result<RuleVerdict
             suppressed += 1;
             continue;
         }
-        if rule.only_with_fix && row.fixed.is_empty() {
+        let exploited = row.kev.as_ref().zip(rule.kev);
+        if rule.only_with_fix && row.fixed.is_empty() && exploited.is_none() {
             no_fix += 1;
             continue;
         }
         let unknown = row.severity == Level::Unknown || row.status != "affected";
-        let level = if unknown {
+        let level = if let Some((_, level)) = exploited {
+            // Exploited in the wild: the policy's `kev` level, whatever the
+            // severity says (a worse of the two when both apply).
+            let by_severity = if unknown {
+                rule.unknown
+            } else if row.severity >= rule.severity {
+                Enforcement::Deny
+            } else {
+                Enforcement::Allow
+            };
+            level.max(by_severity)
+        } else if unknown {
             rule.unknown
         } else if row.severity >= rule.severity {
             Enforcement::Deny
@@ -88,6 +100,12 @@ pub(super) fn check(ctx: &Context, rule: &Vulnerabilities) -> Result<RuleVerdict
                 format!("fixed in {}", row.fixed.join(", "))
             }
         );
+        if let Some(k) = &row.kev {
+            message.push_str(&format!(
+                "; exploited in the wild: {} is in CISA KEV since {}",
+                k.cve, k.date_added
+            ));
+        }
         if let Some(w) = expired {
             message.push_str(&format!(
                 "; the waiver at line {} expired on {}",
