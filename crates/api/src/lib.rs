@@ -8,6 +8,7 @@
 mod auth;
 mod cache;
 mod downloads;
+mod dtrack;
 pub mod gate;
 mod graphql;
 mod limits;
@@ -135,6 +136,11 @@ fn build_router(
             "/v1/observations",
             axum::routing::post(releases::post_observations),
         )
+        .route(
+            "/api/v1/bom",
+            axum::routing::put(dtrack::put_bom).post(dtrack::post_bom),
+        )
+        .route("/api/v1/bom/token/{token}", get(dtrack::bom_token))
         .route("/", get(page::index))
         .route("/app.js", get(page::app_js))
         .route("/style.css", get(page::style_css))
