@@ -170,18 +170,18 @@ async fn ingest(app: App, upload: Upload) -> Response {
     let store = app.store.clone();
     let version = upload.project_version;
     let auto_create = upload.auto_create;
-    let work = tokio::task::spawn_blocking(move || -> Result<String, Response> {
+    // Errors as (status, message): a response is built once, outside.
+    let work = tokio::task::spawn_blocking(move || -> Result<String, (StatusCode, String)> {
         if !auto_create && !store.has_deployment(&deployment).unwrap_or(false) {
-            return Err(error_response(
+            return Err((
                 StatusCode::NOT_FOUND,
-                "NOT_FOUND",
-                &format!("no deployment named {deployment:?} (autoCreate was not set)"),
+                format!("no deployment named {deployment:?} (autoCreate was not set)"),
             ));
         }
         let prepared = aibomdb_ingest::prepare_upload("bom.json", &upload.bom)
-            .map_err(|e| bad(e.to_string()))?;
+            .map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()))?;
         let outcome = aibomdb_ingest::commit(&store, prepared, Some(&deployment))
-            .map_err(|e| bad(e.to_string()))?;
+            .map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()))?;
         // A token of the upload's content, in the UUID form clients expect.
         let mut h = Sha256::new();
         h.update(deployment.as_bytes());
@@ -205,7 +205,15 @@ async fn ingest(app: App, upload: Upload) -> Response {
             serde_json::json!({"token": token}).to_string(),
         )
             .into_response(),
-        Ok(Err(response)) => response,
+        Ok(Err((status, message))) => error_response(
+            status,
+            if status == StatusCode::NOT_FOUND {
+                "NOT_FOUND"
+            } else {
+                "BAD_REQUEST"
+            },
+            &message,
+        ),
         Err(e) => error_response(
             StatusCode::INTERNAL_SERVER_ERROR,
             "INTERNAL",
