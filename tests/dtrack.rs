@@ -64,7 +64,8 @@ fn dependency_track_upload_forms_with_curl() {
         .unwrap();
     let at_bom = format!("bom=@{}", sbom.display());
 
-    // A wrong key, either form: 401, nothing written.
+    // A wrong key: 401 before the body is read, nothing written. (A small
+    // body, so that curl has sent it whole when the answer comes.)
     let (code, _) = curl(&[
         "-X",
         "POST",
