@@ -79,7 +79,7 @@ fn dependency_track_upload_forms_with_curl() {
         "-F",
         "projectVersion=1.0",
         "-F",
-        &at_bom,
+        "bom=x",
     ]);
     assert_eq!(code, 401);
     assert_eq!(deployments(&server.addr), vec![]);
