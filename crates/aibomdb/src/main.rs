@@ -947,6 +947,9 @@ fn ingest(db: &PathBuf, args: IngestArgs) -> Result<ExitCode> {
         .check()
         .map_err(|e| BadInput(format!("--signing-key/--signing-cert-chain: {e}")))?;
     let inputs = aibomdb_ingest::expand(&args.paths)?;
+    // OSV records among the inputs (examples/advisories/) are advisories, not
+    // documents: they are loaded after the documents, so they match them too.
+    let (advisories, inputs) = advisory_inputs(inputs);
     let store = open(db)?;
     let limits = Limits {
         max_document_bytes: args.max_document_bytes,
@@ -1019,7 +1022,27 @@ fn ingest(db: &PathBuf, args: IngestArgs) -> Result<ExitCode> {
             }
         },
     );
+    let advisory_rows = load_advisory_inputs(&store, &advisories)?;
     bar.finish_and_clear();
+    // On stderr, so that stdout keeps one row per document.
+    let loaded: Vec<&str> = advisory_rows
+        .iter()
+        .filter_map(|r| r["advisory"].as_str())
+        .collect();
+    if !loaded.is_empty() {
+        output::stderr(&format!(
+            "loaded {} OSV advisories found among the inputs: {}\n",
+            loaded.len(),
+            loaded.join(", ")
+        ));
+    }
+    for r in advisory_rows.iter().filter(|r| r["status"] == "error") {
+        output::stderr(&format!(
+            "error: {}: {}\n",
+            r["path"].as_str().unwrap_or(""),
+            r["error"].as_str().unwrap_or("")
+        ));
+    }
     match args.format {
         _ if args.stream => {}
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
@@ -1070,6 +1093,9 @@ fn ingest(db: &PathBuf, args: IngestArgs) -> Result<ExitCode> {
             inputs.len()
         );
         return Ok(ExitCode::from(worst));
+    }
+    if advisory_rows.iter().any(|r| r["status"] == "error") {
+        return Ok(ExitCode::from(exit::BAD_INPUT));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -1422,6 +1448,78 @@ fn print_deployment(report: &aibomdb_store::DeploymentReport) {
             println!("  {}  {}", m.purl, m.reason);
         }
     }
+}
+
+/// Splits OSV records (JSON or YAML with `id`, `modified` and `affected` or
+/// `withdrawn`, and no SBOM marker) from the documents among walked inputs.
+/// A record that then fails to load is reported, not passed on.
+fn advisory_inputs(
+    inputs: Vec<aibomdb_ingest::Input>,
+) -> (Vec<PathBuf>, Vec<aibomdb_ingest::Input>) {
+    let mut advisories = Vec::new();
+    let mut rest = Vec::new();
+    for input in inputs {
+        let name = input.path.to_string_lossy().to_ascii_lowercase();
+        let candidate =
+            !input.model_dir && [".json", ".yaml", ".yml"].iter().any(|e| name.ends_with(e));
+        let head = candidate
+            .then(|| {
+                use std::io::Read;
+                let mut buf = vec![0u8; 4096];
+                let n = std::fs::File::open(&input.path)
+                    .and_then(|mut f| f.read(&mut buf))
+                    .unwrap_or(0);
+                String::from_utf8_lossy(&buf[..n]).into_owned()
+            })
+            .unwrap_or_default();
+        let has = |k: &str| {
+            head.contains(&format!("\"{k}\""))
+                || head.contains(&format!("\n{k}:"))
+                || head.starts_with(&format!("{k}:"))
+        };
+        let is_osv = candidate
+            && has("id")
+            && has("modified")
+            && (has("affected") || has("withdrawn") || head.contains("schema_version"))
+            && ![
+                "bomFormat",
+                "spdxVersion",
+                "@context",
+                "_type",
+                "payloadType",
+            ]
+            .iter()
+            .any(|m| head.contains(m));
+        if is_osv {
+            advisories.push(input.path);
+        } else {
+            rest.push(input);
+        }
+    }
+    (advisories, rest)
+}
+
+/// Loads the OSV records found among ingest's inputs; one row per file.
+fn load_advisory_inputs(
+    store: &aibomdb_store::Store,
+    paths: &[PathBuf],
+) -> Result<Vec<serde_json::Value>> {
+    let mut advisories = Vec::new();
+    let mut rows = Vec::new();
+    for p in paths {
+        let loaded = aibomdb_osv::load_path(p, &aibomdb_osv::LoadLimits::default())?;
+        for (_, reason) in &loaded.rejected {
+            rows.push(serde_json::json!({"path": p.display().to_string(), "format": "OSV", "status": "error", "error": reason}));
+        }
+        for (_, a) in loaded.advisories {
+            rows.push(serde_json::json!({"path": p.display().to_string(), "format": "OSV", "status": "advisory", "advisory": a.id}));
+            advisories.push(a);
+        }
+    }
+    if !advisories.is_empty() {
+        aibomdb_osv::load_advisories(store, &advisories)?;
+    }
+    Ok(rows)
 }
 
 fn load_advisories(
