@@ -918,7 +918,12 @@ fn ingest(db: &PathBuf, args: IngestArgs) -> Result<ExitCode> {
     trust
         .check()
         .map_err(|e| BadInput(format!("--signing-key/--signing-cert-chain: {e}")))?;
-    let inputs = aibomdb_ingest::expand(&args.paths)?;
+    let expanded = aibomdb_ingest::expand_reporting(&args.paths)?;
+    let inputs = expanded.inputs;
+    let mut summary = IngestSummary::new(args.paths.len());
+    for (path, reason) in &expanded.skipped {
+        summary.skip(path, reason);
+    }
     let store = open(db)?;
     let limits = Limits {
         max_document_bytes: args.max_document_bytes,
@@ -962,6 +967,7 @@ fn ingest(db: &PathBuf, args: IngestArgs) -> Result<ExitCode> {
                     outcome,
                     notes,
                 } => {
+                    summary.committed(path, outcome, &inputs);
                     // The bar draws on the terminal itself, past the print macros.
                     bar.set_message(
                         output::escape_controls(&path.display().to_string()).into_owned(),
@@ -983,8 +989,12 @@ fn ingest(db: &PathBuf, args: IngestArgs) -> Result<ExitCode> {
                         rows.push(row);
                     }
                 }
-                Event::Skipped(e) => tracing::info!("skipped {e}"),
+                Event::Skipped(e) => {
+                    tracing::info!("skipped {e}");
+                    summary.skip(&e.path, &e.kind.to_string());
+                }
                 Event::Failed(e) => {
+                    summary.failed(&e.path, &inputs);
                     worst = worst.max(exit::ingest(e));
                     bar.suspend(|| eprintln!("error: {e}"))
                 }
@@ -1036,6 +1046,7 @@ fn ingest(db: &PathBuf, args: IngestArgs) -> Result<ExitCode> {
             }
         }
     }
+    summary.print(&args.paths);
     if failures > 0 {
         eprintln!(
             "{failures} of {} inputs failed; nothing of those was written",
@@ -1043,7 +1054,108 @@ fn ingest(db: &PathBuf, args: IngestArgs) -> Result<ExitCode> {
         );
         return Ok(ExitCode::from(worst));
     }
+    if summary.barren(&args.paths).next().is_some() {
+        return Ok(ExitCode::from(exit::BAD_INPUT));
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What one `ingest` run did, said on stderr at its end: documents
+/// ingested, unchanged and failed, and every file passed over, counted by
+/// reason with the first few paths — nothing is skipped silently.
+struct IngestSummary {
+    ingested: usize,
+    unchanged: usize,
+    failed: usize,
+    /// reason → (count, first paths).
+    skipped: std::collections::BTreeMap<String, (usize, Vec<String>)>,
+    /// Per path given: whether it yielded a document (or a failure to name).
+    yielded: Vec<bool>,
+}
+
+impl IngestSummary {
+    /// Paths shown per skip reason.
+    const SHOWN: usize = 3;
+
+    fn new(args: usize) -> Self {
+        IngestSummary {
+            ingested: 0,
+            unchanged: 0,
+            failed: 0,
+            skipped: Default::default(),
+            yielded: vec![false; args],
+        }
+    }
+
+    fn arg_of(path: &std::path::Path, inputs: &[aibomdb_ingest::Input]) -> Option<usize> {
+        inputs.iter().find(|i| i.path == path).map(|i| i.arg)
+    }
+
+    fn committed(
+        &mut self,
+        path: &std::path::Path,
+        outcome: &IngestOutcome,
+        inputs: &[aibomdb_ingest::Input],
+    ) {
+        match outcome {
+            IngestOutcome::Ingested { .. } => self.ingested += 1,
+            IngestOutcome::Unchanged { .. } => self.unchanged += 1,
+        }
+        if let Some(i) = Self::arg_of(path, inputs) {
+            self.yielded[i] = true;
+        }
+    }
+
+    fn failed(&mut self, path: &std::path::Path, inputs: &[aibomdb_ingest::Input]) {
+        self.failed += 1;
+        if let Some(i) = Self::arg_of(path, inputs) {
+            self.yielded[i] = true;
+        }
+    }
+
+    fn skip(&mut self, path: &std::path::Path, reason: &str) {
+        // The reason without the path the error message starts with.
+        let entry = self.skipped.entry(reason.to_string()).or_default();
+        entry.0 += 1;
+        if entry.1.len() < Self::SHOWN {
+            entry.1.push(path.display().to_string());
+        }
+    }
+
+    /// The paths given that yielded nothing: no document, no failure.
+    fn barren<'a>(&'a self, paths: &'a [PathBuf]) -> impl Iterator<Item = &'a PathBuf> + 'a {
+        paths
+            .iter()
+            .zip(&self.yielded)
+            .filter(|(_, y)| !**y)
+            .map(|(p, _)| p)
+    }
+
+    fn print(&self, paths: &[PathBuf]) {
+        let skipped: usize = self.skipped.values().map(|(n, _)| n).sum();
+        eprintln!(
+            "ingest: {} documents ingested, {} unchanged, {} failed; {skipped} files skipped",
+            self.ingested, self.unchanged, self.failed
+        );
+        for (reason, (n, shown)) in &self.skipped {
+            let more = if *n > shown.len() {
+                format!(", … {} more", n - shown.len())
+            } else {
+                String::new()
+            };
+            eprintln!(
+                "  skipped {n}: {} ({}{more})",
+                output::escape_controls(reason),
+                output::escape_controls(&shown.join(", "))
+            );
+        }
+        for p in self.barren(paths) {
+            eprintln!(
+                "error: {}: yielded no document (nothing in it is a document or model this tool reads)",
+                output::escape_controls(&p.display().to_string())
+            );
+        }
+    }
 }
 
 fn stats(store: &Store, format: OutputFormat) -> Result<ExitCode> {

@@ -626,7 +626,9 @@ pub(crate) fn format_of(path: &str) -> &'static str {
     let ext = lower.rsplit('.').next().unwrap_or("");
     match ext {
         "safetensors" => "safetensors",
-        "bin" | "pt" | "pth" | "ckpt" | "pkl" | "pickle" | "jit" | "ptl" => "pickle",
+        "bin" | "pt" | "pth" | "ckpt" | "pkl" | "pickle" | "joblib" | "jit" | "ptl" => "pickle",
+        "keras" => "keras",
+        "npy" | "npz" => "numpy",
         "gguf" => "gguf",
         "onnx" => "onnx",
         "json" if lower.contains("tokenizer") || lower.contains("vocab") => "tokenizer",
