@@ -322,6 +322,10 @@ enum QueryCommand {
         /// Models whose files are not all approved as they are now.
         #[arg(long)]
         unapproved: bool,
+        /// Models with a credential in one of their files (gitleaks rules;
+        /// shown redacted, with a fingerprint).
+        #[arg(long)]
+        secrets: bool,
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
         format: OutputFormat,
     },
@@ -1281,11 +1285,18 @@ fn query(store: &Store, q: QueryCommand) -> Result<ExitCode> {
             hash_mismatch,
             pickle_dangerous,
             unapproved,
+            secrets,
             format,
         } => {
             use aibomdb_query::FindingFilter as F;
-            let filters =
-                F::selected([risky, unsigned, hash_mismatch, pickle_dangerous, unapproved]);
+            let filters = F::selected([
+                risky,
+                unsigned,
+                hash_mismatch,
+                pickle_dangerous,
+                unapproved,
+                secrets,
+            ]);
             if let Some(d) = &deployment {
                 known_deployment(store, d)?;
             }
