@@ -517,3 +517,96 @@ fn memoize_bomb_over_graphql_leaves_the_server_up() {
     let peak = peak_rss_kib(server.pid());
     assert!(peak < 384 * 1024, "server peak RSS {peak} KiB");
 }
+
+/// Copies the files of fixture folder `name` into `to`.
+fn copy_fixture(name: &str, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(fixture(name)).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}
+
+/// Plain `ingest` of a folder of loose checkpoints (issue 17): each folder
+/// of pickles and torch files is read as a model, the pickles scanned
+/// without `ingest-model`; the run ends with a summary on stderr naming what
+/// it did not read, and a path that yields nothing is exit 2.
+#[test]
+fn plain_ingest_reads_loose_checkpoints_and_says_what_it_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("checkpoints");
+    copy_fixture("checkpoint-pickle", &root.join("run-a"));
+    copy_fixture("pickle-zoo", &root.join("zoo"));
+    // Passed over, and said so: a binary that is no document, a hidden file.
+    std::fs::write(root.join("blob.dat"), b"\x00\x01\x02binary").unwrap();
+    std::fs::write(root.join(".DS_Store"), b"\x00\x00\x00\x01Bud1").unwrap();
+    let db = dir.path().join("s.redb");
+    let out = aibomdb(&db, &["ingest", root.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("ingest: 2 documents ingested, 0 unchanged, 0 failed; 2 files skipped"),
+        "{err}"
+    );
+    assert!(
+        err.contains("skipped 1: not a recognised document: binary content (")
+            && err.contains("blob.dat"),
+        "{err}"
+    );
+    assert!(
+        err.contains("skipped 1: hidden (name starts with a dot) (") && err.contains(".DS_Store"),
+        "{err}"
+    );
+    let models = json(&aibomdb(&db, &["query", "models", "--format", "json"]));
+    let dangerous: std::collections::BTreeSet<String> = models
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|m| m["findings"].as_array().unwrap().iter())
+        .filter(|f| f["kind"] == "pickle-dangerous")
+        .map(|f| f["path"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        dangerous,
+        [
+            "eval.pkl",
+            "popen.pt",
+            "pytorch_model.bin",
+            "training_args.bin"
+        ]
+        .map(String::from)
+        .into(),
+        "{models}"
+    );
+    // The benign checkpoints were read and scanned, and judged benign.
+    for m in models.as_array().unwrap() {
+        for benign in ["optimizer.pt", "benign.pth"] {
+            if let Some(a) = m["info"]["artifacts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|a| a["path"] == benign)
+            {
+                assert_eq!(
+                    a["pickle"]["dangerous_imports"],
+                    serde_json::json!([]),
+                    "{a}"
+                );
+                assert!(a["pickle"]["streams"].as_u64().unwrap() >= 1, "{a}");
+            }
+        }
+    }
+    assert_eq!(gate(&db, "--pickle-dangerous"), Some(1));
+
+    // A folder with nothing this tool reads yields nothing: exit 2, said.
+    let empty = dir.path().join("notes");
+    std::fs::create_dir_all(&empty).unwrap();
+    std::fs::write(empty.join("blob.dat"), b"\x00\x01\x02").unwrap();
+    let out = aibomdb(&db, &["ingest", empty.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("yielded no document"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -1083,7 +1083,8 @@ fn lineage_walks_and_deployments_running_a_base() {
 }
 
 /// `aibomdb ingest` takes a model directory like any other input, also when
-/// it finds one while walking a folder.
+/// it finds one while walking a folder — loose pickles and TorchScript
+/// archives without a config too (issue 17).
 #[test]
 fn ingest_reads_model_directories() {
     let dir = tempfile::tempdir().unwrap();
@@ -1107,7 +1108,15 @@ fn ingest_reads_model_directories() {
         .iter()
         .map(|m| m["purl"].as_str().unwrap())
         .collect();
-    assert_eq!(purls, ["pkg:generic/finetune-safetensors"]);
+    assert_eq!(
+        purls,
+        [
+            "pkg:generic/checkpoint-pickle",
+            "pkg:generic/finetune-safetensors",
+            "pkg:generic/pickle-zoo",
+            "pkg:generic/torchscript-silero"
+        ]
+    );
 }
 
 /// A model card or config on its own is a model description too, named

@@ -322,6 +322,10 @@ enum QueryCommand {
         /// Models whose files are not all approved as they are now.
         #[arg(long)]
         unapproved: bool,
+        /// Models with a credential in one of their files (gitleaks rules;
+        /// shown redacted, with a fingerprint).
+        #[arg(long)]
+        secrets: bool,
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
         format: OutputFormat,
     },
@@ -946,10 +950,17 @@ fn ingest(db: &PathBuf, args: IngestArgs) -> Result<ExitCode> {
     trust
         .check()
         .map_err(|e| BadInput(format!("--signing-key/--signing-cert-chain: {e}")))?;
-    let inputs = aibomdb_ingest::expand(&args.paths)?;
+    let expanded = aibomdb_ingest::expand_reporting(&args.paths)?;
+    let mut summary = IngestSummary::new(args.paths.len());
+    for (path, reason) in &expanded.skipped {
+        summary.skip(path, reason);
+    }
     // OSV records among the inputs (examples/advisories/) are advisories, not
     // documents: they are loaded after the documents, so they match them too.
-    let (advisories, inputs) = advisory_inputs(inputs);
+    let (advisories, inputs) = advisory_inputs(expanded.inputs);
+    for a in &advisories {
+        summary.yielded[a.arg] = true;
+    }
     let store = open(db)?;
     let limits = Limits {
         max_document_bytes: args.max_document_bytes,
@@ -993,6 +1004,7 @@ fn ingest(db: &PathBuf, args: IngestArgs) -> Result<ExitCode> {
                     outcome,
                     notes,
                 } => {
+                    summary.committed(path, outcome, &inputs);
                     // The bar draws on the terminal itself, past the print macros.
                     bar.set_message(
                         output::escape_controls(&path.display().to_string()).into_owned(),
@@ -1014,8 +1026,12 @@ fn ingest(db: &PathBuf, args: IngestArgs) -> Result<ExitCode> {
                         rows.push(row);
                     }
                 }
-                Event::Skipped(e) => tracing::info!("skipped {e}"),
+                Event::Skipped(e) => {
+                    tracing::info!("skipped {e}");
+                    summary.skip(&e.path, &e.kind.to_string());
+                }
                 Event::Failed(e) => {
+                    summary.failed(&e.path, &inputs);
                     worst = worst.max(exit::ingest(e));
                     bar.suspend(|| eprintln!("error: {e}"))
                 }
@@ -1087,6 +1103,7 @@ fn ingest(db: &PathBuf, args: IngestArgs) -> Result<ExitCode> {
             }
         }
     }
+    summary.print(&args.paths);
     if failures > 0 {
         eprintln!(
             "{failures} of {} inputs failed; nothing of those was written",
@@ -1094,10 +1111,110 @@ fn ingest(db: &PathBuf, args: IngestArgs) -> Result<ExitCode> {
         );
         return Ok(ExitCode::from(worst));
     }
-    if advisory_rows.iter().any(|r| r["status"] == "error") {
+    if summary.barren(&args.paths).next().is_some()
+        || advisory_rows.iter().any(|r| r["status"] == "error")
+    {
         return Ok(ExitCode::from(exit::BAD_INPUT));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What one `ingest` run did, said on stderr at its end: documents
+/// ingested, unchanged and failed, and every file passed over, counted by
+/// reason with the first few paths — nothing is skipped silently.
+struct IngestSummary {
+    ingested: usize,
+    unchanged: usize,
+    failed: usize,
+    /// reason → (count, first paths).
+    skipped: std::collections::BTreeMap<String, (usize, Vec<String>)>,
+    /// Per path given: whether it yielded a document (or a failure to name).
+    yielded: Vec<bool>,
+}
+
+impl IngestSummary {
+    /// Paths shown per skip reason.
+    const SHOWN: usize = 3;
+
+    fn new(args: usize) -> Self {
+        IngestSummary {
+            ingested: 0,
+            unchanged: 0,
+            failed: 0,
+            skipped: Default::default(),
+            yielded: vec![false; args],
+        }
+    }
+
+    fn arg_of(path: &std::path::Path, inputs: &[aibomdb_ingest::Input]) -> Option<usize> {
+        inputs.iter().find(|i| i.path == path).map(|i| i.arg)
+    }
+
+    fn committed(
+        &mut self,
+        path: &std::path::Path,
+        outcome: &IngestOutcome,
+        inputs: &[aibomdb_ingest::Input],
+    ) {
+        match outcome {
+            IngestOutcome::Ingested { .. } => self.ingested += 1,
+            IngestOutcome::Unchanged { .. } => self.unchanged += 1,
+        }
+        if let Some(i) = Self::arg_of(path, inputs) {
+            self.yielded[i] = true;
+        }
+    }
+
+    fn failed(&mut self, path: &std::path::Path, inputs: &[aibomdb_ingest::Input]) {
+        self.failed += 1;
+        if let Some(i) = Self::arg_of(path, inputs) {
+            self.yielded[i] = true;
+        }
+    }
+
+    fn skip(&mut self, path: &std::path::Path, reason: &str) {
+        // The reason without the path the error message starts with.
+        let entry = self.skipped.entry(reason.to_string()).or_default();
+        entry.0 += 1;
+        if entry.1.len() < Self::SHOWN {
+            entry.1.push(path.display().to_string());
+        }
+    }
+
+    /// The paths given that yielded nothing: no document, no failure.
+    fn barren<'a>(&'a self, paths: &'a [PathBuf]) -> impl Iterator<Item = &'a PathBuf> + 'a {
+        paths
+            .iter()
+            .zip(&self.yielded)
+            .filter(|(_, y)| !**y)
+            .map(|(p, _)| p)
+    }
+
+    fn print(&self, paths: &[PathBuf]) {
+        let skipped: usize = self.skipped.values().map(|(n, _)| n).sum();
+        eprintln!(
+            "ingest: {} documents ingested, {} unchanged, {} failed; {skipped} files skipped",
+            self.ingested, self.unchanged, self.failed
+        );
+        for (reason, (n, shown)) in &self.skipped {
+            let more = if *n > shown.len() {
+                format!(", … {} more", n - shown.len())
+            } else {
+                String::new()
+            };
+            eprintln!(
+                "  skipped {n}: {} ({}{more})",
+                output::escape_controls(reason),
+                output::escape_controls(&shown.join(", "))
+            );
+        }
+        for p in self.barren(paths) {
+            eprintln!(
+                "error: {}: yielded no document (nothing in it is a document or model this tool reads)",
+                output::escape_controls(&p.display().to_string())
+            );
+        }
+    }
 }
 
 fn stats(store: &Store, format: OutputFormat) -> Result<ExitCode> {
@@ -1223,11 +1340,18 @@ fn query(store: &Store, q: QueryCommand) -> Result<ExitCode> {
             hash_mismatch,
             pickle_dangerous,
             unapproved,
+            secrets,
             format,
         } => {
             use aibomdb_query::FindingFilter as F;
-            let filters =
-                F::selected([risky, unsigned, hash_mismatch, pickle_dangerous, unapproved]);
+            let filters = F::selected([
+                risky,
+                unsigned,
+                hash_mismatch,
+                pickle_dangerous,
+                unapproved,
+                secrets,
+            ]);
             if let Some(d) = &deployment {
                 known_deployment(store, d)?;
             }
@@ -1455,23 +1579,23 @@ fn print_deployment(report: &aibomdb_store::DeploymentReport) {
 /// A record that then fails to load is reported, not passed on.
 fn advisory_inputs(
     inputs: Vec<aibomdb_ingest::Input>,
-) -> (Vec<PathBuf>, Vec<aibomdb_ingest::Input>) {
+) -> (Vec<aibomdb_ingest::Input>, Vec<aibomdb_ingest::Input>) {
     let mut advisories = Vec::new();
     let mut rest = Vec::new();
     for input in inputs {
         let name = input.path.to_string_lossy().to_ascii_lowercase();
         let candidate =
             !input.model_dir && [".json", ".yaml", ".yml"].iter().any(|e| name.ends_with(e));
-        let head = candidate
-            .then(|| {
-                use std::io::Read;
-                let mut buf = vec![0u8; 4096];
-                let n = std::fs::File::open(&input.path)
-                    .and_then(|mut f| f.read(&mut buf))
-                    .unwrap_or(0);
-                String::from_utf8_lossy(&buf[..n]).into_owned()
-            })
-            .unwrap_or_default();
+        let head = if candidate {
+            use std::io::Read;
+            let mut buf = vec![0u8; 4096];
+            let n = std::fs::File::open(&input.path)
+                .and_then(|mut f| f.read(&mut buf))
+                .unwrap_or(0);
+            String::from_utf8_lossy(&buf[..n]).into_owned()
+        } else {
+            String::new()
+        };
         let has = |k: &str| {
             head.contains(&format!("\"{k}\""))
                 || head.contains(&format!("\n{k}:"))
@@ -1491,7 +1615,7 @@ fn advisory_inputs(
             .iter()
             .any(|m| head.contains(m));
         if is_osv {
-            advisories.push(input.path);
+            advisories.push(input);
         } else {
             rest.push(input);
         }
@@ -1502,11 +1626,11 @@ fn advisory_inputs(
 /// Loads the OSV records found among ingest's inputs; one row per file.
 fn load_advisory_inputs(
     store: &aibomdb_store::Store,
-    paths: &[PathBuf],
+    inputs: &[aibomdb_ingest::Input],
 ) -> Result<Vec<serde_json::Value>> {
     let mut advisories = Vec::new();
     let mut rows = Vec::new();
-    for p in paths {
+    for p in inputs.iter().map(|i| &i.path) {
         let loaded = aibomdb_osv::load_path(p, &aibomdb_osv::LoadLimits::default())?;
         for (_, reason) in &loaded.rejected {
             rows.push(serde_json::json!({"path": p.display().to_string(), "format": "OSV", "status": "error", "error": reason}));

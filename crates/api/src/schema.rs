@@ -582,7 +582,7 @@ pub struct Signing {
 pub struct ModelFinding {
     /// unsigned, signature, signature-mismatch, hash-mismatch, no-reference,
     /// not-present, pickle-dangerous, pickle-unknown, pickle-error,
-    /// file-problem, unapproved.
+    /// file-problem, unapproved, secret.
     pub kind: String,
     pub path: Option<String>,
     pub message: String,
@@ -654,9 +654,28 @@ pub struct Model {
     pub evaluated_on: Vec<String>,
     pub artifacts: Vec<Artifact>,
     pub signing: Option<Signing>,
-    /// Digest mismatches, pickles that run code, unsigned weights, approval drift, …
+    /// Digest mismatches, pickles that run code, unsigned weights, approval
+    /// drift, secrets, …
     pub findings: Vec<ModelFinding>,
     pub approval: ApprovalState,
+    /// Credentials found in the model's files (never the secret itself).
+    pub secrets: Vec<SecretFinding>,
+}
+
+/// A credential found in a model's file by a gitleaks rule: where, which
+/// rule, a redacted form and the SHA-256 of the secret. The secret itself is
+/// not stored.
+#[derive(SimpleObject)]
+pub struct SecretFinding {
+    /// The gitleaks rule id.
+    pub rule: String,
+    pub file: String,
+    /// `text`, `pickle string`, a zip entry, `safetensors header`, `file name`.
+    pub within: String,
+    pub line: Option<u64>,
+    pub offset: Option<u64>,
+    pub redacted: String,
+    pub fingerprint: String,
 }
 
 #[async_graphql::ComplexObject]
@@ -696,6 +715,19 @@ impl From<aibomdb_query::ModelView> for Model {
                 .map(|l| Lineage {
                     relation: l.relation,
                     purl: l.purl,
+                })
+                .collect(),
+            secrets: v
+                .secrets
+                .into_iter()
+                .map(|s| SecretFinding {
+                    rule: s.rule,
+                    file: s.file,
+                    within: s.within,
+                    line: s.line,
+                    offset: s.offset,
+                    redacted: s.redacted,
+                    fingerprint: s.fingerprint,
                 })
                 .collect(),
             purl: v.purl,
@@ -1024,7 +1056,8 @@ impl QueryRoot {
     /// it names: `risky` any finding, `unsigned` no verified signature
     /// covering the files, `hashMismatch` a digest that differs from a
     /// published or signed one, `pickleDangerous` a pickle that runs code on
-    /// load, `unapproved` files not approved as they are now.
+    /// load, `unapproved` files not approved as they are now, `secrets` a
+    /// credential in one of its files.
     #[allow(clippy::too_many_arguments)]
     async fn models(
         &self,
@@ -1035,9 +1068,17 @@ impl QueryRoot {
         #[graphql(default = false)] hash_mismatch: bool,
         #[graphql(default = false)] pickle_dangerous: bool,
         #[graphql(default = false)] unapproved: bool,
+        #[graphql(default = false)] secrets: bool,
     ) -> Result<Vec<Model>> {
         use aibomdb_query::FindingFilter as F;
-        let filters = F::selected([risky, unsigned, hash_mismatch, pickle_dangerous, unapproved]);
+        let filters = F::selected([
+            risky,
+            unsigned,
+            hash_mismatch,
+            pickle_dangerous,
+            unapproved,
+            secrets,
+        ]);
         let views = blocking(ctx, move |s| {
             aibomdb_query::models(s, deployment.as_deref())
         })
@@ -1110,6 +1151,7 @@ impl QueryRoot {
                     approvals: Vec::new(),
                     unapproved: Vec::new(),
                 },
+                secrets: Vec::new(),
             }),
             None => None,
         })

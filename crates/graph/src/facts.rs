@@ -233,6 +233,11 @@ pub struct PackageFact {
     /// its signature proved, and what it was bound to by digest.
     #[serde(default)]
     pub attestation: Option<Box<crate::attestation::Attestation>>,
+    /// Secrets found in a model's files (credentials in configs, notebooks,
+    /// pickle strings): where, which rule, a redacted form and a fingerprint —
+    /// never the secret. Appended last so older rows still read.
+    #[serde(default)]
+    pub secrets: Vec<crate::model::SecretFinding>,
 }
 
 /// An organisation or person with the ways a document gives to reach it.

@@ -65,6 +65,28 @@ pub struct SigningReport {
     pub ignored: Vec<String>,
 }
 
+/// A credential found in a file of a model by a gitleaks rule. The secret
+/// itself is never kept: only where it is, a redacted form (its first
+/// characters, then `…`) and the SHA-256 of its bytes, so the same secret can
+/// be recognised elsewhere without being stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretFinding {
+    /// The gitleaks rule id (`huggingface-access-token`, `private-key`, …).
+    pub rule: String,
+    /// The file, relative to the model directory.
+    pub file: String,
+    /// What inside the file was read: `text`, `pickle string`, a zip entry
+    /// (`archive/data.pkl`), `safetensors header`, `file name`.
+    pub within: String,
+    /// 1-based line in the text read (text files only).
+    pub line: Option<u64>,
+    /// Byte offset of the secret in the file (or in the zip entry named by `within`).
+    pub offset: Option<u64>,
+    pub redacted: String,
+    /// Lower-case hex SHA-256 of the secret.
+    pub fingerprint: String,
+}
+
 /// One file of a model.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Artifact {

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 
 mod walk;
 
-pub use walk::{Input, expand, is_model_dir};
+pub use walk::{Expanded, HIDDEN, Input, expand, expand_reporting, is_model_dir, is_weight_file};
 
 /// Formats the pipeline can read, decided from content.
 pub use aibomdb_graph::DocumentFormat as Format;

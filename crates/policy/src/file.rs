@@ -48,6 +48,7 @@ pub struct Policy {
     pub licenses: Option<Licenses>,
     pub evidence: Option<Evidence>,
     pub drift: Option<Drift>,
+    pub secrets: Option<Secrets>,
     pub custom: Vec<Custom>,
 }
 
@@ -191,6 +192,13 @@ pub struct Drift {
     pub require_observation: bool,
 }
 
+/// `[secrets]`: no credential (a gitleaks rule's finding) in any file of
+/// the deployment's models.
+#[derive(Debug, Clone)]
+pub struct Secrets {
+    pub level: Enforcement,
+}
+
 #[derive(Debug, Clone)]
 pub struct Evidence {
     pub level: Enforcement,
@@ -218,8 +226,15 @@ struct PolicyWire {
     licenses: Option<LicensesWire>,
     evidence: Option<EvidenceWire>,
     drift: Option<DriftWire>,
+    secrets: Option<SecretsWire>,
     #[serde(default)]
     custom: Vec<Spanned<CustomWire>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SecretsWire {
+    level: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -590,6 +605,12 @@ impl Policy {
                 require_observation: d.require_observation,
             }),
         };
+        let secrets = match wire.secrets {
+            None => None,
+            Some(r) => Some(Secrets {
+                level: c.level(r.level.as_ref(), Enforcement::Deny, "level")?,
+            }),
+        };
         let mut custom = Vec::new();
         for rule in wire.custom {
             let line = line_of(text, rule.span().start);
@@ -654,6 +675,7 @@ impl Policy {
             licenses,
             evidence,
             drift,
+            secrets,
         })
     }
 }

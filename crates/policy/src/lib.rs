@@ -16,8 +16,8 @@ use aibomdb_store::{PathStep, Store, StoreError};
 use serde::Serialize;
 
 pub use file::{
-    Custom, Drift, Enforcement, Evidence, Freshness, Licenses, Models, Pinning, Policy, Subject,
-    Vulnerabilities, Waiver,
+    Custom, Drift, Enforcement, Evidence, Freshness, Licenses, Models, Pinning, Policy, Secrets,
+    Subject, Vulnerabilities, Waiver,
 };
 pub use rules::GateCache;
 pub use scratch::{SCRATCH_DEPLOYMENT, evaluate_document};

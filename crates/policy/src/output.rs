@@ -23,7 +23,7 @@ pub fn violation_text(v: &Violation) -> String {
     }
 }
 
-const RULES: [(&str, &str); 6] = [
+const RULES: [(&str, &str); 7] = [
     (
         "vulnerabilities",
         "Open advisory matches at or above the policy's severity",
@@ -44,6 +44,10 @@ const RULES: [(&str, &str); 6] = [
     (
         "freshness",
         "Pinned releases no older than the policy's limit",
+    ),
+    (
+        "secrets",
+        "No credential (gitleaks rules) in any file of the deployment's models",
     ),
 ];
 

@@ -26,7 +26,7 @@ pub struct Lineage {
 pub struct Finding {
     /// `unsigned`, `signature`, `signature-mismatch`, `hash-mismatch`,
     /// `no-reference`, `not-present`, `pickle-dangerous`, `pickle-unknown`,
-    /// `pickle-error`, `file-problem`, `unapproved`.
+    /// `pickle-error`, `file-problem`, `unapproved`, `secret`.
     pub kind: &'static str,
     /// The file concerned, when it is about one file.
     pub path: Option<String>,
@@ -47,18 +47,27 @@ pub enum FindingFilter {
     PickleDangerous,
     /// Not every file (weights, when there are any) approved as it is now.
     Unapproved,
+    /// A credential found in one of the model's files.
+    Secrets,
 }
 
 impl FindingFilter {
     /// The gates a caller switched on, from its flags in the order
-    /// risky, unsigned, hash mismatch, pickle dangerous, unapproved.
-    pub fn selected(flags: [bool; 5]) -> Vec<FindingFilter> {
+    /// risky, unsigned, hash mismatch, pickle dangerous, unapproved, secrets.
+    pub fn selected(flags: [bool; 6]) -> Vec<FindingFilter> {
         use FindingFilter::*;
-        [Risky, Unsigned, HashMismatch, PickleDangerous, Unapproved]
-            .into_iter()
-            .zip(flags)
-            .filter_map(|(f, on)| on.then_some(f))
-            .collect()
+        [
+            Risky,
+            Unsigned,
+            HashMismatch,
+            PickleDangerous,
+            Unapproved,
+            Secrets,
+        ]
+        .into_iter()
+        .zip(flags)
+        .filter_map(|(f, on)| on.then_some(f))
+        .collect()
     }
 
     /// No gates keep everything; several keep what any of them admits.
@@ -74,6 +83,7 @@ impl FindingFilter {
             FindingFilter::HashMismatch => any(&["hash-mismatch", "signature-mismatch"]),
             FindingFilter::PickleDangerous => any(&["pickle-dangerous"]),
             FindingFilter::Unapproved => view.approval.state != "approved",
+            FindingFilter::Secrets => any(&["secret"]),
         }
     }
 }
@@ -106,12 +116,22 @@ pub struct ModelView {
     /// code, weights with no published digest, no signature, approval drift.
     pub findings: Vec<Finding>,
     pub approval: ApprovalState,
+    /// Credentials found in the model's files: rule, place, redacted form
+    /// and fingerprint — never the secret.
+    pub secrets: Vec<aibomdb_graph::SecretFinding>,
 }
 
 fn is_weight(format: &str) -> bool {
     matches!(
         format,
-        "safetensors" | "pickle" | "torch-zip" | "torchscript" | "gguf" | "onnx"
+        "safetensors"
+            | "pickle"
+            | "torch-zip"
+            | "torchscript"
+            | "gguf"
+            | "onnx"
+            | "keras"
+            | "numpy"
     )
 }
 
@@ -290,7 +310,7 @@ fn cross_checked(mut views: Vec<ModelView>, elsewhere: Option<Published>) -> Vec
             a.judge();
         }
         if changed {
-            v.findings = findings(&v.info);
+            v.findings = findings(&v.info, &v.secrets);
         }
     }
     views
@@ -345,9 +365,10 @@ fn models_described_by(
                 derived_from: Vec::new(),
                 trained_on: Vec::new(),
                 evaluated_on: Vec::new(),
-                findings: findings(&info),
+                findings: findings(&info, &occurrence.fact.secrets),
                 approval: approval_state(&info, &[]),
                 info,
+                secrets: occurrence.fact.secrets.clone(),
             };
             for (from, to, e) in &edges {
                 if *from != p.id {
@@ -387,8 +408,36 @@ fn finding(kind: &'static str, path: Option<&str>, message: String) -> Finding {
     }
 }
 
-fn findings(info: &ModelInfo) -> Vec<Finding> {
+fn findings(info: &ModelInfo, secrets: &[aibomdb_graph::SecretFinding]) -> Vec<Finding> {
     let mut out = Vec::new();
+    for s in secrets {
+        let place = match (s.line, s.offset) {
+            (Some(line), _) => format!("line {line}"),
+            (None, Some(offset)) => format!("byte {offset}"),
+            (None, None) => String::new(),
+        };
+        let within = if s.within == "text" {
+            String::new()
+        } else {
+            format!(" ({})", s.within)
+        };
+        out.push(finding(
+            "secret",
+            Some(&s.file),
+            format!(
+                "{}{}{within}: {} {} (sha256:{}); rotate it and remove it from the file",
+                s.file,
+                if place.is_empty() {
+                    String::new()
+                } else {
+                    format!(" {place}")
+                },
+                s.rule,
+                s.redacted,
+                s.fingerprint
+            ),
+        ));
+    }
     for a in &info.artifacts {
         let at = Some(a.path.as_str());
         match a.integrity.as_str() {

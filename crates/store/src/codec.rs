@@ -10,7 +10,7 @@ pub(crate) fn encode<T: serde::Serialize>(value: &T, buf: &mut Vec<u8>) {
 }
 
 /// How many fields were appended to `PackageFact` since the first stores.
-const APPENDED_FACT_FIELDS: usize = 5;
+const APPENDED_FACT_FIELDS: usize = 6;
 
 pub(crate) fn decode<T: serde::de::DeserializeOwned>(
     bytes: &[u8],
@@ -26,7 +26,7 @@ pub(crate) fn decode<T: serde::de::DeserializeOwned>(
         Ok(v) => Ok(v),
         // Fields appended to `PackageFact` after stores were written without
         // them (`released`, then `creator`, `licenses_concluded`, `filename`,
-        // then `attestation`)
+        // then `attestation`, then `secrets`)
         // are each `None` or empty, one 0 byte in postcard: an older row is
         // the new row less those trailing bytes, so it is read, not refused.
         Err(postcard::Error::DeserializeUnexpectedEnd) if table == "document_packages" => {
@@ -65,10 +65,11 @@ mod tests {
         let mut row = Vec::new();
         super::encode(&fact, &mut row);
         // The rows earlier versions wrote: the same, without the trailing
-        // `attestation` (1 byte); before that also without `filename`,
-        // `licenses_concluded` and `creator` (4 bytes), and before that also
-        // without `released` (5 bytes).
-        for appended in [1, 4, 5] {
+        // `secrets` (1 byte); before that also without `attestation` (2
+        // bytes); before that also without `filename`, `licenses_concluded`
+        // and `creator` (5 bytes), and before that also without `released`
+        // (6 bytes).
+        for appended in [1, 2, 5, 6] {
             let mut old = row.clone();
             for _ in 0..appended {
                 assert_eq!(old.pop(), Some(0));
@@ -76,7 +77,7 @@ mod tests {
             let read: PackageFact = super::decode(&old, "document_packages", "1/1").unwrap();
             assert_eq!(read, fact);
         }
-        row.truncate(row.len() - 5);
+        row.truncate(row.len() - 6);
         // Other tables are not guessed at: a short row there is corrupt.
         assert!(super::decode::<PackageFact>(&row, "packages", "1").is_err());
         // A new row with a release time round-trips.
@@ -120,5 +121,27 @@ mod tests {
         super::encode(&attested, &mut row);
         let read: PackageFact = super::decode(&row, "document_packages", "1/1").unwrap();
         assert_eq!(read, attested);
+        // And a model's secret findings; a row of the previous version (no
+        // `secrets`, its attestation present) still reads.
+        let mut previous = row.clone();
+        assert_eq!(previous.pop(), Some(0));
+        let read: PackageFact = super::decode(&previous, "document_packages", "1/1").unwrap();
+        assert_eq!(read, attested);
+        let with_secret = PackageFact {
+            secrets: vec![aibomdb_graph::SecretFinding {
+                rule: "huggingface-access-token".into(),
+                file: "config.json".into(),
+                within: "text".into(),
+                line: Some(3),
+                offset: Some(40),
+                redacted: "hf_a…".into(),
+                fingerprint: "ab".repeat(32),
+            }],
+            ..attested
+        };
+        let mut row = Vec::new();
+        super::encode(&with_secret, &mut row);
+        let read: PackageFact = super::decode(&row, "document_packages", "1/1").unwrap();
+        assert_eq!(read, with_secret);
     }
 }

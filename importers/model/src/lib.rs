@@ -390,7 +390,11 @@ pub fn import_dir(
         }
         to_hash.push((rel.as_str(), path));
     }
-    artifacts.extend(scan::hash_all(&to_hash, limits));
+    let mut secrets = Vec::new();
+    for (artifact, found) in scan::hash_all(&to_hash, limits) {
+        artifacts.push(artifact);
+        secrets.extend(found);
+    }
     let mut by_path: std::collections::HashMap<String, usize> = artifacts
         .iter()
         .enumerate()
@@ -453,6 +457,7 @@ pub fn import_dir(
         licenses: info.license.iter().cloned().collect(),
         key: Some(key),
         model: Some(Box::new(info)),
+        secrets,
         ..Default::default()
     });
     facts.subject = Some(Subject {
@@ -626,7 +631,9 @@ pub(crate) fn format_of(path: &str) -> &'static str {
     let ext = lower.rsplit('.').next().unwrap_or("");
     match ext {
         "safetensors" => "safetensors",
-        "bin" | "pt" | "pth" | "ckpt" | "pkl" | "pickle" | "jit" | "ptl" => "pickle",
+        "bin" | "pt" | "pth" | "ckpt" | "pkl" | "pickle" | "joblib" | "jit" | "ptl" => "pickle",
+        "keras" => "keras",
+        "npy" | "npz" => "numpy",
         "gguf" => "gguf",
         "onnx" => "onnx",
         "json" if lower.contains("tokenizer") || lower.contains("vocab") => "tokenizer",

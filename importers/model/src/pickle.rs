@@ -99,7 +99,14 @@ pub struct Scanner {
 struct Seen {
     names: HashSet<String>,
     bytes: usize,
+    /// Where the string constants of the current buffer are (start, end),
+    /// when asked for (secrets are looked for in them); at most
+    /// [`MAX_STRINGS`].
+    strings: Option<Vec<(usize, usize)>>,
 }
+
+/// String constants remembered per buffer for the secrets scan.
+pub const MAX_STRINGS: usize = 1 << 20;
 
 impl Scanner {
     pub fn new() -> Self {
@@ -111,8 +118,26 @@ impl Scanner {
         let seen = Seen {
             names: report.imports.iter().cloned().collect(),
             bytes: report.imports.iter().map(String::len).sum(),
+            strings: None,
         };
         Scanner { report, seen }
+    }
+
+    /// Also remember where each string constant is, for
+    /// [`Scanner::take_strings`].
+    pub fn collect_strings(&mut self) {
+        self.seen.strings.get_or_insert_with(Vec::new);
+    }
+
+    /// The (start, end) byte ranges of the string constants pushed in the
+    /// buffers scanned since the last call (offsets into the buffer given to
+    /// [`Scanner::scan`]); empty unless [`Scanner::collect_strings`] was called.
+    pub fn take_strings(&mut self) -> Vec<(usize, usize)> {
+        self.seen
+            .strings
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     /// Scans one buffer: a pickle stream, or several concatenated.
@@ -573,6 +598,11 @@ fn scan_stream(
             | b'l' | b'o' | b's' | b't' | b'u' | b'R' | b'Q' | 0x81 | 0x85 | 0x86 | 0x87 | 0x88
             | 0x89 | 0x8f | 0x90 | 0x91 | 0x92 | 0x97 | 0x98 => {}
             other => return Err(format!("unknown opcode 0x{other:02x} at byte {at}")),
+        }
+        if let (Some(span), Some(out)) = (pushed_string, seen.strings.as_mut())
+            && out.len() < MAX_STRINGS
+        {
+            out.push((span.start as usize, span.end as usize));
         }
         if let Some(Ok(value)) = fetched {
             pushed_string = value;

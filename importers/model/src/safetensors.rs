@@ -10,6 +10,13 @@ const MAX_HEADER: u64 = 100 * 1024 * 1024;
 
 /// The number of tensors, after checking that every byte range lies inside the file.
 pub fn header(path: &Path, size: u64) -> Result<u64, String> {
+    let json = read_header(path, size)?;
+    parse(&json, size - 8 - json.len() as u64)
+}
+
+/// The header's JSON bytes (tensor names, `__metadata__`), bounded by the
+/// file's size and 100 MiB.
+pub fn read_header(path: &Path, size: u64) -> Result<Vec<u8>, String> {
     let mut f = std::fs::File::open(path).map_err(|e| e.to_string())?;
     let mut len = [0u8; 8];
     f.read_exact(&mut len)
@@ -20,7 +27,7 @@ pub fn header(path: &Path, size: u64) -> Result<u64, String> {
     }
     let mut json = vec![0u8; n as usize];
     f.read_exact(&mut json).map_err(|e| e.to_string())?;
-    parse(&json, size - 8 - n)
+    Ok(json)
 }
 
 /// Bits per element of a safetensors dtype.

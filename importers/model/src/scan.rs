@@ -5,21 +5,25 @@
 use std::io::Read;
 use std::path::Path;
 
-use aibomdb_graph::{Artifact, PickleReport};
+use aibomdb_graph::{Artifact, PickleReport, SecretFinding};
+use aibomdb_secrets::Rules;
 use sha2::{Digest, Sha256};
 
 use crate::{ModelLimits, format_of, pickle, safetensors};
 
+/// A file's artifact and the secrets found in it.
+pub(crate) type Scanned = (Artifact, Vec<SecretFinding>);
+
 /// Hashes and scans `files` (the name each is reported under, and the path
 /// to open) on up to four threads, each with one reusable 1 MiB buffer;
 /// results in the order given.
-pub(crate) fn hash_all(files: &[(&str, &Path)], limits: &ModelLimits) -> Vec<Artifact> {
+pub(crate) fn hash_all(files: &[(&str, &Path)], limits: &ModelLimits) -> Vec<Scanned> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 4)
         .min(files.len().max(1));
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut done: Vec<(usize, Artifact)> = std::thread::scope(|scope| {
+    let mut done: Vec<(usize, Scanned)> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
                 scope.spawn(|| {
@@ -46,9 +50,133 @@ pub(crate) fn hash_all(files: &[(&str, &Path)], limits: &ModelLimits) -> Vec<Art
 }
 
 /// Hashes a file in 1 MiB chunks and, by its format, scans its header or
-/// pickle opcodes. Problems are recorded on the artifact, not raised: one bad
-/// weight file must not hide the others.
-fn hash_and_scan(path: &Path, rel: &str, limits: &ModelLimits, buf: &mut [u8]) -> Artifact {
+/// pickle opcodes, and looks for secrets (text files whole, the string
+/// constants of pickles, a safetensors header). Problems are recorded on
+/// the artifact, not raised: one bad weight file must not hide the others.
+fn hash_and_scan(path: &Path, rel: &str, limits: &ModelLimits, buf: &mut [u8]) -> Scanned {
+    let mut secrets = Vec::new();
+    let a = hash_and_scan_into(path, rel, limits, buf, &mut secrets);
+    (a, secrets)
+}
+
+/// Secrets of `text` (part of the file `rel`, `within` naming which part),
+/// with offsets shifted by `base` to be the file's (or entry's).
+fn secrets_in(
+    text: &[u8],
+    rel: &str,
+    within: &str,
+    base: usize,
+    lines: bool,
+    out: &mut Vec<SecretFinding>,
+) {
+    for hit in Rules::gitleaks().scan(text, rel) {
+        out.push(SecretFinding {
+            rule: hit.rule,
+            file: rel.to_string(),
+            within: within.to_string(),
+            line: lines.then_some(hit.line as u64),
+            offset: Some((base + hit.offset) as u64),
+            redacted: hit.redacted,
+            fingerprint: hit.fingerprint,
+        });
+    }
+}
+
+/// Secrets in the string constants a pickle scan remembered.
+fn pickle_secrets(
+    scanner: &mut pickle::Scanner,
+    data: &[u8],
+    rel: &str,
+    within: &str,
+    out: &mut Vec<SecretFinding>,
+) {
+    for (start, end) in scanner.take_strings() {
+        if let Some(s) = data.get(start..end) {
+            secrets_in(s, rel, within, start, false, out);
+        }
+    }
+}
+
+/// A Jupyter notebook is JSON: a cell's code is in JSON strings, where a
+/// quote is `\"` and a line ends in `\n`, which gitleaks' patterns (written
+/// for source files) do not expect around a secret. Each cell's source and
+/// text outputs are decoded and scanned as the code they are (`within` names
+/// the cell, `line` is the line in it). A notebook that is not JSON is
+/// scanned as plain text.
+fn notebook_secrets(bytes: &[u8], rel: &str, out: &mut Vec<SecretFinding>) {
+    let Ok(nb) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        secrets_in(bytes, rel, "text", 0, true, out);
+        return;
+    };
+    let joined = |v: &serde_json::Value| -> Option<String> {
+        match v {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Array(parts) => Some(
+                parts
+                    .iter()
+                    .filter_map(serde_json::Value::as_str)
+                    .collect::<String>(),
+            ),
+            _ => None,
+        }
+    };
+    let cells = nb.get("cells").and_then(|c| c.as_array());
+    for (i, cell) in cells.into_iter().flatten().enumerate() {
+        let mut texts: Vec<(String, String)> = Vec::new();
+        if let Some(src) = cell.get("source").and_then(joined) {
+            texts.push((format!("cell {i}"), src));
+        }
+        let outputs = cell.get("outputs").and_then(|o| o.as_array());
+        for (j, output) in outputs.into_iter().flatten().enumerate() {
+            let text = output.get("text").and_then(joined).or_else(|| {
+                output
+                    .get("data")
+                    .and_then(|d| d.get("text/plain"))
+                    .and_then(joined)
+            });
+            if let Some(t) = text {
+                texts.push((format!("cell {i} output {j}"), t));
+            }
+        }
+        for (within, text) in texts {
+            for hit in Rules::gitleaks().scan(text.as_bytes(), rel) {
+                out.push(SecretFinding {
+                    rule: hit.rule,
+                    file: rel.to_string(),
+                    within: within.clone(),
+                    line: Some(hit.line as u64),
+                    offset: None,
+                    redacted: hit.redacted,
+                    fingerprint: hit.fingerprint,
+                });
+            }
+        }
+    }
+}
+
+/// Text, not binary: no NUL byte in its first 8 KiB.
+fn is_text(bytes: &[u8]) -> bool {
+    !bytes[..bytes.len().min(8192)].contains(&0)
+}
+
+fn hash_and_scan_into(
+    path: &Path,
+    rel: &str,
+    limits: &ModelLimits,
+    buf: &mut [u8],
+    secrets: &mut Vec<SecretFinding>,
+) -> Artifact {
+    for rule in Rules::gitleaks().path_hits(rel) {
+        secrets.push(SecretFinding {
+            rule,
+            file: rel.to_string(),
+            within: "file name".into(),
+            line: None,
+            offset: None,
+            redacted: String::new(),
+            fingerprint: aibomdb_secrets::fingerprint(rel.as_bytes()),
+        });
+    }
     let mut a = Artifact {
         path: rel.to_string(),
         format: format_of(rel).into(),
@@ -92,12 +220,16 @@ fn hash_and_scan(path: &Path, rel: &str, limits: &ModelLimits, buf: &mut [u8]) -
     let is_zip = head.starts_with(b"PK\x03\x04");
     let is_pickle = head.first() == Some(&0x80) && head.get(1).is_some_and(|p| *p <= 5);
     if rel.to_ascii_lowercase().ends_with(".safetensors") {
-        match safetensors::header(path, size) {
+        let header = safetensors::read_header(path, size).and_then(|json| {
+            secrets_in(&json, rel, "safetensors header", 8, false, secrets);
+            safetensors::parse(&json, size - 8 - json.len() as u64)
+        });
+        match header {
             Ok(n) => a.tensors = Some(n),
             Err(e) => a.problems.push(format!("safetensors header: {e}")),
         }
     } else if is_zip && a.format == "pickle" {
-        let (report, torchscript) = scan_torch_zip(path, limits);
+        let (report, torchscript) = scan_torch_zip_secrets(path, rel, limits, secrets);
         a.format = if torchscript {
             "torchscript"
         } else {
@@ -114,7 +246,9 @@ fn hash_and_scan(path: &Path, rel: &str, limits: &ModelLimits, buf: &mut [u8]) -
             match std::fs::read(path) {
                 Ok(bytes) => {
                     let mut scanner = pickle::Scanner::new();
+                    scanner.collect_strings();
                     scanner.scan(&bytes);
+                    pickle_secrets(&mut scanner, &bytes, rel, "pickle string", secrets);
                     report = scanner.finish();
                 }
                 Err(e) => report.error = Some(e.to_string()),
@@ -123,6 +257,17 @@ fn hash_and_scan(path: &Path, rel: &str, limits: &ModelLimits, buf: &mut [u8]) -
         a.pickle = Some(report);
     } else if head.starts_with(b"GGUF") {
         a.format = "gguf".into();
+    } else if size <= limits.max_text_bytes && !Rules::gitleaks().path_allowed(rel) {
+        // Configs, tokenizer files, cards, notebooks, `.env`, scripts: read
+        // whole (bounded) and searched for secrets when they are text.
+        match std::fs::read(path) {
+            Ok(bytes) if rel.to_ascii_lowercase().ends_with(".ipynb") && is_text(&bytes) => {
+                notebook_secrets(&bytes, rel, secrets);
+            }
+            Ok(bytes) if is_text(&bytes) => secrets_in(&bytes, rel, "text", 0, true, secrets),
+            Ok(_) => {}
+            Err(e) => a.problems.push(format!("read failed: {e}")),
+        }
     }
     a
 }
@@ -132,9 +277,22 @@ fn hash_and_scan(path: &Path, rel: &str, limits: &ModelLimits, buf: &mut [u8]) -
 /// TorchScript archives (`torch.jit.save`) have the same layout plus the
 /// compiled program under `*/code/` and `*/constants.pkl`: the second value
 /// says whether this is one.
+#[cfg(test)]
 pub(crate) fn scan_torch_zip(path: &Path, limits: &ModelLimits) -> (PickleReport, bool) {
+    scan_torch_zip_secrets(path, "", limits, &mut Vec::new())
+}
+
+/// As [`scan_torch_zip`], also looking for secrets in the string constants
+/// of every `.pkl` entry (reported as the file `rel`, within the entry).
+fn scan_torch_zip_secrets(
+    path: &Path,
+    rel: &str,
+    limits: &ModelLimits,
+    secrets: &mut Vec<SecretFinding>,
+) -> (PickleReport, bool) {
     // One scanner for every entry: imports kept once across them.
     let mut scanner = pickle::Scanner::new();
+    scanner.collect_strings();
     let mut torchscript = false;
     let result = (|| -> Result<(), String> {
         let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
@@ -160,6 +318,7 @@ pub(crate) fn scan_torch_zip(path: &Path, limits: &ModelLimits) -> (PickleReport
                 .map_err(|e| e.to_string())?;
             budget -= bytes.len() as u64;
             scanner.scan(&bytes);
+            pickle_secrets(&mut scanner, &bytes, rel, &name, secrets);
         }
         Ok(())
     })();

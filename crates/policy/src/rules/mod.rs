@@ -8,6 +8,7 @@ mod freshness;
 mod licenses;
 mod models;
 mod pinning;
+mod secrets;
 mod vulnerabilities;
 
 use std::cell::{OnceCell, RefCell};
@@ -197,6 +198,9 @@ pub(crate) fn evaluate<'a>(
     }
     if let Some(r) = &policy.drift {
         out.push(drift::check(&ctx, r)?);
+    }
+    if let Some(r) = &policy.secrets {
+        out.push(secrets::check(&ctx, r)?);
     }
     if !policy.custom.is_empty() {
         out.extend(custom::check(&ctx, &policy.custom)?);
