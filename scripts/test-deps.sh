@@ -8,6 +8,9 @@
 # - Debian's Chromium and playwright-core (npm): the dashboard's browser test.
 # - junitparser (PyPI) and the SARIF 2.1.0 schema from @microsoft/jest-sarif (npm): independent readers
 #   of `aibomdb gate` output.
+# - cvss (Red Hat's, PyPI): an independent CVSS v3/v4 calculator the scores are cross-checked against.
+# - in-toto-attestation (PyPI): the in-toto project's bindings, which validate release statements.
+# - curl: the client the Dependency-Track upload forms are tested with.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,12 +21,17 @@ python3 -m pip install --quiet --disable-pip-version-check 'packaging==26.3' \
 python3 -m pip install --quiet --disable-pip-version-check --upgrade \
   --target "$HOME/.cache/aibomdb/packaging-21.3" 'packaging==21.3'
 
-if ! test -x /usr/bin/chromium; then
+# Debian's Chromium (the dashboard tests) and curl (the Dependency-Track
+# upload forms are tested with it, as its documentation gives them).
+missing=""
+test -x /usr/bin/chromium || missing="$missing chromium"
+command -v curl >/dev/null || missing="$missing curl"
+if [ -n "$missing" ]; then
   sudo=""
   if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
   export DEBIAN_FRONTEND=noninteractive
-  $sudo apt-get install -y -q chromium >/dev/null || {
-    $sudo apt-get update -q >/dev/null && $sudo apt-get install -y -q chromium >/dev/null
+  $sudo apt-get install -y -q $missing >/dev/null || {
+    $sudo apt-get update -q >/dev/null && $sudo apt-get install -y -q $missing >/dev/null
   }
 fi
 
