@@ -1113,6 +1113,7 @@ fn ingest_reads_model_directories() {
         [
             "pkg:generic/checkpoint-pickle",
             "pkg:generic/finetune-safetensors",
+            "pkg:generic/leaky-finetune",
             "pkg:generic/pickle-zoo",
             "pkg:generic/torchscript-silero"
         ]

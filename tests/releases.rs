@@ -295,6 +295,29 @@ fn release_diff_drift_and_rollback_end_to_end() {
     );
     let out = aibomdb(&db, &["drift", "--deployment", "svc"]);
     assert_eq!(out.status.code(), Some(0), "{}", common::stdout(&out));
+    // The deployment's CycloneDX export names its latest release and what
+    // was last seen running.
+    let bom = run_ok(
+        &db,
+        &["export", "--deployment", "svc", "--format", "cyclonedx-1.6"],
+    );
+    let props: Vec<(String, String)> = bom["metadata"]["properties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().to_string(),
+                p["value"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        props.contains(&("aibomdb:release".into(), "r2 (#2)".into())),
+        "{props:?}"
+    );
+    assert!(props.contains(&("aibomdb:observed:model-sha256".into(), new.clone())));
+    assert!(props.contains(&("aibomdb:observed:runner".into(), "vllm==0.6.3".into())));
 
     // Roll back to release 1, with every digest to redeploy it.
     let target = run_ok(

@@ -98,6 +98,7 @@ pub(crate) fn bom(inv: &Inventory, spec: Spec, opts: &Options, matches: &[MatchR
             "name": "aibomdb:source-document",
             "value": format!("{} {} sha256:{}", d.format, d.source_path, d.sha256),
         })))
+        .chain(released_and_observed(inv))
         .collect::<Vec<_>>(),
     });
     if let Some(author) = &opts.author {
@@ -516,6 +517,30 @@ fn component(inv: &Inventory, c: &Component, spec: Spec) -> (Value, Vec<String>)
     }
     v["properties"] = Value::Array(properties);
     (v, files)
+}
+
+/// The latest release and the latest runtime observation, as properties.
+fn released_and_observed(inv: &Inventory) -> Vec<Value> {
+    let mut out = Vec::new();
+    if let Some((name, sequence)) = &inv.released {
+        out.push(json!({"name": "aibomdb:release", "value": format!("{name} (#{sequence})")}));
+    }
+    if let Some(o) = &inv.observed {
+        out.push(json!({
+            "name": "aibomdb:observed:at",
+            "value": format!("{} (observation {}, {})", crate::time::rfc3339(o.at), o.sequence, o.source),
+        }));
+        for h in &o.model_sha256 {
+            out.push(json!({"name": "aibomdb:observed:model-sha256", "value": h}));
+        }
+        for d in &o.image_digests {
+            out.push(json!({"name": "aibomdb:observed:image", "value": d}));
+        }
+        for (n, v) in &o.runners {
+            out.push(json!({"name": "aibomdb:observed:runner", "value": format!("{n}=={v}")}));
+        }
+    }
+    out
 }
 
 fn licenses(c: &Component, spec: Spec) -> Option<Value> {

@@ -57,6 +57,10 @@ pub(crate) struct Inventory {
     pub roots: BTreeSet<String>,
     /// The current documents, each with the packages it lists.
     pub documents: Vec<(DocumentRecord, Vec<PackageRecord>)>,
+    /// The latest release (name, sequence) and what was last seen running,
+    /// when the deployment has them (read by `gather`, not by the gate).
+    pub released: Option<(String, u64)>,
+    pub observed: Option<aibomdb_store::Observation>,
 }
 
 impl Inventory {
@@ -77,7 +81,12 @@ impl Inventory {
             let packages = store.document_packages(doc.id)?;
             read.push((doc, packages));
         }
-        Self::of(store, deployment, &read)
+        let mut inv = Self::of(store, deployment, &read)?;
+        inv.released = store
+            .latest_release(deployment)?
+            .map(|r| (r.name, r.sequence));
+        inv.observed = store.latest_observation(deployment)?;
+        Ok(inv)
     }
 
     /// The inventory of documents the caller has read already (each with its
@@ -134,6 +143,8 @@ impl Inventory {
             edges,
             roots,
             documents: listed,
+            released: None,
+            observed: None,
         })
     }
 
