@@ -156,6 +156,24 @@ fn dependency_track_upload_forms_with_curl() {
         deployments(&server.addr),
         vec![("other".to_string(), 1), ("svc".to_string(), 1)]
     );
+    // A real container SBOM over axum's 2 MiB multipart default (4.0 MB):
+    // bounded by the server's body limit instead.
+    let large = corpus().join("external/guac-data/top-dh-sboms/neo4j.json");
+    assert!(std::fs::metadata(&large).unwrap().len() > 2 << 20);
+    let (code, answer) = curl(&[
+        "-X",
+        "POST",
+        &url,
+        "-H",
+        &key,
+        "-F",
+        "autoCreate=true",
+        "-F",
+        "projectName=neo4j",
+        "-F",
+        &format!("bom=@{}", large.display()),
+    ]);
+    assert_eq!(code, 200, "{answer}");
     // Not a BOM: 400, named.
     let (code, answer) = curl(&[
         "-X",

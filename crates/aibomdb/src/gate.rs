@@ -274,6 +274,7 @@ fn rule_names(p: &Policy) -> Vec<String> {
         p.licenses.is_some().then_some("licenses"),
         p.evidence.is_some().then_some("evidence"),
         p.drift.is_some().then_some("drift"),
+        p.secrets.is_some().then_some("secrets"),
     ]
     .into_iter()
     .flatten()

@@ -958,6 +958,7 @@ fn ingest(db: &PathBuf, args: IngestArgs) -> Result<ExitCode> {
     // OSV records among the inputs (examples/advisories/) are advisories, not
     // documents: they are loaded after the documents, so they match them too.
     let (advisories, inputs) = advisory_inputs(expanded.inputs);
+    let arg_of: ArgOf = inputs.iter().map(|i| (i.path.clone(), i.arg)).collect();
     for a in &advisories {
         summary.yielded[a.arg] = true;
     }
@@ -1004,7 +1005,7 @@ fn ingest(db: &PathBuf, args: IngestArgs) -> Result<ExitCode> {
                     outcome,
                     notes,
                 } => {
-                    summary.committed(path, outcome, &inputs);
+                    summary.committed(path, outcome, &arg_of);
                     // The bar draws on the terminal itself, past the print macros.
                     bar.set_message(
                         output::escape_controls(&path.display().to_string()).into_owned(),
@@ -1031,7 +1032,7 @@ fn ingest(db: &PathBuf, args: IngestArgs) -> Result<ExitCode> {
                     summary.skip(&e.path, &e.kind.to_string());
                 }
                 Event::Failed(e) => {
-                    summary.failed(&e.path, &inputs);
+                    summary.failed(&e.path, &arg_of);
                     worst = worst.max(exit::ingest(e));
                     bar.suspend(|| eprintln!("error: {e}"))
                 }
@@ -1122,6 +1123,9 @@ fn ingest(db: &PathBuf, args: IngestArgs) -> Result<ExitCode> {
 /// What one `ingest` run did, said on stderr at its end: documents
 /// ingested, unchanged and failed, and every file passed over, counted by
 /// reason with the first few paths — nothing is skipped silently.
+/// Which path given on the command line each input came from.
+type ArgOf = std::collections::HashMap<PathBuf, usize>;
+
 struct IngestSummary {
     ingested: usize,
     unchanged: usize,
@@ -1146,16 +1150,11 @@ impl IngestSummary {
         }
     }
 
-    fn arg_of(path: &std::path::Path, inputs: &[aibomdb_ingest::Input]) -> Option<usize> {
-        inputs.iter().find(|i| i.path == path).map(|i| i.arg)
+    fn arg_of(path: &std::path::Path, inputs: &ArgOf) -> Option<usize> {
+        inputs.get(path).copied()
     }
 
-    fn committed(
-        &mut self,
-        path: &std::path::Path,
-        outcome: &IngestOutcome,
-        inputs: &[aibomdb_ingest::Input],
-    ) {
+    fn committed(&mut self, path: &std::path::Path, outcome: &IngestOutcome, inputs: &ArgOf) {
         match outcome {
             IngestOutcome::Ingested { .. } => self.ingested += 1,
             IngestOutcome::Unchanged { .. } => self.unchanged += 1,
@@ -1165,7 +1164,7 @@ impl IngestSummary {
         }
     }
 
-    fn failed(&mut self, path: &std::path::Path, inputs: &[aibomdb_ingest::Input]) {
+    fn failed(&mut self, path: &std::path::Path, inputs: &ArgOf) {
         self.failed += 1;
         if let Some(i) = Self::arg_of(path, inputs) {
             self.yielded[i] = true;

@@ -138,7 +138,11 @@ fn build_router(
         )
         .route(
             "/api/v1/bom",
-            axum::routing::put(dtrack::put_bom).post(dtrack::post_bom),
+            axum::routing::put(dtrack::put_bom)
+                .post(dtrack::post_bom)
+                // Multipart bodies are bounded by the server's body limit,
+                // not axum's 2 MiB default.
+                .layer(axum::extract::DefaultBodyLimit::max(config.max_body_bytes)),
         )
         .route("/api/v1/bom/token/{token}", get(dtrack::bom_token))
         .route("/", get(page::index))

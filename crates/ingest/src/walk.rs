@@ -134,10 +134,24 @@ pub fn is_model_dir(dir: &Path) -> bool {
     let torch_bin = names
         .iter()
         .any(|n| n.to_ascii_lowercase().ends_with(".bin"));
+    // A folder that also holds a project's lockfile or an SBOM is a project
+    // with a stray checkpoint, not a model: it is walked file by file, so
+    // its documents are still read (and the weights reported as skipped).
+    let project = names.iter().any(|n| {
+        let n = n.to_ascii_lowercase();
+        matches!(
+            n.as_str(),
+            "uv.lock" | "poetry.lock" | "pdm.lock" | "pipfile.lock" | "pyproject.toml" | "bom.json"
+        ) || (n.starts_with("pylock.") && n.ends_with(".toml"))
+            || (n.starts_with("requirements") && n.ends_with(".txt"))
+            || n.ends_with(".cdx.json")
+            || n.ends_with(".spdx.json")
+            || n.ends_with(".spdx")
+    });
     has("adapter_config.json")
         || has("model.sig")
         || (torch_bin && has("config.json"))
-        || names.iter().any(|n| is_weight_file(&dir.join(n)))
+        || (!project && names.iter().any(|n| is_weight_file(&dir.join(n))))
 }
 
 fn walk(dir: &Path, arg: usize, out: &mut Expanded) -> Result<(), IngestError> {

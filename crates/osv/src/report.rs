@@ -138,23 +138,42 @@ struct AdvisoryFacts {
 /// advisories do not change (the owner clears it when the store changes).
 #[derive(Default)]
 pub struct AdvisoryCache {
-    facts: std::sync::Mutex<HashMap<String, Option<std::sync::Arc<AdvisoryFacts>>>>,
+    facts: std::sync::Mutex<TaggedFacts>,
+}
+
+/// The facts, and the store generation they were read at.
+#[derive(Default)]
+struct TaggedFacts {
+    generation: Option<u64>,
+    map: HashMap<String, Option<std::sync::Arc<AdvisoryFacts>>>,
 }
 
 impl AdvisoryCache {
-    /// Forgets everything (the store changed).
-    pub fn clear(&self) {
-        if let Ok(mut facts) = self.facts.lock() {
-            facts.clear();
-        }
+    /// Forgets everything: what is read from now on is of `generation`.
+    pub fn reset(&self, generation: u64) {
+        let mut facts = self
+            .facts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        facts.map.clear();
+        facts.generation = Some(generation);
     }
 
+    /// The facts of `id`. What is parsed is kept only while the cache is
+    /// still of `generation`, so a reader that began before a write never
+    /// puts what it read into the cache cleared after it.
     fn get(
         &self,
         store: &Store,
         id: &str,
+        generation: Option<u64>,
     ) -> Result<Option<std::sync::Arc<AdvisoryFacts>>, StoreError> {
-        if let Some(found) = self.facts.lock().ok().and_then(|f| f.get(id).cloned()) {
+        let found = self.facts.lock().ok().and_then(|f| {
+            (f.generation == generation)
+                .then(|| f.map.get(id).cloned())
+                .flatten()
+        });
+        if let Some(found) = found {
             return Ok(found);
         }
         // Parsed outside the lock: another worker may parse the same record
@@ -193,8 +212,10 @@ impl AdvisoryCache {
                 score,
             })
         });
-        if let Ok(mut facts) = self.facts.lock() {
-            facts.insert(id.to_string(), parsed.clone());
+        if let Ok(mut facts) = self.facts.lock()
+            && facts.generation == generation
+        {
+            facts.map.insert(id.to_string(), parsed.clone());
         }
         Ok(parsed)
     }
@@ -212,6 +233,8 @@ enum Advisories<'a> {
 pub struct MatchReader<'a> {
     store: &'a Store,
     advisories: Advisories<'a>,
+    /// The generation a shared cache is of (`None` for one of its own).
+    generation: Option<u64>,
     vex: VexResolver<'a>,
 }
 
@@ -220,23 +243,26 @@ impl<'a> MatchReader<'a> {
         MatchReader {
             store,
             advisories: Advisories::Own(AdvisoryCache::default()),
+            generation: None,
             vex: VexResolver::new(store),
         }
     }
 
-    /// A reader that takes advisories from (and adds them to) `cache`.
-    pub fn with_cache(store: &'a Store, cache: &'a AdvisoryCache) -> Self {
+    /// A reader that takes advisories from (and adds them to) `cache`, which
+    /// its owner reset to `generation` (the store's when reading began).
+    pub fn with_cache(store: &'a Store, cache: &'a AdvisoryCache, generation: u64) -> Self {
         MatchReader {
             store,
             advisories: Advisories::Shared(cache),
+            generation: Some(generation),
             vex: VexResolver::new(store),
         }
     }
 
     fn facts(&self, id: &str) -> Result<Option<std::sync::Arc<AdvisoryFacts>>, StoreError> {
         match &self.advisories {
-            Advisories::Own(c) => c.get(self.store, id),
-            Advisories::Shared(c) => c.get(self.store, id),
+            Advisories::Own(c) => c.get(self.store, id, self.generation),
+            Advisories::Shared(c) => c.get(self.store, id, self.generation),
         }
     }
 

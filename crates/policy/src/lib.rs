@@ -142,7 +142,7 @@ pub fn evaluate_cached(
     at: i64,
     cache: &GateCache,
 ) -> Result<GateReport, PolicyError> {
-    cache.sync(store);
+    let generation = cache.sync(store);
     // One lookup each: a request about one deployment does not read the
     // estate's list.
     for name in deployments {
@@ -155,12 +155,21 @@ pub fn evaluate_cached(
         .min(deployments.len().div_ceil(WORKER_SHARE).max(1));
     let chunk = deployments.len().div_ceil(workers).max(1);
     let results: Vec<Result<Vec<DeploymentVerdict>, PolicyError>> = if workers == 1 {
-        vec![evaluate_chunk(store, policy, deployments, at, cache)]
+        vec![evaluate_chunk(
+            store,
+            policy,
+            deployments,
+            at,
+            cache,
+            generation,
+        )]
     } else {
         std::thread::scope(|scope| {
             let handles: Vec<_> = deployments
                 .chunks(chunk)
-                .map(|names| scope.spawn(move || evaluate_chunk(store, policy, names, at, cache)))
+                .map(|names| {
+                    scope.spawn(move || evaluate_chunk(store, policy, names, at, cache, generation))
+                })
                 .collect();
             handles
                 .into_iter()
@@ -193,8 +202,9 @@ fn evaluate_chunk(
     names: &[String],
     at: i64,
     cache: &GateCache,
+    generation: u64,
 ) -> Result<Vec<DeploymentVerdict>, PolicyError> {
-    let shared = rules::Shared::new(store, cache);
+    let shared = rules::Shared::new(store, cache, generation);
     let mut out = Vec::with_capacity(names.len());
     for name in names {
         let mut verdicts = rules::evaluate(store, &shared, policy, name, at)?;

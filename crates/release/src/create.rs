@@ -94,6 +94,13 @@ pub fn create(store: &Store, new: NewRelease) -> Result<Release, ReleaseError> {
     let mut files = Vec::new();
     for (name, bytes) in &new.evals {
         let e = eval::read(name, bytes)?;
+        // The same file given twice is kept once.
+        if evals
+            .iter()
+            .any(|x: &aibomdb_store::EvalEvidence| x.sha256 == e.sha256)
+        {
+            continue;
+        }
         files.push((e.sha256.clone(), bytes.clone()));
         evals.push(e);
     }
@@ -129,31 +136,53 @@ pub fn create(store: &Store, new: NewRelease) -> Result<Release, ReleaseError> {
             source_path: doc.source_path.clone(),
         });
     }
-    let models = aibomdb_query::models(store, Some(&new.deployment))?
-        .into_iter()
-        .map(|v| ReleasedModel {
-            revision: v.purl.rsplit_once('@').map(|(_, r)| r.to_string()),
-            derived_from: v
-                .derived_from
-                .iter()
-                .map(|l| (l.relation.clone(), l.purl.clone()))
-                .collect(),
-            datasets: v.trained_on.clone(),
-            artifacts: v
-                .info
-                .artifacts
-                .iter()
-                .filter_map(|a| {
-                    Some(ReleasedArtifact {
-                        path: a.path.clone(),
-                        sha256: a.sha256.clone()?,
-                        format: a.format.clone(),
-                    })
-                })
-                .collect(),
-            purl: v.purl,
-        })
-        .collect();
+    // One entry per model, whatever number of documents describe it; a file
+    // not hashed here (Hub model info, an LFS pointer) is released by the
+    // digest its publisher states.
+    let mut models: Vec<ReleasedModel> = Vec::new();
+    for v in aibomdb_query::models(store, Some(&new.deployment))? {
+        let i = match models.iter().position(|m| m.purl == v.purl) {
+            Some(i) => i,
+            None => {
+                models.push(ReleasedModel {
+                    revision: v.purl.rsplit_once('@').map(|(_, r)| r.to_string()),
+                    derived_from: Vec::new(),
+                    datasets: Vec::new(),
+                    artifacts: Vec::new(),
+                    purl: v.purl.clone(),
+                });
+                models.len() - 1
+            }
+        };
+        let m = &mut models[i];
+        for l in &v.derived_from {
+            let pair = (l.relation.clone(), l.purl.clone());
+            if !m.derived_from.contains(&pair) {
+                m.derived_from.push(pair);
+            }
+        }
+        for d in &v.trained_on {
+            if !m.datasets.contains(d) {
+                m.datasets.push(d.clone());
+            }
+        }
+        for a in &v.info.artifacts {
+            let digest = a.sha256.clone().or_else(|| {
+                a.references
+                    .iter()
+                    .map(|(_, d)| d.to_ascii_lowercase())
+                    .find(|d| d.len() == 64 && d.bytes().all(|b| b.is_ascii_hexdigit()))
+            });
+            let Some(sha256) = digest else { continue };
+            if !m.artifacts.iter().any(|x| x.path == a.path) {
+                m.artifacts.push(ReleasedArtifact {
+                    path: a.path.clone(),
+                    sha256,
+                    format: a.format.clone(),
+                });
+            }
+        }
+    }
     let advisories = aibomdb_osv::deployment_matches(store, Some(&new.deployment))?
         .into_iter()
         .filter(|m| m.is_open())

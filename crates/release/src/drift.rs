@@ -11,6 +11,7 @@ use crate::{ReleaseError, is_weight, known};
 
 /// An observation as reported, before it is checked.
 #[derive(Debug, Default, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NewObservation {
     pub deployment: String,
     #[serde(default)]

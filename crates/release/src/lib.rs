@@ -83,6 +83,13 @@ fn known(store: &Store, deployment: &str) -> Result<(), ReleaseError> {
 pub(crate) fn is_weight(format: &str) -> bool {
     matches!(
         format,
-        "safetensors" | "pickle" | "torch-zip" | "torchscript" | "gguf" | "onnx" | "keras"
+        "safetensors"
+            | "pickle"
+            | "torch-zip"
+            | "torchscript"
+            | "gguf"
+            | "onnx"
+            | "keras"
+            | "numpy"
     )
 }

@@ -822,6 +822,9 @@ impl Store {
             if deployments.remove(name)?.is_none() {
                 return Ok(false);
             }
+            // Its releases and observations go with it: a deployment created
+            // again under the same name starts with none.
+            releases::delete_of(&txn, name)?;
             let mut dep_docs = txn.open_table(DEPLOYMENT_DOCUMENTS)?;
             let mut doc_ids = Vec::new();
             for entry in dep_docs.range((name, 0)..=(name, u64::MAX))? {

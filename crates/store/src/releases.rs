@@ -127,6 +127,26 @@ fn missing_is_empty<T>(r: std::result::Result<T, redb::TableError>) -> Result<Op
     }
 }
 
+/// Removes a deployment's releases and observations inside `txn` (evidence
+/// files stay: another release may keep the same bytes).
+pub(crate) fn delete_of(txn: &redb::WriteTransaction, deployment: &str) -> Result<()> {
+    let mut releases = txn.open_table(RELEASES)?;
+    let mut names = Vec::new();
+    for entry in releases.range((deployment, "")..)? {
+        let (k, _) = entry?;
+        if k.value().0 != deployment {
+            break;
+        }
+        names.push(k.value().1.to_string());
+    }
+    for n in &names {
+        releases.remove((deployment, n.as_str()))?;
+    }
+    let mut observations = txn.open_table(OBSERVATIONS)?;
+    observations.retain_in((deployment, 0)..=(deployment, u64::MAX), |_, _| false)?;
+    Ok(())
+}
+
 impl Store {
     /// Writes `release` and its evidence files in one transaction. Refused
     /// (nothing written) when the deployment already has a release of that

@@ -28,29 +28,34 @@ use crate::{Enforcement, Outcome, PATHS_PER_RULE, Policy, PolicyError, RuleVerdi
 /// between evaluations: it is cleared whenever the store has changed since.
 #[derive(Default)]
 pub struct GateCache {
+    /// The store generation the caches are of.
     generation: Mutex<Option<u64>>,
     advisories: AdvisoryCache,
     published: Mutex<PublishedDigests>,
-    described_bases: Mutex<HashMap<String, bool>>,
+    /// (generation, base models by versionless purl some document describes).
+    described_bases: Mutex<(u64, HashMap<String, bool>)>,
+}
+
+/// A lock even after a worker panicked while holding it: every cache here
+/// is rebuilt from the store, so what a panic left behind is only a cache.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl GateCache {
-    /// Forgets what was read before the store last changed.
-    pub(crate) fn sync(&self, store: &Store) {
+    /// Forgets what was read before the store last changed; returns the
+    /// generation this evaluation reads at. Values read by an evaluation that
+    /// began at an older generation are not kept.
+    pub(crate) fn sync(&self, store: &Store) -> u64 {
         let now = store.generation();
-        let Ok(mut seen) = self.generation.lock() else {
-            return;
-        };
+        let mut seen = lock(&self.generation);
         if *seen != Some(now) {
-            self.advisories.clear();
-            if let Ok(mut p) = self.published.lock() {
-                *p = PublishedDigests::default();
-            }
-            if let Ok(mut d) = self.described_bases.lock() {
-                d.clear();
-            }
+            self.advisories.reset(now);
+            *lock(&self.published) = PublishedDigests::default();
+            *lock(&self.described_bases) = (now, HashMap::new());
             *seen = Some(now);
         }
+        now
     }
 }
 
@@ -58,13 +63,19 @@ impl GateCache {
 pub(crate) struct Shared<'a> {
     matches: RefCell<MatchReader<'a>>,
     cache: &'a GateCache,
+    generation: u64,
 }
 
 impl<'a> Shared<'a> {
-    pub(crate) fn new(store: &'a Store, cache: &'a GateCache) -> Self {
+    pub(crate) fn new(store: &'a Store, cache: &'a GateCache, generation: u64) -> Self {
         Shared {
-            matches: RefCell::new(MatchReader::with_cache(store, &cache.advisories)),
+            matches: RefCell::new(MatchReader::with_cache(
+                store,
+                &cache.advisories,
+                generation,
+            )),
             cache,
+            generation,
         }
     }
 }
@@ -89,13 +100,12 @@ impl Context<'_> {
         purl: &str,
         unversioned: &str,
     ) -> Result<bool, PolicyError> {
-        let cached = self
-            .shared
-            .cache
-            .described_bases
-            .lock()
-            .ok()
-            .and_then(|d| d.get(unversioned).copied());
+        let cached = {
+            let d = lock(&self.shared.cache.described_bases);
+            (d.0 == self.shared.generation)
+                .then(|| d.1.get(unversioned).copied())
+                .flatten()
+        };
         if let Some(known) = cached {
             return Ok(known);
         }
@@ -103,8 +113,9 @@ impl Context<'_> {
             Ok(!aibomdb_query::model_views(self.store, &[p.to_string()])?.is_empty())
         };
         let known = described(purl)? || described(unversioned)?;
-        if let Ok(mut d) = self.shared.cache.described_bases.lock() {
-            d.insert(unversioned.to_string(), known);
+        let mut d = lock(&self.shared.cache.described_bases);
+        if d.0 == self.shared.generation {
+            d.1.insert(unversioned.to_string(), known);
         }
         Ok(known)
     }
@@ -140,12 +151,9 @@ impl Context<'_> {
             return Ok(v);
         }
         let views = if self.has_models() {
-            let mut published = self
-                .shared
-                .cache
-                .published
-                .lock()
-                .map_err(|_| PolicyError::Query("a gate worker panicked".into()))?;
+            // Computed and kept under one lock, which `sync` takes to clear
+            // it: what is kept is never older than the last clear.
+            let mut published = lock(&self.shared.cache.published);
             aibomdb_query::models_of(self.store, &self.documents, &mut published)?
         } else {
             Vec::new()
