@@ -403,3 +403,133 @@ fn fail_on_trips_at_each_level_and_vex_takes_a_match_out() {
         assert_eq!(r["vex"]["state"], "not_affected", "{r}");
     }
 }
+
+/// The exposure timeline from history, on real documents: the service's
+/// requirements compiled by uv with Pillow 10.0.0, then again after the fix
+/// (10.0.1), ingested at the same path so that the second supersedes the
+/// first (tests/fixtures/lockfiles/make.sh, d-image-service). The advisory
+/// (PYSEC-2023-175) is loaded between the two, so exposure starts when it
+/// arrived, and ends when the upgraded document came.
+#[test]
+fn timeline_shows_when_exposure_began_and_ended() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/lockfiles/d-image-service");
+    let service = dir.path().join("svc");
+    std::fs::create_dir_all(&service).unwrap();
+    let reqs = service.join("requirements.txt");
+    let ingest = |db: &Path| {
+        let rows = json(&aibomdb(
+            db,
+            &[
+                "ingest",
+                "--deployment",
+                "svc",
+                reqs.to_str().unwrap(),
+                "--format",
+                "json",
+            ],
+        ));
+        rows[0]["document"].as_u64().unwrap()
+    };
+    let ingested_at = |db: &Path, id: u64| -> u64 {
+        let s = aibomdb_store::Store::open(db).unwrap();
+        s.document(id).unwrap().unwrap().ingested_at
+    };
+    // Seconds are the store's resolution: one between each step.
+    let step = || std::thread::sleep(std::time::Duration::from_millis(1100));
+    std::fs::copy(fixtures.join("requirements.txt"), &reqs).unwrap();
+    let old = ingest(&db);
+    let t_old = ingested_at(&db, old);
+    step();
+    let record = pypa().join("vulns/pillow/PYSEC-2023-175.yaml");
+    run_ok(&db, &["advisories", "load", record.to_str().unwrap()]);
+    let t_known = aibomdb_store::Store::open(&db)
+        .unwrap()
+        .advisory_seen("PYSEC-2023-175")
+        .unwrap()
+        .unwrap();
+    assert!(t_known > t_old);
+    // Still exposed: from when the advisory arrived, not from the ingest.
+    let rows = json(&aibomdb(
+        &db,
+        &[
+            "timeline",
+            "--advisory",
+            "PYSEC-2023-175",
+            "--format",
+            "json",
+        ],
+    ));
+    assert_eq!(rows.as_array().unwrap().len(), 1, "{rows}");
+    assert_eq!(rows[0]["exposed_from"], t_known);
+    assert_eq!(rows[0]["resolved_at"], Value::Null);
+    step();
+    std::fs::copy(fixtures.join("upgraded/requirements.txt"), &reqs).unwrap();
+    let new = ingest(&db);
+    let t_new = ingested_at(&db, new);
+    // The fix: the newer document lists 10.0.1, which is not affected.
+    let at_exposed = aibomdb_export::time::rfc3339(t_known);
+    let rows = json(&aibomdb(
+        &db,
+        &[
+            "timeline",
+            "--advisory",
+            "PYSEC-2023-175",
+            "--deployment",
+            "svc",
+            "--at",
+            &at_exposed,
+            "--format",
+            "json",
+        ],
+    ));
+    let e = &rows[0];
+    assert_eq!(e["deployment"], "svc");
+    assert_eq!(e["exposed_from"], t_known);
+    assert_eq!(e["resolved_at"], t_new);
+    assert_eq!(e["seconds_exposed"], t_new - t_known);
+    assert_eq!(e["periods"][0]["document"], old);
+    assert_eq!(
+        e["periods"][0]["packages"],
+        serde_json::json!(["pkg:pypi/pillow@10.0.0"])
+    );
+    assert_eq!(e["exposed_at"], true);
+    // Before the advisory arrived, and after the fix: not exposed.
+    for t in [t_old, t_new + 1] {
+        let rows = json(&aibomdb(
+            &db,
+            &[
+                "timeline",
+                "--advisory",
+                "PYSEC-2023-175",
+                "--at",
+                &aibomdb_export::time::rfc3339(t),
+                "--format",
+                "json",
+            ],
+        ));
+        assert_eq!(rows[0]["exposed_at"], false, "at {t}: {rows}");
+    }
+    // An unknown deployment is bad input.
+    let out = aibomdb(&db, &["timeline", "--deployment", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    // The same over GraphQL.
+    let server = common::Server::start(&db, &[]);
+    let (_, answer) = common::graphql(
+        &server.addr,
+        None,
+        "query($at: String) { timeline(advisory: \"PYSEC-2023-175\", at: $at) { deployment exposedFrom resolvedAt secondsExposed exposedAt } }",
+        serde_json::json!({"at": at_exposed}),
+    );
+    let t = &answer["data"]["timeline"][0];
+    assert_eq!(
+        t["exposedFrom"],
+        aibomdb_export::time::rfc3339(t_known),
+        "{answer}"
+    );
+    assert_eq!(t["resolvedAt"], aibomdb_export::time::rfc3339(t_new));
+    assert_eq!(t["exposedAt"], true);
+    server.stop();
+}

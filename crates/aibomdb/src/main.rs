@@ -9,6 +9,7 @@ mod exit;
 mod gate;
 mod release;
 mod table;
+mod timeline;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -75,6 +76,9 @@ enum Command {
     Observe(release::ObserveArgs),
     /// What runs against what was released; exit 1 on drift.
     Drift(release::DriftArgs),
+    /// When deployments became exposed to advisories and when that ended, from
+    /// history; with --at, whether they were exposed then.
+    Timeline(timeline::TimelineArgs),
     /// Serve GraphQL (`/graphql`, GraphiQL on GET), the web dashboard (`/`) and `/healthz`.
     Serve(ServeArgs),
     /// Print the GraphQL schema (SDL), as checked in at schema/schema.graphql.
@@ -564,6 +568,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Release(cmd) => release::release_command(&open(&cli.db)?, cmd),
         Command::Observe(args) => release::observe(&open(&cli.db)?, args),
         Command::Drift(args) => release::drift(&open(&cli.db)?, args),
+        Command::Timeline(args) => timeline::run(&open(&cli.db)?, args),
         Command::Serve(args) => serve(&cli.db, args),
         Command::Schema => {
             print!("{}", aibomdb_api::sdl());

@@ -288,6 +288,21 @@ pub struct Match {
     pub cvss_version: Option<String>,
 }
 
+/// A deployment's exposure to an advisory over time.
+#[derive(SimpleObject)]
+pub struct ExposureView {
+    pub deployment: String,
+    pub advisory: String,
+    /// RFC 3339.
+    pub exposed_from: String,
+    /// RFC 3339; null while still exposed.
+    pub resolved_at: Option<String>,
+    pub resolved_by: Option<String>,
+    pub seconds_exposed: u64,
+    /// Whether it was exposed at the `at` asked about.
+    pub exposed_at: Option<bool>,
+}
+
 /// An entry of CISA's Known Exploited Vulnerabilities catalog.
 #[derive(SimpleObject)]
 pub struct Kev {
@@ -1033,6 +1048,47 @@ impl QueryRoot {
 
     /// Everything an advisory (CVE-, GHSA-, PYSEC-… — any alias) affects; null
     /// when no loaded advisory has that name.
+    /// When deployments became exposed to advisories and when that ended,
+    /// from history (an advisory, a deployment, or both). `at` (RFC 3339 or
+    /// a date) fills `exposedAt`: was it exposed then?
+    async fn timeline(
+        &self,
+        ctx: &Context<'_>,
+        advisory: Option<String>,
+        deployment: Option<String>,
+        at: Option<String>,
+    ) -> Result<Vec<ExposureView>> {
+        let at = match at {
+            Some(t) => Some(
+                aibomdb_policy::time::parse(&t)
+                    .and_then(|s| u64::try_from(s).ok())
+                    .ok_or_else(|| {
+                        bad_input(format!("at {t:?} is not an RFC 3339 time or a date"))
+                    })?,
+            ),
+            None => None,
+        };
+        let now = u64::try_from(aibomdb_policy::time::now()).unwrap_or(0);
+        let rows = blocking(ctx, move |s| {
+            aibomdb_query::timeline(s, deployment.as_deref(), advisory.as_deref(), now)
+        })
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|e| ExposureView {
+                exposed_at: at.map(|t| e.exposed_at(t)),
+                deployment: e.deployment,
+                advisory: e.advisory,
+                exposed_from: aibomdb_policy::time::format(e.exposed_from as i64),
+                resolved_at: e
+                    .resolved_at
+                    .map(|t| aibomdb_policy::time::format(t as i64)),
+                resolved_by: e.resolved_by,
+                seconds_exposed: e.seconds_exposed,
+            })
+            .collect())
+    }
+
     async fn affected(&self, ctx: &Context<'_>, advisory: String) -> Result<Option<Affected>> {
         let found = blocking(ctx, move |s| aibomdb_query::affected(s, &advisory)).await?;
         Ok(found.map(|(ids, rows)| {

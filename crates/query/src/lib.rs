@@ -315,6 +315,8 @@ pub fn search(store: &Store, text: &str, limit: usize) -> Result<SearchResults> 
 }
 
 mod models;
+mod timeline;
+pub use timeline::{Exposure, Period, timeline};
 
 pub use models::{
     ApprovalState, DatasetView, Direction, Finding, FindingFilter, Lineage, LineageGraph,

@@ -59,6 +59,10 @@ impl Store {
             let mut json = txn.open_table(ADVISORY_JSON)?;
             let mut identifiers = txn.open_table(ADVISORY_IDENTIFIERS)?;
             let mut keys = txn.open_table(ADVISORY_KEYS)?;
+            let mut seen = txn.open_table(ADVISORY_SEEN)?;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
             let mut buf = Vec::new();
             for (row, bytes) in rows {
                 let old: Option<AdvisoryRow> = meta
@@ -82,6 +86,9 @@ impl Store {
                     }
                     None => AdvisoryChange::Added,
                 };
+                if seen.get(row.id.as_str())?.is_none() {
+                    seen.insert(row.id.as_str(), now)?;
+                }
                 if let Some(o) = old {
                     for i in &o.identifiers {
                         identifiers.remove((i.as_str(), o.id.as_str()))?;
@@ -120,6 +127,18 @@ impl Store {
     }
 
     /// The stored OSV JSON of one advisory.
+    /// When this store first loaded the advisory (seconds since the epoch);
+    /// `None` for records loaded before that was kept.
+    pub fn advisory_seen(&self, id: &str) -> Result<Option<u64>> {
+        let txn = self.db.begin_read()?;
+        let table = match txn.open_table(ADVISORY_SEEN) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        Ok(table.get(id)?.map(|v| v.value()))
+    }
+
     pub fn advisory_json(&self, id: &str) -> Result<Option<Vec<u8>>> {
         let txn = self.db.begin_read()?;
         let table = txn.open_table(ADVISORY_JSON)?;

@@ -1479,6 +1479,7 @@ impl Store {
         fold(&txn, EVIDENCE_FILES, &mut h)?;
         fold(&txn, OBSERVATIONS, &mut h)?;
         fold(&txn, KEV, &mut h)?;
+        fold(&txn, ADVISORY_SEEN, &mut h)?;
         fold(&txn, ENRICHMENT_SOURCES, &mut h)?;
         fold(&txn, DIGESTS, &mut h)?;
         Ok(h.finish())

@@ -103,3 +103,8 @@ pub(crate) const KEV: TableDefinition<&str, &[u8]> = TableDefinition::new("kev")
 /// Source name (`kev`) → the loaded catalog's `EnrichmentSource` (postcard).
 pub(crate) const ENRICHMENT_SOURCES: TableDefinition<&str, &[u8]> =
     TableDefinition::new("enrichment_sources");
+
+/// Advisory id → seconds since the epoch when this store first loaded it
+/// (when its users could first know). Added without a schema bump: records
+/// loaded before it existed have none.
+pub(crate) const ADVISORY_SEEN: TableDefinition<&str, u64> = TableDefinition::new("advisory_seen");
