@@ -676,6 +676,41 @@ fn observations_over_http_graphql_drift_and_the_gate_rule() {
         ],
     );
     assert_eq!(out.status.code(), Some(1), "{}", common::stdout(&out));
+
+    // Deleting the deployment deletes its releases and observations: created
+    // again under the same name, it starts with none.
+    let server = common::Server::start(&db, &["--write-token", WRITE]);
+    let (status, deleted) = common::graphql(
+        &server.addr,
+        Some(WRITE),
+        "mutation { deleteDeployment(name: \"svc\") }",
+        serde_json::json!({}),
+    );
+    assert_eq!(
+        (status, &deleted["data"]["deleteDeployment"]),
+        (200, &Value::Bool(true)),
+        "{deleted}"
+    );
+    server.stop();
+    let lock = corpus().join("dev/lockfiles/a-finetune/uv/uv.lock");
+    run_ok(
+        &db,
+        &[
+            "ingest",
+            "--deployment",
+            "svc",
+            lock.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    );
+    let releases = run_ok(
+        &db,
+        &["release", "list", "--deployment", "svc", "--format", "json"],
+    );
+    assert_eq!(releases, serde_json::json!([]));
+    let out = aibomdb(&db, &["drift", "--deployment", "svc"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 }
 
 /// What the running server holds of svc's observations and releases (the

@@ -1635,7 +1635,15 @@ fn load_advisory_inputs(
     let mut advisories = Vec::new();
     let mut rows = Vec::new();
     for p in inputs.iter().map(|i| &i.path) {
-        let loaded = aibomdb_osv::load_path(p, &aibomdb_osv::LoadLimits::default())?;
+        // A file that cannot be read is reported with the others; the
+        // documents are already committed and the summary still prints.
+        let loaded = match aibomdb_osv::load_path(p, &aibomdb_osv::LoadLimits::default()) {
+            Ok(l) => l,
+            Err(e) => {
+                rows.push(serde_json::json!({"path": p.display().to_string(), "format": "OSV", "status": "error", "error": e.to_string()}));
+                continue;
+            }
+        };
         for (_, reason) in &loaded.rejected {
             rows.push(serde_json::json!({"path": p.display().to_string(), "format": "OSV", "status": "error", "error": reason}));
         }

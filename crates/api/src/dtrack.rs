@@ -172,7 +172,10 @@ async fn ingest(app: App, upload: Upload) -> Response {
     let auto_create = upload.auto_create;
     // Errors as (status, message): a response is built once, outside.
     let work = tokio::task::spawn_blocking(move || -> Result<String, (StatusCode, String)> {
-        if !auto_create && !store.has_deployment(&deployment).unwrap_or(false) {
+        let exists = store
+            .has_deployment(&deployment)
+            .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        if !auto_create && !exists {
             return Err((
                 StatusCode::NOT_FOUND,
                 format!("no deployment named {deployment:?} (autoCreate was not set)"),
@@ -209,6 +212,8 @@ async fn ingest(app: App, upload: Upload) -> Response {
             status,
             if status == StatusCode::NOT_FOUND {
                 "NOT_FOUND"
+            } else if status.is_server_error() {
+                "STORE"
             } else {
                 "BAD_REQUEST"
             },
