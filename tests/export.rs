@@ -81,18 +81,7 @@ fn export(db: &Path, deployment: &str, format: &str, out: &Path) -> Value {
 
 /// Runs the independent validator; returns its verdict.
 fn validate(format: &str, file: &Path) -> Value {
-    let out = Command::new("python3")
-        .arg(root().join("tests/helpers/validate_export.py"))
-        .arg(format)
-        .arg(file)
-        .output()
-        .expect("python3");
-    assert!(
-        out.status.success(),
-        "validator crashed (run scripts/test-deps.sh): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    common::validator("validate_export.py", &[format, file.to_str().unwrap()])
 }
 
 #[test]

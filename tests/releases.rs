@@ -725,23 +725,6 @@ fn observed_state(server: &common::Server, _db: &Path) -> String {
     answer.to_string()
 }
 
-fn validate(helper: &str, args: &[&str]) -> Value {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/helpers")
-        .join(helper);
-    let out = std::process::Command::new("python3")
-        .arg(script)
-        .args(args)
-        .output()
-        .expect("python3");
-    assert!(
-        out.status.success(),
-        "validator crashed (run scripts/test-deps.sh): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
 /// A release exports as CycloneDX 1.6 (valid against the official schema,
 /// strict) and as an in-toto Statement v1 (valid by the in-toto project's
 /// own bindings), each carrying the released digests, the evaluation and
@@ -783,7 +766,7 @@ fn releases_export_as_cyclonedx_and_in_toto() {
             cdx.to_str().unwrap(),
         ],
     );
-    let verdict = validate(
+    let verdict = common::validator(
         "validate_export.py",
         &["cyclonedx-1.6", cdx.to_str().unwrap()],
     );
@@ -830,7 +813,7 @@ fn releases_export_as_cyclonedx_and_in_toto() {
             statement.to_str().unwrap(),
         ],
     );
-    let verdict = validate("validate_intoto.py", &[statement.to_str().unwrap()]);
+    let verdict = common::validator("validate_intoto.py", &[statement.to_str().unwrap()]);
     assert_eq!(verdict["ok"], true, "{verdict}");
     assert_eq!(
         verdict["predicateType"],
@@ -855,7 +838,7 @@ fn releases_export_as_cyclonedx_and_in_toto() {
     let bad = dir.path().join("bad.intoto.json");
     std::fs::write(&bad, broken.to_string()).unwrap();
     assert_eq!(
-        validate("validate_intoto.py", &[bad.to_str().unwrap()])["ok"],
+        common::validator("validate_intoto.py", &[bad.to_str().unwrap()])["ok"],
         false
     );
     let mut broken = bom.clone();
@@ -866,7 +849,7 @@ fn releases_export_as_cyclonedx_and_in_toto() {
     let bad = dir.path().join("bad.cdx.json");
     std::fs::write(&bad, broken.to_string()).unwrap();
     assert_eq!(
-        validate(
+        common::validator(
             "validate_export.py",
             &["cyclonedx-1.6", bad.to_str().unwrap()]
         )["ok"],

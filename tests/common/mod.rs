@@ -204,3 +204,23 @@ pub fn graphql(
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&body)));
     (status, value)
 }
+
+/// Runs one of the independent validators in tests/helpers (Python tools
+/// from PyPI, installed by scripts/test-deps.sh); returns its JSON verdict.
+#[allow(dead_code)]
+pub fn validator(helper: &str, args: &[&str]) -> serde_json::Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/helpers")
+        .join(helper);
+    let out = Command::new("python3")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "validator crashed (run scripts/test-deps.sh): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}

@@ -193,3 +193,44 @@ pub(crate) fn build(
     }
     Ok(())
 }
+
+/// The `scale` generator's estate for `spec` (written once, kept under
+/// `target/estate/`), ingested by the CLI into a fresh store at
+/// `target/<work>/aibomdb.redb`. Returns the store's path, what was written,
+/// and the PyPA advisories the estate's names were drawn from (not loaded).
+pub(crate) fn ingested(
+    spec: &EstateSpec,
+    models_share: f64,
+    work: &str,
+) -> anyhow::Result<(
+    std::path::PathBuf,
+    crate::scale::Written,
+    Vec<aibomdb_osv::Advisory>,
+)> {
+    let root = crate::repo_root();
+    let pypa = root.join("../shared/corpus/osv/pypa-advisory-database");
+    let loaded = aibomdb_osv::load_path(&pypa, &aibomdb_osv::LoadLimits::default())?;
+    let advisories: Vec<_> = loaded.advisories.into_iter().map(|(_, a)| a).collect();
+    let pool = name_pool(&advisories);
+    let dir = root.join("target/estate").join(format!(
+        "{}x{}-seed{}-t{}-m{}",
+        spec.deployments, spec.packages, spec.seed, spec.transformers_share, models_share
+    ));
+    let written = crate::scale::write_estate(&dir, spec, models_share, &pool)?;
+    let work = root.join("target").join(work);
+    std::fs::create_dir_all(&work)?;
+    let db = work.join("aibomdb.redb");
+    let _ = std::fs::remove_file(&db);
+    let out = std::process::Command::new(crate::scale::sibling_binary("aibomdb")?)
+        .arg("--db")
+        .arg(&db)
+        .arg("ingest")
+        .arg(&dir)
+        .args(["--format", "json"])
+        .stdout(std::process::Stdio::null())
+        .output()?;
+    if !out.status.success() {
+        anyhow::bail!("aibomdb ingest: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok((db, written, advisories))
+}

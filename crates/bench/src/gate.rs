@@ -32,31 +32,8 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
             other => bail!("unknown argument {other}"),
         }
     }
+    let (db, written, advisories) = estate::ingested(&spec, models_share, "gate-bench")?;
     let root = crate::repo_root();
-    let pypa = root.join("../shared/corpus/osv/pypa-advisory-database");
-    let loaded = aibomdb_osv::load_path(&pypa, &aibomdb_osv::LoadLimits::default())?;
-    let advisories: Vec<_> = loaded.advisories.into_iter().map(|(_, a)| a).collect();
-    let pool = estate::name_pool(&advisories);
-    let estate = root.join("target/estate").join(format!(
-        "{}x{}-seed{}-t{}-m{}",
-        spec.deployments, spec.packages, spec.seed, spec.transformers_share, models_share
-    ));
-    let written = crate::scale::write_estate(&estate, &spec, models_share, &pool)?;
-    let work = root.join("target/gate-bench");
-    std::fs::create_dir_all(&work)?;
-    let db = work.join("aibomdb.redb");
-    let _ = std::fs::remove_file(&db);
-    let out = std::process::Command::new(crate::scale::sibling_binary("aibomdb")?)
-        .arg("--db")
-        .arg(&db)
-        .arg("ingest")
-        .arg(&estate)
-        .args(["--format", "json"])
-        .stdout(std::process::Stdio::null())
-        .output()?;
-    if !out.status.success() {
-        bail!("aibomdb ingest: {}", String::from_utf8_lossy(&out.stderr));
-    }
     let store = Store::open(&db)?;
     aibomdb_osv::load_advisories(&store, &advisories)?;
     let deployments = aibomdb_policy::all_deployments(&store)?;

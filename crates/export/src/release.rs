@@ -232,7 +232,7 @@ pub fn release_statement(r: &Release) -> Value {
         "subject": subjects,
         "predicateType": RELEASE_PREDICATE,
         "predicate": {
-            "purl": format!("pkg:generic/{}@{}", url_part(&r.deployment), url_part(&r.name)),
+            "purl": aibomdb_graph::PackageKey::from_parts("generic", None, &r.deployment, Some(&r.name)).as_str(),
             "releaseId": r.name,
             "deployment": r.deployment,
             "sequence": r.sequence,
@@ -245,15 +245,4 @@ pub fn release_statement(r: &Release) -> Value {
             "metrics": r.evals.iter().flat_map(|e| e.metrics.iter().map(move |m| json!({"file": e.file_name, "task": m.task, "metric": m.metric, "value": m.value}))).collect::<Vec<_>>(),
         },
     })
-}
-
-fn url_part(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

@@ -12,7 +12,7 @@ mod report;
 mod severity;
 mod vex;
 
-pub use load::{LoadError, LoadLimits, Loaded, load_bytes, load_path};
+pub use load::{LoadError, LoadLimits, Loaded, load_bytes, load_path, sniff, sniff_file};
 pub use matcher::{
     DocumentMatches, LoadSummary, RematchSummary, evaluate, evaluate_prepared, load_advisories,
     lookup_names, match_document, rematch_all,

@@ -42,6 +42,57 @@ pub struct Loaded {
     pub rejected: Vec<(String, String)>,
 }
 
+/// Whether the start of a file reads as an OSV record, JSON or YAML: `id`,
+/// `modified`, and `affected`, `withdrawn` or `schema_version`, and none of
+/// the markers of the documents other importers read (SBOMs, VEX, in-toto).
+/// A file that passes is then parsed; one that fails to parse is reported.
+pub fn sniff(head: &str) -> bool {
+    let has = |k: &str| {
+        head.contains(&format!("\"{k}\""))
+            || head.contains(&format!("\n{k}:"))
+            || head.starts_with(&format!("{k}:"))
+    };
+    has("id")
+        && has("modified")
+        && (has("affected") || has("withdrawn") || has("schema_version"))
+        && ![
+            "bomFormat",
+            "spdxVersion",
+            "@context",
+            "_type",
+            "payloadType",
+        ]
+        .iter()
+        .any(|m| head.contains(m))
+}
+
+/// [`sniff`] on the first and last 8 KiB of a file (writers order a
+/// record's keys as they like: `modified` may come last).
+pub fn sniff_file(path: &Path) -> bool {
+    use std::io::{Seek, SeekFrom};
+    const WINDOW: u64 = 8 * 1024;
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return false;
+    };
+    let len = f.metadata().map_or(0, |m| m.len());
+    let mut head = Vec::new();
+    if (&mut f).take(WINDOW).read_to_end(&mut head).is_err() {
+        return false;
+    }
+    let mut text = String::from_utf8_lossy(&head).into_owned();
+    if len > WINDOW {
+        let mut tail = Vec::new();
+        if f.seek(SeekFrom::Start(len.saturating_sub(WINDOW).max(WINDOW)))
+            .is_ok()
+            && f.take(WINDOW).read_to_end(&mut tail).is_ok()
+        {
+            text.push('\n');
+            text.push_str(&String::from_utf8_lossy(&tail));
+        }
+    }
+    sniff(&text)
+}
+
 /// Parses one record; `name` decides JSON vs YAML by extension, falling back to content.
 pub fn load_bytes(name: &str, bytes: &[u8]) -> Result<Advisory, String> {
     let lower = name.to_ascii_lowercase();

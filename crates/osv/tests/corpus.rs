@@ -246,3 +246,34 @@ fn record_shapes_from_the_examples() {
         Verdict::NotAffected
     );
 }
+
+/// Every record of the corpus reads as OSV by the ends of the file (what
+/// `ingest` looks at; `modified` may come last), and none of the SBOM and VEX
+/// examples does.
+#[test]
+fn sniff_tells_records_from_other_documents() {
+    let mut records = 0;
+    for dir in ["examples", "pypa-advisory-database/vulns/pillow"] {
+        let mut stack = vec![osv_dir().join(dir)];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p.extension().is_some_and(|x| x == "json" || x == "yaml") {
+                    assert!(aibomdb_osv::sniff_file(&p), "{}", p.display());
+                    records += 1;
+                }
+            }
+        }
+    }
+    assert!(records > 30, "{records}");
+    let formats = osv_dir().join("../formats");
+    for other in [
+        "cyclonedx/bom-examples/VEX/bom.json",
+        "spdx/2.3/SPDXJSONExample-v2.3.spdx.json",
+        "cyclonedx/spec-testdata/1.6/valid-bom-1.6.json",
+    ] {
+        assert!(!aibomdb_osv::sniff_file(&formats.join(other)), "{other}");
+    }
+}
