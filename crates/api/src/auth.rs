@@ -39,7 +39,13 @@ pub(crate) fn same_token(given: &str, expected: &str) -> bool {
 }
 
 pub(crate) fn caller(app: &App, headers: &HeaderMap) -> Caller {
-    let token = bearer(headers);
+    // Dependency-Track's clients send the key as `X-Api-Key`: the same token.
+    let token = bearer(headers).or_else(|| {
+        headers
+            .get("x-api-key")
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    });
     let matches = |expected: &Option<String>| matches!((token, expected), (Some(t), Some(e)) if same_token(t, e));
     let can_write = matches(&app.config.write_token);
     Caller {

@@ -24,15 +24,7 @@ struct Upload {
 }
 
 fn key_allows_write(app: &App, headers: &HeaderMap) -> bool {
-    let Some(expected) = &app.config.write_token else {
-        return false;
-    };
-    let given = headers
-        .get("x-api-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .or_else(|| auth::bearer(headers));
-    given.is_some_and(|g| auth::same_token(g, expected))
+    auth::caller(app, headers).can_write
 }
 
 fn refused() -> Response {
@@ -52,25 +44,9 @@ pub(crate) async fn put_bom(State(app): State<App>, request: Request) -> Respons
     if !key_allows_write(&app, request.headers()) {
         return refused();
     }
-    if !graphql::is_json(request.headers()) {
-        return error_response(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "BAD_REQUEST",
-            "PUT /api/v1/bom takes `Content-Type: application/json` (POST takes multipart/form-data)",
-        );
-    }
-    let limit = app.config.max_body_bytes;
-    let declared = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return graphql::too_large(limit, true);
-    }
-    let body = match graphql::read_body(request.into_body(), limit).await {
+    let body = match graphql::json_route_body(&app, request, "PUT /api/v1/bom", true).await {
         Ok(b) => b,
-        Err(refusal) => return refusal(limit, true),
+        Err(refused) => return refused,
     };
     #[derive(serde::Deserialize)]
     #[serde(rename_all = "camelCase")]

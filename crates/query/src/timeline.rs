@@ -128,6 +128,9 @@ pub fn timeline(
                 });
             }
         }
+        // The deployment's current matches with their VEX verdicts, read once
+        // and only when an exposure is still open.
+        let mut current: Option<Vec<aibomdb_osv::MatchRow>> = None;
         for (adv, mut periods) in by_advisory {
             periods.sort_by_key(|p| p.from);
             let exposed_from = periods[0].from;
@@ -142,7 +145,10 @@ pub fn timeline(
             });
             // A VEX statement that takes the current match out ends it too.
             if open {
-                let rows = aibomdb_osv::deployment_matches(store, Some(&name))?;
+                if current.is_none() {
+                    current = Some(aibomdb_osv::deployment_matches(store, Some(&name))?);
+                }
+                let rows = current.as_deref().unwrap_or_default();
                 let suppressed = rows
                     .iter()
                     .filter(|r| r.advisory.eq_ignore_ascii_case(&adv))
