@@ -14,8 +14,8 @@ mod vex;
 
 pub use load::{LoadError, LoadLimits, Loaded, load_bytes, load_path, sniff, sniff_file};
 pub use matcher::{
-    DocumentMatches, LoadSummary, RematchSummary, evaluate, evaluate_prepared, load_advisories,
-    lookup_names, match_document, rematch_all,
+    DocumentMatches, LoadSummary, RematchSummary, apply_advisories, evaluate, evaluate_prepared,
+    load_advisories, lookup_names, match_document, rematch_all,
 };
 pub use names::{OsvName, index_key, osv_names};
 pub use range::{

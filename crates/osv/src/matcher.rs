@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 
 use aibomdb_graph::{DocumentFacts, PackageFact, Purl};
-use aibomdb_store::{AdvisoryChange, AdvisoryRow, LookupName, MatchRecord, Store, StoreError};
+use aibomdb_store::{
+    AdvisoryBatch, AdvisoryChange, AdvisoryRow, LookupName, MatchRecord, Store, StoreError,
+};
 
 use crate::names::{index_key, osv_names};
 use crate::range::{PreparedAdvisory, Verdict};
@@ -148,8 +150,20 @@ pub struct LoadSummary {
 }
 
 /// Stores advisories and re-matches the ones that changed against the
-/// packages indexed under the names they mention.
+/// packages indexed under the names they mention: records, matches and the
+/// events they cause in one transaction.
 pub fn load_advisories(store: &Store, advisories: &[Advisory]) -> Result<LoadSummary, StoreError> {
+    apply_advisories(store, advisories, None, "advisory")
+}
+
+/// As [`load_advisories`], recording `feed_state` (key, value) in the same
+/// transaction, so that a feed's progress and what it brought commit together.
+pub fn apply_advisories(
+    store: &Store,
+    advisories: &[Advisory],
+    feed_state: Option<(&str, &[u8])>,
+    cause: &str,
+) -> Result<LoadSummary, StoreError> {
     let rows: Vec<(AdvisoryRow, Vec<u8>)> = advisories
         .iter()
         .map(|a| {
@@ -174,23 +188,25 @@ pub fn load_advisories(store: &Store, advisories: &[Advisory]) -> Result<LoadSum
             (row, serde_json::to_vec(a).unwrap_or_default())
         })
         .collect();
-    let changes = store.put_advisories(&rows)?;
-    let mut summary = LoadSummary::default();
-    let mut changed_ids = Vec::new();
+    // Which rows will change decides which are matched; the write checks
+    // again and ignores the matches of a row found unchanged by then.
+    let plain: Vec<AdvisoryRow> = rows.iter().map(|(r, _)| r.clone()).collect();
+    let planned = store.advisory_changes(&plain)?;
     let mut matches = Vec::new();
     let mut packages_by_key = HashMap::new();
-    for ((row, _), (advisory, change)) in rows.iter().zip(advisories.iter().zip(&changes)) {
-        match change {
-            AdvisoryChange::Unchanged => {
-                summary.unchanged += 1;
-                continue;
-            }
-            AdvisoryChange::Added => summary.added += 1,
-            AdvisoryChange::Updated => summary.updated += 1,
+    // A batch may hold two versions of one record: as the write does, the
+    // first stands unless a later one is newer.
+    let mut winner: HashMap<&str, usize> = HashMap::new();
+    for (i, (row, _)) in rows.iter().enumerate() {
+        let w = winner.entry(row.id.as_str()).or_insert(i);
+        if rows[*w].0.modified < row.modified {
+            *w = i;
         }
-        summary.withdrawn += usize::from(row.withdrawn);
-        changed_ids.push(advisory.id.clone());
-        if row.withdrawn {
+    }
+    for (i, ((row, _), (advisory, change))) in
+        rows.iter().zip(advisories.iter().zip(&planned)).enumerate()
+    {
+        if *change == AdvisoryChange::Unchanged || row.withdrawn || winner[row.id.as_str()] != i {
             continue;
         }
         let prepared = PreparedAdvisory::new(advisory);
@@ -214,8 +230,25 @@ pub fn load_advisories(store: &Store, advisories: &[Advisory]) -> Result<LoadSum
             }
         }
     }
+    let (changes, _events) = store.apply_advisories(&AdvisoryBatch {
+        rows: &rows,
+        matches: &matches,
+        feed_state,
+        cause,
+    })?;
+    let mut summary = LoadSummary::default();
+    for ((row, _), change) in rows.iter().zip(&changes) {
+        match change {
+            AdvisoryChange::Unchanged => {
+                summary.unchanged += 1;
+                continue;
+            }
+            AdvisoryChange::Added => summary.added += 1,
+            AdvisoryChange::Updated => summary.updated += 1,
+        }
+        summary.withdrawn += usize::from(row.withdrawn);
+    }
     summary.matches = matches.len();
-    store.replace_matches_of(&changed_ids, &matches)?;
     Ok(summary)
 }
 

@@ -5,6 +5,7 @@
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use std::collections::{HashMap, HashSet};
 
+use crate::notify::{EventKind, MatchChange};
 use crate::records::{AdvisoryChange, AdvisoryRow, LookupName, MatchRecord, PackageRecord};
 use crate::tables::*;
 use crate::{PackageId, Result, Store, decode, encode};
@@ -46,73 +47,120 @@ impl StoredMatch {
     }
 }
 
+impl StoredMatch {
+    pub(crate) fn is_affected(&self) -> bool {
+        self.status == "affected"
+    }
+
+    pub(crate) fn ecosystem(&self) -> &str {
+        &self.ecosystem
+    }
+}
+
+/// Whether `row` replaces `old`: a later `modified`, or the same one with a
+/// different withdrawn state (RFC 3339 times compare as text).
+fn is_newer(row: &AdvisoryRow, old: &AdvisoryRow) -> bool {
+    match (&row.modified, &old.modified) {
+        (Some(new), Some(old_m)) => new > old_m || (new == old_m && row.withdrawn != old.withdrawn),
+        (Some(_), None) => true,
+        (None, _) => row.withdrawn != old.withdrawn,
+    }
+}
+
+/// A write of advisories and their matches, applied whole in one transaction.
+pub struct AdvisoryBatch<'a> {
+    pub rows: &'a [(AdvisoryRow, Vec<u8>)],
+    /// The matches of every row that changes (rows found unchanged at write
+    /// time have theirs ignored).
+    pub matches: &'a [MatchRecord],
+    /// Feed state to record with the batch (key, value), so that a sync's
+    /// progress and the records it brought commit together.
+    pub feed_state: Option<(&'a str, &'a [u8])>,
+    /// What caused it, for the events it records (`advisory`, `sync`).
+    pub cause: &'a str,
+}
+
 impl Store {
+    /// What [`Store::put_advisories`] would do with each row, without writing.
+    pub fn advisory_changes(&self, rows: &[AdvisoryRow]) -> Result<Vec<AdvisoryChange>> {
+        let txn = self.db.begin_read()?;
+        let meta = txn.open_table(ADVISORIES)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let old: Option<AdvisoryRow> = meta
+                .get(row.id.as_str())?
+                .map(|v| decode(v.value(), "advisories", &row.id))
+                .transpose()?;
+            out.push(match old {
+                Some(o) if !is_newer(row, &o) => AdvisoryChange::Unchanged,
+                Some(_) => AdvisoryChange::Updated,
+                None => AdvisoryChange::Added,
+            });
+        }
+        Ok(out)
+    }
+
     /// Writes advisories (one transaction for the batch). A record replaces the
     /// stored one with the same id only when its `modified` is later, or equal
-    /// with a different withdrawn state (RFC 3339 times compare as text); an
-    /// older or identical record is left alone. Returns what happened to each.
+    /// with a different withdrawn state; an older or identical record is left
+    /// alone. Returns what happened to each.
     pub fn put_advisories(&self, rows: &[(AdvisoryRow, Vec<u8>)]) -> Result<Vec<AdvisoryChange>> {
+        self.apply_advisories(&AdvisoryBatch {
+            rows,
+            matches: &[],
+            feed_state: None,
+            cause: "advisory",
+        })
+        .map(|(changes, _)| changes)
+    }
+
+    /// Writes a batch of advisories, replaces the matches of those that
+    /// changed, records the events those match changes cause and the feed
+    /// state: all in one durable transaction, so that a record is never
+    /// stored without its matches. Returns the change of each row and the
+    /// number of events recorded.
+    pub fn apply_advisories(
+        &self,
+        batch: &AdvisoryBatch<'_>,
+    ) -> Result<(Vec<AdvisoryChange>, usize)> {
         let txn = self.db.begin_write()?;
-        let mut changes = Vec::with_capacity(rows.len());
-        {
-            let mut meta = txn.open_table(ADVISORIES)?;
-            let mut json = txn.open_table(ADVISORY_JSON)?;
-            let mut identifiers = txn.open_table(ADVISORY_IDENTIFIERS)?;
-            let mut keys = txn.open_table(ADVISORY_KEYS)?;
-            let mut seen = txn.open_table(ADVISORY_SEEN)?;
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs());
-            let mut buf = Vec::new();
-            for (row, bytes) in rows {
-                let old: Option<AdvisoryRow> = meta
-                    .get(row.id.as_str())?
-                    .map(|v| decode(v.value(), "advisories", &row.id))
-                    .transpose()?;
-                let change = match &old {
-                    Some(o) => {
-                        let newer = match (&row.modified, &o.modified) {
-                            (Some(new), Some(old)) => {
-                                new > old || (new == old && row.withdrawn != o.withdrawn)
-                            }
-                            (Some(_), None) => true,
-                            (None, _) => row.withdrawn != o.withdrawn,
-                        };
-                        if !newer {
-                            changes.push(AdvisoryChange::Unchanged);
-                            continue;
-                        }
-                        AdvisoryChange::Updated
-                    }
-                    None => AdvisoryChange::Added,
-                };
-                if seen.get(row.id.as_str())?.is_none() {
-                    seen.insert(row.id.as_str(), now)?;
-                }
-                if let Some(o) = old {
-                    for i in &o.identifiers {
-                        identifiers.remove((i.as_str(), o.id.as_str()))?;
-                    }
-                    for k in &o.keys {
-                        keys.remove((k.as_str(), o.id.as_str()))?;
-                    }
-                }
-                buf.clear();
-                encode(row, &mut buf);
-                meta.insert(row.id.as_str(), buf.as_slice())?;
-                json.insert(row.id.as_str(), bytes.as_slice())?;
-                for i in &row.identifiers {
-                    identifiers.insert((i.as_str(), row.id.as_str()), ())?;
-                }
-                for k in &row.keys {
-                    keys.insert((k.as_str(), row.id.as_str()), ())?;
-                }
-                changes.push(change);
-            }
+        let changes = write_rows(&txn, batch.rows)?;
+        let changed: Vec<String> = batch
+            .rows
+            .iter()
+            .zip(&changes)
+            .filter(|(_, c)| **c != AdvisoryChange::Unchanged)
+            .map(|((row, _), _)| row.id.clone())
+            .collect();
+        let wanted: HashSet<&str> = changed.iter().map(String::as_str).collect();
+        let matches: Vec<&MatchRecord> = batch
+            .matches
+            .iter()
+            .filter(|m| wanted.contains(m.advisory.as_str()))
+            .collect();
+        let diff = write_matches(&txn, &changed, &matches)?;
+        let mut events = 0;
+        if !diff.changes.is_empty() && self.events_wanted(&txn)? {
+            let mut recorded = crate::notify::events_for_matches(
+                &txn,
+                &diff.changes,
+                batch.cause,
+                crate::unix_now(),
+            )?;
+            crate::notify::append_events(&txn, &mut recorded)?;
+            events = recorded.len();
+        }
+        if let Some((key, value)) = batch.feed_state {
+            txn.open_table(FEED_STATE)?.insert(key, value)?;
+        }
+        let wrote = !changed.is_empty() || batch.feed_state.is_some();
+        if !wrote {
+            txn.abort()?;
+            return Ok((changes, 0));
         }
         txn.commit()?;
         self.bump();
-        Ok(changes)
+        Ok((changes, events))
     }
 
     /// Advisory ids answering to `identifier` (an id, alias or upstream id).
@@ -203,78 +251,24 @@ impl Store {
         self.replace_matches_of(&[advisory.to_string()], matches)
     }
 
-    /// Replaces the matches of several advisories at once (one transaction).
-    /// Only the difference is written: a row that is already there with the
-    /// same content is left alone, so re-matching an estate whose matches did
-    /// not change reads instead of rewriting hundreds of thousands of rows.
+    /// Replaces the matches of several advisories at once (one transaction),
+    /// recording the events the changes cause.
     pub fn replace_matches_of(&self, advisories: &[String], matches: &[MatchRecord]) -> Result<()> {
         let txn = self.db.begin_write()?;
-        let changed = {
-            let mut table = txn.open_table(MATCHES)?;
-            let mut by_advisory = txn.open_table(MATCHES_BY_ADVISORY)?;
-            let mut new: HashMap<&str, Vec<&MatchRecord>> = HashMap::new();
-            for m in matches {
-                new.entry(m.advisory.as_str()).or_default().push(m);
-            }
-            // In key order, so that the B-tree writes stay local.
-            let mut inserts: Vec<(&MatchRecord, Vec<u8>, bool)> = Vec::new();
-            let mut removals: Vec<(u64, &str)> = Vec::new();
-            for advisory in advisories {
-                let old: HashSet<u64> = by_advisory
-                    .range((advisory.as_str(), 0)..=(advisory.as_str(), u64::MAX))?
-                    .map(|e| e.map(|(k, _)| k.value().1))
-                    .collect::<std::result::Result<_, _>>()?;
-                let wanted = new.remove(advisory.as_str()).unwrap_or_default();
-                let keep: HashSet<u64> = wanted.iter().map(|m| m.package).collect();
-                removals.extend(
-                    old.iter()
-                        .filter(|p| !keep.contains(p))
-                        .map(|p| (*p, advisory.as_str())),
-                );
-                for m in wanted {
-                    let mut buf = Vec::new();
-                    encode(&StoredMatch::of(m), &mut buf);
-                    let was_there = old.contains(&m.package);
-                    if was_there
-                        && table
-                            .get((m.package, advisory.as_str()))?
-                            .is_some_and(|v| v.value() == buf.as_slice())
-                    {
-                        continue;
-                    }
-                    inserts.push((m, buf, was_there));
-                }
-            }
-            // Matches of advisories not named in `advisories` are written too.
-            for m in new.into_values().flatten() {
-                let mut buf = Vec::new();
-                encode(&StoredMatch::of(m), &mut buf);
-                inserts.push((m, buf, false));
-            }
-            let changed = !removals.is_empty() || !inserts.is_empty();
-            removals.sort_unstable();
-            for &(package, advisory) in &removals {
-                table.remove((package, advisory))?;
-            }
-            removals.sort_unstable_by(|a, b| (a.1, a.0).cmp(&(b.1, b.0)));
-            for &(package, advisory) in &removals {
-                by_advisory.remove((advisory, package))?;
-            }
-            inserts.sort_by(|a, b| (a.0.package, &a.0.advisory).cmp(&(b.0.package, &b.0.advisory)));
-            for (m, buf, _) in &inserts {
-                table.insert((m.package, m.advisory.as_str()), buf.as_slice())?;
-            }
-            inserts.sort_by(|a, b| (&a.0.advisory, a.0.package).cmp(&(&b.0.advisory, b.0.package)));
-            for (m, _, was_there) in &inserts {
-                if !was_there {
-                    by_advisory.insert((m.advisory.as_str(), m.package), ())?;
-                }
-            }
-            changed
-        };
-        if !changed {
+        let refs: Vec<&MatchRecord> = matches.iter().collect();
+        let diff = write_matches(&txn, advisories, &refs)?;
+        if !diff.wrote {
             txn.abort()?;
             return Ok(());
+        }
+        if !diff.changes.is_empty() && self.events_wanted(&txn)? {
+            let mut recorded = crate::notify::events_for_matches(
+                &txn,
+                &diff.changes,
+                "rematch",
+                crate::unix_now(),
+            )?;
+            crate::notify::append_events(&txn, &mut recorded)?;
         }
         txn.commit()?;
         self.bump();
@@ -338,4 +332,161 @@ impl Store {
         let txn = self.db.begin_read()?;
         Ok(txn.open_table(ADVISORIES)?.len()?)
     }
+}
+
+/// Writes the advisory rows that are newer than what is stored.
+fn write_rows(
+    txn: &redb::WriteTransaction,
+    rows: &[(AdvisoryRow, Vec<u8>)],
+) -> Result<Vec<AdvisoryChange>> {
+    let mut changes = Vec::with_capacity(rows.len());
+    let mut meta = txn.open_table(ADVISORIES)?;
+    let mut json = txn.open_table(ADVISORY_JSON)?;
+    let mut identifiers = txn.open_table(ADVISORY_IDENTIFIERS)?;
+    let mut keys = txn.open_table(ADVISORY_KEYS)?;
+    let mut seen = txn.open_table(ADVISORY_SEEN)?;
+    let now = crate::unix_now();
+    let mut buf = Vec::new();
+    for (row, bytes) in rows {
+        let old: Option<AdvisoryRow> = meta
+            .get(row.id.as_str())?
+            .map(|v| decode(v.value(), "advisories", &row.id))
+            .transpose()?;
+        let change = match &old {
+            Some(o) if !is_newer(row, o) => {
+                changes.push(AdvisoryChange::Unchanged);
+                continue;
+            }
+            Some(_) => AdvisoryChange::Updated,
+            None => AdvisoryChange::Added,
+        };
+        if seen.get(row.id.as_str())?.is_none() {
+            seen.insert(row.id.as_str(), now)?;
+        }
+        if let Some(o) = old {
+            for i in &o.identifiers {
+                identifiers.remove((i.as_str(), o.id.as_str()))?;
+            }
+            for k in &o.keys {
+                keys.remove((k.as_str(), o.id.as_str()))?;
+            }
+        }
+        buf.clear();
+        encode(row, &mut buf);
+        meta.insert(row.id.as_str(), buf.as_slice())?;
+        json.insert(row.id.as_str(), bytes.as_slice())?;
+        for i in &row.identifiers {
+            identifiers.insert((i.as_str(), row.id.as_str()), ())?;
+        }
+        for k in &row.keys {
+            keys.insert((k.as_str(), row.id.as_str()), ())?;
+        }
+        changes.push(change);
+    }
+    Ok(changes)
+}
+
+/// Replaces the matches of `advisories` by `matches` (plus any matches of
+/// other advisories given), writing only the difference: a row already
+/// there with the same content is left alone, so re-matching an estate
+/// whose matches did not change reads instead of rewriting hundreds of
+/// thousands of rows. Returns the affected match edges that appeared or
+/// disappeared.
+fn write_matches(
+    txn: &redb::WriteTransaction,
+    advisories: &[String],
+    matches: &[&MatchRecord],
+) -> Result<MatchDiff> {
+    let mut table = txn.open_table(MATCHES)?;
+    let mut by_advisory = txn.open_table(MATCHES_BY_ADVISORY)?;
+    let mut new: HashMap<&str, Vec<&MatchRecord>> = HashMap::new();
+    for m in matches {
+        new.entry(m.advisory.as_str()).or_default().push(m);
+    }
+    // In key order, so that the B-tree writes stay local.
+    let mut inserts: Vec<(&MatchRecord, Vec<u8>, bool)> = Vec::new();
+    let mut removals: Vec<(u64, &str)> = Vec::new();
+    let mut diff: Vec<MatchChange> = Vec::new();
+    for advisory in advisories {
+        let mut old: HashMap<u64, bool> = HashMap::new();
+        for e in by_advisory.range((advisory.as_str(), 0)..=(advisory.as_str(), u64::MAX))? {
+            old.insert(e?.0.value().1, false);
+        }
+        let wanted = new.remove(advisory.as_str()).unwrap_or_default();
+        let keep: HashSet<u64> = wanted.iter().map(|m| m.package).collect();
+        for (&package, _) in old.iter().filter(|(p, _)| !keep.contains(p)) {
+            removals.push((package, advisory.as_str()));
+        }
+        for m in wanted {
+            let mut buf = Vec::new();
+            encode(&StoredMatch::of(m), &mut buf);
+            let was_there = old.contains_key(&m.package);
+            if was_there
+                && table
+                    .get((m.package, advisory.as_str()))?
+                    .is_some_and(|v| v.value() == buf.as_slice())
+            {
+                continue;
+            }
+            inserts.push((m, buf, was_there));
+        }
+    }
+    // Matches of advisories not named in `advisories` are written too.
+    for m in new.into_values().flatten() {
+        let mut buf = Vec::new();
+        encode(&StoredMatch::of(m), &mut buf);
+        inserts.push((m, buf, false));
+    }
+    removals.sort_unstable();
+    for &(package, advisory) in &removals {
+        if let Some(v) = table.remove((package, advisory))? {
+            let stored: StoredMatch = decode(v.value(), "matches", advisory)?;
+            if stored.is_affected() {
+                diff.push((
+                    package,
+                    advisory.to_string(),
+                    stored.ecosystem,
+                    EventKind::Resolved,
+                ));
+            }
+        }
+    }
+    removals.sort_unstable_by(|a, b| (a.1, a.0).cmp(&(b.1, b.0)));
+    for &(package, advisory) in &removals {
+        by_advisory.remove((advisory, package))?;
+    }
+    inserts.sort_by(|a, b| (a.0.package, &a.0.advisory).cmp(&(b.0.package, &b.0.advisory)));
+    for (m, buf, _) in &inserts {
+        let before = table.insert((m.package, m.advisory.as_str()), buf.as_slice())?;
+        let was_affected = match before {
+            Some(v) => decode::<StoredMatch>(v.value(), "matches", &m.advisory)?.is_affected(),
+            None => false,
+        };
+        let is_affected = m.status == "affected";
+        if is_affected != was_affected {
+            let kind = if is_affected {
+                EventKind::Opened
+            } else {
+                EventKind::Resolved
+            };
+            diff.push((m.package, m.advisory.clone(), m.ecosystem.clone(), kind));
+        }
+    }
+    inserts.sort_by(|a, b| (&a.0.advisory, a.0.package).cmp(&(&b.0.advisory, b.0.package)));
+    for (m, _, was_there) in &inserts {
+        if !was_there {
+            by_advisory.insert((m.advisory.as_str(), m.package), ())?;
+        }
+    }
+    Ok(MatchDiff {
+        wrote: !removals.is_empty() || !inserts.is_empty(),
+        changes: diff,
+    })
+}
+
+/// What [`write_matches`] did: whether any row changed, and which affected
+/// match edges appeared or disappeared.
+struct MatchDiff {
+    wrote: bool,
+    changes: Vec<MatchChange>,
 }

@@ -18,6 +18,7 @@ mod codec;
 mod digests;
 mod enrichment;
 mod models;
+mod notify;
 mod policies;
 pub mod records;
 mod releases;
@@ -35,9 +36,11 @@ use aibomdb_graph::{DocumentFacts, PackageKey, Purl};
 use petgraph::graphmap::DiGraphMap;
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
+pub use advisories::AdvisoryBatch;
 pub use digests::DigestHit;
 pub use enrichment::{EnrichmentSource, KevEntry};
 pub use models::{Approval, LineageEdge};
+pub use notify::{Delivery, EventKind, MatchEvent, NotifyTarget};
 pub use policies::StoredPolicy;
 pub use records::{
     AdvisoryChange, AdvisoryRow, CoverageGap, DeployedPackage, DeploymentHit, DeploymentRecord,
@@ -186,6 +189,8 @@ struct GroupCache {
     lookup: std::collections::HashSet<(PackageId, LookupName)>,
     /// (package, document) rows, written sorted once the group's documents are.
     package_docs: Vec<(PackageId, DocumentId)>,
+    /// Events the group's documents cause, when someone listens (`notify.rs`).
+    events: Option<Vec<notify::MatchEvent>>,
 }
 
 pub struct Store {
@@ -197,6 +202,9 @@ pub struct Store {
     /// Every document's head, read once per generation: a blast-radius query
     /// touches a thousand documents and must not read each from disk.
     heads: std::sync::Mutex<Option<(u64, Heads)>>,
+    /// Live listeners (GraphQL subscriptions): while any is registered,
+    /// writes record events (`notify.rs`).
+    listeners: std::sync::atomic::AtomicUsize,
 }
 
 /// redb's file signature (`redb::tree_store::page_store::header::MAGICNUMBER`,
@@ -269,6 +277,7 @@ impl Store {
             path,
             generation: std::sync::atomic::AtomicU64::new(0),
             heads: std::sync::Mutex::new(None),
+            listeners: std::sync::atomic::AtomicUsize::new(0),
         };
         store.init()?;
         Ok(store)
@@ -432,6 +441,9 @@ impl Store {
         }
         let mut outcomes = Vec::with_capacity(docs.len());
         let mut seen = GroupCache::default();
+        if self.events_wanted(&txn)? {
+            seen.events = Some(Vec::new());
+        }
         for doc in docs {
             outcomes.push(Self::write_document(&txn, doc, &mut seen)?);
         }
@@ -442,6 +454,9 @@ impl Store {
             for pair in &seen.package_docs {
                 package_docs.insert(*pair, ())?;
             }
+        }
+        if let Some(events) = seen.events.as_mut() {
+            notify::append_events(&txn, events)?;
         }
         if outcomes
             .iter()
@@ -735,6 +750,31 @@ impl Store {
                     None
                 }
             };
+            if let Some(events) = seen.events.as_mut() {
+                // The events read these tables: redb opens a table once per
+                // transaction at a time.
+                drop((packages, doc_packages, match_table));
+                let exposures: HashSet<notify::Exposure> = matches
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, found)| Some((*ids.get(i).filter(|id| **id != 0)?, found)))
+                    .flat_map(|(id, found)| {
+                        found
+                            .iter()
+                            .filter(|m| m.status == "affected")
+                            .map(move |m| (id, m.advisory.clone(), m.ecosystem.clone()))
+                    })
+                    .collect();
+                let others: Vec<DocumentId> = deployment_record
+                    .current
+                    .iter()
+                    .map(|(_, d)| *d)
+                    .filter(|d| *d != doc_id)
+                    .collect();
+                events.extend(notify::events_for_supersession(
+                    txn, deployment, &others, superseded, &exposures, now,
+                )?);
+            }
             buf.clear();
             encode(&deployment_record, &mut buf);
             deployments.insert(deployment.as_str(), buf.as_slice())?;

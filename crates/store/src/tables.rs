@@ -108,3 +108,23 @@ pub(crate) const ENRICHMENT_SOURCES: TableDefinition<&str, &[u8]> =
 /// (when its users could first know). Added without a schema bump: records
 /// loaded before it existed have none.
 pub(crate) const ADVISORY_SEEN: TableDefinition<&str, u64> = TableDefinition::new("advisory_seen");
+
+/// Event sequence → `MatchEvent` (postcard): the notification outbox.
+/// Written in the transaction of the change; see `notify.rs`.
+pub(crate) const OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox");
+
+/// Target name → `NotifyTarget` (postcard): webhook targets.
+pub(crate) const NOTIFY_TARGETS: TableDefinition<&str, &[u8]> =
+    TableDefinition::new("notify_targets");
+
+/// Target name → the last event sequence it has handled.
+pub(crate) const NOTIFY_CURSORS: TableDefinition<&str, u64> =
+    TableDefinition::new("notify_cursors");
+
+/// (target, event sequence) → `Delivery` (postcard): the delivery log.
+pub(crate) const DELIVERIES: TableDefinition<(&str, u64), &[u8]> =
+    TableDefinition::new("deliveries");
+
+/// `source\0ecosystem` → `FeedState` (JSON, owned by the feeds crate): how
+/// far an advisory feed has been synced.
+pub(crate) const FEED_STATE: TableDefinition<&str, &[u8]> = TableDefinition::new("feed_state");

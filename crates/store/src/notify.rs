@@ -1,0 +1,421 @@
+//! The notification outbox: events written in the same transaction as the
+//! change that caused them (a match created or resolved by an advisory load,
+//! a sync or an ingest), webhook targets, and the delivery log.
+//!
+//! Events are recorded only while someone wants them: a webhook target is
+//! configured, or a live listener (a GraphQL subscription of the serving
+//! process) is registered. A bulk ingest into a store nobody listens to
+//! writes no event rows; a target added later starts from the events after
+//! it was added, never from the whole history.
+//!
+//! Delivery is the notify crate's job; the store keeps, per target, the
+//! last event handled (its cursor) and one log row per delivered, filtered
+//! or failing event, so a restart resumes where delivery stopped.
+
+use std::collections::{BTreeSet, HashSet};
+
+use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
+use serde::{Deserialize, Serialize};
+
+use crate::records::DocHead;
+use crate::tables::*;
+use crate::{PackageId, Result, Store, decode, encode, has_table};
+
+/// Whether a match began or ended for a deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    Opened,
+    Resolved,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Opened => "opened",
+            EventKind::Resolved => "resolved",
+        }
+    }
+}
+
+/// One change of exposure: `deployment` became exposed to `advisory` through
+/// `purl`, or stopped being exposed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MatchEvent {
+    /// Sequence number, strictly increasing: the event's id.
+    pub seq: u64,
+    /// Seconds since the epoch when the change was committed.
+    pub at: u64,
+    pub kind: EventKind,
+    /// What caused it: `advisory` (a load or sync) or `ingest`.
+    pub cause: String,
+    pub deployment: String,
+    pub advisory: String,
+    pub package: PackageId,
+    pub purl: String,
+    /// The OSV ecosystem the match was made under.
+    pub ecosystem: String,
+}
+
+/// A webhook target. The HMAC secret is not kept in the store: the target
+/// names the file that holds it, read at each delivery.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotifyTarget {
+    pub name: String,
+    pub url: String,
+    pub secret_file: Option<String>,
+    /// A CEL expression over the event; `None` delivers every event.
+    pub filter: Option<String>,
+    /// `json` (the event with its enrichment) or `slack` (`{"text": …}`).
+    pub format: String,
+    pub added_at: u64,
+}
+
+/// What happened to one event at one target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub target: String,
+    pub event: u64,
+    /// `delivered`, `filtered` (the filter said no) or `failing` (will retry).
+    pub status: String,
+    pub attempts: u32,
+    /// Seconds since the epoch of the last attempt.
+    pub last_attempt: u64,
+    /// When the next attempt is due (failing only).
+    pub next_attempt: u64,
+    pub http_status: Option<u16>,
+    pub error: Option<String>,
+}
+
+/// A (package, advisory) match edge that appeared or disappeared.
+pub(crate) type MatchChange = (PackageId, String, String, EventKind);
+
+impl Store {
+    /// Registers a live listener: while any is registered, changes record
+    /// events even when no webhook target is configured.
+    pub fn add_listener(&self) {
+        self.listeners
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+
+    pub fn remove_listener(&self) {
+        let _ = self.listeners.fetch_update(
+            std::sync::atomic::Ordering::AcqRel,
+            std::sync::atomic::Ordering::Acquire,
+            |n| Some(n.saturating_sub(1)),
+        );
+    }
+
+    /// Whether a write in `txn` should record events.
+    pub(crate) fn events_wanted(&self, txn: &redb::WriteTransaction) -> Result<bool> {
+        if self.listeners.load(std::sync::atomic::Ordering::Acquire) > 0 {
+            return Ok(true);
+        }
+        if !has_table(txn, "notify_targets")? {
+            return Ok(false);
+        }
+        Ok(!txn.open_table(NOTIFY_TARGETS)?.is_empty()?)
+    }
+
+    /// Stores (or replaces) a target. A new target's cursor starts at the
+    /// current end of the outbox: it receives what happens from now on.
+    pub fn put_notify_target(&self, target: &NotifyTarget) -> Result<()> {
+        let txn = self.db.begin_write()?;
+        {
+            let mut targets = txn.open_table(NOTIFY_TARGETS)?;
+            let mut cursors = txn.open_table(NOTIFY_CURSORS)?;
+            if cursors.get(target.name.as_str())?.is_none() {
+                let end = txn
+                    .open_table(META)?
+                    .get("next_event_seq")?
+                    .map_or(1, |v| v.value());
+                cursors.insert(target.name.as_str(), end.saturating_sub(1))?;
+            }
+            let mut buf = Vec::new();
+            encode(target, &mut buf);
+            targets.insert(target.name.as_str(), buf.as_slice())?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Removes a target, its cursor and its delivery log; false when there was none.
+    pub fn remove_notify_target(&self, name: &str) -> Result<bool> {
+        let txn = self.db.begin_write()?;
+        let removed = {
+            let mut targets = txn.open_table(NOTIFY_TARGETS)?;
+            let removed = targets.remove(name)?.is_some();
+            txn.open_table(NOTIFY_CURSORS)?.remove(name)?;
+            let mut log = txn.open_table(DELIVERIES)?;
+            let keys: Vec<u64> = log
+                .range((name, 0)..=(name, u64::MAX))?
+                .map(|e| e.map(|(k, _)| k.value().1))
+                .collect::<std::result::Result<_, _>>()?;
+            for seq in keys {
+                log.remove((name, seq))?;
+            }
+            removed
+        };
+        txn.commit()?;
+        Ok(removed)
+    }
+
+    pub fn notify_targets(&self) -> Result<Vec<NotifyTarget>> {
+        let txn = self.db.begin_read()?;
+        let table = match txn.open_table(NOTIFY_TARGETS) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        let mut out = Vec::new();
+        for entry in table.iter()? {
+            let (k, v) = entry?;
+            out.push(decode(v.value(), "notify_targets", k.value())?);
+        }
+        Ok(out)
+    }
+
+    /// The last event a target has handled (delivered or filtered out).
+    pub fn notify_cursor(&self, target: &str) -> Result<u64> {
+        let txn = self.db.begin_read()?;
+        let table = match txn.open_table(NOTIFY_CURSORS) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(0),
+            Err(e) => return Err(e.into()),
+        };
+        Ok(table.get(target)?.map_or(0, |v| v.value()))
+    }
+
+    /// Up to `limit` events after `seq`, in order.
+    pub fn events_after(&self, seq: u64, limit: usize) -> Result<Vec<MatchEvent>> {
+        let txn = self.db.begin_read()?;
+        let table = match txn.open_table(OUTBOX) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        let mut out = Vec::new();
+        for entry in table.range(seq.saturating_add(1)..)? {
+            let (k, v) = entry?;
+            out.push(decode(v.value(), "outbox", &k.value().to_string())?);
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// The sequence number of the newest event (0 when none).
+    pub fn last_event_seq(&self) -> Result<u64> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(META)?;
+        Ok(table
+            .get("next_event_seq")?
+            .map_or(0, |v| v.value().saturating_sub(1)))
+    }
+
+    /// Records what happened to an event at a target; when the event is
+    /// handled (`delivered` or `filtered`) the target's cursor moves past it.
+    /// Never bumps the generation: deliveries change no answer about the graph.
+    pub fn record_delivery(&self, delivery: &Delivery) -> Result<()> {
+        let txn = self.db.begin_write()?;
+        {
+            // A target removed while its delivery was in flight keeps no log.
+            if txn
+                .open_table(NOTIFY_TARGETS)?
+                .get(delivery.target.as_str())?
+                .is_none()
+            {
+                return Ok(());
+            }
+            let mut log = txn.open_table(DELIVERIES)?;
+            let mut buf = Vec::new();
+            encode(delivery, &mut buf);
+            log.insert((delivery.target.as_str(), delivery.event), buf.as_slice())?;
+            if delivery.status != "failing" {
+                let mut cursors = txn.open_table(NOTIFY_CURSORS)?;
+                let at = cursors
+                    .get(delivery.target.as_str())?
+                    .map_or(0, |v| v.value());
+                if delivery.event > at {
+                    cursors.insert(delivery.target.as_str(), delivery.event)?;
+                }
+            }
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// The delivery log of a target (all targets when `None`), newest first.
+    pub fn deliveries(&self, target: Option<&str>, limit: usize) -> Result<Vec<Delivery>> {
+        let txn = self.db.begin_read()?;
+        let table = match txn.open_table(DELIVERIES) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        let mut out: Vec<Delivery> = Vec::new();
+        let rows = match target {
+            Some(t) => table.range((t, 0)..=(t, u64::MAX))?,
+            None => table.range::<(&str, u64)>(..)?,
+        };
+        for entry in rows {
+            let (k, v) = entry?;
+            let (t, seq) = k.value();
+            out.push(decode(v.value(), "deliveries", &format!("{t}/{seq}"))?);
+        }
+        out.sort_by(|a, b| {
+            (b.last_attempt, b.event, &a.target).cmp(&(a.last_attempt, a.event, &b.target))
+        });
+        out.truncate(limit);
+        Ok(out)
+    }
+}
+
+/// Appends events to the outbox in `txn`, numbering them.
+pub(crate) fn append_events(txn: &redb::WriteTransaction, events: &mut [MatchEvent]) -> Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let mut meta = txn.open_table(META)?;
+    let mut next = meta.get("next_event_seq")?.map_or(1, |v| v.value());
+    let mut outbox = txn.open_table(OUTBOX)?;
+    let mut buf = Vec::new();
+    for e in events.iter_mut() {
+        e.seq = next;
+        next += 1;
+        buf.clear();
+        encode(&*e, &mut buf);
+        outbox.insert(e.seq, buf.as_slice())?;
+    }
+    meta.insert("next_event_seq", next)?;
+    Ok(())
+}
+
+/// Events for match edges that changed estate-wide (an advisory load): one
+/// per deployment whose current documents hold the package.
+pub(crate) fn events_for_matches(
+    txn: &redb::WriteTransaction,
+    changes: &[MatchChange],
+    cause: &str,
+    at: u64,
+) -> Result<Vec<MatchEvent>> {
+    let package_docs = txn.open_table(PACKAGE_DOCUMENTS)?;
+    let heads = txn.open_table(DOCUMENT_HEADS)?;
+    let packages = txn.open_table(PACKAGES)?;
+    let mut out = Vec::new();
+    for (package, advisory, ecosystem, kind) in changes {
+        let (package, kind) = (*package, *kind);
+        let mut deployments = BTreeSet::new();
+        for entry in package_docs.range((package, 0)..=(package, u64::MAX))? {
+            let doc = entry?.0.value().1;
+            if let Some(v) = heads.get(doc)? {
+                let head: DocHead = decode(v.value(), "document_heads", &doc.to_string())?;
+                if head.current {
+                    deployments.insert(head.deployment);
+                }
+            }
+        }
+        if deployments.is_empty() {
+            continue;
+        }
+        let purl = purl_of(&packages, package)?;
+        for deployment in deployments {
+            out.push(MatchEvent {
+                seq: 0,
+                at,
+                kind,
+                cause: cause.to_string(),
+                deployment,
+                advisory: advisory.to_string(),
+                package,
+                purl: purl.clone(),
+                ecosystem: ecosystem.to_string(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn purl_of(packages: &redb::Table<u64, &[u8]>, package: PackageId) -> Result<String> {
+    Ok(match packages.get(package)? {
+        Some(v) => {
+            let record: crate::PackageRecord = decode(v.value(), "packages", &package.to_string())?;
+            record.key
+        }
+        None => String::new(),
+    })
+}
+
+/// One affected match of a document: (package, advisory, ecosystem).
+pub(crate) type Exposure = (PackageId, String, String);
+
+/// Events for one deployment whose document `old` was superseded by `new`:
+/// exposures the new document brings that no other current document of the
+/// deployment already held, and exposures that left with the old one.
+pub(crate) fn events_for_supersession(
+    txn: &redb::WriteTransaction,
+    deployment: &str,
+    other_current: &[u64],
+    old: Option<u64>,
+    new: &HashSet<Exposure>,
+    at: u64,
+) -> Result<Vec<MatchEvent>> {
+    // The document → package rows, not the package → document index: the
+    // index of a group commit is written at its end, after every document.
+    let doc_packages = txn.open_table(DOCUMENT_PACKAGES)?;
+    let packages = txn.open_table(PACKAGES)?;
+    let held_elsewhere = |package: PackageId| -> Result<bool> {
+        for doc in other_current {
+            if doc_packages.get((*doc, package))?.is_some() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    };
+    let mut before: HashSet<Exposure> = HashSet::new();
+    if let Some(old) = old {
+        let matches = txn.open_table(MATCHES)?;
+        for entry in doc_packages.range((old, 0)..=(old, u64::MAX))? {
+            let package = entry?.0.value().1;
+            for m in matches.range((package, "")..=(package, "\u{10FFFF}"))? {
+                let (k, v) = m?;
+                let advisory = k.value().1;
+                let stored: crate::advisories::StoredMatch =
+                    decode(v.value(), "matches", advisory)?;
+                if stored.is_affected() {
+                    before.insert((package, advisory.to_string(), stored.ecosystem().into()));
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut push = |(package, advisory, ecosystem): &Exposure, kind| -> Result<()> {
+        if held_elsewhere(*package)? {
+            return Ok(());
+        }
+        out.push(MatchEvent {
+            seq: 0,
+            at,
+            kind,
+            cause: "ingest".into(),
+            deployment: deployment.to_string(),
+            advisory: advisory.clone(),
+            package: *package,
+            purl: purl_of(&packages, *package)?,
+            ecosystem: ecosystem.clone(),
+        });
+        Ok(())
+    };
+    let mut opened: Vec<&Exposure> = new.difference(&before).collect();
+    opened.sort();
+    for e in opened {
+        push(e, EventKind::Opened)?;
+    }
+    let mut resolved: Vec<&Exposure> = before.difference(new).collect();
+    resolved.sort();
+    for e in resolved {
+        push(e, EventKind::Resolved)?;
+    }
+    Ok(out)
+}
