@@ -12,7 +12,9 @@ mod report;
 mod severity;
 mod vex;
 
-pub use load::{LoadError, LoadLimits, Loaded, load_bytes, load_path, sniff, sniff_file};
+pub use load::{
+    LoadError, LoadLimits, Loaded, load_bytes, load_path, load_zip_bytes, sniff, sniff_file,
+};
 pub use matcher::{
     DocumentMatches, LoadSummary, RematchSummary, apply_advisories, evaluate, evaluate_prepared,
     load_advisories, lookup_names, match_document, rematch_all,

@@ -213,15 +213,32 @@ fn load_file(path: &Path, limits: &LoadLimits, out: &mut Loaded) -> Result<(), L
 }
 
 fn load_zip(path: &Path, limits: &LoadLimits, out: &mut Loaded) -> Result<(), LoadError> {
-    let zip_err = |message: String| LoadError::Zip {
-        path: path.to_path_buf(),
-        message,
-    };
     let file = std::fs::File::open(path).map_err(|source| LoadError::Io {
         path: path.to_path_buf(),
         source,
     })?;
-    let mut archive = zip::ZipArchive::new(file).map_err(|e| zip_err(e.to_string()))?;
+    read_zip(path, file, limits, out)
+}
+
+/// Reads the records of a zip export held in memory (a download); `name`
+/// is where it came from, for messages.
+pub fn load_zip_bytes(name: &str, bytes: &[u8], limits: &LoadLimits) -> Result<Loaded, LoadError> {
+    let mut out = Loaded::default();
+    read_zip(Path::new(name), std::io::Cursor::new(bytes), limits, &mut out)?;
+    Ok(out)
+}
+
+fn read_zip<R: Read + std::io::Seek>(
+    path: &Path,
+    reader: R,
+    limits: &LoadLimits,
+    out: &mut Loaded,
+) -> Result<(), LoadError> {
+    let zip_err = |message: String| LoadError::Zip {
+        path: path.to_path_buf(),
+        message,
+    };
+    let mut archive = zip::ZipArchive::new(reader).map_err(|e| zip_err(e.to_string()))?;
     if archive.len() > limits.max_zip_entries {
         return Err(zip_err(format!(
             "{} entries, over the limit of {}",

@@ -20,6 +20,18 @@ pub enum Level {
 }
 
 impl Level {
+    /// The lower-case word (`critical` … `unknown`), as the JSON outputs write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Unknown => "unknown",
+            Level::None => "none",
+            Level::Low => "low",
+            Level::Medium => "medium",
+            Level::High => "high",
+            Level::Critical => "critical",
+        }
+    }
+
     pub fn parse(s: &str) -> Option<Level> {
         Some(match s.to_ascii_lowercase().as_str() {
             "none" => Level::None,

@@ -490,3 +490,32 @@ struct MatchDiff {
     wrote: bool,
     changes: Vec<MatchChange>,
 }
+
+impl Store {
+    /// A feed's saved state (opaque to the store; the feeds crate owns it).
+    pub fn feed_state(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        let txn = self.db.begin_read()?;
+        let table = match txn.open_table(FEED_STATE) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        Ok(table.get(key)?.map(|v| v.value().to_vec()))
+    }
+
+    /// Every feed state, by key.
+    pub fn feed_states(&self) -> Result<Vec<(String, Vec<u8>)>> {
+        let txn = self.db.begin_read()?;
+        let table = match txn.open_table(FEED_STATE) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        let mut out = Vec::new();
+        for entry in table.iter()? {
+            let (k, v) = entry?;
+            out.push((k.value().to_string(), v.value().to_vec()));
+        }
+        Ok(out)
+    }
+}

@@ -79,10 +79,10 @@ pub struct Delivery {
     /// `delivered`, `filtered` (the filter said no) or `failing` (will retry).
     pub status: String,
     pub attempts: u32,
-    /// Seconds since the epoch of the last attempt.
-    pub last_attempt: u64,
-    /// When the next attempt is due (failing only).
-    pub next_attempt: u64,
+    /// Milliseconds since the epoch of the last attempt.
+    pub last_attempt_ms: u64,
+    /// When the next attempt is due, in milliseconds since the epoch (failing only).
+    pub next_attempt_ms: u64,
     pub http_status: Option<u16>,
     pub error: Option<String>,
 }
@@ -246,6 +246,20 @@ impl Store {
         Ok(())
     }
 
+    /// The log row of one event at one target, if any.
+    pub fn delivery(&self, target: &str, event: u64) -> Result<Option<Delivery>> {
+        let txn = self.db.begin_read()?;
+        let table = match txn.open_table(DELIVERIES) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        table
+            .get((target, event))?
+            .map(|v| decode(v.value(), "deliveries", &format!("{target}/{event}")))
+            .transpose()
+    }
+
     /// The delivery log of a target (all targets when `None`), newest first.
     pub fn deliveries(&self, target: Option<&str>, limit: usize) -> Result<Vec<Delivery>> {
         let txn = self.db.begin_read()?;
@@ -265,7 +279,7 @@ impl Store {
             out.push(decode(v.value(), "deliveries", &format!("{t}/{seq}"))?);
         }
         out.sort_by(|a, b| {
-            (b.last_attempt, b.event, &a.target).cmp(&(a.last_attempt, a.event, &b.target))
+            (b.last_attempt_ms, b.event, &a.target).cmp(&(a.last_attempt_ms, a.event, &b.target))
         });
         out.truncate(limit);
         Ok(out)

@@ -1,0 +1,234 @@
+//! Where a feed comes from: a base URL laid out like the OSV data export, or
+//! a directory with the same layout. Both answer "this file, unless it is
+//! the version I already have".
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::FeedError;
+
+/// A file fetched from a source, or the news that it has not changed.
+pub enum Fetched {
+    NotModified,
+    NotFound,
+    Body {
+        bytes: Vec<u8>,
+        /// What identifies this version for the next conditional request:
+        /// the ETag (HTTP), or size and modification time (a directory).
+        etag: Option<String>,
+        last_modified: Option<String>,
+    },
+}
+
+/// The version of a file already held, for a conditional request.
+#[derive(Default, Clone, Copy)]
+pub struct Held<'a> {
+    pub etag: Option<&'a str>,
+    pub last_modified: Option<&'a str>,
+}
+
+pub enum Source {
+    Http { base: String, agent: ureq::Agent },
+    Dir(PathBuf),
+}
+
+/// Largest single file fetched (an ecosystem's `all.zip` is the big one:
+/// PyPI's is tens of MB).
+pub(crate) const MAX_FILE_BYTES: u64 = 2 * 1024 * 1024 * 1024;
+
+impl Source {
+    /// `URL` (http:// or https://) or a directory.
+    pub fn parse(source: &str) -> Result<Source, FeedError> {
+        if source.starts_with("http://") || source.starts_with("https://") {
+            let config = ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .timeout_connect(Some(Duration::from_secs(15)))
+                .timeout_global(Some(Duration::from_secs(600)))
+                .user_agent(concat!("aibomdb/", env!("CARGO_PKG_VERSION")))
+                .build();
+            return Ok(Source::Http {
+                base: source.trim_end_matches('/').to_string(),
+                agent: ureq::Agent::new_with_config(config),
+            });
+        }
+        let dir = PathBuf::from(source);
+        if !dir.is_dir() {
+            return Err(FeedError::Source(format!(
+                "{source}: neither an http(s) URL nor a directory"
+            )));
+        }
+        Ok(Source::Dir(dir))
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Source::Http { base, .. } => base.clone(),
+            Source::Dir(d) => d.display().to_string(),
+        }
+    }
+
+    /// Where the file at `segments` (relative to the base) is, for messages.
+    pub fn url(&self, segments: &[&str]) -> String {
+        match self {
+            Source::Http { base, .. } => {
+                let mut url = base.clone();
+                for s in segments {
+                    url.push('/');
+                    url.push_str(&escape(s));
+                }
+                url
+            }
+            Source::Dir(dir) => segments
+                .iter()
+                .fold(dir.clone(), |p, s| p.join(s))
+                .display()
+                .to_string(),
+        }
+    }
+
+    /// Fetches the file at `segments` (relative to the base). A segment
+    /// that would leave the base (`..`, a separator) is refused.
+    pub fn fetch(&self, segments: &[&str], held: Held<'_>) -> Result<Fetched, FeedError> {
+        if let Some(bad) = segments
+            .iter()
+            .find(|s| s.is_empty() || **s == "." || **s == ".." || s.contains(['/', '\\', '\0']))
+        {
+            return Err(FeedError::Source(format!(
+                "{bad:?} cannot be part of a feed path"
+            )));
+        }
+        match self {
+            Source::Http { agent, .. } => fetch_http(agent, &self.url(segments), held),
+            Source::Dir(_) => fetch_file(std::path::Path::new(&self.url(segments)), held),
+        }
+    }
+}
+
+fn fetch_http(agent: &ureq::Agent, url: &str, held: Held<'_>) -> Result<Fetched, FeedError> {
+    let failed = |e: ureq::Error| FeedError::Fetch {
+        url: url.to_string(),
+        message: e.to_string(),
+    };
+    let mut request = agent.get(url);
+    if let Some(etag) = held.etag {
+        request = request.header("If-None-Match", etag);
+    }
+    if let Some(lm) = held.last_modified {
+        request = request.header("If-Modified-Since", lm);
+    }
+    let mut response = request.call().map_err(failed)?;
+    let status = response.status().as_u16();
+    match status {
+        304 => return Ok(Fetched::NotModified),
+        404 => return Ok(Fetched::NotFound),
+        200 => {}
+        other => {
+            return Err(FeedError::Fetch {
+                url: url.to_string(),
+                message: format!("HTTP {other}"),
+            });
+        }
+    }
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let etag = header("etag");
+    let last_modified = header("last-modified");
+    let expected = header("content-length").and_then(|v| v.parse::<u64>().ok());
+    // A connection dropped mid-body is an error here, never a short file.
+    let bytes = response
+        .body_mut()
+        .with_config()
+        .limit(MAX_FILE_BYTES)
+        .read_to_vec()
+        .map_err(failed)?;
+    if let Some(n) = expected
+        && n != bytes.len() as u64
+    {
+        return Err(FeedError::Fetch {
+            url: url.to_string(),
+            message: format!("body ended after {} of {n} bytes", bytes.len()),
+        });
+    }
+    Ok(Fetched::Body {
+        bytes,
+        etag,
+        last_modified,
+    })
+}
+
+fn fetch_file(path: &std::path::Path, held: Held<'_>) -> Result<Fetched, FeedError> {
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Fetched::NotFound),
+        Err(e) => {
+            return Err(FeedError::Fetch {
+                url: path.display().to_string(),
+                message: e.to_string(),
+            });
+        }
+    };
+    let modified = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    let etag = format!("{}-{modified}", meta.len());
+    if held.etag == Some(etag.as_str()) {
+        return Ok(Fetched::NotModified);
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(FeedError::Fetch {
+            url: path.display().to_string(),
+            message: format!("{} bytes, over the limit of {MAX_FILE_BYTES}", meta.len()),
+        });
+    }
+    let bytes = std::fs::read(path).map_err(|e| FeedError::Fetch {
+        url: path.display().to_string(),
+        message: e.to_string(),
+    })?;
+    Ok(Fetched::Body {
+        bytes,
+        etag: Some(etag),
+        last_modified: None,
+    })
+}
+
+/// Percent-encodes what may not appear raw in one path segment (ecosystem
+/// names such as `Ubuntu:22.04:LTS` and `Red Hat` carry `:` and spaces).
+pub(crate) fn escape(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for b in segment.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~:".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_keeps_ecosystem_names_readable() {
+        assert_eq!(escape("Ubuntu:22.04:LTS"), "Ubuntu:22.04:LTS");
+        assert_eq!(escape("Red Hat"), "Red%20Hat");
+        assert_eq!(escape("a/b"), "a%2Fb");
+    }
+
+    #[test]
+    fn segments_cannot_leave_the_base() {
+        let source = Source::Dir(std::env::temp_dir());
+        for bad in ["..", ".", "", "a/b", "a\\b"] {
+            assert!(source.fetch(&["PyPI", bad], Held::default()).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,383 @@
+//! Notifications: delivering the store's outbox of match events to webhook
+//! targets, at least once, in order per target, with retries and backoff.
+//!
+//! The store writes each event in the transaction of the change that caused
+//! it (`aibomdb-store`'s `notify.rs`); this crate reads events after each
+//! target's cursor, enriches them (severity, CVSS score, KEV), applies the
+//! target's CEL filter, signs the body with HMAC-SHA256 and POSTs it. A
+//! failure is logged with its HTTP status and retried after a backoff that
+//! doubles per attempt; the events behind it wait (order is kept). Because
+//! cursor and log live in the store, a restarted server carries on where it
+//! stopped. Receivers deduplicate by the event id (`X-Aibomdb-Event`):
+//! an event whose delivery succeeded but was not yet logged when the
+//! process died is sent again.
+
+mod filter;
+
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use serde::Serialize;
+use sha2::Sha256;
+
+use aibomdb_store::{Delivery, MatchEvent, NotifyTarget, Store, StoreError};
+
+pub use filter::{Filter, FilterError, VARIABLES};
+
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    #[error("{0}")]
+    BadTarget(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// An event as a target receives it: the change plus what a filter or a
+/// person needs to judge it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Notification {
+    /// The event's id; receivers deduplicate by it.
+    pub id: u64,
+    /// `opened` or `resolved`.
+    pub kind: String,
+    pub cause: String,
+    /// Seconds since the epoch when the change was committed.
+    pub at: u64,
+    pub deployment: String,
+    pub advisory: String,
+    pub aliases: Vec<String>,
+    pub summary: Option<String>,
+    pub package: String,
+    pub ecosystem: String,
+    /// `critical`, `high`, `medium`, `low`, `none` or `unknown`.
+    pub severity: String,
+    /// CVSS base score, when the record carries a vector.
+    pub score: Option<f64>,
+    /// Listed in CISA's Known Exploited Vulnerabilities catalog.
+    pub kev: bool,
+}
+
+/// Builds the notification for an event from what the store holds now.
+pub fn notification(store: &Store, event: &MatchEvent) -> Result<Notification, StoreError> {
+    let advisory = store
+        .advisory_json(&event.advisory)?
+        .and_then(|json| serde_json::from_slice::<aibomdb_osv::Advisory>(&json).ok());
+    let (level, score) = advisory
+        .as_ref()
+        .map_or((aibomdb_osv::Level::Unknown, None), aibomdb_osv::severity);
+    let aliases: Vec<String> = advisory
+        .as_ref()
+        .map(|a| a.aliases.clone())
+        .unwrap_or_default();
+    let mut kev = false;
+    for cve in std::iter::once(&event.advisory)
+        .chain(&aliases)
+        .filter(|i| i.starts_with("CVE-"))
+    {
+        if store.kev(cve)?.is_some() {
+            kev = true;
+            break;
+        }
+    }
+    Ok(Notification {
+        id: event.seq,
+        kind: event.kind.as_str().to_string(),
+        cause: event.cause.clone(),
+        at: event.at,
+        deployment: event.deployment.clone(),
+        advisory: event.advisory.clone(),
+        aliases,
+        summary: advisory.as_ref().and_then(|a| a.summary.clone()),
+        package: event.purl.clone(),
+        ecosystem: event.ecosystem.clone(),
+        severity: level.as_str().to_string(),
+        score,
+        kev,
+    })
+}
+
+/// The request body for a target's format.
+pub fn body(target: &NotifyTarget, n: &Notification) -> Vec<u8> {
+    if target.format == "slack" {
+        let verb = if n.kind == "opened" {
+            "is now exposed to"
+        } else {
+            "is no longer exposed to"
+        };
+        let score = n.score.map(|s| format!(" {s:.1}")).unwrap_or_default();
+        let kev = if n.kev { ", known exploited (KEV)" } else { "" };
+        let text = format!(
+            "*{}* {verb} *{}* ({}{score}{kev}) through `{}`{}",
+            n.deployment,
+            n.advisory,
+            n.severity,
+            n.package,
+            n.summary
+                .as_deref()
+                .map(|s| format!(": {s}"))
+                .unwrap_or_default()
+        );
+        return serde_json::to_vec(&serde_json::json!({ "text": text })).unwrap_or_default();
+    }
+    serde_json::to_vec(n).unwrap_or_default()
+}
+
+/// `sha256=<hex>` of HMAC-SHA256(secret, body), as GitHub signs webhooks.
+pub fn signature(secret: &[u8], body: &[u8]) -> String {
+    // HMAC takes a key of any length.
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret).unwrap_or_else(|_| unreachable!());
+    mac.update(body);
+    let bytes = mac.finalize().into_bytes();
+    let mut hex = String::with_capacity(71);
+    hex.push_str("sha256=");
+    for b in bytes {
+        hex.push_str(&format!("{b:02x}"));
+    }
+    hex
+}
+
+/// Checks a target before it is stored: the URL, the secret file, the filter.
+pub fn check_target(target: &NotifyTarget) -> Result<(), NotifyError> {
+    if !(target.url.starts_with("http://") || target.url.starts_with("https://")) {
+        return Err(NotifyError::BadTarget(format!(
+            "--url {:?}: an http:// or https:// URL is needed",
+            target.url
+        )));
+    }
+    if !["json", "slack"].contains(&target.format.as_str()) {
+        return Err(NotifyError::BadTarget(format!(
+            "--format {:?}: json or slack",
+            target.format
+        )));
+    }
+    if let Some(f) = &target.secret_file {
+        read_secret(f).map_err(NotifyError::BadTarget)?;
+    }
+    if let Some(expr) = &target.filter {
+        Filter::parse(expr).map_err(|e| NotifyError::BadTarget(format!("--filter: {e}")))?;
+    }
+    Ok(())
+}
+
+/// The first line of a secret file (never logged).
+fn read_secret(path: &str) -> Result<Vec<u8>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("--secret-file {path}: {e}"))?;
+    let secret = text.lines().next().unwrap_or_default().trim();
+    if secret.len() < 16 {
+        return Err(format!(
+            "--secret-file {path}: the secret must be at least 16 characters"
+        ));
+    }
+    Ok(secret.as_bytes().to_vec())
+}
+
+/// How deliveries are made.
+#[derive(Debug, Clone)]
+pub struct DeliveryOptions {
+    /// First retry delay; it doubles per failed attempt up to `max_backoff`.
+    pub backoff: Duration,
+    pub max_backoff: Duration,
+    /// Longest one POST may take.
+    pub timeout: Duration,
+    /// Most events sent per target per round.
+    pub batch: usize,
+}
+
+impl Default for DeliveryOptions {
+    fn default() -> Self {
+        DeliveryOptions {
+            backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(3600),
+            timeout: Duration::from_secs(10),
+            batch: 256,
+        }
+    }
+}
+
+/// What one round of delivery did.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct RoundReport {
+    pub delivered: usize,
+    pub filtered: usize,
+    pub failed: usize,
+    /// Targets whose next attempt is not due yet.
+    pub waiting: usize,
+}
+
+/// Sends what is due, to every target, once. Returns what it did.
+pub fn deliver_round(
+    store: &Store,
+    agent: &ureq::Agent,
+    options: &DeliveryOptions,
+) -> Result<RoundReport, NotifyError> {
+    let mut report = RoundReport::default();
+    for target in store.notify_targets()? {
+        deliver_target(store, agent, options, &target, &mut report)?;
+    }
+    Ok(report)
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn deliver_target(
+    store: &Store,
+    agent: &ureq::Agent,
+    options: &DeliveryOptions,
+    target: &NotifyTarget,
+    report: &mut RoundReport,
+) -> Result<(), NotifyError> {
+    let cursor = store.notify_cursor(&target.name)?;
+    let events = store.events_after(cursor, options.batch)?;
+    if events.is_empty() {
+        return Ok(());
+    }
+    // A filter that no longer compiles (stored by an older version) fails
+    // each event visibly in the log rather than dropping it.
+    let filter = target.filter.as_deref().map(Filter::parse).transpose();
+    for event in events {
+        let previous = store.delivery(&target.name, event.seq)?;
+        let attempts = previous.as_ref().map_or(0, |d| d.attempts);
+        if let Some(d) = &previous
+            && d.status == "failing"
+            && d.next_attempt_ms > now_ms()
+        {
+            report.waiting += 1;
+            return Ok(());
+        }
+        let n = notification(store, &event)?;
+        let mut delivery = Delivery {
+            target: target.name.clone(),
+            event: event.seq,
+            status: String::new(),
+            attempts,
+            last_attempt_ms: now_ms(),
+            next_attempt_ms: 0,
+            http_status: None,
+            error: None,
+        };
+        let wanted = match &filter {
+            Ok(Some(f)) => f.matches(&n),
+            Ok(None) => Ok(true),
+            Err(e) => Err(e.to_string()),
+        };
+        match wanted {
+            Ok(false) => {
+                delivery.status = "filtered".into();
+                store.record_delivery(&delivery)?;
+                report.filtered += 1;
+                continue;
+            }
+            Ok(true) => {}
+            Err(e) => {
+                delivery.error = Some(format!("filter: {e}"));
+            }
+        }
+        if delivery.error.is_none() {
+            delivery.attempts += 1;
+            match post(agent, options, target, &n) {
+                Ok(status) if (200..300).contains(&status) => {
+                    delivery.status = "delivered".into();
+                    delivery.http_status = Some(status);
+                    store.record_delivery(&delivery)?;
+                    report.delivered += 1;
+                    continue;
+                }
+                Ok(status) => {
+                    delivery.http_status = Some(status);
+                    delivery.error = Some(format!("HTTP {status}"));
+                }
+                Err(e) => delivery.error = Some(e),
+            }
+        }
+        let shift = delivery.attempts.saturating_sub(1).min(30);
+        let wait = options
+            .backoff
+            .saturating_mul(1u32 << shift)
+            .min(options.max_backoff);
+        delivery.status = "failing".into();
+        delivery.next_attempt_ms = now_ms() + wait.as_millis() as u64;
+        tracing::warn!(
+            target = %target.name,
+            event = event.seq,
+            attempts = delivery.attempts,
+            error = delivery.error.as_deref().unwrap_or(""),
+            "notification not delivered; will retry"
+        );
+        store.record_delivery(&delivery)?;
+        report.failed += 1;
+        return Ok(());
+    }
+    Ok(())
+}
+
+/// POSTs one notification; the HTTP status, or why there was none.
+fn post(
+    agent: &ureq::Agent,
+    options: &DeliveryOptions,
+    target: &NotifyTarget,
+    n: &Notification,
+) -> Result<u16, String> {
+    let body = body(target, n);
+    let mut request = agent
+        .post(&target.url)
+        .config()
+        .timeout_global(Some(options.timeout))
+        .build()
+        .header("Content-Type", "application/json")
+        .header("X-Aibomdb-Event", n.id.to_string())
+        .header("X-Aibomdb-Target", target.name.as_str());
+    if let Some(path) = &target.secret_file {
+        let secret = read_secret(path)?;
+        request = request.header("X-Aibomdb-Signature-256", signature(&secret, &body));
+    }
+    let response = request.send(&body[..]).map_err(|e| e.to_string())?;
+    Ok(response.status().as_u16())
+}
+
+/// An HTTP agent for deliveries: statuses are answers, not errors.
+pub fn agent() -> ureq::Agent {
+    let config = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_connect(Some(Duration::from_secs(5)))
+        .max_redirects(0)
+        .user_agent(concat!("aibomdb/", env!("CARGO_PKG_VERSION")))
+        .build();
+    ureq::Agent::new_with_config(config)
+}
+
+/// Delivers in the background until `stop` is set: a round whenever the
+/// outbox may hold something new, every `poll` at most.
+pub fn run_worker(
+    store: std::sync::Arc<Store>,
+    options: DeliveryOptions,
+    poll: Duration,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) {
+    let agent = agent();
+    while !stop.load(std::sync::atomic::Ordering::Acquire) {
+        match deliver_round(&store, &agent, &options) {
+            Ok(r) if r.delivered + r.filtered > 0 => continue,
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "notification delivery round failed"),
+        }
+        std::thread::sleep(poll);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signature_matches_rfc4231_case_2() {
+        // RFC 4231 test case 2: key "Jefe", data "what do ya want for nothing?".
+        assert_eq!(
+            signature(b"Jefe", b"what do ya want for nothing?"),
+            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+}
