@@ -5,9 +5,12 @@
 // First, so that its print macros shadow std's everywhere below.
 #[macro_use]
 mod output;
+mod advisories;
+mod background;
 mod exit;
 mod gate;
 mod ingest;
+mod notify;
 mod release;
 mod table;
 mod timeline;
@@ -55,7 +58,11 @@ enum Command {
     Documents(DocumentsArgs),
     /// OSV advisories.
     #[command(subcommand)]
-    Advisories(AdvisoriesCommand),
+    Advisories(advisories::AdvisoriesCommand),
+    /// Webhook notifications of new and resolved matches: targets, the
+    /// delivery log, and one delivery round.
+    #[command(subcommand)]
+    Notify(notify::NotifyCommand),
     /// Advisories matching the deployments' packages; a CI gate with --fail-on.
     Match(MatchArgs),
     /// Blast-radius queries.
@@ -341,36 +348,6 @@ enum QueryCommand {
     },
 }
 
-#[derive(Subcommand)]
-enum AdvisoriesCommand {
-    /// Load OSV records: JSON or YAML files, directories of them, osv.dev `all.zip` exports.
-    /// Loading again updates records by id and `modified`; withdrawn records stop matching.
-    Load {
-        #[arg(required = true)]
-        paths: Vec<PathBuf>,
-        /// Largest single OSV record, in bytes.
-        #[arg(long, default_value_t = aibomdb_osv::LoadLimits::default().max_record_bytes)]
-        max_record_bytes: u64,
-        /// Most entries read from one zip (osv.dev `all.zip`).
-        #[arg(long, default_value_t = aibomdb_osv::LoadLimits::default().max_zip_entries)]
-        max_zip_entries: usize,
-        /// Most bytes decompressed from one zip in all (zip bombs stop here).
-        #[arg(long, default_value_t = aibomdb_osv::LoadLimits::default().max_zip_total_bytes)]
-        max_zip_bytes: u64,
-        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
-        format: OutputFormat,
-    },
-    /// Load CISA's Known Exploited Vulnerabilities catalog (its JSON feed,
-    /// known_exploited_vulnerabilities.json); replaces the one loaded before.
-    /// Matches whose advisory has a listed CVE alias show it, and the gate's
-    /// `vulnerabilities.kev` uses it.
-    Kev {
-        file: PathBuf,
-        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
-        format: OutputFormat,
-    },
-}
-
 #[derive(Args)]
 struct MatchArgs {
     /// Only this deployment (default: all).
@@ -438,6 +415,20 @@ struct ServeArgs {
     /// localhost (repeatable; `name` or `name:port`). Others get 421.
     #[arg(long = "allow-host", value_name = "NAME")]
     allow_hosts: Vec<String>,
+    /// Keep advisories current from this feed (a base URL or directory laid
+    /// out like the OSV data export), synced at start and every --sync-interval.
+    #[arg(long)]
+    sync_source: Option<String>,
+    /// Ecosystems to sync (repeatable); default: the source's ecosystems.txt.
+    #[arg(long = "sync-ecosystem", value_name = "NAME", requires = "sync_source")]
+    sync_ecosystems: Vec<String>,
+    /// Time between syncs: seconds, or a number with s, m, h or d.
+    #[arg(long, default_value = "1h", value_parser = interval, requires = "sync_source")]
+    sync_interval: std::time::Duration,
+    /// First delay before a failed webhook delivery is retried (it doubles per
+    /// attempt, up to an hour): seconds, or a number with s, m, h or d.
+    #[arg(long, default_value = "1s", value_parser = interval)]
+    notify_backoff: std::time::Duration,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -482,39 +473,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Stats(f) => stats(&open(&cli.db)?, f.format),
         Command::Documents(args) => documents(&open(&cli.db)?, args),
         Command::Query(q) => query(&open(&cli.db)?, q),
-        Command::Advisories(AdvisoriesCommand::Load {
-            paths,
-            max_record_bytes,
-            max_zip_entries,
-            max_zip_bytes,
-            format,
-        }) => {
-            let limits = aibomdb_osv::LoadLimits {
-                max_record_bytes,
-                max_zip_entries,
-                max_zip_total_bytes: max_zip_bytes,
-            };
-            load_advisories(&cli.db, &paths, &limits, format)
-        }
-        Command::Advisories(AdvisoriesCommand::Kev { file, format }) => {
-            let bytes =
-                std::fs::read(&file).map_err(|e| BadInput(format!("{}: {e}", file.display())))?;
-            let store = open(&cli.db)?;
-            let now = aibomdb_policy::time::now().max(0) as u64;
-            let source = aibomdb_osv::kev::load(&store, &file.display().to_string(), &bytes, now)
-                .map_err(|e| match e {
-                aibomdb_osv::kev::KevError::Store(s) => anyhow::Error::from(s),
-                other => BadInput(other.to_string()).into(),
-            })?;
-            match format {
-                OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&source)?),
-                OutputFormat::Table => println!(
-                    "loaded CISA KEV catalog {} (released {}): {} CVEs",
-                    source.version, source.released, source.entries
-                ),
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Advisories(cmd) => advisories::run(&cli.db, cmd),
+        Command::Notify(cmd) => notify::run(&cli.db, cmd),
         Command::Match(args) => match_command(&open(&cli.db)?, args),
         Command::Gate(args) => gate::run(&open(&cli.db)?, args),
         Command::Policy(cmd) => gate::policy_command(&cli.db, cmd),
@@ -542,6 +502,8 @@ fn serve(db: &PathBuf, args: ServeArgs) -> Result<ExitCode> {
     let write_token = token(&args.write_token, &args.write_token_file, "write")?;
     let read_token = token(&args.read_token, &args.read_token_file, "read")?;
     let store = std::sync::Arc::new(open(db)?);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let background = background::start(&store, &args, &stop);
     let config = aibomdb_api::ServerConfig {
         write_token,
         read_token,
@@ -574,7 +536,29 @@ fn serve(db: &PathBuf, args: ServeArgs) -> Result<ExitCode> {
         );
         let _ = std::io::stdout().flush();
     }))?;
+    stop.store(true, std::sync::atomic::Ordering::Release);
+    for handle in background {
+        let _ = handle.join();
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A duration: seconds (fractions allowed), or a number with s, m, h or d.
+fn interval(s: &str) -> Result<std::time::Duration, String> {
+    let (number, unit) = match s.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&s[..i], c),
+        _ => (s, 's'),
+    };
+    let factor = match unit {
+        's' => 1.0,
+        'm' => 60.0,
+        'h' => 3600.0,
+        'd' => 86400.0,
+        _ => return Err(format!("{s:?}: the unit is s, m, h or d")),
+    };
+    seconds(number)
+        .map(|d| d.mul_f64(factor))
+        .map_err(|_| format!("{s:?} is not a duration (seconds, or a number with s, m, h or d)"))
 }
 
 /// A positive number of seconds, fractions allowed.
@@ -1236,50 +1220,6 @@ fn print_deployment(report: &aibomdb_store::DeploymentReport) {
             println!("  {}  {}", m.purl, m.reason);
         }
     }
-}
-
-fn load_advisories(
-    db: &PathBuf,
-    paths: &[PathBuf],
-    limits: &aibomdb_osv::LoadLimits,
-    format: OutputFormat,
-) -> Result<ExitCode> {
-    let mut advisories = Vec::new();
-    let mut rejected = Vec::new();
-    for p in paths {
-        let loaded = aibomdb_osv::load_path(p, limits)?;
-        advisories.extend(loaded.advisories.into_iter().map(|(_, a)| a));
-        rejected.extend(loaded.rejected);
-    }
-    let store = open(db)?;
-    let summary = aibomdb_osv::load_advisories(&store, &advisories)?;
-    match format {
-        OutputFormat::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(
-                &serde_json::json!({"summary": summary, "rejected": rejected})
-            )?
-        ),
-        OutputFormat::Table => {
-            println!(
-                "{} read: {} added, {} updated, {} unchanged ({} withdrawn); {} matches written",
-                advisories.len(),
-                summary.added,
-                summary.updated,
-                summary.unchanged,
-                summary.withdrawn,
-                summary.matches
-            );
-        }
-    }
-    for (source, reason) in &rejected {
-        eprintln!("error: {source}: {reason}");
-    }
-    Ok(if rejected.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(exit::BAD_INPUT)
-    })
 }
 
 fn match_command(store: &Store, args: MatchArgs) -> Result<ExitCode> {
