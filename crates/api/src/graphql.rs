@@ -63,7 +63,7 @@ pub(crate) async fn graphql(State(app): State<App>, request: Request) -> Respons
     };
     // The same read asked again before any write is answered from memory
     // (incident dashboards poll the same questions).
-    let generation = app.store.generation();
+    let generation = app.store.answer_generation();
     let cacheable = app.cache.enabled() && read_only;
     if cacheable && let Some(hit) = app.cache.get(&key, generation) {
         return graphql_json(hit);
@@ -98,7 +98,7 @@ pub(crate) async fn graphql(State(app): State<App>, request: Request) -> Respons
     {
         let json = Bytes::from(json);
         app.cache
-            .put(key, json.clone(), generation, app.store.generation());
+            .put(key, json.clone(), generation, app.store.answer_generation());
         return graphql_json(json);
     }
     let mut http = GraphQLResponse::from(response).into_response();

@@ -12,6 +12,7 @@ mod dtrack;
 pub mod gate;
 mod graphql;
 mod limits;
+pub mod notify;
 mod page;
 pub mod releases;
 pub mod schema;
@@ -129,6 +130,7 @@ fn build_router(
         ));
     let routes = Router::new()
         .route("/graphql", get(page::graphiql).post(graphql::graphql))
+        .route("/graphql/ws", get(notify::websocket))
         .route("/graphiql/{file}", get(page::graphiql_asset))
         .route("/healthz", get(|| async { "ok" }))
         .route("/v1/gate", axum::routing::post(gate::post))
@@ -186,7 +188,10 @@ pub async fn serve(
                 continue;
             }
         };
-        let connection = http.serve_connection(TokioIo::new(stream), service.clone());
+        // Upgrades: GraphQL subscriptions run over WebSocket.
+        let connection = http
+            .serve_connection(TokioIo::new(stream), service.clone())
+            .with_upgrades();
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, "connection ended");

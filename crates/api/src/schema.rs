@@ -10,15 +10,19 @@ use async_graphql::connection::{Connection, Edge};
 
 pub use crate::limits::QueryLimits;
 use async_graphql::{
-    Context, EmptySubscription, Enum, Error, ErrorExtensions, InputObject, Object, Result, Schema,
+    Context, Enum, Error, ErrorExtensions, InputObject, Object, Result, Schema,
     SimpleObject,
 };
 
-pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type AppSchema = Schema<Query, Mutation, crate::notify::Subscription>;
 
 /// Every query field: the inventory's and the gate's.
 #[derive(async_graphql::MergedObject, Default)]
-pub struct Query(QueryRoot, crate::gate::GateQuery);
+pub struct Query(
+    QueryRoot,
+    crate::gate::GateQuery,
+    crate::notify::NotifyQuery,
+);
 
 /// Every mutation: the inventory's and the gate's stored policies.
 #[derive(async_graphql::MergedObject, Default)]
@@ -1729,7 +1733,11 @@ pub(crate) fn build_schema_with(
     limits: QueryLimits,
     gate_cache: Arc<aibomdb_policy::GateCache>,
 ) -> AppSchema {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        crate::notify::Subscription,
+    )
         .data(store)
         .data(gate_cache)
         .limit_depth(limits.max_depth)
@@ -1743,7 +1751,11 @@ pub(crate) fn build_schema_with(
 
 /// The schema in SDL, as checked in at `schema/schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        crate::notify::Subscription,
+    )
         .finish()
         .sdl()
 }

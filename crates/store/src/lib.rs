@@ -205,6 +205,9 @@ pub struct Store {
     /// Live listeners (GraphQL subscriptions): while any is registered,
     /// writes record events (`notify.rs`).
     listeners: std::sync::atomic::AtomicUsize,
+    /// Bumped by writes that change no answer about the graph but do change
+    /// the notification answers (deliveries, targets); see `answer_generation`.
+    notify_generation: std::sync::atomic::AtomicU64,
 }
 
 /// redb's file signature (`redb::tree_store::page_store::header::MAGICNUMBER`,
@@ -278,6 +281,7 @@ impl Store {
             generation: std::sync::atomic::AtomicU64::new(0),
             heads: std::sync::Mutex::new(None),
             listeners: std::sync::atomic::AtomicUsize::new(0),
+            notify_generation: std::sync::atomic::AtomicU64::new(0),
         };
         store.init()?;
         Ok(store)
@@ -405,6 +409,19 @@ impl Store {
             *guard = Some((generation, map.clone()));
         }
         Ok(map)
+    }
+
+    /// Changes whenever any answer may change, the delivery log included:
+    /// what a response cache keys on. [`Store::generation`] ignores
+    /// deliveries, so that caches of graph answers survive them.
+    pub fn answer_generation(&self) -> u64 {
+        self.generation()
+            .wrapping_add(self.notify_generation.load(std::sync::atomic::Ordering::Acquire))
+    }
+
+    pub(crate) fn bump_notify(&self) {
+        self.notify_generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
     pub(crate) fn bump(&self) {

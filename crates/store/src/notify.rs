@@ -136,6 +136,7 @@ impl Store {
             targets.insert(target.name.as_str(), buf.as_slice())?;
         }
         txn.commit()?;
+        self.bump_notify();
         Ok(())
     }
 
@@ -157,6 +158,7 @@ impl Store {
             removed
         };
         txn.commit()?;
+        self.bump_notify();
         Ok(removed)
     }
 
@@ -243,6 +245,7 @@ impl Store {
             }
         }
         txn.commit()?;
+        self.bump_notify();
         Ok(())
     }
 

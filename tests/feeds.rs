@@ -1,0 +1,304 @@
+//! Advisory feed sync against a real HTTP server on loopback serving the
+//! shared corpus's PyPA records as the OSV data export lays them out
+//! (`PyPI/all.zip`, `PyPI/modified_id.csv`, `PyPI/<ID>.json`): the first
+//! sync loads everything, an unchanged feed costs one conditional request,
+//! a change is fetched record by record, and a download cut off mid-archive
+//! leaves the store as it was.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+
+use common::{aibomdb, corpus, fingerprint, json, stderr};
+use serde_json::Value;
+
+/// The export being served: records by id (OSV JSON), written out as the
+/// export's three kinds of file.
+struct Export {
+    root: PathBuf,
+    records: BTreeMap<String, Value>,
+}
+
+impl Export {
+    fn ecosystem_dir(&self) -> PathBuf {
+        self.root.join("PyPI")
+    }
+
+    /// Writes every record, `modified_id.csv` (newest first) and `all.zip`.
+    fn publish(&self) {
+        let dir = self.ecosystem_dir();
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut rows: Vec<(String, String)> = Vec::new();
+        let zip_file = std::fs::File::create(dir.join("all.zip")).unwrap();
+        let mut zip = zip::ZipWriter::new(zip_file);
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        for (id, record) in &self.records {
+            let bytes = serde_json::to_vec_pretty(record).unwrap();
+            std::fs::write(dir.join(format!("{id}.json")), &bytes).unwrap();
+            zip.start_file(format!("{id}.json"), options).unwrap();
+            zip.write_all(&bytes).unwrap();
+            rows.push((record["modified"].as_str().unwrap().to_string(), id.clone()));
+        }
+        zip.finish().unwrap();
+        rows.sort_by(|a, b| b.cmp(a));
+        let csv: String = rows.iter().map(|(m, id)| format!("{m},{id}\n")).collect();
+        std::fs::write(dir.join("modified_id.csv"), csv).unwrap();
+    }
+
+    /// A newer version of a record: later `modified`, another summary.
+    fn touch(&mut self, id: &str, modified: &str) {
+        let r = self.records.get_mut(id).unwrap();
+        r["modified"] = Value::from(modified);
+        r["summary"] = Value::from(format!("revised {modified}"));
+    }
+}
+
+fn pypa() -> PathBuf {
+    corpus().join("osv/pypa-advisory-database/vulns")
+}
+
+/// A PyPA record (YAML in the corpus) as the JSON the OSV export serves.
+fn record(package: &str, id: &str) -> Value {
+    let text = std::fs::read_to_string(pypa().join(package).join(format!("{id}.yaml"))).unwrap();
+    serde_saphyr::from_str(&text).unwrap()
+}
+
+/// Every PyPA record of these packages.
+fn records_of(packages: &[&str]) -> BTreeMap<String, Value> {
+    let mut out = BTreeMap::new();
+    for p in packages {
+        for entry in std::fs::read_dir(pypa().join(p)).unwrap() {
+            let path = entry.unwrap().path();
+            let id = path.file_stem().unwrap().to_string_lossy().to_string();
+            out.insert(id.clone(), record(p, &id));
+        }
+    }
+    out
+}
+
+struct FeedServer {
+    child: std::process::Child,
+    url: String,
+    control: PathBuf,
+}
+
+impl FeedServer {
+    fn start(export: &Export) -> FeedServer {
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/helpers/osv_export_server.py");
+        let mut child = std::process::Command::new("python3")
+            .arg(script)
+            .arg(&export.root)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line.trim().strip_prefix("listening on ").unwrap().to_string();
+        FeedServer {
+            child,
+            url,
+            control: export.root.parent().unwrap().to_path_buf(),
+        }
+    }
+
+    /// The requests made since the last call, as `GET <path> <status>`.
+    fn requests(&self) -> Vec<String> {
+        let log = self.control.join("requests.log");
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let _ = std::fs::remove_file(&log);
+        text.lines().map(str::to_string).collect()
+    }
+
+    fn drop_zip(&self, on: bool) {
+        let flag = self.control.join("drop-zip");
+        if on {
+            std::fs::write(flag, b"").unwrap();
+        } else {
+            let _ = std::fs::remove_file(flag);
+        }
+    }
+}
+
+impl Drop for FeedServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn sync(db: &Path, source: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "advisories",
+        "sync",
+        "--source",
+        source,
+        "--ecosystem",
+        "PyPI",
+        "--format",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    aibomdb(db, &args)
+}
+
+fn advisory_ids(db: &Path, deployment: &str) -> Vec<String> {
+    let rows = json(&aibomdb(
+        db,
+        &["match", "--deployment", deployment, "--format", "json"],
+    ));
+    let mut ids: Vec<String> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["advisory"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+fn summary(db: &Path, id: &str) -> String {
+    let s = aibomdb_store::Store::open(db).unwrap();
+    let json: Value = serde_json::from_slice(&s.advisory_json(id).unwrap().unwrap()).unwrap();
+    json["summary"].as_str().unwrap_or_default().to_string()
+}
+
+#[test]
+fn sync_fetches_only_what_changed_and_survives_a_cut_download() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    let fixtures =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/lockfiles/d-image-service");
+    // The service pins Pillow 10.0.0 (uv-compiled), which PYSEC-2023-175 affects.
+    json(&aibomdb(
+        &db,
+        &[
+            "ingest",
+            "--deployment",
+            "svc",
+            fixtures.join("requirements.txt").to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    ));
+    let mut export = Export {
+        root: dir.path().join("export"),
+        records: records_of(&["pillow", "jinja2"]),
+    };
+    let held_back = "PYSEC-2019-217";
+    let later = record("jinja2", held_back);
+    export.records.remove(held_back);
+    let total = export.records.len();
+    export.publish();
+    let server = FeedServer::start(&export);
+
+    // First sync: the list and the whole archive, two requests.
+    let report = json(&sync(&db, &server.url, &[]));
+    let eco = &report["ecosystems"][0];
+    assert_eq!(eco["mode"], "full", "{report}");
+    assert_eq!(eco["requests"], 2);
+    assert_eq!(eco["loaded"]["added"], total);
+    assert_eq!(
+        server.requests(),
+        ["GET /PyPI/modified_id.csv 200", "GET /PyPI/all.zip 200"]
+    );
+    assert!(advisory_ids(&db, "svc").contains(&"PYSEC-2023-175".to_string()));
+
+    // Nothing changed: one conditional request, answered 304.
+    let report = json(&sync(&db, &server.url, &[]));
+    assert_eq!(report["ecosystems"][0]["mode"], "unchanged", "{report}");
+    assert_eq!(server.requests(), ["GET /PyPI/modified_id.csv 304"]);
+
+    // One record modified, one new: the list and those two records only.
+    export.touch("PYSEC-2023-175", "2030-01-01T00:00:00Z");
+    export.records.insert(held_back.to_string(), later);
+    export.records.get_mut(held_back).unwrap()["modified"] = Value::from("2030-01-02T00:00:00Z");
+    export.publish();
+    let report = json(&sync(&db, &server.url, &[]));
+    let eco = &report["ecosystems"][0];
+    assert_eq!(eco["mode"], "incremental", "{report}");
+    assert_eq!(eco["listed"], 2);
+    assert_eq!(eco["loaded"]["added"], 1);
+    assert_eq!(eco["loaded"]["updated"], 1);
+    let mut seen = server.requests();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            format!("GET /PyPI/{held_back}.json 200"),
+            "GET /PyPI/PYSEC-2023-175.json 200".to_string(),
+            "GET /PyPI/modified_id.csv 200".to_string(),
+        ]
+    );
+    assert_eq!(summary(&db, "PYSEC-2023-175"), "revised 2030-01-01T00:00:00Z");
+
+    // Many changes (over --max-individual) take the archive; a download cut
+    // off half-way fails the sync and leaves the store as it was.
+    for id in ["PYSEC-2023-175", "PYSEC-2021-92", "PYSEC-2022-42979"] {
+        assert!(export.records.contains_key(id), "{id} not in the corpus");
+        export.touch(id, "2031-01-01T00:00:00Z");
+    }
+    export.publish();
+    server.drop_zip(true);
+    let before = fingerprint(&db);
+    let out = sync(&db, &server.url, &["--max-individual", "1"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("all.zip"), "{}", stderr(&out));
+    assert_eq!(fingerprint(&db), before, "a cut download changed the store");
+    assert_eq!(
+        server.requests(),
+        ["GET /PyPI/modified_id.csv 200", "GET /PyPI/all.zip 200-dropped"]
+    );
+    // The next sync completes.
+    server.drop_zip(false);
+    let report = json(&sync(&db, &server.url, &["--max-individual", "1"]));
+    let eco = &report["ecosystems"][0];
+    assert_eq!(eco["mode"], "full", "{report}");
+    assert_eq!(eco["loaded"]["updated"], 3, "{report}");
+    assert_eq!(summary(&db, "PYSEC-2021-92"), "revised 2031-01-01T00:00:00Z");
+    let feeds = json(&aibomdb(&db, &["advisories", "feeds", "--format", "json"]));
+    assert_eq!(feeds[0]["high_water"], "2031-01-01T00:00:00Z", "{feeds}");
+}
+
+/// The same layout on disk is a source too (a mirror synced by other means).
+#[test]
+fn sync_reads_a_directory_and_refuses_a_foreign_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    let export = Export {
+        root: dir.path().join("export"),
+        records: records_of(&["pillow"]),
+    };
+    export.publish();
+    let source = export.root.to_str().unwrap();
+    let report = json(&sync(&db, source, &[]));
+    assert_eq!(report["ecosystems"][0]["loaded"]["added"], export.records.len());
+    let report = json(&sync(&db, source, &[]));
+    assert_eq!(report["ecosystems"][0]["mode"], "unchanged", "{report}");
+
+    // A list that is not `<time>,<id>` (an HTML error page) is refused, not
+    // taken for "nothing changed".
+    std::fs::write(
+        export.ecosystem_dir().join("modified_id.csv"),
+        "<html><body>Service Unavailable</body></html>\n",
+    )
+    .unwrap();
+    let before = fingerprint(&db);
+    let out = sync(&db, source, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("modified_id.csv"), "{}", stderr(&out));
+    assert_eq!(fingerprint(&db), before);
+    // An ecosystem the source does not have is named.
+    let out = aibomdb(
+        &db,
+        &["advisories", "sync", "--source", source, "--ecosystem", "npm"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("npm"), "{}", stderr(&out));
+}

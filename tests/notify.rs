@@ -1,0 +1,275 @@
+//! Webhook notifications, end to end: events written with the change that
+//! caused them (an advisory load, an ingest), delivered by `aibomdb serve`
+//! to a real receiver on loopback that verifies the HMAC signature. The
+//! receiver is down at first, then up but failing, and the server is
+//! restarted in between: every event still arrives, each id delivered once.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::{Server, aibomdb, corpus, json, stderr};
+use serde_json::Value;
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/lockfiles/d-image-service")
+}
+
+fn run_ok(db: &Path, args: &[&str]) -> String {
+    let out = aibomdb(db, args);
+    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+struct Receiver {
+    child: std::process::Child,
+    out: PathBuf,
+}
+
+impl Receiver {
+    fn start(port: u16, secret: &Path, out: &Path, fail_first: u32) -> Receiver {
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/helpers/webhook_receiver.py");
+        let mut child = std::process::Command::new("python3")
+            .arg(script)
+            .arg(port.to_string())
+            .arg(secret)
+            .arg(out)
+            .arg(fail_first.to_string())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(line.starts_with("listening"), "{line}");
+        Receiver {
+            child,
+            out: out.to_path_buf(),
+        }
+    }
+
+    /// Every request received so far.
+    fn requests(&self) -> Vec<Value> {
+        std::fs::read_to_string(&self.out)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    /// Ids of events accepted (2xx) at `path`, with valid signatures.
+    fn accepted(&self, path: &str) -> Vec<u64> {
+        self.requests()
+            .iter()
+            .filter(|r| r["path"] == path && r["status"] == 204)
+            .map(|r| {
+                assert_eq!(r["valid"], true, "{r}");
+                r["event"].as_str().unwrap().parse().unwrap()
+            })
+            .collect()
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn events(db: &Path) -> Vec<aibomdb_store::MatchEvent> {
+    aibomdb_store::Store::open(db)
+        .unwrap()
+        .events_after(0, 10_000)
+        .unwrap()
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let until = Instant::now() + Duration::from_secs(60);
+    while !done() {
+        assert!(Instant::now() < until, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn every_event_reaches_a_receiver_that_was_down_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    let reqs = dir.path().join("requirements.txt");
+    std::fs::copy(fixtures().join("requirements.txt"), &reqs).unwrap();
+    run_ok(
+        &db,
+        &["ingest", "--deployment", "svc", reqs.to_str().unwrap()],
+    );
+    let secret = dir.path().join("hook.secret");
+    std::fs::write(&secret, "a-shared-secret-of-some-length\n").unwrap();
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    run_ok(
+        &db,
+        &[
+            "notify",
+            "add",
+            "hook",
+            "--url",
+            &format!("{url}/hook"),
+            "--secret-file",
+            secret.to_str().unwrap(),
+        ],
+    );
+    run_ok(
+        &db,
+        &[
+            "notify",
+            "add",
+            "one-advisory",
+            "--url",
+            &format!("{url}/filtered"),
+            "--secret-file",
+            secret.to_str().unwrap(),
+            "--filter",
+            r#"advisory == "PYSEC-2023-175" && ecosystem == "PyPI""#,
+        ],
+    );
+    // No event before a target existed; the load records one per new exposure.
+    assert!(events(&db).is_empty());
+    let pillow = corpus().join("osv/pypa-advisory-database/vulns/pillow");
+    run_ok(&db, &["advisories", "load", pillow.to_str().unwrap()]);
+    let opened = events(&db);
+    assert!(opened.len() >= 2, "{opened:?}");
+    assert!(opened.iter().all(|e| e.deployment == "svc"
+        && e.kind == aibomdb_store::EventKind::Opened
+        && e.purl == "pkg:pypi/pillow@10.0.0"));
+    assert!(opened.iter().any(|e| e.advisory == "PYSEC-2023-175"));
+
+    // The receiver is down: the server tries, logs failures, backs off.
+    let server = Server::start(&db, &["--notify-backoff", "0.1"]);
+    let log = |server: &Server| -> Value {
+        let (status, v) = common::graphql(
+            &server.addr,
+            None,
+            "{ deliveries(limit: 1000) { target event status attempts httpStatus error } }",
+            serde_json::json!({}),
+        );
+        assert_eq!(status, 200, "{v}");
+        v["data"]["deliveries"].clone()
+    };
+    wait_for("a failed attempt", || {
+        log(&server)
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["status"] == "failing" && d["attempts"].as_u64() >= Some(2))
+    });
+    server.stop();
+
+    // Up, but answering 503 to its first two requests; the server restarted.
+    let out = dir.path().join("received.jsonl");
+    let receiver = Receiver::start(port, &secret, &out, 2);
+    let server = Server::start(&db, &["--notify-backoff", "0.1"]);
+    let all: BTreeSet<u64> = opened.iter().map(|e| e.seq).collect();
+    wait_for("every event", || {
+        receiver.accepted("/hook").into_iter().collect::<BTreeSet<_>>() == all
+    });
+    wait_for("the filtered target", || {
+        !receiver.accepted("/filtered").is_empty()
+            && log(&server)
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|d| d["target"] == "one-advisory" && d["status"] != "failing")
+                .count()
+                == all.len()
+    });
+    // Each id once: nothing was delivered twice.
+    let hook = receiver.accepted("/hook");
+    assert_eq!(hook.len(), all.len(), "{hook:?}");
+    // Only the advisory the filter names passed it; the rest are logged as filtered.
+    let passed: Vec<Value> = receiver
+        .requests()
+        .into_iter()
+        .filter(|r| r["path"] == "/filtered" && r["status"] == 204)
+        .collect();
+    assert_eq!(passed.len(), 1, "{passed:?}");
+    assert_eq!(passed[0]["body"]["advisory"], "PYSEC-2023-175");
+    assert_eq!(passed[0]["body"]["kind"], "opened");
+    assert_eq!(passed[0]["body"]["deployment"], "svc");
+    assert_eq!(passed[0]["body"]["package"], "pkg:pypi/pillow@10.0.0");
+    let first = log(&server)
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["target"] == "hook" && d["event"] == *all.first().unwrap())
+        .cloned()
+        .unwrap();
+    assert_eq!(first["status"], "delivered", "{first}");
+    assert!(first["attempts"].as_u64().unwrap() >= 3, "{first}");
+    server.stop();
+
+    // The upgrade ends the exposure: an ingest records `resolved` events,
+    // delivered here by one CLI round.
+    let last = events(&db).last().unwrap().seq;
+    std::fs::copy(fixtures().join("upgraded/requirements.txt"), &reqs).unwrap();
+    run_ok(
+        &db,
+        &["ingest", "--deployment", "svc", reqs.to_str().unwrap()],
+    );
+    let new: Vec<_> = events(&db).into_iter().filter(|e| e.seq > last).collect();
+    assert!(new.iter().any(|e| e.advisory == "PYSEC-2023-175"
+        && e.cause == "ingest"
+        && e.purl == "pkg:pypi/pillow@10.0.0"));
+    let round = json(&aibomdb(&db, &["notify", "deliver", "--format", "json"]));
+    let named = new.iter().filter(|e| e.advisory == "PYSEC-2023-175").count();
+    assert_eq!(
+        round["delivered"].as_u64().unwrap() as usize,
+        new.len() + named,
+        "{round}"
+    );
+    let got = receiver.requests();
+    assert!(got.iter().any(|r| r["path"] == "/hook"
+        && r["body"]["kind"] == "resolved"
+        && r["body"]["advisory"] == "PYSEC-2023-175"));
+}
+
+#[test]
+fn targets_are_checked_before_they_are_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    let short = dir.path().join("short.secret");
+    std::fs::write(&short, "short\n").unwrap();
+    for (args, needle) in [
+        (vec!["--url", "ftp://example.org/x"], "http"),
+        (
+            vec!["--url", "http://127.0.0.1:9/x", "--filter", "sevirity == 'high'"],
+            "unknown variable",
+        ),
+        (vec!["--url", "http://127.0.0.1:9/x", "--filter", "severity =="], "filter"),
+        (
+            vec!["--url", "http://127.0.0.1:9/x", "--secret-file", short.to_str().unwrap()],
+            "16 characters",
+        ),
+        (vec!["--url", "http://127.0.0.1:9/x", "--body", "xml"], "json or slack"),
+    ] {
+        let mut all = vec!["notify", "add", "t"];
+        all.extend(args.iter().copied());
+        let out = aibomdb(&db, &all);
+        assert_eq!(out.status.code(), Some(2), "{all:?}");
+        assert!(stderr(&out).contains(needle), "{all:?}: {}", stderr(&out));
+    }
+    let list = json(&aibomdb(&db, &["notify", "list", "--format", "json"]));
+    assert_eq!(list, serde_json::json!([]));
+}
