@@ -115,6 +115,12 @@ fn every_event_reaches_a_receiver_that_was_down_across_a_restart() {
         &db,
         &["ingest", "--deployment", "svc", reqs.to_str().unwrap()],
     );
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let alpine = examples.join("alpine-spdx-syft0.57.json");
+    run_ok(
+        &db,
+        &["ingest", "--deployment", "alpine", alpine.to_str().unwrap()],
+    );
     let secret = dir.path().join("hook.secret");
     std::fs::write(&secret, "a-shared-secret-of-some-length\n").unwrap();
     let port = free_port();
@@ -148,13 +154,35 @@ fn every_event_reaches_a_receiver_that_was_down_across_a_restart() {
     // No event before a target existed; the load records one per new exposure.
     assert!(events(&db).is_empty());
     let pillow = corpus().join("osv/pypa-advisory-database/vulns/pillow");
-    run_ok(&db, &["advisories", "load", pillow.to_str().unwrap()]);
+    let musl = examples.join("advisories/ALPINE-CVE-2025-26519.json");
+    run_ok(
+        &db,
+        &[
+            "advisories",
+            "load",
+            pillow.to_str().unwrap(),
+            musl.to_str().unwrap(),
+        ],
+    );
     let opened = events(&db);
-    assert!(opened.len() >= 2, "{opened:?}");
-    assert!(opened.iter().all(|e| e.deployment == "svc"
-        && e.kind == aibomdb_store::EventKind::Opened
+    // One event per (deployment, advisory, package) that the load exposed:
+    // as many as `match` lists affected rows.
+    let matched = json(&aibomdb(&db, &["match", "--format", "json"]));
+    let affected = matched
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["status"] == "affected")
+        .count();
+    assert_eq!(opened.len(), affected, "{opened:?}");
+    assert!(opened.iter().all(|e| e.kind == aibomdb_store::EventKind::Opened
+        && e.cause == "advisory"));
+    assert!(opened.iter().any(|e| e.deployment == "svc"
+        && e.advisory == "PYSEC-2023-175"
         && e.purl == "pkg:pypi/pillow@10.0.0"));
-    assert!(opened.iter().any(|e| e.advisory == "PYSEC-2023-175"));
+    assert!(opened.iter().any(|e| e.deployment == "alpine"
+        && e.advisory == "ALPINE-CVE-2025-26519"
+        && e.ecosystem.starts_with("Alpine")));
 
     // The receiver is down: the server tries, logs failures, backs off.
     let server = Server::start(&db, &["--notify-backoff", "0.1"]);
