@@ -7,130 +7,11 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-use std::io::{BufRead, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use common::{aibomdb, corpus, fingerprint, json, stderr};
+use common::osv_export::{Export, FeedServer, record, records_of};
+use common::{aibomdb, fingerprint, json, stderr};
 use serde_json::Value;
-
-/// The export being served: records by id (OSV JSON), written out as the
-/// export's three kinds of file.
-struct Export {
-    root: PathBuf,
-    records: BTreeMap<String, Value>,
-}
-
-impl Export {
-    fn ecosystem_dir(&self) -> PathBuf {
-        self.root.join("PyPI")
-    }
-
-    /// Writes every record, `modified_id.csv` (newest first) and `all.zip`.
-    fn publish(&self) {
-        let dir = self.ecosystem_dir();
-        std::fs::create_dir_all(&dir).unwrap();
-        let mut rows: Vec<(String, String)> = Vec::new();
-        let zip_file = std::fs::File::create(dir.join("all.zip")).unwrap();
-        let mut zip = zip::ZipWriter::new(zip_file);
-        let options = zip::write::SimpleFileOptions::default()
-            .compression_method(zip::CompressionMethod::Deflated);
-        for (id, record) in &self.records {
-            let bytes = serde_json::to_vec_pretty(record).unwrap();
-            std::fs::write(dir.join(format!("{id}.json")), &bytes).unwrap();
-            zip.start_file(format!("{id}.json"), options).unwrap();
-            zip.write_all(&bytes).unwrap();
-            rows.push((record["modified"].as_str().unwrap().to_string(), id.clone()));
-        }
-        zip.finish().unwrap();
-        rows.sort_by(|a, b| b.cmp(a));
-        let csv: String = rows.iter().map(|(m, id)| format!("{m},{id}\n")).collect();
-        std::fs::write(dir.join("modified_id.csv"), csv).unwrap();
-    }
-
-    /// A newer version of a record: later `modified`, another summary.
-    fn touch(&mut self, id: &str, modified: &str) {
-        let r = self.records.get_mut(id).unwrap();
-        r["modified"] = Value::from(modified);
-        r["summary"] = Value::from(format!("revised {modified}"));
-    }
-}
-
-fn pypa() -> PathBuf {
-    corpus().join("osv/pypa-advisory-database/vulns")
-}
-
-/// A PyPA record (YAML in the corpus) as the JSON the OSV export serves.
-fn record(package: &str, id: &str) -> Value {
-    let text = std::fs::read_to_string(pypa().join(package).join(format!("{id}.yaml"))).unwrap();
-    serde_saphyr::from_str(&text).unwrap()
-}
-
-/// Every PyPA record of these packages.
-fn records_of(packages: &[&str]) -> BTreeMap<String, Value> {
-    let mut out = BTreeMap::new();
-    for p in packages {
-        for entry in std::fs::read_dir(pypa().join(p)).unwrap() {
-            let path = entry.unwrap().path();
-            let id = path.file_stem().unwrap().to_string_lossy().to_string();
-            out.insert(id.clone(), record(p, &id));
-        }
-    }
-    out
-}
-
-struct FeedServer {
-    child: std::process::Child,
-    url: String,
-    control: PathBuf,
-}
-
-impl FeedServer {
-    fn start(export: &Export) -> FeedServer {
-        let script =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/helpers/osv_export_server.py");
-        let mut child = std::process::Command::new("python3")
-            .arg(script)
-            .arg(&export.root)
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("python3");
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line.trim().strip_prefix("listening on ").unwrap().to_string();
-        FeedServer {
-            child,
-            url,
-            control: export.root.parent().unwrap().to_path_buf(),
-        }
-    }
-
-    /// The requests made since the last call, as `GET <path> <status>`.
-    fn requests(&self) -> Vec<String> {
-        let log = self.control.join("requests.log");
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
-        let _ = std::fs::remove_file(&log);
-        text.lines().map(str::to_string).collect()
-    }
-
-    fn drop_zip(&self, on: bool) {
-        let flag = self.control.join("drop-zip");
-        if on {
-            std::fs::write(flag, b"").unwrap();
-        } else {
-            let _ = std::fs::remove_file(flag);
-        }
-    }
-}
-
-impl Drop for FeedServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn sync(db: &Path, source: &str, extra: &[&str]) -> std::process::Output {
     let mut args = vec![
@@ -173,8 +54,8 @@ fn summary(db: &Path, id: &str) -> String {
 fn sync_fetches_only_what_changed_and_survives_a_cut_download() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("s.redb");
-    let fixtures =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/lockfiles/d-image-service");
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/lockfiles/d-image-service");
     // The service pins Pillow 10.0.0 (uv-compiled), which PYSEC-2023-175 affects.
     json(&aibomdb(
         &db,
@@ -236,7 +117,10 @@ fn sync_fetches_only_what_changed_and_survives_a_cut_download() {
             "GET /PyPI/modified_id.csv 200".to_string(),
         ]
     );
-    assert_eq!(summary(&db, "PYSEC-2023-175"), "revised 2030-01-01T00:00:00Z");
+    assert_eq!(
+        summary(&db, "PYSEC-2023-175"),
+        "revised 2030-01-01T00:00:00Z"
+    );
 
     // Many changes (over --max-individual) take the archive; a download cut
     // off half-way fails the sync and leaves the store as it was.
@@ -253,7 +137,10 @@ fn sync_fetches_only_what_changed_and_survives_a_cut_download() {
     assert_eq!(fingerprint(&db), before, "a cut download changed the store");
     assert_eq!(
         server.requests(),
-        ["GET /PyPI/modified_id.csv 200", "GET /PyPI/all.zip 200-dropped"]
+        [
+            "GET /PyPI/modified_id.csv 200",
+            "GET /PyPI/all.zip 200-dropped"
+        ]
     );
     // The next sync completes.
     server.drop_zip(false);
@@ -261,7 +148,10 @@ fn sync_fetches_only_what_changed_and_survives_a_cut_download() {
     let eco = &report["ecosystems"][0];
     assert_eq!(eco["mode"], "full", "{report}");
     assert_eq!(eco["loaded"]["updated"], 3, "{report}");
-    assert_eq!(summary(&db, "PYSEC-2021-92"), "revised 2031-01-01T00:00:00Z");
+    assert_eq!(
+        summary(&db, "PYSEC-2021-92"),
+        "revised 2031-01-01T00:00:00Z"
+    );
     let feeds = json(&aibomdb(&db, &["advisories", "feeds", "--format", "json"]));
     assert_eq!(feeds[0]["high_water"], "2031-01-01T00:00:00Z", "{feeds}");
 }
@@ -278,7 +168,10 @@ fn sync_reads_a_directory_and_refuses_a_foreign_list() {
     export.publish();
     let source = export.root.to_str().unwrap();
     let report = json(&sync(&db, source, &[]));
-    assert_eq!(report["ecosystems"][0]["loaded"]["added"], export.records.len());
+    assert_eq!(
+        report["ecosystems"][0]["loaded"]["added"],
+        export.records.len()
+    );
     let report = json(&sync(&db, source, &[]));
     assert_eq!(report["ecosystems"][0]["mode"], "unchanged", "{report}");
 
@@ -297,7 +190,14 @@ fn sync_reads_a_directory_and_refuses_a_foreign_list() {
     // An ecosystem the source does not have is named.
     let out = aibomdb(
         &db,
-        &["advisories", "sync", "--source", source, "--ecosystem", "npm"],
+        &[
+            "advisories",
+            "sync",
+            "--source",
+            source,
+            "--ecosystem",
+            "npm",
+        ],
     );
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("npm"), "{}", stderr(&out));

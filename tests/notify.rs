@@ -175,8 +175,11 @@ fn every_event_reaches_a_receiver_that_was_down_across_a_restart() {
         .filter(|r| r["status"] == "affected")
         .count();
     assert_eq!(opened.len(), affected, "{opened:?}");
-    assert!(opened.iter().all(|e| e.kind == aibomdb_store::EventKind::Opened
-        && e.cause == "advisory"));
+    assert!(
+        opened
+            .iter()
+            .all(|e| e.kind == aibomdb_store::EventKind::Opened && e.cause == "advisory")
+    );
     assert!(opened.iter().any(|e| e.deployment == "svc"
         && e.advisory == "PYSEC-2023-175"
         && e.purl == "pkg:pypi/pillow@10.0.0"));
@@ -211,7 +214,11 @@ fn every_event_reaches_a_receiver_that_was_down_across_a_restart() {
     let server = Server::start(&db, &["--notify-backoff", "0.1"]);
     let all: BTreeSet<u64> = opened.iter().map(|e| e.seq).collect();
     wait_for("every event", || {
-        receiver.accepted("/hook").into_iter().collect::<BTreeSet<_>>() == all
+        receiver
+            .accepted("/hook")
+            .into_iter()
+            .collect::<BTreeSet<_>>()
+            == all
     });
     wait_for("the filtered target", || {
         !receiver.accepted("/filtered").is_empty()
@@ -261,7 +268,10 @@ fn every_event_reaches_a_receiver_that_was_down_across_a_restart() {
         && e.cause == "ingest"
         && e.purl == "pkg:pypi/pillow@10.0.0"));
     let round = json(&aibomdb(&db, &["notify", "deliver", "--format", "json"]));
-    let named = new.iter().filter(|e| e.advisory == "PYSEC-2023-175").count();
+    let named = new
+        .iter()
+        .filter(|e| e.advisory == "PYSEC-2023-175")
+        .count();
     assert_eq!(
         round["delivered"].as_u64().unwrap() as usize,
         new.len() + named,
@@ -282,15 +292,31 @@ fn targets_are_checked_before_they_are_stored() {
     for (args, needle) in [
         (vec!["--url", "ftp://example.org/x"], "http"),
         (
-            vec!["--url", "http://127.0.0.1:9/x", "--filter", "sevirity == 'high'"],
+            vec![
+                "--url",
+                "http://127.0.0.1:9/x",
+                "--filter",
+                "sevirity == 'high'",
+            ],
             "unknown variable",
         ),
-        (vec!["--url", "http://127.0.0.1:9/x", "--filter", "severity =="], "filter"),
         (
-            vec!["--url", "http://127.0.0.1:9/x", "--secret-file", short.to_str().unwrap()],
+            vec!["--url", "http://127.0.0.1:9/x", "--filter", "severity =="],
+            "filter",
+        ),
+        (
+            vec![
+                "--url",
+                "http://127.0.0.1:9/x",
+                "--secret-file",
+                short.to_str().unwrap(),
+            ],
             "16 characters",
         ),
-        (vec!["--url", "http://127.0.0.1:9/x", "--body", "xml"], "json or slack"),
+        (
+            vec!["--url", "http://127.0.0.1:9/x", "--body", "xml"],
+            "json or slack",
+        ),
     ] {
         let mut all = vec!["notify", "add", "t"];
         all.extend(args.iter().copied());
@@ -300,4 +326,139 @@ fn targets_are_checked_before_they_are_stored() {
     }
     let list = json(&aibomdb(&db, &["notify", "list", "--format", "json"]));
     assert_eq!(list, serde_json::json!([]));
+}
+
+/// A GraphQL subscription over a real WebSocket client (tungstenite,
+/// graphql-transport-ws): a record that arrives by the server's own feed
+/// sync, and a document uploaded through the API, each reach the open
+/// subscription as an event. Without the read token the connection is refused.
+#[test]
+fn subscription_streams_matches_from_sync_and_upload() {
+    use common::osv_export::{Export, records_of};
+    use tungstenite::Message;
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    run_ok(
+        &db,
+        &[
+            "ingest",
+            "--deployment",
+            "svc",
+            fixtures().join("requirements.txt").to_str().unwrap(),
+        ],
+    );
+    let mut export = Export {
+        root: dir.path().join("export"),
+        records: records_of(&["pillow"]),
+    };
+    let mut fix = export.records.remove("PYSEC-2023-175").unwrap();
+    // As the export would list it: modified after everything synced before.
+    fix["modified"] = Value::from("2030-01-01T00:00:00Z");
+    export.publish();
+    let (read, write) = ("read-token-0123456789", "write-token-0123456789");
+    let server = Server::start(
+        &db,
+        &[
+            "--read-token",
+            read,
+            "--write-token",
+            write,
+            "--sync-source",
+            export.root.to_str().unwrap(),
+            "--sync-ecosystem",
+            "PyPI",
+            "--sync-interval",
+            "0.2",
+        ],
+    );
+    let connect = |token: Option<&str>| {
+        let request = tungstenite::ClientRequestBuilder::new(
+            format!("ws://{}/graphql/ws", server.addr).parse().unwrap(),
+        )
+        .with_sub_protocol("graphql-transport-ws");
+        let (mut socket, _) = tungstenite::connect(request).expect("websocket");
+        // A test fails rather than hangs when an answer does not come.
+        if let tungstenite::stream::MaybeTlsStream::Plain(s) = socket.get_mut() {
+            s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        }
+        let payload = match token {
+            Some(t) => serde_json::json!({"authorization": format!("Bearer {t}")}),
+            None => serde_json::json!({}),
+        };
+        socket
+            .send(Message::text(
+                serde_json::json!({"type": "connection_init", "payload": payload}).to_string(),
+            ))
+            .unwrap();
+        socket
+    };
+    // No token: the server closes the connection instead of acknowledging.
+    let mut refused = connect(None);
+    let answer = refused.read();
+    assert!(
+        match &answer {
+            Ok(Message::Text(t)) => !t.contains("connection_ack"),
+            _ => true,
+        },
+        "{answer:?}"
+    );
+
+    let mut socket = connect(Some(read));
+    let ack: Value = match socket.read().unwrap() {
+        Message::Text(t) => serde_json::from_str(&t).unwrap(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(ack["type"], "connection_ack", "{ack}");
+    socket
+        .send(Message::text(
+            serde_json::json!({
+                "id": "1",
+                "type": "subscribe",
+                "payload": {"query": "subscription { matchEvents { id kind cause deployment advisory package } }"}
+            })
+            .to_string(),
+        ))
+        .unwrap();
+    let mut next = || -> Value {
+        loop {
+            match socket.read().unwrap() {
+                Message::Text(t) => {
+                    let v: Value = serde_json::from_str(&t).unwrap();
+                    if v["type"] == "next" {
+                        return v["payload"]["data"]["matchEvents"].clone();
+                    }
+                    assert_ne!(v["type"], "error", "{v}");
+                }
+                Message::Ping(_) | Message::Pong(_) => {}
+                other => panic!("{other:?}"),
+            }
+        }
+    };
+    // The first syncs (every 0.2 s) found nothing for svc; now the feed gets
+    // the record that affects its Pillow 10.0.0.
+    std::thread::sleep(Duration::from_millis(500));
+    export.records.insert("PYSEC-2023-175".into(), fix);
+    export.publish();
+    let event = next();
+    assert_eq!(event["kind"], "opened", "{event}");
+    assert_eq!(event["cause"], "sync");
+    assert_eq!(event["deployment"], "svc");
+    assert_eq!(event["advisory"], "PYSEC-2023-175");
+
+    // An upload through the API: another deployment with the same pin.
+    let body = std::fs::read_to_string(fixtures().join("requirements.txt")).unwrap();
+    let (status, v) = common::graphql(
+        &server.addr,
+        Some(write),
+        "mutation($c: String!) { ingestDocument(deployment: \"svc2\", fileName: \"requirements.txt\", content: $c) { document } }",
+        serde_json::json!({"c": body}),
+    );
+    assert_eq!(status, 200, "{v}");
+    assert!(v.get("errors").is_none(), "{v}");
+    let event = next();
+    assert_eq!(event["cause"], "ingest", "{event}");
+    assert_eq!(event["deployment"], "svc2");
+    assert_eq!(event["advisory"], "PYSEC-2023-175");
+    assert_eq!(event["package"], "pkg:pypi/pillow@10.0.0");
 }

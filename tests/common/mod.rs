@@ -1,6 +1,8 @@
 //! Shared helpers for the end-to-end tests.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod osv_export;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

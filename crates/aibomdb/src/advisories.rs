@@ -225,12 +225,13 @@ fn kev(db: &PathBuf, file: &PathBuf, format: OutputFormat) -> Result<ExitCode> {
     let bytes = std::fs::read(file).map_err(|e| BadInput(format!("{}: {e}", file.display())))?;
     let store = open(db)?;
     let now = aibomdb_policy::time::now().max(0) as u64;
-    let source = aibomdb_osv::kev::load(&store, &file.display().to_string(), &bytes, now).map_err(
-        |e| match e {
-            aibomdb_osv::kev::KevError::Store(s) => anyhow::Error::from(s),
-            other => BadInput(other.to_string()).into(),
-        },
-    )?;
+    let source =
+        aibomdb_osv::kev::load(&store, &file.display().to_string(), &bytes, now).map_err(|e| {
+            match e {
+                aibomdb_osv::kev::KevError::Store(s) => anyhow::Error::from(s),
+                other => BadInput(other.to_string()).into(),
+            }
+        })?;
     match format {
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&source)?),
         OutputFormat::Table => println!(

@@ -86,7 +86,10 @@ pub(crate) fn run(db: &PathBuf, command: NotifyCommand) -> Result<ExitCode> {
                 other => BadInput(other.to_string()).into(),
             })?;
             store.put_notify_target(&target)?;
-            println!("target {} added: events from now on go to {}", target.name, target.url);
+            println!(
+                "target {} added: events from now on go to {}",
+                target.name, target.url
+            );
         }
         NotifyCommand::List { format } => {
             let targets = store.notify_targets()?;

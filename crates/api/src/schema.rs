@@ -10,8 +10,7 @@ use async_graphql::connection::{Connection, Edge};
 
 pub use crate::limits::QueryLimits;
 use async_graphql::{
-    Context, Enum, Error, ErrorExtensions, InputObject, Object, Result, Schema,
-    SimpleObject,
+    Context, Enum, Error, ErrorExtensions, InputObject, Object, Result, Schema, SimpleObject,
 };
 
 pub type AppSchema = Schema<Query, Mutation, crate::notify::Subscription>;
@@ -1738,15 +1737,15 @@ pub(crate) fn build_schema_with(
         Mutation::default(),
         crate::notify::Subscription,
     )
-        .data(store)
-        .data(gate_cache)
-        .limit_depth(limits.max_depth)
-        .limit_complexity(limits.max_complexity)
-        .limit_recursive_depth(limits.max_recursive_depth)
-        .extension(crate::limits::ResponseBudget {
-            max: limits.max_response_bytes,
-        })
-        .finish()
+    .data(store)
+    .data(gate_cache)
+    .limit_depth(limits.max_depth)
+    .limit_complexity(limits.max_complexity)
+    .limit_recursive_depth(limits.max_recursive_depth)
+    .extension(crate::limits::ResponseBudget {
+        max: limits.max_response_bytes,
+    })
+    .finish()
 }
 
 /// The schema in SDL, as checked in at `schema/schema.graphql`.
@@ -1756,6 +1755,6 @@ pub fn sdl() -> String {
         Mutation::default(),
         crate::notify::Subscription,
     )
-        .finish()
-        .sdl()
+    .finish()
+    .sdl()
 }

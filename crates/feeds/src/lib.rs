@@ -111,7 +111,11 @@ pub struct SyncReport {
 
 /// Syncs every requested ecosystem from `source`. An ecosystem that fails
 /// stops the sync with the error; those before it are committed.
-pub fn sync(store: &Store, source: &Source, options: &SyncOptions) -> Result<SyncReport, FeedError> {
+pub fn sync(
+    store: &Store,
+    source: &Source,
+    options: &SyncOptions,
+) -> Result<SyncReport, FeedError> {
     let ecosystems = if options.ecosystems.is_empty() {
         listed_ecosystems(source)?
     } else {
@@ -224,10 +228,12 @@ fn sync_ecosystem(
                 last_modified,
             } => {
                 let name = source.url(&zip_path);
-                let loaded = aibomdb_osv::load_zip_bytes(&name, &bytes, &options.limits)
-                    .map_err(|e| FeedError::Content {
-                        url: name.clone(),
-                        message: e.to_string(),
+                let loaded =
+                    aibomdb_osv::load_zip_bytes(&name, &bytes, &options.limits).map_err(|e| {
+                        FeedError::Content {
+                            url: name.clone(),
+                            message: e.to_string(),
+                        }
                     })?;
                 advisories.extend(loaded.advisories.into_iter().map(|(_, a)| a));
                 out.rejected.extend(loaded.rejected);
@@ -350,5 +356,4 @@ mod tests {
         assert!(parse_modified_ids(b"<html>oops</html>\n").is_err());
         assert!(parse_modified_ids(b"2024-06-12T10:00:00Z,\n").is_err());
     }
-
 }

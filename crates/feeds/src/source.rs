@@ -212,7 +212,6 @@ pub(crate) fn escape(segment: &str) -> String {
     out
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,7 +227,10 @@ mod tests {
     fn segments_cannot_leave_the_base() {
         let source = Source::Dir(std::env::temp_dir());
         for bad in ["..", ".", "", "a/b", "a\\b"] {
-            assert!(source.fetch(&["PyPI", bad], Held::default()).is_err(), "{bad}");
+            assert!(
+                source.fetch(&["PyPI", bad], Held::default()).is_err(),
+                "{bad}"
+            );
         }
     }
 }

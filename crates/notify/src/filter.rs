@@ -105,8 +105,10 @@ mod tests {
         assert!(f.matches(&sample("high", false)).unwrap());
         assert!(!f.matches(&sample("low", false)).unwrap());
         assert!(f.matches(&sample("low", true)).unwrap());
-        let f = Filter::parse(r#"ecosystem == "PyPI" && deployment.startsWith("prod-") && score >= 7.0"#)
-            .unwrap();
+        let f = Filter::parse(
+            r#"ecosystem == "PyPI" && deployment.startsWith("prod-") && score >= 7.0"#,
+        )
+        .unwrap();
         assert!(f.matches(&sample("high", false)).unwrap());
         let f = Filter::parse(r#"aliases.exists(a, a == "CVE-2023-44271")"#).unwrap();
         assert!(f.matches(&sample("high", false)).unwrap());

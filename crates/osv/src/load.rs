@@ -224,7 +224,12 @@ fn load_zip(path: &Path, limits: &LoadLimits, out: &mut Loaded) -> Result<(), Lo
 /// is where it came from, for messages.
 pub fn load_zip_bytes(name: &str, bytes: &[u8], limits: &LoadLimits) -> Result<Loaded, LoadError> {
     let mut out = Loaded::default();
-    read_zip(Path::new(name), std::io::Cursor::new(bytes), limits, &mut out)?;
+    read_zip(
+        Path::new(name),
+        std::io::Cursor::new(bytes),
+        limits,
+        &mut out,
+    )?;
     Ok(out)
 }
 

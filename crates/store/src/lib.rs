@@ -415,8 +415,10 @@ impl Store {
     /// what a response cache keys on. [`Store::generation`] ignores
     /// deliveries, so that caches of graph answers survive them.
     pub fn answer_generation(&self) -> u64 {
-        self.generation()
-            .wrapping_add(self.notify_generation.load(std::sync::atomic::Ordering::Acquire))
+        self.generation().wrapping_add(
+            self.notify_generation
+                .load(std::sync::atomic::Ordering::Acquire),
+        )
     }
 
     pub(crate) fn bump_notify(&self) {
