@@ -31,8 +31,16 @@ pub(crate) struct Locked {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Source {
     Registry(String),
-    Git { url: String, rev: Option<String> },
-    Path { path: String, editable: bool },
+    Git {
+        url: String,
+        rev: Option<String>,
+        /// `#subdirectory=` of a VCS URL: the project inside the repository.
+        subdirectory: Option<String>,
+    },
+    Path {
+        path: String,
+        editable: bool,
+    },
     Url(String),
 }
 
@@ -40,10 +48,7 @@ impl Source {
     fn describe(&self) -> String {
         match self {
             Source::Registry(url) => url.clone(),
-            Source::Git { url, rev } => match rev {
-                Some(r) => format!("git+{url}@{r}"),
-                None => format!("git+{url}"),
-            },
+            Source::Git { .. } => self.vcs_url(),
             Source::Path { path, editable } => {
                 if *editable {
                     format!("editable:{path}")
@@ -55,16 +60,32 @@ impl Source {
         }
     }
 
+    /// `git+url@rev#subdirectory=sub`, as pip writes a VCS requirement.
+    fn vcs_url(&self) -> String {
+        let Source::Git {
+            url,
+            rev,
+            subdirectory,
+        } = self
+        else {
+            return String::new();
+        };
+        let mut out = format!("git+{url}");
+        if let Some(r) = rev {
+            out.push('@');
+            out.push_str(r);
+        }
+        if let Some(s) = subdirectory {
+            out.push_str("#subdirectory=");
+            out.push_str(s);
+        }
+        out
+    }
+
     fn qualifier(&self) -> Option<(String, String)> {
         match self {
             Source::Registry(url) => Some(("repository_url".into(), url.clone())),
-            Source::Git { url, rev } => Some((
-                "vcs_url".into(),
-                match rev {
-                    Some(r) => format!("git+{url}@{r}"),
-                    None => format!("git+{url}"),
-                },
-            )),
+            Source::Git { .. } => Some(("vcs_url".into(), self.vcs_url())),
             Source::Url(u) => Some(("download_url".into(), u.clone())),
             Source::Path { .. } => None,
         }

@@ -235,6 +235,7 @@ fn git_source(s: &str) -> Source {
     Source::Git {
         url: url.to_string(),
         rev: commit,
+        subdirectory: None,
     }
 }
 
@@ -248,7 +249,8 @@ mod tests {
             git_source("https://example.com/org/repo?rev=v1.0#0123abc"),
             Source::Git {
                 url: "https://example.com/org/repo".into(),
-                rev: Some("0123abc".into())
+                rev: Some("0123abc".into()),
+                subdirectory: None
             }
         );
     }
