@@ -245,18 +245,14 @@ pub fn prepare(path: &Path, limits: &Limits) -> Result<Prepared, IngestError> {
         ));
     }
     let bytes = std::fs::read(path).map_err(|e| IngestError::new(path, e))?;
-    let siblings = DirSiblings {
-        dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
-    };
+    let siblings = DirSiblings::of(path);
     prepare_with(path, &bytes, &siblings, limits)
 }
 
 /// As [`prepare`], for bytes already in memory (tests); files beside `path`
 /// (a lockfile's project file) are read from its directory.
 pub fn prepare_bytes(path: &Path, bytes: &[u8]) -> Result<Prepared, IngestError> {
-    let siblings = DirSiblings {
-        dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
-    };
+    let siblings = DirSiblings::of(path);
     prepare_with(path, bytes, &siblings, &Limits::default())
 }
 
@@ -406,12 +402,32 @@ pub fn prepare_model_dir(
     })
 }
 
-/// Files beside a document, read on demand (small: project files, includes).
+/// Files beside a document, read on demand (small: project files, includes),
+/// and the environment of this command (a requirements file's `${NAME}`, as
+/// pip would expand it when run here).
 struct DirSiblings {
     dir: PathBuf,
+    name: Option<String>,
+}
+
+impl DirSiblings {
+    fn of(path: &Path) -> Self {
+        DirSiblings {
+            dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
+            name: path.file_name().map(|n| n.to_string_lossy().into_owned()),
+        }
+    }
 }
 
 impl Siblings for DirSiblings {
+    fn own_name(&self) -> Option<String> {
+        self.name.clone()
+    }
+
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+
     fn read(&self, relative: &str) -> Option<Vec<u8>> {
         const MAX_SIBLING: u64 = 16 * 1024 * 1024;
         let path = self.dir.join(relative);
@@ -468,7 +484,10 @@ fn new_document(
         bind_attestation(store, &mut prepared.facts)
             .map_err(|e| IngestError::new(&prepared.path, e))?
     } else {
-        (Vec::new(), None)
+        // What the importer left out or could not settle (a requirements
+        // line pip would refuse, an include cycle) is shown with the result,
+        // not only kept on the document.
+        (prepared.facts.warnings.clone(), None)
     };
     let deployment = deployment
         .map(str::to_string)
