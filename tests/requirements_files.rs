@@ -262,3 +262,70 @@ fn ingest_keeps_the_file_and_shows_each_refused_line() {
     assert_eq!(docs[0]["package_count"], 6, "{docs}");
     assert_eq!(docs[0]["warnings"].as_array().unwrap().len(), 3, "{docs}");
 }
+
+/// pip lock for a project with no dependencies writes PEP 751's inline-array
+/// form with only the project in it: recognised as pylock.toml by content
+/// (under any name), and the project entry is the subject, as uv.lock's root
+/// entry is — one rule for every lock's own project entry.
+#[test]
+fn pip_lock_inline_array_and_its_own_project_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let renamed = dir.path().join("lock-of-solo.toml");
+    std::fs::copy(forms().join("pip-lock-solo/pylock.toml"), &renamed).unwrap();
+    for p in [
+        load("pip-lock-solo/pylock.toml"),
+        prepare(&renamed, &Limits::default()).unwrap(),
+    ] {
+        assert_eq!(p.format, aibomdb_ingest::Format::PyLock);
+        assert!(keys(&p).is_empty(), "{:?}", keys(&p));
+        let subject = p.facts.subject.as_ref().expect("subject");
+        assert_eq!(subject.name, "solo");
+    }
+    // uv.lock: the project entry is the subject too (uv/uv.lock of formsapp).
+    let uv = load("uv/uv.lock");
+    assert_eq!(uv.facts.subject.as_ref().unwrap().name, "formsapp");
+    assert_eq!(
+        keys(&uv),
+        [
+            "pkg:pypi/idna@3.10",
+            "pkg:pypi/tinygit@1.0.0",
+            "pkg:pypi/tinylocal@0.3.0"
+        ]
+    );
+}
+
+/// A file named as a lock is read as that lock whatever its first lines
+/// hold: a poetry.lock without Poetry's header and `[metadata]` is a
+/// Poetry lock with a missing field, not "not a recognised document".
+#[test]
+fn a_lock_file_name_settles_its_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let real = std::fs::read_to_string(forms().join("poetry/poetry.lock")).unwrap();
+    let body: String = real
+        .split("\n[metadata]")
+        .next()
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let path = dir.path().join("poetry.lock");
+    std::fs::write(&path, &body).unwrap();
+    let err = prepare(&path, &Limits::default()).unwrap_err();
+    assert!(
+        matches!(
+            &err.kind,
+            aibomdb_ingest::ErrorKind::Import {
+                format: aibomdb_ingest::Format::PoetryLock,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("metadata"), "{err}");
+    // The same bytes under another name are not taken for a lock.
+    let other = dir.path().join("notes.lock");
+    std::fs::write(&other, &body).unwrap();
+    let err = prepare(&other, &Limits::default()).unwrap_err();
+    assert!(err.is_unrecognised(), "{err}");
+}

@@ -128,6 +128,13 @@ pub fn detect(bytes: &[u8], file_name: &str) -> Result<Format, ErrorKind> {
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
     const WINDOW: usize = 64 * 1024;
     let head = String::from_utf8_lossy(&body[..body.len().min(WINDOW)]);
+    if first.is_none() {
+        return Err(ErrorKind::Empty);
+    }
+    // A lock's own file name settles its format (uv.lock, poetry.lock, …).
+    if let Some(f) = aibomdb_importer_python_lock::by_name(file_name) {
+        return Ok(f);
+    }
     match first {
         None => return Err(ErrorKind::Empty),
         Some(b'{') => {}

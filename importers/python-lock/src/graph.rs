@@ -153,10 +153,49 @@ impl LockGraph {
         }
     }
 
+    /// The one rule for a lock's own project entry, whichever tool wrote the
+    /// lock (uv.lock's virtual/editable root, pylock.toml's
+    /// `directory = { path = "." }`, a PDM or Poetry entry at `.`): a package
+    /// whose source is the lock's own directory is the project the lock was
+    /// made for, the document's subject, not a dependency. Its requirements
+    /// become the project's.
+    fn fold_project_entries(&mut self) {
+        let is_root =
+            |p: &Locked| matches!(&p.source, Some(Source::Path { path, .. }) if is_root_path(path));
+        if !self.packages.iter().any(is_root) {
+            return;
+        }
+        let mut new_index = Vec::with_capacity(self.packages.len());
+        let mut kept = Vec::with_capacity(self.packages.len());
+        for p in std::mem::take(&mut self.packages) {
+            if is_root(&p) {
+                if self.project.name.is_none() {
+                    self.project = Project {
+                        name: Some(p.name.clone()),
+                        version: p.version.clone(),
+                    };
+                }
+                new_index.push(None);
+            } else {
+                new_index.push(Some(kept.len()));
+                kept.push(p);
+            }
+        }
+        self.packages = kept;
+        for r in &mut self.requirements {
+            r.from = r.from.and_then(|i| new_index.get(i).copied().flatten());
+        }
+    }
+
     /// Turns the lock into facts: one package per locked entry, the project as
     /// the subject, every requirement resolved to the locked version(s) it can
     /// mean.
-    pub(crate) fn into_facts(self, format: DocumentFormat, spec_version: String) -> DocumentFacts {
+    pub(crate) fn into_facts(
+        mut self,
+        format: DocumentFormat,
+        spec_version: String,
+    ) -> DocumentFacts {
+        self.fold_project_entries();
         let mut facts = DocumentFacts::new(format, spec_version);
         facts.tools = self.tools;
         facts.warnings = self.warnings;
@@ -232,6 +271,11 @@ impl LockGraph {
         }
         facts.finish()
     }
+}
+
+/// The lock's own directory, as tools write it (`.`, `./`, empty).
+pub(crate) fn is_root_path(path: &str) -> bool {
+    matches!(path.trim_end_matches('/'), "" | ".")
 }
 
 /// Which locked versions a requirement can mean: the exact one named, else

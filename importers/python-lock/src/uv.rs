@@ -97,7 +97,7 @@ pub(crate) fn import(text: &str, siblings: &dyn Siblings) -> Result<DocumentFact
     let is_project = |p: &Package| match &p.source {
         Some(SourceSpec::Table(t)) => [&t.virtual_, &t.editable, &t.directory]
             .iter()
-            .any(|s| s.as_deref() == Some(".")),
+            .any(|s| s.as_deref().is_some_and(crate::graph::is_root_path)),
         Some(SourceSpec::Legacy(s)) => s == "editable+." || s == "virtual+." || s == "directory+.",
         None => false,
     };
