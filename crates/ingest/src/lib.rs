@@ -15,6 +15,7 @@ use aibomdb_importer_python_lock::Siblings;
 use aibomdb_store::{IngestOutcome, NewDocument, Store, StoreError};
 use sha2::{Digest, Sha256};
 
+mod unsupported;
 mod walk;
 
 pub use walk::{Expanded, HIDDEN, Input, expand, expand_reporting, is_model_dir, is_weight_file};
@@ -141,6 +142,9 @@ pub fn detect(bytes: &[u8], file_name: &str) -> Result<Format, ErrorKind> {
         Some(_) => {
             if let Some(f) = aibomdb_importer_python_lock::sniff(file_name, &head) {
                 return Ok(f);
+            }
+            if let Some(message) = unsupported::known(file_name, &head) {
+                return Err(ErrorKind::UnknownFormat(message));
             }
             let printable = body
                 .iter()
