@@ -15,6 +15,7 @@ use aibomdb_importer_python_lock::Siblings;
 use aibomdb_store::{IngestOutcome, NewDocument, Store, StoreError};
 use sha2::{Digest, Sha256};
 
+mod unsupported;
 mod walk;
 
 pub use walk::{Expanded, HIDDEN, Input, expand, expand_reporting, is_model_dir, is_weight_file};
@@ -128,12 +129,22 @@ pub fn detect(bytes: &[u8], file_name: &str) -> Result<Format, ErrorKind> {
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
     const WINDOW: usize = 64 * 1024;
     let head = String::from_utf8_lossy(&body[..body.len().min(WINDOW)]);
+    if first.is_none() {
+        return Err(ErrorKind::Empty);
+    }
+    // A lock's own file name settles its format (uv.lock, poetry.lock, …).
+    if let Some(f) = aibomdb_importer_python_lock::by_name(file_name) {
+        return Ok(f);
+    }
     match first {
         None => return Err(ErrorKind::Empty),
         Some(b'{') => {}
         Some(_) => {
             if let Some(f) = aibomdb_importer_python_lock::sniff(file_name, &head) {
                 return Ok(f);
+            }
+            if let Some(message) = unsupported::known(file_name, &head) {
+                return Err(ErrorKind::UnknownFormat(message));
             }
             let printable = body
                 .iter()
@@ -245,18 +256,14 @@ pub fn prepare(path: &Path, limits: &Limits) -> Result<Prepared, IngestError> {
         ));
     }
     let bytes = std::fs::read(path).map_err(|e| IngestError::new(path, e))?;
-    let siblings = DirSiblings {
-        dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
-    };
+    let siblings = DirSiblings::of(path);
     prepare_with(path, &bytes, &siblings, limits)
 }
 
 /// As [`prepare`], for bytes already in memory (tests); files beside `path`
 /// (a lockfile's project file) are read from its directory.
 pub fn prepare_bytes(path: &Path, bytes: &[u8]) -> Result<Prepared, IngestError> {
-    let siblings = DirSiblings {
-        dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
-    };
+    let siblings = DirSiblings::of(path);
     prepare_with(path, bytes, &siblings, &Limits::default())
 }
 
@@ -406,12 +413,32 @@ pub fn prepare_model_dir(
     })
 }
 
-/// Files beside a document, read on demand (small: project files, includes).
+/// Files beside a document, read on demand (small: project files, includes),
+/// and the environment of this command (a requirements file's `${NAME}`, as
+/// pip would expand it when run here).
 struct DirSiblings {
     dir: PathBuf,
+    name: Option<String>,
+}
+
+impl DirSiblings {
+    fn of(path: &Path) -> Self {
+        DirSiblings {
+            dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
+            name: path.file_name().map(|n| n.to_string_lossy().into_owned()),
+        }
+    }
 }
 
 impl Siblings for DirSiblings {
+    fn own_name(&self) -> Option<String> {
+        self.name.clone()
+    }
+
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+
     fn read(&self, relative: &str) -> Option<Vec<u8>> {
         const MAX_SIBLING: u64 = 16 * 1024 * 1024;
         let path = self.dir.join(relative);
@@ -468,7 +495,10 @@ fn new_document(
         bind_attestation(store, &mut prepared.facts)
             .map_err(|e| IngestError::new(&prepared.path, e))?
     } else {
-        (Vec::new(), None)
+        // What the importer left out or could not settle (a requirements
+        // line pip would refuse, an include cycle) is shown with the result,
+        // not only kept on the document.
+        (prepared.facts.warnings.clone(), None)
     };
     let deployment = deployment
         .map(str::to_string)

@@ -31,8 +31,16 @@ pub(crate) struct Locked {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Source {
     Registry(String),
-    Git { url: String, rev: Option<String> },
-    Path { path: String, editable: bool },
+    Git {
+        url: String,
+        rev: Option<String>,
+        /// `#subdirectory=` of a VCS URL: the project inside the repository.
+        subdirectory: Option<String>,
+    },
+    Path {
+        path: String,
+        editable: bool,
+    },
     Url(String),
 }
 
@@ -40,10 +48,7 @@ impl Source {
     fn describe(&self) -> String {
         match self {
             Source::Registry(url) => url.clone(),
-            Source::Git { url, rev } => match rev {
-                Some(r) => format!("git+{url}@{r}"),
-                None => format!("git+{url}"),
-            },
+            Source::Git { .. } => self.vcs_url(),
             Source::Path { path, editable } => {
                 if *editable {
                     format!("editable:{path}")
@@ -55,16 +60,32 @@ impl Source {
         }
     }
 
+    /// `git+url@rev#subdirectory=sub`, as pip writes a VCS requirement.
+    fn vcs_url(&self) -> String {
+        let Source::Git {
+            url,
+            rev,
+            subdirectory,
+        } = self
+        else {
+            return String::new();
+        };
+        let mut out = format!("git+{url}");
+        if let Some(r) = rev {
+            out.push('@');
+            out.push_str(r);
+        }
+        if let Some(s) = subdirectory {
+            out.push_str("#subdirectory=");
+            out.push_str(s);
+        }
+        out
+    }
+
     fn qualifier(&self) -> Option<(String, String)> {
         match self {
             Source::Registry(url) => Some(("repository_url".into(), url.clone())),
-            Source::Git { url, rev } => Some((
-                "vcs_url".into(),
-                match rev {
-                    Some(r) => format!("git+{url}@{r}"),
-                    None => format!("git+{url}"),
-                },
-            )),
+            Source::Git { .. } => Some(("vcs_url".into(), self.vcs_url())),
             Source::Url(u) => Some(("download_url".into(), u.clone())),
             Source::Path { .. } => None,
         }
@@ -132,10 +153,49 @@ impl LockGraph {
         }
     }
 
+    /// The one rule for a lock's own project entry, whichever tool wrote the
+    /// lock (uv.lock's virtual/editable root, pylock.toml's
+    /// `directory = { path = "." }`, a PDM or Poetry entry at `.`): a package
+    /// whose source is the lock's own directory is the project the lock was
+    /// made for, the document's subject, not a dependency. Its requirements
+    /// become the project's.
+    fn fold_project_entries(&mut self) {
+        let is_root =
+            |p: &Locked| matches!(&p.source, Some(Source::Path { path, .. }) if is_root_path(path));
+        if !self.packages.iter().any(is_root) {
+            return;
+        }
+        let mut new_index = Vec::with_capacity(self.packages.len());
+        let mut kept = Vec::with_capacity(self.packages.len());
+        for p in std::mem::take(&mut self.packages) {
+            if is_root(&p) {
+                if self.project.name.is_none() {
+                    self.project = Project {
+                        name: Some(p.name.clone()),
+                        version: p.version.clone(),
+                    };
+                }
+                new_index.push(None);
+            } else {
+                new_index.push(Some(kept.len()));
+                kept.push(p);
+            }
+        }
+        self.packages = kept;
+        for r in &mut self.requirements {
+            r.from = r.from.and_then(|i| new_index.get(i).copied().flatten());
+        }
+    }
+
     /// Turns the lock into facts: one package per locked entry, the project as
     /// the subject, every requirement resolved to the locked version(s) it can
     /// mean.
-    pub(crate) fn into_facts(self, format: DocumentFormat, spec_version: String) -> DocumentFacts {
+    pub(crate) fn into_facts(
+        mut self,
+        format: DocumentFormat,
+        spec_version: String,
+    ) -> DocumentFacts {
+        self.fold_project_entries();
         let mut facts = DocumentFacts::new(format, spec_version);
         facts.tools = self.tools;
         facts.warnings = self.warnings;
@@ -211,6 +271,11 @@ impl LockGraph {
         }
         facts.finish()
     }
+}
+
+/// The lock's own directory, as tools write it (`.`, `./`, empty).
+pub(crate) fn is_root_path(path: &str) -> bool {
+    matches!(path.trim_end_matches('/'), "" | ".")
 }
 
 /// Which locked versions a requirement can mean: the exact one named, else

@@ -79,6 +79,7 @@ pub(crate) fn import(bytes: &[u8], siblings: &dyn Siblings) -> Result<DocumentFa
                 Some(Source::Git {
                     url: g.clone(),
                     rev: e.reference.clone(),
+                    subdirectory: None,
                 })
             } else if let Some(p) = &e.path {
                 Some(Source::Path {

@@ -109,6 +109,7 @@ pub(crate) fn import_poetry(
             Some("git") => Some(Source::Git {
                 url: s.url.clone().unwrap_or_default(),
                 rev: s.resolved_reference.clone().or_else(|| s.reference.clone()),
+                subdirectory: None,
             }),
             Some("directory" | "file") => Some(Source::Path {
                 path: s.url.clone().unwrap_or_default(),
@@ -229,6 +230,7 @@ pub(crate) fn import_pdm(
             Some(Source::Git {
                 url: g.clone(),
                 rev: p.revision.clone().or_else(|| p.reference.clone()),
+                subdirectory: None,
             })
         } else if let Some(path) = &p.path {
             Some(Source::Path {

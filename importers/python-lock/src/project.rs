@@ -236,3 +236,14 @@ pub(crate) fn read_requirements_in(siblings: &dyn Siblings, graph: &mut LockGrap
     }
     true
 }
+
+/// The name and version a `pyproject.toml` declares (`[project]`, else
+/// `[tool.poetry]`), for a local directory a requirements file names.
+pub(crate) fn name_and_version(bytes: &[u8]) -> Option<(String, Option<String>)> {
+    let py: PyProject = toml::from_str(std::str::from_utf8(bytes).ok()?).ok()?;
+    if let Some(p) = py.project.filter(|p| p.name.is_some()) {
+        return p.name.map(|n| (n, p.version));
+    }
+    let poetry = py.tool?.poetry?;
+    poetry.name.map(|n| (n, poetry.version))
+}

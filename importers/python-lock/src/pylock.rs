@@ -41,6 +41,7 @@ struct Vcs {
     path: Option<String>,
     #[serde(rename = "commit-id")]
     commit_id: Option<String>,
+    subdirectory: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -91,6 +92,7 @@ pub(crate) fn import(text: &str, siblings: &dyn Siblings) -> Result<DocumentFact
             Some(Source::Git {
                 url: v.url.clone().or_else(|| v.path.clone()).unwrap_or_default(),
                 rev: v.commit_id.clone(),
+                subdirectory: v.subdirectory.clone(),
             })
         } else if let Some(d) = &p.directory {
             Some(Source::Path {

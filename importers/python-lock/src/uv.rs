@@ -97,7 +97,7 @@ pub(crate) fn import(text: &str, siblings: &dyn Siblings) -> Result<DocumentFact
     let is_project = |p: &Package| match &p.source {
         Some(SourceSpec::Table(t)) => [&t.virtual_, &t.editable, &t.directory]
             .iter()
-            .any(|s| s.as_deref() == Some(".")),
+            .any(|s| s.as_deref().is_some_and(crate::graph::is_root_path)),
         Some(SourceSpec::Legacy(s)) => s == "editable+." || s == "virtual+." || s == "directory+.",
         None => false,
     };
@@ -235,6 +235,7 @@ fn git_source(s: &str) -> Source {
     Source::Git {
         url: url.to_string(),
         rev: commit,
+        subdirectory: None,
     }
 }
 
@@ -248,7 +249,8 @@ mod tests {
             git_source("https://example.com/org/repo?rev=v1.0#0123abc"),
             Source::Git {
                 url: "https://example.com/org/repo".into(),
-                rev: Some("0123abc".into())
+                rev: Some("0123abc".into()),
+                subdirectory: None
             }
         );
     }
