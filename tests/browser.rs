@@ -339,3 +339,72 @@ fn graphiql_works_offline_from_the_binary() {
     let png = std::fs::read(&shot).expect("screenshot written");
     assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000);
 }
+
+/// The page updates without a reload (the `matchEvents` subscription): a
+/// deployment's page is open when an advisory that affects it is loaded
+/// through the API; the live list shows the new exposure and the page's
+/// advisories table gains the match, in the same document.
+#[test]
+fn dashboard_shows_a_new_match_live_without_a_reload() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    assert!(
+        root.join("tests/browser/node_modules/playwright-core")
+            .is_dir(),
+        "playwright-core is not installed: run `npm ci --prefix tests/browser`"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    // The image service pins Pillow 10.0.0 (uv-compiled); no advisory yet.
+    let reqs = root.join("examples/image-service/requirements.txt");
+    let out = aibomdb(
+        &db,
+        &[
+            "ingest",
+            "--deployment",
+            "image-service",
+            reqs.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = "write-token-0123456789";
+    let server = Server::start(&db, &["--write-token", token]);
+    let shots = root.join("target/browser");
+    std::fs::create_dir_all(&shots).unwrap();
+    let shot = shots.join("dashboard-live.png");
+    let record = root.join("examples/advisories/PYSEC-2023-175.yaml");
+    let out = Command::new("node")
+        .arg(root.join("tests/browser/live.mjs"))
+        .arg(server.url("/"))
+        .arg("image-service")
+        .arg(token)
+        .arg(&record)
+        .arg(&shot)
+        .output()
+        .expect("node");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["loaded"]["data"]["loadAdvisories"]["added"], 1, "{v}");
+    assert_eq!(v["before"], 0, "{v}");
+    assert_eq!(v["notReloaded"], true, "{v}");
+    assert_eq!(v["errors"], serde_json::json!([]), "{v}");
+    let live = v["live"].as_array().unwrap();
+    assert_eq!(live.len(), 1, "{v}");
+    assert_eq!(live[0]["kind"], "opened");
+    let text = live[0]["text"].as_str().unwrap();
+    assert!(
+        text.contains("image-service")
+            && text.contains("PYSEC-2023-175")
+            && text.contains("pillow@10.0.0"),
+        "{text}"
+    );
+    assert_eq!(v["after"], serde_json::json!(["PYSEC-2023-175"]), "{v}");
+    assert!(shot.is_file());
+}

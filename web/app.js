@@ -346,3 +346,57 @@ $("#search-form").addEventListener("submit", (ev) => {
 });
 window.addEventListener("hashchange", route);
 route();
+startLive();
+
+// Live changes: the `matchEvents` subscription over graphql-transport-ws
+// (the protocol is four message types; no client library needed). Each event
+// is listed, and the view on screen is redrawn when the event concerns it.
+function startLive(delay = 1000) {
+  const status = $("#live-status");
+  const list = $("#live-events");
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  let ws;
+  try {
+    ws = new WebSocket(`${scheme}://${location.host}/graphql/ws`, "graphql-transport-ws");
+  } catch (e) {
+    status.textContent = "unavailable";
+    return;
+  }
+  let redraw = null;
+  ws.onopen = () => {
+    const token = sessionStorage.getItem("aibomdb-token");
+    ws.send(JSON.stringify({ type: "connection_init", payload: token ? { authorization: `Bearer ${token}` } : {} }));
+  };
+  ws.onmessage = (msg) => {
+    const m = JSON.parse(msg.data);
+    if (m.type === "connection_ack") {
+      status.textContent = "connected";
+      delay = 1000;
+      ws.send(JSON.stringify({ id: "live", type: "subscribe", payload: {
+        query: "subscription{matchEvents{id kind cause at deployment advisory package}}" } }));
+    } else if (m.type === "ping") {
+      ws.send(JSON.stringify({ type: "pong" }));
+    } else if (m.type === "next" && m.payload.data) {
+      const e = m.payload.data.matchEvents;
+      const li = document.createElement("li");
+      li.className = e.kind;
+      li.dataset.event = e.id;
+      li.innerHTML = `${link("deployment", e.deployment)} <span class="kind">${esc(e.kind)}</span> ` +
+        `${link("advisory", e.advisory)}<br><span class="muted">${esc(e.package)} · ${esc(e.cause)} · ${esc(e.at)}</span>`;
+      list.prepend(li);
+      while (list.children.length > 50) list.lastChild.remove();
+      const [view, arg] = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
+      const concerns = (view === "deployment" && arg === e.deployment) || (view === "advisory" && arg === e.advisory) || !view;
+      if (concerns) {
+        clearTimeout(redraw);
+        redraw = setTimeout(route, 250);
+      }
+    } else if (m.type === "error") {
+      status.textContent = "error: " + (m.payload || []).map((x) => x.message).join("; ");
+    }
+  };
+  ws.onclose = () => {
+    status.textContent = "disconnected, retrying…";
+    setTimeout(() => startLive(Math.min(delay * 2, 30000)), delay);
+  };
+}
