@@ -255,19 +255,12 @@ fn sync_ecosystem(
     }
     if !fetched_zip && !changed.is_empty() {
         out.mode = SyncMode::Incremental;
-        for (_, id) in &changed {
-            let file = format!("{id}.json");
-            let segments = [ecosystem, file.as_str()];
-            let path = source.url(&segments);
-            out.requests += 1;
-            match source.fetch(&segments, Held::default())? {
-                Fetched::Body { bytes, .. } => match aibomdb_osv::load_bytes(&path, &bytes) {
-                    Ok(a) => advisories.push(a),
-                    Err(reason) => out.rejected.push((path, reason)),
-                },
-                _ => out
-                    .rejected
-                    .push((path, "listed in modified_id.csv but not found".into())),
+        out.requests += changed.len();
+        let ids: Vec<&str> = changed.iter().map(|(_, id)| id.as_str()).collect();
+        for (path, result) in fetch_records(source, ecosystem, &ids)? {
+            match result {
+                Ok(a) => advisories.push(a),
+                Err(reason) => out.rejected.push((path, reason)),
             }
         }
     }
@@ -300,6 +293,58 @@ fn sync_ecosystem(
         "advisory feed synced"
     );
     Ok(out)
+}
+
+/// Requests in flight at once when records are fetched one by one: a round
+/// trip to a remote bucket is tens of milliseconds, a hundred of them in a
+/// row would be seconds.
+const PARALLEL_FETCHES: usize = 8;
+
+/// One record's outcome: where it came from, and the record or why not.
+type Fetch = (String, Result<Advisory, String>);
+
+/// Fetches `<ecosystem>/<id>.json` for every id, `PARALLEL_FETCHES` at a
+/// time, in the order given. A failed request fails the whole fetch (the
+/// sync applies nothing); a record that is missing or unreadable is
+/// reported with its reason.
+fn fetch_records(source: &Source, ecosystem: &str, ids: &[&str]) -> Result<Vec<Fetch>, FeedError> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<Result<Vec<(usize, Fetch)>, FeedError>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..PARALLEL_FETCHES.min(ids.len()))
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(id) = ids.get(i) else {
+                            return Ok(mine);
+                        };
+                        let file = format!("{id}.json");
+                        let segments = [ecosystem, file.as_str()];
+                        let path = source.url(&segments);
+                        let result = match source.fetch(&segments, Held::default())? {
+                            Fetched::Body { bytes, .. } => aibomdb_osv::load_bytes(&path, &bytes),
+                            _ => Err("listed in modified_id.csv but not found".into()),
+                        };
+                        mine.push((i, (path, result)));
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join()
+                    .unwrap_or_else(|_| Err(FeedError::Source("a fetch thread panicked".into())))
+            })
+            .collect()
+    });
+    let mut all = Vec::with_capacity(ids.len());
+    for r in results {
+        all.extend(r?);
+    }
+    all.sort_by_key(|(i, _)| *i);
+    Ok(all.into_iter().map(|(_, f)| f).collect())
 }
 
 /// Parses `modified_id.csv`: one `<RFC 3339 modified>,<id>` per line (the
