@@ -51,8 +51,9 @@ done <<'LOCKS'
 4 Pipfile.lock ^$
 5 requirements*.txt ^[A-Za-z0-9]
 LOCKS
+seed cyclonedx_xml $(find ../tests/fixtures/formats -name '*.cdx.xml')
 seed json_depth $(find $shared/formats/cyclonedx -name '*.json' -size -64k | head -50)
-targets=${TARGETS:-document cyclonedx spdx lockfile osv model_card pickle safetensors model_signing json_depth}
+targets=${TARGETS:-document cyclonedx cyclonedx_xml spdx lockfile osv model_card pickle safetensors model_signing json_depth}
 for t in $targets; do
   echo "== $t ($secs s)"
   mkdir -p logs

@@ -145,7 +145,8 @@ fn signed_provenance_binds_to_the_model_file_it_names() {
             "--format",
             "json",
         ],
-    ));
+    ))["hits"]
+        .clone();
     let hit = &out.as_array().unwrap()[0];
     assert_eq!(hit["deployment"], "finetune-safetensors");
     assert_eq!(hit["scope"], "build");

@@ -56,7 +56,8 @@ fn dashboard_search_shows_the_deployments_that_contain_transformers() {
             "--format",
             "json",
         ],
-    ));
+    ))["hits"]
+        .clone();
     let mut expected: Vec<String> = expected
         .as_array()
         .unwrap()

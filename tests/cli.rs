@@ -37,7 +37,8 @@ fn one_package_node_for_two_tools_and_both_deployments_found() {
             "--format",
             "json",
         ],
-    ));
+    ))["hits"]
+        .clone();
     let deployments: Vec<&str> = hits
         .as_array()
         .unwrap()
@@ -143,7 +144,8 @@ fn transitive_paths_come_from_the_document_graph() {
             "--format",
             "json",
         ],
-    ));
+    ))["hits"]
+        .clone();
     let hits = hits.as_array().unwrap();
     assert_eq!(hits.len(), 1, "{hits:?}");
     assert_eq!(hits[0]["direct"], Value::Bool(false));
@@ -176,7 +178,7 @@ fn path_from_one_deployment_and_compaction_keep_answers() {
         if let Some(d) = deployment {
             args.extend(["--in", d]);
         }
-        json(&aibomdb(&db, &args))
+        json(&aibomdb(&db, &args))["hits"].clone()
     };
     let all = ask(None);
     assert_eq!(all.as_array().unwrap().len(), 2, "{all}");
@@ -355,12 +357,12 @@ fn data_survives_restart_and_reingest_is_a_no_op() {
         "--format",
         "json",
     ];
-    let first = json(&aibomdb(&db, &query));
+    let first = json(&aibomdb(&db, &query))["hits"].clone();
     let stats_first = json(&aibomdb(&db, &["stats", "--format", "json"]));
     assert_eq!(first.as_array().unwrap().len(), 1);
 
     // Each CLI call is a fresh process: this is a restart.
-    let again = json(&aibomdb(&db, &query));
+    let again = json(&aibomdb(&db, &query))["hits"].clone();
     assert_eq!(first, again);
 
     // Identical bytes: unchanged, nothing written.
@@ -418,7 +420,8 @@ fn a_new_document_supersedes_and_history_is_kept() {
             "--format",
             "json",
         ],
-    ));
+    ))["hits"]
+        .clone();
     assert_eq!(now.as_array().unwrap().len(), 0, "{now}");
     let all = json(&aibomdb(
         &db,
@@ -431,7 +434,8 @@ fn a_new_document_supersedes_and_history_is_kept() {
             "--format",
             "json",
         ],
-    ));
+    ))["hits"]
+        .clone();
     assert_eq!(all.as_array().unwrap().len(), 1, "{all}");
     assert_eq!(all[0]["current"], false);
     let stats = json(&aibomdb(&db, &["stats", "--format", "json"]));
@@ -462,7 +466,8 @@ fn a_new_document_supersedes_and_history_is_kept() {
             "--format",
             "json",
         ],
-    ));
+    ))["hits"]
+        .clone();
     assert_eq!(both.as_array().unwrap().len(), 2);
 }
 

@@ -117,7 +117,8 @@ fn deployments_running_an_adapter_on_a_base_model() {
             "--format",
             "json",
         ],
-    ));
+    ))["hits"]
+        .clone();
     let hits = hits.as_array().unwrap();
     assert_eq!(hits.len(), 1, "{hits:?}");
     assert_eq!(hits[0]["deployment"], "support-bot");
@@ -188,7 +189,8 @@ fn finetune_with_verified_weights_and_its_training_dataset() {
             "--format",
             "json",
         ],
-    ));
+    ))["hits"]
+        .clone();
     assert_eq!(hits[0]["deployment"], "classifier");
     assert_eq!(
         hits[0]["path"].as_array().unwrap().last().unwrap()["via"],
@@ -1029,7 +1031,8 @@ fn lineage_walks_and_deployments_running_a_base() {
             "--format",
             "json",
         ],
-    ));
+    ))["hits"]
+        .clone();
     let names = |v: &Value, key: &str| -> Vec<String> {
         let mut n: Vec<String> = v
             .as_array()

@@ -145,13 +145,13 @@ async function renderRadius(container, purl, range) {
   const body = container.querySelector(".radius-body");
   try {
     const d = await gql(`query($e:String,$n:String!,$r:String){deploymentsUsing(ecosystem:$e,name:$n,versionRange:$r,first:500){
-        totalCount unordered edges{node{deployment document documentPath package direct scope flags path{kind id via}}}}}`,
+        totalCount notes edges{node{deployment document documentPath package direct scope flags path{kind id via}}}}}`,
       { e: ecosystem, n: name, r: range || null });
     const conn = d.deploymentsUsing;
     const hits = conn.edges.map((e) => e.node);
     const deployments = [...new Set(hits.map((h) => h.deployment))];
     let html = `<p><strong>${deployments.length}</strong> deployment(s), ${conn.totalCount} document hit(s)${range ? ` for versions ${esc(range)}` : ""}.</p>`;
-    if (conn.unordered.length) html += `<p class="muted">Not comparable: ${esc(conn.unordered.join("; "))}</p>`;
+    if (conn.notes.length) html += `<p class="muted">Left out: ${esc(conn.notes.join("; "))}</p>`;
     html += table(["deployment", "package", "relation", "document", "path"], hits.map((h) => [
       link("deployment", h.deployment),
       esc(h.package),

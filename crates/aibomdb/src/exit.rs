@@ -35,7 +35,7 @@ pub(crate) fn code(e: &anyhow::Error) -> u8 {
         }
         if let Some(e) = cause.downcast_ref::<QueryError>() {
             return match e {
-                QueryError::BadInput(_) => BAD_INPUT,
+                QueryError::BadInput(_) | QueryError::BadRange(_) => BAD_INPUT,
                 QueryError::Store(e) => store(e),
             };
         }

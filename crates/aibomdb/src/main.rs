@@ -597,6 +597,7 @@ fn token(value: &Option<String>, file: &Option<PathBuf>, which: &str) -> Result<
 fn bad_input(e: aibomdb_query::QueryError) -> anyhow::Error {
     match e {
         aibomdb_query::QueryError::BadInput(m) => BadInput(m).into(),
+        aibomdb_query::QueryError::BadRange(m) => BadInput(format!("--version-range: {m}")).into(),
         other => other.into(),
     }
 }
@@ -960,9 +961,11 @@ fn query(store: &Store, q: QueryCommand) -> Result<ExitCode> {
             match format {
                 OutputFormat::Json => println!(
                     "{}",
-                    serde_json::to_string_pretty(
-                        &serde_json::json!({"packages": out, "unordered": unreadable})
-                    )?
+                    serde_json::to_string_pretty(&serde_json::json!({
+                        "packages": out,
+                        "unordered": unreadable,
+                        "notes": answer.notes,
+                    }))?
                 ),
                 OutputFormat::Table => {
                     let mut t = Table::new(&["purl", "version", "documents", "deployments"]);
@@ -978,6 +981,7 @@ fn query(store: &Store, q: QueryCommand) -> Result<ExitCode> {
                     for u in &unreadable {
                         eprintln!("warning: cannot compare {u}");
                     }
+                    print_notes(&answer.notes);
                 }
             }
         }
@@ -1149,7 +1153,14 @@ fn query(store: &Store, q: QueryCommand) -> Result<ExitCode> {
             }
             let hits = answer.hits;
             match format {
-                OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&hits)?),
+                OutputFormat::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({
+                        "total": answer.total,
+                        "hits": hits,
+                        "notes": answer.notes,
+                    }))?
+                ),
                 OutputFormat::Table => {
                     let mut t = Table::new(&["deployment", "doc", "current", "direct", "path"]);
                     for h in &hits {
@@ -1172,6 +1183,7 @@ fn query(store: &Store, q: QueryCommand) -> Result<ExitCode> {
                         ]);
                     }
                     print!("{t}");
+                    print_notes(&answer.notes);
                 }
             }
             if hits.is_empty() {
@@ -1180,6 +1192,14 @@ fn query(store: &Store, q: QueryCommand) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What a query answer left out or assumed, below the table (the JSON
+/// output carries the same sentences in `notes`).
+fn print_notes(notes: &[String]) {
+    for n in notes {
+        eprintln!("note: {n}");
+    }
 }
 
 fn print_deployment(report: &aibomdb_store::DeploymentReport) {

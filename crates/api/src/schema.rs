@@ -67,6 +67,12 @@ where
 fn query_error(e: QueryError) -> Error {
     match e {
         QueryError::BadInput(m) => Error::new(m).extend_with(|_, x| x.set("code", "BAD_INPUT")),
+        // The position: the field's path and location come with the error;
+        // the argument is named here.
+        QueryError::BadRange(m) => Error::new(format!("versionRange: {m}")).extend_with(|_, x| {
+            x.set("code", "BAD_INPUT");
+            x.set("argument", "versionRange");
+        }),
         QueryError::Store(e) => {
             Error::new(e.to_string()).extend_with(|_, x| x.set("code", "STORE"))
         }
@@ -83,6 +89,10 @@ pub struct ListInfo {
     pub total_count: usize,
     /// Versions a range could not be evaluated on, with the reason.
     pub unordered: Vec<String>,
+    /// Everything the answer left out or assumed, as sentences (versions or
+    /// purl types a range could not be evaluated on, a versionless purl read
+    /// as every version). Empty when the answer is complete.
+    pub notes: Vec<String>,
 }
 
 type List<T> = Connection<usize, T, ListInfo>;
@@ -111,7 +121,7 @@ fn connection<T: async_graphql::OutputType>(
     page: Vec<T>,
     offset: usize,
     total: usize,
-    unordered: Vec<String>,
+    (unordered, notes): (Vec<String>, Vec<String>),
 ) -> List<T> {
     let end = offset + page.len();
     let mut c = Connection::with_additional_fields(
@@ -120,6 +130,7 @@ fn connection<T: async_graphql::OutputType>(
         ListInfo {
             total_count: total,
             unordered,
+            notes,
         },
     );
     c.edges.extend(
@@ -133,7 +144,7 @@ fn connection<T: async_graphql::OutputType>(
 /// Pagination over an answer already in memory.
 fn paginate<T: async_graphql::OutputType>(
     items: Vec<T>,
-    unordered: Vec<String>,
+    unordered: (Vec<String>, Vec<String>),
     after: Option<String>,
     first: Option<i32>,
 ) -> Result<List<T>> {
@@ -506,7 +517,7 @@ impl Deployment {
                 flags: p.flags.clone(),
             })
             .collect();
-        paginate(items, Vec::new(), after, first)
+        paginate(items, (Vec::new(), Vec::new()), after, first)
     }
 
     /// Models the deployment runs (from model directories and AI BOMs).
@@ -1001,7 +1012,7 @@ impl QueryRoot {
         })
         .await?;
         let items = answer.packages.into_iter().map(Package::from).collect();
-        paginate(items, answer.unordered, after, first)
+        paginate(items, (answer.unordered, answer.notes), after, first)
     }
 
     /// The blast radius: deployments whose documents contain the package
@@ -1046,7 +1057,12 @@ impl QueryRoot {
         })
         .await?;
         let page = answer.hits.into_iter().map(DeploymentHit::from).collect();
-        Ok(connection(page, offset, answer.total, answer.unordered))
+        Ok(connection(
+            page,
+            offset,
+            answer.total,
+            (answer.unordered, answer.notes),
+        ))
     }
 
     /// Everything an advisory (CVE-, GHSA-, PYSEC-… — any alias) affects; null

@@ -136,6 +136,12 @@ pub fn detect(bytes: &[u8], file_name: &str) -> Result<Format, ErrorKind> {
     if let Some(f) = aibomdb_importer_python_lock::by_name(file_name) {
         return Ok(f);
     }
+    // CycloneDX XML by its namespace, or by the extension its spec gives.
+    if aibomdb_importer_cyclonedx::xml::sniff(&head)
+        || file_name.to_ascii_lowercase().ends_with(".cdx.xml")
+    {
+        return Ok(Format::CycloneDx);
+    }
     match first {
         None => return Err(ErrorKind::Empty),
         Some(b'{') => {}
@@ -302,7 +308,8 @@ fn prepare_with(
         return prepare_model_files(path, &[(name.into_owned(), bytes.to_vec())], &identity);
     }
     let format = detect(bytes, &name).map_err(|k| IngestError::new(path, k))?;
-    if format.family() != "lockfile" || format == Format::PipfileLock {
+    let json = !aibomdb_importer_cyclonedx::is_xml(bytes);
+    if json && (format.family() != "lockfile" || format == Format::PipfileLock) {
         aibomdb_graph::json::check_depth(bytes, limits.max_json_depth)
             .map_err(|error| IngestError::new(path, ErrorKind::Import { format, error }))?;
     }

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use aibomdb_graph::PackageKey;
 use aibomdb_osv::MatchRow;
-use aibomdb_store::{DeploymentHit, PackageVersion, Store, StoreError};
-use aibomdb_versions::{Ecosystem, VersionError, VersionRange};
+use aibomdb_store::{DeploymentHit, PackageRecord, PackageVersion, Store, StoreError};
+use aibomdb_versions::{Ecosystem, VersionRange};
 use serde::Serialize;
 
 #[derive(Debug, thiserror::Error)]
@@ -14,6 +14,9 @@ pub enum QueryError {
     /// The question itself is malformed (a bad purl or range): the caller's fault.
     #[error("{0}")]
     BadInput(String),
+    /// The version range cannot be read by any ordering it is applied to.
+    #[error("{0}")]
+    BadRange(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -22,7 +25,7 @@ pub type Result<T, E = QueryError> = std::result::Result<T, E>;
 
 pub fn parse_range(text: &str) -> Result<VersionRange> {
     text.parse::<VersionRange>()
-        .map_err(|e| QueryError::BadInput(format!("version range {text:?}: {e}")))
+        .map_err(|e| QueryError::BadRange(format!("version range {text:?}: {e}")))
 }
 
 pub fn parse_purl(text: &str) -> Result<PackageKey> {
@@ -37,6 +40,10 @@ pub struct PackagesAnswer {
     /// Versions the range could not be evaluated on, with the reason: reported,
     /// never silently dropped.
     pub unordered: Vec<String>,
+    /// Everything the answer left out or assumed, as sentences: versions not
+    /// evaluated, purl types without an ordering, a versionless purl read as
+    /// every version.
+    pub notes: Vec<String>,
 }
 
 pub fn packages(
@@ -45,41 +52,167 @@ pub fn packages(
     ecosystem: Option<&str>,
     range: Option<&VersionRange>,
 ) -> Result<PackagesAnswer> {
-    let mut packages = Vec::new();
-    let mut unordered = Vec::new();
-    for v in store.packages_named(name, ecosystem)? {
-        match in_range(&v.package, range) {
-            Ok(true) => packages.push(v),
-            Ok(false) => {}
-            Err(e) => unordered.push(e),
-        }
-    }
+    let versions = store.packages_named(name, ecosystem)?;
+    let mut filter = RangeFilter::new(range, versions.iter().map(|v| &v.package), ecosystem)?;
+    let mut packages: Vec<PackageVersion> = versions
+        .into_iter()
+        .filter(|v| filter.keeps(&v.package))
+        .collect();
     packages.sort_by(|a, b| a.package.key.cmp(&b.package.key));
+    let (unordered, notes) = filter.finish();
     Ok(PackagesAnswer {
         packages,
         unordered,
+        notes,
     })
 }
 
-/// Whether the package's version is in `range` under its ecosystem's
-/// ordering; `Err` names a version that cannot be ordered.
-fn in_range(
-    package: &aibomdb_store::PackageRecord,
-    range: Option<&VersionRange>,
-) -> Result<bool, String> {
-    let Some(range) = range else { return Ok(true) };
-    let Some(version) = package.version.as_deref() else {
-        return Err(format!("{}: no version", package.key));
-    };
-    Ecosystem::for_purl_type(&package.ecosystem)
-        .ok_or_else(|| VersionError::Unsupported(format!("purl type `{}`", package.ecosystem)))
-        .and_then(|eco| range.contains(eco, version))
-        .map_err(|e| format!("{}: {e}", package.key))
+/// A version range applied to a set of stored packages. The range is
+/// validated against the orderings of the packages it is applied to before
+/// any is evaluated: a range no ordering can read is the caller's mistake
+/// ([`QueryError::BadInput`]), never an empty answer. Packages the range
+/// cannot be evaluated on are counted and named in the notes.
+struct RangeFilter<'r> {
+    range: Option<&'r VersionRange>,
+    /// Per purl type: its ordering, or why the range cannot be evaluated there.
+    plan: BTreeMap<String, std::result::Result<Ecosystem, String>>,
+    /// Per purl type the range was not evaluated on: the packages left out.
+    skipped: BTreeMap<String, Vec<String>>,
+    unordered: Vec<String>,
+}
+
+impl<'r> RangeFilter<'r> {
+    fn new<'p>(
+        range: Option<&'r VersionRange>,
+        candidates: impl Iterator<Item = &'p PackageRecord>,
+        ecosystem: Option<&str>,
+    ) -> Result<Self> {
+        let mut plan = BTreeMap::new();
+        if let Some(range) = range {
+            let types: BTreeSet<&str> = candidates.map(|p| p.ecosystem.as_str()).collect();
+            for ty in &types {
+                let entry = match Ecosystem::for_purl_type(ty) {
+                    None => Err(format!("no version ordering is known for purl type `{ty}`")),
+                    Some(eco) => range.check(eco).map(|()| eco).map_err(|e| e.to_string()),
+                };
+                plan.insert(ty.to_string(), entry);
+            }
+            validate_range(range, &types, ecosystem)?;
+        }
+        Ok(RangeFilter {
+            range,
+            plan,
+            skipped: BTreeMap::new(),
+            unordered: Vec::new(),
+        })
+    }
+
+    /// Whether `package` is in the range; a package it cannot be evaluated
+    /// on is left out and remembered for the notes.
+    fn keeps(&mut self, package: &PackageRecord) -> bool {
+        let Some(range) = self.range else { return true };
+        let eco = match self.plan.get(&package.ecosystem) {
+            Some(Ok(eco)) => *eco,
+            _ => {
+                self.skipped
+                    .entry(package.ecosystem.clone())
+                    .or_default()
+                    .push(package.key.clone());
+                self.unordered.push(format!(
+                    "{}: not evaluated ({})",
+                    package.key,
+                    self.reason(&package.ecosystem)
+                ));
+                return false;
+            }
+        };
+        let Some(version) = package.version.as_deref() else {
+            self.unordered.push(format!("{}: no version", package.key));
+            return false;
+        };
+        match range.contains(eco, version) {
+            Ok(inside) => inside,
+            Err(e) => {
+                self.unordered.push(format!("{}: {e}", package.key));
+                false
+            }
+        }
+    }
+
+    fn reason(&self, ty: &str) -> String {
+        match self.plan.get(ty) {
+            Some(Err(e)) => e.clone(),
+            _ => format!("no version ordering is known for purl type `{ty}`"),
+        }
+    }
+
+    /// (unordered versions, notes)
+    fn finish(self) -> (Vec<String>, Vec<String>) {
+        let mut notes = Vec::new();
+        for (ty, keys) in &self.skipped {
+            notes.push(format!(
+                "{} {ty} package(s) left out, the range was not evaluated on them: {}",
+                keys.len(),
+                self.reason(ty)
+            ));
+        }
+        notes.extend(
+            self.unordered
+                .iter()
+                .filter(|u| !u.contains(": not evaluated ("))
+                .map(|u| format!("left out, version not comparable: {u}")),
+        );
+        (self.unordered, notes)
+    }
+}
+
+/// Refuses a range that no ordering it is applied to can read: the orderings
+/// of the candidate packages' purl types; with no candidates (or none with a
+/// known ordering), the `ecosystem` asked for, else every known ordering.
+fn validate_range(
+    range: &VersionRange,
+    types: &BTreeSet<&str>,
+    ecosystem: Option<&str>,
+) -> Result<()> {
+    let mut against: Vec<(String, Ecosystem)> = types
+        .iter()
+        .filter_map(|ty| Ecosystem::for_purl_type(ty).map(|e| (format!("`{ty}`"), e)))
+        .collect();
+    if against.is_empty() {
+        if let Some(eco) = ecosystem.and_then(|e| Ecosystem::for_purl_type(&e.to_ascii_lowercase()))
+        {
+            against.push((format!("`{}`", ecosystem.unwrap_or_default()), eco));
+        } else {
+            against = Ecosystem::ALL
+                .iter()
+                .map(|e| ("any known version scheme".to_string(), *e))
+                .collect();
+        }
+    }
+    let mut first = None;
+    for (_, eco) in &against {
+        match range.check(*eco) {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                first.get_or_insert(e);
+            }
+        }
+    }
+    let mut names: Vec<&str> = against.iter().map(|(n, _)| n.as_str()).collect();
+    names.dedup();
+    Err(QueryError::BadRange(format!(
+        "version range {:?} cannot be read for {}: {}",
+        range.text(),
+        names.join(", "),
+        first.map(|e| e.to_string()).unwrap_or_default()
+    )))
 }
 
 /// What a blast-radius question names.
 #[derive(Debug, Clone)]
 pub enum Target {
+    /// A purl without a version means every version of that package (the
+    /// answer's notes say so and list them).
     Purl(PackageKey),
     Name {
         ecosystem: Option<String>,
@@ -95,6 +228,8 @@ pub struct BlastRadius {
     /// The requested page of hits, each with its path.
     pub hits: Vec<DeploymentHit>,
     pub unordered: Vec<String>,
+    /// Everything the answer left out or assumed (see [`PackagesAnswer::notes`]).
+    pub notes: Vec<String>,
 }
 
 /// Every deployment whose documents contain the target, with the path
@@ -125,6 +260,55 @@ pub fn paths_in_deployment(
     using(store, target, history, Some(deployment), 0, usize::MAX)
 }
 
+/// The stored keys a target names, with (unordered versions, notes).
+fn resolve(store: &Store, target: &Target) -> Result<(Vec<PackageKey>, Vec<String>, Vec<String>)> {
+    match target {
+        Target::Purl(key) if key.version().is_none() => {
+            let purl = aibomdb_graph::Purl::parse(key.as_str())
+                .map_err(|e| QueryError::BadInput(format!("purl {key}: {e}")))?;
+            let mut keys: Vec<PackageKey> = store
+                .package_records_named(&purl.name, Some(key.ty()))?
+                .into_iter()
+                .map(|p| PackageKey::from_stored(p.key))
+                .filter(|k| k.unversioned() == key.unversioned())
+                .collect();
+            keys.sort();
+            let versions: Vec<String> = keys
+                .iter()
+                .map(|k| k.version().unwrap_or_else(|| "(no version)".into()))
+                .collect();
+            let note = if versions.is_empty() {
+                format!(
+                    "{key} has no version: every version was asked for, and the store holds none"
+                )
+            } else {
+                format!(
+                    "{key} has no version: every version is counted ({})",
+                    versions.join(", ")
+                )
+            };
+            Ok((keys, Vec::new(), vec![note]))
+        }
+        Target::Purl(key) => Ok((vec![key.clone()], Vec::new(), Vec::new())),
+        Target::Name {
+            ecosystem,
+            name,
+            range,
+        } => {
+            let records = store.package_records_named(name, ecosystem.as_deref())?;
+            let mut filter =
+                RangeFilter::new(range.as_ref(), records.iter(), ecosystem.as_deref())?;
+            let keys = records
+                .into_iter()
+                .filter(|p| filter.keeps(p))
+                .map(|p| PackageKey::from_stored(p.key))
+                .collect();
+            let (unordered, notes) = filter.finish();
+            Ok((keys, unordered, notes))
+        }
+    }
+}
+
 fn using(
     store: &Store,
     target: &Target,
@@ -133,25 +317,7 @@ fn using(
     offset: usize,
     limit: usize,
 ) -> Result<BlastRadius> {
-    let mut unordered = Vec::new();
-    let keys: Vec<PackageKey> = match target {
-        Target::Purl(key) => vec![key.clone()],
-        Target::Name {
-            ecosystem,
-            name,
-            range,
-        } => {
-            let mut keys = Vec::new();
-            for p in store.package_records_named(name, ecosystem.as_deref())? {
-                match in_range(&p, range.as_ref()) {
-                    Ok(true) => keys.push(PackageKey::from_stored(p.key)),
-                    Ok(false) => {}
-                    Err(e) => unordered.push(e),
-                }
-            }
-            keys
-        }
-    };
+    let (keys, unordered, notes) = resolve(store, target)?;
     let (total, hits) = match deployment {
         Some(d) => store.paths_in_deployment(d, &keys, history, offset, limit)?,
         None => store.deployments_using_page(&keys, history, offset, limit)?,
@@ -160,6 +326,7 @@ fn using(
         total,
         hits,
         unordered,
+        notes,
     })
 }
 

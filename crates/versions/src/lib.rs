@@ -43,6 +43,22 @@ pub enum Ecosystem {
 }
 
 impl Ecosystem {
+    /// Every ordering known here.
+    pub const ALL: [Ecosystem; 12] = [
+        Ecosystem::PyPI,
+        Ecosystem::Debian,
+        Ecosystem::Alpine,
+        Ecosystem::Semver,
+        Ecosystem::NuGet,
+        Ecosystem::Pub,
+        Ecosystem::Maven,
+        Ecosystem::RubyGems,
+        Ecosystem::Packagist,
+        Ecosystem::Rpm,
+        Ecosystem::Cran,
+        Ecosystem::Hackage,
+    ];
+
     /// From an OSV `affected[].package.ecosystem` (a `:release` suffix such
     /// as `Debian:12` is ignored). `None`: no ordering for it here.
     pub fn from_osv(name: &str) -> Option<Ecosystem> {
@@ -241,6 +257,52 @@ impl FromStr for VersionRange {
 }
 
 impl VersionRange {
+    /// The range as the user wrote it (trimmed).
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Whether the range can be evaluated under `ecosystem` at all: for
+    /// PyPI, the whole text is a PEP 440 specifier set; elsewhere each bound
+    /// must look like a version of that scheme (a letter or digit first, then
+    /// only the characters version schemes use). A range that fails here can
+    /// only ever answer "nothing matches", so callers refuse it instead.
+    pub fn check(&self, ecosystem: Ecosystem) -> Result<(), VersionError> {
+        if self.text == "*" {
+            return Ok(());
+        }
+        let bad = |message: String| VersionError::Range {
+            range: self.text.clone(),
+            message,
+        };
+        if ecosystem == Ecosystem::PyPI {
+            return pep440_rs::VersionSpecifiers::from_str(&self.text)
+                .map(drop)
+                .map_err(|e| bad(e.to_string()));
+        }
+        for (_, bound) in &self.comparators {
+            if !bound.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+                return Err(bad(format!(
+                    "`{bound}` does not start with a letter or digit"
+                )));
+            }
+            if let Some(c) = bound
+                .chars()
+                .find(|c| !(c.is_ascii_alphanumeric() || "._+~:^-".contains(*c)))
+            {
+                return Err(bad(if c == '*' {
+                    format!("`{bound}`: wildcards are only understood in PEP 440 (PyPI) ranges")
+                } else {
+                    format!("`{bound}` contains {c:?}, which no version of this scheme has")
+                }));
+            }
+            if ecosystem == Ecosystem::Debian {
+                dpkg(bound).map_err(|e| bad(e.to_string()))?;
+            }
+        }
+        Ok(())
+    }
+
     /// True when `version` is in the range under `scheme`.
     pub fn contains(&self, ecosystem: Ecosystem, version: &str) -> Result<bool, VersionError> {
         if ecosystem == Ecosystem::PyPI && self.text != "*" {
@@ -280,6 +342,30 @@ impl VersionRange {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ranges_checked_per_scheme() {
+        for text in ["<<4", "=>4", ">=4,<<5", "<4 .0", "4.0@x", ">", "<=", ","] {
+            if let Ok(range) = text.parse::<VersionRange>() {
+                for eco in Ecosystem::ALL {
+                    assert!(range.check(eco).is_err(), "{text:?} under {eco:?}");
+                }
+            }
+        }
+        // `~=` is PEP 440 only; wildcards likewise.
+        for text in ["~=4.38", "==4.*"] {
+            let range = r(text);
+            assert!(range.check(Ecosystem::PyPI).is_ok(), "{text}");
+            assert!(range.check(Ecosystem::Semver).is_err(), "{text}");
+        }
+        for text in ["<4.38", ">=1.0,<2", "*", "1:2.0~rc1-1", "1.1.0f_3-r0"] {
+            let range = r(text);
+            assert!(
+                Ecosystem::ALL.iter().any(|e| range.check(*e).is_ok()),
+                "{text}"
+            );
+        }
+    }
 
     fn r(s: &str) -> VersionRange {
         s.parse().unwrap()

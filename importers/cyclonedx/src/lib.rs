@@ -1,4 +1,4 @@
-//! CycloneDX JSON (spec 1.2–1.7) → graph facts.
+//! CycloneDX JSON (spec 1.2–1.7) and XML (1.2–1.6, see [`xml`]) → graph facts.
 //!
 //! The `cyclonedx-bom` crate reads only spec 1.3–1.5 and real tools emit 1.6 and
 //! 1.7, so this crate reads the JSON through private, version-independent wire
@@ -220,9 +220,25 @@ pub fn sniff(head: &str) -> bool {
     head.contains("\"bomFormat\"") && head.contains("CycloneDX")
 }
 
-/// Reads one CycloneDX JSON document.
+pub mod xml;
+
+/// True when the bytes are XML (the first character after a BOM and
+/// whitespace is `<`): CycloneDX XML rather than JSON.
+pub fn is_xml(bytes: &[u8]) -> bool {
+    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'<')
+}
+
+/// Reads one CycloneDX document, JSON or XML: XML is mapped to the JSON
+/// shape first, so both encodings fill the same structures.
 pub fn import(bytes: &[u8]) -> Result<DocumentFacts, ImportError> {
-    let bom: wire::Bom = aibomdb_graph::json::parse(bytes)?;
+    let bom: wire::Bom = if is_xml(bytes) {
+        let json = serde_json::to_vec(&xml::to_json(bytes)?)
+            .map_err(|e| ImportError::field("(document)", e.to_string()))?;
+        aibomdb_graph::json::parse(&json)?
+    } else {
+        aibomdb_graph::json::parse(bytes)?
+    };
     if bom.bom_format.as_deref() != Some("CycloneDX") {
         return Err(ImportError::WrongFormat {
             expected: "CycloneDX",

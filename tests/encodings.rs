@@ -1,0 +1,186 @@
+//! The same SBOM in two encodings, written by the same real tool, ingests to
+//! the same facts: identical packages (every field) and edges, subject and
+//! tools. Fixtures: tests/fixtures/formats/make.sh.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use aibomdb_ingest::{Format, Limits, prepare};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/formats")
+        .join(name)
+}
+
+/// The facts of one file (counts in the tests are `jq` counts of the JSON:
+/// `[.components[]]|length`, `[.dependencies[].dependsOn[]]|length`).
+fn facts(name: &str) -> aibomdb_graph::DocumentFacts {
+    let p = prepare(&fixture(name), &Limits::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert_eq!(p.format, Format::CycloneDx, "{name}");
+    p.facts
+}
+
+fn same(json: &str, xml: &str, packages: usize, edges: usize) {
+    let (j, x) = (facts(json), facts(xml));
+    assert_eq!(j.spec_version, x.spec_version);
+    assert_eq!(j.packages.len(), packages, "{json}");
+    assert_eq!(x.packages, j.packages, "{xml} vs {json}");
+    let edge = |f: &aibomdb_graph::DocumentFacts| {
+        let mut e: Vec<String> = f
+            .dependencies
+            .iter()
+            .map(|d| {
+                format!(
+                    "{:?} -> {:?} {:?}",
+                    f.packages[d.from].key, f.packages[d.to].key, d.kind
+                )
+            })
+            .collect();
+        e.sort();
+        e
+    };
+    assert_eq!(j.dependencies.len(), edges, "{json}");
+    assert_eq!(edge(&x), edge(&j), "{xml} vs {json}");
+    assert_eq!(x.subject, j.subject);
+    assert_eq!(x.tools, j.tools);
+    // Serial and timestamp are per run (piptool's two files are two runs).
+    assert_eq!(x.skipped, j.skipped);
+    assert_eq!(x.warnings, j.warnings);
+    assert_eq!(x.entries_read, j.entries_read);
+}
+
+#[test]
+fn cyclonedx_py_environment_1_6() {
+    same("piptool.cdx.json", "piptool.cdx.xml", 2, 1);
+}
+
+#[test]
+fn cyclonedx_py_environment_1_5_with_dependency_graph() {
+    same("tools-env.cdx.json", "tools-env.cdx.xml", 97, 171);
+}
+
+#[test]
+fn cyclonedx_py_requirements_1_4_legacy_tools() {
+    same(
+        "pip-tools-req-1.4.cdx.json",
+        "pip-tools-req-1.4.cdx.xml",
+        68,
+        0,
+    );
+}
+
+#[test]
+fn cyclonedx_py_requirements_1_2() {
+    same(
+        "pip-tools-req-1.2.cdx.json",
+        "pip-tools-req-1.2.cdx.xml",
+        68,
+        0,
+    );
+}
+
+fn xml_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            xml_files(&path, out);
+        } else if path.extension().is_some_and(|x| x == "xml") {
+            out.push(path);
+        }
+    }
+}
+
+/// Every XML file in the fixtures and under the corpus's `formats/` either
+/// ingests, with the component and edge counts Python's xml.etree finds, or
+/// is refused naming the file and the reason.
+#[test]
+fn every_xml_file_ingests_with_the_counts_xml_etree_finds_or_is_refused() {
+    let mut files = Vec::new();
+    xml_files(&fixture(""), &mut files);
+    let corpus_formats = common::corpus().join("formats");
+    xml_files(&corpus_formats, &mut files);
+    files.sort();
+    let args: Vec<&str> = files.iter().map(|p| p.to_str().unwrap()).collect();
+    let expected = common::validator("cdx_xml_counts.py", &args);
+    let (mut read, mut refused) = (0, 0);
+    for path in &files {
+        let want = &expected[path.to_str().unwrap()];
+        match prepare(path, &Limits::default()) {
+            Ok(p) => {
+                read += 1;
+                assert_eq!(
+                    p.facts.entries_read as u64,
+                    want["components"].as_u64().unwrap(),
+                    "{}",
+                    path.display()
+                );
+                assert_eq!(
+                    p.facts.dependencies.len() as u64,
+                    want["edges"].as_u64().unwrap(),
+                    "{}",
+                    path.display()
+                );
+            }
+            Err(e) => {
+                refused += 1;
+                let text = e.to_string();
+                assert!(
+                    text.starts_with(&path.display().to_string()) && text.contains(": "),
+                    "{text}"
+                );
+                // Only SPDX RDF/XML is refused here, naming its format.
+                assert!(text.contains("SPDX RDF/XML"), "{text}");
+            }
+        }
+    }
+    // 4 CycloneDX XML read, 1 SPDX RDF/XML refused (the corpus's formats/
+    // holds no XML file today).
+    assert_eq!((read, refused), (4, 1), "{files:?}");
+}
+
+/// A billion-laughs document (built here: entities nest ten deep) is refused
+/// before any expansion, naming the file and line, with exit 2 and nothing
+/// written; so is one nested past the depth bound.
+#[test]
+fn xml_bombs_are_refused_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    let mut entities = String::from("<!ENTITY l0 \"lol\">");
+    for i in 1..10 {
+        entities.push_str(&format!(
+            "<!ENTITY l{i} \"{}\">",
+            format!("&l{};", i - 1).repeat(10)
+        ));
+    }
+    let bomb = dir.path().join("bomb.cdx.xml");
+    std::fs::write(
+        &bomb,
+        format!(
+            "<?xml version=\"1.0\"?>\n<!DOCTYPE bom [{entities}]>\n<bom xmlns=\"http://cyclonedx.org/schema/bom/1.5\"><metadata><timestamp>&l9;</timestamp></metadata></bom>"
+        ),
+    )
+    .unwrap();
+    let deep = dir.path().join("deep.xml");
+    std::fs::write(
+        &deep,
+        format!(
+            "<bom xmlns=\"http://cyclonedx.org/schema/bom/1.5\">{}{}</bom>",
+            "<components><component>".repeat(100),
+            "</component></components>".repeat(100)
+        ),
+    )
+    .unwrap();
+    for (path, why) in [(&bomb, "DOCTYPE"), (&deep, "nested deeper than 128")] {
+        let out = common::aibomdb(&db, &["ingest", path.to_str().unwrap()]);
+        let err = common::stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains(&path.display().to_string()) && err.contains(why),
+            "{err}"
+        );
+    }
+    let stats = common::json(&common::aibomdb(&db, &["stats", "--format", "json"]));
+    assert_eq!(stats["documents"], 0, "{stats}");
+}
