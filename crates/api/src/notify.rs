@@ -21,8 +21,8 @@ use futures_util::Stream;
 use crate::schema::{blocking_with, store};
 use crate::{App, auth};
 
-/// How often an open subscription looks for new events.
-const POLL: Duration = Duration::from_millis(20);
+/// How often an open subscription looks for new events when nothing wakes it.
+const POLL: Duration = Duration::from_millis(250);
 
 #[derive(SimpleObject, Clone)]
 pub struct MatchEventView {
@@ -219,6 +219,8 @@ impl Subscription {
                         return Some((event_view(e), (listening, cursor, queue)));
                     }
                     let s = listening.0.clone();
+                    // Read before the outbox, so a commit in between still wakes the wait.
+                    let rings = s.event_rings();
                     let read =
                         tokio::task::spawn_blocking(move || s.events_after(cursor, 256)).await;
                     match read {
@@ -226,7 +228,13 @@ impl Subscription {
                             cursor = events.last().map_or(cursor, |e| e.seq);
                             queue.extend(events);
                         }
-                        Ok(Ok(_)) => tokio::time::sleep(POLL).await,
+                        Ok(Ok(_)) => {
+                            // Woken by a commit of this process, else after POLL.
+                            let s = listening.0.clone();
+                            let _ =
+                                tokio::task::spawn_blocking(move || s.wait_for_events(rings, POLL))
+                                    .await;
+                        }
                         // A store failure ends the stream; the client sees it close.
                         Ok(Err(e)) => {
                             tracing::warn!(error = %e, "subscription read failed");

@@ -116,14 +116,20 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     if matching.len() < changed {
         bail!("only {} records match the estate", matching.len());
     }
+    // Round 1 withdraws the records (every match they had resolves, an
+    // event per deployment), round 2 restores them (every match opens again).
     let mut round = 0;
     let mut change = |records: &mut Vec<serde_json::Value>| -> Result<()> {
         round += 1;
         for &i in &matching {
             records[i]["modified"] =
                 serde_json::Value::from(format!("2040-01-{round:02}T00:00:00Z"));
-            // A revised text: the record is re-read and re-matched in full.
             records[i]["summary"] = serde_json::Value::from(format!("revision {round}"));
+            if round == 1 {
+                records[i]["withdrawn"] = serde_json::Value::from("2040-01-01T00:00:00Z");
+            } else if let Some(r) = records[i].as_object_mut() {
+                r.remove("withdrawn");
+            }
         }
         publish(&export, records)
     };
@@ -151,7 +157,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     let base = aibomdb_feeds::sync(&store, &source, &full)?;
     let base_time = t.elapsed();
     println!(
-        "  baseline, 100 records restored by re-downloading all.zip: {:>8.1} ms ({} updated, {} unchanged, {} matches, {} outbox events written)",
+        "  baseline, the {changed} records restored by re-downloading all.zip: {:>8.1} ms ({} updated, {} unchanged, {} matches, {} outbox events written)",
         ms(base_time),
         base.ecosystems[0].loaded.updated,
         base.ecosystems[0].loaded.unchanged,
@@ -209,6 +215,8 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
             ));
             if withdraw {
                 r["withdrawn"] = serde_json::Value::from("2041-01-01T00:00:00Z");
+            } else if let Some(o) = r.as_object_mut() {
+                o.remove("withdrawn");
             }
             records[i] = r.clone();
             let advisory: aibomdb_osv::Advisory = serde_json::from_value(r)?;

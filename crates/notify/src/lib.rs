@@ -349,8 +349,8 @@ pub fn agent() -> ureq::Agent {
     ureq::Agent::new_with_config(config)
 }
 
-/// Delivers in the background until `stop` is set: a round whenever the
-/// outbox may hold something new, every `poll` at most.
+/// Delivers in the background until `stop` is set: a round as soon as this
+/// process commits events, and at least every `poll`.
 pub fn run_worker(
     store: std::sync::Arc<Store>,
     options: DeliveryOptions,
@@ -359,12 +359,15 @@ pub fn run_worker(
 ) {
     let agent = agent();
     while !stop.load(std::sync::atomic::Ordering::Acquire) {
+        let rings = store.event_rings();
         match deliver_round(&store, &agent, &options) {
             Ok(r) if r.delivered + r.filtered > 0 => continue,
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "notification delivery round failed"),
         }
-        std::thread::sleep(poll);
+        // Woken at once by a commit in this process; `poll` bounds the wait
+        // for retries that fall due and for events written by another process.
+        store.wait_for_events(rings, poll);
     }
 }
 

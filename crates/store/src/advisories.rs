@@ -160,6 +160,9 @@ impl Store {
         }
         txn.commit()?;
         self.bump();
+        if events > 0 {
+            self.ring_event_bell();
+        }
         Ok((changes, events))
     }
 
@@ -261,6 +264,7 @@ impl Store {
             txn.abort()?;
             return Ok(());
         }
+        let mut events = 0;
         if !diff.changes.is_empty() && self.events_wanted(&txn)? {
             let mut recorded = crate::notify::events_for_matches(
                 &txn,
@@ -269,9 +273,13 @@ impl Store {
                 crate::unix_now(),
             )?;
             crate::notify::append_events(&txn, &mut recorded)?;
+            events = recorded.len();
         }
         txn.commit()?;
         self.bump();
+        if events > 0 {
+            self.ring_event_bell();
+        }
         Ok(())
     }
 

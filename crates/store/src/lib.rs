@@ -208,6 +208,9 @@ pub struct Store {
     /// Bumped by writes that change no answer about the graph but do change
     /// the notification answers (deliveries, targets); see `answer_generation`.
     notify_generation: std::sync::atomic::AtomicU64,
+    /// Rung after a commit that appended events, so that a delivery worker
+    /// or a subscription waiting on it wakes at once (`notify.rs`).
+    event_bell: (std::sync::Mutex<u64>, std::sync::Condvar),
 }
 
 /// redb's file signature (`redb::tree_store::page_store::header::MAGICNUMBER`,
@@ -282,6 +285,7 @@ impl Store {
             heads: std::sync::Mutex::new(None),
             listeners: std::sync::atomic::AtomicUsize::new(0),
             notify_generation: std::sync::atomic::AtomicU64::new(0),
+            event_bell: (std::sync::Mutex::new(0), std::sync::Condvar::new()),
         };
         store.init()?;
         Ok(store)
@@ -474,9 +478,13 @@ impl Store {
                 package_docs.insert(*pair, ())?;
             }
         }
-        if let Some(events) = seen.events.as_mut() {
-            notify::append_events(&txn, events)?;
-        }
+        let evented = match seen.events.as_mut() {
+            Some(events) => {
+                notify::append_events(&txn, events)?;
+                !events.is_empty()
+            }
+            None => false,
+        };
         if outcomes
             .iter()
             .all(|o| matches!(o, IngestOutcome::Unchanged { .. }))
@@ -487,6 +495,9 @@ impl Store {
         }
         txn.commit()?;
         self.bump();
+        if evented {
+            self.ring_event_bell();
+        }
         Ok(outcomes)
     }
 

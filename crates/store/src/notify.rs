@@ -106,6 +106,36 @@ impl Store {
         );
     }
 
+    /// Wakes whoever waits in [`Store::wait_for_events`].
+    pub(crate) fn ring_event_bell(&self) {
+        let (count, bell) = &self.event_bell;
+        if let Ok(mut n) = count.lock() {
+            *n += 1;
+        }
+        bell.notify_all();
+    }
+
+    /// How many times events have been committed by this process; give it to
+    /// [`Store::wait_for_events`].
+    pub fn event_rings(&self) -> u64 {
+        self.event_bell.0.lock().map_or(0, |n| *n)
+    }
+
+    /// Waits until events are committed after `seen` rings (see
+    /// [`Store::event_rings`]) or `timeout` passes; returns the rings now.
+    /// Events committed by another process ring nothing here: callers poll
+    /// with a timeout as well.
+    pub fn wait_for_events(&self, seen: u64, timeout: std::time::Duration) -> u64 {
+        let (count, bell) = &self.event_bell;
+        let Ok(guard) = count.lock() else {
+            return seen;
+        };
+        match bell.wait_timeout_while(guard, timeout, |n| *n == seen) {
+            Ok((n, _)) => *n,
+            Err(_) => seen,
+        }
+    }
+
     /// Whether a write in `txn` should record events.
     pub(crate) fn events_wanted(&self, txn: &redb::WriteTransaction) -> Result<bool> {
         if self.listeners.load(std::sync::atomic::Ordering::Acquire) > 0 {
