@@ -52,7 +52,10 @@ done <<'LOCKS'
 5 requirements*.txt ^[A-Za-z0-9]
 LOCKS
 seed json_depth $(find $shared/formats/cyclonedx -name '*.json' -size -64k | head -50)
-targets=${TARGETS:-document cyclonedx spdx lockfile osv model_card pickle safetensors model_signing json_depth}
+seed gguf $(find ../tests/fixtures/models -name "*.gguf")
+seed onnx $(find ../tests/fixtures/models -name "*.onnx")
+seed keras $(find ../tests/fixtures/models -name "*.keras" -o -name "*.npz")
+targets=${TARGETS:-document cyclonedx spdx lockfile osv model_card pickle safetensors model_signing json_depth gguf onnx keras}
 for t in $targets; do
   echo "== $t ($secs s)"
   mkdir -p logs

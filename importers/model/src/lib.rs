@@ -11,7 +11,11 @@
 //! adapter on base model M" is an ordinary blast-radius question.
 
 pub mod card;
+pub mod gguf;
 pub mod hub;
+pub mod keras;
+pub mod numpy;
+pub mod onnx;
 pub mod pickle;
 pub mod safetensors;
 mod scan;
@@ -301,8 +305,97 @@ pub fn import_dir(
             bases.push((base.to_string(), None, None));
         }
     }
+    // Files: hash each, read published digests, scan weights.
+    let mut artifacts: Vec<Artifact> = Vec::new();
+    let mut published: Vec<(String, String, String)> = Vec::new(); // (file, source, digest)
+    let mut to_hash: Vec<(&str, &Path)> = Vec::new();
+    for file in &listing.files {
+        let rel = &file.rel;
+        let path = file.path.as_path();
+        if let Some(reason) = &file.refused {
+            // Never opened; a finding, since the file cannot be checked.
+            artifacts.push(Artifact {
+                path: rel.clone(),
+                format: format_of(rel).into(),
+                problems: vec![reason.clone()],
+                ..Default::default()
+            });
+            continue;
+        }
+        if let Some(target) = rel.strip_suffix(".lfs-pointer.txt")
+            && let Some(d) = lfs_pointer(path)
+        {
+            published.push((target.to_string(), format!("git-lfs pointer {rel}"), d));
+            continue;
+        }
+        if let Some(d) = lfs_pointer(path) {
+            // The file is an LFS pointer checked out without its content.
+            published.push((rel.clone(), "git-lfs pointer".into(), d));
+            continue;
+        }
+        let lower = rel.to_ascii_lowercase();
+        let is_sums = lower.ends_with("sha256sums")
+            || lower.ends_with(".sha256")
+            || lower.ends_with("sha256sums.txt");
+        if is_sums && let Ok(text) = std::fs::read_to_string(path) {
+            for (file, digest) in sums_list(&text) {
+                published.push((file, rel.clone(), digest));
+            }
+        }
+        to_hash.push((rel.as_str(), path));
+    }
+    let mut secrets = Vec::new();
+    let mut headers = Vec::new();
+    for (artifact, found, header) in scan::hash_all(&to_hash, limits) {
+        if let Some(h) = header {
+            headers.push((artifact.path.clone(), h));
+        }
+        artifacts.push(artifact);
+        secrets.extend(found);
+    }
+    let mut by_path: std::collections::HashMap<String, usize> = artifacts
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (a.path.clone(), i))
+        .collect();
+    for (file, source, digest) in published {
+        match by_path.get(&file) {
+            Some(&i) => artifacts[i].references.push((source, digest)),
+            None => {
+                by_path.insert(file.clone(), artifacts.len());
+                artifacts.push(Artifact {
+                    path: file.clone(),
+                    format: format_of(&file).into(),
+                    references: vec![(source, digest)],
+                    ..Default::default()
+                });
+            }
+        }
+    }
+    for a in &mut artifacts {
+        a.judge();
+    }
+    artifacts.sort_by(|a, b| a.path.cmp(&b.path));
+    // Parents of a model a GGUF file was converted from (its source).
+    let mut source_parents: Vec<(String, String)> = Vec::new();
+    let mut gguf_types: Vec<String> = Vec::new();
+    for (path, header) in &headers {
+        info.sources.push(path.clone());
+        if let scan::FileHeader::Gguf(g) = header {
+            from_gguf(g, identity, &mut info, &mut bases, &mut source_parents);
+            if let Some(q) = g.quantization()
+                && !gguf_types.contains(&q)
+            {
+                gguf_types.push(q);
+            }
+        }
+    }
     if listing.files.iter().any(|f| f.rel.ends_with(".gguf")) && info.quantization.is_none() {
-        info.quantization = Some("gguf".into());
+        info.quantization = Some(if gguf_types.is_empty() {
+            "gguf".into()
+        } else {
+            format!("gguf {}", gguf_types.join(", "))
+        });
     }
 
     // Hugging Face's rule when the card does not say: an adapter if there is
@@ -351,73 +444,6 @@ pub fn import_dir(
         .to_string()
     });
 
-    // Files: hash each, read published digests, scan weights.
-    let mut artifacts: Vec<Artifact> = Vec::new();
-    let mut published: Vec<(String, String, String)> = Vec::new(); // (file, source, digest)
-    let mut to_hash: Vec<(&str, &Path)> = Vec::new();
-    for file in &listing.files {
-        let rel = &file.rel;
-        let path = file.path.as_path();
-        if let Some(reason) = &file.refused {
-            // Never opened; a finding, since the file cannot be checked.
-            artifacts.push(Artifact {
-                path: rel.clone(),
-                format: format_of(rel).into(),
-                problems: vec![reason.clone()],
-                ..Default::default()
-            });
-            continue;
-        }
-        if let Some(target) = rel.strip_suffix(".lfs-pointer.txt")
-            && let Some(d) = lfs_pointer(path)
-        {
-            published.push((target.to_string(), format!("git-lfs pointer {rel}"), d));
-            continue;
-        }
-        if let Some(d) = lfs_pointer(path) {
-            // The file is an LFS pointer checked out without its content.
-            published.push((rel.clone(), "git-lfs pointer".into(), d));
-            continue;
-        }
-        let lower = rel.to_ascii_lowercase();
-        let is_sums = lower.ends_with("sha256sums")
-            || lower.ends_with(".sha256")
-            || lower.ends_with("sha256sums.txt");
-        if is_sums && let Ok(text) = std::fs::read_to_string(path) {
-            for (file, digest) in sums_list(&text) {
-                published.push((file, rel.clone(), digest));
-            }
-        }
-        to_hash.push((rel.as_str(), path));
-    }
-    let mut secrets = Vec::new();
-    for (artifact, found) in scan::hash_all(&to_hash, limits) {
-        artifacts.push(artifact);
-        secrets.extend(found);
-    }
-    let mut by_path: std::collections::HashMap<String, usize> = artifacts
-        .iter()
-        .enumerate()
-        .map(|(i, a)| (a.path.clone(), i))
-        .collect();
-    for (file, source, digest) in published {
-        match by_path.get(&file) {
-            Some(&i) => artifacts[i].references.push((source, digest)),
-            None => {
-                by_path.insert(file.clone(), artifacts.len());
-                artifacts.push(Artifact {
-                    path: file.clone(),
-                    format: format_of(&file).into(),
-                    references: vec![(source, digest)],
-                    ..Default::default()
-                });
-            }
-        }
-    }
-    for a in &mut artifacts {
-        a.judge();
-    }
-    artifacts.sort_by(|a, b| a.path.cmp(&b.path));
     if let Some(sig) = listing.readable("model.sig") {
         let bytes =
             std::fs::read(sig).map_err(|e| ImportError::field("model.sig", e.to_string()))?;
@@ -495,6 +521,46 @@ pub fn import_dir(
             via_extra: None,
         });
     }
+    for (source, parent) in source_parents {
+        let Some(from) = facts.packages.iter().position(|p| p.name == source) else {
+            continue;
+        };
+        let Some(key) = hub_key(&parent, None) else {
+            facts.warnings.push(format!(
+                "base model {parent:?} of {source} (GGUF metadata) is not an `org/name` hub id; not linked"
+            ));
+            continue;
+        };
+        let to = match facts
+            .packages
+            .iter()
+            .position(|p| p.key.as_ref() == Some(&key))
+        {
+            Some(i) => i,
+            None => {
+                facts.packages.push(PackageFact {
+                    purl: Some(key.as_str().to_string()),
+                    name: parent.clone(),
+                    kind: Some("machine-learning-model".into()),
+                    key: Some(key),
+                    model: Some(Box::new(ModelInfo {
+                        node: "model".into(),
+                        ..Default::default()
+                    })),
+                    ..Default::default()
+                });
+                facts.packages.len() - 1
+            }
+        };
+        facts.dependencies.push(DependencyFact {
+            from,
+            to,
+            kind: EdgeKind::FinetunedFrom,
+            scope: None,
+            marker: None,
+            via_extra: None,
+        });
+    }
     for (list, kind) in [
         (trained_on, EdgeKind::TrainedOn),
         (evaluated_on, EdgeKind::EvaluatedOn),
@@ -525,6 +591,52 @@ pub fn import_dir(
     }
     facts.entries_read = facts.packages.len() - 1;
     Ok(facts.finish())
+}
+
+/// What a GGUF file's metadata adds: the architecture (llama.cpp's names
+/// are transformers' `model_type`s), the licence, and lineage. A file
+/// converted from a Hugging Face repository (`general.source.*`) is a
+/// quantisation of that repository, and the base models its metadata names
+/// (`general.base_model.N`, copied from the source's card by llama.cpp's
+/// converter) are the source's parents; without a source they are the
+/// file's own. A base model is linked by its `repo_url` on the Hub, else its
+/// name is given (and a warning says it could not be linked).
+fn from_gguf(
+    g: &gguf::Header,
+    identity: &ModelIdentity,
+    info: &mut ModelInfo,
+    bases: &mut Vec<(String, Option<EdgeKind>, Option<String>)>,
+    source_parents: &mut Vec<(String, String)>,
+) {
+    if info.model_type.is_none() {
+        info.model_type = g.architecture.clone();
+    }
+    if info.license.is_none() {
+        info.license = g.license.clone();
+    }
+    let source = [&g.source_repo_url, &g.source_url]
+        .into_iter()
+        .flatten()
+        .find_map(|u| gguf::hub_id_of_url(u))
+        .or_else(|| g.source_hf_repository.clone())
+        .filter(|s| identity.id.as_deref() != Some(s.as_str()));
+    let parents = g.base_models.iter().filter_map(|b| {
+        b.repo_url
+            .as_deref()
+            .and_then(gguf::hub_id_of_url)
+            .or_else(|| b.name.clone())
+    });
+    match &source {
+        Some(src) => {
+            bases.push((src.clone(), Some(EdgeKind::QuantizedFrom), None));
+            for p in parents {
+                if !p.eq_ignore_ascii_case(src) {
+                    source_parents.push((src.clone(), p));
+                }
+            }
+        }
+        None => bases.extend(parents.map(|p| (p, None, None))),
+    }
 }
 
 /// A Hub cache snapshot (`models--org--name/snapshots/<commit>`) names its
