@@ -379,8 +379,10 @@ pub fn import_dir(
     // Parents of a model a GGUF file was converted from (its source).
     let mut source_parents: Vec<(String, String)> = Vec::new();
     let mut gguf_types: Vec<String> = Vec::new();
+    let mut file_metadata = Vec::new();
     for (path, header) in &headers {
         info.sources.push(path.clone());
+        header.metadata(path, &mut file_metadata);
         if let scan::FileHeader::Gguf(g) = header {
             from_gguf(g, identity, &mut info, &mut bases, &mut source_parents);
             if let Some(q) = g.quantization()
@@ -484,6 +486,7 @@ pub fn import_dir(
         key: Some(key),
         model: Some(Box::new(info)),
         secrets,
+        file_metadata,
         ..Default::default()
     });
     facts.subject = Some(Subject {

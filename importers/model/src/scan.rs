@@ -5,7 +5,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use aibomdb_graph::{Artifact, PickleReport, SecretFinding};
+use aibomdb_graph::{Artifact, FileMetadata, PickleReport, SecretFinding};
 use aibomdb_secrets::Rules;
 use sha2::{Digest, Sha256};
 
@@ -18,6 +18,78 @@ pub(crate) enum FileHeader {
     Gguf(gguf::Header),
     Onnx(onnx::Model),
     Keras(keras::Report),
+}
+
+impl FileHeader {
+    /// The header's facts as key/value pairs for the file `path`.
+    pub(crate) fn metadata(&self, path: &str, out: &mut Vec<FileMetadata>) {
+        let mut put = |key: &str, value: Option<String>| {
+            if let Some(value) = value {
+                out.push(FileMetadata {
+                    file: path.to_string(),
+                    key: key.to_string(),
+                    value,
+                });
+            }
+        };
+        match self {
+            FileHeader::Gguf(g) => {
+                put("gguf.version", Some(g.version.to_string()));
+                put("tensor_count", Some(g.tensor_count.to_string()));
+                put("general.architecture", g.architecture.clone());
+                put(
+                    "general.file_type",
+                    g.file_type
+                        .map(|t| format!("{t} ({})", g.quantization().unwrap_or_default())),
+                );
+                put("general.name", g.name.clone());
+                put("general.version", g.model_version.clone());
+                put("general.license", g.license.clone());
+                put(
+                    "general.base_model.count",
+                    g.base_model_count.map(|n| n.to_string()),
+                );
+                for (i, b) in g.base_models.iter().enumerate() {
+                    let k = |f: &str| format!("general.base_model.{i}.{f}");
+                    put(&k("name"), b.name.clone());
+                    put(&k("organization"), b.organization.clone());
+                    put(&k("repo_url"), b.repo_url.clone());
+                    put(&k("version"), b.version.clone());
+                }
+                put("general.source.url", g.source_url.clone());
+                put("general.source.repo_url", g.source_repo_url.clone());
+                put(
+                    "general.source.huggingface.repository",
+                    g.source_hf_repository.clone(),
+                );
+            }
+            FileHeader::Onnx(m) => {
+                put("ir_version", m.ir_version.map(|v| v.to_string()));
+                put("producer_name", m.producer_name.clone());
+                put("producer_version", m.producer_version.clone());
+                put("domain", m.domain.clone().filter(|d| !d.is_empty()));
+                put("model_version", m.model_version.map(|v| v.to_string()));
+                for (domain, version) in &m.opsets {
+                    let d = if domain.is_empty() { "ai.onnx" } else { domain };
+                    put("opset_import", Some(format!("{d} {version}")));
+                }
+                put("nodes", Some(m.nodes.to_string()));
+                let custom = m.custom_ops();
+                put(
+                    "custom_ops",
+                    (!custom.is_empty()).then(|| custom.join(", ")),
+                );
+            }
+            FileHeader::Keras(r) => {
+                put("keras_version", r.keras_version.clone());
+                put("model_class", r.model_class.clone());
+                put(
+                    "layers",
+                    (!r.layers.is_empty()).then(|| r.layers.join(", ")),
+                );
+            }
+        }
+    }
 }
 
 /// A file's artifact, the secrets found in it, and its header's facts.
