@@ -18,6 +18,7 @@ mod gate;
 mod models;
 mod releases;
 mod scale;
+mod secrets;
 
 use aibomdb_ingest::{Event, Limits};
 use aibomdb_store::Store;
@@ -31,13 +32,14 @@ fn main() -> Result<()> {
         Some("osv") => osv(&args[1..]),
         Some("api") => api::run(&args[1..]),
         Some("models") => models::run(&args[1..]),
+        Some("secrets") => secrets::run(&args[1..]),
         Some("export") => export::run(&args[1..]),
         Some("scale") => scale::run(&args[1..]),
         Some("gate") => gate::run(&args[1..]),
         Some("releases") => releases::run(&args[1..]),
         _ => {
             eprintln!(
-                "usage: aibomdb-bench ingest [--runs N] [--no-baseline] [DIR...]\n       aibomdb-bench lockfile [--runs N] [FILE]\n       aibomdb-bench osv [--deployments N] [--packages M] [--seed S]\n       aibomdb-bench api [--deployments N] [--packages M] [--seed S] [--requests R] [--load-secs T] [--no-baseline]\n       aibomdb-bench models [--mib N] [--small-files N] [--runs N] [--no-baseline]\n       aibomdb-bench export [--components N] [--runs N] [--no-baseline]\n       aibomdb-bench scale [--deployments N] [--packages M] [--seed S] [--transformers-share F] [--models-share F] [--requests R] [--estate-dir DIR] [--work-dir DIR] [--json FILE] [--no-baseline] [--drop-estate] [--generate-only]\n       aibomdb-bench gate [--deployments N] [--packages M] [--models-share F] [--runs N]\n       aibomdb-bench releases [--deployments N] [--packages M] [--observations K] [--batch B] [--runs N]"
+                "usage: aibomdb-bench ingest [--runs N] [--no-baseline] [DIR...]\n       aibomdb-bench lockfile [--runs N] [FILE]\n       aibomdb-bench osv [--deployments N] [--packages M] [--seed S]\n       aibomdb-bench api [--deployments N] [--packages M] [--seed S] [--requests R] [--load-secs T] [--no-baseline]\n       aibomdb-bench models [--mib N] [--small-files N] [--runs N] [--no-baseline]\n       aibomdb-bench secrets [--files N] [--kib N] [--runs N] [--dir DIR] [--no-baseline]\n       aibomdb-bench export [--components N] [--runs N] [--no-baseline]\n       aibomdb-bench scale [--deployments N] [--packages M] [--seed S] [--transformers-share F] [--models-share F] [--requests R] [--estate-dir DIR] [--work-dir DIR] [--json FILE] [--no-baseline] [--drop-estate] [--generate-only]\n       aibomdb-bench gate [--deployments N] [--packages M] [--models-share F] [--runs N]\n       aibomdb-bench releases [--deployments N] [--packages M] [--observations K] [--batch B] [--runs N]"
             );
             std::process::exit(2);
         }
