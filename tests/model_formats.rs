@@ -140,6 +140,12 @@ fn plain_ingest_reads_gguf_onnx_keras_and_numpy() {
         [("pickle-unknown".to_string(), "custom-op.onnx".to_string())],
         "{o}"
     );
+    // An ONNX file says nothing of lineage: not a "base" model.
+    assert_eq!(o["info"]["kind"], Value::Null, "{o}");
+    assert_eq!(
+        o["info"]["sources"],
+        serde_json::json!(["custom-op.onnx", "standard.onnx"])
+    );
     let message = o["findings"].to_string();
     assert!(
         message.contains("com.example.ops.FastGeluPlus"),

@@ -380,8 +380,11 @@ pub fn import_dir(
     let mut source_parents: Vec<(String, String)> = Vec::new();
     let mut gguf_types: Vec<String> = Vec::new();
     let mut file_metadata = Vec::new();
+    // Weight files read for facts: sources too, but (unlike a card or a
+    // config) saying nothing of lineage does not make the model a base.
+    let mut header_sources = Vec::new();
     for (path, header) in &headers {
-        info.sources.push(path.clone());
+        header_sources.push(path.clone());
         header.metadata(path, &mut file_metadata);
         if let scan::FileHeader::Gguf(g) = header {
             from_gguf(g, identity, &mut info, &mut bases, &mut source_parents);
@@ -445,6 +448,7 @@ pub fn import_dir(
         }
         .to_string()
     });
+    info.sources.extend(header_sources);
 
     if let Some(sig) = listing.readable("model.sig") {
         let bytes =
