@@ -277,3 +277,66 @@ fn bad_gguf_and_keras_bombs_are_problems_on_their_file() {
     // The good GGUF beside them still gave its lineage.
     assert_eq!(m["info"]["quantization"], "gguf Q8_0", "{m}");
 }
+
+/// A GGUF converted from a fine-tune: the file is quantized from its source
+/// repository, and the base models its metadata names are the source's
+/// parents — one linked by its Hub URL, one named only, said in a warning.
+#[test]
+fn gguf_source_and_its_parents_are_two_levels_of_lineage() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("gguf-finetune");
+    copy_fixture("gguf-finetune", &root);
+    let db = dir.path().join("s.redb");
+    let out = aibomdb(&db, &["ingest", root.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let lineage = json(&aibomdb(
+        &db,
+        &[
+            "query",
+            "lineage",
+            "aibomdb-test/tinyllama-chat-ft",
+            "--direction",
+            "both",
+            "--format",
+            "json",
+        ],
+    ));
+    let links: Vec<(String, String, String)> = lineage["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            let s = |k: &str| l[k].as_str().unwrap().to_string();
+            (s("from"), s("relation"), s("to"))
+        })
+        .collect();
+    assert_eq!(
+        links,
+        [
+            (
+                "pkg:generic/gguf-finetune".to_string(),
+                "derived_from:quantized".to_string(),
+                "pkg:huggingface/aibomdb-test/tinyllama-chat-ft".to_string()
+            ),
+            (
+                "pkg:huggingface/aibomdb-test/tinyllama-chat-ft".to_string(),
+                "derived_from:finetune".to_string(),
+                "pkg:huggingface/TinyLlama/TinyLlama-1.1B-Chat-v1.0".to_string()
+            )
+        ],
+        "{lineage}"
+    );
+    let docs = json(&aibomdb(&db, &["documents", "--format", "json"]));
+    assert_eq!(
+        docs[0]["warnings"],
+        serde_json::json!([
+            "base model \"In-house Adapter Merge\" of aibomdb-test/tinyllama-chat-ft \
+             (GGUF metadata) is not an `org/name` hub id; not linked"
+        ])
+    );
+    let models = json(&aibomdb(&db, &["query", "models", "--format", "json"]));
+    assert_eq!(
+        model(&models, "gguf-finetune")["info"]["quantization"],
+        "gguf Q4_K_M"
+    );
+}

@@ -1113,6 +1113,7 @@ fn ingest_reads_model_directories() {
         [
             "pkg:generic/checkpoint-pickle",
             "pkg:generic/finetune-safetensors",
+            "pkg:generic/gguf-finetune",
             "pkg:generic/gguf-quantized",
             "pkg:generic/keras-lambda",
             "pkg:generic/leaky-finetune",
