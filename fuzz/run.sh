@@ -55,7 +55,8 @@ seed json_depth $(find $shared/formats/cyclonedx -name '*.json' -size -64k | hea
 seed gguf $(find ../tests/fixtures/models -name "*.gguf")
 seed onnx $(find ../tests/fixtures/models -name "*.onnx")
 seed keras $(find ../tests/fixtures/models -name "*.keras" -o -name "*.npz")
-targets=${TARGETS:-document cyclonedx spdx lockfile osv model_card pickle safetensors model_signing json_depth gguf onnx keras}
+seed numpy $(find ../tests/fixtures/models -name "*.npy" -o -name "*.npz")
+targets=${TARGETS:-document cyclonedx spdx lockfile osv model_card pickle safetensors model_signing json_depth gguf onnx keras numpy}
 for t in $targets; do
   echo "== $t ($secs s)"
   mkdir -p logs
