@@ -2,7 +2,10 @@
 //! front matter), `config.json`, PEFT `adapter_config.json`, Git LFS pointer
 //! files and `SHA256SUMS`-style lists, and every file hashed (streaming) and
 //! judged against the digests published for it. Weights are never loaded:
-//! pickle data is scanned opcode by opcode, safetensors by its header.
+//! pickle data is scanned opcode by opcode (also a NumPy object array's),
+//! safetensors and GGUF by their headers (GGUF metadata giving lineage,
+//! licence and quantisation), ONNX by its protobuf's opsets and operators, a
+//! Keras archive by its config's objects — each format in its own module.
 //!
 //! The model becomes the document's subject, a package node with a
 //! `pkg:huggingface/<org>/<name>[@revision]` purl when its hub id is known
