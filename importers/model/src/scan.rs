@@ -22,9 +22,14 @@ pub(crate) enum FileHeader {
 
 impl FileHeader {
     /// The header's facts as key/value pairs for the file `path`.
+    /// A value that holds a secret (a token in a source URL) is withheld:
+    /// the secret is found and reported, redacted, by the secrets scan.
     pub(crate) fn metadata(&self, path: &str, out: &mut Vec<FileMetadata>) {
         let mut put = |key: &str, value: Option<String>| {
-            if let Some(value) = value {
+            if let Some(mut value) = value {
+                if !Rules::gitleaks().scan(value.as_bytes(), path).is_empty() {
+                    value = "(withheld: holds a secret, reported among the model's secrets)".into();
+                }
                 out.push(FileMetadata {
                     file: path.to_string(),
                     key: key.to_string(),

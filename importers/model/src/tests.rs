@@ -143,3 +143,25 @@ fn hub_ids_and_dataset_keys() {
         "pkg:generic/huggingface-datasets/beans"
     );
 }
+
+/// A header value that holds a credential is not kept as file metadata.
+#[test]
+fn metadata_values_holding_a_secret_are_withheld() {
+    let token = format!("hf_{}", "NqVwYSVPHbDXpPdkhxEpyIgKpaUnArlXyk");
+    let header = scan::FileHeader::Gguf(gguf::Header {
+        name: Some("chat".into()),
+        source_url: Some(format!("https://huggingface.co/org/m?token={token}")),
+        ..Default::default()
+    });
+    let mut out = Vec::new();
+    header.metadata("m.gguf", &mut out);
+    let value = |k: &str| {
+        out.iter()
+            .find(|m| m.key == k)
+            .map(|m| m.value.clone())
+            .unwrap()
+    };
+    assert_eq!(value("general.name"), "chat");
+    assert!(value("general.source.url").starts_with("(withheld"));
+    assert!(!format!("{out:?}").contains(&token));
+}
