@@ -53,7 +53,11 @@ done <<'LOCKS'
 LOCKS
 seed cyclonedx_xml $(find ../tests/fixtures/formats -name '*.cdx.xml')
 seed json_depth $(find $shared/formats/cyclonedx -name '*.json' -size -64k | head -50)
-targets=${TARGETS:-document cyclonedx cyclonedx_xml spdx lockfile osv model_card pickle safetensors model_signing json_depth}
+seed gguf $(find ../tests/fixtures/models -name "*.gguf")
+seed onnx $(find ../tests/fixtures/models -name "*.onnx")
+seed keras $(find ../tests/fixtures/models -name "*.keras" -o -name "*.npz")
+seed numpy $(find ../tests/fixtures/models -name "*.npy" -o -name "*.npz")
+targets=${TARGETS:-document cyclonedx cyclonedx_xml spdx lockfile osv model_card pickle safetensors model_signing json_depth gguf onnx keras numpy}
 for t in $targets; do
   echo "== $t ($secs s)"
   mkdir -p logs

@@ -1116,7 +1116,12 @@ fn ingest_reads_model_directories() {
         [
             "pkg:generic/checkpoint-pickle",
             "pkg:generic/finetune-safetensors",
+            "pkg:generic/gguf-finetune",
+            "pkg:generic/gguf-quantized",
+            "pkg:generic/keras-lambda",
             "pkg:generic/leaky-finetune",
+            "pkg:generic/numpy-arrays",
+            "pkg:generic/onnx-custom-op",
             "pkg:generic/pickle-zoo",
             "pkg:generic/torchscript-silero"
         ]

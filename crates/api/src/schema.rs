@@ -689,6 +689,18 @@ pub struct Model {
     pub approval: ApprovalState,
     /// Credentials found in the model's files (never the secret itself).
     pub secrets: Vec<SecretFinding>,
+    /// What the model's weight files state in their own headers: GGUF
+    /// metadata keys, an ONNX file's producer and opsets, a Keras archive's
+    /// version and layers.
+    pub file_metadata: Vec<FileMetadata>,
+}
+
+/// One fact a weight file's header states, as read.
+#[derive(SimpleObject)]
+pub struct FileMetadata {
+    pub file: String,
+    pub key: String,
+    pub value: String,
 }
 
 /// A credential found in a model's file by a gitleaks rule: where, which
@@ -744,6 +756,15 @@ impl From<aibomdb_query::ModelView> for Model {
                 .map(|l| Lineage {
                     relation: l.relation,
                     purl: l.purl,
+                })
+                .collect(),
+            file_metadata: v
+                .file_metadata
+                .into_iter()
+                .map(|m| FileMetadata {
+                    file: m.file,
+                    key: m.key,
+                    value: m.value,
                 })
                 .collect(),
             secrets: v
@@ -1227,6 +1248,7 @@ impl QueryRoot {
                     unapproved: Vec::new(),
                 },
                 secrets: Vec::new(),
+                file_metadata: Vec::new(),
             }),
             None => None,
         })

@@ -19,6 +19,7 @@ mod models;
 mod notify;
 mod releases;
 mod scale;
+mod secrets;
 
 use aibomdb_ingest::{Event, Limits};
 use aibomdb_store::Store;
@@ -32,6 +33,7 @@ fn main() -> Result<()> {
         Some("osv") => osv(&args[1..]),
         Some("api") => api::run(&args[1..]),
         Some("models") => models::run(&args[1..]),
+        Some("secrets") => secrets::run(&args[1..]),
         Some("export") => export::run(&args[1..]),
         Some("scale") => scale::run(&args[1..]),
         Some("gate") => gate::run(&args[1..]),
@@ -39,7 +41,7 @@ fn main() -> Result<()> {
         Some("notify") => notify::run(&args[1..]),
         _ => {
             eprintln!(
-                "usage: aibomdb-bench ingest [--runs N] [--no-baseline] [DIR...]\n       aibomdb-bench lockfile [--runs N] [FILE]\n       aibomdb-bench osv [--deployments N] [--packages M] [--seed S]\n       aibomdb-bench api [--deployments N] [--packages M] [--seed S] [--requests R] [--load-secs T] [--no-baseline]\n       aibomdb-bench models [--mib N] [--small-files N] [--runs N] [--no-baseline]\n       aibomdb-bench export [--components N] [--runs N] [--no-baseline]\n       aibomdb-bench scale [--deployments N] [--packages M] [--seed S] [--transformers-share F] [--models-share F] [--requests R] [--estate-dir DIR] [--work-dir DIR] [--json FILE] [--no-baseline] [--drop-estate] [--generate-only]\n       aibomdb-bench gate [--deployments N] [--packages M] [--models-share F] [--runs N]\n       aibomdb-bench releases [--deployments N] [--packages M] [--observations K] [--batch B] [--runs N]\n       aibomdb-bench notify [--deployments N] [--packages M] [--changed C] [--samples S]"
+                "usage: aibomdb-bench ingest [--runs N] [--no-baseline] [DIR...]\n       aibomdb-bench lockfile [--runs N] [FILE]\n       aibomdb-bench osv [--deployments N] [--packages M] [--seed S]\n       aibomdb-bench api [--deployments N] [--packages M] [--seed S] [--requests R] [--load-secs T] [--no-baseline]\n       aibomdb-bench models [--mib N] [--small-files N] [--runs N] [--no-baseline]\n       aibomdb-bench secrets [--files N] [--kib N] [--runs N] [--dir DIR] [--no-baseline]\n       aibomdb-bench export [--components N] [--runs N] [--no-baseline]\n       aibomdb-bench scale [--deployments N] [--packages M] [--seed S] [--transformers-share F] [--models-share F] [--requests R] [--estate-dir DIR] [--work-dir DIR] [--json FILE] [--no-baseline] [--drop-estate] [--generate-only]\n       aibomdb-bench gate [--deployments N] [--packages M] [--models-share F] [--runs N]\n       aibomdb-bench releases [--deployments N] [--packages M] [--observations K] [--batch B] [--runs N]\n       aibomdb-bench notify [--deployments N] [--packages M] [--changed C] [--samples S]"
             );
             std::process::exit(2);
         }

@@ -487,8 +487,13 @@ fn component(inv: &Inventory, c: &Component, spec: Spec) -> (Value, Vec<String>)
                 if let Some(d) = &a.pickle
                     && !d.dangerous_imports.is_empty()
                 {
+                    let what = match a.format.as_str() {
+                        "keras" => "Keras config deserialises",
+                        "numpy" => "object array's pickle imports",
+                        _ => "pickle imports",
+                    };
                     f["description"] = json!(format!(
-                        "pickle imports {} (runs on load)",
+                        "{what} {} (runs on load)",
                         d.dangerous_imports.join(", ")
                     ));
                 }

@@ -238,6 +238,11 @@ pub struct PackageFact {
     /// never the secret. Appended last so older rows still read.
     #[serde(default)]
     pub secrets: Vec<crate::model::SecretFinding>,
+    /// What a model's weight files state in their own headers (GGUF
+    /// metadata, an ONNX file's producer and opsets, a Keras archive's
+    /// version and layers). Appended last so older rows still read.
+    #[serde(default)]
+    pub file_metadata: Vec<crate::model::FileMetadata>,
 }
 
 /// An organisation or person with the ways a document gives to reach it.

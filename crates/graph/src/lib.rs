@@ -15,7 +15,7 @@ pub use facts::{
     DependencyFact, DocumentFacts, DocumentFormat, EdgeKind, Hash, PackageFact, Party, Scope,
     Skipped, Subject, Tool, doubt_flags, key_for, upstream_source,
 };
-pub use model::{Artifact, ModelInfo, PickleReport, SecretFinding, SigningReport};
+pub use model::{Artifact, FileMetadata, ModelInfo, PickleReport, SecretFinding, SigningReport};
 pub use purl::{PackageKey, Purl, PurlError, pep503_normalise};
 pub use vex::{BomLink, VexStatement, VexStatus, VexTarget, normalise_serial};
 

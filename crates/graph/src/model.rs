@@ -87,6 +87,17 @@ pub struct SecretFinding {
     pub fingerprint: String,
 }
 
+/// One fact a weight file's own header states, as read: a GGUF metadata key
+/// (`general.name`, `general.base_model.0.repo_url`, …), an ONNX model's
+/// `producer_name` or an `opset_import`, a Keras archive's `keras_version`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileMetadata {
+    /// The file, relative to the model directory.
+    pub file: String,
+    pub key: String,
+    pub value: String,
+}
+
 /// One file of a model.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Artifact {
@@ -98,15 +109,21 @@ pub struct Artifact {
     /// Lower-case hex SHA-512, computed when asked for (BSI TR-03183-2 wants
     /// SHA-512 for deliverables; it costs a second pass of hashing time).
     pub sha512: Option<String>,
-    /// safetensors, pickle, torch-zip, torchscript, onnx, gguf, config, tokenizer, other.
+    /// safetensors, pickle, torch-zip, torchscript, onnx, gguf, keras,
+    /// numpy, config, tokenizer, other.
     pub format: String,
     /// Digests published elsewhere: (source, sha256).
     pub references: Vec<(String, String)>,
     /// `verified`, `mismatch`, `no reference`, or `not present` (only a published digest).
     pub integrity: String,
-    /// Opcode scan of pickle data (never executed).
+    /// What loading the file would import and run, never executed: the
+    /// opcode scan of pickle data (a pickle, a torch zip, a NumPy object
+    /// array); for a Keras archive the objects its config deserialises
+    /// (`Lambda` dangerous, custom objects unknown); for ONNX the operators
+    /// its graph uses (custom-operator domains unknown).
     pub pickle: Option<PickleReport>,
-    /// safetensors: tensor count from the header.
+    /// Tensor count from the header (safetensors, GGUF), or an ONNX graph's
+    /// initializers.
     pub tensors: Option<u64>,
     /// Problems reading the file (bad header, too large, …).
     pub problems: Vec<String>,

@@ -43,7 +43,8 @@ pub enum FindingFilter {
     Unsigned,
     /// A file whose digest differs from a published or signed one.
     HashMismatch,
-    /// A pickle that imports code which runs on load.
+    /// A file that runs code on load: a pickle's imports (also inside a
+    /// NumPy object array), a Keras `Lambda` layer.
     PickleDangerous,
     /// Not every file (weights, when there are any) approved as it is now.
     Unapproved,
@@ -119,6 +120,9 @@ pub struct ModelView {
     /// Credentials found in the model's files: rule, place, redacted form
     /// and fingerprint — never the secret.
     pub secrets: Vec<aibomdb_graph::SecretFinding>,
+    /// What the model's weight files state in their own headers (GGUF
+    /// metadata, ONNX producer and opsets, Keras version and layers).
+    pub file_metadata: Vec<aibomdb_graph::FileMetadata>,
 }
 
 fn is_weight(format: &str) -> bool {
@@ -369,6 +373,7 @@ fn models_described_by(
                 approval: approval_state(&info, &[]),
                 info,
                 secrets: occurrence.fact.secrets.clone(),
+                file_metadata: occurrence.fact.file_metadata.clone(),
             };
             for (from, to, e) in &edges {
                 if *from != p.id {
@@ -470,12 +475,32 @@ fn findings(info: &ModelInfo, secrets: &[aibomdb_graph::SecretFinding]) -> Vec<F
             _ => {}
         }
         if let Some(p) = &a.pickle {
+            // The same report for every format whose loading can run code:
+            // what loading would import, and what of it runs code or needs a look.
+            let (what, unknown_why) = match a.format.as_str() {
+                "keras" => (
+                    "Keras config deserialises",
+                    "not shipped with Keras: custom code, review before loading",
+                ),
+                "onnx" => (
+                    "ONNX graph uses",
+                    "custom-operator domain: needs a native operator library, review before loading",
+                ),
+                "numpy" => (
+                    "object array's pickle imports",
+                    "not on the allow-list: review before loading",
+                ),
+                _ => (
+                    "pickle imports",
+                    "not on the allow-list: review before loading",
+                ),
+            };
             if !p.dangerous_imports.is_empty() {
                 out.push(finding(
                     "pickle-dangerous",
                     at,
                     format!(
-                        "{}: pickle imports {} (runs on load)",
+                        "{}: {what} {} (runs on load)",
                         a.path,
                         p.dangerous_imports.join(", ")
                     ),
@@ -486,7 +511,7 @@ fn findings(info: &ModelInfo, secrets: &[aibomdb_graph::SecretFinding]) -> Vec<F
                     "pickle-unknown",
                     at,
                     format!(
-                        "{}: pickle imports {} (not on the allow-list: review before loading)",
+                        "{}: {what} {} ({unknown_why})",
                         a.path,
                         p.unknown_imports.join(", ")
                     ),

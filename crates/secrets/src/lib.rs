@@ -20,7 +20,6 @@
 //! A [`Hit`] never holds the secret: only its place, a redacted form (its
 //! first characters then `…`) and its SHA-256 fingerprint.
 
-use std::collections::HashSet;
 use std::sync::LazyLock;
 
 use aho_corasick::AhoCorasick;
@@ -315,8 +314,11 @@ impl Rules {
             }
             rules.push(rule);
         }
+        // A DFA: the keywords are a few hundred short strings (a few MiB of
+        // transitions), and every byte of every text file goes through it.
         let prefilter = AhoCorasick::builder()
             .ascii_case_insensitive(true)
+            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
             .build(&keywords)
             .map_err(|e| RulesError::Toml(format!("keywords: {e}")))?;
         Ok(Rules {
@@ -365,14 +367,22 @@ impl Rules {
     /// Every secret in `text`, which is (part of) the file `path` (relative,
     /// `/`-separated; rules and allow-lists with paths match against it).
     pub fn scan(&self, text: &[u8], path: &str) -> Vec<Hit> {
-        let mut candidates: HashSet<usize> = self.always.iter().copied().collect();
+        // Which keywords occur (a keyword like `token` occurs thousands of
+        // times in a tokenizer file: marked once), then their rules.
+        let mut seen = vec![false; self.keyword_rules.len()];
         if let Some(ac) = &self.prefilter {
             for m in ac.find_overlapping_iter(text) {
-                candidates.extend(&self.keyword_rules[m.pattern().as_usize()]);
+                seen[m.pattern().as_usize()] = true;
             }
         }
-        let mut candidates: Vec<usize> = candidates.into_iter().collect();
+        let mut candidates: Vec<usize> = self.always.clone();
+        for (k, rules) in self.keyword_rules.iter().enumerate() {
+            if seen[k] {
+                candidates.extend(rules);
+            }
+        }
         candidates.sort_unstable();
+        candidates.dedup();
         let mut hits = Vec::new();
         for i in candidates {
             self.scan_rule(&self.rules[i], text, path, &mut hits);

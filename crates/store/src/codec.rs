@@ -10,7 +10,7 @@ pub(crate) fn encode<T: serde::Serialize>(value: &T, buf: &mut Vec<u8>) {
 }
 
 /// How many fields were appended to `PackageFact` since the first stores.
-const APPENDED_FACT_FIELDS: usize = 6;
+const APPENDED_FACT_FIELDS: usize = 7;
 
 pub(crate) fn decode<T: serde::de::DeserializeOwned>(
     bytes: &[u8],
@@ -26,7 +26,7 @@ pub(crate) fn decode<T: serde::de::DeserializeOwned>(
         Ok(v) => Ok(v),
         // Fields appended to `PackageFact` after stores were written without
         // them (`released`, then `creator`, `licenses_concluded`, `filename`,
-        // then `attestation`, then `secrets`)
+        // then `attestation`, then `secrets`, then `file_metadata`)
         // are each `None` or empty, one 0 byte in postcard: an older row is
         // the new row less those trailing bytes, so it is read, not refused.
         Err(postcard::Error::DeserializeUnexpectedEnd) if table == "document_packages" => {
@@ -143,5 +143,23 @@ mod tests {
         super::encode(&with_secret, &mut row);
         let read: PackageFact = super::decode(&row, "document_packages", "1/1").unwrap();
         assert_eq!(read, with_secret);
+        // And what a weight file's header says; a row of the previous
+        // version (no `file_metadata`, its secrets present) still reads.
+        let mut previous = row.clone();
+        assert_eq!(previous.pop(), Some(0));
+        let read: PackageFact = super::decode(&previous, "document_packages", "1/1").unwrap();
+        assert_eq!(read, with_secret);
+        let with_metadata = PackageFact {
+            file_metadata: vec![aibomdb_graph::FileMetadata {
+                file: "model.onnx".into(),
+                key: "producer_name".into(),
+                value: "pytorch".into(),
+            }],
+            ..with_secret
+        };
+        let mut row = Vec::new();
+        super::encode(&with_metadata, &mut row);
+        let read: PackageFact = super::decode(&row, "document_packages", "1/1").unwrap();
+        assert_eq!(read, with_metadata);
     }
 }

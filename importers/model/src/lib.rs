@@ -2,7 +2,10 @@
 //! front matter), `config.json`, PEFT `adapter_config.json`, Git LFS pointer
 //! files and `SHA256SUMS`-style lists, and every file hashed (streaming) and
 //! judged against the digests published for it. Weights are never loaded:
-//! pickle data is scanned opcode by opcode, safetensors by its header.
+//! pickle data is scanned opcode by opcode (also a NumPy object array's),
+//! safetensors and GGUF by their headers (GGUF metadata giving lineage,
+//! licence and quantisation), ONNX by its protobuf's opsets and operators, a
+//! Keras archive by its config's objects — each format in its own module.
 //!
 //! The model becomes the document's subject, a package node with a
 //! `pkg:huggingface/<org>/<name>[@revision]` purl when its hub id is known
@@ -11,7 +14,11 @@
 //! adapter on base model M" is an ordinary blast-radius question.
 
 pub mod card;
+pub mod gguf;
 pub mod hub;
+pub mod keras;
+pub mod numpy;
+pub mod onnx;
 pub mod pickle;
 pub mod safetensors;
 mod scan;
@@ -301,8 +308,102 @@ pub fn import_dir(
             bases.push((base.to_string(), None, None));
         }
     }
+    // Files: hash each, read published digests, scan weights.
+    let mut artifacts: Vec<Artifact> = Vec::new();
+    let mut published: Vec<(String, String, String)> = Vec::new(); // (file, source, digest)
+    let mut to_hash: Vec<(&str, &Path)> = Vec::new();
+    for file in &listing.files {
+        let rel = &file.rel;
+        let path = file.path.as_path();
+        if let Some(reason) = &file.refused {
+            // Never opened; a finding, since the file cannot be checked.
+            artifacts.push(Artifact {
+                path: rel.clone(),
+                format: format_of(rel).into(),
+                problems: vec![reason.clone()],
+                ..Default::default()
+            });
+            continue;
+        }
+        if let Some(target) = rel.strip_suffix(".lfs-pointer.txt")
+            && let Some(d) = lfs_pointer(path)
+        {
+            published.push((target.to_string(), format!("git-lfs pointer {rel}"), d));
+            continue;
+        }
+        if let Some(d) = lfs_pointer(path) {
+            // The file is an LFS pointer checked out without its content.
+            published.push((rel.clone(), "git-lfs pointer".into(), d));
+            continue;
+        }
+        let lower = rel.to_ascii_lowercase();
+        let is_sums = lower.ends_with("sha256sums")
+            || lower.ends_with(".sha256")
+            || lower.ends_with("sha256sums.txt");
+        if is_sums && let Ok(text) = std::fs::read_to_string(path) {
+            for (file, digest) in sums_list(&text) {
+                published.push((file, rel.clone(), digest));
+            }
+        }
+        to_hash.push((rel.as_str(), path));
+    }
+    let mut secrets = Vec::new();
+    let mut headers = Vec::new();
+    for (artifact, found, header) in scan::hash_all(&to_hash, limits) {
+        if let Some(h) = header {
+            headers.push((artifact.path.clone(), h));
+        }
+        artifacts.push(artifact);
+        secrets.extend(found);
+    }
+    let mut by_path: std::collections::HashMap<String, usize> = artifacts
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (a.path.clone(), i))
+        .collect();
+    for (file, source, digest) in published {
+        match by_path.get(&file) {
+            Some(&i) => artifacts[i].references.push((source, digest)),
+            None => {
+                by_path.insert(file.clone(), artifacts.len());
+                artifacts.push(Artifact {
+                    path: file.clone(),
+                    format: format_of(&file).into(),
+                    references: vec![(source, digest)],
+                    ..Default::default()
+                });
+            }
+        }
+    }
+    for a in &mut artifacts {
+        a.judge();
+    }
+    artifacts.sort_by(|a, b| a.path.cmp(&b.path));
+    // Parents of a model a GGUF file was converted from (its source).
+    let mut source_parents: Vec<(String, String)> = Vec::new();
+    let mut gguf_types: Vec<String> = Vec::new();
+    let mut file_metadata = Vec::new();
+    // Weight files read for facts: sources too, but (unlike a card or a
+    // config) saying nothing of lineage does not make the model a base.
+    let mut header_sources = Vec::new();
+    for (path, header) in &headers {
+        header_sources.push(path.clone());
+        header.metadata(path, &mut file_metadata);
+        if let scan::FileHeader::Gguf(g) = header {
+            from_gguf(g, identity, &mut info, &mut bases, &mut source_parents);
+            if let Some(q) = g.quantization()
+                && !gguf_types.contains(&q)
+            {
+                gguf_types.push(q);
+            }
+        }
+    }
     if listing.files.iter().any(|f| f.rel.ends_with(".gguf")) && info.quantization.is_none() {
-        info.quantization = Some("gguf".into());
+        info.quantization = Some(if gguf_types.is_empty() {
+            "gguf".into()
+        } else {
+            format!("gguf {}", gguf_types.join(", "))
+        });
     }
 
     // Hugging Face's rule when the card does not say: an adapter if there is
@@ -350,74 +451,8 @@ pub fn import_dir(
         }
         .to_string()
     });
+    info.sources.extend(header_sources);
 
-    // Files: hash each, read published digests, scan weights.
-    let mut artifacts: Vec<Artifact> = Vec::new();
-    let mut published: Vec<(String, String, String)> = Vec::new(); // (file, source, digest)
-    let mut to_hash: Vec<(&str, &Path)> = Vec::new();
-    for file in &listing.files {
-        let rel = &file.rel;
-        let path = file.path.as_path();
-        if let Some(reason) = &file.refused {
-            // Never opened; a finding, since the file cannot be checked.
-            artifacts.push(Artifact {
-                path: rel.clone(),
-                format: format_of(rel).into(),
-                problems: vec![reason.clone()],
-                ..Default::default()
-            });
-            continue;
-        }
-        if let Some(target) = rel.strip_suffix(".lfs-pointer.txt")
-            && let Some(d) = lfs_pointer(path)
-        {
-            published.push((target.to_string(), format!("git-lfs pointer {rel}"), d));
-            continue;
-        }
-        if let Some(d) = lfs_pointer(path) {
-            // The file is an LFS pointer checked out without its content.
-            published.push((rel.clone(), "git-lfs pointer".into(), d));
-            continue;
-        }
-        let lower = rel.to_ascii_lowercase();
-        let is_sums = lower.ends_with("sha256sums")
-            || lower.ends_with(".sha256")
-            || lower.ends_with("sha256sums.txt");
-        if is_sums && let Ok(text) = std::fs::read_to_string(path) {
-            for (file, digest) in sums_list(&text) {
-                published.push((file, rel.clone(), digest));
-            }
-        }
-        to_hash.push((rel.as_str(), path));
-    }
-    let mut secrets = Vec::new();
-    for (artifact, found) in scan::hash_all(&to_hash, limits) {
-        artifacts.push(artifact);
-        secrets.extend(found);
-    }
-    let mut by_path: std::collections::HashMap<String, usize> = artifacts
-        .iter()
-        .enumerate()
-        .map(|(i, a)| (a.path.clone(), i))
-        .collect();
-    for (file, source, digest) in published {
-        match by_path.get(&file) {
-            Some(&i) => artifacts[i].references.push((source, digest)),
-            None => {
-                by_path.insert(file.clone(), artifacts.len());
-                artifacts.push(Artifact {
-                    path: file.clone(),
-                    format: format_of(&file).into(),
-                    references: vec![(source, digest)],
-                    ..Default::default()
-                });
-            }
-        }
-    }
-    for a in &mut artifacts {
-        a.judge();
-    }
-    artifacts.sort_by(|a, b| a.path.cmp(&b.path));
     if let Some(sig) = listing.readable("model.sig") {
         let bytes =
             std::fs::read(sig).map_err(|e| ImportError::field("model.sig", e.to_string()))?;
@@ -458,6 +493,7 @@ pub fn import_dir(
         key: Some(key),
         model: Some(Box::new(info)),
         secrets,
+        file_metadata,
         ..Default::default()
     });
     facts.subject = Some(Subject {
@@ -495,6 +531,46 @@ pub fn import_dir(
             via_extra: None,
         });
     }
+    for (source, parent) in source_parents {
+        let Some(from) = facts.packages.iter().position(|p| p.name == source) else {
+            continue;
+        };
+        let Some(key) = hub_key(&parent, None) else {
+            facts.warnings.push(format!(
+                "base model {parent:?} of {source} (GGUF metadata) is not an `org/name` hub id; not linked"
+            ));
+            continue;
+        };
+        let to = match facts
+            .packages
+            .iter()
+            .position(|p| p.key.as_ref() == Some(&key))
+        {
+            Some(i) => i,
+            None => {
+                facts.packages.push(PackageFact {
+                    purl: Some(key.as_str().to_string()),
+                    name: parent.clone(),
+                    kind: Some("machine-learning-model".into()),
+                    key: Some(key),
+                    model: Some(Box::new(ModelInfo {
+                        node: "model".into(),
+                        ..Default::default()
+                    })),
+                    ..Default::default()
+                });
+                facts.packages.len() - 1
+            }
+        };
+        facts.dependencies.push(DependencyFact {
+            from,
+            to,
+            kind: EdgeKind::FinetunedFrom,
+            scope: None,
+            marker: None,
+            via_extra: None,
+        });
+    }
     for (list, kind) in [
         (trained_on, EdgeKind::TrainedOn),
         (evaluated_on, EdgeKind::EvaluatedOn),
@@ -525,6 +601,52 @@ pub fn import_dir(
     }
     facts.entries_read = facts.packages.len() - 1;
     Ok(facts.finish())
+}
+
+/// What a GGUF file's metadata adds: the architecture (llama.cpp's names
+/// are transformers' `model_type`s), the licence, and lineage. A file
+/// converted from a Hugging Face repository (`general.source.*`) is a
+/// quantisation of that repository, and the base models its metadata names
+/// (`general.base_model.N`, copied from the source's card by llama.cpp's
+/// converter) are the source's parents; without a source they are the
+/// file's own. A base model is linked by its `repo_url` on the Hub, else its
+/// name is given (and a warning says it could not be linked).
+fn from_gguf(
+    g: &gguf::Header,
+    identity: &ModelIdentity,
+    info: &mut ModelInfo,
+    bases: &mut Vec<(String, Option<EdgeKind>, Option<String>)>,
+    source_parents: &mut Vec<(String, String)>,
+) {
+    if info.model_type.is_none() {
+        info.model_type = g.architecture.clone();
+    }
+    if info.license.is_none() {
+        info.license = g.license.clone();
+    }
+    let source = [&g.source_repo_url, &g.source_url]
+        .into_iter()
+        .flatten()
+        .find_map(|u| gguf::hub_id_of_url(u))
+        .or_else(|| g.source_hf_repository.clone())
+        .filter(|s| identity.id.as_deref() != Some(s.as_str()));
+    let parents = g.base_models.iter().filter_map(|b| {
+        b.repo_url
+            .as_deref()
+            .and_then(gguf::hub_id_of_url)
+            .or_else(|| b.name.clone())
+    });
+    match &source {
+        Some(src) => {
+            bases.push((src.clone(), Some(EdgeKind::QuantizedFrom), None));
+            for p in parents {
+                if !p.eq_ignore_ascii_case(src) {
+                    source_parents.push((src.clone(), p));
+                }
+            }
+        }
+        None => bases.extend(parents.map(|p| (p, None, None))),
+    }
 }
 
 /// A Hub cache snapshot (`models--org--name/snapshots/<commit>`) names its
@@ -645,148 +767,4 @@ pub(crate) fn format_of(path: &str) -> &'static str {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::path::PathBuf;
-
-    use super::scan::scan_torch_zip;
-    use super::*;
-    use aibomdb_graph::PickleReport;
-
-    fn corpus(rel: &str) -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/corpus")
-            .join(rel)
-    }
-
-    fn fixture(rel: &str) -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../tests/fixtures/models")
-            .join(rel)
-    }
-
-    /// Every card fixture of huggingface_hub: parsed, or refused with a reason.
-    #[test]
-    fn huggingface_hub_card_fixtures() {
-        let dir = corpus("formats/huggingface/huggingface_hub-fixtures/cards");
-        let read = |n: &str| std::fs::read_to_string(dir.join(n)).unwrap();
-        let simple = card::parse(&read("sample_simple.md")).unwrap();
-        assert_eq!(simple.license.as_deref(), Some("mit"));
-        assert_eq!(simple.datasets, ["beans"]);
-        assert_eq!(simple.library_name.as_deref(), Some("pytorch-lightning"));
-        let none = card::parse(&read("sample_no_metadata.md")).unwrap();
-        assert!(!none.has_metadata);
-        let crlf = card::parse(&read("sample_windows_line_breaks.md")).unwrap();
-        assert_eq!(crlf.license.as_deref(), Some("mit"));
-        let index = card::parse(&read("sample_simple_model_index.md")).unwrap();
-        assert_eq!(index.eval_datasets, ["beans"]);
-        // An invalid model-index is not lineage: the rest of the card still reads.
-        let bad_index = card::parse(&read("sample_invalid_model_index.md")).unwrap();
-        assert_eq!(bad_index.license.as_deref(), Some("mit"));
-        assert!(card::parse(&read("sample_invalid_card_data.md")).is_err());
-        let dataset = card::parse(&read("sample_datasetcard_simple.md")).unwrap();
-        assert_eq!(dataset.license.as_deref(), Some("bsd-3-clause"));
-        let broken = card::parse("---\nlicense: [mit\n---\n").unwrap_err();
-        assert!(broken.to_string().contains("README.md"), "{broken}");
-    }
-
-    /// Every prefix of every fixture pickle scans without panicking, and a
-    /// cut stream says where it ended.
-    #[test]
-    fn truncated_pickles_are_errors_not_panics() {
-        for name in [
-            "checkpoint-pickle/optimizer.pt",
-            "checkpoint-pickle/training_args.bin",
-        ] {
-            let bytes = std::fs::read(fixture(name)).unwrap();
-            for n in 0..bytes.len() {
-                let mut r = PickleReport::default();
-                pickle::scan(&bytes[..n], &mut r);
-            }
-            let mut r = PickleReport::default();
-            pickle::scan(&bytes[..bytes.len() / 2], &mut r);
-            assert!(r.error.is_some(), "{name}: {r:?}");
-        }
-        let mut r = PickleReport::default();
-        pickle::scan(&[0x80, 0x02, 0xff, 0x2e], &mut r);
-        assert!(r.error.unwrap().contains("unknown opcode 0xff"));
-    }
-
-    #[test]
-    fn safetensors_headers_are_checked_against_the_file() {
-        let path = fixture("finetune-safetensors/model.safetensors");
-        let size = std::fs::metadata(&path).unwrap().len();
-        assert_eq!(safetensors::header(&path, size).unwrap(), 2);
-        let bytes = std::fs::read(&path).unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        // Cut into the tensor data: the offsets no longer fit.
-        let cut = dir.path().join("cut.safetensors");
-        std::fs::write(&cut, &bytes[..bytes.len() - 4]).unwrap();
-        let err = safetensors::header(&cut, (bytes.len() - 4) as u64).unwrap_err();
-        assert!(err.contains("outside"), "{err}");
-        // A length prefix larger than the file.
-        let mut huge = bytes.clone();
-        huge[..8].copy_from_slice(&u64::MAX.to_le_bytes());
-        let p = dir.path().join("huge.safetensors");
-        std::fs::write(&p, &huge).unwrap();
-        assert!(safetensors::header(&p, huge.len() as u64).is_err());
-    }
-
-    /// A torch checkpoint whose pickle inflates far past the scan budget, and
-    /// one with more entries than allowed: both stop with an error, without
-    /// reading the rest, and neither counts as a pass.
-    #[test]
-    fn torch_zip_bombs_stop_at_the_limits() {
-        use std::io::Write;
-        let dir = tempfile::tempdir().unwrap();
-        let bomb = dir.path().join("bomb.pt");
-        let mut z = zip::ZipWriter::new(std::fs::File::create(&bomb).unwrap());
-        let deflate = zip::write::SimpleFileOptions::default()
-            .compression_method(zip::CompressionMethod::Deflated);
-        z.start_file("weird_root/data.pkl", deflate).unwrap();
-        let zeros = vec![0u8; 1 << 20];
-        for _ in 0..16 {
-            z.write_all(&zeros).unwrap(); // 16 MiB, a few KiB compressed
-        }
-        z.finish().unwrap();
-        assert!(std::fs::metadata(&bomb).unwrap().len() < 200_000);
-        let limits = ModelLimits {
-            max_pickle_bytes: 1 << 20,
-            ..Default::default()
-        };
-        let (report, _) = scan_torch_zip(&bomb, &limits);
-        assert!(report.error.unwrap().contains("over the scan limit"));
-
-        let many = dir.path().join("many.pt");
-        let mut z = zip::ZipWriter::new(std::fs::File::create(&many).unwrap());
-        for i in 0..50 {
-            z.start_file(format!("a/{i}.pkl"), deflate).unwrap();
-            z.write_all(b"\x80\x02}q\x00.").unwrap();
-        }
-        z.finish().unwrap();
-        let limits = ModelLimits {
-            max_zip_entries: 10,
-            ..Default::default()
-        };
-        let (report, _) = scan_torch_zip(&many, &limits);
-        assert!(report.error.unwrap().contains("50 entries, over the limit"));
-        // Under the default limits the same archive scans: 50 benign streams.
-        let (report, _) = scan_torch_zip(&many, &ModelLimits::default());
-        assert_eq!((report.streams, report.error), (50, None));
-    }
-
-    #[test]
-    fn hub_ids_and_dataset_keys() {
-        assert_eq!(
-            hub_key("meta-llama/Llama-3.2-3B-Instruct", None)
-                .unwrap()
-                .as_str(),
-            "pkg:huggingface/meta-llama/Llama-3.2-3B-Instruct"
-        );
-        assert!(hub_key("bert-base-uncased", None).is_none());
-        assert!(hub_key("../x/y", None).is_none());
-        assert_eq!(
-            dataset_key("beans").as_str(),
-            "pkg:generic/huggingface-datasets/beans"
-        );
-    }
-}
+mod tests;

@@ -142,7 +142,19 @@ impl Scanner {
 
     /// Scans one buffer: a pickle stream, or several concatenated.
     pub fn scan(&mut self, data: &[u8]) {
-        let mut pos = 0usize;
+        self.scan_at(data, 0);
+    }
+
+    /// Scans the pickle that starts at `start` in `data` (an `.npy` object
+    /// array's data after its header); string offsets are into `data`.
+    pub fn scan_at(&mut self, data: &[u8], start: usize) {
+        let mut pos = start;
+        if pos >= data.len() {
+            self.report
+                .error
+                .get_or_insert_with(|| format!("no pickle data after byte {start}"));
+            return;
+        }
         while pos < data.len() {
             match scan_stream(data, &mut pos, &mut self.report, &mut self.seen) {
                 Ok(()) => self.report.streams += 1,

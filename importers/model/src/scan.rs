@@ -5,14 +5,100 @@
 use std::io::Read;
 use std::path::Path;
 
-use aibomdb_graph::{Artifact, PickleReport, SecretFinding};
+use aibomdb_graph::{Artifact, FileMetadata, PickleReport, SecretFinding};
 use aibomdb_secrets::Rules;
 use sha2::{Digest, Sha256};
 
-use crate::{ModelLimits, format_of, pickle, safetensors};
+use crate::{ModelLimits, format_of, gguf, keras, numpy, onnx, pickle, safetensors};
 
-/// A file's artifact and the secrets found in it.
-pub(crate) type Scanned = (Artifact, Vec<SecretFinding>);
+/// What a weight file's own header says about the model, for the model
+/// importer to record (lineage, architecture, quantisation, producer).
+#[derive(Debug, Clone)]
+pub(crate) enum FileHeader {
+    Gguf(gguf::Header),
+    Onnx(onnx::Model),
+    Keras(keras::Report),
+}
+
+impl FileHeader {
+    /// The header's facts as key/value pairs for the file `path`.
+    /// A value that holds a secret (a token in a source URL) is withheld:
+    /// the secret is found and reported, redacted, by the secrets scan.
+    pub(crate) fn metadata(&self, path: &str, out: &mut Vec<FileMetadata>) {
+        let mut put = |key: &str, value: Option<String>| {
+            if let Some(mut value) = value {
+                if !Rules::gitleaks().scan(value.as_bytes(), path).is_empty() {
+                    value = "(withheld: holds a secret, reported among the model's secrets)".into();
+                }
+                out.push(FileMetadata {
+                    file: path.to_string(),
+                    key: key.to_string(),
+                    value,
+                });
+            }
+        };
+        match self {
+            FileHeader::Gguf(g) => {
+                put("gguf.version", Some(g.version.to_string()));
+                put("tensor_count", Some(g.tensor_count.to_string()));
+                put("general.architecture", g.architecture.clone());
+                put(
+                    "general.file_type",
+                    g.file_type
+                        .map(|t| format!("{t} ({})", g.quantization().unwrap_or_default())),
+                );
+                put("general.name", g.name.clone());
+                put("general.version", g.model_version.clone());
+                put("general.license", g.license.clone());
+                put(
+                    "general.base_model.count",
+                    g.base_model_count.map(|n| n.to_string()),
+                );
+                for (i, b) in g.base_models.iter().enumerate() {
+                    let k = |f: &str| format!("general.base_model.{i}.{f}");
+                    put(&k("name"), b.name.clone());
+                    put(&k("organization"), b.organization.clone());
+                    put(&k("repo_url"), b.repo_url.clone());
+                    put(&k("version"), b.version.clone());
+                }
+                put("general.source.url", g.source_url.clone());
+                put("general.source.repo_url", g.source_repo_url.clone());
+                put(
+                    "general.source.huggingface.repository",
+                    g.source_hf_repository.clone(),
+                );
+            }
+            FileHeader::Onnx(m) => {
+                put("ir_version", m.ir_version.map(|v| v.to_string()));
+                put("producer_name", m.producer_name.clone());
+                put("producer_version", m.producer_version.clone());
+                put("domain", m.domain.clone().filter(|d| !d.is_empty()));
+                put("model_version", m.model_version.map(|v| v.to_string()));
+                for (domain, version) in &m.opsets {
+                    let d = if domain.is_empty() { "ai.onnx" } else { domain };
+                    put("opset_import", Some(format!("{d} {version}")));
+                }
+                put("nodes", Some(m.nodes.to_string()));
+                let custom = m.custom_ops();
+                put(
+                    "custom_ops",
+                    (!custom.is_empty()).then(|| custom.join(", ")),
+                );
+            }
+            FileHeader::Keras(r) => {
+                put("keras_version", r.keras_version.clone());
+                put("model_class", r.model_class.clone());
+                put(
+                    "layers",
+                    (!r.layers.is_empty()).then(|| r.layers.join(", ")),
+                );
+            }
+        }
+    }
+}
+
+/// A file's artifact, the secrets found in it, and its header's facts.
+pub(crate) type Scanned = (Artifact, Vec<SecretFinding>, Option<FileHeader>);
 
 /// Hashes and scans `files` (the name each is reported under, and the path
 /// to open) on up to four threads, each with one reusable 1 MiB buffer;
@@ -55,8 +141,9 @@ pub(crate) fn hash_all(files: &[(&str, &Path)], limits: &ModelLimits) -> Vec<Sca
 /// the artifact, not raised: one bad weight file must not hide the others.
 fn hash_and_scan(path: &Path, rel: &str, limits: &ModelLimits, buf: &mut [u8]) -> Scanned {
     let mut secrets = Vec::new();
-    let a = hash_and_scan_into(path, rel, limits, buf, &mut secrets);
-    (a, secrets)
+    let mut header = None;
+    let a = hash_and_scan_into(path, rel, limits, buf, &mut secrets, &mut header);
+    (a, secrets, header)
 }
 
 /// Secrets of `text` (part of the file `rel`, `within` naming which part),
@@ -159,12 +246,105 @@ fn is_text(bytes: &[u8]) -> bool {
     !bytes[..bytes.len().min(8192)].contains(&0)
 }
 
+/// GGUF header and metadata; every string value searched for secrets.
+fn gguf_scan(
+    path: &Path,
+    rel: &str,
+    size: u64,
+    a: &mut Artifact,
+    secrets: &mut Vec<SecretFinding>,
+) -> Option<FileHeader> {
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) => {
+            a.problems.push(format!("GGUF: {e}"));
+            return None;
+        }
+    };
+    let mut on_string = |s: gguf::StringValue<'_>| {
+        let within = match s.index {
+            Some(i) => format!("gguf metadata {}[{i}]", s.key),
+            None => format!("gguf metadata {}", s.key),
+        };
+        secrets_in(s.bytes, rel, &within, s.offset as usize, false, secrets);
+    };
+    match gguf::read(
+        std::io::BufReader::new(file),
+        size,
+        &gguf::Limits::default(),
+        &mut on_string,
+    ) {
+        Ok(h) => {
+            a.tensors = Some(h.tensor_count);
+            Some(FileHeader::Gguf(h))
+        }
+        Err(e) => {
+            a.problems.push(e.to_string());
+            None
+        }
+    }
+}
+
+/// An `.npy` array or `.npz` archive: object arrays are pickles, scanned
+/// (and their strings searched for secrets); plain arrays are not read past
+/// their header.
+fn numpy_scan(
+    path: &Path,
+    rel: &str,
+    size: u64,
+    is_zip: bool,
+    limits: &ModelLimits,
+    a: &mut Artifact,
+    secrets: &mut Vec<SecretFinding>,
+) {
+    let mut scanner = pickle::Scanner::new();
+    scanner.collect_strings();
+    let result = if is_zip {
+        std::fs::File::open(path)
+            .map_err(|e| e.to_string())
+            .and_then(|f| {
+                numpy::scan_npz(
+                    f,
+                    &keras::ZipLimits::default(),
+                    limits.max_pickle_bytes,
+                    &mut scanner,
+                    &mut |name, bytes, scanner| pickle_secrets(scanner, bytes, rel, name, secrets),
+                )
+            })
+    } else {
+        (|| {
+            let mut f = std::fs::File::open(path).map_err(|e| e.to_string())?;
+            let mut head = Vec::new();
+            (&mut f)
+                .take(12 + (1 << 16))
+                .read_to_end(&mut head)
+                .map_err(|e| e.to_string())?;
+            if !numpy::header(&head)?.object {
+                return Ok(false);
+            }
+            if size > limits.max_pickle_bytes {
+                return Err(format!("{size} bytes of object array, over the scan limit"));
+            }
+            let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+            let found = numpy::scan_npy(&bytes, &mut scanner)?;
+            pickle_secrets(&mut scanner, &bytes, rel, "object array pickle", secrets);
+            Ok(found)
+        })()
+    };
+    match result {
+        Ok(true) => a.pickle = Some(scanner.finish()),
+        Ok(false) => {}
+        Err(e) => a.problems.push(format!("NumPy: {e}")),
+    }
+}
+
 fn hash_and_scan_into(
     path: &Path,
     rel: &str,
     limits: &ModelLimits,
     buf: &mut [u8],
     secrets: &mut Vec<SecretFinding>,
+    header: &mut Option<FileHeader>,
 ) -> Artifact {
     for rule in Rules::gitleaks().path_hits(rel) {
         secrets.push(SecretFinding {
@@ -255,8 +435,43 @@ fn hash_and_scan_into(
             }
         }
         a.pickle = Some(report);
-    } else if head.starts_with(b"GGUF") {
+    } else if head.starts_with(b"GGUF") || a.format == "gguf" {
         a.format = "gguf".into();
+        *header = gguf_scan(path, rel, size, &mut a, secrets);
+    } else if a.format == "onnx" {
+        let read = std::fs::File::open(path)
+            .map_err(|e| e.to_string())
+            .and_then(|f| {
+                onnx::read(std::io::BufReader::new(f), size, &onnx::Limits::default())
+                    .map_err(|e| e.to_string())
+            });
+        match read {
+            Ok(m) => {
+                a.tensors = Some(m.initializers);
+                a.pickle = Some(PickleReport {
+                    imports: m.op_names(),
+                    unknown_imports: m.custom_ops(),
+                    streams: 1,
+                    ..Default::default()
+                });
+                *header = Some(FileHeader::Onnx(m));
+            }
+            Err(e) => a.problems.push(e),
+        }
+    } else if a.format == "keras" {
+        let read = std::fs::File::open(path)
+            .map_err(|e| e.to_string())
+            .and_then(|f| keras::read(f, &keras::ZipLimits::default()).map_err(|e| e.to_string()));
+        match read {
+            Ok(r) => {
+                a.pickle = Some(r.pickle_report());
+                *header = Some(FileHeader::Keras(r));
+            }
+            Err(e) => a.problems.push(format!("Keras archive: {e}")),
+        }
+    } else if a.format == "numpy" || head.starts_with(b"\x93NUMPY") {
+        a.format = "numpy".into();
+        numpy_scan(path, rel, size, is_zip, limits, &mut a, secrets);
     } else if size <= limits.max_text_bytes && !Rules::gitleaks().path_allowed(rel) {
         // Configs, tokenizer files, cards, notebooks, `.env`, scripts: read
         // whole (bounded) and searched for secrets when they are text.
