@@ -187,6 +187,11 @@ fn every_event_reaches_a_receiver_that_was_down_across_a_restart() {
         && e.advisory == "ALPINE-CVE-2025-26519"
         && e.ecosystem.starts_with("Alpine")));
 
+    // Pruning keeps what a target has still to deliver, however old.
+    let store = aibomdb_store::Store::open(&db).unwrap();
+    assert_eq!(store.prune_outbox(u64::MAX).unwrap(), 0);
+    drop(store);
+
     // The receiver is down: the server tries, logs failures, backs off.
     let server = Server::start(&db, &["--notify-backoff", "0.1"]);
     let log = |server: &Server| -> Value {
@@ -281,6 +286,15 @@ fn every_event_reaches_a_receiver_that_was_down_across_a_restart() {
     assert!(got.iter().any(|r| r["path"] == "/hook"
         && r["body"]["kind"] == "resolved"
         && r["body"]["advisory"] == "PYSEC-2023-175"));
+
+    // Every target has handled every event: pruning takes them all, with
+    // their delivery log; a cutoff before them takes none.
+    let store = aibomdb_store::Store::open(&db).unwrap();
+    let held = store.events_after(0, 100_000).unwrap();
+    assert_eq!(store.prune_outbox(held[0].at).unwrap(), 0);
+    assert_eq!(store.prune_outbox(u64::MAX).unwrap(), held.len());
+    assert!(store.events_after(0, 10).unwrap().is_empty());
+    assert!(store.deliveries(None, 10).unwrap().is_empty());
 }
 
 #[test]

@@ -181,7 +181,13 @@ pub struct DeliveryOptions {
     pub timeout: Duration,
     /// Most events sent per target per round.
     pub batch: usize,
+    /// How long events every target has handled stay in the outbox (for
+    /// the delivery log and subscriptions that resume with `after`).
+    pub retention: Duration,
 }
+
+/// How often the worker prunes the outbox.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 impl Default for DeliveryOptions {
     fn default() -> Self {
@@ -190,6 +196,7 @@ impl Default for DeliveryOptions {
             max_backoff: Duration::from_secs(3600),
             timeout: Duration::from_secs(10),
             batch: 256,
+            retention: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }
@@ -358,7 +365,17 @@ pub fn run_worker(
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
 ) {
     let agent = agent();
+    let mut pruned_at = std::time::Instant::now();
     while !stop.load(std::sync::atomic::Ordering::Acquire) {
+        if pruned_at.elapsed() >= PRUNE_EVERY {
+            pruned_at = std::time::Instant::now();
+            let before = (now_ms() / 1000).saturating_sub(options.retention.as_secs());
+            match store.prune_outbox(before) {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(events = n, "outbox pruned"),
+                Err(e) => tracing::warn!(error = %e, "outbox pruning failed"),
+            }
+        }
         let rings = store.event_rings();
         match deliver_round(&store, &agent, &options) {
             Ok(r) if r.delivered + r.filtered > 0 => continue,

@@ -279,6 +279,62 @@ impl Store {
         Ok(())
     }
 
+    /// Removes the events committed before `before` (seconds since the
+    /// epoch) that every target has handled, with their delivery-log rows,
+    /// in one transaction; events a target still has to deliver stay,
+    /// however old. Returns how many events went. Bounds the outbox: an
+    /// estate that changes every day would otherwise keep every event.
+    pub fn prune_outbox(&self, before: u64) -> Result<usize> {
+        let txn = self.db.begin_write()?;
+        let removed = {
+            if !has_table(&txn, "outbox")? {
+                return Ok(0);
+            }
+            let targets: Vec<String> = match has_table(&txn, "notify_targets")? {
+                true => txn
+                    .open_table(NOTIFY_TARGETS)?
+                    .iter()?
+                    .map(|e| e.map(|(k, _)| k.value().to_string()))
+                    .collect::<std::result::Result<_, _>>()?,
+                false => Vec::new(),
+            };
+            let cursors = txn.open_table(NOTIFY_CURSORS)?;
+            let mut handled = u64::MAX;
+            for t in &targets {
+                handled = handled.min(cursors.get(t.as_str())?.map_or(0, |v| v.value()));
+            }
+            drop(cursors);
+            let mut outbox = txn.open_table(OUTBOX)?;
+            let mut gone = Vec::new();
+            for entry in outbox.range(..=handled)? {
+                let (k, v) = entry?;
+                let event: MatchEvent = decode(v.value(), "outbox", &k.value().to_string())?;
+                if event.at >= before {
+                    // Sequence follows commit order, so later ones are newer.
+                    break;
+                }
+                gone.push(event.seq);
+            }
+            for seq in &gone {
+                outbox.remove(*seq)?;
+            }
+            let mut log = txn.open_table(DELIVERIES)?;
+            for t in &targets {
+                for seq in &gone {
+                    log.remove((t.as_str(), *seq))?;
+                }
+            }
+            gone.len()
+        };
+        if removed == 0 {
+            txn.abort()?;
+            return Ok(0);
+        }
+        txn.commit()?;
+        self.bump_notify();
+        Ok(removed)
+    }
+
     /// The log row of one event at one target, if any.
     pub fn delivery(&self, target: &str, event: u64) -> Result<Option<Delivery>> {
         let txn = self.db.begin_read()?;
