@@ -232,8 +232,8 @@ fn plain_ingest_reads_gguf_onnx_keras_and_numpy() {
 }
 
 /// Bounds, through the whole importer: a GGUF that claims 2^40 key/value
-/// pairs and a `.keras` zip bomb are each a problem on their file, named,
-/// and the rest of the folder is still read.
+/// pairs, a `.keras` zip bomb and a notebook nested a million deep are each a
+/// problem on their file, named, and the rest of the folder is still read.
 #[test]
 fn bad_gguf_and_keras_bombs_are_problems_on_their_file() {
     use std::io::Write;
@@ -252,6 +252,14 @@ fn bad_gguf_and_keras_bombs_are_problems_on_their_file() {
         z.write_all(&spaces).unwrap();
     }
     z.finish().unwrap();
+    // A notebook nested a million levels deep: the JSON parse stops at its
+    // depth bound; the file is searched as text and the reason reported.
+    let deep = format!(
+        "{{\"cells\": {}{}}}",
+        "[".repeat(1_000_000),
+        "]".repeat(1_000_000)
+    );
+    std::fs::write(root.join("deep.ipynb"), deep).unwrap();
     let db = dir.path().join("s.redb");
     let out = aibomdb(&db, &["ingest", root.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -264,14 +272,19 @@ fn bad_gguf_and_keras_bombs_are_problems_on_their_file() {
         .filter(|f| f["kind"] == "file-problem")
         .map(|f| f["message"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(problems.len(), 2, "{m}");
+    assert_eq!(problems.len(), 3, "{m}");
     assert!(
         problems[0].starts_with("bomb.keras: Keras archive: zip entry config.json: ")
             && problems[0].contains("zip bomb"),
         "{problems:?}"
     );
     assert!(
-        problems[1].starts_with("huge.gguf: GGUF byte 16, metadata_kv_count: 1099511627776"),
+        problems[1]
+            .starts_with("deep.ipynb: notebook is not readable JSON (recursion limit exceeded"),
+        "{problems:?}"
+    );
+    assert!(
+        problems[2].starts_with("huge.gguf: GGUF byte 16, metadata_kv_count: 1099511627776"),
         "{problems:?}"
     );
     // The good GGUF beside them still gave its lineage.

@@ -190,10 +190,19 @@ fn pickle_secrets(
 /// text outputs are decoded and scanned as the code they are (`within` names
 /// the cell, `line` is the line in it). A notebook that is not JSON is
 /// scanned as plain text.
-fn notebook_secrets(bytes: &[u8], rel: &str, out: &mut Vec<SecretFinding>) {
-    let Ok(nb) = serde_json::from_slice::<serde_json::Value>(bytes) else {
-        secrets_in(bytes, rel, "text", 0, true, out);
-        return;
+/// Searches a notebook's cells and outputs for secrets. A notebook that does
+/// not read as JSON (malformed, or nested past serde_json's depth limit of
+/// 128, which bounds the parse) is searched as plain text, and the reason is
+/// returned as a problem on the file: it is never skipped silently.
+fn notebook_secrets(bytes: &[u8], rel: &str, out: &mut Vec<SecretFinding>) -> Option<String> {
+    let nb = match serde_json::from_slice::<serde_json::Value>(bytes) {
+        Ok(nb) => nb,
+        Err(e) => {
+            secrets_in(bytes, rel, "text", 0, true, out);
+            return Some(format!(
+                "notebook is not readable JSON ({e}); searched for secrets as plain text"
+            ));
+        }
     };
     let joined = |v: &serde_json::Value| -> Option<String> {
         match v {
@@ -239,6 +248,7 @@ fn notebook_secrets(bytes: &[u8], rel: &str, out: &mut Vec<SecretFinding>) {
             }
         }
     }
+    None
 }
 
 /// Text, not binary: no NUL byte in its first 8 KiB.
@@ -477,7 +487,9 @@ fn hash_and_scan_into(
         // whole (bounded) and searched for secrets when they are text.
         match std::fs::read(path) {
             Ok(bytes) if rel.to_ascii_lowercase().ends_with(".ipynb") && is_text(&bytes) => {
-                notebook_secrets(&bytes, rel, secrets);
+                if let Some(problem) = notebook_secrets(&bytes, rel, secrets) {
+                    a.problems.push(problem);
+                }
             }
             Ok(bytes) if is_text(&bytes) => secrets_in(&bytes, rel, "text", 0, true, secrets),
             Ok(_) => {}
