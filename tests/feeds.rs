@@ -166,7 +166,8 @@ fn sync_reads_a_directory_and_refuses_a_foreign_list() {
         records: records_of(&["pillow"]),
     };
     export.publish();
-    let source = export.root.to_str().unwrap();
+    let root = export.root.clone();
+    let source = root.to_str().unwrap();
     let report = json(&sync(&db, source, &[]));
     assert_eq!(
         report["ecosystems"][0]["loaded"]["added"],
@@ -174,6 +175,39 @@ fn sync_reads_a_directory_and_refuses_a_foreign_list() {
     );
     let report = json(&sync(&db, source, &[]));
     assert_eq!(report["ecosystems"][0]["mode"], "unchanged", "{report}");
+
+    // Two new records with one `modified`, one of whose files is not there
+    // yet (the export writes its list and files apart): the other is
+    // applied, the missing one reported, and fetched again next time.
+    let mut export = export;
+    let at = "2030-05-05T00:00:00Z";
+    for id in ["PYSEC-2019-217", "PYSEC-2019-220"] {
+        let mut r = record("jinja2", id);
+        r["modified"] = Value::from(at);
+        export.records.insert(id.to_string(), r);
+    }
+    export.publish();
+    let missing = export.ecosystem_dir().join("PYSEC-2019-220.json");
+    let held = std::fs::read(&missing).unwrap();
+    std::fs::remove_file(&missing).unwrap();
+    let out = sync(&db, source, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("PYSEC-2019-220.json: listed in modified_id.csv but not found"));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["ecosystems"][0]["loaded"]["added"], 1, "{report}");
+    // The file arrives, and a third record half a second later (text order
+    // would put `…00.5Z` before `…00Z`): both, and only both, are read.
+    std::fs::write(&missing, held).unwrap();
+    let mut r = record("jinja2", "PYSEC-2021-66");
+    r["modified"] = Value::from("2030-05-05T00:00:00.5Z");
+    export.records.insert("PYSEC-2021-66".into(), r);
+    export.publish();
+    let report = json(&sync(&db, source, &[]));
+    let eco = &report["ecosystems"][0];
+    assert_eq!(eco["listed"], 2, "{report}");
+    assert_eq!(eco["loaded"]["added"], 2, "{report}");
+    let feeds = json(&aibomdb(&db, &["advisories", "feeds", "--format", "json"]));
+    assert_eq!(feeds[0]["high_water"], "2030-05-05T00:00:00.5Z", "{feeds}");
 
     // A list that is not `<time>,<id>` (an HTML error page) is refused, not
     // taken for "nothing changed".

@@ -225,6 +225,17 @@ fn every_event_reaches_a_receiver_that_was_down_across_a_restart() {
             .collect::<BTreeSet<_>>()
             == all
     });
+    // The receiver notes a request before it answers: wait for the server
+    // to log each delivery too, or stopping it could resend one later.
+    wait_for("the hook's log", || {
+        log(&server)
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["target"] == "hook" && d["status"] == "delivered")
+            .count()
+            == all.len()
+    });
     wait_for("the filtered target", || {
         !receiver.accepted("/filtered").is_empty()
             && log(&server)

@@ -21,8 +21,16 @@ use futures_util::Stream;
 use crate::schema::{blocking_with, store};
 use crate::{App, auth};
 
-/// How often an open subscription looks for new events when nothing wakes it.
-const POLL: Duration = Duration::from_millis(250);
+/// How often an open subscription reads the outbox when nothing rang.
+const POLL: Duration = Duration::from_millis(1000);
+
+/// How often an idle subscription checks the store's event bell.
+const BELL_CHECK: Duration = Duration::from_millis(10);
+
+/// Subscriptions open at once on one server.
+const MAX_SUBSCRIPTIONS: usize = 256;
+
+static OPEN_SUBSCRIPTIONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 #[derive(SimpleObject, Clone)]
 pub struct MatchEventView {
@@ -56,6 +64,8 @@ fn event_view(e: aibomdb_store::MatchEvent) -> MatchEventView {
 #[derive(SimpleObject)]
 pub struct NotifyTargetView {
     pub name: String,
+    /// Scheme and host only: the path of a Slack or Teams webhook URL is
+    /// its secret, and reads need only the read token.
     pub url: String,
     /// `json` or `slack`.
     pub format: String,
@@ -79,6 +89,15 @@ pub struct DeliveryView {
     pub next_attempt: Option<String>,
     pub http_status: Option<u16>,
     pub error: Option<String>,
+}
+
+/// `https://hooks.example.org/…` of a URL: scheme and authority, without
+/// user-info, path or query.
+fn origin_only(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit('@').next().unwrap_or_default();
+    format!("{scheme}://{host}/…")
 }
 
 fn store_error(e: aibomdb_store::StoreError) -> async_graphql::Error {
@@ -105,7 +124,7 @@ impl NotifyQuery {
                         cursor: store.notify_cursor(&t.name)?,
                         signed: t.secret_file.is_some(),
                         name: t.name,
-                        url: t.url,
+                        url: origin_only(&t.url),
                         format: t.format,
                         filter: t.filter,
                     });
@@ -169,19 +188,28 @@ impl NotifyQuery {
     }
 }
 
-/// Keeps the store recording events while a subscription is open.
+/// Keeps the store recording events while a subscription is open, and
+/// counts it against [`MAX_SUBSCRIPTIONS`].
 struct Listening(Arc<Store>);
 
 impl Listening {
-    fn new(store: Arc<Store>) -> Listening {
+    fn new(store: Arc<Store>) -> Result<Listening> {
+        use std::sync::atomic::Ordering;
+        if OPEN_SUBSCRIPTIONS.fetch_add(1, Ordering::AcqRel) >= MAX_SUBSCRIPTIONS {
+            OPEN_SUBSCRIPTIONS.fetch_sub(1, Ordering::AcqRel);
+            return Err(async_graphql::Error::new(format!(
+                "{MAX_SUBSCRIPTIONS} subscriptions are open on this server; try again later"
+            )));
+        }
         store.add_listener();
-        Listening(store)
+        Ok(Listening(store))
     }
 }
 
 impl Drop for Listening {
     fn drop(&mut self) {
         self.0.remove_listener();
+        OPEN_SUBSCRIPTIONS.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
     }
 }
 
@@ -199,7 +227,7 @@ impl Subscription {
         after: Option<u64>,
     ) -> Result<impl Stream<Item = MatchEventView> + use<>> {
         let store = store(ctx).clone();
-        let listening = Listening::new(store.clone());
+        let listening = Listening::new(store.clone())?;
         let start = match after {
             Some(a) => a,
             None => {
@@ -229,11 +257,14 @@ impl Subscription {
                             queue.extend(events);
                         }
                         Ok(Ok(_)) => {
-                            // Woken by a commit of this process, else after POLL.
-                            let s = listening.0.clone();
-                            let _ =
-                                tokio::task::spawn_blocking(move || s.wait_for_events(rings, POLL))
-                                    .await;
+                            // Until a commit rings the store's bell (a cheap
+                            // check, no thread held), or POLL has passed.
+                            let until = tokio::time::Instant::now() + POLL;
+                            while listening.0.event_rings() == rings
+                                && tokio::time::Instant::now() < until
+                            {
+                                tokio::time::sleep(BELL_CHECK).await;
+                            }
                         }
                         // A store failure ends the stream; the client sees it close.
                         Ok(Err(e)) => {
@@ -258,6 +289,32 @@ pub(crate) async fn websocket(
     protocol: GraphQLProtocol,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    // Browsers send any site's WebSocket to any host with that site's
+    // `Origin` (no CORS for WebSockets): only this server's own pages may
+    // open one, or a page elsewhere could read the inventory of a server
+    // whose reads are open.
+    if let Some(origin) = headers.get(axum::http::header::ORIGIN) {
+        let authority = origin
+            .to_str()
+            .ok()
+            .and_then(|o| o.split_once("://"))
+            .map(|(_, a)| a.trim_end_matches('/').to_string());
+        let same = match (&authority, app.hosts.as_ref()) {
+            (Some(a), Some(hosts)) => hosts.allows(a),
+            (Some(a), None) => headers
+                .get(axum::http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .is_some_and(|h| h.eq_ignore_ascii_case(a)),
+            (None, _) => false,
+        };
+        if !same {
+            return crate::error_response(
+                axum::http::StatusCode::FORBIDDEN,
+                "FORBIDDEN",
+                "a WebSocket from another site's page is refused",
+            );
+        }
+    }
     let by_header = auth::caller(&app, &headers).can_read;
     let schema = app.schema.clone();
     upgrade

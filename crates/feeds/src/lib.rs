@@ -47,11 +47,15 @@ pub struct FeedState {
     pub ecosystem: String,
     /// The newest `modified` applied: rows of `modified_id.csv` after it are new.
     pub high_water: Option<String>,
+    /// Ids already applied whose `modified` equals the mark: rows at the
+    /// mark are new unless listed here.
+    #[serde(default)]
+    pub at_mark: Vec<String>,
     pub csv_etag: Option<String>,
     pub csv_last_modified: Option<String>,
     pub zip_etag: Option<String>,
     pub zip_last_modified: Option<String>,
-    /// Seconds since the epoch of the last sync that applied something.
+    /// Seconds since the epoch of the last sync that read a changed list.
     pub synced_at: u64,
 }
 
@@ -202,14 +206,22 @@ fn sync_ecosystem(
         url: source.url(&csv_path),
         message,
     })?;
+    // Changes: rows after the mark, and rows at the mark not applied yet
+    // (several records can share one `modified`; a later list may add one).
     let changed: Vec<&(String, String)> = rows
         .iter()
-        .filter(|(modified, _)| state.high_water.as_ref().is_none_or(|hw| modified > hw))
+        .filter(|(modified, id)| match &state.high_water {
+            None => true,
+            Some(hw) => match time_order(modified, hw) {
+                std::cmp::Ordering::Greater => true,
+                std::cmp::Ordering::Equal => !state.at_mark.contains(id),
+                std::cmp::Ordering::Less => false,
+            },
+        })
         .collect();
     out.listed = changed.len();
     state.csv_etag = csv_etag;
     state.csv_last_modified = csv_last_modified;
-    let newest_listed = changed.iter().map(|(m, _)| m).max().cloned();
 
     let mut advisories: Vec<Advisory> = Vec::new();
     let full = state.high_water.is_none() || changed.len() > options.max_individual;
@@ -253,27 +265,79 @@ fn sync_ecosystem(
             Fetched::NotModified | Fetched::NotFound => {}
         }
     }
-    if !fetched_zip && !changed.is_empty() {
+    let mut done: Vec<(&str, &str)> = Vec::new();
+    if fetched_zip {
+        // The mark is the newest record in the archive. One older than the
+        // list must not hide what it lacks: the list is then asked for again
+        // (its version is not kept) and those rows come one by one next time.
+        let newest = advisories
+            .iter()
+            .filter_map(|a| a.modified.as_deref())
+            .max_by(|a, b| time_order(a, b));
+        for a in &advisories {
+            if let (Some(m), Some(n)) = (a.modified.as_deref(), newest)
+                && time_order(m, n).is_eq()
+            {
+                done.push((m, a.id.as_str()));
+            }
+        }
+        if let Some(n) = newest
+            && changed.iter().any(|(m, _)| time_order(m, n).is_gt())
+        {
+            (state.csv_etag, state.csv_last_modified) = (None, None);
+        }
+    } else if !changed.is_empty() {
         out.mode = SyncMode::Incremental;
         out.requests += changed.len();
         let ids: Vec<&str> = changed.iter().map(|(_, id)| id.as_str()).collect();
-        for (path, result) in fetch_records(source, ecosystem, &ids)? {
+        let mut missing: Vec<&str> = Vec::new();
+        for ((modified, id), (path, result)) in changed
+            .iter()
+            .map(|r| (r.0.as_str(), r.1.as_str()))
+            .zip(fetch_records(source, ecosystem, &ids)?)
+        {
             match result {
-                Ok(a) => advisories.push(a),
-                Err(reason) => out.rejected.push((path, reason)),
+                Ok(a) => {
+                    advisories.push(a);
+                    done.push((modified, id));
+                }
+                // Not there yet (the export's files and list are not updated
+                // together): asked for again next time, never passed over.
+                Err(reason) if reason == NOT_FOUND => {
+                    out.rejected.push((path, reason));
+                    missing.push(modified);
+                }
+                // Unreadable: reported, and passed (waiting would fetch every
+                // later change again on each sync until it is fixed).
+                Err(reason) => {
+                    out.rejected.push((path, reason));
+                    done.push((modified, id));
+                }
             }
         }
+        // The mark moves by list times, never past a record still missing.
+        if let Some(first_missing) = missing.into_iter().min_by(|a, b| time_order(a, b)) {
+            done.retain(|(m, _)| time_order(m, first_missing).is_le());
+            done.push((first_missing, ""));
+        }
     }
-    // The high-water mark moves to the newest record applied. One by one, it
-    // also passes a listed record that could not be read (it is reported;
-    // waiting for it would fetch every later change again on each sync). Not
-    // after an archive: one older than the list must not hide what it lacks.
-    let newest_applied = advisories.iter().filter_map(|a| a.modified.clone()).max();
-    let newest_listed = newest_listed.filter(|_| !fetched_zip);
-    state.high_water = [state.high_water.take(), newest_applied, newest_listed]
-        .into_iter()
-        .flatten()
-        .max();
+    if let Some(mark) = done.iter().map(|(m, _)| *m).max_by(|a, b| time_order(a, b)) {
+        let moved = state
+            .high_water
+            .as_deref()
+            .is_none_or(|hw| time_order(mark, hw).is_gt());
+        if moved {
+            state.at_mark.clear();
+            state.high_water = Some(mark.to_string());
+        }
+        state.at_mark.extend(
+            done.iter()
+                .filter(|(m, id)| !id.is_empty() && time_order(m, mark).is_eq())
+                .map(|(_, id)| id.to_string()),
+        );
+        state.at_mark.sort();
+        state.at_mark.dedup();
+    }
     state.synced_at = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -300,6 +364,9 @@ fn sync_ecosystem(
 /// row would be seconds.
 const PARALLEL_FETCHES: usize = 8;
 
+/// Why a listed record was not applied when its file is not there (yet).
+const NOT_FOUND: &str = "listed in modified_id.csv but not found";
+
 /// One record's outcome: where it came from, and the record or why not.
 type Fetch = (String, Result<Advisory, String>);
 
@@ -322,9 +389,15 @@ fn fetch_records(source: &Source, ecosystem: &str, ids: &[&str]) -> Result<Vec<F
                         let file = format!("{id}.json");
                         let segments = [ecosystem, file.as_str()];
                         let path = source.url(&segments);
+                        // An id that cannot name a file is that record's
+                        // problem, not the feed's.
+                        if !source::valid_segment(&file) {
+                            mine.push((i, (path, Err(format!("{id:?} is not a record id")))));
+                            continue;
+                        }
                         let result = match source.fetch(&segments, Held::default())? {
                             Fetched::Body { bytes, .. } => aibomdb_osv::load_bytes(&path, &bytes),
-                            _ => Err("listed in modified_id.csv but not found".into()),
+                            _ => Err(NOT_FOUND.into()),
                         };
                         mine.push((i, (path, result)));
                     }
@@ -363,9 +436,8 @@ pub fn parse_modified_ids(bytes: &[u8]) -> Result<Vec<(String, String)>, String>
             return Err(format!("line {}: expected `<modified>,<id>`", n + 1));
         };
         let (modified, id) = (modified.trim(), id.trim());
-        let looks_like_time = modified.len() >= 20
-            && modified.as_bytes()[4] == b'-'
-            && modified.as_bytes()[10] == b'T';
+        let looks_like_time =
+            modified.contains(['T', 't']) && aibomdb_graph::time::instant(modified).is_some();
         if !looks_like_time || id.is_empty() {
             return Err(format!(
                 "line {}: {line:?} is not `<RFC 3339 time>,<id>`",
@@ -375,6 +447,18 @@ pub fn parse_modified_ids(bytes: &[u8]) -> Result<Vec<(String, String)>, String>
         rows.push((modified.to_string(), id.to_string()));
     }
     Ok(rows)
+}
+
+/// Orders two RFC 3339 times as times (text order when one does not parse:
+/// the list's rows were checked when it was read).
+fn time_order(a: &str, b: &str) -> std::cmp::Ordering {
+    match (
+        aibomdb_graph::time::instant(a),
+        aibomdb_graph::time::instant(b),
+    ) {
+        (Some(x), Some(y)) => x.cmp(&y),
+        _ => a.cmp(b),
+    }
 }
 
 /// The state of every synced feed.

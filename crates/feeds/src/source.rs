@@ -89,10 +89,7 @@ impl Source {
     /// Fetches the file at `segments` (relative to the base). A segment
     /// that would leave the base (`..`, a separator) is refused.
     pub fn fetch(&self, segments: &[&str], held: Held<'_>) -> Result<Fetched, FeedError> {
-        if let Some(bad) = segments
-            .iter()
-            .find(|s| s.is_empty() || **s == "." || **s == ".." || s.contains(['/', '\\', '\0']))
-        {
+        if let Some(bad) = segments.iter().find(|s| !valid_segment(s)) {
             return Err(FeedError::Source(format!(
                 "{bad:?} cannot be part of a feed path"
             )));
@@ -200,6 +197,12 @@ fn fetch_file(path: &std::path::Path, held: Held<'_>) -> Result<Fetched, FeedErr
 
 /// Percent-encodes what may not appear raw in one path segment (ecosystem
 /// names such as `Ubuntu:22.04:LTS` and `Red Hat` carry `:` and spaces).
+/// Whether `s` can be one path segment under the base: not empty, not `.`
+/// or `..`, no separator or NUL.
+pub(crate) fn valid_segment(s: &str) -> bool {
+    !(s.is_empty() || s == "." || s == ".." || s.contains(['/', '\\', '\0']))
+}
+
 pub(crate) fn escape(segment: &str) -> String {
     let mut out = String::with_capacity(segment.len());
     for b in segment.bytes() {

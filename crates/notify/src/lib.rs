@@ -106,20 +106,30 @@ pub fn body(target: &NotifyTarget, n: &Notification) -> Vec<u8> {
         };
         let score = n.score.map(|s| format!(" {s:.1}")).unwrap_or_default();
         let kev = if n.kev { ", known exploited (KEV)" } else { "" };
+        // Names and summaries come from uploaded documents: escaped as Slack
+        // asks, so that `<!channel>` or `<url|text>` in them is plain text.
+        let e = slack_escape;
         let text = format!(
             "*{}* {verb} *{}* ({}{score}{kev}) through `{}`{}",
-            n.deployment,
-            n.advisory,
+            e(&n.deployment),
+            e(&n.advisory),
             n.severity,
-            n.package,
+            e(&n.package),
             n.summary
                 .as_deref()
-                .map(|s| format!(": {s}"))
+                .map(|s| format!(": {}", e(s)))
                 .unwrap_or_default()
         );
         return serde_json::to_vec(&serde_json::json!({ "text": text })).unwrap_or_default();
     }
     serde_json::to_vec(n).unwrap_or_default()
+}
+
+/// Slack's three control characters as entities.
+fn slack_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// `sha256=<hex>` of HMAC-SHA256(secret, body), as GitHub signs webhooks.
@@ -138,6 +148,18 @@ pub fn signature(secret: &[u8], body: &[u8]) -> String {
 
 /// Checks a target before it is stored: the URL, the secret file, the filter.
 pub fn check_target(target: &NotifyTarget) -> Result<(), NotifyError> {
+    // The name goes into a header (`X-Aibomdb-Target`).
+    if target.name.is_empty()
+        || !target
+            .name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+    {
+        return Err(NotifyError::BadTarget(format!(
+            "target name {:?}: letters, digits, '.', '_' and '-' only",
+            target.name
+        )));
+    }
     if !(target.url.starts_with("http://") || target.url.starts_with("https://")) {
         return Err(NotifyError::BadTarget(format!(
             "--url {:?}: an http:// or https:// URL is needed",
@@ -146,7 +168,7 @@ pub fn check_target(target: &NotifyTarget) -> Result<(), NotifyError> {
     }
     if !["json", "slack"].contains(&target.format.as_str()) {
         return Err(NotifyError::BadTarget(format!(
-            "--format {:?}: json or slack",
+            "--body {:?}: json or slack",
             target.format
         )));
     }
@@ -279,11 +301,19 @@ fn deliver_target(
                 continue;
             }
             Ok(true) => {}
+            // The filter cannot judge this event (`aliases[0]` of an event
+            // without aliases): a retry would fail the same way and hold
+            // every later event back. Logged as an error, and passed.
             Err(e) => {
+                delivery.status = "error".into();
                 delivery.error = Some(format!("filter: {e}"));
+                tracing::warn!(target = %target.name, event = event.seq, error = %e, "filter failed; event not sent");
+                store.record_delivery(&delivery)?;
+                report.failed += 1;
+                continue;
             }
         }
-        if delivery.error.is_none() {
+        {
             delivery.attempts += 1;
             match post(agent, options, target, &n) {
                 Ok(status) if (200..300).contains(&status) => {
@@ -365,7 +395,10 @@ pub fn run_worker(
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
 ) {
     let agent = agent();
-    let mut pruned_at = std::time::Instant::now();
+    // Pruned at start, then hourly: a server restarted often still prunes.
+    let mut pruned_at = std::time::Instant::now()
+        .checked_sub(PRUNE_EVERY)
+        .unwrap_or_else(std::time::Instant::now);
     while !stop.load(std::sync::atomic::Ordering::Acquire) {
         if pruned_at.elapsed() >= PRUNE_EVERY {
             pruned_at = std::time::Instant::now();
@@ -399,5 +432,40 @@ mod tests {
             signature(b"Jefe", b"what do ya want for nothing?"),
             "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
+    }
+
+    #[test]
+    fn slack_bodies_escape_what_documents_bring() {
+        let target = NotifyTarget {
+            name: "s".into(),
+            url: "http://127.0.0.1:9/".into(),
+            secret_file: None,
+            filter: None,
+            format: "slack".into(),
+            added_at: 0,
+        };
+        let n = Notification {
+            id: 1,
+            kind: "opened".into(),
+            cause: "ingest".into(),
+            at: 0,
+            deployment: "<!channel>".into(),
+            advisory: "PYSEC-1".into(),
+            aliases: Vec::new(),
+            summary: Some("<https://evil.example|click> & more".into()),
+            package: "pkg:pypi/x@1".into(),
+            ecosystem: "PyPI".into(),
+            severity: "high".into(),
+            score: None,
+            kev: false,
+        };
+        let body: serde_json::Value = serde_json::from_slice(&body(&target, &n)).unwrap();
+        let text = body["text"].as_str().unwrap();
+        assert!(text.contains("&lt;!channel&gt;"), "{text}");
+        assert!(
+            text.contains("&lt;https://evil.example|click&gt; &amp; more"),
+            "{text}"
+        );
+        assert!(!text.contains('<'), "{text}");
     }
 }

@@ -199,7 +199,16 @@ pub fn apply_advisories(
     let mut winner: HashMap<&str, usize> = HashMap::new();
     for (i, (row, _)) in rows.iter().enumerate() {
         let w = winner.entry(row.id.as_str()).or_insert(i);
-        if rows[*w].0.modified < row.modified {
+        let first = &rows[*w].0;
+        let newer = match (&row.modified, &first.modified) {
+            (Some(new), Some(old)) => {
+                aibomdb_graph::time::later(new, old)
+                    || (!aibomdb_graph::time::later(old, new) && row.withdrawn != first.withdrawn)
+            }
+            (Some(_), None) => true,
+            (None, _) => row.withdrawn != first.withdrawn,
+        };
+        if newer {
             *w = i;
         }
     }

@@ -57,11 +57,15 @@ impl StoredMatch {
     }
 }
 
-/// Whether `row` replaces `old`: a later `modified`, or the same one with a
-/// different withdrawn state (RFC 3339 times compare as text).
+/// Whether `row` replaces `old`: a later `modified` (as times: a fraction
+/// of a second counts, offsets are applied), or the same one with a
+/// different withdrawn state.
 fn is_newer(row: &AdvisoryRow, old: &AdvisoryRow) -> bool {
+    use aibomdb_graph::time::later;
     match (&row.modified, &old.modified) {
-        (Some(new), Some(old_m)) => new > old_m || (new == old_m && row.withdrawn != old.withdrawn),
+        (Some(new), Some(old_m)) => {
+            later(new, old_m) || (!later(old_m, new) && row.withdrawn != old.withdrawn)
+        }
         (Some(_), None) => true,
         (None, _) => row.withdrawn != old.withdrawn,
     }
@@ -81,7 +85,7 @@ pub struct AdvisoryBatch<'a> {
 }
 
 impl Store {
-    /// What [`Store::put_advisories`] would do with each row, without writing.
+    /// What [`Store::apply_advisories`] would do with each row, without writing.
     pub fn advisory_changes(&self, rows: &[AdvisoryRow]) -> Result<Vec<AdvisoryChange>> {
         let txn = self.db.begin_read()?;
         let meta = txn.open_table(ADVISORIES)?;
@@ -98,20 +102,6 @@ impl Store {
             });
         }
         Ok(out)
-    }
-
-    /// Writes advisories (one transaction for the batch). A record replaces the
-    /// stored one with the same id only when its `modified` is later, or equal
-    /// with a different withdrawn state; an older or identical record is left
-    /// alone. Returns what happened to each.
-    pub fn put_advisories(&self, rows: &[(AdvisoryRow, Vec<u8>)]) -> Result<Vec<AdvisoryChange>> {
-        self.apply_advisories(&AdvisoryBatch {
-            rows,
-            matches: &[],
-            feed_state: None,
-            cause: "advisory",
-        })
-        .map(|(changes, _)| changes)
     }
 
     /// Writes a batch of advisories, replaces the matches of those that

@@ -784,17 +784,6 @@ impl Store {
                 // The events read these tables: redb opens a table once per
                 // transaction at a time.
                 drop((packages, doc_packages, match_table));
-                let exposures: HashSet<notify::Exposure> = matches
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, found)| Some((*ids.get(i).filter(|id| **id != 0)?, found)))
-                    .flat_map(|(id, found)| {
-                        found
-                            .iter()
-                            .filter(|m| m.status == "affected")
-                            .map(move |m| (id, m.advisory.clone(), m.ecosystem.clone()))
-                    })
-                    .collect();
                 let others: Vec<DocumentId> = deployment_record
                     .current
                     .iter()
@@ -802,7 +791,7 @@ impl Store {
                     .filter(|d| *d != doc_id)
                     .collect();
                 events.extend(notify::events_for_supersession(
-                    txn, deployment, &others, superseded, &exposures, now,
+                    txn, deployment, &others, superseded, doc_id, now,
                 )?);
             }
             buf.clear();

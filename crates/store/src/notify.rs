@@ -47,7 +47,8 @@ pub struct MatchEvent {
     /// Seconds since the epoch when the change was committed.
     pub at: u64,
     pub kind: EventKind,
-    /// What caused it: `advisory` (a load or sync) or `ingest`.
+    /// What caused it: `advisory` (a load), `sync` (a feed sync), `rematch`
+    /// or `ingest`.
     pub cause: String,
     pub deployment: String,
     pub advisory: String,
@@ -76,7 +77,8 @@ pub struct NotifyTarget {
 pub struct Delivery {
     pub target: String,
     pub event: u64,
-    /// `delivered`, `filtered` (the filter said no) or `failing` (will retry).
+    /// `delivered`, `filtered` (the filter said no), `error` (the filter
+    /// could not judge the event; not sent, not retried) or `failing` (will retry).
     pub status: String,
     pub attempts: u32,
     /// Milliseconds since the epoch of the last attempt.
@@ -123,16 +125,16 @@ impl Store {
 
     /// Waits until events are committed after `seen` rings (see
     /// [`Store::event_rings`]) or `timeout` passes; returns the rings now.
-    /// Events committed by another process ring nothing here: callers poll
-    /// with a timeout as well.
+    /// (The store file is one process's at a time, so every commit that can
+    /// add events rings here; the timeout is for retries falling due.)
     pub fn wait_for_events(&self, seen: u64, timeout: std::time::Duration) -> u64 {
         let (count, bell) = &self.event_bell;
-        let Ok(guard) = count.lock() else {
-            return seen;
-        };
+        let guard = count
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         match bell.wait_timeout_while(guard, timeout, |n| *n == seen) {
             Ok((n, _)) => *n,
-            Err(_) => seen,
+            Err(e) => *e.into_inner().0,
         }
     }
 
@@ -461,7 +463,7 @@ pub(crate) fn events_for_supersession(
     deployment: &str,
     other_current: &[u64],
     old: Option<u64>,
-    new: &HashSet<Exposure>,
+    new: u64,
     at: u64,
 ) -> Result<Vec<MatchEvent>> {
     // The document → package rows, not the package → document index: the
@@ -476,10 +478,13 @@ pub(crate) fn events_for_supersession(
         }
         Ok(false)
     };
-    let mut before: HashSet<Exposure> = HashSet::new();
-    if let Some(old) = old {
-        let matches = txn.open_table(MATCHES)?;
-        for entry in doc_packages.range((old, 0)..=(old, u64::MAX))? {
+    // Both sides from the stored matches of each document's packages (those
+    // of the new one are written already): one source, so a match that an
+    // advisory load made under another lookup name is on both sides.
+    let matches = txn.open_table(MATCHES)?;
+    let exposures = |doc: u64| -> Result<HashSet<Exposure>> {
+        let mut out = HashSet::new();
+        for entry in doc_packages.range((doc, 0)..=(doc, u64::MAX))? {
             let package = entry?.0.value().1;
             for m in matches.range((package, "")..=(package, "\u{10FFFF}"))? {
                 let (k, v) = m?;
@@ -487,11 +492,17 @@ pub(crate) fn events_for_supersession(
                 let stored: crate::advisories::StoredMatch =
                     decode(v.value(), "matches", advisory)?;
                 if stored.is_affected() {
-                    before.insert((package, advisory.to_string(), stored.ecosystem().into()));
+                    out.insert((package, advisory.to_string(), stored.ecosystem().into()));
                 }
             }
         }
-    }
+        Ok(out)
+    };
+    let before = match old {
+        Some(old) => exposures(old)?,
+        None => HashSet::new(),
+    };
+    let new = &exposures(new)?;
     let mut out = Vec::new();
     let mut push = |(package, advisory, ecosystem): &Exposure, kind| -> Result<()> {
         if held_elsewhere(*package)? {
