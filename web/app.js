@@ -351,6 +351,10 @@ startLive();
 // Live changes: the `matchEvents` subscription over graphql-transport-ws
 // (the protocol is four message types; no client library needed). Each event
 // is listed, and the view on screen is redrawn when the event concerns it.
+// The newest event shown: a reconnect resumes after it, so nothing committed
+// while the socket was down is missed.
+let lastEvent = null;
+
 function startLive(delay = 1000) {
   const status = $("#live-status");
   const list = $("#live-events");
@@ -373,11 +377,13 @@ function startLive(delay = 1000) {
       status.textContent = "connected";
       delay = 1000;
       ws.send(JSON.stringify({ id: "live", type: "subscribe", payload: {
-        query: "subscription{matchEvents{id kind cause at deployment advisory package}}" } }));
+        query: "subscription($after:Int){matchEvents(after:$after){id kind cause at deployment advisory package}}",
+        variables: { after: lastEvent } } }));
     } else if (m.type === "ping") {
       ws.send(JSON.stringify({ type: "pong" }));
     } else if (m.type === "next" && m.payload.data) {
       const e = m.payload.data.matchEvents;
+      lastEvent = e.id;
       const li = document.createElement("li");
       li.className = e.kind;
       li.dataset.event = e.id;

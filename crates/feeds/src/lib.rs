@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use aibomdb_osv::{Advisory, LoadLimits, LoadSummary};
 use aibomdb_store::{Store, StoreError};
 
-pub use source::{Fetched, Held, Source};
+pub use source::{Bounded, Fetched, Held, Source};
 
 #[derive(Debug, thiserror::Error)]
 pub enum FeedError {
@@ -181,11 +181,14 @@ fn sync_ecosystem(
     };
     let csv_path = [ecosystem, "modified_id.csv"];
     out.requests += 1;
-    let fetched = source.fetch(
+    let fetched = source.fetch_bounded(
         &csv_path,
-        Held {
-            etag: state.csv_etag.as_deref(),
-            last_modified: state.csv_last_modified.as_deref(),
+        Bounded {
+            held: Held {
+                etag: state.csv_etag.as_deref(),
+                last_modified: state.csv_last_modified.as_deref(),
+            },
+            max_bytes: MAX_LIST_BYTES,
         },
     )?;
     let (csv, csv_etag, csv_last_modified) = match fetched {
@@ -233,7 +236,11 @@ fn sync_ecosystem(
             etag: state.zip_etag.as_deref(),
             last_modified: state.zip_last_modified.as_deref(),
         };
-        match source.fetch(&zip_path, held)? {
+        let bounded = Bounded {
+            held,
+            max_bytes: options.limits.max_zip_total_bytes,
+        };
+        match source.fetch_bounded(&zip_path, bounded)? {
             Fetched::Body {
                 bytes,
                 etag,
@@ -294,7 +301,12 @@ fn sync_ecosystem(
         for ((modified, id), (path, result)) in changed
             .iter()
             .map(|r| (r.0.as_str(), r.1.as_str()))
-            .zip(fetch_records(source, ecosystem, &ids)?)
+            .zip(fetch_records(
+                source,
+                ecosystem,
+                &ids,
+                options.limits.max_record_bytes,
+            )?)
         {
             match result {
                 Ok(a) => {
@@ -364,6 +376,10 @@ fn sync_ecosystem(
 /// row would be seconds.
 const PARALLEL_FETCHES: usize = 8;
 
+/// Largest `modified_id.csv` read (PyPI's is about 1 MB; all ecosystems
+/// together, tens).
+const MAX_LIST_BYTES: u64 = 256 * 1024 * 1024;
+
 /// Why a listed record was not applied when its file is not there (yet).
 const NOT_FOUND: &str = "listed in modified_id.csv but not found";
 
@@ -374,7 +390,12 @@ type Fetch = (String, Result<Advisory, String>);
 /// time, in the order given. A failed request fails the whole fetch (the
 /// sync applies nothing); a record that is missing or unreadable is
 /// reported with its reason.
-fn fetch_records(source: &Source, ecosystem: &str, ids: &[&str]) -> Result<Vec<Fetch>, FeedError> {
+fn fetch_records(
+    source: &Source,
+    ecosystem: &str,
+    ids: &[&str],
+    max_record_bytes: u64,
+) -> Result<Vec<Fetch>, FeedError> {
     let next = std::sync::atomic::AtomicUsize::new(0);
     let results: Vec<Result<Vec<(usize, Fetch)>, FeedError>> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..PARALLEL_FETCHES.min(ids.len()))
@@ -395,7 +416,11 @@ fn fetch_records(source: &Source, ecosystem: &str, ids: &[&str]) -> Result<Vec<F
                             mine.push((i, (path, Err(format!("{id:?} is not a record id")))));
                             continue;
                         }
-                        let result = match source.fetch(&segments, Held::default())? {
+                        let bounded = Bounded {
+                            held: Held::default(),
+                            max_bytes: max_record_bytes,
+                        };
+                        let result = match source.fetch_bounded(&segments, bounded)? {
                             Fetched::Body { bytes, .. } => aibomdb_osv::load_bytes(&path, &bytes),
                             _ => Err(NOT_FOUND.into()),
                         };

@@ -32,8 +32,16 @@ pub enum Source {
     Dir(PathBuf),
 }
 
-/// Largest single file fetched (an ecosystem's `all.zip` is the big one:
-/// PyPI's is tens of MB).
+/// The version of a file already held, and the most bytes it may have.
+#[derive(Default, Clone, Copy)]
+pub struct Bounded<'a> {
+    pub held: Held<'a>,
+    /// 0: [`MAX_FILE_BYTES`].
+    pub max_bytes: u64,
+}
+
+/// Largest file fetched when the caller gives no bound (an ecosystem's
+/// `all.zip` is the big one: PyPI's is tens of MB, Debian's hundreds).
 pub(crate) const MAX_FILE_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 
 impl Source {
@@ -89,19 +97,37 @@ impl Source {
     /// Fetches the file at `segments` (relative to the base). A segment
     /// that would leave the base (`..`, a separator) is refused.
     pub fn fetch(&self, segments: &[&str], held: Held<'_>) -> Result<Fetched, FeedError> {
+        self.fetch_bounded(segments, Bounded { held, max_bytes: 0 })
+    }
+
+    /// As [`Source::fetch`], refusing a file over `bounded.max_bytes`.
+    pub fn fetch_bounded(
+        &self,
+        segments: &[&str],
+        bounded: Bounded<'_>,
+    ) -> Result<Fetched, FeedError> {
+        let (held, max) = match bounded.max_bytes {
+            0 => (bounded.held, MAX_FILE_BYTES),
+            n => (bounded.held, n),
+        };
         if let Some(bad) = segments.iter().find(|s| !valid_segment(s)) {
             return Err(FeedError::Source(format!(
                 "{bad:?} cannot be part of a feed path"
             )));
         }
         match self {
-            Source::Http { agent, .. } => fetch_http(agent, &self.url(segments), held),
-            Source::Dir(_) => fetch_file(std::path::Path::new(&self.url(segments)), held),
+            Source::Http { agent, .. } => fetch_http(agent, &self.url(segments), held, max),
+            Source::Dir(_) => fetch_file(std::path::Path::new(&self.url(segments)), held, max),
         }
     }
 }
 
-fn fetch_http(agent: &ureq::Agent, url: &str, held: Held<'_>) -> Result<Fetched, FeedError> {
+fn fetch_http(
+    agent: &ureq::Agent,
+    url: &str,
+    held: Held<'_>,
+    max: u64,
+) -> Result<Fetched, FeedError> {
     let failed = |e: ureq::Error| FeedError::Fetch {
         url: url.to_string(),
         message: e.to_string(),
@@ -140,7 +166,7 @@ fn fetch_http(agent: &ureq::Agent, url: &str, held: Held<'_>) -> Result<Fetched,
     let bytes = response
         .body_mut()
         .with_config()
-        .limit(MAX_FILE_BYTES)
+        .limit(max)
         .read_to_vec()
         .map_err(failed)?;
     if let Some(n) = expected
@@ -158,7 +184,7 @@ fn fetch_http(agent: &ureq::Agent, url: &str, held: Held<'_>) -> Result<Fetched,
     })
 }
 
-fn fetch_file(path: &std::path::Path, held: Held<'_>) -> Result<Fetched, FeedError> {
+fn fetch_file(path: &std::path::Path, held: Held<'_>, max: u64) -> Result<Fetched, FeedError> {
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Fetched::NotFound),
@@ -178,10 +204,10 @@ fn fetch_file(path: &std::path::Path, held: Held<'_>) -> Result<Fetched, FeedErr
     if held.etag == Some(etag.as_str()) {
         return Ok(Fetched::NotModified);
     }
-    if meta.len() > MAX_FILE_BYTES {
+    if meta.len() > max {
         return Err(FeedError::Fetch {
             url: path.display().to_string(),
-            message: format!("{} bytes, over the limit of {MAX_FILE_BYTES}", meta.len()),
+            message: format!("{} bytes, over the limit of {max}", meta.len()),
         });
     }
     let bytes = std::fs::read(path).map_err(|e| FeedError::Fetch {
