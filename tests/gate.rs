@@ -824,3 +824,93 @@ fn kev_marks_exploited_matches_and_the_gate_denies_them() {
         common::stderr(&out)
     );
 }
+
+/// FIRST EPSS on matches and in the gate: the same Pillow match, and a
+/// trimmed real EPSS CSV (tests/fixtures/epss/make.sh) that scores
+/// CVE-2023-4863 at 0.99979. A policy that lets the record's unknown severity
+/// through passes it until `epss_at_least` is at or below that score.
+#[test]
+fn epss_scores_matches_and_the_gate_denies_likely_exploitation() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    let lock = fixture("lockfiles/d-image-service/requirements.txt");
+    run_ok(
+        &db,
+        &["ingest", "--deployment", "images", lock.to_str().unwrap()],
+    );
+    let record = corpus().join("osv/pypa-advisory-database/vulns/pillow/PYSEC-2023-175.yaml");
+    run_ok(&db, &["advisories", "load", record.to_str().unwrap()]);
+    let epss = fixture("epss/epss_scores.trimmed.csv");
+    let loaded = json(&aibomdb(
+        &db,
+        &[
+            "advisories",
+            "epss",
+            epss.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    ));
+    assert_eq!(loaded["version"], "v2026.06.15");
+    assert_eq!(loaded["released"], "2026-09-29T12:00:22Z");
+    assert_eq!(loaded["entries"], 16);
+    let rows = json(&aibomdb(&db, &["match", "--format", "json"]));
+    assert_eq!(rows[0]["epss"]["epss"], 0.99979, "{rows}");
+    assert_eq!(rows[0]["epss"]["percentile"], 0.9998);
+    let sarif = json(&aibomdb(&db, &["match", "--format", "sarif"]));
+    assert_eq!(
+        sarif["runs"][0]["results"][0]["properties"]["epss"],
+        0.99979
+    );
+    let at = "2026-12-01T00:00:00Z";
+    let lenient = "version = 1\n[vulnerabilities]\nseverity = \"high\"\nunknown = \"allow\"\n";
+    let above = policy(
+        dir.path(),
+        "above.toml",
+        &format!("{lenient}epss_at_least = 0.9998\n"),
+    );
+    assert_eq!(gate(&db, &above, "images", at).0, 0);
+    let strict = policy(
+        dir.path(),
+        "epss.toml",
+        &format!("{lenient}epss_at_least = 0.5\n"),
+    );
+    let (code, report) = gate(&db, &strict, "images", at);
+    assert_eq!(code, 1, "{report}");
+    let v = rule(&report, "vulnerabilities");
+    assert_eq!(subjects(v), ["PYSEC-2023-175 in pkg:pypi/pillow@10.0.0"]);
+    let message = v["violations"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("EPSS 0.99979 (percentile 0.9998)"),
+        "{message}"
+    );
+    // A probability out of range is a bad policy, with its line.
+    let bad = policy(
+        dir.path(),
+        "bad.toml",
+        &format!("{lenient}epss_at_least = 2\n"),
+    );
+    let out = aibomdb(
+        &db,
+        &[
+            "gate",
+            "--policy",
+            bad.to_str().unwrap(),
+            "--deployment",
+            "images",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        common::stderr(&out).contains("bad.toml:5: [vulnerabilities]"),
+        "{}",
+        common::stderr(&out)
+    );
+    // Not an EPSS file: exit 2, and the scores loaded before stay.
+    let kev = fixture("kev/known_exploited_vulnerabilities.trimmed.json");
+    let out = aibomdb(&db, &["advisories", "epss", kev.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(common::stderr(&out).contains("not an EPSS file"));
+    let rows = json(&aibomdb(&db, &["match", "--format", "json"]));
+    assert_eq!(rows[0]["epss"]["epss"], 0.99979);
+}

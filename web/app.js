@@ -43,7 +43,9 @@ function matchesTable(matches, withDeployment) {
     esc(m.package) + (m.viaSourceOf ? ` <span class="muted">(via source package ${esc(m.matchedName)})</span>` : ""),
     link("advisory", m.advisory),
     esc(m.aliases.join(" ")),
-    esc(m.severity + (m.score != null ? ` ${m.score}` : "")),
+    esc(m.severity + (m.score != null ? ` ${m.score}` : "")) +
+      (m.kev ? ` <span class="badge open">KEV</span>` : "") +
+      (m.epss != null ? ` <span class="muted epss">EPSS ${esc(m.epss)} (p${esc(Math.round(m.epssPercentile * 100))})</span>` : ""),
     esc(m.fixed.join(" ")),
     vexBadge(m),
   ])), "matches");
@@ -209,7 +211,7 @@ async function showDeployment(name) {
       documents(history:true){id format tool path current supersededBy packages edges}
       packages(first:1000){totalCount edges{node{purl version direct flags}}}
       models{purl kind derivedFrom{relation purl} trainedOn signing{status signer} approval{state} findings{kind message}}
-      advisories{deployment package advisory aliases severity score fixed status viaSourceOf matchedName open
+      advisories{deployment package advisory aliases severity score epss epssPercentile kev{cve} fixed status viaSourceOf matchedName open
         vex{status state justification detail suppresses}}
       releases{name sequence createdAt approvedBy forced gate{policy passed failedRules} models{purl} images
         runners{name version} evals{kind metrics{task metric value}}}
@@ -312,7 +314,7 @@ async function gateSections(name) {
 async function showAdvisory(id) {
   results.innerHTML = `<p class="muted">Loading…</p>`;
   const d = await gql(`query($a:String!){affected(advisory:$a){advisories deployments
-      matches{deployment package advisory aliases severity score fixed status viaSourceOf matchedName open vex{status state justification detail suppresses}}}}`, { a: id });
+      matches{deployment package advisory aliases severity score epss epssPercentile kev{cve} fixed status viaSourceOf matchedName open vex{status state justification detail suppresses}}}}`, { a: id });
   if (!d.affected) { results.innerHTML = `<p class="error">No loaded advisory is known as ${esc(id)}.</p>`; return; }
   const a = d.affected;
   const open = a.matches.filter((m) => m.open).length;

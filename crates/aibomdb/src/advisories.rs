@@ -47,6 +47,14 @@ pub(crate) enum AdvisoriesCommand {
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
         format: OutputFormat,
     },
+    /// Load FIRST's EPSS scores (epss_scores-current.csv, plain or .gz);
+    /// replaces the ones loaded before. Matches show the highest score among
+    /// their advisory's CVEs, and the gate's `vulnerabilities.epss_at_least` uses it.
+    Epss {
+        file: PathBuf,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        format: OutputFormat,
+    },
 }
 
 #[derive(clap::Args, Clone)]
@@ -95,6 +103,7 @@ pub(crate) fn run(db: &PathBuf, command: AdvisoriesCommand) -> Result<ExitCode> 
         AdvisoriesCommand::Sync(args) => sync(db, &args),
         AdvisoriesCommand::Feeds { format } => feeds(db, format),
         AdvisoriesCommand::Kev { file, format } => kev(db, &file, format),
+        AdvisoriesCommand::Epss { file, format } => epss(db, &file, format),
     }
 }
 
@@ -236,6 +245,25 @@ fn kev(db: &PathBuf, file: &PathBuf, format: OutputFormat) -> Result<ExitCode> {
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&source)?),
         OutputFormat::Table => println!(
             "loaded CISA KEV catalog {} (released {}): {} CVEs",
+            source.version, source.released, source.entries
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn epss(db: &PathBuf, file: &PathBuf, format: OutputFormat) -> Result<ExitCode> {
+    let bytes = std::fs::read(file).map_err(|e| BadInput(format!("{}: {e}", file.display())))?;
+    let store = open(db)?;
+    let now = aibomdb_policy::time::now().max(0) as u64;
+    let source = aibomdb_osv::epss::load(&store, &file.display().to_string(), &bytes, now)
+        .map_err(|e| match e {
+            aibomdb_osv::epss::EpssError::Store(s) => anyhow::Error::from(s),
+            other => BadInput(other.to_string()).into(),
+        })?;
+    match format {
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&source)?),
+        OutputFormat::Table => println!(
+            "loaded EPSS scores (model {}, scored {}): {} CVEs",
             source.version, source.released, source.entries
         ),
     }

@@ -298,6 +298,11 @@ pub struct Match {
     pub open: bool,
     /// CISA KEV: one of the advisory's CVEs is exploited in the wild.
     pub kev: Option<Kev>,
+    /// FIRST EPSS: the probability of exploitation activity in the next 30
+    /// days, the highest among the advisory's CVEs (when scores are loaded).
+    pub epss: Option<f64>,
+    /// That score's percentile among all scored CVEs.
+    pub epss_percentile: Option<f64>,
     /// The CVSS version of the vector that gave `score` (3.0, 3.1, 4.0).
     pub cvss_version: Option<String>,
 }
@@ -369,6 +374,8 @@ impl From<aibomdb_osv::MatchRow> for Match {
                 due_date: k.due_date,
                 ransomware: k.ransomware,
             }),
+            epss: r.epss.map(|e| e.epss),
+            epss_percentile: r.epss.map(|e| e.percentile),
             cvss_version: r.cvss_version.map(str::to_string),
         }
     }

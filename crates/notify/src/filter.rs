@@ -18,6 +18,7 @@ pub const VARIABLES: &[&str] = &[
     "severity",
     "score",
     "kev",
+    "epss",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +70,7 @@ impl Filter {
         // No vector: 0.0, so that `score >= 7.0` is false rather than an error.
         ctx.add_variable_from_value("score", n.score.unwrap_or(0.0));
         ctx.add_variable_from_value("kev", n.kev);
+        ctx.add_variable_from_value("epss", n.epss);
         match self.program.execute(&ctx) {
             Ok(cel::Value::Bool(b)) => Ok(b),
             Ok(other) => Err(format!("the filter gave {other:?}, not true or false")),
@@ -96,6 +98,7 @@ mod tests {
             severity: severity.into(),
             score: Some(7.5),
             kev,
+            epss: 0.42,
         }
     }
 
@@ -112,6 +115,10 @@ mod tests {
         assert!(f.matches(&sample("high", false)).unwrap());
         let f = Filter::parse(r#"aliases.exists(a, a == "CVE-2023-44271")"#).unwrap();
         assert!(f.matches(&sample("high", false)).unwrap());
+        let f = Filter::parse("epss >= 0.4").unwrap();
+        assert!(f.matches(&sample("low", false)).unwrap());
+        let f = Filter::parse("epss >= 0.5").unwrap();
+        assert!(!f.matches(&sample("low", false)).unwrap());
     }
 
     #[test]

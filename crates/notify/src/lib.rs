@@ -55,6 +55,8 @@ pub struct Notification {
     pub score: Option<f64>,
     /// Listed in CISA's Known Exploited Vulnerabilities catalog.
     pub kev: bool,
+    /// The highest EPSS score among the advisory's CVEs (0 when none is loaded).
+    pub epss: f64,
 }
 
 /// Builds the notification for an event from what the store holds now.
@@ -69,14 +71,19 @@ pub fn notification(store: &Store, event: &MatchEvent) -> Result<Notification, S
         .as_ref()
         .map(|a| a.aliases.clone())
         .unwrap_or_default();
-    let mut kev = false;
+    let (mut kev, mut epss) = (false, 0.0f64);
+    let related = advisory
+        .as_ref()
+        .map(|a| [a.upstream.clone(), a.related.clone()].concat())
+        .unwrap_or_default();
     for cve in std::iter::once(&event.advisory)
         .chain(&aliases)
+        .chain(&related)
         .filter(|i| i.starts_with("CVE-"))
     {
-        if store.kev(cve)?.is_some() {
-            kev = true;
-            break;
+        kev = kev || store.kev(cve)?.is_some();
+        if let Some(e) = store.epss(cve)? {
+            epss = epss.max(e.epss);
         }
     }
     Ok(Notification {
@@ -93,6 +100,7 @@ pub fn notification(store: &Store, event: &MatchEvent) -> Result<Notification, S
         severity: level.as_str().to_string(),
         score,
         kev,
+        epss,
     })
 }
 
@@ -458,6 +466,7 @@ mod tests {
             severity: "high".into(),
             score: None,
             kev: false,
+            epss: 0.0,
         };
         let body: serde_json::Value = serde_json::from_slice(&body(&target, &n)).unwrap();
         let text = body["text"].as_str().unwrap();

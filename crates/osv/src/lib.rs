@@ -2,6 +2,7 @@
 //! either, osv.dev's per-ecosystem `all.zip`) and exact range evaluation.
 //! Matching against the graph lives with the store; this crate knows OSV.
 
+pub mod epss;
 pub mod kev;
 mod load;
 mod matcher;

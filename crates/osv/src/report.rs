@@ -25,6 +25,9 @@ pub struct MatchRow {
     /// The CISA KEV entry of one of the advisory's CVE aliases: exploited in
     /// the wild.
     pub kev: Option<aibomdb_store::KevEntry>,
+    /// The highest EPSS score among the advisory's CVEs (id, aliases,
+    /// upstream, related), when scores are loaded.
+    pub epss: Option<aibomdb_store::EpssScore>,
     pub fixed: Vec<String>,
     /// `affected`, or `unsupported`/`unorderable` when the version could not be evaluated.
     pub status: String,
@@ -124,6 +127,7 @@ pub fn matches_of(
 /// What a match row needs of an advisory, read once.
 struct AdvisoryFacts {
     kev: Option<aibomdb_store::KevEntry>,
+    epss: Option<aibomdb_store::EpssScore>,
     aliases: Vec<String>,
     /// Aliases, then upstream identifiers: what VEX statements may name.
     identifiers: Vec<String>,
@@ -185,6 +189,7 @@ impl AdvisoryCache {
         // names as related (PyPA's Pillow record relates the libwebp CVE its
         // bundled binaries carry).
         let mut kev = None;
+        let mut epss: Option<aibomdb_store::EpssScore> = None;
         if let Some(a) = &parsed {
             for cve in std::iter::once(id)
                 .chain(a.aliases.iter().map(String::as_str))
@@ -192,9 +197,13 @@ impl AdvisoryCache {
                 .chain(a.related.iter().map(String::as_str))
                 .filter(|x| x.starts_with("CVE-"))
             {
-                if let Some(e) = store.kev(cve)? {
-                    kev = Some(e);
-                    break;
+                if kev.is_none() {
+                    kev = store.kev(cve)?;
+                }
+                if let Some(e) = store.epss(cve)?
+                    && epss.is_none_or(|best| e.epss > best.epss)
+                {
+                    epss = Some(e);
                 }
             }
         }
@@ -202,6 +211,7 @@ impl AdvisoryCache {
             let (level, score) = severity(&a);
             std::sync::Arc::new(AdvisoryFacts {
                 kev,
+                epss,
                 identifiers: std::iter::once(id.to_string())
                     .chain(a.aliases.iter().chain(&a.upstream).cloned())
                     .collect(),
@@ -311,6 +321,7 @@ impl<'a> MatchReader<'a> {
                                 None,
                             ),
                         };
+                    let epss = facts.as_deref().and_then(|f| f.epss);
                     let verdict = self.vex.verdict(&doc.deployment, package, &identifiers)?;
                     rows.insert(
                         key,
@@ -325,6 +336,7 @@ impl<'a> MatchReader<'a> {
                             score,
                             cvss_version,
                             kev,
+                            epss,
                             fixed: m.fixed,
                             status: m.status,
                             detail: m.detail,
@@ -387,6 +399,10 @@ pub fn sarif(rows: &[MatchRow]) -> serde_json::Value {
                 })).collect::<Vec<_>>(),
                 "properties": {"deployment": r.deployment, "package": r.package, "status": r.status},
             });
+            if let Some(e) = &r.epss {
+                result["properties"]["epss"] = json!(e.epss);
+                result["properties"]["epssPercentile"] = json!(e.percentile);
+            }
             if let Some(k) = &r.kev {
                 result["properties"]["kev"] = json!(true);
                 result["properties"]["kevDateAdded"] = json!(k.date_added);

@@ -65,6 +65,9 @@ pub struct Vulnerabilities {
     /// What an open match whose advisory is in CISA's KEV catalog counts
     /// as, whatever its severity (`None`: by severity like the others).
     pub kev: Option<Enforcement>,
+    /// An open match whose advisory's EPSS score is at least this (0–1)
+    /// fails, whatever its severity (`None`: EPSS is not looked at).
+    pub epss_at_least: Option<f64>,
     pub waivers: Vec<Waiver>,
 }
 
@@ -265,6 +268,7 @@ struct VulnerabilitiesWire {
     #[serde(default)]
     only_with_fix: bool,
     kev: Option<Spanned<String>>,
+    epss_at_least: Option<Spanned<f64>>,
     #[serde(default)]
     waivers: Vec<Spanned<WaiverWire>>,
 }
@@ -499,6 +503,19 @@ impl Policy {
                     kev: match &v.kev {
                         None => None,
                         Some(k) => Some(c.level(Some(k), Enforcement::Deny, "kev")?),
+                    },
+                    epss_at_least: match &v.epss_at_least {
+                        None => None,
+                        Some(e) if (0.0..=1.0).contains(e.get_ref()) => Some(*e.get_ref()),
+                        Some(e) => {
+                            return Err(c.error(
+                                e.span(),
+                                format!(
+                                    "epss_at_least is a probability from 0 to 1, not {}",
+                                    e.get_ref()
+                                ),
+                            ));
+                        }
                     },
                     waivers,
                 })

@@ -5,7 +5,7 @@
 use redb::ReadableDatabase;
 use serde::{Deserialize, Serialize};
 
-use crate::tables::{ENRICHMENT_SOURCES, KEV};
+use crate::tables::{ENRICHMENT_SOURCES, EPSS, KEV};
 use crate::{Result, Store, decode, encode};
 
 /// One catalog entry.
@@ -21,6 +21,14 @@ pub struct KevEntry {
     pub due_date: Option<String>,
     /// `Known` or `Unknown`.
     pub ransomware: String,
+}
+
+/// A CVE's EPSS score: the probability of exploitation activity in the next
+/// 30 days, and its percentile among all scored CVEs (FIRST's daily CSV).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct EpssScore {
+    pub epss: f64,
+    pub percentile: f64,
 }
 
 /// Which catalog was loaded, and when.
@@ -74,6 +82,46 @@ impl Store {
         table
             .get(cve)?
             .map(|v| decode(v.value(), "kev", cve))
+            .transpose()
+    }
+
+    /// Replaces the EPSS scores with `scores`, in one transaction.
+    pub fn put_epss(
+        &self,
+        source: &EnrichmentSource,
+        scores: &[(String, EpssScore)],
+    ) -> Result<()> {
+        let txn = self.db.begin_write()?;
+        {
+            let mut table = txn.open_table(EPSS)?;
+            table.retain(|_, _| false)?;
+            let mut buf = Vec::new();
+            for (cve, score) in scores {
+                buf.clear();
+                encode(score, &mut buf);
+                table.insert(cve.as_str(), buf.as_slice())?;
+            }
+            let mut sources = txn.open_table(ENRICHMENT_SOURCES)?;
+            buf.clear();
+            encode(source, &mut buf);
+            sources.insert(source.name.as_str(), buf.as_slice())?;
+        }
+        txn.commit()?;
+        self.bump();
+        Ok(())
+    }
+
+    /// The EPSS score of a CVE, if the loaded scores have it.
+    pub fn epss(&self, cve: &str) -> Result<Option<EpssScore>> {
+        let txn = self.db.begin_read()?;
+        let table = match txn.open_table(EPSS) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        table
+            .get(cve)?
+            .map(|v| decode(v.value(), "epss", cve))
             .transpose()
     }
 

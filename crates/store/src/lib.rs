@@ -38,7 +38,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
 pub use advisories::AdvisoryBatch;
 pub use digests::DigestHit;
-pub use enrichment::{EnrichmentSource, KevEntry};
+pub use enrichment::{EnrichmentSource, EpssScore, KevEntry};
 pub use models::{Approval, LineageEdge};
 pub use notify::{Delivery, EventKind, MatchEvent, NotifyTarget};
 pub use policies::StoredPolicy;

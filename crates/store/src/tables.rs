@@ -100,6 +100,10 @@ pub(crate) const DIGESTS: TableDefinition<(&str, u64, u64), &str> = TableDefinit
 /// catalog as last loaded (a load replaces it whole).
 pub(crate) const KEV: TableDefinition<&str, &[u8]> = TableDefinition::new("kev");
 
+/// CVE id → `EpssScore` (postcard): FIRST's EPSS scores as last loaded (a
+/// load replaces them whole).
+pub(crate) const EPSS: TableDefinition<&str, &[u8]> = TableDefinition::new("epss");
+
 /// Source name (`kev`) → the loaded catalog's `EnrichmentSource` (postcard).
 pub(crate) const ENRICHMENT_SOURCES: TableDefinition<&str, &[u8]> =
     TableDefinition::new("enrichment_sources");

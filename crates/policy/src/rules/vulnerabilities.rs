@@ -27,7 +27,18 @@ pub(super) fn check(ctx: &Context, rule: &Vulnerabilities) -> Result<RuleVerdict
             suppressed += 1;
             continue;
         }
-        let exploited = row.kev.as_ref().zip(rule.kev);
+        // Exploited (KEV) or likely to be (EPSS at or over the threshold):
+        // the policy's level for it, whatever the severity says.
+        let likely = rule
+            .epss_at_least
+            .zip(row.epss)
+            .filter(|(at_least, e)| e.epss >= *at_least)
+            .map(|_| Enforcement::Deny);
+        let exploited = match (row.kev.as_ref().and(rule.kev), likely) {
+            (Some(a), Some(b)) => Some(((), a.max(b))),
+            (Some(a), None) | (None, Some(a)) => Some(((), a)),
+            (None, None) => None,
+        };
         if rule.only_with_fix && row.fixed.is_empty() && exploited.is_none() {
             no_fix += 1;
             continue;
@@ -105,6 +116,9 @@ pub(super) fn check(ctx: &Context, rule: &Vulnerabilities) -> Result<RuleVerdict
                 "; exploited in the wild: {} is in CISA KEV since {}",
                 k.cve, k.date_added
             ));
+        }
+        if let Some(e) = &row.epss {
+            message.push_str(&format!("; EPSS {} (percentile {})", e.epss, e.percentile));
         }
         if let Some(w) = expired {
             message.push_str(&format!(
