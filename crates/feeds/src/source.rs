@@ -68,30 +68,43 @@ impl Source {
         Ok(Source::Dir(dir))
     }
 
+    /// The source as it is named in the feed state and in messages: a URL
+    /// without user-info (credentials are never stored or printed), a
+    /// directory as an absolute path (however it was spelled).
     pub fn describe(&self) -> String {
         match self {
-            Source::Http { base, .. } => base.clone(),
-            Source::Dir(d) => d.display().to_string(),
+            Source::Http { base, .. } => without_userinfo(base),
+            Source::Dir(d) => std::path::absolute(d)
+                .unwrap_or_else(|_| d.clone())
+                .display()
+                .to_string(),
         }
     }
 
     /// Where the file at `segments` (relative to the base) is, for messages.
     pub fn url(&self, segments: &[&str]) -> String {
         match self {
-            Source::Http { base, .. } => {
-                let mut url = base.clone();
-                for s in segments {
-                    url.push('/');
-                    url.push_str(&escape(s));
-                }
-                url
-            }
+            Source::Http { .. } => without_userinfo(&self.request_url(segments)),
             Source::Dir(dir) => segments
                 .iter()
                 .fold(dir.clone(), |p, s| p.join(s))
                 .display()
                 .to_string(),
         }
+    }
+
+    /// The URL requested for `segments`, credentials included.
+    fn request_url(&self, segments: &[&str]) -> String {
+        let base = match self {
+            Source::Http { base, .. } => base.clone(),
+            Source::Dir(d) => d.display().to_string(),
+        };
+        let mut url = base;
+        for s in segments {
+            url.push('/');
+            url.push_str(&escape(s));
+        }
+        url
     }
 
     /// Fetches the file at `segments` (relative to the base). A segment
@@ -116,7 +129,7 @@ impl Source {
             )));
         }
         match self {
-            Source::Http { agent, .. } => fetch_http(agent, &self.url(segments), held, max),
+            Source::Http { agent, .. } => fetch_http(agent, &self.request_url(segments), held, max),
             Source::Dir(_) => fetch_file(std::path::Path::new(&self.url(segments)), held, max),
         }
     }
@@ -129,7 +142,7 @@ fn fetch_http(
     max: u64,
 ) -> Result<Fetched, FeedError> {
     let failed = |e: ureq::Error| FeedError::Fetch {
-        url: url.to_string(),
+        url: without_userinfo(url),
         message: e.to_string(),
     };
     let mut request = agent.get(url);
@@ -147,7 +160,7 @@ fn fetch_http(
         200 => {}
         other => {
             return Err(FeedError::Fetch {
-                url: url.to_string(),
+                url: without_userinfo(url),
                 message: format!("HTTP {other}"),
             });
         }
@@ -173,7 +186,7 @@ fn fetch_http(
         && n != bytes.len() as u64
     {
         return Err(FeedError::Fetch {
-            url: url.to_string(),
+            url: without_userinfo(url),
             message: format!("body ended after {} of {n} bytes", bytes.len()),
         });
     }
@@ -223,6 +236,18 @@ fn fetch_file(path: &std::path::Path, held: Held<'_>, max: u64) -> Result<Fetche
 
 /// Percent-encodes what may not appear raw in one path segment (ecosystem
 /// names such as `Ubuntu:22.04:LTS` and `Red Hat` carry `:` and spaces).
+/// `scheme://host/path` of `scheme://user:secret@host/path`.
+fn without_userinfo(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let end = rest.find('/').unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
+        None => url.to_string(),
+    }
+}
+
 /// Whether `s` can be one path segment under the base: not empty, not `.`
 /// or `..`, no separator or NUL.
 pub(crate) fn valid_segment(s: &str) -> bool {
@@ -250,6 +275,13 @@ mod tests {
         assert_eq!(escape("Ubuntu:22.04:LTS"), "Ubuntu:22.04:LTS");
         assert_eq!(escape("Red Hat"), "Red%20Hat");
         assert_eq!(escape("a/b"), "a%2Fb");
+    }
+
+    #[test]
+    fn credentials_in_a_source_url_are_never_shown() {
+        let s = Source::parse("https://user:s3cret@mirror.example.org/osv").unwrap();
+        assert_eq!(s.describe(), "https://mirror.example.org/osv");
+        assert!(!s.url(&["PyPI", "all.zip"]).contains("s3cret"));
     }
 
     #[test]
