@@ -1,8 +1,9 @@
 //! Exploitation data joined to advisories by CVE alias: CISA's Known
-//! Exploited Vulnerabilities catalog. A load replaces the catalog whole, in
-//! one transaction, and records which version it was.
+//! Exploited Vulnerabilities catalog and FIRST's EPSS scores. A load
+//! replaces a catalog whole, in one transaction, and records which version
+//! it was.
 
-use redb::ReadableDatabase;
+use redb::{ReadableDatabase, TableDefinition};
 use serde::{Deserialize, Serialize};
 
 use crate::tables::{ENRICHMENT_SOURCES, EPSS, KEV};
@@ -50,39 +51,12 @@ pub struct EnrichmentSource {
 impl Store {
     /// Replaces the KEV catalog with `entries`, in one transaction.
     pub fn put_kev(&self, source: &EnrichmentSource, entries: &[KevEntry]) -> Result<()> {
-        let txn = self.db.begin_write()?;
-        {
-            let mut table = txn.open_table(KEV)?;
-            table.retain(|_, _| false)?;
-            let mut buf = Vec::new();
-            for e in entries {
-                buf.clear();
-                encode(e, &mut buf);
-                table.insert(e.cve.as_str(), buf.as_slice())?;
-            }
-            let mut sources = txn.open_table(ENRICHMENT_SOURCES)?;
-            buf.clear();
-            encode(source, &mut buf);
-            sources.insert(source.name.as_str(), buf.as_slice())?;
-        }
-        txn.commit()?;
-        self.bump();
-        Ok(())
+        self.replace_catalog(KEV, source, entries.iter().map(|e| (e.cve.as_str(), e)))
     }
 
     /// The KEV entry of a CVE, if the loaded catalog lists it.
     pub fn kev(&self, cve: &str) -> Result<Option<KevEntry>> {
-        let txn = self.db.begin_read()?;
-        let table = match txn.open_table(KEV) {
-            Ok(t) => t,
-            // A store from before KEV was kept has none.
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-            Err(e) => return Err(e.into()),
-        };
-        table
-            .get(cve)?
-            .map(|v| decode(v.value(), "kev", cve))
-            .transpose()
+        self.catalog_entry(KEV, "kev", cve)
     }
 
     /// Replaces the EPSS scores with `scores`, in one transaction.
@@ -91,15 +65,31 @@ impl Store {
         source: &EnrichmentSource,
         scores: &[(String, EpssScore)],
     ) -> Result<()> {
+        self.replace_catalog(EPSS, source, scores.iter().map(|(c, s)| (c.as_str(), s)))
+    }
+
+    /// The EPSS score of a CVE, if the loaded scores have it.
+    pub fn epss(&self, cve: &str) -> Result<Option<EpssScore>> {
+        self.catalog_entry(EPSS, "epss", cve)
+    }
+
+    /// Replaces a catalog keyed by CVE, and records where it came from, in
+    /// one transaction: readers see the old catalog or the new, never a mix.
+    fn replace_catalog<'a, T: serde::Serialize + 'a>(
+        &self,
+        table: TableDefinition<&str, &[u8]>,
+        source: &EnrichmentSource,
+        rows: impl Iterator<Item = (&'a str, &'a T)>,
+    ) -> Result<()> {
         let txn = self.db.begin_write()?;
         {
-            let mut table = txn.open_table(EPSS)?;
+            let mut table = txn.open_table(table)?;
             table.retain(|_, _| false)?;
             let mut buf = Vec::new();
-            for (cve, score) in scores {
+            for (cve, row) in rows {
                 buf.clear();
-                encode(score, &mut buf);
-                table.insert(cve.as_str(), buf.as_slice())?;
+                encode(row, &mut buf);
+                table.insert(cve, buf.as_slice())?;
             }
             let mut sources = txn.open_table(ENRICHMENT_SOURCES)?;
             buf.clear();
@@ -111,17 +101,22 @@ impl Store {
         Ok(())
     }
 
-    /// The EPSS score of a CVE, if the loaded scores have it.
-    pub fn epss(&self, cve: &str) -> Result<Option<EpssScore>> {
+    /// One CVE's row of a catalog; none in a store from before the catalog was kept.
+    fn catalog_entry<T: serde::de::DeserializeOwned>(
+        &self,
+        table: TableDefinition<&str, &[u8]>,
+        name: &'static str,
+        cve: &str,
+    ) -> Result<Option<T>> {
         let txn = self.db.begin_read()?;
-        let table = match txn.open_table(EPSS) {
+        let table = match txn.open_table(table) {
             Ok(t) => t,
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
             Err(e) => return Err(e.into()),
         };
         table
             .get(cve)?
-            .map(|v| decode(v.value(), "epss", cve))
+            .map(|v| decode(v.value(), name, cve))
             .transpose()
     }
 
