@@ -750,15 +750,7 @@ deny_if = 'advisory.open && size(advisory.fixed) == 0'
 /// lets unknown severities through passes it, until `kev = "deny"`.
 #[test]
 fn kev_marks_exploited_matches_and_the_gate_denies_them() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
-    let lock = fixture("lockfiles/d-image-service/requirements.txt");
-    run_ok(
-        &db,
-        &["ingest", "--deployment", "images", lock.to_str().unwrap()],
-    );
-    let record = corpus().join("osv/pypa-advisory-database/vulns/pillow/PYSEC-2023-175.yaml");
-    run_ok(&db, &["advisories", "load", record.to_str().unwrap()]);
+    let (dir, db) = pillow_matched_by_pysec_2023_175();
     let rows = json(&aibomdb(&db, &["match", "--format", "json"]));
     assert_eq!(rows[0]["advisory"], "PYSEC-2023-175");
     assert_eq!(rows[0]["kev"], Value::Null);
@@ -807,22 +799,7 @@ fn kev_marks_exploited_matches_and_the_gate_denies_them() {
         "bad.toml",
         &format!("{lenient}kev = \"maybe\"\n"),
     );
-    let out = aibomdb(
-        &db,
-        &[
-            "gate",
-            "--policy",
-            bad.to_str().unwrap(),
-            "--deployment",
-            "images",
-        ],
-    );
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        common::stderr(&out).contains("bad.toml:5: [vulnerabilities] kev"),
-        "{}",
-        common::stderr(&out)
-    );
+    refused_with(&db, &bad, "bad.toml:5: [vulnerabilities] kev");
 }
 
 /// FIRST EPSS on matches and in the gate: the same Pillow match, and a
@@ -831,15 +808,7 @@ fn kev_marks_exploited_matches_and_the_gate_denies_them() {
 /// through passes it until `epss_at_least` is at or below that score.
 #[test]
 fn epss_scores_matches_and_the_gate_denies_likely_exploitation() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
-    let lock = fixture("lockfiles/d-image-service/requirements.txt");
-    run_ok(
-        &db,
-        &["ingest", "--deployment", "images", lock.to_str().unwrap()],
-    );
-    let record = corpus().join("osv/pypa-advisory-database/vulns/pillow/PYSEC-2023-175.yaml");
-    run_ok(&db, &["advisories", "load", record.to_str().unwrap()]);
+    let (dir, db) = pillow_matched_by_pysec_2023_175();
     let epss = fixture("epss/epss_scores.trimmed.csv");
     let loaded = json(&aibomdb(
         &db,
@@ -890,22 +859,7 @@ fn epss_scores_matches_and_the_gate_denies_likely_exploitation() {
         "bad.toml",
         &format!("{lenient}epss_at_least = 2\n"),
     );
-    let out = aibomdb(
-        &db,
-        &[
-            "gate",
-            "--policy",
-            bad.to_str().unwrap(),
-            "--deployment",
-            "images",
-        ],
-    );
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        common::stderr(&out).contains("bad.toml:5: [vulnerabilities]"),
-        "{}",
-        common::stderr(&out)
-    );
+    refused_with(&db, &bad, "bad.toml:5: [vulnerabilities] epss_at_least");
     // Not an EPSS file: exit 2, and the scores loaded before stay.
     let kev = fixture("kev/known_exploited_vulnerabilities.trimmed.json");
     let out = aibomdb(&db, &["advisories", "epss", kev.to_str().unwrap()]);
@@ -913,4 +867,40 @@ fn epss_scores_matches_and_the_gate_denies_likely_exploitation() {
     assert!(common::stderr(&out).contains("not an EPSS file"));
     let rows = json(&aibomdb(&db, &["match", "--format", "json"]));
     assert_eq!(rows[0]["epss"]["epss"], 0.99979);
+}
+
+/// A store where the service's Pillow 10.0.0 (uv-compiled with hashes,
+/// tests/fixtures/lockfiles/make.sh) matches PyPA's PYSEC-2023-175, which
+/// relates CVE-2023-4863 (libwebp).
+fn pillow_matched_by_pysec_2023_175() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    let lock = fixture("lockfiles/d-image-service/requirements.txt");
+    run_ok(
+        &db,
+        &["ingest", "--deployment", "images", lock.to_str().unwrap()],
+    );
+    let record = corpus().join("osv/pypa-advisory-database/vulns/pillow/PYSEC-2023-175.yaml");
+    run_ok(&db, &["advisories", "load", record.to_str().unwrap()]);
+    (dir, db)
+}
+
+/// `gate` refuses the policy: exit 2, and stderr names `place`.
+fn refused_with(db: &Path, policy: &Path, place: &str) {
+    let out = aibomdb(
+        db,
+        &[
+            "gate",
+            "--policy",
+            policy.to_str().unwrap(),
+            "--deployment",
+            "images",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        common::stderr(&out).contains(place),
+        "{}",
+        common::stderr(&out)
+    );
 }

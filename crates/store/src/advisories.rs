@@ -172,10 +172,8 @@ impl Store {
     /// `None` for records loaded before that was kept.
     pub fn advisory_seen(&self, id: &str) -> Result<Option<u64>> {
         let txn = self.db.begin_read()?;
-        let table = match txn.open_table(ADVISORY_SEEN) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-            Err(e) => return Err(e.into()),
+        let Some(table) = crate::read_table(&txn, ADVISORY_SEEN)? else {
+            return Ok(None);
         };
         Ok(table.get(id)?.map(|v| v.value()))
     }
@@ -493,10 +491,8 @@ impl Store {
     /// A feed's saved state (opaque to the store; the feeds crate owns it).
     pub fn feed_state(&self, key: &str) -> Result<Option<Vec<u8>>> {
         let txn = self.db.begin_read()?;
-        let table = match txn.open_table(FEED_STATE) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-            Err(e) => return Err(e.into()),
+        let Some(table) = crate::read_table(&txn, FEED_STATE)? else {
+            return Ok(None);
         };
         Ok(table.get(key)?.map(|v| v.value().to_vec()))
     }
@@ -504,10 +500,8 @@ impl Store {
     /// Every feed state, by key.
     pub fn feed_states(&self) -> Result<Vec<(String, Vec<u8>)>> {
         let txn = self.db.begin_read()?;
-        let table = match txn.open_table(FEED_STATE) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-            Err(e) => return Err(e.into()),
+        let Some(table) = crate::read_table(&txn, FEED_STATE)? else {
+            return Ok(Vec::new());
         };
         let mut out = Vec::new();
         for entry in table.iter()? {

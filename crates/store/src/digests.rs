@@ -109,10 +109,8 @@ impl Store {
         let sha = sha256.trim().to_ascii_lowercase();
         let heads = self.heads()?;
         let txn = self.db.begin_read()?;
-        let index = match txn.open_table(DIGESTS) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-            Err(e) => return Err(e.into()),
+        let Some(index) = crate::read_table(&txn, DIGESTS)? else {
+            return Ok(Vec::new());
         };
         let packages = txn.open_table(PACKAGES)?;
         let mut out = Vec::new();

@@ -109,10 +109,8 @@ impl Store {
         cve: &str,
     ) -> Result<Option<T>> {
         let txn = self.db.begin_read()?;
-        let table = match txn.open_table(table) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-            Err(e) => return Err(e.into()),
+        let Some(table) = crate::read_table(&txn, table)? else {
+            return Ok(None);
         };
         table
             .get(cve)?
@@ -123,10 +121,8 @@ impl Store {
     /// What enrichment catalog of that name was loaded, if any.
     pub fn enrichment_source(&self, name: &str) -> Result<Option<EnrichmentSource>> {
         let txn = self.db.begin_read()?;
-        let table = match txn.open_table(ENRICHMENT_SOURCES) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-            Err(e) => return Err(e.into()),
+        let Some(table) = crate::read_table(&txn, ENRICHMENT_SOURCES)? else {
+            return Ok(None);
         };
         table
             .get(name)?

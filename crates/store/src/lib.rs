@@ -1640,6 +1640,20 @@ fn name_index_key(p: &PackageRecord) -> String {
 }
 
 /// Whether the write transaction's store already has table `name`.
+/// A table a read may find absent: tables added without a schema bump
+/// (policies, releases, the outbox…) do not exist in a store written before
+/// them, which then holds none of their rows. `None` then.
+pub(crate) fn read_table<K: redb::Key + 'static, V: redb::Value + 'static>(
+    txn: &redb::ReadTransaction,
+    table: redb::TableDefinition<K, V>,
+) -> Result<Option<redb::ReadOnlyTable<K, V>>> {
+    match txn.open_table(table) {
+        Ok(t) => Ok(Some(t)),
+        Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
 fn has_table(txn: &redb::WriteTransaction, name: &str) -> Result<bool> {
     use redb::TableHandle;
     Ok(txn.list_tables()?.any(|t| t.name() == name))

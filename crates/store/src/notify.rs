@@ -196,10 +196,8 @@ impl Store {
 
     pub fn notify_targets(&self) -> Result<Vec<NotifyTarget>> {
         let txn = self.db.begin_read()?;
-        let table = match txn.open_table(NOTIFY_TARGETS) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-            Err(e) => return Err(e.into()),
+        let Some(table) = crate::read_table(&txn, NOTIFY_TARGETS)? else {
+            return Ok(Vec::new());
         };
         let mut out = Vec::new();
         for entry in table.iter()? {
@@ -212,10 +210,8 @@ impl Store {
     /// The last event a target has handled (delivered or filtered out).
     pub fn notify_cursor(&self, target: &str) -> Result<u64> {
         let txn = self.db.begin_read()?;
-        let table = match txn.open_table(NOTIFY_CURSORS) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(0),
-            Err(e) => return Err(e.into()),
+        let Some(table) = crate::read_table(&txn, NOTIFY_CURSORS)? else {
+            return Ok(0);
         };
         Ok(table.get(target)?.map_or(0, |v| v.value()))
     }
@@ -223,10 +219,8 @@ impl Store {
     /// Up to `limit` events after `seq`, in order.
     pub fn events_after(&self, seq: u64, limit: usize) -> Result<Vec<MatchEvent>> {
         let txn = self.db.begin_read()?;
-        let table = match txn.open_table(OUTBOX) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-            Err(e) => return Err(e.into()),
+        let Some(table) = crate::read_table(&txn, OUTBOX)? else {
+            return Ok(Vec::new());
         };
         let mut out = Vec::new();
         for entry in table.range(seq.saturating_add(1)..)? {
@@ -340,10 +334,8 @@ impl Store {
     /// The log row of one event at one target, if any.
     pub fn delivery(&self, target: &str, event: u64) -> Result<Option<Delivery>> {
         let txn = self.db.begin_read()?;
-        let table = match txn.open_table(DELIVERIES) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-            Err(e) => return Err(e.into()),
+        let Some(table) = crate::read_table(&txn, DELIVERIES)? else {
+            return Ok(None);
         };
         table
             .get((target, event))?
@@ -354,10 +346,8 @@ impl Store {
     /// The delivery log of a target (all targets when `None`), newest first.
     pub fn deliveries(&self, target: Option<&str>, limit: usize) -> Result<Vec<Delivery>> {
         let txn = self.db.begin_read()?;
-        let table = match txn.open_table(DELIVERIES) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-            Err(e) => return Err(e.into()),
+        let Some(table) = crate::read_table(&txn, DELIVERIES)? else {
+            return Ok(Vec::new());
         };
         let mut out: Vec<Delivery> = Vec::new();
         let rows = match target {

@@ -34,11 +34,8 @@ impl Store {
 
     pub fn policy(&self, name: &str) -> Result<Option<StoredPolicy>> {
         let txn = self.db.begin_read()?;
-        let table = match txn.open_table(POLICIES) {
-            Ok(t) => t,
-            // A store from before policies were kept has none.
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-            Err(e) => return Err(e.into()),
+        let Some(table) = crate::read_table(&txn, POLICIES)? else {
+            return Ok(None);
         };
         table
             .get(name)?
@@ -48,10 +45,8 @@ impl Store {
 
     pub fn policies(&self) -> Result<Vec<StoredPolicy>> {
         let txn = self.db.begin_read()?;
-        let table = match txn.open_table(POLICIES) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-            Err(e) => return Err(e.into()),
+        let Some(table) = crate::read_table(&txn, POLICIES)? else {
+            return Ok(Vec::new());
         };
         let mut out = Vec::new();
         for entry in table.iter()? {

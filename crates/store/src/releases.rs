@@ -118,15 +118,6 @@ pub struct Observation {
     pub source: String,
 }
 
-fn missing_is_empty<T>(r: std::result::Result<T, redb::TableError>) -> Result<Option<T>> {
-    match r {
-        Ok(t) => Ok(Some(t)),
-        // A store from before releases were kept has none.
-        Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
-        Err(e) => Err(e.into()),
-    }
-}
-
 /// Removes a deployment's releases and observations inside `txn` (evidence
 /// files stay: another release may keep the same bytes).
 pub(crate) fn delete_of(txn: &redb::WriteTransaction, deployment: &str) -> Result<()> {
@@ -189,7 +180,7 @@ impl Store {
     /// The deployment's releases, oldest first.
     pub fn releases(&self, deployment: &str) -> Result<Vec<Release>> {
         let txn = self.db.begin_read()?;
-        let Some(table) = missing_is_empty(txn.open_table(RELEASES))? else {
+        let Some(table) = crate::read_table(&txn, RELEASES)? else {
             return Ok(Vec::new());
         };
         let mut out = Vec::new();
@@ -211,7 +202,7 @@ impl Store {
 
     pub fn release(&self, deployment: &str, name: &str) -> Result<Option<Release>> {
         let txn = self.db.begin_read()?;
-        let Some(table) = missing_is_empty(txn.open_table(RELEASES))? else {
+        let Some(table) = crate::read_table(&txn, RELEASES)? else {
             return Ok(None);
         };
         table
@@ -223,7 +214,7 @@ impl Store {
     /// The bytes of an evidence file a release keeps.
     pub fn evidence_file(&self, sha256: &str) -> Result<Option<Vec<u8>>> {
         let txn = self.db.begin_read()?;
-        let Some(table) = missing_is_empty(txn.open_table(EVIDENCE_FILES))? else {
+        let Some(table) = crate::read_table(&txn, EVIDENCE_FILES)? else {
             return Ok(None);
         };
         Ok(table.get(sha256)?.map(|v| v.value().to_vec()))
@@ -266,7 +257,7 @@ impl Store {
     /// The deployment's observations, oldest first.
     pub fn observations(&self, deployment: &str) -> Result<Vec<Observation>> {
         let txn = self.db.begin_read()?;
-        let Some(table) = missing_is_empty(txn.open_table(OBSERVATIONS))? else {
+        let Some(table) = crate::read_table(&txn, OBSERVATIONS)? else {
             return Ok(Vec::new());
         };
         let mut out = Vec::new();
@@ -280,7 +271,7 @@ impl Store {
     /// The deployment's latest observation.
     pub fn latest_observation(&self, deployment: &str) -> Result<Option<Observation>> {
         let txn = self.db.begin_read()?;
-        let Some(table) = missing_is_empty(txn.open_table(OBSERVATIONS))? else {
+        let Some(table) = crate::read_table(&txn, OBSERVATIONS)? else {
             return Ok(None);
         };
         table
