@@ -3,11 +3,18 @@
 //! Tools really differ (platform markers, "unsafe" packages); the report says
 //! why instead of hiding the difference.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use aibomdb_graph::PackageFact;
+use redb::ReadableDatabase;
 
-use crate::records::{CoverageGap, DeployedPackage, DocumentRecord, DocumentSummary, Missing};
+use crate::blast::package_key_of;
+use crate::records::{
+    CoverageGap, DeployedPackage, DeploymentReport, DocumentRecord, DocumentSummary, EdgeRecord,
+    Missing,
+};
+use crate::tables::*;
+use crate::{Result, decode};
 
 /// What the report needs from each current document.
 pub(crate) struct DocumentView {
@@ -199,4 +206,75 @@ fn is_environment_marker(m: &str) -> bool {
         "implementation_version",
     ];
     VARIABLES.iter().any(|v| m.contains(v))
+}
+
+impl crate::Store {
+    /// A deployment's documents (history included), the union of the packages
+    /// its current documents list, and why each current document leaves out
+    /// what another lists. `None` when there is no such deployment.
+    pub fn deployment_report(&self, name: &str) -> Result<Option<DeploymentReport>> {
+        let txn = self.db.begin_read()?;
+        if txn.open_table(DEPLOYMENTS)?.get(name)?.is_none() {
+            return Ok(None);
+        }
+        let documents = txn.open_table(DOCUMENTS)?;
+        let doc_packages = txn.open_table(DOCUMENT_PACKAGES)?;
+        let packages = txn.open_table(PACKAGES)?;
+        let edges = txn.open_table(EDGES)?;
+        let mut key_cache = HashMap::new();
+        let mut summaries = Vec::new();
+        let mut views = Vec::new();
+        for entry in txn
+            .open_table(DEPLOYMENT_DOCUMENTS)?
+            .range((name, 0)..=(name, u64::MAX))?
+        {
+            let doc_id = entry?.0.value().1;
+            let Some(d) = documents.get(doc_id)? else {
+                continue;
+            };
+            let record: DocumentRecord = decode(d.value(), "documents", &doc_id.to_string())?;
+            summaries.push(summary(&record));
+            if !record.is_current() {
+                continue;
+            }
+            let mut listed = BTreeMap::new();
+            for e in doc_packages.range((doc_id, 0)..=(doc_id, u64::MAX))? {
+                let (k, v) = e?;
+                let package = k.value().1;
+                let fact: aibomdb_graph::PackageFact = decode(
+                    v.value(),
+                    "document_packages",
+                    &format!("{doc_id}/{package}"),
+                )?;
+                listed.insert(package_key_of(package, &packages, &mut key_cache)?, fact);
+            }
+            let mut edge_markers: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            for e in edges.range((doc_id, 0, 0)..=(doc_id, u64::MAX, u64::MAX))? {
+                let (k, v) = e?;
+                let (_, from, to) = k.value();
+                let record: EdgeRecord =
+                    decode(v.value(), "edges", &format!("{doc_id}/{from}/{to}"))?;
+                if let Some(m) = record.marker {
+                    let list = edge_markers
+                        .entry(package_key_of(to, &packages, &mut key_cache)?)
+                        .or_default();
+                    if !list.contains(&m) {
+                        list.push(m);
+                    }
+                }
+            }
+            views.push(DocumentView {
+                record,
+                packages: listed,
+                edge_markers,
+            });
+        }
+        let (packages, gaps) = packages_and_gaps(&views);
+        Ok(Some(DeploymentReport {
+            name: name.to_string(),
+            documents: summaries,
+            packages,
+            gaps,
+        }))
+    }
 }

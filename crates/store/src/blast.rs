@@ -1,0 +1,231 @@
+//! The blast-radius question: which documents (and so deployments) list a
+//! package, each with its path from the deployment, one page at a time.
+
+use std::collections::HashMap;
+
+use aibomdb_graph::PackageKey;
+use redb::{ReadableDatabase, ReadableTable};
+
+use crate::records::{self, DeploymentHit, PathStep};
+use crate::tables::*;
+use crate::{DocumentId, PackageId, PackageRecord, Result, Store, decode};
+
+/// Every document's head with its rank in (deployment, document) order.
+pub(crate) type Heads = std::sync::Arc<HashMap<DocumentId, (records::DocHead, u32)>>;
+
+pub(crate) fn package_key_of(
+    id: PackageId,
+    packages: &impl ReadableTable<u64, &'static [u8]>,
+    cache: &mut HashMap<PackageId, String>,
+) -> Result<String> {
+    if let Some(k) = cache.get(&id) {
+        return Ok(k.clone());
+    }
+    let key = match packages.get(id)? {
+        Some(v) => decode::<PackageRecord>(v.value(), "packages", &id.to_string())?.key,
+        None => format!("#{id}"),
+    };
+    cache.insert(id, key.clone());
+    Ok(key)
+}
+
+impl Store {
+    /// The heads of all documents as of the current generation.
+    pub(crate) fn heads(&self) -> Result<Heads> {
+        let generation = self.generation();
+        if let Ok(guard) = self.heads.lock()
+            && let Some((g, map)) = guard.as_ref()
+            && *g == generation
+        {
+            return Ok(map.clone());
+        }
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(DOCUMENT_HEADS)?;
+        let mut all: Vec<(DocumentId, records::DocHead)> = Vec::new();
+        for entry in table.iter()? {
+            let (k, v) = entry?;
+            let id = k.value();
+            all.push((id, decode(v.value(), "document_heads", &id.to_string())?));
+        }
+        // Ranked once here, so that queries sort hits by an integer.
+        all.sort_by(|a, b| (&a.1.deployment, a.0).cmp(&(&b.1.deployment, b.0)));
+        let map: HashMap<_, _> = all
+            .into_iter()
+            .enumerate()
+            .map(|(rank, (id, head))| (id, (head, rank as u32)))
+            .collect();
+        let map = std::sync::Arc::new(map);
+        if let Ok(mut guard) = self.heads.lock() {
+            *guard = Some((generation, map.clone()));
+        }
+        Ok(map)
+    }
+
+    /// The blast radius of one package: every deployment whose documents list
+    /// it, with the path from the deployment to it (see [`Self::deployments_using_page`]).
+    pub fn deployments_using(
+        &self,
+        key: &PackageKey,
+        include_history: bool,
+    ) -> Result<Vec<DeploymentHit>> {
+        Ok(self
+            .deployments_using_page(std::slice::from_ref(key), include_history, 0, usize::MAX)?
+            .1)
+    }
+
+    /// The blast radius of several packages (e.g. every version in a range):
+    /// one hit per (document, package), ordered by deployment, document and
+    /// package. Returns the number of hits and the hits in
+    /// `offset..offset + limit`, each with its path deployment → document →
+    /// subject → … → package, read from the shortest-path tree stored at
+    /// ingest; only the returned page is resolved.
+    pub fn deployments_using_page(
+        &self,
+        keys: &[PackageKey],
+        include_history: bool,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(usize, Vec<DeploymentHit>)> {
+        self.using_page(keys, include_history, None, offset, limit)
+    }
+
+    /// As [`Store::deployments_using_page`], for one deployment only: "the
+    /// path from deployment X to the vulnerable package".
+    pub fn paths_in_deployment(
+        &self,
+        deployment: &str,
+        keys: &[PackageKey],
+        include_history: bool,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(usize, Vec<DeploymentHit>)> {
+        self.using_page(keys, include_history, Some(deployment), offset, limit)
+    }
+
+    fn using_page(
+        &self,
+        keys: &[PackageKey],
+        include_history: bool,
+        only: Option<&str>,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(usize, Vec<DeploymentHit>)> {
+        let txn = self.db.begin_read()?;
+        let by_key = txn.open_table(PACKAGE_BY_KEY)?;
+        let package_docs = txn.open_table(PACKAGE_DOCUMENTS)?;
+        let heads = self.heads()?;
+        let head_table = txn.open_table(DOCUMENT_HEADS)?;
+        let mut late: HashMap<DocumentId, records::DocHead> = HashMap::new();
+        let mut refs: Vec<(&records::DocHead, u32, DocumentId, PackageId, &str)> = Vec::new();
+        let mut pairs: Vec<(DocumentId, PackageId, &str)> = Vec::new();
+        for key in keys {
+            let Some(target) = by_key.get(key.as_str())?.map(|v| v.value()) else {
+                continue;
+            };
+            for entry in package_docs.range((target, 0)..=(target, u64::MAX))? {
+                let doc = entry?.0.value().1;
+                pairs.push((doc, target, key.as_str()));
+                // A document committed after the heads were read is looked up directly.
+                if !heads.contains_key(&doc)
+                    && !late.contains_key(&doc)
+                    && let Some(v) = head_table.get(doc)?
+                {
+                    late.insert(doc, decode(v.value(), "document_heads", &doc.to_string())?);
+                }
+            }
+        }
+        for (doc, target, key) in pairs {
+            let (head, rank) = match heads.get(&doc) {
+                Some((h, r)) => (h, *r),
+                None => match late.get(&doc) {
+                    Some(h) => (h, u32::MAX),
+                    None => continue,
+                },
+            };
+            if (include_history || head.current) && only.is_none_or(|d| d == head.deployment) {
+                refs.push((head, rank, doc, target, key));
+            }
+        }
+        // Documents newer than the ranking (rank MAX) sort by name among themselves.
+        refs.sort_by(|a, b| {
+            (a.1, &a.0.deployment, a.2, a.4).cmp(&(b.1, &b.0.deployment, b.2, b.4))
+        });
+        let total = refs.len();
+        let doc_packages = txn.open_table(DOCUMENT_PACKAGES)?;
+        let packages = txn.open_table(PACKAGES)?;
+        let paths = txn.open_table(DOCUMENT_PATHS)?;
+        let mut key_cache: HashMap<PackageId, String> = HashMap::new();
+        let mut hits = Vec::new();
+        for (head, _, doc_id, target, key) in refs.into_iter().skip(offset).take(limit) {
+            let fact: aibomdb_graph::PackageFact = match doc_packages.get((doc_id, target))? {
+                Some(v) => decode(
+                    v.value(),
+                    "document_packages",
+                    &format!("{doc_id}/{target}"),
+                )?,
+                None => continue,
+            };
+            let mut path = vec![
+                PathStep {
+                    kind: "deployment",
+                    id: head.deployment.clone(),
+                    via: "",
+                },
+                PathStep {
+                    kind: "document",
+                    id: format!("{doc_id} ({})", head.source_path),
+                    via: "has_document",
+                },
+            ];
+            // Walk up the parent pointers to the subject.
+            let mut chain: Vec<(PackageId, &'static str)> = Vec::new();
+            let mut node = target;
+            let mut reached = head.subject_package == Some(target);
+            while !reached && chain.len() < 10_000 {
+                let Some(step) = paths.get((doc_id, node))? else {
+                    break;
+                };
+                let (parent, kind) = step.value();
+                chain.push((
+                    node,
+                    aibomdb_graph::EdgeKind::from_code(kind).map_or("depends_on", |k| k.as_str()),
+                ));
+                node = parent;
+                reached = head.subject_package == Some(node);
+            }
+            match (reached, head.subject_package) {
+                (true, Some(subject)) => {
+                    path.push(PathStep {
+                        kind: "package",
+                        id: package_key_of(subject, &packages, &mut key_cache)?,
+                        via: "describes",
+                    });
+                    for (id, via) in chain.into_iter().rev() {
+                        path.push(PathStep {
+                            kind: "package",
+                            id: package_key_of(id, &packages, &mut key_cache)?,
+                            via,
+                        });
+                    }
+                }
+                _ => path.push(PathStep {
+                    kind: "package",
+                    id: key.to_string(),
+                    via: "lists",
+                }),
+            }
+            hits.push(DeploymentHit {
+                deployment: head.deployment.clone(),
+                document: doc_id,
+                document_path: head.source_path.clone(),
+                current: head.current,
+                package: key.to_string(),
+                direct: fact.direct,
+                scope: fact.scope.map(|s| s.as_str().to_string()),
+                flags: fact.flags,
+                path,
+            });
+        }
+        Ok((total, hits))
+    }
+}

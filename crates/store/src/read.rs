@@ -1,0 +1,311 @@
+//! Reads of documents, deployments and packages by id, key and name.
+
+use std::collections::HashSet;
+
+use aibomdb_graph::PackageKey;
+use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
+
+use crate::tables::*;
+use crate::{
+    DeploymentRecord, DocumentId, DocumentRecord, EdgeRecord, Occurrence, PackageId, PackageRecord,
+    PackageVersion, Result, Stats, Store, decode,
+};
+
+impl Store {
+    pub fn stats(&self) -> Result<Stats> {
+        let txn = self.db.begin_read()?;
+        let documents = txn.open_table(DOCUMENTS)?;
+        let mut current = 0;
+        for entry in documents.iter()? {
+            let (k, v) = entry?;
+            let record: DocumentRecord = decode(v.value(), "documents", &k.value().to_string())?;
+            current += u64::from(record.is_current());
+        }
+        Ok(Stats {
+            deployments: txn.open_table(DEPLOYMENTS)?.len()?,
+            documents: documents.len()?,
+            current_documents: current,
+            packages: txn.open_table(PACKAGES)?.len()?,
+            occurrences: txn.open_table(DOCUMENT_PACKAGES)?.len()?,
+            dependency_edges: txn.open_table(EDGES)?.len()?,
+            file_bytes: std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0),
+        })
+    }
+
+    pub fn document(&self, id: DocumentId) -> Result<Option<DocumentRecord>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(DOCUMENTS)?;
+        table
+            .get(id)?
+            .map(|v| decode(v.value(), "documents", &id.to_string()))
+            .transpose()
+    }
+
+    /// Every document, oldest first.
+    pub fn documents(&self) -> Result<Vec<DocumentRecord>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(DOCUMENTS)?;
+        let mut out = Vec::new();
+        for entry in table.iter()? {
+            let (k, v) = entry?;
+            out.push(decode(v.value(), "documents", &k.value().to_string())?);
+        }
+        Ok(out)
+    }
+
+    /// Whether a deployment of that name exists (one lookup).
+    pub fn has_deployment(&self, name: &str) -> Result<bool> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(DEPLOYMENTS)?;
+        Ok(table.get(name)?.is_some())
+    }
+
+    pub fn deployments(&self) -> Result<Vec<DeploymentRecord>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(DEPLOYMENTS)?;
+        let mut out = Vec::new();
+        for entry in table.iter()? {
+            let (k, v) = entry?;
+            out.push(decode(v.value(), "deployments", k.value())?);
+        }
+        Ok(out)
+    }
+
+    /// Every version of packages called `name` (PEP 503-normalised for PyPI,
+    /// case-insensitive otherwise), optionally in one ecosystem; no counting.
+    pub fn package_records_named(
+        &self,
+        name: &str,
+        ecosystem: Option<&str>,
+    ) -> Result<Vec<PackageRecord>> {
+        let txn = self.db.begin_read()?;
+        let by_name = txn.open_table(PACKAGE_BY_NAME)?;
+        let packages = txn.open_table(PACKAGES)?;
+        let mut out: Vec<PackageRecord> = Vec::new();
+        let mut seen = HashSet::new();
+        for folded in [name.to_lowercase(), aibomdb_graph::pep503_normalise(name)] {
+            if !seen.insert(folded.clone()) {
+                continue;
+            }
+            let prefix = match ecosystem {
+                Some(e) => format!("{folded}\0{}\0", e.to_ascii_lowercase()),
+                None => format!("{folded}\0"),
+            };
+            let end = format!("{prefix}\u{10FFFF}");
+            for entry in by_name.range(prefix.as_str()..end.as_str())? {
+                let id = entry?.1.value();
+                if out.iter().any(|p| p.id == id) {
+                    continue;
+                }
+                if let Some(v) = packages.get(id)? {
+                    out.push(decode(v.value(), "packages", &id.to_string())?);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Packages whose name starts with `prefix` (case-insensitive), at most `limit`.
+    pub fn packages_with_name_prefix(
+        &self,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<Vec<PackageRecord>> {
+        let txn = self.db.begin_read()?;
+        let by_name = txn.open_table(PACKAGE_BY_NAME)?;
+        let packages = txn.open_table(PACKAGES)?;
+        let start = prefix.to_lowercase();
+        let end = format!("{start}\u{10FFFF}");
+        let mut out = Vec::new();
+        for entry in by_name.range(start.as_str()..end.as_str())?.take(limit) {
+            let id = entry?.1.value();
+            if let Some(v) = packages.get(id)? {
+                out.push(decode(v.value(), "packages", &id.to_string())?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The Package→Package edges one document states.
+    pub fn document_edges(
+        &self,
+        document: DocumentId,
+    ) -> Result<Vec<(PackageId, PackageId, EdgeRecord)>> {
+        let txn = self.db.begin_read()?;
+        let edges = txn.open_table(EDGES)?;
+        let mut out = Vec::new();
+        for e in edges.range((document, 0, 0)..=(document, u64::MAX, u64::MAX))? {
+            let (k, v) = e?;
+            let (_, from, to) = k.value();
+            out.push((
+                from,
+                to,
+                decode(v.value(), "edges", &format!("{document}/{from}/{to}"))?,
+            ));
+        }
+        Ok(out)
+    }
+
+    pub fn package_by_id(&self, id: PackageId) -> Result<Option<PackageRecord>> {
+        let txn = self.db.begin_read()?;
+        let packages = txn.open_table(PACKAGES)?;
+        packages
+            .get(id)?
+            .map(|v| decode(v.value(), "packages", &id.to_string()))
+            .transpose()
+    }
+
+    pub fn package(&self, key: &PackageKey) -> Result<Option<PackageRecord>> {
+        let txn = self.db.begin_read()?;
+        let by_key = txn.open_table(PACKAGE_BY_KEY)?;
+        let Some(id) = by_key.get(key.as_str())?.map(|v| v.value()) else {
+            return Ok(None);
+        };
+        let packages = txn.open_table(PACKAGES)?;
+        packages
+            .get(id)?
+            .map(|v| decode(v.value(), "packages", &id.to_string()))
+            .transpose()
+    }
+
+    /// Every version of packages called `name` (PEP 503-normalised for PyPI,
+    /// case-insensitive otherwise), optionally in one ecosystem, with the
+    /// deployments whose current documents list each version.
+    pub fn packages_named(
+        &self,
+        name: &str,
+        ecosystem: Option<&str>,
+    ) -> Result<Vec<PackageVersion>> {
+        let records = self.package_records_named(name, ecosystem)?;
+        let txn = self.db.begin_read()?;
+        let package_docs = txn.open_table(PACKAGE_DOCUMENTS)?;
+        let documents = txn.open_table(DOCUMENTS)?;
+        let mut out = Vec::with_capacity(records.len());
+        for package in records {
+            let mut docs = 0;
+            let mut deployments = Vec::new();
+            for d in documents_listing(&package_docs, &documents, package.id)? {
+                if d.is_current() {
+                    docs += 1;
+                    if !deployments.contains(&d.deployment) {
+                        deployments.push(d.deployment);
+                    }
+                }
+            }
+            deployments.sort();
+            out.push(PackageVersion {
+                package,
+                documents: docs,
+                deployments,
+            });
+        }
+        Ok(out)
+    }
+
+    /// What `document` said about `package`.
+    /// Documents (current or not) that list the package.
+    pub fn package_document_ids(&self, package: PackageId) -> Result<Vec<DocumentId>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(PACKAGE_DOCUMENTS)?;
+        let mut out = Vec::new();
+        for entry in table.range((package, 0)..=(package, u64::MAX))? {
+            out.push(entry?.0.value().1);
+        }
+        Ok(out)
+    }
+
+    pub fn occurrence(
+        &self,
+        document: DocumentId,
+        package: PackageId,
+    ) -> Result<Option<Occurrence>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(DOCUMENT_PACKAGES)?;
+        table
+            .get((document, package))?
+            .map(|v| {
+                Ok(Occurrence {
+                    document,
+                    package,
+                    fact: decode(
+                        v.value(),
+                        "document_packages",
+                        &format!("{document}/{package}"),
+                    )?,
+                })
+            })
+            .transpose()
+    }
+
+    /// All packages one document lists, with what it said about each.
+    pub fn document_packages(
+        &self,
+        document: DocumentId,
+    ) -> Result<Vec<(PackageRecord, Occurrence)>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(DOCUMENT_PACKAGES)?;
+        let packages = txn.open_table(PACKAGES)?;
+        let mut out = Vec::new();
+        for entry in table.range((document, 0)..=(document, u64::MAX))? {
+            let (k, v) = entry?;
+            let (_, package) = k.value();
+            let Some(p) = packages.get(package)? else {
+                continue;
+            };
+            out.push((
+                decode(p.value(), "packages", &package.to_string())?,
+                Occurrence {
+                    document,
+                    package,
+                    fact: decode(
+                        v.value(),
+                        "document_packages",
+                        &format!("{document}/{package}"),
+                    )?,
+                },
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Document ids of a deployment, oldest first (history included).
+    /// The current documents of `deployment` (one per slot), from its record:
+    /// no other deployment's rows are read.
+    pub fn current_documents(&self, deployment: &str) -> Result<Vec<DocumentId>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(DEPLOYMENTS)?;
+        let Some(v) = table.get(deployment)? else {
+            return Ok(Vec::new());
+        };
+        let record: DeploymentRecord = decode(v.value(), "deployments", deployment)?;
+        let mut ids: Vec<DocumentId> = record.current.into_iter().map(|(_, id)| id).collect();
+        ids.sort_unstable();
+        Ok(ids)
+    }
+
+    pub fn deployment_documents(&self, deployment: &str) -> Result<Vec<DocumentId>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(DEPLOYMENT_DOCUMENTS)?;
+        let mut out = Vec::new();
+        for entry in table.range((deployment, 0)..=(deployment, u64::MAX))? {
+            out.push(entry?.0.value().1);
+        }
+        Ok(out)
+    }
+}
+
+/// The documents that list `package`, in id order.
+fn documents_listing(
+    package_docs: &impl ReadableTable<(u64, u64), ()>,
+    documents: &impl ReadableTable<u64, &'static [u8]>,
+    package: PackageId,
+) -> Result<Vec<DocumentRecord>> {
+    let mut out = Vec::new();
+    for entry in package_docs.range((package, 0)..=(package, u64::MAX))? {
+        let doc_id = entry?.0.value().1;
+        if let Some(d) = documents.get(doc_id)? {
+            out.push(decode(d.value(), "documents", &doc_id.to_string())?);
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,771 @@
+//! The write path: documents in group commits (their packages, occurrences,
+//! edges, path trees, matches and events in one transaction), and the removal
+//! of a deployment.
+
+use std::collections::{HashMap, HashSet};
+
+use aibomdb_graph::{DocumentFacts, PackageKey, Purl};
+use petgraph::graphmap::DiGraphMap;
+use redb::ReadableTable;
+
+use crate::records::{self, LookupName, MatchRecord};
+use crate::tables::*;
+use crate::{
+    DeploymentRecord, DocumentId, DocumentRecord, EdgeRecord, IngestOutcome, PackageId,
+    PackageRecord, Result, Store, advisories, decode, digests, encode, has_table, hex, notify,
+    releases, unix_now,
+};
+
+/// A document ready to be written: the importer's facts plus where they came from.
+#[derive(Debug, Clone)]
+pub struct NewDocument {
+    pub deployment: String,
+    pub source_path: String,
+    pub sha256: [u8; 32],
+    pub size: u64,
+    pub facts: DocumentFacts,
+    /// Per package (aligned with `facts.packages`; shorter means none): how
+    /// advisories name it.
+    pub lookup_names: Vec<Vec<LookupName>>,
+    /// Per package: its advisory matches, computed before the write so that
+    /// they land in the document's own transaction (`package` is filled in).
+    pub matches: Vec<Vec<MatchRecord>>,
+    /// Rows computed ahead of the write ([`NewDocument::encode_rows`]); the
+    /// writer computes them itself when `None`.
+    pub rows: Option<EncodedRows>,
+}
+
+/// The parts of a document's rows that need no store access: each package
+/// fact encoded, and the shortest-path tree from the subject. Computing them
+/// on the parser threads takes that work off the single writer.
+#[derive(Debug, Clone, Default)]
+pub struct EncodedRows {
+    facts: Vec<Vec<u8>>,
+    /// (node, parent, edge kind code) by package index.
+    tree: Vec<(usize, usize, u8)>,
+}
+
+impl NewDocument {
+    /// Fills [`NewDocument::rows`]; call it off the writer thread.
+    pub fn encode_rows(&mut self) {
+        let facts = self
+            .facts
+            .packages
+            .iter()
+            .map(|f| {
+                let mut buf = Vec::new();
+                encode(f, &mut buf);
+                buf
+            })
+            .collect();
+        self.rows = Some(EncodedRows {
+            facts,
+            tree: tree_rows(&self.facts),
+        });
+    }
+}
+
+/// The path tree by package index, from the subject (empty without one).
+fn tree_rows(facts: &DocumentFacts) -> Vec<(usize, usize, u8)> {
+    match facts.subject.as_ref().and_then(|s| s.package) {
+        Some(root) => path_tree(facts, root)
+            .into_iter()
+            .map(|(node, (parent, kind))| (node, parent, kind.code()))
+            .collect(),
+        None => Vec::new(),
+    }
+}
+
+/// What one group commit has already looked up or written, so that the
+/// packages its documents share are resolved once.
+#[derive(Default)]
+struct GroupCache {
+    /// Package key → node id.
+    ids: HashMap<String, PackageId>,
+    /// (package, advisory lookup name) pairs already recorded.
+    lookup: std::collections::HashSet<(PackageId, LookupName)>,
+    /// (package, document) rows, written sorted once the group's documents are.
+    package_docs: Vec<(PackageId, DocumentId)>,
+    /// Events the group's documents cause, when someone listens (`notify.rs`).
+    events: Option<Vec<notify::MatchEvent>>,
+}
+
+impl Store {
+    /// Writes one document, its packages and edges in one durable transaction.
+    ///
+    /// Identical bytes already held by the same deployment are a no-op. A
+    /// document with the same slot (format family + subject) as a current
+    /// document of the deployment supersedes it; the old one stays as history.
+    pub fn ingest(&self, doc: NewDocument) -> Result<IngestOutcome> {
+        let mut outcomes = self.ingest_batch(std::slice::from_ref(&doc))?;
+        Ok(outcomes.remove(0))
+    }
+
+    /// Writes several documents in one durable transaction (group commit):
+    /// each is written whole, and they become visible and durable together,
+    /// or not at all. One commit (and its fsyncs) for many documents is what
+    /// makes bulk ingest fast: the B-tree pages the documents share are
+    /// written once, not once per document. Outcomes are in input order; a
+    /// later document of the batch sees the earlier ones (identical bytes are
+    /// `Unchanged`, a newer document of the same slot supersedes).
+    pub fn ingest_batch(&self, docs: &[NewDocument]) -> Result<Vec<IngestOutcome>> {
+        if docs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let txn = self.db.begin_write()?;
+        // A store written before the digest index existed gets it filled
+        // from its rows, once, in the first transaction that writes.
+        if !has_table(&txn, "digests")? {
+            digests::backfill(&txn)?;
+        }
+        let mut outcomes = Vec::with_capacity(docs.len());
+        let mut seen = GroupCache::default();
+        if self.events_wanted(&txn)? {
+            seen.events = Some(Vec::new());
+        }
+        for doc in docs {
+            outcomes.push(Self::write_document(&txn, doc, &mut seen)?);
+        }
+        // The package → document index of the whole group, in key order.
+        {
+            let mut package_docs = txn.open_table(PACKAGE_DOCUMENTS)?;
+            seen.package_docs.sort_unstable();
+            for pair in &seen.package_docs {
+                package_docs.insert(*pair, ())?;
+            }
+        }
+        let evented = match seen.events.as_mut() {
+            Some(events) => {
+                notify::append_events(&txn, events)?;
+                !events.is_empty()
+            }
+            None => false,
+        };
+        if outcomes
+            .iter()
+            .all(|o| matches!(o, IngestOutcome::Unchanged { .. }))
+        {
+            // Nothing new: leave the file as it was.
+            txn.abort()?;
+            return Ok(outcomes);
+        }
+        txn.commit()?;
+        self.bump();
+        if evented {
+            self.ring_event_bell();
+        }
+        Ok(outcomes)
+    }
+
+    /// Borrows the document, so that a group whose transaction failed can be
+    /// retried one by one without keeping a copy of every document.
+    fn write_document(
+        txn: &redb::WriteTransaction,
+        doc: &NewDocument,
+        seen: &mut GroupCache,
+    ) -> Result<IngestOutcome> {
+        let NewDocument {
+            deployment,
+            source_path,
+            sha256,
+            size,
+            facts,
+            lookup_names,
+            matches,
+            rows: encoded_rows,
+        } = doc;
+        let mut hash_key = sha256.to_vec();
+        hash_key.extend_from_slice(deployment.as_bytes());
+
+        {
+            let mut by_hash = txn.open_table(DOCUMENT_BY_HASH)?;
+            if let Some(existing) = by_hash.get(hash_key.as_slice())? {
+                return Ok(IngestOutcome::Unchanged {
+                    document: existing.value(),
+                });
+            }
+            let mut meta = txn.open_table(META)?;
+            let doc_id = next_id(&mut meta, "next_document_id")?;
+            by_hash.insert(hash_key.as_slice(), doc_id)?;
+
+            // Packages: find or create the node for each key.
+            let mut packages = txn.open_table(PACKAGES)?;
+            let mut by_key = txn.open_table(PACKAGE_BY_KEY)?;
+            let mut by_name = txn.open_table(PACKAGE_BY_NAME)?;
+            let mut doc_packages = txn.open_table(DOCUMENT_PACKAGES)?;
+            let mut model_nodes = txn.open_table(MODEL_NODES)?;
+            let mut ids: Vec<PackageId> = Vec::with_capacity(facts.packages.len());
+            let mut rows: Vec<(PackageId, std::borrow::Cow<[u8]>)> =
+                Vec::with_capacity(facts.packages.len());
+            let mut new_packages = 0;
+            let mut digest_rows: Vec<(String, PackageId, String)> = Vec::new();
+            let mut next_package = meta.get("next_package_id")?.map_or(1, |v| v.value());
+            let mut buf = Vec::new();
+            for fact in &facts.packages {
+                let Some(key) = fact.key.as_ref() else {
+                    ids.push(0);
+                    continue;
+                };
+                let existing = match seen.ids.get(key.as_str()) {
+                    Some(&id) => Some(id),
+                    None => by_key.get(key.as_str())?.map(|v| v.value()),
+                };
+                let id = match existing {
+                    Some(id) => id,
+                    None => {
+                        let id = next_package;
+                        next_package += 1;
+                        new_packages += 1;
+                        let record = package_record(id, key);
+                        buf.clear();
+                        encode(&record, &mut buf);
+                        packages.insert(id, buf.as_slice())?;
+                        by_key.insert(key.as_str(), id)?;
+                        by_name.insert(name_index_key(&record).as_str(), id)?;
+                        id
+                    }
+                };
+                if !seen.ids.contains_key(key.as_str()) {
+                    seen.ids.insert(key.as_str().to_string(), id);
+                }
+                let encoded = match encoded_rows.as_ref().and_then(|r| r.facts.get(ids.len())) {
+                    Some(bytes) => std::borrow::Cow::Borrowed(bytes.as_slice()),
+                    None => {
+                        let mut bytes = Vec::new();
+                        encode(fact, &mut bytes);
+                        std::borrow::Cow::Owned(bytes)
+                    }
+                };
+                ids.push(id);
+                rows.push((id, encoded));
+                seen.package_docs.push((id, doc_id));
+                // Models and datasets by what the importer made of them, or
+                // by the component type an SBOM gave.
+                let node =
+                    fact.model
+                        .as_ref()
+                        .map(|m| m.node.as_str())
+                        .or(match fact.kind.as_deref() {
+                            Some("machine-learning-model") => Some("model"),
+                            Some("data") => Some("dataset"),
+                            _ => None,
+                        });
+                if let Some(node) = node {
+                    model_nodes.insert((node, id), ())?;
+                }
+                for (sha, path) in digests::entries(fact) {
+                    digest_rows.push((sha, id, path));
+                }
+            }
+            meta.insert("next_package_id", next_package)?;
+            // In key order: a B-tree takes sorted inserts far faster than
+            // random ones (the pages stay hot). Stable, so a package listed
+            // twice keeps its last occurrence, as before.
+            rows.sort_by_key(|(id, _)| *id);
+            for (id, encoded) in &rows {
+                doc_packages.insert((doc_id, *id), encoded.as_ref())?;
+            }
+            if !digest_rows.is_empty() {
+                let mut index = txn.open_table(DIGESTS)?;
+                for (sha, id, path) in &digest_rows {
+                    index.insert((sha.as_str(), *id, doc_id), path.as_str())?;
+                }
+            }
+
+            // Advisory lookup names and matches of this document's packages.
+            let mut package_keys = txn.open_table(PACKAGE_KEYS)?;
+            for (i, names) in lookup_names.iter().enumerate() {
+                let Some(&id) = ids.get(i).filter(|id| **id != 0) else {
+                    continue;
+                };
+                for name in names {
+                    // Most packages recur across a group's documents with
+                    // the same names: each (package, name) is checked once.
+                    if !seen.lookup.insert((id, name.clone())) {
+                        continue;
+                    }
+                    let mut list: Vec<LookupName> =
+                        match package_keys.get((name.key.as_str(), id))? {
+                            Some(v) => decode(v.value(), "package_keys", &name.key)?,
+                            None => Vec::new(),
+                        };
+                    if !list.contains(name) {
+                        list.push(name.clone());
+                        buf.clear();
+                        encode(&list, &mut buf);
+                        package_keys.insert((name.key.as_str(), id), buf.as_slice())?;
+                    }
+                }
+            }
+            let mut match_table = txn.open_table(MATCHES)?;
+            let mut by_advisory = txn.open_table(MATCHES_BY_ADVISORY)?;
+            for (i, found) in matches.iter().enumerate() {
+                let Some(&id) = ids.get(i).filter(|id| **id != 0) else {
+                    continue;
+                };
+                for m in found {
+                    buf.clear();
+                    encode(&advisories::StoredMatch::of(m), &mut buf);
+                    match_table.insert((id, m.advisory.as_str()), buf.as_slice())?;
+                    by_advisory.insert((m.advisory.as_str(), id), ())?;
+                }
+            }
+
+            let mut edges = txn.open_table(EDGES)?;
+            let mut edges_rev = txn.open_table(EDGES_REVERSE)?;
+            let mut edge_count = 0;
+            // `finish` sorted the edges, so the kinds one document states
+            // between the same two nodes are adjacent: one row each pair.
+            let mut pending: Option<((u64, u64), EdgeRecord)> = None;
+            let mut edge_rows: Vec<((u64, u64), Vec<u8>)> = Vec::new();
+            let mut write =
+                |pair: (u64, u64), record: &EdgeRecord, _: &mut Vec<u8>| -> Result<()> {
+                    let mut encoded = Vec::new();
+                    encode(record, &mut encoded);
+                    edge_rows.push((pair, encoded));
+                    // Only lineage is walked backwards (`lineage_to`): plain
+                    // dependencies need no reverse row, which saves a
+                    // B-tree insert per package occurrence.
+                    if record.kinds().any(|k| k.is_lineage()) {
+                        edges_rev.insert((pair.1, pair.0, doc_id), ())?;
+                    }
+                    Ok(())
+                };
+            for e in &facts.dependencies {
+                let pair = (ids[e.from], ids[e.to]);
+                if pair.0 == 0 || pair.1 == 0 {
+                    continue;
+                }
+                match pending.as_mut() {
+                    Some((p, r)) if *p == pair => {
+                        if !r.kinds().any(|k| k == e.kind) {
+                            r.also.push(e.kind);
+                        }
+                    }
+                    _ => {
+                        if let Some((p, r)) = pending.take() {
+                            write(p, &r, &mut buf)?;
+                        }
+                        edge_count += 1;
+                        pending = Some((
+                            pair,
+                            EdgeRecord {
+                                kind: e.kind,
+                                scope: e.scope,
+                                marker: e.marker.clone(),
+                                via_extra: e.via_extra.clone(),
+                                also: Vec::new(),
+                            },
+                        ));
+                    }
+                }
+            }
+            if let Some((p, r)) = pending.take() {
+                write(p, &r, &mut buf)?;
+            }
+            edge_rows.sort_by_key(|(pair, _)| *pair);
+            for ((from, to), encoded) in &edge_rows {
+                edges.insert((doc_id, *from, *to), encoded.as_slice())?;
+            }
+
+            // The shortest-path tree from the subject (BFS in petgraph over this
+            // document's edges): a blast-radius path is then a walk up parent
+            // pointers, not a graph search per query.
+            if facts.subject.as_ref().and_then(|s| s.package).is_some() {
+                let mut paths = txn.open_table(DOCUMENT_PATHS)?;
+                let computed;
+                let by_index = match encoded_rows.as_ref() {
+                    Some(r) => &r.tree,
+                    None => {
+                        computed = tree_rows(facts);
+                        &computed
+                    }
+                };
+                let mut tree: Vec<(u64, (u64, u8))> = by_index
+                    .iter()
+                    .map(|&(node, parent, kind)| (ids[node], (ids[parent], kind)))
+                    .filter(|(node, (parent, _))| *node != 0 && *parent != 0)
+                    .collect();
+                tree.sort_by_key(|(node, _)| *node);
+                for (node, step) in tree {
+                    paths.insert((doc_id, node), step)?;
+                }
+            }
+
+            // Deployment and supersession.
+            let slot = slot_of(facts, source_path);
+            let now = unix_now();
+            let mut deployments = txn.open_table(DEPLOYMENTS)?;
+            let mut deployment_record = match deployments.get(deployment.as_str())? {
+                Some(v) => decode::<DeploymentRecord>(v.value(), "deployments", deployment)?,
+                None => DeploymentRecord {
+                    name: deployment.clone(),
+                    created_at: now,
+                    current: Vec::new(),
+                },
+            };
+            let mut documents = txn.open_table(DOCUMENTS)?;
+            let superseded = match deployment_record
+                .current
+                .iter_mut()
+                .find(|(s, _)| *s == slot)
+            {
+                Some((_, current)) => {
+                    let old_id = *current;
+                    *current = doc_id;
+                    let old = documents
+                        .get(old_id)?
+                        .map(|v| {
+                            decode::<DocumentRecord>(v.value(), "documents", &old_id.to_string())
+                        })
+                        .transpose()?;
+                    if let Some(mut old) = old {
+                        old.superseded_by = Some(doc_id);
+                        buf.clear();
+                        encode(&old, &mut buf);
+                        documents.insert(old_id, buf.as_slice())?;
+                        buf.clear();
+                        encode(&head_of(&old), &mut buf);
+                        txn.open_table(DOCUMENT_HEADS)?
+                            .insert(old_id, buf.as_slice())?;
+                    }
+                    Some(old_id)
+                }
+                None => {
+                    deployment_record.current.push((slot.clone(), doc_id));
+                    None
+                }
+            };
+            if let Some(events) = seen.events.as_mut() {
+                // The events read these tables: redb opens a table once per
+                // transaction at a time.
+                drop((packages, doc_packages, match_table));
+                let others: Vec<DocumentId> = deployment_record
+                    .current
+                    .iter()
+                    .map(|(_, d)| *d)
+                    .filter(|d| *d != doc_id)
+                    .collect();
+                events.extend(notify::events_for_supersession(
+                    txn, deployment, &others, superseded, doc_id, now,
+                )?);
+            }
+            buf.clear();
+            encode(&deployment_record, &mut buf);
+            deployments.insert(deployment.as_str(), buf.as_slice())?;
+            txn.open_table(DEPLOYMENT_DOCUMENTS)?
+                .insert((deployment.as_str(), doc_id), ())?;
+
+            // VEX statements, filed under every id they answer to.
+            let mut vex_table = txn.open_table(VEX_STATEMENTS)?;
+            for (index, statement) in facts.vex.iter().enumerate() {
+                buf.clear();
+                encode(statement, &mut buf);
+                for id in statement.identifiers() {
+                    vex_table.insert((id.as_str(), doc_id, index as u32), buf.as_slice())?;
+                }
+            }
+            if let Some(serial) = facts.serial.as_deref().filter(|s| !s.trim().is_empty()) {
+                txn.open_table(DOCUMENT_BY_SERIAL)?.insert(
+                    (aibomdb_graph::normalise_serial(serial).as_str(), doc_id),
+                    (),
+                )?;
+            }
+
+            let subject_package = facts
+                .subject
+                .as_ref()
+                .and_then(|s| s.package)
+                .and_then(|i| ids.get(i).copied())
+                .filter(|id| *id != 0);
+            // Components, not counting the subject's own node.
+            let package_count = ids.iter().filter(|id| **id != 0).count() as u64
+                - u64::from(subject_package.is_some());
+            let record = DocumentRecord {
+                id: doc_id,
+                deployment: deployment.clone(),
+                format: facts.format,
+                spec_version: facts.spec_version.clone(),
+                tools: facts.tools.clone(),
+                serial: facts.serial.clone(),
+                created: facts.created.clone(),
+                subject: facts.subject.clone(),
+                subject_package,
+                source_path: source_path.clone(),
+                sha256: hex(sha256),
+                size: *size,
+                ingested_at: now,
+                supersedes: superseded,
+                superseded_by: None,
+                slot,
+                package_count,
+                entries: facts.entries_read as u64,
+                edge_count,
+                vex_statements: facts.vex.len() as u64,
+                skipped: facts.skipped.clone(),
+                warnings: facts.warnings.clone(),
+            };
+            buf.clear();
+            encode(&record, &mut buf);
+            documents.insert(doc_id, buf.as_slice())?;
+            buf.clear();
+            encode(&head_of(&record), &mut buf);
+            txn.open_table(DOCUMENT_HEADS)?
+                .insert(doc_id, buf.as_slice())?;
+            Ok(IngestOutcome::Ingested {
+                document: doc_id,
+                packages: package_count,
+                new_packages,
+                edges: edge_count,
+                superseded,
+            })
+        }
+    }
+
+    /// Removes a deployment and everything its documents stated (packages
+    /// lists, edges, VEX statements, history), in one transaction. Package and
+    /// advisory nodes stay: other deployments may share them, and a package no
+    /// document lists appears in no answer. Returns false when there was no
+    /// such deployment.
+    pub fn delete_deployment(&self, name: &str) -> Result<bool> {
+        let txn = self.db.begin_write()?;
+        if !has_table(&txn, "digests")? {
+            digests::backfill(&txn)?;
+        }
+        {
+            let mut deployments = txn.open_table(DEPLOYMENTS)?;
+            if deployments.remove(name)?.is_none() {
+                return Ok(false);
+            }
+            // Its releases and observations go with it: a deployment created
+            // again under the same name starts with none.
+            releases::delete_of(&txn, name)?;
+            let mut dep_docs = txn.open_table(DEPLOYMENT_DOCUMENTS)?;
+            let mut doc_ids = Vec::new();
+            for entry in dep_docs.range((name, 0)..=(name, u64::MAX))? {
+                doc_ids.push(entry?.0.value().1);
+            }
+            for id in &doc_ids {
+                dep_docs.remove((name, *id))?;
+            }
+            let mut documents = txn.open_table(DOCUMENTS)?;
+            let mut by_hash = txn.open_table(DOCUMENT_BY_HASH)?;
+            let mut by_serial = txn.open_table(DOCUMENT_BY_SERIAL)?;
+            let mut doc_packages = txn.open_table(DOCUMENT_PACKAGES)?;
+            let mut package_docs = txn.open_table(PACKAGE_DOCUMENTS)?;
+            let mut edges = txn.open_table(EDGES)?;
+            let mut edges_rev = txn.open_table(EDGES_REVERSE)?;
+            let mut vex = txn.open_table(VEX_STATEMENTS)?;
+            let mut heads = txn.open_table(DOCUMENT_HEADS)?;
+            let mut paths = txn.open_table(DOCUMENT_PATHS)?;
+            for &doc_id in &doc_ids {
+                heads.remove(doc_id)?;
+                let mut tree = Vec::new();
+                for entry in paths.range((doc_id, 0)..=(doc_id, u64::MAX))? {
+                    tree.push(entry?.0.value());
+                }
+                for k in tree {
+                    paths.remove(k)?;
+                }
+                let Some(record) = documents.remove(doc_id)? else {
+                    continue;
+                };
+                let record: DocumentRecord =
+                    decode(record.value(), "documents", &doc_id.to_string())?;
+                let mut hash_key = unhex(&record.sha256);
+                hash_key.extend_from_slice(name.as_bytes());
+                by_hash.remove(hash_key.as_slice())?;
+                if let Some(serial) = record.serial.as_deref() {
+                    by_serial.remove((aibomdb_graph::normalise_serial(serial).as_str(), doc_id))?;
+                }
+                let mut packages = Vec::new();
+                for entry in doc_packages.range((doc_id, 0)..=(doc_id, u64::MAX))? {
+                    packages.push(entry?.0.value().1);
+                }
+                let mut index = txn.open_table(DIGESTS)?;
+                for p in packages {
+                    if let Some(row) = doc_packages.remove((doc_id, p))? {
+                        let fact: aibomdb_graph::PackageFact =
+                            decode(row.value(), "document_packages", &format!("{doc_id}/{p}"))?;
+                        for (sha, _) in digests::entries(&fact) {
+                            index.remove((sha.as_str(), p, doc_id))?;
+                        }
+                    }
+                    package_docs.remove((p, doc_id))?;
+                }
+                let mut doc_edges = Vec::new();
+                for entry in edges.range((doc_id, 0, 0)..=(doc_id, u64::MAX, u64::MAX))? {
+                    doc_edges.push(entry?.0.value());
+                }
+                for (d, from, to) in doc_edges {
+                    edges.remove((d, from, to))?;
+                    edges_rev.remove((to, from, d))?;
+                }
+            }
+            // Statements are keyed by id first; a scan finds this deployment's.
+            let doomed: HashSet<u64> = doc_ids.iter().copied().collect();
+            let mut vex_keys = Vec::new();
+            for entry in vex.iter()? {
+                let (k, _) = entry?;
+                let (id, doc, index) = k.value();
+                if doomed.contains(&doc) {
+                    vex_keys.push((id.to_string(), doc, index));
+                }
+            }
+            for (id, doc, index) in vex_keys {
+                vex.remove((id.as_str(), doc, index))?;
+            }
+        }
+        txn.commit()?;
+        self.bump();
+        Ok(true)
+    }
+}
+
+fn next_id(meta: &mut redb::Table<&str, u64>, name: &str) -> Result<u64> {
+    let id = meta.get(name)?.map_or(1, |v| v.value());
+    meta.insert(name, id + 1)?;
+    Ok(id)
+}
+
+fn package_record(id: PackageId, key: &PackageKey) -> PackageRecord {
+    let purl = Purl::parse(key.as_str()).ok();
+    PackageRecord {
+        id,
+        key: key.as_str().to_string(),
+        ecosystem: key.ty().to_string(),
+        namespace: purl.as_ref().and_then(|p| p.namespace.clone()),
+        name: purl.as_ref().map(|p| p.name.clone()).unwrap_or_default(),
+        version: key.version(),
+    }
+}
+
+/// `name\0ecosystem\0namespace\0version`, name folded to lower case so that a
+/// search by name alone is one range scan.
+fn name_index_key(p: &PackageRecord) -> String {
+    format!(
+        "{}\0{}\0{}\0{}",
+        p.name.to_lowercase(),
+        p.ecosystem,
+        p.namespace.as_deref().unwrap_or(""),
+        p.version.as_deref().unwrap_or("")
+    )
+}
+
+/// What a new document replaces: one of the same format, made by the same
+/// tool, describing the same subject (container tags and versions stripped);
+/// or the same file path when the document names no subject. Documents from
+/// different tools for one deployment are parallel evidence, not successors.
+fn slot_of(facts: &DocumentFacts, source_path: &str) -> String {
+    let tool = facts
+        .tools
+        .first()
+        .map_or_else(|| "-".to_string(), |t| t.name.to_lowercase());
+    let subject = facts
+        .subject
+        .as_ref()
+        .map(|s| s.name.trim())
+        .filter(|s| !s.is_empty())
+        .map(strip_tag);
+    match subject {
+        Some(s) => format!("{}/{tool}/{s}", facts.format.as_str()),
+        None => format!("{}/{tool}/file:{source_path}", facts.format.as_str()),
+    }
+}
+
+/// `alpine:3.16@sha256:…` → `alpine`; `registry:5000/app:1` → `registry:5000/app`.
+/// syft 0.57 names SPDX documents `registry/repo-<tag>` (`k8s.gcr.io/kube-apiserver-v1.24.1`,
+/// `…/alpine-latest`): for image references a version-like `-<tag>` suffix goes too.
+fn strip_tag(name: &str) -> String {
+    let name = name.split('@').next().unwrap_or(name);
+    let last_slash = name.rfind('/').map_or(0, |i| i + 1);
+    let name = match name[last_slash..].rfind(':') {
+        Some(i) => &name[..last_slash + i],
+        None => name,
+    };
+    if last_slash > 0
+        && let Some(dash) = name[last_slash..].rfind('-')
+    {
+        let tag = &name[last_slash + dash + 1..];
+        let digits = tag.strip_prefix('v').unwrap_or(tag);
+        let version_like = digits.starts_with(|c: char| c.is_ascii_digit())
+            && digits.chars().all(|c| c.is_ascii_digit() || c == '.');
+        if tag == "latest" || version_like {
+            return name[..last_slash + dash].to_string();
+        }
+    }
+    name.to_string()
+}
+
+fn head_of(d: &DocumentRecord) -> records::DocHead {
+    records::DocHead {
+        deployment: d.deployment.clone(),
+        current: d.is_current(),
+        subject_package: d.subject_package,
+        source_path: d.source_path.clone(),
+    }
+}
+
+/// Breadth-first from `root` over the document's edges: for every reachable
+/// package, the parent on one shortest path and the kind of the edge.
+fn path_tree(
+    facts: &DocumentFacts,
+    root: usize,
+) -> HashMap<usize, (usize, aibomdb_graph::EdgeKind)> {
+    let mut graph: DiGraphMap<usize, aibomdb_graph::EdgeKind> = DiGraphMap::new();
+    for e in &facts.dependencies {
+        // `finish` sorted the edges: depends_on before contains for a pair.
+        if !graph.contains_edge(e.from, e.to) {
+            graph.add_edge(e.from, e.to, e.kind);
+        }
+    }
+    let mut parents = HashMap::new();
+    if !graph.contains_node(root) {
+        return parents;
+    }
+    let mut queue = std::collections::VecDeque::from([root]);
+    let mut seen = HashSet::from([root]);
+    while let Some(n) = queue.pop_front() {
+        for (_, next, kind) in graph.edges(n) {
+            if seen.insert(next) {
+                parents.insert(next, (n, *kind));
+                queue.push_back(next);
+            }
+        }
+    }
+    parents
+}
+
+fn unhex(text: &str) -> Vec<u8> {
+    (0..text.len() / 2)
+        .filter_map(|i| u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_are_stripped_from_subjects() {
+        assert_eq!(strip_tag("alpine:3.16"), "alpine");
+        assert_eq!(
+            strip_tag("registry:5000/app:1.2@sha256:ab"),
+            "registry:5000/app"
+        );
+        assert_eq!(strip_tag("a-finetune"), "a-finetune");
+        assert_eq!(
+            strip_tag("k8s.gcr.io/kube-apiserver-v1.24.1"),
+            "k8s.gcr.io/kube-apiserver"
+        );
+        assert_eq!(
+            strip_tag("example.com/library/alpine-latest"),
+            "example.com/library/alpine"
+        );
+        assert_eq!(
+            strip_tag("example.com/team/my-app"),
+            "example.com/team/my-app"
+        );
+        assert_eq!(strip_tag("python-3"), "python-3");
+    }
+}
