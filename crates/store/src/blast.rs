@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use aibomdb_graph::PackageKey;
 use redb::{ReadableDatabase, ReadableTable};
 
+use crate::occurrences::{self, DocRows};
 use crate::records::{self, DeploymentHit, PathStep};
 use crate::tables::*;
 use crate::{DocumentId, PackageId, PackageRecord, Result, Store, decode};
@@ -112,7 +113,7 @@ impl Store {
     ) -> Result<(usize, Vec<DeploymentHit>)> {
         let txn = self.db.begin_read()?;
         let by_key = txn.open_table(PACKAGE_BY_KEY)?;
-        let package_docs = txn.open_table(PACKAGE_DOCUMENTS)?;
+        let postings = txn.open_table(POSTINGS)?;
         let heads = self.heads()?;
         let head_table = txn.open_table(DOCUMENT_HEADS)?;
         let mut late: HashMap<DocumentId, records::DocHead> = HashMap::new();
@@ -122,8 +123,7 @@ impl Store {
             let Some(target) = by_key.get(key.as_str())?.map(|v| v.value()) else {
                 continue;
             };
-            for entry in package_docs.range((target, 0)..=(target, u64::MAX))? {
-                let doc = entry?.0.value().1;
+            for doc in occurrences::documents_of(&postings, target)? {
                 pairs.push((doc, target, key.as_str()));
                 // A document committed after the heads were read is looked up directly.
                 if !heads.contains_key(&doc)
@@ -151,20 +151,24 @@ impl Store {
             (a.1, &a.0.deployment, a.2, a.4).cmp(&(b.1, &b.0.deployment, b.2, b.4))
         });
         let total = refs.len();
-        let doc_packages = txn.open_table(DOCUMENT_PACKAGES)?;
+        let doc_rows = txn.open_table(DOCUMENT_ROWS)?;
+        let facts = txn.open_table(FACTS)?;
         let packages = txn.open_table(PACKAGES)?;
-        let paths = txn.open_table(DOCUMENT_PATHS)?;
         let mut key_cache: HashMap<PackageId, String> = HashMap::new();
         let mut hits = Vec::new();
+        let mut rows_cache: Option<(DocumentId, DocRows)> = None;
         for (head, _, doc_id, target, key) in refs.into_iter().skip(offset).take(limit) {
-            let fact: aibomdb_graph::PackageFact = match doc_packages.get((doc_id, target))? {
-                Some(v) => decode(
-                    v.value(),
-                    "document_packages",
-                    &format!("{doc_id}/{target}"),
-                )?,
-                None => continue,
+            if rows_cache.as_ref().is_none_or(|(d, _)| *d != doc_id) {
+                rows_cache = occurrences::rows_of(&doc_rows, doc_id)?.map(|r| (doc_id, r));
+            }
+            let Some((_, rows)) = rows_cache.as_ref() else {
+                continue;
             };
+            let Some(position) = rows.position(target) else {
+                continue;
+            };
+            let row = &rows.packages[position];
+            let fact = occurrences::fact_of(&facts, row)?;
             let mut path = vec![
                 PathStep {
                     kind: "deployment",
@@ -179,19 +183,18 @@ impl Store {
             ];
             // Walk up the parent pointers to the subject.
             let mut chain: Vec<(PackageId, &'static str)> = Vec::new();
-            let mut node = target;
             let mut reached = head.subject_package == Some(target);
+            let mut at = position;
             while !reached && chain.len() < 10_000 {
-                let Some(step) = paths.get((doc_id, node))? else {
+                let Some((parent, kind)) = rows.packages[at].parent else {
                     break;
                 };
-                let (parent, kind) = step.value();
                 chain.push((
-                    node,
+                    rows.packages[at].id,
                     aibomdb_graph::EdgeKind::from_code(kind).map_or("depends_on", |k| k.as_str()),
                 ));
-                node = parent;
-                reached = head.subject_package == Some(node);
+                at = parent as usize;
+                reached = head.subject_package == Some(rows.packages[at].id);
             }
             match (reached, head.subject_package) {
                 (true, Some(subject)) => {

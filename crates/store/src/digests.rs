@@ -2,10 +2,10 @@
 //! subjects bind to.
 
 use aibomdb_graph::PackageFact;
-use redb::{ReadableDatabase, ReadableTable};
+use redb::ReadableDatabase;
 
 use crate::tables::*;
-use crate::{DocumentId, PackageId, PackageRecord, Result, Store, decode};
+use crate::{DocumentId, PackageRecord, Result, Store, decode};
 
 /// A node the graph holds under a SHA-256.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,54 +52,15 @@ pub(crate) fn entries(fact: &PackageFact) -> Vec<(String, String)> {
     out
 }
 
-/// Fills the index from the rows a store written before it holds: the
-/// documents of every model node, and of every package whose version is a
-/// `sha256:` digest or whose rows say it is a container.
-pub(crate) fn backfill(txn: &redb::WriteTransaction) -> Result<()> {
-    let mut index = txn.open_table(DIGESTS)?;
-    let doc_packages = txn.open_table(DOCUMENT_PACKAGES)?;
-    let package_docs = txn.open_table(PACKAGE_DOCUMENTS)?;
-    let packages = txn.open_table(PACKAGES)?;
-    let models = txn.open_table(MODEL_NODES)?;
-    let mut candidates: Vec<PackageId> = Vec::new();
-    for entry in models.iter()? {
-        candidates.push(entry?.0.value().1);
-    }
-    for entry in packages.iter()? {
-        let (k, v) = entry?;
-        let record: PackageRecord = decode(v.value(), "packages", &k.value().to_string())?;
-        if record
-            .version
-            .as_deref()
-            .is_some_and(|v| v.starts_with("sha256:"))
-            || record.ecosystem == "oci"
-            || record.ecosystem == "docker"
-        {
-            candidates.push(record.id);
-        }
-    }
-    candidates.sort_unstable();
-    candidates.dedup();
-    for package in candidates {
-        let mut docs = Vec::new();
-        for entry in package_docs.range((package, 0)..=(package, u64::MAX))? {
-            docs.push(entry?.0.value().1);
-        }
-        for doc in docs {
-            let Some(row) = doc_packages.get((doc, package))? else {
-                continue;
-            };
-            let fact: PackageFact = decode(
-                row.value(),
-                "document_packages",
-                &format!("{doc}/{package}"),
-            )?;
-            for (sha, path) in entries(&fact) {
-                index.insert((sha.as_str(), package, doc), path.as_str())?;
-            }
-        }
-    }
-    Ok(())
+/// Whether a package may have digest rows: the packages a store written
+/// before the index existed is searched for (`migrate.rs`).
+pub(crate) fn is_digest_candidate(record: &PackageRecord) -> bool {
+    record
+        .version
+        .as_deref()
+        .is_some_and(|v| v.starts_with("sha256:"))
+        || record.ecosystem == "oci"
+        || record.ecosystem == "docker"
 }
 
 impl Store {
@@ -200,20 +161,6 @@ mod tests {
         assert_eq!(hits.len(), 1);
         assert_eq!(hits[0].path, None);
         assert!(store.by_sha256(&"ef".repeat(32)).unwrap().is_empty());
-
-        // A store written before the index: the first write fills it.
-        {
-            let txn = store.db.begin_write().unwrap();
-            txn.delete_table(crate::tables::DIGESTS).unwrap();
-            txn.commit().unwrap();
-        }
-        store.bump();
-        assert!(store.by_sha256(&file).unwrap().is_empty());
-        store
-            .ingest(doc("e", 2, vec![fact("pkg:pypi/y@1")]))
-            .unwrap();
-        assert_eq!(store.by_sha256(&file).unwrap().len(), 1);
-        assert_eq!(store.by_sha256(&image).unwrap().len(), 1);
 
         // Deleting the deployment takes its rows out of the index.
         assert!(store.delete_deployment("d").unwrap());

@@ -42,9 +42,10 @@ impl Store {
         fold(&txn, DOCUMENT_BY_HASH, &mut h)?;
         fold(&txn, DEPLOYMENTS, &mut h)?;
         fold(&txn, DEPLOYMENT_DOCUMENTS, &mut h)?;
-        fold(&txn, DOCUMENT_PACKAGES, &mut h)?;
-        fold(&txn, PACKAGE_DOCUMENTS, &mut h)?;
-        fold(&txn, EDGES, &mut h)?;
+        fold(&txn, DOCUMENT_ROWS, &mut h)?;
+        fold(&txn, FACTS, &mut h)?;
+        fold(&txn, FACT_BY_HASH, &mut h)?;
+        fold(&txn, POSTINGS, &mut h)?;
         fold(&txn, EDGES_REVERSE, &mut h)?;
         fold(&txn, ADVISORIES, &mut h)?;
         fold(&txn, ADVISORY_JSON, &mut h)?;
@@ -56,7 +57,6 @@ impl Store {
         fold(&txn, VEX_STATEMENTS, &mut h)?;
         fold(&txn, DOCUMENT_BY_SERIAL, &mut h)?;
         fold(&txn, DOCUMENT_HEADS, &mut h)?;
-        fold(&txn, DOCUMENT_PATHS, &mut h)?;
         fold(&txn, MODEL_NODES, &mut h)?;
         fold(&txn, APPROVALS, &mut h)?;
         fold(&txn, POLICIES, &mut h)?;
@@ -70,35 +70,18 @@ impl Store {
         Ok(h.finish())
     }
 
-    /// Per-table entry counts, for tests that check nothing was half-written.
-    pub fn table_sizes(&self) -> Result<BTreeMap<&'static str, u64>> {
+    /// Every table with its entry count and the bytes its keys and values
+    /// take (redb's `stored_bytes`, without B-tree metadata and free
+    /// space): where a store's size goes.
+    pub fn table_sizes(&self) -> Result<BTreeMap<String, (u64, u64)>> {
+        use redb::TableHandle;
         let txn = self.db.begin_read()?;
         let mut out = BTreeMap::new();
-        out.insert("packages", txn.open_table(PACKAGES)?.len()?);
-        out.insert("package_by_key", txn.open_table(PACKAGE_BY_KEY)?.len()?);
-        out.insert("package_by_name", txn.open_table(PACKAGE_BY_NAME)?.len()?);
-        out.insert("documents", txn.open_table(DOCUMENTS)?.len()?);
-        out.insert("document_by_hash", txn.open_table(DOCUMENT_BY_HASH)?.len()?);
-        out.insert("deployments", txn.open_table(DEPLOYMENTS)?.len()?);
-        out.insert(
-            "deployment_documents",
-            txn.open_table(DEPLOYMENT_DOCUMENTS)?.len()?,
-        );
-        out.insert(
-            "document_packages",
-            txn.open_table(DOCUMENT_PACKAGES)?.len()?,
-        );
-        out.insert(
-            "package_documents",
-            txn.open_table(PACKAGE_DOCUMENTS)?.len()?,
-        );
-        out.insert("edges", txn.open_table(EDGES)?.len()?);
-        out.insert("edges_reverse", txn.open_table(EDGES_REVERSE)?.len()?);
-        out.insert("advisories", txn.open_table(ADVISORIES)?.len()?);
-        out.insert("matches", txn.open_table(MATCHES)?.len()?);
-        out.insert("vex_statements", txn.open_table(VEX_STATEMENTS)?.len()?);
-        out.insert("model_nodes", txn.open_table(MODEL_NODES)?.len()?);
-        out.insert("approvals", txn.open_table(APPROVALS)?.len()?);
+        for handle in txn.list_tables()? {
+            let name = handle.name().to_string();
+            let table = txn.open_untyped_table(handle)?;
+            out.insert(name, (table.len()?, table.stats()?.stored_bytes()));
+        }
         Ok(out)
     }
 }

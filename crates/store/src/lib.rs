@@ -26,8 +26,10 @@ mod codec;
 mod digests;
 mod enrichment;
 mod inspect;
+mod migrate;
 mod models;
 mod notify;
+mod occurrences;
 mod open;
 mod policies;
 mod read;
@@ -48,6 +50,7 @@ use redb::Database;
 pub use advisories::AdvisoryBatch;
 pub use digests::DigestHit;
 pub use enrichment::{EnrichmentSource, EpssScore, KevEntry};
+pub use migrate::Migration;
 pub use models::{Approval, LineageEdge};
 pub use notify::{Delivery, EventKind, MatchEvent, NotifyTarget};
 pub use policies::StoredPolicy;
@@ -94,7 +97,7 @@ pub enum StoreError {
     },
     #[error(
         "store {path} has schema {found} and this build reads {supported}: {}",
-        if found > supported { "it was written by a newer aibomdb" } else { "it was written by an older aibomdb; ingest into a new store" }
+        if found > supported { "it was written by a newer aibomdb" } else { "it was written by an aibomdb older than the oldest layout this build migrates (4); ingest into a new store" }
     )]
     Schema {
         path: PathBuf,
@@ -122,7 +125,7 @@ backend_from!(
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-const SCHEMA_VERSION: u64 = 4;
+const SCHEMA_VERSION: u64 = 5;
 
 /// redb's page cache per open store.
 const CACHE_BYTES: usize = 384 * 1024 * 1024;
@@ -145,6 +148,8 @@ pub struct Store {
     /// Rung after a commit that appended events, so that a delivery worker
     /// or a subscription waiting on it wakes at once (`notify.rs`).
     event_bell: (std::sync::Mutex<u64>, std::sync::Condvar),
+    /// What opening migrated, if the store was of an earlier layout.
+    migration: Option<Migration>,
 }
 
 impl Store {

@@ -5,6 +5,7 @@
 use redb::ReadableDatabase;
 use serde::{Deserialize, Serialize};
 
+use crate::occurrences;
 use crate::tables::*;
 use crate::{DocumentId, EdgeRecord, PackageId, PackageRecord, Result, Store, decode, encode};
 
@@ -52,25 +53,26 @@ impl Store {
     pub fn lineage_from(&self, package: PackageId) -> Result<Vec<LineageEdge>> {
         let heads = self.heads()?;
         let txn = self.db.begin_read()?;
-        let package_docs = txn.open_table(PACKAGE_DOCUMENTS)?;
-        let edges = txn.open_table(EDGES)?;
+        let postings = txn.open_table(POSTINGS)?;
+        let doc_rows = txn.open_table(DOCUMENT_ROWS)?;
         let mut out = Vec::new();
-        for entry in package_docs.range((package, 0)..=(package, u64::MAX))? {
-            let (_, doc) = entry?.0.value();
+        for doc in occurrences::documents_of(&postings, package)? {
             if !heads.get(&doc).is_some_and(|(h, _)| h.current) {
                 continue;
             }
-            for e in edges.range((doc, package, 0)..=(doc, package, u64::MAX))? {
-                let (k, v) = e?;
-                let (_, _, to) = k.value();
-                let edge: EdgeRecord =
-                    decode(v.value(), "edges", &format!("{doc}/{package}/{to}"))?;
-                if edge.kinds().any(|k| k.is_lineage()) {
+            let Some(rows) = occurrences::rows_of(&doc_rows, doc)? else {
+                continue;
+            };
+            let Some(position) = rows.position(package) else {
+                continue;
+            };
+            for e in rows.edges_from(position as u32) {
+                if e.record.kinds().any(|k| k.is_lineage()) {
                     out.push(LineageEdge {
                         from: package,
-                        to,
+                        to: rows.id_at(e.to),
                         document: doc,
-                        edge,
+                        edge: e.record.clone(),
                     });
                 }
             }
@@ -84,23 +86,28 @@ impl Store {
         let heads = self.heads()?;
         let txn = self.db.begin_read()?;
         let reverse = txn.open_table(EDGES_REVERSE)?;
-        let edges = txn.open_table(EDGES)?;
+        let doc_rows = txn.open_table(DOCUMENT_ROWS)?;
         let mut out = Vec::new();
         for entry in reverse.range((package, 0, 0)..=(package, u64::MAX, u64::MAX))? {
             let (_, from, doc) = entry?.0.value();
             if !heads.get(&doc).is_some_and(|(h, _)| h.current) {
                 continue;
             }
-            let Some(v) = edges.get((doc, from, package))? else {
+            let Some(rows) = occurrences::rows_of(&doc_rows, doc)? else {
                 continue;
             };
-            let edge: EdgeRecord = decode(v.value(), "edges", &format!("{doc}/{from}/{package}"))?;
-            if edge.kinds().any(|k| k.is_lineage()) {
+            let (Some(f), Some(t)) = (rows.position(from), rows.position(package)) else {
+                continue;
+            };
+            let Some(e) = rows.edges_from(f as u32).find(|e| e.to == t as u32) else {
+                continue;
+            };
+            if e.record.kinds().any(|k| k.is_lineage()) {
                 out.push(LineageEdge {
                     from,
                     to: package,
                     document: doc,
-                    edge,
+                    edge: e.record.clone(),
                 });
             }
         }

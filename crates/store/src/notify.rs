@@ -395,15 +395,14 @@ pub(crate) fn events_for_matches(
     cause: &str,
     at: u64,
 ) -> Result<Vec<MatchEvent>> {
-    let package_docs = txn.open_table(PACKAGE_DOCUMENTS)?;
+    let postings = txn.open_table(POSTINGS)?;
     let heads = txn.open_table(DOCUMENT_HEADS)?;
     let packages = txn.open_table(PACKAGES)?;
     let mut out = Vec::new();
     for (package, advisory, ecosystem, kind) in changes {
         let (package, kind) = (*package, *kind);
         let mut deployments = BTreeSet::new();
-        for entry in package_docs.range((package, 0)..=(package, u64::MAX))? {
-            let doc = entry?.0.value().1;
+        for doc in crate::occurrences::documents_of(&postings, package)? {
             if let Some(v) = heads.get(doc)? {
                 let head: DocHead = decode(v.value(), "document_heads", &doc.to_string())?;
                 if head.current {
@@ -458,24 +457,25 @@ pub(crate) fn events_for_supersession(
 ) -> Result<Vec<MatchEvent>> {
     // The document → package rows, not the package → document index: the
     // index of a group commit is written at its end, after every document.
-    let doc_packages = txn.open_table(DOCUMENT_PACKAGES)?;
-    let packages = txn.open_table(PACKAGES)?;
-    let held_elsewhere = |package: PackageId| -> Result<bool> {
-        for doc in other_current {
-            if doc_packages.get((*doc, package))?.is_some() {
-                return Ok(true);
-            }
-        }
-        Ok(false)
+    let doc_rows = txn.open_table(DOCUMENT_ROWS)?;
+    let package_ids = |doc: u64| -> Result<Vec<PackageId>> {
+        Ok(crate::occurrences::rows_of(&doc_rows, doc)?
+            .map(|rows| rows.packages.iter().map(|p| p.id).collect())
+            .unwrap_or_default())
     };
+    let packages = txn.open_table(PACKAGES)?;
+    let mut elsewhere: HashSet<PackageId> = HashSet::new();
+    for doc in other_current {
+        elsewhere.extend(package_ids(*doc)?);
+    }
+    let held_elsewhere = |package: PackageId| -> Result<bool> { Ok(elsewhere.contains(&package)) };
     // Both sides from the stored matches of each document's packages (those
     // of the new one are written already): one source, so a match that an
     // advisory load made under another lookup name is on both sides.
     let matches = txn.open_table(MATCHES)?;
     let exposures = |doc: u64| -> Result<HashSet<Exposure>> {
         let mut out = HashSet::new();
-        for entry in doc_packages.range((doc, 0)..=(doc, u64::MAX))? {
-            let package = entry?.0.value().1;
+        for package in package_ids(doc)? {
             for m in matches.range((package, "")..=(package, "\u{10FFFF}"))? {
                 let (k, v) = m?;
                 let advisory = k.value().1;

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use redb::{ReadableDatabase, ReadableTable};
 
+use crate::migrate::{self, Migration};
 use crate::tables::*;
 use crate::{CACHE_BYTES, Result, SCHEMA_VERSION, Store, StoreError};
 
@@ -49,30 +50,61 @@ fn not_a_store(path: &Path) -> Result<()> {
     }
 }
 
+/// redb's own page cache defaults to 1 GiB, which alone would take a server
+/// past its memory budget; the OS page cache still holds the file, so a
+/// smaller cache costs a copy per miss, not a disk read.
+fn open_db(path: &Path) -> Result<redb::Database> {
+    redb::Builder::new()
+        .set_cache_size(CACHE_BYTES)
+        .create(path)
+        .map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse {
+                path: path.to_path_buf(),
+            },
+            redb::DatabaseError::UpgradeRequired(v) => StoreError::NotAStore {
+                path: path.to_path_buf(),
+                message: format!("redb file format {v}, older than this build reads"),
+            },
+            other => StoreError::Open {
+                path: path.to_path_buf(),
+                message: other.to_string(),
+            },
+        })
+}
+
 impl Store {
-    /// Opens the store at `path`, creating it (and its tables) if needed.
+    /// Opens the store at `path`, creating it (and its tables) if needed. A
+    /// store of an earlier layout is migrated first (see `migrate.rs`).
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         not_a_store(&path)?;
-        // redb's own page cache defaults to 1 GiB, which alone would take a
-        // server past its memory budget; the OS page cache still holds the
-        // file, so a smaller cache costs a copy per miss, not a disk read.
-        let db = redb::Builder::new()
-            .set_cache_size(CACHE_BYTES)
-            .create(&path)
-            .map_err(|e| match e {
-                redb::DatabaseError::DatabaseAlreadyOpen => {
-                    StoreError::InUse { path: path.clone() }
-                }
-                redb::DatabaseError::UpgradeRequired(v) => StoreError::NotAStore {
+        let mut db = open_db(&path)?;
+        let migration = match migrate::layout_of(&db)? {
+            Some(found) if found != SCHEMA_VERSION => {
+                let plan = migrate::plan(&path, found)?;
+                // The file as it was stays beside the migrated one.
+                drop(db);
+                std::fs::copy(&path, &plan.backup).map_err(|e| StoreError::Open {
                     path: path.clone(),
-                    message: format!("redb file format {v}, older than this build reads"),
-                },
-                other => StoreError::Open {
-                    path: path.clone(),
-                    message: other.to_string(),
-                },
-            })?;
+                    message: format!(
+                        "keeping a copy at {} before migrating layout {found}: {e}",
+                        plan.backup.display()
+                    ),
+                })?;
+                db = open_db(&path)?;
+                let txn = db.begin_write()?;
+                migrate::run(&txn, found)?;
+                txn.commit()?;
+                tracing::info!(
+                    from = found,
+                    to = SCHEMA_VERSION,
+                    backup = %plan.backup.display(),
+                    "store migrated"
+                );
+                Some(plan)
+            }
+            _ => None,
+        };
         let store = Store {
             db,
             path,
@@ -81,9 +113,30 @@ impl Store {
             listeners: std::sync::atomic::AtomicUsize::new(0),
             notify_generation: std::sync::atomic::AtomicU64::new(0),
             event_bell: (std::sync::Mutex::new(0), std::sync::Condvar::new()),
+            migration,
         };
         store.init()?;
         Ok(store)
+    }
+
+    /// What opening the store at `path` would migrate, without writing to
+    /// it: `None` when it is of the current layout (or new).
+    pub fn pending_migration(path: impl AsRef<Path>) -> Result<Option<Migration>> {
+        let path = path.as_ref();
+        not_a_store(path)?;
+        if !path.exists() {
+            return Ok(None);
+        }
+        let db = open_db(path)?;
+        match migrate::layout_of(&db)? {
+            Some(found) if found != SCHEMA_VERSION => Ok(Some(migrate::plan(path, found)?)),
+            _ => Ok(None),
+        }
+    }
+
+    /// The migration this handle ran when it opened the store, if any.
+    pub fn migration(&self) -> Option<&Migration> {
+        self.migration.as_ref()
     }
 
     fn init(&self) -> Result<()> {
@@ -136,9 +189,10 @@ impl Store {
             txn.open_table(DOCUMENT_BY_HASH)?;
             txn.open_table(DEPLOYMENTS)?;
             txn.open_table(DEPLOYMENT_DOCUMENTS)?;
-            txn.open_table(DOCUMENT_PACKAGES)?;
-            txn.open_table(PACKAGE_DOCUMENTS)?;
-            txn.open_table(EDGES)?;
+            txn.open_table(DOCUMENT_ROWS)?;
+            txn.open_table(FACTS)?;
+            txn.open_table(FACT_BY_HASH)?;
+            txn.open_table(POSTINGS)?;
             txn.open_table(EDGES_REVERSE)?;
             txn.open_table(ADVISORIES)?;
             txn.open_table(ADVISORY_JSON)?;
@@ -150,7 +204,6 @@ impl Store {
             txn.open_table(VEX_STATEMENTS)?;
             txn.open_table(DOCUMENT_BY_SERIAL)?;
             txn.open_table(DOCUMENT_HEADS)?;
-            txn.open_table(DOCUMENT_PATHS)?;
             txn.open_table(MODEL_NODES)?;
             txn.open_table(APPROVALS)?;
             txn.open_table(POLICIES)?;

@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use aibomdb_graph::PackageKey;
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
+use crate::occurrences::{self, DocRows};
 use crate::tables::*;
 use crate::{
     DeploymentRecord, DocumentId, DocumentRecord, EdgeRecord, Occurrence, PackageId, PackageRecord,
@@ -21,13 +22,20 @@ impl Store {
             let record: DocumentRecord = decode(v.value(), "documents", &k.value().to_string())?;
             current += u64::from(record.is_current());
         }
+        let (mut occurrences, mut dependency_edges) = (0, 0);
+        for entry in txn.open_table(DOCUMENT_ROWS)?.iter()? {
+            let (k, v) = entry?;
+            let rows = DocRows::decode(v.value(), k.value())?;
+            occurrences += rows.packages.len() as u64;
+            dependency_edges += rows.edges.len() as u64;
+        }
         Ok(Stats {
             deployments: txn.open_table(DEPLOYMENTS)?.len()?,
             documents: documents.len()?,
             current_documents: current,
             packages: txn.open_table(PACKAGES)?.len()?,
-            occurrences: txn.open_table(DOCUMENT_PACKAGES)?.len()?,
-            dependency_edges: txn.open_table(EDGES)?.len()?,
+            occurrences,
+            dependency_edges,
             file_bytes: std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0),
         })
     }
@@ -132,18 +140,14 @@ impl Store {
         document: DocumentId,
     ) -> Result<Vec<(PackageId, PackageId, EdgeRecord)>> {
         let txn = self.db.begin_read()?;
-        let edges = txn.open_table(EDGES)?;
-        let mut out = Vec::new();
-        for e in edges.range((document, 0, 0)..=(document, u64::MAX, u64::MAX))? {
-            let (k, v) = e?;
-            let (_, from, to) = k.value();
-            out.push((
-                from,
-                to,
-                decode(v.value(), "edges", &format!("{document}/{from}/{to}"))?,
-            ));
-        }
-        Ok(out)
+        let Some(rows) = occurrences::rows_of(&txn.open_table(DOCUMENT_ROWS)?, document)? else {
+            return Ok(Vec::new());
+        };
+        Ok(rows
+            .edges
+            .iter()
+            .map(|e| (rows.id_at(e.from), rows.id_at(e.to), e.record.clone()))
+            .collect())
     }
 
     pub fn package_by_id(&self, id: PackageId) -> Result<Option<PackageRecord>> {
@@ -178,13 +182,13 @@ impl Store {
     ) -> Result<Vec<PackageVersion>> {
         let records = self.package_records_named(name, ecosystem)?;
         let txn = self.db.begin_read()?;
-        let package_docs = txn.open_table(PACKAGE_DOCUMENTS)?;
+        let postings = txn.open_table(POSTINGS)?;
         let documents = txn.open_table(DOCUMENTS)?;
         let mut out = Vec::with_capacity(records.len());
         for package in records {
             let mut docs = 0;
             let mut deployments = Vec::new();
-            for d in documents_listing(&package_docs, &documents, package.id)? {
+            for d in documents_listing(&postings, &documents, package.id)? {
                 if d.is_current() {
                     docs += 1;
                     if !deployments.contains(&d.deployment) {
@@ -206,12 +210,7 @@ impl Store {
     /// Documents (current or not) that list the package.
     pub fn package_document_ids(&self, package: PackageId) -> Result<Vec<DocumentId>> {
         let txn = self.db.begin_read()?;
-        let table = txn.open_table(PACKAGE_DOCUMENTS)?;
-        let mut out = Vec::new();
-        for entry in table.range((package, 0)..=(package, u64::MAX))? {
-            out.push(entry?.0.value().1);
-        }
-        Ok(out)
+        occurrences::documents_of(&txn.open_table(POSTINGS)?, package)
     }
 
     pub fn occurrence(
@@ -220,21 +219,18 @@ impl Store {
         package: PackageId,
     ) -> Result<Option<Occurrence>> {
         let txn = self.db.begin_read()?;
-        let table = txn.open_table(DOCUMENT_PACKAGES)?;
-        table
-            .get((document, package))?
-            .map(|v| {
-                Ok(Occurrence {
-                    document,
-                    package,
-                    fact: decode(
-                        v.value(),
-                        "document_packages",
-                        &format!("{document}/{package}"),
-                    )?,
-                })
-            })
-            .transpose()
+        let Some(rows) = occurrences::rows_of(&txn.open_table(DOCUMENT_ROWS)?, document)? else {
+            return Ok(None);
+        };
+        let Some(position) = rows.position(package) else {
+            return Ok(None);
+        };
+        let fact = occurrences::fact_of(&txn.open_table(FACTS)?, &rows.packages[position])?;
+        Ok(Some(Occurrence {
+            document,
+            package,
+            fact,
+        }))
     }
 
     /// All packages one document lists, with what it said about each.
@@ -243,25 +239,22 @@ impl Store {
         document: DocumentId,
     ) -> Result<Vec<(PackageRecord, Occurrence)>> {
         let txn = self.db.begin_read()?;
-        let table = txn.open_table(DOCUMENT_PACKAGES)?;
+        let Some(rows) = occurrences::rows_of(&txn.open_table(DOCUMENT_ROWS)?, document)? else {
+            return Ok(Vec::new());
+        };
         let packages = txn.open_table(PACKAGES)?;
-        let mut out = Vec::new();
-        for entry in table.range((document, 0)..=(document, u64::MAX))? {
-            let (k, v) = entry?;
-            let (_, package) = k.value();
-            let Some(p) = packages.get(package)? else {
+        let facts = txn.open_table(FACTS)?;
+        let mut out = Vec::with_capacity(rows.packages.len());
+        for row in &rows.packages {
+            let Some(p) = packages.get(row.id)? else {
                 continue;
             };
             out.push((
-                decode(p.value(), "packages", &package.to_string())?,
+                decode(p.value(), "packages", &row.id.to_string())?,
                 Occurrence {
                     document,
-                    package,
-                    fact: decode(
-                        v.value(),
-                        "document_packages",
-                        &format!("{document}/{package}"),
-                    )?,
+                    package: row.id,
+                    fact: occurrences::fact_of(&facts, row)?,
                 },
             ));
         }
@@ -296,13 +289,12 @@ impl Store {
 
 /// The documents that list `package`, in id order.
 fn documents_listing(
-    package_docs: &impl ReadableTable<(u64, u64), ()>,
+    postings: &impl ReadableTable<(u64, u64), &'static [u8]>,
     documents: &impl ReadableTable<u64, &'static [u8]>,
     package: PackageId,
 ) -> Result<Vec<DocumentRecord>> {
     let mut out = Vec::new();
-    for entry in package_docs.range((package, 0)..=(package, u64::MAX))? {
-        let doc_id = entry?.0.value().1;
+    for doc_id in occurrences::documents_of(postings, package)? {
         if let Some(d) = documents.get(doc_id)? {
             out.push(decode(d.value(), "documents", &doc_id.to_string())?);
         }

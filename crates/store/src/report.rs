@@ -9,9 +9,9 @@ use aibomdb_graph::PackageFact;
 use redb::ReadableDatabase;
 
 use crate::blast::package_key_of;
+use crate::occurrences;
 use crate::records::{
-    CoverageGap, DeployedPackage, DeploymentReport, DocumentRecord, DocumentSummary, EdgeRecord,
-    Missing,
+    CoverageGap, DeployedPackage, DeploymentReport, DocumentRecord, DocumentSummary, Missing,
 };
 use crate::tables::*;
 use crate::{Result, decode};
@@ -218,9 +218,9 @@ impl crate::Store {
             return Ok(None);
         }
         let documents = txn.open_table(DOCUMENTS)?;
-        let doc_packages = txn.open_table(DOCUMENT_PACKAGES)?;
+        let doc_rows = txn.open_table(DOCUMENT_ROWS)?;
+        let facts = txn.open_table(FACTS)?;
         let packages = txn.open_table(PACKAGES)?;
-        let edges = txn.open_table(EDGES)?;
         let mut key_cache = HashMap::new();
         let mut summaries = Vec::new();
         let mut views = Vec::new();
@@ -237,29 +237,20 @@ impl crate::Store {
             if !record.is_current() {
                 continue;
             }
+            let rows = occurrences::rows_of(&doc_rows, doc_id)?.unwrap_or_default();
             let mut listed = BTreeMap::new();
-            for e in doc_packages.range((doc_id, 0)..=(doc_id, u64::MAX))? {
-                let (k, v) = e?;
-                let package = k.value().1;
-                let fact: aibomdb_graph::PackageFact = decode(
-                    v.value(),
-                    "document_packages",
-                    &format!("{doc_id}/{package}"),
-                )?;
-                listed.insert(package_key_of(package, &packages, &mut key_cache)?, fact);
+            for row in &rows.packages {
+                let fact = occurrences::fact_of(&facts, row)?;
+                listed.insert(package_key_of(row.id, &packages, &mut key_cache)?, fact);
             }
             let mut edge_markers: BTreeMap<String, Vec<String>> = BTreeMap::new();
-            for e in edges.range((doc_id, 0, 0)..=(doc_id, u64::MAX, u64::MAX))? {
-                let (k, v) = e?;
-                let (_, from, to) = k.value();
-                let record: EdgeRecord =
-                    decode(v.value(), "edges", &format!("{doc_id}/{from}/{to}"))?;
-                if let Some(m) = record.marker {
+            for e in &rows.edges {
+                if let Some(m) = &e.record.marker {
                     let list = edge_markers
-                        .entry(package_key_of(to, &packages, &mut key_cache)?)
+                        .entry(package_key_of(rows.id_at(e.to), &packages, &mut key_cache)?)
                         .or_default();
-                    if !list.contains(&m) {
-                        list.push(m);
+                    if !list.contains(m) {
+                        list.push(m.clone());
                     }
                 }
             }

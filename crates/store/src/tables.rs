@@ -1,4 +1,5 @@
-//! The redb layout. Changing a definition means bumping `SCHEMA_VERSION`.
+//! The redb layout. Changing a definition means bumping `SCHEMA_VERSION`
+//! and adding the step from the previous layout to `migrate.rs`.
 
 use redb::TableDefinition;
 
@@ -22,15 +23,20 @@ pub(crate) const DEPLOYMENTS: TableDefinition<&str, &[u8]> = TableDefinition::ne
 /// (deployment, document id) → ().
 pub(crate) const DEPLOYMENT_DOCUMENTS: TableDefinition<(&str, u64), ()> =
     TableDefinition::new("deployment_documents");
-/// (document id, package id) → `PackageFact` as the document stated it.
-pub(crate) const DOCUMENT_PACKAGES: TableDefinition<(u64, u64), &[u8]> =
-    TableDefinition::new("document_packages");
-/// (package id, document id) → ().
-pub(crate) const PACKAGE_DOCUMENTS: TableDefinition<(u64, u64), ()> =
-    TableDefinition::new("package_documents");
-/// (document id, from package, to package) → `EdgeRecord` (kind, scope, marker, extra).
-pub(crate) const EDGES: TableDefinition<(u64, u64, u64), &[u8]> = TableDefinition::new("edges");
-/// (to package, from package, document id) → ().
+/// document id → the document's rows (`occurrences::DocRows`): per package
+/// it lists the package id, the interned fact, the direct/scope bits and the
+/// parent on the shortest-path tree from the subject; its edges by position.
+pub(crate) const DOCUMENT_ROWS: TableDefinition<u64, &[u8]> = TableDefinition::new("document_rows");
+/// fact id → `PackageFact` (postcard) without the per-occurrence bits: what
+/// documents state about packages, each distinct fact once.
+pub(crate) const FACTS: TableDefinition<u64, &[u8]> = TableDefinition::new("facts");
+/// First 16 bytes of the SHA-256 of a fact's encoding → fact id.
+pub(crate) const FACT_BY_HASH: TableDefinition<&[u8; 16], u64> =
+    TableDefinition::new("fact_by_hash");
+/// (package id, first document id of the chunk) → the chunk's further
+/// document ids, delta varints: which documents list a package.
+pub(crate) const POSTINGS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("postings");
+/// (to package, from package, document id) → (): lineage edges walked backwards.
 pub(crate) const EDGES_REVERSE: TableDefinition<(u64, u64, u64), ()> =
     TableDefinition::new("edges_reverse");
 /// advisory id → `AdvisoryMeta` (postcard).
@@ -62,10 +68,6 @@ pub(crate) const DOCUMENT_BY_SERIAL: TableDefinition<(&str, u64), ()> =
 /// blast-radius query needs per document without decoding the whole record.
 pub(crate) const DOCUMENT_HEADS: TableDefinition<u64, &[u8]> =
     TableDefinition::new("document_heads");
-/// (document id, package id) → (parent package id, edge kind: 0 depends_on, 1 contains):
-/// the shortest-path tree from the document's subject, computed at ingest.
-pub(crate) const DOCUMENT_PATHS: TableDefinition<(u64, u64), (u64, u8)> =
-    TableDefinition::new("document_paths");
 /// (`model` or `dataset`, package id) → (): every package some document
 /// describes as a model or dataset, so listing them needs no scan.
 pub(crate) const MODEL_NODES: TableDefinition<(&str, u64), ()> =

@@ -8,12 +8,13 @@ use aibomdb_graph::{DocumentFacts, PackageKey, Purl};
 use petgraph::graphmap::DiGraphMap;
 use redb::ReadableTable;
 
+use crate::occurrences::{self, DocRows, FactHash, FactId, RowEdge, RowPackage};
 use crate::records::{self, LookupName, MatchRecord};
 use crate::tables::*;
 use crate::{
     DeploymentRecord, DocumentId, DocumentRecord, EdgeRecord, IngestOutcome, PackageId,
-    PackageRecord, Result, Store, advisories, decode, digests, encode, has_table, hex, notify,
-    releases, unix_now,
+    PackageRecord, Result, Store, advisories, decode, digests, encode, hex, notify, releases,
+    unix_now,
 };
 
 /// A document ready to be written: the importer's facts plus where they came from.
@@ -36,11 +37,13 @@ pub struct NewDocument {
 }
 
 /// The parts of a document's rows that need no store access: each package
-/// fact encoded, and the shortest-path tree from the subject. Computing them
+/// fact encoded and hashed for interning, and the shortest-path tree from the
+/// subject. Computing them
 /// on the parser threads takes that work off the single writer.
 #[derive(Debug, Clone, Default)]
 pub struct EncodedRows {
-    facts: Vec<Vec<u8>>,
+    /// Per package: its fact's shared part encoded, and that encoding's hash.
+    facts: Vec<(Vec<u8>, FactHash)>,
     /// (node, parent, edge kind code) by package index.
     tree: Vec<(usize, usize, u8)>,
 }
@@ -52,11 +55,7 @@ impl NewDocument {
             .facts
             .packages
             .iter()
-            .map(|f| {
-                let mut buf = Vec::new();
-                encode(f, &mut buf);
-                buf
-            })
+            .map(occurrences::intern_key)
             .collect();
         self.rows = Some(EncodedRows {
             facts,
@@ -84,7 +83,9 @@ struct GroupCache {
     ids: HashMap<String, PackageId>,
     /// (package, advisory lookup name) pairs already recorded.
     lookup: std::collections::HashSet<(PackageId, LookupName)>,
-    /// (package, document) rows, written sorted once the group's documents are.
+    /// Fact hash → interned fact id.
+    facts: HashMap<FactHash, FactId>,
+    /// (package, document) postings, written sorted once the group's documents are.
     package_docs: Vec<(PackageId, DocumentId)>,
     /// Events the group's documents cause, when someone listens (`notify.rs`).
     events: Option<Vec<notify::MatchEvent>>,
@@ -113,11 +114,6 @@ impl Store {
             return Ok(Vec::new());
         }
         let txn = self.db.begin_write()?;
-        // A store written before the digest index existed gets it filled
-        // from its rows, once, in the first transaction that writes.
-        if !has_table(&txn, "digests")? {
-            digests::backfill(&txn)?;
-        }
         let mut outcomes = Vec::with_capacity(docs.len());
         let mut seen = GroupCache::default();
         if self.events_wanted(&txn)? {
@@ -126,14 +122,8 @@ impl Store {
         for doc in docs {
             outcomes.push(Self::write_document(&txn, doc, &mut seen)?);
         }
-        // The package → document index of the whole group, in key order.
-        {
-            let mut package_docs = txn.open_table(PACKAGE_DOCUMENTS)?;
-            seen.package_docs.sort_unstable();
-            for pair in &seen.package_docs {
-                package_docs.insert(*pair, ())?;
-            }
-        }
+        // The package → document postings of the whole group, in key order.
+        occurrences::add_postings(&mut txn.open_table(POSTINGS)?, &mut seen.package_docs)?;
         let evented = match seen.events.as_mut() {
             Some(events) => {
                 notify::append_events(&txn, events)?;
@@ -188,22 +178,36 @@ impl Store {
             let doc_id = next_id(&mut meta, "next_document_id")?;
             by_hash.insert(hash_key.as_slice(), doc_id)?;
 
-            // Packages: find or create the node for each key.
+            // Packages: find or create the node for each key, and the
+            // interned fact of each occurrence.
             let mut packages = txn.open_table(PACKAGES)?;
             let mut by_key = txn.open_table(PACKAGE_BY_KEY)?;
             let mut by_name = txn.open_table(PACKAGE_BY_NAME)?;
-            let mut doc_packages = txn.open_table(DOCUMENT_PACKAGES)?;
             let mut model_nodes = txn.open_table(MODEL_NODES)?;
+            let mut fact_table = txn.open_table(FACTS)?;
+            let mut fact_by_hash = txn.open_table(FACT_BY_HASH)?;
             let mut ids: Vec<PackageId> = Vec::with_capacity(facts.packages.len());
-            let mut rows: Vec<(PackageId, std::borrow::Cow<[u8]>)> =
-                Vec::with_capacity(facts.packages.len());
+            let mut fact_ids: Vec<FactId> = Vec::with_capacity(facts.packages.len());
             let mut new_packages = 0;
             let mut digest_rows: Vec<(String, PackageId, String)> = Vec::new();
             let mut next_package = meta.get("next_package_id")?.map_or(1, |v| v.value());
             let mut buf = Vec::new();
-            for fact in &facts.packages {
+            let computed;
+            let interned: &[(Vec<u8>, FactHash)] = match encoded_rows.as_ref() {
+                Some(r) if r.facts.len() == facts.packages.len() => &r.facts,
+                _ => {
+                    computed = facts
+                        .packages
+                        .iter()
+                        .map(occurrences::intern_key)
+                        .collect::<Vec<_>>();
+                    &computed
+                }
+            };
+            for (fact, (fact_bytes, fact_hash)) in facts.packages.iter().zip(interned) {
                 let Some(key) = fact.key.as_ref() else {
                     ids.push(0);
+                    fact_ids.push(0);
                     continue;
                 };
                 let existing = match seen.ids.get(key.as_str()) {
@@ -228,16 +232,22 @@ impl Store {
                 if !seen.ids.contains_key(key.as_str()) {
                     seen.ids.insert(key.as_str().to_string(), id);
                 }
-                let encoded = match encoded_rows.as_ref().and_then(|r| r.facts.get(ids.len())) {
-                    Some(bytes) => std::borrow::Cow::Borrowed(bytes.as_slice()),
+                let fact_id = match seen.facts.get(fact_hash) {
+                    Some(&f) => f,
                     None => {
-                        let mut bytes = Vec::new();
-                        encode(fact, &mut bytes);
-                        std::borrow::Cow::Owned(bytes)
+                        let f = occurrences::intern(
+                            &mut fact_table,
+                            &mut fact_by_hash,
+                            &mut meta,
+                            fact_bytes,
+                            fact_hash,
+                        )?;
+                        seen.facts.insert(*fact_hash, f);
+                        f
                     }
                 };
                 ids.push(id);
-                rows.push((id, encoded));
+                fact_ids.push(fact_id);
                 seen.package_docs.push((id, doc_id));
                 // Models and datasets by what the importer made of them, or
                 // by the component type an SBOM gave.
@@ -258,13 +268,7 @@ impl Store {
                 }
             }
             meta.insert("next_package_id", next_package)?;
-            // In key order: a B-tree takes sorted inserts far faster than
-            // random ones (the pages stay hot). Stable, so a package listed
-            // twice keeps its last occurrence, as before.
-            rows.sort_by_key(|(id, _)| *id);
-            for (id, encoded) in &rows {
-                doc_packages.insert((doc_id, *id), encoded.as_ref())?;
-            }
+            drop((fact_table, fact_by_hash, model_nodes));
             if !digest_rows.is_empty() {
                 let mut index = txn.open_table(DIGESTS)?;
                 for (sha, id, path) in &digest_rows {
@@ -311,86 +315,31 @@ impl Store {
                 }
             }
 
-            let mut edges = txn.open_table(EDGES)?;
-            let mut edges_rev = txn.open_table(EDGES_REVERSE)?;
-            let mut edge_count = 0;
-            // `finish` sorted the edges, so the kinds one document states
-            // between the same two nodes are adjacent: one row each pair.
-            let mut pending: Option<((u64, u64), EdgeRecord)> = None;
-            let mut edge_rows: Vec<((u64, u64), Vec<u8>)> = Vec::new();
-            let mut write =
-                |pair: (u64, u64), record: &EdgeRecord, _: &mut Vec<u8>| -> Result<()> {
-                    let mut encoded = Vec::new();
-                    encode(record, &mut encoded);
-                    edge_rows.push((pair, encoded));
-                    // Only lineage is walked backwards (`lineage_to`): plain
-                    // dependencies need no reverse row, which saves a
-                    // B-tree insert per package occurrence.
-                    if record.kinds().any(|k| k.is_lineage()) {
-                        edges_rev.insert((pair.1, pair.0, doc_id), ())?;
-                    }
-                    Ok(())
-                };
-            for e in &facts.dependencies {
-                let pair = (ids[e.from], ids[e.to]);
-                if pair.0 == 0 || pair.1 == 0 {
-                    continue;
+            // The document's row: its packages by id (a package listed twice
+            // keeps its last occurrence), their path-tree parents and edges.
+            let tree_computed;
+            let tree = match encoded_rows.as_ref() {
+                Some(r) => &r.tree,
+                None => {
+                    tree_computed = tree_rows(facts);
+                    &tree_computed
                 }
-                match pending.as_mut() {
-                    Some((p, r)) if *p == pair => {
-                        if !r.kinds().any(|k| k == e.kind) {
-                            r.also.push(e.kind);
-                        }
-                    }
-                    _ => {
-                        if let Some((p, r)) = pending.take() {
-                            write(p, &r, &mut buf)?;
-                        }
-                        edge_count += 1;
-                        pending = Some((
-                            pair,
-                            EdgeRecord {
-                                kind: e.kind,
-                                scope: e.scope,
-                                marker: e.marker.clone(),
-                                via_extra: e.via_extra.clone(),
-                                also: Vec::new(),
-                            },
-                        ));
-                    }
-                }
-            }
-            if let Some((p, r)) = pending.take() {
-                write(p, &r, &mut buf)?;
-            }
-            edge_rows.sort_by_key(|(pair, _)| *pair);
-            for ((from, to), encoded) in &edge_rows {
-                edges.insert((doc_id, *from, *to), encoded.as_slice())?;
-            }
-
-            // The shortest-path tree from the subject (BFS in petgraph over this
-            // document's edges): a blast-radius path is then a walk up parent
-            // pointers, not a graph search per query.
-            if facts.subject.as_ref().and_then(|s| s.package).is_some() {
-                let mut paths = txn.open_table(DOCUMENT_PATHS)?;
-                let computed;
-                let by_index = match encoded_rows.as_ref() {
-                    Some(r) => &r.tree,
-                    None => {
-                        computed = tree_rows(facts);
-                        &computed
-                    }
-                };
-                let mut tree: Vec<(u64, (u64, u8))> = by_index
+            };
+            let (rows, edge_count) = document_rows(facts, &ids, &fact_ids, tree);
+            {
+                let mut edges_rev = txn.open_table(EDGES_REVERSE)?;
+                // Only lineage is walked backwards (`lineage_to`): plain
+                // dependencies need no reverse row.
+                for e in rows
+                    .edges
                     .iter()
-                    .map(|&(node, parent, kind)| (ids[node], (ids[parent], kind)))
-                    .filter(|(node, (parent, _))| *node != 0 && *parent != 0)
-                    .collect();
-                tree.sort_by_key(|(node, _)| *node);
-                for (node, step) in tree {
-                    paths.insert((doc_id, node), step)?;
+                    .filter(|e| e.record.kinds().any(|k| k.is_lineage()))
+                {
+                    edges_rev.insert((rows.id_at(e.to), rows.id_at(e.from), doc_id), ())?;
                 }
             }
+            txn.open_table(DOCUMENT_ROWS)?
+                .insert(doc_id, rows.encode().as_slice())?;
 
             // Deployment and supersession.
             let slot = slot_of(facts, source_path);
@@ -439,7 +388,7 @@ impl Store {
             if let Some(events) = seen.events.as_mut() {
                 // The events read these tables: redb opens a table once per
                 // transaction at a time.
-                drop((packages, doc_packages, match_table));
+                drop((packages, match_table));
                 let others: Vec<DocumentId> = deployment_record
                     .current
                     .iter()
@@ -529,9 +478,6 @@ impl Store {
     /// such deployment.
     pub fn delete_deployment(&self, name: &str) -> Result<bool> {
         let txn = self.db.begin_write()?;
-        if !has_table(&txn, "digests")? {
-            digests::backfill(&txn)?;
-        }
         {
             let mut deployments = txn.open_table(DEPLOYMENTS)?;
             if deployments.remove(name)?.is_none() {
@@ -551,22 +497,15 @@ impl Store {
             let mut documents = txn.open_table(DOCUMENTS)?;
             let mut by_hash = txn.open_table(DOCUMENT_BY_HASH)?;
             let mut by_serial = txn.open_table(DOCUMENT_BY_SERIAL)?;
-            let mut doc_packages = txn.open_table(DOCUMENT_PACKAGES)?;
-            let mut package_docs = txn.open_table(PACKAGE_DOCUMENTS)?;
-            let mut edges = txn.open_table(EDGES)?;
+            let mut doc_rows = txn.open_table(DOCUMENT_ROWS)?;
+            let mut postings = txn.open_table(POSTINGS)?;
+            let facts = txn.open_table(FACTS)?;
             let mut edges_rev = txn.open_table(EDGES_REVERSE)?;
             let mut vex = txn.open_table(VEX_STATEMENTS)?;
             let mut heads = txn.open_table(DOCUMENT_HEADS)?;
-            let mut paths = txn.open_table(DOCUMENT_PATHS)?;
+            let mut index = txn.open_table(DIGESTS)?;
             for &doc_id in &doc_ids {
                 heads.remove(doc_id)?;
-                let mut tree = Vec::new();
-                for entry in paths.range((doc_id, 0)..=(doc_id, u64::MAX))? {
-                    tree.push(entry?.0.value());
-                }
-                for k in tree {
-                    paths.remove(k)?;
-                }
                 let Some(record) = documents.remove(doc_id)? else {
                     continue;
                 };
@@ -578,28 +517,19 @@ impl Store {
                 if let Some(serial) = record.serial.as_deref() {
                     by_serial.remove((aibomdb_graph::normalise_serial(serial).as_str(), doc_id))?;
                 }
-                let mut packages = Vec::new();
-                for entry in doc_packages.range((doc_id, 0)..=(doc_id, u64::MAX))? {
-                    packages.push(entry?.0.value().1);
-                }
-                let mut index = txn.open_table(DIGESTS)?;
-                for p in packages {
-                    if let Some(row) = doc_packages.remove((doc_id, p))? {
-                        let fact: aibomdb_graph::PackageFact =
-                            decode(row.value(), "document_packages", &format!("{doc_id}/{p}"))?;
-                        for (sha, _) in digests::entries(&fact) {
-                            index.remove((sha.as_str(), p, doc_id))?;
-                        }
+                let rows = match doc_rows.remove(doc_id)? {
+                    Some(v) => DocRows::decode(v.value(), doc_id)?,
+                    None => continue,
+                };
+                for row in &rows.packages {
+                    let fact = occurrences::fact_of(&facts, row)?;
+                    for (sha, _) in digests::entries(&fact) {
+                        index.remove((sha.as_str(), row.id, doc_id))?;
                     }
-                    package_docs.remove((p, doc_id))?;
+                    occurrences::remove_posting(&mut postings, row.id, doc_id)?;
                 }
-                let mut doc_edges = Vec::new();
-                for entry in edges.range((doc_id, 0, 0)..=(doc_id, u64::MAX, u64::MAX))? {
-                    doc_edges.push(entry?.0.value());
-                }
-                for (d, from, to) in doc_edges {
-                    edges.remove((d, from, to))?;
-                    edges_rev.remove((to, from, d))?;
+                for e in &rows.edges {
+                    edges_rev.remove((rows.id_at(e.to), rows.id_at(e.from), doc_id))?;
                 }
             }
             // Statements are keyed by id first; a scan finds this deployment's.
@@ -620,6 +550,97 @@ impl Store {
         self.bump();
         Ok(true)
     }
+}
+
+/// A document's row from its facts, given the package id (0: none) and the
+/// fact id of each package index; and how many distinct edges it states.
+fn document_rows(
+    facts: &DocumentFacts,
+    ids: &[PackageId],
+    fact_ids: &[FactId],
+    tree: &[(usize, usize, u8)],
+) -> (DocRows, u64) {
+    let mut order: Vec<usize> = (0..ids.len()).filter(|&i| ids[i] != 0).collect();
+    order.sort_by_key(|&i| ids[i]);
+    let mut chosen: Vec<usize> = Vec::with_capacity(order.len());
+    for i in order {
+        match chosen.last_mut() {
+            Some(last) if ids[*last] == ids[i] => *last = i,
+            _ => chosen.push(i),
+        }
+    }
+    let mut rows = DocRows {
+        packages: chosen
+            .iter()
+            .map(|&i| RowPackage {
+                id: ids[i],
+                fact: fact_ids[i],
+                direct: facts.packages[i].direct,
+                scope: facts.packages[i].scope,
+                parent: None,
+            })
+            .collect(),
+        edges: Vec::new(),
+    };
+    let position = |index: usize| -> Option<u32> {
+        let id = *ids.get(index).filter(|id| **id != 0)?;
+        rows.position(id).map(|p| p as u32)
+    };
+    let mut parents = Vec::new();
+    for &(node, parent, kind) in tree {
+        if let (Some(n), Some(p)) = (position(node), position(parent)) {
+            parents.push((n, p, kind));
+        }
+    }
+    // `finish` sorted the edges, so the kinds one document states between
+    // the same two nodes are adjacent: one row each pair.
+    let mut edge_count = 0;
+    let mut edges: Vec<RowEdge> = Vec::new();
+    let mut pending: Option<(usize, usize)> = None;
+    for e in &facts.dependencies {
+        let (Some(from), Some(to)) = (position(e.from), position(e.to)) else {
+            continue;
+        };
+        let pair = (ids[e.from], ids[e.to]);
+        match (pending, edges.last_mut()) {
+            (Some(p), Some(last)) if (ids[p.0], ids[p.1]) == pair => {
+                if !last.record.kinds().any(|k| k == e.kind) {
+                    last.record.also.push(e.kind);
+                }
+            }
+            _ => {
+                edge_count += 1;
+                pending = Some((e.from, e.to));
+                edges.push(RowEdge {
+                    from,
+                    to,
+                    record: EdgeRecord {
+                        kind: e.kind,
+                        scope: e.scope,
+                        marker: e.marker.clone(),
+                        via_extra: e.via_extra.clone(),
+                        also: Vec::new(),
+                    },
+                });
+            }
+        }
+    }
+    // By position (which is by id); the last statement of a pair stands.
+    edges.sort_by_key(|e| (e.from, e.to));
+    let mut deduped: Vec<RowEdge> = Vec::with_capacity(edges.len());
+    for e in edges {
+        match deduped.last_mut() {
+            Some(last) if (last.from, last.to) == (e.from, e.to) => *last = e,
+            _ => deduped.push(e),
+        }
+    }
+    rows.edges = deduped;
+    // By node id, the last parent given for a node stands.
+    parents.sort_by_key(|(n, _, _)| *n);
+    for (n, p, kind) in parents {
+        rows.packages[n as usize].parent = Some((p, kind));
+    }
+    (rows, edge_count)
 }
 
 fn next_id(meta: &mut redb::Table<&str, u64>, name: &str) -> Result<u64> {
