@@ -605,7 +605,8 @@ pub(crate) fn write_estate(
 ) -> Result<Written> {
     let marker = dir.join(".complete");
     if let Ok(text) = std::fs::read_to_string(&marker)
-        && let Some((files, bytes)) = text.trim().split_once(' ')
+        && let [files, bytes, generation] = text.split_whitespace().collect::<Vec<_>>()[..]
+        && generation == GENERATION
     {
         return Ok(Written {
             files: files.parse()?,
@@ -625,7 +626,7 @@ pub(crate) fn write_estate(
             .with_context(|| format!("writing {}", path.display()))?;
         bytes += buf.len() as u64;
     }
-    std::fs::write(&marker, format!("{} {bytes}\n", spec.deployments))?;
+    std::fs::write(&marker, format!("{} {bytes} {GENERATION}\n", spec.deployments))?;
     Ok(Written {
         files: spec.deployments,
         bytes,
@@ -633,18 +634,29 @@ pub(crate) fn write_estate(
     })
 }
 
+/// The generator's version, kept in the estate's marker: an estate written
+/// by an earlier generator is written again. g2: a package's licence is a
+/// function of the package (g1 drew one per occurrence, so one release
+/// carried different licences in different deployments, which no registry
+/// does).
+const GENERATION: &str = "g2";
+
 /// A deterministic stand-in for a wheel's SHA-256: the same package gets the
 /// same digest in every deployment, as a real lockfile would give it.
 fn digest(purl: &str) -> String {
-    let mut h = 0xcbf2_9ce4_8422_2325u64;
-    for b in purl.bytes() {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-    }
-    let mut rng = Rng(h | 1);
+    let mut rng = Rng(fnv(purl) | 1);
     (0..4).fold(String::with_capacity(64), |mut s, _| {
         let _ = write!(s, "{:016x}", rng.next());
         s
     })
+}
+
+fn fnv(text: &str) -> u64 {
+    let mut h = 0xcbf2_9ce4_8422_2325u64;
+    for b in text.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    h
 }
 
 const LICENSES: &[&str] = &[
@@ -693,6 +705,9 @@ fn cyclonedx(
     let app = &facts.packages[0];
     let mut components = Vec::with_capacity(facts.packages.len() + 4);
     for (p, purl) in facts.packages.iter().zip(&purls).skip(1) {
+        // Drawn and not used, so that every later draw (the model chain)
+        // stays as generator g1 made it.
+        let _ = rng.below(LICENSES.len());
         components.push(json!({
             "type": "library",
             "bom-ref": purl,
@@ -700,7 +715,7 @@ fn cyclonedx(
             "version": p.version,
             "purl": purl,
             "hashes": [{"alg": "SHA-256", "content": digest(purl)}],
-            "licenses": [{"license": {"id": LICENSES[rng.below(LICENSES.len())]}}],
+            "licenses": [{"license": {"id": LICENSES[(fnv(purl) % LICENSES.len() as u64) as usize]}}],
         }));
     }
     let mut depends: Vec<Vec<String>> = vec![Vec::new(); facts.packages.len()];

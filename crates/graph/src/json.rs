@@ -8,6 +8,11 @@ use crate::ImportError;
 /// Deserialises `bytes`, naming the failing field path (`components[3].hashes`)
 /// for type errors and the line/column for syntax errors.
 pub fn parse<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, ImportError> {
+    // Tracking the path costs on every field; a document that parses needs
+    // none, so the path is only traced again when the plain parse fails.
+    if let Ok(value) = serde_json::from_slice(bytes) {
+        return Ok(value);
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         let path = e.path().to_string();
@@ -57,21 +62,24 @@ where
 /// names the line and column where the limit was crossed.
 pub fn check_depth(bytes: &[u8], max: usize) -> Result<(), crate::ImportError> {
     let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    for (i, &b) in bytes.iter().enumerate() {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-            continue;
-        }
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
         match b {
-            b'"' => in_string = true,
+            b'"' => {
+                // Skip the string: jump to its next quote or backslash.
+                i += 1;
+                loop {
+                    match memchr::memchr2(b'"', b'\\', &bytes[i.min(bytes.len())..]) {
+                        Some(at) if bytes[i + at] == b'\\' => i += at + 2,
+                        Some(at) => {
+                            i += at;
+                            break;
+                        }
+                        None => return Ok(()),
+                    }
+                }
+            }
             b'{' | b'[' => {
                 depth += 1;
                 if depth > max {
@@ -93,6 +101,7 @@ pub fn check_depth(bytes: &[u8], max: usize) -> Result<(), crate::ImportError> {
             b'}' | b']' => depth = depth.saturating_sub(1),
             _ => {}
         }
+        i += 1;
     }
     Ok(())
 }

@@ -1,5 +1,5 @@
-//! The persistent graph: redb tables for nodes, edges in both directions and
-//! the indexes a blast-radius query needs, plus petgraph traversals over them.
+//! The persistent graph: redb tables for nodes, each document's packages and
+//! edges, and the indexes a blast-radius query needs.
 //!
 //! Invariants:
 //! - One document is written in one redb write transaction, committed durably:
@@ -8,10 +8,11 @@
 //!   SBOMs that disagree about a dependency never mix.
 //! - redb types stay inside this crate; callers see [`Store`] and [`records`].
 //!
-//! Traversals load the edges of the documents involved into a petgraph
-//! `DiGraphMap` per query rather than mirroring the whole estate in memory at
-//! open: edges are scoped per document, so a path query only ever needs one
-//! document's edges, and opening a large store stays cheap.
+//! Paths are not searched per query: each document's shortest-path tree from
+//! its subject is computed once at ingest (breadth-first over its edges) and
+//! kept in its row, so a path is a walk up parent pointers. Edges are scoped
+//! per document, so a path never needs more than one document's row, and
+//! opening a large store reads nothing per document.
 //!
 //! Where things are: `tables` (the layout), `open` (opening, versions),
 //! `write` (group-committed ingest, deletion), `read` (nodes by id, key and
@@ -127,6 +128,9 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 const SCHEMA_VERSION: u64 = 5;
 
+/// The on-disk layout this build writes (`migrate.rs` lists them all).
+pub const LAYOUT: u64 = SCHEMA_VERSION;
+
 /// redb's page cache per open store.
 const CACHE_BYTES: usize = 384 * 1024 * 1024;
 
@@ -148,6 +152,8 @@ pub struct Store {
     /// Rung after a commit that appended events, so that a delivery worker
     /// or a subscription waiting on it wakes at once (`notify.rs`).
     event_bell: (std::sync::Mutex<u64>, std::sync::Condvar),
+    /// Package, fact and lookup-name ids known from earlier group commits.
+    write_cache: std::sync::Mutex<write::WriteCache>,
     /// What opening migrated, if the store was of an earlier layout.
     migration: Option<Migration>,
 }

@@ -243,3 +243,40 @@ pub(crate) fn layout_of(db: &redb::Database) -> Result<Option<u64>> {
     };
     Ok(meta.get("schema_version")?.map(|v| v.value()))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{Store, StoreError};
+
+    fn with_layout(path: &std::path::Path, layout: u64) {
+        drop(Store::open(path).unwrap());
+        let db = redb::Database::create(path).unwrap();
+        let txn = db.begin_write().unwrap();
+        txn.open_table(crate::tables::META)
+            .unwrap()
+            .insert("schema_version", layout)
+            .unwrap();
+        txn.commit().unwrap();
+    }
+
+    #[test]
+    fn layouts_before_the_oldest_migrated_and_after_this_build_are_refused_unwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        for layout in [1, 3, super::SCHEMA_VERSION + 1] {
+            let path = dir.path().join(format!("s{layout}.redb"));
+            with_layout(&path, layout);
+            let before = std::fs::read(&path).unwrap();
+            match Store::open(&path) {
+                Err(StoreError::Schema { found, .. }) => assert_eq!(found, layout),
+                Err(other) => panic!("layout {layout}: {other}"),
+                Ok(_) => panic!("layout {layout} opened"),
+            }
+            assert!(matches!(
+                Store::pending_migration(&path),
+                Err(StoreError::Schema { .. })
+            ));
+            assert_eq!(std::fs::read(&path).unwrap(), before);
+            assert!(!super::backup_path(&path, layout).exists());
+        }
+    }
+}

@@ -300,6 +300,15 @@ pub(crate) fn intern_key(fact: &PackageFact) -> (Vec<u8>, FactHash) {
     (bytes, hash)
 }
 
+/// As [`intern_key`], without copying the fact: its per-occurrence bits
+/// are taken out for the encoding and put back.
+pub(crate) fn intern_key_in_place(fact: &mut PackageFact) -> (Vec<u8>, FactHash) {
+    let (direct, scope) = (fact.direct.take(), fact.scope.take());
+    let key = intern_key(fact);
+    (fact.direct, fact.scope) = (direct, scope);
+    key
+}
+
 /// The fact a document stated: the interned part with its own bits.
 pub(crate) fn fact_of(
     facts: &impl ReadableTable<u64, &'static [u8]>,

@@ -113,6 +113,7 @@ impl Store {
             listeners: std::sync::atomic::AtomicUsize::new(0),
             notify_generation: std::sync::atomic::AtomicU64::new(0),
             event_bell: (std::sync::Mutex::new(0), std::sync::Condvar::new()),
+            write_cache: std::sync::Mutex::new(Default::default()),
             migration,
         };
         store.init()?;

@@ -2,10 +2,11 @@
 //! edges, path trees, matches and events in one transaction), and the removal
 //! of a deployment.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+
+use rustc_hash::FxHashMap;
 
 use aibomdb_graph::{DocumentFacts, PackageKey, Purl};
-use petgraph::graphmap::DiGraphMap;
 use redb::ReadableTable;
 
 use crate::occurrences::{self, DocRows, FactHash, FactId, RowEdge, RowPackage};
@@ -54,8 +55,8 @@ impl NewDocument {
         let facts = self
             .facts
             .packages
-            .iter()
-            .map(occurrences::intern_key)
+            .iter_mut()
+            .map(occurrences::intern_key_in_place)
             .collect();
         self.rows = Some(EncodedRows {
             facts,
@@ -69,22 +70,53 @@ fn tree_rows(facts: &DocumentFacts) -> Vec<(usize, usize, u8)> {
     match facts.subject.as_ref().and_then(|s| s.package) {
         Some(root) => path_tree(facts, root)
             .into_iter()
-            .map(|(node, (parent, kind))| (node, parent, kind.code()))
+            .map(|(node, parent, kind)| (node, parent, kind.code()))
             .collect(),
         None => Vec::new(),
     }
 }
 
-/// What one group commit has already looked up or written, so that the
-/// packages its documents share are resolved once.
+/// Ids the store has handed out, remembered across group commits so that
+/// the packages and facts an estate repeats are resolved without a B-tree
+/// lookup. Packages and facts are never deleted, so an entry stays true;
+/// what a group adds joins only once its transaction has committed.
+#[derive(Default)]
+pub(crate) struct WriteCache {
+    /// Package key → node id.
+    ids: FxHashMap<String, PackageId>,
+    /// Package → the advisory lookup names recorded for it.
+    lookup: FxHashMap<PackageId, Vec<LookupName>>,
+    /// Fact hash → interned fact id.
+    facts: FxHashMap<FactHash, FactId>,
+}
+
+/// Entries beyond which the cache starts over (about 100 bytes each).
+const WRITE_CACHE_ENTRIES: usize = 4_000_000;
+
+impl WriteCache {
+    fn len(&self) -> usize {
+        self.ids.len() + self.lookup.values().map(Vec::len).sum::<usize>() + self.facts.len()
+    }
+
+    fn absorb(&mut self, fresh: WriteCache) {
+        self.ids.extend(fresh.ids);
+        for (id, names) in fresh.lookup {
+            self.lookup.entry(id).or_default().extend(names);
+        }
+        self.facts.extend(fresh.facts);
+    }
+
+    pub(crate) fn clear(&mut self) {
+        *self = WriteCache::default();
+    }
+}
+
+/// What one group commit knows: the store's cache, and what the group has
+/// looked up or written itself.
 #[derive(Default)]
 struct GroupCache {
-    /// Package key → node id.
-    ids: HashMap<String, PackageId>,
-    /// (package, advisory lookup name) pairs already recorded.
-    lookup: std::collections::HashSet<(PackageId, LookupName)>,
-    /// Fact hash → interned fact id.
-    facts: HashMap<FactHash, FactId>,
+    known: WriteCache,
+    fresh: WriteCache,
     /// (package, document) postings, written sorted once the group's documents are.
     package_docs: Vec<(PackageId, DocumentId)>,
     /// Events the group's documents cause, when someone listens (`notify.rs`).
@@ -113,14 +145,35 @@ impl Store {
         if docs.is_empty() {
             return Ok(Vec::new());
         }
+        let known = match self.write_cache.lock() {
+            Ok(mut cache) => std::mem::take(&mut *cache),
+            Err(_) => WriteCache::default(),
+        };
+        let mut seen = GroupCache {
+            known,
+            ..GroupCache::default()
+        };
+        let result = self.ingest_group(docs, &mut seen);
+        if let Ok(mut cache) = self.write_cache.lock() {
+            *cache = seen.known;
+            if result.is_ok() {
+                cache.absorb(seen.fresh);
+            }
+            if cache.len() > WRITE_CACHE_ENTRIES {
+                cache.clear();
+            }
+        }
+        result
+    }
+
+    fn ingest_group(&self, docs: &[NewDocument], seen: &mut GroupCache) -> Result<Vec<IngestOutcome>> {
         let txn = self.db.begin_write()?;
         let mut outcomes = Vec::with_capacity(docs.len());
-        let mut seen = GroupCache::default();
         if self.events_wanted(&txn)? {
             seen.events = Some(Vec::new());
         }
         for doc in docs {
-            outcomes.push(Self::write_document(&txn, doc, &mut seen)?);
+            outcomes.push(Self::write_document(&txn, doc, seen)?);
         }
         // The package → document postings of the whole group, in key order.
         occurrences::add_postings(&mut txn.open_table(POSTINGS)?, &mut seen.package_docs)?;
@@ -210,7 +263,12 @@ impl Store {
                     fact_ids.push(0);
                     continue;
                 };
-                let existing = match seen.ids.get(key.as_str()) {
+                let cached = seen
+                    .known
+                    .ids
+                    .get(key.as_str())
+                    .or_else(|| seen.fresh.ids.get(key.as_str()));
+                let existing = match cached {
                     Some(&id) => Some(id),
                     None => by_key.get(key.as_str())?.map(|v| v.value()),
                 };
@@ -229,10 +287,15 @@ impl Store {
                         id
                     }
                 };
-                if !seen.ids.contains_key(key.as_str()) {
-                    seen.ids.insert(key.as_str().to_string(), id);
+                if cached.is_none() {
+                    seen.fresh.ids.insert(key.as_str().to_string(), id);
                 }
-                let fact_id = match seen.facts.get(fact_hash) {
+                let cached = seen
+                    .known
+                    .facts
+                    .get(fact_hash)
+                    .or_else(|| seen.fresh.facts.get(fact_hash));
+                let fact_id = match cached {
                     Some(&f) => f,
                     None => {
                         let f = occurrences::intern(
@@ -242,7 +305,7 @@ impl Store {
                             fact_bytes,
                             fact_hash,
                         )?;
-                        seen.facts.insert(*fact_hash, f);
+                        seen.fresh.facts.insert(*fact_hash, f);
                         f
                     }
                 };
@@ -285,9 +348,13 @@ impl Store {
                 for name in names {
                     // Most packages recur across a group's documents with
                     // the same names: each (package, name) is checked once.
-                    if !seen.lookup.insert((id, name.clone())) {
+                    let recorded = |cache: &WriteCache| {
+                        cache.lookup.get(&id).is_some_and(|names| names.contains(name))
+                    };
+                    if recorded(&seen.known) || recorded(&seen.fresh) {
                         continue;
                     }
+                    seen.fresh.lookup.entry(id).or_default().push(name.clone());
                     let mut list: Vec<LookupName> =
                         match package_keys.get((name.key.as_str(), id))? {
                             Some(v) => decode(v.value(), "package_keys", &name.key)?,
@@ -728,33 +795,47 @@ fn head_of(d: &DocumentRecord) -> records::DocHead {
 }
 
 /// Breadth-first from `root` over the document's edges: for every reachable
-/// package, the parent on one shortest path and the kind of the edge.
-fn path_tree(
-    facts: &DocumentFacts,
-    root: usize,
-) -> HashMap<usize, (usize, aibomdb_graph::EdgeKind)> {
-    let mut graph: DiGraphMap<usize, aibomdb_graph::EdgeKind> = DiGraphMap::new();
+/// package, the parent on one shortest path and the kind of the edge. Each
+/// node's successors are visited in the order the edges are listed (`finish`
+/// sorts them: depends_on before contains for a pair, and the first kind of a
+/// pair is the one the tree keeps).
+fn path_tree(facts: &DocumentFacts, root: usize) -> Vec<(usize, usize, aibomdb_graph::EdgeKind)> {
+    let n = facts.packages.len();
+    let mut out = Vec::new();
+    if root >= n {
+        return out;
+    }
+    // Successor lists as one array (a stable counting sort by `from`).
+    let mut start = vec![0usize; n + 1];
     for e in &facts.dependencies {
-        // `finish` sorted the edges: depends_on before contains for a pair.
-        if !graph.contains_edge(e.from, e.to) {
-            graph.add_edge(e.from, e.to, e.kind);
+        if e.from < n && e.to < n {
+            start[e.from + 1] += 1;
         }
     }
-    let mut parents = HashMap::new();
-    if !graph.contains_node(root) {
-        return parents;
+    for i in 0..n {
+        start[i + 1] += start[i];
     }
+    let mut fill = start.clone();
+    let mut next = vec![(0usize, aibomdb_graph::EdgeKind::DependsOn); start[n]];
+    for e in &facts.dependencies {
+        if e.from < n && e.to < n {
+            next[fill[e.from]] = (e.to, e.kind);
+            fill[e.from] += 1;
+        }
+    }
+    let mut seen = vec![false; n];
+    seen[root] = true;
     let mut queue = std::collections::VecDeque::from([root]);
-    let mut seen = HashSet::from([root]);
-    while let Some(n) = queue.pop_front() {
-        for (_, next, kind) in graph.edges(n) {
-            if seen.insert(next) {
-                parents.insert(next, (n, *kind));
-                queue.push_back(next);
+    while let Some(node) = queue.pop_front() {
+        for &(to, kind) in &next[start[node]..start[node + 1]] {
+            if !seen[to] {
+                seen[to] = true;
+                out.push((to, node, kind));
+                queue.push_back(to);
             }
         }
     }
-    parents
+    out
 }
 
 fn unhex(text: &str) -> Vec<u8> {
