@@ -12,12 +12,13 @@
 //! last event handled (its cursor) and one log row per delivered, filtered
 //! or failing event, so a restart resumes where delivery stopped.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use serde::{Deserialize, Serialize};
 
 use crate::records::DocHead;
+use crate::vex::VexResolver;
 use crate::tables::*;
 use crate::{PackageId, Result, Store, decode, encode, has_table};
 
@@ -522,4 +523,346 @@ pub(crate) fn events_for_supersession(
         push(e, EventKind::Resolved)?;
     }
     Ok(out)
+}
+
+/// Judges a change's events by VEX with the resolver the reports use: what
+/// the store holds now (`before`, the committed state) and what it will
+/// hold once the write transaction commits (`after`). An exposure is open
+/// when its match is affected and no covering statement suppresses it.
+pub(crate) struct VexJudge<'a> {
+    store: &'a Store,
+    txn: &'a redb::WriteTransaction,
+    before: VexResolver<'a>,
+    after: VexResolver<'a>,
+    identifiers: HashMap<(bool, String), Vec<String>>,
+    packages: HashMap<PackageId, Option<crate::PackageRecord>>,
+}
+
+impl<'a> VexJudge<'a> {
+    pub(crate) fn new(store: &'a Store, txn: &'a redb::WriteTransaction) -> Self {
+        VexJudge {
+            store,
+            txn,
+            before: VexResolver::new(store),
+            after: VexResolver::in_txn(txn),
+            identifiers: HashMap::new(),
+            packages: HashMap::new(),
+        }
+    }
+
+    /// Whether a statement suppresses (deployment, package, advisory):
+    /// `after` the change, or before it.
+    fn suppressed(
+        &mut self,
+        after: bool,
+        deployment: &str,
+        package: PackageId,
+        advisory: &str,
+    ) -> Result<bool> {
+        let key = (after, advisory.to_string());
+        if !self.identifiers.contains_key(&key) {
+            let ids = match after {
+                true => identifiers_of(&self.txn.open_table(ADVISORIES)?, advisory)?,
+                false => {
+                    let read = self.store.db.begin_read()?;
+                    match crate::read_table(&read, ADVISORIES)? {
+                        Some(t) => identifiers_of(&t, advisory)?,
+                        None => vec![advisory.to_string()],
+                    }
+                }
+            };
+            self.identifiers.insert(key.clone(), ids);
+        }
+        if !self.packages.contains_key(&package) {
+            let record = self
+                .txn
+                .open_table(PACKAGES)?
+                .get(package)?
+                .map(|v| decode(v.value(), "packages", &package.to_string()))
+                .transpose()?;
+            self.packages.insert(package, record);
+        }
+        let Some(record) = &self.packages[&package] else {
+            return Ok(false);
+        };
+        let identifiers = &self.identifiers[&key];
+        let resolver = match after {
+            true => &mut self.after,
+            false => &mut self.before,
+        };
+        Ok(resolver
+            .verdict(deployment, record, identifiers)?
+            .is_some_and(|v| v.suppresses()))
+    }
+
+    /// Drops the events VEX makes moot: an opened exposure a statement
+    /// suppresses once the change commits, a resolved one a statement
+    /// already suppressed (it was not open).
+    pub(crate) fn filter(&mut self, events: Vec<MatchEvent>) -> Result<Vec<MatchEvent>> {
+        let mut out = Vec::with_capacity(events.len());
+        for e in events {
+            let after = e.kind == EventKind::Opened;
+            if !self.suppressed(after, &e.deployment, e.package, &e.advisory)? {
+                out.push(e);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Events for the exposures whose VEX verdict the change turns: for
+    /// every affected match of an advisory the `named` identifiers (those
+    /// of the statements the change adds or takes away) answer to, in every
+    /// deployment whose current documents hold the package after the change,
+    /// `resolved` where a statement now suppresses it and `opened` where
+    /// none does any more. `skip`: (deployment, advisory, package) the change
+    /// evented already (a package the document brought or took away).
+    pub(crate) fn vex_events(
+        &mut self,
+        named: &BTreeSet<String>,
+        skip: &HashSet<(String, String, PackageId)>,
+        cause: &str,
+        at: u64,
+    ) -> Result<Vec<MatchEvent>> {
+        if named.is_empty() {
+            return Ok(Vec::new());
+        }
+        let txn = self.txn;
+        let mut advisories = BTreeSet::new();
+        {
+            let index = txn.open_table(ADVISORY_IDENTIFIERS)?;
+            for name in named {
+                for spelling in spellings(name) {
+                    for e in index.range((spelling.as_str(), "")..=(spelling.as_str(), "\u{10FFFF}"))? {
+                        advisories.insert(e?.0.value().1.to_string());
+                    }
+                }
+            }
+        }
+        // (advisory, package, ecosystem) of the affected matches.
+        let mut exposures: Vec<Exposure> = Vec::new();
+        {
+            let by_advisory = txn.open_table(MATCHES_BY_ADVISORY)?;
+            let matches = txn.open_table(MATCHES)?;
+            for advisory in &advisories {
+                for e in by_advisory.range((advisory.as_str(), 0)..=(advisory.as_str(), u64::MAX))? {
+                    let package = e?.0.value().1;
+                    let Some(v) = matches.get((package, advisory.as_str()))? else {
+                        continue;
+                    };
+                    let stored: crate::advisories::StoredMatch =
+                        decode(v.value(), "matches", advisory)?;
+                    if stored.is_affected() {
+                        exposures.push((package, advisory.clone(), stored.ecosystem().into()));
+                    }
+                }
+            }
+        }
+        let mut holders: HashMap<PackageId, BTreeSet<String>> = HashMap::new();
+        {
+            let package_docs = txn.open_table(PACKAGE_DOCUMENTS)?;
+            let heads = txn.open_table(DOCUMENT_HEADS)?;
+            for (package, _, _) in &exposures {
+                if holders.contains_key(package) {
+                    continue;
+                }
+                let mut deployments = BTreeSet::new();
+                for entry in package_docs.range((*package, 0)..=(*package, u64::MAX))? {
+                    let doc = entry?.0.value().1;
+                    if let Some(v) = heads.get(doc)? {
+                        let head: DocHead = decode(v.value(), "document_heads", &doc.to_string())?;
+                        if head.current {
+                            deployments.insert(head.deployment);
+                        }
+                    }
+                }
+                holders.insert(*package, deployments);
+            }
+        }
+        let mut out = Vec::new();
+        for (package, advisory, ecosystem) in &exposures {
+            for deployment in &holders[package] {
+                if skip.contains(&(deployment.clone(), advisory.clone(), *package)) {
+                    continue;
+                }
+                let was = self.suppressed(false, deployment, *package, advisory)?;
+                let is = self.suppressed(true, deployment, *package, advisory)?;
+                if was == is {
+                    continue;
+                }
+                let purl = self.packages[package]
+                    .as_ref()
+                    .map_or_else(String::new, |p| p.key.clone());
+                out.push(MatchEvent {
+                    seq: 0,
+                    at,
+                    kind: if is {
+                        EventKind::Resolved
+                    } else {
+                        EventKind::Opened
+                    },
+                    cause: cause.to_string(),
+                    deployment: deployment.clone(),
+                    advisory: advisory.clone(),
+                    package: *package,
+                    purl,
+                    ecosystem: ecosystem.clone(),
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// An advisory's id first, then its aliases and upstream ids (as the
+/// reports give them to the resolver).
+fn identifiers_of(table: &impl ReadableTable<&'static str, &'static [u8]>, id: &str) -> Result<Vec<String>> {
+    let mut out = vec![id.to_string()];
+    if let Some(v) = table.get(id)? {
+        let row: crate::records::AdvisoryRow = decode(v.value(), "advisories", id)?;
+        out.extend(row.identifiers.into_iter().filter(|i| i != id));
+    }
+    Ok(out)
+}
+
+/// The spellings under which the advisory index may hold an identifier a
+/// statement names (statements are compared case-insensitively; GHSA ids
+/// are lower case after the prefix).
+fn spellings(name: &str) -> BTreeSet<String> {
+    let name = name.trim();
+    let mut out = BTreeSet::from([
+        name.to_string(),
+        name.to_ascii_uppercase(),
+        name.to_ascii_lowercase(),
+    ]);
+    if name.len() > 5 && name[..5].eq_ignore_ascii_case("GHSA-") {
+        out.insert(format!("GHSA-{}", name[5..].to_ascii_lowercase()));
+    }
+    out
+}
+
+/// Identifiers the statements of `doc` name, read from the statement rows.
+pub(crate) fn statement_ids_of(
+    txn: &redb::WriteTransaction,
+    docs: &HashSet<u64>,
+    into: &mut BTreeSet<String>,
+) -> Result<()> {
+    if docs.is_empty() {
+        return Ok(());
+    }
+    let table = txn.open_table(VEX_STATEMENTS)?;
+    for entry in table.iter()? {
+        let (k, _) = entry?;
+        let (id, doc, _) = k.value();
+        if docs.contains(&doc) {
+            into.insert(id.to_string());
+        }
+    }
+    Ok(())
+}
+
+/// The open exposures of one deployment as the store holds them now (its
+/// current documents' affected matches that no statement suppresses), as
+/// `resolved` events: what deleting it ends.
+pub(crate) fn exposures_ending(
+    store: &Store,
+    txn: &redb::WriteTransaction,
+    deployment: &str,
+    cause: &str,
+    at: u64,
+) -> Result<Vec<MatchEvent>> {
+    let current = store.current_documents(deployment)?;
+    let mut found: BTreeSet<Exposure> = BTreeSet::new();
+    {
+        let read = store.db.begin_read()?;
+        let doc_packages = read.open_table(DOCUMENT_PACKAGES)?;
+        let matches = read.open_table(MATCHES)?;
+        for doc in current {
+            for entry in doc_packages.range((doc, 0)..=(doc, u64::MAX))? {
+                let package = entry?.0.value().1;
+                for m in matches.range((package, "")..=(package, "\u{10FFFF}"))? {
+                    let (k, v) = m?;
+                    let advisory = k.value().1;
+                    let stored: crate::advisories::StoredMatch =
+                        decode(v.value(), "matches", advisory)?;
+                    if stored.is_affected() {
+                        found.insert((package, advisory.to_string(), stored.ecosystem().into()));
+                    }
+                }
+            }
+        }
+    }
+    let mut judge = VexJudge::new(store, txn);
+    let mut out = Vec::new();
+    for (package, advisory, ecosystem) in found {
+        if judge.suppressed(false, deployment, package, &advisory)? {
+            continue;
+        }
+        let purl = judge.packages[&package]
+            .as_ref()
+            .map_or_else(String::new, |p| p.key.clone());
+        out.push(MatchEvent {
+            seq: 0,
+            at,
+            kind: EventKind::Resolved,
+            cause: cause.to_string(),
+            deployment: deployment.to_string(),
+            advisory,
+            package,
+            purl,
+            ecosystem,
+        });
+    }
+    Ok(out)
+}
+
+/// The events of an ingest group: the exposures its documents brought or
+/// took away (`raw`, from [`events_for_supersession`]) as VEX leaves them,
+/// and the exposures whose verdict the statements it added (or took away
+/// with a superseded document) turn, with cause `vex`.
+pub(crate) fn vex_judged(
+    store: &Store,
+    txn: &redb::WriteTransaction,
+    docs: &[crate::NewDocument],
+    outcomes: &[crate::IngestOutcome],
+    raw: Vec<MatchEvent>,
+) -> Result<Vec<MatchEvent>> {
+    let mut named = BTreeSet::new();
+    let mut gone = HashSet::new();
+    for (doc, outcome) in docs.iter().zip(outcomes) {
+        let crate::IngestOutcome::Ingested { superseded, .. } = outcome else {
+            continue;
+        };
+        for s in &doc.facts.vex {
+            named.insert(s.vulnerability.clone());
+            named.extend(s.aliases.iter().cloned());
+        }
+        if let Some(old) = superseded {
+            gone.insert(*old);
+        }
+    }
+    // A superseded document's statements stop counting: the verdicts they
+    // gave may turn too.
+    {
+        let documents = txn.open_table(DOCUMENTS)?;
+        let mut with_statements = HashSet::new();
+        for old in gone {
+            if let Some(v) = documents.get(old)? {
+                let record: crate::DocumentRecord = decode(v.value(), "documents", &old.to_string())?;
+                if record.vex_statements > 0 {
+                    with_statements.insert(old);
+                }
+            }
+        }
+        drop(documents);
+        statement_ids_of(txn, &with_statements, &mut named)?;
+    }
+    let skip: HashSet<(String, String, PackageId)> = raw
+        .iter()
+        .map(|e| (e.deployment.clone(), e.advisory.clone(), e.package))
+        .collect();
+    let at = raw.first().map_or_else(crate::unix_now, |e| e.at);
+    let mut judge = VexJudge::new(store, txn);
+    let mut events = judge.filter(raw)?;
+    events.extend(judge.vex_events(&named, &skip, "vex", at)?);
+    Ok(events)
 }
