@@ -487,3 +487,205 @@ fn subscription_streams_matches_from_sync_and_upload() {
     assert_eq!(event["advisory"], "PYSEC-2023-175");
     assert_eq!(event["package"], "pkg:pypi/pillow@10.0.0");
 }
+
+fn vex_fixture(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/vex")
+        .join(name)
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+fn python_image() -> String {
+    corpus()
+        .join("external/guac-data/docs/cyclonedx/syft-cyclonedx-docker.io-library-python.latest.json")
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+/// (deployment, advisory, purl) of the affected matches no VEX statement
+/// suppresses, as `match --format json` reports them.
+fn open_matches(db: &Path) -> BTreeSet<(String, String, String)> {
+    let v = json(&aibomdb(db, &["match", "--format", "json"]));
+    v.as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            r["status"] == "affected"
+                && !matches!(r["vex"]["status"].as_str(), Some("NotAffected" | "Fixed"))
+        })
+        .map(|r| {
+            (
+                r["deployment"].as_str().unwrap().to_string(),
+                r["advisory"].as_str().unwrap().to_string(),
+                r["package"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The exposures the event stream leaves open, replayed from its start.
+fn replayed(events: &[aibomdb_store::MatchEvent]) -> BTreeSet<(String, String, String)> {
+    let mut open = BTreeSet::new();
+    for e in events {
+        let key = (e.deployment.clone(), e.advisory.clone(), e.purl.clone());
+        match e.kind {
+            aibomdb_store::EventKind::Opened => assert!(open.insert(key), "opened twice: {e:?}"),
+            aibomdb_store::EventKind::Resolved => {
+                assert!(open.remove(&key), "resolved while not open: {e:?}")
+            }
+        }
+    }
+    open
+}
+
+/// VEX statements change exposure without changing a match: lib4vex's
+/// OpenVEX `not_affected` for CVE-2023-5752 (the alias of PYSEC-2023-228,
+/// pip 22.2.2 in syft's SBOM of the python image) resolves that one
+/// exposure with cause `vex`, in the deployment the statement was filed
+/// into only; a later `affected` statement opens it again. A deployment
+/// whose VEX arrived before its SBOM never sees the suppressed match opened,
+/// and deleting a deployment resolves what it had open with cause `delete`.
+/// Replaying the stream from its start gives what `match` reports open.
+#[test]
+fn vex_statements_and_deletions_resolve_and_reopen_exposures() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    let secret = dir.path().join("hook.secret");
+    std::fs::write(&secret, "a-shared-secret-of-some-length\n").unwrap();
+    let port = free_port();
+    let receiver = Receiver::start(port, &secret, &dir.path().join("got.jsonl"), 0);
+    run_ok(
+        &db,
+        &[
+            "notify",
+            "add",
+            "hook",
+            "--url",
+            &format!("http://127.0.0.1:{port}/hook"),
+            "--secret-file",
+            secret.to_str().unwrap(),
+        ],
+    );
+    let pypa = corpus().join("osv/pypa-advisory-database");
+    run_ok(&db, &["advisories", "load", pypa.to_str().unwrap()]);
+    for d in ["python", "python-b"] {
+        run_ok(&db, &["ingest", "--deployment", d, &python_image()]);
+    }
+    let pip = (
+        "python".to_string(),
+        "PYSEC-2023-228".to_string(),
+        "pkg:pypi/pip@22.2.2".to_string(),
+    );
+    let before = events(&db);
+    assert!(open_matches(&db).contains(&pip));
+    assert_eq!(replayed(&before), open_matches(&db));
+    let last = before.last().unwrap().seq;
+
+    // not_affected (and an under_investigation that suppresses nothing).
+    run_ok(
+        &db,
+        &[
+            "ingest",
+            "--deployment",
+            "python",
+            &vex_fixture("python-image.openvex.json"),
+        ],
+    );
+    let all = events(&db);
+    let new: Vec<_> = all.iter().filter(|e| e.seq > last).collect();
+    assert_eq!(new.len(), 1, "{new:?}");
+    let e = new[0];
+    assert_eq!(
+        (e.kind, e.cause.as_str(), &e.deployment, &e.advisory, &e.purl),
+        (
+            aibomdb_store::EventKind::Resolved,
+            "vex",
+            &pip.0,
+            &pip.1,
+            &pip.2
+        )
+    );
+    assert!(!open_matches(&db).contains(&pip));
+    assert_eq!(replayed(&all), open_matches(&db));
+    let last = e.seq;
+
+    // A later statement (2026-12-02, `affected`) decides: open again.
+    run_ok(
+        &db,
+        &[
+            "ingest",
+            "--deployment",
+            "python",
+            &vex_fixture("python-image.openvex-affected.json"),
+        ],
+    );
+    let all = events(&db);
+    let new: Vec<_> = all.iter().filter(|e| e.seq > last).collect();
+    assert_eq!(new.len(), 1, "{new:?}");
+    assert_eq!(
+        (new[0].kind, new[0].cause.as_str(), &new[0].purl),
+        (aibomdb_store::EventKind::Opened, "vex", &pip.2)
+    );
+    assert!(open_matches(&db).contains(&pip));
+    assert_eq!(replayed(&all), open_matches(&db));
+
+    // VEX first, then the SBOM: the suppressed match is never opened.
+    run_ok(
+        &db,
+        &[
+            "ingest",
+            "--deployment",
+            "python-c",
+            &vex_fixture("python-image.openvex.json"),
+        ],
+    );
+    run_ok(&db, &["ingest", "--deployment", "python-c", &python_image()]);
+    let all = events(&db);
+    let c: Vec<_> = all.iter().filter(|e| e.deployment == "python-c").collect();
+    assert!(c.iter().any(|e| e.advisory == "PYSEC-2022-43012"), "{c:?}");
+    assert!(!c.iter().any(|e| e.advisory == "PYSEC-2023-228"), "{c:?}");
+    assert_eq!(replayed(&all), open_matches(&db));
+
+    // Deleting a deployment (the API's deleteDeployment) resolves its open
+    // exposures, and only those.
+    let open_b: BTreeSet<_> = open_matches(&db)
+        .into_iter()
+        .filter(|k| k.0 == "python-b")
+        .collect();
+    assert!(!open_b.is_empty());
+    let last = all.last().unwrap().seq;
+    assert!(
+        aibomdb_store::Store::open(&db)
+            .unwrap()
+            .delete_deployment("python-b")
+            .unwrap()
+    );
+    let all = events(&db);
+    let new: BTreeSet<_> = all
+        .iter()
+        .filter(|e| e.seq > last)
+        .map(|e| {
+            assert_eq!(
+                (e.kind, e.cause.as_str()),
+                (aibomdb_store::EventKind::Resolved, "delete")
+            );
+            (e.deployment.clone(), e.advisory.clone(), e.purl.clone())
+        })
+        .collect();
+    assert_eq!(new, open_b);
+    assert_eq!(replayed(&all), open_matches(&db));
+
+    // The receiver gets them, signed, causes and all.
+    let round = json(&aibomdb(&db, &["notify", "deliver", "--format", "json"]));
+    assert_eq!(round["delivered"].as_u64().unwrap() as usize, all.len(), "{round}");
+    let got = receiver.requests();
+    assert!(got.iter().any(|r| r["valid"] == true
+        && r["body"]["cause"] == "vex"
+        && r["body"]["kind"] == "resolved"
+        && r["body"]["deployment"] == "python"
+        && r["body"]["package"] == pip.2.as_str()));
+    assert!(got.iter().any(|r| r["body"]["cause"] == "delete"));
+}
