@@ -31,6 +31,17 @@ struct Receiver {
 
 impl Receiver {
     fn start(port: u16, secret: &Path, out: &Path, fail_first: u32) -> Receiver {
+        Receiver::start_failing_with(port, secret, out, fail_first, 503)
+    }
+
+    /// The first `fail_first` requests answered `status`.
+    fn start_failing_with(
+        port: u16,
+        secret: &Path,
+        out: &Path,
+        fail_first: u32,
+        status: u16,
+    ) -> Receiver {
         let script =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/helpers/webhook_receiver.py");
         let mut child = std::process::Command::new("python3")
@@ -39,6 +50,7 @@ impl Receiver {
             .arg(secret)
             .arg(out)
             .arg(fail_first.to_string())
+            .arg(status.to_string())
             .stdout(std::process::Stdio::piped())
             .spawn()
             .expect("python3");
@@ -688,4 +700,175 @@ fn vex_statements_and_deletions_resolve_and_reopen_exposures() {
         && r["body"]["deployment"] == "python"
         && r["body"]["package"] == pip.2.as_str()));
     assert!(got.iter().any(|r| r["body"]["cause"] == "delete"));
+}
+
+/// A store with two deployments and, once `targets` are added, the events of
+/// an advisory load: Pillow's PyPA records and one Alpine record against the
+/// requirements of d-image-service and syft's SPDX of Alpine.
+fn store_with_events(dir: &Path, targets: &[(&str, String)]) -> (PathBuf, PathBuf) {
+    std::fs::create_dir_all(dir).unwrap();
+    let db = dir.join("s.redb");
+    let reqs = dir.join("requirements.txt");
+    std::fs::copy(fixtures().join("requirements.txt"), &reqs).unwrap();
+    run_ok(
+        &db,
+        &["ingest", "--deployment", "svc", reqs.to_str().unwrap()],
+    );
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let alpine = examples.join("alpine-spdx-syft0.57.json");
+    run_ok(
+        &db,
+        &["ingest", "--deployment", "alpine", alpine.to_str().unwrap()],
+    );
+    let secret = dir.join("hook.secret");
+    std::fs::write(&secret, "a-shared-secret-of-some-length\n").unwrap();
+    for (name, url) in targets {
+        run_ok(
+            &db,
+            &[
+                "notify",
+                "add",
+                name,
+                "--url",
+                url,
+                "--secret-file",
+                secret.to_str().unwrap(),
+            ],
+        );
+    }
+    let pillow = corpus().join("osv/pypa-advisory-database/vulns/pillow");
+    let musl = examples.join("advisories/ALPINE-CVE-2025-26519.json");
+    run_ok(
+        &db,
+        &[
+            "advisories",
+            "load",
+            pillow.to_str().unwrap(),
+            musl.to_str().unwrap(),
+        ],
+    );
+    (db, secret)
+}
+
+fn log_of(db: &Path) -> Vec<Value> {
+    json(&aibomdb(
+        db,
+        &["notify", "log", "--limit", "1000", "--format", "json"],
+    ))
+    .as_array()
+    .unwrap()
+    .clone()
+}
+
+/// A receiver that answers 410 Gone refuses the event for good: after one
+/// attempt its delivery is `dead` (in the log, with the status) and the
+/// events behind it are delivered; `notify retry` sends it again once the
+/// receiver takes it. A receiver that keeps failing with 503 is retried up
+/// to `--max-attempts`, then dead too.
+#[test]
+fn a_refused_delivery_is_dead_and_retry_sends_it_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let (db, secret) = store_with_events(
+        dir.path(),
+        &[("hook", format!("http://127.0.0.1:{port}/hook"))],
+    );
+    let all: Vec<u64> = events(&db).iter().map(|e| e.seq).collect();
+    assert!(all.len() >= 3, "{all:?}");
+    let receiver = Receiver::start_failing_with(port, &secret, &dir.path().join("got.jsonl"), 1, 410);
+    let round = json(&aibomdb(&db, &["notify", "deliver", "--format", "json"]));
+    assert_eq!(round["dead"], 1, "{round}");
+    assert_eq!(round["delivered"].as_u64().unwrap() as usize, all.len() - 1);
+    let log = log_of(&db);
+    // Newest event first.
+    let order: Vec<u64> = log.iter().map(|d| d["event"].as_u64().unwrap()).collect();
+    assert_eq!(order, all.iter().rev().copied().collect::<Vec<_>>());
+    let dead = log.iter().find(|d| d["event"] == all[0]).unwrap();
+    assert_eq!(
+        (&dead["status"], &dead["attempts"], &dead["http_status"]),
+        (&Value::from("dead"), &Value::from(1), &Value::from(410)),
+        "{dead}"
+    );
+    assert_eq!(receiver.accepted("/hook"), all[1..].to_vec());
+    // Nothing is due: a dead delivery is not retried by itself.
+    let round = json(&aibomdb(&db, &["notify", "deliver", "--format", "json"]));
+    assert_eq!((round["delivered"].as_u64(), round["failed"].as_u64()), (Some(0), Some(0)));
+
+    // Sent back: delivered once, now that the receiver takes it.
+    let unknown = aibomdb(&db, &["notify", "retry", "nobody"]);
+    assert_eq!(unknown.status.code(), Some(2), "{}", stderr(&unknown));
+    let not_dead = aibomdb(&db, &["notify", "retry", "hook", "--event", &all[1].to_string()]);
+    assert_eq!(not_dead.status.code(), Some(2), "{}", stderr(&not_dead));
+    run_ok(&db, &["notify", "retry", "hook", "--event", &all[0].to_string()]);
+    let queued = log_of(&db);
+    assert_eq!(queued.iter().find(|d| d["event"] == all[0]).unwrap()["status"], "queued");
+    let round = json(&aibomdb(&db, &["notify", "deliver", "--format", "json"]));
+    assert_eq!((round["delivered"].as_u64(), round["dead"].as_u64()), (Some(1), Some(0)), "{round}");
+    let mut got = receiver.accepted("/hook");
+    got.sort_unstable();
+    assert_eq!(got, all);
+    let log = log_of(&db);
+    assert!(log.iter().all(|d| d["status"] == "delivered"), "{log:?}");
+    let round = json(&aibomdb(&db, &["notify", "deliver", "--format", "json"]));
+    assert_eq!(round["delivered"], 0, "{round}");
+    drop(receiver);
+
+    // 503 is worth retrying: failing until the attempts run out.
+    let port = free_port();
+    let (db, secret) = store_with_events(
+        &dir.path().join("b"),
+        &[("flaky", format!("http://127.0.0.1:{port}/flaky"))],
+    );
+    let first = events(&db)[0].seq;
+    let _receiver = Receiver::start_failing_with(port, &secret, &dir.path().join("b.jsonl"), 2, 503);
+    let round = json(&aibomdb(&db, &["notify", "deliver", "--max-attempts", "2", "--format", "json"]));
+    assert_eq!((round["failed"].as_u64(), round["dead"].as_u64()), (Some(1), Some(0)), "{round}");
+    let failing = log_of(&db);
+    assert_eq!(failing[0]["status"], "failing");
+    // The backoff (1 s by default) passes before the next attempt.
+    std::thread::sleep(Duration::from_millis(1100));
+    let round = json(&aibomdb(&db, &["notify", "deliver", "--max-attempts", "2", "--format", "json"]));
+    assert_eq!(round["dead"], 1, "{round}");
+    let log = log_of(&db);
+    let dead = log.iter().find(|d| d["event"] == first).unwrap();
+    assert_eq!((&dead["status"], &dead["attempts"]), (&Value::from("dead"), &Value::from(2)));
+    assert!(log.iter().filter(|d| d["event"] != first).all(|d| d["status"] == "delivered"));
+}
+
+/// Targets are served side by side: one whose receiver never answers (a
+/// socket that accepts nothing, so each POST waits out its timeout) does not
+/// hold back another target's events.
+#[test]
+fn a_slow_target_does_not_delay_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_port = silent.local_addr().unwrap().port();
+    let port = free_port();
+    // Targets are served in name order: the silent one comes first.
+    let (db, secret) = store_with_events(
+        dir.path(),
+        &[
+            ("a-silent", format!("http://127.0.0.1:{silent_port}/silent")),
+            ("b-fast", format!("http://127.0.0.1:{port}/fast")),
+        ],
+    );
+    let all: Vec<u64> = events(&db).iter().map(|e| e.seq).collect();
+    let receiver = Receiver::start(port, &secret, &dir.path().join("got.jsonl"), 0);
+    let started = Instant::now();
+    let mut round = std::process::Command::new(env!("CARGO_BIN_EXE_aibomdb"))
+        .arg("--db")
+        .arg(&db)
+        .args(["notify", "deliver"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("the fast target's events", || receiver.accepted("/fast").len() == all.len());
+    let fast = started.elapsed();
+    // The silent target's POST is still waiting (10 s timeout).
+    assert!(round.try_wait().unwrap().is_none(), "the round ended after {fast:?}");
+    assert!(fast < Duration::from_secs(8), "{fast:?}");
+    let status = round.wait().unwrap();
+    assert!(status.success());
+    assert_eq!(receiver.accepted("/fast"), all);
+    drop(silent);
 }

@@ -80,7 +80,10 @@ pub struct NotifyTargetView {
 pub struct DeliveryView {
     pub target: String,
     pub event: u64,
-    /// `delivered`, `filtered` or `failing` (to be retried).
+    /// `delivered`, `filtered`, `error` (the filter could not judge the
+    /// event), `failing` (to be retried), `dead` (refused for good or out of
+    /// attempts; passed until `notify retry`) or `queued` (sent back by
+    /// `notify retry`).
     pub status: String,
     pub attempts: u32,
     /// RFC 3339, of the last attempt.
@@ -136,7 +139,7 @@ impl NotifyQuery {
         .await
     }
 
-    /// The delivery log, newest first.
+    /// The delivery log, newest event first.
     async fn deliveries(
         &self,
         ctx: &Context<'_>,

@@ -6,7 +6,12 @@
 //! target's cursor, enriches them (severity, CVSS score, KEV), applies the
 //! target's CEL filter, signs the body with HMAC-SHA256 and POSTs it. A
 //! failure is logged with its HTTP status and retried after a backoff that
-//! doubles per attempt; the events behind it wait (order is kept). Because
+//! doubles per attempt; the events behind it wait (order is kept). A
+//! receiver that refuses an event for good (a 4xx other than 408, 425, 429),
+//! or a delivery that fails `max_attempts` times, makes it `dead`: logged,
+//! passed, and sent again only when an operator asks (`notify retry`).
+//! Targets are served side by side (at most `concurrency` at once), so a
+//! slow receiver delays only its own events. Because
 //! cursor and log live in the store, a restarted server carries on where it
 //! stopped. Receivers deduplicate by the event id (`X-Aibomdb-Event`):
 //! an event whose delivery succeeded but was not yet logged when the
@@ -214,6 +219,11 @@ pub struct DeliveryOptions {
     /// How long events every target has handled stay in the outbox (for
     /// the delivery log and subscriptions that resume with `after`).
     pub retention: Duration,
+    /// Attempts after which a failing delivery is `dead` (the cursor moves
+    /// on; `notify retry` sends it back).
+    pub max_attempts: u32,
+    /// Targets served at once in a round (each target's events in order).
+    pub concurrency: usize,
 }
 
 /// How often the worker prunes the outbox.
@@ -227,6 +237,8 @@ impl Default for DeliveryOptions {
             timeout: Duration::from_secs(10),
             batch: 256,
             retention: Duration::from_secs(7 * 24 * 3600),
+            max_attempts: 20,
+            concurrency: 8,
         }
     }
 }
@@ -237,8 +249,27 @@ pub struct RoundReport {
     pub delivered: usize,
     pub filtered: usize,
     pub failed: usize,
+    /// Deliveries given up (refused for good, or out of attempts).
+    pub dead: usize,
     /// Targets whose next attempt is not due yet.
     pub waiting: usize,
+}
+
+impl RoundReport {
+    fn add(&mut self, other: &RoundReport) {
+        self.delivered += other.delivered;
+        self.filtered += other.filtered;
+        self.failed += other.failed;
+        self.dead += other.dead;
+        self.waiting += other.waiting;
+    }
+}
+
+/// Whether an HTTP status refuses an event for good: a 4xx other than 408
+/// (timeout), 425 (too early) and 429 (too many requests), which a retry can
+/// get past.
+pub fn permanent(status: u16) -> bool {
+    (400..500).contains(&status) && !matches!(status, 408 | 425 | 429)
 }
 
 /// Sends what is due, to every target, once. Returns what it did.
@@ -247,9 +278,35 @@ pub fn deliver_round(
     agent: &ureq::Agent,
     options: &DeliveryOptions,
 ) -> Result<RoundReport, NotifyError> {
+    let targets = store.notify_targets()?;
+    let workers = options.concurrency.clamp(1, targets.len().max(1));
+    // Targets are served side by side, so that a slow or unreachable
+    // receiver holds back only its own events.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<Result<RoundReport, NotifyError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut report = RoundReport::default();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(target) = targets.get(i) else {
+                            return Ok(report);
+                        };
+                        deliver_requeued(store, agent, options, target, &mut report)?;
+                        deliver_target(store, agent, options, target, &mut report)?;
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
     let mut report = RoundReport::default();
-    for target in store.notify_targets()? {
-        deliver_target(store, agent, options, &target, &mut report)?;
+    for r in results {
+        report.add(&r?);
     }
     Ok(report)
 }
@@ -338,23 +395,102 @@ fn deliver_target(
                 Err(e) => delivery.error = Some(e),
             }
         }
-        let shift = delivery.attempts.saturating_sub(1).min(30);
-        let wait = options
-            .backoff
-            .saturating_mul(1u32 << shift)
-            .min(options.max_backoff);
-        delivery.status = "failing".into();
-        delivery.next_attempt_ms = now_ms() + wait.as_millis() as u64;
-        tracing::warn!(
-            target = %target.name,
-            event = event.seq,
-            attempts = delivery.attempts,
-            error = delivery.error.as_deref().unwrap_or(""),
-            "notification not delivered; will retry"
-        );
+        if give_up(options, &mut delivery) {
+            // Dead: the cursor moves on and the events behind it go.
+            store.record_delivery(&delivery)?;
+            report.dead += 1;
+            continue;
+        }
         store.record_delivery(&delivery)?;
         report.failed += 1;
         return Ok(());
+    }
+    Ok(())
+}
+
+/// After a failed attempt: `dead` when the receiver refused the event for
+/// good or the attempts are used up (true), else `failing` with the next
+/// attempt after a backoff that doubles per attempt.
+fn give_up(options: &DeliveryOptions, delivery: &mut Delivery) -> bool {
+    let refused = delivery.http_status.is_some_and(permanent);
+    if refused || delivery.attempts >= options.max_attempts.max(1) {
+        delivery.status = "dead".into();
+        delivery.next_attempt_ms = 0;
+        tracing::warn!(
+            target = %delivery.target,
+            event = delivery.event,
+            attempts = delivery.attempts,
+            error = delivery.error.as_deref().unwrap_or(""),
+            "notification dead: not retried until `notify retry`"
+        );
+        return true;
+    }
+    let shift = delivery.attempts.saturating_sub(1).min(30);
+    let wait = options
+        .backoff
+        .saturating_mul(1u32 << shift)
+        .min(options.max_backoff);
+    delivery.status = "failing".into();
+    delivery.next_attempt_ms = now_ms() + wait.as_millis() as u64;
+    tracing::warn!(
+        target = %delivery.target,
+        event = delivery.event,
+        attempts = delivery.attempts,
+        error = delivery.error.as_deref().unwrap_or(""),
+        "notification not delivered; will retry"
+    );
+    false
+}
+
+/// Dead deliveries sent back with `notify retry`: each on its own (they are
+/// behind the cursor already, so nothing waits for them), not filtered again.
+fn deliver_requeued(
+    store: &Store,
+    agent: &ureq::Agent,
+    options: &DeliveryOptions,
+    target: &NotifyTarget,
+    report: &mut RoundReport,
+) -> Result<(), NotifyError> {
+    for seq in store.requeued(&target.name)? {
+        let Some(mut delivery) = store.delivery(&target.name, seq)? else {
+            continue;
+        };
+        if delivery.status == "failing" && delivery.next_attempt_ms > now_ms() {
+            report.waiting += 1;
+            continue;
+        }
+        delivery.last_attempt_ms = now_ms();
+        delivery.http_status = None;
+        delivery.error = None;
+        let Some(event) = store.event(seq)? else {
+            delivery.status = "dead".into();
+            delivery.error = Some("the event is no longer in the outbox".into());
+            store.record_delivery(&delivery)?;
+            report.dead += 1;
+            continue;
+        };
+        let n = notification(store, &event)?;
+        delivery.attempts += 1;
+        match post(agent, options, target, &n) {
+            Ok(status) if (200..300).contains(&status) => {
+                delivery.status = "delivered".into();
+                delivery.http_status = Some(status);
+                store.record_delivery(&delivery)?;
+                report.delivered += 1;
+                continue;
+            }
+            Ok(status) => {
+                delivery.http_status = Some(status);
+                delivery.error = Some(format!("HTTP {status}"));
+            }
+            Err(e) => delivery.error = Some(e),
+        }
+        if give_up(options, &mut delivery) {
+            report.dead += 1;
+        } else {
+            report.failed += 1;
+        }
+        store.record_delivery(&delivery)?;
     }
     Ok(())
 }

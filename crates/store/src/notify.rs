@@ -79,7 +79,10 @@ pub struct Delivery {
     pub target: String,
     pub event: u64,
     /// `delivered`, `filtered` (the filter said no), `error` (the filter
-    /// could not judge the event; not sent, not retried) or `failing` (will retry).
+    /// could not judge the event; not sent, not retried), `failing` (will
+    /// retry), `dead` (the receiver refused it for good — a 4xx other than
+    /// 408, 425 and 429 — or it failed the most attempts allowed; not retried
+    /// until `notify retry` sends it back) or `queued` (sent back, due now).
     pub status: String,
     pub attempts: u32,
     /// Milliseconds since the epoch of the last attempt.
@@ -188,6 +191,12 @@ impl Store {
             for seq in keys {
                 log.remove((name, seq))?;
             }
+            if has_table(&txn, "notify_requeue")? {
+                let mut queue = txn.open_table(NOTIFY_REQUEUE)?;
+                for seq in queued_in(&queue, name)? {
+                    queue.remove((name, seq))?;
+                }
+            }
             removed
         };
         txn.commit()?;
@@ -261,7 +270,12 @@ impl Store {
             let mut buf = Vec::new();
             encode(delivery, &mut buf);
             log.insert((delivery.target.as_str(), delivery.event), buf.as_slice())?;
-            if delivery.status != "failing" {
+            if delivery.status != "failing" && delivery.status != "queued" {
+                // Handled (a dead one too): no longer sent back.
+                if has_table(&txn, "notify_requeue")? {
+                    txn.open_table(NOTIFY_REQUEUE)?
+                        .remove((delivery.target.as_str(), delivery.event))?;
+                }
                 let mut cursors = txn.open_table(NOTIFY_CURSORS)?;
                 let at = cursors
                     .get(delivery.target.as_str())?
@@ -301,6 +315,14 @@ impl Store {
                 handled = handled.min(cursors.get(t.as_str())?.map_or(0, |v| v.value()));
             }
             drop(cursors);
+            // Dead events sent back are still to deliver.
+            let mut queued = HashSet::new();
+            if has_table(&txn, "notify_requeue")? {
+                let queue = txn.open_table(NOTIFY_REQUEUE)?;
+                for t in &targets {
+                    queued.extend(queued_in(&queue, t)?);
+                }
+            }
             let mut outbox = txn.open_table(OUTBOX)?;
             let mut gone = Vec::new();
             for entry in outbox.range(..=handled)? {
@@ -310,7 +332,9 @@ impl Store {
                     // Sequence follows commit order, so later ones are newer.
                     break;
                 }
-                gone.push(event.seq);
+                if !queued.contains(&event.seq) {
+                    gone.push(event.seq);
+                }
             }
             for seq in &gone {
                 outbox.remove(*seq)?;
@@ -344,28 +368,119 @@ impl Store {
             .transpose()
     }
 
-    /// The delivery log of a target (all targets when `None`), newest first.
+    /// The delivery log of a target (all targets when `None`), newest event
+    /// first (then by target name). Reads at most `limit` rows per target,
+    /// backwards in key order, never the whole log.
     pub fn deliveries(&self, target: Option<&str>, limit: usize) -> Result<Vec<Delivery>> {
         let txn = self.db.begin_read()?;
         let Some(table) = crate::read_table(&txn, DELIVERIES)? else {
             return Ok(Vec::new());
         };
-        let mut out: Vec<Delivery> = Vec::new();
-        let rows = match target {
-            Some(t) => table.range((t, 0)..=(t, u64::MAX))?,
-            None => table.range::<(&str, u64)>(..)?,
+        let targets: Vec<String> = match target {
+            Some(t) => vec![t.to_string()],
+            None => match crate::read_table(&txn, NOTIFY_TARGETS)? {
+                Some(t) => t
+                    .iter()?
+                    .map(|e| e.map(|(k, _)| k.value().to_string()))
+                    .collect::<std::result::Result<_, _>>()?,
+                None => Vec::new(),
+            },
         };
-        for entry in rows {
-            let (k, v) = entry?;
-            let (t, seq) = k.value();
-            out.push(decode(v.value(), "deliveries", &format!("{t}/{seq}"))?);
+        let mut out: Vec<Delivery> = Vec::new();
+        for t in &targets {
+            for entry in table.range((t.as_str(), 0)..=(t.as_str(), u64::MAX))?.rev().take(limit) {
+                let (k, v) = entry?;
+                let (t, seq) = k.value();
+                out.push(decode(v.value(), "deliveries", &format!("{t}/{seq}"))?);
+            }
         }
-        out.sort_by(|a, b| {
-            (b.last_attempt_ms, b.event, &a.target).cmp(&(a.last_attempt_ms, a.event, &b.target))
-        });
+        out.sort_by(|a, b| (b.event, &a.target).cmp(&(a.event, &b.target)));
         out.truncate(limit);
         Ok(out)
     }
+
+    /// Sends a target's dead deliveries back (one event, or all of them):
+    /// they are `queued` with their attempts reset, and the next round
+    /// delivers them beside the events after the cursor. Returns the events
+    /// sent back; `None` when there is no such target.
+    pub fn requeue_dead(&self, target: &str, event: Option<u64>) -> Result<Option<Vec<u64>>> {
+        let txn = self.db.begin_write()?;
+        let requeued = {
+            if !has_table(&txn, "notify_targets")?
+                || txn.open_table(NOTIFY_TARGETS)?.get(target)?.is_none()
+            {
+                return Ok(None);
+            }
+            let mut log = txn.open_table(DELIVERIES)?;
+            let range = match event {
+                Some(e) => (target, e)..=(target, e),
+                None => (target, 0)..=(target, u64::MAX),
+            };
+            let mut dead = Vec::new();
+            for entry in log.range(range)? {
+                let (k, v) = entry?;
+                let seq = k.value().1;
+                let d: Delivery = decode(v.value(), "deliveries", &format!("{target}/{seq}"))?;
+                if d.status == "dead" {
+                    dead.push(d);
+                }
+            }
+            let mut queue = txn.open_table(NOTIFY_REQUEUE)?;
+            let mut buf = Vec::new();
+            for d in &mut dead {
+                d.status = "queued".into();
+                d.attempts = 0;
+                d.next_attempt_ms = 0;
+                buf.clear();
+                encode(&*d, &mut buf);
+                log.insert((target, d.event), buf.as_slice())?;
+                queue.insert((target, d.event), ())?;
+            }
+            dead.iter().map(|d| d.event).collect::<Vec<_>>()
+        };
+        if requeued.is_empty() {
+            txn.abort()?;
+            return Ok(Some(requeued));
+        }
+        txn.commit()?;
+        self.bump_notify();
+        self.ring_event_bell();
+        Ok(Some(requeued))
+    }
+
+    /// The events sent back to a target (`notify retry`) and not handled yet.
+    pub fn requeued(&self, target: &str) -> Result<Vec<u64>> {
+        let txn = self.db.begin_read()?;
+        let Some(table) = crate::read_table(&txn, NOTIFY_REQUEUE)? else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for entry in table.range((target, 0)..=(target, u64::MAX))? {
+            out.push(entry?.0.value().1);
+        }
+        Ok(out)
+    }
+
+    /// One event of the outbox, if it is still there.
+    pub fn event(&self, seq: u64) -> Result<Option<MatchEvent>> {
+        let txn = self.db.begin_read()?;
+        let Some(table) = crate::read_table(&txn, OUTBOX)? else {
+            return Ok(None);
+        };
+        table
+            .get(seq)?
+            .map(|v| decode(v.value(), "outbox", &seq.to_string()))
+            .transpose()
+    }
+}
+
+/// The events queued for `target` (see [`Store::requeue_dead`]).
+fn queued_in(queue: &impl ReadableTable<(&'static str, u64), ()>, target: &str) -> Result<Vec<u64>> {
+    let mut out = Vec::new();
+    for entry in queue.range((target, 0)..=(target, u64::MAX))? {
+        out.push(entry?.0.value().1);
+    }
+    Ok(out)
 }
 
 /// Appends events to the outbox in `txn`, numbering them.
