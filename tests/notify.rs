@@ -511,7 +511,9 @@ fn vex_fixture(name: &str) -> String {
 
 fn python_image() -> String {
     corpus()
-        .join("external/guac-data/docs/cyclonedx/syft-cyclonedx-docker.io-library-python.latest.json")
+        .join(
+            "external/guac-data/docs/cyclonedx/syft-cyclonedx-docker.io-library-python.latest.json",
+        )
         .to_str()
         .unwrap()
         .to_string()
@@ -611,7 +613,13 @@ fn vex_statements_and_deletions_resolve_and_reopen_exposures() {
     assert_eq!(new.len(), 1, "{new:?}");
     let e = new[0];
     assert_eq!(
-        (e.kind, e.cause.as_str(), &e.deployment, &e.advisory, &e.purl),
+        (
+            e.kind,
+            e.cause.as_str(),
+            &e.deployment,
+            &e.advisory,
+            &e.purl
+        ),
         (
             aibomdb_store::EventKind::Resolved,
             "vex",
@@ -654,7 +662,10 @@ fn vex_statements_and_deletions_resolve_and_reopen_exposures() {
             &vex_fixture("python-image.openvex.json"),
         ],
     );
-    run_ok(&db, &["ingest", "--deployment", "python-c", &python_image()]);
+    run_ok(
+        &db,
+        &["ingest", "--deployment", "python-c", &python_image()],
+    );
     let all = events(&db);
     let c: Vec<_> = all.iter().filter(|e| e.deployment == "python-c").collect();
     assert!(c.iter().any(|e| e.advisory == "PYSEC-2022-43012"), "{c:?}");
@@ -692,7 +703,11 @@ fn vex_statements_and_deletions_resolve_and_reopen_exposures() {
 
     // The receiver gets them, signed, causes and all.
     let round = json(&aibomdb(&db, &["notify", "deliver", "--format", "json"]));
-    assert_eq!(round["delivered"].as_u64().unwrap() as usize, all.len(), "{round}");
+    assert_eq!(
+        round["delivered"].as_u64().unwrap() as usize,
+        all.len(),
+        "{round}"
+    );
     let got = receiver.requests();
     assert!(got.iter().any(|r| r["valid"] == true
         && r["body"]["cause"] == "vex"
@@ -775,7 +790,8 @@ fn a_refused_delivery_is_dead_and_retry_sends_it_again() {
     );
     let all: Vec<u64> = events(&db).iter().map(|e| e.seq).collect();
     assert!(all.len() >= 3, "{all:?}");
-    let receiver = Receiver::start_failing_with(port, &secret, &dir.path().join("got.jsonl"), 1, 410);
+    let receiver =
+        Receiver::start_failing_with(port, &secret, &dir.path().join("got.jsonl"), 1, 410);
     let round = json(&aibomdb(&db, &["notify", "deliver", "--format", "json"]));
     assert_eq!(round["dead"], 1, "{round}");
     assert_eq!(round["delivered"].as_u64().unwrap() as usize, all.len() - 1);
@@ -792,18 +808,34 @@ fn a_refused_delivery_is_dead_and_retry_sends_it_again() {
     assert_eq!(receiver.accepted("/hook"), all[1..].to_vec());
     // Nothing is due: a dead delivery is not retried by itself.
     let round = json(&aibomdb(&db, &["notify", "deliver", "--format", "json"]));
-    assert_eq!((round["delivered"].as_u64(), round["failed"].as_u64()), (Some(0), Some(0)));
+    assert_eq!(
+        (round["delivered"].as_u64(), round["failed"].as_u64()),
+        (Some(0), Some(0))
+    );
 
     // Sent back: delivered once, now that the receiver takes it.
     let unknown = aibomdb(&db, &["notify", "retry", "nobody"]);
     assert_eq!(unknown.status.code(), Some(2), "{}", stderr(&unknown));
-    let not_dead = aibomdb(&db, &["notify", "retry", "hook", "--event", &all[1].to_string()]);
+    let not_dead = aibomdb(
+        &db,
+        &["notify", "retry", "hook", "--event", &all[1].to_string()],
+    );
     assert_eq!(not_dead.status.code(), Some(2), "{}", stderr(&not_dead));
-    run_ok(&db, &["notify", "retry", "hook", "--event", &all[0].to_string()]);
+    run_ok(
+        &db,
+        &["notify", "retry", "hook", "--event", &all[0].to_string()],
+    );
     let queued = log_of(&db);
-    assert_eq!(queued.iter().find(|d| d["event"] == all[0]).unwrap()["status"], "queued");
+    assert_eq!(
+        queued.iter().find(|d| d["event"] == all[0]).unwrap()["status"],
+        "queued"
+    );
     let round = json(&aibomdb(&db, &["notify", "deliver", "--format", "json"]));
-    assert_eq!((round["delivered"].as_u64(), round["dead"].as_u64()), (Some(1), Some(0)), "{round}");
+    assert_eq!(
+        (round["delivered"].as_u64(), round["dead"].as_u64()),
+        (Some(1), Some(0)),
+        "{round}"
+    );
     let mut got = receiver.accepted("/hook");
     got.sort_unstable();
     assert_eq!(got, all);
@@ -820,19 +852,51 @@ fn a_refused_delivery_is_dead_and_retry_sends_it_again() {
         &[("flaky", format!("http://127.0.0.1:{port}/flaky"))],
     );
     let first = events(&db)[0].seq;
-    let _receiver = Receiver::start_failing_with(port, &secret, &dir.path().join("b.jsonl"), 2, 503);
-    let round = json(&aibomdb(&db, &["notify", "deliver", "--max-attempts", "2", "--format", "json"]));
-    assert_eq!((round["failed"].as_u64(), round["dead"].as_u64()), (Some(1), Some(0)), "{round}");
+    let _receiver =
+        Receiver::start_failing_with(port, &secret, &dir.path().join("b.jsonl"), 2, 503);
+    let round = json(&aibomdb(
+        &db,
+        &[
+            "notify",
+            "deliver",
+            "--max-attempts",
+            "2",
+            "--format",
+            "json",
+        ],
+    ));
+    assert_eq!(
+        (round["failed"].as_u64(), round["dead"].as_u64()),
+        (Some(1), Some(0)),
+        "{round}"
+    );
     let failing = log_of(&db);
     assert_eq!(failing[0]["status"], "failing");
     // The backoff (1 s by default) passes before the next attempt.
     std::thread::sleep(Duration::from_millis(1100));
-    let round = json(&aibomdb(&db, &["notify", "deliver", "--max-attempts", "2", "--format", "json"]));
+    let round = json(&aibomdb(
+        &db,
+        &[
+            "notify",
+            "deliver",
+            "--max-attempts",
+            "2",
+            "--format",
+            "json",
+        ],
+    ));
     assert_eq!(round["dead"], 1, "{round}");
     let log = log_of(&db);
     let dead = log.iter().find(|d| d["event"] == first).unwrap();
-    assert_eq!((&dead["status"], &dead["attempts"]), (&Value::from("dead"), &Value::from(2)));
-    assert!(log.iter().filter(|d| d["event"] != first).all(|d| d["status"] == "delivered"));
+    assert_eq!(
+        (&dead["status"], &dead["attempts"]),
+        (&Value::from("dead"), &Value::from(2))
+    );
+    assert!(
+        log.iter()
+            .filter(|d| d["event"] != first)
+            .all(|d| d["status"] == "delivered")
+    );
 }
 
 /// Targets are served side by side: one whose receiver never answers (a
@@ -862,10 +926,15 @@ fn a_slow_target_does_not_delay_the_others() {
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    wait_for("the fast target's events", || receiver.accepted("/fast").len() == all.len());
+    wait_for("the fast target's events", || {
+        receiver.accepted("/fast").len() == all.len()
+    });
     let fast = started.elapsed();
     // The silent target's POST is still waiting (10 s timeout).
-    assert!(round.try_wait().unwrap().is_none(), "the round ended after {fast:?}");
+    assert!(
+        round.try_wait().unwrap().is_none(),
+        "the round ended after {fast:?}"
+    );
     assert!(fast < Duration::from_secs(8), "{fast:?}");
     let status = round.wait().unwrap();
     assert!(status.success());

@@ -164,9 +164,7 @@ pub(crate) fn run(db: &PathBuf, command: NotifyCommand) -> Result<ExitCode> {
             if let Some(e) = event
                 && queued.is_empty()
             {
-                return Err(
-                    BadInput(format!("event {e} is not a dead delivery of {name}")).into(),
-                );
+                return Err(BadInput(format!("event {e} is not a dead delivery of {name}")).into());
             }
             println!(
                 "{} dead deliveries of {name} queued again: the next round sends them",

@@ -18,8 +18,8 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use serde::{Deserialize, Serialize};
 
 use crate::records::DocHead;
-use crate::vex::VexResolver;
 use crate::tables::*;
+use crate::vex::VexResolver;
 use crate::{PackageId, Result, Store, decode, encode, has_table};
 
 /// Whether a match began or ended for a deployment.
@@ -388,7 +388,11 @@ impl Store {
         };
         let mut out: Vec<Delivery> = Vec::new();
         for t in &targets {
-            for entry in table.range((t.as_str(), 0)..=(t.as_str(), u64::MAX))?.rev().take(limit) {
+            for entry in table
+                .range((t.as_str(), 0)..=(t.as_str(), u64::MAX))?
+                .rev()
+                .take(limit)
+            {
                 let (k, v) = entry?;
                 let (t, seq) = k.value();
                 out.push(decode(v.value(), "deliveries", &format!("{t}/{seq}"))?);
@@ -475,7 +479,10 @@ impl Store {
 }
 
 /// The events queued for `target` (see [`Store::requeue_dead`]).
-fn queued_in(queue: &impl ReadableTable<(&'static str, u64), ()>, target: &str) -> Result<Vec<u64>> {
+fn queued_in(
+    queue: &impl ReadableTable<(&'static str, u64), ()>,
+    target: &str,
+) -> Result<Vec<u64>> {
     let mut out = Vec::new();
     for entry in queue.range((target, 0)..=(target, u64::MAX))? {
         out.push(entry?.0.value().1);
@@ -710,10 +717,26 @@ impl<'a> VexJudge<'a> {
             .is_some_and(|v| v.suppresses()))
     }
 
+    /// Whether the store holds any VEX statement, before or after the change
+    /// (an estate without VEX has its events judged for nothing).
+    fn any_statements(&self) -> Result<bool> {
+        if !self.txn.open_table(VEX_STATEMENTS)?.is_empty()? {
+            return Ok(true);
+        }
+        let read = self.store.db.begin_read()?;
+        Ok(match crate::read_table(&read, VEX_STATEMENTS)? {
+            Some(t) => !t.is_empty()?,
+            None => false,
+        })
+    }
+
     /// Drops the events VEX makes moot: an opened exposure a statement
     /// suppresses once the change commits, a resolved one a statement
     /// already suppressed (it was not open).
     pub(crate) fn filter(&mut self, events: Vec<MatchEvent>) -> Result<Vec<MatchEvent>> {
+        if events.is_empty() || !self.any_statements()? {
+            return Ok(events);
+        }
         let mut out = Vec::with_capacity(events.len());
         for e in events {
             let after = e.kind == EventKind::Opened;
@@ -747,7 +770,9 @@ impl<'a> VexJudge<'a> {
             let index = txn.open_table(ADVISORY_IDENTIFIERS)?;
             for name in named {
                 for spelling in spellings(name) {
-                    for e in index.range((spelling.as_str(), "")..=(spelling.as_str(), "\u{10FFFF}"))? {
+                    for e in
+                        index.range((spelling.as_str(), "")..=(spelling.as_str(), "\u{10FFFF}"))?
+                    {
                         advisories.insert(e?.0.value().1.to_string());
                     }
                 }
@@ -759,7 +784,9 @@ impl<'a> VexJudge<'a> {
             let by_advisory = txn.open_table(MATCHES_BY_ADVISORY)?;
             let matches = txn.open_table(MATCHES)?;
             for advisory in &advisories {
-                for e in by_advisory.range((advisory.as_str(), 0)..=(advisory.as_str(), u64::MAX))? {
+                for e in
+                    by_advisory.range((advisory.as_str(), 0)..=(advisory.as_str(), u64::MAX))?
+                {
                     let package = e?.0.value().1;
                     let Some(v) = matches.get((package, advisory.as_str()))? else {
                         continue;
@@ -830,7 +857,10 @@ impl<'a> VexJudge<'a> {
 
 /// An advisory's id first, then its aliases and upstream ids (as the
 /// reports give them to the resolver).
-fn identifiers_of(table: &impl ReadableTable<&'static str, &'static [u8]>, id: &str) -> Result<Vec<String>> {
+fn identifiers_of(
+    table: &impl ReadableTable<&'static str, &'static [u8]>,
+    id: &str,
+) -> Result<Vec<String>> {
     let mut out = vec![id.to_string()];
     if let Some(v) = table.get(id)? {
         let row: crate::records::AdvisoryRow = decode(v.value(), "advisories", id)?;
@@ -962,7 +992,8 @@ pub(crate) fn vex_judged(
         let mut with_statements = HashSet::new();
         for old in gone {
             if let Some(v) = documents.get(old)? {
-                let record: crate::DocumentRecord = decode(v.value(), "documents", &old.to_string())?;
+                let record: crate::DocumentRecord =
+                    decode(v.value(), "documents", &old.to_string())?;
                 if record.vex_statements > 0 {
                     with_statements.insert(old);
                 }

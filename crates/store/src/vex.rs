@@ -102,7 +102,8 @@ impl Source<'_> {
                     return Ok(Vec::new());
                 };
                 let record: DeploymentRecord = decode(v.value(), "deployments", deployment)?;
-                let mut ids: Vec<DocumentId> = record.current.into_iter().map(|(_, id)| id).collect();
+                let mut ids: Vec<DocumentId> =
+                    record.current.into_iter().map(|(_, id)| id).collect();
                 ids.sort_unstable();
                 Ok(ids)
             }
@@ -119,9 +120,7 @@ impl Source<'_> {
     fn documents_with_serial(&self, serial: &str) -> Result<Vec<DocumentId>> {
         match self {
             Source::Store(s) => s.documents_with_serial(serial),
-            Source::Txn(txn) => {
-                documents_with_serial(&txn.open_table(DOCUMENT_BY_SERIAL)?, serial)
-            }
+            Source::Txn(txn) => documents_with_serial(&txn.open_table(DOCUMENT_BY_SERIAL)?, serial),
         }
     }
 
@@ -399,11 +398,7 @@ impl<'a> VexResolver<'a> {
     }
 
     /// Current documents of `deployment` with this serial number.
-    fn linked_documents(
-        &mut self,
-        serial: &str,
-        deployment: &str,
-    ) -> Result<Vec<DocumentId>> {
+    fn linked_documents(&mut self, serial: &str, deployment: &str) -> Result<Vec<DocumentId>> {
         if !self.serials.contains_key(serial) {
             let ids = self.source.documents_with_serial(serial)?;
             self.serials.insert(serial.to_string(), ids);
