@@ -38,7 +38,8 @@ pub struct MatchEventView {
     pub id: u64,
     /// `opened` or `resolved`.
     pub kind: String,
-    /// `advisory`, `sync`, `rematch` or `ingest`.
+    /// `advisory`, `sync`, `rematch`, `ingest`, `vex` (a VEX statement took the
+    /// match out or put it back) or `delete` (the deployment was deleted).
     pub cause: String,
     /// RFC 3339.
     pub at: String,

@@ -531,12 +531,41 @@ pub fn agent() -> ureq::Agent {
 }
 
 /// Delivers in the background until `stop` is set: a round as soon as this
-/// process commits events, and at least every `poll`.
+/// process commits events, and at least every `poll`. Targets are spread over
+/// `concurrency` lanes (by a hash of the name, so a target stays on its
+/// lane), each lane a thread with its own rounds: a receiver that hangs until
+/// the timeout holds back only the targets of its lane, never the rest.
 pub fn run_worker(
     store: std::sync::Arc<Store>,
     options: DeliveryOptions,
     poll: Duration,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) {
+    let lanes = options.concurrency.max(1);
+    std::thread::scope(|scope| {
+        for lane in 0..lanes {
+            let (store, options, stop) = (&store, &options, &stop);
+            scope.spawn(move || run_lane(store, options, poll, stop, lane, lanes));
+        }
+    });
+}
+
+/// The lane a target is delivered on (FNV-1a of its name).
+fn lane_of(name: &str, lanes: usize) -> usize {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    (h % lanes as u64) as usize
+}
+
+fn run_lane(
+    store: &Store,
+    options: &DeliveryOptions,
+    poll: Duration,
+    stop: &std::sync::atomic::AtomicBool,
+    lane: usize,
+    lanes: usize,
 ) {
     let agent = agent();
     // Pruned at start, then hourly: a server restarted often still prunes.
@@ -544,7 +573,7 @@ pub fn run_worker(
         .checked_sub(PRUNE_EVERY)
         .unwrap_or_else(std::time::Instant::now);
     while !stop.load(std::sync::atomic::Ordering::Acquire) {
-        if pruned_at.elapsed() >= PRUNE_EVERY {
+        if lane == 0 && pruned_at.elapsed() >= PRUNE_EVERY {
             pruned_at = std::time::Instant::now();
             let before = (now_ms() / 1000).saturating_sub(options.retention.as_secs());
             match store.prune_outbox(before) {
@@ -554,10 +583,22 @@ pub fn run_worker(
             }
         }
         let rings = store.event_rings();
-        match deliver_round(&store, &agent, &options) {
-            Ok(r) if r.delivered + r.filtered > 0 => continue,
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "notification delivery round failed"),
+        let mut report = RoundReport::default();
+        match store.notify_targets() {
+            Ok(targets) => {
+                for target in targets.iter().filter(|t| lane_of(&t.name, lanes) == lane) {
+                    if let Err(e) = deliver_requeued(store, &agent, options, target, &mut report)
+                        .and_then(|()| deliver_target(store, &agent, options, target, &mut report))
+                    {
+                        tracing::warn!(target = %target.name, error = %e, "notification delivery round failed");
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "notification targets unreadable"),
+        }
+        // Events moved past: more may be waiting behind a full batch.
+        if report.delivered + report.filtered + report.dead > 0 {
+            continue;
         }
         // Woken at once by a commit in this process; `poll` bounds the wait
         // for retries that fall due and for events written by another process.

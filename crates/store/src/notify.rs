@@ -1,6 +1,7 @@
 //! The notification outbox: events written in the same transaction as the
-//! change that caused them (a match created or resolved by an advisory load,
-//! a sync or an ingest), webhook targets, and the delivery log.
+//! change that caused them (an exposure opened or resolved by an advisory
+//! load, a sync, an ingest, a VEX statement or a deleted deployment, judged
+//! by VEX as the reports judge it), webhook targets, and the delivery log.
 //!
 //! Events are recorded only while someone wants them: a webhook target is
 //! configured, or a live listener (a GraphQL subscription of the serving
@@ -48,8 +49,9 @@ pub struct MatchEvent {
     /// Seconds since the epoch when the change was committed.
     pub at: u64,
     pub kind: EventKind,
-    /// What caused it: `advisory` (a load), `sync` (a feed sync), `rematch`
-    /// or `ingest`.
+    /// What caused it: `advisory` (a load), `sync` (a feed sync), `rematch`,
+    /// `ingest`, `vex` (a statement that takes the match out or puts it
+    /// back) or `delete` (a deleted deployment).
     pub cause: String,
     pub deployment: String,
     pub advisory: String,
