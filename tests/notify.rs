@@ -939,5 +939,46 @@ fn a_slow_target_does_not_delay_the_others() {
     let status = round.wait().unwrap();
     assert!(status.success());
     assert_eq!(receiver.accepted("/fast"), all);
+
+    // `serve` delivers on lanes: while the silent target's retry hangs, an
+    // event committed meanwhile (a deployment deleted over GraphQL, cause
+    // `delete`) still reaches the fast target at once.
+    let write = "write-token-0123456789";
+    let server = Server::start(&db, &["--write-token", write]);
+    // The silent target's retry (due after the 1 s backoff) is under way.
+    std::thread::sleep(Duration::from_millis(1500));
+    let started = Instant::now();
+    let (status, v) = common::graphql(
+        &server.addr,
+        Some(write),
+        r#"mutation{deleteDeployment(name:"alpine")}"#,
+        Value::Null,
+    );
+    assert_eq!((status, &v["data"]["deleteDeployment"]), (200, &Value::Bool(true)), "{v}");
+    // The server holds the store: its events are read over GraphQL.
+    let (_, v) = common::graphql(
+        &server.addr,
+        None,
+        "{matchEvents(after:0, limit:10000){id cause}}",
+        Value::Null,
+    );
+    let deleted: Vec<u64> = v["data"]["matchEvents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["cause"] == "delete")
+        .map(|e| e["id"].as_u64().unwrap())
+        .collect();
+    assert!(!deleted.is_empty());
+    wait_for("the deletion's events", || {
+        receiver.accepted("/fast").len() == all.len() + deleted.len()
+    });
+    let fast = started.elapsed();
+    assert!(fast < Duration::from_secs(4), "{fast:?}");
+    let got = receiver.requests();
+    assert!(got.iter().any(|r| r["body"]["cause"] == "delete"
+        && r["body"]["kind"] == "resolved"
+        && r["body"]["deployment"] == "alpine"));
+    server.stop();
     drop(silent);
 }

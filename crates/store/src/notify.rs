@@ -801,27 +801,8 @@ impl<'a> VexJudge<'a> {
                 }
             }
         }
-        let mut holders: HashMap<PackageId, BTreeSet<String>> = HashMap::new();
-        {
-            let package_docs = txn.open_table(PACKAGE_DOCUMENTS)?;
-            let heads = txn.open_table(DOCUMENT_HEADS)?;
-            for (package, _, _) in &exposures {
-                if holders.contains_key(package) {
-                    continue;
-                }
-                let mut deployments = BTreeSet::new();
-                for entry in package_docs.range((*package, 0)..=(*package, u64::MAX))? {
-                    let doc = entry?.0.value().1;
-                    if let Some(v) = heads.get(doc)? {
-                        let head: DocHead = decode(v.value(), "document_heads", &doc.to_string())?;
-                        if head.current {
-                            deployments.insert(head.deployment);
-                        }
-                    }
-                }
-                holders.insert(*package, deployments);
-            }
-        }
+        let packages: BTreeSet<PackageId> = exposures.iter().map(|(p, _, _)| *p).collect();
+        let holders = current_holders(txn, &packages)?;
         let mut out = Vec::new();
         for (package, advisory, ecosystem) in &exposures {
             for deployment in &holders[package] {
@@ -855,6 +836,32 @@ impl<'a> VexJudge<'a> {
         }
         Ok(out)
     }
+}
+
+/// Per package, the deployments whose current documents list it, as the
+/// write transaction leaves them (the package → document index of an ingest
+/// group is written before its events are judged).
+fn current_holders(
+    txn: &redb::WriteTransaction,
+    packages: &BTreeSet<PackageId>,
+) -> Result<HashMap<PackageId, BTreeSet<String>>> {
+    let package_docs = txn.open_table(PACKAGE_DOCUMENTS)?;
+    let heads = txn.open_table(DOCUMENT_HEADS)?;
+    let mut out = HashMap::new();
+    for package in packages {
+        let mut deployments = BTreeSet::new();
+        for entry in package_docs.range((*package, 0)..=(*package, u64::MAX))? {
+            let doc = entry?.0.value().1;
+            if let Some(v) = heads.get(doc)? {
+                let head: DocHead = decode(v.value(), "document_heads", &doc.to_string())?;
+                if head.current {
+                    deployments.insert(head.deployment);
+                }
+            }
+        }
+        out.insert(*package, deployments);
+    }
+    Ok(out)
 }
 
 /// An advisory's id first, then its aliases and upstream ids (as the
@@ -917,25 +924,17 @@ pub(crate) fn exposures_ending(
     cause: &str,
     at: u64,
 ) -> Result<Vec<MatchEvent>> {
-    let current = store.current_documents(deployment)?;
+    // Through the store's own reads (the committed state: nothing is
+    // deleted yet), not its tables.
+    let mut packages = BTreeSet::new();
+    for doc in store.current_documents(deployment)? {
+        packages.extend(store.document_packages(doc)?.into_iter().map(|(p, _)| p.id));
+    }
+    let packages: Vec<PackageId> = packages.into_iter().collect();
     let mut found: BTreeSet<Exposure> = BTreeSet::new();
-    {
-        let read = store.db.begin_read()?;
-        let doc_packages = read.open_table(DOCUMENT_PACKAGES)?;
-        let matches = read.open_table(MATCHES)?;
-        for doc in current {
-            for entry in doc_packages.range((doc, 0)..=(doc, u64::MAX))? {
-                let package = entry?.0.value().1;
-                for m in matches.range((package, "")..=(package, "\u{10FFFF}"))? {
-                    let (k, v) = m?;
-                    let advisory = k.value().1;
-                    let stored: crate::advisories::StoredMatch =
-                        decode(v.value(), "matches", advisory)?;
-                    if stored.is_affected() {
-                        found.insert((package, advisory.to_string(), stored.ecosystem().into()));
-                    }
-                }
-            }
+    for (package, matches) in packages.iter().zip(store.matches_for_packages(&packages)?) {
+        for m in matches.into_iter().filter(|m| m.status == "affected") {
+            found.insert((*package, m.advisory, m.ecosystem));
         }
     }
     let mut judge = VexJudge::new(store, txn);
