@@ -954,7 +954,11 @@ fn a_slow_target_does_not_delay_the_others() {
         r#"mutation{deleteDeployment(name:"alpine")}"#,
         Value::Null,
     );
-    assert_eq!((status, &v["data"]["deleteDeployment"]), (200, &Value::Bool(true)), "{v}");
+    assert_eq!(
+        (status, &v["data"]["deleteDeployment"]),
+        (200, &Value::Bool(true)),
+        "{v}"
+    );
     // The server holds the store: its events are read over GraphQL.
     let (_, v) = common::graphql(
         &server.addr,

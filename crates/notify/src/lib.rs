@@ -611,6 +611,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn only_a_4xx_a_retry_cannot_get_past_is_permanent() {
+        for status in [400, 401, 403, 404, 410, 413, 422, 451] {
+            assert!(permanent(status), "{status}");
+        }
+        for status in [200, 204, 301, 408, 425, 429, 500, 502, 503, 504] {
+            assert!(!permanent(status), "{status}");
+        }
+    }
+
+    #[test]
     fn signature_matches_rfc4231_case_2() {
         // RFC 4231 test case 2: key "Jefe", data "what do ya want for nothing?".
         assert_eq!(
