@@ -672,6 +672,38 @@ fn vex_statements_and_deletions_resolve_and_reopen_exposures() {
     assert!(!c.iter().any(|e| e.advisory == "PYSEC-2023-228"), "{c:?}");
     assert_eq!(replayed(&all), open_matches(&db));
 
+    // A CycloneDX VEX filed in its own deployment (`python-image`, its
+    // subject) reaches every deployment holding the SBOM its BOM-Link names:
+    // python-b's pip is resolved; python keeps the later `affected`
+    // statement and python-c was suppressed already, so neither moves.
+    let last = all.last().unwrap().seq;
+    run_ok(&db, &["ingest", &vex_fixture("python-image.cdx-vex.json")]);
+    let all = events(&db);
+    let new: Vec<_> = all
+        .iter()
+        .filter(|e| e.seq > last)
+        .map(|e| {
+            (
+                e.kind,
+                e.cause.as_str(),
+                e.deployment.as_str(),
+                e.advisory.as_str(),
+                e.purl.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        new,
+        vec![(
+            aibomdb_store::EventKind::Resolved,
+            "vex",
+            "python-b",
+            "PYSEC-2023-228",
+            "pkg:pypi/pip@22.2.2"
+        )]
+    );
+    assert_eq!(replayed(&all), open_matches(&db));
+
     // Deleting a deployment (the API's deleteDeployment) resolves its open
     // exposures, and only those.
     let open_b: BTreeSet<_> = open_matches(&db)
