@@ -583,8 +583,33 @@ fn vex_statements_and_deletions_resolve_and_reopen_exposures() {
             secret.to_str().unwrap(),
         ],
     );
+    // python-d has its VEX and SBOM before any advisory: the load opens
+    // what the statements leave open, not the pip match they suppress.
+    run_ok(
+        &db,
+        &[
+            "ingest",
+            "--deployment",
+            "python-d",
+            &vex_fixture("python-image.openvex.json"),
+        ],
+    );
+    run_ok(
+        &db,
+        &["ingest", "--deployment", "python-d", &python_image()],
+    );
     let pypa = corpus().join("osv/pypa-advisory-database");
     run_ok(&db, &["advisories", "load", pypa.to_str().unwrap()]);
+    let d: Vec<_> = events(&db)
+        .into_iter()
+        .filter(|e| e.deployment == "python-d")
+        .collect();
+    assert!(
+        d.iter()
+            .any(|e| e.advisory == "PYSEC-2022-43012" && e.cause == "advisory"),
+        "{d:?}"
+    );
+    assert!(!d.iter().any(|e| e.advisory == "PYSEC-2023-228"), "{d:?}");
     for d in ["python", "python-b"] {
         run_ok(&db, &["ingest", "--deployment", d, &python_image()]);
     }
