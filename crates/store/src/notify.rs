@@ -839,19 +839,18 @@ impl<'a> VexJudge<'a> {
 }
 
 /// Per package, the deployments whose current documents list it, as the
-/// write transaction leaves them (the package → document index of an ingest
-/// group is written before its events are judged).
+/// write transaction leaves them (the postings of an ingest group are
+/// written before its events are judged).
 fn current_holders(
     txn: &redb::WriteTransaction,
     packages: &BTreeSet<PackageId>,
 ) -> Result<HashMap<PackageId, BTreeSet<String>>> {
-    let package_docs = txn.open_table(PACKAGE_DOCUMENTS)?;
+    let postings = txn.open_table(POSTINGS)?;
     let heads = txn.open_table(DOCUMENT_HEADS)?;
     let mut out = HashMap::new();
     for package in packages {
         let mut deployments = BTreeSet::new();
-        for entry in package_docs.range((*package, 0)..=(*package, u64::MAX))? {
-            let doc = entry?.0.value().1;
+        for doc in crate::occurrences::documents_of(&postings, *package)? {
             if let Some(v) = heads.get(doc)? {
                 let head: DocHead = decode(v.value(), "document_heads", &doc.to_string())?;
                 if head.current {

@@ -147,20 +147,21 @@ impl Source<'_> {
                 }
             }
             Source::Txn(txn) => {
-                let rows = txn.open_table(DOCUMENT_PACKAGES)?;
+                let doc_rows = txn.open_table(DOCUMENT_ROWS)?;
+                let Some(rows) = crate::occurrences::rows_of(&doc_rows, doc)? else {
+                    return Ok(map);
+                };
+                let facts = txn.open_table(FACTS)?;
                 let packages = txn.open_table(PACKAGES)?;
-                for entry in rows.range((doc, 0)..=(doc, u64::MAX))? {
-                    let (k, v) = entry?;
-                    let package = k.value().1;
-                    let fact: aibomdb_graph::PackageFact =
-                        decode(v.value(), "document_packages", &format!("{doc}/{package}"))?;
+                for row in &rows.packages {
+                    let fact = crate::occurrences::fact_of(&facts, row)?;
                     if fact.refs.is_empty() {
                         continue;
                     }
-                    let Some(p) = packages.get(package)? else {
+                    let Some(p) = packages.get(row.id)? else {
                         continue;
                     };
-                    let p: PackageRecord = decode(p.value(), "packages", &package.to_string())?;
+                    let p: PackageRecord = decode(p.value(), "packages", &row.id.to_string())?;
                     for r in &fact.refs {
                         map.insert(r.clone(), p.key.clone());
                     }
