@@ -31,6 +31,17 @@ struct Receiver {
 
 impl Receiver {
     fn start(port: u16, secret: &Path, out: &Path, fail_first: u32) -> Receiver {
+        Receiver::start_failing_with(port, secret, out, fail_first, 503)
+    }
+
+    /// The first `fail_first` requests answered `status`.
+    fn start_failing_with(
+        port: u16,
+        secret: &Path,
+        out: &Path,
+        fail_first: u32,
+        status: u16,
+    ) -> Receiver {
         let script =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/helpers/webhook_receiver.py");
         let mut child = std::process::Command::new("python3")
@@ -39,6 +50,7 @@ impl Receiver {
             .arg(secret)
             .arg(out)
             .arg(fail_first.to_string())
+            .arg(status.to_string())
             .stdout(std::process::Stdio::piped())
             .spawn()
             .expect("python3");
@@ -486,4 +498,548 @@ fn subscription_streams_matches_from_sync_and_upload() {
     assert_eq!(event["deployment"], "svc2");
     assert_eq!(event["advisory"], "PYSEC-2023-175");
     assert_eq!(event["package"], "pkg:pypi/pillow@10.0.0");
+}
+
+fn vex_fixture(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/vex")
+        .join(name)
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+fn python_image() -> String {
+    corpus()
+        .join(
+            "external/guac-data/docs/cyclonedx/syft-cyclonedx-docker.io-library-python.latest.json",
+        )
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+/// (deployment, advisory, purl) of the affected matches no VEX statement
+/// suppresses, as `match --format json` reports them.
+fn open_matches(db: &Path) -> BTreeSet<(String, String, String)> {
+    let v = json(&aibomdb(db, &["match", "--format", "json"]));
+    v.as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            r["status"] == "affected"
+                && !matches!(r["vex"]["status"].as_str(), Some("NotAffected" | "Fixed"))
+        })
+        .map(|r| {
+            (
+                r["deployment"].as_str().unwrap().to_string(),
+                r["advisory"].as_str().unwrap().to_string(),
+                r["package"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The exposures the event stream leaves open, replayed from its start.
+fn replayed(events: &[aibomdb_store::MatchEvent]) -> BTreeSet<(String, String, String)> {
+    let mut open = BTreeSet::new();
+    for e in events {
+        let key = (e.deployment.clone(), e.advisory.clone(), e.purl.clone());
+        match e.kind {
+            aibomdb_store::EventKind::Opened => assert!(open.insert(key), "opened twice: {e:?}"),
+            aibomdb_store::EventKind::Resolved => {
+                assert!(open.remove(&key), "resolved while not open: {e:?}")
+            }
+        }
+    }
+    open
+}
+
+/// VEX statements change exposure without changing a match: lib4vex's
+/// OpenVEX `not_affected` for CVE-2023-5752 (the alias of PYSEC-2023-228,
+/// pip 22.2.2 in syft's SBOM of the python image) resolves that one
+/// exposure with cause `vex`, in the deployment the statement was filed
+/// into only; a later `affected` statement opens it again. A deployment
+/// whose VEX arrived before its SBOM never sees the suppressed match opened,
+/// and deleting a deployment resolves what it had open with cause `delete`.
+/// Replaying the stream from its start gives what `match` reports open.
+#[test]
+fn vex_statements_and_deletions_resolve_and_reopen_exposures() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    let secret = dir.path().join("hook.secret");
+    std::fs::write(&secret, "a-shared-secret-of-some-length\n").unwrap();
+    let port = free_port();
+    let receiver = Receiver::start(port, &secret, &dir.path().join("got.jsonl"), 0);
+    run_ok(
+        &db,
+        &[
+            "notify",
+            "add",
+            "hook",
+            "--url",
+            &format!("http://127.0.0.1:{port}/hook"),
+            "--secret-file",
+            secret.to_str().unwrap(),
+        ],
+    );
+    // python-d has its VEX and SBOM before any advisory: the load opens
+    // what the statements leave open, not the pip match they suppress.
+    run_ok(
+        &db,
+        &[
+            "ingest",
+            "--deployment",
+            "python-d",
+            &vex_fixture("python-image.openvex.json"),
+        ],
+    );
+    run_ok(
+        &db,
+        &["ingest", "--deployment", "python-d", &python_image()],
+    );
+    let pypa = corpus().join("osv/pypa-advisory-database");
+    run_ok(&db, &["advisories", "load", pypa.to_str().unwrap()]);
+    let d: Vec<_> = events(&db)
+        .into_iter()
+        .filter(|e| e.deployment == "python-d")
+        .collect();
+    assert!(
+        d.iter()
+            .any(|e| e.advisory == "PYSEC-2022-43012" && e.cause == "advisory"),
+        "{d:?}"
+    );
+    assert!(!d.iter().any(|e| e.advisory == "PYSEC-2023-228"), "{d:?}");
+    for d in ["python", "python-b"] {
+        run_ok(&db, &["ingest", "--deployment", d, &python_image()]);
+    }
+    let pip = (
+        "python".to_string(),
+        "PYSEC-2023-228".to_string(),
+        "pkg:pypi/pip@22.2.2".to_string(),
+    );
+    let before = events(&db);
+    assert!(open_matches(&db).contains(&pip));
+    assert_eq!(replayed(&before), open_matches(&db));
+    let last = before.last().unwrap().seq;
+
+    // not_affected (and an under_investigation that suppresses nothing).
+    run_ok(
+        &db,
+        &[
+            "ingest",
+            "--deployment",
+            "python",
+            &vex_fixture("python-image.openvex.json"),
+        ],
+    );
+    let all = events(&db);
+    let new: Vec<_> = all.iter().filter(|e| e.seq > last).collect();
+    assert_eq!(new.len(), 1, "{new:?}");
+    let e = new[0];
+    assert_eq!(
+        (
+            e.kind,
+            e.cause.as_str(),
+            &e.deployment,
+            &e.advisory,
+            &e.purl
+        ),
+        (
+            aibomdb_store::EventKind::Resolved,
+            "vex",
+            &pip.0,
+            &pip.1,
+            &pip.2
+        )
+    );
+    assert!(!open_matches(&db).contains(&pip));
+    assert_eq!(replayed(&all), open_matches(&db));
+    let last = e.seq;
+
+    // A later statement (2026-12-02, `affected`) decides: open again.
+    run_ok(
+        &db,
+        &[
+            "ingest",
+            "--deployment",
+            "python",
+            &vex_fixture("python-image.openvex-affected.json"),
+        ],
+    );
+    let all = events(&db);
+    let new: Vec<_> = all.iter().filter(|e| e.seq > last).collect();
+    assert_eq!(new.len(), 1, "{new:?}");
+    assert_eq!(
+        (new[0].kind, new[0].cause.as_str(), &new[0].purl),
+        (aibomdb_store::EventKind::Opened, "vex", &pip.2)
+    );
+    assert!(open_matches(&db).contains(&pip));
+    assert_eq!(replayed(&all), open_matches(&db));
+
+    // VEX first, then the SBOM: the suppressed match is never opened.
+    run_ok(
+        &db,
+        &[
+            "ingest",
+            "--deployment",
+            "python-c",
+            &vex_fixture("python-image.openvex.json"),
+        ],
+    );
+    run_ok(
+        &db,
+        &["ingest", "--deployment", "python-c", &python_image()],
+    );
+    let all = events(&db);
+    let c: Vec<_> = all.iter().filter(|e| e.deployment == "python-c").collect();
+    assert!(c.iter().any(|e| e.advisory == "PYSEC-2022-43012"), "{c:?}");
+    assert!(!c.iter().any(|e| e.advisory == "PYSEC-2023-228"), "{c:?}");
+    assert_eq!(replayed(&all), open_matches(&db));
+
+    // A CycloneDX VEX filed in its own deployment (`python-image`, its
+    // subject) reaches every deployment holding the SBOM its BOM-Link names:
+    // python-b's pip is resolved; python keeps the later `affected`
+    // statement and python-c was suppressed already, so neither moves.
+    let last = all.last().unwrap().seq;
+    run_ok(&db, &["ingest", &vex_fixture("python-image.cdx-vex.json")]);
+    let all = events(&db);
+    let new: Vec<_> = all
+        .iter()
+        .filter(|e| e.seq > last)
+        .map(|e| {
+            (
+                e.kind,
+                e.cause.as_str(),
+                e.deployment.as_str(),
+                e.advisory.as_str(),
+                e.purl.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        new,
+        vec![(
+            aibomdb_store::EventKind::Resolved,
+            "vex",
+            "python-b",
+            "PYSEC-2023-228",
+            "pkg:pypi/pip@22.2.2"
+        )]
+    );
+    assert_eq!(replayed(&all), open_matches(&db));
+
+    // Deleting a deployment (the API's deleteDeployment) resolves its open
+    // exposures, and only those.
+    let open_b: BTreeSet<_> = open_matches(&db)
+        .into_iter()
+        .filter(|k| k.0 == "python-b")
+        .collect();
+    assert!(!open_b.is_empty());
+    let last = all.last().unwrap().seq;
+    assert!(
+        aibomdb_store::Store::open(&db)
+            .unwrap()
+            .delete_deployment("python-b")
+            .unwrap()
+    );
+    let all = events(&db);
+    let new: BTreeSet<_> = all
+        .iter()
+        .filter(|e| e.seq > last)
+        .map(|e| {
+            assert_eq!(
+                (e.kind, e.cause.as_str()),
+                (aibomdb_store::EventKind::Resolved, "delete")
+            );
+            (e.deployment.clone(), e.advisory.clone(), e.purl.clone())
+        })
+        .collect();
+    assert_eq!(new, open_b);
+    assert_eq!(replayed(&all), open_matches(&db));
+
+    // The receiver gets them, signed, causes and all.
+    let round = json(&aibomdb(&db, &["notify", "deliver", "--format", "json"]));
+    assert_eq!(
+        round["delivered"].as_u64().unwrap() as usize,
+        all.len(),
+        "{round}"
+    );
+    let got = receiver.requests();
+    assert!(got.iter().any(|r| r["valid"] == true
+        && r["body"]["cause"] == "vex"
+        && r["body"]["kind"] == "resolved"
+        && r["body"]["deployment"] == "python"
+        && r["body"]["package"] == pip.2.as_str()));
+    assert!(got.iter().any(|r| r["body"]["cause"] == "delete"));
+}
+
+/// A store with two deployments and, once `targets` are added, the events of
+/// an advisory load: Pillow's PyPA records and one Alpine record against the
+/// requirements of d-image-service and syft's SPDX of Alpine.
+fn store_with_events(dir: &Path, targets: &[(&str, String)]) -> (PathBuf, PathBuf) {
+    std::fs::create_dir_all(dir).unwrap();
+    let db = dir.join("s.redb");
+    let reqs = dir.join("requirements.txt");
+    std::fs::copy(fixtures().join("requirements.txt"), &reqs).unwrap();
+    run_ok(
+        &db,
+        &["ingest", "--deployment", "svc", reqs.to_str().unwrap()],
+    );
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let alpine = examples.join("alpine-spdx-syft0.57.json");
+    run_ok(
+        &db,
+        &["ingest", "--deployment", "alpine", alpine.to_str().unwrap()],
+    );
+    let secret = dir.join("hook.secret");
+    std::fs::write(&secret, "a-shared-secret-of-some-length\n").unwrap();
+    for (name, url) in targets {
+        run_ok(
+            &db,
+            &[
+                "notify",
+                "add",
+                name,
+                "--url",
+                url,
+                "--secret-file",
+                secret.to_str().unwrap(),
+            ],
+        );
+    }
+    let pillow = corpus().join("osv/pypa-advisory-database/vulns/pillow");
+    let musl = examples.join("advisories/ALPINE-CVE-2025-26519.json");
+    run_ok(
+        &db,
+        &[
+            "advisories",
+            "load",
+            pillow.to_str().unwrap(),
+            musl.to_str().unwrap(),
+        ],
+    );
+    (db, secret)
+}
+
+fn log_of(db: &Path) -> Vec<Value> {
+    json(&aibomdb(
+        db,
+        &["notify", "log", "--limit", "1000", "--format", "json"],
+    ))
+    .as_array()
+    .unwrap()
+    .clone()
+}
+
+/// A receiver that answers 410 Gone refuses the event for good: after one
+/// attempt its delivery is `dead` (in the log, with the status) and the
+/// events behind it are delivered; `notify retry` sends it again once the
+/// receiver takes it. A receiver that keeps failing with 503 is retried up
+/// to `--max-attempts`, then dead too.
+#[test]
+fn a_refused_delivery_is_dead_and_retry_sends_it_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let (db, secret) = store_with_events(
+        dir.path(),
+        &[("hook", format!("http://127.0.0.1:{port}/hook"))],
+    );
+    let all: Vec<u64> = events(&db).iter().map(|e| e.seq).collect();
+    assert!(all.len() >= 3, "{all:?}");
+    let receiver =
+        Receiver::start_failing_with(port, &secret, &dir.path().join("got.jsonl"), 1, 410);
+    let round = json(&aibomdb(&db, &["notify", "deliver", "--format", "json"]));
+    assert_eq!(round["dead"], 1, "{round}");
+    assert_eq!(round["delivered"].as_u64().unwrap() as usize, all.len() - 1);
+    let log = log_of(&db);
+    // Newest event first.
+    let order: Vec<u64> = log.iter().map(|d| d["event"].as_u64().unwrap()).collect();
+    assert_eq!(order, all.iter().rev().copied().collect::<Vec<_>>());
+    let dead = log.iter().find(|d| d["event"] == all[0]).unwrap();
+    assert_eq!(
+        (&dead["status"], &dead["attempts"], &dead["http_status"]),
+        (&Value::from("dead"), &Value::from(1), &Value::from(410)),
+        "{dead}"
+    );
+    assert_eq!(receiver.accepted("/hook"), all[1..].to_vec());
+    // Nothing is due: a dead delivery is not retried by itself.
+    let round = json(&aibomdb(&db, &["notify", "deliver", "--format", "json"]));
+    assert_eq!(
+        (round["delivered"].as_u64(), round["failed"].as_u64()),
+        (Some(0), Some(0))
+    );
+
+    // Sent back: delivered once, now that the receiver takes it.
+    let unknown = aibomdb(&db, &["notify", "retry", "nobody"]);
+    assert_eq!(unknown.status.code(), Some(2), "{}", stderr(&unknown));
+    let not_dead = aibomdb(
+        &db,
+        &["notify", "retry", "hook", "--event", &all[1].to_string()],
+    );
+    assert_eq!(not_dead.status.code(), Some(2), "{}", stderr(&not_dead));
+    run_ok(
+        &db,
+        &["notify", "retry", "hook", "--event", &all[0].to_string()],
+    );
+    let queued = log_of(&db);
+    assert_eq!(
+        queued.iter().find(|d| d["event"] == all[0]).unwrap()["status"],
+        "queued"
+    );
+    let round = json(&aibomdb(&db, &["notify", "deliver", "--format", "json"]));
+    assert_eq!(
+        (round["delivered"].as_u64(), round["dead"].as_u64()),
+        (Some(1), Some(0)),
+        "{round}"
+    );
+    let mut got = receiver.accepted("/hook");
+    got.sort_unstable();
+    assert_eq!(got, all);
+    let log = log_of(&db);
+    assert!(log.iter().all(|d| d["status"] == "delivered"), "{log:?}");
+    let round = json(&aibomdb(&db, &["notify", "deliver", "--format", "json"]));
+    assert_eq!(round["delivered"], 0, "{round}");
+    drop(receiver);
+
+    // 503 is worth retrying: failing until the attempts run out.
+    let port = free_port();
+    let (db, secret) = store_with_events(
+        &dir.path().join("b"),
+        &[("flaky", format!("http://127.0.0.1:{port}/flaky"))],
+    );
+    let first = events(&db)[0].seq;
+    let _receiver =
+        Receiver::start_failing_with(port, &secret, &dir.path().join("b.jsonl"), 2, 503);
+    let round = json(&aibomdb(
+        &db,
+        &[
+            "notify",
+            "deliver",
+            "--max-attempts",
+            "2",
+            "--format",
+            "json",
+        ],
+    ));
+    assert_eq!(
+        (round["failed"].as_u64(), round["dead"].as_u64()),
+        (Some(1), Some(0)),
+        "{round}"
+    );
+    let failing = log_of(&db);
+    assert_eq!(failing[0]["status"], "failing");
+    // The backoff (1 s by default) passes before the next attempt.
+    std::thread::sleep(Duration::from_millis(1100));
+    let round = json(&aibomdb(
+        &db,
+        &[
+            "notify",
+            "deliver",
+            "--max-attempts",
+            "2",
+            "--format",
+            "json",
+        ],
+    ));
+    assert_eq!(round["dead"], 1, "{round}");
+    let log = log_of(&db);
+    let dead = log.iter().find(|d| d["event"] == first).unwrap();
+    assert_eq!(
+        (&dead["status"], &dead["attempts"]),
+        (&Value::from("dead"), &Value::from(2))
+    );
+    assert!(
+        log.iter()
+            .filter(|d| d["event"] != first)
+            .all(|d| d["status"] == "delivered")
+    );
+}
+
+/// Targets are served side by side: one whose receiver never answers (a
+/// socket that accepts nothing, so each POST waits out its timeout) does not
+/// hold back another target's events.
+#[test]
+fn a_slow_target_does_not_delay_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_port = silent.local_addr().unwrap().port();
+    let port = free_port();
+    // Targets are served in name order: the silent one comes first.
+    let (db, secret) = store_with_events(
+        dir.path(),
+        &[
+            ("a-silent", format!("http://127.0.0.1:{silent_port}/silent")),
+            ("b-fast", format!("http://127.0.0.1:{port}/fast")),
+        ],
+    );
+    let all: Vec<u64> = events(&db).iter().map(|e| e.seq).collect();
+    let receiver = Receiver::start(port, &secret, &dir.path().join("got.jsonl"), 0);
+    let started = Instant::now();
+    let mut round = std::process::Command::new(env!("CARGO_BIN_EXE_aibomdb"))
+        .arg("--db")
+        .arg(&db)
+        .args(["notify", "deliver"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("the fast target's events", || {
+        receiver.accepted("/fast").len() == all.len()
+    });
+    let fast = started.elapsed();
+    // The silent target's POST is still waiting (10 s timeout).
+    assert!(
+        round.try_wait().unwrap().is_none(),
+        "the round ended after {fast:?}"
+    );
+    assert!(fast < Duration::from_secs(8), "{fast:?}");
+    let status = round.wait().unwrap();
+    assert!(status.success());
+    assert_eq!(receiver.accepted("/fast"), all);
+
+    // `serve` delivers on lanes: while the silent target's retry hangs, an
+    // event committed meanwhile (a deployment deleted over GraphQL, cause
+    // `delete`) still reaches the fast target at once.
+    let write = "write-token-0123456789";
+    let server = Server::start(&db, &["--write-token", write]);
+    // The silent target's retry (due after the 1 s backoff) is under way.
+    std::thread::sleep(Duration::from_millis(1500));
+    let started = Instant::now();
+    let (status, v) = common::graphql(
+        &server.addr,
+        Some(write),
+        r#"mutation{deleteDeployment(name:"alpine")}"#,
+        Value::Null,
+    );
+    assert_eq!(
+        (status, &v["data"]["deleteDeployment"]),
+        (200, &Value::Bool(true)),
+        "{v}"
+    );
+    // The server holds the store: its events are read over GraphQL.
+    let (_, v) = common::graphql(
+        &server.addr,
+        None,
+        "{matchEvents(after:0, limit:10000){id cause}}",
+        Value::Null,
+    );
+    let deleted: Vec<u64> = v["data"]["matchEvents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["cause"] == "delete")
+        .map(|e| e["id"].as_u64().unwrap())
+        .collect();
+    assert!(!deleted.is_empty());
+    wait_for("the deletion's events", || {
+        receiver.accepted("/fast").len() == all.len() + deleted.len()
+    });
+    let fast = started.elapsed();
+    assert!(fast < Duration::from_secs(4), "{fast:?}");
+    let got = receiver.requests();
+    assert!(got.iter().any(|r| r["body"]["cause"] == "delete"
+        && r["body"]["kind"] == "resolved"
+        && r["body"]["deployment"] == "alpine"));
+    server.stop();
+    drop(silent);
 }

@@ -3,9 +3,9 @@ HMAC-SHA256 signature (`X-Aibomdb-Signature-256: sha256=<hex>`) with the
 shared secret, and appends one JSON line per request to OUT:
 {"path", "event", "valid", "status", "body"}.
 
-Usage: webhook_receiver.py PORT SECRET_FILE OUT [FAIL_FIRST]
-The first FAIL_FIRST requests are answered 503 (a receiver that is up but
-not ready). Prints `listening on http://127.0.0.1:PORT` when ready.
+Usage: webhook_receiver.py PORT SECRET_FILE OUT [FAIL_FIRST [FAIL_STATUS]]
+The first FAIL_FIRST requests are answered FAIL_STATUS (503 by default: a
+receiver that is up but not ready; 410 refuses for good). Prints `listening on http://127.0.0.1:PORT` when ready.
 """
 
 import hashlib
@@ -18,6 +18,7 @@ PORT = int(sys.argv[1])
 SECRET = open(sys.argv[2]).readline().strip().encode()
 OUT = sys.argv[3]
 FAIL_FIRST = [int(sys.argv[4]) if len(sys.argv) > 4 else 0]
+FAIL_STATUS = int(sys.argv[5]) if len(sys.argv) > 5 else 503
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -33,7 +34,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         valid = hmac.compare_digest(expected, given)
         if FAIL_FIRST[0] > 0:
             FAIL_FIRST[0] -= 1
-            status = 503
+            status = FAIL_STATUS
         else:
             status = 204 if valid else 401
         with open(OUT, "a") as out:

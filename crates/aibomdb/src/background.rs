@@ -22,6 +22,7 @@ pub(crate) fn start(
     let mut handles = Vec::new();
     let options = aibomdb_notify::DeliveryOptions {
         backoff: args.notify_backoff,
+        max_attempts: args.notify_max_attempts,
         ..Default::default()
     };
     let (s, flag) = (store.clone(), stop.clone());

@@ -433,6 +433,11 @@ struct ServeArgs {
     /// attempt, up to an hour): seconds, or a number with s, m, h or d.
     #[arg(long, default_value = "1s", value_parser = interval)]
     notify_backoff: std::time::Duration,
+    /// Failed attempts after which a webhook delivery is dead: logged, passed
+    /// (the events behind it go on), sent again by `notify retry`. A 4xx
+    /// other than 408, 425 and 429 makes it dead at once.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    notify_max_attempts: u32,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -52,8 +52,19 @@ pub(crate) enum NotifyCommand {
     },
     /// Deliver what is due, once (`serve` delivers continuously).
     Deliver {
+        /// Failed attempts after which a delivery is dead (passed; see `retry`).
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+        max_attempts: u32,
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
         format: OutputFormat,
+    },
+    /// Send a target's dead deliveries again (all, or one event): the next
+    /// delivery round (`serve`, or `notify deliver`) posts them.
+    Retry {
+        name: String,
+        /// Only this event.
+        #[arg(long)]
+        event: Option<u64>,
     },
 }
 
@@ -146,12 +157,32 @@ pub(crate) fn run(db: &PathBuf, command: NotifyCommand) -> Result<ExitCode> {
                 }
             }
         }
-        NotifyCommand::Deliver { format } => {
+        NotifyCommand::Retry { name, event } => {
+            let Some(queued) = store.requeue_dead(&name, event)? else {
+                return Err(BadInput(format!("no target named {name:?}")).into());
+            };
+            if let Some(e) = event
+                && queued.is_empty()
+            {
+                return Err(BadInput(format!("event {e} is not a dead delivery of {name}")).into());
+            }
+            println!(
+                "{} dead deliveries of {name} queued again: the next round sends them",
+                queued.len()
+            );
+        }
+        NotifyCommand::Deliver {
+            max_attempts,
+            format,
+        } => {
             let agent = aibomdb_notify::agent();
             let report = aibomdb_notify::deliver_round(
                 &store,
                 &agent,
-                &aibomdb_notify::DeliveryOptions::default(),
+                &aibomdb_notify::DeliveryOptions {
+                    max_attempts,
+                    ..Default::default()
+                },
             )
             .map_err(|e| match e {
                 aibomdb_notify::NotifyError::Store(s) => anyhow::Error::from(s),
@@ -160,8 +191,8 @@ pub(crate) fn run(db: &PathBuf, command: NotifyCommand) -> Result<ExitCode> {
             match format {
                 OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
                 OutputFormat::Table => println!(
-                    "{} delivered, {} filtered out, {} failed (will retry), {} waiting for a retry",
-                    report.delivered, report.filtered, report.failed, report.waiting
+                    "{} delivered, {} filtered out, {} failed (will retry), {} dead (see notify retry), {} waiting for a retry",
+                    report.delivered, report.filtered, report.failed, report.dead, report.waiting
                 ),
             }
         }

@@ -38,7 +38,8 @@ pub struct MatchEventView {
     pub id: u64,
     /// `opened` or `resolved`.
     pub kind: String,
-    /// `advisory`, `sync`, `rematch` or `ingest`.
+    /// `advisory`, `sync`, `rematch`, `ingest`, `vex` (a VEX statement took the
+    /// match out or put it back) or `delete` (the deployment was deleted).
     pub cause: String,
     /// RFC 3339.
     pub at: String,
@@ -80,7 +81,10 @@ pub struct NotifyTargetView {
 pub struct DeliveryView {
     pub target: String,
     pub event: u64,
-    /// `delivered`, `filtered` or `failing` (to be retried).
+    /// `delivered`, `filtered`, `error` (the filter could not judge the
+    /// event), `failing` (to be retried), `dead` (refused for good or out of
+    /// attempts; passed until `notify retry`) or `queued` (sent back by
+    /// `notify retry`).
     pub status: String,
     pub attempts: u32,
     /// RFC 3339, of the last attempt.
@@ -136,7 +140,7 @@ impl NotifyQuery {
         .await
     }
 
-    /// The delivery log, newest first.
+    /// The delivery log, newest event first.
     async fn deliveries(
         &self,
         ctx: &Context<'_>,

@@ -6,7 +6,12 @@
 //! target's cursor, enriches them (severity, CVSS score, KEV), applies the
 //! target's CEL filter, signs the body with HMAC-SHA256 and POSTs it. A
 //! failure is logged with its HTTP status and retried after a backoff that
-//! doubles per attempt; the events behind it wait (order is kept). Because
+//! doubles per attempt; the events behind it wait (order is kept). A
+//! receiver that refuses an event for good (a 4xx other than 408, 425, 429),
+//! or a delivery that fails `max_attempts` times, makes it `dead`: logged,
+//! passed, and sent again only when an operator asks (`notify retry`).
+//! Targets are served side by side (at most `concurrency` at once), so a
+//! slow receiver delays only its own events. Because
 //! cursor and log live in the store, a restarted server carries on where it
 //! stopped. Receivers deduplicate by the event id (`X-Aibomdb-Event`):
 //! an event whose delivery succeeded but was not yet logged when the
@@ -214,6 +219,11 @@ pub struct DeliveryOptions {
     /// How long events every target has handled stay in the outbox (for
     /// the delivery log and subscriptions that resume with `after`).
     pub retention: Duration,
+    /// Attempts after which a failing delivery is `dead` (the cursor moves
+    /// on; `notify retry` sends it back).
+    pub max_attempts: u32,
+    /// Targets served at once in a round (each target's events in order).
+    pub concurrency: usize,
 }
 
 /// How often the worker prunes the outbox.
@@ -227,6 +237,8 @@ impl Default for DeliveryOptions {
             timeout: Duration::from_secs(10),
             batch: 256,
             retention: Duration::from_secs(7 * 24 * 3600),
+            max_attempts: 20,
+            concurrency: 8,
         }
     }
 }
@@ -237,8 +249,27 @@ pub struct RoundReport {
     pub delivered: usize,
     pub filtered: usize,
     pub failed: usize,
+    /// Deliveries given up (refused for good, or out of attempts).
+    pub dead: usize,
     /// Targets whose next attempt is not due yet.
     pub waiting: usize,
+}
+
+impl RoundReport {
+    fn add(&mut self, other: &RoundReport) {
+        self.delivered += other.delivered;
+        self.filtered += other.filtered;
+        self.failed += other.failed;
+        self.dead += other.dead;
+        self.waiting += other.waiting;
+    }
+}
+
+/// Whether an HTTP status refuses an event for good: a 4xx other than 408
+/// (timeout), 425 (too early) and 429 (too many requests), which a retry can
+/// get past.
+pub fn permanent(status: u16) -> bool {
+    (400..500).contains(&status) && !matches!(status, 408 | 425 | 429)
 }
 
 /// Sends what is due, to every target, once. Returns what it did.
@@ -247,9 +278,35 @@ pub fn deliver_round(
     agent: &ureq::Agent,
     options: &DeliveryOptions,
 ) -> Result<RoundReport, NotifyError> {
+    let targets = store.notify_targets()?;
+    let workers = options.concurrency.clamp(1, targets.len().max(1));
+    // Targets are served side by side, so that a slow or unreachable
+    // receiver holds back only its own events.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<Result<RoundReport, NotifyError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut report = RoundReport::default();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(target) = targets.get(i) else {
+                            return Ok(report);
+                        };
+                        deliver_requeued(store, agent, options, target, &mut report)?;
+                        deliver_target(store, agent, options, target, &mut report)?;
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
     let mut report = RoundReport::default();
-    for target in store.notify_targets()? {
-        deliver_target(store, agent, options, &target, &mut report)?;
+    for r in results {
+        report.add(&r?);
     }
     Ok(report)
 }
@@ -338,23 +395,102 @@ fn deliver_target(
                 Err(e) => delivery.error = Some(e),
             }
         }
-        let shift = delivery.attempts.saturating_sub(1).min(30);
-        let wait = options
-            .backoff
-            .saturating_mul(1u32 << shift)
-            .min(options.max_backoff);
-        delivery.status = "failing".into();
-        delivery.next_attempt_ms = now_ms() + wait.as_millis() as u64;
-        tracing::warn!(
-            target = %target.name,
-            event = event.seq,
-            attempts = delivery.attempts,
-            error = delivery.error.as_deref().unwrap_or(""),
-            "notification not delivered; will retry"
-        );
+        if give_up(options, &mut delivery) {
+            // Dead: the cursor moves on and the events behind it go.
+            store.record_delivery(&delivery)?;
+            report.dead += 1;
+            continue;
+        }
         store.record_delivery(&delivery)?;
         report.failed += 1;
         return Ok(());
+    }
+    Ok(())
+}
+
+/// After a failed attempt: `dead` when the receiver refused the event for
+/// good or the attempts are used up (true), else `failing` with the next
+/// attempt after a backoff that doubles per attempt.
+fn give_up(options: &DeliveryOptions, delivery: &mut Delivery) -> bool {
+    let refused = delivery.http_status.is_some_and(permanent);
+    if refused || delivery.attempts >= options.max_attempts.max(1) {
+        delivery.status = "dead".into();
+        delivery.next_attempt_ms = 0;
+        tracing::warn!(
+            target = %delivery.target,
+            event = delivery.event,
+            attempts = delivery.attempts,
+            error = delivery.error.as_deref().unwrap_or(""),
+            "notification dead: not retried until `notify retry`"
+        );
+        return true;
+    }
+    let shift = delivery.attempts.saturating_sub(1).min(30);
+    let wait = options
+        .backoff
+        .saturating_mul(1u32 << shift)
+        .min(options.max_backoff);
+    delivery.status = "failing".into();
+    delivery.next_attempt_ms = now_ms() + wait.as_millis() as u64;
+    tracing::warn!(
+        target = %delivery.target,
+        event = delivery.event,
+        attempts = delivery.attempts,
+        error = delivery.error.as_deref().unwrap_or(""),
+        "notification not delivered; will retry"
+    );
+    false
+}
+
+/// Dead deliveries sent back with `notify retry`: each on its own (they are
+/// behind the cursor already, so nothing waits for them), not filtered again.
+fn deliver_requeued(
+    store: &Store,
+    agent: &ureq::Agent,
+    options: &DeliveryOptions,
+    target: &NotifyTarget,
+    report: &mut RoundReport,
+) -> Result<(), NotifyError> {
+    for seq in store.requeued(&target.name)? {
+        let Some(mut delivery) = store.delivery(&target.name, seq)? else {
+            continue;
+        };
+        if delivery.status == "failing" && delivery.next_attempt_ms > now_ms() {
+            report.waiting += 1;
+            continue;
+        }
+        delivery.last_attempt_ms = now_ms();
+        delivery.http_status = None;
+        delivery.error = None;
+        let Some(event) = store.event(seq)? else {
+            delivery.status = "dead".into();
+            delivery.error = Some("the event is no longer in the outbox".into());
+            store.record_delivery(&delivery)?;
+            report.dead += 1;
+            continue;
+        };
+        let n = notification(store, &event)?;
+        delivery.attempts += 1;
+        match post(agent, options, target, &n) {
+            Ok(status) if (200..300).contains(&status) => {
+                delivery.status = "delivered".into();
+                delivery.http_status = Some(status);
+                store.record_delivery(&delivery)?;
+                report.delivered += 1;
+                continue;
+            }
+            Ok(status) => {
+                delivery.http_status = Some(status);
+                delivery.error = Some(format!("HTTP {status}"));
+            }
+            Err(e) => delivery.error = Some(e),
+        }
+        if give_up(options, &mut delivery) {
+            report.dead += 1;
+        } else {
+            report.failed += 1;
+        }
+        store.record_delivery(&delivery)?;
     }
     Ok(())
 }
@@ -395,12 +531,41 @@ pub fn agent() -> ureq::Agent {
 }
 
 /// Delivers in the background until `stop` is set: a round as soon as this
-/// process commits events, and at least every `poll`.
+/// process commits events, and at least every `poll`. Targets are spread over
+/// `concurrency` lanes (by a hash of the name, so a target stays on its
+/// lane), each lane a thread with its own rounds: a receiver that hangs until
+/// the timeout holds back only the targets of its lane, never the rest.
 pub fn run_worker(
     store: std::sync::Arc<Store>,
     options: DeliveryOptions,
     poll: Duration,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) {
+    let lanes = options.concurrency.max(1);
+    std::thread::scope(|scope| {
+        for lane in 0..lanes {
+            let (store, options, stop) = (&store, &options, &stop);
+            scope.spawn(move || run_lane(store, options, poll, stop, lane, lanes));
+        }
+    });
+}
+
+/// The lane a target is delivered on (FNV-1a of its name).
+fn lane_of(name: &str, lanes: usize) -> usize {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    (h % lanes as u64) as usize
+}
+
+fn run_lane(
+    store: &Store,
+    options: &DeliveryOptions,
+    poll: Duration,
+    stop: &std::sync::atomic::AtomicBool,
+    lane: usize,
+    lanes: usize,
 ) {
     let agent = agent();
     // Pruned at start, then hourly: a server restarted often still prunes.
@@ -408,7 +573,7 @@ pub fn run_worker(
         .checked_sub(PRUNE_EVERY)
         .unwrap_or_else(std::time::Instant::now);
     while !stop.load(std::sync::atomic::Ordering::Acquire) {
-        if pruned_at.elapsed() >= PRUNE_EVERY {
+        if lane == 0 && pruned_at.elapsed() >= PRUNE_EVERY {
             pruned_at = std::time::Instant::now();
             let before = (now_ms() / 1000).saturating_sub(options.retention.as_secs());
             match store.prune_outbox(before) {
@@ -418,10 +583,22 @@ pub fn run_worker(
             }
         }
         let rings = store.event_rings();
-        match deliver_round(&store, &agent, &options) {
-            Ok(r) if r.delivered + r.filtered > 0 => continue,
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "notification delivery round failed"),
+        let mut report = RoundReport::default();
+        match store.notify_targets() {
+            Ok(targets) => {
+                for target in targets.iter().filter(|t| lane_of(&t.name, lanes) == lane) {
+                    if let Err(e) = deliver_requeued(store, &agent, options, target, &mut report)
+                        .and_then(|()| deliver_target(store, &agent, options, target, &mut report))
+                    {
+                        tracing::warn!(target = %target.name, error = %e, "notification delivery round failed");
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "notification targets unreadable"),
+        }
+        // Events moved past: more may be waiting behind a full batch.
+        if report.delivered + report.filtered + report.dead > 0 {
+            continue;
         }
         // Woken at once by a commit in this process; `poll` bounds the wait
         // for retries that fall due and for events written by another process.
@@ -432,6 +609,16 @@ pub fn run_worker(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_4xx_a_retry_cannot_get_past_is_permanent() {
+        for status in [400, 401, 403, 404, 410, 413, 422, 451] {
+            assert!(permanent(status), "{status}");
+        }
+        for status in [200, 204, 301, 408, 425, 429, 500, 502, 503, 504] {
+            assert!(!permanent(status), "{status}");
+        }
+    }
 
     #[test]
     fn signature_matches_rfc4231_case_2() {

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use aibomdb_store::{DocumentId, DocumentRecord, PackageRecord, Store, StoreError};
+use aibomdb_store::{DocumentId, DocumentRecord, PackageId, PackageRecord, Store, StoreError};
 use serde::Serialize;
 
 use crate::record::Advisory;
@@ -103,9 +103,11 @@ pub fn advisory_matches(store: &Store, ids: &[String]) -> Result<Vec<MatchRow>, 
             by_document.entry(doc).or_default().push(record.clone());
         }
     }
-    let mut listed = Vec::new();
-    for (id, packages) in by_document {
-        if let Some(doc) = store.document(id)?.filter(DocumentRecord::is_current) {
+    // Current documents only, told by their heads; records read in one go.
+    let ids: Vec<DocumentId> = by_document.keys().copied().collect();
+    let mut listed = Vec::with_capacity(ids.len());
+    for doc in store.current_documents_among(&ids)? {
+        if let Some(packages) = by_document.remove(&doc.id) {
             listed.push((doc, packages));
         }
     }
@@ -246,6 +248,8 @@ pub struct MatchReader<'a> {
     /// The generation a shared cache is of (`None` for one of its own).
     generation: Option<u64>,
     vex: VexResolver<'a>,
+    /// Matches by package, read once per reader.
+    matches: HashMap<PackageId, Vec<aibomdb_store::MatchRecord>>,
 }
 
 impl<'a> MatchReader<'a> {
@@ -255,6 +259,7 @@ impl<'a> MatchReader<'a> {
             advisories: Advisories::Own(AdvisoryCache::default()),
             generation: None,
             vex: VexResolver::new(store),
+            matches: HashMap::new(),
         }
     }
 
@@ -266,6 +271,7 @@ impl<'a> MatchReader<'a> {
             advisories: Advisories::Shared(cache),
             generation: Some(generation),
             vex: VexResolver::new(store),
+            matches: HashMap::new(),
         }
     }
 
@@ -284,10 +290,24 @@ impl<'a> MatchReader<'a> {
         for (doc, _) in listed {
             self.vex.know(doc);
         }
+        // Each package's matches read once, however many documents list it.
+        let mut unread: Vec<PackageId> = listed
+            .iter()
+            .flat_map(|(_, packages)| packages.iter().map(|p| p.id))
+            .filter(|id| !self.matches.contains_key(id))
+            .collect();
+        unread.sort_unstable();
+        unread.dedup();
+        for (id, found) in unread
+            .iter()
+            .zip(self.store.matches_for_packages(&unread)?)
+        {
+            self.matches.insert(*id, found);
+        }
         let mut rows: BTreeMap<(String, String, String), MatchRow> = BTreeMap::new();
         for (doc, packages) in listed {
-            let ids: Vec<_> = packages.iter().map(|p| p.id).collect();
-            for (package, found) in packages.iter().zip(self.store.matches_for_packages(&ids)?) {
+            for package in packages {
+                let found = self.matches.get(&package.id).cloned().unwrap_or_default();
                 for m in found {
                     let key = (
                         doc.deployment.clone(),

@@ -131,12 +131,13 @@ impl Store {
         let diff = write_matches(&txn, &changed, &matches)?;
         let mut events = 0;
         if !diff.changes.is_empty() && self.events_wanted(&txn)? {
-            let mut recorded = crate::notify::events_for_matches(
+            let recorded = crate::notify::events_for_matches(
                 &txn,
                 &diff.changes,
                 batch.cause,
                 crate::unix_now(),
             )?;
+            let mut recorded = crate::notify::VexJudge::new(self, &txn).filter(recorded)?;
             crate::notify::append_events(&txn, &mut recorded)?;
             events = recorded.len();
         }
@@ -254,12 +255,13 @@ impl Store {
         }
         let mut events = 0;
         if !diff.changes.is_empty() && self.events_wanted(&txn)? {
-            let mut recorded = crate::notify::events_for_matches(
+            let recorded = crate::notify::events_for_matches(
                 &txn,
                 &diff.changes,
                 "rematch",
                 crate::unix_now(),
             )?;
+            let mut recorded = crate::notify::VexJudge::new(self, &txn).filter(recorded)?;
             crate::notify::append_events(&txn, &mut recorded)?;
             events = recorded.len();
         }

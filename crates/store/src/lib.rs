@@ -65,7 +65,7 @@ pub use releases::{
     EvalEvidence, Metric, Observation, Release, ReleaseGate, ReleasedArtifact, ReleasedDocument,
     ReleasedModel,
 };
-pub use vex::VexRecord;
+pub use vex::{VexRecord, VexResolver, VexVerdict};
 pub use write::{EncodedRows, NewDocument};
 
 use blast::Heads;

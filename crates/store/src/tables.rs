@@ -131,6 +131,11 @@ pub(crate) const NOTIFY_CURSORS: TableDefinition<&str, u64> =
 pub(crate) const DELIVERIES: TableDefinition<(&str, u64), &[u8]> =
     TableDefinition::new("deliveries");
 
+/// (target, event sequence) of dead deliveries an operator sent back
+/// (`notify retry`): delivered out of order, beside the cursor's events.
+pub(crate) const NOTIFY_REQUEUE: TableDefinition<(&str, u64), ()> =
+    TableDefinition::new("notify_requeue");
+
 /// `source\0ecosystem` → `FeedState` (JSON, owned by the feeds crate): how
 /// far an advisory feed has been synced.
 pub(crate) const FEED_STATE: TableDefinition<&str, &[u8]> = TableDefinition::new("feed_state");

@@ -177,9 +177,10 @@ impl Store {
         }
         // The package → document postings of the whole group, in key order.
         occurrences::add_postings(&mut txn.open_table(POSTINGS)?, &mut seen.package_docs)?;
-        let evented = match seen.events.as_mut() {
-            Some(events) => {
-                notify::append_events(&txn, events)?;
+        let evented = match seen.events.take() {
+            Some(raw) => {
+                let mut events = notify::vex_judged(self, &txn, docs, &outcomes, raw)?;
+                notify::append_events(&txn, &mut events)?;
                 !events.is_empty()
             }
             None => false,
@@ -545,6 +546,13 @@ impl Store {
     /// such deployment.
     pub fn delete_deployment(&self, name: &str) -> Result<bool> {
         let txn = self.db.begin_write()?;
+        let now = unix_now();
+        // What the deletion ends, judged before anything goes.
+        let mut events = match self.events_wanted(&txn)? {
+            true => Some(notify::exposures_ending(self, &txn, name, "delete", now)?),
+            false => None,
+        };
+        let mut named = std::collections::BTreeSet::new();
         {
             let mut deployments = txn.open_table(DEPLOYMENTS)?;
             if deployments.remove(name)?.is_none() {
@@ -611,10 +619,28 @@ impl Store {
             }
             for (id, doc, index) in vex_keys {
                 vex.remove((id.as_str(), doc, index))?;
+                named.insert(id);
             }
         }
+        // Its statements no longer cover other deployments' matches.
+        let evented = match events.as_mut() {
+            Some(events) => {
+                events.extend(notify::VexJudge::new(self, &txn).vex_events(
+                    &named,
+                    &HashSet::new(),
+                    "delete",
+                    now,
+                )?);
+                notify::append_events(&txn, events)?;
+                !events.is_empty()
+            }
+            None => false,
+        };
         txn.commit()?;
         self.bump();
+        if evented {
+            self.ring_event_bell();
+        }
         Ok(true)
     }
 }
