@@ -15,7 +15,7 @@ use serde_json::Value;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/stores")
+        .join("../../tests/fixtures/stores")
         .join(name)
 }
 
@@ -61,7 +61,10 @@ fn a_layout_4_store_migrates_in_place_with_every_answer_unchanged() {
     assert_eq!(plan["to"], 5);
     assert_eq!(plan["migrated"], false);
     assert!(!plan["steps"].as_array().unwrap().is_empty());
-    assert_eq!(std::fs::read(&db).unwrap(), original, "--check wrote to the store");
+    assert!(
+        std::fs::read(&db).unwrap() == original,
+        "--check wrote to the store"
+    );
     let backup = dir.path().join("old.redb.layout4.bak");
     assert!(!backup.exists());
 
@@ -94,20 +97,39 @@ fn a_layout_4_store_migrates_in_place_with_every_answer_unchanged() {
             "{args:?} answers differently after the migration"
         );
     }
-    assert_eq!(std::fs::read(&backup).unwrap(), original);
+    assert!(
+        std::fs::read(&backup).unwrap() == original,
+        "the copy is not the file as it was"
+    );
 
     // Migrated once: a second migrate has nothing to do.
     let again = aibomdb(&db, &["migrate", "--format", "json"]);
     assert_eq!(common::json(&again)["current"], true);
 
     // And the migrated store takes new documents beside the old ones.
-    let image = common::corpus()
-        .join("external/guac-data/docs/cyclonedx/syft-cyclonedx-docker.io-library-python.latest.json");
-    let out = aibomdb(&db, &["ingest", "--deployment", "python-image-2", image.to_str().unwrap()]);
+    let image = common::corpus().join(
+        "external/guac-data/docs/cyclonedx/syft-cyclonedx-docker.io-library-python.latest.json",
+    );
+    let out = aibomdb(
+        &db,
+        &[
+            "ingest",
+            "--deployment",
+            "python-image-2",
+            image.to_str().unwrap(),
+        ],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
     let out = aibomdb(
         &db,
-        &["query", "deployments", "--purl", "pkg:pypi/pip@22.2.2", "--format", "json"],
+        &[
+            "query",
+            "deployments",
+            "--purl",
+            "pkg:pypi/pip@22.2.2",
+            "--format",
+            "json",
+        ],
     );
     let hits = common::json(&out);
     let deployments: Vec<&str> = hits["hits"]

@@ -58,5 +58,8 @@ fn print_plan(db: &Path, m: &Migration, done: bool) {
         println!("  {step}");
     }
     let kept = if done { "kept" } else { "would be kept" };
-    println!("  a copy of the file as it was {kept} at {}", m.backup.display());
+    println!(
+        "  a copy of the file as it was {kept} at {}",
+        m.backup.display()
+    );
 }

@@ -626,7 +626,10 @@ pub(crate) fn write_estate(
             .with_context(|| format!("writing {}", path.display()))?;
         bytes += buf.len() as u64;
     }
-    std::fs::write(&marker, format!("{} {bytes} {GENERATION}\n", spec.deployments))?;
+    std::fs::write(
+        &marker,
+        format!("{} {bytes} {GENERATION}\n", spec.deployments),
+    )?;
     Ok(Written {
         files: spec.deployments,
         bytes,

@@ -104,9 +104,9 @@ pub fn advisory_matches(store: &Store, ids: &[String]) -> Result<Vec<MatchRow>, 
         }
     }
     // Current documents only, told by their heads; records read in one go.
-    let ids: Vec<DocumentId> = by_document.keys().copied().collect();
-    let mut listed = Vec::with_capacity(ids.len());
-    for doc in store.current_documents_among(&ids)? {
+    let doc_ids: Vec<DocumentId> = by_document.keys().copied().collect();
+    let mut listed = Vec::with_capacity(doc_ids.len());
+    for doc in store.current_documents_among(&doc_ids)? {
         if let Some(packages) = by_document.remove(&doc.id) {
             listed.push((doc, packages));
         }
@@ -298,10 +298,7 @@ impl<'a> MatchReader<'a> {
             .collect();
         unread.sort_unstable();
         unread.dedup();
-        for (id, found) in unread
-            .iter()
-            .zip(self.store.matches_for_packages(&unread)?)
-        {
+        for (id, found) in unread.iter().zip(self.store.matches_for_packages(&unread)?) {
             self.matches.insert(*id, found);
         }
         let mut rows: BTreeMap<(String, String, String), MatchRow> = BTreeMap::new();

@@ -78,33 +78,62 @@ impl Store {
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         not_a_store(&path)?;
-        let mut db = open_db(&path)?;
-        let migration = match migrate::layout_of(&db)? {
-            Some(found) if found != SCHEMA_VERSION => {
-                let plan = migrate::plan(&path, found)?;
-                // The file as it was stays beside the migrated one.
-                drop(db);
-                std::fs::copy(&path, &plan.backup).map_err(|e| StoreError::Open {
-                    path: path.clone(),
-                    message: format!(
-                        "keeping a copy at {} before migrating layout {found}: {e}",
-                        plan.backup.display()
-                    ),
-                })?;
-                db = open_db(&path)?;
-                let txn = db.begin_write()?;
-                migrate::run(&txn, found)?;
-                txn.commit()?;
-                tracing::info!(
-                    from = found,
-                    to = SCHEMA_VERSION,
-                    backup = %plan.backup.display(),
-                    "store migrated"
-                );
-                Some(plan)
+        // The layout is read without opening the file for writing, which
+        // would rewrite its header before the copy below is made. A file
+        // that needs recovery cannot be opened read-only: redb repairs it
+        // when it is opened for writing, and its layout is read then.
+        let read_only = match redb::ReadOnlyDatabase::open(&path) {
+            Ok(db) => migrate::layout_of(&db)?,
+            Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
+                return Err(StoreError::InUse { path });
             }
+            Err(_) => None,
+        };
+        let plan = match read_only {
+            Some(found) if found != SCHEMA_VERSION => Some(migrate::plan(&path, found)?),
             _ => None,
         };
+        // The file as it was stays beside the migrated one.
+        if let Some(plan) = &plan {
+            std::fs::copy(&path, &plan.backup).map_err(|e| StoreError::Open {
+                path: path.clone(),
+                message: format!(
+                    "keeping a copy at {} before migrating layout {}: {e}",
+                    plan.backup.display(),
+                    plan.from
+                ),
+            })?;
+        }
+        let db = open_db(&path)?;
+        let plan = match (plan, read_only) {
+            (Some(plan), _) => Some(plan),
+            // Repaired on this open: its layout is known only now, and the
+            // copy is of the repaired file.
+            (None, None) => match migrate::layout_of(&db)? {
+                Some(found) if found != SCHEMA_VERSION => {
+                    let plan = migrate::plan(&path, found)?;
+                    std::fs::copy(&path, &plan.backup).map_err(|e| StoreError::Open {
+                        path: path.clone(),
+                        message: format!("keeping a copy at {}: {e}", plan.backup.display()),
+                    })?;
+                    Some(plan)
+                }
+                _ => None,
+            },
+            (None, Some(_)) => None,
+        };
+        if let Some(plan) = &plan {
+            let txn = db.begin_write()?;
+            migrate::run(&txn, plan.from)?;
+            txn.commit()?;
+            tracing::info!(
+                from = plan.from,
+                to = SCHEMA_VERSION,
+                backup = %plan.backup.display(),
+                "store migrated"
+            );
+        }
+        let migration = plan;
         let store = Store {
             db,
             path,
@@ -128,7 +157,16 @@ impl Store {
         if !path.exists() {
             return Ok(None);
         }
-        let db = open_db(path)?;
+        // Read-only: redb rewrites the header of a file it opens for writing.
+        let db = redb::ReadOnlyDatabase::open(path).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse {
+                path: path.to_path_buf(),
+            },
+            other => StoreError::Open {
+                path: path.to_path_buf(),
+                message: other.to_string(),
+            },
+        })?;
         match migrate::layout_of(&db)? {
             Some(found) if found != SCHEMA_VERSION => Ok(Some(migrate::plan(path, found)?)),
             _ => Ok(None),

@@ -166,7 +166,11 @@ impl Store {
         result
     }
 
-    fn ingest_group(&self, docs: &[NewDocument], seen: &mut GroupCache) -> Result<Vec<IngestOutcome>> {
+    fn ingest_group(
+        &self,
+        docs: &[NewDocument],
+        seen: &mut GroupCache,
+    ) -> Result<Vec<IngestOutcome>> {
         let txn = self.db.begin_write()?;
         let mut outcomes = Vec::with_capacity(docs.len());
         if self.events_wanted(&txn)? {
@@ -350,7 +354,10 @@ impl Store {
                     // Most packages recur across a group's documents with
                     // the same names: each (package, name) is checked once.
                     let recorded = |cache: &WriteCache| {
-                        cache.lookup.get(&id).is_some_and(|names| names.contains(name))
+                        cache
+                            .lookup
+                            .get(&id)
+                            .is_some_and(|names| names.contains(name))
                     };
                     if recorded(&seen.known) || recorded(&seen.fresh) {
                         continue;
