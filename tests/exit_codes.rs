@@ -137,12 +137,16 @@ fn a_file_that_is_not_a_store_is_bad_input_and_left_alone() {
 fn a_store_of_another_schema_is_refused_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
     for (found, says) in [
-        (3, "written by an older aibomdb; ingest into a new store"),
-        (5, "written by a newer aibomdb"),
+        (
+            3,
+            "written by an aibomdb older than layout 4, the oldest this build migrates; ingest into a new store",
+        ),
+        (6, "written by a newer aibomdb"),
     ] {
         let db = dir.path().join(format!("schema-{found}.redb"));
         ingest(&db, &[TRIVY], &[]);
-        // What an older or newer build leaves in `meta` (this build reads 4).
+        // What an older or newer build leaves in `meta` (this build reads 5
+        // and migrates 4; tests/migration.rs covers that).
         {
             let redb_db = redb::Database::open(&db).unwrap();
             let txn = redb_db.begin_write().unwrap();
@@ -162,7 +166,7 @@ fn a_store_of_another_schema_is_refused_with_a_clear_message() {
             assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
             assert!(
                 err.contains(&format!(
-                    "has schema {found} and this build reads 4: it was {says}"
+                    "has layout {found} and this build reads 5: it was {says}"
                 )),
                 "{args:?}: {err}"
             );

@@ -97,8 +97,8 @@ pub enum StoreError {
         message: String,
     },
     #[error(
-        "store {path} has schema {found} and this build reads {supported}: {}",
-        if found > supported { "it was written by a newer aibomdb" } else { "it was written by an aibomdb older than the oldest layout this build migrates (4); ingest into a new store" }
+        "store {path} has layout {found} and this build reads {supported}: {}",
+        if found > supported { "it was written by a newer aibomdb" } else { "it was written by an aibomdb older than layout 4, the oldest this build migrates; ingest into a new store" }
     )]
     Schema {
         path: PathBuf,
