@@ -221,6 +221,24 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     );
     let mut store = store;
     let before = std::fs::metadata(&db)?.len() as f64 / 1048576.0;
+    // Where the bytes go: the largest tables by stored key and value bytes.
+    let mut tables: Vec<(String, (u64, u64))> = store.table_sizes()?.into_iter().collect();
+    tables.sort_by_key(|(_, (_, bytes))| std::cmp::Reverse(*bytes));
+    let top: Vec<String> = tables
+        .iter()
+        .take(8)
+        .map(|(name, (rows, bytes))| {
+            format!("{name} {:.1} MiB/{rows}", *bytes as f64 / 1048576.0)
+        })
+        .collect();
+    println!("tables      {}", top.join(", "));
+    f.set(
+        "table_bytes",
+        tables
+            .iter()
+            .map(|(name, (rows, bytes))| (name.clone(), serde_json::json!({"rows": rows, "bytes": bytes})))
+            .collect::<serde_json::Map<_, _>>(),
+    );
     let start = Instant::now();
     store.compact()?;
     let compact = start.elapsed();
