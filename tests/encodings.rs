@@ -17,13 +17,27 @@ fn fixture(name: &str) -> PathBuf {
 /// The facts of one file (counts in the tests are `jq` counts of the JSON:
 /// `[.components[]]|length`, `[.dependencies[].dependsOn[]]|length`).
 fn facts(name: &str) -> aibomdb_graph::DocumentFacts {
-    let p = prepare(&fixture(name), &Limits::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
-    assert_eq!(p.format, Format::CycloneDx, "{name}");
+    facts_at(&fixture(name), Format::CycloneDx)
+}
+
+fn facts_at(path: &Path, format: Format) -> aibomdb_graph::DocumentFacts {
+    let p = prepare(path, &Limits::default()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(p.format, format, "{}", path.display());
     p.facts
 }
 
 fn same(json: &str, xml: &str, packages: usize, edges: usize) {
-    let (j, x) = (facts(json), facts(xml));
+    same_facts(json, xml, facts(json), facts(xml), packages, edges);
+}
+
+fn same_facts(
+    json: &str,
+    xml: &str,
+    j: aibomdb_graph::DocumentFacts,
+    x: aibomdb_graph::DocumentFacts,
+    packages: usize,
+    edges: usize,
+) {
     assert_eq!(j.spec_version, x.spec_version);
     assert_eq!(j.packages.len(), packages, "{json}");
     assert_eq!(x.packages, j.packages, "{xml} vs {json}");
@@ -79,6 +93,54 @@ fn cyclonedx_py_requirements_1_2() {
         68,
         0,
     );
+}
+
+/// One SPDX document written by spdx-tools as tag-value and as JSON
+/// (tests/fixtures/spdx-tv/make.sh): the same facts, down to serial and time
+/// (both files come from one parse, so they carry the same ones).
+fn same_spdx(name: &str, packages: usize, edges: usize) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/spdx-tv");
+    let (json, tv) = (format!("{name}.spdx.json"), format!("{name}.spdx"));
+    let j = facts_at(&dir.join(&json), Format::Spdx2);
+    let t = facts_at(&dir.join(&tv), Format::Spdx2);
+    assert_eq!((&t.serial, &t.created), (&j.serial, &j.created));
+    assert!(j.serial.is_some() && j.created.is_some(), "{json}");
+    same_facts(&json, &tv, j, t, packages, edges);
+}
+
+#[test]
+fn spdx_tools_spec_example_2_3() {
+    same_spdx("SPDXJSONExample-v2.3", 4, 0);
+}
+
+#[test]
+fn spdx_tools_syft_alpine_container_image_2_2() {
+    same_spdx("alpine-syft0.57", 14, 0);
+}
+
+#[test]
+fn spdx_tools_syft_bash_container_image_2_2() {
+    same_spdx("bash-syft0.57", 17, 0);
+}
+
+#[test]
+fn spdx_tools_syft_nats_streaming_container_image_2_2() {
+    same_spdx("nats-streaming-syft0.57", 26, 0);
+}
+
+#[test]
+fn spdx_tools_maven_example_with_test_dependency() {
+    same_spdx("examplemaven-0.0.1", 6, 1);
+}
+
+#[test]
+fn spdx_tools_example_with_depends_on() {
+    same_spdx("example11-sbom", 4, 3);
+}
+
+#[test]
+fn spdx_tools_example_with_package_containment() {
+    same_spdx("ACME-v2.3", 4, 3);
 }
 
 fn xml_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -138,6 +200,55 @@ fn every_xml_file_ingests_with_the_counts_xml_etree_finds_or_is_refused() {
     // 4 CycloneDX XML read, 1 SPDX RDF/XML refused (the corpus's formats/
     // holds no XML file today).
     assert_eq!((read, refused), (4, 1), "{files:?}");
+}
+
+fn tag_value_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            tag_value_files(&path, out);
+        } else if path.extension().is_some_and(|x| x == "spdx") {
+            out.push(path);
+        }
+    }
+}
+
+/// Every SPDX tag-value file in the fixtures and under the corpus's
+/// `formats/` ingests with the package and edge counts spdx-tools' own
+/// tag-value parser finds (tests/helpers/spdx_tv_counts.py).
+#[test]
+fn every_tag_value_file_ingests_with_the_counts_spdx_tools_finds() {
+    let mut files = Vec::new();
+    tag_value_files(&fixture(""), &mut files);
+    tag_value_files(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/spdx-tv"),
+        &mut files,
+    );
+    tag_value_files(&common::corpus().join("formats"), &mut files);
+    files.sort();
+    let args: Vec<&str> = files.iter().map(|p| p.to_str().unwrap()).collect();
+    let expected = common::validator("spdx_tv_counts.py", &args);
+    for path in &files {
+        let want = &expected[path.to_str().unwrap()];
+        assert!(want.get("error").is_none(), "{}: {want}", path.display());
+        let p = prepare(path, &Limits::default()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(p.format, Format::Spdx2, "{}", path.display());
+        assert_eq!(
+            p.facts.entries_read as u64,
+            want["packages"].as_u64().unwrap(),
+            "{}",
+            path.display()
+        );
+        assert_eq!(
+            p.facts.dependencies.len() as u64,
+            want["edges"].as_u64().unwrap(),
+            "{}",
+            path.display()
+        );
+    }
+    // 7 pairs in spdx-tv/, the spec example in formats/ (the corpus's
+    // formats/ holds no tag-value file today).
+    assert_eq!(files.len(), 8, "{files:?}");
 }
 
 /// A billion-laughs document (built here: entities nest ten deep) is refused
