@@ -95,6 +95,30 @@ fn cyclonedx_py_requirements_1_2() {
     );
 }
 
+/// A container-image SBOM (Trivy's, syft's) read by cyclonedx-python-lib and
+/// written by it as JSON and as XML (tests/fixtures/cdx-container/make.sh).
+fn same_container(name: &str, packages: usize, edges: usize) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/cdx-container");
+    let (json, xml) = (format!("{name}.cdx.json"), format!("{name}.cdx.xml"));
+    let j = facts_at(&dir.join(&json), Format::CycloneDx);
+    let x = facts_at(&dir.join(&xml), Format::CycloneDx);
+    assert_eq!((&x.serial, &x.created), (&j.serial, &j.created));
+    same_facts(&json, &xml, j, x, packages, edges);
+}
+
+#[test]
+fn cyclonedx_python_lib_trivy_container_image_1_6() {
+    // 23 components, one (dom4j 2.1.4, found at two paths) listed twice:
+    // 22 packages and the image; 52 `dependsOn`, the image's two on dom4j one edge.
+    same_container("trivy-container", 23, 51);
+}
+
+#[test]
+fn cyclonedx_python_lib_syft_container_image_1_4() {
+    // 15 components and the image.
+    same_container("syft-alpine", 16, 0);
+}
+
 /// One SPDX document written by spdx-tools as tag-value and as JSON
 /// (tests/fixtures/spdx-tv/make.sh): the same facts, down to serial and time
 /// (both files come from one parse, so they carry the same ones).
@@ -161,6 +185,10 @@ fn xml_files(dir: &Path, out: &mut Vec<PathBuf>) {
 fn every_xml_file_ingests_with_the_counts_xml_etree_finds_or_is_refused() {
     let mut files = Vec::new();
     xml_files(&fixture(""), &mut files);
+    xml_files(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/cdx-container"),
+        &mut files,
+    );
     let corpus_formats = common::corpus().join("formats");
     xml_files(&corpus_formats, &mut files);
     files.sort();
@@ -197,9 +225,10 @@ fn every_xml_file_ingests_with_the_counts_xml_etree_finds_or_is_refused() {
             }
         }
     }
-    // 4 CycloneDX XML read, 1 SPDX RDF/XML refused (the corpus's formats/
+    // 6 CycloneDX XML read (4 by cyclonedx-py, 2 container images by
+    // cyclonedx-python-lib), 1 SPDX RDF/XML refused (the corpus's formats/
     // holds no XML file today).
-    assert_eq!((read, refused), (4, 1), "{files:?}");
+    assert_eq!((read, refused), (6, 1), "{files:?}");
 }
 
 fn tag_value_files(dir: &Path, out: &mut Vec<PathBuf>) {
