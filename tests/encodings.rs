@@ -231,6 +231,74 @@ fn every_xml_file_ingests_with_the_counts_xml_etree_finds_or_is_refused() {
     assert_eq!((read, refused), (6, 1), "{files:?}");
 }
 
+/// osv-scalibr's lineage documents (tests/fixtures/spdx-lineage, JSON as
+/// published, tag-value by spdx-tools): a package known only as the
+/// descendant or ancestor of another, with a path fragment as its name and no
+/// purl or version, is folded into that package instead of standing as a
+/// `pkg:generic/<fragment>` node that could never match. Before the folding
+/// every entry here was a package (2, 2, 3 and 2).
+#[test]
+fn spdx_lineage_fragments_fold_into_the_package_they_relate_to() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/spdx-lineage");
+    let summary = |f: &aibomdb_graph::DocumentFacts| -> Vec<String> {
+        f.packages
+            .iter()
+            .map(|p| {
+                format!(
+                    "{} locations={:?} ancestors={:?}",
+                    p.key.as_ref().unwrap().as_str(),
+                    p.locations,
+                    p.pedigree_ancestors
+                )
+            })
+            .collect()
+    };
+    let skipped = |f: &aibomdb_graph::DocumentFacts| -> Vec<String> {
+        f.skipped.iter().map(|s| s.reference.clone()).collect()
+    };
+    let log4j = "pkg:maven/log4j/log4j@1.2.15 locations=[\"log4j/v1_2_15\"] ancestors=[]";
+    for (name, packages, folded) in [
+        (
+            "ancestor_of",
+            vec![log4j],
+            vec!["SPDXRef-DownstreamPackage-log4j"],
+        ),
+        (
+            "descendant_of",
+            vec![log4j],
+            vec!["SPDXRef-DownstreamPackage-log4j"],
+        ),
+        (
+            "multi_descendant",
+            vec!["pkg:generic/google/pkg@5.0 locations=[\"pkg/arm\", \"pkg/x86\"] ancestors=[]"],
+            vec![
+                "SPDXRef-DownstreamPackage-pkg-arm",
+                "SPDXRef-DownstreamPackage-pkg-x86",
+            ],
+        ),
+        (
+            "independent_packages_descendant",
+            vec![
+                "pkg:generic/child@1.0.0 locations=[] ancestors=[]",
+                "pkg:generic/parent@2.0.0 locations=[] ancestors=[]",
+            ],
+            vec![],
+        ),
+    ] {
+        for file in [format!("{name}.spdx.json"), format!("{name}.spdx")] {
+            let f = facts_at(&dir.join(&file), Format::Spdx2);
+            assert_eq!(summary(&f), packages, "{file}");
+            assert_eq!(skipped(&f), folded, "{file}");
+            for s in &f.skipped {
+                assert!(
+                    s.reason.contains("folded into it as a location"),
+                    "{file}: {s:?}"
+                );
+            }
+        }
+    }
+}
+
 fn tag_value_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
@@ -251,6 +319,10 @@ fn every_tag_value_file_ingests_with_the_counts_spdx_tools_finds() {
     tag_value_files(&fixture(""), &mut files);
     tag_value_files(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/spdx-tv"),
+        &mut files,
+    );
+    tag_value_files(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/spdx-lineage"),
         &mut files,
     );
     tag_value_files(&common::corpus().join("formats"), &mut files);
@@ -275,9 +347,9 @@ fn every_tag_value_file_ingests_with_the_counts_spdx_tools_finds() {
             path.display()
         );
     }
-    // 7 pairs in spdx-tv/, the spec example in formats/ (the corpus's
-    // formats/ holds no tag-value file today).
-    assert_eq!(files.len(), 8, "{files:?}");
+    // 7 pairs in spdx-tv/, 4 in spdx-lineage/, the spec example in formats/
+    // (the corpus's formats/ holds no tag-value file today).
+    assert_eq!(files.len(), 12, "{files:?}");
 }
 
 /// A billion-laughs document (built here: entities nest ten deep) is refused

@@ -3,9 +3,12 @@
 //! path fragment as a name — are not packages of their own: as
 //! `pkg:generic/<name>` nodes they could never match an advisory. They are
 //! folded into the package they relate to: an ancestor becomes one of its
-//! `pedigree_ancestors` (as a CycloneDX `pedigree.ancestors` entry does), and
-//! every folded entry is listed among the document's skipped entries with
-//! what it was folded into, so nothing is dropped silently.
+//! `pedigree_ancestors` (as a CycloneDX `pedigree.ancestors` entry does); a
+//! descendant is a copy of it (osv-scalibr's tests: a downstream copy named
+//! `v1_2_15`, file `log4j/v1_2_15`, `DESCENDANT_OF` log4j 1.2.15), so its file
+//! name (else its name) becomes one of the package's `locations`; a variant
+//! is only noted. Every folded entry is listed among the document's skipped
+//! entries with what it was folded into, so nothing is dropped silently.
 
 use std::collections::{HashMap, HashSet};
 
@@ -112,4 +115,32 @@ pub(crate) fn folds(doc: &Document) -> Vec<Fold> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    /// The direction real documents do not show yet (osv-scalibr's have the
+    /// fragment as the descendant): a fragment that is the ancestor becomes
+    /// pedigree; one in any other relationship stays a package.
+    #[test]
+    fn an_ancestor_fragment_becomes_pedigree() {
+        let doc = |extra: &str| {
+            format!(
+                r#"{{"spdxVersion":"SPDX-2.3","packages":[
+                {{"SPDXID":"SPDXRef-a","name":"src/vendor/zlib"}},
+                {{"SPDXID":"SPDXRef-b","name":"zlib","versionInfo":"1.3","externalRefs":[{{"referenceType":"purl","referenceLocator":"pkg:generic/zlib@1.3"}}]}}],
+                "relationships":[{{"spdxElementId":"SPDXRef-a","relationshipType":"ANCESTOR_OF","relatedSpdxElement":"SPDXRef-b"}}{extra}]}}"#
+            )
+        };
+        let f = crate::import_v2(doc("").as_bytes()).unwrap();
+        assert_eq!(f.packages.len(), 1);
+        assert_eq!(f.packages[0].pedigree_ancestors, vec!["src/vendor/zlib"]);
+        assert!(f.skipped[0].reason.contains("an ancestor of SPDXRef-b"));
+        let kept = doc(
+            r#",{"spdxElementId":"SPDXRef-b","relationshipType":"DEPENDS_ON","relatedSpdxElement":"SPDXRef-a"}"#,
+        );
+        let f = crate::import_v2(kept.as_bytes()).unwrap();
+        assert_eq!(f.packages.len(), 2);
+        assert!(f.skipped.is_empty());
+    }
 }

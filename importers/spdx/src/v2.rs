@@ -206,25 +206,39 @@ pub(crate) fn map(doc: v2::Document) -> Result<DocumentFacts, ImportError> {
         }
     }
     for fold in &folds {
+        use crate::lineage::Relation;
         let (fragment, into) = (&doc.packages[fold.fragment], &doc.packages[fold.into]);
         let name = fragment.name.clone().unwrap_or_default();
         let into_id = into.spdx_id.as_deref().unwrap_or_default();
-        if fold.relation == crate::lineage::Relation::Ancestor
-            && let Some(&i) = by_id.get(into_id)
-            && !facts.packages[i].pedigree_ancestors.contains(&name)
+        let Some(&i) = by_id.get(into_id) else {
+            continue;
+        };
+        let target = &mut facts.packages[i];
+        // An ancestor is pedigree; a descendant with no identity of its own
+        // is a copy of the package, found where its file name says.
+        let (list, value, how) = match fold.relation {
+            Relation::Ancestor => (
+                Some(&mut target.pedigree_ancestors),
+                name.clone(),
+                " as a pedigree ancestor",
+            ),
+            Relation::Descendant => (
+                Some(&mut target.locations),
+                fragment.package_file_name.clone().unwrap_or(name.clone()),
+                " as a location",
+            ),
+            Relation::Variant => (None, String::new(), ""),
+        };
+        if let Some(list) = list
+            && !list.contains(&value)
         {
-            facts.packages[i].pedigree_ancestors.push(name.clone());
+            list.push(value);
         }
         facts.skipped.push(Skipped {
             reference: fragment.spdx_id.clone().unwrap_or(name),
             reason: format!(
-                "known only as {} of {into_id}, with no purl or version: folded into it{}",
+                "known only as {} of {into_id}, with no purl or version: folded into it{how}",
                 fold.relation.as_str(),
-                if fold.relation == crate::lineage::Relation::Ancestor {
-                    " as a pedigree ancestor"
-                } else {
-                    ""
-                }
             ),
         });
     }
