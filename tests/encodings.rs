@@ -396,3 +396,43 @@ fn xml_bombs_are_refused_naming_the_file() {
     let stats = common::json(&common::aibomdb(&db, &["stats", "--format", "json"]));
     assert_eq!(stats["documents"], 0, "{stats}");
 }
+
+/// A tag-value file past the reader's line bound, and one past its package
+/// bound, are refused naming the file and the line, with exit 2 and nothing
+/// written (built here: 10,000,001 comment lines; 500,001 packages).
+#[test]
+fn huge_tag_value_files_are_refused_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    let lines = dir.path().join("lines.spdx");
+    let mut text = String::from("SPDXVersion: SPDX-2.3\n");
+    text.push_str(&"#\n".repeat(10_000_000));
+    std::fs::write(&lines, text).unwrap();
+    let packages = dir.path().join("packages.spdx");
+    let mut text = String::from("SPDXVersion: SPDX-2.3\n");
+    text.push_str(&"PackageName: a\n".repeat(500_001));
+    std::fs::write(&packages, text).unwrap();
+    for (path, why) in [
+        (
+            &lines,
+            "more than 10000000 lines (the reader's bound) at line 10000001",
+        ),
+        (
+            &packages,
+            "in `PackageName`: more than 500000 packages (the reader's bound) at line 500002",
+        ),
+    ] {
+        let started = std::time::Instant::now();
+        let out = common::aibomdb(&db, &["ingest", path.to_str().unwrap()]);
+        let err = common::stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains(&path.display().to_string()) && err.contains(why),
+            "{err}"
+        );
+        // Refused within bounds: well under a minute even in a debug build.
+        assert!(started.elapsed().as_secs() < 60, "{:?}", started.elapsed());
+    }
+    let stats = common::json(&common::aibomdb(&db, &["stats", "--format", "json"]));
+    assert_eq!(stats["documents"], 0, "{stats}");
+}

@@ -20,7 +20,7 @@ use crate::v2::wire::{Checksum, CreationInfo, Document, ExternalRef, Package, Re
 /// Most lines read from one tag-value document.
 pub const MAX_LINES: usize = 10_000_000;
 /// Most packages in one SPDX 2 document (either encoding).
-pub const MAX_PACKAGES: usize = 1_000_000;
+pub const MAX_PACKAGES: usize = 500_000;
 /// Unknown tags reported one by one; past this, only their count.
 const MAX_WARNINGS: usize = 50;
 
