@@ -24,15 +24,29 @@ pub const MAX_PACKAGES: usize = 500_000;
 /// Unknown tags reported one by one; past this, only their count.
 const MAX_WARNINGS: usize = 50;
 
-/// True when the start of a file is SPDX tag-value: among its first ten
-/// lines that are neither blank nor comments, one is `SPDXVersion: …`.
+/// True when the start of a file is SPDX tag-value: among its first lines
+/// that are neither blank nor comments (up to ten), an `SPDXVersion: …` line
+/// comes before any line that is not `Tag: value` (so prose that quotes the
+/// format, such as a README, is not taken for it).
 pub fn sniff_tag_value(head: &str) -> bool {
-    head.trim_start_matches('\u{feff}')
+    let mut version = false;
+    for l in head
+        .trim_start_matches('\u{feff}')
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .take(10)
-        .any(|l| l.starts_with("SPDXVersion:"))
+    {
+        // A line that is not `Tag: value` (prose, or the inside of a
+        // `<text>` block) ends the look: the version must come before it.
+        match l.split_once(':') {
+            Some((tag, _)) if !tag.is_empty() && tag.bytes().all(|b| b.is_ascii_alphanumeric()) => {
+                version |= tag == "SPDXVersion";
+            }
+            _ => return version,
+        }
+    }
+    version
 }
 
 /// Tags of the SPDX 2.2/2.3 tag-value format that carry nothing the JSON
@@ -447,6 +461,12 @@ mod tests {
             "{}SPDXVersion: SPDX-2.3\n",
             "a: b\n".repeat(10)
         )));
+        assert!(!sniff_tag_value(
+            "# Tag-value\n\nA document starts with:\n\nSPDXVersion: SPDX-2.3\n"
+        ));
+        assert!(sniff_tag_value(
+            "SPDXVersion: SPDX-2.3\nDocumentComment: <text>one\ntwo words</text>\n"
+        ));
     }
 
     #[test]
