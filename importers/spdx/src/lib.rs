@@ -1,5 +1,7 @@
-//! SPDX → graph facts: SPDX 2.2/2.3 JSON ([`import_v2`]) and SPDX 3.0.1
-//! JSON-LD ([`import_v3`]).
+//! SPDX → graph facts: SPDX 2.2/2.3 JSON and tag-value ([`import_v2`]; the
+//! tag-value reader fills the JSON reader's wire structures, `tag_value.rs`)
+//! and SPDX 3.0.1 JSON-LD ([`import_v3`]). Packages known only through
+//! lineage relationships are folded (`lineage.rs`).
 //!
 //! `spdx-rs` denies unknown fields and rejects values the official 2.3 schema
 //! allows (`"OPERATING-SYSTEM"`), and has no SPDX 3, so both versions are read
