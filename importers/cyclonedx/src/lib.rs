@@ -234,9 +234,8 @@ pub fn is_xml(bytes: &[u8]) -> bool {
 pub fn import(bytes: &[u8]) -> Result<DocumentFacts, ImportError> {
     let bom: wire::Bom = if is_xml(bytes) {
         // Straight from the mapped value: no JSON text written and re-read.
-        serde_path_to_error::deserialize(xml::to_json(bytes)?).map_err(|e| {
-            ImportError::field(e.path().to_string(), e.into_inner().to_string())
-        })?
+        serde_path_to_error::deserialize(xml::to_json(bytes)?)
+            .map_err(|e| ImportError::field(e.path().to_string(), e.into_inner().to_string()))?
     } else {
         aibomdb_graph::json::parse(bytes)?
     };
