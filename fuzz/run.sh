@@ -52,12 +52,13 @@ done <<'LOCKS'
 5 requirements*.txt ^[A-Za-z0-9]
 LOCKS
 seed cyclonedx_xml $(find ../tests/fixtures/formats -name '*.cdx.xml')
+seed spdx_tag_value $(find ../tests/fixtures -name '*.spdx')
 seed json_depth $(find $shared/formats/cyclonedx -name '*.json' -size -64k | head -50)
 seed gguf $(find ../tests/fixtures/models -name "*.gguf")
 seed onnx $(find ../tests/fixtures/models -name "*.onnx")
 seed keras $(find ../tests/fixtures/models -name "*.keras" -o -name "*.npz")
 seed numpy $(find ../tests/fixtures/models -name "*.npy" -o -name "*.npz")
-targets=${TARGETS:-document cyclonedx cyclonedx_xml spdx lockfile osv model_card pickle safetensors model_signing json_depth gguf onnx keras numpy}
+targets=${TARGETS:-document cyclonedx cyclonedx_xml spdx_tag_value spdx lockfile osv model_card pickle safetensors model_signing json_depth gguf onnx keras numpy}
 for t in $targets; do
   echo "== $t ($secs s)"
   mkdir -p logs

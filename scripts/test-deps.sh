@@ -4,7 +4,8 @@
 # - Python's `packaging`: the independent PEP 440 implementation the OSV tests cross-check against
 #   (and packaging 21.3, kept apart, for the pre-PEP 440 versions newer releases refuse).
 # - cyclonedx-python-lib (with the official CycloneDX JSON schemas) and spdx-tools: the independent
-#   validators the export tests run on every CycloneDX and SPDX document written.
+#   validators the export tests run on every CycloneDX and SPDX document written (spdx-tools' tag-value
+#   parser also counts the packages and edges of every SPDX tag-value fixture, tests/helpers/spdx_tv_counts.py).
 # - Debian's Chromium and playwright-core (npm): the dashboard's browser test.
 # - junitparser (PyPI) and the SARIF 2.1.0 schema from @microsoft/jest-sarif (npm): independent readers
 #   of `aibomdb gate` output.

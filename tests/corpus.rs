@@ -119,10 +119,7 @@ fn known_but_unread_formats_are_named() {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/formats");
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("s.redb");
-    for (file, format) in [
-        ("SPDXExample-v2.3.spdx", "SPDX tag-value"),
-        ("SPDXExample-v2.3.spdx.rdf.xml", "SPDX RDF/XML"),
-    ] {
+    for (file, format) in [("SPDXExample-v2.3.spdx.rdf.xml", "SPDX RDF/XML")] {
         let renamed = dir
             .path()
             .join(format!("{}.document", file.replace('.', "-")));
@@ -140,12 +137,20 @@ fn known_but_unread_formats_are_named() {
             );
         }
     }
-    // CycloneDX XML is read now (tests/encodings.rs), under any name.
-    let renamed = dir.path().join("piptool-cdx-xml.document");
-    std::fs::copy(fixtures.join("piptool.cdx.xml"), &renamed).unwrap();
-    for path in [fixtures.join("piptool.cdx.xml"), renamed] {
-        let p = prepare(&path, &Limits::default()).unwrap();
-        assert_eq!(p.format, Format::CycloneDx);
+    // CycloneDX XML and SPDX tag-value are read now (tests/encodings.rs),
+    // under any name.
+    for (file, format) in [
+        ("piptool.cdx.xml", Format::CycloneDx),
+        ("SPDXExample-v2.3.spdx", Format::Spdx2),
+    ] {
+        let renamed = dir
+            .path()
+            .join(format!("{}.document", file.replace('.', "-")));
+        std::fs::copy(fixtures.join(file), &renamed).unwrap();
+        for path in [fixtures.join(file), renamed] {
+            let p = prepare(&path, &Limits::default()).unwrap();
+            assert_eq!(p.format, format, "{}", path.display());
+        }
     }
 }
 

@@ -2,7 +2,10 @@
 """Counts in CycloneDX XML files by an independent reader (Python's
 xml.etree): component elements under <components> at any depth (metadata's
 subject and tools not counted), and <dependency> children of top-level
-<dependency> entries. Prints {"path": {"components": n, "edges": m} | {"error": s}}."""
+<dependency> entries, counted once per pair of packages: a ref stands for its
+component's purl where it has one (two components with one purl are one
+package, as in the graph), and a pair seen twice or a package depending on
+itself is not counted again. Prints {"path": {"components": n, "edges": m} | {"error": s}}."""
 import json
 import sys
 import xml.etree.ElementTree as ET
@@ -28,12 +31,24 @@ def counts(path):
                         walk(c)
 
     walk(root)
-    edges = 0
+    # bom-ref -> purl, for every component (metadata's subject included).
+    purl_of = {}
+    for el in root.iter():
+        if local(el.tag) == "component" and el.get("bom-ref"):
+            for c in el:
+                if local(c.tag) == "purl" and c.text:
+                    purl_of[el.get("bom-ref")] = c.text.strip()
+    key = lambda ref: purl_of.get(ref, ref)
+    edges = set()
     for child in root:
         if local(child.tag) == "dependencies":
             for d in child:
-                edges += sum(1 for x in d if local(x.tag) == "dependency")
-    return {"components": components, "edges": edges}
+                for x in d:
+                    if local(x.tag) == "dependency":
+                        a, b = key(d.get("ref")), key(x.get("ref"))
+                        if a != b:
+                            edges.add((a, b))
+    return {"components": components, "edges": len(edges)}
 
 
 out = {}

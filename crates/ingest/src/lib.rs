@@ -142,6 +142,14 @@ pub fn detect(bytes: &[u8], file_name: &str) -> Result<Format, ErrorKind> {
     {
         return Ok(Format::CycloneDx);
     }
+    // SPDX 2 tag-value by a leading `SPDXVersion:` line, or by the `.spdx`
+    // extension its spec gives; the SPDX reader tells the encodings apart.
+    if first != Some(&b'{')
+        && (aibomdb_importer_spdx::sniff_tag_value(&head)
+            || file_name.to_ascii_lowercase().ends_with(".spdx"))
+    {
+        return Ok(Format::Spdx2);
+    }
     match first {
         None => return Err(ErrorKind::Empty),
         Some(b'{') => {}
@@ -891,6 +899,19 @@ mod tests {
             )
             .unwrap(),
             Format::Spdx3
+        );
+        // SPDX tag-value: a leading version line, or the extension.
+        assert_eq!(
+            detect(
+                b"## Document Information\nSPDXVersion: SPDX-2.3\n",
+                "sbom.txt"
+            )
+            .unwrap(),
+            Format::Spdx2
+        );
+        assert_eq!(
+            detect(b"DataLicense: CC0-1.0\n", "image.spdx").unwrap(),
+            Format::Spdx2
         );
         assert!(matches!(detect(b"  \n", "x"), Err(ErrorKind::Empty)));
         assert!(

@@ -2,7 +2,7 @@
 //! refusal says what the file is instead of "not a recognised document".
 
 /// The encodings the importers read, for the message.
-const READ: &str = "CycloneDX JSON and XML, SPDX 2.x JSON, SPDX 3 JSON-LD";
+const READ: &str = "CycloneDX JSON and XML, SPDX 2.x JSON and tag-value, SPDX 3 JSON-LD";
 
 /// The known-but-unread format of a file, by its name (the extensions the
 /// specifications give) or by its first bytes.
@@ -10,8 +10,6 @@ pub(crate) fn known(file_name: &str, head: &str) -> Option<String> {
     let name = file_name.to_ascii_lowercase();
     let by_name = if name.ends_with(".cdx.bin") || name.ends_with(".cdx.pb") {
         Some("CycloneDX protobuf")
-    } else if name.ends_with(".spdx") {
-        Some("SPDX tag-value")
     } else if name.ends_with(".spdx.rdf") || name.ends_with(".spdx.rdf.xml") {
         Some("SPDX RDF/XML")
     } else if name.ends_with(".spdx.yaml") || name.ends_with(".spdx.yml") {
@@ -27,8 +25,6 @@ pub(crate) fn known(file_name: &str, head: &str) -> Option<String> {
     };
     let by_content = if text.starts_with('<') && head.contains("http://spdx.org/rdf/terms") {
         Some("SPDX RDF/XML")
-    } else if line_starts("SPDXVersion:") {
-        Some("SPDX tag-value")
     } else if line_starts("spdxVersion:") {
         Some("SPDX YAML")
     } else {
@@ -47,7 +43,9 @@ mod tests {
     fn names_and_contents() {
         // CycloneDX XML is read now.
         assert_eq!(known("bom.cdx.xml", ""), None);
-        assert!(known("a.spdx", "").unwrap().starts_with("SPDX tag-value:"));
+        // So is SPDX tag-value.
+        assert_eq!(known("a.spdx", "SPDXVersion: SPDX-2.3\n"), None);
+        assert!(known("a.spdx.yaml", "").unwrap().starts_with("SPDX YAML:"));
         assert!(
             known("sbom.cdx.bin", "")
                 .unwrap()

@@ -233,9 +233,9 @@ pub fn is_xml(bytes: &[u8]) -> bool {
 /// shape first, so both encodings fill the same structures.
 pub fn import(bytes: &[u8]) -> Result<DocumentFacts, ImportError> {
     let bom: wire::Bom = if is_xml(bytes) {
-        let json = serde_json::to_vec(&xml::to_json(bytes)?)
-            .map_err(|e| ImportError::field("(document)", e.to_string()))?;
-        aibomdb_graph::json::parse(&json)?
+        // Straight from the mapped value: no JSON text written and re-read.
+        serde_path_to_error::deserialize(xml::to_json(bytes)?)
+            .map_err(|e| ImportError::field(e.path().to_string(), e.into_inner().to_string()))?
     } else {
         aibomdb_graph::json::parse(bytes)?
     };

@@ -212,6 +212,9 @@ fn tree(bytes: &[u8]) -> Result<Element, ImportError> {
 
 fn push_text(stack: &mut [Element], text: &str, bytes: &[u8], at: u64) -> Result<(), ImportError> {
     match stack.last_mut() {
+        // White space before any text (indentation between elements) is
+        // trimmed from every value anyway: not kept.
+        Some(e) if e.text.is_empty() && text.trim().is_empty() => Ok(()),
         Some(e) => {
             e.text.push_str(text);
             Ok(())
@@ -242,20 +245,22 @@ pub(crate) fn to_json(bytes: &[u8]) -> Result<Value, ImportError> {
             ),
         });
     }
+    let version = version.unwrap_or_default().to_string();
     let mut bom = Map::new();
     bom.insert("bomFormat".into(), "CycloneDX".into());
-    bom.insert("specVersion".into(), version.unwrap_or_default().into());
-    for (k, v) in &root.attrs {
+    bom.insert("specVersion".into(), version.into());
+    for (k, v) in root.attrs {
         if k != "xmlns" {
-            bom.insert(k.clone(), v.clone().into());
+            bom.insert(k, v.into());
         }
     }
-    for child in &root.children {
-        let value = match child.name.as_str() {
+    for child in root.children {
+        let name = child.name.clone();
+        let value = match name.as_str() {
             "dependencies" => dependencies(child),
             _ => convert(child),
         };
-        bom.insert(child.name.clone(), value);
+        bom.insert(name, value);
     }
     Ok(Value::Object(bom))
 }
@@ -288,17 +293,22 @@ const LISTS: &[&str] = &[
 /// Children that are arrays in JSON even when only one is present.
 const REPEATED: &[&str] = &["contact", "url", "email", "phone"];
 
-fn convert(e: &Element) -> Value {
+fn convert(mut e: Element) -> Value {
     match e.name.as_str() {
         "licenses" => return licenses(e),
         "tools" => return tools(e),
         "responses" => {
-            return Value::Array(e.children.iter().map(|c| text(c).into()).collect());
+            return Value::Array(
+                e.children
+                    .into_iter()
+                    .map(|c| text(c.text).into())
+                    .collect(),
+            );
         }
         "hash" => {
             let mut m = Map::new();
             m.insert("alg".into(), e.attr("alg").unwrap_or_default().into());
-            m.insert("content".into(), text(e).into());
+            m.insert("content".into(), text(e.text).into());
             return Value::Object(m);
         }
         "property" => {
@@ -306,34 +316,37 @@ fn convert(e: &Element) -> Value {
             if let Some(n) = e.attr("name") {
                 m.insert("name".into(), n.into());
             }
-            m.insert("value".into(), text(e).into());
+            m.insert("value".into(), text(e.text).into());
             return Value::Object(m);
         }
         name if LISTS.contains(&name) && e.attrs.is_empty() => {
-            return Value::Array(e.children.iter().map(convert).collect());
+            return Value::Array(e.children.into_iter().map(convert).collect());
         }
         _ => {}
     }
     if e.children.is_empty() && e.attrs.is_empty() {
-        return text(e).into();
+        return text(e.text).into();
     }
+    // Which children share their name with a sibling (those become arrays).
+    let shared: Vec<bool> = e
+        .children
+        .iter()
+        .map(|c| e.children.iter().filter(|x| x.name == c.name).count() > 1)
+        .collect();
     let mut m = Map::new();
-    for (k, v) in &e.attrs {
-        m.insert(k.clone(), v.clone().into());
+    for (k, v) in std::mem::take(&mut e.attrs) {
+        m.insert(k, v.into());
     }
-    for c in &e.children {
-        let (key, value) = match c.name.as_str() {
+    for (c, shared) in std::mem::take(&mut e.children).into_iter().zip(shared) {
+        let key = match c.name.as_str() {
             // `<responses><response/>` is `response: [...]` in JSON.
-            "responses" => ("response".to_string(), convert(c)),
-            name => (name.to_string(), convert(c)),
+            "responses" => "response".to_string(),
+            name => name.to_string(),
         };
+        let value = convert(c);
         let repeated = REPEATED.contains(&key.as_str());
         match m.get_mut(&key) {
-            Some(Value::Array(items))
-                if repeated || e.children.iter().filter(|x| x.name == c.name).count() > 1 =>
-            {
-                items.push(value)
-            }
+            Some(Value::Array(items)) if repeated || shared => items.push(value),
             Some(existing) => {
                 let first = existing.take();
                 *existing = Value::Array(vec![first, value]);
@@ -347,27 +360,34 @@ fn convert(e: &Element) -> Value {
         }
     }
     if m.is_empty() {
-        return text(e).into();
+        return text(e.text).into();
     }
     Value::Object(m)
 }
 
-fn text(e: &Element) -> String {
-    e.text.trim().to_string()
+/// An element's text without the white space around it (the allocation kept
+/// when there is none to cut).
+fn text(s: String) -> String {
+    let trimmed = s.trim();
+    if trimmed.len() == s.len() {
+        s
+    } else {
+        trimmed.to_string()
+    }
 }
 
 /// `<license>` → `{license: {...}}`; `<expression>` → `{expression, acknowledgement}`.
-fn licenses(e: &Element) -> Value {
+fn licenses(e: Element) -> Value {
     Value::Array(
         e.children
-            .iter()
+            .into_iter()
             .map(|c| {
                 let mut m = Map::new();
                 match c.name.as_str() {
                     "expression" => {
-                        m.insert("expression".into(), text(c).into());
-                        for (k, v) in &c.attrs {
-                            m.insert(k.clone(), v.clone().into());
+                        m.insert("expression".into(), text(c.text).into());
+                        for (k, v) in c.attrs {
+                            m.insert(k, v.into());
                         }
                     }
                     name => {
@@ -381,28 +401,28 @@ fn licenses(e: &Element) -> Value {
 }
 
 /// 1.4 and earlier: `<tool>` list; 1.5+: `{components, services}`.
-fn tools(e: &Element) -> Value {
+fn tools(e: Element) -> Value {
     if e.children.iter().any(|c| c.name == "tool") {
         return Value::Array(
             e.children
-                .iter()
+                .into_iter()
                 .filter(|c| c.name == "tool")
                 .map(convert)
                 .collect(),
         );
     }
     let mut m = Map::new();
-    for c in &e.children {
+    for c in e.children {
         m.insert(c.name.clone(), convert(c));
     }
     Value::Object(m)
 }
 
 /// `<dependency ref="a"><dependency ref="b"/></dependency>` → `{ref, dependsOn}`.
-fn dependencies(e: &Element) -> Value {
+fn dependencies(e: Element) -> Value {
     Value::Array(
         e.children
-            .iter()
+            .into_iter()
             .map(|d| {
                 let mut m = Map::new();
                 if let Some(r) = d.attr("ref") {
