@@ -227,16 +227,19 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     let top: Vec<String> = tables
         .iter()
         .take(8)
-        .map(|(name, (rows, bytes))| {
-            format!("{name} {:.1} MiB/{rows}", *bytes as f64 / 1048576.0)
-        })
+        .map(|(name, (rows, bytes))| format!("{name} {:.1} MiB/{rows}", *bytes as f64 / 1048576.0))
         .collect();
     println!("tables      {}", top.join(", "));
     f.set(
         "table_bytes",
         tables
             .iter()
-            .map(|(name, (rows, bytes))| (name.clone(), serde_json::json!({"rows": rows, "bytes": bytes})))
+            .map(|(name, (rows, bytes))| {
+                (
+                    name.clone(),
+                    serde_json::json!({"rows": rows, "bytes": bytes}),
+                )
+            })
             .collect::<serde_json::Map<_, _>>(),
     );
     let start = Instant::now();
