@@ -111,9 +111,9 @@ pub fn advisory_matches(store: &Store, ids: &[String]) -> Result<Vec<MatchRow>, 
             listed.push((doc, packages));
         }
     }
-    let mut rows = matches_of(store, &listed)?;
-    rows.retain(|r| ids.contains(&r.advisory));
-    Ok(rows)
+    // Only this advisory's rows are built: the packages it names carry
+    // other advisories' matches too, which would be made and thrown away.
+    MatchReader::new(store).matches_among(&listed, Some(ids))
 }
 
 /// The matches of the given documents' packages (each document with the
@@ -287,6 +287,16 @@ impl<'a> MatchReader<'a> {
         &mut self,
         listed: &[(DocumentRecord, Vec<PackageRecord>)],
     ) -> Result<Vec<MatchRow>, StoreError> {
+        self.matches_among(listed, None)
+    }
+
+    /// As [`MatchReader::matches_of`], keeping only the matches of the
+    /// advisories named in `only` (ids, not aliases) when given.
+    pub fn matches_among(
+        &mut self,
+        listed: &[(DocumentRecord, Vec<PackageRecord>)],
+        only: Option<&[String]>,
+    ) -> Result<Vec<MatchRow>, StoreError> {
         for (doc, _) in listed {
             self.vex.know(doc);
         }
@@ -304,7 +314,16 @@ impl<'a> MatchReader<'a> {
         let mut rows: BTreeMap<(String, String, String), MatchRow> = BTreeMap::new();
         for (doc, packages) in listed {
             for package in packages {
-                let found = self.matches.get(&package.id).cloned().unwrap_or_default();
+                let found: Vec<aibomdb_store::MatchRecord> = self
+                    .matches
+                    .get(&package.id)
+                    .map(|all| {
+                        all.iter()
+                            .filter(|m| only.is_none_or(|ids| ids.contains(&m.advisory)))
+                            .cloned()
+                            .collect()
+                    })
+                    .unwrap_or_default();
                 for m in found {
                     let key = (
                         doc.deployment.clone(),
