@@ -8,6 +8,7 @@ pub mod facts;
 pub mod json;
 pub mod model;
 pub mod purl;
+pub mod sniff;
 pub mod time;
 pub mod vex;
 

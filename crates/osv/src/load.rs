@@ -48,8 +48,9 @@ pub struct Loaded {
 /// A file that passes is then parsed; one that fails to parse is reported.
 pub fn sniff(head: &str) -> bool {
     let has = |k: &str| {
-        head.contains(&format!("\"{k}\""))
-            || head.contains(&format!("\n{k}:"))
+        use aibomdb_graph::sniff::contains;
+        contains(head, &format!("\"{k}\""))
+            || contains(head, &format!("\n{k}:"))
             || head.starts_with(&format!("{k}:"))
     };
     has("id")

@@ -311,7 +311,10 @@ impl<'a> MatchReader<'a> {
         for (id, found) in unread.iter().zip(self.store.matches_for_packages(&unread)?) {
             self.matches.insert(*id, found);
         }
-        let mut rows: BTreeMap<(String, String, String), MatchRow> = BTreeMap::new();
+        // Rows in a vector, found by key through an index, sorted at the end:
+        // a BTreeMap of rows this large spent its time moving them.
+        let mut rows: Vec<MatchRow> = Vec::new();
+        let mut index: HashMap<(String, String, String), usize> = HashMap::new();
         for (doc, packages) in listed {
             for package in packages {
                 let found: Vec<aibomdb_store::MatchRecord> = self
@@ -330,7 +333,7 @@ impl<'a> MatchReader<'a> {
                         package.key.clone(),
                         m.advisory.clone(),
                     );
-                    if let Some(row) = rows.get_mut(&key) {
+                    if let Some(row) = index.get(&key).map(|&i| &mut rows[i]) {
                         row.documents.push(doc.id);
                         row.document_paths.push(doc.source_path.clone());
                         continue;
@@ -359,34 +362,35 @@ impl<'a> MatchReader<'a> {
                         };
                     let epss = facts.as_deref().and_then(|f| f.epss);
                     let verdict = self.vex.verdict(&doc.deployment, package, &identifiers)?;
-                    rows.insert(
-                        key,
-                        MatchRow {
-                            deployment: doc.deployment.clone(),
-                            package: package.key.clone(),
-                            version: package.version.clone(),
-                            advisory: m.advisory.clone(),
-                            aliases,
-                            summary,
-                            severity: level,
-                            score,
-                            cvss_version,
-                            kev,
-                            epss,
-                            fixed: m.fixed,
-                            status: m.status,
-                            detail: m.detail,
-                            via_source_of: m.via_source_of,
-                            matched_name: m.name,
-                            documents: vec![doc.id],
-                            document_paths: vec![doc.source_path.clone()],
-                            vex: verdict,
-                        },
-                    );
+                    index.insert(key, rows.len());
+                    rows.push(MatchRow {
+                        deployment: doc.deployment.clone(),
+                        package: package.key.clone(),
+                        version: package.version.clone(),
+                        advisory: m.advisory.clone(),
+                        aliases,
+                        summary,
+                        severity: level,
+                        score,
+                        cvss_version,
+                        kev,
+                        epss,
+                        fixed: m.fixed,
+                        status: m.status,
+                        detail: m.detail,
+                        via_source_of: m.via_source_of,
+                        matched_name: m.name,
+                        documents: vec![doc.id],
+                        document_paths: vec![doc.source_path.clone()],
+                        vex: verdict,
+                    });
                 }
             }
         }
-        Ok(rows.into_values().collect())
+        rows.sort_by(|a, b| {
+            (&a.deployment, &a.package, &a.advisory).cmp(&(&b.deployment, &b.package, &b.advisory))
+        });
+        Ok(rows)
     }
 }
 

@@ -73,7 +73,7 @@ fn has_pair(part: &str, key: &str, prefix: &str) -> bool {
 fn string_after_key<'a>(part: &'a str, key: &str) -> Option<&'a str> {
     let needle = format!("\"{key}\"");
     let mut from = 0;
-    while let Some(i) = part[from..].find(&needle) {
+    while let Some(i) = aibomdb_graph::sniff::find(&part[from..], &needle) {
         let rest = part[from + i + needle.len()..].trim_start();
         if let Some(rest) = rest.strip_prefix(':')
             && let Some(value) = rest.trim_start().strip_prefix('"')

@@ -217,7 +217,8 @@ mod wire {
 
 /// True when the JSON looks like a CycloneDX BOM (cheap check on a prefix).
 pub fn sniff(head: &str) -> bool {
-    head.contains("\"bomFormat\"") && head.contains("CycloneDX")
+    use aibomdb_graph::sniff::contains;
+    contains(head, "\"bomFormat\"") && contains(head, "CycloneDX")
 }
 
 pub mod xml;

@@ -25,7 +25,7 @@ const NAMESPACE: &str = "http://cyclonedx.org/schema/bom/";
 /// True when `head` (the start of a file) is CycloneDX XML.
 pub fn sniff(head: &str) -> bool {
     let text = head.trim_start_matches('\u{feff}').trim_start();
-    text.starts_with('<') && head.contains(NAMESPACE)
+    text.starts_with('<') && aibomdb_graph::sniff::contains(head, NAMESPACE)
 }
 
 /// One element: local name, attributes by local name, children, text.

@@ -15,7 +15,8 @@ use crate::{dataset_key, hub_key};
 
 /// True when the JSON looks like Hub model info.
 pub fn sniff(head: &str) -> bool {
-    head.contains("\"modelId\"") && head.contains("\"siblings\"")
+    use aibomdb_graph::sniff::contains;
+    contains(head, "\"modelId\"") && contains(head, "\"siblings\"")
 }
 
 pub fn import(bytes: &[u8]) -> Result<DocumentFacts, ImportError> {

@@ -76,7 +76,8 @@ mod wire {
 
 /// True when the JSON looks like an OpenVEX document.
 pub fn sniff(head: &str) -> bool {
-    head.contains("\"@context\"") && head.contains("openvex.dev/ns")
+    use aibomdb_graph::sniff::contains;
+    contains(head, "\"@context\"") && contains(head, "openvex.dev/ns")
 }
 
 pub fn import(bytes: &[u8]) -> Result<DocumentFacts, ImportError> {

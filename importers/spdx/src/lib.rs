@@ -18,12 +18,13 @@ pub use v3::import_v3;
 
 /// True when the JSON looks like SPDX 2.x.
 pub fn sniff_v2(head: &str) -> bool {
-    head.contains("\"spdxVersion\"")
+    aibomdb_graph::sniff::contains(head, "\"spdxVersion\"")
 }
 
 /// True when the JSON looks like SPDX 3 JSON-LD.
 pub fn sniff_v3(head: &str) -> bool {
-    head.contains("\"@context\"") && head.contains("spdx.org/rdf/3")
+    use aibomdb_graph::sniff::contains;
+    contains(head, "\"@context\"") && contains(head, "spdx.org/rdf/3")
 }
 
 /// Reads one SPDX 2.2/2.3 document, JSON or tag-value (told apart by the
