@@ -297,9 +297,9 @@ impl<'a> MatchReader<'a> {
         listed: &[(DocumentRecord, Vec<PackageRecord>)],
         only: Option<&[String]>,
     ) -> Result<Vec<MatchRow>, StoreError> {
-        for (doc, _) in listed {
-            self.vex.know(doc);
-        }
+        // The VEX resolver reads the documents it needs (those of the
+        // statements, and of BOM-Link targets) itself; handing it every
+        // listed document cost a copy of each, most never looked at.
         // Each package's matches read once, however many documents list it.
         let mut unread: Vec<PackageId> = listed
             .iter()

@@ -275,14 +275,6 @@ impl<'a> VexResolver<'a> {
         }
     }
 
-    /// A document the resolver may already hold (the caller's own), so that
-    /// it is not read again.
-    pub fn know(&mut self, document: &DocumentRecord) {
-        self.documents
-            .entry(document.id)
-            .or_insert_with(|| document.clone());
-    }
-
     fn document(&mut self, id: DocumentId) -> Result<Option<&DocumentRecord>> {
         if !self.documents.contains_key(&id) {
             match self.source.document(id)? {
