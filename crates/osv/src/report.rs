@@ -73,11 +73,7 @@ pub fn deployment_matches(
         if !doc.is_current() {
             continue;
         }
-        let packages = store
-            .document_packages(doc.id)?
-            .into_iter()
-            .map(|(p, _)| p)
-            .collect();
+        let packages = store.document_package_records(doc.id)?;
         listed.push((doc, packages));
     }
     matches_of(store, &listed)

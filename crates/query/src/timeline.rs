@@ -88,10 +88,10 @@ pub fn timeline(
                 .superseded_by
                 .and_then(|n| docs.get(&n))
                 .map(|n| n.ingested_at);
-            let packages = store.document_packages(doc.id)?;
-            let ids: Vec<_> = packages.iter().map(|(p, _)| p.id).collect();
+            let packages = store.document_package_records(doc.id)?;
+            let ids: Vec<_> = packages.iter().map(|p| p.id).collect();
             let mut found: BTreeMap<String, Vec<String>> = BTreeMap::new();
-            for ((p, _), matches) in packages.iter().zip(store.matches_for_packages(&ids)?) {
+            for (p, matches) in packages.iter().zip(store.matches_for_packages(&ids)?) {
                 for m in matches {
                     if m.status != "affected" {
                         continue;

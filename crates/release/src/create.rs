@@ -126,7 +126,7 @@ pub fn create(store: &Store, new: NewRelease) -> Result<Release, ReleaseError> {
         let Some(doc) = store.document(id)?.filter(|d| d.is_current()) else {
             continue;
         };
-        for (p, _) in store.document_packages(id)? {
+        for p in store.document_package_records(id)? {
             packages.insert(p.key);
         }
         documents.push(ReleasedDocument {

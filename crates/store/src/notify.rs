@@ -927,7 +927,12 @@ pub(crate) fn exposures_ending(
     // deleted yet), not its tables.
     let mut packages = BTreeSet::new();
     for doc in store.current_documents(deployment)? {
-        packages.extend(store.document_packages(doc)?.into_iter().map(|(p, _)| p.id));
+        packages.extend(
+            store
+                .document_package_records(doc)?
+                .into_iter()
+                .map(|p| p.id),
+        );
     }
     let packages: Vec<PackageId> = packages.into_iter().collect();
     let mut found: BTreeSet<Exposure> = BTreeSet::new();

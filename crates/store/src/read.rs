@@ -257,6 +257,23 @@ impl Store {
         }))
     }
 
+    /// The packages one document lists, without what it said about them:
+    /// no fact is read (a report of matches needs only the nodes).
+    pub fn document_package_records(&self, document: DocumentId) -> Result<Vec<PackageRecord>> {
+        let txn = self.db.begin_read()?;
+        let Some(rows) = occurrences::rows_of(&txn.open_table(DOCUMENT_ROWS)?, document)? else {
+            return Ok(Vec::new());
+        };
+        let packages = txn.open_table(PACKAGES)?;
+        let mut out = Vec::with_capacity(rows.packages.len());
+        for row in &rows.packages {
+            if let Some(p) = packages.get(row.id)? {
+                out.push(decode(p.value(), "packages", &row.id.to_string())?);
+            }
+        }
+        Ok(out)
+    }
+
     /// All packages one document lists, with what it said about each.
     pub fn document_packages(
         &self,
