@@ -15,17 +15,22 @@
 //! opening a large store reads nothing per document.
 //!
 //! Where things are: `tables` (the layout), `open` (opening, versions),
-//! `write` (group-committed ingest, deletion), `read` (nodes by id, key and
-//! name), `blast` (who lists a package, with paths), `report` (a deployment's
-//! view), `advisories`/`vex`/`enrichment` (records, matches, statements, KEV
-//! and EPSS), `models`, `digests`, `releases`, `policies`, `notify` (the
-//! outbox), `inspect` (fingerprints for tests), `codec` (row encoding).
+//! `migrate` (earlier layouts), `write` (group-committed ingest), `delete`,
+//! `slots` (what a new document supersedes), `occurrences` (document rows,
+//! interned facts, postings), `read` (nodes by id, key and name), `blast` (who
+//! lists a package, with paths), `report` (a deployment's view),
+//! `advisories`/`vex`/`enrichment` (records, matches, statements, KEV and
+//! EPSS), `models`, `digests`, `releases`, `policies`, `notify` (targets, the
+//! outbox, deliveries), `events` (what a change opens or resolves), `inspect`
+//! (fingerprints and table sizes), `codec` (row encoding).
 
 mod advisories;
 mod blast;
 mod codec;
+mod delete;
 mod digests;
 mod enrichment;
+mod events;
 mod inspect;
 mod migrate;
 mod models;
@@ -37,6 +42,7 @@ mod read;
 pub mod records;
 mod releases;
 mod report;
+mod slots;
 mod tables;
 mod vex;
 mod write;

@@ -2,8 +2,6 @@
 //! edges, path trees, matches and events in one transaction), and the removal
 //! of a deployment.
 
-use std::collections::HashSet;
-
 use rustc_hash::FxHashMap;
 
 use aibomdb_graph::{DocumentFacts, PackageKey, Purl};
@@ -11,11 +9,11 @@ use redb::ReadableTable;
 
 use crate::occurrences::{self, DocRows, FactHash, FactId, RowEdge, RowPackage};
 use crate::records::{self, LookupName, MatchRecord};
+use crate::slots::slot_of;
 use crate::tables::*;
 use crate::{
     DeploymentRecord, DocumentId, DocumentRecord, EdgeRecord, IngestOutcome, PackageId,
-    PackageRecord, Result, Store, advisories, decode, digests, encode, hex, notify, releases,
-    unix_now,
+    PackageRecord, Result, Store, advisories, decode, digests, encode, hex, notify, unix_now,
 };
 
 /// A document ready to be written: the importer's facts plus where they came from.
@@ -545,111 +543,6 @@ impl Store {
             })
         }
     }
-
-    /// Removes a deployment and everything its documents stated (packages
-    /// lists, edges, VEX statements, history), in one transaction. Package and
-    /// advisory nodes stay: other deployments may share them, and a package no
-    /// document lists appears in no answer. Returns false when there was no
-    /// such deployment.
-    pub fn delete_deployment(&self, name: &str) -> Result<bool> {
-        let txn = self.db.begin_write()?;
-        let now = unix_now();
-        // What the deletion ends, judged before anything goes.
-        let mut events = match self.events_wanted(&txn)? {
-            true => Some(notify::exposures_ending(self, &txn, name, "delete", now)?),
-            false => None,
-        };
-        let mut named = std::collections::BTreeSet::new();
-        {
-            let mut deployments = txn.open_table(DEPLOYMENTS)?;
-            if deployments.remove(name)?.is_none() {
-                return Ok(false);
-            }
-            // Its releases and observations go with it: a deployment created
-            // again under the same name starts with none.
-            releases::delete_of(&txn, name)?;
-            let mut dep_docs = txn.open_table(DEPLOYMENT_DOCUMENTS)?;
-            let mut doc_ids = Vec::new();
-            for entry in dep_docs.range((name, 0)..=(name, u64::MAX))? {
-                doc_ids.push(entry?.0.value().1);
-            }
-            for id in &doc_ids {
-                dep_docs.remove((name, *id))?;
-            }
-            let mut documents = txn.open_table(DOCUMENTS)?;
-            let mut by_hash = txn.open_table(DOCUMENT_BY_HASH)?;
-            let mut by_serial = txn.open_table(DOCUMENT_BY_SERIAL)?;
-            let mut doc_rows = txn.open_table(DOCUMENT_ROWS)?;
-            let mut postings = txn.open_table(POSTINGS)?;
-            let facts = txn.open_table(FACTS)?;
-            let mut edges_rev = txn.open_table(EDGES_REVERSE)?;
-            let mut vex = txn.open_table(VEX_STATEMENTS)?;
-            let mut heads = txn.open_table(DOCUMENT_HEADS)?;
-            let mut index = txn.open_table(DIGESTS)?;
-            for &doc_id in &doc_ids {
-                heads.remove(doc_id)?;
-                let Some(record) = documents.remove(doc_id)? else {
-                    continue;
-                };
-                let record: DocumentRecord =
-                    decode(record.value(), "documents", &doc_id.to_string())?;
-                let mut hash_key = unhex(&record.sha256);
-                hash_key.extend_from_slice(name.as_bytes());
-                by_hash.remove(hash_key.as_slice())?;
-                if let Some(serial) = record.serial.as_deref() {
-                    by_serial.remove((aibomdb_graph::normalise_serial(serial).as_str(), doc_id))?;
-                }
-                let rows = match doc_rows.remove(doc_id)? {
-                    Some(v) => DocRows::decode(v.value(), doc_id)?,
-                    None => continue,
-                };
-                for row in &rows.packages {
-                    let fact = occurrences::fact_of(&facts, row)?;
-                    for (sha, _) in digests::entries(&fact) {
-                        index.remove((sha.as_str(), row.id, doc_id))?;
-                    }
-                    occurrences::remove_posting(&mut postings, row.id, doc_id)?;
-                }
-                for e in &rows.edges {
-                    edges_rev.remove((rows.id_at(e.to), rows.id_at(e.from), doc_id))?;
-                }
-            }
-            // Statements are keyed by id first; a scan finds this deployment's.
-            let doomed: HashSet<u64> = doc_ids.iter().copied().collect();
-            let mut vex_keys = Vec::new();
-            for entry in vex.iter()? {
-                let (k, _) = entry?;
-                let (id, doc, index) = k.value();
-                if doomed.contains(&doc) {
-                    vex_keys.push((id.to_string(), doc, index));
-                }
-            }
-            for (id, doc, index) in vex_keys {
-                vex.remove((id.as_str(), doc, index))?;
-                named.insert(id);
-            }
-        }
-        // Its statements no longer cover other deployments' matches.
-        let evented = match events.as_mut() {
-            Some(events) => {
-                events.extend(notify::VexJudge::new(self, &txn).vex_events(
-                    &named,
-                    &HashSet::new(),
-                    "delete",
-                    now,
-                )?);
-                notify::append_events(&txn, events)?;
-                !events.is_empty()
-            }
-            None => false,
-        };
-        txn.commit()?;
-        self.bump();
-        if evented {
-            self.ring_event_bell();
-        }
-        Ok(true)
-    }
 }
 
 /// A document's row from its facts, given the package id (0: none) and the
@@ -773,51 +666,6 @@ fn name_index_key(p: &PackageRecord) -> String {
     )
 }
 
-/// What a new document replaces: one of the same format, made by the same
-/// tool, describing the same subject (container tags and versions stripped);
-/// or the same file path when the document names no subject. Documents from
-/// different tools for one deployment are parallel evidence, not successors.
-fn slot_of(facts: &DocumentFacts, source_path: &str) -> String {
-    let tool = facts
-        .tools
-        .first()
-        .map_or_else(|| "-".to_string(), |t| t.name.to_lowercase());
-    let subject = facts
-        .subject
-        .as_ref()
-        .map(|s| s.name.trim())
-        .filter(|s| !s.is_empty())
-        .map(strip_tag);
-    match subject {
-        Some(s) => format!("{}/{tool}/{s}", facts.format.as_str()),
-        None => format!("{}/{tool}/file:{source_path}", facts.format.as_str()),
-    }
-}
-
-/// `alpine:3.16@sha256:…` → `alpine`; `registry:5000/app:1` → `registry:5000/app`.
-/// syft 0.57 names SPDX documents `registry/repo-<tag>` (`k8s.gcr.io/kube-apiserver-v1.24.1`,
-/// `…/alpine-latest`): for image references a version-like `-<tag>` suffix goes too.
-fn strip_tag(name: &str) -> String {
-    let name = name.split('@').next().unwrap_or(name);
-    let last_slash = name.rfind('/').map_or(0, |i| i + 1);
-    let name = match name[last_slash..].rfind(':') {
-        Some(i) => &name[..last_slash + i],
-        None => name,
-    };
-    if last_slash > 0
-        && let Some(dash) = name[last_slash..].rfind('-')
-    {
-        let tag = &name[last_slash + dash + 1..];
-        let digits = tag.strip_prefix('v').unwrap_or(tag);
-        let version_like = digits.starts_with(|c: char| c.is_ascii_digit())
-            && digits.chars().all(|c| c.is_ascii_digit() || c == '.');
-        if tag == "latest" || version_like {
-            return name[..last_slash + dash].to_string();
-        }
-    }
-    name.to_string()
-}
-
 fn head_of(d: &DocumentRecord) -> records::DocHead {
     records::DocHead {
         deployment: d.deployment.clone(),
@@ -869,38 +717,4 @@ fn path_tree(facts: &DocumentFacts, root: usize) -> Vec<(usize, usize, aibomdb_g
         }
     }
     out
-}
-
-fn unhex(text: &str) -> Vec<u8> {
-    (0..text.len() / 2)
-        .filter_map(|i| u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok())
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tags_are_stripped_from_subjects() {
-        assert_eq!(strip_tag("alpine:3.16"), "alpine");
-        assert_eq!(
-            strip_tag("registry:5000/app:1.2@sha256:ab"),
-            "registry:5000/app"
-        );
-        assert_eq!(strip_tag("a-finetune"), "a-finetune");
-        assert_eq!(
-            strip_tag("k8s.gcr.io/kube-apiserver-v1.24.1"),
-            "k8s.gcr.io/kube-apiserver"
-        );
-        assert_eq!(
-            strip_tag("example.com/library/alpine-latest"),
-            "example.com/library/alpine"
-        );
-        assert_eq!(
-            strip_tag("example.com/team/my-app"),
-            "example.com/team/my-app"
-        );
-        assert_eq!(strip_tag("python-3"), "python-3");
-    }
 }
