@@ -45,6 +45,7 @@ impl Store {
             let mut by_hash = txn.open_table(DOCUMENT_BY_HASH)?;
             let mut by_serial = txn.open_table(DOCUMENT_BY_SERIAL)?;
             let mut doc_rows = txn.open_table(DOCUMENT_ROWS)?;
+            let mut meta = txn.open_table(META)?;
             let mut postings = txn.open_table(POSTINGS)?;
             let facts = txn.open_table(FACTS)?;
             let mut edges_rev = txn.open_table(EDGES_REVERSE)?;
@@ -68,6 +69,7 @@ impl Store {
                     Some(v) => DocRows::decode(v.value(), doc_id)?,
                     None => continue,
                 };
+                occurrences::count_rows(&mut meta, &rows, true)?;
                 for row in &rows.packages {
                     let fact = occurrences::fact_of(&facts, row)?;
                     for (sha, _) in digests::entries(&fact) {

@@ -178,6 +178,7 @@ fn four_to_five(txn: &redb::WriteTransaction) -> Result<()> {
                 }
             }
             doc_rows.insert(doc, rows.encode().as_slice())?;
+            occurrences::count_rows(&mut meta, &rows, false)?;
         }
     }
     occurrences::add_postings(&mut txn.open_table(POSTINGS)?, &mut pairs)?;

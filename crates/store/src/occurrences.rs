@@ -340,6 +340,29 @@ pub(crate) fn rows_of(
         .transpose()
 }
 
+/// Keeps `meta.occurrence_rows` and `meta.edge_rows` (what `stats` reports)
+/// in step with the document rows written or removed, so that counting them
+/// reads no row.
+pub(crate) fn count_rows(
+    meta: &mut redb::Table<&str, u64>,
+    rows: &DocRows,
+    removed: bool,
+) -> Result<()> {
+    for (key, n) in [
+        ("occurrence_rows", rows.packages.len() as u64),
+        ("edge_rows", rows.edges.len() as u64),
+    ] {
+        let now = meta.get(key)?.map_or(0, |v| v.value());
+        let next = if removed {
+            now.saturating_sub(n)
+        } else {
+            now + n
+        };
+        meta.insert(key, next)?;
+    }
+    Ok(())
+}
+
 /// How many document ids one postings chunk holds before a new one starts.
 const CHUNK: usize = 256;
 

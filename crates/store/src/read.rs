@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use aibomdb_graph::PackageKey;
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
-use crate::occurrences::{self, DocRows};
+use crate::occurrences;
 use crate::tables::*;
 use crate::{
     DeploymentRecord, DocumentId, DocumentRecord, EdgeRecord, Occurrence, PackageId, PackageRecord,
@@ -22,13 +22,10 @@ impl Store {
             let record: DocumentRecord = decode(v.value(), "documents", &k.value().to_string())?;
             current += u64::from(record.is_current());
         }
-        let (mut occurrences, mut dependency_edges) = (0, 0);
-        for entry in txn.open_table(DOCUMENT_ROWS)?.iter()? {
-            let (k, v) = entry?;
-            let rows = DocRows::decode(v.value(), k.value())?;
-            occurrences += rows.packages.len() as u64;
-            dependency_edges += rows.edges.len() as u64;
-        }
+        // Kept by every write of a document row (`occurrences::count_rows`).
+        let meta = txn.open_table(META)?;
+        let count = |key: &str| -> Result<u64> { Ok(meta.get(key)?.map_or(0, |v| v.value())) };
+        let (occurrences, dependency_edges) = (count("occurrence_rows")?, count("edge_rows")?);
         Ok(Stats {
             deployments: txn.open_table(DEPLOYMENTS)?.len()?,
             documents: documents.len()?,

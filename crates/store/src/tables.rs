@@ -3,7 +3,8 @@
 
 use redb::TableDefinition;
 
-/// `schema_version`, `next_document_id`, `next_package_id`.
+/// `schema_version`, `next_document_id`, `next_package_id`, `next_fact_id`,
+/// `next_event_seq`, `occurrence_rows`, `edge_rows`.
 pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 /// package id → `PackageRecord`.
 pub(crate) const PACKAGES: TableDefinition<u64, &[u8]> = TableDefinition::new("packages");

@@ -413,6 +413,7 @@ impl Store {
             }
             txn.open_table(DOCUMENT_ROWS)?
                 .insert(doc_id, rows.encode().as_slice())?;
+            occurrences::count_rows(&mut meta, &rows, false)?;
 
             // Deployment and supersession.
             let slot = slot_of(facts, source_path);
