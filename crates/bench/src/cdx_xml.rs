@@ -9,11 +9,10 @@
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
-use crate::{repo_root, secs};
+use crate::repo_root;
 
 pub(crate) fn run(args: &[String]) -> Result<()> {
     let mut runs = 20usize;
@@ -52,16 +51,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     }
     let bytes = std::fs::read(&xml)?;
     let mb = bytes.len() as f64 / 1e6;
-    let mut times = Vec::with_capacity(runs);
-    let mut packages = 0;
-    for _ in 0..runs {
-        let start = Instant::now();
-        let prepared = aibomdb_ingest::prepare_bytes(&xml, &bytes)?;
-        times.push(start.elapsed());
-        packages = prepared.facts.packages.len();
-    }
-    times.sort();
-    let median = secs(times[times.len() / 2]);
+    let (median, best, packages) = crate::time_prepare(&xml, &bytes, runs)?;
     println!(
         "cdx-xml benchmark: {} as CycloneDX 1.6 XML by cyclonedx-python-lib ({mb:.2} MB, {packages} packages), {runs} runs, release build",
         source.display()
@@ -69,7 +59,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     println!(
         "aibomdb   read to facts: median {:.2} ms, best {:.2} ms  →  {:.0} MB/s (median)",
         median * 1e3,
-        secs(times[0]) * 1e3,
+        best * 1e3,
         mb / median
     );
     if !baseline {

@@ -378,22 +378,9 @@ fn deliver_target(
                 continue;
             }
         }
-        {
-            delivery.attempts += 1;
-            match post(agent, options, target, &n) {
-                Ok(status) if (200..300).contains(&status) => {
-                    delivery.status = "delivered".into();
-                    delivery.http_status = Some(status);
-                    store.record_delivery(&delivery)?;
-                    report.delivered += 1;
-                    continue;
-                }
-                Ok(status) => {
-                    delivery.http_status = Some(status);
-                    delivery.error = Some(format!("HTTP {status}"));
-                }
-                Err(e) => delivery.error = Some(e),
-            }
+        if attempt(store, agent, options, target, &n, &mut delivery)? {
+            report.delivered += 1;
+            continue;
         }
         if give_up(options, &mut delivery) {
             // Dead: the cursor moves on and the events behind it go.
@@ -470,20 +457,9 @@ fn deliver_requeued(
             continue;
         };
         let n = notification(store, &event)?;
-        delivery.attempts += 1;
-        match post(agent, options, target, &n) {
-            Ok(status) if (200..300).contains(&status) => {
-                delivery.status = "delivered".into();
-                delivery.http_status = Some(status);
-                store.record_delivery(&delivery)?;
-                report.delivered += 1;
-                continue;
-            }
-            Ok(status) => {
-                delivery.http_status = Some(status);
-                delivery.error = Some(format!("HTTP {status}"));
-            }
-            Err(e) => delivery.error = Some(e),
+        if attempt(store, agent, options, target, &n, &mut delivery)? {
+            report.delivered += 1;
+            continue;
         }
         if give_up(options, &mut delivery) {
             report.dead += 1;
@@ -493,6 +469,34 @@ fn deliver_requeued(
         store.record_delivery(&delivery)?;
     }
     Ok(())
+}
+
+/// One attempt at `n`: true (and the delivery recorded as delivered) when
+/// the receiver took it; otherwise `delivery` says why not, for the caller
+/// to give up or schedule the next attempt.
+fn attempt(
+    store: &Store,
+    agent: &ureq::Agent,
+    options: &DeliveryOptions,
+    target: &NotifyTarget,
+    n: &Notification,
+    delivery: &mut Delivery,
+) -> Result<bool, NotifyError> {
+    delivery.attempts += 1;
+    match post(agent, options, target, n) {
+        Ok(status) if (200..300).contains(&status) => {
+            delivery.status = "delivered".into();
+            delivery.http_status = Some(status);
+            store.record_delivery(delivery)?;
+            return Ok(true);
+        }
+        Ok(status) => {
+            delivery.http_status = Some(status);
+            delivery.error = Some(format!("HTTP {status}"));
+        }
+        Err(e) => delivery.error = Some(e),
+    }
+    Ok(false)
 }
 
 /// POSTs one notification; the HTTP status, or why there was none.

@@ -131,9 +131,9 @@ fn four_to_five(txn: &redb::WriteTransaction) -> Result<()> {
             for entry in old_rows.range((doc, 0)..=(doc, u64::MAX))? {
                 let (k, v) = entry?;
                 let package = k.value().1;
-                let fact: aibomdb_graph::PackageFact =
+                let mut fact: aibomdb_graph::PackageFact =
                     decode(v.value(), "document_packages", &format!("{doc}/{package}"))?;
-                let (bytes, hash) = occurrences::intern_key(&fact);
+                let (bytes, hash) = occurrences::intern_key_in_place(&mut fact);
                 let id = match known.get(&hash) {
                     Some(&id) => id,
                     None => {

@@ -291,22 +291,28 @@ pub(crate) fn shared_part(fact: &PackageFact) -> PackageFact {
 
 /// The encoding of a fact's shared part and its identity.
 pub(crate) fn intern_key(fact: &PackageFact) -> (Vec<u8>, FactHash) {
-    use sha2::Digest;
-    let mut bytes = Vec::new();
-    encode(&shared_part(fact), &mut bytes);
-    let digest = sha2::Sha256::digest(&bytes);
-    let mut hash = [0u8; 16];
-    hash.copy_from_slice(&digest[..16]);
-    (bytes, hash)
+    key_of(&shared_part(fact))
 }
 
 /// As [`intern_key`], without copying the fact: its per-occurrence bits
 /// are taken out for the encoding and put back.
 pub(crate) fn intern_key_in_place(fact: &mut PackageFact) -> (Vec<u8>, FactHash) {
     let (direct, scope) = (fact.direct.take(), fact.scope.take());
-    let key = intern_key(fact);
+    let key = key_of(fact);
     (fact.direct, fact.scope) = (direct, scope);
     key
+}
+
+/// The encoding of a fact whose per-occurrence bits are already cleared,
+/// and the first 16 bytes of its SHA-256.
+fn key_of(shared: &PackageFact) -> (Vec<u8>, FactHash) {
+    use sha2::Digest;
+    let mut bytes = Vec::new();
+    encode(shared, &mut bytes);
+    let digest = sha2::Sha256::digest(&bytes);
+    let mut hash = [0u8; 16];
+    hash.copy_from_slice(&digest[..16]);
+    (bytes, hash)
 }
 
 /// The fact a document stated: the interned part with its own bits.
@@ -612,5 +618,37 @@ mod tests {
         assert_eq!(back, ids);
         ids.truncate(1);
         assert!(chunk_bytes(&ids).is_empty());
+    }
+}
+
+#[cfg(test)]
+mod interning {
+    use aibomdb_graph::{PackageFact, Scope};
+
+    #[test]
+    fn the_per_occurrence_bits_do_not_change_a_facts_identity() {
+        let plain = PackageFact {
+            name: "requests".into(),
+            version: Some("2.31.0".into()),
+            ..Default::default()
+        };
+        let mut marked = PackageFact {
+            direct: Some(true),
+            scope: Some(Scope::Dev),
+            ..plain.clone()
+        };
+        let key = super::intern_key(&plain);
+        assert_eq!(super::intern_key(&marked), key);
+        assert_eq!(super::intern_key_in_place(&mut marked), key);
+        // Taken out for the encoding, and put back.
+        assert_eq!(
+            (marked.direct, marked.scope),
+            (Some(true), Some(Scope::Dev))
+        );
+        let other = PackageFact {
+            licenses: vec!["MIT".into()],
+            ..plain
+        };
+        assert_ne!(super::intern_key(&other).1, key.1);
     }
 }
