@@ -400,14 +400,14 @@ impl Figures {
 }
 
 /// The four query shapes, with what each is asked about.
-struct Shapes {
-    path_deployment: String,
-    path_package: String,
-    purl: String,
+pub(crate) struct Shapes {
+    pub(crate) path_deployment: String,
+    pub(crate) path_package: String,
+    pub(crate) purl: String,
 }
 
 impl Shapes {
-    fn all(&self) -> [&'static str; 4] {
+    pub(crate) fn all(&self) -> [&'static str; 4] {
         ["name-range", "advisory", "path", "purl"]
     }
 
@@ -428,7 +428,7 @@ impl Shapes {
 
     /// The same question from the query layer (the Rust API a service
     /// embeds); returns the number of deployments in the answer.
-    fn ask_layer(&self, store: &Store, shape: &str) -> Result<usize> {
+    pub(crate) fn ask_layer(&self, store: &Store, shape: &str) -> Result<usize> {
         Ok(match shape {
             "name-range" => {
                 let target = aibomdb_query::Target::Name {
@@ -470,7 +470,7 @@ impl Shapes {
 
 /// The requests version held by the most deployments: the exact-purl shape
 /// asks about it.
-fn most_shared_requests(store: &Store) -> Result<String> {
+pub(crate) fn most_shared_requests(store: &Store) -> Result<String> {
     let mut best = (0usize, String::new());
     for p in store.package_records_named("requests", Some("pypi"))? {
         let n = store.package_document_ids(p.id)?.len();
@@ -541,7 +541,7 @@ impl Server {
     }
 }
 
-fn time_n(n: usize, mut f: impl FnMut() -> Result<usize>) -> Result<Vec<Duration>> {
+pub(crate) fn time_n(n: usize, mut f: impl FnMut() -> Result<usize>) -> Result<Vec<Duration>> {
     // One warm-up, as a server that has answered once.
     f()?;
     let mut lat = Vec::with_capacity(n);
@@ -554,7 +554,7 @@ fn time_n(n: usize, mut f: impl FnMut() -> Result<usize>) -> Result<Vec<Duration
     Ok(lat)
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> f64 {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     ms(sorted[i])
 }

@@ -22,12 +22,13 @@ pub use matcher::{
 };
 pub use names::{OsvName, index_key, osv_names};
 pub use range::{
-    PreparedAdvisory, PreparedAffected, PreparedRange, Verdict, base_ecosystem, in_range,
-    names_package,
+    Candidate, PreparedAdvisory, PreparedAffected, PreparedRange, Verdict, base_ecosystem,
+    in_range, names_package,
 };
 pub use record::{Advisory, Affected, Event, Package, Range, Reference, Severity};
 pub use report::{
-    AdvisoryCache, MatchReader, MatchRow, advisory_matches, deployment_matches, matches_of, sarif,
+    AdvisoryCache, ListedDocument, MatchReader, MatchRow, advisory_matches, deployment_matches,
+    matches_of, sarif,
 };
 pub use severity::{Level, best_cvss, cvss3_base_score, cvss4_base_score, severity};
 pub use vex::{VexResolver, VexVerdict};

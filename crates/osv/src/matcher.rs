@@ -7,11 +7,12 @@ use std::collections::HashMap;
 
 use aibomdb_graph::{DocumentFacts, PackageFact, Purl};
 use aibomdb_store::{
-    AdvisoryBatch, AdvisoryChange, AdvisoryRow, LookupName, MatchRecord, Store, StoreError,
+    AdvisoryBatch, AdvisoryChange, AdvisoryRow, LookupName, MatchRecord, PackageId, Store,
+    StoreError,
 };
 
 use crate::names::{index_key, osv_names};
-use crate::range::{PreparedAdvisory, Verdict};
+use crate::range::{Candidate, PreparedAdvisory, Verdict};
 use crate::record::Advisory;
 
 /// How advisories name this package (empty when its purl type has no OSV ecosystem here).
@@ -55,19 +56,24 @@ pub fn evaluate(
     version: &str,
     package: u64,
 ) -> Option<MatchRecord> {
-    evaluate_prepared(&PreparedAdvisory::new(advisory), names, version, package)
+    evaluate_prepared(
+        &PreparedAdvisory::new(advisory),
+        names,
+        &Candidate::new(version),
+        package,
+    )
 }
 
 /// As [`evaluate`], for an advisory prepared once and evaluated many times.
 pub fn evaluate_prepared(
     prepared: &PreparedAdvisory<'_>,
     names: &[LookupName],
-    version: &str,
+    version: &Candidate<'_>,
     package: u64,
 ) -> Option<MatchRecord> {
     let advisory = prepared.advisory;
     for n in names {
-        let (status, detail) = match prepared.affects(&n.ecosystem, &n.name, version) {
+        let (status, detail) = match prepared.affects_candidate(&n.ecosystem, &n.name, version) {
             Verdict::Affected => ("affected", None),
             Verdict::NotAffected => continue,
             Verdict::Unsupported(why) => (
@@ -167,14 +173,7 @@ pub fn apply_advisories(
     let rows: Vec<(AdvisoryRow, Vec<u8>)> = advisories
         .iter()
         .map(|a| {
-            let mut keys: Vec<String> = a
-                .affected
-                .iter()
-                .filter_map(|x| x.package.as_ref())
-                .map(|p| index_key(&p.ecosystem, &p.name))
-                .collect();
-            keys.sort();
-            keys.dedup();
+            let keys = advisory_keys(a);
             let mut identifiers: Vec<String> = a.identifiers().map(str::to_string).collect();
             identifiers.sort();
             identifiers.dedup();
@@ -192,8 +191,6 @@ pub fn apply_advisories(
     // again and ignores the matches of a row found unchanged by then.
     let plain: Vec<AdvisoryRow> = rows.iter().map(|(r, _)| r.clone()).collect();
     let planned = store.advisory_changes(&plain)?;
-    let mut matches = Vec::new();
-    let mut packages_by_key = HashMap::new();
     // A batch may hold two versions of one record: as the write does, the
     // first stands unless a later one is newer.
     let mut winner: HashMap<&str, usize> = HashMap::new();
@@ -212,32 +209,20 @@ pub fn apply_advisories(
             *w = i;
         }
     }
-    for (i, ((row, _), (advisory, change))) in
-        rows.iter().zip(advisories.iter().zip(&planned)).enumerate()
-    {
-        if *change == AdvisoryChange::Unchanged || row.withdrawn || winner[row.id.as_str()] != i {
-            continue;
-        }
-        let prepared = PreparedAdvisory::new(advisory);
-        // One match per (advisory, package), though several of the record's
-        // names may index the same package. A set per record: scanning every
-        // match so far made loading quadratic (221 s for 248k matches).
-        let mut matched = std::collections::HashSet::new();
-        for key in &row.keys {
-            if !packages_by_key.contains_key(key) {
-                packages_by_key.insert(key.clone(), store.packages_for_key(key)?);
-            }
-            for (package, names) in &packages_by_key[key] {
-                let version = package.version.clone().unwrap_or_default();
-                let names: Vec<LookupName> =
-                    names.iter().filter(|n| &n.key == key).cloned().collect();
-                if let Some(m) = evaluate_prepared(&prepared, &names, &version, package.id)
-                    && matched.insert(m.package)
-                {
-                    matches.push(m);
-                }
-            }
-        }
+    let evaluated: Vec<(&AdvisoryRow, &Advisory)> = rows
+        .iter()
+        .zip(advisories.iter().zip(&planned))
+        .enumerate()
+        .filter(|(i, ((row, _), (_, change)))| {
+            **change != AdvisoryChange::Unchanged && !row.withdrawn && winner[row.id.as_str()] == *i
+        })
+        .map(|(_, ((row, _), (advisory, _)))| (row, advisory))
+        .collect();
+    let indexed = Indexed::load(store, evaluated.iter().flat_map(|(row, _)| &row.keys))?;
+    let candidates = indexed.candidates();
+    let mut matches = Vec::new();
+    for (row, advisory) in evaluated {
+        matches.extend(match_advisory(advisory, &row.keys, &candidates));
     }
     let (changes, _events) = store.apply_advisories(&AdvisoryBatch {
         rows: &rows,
@@ -320,40 +305,122 @@ type PartResult = Result<(usize, usize, Vec<MatchRecord>), StoreError>;
 
 /// Evaluates a slice of (id, JSON) records.
 fn rematch_part(store: &Store, part: &[(String, Vec<u8>)]) -> PartResult {
-    let (mut advisories, mut candidates) = (0, 0);
-    let mut matches = Vec::new();
-    let mut packages_by_key = HashMap::new();
+    let mut records = Vec::with_capacity(part.len());
     for (_, json) in part {
-        let Ok(advisory) = serde_json::from_slice::<Advisory>(json) else {
-            continue;
-        };
-        advisories += 1;
-        if advisory.is_withdrawn() {
-            continue;
+        if let Ok(advisory) = serde_json::from_slice::<Advisory>(json) {
+            records.push(advisory);
         }
-        let prepared = PreparedAdvisory::new(&advisory);
-        let mut keys: Vec<String> = advisory
-            .affected
+    }
+    let advisories = records.len();
+    let keyed: Vec<(&Advisory, Vec<String>)> = records
+        .iter()
+        .filter(|a| !a.is_withdrawn())
+        .map(|a| (a, advisory_keys(a)))
+        .collect();
+    let indexed = Indexed::load(store, keyed.iter().flat_map(|(_, keys)| keys))?;
+    let candidates = indexed.candidates();
+    let (mut candidates_seen, mut matches) = (0, Vec::new());
+    for (advisory, keys) in &keyed {
+        candidates_seen += keys
             .iter()
-            .filter_map(|a| a.package.as_ref())
-            .map(|p| index_key(&p.ecosystem, &p.name))
-            .collect();
-        keys.sort();
-        keys.dedup();
+            .map(|k| candidates.get(k.as_str()).map_or(0, Vec::len))
+            .sum::<usize>();
+        matches.extend(match_advisory(advisory, keys, &candidates));
+    }
+    Ok((advisories, candidates_seen, matches))
+}
+
+/// The index keys an advisory's `affected[]` entries name, sorted, once each.
+fn advisory_keys(advisory: &Advisory) -> Vec<String> {
+    let mut keys: Vec<String> = advisory
+        .affected
+        .iter()
+        .filter_map(|a| a.package.as_ref())
+        .map(|p| index_key(&p.ecosystem, &p.name))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+/// The packages indexed under some keys, each with the names it goes by
+/// under that key: read once for every record that names the key.
+struct Indexed {
+    by_key: HashMap<String, Vec<IndexedPackage>>,
+}
+
+/// A package under one key: its id, version and names under that key.
+type IndexedPackage = (PackageId, Option<String>, Vec<LookupName>);
+
+/// One package asked about every record naming its key, its version parsed
+/// at most once per ordering.
+struct KeyCandidate<'a> {
+    package: PackageId,
+    names: &'a [LookupName],
+    version: Candidate<'a>,
+}
+
+impl Indexed {
+    fn load<'k>(
+        store: &Store,
+        keys: impl IntoIterator<Item = &'k String>,
+    ) -> Result<Self, StoreError> {
+        let mut by_key = HashMap::new();
         for key in keys {
-            if !packages_by_key.contains_key(&key) {
-                packages_by_key.insert(key.clone(), store.packages_for_key(&key)?);
+            if by_key.contains_key(key) {
+                continue;
             }
-            for (package, names) in &packages_by_key[&key] {
-                candidates += 1;
-                let names: Vec<LookupName> =
-                    names.iter().filter(|n| n.key == key).cloned().collect();
-                let version = package.version.as_deref().unwrap_or("");
-                if let Some(m) = evaluate_prepared(&prepared, &names, version, package.id) {
-                    matches.push(m);
-                }
+            let packages = store
+                .packages_for_key(key)?
+                .into_iter()
+                .map(|(package, names)| {
+                    let names = names.into_iter().filter(|n| &n.key == key).collect();
+                    (package.id, package.version, names)
+                })
+                .collect();
+            by_key.insert(key.clone(), packages);
+        }
+        Ok(Indexed { by_key })
+    }
+
+    fn candidates(&self) -> HashMap<&str, Vec<KeyCandidate<'_>>> {
+        self.by_key
+            .iter()
+            .map(|(key, packages)| {
+                let list = packages
+                    .iter()
+                    .map(|(package, version, names)| KeyCandidate {
+                        package: *package,
+                        names,
+                        version: Candidate::new(version.as_deref().unwrap_or("")),
+                    })
+                    .collect();
+                (key.as_str(), list)
+            })
+            .collect()
+    }
+}
+
+/// One record against every package under its keys: one match per
+/// (advisory, package), though several of its names may index the same
+/// package (a set per record: scanning every match so far made loading
+/// quadratic, 221 s for 248k matches).
+fn match_advisory(
+    advisory: &Advisory,
+    keys: &[String],
+    candidates: &HashMap<&str, Vec<KeyCandidate<'_>>>,
+) -> Vec<MatchRecord> {
+    let prepared = PreparedAdvisory::new(advisory);
+    let mut matched = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for key in keys {
+        for c in candidates.get(key.as_str()).into_iter().flatten() {
+            if let Some(m) = evaluate_prepared(&prepared, c.names, &c.version, c.package)
+                && matched.insert(m.package)
+            {
+                out.push(m);
             }
         }
     }
-    Ok((advisories, candidates, matches))
+    out
 }

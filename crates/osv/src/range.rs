@@ -7,6 +7,7 @@
 //! and not evaluated. `SEMVER` ranges use SemVer ordering whatever the
 //! ecosystem; `ECOSYSTEM` ranges the ecosystem's own.
 
+use std::cell::OnceCell;
 use std::cmp::Ordering;
 
 use aibomdb_versions::{Ecosystem, Parsed, VersionError};
@@ -71,12 +72,16 @@ impl<'a> PreparedRange<'a> {
 
     /// Is `version` inside this range?
     pub fn contains(&self, version: &str) -> Result<bool, VersionError> {
-        let target = Parsed::new(self.eco, version)?;
+        Ok(self.contains_parsed(&Parsed::new(self.eco, version)?))
+    }
+
+    /// Is `target` (parsed under this range's ordering) inside it?
+    fn contains_parsed(&self, target: &Parsed<'_>) -> bool {
         for (e, p) in &self.events {
             if let (Some(_), Some(limit)) = (&e.limit, p)
                 && target.cmp(limit) != Ordering::Less
             {
-                return Ok(false);
+                return false;
             }
         }
         let mut affected = false;
@@ -94,7 +99,47 @@ impl<'a> PreparedRange<'a> {
                 affected = false;
             }
         }
-        Ok(affected)
+        affected
+    }
+}
+
+/// One package version asked about many ranges: parsed at most once per
+/// ordering, and its PEP 440 spelling made at most once. A re-match asks
+/// each version of a name about every record naming it, and parsing it
+/// again for each range was most of the re-match's time.
+pub struct Candidate<'v> {
+    version: &'v str,
+    parsed: [OnceCell<Result<Parsed<'v>, VersionError>>; Ecosystem::ALL.len()],
+    /// The canonical PEP 440 spelling, when it differs from `version`.
+    canonical: OnceCell<Option<String>>,
+}
+
+impl<'v> Candidate<'v> {
+    pub fn new(version: &'v str) -> Self {
+        Candidate {
+            version,
+            parsed: Default::default(),
+            canonical: OnceCell::new(),
+        }
+    }
+
+    pub fn version(&self) -> &'v str {
+        self.version
+    }
+
+    fn parsed(&self, eco: Ecosystem) -> &Result<Parsed<'v>, VersionError> {
+        self.parsed[eco as usize].get_or_init(|| Parsed::new(eco, self.version))
+    }
+
+    fn canonical(&self) -> Option<&str> {
+        self.canonical
+            .get_or_init(|| {
+                <pep440_rs::Version as std::str::FromStr>::from_str(self.version)
+                    .ok()
+                    .map(|v| v.to_string())
+                    .filter(|c| c != self.version)
+            })
+            .as_deref()
     }
 }
 
@@ -145,15 +190,21 @@ impl<'a> PreparedAffected<'a> {
     /// Is `version` affected by this entry? (Package name and ecosystem are
     /// matched by the caller.)
     pub fn evaluate(&self, version: &str) -> Verdict {
+        self.evaluate_candidate(&Candidate::new(version))
+    }
+
+    /// As [`PreparedAffected::evaluate`], reusing what `candidate` parsed.
+    pub fn evaluate_candidate(&self, candidate: &Candidate<'_>) -> Verdict {
+        let version = candidate.version();
         if self.entry.versions.iter().any(|v| v == version) {
             return Verdict::Affected;
         }
         for r in &self.ranges {
             match r {
                 Err(verdict) => return verdict.clone(),
-                Ok(r) => match r.contains(version) {
-                    Ok(true) => return Verdict::Affected,
-                    Ok(false) => {}
+                Ok(r) => match candidate.parsed(r.eco) {
+                    Ok(target) if r.contains_parsed(target) => return Verdict::Affected,
+                    Ok(_) => {}
                     Err(e) => return Verdict::Unorderable(e.to_string()),
                 },
             }
@@ -162,12 +213,11 @@ impl<'a> PreparedAffected<'a> {
         // its canonical spelling is checked against the list too (the PyPA
         // lists are canonical). Other ecosystems list exact strings.
         if self.eco == Some(Ecosystem::PyPI)
-            && let Ok(v) = <pep440_rs::Version as std::str::FromStr>::from_str(version)
+            && !self.entry.versions.is_empty()
+            && let Some(canonical) = candidate.canonical()
+            && self.entry.versions.iter().any(|v| v == canonical)
         {
-            let canonical = v.to_string();
-            if canonical != version && self.entry.versions.contains(&canonical) {
-                return Verdict::Affected;
-            }
+            return Verdict::Affected;
         }
         Verdict::NotAffected
     }
@@ -223,6 +273,16 @@ impl<'a> PreparedAdvisory<'a> {
     /// An empty version (nothing pinned) counts as affected: better a flag to
     /// check than a miss.
     pub fn affects(&self, ecosystem: &str, name: &str, version: &str) -> Verdict {
+        self.affects_candidate(ecosystem, name, &Candidate::new(version))
+    }
+
+    /// As [`PreparedAdvisory::affects`], reusing what `candidate` parsed.
+    pub fn affects_candidate(
+        &self,
+        ecosystem: &str,
+        name: &str,
+        candidate: &Candidate<'_>,
+    ) -> Verdict {
         if self.advisory.is_withdrawn() {
             return Verdict::NotAffected;
         }
@@ -234,10 +294,10 @@ impl<'a> PreparedAdvisory<'a> {
             if !names_package(p, ecosystem, name) {
                 continue;
             }
-            if version.is_empty() {
+            if candidate.version().is_empty() {
                 return Verdict::Affected;
             }
-            match prepared.evaluate(version) {
+            match prepared.evaluate_candidate(candidate) {
                 Verdict::Affected => return Verdict::Affected,
                 Verdict::NotAffected => {}
                 other => verdict = other,

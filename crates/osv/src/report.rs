@@ -3,7 +3,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use aibomdb_store::{DocumentId, DocumentRecord, PackageId, PackageRecord, Store, StoreError};
+use aibomdb_store::{
+    DocumentId, DocumentRecord, DocumentRef, PackageId, PackageRecord, Store, StoreError,
+};
 use serde::Serialize;
 
 use crate::record::Advisory;
@@ -84,27 +86,31 @@ pub fn deployment_matches(
 /// document index: the documents read are only those that list a matched
 /// package, so the answer costs the blast radius, not the estate.
 pub fn advisory_matches(store: &Store, ids: &[String]) -> Result<Vec<MatchRow>, StoreError> {
-    let mut packages: BTreeMap<u64, ()> = BTreeMap::new();
+    let mut matched: Vec<PackageId> = Vec::new();
     for id in ids {
-        for m in store.matches_for_advisory(id)? {
-            packages.insert(m.package, ());
-        }
+        matched.extend(store.matches_for_advisory(id)?.iter().map(|m| m.package));
     }
-    let mut by_document: BTreeMap<DocumentId, Vec<PackageRecord>> = BTreeMap::new();
-    for &package in packages.keys() {
+    matched.sort_unstable();
+    matched.dedup();
+    // Each package record read once; documents hold indexes into them.
+    let mut packages: Vec<PackageRecord> = Vec::with_capacity(matched.len());
+    let mut by_document: BTreeMap<DocumentId, Vec<usize>> = BTreeMap::new();
+    for package in matched {
         let Some(record) = store.package_by_id(package)? else {
             continue;
         };
         for doc in store.package_document_ids(package)? {
-            by_document.entry(doc).or_default().push(record.clone());
+            by_document.entry(doc).or_default().push(packages.len());
         }
+        packages.push(record);
     }
-    // Current documents only, told by their heads; records read in one go.
+    // Current documents only, told by their heads: no record is decoded.
     let doc_ids: Vec<DocumentId> = by_document.keys().copied().collect();
     let mut listed = Vec::with_capacity(doc_ids.len());
-    for doc in store.current_documents_among(&doc_ids)? {
-        if let Some(packages) = by_document.remove(&doc.id) {
-            listed.push((doc, packages));
+    for doc in store.current_document_refs_among(&doc_ids)? {
+        if let Some(indexes) = by_document.remove(&doc.id) {
+            let records: Vec<&PackageRecord> = indexes.iter().map(|&i| &packages[i]).collect();
+            listed.push((doc, records));
         }
     }
     // Only this advisory's rows are built: the packages it names carry
@@ -287,10 +293,12 @@ impl<'a> MatchReader<'a> {
     }
 
     /// As [`MatchReader::matches_of`], keeping only the matches of the
-    /// advisories named in `only` (ids, not aliases) when given.
-    pub fn matches_among(
+    /// advisories named in `only` (ids, not aliases) when given. A listed
+    /// document is a [`DocumentRecord`] or, read from the heads alone, a
+    /// [`DocumentRef`].
+    pub fn matches_among<D: ListedDocument, P: std::borrow::Borrow<PackageRecord>>(
         &mut self,
-        listed: &[(DocumentRecord, Vec<PackageRecord>)],
+        listed: &[(D, Vec<P>)],
         only: Option<&[String]>,
     ) -> Result<Vec<MatchRow>, StoreError> {
         // The VEX resolver reads the documents it needs (those of the
@@ -299,7 +307,7 @@ impl<'a> MatchReader<'a> {
         // Each package's matches read once, however many documents list it.
         let mut unread: Vec<PackageId> = listed
             .iter()
-            .flat_map(|(_, packages)| packages.iter().map(|p| p.id))
+            .flat_map(|(_, packages)| packages.iter().map(|p| p.borrow().id))
             .filter(|id| !self.matches.contains_key(id))
             .collect();
         unread.sort_unstable();
@@ -308,34 +316,29 @@ impl<'a> MatchReader<'a> {
             self.matches.insert(*id, found);
         }
         // Rows in a vector, found by key through an index, sorted at the end:
-        // a BTreeMap of rows this large spent its time moving them.
+        // a BTreeMap of rows this large spent its time moving them. The key
+        // borrows its parts, so a document that lists an already-seen
+        // (deployment, package, advisory) costs no copy.
         let mut rows: Vec<MatchRow> = Vec::new();
-        let mut index: HashMap<(String, String, String), usize> = HashMap::new();
+        let mut index: HashMap<(&str, PackageId, &str), usize> = HashMap::new();
         for (doc, packages) in listed {
             for package in packages {
-                let found: Vec<aibomdb_store::MatchRecord> = self
-                    .matches
-                    .get(&package.id)
-                    .map(|all| {
-                        all.iter()
-                            .filter(|m| only.is_none_or(|ids| ids.contains(&m.advisory)))
-                            .cloned()
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                for m in found {
-                    let key = (
-                        doc.deployment.clone(),
-                        package.key.clone(),
-                        m.advisory.clone(),
-                    );
+                let package = package.borrow();
+                let Some(all) = self.matches.get(&package.id) else {
+                    continue;
+                };
+                for m in all {
+                    if only.is_some_and(|ids| !ids.contains(&m.advisory)) {
+                        continue;
+                    }
+                    let key = (doc.deployment(), package.id, m.advisory.as_str());
                     if let Some(row) = index.get(&key).map(|&i| &mut rows[i]) {
-                        row.documents.push(doc.id);
-                        row.document_paths.push(doc.source_path.clone());
+                        row.documents.push(doc.id());
+                        row.document_paths.push(doc.source_path().to_string());
                         continue;
                     }
                     let facts = self.facts(&m.advisory)?;
-                    let (aliases, summary, level, score, cvss_version, identifiers, kev) =
+                    let (aliases, summary, level, score, cvss_version, kev, epss) =
                         match facts.as_deref() {
                             Some(f) => (
                                 f.aliases.clone(),
@@ -343,24 +346,17 @@ impl<'a> MatchReader<'a> {
                                 f.level,
                                 f.score,
                                 f.cvss_version,
-                                f.identifiers.clone(),
                                 f.kev.clone(),
+                                f.epss,
                             ),
-                            None => (
-                                Vec::new(),
-                                None,
-                                Level::Unknown,
-                                None,
-                                None,
-                                vec![m.advisory.clone()],
-                                None,
-                            ),
+                            None => (Vec::new(), None, Level::Unknown, None, None, None, None),
                         };
-                    let epss = facts.as_deref().and_then(|f| f.epss);
-                    let verdict = self.vex.verdict(&doc.deployment, package, &identifiers)?;
+                    let own_id = [m.advisory.clone()];
+                    let identifiers = facts.as_deref().map_or(&own_id[..], |f| &f.identifiers);
+                    let verdict = self.vex.verdict(doc.deployment(), package, identifiers)?;
                     index.insert(key, rows.len());
                     rows.push(MatchRow {
-                        deployment: doc.deployment.clone(),
+                        deployment: doc.deployment().to_string(),
                         package: package.key.clone(),
                         version: package.version.clone(),
                         advisory: m.advisory.clone(),
@@ -371,13 +367,13 @@ impl<'a> MatchReader<'a> {
                         cvss_version,
                         kev,
                         epss,
-                        fixed: m.fixed,
-                        status: m.status,
-                        detail: m.detail,
-                        via_source_of: m.via_source_of,
-                        matched_name: m.name,
-                        documents: vec![doc.id],
-                        document_paths: vec![doc.source_path.clone()],
+                        fixed: m.fixed.clone(),
+                        status: m.status.clone(),
+                        detail: m.detail.clone(),
+                        via_source_of: m.via_source_of.clone(),
+                        matched_name: m.name.clone(),
+                        documents: vec![doc.id()],
+                        document_paths: vec![doc.source_path().to_string()],
                         vex: verdict,
                     });
                 }
@@ -387,6 +383,37 @@ impl<'a> MatchReader<'a> {
             (&a.deployment, &a.package, &a.advisory).cmp(&(&b.deployment, &b.package, &b.advisory))
         });
         Ok(rows)
+    }
+}
+
+/// What [`MatchReader::matches_among`] reads of a listed document.
+pub trait ListedDocument {
+    fn id(&self) -> DocumentId;
+    fn deployment(&self) -> &str;
+    fn source_path(&self) -> &str;
+}
+
+impl ListedDocument for DocumentRecord {
+    fn id(&self) -> DocumentId {
+        self.id
+    }
+    fn deployment(&self) -> &str {
+        &self.deployment
+    }
+    fn source_path(&self) -> &str {
+        &self.source_path
+    }
+}
+
+impl ListedDocument for DocumentRef {
+    fn id(&self) -> DocumentId {
+        self.id
+    }
+    fn deployment(&self) -> &str {
+        &self.deployment
+    }
+    fn source_path(&self) -> &str {
+        &self.source_path
     }
 }
 

@@ -21,17 +21,32 @@ pub(crate) struct StoredMatch {
     fixed: Vec<String>,
 }
 
-impl StoredMatch {
-    pub(crate) fn of(m: &MatchRecord) -> StoredMatch {
-        StoredMatch {
-            status: m.status.clone(),
-            detail: m.detail.clone(),
-            ecosystem: m.ecosystem.clone(),
-            name: m.name.clone(),
-            via_source_of: m.via_source_of.clone(),
-            fixed: m.fixed.clone(),
+/// [`StoredMatch`] borrowed from a [`MatchRecord`], to encode without
+/// copying: the same fields in the same order, so the same bytes.
+#[derive(serde::Serialize)]
+pub(crate) struct StoredMatchRef<'a> {
+    status: &'a str,
+    detail: Option<&'a str>,
+    ecosystem: &'a str,
+    name: &'a str,
+    via_source_of: Option<&'a str>,
+    fixed: &'a [String],
+}
+
+impl<'a> StoredMatchRef<'a> {
+    pub(crate) fn of(m: &'a MatchRecord) -> Self {
+        StoredMatchRef {
+            status: &m.status,
+            detail: m.detail.as_deref(),
+            ecosystem: &m.ecosystem,
+            name: &m.name,
+            via_source_of: m.via_source_of.as_deref(),
+            fixed: &m.fixed,
         }
     }
+}
+
+impl StoredMatch {
 
     fn into_record(self, package: PackageId, advisory: &str) -> MatchRecord {
         MatchRecord {
@@ -390,6 +405,18 @@ fn write_rows(
 /// whose matches did not change reads instead of rewriting hundreds of
 /// thousands of rows. Returns the affected match edges that appeared or
 /// disappeared.
+/// Above this many matches to write, the matches table is read in one
+/// ordered pass rather than row by row.
+const MERGE_SCAN_FROM: usize = 4096;
+
+/// Whether a match to write is in the table already, and as it is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Found {
+    Absent,
+    Same,
+    Differs,
+}
+
 fn write_matches(
     txn: &redb::WriteTransaction,
     advisories: &[String],
@@ -405,34 +432,87 @@ fn write_matches(
     let mut inserts: Vec<(&MatchRecord, Vec<u8>, bool)> = Vec::new();
     let mut removals: Vec<(u64, &str)> = Vec::new();
     let mut diff: Vec<MatchChange> = Vec::new();
-    for advisory in advisories {
-        let mut old: HashMap<u64, bool> = HashMap::new();
-        for e in by_advisory.range((advisory.as_str(), 0)..=(advisory.as_str(), u64::MAX))? {
-            old.insert(e?.0.value().1, false);
+    let mut candidates: Vec<&MatchRecord> = advisories
+        .iter()
+        .flat_map(|a| new.remove(a.as_str()).unwrap_or_default())
+        .collect();
+    // Sorted by (package, advisory) as the table is, comparing ranks of the
+    // advisory ids rather than the ids themselves.
+    let mut ranked: Vec<&str> = candidates.iter().map(|m| m.advisory.as_str()).collect();
+    ranked.sort_unstable();
+    ranked.dedup();
+    let rank: HashMap<&str, u32> = ranked.iter().enumerate().map(|(i, a)| (*a, i as u32)).collect();
+    let mut keyed: Vec<(u64, u32, &MatchRecord)> = candidates
+        .iter()
+        .map(|m| (m.package, rank[m.advisory.as_str()], *m))
+        .collect();
+    keyed.sort_unstable_by_key(|c| (c.0, c.1));
+    candidates = keyed.into_iter().map(|(_, _, m)| m).collect();
+    // What the table holds for each candidate's key.
+    let mut found = vec![Found::Absent; candidates.len()];
+    let mut buf = Vec::new();
+    let mut compare = |m: &MatchRecord, stored: &[u8]| {
+        buf.clear();
+        encode(&StoredMatchRef::of(m), &mut buf);
+        if stored == buf.as_slice() {
+            Found::Same
+        } else {
+            Found::Differs
         }
-        let wanted = new.remove(advisory.as_str()).unwrap_or_default();
-        let keep: HashSet<u64> = wanted.iter().map(|m| m.package).collect();
-        for (&package, _) in old.iter().filter(|(p, _)| !keep.contains(p)) {
-            removals.push((package, advisory.as_str()));
-        }
-        for m in wanted {
-            let mut buf = Vec::new();
-            encode(&StoredMatch::of(m), &mut buf);
-            let was_there = old.contains_key(&m.package);
-            if was_there
-                && table
-                    .get((m.package, advisory.as_str()))?
-                    .is_some_and(|v| v.value() == buf.as_slice())
+    };
+    if candidates.len() > MERGE_SCAN_FROM {
+        // Many rows (a full re-match): one pass over the table in key order
+        // beside the sorted candidates tells which are there, which changed,
+        // and which rows of the named advisories are no longer wanted,
+        // instead of a B-tree descent per row.
+        let named: HashSet<&str> = advisories.iter().map(String::as_str).collect();
+        let mut i = 0;
+        for entry in table.iter()? {
+            let (k, v) = entry?;
+            let (package, advisory) = k.value();
+            while i < candidates.len()
+                && (candidates[i].package, candidates[i].advisory.as_str()) < (package, advisory)
             {
-                continue;
+                i += 1;
             }
-            inserts.push((m, buf, was_there));
+            if i < candidates.len()
+                && (candidates[i].package, candidates[i].advisory.as_str()) == (package, advisory)
+            {
+                found[i] = compare(candidates[i], v.value());
+            } else if let Some(named) = named.get(advisory) {
+                removals.push((package, named));
+            }
+        }
+    } else {
+        let wanted: HashSet<(u64, &str)> = candidates
+            .iter()
+            .map(|m| (m.package, m.advisory.as_str()))
+            .collect();
+        for advisory in advisories {
+            for e in by_advisory.range((advisory.as_str(), 0)..=(advisory.as_str(), u64::MAX))? {
+                let package = e?.0.value().1;
+                if !wanted.contains(&(package, advisory.as_str())) {
+                    removals.push((package, advisory.as_str()));
+                }
+            }
+        }
+        for (i, m) in candidates.iter().enumerate() {
+            if let Some(v) = table.get((m.package, m.advisory.as_str()))? {
+                found[i] = compare(m, v.value());
+            }
+        }
+    }
+    for (m, found) in candidates.into_iter().zip(found) {
+        if found != Found::Same {
+            let mut buf = Vec::new();
+            encode(&StoredMatchRef::of(m), &mut buf);
+            inserts.push((m, buf, found == Found::Differs));
         }
     }
     // Matches of advisories not named in `advisories` are written too.
     for m in new.into_values().flatten() {
         let mut buf = Vec::new();
-        encode(&StoredMatch::of(m), &mut buf);
+        encode(&StoredMatchRef::of(m), &mut buf);
         inserts.push((m, buf, false));
     }
     removals.sort_unstable();

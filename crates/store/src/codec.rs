@@ -4,9 +4,9 @@
 use crate::{Result, StoreError};
 
 pub(crate) fn encode<T: serde::Serialize>(value: &T, buf: &mut Vec<u8>) {
-    // Serialising these plain structs to a Vec cannot fail.
-    let bytes = postcard::to_stdvec(value).unwrap_or_default();
-    buf.extend_from_slice(&bytes);
+    // Written straight onto the caller's buffer, which keeps its capacity
+    // from row to row. Serialising these plain structs to a Vec cannot fail.
+    let _ = postcard::to_io(value, &mut *buf);
 }
 
 /// How many fields were appended to `PackageFact` since the first stores.

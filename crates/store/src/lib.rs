@@ -63,9 +63,9 @@ pub use notify::{Delivery, EventKind, MatchEvent, NotifyTarget};
 pub use policies::StoredPolicy;
 pub use records::{
     AdvisoryChange, AdvisoryRow, CoverageGap, DeployedPackage, DeploymentHit, DeploymentRecord,
-    DeploymentReport, DocumentId, DocumentRecord, DocumentSummary, EdgeRecord, IngestOutcome,
-    LookupName, MatchRecord, Missing, Occurrence, PackageId, PackageRecord, PackageVersion,
-    PathStep, Stats,
+    DeploymentReport, DocumentId, DocumentRecord, DocumentRef, DocumentSummary, EdgeRecord,
+    IngestOutcome, LookupName, MatchRecord, Missing, Occurrence, PackageId, PackageRecord,
+    PackageVersion, PathStep, Stats,
 };
 pub use releases::{
     EvalEvidence, Metric, Observation, Release, ReleaseGate, ReleasedArtifact, ReleasedDocument,

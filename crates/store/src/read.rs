@@ -6,10 +6,11 @@ use aibomdb_graph::PackageKey;
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
 use crate::occurrences;
+use crate::records::DocHead;
 use crate::tables::*;
 use crate::{
-    DeploymentRecord, DocumentId, DocumentRecord, EdgeRecord, Occurrence, PackageId, PackageRecord,
-    PackageVersion, Result, Stats, Store, decode,
+    DeploymentRecord, DocumentId, DocumentRecord, DocumentRef, EdgeRecord, Occurrence, PackageId,
+    PackageRecord, PackageVersion, Result, Stats, Store, decode,
 };
 
 impl Store {
@@ -76,6 +77,41 @@ impl Store {
                 if record.is_current() {
                     out.push(record);
                 }
+            }
+        }
+        out.sort_by_key(|d| d.id);
+        Ok(out)
+    }
+
+    /// As [`Store::current_documents_among`], giving only what a match row
+    /// names of each document, from the heads: no document record decoded.
+    pub fn current_document_refs_among(&self, ids: &[DocumentId]) -> Result<Vec<DocumentRef>> {
+        let heads = self.heads()?;
+        let mut late = None;
+        let mut out = Vec::with_capacity(ids.len());
+        for &id in ids {
+            let late_head;
+            let head = match heads.get(&id) {
+                Some((h, _)) => h,
+                // A document committed after the heads were read.
+                None => {
+                    let txn = match &late {
+                        Some(txn) => txn,
+                        None => late.insert(self.db.begin_read()?),
+                    };
+                    let Some(v) = txn.open_table(DOCUMENT_HEADS)?.get(id)? else {
+                        continue;
+                    };
+                    late_head = decode::<DocHead>(v.value(), "document_heads", &id.to_string())?;
+                    &late_head
+                }
+            };
+            if head.current {
+                out.push(DocumentRef {
+                    id,
+                    deployment: head.deployment.clone(),
+                    source_path: head.source_path.clone(),
+                });
             }
         }
         out.sort_by_key(|d| d.id);

@@ -260,6 +260,25 @@ pub struct MatchRecord {
     pub fixed: Vec<String>,
 }
 
+/// A current document as match rows name it: read from the document heads,
+/// so that listing the documents an advisory reaches decodes no record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentRef {
+    pub id: DocumentId,
+    pub deployment: String,
+    pub source_path: String,
+}
+
+impl From<&DocumentRecord> for DocumentRef {
+    fn from(d: &DocumentRecord) -> Self {
+        DocumentRef {
+            id: d.id,
+            deployment: d.deployment.clone(),
+            source_path: d.source_path.clone(),
+        }
+    }
+}
+
 /// The slice of a `DocumentRecord` that queries read per hit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct DocHead {

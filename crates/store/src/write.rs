@@ -382,7 +382,7 @@ impl Store {
                 };
                 for m in found {
                     buf.clear();
-                    encode(&advisories::StoredMatch::of(m), &mut buf);
+                    encode(&advisories::StoredMatchRef::of(m), &mut buf);
                     match_table.insert((id, m.advisory.as_str()), buf.as_slice())?;
                     by_advisory.insert((m.advisory.as_str(), id), ())?;
                 }
