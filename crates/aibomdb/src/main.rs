@@ -647,6 +647,7 @@ fn compact(db: &PathBuf, format: OutputFormat) -> Result<ExitCode> {
     let size = |p: &PathBuf| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
     let before = size(db);
     let mut store = open(db)?;
+    store.persist_heads()?;
     store.compact()?;
     drop(store);
     let after = size(db);

@@ -819,6 +819,11 @@ pub fn run(
         }
         flush(&mut gathered, &mut failures);
     });
+    // The next open then reads the heads in one go. Only speed is at stake:
+    // without the snapshot, the heads are read from their table.
+    if let Err(e) = store.persist_heads() {
+        tracing::warn!(error = %e, "heads snapshot not written; the next open reads the heads table");
+    }
     failures
 }
 

@@ -11,8 +11,6 @@ use crate::records::{self, DeploymentHit, PathStep};
 use crate::tables::*;
 use crate::{DocumentId, PackageId, PackageRecord, Result, Store, decode};
 
-/// Every document's head with its rank in (deployment, document) order.
-pub(crate) type Heads = std::sync::Arc<HashMap<DocumentId, (records::DocHead, u32)>>;
 
 pub(crate) fn package_key_of(
     id: PackageId,
@@ -31,37 +29,6 @@ pub(crate) fn package_key_of(
 }
 
 impl Store {
-    /// The heads of all documents as of the current generation.
-    pub(crate) fn heads(&self) -> Result<Heads> {
-        let generation = self.generation();
-        if let Ok(guard) = self.heads.lock()
-            && let Some((g, map)) = guard.as_ref()
-            && *g == generation
-        {
-            return Ok(map.clone());
-        }
-        let txn = self.db.begin_read()?;
-        let table = txn.open_table(DOCUMENT_HEADS)?;
-        let mut all: Vec<(DocumentId, records::DocHead)> = Vec::new();
-        for entry in table.iter()? {
-            let (k, v) = entry?;
-            let id = k.value();
-            all.push((id, decode(v.value(), "document_heads", &id.to_string())?));
-        }
-        // Ranked once here, so that queries sort hits by an integer.
-        all.sort_by(|a, b| (&a.1.deployment, a.0).cmp(&(&b.1.deployment, b.0)));
-        let map: HashMap<_, _> = all
-            .into_iter()
-            .enumerate()
-            .map(|(rank, (id, head))| (id, (head, rank as u32)))
-            .collect();
-        let map = std::sync::Arc::new(map);
-        if let Ok(mut guard) = self.heads.lock() {
-            *guard = Some((generation, map.clone()));
-        }
-        Ok(map)
-    }
-
     /// The blast radius of one package: every deployment whose documents list
     /// it, with the path from the deployment to it (see [`Self::deployments_using_page`]).
     pub fn deployments_using(

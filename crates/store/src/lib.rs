@@ -31,6 +31,7 @@ mod delete;
 mod digests;
 mod enrichment;
 mod events;
+mod heads;
 mod inspect;
 mod migrate;
 mod models;
@@ -74,7 +75,7 @@ pub use releases::{
 pub use vex::{VexRecord, VexResolver, VexVerdict};
 pub use write::{EncodedRows, NewDocument};
 
-use blast::Heads;
+use heads::Heads;
 
 /// Errors from the store. Backend errors are carried as text so that redb's
 /// types stay out of the interface.

@@ -232,6 +232,8 @@ impl Store {
             }
             let mut meta = txn.open_table(META)?;
             let doc_id = next_id(&mut meta, "next_document_id")?;
+            // This document's head (and that of one it supersedes) change.
+            next_id(&mut meta, crate::heads::HEADS_VERSION)?;
             by_hash.insert(hash_key.as_slice(), doc_id)?;
 
             // Packages: find or create the node for each key, and the
