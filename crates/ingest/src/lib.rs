@@ -64,7 +64,7 @@ pub struct GroupCommit {
 impl Default for GroupCommit {
     fn default() -> Self {
         GroupCommit {
-            max_documents: 256,
+            max_documents: 128,
             max_bytes: 64 * 1024 * 1024,
             max_wait: std::time::Duration::from_millis(250),
         }

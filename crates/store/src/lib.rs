@@ -139,7 +139,7 @@ const SCHEMA_VERSION: u64 = 5;
 pub const LAYOUT: u64 = SCHEMA_VERSION;
 
 /// redb's page cache per open store.
-const CACHE_BYTES: usize = 384 * 1024 * 1024;
+const CACHE_BYTES: usize = 160 * 1024 * 1024;
 
 pub struct Store {
     db: Database,

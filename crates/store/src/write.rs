@@ -49,6 +49,9 @@ pub struct EncodedRows {
 
 impl NewDocument {
     /// Fills [`NewDocument::rows`]; call it off the writer thread.
+    /// Each fact is then cut down to what the writer still reads of it
+    /// (its encoding holds the rest): parsed documents wait for the writer
+    /// in hundreds, and their facts were most of an ingest's memory.
     pub fn encode_rows(&mut self) {
         let facts = self
             .facts
@@ -60,7 +63,33 @@ impl NewDocument {
             facts,
             tree: tree_rows(&self.facts),
         });
+        for fact in &mut self.facts.packages {
+            keep_what_the_writer_reads(fact);
+        }
     }
+}
+
+/// Empties the fields of an encoded fact that the writer does not read: it
+/// reads the key, kind, model, attestation, direct and scope bits, and a
+/// container's hashes (for the digest index), and takes the rest from the
+/// encoding.
+fn keep_what_the_writer_reads(fact: &mut aibomdb_graph::PackageFact) {
+    let container = fact.kind.as_deref() == Some("container");
+    let kept = aibomdb_graph::PackageFact {
+        key: fact.key.take(),
+        kind: fact.kind.take(),
+        scope: fact.scope,
+        direct: fact.direct,
+        hashes: if container {
+            std::mem::take(&mut fact.hashes)
+        } else {
+            Vec::new()
+        },
+        model: fact.model.take(),
+        attestation: fact.attestation.take(),
+        ..Default::default()
+    };
+    *fact = kept;
 }
 
 /// The path tree by package index, from the subject (empty without one).
