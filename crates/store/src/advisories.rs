@@ -47,7 +47,6 @@ impl<'a> StoredMatchRef<'a> {
 }
 
 impl StoredMatch {
-
     fn into_record(self, package: PackageId, advisory: &str) -> MatchRecord {
         MatchRecord {
             advisory: advisory.to_string(),
@@ -441,7 +440,11 @@ fn write_matches(
     let mut ranked: Vec<&str> = candidates.iter().map(|m| m.advisory.as_str()).collect();
     ranked.sort_unstable();
     ranked.dedup();
-    let rank: HashMap<&str, u32> = ranked.iter().enumerate().map(|(i, a)| (*a, i as u32)).collect();
+    let rank: HashMap<&str, u32> = ranked
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (*a, i as u32))
+        .collect();
     let mut keyed: Vec<(u64, u32, &MatchRecord)> = candidates
         .iter()
         .map(|m| (m.package, rank[m.advisory.as_str()], *m))

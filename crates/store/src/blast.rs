@@ -11,7 +11,6 @@ use crate::records::{self, DeploymentHit, PathStep};
 use crate::tables::*;
 use crate::{DocumentId, PackageId, PackageRecord, Result, Store, decode};
 
-
 pub(crate) fn package_key_of(
     id: PackageId,
     packages: &impl ReadableTable<u64, &'static [u8]>,

@@ -46,7 +46,9 @@ impl Store {
             let mut by_serial = txn.open_table(DOCUMENT_BY_SERIAL)?;
             let mut doc_rows = txn.open_table(DOCUMENT_ROWS)?;
             let mut meta = txn.open_table(META)?;
-            let version = meta.get(crate::heads::HEADS_VERSION)?.map_or(0, |v| v.value());
+            let version = meta
+                .get(crate::heads::HEADS_VERSION)?
+                .map_or(0, |v| v.value());
             meta.insert(crate::heads::HEADS_VERSION, version + 1)?;
             let mut postings = txn.open_table(POSTINGS)?;
             let facts = txn.open_table(FACTS)?;

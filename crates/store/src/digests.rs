@@ -148,6 +148,19 @@ mod tests {
             ..Default::default()
         }));
         let img = fact(&format!("pkg:oci/app@sha256%3A{image}"));
+        // A container named by tag, found by its SHA-256 hash; its rows
+        // encoded as the parser threads do, which cuts the facts down.
+        let container_hash = "ef".repeat(32);
+        let mut container = fact("pkg:docker/app@latest");
+        container.kind = Some("container".into());
+        container.hashes = vec![aibomdb_graph::Hash {
+            alg: "sha256".into(),
+            value: container_hash.clone(),
+        }];
+        let mut encoded = doc("e", 2, vec![container]);
+        encoded.encode_rows();
+        store.ingest(encoded).unwrap();
+        assert_eq!(store.by_sha256(&container_hash).unwrap().len(), 1);
         store
             .ingest(doc("d", 1, vec![model, img, fact("pkg:pypi/x@1")]))
             .unwrap();
@@ -160,7 +173,7 @@ mod tests {
         let hits = store.by_sha256(&image.to_uppercase()).unwrap();
         assert_eq!(hits.len(), 1);
         assert_eq!(hits[0].path, None);
-        assert!(store.by_sha256(&"ef".repeat(32)).unwrap().is_empty());
+        assert!(store.by_sha256(&"12".repeat(32)).unwrap().is_empty());
 
         // Deleting the deployment takes its rows out of the index.
         assert!(store.delete_deployment("d").unwrap());

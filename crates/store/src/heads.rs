@@ -106,3 +106,95 @@ fn ranked_heads(
     all.sort_by(|a, b| (&a.1.deployment, a.0).cmp(&(&b.1.deployment, b.0)));
     Ok(all)
 }
+
+#[cfg(test)]
+mod tests {
+    use aibomdb_graph::{DocumentFacts, DocumentFormat, PackageFact, key_for};
+
+    use super::*;
+    use crate::NewDocument;
+
+    fn doc(deployment: &str, n: u8) -> NewDocument {
+        let (key, _, qualifiers) = key_for(Some("pkg:pypi/x@1"), "", None);
+        let mut facts = DocumentFacts::new(DocumentFormat::CycloneDx, "1.6");
+        facts.packages = vec![PackageFact {
+            key,
+            qualifiers,
+            ..Default::default()
+        }];
+        NewDocument {
+            deployment: deployment.into(),
+            source_path: format!("{n}.json"),
+            sha256: [n; 32],
+            size: 1,
+            facts,
+            lookup_names: Vec::new(),
+            matches: Vec::new(),
+            rows: None,
+        }
+    }
+
+    /// The heads as the table gives them, ranked.
+    fn from_table(store: &Store) -> Vec<(DocumentId, DocHead)> {
+        let txn = store.db.begin_read().unwrap();
+        ranked_heads(&txn.open_table(DOCUMENT_HEADS).unwrap()).unwrap()
+    }
+
+    fn ranked(heads: &Heads) -> Vec<(DocumentId, DocHead)> {
+        let mut all: Vec<_> = heads
+            .iter()
+            .map(|(id, (h, r))| (*r, *id, h.clone()))
+            .collect();
+        all.sort_by_key(|(r, _, _)| *r);
+        all.into_iter().map(|(_, id, h)| (id, h)).collect()
+    }
+
+    fn snapshot(store: &Store) -> Option<Vec<(DocumentId, DocHead)>> {
+        current_snapshot(&store.db.begin_read().unwrap())
+            .unwrap()
+            .map(|s| s.heads)
+    }
+
+    #[test]
+    fn the_snapshot_is_read_only_while_no_head_changed_since() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.redb");
+        let store = Store::open(&path).unwrap();
+        for (i, name) in ["b", "a", "c"].iter().enumerate() {
+            store.ingest(doc(name, i as u8 + 1)).unwrap();
+        }
+        // None yet: a store without one reads the table.
+        assert_eq!(snapshot(&store), None);
+        assert!(store.persist_heads().unwrap());
+        assert!(!store.persist_heads().unwrap(), "already current");
+        let table = from_table(&store);
+        assert_eq!(table.len(), 3);
+        assert_eq!(snapshot(&store).as_ref(), Some(&table));
+        drop(store);
+        let store = Store::open(&path).unwrap();
+        assert_eq!(ranked(&store.heads().unwrap()), table);
+
+        // A new document that supersedes another (same deployment, same
+        // file, no subject) makes it stale.
+        let mut next = doc("a", 9);
+        next.source_path = "2.json".into();
+        store.ingest(next).unwrap();
+        assert_eq!(snapshot(&store), None);
+        drop(store);
+        let store = Store::open(&path).unwrap();
+        let heads = ranked(&store.heads().unwrap());
+        assert_eq!(heads, from_table(&store));
+        assert_eq!(heads.len(), 4);
+        assert_eq!(heads.iter().filter(|(_, h)| h.current).count(), 3);
+
+        // So does a delete.
+        assert!(store.persist_heads().unwrap());
+        assert!(store.delete_deployment("b").unwrap());
+        assert_eq!(snapshot(&store), None);
+        drop(store);
+        let store = Store::open(&path).unwrap();
+        let heads = ranked(&store.heads().unwrap());
+        assert_eq!(heads, from_table(&store));
+        assert!(heads.iter().all(|(_, h)| h.deployment != "b"));
+    }
+}
