@@ -19,7 +19,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         let mut value = || it.next().with_context(|| format!("{arg} needs a value"));
         match arg.as_str() {
             "--db" => db = Some(value()?.clone()),
-            "--runs" => runs = value()?.parse()?,
+            "--runs" => runs = value()?.parse::<usize>()?.max(1),
             "--only" => only = Some(value()?.clone()),
             other => bail!("unknown argument {other}"),
         }

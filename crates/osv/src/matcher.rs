@@ -403,7 +403,8 @@ impl Indexed {
 
 /// One record against every package under its keys: one match per
 /// (advisory, package), though several of its names may index the same
-/// package (a set per record: scanning every match so far made loading
+/// package; the first found stands unless a later name finds it affected
+/// (an index per record: scanning every match so far made loading
 /// quadratic, 221 s for 248k matches).
 fn match_advisory(
     advisory: &Advisory,
@@ -411,14 +412,20 @@ fn match_advisory(
     candidates: &HashMap<&str, Vec<KeyCandidate<'_>>>,
 ) -> Vec<MatchRecord> {
     let prepared = PreparedAdvisory::new(advisory);
-    let mut matched = std::collections::HashSet::new();
-    let mut out = Vec::new();
+    let mut at: HashMap<PackageId, usize> = HashMap::new();
+    let mut out: Vec<MatchRecord> = Vec::new();
     for key in keys {
         for c in candidates.get(key.as_str()).into_iter().flatten() {
-            if let Some(m) = evaluate_prepared(&prepared, c.names, &c.version, c.package)
-                && matched.insert(m.package)
-            {
-                out.push(m);
+            let Some(m) = evaluate_prepared(&prepared, c.names, &c.version, c.package) else {
+                continue;
+            };
+            match at.get(&m.package) {
+                None => {
+                    at.insert(m.package, out.len());
+                    out.push(m);
+                }
+                Some(&i) if out[i].status != "affected" && m.status == "affected" => out[i] = m,
+                Some(_) => {}
             }
         }
     }

@@ -398,14 +398,9 @@ fn write_rows(
     Ok(changes)
 }
 
-/// Replaces the matches of `advisories` by `matches` (plus any matches of
-/// other advisories given), writing only the difference: a row already
-/// there with the same content is left alone, so re-matching an estate
-/// whose matches did not change reads instead of rewriting hundreds of
-/// thousands of rows. Returns the affected match edges that appeared or
-/// disappeared.
-/// Above this many matches to write, the matches table is read in one
-/// ordered pass rather than row by row.
+/// From this many matches to write, and at least a quarter as many as the
+/// table holds, the matches table is read in one ordered pass rather than
+/// row by row.
 const MERGE_SCAN_FROM: usize = 4096;
 
 /// Whether a match to write is in the table already, and as it is.
@@ -416,10 +411,27 @@ enum Found {
     Differs,
 }
 
+/// Replaces the matches of `advisories` by `matches` (plus any matches of
+/// other advisories given), writing only the difference: a row already
+/// there with the same content is left alone, so re-matching an estate
+/// whose matches did not change reads instead of rewriting hundreds of
+/// thousands of rows. Returns the affected match edges that appeared or
+/// disappeared.
 fn write_matches(
     txn: &redb::WriteTransaction,
     advisories: &[String],
     matches: &[&MatchRecord],
+) -> Result<MatchDiff> {
+    write_matches_scanning_from(txn, advisories, matches, MERGE_SCAN_FROM)
+}
+
+/// [`write_matches`], reading the table in one pass from `merge_from`
+/// matches on (tests run both ways).
+fn write_matches_scanning_from(
+    txn: &redb::WriteTransaction,
+    advisories: &[String],
+    matches: &[&MatchRecord],
+    merge_from: usize,
 ) -> Result<MatchDiff> {
     let mut table = txn.open_table(MATCHES)?;
     let mut by_advisory = txn.open_table(MATCHES_BY_ADVISORY)?;
@@ -449,8 +461,17 @@ fn write_matches(
         .iter()
         .map(|m| (m.package, rank[m.advisory.as_str()], *m))
         .collect();
-    keyed.sort_unstable_by_key(|c| (c.0, c.1));
-    candidates = keyed.into_iter().map(|(_, _, m)| m).collect();
+    // Stable, so that of two matches for one key the later one given is
+    // the one kept, as writing both in turn would leave it.
+    keyed.sort_by_key(|c| (c.0, c.1));
+    let mut deduped: Vec<(u64, u32, &MatchRecord)> = Vec::with_capacity(keyed.len());
+    for c in keyed {
+        match deduped.last_mut() {
+            Some(last) if (last.0, last.1) == (c.0, c.1) => *last = c,
+            _ => deduped.push(c),
+        }
+    }
+    candidates = deduped.into_iter().map(|(_, _, m)| m).collect();
     // What the table holds for each candidate's key.
     let mut found = vec![Found::Absent; candidates.len()];
     let mut buf = Vec::new();
@@ -463,7 +484,8 @@ fn write_matches(
             Found::Differs
         }
     };
-    if candidates.len() > MERGE_SCAN_FROM {
+    let rows = table.len()? as usize;
+    if candidates.len() >= merge_from && candidates.len().saturating_mul(4) >= rows {
         // Many rows (a full re-match): one pass over the table in key order
         // beside the sorted candidates tells which are there, which changed,
         // and which rows of the named advisories are no longer wanted,
@@ -482,8 +504,8 @@ fn write_matches(
                 && (candidates[i].package, candidates[i].advisory.as_str()) == (package, advisory)
             {
                 found[i] = compare(candidates[i], v.value());
-            } else if let Some(named) = named.get(advisory) {
-                removals.push((package, named));
+            } else if let Some(advisory) = named.get(advisory) {
+                removals.push((package, advisory));
             }
         }
     } else {
@@ -594,5 +616,125 @@ impl Store {
             out.push((k.value().to_string(), v.value().to_vec()));
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use redb::{ReadableDatabase, ReadableTable};
+
+    use super::*;
+    use crate::MatchRecord;
+
+    fn record(advisory: &str, package: u64, status: &str) -> MatchRecord {
+        MatchRecord {
+            advisory: advisory.into(),
+            package,
+            status: status.into(),
+            detail: None,
+            ecosystem: "PyPI".into(),
+            name: format!("p{package}"),
+            via_source_of: None,
+            fixed: vec!["2.0".into()],
+        }
+    }
+
+    /// Both matches tables, whole.
+    type Rows = (Vec<(u64, String, Vec<u8>)>, Vec<(String, u64)>);
+
+    /// Writes `steps` in turn with the one-pass read from `merge_from`
+    /// matches on; the events of each step and the tables at the end.
+    fn run(
+        merge_from: usize,
+        steps: &[(Vec<String>, Vec<MatchRecord>)],
+    ) -> (Vec<(bool, Vec<MatchChange>)>, Rows) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("s.redb")).unwrap();
+        let mut events = Vec::new();
+        for (advisories, matches) in steps {
+            let txn = store.db.begin_write().unwrap();
+            let refs: Vec<&MatchRecord> = matches.iter().collect();
+            let diff = write_matches_scanning_from(&txn, advisories, &refs, merge_from).unwrap();
+            txn.commit().unwrap();
+            let mut changes = diff.changes;
+            changes.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+            events.push((diff.wrote, changes));
+        }
+        let txn = store.db.begin_read().unwrap();
+        let matches = txn.open_table(MATCHES).unwrap();
+        let by_advisory = txn.open_table(MATCHES_BY_ADVISORY).unwrap();
+        let rows = matches
+            .iter()
+            .unwrap()
+            .map(|e| {
+                let (k, v) = e.unwrap();
+                let (p, a) = k.value();
+                (p, a.to_string(), v.value().to_vec())
+            })
+            .collect();
+        let index = by_advisory
+            .iter()
+            .unwrap()
+            .map(|e| {
+                let (k, _) = e.unwrap();
+                let (a, p) = k.value();
+                (a.to_string(), p)
+            })
+            .collect();
+        (events, (rows, index))
+    }
+
+    #[test]
+    fn the_one_pass_read_writes_what_row_by_row_lookups_write() {
+        let named: Vec<String> = ["A1", "A2", "A3"].map(String::from).to_vec();
+        let first: Vec<MatchRecord> = (1..=3000)
+            .flat_map(|p| {
+                let status = if p % 7 == 0 {
+                    "unsupported"
+                } else {
+                    "affected"
+                };
+                [record("A1", p, status), record("A2", p * 2, "affected")]
+            })
+            .chain([record("Z9", 5, "affected")])
+            .collect();
+        // Unchanged rows, rows that change status, rows no longer matched
+        // (p > 2500 for A1), new rows (A3), a row of an advisory not named,
+        // and two matches for one key: the later one stands.
+        let mut second: Vec<MatchRecord> = (1..=2500)
+            .flat_map(|p| {
+                let status = if p % 5 == 0 {
+                    "unorderable"
+                } else {
+                    "affected"
+                };
+                [record("A1", p, status), record("A2", p * 2, "affected")]
+            })
+            .chain((1..=200).map(|p| record("A3", p, "affected")))
+            .chain([record("Z8", 9, "affected")])
+            .collect();
+        second.push(record("A3", 7, "unsupported"));
+        let steps = vec![(named.clone(), first), (named, second)];
+        let by_lookup = run(usize::MAX, &steps);
+        let by_pass = run(0, &steps);
+        assert_eq!(by_lookup, by_pass);
+        let (events, (rows, index)) = by_pass;
+        assert!(events.iter().all(|(wrote, _)| *wrote));
+        // A1 rows past 2,500 are gone, Z9's (not named) stays, A3/7 is the later.
+        assert!(!rows.iter().any(|(p, a, _)| a == "A1" && *p > 2500));
+        assert!(rows.iter().any(|(p, a, _)| a == "Z9" && *p == 5));
+        let a3_7 = rows.iter().find(|(p, a, _)| a == "A3" && *p == 7).unwrap();
+        let stored: StoredMatch = crate::decode(&a3_7.2, "matches", "A3").unwrap();
+        assert!(!stored.is_affected());
+        assert_eq!(rows.len(), index.len());
+        // Writing the same again changes nothing, either way (matches of
+        // advisories not named are always written, so none here).
+        let (named, mut same) = steps[1].clone();
+        same.retain(|m| m.advisory != "Z8");
+        let again = vec![(named.clone(), same.clone()), (named, same)];
+        for merge_from in [0, usize::MAX] {
+            let (events, _) = run(merge_from, &again);
+            assert_eq!(events[1], (false, Vec::new()));
+        }
     }
 }

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use redb::{ReadableDatabase, ReadableTable};
+use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
 use crate::occurrences::{Reader, put};
 use crate::records::DocHead;
@@ -19,10 +19,45 @@ pub(crate) type Heads = std::sync::Arc<HashMap<DocumentId, (DocHead, u32)>>;
 pub(crate) const HEADS_VERSION: &str = "heads_version";
 
 struct Snapshot {
-    version: u64,
+    stamp: Stamp,
     /// In rank order.
     heads: Vec<(DocumentId, DocHead)>,
 }
+
+/// What a snapshot must agree with to be used: `heads_version`, which every
+/// change of a head bumps, and, for a store also written by a build from
+/// before the snapshot (which knows nothing of the counter), the next
+/// document id and the number of heads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    version: u64,
+    next_document: u64,
+    heads: u64,
+}
+
+/// Read and write transactions alike give the stamp of what they see.
+trait StampSource {
+    fn stamp(&self) -> Result<Stamp>;
+}
+
+macro_rules! stamp_source {
+    ($txn:ty) => {
+        impl StampSource for $txn {
+            fn stamp(&self) -> Result<Stamp> {
+                let meta = self.open_table(META)?;
+                let get =
+                    |key: &str| -> Result<u64> { Ok(meta.get(key)?.map_or(0, |v| v.value())) };
+                Ok(Stamp {
+                    version: get(HEADS_VERSION)?,
+                    next_document: get("next_document_id")?,
+                    heads: self.open_table(DOCUMENT_HEADS)?.len()?,
+                })
+            }
+        }
+    };
+}
+stamp_source!(redb::ReadTransaction);
+stamp_source!(redb::WriteTransaction);
 
 impl Snapshot {
     /// Varints, with each deployment name and source path front-coded
@@ -30,24 +65,38 @@ impl Snapshot {
     /// deployment prefix and the folder): 4.7 MB of postcard at 50,000
     /// deployments is about a quarter of that, and a cold open reads it all.
     fn encode(&self, out: &mut Vec<u8>) {
-        put(out, self.version);
+        put(out, self.stamp.version);
+        put(out, self.stamp.next_document);
         put(out, self.heads.len() as u64);
-        let (mut deployment, mut path) = ("", "");
+        let (mut previous_deployment, mut previous_path) = ("", "");
         for (id, head) in &self.heads {
+            // Every field named, so that one added to `DocHead` is not
+            // left out of the snapshot unnoticed.
+            let DocHead {
+                deployment,
+                current,
+                subject_package,
+                source_path,
+            } = head;
             put(out, *id);
-            out.push(u8::from(head.current) | (u8::from(head.subject_package.is_some()) << 1));
-            if let Some(subject) = head.subject_package {
-                put(out, subject);
+            out.push(u8::from(*current) | (u8::from(subject_package.is_some()) << 1));
+            if let Some(subject) = subject_package {
+                put(out, *subject);
             }
-            front_code(out, deployment, &head.deployment);
-            front_code(out, path, &head.source_path);
-            (deployment, path) = (&head.deployment, &head.source_path);
+            front_code(out, previous_deployment, deployment);
+            front_code(out, previous_path, source_path);
+            (previous_deployment, previous_path) = (deployment, source_path);
         }
     }
 
-    /// The version alone, read before deciding whether to decode the rest.
-    fn version_of(bytes: &[u8]) -> Option<u64> {
-        Reader { bytes, at: 0 }.varint()
+    /// The stamp alone, read before deciding whether to decode the rest.
+    fn stamp_of(bytes: &[u8]) -> Option<Stamp> {
+        let mut r = Reader { bytes, at: 0 };
+        Some(Stamp {
+            version: r.varint()?,
+            next_document: r.varint()?,
+            heads: r.varint()?,
+        })
     }
 
     fn decode(bytes: &[u8]) -> Result<Snapshot> {
@@ -56,9 +105,12 @@ impl Snapshot {
             key: "0".into(),
             message: format!("{what} cut short or malformed"),
         };
+        let stamp = Snapshot::stamp_of(bytes).ok_or_else(|| corrupt("stamp"))?;
         let mut r = Reader { bytes, at: 0 };
-        let version = r.varint().ok_or_else(|| corrupt("version"))?;
-        let count = r.varint().ok_or_else(|| corrupt("count"))? as usize;
+        for _ in 0..3 {
+            r.varint();
+        }
+        let count = stamp.heads as usize;
         if count > bytes.len() {
             return Err(corrupt("count"));
         }
@@ -84,7 +136,7 @@ impl Snapshot {
                 },
             ));
         }
-        Ok(Snapshot { version, heads })
+        Ok(Snapshot { stamp, heads })
     }
 }
 
@@ -145,24 +197,32 @@ impl Store {
     /// (after a bulk ingest or a delete), so that the next open reads them in
     /// one go. Returns whether it wrote.
     pub fn persist_heads(&self) -> Result<bool> {
-        if current_snapshot(&self.db.begin_read()?)?.is_some() {
+        if snapshot_is_current(&self.db.begin_read()?)? {
             return Ok(false);
         }
         let txn = self.db.begin_write()?;
-        let version = txn
-            .open_table(META)?
-            .get(HEADS_VERSION)?
-            .map_or(0, |v| v.value());
+        let stamp = txn.stamp()?;
         let heads = ranked_heads(&txn.open_table(DOCUMENT_HEADS)?)?;
         let mut buf = Vec::new();
-        Snapshot { version, heads }.encode(&mut buf);
+        Snapshot { stamp, heads }.encode(&mut buf);
         txn.open_table(HEADS_SNAPSHOT)?.insert(0, buf.as_slice())?;
         txn.commit()?;
         Ok(true)
     }
 }
 
-/// The snapshot, when there is one made at the current heads version.
+/// Whether the stored snapshot agrees with the store (without decoding it).
+fn snapshot_is_current(txn: &redb::ReadTransaction) -> Result<bool> {
+    let Some(table) = read_table(txn, HEADS_SNAPSHOT)? else {
+        return Ok(false);
+    };
+    let Some(value) = table.get(0)? else {
+        return Ok(false);
+    };
+    Ok(Snapshot::stamp_of(value.value()) == Some(txn.stamp()?))
+}
+
+/// The snapshot, when there is one that agrees with the store.
 fn current_snapshot(txn: &redb::ReadTransaction) -> Result<Option<Snapshot>> {
     let Some(table) = read_table(txn, HEADS_SNAPSHOT)? else {
         return Ok(None);
@@ -170,13 +230,9 @@ fn current_snapshot(txn: &redb::ReadTransaction) -> Result<Option<Snapshot>> {
     let Some(value) = table.get(0)? else {
         return Ok(None);
     };
-    let version = txn
-        .open_table(META)?
-        .get(HEADS_VERSION)?
-        .map_or(0, |v| v.value());
-    // The version leads the encoding: a stale snapshot is not decoded.
+    // The stamp leads the encoding: a stale snapshot is not decoded.
     let bytes = value.value();
-    if Snapshot::version_of(bytes) != Some(version) {
+    if Snapshot::stamp_of(bytes) != Some(txn.stamp()?) {
         return Ok(None);
     }
     // Only a copy of `document_heads`: one that does not read is passed
@@ -250,6 +306,29 @@ mod tests {
         current_snapshot(&store.db.begin_read().unwrap())
             .unwrap()
             .map(|s| s.heads)
+    }
+
+    /// A head changed by a build that knows nothing of `heads_version`.
+    #[test]
+    fn a_head_written_without_the_counter_still_makes_the_snapshot_stale() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("s.redb")).unwrap();
+        store.ingest(doc("a", 1)).unwrap();
+        store.ingest(doc("b", 2)).unwrap();
+        assert!(store.persist_heads().unwrap());
+        let txn = store.db.begin_write().unwrap();
+        let version = txn.stamp().unwrap().version;
+        {
+            // Delete b's head, then put the counter back as it was.
+            let mut heads = txn.open_table(DOCUMENT_HEADS).unwrap();
+            heads.remove(2).unwrap();
+            txn.open_table(META)
+                .unwrap()
+                .insert(HEADS_VERSION, version)
+                .unwrap();
+        }
+        txn.commit().unwrap();
+        assert_eq!(snapshot(&store), None);
     }
 
     #[test]

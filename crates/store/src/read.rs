@@ -59,32 +59,8 @@ impl Store {
         Ok(out)
     }
 
-    /// The current documents among `ids`, in id order, read in one
-    /// transaction; which are current is told by the in-memory heads, so a
-    /// superseded document's record is never decoded.
-    pub fn current_documents_among(&self, ids: &[DocumentId]) -> Result<Vec<DocumentRecord>> {
-        let heads = self.heads()?;
-        let txn = self.db.begin_read()?;
-        let table = txn.open_table(DOCUMENTS)?;
-        let mut out = Vec::new();
-        for &id in ids {
-            // A document newer than the heads is judged by its record.
-            if heads.get(&id).is_some_and(|(h, _)| !h.current) {
-                continue;
-            }
-            if let Some(v) = table.get(id)? {
-                let record: DocumentRecord = decode(v.value(), "documents", &id.to_string())?;
-                if record.is_current() {
-                    out.push(record);
-                }
-            }
-        }
-        out.sort_by_key(|d| d.id);
-        Ok(out)
-    }
-
-    /// As [`Store::current_documents_among`], giving only what a match row
-    /// names of each document, from the heads: no document record decoded.
+    /// The current documents among `ids`, in id order, with only what a
+    /// match row names of each, from the heads: no document record decoded.
     pub fn current_document_refs_among(&self, ids: &[DocumentId]) -> Result<Vec<DocumentRef>> {
         let heads = self.heads()?;
         let mut late = None;

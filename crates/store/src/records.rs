@@ -269,16 +269,6 @@ pub struct DocumentRef {
     pub source_path: String,
 }
 
-impl From<&DocumentRecord> for DocumentRef {
-    fn from(d: &DocumentRecord) -> Self {
-        DocumentRef {
-            id: d.id,
-            deployment: d.deployment.clone(),
-            source_path: d.source_path.clone(),
-        }
-    }
-}
-
 /// The slice of a `DocumentRecord` that queries read per hit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct DocHead {

@@ -69,10 +69,10 @@ pub(crate) const DOCUMENT_BY_SERIAL: TableDefinition<(&str, u64), ()> =
 /// blast-radius query needs per document without decoding the whole record.
 pub(crate) const DOCUMENT_HEADS: TableDefinition<u64, &[u8]> =
     TableDefinition::new("document_heads");
-/// 0 → every document's head in rank order, with the `heads_version` it was
-/// made at (postcard): read in one go at open instead of a page per head.
-/// Stale (and ignored) once the version has moved on; absent in stores
-/// written before it.
+/// 0 → every document's head in rank order, stamped with what it was made
+/// at (varints, names and paths front-coded; see `heads.rs`): read in one go
+/// at open instead of a page per head. Stale (and ignored) once the stamp
+/// no longer agrees; absent in stores written before it.
 pub(crate) const HEADS_SNAPSHOT: TableDefinition<u64, &[u8]> =
     TableDefinition::new("heads_snapshot");
 /// (`model` or `dataset`, package id) → (): every package some document

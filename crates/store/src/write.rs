@@ -53,6 +53,10 @@ impl NewDocument {
     /// (its encoding holds the rest): parsed documents wait for the writer
     /// in hundreds, and their facts were most of an ingest's memory.
     pub fn encode_rows(&mut self) {
+        if self.rows.is_some() {
+            // Already encoded, and the facts already cut down.
+            return;
+        }
         let facts = self
             .facts
             .packages
