@@ -238,3 +238,45 @@ fn a_full_rematch_writes_only_differences() {
     assert_eq!(store.content_fingerprint().unwrap(), fingerprint);
     assert_eq!(matches(&store), after);
 }
+
+/// The estate-wide JSON report is written one deployment at a time; it must
+/// be what the per-deployment reports give, in deployment order, as one
+/// pretty-printed array.
+#[test]
+fn the_estate_report_is_every_deployments_report_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    let image = stretch_image(dir.path());
+    for name in ["zeta", "alpha", "mid"] {
+        let out = aibomdb(
+            &db,
+            &["ingest", image.to_str().unwrap(), "--deployment", name],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let out = aibomdb(&db, &["advisories", "load", dla().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let whole = aibomdb(&db, &["match", "--format", "json"]);
+    assert!(whole.status.success(), "{}", stderr(&whole));
+    let text = String::from_utf8(whole.stdout.clone()).unwrap();
+    assert!(text.starts_with("[\n  {\n    \""), "{text}");
+    assert!(text.ends_with("\n  }\n]\n"), "{text}");
+    let mut each = Vec::new();
+    for name in ["alpha", "mid", "zeta"] {
+        let rows = json(&aibomdb(
+            &db,
+            &["match", "--deployment", name, "--format", "json"],
+        ));
+        assert_eq!(rows.as_array().unwrap().len(), 2, "{name}: {rows}");
+        each.extend(rows.as_array().unwrap().iter().cloned());
+    }
+    assert_eq!(json(&whole), serde_json::Value::Array(each));
+    // The gate reads the same rows.
+    assert_eq!(
+        aibomdb(&db, &["match", "--format", "json", "--fail-on", "any"])
+            .status
+            .code(),
+        Some(1)
+    );
+}

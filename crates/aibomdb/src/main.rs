@@ -16,7 +16,7 @@ mod release;
 mod table;
 mod timeline;
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -1281,6 +1281,40 @@ fn match_command(store: &Store, args: MatchArgs) -> Result<ExitCode> {
     if let Some(d) = &args.deployment {
         known_deployment(store, d)?;
     }
+    let is_tripping = |r: &aibomdb_osv::MatchRow| {
+        threshold.is_some_and(|t| {
+            r.status == "affected"
+                && r.is_open()
+                && (r.severity == aibomdb_osv::Level::Unknown || r.severity >= t)
+        })
+    };
+    if args.deployment.is_none() && matches!(args.format, MatchFormat::Json) {
+        // The whole estate as JSON: written one deployment at a time, so
+        // that an estate whose matches do not fit in memory is reported.
+        let mut tripped = false;
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        let mut first = true;
+        aibomdb_osv::each_deployment_matches(store, |rows| -> Result<()> {
+            tripped |= rows.iter().any(is_tripping);
+            for row in &rows {
+                out.write_all(if first { b"[\n" } else { b",\n" })?;
+                first = false;
+                // Each row as `to_string_pretty` prints it inside the array.
+                let text = serde_json::to_string_pretty(row)?;
+                for (i, line) in text.lines().enumerate() {
+                    if i > 0 {
+                        out.write_all(b"\n")?;
+                    }
+                    out.write_all(b"  ")?;
+                    out.write_all(line.as_bytes())?;
+                }
+            }
+            Ok(())
+        })?;
+        out.write_all(if first { b"[]\n" } else { b"\n]\n" })?;
+        out.flush()?;
+        return Ok(gate_exit(tripped, args.fail_on));
+    }
     let rows = aibomdb_osv::deployment_matches(store, args.deployment.as_deref())?;
     match args.format {
         MatchFormat::Sarif => println!(
@@ -1290,21 +1324,19 @@ fn match_command(store: &Store, args: MatchArgs) -> Result<ExitCode> {
         MatchFormat::Json => print_matches(&rows, OutputFormat::Json, None)?,
         MatchFormat::Table => print_matches(&rows, OutputFormat::Table, None)?,
     }
-    let tripped = threshold.is_some_and(|t| {
-        rows.iter().any(|r| {
-            r.status == "affected"
-                && r.is_open()
-                && (r.severity == aibomdb_osv::Level::Unknown || r.severity >= t)
-        })
-    });
+    Ok(gate_exit(rows.iter().any(is_tripping), args.fail_on))
+}
+
+/// `match`'s exit: 1 when an open match is at or above `--fail-on`.
+fn gate_exit(tripped: bool, fail_on: Option<String>) -> ExitCode {
     if tripped {
         eprintln!(
             "gate: matches at or above --fail-on {}",
-            args.fail_on.unwrap_or_default()
+            fail_on.unwrap_or_default()
         );
-        return Ok(ExitCode::from(exit::GATE));
+        return ExitCode::from(exit::GATE);
     }
-    Ok(ExitCode::SUCCESS)
+    ExitCode::SUCCESS
 }
 
 fn print_matches(

@@ -28,7 +28,7 @@ pub use range::{
 pub use record::{Advisory, Affected, Event, Package, Range, Reference, Severity};
 pub use report::{
     AdvisoryCache, ListedDocument, MatchReader, MatchRow, advisory_matches, deployment_matches,
-    matches_of, sarif,
+    each_deployment_matches, matches_of, sarif,
 };
 pub use severity::{Level, best_cvss, cvss3_base_score, cvss4_base_score, severity};
 pub use vex::{VexResolver, VexVerdict};

@@ -54,6 +54,34 @@ impl MatchRow {
     }
 }
 
+/// The matches of every deployment, handed to `each` one deployment at a
+/// time, in name order: concatenated, exactly what [`deployment_matches`]
+/// gives for the whole estate, without holding it all. (At 10,000
+/// deployments of 300 packages with seven advisories each, the estate's
+/// rows alone outgrew 24 GB.) Deployments without current documents are
+/// passed over.
+pub fn each_deployment_matches<E: From<StoreError>>(
+    store: &Store,
+    mut each: impl FnMut(Vec<MatchRow>) -> Result<(), E>,
+) -> Result<(), E> {
+    // One reader for the estate: each package's matches and each
+    // advisory's facts are read once, whichever deployment asks first.
+    let mut reader = MatchReader::new(store);
+    for deployment in store.deployments()? {
+        let mut listed = Vec::new();
+        for id in store.current_documents(&deployment.name)? {
+            if let Some(doc) = store.document(id)?.filter(DocumentRecord::is_current) {
+                let packages = store.document_package_records(doc.id)?;
+                listed.push((doc, packages));
+            }
+        }
+        if !listed.is_empty() {
+            each(reader.matches_of(&listed)?)?;
+        }
+    }
+    Ok(())
+}
+
 /// Every match of the current documents of `deployment` (all deployments when `None`).
 pub fn deployment_matches(
     store: &Store,
