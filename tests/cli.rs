@@ -605,3 +605,30 @@ fn input_limits_are_configurable_and_refuse_cleanly() {
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(v["summary"]["added"].as_u64().unwrap() > 0, "{v}");
 }
+
+/// `aibomdb ingest` brings the heads snapshot up to date only when it
+/// stored a document: a run that fails writes nothing, even where the
+/// snapshot is stale (after a write through the library, as uploads do).
+#[test]
+fn a_failed_ingest_does_not_write_the_heads_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    let c = corpus();
+    ingest(&db, &c.join(UV), "finetune-uv");
+    {
+        let store = aibomdb_store::Store::open(&db).unwrap();
+        let prepared =
+            aibomdb_ingest::prepare(&c.join(CDXPY), &aibomdb_ingest::Limits::default()).unwrap();
+        aibomdb_ingest::commit(&store, prepared, Some("uploaded")).unwrap();
+    }
+    let before = fingerprint(&db);
+    let real = std::fs::read(c.join(CDXPY)).unwrap();
+    let cut = dir.path().join("cut.cdx.json");
+    std::fs::write(&cut, &real[..real.len() / 2]).unwrap();
+    let out = aibomdb(&db, &["ingest", cut.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(fingerprint(&db), before, "a failed ingest wrote");
+    // One that stores a document writes the snapshot too.
+    ingest(&db, &c.join(CDXPY), "another");
+    assert_ne!(fingerprint(&db), before);
+}

@@ -714,6 +714,8 @@ pub fn run(
     let max_documents = group.max_documents.max(1);
     let mut failures = 0;
     let next = std::sync::atomic::AtomicUsize::new(0);
+    // Whether a document went in: only then can the heads have changed.
+    let mut ingested = false;
     std::thread::scope(|scope| {
         // Bounded so parsed documents do not pile up in memory ahead of the
         // writer beyond what one group may hold.
@@ -761,8 +763,13 @@ pub fn run(
         let mut oldest: Option<std::time::Instant> = None;
         let mut flush = |gathered: &mut Vec<Gathered>, failures: &mut usize| {
             for event in write_group(store, std::mem::take(gathered)) {
-                if matches!(event, Event::Failed(_)) {
-                    *failures += 1;
+                match &event {
+                    Event::Failed(_) => *failures += 1,
+                    Event::Committed {
+                        outcome: IngestOutcome::Ingested { .. },
+                        ..
+                    } => ingested = true,
+                    _ => {}
                 }
                 on_event(&event);
             }
@@ -820,8 +827,9 @@ pub fn run(
         flush(&mut gathered, &mut failures);
     });
     // The next open then reads the heads in one go. Only speed is at stake:
-    // without the snapshot, the heads are read from their table.
-    if let Err(e) = store.persist_heads() {
+    // without the snapshot, the heads are read from their table. A run that
+    // stored nothing writes nothing.
+    if ingested && let Err(e) = store.persist_heads() {
         tracing::warn!(error = %e, "heads snapshot not written; the next open reads the heads table");
     }
     failures

@@ -57,6 +57,9 @@ impl Store {
         fold(&txn, VEX_STATEMENTS, &mut h)?;
         fold(&txn, DOCUMENT_BY_SERIAL, &mut h)?;
         fold(&txn, DOCUMENT_HEADS, &mut h)?;
+        // A cache of the heads, but a command that must write nothing must
+        // not write it either.
+        fold(&txn, HEADS_SNAPSHOT, &mut h)?;
         fold(&txn, MODEL_NODES, &mut h)?;
         fold(&txn, APPROVALS, &mut h)?;
         fold(&txn, POLICIES, &mut h)?;
