@@ -10,13 +10,14 @@ mod background;
 mod exit;
 mod gate;
 mod ingest;
+mod matching;
 mod migrate;
 mod notify;
 mod release;
 mod table;
 mod timeline;
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -65,7 +66,7 @@ enum Command {
     #[command(subcommand)]
     Notify(notify::NotifyCommand),
     /// Advisories matching the deployments' packages; a CI gate with --fail-on.
-    Match(MatchArgs),
+    Match(matching::MatchArgs),
     /// Blast-radius queries.
     #[command(subcommand)]
     Query(QueryCommand),
@@ -353,27 +354,6 @@ enum QueryCommand {
 }
 
 #[derive(Args)]
-struct MatchArgs {
-    /// Only this deployment (default: all).
-    #[arg(long)]
-    deployment: Option<String>,
-    /// Exit 1 when a match at or above this severity exists: low, medium, high,
-    /// critical, or any. A match whose severity is unknown trips every level.
-    #[arg(long)]
-    fail_on: Option<String>,
-    #[arg(long, value_enum, default_value_t = MatchFormat::Table)]
-    format: MatchFormat,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum MatchFormat {
-    Table,
-    Json,
-    /// SARIF 2.1.0, for code-scanning dashboards.
-    Sarif,
-}
-
-#[derive(Args)]
 struct ServeArgs {
     /// Address to listen on; port 0 picks a free port (the address is printed).
     #[arg(long, default_value = "127.0.0.1:8080")]
@@ -489,7 +469,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Query(q) => query(&open(&cli.db)?, q),
         Command::Advisories(cmd) => advisories::run(&cli.db, cmd),
         Command::Notify(cmd) => notify::run(&cli.db, cmd),
-        Command::Match(args) => match_command(&open(&cli.db)?, args),
+        Command::Match(args) => matching::run(&open(&cli.db)?, args),
         Command::Gate(args) => gate::run(&open(&cli.db)?, args),
         Command::Policy(cmd) => gate::policy_command(&cli.db, cmd),
         Command::Release(cmd) => release::release_command(&open(&cli.db)?, cmd),
@@ -1131,7 +1111,7 @@ fn query(store: &Store, q: QueryCommand) -> Result<ExitCode> {
                 ))
                 .into());
             };
-            print_matches(&rows, format, Some(&ids))?;
+            matching::print_matches(&rows, format, Some(&ids))?;
         }
         QueryCommand::Deployment { name, format } => {
             let Some(report) = store.deployment_report(&name)? else {
@@ -1266,138 +1246,4 @@ fn print_deployment(report: &aibomdb_store::DeploymentReport) {
             println!("  {}  {}", m.purl, m.reason);
         }
     }
-}
-
-fn match_command(store: &Store, args: MatchArgs) -> Result<ExitCode> {
-    let threshold = match args.fail_on.as_deref() {
-        None => None,
-        Some("any") => Some(aibomdb_osv::Level::None),
-        Some(s) => Some(aibomdb_osv::Level::parse(s).ok_or_else(|| {
-            BadInput(format!(
-                "--fail-on {s:?}: expected low, medium, high, critical or any"
-            ))
-        })?),
-    };
-    if let Some(d) = &args.deployment {
-        known_deployment(store, d)?;
-    }
-    let is_tripping = |r: &aibomdb_osv::MatchRow| {
-        threshold.is_some_and(|t| {
-            r.status == "affected"
-                && r.is_open()
-                && (r.severity == aibomdb_osv::Level::Unknown || r.severity >= t)
-        })
-    };
-    if args.deployment.is_none() && matches!(args.format, MatchFormat::Json) {
-        // The whole estate as JSON: written one deployment at a time, so
-        // that an estate whose matches do not fit in memory is reported.
-        let mut tripped = false;
-        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-        let mut first = true;
-        aibomdb_osv::each_deployment_matches(store, |rows| -> Result<()> {
-            tripped |= rows.iter().any(is_tripping);
-            for row in &rows {
-                out.write_all(if first { b"[\n" } else { b",\n" })?;
-                first = false;
-                // Each row as `to_string_pretty` prints it inside the array.
-                let text = serde_json::to_string_pretty(row)?;
-                for (i, line) in text.lines().enumerate() {
-                    if i > 0 {
-                        out.write_all(b"\n")?;
-                    }
-                    out.write_all(b"  ")?;
-                    out.write_all(line.as_bytes())?;
-                }
-            }
-            Ok(())
-        })?;
-        out.write_all(if first { b"[]\n" } else { b"\n]\n" })?;
-        out.flush()?;
-        return Ok(gate_exit(tripped, args.fail_on));
-    }
-    let rows = aibomdb_osv::deployment_matches(store, args.deployment.as_deref())?;
-    match args.format {
-        MatchFormat::Sarif => println!(
-            "{}",
-            serde_json::to_string_pretty(&aibomdb_osv::sarif(&rows))?
-        ),
-        MatchFormat::Json => print_matches(&rows, OutputFormat::Json, None)?,
-        MatchFormat::Table => print_matches(&rows, OutputFormat::Table, None)?,
-    }
-    Ok(gate_exit(rows.iter().any(is_tripping), args.fail_on))
-}
-
-/// `match`'s exit: 1 when an open match is at or above `--fail-on`.
-fn gate_exit(tripped: bool, fail_on: Option<String>) -> ExitCode {
-    if tripped {
-        eprintln!(
-            "gate: matches at or above --fail-on {}",
-            fail_on.unwrap_or_default()
-        );
-        return ExitCode::from(exit::GATE);
-    }
-    ExitCode::SUCCESS
-}
-
-fn print_matches(
-    rows: &[aibomdb_osv::MatchRow],
-    format: OutputFormat,
-    ids: Option<&[String]>,
-) -> Result<()> {
-    match format {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(rows)?),
-        OutputFormat::Table => {
-            if let Some(ids) = ids {
-                println!("advisory {}", ids.join(", "));
-            }
-            let mut t = Table::new(&[
-                "deployment",
-                "package",
-                "advisory",
-                "aliases",
-                "severity",
-                "fixed",
-                "status",
-                "vex",
-                "kev",
-            ]);
-            for r in rows {
-                t.row(vec![
-                    r.deployment.clone(),
-                    r.package.clone()
-                        + &r.via_source_of
-                            .as_ref()
-                            .map(|_| format!(" (via source package {})", r.matched_name))
-                            .unwrap_or_default(),
-                    r.advisory.clone(),
-                    r.aliases.join(" "),
-                    match r.score {
-                        Some(s) => format!("{:?} {s}", r.severity).to_lowercase(),
-                        None => format!("{:?}", r.severity).to_lowercase(),
-                    },
-                    r.fixed.join(" "),
-                    r.status.clone(),
-                    r.vex
-                        .as_ref()
-                        .map(|v| match &v.justification {
-                            Some(j) => format!("{} ({j})", v.state),
-                            None => v.state.clone(),
-                        })
-                        .unwrap_or_default(),
-                    r.kev
-                        .as_ref()
-                        .map(|k| format!("exploited ({} since {})", k.cve, k.date_added))
-                        .unwrap_or_default(),
-                ]);
-            }
-            print!("{t}");
-            let open = rows.iter().filter(|r| r.is_open()).count();
-            println!(
-                "{} matches, {open} open, {} suppressed by VEX",
-                rows.len(),
-                rows.len() - open
-            );
-        }
-    }
-    Ok(())
 }

@@ -68,32 +68,13 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     let script = format!(
         "import sys,time\nfrom xml.etree import ElementTree as ET\nfrom cyclonedx.model.bom import Bom\nb=open(sys.argv[1],'rb').read()\nts=[]\nn=0\nfor _ in range({runs}):\n    t=time.perf_counter()\n    bom=Bom.from_xml(ET.fromstring(b))\n    ts.append(time.perf_counter()-t)\n    n=len(bom.components)\nts.sort()\nprint(ts[len(ts)//2], ts[0], n)"
     );
-    let out = Command::new(&python)
-        .arg("-c")
-        .arg(script)
-        .arg(&xml)
-        .output()?;
-    if !out.status.success() {
-        bail!("baseline failed: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut parts = text.split_whitespace();
-    let mut next = || {
-        parts
-            .next()
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(f64::NAN)
-    };
-    let (base, best, components) = (next(), next(), next());
+    let [base, best, components] = crate::python_figures(&script, &xml)?;
     println!(
         "baseline  cyclonedx-python-lib Bom.from_xml (ElementTree), {components} components: median {:.2} ms, best {:.2} ms  →  {:.1} MB/s (median)",
         base * 1e3,
         best * 1e3,
         mb / base
     );
-    println!(
-        "ratio     aibomdb is {:.1}× the baseline's speed (median vs median)",
-        base / median
-    );
+    crate::print_ratio(base, median);
     Ok(())
 }

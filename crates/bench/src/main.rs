@@ -232,10 +232,26 @@ fn lockfile(args: &[String]) -> Result<()> {
     let script = format!(
         "import json,sys,time,tomllib\nb=open(sys.argv[1],'rb').read()\nts=[]\nfor _ in range({runs}):\n    t=time.perf_counter()\n    (json.loads(b) if b.lstrip()[:1]==b'{{' else tomllib.loads(b.decode()))\n    ts.append(time.perf_counter()-t)\nts.sort()\nprint(ts[len(ts)//2], ts[0])"
     );
+    let figures = python_figures(&script, &file)?;
+    let (base, best) = (figures[0], figures[1]);
+    println!(
+        "baseline  Python tomllib/json parse only: median {:.3} ms, best {:.3} ms  →  {:.0} MB/s",
+        base * 1e3,
+        best * 1e3,
+        mb / base
+    );
+    print_ratio(base, median);
+    Ok(())
+}
+
+/// Runs a Python baseline (`$PYTHON`, else `python3`) on `file`: the
+/// numbers it prints, NaN past the last (so indexing the expected ones is
+/// safe).
+pub(crate) fn python_figures(script: &str, file: &Path) -> Result<[f64; 3]> {
     let out = Command::new(std::env::var("PYTHON").unwrap_or_else(|_| "python3".into()))
         .arg("-c")
         .arg(script)
-        .arg(&file)
+        .arg(file)
         .output()?;
     if !out.status.success() {
         bail!("baseline failed: {}", String::from_utf8_lossy(&out.stderr));
@@ -244,21 +260,16 @@ fn lockfile(args: &[String]) -> Result<()> {
     let mut parts = text
         .split_whitespace()
         .map(|v| v.parse::<f64>().unwrap_or(f64::NAN));
-    let (base, best) = (
-        parts.next().unwrap_or(f64::NAN),
-        parts.next().unwrap_or(f64::NAN),
-    );
-    println!(
-        "baseline  Python tomllib/json parse only: median {:.3} ms, best {:.3} ms  →  {:.0} MB/s",
-        base * 1e3,
-        best * 1e3,
-        mb / base
-    );
+    Ok(std::array::from_fn(|_| parts.next().unwrap_or(f64::NAN)))
+}
+
+/// The last line of a parse benchmark: how many times the baseline's time
+/// ours is.
+pub(crate) fn print_ratio(baseline_median: f64, median: f64) {
     println!(
         "ratio     aibomdb is {:.1}× the baseline's speed (median vs median)",
-        base / median
+        baseline_median / median
     );
-    Ok(())
 }
 
 /// OSV: load the PyPA snapshot into a fresh store, build a synthetic estate of

@@ -8,7 +8,7 @@ use std::time::Instant;
 use aibomdb_store::Store;
 use anyhow::{Context, Result, bail};
 
-use crate::scale::{Shapes, most_shared_requests, percentile, time_n};
+use crate::scale::{Shapes, percentile, time_n};
 
 pub(crate) fn run(args: &[String]) -> Result<()> {
     let mut db = None;
@@ -47,20 +47,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         }
     }
 
-    let name_target = aibomdb_query::Target::Name {
-        ecosystem: None,
-        name: "transformers".into(),
-        range: Some(aibomdb_query::parse_range("<4.38")?),
-    };
-    let first = aibomdb_query::deployments_using_page(&store, &name_target, false, 0, 50)?;
-    let Some(hit) = first.hits.first() else {
-        bail!("no deployment uses transformers < 4.38");
-    };
-    let shapes = Shapes {
-        path_deployment: hit.deployment.clone(),
-        path_package: hit.package.clone(),
-        purl: most_shared_requests(&store)?,
-    };
+    let shapes = Shapes::of(&store)?;
     for shape in shapes.all() {
         if !wanted(shape) {
             continue;

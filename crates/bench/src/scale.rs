@@ -18,7 +18,6 @@
 //! Figures are printed side by side with ratios, and written as JSON with
 //! `--json FILE` for the scaling plot (`benches/plot_scale.py`).
 
-use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -31,6 +30,9 @@ use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
 use crate::estate::{self, EstateSpec, Rng};
+
+mod shapes;
+pub(crate) use shapes::Shapes;
 
 /// "who is affected by CVE-2023-32681?" (requests < 2.31.0 leaks
 /// Proxy-Authorization): a PyPA record with many versions in the pool.
@@ -258,22 +260,12 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     // 4. The query shapes in process (query layer and GraphQL), then cold
     // open → first answer and HTTP against `aibomdb serve` in its own process.
     let store = Arc::new(Store::open(&db)?);
-    let name_target = aibomdb_query::Target::Name {
-        ecosystem: None,
-        name: "transformers".into(),
-        range: Some(aibomdb_query::parse_range("<4.38")?),
-    };
-    let first = aibomdb_query::deployments_using_page(&store, &name_target, false, 0, 50)?;
-    let Some(hit) = first.hits.first() else {
-        bail!("no deployment uses transformers < 4.38");
-    };
-    let (path_deployment, path_package) = (hit.deployment.clone(), hit.package.clone());
-    let purl = most_shared_requests(&store)?;
-    let shapes = Shapes {
-        path_deployment: path_deployment.clone(),
-        path_package: path_package.clone(),
-        purl: purl.clone(),
-    };
+    let shapes = Shapes::of(&store)?;
+    let Shapes {
+        path_deployment,
+        path_package,
+        purl,
+    } = &shapes;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -357,9 +349,9 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
             .args(["--pypa".as_ref(), pypa.as_os_str()])
             .args(["--runs", &args.requests.min(200).to_string()])
             .args(["--advisory", ADVISORY])
-            .args(["--deployment", &path_deployment])
-            .args(["--package", &path_package])
-            .args(["--purl", &purl])
+            .args(["--deployment", path_deployment])
+            .args(["--package", path_package])
+            .args(["--purl", purl])
             .stderr(std::process::Stdio::inherit())
             .output()?;
         if !out.status.success() {
@@ -397,91 +389,6 @@ impl Figures {
     fn get(&self, name: &str) -> Option<f64> {
         self.0.get(name).and_then(Value::as_f64)
     }
-}
-
-/// The four query shapes, with what each is asked about.
-pub(crate) struct Shapes {
-    pub(crate) path_deployment: String,
-    pub(crate) path_package: String,
-    pub(crate) purl: String,
-}
-
-impl Shapes {
-    pub(crate) fn all(&self) -> [&'static str; 4] {
-        ["name-range", "advisory", "path", "purl"]
-    }
-
-    fn graphql(&self, shape: &str) -> String {
-        match shape {
-            "name-range" => r#"{deploymentsUsing(name:"transformers",versionRange:"<4.38"){totalCount edges{node{deployment package path{id}}}}}"#.into(),
-            "advisory" => format!(r#"{{affected(advisory:"{ADVISORY}"){{deployments advisories}}}}"#),
-            "path" => format!(
-                r#"{{deploymentsUsing(purl:"{}",deployment:"{}"){{totalCount edges{{node{{deployment package path{{kind id via}}}}}}}}}}"#,
-                self.path_package, self.path_deployment
-            ),
-            _ => format!(
-                r#"{{deploymentsUsing(purl:"{}"){{totalCount edges{{node{{deployment path{{id}}}}}}}}}}"#,
-                self.purl
-            ),
-        }
-    }
-
-    /// The same question from the query layer (the Rust API a service
-    /// embeds); returns the number of deployments in the answer.
-    pub(crate) fn ask_layer(&self, store: &Store, shape: &str) -> Result<usize> {
-        Ok(match shape {
-            "name-range" => {
-                let target = aibomdb_query::Target::Name {
-                    ecosystem: None,
-                    name: "transformers".into(),
-                    range: Some(aibomdb_query::parse_range("<4.38")?),
-                };
-                aibomdb_query::deployments_using_page(store, &target, false, 0, 50)?.total
-            }
-            "advisory" => {
-                let (_, rows) = aibomdb_query::affected(store, ADVISORY)?
-                    .with_context(|| format!("{ADVISORY} not loaded"))?;
-                rows.iter()
-                    .map(|r| r.deployment.as_str())
-                    .collect::<BTreeSet<_>>()
-                    .len()
-            }
-            "path" => {
-                let target =
-                    aibomdb_query::Target::Purl(aibomdb_query::parse_purl(&self.path_package)?);
-                let a = aibomdb_query::paths_in_deployment(
-                    store,
-                    &self.path_deployment,
-                    &target,
-                    false,
-                )?;
-                if a.hits.first().is_none_or(|h| h.path.len() < 4) {
-                    bail!("no path in {}", self.path_deployment);
-                }
-                a.total
-            }
-            _ => {
-                let target = aibomdb_query::Target::Purl(aibomdb_query::parse_purl(&self.purl)?);
-                aibomdb_query::deployments_using_page(store, &target, false, 0, 50)?.total
-            }
-        })
-    }
-}
-
-/// The requests version held by the most deployments: the exact-purl shape
-/// asks about it.
-pub(crate) fn most_shared_requests(store: &Store) -> Result<String> {
-    let mut best = (0usize, String::new());
-    for p in store.package_records_named("requests", Some("pypi"))? {
-        let n = store.package_document_ids(p.id)?.len();
-        if n > best.0 {
-            best = (n, p.key);
-        }
-    }
-    if best.0 == 0 {
-        bail!("no requests package in the estate");
-    }
-    Ok(best.1)
 }
 
 /// The `aibomdb` binary built beside this one (`cargo build --release -p

@@ -317,16 +317,26 @@ impl<'a> MatchReader<'a> {
         &mut self,
         listed: &[(DocumentRecord, Vec<PackageRecord>)],
     ) -> Result<Vec<MatchRow>, StoreError> {
-        self.matches_among(listed, None)
+        let refs: Vec<(DocumentRef, Vec<&PackageRecord>)> = listed
+            .iter()
+            .map(|(doc, packages)| {
+                let doc = DocumentRef {
+                    id: doc.id,
+                    deployment: doc.deployment.clone(),
+                    source_path: doc.source_path.clone(),
+                };
+                (doc, packages.iter().collect())
+            })
+            .collect();
+        self.matches_among(&refs, None)
     }
 
-    /// As [`MatchReader::matches_of`], keeping only the matches of the
-    /// advisories named in `only` (ids, not aliases) when given. A listed
-    /// document is a [`DocumentRecord`] or, read from the heads alone, a
-    /// [`DocumentRef`].
-    pub fn matches_among<D: ListedDocument, P: std::borrow::Borrow<PackageRecord>>(
+    /// As [`MatchReader::matches_of`], for documents as the heads name them,
+    /// keeping only the matches of the advisories named in `only` (ids, not
+    /// aliases) when given.
+    pub fn matches_among(
         &mut self,
-        listed: &[(D, Vec<P>)],
+        listed: &[(DocumentRef, Vec<&PackageRecord>)],
         only: Option<&[String]>,
     ) -> Result<Vec<MatchRow>, StoreError> {
         // The VEX resolver reads the documents it needs (those of the
@@ -335,7 +345,7 @@ impl<'a> MatchReader<'a> {
         // Each package's matches read once, however many documents list it.
         let mut unread: Vec<PackageId> = listed
             .iter()
-            .flat_map(|(_, packages)| packages.iter().map(|p| p.borrow().id))
+            .flat_map(|(_, packages)| packages.iter().map(|p| p.id))
             .filter(|id| !self.matches.contains_key(id))
             .collect();
         unread.sort_unstable();
@@ -350,8 +360,7 @@ impl<'a> MatchReader<'a> {
         let mut rows: Vec<MatchRow> = Vec::new();
         let mut index: HashMap<(&str, PackageId, &str), usize> = HashMap::new();
         for (doc, packages) in listed {
-            for package in packages {
-                let package = package.borrow();
+            for &package in packages {
                 let Some(all) = self.matches.get(&package.id) else {
                     continue;
                 };
@@ -359,10 +368,10 @@ impl<'a> MatchReader<'a> {
                     if only.is_some_and(|ids| !ids.contains(&m.advisory)) {
                         continue;
                     }
-                    let key = (doc.deployment(), package.id, m.advisory.as_str());
+                    let key = (doc.deployment.as_str(), package.id, m.advisory.as_str());
                     if let Some(row) = index.get(&key).map(|&i| &mut rows[i]) {
-                        row.documents.push(doc.id());
-                        row.document_paths.push(doc.source_path().to_string());
+                        row.documents.push(doc.id);
+                        row.document_paths.push(doc.source_path.clone());
                         continue;
                     }
                     let facts = self.facts(&m.advisory)?;
@@ -381,10 +390,12 @@ impl<'a> MatchReader<'a> {
                         };
                     let own_id = [m.advisory.clone()];
                     let identifiers = facts.as_deref().map_or(&own_id[..], |f| &f.identifiers);
-                    let verdict = self.vex.verdict(doc.deployment(), package, identifiers)?;
+                    let verdict =
+                        self.vex
+                            .verdict(doc.deployment.as_str(), package, identifiers)?;
                     index.insert(key, rows.len());
                     rows.push(MatchRow {
-                        deployment: doc.deployment().to_string(),
+                        deployment: doc.deployment.as_str().to_string(),
                         package: package.key.clone(),
                         version: package.version.clone(),
                         advisory: m.advisory.clone(),
@@ -400,8 +411,8 @@ impl<'a> MatchReader<'a> {
                         detail: m.detail.clone(),
                         via_source_of: m.via_source_of.clone(),
                         matched_name: m.name.clone(),
-                        documents: vec![doc.id()],
-                        document_paths: vec![doc.source_path().to_string()],
+                        documents: vec![doc.id],
+                        document_paths: vec![doc.source_path.clone()],
                         vex: verdict,
                     });
                 }
@@ -411,37 +422,6 @@ impl<'a> MatchReader<'a> {
             (&a.deployment, &a.package, &a.advisory).cmp(&(&b.deployment, &b.package, &b.advisory))
         });
         Ok(rows)
-    }
-}
-
-/// What [`MatchReader::matches_among`] reads of a listed document.
-pub trait ListedDocument {
-    fn id(&self) -> DocumentId;
-    fn deployment(&self) -> &str;
-    fn source_path(&self) -> &str;
-}
-
-impl ListedDocument for DocumentRecord {
-    fn id(&self) -> DocumentId {
-        self.id
-    }
-    fn deployment(&self) -> &str {
-        &self.deployment
-    }
-    fn source_path(&self) -> &str {
-        &self.source_path
-    }
-}
-
-impl ListedDocument for DocumentRef {
-    fn id(&self) -> DocumentId {
-        self.id
-    }
-    fn deployment(&self) -> &str {
-        &self.deployment
-    }
-    fn source_path(&self) -> &str {
-        &self.source_path
     }
 }
 

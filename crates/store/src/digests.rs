@@ -102,35 +102,10 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use aibomdb_graph::{Artifact, DocumentFacts, DocumentFormat, ModelInfo, PackageFact, key_for};
+    use aibomdb_graph::{Artifact, ModelInfo};
 
-    use crate::{NewDocument, Store};
-
-    fn fact(purl: &str) -> PackageFact {
-        let (key, synthesized, qualifiers) = key_for(Some(purl), "", None);
-        PackageFact {
-            key,
-            purl: Some(purl.into()),
-            purl_synthesized: synthesized,
-            qualifiers,
-            ..Default::default()
-        }
-    }
-
-    fn doc(deployment: &str, n: u8, packages: Vec<PackageFact>) -> NewDocument {
-        let mut facts = DocumentFacts::new(DocumentFormat::CycloneDx, "1.6");
-        facts.packages = packages;
-        NewDocument {
-            deployment: deployment.into(),
-            source_path: format!("{n}.json"),
-            sha256: [n; 32],
-            size: 1,
-            facts,
-            lookup_names: Vec::new(),
-            matches: Vec::new(),
-            rows: None,
-        }
-    }
+    use crate::Store;
+    use crate::test_docs::{doc, fact};
 
     #[test]
     fn model_files_and_images_are_found_by_digest() {

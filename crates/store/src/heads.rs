@@ -213,37 +213,41 @@ impl Store {
 
 /// Whether the stored snapshot agrees with the store (without decoding it).
 fn snapshot_is_current(txn: &redb::ReadTransaction) -> Result<bool> {
-    let Some(table) = read_table(txn, HEADS_SNAPSHOT)? else {
-        return Ok(false);
-    };
-    let Some(value) = table.get(0)? else {
-        return Ok(false);
-    };
-    Ok(Snapshot::stamp_of(value.value()) == Some(txn.stamp()?))
+    Ok(with_current_snapshot(txn, |_| ())?.is_some())
 }
 
 /// The snapshot, when there is one that agrees with the store.
 fn current_snapshot(txn: &redb::ReadTransaction) -> Result<Option<Snapshot>> {
+    // Only a copy of `document_heads`: one that does not read is passed
+    // over for the table, and said.
+    Ok(
+        with_current_snapshot(txn, Snapshot::decode)?.and_then(|decoded| match decoded {
+            Ok(snapshot) => Some(snapshot),
+            Err(e) => {
+                tracing::warn!(error = %e, "heads snapshot unreadable; reading document_heads");
+                None
+            }
+        }),
+    )
+}
+
+/// `f` of the stored snapshot's bytes, when its stamp (which leads the
+/// encoding, so a stale snapshot is not decoded) agrees with the store.
+fn with_current_snapshot<T>(
+    txn: &redb::ReadTransaction,
+    f: impl FnOnce(&[u8]) -> T,
+) -> Result<Option<T>> {
     let Some(table) = read_table(txn, HEADS_SNAPSHOT)? else {
         return Ok(None);
     };
     let Some(value) = table.get(0)? else {
         return Ok(None);
     };
-    // The stamp leads the encoding: a stale snapshot is not decoded.
     let bytes = value.value();
     if Snapshot::stamp_of(bytes) != Some(txn.stamp()?) {
         return Ok(None);
     }
-    // Only a copy of `document_heads`: one that does not read is passed
-    // over for the table, and said.
-    match Snapshot::decode(bytes) {
-        Ok(snapshot) => Ok(Some(snapshot)),
-        Err(e) => {
-            tracing::warn!(error = %e, "heads snapshot unreadable; reading document_heads");
-            Ok(None)
-        }
-    }
+    Ok(Some(f(bytes)))
 }
 
 /// Every head, in rank order: by deployment name, then document id.
@@ -262,29 +266,11 @@ fn ranked_heads(
 
 #[cfg(test)]
 mod tests {
-    use aibomdb_graph::{DocumentFacts, DocumentFormat, PackageFact, key_for};
-
     use super::*;
     use crate::NewDocument;
 
     fn doc(deployment: &str, n: u8) -> NewDocument {
-        let (key, _, qualifiers) = key_for(Some("pkg:pypi/x@1"), "", None);
-        let mut facts = DocumentFacts::new(DocumentFormat::CycloneDx, "1.6");
-        facts.packages = vec![PackageFact {
-            key,
-            qualifiers,
-            ..Default::default()
-        }];
-        NewDocument {
-            deployment: deployment.into(),
-            source_path: format!("/estate/ü{n}.json"),
-            sha256: [n; 32],
-            size: 1,
-            facts,
-            lookup_names: Vec::new(),
-            matches: Vec::new(),
-            rows: None,
-        }
+        crate::test_docs::doc(deployment, n, vec![crate::test_docs::fact("pkg:pypi/x@1")])
     }
 
     /// The heads as the table gives them, ranked.

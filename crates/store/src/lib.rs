@@ -45,6 +45,8 @@ mod releases;
 mod report;
 mod slots;
 mod tables;
+#[cfg(test)]
+mod test_docs;
 mod vex;
 mod write;
 

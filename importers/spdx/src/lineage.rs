@@ -60,11 +60,7 @@ pub(crate) fn folds(doc: &Document) -> Vec<Fold> {
         .collect();
     let mut lineage: Vec<(usize, &str, usize)> = Vec::new();
     for r in &doc.relationships {
-        let (Some(a), Some(ty), Some(b)) = (
-            r.spdx_element_id.as_deref(),
-            r.relationship_type.as_deref(),
-            r.related_spdx_element.as_deref(),
-        ) else {
+        let Some((a, ty, b)) = r.parts() else {
             continue;
         };
         let (ia, ib) = (index.get(a).copied(), index.get(b).copied());

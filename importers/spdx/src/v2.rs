@@ -79,6 +79,17 @@ pub(crate) mod wire {
         pub(crate) relationship_type: Option<String>,
         pub(crate) related_spdx_element: Option<String>,
     }
+
+    impl Relationship {
+        /// (element, type, related element), when all three are given.
+        pub(crate) fn parts(&self) -> Option<(&str, &str, &str)> {
+            Some((
+                self.spdx_element_id.as_deref()?,
+                self.relationship_type.as_deref()?,
+                self.related_spdx_element.as_deref()?,
+            ))
+        }
+    }
 }
 
 use wire as v2;
@@ -248,11 +259,7 @@ pub(crate) fn map(doc: v2::Document) -> Result<DocumentFacts, ImportError> {
         .filter_map(|id| by_id.get(id.as_str()).copied())
         .collect();
     for r in &doc.relationships {
-        let (Some(a), Some(ty), Some(b)) = (
-            r.spdx_element_id.as_deref(),
-            r.relationship_type.as_deref(),
-            r.related_spdx_element.as_deref(),
-        ) else {
+        let Some((a, ty, b)) = r.parts() else {
             continue;
         };
         if ty == "DESCRIBES" && a == "SPDXRef-DOCUMENT" {

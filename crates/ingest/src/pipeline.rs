@@ -1,0 +1,275 @@
+//! The bulk ingest pipeline: parser threads prepare documents, one writer
+//! commits them in input order, several to a durable transaction.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::mpsc;
+
+use aibomdb_store::{IngestOutcome, NewDocument, Store, StoreError};
+
+use crate::{Format, IngestError, Input, Limits, new_document, prepare, prepare_model_dir};
+
+/// How many parsed documents the writer may gather into one durable
+/// transaction. A commit costs two fsyncs plus every B-tree page it touched,
+/// and documents of one estate share most of those pages, so committing them
+/// together is several times faster than one by one; the bounds keep the
+/// memory held and the time before a document is reported durable small.
+#[derive(Debug, Clone)]
+pub struct GroupCommit {
+    /// At most this many documents per transaction (1: each alone).
+    pub max_documents: usize,
+    /// Commit once the gathered documents' files add up to this many bytes.
+    pub max_bytes: u64,
+    /// Commit when the oldest gathered document has waited this long.
+    pub max_wait: std::time::Duration,
+}
+
+impl Default for GroupCommit {
+    fn default() -> Self {
+        GroupCommit {
+            max_documents: 128,
+            max_bytes: 64 * 1024 * 1024,
+            max_wait: std::time::Duration::from_millis(250),
+        }
+    }
+}
+
+impl GroupCommit {
+    /// Every document in its own transaction.
+    pub fn one_by_one() -> Self {
+        GroupCommit {
+            max_documents: 1,
+            ..Default::default()
+        }
+    }
+}
+
+/// What happened to one input.
+#[derive(Debug)]
+pub enum Event {
+    Committed {
+        path: PathBuf,
+        format: Format,
+        outcome: IngestOutcome,
+        /// What deserves a line of its own (an attestation's signature and
+        /// subjects).
+        notes: Vec<String>,
+    },
+    /// A file found in a directory that is not a document this tool reads.
+    Skipped(IngestError),
+    Failed(IngestError),
+}
+
+/// A parsed and matched document, as a parser thread hands it to the writer.
+struct Parsed {
+    path: PathBuf,
+    format: Format,
+    size: u64,
+    doc: NewDocument,
+    notes: Vec<String>,
+}
+
+/// One input's result, held by the writer until its transaction commits.
+enum Gathered {
+    Ready {
+        path: PathBuf,
+        format: Format,
+        doc: Box<NewDocument>,
+        notes: Vec<String>,
+    },
+    Done(Event),
+}
+
+/// Parses `inputs` on `threads` workers and commits them in input order,
+/// gathering ready documents into transactions as `group` allows. `on_event`
+/// sees every input once, in input order, after its transaction is durable.
+/// Returns the number of failures.
+pub fn run(
+    store: &Store,
+    inputs: &[Input],
+    deployment: Option<&str>,
+    limits: &Limits,
+    group: &GroupCommit,
+    threads: usize,
+    mut on_event: impl FnMut(&Event),
+) -> usize {
+    let threads = threads.clamp(1, inputs.len().max(1));
+    let max_documents = group.max_documents.max(1);
+    let mut failures = 0;
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    // Whether a document went in: only then can the heads have changed.
+    let mut ingested = false;
+    std::thread::scope(|scope| {
+        // Bounded so parsed documents do not pile up in memory ahead of the
+        // writer beyond what one group may hold.
+        let (tx, rx) = mpsc::sync_channel::<(usize, Result<Parsed, IngestError>)>(
+            (threads * 2).max(max_documents.min(64)),
+        );
+        for _ in 0..threads {
+            let tx = tx.clone();
+            let next = &next;
+            scope.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(input) = inputs.get(i) else { break };
+                    let prepared = if input.model_dir {
+                        prepare_model_dir(&input.path, &Default::default(), &Default::default())
+                    } else {
+                        prepare(&input.path, limits)
+                    };
+                    // Matching reads only advisories, so it runs here, off
+                    // the single writer thread.
+                    let parsed = prepared.and_then(|p| {
+                        let (path, format, size) = (p.path.clone(), p.format, p.size);
+                        new_document(store, p, deployment).map(|(mut doc, notes)| {
+                            doc.encode_rows();
+                            Parsed {
+                                path,
+                                format,
+                                size,
+                                doc,
+                                notes,
+                            }
+                        })
+                    });
+                    if tx.send((i, parsed)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut pending = BTreeMap::new();
+        let mut want = 0;
+        let mut gathered: Vec<Gathered> = Vec::new();
+        let (mut documents, mut bytes) = (0usize, 0u64);
+        let mut oldest: Option<std::time::Instant> = None;
+        let mut flush = |gathered: &mut Vec<Gathered>, failures: &mut usize| {
+            for event in write_group(store, std::mem::take(gathered)) {
+                match &event {
+                    Event::Failed(_) => *failures += 1,
+                    Event::Committed {
+                        outcome: IngestOutcome::Ingested { .. },
+                        ..
+                    } => ingested = true,
+                    _ => {}
+                }
+                on_event(&event);
+            }
+        };
+        loop {
+            let received = match oldest {
+                None => rx.recv().ok(),
+                Some(since) => {
+                    let left = group.max_wait.saturating_sub(since.elapsed());
+                    match rx.recv_timeout(left) {
+                        Ok(x) => Some(x),
+                        Err(mpsc::RecvTimeoutError::Timeout) => {
+                            flush(&mut gathered, &mut failures);
+                            (documents, bytes, oldest) = (0, 0, None);
+                            continue;
+                        }
+                        Err(mpsc::RecvTimeoutError::Disconnected) => None,
+                    }
+                }
+            };
+            let Some((i, result)) = received else { break };
+            pending.insert(i, result);
+            while let Some(result) = pending.remove(&want) {
+                let entry = match result {
+                    Ok(Parsed {
+                        path,
+                        format,
+                        size,
+                        doc,
+                        notes,
+                    }) => {
+                        documents += 1;
+                        bytes += size;
+                        Gathered::Ready {
+                            path,
+                            format,
+                            doc: Box::new(doc),
+                            notes,
+                        }
+                    }
+                    Err(e) if e.is_unrecognised() && inputs[want].from_walk => {
+                        Gathered::Done(Event::Skipped(e))
+                    }
+                    Err(e) => Gathered::Done(Event::Failed(e)),
+                };
+                gathered.push(entry);
+                oldest.get_or_insert_with(std::time::Instant::now);
+                want += 1;
+                if documents >= max_documents || bytes >= group.max_bytes {
+                    flush(&mut gathered, &mut failures);
+                    (documents, bytes, oldest) = (0, 0, None);
+                }
+            }
+        }
+        flush(&mut gathered, &mut failures);
+    });
+    // The next open then reads the heads in one go. Only speed is at stake:
+    // without the snapshot, the heads are read from their table. A run that
+    // stored nothing writes nothing.
+    if ingested && let Err(e) = store.persist_heads() {
+        tracing::warn!(error = %e, "heads snapshot not written; the next open reads the heads table");
+    }
+    failures
+}
+
+/// Commits the gathered documents in one transaction and returns every
+/// entry's event in order. When the group's transaction fails, each document
+/// is retried alone, so one bad write costs only its own document.
+fn write_group(store: &Store, gathered: Vec<Gathered>) -> Vec<Event> {
+    let mut docs = Vec::new();
+    let mut shape = Vec::with_capacity(gathered.len());
+    for entry in gathered {
+        match entry {
+            Gathered::Ready {
+                path,
+                format,
+                doc,
+                notes,
+            } => {
+                docs.push(*doc);
+                shape.push(Ok((path, format, notes)));
+            }
+            Gathered::Done(event) => shape.push(Err(event)),
+        }
+    }
+    let outcomes: Vec<Result<IngestOutcome, StoreError>> = match store.ingest_batch(&docs) {
+        Ok(outcomes) => {
+            if !docs.is_empty() {
+                tracing::debug!(documents = docs.len(), "group committed");
+            }
+            outcomes.into_iter().map(Ok).collect()
+        }
+        Err(e) if docs.len() <= 1 => vec![Err(e)],
+        Err(e) => {
+            tracing::debug!(documents = docs.len(), error = %e, "group failed; retrying one by one");
+            docs.iter().map(|doc| store.ingest(doc.clone())).collect()
+        }
+    };
+    // Freeing a group's facts (hundreds of thousands of small allocations)
+    // is the writer's time too; another thread can do it.
+    if docs.len() > 1 {
+        std::thread::spawn(move || drop(docs));
+    }
+    let mut outcomes = outcomes.into_iter();
+    shape
+        .into_iter()
+        .map(|entry| match entry {
+            Ok((path, format, notes)) => match outcomes.next().expect("one outcome per document") {
+                Ok(outcome) => Event::Committed {
+                    path,
+                    format,
+                    outcome,
+                    notes,
+                },
+                Err(e) => Event::Failed(IngestError::new(&path, e)),
+            },
+            Err(event) => event,
+        })
+        .collect()
+}
