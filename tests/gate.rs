@@ -748,6 +748,88 @@ deny_if = 'advisory.open && size(advisory.fixed) == 0'
 /// which relates CVE-2023-4863 (libwebp), in a trimmed real KEV catalog
 /// (tests/fixtures/kev/make.sh). The record has no severity, so a policy that
 /// lets unknown severities through passes it, until `kev = "deny"`.
+/// The gate answers a package rule once per distinct combination of what the
+/// expression reads: two deployments listing the same packages from the same
+/// SBOM bytes under different file names share every `pkg` value, and only
+/// the document's path tells their answers apart. Both are evaluated in one
+/// run (one worker), so a key that left the document out would hand the
+/// first deployment's answers to the second.
+#[test]
+fn custom_package_answers_are_kept_per_what_the_expression_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = python_image_store(dir.path());
+    let copy = dir.path().join("python-copy.cdx.json");
+    std::fs::copy(python_image(), &copy).unwrap();
+    run_ok(
+        &db,
+        &[
+            "ingest",
+            copy.to_str().unwrap(),
+            "--deployment",
+            "python-copy",
+        ],
+    );
+    let p = policy(
+        dir.path(),
+        "by-path.toml",
+        r#"version = 1
+[[custom]]
+name = "mercurial-in-the-copy"
+for = "package"
+deny_if = 'pkg.name == "mercurial" && document.path.endsWith("python-copy.cdx.json")'
+"#,
+    );
+    let out = aibomdb(
+        &db,
+        &[
+            "gate",
+            "--policy",
+            p.to_str().unwrap(),
+            "--all",
+            "--at",
+            "2026-12-01",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let by_name = |name: &str| -> Vec<String> {
+        let d = report["deployments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["deployment"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {report}"));
+        subjects(&d["rules"][0])
+    };
+    assert!(by_name("python").is_empty());
+    assert_eq!(
+        by_name("python-copy"),
+        [
+            "pkg:pypi/mercurial@5.6.1",
+            "pkg:deb/debian/mercurial@5.6.1-4"
+        ]
+    );
+    // Every package of both was evaluated, whatever was answered from memory.
+    let evaluated = |i: usize| {
+        let summary = report["deployments"][i]["rules"][0]["summary"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        summary
+            .split("): ")
+            .nth(1)
+            .unwrap()
+            .split(',')
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(evaluated(0), "432 packages evaluated");
+    assert_eq!(evaluated(1), evaluated(0));
+}
+
 #[test]
 fn kev_marks_exploited_matches_and_the_gate_denies_them() {
     let (dir, db) = pillow_matched_by_pysec_2023_175();

@@ -127,9 +127,9 @@ fn verdict(report: GateReport) -> Option<GateVerdict> {
                     .into_iter()
                     .map(|v| GateViolation {
                         level: lower(v.level),
-                        subject: v.subject,
-                        message: v.message,
-                        document: v.document,
+                        subject: v.subject.to_string(),
+                        message: v.message.to_string(),
+                        document: v.document.as_deref().map(str::to_string),
                         path: v
                             .path
                             .into_iter()

@@ -21,6 +21,8 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     };
     let mut models_share = 0.2;
     let mut runs = 3;
+    let mut reuse: Option<std::path::PathBuf> = None;
+    let mut only: Option<String> = None;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let mut value = || it.next().with_context(|| format!("{arg} needs a value"));
@@ -29,13 +31,27 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
             "--packages" => spec.packages = value()?.parse()?,
             "--models-share" => models_share = value()?.parse()?,
             "--runs" => runs = value()?.parse()?,
+            // A store an earlier run of this bench left (advisories loaded):
+            // for measuring the gate again without ingesting again.
+            "--reuse" => reuse = Some(value()?.into()),
+            // One line of the table (a rule's name, `all rules`), for profiling.
+            "--only" => only = Some(value()?.clone()),
             other => bail!("unknown argument {other}"),
         }
     }
-    let (db, written, advisories) = estate::ingested(&spec, models_share, "gate-bench")?;
     let root = crate::repo_root();
-    let store = Store::open(&db)?;
-    aibomdb_osv::load_advisories(&store, &advisories)?;
+    let (db, written, store) = match reuse {
+        Some(db) => {
+            let store = Store::open(&db)?;
+            (db, crate::scale::Written::default(), store)
+        }
+        None => {
+            let (db, written, advisories) = estate::ingested(&spec, models_share, "gate-bench")?;
+            let store = Store::open(&db)?;
+            aibomdb_osv::load_advisories(&store, &advisories)?;
+            (db, written, store)
+        }
+    };
     let deployments = aibomdb_policy::all_deployments(&store)?;
     println!(
         "gate benchmark (release build, {} cores): {} deployments x {} packages ({} files, {:.0} MB), model lineage in {:.0} %, PyPA advisories loaded; best of {runs} runs",
@@ -99,6 +115,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     without_evidence.evidence = None;
     alone.push(("all but evidence", without_evidence));
     alone.push(("all rules", policy));
+    alone.retain(|(name, _)| only.as_deref().is_none_or(|o| o == *name));
     for (name, p) in &alone {
         let (d, n) = best(&mut || {
             let r = aibomdb_policy::evaluate(&store, p, &deployments, at)?;
@@ -109,6 +126,9 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
                 .sum())
         })?;
         report(name, d, n);
+    }
+    if only.is_some() {
+        return Ok(());
     }
     println!("baseline: the gates before `gate`, over the same estate");
     // One deployment at a time, as `match --deployment` is run per

@@ -518,6 +518,7 @@ fn vm_hwm_mib(status: &str) -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+#[derive(Default)]
 pub(crate) struct Written {
     pub(crate) files: usize,
     pub(crate) bytes: u64,

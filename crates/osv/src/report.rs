@@ -157,16 +157,18 @@ pub fn matches_of(
 }
 
 /// What a match row needs of an advisory, read once.
-struct AdvisoryFacts {
-    kev: Option<aibomdb_store::KevEntry>,
-    epss: Option<aibomdb_store::EpssScore>,
-    aliases: Vec<String>,
-    /// Aliases, then upstream identifiers: what VEX statements may name.
-    identifiers: Vec<String>,
-    summary: Option<String>,
-    level: Level,
-    score: Option<f64>,
-    cvss_version: Option<&'static str>,
+#[derive(Debug)]
+pub struct AdvisoryFacts {
+    pub kev: Option<aibomdb_store::KevEntry>,
+    pub epss: Option<aibomdb_store::EpssScore>,
+    pub aliases: Vec<String>,
+    /// The id, then aliases and upstream identifiers: what VEX statements
+    /// may name.
+    pub identifiers: Vec<String>,
+    pub summary: Option<String>,
+    pub level: Level,
+    pub score: Option<f64>,
+    pub cvss_version: Option<&'static str>,
 }
 
 /// What match rows need of advisories, parsed once and shared: by the
@@ -310,6 +312,48 @@ impl<'a> MatchReader<'a> {
             Advisories::Own(c) => c.get(self.store, id, self.generation),
             Advisories::Shared(c) => c.get(self.store, id, self.generation),
         }
+    }
+
+    /// The stored matches of each of `packages` (read once per reader), for
+    /// a caller that weighs them itself rather than through [`MatchRow`]s.
+    pub fn package_matches(
+        &mut self,
+        packages: &[PackageId],
+    ) -> Result<Vec<&[aibomdb_store::MatchRecord]>, StoreError> {
+        let mut unread: Vec<PackageId> = packages
+            .iter()
+            .copied()
+            .filter(|id| !self.matches.contains_key(id))
+            .collect();
+        unread.sort_unstable();
+        unread.dedup();
+        for (id, found) in unread.iter().zip(self.store.matches_for_packages(&unread)?) {
+            self.matches.insert(*id, found);
+        }
+        Ok(packages
+            .iter()
+            .map(|id| self.matches.get(id).map_or(&[][..], Vec::as_slice))
+            .collect())
+    }
+
+    /// What a report shows of advisory `id` (`None` when its record is not
+    /// stored or does not parse).
+    pub fn advisory_facts(
+        &self,
+        id: &str,
+    ) -> Result<Option<std::sync::Arc<AdvisoryFacts>>, StoreError> {
+        self.facts(id)
+    }
+
+    /// The VEX statement that decides the advisory known by `identifiers`
+    /// for `package` in `deployment`, as a match row would carry it.
+    pub fn vex_verdict(
+        &mut self,
+        deployment: &str,
+        package: &PackageRecord,
+        identifiers: &[String],
+    ) -> Result<Option<VexVerdict>, StoreError> {
+        self.vex.verdict(deployment, package, identifiers)
     }
 
     /// As [`matches_of`], with what earlier calls read kept.

@@ -6,11 +6,14 @@
 //! The same evaluation serves the CLI (`aibomdb gate`) and the API (GraphQL
 //! `gate`, `POST /v1/gate`).
 
+mod catalog;
 mod file;
 pub mod output;
 mod rules;
 mod scratch;
 pub mod time;
+
+use std::sync::Arc;
 
 use aibomdb_store::{PathStep, Store, StoreError};
 use serde::Serialize;
@@ -60,22 +63,24 @@ pub enum Outcome {
     Fail,
 }
 
-/// One offending node.
+/// One offending node. Its texts are shared: an estate repeats the same
+/// violation (an advisory on a package, a package's licence) in every
+/// deployment that lists the package.
 #[derive(Debug, Clone, Serialize)]
 pub struct Violation {
     /// `deny` or `warn` (what this one counts as after the rule's level).
     pub level: Enforcement,
     /// The node: a purl, an advisory on a purl, a model file, a document.
-    pub subject: String,
-    pub message: String,
+    pub subject: Arc<str>,
+    pub message: Arc<str>,
     /// Source path of the document that shows (or fails to show) it.
-    pub document: Option<String>,
+    pub document: Option<Arc<str>>,
     /// Deployment → document → … → the node, when it is a package.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub path: Vec<PathStep>,
     /// The package key the path leads to.
     #[serde(skip)]
-    pub(crate) package: Option<String>,
+    pub(crate) package: Option<Arc<str>>,
 }
 
 /// A match a waiver took out of the gate, kept in the report.
@@ -207,10 +212,7 @@ fn evaluate_chunk(
     let shared = rules::Shared::new(store, cache, generation);
     let mut out = Vec::with_capacity(names.len());
     for name in names {
-        let mut verdicts = rules::evaluate(store, &shared, policy, name, at)?;
-        for v in &mut verdicts {
-            rules::attach_paths(store, name, v)?;
-        }
+        let verdicts = rules::evaluate(store, &shared, policy, name, at)?;
         out.push(DeploymentVerdict {
             deployment: name.clone(),
             passed: verdicts.iter().all(|v| v.outcome != Outcome::Fail),

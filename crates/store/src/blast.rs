@@ -9,7 +9,7 @@ use redb::{ReadableDatabase, ReadableTable};
 use crate::occurrences::{self, DocRows};
 use crate::records::{self, DeploymentHit, PathStep};
 use crate::tables::*;
-use crate::{DocumentId, PackageId, PackageRecord, Result, Store, decode};
+use crate::{DocumentId, DocumentRecord, PackageId, PackageRecord, Result, Store, decode};
 
 pub(crate) fn package_key_of(
     id: PackageId,
@@ -133,68 +133,146 @@ impl Store {
             let Some(position) = rows.position(target) else {
                 continue;
             };
-            let row = &rows.packages[position];
-            let fact = occurrences::fact_of(&facts, row)?;
-            let mut path = vec![
-                PathStep {
-                    kind: "deployment",
-                    id: head.deployment.clone(),
-                    via: "",
+            hits.push(hit_in_document(
+                Holder {
+                    deployment: &head.deployment,
+                    source_path: &head.source_path,
+                    current: head.current,
+                    subject: head.subject_package,
                 },
-                PathStep {
-                    kind: "document",
-                    id: format!("{doc_id} ({})", head.source_path),
-                    via: "has_document",
-                },
-            ];
-            // Walk up the parent pointers to the subject.
-            let mut chain: Vec<(PackageId, &'static str)> = Vec::new();
-            let mut reached = head.subject_package == Some(target);
-            let mut at = position;
-            while !reached && chain.len() < 10_000 {
-                let Some((parent, kind)) = rows.packages[at].parent else {
-                    break;
-                };
-                chain.push((
-                    rows.packages[at].id,
-                    aibomdb_graph::EdgeKind::from_code(kind).map_or("depends_on", |k| k.as_str()),
-                ));
-                at = parent as usize;
-                reached = head.subject_package == Some(rows.packages[at].id);
-            }
-            match (reached, head.subject_package) {
-                (true, Some(subject)) => {
-                    path.push(PathStep {
-                        kind: "package",
-                        id: package_key_of(subject, &packages, &mut key_cache)?,
-                        via: "describes",
-                    });
-                    for (id, via) in chain.into_iter().rev() {
-                        path.push(PathStep {
-                            kind: "package",
-                            id: package_key_of(id, &packages, &mut key_cache)?,
-                            via,
-                        });
-                    }
-                }
-                _ => path.push(PathStep {
-                    kind: "package",
-                    id: key.to_string(),
-                    via: "lists",
-                }),
-            }
-            hits.push(DeploymentHit {
-                deployment: head.deployment.clone(),
-                document: doc_id,
-                document_path: head.source_path.clone(),
-                current: head.current,
-                package: key.to_string(),
-                direct: fact.direct,
-                scope: fact.scope.map(|s| s.as_str().to_string()),
-                flags: fact.flags,
-                path,
-            });
+                doc_id,
+                rows,
+                position,
+                key,
+                (&facts, &packages),
+                &mut key_cache,
+            )?);
         }
         Ok((total, hits))
     }
+
+    /// Paths to `targets` within `documents` only, in their order: for a
+    /// reader that knows a deployment's documents already (the gate), so no
+    /// posting list across the estate is read.
+    pub fn paths_in_documents(
+        &self,
+        documents: &[&DocumentRecord],
+        targets: &[PackageId],
+    ) -> Result<Vec<DeploymentHit>> {
+        let txn = self.db.begin_read()?;
+        let doc_rows = txn.open_table(DOCUMENT_ROWS)?;
+        let facts = txn.open_table(FACTS)?;
+        let packages = txn.open_table(PACKAGES)?;
+        let mut key_cache: HashMap<PackageId, String> = HashMap::new();
+        let mut hits = Vec::new();
+        for doc in documents {
+            let Some(rows) = occurrences::rows_of(&doc_rows, doc.id)? else {
+                continue;
+            };
+            for &target in targets {
+                let Some(position) = rows.position(target) else {
+                    continue;
+                };
+                let key = package_key_of(target, &packages, &mut key_cache)?;
+                hits.push(hit_in_document(
+                    Holder {
+                        deployment: &doc.deployment,
+                        source_path: &doc.source_path,
+                        current: doc.is_current(),
+                        subject: doc.subject_package,
+                    },
+                    doc.id,
+                    &rows,
+                    position,
+                    &key,
+                    (&facts, &packages),
+                    &mut key_cache,
+                )?);
+            }
+        }
+        Ok(hits)
+    }
+}
+
+/// The document a hit is in, as both callers know it.
+struct Holder<'a> {
+    deployment: &'a str,
+    source_path: &'a str,
+    current: bool,
+    subject: Option<PackageId>,
+}
+
+/// The path deployment → document → subject → … → the package at
+/// `position` of `rows`, up the shortest-path tree's parent pointers.
+fn hit_in_document<T: ReadableTable<u64, &'static [u8]>>(
+    head: Holder,
+    doc_id: DocumentId,
+    rows: &DocRows,
+    position: usize,
+    key: &str,
+    (facts, packages): (&T, &T),
+    key_cache: &mut HashMap<PackageId, String>,
+) -> Result<DeploymentHit> {
+    let target = rows.packages[position].id;
+    let row = &rows.packages[position];
+    let fact = occurrences::fact_of(facts, row)?;
+    let mut path = vec![
+        PathStep {
+            kind: "deployment",
+            id: head.deployment.to_string(),
+            via: "",
+        },
+        PathStep {
+            kind: "document",
+            id: format!("{doc_id} ({})", head.source_path),
+            via: "has_document",
+        },
+    ];
+    // Walk up the parent pointers to the subject.
+    let mut chain: Vec<(PackageId, &'static str)> = Vec::new();
+    let mut reached = head.subject == Some(target);
+    let mut at = position;
+    while !reached && chain.len() < 10_000 {
+        let Some((parent, kind)) = rows.packages[at].parent else {
+            break;
+        };
+        chain.push((
+            rows.packages[at].id,
+            aibomdb_graph::EdgeKind::from_code(kind).map_or("depends_on", |k| k.as_str()),
+        ));
+        at = parent as usize;
+        reached = head.subject == Some(rows.packages[at].id);
+    }
+    match (reached, head.subject) {
+        (true, Some(subject)) => {
+            path.push(PathStep {
+                kind: "package",
+                id: package_key_of(subject, packages, key_cache)?,
+                via: "describes",
+            });
+            for (id, via) in chain.into_iter().rev() {
+                path.push(PathStep {
+                    kind: "package",
+                    id: package_key_of(id, packages, key_cache)?,
+                    via,
+                });
+            }
+        }
+        _ => path.push(PathStep {
+            kind: "package",
+            id: key.to_string(),
+            via: "lists",
+        }),
+    }
+    Ok(DeploymentHit {
+        deployment: head.deployment.to_string(),
+        document: doc_id,
+        document_path: head.source_path.to_string(),
+        current: head.current,
+        package: key.to_string(),
+        direct: fact.direct,
+        scope: fact.scope.map(|s| s.as_str().to_string()),
+        flags: fact.flags,
+        path,
+    })
 }

@@ -63,12 +63,13 @@ pub use enrichment::{EnrichmentSource, EpssScore, KevEntry};
 pub use migrate::Migration;
 pub use models::{Approval, LineageEdge};
 pub use notify::{Delivery, EventKind, MatchEvent, NotifyTarget};
+pub use occurrences::FactId;
 pub use policies::StoredPolicy;
 pub use records::{
     AdvisoryChange, AdvisoryRow, CoverageGap, DeployedPackage, DeploymentHit, DeploymentRecord,
     DeploymentReport, DocumentId, DocumentRecord, DocumentRef, DocumentSummary, EdgeRecord,
-    IngestOutcome, LookupName, MatchRecord, Missing, Occurrence, PackageId, PackageRecord,
-    PackageVersion, PathStep, Stats,
+    IngestOutcome, ListedRow, LookupName, MatchRecord, Missing, Occurrence, PackageId,
+    PackageRecord, PackageVersion, PathStep, Stats,
 };
 pub use releases::{
     EvalEvidence, Metric, Observation, Release, ReleaseGate, ReleasedArtifact, ReleasedDocument,

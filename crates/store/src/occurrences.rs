@@ -29,7 +29,7 @@ use crate::records::EdgeRecord;
 use crate::{DocumentId, PackageId, Result, StoreError, decode, encode};
 
 /// Id of an interned fact.
-pub(crate) type FactId = u64;
+pub type FactId = u64;
 
 /// The first 16 bytes of the SHA-256 of a fact's encoding: its identity.
 pub(crate) type FactHash = [u8; 16];

@@ -2,15 +2,15 @@
 
 use std::collections::HashSet;
 
-use aibomdb_graph::PackageKey;
+use aibomdb_graph::{PackageFact, PackageKey};
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
 use crate::occurrences;
 use crate::records::DocHead;
 use crate::tables::*;
 use crate::{
-    DeploymentRecord, DocumentId, DocumentRecord, DocumentRef, EdgeRecord, Occurrence, PackageId,
-    PackageRecord, PackageVersion, Result, Stats, Store, decode,
+    DeploymentRecord, DocumentId, DocumentRecord, DocumentRef, EdgeRecord, FactId, ListedRow,
+    Occurrence, PackageId, PackageRecord, PackageVersion, Result, Stats, Store, decode,
 };
 
 impl Store {
@@ -279,6 +279,57 @@ impl Store {
             if let Some(p) = packages.get(row.id)? {
                 out.push(decode(p.value(), "packages", &row.id.to_string())?);
             }
+        }
+        Ok(out)
+    }
+
+    /// The packages one document lists, by ids, ascending by package id;
+    /// empty when it lists none.
+    pub fn document_listing(&self, document: DocumentId) -> Result<Vec<ListedRow>> {
+        let txn = self.db.begin_read()?;
+        let Some(rows) = occurrences::rows_of(&txn.open_table(DOCUMENT_ROWS)?, document)? else {
+            return Ok(Vec::new());
+        };
+        Ok(rows
+            .packages
+            .iter()
+            .map(|r| ListedRow {
+                package: r.id,
+                fact: r.fact,
+                direct: r.direct,
+                scope: r.scope,
+            })
+            .collect())
+    }
+
+    /// Package records by id, in one read; an id with no record is left out.
+    pub fn packages_by_ids(&self, ids: &[PackageId]) -> Result<Vec<PackageRecord>> {
+        let txn = self.db.begin_read()?;
+        let packages = txn.open_table(PACKAGES)?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(v) = packages.get(*id)? {
+                out.push(decode(v.value(), "packages", &id.to_string())?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Interned facts by id, in one read (`direct` and `scope` unset: a
+    /// [`ListedRow`] carries them). A missing fact is corruption.
+    pub fn facts_by_ids(&self, ids: &[FactId]) -> Result<Vec<(FactId, PackageFact)>> {
+        let txn = self.db.begin_read()?;
+        let facts = txn.open_table(FACTS)?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let Some(v) = facts.get(*id)? else {
+                return Err(crate::StoreError::Corrupt {
+                    table: "facts",
+                    key: id.to_string(),
+                    message: "a document row names a fact that is not stored".into(),
+                });
+            };
+            out.push((*id, decode(v.value(), "facts", &id.to_string())?));
         }
         Ok(out)
     }

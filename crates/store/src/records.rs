@@ -79,6 +79,20 @@ pub struct Occurrence {
     pub fact: PackageFact,
 }
 
+/// One package a document lists, by ids: what [`Store::document_packages`]
+/// gives without decoding the package or the fact, for a reader that keeps
+/// the decoded ones by id (an estate repeats both: facts are interned).
+///
+/// [`Store::document_packages`]: crate::Store::document_packages
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListedRow {
+    pub package: PackageId,
+    /// The interned fact: what the document said, less `direct` and `scope`.
+    pub fact: crate::FactId,
+    pub direct: Option<bool>,
+    pub scope: Option<Scope>,
+}
+
 /// A package→package edge as one document states it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EdgeRecord {

@@ -4,12 +4,17 @@
 //! that cannot be evaluated for a subject is reported as a violation, never
 //! taken as a pass.
 
+use std::collections::HashMap;
 use std::rc::Rc;
 
+use aibomdb_graph::Scope;
+use aibomdb_store::{FactId, PackageId};
 use cel::Context as Cel;
 use serde_json::{Value, json};
 
+use super::cel_reads::{Reads, projection, reads};
 use super::{Context, count, verdict, violation};
+use crate::catalog::Listed;
 use crate::{Custom, PolicyError, RuleVerdict, Subject, Violation};
 
 /// What a subject is called in reports, the package its path leads to, the
@@ -51,7 +56,8 @@ fn document_value(d: &aibomdb_store::DocumentRecord) -> Value {
     })
 }
 
-fn package_value(p: &aibomdb_store::PackageRecord, f: &aibomdb_graph::PackageFact) -> Value {
+fn package_value(l: &Listed) -> Value {
+    let (p, f) = (&*l.package, &*l.fact);
     json!({
         "purl": p.key,
         "ecosystem": p.ecosystem,
@@ -59,8 +65,8 @@ fn package_value(p: &aibomdb_store::PackageRecord, f: &aibomdb_graph::PackageFac
         "name": p.name,
         "version": p.version,
         "kind": f.kind,
-        "direct": f.direct,
-        "scope": f.scope.map(|s| format!("{s:?}").to_lowercase()),
+        "direct": l.direct,
+        "scope": l.scope.map(|s| format!("{s:?}").to_lowercase()),
         "requested": f.requested,
         "source": f.source,
         "groups": f.groups,
@@ -74,11 +80,7 @@ fn package_value(p: &aibomdb_store::PackageRecord, f: &aibomdb_graph::PackageFac
 }
 
 fn items(ctx: &Context, subject: Subject) -> Result<Vec<Item>, PolicyError> {
-    let deployment = var(json!({
-        "name": ctx.deployment,
-        "documents": ctx.documents.len(),
-        "packages": ctx.documents.iter().map(|(_, p)| p.len()).sum::<usize>(),
-    }));
+    let deployment = var(deployment_value(ctx));
     let only_deployment = Rc::new(vec![("deployment", deployment.clone())]);
     let mut out = Vec::new();
     match subject {
@@ -100,23 +102,8 @@ fn items(ctx: &Context, subject: Subject) -> Result<Vec<Item>, PolicyError> {
                 });
             }
         }
-        Subject::Package => {
-            for (d, packages) in &ctx.documents {
-                let shared = Rc::new(vec![
-                    ("deployment", deployment.clone()),
-                    ("document", var(document_value(d))),
-                ]);
-                for (p, o) in packages {
-                    out.push(Item {
-                        subject: p.key.clone(),
-                        package: Some(p.key.clone()),
-                        document: Some(d.source_path.clone()),
-                        shared: shared.clone(),
-                        vars: vec![("pkg", var(package_value(p, &o.fact)))],
-                    });
-                }
-            }
-        }
+        // Evaluated by `package_verdicts`, without an item per occurrence.
+        Subject::Package => {}
         Subject::Advisory => {
             for row in ctx.matches()? {
                 out.push(Item {
@@ -204,17 +191,149 @@ fn items(ctx: &Context, subject: Subject) -> Result<Vec<Item>, PolicyError> {
     Ok(out)
 }
 
+/// A package occurrence's variable, made once per distinct (package, fact,
+/// direct, scope) a worker meets.
+struct PackageVar {
+    json: Value,
+    cel: Var,
+}
+
+type OccurrenceKey = (PackageId, FactId, Option<bool>, Option<Scope>);
+
+/// What a worker keeps between deployments for `for = "package"` rules: the
+/// package variables, and per rule what its expression reads and the answer
+/// for each distinct combination of what it reads.
+#[derive(Default)]
+pub(crate) struct Memo {
+    packages: HashMap<OccurrenceKey, Rc<PackageVar>>,
+    rules: HashMap<usize, RuleMemo>,
+}
+
+struct RuleMemo {
+    reads: Reads,
+    /// Projections (see [`projection`]) by text, numbered.
+    interned: HashMap<String, u32>,
+    /// A package variable's projection, by the variable's address in
+    /// `Memo::packages` (which keeps every variable alive, so an address is
+    /// never reused while this map is).
+    package: HashMap<*const PackageVar, u32>,
+    /// (deployment, document, package) projections → the answer.
+    answers: HashMap<(u32, u32, u32), Result<bool, String>>,
+}
+
+impl RuleMemo {
+    fn intern(&mut self, text: String) -> u32 {
+        let next = self.interned.len() as u32;
+        *self.interned.entry(text).or_insert(next)
+    }
+}
+
+/// The verdicts of a `for = "package"` rule over every package occurrence of
+/// the deployment: (offending occurrences with their messages, evaluated,
+/// not evaluable).
+fn package_verdicts(ctx: &Context, rule: &Custom, root: &Cel) -> (Vec<Violation>, usize, usize) {
+    let mut memo = ctx.shared.custom.borrow_mut();
+    let Memo { packages, rules } = &mut *memo;
+    let r = rules.entry(rule.line).or_insert_with(|| RuleMemo {
+        reads: reads(&rule.program),
+        interned: HashMap::new(),
+        package: HashMap::new(),
+        answers: HashMap::new(),
+    });
+    let deployment_json = deployment_value(ctx);
+    let deployment_key = r.intern(projection(&r.reads, "deployment", &deployment_json));
+    let deployment_cel = std::cell::OnceCell::new();
+    let (mut violations, mut evaluated, mut failed) = (Vec::new(), 0, 0);
+    for (d, listed) in &ctx.documents {
+        let document_json = document_value(d);
+        let document_key = r.intern(projection(&r.reads, "document", &document_json));
+        // The document's scope, bound at the first answer not yet known.
+        let mut scope: Option<Result<Cel, String>> = None;
+        for l in listed {
+            evaluated += 1;
+            let package = packages
+                .entry((l.package.id, l.fact_id, l.direct, l.scope))
+                .or_insert_with(|| {
+                    let json = package_value(l);
+                    Rc::new(PackageVar {
+                        cel: var(json.clone()),
+                        json,
+                    })
+                })
+                .clone();
+            let package_key = match r.package.get(&Rc::as_ptr(&package)) {
+                Some(k) => *k,
+                None => {
+                    let k = r.intern(projection(&r.reads, "pkg", &package.json));
+                    r.package.insert(Rc::as_ptr(&package), k);
+                    k
+                }
+            };
+            let key = (deployment_key, document_key, package_key);
+            let answer = match r.answers.get(&key) {
+                Some(a) => a.clone(),
+                None => {
+                    let shared = scope.get_or_insert_with(|| {
+                        let mut s = root.new_inner_scope();
+                        let vars = vec![
+                            (
+                                "deployment",
+                                deployment_cel
+                                    .get_or_init(|| var(deployment_json.clone()))
+                                    .clone(),
+                            ),
+                            ("document", var(document_json.clone())),
+                        ];
+                        bind(&mut s, &vars).map(|()| s)
+                    });
+                    let a = execute(shared, rule, &[("pkg", package.cel.clone())]);
+                    r.answers.insert(key, a.clone());
+                    a
+                }
+            };
+            let message = match answer {
+                Ok(true) => rule.message.clone(),
+                Ok(false) => continue,
+                Err(e) => {
+                    failed += 1;
+                    format!("could not be evaluated ({e}), so it is not taken as a pass")
+                }
+            };
+            violations.push(violation(
+                crate::Enforcement::Deny,
+                &l.package.key,
+                message,
+                Some(&d.source_path),
+                Some(&l.package.key),
+            ));
+        }
+    }
+    (violations, evaluated, failed)
+}
+
+fn deployment_value(ctx: &Context) -> Value {
+    json!({
+        "name": ctx.deployment,
+        "documents": ctx.documents.len(),
+        "packages": ctx.documents.iter().map(|(_, p)| p.len()).sum::<usize>(),
+    })
+}
+
 /// Binds `vars` in `scope`; the first that could not be converted is the error.
-fn bind(scope: &mut Cel, vars: &Vars) -> Result<(), String> {
+fn bind(scope: &mut Cel, vars: &[(&'static str, Var)]) -> Result<(), String> {
     for (name, value) in vars {
         scope.add_variable_from_value(*name, value.clone()?);
     }
     Ok(())
 }
 
-fn evaluate(shared: &Result<Cel, String>, rule: &Custom, item: &Item) -> Result<bool, String> {
+fn execute(
+    shared: &Result<Cel, String>,
+    rule: &Custom,
+    vars: &[(&'static str, Var)],
+) -> Result<bool, String> {
     let mut cel = shared.as_ref().map_err(Clone::clone)?.new_inner_scope();
-    bind(&mut cel, &item.vars)?;
+    bind(&mut cel, vars)?;
     match rule.program.execute(&cel) {
         Ok(cel::Value::Bool(b)) => Ok(b),
         Ok(other) => Err(format!("the expression gave {other:?}, not true or false")),
@@ -228,6 +347,16 @@ pub(super) fn check(ctx: &Context, rules: &[Custom]) -> Result<Vec<RuleVerdict>,
     let root = Cel::default();
     let mut cache: Vec<(Subject, Vec<Item>)> = Vec::new();
     for rule in rules {
+        if rule.subject == Subject::Package {
+            let (violations, evaluated, failed) = package_verdicts(ctx, rule, &root);
+            out.push(finish(
+                rule,
+                count(evaluated, "package"),
+                violations,
+                failed,
+            ));
+            continue;
+        }
         if !cache.iter().any(|(s, _)| *s == rule.subject) {
             cache.push((rule.subject, items(ctx, rule.subject)?));
         }
@@ -249,7 +378,7 @@ pub(super) fn check(ctx: &Context, rules: &[Custom]) -> Result<Vec<RuleVerdict>,
                 bound = Some((&item.shared, done));
             }
             let shared = &bound.as_ref().expect("bound above").1;
-            let (hit, message) = match evaluate(shared, rule, item) {
+            let (hit, message) = match execute(shared, rule, &item.vars) {
                 Ok(true) => (true, rule.message.clone()),
                 Ok(false) => (false, String::new()),
                 Err(e) => {
@@ -270,29 +399,39 @@ pub(super) fn check(ctx: &Context, rules: &[Custom]) -> Result<Vec<RuleVerdict>,
                 ));
             }
         }
-        let summary = format!(
-            "{} (policy line {}): {} evaluated, {} offending{}",
-            rule.expression,
-            rule.line,
-            match (rule.subject, list.len()) {
-                (Subject::Advisory, 1) => "1 advisory match".to_string(),
-                (Subject::Advisory, n) => format!("{n} advisory matches"),
-                (Subject::Artifact, n) => count(n, "model file"),
-                (s, n) => count(n, &format!("{s:?}").to_lowercase()),
-            },
-            violations.len() - failed,
-            if failed > 0 {
-                format!(", {failed} not evaluable")
-            } else {
-                String::new()
-            }
-        );
-        out.push(verdict(
-            format!("custom:{}", rule.name),
-            rule.level,
-            summary,
-            violations,
-        ));
+        let evaluated = match (rule.subject, list.len()) {
+            (Subject::Advisory, 1) => "1 advisory match".to_string(),
+            (Subject::Advisory, n) => format!("{n} advisory matches"),
+            (Subject::Artifact, n) => count(n, "model file"),
+            (s, n) => count(n, &format!("{s:?}").to_lowercase()),
+        };
+        out.push(finish(rule, evaluated, violations, failed));
     }
     Ok(out)
+}
+
+fn finish(
+    rule: &Custom,
+    evaluated: String,
+    violations: Vec<Violation>,
+    failed: usize,
+) -> RuleVerdict {
+    let summary = format!(
+        "{} (policy line {}): {} evaluated, {} offending{}",
+        rule.expression,
+        rule.line,
+        evaluated,
+        violations.len() - failed,
+        if failed > 0 {
+            format!(", {failed} not evaluable")
+        } else {
+            String::new()
+        }
+    );
+    verdict(
+        format!("custom:{}", rule.name),
+        rule.level,
+        summary,
+        violations,
+    )
 }

@@ -11,7 +11,7 @@ pub(super) fn check(ctx: &Context, rule: &Evidence) -> Result<RuleVerdict, Polic
         creator_url: rule.creator_url.clone(),
         author: rule.author.clone(),
     };
-    let report = aibomdb_export::cra_report_of(ctx.store, ctx.deployment, &ctx.documents, &opts)
+    let report = aibomdb_export::cra_report_of(ctx.store, ctx.deployment, ctx.owned(), &opts)
         .map_err(|e| match e {
             aibomdb_export::ExportError::Store(s) => PolicyError::Store(s),
             other => PolicyError::Query(other.to_string()),

@@ -13,16 +13,17 @@ pub(super) fn check(ctx: &Context, rule: &Freshness) -> RuleVerdict {
     // is enough (an SBOM beside a uv.lock need not repeat the date).
     let mut packages: BTreeMap<&str, (Option<i64>, &str)> = BTreeMap::new();
     for (doc, listed) in &ctx.documents {
-        for (package, occurrence) in listed {
+        for l in listed {
+            let package = &*l.package;
             // The document's own subject (the project being locked) is not a dependency.
             if package.version.is_none()
                 || doc.subject_package == Some(package.id)
                 || (!rule.ecosystems.is_empty() && !rule.ecosystems.contains(&package.ecosystem))
-                || occurrence.fact.model.is_some()
+                || l.fact.model.is_some()
             {
                 continue;
             }
-            let stated = occurrence
+            let stated = l
                 .fact
                 .released
                 .as_deref()

@@ -33,9 +33,10 @@ pub(super) fn check(ctx: &Context, rule: &Licenses) -> RuleVerdict {
     let mut checked = 0;
     for (doc, packages) in &ctx.documents {
         let path = Some(doc.source_path.as_str());
-        for (package, occurrence) in packages {
+        for l in packages {
+            let package = &*l.package;
             checked += 1;
-            let licences = &occurrence.fact.licenses;
+            let licences = &l.fact.licenses;
             if licences.is_empty() {
                 violations.push(violation(
                     rule.unknown,

@@ -1,6 +1,7 @@
 //! The built-in rules. Each reads what it needs of one deployment's current
 //! documents (read once, in [`Context`]) and returns its verdict.
 
+mod cel_reads;
 mod custom;
 mod drift;
 mod evidence;
@@ -13,13 +14,13 @@ mod vulnerabilities;
 
 use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-use aibomdb_graph::PackageKey;
 use aibomdb_osv::{AdvisoryCache, MatchReader, MatchRow};
 use aibomdb_query::PublishedDigests;
-use aibomdb_store::{DocumentRecord, Occurrence, PackageRecord, Store};
+use aibomdb_store::{DocumentRecord, DocumentRef, Occurrence, PackageRecord, Store};
 
+use crate::catalog::{Catalog, Listed};
 use crate::{Enforcement, Outcome, PATHS_PER_RULE, Policy, PolicyError, RuleVerdict, Violation};
 
 /// What rules read of the store that does not depend on the deployment:
@@ -34,6 +35,8 @@ pub struct GateCache {
     published: Mutex<PublishedDigests>,
     /// (generation, base models by versionless purl some document describes).
     described_bases: Mutex<(u64, HashMap<String, bool>)>,
+    /// Packages and facts decoded once for every deployment read.
+    pub(crate) catalog: Catalog,
 }
 
 /// A lock even after a worker panicked while holding it: every cache here
@@ -53,6 +56,7 @@ impl GateCache {
             self.advisories.reset(now);
             *lock(&self.published) = PublishedDigests::default();
             *lock(&self.described_bases) = (now, HashMap::new());
+            self.catalog.clear();
             *seen = Some(now);
         }
         now
@@ -62,6 +66,10 @@ impl GateCache {
 /// One worker's view: its own VEX reads, the shared cache for the rest.
 pub(crate) struct Shared<'a> {
     matches: RefCell<MatchReader<'a>>,
+    /// `for = "package"` CEL answers by what the expression reads.
+    custom: RefCell<custom::Memo>,
+    /// Packages' advisory matches, weighed.
+    weighed: RefCell<vulnerabilities::Memo>,
     cache: &'a GateCache,
     generation: u64,
 }
@@ -74,19 +82,30 @@ impl<'a> Shared<'a> {
                 &cache.advisories,
                 generation,
             )),
+            custom: RefCell::default(),
+            weighed: RefCell::default(),
             cache,
             generation,
         }
     }
 }
 
+/// A document with its packages and what it said of each, owned.
+type Owned = (DocumentRecord, Vec<(PackageRecord, Occurrence)>);
+
 /// One deployment's current documents, each with the packages it lists.
 pub(crate) struct Context<'a> {
     pub store: &'a Store,
     pub deployment: &'a str,
     pub at: i64,
-    pub documents: Vec<(DocumentRecord, Vec<(PackageRecord, Occurrence)>)>,
+    pub documents: Vec<(DocumentRecord, Vec<Listed>)>,
+    /// Each document's source path, shared by the violations that name it.
+    pub paths: Vec<Arc<str>>,
     shared: &'a Shared<'a>,
+    /// The documents with owned packages and facts, for the readers outside
+    /// this crate that take them so (model views, the CRA report): copied
+    /// only when one asks.
+    owned: OnceCell<Vec<Owned>>,
     /// The deployment's advisory matches, read once for every rule that asks.
     matches: OnceCell<Vec<MatchRow>>,
     models: OnceCell<Vec<aibomdb_query::ModelView>>,
@@ -125,12 +144,23 @@ impl Context<'_> {
         if let Some(m) = self.matches.get() {
             return Ok(m);
         }
-        let listed: Vec<_> = self
+        let listed: Vec<(DocumentRef, Vec<&PackageRecord>)> = self
             .documents
             .iter()
-            .map(|(d, ps)| (d.clone(), ps.iter().map(|(p, _)| p.clone()).collect()))
+            .map(|(d, ps)| {
+                let doc = DocumentRef {
+                    id: d.id,
+                    deployment: d.deployment.clone(),
+                    source_path: d.source_path.clone(),
+                };
+                (doc, ps.iter().map(|l| &*l.package).collect())
+            })
             .collect();
-        let rows = self.shared.matches.borrow_mut().matches_of(&listed)?;
+        let rows = self
+            .shared
+            .matches
+            .borrow_mut()
+            .matches_among(&listed, None)?;
         Ok(self.matches.get_or_init(|| rows))
     }
 
@@ -138,9 +168,32 @@ impl Context<'_> {
     /// views are only built when there is one to see.
     pub(crate) fn has_models(&self) -> bool {
         self.documents.iter().any(|(_, packages)| {
-            packages.iter().any(|(_, o)| {
-                o.fact.model.is_some() || o.fact.kind.as_deref() == Some("machine-learning-model")
+            packages.iter().any(|l| {
+                l.fact.model.is_some() || l.fact.kind.as_deref() == Some("machine-learning-model")
             })
+        })
+    }
+
+    /// The documents as readers outside this crate take them.
+    pub(crate) fn owned(&self) -> &[Owned] {
+        self.owned.get_or_init(|| {
+            self.documents
+                .iter()
+                .map(|(d, listed)| {
+                    let packages = listed
+                        .iter()
+                        .map(|l| {
+                            let occurrence = Occurrence {
+                                document: d.id,
+                                package: l.package.id,
+                                fact: l.stated(),
+                            };
+                            ((*l.package).clone(), occurrence)
+                        })
+                        .collect();
+                    (d.clone(), packages)
+                })
+                .collect()
         })
     }
 
@@ -154,7 +207,7 @@ impl Context<'_> {
             // Computed and kept under one lock, which `sync` takes to clear
             // it: what is kept is never older than the last clear.
             let mut published = lock(&self.shared.cache.published);
-            aibomdb_query::models_of(self.store, &self.documents, &mut published)?
+            aibomdb_query::models_of(self.store, self.owned(), &mut published)?
         } else {
             Vec::new()
         };
@@ -172,16 +225,22 @@ pub(crate) fn evaluate<'a>(
     let mut documents = Vec::new();
     for id in store.current_documents(deployment)? {
         if let Some(doc) = store.document(id)? {
-            let packages = store.document_packages(id)?;
+            let packages = shared.cache.catalog.listing(store, id)?;
             documents.push((doc, packages));
         }
     }
+    let paths = documents
+        .iter()
+        .map(|(d, _)| Arc::from(d.source_path.as_str()))
+        .collect();
     let ctx = Context {
         store,
         deployment,
         at,
         documents,
+        paths,
         shared,
+        owned: OnceCell::new(),
         matches: OnceCell::new(),
         models: OnceCell::new(),
     };
@@ -213,24 +272,62 @@ pub(crate) fn evaluate<'a>(
     if !policy.custom.is_empty() {
         out.extend(custom::check(&ctx, &policy.custom)?);
     }
+    for v in &mut out {
+        attach_paths(&ctx, v)?;
+    }
     Ok(out)
 }
 
 /// A violation of `subject` at `level` (capped later by the rule's level).
+/// A violation's text: shared when it already is, copied once otherwise.
+pub(crate) trait Text {
+    fn shared(self) -> Arc<str>;
+}
+
+impl Text for Arc<str> {
+    fn shared(self) -> Arc<str> {
+        self
+    }
+}
+
+impl Text for &Arc<str> {
+    fn shared(self) -> Arc<str> {
+        self.clone()
+    }
+}
+
+impl Text for String {
+    fn shared(self) -> Arc<str> {
+        self.into()
+    }
+}
+
+impl Text for &String {
+    fn shared(self) -> Arc<str> {
+        self.as_str().into()
+    }
+}
+
+impl Text for &str {
+    fn shared(self) -> Arc<str> {
+        self.into()
+    }
+}
+
 pub(crate) fn violation(
     level: Enforcement,
-    subject: impl Into<String>,
-    message: impl Into<String>,
+    subject: impl Text,
+    message: impl Text,
     document: Option<&str>,
     package: Option<&str>,
 ) -> Violation {
     Violation {
         level,
-        subject: subject.into(),
-        message: message.into(),
-        document: document.map(str::to_string),
+        subject: subject.shared(),
+        message: message.shared(),
+        document: document.map(Arc::from),
         path: Vec::new(),
-        package: package.map(str::to_string),
+        package: package.map(Arc::from),
     }
 }
 
@@ -269,13 +366,9 @@ pub(crate) fn verdict(
 
 /// Fills in the path deployment → document → … → package of the first
 /// [`PATHS_PER_RULE`] violations that name a package, preferring the path
-/// through the document the violation names. One walk of the deployment's
-/// path trees serves them all.
-pub(crate) fn attach_paths(
-    store: &Store,
-    deployment: &str,
-    verdict: &mut RuleVerdict,
-) -> Result<(), PolicyError> {
+/// through the document the violation names. One read of the deployment's
+/// document rows serves them all.
+fn attach_paths(ctx: &Context, verdict: &mut RuleVerdict) -> Result<(), PolicyError> {
     let wanted: Vec<usize> = verdict
         .violations
         .iter()
@@ -287,16 +380,27 @@ pub(crate) fn attach_paths(
     if wanted.is_empty() {
         return Ok(());
     }
-    let mut keys: Vec<PackageKey> = wanted
+    let keys: std::collections::HashSet<&str> = wanted
         .iter()
-        .filter_map(|&i| verdict.violations[i].package.clone())
-        .map(PackageKey::from_stored)
+        .filter_map(|&i| verdict.violations[i].package.as_deref())
         .collect();
-    keys.sort_by(|a, b| a.as_str().cmp(b.as_str()));
-    keys.dedup_by(|a, b| a.as_str() == b.as_str());
-    let (_, hits) = store.paths_in_deployment(deployment, &keys, false, 0, usize::MAX)?;
-    let mut by_package: std::collections::HashMap<&str, Vec<&aibomdb_store::DeploymentHit>> =
-        std::collections::HashMap::new();
+    let mut ids: Vec<aibomdb_store::PackageId> = ctx
+        .documents
+        .iter()
+        .flat_map(|(_, listed)| listed)
+        .filter(|l| keys.contains(l.package.key.as_str()))
+        .map(|l| l.package.id)
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    // A model or base named by a violation but listed by no document (a
+    // base model known only from lineage) has no path to show.
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let documents: Vec<&DocumentRecord> = ctx.documents.iter().map(|(d, _)| d).collect();
+    let hits = ctx.store.paths_in_documents(&documents, &ids)?;
+    let mut by_package: HashMap<&str, Vec<&aibomdb_store::DeploymentHit>> = HashMap::new();
     for h in &hits {
         by_package.entry(h.package.as_str()).or_default().push(h);
     }
@@ -307,7 +411,7 @@ pub(crate) fn attach_paths(
         };
         let best = found
             .iter()
-            .find(|h| Some(&h.document_path) == v.document.as_ref())
+            .find(|h| Some(h.document_path.as_str()) == v.document.as_deref())
             .or(found.first());
         if let Some(hit) = best {
             v.path = hit.path.clone();

@@ -22,14 +22,15 @@ pub(super) fn check(ctx: &Context, rule: &Models) -> Result<RuleVerdict, PolicyE
     // What this deployment's documents say about datasets (their licences).
     let mut dataset_licences: HashMap<&str, Option<String>> = HashMap::new();
     for (_, packages) in &ctx.documents {
-        for (p, o) in packages {
-            if o.fact.model.as_ref().is_some_and(|m| m.node == "dataset") {
-                let licence = o
+        for l in packages {
+            let p = &*l.package;
+            if l.fact.model.as_ref().is_some_and(|m| m.node == "dataset") {
+                let licence = l
                     .fact
                     .model
                     .as_ref()
                     .and_then(|m| m.license.clone())
-                    .or_else(|| o.fact.licenses.first().cloned());
+                    .or_else(|| l.fact.licenses.first().cloned());
                 let entry = dataset_licences.entry(p.key.as_str()).or_default();
                 if entry.is_none() {
                     *entry = licence;

@@ -108,8 +108,13 @@ pub(super) fn check(ctx: &Context, rule: &Pinning) -> Result<RuleVerdict, Policy
             images += 1;
             let purl = doc
                 .subject_package
-                .and_then(|id| packages.iter().find(|(p, _)| p.id == id))
-                .map(|(p, o)| (p.key.clone(), o.fact.purl.clone().unwrap_or_default()));
+                .and_then(|id| packages.iter().find(|l| l.package.id == id))
+                .map(|l| {
+                    (
+                        l.package.key.clone(),
+                        l.fact.purl.clone().unwrap_or_default(),
+                    )
+                });
             let stated = [
                 subject.version.clone().unwrap_or_default(),
                 purl.clone().map(|p| p.0).unwrap_or_default(),
@@ -129,8 +134,8 @@ pub(super) fn check(ctx: &Context, rule: &Pinning) -> Result<RuleVerdict, Policy
                 ));
             }
         }
-        for (package, occurrence) in packages {
-            let fact = &occurrence.fact;
+        for l in packages {
+            let (package, fact) = (&*l.package, &*l.fact);
             if rule.images
                 && fact.kind.as_deref() == Some("container")
                 && Some(package.id) != doc.subject_package

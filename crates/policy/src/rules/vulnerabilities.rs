@@ -1,141 +1,259 @@
 //! `vulnerabilities`: open advisory matches at or above a severity, VEX
 //! `not_affected`/`fixed` honoured, waivers with a reason and an expiry.
+//!
+//! A package's matches are weighed once per worker (advisory facts, subject
+//! and message texts) and shared by every deployment that lists it; only the
+//! VEX verdict and the waivers are per deployment.
 
-use aibomdb_osv::{Level, MatchRow};
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::Arc;
 
-use super::{Context, verdict, violation};
-use crate::{Enforcement, PolicyError, RuleVerdict, Vulnerabilities, Waived, Waiver};
+use aibomdb_osv::Level;
+use aibomdb_store::{EpssScore, KevEntry, PackageId, PackageRecord};
 
-fn waiver_covers(w: &Waiver, row: &MatchRow, deployment: &str) -> bool {
+use super::{Context, verdict};
+use crate::{Enforcement, PolicyError, RuleVerdict, Violation, Vulnerabilities, Waived, Waiver};
+
+/// One advisory match of a package, as every deployment sees it.
+pub(crate) struct Weighed {
+    advisory: String,
+    aliases: Vec<String>,
+    /// The id, aliases and upstream ids: what VEX statements may name.
+    identifiers: Vec<String>,
+    severity: Level,
+    status: String,
+    has_fix: bool,
+    kev: Option<KevEntry>,
+    epss: Option<EpssScore>,
+    subject: Arc<str>,
+    /// The package's key, the path's end.
+    package: Arc<str>,
+    /// Severity, summary, fix, exploitation: all but a waiver's note.
+    message: Arc<str>,
+}
+
+/// Weighed matches by package, kept by a worker for all its deployments.
+pub(crate) type Memo = HashMap<PackageId, Rc<[Weighed]>>;
+
+fn weigh(
+    package: &PackageRecord,
+    m: &aibomdb_store::MatchRecord,
+    facts: Option<&aibomdb_osv::AdvisoryFacts>,
+) -> Weighed {
+    let (severity, score, summary) = match facts {
+        Some(f) => (f.level, f.score, f.summary.as_deref()),
+        None => (Level::Unknown, None, None),
+    };
+    let kev = facts.and_then(|f| f.kev.clone());
+    let epss = facts.and_then(|f| f.epss);
+    let described = match (m.status.as_str(), severity, score) {
+        ("affected", Level::Unknown, _) => {
+            "severity unknown: the record carries no CVSS vector or severity label".to_string()
+        }
+        ("affected", l, Some(s)) => {
+            format!("{} (CVSS {s:.1})", format!("{l:?}").to_lowercase())
+        }
+        ("affected", l, None) => format!("{l:?}").to_lowercase(),
+        (status, _, _) => {
+            format!("{status}: the version could not be evaluated against the record")
+        }
+    };
+    let mut message = format!(
+        "{}{}; {}",
+        described,
+        summary.map(|s| format!(": {s}")).unwrap_or_default(),
+        if m.fixed.is_empty() {
+            "no fixed version".to_string()
+        } else {
+            format!("fixed in {}", m.fixed.join(", "))
+        }
+    );
+    if let Some(k) = &kev {
+        message.push_str(&format!(
+            "; exploited in the wild: {} is in CISA KEV since {}",
+            k.cve, k.date_added
+        ));
+    }
+    if let Some(e) = &epss {
+        message.push_str(&format!("; EPSS {} (percentile {})", e.epss, e.percentile));
+    }
+    Weighed {
+        advisory: m.advisory.clone(),
+        aliases: facts.map(|f| f.aliases.clone()).unwrap_or_default(),
+        identifiers: match facts {
+            Some(f) => f.identifiers.clone(),
+            None => vec![m.advisory.clone()],
+        },
+        severity,
+        status: m.status.clone(),
+        has_fix: !m.fixed.is_empty(),
+        kev,
+        epss,
+        subject: format!("{} in {}", m.advisory, package.key).into(),
+        package: package.key.as_str().into(),
+        message: message.into(),
+    }
+}
+
+/// Each package's weighed matches, ascending by advisory id; what the worker
+/// has not weighed yet is read in one batch.
+fn weighed(
+    ctx: &Context,
+    packages: &[(&PackageRecord, &Arc<str>)],
+) -> Result<Vec<Rc<[Weighed]>>, PolicyError> {
+    let mut memo = ctx.shared.weighed.borrow_mut();
+    let unread: Vec<&PackageRecord> = packages
+        .iter()
+        .map(|(p, _)| *p)
+        .filter(|p| !memo.contains_key(&p.id))
+        .collect();
+    if !unread.is_empty() {
+        let mut reader = ctx.shared.matches.borrow_mut();
+        let ids: Vec<PackageId> = unread.iter().map(|p| p.id).collect();
+        let found: Vec<Vec<aibomdb_store::MatchRecord>> = reader
+            .package_matches(&ids)?
+            .into_iter()
+            .map(<[_]>::to_vec)
+            .collect();
+        for (package, mut records) in unread.into_iter().zip(found) {
+            records.sort_by(|a, b| a.advisory.cmp(&b.advisory));
+            records.dedup_by(|a, b| a.advisory == b.advisory);
+            let mut out = Vec::with_capacity(records.len());
+            for m in &records {
+                let facts = reader.advisory_facts(&m.advisory)?;
+                out.push(weigh(package, m, facts.as_deref()));
+            }
+            memo.insert(package.id, out.into());
+        }
+    }
+    Ok(packages.iter().map(|(p, _)| memo[&p.id].clone()).collect())
+}
+
+fn waiver_covers(w: &Waiver, m: &Weighed, package: &str, deployment: &str) -> bool {
     let id = |s: &str| s.eq_ignore_ascii_case(&w.advisory);
-    (id(&row.advisory) || row.aliases.iter().any(|a| id(a)))
+    (id(&m.advisory) || m.aliases.iter().any(|a| id(a)))
         && w.deployment.as_deref().is_none_or(|d| d == deployment)
         && w.package.as_deref().is_none_or(|p| {
             // Both in key form: a versionless waiver covers every version.
-            row.package == p
-                || aibomdb_graph::PackageKey::from_stored(row.package.clone()).unversioned() == p
+            package == p
+                || aibomdb_graph::PackageKey::from_stored(package.to_string()).unversioned() == p
         })
 }
 
 pub(super) fn check(ctx: &Context, rule: &Vulnerabilities) -> Result<RuleVerdict, PolicyError> {
-    let rows = ctx.matches()?;
-    let (mut suppressed, mut below, mut no_fix) = (0, 0, 0);
+    // Each package once, with the first document (in the order the
+    // deployment's documents are read) that lists it; by key, as match
+    // reports order them.
+    let mut seen: HashMap<PackageId, usize> = HashMap::new();
+    let mut packages: Vec<(&PackageRecord, &Arc<str>)> = Vec::new();
+    for ((_, listed), path) in ctx.documents.iter().zip(&ctx.paths) {
+        for l in listed {
+            seen.entry(l.package.id).or_insert_with(|| {
+                packages.push((&l.package, path));
+                packages.len() - 1
+            });
+        }
+    }
+    packages.sort_by(|a, b| a.0.key.cmp(&b.0.key));
+    let weighed = weighed(ctx, &packages)?;
+    let (mut total, mut suppressed, mut below, mut no_fix) = (0, 0, 0, 0);
     let mut violations = Vec::new();
     let mut waived = Vec::new();
-    for row in rows {
-        if !row.is_open() {
-            suppressed += 1;
-            continue;
-        }
-        // Exploited (KEV) or likely to be (EPSS at or over the threshold):
-        // the policy's level for it, whatever the severity says.
-        let likely = rule
-            .epss_at_least
-            .zip(row.epss)
-            .filter(|(at_least, e)| e.epss >= *at_least)
-            .map(|_| Enforcement::Deny);
-        let exploited = match (row.kev.as_ref().and(rule.kev), likely) {
-            (Some(a), Some(b)) => Some(((), a.max(b))),
-            (Some(a), None) | (None, Some(a)) => Some(((), a)),
-            (None, None) => None,
-        };
-        if rule.only_with_fix && row.fixed.is_empty() && exploited.is_none() {
-            no_fix += 1;
-            continue;
-        }
-        let unknown = row.severity == Level::Unknown || row.status != "affected";
-        let level = if let Some((_, level)) = exploited {
-            // Exploited in the wild: the policy's `kev` level, whatever the
-            // severity says (a worse of the two when both apply).
-            let by_severity = if unknown {
-                rule.unknown
-            } else if row.severity >= rule.severity {
-                Enforcement::Deny
-            } else {
-                Enforcement::Allow
-            };
-            level.max(by_severity)
-        } else if unknown {
-            rule.unknown
-        } else if row.severity >= rule.severity {
-            Enforcement::Deny
-        } else {
-            below += 1;
-            continue;
-        };
-        let subject = format!("{} in {}", row.advisory, row.package);
-        let mut expired = None;
-        let covering: Vec<&Waiver> = rule
-            .waivers
-            .iter()
-            .filter(|w| waiver_covers(w, row, ctx.deployment))
-            .collect();
-        // A renewed waiver holds even when an older one for the same advisory
-        // has expired; the expired one is named only when none holds.
-        let holding = covering.iter().find(|w| ctx.at < w.expires_at);
-        if let Some(w) = holding.or(covering.first()) {
-            if ctx.at < w.expires_at {
-                waived.push(Waived {
-                    subject,
-                    advisory: row.advisory.clone(),
-                    reason: w.reason.clone(),
-                    expires: w.expires.clone(),
-                    line: w.line,
-                });
+    let mut reader = ctx.shared.matches.borrow_mut();
+    for ((package, document), matches) in packages.iter().zip(&weighed) {
+        for m in matches.iter() {
+            total += 1;
+            let vex = reader.vex_verdict(ctx.deployment, package, &m.identifiers)?;
+            if vex
+                .as_ref()
+                .is_some_and(aibomdb_store::VexVerdict::suppresses)
+            {
+                suppressed += 1;
                 continue;
             }
-            expired = Some(w);
-        }
-        let severity = match (row.status.as_str(), row.severity, row.score) {
-            ("affected", Level::Unknown, _) => {
-                "severity unknown: the record carries no CVSS vector or severity label".to_string()
+            // Exploited (KEV) or likely to be (EPSS at or over the threshold):
+            // the policy's level for it, whatever the severity says.
+            let likely = rule
+                .epss_at_least
+                .zip(m.epss)
+                .filter(|(at_least, e)| e.epss >= *at_least)
+                .map(|_| Enforcement::Deny);
+            let exploited = match (m.kev.as_ref().and(rule.kev), likely) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (Some(a), None) | (None, Some(a)) => Some(a),
+                (None, None) => None,
+            };
+            if rule.only_with_fix && !m.has_fix && exploited.is_none() {
+                no_fix += 1;
+                continue;
             }
-            ("affected", l, Some(s)) => {
-                format!("{} (CVSS {s:.1})", format!("{l:?}").to_lowercase())
-            }
-            ("affected", l, None) => format!("{l:?}").to_lowercase(),
-            (status, _, _) => {
-                format!("{status}: the version could not be evaluated against the record")
-            }
-        };
-        let mut message = format!(
-            "{}{}; {}",
-            severity,
-            row.summary
-                .as_deref()
-                .map(|s| format!(": {s}"))
-                .unwrap_or_default(),
-            if row.fixed.is_empty() {
-                "no fixed version".to_string()
+            let unknown = m.severity == Level::Unknown || m.status != "affected";
+            let level = if let Some(level) = exploited {
+                // Exploited in the wild: the policy's `kev` level, whatever the
+                // severity says (a worse of the two when both apply).
+                let by_severity = if unknown {
+                    rule.unknown
+                } else if m.severity >= rule.severity {
+                    Enforcement::Deny
+                } else {
+                    Enforcement::Allow
+                };
+                level.max(by_severity)
+            } else if unknown {
+                rule.unknown
+            } else if m.severity >= rule.severity {
+                Enforcement::Deny
             } else {
-                format!("fixed in {}", row.fixed.join(", "))
+                below += 1;
+                continue;
+            };
+            let mut expired = None;
+            if !rule.waivers.is_empty() {
+                let covering: Vec<&Waiver> = rule
+                    .waivers
+                    .iter()
+                    .filter(|w| waiver_covers(w, m, &package.key, ctx.deployment))
+                    .collect();
+                // A renewed waiver holds even when an older one for the same
+                // advisory has expired; the expired one is named only when
+                // none holds.
+                let holding = covering.iter().find(|w| ctx.at < w.expires_at);
+                if let Some(&w) = holding.or(covering.first()) {
+                    if ctx.at < w.expires_at {
+                        waived.push(Waived {
+                            subject: m.subject.to_string(),
+                            advisory: m.advisory.clone(),
+                            reason: w.reason.clone(),
+                            expires: w.expires.clone(),
+                            line: w.line,
+                        });
+                        continue;
+                    }
+                    expired = Some(w);
+                }
             }
-        );
-        if let Some(k) = &row.kev {
-            message.push_str(&format!(
-                "; exploited in the wild: {} is in CISA KEV since {}",
-                k.cve, k.date_added
-            ));
+            let message = match expired {
+                Some(w) => format!(
+                    "{}; the waiver at line {} expired on {}",
+                    m.message, w.line, w.expires
+                )
+                .into(),
+                None => m.message.clone(),
+            };
+            violations.push(Violation {
+                level,
+                subject: m.subject.clone(),
+                message,
+                document: Some((*document).clone()),
+                path: Vec::new(),
+                package: Some(m.package.clone()),
+            });
         }
-        if let Some(e) = &row.epss {
-            message.push_str(&format!("; EPSS {} (percentile {})", e.epss, e.percentile));
-        }
-        if let Some(w) = expired {
-            message.push_str(&format!(
-                "; the waiver at line {} expired on {}",
-                w.line, w.expires
-            ));
-        }
-        violations.push(violation(
-            level,
-            subject,
-            message,
-            row.document_paths.first().map(String::as_str),
-            Some(&row.package),
-        ));
     }
+    let rows_len = total;
     let threshold = format!("{:?}", rule.severity).to_lowercase();
-    let plural = if rows.len() == 1 { "" } else { "es" };
+    let plural = if rows_len == 1 { "" } else { "es" };
     let fix_note = if rule.only_with_fix {
         format!(", {no_fix} without a fix not counted")
     } else {
@@ -143,7 +261,7 @@ pub(super) fn check(ctx: &Context, rule: &Vulnerabilities) -> Result<RuleVerdict
     };
     let summary = format!(
         "{} advisory match{plural}; {suppressed} suppressed by VEX, {below} below {threshold}, {} waived{fix_note}",
-        rows.len(),
+        rows_len,
         waived.len(),
     );
     let mut v = verdict("vulnerabilities", rule.level, summary, violations);

@@ -1,0 +1,112 @@
+//! Decoded packages and facts by id, shared by every deployment an
+//! evaluation reads. An estate lists the same packages with the same facts
+//! over and over (facts are interned in the store), so each is decoded once
+//! per store generation rather than once per document that lists it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use aibomdb_graph::{PackageFact, Scope};
+use aibomdb_store::{DocumentId, FactId, PackageId, PackageRecord, Store};
+
+use crate::PolicyError;
+
+/// One package a document lists, with what the document said about it.
+#[derive(Debug, Clone)]
+pub(crate) struct Listed {
+    pub package: Arc<PackageRecord>,
+    /// The interned fact; `direct` and `scope` are the row's own.
+    pub fact: Arc<PackageFact>,
+    pub fact_id: FactId,
+    pub direct: Option<bool>,
+    pub scope: Option<Scope>,
+}
+
+impl Listed {
+    /// The fact as the document stated it, with its own `direct` and `scope`.
+    pub(crate) fn stated(&self) -> PackageFact {
+        PackageFact {
+            direct: self.direct,
+            scope: self.scope,
+            ..(*self.fact).clone()
+        }
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct Catalog {
+    packages: RwLock<HashMap<PackageId, Arc<PackageRecord>>>,
+    facts: RwLock<HashMap<FactId, Arc<PackageFact>>>,
+}
+
+fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Catalog {
+    pub(crate) fn clear(&self) {
+        write(&self.packages).clear();
+        write(&self.facts).clear();
+    }
+
+    /// What `document` lists, each package and fact decoded at most once
+    /// for all documents read through this catalog.
+    pub(crate) fn listing(
+        &self,
+        store: &Store,
+        document: DocumentId,
+    ) -> Result<Vec<Listed>, PolicyError> {
+        let rows = store.document_listing(document)?;
+        let (mut missing_packages, mut missing_facts) = (Vec::new(), Vec::new());
+        {
+            let packages = read(&self.packages);
+            let facts = read(&self.facts);
+            for r in &rows {
+                if !packages.contains_key(&r.package) {
+                    missing_packages.push(r.package);
+                }
+                if !facts.contains_key(&r.fact) {
+                    missing_facts.push(r.fact);
+                }
+            }
+        }
+        if !missing_packages.is_empty() {
+            missing_packages.sort_unstable();
+            missing_packages.dedup();
+            let found = store.packages_by_ids(&missing_packages)?;
+            let mut packages = write(&self.packages);
+            for p in found {
+                packages.entry(p.id).or_insert_with(|| Arc::new(p));
+            }
+        }
+        if !missing_facts.is_empty() {
+            missing_facts.sort_unstable();
+            missing_facts.dedup();
+            let found = store.facts_by_ids(&missing_facts)?;
+            let mut facts = write(&self.facts);
+            for (id, f) in found {
+                facts.entry(id).or_insert_with(|| Arc::new(f));
+            }
+        }
+        let packages = read(&self.packages);
+        let facts = read(&self.facts);
+        // A row whose package record is gone is left out, as
+        // `Store::document_packages` does.
+        Ok(rows
+            .iter()
+            .filter_map(|r| {
+                Some(Listed {
+                    package: packages.get(&r.package)?.clone(),
+                    fact: facts.get(&r.fact)?.clone(),
+                    fact_id: r.fact,
+                    direct: r.direct,
+                    scope: r.scope,
+                })
+            })
+            .collect())
+    }
+}
