@@ -2,6 +2,10 @@
 //! evaluation reads. An estate lists the same packages with the same facts
 //! over and over (facts are interned in the store), so each is decoded once
 //! per store generation rather than once per document that lists it.
+//!
+//! An entry never goes stale: package and fact ids come from counters that
+//! never go back, and neither record is rewritten once stored. The catalog
+//! is cleared with the rest of the gate's cache only to bound its memory.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};

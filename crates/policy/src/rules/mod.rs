@@ -37,6 +37,8 @@ pub struct GateCache {
     described_bases: Mutex<(u64, HashMap<String, bool>)>,
     /// Packages and facts decoded once for every deployment read.
     pub(crate) catalog: Catalog,
+    /// Packages' advisory matches, weighed.
+    pub(crate) weighed: Mutex<vulnerabilities::Memo>,
 }
 
 /// A lock even after a worker panicked while holding it: every cache here
@@ -57,6 +59,7 @@ impl GateCache {
             *lock(&self.published) = PublishedDigests::default();
             *lock(&self.described_bases) = (now, HashMap::new());
             self.catalog.clear();
+            *lock(&self.weighed) = (now, HashMap::new());
             *seen = Some(now);
         }
         now
@@ -68,8 +71,6 @@ pub(crate) struct Shared<'a> {
     matches: RefCell<MatchReader<'a>>,
     /// `for = "package"` CEL answers by what the expression reads.
     custom: RefCell<custom::Memo>,
-    /// Packages' advisory matches, weighed.
-    weighed: RefCell<vulnerabilities::Memo>,
     cache: &'a GateCache,
     generation: u64,
 }
@@ -83,7 +84,6 @@ impl<'a> Shared<'a> {
                 generation,
             )),
             custom: RefCell::default(),
-            weighed: RefCell::default(),
             cache,
             generation,
         }

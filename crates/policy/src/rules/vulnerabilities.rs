@@ -6,7 +6,6 @@
 //! VEX verdict and the waivers are per deployment.
 
 use std::collections::HashMap;
-use std::rc::Rc;
 use std::sync::Arc;
 
 use aibomdb_osv::Level;
@@ -33,8 +32,10 @@ pub(crate) struct Weighed {
     message: Arc<str>,
 }
 
-/// Weighed matches by package, kept by a worker for all its deployments.
-pub(crate) type Memo = HashMap<PackageId, Rc<[Weighed]>>;
+/// Weighed matches by package, with the store generation they were read
+/// at: shared by the workers of an evaluation, and by a server between
+/// requests while the store is unchanged.
+pub(crate) type Memo = (u64, HashMap<PackageId, Arc<[Weighed]>>);
 
 fn weigh(
     package: &PackageRecord,
@@ -101,13 +102,26 @@ fn weigh(
 fn weighed(
     ctx: &Context,
     packages: &[(&PackageRecord, &Arc<str>)],
-) -> Result<Vec<Rc<[Weighed]>>, PolicyError> {
-    let mut memo = ctx.shared.weighed.borrow_mut();
+) -> Result<Vec<Arc<[Weighed]>>, PolicyError> {
+    let generation = ctx.shared.generation;
+    let mut out: Vec<Option<Arc<[Weighed]>>> = {
+        let memo = super::lock(&ctx.shared.cache.weighed);
+        packages
+            .iter()
+            .map(|(p, _)| {
+                (memo.0 == generation)
+                    .then(|| memo.1.get(&p.id).cloned())
+                    .flatten()
+            })
+            .collect()
+    };
     let unread: Vec<&PackageRecord> = packages
         .iter()
-        .map(|(p, _)| *p)
-        .filter(|p| !memo.contains_key(&p.id))
+        .zip(&out)
+        .filter(|(_, w)| w.is_none())
+        .map(|((p, _), _)| *p)
         .collect();
+    let mut fresh: HashMap<PackageId, Arc<[Weighed]>> = HashMap::new();
     if !unread.is_empty() {
         let mut reader = ctx.shared.matches.borrow_mut();
         let ids: Vec<PackageId> = unread.iter().map(|p| p.id).collect();
@@ -124,10 +138,23 @@ fn weighed(
                 let facts = reader.advisory_facts(&m.advisory)?;
                 out.push(weigh(package, m, facts.as_deref()));
             }
-            memo.insert(package.id, out.into());
+            fresh.insert(package.id, out.into());
+        }
+        // Kept only while the cache is of the generation they were read at.
+        let mut memo = super::lock(&ctx.shared.cache.weighed);
+        if memo.0 == generation {
+            memo.1.extend(fresh.iter().map(|(id, w)| (*id, w.clone())));
         }
     }
-    Ok(packages.iter().map(|(p, _)| memo[&p.id].clone()).collect())
+    Ok(packages
+        .iter()
+        .zip(out.iter_mut())
+        .map(|((p, _), w)| {
+            w.take()
+                .or_else(|| fresh.get(&p.id).cloned())
+                .unwrap_or_default()
+        })
+        .collect())
 }
 
 fn waiver_covers(w: &Waiver, m: &Weighed, package: &str, deployment: &str) -> bool {
