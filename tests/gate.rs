@@ -570,6 +570,111 @@ fn evidence_is_the_cra_report() {
     );
 }
 
+/// The gate measures TR-03183-2 component by component, once per distinct
+/// way a component is made, for every deployment that makes it so: what it
+/// reports must be what `cra-report` finds on the whole export, for an image
+/// SBOM, a lockfile, and the same lockfile again in a second deployment
+/// (answered from what the first one measured), in one run.
+#[test]
+fn evidence_measured_per_component_is_the_whole_exports_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = python_image_store(dir.path());
+    let lock = corpus().join("dev/lockfiles/a-finetune/uv/uv.lock");
+    for deployment in ["uv", "uv-again"] {
+        run_ok(
+            &db,
+            &["ingest", lock.to_str().unwrap(), "--deployment", deployment],
+        );
+    }
+    let p = policy(dir.path(), "e.toml", "version = 1\n[evidence]\n");
+    let out = aibomdb(
+        &db,
+        &[
+            "gate",
+            "--policy",
+            p.to_str().unwrap(),
+            "--all",
+            "--at",
+            "2026-12-01",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    for deployment in ["python", "uv", "uv-again"] {
+        let verdict = report["deployments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["deployment"] == deployment)
+            .unwrap();
+        let got: Vec<(String, String)> = verdict["rules"][0]["violations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| {
+                (
+                    v["subject"].as_str().unwrap().to_string(),
+                    v["message"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        let cra = aibomdb(
+            &db,
+            &["cra-report", "--deployment", deployment, "--format", "json"],
+        );
+        // Exit 1: required fields are missing, as the gate says.
+        assert_eq!(
+            cra.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&cra.stderr)
+        );
+        let cra: Value = serde_json::from_slice(&cra.stdout).unwrap();
+        let expected: Vec<(String, String)> = cra["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["category"] == "required" && f["present"] != f["total"])
+            .map(|f| {
+                let (present, total) =
+                    (f["present"].as_u64().unwrap(), f["total"].as_u64().unwrap());
+                let first: Vec<&str> = f["missing"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .take(5)
+                    .map(|m| m.as_str().unwrap())
+                    .collect();
+                (
+                    format!(
+                        "TR-03183-2 field {} ({})",
+                        f["number"],
+                        f["field"].as_str().unwrap()
+                    ),
+                    format!(
+                        "required, missing on {} of {total} {}{}",
+                        total - present,
+                        if f["level"] == "sbom" {
+                            "SBOMs"
+                        } else {
+                            "components"
+                        },
+                        if first.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" (first: {})", first.join(", "))
+                        }
+                    ),
+                )
+            })
+            .collect();
+        assert!(!expected.is_empty());
+        assert_eq!(got, expected, "{deployment}");
+    }
+}
+
 #[test]
 fn freshness_from_upload_times_and_a_release_date_index() {
     let dir = tempfile::tempdir().unwrap();

@@ -81,177 +81,169 @@ fn all_components(bom: &Value) -> Vec<&Value> {
     out
 }
 
-pub(crate) fn report(deployment: &str, bom: &Value) -> CraReport {
-    let components = all_components(bom);
-    let refs: Vec<String> = components
-        .iter()
-        .map(|c| c["bom-ref"].as_str().unwrap_or("?").to_string())
-        .collect();
-    let with_dependencies: std::collections::HashSet<&str> = arr(&bom["dependencies"])
-        .iter()
-        .filter_map(|d| d["ref"].as_str())
-        .collect();
-    let in_composition: std::collections::HashSet<&str> = arr(&bom["compositions"])
-        .iter()
-        .flat_map(|c| arr(&c["dependencies"]).iter().chain(arr(&c["assemblies"])))
-        .filter_map(|r| r.as_str())
-        .collect();
-    let flag = |name: &'static str, allowed: &'static [&'static str]| {
-        move |c: &Value| {
-            let values: Vec<&str> = props(c, name).collect();
-            values.len() == 1 && allowed.contains(&values[0])
-        }
+/// The component fields: (number, name, category, CycloneDX 1.6 mapping).
+const COMPONENT_FIELDS: [(u8, &str, &str, &str); 17] = [
+    (
+        3,
+        "Component creator",
+        "required",
+        "components[].manufacturer.url | .contact[].email",
+    ),
+    (4, "Component name", "required", "components[].name"),
+    (5, "Component version", "required", "components[].version"),
+    (
+        6,
+        "Filename of the component",
+        "required",
+        "properties bsi:component:filename",
+    ),
+    (
+        7,
+        "Dependencies, completeness indicated",
+        "required",
+        "dependencies[].ref + compositions[].aggregate",
+    ),
+    (
+        8,
+        "Distribution licences",
+        "required",
+        "licenses[] with acknowledgement concluded",
+    ),
+    (
+        9,
+        "Hash of the deployable component (SHA-512)",
+        "required",
+        "hashes[] or externalReferences[distribution].hashes[] SHA-512",
+    ),
+    (
+        10,
+        "Executable property",
+        "required",
+        "properties bsi:component:executable",
+    ),
+    (
+        11,
+        "Archive property",
+        "required",
+        "properties bsi:component:archive",
+    ),
+    (
+        12,
+        "Structured property",
+        "required",
+        "properties bsi:component:structured",
+    ),
+    (
+        14,
+        "Source code URI",
+        "additional",
+        "externalReferences[source-distribution|vcs].url",
+    ),
+    (
+        15,
+        "URI of the deployable form",
+        "additional",
+        "externalReferences[distribution].url",
+    ),
+    (
+        16,
+        "Other unique identifiers",
+        "additional",
+        "purl | cpe | swid.tagId",
+    ),
+    (
+        17,
+        "Original licences",
+        "additional",
+        "licenses[] with acknowledgement declared",
+    ),
+    (
+        18,
+        "Effective licence",
+        "optional",
+        "properties bsi:component:effectiveLicence",
+    ),
+    (
+        19,
+        "Hash of the source code",
+        "optional",
+        "externalReferences[source-distribution|vcs].hashes[] SHA-512",
+    ),
+    (
+        20,
+        "URL of the security.txt",
+        "optional",
+        "externalReferences[rfc-9116].url",
+    ),
+];
+
+/// Whether component `c` carries field `number`; field 7 is what
+/// `in_graph` says of its bom-ref (the BOM's dependencies and compositions).
+fn has_field(number: u8, c: &Value, in_graph: &dyn Fn(&str) -> bool) -> bool {
+    let flag = |name: &str, allowed: &[&str]| {
+        let values: Vec<&str> = props(c, name).collect();
+        values.len() == 1 && allowed.contains(&values[0])
     };
-    type Check<'a> = Box<dyn Fn(&Value) -> bool + 'a>;
-    let component_fields: Vec<(u8, &'static str, &'static str, &'static str, Check)> = vec![
-        (
-            3,
-            "Component creator",
-            "required",
-            "components[].manufacturer.url | .contact[].email",
-            Box::new(|c: &Value| has_contact(&c["manufacturer"])),
+    match number {
+        3 => has_contact(&c["manufacturer"]),
+        4 => c["name"].as_str().is_some_and(|n| !n.is_empty()),
+        5 => c["version"].as_str().is_some_and(|n| !n.is_empty()) || c["type"] == "file",
+        6 => props(c, "bsi:component:filename").count() == 1,
+        7 => in_graph(c["bom-ref"].as_str().unwrap_or("")),
+        8 => licence_with(c, "concluded"),
+        9 => arr(&c["hashes"])
+            .iter()
+            .chain(ext_refs(c, &["distribution"]).flat_map(|r| arr(&r["hashes"])))
+            .any(|h| h["alg"] == "SHA-512"),
+        10 => flag(
+            "bsi:component:executable",
+            &["executable", "non-executable"],
         ),
-        (
-            4,
-            "Component name",
-            "required",
-            "components[].name",
-            Box::new(|c: &Value| c["name"].as_str().is_some_and(|n| !n.is_empty())),
-        ),
-        (
-            5,
-            "Component version",
-            "required",
-            "components[].version",
-            Box::new(|c: &Value| {
-                c["version"].as_str().is_some_and(|n| !n.is_empty()) || c["type"] == "file"
-            }),
-        ),
-        (
-            6,
-            "Filename of the component",
-            "required",
-            "properties bsi:component:filename",
-            Box::new(|c: &Value| props(c, "bsi:component:filename").count() == 1),
-        ),
-        (
-            7,
-            "Dependencies, completeness indicated",
-            "required",
-            "dependencies[].ref + compositions[].aggregate",
-            Box::new(|c: &Value| {
-                let r = c["bom-ref"].as_str().unwrap_or("");
-                with_dependencies.contains(r) && in_composition.contains(r)
-            }),
-        ),
-        (
-            8,
-            "Distribution licences",
-            "required",
-            "licenses[] with acknowledgement concluded",
-            Box::new(|c: &Value| licence_with(c, "concluded")),
-        ),
-        (
-            9,
-            "Hash of the deployable component (SHA-512)",
-            "required",
-            "hashes[] or externalReferences[distribution].hashes[] SHA-512",
-            Box::new(|c: &Value| {
-                arr(&c["hashes"])
-                    .iter()
-                    .chain(ext_refs(c, &["distribution"]).flat_map(|r| arr(&r["hashes"])))
-                    .any(|h| h["alg"] == "SHA-512")
-            }),
-        ),
-        (
-            10,
-            "Executable property",
-            "required",
-            "properties bsi:component:executable",
-            Box::new(flag(
-                "bsi:component:executable",
-                &["executable", "non-executable"],
-            )),
-        ),
-        (
-            11,
-            "Archive property",
-            "required",
-            "properties bsi:component:archive",
-            Box::new(flag("bsi:component:archive", &["archive", "no archive"])),
-        ),
-        (
-            12,
-            "Structured property",
-            "required",
-            "properties bsi:component:structured",
-            Box::new(flag(
-                "bsi:component:structured",
-                &["structured", "unstructured"],
-            )),
-        ),
-        (
-            14,
-            "Source code URI",
-            "additional",
-            "externalReferences[source-distribution|vcs].url",
-            Box::new(|c: &Value| {
-                ext_refs(c, &["source-distribution", "vcs"])
-                    .next()
-                    .is_some()
-            }),
-        ),
-        (
-            15,
-            "URI of the deployable form",
-            "additional",
-            "externalReferences[distribution].url",
-            Box::new(|c: &Value| ext_refs(c, &["distribution"]).next().is_some()),
-        ),
-        (
-            16,
-            "Other unique identifiers",
-            "additional",
-            "purl | cpe | swid.tagId",
-            Box::new(|c: &Value| {
-                c["purl"].is_string() || c["cpe"].is_string() || c["swid"]["tagId"].is_string()
-            }),
-        ),
-        (
-            17,
-            "Original licences",
-            "additional",
-            "licenses[] with acknowledgement declared",
-            Box::new(|c: &Value| licence_with(c, "declared")),
-        ),
-        (
-            18,
-            "Effective licence",
-            "optional",
-            "properties bsi:component:effectiveLicence",
-            Box::new(|c: &Value| props(c, "bsi:component:effectiveLicence").next().is_some()),
-        ),
-        (
-            19,
-            "Hash of the source code",
-            "optional",
-            "externalReferences[source-distribution|vcs].hashes[] SHA-512",
-            Box::new(|c: &Value| {
-                ext_refs(c, &["source-distribution", "vcs"])
-                    .flat_map(|r| arr(&r["hashes"]))
-                    .any(|h| h["alg"] == "SHA-512")
-            }),
-        ),
-        (
-            20,
-            "URL of the security.txt",
-            "optional",
-            "externalReferences[rfc-9116].url",
-            Box::new(|c: &Value| ext_refs(c, &["rfc-9116"]).next().is_some()),
-        ),
-    ];
+        11 => flag("bsi:component:archive", &["archive", "no archive"]),
+        12 => flag("bsi:component:structured", &["structured", "unstructured"]),
+        14 => ext_refs(c, &["source-distribution", "vcs"])
+            .next()
+            .is_some(),
+        15 => ext_refs(c, &["distribution"]).next().is_some(),
+        16 => c["purl"].is_string() || c["cpe"].is_string() || c["swid"]["tagId"].is_string(),
+        17 => licence_with(c, "declared"),
+        18 => props(c, "bsi:component:effectiveLicence").next().is_some(),
+        19 => ext_refs(c, &["source-distribution", "vcs"])
+            .flat_map(|r| arr(&r["hashes"]))
+            .any(|h| h["alg"] == "SHA-512"),
+        20 => ext_refs(c, &["rfc-9116"]).next().is_some(),
+        _ => false,
+    }
+}
+
+/// One component as the report counts it: its bom-ref and, bit `n` set, the
+/// fields numbered `n` it lacks.
+#[derive(Debug, Clone)]
+pub(crate) struct Measured {
+    pub bom_ref: String,
+    pub missing: u32,
+}
+
+/// `c` measured, field 7 as `in_graph` says.
+pub(crate) fn measure(c: &Value, in_graph: &dyn Fn(&str) -> bool) -> Measured {
+    let mut missing = 0;
+    for (number, ..) in COMPONENT_FIELDS {
+        if !has_field(number, c, in_graph) {
+            missing |= 1 << number;
+        }
+    }
+    Measured {
+        bom_ref: c["bom-ref"].as_str().unwrap_or("?").to_string(),
+        missing,
+    }
+}
+
+/// The SBOM-level fields of `bom`: (number, name, category, mapping, present).
+pub(crate) fn sbom_fields(
+    bom: &Value,
+) -> Vec<(u8, &'static str, &'static str, &'static str, bool)> {
     let meta = &bom["metadata"];
-    let sbom_fields: Vec<(u8, &'static str, &'static str, &'static str, bool)> = vec![
+    vec![
         (
             1,
             "Creator of the SBOM",
@@ -275,9 +267,36 @@ pub(crate) fn report(deployment: &str, bom: &Value) -> CraReport {
                 .as_str()
                 .is_some_and(|s| s.starts_with("urn:uuid:")),
         ),
-    ];
+    ]
+}
+
+pub(crate) fn report(deployment: &str, bom: &Value) -> CraReport {
+    let with_dependencies: std::collections::HashSet<&str> = arr(&bom["dependencies"])
+        .iter()
+        .filter_map(|d| d["ref"].as_str())
+        .collect();
+    let in_composition: std::collections::HashSet<&str> = arr(&bom["compositions"])
+        .iter()
+        .flat_map(|c| arr(&c["dependencies"]).iter().chain(arr(&c["assemblies"])))
+        .filter_map(|r| r.as_str())
+        .collect();
+    let in_graph = |r: &str| with_dependencies.contains(r) && in_composition.contains(r);
+    let measured: Vec<Measured> = all_components(bom)
+        .into_iter()
+        .map(|c| measure(c, &in_graph))
+        .collect();
+    assemble(deployment, sbom_fields(bom), &measured)
+}
+
+/// The report from the SBOM-level fields and every component measured, in
+/// the BOM's order (nested components after their parent).
+pub(crate) fn assemble(
+    deployment: &str,
+    sbom: Vec<(u8, &'static str, &'static str, &'static str, bool)>,
+    components: &[Measured],
+) -> CraReport {
     let mut fields = Vec::new();
-    for (number, field, category, mapping, ok) in sbom_fields {
+    for (number, field, category, mapping, ok) in sbom {
         fields.push(FieldResult {
             number,
             field,
@@ -293,12 +312,11 @@ pub(crate) fn report(deployment: &str, bom: &Value) -> CraReport {
             mapping,
         });
     }
-    for (number, field, category, mapping, check) in component_fields {
+    for (number, field, category, mapping) in COMPONENT_FIELDS {
         let missing: Vec<String> = components
             .iter()
-            .zip(&refs)
-            .filter(|(c, _)| !check(c))
-            .map(|(_, r)| r.clone())
+            .filter(|m| m.missing & (1 << number) != 0)
+            .map(|m| m.bom_ref.clone())
             .collect();
         fields.push(FieldResult {
             number,

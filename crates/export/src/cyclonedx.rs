@@ -330,7 +330,7 @@ fn file_flags(a: &Artifact) -> (&'static str, &'static str, &'static str) {
 }
 
 /// The component and the bom-refs of its nested file components.
-fn component(inv: &Inventory, c: &Component, spec: Spec) -> (Value, Vec<String>) {
+pub(crate) fn component(inv: &Inventory, c: &Component, spec: Spec) -> (Value, Vec<String>) {
     let kind = if c.model.as_ref().is_some_and(|m| m.node == "dataset") {
         "data"
     } else if c.model.is_some() {

@@ -64,6 +64,24 @@ pub(crate) struct Inventory {
 }
 
 impl Inventory {
+    /// A deployment with nothing in it (what a writer needs of an inventory
+    /// to format one component that is not a model).
+    pub(crate) fn empty(deployment: &str) -> Inventory {
+        Inventory {
+            deployment: deployment.to_string(),
+            serial: format!(
+                "urn:uuid:{}",
+                uuid_from(&Sha256::digest(deployment.as_bytes()))
+            ),
+            components: BTreeMap::new(),
+            edges: BTreeSet::new(),
+            roots: BTreeSet::new(),
+            documents: Vec::new(),
+            released: None,
+            observed: None,
+        }
+    }
+
     pub(crate) fn gather(store: &Store, deployment: &str) -> Result<Inventory, ExportError> {
         let documents: Vec<DocumentRecord> = store
             .deployment_documents(deployment)?
@@ -167,7 +185,7 @@ impl Inventory {
     }
 }
 
-fn merge(c: &mut Component, fact: &PackageFact) {
+pub(crate) fn merge(c: &mut Component, fact: &PackageFact) {
     for h in &fact.hashes {
         c.hashes
             .insert((h.alg.clone(), h.value.to_ascii_lowercase()));

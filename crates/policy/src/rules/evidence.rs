@@ -1,5 +1,8 @@
 //! `evidence`: the BSI TR-03183-2 completeness report must pass, measured on
-//! the CycloneDX 1.6 document the export would hand over.
+//! the CycloneDX 1.6 document the export would hand over: component by
+//! component, each measured once per worker for every deployment that makes
+//! it the same way (`export::cra_report_listed`), or on the whole document
+//! when the deployment describes a model.
 
 use super::{Context, verdict, violation};
 use crate::{Evidence, PolicyError, RuleVerdict};
@@ -11,11 +14,38 @@ pub(super) fn check(ctx: &Context, rule: &Evidence) -> Result<RuleVerdict, Polic
         creator_url: rule.creator_url.clone(),
         author: rule.author.clone(),
     };
-    let report = aibomdb_export::cra_report_of(ctx.store, ctx.deployment, ctx.owned(), &opts)
-        .map_err(|e| match e {
-            aibomdb_export::ExportError::Store(s) => PolicyError::Store(s),
-            other => PolicyError::Query(other.to_string()),
-        })?;
+    let listed: Vec<(
+        &aibomdb_store::DocumentRecord,
+        Vec<aibomdb_export::ListedFact>,
+    )> = ctx
+        .documents
+        .iter()
+        .map(|(d, packages)| {
+            let facts = packages
+                .iter()
+                .map(|l| aibomdb_export::ListedFact {
+                    package: &l.package,
+                    fact: &l.fact,
+                    fact_id: l.fact_id,
+                })
+                .collect();
+            (d, facts)
+        })
+        .collect();
+    let measured = aibomdb_export::cra_report_listed(
+        ctx.deployment,
+        &listed,
+        &opts,
+        &mut ctx.shared.evidence.borrow_mut(),
+    );
+    let report = match measured {
+        Some(r) => r,
+        None => aibomdb_export::cra_report_of(ctx.store, ctx.deployment, ctx.owned(), &opts)
+            .map_err(|e| match e {
+                aibomdb_export::ExportError::Store(s) => PolicyError::Store(s),
+                other => PolicyError::Query(other.to_string()),
+            })?,
+    };
     let violations = report
         .fields
         .iter()

@@ -71,6 +71,8 @@ pub(crate) struct Shared<'a> {
     matches: RefCell<MatchReader<'a>>,
     /// `for = "package"` CEL answers by what the expression reads.
     custom: RefCell<custom::Memo>,
+    /// TR-03183-2 components measured, by how they are made.
+    evidence: RefCell<aibomdb_export::EvidenceMemo>,
     cache: &'a GateCache,
     generation: u64,
 }
@@ -84,6 +86,7 @@ impl<'a> Shared<'a> {
                 generation,
             )),
             custom: RefCell::default(),
+            evidence: RefCell::default(),
             cache,
             generation,
         }
