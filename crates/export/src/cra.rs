@@ -285,15 +285,18 @@ pub(crate) fn report(deployment: &str, bom: &Value) -> CraReport {
         .into_iter()
         .map(|c| measure(c, &in_graph))
         .collect();
-    assemble(deployment, sbom_fields(bom), &measured)
+    let measured: Vec<&Measured> = measured.iter().collect();
+    assemble(deployment, sbom_fields(bom), &measured, usize::MAX)
 }
 
 /// The report from the SBOM-level fields and every component measured, in
-/// the BOM's order (nested components after their parent).
+/// the BOM's order (nested components after their parent), naming at most
+/// `named` of the components that lack each field.
 pub(crate) fn assemble(
     deployment: &str,
     sbom: Vec<(u8, &'static str, &'static str, &'static str, bool)>,
-    components: &[Measured],
+    components: &[&Measured],
+    named: usize,
 ) -> CraReport {
     let mut fields = Vec::new();
     for (number, field, category, mapping, ok) in sbom {
@@ -313,17 +316,15 @@ pub(crate) fn assemble(
         });
     }
     for (number, field, category, mapping) in COMPONENT_FIELDS {
-        let missing: Vec<String> = components
-            .iter()
-            .filter(|m| m.missing & (1 << number) != 0)
-            .map(|m| m.bom_ref.clone())
-            .collect();
+        let lacking = components.iter().filter(|m| m.missing & (1 << number) != 0);
+        let absent = lacking.clone().count();
+        let missing: Vec<String> = lacking.take(named).map(|m| m.bom_ref.clone()).collect();
         fields.push(FieldResult {
             number,
             field,
             level: "component",
             category,
-            present: components.len() - missing.len(),
+            present: components.len() - absent,
             total: components.len(),
             missing,
             mapping,

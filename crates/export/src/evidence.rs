@@ -33,20 +33,27 @@ struct Making<'a> {
     lockfile: bool,
 }
 
+/// SBOM-level fields, for the options they were measured with.
+type SbomFields = Vec<(u8, &'static str, &'static str, &'static str, bool)>;
+
 /// Components measured so far, by how they were made.
 #[derive(Default)]
 pub struct EvidenceMemo {
     components: HashMap<ComponentKey, Arc<Measured>>,
+    sbom: Option<(Options, SbomFields)>,
 }
 
 /// The report [`crate::cra_report_of`] gives for these documents, measured
-/// per component through `memo`; `None` when a component describes a model
-/// or dataset (its card and files read the deployment's lineage edges, so the
-/// caller measures the whole export instead).
+/// per component through `memo`, except that each field's `missing` names
+/// at most `named` components (`present` and `total` count them all);
+/// `None` when a component describes a model or dataset (its card and files
+/// read the deployment's lineage edges, so the caller measures the whole
+/// export instead).
 pub fn cra_report_listed(
     deployment: &str,
     documents: &[(&DocumentRecord, Vec<ListedFact>)],
     opts: &Options,
+    named: usize,
     memo: &mut EvidenceMemo,
 ) -> Option<CraReport> {
     // As `Inventory::of` merges: by key, in the documents' order.
@@ -71,7 +78,8 @@ pub fn cra_report_listed(
         }
     }
     // No component is a model, so the writer reads nothing of the inventory.
-    let empty = Inventory::empty(deployment);
+    let empty = std::cell::OnceCell::new();
+    let empty = || empty.get_or_init(|| Inventory::empty(deployment));
     let mut measured = Vec::with_capacity(made.len());
     for Making {
         package,
@@ -82,7 +90,7 @@ pub fn cra_report_listed(
     {
         let key = (package.id, fact_ids, lockfile);
         if let Some(m) = memo.components.get(&key) {
-            measured.push(Measured::clone(m));
+            measured.push(m.clone());
             continue;
         }
         let mut c = Component {
@@ -97,18 +105,24 @@ pub fn cra_report_listed(
         for f in facts {
             merge(&mut c, f);
         }
-        let (value, files) = cyclonedx::component(&empty, &c, Spec::V1_6);
+        let (value, files) = cyclonedx::component(empty(), &c, Spec::V1_6);
         debug_assert!(files.is_empty(), "only a model has nested files");
         // `cyclonedx::bom` gives every component a `dependencies` entry and
         // puts it in a composition (complete from a lockfile, else unknown).
         let m = Arc::new(cra::measure(&value, &|_| true));
-        measured.push(Measured::clone(&m));
+        measured.push(m.clone());
         memo.components.insert(key, m);
     }
-    let sbom = cyclonedx::bom(&empty, Spec::V1_6, opts, &[]);
-    Some(cra::assemble(
-        deployment,
-        cra::sbom_fields(&sbom),
-        &measured,
-    ))
+    // The SBOM-level fields depend on the options alone.
+    if memo.sbom.as_ref().is_none_or(|(o, _)| o != opts) {
+        let sbom = cyclonedx::bom(empty(), Spec::V1_6, opts, &[]);
+        memo.sbom = Some((opts.clone(), cra::sbom_fields(&sbom)));
+    }
+    let sbom = memo
+        .sbom
+        .as_ref()
+        .map(|(_, f)| f.clone())
+        .unwrap_or_default();
+    let measured: Vec<&Measured> = measured.iter().map(|m| &**m).collect();
+    Some(cra::assemble(deployment, sbom, &measured, named))
 }

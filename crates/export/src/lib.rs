@@ -90,7 +90,7 @@ impl std::str::FromStr for ExportFormat {
 }
 
 /// What the graph cannot know about the evidence's creator.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Options {
     /// RFC 3339, UTC.
     pub timestamp: String,

@@ -36,6 +36,8 @@ pub(super) fn check(ctx: &Context, rule: &Evidence) -> Result<RuleVerdict, Polic
         ctx.deployment,
         &listed,
         &opts,
+        // A violation names the first five.
+        5,
         &mut ctx.shared.evidence.borrow_mut(),
     );
     let report = match measured {
