@@ -1,8 +1,11 @@
 //! Load: the real server on loopback with 256 concurrent clients mixing
-//! blast-radius reads with document ingests, two rounds of the same work
-//! (bounded: 3,072 requests). Every request must succeed, every write must be
+//! blast-radius reads with document ingests, three rounds of the same work
+//! (bounded: 4,608 requests). Every request must succeed, every write must be
 //! there whole afterwards (writes are serialised, none lost or mixed), and the
-//! server's memory must not keep growing from one round to the next.
+//! server's memory must not keep growing from one round to the next once its
+//! caches have filled (the first round leaves the store's page cache and the
+//! allocator's arenas still filling, by an amount that depends on how the
+//! 256 clients happen to interleave).
 
 mod common;
 
@@ -79,26 +82,22 @@ fn two_hundred_fifty_six_clients_mixing_reads_and_writes() {
     let server = Server::start(&db, &["--write-token", TOKEN]);
     let a = server.addr.clone();
 
-    let failures = round(&a, 1, &document);
-    assert!(
-        failures.is_empty(),
-        "{} failures, first: {:?}",
-        failures.len(),
-        failures.first()
-    );
-    let after_first = rss_kib(server.pid());
-    let failures = round(&a, 2, &document);
-    assert!(
-        failures.is_empty(),
-        "{} failures, first: {:?}",
-        failures.len(),
-        failures.first()
-    );
-    let after_second = rss_kib(server.pid());
+    let mut rss = Vec::new();
+    for r in 1..=3 {
+        let failures = round(&a, r, &document);
+        assert!(
+            failures.is_empty(),
+            "{} failures, first: {:?}",
+            failures.len(),
+            failures.first()
+        );
+        rss.push(rss_kib(server.pid()));
+    }
     // The same work again must not need much more memory (caches are bounded).
+    let (warm, after) = (rss[1], rss[2]);
     assert!(
-        after_second <= after_first + after_first / 2 + 64 * 1024,
-        "RSS grew from {after_first} KiB to {after_second} KiB"
+        after <= warm + warm / 2 + 64 * 1024,
+        "RSS grew from {warm} KiB to {after} KiB (after each round: {rss:?})"
     );
 
     // Every write landed whole, in its own deployment.
@@ -109,7 +108,7 @@ fn two_hundred_fifty_six_clients_mixing_reads_and_writes() {
         .iter()
         .map(|n| n.as_str().unwrap())
         .collect();
-    for r in 1..=2 {
+    for r in 1..=3 {
         for c in 0..CLIENTS {
             assert!(
                 names.contains(&format!("load-{r}-{c}").as_str()),
@@ -117,7 +116,7 @@ fn two_hundred_fifty_six_clients_mixing_reads_and_writes() {
             );
         }
     }
-    for name in ["load-1-0", "load-2-255"] {
+    for name in ["load-1-0", "load-3-255"] {
         let (_, v) = graphql(
             &a,
             None,
@@ -137,5 +136,5 @@ fn two_hundred_fifty_six_clients_mixing_reads_and_writes() {
         .into_iter()
         .filter(|d| d.deployment.starts_with("load-"))
         .count();
-    assert_eq!(load_docs, 2 * CLIENTS);
+    assert_eq!(load_docs, 3 * CLIENTS);
 }

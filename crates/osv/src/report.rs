@@ -345,6 +345,11 @@ impl<'a> MatchReader<'a> {
         self.facts(id)
     }
 
+    /// Whether any VEX statement names the advisory known by `identifiers`.
+    pub fn vex_names(&mut self, identifiers: &[String]) -> Result<bool, StoreError> {
+        self.vex.is_named(identifiers)
+    }
+
     /// The VEX statement that decides the advisory known by `identifiers`
     /// for `package` in `deployment`, as a match row would carry it.
     pub fn vex_verdict(

@@ -295,6 +295,20 @@ impl<'a> VexResolver<'a> {
         Ok(&self.current[deployment])
     }
 
+    /// Whether any statement names the advisory known by `identifiers` (read
+    /// once, as [`Self::verdict`] reads it): when none does, no package in any
+    /// deployment has a verdict on it.
+    pub fn is_named(&mut self, identifiers: &[String]) -> Result<bool> {
+        let Some(first) = identifiers.first() else {
+            return Ok(false);
+        };
+        if !self.by_advisory.contains_key(first) {
+            let found = self.source.vex_for(identifiers)?;
+            self.by_advisory.insert(first.clone(), found);
+        }
+        Ok(!self.by_advisory[first].is_empty())
+    }
+
     /// The deciding statement for `package` in `deployment` and the advisory
     /// known by `identifiers` (its id first, then aliases and upstream ids).
     pub fn verdict(

@@ -20,6 +20,9 @@ pub(crate) struct Weighed {
     aliases: Vec<String>,
     /// The id, aliases and upstream ids: what VEX statements may name.
     identifiers: Vec<String>,
+    /// Whether any VEX statement names it: when none does, no deployment
+    /// needs to ask.
+    vex_named: bool,
     severity: Level,
     status: String,
     has_fix: bool,
@@ -41,6 +44,7 @@ fn weigh(
     package: &PackageRecord,
     m: &aibomdb_store::MatchRecord,
     facts: Option<&aibomdb_osv::AdvisoryFacts>,
+    vex_named: bool,
 ) -> Weighed {
     let (severity, score, summary) = match facts {
         Some(f) => (f.level, f.score, f.summary.as_deref()),
@@ -86,6 +90,7 @@ fn weigh(
             Some(f) => f.identifiers.clone(),
             None => vec![m.advisory.clone()],
         },
+        vex_named,
         severity,
         status: m.status.clone(),
         has_fix: !m.fixed.is_empty(),
@@ -136,7 +141,10 @@ fn weighed(
             let mut out = Vec::with_capacity(records.len());
             for m in &records {
                 let facts = reader.advisory_facts(&m.advisory)?;
-                out.push(weigh(package, m, facts.as_deref()));
+                let own = [m.advisory.clone()];
+                let identifiers = facts.as_deref().map_or(&own[..], |f| &f.identifiers);
+                let named = reader.vex_names(identifiers)?;
+                out.push(weigh(package, m, facts.as_deref(), named));
             }
             fresh.insert(package.id, out.into());
         }
@@ -191,7 +199,11 @@ pub(super) fn check(ctx: &Context, rule: &Vulnerabilities) -> Result<RuleVerdict
     for ((package, document), matches) in packages.iter().zip(&weighed) {
         for m in matches.iter() {
             total += 1;
-            let vex = reader.vex_verdict(ctx.deployment, package, &m.identifiers)?;
+            let vex = if m.vex_named {
+                reader.vex_verdict(ctx.deployment, package, &m.identifiers)?
+            } else {
+                None
+            };
             if vex
                 .as_ref()
                 .is_some_and(aibomdb_store::VexVerdict::suppresses)
