@@ -53,15 +53,25 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         }
     };
     let deployments = aibomdb_policy::all_deployments(&store)?;
-    println!(
-        "gate benchmark (release build, {} cores): {} deployments x {} packages ({} files, {:.0} MB), model lineage in {:.0} %, PyPA advisories loaded; best of {runs} runs",
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
-        deployments.len(),
-        spec.packages,
-        written.files,
-        written.bytes as f64 / 1e6,
-        models_share * 100.0
-    );
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    if written.files == 0 {
+        let stats = store.stats()?;
+        println!(
+            "gate benchmark (release build, {cores} cores): the store {} as it was left ({} deployments, {} package occurrences); best of {runs} runs",
+            db.display(),
+            deployments.len(),
+            stats.occurrences,
+        );
+    } else {
+        println!(
+            "gate benchmark (release build, {cores} cores): {} deployments x {} packages ({} files, {:.0} MB), model lineage in {:.0} %, PyPA advisories loaded; best of {runs} runs",
+            deployments.len(),
+            spec.packages,
+            written.files,
+            written.bytes as f64 / 1e6,
+            models_share * 100.0
+        );
+    }
 
     let best = |f: &mut dyn FnMut() -> Result<usize>| -> Result<(Duration, usize)> {
         let mut best = Duration::MAX;
