@@ -848,11 +848,6 @@ deny_if = 'advisory.open && size(advisory.fixed) == 0'
     );
 }
 
-/// CISA KEV on matches and in the gate: Pillow 10.0.0 (compiled by uv with
-/// hashes, tests/fixtures/lockfiles/make.sh) matches PyPA's PYSEC-2023-175,
-/// which relates CVE-2023-4863 (libwebp), in a trimmed real KEV catalog
-/// (tests/fixtures/kev/make.sh). The record has no severity, so a policy that
-/// lets unknown severities through passes it, until `kev = "deny"`.
 /// The gate answers a package rule once per distinct combination of what the
 /// expression reads: two deployments listing the same packages from the same
 /// SBOM bytes under different file names share every `pkg` value, and only
@@ -935,6 +930,11 @@ deny_if = 'pkg.name == "mercurial" && document.path.endsWith("python-copy.cdx.js
     assert_eq!(evaluated(1), evaluated(0));
 }
 
+/// CISA KEV on matches and in the gate: Pillow 10.0.0 (compiled by uv with
+/// hashes, tests/fixtures/lockfiles/make.sh) matches PyPA's PYSEC-2023-175,
+/// which relates CVE-2023-4863 (libwebp), in a trimmed real KEV catalog
+/// (tests/fixtures/kev/make.sh). The record has no severity, so a policy that
+/// lets unknown severities through passes it, until `kev = "deny"`.
 #[test]
 fn kev_marks_exploited_matches_and_the_gate_denies_them() {
     let (dir, db) = pillow_matched_by_pysec_2023_175();

@@ -40,6 +40,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         }
     }
     let root = crate::repo_root();
+    let reused = reuse.is_some();
     let (db, written, store) = match reuse {
         Some(db) => {
             let store = Store::open(&db)?;
@@ -54,7 +55,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     };
     let deployments = aibomdb_policy::all_deployments(&store)?;
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    if written.files == 0 {
+    if reused {
         let stats = store.stats()?;
         println!(
             "gate benchmark (release build, {cores} cores): the store {} as it was left ({} deployments, {} package occurrences); best of {runs} runs",

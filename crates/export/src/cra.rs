@@ -19,7 +19,8 @@ pub struct FieldResult {
     pub category: &'static str,
     pub present: usize,
     pub total: usize,
-    /// bom-refs of the components that lack it (all of them).
+    /// bom-refs of the components that lack it: all of them, except from
+    /// `cra_report_listed`, which names as many as its caller asks for.
     pub missing: Vec<String>,
     /// Where the field is looked for in CycloneDX 1.6.
     pub mapping: &'static str,

@@ -5,7 +5,8 @@
 //!
 //! An entry never goes stale: package and fact ids come from counters that
 //! never go back, and neither record is rewritten once stored. The catalog
-//! is cleared with the rest of the gate's cache only to bound its memory.
+//! is cleared with the rest of the gate's cache when the store changes, so
+//! that what deleted documents alone listed does not stay in memory.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -78,39 +79,61 @@ impl Catalog {
                 }
             }
         }
+        // What this call reads is kept here too: another evaluation may
+        // clear the shared maps (the store changed) before the rows are built.
+        let mut read_packages: HashMap<PackageId, Arc<PackageRecord>> = HashMap::new();
+        let mut read_facts: HashMap<FactId, Arc<PackageFact>> = HashMap::new();
         if !missing_packages.is_empty() {
             missing_packages.sort_unstable();
             missing_packages.dedup();
-            let found = store.packages_by_ids(&missing_packages)?;
+            read_packages = store
+                .packages_by_ids(&missing_packages)?
+                .into_iter()
+                .map(|p| (p.id, Arc::new(p)))
+                .collect();
             let mut packages = write(&self.packages);
-            for p in found {
-                packages.entry(p.id).or_insert_with(|| Arc::new(p));
+            for (id, p) in &read_packages {
+                packages.entry(*id).or_insert_with(|| p.clone());
             }
         }
         if !missing_facts.is_empty() {
             missing_facts.sort_unstable();
             missing_facts.dedup();
-            let found = store.facts_by_ids(&missing_facts)?;
+            read_facts = store
+                .facts_by_ids(&missing_facts)?
+                .into_iter()
+                .map(|(id, f)| (id, Arc::new(f)))
+                .collect();
             let mut facts = write(&self.facts);
-            for (id, f) in found {
-                facts.entry(id).or_insert_with(|| Arc::new(f));
+            for (id, f) in &read_facts {
+                facts.entry(*id).or_insert_with(|| f.clone());
             }
         }
         let packages = read(&self.packages);
         let facts = read(&self.facts);
-        // A row whose package record is gone is left out, as
-        // `Store::document_packages` does.
-        Ok(rows
-            .iter()
-            .filter_map(|r| {
-                Some(Listed {
-                    package: packages.get(&r.package)?.clone(),
-                    fact: facts.get(&r.fact)?.clone(),
-                    fact_id: r.fact,
-                    direct: r.direct,
-                    scope: r.scope,
-                })
-            })
-            .collect())
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            // A row whose package record is gone is left out, as
+            // `Store::document_packages` does; a missing fact is corruption
+            // (`facts_by_ids` says so), never a silent gap.
+            let Some(package) = packages.get(&r.package).or(read_packages.get(&r.package)) else {
+                continue;
+            };
+            let Some(fact) = facts.get(&r.fact).or(read_facts.get(&r.fact)) else {
+                return Err(PolicyError::Store(aibomdb_store::StoreError::Corrupt {
+                    table: "facts",
+                    key: r.fact.to_string(),
+                    message: "a document row names a fact that is not stored".into(),
+                }));
+            };
+            out.push(Listed {
+                package: package.clone(),
+                fact: fact.clone(),
+                fact_id: r.fact,
+                direct: r.direct,
+                scope: r.scope,
+            });
+        }
+        Ok(out)
     }
 }

@@ -206,6 +206,8 @@ type OccurrenceKey = (PackageId, FactId, Option<bool>, Option<Scope>);
 #[derive(Default)]
 pub(crate) struct Memo {
     packages: HashMap<OccurrenceKey, Rc<PackageVar>>,
+    /// By the rule's place in the policy's `[[custom]]` list (two inline
+    /// rules may share a line).
     rules: HashMap<usize, RuleMemo>,
 }
 
@@ -231,10 +233,15 @@ impl RuleMemo {
 /// The verdicts of a `for = "package"` rule over every package occurrence of
 /// the deployment: (offending occurrences with their messages, evaluated,
 /// not evaluable).
-fn package_verdicts(ctx: &Context, rule: &Custom, root: &Cel) -> (Vec<Violation>, usize, usize) {
+fn package_verdicts(
+    ctx: &Context,
+    index: usize,
+    rule: &Custom,
+    root: &Cel,
+) -> (Vec<Violation>, usize, usize) {
     let mut memo = ctx.shared.custom.borrow_mut();
     let Memo { packages, rules } = &mut *memo;
-    let r = rules.entry(rule.line).or_insert_with(|| RuleMemo {
+    let r = rules.entry(index).or_insert_with(|| RuleMemo {
         reads: reads(&rule.program),
         interned: HashMap::new(),
         package: HashMap::new(),
@@ -346,9 +353,9 @@ pub(super) fn check(ctx: &Context, rules: &[Custom]) -> Result<Vec<RuleVerdict>,
     // The standard library is set up once; each item gets a scope of its own.
     let root = Cel::default();
     let mut cache: Vec<(Subject, Vec<Item>)> = Vec::new();
-    for rule in rules {
+    for (index, rule) in rules.iter().enumerate() {
         if rule.subject == Subject::Package {
-            let (violations, evaluated, failed) = package_verdicts(ctx, rule, &root);
+            let (violations, evaluated, failed) = package_verdicts(ctx, index, rule, &root);
             out.push(finish(
                 rule,
                 count(evaluated, "package"),

@@ -71,6 +71,8 @@ pub(crate) struct Shared<'a> {
     matches: RefCell<MatchReader<'a>>,
     /// `for = "package"` CEL answers by what the expression reads.
     custom: RefCell<custom::Memo>,
+    /// Matches weighed at a generation the shared cache is no longer of.
+    stale_weighed: RefCell<HashMap<aibomdb_store::PackageId, Arc<[vulnerabilities::Weighed]>>>,
     /// TR-03183-2 components measured, by how they are made.
     evidence: RefCell<aibomdb_export::EvidenceMemo>,
     cache: &'a GateCache,
@@ -86,6 +88,7 @@ impl<'a> Shared<'a> {
                 generation,
             )),
             custom: RefCell::default(),
+            stale_weighed: RefCell::default(),
             evidence: RefCell::default(),
             cache,
             generation,
@@ -281,7 +284,6 @@ pub(crate) fn evaluate<'a>(
     Ok(out)
 }
 
-/// A violation of `subject` at `level` (capped later by the rule's level).
 /// A violation's text: shared when it already is, copied once otherwise.
 pub(crate) trait Text {
     fn shared(self) -> Arc<str>;
@@ -317,6 +319,7 @@ impl Text for &str {
     }
 }
 
+/// A violation of `subject` at `level` (capped later by the rule's level).
 pub(crate) fn violation(
     level: Enforcement,
     subject: impl Text,

@@ -1,9 +1,10 @@
 //! `vulnerabilities`: open advisory matches at or above a severity, VEX
 //! `not_affected`/`fixed` honoured, waivers with a reason and an expiry.
 //!
-//! A package's matches are weighed once per worker (advisory facts, subject
-//! and message texts) and shared by every deployment that lists it; only the
-//! VEX verdict and the waivers are per deployment.
+//! A package's matches are weighed once (advisory facts, subject and message
+//! texts), kept in the `GateCache` for every worker and, in a server, every
+//! request while the store is unchanged; only the VEX verdict and the waivers
+//! are per deployment.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -102,8 +103,10 @@ fn weigh(
     }
 }
 
-/// Each package's weighed matches, ascending by advisory id; what the worker
-/// has not weighed yet is read in one batch.
+/// Each package's weighed matches, ascending by advisory id; what is not
+/// weighed yet is read in one batch. Weighed at a generation the cache is no
+/// longer of (the store changed during this evaluation), they are kept for
+/// the rest of this worker's share only.
 fn weighed(
     ctx: &Context,
     packages: &[(&PackageRecord, &Arc<str>)],
@@ -111,12 +114,14 @@ fn weighed(
     let generation = ctx.shared.generation;
     let mut out: Vec<Option<Arc<[Weighed]>>> = {
         let memo = super::lock(&ctx.shared.cache.weighed);
+        let local = ctx.shared.stale_weighed.borrow();
         packages
             .iter()
             .map(|(p, _)| {
                 (memo.0 == generation)
                     .then(|| memo.1.get(&p.id).cloned())
                     .flatten()
+                    .or_else(|| local.get(&p.id).cloned())
             })
             .collect()
     };
@@ -180,14 +185,13 @@ pub(super) fn check(ctx: &Context, rule: &Vulnerabilities) -> Result<RuleVerdict
     // Each package once, with the first document (in the order the
     // deployment's documents are read) that lists it; by key, as match
     // reports order them.
-    let mut seen: HashMap<PackageId, usize> = HashMap::new();
+    let mut seen: std::collections::HashSet<PackageId> = std::collections::HashSet::new();
     let mut packages: Vec<(&PackageRecord, &Arc<str>)> = Vec::new();
     for ((_, listed), path) in ctx.documents.iter().zip(&ctx.paths) {
         for l in listed {
-            seen.entry(l.package.id).or_insert_with(|| {
+            if seen.insert(l.package.id) {
                 packages.push((&l.package, path));
-                packages.len() - 1
-            });
+            }
         }
     }
     packages.sort_by(|a, b| a.0.key.cmp(&b.0.key));
@@ -290,9 +294,8 @@ pub(super) fn check(ctx: &Context, rule: &Vulnerabilities) -> Result<RuleVerdict
             });
         }
     }
-    let rows_len = total;
     let threshold = format!("{:?}", rule.severity).to_lowercase();
-    let plural = if rows_len == 1 { "" } else { "es" };
+    let plural = if total == 1 { "" } else { "es" };
     let fix_note = if rule.only_with_fix {
         format!(", {no_fix} without a fix not counted")
     } else {
@@ -300,7 +303,7 @@ pub(super) fn check(ctx: &Context, rule: &Vulnerabilities) -> Result<RuleVerdict
     };
     let summary = format!(
         "{} advisory match{plural}; {suppressed} suppressed by VEX, {below} below {threshold}, {} waived{fix_note}",
-        rows_len,
+        total,
         waived.len(),
     );
     let mut v = verdict("vulnerabilities", rule.level, summary, violations);
