@@ -517,6 +517,63 @@ fn model_artifacts_pickles_and_approvals() {
     );
 }
 
+/// `require_known_base`: the fine-tune's base (`google-bert/bert-base-uncased`,
+/// from its model card) is described by no document until a directory is
+/// ingested as that model; then the rule passes. The check stops at the first
+/// document that describes the base.
+#[test]
+fn known_base_models() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    let model = fixture("models/finetune-safetensors");
+    run_ok(
+        &db,
+        &[
+            "ingest-model",
+            model.to_str().unwrap(),
+            "--deployment",
+            "ft",
+        ],
+    );
+    let p = policy(
+        dir.path(),
+        "base.toml",
+        "version = 1\n[models]\nrequire_signature = false\nrequire_approval = false\n\
+         no_dangerous_pickle = false\nno_hash_mismatch = false\nrequire_known_base = true\n",
+    );
+    let unknown = |report: &Value| -> Vec<String> {
+        rule(report, "models")["violations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["message"].as_str().unwrap().to_string())
+            .filter(|m| m.contains("described by no document"))
+            .collect()
+    };
+    let (code, report) = gate(&db, &p, "ft", "2026-12-01");
+    assert_eq!(code, 1, "{report}");
+    assert_eq!(
+        unknown(&report),
+        [
+            "base model pkg:huggingface/google-bert/bert-base-uncased (finetune) is described by no document in the store: its own files, licence and findings are unknown"
+        ]
+    );
+    // The same files ingested as the base model itself describe it.
+    run_ok(
+        &db,
+        &[
+            "ingest-model",
+            model.to_str().unwrap(),
+            "--id",
+            "google-bert/bert-base-uncased",
+            "--deployment",
+            "base",
+        ],
+    );
+    let (_, report) = gate(&db, &p, "ft", "2026-12-01");
+    assert!(unknown(&report).is_empty(), "{report}");
+}
+
 #[test]
 fn licences_allow_and_deny() {
     let dir = tempfile::tempdir().unwrap();

@@ -488,5 +488,6 @@ pub use timeline::{Exposure, Period, timeline};
 pub use models::{
     ApprovalState, DatasetView, Direction, Finding, FindingFilter, Lineage, LineageGraph,
     LineageLink, LineageNode, ModelView, PublishedDigests, RunningHit, approve, datasets,
-    deployments_running, lineage, model_views, models, models_in, models_of, resolve_models,
+    deployments_running, is_described, lineage, model_views, models, models_in, models_of,
+    resolve_models,
 };

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
-use aibomdb_graph::{Artifact, ModelInfo, PackageKey};
+use aibomdb_graph::{Artifact, ModelInfo, PackageFact, PackageKey};
 use aibomdb_store::{
     Approval, DeploymentHit, DocumentRecord, Occurrence, PackageId, PackageRecord, Store,
 };
@@ -172,30 +172,72 @@ pub struct PublishedDigests {
 impl PublishedDigests {
     fn of(&mut self, store: &Store, purl: &str) -> Result<&HashMap<String, Vec<(String, String)>>> {
         if !self.by_model.contains_key(purl) {
-            let mut documents = Vec::new();
-            if let Some(p) = store.package(&PackageKey::from_stored(purl.to_string()))? {
-                for id in store.package_document_ids(p.id)? {
-                    documents.extend(store.document(id)?.filter(DocumentRecord::is_current));
-                }
-            }
+            // Only the model's own occurrence in each document is read: the
+            // digests it publishes are in its own fact.
             let mut by_path: HashMap<String, Vec<(String, String)>> = HashMap::new();
-            for v in described_models(store, &documents)? {
-                if v.purl != purl {
-                    continue;
-                }
-                for a in v.info.artifacts {
-                    let refs = by_path.entry(a.path).or_default();
-                    for r in a.references {
-                        if !refs.contains(&r) {
-                            refs.push(r);
+            each_description(store, purl, |info| {
+                for a in &info.artifacts {
+                    let refs = by_path.entry(a.path.clone()).or_default();
+                    for r in &a.references {
+                        if !refs.contains(r) {
+                            refs.push(r.clone());
                         }
                     }
                 }
-            }
+                true
+            })?;
             self.by_model.insert(purl.to_string(), by_path);
         }
         Ok(&self.by_model[purl])
     }
+}
+
+/// Whether `doc` describes the model node `package` it lists with `fact`:
+/// as its subject, or with the sources it came from (a base named only as a
+/// lineage target is not described).
+fn describes(doc: &DocumentRecord, package: aibomdb_store::PackageId, fact: &PackageFact) -> bool {
+    fact.model.as_ref().is_some_and(|m| m.node == "model")
+        && (Some(package) == doc.subject_package
+            || fact.model.as_ref().is_some_and(|m| !m.sources.is_empty()))
+}
+
+/// Calls `f` with the model information of each current document that
+/// describes `purl`, in document order, until it returns false.
+fn each_description(
+    store: &Store,
+    purl: &str,
+    mut f: impl FnMut(&ModelInfo) -> bool,
+) -> Result<()> {
+    let Some(p) = store.package(&PackageKey::from_stored(purl.to_string()))? else {
+        return Ok(());
+    };
+    for id in store.package_document_ids(p.id)? {
+        let Some(doc) = store.document(id)?.filter(DocumentRecord::is_current) else {
+            continue;
+        };
+        let Some(o) = store.occurrence(id, p.id)? else {
+            continue;
+        };
+        if describes(&doc, p.id, &o.fact)
+            && let Some(info) = o.fact.model.as_deref()
+            && !f(info)
+        {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Whether some current document describes the model `purl` (what
+/// [`model_views`] would give a view of), reading each listing document's
+/// occurrence of it only, and stopping at the first.
+pub fn is_described(store: &Store, purl: &str) -> Result<bool> {
+    let mut found = false;
+    each_description(store, purl, |_| {
+        found = true;
+        false
+    })?;
+    Ok(found)
 }
 
 /// The models one deployment's current documents describe, each file's
@@ -340,11 +382,7 @@ fn models_described_by(
     {
         let models: Vec<_> = packages
             .iter()
-            .filter(|(_, o)| {
-                o.fact.model.as_ref().is_some_and(|m| m.node == "model")
-                    && (Some(o.package) == doc.subject_package
-                        || o.fact.model.as_ref().is_some_and(|m| !m.sources.is_empty()))
-            })
+            .filter(|(_, o)| describes(doc, o.package, &o.fact))
             .collect();
         if models.is_empty() {
             return Ok(());

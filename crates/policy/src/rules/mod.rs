@@ -135,7 +135,7 @@ impl Context<'_> {
             return Ok(known);
         }
         let described = |p: &str| -> Result<bool, PolicyError> {
-            Ok(!aibomdb_query::model_views(self.store, &[p.to_string()])?.is_empty())
+            Ok(aibomdb_query::is_described(self.store, p)?)
         };
         let known = described(purl)? || described(unversioned)?;
         let mut d = lock(&self.shared.cache.described_bases);
