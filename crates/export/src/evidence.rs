@@ -43,6 +43,17 @@ pub struct EvidenceMemo {
     sbom: Option<(Options, SbomFields)>,
 }
 
+impl EvidenceMemo {
+    /// How many components it holds.
+    pub fn len(&self) -> usize {
+        self.components.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.components.is_empty()
+    }
+}
+
 /// The report [`crate::cra_report_of`] gives for these documents, measured
 /// per component through `memo`, except that each field's `missing` names
 /// at most `named` components (`present` and `total` count them all);

@@ -212,13 +212,20 @@ fn evaluate_chunk(
     let shared = rules::Shared::new(store, cache, generation);
     let mut out = Vec::with_capacity(names.len());
     for name in names {
-        let verdicts = rules::evaluate(store, &shared, policy, name, at)?;
+        let verdicts = match rules::evaluate(store, &shared, policy, name, at) {
+            Ok(v) => v,
+            Err(e) => {
+                shared.give_back();
+                return Err(e);
+            }
+        };
         out.push(DeploymentVerdict {
             deployment: name.clone(),
             passed: verdicts.iter().all(|v| v.outcome != Outcome::Fail),
             rules: verdicts,
         });
     }
+    shared.give_back();
     Ok(out)
 }
 

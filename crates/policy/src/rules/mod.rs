@@ -39,6 +39,10 @@ pub struct GateCache {
     pub(crate) catalog: Catalog,
     /// Packages' advisory matches, weighed.
     pub(crate) weighed: Mutex<vulnerabilities::Memo>,
+    /// TR-03183-2 components measured, kept for the next evaluation: a
+    /// worker takes it whole and puts back the larger of it and its own (the
+    /// keys are content, so what is measured never goes stale).
+    evidence: Mutex<aibomdb_export::EvidenceMemo>,
 }
 
 /// A lock even after a worker panicked while holding it: every cache here
@@ -60,6 +64,8 @@ impl GateCache {
             *lock(&self.described_bases) = (now, HashMap::new());
             self.catalog.clear();
             *lock(&self.weighed) = (now, HashMap::new());
+            // Only to let go of what deleted documents alone made.
+            *lock(&self.evidence) = aibomdb_export::EvidenceMemo::default();
             *seen = Some(now);
         }
         now
@@ -89,7 +95,7 @@ impl<'a> Shared<'a> {
             )),
             custom: RefCell::default(),
             stale_weighed: RefCell::default(),
-            evidence: RefCell::default(),
+            evidence: RefCell::new(std::mem::take(&mut *lock(&cache.evidence))),
             cache,
             generation,
         }
@@ -98,6 +104,18 @@ impl<'a> Shared<'a> {
 
 /// A document with its packages and what it said of each, owned.
 type Owned = (DocumentRecord, Vec<(PackageRecord, Occurrence)>);
+
+impl Shared<'_> {
+    /// Hands the measured components back to the cache for the next
+    /// evaluation, unless another worker's is larger.
+    pub(crate) fn give_back(&self) {
+        let mine = self.evidence.take();
+        let mut kept = lock(&self.cache.evidence);
+        if mine.len() > kept.len() {
+            *kept = mine;
+        }
+    }
+}
 
 /// One deployment's current documents, each with the packages it lists.
 pub(crate) struct Context<'a> {
