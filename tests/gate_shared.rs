@@ -1,0 +1,255 @@
+//! The gate's answers where it shares work between deployments (package CEL
+//! answers kept per what the expression reads, TR-03183-2 components measured
+//! once, whether a base model is described anywhere): each checked against the
+//! answer worked out from scratch. (Rule by rule: tests/gate.rs.)
+
+mod common;
+mod gate_helpers;
+
+use common::{aibomdb, corpus};
+use gate_helpers::*;
+use serde_json::Value;
+
+/// The gate answers a package rule once per distinct combination of what the
+/// expression reads: two deployments listing the same packages from the same
+/// SBOM bytes under different file names share every `pkg` value, and only
+/// the document's path tells their answers apart. Both are evaluated in one
+/// run (one worker), so a key that left the document out would hand the
+/// first deployment's answers to the second.
+#[test]
+fn custom_package_answers_are_kept_per_what_the_expression_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = python_image_store(dir.path());
+    let copy = dir.path().join("python-copy.cdx.json");
+    std::fs::copy(python_image(), &copy).unwrap();
+    run_ok(
+        &db,
+        &[
+            "ingest",
+            copy.to_str().unwrap(),
+            "--deployment",
+            "python-copy",
+        ],
+    );
+    let p = policy(
+        dir.path(),
+        "by-path.toml",
+        r#"version = 1
+[[custom]]
+name = "mercurial-in-the-copy"
+for = "package"
+deny_if = 'pkg.name == "mercurial" && document.path.endsWith("python-copy.cdx.json")'
+"#,
+    );
+    let out = aibomdb(
+        &db,
+        &[
+            "gate",
+            "--policy",
+            p.to_str().unwrap(),
+            "--all",
+            "--at",
+            "2026-12-01",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let by_name = |name: &str| -> Vec<String> {
+        let d = report["deployments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["deployment"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {report}"));
+        subjects(&d["rules"][0])
+    };
+    assert!(by_name("python").is_empty());
+    assert_eq!(
+        by_name("python-copy"),
+        [
+            "pkg:pypi/mercurial@5.6.1",
+            "pkg:deb/debian/mercurial@5.6.1-4"
+        ]
+    );
+    // Every package of both was evaluated, whatever was answered from memory.
+    let evaluated = |i: usize| {
+        let summary = report["deployments"][i]["rules"][0]["summary"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        summary
+            .split("): ")
+            .nth(1)
+            .unwrap()
+            .split(',')
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(evaluated(0), "432 packages evaluated");
+    assert_eq!(evaluated(1), evaluated(0));
+}
+
+/// The gate measures TR-03183-2 component by component, once per distinct
+/// way a component is made, for every deployment that makes it so: what it
+/// reports must be what `cra-report` finds on the whole export, for an image
+/// SBOM, a lockfile, and the same lockfile again in a second deployment
+/// (answered from what the first one measured), in one run.
+#[test]
+fn evidence_measured_per_component_is_the_whole_exports_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = python_image_store(dir.path());
+    let lock = corpus().join("dev/lockfiles/a-finetune/uv/uv.lock");
+    for deployment in ["uv", "uv-again"] {
+        run_ok(
+            &db,
+            &["ingest", lock.to_str().unwrap(), "--deployment", deployment],
+        );
+    }
+    let p = policy(dir.path(), "e.toml", "version = 1\n[evidence]\n");
+    let out = aibomdb(
+        &db,
+        &[
+            "gate",
+            "--policy",
+            p.to_str().unwrap(),
+            "--all",
+            "--at",
+            "2026-12-01",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    for deployment in ["python", "uv", "uv-again"] {
+        let verdict = report["deployments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["deployment"] == deployment)
+            .unwrap();
+        let got: Vec<(String, String)> = verdict["rules"][0]["violations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| {
+                (
+                    v["subject"].as_str().unwrap().to_string(),
+                    v["message"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        let cra = aibomdb(
+            &db,
+            &["cra-report", "--deployment", deployment, "--format", "json"],
+        );
+        // Exit 1: required fields are missing, as the gate says.
+        assert_eq!(
+            cra.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&cra.stderr)
+        );
+        let cra: Value = serde_json::from_slice(&cra.stdout).unwrap();
+        let expected: Vec<(String, String)> = cra["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["category"] == "required" && f["present"] != f["total"])
+            .map(|f| {
+                let (present, total) =
+                    (f["present"].as_u64().unwrap(), f["total"].as_u64().unwrap());
+                let first: Vec<&str> = f["missing"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .take(5)
+                    .map(|m| m.as_str().unwrap())
+                    .collect();
+                (
+                    format!(
+                        "TR-03183-2 field {} ({})",
+                        f["number"],
+                        f["field"].as_str().unwrap()
+                    ),
+                    format!(
+                        "required, missing on {} of {total} {}{}",
+                        total - present,
+                        if f["level"] == "sbom" {
+                            "SBOMs"
+                        } else {
+                            "components"
+                        },
+                        if first.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" (first: {})", first.join(", "))
+                        }
+                    ),
+                )
+            })
+            .collect();
+        assert!(!expected.is_empty());
+        assert_eq!(got, expected, "{deployment}");
+    }
+}
+
+/// `require_known_base`: the fine-tune's base (`google-bert/bert-base-uncased`,
+/// from its model card) is described by no document until a directory is
+/// ingested as that model; then the rule passes. The check stops at the first
+/// document that describes the base.
+#[test]
+fn known_base_models() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    let model = fixture("models/finetune-safetensors");
+    run_ok(
+        &db,
+        &[
+            "ingest-model",
+            model.to_str().unwrap(),
+            "--deployment",
+            "ft",
+        ],
+    );
+    let p = policy(
+        dir.path(),
+        "base.toml",
+        "version = 1\n[models]\nrequire_signature = false\nrequire_approval = false\n\
+         no_dangerous_pickle = false\nno_hash_mismatch = false\nrequire_known_base = true\n",
+    );
+    let unknown = |report: &Value| -> Vec<String> {
+        rule(report, "models")["violations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["message"].as_str().unwrap().to_string())
+            .filter(|m| m.contains("described by no document"))
+            .collect()
+    };
+    let (code, report) = gate(&db, &p, "ft", "2026-12-01");
+    assert_eq!(code, 1, "{report}");
+    assert_eq!(
+        unknown(&report),
+        [
+            "base model pkg:huggingface/google-bert/bert-base-uncased (finetune) is described by no document in the store: its own files, licence and findings are unknown"
+        ]
+    );
+    // The same files ingested as the base model itself describe it.
+    run_ok(
+        &db,
+        &[
+            "ingest-model",
+            model.to_str().unwrap(),
+            "--id",
+            "google-bert/bert-base-uncased",
+            "--deployment",
+            "base",
+        ],
+    );
+    let (_, report) = gate(&db, &p, "ft", "2026-12-01");
+    assert!(unknown(&report).is_empty(), "{report}");
+}
