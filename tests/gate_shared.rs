@@ -41,30 +41,9 @@ for = "package"
 deny_if = 'pkg.name == "mercurial" && document.path.endsWith("python-copy.cdx.json")'
 "#,
     );
-    let out = aibomdb(
-        &db,
-        &[
-            "gate",
-            "--policy",
-            p.to_str().unwrap(),
-            "--all",
-            "--at",
-            "2026-12-01",
-            "--format",
-            "json",
-        ],
-    );
-    assert_eq!(out.status.code(), Some(1));
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let by_name = |name: &str| -> Vec<String> {
-        let d = report["deployments"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|d| d["deployment"] == name)
-            .unwrap_or_else(|| panic!("no {name} in {report}"));
-        subjects(&d["rules"][0])
-    };
+    let (code, report) = gate_all(&db, &p, "2026-12-01");
+    assert_eq!(code, 1);
+    let by_name = |name: &str| subjects(&verdict_of(&report, name)["rules"][0]);
     assert!(by_name("python").is_empty());
     assert_eq!(
         by_name("python-copy"),
@@ -109,28 +88,10 @@ fn evidence_measured_per_component_is_the_whole_exports_report() {
         );
     }
     let p = policy(dir.path(), "e.toml", "version = 1\n[evidence]\n");
-    let out = aibomdb(
-        &db,
-        &[
-            "gate",
-            "--policy",
-            p.to_str().unwrap(),
-            "--all",
-            "--at",
-            "2026-12-01",
-            "--format",
-            "json",
-        ],
-    );
-    assert_eq!(out.status.code(), Some(1));
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (code, report) = gate_all(&db, &p, "2026-12-01");
+    assert_eq!(code, 1);
     for deployment in ["python", "uv", "uv-again"] {
-        let verdict = report["deployments"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|d| d["deployment"] == deployment)
-            .unwrap();
+        let verdict = verdict_of(&report, deployment);
         let got: Vec<(String, String)> = verdict["rules"][0]["violations"]
             .as_array()
             .unwrap()

@@ -33,23 +33,32 @@ pub fn policy(dir: &Path, name: &str, text: &str) -> PathBuf {
 
 /// Runs the gate; returns the exit code and the JSON report.
 pub fn gate(db: &Path, policy: &Path, deployment: &str, at: &str) -> (i32, Value) {
-    let out = aibomdb(
-        db,
-        &[
-            "gate",
-            "--policy",
-            policy.to_str().unwrap(),
-            "--deployment",
-            deployment,
-            "--at",
-            at,
-            "--format",
-            "json",
-        ],
-    );
+    gate_over(db, policy, &["--deployment", deployment], at)
+}
+
+/// The gate over every deployment in one run.
+pub fn gate_all(db: &Path, policy: &Path, at: &str) -> (i32, Value) {
+    gate_over(db, policy, &["--all"], at)
+}
+
+fn gate_over(db: &Path, policy: &Path, which: &[&str], at: &str) -> (i32, Value) {
+    let mut args = vec!["gate", "--policy", policy.to_str().unwrap()];
+    args.extend_from_slice(which);
+    args.extend_from_slice(&["--at", at, "--format", "json"]);
+    let out = aibomdb(db, &args);
     let code = out.status.code().unwrap();
     assert!(code == 0 || code == 1, "exit {code}: {}", stderr(&out));
     (code, serde_json::from_slice(&out.stdout).unwrap())
+}
+
+/// One deployment's verdict in a report of several.
+pub fn verdict_of<'a>(report: &'a Value, deployment: &str) -> &'a Value {
+    report["deployments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["deployment"] == deployment)
+        .unwrap_or_else(|| panic!("no {deployment} in {report}"))
 }
 
 pub fn rule<'a>(report: &'a Value, name: &str) -> &'a Value {

@@ -314,22 +314,24 @@ impl<'a> MatchReader<'a> {
         }
     }
 
+    /// Reads, in one batch, the stored matches of the packages not read yet.
+    fn read_matches(&mut self, ids: impl Iterator<Item = PackageId>) -> Result<(), StoreError> {
+        let mut unread: Vec<PackageId> = ids.filter(|id| !self.matches.contains_key(id)).collect();
+        unread.sort_unstable();
+        unread.dedup();
+        for (id, found) in unread.iter().zip(self.store.matches_for_packages(&unread)?) {
+            self.matches.insert(*id, found);
+        }
+        Ok(())
+    }
+
     /// The stored matches of each of `packages` (read once per reader), for
     /// a caller that weighs them itself rather than through [`MatchRow`]s.
     pub fn package_matches(
         &mut self,
         packages: &[PackageId],
     ) -> Result<Vec<&[aibomdb_store::MatchRecord]>, StoreError> {
-        let mut unread: Vec<PackageId> = packages
-            .iter()
-            .copied()
-            .filter(|id| !self.matches.contains_key(id))
-            .collect();
-        unread.sort_unstable();
-        unread.dedup();
-        for (id, found) in unread.iter().zip(self.store.matches_for_packages(&unread)?) {
-            self.matches.insert(*id, found);
-        }
+        self.read_matches(packages.iter().copied())?;
         Ok(packages
             .iter()
             .map(|id| self.matches.get(id).map_or(&[][..], Vec::as_slice))
@@ -392,16 +394,11 @@ impl<'a> MatchReader<'a> {
         // statements, and of BOM-Link targets) itself; handing it every
         // listed document cost a copy of each, most never looked at.
         // Each package's matches read once, however many documents list it.
-        let mut unread: Vec<PackageId> = listed
-            .iter()
-            .flat_map(|(_, packages)| packages.iter().map(|p| p.id))
-            .filter(|id| !self.matches.contains_key(id))
-            .collect();
-        unread.sort_unstable();
-        unread.dedup();
-        for (id, found) in unread.iter().zip(self.store.matches_for_packages(&unread)?) {
-            self.matches.insert(*id, found);
-        }
+        self.read_matches(
+            listed
+                .iter()
+                .flat_map(|(_, packages)| packages.iter().map(|p| p.id)),
+        )?;
         // Rows in a vector, found by key through an index, sorted at the end:
         // a BTreeMap of rows this large spent its time moving them. The key
         // borrows its parts, so a document that lists an already-seen

@@ -299,14 +299,20 @@ impl<'a> VexResolver<'a> {
     /// once, as [`Self::verdict`] reads it): when none does, no package in any
     /// deployment has a verdict on it.
     pub fn is_named(&mut self, identifiers: &[String]) -> Result<bool> {
+        Ok(!self.statements_for(identifiers)?.is_empty())
+    }
+
+    /// The statements that name the advisory known by `identifiers`, read
+    /// once per advisory.
+    fn statements_for(&mut self, identifiers: &[String]) -> Result<&[VexRecord]> {
         let Some(first) = identifiers.first() else {
-            return Ok(false);
+            return Ok(&[]);
         };
         if !self.by_advisory.contains_key(first) {
             let found = self.source.vex_for(identifiers)?;
             self.by_advisory.insert(first.clone(), found);
         }
-        Ok(!self.by_advisory[first].is_empty())
+        Ok(&self.by_advisory[first])
     }
 
     /// The deciding statement for `package` in `deployment` and the advisory
@@ -317,14 +323,7 @@ impl<'a> VexResolver<'a> {
         package: &PackageRecord,
         identifiers: &[String],
     ) -> Result<Option<VexVerdict>> {
-        let Some(first) = identifiers.first() else {
-            return Ok(None);
-        };
-        if !self.by_advisory.contains_key(first) {
-            let found = self.source.vex_for(identifiers)?;
-            self.by_advisory.insert(first.clone(), found);
-        }
-        let candidates = self.by_advisory[first].clone();
+        let candidates = self.statements_for(identifiers)?.to_vec();
         let mut best: Option<(&VexRecord, Rank)> = None;
         for record in &candidates {
             let Some(doc) = self.document(record.document)? else {
