@@ -481,13 +481,16 @@ pub fn search(store: &Store, text: &str, limit: usize) -> Result<SearchResults> 
     })
 }
 
+mod lineage;
 mod models;
 mod timeline;
 pub use timeline::{Exposure, Period, timeline};
 
+pub use lineage::{
+    DatasetView, Direction, LineageGraph, LineageLink, LineageNode, RunningHit, datasets,
+    deployments_running, lineage,
+};
 pub use models::{
-    ApprovalState, DatasetView, Direction, Finding, FindingFilter, Lineage, LineageGraph,
-    LineageLink, LineageNode, ModelView, PublishedDigests, RunningHit, approve, datasets,
-    deployments_running, is_described, lineage, model_views, models, models_in, models_of,
-    resolve_models,
+    ApprovalState, Finding, FindingFilter, Lineage, ModelView, PublishedDigests, approve,
+    is_described, model_views, models, models_in, models_of, resolve_models,
 };
