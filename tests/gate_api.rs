@@ -233,3 +233,68 @@ fn gate_cache_follows_advisory_updates() {
     );
     server.stop();
 }
+
+/// The server keeps `for = "package"` CEL answers between requests, keyed by
+/// the expression: a later request with another expression under the same
+/// rule name gets its own answers, the same expression under another name
+/// and message gets the same offenders with its own message, and a
+/// deployment ingested after the first answers (same packages, another
+/// path) is answered by what its own document makes the expression read.
+#[test]
+fn package_rule_answers_kept_between_requests_follow_the_expression() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    let out = aibomdb(
+        &db,
+        &[
+            "ingest",
+            python_image().to_str().unwrap(),
+            "--deployment",
+            "python",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let server = Server::start(&db, &["--write-token", WRITE]);
+    let ask = |deployment: &str, name: &str, expression: &str, message: &str| {
+        let policy = format!(
+            "version = 1\n[[custom]]\nname = \"{name}\"\nfor = \"package\"\nmessage = \"{message}\"\ndeny_if = '{expression}'\n"
+        );
+        let body = json!({"policy": policy, "deployment": deployment, "at": "2026-12-01"});
+        let (status, report) = post_gate(&server.addr, None, &body);
+        assert_eq!(status, 200, "{report}");
+        report
+    };
+    let mercurial = r#"pkg.name == "mercurial" && !document.path.endsWith("copy.cdx.json")"#;
+    let first = ask("python", "r", mercurial, "first");
+    assert_eq!(
+        subjects(&first),
+        [
+            "pkg:deb/debian/mercurial@5.6.1-4",
+            "pkg:pypi/mercurial@5.6.1"
+        ]
+    );
+    let other = ask("python", "r", r#"pkg.name == "bash""#, "other");
+    assert_eq!(subjects(&other), ["pkg:deb/debian/bash@5.1-2+deb11u1"]);
+    let renamed = ask("python", "renamed", mercurial, "renamed");
+    assert_eq!(subjects(&renamed), subjects(&first));
+    let messages: Vec<&str> = renamed["deployments"][0]["rules"][0]["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(messages, ["renamed", "renamed"]);
+    // The same packages from another path, ingested while the server runs.
+    let copy = dir.path().join("copy.cdx.json");
+    std::fs::copy(python_image(), &copy).unwrap();
+    let (status, body) = common::graphql(
+        &server.addr,
+        Some(WRITE),
+        "mutation($c: String!) { ingestDocument(deployment: \"copy\", fileName: \"copy.cdx.json\", content: $c) { status } }",
+        json!({"c": std::fs::read_to_string(&copy).unwrap()}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let copied = ask("copy", "r", mercurial, "first");
+    assert!(subjects(&copied).is_empty(), "{copied}");
+    server.stop();
+}

@@ -155,9 +155,7 @@ pub fn evaluate_cached(
             return Err(PolicyError::NoDeployment(name.clone()));
         }
     }
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(deployments.len().div_ceil(WORKER_SHARE).max(1));
+    let workers = cores().min(deployments.len().div_ceil(WORKER_SHARE).max(1));
     let chunk = deployments.len().div_ceil(workers).max(1);
     let results: Vec<Result<Vec<DeploymentVerdict>, PolicyError>> = if workers == 1 {
         vec![evaluate_chunk(
@@ -196,6 +194,13 @@ pub fn evaluate_cached(
         passed: out.iter().all(|d| d.passed),
         deployments: out,
     })
+}
+
+/// The cores this process may use, asked once: the answer reads cgroup files,
+/// which costs a noticeable share of a one-deployment request.
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// Below this many deployments per worker, another thread does not pay.

@@ -201,29 +201,67 @@ struct PackageVar {
 type OccurrenceKey = (PackageId, FactId, Option<bool>, Option<Scope>);
 
 /// What a worker keeps between deployments for `for = "package"` rules: the
-/// package variables, and per rule what its expression reads and the answer
-/// for each distinct combination of what it reads.
+/// package variables it made, and the answers, which outlive it.
 #[derive(Default)]
 pub(crate) struct Memo {
     packages: HashMap<OccurrenceKey, Rc<PackageVar>>,
-    /// By the rule's place in the policy's `[[custom]]` list (two inline
-    /// rules may share a line).
-    rules: HashMap<usize, RuleMemo>,
+    pub(crate) answers: Answers,
 }
+
+impl Memo {
+    pub(crate) fn with(answers: Answers) -> Self {
+        Memo {
+            packages: HashMap::new(),
+            answers,
+        }
+    }
+}
+
+/// `for = "package"` answers, kept in the `GateCache` between evaluations
+/// (and so between HTTP requests). They are keyed by the expression's text:
+/// CEL has no side effects and no clock, so an answer depends on nothing
+/// but the expression and what it reads; and a package id or fact id is
+/// never reused for other content, so nothing here goes stale. Only the
+/// policy's rule *name* and message are left out, and they are not answers.
+#[derive(Default)]
+pub(crate) struct Answers {
+    rules: HashMap<String, RuleMemo>,
+}
+
+impl Answers {
+    /// Entries held, to keep the larger of two workers' memos.
+    pub(crate) fn len(&self) -> usize {
+        self.rules
+            .values()
+            .map(|r| r.answers.len() + r.package.len())
+            .sum()
+    }
+}
+
+/// A rule's memo is dropped and begun again past this many entries, so that
+/// an estate of distinct occurrences cannot grow the cache without bound.
+const RULE_MEMO_ENTRIES: usize = 1 << 21;
 
 struct RuleMemo {
     reads: Reads,
     /// Projections (see [`projection`]) by text, numbered.
     interned: HashMap<String, u32>,
-    /// A package variable's projection, by the variable's address in
-    /// `Memo::packages` (which keeps every variable alive, so an address is
-    /// never reused while this map is).
-    package: HashMap<*const PackageVar, u32>,
+    /// A package occurrence's projection.
+    package: HashMap<OccurrenceKey, u32>,
     /// (deployment, document, package) projections → the answer.
     answers: HashMap<(u32, u32, u32), Result<bool, String>>,
 }
 
 impl RuleMemo {
+    fn new(rule: &Custom) -> Self {
+        RuleMemo {
+            reads: reads(&rule.program),
+            interned: HashMap::new(),
+            package: HashMap::new(),
+            answers: HashMap::new(),
+        }
+    }
+
     fn intern(&mut self, text: String) -> u32 {
         let next = self.interned.len() as u32;
         *self.interned.entry(text).or_insert(next)
@@ -233,20 +271,16 @@ impl RuleMemo {
 /// The verdicts of a `for = "package"` rule over every package occurrence of
 /// the deployment: (offending occurrences with their messages, evaluated,
 /// not evaluable).
-fn package_verdicts(
-    ctx: &Context,
-    index: usize,
-    rule: &Custom,
-    root: &Cel,
-) -> (Vec<Violation>, usize, usize) {
+fn package_verdicts(ctx: &Context, rule: &Custom, root: &Cel) -> (Vec<Violation>, usize, usize) {
     let mut memo = ctx.shared.custom.borrow_mut();
-    let Memo { packages, rules } = &mut *memo;
-    let r = rules.entry(index).or_insert_with(|| RuleMemo {
-        reads: reads(&rule.program),
-        interned: HashMap::new(),
-        package: HashMap::new(),
-        answers: HashMap::new(),
-    });
+    let Memo { packages, answers } = &mut *memo;
+    let r = answers
+        .rules
+        .entry(rule.expression.clone())
+        .or_insert_with(|| RuleMemo::new(rule));
+    if r.answers.len() + r.package.len() + r.interned.len() > RULE_MEMO_ENTRIES {
+        *r = RuleMemo::new(rule);
+    }
     let deployment_json = deployment_value(ctx);
     let deployment_key = r.intern(projection(&r.reads, "deployment", &deployment_json));
     let deployment_cel = std::cell::OnceCell::new();
@@ -258,21 +292,26 @@ fn package_verdicts(
         let mut scope: Option<Result<Cel, String>> = None;
         for l in listed {
             evaluated += 1;
-            let package = packages
-                .entry((l.package.id, l.fact_id, l.direct, l.scope))
-                .or_insert_with(|| {
-                    let json = package_value(l);
-                    Rc::new(PackageVar {
-                        cel: var(json.clone()),
-                        json,
+            let occurrence = (l.package.id, l.fact_id, l.direct, l.scope);
+            // The variable is made only when this worker first needs it: for
+            // a projection or an answer not yet known.
+            let mut package_var = || {
+                packages
+                    .entry(occurrence)
+                    .or_insert_with(|| {
+                        let json = package_value(l);
+                        Rc::new(PackageVar {
+                            cel: var(json.clone()),
+                            json,
+                        })
                     })
-                })
-                .clone();
-            let package_key = match r.package.get(&Rc::as_ptr(&package)) {
+                    .clone()
+            };
+            let package_key = match r.package.get(&occurrence) {
                 Some(k) => *k,
                 None => {
-                    let k = r.intern(projection(&r.reads, "pkg", &package.json));
-                    r.package.insert(Rc::as_ptr(&package), k);
+                    let k = r.intern(projection(&r.reads, "pkg", &package_var().json));
+                    r.package.insert(occurrence, k);
                     k
                 }
             };
@@ -280,6 +319,7 @@ fn package_verdicts(
             let answer = match r.answers.get(&key) {
                 Some(a) => a.clone(),
                 None => {
+                    let package = package_var();
                     let shared = scope.get_or_insert_with(|| {
                         let mut s = root.new_inner_scope();
                         let vars = vec![
@@ -353,9 +393,9 @@ pub(super) fn check(ctx: &Context, rules: &[Custom]) -> Result<Vec<RuleVerdict>,
     // The standard library is set up once; each item gets a scope of its own.
     let root = Cel::default();
     let mut cache: Vec<(Subject, Vec<Item>)> = Vec::new();
-    for (index, rule) in rules.iter().enumerate() {
+    for rule in rules {
         if rule.subject == Subject::Package {
-            let (violations, evaluated, failed) = package_verdicts(ctx, index, rule, &root);
+            let (violations, evaluated, failed) = package_verdicts(ctx, rule, &root);
             out.push(finish(
                 rule,
                 count(evaluated, "package"),

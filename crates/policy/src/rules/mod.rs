@@ -43,6 +43,8 @@ pub struct GateCache {
     /// worker takes it whole and puts back the larger of it and its own (the
     /// keys are content, so what is measured never goes stale).
     evidence: Mutex<aibomdb_export::EvidenceMemo>,
+    /// `for = "package"` CEL answers, kept likewise (see [`custom::Answers`]).
+    custom: Mutex<custom::Answers>,
 }
 
 /// A lock even after a worker panicked while holding it: every cache here
@@ -93,7 +95,9 @@ impl<'a> Shared<'a> {
                 &cache.advisories,
                 generation,
             )),
-            custom: RefCell::default(),
+            custom: RefCell::new(custom::Memo::with(std::mem::take(&mut *lock(
+                &cache.custom,
+            )))),
             stale_weighed: RefCell::default(),
             evidence: RefCell::new(std::mem::take(&mut *lock(&cache.evidence))),
             cache,
@@ -106,11 +110,17 @@ impl<'a> Shared<'a> {
 type Owned = (DocumentRecord, Vec<(PackageRecord, Occurrence)>);
 
 impl Shared<'_> {
-    /// Hands the measured components back to the cache for the next
-    /// evaluation, unless another worker's is larger.
+    /// Hands the measured components and the CEL answers back to the cache
+    /// for the next evaluation, each unless another worker's is larger.
     pub(crate) fn give_back(&self) {
         let mine = self.evidence.take();
         let mut kept = lock(&self.cache.evidence);
+        if mine.len() > kept.len() {
+            *kept = mine;
+        }
+        drop(kept);
+        let mine = std::mem::take(&mut self.custom.borrow_mut().answers);
+        let mut kept = lock(&self.cache.custom);
         if mine.len() > kept.len() {
             *kept = mine;
         }
