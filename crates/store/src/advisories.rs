@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use crate::notify::{EventKind, MatchChange};
 use crate::records::{AdvisoryChange, AdvisoryRow, LookupName, MatchRecord, PackageRecord};
 use crate::tables::*;
-use crate::{PackageId, Result, Store, decode, encode};
+use crate::{PackageId, RedbStore, Result, decode, encode};
 
 /// A match as stored: the package and advisory are the key, not repeated.
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -98,7 +98,7 @@ pub struct AdvisoryBatch<'a> {
     pub cause: &'a str,
 }
 
-impl Store {
+impl RedbStore {
     /// What [`Store::apply_advisories`] would do with each row, without writing.
     pub fn advisory_changes(&self, rows: &[AdvisoryRow]) -> Result<Vec<AdvisoryChange>> {
         let txn = self.db.begin_read()?;
@@ -594,7 +594,7 @@ struct MatchDiff {
     changes: Vec<MatchChange>,
 }
 
-impl Store {
+impl RedbStore {
     /// A feed's saved state (opaque to the store; the feeds crate owns it).
     pub fn feed_state(&self, key: &str) -> Result<Option<Vec<u8>>> {
         let txn = self.db.begin_read()?;
@@ -649,7 +649,7 @@ mod tests {
         steps: &[(Vec<String>, Vec<MatchRecord>)],
     ) -> (Vec<(bool, Vec<MatchChange>)>, Rows) {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path().join("s.redb")).unwrap();
+        let store = RedbStore::open(dir.path().join("s.redb")).unwrap();
         let mut events = Vec::new();
         for (advisories, matches) in steps {
             let txn = store.db.begin_write().unwrap();

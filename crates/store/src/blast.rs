@@ -9,7 +9,7 @@ use redb::{ReadableDatabase, ReadableTable};
 use crate::occurrences::{self, DocRows};
 use crate::records::{self, DeploymentHit, PathStep};
 use crate::tables::*;
-use crate::{DocumentId, DocumentRecord, PackageId, PackageRecord, Result, Store, decode};
+use crate::{DocumentId, DocumentRecord, PackageId, PackageRecord, RedbStore, Result, decode};
 
 pub(crate) fn package_key_of(
     id: PackageId,
@@ -27,7 +27,7 @@ pub(crate) fn package_key_of(
     Ok(key)
 }
 
-impl Store {
+impl RedbStore {
     /// The blast radius of one package: every deployment whose documents list
     /// it, with the path from the deployment to it (see [`Self::deployments_using_page`]).
     pub fn deployments_using(

@@ -8,9 +8,9 @@ use redb::ReadableTable;
 
 use crate::occurrences::{self, DocRows};
 use crate::tables::*;
-use crate::{DocumentRecord, Result, Store, decode, digests, notify, releases, unix_now};
+use crate::{DocumentRecord, RedbStore, Result, decode, digests, notify, releases, unix_now};
 
-impl Store {
+impl RedbStore {
     /// Removes a deployment and everything its documents stated (packages
     /// lists, edges, VEX statements, history), in one transaction. Package and
     /// advisory nodes stay: other deployments may share them, and a package no

@@ -5,7 +5,7 @@ use aibomdb_graph::PackageFact;
 use redb::ReadableDatabase;
 
 use crate::tables::*;
-use crate::{DocumentId, PackageRecord, Result, Store, decode};
+use crate::{DocumentId, PackageRecord, RedbStore, Result, decode};
 
 /// A node the graph holds under a SHA-256.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,7 +63,7 @@ pub(crate) fn is_digest_candidate(record: &PackageRecord) -> bool {
         || record.ecosystem == "docker"
 }
 
-impl Store {
+impl RedbStore {
     /// The model files and images the graph holds under `sha256` (hex, any
     /// case), current documents first.
     pub fn by_sha256(&self, sha256: &str) -> Result<Vec<DigestHit>> {
@@ -104,13 +104,13 @@ impl Store {
 mod tests {
     use aibomdb_graph::{Artifact, ModelInfo};
 
-    use crate::Store;
+    use crate::RedbStore;
     use crate::test_docs::{doc, fact};
 
     #[test]
     fn model_files_and_images_are_found_by_digest() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path().join("s.redb")).unwrap();
+        let store = RedbStore::open(dir.path().join("s.redb")).unwrap();
         let (file, image) = ("ab".repeat(32), "cd".repeat(32));
         let mut model = fact("pkg:generic/m");
         model.model = Some(Box::new(ModelInfo {

@@ -7,7 +7,7 @@ use redb::{ReadableDatabase, TableDefinition};
 use serde::{Deserialize, Serialize};
 
 use crate::tables::{ENRICHMENT_SOURCES, EPSS, KEV};
-use crate::{Result, Store, decode, encode};
+use crate::{RedbStore, Result, decode, encode};
 
 /// One catalog entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,7 +48,7 @@ pub struct EnrichmentSource {
     pub origin: String,
 }
 
-impl Store {
+impl RedbStore {
     /// Replaces the KEV catalog with `entries`, in one transaction.
     pub fn put_kev(&self, source: &EnrichmentSource, entries: &[KevEntry]) -> Result<()> {
         self.replace_catalog(KEV, source, entries.iter().map(|e| (e.cve.as_str(), e)))

@@ -10,7 +10,7 @@ use crate::notify::{EventKind, MatchChange, MatchEvent};
 use crate::records::DocHead;
 use crate::tables::*;
 use crate::vex::VexResolver;
-use crate::{PackageId, Result, Store, decode};
+use crate::{PackageId, RedbStore, Result, decode};
 
 /// Events for match edges that changed estate-wide (an advisory load): one
 /// per deployment whose current documents hold the package.
@@ -154,7 +154,7 @@ pub(crate) fn events_for_supersession(
 /// hold once the write transaction commits (`after`). An exposure is open
 /// when its match is affected and no covering statement suppresses it.
 pub(crate) struct VexJudge<'a> {
-    store: &'a Store,
+    store: &'a RedbStore,
     txn: &'a redb::WriteTransaction,
     before: VexResolver<'a>,
     after: VexResolver<'a>,
@@ -163,11 +163,11 @@ pub(crate) struct VexJudge<'a> {
 }
 
 impl<'a> VexJudge<'a> {
-    pub(crate) fn new(store: &'a Store, txn: &'a redb::WriteTransaction) -> Self {
+    pub(crate) fn new(store: &'a RedbStore, txn: &'a redb::WriteTransaction) -> Self {
         VexJudge {
             store,
             txn,
-            before: VexResolver::new(store),
+            before: VexResolver::of(store),
             after: VexResolver::in_txn(txn),
             identifiers: HashMap::new(),
             packages: HashMap::new(),
@@ -417,7 +417,7 @@ pub(crate) fn statement_ids_of(
 /// current documents' affected matches that no statement suppresses), as
 /// `resolved` events: what deleting it ends.
 pub(crate) fn exposures_ending(
-    store: &Store,
+    store: &RedbStore,
     txn: &redb::WriteTransaction,
     deployment: &str,
     cause: &str,
@@ -470,7 +470,7 @@ pub(crate) fn exposures_ending(
 /// and the exposures whose verdict the statements it added (or took away
 /// with a superseded document) turn, with cause `vex`.
 pub(crate) fn vex_judged(
-    store: &Store,
+    store: &RedbStore,
     txn: &redb::WriteTransaction,
     docs: &[crate::NewDocument],
     outcomes: &[crate::IngestOutcome],

@@ -9,7 +9,7 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use crate::occurrences::{Reader, put};
 use crate::records::DocHead;
 use crate::tables::*;
-use crate::{DocumentId, Result, Store, StoreError, decode, read_table};
+use crate::{DocumentId, RedbStore, Result, StoreError, decode, read_table};
 
 /// Every document's head with its rank in (deployment, document) order.
 pub(crate) type Heads = std::sync::Arc<HashMap<DocumentId, (DocHead, u32)>>;
@@ -166,7 +166,7 @@ fn front_decode(r: &mut Reader<'_>, previous: &str) -> Option<String> {
     Some(text)
 }
 
-impl Store {
+impl RedbStore {
     /// The heads of all documents as of the current generation.
     pub(crate) fn heads(&self) -> Result<Heads> {
         let generation = self.generation();
@@ -274,7 +274,7 @@ mod tests {
     }
 
     /// The heads as the table gives them, ranked.
-    fn from_table(store: &Store) -> Vec<(DocumentId, DocHead)> {
+    fn from_table(store: &RedbStore) -> Vec<(DocumentId, DocHead)> {
         let txn = store.db.begin_read().unwrap();
         ranked_heads(&txn.open_table(DOCUMENT_HEADS).unwrap()).unwrap()
     }
@@ -288,7 +288,7 @@ mod tests {
         all.into_iter().map(|(_, id, h)| (id, h)).collect()
     }
 
-    fn snapshot(store: &Store) -> Option<Vec<(DocumentId, DocHead)>> {
+    fn snapshot(store: &RedbStore) -> Option<Vec<(DocumentId, DocHead)>> {
         current_snapshot(&store.db.begin_read().unwrap())
             .unwrap()
             .map(|s| s.heads)
@@ -298,7 +298,7 @@ mod tests {
     #[test]
     fn a_head_written_without_the_counter_still_makes_the_snapshot_stale() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path().join("s.redb")).unwrap();
+        let store = RedbStore::open(dir.path().join("s.redb")).unwrap();
         store.ingest(doc("a", 1)).unwrap();
         store.ingest(doc("b", 2)).unwrap();
         assert!(store.persist_heads().unwrap());
@@ -321,7 +321,7 @@ mod tests {
     fn the_snapshot_is_read_only_while_no_head_changed_since() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.redb");
-        let store = Store::open(&path).unwrap();
+        let store = RedbStore::open(&path).unwrap();
         for (i, name) in ["b", "a", "c", "prod-é", "prod-è"].iter().enumerate() {
             store.ingest(doc(name, i as u8 + 1)).unwrap();
         }
@@ -333,7 +333,7 @@ mod tests {
         assert_eq!(table.len(), 5);
         assert_eq!(snapshot(&store).as_ref(), Some(&table));
         drop(store);
-        let store = Store::open(&path).unwrap();
+        let store = RedbStore::open(&path).unwrap();
         assert_eq!(ranked(&store.heads().unwrap()), table);
 
         // A new document that supersedes another (same deployment, same
@@ -343,7 +343,7 @@ mod tests {
         store.ingest(next).unwrap();
         assert_eq!(snapshot(&store), None);
         drop(store);
-        let store = Store::open(&path).unwrap();
+        let store = RedbStore::open(&path).unwrap();
         let heads = ranked(&store.heads().unwrap());
         assert_eq!(heads, from_table(&store));
         assert_eq!(heads.len(), 6);
@@ -354,7 +354,7 @@ mod tests {
         assert!(store.delete_deployment("b").unwrap());
         assert_eq!(snapshot(&store), None);
         drop(store);
-        let store = Store::open(&path).unwrap();
+        let store = RedbStore::open(&path).unwrap();
         let heads = ranked(&store.heads().unwrap());
         assert_eq!(heads, from_table(&store));
         assert!(heads.iter().all(|(_, h)| h.deployment != "b"));

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
 use crate::tables::*;
-use crate::{Result, Store};
+use crate::{RedbStore, Result};
 
-impl Store {
+impl RedbStore {
     /// A fingerprint of every key and value in every table: equal fingerprints
     /// mean the same logical content (redb rewrites its header on open, so
     /// file bytes alone cannot show that nothing was written).

@@ -25,6 +25,7 @@
 //! (fingerprints and table sizes), `codec` (row encoding).
 
 mod advisories;
+mod backend;
 mod blast;
 mod codec;
 mod delete;
@@ -58,6 +59,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use redb::Database;
 
 pub use advisories::AdvisoryBatch;
+pub use backend::{Backend, Store};
 pub use digests::DigestHit;
 pub use enrichment::{EnrichmentSource, EpssScore, KevEntry};
 pub use migrate::Migration;
@@ -144,7 +146,8 @@ pub const LAYOUT: u64 = SCHEMA_VERSION;
 /// redb's page cache per open store.
 const CACHE_BYTES: usize = 160 * 1024 * 1024;
 
-pub struct Store {
+/// The embedded back end: one redb file, one process ([`Store::open`]).
+pub struct RedbStore {
     db: Database,
     path: PathBuf,
     /// Bumped after every committed write: callers that cache answers (the
@@ -168,7 +171,7 @@ pub struct Store {
     migration: Option<Migration>,
 }
 
-impl Store {
+impl RedbStore {
     /// Changes whenever a write commits (in this process; redb allows one
     /// process per file).
     pub fn generation(&self) -> u64 {

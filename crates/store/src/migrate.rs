@@ -247,10 +247,10 @@ pub(crate) fn layout_of(db: &impl ReadableDatabase) -> Result<Option<u64>> {
 
 #[cfg(test)]
 mod tests {
-    use crate::{Store, StoreError};
+    use crate::{RedbStore, StoreError};
 
     fn with_layout(path: &std::path::Path, layout: u64) {
-        drop(Store::open(path).unwrap());
+        drop(RedbStore::open(path).unwrap());
         let db = redb::Database::create(path).unwrap();
         let txn = db.begin_write().unwrap();
         txn.open_table(crate::tables::META)
@@ -266,13 +266,13 @@ mod tests {
         for layout in [1, 3, super::SCHEMA_VERSION + 1] {
             let path = dir.path().join(format!("s{layout}.redb"));
             with_layout(&path, layout);
-            match Store::open(&path) {
+            match RedbStore::open(&path) {
                 Err(StoreError::Schema { found, .. }) => assert_eq!(found, layout),
                 Err(other) => panic!("layout {layout}: {other}"),
                 Ok(_) => panic!("layout {layout} opened"),
             }
             assert!(matches!(
-                Store::pending_migration(&path),
+                RedbStore::pending_migration(&path),
                 Err(StoreError::Schema { .. })
             ));
             // redb rewrites its header on open, so the bytes are not the

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::occurrences;
 use crate::tables::*;
-use crate::{DocumentId, EdgeRecord, PackageId, PackageRecord, Result, Store, decode, encode};
+use crate::{DocumentId, EdgeRecord, PackageId, PackageRecord, RedbStore, Result, decode, encode};
 
 /// A person's approval of one file of a model, as it was when approved.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,7 +32,7 @@ pub struct LineageEdge {
     pub edge: EdgeRecord,
 }
 
-impl Store {
+impl RedbStore {
     /// Packages some document describes as a `model` or a `dataset`.
     pub fn model_nodes(&self, node: &str) -> Result<Vec<PackageRecord>> {
         let txn = self.db.begin_read()?;

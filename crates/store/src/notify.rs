@@ -19,7 +19,7 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use serde::{Deserialize, Serialize};
 
 use crate::tables::*;
-use crate::{PackageId, Result, Store, decode, encode, has_table};
+use crate::{PackageId, RedbStore, Result, decode, encode, has_table};
 
 pub(crate) use crate::events::{
     VexJudge, events_for_matches, events_for_supersession, exposures_ending, vex_judged,
@@ -100,7 +100,7 @@ pub struct Delivery {
 /// A (package, advisory) match edge that appeared or disappeared.
 pub(crate) type MatchChange = (PackageId, String, String, EventKind);
 
-impl Store {
+impl RedbStore {
     /// Registers a live listener: while any is registered, changes record
     /// events even when no webhook target is configured.
     pub fn add_listener(&self) {

@@ -7,7 +7,7 @@ use redb::{ReadableDatabase, ReadableTable};
 
 use crate::migrate::{self, Migration};
 use crate::tables::*;
-use crate::{CACHE_BYTES, Result, SCHEMA_VERSION, Store, StoreError};
+use crate::{CACHE_BYTES, RedbStore, Result, SCHEMA_VERSION, StoreError};
 
 /// redb's file signature (`redb::tree_store::page_store::header::MAGICNUMBER`,
 /// private there): its first nine bytes.
@@ -72,7 +72,7 @@ fn open_db(path: &Path) -> Result<redb::Database> {
         })
 }
 
-impl Store {
+impl RedbStore {
     /// Opens the store at `path`, creating it (and its tables) if needed. A
     /// store of an earlier layout is migrated first (see `migrate.rs`).
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
@@ -134,7 +134,7 @@ impl Store {
             );
         }
         let migration = plan;
-        let store = Store {
+        let store = RedbStore {
             db,
             path,
             generation: std::sync::atomic::AtomicU64::new(0),

@@ -6,7 +6,7 @@ use redb::{ReadableDatabase, ReadableTable};
 use serde::{Deserialize, Serialize};
 
 use crate::tables::POLICIES;
-use crate::{Result, Store, decode, encode};
+use crate::{RedbStore, Result, decode, encode};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredPolicy {
@@ -17,7 +17,7 @@ pub struct StoredPolicy {
     pub added_at: u64,
 }
 
-impl Store {
+impl RedbStore {
     /// Stores (or replaces) the policy `name`.
     pub fn put_policy(&self, policy: &StoredPolicy) -> Result<()> {
         let txn = self.db.begin_write()?;

@@ -10,10 +10,10 @@ use crate::records::DocHead;
 use crate::tables::*;
 use crate::{
     DeploymentRecord, DocumentId, DocumentRecord, DocumentRef, EdgeRecord, FactId, ListedRow,
-    Occurrence, PackageId, PackageRecord, PackageVersion, Result, Stats, Store, decode,
+    Occurrence, PackageId, PackageRecord, PackageVersion, RedbStore, Result, Stats, decode,
 };
 
-impl Store {
+impl RedbStore {
     pub fn stats(&self) -> Result<Stats> {
         let txn = self.db.begin_read()?;
         let documents = txn.open_table(DOCUMENTS)?;

@@ -8,7 +8,7 @@ use redb::{ReadableDatabase, ReadableTable};
 use serde::{Deserialize, Serialize};
 
 use crate::tables::{EVIDENCE_FILES, OBSERVATIONS, RELEASES};
-use crate::{Result, Store, StoreError, decode, encode};
+use crate::{RedbStore, Result, StoreError, decode, encode};
 
 /// One document of the deployment as released.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -138,7 +138,7 @@ pub(crate) fn delete_of(txn: &redb::WriteTransaction, deployment: &str) -> Resul
     Ok(())
 }
 
-impl Store {
+impl RedbStore {
     /// Writes `release` and its evidence files in one transaction. Refused
     /// (nothing written) when the deployment already has a release of that
     /// name: releases are never changed. The sequence is assigned here.

@@ -208,7 +208,7 @@ fn is_environment_marker(m: &str) -> bool {
     VARIABLES.iter().any(|v| m.contains(v))
 }
 
-impl crate::Store {
+impl crate::RedbStore {
     /// A deployment's documents (history included), the union of the packages
     /// its current documents list, and why each current document leaves out
     /// what another lists. `None` when there is no such deployment.

@@ -27,7 +27,7 @@ use serde::Serialize;
 
 use crate::records::DeploymentRecord;
 use crate::tables::*;
-use crate::{DocumentId, DocumentRecord, PackageId, PackageRecord, Result, Store, decode};
+use crate::{DocumentId, DocumentRecord, PackageId, PackageRecord, RedbStore, Result, decode};
 
 /// A statement and the document that made it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,7 +38,7 @@ pub struct VexRecord {
     pub statement: VexStatement,
 }
 
-impl Store {
+impl RedbStore {
     /// Statements naming any of `identifiers` (compared case-insensitively),
     /// from every document, current or not; each statement once.
     pub fn vex_for(&self, identifiers: &[String]) -> Result<Vec<VexRecord>> {
@@ -77,7 +77,7 @@ impl Store {
 
 /// Where a resolver reads: the committed store, or a write transaction.
 enum Source<'a> {
-    Store(&'a Store),
+    Store(&'a dyn crate::Backend),
     Txn(&'a redb::WriteTransaction),
 }
 
@@ -252,8 +252,13 @@ pub struct VexResolver<'a> {
 
 impl<'a> VexResolver<'a> {
     /// `documents`: every document of the store (the caller has read them already).
-    pub fn new(store: &'a Store) -> Self {
-        Self::over(Source::Store(store))
+    pub fn new(store: &'a crate::Store) -> Self {
+        Self::over(Source::Store(store.backend()))
+    }
+
+    /// As [`VexResolver::new`], over a back end directly.
+    pub(crate) fn of(backend: &'a dyn crate::Backend) -> Self {
+        Self::over(Source::Store(backend))
     }
 
     /// A resolver that reads inside a write transaction: what the store will

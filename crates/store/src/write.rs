@@ -13,7 +13,7 @@ use crate::slots::slot_of;
 use crate::tables::*;
 use crate::{
     DeploymentRecord, DocumentId, DocumentRecord, EdgeRecord, IngestOutcome, PackageId,
-    PackageRecord, Result, Store, advisories, decode, digests, encode, hex, notify, unix_now,
+    PackageRecord, RedbStore, Result, advisories, decode, digests, encode, hex, notify, unix_now,
 };
 
 /// A document ready to be written: the importer's facts plus where they came from.
@@ -154,7 +154,7 @@ struct GroupCache {
     events: Option<Vec<notify::MatchEvent>>,
 }
 
-impl Store {
+impl RedbStore {
     /// Writes one document, its packages and edges in one durable transaction.
     ///
     /// Identical bytes already held by the same deployment are a no-op. A
