@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh machine (README command 2 then runs
-# `cargo test --workspace`).
+# `cargo test --workspace` under scripts/with-postgres.sh).
 # - Python's `packaging`: the independent PEP 440 implementation the OSV tests cross-check against
 #   (and packaging 21.3, kept apart, for the pre-PEP 440 versions newer releases refuse).
 # - cyclonedx-python-lib (with the official CycloneDX JSON schemas) and spdx-tools: the independent
@@ -12,6 +12,8 @@
 # - cvss (Red Hat's, PyPI): an independent CVSS v3/v4 calculator the scores are cross-checked against.
 # - in-toto-attestation (PyPI): the in-toto project's bindings, which validate release statements.
 # - curl: the client the Dependency-Track upload forms are tested with.
+# - PostgreSQL's server (Debian's postgresql): the PostgreSQL back end's tests run against a real one,
+#   started by scripts/with-postgres.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +29,7 @@ python3 -m pip install --quiet --disable-pip-version-check --upgrade \
 missing=""
 test -x /usr/bin/chromium || missing="$missing chromium"
 command -v curl >/dev/null || missing="$missing curl"
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || missing="$missing postgresql"
 if [ -n "$missing" ]; then
   sudo=""
   if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi

@@ -62,7 +62,8 @@ pub(crate) fn store(e: &StoreError) -> u8 {
         StoreError::NotAStore { .. }
         | StoreError::Schema { .. }
         | StoreError::InUse { .. }
-        | StoreError::Conflict(_) => BAD_INPUT,
+        | StoreError::Conflict(_)
+        | StoreError::Unsupported { .. } => BAD_INPUT,
         StoreError::Open { .. } | StoreError::Backend(_) | StoreError::Corrupt { .. } => INTERNAL,
     }
 }

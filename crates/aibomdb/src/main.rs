@@ -335,16 +335,22 @@ fn main() -> ExitCode {
         // Colour codes only for a terminal, not into CI logs and files.
         .with_ansi(std::io::stderr().is_terminal())
         .init();
-    let cli = Cli::parse();
-    // A panic is a bug: the hook has printed it; the exit code says "ours".
-    let code = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli))) {
-        Ok(Ok(code)) => code,
-        Ok(Err(e)) => {
-            eprintln!("error: {e:#}");
-            ExitCode::from(exit::code(&e))
-        }
-        Err(_) => ExitCode::from(exit::INTERNAL),
+    let matches = <Cli as clap::CommandFactory>::command().get_matches();
+    let cli = match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
     };
+    let subcommand = matches.subcommand_name().unwrap_or("").to_string();
+    // A panic is a bug: the hook has printed it; the exit code says "ours".
+    let code =
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli, &subcommand))) {
+            Ok(Ok(code)) => code,
+            Ok(Err(e)) => {
+                eprintln!("error: {e:#}");
+                ExitCode::from(exit::code(&e))
+            }
+            Err(_) => ExitCode::from(exit::INTERNAL),
+        };
     match output::take_stdout_error() {
         Some(e) => {
             eprintln!("error: writing to stdout: {e}");
@@ -354,7 +360,10 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<ExitCode> {
+fn run(cli: Cli, subcommand: &str) -> Result<ExitCode> {
+    if let Some(url) = cli.db.to_str().filter(|d| aibomdb_store_pg::is_url(d)) {
+        return on_postgres(url, cli.command, subcommand);
+    }
     match cli.command {
         Command::Ingest(args) => ingest::run(&cli.db, args),
         Command::IngestModel(args) => ingest_model(&cli.db, args),
@@ -380,6 +389,24 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Approve(args) => approve(&cli.db, args),
         Command::Export(args) => export(&open(&cli.db)?, args),
         Command::CraReport(args) => cra_report(&open(&cli.db)?, args),
+    }
+}
+
+/// `--db postgres://…`: the PostgreSQL back end is being built (issue #20);
+/// so far only its schema migrations run. Every other command says so and
+/// touches nothing.
+fn on_postgres(url: &str, command: Command, subcommand: &str) -> Result<ExitCode> {
+    match command {
+        Command::Migrate(args) => migrate::run_postgres(url, args),
+        Command::Schema => {
+            print!("{}", aibomdb_api::sdl());
+            Ok(ExitCode::SUCCESS)
+        }
+        _ => Err(aibomdb_store::StoreError::Unsupported {
+            operation: format!("aibomdb {subcommand}"),
+            backend: "PostgreSQL yet: only `aibomdb migrate` is (issue #20)",
+        }
+        .into()),
     }
 }
 

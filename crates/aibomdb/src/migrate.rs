@@ -63,3 +63,49 @@ fn print_plan(db: &Path, m: &Migration, done: bool) {
         m.backup.display()
     );
 }
+
+/// `aibomdb --db postgres://… migrate [--check]`: the schema's versioned SQL
+/// migrations, applied in one transaction, or with `--check` listed.
+pub(crate) fn run_postgres(url: &str, args: MigrateArgs) -> Result<ExitCode> {
+    let mut db = aibomdb_store_pg::Database::connect(url)?;
+    let status = db.status()?;
+    let from = status.applied.last().map_or(0, |a| a.version);
+    let to = aibomdb_store_pg::MIGRATIONS.last().map_or(0, |m| m.version);
+    let pending: Vec<String> = status
+        .pending
+        .iter()
+        .map(|m| format!("{:04}_{}", m.version, m.name))
+        .collect();
+    let applied_now = if args.check || pending.is_empty() {
+        Vec::new()
+    } else {
+        db.migrate()?
+            .iter()
+            .map(|m| format!("{:04}_{}", m.version, m.name))
+            .collect()
+    };
+    // Another process may have applied some in between: say what this one did.
+    let steps = if args.check { pending } else { applied_now };
+    match args.format {
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::json!({
+                "store": db.location(),
+                "current": steps.is_empty(),
+                "migrated": !args.check && !steps.is_empty(),
+                "from": from,
+                "to": to,
+                "steps": steps,
+            })
+        ),
+        _ if steps.is_empty() => println!("{}: already at schema version {to}", db.location()),
+        _ => {
+            let verb = if args.check { "would apply" } else { "applied" };
+            println!("{}: {verb} schema {from} → {to}", db.location());
+            for step in &steps {
+                println!("  {step}");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -98,6 +98,12 @@ pub enum StoreError {
     InUse { path: PathBuf },
     #[error("store backend: {0}")]
     Backend(String),
+    /// The back end cannot do this (yet): nothing was read or written.
+    #[error("{operation}: not supported on {backend}")]
+    Unsupported {
+        operation: String,
+        backend: &'static str,
+    },
     /// A write that would change what is never changed (a release name
     /// used twice): nothing was written.
     #[error("{0}")]
