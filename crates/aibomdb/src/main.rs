@@ -19,7 +19,7 @@ mod table;
 mod timeline;
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use aibomdb_store::{IngestOutcome, Store};
@@ -361,8 +361,17 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli, subcommand: &str) -> Result<ExitCode> {
-    if let Some(url) = cli.db.to_str().filter(|d| aibomdb_store_pg::is_url(d)) {
-        return on_postgres(url, cli.command, subcommand);
+    if let Some(url) = postgres_url(&cli.db) {
+        if let Command::Migrate(args) = cli.command {
+            return migrate::run_postgres(url, args);
+        }
+        if !runs_on_postgres(&cli.command) {
+            return Err(aibomdb_store::StoreError::Unsupported {
+                operation: format!("aibomdb {subcommand}"),
+                backend: "PostgreSQL yet: ingest, ingest-model, stats, documents, query and migrate are (issue #20)",
+            }
+            .into());
+        }
     }
     match cli.command {
         Command::Ingest(args) => ingest::run(&cli.db, args),
@@ -392,22 +401,23 @@ fn run(cli: Cli, subcommand: &str) -> Result<ExitCode> {
     }
 }
 
-/// `--db postgres://…`: the PostgreSQL back end is being built (issue #20);
-/// so far only its schema migrations run. Every other command says so and
-/// touches nothing.
-fn on_postgres(url: &str, command: Command, subcommand: &str) -> Result<ExitCode> {
-    match command {
-        Command::Migrate(args) => migrate::run_postgres(url, args),
-        Command::Schema => {
-            print!("{}", aibomdb_api::sdl());
-            Ok(ExitCode::SUCCESS)
-        }
-        _ => Err(aibomdb_store::StoreError::Unsupported {
-            operation: format!("aibomdb {subcommand}"),
-            backend: "PostgreSQL yet: only `aibomdb migrate` is (issue #20)",
-        }
-        .into()),
-    }
+/// The PostgreSQL URL `--db` names, if it names one rather than a file.
+fn postgres_url(db: &Path) -> Option<&str> {
+    db.to_str().filter(|d| aibomdb_store_pg::is_url(d))
+}
+
+/// What runs on the PostgreSQL back end so far (issue #20): every other
+/// command says so and touches nothing.
+fn runs_on_postgres(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Ingest(_)
+            | Command::IngestModel(_)
+            | Command::Stats(_)
+            | Command::Documents(_)
+            | Command::Query(_)
+            | Command::Schema
+    )
 }
 
 fn serve(db: &PathBuf, args: ServeArgs) -> Result<ExitCode> {
@@ -528,6 +538,10 @@ fn known_deployment(store: &Store, name: &str) -> Result<()> {
 }
 
 fn open(path: &PathBuf) -> Result<Store> {
+    if let Some(url) = postgres_url(path) {
+        let backend = aibomdb_store_pg::PgStore::open(url)?;
+        return Ok(Store::from_backend(Box::new(backend)));
+    }
     let store = Store::open(path).with_context(|| format!("opening store {}", path.display()))?;
     if let Some(m) = store.migration() {
         eprintln!(

@@ -10,8 +10,12 @@
 //! blocks on it. Never call one from inside an async task.
 
 mod migrate;
+mod read;
+mod store;
+mod write;
 
 pub use migrate::{Applied, MIGRATIONS, Migration, Status};
+pub use store::PgStore;
 
 use aibomdb_store::StoreError;
 
@@ -24,6 +28,7 @@ pub fn is_url(db: &str) -> bool {
 pub struct Database {
     rt: tokio::runtime::Runtime,
     client: tokio_postgres::Client,
+    config: tokio_postgres::Config,
     location: String,
 }
 
@@ -36,30 +41,26 @@ impl Database {
             message: format!("not a PostgreSQL URL: {e}"),
         })?;
         let location = location(&config);
-        let rt = tokio::runtime::Builder::new_current_thread()
+        // One worker drives the connections, so that a connection makes
+        // progress whichever thread is blocked waiting on it.
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("aibomdb-pg")
             .enable_all()
             .build()
             .map_err(|e| StoreError::Backend(e.to_string()))?;
-        let (client, connection) =
-            rt.block_on(config.connect(tokio_postgres::NoTls))
-                .map_err(|e| StoreError::Open {
-                    path: location.clone().into(),
-                    message: e.to_string(),
-                })?;
-        rt.spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::warn!("PostgreSQL connection ended: {e}");
-            }
-        });
-        // A path query is planned in well under a millisecond; JIT compiling
-        // it costs more than it saves (measured 3x slower with it on).
-        rt.block_on(client.batch_execute("SET jit = off"))
-            .map_err(backend)?;
+        let client = connect_client(&rt, &config, &location)?;
         Ok(Database {
             rt,
             client,
+            config,
             location,
         })
+    }
+
+    /// Another connection to the same database, on the same runtime.
+    pub(crate) fn another_client(&self) -> Result<tokio_postgres::Client, StoreError> {
+        connect_client(&self.rt, &self.config, &self.location)
     }
 
     /// The database, for messages: the URL without its password.
@@ -68,10 +69,36 @@ impl Database {
     }
 }
 
+fn connect_client(
+    rt: &tokio::runtime::Runtime,
+    config: &tokio_postgres::Config,
+    location: &str,
+) -> Result<tokio_postgres::Client, StoreError> {
+    let (client, connection) = rt
+        .block_on(config.connect(tokio_postgres::NoTls))
+        .map_err(|e| StoreError::Open {
+            path: location.into(),
+            message: e.to_string(),
+        })?;
+    rt.spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::warn!("PostgreSQL connection ended: {e}");
+        }
+    });
+    // A path query is planned in well under a millisecond; JIT compiling
+    // it costs more than it saves (measured 3x slower with it on).
+    rt.block_on(client.batch_execute("SET jit = off"))
+        .map_err(backend)?;
+    Ok(client)
+}
+
 pub(crate) fn backend(e: tokio_postgres::Error) -> StoreError {
     StoreError::Backend(match e.as_db_error() {
         Some(db) => format!("{}: {}", db.code().code(), db.message()),
-        None => e.to_string(),
+        None => match std::error::Error::source(&e) {
+            Some(cause) => format!("{e}: {cause}"),
+            None => e.to_string(),
+        },
     })
 }
 

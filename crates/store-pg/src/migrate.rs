@@ -90,6 +90,7 @@ impl Database {
             rt,
             client,
             location,
+            ..
         } = self;
         let ledger = rt.block_on(async {
             let txn = client.transaction().await.map_err(backend)?;

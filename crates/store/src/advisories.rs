@@ -61,6 +61,16 @@ impl StoredMatch {
     }
 }
 
+/// A stored match back into the record it was made from.
+pub(crate) fn decode_match(
+    bytes: &[u8],
+    package: PackageId,
+    advisory: &str,
+) -> Result<MatchRecord> {
+    let stored: StoredMatch = decode(bytes, "matches", advisory)?;
+    Ok(stored.into_record(package, advisory))
+}
+
 impl StoredMatch {
     pub(crate) fn is_affected(&self) -> bool {
         self.status == "affected"

@@ -6,8 +6,9 @@ use std::collections::HashMap;
 use aibomdb_graph::PackageKey;
 use redb::{ReadableDatabase, ReadableTable};
 
+use crate::kit::Holder;
 use crate::occurrences::{self, DocRows};
-use crate::records::{self, DeploymentHit, PathStep};
+use crate::records::{self, DeploymentHit};
 use crate::tables::*;
 use crate::{DocumentId, DocumentRecord, PackageId, PackageRecord, RedbStore, Result, decode};
 
@@ -194,14 +195,6 @@ impl RedbStore {
     }
 }
 
-/// The document a hit is in, as both callers know it.
-struct Holder<'a> {
-    deployment: &'a str,
-    source_path: &'a str,
-    current: bool,
-    subject: Option<PackageId>,
-}
-
 /// The path deployment → document → subject → … → the package at
 /// `position` of `rows`, up the shortest-path tree's parent pointers.
 fn hit_in_document<T: ReadableTable<u64, &'static [u8]>>(
@@ -213,66 +206,9 @@ fn hit_in_document<T: ReadableTable<u64, &'static [u8]>>(
     (facts, packages): (&T, &T),
     key_cache: &mut HashMap<PackageId, String>,
 ) -> Result<DeploymentHit> {
-    let target = rows.packages[position].id;
-    let row = &rows.packages[position];
-    let fact = occurrences::fact_of(facts, row)?;
-    let mut path = vec![
-        PathStep {
-            kind: "deployment",
-            id: head.deployment.to_string(),
-            via: "",
-        },
-        PathStep {
-            kind: "document",
-            id: format!("{doc_id} ({})", head.source_path),
-            via: "has_document",
-        },
-    ];
-    // Walk up the parent pointers to the subject.
-    let mut chain: Vec<(PackageId, &'static str)> = Vec::new();
-    let mut reached = head.subject == Some(target);
-    let mut at = position;
-    while !reached && chain.len() < 10_000 {
-        let Some((parent, kind)) = rows.packages[at].parent else {
-            break;
-        };
-        chain.push((
-            rows.packages[at].id,
-            aibomdb_graph::EdgeKind::from_code(kind).map_or("depends_on", |k| k.as_str()),
-        ));
-        at = parent as usize;
-        reached = head.subject == Some(rows.packages[at].id);
-    }
-    match (reached, head.subject) {
-        (true, Some(subject)) => {
-            path.push(PathStep {
-                kind: "package",
-                id: package_key_of(subject, packages, key_cache)?,
-                via: "describes",
-            });
-            for (id, via) in chain.into_iter().rev() {
-                path.push(PathStep {
-                    kind: "package",
-                    id: package_key_of(id, packages, key_cache)?,
-                    via,
-                });
-            }
-        }
-        _ => path.push(PathStep {
-            kind: "package",
-            id: key.to_string(),
-            via: "lists",
-        }),
-    }
-    Ok(DeploymentHit {
-        deployment: head.deployment.to_string(),
-        document: doc_id,
-        document_path: head.source_path.to_string(),
-        current: head.current,
-        package: key.to_string(),
-        direct: fact.direct,
-        scope: fact.scope.map(|s| s.as_str().to_string()),
-        flags: fact.flags,
-        path,
+    let fact = occurrences::fact_of(facts, &rows.packages[position])?;
+    let chain = crate::kit::path_to_subject(rows, position, head.subject);
+    crate::kit::hit(head, doc_id, key, &fact, chain.as_deref(), |id| {
+        package_key_of(id, packages, key_cache)
     })
 }

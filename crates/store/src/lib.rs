@@ -34,6 +34,8 @@ mod enrichment;
 mod events;
 mod heads;
 mod inspect;
+#[doc(hidden)]
+pub mod kit;
 mod migrate;
 mod models;
 mod notify;

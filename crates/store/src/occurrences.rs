@@ -32,55 +32,55 @@ use crate::{DocumentId, PackageId, Result, StoreError, decode, encode};
 pub type FactId = u64;
 
 /// The first 16 bytes of the SHA-256 of a fact's encoding: its identity.
-pub(crate) type FactHash = [u8; 16];
+pub type FactHash = [u8; 16];
 
 /// One package a document lists.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct RowPackage {
-    pub(crate) id: PackageId,
-    pub(crate) fact: FactId,
-    pub(crate) direct: Option<bool>,
-    pub(crate) scope: Option<Scope>,
+pub struct RowPackage {
+    pub id: PackageId,
+    pub fact: FactId,
+    pub direct: Option<bool>,
+    pub scope: Option<Scope>,
     /// (position of the parent in `packages`, edge kind code) on the
     /// shortest-path tree from the subject.
-    pub(crate) parent: Option<(u32, u8)>,
+    pub parent: Option<(u32, u8)>,
 }
 
 /// One package→package edge, by positions in `packages`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct RowEdge {
-    pub(crate) from: u32,
-    pub(crate) to: u32,
-    pub(crate) record: EdgeRecord,
+pub struct RowEdge {
+    pub from: u32,
+    pub to: u32,
+    pub record: EdgeRecord,
 }
 
 /// Everything one document states about packages.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct DocRows {
+pub struct DocRows {
     /// Ascending by id, each id once.
-    pub(crate) packages: Vec<RowPackage>,
+    pub packages: Vec<RowPackage>,
     /// Ascending by (from id, to id).
-    pub(crate) edges: Vec<RowEdge>,
+    pub edges: Vec<RowEdge>,
 }
 
 impl DocRows {
-    pub(crate) fn position(&self, id: PackageId) -> Option<usize> {
+    pub fn position(&self, id: PackageId) -> Option<usize> {
         self.packages.binary_search_by_key(&id, |p| p.id).ok()
     }
 
-    pub(crate) fn id_at(&self, position: u32) -> PackageId {
+    pub fn id_at(&self, position: u32) -> PackageId {
         self.packages.get(position as usize).map_or(0, |p| p.id)
     }
 
     /// The edges out of the package at `position`.
-    pub(crate) fn edges_from(&self, position: u32) -> impl Iterator<Item = &RowEdge> {
+    pub fn edges_from(&self, position: u32) -> impl Iterator<Item = &RowEdge> {
         let start = self.edges.partition_point(|e| e.from < position);
         self.edges[start..]
             .iter()
             .take_while(move |e| e.from == position)
     }
 
-    pub(crate) fn encode(&self) -> Vec<u8> {
+    pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(8 + self.packages.len() * 8 + self.edges.len() * 4);
         put(&mut out, self.packages.len() as u64);
         let mut previous = 0;
@@ -92,12 +92,7 @@ impl DocRows {
             put(&mut out, p.fact);
         }
         for p in &self.packages {
-            let direct = match p.direct {
-                None => 0,
-                Some(false) => 1,
-                Some(true) => 2,
-            };
-            out.push(direct | (scope_code(p.scope) << 2));
+            out.push(bits_of(p.direct, p.scope));
         }
         for p in &self.packages {
             match p.parent {
@@ -130,7 +125,7 @@ impl DocRows {
         out
     }
 
-    pub(crate) fn decode(bytes: &[u8], document: DocumentId) -> Result<DocRows> {
+    pub fn decode(bytes: &[u8], document: DocumentId) -> Result<DocRows> {
         let corrupt = |what: &str| StoreError::Corrupt {
             table: "document_rows",
             key: document.to_string(),
@@ -159,12 +154,7 @@ impl DocRows {
         }
         for p in &mut packages {
             let bits = r.byte().ok_or_else(|| corrupt("bits"))?;
-            p.direct = match bits & 3 {
-                0 => None,
-                1 => Some(false),
-                _ => Some(true),
-            };
-            p.scope = scope_of(bits >> 2);
+            (p.direct, p.scope) = from_bits(bits);
         }
         for p in &mut packages {
             let v = r.varint().ok_or_else(|| corrupt("parent"))?;
@@ -249,6 +239,26 @@ impl Reader<'_> {
         self.at = end;
         Some(out)
     }
+}
+
+/// `direct` (0 none, 1 false, 2 true) | scope code << 2.
+pub(crate) fn bits_of(direct: Option<bool>, scope: Option<Scope>) -> u8 {
+    let direct = match direct {
+        None => 0,
+        Some(false) => 1,
+        Some(true) => 2,
+    };
+    direct | (scope_code(scope) << 2)
+}
+
+/// [`bits_of`] back.
+pub(crate) fn from_bits(bits: u8) -> (Option<bool>, Option<Scope>) {
+    let direct = match bits & 3 {
+        0 => None,
+        1 => Some(false),
+        _ => Some(true),
+    };
+    (direct, scope_of(bits >> 2))
 }
 
 fn scope_code(scope: Option<Scope>) -> u8 {

@@ -17,12 +17,12 @@ use crate::tables::*;
 use crate::{Result, decode};
 
 /// What the report needs from each current document.
-pub(crate) struct DocumentView {
-    pub(crate) record: DocumentRecord,
+pub struct DocumentView {
+    pub record: DocumentRecord,
     /// purl key → what the document said.
-    pub(crate) packages: BTreeMap<String, PackageFact>,
+    pub packages: BTreeMap<String, PackageFact>,
     /// purl key → markers on edges into it.
-    pub(crate) edge_markers: BTreeMap<String, Vec<String>>,
+    pub edge_markers: BTreeMap<String, Vec<String>>,
 }
 
 pub(crate) fn summary(d: &DocumentRecord) -> DocumentSummary {
@@ -238,27 +238,12 @@ impl crate::RedbStore {
                 continue;
             }
             let rows = occurrences::rows_of(&doc_rows, doc_id)?.unwrap_or_default();
-            let mut listed = BTreeMap::new();
-            for row in &rows.packages {
-                let fact = occurrences::fact_of(&facts, row)?;
-                listed.insert(package_key_of(row.id, &packages, &mut key_cache)?, fact);
-            }
-            let mut edge_markers: BTreeMap<String, Vec<String>> = BTreeMap::new();
-            for e in &rows.edges {
-                if let Some(m) = &e.record.marker {
-                    let list = edge_markers
-                        .entry(package_key_of(rows.id_at(e.to), &packages, &mut key_cache)?)
-                        .or_default();
-                    if !list.contains(m) {
-                        list.push(m.clone());
-                    }
-                }
-            }
-            views.push(DocumentView {
+            views.push(crate::kit::document_view(
                 record,
-                packages: listed,
-                edge_markers,
-            });
+                &rows,
+                |row| occurrences::fact_of(&facts, row),
+                |id| package_key_of(id, &packages, &mut key_cache),
+            )?);
         }
         let (packages, gaps) = packages_and_gaps(&views);
         Ok(Some(DeploymentReport {

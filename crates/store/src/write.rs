@@ -2,6 +2,8 @@
 //! edges, path trees, matches and events in one transaction), and the removal
 //! of a deployment.
 
+use std::borrow::Cow;
+
 use rustc_hash::FxHashMap;
 
 use aibomdb_graph::{DocumentFacts, PackageKey, Purl};
@@ -247,11 +249,10 @@ impl RedbStore {
             deployment,
             source_path,
             sha256,
-            size,
             facts,
             lookup_names,
             matches,
-            rows: encoded_rows,
+            ..
         } = doc;
         let mut hash_key = sha256.to_vec();
         hash_key.extend_from_slice(deployment.as_bytes());
@@ -283,19 +284,8 @@ impl RedbStore {
             let mut digest_rows: Vec<(String, PackageId, String)> = Vec::new();
             let mut next_package = meta.get("next_package_id")?.map_or(1, |v| v.value());
             let mut buf = Vec::new();
-            let computed;
-            let interned: &[(Vec<u8>, FactHash)] = match encoded_rows.as_ref() {
-                Some(r) if r.facts.len() == facts.packages.len() => &r.facts,
-                _ => {
-                    computed = facts
-                        .packages
-                        .iter()
-                        .map(occurrences::intern_key)
-                        .collect::<Vec<_>>();
-                    &computed
-                }
-            };
-            for (fact, (fact_bytes, fact_hash)) in facts.packages.iter().zip(interned) {
+            let (interned, tree) = prepared(doc);
+            for (fact, (fact_bytes, fact_hash)) in facts.packages.iter().zip(interned.iter()) {
                 let Some(key) = fact.key.as_ref() else {
                     ids.push(0);
                     fact_ids.push(0);
@@ -352,16 +342,7 @@ impl RedbStore {
                 seen.package_docs.push((id, doc_id));
                 // Models and datasets by what the importer made of them, or
                 // by the component type an SBOM gave.
-                let node =
-                    fact.model
-                        .as_ref()
-                        .map(|m| m.node.as_str())
-                        .or(match fact.kind.as_deref() {
-                            Some("machine-learning-model") => Some("model"),
-                            Some("data") => Some("dataset"),
-                            _ => None,
-                        });
-                if let Some(node) = node {
+                if let Some(node) = model_node(fact) {
                     model_nodes.insert((node, id), ())?;
                 }
                 for (sha, path) in digests::entries(fact) {
@@ -425,15 +406,7 @@ impl RedbStore {
 
             // The document's row: its packages by id (a package listed twice
             // keeps its last occurrence), their path-tree parents and edges.
-            let tree_computed;
-            let tree = match encoded_rows.as_ref() {
-                Some(r) => &r.tree,
-                None => {
-                    tree_computed = tree_rows(facts);
-                    &tree_computed
-                }
-            };
-            let (rows, edge_count) = document_rows(facts, &ids, &fact_ids, tree);
+            let (rows, edge_count) = document_rows(facts, &ids, &fact_ids, &tree);
             {
                 let mut edges_rev = txn.open_table(EDGES_REVERSE)?;
                 // Only lineage is walked backwards (`lineage_to`): plain
@@ -530,39 +503,8 @@ impl RedbStore {
                 )?;
             }
 
-            let subject_package = facts
-                .subject
-                .as_ref()
-                .and_then(|s| s.package)
-                .and_then(|i| ids.get(i).copied())
-                .filter(|id| *id != 0);
-            // Components, not counting the subject's own node.
-            let package_count = ids.iter().filter(|id| **id != 0).count() as u64
-                - u64::from(subject_package.is_some());
-            let record = DocumentRecord {
-                id: doc_id,
-                deployment: deployment.clone(),
-                format: facts.format,
-                spec_version: facts.spec_version.clone(),
-                tools: facts.tools.clone(),
-                serial: facts.serial.clone(),
-                created: facts.created.clone(),
-                subject: facts.subject.clone(),
-                subject_package,
-                source_path: source_path.clone(),
-                sha256: hex(sha256),
-                size: *size,
-                ingested_at: now,
-                supersedes: superseded,
-                superseded_by: None,
-                slot,
-                package_count,
-                entries: facts.entries_read as u64,
-                edge_count,
-                vex_statements: facts.vex.len() as u64,
-                skipped: facts.skipped.clone(),
-                warnings: facts.warnings.clone(),
-            };
+            let record = document_record(doc, doc_id, &ids, slot, superseded, edge_count, now);
+            let package_count = record.package_count;
             buf.clear();
             encode(&record, &mut buf);
             documents.insert(doc_id, buf.as_slice())?;
@@ -583,7 +525,7 @@ impl RedbStore {
 
 /// A document's row from its facts, given the package id (0: none) and the
 /// fact id of each package index; and how many distinct edges it states.
-fn document_rows(
+pub(crate) fn document_rows(
     facts: &DocumentFacts,
     ids: &[PackageId],
     fact_ids: &[FactId],
@@ -672,13 +614,94 @@ fn document_rows(
     (rows, edge_count)
 }
 
+/// The interned facts and the path tree of `doc`: what the parser threads
+/// computed, or computed here.
+#[allow(clippy::type_complexity)]
+pub(crate) fn prepared(
+    doc: &NewDocument,
+) -> (
+    Cow<'_, [(Vec<u8>, FactHash)]>,
+    Cow<'_, [(usize, usize, u8)]>,
+) {
+    let facts = &doc.facts;
+    let interned = match doc.rows.as_ref() {
+        Some(r) if r.facts.len() == facts.packages.len() => Cow::Borrowed(r.facts.as_slice()),
+        _ => Cow::Owned(facts.packages.iter().map(occurrences::intern_key).collect()),
+    };
+    let tree = match doc.rows.as_ref() {
+        Some(r) => Cow::Borrowed(r.tree.as_slice()),
+        None => Cow::Owned(tree_rows(facts)),
+    };
+    (interned, tree)
+}
+
+/// Models and datasets by what the importer made of them, or by the
+/// component type an SBOM gave.
+pub(crate) fn model_node(fact: &aibomdb_graph::PackageFact) -> Option<&str> {
+    fact.model
+        .as_ref()
+        .map(|m| m.node.as_str())
+        .or(match fact.kind.as_deref() {
+            Some("machine-learning-model") => Some("model"),
+            Some("data") => Some("dataset"),
+            _ => None,
+        })
+}
+
+/// The record of a document being written, given its id, its packages' ids
+/// (0: none) by index, its slot and what it supersedes.
+pub(crate) fn document_record(
+    doc: &NewDocument,
+    id: DocumentId,
+    ids: &[PackageId],
+    slot: String,
+    supersedes: Option<DocumentId>,
+    edge_count: u64,
+    now: u64,
+) -> DocumentRecord {
+    let facts = &doc.facts;
+    let subject_package = facts
+        .subject
+        .as_ref()
+        .and_then(|s| s.package)
+        .and_then(|i| ids.get(i).copied())
+        .filter(|id| *id != 0);
+    // Components, not counting the subject's own node.
+    let package_count =
+        ids.iter().filter(|id| **id != 0).count() as u64 - u64::from(subject_package.is_some());
+    DocumentRecord {
+        id,
+        deployment: doc.deployment.clone(),
+        format: facts.format,
+        spec_version: facts.spec_version.clone(),
+        tools: facts.tools.clone(),
+        serial: facts.serial.clone(),
+        created: facts.created.clone(),
+        subject: facts.subject.clone(),
+        subject_package,
+        source_path: doc.source_path.clone(),
+        sha256: hex(&doc.sha256),
+        size: doc.size,
+        ingested_at: now,
+        supersedes,
+        superseded_by: None,
+        slot,
+        package_count,
+        entries: facts.entries_read as u64,
+        edge_count,
+        vex_statements: facts.vex.len() as u64,
+        skipped: facts.skipped.clone(),
+        warnings: facts.warnings.clone(),
+    }
+}
+
 fn next_id(meta: &mut redb::Table<&str, u64>, name: &str) -> Result<u64> {
     let id = meta.get(name)?.map_or(1, |v| v.value());
     meta.insert(name, id + 1)?;
     Ok(id)
 }
 
-fn package_record(id: PackageId, key: &PackageKey) -> PackageRecord {
+pub(crate) fn package_record(id: PackageId, key: &PackageKey) -> PackageRecord {
     let purl = Purl::parse(key.as_str()).ok();
     PackageRecord {
         id,

@@ -1,0 +1,846 @@
+//! Reads: each answer in as few statements as it takes, decoded with the
+//! store crate's own codecs, so that both back ends answer alike.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use aibomdb_graph::{PackageFact, PackageKey};
+use aibomdb_store::kit::{self, DocRows, Holder};
+use aibomdb_store::{
+    Approval, DeploymentHit, DeploymentReport, DigestHit, DocumentId, DocumentRecord, DocumentRef,
+    FactId, LineageEdge, MatchRecord, Occurrence, PackageId, PackageRecord, PackageVersion,
+    Release, Stats, StoreError, VexRecord,
+};
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+
+use crate::store::{Pg, PgStore, Result};
+
+pub(crate) fn id(v: u64) -> i64 {
+    v as i64
+}
+
+pub(crate) fn ids(v: &[u64]) -> Vec<i64> {
+    v.iter().map(|&i| i as i64).collect()
+}
+
+fn uid(row: &Row, column: usize) -> u64 {
+    row.get::<_, i64>(column) as u64
+}
+
+impl PgStore {
+    async fn rows(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
+        self.client().query(sql, params).await.pg()
+    }
+
+    fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
+        self.block_on(self.rows(sql, params))
+    }
+
+    pub(crate) fn strings(&self, sql: &str, arg: &str) -> Result<Vec<String>> {
+        Ok(self.query(sql, &[&arg])?.iter().map(|r| r.get(0)).collect())
+    }
+
+    pub(crate) fn blob(&self, sql: &str, arg: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self.query(sql, &[&arg])?.first().map(|r| r.get(0)))
+    }
+
+    pub(crate) fn count(&self, sql: &str) -> Result<u64> {
+        Ok(self.query(sql, &[])?.first().map_or(0, |r| uid(r, 0)))
+    }
+
+    pub(crate) fn count_with(&self, sql: &str, arg: &str) -> Result<u64> {
+        Ok(self.query(sql, &[&arg])?.first().map_or(0, |r| uid(r, 0)))
+    }
+
+    pub(crate) fn decoded<T: serde::de::DeserializeOwned>(
+        &self,
+        sql: &str,
+        arg: &str,
+        table: &'static str,
+    ) -> Result<Option<T>> {
+        self.blob(sql, arg)?
+            .map(|b| kit::decode(&b, table, arg))
+            .transpose()
+    }
+
+    pub(crate) fn all_decoded<T: serde::de::DeserializeOwned>(
+        &self,
+        sql: &str,
+        table: &'static str,
+    ) -> Result<Vec<T>> {
+        self.query(sql, &[])?
+            .iter()
+            .map(|r| kit::decode(r.get::<_, &[u8]>(0), table, ""))
+            .collect()
+    }
+
+    pub(crate) fn advisory_seen_at(&self, advisory: &str) -> Result<Option<u64>> {
+        Ok(self
+            .query("SELECT seen_at FROM advisories WHERE id = $1", &[&advisory])?
+            .first()
+            .map(|r| uid(r, 0)))
+    }
+
+    pub(crate) fn advisories_keyed(&self, keys: &[&str]) -> Result<Vec<(String, String, Vec<u8>)>> {
+        let rows = self.query(
+            "SELECT k.lookup_key, k.advisory_id, a.json FROM advisory_keys k \
+             JOIN advisories a ON a.id = k.advisory_id WHERE k.lookup_key = ANY($1)",
+            &[&keys],
+        )?;
+        // In the order of `keys`, then by advisory id, as redb answers.
+        let mut by_key: HashMap<String, Vec<(String, Vec<u8>)>> = HashMap::new();
+        for r in rows {
+            by_key
+                .entry(r.get(0))
+                .or_default()
+                .push((r.get(1), r.get(2)));
+        }
+        let mut out = Vec::new();
+        for key in keys {
+            if let Some(mut found) = by_key.remove(*key) {
+                found.sort_by(|a, b| a.0.cmp(&b.0));
+                out.extend(
+                    found
+                        .into_iter()
+                        .map(|(id, json)| (key.to_string(), id, json)),
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn matches_of(&self, packages: &[PackageId]) -> Result<Vec<Vec<MatchRecord>>> {
+        let rows = self.query(
+            "SELECT package_id, advisory_id, record FROM matches WHERE package_id = ANY($1) \
+             ORDER BY package_id, advisory_id",
+            &[&ids(packages)],
+        )?;
+        let mut by_package: HashMap<PackageId, Vec<MatchRecord>> = HashMap::new();
+        for r in rows {
+            let package = uid(&r, 0);
+            let advisory: &str = r.get(1);
+            by_package
+                .entry(package)
+                .or_default()
+                .push(kit::decode_match(r.get(2), package, advisory)?);
+        }
+        Ok(packages
+            .iter()
+            .map(|p| by_package.get(p).cloned().unwrap_or_default())
+            .collect())
+    }
+
+    pub(crate) fn matches_naming(&self, advisory: &str) -> Result<Vec<MatchRecord>> {
+        self.query(
+            "SELECT package_id, record FROM matches WHERE advisory_id = $1 ORDER BY package_id",
+            &[&advisory],
+        )?
+        .iter()
+        .map(|r| kit::decode_match(r.get(1), uid(r, 0), advisory))
+        .collect()
+    }
+
+    pub(crate) fn releases_of(&self, deployment: &str) -> Result<Vec<Release>> {
+        let mut out: Vec<Release> = self
+            .query(
+                "SELECT release FROM releases WHERE deployment = $1 ORDER BY name",
+                &[&deployment],
+            )?
+            .iter()
+            .map(|r| kit::decode(r.get::<_, &[u8]>(0), "releases", deployment))
+            .collect::<Result<_>>()?;
+        out.sort_by_key(|r| r.sequence);
+        Ok(out)
+    }
+
+    pub(crate) fn vex_statements_for(&self, identifiers: &[String]) -> Result<Vec<VexRecord>> {
+        let wanted: Vec<String> = identifiers
+            .iter()
+            .map(|i| i.trim().to_ascii_uppercase())
+            .collect();
+        let rows = self.query(
+            "SELECT identifier, document_id, idx, statement FROM vex_statements \
+             WHERE identifier = ANY($1)",
+            &[&wanted],
+        )?;
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        for r in rows {
+            let (document, index) = (uid(&r, 1), r.get::<_, i32>(2) as u32);
+            if seen.insert((document, index)) {
+                let identifier: &str = r.get(0);
+                out.push(VexRecord {
+                    document,
+                    index,
+                    statement: kit::decode(r.get(3), "vex_statements", identifier)?,
+                });
+            }
+        }
+        out.sort_by_key(|r| (r.document, r.index));
+        Ok(out)
+    }
+
+    pub(crate) fn serial_documents(&self, serial: &str) -> Result<Vec<DocumentId>> {
+        let serial = aibomdb_graph::normalise_serial(serial);
+        Ok(self
+            .query(
+                "SELECT id FROM documents WHERE serial_norm = $1 ORDER BY id",
+                &[&serial],
+            )?
+            .iter()
+            .map(|r| uid(r, 0))
+            .collect())
+    }
+
+    pub(crate) fn counts(&self) -> Result<Stats> {
+        let r = &self.query(
+            "SELECT (SELECT count(*) FROM deployments), (SELECT count(*) FROM documents), \
+             (SELECT count(*) FROM documents WHERE current), (SELECT count(*) FROM packages), \
+             (SELECT value FROM meta WHERE key = 'occurrence_rows'), \
+             (SELECT value FROM meta WHERE key = 'edge_rows'), \
+             pg_database_size(current_database())",
+            &[],
+        )?[0];
+        Ok(Stats {
+            deployments: uid(r, 0),
+            documents: uid(r, 1),
+            current_documents: uid(r, 2),
+            packages: uid(r, 3),
+            occurrences: uid(r, 4),
+            dependency_edges: uid(r, 5),
+            file_bytes: uid(r, 6),
+        })
+    }
+
+    pub(crate) fn document_record(&self, document: DocumentId) -> Result<Option<DocumentRecord>> {
+        self.query(
+            "SELECT record FROM documents WHERE id = $1",
+            &[&id(document)],
+        )?
+        .first()
+        .map(|r| kit::decode(r.get(0), "documents", &document.to_string()))
+        .transpose()
+    }
+
+    pub(crate) fn all_documents(&self) -> Result<Vec<DocumentRecord>> {
+        self.all_decoded("SELECT record FROM documents ORDER BY id", "documents")
+    }
+
+    pub(crate) fn current_refs(&self, documents: &[DocumentId]) -> Result<Vec<DocumentRef>> {
+        Ok(self
+            .query(
+                "SELECT d.id, p.name, d.source_path FROM documents d \
+                 JOIN deployments p ON p.id = d.deployment_id \
+                 WHERE d.id = ANY($1) AND d.current ORDER BY d.id",
+                &[&ids(documents)],
+            )?
+            .iter()
+            .map(|r| DocumentRef {
+                id: uid(r, 0),
+                deployment: r.get(1),
+                source_path: r.get(2),
+            })
+            .collect())
+    }
+
+    /// Packages whose folded name is `folded` (one ecosystem or all), in
+    /// the order of redb's name index, which holds one package per
+    /// (name, ecosystem, namespace, version): the last one written.
+    async fn by_folded_name(
+        &self,
+        folded: &str,
+        ecosystem: Option<&str>,
+    ) -> Result<Vec<PackageRecord>> {
+        let ecosystem = ecosystem.map(str::to_ascii_lowercase);
+        let rows = self
+            .rows(
+                "SELECT DISTINCT ON (name_folded, ecosystem, namespace, version) id, record \
+                 FROM packages WHERE name_folded = $1 AND ($2::text IS NULL OR ecosystem = $2) \
+                 ORDER BY name_folded, ecosystem, namespace, version, id DESC",
+                &[&folded, &ecosystem],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| kit::decode(r.get(1), "packages", &uid(r, 0).to_string()))
+            .collect()
+    }
+
+    pub(crate) fn named(&self, name: &str, ecosystem: Option<&str>) -> Result<Vec<PackageRecord>> {
+        self.block_on(async {
+            let mut out: Vec<PackageRecord> = Vec::new();
+            let mut seen = HashSet::new();
+            for folded in [name.to_lowercase(), aibomdb_graph::pep503_normalise(name)] {
+                if !seen.insert(folded.clone()) {
+                    continue;
+                }
+                for p in self.by_folded_name(&folded, ecosystem).await? {
+                    if !out.iter().any(|o| o.id == p.id) {
+                        out.push(p);
+                    }
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    pub(crate) fn prefixed(&self, prefix: &str, limit: usize) -> Result<Vec<PackageRecord>> {
+        let start = prefix.to_lowercase();
+        let end = format!("{start}\u{10FFFF}");
+        let limit = limit.min(i64::MAX as usize) as i64;
+        self.query(
+            "SELECT id, record FROM (SELECT DISTINCT ON (name_folded, ecosystem, namespace, version) \
+             id, record, name_folded, ecosystem, namespace, version FROM packages \
+             WHERE name_folded >= $1 AND name_folded < $2 \
+             ORDER BY name_folded, ecosystem, namespace, version, id DESC) p \
+             ORDER BY name_folded, ecosystem, namespace, version LIMIT $3",
+            &[&start, &end, &limit],
+        )?
+        .iter()
+        .map(|r| kit::decode(r.get(1), "packages", &uid(r, 0).to_string()))
+        .collect()
+    }
+
+    pub(crate) fn package_records(&self, wanted: &[PackageId]) -> Result<Vec<PackageRecord>> {
+        self.block_on(self.records_of(wanted))
+    }
+
+    /// Package records by id, in the order asked; an id with none is left out.
+    async fn records_of(&self, wanted: &[PackageId]) -> Result<Vec<PackageRecord>> {
+        let rows = self
+            .rows(
+                "SELECT id, record FROM packages WHERE id = ANY($1)",
+                &[&ids(wanted)],
+            )
+            .await?;
+        let by_id: HashMap<u64, &[u8]> = rows.iter().map(|r| (uid(r, 0), r.get(1))).collect();
+        wanted
+            .iter()
+            .filter_map(|id| by_id.get(id).map(|b| (id, b)))
+            .map(|(id, b)| kit::decode(b, "packages", &id.to_string()))
+            .collect()
+    }
+
+    async fn keys_of(&self, wanted: &[PackageId]) -> Result<HashMap<PackageId, String>> {
+        let rows = self
+            .rows(
+                "SELECT id, key FROM packages WHERE id = ANY($1)",
+                &[&ids(wanted)],
+            )
+            .await?;
+        Ok(rows.iter().map(|r| (uid(r, 0), r.get(1))).collect())
+    }
+
+    async fn facts_of(&self, wanted: &[FactId]) -> Result<HashMap<FactId, PackageFact>> {
+        let rows = self
+            .rows(
+                "SELECT id, body FROM facts WHERE id = ANY($1)",
+                &[&ids(wanted)],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let id = uid(r, 0);
+                Ok((id, kit::decode(r.get(1), "facts", &id.to_string())?))
+            })
+            .collect()
+    }
+
+    pub(crate) fn facts(&self, wanted: &[FactId]) -> Result<Vec<(FactId, PackageFact)>> {
+        let found = self.block_on(self.facts_of(wanted))?;
+        wanted
+            .iter()
+            .map(|id| {
+                let fact = found.get(id).ok_or_else(|| missing_fact(*id))?;
+                Ok((*id, fact.clone()))
+            })
+            .collect()
+    }
+
+    async fn rows_in(&self, document: DocumentId) -> Result<Option<DocRows>> {
+        let rows = self
+            .rows("SELECT rows FROM documents WHERE id = $1", &[&id(document)])
+            .await?;
+        rows.first()
+            .map(|r| kit::decode_rows(r.get(0), document))
+            .transpose()
+    }
+
+    pub(crate) fn rows_of(&self, document: DocumentId) -> Result<Option<DocRows>> {
+        self.block_on(self.rows_in(document))
+    }
+
+    pub(crate) fn versions_named(
+        &self,
+        name: &str,
+        ecosystem: Option<&str>,
+    ) -> Result<Vec<PackageVersion>> {
+        let records = self.named(name, ecosystem)?;
+        let wanted: Vec<PackageId> = records.iter().map(|p| p.id).collect();
+        let rows = self.query(
+            "SELECT o.package_id, p.name FROM occurrences o JOIN documents d ON d.id = o.document_id \
+             JOIN deployments p ON p.id = d.deployment_id \
+             WHERE o.package_id = ANY($1) AND d.current",
+            &[&ids(&wanted)],
+        )?;
+        let mut listing: HashMap<PackageId, (u64, Vec<String>)> = HashMap::new();
+        for r in rows {
+            let entry = listing.entry(uid(&r, 0)).or_default();
+            entry.0 += 1;
+            let deployment: String = r.get(1);
+            if !entry.1.contains(&deployment) {
+                entry.1.push(deployment);
+            }
+        }
+        Ok(records
+            .into_iter()
+            .map(|package| {
+                let (documents, mut deployments) = listing.remove(&package.id).unwrap_or_default();
+                deployments.sort();
+                PackageVersion {
+                    package,
+                    documents,
+                    deployments,
+                }
+            })
+            .collect())
+    }
+
+    pub(crate) fn documents_listing(&self, package: PackageId) -> Result<Vec<DocumentId>> {
+        Ok(self
+            .query(
+                "SELECT document_id FROM occurrences WHERE package_id = $1 ORDER BY document_id",
+                &[&id(package)],
+            )?
+            .iter()
+            .map(|r| uid(r, 0))
+            .collect())
+    }
+
+    pub(crate) fn occurrence_of(
+        &self,
+        document: DocumentId,
+        package: PackageId,
+    ) -> Result<Option<Occurrence>> {
+        self.block_on(async {
+            let rows = self
+                .rows(
+                    "SELECT o.bits, f.id, f.body FROM occurrences o JOIN facts f ON f.id = o.fact_id \
+                     WHERE o.package_id = $1 AND o.document_id = $2",
+                    &[&id(package), &id(document)],
+                )
+                .await?;
+            let Some(r) = rows.first() else {
+                return Ok(None);
+            };
+            let (direct, scope) = kit::from_occurrence_bits(r.get(0));
+            let fact = kit::decode(r.get(2), "facts", &uid(r, 1).to_string())?;
+            Ok(Some(Occurrence {
+                document,
+                package,
+                fact: kit::fact_with_bits(fact, direct, scope),
+            }))
+        })
+    }
+
+    pub(crate) fn packages_of_document(
+        &self,
+        document: DocumentId,
+    ) -> Result<Vec<(PackageRecord, Occurrence)>> {
+        self.block_on(async {
+            let Some(rows) = self.rows_in(document).await? else {
+                return Ok(Vec::new());
+            };
+            let package_ids: Vec<PackageId> = rows.packages.iter().map(|r| r.id).collect();
+            let fact_ids: Vec<FactId> = rows.packages.iter().map(|r| r.fact).collect();
+            let records = self.records_of(&package_ids).await?;
+            let facts = self.facts_of(&fact_ids).await?;
+            let by_id: HashMap<PackageId, PackageRecord> =
+                records.into_iter().map(|p| (p.id, p)).collect();
+            let mut out = Vec::with_capacity(rows.packages.len());
+            for row in &rows.packages {
+                let Some(p) = by_id.get(&row.id) else {
+                    continue;
+                };
+                let fact = facts.get(&row.fact).ok_or_else(|| missing_fact(row.fact))?;
+                out.push((
+                    p.clone(),
+                    Occurrence {
+                        document,
+                        package: row.id,
+                        fact: kit::fact_with_bits(fact.clone(), row.direct, row.scope),
+                    },
+                ));
+            }
+            Ok(out)
+        })
+    }
+
+    pub(crate) fn documents_of_deployment(&self, deployment: &str) -> Result<Vec<DocumentId>> {
+        Ok(self
+            .query(
+                "SELECT d.id FROM documents d JOIN deployments p ON p.id = d.deployment_id \
+                 WHERE p.name = $1 ORDER BY d.id",
+                &[&deployment],
+            )?
+            .iter()
+            .map(|r| uid(r, 0))
+            .collect())
+    }
+
+    /// The blast radius: one hit per (document, package), ordered by
+    /// deployment, document and key (redb's rank order), with the total.
+    pub(crate) fn using_page(
+        &self,
+        keys: &[PackageKey],
+        include_history: bool,
+        only: Option<&str>,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(usize, Vec<DeploymentHit>)> {
+        let keys: Vec<&str> = keys.iter().map(PackageKey::as_str).collect();
+        let offset = offset.min(i64::MAX as usize) as i64;
+        let limit = limit.min(i64::MAX as usize) as i64;
+        self.block_on(async {
+            const FROM: &str = "FROM packages k JOIN occurrences o ON o.package_id = k.id \
+                 JOIN documents d ON d.id = o.document_id \
+                 JOIN deployments p ON p.id = d.deployment_id \
+                 WHERE k.key = ANY($1) AND (d.current OR $2) AND ($3::text IS NULL OR p.name = $3)";
+            let total = self
+                .rows(
+                    &format!("SELECT count(*) {FROM}"),
+                    &[&keys, &include_history, &only],
+                )
+                .await?[0]
+                .get::<_, i64>(0) as usize;
+            let rows = self
+                .rows(
+                    &format!(
+                        "SELECT p.name, d.id, d.source_path, d.current, d.subject_package, k.key, \
+                         o.fact_id, o.bits, o.path, o.path_via {FROM} \
+                         ORDER BY p.name, d.id, k.key OFFSET $4 LIMIT $5"
+                    ),
+                    &[&keys, &include_history, &only, &offset, &limit],
+                )
+                .await?;
+            let hits = self.hits(&rows).await?;
+            Ok((total, hits))
+        })
+    }
+
+    /// Hits from rows of (deployment, document, source path, current,
+    /// subject, key, fact, bits, path, path kinds).
+    async fn hits(&self, rows: &[Row]) -> Result<Vec<DeploymentHit>> {
+        let mut fact_ids: Vec<FactId> = rows.iter().map(|r| uid(r, 6)).collect();
+        fact_ids.sort_unstable();
+        fact_ids.dedup();
+        let facts = self.facts_of(&fact_ids).await?;
+        let mut chain_ids: Vec<PackageId> = Vec::new();
+        for r in rows {
+            if let Some(subject) = r.get::<_, Option<i64>>(4) {
+                chain_ids.push(subject as u64);
+            }
+            if let Some(path) = r.get::<_, Option<Vec<i64>>>(8) {
+                chain_ids.extend(path.into_iter().map(|i| i as u64));
+            }
+        }
+        chain_ids.sort_unstable();
+        chain_ids.dedup();
+        let keys = self.keys_of(&chain_ids).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let fact_id = uid(r, 6);
+            let shared = facts.get(&fact_id).ok_or_else(|| missing_fact(fact_id))?;
+            let (direct, scope) = kit::from_occurrence_bits(r.get(7));
+            let fact = kit::fact_with_bits(shared.clone(), direct, scope);
+            let chain: Option<Vec<(PackageId, u8)>> = match (
+                r.get::<_, Option<Vec<i64>>>(8),
+                r.get::<_, Option<Vec<i16>>>(9),
+            ) {
+                (Some(path), Some(via)) => Some(
+                    path.iter()
+                        .zip(via.iter())
+                        .map(|(&p, &v)| (p as u64, v as u8))
+                        .collect(),
+                ),
+                _ => None,
+            };
+            let deployment: &str = r.get(0);
+            let source_path: &str = r.get(2);
+            out.push(kit::hit(
+                Holder {
+                    deployment,
+                    source_path,
+                    current: r.get(3),
+                    subject: r.get::<_, Option<i64>>(4).map(|s| s as u64),
+                },
+                uid(r, 1),
+                r.get(5),
+                &fact,
+                chain.as_deref(),
+                |id| Ok(keys.get(&id).cloned().unwrap_or_else(|| format!("#{id}"))),
+            )?);
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn paths_within(
+        &self,
+        documents: &[&DocumentRecord],
+        targets: &[PackageId],
+    ) -> Result<Vec<DeploymentHit>> {
+        let doc_ids: Vec<DocumentId> = documents.iter().map(|d| d.id).collect();
+        self.block_on(async {
+            let rows = self
+                .rows(
+                    "SELECT p.name, d.id, d.source_path, d.current, d.subject_package, k.key, \
+                     o.fact_id, o.bits, o.path, o.path_via, o.package_id \
+                     FROM occurrences o JOIN documents d ON d.id = o.document_id \
+                     JOIN deployments p ON p.id = d.deployment_id \
+                     JOIN packages k ON k.id = o.package_id \
+                     WHERE o.document_id = ANY($1) AND o.package_id = ANY($2)",
+                    &[&ids(&doc_ids), &ids(targets)],
+                )
+                .await?;
+            // In the order of `documents`, then of `targets`.
+            let mut ordered: Vec<&Row> = rows.iter().collect();
+            let doc_rank: HashMap<DocumentId, usize> =
+                doc_ids.iter().enumerate().map(|(i, d)| (*d, i)).collect();
+            let target_rank: HashMap<PackageId, usize> =
+                targets.iter().enumerate().map(|(i, t)| (*t, i)).collect();
+            ordered.sort_by_key(|r| (doc_rank[&uid(r, 1)], target_rank[&uid(r, 10)]));
+            let ordered: Vec<Row> = ordered.into_iter().cloned().collect();
+            self.hits(&ordered).await
+        })
+    }
+
+    pub(crate) fn digest_hits(&self, sha256: &str) -> Result<Vec<DigestHit>> {
+        let sha = sha256.trim().to_ascii_lowercase();
+        let rows = self.query(
+            "SELECT g.package_id, g.document_id, g.path, k.record, p.name, d.current \
+             FROM digests g JOIN packages k ON k.id = g.package_id \
+             LEFT JOIN documents d ON d.id = g.document_id \
+             LEFT JOIN deployments p ON p.id = d.deployment_id \
+             WHERE g.sha256 = $1 ORDER BY g.package_id, g.document_id",
+            &[&sha],
+        )?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let path: String = r.get(2);
+            out.push(DigestHit {
+                package: kit::decode(r.get(3), "packages", &uid(&r, 0).to_string())?,
+                document: uid(&r, 1),
+                deployment: r.get::<_, Option<String>>(4).unwrap_or_default(),
+                current: r.get::<_, Option<bool>>(5).unwrap_or(false),
+                path: (!path.is_empty()).then_some(path),
+            });
+        }
+        out.sort_by_key(|h| (!h.current, h.document));
+        Ok(out)
+    }
+
+    pub(crate) fn model_node_records(&self, node: &str) -> Result<Vec<PackageRecord>> {
+        self.query(
+            "SELECT k.id, k.record FROM model_nodes m JOIN packages k ON k.id = m.package_id \
+             WHERE m.node = $1 ORDER BY m.package_id",
+            &[&node],
+        )?
+        .iter()
+        .map(|r| kit::decode(r.get(1), "packages", &uid(r, 0).to_string()))
+        .collect()
+    }
+
+    /// Lineage edges out of `package` (`forwards`) or into it, in current
+    /// documents.
+    pub(crate) fn lineage(&self, package: PackageId, forwards: bool) -> Result<Vec<LineageEdge>> {
+        self.block_on(async {
+            let sql = if forwards {
+                "SELECT o.document_id, d.rows, NULL::bigint FROM occurrences o \
+                 JOIN documents d ON d.id = o.document_id \
+                 WHERE o.package_id = $1 AND d.current ORDER BY o.document_id"
+            } else {
+                "SELECT e.document_id, d.rows, e.from_package FROM lineage_edges e \
+                 JOIN documents d ON d.id = e.document_id \
+                 WHERE e.to_package = $1 AND d.current ORDER BY e.from_package, e.document_id"
+            };
+            let rows = self.rows(sql, &[&id(package)]).await?;
+            let mut out = Vec::new();
+            for r in rows {
+                let doc = uid(&r, 0);
+                let doc_rows = kit::decode_rows(r.get(1), doc)?;
+                if forwards {
+                    let Some(position) = doc_rows.position(package) else {
+                        continue;
+                    };
+                    for e in doc_rows.edges_from(position as u32) {
+                        if e.record.kinds().any(|k| k.is_lineage()) {
+                            out.push(LineageEdge {
+                                from: package,
+                                to: doc_rows.id_at(e.to),
+                                document: doc,
+                                edge: e.record.clone(),
+                            });
+                        }
+                    }
+                } else {
+                    let from = r.get::<_, i64>(2) as u64;
+                    let (Some(f), Some(t)) = (doc_rows.position(from), doc_rows.position(package))
+                    else {
+                        continue;
+                    };
+                    let Some(e) = doc_rows.edges_from(f as u32).find(|e| e.to == t as u32) else {
+                        continue;
+                    };
+                    if e.record.kinds().any(|k| k.is_lineage()) {
+                        out.push(LineageEdge {
+                            from,
+                            to: package,
+                            document: doc,
+                            edge: e.record.clone(),
+                        });
+                    }
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    pub(crate) fn approvals_of(&self, model_purl: &str) -> Result<Vec<Approval>> {
+        self.query(
+            "SELECT sha256, approval FROM approvals WHERE model_purl = $1 ORDER BY sha256",
+            &[&model_purl],
+        )?
+        .iter()
+        .map(|r| kit::decode(r.get(1), "approvals", r.get::<_, &str>(0)))
+        .collect()
+    }
+
+    pub(crate) fn put_approval(&self, model_purl: &str, approval: &Approval) -> Result<()> {
+        let body = kit::encode(approval);
+        let writer = self.writer.lock().map_err(|_| poisoned())?;
+        self.block_on(writer.execute(
+            "INSERT INTO approvals (model_purl, sha256, approval) VALUES ($1, $2, $3) \
+             ON CONFLICT (model_purl, sha256) DO UPDATE SET approval = EXCLUDED.approval",
+            &[&model_purl, &approval.sha256, &body],
+        ))
+        .pg()?;
+        self.bump();
+        Ok(())
+    }
+
+    pub(crate) fn report(&self, name: &str) -> Result<Option<DeploymentReport>> {
+        self.block_on(async {
+            let rows = self
+                .rows(
+                    "SELECT d.id, d.record, d.rows FROM documents d \
+                     JOIN deployments p ON p.id = d.deployment_id WHERE p.name = $1 ORDER BY d.id",
+                    &[&name],
+                )
+                .await?;
+            if rows.is_empty()
+                && self
+                    .rows("SELECT 1 FROM deployments WHERE name = $1", &[&name])
+                    .await?
+                    .is_empty()
+            {
+                return Ok(None);
+            }
+            let mut documents: Vec<DocumentRecord> = Vec::with_capacity(rows.len());
+            let mut current: Vec<(DocumentRecord, DocRows)> = Vec::new();
+            for r in &rows {
+                let doc = uid(r, 0);
+                let record: DocumentRecord = kit::decode(r.get(1), "documents", &doc.to_string())?;
+                documents.push(record.clone());
+                if record.is_current() {
+                    current.push((record, kit::decode_rows(r.get(2), doc)?));
+                }
+            }
+            let mut package_ids: Vec<PackageId> = Vec::new();
+            let mut fact_ids: Vec<FactId> = Vec::new();
+            for (_, doc_rows) in &current {
+                package_ids.extend(doc_rows.packages.iter().map(|p| p.id));
+                fact_ids.extend(doc_rows.packages.iter().map(|p| p.fact));
+            }
+            package_ids.sort_unstable();
+            package_ids.dedup();
+            fact_ids.sort_unstable();
+            fact_ids.dedup();
+            let keys = self.keys_of(&package_ids).await?;
+            let facts = self.facts_of(&fact_ids).await?;
+            let mut views = Vec::with_capacity(current.len());
+            for (record, doc_rows) in current {
+                views.push(kit::document_view(
+                    record,
+                    &doc_rows,
+                    |row| {
+                        let shared = facts.get(&row.fact).ok_or_else(|| missing_fact(row.fact))?;
+                        Ok(kit::fact_with_bits(shared.clone(), row.direct, row.scope))
+                    },
+                    |id| Ok(keys.get(&id).cloned().unwrap_or_else(|| format!("#{id}"))),
+                )?);
+            }
+            Ok(Some(kit::report(name, &documents, &views)))
+        })
+    }
+
+    /// A hash of every table's content, for "nothing was written" checks
+    /// (comparable only with another fingerprint of a PostgreSQL store).
+    pub(crate) fn fingerprint(&self) -> Result<u64> {
+        use sha2::Digest;
+        let tables = self.content_tables()?;
+        let mut hash = sha2::Sha256::new();
+        for table in tables {
+            let sql = format!(
+                "SELECT coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') FROM {table} t"
+            );
+            let r = &self.query(&sql, &[])?[0];
+            hash.update(table.as_bytes());
+            hash.update(r.get::<_, &str>(0).as_bytes());
+        }
+        let digest = hash.finalize();
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&digest[..8]);
+        Ok(u64::from_le_bytes(first))
+    }
+
+    /// The store's tables (partitions counted with their parent).
+    fn content_tables(&self) -> Result<Vec<String>> {
+        Ok(self
+            .query(
+                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') \
+                 AND NOT c.relispartition AND c.relname <> 'schema_migrations' ORDER BY c.relname",
+                &[],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect())
+    }
+
+    pub(crate) fn sizes(&self) -> Result<BTreeMap<String, (u64, u64)>> {
+        let mut out = BTreeMap::new();
+        for table in self.content_tables()? {
+            let r = &self.query(
+                &format!(
+                    "SELECT pg_total_relation_size('{table}'), (SELECT count(*) FROM {table})"
+                ),
+                &[],
+            )?[0];
+            let bytes = r.get::<_, i64>(0) as u64;
+            let rows = r.get::<_, i64>(1) as u64;
+            out.insert(table, (bytes, rows));
+        }
+        Ok(out)
+    }
+}
+
+fn missing_fact(id: FactId) -> StoreError {
+    StoreError::Corrupt {
+        table: "facts",
+        key: id.to_string(),
+        message: "a document row names a fact that is not stored".into(),
+    }
+}
+
+pub(crate) fn poisoned() -> StoreError {
+    StoreError::Backend("the writer's connection was poisoned by a panic".into())
+}

@@ -1,0 +1,447 @@
+//! [`PgStore`]: the store interface over PostgreSQL. Reads go through one
+//! shared connection (tokio-postgres pipelines concurrent statements on it);
+//! writes through a second, one transaction at a time. What is not built
+//! yet answers [`StoreError::Unsupported`], naming the operation.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use aibomdb_graph::{PackageFact, PackageKey};
+use aibomdb_store::{
+    AdvisoryBatch, AdvisoryChange, AdvisoryRow, Approval, Backend, Delivery, DeploymentHit,
+    DeploymentRecord, DeploymentReport, DigestHit, DocumentId, DocumentRecord, DocumentRef,
+    EdgeRecord, EnrichmentSource, EpssScore, FactId, IngestOutcome, KevEntry, LineageEdge,
+    ListedRow, LookupName, MatchEvent, MatchRecord, Migration, NewDocument, NotifyTarget,
+    Observation, Occurrence, PackageId, PackageRecord, PackageVersion, Release, Stats, StoreError,
+    StoredPolicy, VexRecord,
+};
+
+use crate::write::WriteCache;
+use crate::{Database, backend};
+
+pub(crate) type Result<T> = std::result::Result<T, StoreError>;
+
+/// Errors of the driver, as the store reports them.
+pub(crate) trait Pg<T> {
+    fn pg(self) -> Result<T>;
+}
+
+impl<T> Pg<T> for std::result::Result<T, tokio_postgres::Error> {
+    fn pg(self) -> Result<T> {
+        self.map_err(backend)
+    }
+}
+
+/// The PostgreSQL store. Open it with [`PgStore::open`] and hand it to
+/// `aibomdb_store::Store::from_backend`.
+pub struct PgStore {
+    pub(crate) db: Database,
+    /// The writer's connection: one transaction at a time per process
+    /// (other processes are kept in order by the database's locks).
+    pub(crate) writer: Mutex<tokio_postgres::Client>,
+    /// Package and fact ids this process has seen: they never change.
+    pub(crate) write_cache: Mutex<WriteCache>,
+    /// Bumped by this process's writes: what its caches key on.
+    pub(crate) generation: AtomicU64,
+}
+
+impl PgStore {
+    /// Connects to `url` and brings its schema up to date (the migrations
+    /// are applied at start, under an advisory lock, as `aibomdb migrate`
+    /// applies them). A database newer than this build is refused.
+    pub fn open(url: &str) -> Result<PgStore> {
+        let mut db = Database::connect(url)?;
+        let applied = db.migrate()?;
+        if !applied.is_empty() {
+            tracing::info!(
+                "applied {} schema migration(s) to {}",
+                applied.len(),
+                db.location()
+            );
+        }
+        let writer = db.another_client()?;
+        Ok(PgStore {
+            db,
+            writer: Mutex::new(writer),
+            write_cache: Mutex::new(WriteCache::default()),
+            generation: AtomicU64::new(0),
+        })
+    }
+
+    /// Runs `f` to completion on the store's runtime. Never call it from
+    /// inside an async task.
+    pub(crate) fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.db.rt.block_on(f)
+    }
+
+    pub(crate) fn client(&self) -> &tokio_postgres::Client {
+        &self.db.client
+    }
+
+    pub(crate) fn bump(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    fn unsupported<T>(&self, operation: &str) -> Result<T> {
+        Err(StoreError::Unsupported {
+            operation: operation.to_string(),
+            backend: "PostgreSQL yet (issue #20)",
+        })
+    }
+}
+
+/// Methods not built on PostgreSQL yet: each says so, naming itself.
+macro_rules! not_yet {
+    ($( fn $name:ident(&self $(, $arg:ident: $ty:ty)* $(,)?) -> $ret:ty; )*) => {
+        $( fn $name(&self $(, $arg: $ty)*) -> $ret {
+            $( let _ = $arg; )*
+            self.unsupported(stringify!($name))
+        } )*
+    };
+}
+
+impl Backend for PgStore {
+    not_yet! {
+        fn advisory_changes(&self, rows: &[AdvisoryRow]) -> Result<Vec<AdvisoryChange>>;
+        fn apply_advisories(&self, batch: &AdvisoryBatch<'_>) -> Result<(Vec<AdvisoryChange>, usize)>;
+        fn advisories_for_key(&self, key: &str) -> Result<Vec<(String, Vec<u8>)>>;
+        fn packages_for_key(&self, key: &str) -> Result<Vec<(PackageRecord, Vec<LookupName>)>>;
+        fn replace_advisory_matches(&self, advisory: &str, matches: &[MatchRecord]) -> Result<()>;
+        fn replace_matches_of(&self, advisories: &[String], matches: &[MatchRecord]) -> Result<()>;
+        fn all_advisories(&self) -> Result<Vec<(String, Vec<u8>)>>;
+        fn feed_state(&self, key: &str) -> Result<Option<Vec<u8>>>;
+        fn feed_states(&self) -> Result<Vec<(String, Vec<u8>)>>;
+        fn delete_deployment(&self, name: &str) -> Result<bool>;
+        fn put_kev(&self, source: &EnrichmentSource, entries: &[KevEntry]) -> Result<()>;
+        fn put_epss(&self, source: &EnrichmentSource, scores: &[(String, EpssScore)]) -> Result<()>;
+        fn put_notify_target(&self, target: &NotifyTarget) -> Result<()>;
+        fn remove_notify_target(&self, name: &str) -> Result<bool>;
+        fn notify_cursor(&self, target: &str) -> Result<u64>;
+        fn events_after(&self, seq: u64, limit: usize) -> Result<Vec<MatchEvent>>;
+        fn record_delivery(&self, delivery: &Delivery) -> Result<()>;
+        fn prune_outbox(&self, before: u64) -> Result<usize>;
+        fn delivery(&self, target: &str, event: u64) -> Result<Option<Delivery>>;
+        fn deliveries(&self, target: Option<&str>, limit: usize) -> Result<Vec<Delivery>>;
+        fn requeue_dead(&self, target: &str, event: Option<u64>) -> Result<Option<Vec<u64>>>;
+        fn requeued(&self, target: &str) -> Result<Vec<u64>>;
+        fn event(&self, seq: u64) -> Result<Option<MatchEvent>>;
+        fn put_policy(&self, policy: &StoredPolicy) -> Result<()>;
+        fn remove_policy(&self, name: &str) -> Result<bool>;
+        fn put_release(&self, release: &Release, files: &[(String, Vec<u8>)]) -> Result<Release>;
+        fn evidence_file(&self, sha256: &str) -> Result<Option<Vec<u8>>>;
+        fn put_observations(&self, batch: &[Observation]) -> Result<Vec<Observation>>;
+        fn observations(&self, deployment: &str) -> Result<Vec<Observation>>;
+        fn all_vex(&self) -> Result<Vec<VexRecord>>;
+    }
+
+    // Reads of what nothing on PostgreSQL can write yet: empty tables, read
+    // for real, so that readers (a query naming advisories, a report of
+    // releases) answer as on an empty redb store.
+    fn advisory_ids(&self, identifier: &str) -> Result<Vec<String>> {
+        self.strings(
+            "SELECT advisory_id FROM advisory_identifiers WHERE identifier = $1 ORDER BY advisory_id",
+            identifier,
+        )
+    }
+    fn advisory_seen(&self, id: &str) -> Result<Option<u64>> {
+        self.advisory_seen_at(id)
+    }
+    fn advisory_json(&self, id: &str) -> Result<Option<Vec<u8>>> {
+        self.blob("SELECT json FROM advisories WHERE id = $1", id)
+    }
+    fn advisories_for_keys(&self, keys: &[&str]) -> Result<Vec<(String, String, Vec<u8>)>> {
+        self.advisories_keyed(keys)
+    }
+    fn matches_for_package(&self, package: PackageId) -> Result<Vec<MatchRecord>> {
+        Ok(self.matches_of(&[package])?.remove(0))
+    }
+    fn matches_for_packages(&self, packages: &[PackageId]) -> Result<Vec<Vec<MatchRecord>>> {
+        self.matches_of(packages)
+    }
+    fn matches_for_advisory(&self, advisory: &str) -> Result<Vec<MatchRecord>> {
+        self.matches_naming(advisory)
+    }
+    fn advisory_count(&self) -> Result<u64> {
+        self.count("SELECT count(*) FROM advisories")
+    }
+    fn kev(&self, cve: &str) -> Result<Option<KevEntry>> {
+        self.decoded("SELECT entry FROM kev WHERE cve = $1", cve, "kev")
+    }
+    fn epss(&self, cve: &str) -> Result<Option<EpssScore>> {
+        self.decoded("SELECT score FROM epss WHERE cve = $1", cve, "epss")
+    }
+    fn enrichment_source(&self, name: &str) -> Result<Option<EnrichmentSource>> {
+        self.decoded(
+            "SELECT source FROM enrichment_sources WHERE name = $1",
+            name,
+            "enrichment_sources",
+        )
+    }
+    fn notify_targets(&self) -> Result<Vec<NotifyTarget>> {
+        self.all_decoded(
+            "SELECT target FROM notify_targets ORDER BY name",
+            "notify_targets",
+        )
+    }
+    fn last_event_seq(&self) -> Result<u64> {
+        self.count("SELECT coalesce(max(seq), 0) FROM outbox")
+    }
+    fn policy(&self, name: &str) -> Result<Option<StoredPolicy>> {
+        self.decoded(
+            "SELECT policy FROM policies WHERE name = $1",
+            name,
+            "policies",
+        )
+    }
+    fn policies(&self) -> Result<Vec<StoredPolicy>> {
+        self.all_decoded("SELECT policy FROM policies ORDER BY name", "policies")
+    }
+    fn releases(&self, deployment: &str) -> Result<Vec<Release>> {
+        self.releases_of(deployment)
+    }
+    fn latest_release(&self, deployment: &str) -> Result<Option<Release>> {
+        Ok(self
+            .releases_of(deployment)?
+            .into_iter()
+            .max_by_key(|r| r.created_at))
+    }
+    fn release(&self, deployment: &str, name: &str) -> Result<Option<Release>> {
+        Ok(self
+            .releases_of(deployment)?
+            .into_iter()
+            .find(|r| r.name == name))
+    }
+    fn latest_observation(&self, deployment: &str) -> Result<Option<Observation>> {
+        self.decoded(
+            "SELECT observation FROM observations WHERE deployment = $1 ORDER BY seq DESC LIMIT 1",
+            deployment,
+            "observations",
+        )
+    }
+    fn vex_for(&self, identifiers: &[String]) -> Result<Vec<VexRecord>> {
+        self.vex_statements_for(identifiers)
+    }
+    fn documents_with_serial(&self, serial: &str) -> Result<Vec<DocumentId>> {
+        self.serial_documents(serial)
+    }
+
+    // The graph.
+    fn deployments_using(
+        &self,
+        key: &PackageKey,
+        include_history: bool,
+    ) -> Result<Vec<DeploymentHit>> {
+        Ok(self
+            .using_page(
+                std::slice::from_ref(key),
+                include_history,
+                None,
+                0,
+                usize::MAX,
+            )?
+            .1)
+    }
+    fn deployments_using_page(
+        &self,
+        keys: &[PackageKey],
+        include_history: bool,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(usize, Vec<DeploymentHit>)> {
+        self.using_page(keys, include_history, None, offset, limit)
+    }
+    fn paths_in_deployment(
+        &self,
+        deployment: &str,
+        keys: &[PackageKey],
+        include_history: bool,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(usize, Vec<DeploymentHit>)> {
+        self.using_page(keys, include_history, Some(deployment), offset, limit)
+    }
+    fn paths_in_documents(
+        &self,
+        documents: &[&DocumentRecord],
+        targets: &[PackageId],
+    ) -> Result<Vec<DeploymentHit>> {
+        self.paths_within(documents, targets)
+    }
+    fn by_sha256(&self, sha256: &str) -> Result<Vec<DigestHit>> {
+        self.digest_hits(sha256)
+    }
+    fn persist_heads(&self) -> Result<bool> {
+        // Heads are columns of `documents`: nothing to persist.
+        Ok(false)
+    }
+    fn content_fingerprint(&self) -> Result<u64> {
+        self.fingerprint()
+    }
+    fn table_sizes(&self) -> Result<BTreeMap<String, (u64, u64)>> {
+        self.sizes()
+    }
+    fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+    fn answer_generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+    fn model_nodes(&self, node: &str) -> Result<Vec<PackageRecord>> {
+        self.model_node_records(node)
+    }
+    fn lineage_from(&self, package: PackageId) -> Result<Vec<LineageEdge>> {
+        self.lineage(package, true)
+    }
+    fn lineage_to(&self, package: PackageId) -> Result<Vec<LineageEdge>> {
+        self.lineage(package, false)
+    }
+    fn approve(&self, model_purl: &str, approval: &Approval) -> Result<()> {
+        self.put_approval(model_purl, approval)
+    }
+    fn approvals(&self, model_purl: &str) -> Result<Vec<Approval>> {
+        self.approvals_of(model_purl)
+    }
+    // Events: no notification target can exist on PostgreSQL yet, and no
+    // server runs on it, so nobody listens.
+    fn add_listener(&self) {}
+    fn remove_listener(&self) {}
+    fn event_rings(&self) -> u64 {
+        0
+    }
+    fn wait_for_events(&self, seen: u64, timeout: std::time::Duration) -> u64 {
+        std::thread::sleep(timeout);
+        seen
+    }
+    fn migration(&self) -> Option<&Migration> {
+        None
+    }
+    fn stats(&self) -> Result<Stats> {
+        self.counts()
+    }
+    fn document(&self, id: DocumentId) -> Result<Option<DocumentRecord>> {
+        self.document_record(id)
+    }
+    fn documents(&self) -> Result<Vec<DocumentRecord>> {
+        self.all_documents()
+    }
+    fn current_document_refs_among(&self, ids: &[DocumentId]) -> Result<Vec<DocumentRef>> {
+        self.current_refs(ids)
+    }
+    fn has_deployment(&self, name: &str) -> Result<bool> {
+        Ok(self.count_with("SELECT count(*) FROM deployments WHERE name = $1", name)? > 0)
+    }
+    fn deployments(&self) -> Result<Vec<DeploymentRecord>> {
+        self.all_decoded(
+            "SELECT record FROM deployments ORDER BY name",
+            "deployments",
+        )
+    }
+    fn package_records_named(
+        &self,
+        name: &str,
+        ecosystem: Option<&str>,
+    ) -> Result<Vec<PackageRecord>> {
+        self.named(name, ecosystem)
+    }
+    fn packages_with_name_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<PackageRecord>> {
+        self.prefixed(prefix, limit)
+    }
+    fn document_edges(
+        &self,
+        document: DocumentId,
+    ) -> Result<Vec<(PackageId, PackageId, EdgeRecord)>> {
+        let Some(rows) = self.rows_of(document)? else {
+            return Ok(Vec::new());
+        };
+        Ok(rows
+            .edges
+            .iter()
+            .map(|e| (rows.id_at(e.from), rows.id_at(e.to), e.record.clone()))
+            .collect())
+    }
+    fn package_by_id(&self, id: PackageId) -> Result<Option<PackageRecord>> {
+        Ok(self.packages_by_ids(&[id])?.pop())
+    }
+    fn package(&self, key: &PackageKey) -> Result<Option<PackageRecord>> {
+        self.decoded(
+            "SELECT record FROM packages WHERE key = $1",
+            key.as_str(),
+            "packages",
+        )
+    }
+    fn packages_named(&self, name: &str, ecosystem: Option<&str>) -> Result<Vec<PackageVersion>> {
+        self.versions_named(name, ecosystem)
+    }
+    fn package_document_ids(&self, package: PackageId) -> Result<Vec<DocumentId>> {
+        self.documents_listing(package)
+    }
+    fn occurrence(&self, document: DocumentId, package: PackageId) -> Result<Option<Occurrence>> {
+        self.occurrence_of(document, package)
+    }
+    fn document_package_records(&self, document: DocumentId) -> Result<Vec<PackageRecord>> {
+        let Some(rows) = self.rows_of(document)? else {
+            return Ok(Vec::new());
+        };
+        let ids: Vec<PackageId> = rows.packages.iter().map(|r| r.id).collect();
+        self.packages_by_ids(&ids)
+    }
+    fn document_listing(&self, document: DocumentId) -> Result<Vec<ListedRow>> {
+        let Some(rows) = self.rows_of(document)? else {
+            return Ok(Vec::new());
+        };
+        Ok(rows
+            .packages
+            .iter()
+            .map(|r| ListedRow {
+                package: r.id,
+                fact: r.fact,
+                direct: r.direct,
+                scope: r.scope,
+            })
+            .collect())
+    }
+    fn packages_by_ids(&self, ids: &[PackageId]) -> Result<Vec<PackageRecord>> {
+        self.package_records(ids)
+    }
+    fn facts_by_ids(&self, ids: &[FactId]) -> Result<Vec<(FactId, PackageFact)>> {
+        self.facts(ids)
+    }
+    fn document_packages(&self, document: DocumentId) -> Result<Vec<(PackageRecord, Occurrence)>> {
+        self.packages_of_document(document)
+    }
+    fn current_documents(&self, deployment: &str) -> Result<Vec<DocumentId>> {
+        let record: Option<DeploymentRecord> = self.decoded(
+            "SELECT record FROM deployments WHERE name = $1",
+            deployment,
+            "deployments",
+        )?;
+        let mut ids: Vec<DocumentId> = record
+            .map(|r| r.current.into_iter().map(|(_, id)| id).collect())
+            .unwrap_or_default();
+        ids.sort_unstable();
+        Ok(ids)
+    }
+    fn deployment_documents(&self, deployment: &str) -> Result<Vec<DocumentId>> {
+        self.documents_of_deployment(deployment)
+    }
+    fn deployment_report(&self, name: &str) -> Result<Option<DeploymentReport>> {
+        self.report(name)
+    }
+    fn ingest(&self, doc: NewDocument) -> Result<IngestOutcome> {
+        Ok(self.write_group(std::slice::from_ref(&doc))?.remove(0))
+    }
+    fn ingest_batch(&self, docs: &[NewDocument]) -> Result<Vec<IngestOutcome>> {
+        self.write_group(docs)
+    }
+    fn compact(&mut self) -> Result<bool> {
+        self.unsupported("compact (PostgreSQL reclaims space with VACUUM)")
+    }
+    fn location(&self) -> String {
+        self.db.location().to_string()
+    }
+    fn file(&self) -> Option<&Path> {
+        None
+    }
+}

@@ -1,0 +1,833 @@
+//! The write path on PostgreSQL: a group of documents in one transaction,
+//! in the order and with the ids the redb store would give them.
+//!
+//! Writers take one transaction-scoped advisory lock first, so writers in
+//! any number of processes run one after another: no deadlock, no lost
+//! update of a deployment's record, and ids handed out in commit order (as
+//! redb's single writer does). Readers never wait for it. Rows go in with
+//! binary `COPY` (documents, occurrences) and `unnest` upserts (the rest),
+//! a fixed number of statements per group, not per document.
+
+use std::collections::{HashMap, HashSet};
+
+use aibomdb_graph::PackageKey;
+use aibomdb_store::kit::{self, DocRows, FactHash};
+use aibomdb_store::{
+    DeploymentRecord, DocumentId, DocumentRecord, IngestOutcome, LookupName, NewDocument,
+    PackageId, StoreError,
+};
+use tokio_postgres::Transaction;
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::{ToSql, Type};
+
+use crate::read::{id, ids, poisoned};
+use crate::store::{Pg, PgStore, Result};
+
+/// The key of the advisory lock every writer holds for its transaction.
+const WRITE_LOCK: i64 = 0x6169_626f_6d64_6201;
+
+/// Ids this process has seen handed out: packages and facts are never
+/// deleted, so an entry stays true; a group's own entries join only once
+/// its transaction has committed.
+#[derive(Default)]
+pub(crate) struct WriteCache {
+    ids: HashMap<String, PackageId>,
+    facts: HashMap<FactHash, u64>,
+    lookup: HashMap<PackageId, Vec<LookupName>>,
+}
+
+/// Entries beyond which the cache starts over.
+const WRITE_CACHE_ENTRIES: usize = 4_000_000;
+
+impl WriteCache {
+    fn len(&self) -> usize {
+        self.ids.len() + self.facts.len() + self.lookup.len()
+    }
+
+    fn absorb(&mut self, fresh: WriteCache) {
+        self.ids.extend(fresh.ids);
+        self.facts.extend(fresh.facts);
+        for (id, names) in fresh.lookup {
+            self.lookup.entry(id).or_default().extend(names);
+        }
+    }
+}
+
+impl PgStore {
+    /// Writes `docs` in one transaction: each whole, all visible together,
+    /// or none. Outcomes in input order; a later document sees the earlier
+    /// ones (identical bytes are `Unchanged`, a newer one of the same slot
+    /// supersedes).
+    pub(crate) fn write_group(&self, docs: &[NewDocument]) -> Result<Vec<IngestOutcome>> {
+        if docs.is_empty() {
+            return Ok(Vec::new());
+        }
+        for doc in docs {
+            refuse_nul(doc)?;
+        }
+        let mut writer = self.writer.lock().map_err(|_| poisoned())?;
+        let known = match self.write_cache.lock() {
+            Ok(mut cache) => std::mem::take(&mut *cache),
+            Err(_) => WriteCache::default(),
+        };
+        let mut fresh = WriteCache::default();
+        let result = self.block_on(write_txn(&mut writer, docs, &known, &mut fresh));
+        if let Ok(mut cache) = self.write_cache.lock() {
+            *cache = known;
+            if result.is_ok() {
+                cache.absorb(fresh);
+            }
+            if cache.len() > WRITE_CACHE_ENTRIES {
+                *cache = WriteCache::default();
+            }
+        }
+        let (outcomes, wrote) = result?;
+        if wrote {
+            self.bump();
+        }
+        Ok(outcomes)
+    }
+}
+
+/// PostgreSQL's text cannot hold a NUL byte; redb's can. Refused whole,
+/// before anything is written.
+fn refuse_nul(doc: &NewDocument) -> Result<()> {
+    let bad = |what: &str, text: &str| -> Result<()> {
+        if text.contains('\0') {
+            return Err(StoreError::Unsupported {
+                operation: format!("{what} {text:?} (it holds a NUL byte)"),
+                backend: "PostgreSQL",
+            });
+        }
+        Ok(())
+    };
+    bad("deployment name", &doc.deployment)?;
+    bad("source path", &doc.source_path)?;
+    for fact in &doc.facts.packages {
+        if let Some(key) = &fact.key {
+            bad("package", key.as_str())?;
+        }
+    }
+    Ok(())
+}
+
+/// One row of `occurrences`.
+struct OccurrenceRow {
+    deployment: i32,
+    document: i64,
+    package: i64,
+    fact: i64,
+    bits: i16,
+    /// Below the subject down to the package, and the edge kind into each.
+    path: Option<(Vec<i64>, Vec<i16>)>,
+}
+
+/// What the group writes besides documents and occurrences, collected in
+/// memory and written a statement per table.
+#[derive(Default)]
+struct Rows {
+    documents: Vec<(DocumentRecord, i32, DocRows, [u8; 32])>,
+    occurrences: Vec<OccurrenceRow>,
+    lineage: HashSet<(i64, i64, i64)>,
+    model_nodes: HashSet<(String, i64)>,
+    digests: HashMap<(String, i64, i64), String>,
+    lookup: HashMap<(String, i64), Vec<LookupName>>,
+    matches: HashMap<(i64, String), Vec<u8>>,
+    vex: HashMap<(String, i64, i32), Vec<u8>>,
+    /// Documents stored before this group that a group document supersedes:
+    /// (old id, new id).
+    superseded: Vec<(DocumentId, DocumentId)>,
+    occurrence_count: i64,
+    edge_count: i64,
+}
+
+async fn write_txn(
+    client: &mut tokio_postgres::Client,
+    docs: &[NewDocument],
+    known: &WriteCache,
+    fresh: &mut WriteCache,
+) -> Result<(Vec<IngestOutcome>, bool)> {
+    let txn = client.transaction().await.pg()?;
+    txn.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])
+        .await
+        .pg()?;
+
+    // Which documents are new: (bytes, deployment) is stored once.
+    let shas: Vec<&[u8]> = docs.iter().map(|d| &d.sha256[..]).collect();
+    let mut stored: HashMap<(Vec<u8>, String), DocumentId> = HashMap::new();
+    for r in txn
+        .query(
+            "SELECT d.sha256, p.name, d.id FROM documents d \
+             JOIN deployments p ON p.id = d.deployment_id WHERE d.sha256 = ANY($1)",
+            &[&shas],
+        )
+        .await
+        .pg()?
+    {
+        stored.insert((r.get(0), r.get(1)), r.get::<_, i64>(2) as u64);
+    }
+    // Per document: Ok(position among those written) or Err(an id already stored).
+    let mut plan: Vec<std::result::Result<usize, DocumentId>> = Vec::with_capacity(docs.len());
+    let mut writing: Vec<usize> = Vec::new();
+    let mut pending: HashMap<(Vec<u8>, String), usize> = HashMap::new();
+    for (i, doc) in docs.iter().enumerate() {
+        let key = (doc.sha256.to_vec(), doc.deployment.clone());
+        if let Some(&existing) = stored.get(&key) {
+            plan.push(Err(existing));
+        } else if let Some(&n) = pending.get(&key) {
+            plan.push(Ok(n));
+        } else {
+            pending.insert(key, writing.len());
+            plan.push(Ok(writing.len()));
+            writing.push(i);
+        }
+    }
+    if writing.is_empty() {
+        txn.rollback().await.pg()?;
+        // Nothing is written, so every document is one stored before.
+        let outcomes = plan
+            .into_iter()
+            .filter_map(std::result::Result::err)
+            .map(|document| IngestOutcome::Unchanged { document })
+            .collect();
+        return Ok((outcomes, false));
+    }
+    let first_document = reserve(&txn, "next_document_id", writing.len()).await?;
+
+    // Packages and facts: find or create, ids in order of first appearance.
+    let prepared: Vec<_> = writing.iter().map(|&i| kit::prepared(&docs[i])).collect();
+    let mut wanted_keys: Vec<&str> = Vec::new();
+    let mut wanted_facts: Vec<FactHash> = Vec::new();
+    {
+        let mut seen_keys = HashSet::new();
+        let mut seen_facts = HashSet::new();
+        for (n, &i) in writing.iter().enumerate() {
+            for (fact, (_, hash)) in docs[i].facts.packages.iter().zip(prepared[n].0.iter()) {
+                let Some(key) = fact.key.as_ref() else {
+                    continue;
+                };
+                if !known.ids.contains_key(key.as_str()) && seen_keys.insert(key.as_str()) {
+                    wanted_keys.push(key.as_str());
+                }
+                if !known.facts.contains_key(hash) && seen_facts.insert(*hash) {
+                    wanted_facts.push(*hash);
+                }
+            }
+        }
+    }
+    for r in txn
+        .query(
+            "SELECT key, id FROM packages WHERE key = ANY($1)",
+            &[&wanted_keys],
+        )
+        .await
+        .pg()?
+    {
+        fresh.ids.insert(r.get(0), r.get::<_, i64>(1) as u64);
+    }
+    let hashes: Vec<&[u8]> = wanted_facts.iter().map(|h| &h[..]).collect();
+    for r in txn
+        .query(
+            "SELECT hash, id FROM facts WHERE hash = ANY($1)",
+            &[&hashes],
+        )
+        .await
+        .pg()?
+    {
+        let bytes: &[u8] = r.get(0);
+        if let Ok(hash) = <FactHash>::try_from(bytes) {
+            fresh.facts.insert(hash, r.get::<_, i64>(1) as u64);
+        }
+    }
+    let new_keys: Vec<&str> = wanted_keys
+        .iter()
+        .copied()
+        .filter(|k| !fresh.ids.contains_key(*k))
+        .collect();
+    let new_facts: Vec<FactHash> = wanted_facts
+        .iter()
+        .copied()
+        .filter(|h| !fresh.facts.contains_key(h))
+        .collect();
+    let first_package = reserve(&txn, "next_package_id", new_keys.len()).await?;
+    let first_fact = reserve(&txn, "next_fact_id", new_facts.len()).await?;
+    let new_key_set: HashSet<&str> = new_keys.iter().copied().collect();
+    insert_packages(&txn, &new_keys, first_package, fresh).await?;
+    let mut new_fact_ids: HashMap<FactHash, u64> = HashMap::new();
+    for (n, hash) in new_facts.iter().enumerate() {
+        new_fact_ids.insert(*hash, first_fact + n as u64);
+    }
+
+    // Deployments, locked in name order.
+    let mut names: Vec<&str> = writing
+        .iter()
+        .map(|&i| docs[i].deployment.as_str())
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    let mut deployments: HashMap<String, (i32, DeploymentRecord)> = HashMap::new();
+    for r in txn
+        .query(
+            "SELECT id, name, record FROM deployments WHERE name = ANY($1) ORDER BY name FOR UPDATE",
+            &[&names],
+        )
+        .await
+        .pg()?
+    {
+        let name: String = r.get(1);
+        let record = kit::decode(r.get(2), "deployments", &name)?;
+        deployments.insert(name, (r.get(0), record));
+    }
+    let now = kit::now();
+    let missing: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|n| !deployments.contains_key(*n))
+        .collect();
+    if !missing.is_empty() {
+        let records: Vec<Vec<u8>> = missing
+            .iter()
+            .map(|n| kit::encode(&new_deployment(n, now)))
+            .collect();
+        for r in txn
+            .query(
+                "INSERT INTO deployments (name, record) SELECT * FROM unnest($1::text[], $2::bytea[]) \
+                 RETURNING id, name",
+                &[&missing, &records],
+            )
+            .await
+            .pg()?
+        {
+            let name: String = r.get(1);
+            deployments.insert(name.clone(), (r.get(0), new_deployment(&name, now)));
+        }
+    }
+
+    // Each document's rows, in order.
+    let mut rows = Rows::default();
+    let mut outcomes_written: Vec<IngestOutcome> = Vec::with_capacity(writing.len());
+    let mut fact_bodies: Vec<(i64, Vec<u8>, Vec<u8>)> = Vec::new();
+    let mut introduced: HashSet<&str> = HashSet::new();
+    let mut facts_written: HashSet<FactHash> = HashSet::new();
+    for (n, &i) in writing.iter().enumerate() {
+        let doc = &docs[i];
+        let doc_id = first_document + n as u64;
+        let (interned, tree) = &prepared[n];
+        let mut package_ids = Vec::with_capacity(doc.facts.packages.len());
+        let mut fact_ids = Vec::with_capacity(doc.facts.packages.len());
+        let mut new_packages = 0;
+        for (fact, (bytes, hash)) in doc.facts.packages.iter().zip(interned.iter()) {
+            let Some(key) = fact.key.as_ref() else {
+                package_ids.push(0);
+                fact_ids.push(0);
+                continue;
+            };
+            let package = known
+                .ids
+                .get(key.as_str())
+                .or_else(|| fresh.ids.get(key.as_str()))
+                .copied()
+                .ok_or_else(|| StoreError::Backend(format!("no id was given to {key}")))?;
+            if new_key_set.contains(key.as_str()) && introduced.insert(key.as_str()) {
+                new_packages += 1;
+            }
+            let fact_id = match known.facts.get(hash).or_else(|| fresh.facts.get(hash)) {
+                Some(&f) => f,
+                None => {
+                    let f = new_fact_ids[hash];
+                    if facts_written.insert(*hash) {
+                        fact_bodies.push((id(f), hash.to_vec(), bytes.clone()));
+                    }
+                    f
+                }
+            };
+            package_ids.push(package);
+            fact_ids.push(fact_id);
+            if let Some(node) = kit::model_node(fact) {
+                rows.model_nodes.insert((node.to_string(), id(package)));
+            }
+            for (sha, path) in kit::digest_entries(fact) {
+                rows.digests.insert((sha, id(package), id(doc_id)), path);
+            }
+        }
+        for (index, names) in doc.lookup_names.iter().enumerate() {
+            let Some(&package) = package_ids.get(index).filter(|p| **p != 0) else {
+                continue;
+            };
+            for name in names {
+                let recorded = |cache: &WriteCache| {
+                    cache
+                        .lookup
+                        .get(&package)
+                        .is_some_and(|names| names.contains(name))
+                };
+                if recorded(known) || recorded(fresh) {
+                    continue;
+                }
+                fresh.lookup.entry(package).or_default().push(name.clone());
+                let list = rows
+                    .lookup
+                    .entry((name.key.clone(), id(package)))
+                    .or_default();
+                if !list.contains(name) {
+                    list.push(name.clone());
+                }
+            }
+        }
+        for (index, found) in doc.matches.iter().enumerate() {
+            let Some(&package) = package_ids.get(index).filter(|p| **p != 0) else {
+                continue;
+            };
+            for m in found {
+                rows.matches
+                    .insert((id(package), m.advisory.clone()), kit::encode_match(m));
+            }
+        }
+        let (doc_rows, edge_count) = kit::document_rows(doc, &package_ids, &fact_ids, tree);
+
+        // Deployment and supersession.
+        let slot = kit::slot_of(doc);
+        let (deployment_id, deployment) =
+            deployments.get_mut(&doc.deployment).ok_or_else(|| {
+                StoreError::Backend(format!("deployment {} vanished", doc.deployment))
+            })?;
+        let superseded = match deployment.current.iter_mut().find(|(s, _)| *s == slot) {
+            Some((_, current)) => {
+                let old = *current;
+                *current = doc_id;
+                match rows.documents.iter_mut().find(|(r, ..)| r.id == old) {
+                    Some((record, ..)) => record.superseded_by = Some(doc_id),
+                    None => rows.superseded.push((old, doc_id)),
+                }
+                Some(old)
+            }
+            None => {
+                deployment.current.push((slot.clone(), doc_id));
+                None
+            }
+        };
+        let record =
+            kit::document_record(doc, doc_id, &package_ids, slot, superseded, edge_count, now);
+
+        // Occurrences with their paths from the subject.
+        for (position, row) in doc_rows.packages.iter().enumerate() {
+            let chain = kit::path_to_subject(&doc_rows, position, record.subject_package);
+            rows.occurrences.push(OccurrenceRow {
+                deployment: *deployment_id,
+                document: id(doc_id),
+                package: id(row.id),
+                fact: id(row.fact),
+                bits: kit::occurrence_bits(row.direct, row.scope),
+                path: chain.map(|chain| {
+                    chain
+                        .iter()
+                        .map(|&(p, kind)| (id(p), i16::from(kind)))
+                        .unzip()
+                }),
+            });
+        }
+        for e in doc_rows
+            .edges
+            .iter()
+            .filter(|e| e.record.kinds().any(|k| k.is_lineage()))
+        {
+            rows.lineage.insert((
+                id(doc_rows.id_at(e.to)),
+                id(doc_rows.id_at(e.from)),
+                id(doc_id),
+            ));
+        }
+        for (index, statement) in doc.facts.vex.iter().enumerate() {
+            let body = kit::encode(statement);
+            for identifier in statement.identifiers() {
+                rows.vex
+                    .insert((identifier, id(doc_id), index as i32), body.clone());
+            }
+        }
+        rows.occurrence_count += doc_rows.packages.len() as i64;
+        rows.edge_count += doc_rows.edges.len() as i64;
+        outcomes_written.push(IngestOutcome::Ingested {
+            document: doc_id,
+            packages: record.package_count,
+            new_packages,
+            edges: edge_count,
+            superseded,
+        });
+        rows.documents
+            .push((record, *deployment_id, doc_rows, doc.sha256));
+    }
+
+    if !fact_bodies.is_empty() {
+        let mut fact_ids = Vec::with_capacity(fact_bodies.len());
+        let mut fact_hashes = Vec::with_capacity(fact_bodies.len());
+        let mut bodies = Vec::with_capacity(fact_bodies.len());
+        for (f, hash, body) in fact_bodies {
+            fact_ids.push(f);
+            fact_hashes.push(hash);
+            bodies.push(body);
+        }
+        txn.execute(
+            "INSERT INTO facts (id, hash, body) SELECT * FROM unnest($1::int8[], $2::bytea[], $3::bytea[])",
+            &[&fact_ids, &fact_hashes, &bodies],
+        )
+        .await
+        .pg()?;
+    }
+    for (hash, f) in new_fact_ids {
+        fresh.facts.insert(hash, f);
+    }
+    write_rows(&txn, &rows, &deployments).await?;
+    txn.commit().await.pg()?;
+
+    // The first copy of a document is written; a later copy in the group is
+    // unchanged.
+    let mut given = HashSet::new();
+    let outcomes = plan
+        .into_iter()
+        .map(|p| match p {
+            Err(existing) => IngestOutcome::Unchanged { document: existing },
+            Ok(n) if given.insert(n) => outcomes_written[n].clone(),
+            Ok(n) => IngestOutcome::Unchanged {
+                document: first_document + n as u64,
+            },
+        })
+        .collect();
+    Ok((outcomes, true))
+}
+
+fn new_deployment(name: &str, now: u64) -> DeploymentRecord {
+    DeploymentRecord {
+        name: name.to_string(),
+        created_at: now,
+        current: Vec::new(),
+    }
+}
+
+/// Hands out `count` ids from the counter `key`; the first of them.
+async fn reserve(txn: &Transaction<'_>, key: &str, count: usize) -> Result<u64> {
+    let count = count as i64;
+    let r = txn
+        .query_one(
+            "UPDATE meta SET value = value + $1 WHERE key = $2 RETURNING value - $1",
+            &[&count, &key],
+        )
+        .await
+        .pg()?;
+    Ok(r.get::<_, i64>(0) as u64)
+}
+
+async fn insert_packages(
+    txn: &Transaction<'_>,
+    keys: &[&str],
+    first: u64,
+    fresh: &mut WriteCache,
+) -> Result<()> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let mut package_ids = Vec::with_capacity(keys.len());
+    let mut texts: [Vec<String>; 5] = Default::default();
+    let mut records = Vec::with_capacity(keys.len());
+    for (n, key) in keys.iter().enumerate() {
+        let package = first + n as u64;
+        let parsed = PackageKey::from_stored(key.to_string());
+        let record = kit::package_record(package, &parsed);
+        package_ids.push(id(package));
+        texts[0].push(record.key.clone());
+        texts[1].push(record.name.to_lowercase());
+        texts[2].push(record.ecosystem.clone());
+        texts[3].push(record.namespace.clone().unwrap_or_default());
+        texts[4].push(record.version.clone().unwrap_or_default());
+        records.push(kit::encode(&record));
+        fresh.ids.insert(key.to_string(), package);
+    }
+    txn.execute(
+        "INSERT INTO packages (id, key, name_folded, ecosystem, namespace, version, record) \
+         SELECT * FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bytea[])",
+        &[&package_ids, &texts[0], &texts[1], &texts[2], &texts[3], &texts[4], &records],
+    )
+    .await
+    .pg()?;
+    Ok(())
+}
+
+async fn copy_in(
+    txn: &Transaction<'_>,
+    sql: &str,
+    types: &[Type],
+    rows: impl Iterator<Item = Vec<Box<dyn ToSql + Sync + Send>>>,
+) -> Result<()> {
+    let sink = txn.copy_in(sql).await.pg()?;
+    let writer = BinaryCopyInWriter::new(sink, types);
+    let mut writer = std::pin::pin!(writer);
+    for row in rows {
+        let refs: Vec<&(dyn ToSql + Sync)> =
+            row.iter().map(|v| &**v as &(dyn ToSql + Sync)).collect();
+        writer.as_mut().write(&refs).await.pg()?;
+    }
+    writer.finish().await.pg()?;
+    Ok(())
+}
+
+async fn write_rows(
+    txn: &Transaction<'_>,
+    rows: &Rows,
+    deployments: &HashMap<String, (i32, DeploymentRecord)>,
+) -> Result<()> {
+    copy_in(
+        txn,
+        "COPY documents (id, deployment_id, current, subject_package, source_path, sha256, \
+         serial_norm, record, rows) FROM STDIN BINARY",
+        &[
+            Type::INT8,
+            Type::INT4,
+            Type::BOOL,
+            Type::INT8,
+            Type::TEXT,
+            Type::BYTEA,
+            Type::TEXT,
+            Type::BYTEA,
+            Type::BYTEA,
+        ],
+        rows.documents
+            .iter()
+            .map(|(record, deployment, doc_rows, sha)| {
+                let serial = record
+                    .serial
+                    .as_deref()
+                    .filter(|s| !s.trim().is_empty())
+                    .map(aibomdb_graph::normalise_serial);
+                let row: Vec<Box<dyn ToSql + Sync + Send>> = vec![
+                    Box::new(id(record.id)),
+                    Box::new(*deployment),
+                    Box::new(record.is_current()),
+                    Box::new(record.subject_package.map(id)),
+                    Box::new(record.source_path.clone()),
+                    Box::new(sha.to_vec()),
+                    Box::new(serial),
+                    Box::new(kit::encode(record)),
+                    Box::new(doc_rows.encode()),
+                ];
+                row
+            }),
+    )
+    .await?;
+    copy_in(
+        txn,
+        "COPY occurrences (deployment_id, document_id, package_id, fact_id, bits, path, path_via) \
+         FROM STDIN BINARY",
+        &[
+            Type::INT4,
+            Type::INT8,
+            Type::INT8,
+            Type::INT8,
+            Type::INT2,
+            Type::INT8_ARRAY,
+            Type::INT2_ARRAY,
+        ],
+        rows.occurrences.iter().map(|o| {
+            let (path, via) = match &o.path {
+                Some((path, via)) => (Some(path.clone()), Some(via.clone())),
+                None => (None, None),
+            };
+            let row: Vec<Box<dyn ToSql + Sync + Send>> = vec![
+                Box::new(o.deployment),
+                Box::new(o.document),
+                Box::new(o.package),
+                Box::new(o.fact),
+                Box::new(o.bits),
+                Box::new(path),
+                Box::new(via),
+            ];
+            row
+        }),
+    )
+    .await?;
+
+    if !rows.lineage.is_empty() {
+        let (to, (from, doc)): (Vec<i64>, (Vec<i64>, Vec<i64>)) =
+            rows.lineage.iter().map(|&(t, f, d)| (t, (f, d))).unzip();
+        txn.execute(
+            "INSERT INTO lineage_edges (to_package, from_package, document_id) \
+             SELECT * FROM unnest($1::int8[], $2::int8[], $3::int8[]) ON CONFLICT DO NOTHING",
+            &[&to, &from, &doc],
+        )
+        .await
+        .pg()?;
+    }
+    if !rows.model_nodes.is_empty() {
+        let (node, package): (Vec<&str>, Vec<i64>) = rows
+            .model_nodes
+            .iter()
+            .map(|(n, p)| (n.as_str(), *p))
+            .unzip();
+        txn.execute(
+            "INSERT INTO model_nodes (node, package_id) SELECT * FROM unnest($1::text[], $2::int8[]) \
+             ON CONFLICT DO NOTHING",
+            &[&node, &package],
+        )
+        .await
+        .pg()?;
+    }
+    if !rows.digests.is_empty() {
+        let mut sha = Vec::new();
+        let mut package = Vec::new();
+        let mut doc = Vec::new();
+        let mut path = Vec::new();
+        for ((s, p, d), file) in &rows.digests {
+            sha.push(s.as_str());
+            package.push(*p);
+            doc.push(*d);
+            path.push(file.as_str());
+        }
+        txn.execute(
+            "INSERT INTO digests (sha256, package_id, document_id, path) \
+             SELECT * FROM unnest($1::text[], $2::int8[], $3::int8[], $4::text[]) \
+             ON CONFLICT (sha256, package_id, document_id) DO UPDATE SET path = EXCLUDED.path",
+            &[&sha, &package, &doc, &path],
+        )
+        .await
+        .pg()?;
+    }
+    if !rows.lookup.is_empty() {
+        write_lookup_names(txn, &rows.lookup).await?;
+    }
+    if !rows.matches.is_empty() {
+        let mut package = Vec::new();
+        let mut advisory = Vec::new();
+        let mut record = Vec::new();
+        for ((p, a), r) in &rows.matches {
+            package.push(*p);
+            advisory.push(a.as_str());
+            record.push(r.as_slice());
+        }
+        txn.execute(
+            "INSERT INTO matches (package_id, advisory_id, record) \
+             SELECT * FROM unnest($1::int8[], $2::text[], $3::bytea[]) \
+             ON CONFLICT (package_id, advisory_id) DO UPDATE SET record = EXCLUDED.record",
+            &[&package, &advisory, &record],
+        )
+        .await
+        .pg()?;
+    }
+    if !rows.vex.is_empty() {
+        let mut identifier = Vec::new();
+        let mut doc = Vec::new();
+        let mut index = Vec::new();
+        let mut body = Vec::new();
+        for ((i, d, x), b) in &rows.vex {
+            identifier.push(i.as_str());
+            doc.push(*d);
+            index.push(*x);
+            body.push(b.as_slice());
+        }
+        txn.execute(
+            "INSERT INTO vex_statements (identifier, document_id, idx, statement) \
+             SELECT * FROM unnest($1::text[], $2::int8[], $3::int4[], $4::bytea[])",
+            &[&identifier, &doc, &index, &body],
+        )
+        .await
+        .pg()?;
+    }
+
+    // Documents stored before the group that it supersedes.
+    if !rows.superseded.is_empty() {
+        let old: Vec<DocumentId> = rows.superseded.iter().map(|(o, _)| *o).collect();
+        let mut ids_out = Vec::new();
+        let mut records = Vec::new();
+        for r in txn
+            .query(
+                "SELECT id, record FROM documents WHERE id = ANY($1)",
+                &[&ids(&old)],
+            )
+            .await
+            .pg()?
+        {
+            let doc = r.get::<_, i64>(0) as u64;
+            let mut record: DocumentRecord = kit::decode(r.get(1), "documents", &doc.to_string())?;
+            record.superseded_by = rows
+                .superseded
+                .iter()
+                .rev()
+                .find(|(o, _)| *o == doc)
+                .map(|(_, new)| *new);
+            ids_out.push(id(doc));
+            records.push(kit::encode(&record));
+        }
+        txn.execute(
+            "UPDATE documents d SET record = u.record, current = false \
+             FROM unnest($1::int8[], $2::bytea[]) u(id, record) WHERE d.id = u.id",
+            &[&ids_out, &records],
+        )
+        .await
+        .pg()?;
+    }
+    let mut deployment_ids = Vec::new();
+    let mut records = Vec::new();
+    for (deployment_id, record) in deployments.values() {
+        deployment_ids.push(*deployment_id);
+        records.push(kit::encode(record));
+    }
+    txn.execute(
+        "UPDATE deployments d SET record = u.record \
+         FROM unnest($1::int4[], $2::bytea[]) u(id, record) WHERE d.id = u.id",
+        &[&deployment_ids, &records],
+    )
+    .await
+    .pg()?;
+    txn.execute(
+        "UPDATE meta SET value = value + CASE key WHEN 'occurrence_rows' THEN $1::int8 \
+         WHEN 'edge_rows' THEN $2::int8 ELSE 1 END \
+         WHERE key IN ('occurrence_rows', 'edge_rows', 'generation', 'answer_generation')",
+        &[&rows.occurrence_count, &rows.edge_count],
+    )
+    .await
+    .pg()?;
+    Ok(())
+}
+
+/// Merges the names advisories know packages by into what is stored.
+async fn write_lookup_names(
+    txn: &Transaction<'_>,
+    lookup: &HashMap<(String, i64), Vec<LookupName>>,
+) -> Result<()> {
+    let (keys, packages): (Vec<&str>, Vec<i64>) =
+        lookup.keys().map(|(k, p)| (k.as_str(), *p)).unzip();
+    let mut merged: HashMap<(String, i64), Vec<LookupName>> = HashMap::new();
+    for r in txn
+        .query(
+            "SELECT lookup_key, package_id, names FROM package_keys \
+             WHERE (lookup_key, package_id) IN (SELECT * FROM unnest($1::text[], $2::int8[]))",
+            &[&keys, &packages],
+        )
+        .await
+        .pg()?
+    {
+        let key: String = r.get(0);
+        let names: Vec<LookupName> = kit::decode(r.get(2), "package_keys", &key)?;
+        merged.insert((key, r.get(1)), names);
+    }
+    let mut out_keys = Vec::new();
+    let mut out_packages = Vec::new();
+    let mut out_names = Vec::new();
+    for ((key, package), names) in lookup {
+        let list = merged.entry((key.clone(), *package)).or_default();
+        for name in names {
+            if !list.contains(name) {
+                list.push(name.clone());
+            }
+        }
+        out_keys.push(key.as_str());
+        out_packages.push(*package);
+        out_names.push(kit::encode(&*list));
+    }
+    txn.execute(
+        "INSERT INTO package_keys (lookup_key, package_id, names) \
+         SELECT * FROM unnest($1::text[], $2::int8[], $3::bytea[]) \
+         ON CONFLICT (lookup_key, package_id) DO UPDATE SET names = EXCLUDED.names",
+        &[&out_keys, &out_packages, &out_names],
+    )
+    .await
+    .pg()?;
+    Ok(())
+}

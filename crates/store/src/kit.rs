@@ -1,0 +1,271 @@
+//! What every back end shares: how a document becomes rows, how a path and a
+//! hit are made from them, and how a deployment report is put together. The
+//! redb store (this crate) and the PostgreSQL store (`aibomdb-store-pg`) both
+//! call these, so the two cannot give different answers for the same
+//! document: only where the rows are kept differs.
+//!
+//! Not an interface for other crates: it exists for back ends.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use aibomdb_graph::{PackageFact, Scope};
+
+pub use crate::occurrences::{DocRows, FactHash, RowEdge, RowPackage};
+use crate::records::{DeploymentHit, PathStep};
+pub use crate::report::DocumentView;
+use crate::{
+    DeploymentReport, DocumentId, DocumentRecord, MatchRecord, NewDocument, PackageId,
+    PackageRecord, Result,
+};
+
+/// Postcard, as every record is stored.
+pub fn encode<T: serde::Serialize>(value: &T) -> Vec<u8> {
+    let mut out = Vec::new();
+    crate::codec::encode(value, &mut out);
+    out
+}
+
+/// A stored record back; a failure names the table and key.
+pub fn decode<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    table: &'static str,
+    key: &str,
+) -> Result<T> {
+    crate::codec::decode(bytes, table, key)
+}
+
+/// Per package of `doc`: its fact's shared part encoded, and that encoding's
+/// hash; and the path tree by package index (node, parent, edge kind code).
+/// Taken from what the parser threads computed, or computed here.
+#[allow(clippy::type_complexity)]
+pub fn prepared(
+    doc: &NewDocument,
+) -> (
+    Cow<'_, [(Vec<u8>, FactHash)]>,
+    Cow<'_, [(usize, usize, u8)]>,
+) {
+    crate::write::prepared(doc)
+}
+
+/// The model-graph node (`model`, `dataset`) a fact describes, if any.
+pub fn model_node(fact: &PackageFact) -> Option<&str> {
+    crate::write::model_node(fact)
+}
+
+/// (lower-case SHA-256 hex, model file path or "") under which a fact's
+/// artifacts and images are found by digest.
+pub fn digest_entries(fact: &PackageFact) -> Vec<(String, String)> {
+    crate::digests::entries(fact)
+}
+
+/// The node record of a new package.
+pub fn package_record(id: PackageId, key: &aibomdb_graph::PackageKey) -> PackageRecord {
+    crate::write::package_record(id, key)
+}
+
+/// A document's rows from its facts, given the package id (0: none) and the
+/// fact id of each package index; and how many distinct edges it states.
+pub fn document_rows(
+    doc: &NewDocument,
+    ids: &[PackageId],
+    fact_ids: &[u64],
+    tree: &[(usize, usize, u8)],
+) -> (DocRows, u64) {
+    crate::write::document_rows(&doc.facts, ids, fact_ids, tree)
+}
+
+/// The slot (format family + subject) a document fills in its deployment.
+pub fn slot_of(doc: &NewDocument) -> String {
+    crate::slots::slot_of(&doc.facts, &doc.source_path)
+}
+
+/// The record of a document being written.
+pub fn document_record(
+    doc: &NewDocument,
+    id: DocumentId,
+    ids: &[PackageId],
+    slot: String,
+    supersedes: Option<DocumentId>,
+    edge_count: u64,
+    now: u64,
+) -> DocumentRecord {
+    crate::write::document_record(doc, id, ids, slot, supersedes, edge_count, now)
+}
+
+/// Seconds since the epoch, as records stamp them.
+pub fn now() -> u64 {
+    crate::unix_now()
+}
+
+/// A match as stored (without its package and advisory, which key it).
+pub fn encode_match(m: &MatchRecord) -> Vec<u8> {
+    encode(&crate::advisories::StoredMatchRef::of(m))
+}
+
+/// A stored match back.
+pub fn decode_match(bytes: &[u8], package: PackageId, advisory: &str) -> Result<MatchRecord> {
+    crate::advisories::decode_match(bytes, package, advisory)
+}
+
+/// A document's rows back from their encoding.
+pub fn decode_rows(bytes: &[u8], document: DocumentId) -> Result<DocRows> {
+    DocRows::decode(bytes, document)
+}
+
+/// `direct` and `scope` in one small integer, as rows keep them.
+pub fn occurrence_bits(direct: Option<bool>, scope: Option<Scope>) -> i16 {
+    i16::from(crate::occurrences::bits_of(direct, scope))
+}
+
+/// [`occurrence_bits`] back.
+pub fn from_occurrence_bits(bits: i16) -> (Option<bool>, Option<Scope>) {
+    crate::occurrences::from_bits(bits as u8)
+}
+
+/// The fact a document stated: the interned part with its own bits.
+pub fn fact_with_bits(
+    mut shared: PackageFact,
+    direct: Option<bool>,
+    scope: Option<Scope>,
+) -> PackageFact {
+    shared.direct = direct;
+    shared.scope = scope;
+    shared
+}
+
+/// The chain from the document's subject down to the package at `position`
+/// (subject excluded, package included), each with the kind code of the
+/// edge into it, up the shortest-path tree; `None` when the package is not
+/// reached from the subject (or the document has none). The subject itself
+/// gives `Some(empty)`.
+pub fn path_to_subject(
+    rows: &DocRows,
+    position: usize,
+    subject: Option<PackageId>,
+) -> Option<Vec<(PackageId, u8)>> {
+    let subject = subject?;
+    let mut chain: Vec<(PackageId, u8)> = Vec::new();
+    let mut reached = subject == rows.packages.get(position)?.id;
+    let mut at = position;
+    while !reached && chain.len() < 10_000 {
+        let (parent, kind) = rows.packages[at].parent?;
+        chain.push((rows.packages[at].id, kind));
+        at = parent as usize;
+        reached = subject == rows.packages[at].id;
+    }
+    if !reached {
+        return None;
+    }
+    chain.reverse();
+    Some(chain)
+}
+
+/// The document a hit is in.
+pub struct Holder<'a> {
+    pub deployment: &'a str,
+    pub source_path: &'a str,
+    pub current: bool,
+    pub subject: Option<PackageId>,
+}
+
+/// A hit: the path deployment → document → subject → … → the package, from
+/// [`path_to_subject`]'s chain (`key_of` names the chain's packages).
+pub fn hit(
+    holder: Holder<'_>,
+    document: DocumentId,
+    key: &str,
+    fact: &PackageFact,
+    chain: Option<&[(PackageId, u8)]>,
+    mut key_of: impl FnMut(PackageId) -> Result<String>,
+) -> Result<DeploymentHit> {
+    let mut path = vec![
+        PathStep {
+            kind: "deployment",
+            id: holder.deployment.to_string(),
+            via: "",
+        },
+        PathStep {
+            kind: "document",
+            id: format!("{document} ({})", holder.source_path),
+            via: "has_document",
+        },
+    ];
+    match (chain, holder.subject) {
+        (Some(chain), Some(subject)) => {
+            path.push(PathStep {
+                kind: "package",
+                id: key_of(subject)?,
+                via: "describes",
+            });
+            for &(id, kind) in chain {
+                path.push(PathStep {
+                    kind: "package",
+                    id: key_of(id)?,
+                    via: aibomdb_graph::EdgeKind::from_code(kind)
+                        .map_or("depends_on", |k| k.as_str()),
+                });
+            }
+        }
+        _ => path.push(PathStep {
+            kind: "package",
+            id: key.to_string(),
+            via: "lists",
+        }),
+    }
+    Ok(DeploymentHit {
+        deployment: holder.deployment.to_string(),
+        document,
+        document_path: holder.source_path.to_string(),
+        current: holder.current,
+        package: key.to_string(),
+        direct: fact.direct,
+        scope: fact.scope.map(|s| s.as_str().to_string()),
+        flags: fact.flags.clone(),
+        path,
+    })
+}
+
+/// What the report needs of one current document: its packages by key with
+/// what it said, and the markers on edges into each.
+pub fn document_view(
+    record: DocumentRecord,
+    rows: &DocRows,
+    mut fact_of: impl FnMut(&RowPackage) -> Result<PackageFact>,
+    mut key_of: impl FnMut(PackageId) -> Result<String>,
+) -> Result<DocumentView> {
+    let mut packages = BTreeMap::new();
+    for row in &rows.packages {
+        packages.insert(key_of(row.id)?, fact_of(row)?);
+    }
+    let mut edge_markers: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for e in &rows.edges {
+        if let Some(m) = &e.record.marker {
+            let list = edge_markers.entry(key_of(rows.id_at(e.to))?).or_default();
+            if !list.contains(m) {
+                list.push(m.clone());
+            }
+        }
+    }
+    Ok(DocumentView {
+        record,
+        packages,
+        edge_markers,
+    })
+}
+
+/// A deployment's report from all its documents (oldest first) and the
+/// views of its current ones.
+pub fn report(
+    name: &str,
+    documents: &[DocumentRecord],
+    views: &[DocumentView],
+) -> DeploymentReport {
+    let (packages, gaps) = crate::report::packages_and_gaps(views);
+    DeploymentReport {
+        name: name.to_string(),
+        documents: documents.iter().map(crate::report::summary).collect(),
+        packages,
+        gaps,
+    }
+}
