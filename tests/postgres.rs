@@ -222,30 +222,54 @@ fn other_commands_refuse_a_postgres_store_and_touch_nothing() {
 /// timestamps (ingest times, a deployment's creation, the file's size)
 /// left out.
 fn answer(db: &Path, args: &[&str]) -> (Option<i32>, Value) {
+    answer_without(db, args, &[])
+}
+
+/// [`answer`], also without the keys `clock` names: times that come from
+/// when the command ran rather than from the documents.
+fn answer_without(db: &Path, args: &[&str], clock: &[&str]) -> (Option<i32>, Value) {
     let mut all = args.to_vec();
     all.extend_from_slice(&["--format", "json"]);
     let out = aibomdb(db, &all);
     let mut value: Value = serde_json::from_str(&stdout(&out))
         .unwrap_or_else(|e| panic!("{args:?}: {e}: {}{}", stdout(&out), stderr(&out)));
-    fn strip(v: &mut Value) {
+    fn strip(v: &mut Value, clock: &[&str]) {
         match v {
             Value::Object(map) => {
-                for key in ["ingested_at", "created_at", "file_bytes"] {
-                    map.remove(key);
+                for key in RUN_TIMES.iter().chain(clock) {
+                    map.remove(*key);
                 }
-                map.values_mut().for_each(strip);
+                map.values_mut().for_each(|v| strip(v, clock));
             }
-            Value::Array(items) => items.iter_mut().for_each(strip),
+            Value::Array(items) => items.iter_mut().for_each(|v| strip(v, clock)),
             _ => {}
         }
     }
-    strip(&mut value);
+    strip(&mut value, clock);
     (out.status.code(), value)
 }
 
+/// Keys that hold when a command ran (an ingest, a load, a policy stored,
+/// an export made) or the size of the store: they differ between any two
+/// runs, whatever the back end.
+const RUN_TIMES: [&str; 8] = [
+    "ingested_at",
+    "created_at",
+    "file_bytes",
+    "added_at",
+    "seen_at",
+    "timestamp",
+    "serialNumber",
+    "generated_at",
+];
+
 fn same(redb: &Path, pg: &Path, args: &[&str]) -> Value {
-    let (code, file) = answer(redb, args);
-    let (pg_code, postgres) = answer(pg, args);
+    same_without(redb, pg, args, &[])
+}
+
+fn same_without(redb: &Path, pg: &Path, args: &[&str], clock: &[&str]) -> Value {
+    let (code, file) = answer_without(redb, args, clock);
+    let (pg_code, postgres) = answer_without(pg, args, clock);
     assert_eq!(code, pg_code, "{args:?}: exit codes differ");
     assert_eq!(
         file, postgres,
@@ -434,4 +458,182 @@ fn a_document_postgresql_cannot_hold_is_refused_whole() {
             "{table}"
         );
     }
+}
+
+/// The control half on both back ends: advisories loaded and matched, VEX,
+/// exposure timelines, the gate, exports and the CRA report, stored
+/// policies, releases, observations and drift, approvals, and the removal
+/// of a deployment give the same answers from redb and PostgreSQL.
+#[test]
+fn advisories_gates_releases_and_exports_answer_alike_on_both_back_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let redb = dir.path().join("s.redb");
+    let db = TestDatabase::new();
+    let pg = Path::new(&db.url);
+    let corpus = common::corpus();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let examples = root.join("examples");
+    let policy = examples.join("policy.toml");
+    let policy = policy.to_str().unwrap();
+    let path = |p: &Path| p.to_str().unwrap().to_string();
+    let dev = path(&corpus.join("dev"));
+    let boms = path(&corpus.join("formats/cyclonedx/bom-examples"));
+    let osv = path(&corpus.join("osv/pypa-advisory-database"));
+    // The examples hold OSV records too: they load after the documents.
+    same(&redb, pg, &["ingest", &path(&examples)]);
+    same(&redb, pg, &["ingest", &dev, &boms]);
+    same(&redb, pg, &["advisories", "load", &osv]);
+
+    let matches = same(&redb, pg, &["match"]);
+    let matched: std::collections::BTreeSet<String> = matches
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["advisory"].as_str().unwrap().to_string())
+        .collect();
+    assert!(!matched.is_empty(), "{matches}");
+    for advisory in &matched {
+        let affected = same(&redb, pg, &["query", "affected", "--advisory", advisory]);
+        assert!(!affected.to_string().is_empty());
+    }
+    same(&redb, pg, &["match", "--fail-on", "high"]);
+    same_without(
+        &redb,
+        pg,
+        &["timeline", "--at", "2026-12-01"],
+        &[
+            "from",
+            "until",
+            "exposed_from",
+            "resolved_at",
+            "seconds_exposed",
+        ],
+    );
+    let at = "2026-12-01T00:00:00Z";
+    let gate = same(
+        &redb,
+        pg,
+        &["gate", "--policy", policy, "--all", "--at", at],
+    );
+    assert!(gate["deployments"].as_array().unwrap().len() > 5, "{gate}");
+    for format in ["cyclonedx-1.6", "spdx-2.3", "openvex", "cyclonedx-vex"] {
+        same_plain(
+            &redb,
+            pg,
+            &["export", "--deployment", "a-finetune", "--format", format],
+        );
+    }
+    same(&redb, pg, &["cra-report", "--deployment", "a-finetune"]);
+
+    same(&redb, pg, &["policy", "add", "release", policy]);
+    same(&redb, pg, &["policy", "list"]);
+    let release = [
+        "release",
+        "create",
+        "--deployment",
+        "a-finetune",
+        "--name",
+        "r1",
+        "--at",
+        at,
+    ];
+    same(&redb, pg, &release);
+    // A release name is never used twice: refused alike, nothing written.
+    let again = db.run(&release);
+    assert_eq!(again.status.code(), Some(2), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("never changed"),
+        "{}",
+        stderr(&again)
+    );
+    same(
+        &redb,
+        pg,
+        &["release", "list", "--deployment", "a-finetune"],
+    );
+    same(&redb, pg, &["release", "show", "a-finetune", "r1"]);
+    let digest = format!("sha256:{}", "0".repeat(64));
+    same(
+        &redb,
+        pg,
+        &[
+            "observe",
+            "--deployment",
+            "a-finetune",
+            "--image-digest",
+            &digest,
+            "--at",
+            at,
+        ],
+    );
+    same(&redb, pg, &["drift", "--deployment", "a-finetune"]);
+
+    let model = corpus.join("formats/huggingface/cognix-openmodel");
+    let args = [
+        "ingest-model",
+        model.to_str().unwrap(),
+        "--deployment",
+        "chat",
+        "--id",
+        "cognix/openmodel",
+    ];
+    same(&redb, pg, &args);
+    let models = same(&redb, pg, &["query", "models"]);
+    let cognix = models
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["purl"] == "pkg:huggingface/cognix/openmodel")
+        .unwrap_or_else(|| panic!("{models}"));
+    let artifact = cognix["info"]["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|a| a["sha256"].as_str())
+        .unwrap()
+        .to_string();
+    same(
+        &redb,
+        pg,
+        &[
+            "approve",
+            "--model",
+            "cognix/openmodel",
+            "--artifact-sha256",
+            &artifact,
+            "--by",
+            "lead",
+        ],
+    );
+    same_without(&redb, pg, &["query", "models"], &["at"]);
+    same(&redb, pg, &["stats"]);
+}
+
+/// Outputs that are not JSON answers (an SBOM, a VEX document): equal once
+/// the run's own times and serial numbers are left out.
+fn same_plain(redb: &Path, pg: &Path, args: &[&str]) {
+    let strip = |out: &Output| -> Value {
+        let mut v: Value = serde_json::from_str(&stdout(out))
+            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", stderr(out)));
+        fn walk(v: &mut Value) {
+            match v {
+                Value::Object(map) => {
+                    for key in RUN_TIMES {
+                        map.remove(key);
+                    }
+                    for key in ["@id", "created", "documentNamespace"] {
+                        map.remove(key);
+                    }
+                    map.values_mut().for_each(walk);
+                }
+                Value::Array(items) => items.iter_mut().for_each(walk),
+                _ => {}
+            }
+        }
+        walk(&mut v);
+        v
+    };
+    let (file, postgres) = (aibomdb(redb, args), aibomdb(pg, args));
+    assert_eq!(file.status.code(), postgres.status.code(), "{args:?}");
+    assert_eq!(strip(&file), strip(&postgres), "{args:?}");
 }

@@ -368,7 +368,7 @@ fn run(cli: Cli, subcommand: &str) -> Result<ExitCode> {
         if !runs_on_postgres(&cli.command) {
             return Err(aibomdb_store::StoreError::Unsupported {
                 operation: format!("aibomdb {subcommand}"),
-                backend: "PostgreSQL yet: ingest, ingest-model, stats, documents, query and migrate are (issue #20)",
+                backend: "PostgreSQL yet: notify, serve and compact are not (issue #20)",
             }
             .into());
         }
@@ -409,14 +409,9 @@ fn postgres_url(db: &Path) -> Option<&str> {
 /// What runs on the PostgreSQL back end so far (issue #20): every other
 /// command says so and touches nothing.
 fn runs_on_postgres(command: &Command) -> bool {
-    matches!(
+    !matches!(
         command,
-        Command::Ingest(_)
-            | Command::IngestModel(_)
-            | Command::Stats(_)
-            | Command::Documents(_)
-            | Command::Query(_)
-            | Command::Schema
+        Command::Notify(_) | Command::Serve(_) | Command::Compact(_)
     )
 }
 

@@ -135,12 +135,9 @@ CREATE TABLE matches (
     PRIMARY KEY (package_id, advisory_id)
 );
 CREATE INDEX matches_by_advisory ON matches (advisory_id, package_id);
-CREATE TABLE feed_state (
-    source text COLLATE "C" NOT NULL,
-    ecosystem text COLLATE "C" NOT NULL,
-    state bytea NOT NULL,
-    PRIMARY KEY (source, ecosystem)
-);
+-- Keyed by `source NUL ecosystem` as the feeds crate names a feed: bytea,
+-- because text cannot hold the NUL.
+CREATE TABLE feed_state (key bytea PRIMARY KEY, state bytea NOT NULL);
 CREATE TABLE vex_statements (
     identifier text COLLATE "C" NOT NULL,
     document_id bigint NOT NULL,

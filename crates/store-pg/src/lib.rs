@@ -9,6 +9,8 @@
 //! owns a small tokio runtime that drives its connection, and each call
 //! blocks on it. Never call one from inside an async task.
 
+mod advisories;
+mod governance;
 mod migrate;
 mod read;
 mod store;

@@ -180,6 +180,29 @@ impl PgStore {
         Ok(out)
     }
 
+    pub(crate) fn every_vex_statement(&self) -> Result<Vec<VexRecord>> {
+        let rows = self.query(
+            "SELECT identifier, document_id, idx, statement FROM vex_statements \
+             ORDER BY identifier, document_id, idx",
+            &[],
+        )?;
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        for r in rows {
+            let (document, index) = (uid(&r, 1), r.get::<_, i32>(2) as u32);
+            if seen.insert((document, index)) {
+                let identifier: &str = r.get(0);
+                out.push(VexRecord {
+                    document,
+                    index,
+                    statement: kit::decode(r.get(3), "vex_statements", identifier)?,
+                });
+            }
+        }
+        out.sort_by_key(|r| (r.document, r.index));
+        Ok(out)
+    }
+
     pub(crate) fn serial_documents(&self, serial: &str) -> Result<Vec<DocumentId>> {
         let serial = aibomdb_graph::normalise_serial(serial);
         Ok(self
@@ -712,19 +735,6 @@ impl PgStore {
         .iter()
         .map(|r| kit::decode(r.get(1), "approvals", r.get::<_, &str>(0)))
         .collect()
-    }
-
-    pub(crate) fn put_approval(&self, model_purl: &str, approval: &Approval) -> Result<()> {
-        let body = kit::encode(approval);
-        let writer = self.writer.lock().map_err(|_| poisoned())?;
-        self.block_on(writer.execute(
-            "INSERT INTO approvals (model_purl, sha256, approval) VALUES ($1, $2, $3) \
-             ON CONFLICT (model_purl, sha256) DO UPDATE SET approval = EXCLUDED.approval",
-            &[&model_purl, &approval.sha256, &body],
-        ))
-        .pg()?;
-        self.bump();
-        Ok(())
     }
 
     pub(crate) fn report(&self, name: &str) -> Result<Option<DeploymentReport>> {

@@ -104,18 +104,6 @@ macro_rules! not_yet {
 
 impl Backend for PgStore {
     not_yet! {
-        fn advisory_changes(&self, rows: &[AdvisoryRow]) -> Result<Vec<AdvisoryChange>>;
-        fn apply_advisories(&self, batch: &AdvisoryBatch<'_>) -> Result<(Vec<AdvisoryChange>, usize)>;
-        fn advisories_for_key(&self, key: &str) -> Result<Vec<(String, Vec<u8>)>>;
-        fn packages_for_key(&self, key: &str) -> Result<Vec<(PackageRecord, Vec<LookupName>)>>;
-        fn replace_advisory_matches(&self, advisory: &str, matches: &[MatchRecord]) -> Result<()>;
-        fn replace_matches_of(&self, advisories: &[String], matches: &[MatchRecord]) -> Result<()>;
-        fn all_advisories(&self) -> Result<Vec<(String, Vec<u8>)>>;
-        fn feed_state(&self, key: &str) -> Result<Option<Vec<u8>>>;
-        fn feed_states(&self) -> Result<Vec<(String, Vec<u8>)>>;
-        fn delete_deployment(&self, name: &str) -> Result<bool>;
-        fn put_kev(&self, source: &EnrichmentSource, entries: &[KevEntry]) -> Result<()>;
-        fn put_epss(&self, source: &EnrichmentSource, scores: &[(String, EpssScore)]) -> Result<()>;
         fn put_notify_target(&self, target: &NotifyTarget) -> Result<()>;
         fn remove_notify_target(&self, name: &str) -> Result<bool>;
         fn notify_cursor(&self, target: &str) -> Result<u64>;
@@ -127,18 +115,67 @@ impl Backend for PgStore {
         fn requeue_dead(&self, target: &str, event: Option<u64>) -> Result<Option<Vec<u64>>>;
         fn requeued(&self, target: &str) -> Result<Vec<u64>>;
         fn event(&self, seq: u64) -> Result<Option<MatchEvent>>;
-        fn put_policy(&self, policy: &StoredPolicy) -> Result<()>;
-        fn remove_policy(&self, name: &str) -> Result<bool>;
-        fn put_release(&self, release: &Release, files: &[(String, Vec<u8>)]) -> Result<Release>;
-        fn evidence_file(&self, sha256: &str) -> Result<Option<Vec<u8>>>;
-        fn put_observations(&self, batch: &[Observation]) -> Result<Vec<Observation>>;
-        fn observations(&self, deployment: &str) -> Result<Vec<Observation>>;
-        fn all_vex(&self) -> Result<Vec<VexRecord>>;
     }
 
-    // Reads of what nothing on PostgreSQL can write yet: empty tables, read
-    // for real, so that readers (a query naming advisories, a report of
-    // releases) answer as on an empty redb store.
+    // Advisories and matches.
+    fn advisory_changes(&self, rows: &[AdvisoryRow]) -> Result<Vec<AdvisoryChange>> {
+        self.changes(rows)
+    }
+    fn apply_advisories(&self, batch: &AdvisoryBatch<'_>) -> Result<(Vec<AdvisoryChange>, usize)> {
+        self.apply(batch)
+    }
+    fn advisories_for_key(&self, key: &str) -> Result<Vec<(String, Vec<u8>)>> {
+        self.advisories_under(key)
+    }
+    fn packages_for_key(&self, key: &str) -> Result<Vec<(PackageRecord, Vec<LookupName>)>> {
+        self.packages_keyed(key)
+    }
+    fn replace_advisory_matches(&self, advisory: &str, matches: &[MatchRecord]) -> Result<()> {
+        self.replace_matches_of_advisories(&[advisory.to_string()], matches)
+    }
+    fn replace_matches_of(&self, advisories: &[String], matches: &[MatchRecord]) -> Result<()> {
+        self.replace_matches_of_advisories(advisories, matches)
+    }
+    fn all_advisories(&self) -> Result<Vec<(String, Vec<u8>)>> {
+        self.every_advisory()
+    }
+    fn feed_state(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        self.feed(key)
+    }
+    fn feed_states(&self) -> Result<Vec<(String, Vec<u8>)>> {
+        self.feeds()
+    }
+    fn all_vex(&self) -> Result<Vec<VexRecord>> {
+        self.every_vex_statement()
+    }
+    // Governance.
+    fn delete_deployment(&self, name: &str) -> Result<bool> {
+        self.delete(name)
+    }
+    fn put_kev(&self, source: &EnrichmentSource, entries: &[KevEntry]) -> Result<()> {
+        self.replace_kev(source, entries)
+    }
+    fn put_epss(&self, source: &EnrichmentSource, scores: &[(String, EpssScore)]) -> Result<()> {
+        self.replace_epss(source, scores)
+    }
+    fn put_policy(&self, policy: &StoredPolicy) -> Result<()> {
+        self.store_policy(policy)
+    }
+    fn remove_policy(&self, name: &str) -> Result<bool> {
+        self.drop_policy(name)
+    }
+    fn put_release(&self, release: &Release, files: &[(String, Vec<u8>)]) -> Result<Release> {
+        self.store_release(release, files)
+    }
+    fn evidence_file(&self, sha256: &str) -> Result<Option<Vec<u8>>> {
+        self.evidence(sha256)
+    }
+    fn put_observations(&self, batch: &[Observation]) -> Result<Vec<Observation>> {
+        self.append_observations(batch)
+    }
+    fn observations(&self, deployment: &str) -> Result<Vec<Observation>> {
+        self.observations_of(deployment)
+    }
     fn advisory_ids(&self, identifier: &str) -> Result<Vec<String>> {
         self.strings(
             "SELECT advisory_id FROM advisory_identifiers WHERE identifier = $1 ORDER BY advisory_id",

@@ -148,9 +148,7 @@ async fn write_txn(
     fresh: &mut WriteCache,
 ) -> Result<(Vec<IngestOutcome>, bool)> {
     let txn = client.transaction().await.pg()?;
-    txn.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])
-        .await
-        .pg()?;
+    lock_writers(&txn).await?;
 
     // Which documents are new: (bytes, deployment) is stored once.
     let shas: Vec<&[u8]> = docs.iter().map(|d| &d.sha256[..]).collect();
@@ -493,6 +491,15 @@ async fn write_txn(
         })
         .collect();
     Ok((outcomes, true))
+}
+
+/// Waits for the writers of every process before this one: held until the
+/// transaction ends.
+pub(crate) async fn lock_writers(txn: &Transaction<'_>) -> Result<()> {
+    txn.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])
+        .await
+        .pg()?;
+    Ok(())
 }
 
 fn new_deployment(name: &str, now: u64) -> DeploymentRecord {

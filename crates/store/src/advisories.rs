@@ -84,7 +84,7 @@ impl StoredMatch {
 /// Whether `row` replaces `old`: a later `modified` (as times: a fraction
 /// of a second counts, offsets are applied), or the same one with a
 /// different withdrawn state.
-fn is_newer(row: &AdvisoryRow, old: &AdvisoryRow) -> bool {
+pub(crate) fn is_newer(row: &AdvisoryRow, old: &AdvisoryRow) -> bool {
     use aibomdb_graph::time::later;
     match (&row.modified, &old.modified) {
         (Some(new), Some(old_m)) => {

@@ -103,6 +103,11 @@ pub fn encode_match(m: &MatchRecord) -> Vec<u8> {
     encode(&crate::advisories::StoredMatchRef::of(m))
 }
 
+/// Whether an advisory `row` replaces the `old` one stored under its id.
+pub fn advisory_is_newer(row: &crate::AdvisoryRow, old: &crate::AdvisoryRow) -> bool {
+    crate::advisories::is_newer(row, old)
+}
+
 /// A stored match back.
 pub fn decode_match(bytes: &[u8], package: PackageId, advisory: &str) -> Result<MatchRecord> {
     crate::advisories::decode_match(bytes, package, advisory)

@@ -1,0 +1,285 @@
+//! Advisories and their matches on PostgreSQL: a load writes the records
+//! that are newer than what is stored and replaces their matches, with the
+//! feed's progress, in one transaction.
+//!
+//! No events are recorded: no notification target or subscription can
+//! exist on PostgreSQL yet (issue #20), so nobody would read them.
+
+use std::collections::HashMap;
+
+use aibomdb_store::kit;
+use aibomdb_store::{
+    AdvisoryBatch, AdvisoryChange, AdvisoryRow, LookupName, MatchRecord, PackageRecord,
+};
+use tokio_postgres::Transaction;
+
+use crate::store::{Pg, PgStore, Result};
+use crate::write::lock_writers;
+
+impl PgStore {
+    async fn stored_rows(
+        &self,
+        client: &impl tokio_postgres::GenericClient,
+        rows: &[AdvisoryRow],
+        for_update: bool,
+    ) -> Result<HashMap<String, AdvisoryRow>> {
+        let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+        let sql = if for_update {
+            "SELECT id, record FROM advisories WHERE id = ANY($1) ORDER BY id FOR UPDATE"
+        } else {
+            "SELECT id, record FROM advisories WHERE id = ANY($1)"
+        };
+        let mut out = HashMap::new();
+        for r in client.query(sql, &[&ids]).await.pg()? {
+            let id: String = r.get(0);
+            let row: AdvisoryRow = kit::decode(r.get(1), "advisories", &id)?;
+            out.insert(id, row);
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn changes(&self, rows: &[AdvisoryRow]) -> Result<Vec<AdvisoryChange>> {
+        let stored = self.block_on(self.stored_rows(self.client(), rows, false))?;
+        Ok(rows
+            .iter()
+            .map(|row| change_of(row, stored.get(&row.id)))
+            .collect())
+    }
+
+    pub(crate) fn apply(&self, batch: &AdvisoryBatch<'_>) -> Result<(Vec<AdvisoryChange>, usize)> {
+        let mut writer = self.writer.lock().map_err(|_| crate::read::poisoned())?;
+        let (changes, wrote) = self.block_on(async {
+            let txn = writer.transaction().await.pg()?;
+            lock_writers(&txn).await?;
+            let plain: Vec<AdvisoryRow> = batch.rows.iter().map(|(r, _)| r.clone()).collect();
+            let stored = self.stored_rows(&txn, &plain, true).await?;
+            let now = kit::now() as i64;
+            let mut changes = Vec::with_capacity(batch.rows.len());
+            // A record given twice: the later one is compared with the earlier.
+            let mut written: HashMap<String, AdvisoryRow> = HashMap::new();
+            let mut changed: Vec<String> = Vec::new();
+            for (row, json) in batch.rows {
+                let old = written.get(&row.id).or_else(|| stored.get(&row.id));
+                let change = change_of(row, old);
+                changes.push(change);
+                if change == AdvisoryChange::Unchanged {
+                    continue;
+                }
+                if let Some(old) = old {
+                    txn.execute(
+                        "DELETE FROM advisory_identifiers WHERE advisory_id = $1",
+                        &[&old.id],
+                    )
+                    .await
+                    .pg()?;
+                    txn.execute(
+                        "DELETE FROM advisory_keys WHERE advisory_id = $1",
+                        &[&old.id],
+                    )
+                    .await
+                    .pg()?;
+                }
+                // `seen_at` stays what it was when first loaded.
+                txn.execute(
+                    "INSERT INTO advisories (id, record, json, seen_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (id) DO UPDATE SET record = EXCLUDED.record, json = EXCLUDED.json",
+                    &[&row.id, &kit::encode(row), json, &now],
+                )
+                .await
+                .pg()?;
+                txn.execute(
+                    "INSERT INTO advisory_identifiers (identifier, advisory_id) \
+                     SELECT DISTINCT unnest($1::text[]), $2 ON CONFLICT DO NOTHING",
+                    &[&row.identifiers, &row.id],
+                )
+                .await
+                .pg()?;
+                txn.execute(
+                    "INSERT INTO advisory_keys (lookup_key, advisory_id) \
+                     SELECT DISTINCT unnest($1::text[]), $2 ON CONFLICT DO NOTHING",
+                    &[&row.keys, &row.id],
+                )
+                .await
+                .pg()?;
+                written.insert(row.id.clone(), row.clone());
+                if !changed.contains(&row.id) {
+                    changed.push(row.id.clone());
+                }
+            }
+            let wanted: std::collections::HashSet<&str> =
+                changed.iter().map(String::as_str).collect();
+            let matches: Vec<&MatchRecord> = batch
+                .matches
+                .iter()
+                .filter(|m| wanted.contains(m.advisory.as_str()))
+                .collect();
+            replace_matches(&txn, &changed, &matches).await?;
+            if let Some((key, value)) = batch.feed_state {
+                txn.execute(
+                    "INSERT INTO feed_state (key, state) VALUES ($1, $2) \
+                     ON CONFLICT (key) DO UPDATE SET state = EXCLUDED.state",
+                    &[&key.as_bytes(), &value],
+                )
+                .await
+                .pg()?;
+            }
+            let wrote = !changed.is_empty() || batch.feed_state.is_some();
+            if wrote {
+                bump_generation(&txn).await?;
+                txn.commit().await.pg()?;
+            }
+            Ok::<_, aibomdb_store::StoreError>((changes, wrote))
+        })?;
+        if wrote {
+            self.bump();
+        }
+        Ok((changes, 0))
+    }
+
+    pub(crate) fn replace_matches_of_advisories(
+        &self,
+        advisories: &[String],
+        matches: &[MatchRecord],
+    ) -> Result<()> {
+        let mut writer = self.writer.lock().map_err(|_| crate::read::poisoned())?;
+        self.block_on(async {
+            let txn = writer.transaction().await.pg()?;
+            lock_writers(&txn).await?;
+            let refs: Vec<&MatchRecord> = matches.iter().collect();
+            replace_matches(&txn, advisories, &refs).await?;
+            bump_generation(&txn).await?;
+            txn.commit().await.pg()
+        })?;
+        self.bump();
+        Ok(())
+    }
+
+    pub(crate) fn feed(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        let rows = self
+            .block_on(self.client().query(
+                "SELECT state FROM feed_state WHERE key = $1",
+                &[&key.as_bytes()],
+            ))
+            .pg()?;
+        Ok(rows.first().map(|r| r.get(0)))
+    }
+
+    pub(crate) fn feeds(&self) -> Result<Vec<(String, Vec<u8>)>> {
+        let rows = self
+            .block_on(
+                self.client()
+                    .query("SELECT key, state FROM feed_state ORDER BY key", &[]),
+            )
+            .pg()?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let key: &[u8] = r.get(0);
+                (String::from_utf8_lossy(key).into_owned(), r.get(1))
+            })
+            .collect())
+    }
+
+    pub(crate) fn packages_keyed(
+        &self,
+        key: &str,
+    ) -> Result<Vec<(PackageRecord, Vec<LookupName>)>> {
+        let rows = self
+            .block_on(self.client().query(
+                "SELECT k.id, k.record, n.names FROM package_keys n \
+                 JOIN packages k ON k.id = n.package_id WHERE n.lookup_key = $1 ORDER BY n.package_id",
+                &[&key],
+            ))
+            .pg()?;
+        rows.iter()
+            .map(|r| {
+                let id = r.get::<_, i64>(0).to_string();
+                Ok((
+                    kit::decode(r.get(1), "packages", &id)?,
+                    kit::decode(r.get(2), "package_keys", key)?,
+                ))
+            })
+            .collect()
+    }
+
+    pub(crate) fn advisories_under(&self, key: &str) -> Result<Vec<(String, Vec<u8>)>> {
+        let rows = self
+            .block_on(self.client().query(
+                "SELECT a.id, a.json FROM advisory_keys k JOIN advisories a ON a.id = k.advisory_id \
+                 WHERE k.lookup_key = $1 ORDER BY a.id",
+                &[&key],
+            ))
+            .pg()?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    pub(crate) fn every_advisory(&self) -> Result<Vec<(String, Vec<u8>)>> {
+        let rows = self
+            .block_on(
+                self.client()
+                    .query("SELECT id, json FROM advisories ORDER BY id", &[]),
+            )
+            .pg()?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+}
+
+fn change_of(row: &AdvisoryRow, old: Option<&AdvisoryRow>) -> AdvisoryChange {
+    match old {
+        Some(o) if !kit::advisory_is_newer(row, o) => AdvisoryChange::Unchanged,
+        Some(_) => AdvisoryChange::Updated,
+        None => AdvisoryChange::Added,
+    }
+}
+
+/// Replaces the matches of `advisories` by those of `matches` naming them,
+/// and writes the others given as they are; of two matches for one
+/// (package, advisory) the later stands.
+async fn replace_matches(
+    txn: &Transaction<'_>,
+    advisories: &[String],
+    matches: &[&MatchRecord],
+) -> Result<()> {
+    if !advisories.is_empty() {
+        txn.execute(
+            "DELETE FROM matches WHERE advisory_id = ANY($1)",
+            &[&advisories],
+        )
+        .await
+        .pg()?;
+    }
+    let mut last: HashMap<(u64, &str), &MatchRecord> = HashMap::new();
+    for m in matches {
+        last.insert((m.package, m.advisory.as_str()), m);
+    }
+    if last.is_empty() {
+        return Ok(());
+    }
+    let mut package = Vec::with_capacity(last.len());
+    let mut advisory = Vec::with_capacity(last.len());
+    let mut record = Vec::with_capacity(last.len());
+    for ((p, a), m) in last {
+        package.push(p as i64);
+        advisory.push(a);
+        record.push(kit::encode_match(m));
+    }
+    txn.execute(
+        "INSERT INTO matches (package_id, advisory_id, record) \
+         SELECT * FROM unnest($1::int8[], $2::text[], $3::bytea[]) \
+         ON CONFLICT (package_id, advisory_id) DO UPDATE SET record = EXCLUDED.record",
+        &[&package, &advisory, &record],
+    )
+    .await
+    .pg()?;
+    Ok(())
+}
+
+pub(crate) async fn bump_generation(txn: &Transaction<'_>) -> Result<()> {
+    txn.execute(
+        "UPDATE meta SET value = value + 1 WHERE key IN ('generation', 'answer_generation')",
+        &[],
+    )
+    .await
+    .pg()?;
+    Ok(())
+}
