@@ -45,4 +45,6 @@ trap stop EXIT
 chmod 755 "$tmp"
 export AIBOMDB_TEST_DB_URL="postgresql://aibomdb@/postgres?host=$tmp&port=$port"
 export AIBOMDB_TEST_PSQL="$(command -v psql || echo "$bin/psql")"
+# For tests that start a streaming replica of it (scripts/pg-standby.sh).
+export AIBOMDB_TEST_PG_BIN="$bin" AIBOMDB_TEST_PG_SOCKET="$tmp" AIBOMDB_TEST_PG_PORT="$port"
 "$@"

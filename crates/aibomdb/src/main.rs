@@ -36,7 +36,8 @@ use table::Table;
     about = "AI bill-of-materials graph database"
 )]
 struct Cli {
-    /// The store file.
+    /// The store: a redb file, or a PostgreSQL database
+    /// (`postgresql://user@host/db`).
     #[arg(
         long,
         global = true,
@@ -249,6 +250,11 @@ struct DocumentsArgs {
 
 #[derive(Args)]
 struct ServeArgs {
+    /// Read from this streaming replica of the `--db` PostgreSQL database
+    /// (writes still go to `--db`). Answers lag the primary by the replica's
+    /// replay lag plus at most 100 ms.
+    #[arg(long, env = "AIBOMDB_READ_DB")]
+    read_db: Option<String>,
     /// Address to listen on; port 0 picks a free port (the address is printed).
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: String,
@@ -368,7 +374,7 @@ fn run(cli: Cli, subcommand: &str) -> Result<ExitCode> {
         if !runs_on_postgres(&cli.command) {
             return Err(aibomdb_store::StoreError::Unsupported {
                 operation: format!("aibomdb {subcommand}"),
-                backend: "PostgreSQL yet: notify, serve and compact are not (issue #20)",
+                backend: "PostgreSQL yet: notify and compact are not (issue #20)",
             }
             .into());
         }
@@ -409,10 +415,7 @@ fn postgres_url(db: &Path) -> Option<&str> {
 /// What runs on the PostgreSQL back end so far (issue #20): every other
 /// command says so and touches nothing.
 fn runs_on_postgres(command: &Command) -> bool {
-    !matches!(
-        command,
-        Command::Notify(_) | Command::Serve(_) | Command::Compact(_)
-    )
+    !matches!(command, Command::Notify(_) | Command::Compact(_))
 }
 
 fn serve(db: &PathBuf, args: ServeArgs) -> Result<ExitCode> {
@@ -422,7 +425,21 @@ fn serve(db: &PathBuf, args: ServeArgs) -> Result<ExitCode> {
         .map_err(|e| BadInput(format!("--listen {:?}: {e}", args.listen)))?;
     let write_token = token(&args.write_token, &args.write_token_file, "write")?;
     let read_token = token(&args.read_token, &args.read_token_file, "read")?;
-    let store = std::sync::Arc::new(open(db)?);
+    let store = match (postgres_url(db), &args.read_db) {
+        (Some(url), Some(read_url)) => Store::from_backend(Box::new(
+            aibomdb_store_pg::PgStore::open_with_replica(url, Some(read_url))?,
+        )),
+        (None, Some(_)) => {
+            return Err(BadInput(
+                "--read-db names a replica of a PostgreSQL --db; a redb file has none".into(),
+            )
+            .into());
+        }
+        _ => open(db)?,
+    };
+    // Servers sharing a database see each other's writes within this bound.
+    store.follow_other_writers()?;
+    let store = std::sync::Arc::new(store);
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let background = background::start(&store, &args, &stop);
     let config = aibomdb_api::ServerConfig {

@@ -16,7 +16,7 @@ CREATE TABLE meta (
     value bigint NOT NULL
 );
 INSERT INTO meta (key, value) VALUES
-    ('generation', 0), ('answer_generation', 0), ('next_event_seq', 1),
+    ('generation', 0), ('next_event_seq', 1),
     ('next_document_id', 1), ('next_package_id', 1), ('next_fact_id', 1),
     ('occurrence_rows', 0), ('edge_rows', 0);
 

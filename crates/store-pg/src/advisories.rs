@@ -124,15 +124,14 @@ impl PgStore {
                 .pg()?;
             }
             let wrote = !changed.is_empty() || batch.feed_state.is_some();
+            let mut generation = None;
             if wrote {
-                bump_generation(&txn).await?;
+                generation = Some(bump_generation(&txn).await?);
                 txn.commit().await.pg()?;
             }
-            Ok::<_, aibomdb_store::StoreError>((changes, wrote))
+            Ok::<_, aibomdb_store::StoreError>((changes, generation))
         })?;
-        if wrote {
-            self.bump();
-        }
+        self.committed(wrote);
         Ok((changes, 0))
     }
 
@@ -142,15 +141,16 @@ impl PgStore {
         matches: &[MatchRecord],
     ) -> Result<()> {
         let mut writer = self.writer.lock().map_err(|_| crate::read::poisoned())?;
-        self.block_on(async {
+        let generation = self.block_on(async {
             let txn = writer.transaction().await.pg()?;
             lock_writers(&txn).await?;
             let refs: Vec<&MatchRecord> = matches.iter().collect();
             replace_matches(&txn, advisories, &refs).await?;
-            bump_generation(&txn).await?;
-            txn.commit().await.pg()
+            let generation = bump_generation(&txn).await?;
+            txn.commit().await.pg()?;
+            Ok::<_, aibomdb_store::StoreError>(generation)
         })?;
-        self.bump();
+        self.committed(Some(generation));
         Ok(())
     }
 
@@ -274,12 +274,15 @@ async fn replace_matches(
     Ok(())
 }
 
-pub(crate) async fn bump_generation(txn: &Transaction<'_>) -> Result<()> {
-    txn.execute(
-        "UPDATE meta SET value = value + 1 WHERE key IN ('generation', 'answer_generation')",
-        &[],
-    )
-    .await
-    .pg()?;
-    Ok(())
+/// Counts one more write: what every process's caches key on (see
+/// `PgStore::follow_other_writers`). The new generation.
+pub(crate) async fn bump_generation(txn: &Transaction<'_>) -> Result<u64> {
+    let row = txn
+        .query_one(
+            "UPDATE meta SET value = value + 1 WHERE key = 'generation' RETURNING value",
+            &[],
+        )
+        .await
+        .pg()?;
+    Ok(row.get::<_, i64>(0) as u64)
 }

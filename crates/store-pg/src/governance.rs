@@ -22,19 +22,18 @@ impl PgStore {
         work: impl AsyncFnOnce(&Transaction<'_>) -> Result<(T, bool)>,
     ) -> Result<T> {
         let mut writer = self.writer.lock().map_err(|_| poisoned())?;
-        let (value, wrote) = self.block_on(async {
+        let (value, generation) = self.block_on(async {
             let txn = writer.transaction().await.pg()?;
             lock_writers(&txn).await?;
             let (value, wrote) = work(&txn).await?;
+            let mut generation = None;
             if wrote {
-                bump_generation(&txn).await?;
+                generation = Some(bump_generation(&txn).await?);
                 txn.commit().await.pg()?;
             }
-            Ok::<_, StoreError>((value, wrote))
+            Ok::<_, StoreError>((value, generation))
         })?;
-        if wrote {
-            self.bump();
-        }
+        self.committed(generation);
         Ok(value)
     }
 

@@ -17,7 +17,7 @@ mod store;
 mod write;
 
 pub use migrate::{Applied, MIGRATIONS, Migration, Status};
-pub use store::PgStore;
+pub use store::{FOLLOW_EVERY, PgStore};
 
 use aibomdb_store::StoreError;
 
@@ -28,7 +28,8 @@ pub fn is_url(db: &str) -> bool {
 
 /// A connection to one PostgreSQL database.
 pub struct Database {
-    rt: tokio::runtime::Runtime,
+    /// Taken only by `drop`.
+    rt: Option<tokio::runtime::Runtime>,
     client: tokio_postgres::Client,
     config: tokio_postgres::Config,
     location: String,
@@ -53,16 +54,38 @@ impl Database {
             .map_err(|e| StoreError::Backend(e.to_string()))?;
         let client = connect_client(&rt, &config, &location)?;
         Ok(Database {
-            rt,
+            rt: Some(rt),
             client,
             config,
             location,
         })
     }
 
+    /// The runtime that drives the connections.
+    pub(crate) fn rt(&self) -> &tokio::runtime::Runtime {
+        match &self.rt {
+            Some(rt) => rt,
+            None => unreachable!("the runtime is taken only when the database is dropped"),
+        }
+    }
+
+    /// A connection to another database (a streaming replica of this one),
+    /// on the same runtime; and where it is, without its password.
+    pub(crate) fn client_of(
+        &self,
+        url: &str,
+    ) -> Result<(tokio_postgres::Client, String), StoreError> {
+        let config: tokio_postgres::Config = url.parse().map_err(|e| StoreError::NotAStore {
+            path: redacted(url).into(),
+            message: format!("not a PostgreSQL URL: {e}"),
+        })?;
+        let location = location(&config);
+        Ok((connect_client(self.rt(), &config, &location)?, location))
+    }
+
     /// Another connection to the same database, on the same runtime.
     pub(crate) fn another_client(&self) -> Result<tokio_postgres::Client, StoreError> {
-        connect_client(&self.rt, &self.config, &self.location)
+        connect_client(self.rt(), &self.config, &self.location)
     }
 
     /// The database, for messages: the URL without its password.
@@ -92,6 +115,17 @@ fn connect_client(
     rt.block_on(client.batch_execute("SET jit = off"))
         .map_err(backend)?;
     Ok(client)
+}
+
+impl Drop for Database {
+    /// A store may be dropped inside async code (`serve` drops its store
+    /// inside its own runtime), where dropping a runtime that blocks on its
+    /// workers would panic: the workers are left to end on their own.
+    fn drop(&mut self) {
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
 }
 
 pub(crate) fn backend(e: tokio_postgres::Error) -> StoreError {

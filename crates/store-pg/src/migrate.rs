@@ -67,7 +67,7 @@ type Ledger = Vec<(Applied, String)>;
 impl Database {
     /// What is applied and what is pending; writes nothing.
     pub fn status(&self) -> Result<Status, StoreError> {
-        let ledger = self.rt.block_on(async {
+        let ledger = self.rt().block_on(async {
             let exists: bool = self
                 .client
                 .query_one("SELECT to_regclass('schema_migrations') IS NOT NULL", &[])
@@ -92,6 +92,9 @@ impl Database {
             location,
             ..
         } = self;
+        let Some(rt) = rt.as_ref() else {
+            unreachable!("the runtime is taken only when the database is dropped")
+        };
         let ledger = rt.block_on(async {
             let txn = client.transaction().await.map_err(backend)?;
             txn.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])

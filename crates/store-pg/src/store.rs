@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use aibomdb_graph::{PackageFact, PackageKey};
 use aibomdb_store::{
@@ -37,21 +37,40 @@ impl<T> Pg<T> for std::result::Result<T, tokio_postgres::Error> {
 /// The PostgreSQL store. Open it with [`PgStore::open`] and hand it to
 /// `aibomdb_store::Store::from_backend`.
 pub struct PgStore {
+    /// The primary: the runtime, and the connection reads use when there is
+    /// no replica.
     pub(crate) db: Database,
+    /// A streaming replica that reads go to instead (`serve --read-db`).
+    replica: Option<(tokio_postgres::Client, String)>,
+    replica_url: Option<String>,
     /// The writer's connection: one transaction at a time per process
     /// (other processes are kept in order by the database's locks).
     pub(crate) writer: Mutex<tokio_postgres::Client>,
     /// Package and fact ids this process has seen: they never change.
     pub(crate) write_cache: Mutex<WriteCache>,
-    /// Bumped by this process's writes: what its caches key on.
-    pub(crate) generation: AtomicU64,
+    /// The database's write counter (`meta.generation`) as last seen: what
+    /// the caches key on. Raised by this process's commits and, once
+    /// [`Backend::follow_other_writers`] is called, by a poll that sees
+    /// other processes' commits.
+    pub(crate) generation: Arc<AtomicU64>,
+    following: std::sync::atomic::AtomicBool,
 }
+
+/// How often a serving process reads the write counter: with the replica's
+/// lag, the bound on how long another process's commit can go unseen.
+pub const FOLLOW_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
 impl PgStore {
     /// Connects to `url` and brings its schema up to date (the migrations
     /// are applied at start, under an advisory lock, as `aibomdb migrate`
     /// applies them). A database newer than this build is refused.
     pub fn open(url: &str) -> Result<PgStore> {
+        PgStore::open_with_replica(url, None)
+    }
+
+    /// As [`PgStore::open`], reading from the streaming replica at
+    /// `read_url` when given (writes still go to `url`).
+    pub fn open_with_replica(url: &str, read_url: Option<&str>) -> Result<PgStore> {
         let mut db = Database::connect(url)?;
         let applied = db.migrate()?;
         if !applied.is_empty() {
@@ -62,26 +81,48 @@ impl PgStore {
             );
         }
         let writer = db.another_client()?;
-        Ok(PgStore {
+        let replica = match read_url {
+            Some(read_url) => Some(db.client_of(read_url)?),
+            None => None,
+        };
+        let store = PgStore {
             db,
+            replica,
+            replica_url: read_url.map(str::to_string),
             writer: Mutex::new(writer),
             write_cache: Mutex::new(WriteCache::default()),
-            generation: AtomicU64::new(0),
-        })
+            generation: Arc::new(AtomicU64::new(0)),
+            following: std::sync::atomic::AtomicBool::new(false),
+        };
+        let now = store.block_on(read_generation(store.client()))?;
+        store.generation.store(now, Ordering::Release);
+        Ok(store)
     }
 
     /// Runs `f` to completion on the store's runtime. Never call it from
     /// inside an async task.
     pub(crate) fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
-        self.db.rt.block_on(f)
+        self.db.rt().block_on(f)
     }
 
+    /// The connection reads go through: the replica's, when there is one.
     pub(crate) fn client(&self) -> &tokio_postgres::Client {
-        &self.db.client
+        match &self.replica {
+            Some((client, _)) => client,
+            None => &self.db.client,
+        }
     }
 
-    pub(crate) fn bump(&self) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
+    /// After a commit that raised the write counter to `generation`. With a
+    /// replica, the counter is taken only from the replica (by the poll),
+    /// so that no answer is cached under a generation whose writes the
+    /// replica has not replayed yet.
+    pub(crate) fn committed(&self, generation: Option<u64>) {
+        if let Some(g) = generation
+            && self.replica.is_none()
+        {
+            self.generation.fetch_max(g, Ordering::AcqRel);
+        }
     }
 
     fn unsupported<T>(&self, operation: &str) -> Result<T> {
@@ -322,6 +363,28 @@ impl Backend for PgStore {
     fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
     }
+    fn follow_other_writers(&self) -> Result<()> {
+        if self.following.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let client = match &self.replica_url {
+            Some(url) => self.db.client_of(url)?.0,
+            None => self.db.another_client()?,
+        };
+        let counter = self.generation.clone();
+        self.db.rt().spawn(async move {
+            loop {
+                tokio::time::sleep(FOLLOW_EVERY).await;
+                match read_generation(&client).await {
+                    Ok(g) => {
+                        counter.fetch_max(g, Ordering::AcqRel);
+                    }
+                    Err(e) => tracing::warn!("reading the write counter: {e}"),
+                }
+            }
+        });
+        Ok(())
+    }
     fn answer_generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
     }
@@ -476,9 +539,21 @@ impl Backend for PgStore {
         self.unsupported("compact (PostgreSQL reclaims space with VACUUM)")
     }
     fn location(&self) -> String {
-        self.db.location().to_string()
+        match &self.replica {
+            Some((_, replica)) => format!("{} (reads from {replica})", self.db.location()),
+            None => self.db.location().to_string(),
+        }
     }
     fn file(&self) -> Option<&Path> {
         None
     }
+}
+
+/// `meta.generation`: how many writes the database has committed.
+async fn read_generation(client: &tokio_postgres::Client) -> Result<u64> {
+    let row = client
+        .query_one("SELECT value FROM meta WHERE key = 'generation'", &[])
+        .await
+        .pg()?;
+    Ok(row.get::<_, i64>(0) as u64)
 }

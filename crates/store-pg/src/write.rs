@@ -81,10 +81,8 @@ impl PgStore {
                 *cache = WriteCache::default();
             }
         }
-        let (outcomes, wrote) = result?;
-        if wrote {
-            self.bump();
-        }
+        let (outcomes, generation) = result?;
+        self.committed(generation);
         Ok(outcomes)
     }
 }
@@ -146,7 +144,7 @@ async fn write_txn(
     docs: &[NewDocument],
     known: &WriteCache,
     fresh: &mut WriteCache,
-) -> Result<(Vec<IngestOutcome>, bool)> {
+) -> Result<(Vec<IngestOutcome>, Option<u64>)> {
     let txn = client.transaction().await.pg()?;
     lock_writers(&txn).await?;
 
@@ -188,7 +186,7 @@ async fn write_txn(
             .filter_map(std::result::Result::err)
             .map(|document| IngestOutcome::Unchanged { document })
             .collect();
-        return Ok((outcomes, false));
+        return Ok((outcomes, None));
     }
     let first_document = reserve(&txn, "next_document_id", writing.len()).await?;
 
@@ -475,6 +473,7 @@ async fn write_txn(
         fresh.facts.insert(hash, f);
     }
     write_rows(&txn, &rows, &deployments).await?;
+    let generation = crate::advisories::bump_generation(&txn).await?;
     txn.commit().await.pg()?;
 
     // The first copy of a document is written; a later copy in the group is
@@ -490,7 +489,7 @@ async fn write_txn(
             },
         })
         .collect();
-    Ok((outcomes, true))
+    Ok((outcomes, Some(generation)))
 }
 
 /// Waits for the writers of every process before this one: held until the
@@ -784,8 +783,7 @@ async fn write_rows(
     .pg()?;
     txn.execute(
         "UPDATE meta SET value = value + CASE key WHEN 'occurrence_rows' THEN $1::int8 \
-         WHEN 'edge_rows' THEN $2::int8 ELSE 1 END \
-         WHERE key IN ('occurrence_rows', 'edge_rows', 'generation', 'answer_generation')",
+         ELSE $2::int8 END WHERE key IN ('occurrence_rows', 'edge_rows')",
         &[&rows.occurrence_count, &rows.edge_count],
     )
     .await

@@ -41,6 +41,13 @@ macro_rules! interface {
             fn location(&self) -> String;
             /// The store file, for a back end that is one.
             fn file(&self) -> Option<&Path>;
+            /// Keeps [`Backend::generation`] in step with writes that other
+            /// processes commit, for a process that serves answers from
+            /// caches (`serve`). Nothing to do for a back end that only
+            /// this process can write (redb holds its file exclusively).
+            fn follow_other_writers(&self) -> Result<()> {
+                Ok(())
+            }
         }
 
         impl Backend for RedbStore {
@@ -97,6 +104,11 @@ impl Store {
     /// See [`Backend::location`].
     pub fn location(&self) -> String {
         self.backend.location()
+    }
+
+    /// See [`Backend::follow_other_writers`].
+    pub fn follow_other_writers(&self) -> Result<()> {
+        self.backend.follow_other_writers()
     }
 
     /// See [`Backend::file`].
