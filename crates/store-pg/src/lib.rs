@@ -39,10 +39,15 @@ impl Database {
     /// Connects to `url` (libpq's URL form, e.g.
     /// `postgresql://user@/db?host=/run/postgresql`).
     pub fn connect(url: &str) -> Result<Database, StoreError> {
-        let config: tokio_postgres::Config = url.parse().map_err(|e| StoreError::NotAStore {
-            path: redacted(url).into(),
-            message: format!("not a PostgreSQL URL: {e}"),
-        })?;
+        let mut config: tokio_postgres::Config =
+            url.parse().map_err(|e| StoreError::NotAStore {
+                path: redacted(url).into(),
+                message: format!("not a PostgreSQL URL: {e}"),
+            })?;
+        // Named in pg_stat_activity, unless the URL names it otherwise.
+        if config.get_application_name().is_none() {
+            config.application_name("aibomdb");
+        }
         let location = location(&config);
         // One worker drives the connections, so that a connection makes
         // progress whichever thread is blocked waiting on it.

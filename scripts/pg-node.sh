@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# PostgreSQL servers of their own, for the tests that need more than the
+# shared cluster scripts/with-postgres.sh runs (a replica, a server to crash):
+#   bash scripts/pg-node.sh primary DIR PORT   # initdb, then start
+#   bash scripts/pg-node.sh standby DIR PORT   # streaming replica of the shared cluster (pg_basebackup -R)
+#   bash scripts/pg-node.sh start DIR PORT     # start again after a stop or a crash
+#   bash scripts/pg-node.sh crash DIR          # kill -9 the postmaster and every backend
+#   bash scripts/pg-node.sh stop DIR
+# DIR is an empty directory; the server listens only on a socket in it.
+set -euo pipefail
+: "${AIBOMDB_TEST_PG_BIN:?run under scripts/with-postgres.sh}"
+bin="$AIBOMDB_TEST_PG_BIN"
+action="$1" dir="$2" port="${3:-}"
+as_owner=()
+if [ "$(id -u)" = 0 ]; then
+    as_owner=(runuser -u postgres --)
+fi
+start() {
+    "${as_owner[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
+        -o "-k $dir -c listen_addresses='' -p $port -c jit=off -c max_connections=200 $*" start >/dev/null || {
+        cat "$dir/server.log" >&2
+        exit 1
+    }
+    chmod 755 "$dir"
+}
+case "$action" in
+primary)
+    [ "$(id -u)" = 0 ] && chown postgres: "$dir"
+    "${as_owner[@]}" "$bin/initdb" -D "$dir/data" -U aibomdb -A trust -E UTF8 --no-locale >"$dir/initdb.log" 2>&1 || {
+        cat "$dir/initdb.log" >&2
+        exit 1
+    }
+    start
+    ;;
+standby)
+    [ "$(id -u)" = 0 ] && chown postgres: "$dir"
+    "${as_owner[@]}" "$bin/pg_basebackup" -h "$AIBOMDB_TEST_PG_SOCKET" -p "$AIBOMDB_TEST_PG_PORT" \
+        -U aibomdb -D "$dir/data" -R -X stream --checkpoint=fast >"$dir/basebackup.log" 2>&1 || {
+        cat "$dir/basebackup.log" >&2
+        exit 1
+    }
+    start -c hot_standby=on
+    ;;
+start)
+    start
+    ;;
+crash)
+    pid="$(head -1 "$dir/data/postmaster.pid")"
+    pkill -9 -P "$pid" || true
+    kill -9 "$pid"
+    while kill -0 "$pid" 2>/dev/null || pgrep -P "$pid" >/dev/null; do sleep 0.05; done
+    ;;
+stop)
+    "${as_owner[@]}" "$bin/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
+    ;;
+esac
