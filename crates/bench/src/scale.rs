@@ -31,6 +31,7 @@ use serde_json::{Value, json};
 
 use crate::estate::{self, EstateSpec, Rng};
 
+mod postgres;
 mod shapes;
 pub(crate) use shapes::Shapes;
 
@@ -48,6 +49,8 @@ struct Args {
     json_out: Option<PathBuf>,
     keep_estate: bool,
     generate_only: bool,
+    /// Also on this PostgreSQL database (emptied first).
+    postgres: Option<String>,
 }
 
 fn parse_args(args: &[String]) -> Result<Args> {
@@ -67,6 +70,7 @@ fn parse_args(args: &[String]) -> Result<Args> {
         json_out: None,
         keep_estate: true,
         generate_only: false,
+        postgres: None,
     };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
@@ -85,6 +89,9 @@ fn parse_args(args: &[String]) -> Result<Args> {
             "--drop-estate" => a.keep_estate = false,
             // Write the estate files and stop (to prepare a later run).
             "--generate-only" => a.generate_only = true,
+            // The same estate and questions on this PostgreSQL database too
+            // (its public schema is dropped first).
+            "--postgres" => a.postgres = Some(value()?.clone()),
             other => bail!("unknown argument {other}"),
         }
     }
@@ -337,7 +344,24 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         "memory      peak RSS: `aibomdb ingest` {ingest_rss:.0} MiB; `aibomdb serve` after all queries {server_rss:.0} MiB; this process while matching {match_rss:.0} MiB"
     );
 
-    // 5. The baselines, same files, same questions.
+    // 5. The same on PostgreSQL.
+    if let Some(url) = &args.postgres {
+        postgres::run(
+            &postgres::Input {
+                url,
+                aibomdb: &aibomdb,
+                estate: &estate,
+                bytes: written.bytes,
+                files: written.files,
+                advisories: &advisories,
+                shapes: &shapes,
+                requests: args.requests,
+            },
+            &mut f,
+        )?;
+    }
+
+    // 6. The baselines, same files, same questions.
     if args.baseline {
         let out = Command::new(std::env::var("PYTHON").unwrap_or_else(|_| "python3".into()))
             .arg(crate::repo_root().join("benches/baseline_scale.py"))
@@ -373,7 +397,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
 }
 
 /// Figures by name, as JSON.
-struct Figures(Value);
+pub(super) struct Figures(Value);
 
 impl Default for Figures {
     fn default() -> Self {
@@ -382,7 +406,7 @@ impl Default for Figures {
 }
 
 impl Figures {
-    fn set(&mut self, name: &str, value: impl serde::Serialize) {
+    pub(super) fn set(&mut self, name: &str, value: impl serde::Serialize) {
         self.0[name] = json!(value);
     }
 
@@ -466,7 +490,7 @@ pub(crate) fn percentile(sorted: &[Duration], p: f64) -> f64 {
     ms(sorted[i])
 }
 
-fn ms(d: Duration) -> f64 {
+pub(super) fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
@@ -497,11 +521,11 @@ fn warm(dir: &Path) -> Result<()> {
 }
 
 /// Resets this process's peak RSS (VmHWM), so each phase reports its own.
-fn reset_peak_rss() {
+pub(super) fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
-fn peak_rss_mib() -> f64 {
+pub(super) fn peak_rss_mib() -> f64 {
     vm_hwm_mib("/proc/self/status")
 }
 
