@@ -51,7 +51,7 @@ fn hits(v: &Value) -> Vec<(String, String, String)> {
 #[test]
 fn python_image_hits_are_exactly_what_the_records_say() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     run_ok(&db, &["advisories", "load", pypa().to_str().unwrap()]);
     run_ok(
         &db,
@@ -176,7 +176,7 @@ fn the_dev_project_has_no_hits_in_the_2024_snapshot() {
     // PyPA snapshot of 2024-10-10: an empty list is the right answer, and it
     // passes the gate.
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     run_ok(
         &db,
         &[
@@ -205,7 +205,7 @@ fn the_dev_project_has_no_hits_in_the_2024_snapshot() {
 #[test]
 fn a_record_that_becomes_withdrawn_stops_matching() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     run_ok(
         &db,
         &[
@@ -266,7 +266,7 @@ fn a_record_that_becomes_withdrawn_stops_matching() {
 #[test]
 fn broken_records_are_reported_and_the_rest_load() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     let src = std::fs::read_to_string(pypa().join("vulns/pip/PYSEC-2023-228.yaml")).unwrap();
     std::fs::write(
         dir.path().join("cut.yaml"),
@@ -299,7 +299,7 @@ fn broken_records_are_reported_and_the_rest_load() {
 #[test]
 fn fail_on_trips_at_each_level_and_vex_takes_a_match_out() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     let osv = corpus().join("osv");
     for record in [
         pypa().join("vulns/pip/PYSEC-2023-228.yaml"),
@@ -413,7 +413,7 @@ fn fail_on_trips_at_each_level_and_vex_takes_a_match_out() {
 #[test]
 fn timeline_shows_when_exposure_began_and_ended() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../tests/fixtures/lockfiles/d-image-service");
     let service = dir.path().join("svc");
@@ -434,7 +434,7 @@ fn timeline_shows_when_exposure_began_and_ended() {
         rows[0]["document"].as_u64().unwrap()
     };
     let ingested_at = |db: &Path, id: u64| -> u64 {
-        let s = aibomdb_store::Store::open(db).unwrap();
+        let s = common::open(db);
         s.document(id).unwrap().unwrap().ingested_at
     };
     // Seconds are the store's resolution: one between each step.
@@ -445,8 +445,7 @@ fn timeline_shows_when_exposure_began_and_ended() {
     step();
     let record = pypa().join("vulns/pillow/PYSEC-2023-175.yaml");
     run_ok(&db, &["advisories", "load", record.to_str().unwrap()]);
-    let t_known = aibomdb_store::Store::open(&db)
-        .unwrap()
+    let t_known = common::open(&db)
         .advisory_seen("PYSEC-2023-175")
         .unwrap()
         .unwrap();

@@ -40,7 +40,8 @@ fn ok(addr: &str, query: &str, variables: Value) -> Value {
 #[test]
 fn blast_radius_over_http_with_paths() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&dir.path().join("s.redb"), &["--write-token", TOKEN]);
+    let db = common::db(&dir);
+    let server = Server::start(&db, &["--write-token", TOKEN]);
     let a = &server.addr;
     let r = ingest(
         a,
@@ -288,7 +289,7 @@ fn blast_radius_over_http_with_paths() {
 #[test]
 fn writes_without_the_token_are_refused_and_write_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     let server = Server::start(&db, &["--write-token", TOKEN]);
     let a = server.addr.clone();
     ingest(&a, "alpine", &examples().join("alpine-spdx-syft0.57.json"));
@@ -334,8 +335,9 @@ fn writes_without_the_token_are_refused_and_write_nothing() {
 #[test]
 fn reads_can_require_a_token() {
     let dir = tempfile::tempdir().unwrap();
+    let db = common::db(&dir);
     let server = Server::start(
-        &dir.path().join("s.redb"),
+        &db,
         &[
             "--write-token",
             TOKEN,
@@ -362,8 +364,9 @@ fn reads_can_require_a_token() {
 #[test]
 fn hostile_requests_get_errors_not_stalls() {
     let dir = tempfile::tempdir().unwrap();
+    let db = common::db(&dir);
     let server = Server::start(
-        &dir.path().join("s.redb"),
+        &db,
         &["--write-token", TOKEN, "--max-body-bytes", "1000000"],
     );
     let a = &server.addr;
@@ -421,7 +424,8 @@ fn hostile_requests_get_errors_not_stalls() {
 #[test]
 fn advisories_vex_and_delete_over_http() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&dir.path().join("s.redb"), &["--write-token", TOKEN]);
+    let db = common::db(&dir);
+    let server = Server::start(&db, &["--write-token", TOKEN]);
     let a = &server.addr;
     let image = corpus().join(
         "external/guac-data/docs/cyclonedx/syft-cyclonedx-docker.io-library-python.latest.json",
@@ -509,7 +513,7 @@ fn advisories_vex_and_delete_over_http() {
 #[test]
 fn models_and_their_findings_over_http() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/models");
     for (deployment, src, extra) in [
         (
@@ -645,7 +649,7 @@ fn models_and_their_findings_over_http() {
 #[test]
 fn lineage_running_datasets_and_approvals_over_http() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/models");
     let out = common::aibomdb(
         &db,
@@ -758,7 +762,7 @@ fn lineage_running_datasets_and_approvals_over_http() {
 fn model_directory_upload_over_http() {
     use base64::Engine;
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     // Uploads are written to a private directory under TMPDIR: an escape
     // from it would land in TMPDIR or above, which this test owns.
     let tmp = dir.path().join("tmp");

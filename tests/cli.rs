@@ -22,7 +22,7 @@ fn ingest(db: &Path, file: &Path, deployment: &str) {
 #[test]
 fn one_package_node_for_two_tools_and_both_deployments_found() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     let c = corpus();
     ingest(&db, &c.join(UV), "finetune-uv");
     ingest(&db, &c.join(CDXPY), "finetune-pip");
@@ -131,7 +131,7 @@ fn one_package_node_for_two_tools_and_both_deployments_found() {
 #[test]
 fn transitive_paths_come_from_the_document_graph() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     ingest(&db, &corpus().join(UV), "finetune-uv");
     // markupsafe is not a direct dependency of a-finetune: jinja2 pulls it in.
     let hits = json(&aibomdb(
@@ -163,6 +163,8 @@ fn transitive_paths_come_from_the_document_graph() {
 #[test]
 fn path_from_one_deployment_and_compaction_keep_answers() {
     let dir = tempfile::tempdir().unwrap();
+    // redb only: `compact` gives a redb file's free pages back (PostgreSQL
+    // has VACUUM, and refuses `compact`).
     let db = dir.path().join("s.redb");
     ingest(&db, &corpus().join(UV), "finetune-uv");
     ingest(&db, &corpus().join(CDXPY), "finetune-cdxpy");
@@ -225,7 +227,7 @@ fn path_from_one_deployment_and_compaction_keep_answers() {
 #[test]
 fn bad_input_names_file_and_field_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     let c = corpus();
     ingest(&db, &c.join(UV), "finetune-uv");
     let before = fingerprint(&db);
@@ -346,7 +348,7 @@ fn bad_input_names_file_and_field_and_writes_nothing() {
 #[test]
 fn data_survives_restart_and_reingest_is_a_no_op() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     let c = corpus();
     ingest(&db, &c.join(UV), "app");
     let query = [
@@ -389,7 +391,7 @@ fn data_survives_restart_and_reingest_is_a_no_op() {
 #[test]
 fn a_new_document_supersedes_and_history_is_kept() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     let c = corpus();
     // Two releases of one image, scanned by the same syft: the later replaces
     // the earlier (syft 0.57 names them `…/kube-apiserver-v1.24.1`, `-v1.25.2`).
@@ -496,7 +498,7 @@ fn store_chosen_by_env_and_missing_paths_are_errors() {
 #[test]
 fn input_limits_are_configurable_and_refuse_cleanly() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     let sbom = corpus().join(CDXPY);
     let run_ok = |args: &[&str]| {
         let out = aibomdb(&db, args);
@@ -612,11 +614,11 @@ fn input_limits_are_configurable_and_refuse_cleanly() {
 #[test]
 fn a_failed_ingest_does_not_write_the_heads_snapshot() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     let c = corpus();
     ingest(&db, &c.join(UV), "finetune-uv");
     {
-        let store = aibomdb_store::Store::open(&db).unwrap();
+        let store = common::open(&db);
         let prepared =
             aibomdb_ingest::prepare(&c.join(CDXPY), &aibomdb_ingest::Limits::default()).unwrap();
         aibomdb_ingest::commit(&store, prepared, Some("uploaded")).unwrap();

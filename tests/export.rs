@@ -87,7 +87,7 @@ fn validate(format: &str, file: &Path) -> Value {
 #[test]
 fn exports_validate_with_independent_tools() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     estate(&db);
     let mut checked = 0;
     for deployment in [
@@ -184,7 +184,7 @@ fn graph_of(
 #[test]
 fn cyclonedx_export_round_trips_packages_edges_and_lineage() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     estate(&db);
     for deployment in ["a-finetune", "SimpleHTR", "python"] {
         let first_file = dir.path().join(format!("{deployment}-1.json"));
@@ -233,7 +233,7 @@ fn cyclonedx_export_round_trips_packages_edges_and_lineage() {
 #[test]
 fn vex_exports_round_trip_statuses() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     estate(&db);
     let status = |db: &Path| -> BTreeMap<String, String> {
         json(&aibomdb(
@@ -411,7 +411,7 @@ fn vex_exports_round_trip_statuses() {
 #[test]
 fn cra_report_names_real_gaps_and_gates_releases() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     estate(&db);
     let out = aibomdb(
         &db,
@@ -518,7 +518,7 @@ fn cra_report_names_real_gaps_and_gates_releases() {
 #[test]
 fn cra_evidence_carries_creators_concluded_licences_and_filenames() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     let formats = corpus().join("formats");
     let inputs = [
         "spdx/2.3/spdx-examples/presentations/SBOMS-SPDX-Now-and-Future/ACME-v2.3.spdx.json",
@@ -645,7 +645,7 @@ fn cra_evidence_carries_creators_concluded_licences_and_filenames() {
 #[test]
 fn model_files_carry_sha512_when_asked() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     let model = root().join("tests/fixtures/models/finetune-safetensors");
     for (deployment, extra) in [("plain", None), ("evidence", Some("--sha512"))] {
         let mut args = vec![
@@ -732,7 +732,7 @@ fn model_files_carry_sha512_when_asked() {
 #[test]
 fn spdx_export_round_trips_packages_and_edges() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     estate(&db);
     for deployment in ["a-finetune", "trivy-test-image", "alpine-latest"] {
         let spdx = dir.path().join(format!("{deployment}.spdx.json"));

@@ -207,7 +207,7 @@ expires = "2027-06-30"
 #[test]
 fn vulnerabilities_scored_by_cvss_v4() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     let record = corpus().join("osv/examples/Maven/GHSA-3pxv-7cmr-fjr4.json");
     run_ok(&db, &["advisories", "load", record.to_str().unwrap()]);
     let java = corpus().join("external/guac-data/docs/spdx/spdx_vuln.json");
@@ -267,7 +267,7 @@ fn vulnerabilities_scored_by_cvss_v4() {
 #[test]
 fn pinning_of_images_python_packages_and_models() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     let pin = policy(
         dir.path(),
         "pin.toml",
@@ -427,7 +427,7 @@ fn pinning_of_images_python_packages_and_models() {
 #[test]
 fn model_artifacts_pickles_and_approvals() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     let at = "2026-12-01";
     run_ok(
         &db,
@@ -573,7 +573,7 @@ fn evidence_is_the_cra_report() {
 #[test]
 fn freshness_from_upload_times_and_a_release_date_index() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     let lock = corpus().join("dev/lockfiles/a-finetune/uv");
     run_ok(
         &db,
@@ -872,9 +872,9 @@ fn epss_scores_matches_and_the_gate_denies_likely_exploitation() {
 /// A store where the service's Pillow 10.0.0 (uv-compiled with hashes,
 /// tests/fixtures/lockfiles/make.sh) matches PyPA's PYSEC-2023-175, which
 /// relates CVE-2023-4863 (libwebp).
-fn pillow_matched_by_pysec_2023_175() -> (tempfile::TempDir, std::path::PathBuf) {
+fn pillow_matched_by_pysec_2023_175() -> (tempfile::TempDir, common::TestDb) {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     let lock = fixture("lockfiles/d-image-service/requirements.txt");
     run_ok(
         &db,

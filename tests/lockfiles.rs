@@ -7,7 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use aibomdb_ingest::{Format, Limits, Prepared, prepare};
-use aibomdb_store::Store;
+
 use common::{aibomdb, corpus, fingerprint, stderr};
 use serde_json::Value;
 
@@ -329,9 +329,9 @@ fn ingest_all(db: &Path) {
 #[test]
 fn all_formats_agree_and_the_deployment_explains_their_differences() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     ingest_all(&db);
-    let store = Store::open(&db).unwrap();
+    let store = common::open(&db);
     let docs = store.documents().unwrap();
     assert_eq!(docs.len(), 9);
     assert!(
@@ -416,7 +416,7 @@ fn all_formats_agree_and_the_deployment_explains_their_differences() {
 #[test]
 fn broken_lockfiles_name_file_and_line_and_write_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     ingest_all(&db);
     let before = fingerprint(&db);
     let src = lockfiles();

@@ -37,7 +37,7 @@ fn stretch_image(dir: &Path) -> PathBuf {
 #[test]
 fn unorderable_versions_are_reported_by_every_front_end() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     for args in [
         &["ingest", stretch_image(dir.path()).to_str().unwrap()][..],
         &["advisories", "load", dla().to_str().unwrap()],
@@ -164,7 +164,8 @@ fn unorderable_versions_are_reported_by_every_front_end() {
 fn a_full_rematch_writes_only_differences() {
     use aibomdb_osv::{LoadLimits, load_advisories, load_path, rematch_all};
     let dir = tempfile::tempdir().unwrap();
-    let store = aibomdb_store::Store::open(dir.path().join("s.redb")).unwrap();
+    let db = common::db(&dir);
+    let store = common::open(&db);
     let python = corpus().join(
         "external/guac-data/docs/cyclonedx/syft-cyclonedx-docker.io-library-python.latest.json",
     );
@@ -245,7 +246,7 @@ fn a_full_rematch_writes_only_differences() {
 #[test]
 fn the_estate_report_is_every_deployments_report_in_order() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     let image = stretch_image(dir.path());
     for name in ["zeta", "alpha", "mid"] {
         let out = aibomdb(

@@ -44,7 +44,7 @@ fn artifact<'a>(model: &'a Value, path: &str) -> &'a Value {
 #[test]
 fn peft_adapter_repo_links_to_its_base_and_keeps_lfs_digests() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     let out = ingest_model(
         &db,
         &[
@@ -88,7 +88,7 @@ fn peft_adapter_repo_links_to_its_base_and_keeps_lfs_digests() {
 #[test]
 fn deployments_running_an_adapter_on_a_base_model() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     ingest_model(
         &db,
         &[
@@ -146,7 +146,7 @@ fn deployments_running_an_adapter_on_a_base_model() {
 #[test]
 fn finetune_with_verified_weights_and_its_training_dataset() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     let out = ingest_model(
         &db,
         &[
@@ -217,7 +217,7 @@ fn finetune_with_verified_weights_and_its_training_dataset() {
 #[test]
 fn pickles_that_would_run_code_and_tampered_files_are_findings() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     let out = ingest_model(
         &db,
         &[
@@ -274,7 +274,7 @@ fn pickles_that_would_run_code_and_tampered_files_are_findings() {
 #[test]
 fn bad_model_directories_exit_2_and_write_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     ingest_model(
         &db,
         &[
@@ -328,7 +328,7 @@ fn bad_model_directories_exit_2_and_write_nothing() {
 #[test]
 fn ai_bom_documents_carry_lineage_too() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     let spdx =
         corpus().join("formats/spdx/3.0/spdx-examples/ai/example01/spdx3.0/simplehtr-example.json");
     let cdx = corpus().join("formats/cyclonedx/spec-testdata/1.6/valid-machine-learning-1.6.json");
@@ -386,7 +386,7 @@ fn hub_infos() -> Vec<Value> {
 #[test]
 fn hub_model_info_gives_revision_lineage_and_datasets() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     let infos = hub_infos();
     assert!(infos.len() >= 3, "{}", infos.len());
     for (i, v) in infos.iter().enumerate() {
@@ -486,7 +486,7 @@ fn signing_with(db: &Path, dir: &Path, extra: &[&str]) -> (Value, Vec<String>) {
 #[test]
 fn model_signing_bundles_are_checked_offline() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     // Key-signed (P-384): verified, both files covered, `ignore-me` ignored.
     let key_dir = signing_example(dir.path(), "v1.1.0-elliptic-key", "key");
     let (s, findings) = signing_of(&db, &key_dir, true);
@@ -571,7 +571,7 @@ const JAN_2040: &str = "2208988800";
 #[test]
 fn certificate_chains_are_checked_and_keyless_signers_recorded() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     let keys = corpus().join("formats/model-signing/keys");
     let root = keys.join("ca-cert.pem");
     let leaf = keys.join("signing-key-cert.pem");
@@ -670,7 +670,7 @@ fn models_gate(db: &Path, flag: &str) -> (Option<i32>, Value) {
 #[test]
 fn pickle_zoo_and_a_real_torchscript_archive() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     let zoo = ingest_model(
         &db,
         &[
@@ -772,7 +772,7 @@ fn pickle_zoo_and_a_real_torchscript_archive() {
 #[test]
 fn approvals_are_bound_to_file_digests() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     let model_dir = copy_fixture("finetune-safetensors", &dir.path().join("bert-imdb"));
     let args = [
         model_dir.to_str().unwrap(),
@@ -898,7 +898,7 @@ fn approvals_are_bound_to_file_digests() {
 #[test]
 fn lineage_walks_and_deployments_running_a_base() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     ingest_model(
         &db,
         &[
@@ -1091,7 +1091,7 @@ fn lineage_walks_and_deployments_running_a_base() {
 #[test]
 fn ingest_reads_model_directories() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     let out = aibomdb(
         &db,
         &[
@@ -1133,7 +1133,7 @@ fn ingest_reads_model_directories() {
 #[test]
 fn a_model_card_alone_is_ingested() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     let card = corpus().join("formats/huggingface/llamafactory-pr7074-checkpoint-900/README.md");
     let out = aibomdb(
         &db,

@@ -10,50 +10,28 @@ mod common;
 
 use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::{Server, aibomdb, graphql, stderr, stdout};
 use serde_json::Value;
 
 /// A fresh database on the test cluster, dropped at the end.
 struct TestDatabase {
+    db: common::pg::Database,
     name: String,
     url: String,
 }
 
-fn admin_url() -> String {
-    std::env::var("AIBOMDB_TEST_DB_URL").expect(
-        "AIBOMDB_TEST_DB_URL is not set: run the tests under scripts/with-postgres.sh (the README's test command does)",
-    )
-}
-
-fn psql(url: &str, sql: &str) -> String {
-    let psql = std::env::var("AIBOMDB_TEST_PSQL").unwrap_or_else(|_| "psql".into());
-    let out = Command::new(psql)
-        .args(["-X", "-v", "ON_ERROR_STOP=1", "-At", "-d", url, "-c", sql])
-        .output()
-        .expect("run psql");
-    assert!(out.status.success(), "psql {sql}: {}", stderr(&out));
-    stdout(&out).trim().to_string()
-}
+use common::pg::{admin_url, psql};
 
 impl TestDatabase {
     fn new() -> TestDatabase {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let name = format!(
-            "t{}_{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
-        let admin = admin_url();
-        psql(&admin, &format!("CREATE DATABASE {name}"));
-        let url = admin.replacen("/postgres?", &format!("/{name}?"), 1);
-        assert_ne!(url, admin, "the test URL names the postgres database");
-        TestDatabase { name, url }
+        let db = common::pg::Database::new();
+        let (name, url) = (db.name.clone(), db.url.clone());
+        TestDatabase { db, name, url }
     }
 
     fn sql(&self, sql: &str) -> String {
-        psql(&self.url, sql)
+        self.db.sql(sql)
     }
 
     fn run(&self, args: &[&str]) -> Output {
@@ -66,15 +44,6 @@ impl TestDatabase {
         let out = self.run(&args);
         assert!(out.status.success(), "{}", stderr(&out));
         serde_json::from_str(&stdout(&out)).unwrap()
-    }
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        psql(
-            &admin_url(),
-            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
-        );
     }
 }
 

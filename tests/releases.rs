@@ -45,8 +45,9 @@ fn evaluate_save() -> String {
 
 /// A deployment of the dev corpus's uv.lock and a copy of the adapter
 /// directory (so that the test can change it).
-fn deployment(dir: &Path) -> (PathBuf, PathBuf) {
-    let db = dir.join("s.redb");
+fn deployment(temp: &tempfile::TempDir) -> (common::TestDb, PathBuf) {
+    let dir = temp.path();
+    let db = common::db(temp);
     let model = dir.join("adapter");
     std::fs::create_dir_all(&model).unwrap();
     let source = corpus().join("formats/huggingface/llamafactory-pr7074-checkpoint-900");
@@ -102,7 +103,7 @@ fn config_digest(release: &Value) -> String {
 #[test]
 fn release_diff_drift_and_rollback_end_to_end() {
     let dir = tempfile::tempdir().unwrap();
-    let (db, model) = deployment(dir.path());
+    let (db, model) = deployment(&dir);
     let image = format!("registry.example/svc@sha256:{}", "ab".repeat(32));
     let r1 = run_ok(
         &db,
@@ -349,7 +350,7 @@ fn release_diff_drift_and_rollback_end_to_end() {
 #[test]
 fn gated_releases_and_forced_ones() {
     let dir = tempfile::tempdir().unwrap();
-    let (db, _) = deployment(dir.path());
+    let (db, _) = deployment(&dir);
     // The adapter is not approved and its base model is described nowhere.
     let policy = dir.path().join("policy.toml");
     std::fs::write(
@@ -445,7 +446,7 @@ fn gated_releases_and_forced_ones() {
 #[test]
 fn bad_release_and_observation_input_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let (db, _) = deployment(dir.path());
+    let (db, _) = deployment(&dir);
     let not_json = dir.path().join("results.json");
     std::fs::write(&not_json, b"{\"results\": ").unwrap();
     let before = fingerprint(&db);
@@ -556,7 +557,7 @@ fn post_observations(addr: &str, token: Option<&str>, body: &Value) -> (u16, Val
 #[test]
 fn observations_over_http_graphql_drift_and_the_gate_rule() {
     let dir = tempfile::tempdir().unwrap();
-    let (db, _) = deployment(dir.path());
+    let (db, _) = deployment(&dir);
     let r1 = run_ok(
         &db,
         &[
@@ -732,7 +733,7 @@ fn observed_state(server: &common::Server, _db: &Path) -> String {
 #[test]
 fn releases_export_as_cyclonedx_and_in_toto() {
     let dir = tempfile::tempdir().unwrap();
-    let (db, _) = deployment(dir.path());
+    let (db, _) = deployment(&dir);
     let image = format!("registry.example/svc@sha256:{}", "cd".repeat(32));
     let r1 = run_ok(
         &db,

@@ -80,7 +80,7 @@ fn triple(d: &str, a: &str, s: &str) -> (String, String, String) {
 #[test]
 fn cyclonedx_vex_suppresses_through_its_bom_link() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     setup(&db, &["python"]);
     assert_eq!(
         aibomdb(&db, &["match", "--fail-on", "low"]).status.code(),
@@ -146,7 +146,7 @@ fn cyclonedx_vex_suppresses_through_its_bom_link() {
 #[test]
 fn openvex_covers_only_the_deployment_it_was_ingested_into() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     setup(&db, &["python", "python-b"]);
     // OpenVEX has no BOM-Link: its purls apply where the document is filed.
     run_ok(
@@ -168,7 +168,7 @@ fn openvex_covers_only_the_deployment_it_was_ingested_into() {
 #[test]
 fn vex_before_sbom_and_advisories_still_applies_and_a_revision_supersedes_it() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     // VEX first, then the SBOM, then the advisories: statements are resolved
     // when matches are reported, so the order of arrival does not matter.
     run_ok(
@@ -217,7 +217,7 @@ fn vex_before_sbom_and_advisories_still_applies_and_a_revision_supersedes_it() {
 #[test]
 fn corpus_vex_documents_ingest_with_every_statement() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     let mut files = Vec::new();
     let vex_dir = corpus().join("formats/cyclonedx/bom-examples/VEX");
     for entry in walk(&vex_dir) {

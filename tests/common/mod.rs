@@ -49,12 +49,122 @@ pub fn json(out: &Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(out)))
 }
 
-/// Logical content of a store: equal before and after means nothing was written.
+/// Logical content of a store: equal before and after means nothing was
+/// written (comparable only with a fingerprint of the same back end).
 pub fn fingerprint(db: &Path) -> u64 {
-    aibomdb_store::Store::open(db)
-        .unwrap()
-        .content_fingerprint()
-        .unwrap()
+    open(db).content_fingerprint().unwrap()
+}
+
+/// The store a test names, on whichever back end: a redb file, or the
+/// PostgreSQL database of a [`TestDb`].
+pub fn open(db: &Path) -> aibomdb_store::Store {
+    match db.to_str().filter(|d| d.starts_with("postgresql://")) {
+        Some(url) => aibomdb_store::Store::from_backend(Box::new(
+            aibomdb_store_pg::PgStore::open(url).unwrap(),
+        )),
+        None => aibomdb_store::Store::open(db).unwrap(),
+    }
+}
+
+/// A test's store: `s.redb` in its directory, or, when the suite runs with
+/// `AIBOMDB_TEST_BACKEND=postgres` (the README's test command runs the
+/// end-to-end tests both ways), a database of its own on the cluster
+/// `scripts/with-postgres.sh` started, dropped at the end. Used as a `&Path`
+/// (`--db` takes either).
+pub enum TestDb {
+    File(PathBuf),
+    Postgres(pg::Database),
+}
+
+pub fn db(dir: &tempfile::TempDir) -> TestDb {
+    match std::env::var("AIBOMDB_TEST_BACKEND").as_deref() {
+        Ok("postgres") => TestDb::Postgres(pg::Database::new()),
+        Ok("redb") | Err(_) => TestDb::File(dir.path().join("s.redb")),
+        Ok(other) => panic!("AIBOMDB_TEST_BACKEND={other}: redb or postgres"),
+    }
+}
+
+/// Whether this run's stores are PostgreSQL databases.
+pub fn on_postgres() -> bool {
+    std::env::var("AIBOMDB_TEST_BACKEND").as_deref() == Ok("postgres")
+}
+
+impl std::ops::Deref for TestDb {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        match self {
+            TestDb::File(path) => path,
+            TestDb::Postgres(db) => Path::new(&db.url),
+        }
+    }
+}
+
+impl AsRef<Path> for TestDb {
+    fn as_ref(&self) -> &Path {
+        self
+    }
+}
+
+/// Databases on the test cluster.
+pub mod pg {
+    use std::process::Command;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A fresh database, dropped at the end.
+    pub struct Database {
+        pub name: String,
+        pub url: String,
+    }
+
+    pub fn admin_url() -> String {
+        std::env::var("AIBOMDB_TEST_DB_URL").expect(
+            "AIBOMDB_TEST_DB_URL is not set: run the tests under scripts/with-postgres.sh (the README's test command does)",
+        )
+    }
+
+    pub fn psql(url: &str, sql: &str) -> String {
+        let psql = std::env::var("AIBOMDB_TEST_PSQL").unwrap_or_else(|_| "psql".into());
+        let out = Command::new(psql)
+            .args(["-X", "-v", "ON_ERROR_STOP=1", "-At", "-d", url, "-c", sql])
+            .output()
+            .expect("run psql");
+        assert!(
+            out.status.success(),
+            "psql {sql}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    impl Database {
+        pub fn new() -> Database {
+            static NEXT: AtomicUsize = AtomicUsize::new(0);
+            let name = format!(
+                "t{}_{}",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            );
+            let admin = admin_url();
+            psql(&admin, &format!("CREATE DATABASE {name}"));
+            let url = admin.replacen("/postgres?", &format!("/{name}?"), 1);
+            assert_ne!(url, admin, "the test URL names the postgres database");
+            Database { name, url }
+        }
+
+        pub fn sql(&self, sql: &str) -> String {
+            psql(&self.url, sql)
+        }
+    }
+
+    impl Drop for Database {
+        fn drop(&mut self) {
+            psql(
+                &admin_url(),
+                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            );
+        }
+    }
 }
 
 /// A running `aibomdb serve` on a free loopback port, killed on drop.

@@ -145,12 +145,15 @@ impl PgStore {
             let txn = writer.transaction().await.pg()?;
             lock_writers(&txn).await?;
             let refs: Vec<&MatchRecord> = matches.iter().collect();
-            replace_matches(&txn, advisories, &refs).await?;
+            if !replace_matches(&txn, advisories, &refs).await? {
+                // Nothing changed: nothing is committed.
+                return Ok::<_, aibomdb_store::StoreError>(None);
+            }
             let generation = bump_generation(&txn).await?;
             txn.commit().await.pg()?;
-            Ok::<_, aibomdb_store::StoreError>(generation)
+            Ok(Some(generation))
         })?;
-        self.committed(Some(generation));
+        self.committed(generation);
         Ok(())
     }
 
@@ -234,44 +237,75 @@ fn change_of(row: &AdvisoryRow, old: Option<&AdvisoryRow>) -> AdvisoryChange {
 
 /// Replaces the matches of `advisories` by those of `matches` naming them,
 /// and writes the others given as they are; of two matches for one
-/// (package, advisory) the later stands.
+/// (package, advisory) the later stands. Only the difference is written, so
+/// that re-matching an estate whose matches did not change writes nothing;
+/// returns whether anything changed.
 async fn replace_matches(
     txn: &Transaction<'_>,
     advisories: &[String],
     matches: &[&MatchRecord],
-) -> Result<()> {
-    if !advisories.is_empty() {
+) -> Result<bool> {
+    let mut wanted: HashMap<(i64, &str), Vec<u8>> = HashMap::new();
+    for m in matches {
+        wanted.insert(
+            (m.package as i64, m.advisory.as_str()),
+            kit::encode_match(m),
+        );
+    }
+    let mut named: Vec<&str> = advisories.iter().map(String::as_str).collect();
+    named.extend(wanted.keys().map(|(_, a)| *a));
+    named.sort_unstable();
+    named.dedup();
+    let replaced: std::collections::HashSet<&str> = advisories.iter().map(String::as_str).collect();
+    let mut stored: HashMap<(i64, String), Vec<u8>> = HashMap::new();
+    for r in txn
+        .query(
+            "SELECT package_id, advisory_id, record FROM matches WHERE advisory_id = ANY($1)",
+            &[&named],
+        )
+        .await
+        .pg()?
+    {
+        stored.insert((r.get(0), r.get(1)), r.get(2));
+    }
+    // Rows of a replaced advisory that are no longer wanted go.
+    let (mut gone_package, mut gone_advisory) = (Vec::new(), Vec::new());
+    for (package, advisory) in stored.keys() {
+        if replaced.contains(advisory.as_str())
+            && !wanted.contains_key(&(*package, advisory.as_str()))
+        {
+            gone_package.push(*package);
+            gone_advisory.push(advisory.as_str());
+        }
+    }
+    let (mut package, mut advisory, mut record) = (Vec::new(), Vec::new(), Vec::new());
+    for ((p, a), r) in &wanted {
+        if stored.get(&(*p, a.to_string())) != Some(r) {
+            package.push(*p);
+            advisory.push(*a);
+            record.push(r.as_slice());
+        }
+    }
+    if !gone_package.is_empty() {
         txn.execute(
-            "DELETE FROM matches WHERE advisory_id = ANY($1)",
-            &[&advisories],
+            "DELETE FROM matches m USING unnest($1::int8[], $2::text[]) g(package_id, advisory_id) \
+             WHERE m.package_id = g.package_id AND m.advisory_id = g.advisory_id",
+            &[&gone_package, &gone_advisory],
         )
         .await
         .pg()?;
     }
-    let mut last: HashMap<(u64, &str), &MatchRecord> = HashMap::new();
-    for m in matches {
-        last.insert((m.package, m.advisory.as_str()), m);
+    if !package.is_empty() {
+        txn.execute(
+            "INSERT INTO matches (package_id, advisory_id, record) \
+             SELECT * FROM unnest($1::int8[], $2::text[], $3::bytea[]) \
+             ON CONFLICT (package_id, advisory_id) DO UPDATE SET record = EXCLUDED.record",
+            &[&package, &advisory, &record],
+        )
+        .await
+        .pg()?;
     }
-    if last.is_empty() {
-        return Ok(());
-    }
-    let mut package = Vec::with_capacity(last.len());
-    let mut advisory = Vec::with_capacity(last.len());
-    let mut record = Vec::with_capacity(last.len());
-    for ((p, a), m) in last {
-        package.push(p as i64);
-        advisory.push(a);
-        record.push(kit::encode_match(m));
-    }
-    txn.execute(
-        "INSERT INTO matches (package_id, advisory_id, record) \
-         SELECT * FROM unnest($1::int8[], $2::text[], $3::bytea[]) \
-         ON CONFLICT (package_id, advisory_id) DO UPDATE SET record = EXCLUDED.record",
-        &[&package, &advisory, &record],
-    )
-    .await
-    .pg()?;
-    Ok(())
+    Ok(!gone_package.is_empty() || !package.is_empty())
 }
 
 /// Counts one more write: what every process's caches key on (see

@@ -108,13 +108,21 @@ pub(super) fn run(input: &Input<'_>, f: &mut Figures) -> Result<()> {
     let mut client = crate::api::Client::connect(&server.addr)?;
     for (shape, answer, layer) in layer {
         let body = json!({ "query": shapes.graphql(shape) }).to_string();
-        let http = time_n(input.requests, || match client.post(&server.addr, &body)? {
-            200 => Ok(0),
-            status => bail!("{shape}: HTTP {status}"),
+        let http = time_n(input.requests, || {
+            match client.post(&server.addr, &body)? {
+                200 => Ok(0),
+                status => bail!("{shape}: HTTP {status}"),
+            }
         })?;
-        f.set(&format!("pg_q_{shape}_layer_p50_ms"), percentile(&layer, 0.5));
+        f.set(
+            &format!("pg_q_{shape}_layer_p50_ms"),
+            percentile(&layer, 0.5),
+        );
         f.set(&format!("pg_q_{shape}_http_p50_ms"), percentile(&http, 0.5));
-        f.set(&format!("pg_q_{shape}_http_p99_ms"), percentile(&http, 0.99));
+        f.set(
+            &format!("pg_q_{shape}_http_p99_ms"),
+            percentile(&http, 0.99),
+        );
         f.set(&format!("pg_q_{shape}_answer"), answer);
         println!(
             "  {shape:<11} {answer:>6} deployments   query layer p50 {:.3} p99 {:.3} ms   HTTP p50 {:.3} p99 {:.3} ms   (PostgreSQL)",

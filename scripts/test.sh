@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Every test, beside the throwaway PostgreSQL cluster scripts/with-postgres.sh
+# starts (the README's test command runs this under it):
+#   1. the whole workspace, stores as redb files (tests/postgres.rs runs on
+#      PostgreSQL and compares it with redb);
+#   2. the end-to-end suites that run on either back end, again, each test's
+#      store a PostgreSQL database of its own (AIBOMDB_TEST_BACKEND=postgres:
+#      tests/common/mod.rs::db). Tests that are redb's by nature (compaction)
+#      say so where they name a .redb file.
+set -euo pipefail
+: "${AIBOMDB_TEST_DB_URL:?run under scripts/with-postgres.sh}"
+cargo test --workspace
+suites=(cli lockfiles advisories matching vex models export api gate releases)
+args=()
+for s in "${suites[@]}"; do args+=(--test "$s"); done
+AIBOMDB_TEST_BACKEND=postgres cargo test -p aibomdb "${args[@]}"
