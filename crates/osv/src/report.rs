@@ -121,16 +121,16 @@ pub fn advisory_matches(store: &Store, ids: &[String]) -> Result<Vec<MatchRow>, 
     matched.sort_unstable();
     matched.dedup();
     // Each package record read once; documents hold indexes into them.
-    let mut packages: Vec<PackageRecord> = Vec::with_capacity(matched.len());
+    // In two reads, not two per package: on a server back end each read is
+    // a round trip.
+    let packages: Vec<PackageRecord> = store.packages_by_ids(&matched)?;
+    let listing =
+        store.package_document_ids_among(&packages.iter().map(|p| p.id).collect::<Vec<_>>())?;
     let mut by_document: BTreeMap<DocumentId, Vec<usize>> = BTreeMap::new();
-    for package in matched {
-        let Some(record) = store.package_by_id(package)? else {
-            continue;
-        };
-        for doc in store.package_document_ids(package)? {
-            by_document.entry(doc).or_default().push(packages.len());
+    for (index, documents) in listing.into_iter().enumerate() {
+        for doc in documents {
+            by_document.entry(doc).or_default().push(index);
         }
-        packages.push(record);
     }
     // Current documents only, told by their heads: no record is decoded.
     let doc_ids: Vec<DocumentId> = by_document.keys().copied().collect();

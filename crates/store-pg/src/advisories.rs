@@ -158,22 +158,16 @@ impl PgStore {
     }
 
     pub(crate) fn feed(&self, key: &str) -> Result<Option<Vec<u8>>> {
-        let rows = self
-            .block_on(self.client().query(
-                "SELECT state FROM feed_state WHERE key = $1",
-                &[&key.as_bytes()],
-            ))
-            .pg()?;
+        let rows = self.block_on(self.rows(
+            "SELECT state FROM feed_state WHERE key = $1",
+            &[&key.as_bytes()],
+        ))?;
         Ok(rows.first().map(|r| r.get(0)))
     }
 
     pub(crate) fn feeds(&self) -> Result<Vec<(String, Vec<u8>)>> {
-        let rows = self
-            .block_on(
-                self.client()
-                    .query("SELECT key, state FROM feed_state ORDER BY key", &[]),
-            )
-            .pg()?;
+        let rows =
+            self.block_on(self.rows("SELECT key, state FROM feed_state ORDER BY key", &[]))?;
         Ok(rows
             .iter()
             .map(|r| {
@@ -187,13 +181,11 @@ impl PgStore {
         &self,
         key: &str,
     ) -> Result<Vec<(PackageRecord, Vec<LookupName>)>> {
-        let rows = self
-            .block_on(self.client().query(
+        let rows = self.block_on(self.rows(
                 "SELECT k.id, k.record, n.names FROM package_keys n \
                  JOIN packages k ON k.id = n.package_id WHERE n.lookup_key = $1 ORDER BY n.package_id",
                 &[&key],
-            ))
-            .pg()?;
+            ))?;
         rows.iter()
             .map(|r| {
                 let id = r.get::<_, i64>(0).to_string();
@@ -206,23 +198,16 @@ impl PgStore {
     }
 
     pub(crate) fn advisories_under(&self, key: &str) -> Result<Vec<(String, Vec<u8>)>> {
-        let rows = self
-            .block_on(self.client().query(
-                "SELECT a.id, a.json FROM advisory_keys k JOIN advisories a ON a.id = k.advisory_id \
+        let rows = self.block_on(self.rows(
+            "SELECT a.id, a.json FROM advisory_keys k JOIN advisories a ON a.id = k.advisory_id \
                  WHERE k.lookup_key = $1 ORDER BY a.id",
-                &[&key],
-            ))
-            .pg()?;
+            &[&key],
+        ))?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 
     pub(crate) fn every_advisory(&self) -> Result<Vec<(String, Vec<u8>)>> {
-        let rows = self
-            .block_on(
-                self.client()
-                    .query("SELECT id, json FROM advisories ORDER BY id", &[]),
-            )
-            .pg()?;
+        let rows = self.block_on(self.rows("SELECT id, json FROM advisories ORDER BY id", &[]))?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 }

@@ -80,12 +80,10 @@ impl PgStore {
     }
 
     pub(crate) fn evidence(&self, sha256: &str) -> Result<Option<Vec<u8>>> {
-        let rows = self
-            .block_on(self.client().query(
-                "SELECT body FROM evidence_files WHERE sha256 = $1",
-                &[&sha256],
-            ))
-            .pg()?;
+        let rows = self.block_on(self.rows(
+            "SELECT body FROM evidence_files WHERE sha256 = $1",
+            &[&sha256],
+        ))?;
         Ok(rows.first().map(|r| r.get(0)))
     }
 
@@ -98,12 +96,10 @@ impl PgStore {
     }
 
     pub(crate) fn observations_of(&self, deployment: &str) -> Result<Vec<Observation>> {
-        let rows = self
-            .block_on(self.client().query(
-                "SELECT seq, observation FROM observations WHERE deployment = $1 ORDER BY seq",
-                &[&deployment],
-            ))
-            .pg()?;
+        let rows = self.block_on(self.rows(
+            "SELECT seq, observation FROM observations WHERE deployment = $1 ORDER BY seq",
+            &[&deployment],
+        ))?;
         rows.iter()
             .map(|r| kit::decode(r.get(1), "observations", &r.get::<_, i64>(0).to_string()))
             .collect()

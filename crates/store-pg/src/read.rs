@@ -28,8 +28,24 @@ fn uid(row: &Row, column: usize) -> u64 {
 }
 
 impl PgStore {
-    async fn rows(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
-        self.client().query(sql, params).await.pg()
+    /// Runs a read, prepared once per connection: an unprepared statement
+    /// costs a second round trip (parse, then bind) every time.
+    pub(crate) async fn rows(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
+        let cached = match self.statements.lock() {
+            Ok(cache) => cache.get(sql).cloned(),
+            Err(_) => None,
+        };
+        let statement = match cached {
+            Some(s) => s,
+            None => {
+                let s = self.client().prepare(sql).await.pg()?;
+                if let Ok(mut cache) = self.statements.lock() {
+                    cache.insert(sql.to_string(), s.clone());
+                }
+                s
+            }
+        };
+        self.client().query(&statement, params).await.pg()
     }
 
     fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
@@ -428,14 +444,20 @@ impl PgStore {
             .collect())
     }
 
-    pub(crate) fn documents_listing(&self, package: PackageId) -> Result<Vec<DocumentId>> {
-        Ok(self
-            .query(
-                "SELECT document_id FROM occurrences WHERE package_id = $1 ORDER BY document_id",
-                &[&id(package)],
-            )?
+    /// The documents (current or not) that list each package, in id order.
+    pub(crate) fn documents_listing(&self, packages: &[PackageId]) -> Result<Vec<Vec<DocumentId>>> {
+        let rows = self.query(
+            "SELECT package_id, document_id FROM occurrences WHERE package_id = ANY($1) \
+             ORDER BY package_id, document_id",
+            &[&ids(packages)],
+        )?;
+        let mut by_package: HashMap<PackageId, Vec<DocumentId>> = HashMap::new();
+        for r in rows {
+            by_package.entry(uid(&r, 0)).or_default().push(uid(&r, 1));
+        }
+        Ok(packages
             .iter()
-            .map(|r| uid(r, 0))
+            .map(|p| by_package.get(p).cloned().unwrap_or_default())
             .collect())
     }
 

@@ -54,7 +54,14 @@ pub struct PgStore {
     /// other processes' commits.
     pub(crate) generation: Arc<AtomicU64>,
     following: std::sync::atomic::AtomicBool,
+    /// Occurrence rows this process has written since it last ran ANALYZE.
+    pub(crate) written_since_analyze: AtomicU64,
+    /// Reads prepared on the read connection, by their SQL.
+    pub(crate) statements: Mutex<std::collections::HashMap<String, tokio_postgres::Statement>>,
 }
+
+/// Occurrence rows written in one run from which the run ends with ANALYZE.
+const ANALYZE_AFTER_ROWS: u64 = 50_000;
 
 /// How often a serving process reads the write counter: with the replica's
 /// lag, the bound on how long another process's commit can go unseen.
@@ -93,6 +100,8 @@ impl PgStore {
             write_cache: Mutex::new(WriteCache::default()),
             generation: Arc::new(AtomicU64::new(0)),
             following: std::sync::atomic::AtomicBool::new(false),
+            statements: Mutex::new(std::collections::HashMap::new()),
+            written_since_analyze: AtomicU64::new(0),
         };
         let now = store.block_on(read_generation(store.client()))?;
         store.generation.store(now, Ordering::Release);
@@ -351,8 +360,21 @@ impl Backend for PgStore {
         self.digest_hits(sha256)
     }
     fn persist_heads(&self) -> Result<bool> {
-        // Heads are columns of `documents`: nothing to persist.
-        Ok(false)
+        // Called after an ingest run that stored something, so that the
+        // next reads are fast. Heads are columns of `documents` here; what
+        // the next reads need after a bulk load is fresh planner statistics
+        // (autovacuum takes a while to notice). Small runs leave it to
+        // autovacuum.
+        if self.written_since_analyze.load(Ordering::Acquire) < ANALYZE_AFTER_ROWS {
+            return Ok(false);
+        }
+        let writer = self.writer.lock().map_err(|_| crate::read::poisoned())?;
+        self.block_on(writer.batch_execute(
+            "ANALYZE documents, occurrences, packages, facts, package_keys, matches",
+        ))
+        .pg()?;
+        self.written_since_analyze.store(0, Ordering::Release);
+        Ok(true)
     }
     fn content_fingerprint(&self) -> Result<u64> {
         self.fingerprint()
@@ -475,7 +497,10 @@ impl Backend for PgStore {
         self.versions_named(name, ecosystem)
     }
     fn package_document_ids(&self, package: PackageId) -> Result<Vec<DocumentId>> {
-        self.documents_listing(package)
+        Ok(self.documents_listing(&[package])?.remove(0))
+    }
+    fn package_document_ids_among(&self, packages: &[PackageId]) -> Result<Vec<Vec<DocumentId>>> {
+        self.documents_listing(packages)
     }
     fn occurrence(&self, document: DocumentId, package: PackageId) -> Result<Option<Occurrence>> {
         self.occurrence_of(document, package)

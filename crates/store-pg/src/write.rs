@@ -81,8 +81,10 @@ impl PgStore {
                 *cache = WriteCache::default();
             }
         }
-        let (outcomes, generation) = result?;
+        let (outcomes, generation, rows) = result?;
         self.committed(generation);
+        self.written_since_analyze
+            .fetch_add(rows, std::sync::atomic::Ordering::AcqRel);
         Ok(outcomes)
     }
 }
@@ -144,7 +146,7 @@ async fn write_txn(
     docs: &[NewDocument],
     known: &WriteCache,
     fresh: &mut WriteCache,
-) -> Result<(Vec<IngestOutcome>, Option<u64>)> {
+) -> Result<(Vec<IngestOutcome>, Option<u64>, u64)> {
     let txn = client.transaction().await.pg()?;
     lock_writers(&txn).await?;
 
@@ -186,7 +188,7 @@ async fn write_txn(
             .filter_map(std::result::Result::err)
             .map(|document| IngestOutcome::Unchanged { document })
             .collect();
-        return Ok((outcomes, None));
+        return Ok((outcomes, None, 0));
     }
     let first_document = reserve(&txn, "next_document_id", writing.len()).await?;
 
@@ -473,6 +475,7 @@ async fn write_txn(
         fresh.facts.insert(hash, f);
     }
     write_rows(&txn, &rows, &deployments).await?;
+    let rows_written = rows.occurrence_count as u64;
     let generation = crate::advisories::bump_generation(&txn).await?;
     txn.commit().await.pg()?;
 
@@ -489,7 +492,7 @@ async fn write_txn(
             },
         })
         .collect();
-    Ok((outcomes, Some(generation)))
+    Ok((outcomes, Some(generation), rows_written))
 }
 
 /// Waits for the writers of every process before this one: held until the

@@ -204,6 +204,7 @@ interface! {
     fn package(&self, key: &PackageKey) -> Result<Option<PackageRecord>>;
     fn packages_named(&self, name: &str, ecosystem: Option<&str>) -> Result<Vec<PackageVersion>>;
     fn package_document_ids(&self, package: PackageId) -> Result<Vec<DocumentId>>;
+    fn package_document_ids_among(&self, packages: &[PackageId]) -> Result<Vec<Vec<DocumentId>>>;
     fn occurrence(&self, document: DocumentId, package: PackageId) -> Result<Option<Occurrence>>;
     fn document_package_records(&self, document: DocumentId) -> Result<Vec<PackageRecord>>;
     fn document_listing(&self, document: DocumentId) -> Result<Vec<ListedRow>>;

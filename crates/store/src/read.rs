@@ -246,6 +246,19 @@ impl RedbStore {
         occurrences::documents_of(&txn.open_table(POSTINGS)?, package)
     }
 
+    /// [`Self::package_document_ids`] of several packages, in one read.
+    pub fn package_document_ids_among(
+        &self,
+        packages: &[PackageId],
+    ) -> Result<Vec<Vec<DocumentId>>> {
+        let txn = self.db.begin_read()?;
+        let postings = txn.open_table(POSTINGS)?;
+        packages
+            .iter()
+            .map(|&p| occurrences::documents_of(&postings, p))
+            .collect()
+    }
+
     pub fn occurrence(
         &self,
         document: DocumentId,
