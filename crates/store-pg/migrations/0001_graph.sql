@@ -79,8 +79,7 @@ CREATE TABLE occurrences (
     fact_id bigint NOT NULL,
     bits smallint NOT NULL,
     path bigint[],
-    path_via smallint[],
-    PRIMARY KEY (deployment_id, document_id, package_id)
+    path_via smallint[]
 ) PARTITION BY HASH (deployment_id);
 DO $$
 BEGIN
@@ -88,7 +87,10 @@ BEGIN
         EXECUTE format('CREATE TABLE occurrences_p%s PARTITION OF occurrences FOR VALUES WITH (MODULUS 16, REMAINDER %s)', n, n);
     END LOOP;
 END $$;
-CREATE INDEX occurrences_by_package ON occurrences (package_id, document_id);
+-- The one index: who lists a package (the postings), and a document's row
+-- for a package; unique, so that no occurrence is stored twice. A second
+-- index by deployment would cost every write and serve no read.
+CREATE UNIQUE INDEX occurrences_by_package ON occurrences (package_id, document_id, deployment_id);
 -- Lineage edges walked backwards (base model <- fine-tune): the other edges
 -- are only read forwards, from the document's rows.
 CREATE TABLE lineage_edges (

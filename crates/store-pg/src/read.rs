@@ -550,23 +550,28 @@ impl PgStore {
                  JOIN documents d ON d.id = o.document_id \
                  JOIN deployments p ON p.id = d.deployment_id \
                  WHERE k.key = ANY($1) AND (d.current OR $2) AND ($3::text IS NULL OR p.name = $3)";
-            let total = self
-                .rows(
-                    &format!("SELECT count(*) {FROM}"),
-                    &[&keys, &include_history, &only],
-                )
-                .await?[0]
-                .get::<_, i64>(0) as usize;
+            // The total rides on the page: one pass over the hits.
             let rows = self
                 .rows(
                     &format!(
                         "SELECT p.name, d.id, d.source_path, d.current, d.subject_package, k.key, \
-                         o.fact_id, o.bits, o.path, o.path_via {FROM} \
+                         o.fact_id, o.bits, o.path, o.path_via, count(*) OVER () {FROM} \
                          ORDER BY p.name, d.id, k.key OFFSET $4 LIMIT $5"
                     ),
                     &[&keys, &include_history, &only, &offset, &limit],
                 )
                 .await?;
+            let total = match rows.first() {
+                Some(r) => r.get::<_, i64>(10) as usize,
+                // A page past the end (or of none) carries no count.
+                None => self
+                    .rows(
+                        &format!("SELECT count(*) {FROM}"),
+                        &[&keys, &include_history, &only],
+                    )
+                    .await?[0]
+                    .get::<_, i64>(0) as usize,
+            };
             let hits = self.hits(&rows).await?;
             Ok((total, hits))
         })
