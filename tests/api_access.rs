@@ -25,8 +25,8 @@ fn read(p: &Path) -> String {
 }
 
 /// A store with the shipped examples and the fine-tuned model fixture.
-fn populated(dir: &Path) -> PathBuf {
-    let db = dir.join("s.redb");
+fn populated(temp: &tempfile::TempDir) -> common::TestDb {
+    let db = common::db(temp);
     let out = common::aibomdb(&db, &["ingest", root().join("examples").to_str().unwrap()]);
     assert!(out.status.success(), "{}", common::stderr(&out));
     let model = root().join("tests/fixtures/models/finetune-safetensors");
@@ -108,7 +108,7 @@ fn mutations(a: &str) -> Vec<(&'static str, String, Value)> {
 #[test]
 fn tokens_guard_every_read_route_and_every_mutation() {
     let dir = tempfile::tempdir().unwrap();
-    let db = populated(dir.path());
+    let db = populated(&dir);
     let before = fingerprint(&db);
     let tokens = ["--write-token", WRITER, "--read-token", READER];
     let server = Server::start(&db, &tokens);
@@ -212,7 +212,7 @@ fn refused_start(db: &Path, args: &[&str], env: &[(&str, &str)]) -> (Option<i32>
 #[test]
 fn tokens_from_flags_env_and_files_and_short_ones_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let db = populated(dir.path());
+    let db = populated(&dir);
     let write_file = dir.path().join("write.token");
     let read_file = dir.path().join("read.token");
     std::fs::write(&write_file, format!("{WRITER}\n")).unwrap();
@@ -306,7 +306,7 @@ fn get(addr: &str, host: &str, path: &str, extra: &str) -> (u16, String, Vec<u8>
 #[test]
 fn host_content_type_and_security_headers() {
     let dir = tempfile::tempdir().unwrap();
-    let db = populated(dir.path());
+    let db = populated(&dir);
     let server = Server::start(&db, &["--allow-host", "aibom.example"]);
     let a = &server.addr;
     let port = a.rsplit(':').next().unwrap();
@@ -417,7 +417,8 @@ fn host_content_type_and_security_headers() {
 #[test]
 fn delete_deployment_keeps_what_others_share() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&dir.path().join("s.redb"), &["--write-token", WRITER]);
+    let db = common::db(&dir);
+    let server = Server::start(&db, &["--write-token", WRITER]);
     let a = &server.addr;
     let alpine = read(&root().join("examples/alpine-spdx-syft0.57.json"));
     for d in ["first", "second"] {

@@ -22,8 +22,8 @@ fn examples() -> PathBuf {
 }
 
 /// A store with the shipped examples in it.
-fn store_with_examples(dir: &Path) -> PathBuf {
-    let db = dir.join("s.redb");
+fn store_with_examples(temp: &tempfile::TempDir) -> common::TestDb {
+    let db = common::db(temp);
     let out = common::aibomdb(&db, &["ingest", examples().to_str().unwrap()]);
     assert!(out.status.success(), "{}", common::stderr(&out));
     db
@@ -91,10 +91,8 @@ fn post_head(addr: &str, length: &str, token: Option<&str>) -> String {
 #[test]
 fn bodies_are_refused_before_they_are_read() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(
-        &dir.path().join("s.redb"),
-        &["--write-token", WRITER, "--read-token", READER],
-    );
+    let db = common::db(&dir);
+    let server = Server::start(&db, &["--write-token", WRITER, "--read-token", READER]);
     let a = &server.addr;
     // Only the headers are sent: a server that waited for the 64 MiB body
     // before checking the token would never answer (the body timeout is 60 s).
@@ -126,8 +124,9 @@ fn bodies_are_refused_before_they_are_read() {
 #[test]
 fn slow_and_idle_connections_are_closed() {
     let dir = tempfile::tempdir().unwrap();
+    let db = common::db(&dir);
     let server = Server::start(
-        &dir.path().join("s.redb"),
+        &db,
         &["--header-timeout-secs", "1", "--body-timeout-secs", "1"],
     );
     let a = &server.addr;
@@ -172,7 +171,8 @@ fn slow_and_idle_connections_are_closed() {
 #[test]
 fn depth_and_complexity_limits() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&store_with_examples(dir.path()), &[]);
+    let db = store_with_examples(&dir);
+    let server = Server::start(&db, &[]);
     let a = &server.addr;
     let nested = |levels: usize| {
         format!(
@@ -224,7 +224,7 @@ fn depth_and_complexity_limits() {
 #[test]
 fn the_answer_is_bounded_in_bytes() {
     let dir = tempfile::tempdir().unwrap();
-    let db = store_with_examples(dir.path());
+    let db = store_with_examples(&dir);
     let server = Server::start(&db, &["--max-response-bytes", "5000"]);
     let a = &server.addr;
     let (_, v) = graphql(
@@ -270,7 +270,8 @@ fn rss_kib(pid: u32) -> u64 {
 #[test]
 fn the_cache_keeps_normalised_queries_not_bodies() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&store_with_examples(dir.path()), &[]);
+    let db = store_with_examples(&dir);
+    let server = Server::start(&db, &[]);
     let a = &server.addr;
     let (_, v) = graphql(a, None, "{deployments}", json!({}));
     let expected = v["data"].clone();
@@ -294,7 +295,7 @@ fn the_cache_keeps_normalised_queries_not_bodies() {
 #[test]
 fn a_query_over_the_time_limit_is_stopped() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     // GUAC's SPDX and CycloneDX images in one deployment: ten SPDX exports of
     // it take over a second in a debug build.
     let guac = common::corpus().join("external/guac-data/docs");

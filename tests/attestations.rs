@@ -7,7 +7,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use aibomdb_graph::Attestation;
 use common::{aibomdb, corpus, fingerprint, json, stderr};
@@ -40,8 +40,8 @@ fn signing(rel: &str) -> String {
         .to_string()
 }
 
-fn store(dir: &tempfile::TempDir) -> PathBuf {
-    dir.path().join("s.redb")
+fn store(dir: &tempfile::TempDir) -> common::TestDb {
+    common::db(dir)
 }
 
 /// `ingest --format json` of one file: its row (the test fails on an error).
@@ -64,7 +64,7 @@ fn notes(row: &Value) -> Vec<String> {
 
 /// The attestation facts the document stored on its subjects.
 fn attested(db: &Path, document: u64) -> Vec<(String, Attestation, Vec<String>)> {
-    let s = aibomdb_store::Store::open(db).unwrap();
+    let s = common::open(db);
     s.document_packages(document)
         .unwrap()
         .into_iter()
@@ -157,7 +157,7 @@ fn signed_provenance_binds_to_the_model_file_it_names() {
         .map(|s| s["id"].as_str().unwrap())
         .collect();
     assert_eq!(path[2], "pkg:generic/finetune-safetensors");
-    let s = aibomdb_store::Store::open(&db).unwrap();
+    let s = common::open(&db);
     let keys: Vec<(String, Vec<String>)> = s
         .document_packages(doc)
         .unwrap()
@@ -233,11 +233,7 @@ fn a_wrong_key_is_invalid_and_no_key_is_unverified() {
         assert_eq!(a.signature.status, status);
         assert!(!a.signature.is_verified());
         // The document says so too.
-        let record = aibomdb_store::Store::open(&db)
-            .unwrap()
-            .document(doc)
-            .unwrap()
-            .unwrap();
+        let record = common::open(&db).document(doc).unwrap().unwrap();
         assert!(
             record
                 .warnings
@@ -289,11 +285,7 @@ fn subjects_that_match_nothing_are_reported_not_dropped() {
     );
     assert!(a.bound.is_none());
     assert!(flags.iter().any(|f| f.starts_with("unbound")));
-    let record = aibomdb_store::Store::open(&db)
-        .unwrap()
-        .document(doc)
-        .unwrap()
-        .unwrap();
+    let record = common::open(&db).document(doc).unwrap().unwrap();
     assert!(record.warnings.iter().any(|w| w.contains("optimizer.pt")));
     assert!(
         record

@@ -51,7 +51,7 @@ fn deployments(addr: &str) -> Vec<(String, u64)> {
 #[test]
 fn dependency_track_upload_forms_with_curl() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     // An empty store that exists.
     assert!(aibomdb(&db, &["stats"]).status.success());
     let server = Server::start(&db, &["--write-token", WRITE]);

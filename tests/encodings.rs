@@ -358,7 +358,7 @@ fn every_tag_value_file_ingests_with_the_counts_spdx_tools_finds() {
 #[test]
 fn xml_bombs_are_refused_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     let mut entities = String::from("<!ENTITY l0 \"lol\">");
     for i in 1..10 {
         entities.push_str(&format!(
@@ -403,7 +403,7 @@ fn xml_bombs_are_refused_naming_the_file() {
 #[test]
 fn huge_tag_value_files_are_refused_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     let lines = dir.path().join("lines.spdx");
     let mut text = String::from("SPDXVersion: SPDX-2.3\n");
     text.push_str(&"#\n".repeat(10_000_000));

@@ -45,7 +45,7 @@ fn advisory_ids(db: &Path, deployment: &str) -> Vec<String> {
 }
 
 fn summary(db: &Path, id: &str) -> String {
-    let s = aibomdb_store::Store::open(db).unwrap();
+    let s = common::open(db);
     let json: Value = serde_json::from_slice(&s.advisory_json(id).unwrap().unwrap()).unwrap();
     json["summary"].as_str().unwrap_or_default().to_string()
 }
@@ -53,7 +53,7 @@ fn summary(db: &Path, id: &str) -> String {
 #[test]
 fn sync_fetches_only_what_changed_and_survives_a_cut_download() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../tests/fixtures/lockfiles/d-image-service");
     // The service pins Pillow 10.0.0 (uv-compiled), which PYSEC-2023-175 affects.
@@ -160,7 +160,7 @@ fn sync_fetches_only_what_changed_and_survives_a_cut_download() {
 #[test]
 fn sync_reads_a_directory_and_refuses_a_foreign_list() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     let export = Export {
         root: dir.path().join("export"),
         records: records_of(&["pillow"]),

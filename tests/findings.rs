@@ -89,7 +89,7 @@ fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
 #[test]
 fn every_finding_kind_by_kind_and_path() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     let mut seen = BTreeSet::new();
 
     // Pickles (make.sh, Python's pickle module), plus one importing a class

@@ -51,7 +51,7 @@ fn subjects(report: &Value) -> Vec<String> {
 #[test]
 fn gate_over_graphql_and_post_v1_gate() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     for args in [
         vec![
             "ingest",
@@ -179,7 +179,7 @@ fn gate_over_graphql_and_post_v1_gate() {
 #[test]
 fn gate_cache_follows_advisory_updates() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     let java = corpus().join("external/guac-data/docs/spdx/spdx_vuln.json");
     let out = aibomdb(
         &db,
@@ -243,7 +243,7 @@ fn gate_cache_follows_advisory_updates() {
 #[test]
 fn package_rule_answers_kept_between_requests_follow_the_expression() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     let out = aibomdb(
         &db,
         &[

@@ -217,7 +217,7 @@ fn stored_policies() {
 #[test]
 fn a_document_is_gated_without_being_stored() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     run_ok(
         &db,
         &[

@@ -165,7 +165,7 @@ fn evidence_measured_per_component_is_the_whole_exports_report() {
 #[test]
 fn known_base_models() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     let model = fixture("models/finetune-safetensors");
     run_ok(
         &db,

@@ -74,7 +74,7 @@ fn round(addr: &str, round: usize, document: &str) -> Vec<String> {
 fn two_hundred_fifty_six_clients_mixing_reads_and_writes() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     let out = common::aibomdb(&db, &["ingest", root.join("examples").to_str().unwrap()]);
     assert!(out.status.success(), "{}", common::stderr(&out));
     let document =
@@ -129,7 +129,7 @@ fn two_hundred_fifty_six_clients_mixing_reads_and_writes() {
     }
     server.stop();
     // And the store is consistent on disk: one document per load deployment.
-    let store = aibomdb_store::Store::open(&db).unwrap();
+    let store = common::open(&db);
     let load_docs = store
         .documents()
         .unwrap()

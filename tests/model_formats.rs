@@ -87,7 +87,7 @@ fn plain_ingest_reads_gguf_onnx_keras_and_numpy() {
     ] {
         copy_fixture(name, &root.join(name));
     }
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     let out = aibomdb(&db, &["ingest", root.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let err = stderr(&out);
@@ -126,8 +126,7 @@ fn plain_ingest_reads_gguf_onnx_keras_and_numpy() {
     let token = planted_token();
     assert!(!stdout(&listed).contains(&token));
     assert!(
-        !std::fs::read(&db)
-            .unwrap()
+        !common::stored_bytes(&db)
             .windows(token.len())
             .any(|w| w == token.as_bytes())
     );
@@ -260,7 +259,7 @@ fn bad_gguf_and_keras_bombs_are_problems_on_their_file() {
         "]".repeat(1_000_000)
     );
     std::fs::write(root.join("deep.ipynb"), deep).unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     let out = aibomdb(&db, &["ingest", root.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let models = json(&aibomdb(&db, &["query", "models", "--format", "json"]));
@@ -299,7 +298,7 @@ fn gguf_source_and_its_parents_are_two_levels_of_lineage() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("gguf-finetune");
     copy_fixture("gguf-finetune", &root);
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     let out = aibomdb(&db, &["ingest", root.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let lineage = json(&aibomdb(

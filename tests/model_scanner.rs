@@ -268,7 +268,7 @@ fn links_leaving_the_directory_are_refused() {
     // Inside the directory: followed.
     link("model.safetensors", "alias.safetensors");
 
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     let m = ingest_model(&db, &model)["model"].clone();
     for (path, says) in [
         ("pytorch_model.bin", "leaves"),
@@ -325,7 +325,7 @@ fn dotfiles_are_scanned_and_git_is_said_to_be_skipped() {
     )
     .unwrap();
 
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     let m = ingest_model(&db, &model)["model"].clone();
     assert_eq!(
         paths(&m),
@@ -438,7 +438,7 @@ fn memoize_bomb_in_a_tiny_torch_zip_runs_in_bounded_memory() {
     let zip_path = model.join("pytorch_model.bin");
     std::fs::write(&zip_path, memoize_bomb_zip()).unwrap();
 
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     let m = ingest_limited(&db, &model)["model"].clone();
     let weights = artifact(&m, "pytorch_model.bin");
     assert_eq!(weights["format"], "torch-zip");
@@ -464,7 +464,7 @@ fn memoize_chain_of_a_large_string_runs_in_bounded_memory() {
     p.extend_from_slice(b"cos\nsystem\n.");
     std::fs::write(model.join("model.pkl"), &p).unwrap();
 
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     let m = ingest_limited(&db, &model)["model"].clone();
     assert_eq!(
         artifact(&m, "model.pkl")["pickle"]["dangerous_imports"],
@@ -491,7 +491,7 @@ fn memoize_bomb_over_graphql_leaves_the_server_up() {
     use base64::Engine;
     const TOKEN: &str = "test-write-token-0123456789";
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     let server = Server::start(&db, &["--write-token", TOKEN]);
     let content = base64::engine::general_purpose::STANDARD.encode(memoize_bomb_zip());
     let m = "mutation($f:[ModelFileInput!]!){ingestModel(deployment:\"m\", name:\"bomb\", files:$f){status}}";
@@ -540,7 +540,7 @@ fn plain_ingest_reads_loose_checkpoints_and_says_what_it_skipped() {
     // Passed over, and said so: a binary that is no document, a hidden file.
     std::fs::write(root.join("blob.dat"), b"\x00\x01\x02binary").unwrap();
     std::fs::write(root.join(".DS_Store"), b"\x00\x00\x00\x01Bud1").unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     let out = aibomdb(&db, &["ingest", root.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let err = stderr(&out);

@@ -62,7 +62,7 @@ fn assert_clean(what: &str, bytes: &[u8]) {
 #[test]
 fn secrets_are_found_and_never_stored_or_shown() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     let model = fixture("leaky-finetune");
     let mut outputs: Vec<(String, Vec<u8>)> = Vec::new();
     let mut keep = |what: &str, o: &std::process::Output| {
@@ -212,7 +212,7 @@ fn secrets_are_found_and_never_stored_or_shown() {
         assert_clean(what, bytes);
     }
     // Every byte of the store file.
-    assert_clean("the store file", &std::fs::read(&db).unwrap());
+    assert_clean("the store file", &common::stored_bytes(&db));
 }
 
 fn aibomdb_secrets_fingerprint(secret: &str) -> String {

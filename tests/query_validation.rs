@@ -6,8 +6,6 @@
 
 mod common;
 
-use std::path::Path;
-
 use aibomdb_query::{QueryError, Target};
 use common::{Server, aibomdb, corpus, graphql, json, stderr, stdout};
 use proptest::prelude::*;
@@ -18,8 +16,8 @@ const CDXPY: &str = "dev/sboms/cyclonedx-py_requirements_a-finetune_cdx1.6.json"
 
 /// Two deployments holding transformers 5.23.0; the uv export's own project is
 /// `pkg:generic/a-finetune@0.1.0` (a purl type without a version ordering).
-fn store(dir: &Path) -> std::path::PathBuf {
-    let db = dir.join("s.redb");
+fn store(temp: &tempfile::TempDir) -> common::TestDb {
+    let db = common::db(temp);
     for (file, deployment) in [(UV, "finetune-uv"), (CDXPY, "finetune-pip")] {
         let out = aibomdb(
             &db,
@@ -38,7 +36,7 @@ fn store(dir: &Path) -> std::path::PathBuf {
 #[test]
 fn malformed_range_is_a_usage_error_in_the_cli() {
     let dir = tempfile::tempdir().unwrap();
-    let db = store(dir.path());
+    let db = store(&dir);
     for (what, extra) in [
         (
             "packages",
@@ -105,7 +103,7 @@ fn malformed_range_is_a_usage_error_in_the_cli() {
 #[test]
 fn versionless_purl_means_every_version_in_the_cli() {
     let dir = tempfile::tempdir().unwrap();
-    let db = store(dir.path());
+    let db = store(&dir);
     let ask = |purl: &str| {
         json(&aibomdb(
             &db,
@@ -141,7 +139,7 @@ fn versionless_purl_means_every_version_in_the_cli() {
 #[test]
 fn what_a_range_left_out_is_in_the_answer() {
     let dir = tempfile::tempdir().unwrap();
-    let db = store(dir.path());
+    let db = store(&dir);
     // `pkg:generic` has no ordering: the package is left out, and said so.
     let answer = json(&aibomdb(
         &db,
@@ -188,7 +186,7 @@ fn what_a_range_left_out_is_in_the_answer() {
 #[test]
 fn graphql_validates_questions_and_carries_notes() {
     let dir = tempfile::tempdir().unwrap();
-    let db = store(dir.path());
+    let db = store(&dir);
     let server = Server::start(&db, &[]);
     for query in [
         r#"{deploymentsUsing(name: "transformers", versionRange: "<<4.38"){totalCount}}"#,
@@ -278,8 +276,8 @@ fn invalid_range() -> impl Strategy<Value = String> {
 #[test]
 fn no_invalid_range_yields_an_empty_success() {
     let dir = tempfile::tempdir().unwrap();
-    let db = store(dir.path());
-    let store = aibomdb_store::Store::open(&db).unwrap();
+    let db = store(&dir);
+    let store = common::open(&db);
     proptest!(ProptestConfig::with_cases(512), |(text in invalid_range())| {
         // Syntax the parser already refuses is refused: fine. Otherwise every
         // question with that range must be refused as a bad range.

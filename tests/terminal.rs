@@ -31,7 +31,7 @@ fn assert_inert(what: &str, text: &str) {
 #[test]
 fn hostile_names_reach_the_terminal_escaped() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     let out = aibomdb(
         &db,
         &[
@@ -110,7 +110,7 @@ fn with_stdout_closed(db: &Path, args: &[&str]) -> (Option<i32>, String) {
 #[test]
 fn a_closed_pipe_ends_no_command_with_a_panic_or_another_exit_code() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     let osv = common::corpus().join("osv/pypa-advisory-database/vulns/pip/PYSEC-2023-228.yaml");
     let python = common::corpus().join(
         "external/guac-data/docs/cyclonedx/syft-cyclonedx-docker.io-library-python.latest.json",

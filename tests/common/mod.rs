@@ -66,6 +66,33 @@ pub fn open(db: &Path) -> aibomdb_store::Store {
     }
 }
 
+/// Every byte a store keeps, to show that something (a secret) is not among
+/// them: the redb file; or a `pg_dump` of the database with every `bytea`
+/// value decoded back to its bytes beside the dump's text.
+pub fn stored_bytes(db: &Path) -> Vec<u8> {
+    let Some(url) = db.to_str().filter(|d| d.starts_with("postgresql://")) else {
+        return std::fs::read(db).unwrap();
+    };
+    let bin = std::env::var("AIBOMDB_TEST_PG_BIN").expect("run under scripts/with-postgres.sh");
+    let out = Command::new(Path::new(&bin).join("pg_dump"))
+        .args(["--no-owner", "-d", url])
+        .output()
+        .expect("run pg_dump");
+    assert!(out.status.success(), "pg_dump: {}", stderr(&out));
+    let mut bytes = out.stdout.clone();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    for run in text.split("\\x").skip(1) {
+        let hex: String = run.chars().take_while(char::is_ascii_hexdigit).collect();
+        for pair in hex.as_bytes().chunks(2) {
+            if let Ok(b) = u8::from_str_radix(std::str::from_utf8(pair).unwrap_or(""), 16) {
+                bytes.push(b);
+            }
+        }
+        bytes.push(0);
+    }
+    bytes
+}
+
 /// A test's store: `s.redb` in its directory, or, when the suite runs with
 /// `AIBOMDB_TEST_BACKEND=postgres` (the README's test command runs the
 /// end-to-end tests both ways), a database of its own on the cluster
