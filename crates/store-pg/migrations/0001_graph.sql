@@ -68,18 +68,14 @@ CREATE TABLE facts (
 
 -- Where the volume is: one row per document and package, partitioned by
 -- deployment, so that a delete touches one partition and writers of
--- different deployments rarely meet. The path from the document's subject
--- is stored at ingest (the packages below the subject down to this one, and
--- the kind of edge into each; NULL when the subject does not reach it): no
--- recursive query on the hot path.
+-- different deployments rarely meet. It says only who lists what: what the
+-- document said of the package and the path to it from the document's
+-- subject are in the document's `rows`, stored at ingest (the shortest-path
+-- tree's parent pointers), so no query walks the graph recursively.
 CREATE TABLE occurrences (
     deployment_id int NOT NULL,
     document_id bigint NOT NULL,
-    package_id bigint NOT NULL,
-    fact_id bigint NOT NULL,
-    bits smallint NOT NULL,
-    path bigint[],
-    path_via smallint[]
+    package_id bigint NOT NULL
 ) PARTITION BY HASH (deployment_id);
 DO $$
 BEGIN

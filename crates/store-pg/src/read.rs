@@ -467,22 +467,19 @@ impl PgStore {
         package: PackageId,
     ) -> Result<Option<Occurrence>> {
         self.block_on(async {
-            let rows = self
-                .rows(
-                    "SELECT o.bits, f.id, f.body FROM occurrences o JOIN facts f ON f.id = o.fact_id \
-                     WHERE o.package_id = $1 AND o.document_id = $2",
-                    &[&id(package), &id(document)],
-                )
-                .await?;
-            let Some(r) = rows.first() else {
+            let Some(rows) = self.rows_in(document).await? else {
                 return Ok(None);
             };
-            let (direct, scope) = kit::from_occurrence_bits(r.get(0));
-            let fact = kit::decode(r.get(2), "facts", &uid(r, 1).to_string())?;
+            let Some(position) = rows.position(package) else {
+                return Ok(None);
+            };
+            let row = &rows.packages[position];
+            let facts = self.facts_of(&[row.fact]).await?;
+            let shared = facts.get(&row.fact).ok_or_else(|| missing_fact(row.fact))?;
             Ok(Some(Occurrence {
                 document,
                 package,
-                fact: kit::fact_with_bits(fact, direct, scope),
+                fact: kit::fact_with_bits(shared.clone(), row.direct, row.scope),
             }))
         })
     }
@@ -555,14 +552,14 @@ impl PgStore {
                 .rows(
                     &format!(
                         "SELECT p.name, d.id, d.source_path, d.current, d.subject_package, k.key, \
-                         o.fact_id, o.bits, o.path, o.path_via, count(*) OVER () {FROM} \
+                         o.package_id, count(*) OVER () {FROM} \
                          ORDER BY p.name, d.id, k.key OFFSET $4 LIMIT $5"
                     ),
                     &[&keys, &include_history, &only, &offset, &limit],
                 )
                 .await?;
             let total = match rows.first() {
-                Some(r) => r.get::<_, i64>(10) as usize,
+                Some(r) => r.get::<_, i64>(7) as usize,
                 // A page past the end (or of none) carries no count.
                 None => self
                     .rows(
@@ -578,42 +575,52 @@ impl PgStore {
     }
 
     /// Hits from rows of (deployment, document, source path, current,
-    /// subject, key, fact, bits, path, path kinds).
+    /// subject, key, package): what the document said of the package and
+    /// the path to it come from the document's rows, as on redb.
     async fn hits(&self, rows: &[Row]) -> Result<Vec<DeploymentHit>> {
-        let mut fact_ids: Vec<FactId> = rows.iter().map(|r| uid(r, 6)).collect();
+        let mut doc_ids: Vec<DocumentId> = rows.iter().map(|r| uid(r, 1)).collect();
+        doc_ids.sort_unstable();
+        doc_ids.dedup();
+        let mut doc_rows: HashMap<DocumentId, DocRows> = HashMap::with_capacity(doc_ids.len());
+        for r in self
+            .rows(
+                "SELECT id, rows FROM documents WHERE id = ANY($1)",
+                &[&ids(&doc_ids)],
+            )
+            .await?
+        {
+            let doc = uid(&r, 0);
+            doc_rows.insert(doc, kit::decode_rows(r.get(1), doc)?);
+        }
+        // Per hit: the package's row and its chain from the subject.
+        let mut found = Vec::with_capacity(rows.len());
+        let (mut fact_ids, mut chain_ids) = (Vec::new(), Vec::new());
+        for r in rows {
+            let (doc, package) = (uid(r, 1), uid(r, 6));
+            let subject = r.get::<_, Option<i64>>(4).map(|s| s as u64);
+            let Some(listing) = doc_rows.get(&doc) else {
+                continue;
+            };
+            let Some(position) = listing.position(package) else {
+                continue;
+            };
+            let row = &listing.packages[position];
+            let chain = kit::path_to_subject(listing, position, subject);
+            fact_ids.push(row.fact);
+            chain_ids.extend(subject);
+            chain_ids.extend(chain.iter().flatten().map(|(p, _)| *p));
+            found.push((r, row, chain));
+        }
         fact_ids.sort_unstable();
         fact_ids.dedup();
-        let facts = self.facts_of(&fact_ids).await?;
-        let mut chain_ids: Vec<PackageId> = Vec::new();
-        for r in rows {
-            if let Some(subject) = r.get::<_, Option<i64>>(4) {
-                chain_ids.push(subject as u64);
-            }
-            if let Some(path) = r.get::<_, Option<Vec<i64>>>(8) {
-                chain_ids.extend(path.into_iter().map(|i| i as u64));
-            }
-        }
         chain_ids.sort_unstable();
         chain_ids.dedup();
+        let facts = self.facts_of(&fact_ids).await?;
         let keys = self.keys_of(&chain_ids).await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in rows {
-            let fact_id = uid(r, 6);
-            let shared = facts.get(&fact_id).ok_or_else(|| missing_fact(fact_id))?;
-            let (direct, scope) = kit::from_occurrence_bits(r.get(7));
-            let fact = kit::fact_with_bits(shared.clone(), direct, scope);
-            let chain: Option<Vec<(PackageId, u8)>> = match (
-                r.get::<_, Option<Vec<i64>>>(8),
-                r.get::<_, Option<Vec<i16>>>(9),
-            ) {
-                (Some(path), Some(via)) => Some(
-                    path.iter()
-                        .zip(via.iter())
-                        .map(|(&p, &v)| (p as u64, v as u8))
-                        .collect(),
-                ),
-                _ => None,
-            };
+        let mut out = Vec::with_capacity(found.len());
+        for (r, row, chain) in found {
+            let shared = facts.get(&row.fact).ok_or_else(|| missing_fact(row.fact))?;
+            let fact = kit::fact_with_bits(shared.clone(), row.direct, row.scope);
             let deployment: &str = r.get(0);
             let source_path: &str = r.get(2);
             out.push(kit::hit(
@@ -643,8 +650,7 @@ impl PgStore {
             let rows = self
                 .rows(
                     "SELECT p.name, d.id, d.source_path, d.current, d.subject_package, k.key, \
-                     o.fact_id, o.bits, o.path, o.path_via, o.package_id \
-                     FROM occurrences o JOIN documents d ON d.id = o.document_id \
+                     o.package_id FROM occurrences o JOIN documents d ON d.id = o.document_id \
                      JOIN deployments p ON p.id = d.deployment_id \
                      JOIN packages k ON k.id = o.package_id \
                      WHERE o.document_id = ANY($1) AND o.package_id = ANY($2)",
@@ -657,7 +663,7 @@ impl PgStore {
                 doc_ids.iter().enumerate().map(|(i, d)| (*d, i)).collect();
             let target_rank: HashMap<PackageId, usize> =
                 targets.iter().enumerate().map(|(i, t)| (*t, i)).collect();
-            ordered.sort_by_key(|r| (doc_rank[&uid(r, 1)], target_rank[&uid(r, 10)]));
+            ordered.sort_by_key(|r| (doc_rank[&uid(r, 1)], target_rank[&uid(r, 6)]));
             let ordered: Vec<Row> = ordered.into_iter().cloned().collect();
             self.hits(&ordered).await
         })

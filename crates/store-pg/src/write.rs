@@ -116,10 +116,6 @@ struct OccurrenceRow {
     deployment: i32,
     document: i64,
     package: i64,
-    fact: i64,
-    bits: i16,
-    /// Below the subject down to the package, and the edge kind into each.
-    path: Option<(Vec<i64>, Vec<i16>)>,
 }
 
 /// What the group writes besides documents and occurrences, collected in
@@ -407,21 +403,12 @@ async fn write_txn(
         let record =
             kit::document_record(doc, doc_id, &package_ids, slot, superseded, edge_count, now);
 
-        // Occurrences with their paths from the subject.
-        for (position, row) in doc_rows.packages.iter().enumerate() {
-            let chain = kit::path_to_subject(&doc_rows, position, record.subject_package);
+        // Who lists what; the rest is in the document's rows.
+        for row in &doc_rows.packages {
             rows.occurrences.push(OccurrenceRow {
                 deployment: *deployment_id,
                 document: id(doc_id),
                 package: id(row.id),
-                fact: id(row.fact),
-                bits: kit::occurrence_bits(row.direct, row.scope),
-                path: chain.map(|chain| {
-                    chain
-                        .iter()
-                        .map(|&(p, kind)| (id(p), i16::from(kind)))
-                        .unzip()
-                }),
             });
         }
         for e in doc_rows
@@ -623,30 +610,13 @@ async fn write_rows(
     .await?;
     copy_in(
         txn,
-        "COPY occurrences (deployment_id, document_id, package_id, fact_id, bits, path, path_via) \
-         FROM STDIN BINARY",
-        &[
-            Type::INT4,
-            Type::INT8,
-            Type::INT8,
-            Type::INT8,
-            Type::INT2,
-            Type::INT8_ARRAY,
-            Type::INT2_ARRAY,
-        ],
+        "COPY occurrences (deployment_id, document_id, package_id) FROM STDIN BINARY",
+        &[Type::INT4, Type::INT8, Type::INT8],
         rows.occurrences.iter().map(|o| {
-            let (path, via) = match &o.path {
-                Some((path, via)) => (Some(path.clone()), Some(via.clone())),
-                None => (None, None),
-            };
             let row: Vec<Box<dyn ToSql + Sync + Send>> = vec![
                 Box::new(o.deployment),
                 Box::new(o.document),
                 Box::new(o.package),
-                Box::new(o.fact),
-                Box::new(o.bits),
-                Box::new(path),
-                Box::new(via),
             ];
             row
         }),
