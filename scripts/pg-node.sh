@@ -46,9 +46,15 @@ start)
     ;;
 crash)
     pid="$(head -1 "$dir/data/postmaster.pid")"
-    pkill -9 -P "$pid" || true
-    kill -9 "$pid"
-    while kill -0 "$pid" 2>/dev/null || pgrep -P "$pid" >/dev/null; do sleep 0.05; done
+    # pg_ctl starts the postmaster in a session of its own: the whole
+    # process group goes at once, backends and any recovery workers.
+    kill -9 -- -"$pid" 2>/dev/null || kill -9 "$pid"
+    for _ in $(seq 200); do
+        kill -0 "$pid" 2>/dev/null || pgrep -g "$pid" >/dev/null || exit 0
+        sleep 0.05
+    done
+    echo "pg-node.sh: the server in $dir did not go within 10 s" >&2
+    exit 1
     ;;
 stop)
     "${as_owner[@]}" "$bin/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true

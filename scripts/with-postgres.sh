@@ -18,6 +18,8 @@ if [ -z "$bin" ]; then
     bin="$(dirname "$(command -v initdb)")"
 fi
 
+# The cluster's owner must reach its directory: TMPDIR (default /tmp) must
+# be open to the postgres user when this runs as root.
 tmp="$(mktemp -d)"
 # initdb refuses to run as root: the cluster then belongs to `postgres`.
 as_owner=()
@@ -45,6 +47,6 @@ trap stop EXIT
 chmod 755 "$tmp"
 export AIBOMDB_TEST_DB_URL="postgresql://aibomdb@/postgres?host=$tmp&port=$port"
 export AIBOMDB_TEST_PSQL="$(command -v psql || echo "$bin/psql")"
-# For tests that start a streaming replica of it (scripts/pg-standby.sh).
+# For tests that start servers of their own (scripts/pg-node.sh).
 export AIBOMDB_TEST_PG_BIN="$bin" AIBOMDB_TEST_PG_SOCKET="$tmp" AIBOMDB_TEST_PG_PORT="$port"
 "$@"

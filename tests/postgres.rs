@@ -1,10 +1,10 @@
 //! The PostgreSQL back end on a real server (issue #20): the one started by
 //! `scripts/with-postgres.sh`, which the README's test command runs the
 //! tests under (`AIBOMDB_TEST_DB_URL`). Each test makes a database of its
-//! own. So far the back end runs its schema migrations, ingest and the
-//! inventory's reads (stats, documents, every `query` shape), with the same
-//! answers as the redb store; every other command refuses a `postgres://`
-//! store and touches nothing.
+//! own: answers alike on both back ends, several servers, a replica,
+//! concurrent writers and crashes. Every command but `notify` and `compact`
+//! runs on PostgreSQL; those two refuse a `postgres://` store and touch
+//! nothing.
 
 mod common;
 
@@ -392,8 +392,10 @@ fn the_corpus_answers_alike_on_redb_and_postgresql() {
     }
 }
 
-/// A document group is written whole or not at all: a failing statement
-/// (here a package whose name PostgreSQL cannot hold) leaves nothing.
+/// What PostgreSQL cannot hold (a NUL in a key, a key longer than an index
+/// entry) is refused before anything is written, naming the field; redb
+/// stores it. (That a group whose transaction fails leaves nothing is shown
+/// by the crash tests below.)
 #[test]
 fn a_document_postgresql_cannot_hold_is_refused_whole() {
     let db = TestDatabase::new();
@@ -427,8 +429,9 @@ fn a_document_postgresql_cannot_hold_is_refused_whole() {
 
 /// The control half on both back ends: advisories loaded and matched, VEX,
 /// exposure timelines, the gate, exports and the CRA report, stored
-/// policies, releases, observations and drift, approvals, and the removal
-/// of a deployment give the same answers from redb and PostgreSQL.
+/// policies, releases, observations and drift, and approvals give the same
+/// answers from redb and PostgreSQL. (Deleting a deployment is in the
+/// two-server test and in the e2e suites run on PostgreSQL.)
 #[test]
 fn advisories_gates_releases_and_exports_answer_alike_on_both_back_ends() {
     let dir = tempfile::tempdir().unwrap();
@@ -672,9 +675,10 @@ fn two_servers_over_one_database_see_each_others_writes() {
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["data"]["deleteDeployment"], true, "{v}");
     let after_delete = seen(1);
-    // The bound is the poll's 100 ms plus a query; a loaded CI machine gets
-    // slack, but not the seconds a stale cache would give.
-    let bound = aibomdb_store_pg::FOLLOW_EVERY * 10;
+    // The stated bound is the poll's 100 ms plus a query. Other tests load
+    // the same 2 cores, so the test allows 2 s: still far below what a cache
+    // that never learns of the write would give (forever).
+    let bound = aibomdb_store_pg::FOLLOW_EVERY * 20;
     assert!(
         after_ingest < bound && after_delete < bound,
         "seen after {after_ingest:?} and {after_delete:?}"
@@ -765,7 +769,8 @@ fn a_server_reads_from_a_streaming_replica() {
     let sessions = psql(
         &replica,
         &format!(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = '{}'",
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = '{}' \
+             AND application_name = 'aibomdb'",
             db.name
         ),
     );
@@ -775,6 +780,10 @@ fn a_server_reads_from_a_streaming_replica() {
     );
 
     psql(&replica, "SELECT pg_wal_replay_pause()");
+    // Pausing is a request: wait until replay has stopped.
+    while psql(&replica, "SELECT pg_get_wal_replay_pause_state()") != "paused" {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     let content = std::fs::read_to_string(&doc).unwrap();
     let (status, v) = graphql(
         &server.addr,
@@ -1063,7 +1072,12 @@ fn a_server_killed_mid_write_recovers_whole_documents() {
         if wait_for_a_write_in_progress(&url, "postgres", &mut child) {
             node.act("crash");
             let out = child.wait_with_output().unwrap();
-            assert!(!out.status.success(), "the ingest saw its server go");
+            if out.status.success() {
+                // Its last group committed between the probe and the crash:
+                // a crash all the same, but not mid-write. Again.
+                node.act("start");
+                continue;
+            }
             crashed = true;
             break;
         }

@@ -42,6 +42,7 @@ struct Cli {
         long,
         global = true,
         env = "AIBOMDB_DB",
+        hide_env_values = true,
         default_value = "./aibomdb.redb"
     )]
     db: PathBuf,
@@ -253,7 +254,7 @@ struct ServeArgs {
     /// Read from this streaming replica of the `--db` PostgreSQL database
     /// (writes still go to `--db`). Answers lag the primary by the replica's
     /// replay lag plus at most 100 ms.
-    #[arg(long, env = "AIBOMDB_READ_DB")]
+    #[arg(long, env = "AIBOMDB_READ_DB", hide_env_values = true)]
     read_db: Option<String>,
     /// Address to listen on; port 0 picks a free port (the address is printed).
     #[arg(long, default_value = "127.0.0.1:8080")]

@@ -49,7 +49,7 @@ impl PgStore {
     pub(crate) fn apply(&self, batch: &AdvisoryBatch<'_>) -> Result<(Vec<AdvisoryChange>, usize)> {
         let mut writer = self.writer.lock().map_err(|_| crate::read::poisoned())?;
         let (changes, wrote) = self.block_on(async {
-            let txn = writer.transaction().await.pg()?;
+            let txn = crate::write::begin(&mut writer).await?;
             lock_writers(&txn).await?;
             let plain: Vec<AdvisoryRow> = batch.rows.iter().map(|(r, _)| r.clone()).collect();
             let stored = self.stored_rows(&txn, &plain, true).await?;
@@ -142,7 +142,7 @@ impl PgStore {
     ) -> Result<()> {
         let mut writer = self.writer.lock().map_err(|_| crate::read::poisoned())?;
         let generation = self.block_on(async {
-            let txn = writer.transaction().await.pg()?;
+            let txn = crate::write::begin(&mut writer).await?;
             lock_writers(&txn).await?;
             let refs: Vec<&MatchRecord> = matches.iter().collect();
             if !replace_matches(&txn, advisories, &refs).await? {

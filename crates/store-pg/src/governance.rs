@@ -23,7 +23,7 @@ impl PgStore {
     ) -> Result<T> {
         let mut writer = self.writer.lock().map_err(|_| poisoned())?;
         let (value, generation) = self.block_on(async {
-            let txn = writer.transaction().await.pg()?;
+            let txn = crate::write::begin(&mut writer).await?;
             lock_writers(&txn).await?;
             let (value, wrote) = work(&txn).await?;
             let mut generation = None;

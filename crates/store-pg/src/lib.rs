@@ -1,12 +1,12 @@
-//! The PostgreSQL back end of the store (issue #20; the plan is
-//! `docs/design/postgres.md`). Built so far: connecting, and the schema's
-//! versioned migrations (`migrations/NNNN_*.sql`, embedded in the binary),
-//! which `aibomdb --db postgres://… migrate [--check]` applies or reports.
-//! The store interface (`aibomdb_store::Backend`) is not implemented yet, so
-//! no other command runs against PostgreSQL.
+//! The PostgreSQL back end of the store (issue #20; operations in
+//! `docs/POSTGRES.md`, the plan in `docs/design/postgres.md`). [`PgStore`]
+//! implements `aibomdb_store::Backend` for everything but notifications
+//! (targets, outbox, events) and `compact`; the schema is versioned SQL
+//! (`migrations/NNNN_*.sql`, embedded), which `aibomdb --db postgres://…
+//! migrate [--check]` applies or reports, and every open applies when behind.
 //!
 //! The calls are synchronous, as the store interface is: a [`Database`]
-//! owns a small tokio runtime that drives its connection, and each call
+//! owns a small tokio runtime that drives its connections, and each call
 //! blocks on it. Never call one from inside an async task.
 
 mod advisories;
@@ -31,7 +31,7 @@ pub struct Database {
     /// Taken only by `drop`.
     rt: Option<tokio::runtime::Runtime>,
     client: tokio_postgres::Client,
-    config: tokio_postgres::Config,
+    pub(crate) config: tokio_postgres::Config,
     location: String,
 }
 
@@ -39,16 +39,7 @@ impl Database {
     /// Connects to `url` (libpq's URL form, e.g.
     /// `postgresql://user@/db?host=/run/postgresql`).
     pub fn connect(url: &str) -> Result<Database, StoreError> {
-        let mut config: tokio_postgres::Config =
-            url.parse().map_err(|e| StoreError::NotAStore {
-                path: redacted(url).into(),
-                message: format!("not a PostgreSQL URL: {e}"),
-            })?;
-        // Named in pg_stat_activity, unless the URL names it otherwise.
-        if config.get_application_name().is_none() {
-            config.application_name("aibomdb");
-        }
-        let location = location(&config);
+        let (config, location) = parse(url)?;
         // One worker drives the connections, so that a connection makes
         // progress whichever thread is blocked waiting on it.
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -80,11 +71,7 @@ impl Database {
         &self,
         url: &str,
     ) -> Result<(tokio_postgres::Client, String), StoreError> {
-        let config: tokio_postgres::Config = url.parse().map_err(|e| StoreError::NotAStore {
-            path: redacted(url).into(),
-            message: format!("not a PostgreSQL URL: {e}"),
-        })?;
-        let location = location(&config);
+        let (config, location) = parse(url)?;
         Ok((connect_client(self.rt(), &config, &location)?, location))
     }
 
@@ -97,6 +84,44 @@ impl Database {
     pub fn location(&self) -> &str {
         &self.location
     }
+}
+
+/// A URL's configuration (named `aibomdb` in pg_stat_activity unless it
+/// says otherwise), and where it points without its password.
+pub(crate) fn parse(url: &str) -> Result<(tokio_postgres::Config, String), StoreError> {
+    let mut config: tokio_postgres::Config = url.parse().map_err(|e| StoreError::NotAStore {
+        path: redacted(url).into(),
+        message: format!("not a PostgreSQL URL: {e}"),
+    })?;
+    if config.get_application_name().is_none() {
+        config.application_name("aibomdb");
+    }
+    let location = location(&config);
+    Ok((config, location))
+}
+
+/// A connection made on `db`'s runtime.
+pub(crate) fn connect_async_client(
+    db: &Database,
+    config: &tokio_postgres::Config,
+    location: &str,
+) -> Result<tokio_postgres::Client, StoreError> {
+    connect_client(db.rt(), config, location)
+}
+
+/// A new connection from inside the runtime (the counter's poll), or none.
+pub(crate) async fn reconnect(config: &tokio_postgres::Config) -> Option<tokio_postgres::Client> {
+    let (client, connection) = config.connect(tokio_postgres::NoTls).await.ok()?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::warn!("PostgreSQL connection ended: {e}");
+        }
+    });
+    client
+        .batch_execute("SET jit = off; SET plan_cache_mode = force_custom_plan")
+        .await
+        .ok()?;
+    Some(client)
 }
 
 fn connect_client(
@@ -172,13 +197,26 @@ fn redacted(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return "(a URL that does not parse)".into();
     };
-    match rest.split_once('@') {
+    // The authority ends at the last `@` (a password may hold one).
+    let rest = match rest.rsplit_once('@') {
         Some((auth, host)) => {
             let user = auth.split(':').next().unwrap_or("");
-            format!("{scheme}://{user}@{host}")
+            format!("{user}@{host}")
         }
-        None => url.to_string(),
-    }
+        None => rest.to_string(),
+    };
+    // libpq also takes the password as a parameter.
+    let rest = match rest.split_once('?') {
+        Some((base, query)) => {
+            let kept: Vec<&str> = query
+                .split('&')
+                .filter(|p| !p.to_ascii_lowercase().starts_with("password="))
+                .collect();
+            format!("{base}?{}", kept.join("&"))
+        }
+        None => rest,
+    };
+    format!("{scheme}://{rest}")
 }
 
 #[cfg(test)]
@@ -193,6 +231,10 @@ mod tests {
         assert_eq!(location(&config), "postgresql://ci@db.example:5433/aibom");
         assert_eq!(
             redacted("postgres://ci:s3cret@db.example/x?bad=%"),
+            "postgres://ci@db.example/x?bad=%"
+        );
+        assert_eq!(
+            redacted("postgres://ci:s3@cret@db.example/x?password=p4ss&bad=%"),
             "postgres://ci@db.example/x?bad=%"
         );
         assert!(is_url("postgresql://x") && is_url("postgres://x") && !is_url("./s.redb"));

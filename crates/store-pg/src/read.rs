@@ -862,15 +862,17 @@ impl PgStore {
     pub(crate) fn sizes(&self) -> Result<BTreeMap<String, (u64, u64)>> {
         let mut out = BTreeMap::new();
         for table in self.content_tables()? {
+            // A partitioned table's own size is 0: its partitions hold it.
             let r = &self.query(
                 &format!(
-                    "SELECT pg_total_relation_size('{table}'), (SELECT count(*) FROM {table})"
+                    "SELECT (SELECT coalesce(sum(pg_total_relation_size(relid)), 0)::int8 \
+                     FROM pg_partition_tree('{table}')), (SELECT count(*) FROM {table})"
                 ),
                 &[],
             )?[0];
             let bytes = r.get::<_, i64>(0) as u64;
             let rows = r.get::<_, i64>(1) as u64;
-            out.insert(table, (bytes, rows));
+            out.insert(table, (rows, bytes));
         }
         Ok(out)
     }

@@ -79,7 +79,14 @@ impl PgStore {
     /// `read_url` when given (writes still go to `url`).
     pub fn open_with_replica(url: &str, read_url: Option<&str>) -> Result<PgStore> {
         let mut db = Database::connect(url)?;
-        let applied = db.migrate()?;
+        // Migrated only when behind: a role without CREATE on the schema can
+        // still read and write a database that is up to date.
+        let status = db.status()?;
+        let applied = if status.pending.is_empty() {
+            Vec::new()
+        } else {
+            db.migrate()?
+        };
         if !applied.is_empty() {
             tracing::info!(
                 "applied {} schema migration(s) to {}",
@@ -289,10 +296,8 @@ impl Backend for PgStore {
         self.releases_of(deployment)
     }
     fn latest_release(&self, deployment: &str) -> Result<Option<Release>> {
-        Ok(self
-            .releases_of(deployment)?
-            .into_iter()
-            .max_by_key(|r| r.created_at))
+        // The highest sequence, as redb: clocks of servers may disagree.
+        Ok(self.releases_of(deployment)?.pop())
     }
     fn release(&self, deployment: &str, name: &str) -> Result<Option<Release>> {
         Ok(self
@@ -389,19 +394,44 @@ impl Backend for PgStore {
         if self.following.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
-        let client = match &self.replica_url {
-            Some(url) => self.db.client_of(url)?.0,
-            None => self.db.another_client()?,
+        let (config, location) = match &self.replica_url {
+            Some(url) => crate::parse(url)?,
+            None => (self.db.config.clone(), self.db.location().to_string()),
         };
+        let mut client = Some(crate::connect_async_client(&self.db, &config, &location)?);
         let counter = self.generation.clone();
         self.db.rt().spawn(async move {
+            let mut failing = false;
             loop {
                 tokio::time::sleep(FOLLOW_EVERY).await;
-                match read_generation(&client).await {
+                if client
+                    .as_ref()
+                    .is_none_or(tokio_postgres::Client::is_closed)
+                {
+                    client = crate::reconnect(&config).await;
+                }
+                let read = match &client {
+                    Some(c) => read_generation(c).await,
+                    None => Err(StoreError::Backend("no connection".into())),
+                };
+                match read {
                     Ok(g) => {
                         counter.fetch_max(g, Ordering::AcqRel);
+                        if failing {
+                            tracing::info!("reading the write counter of {location} again");
+                            failing = false;
+                        }
                     }
-                    Err(e) => tracing::warn!("reading the write counter: {e}"),
+                    Err(e) => {
+                        // Unseen writes may be happening: no cached answer
+                        // may be served while the counter cannot be read.
+                        counter.fetch_add(1, Ordering::AcqRel);
+                        if !failing {
+                            tracing::warn!("reading the write counter of {location}: {e}");
+                            failing = true;
+                        }
+                        client = None;
+                    }
                 }
             }
         });

@@ -89,9 +89,11 @@ impl PgStore {
     }
 }
 
-/// PostgreSQL's text cannot hold a NUL byte; redb's can. Refused whole,
-/// before anything is written.
+/// PostgreSQL's text cannot hold a NUL byte, and a B-tree entry is capped
+/// at about 2.7 kB; redb has neither limit. A document whose keys break one
+/// is refused whole, naming the field, before anything is written.
 fn refuse_nul(doc: &NewDocument) -> Result<()> {
+    const LONGEST_KEY: usize = 2_000;
     let bad = |what: &str, text: &str| -> Result<()> {
         if text.contains('\0') {
             return Err(StoreError::Unsupported {
@@ -99,13 +101,44 @@ fn refuse_nul(doc: &NewDocument) -> Result<()> {
                 backend: "PostgreSQL",
             });
         }
+        if text.len() > LONGEST_KEY {
+            return Err(StoreError::Unsupported {
+                operation: format!(
+                    "{what} of {} bytes (an index key holds at most {LONGEST_KEY})",
+                    text.len()
+                ),
+                backend: "PostgreSQL",
+            });
+        }
         Ok(())
     };
     bad("deployment name", &doc.deployment)?;
     bad("source path", &doc.source_path)?;
+    if let Some(serial) = &doc.facts.serial {
+        bad("serial number", serial)?;
+    }
     for fact in &doc.facts.packages {
         if let Some(key) = &fact.key {
             bad("package", key.as_str())?;
+        }
+        for (sha, path) in kit::digest_entries(fact) {
+            bad("digest", &sha)?;
+            bad("model file path", &path)?;
+        }
+    }
+    for names in &doc.lookup_names {
+        for name in names {
+            bad("advisory lookup key", &name.key)?;
+        }
+    }
+    for found in &doc.matches {
+        for m in found {
+            bad("advisory id", &m.advisory)?;
+        }
+    }
+    for statement in &doc.facts.vex {
+        for identifier in statement.identifiers() {
+            bad("VEX vulnerability id", &identifier)?;
         }
     }
     Ok(())
@@ -143,7 +176,7 @@ async fn write_txn(
     known: &WriteCache,
     fresh: &mut WriteCache,
 ) -> Result<(Vec<IngestOutcome>, Option<u64>, u64)> {
-    let txn = client.transaction().await.pg()?;
+    let txn = begin(client).await?;
     lock_writers(&txn).await?;
 
     // Which documents are new: (bytes, deployment) is stored once.
@@ -480,6 +513,18 @@ async fn write_txn(
         })
         .collect();
     Ok((outcomes, Some(generation), rows_written))
+}
+
+/// A write transaction, READ COMMITTED whatever the database's default:
+/// its statements must see what the writer before it committed, after the
+/// writers' lock (a REPEATABLE READ snapshot would be taken before the wait).
+pub(crate) async fn begin(client: &mut tokio_postgres::Client) -> Result<Transaction<'_>> {
+    client
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::ReadCommitted)
+        .start()
+        .await
+        .pg()
 }
 
 /// Waits for the writers of every process before this one: held until the

@@ -147,8 +147,9 @@ fn empty(url: &str) -> Result<()> {
         .output()
         .context("running psql to empty the benchmark database")?;
     if !out.status.success() {
+        // psql's message names the database, not the URL's password.
         bail!(
-            "emptying {url}: {}",
+            "emptying the benchmark database: {}",
             String::from_utf8_lossy(&out.stderr).trim()
         );
     }
