@@ -455,8 +455,9 @@ impl Backend for PgStore {
     fn approvals(&self, model_purl: &str) -> Result<Vec<Approval>> {
         self.approvals_of(model_purl)
     }
-    // Events: no notification target can exist on PostgreSQL yet, and no
-    // server runs on it, so nobody listens.
+    // Events: no notification target can exist on PostgreSQL yet and no
+    // event is recorded, so a GraphQL subscription on a PostgreSQL server
+    // waits without news (docs/POSTGRES.md says so).
     fn add_listener(&self) {}
     fn remove_listener(&self) {}
     fn event_rings(&self) -> u64 {
