@@ -146,30 +146,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     // The CLI itself, as a user runs it; its peak RSS from GNU time.
     let aibomdb = sibling_binary("aibomdb")?;
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let start = Instant::now();
-    let out = Command::new("/usr/bin/time")
-        .args(["-f", "%M"])
-        .arg(&aibomdb)
-        .arg("--db")
-        .arg(&db)
-        .arg("ingest")
-        .arg(&estate)
-        .args(["--format", "json"])
-        .stdout(std::process::Stdio::null())
-        .output()
-        .context("running aibomdb ingest under /usr/bin/time")?;
-    let ingest = start.elapsed();
-    if !out.status.success() {
-        bail!(
-            "aibomdb ingest failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    let ingest_rss = String::from_utf8_lossy(&out.stderr)
-        .lines()
-        .last()
-        .and_then(|l| l.trim().parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0);
+    let (ingest, ingest_rss) = timed_ingest(&aibomdb, db.as_os_str(), &estate)?;
     let store = Store::open(&db)?;
     let committed = store.stats()?.documents as usize;
     if committed != written.files {
@@ -394,6 +371,40 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         std::fs::remove_dir_all(&estate)?;
     }
     Ok(())
+}
+
+/// `aibomdb --db DB ingest ESTATE` as a user runs it: its wall time, and its
+/// peak RSS in MiB from GNU time.
+pub(super) fn timed_ingest(
+    aibomdb: &Path,
+    db: &std::ffi::OsStr,
+    estate: &Path,
+) -> Result<(Duration, f64)> {
+    let start = Instant::now();
+    let out = Command::new("/usr/bin/time")
+        .args(["-f", "%M"])
+        .arg(aibomdb)
+        .arg("--db")
+        .arg(db)
+        .arg("ingest")
+        .arg(estate)
+        .args(["--format", "json"])
+        .stdout(std::process::Stdio::null())
+        .output()
+        .context("running aibomdb ingest under /usr/bin/time")?;
+    let took = start.elapsed();
+    if !out.status.success() {
+        bail!(
+            "aibomdb ingest failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let rss = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0);
+    Ok((took, rss))
 }
 
 /// Figures by name, as JSON.

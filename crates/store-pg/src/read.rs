@@ -179,21 +179,7 @@ impl PgStore {
              WHERE identifier = ANY($1)",
             &[&wanted],
         )?;
-        let mut seen = HashSet::new();
-        let mut out = Vec::new();
-        for r in rows {
-            let (document, index) = (uid(&r, 1), r.get::<_, i32>(2) as u32);
-            if seen.insert((document, index)) {
-                let identifier: &str = r.get(0);
-                out.push(VexRecord {
-                    document,
-                    index,
-                    statement: kit::decode(r.get(3), "vex_statements", identifier)?,
-                });
-            }
-        }
-        out.sort_by_key(|r| (r.document, r.index));
-        Ok(out)
+        statements(rows)
     }
 
     pub(crate) fn every_vex_statement(&self) -> Result<Vec<VexRecord>> {
@@ -202,21 +188,7 @@ impl PgStore {
              ORDER BY identifier, document_id, idx",
             &[],
         )?;
-        let mut seen = HashSet::new();
-        let mut out = Vec::new();
-        for r in rows {
-            let (document, index) = (uid(&r, 1), r.get::<_, i32>(2) as u32);
-            if seen.insert((document, index)) {
-                let identifier: &str = r.get(0);
-                out.push(VexRecord {
-                    document,
-                    index,
-                    statement: kit::decode(r.get(3), "vex_statements", identifier)?,
-                });
-            }
-        }
-        out.sort_by_key(|r| (r.document, r.index));
-        Ok(out)
+        statements(rows)
     }
 
     pub(crate) fn serial_documents(&self, serial: &str) -> Result<Vec<DocumentId>> {
@@ -724,36 +696,10 @@ impl PgStore {
                 let doc = uid(&r, 0);
                 let doc_rows = kit::decode_rows(r.get(1), doc)?;
                 if forwards {
-                    let Some(position) = doc_rows.position(package) else {
-                        continue;
-                    };
-                    for e in doc_rows.edges_from(position as u32) {
-                        if e.record.kinds().any(|k| k.is_lineage()) {
-                            out.push(LineageEdge {
-                                from: package,
-                                to: doc_rows.id_at(e.to),
-                                document: doc,
-                                edge: e.record.clone(),
-                            });
-                        }
-                    }
+                    out.extend(kit::lineage_out(&doc_rows, package, doc));
                 } else {
                     let from = r.get::<_, i64>(2) as u64;
-                    let (Some(f), Some(t)) = (doc_rows.position(from), doc_rows.position(package))
-                    else {
-                        continue;
-                    };
-                    let Some(e) = doc_rows.edges_from(f as u32).find(|e| e.to == t as u32) else {
-                        continue;
-                    };
-                    if e.record.kinds().any(|k| k.is_lineage()) {
-                        out.push(LineageEdge {
-                            from,
-                            to: package,
-                            document: doc,
-                            edge: e.record.clone(),
-                        });
-                    }
+                    out.extend(kit::lineage_in(&doc_rows, from, package, doc));
                 }
             }
             Ok(out)
@@ -876,6 +822,27 @@ impl PgStore {
         }
         Ok(out)
     }
+}
+
+/// VEX statements from rows of (identifier, document, index, statement):
+/// each once (a statement is filed under every id it names), in document
+/// order, as on redb.
+fn statements(rows: Vec<Row>) -> Result<Vec<VexRecord>> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for r in rows {
+        let (document, index) = (uid(&r, 1), r.get::<_, i32>(2) as u32);
+        if seen.insert((document, index)) {
+            let identifier: &str = r.get(0);
+            out.push(VexRecord {
+                document,
+                index,
+                statement: kit::decode(r.get(3), "vex_statements", identifier)?,
+            });
+        }
+    }
+    out.sort_by_key(|r| (r.document, r.index));
+    Ok(out)
 }
 
 fn missing_fact(id: FactId) -> StoreError {

@@ -166,6 +166,47 @@ pub fn path_to_subject(
     Some(chain)
 }
 
+/// The lineage edges (derived from, trained on …) out of `package` in one
+/// document's rows.
+pub fn lineage_out(
+    rows: &DocRows,
+    package: PackageId,
+    document: DocumentId,
+) -> Vec<crate::LineageEdge> {
+    let Some(position) = rows.position(package) else {
+        return Vec::new();
+    };
+    rows.edges_from(position as u32)
+        .filter(|e| e.record.kinds().any(|k| k.is_lineage()))
+        .map(|e| crate::LineageEdge {
+            from: package,
+            to: rows.id_at(e.to),
+            document,
+            edge: e.record.clone(),
+        })
+        .collect()
+}
+
+/// The lineage edge `from` → `package` in one document's rows, if it states one.
+pub fn lineage_in(
+    rows: &DocRows,
+    from: PackageId,
+    package: PackageId,
+    document: DocumentId,
+) -> Option<crate::LineageEdge> {
+    let (f, t) = (rows.position(from)?, rows.position(package)?);
+    let e = rows.edges_from(f as u32).find(|e| e.to == t as u32)?;
+    e.record
+        .kinds()
+        .any(|k| k.is_lineage())
+        .then(|| crate::LineageEdge {
+            from,
+            to: package,
+            document,
+            edge: e.record.clone(),
+        })
+}
+
 /// The document a hit is in.
 pub struct Holder<'a> {
     pub deployment: &'a str,

@@ -63,19 +63,7 @@ impl RedbStore {
             let Some(rows) = occurrences::rows_of(&doc_rows, doc)? else {
                 continue;
             };
-            let Some(position) = rows.position(package) else {
-                continue;
-            };
-            for e in rows.edges_from(position as u32) {
-                if e.record.kinds().any(|k| k.is_lineage()) {
-                    out.push(LineageEdge {
-                        from: package,
-                        to: rows.id_at(e.to),
-                        document: doc,
-                        edge: e.record.clone(),
-                    });
-                }
-            }
+            out.extend(crate::kit::lineage_out(&rows, package, doc));
         }
         Ok(out)
     }
@@ -96,20 +84,7 @@ impl RedbStore {
             let Some(rows) = occurrences::rows_of(&doc_rows, doc)? else {
                 continue;
             };
-            let (Some(f), Some(t)) = (rows.position(from), rows.position(package)) else {
-                continue;
-            };
-            let Some(e) = rows.edges_from(f as u32).find(|e| e.to == t as u32) else {
-                continue;
-            };
-            if e.record.kinds().any(|k| k.is_lineage()) {
-                out.push(LineageEdge {
-                    from,
-                    to: package,
-                    document: doc,
-                    edge: e.record.clone(),
-                });
-            }
+            out.extend(crate::kit::lineage_in(&rows, from, package, doc));
         }
         Ok(out)
     }

@@ -28,30 +28,7 @@ pub(super) struct Input<'a> {
 
 pub(super) fn run(input: &Input<'_>, f: &mut Figures) -> Result<()> {
     empty(input.url)?;
-    let start = Instant::now();
-    let out = Command::new("/usr/bin/time")
-        .args(["-f", "%M"])
-        .arg(input.aibomdb)
-        .arg("--db")
-        .arg(input.url)
-        .arg("ingest")
-        .arg(input.estate)
-        .args(["--format", "json"])
-        .stdout(std::process::Stdio::null())
-        .output()
-        .context("running aibomdb ingest under /usr/bin/time")?;
-    let ingest = start.elapsed();
-    if !out.status.success() {
-        bail!(
-            "aibomdb ingest into PostgreSQL failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    let rss = String::from_utf8_lossy(&out.stderr)
-        .lines()
-        .last()
-        .and_then(|l| l.trim().parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0);
+    let (ingest, rss) = super::timed_ingest(input.aibomdb, input.url.as_ref(), input.estate)?;
     let store = Arc::new(Store::from_backend(Box::new(
         aibomdb_store_pg::PgStore::open(input.url)?,
     )));
