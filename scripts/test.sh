@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every test, beside the throwaway PostgreSQL cluster scripts/with-postgres.sh
 # starts (the README's test command runs this under it):
-#   1. the whole workspace, stores as redb files (tests/postgres.rs runs on
+#   1. the whole workspace, stores as redb files (tests/postgres*.rs run on
 #      PostgreSQL and compares it with redb);
 #   2. the end-to-end suites that run on either back end, again, each test's
 #      store a PostgreSQL database of its own (AIBOMDB_TEST_BACKEND=postgres:

@@ -182,6 +182,18 @@ pub mod pg {
         pub fn sql(&self, sql: &str) -> String {
             psql(&self.url, sql)
         }
+
+        /// `aibomdb --db URL ARGS…`.
+        pub fn run(&self, args: &[&str]) -> std::process::Output {
+            super::aibomdb(std::path::Path::new(&self.url), args)
+        }
+
+        /// `aibomdb migrate --format json EXTRA…`, which must succeed.
+        pub fn migrate_json(&self, extra: &[&str]) -> serde_json::Value {
+            let mut args = vec!["migrate", "--format", "json"];
+            args.extend_from_slice(extra);
+            super::json(&self.run(&args))
+        }
     }
 
     impl Drop for Database {

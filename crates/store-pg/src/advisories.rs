@@ -56,55 +56,68 @@ impl PgStore {
             let now = kit::now() as i64;
             let mut changes = Vec::with_capacity(batch.rows.len());
             // A record given twice: the later one is compared with the earlier.
-            let mut written: HashMap<String, AdvisoryRow> = HashMap::new();
-            let mut changed: Vec<String> = Vec::new();
+            let mut written: HashMap<&str, (&AdvisoryRow, &[u8])> = HashMap::new();
             for (row, json) in batch.rows {
-                let old = written.get(&row.id).or_else(|| stored.get(&row.id));
+                let old = written
+                    .get(row.id.as_str())
+                    .map(|(r, _)| *r)
+                    .or_else(|| stored.get(&row.id));
                 let change = change_of(row, old);
                 changes.push(change);
-                if change == AdvisoryChange::Unchanged {
-                    continue;
+                if change != AdvisoryChange::Unchanged {
+                    written.insert(row.id.as_str(), (row, json.as_slice()));
                 }
-                if let Some(old) = old {
+            }
+            // The changed records, each as last given, in a statement per table.
+            let (mut changed, mut records, mut jsons) = (Vec::new(), Vec::new(), Vec::new());
+            let (mut pair_ids, mut identifiers, mut key_ids, mut keys) =
+                (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            for (row, json) in written.values() {
+                changed.push(row.id.clone());
+                records.push(kit::encode(*row));
+                jsons.push(*json);
+                for i in &row.identifiers {
+                    pair_ids.push(row.id.as_str());
+                    identifiers.push(i.as_str());
+                }
+                for k in &row.keys {
+                    key_ids.push(row.id.as_str());
+                    keys.push(k.as_str());
+                }
+            }
+            if !changed.is_empty() {
+                for table in ["advisory_identifiers", "advisory_keys"] {
                     txn.execute(
-                        "DELETE FROM advisory_identifiers WHERE advisory_id = $1",
-                        &[&old.id],
-                    )
-                    .await
-                    .pg()?;
-                    txn.execute(
-                        "DELETE FROM advisory_keys WHERE advisory_id = $1",
-                        &[&old.id],
+                        &format!("DELETE FROM {table} WHERE advisory_id = ANY($1)"),
+                        &[&changed],
                     )
                     .await
                     .pg()?;
                 }
                 // `seen_at` stays what it was when first loaded.
                 txn.execute(
-                    "INSERT INTO advisories (id, record, json, seen_at) VALUES ($1, $2, $3, $4) \
+                    "INSERT INTO advisories (id, record, json, seen_at) \
+                     SELECT id, record, json, $4 FROM unnest($1::text[], $2::bytea[], $3::bytea[]) \
+                     AS u(id, record, json) \
                      ON CONFLICT (id) DO UPDATE SET record = EXCLUDED.record, json = EXCLUDED.json",
-                    &[&row.id, &kit::encode(row), json, &now],
+                    &[&changed, &records, &jsons, &now],
                 )
                 .await
                 .pg()?;
                 txn.execute(
                     "INSERT INTO advisory_identifiers (identifier, advisory_id) \
-                     SELECT DISTINCT unnest($1::text[]), $2 ON CONFLICT DO NOTHING",
-                    &[&row.identifiers, &row.id],
+                     SELECT DISTINCT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING",
+                    &[&identifiers, &pair_ids],
                 )
                 .await
                 .pg()?;
                 txn.execute(
                     "INSERT INTO advisory_keys (lookup_key, advisory_id) \
-                     SELECT DISTINCT unnest($1::text[]), $2 ON CONFLICT DO NOTHING",
-                    &[&row.keys, &row.id],
+                     SELECT DISTINCT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING",
+                    &[&keys, &key_ids],
                 )
                 .await
                 .pg()?;
-                written.insert(row.id.clone(), row.clone());
-                if !changed.contains(&row.id) {
-                    changed.push(row.id.clone());
-                }
             }
             let wanted: std::collections::HashSet<&str> =
                 changed.iter().map(String::as_str).collect();
@@ -281,16 +294,28 @@ async fn replace_matches(
         .pg()?;
     }
     if !package.is_empty() {
-        txn.execute(
-            "INSERT INTO matches (package_id, advisory_id, record) \
-             SELECT * FROM unnest($1::int8[], $2::text[], $3::bytea[]) \
-             ON CONFLICT (package_id, advisory_id) DO UPDATE SET record = EXCLUDED.record",
-            &[&package, &advisory, &record],
-        )
-        .await
-        .pg()?;
+        upsert_matches(txn, &package, &advisory, &record).await?;
     }
     Ok(!gone_package.is_empty() || !package.is_empty())
+}
+
+/// Writes matches (package, advisory, stored match), replacing any of the
+/// same pair: the one statement both ingest and advisory loads use.
+pub(crate) async fn upsert_matches(
+    txn: &Transaction<'_>,
+    package: &[i64],
+    advisory: &[&str],
+    record: &[&[u8]],
+) -> Result<()> {
+    txn.execute(
+        "INSERT INTO matches (package_id, advisory_id, record) \
+         SELECT * FROM unnest($1::int8[], $2::text[], $3::bytea[]) \
+         ON CONFLICT (package_id, advisory_id) DO UPDATE SET record = EXCLUDED.record",
+        &[&package, &advisory, &record],
+    )
+    .await
+    .pg()?;
+    Ok(())
 }
 
 /// Counts one more write: what every process's caches key on (see

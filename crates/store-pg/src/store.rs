@@ -547,16 +547,7 @@ impl Backend for PgStore {
         let Some(rows) = self.rows_of(document)? else {
             return Ok(Vec::new());
         };
-        Ok(rows
-            .packages
-            .iter()
-            .map(|r| ListedRow {
-                package: r.id,
-                fact: r.fact,
-                direct: r.direct,
-                scope: r.scope,
-            })
-            .collect())
+        Ok(aibomdb_store::kit::listing(&rows))
     }
     fn packages_by_ids(&self, ids: &[PackageId]) -> Result<Vec<PackageRecord>> {
         self.package_records(ids)

@@ -725,14 +725,7 @@ async fn write_rows(
             advisory.push(a.as_str());
             record.push(r.as_slice());
         }
-        txn.execute(
-            "INSERT INTO matches (package_id, advisory_id, record) \
-             SELECT * FROM unnest($1::int8[], $2::text[], $3::bytea[]) \
-             ON CONFLICT (package_id, advisory_id) DO UPDATE SET record = EXCLUDED.record",
-            &[&package, &advisory, &record],
-        )
-        .await
-        .pg()?;
+        crate::advisories::upsert_matches(txn, &package, &advisory, &record).await?;
     }
     if !rows.vex.is_empty() {
         let mut identifier = Vec::new();

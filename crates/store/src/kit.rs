@@ -113,6 +113,19 @@ pub fn decode_match(bytes: &[u8], package: PackageId, advisory: &str) -> Result<
     crate::advisories::decode_match(bytes, package, advisory)
 }
 
+/// What a document lists, by package id, without what it said of each.
+pub fn listing(rows: &DocRows) -> Vec<crate::ListedRow> {
+    rows.packages
+        .iter()
+        .map(|r| crate::ListedRow {
+            package: r.id,
+            fact: r.fact,
+            direct: r.direct,
+            scope: r.scope,
+        })
+        .collect()
+}
+
 /// A document's rows back from their encoding.
 pub fn decode_rows(bytes: &[u8], document: DocumentId) -> Result<DocRows> {
     DocRows::decode(bytes, document)

@@ -303,16 +303,7 @@ impl RedbStore {
         let Some(rows) = occurrences::rows_of(&txn.open_table(DOCUMENT_ROWS)?, document)? else {
             return Ok(Vec::new());
         };
-        Ok(rows
-            .packages
-            .iter()
-            .map(|r| ListedRow {
-                package: r.id,
-                fact: r.fact,
-                direct: r.direct,
-                scope: r.scope,
-            })
-            .collect())
+        Ok(crate::kit::listing(&rows))
     }
 
     /// Package records by id, in one read; an id with no record is left out.
