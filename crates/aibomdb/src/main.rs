@@ -7,6 +7,7 @@
 mod output;
 mod advisories;
 mod background;
+mod copy;
 mod exit;
 mod gate;
 mod ingest;
@@ -100,6 +101,9 @@ enum Command {
     /// Bring a store written by an earlier aibomdb to this build's layout
     /// (every command does so on open), or with --check say what would change.
     Migrate(migrate::MigrateArgs),
+    /// Copy a store into an empty one on either back end (redb file ⇄
+    /// PostgreSQL), keeping every id, time and answer.
+    Copy(copy::CopyArgs),
     /// Approve one file of a model by its SHA-256: the approval is bound to
     /// those bytes, so a changed file shows as unapproved.
     Approve(ApproveArgs),
@@ -403,13 +407,14 @@ fn run(cli: Cli, subcommand: &str) -> Result<ExitCode> {
         Command::Compact(args) => compact(&cli.db, args.format),
         Command::Migrate(args) => migrate::run(&cli.db, args),
         Command::Approve(args) => approve(&cli.db, args),
+        Command::Copy(args) => copy::run(&cli.db, args),
         Command::Export(args) => export(&open(&cli.db)?, args),
         Command::CraReport(args) => cra_report(&open(&cli.db)?, args),
     }
 }
 
 /// The PostgreSQL URL `--db` names, if it names one rather than a file.
-fn postgres_url(db: &Path) -> Option<&str> {
+pub(crate) fn postgres_url(db: &Path) -> Option<&str> {
     db.to_str().filter(|d| aibomdb_store_pg::is_url(d))
 }
 
@@ -550,7 +555,7 @@ fn known_deployment(store: &Store, name: &str) -> Result<()> {
     Ok(())
 }
 
-fn open(path: &PathBuf) -> Result<Store> {
+pub(crate) fn open(path: &PathBuf) -> Result<Store> {
     if let Some(url) = postgres_url(path) {
         let backend = aibomdb_store_pg::PgStore::open(url)?;
         return Ok(Store::from_backend(Box::new(backend)));

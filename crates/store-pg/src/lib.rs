@@ -10,6 +10,7 @@
 //! blocks on it. Never call one from inside an async task.
 
 mod advisories;
+mod copy;
 mod governance;
 mod migrate;
 mod read;

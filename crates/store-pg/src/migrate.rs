@@ -28,11 +28,18 @@ impl Migration {
 
 /// Every migration this build knows, in order. A released file never
 /// changes: a change is a new file.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "graph",
-    sql: include_str!("../migrations/0001_graph.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "graph",
+        sql: include_str!("../migrations/0001_graph.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "copy",
+        sql: include_str!("../migrations/0002_copy.sql"),
+    },
+];
 
 /// A migration the database records as applied.
 #[derive(Debug, Clone, PartialEq, Eq)]

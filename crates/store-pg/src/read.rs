@@ -94,7 +94,8 @@ impl PgStore {
         Ok(self
             .query("SELECT seen_at FROM advisories WHERE id = $1", &[&advisory])?
             .first()
-            .map(|r| uid(r, 0)))
+            .and_then(|r| r.get::<_, Option<i64>>(0))
+            .map(|v| v as u64))
     }
 
     pub(crate) fn advisories_keyed(&self, keys: &[&str]) -> Result<Vec<(String, String, Vec<u8>)>> {

@@ -19,6 +19,7 @@ use aibomdb_store::{
 };
 
 use crate::write::WriteCache;
+use aibomdb_store::copy::{Record, Restored};
 use crate::{Database, backend};
 
 pub(crate) type Result<T> = std::result::Result<T, StoreError>;
@@ -172,6 +173,14 @@ impl Backend for PgStore {
         fn requeue_dead(&self, target: &str, event: Option<u64>) -> Result<Option<Vec<u64>>>;
         fn requeued(&self, target: &str) -> Result<Vec<u64>>;
         fn event(&self, seq: u64) -> Result<Option<MatchEvent>>;
+    }
+
+    // Copies between back ends.
+    fn dump(&self, sink: &mut dyn FnMut(Record) -> Result<()>) -> Result<()> {
+        self.dump_records(sink)
+    }
+    fn restore(&self, records: &mut dyn Iterator<Item = Result<Record>>) -> Result<Restored> {
+        self.restore_records(records)
     }
 
     // Advisories and matches.

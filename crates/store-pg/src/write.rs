@@ -592,7 +592,7 @@ async fn insert_packages(
     Ok(())
 }
 
-async fn copy_in(
+pub(crate) async fn copy_in(
     txn: &Transaction<'_>,
     sql: &str,
     types: &[Type],

@@ -18,6 +18,7 @@ use std::path::Path;
 use aibomdb_graph::PackageKey;
 
 use crate::advisories::AdvisoryBatch;
+use crate::copy::{Record, Restored};
 use crate::{
     AdvisoryChange, AdvisoryRow, Approval, Delivery, DeploymentHit, DeploymentRecord,
     DeploymentReport, DigestHit, DocumentId, DocumentRecord, DocumentRef, EdgeRecord,
@@ -141,6 +142,9 @@ interface! {
     fn deployments_using_page(&self, keys: &[PackageKey], include_history: bool, offset: usize, limit: usize) -> Result<(usize, Vec<DeploymentHit>)>;
     fn paths_in_deployment(&self, deployment: &str, keys: &[PackageKey], include_history: bool, offset: usize, limit: usize) -> Result<(usize, Vec<DeploymentHit>)>;
     fn paths_in_documents(&self, documents: &[&DocumentRecord], targets: &[PackageId]) -> Result<Vec<DeploymentHit>>;
+    // copy/
+    fn dump(&self, sink: &mut dyn FnMut(Record) -> Result<()>) -> Result<()>;
+    fn restore(&self, records: &mut dyn Iterator<Item = Result<Record>>) -> Result<Restored>;
     // delete.rs
     fn delete_deployment(&self, name: &str) -> Result<bool>;
     // digests.rs

@@ -63,7 +63,7 @@ impl RedbStore {
                 };
                 let record: DocumentRecord =
                     decode(record.value(), "documents", &doc_id.to_string())?;
-                let mut hash_key = unhex(&record.sha256);
+                let mut hash_key = crate::unhex(&record.sha256);
                 hash_key.extend_from_slice(name.as_bytes());
                 by_hash.remove(hash_key.as_slice())?;
                 if let Some(serial) = record.serial.as_deref() {
@@ -121,10 +121,4 @@ impl RedbStore {
         }
         Ok(true)
     }
-}
-
-fn unhex(text: &str) -> Vec<u8> {
-    (0..text.len() / 2)
-        .filter_map(|i| u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok())
-        .collect()
 }

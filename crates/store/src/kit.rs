@@ -93,6 +93,11 @@ pub fn document_record(
     crate::write::document_record(doc, id, ids, slot, supersedes, edge_count, now)
 }
 
+/// Bytes from hex, as document records keep their SHA-256.
+pub fn unhex(text: &str) -> Vec<u8> {
+    crate::unhex(text)
+}
+
 /// Seconds since the epoch, as records stamp them.
 pub fn now() -> u64 {
     crate::unix_now()

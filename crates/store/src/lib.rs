@@ -28,6 +28,7 @@ mod advisories;
 mod backend;
 mod blast;
 mod codec;
+pub mod copy;
 mod delete;
 mod digests;
 mod enrichment;
@@ -225,6 +226,13 @@ pub(crate) fn read_table<K: redb::Key + 'static, V: redb::Value + 'static>(
 fn has_table(txn: &redb::WriteTransaction, name: &str) -> Result<bool> {
     use redb::TableHandle;
     Ok(txn.list_tables()?.any(|t| t.name() == name))
+}
+
+/// [`hex`] back (pairs that are not hex are skipped).
+fn unhex(text: &str) -> Vec<u8> {
+    (0..text.len() / 2)
+        .filter_map(|i| u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok())
+        .collect()
 }
 
 fn hex(bytes: &[u8]) -> String {

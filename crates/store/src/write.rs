@@ -715,7 +715,7 @@ pub(crate) fn package_record(id: PackageId, key: &PackageKey) -> PackageRecord {
 
 /// `name\0ecosystem\0namespace\0version`, name folded to lower case so that a
 /// search by name alone is one range scan.
-fn name_index_key(p: &PackageRecord) -> String {
+pub(crate) fn name_index_key(p: &PackageRecord) -> String {
     format!(
         "{}\0{}\0{}\0{}",
         p.name.to_lowercase(),
@@ -725,7 +725,7 @@ fn name_index_key(p: &PackageRecord) -> String {
     )
 }
 
-fn head_of(d: &DocumentRecord) -> records::DocHead {
+pub(crate) fn head_of(d: &DocumentRecord) -> records::DocHead {
     records::DocHead {
         deployment: d.deployment.clone(),
         current: d.is_current(),
