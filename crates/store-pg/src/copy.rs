@@ -149,13 +149,17 @@ async fn dump(txn: &Transaction<'_>, sink: &mut dyn FnMut(Record) -> Result<()>)
         },
     )
     .await?;
-    each(txn, "SELECT id, record, rows FROM documents ORDER BY id", |r| {
-        let record = kit::decode(r.get(1), "documents", &u(r, 0).to_string())?;
-        sink(Record::Document {
-            record,
-            rows: bytes(r, 2),
-        })
-    })
+    each(
+        txn,
+        "SELECT id, record, rows FROM documents ORDER BY id",
+        |r| {
+            let record = kit::decode(r.get(1), "documents", &u(r, 0).to_string())?;
+            sink(Record::Document {
+                record,
+                rows: bytes(r, 2),
+            })
+        },
+    )
     .await?;
     each(
         txn,
@@ -245,13 +249,19 @@ async fn dump(txn: &Transaction<'_>, sink: &mut dyn FnMut(Record) -> Result<()>)
         })
     })
     .await?;
-    pair(txn, sink, "SELECT cve, entry FROM kev ORDER BY cve", |cve, entry| {
-        Record::Kev { cve, entry }
-    })
+    pair(
+        txn,
+        sink,
+        "SELECT cve, entry FROM kev ORDER BY cve",
+        |cve, entry| Record::Kev { cve, entry },
+    )
     .await?;
-    pair(txn, sink, "SELECT cve, score FROM epss ORDER BY cve", |cve, score| {
-        Record::Epss { cve, score }
-    })
+    pair(
+        txn,
+        sink,
+        "SELECT cve, score FROM epss ORDER BY cve",
+        |cve, score| Record::Epss { cve, score },
+    )
     .await?;
     pair(
         txn,
@@ -511,17 +521,25 @@ async fn restore(
                 (
                     "COPY deployments (id, name, record) FROM STDIN BINARY",
                     &[Type::INT4, Type::TEXT, Type::BYTEA],
-                    vec![Box::new(id), Box::new(d.name.clone()), Box::new(kit::encode(&d))],
+                    vec![
+                        Box::new(id),
+                        Box::new(d.name.clone()),
+                        Box::new(kit::encode(&d)),
+                    ],
                 )
             }
             Record::Document { record, rows } => {
-                let deployment = *deployment_ids.get(&record.deployment).ok_or_else(|| {
-                    StoreError::Corrupt {
-                        table: "documents",
-                        key: record.id.to_string(),
-                        message: format!("deployment {:?} is not in the copy", record.deployment),
-                    }
-                })?;
+                let deployment =
+                    *deployment_ids
+                        .get(&record.deployment)
+                        .ok_or_else(|| StoreError::Corrupt {
+                            table: "documents",
+                            key: record.id.to_string(),
+                            message: format!(
+                                "deployment {:?} is not in the copy",
+                                record.deployment
+                            ),
+                        })?;
                 let doc_rows = kit::decode_rows(&rows, record.id)?;
                 let document = record.id as i64;
                 for row in &doc_rows.packages {
@@ -586,7 +604,7 @@ async fn restore(
                         Box::new(record.source_path.clone()),
                         Box::new(sha),
                         Box::new(serial),
-                        Box::new(kit::encode(&record)),
+                        Box::new(kit::encode(&*record)),
                         Box::new(rows),
                     ],
                 )
@@ -668,7 +686,11 @@ async fn restore(
             } => (
                 "COPY matches (package_id, advisory_id, record) FROM STDIN BINARY",
                 &[Type::INT8, Type::TEXT, Type::BYTEA],
-                vec![Box::new(package as i64), Box::new(advisory), Box::new(record)],
+                vec![
+                    Box::new(package as i64),
+                    Box::new(advisory),
+                    Box::new(record),
+                ],
             ),
             Record::FeedState { key, state } => (
                 "COPY feed_state (key, state) FROM STDIN BINARY",

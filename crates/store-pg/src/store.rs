@@ -19,8 +19,8 @@ use aibomdb_store::{
 };
 
 use crate::write::WriteCache;
-use aibomdb_store::copy::{Record, Restored};
 use crate::{Database, backend};
+use aibomdb_store::copy::{Record, Restored};
 
 pub(crate) type Result<T> = std::result::Result<T, StoreError>;
 

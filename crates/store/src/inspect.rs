@@ -14,63 +14,55 @@ impl RedbStore {
     /// file bytes alone cannot show that nothing was written).
     pub fn content_fingerprint(&self) -> Result<u64> {
         use std::hash::{DefaultHasher, Hash, Hasher};
+        let mut h = DefaultHasher::new();
+        self.table_fingerprints()?.hash(&mut h);
+        Ok(h.finish())
+    }
+
+    /// [`RedbStore::content_fingerprint`] table by table: which tables two
+    /// stores differ in.
+    pub fn table_fingerprints(&self) -> Result<BTreeMap<&'static str, u64>> {
+        use std::hash::{DefaultHasher, Hash, Hasher};
         fn fold<K: redb::Key + 'static, V: redb::Value + 'static>(
             txn: &redb::ReadTransaction,
+            name: &'static str,
             def: redb::TableDefinition<K, V>,
-            h: &mut DefaultHasher,
+            out: &mut BTreeMap<&'static str, u64>,
         ) -> Result<()> {
-            // A table a later version added is empty in an older store.
-            let table = match txn.open_table(def) {
-                Ok(t) => t,
-                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(()),
-                Err(e) => return Err(e.into()),
-            };
-            for entry in table.iter()? {
+            // A table a later version added (or that nothing has written
+            // yet) is absent: the same content as an empty one.
+            let mut h = DefaultHasher::new();
+            for entry in crate::read_table(txn, def)?
+                .iter()
+                .flat_map(|t| t.iter())
+                .flatten()
+            {
                 let (k, v) = entry?;
-                K::as_bytes(&k.value()).as_ref().hash(h);
-                V::as_bytes(&v.value()).as_ref().hash(h);
+                K::as_bytes(&k.value()).as_ref().hash(&mut h);
+                V::as_bytes(&v.value()).as_ref().hash(&mut h);
             }
+            out.insert(name, h.finish());
             Ok(())
         }
+        macro_rules! fold_all {
+            ($txn:expr, $out:expr; $($table:ident),* $(,)?) => {
+                $( fold($txn, stringify!($table), $table, $out)?; )*
+            };
+        }
         let txn = self.db.begin_read()?;
-        let mut h = DefaultHasher::new();
-        fold(&txn, META, &mut h)?;
-        fold(&txn, PACKAGES, &mut h)?;
-        fold(&txn, PACKAGE_BY_KEY, &mut h)?;
-        fold(&txn, PACKAGE_BY_NAME, &mut h)?;
-        fold(&txn, DOCUMENTS, &mut h)?;
-        fold(&txn, DOCUMENT_BY_HASH, &mut h)?;
-        fold(&txn, DEPLOYMENTS, &mut h)?;
-        fold(&txn, DEPLOYMENT_DOCUMENTS, &mut h)?;
-        fold(&txn, DOCUMENT_ROWS, &mut h)?;
-        fold(&txn, FACTS, &mut h)?;
-        fold(&txn, FACT_BY_HASH, &mut h)?;
-        fold(&txn, POSTINGS, &mut h)?;
-        fold(&txn, EDGES_REVERSE, &mut h)?;
-        fold(&txn, ADVISORIES, &mut h)?;
-        fold(&txn, ADVISORY_JSON, &mut h)?;
-        fold(&txn, ADVISORY_IDENTIFIERS, &mut h)?;
-        fold(&txn, ADVISORY_KEYS, &mut h)?;
-        fold(&txn, PACKAGE_KEYS, &mut h)?;
-        fold(&txn, MATCHES, &mut h)?;
-        fold(&txn, MATCHES_BY_ADVISORY, &mut h)?;
-        fold(&txn, VEX_STATEMENTS, &mut h)?;
-        fold(&txn, DOCUMENT_BY_SERIAL, &mut h)?;
-        fold(&txn, DOCUMENT_HEADS, &mut h)?;
-        // A cache of the heads, but a command that must write nothing must
-        // not write it either.
-        fold(&txn, HEADS_SNAPSHOT, &mut h)?;
-        fold(&txn, MODEL_NODES, &mut h)?;
-        fold(&txn, APPROVALS, &mut h)?;
-        fold(&txn, POLICIES, &mut h)?;
-        fold(&txn, RELEASES, &mut h)?;
-        fold(&txn, EVIDENCE_FILES, &mut h)?;
-        fold(&txn, OBSERVATIONS, &mut h)?;
-        fold(&txn, KEV, &mut h)?;
-        fold(&txn, ADVISORY_SEEN, &mut h)?;
-        fold(&txn, ENRICHMENT_SOURCES, &mut h)?;
-        fold(&txn, DIGESTS, &mut h)?;
-        Ok(h.finish())
+        let mut out = BTreeMap::new();
+        // The heads snapshot is a cache, but a command that must write
+        // nothing must not write it either.
+        fold_all!(&txn, &mut out;
+            META, PACKAGES, PACKAGE_BY_KEY, PACKAGE_BY_NAME, DOCUMENTS, DOCUMENT_BY_HASH,
+            DEPLOYMENTS, DEPLOYMENT_DOCUMENTS, DOCUMENT_ROWS, FACTS, FACT_BY_HASH, POSTINGS,
+            EDGES_REVERSE, ADVISORIES, ADVISORY_JSON, ADVISORY_IDENTIFIERS, ADVISORY_KEYS,
+            PACKAGE_KEYS, MATCHES, MATCHES_BY_ADVISORY, VEX_STATEMENTS, DOCUMENT_BY_SERIAL,
+            DOCUMENT_HEADS, HEADS_SNAPSHOT, MODEL_NODES, APPROVALS, POLICIES, RELEASES,
+            EVIDENCE_FILES, OBSERVATIONS, KEV, EPSS, ADVISORY_SEEN, ENRICHMENT_SOURCES, DIGESTS,
+            OUTBOX, NOTIFY_TARGETS, NOTIFY_CURSORS, DELIVERIES, NOTIFY_REQUEUE, FEED_STATE,
+        );
+        Ok(out)
     }
 
     /// Every table with its entry count and the bytes its keys and values

@@ -63,11 +63,13 @@ impl RedbStore {
             Ok(())
         })?;
         each(&txn, FACTS, |id, body| {
-            let hash = hashes.remove(&id).ok_or_else(|| crate::StoreError::Corrupt {
-                table: "fact_by_hash",
-                key: id.to_string(),
-                message: "a fact without its hash".into(),
-            })?;
+            let hash = hashes
+                .remove(&id)
+                .ok_or_else(|| crate::StoreError::Corrupt {
+                    table: "fact_by_hash",
+                    key: id.to_string(),
+                    message: "a fact without its hash".into(),
+                })?;
             sink(Record::Fact {
                 id,
                 hash,
@@ -80,7 +82,7 @@ impl RedbStore {
         })?;
         let rows = crate::read_table(&txn, DOCUMENT_ROWS)?;
         each(&txn, DOCUMENTS, |id, v| {
-            let record = decode(v, "documents", &id.to_string())?;
+            let record = Box::new(decode(v, "documents", &id.to_string())?);
             let rows = rows
                 .as_ref()
                 .map(|t| t.get(id))

@@ -45,7 +45,7 @@ pub enum Record {
     Deployment(DeploymentRecord),
     /// A document and its rows (`occurrences::DocRows` encoding).
     Document {
-        record: DocumentRecord,
+        record: Box<DocumentRecord>,
         rows: Vec<u8>,
     },
     ModelNode {

@@ -259,10 +259,8 @@ impl<'t> Tables<'t> {
                 index,
                 statement,
             } => {
-                self.vex.insert(
-                    (identifier.as_str(), document, index),
-                    statement.as_slice(),
-                )?;
+                self.vex
+                    .insert((identifier.as_str(), document, index), statement.as_slice())?;
             }
             Record::Advisory { row, json, seen } => {
                 let id = row.id.as_str();
