@@ -24,14 +24,20 @@ fn migrate_applies_the_schema_once_and_check_writes_nothing() {
     let check = db.migrate_json(&["--check"]);
     assert_eq!(check["current"], false);
     assert_eq!(check["migrated"], false);
-    assert_eq!(check["steps"], serde_json::json!(["0001_graph"]));
+    assert_eq!(
+        check["steps"],
+        serde_json::json!(["0001_graph", "0002_copy"])
+    );
     assert_eq!(db.sql(TABLES), "0", "--check created a table");
 
     let first = db.migrate_json(&[]);
     assert_eq!(first["migrated"], true, "{first}");
     assert_eq!(first["from"], 0);
-    assert_eq!(first["to"], 1);
-    assert_eq!(first["steps"], serde_json::json!(["0001_graph"]));
+    assert_eq!(first["to"], 2);
+    assert_eq!(
+        first["steps"],
+        serde_json::json!(["0001_graph", "0002_copy"])
+    );
     // The graph's tables, partitions of the large one among them.
     assert_eq!(
         db.sql("SELECT count(*) FROM pg_partitioned_table"),
@@ -45,8 +51,8 @@ fn migrate_applies_the_schema_once_and_check_writes_nothing() {
         "16"
     );
     assert_eq!(
-        db.sql("SELECT version || ' ' || name FROM schema_migrations"),
-        "1 graph"
+        db.sql("SELECT string_agg(version || ' ' || name, ', ' ORDER BY version) FROM schema_migrations"),
+        "1 graph, 2 copy"
     );
     let tables = db.sql(TABLES);
 
@@ -56,7 +62,7 @@ fn migrate_applies_the_schema_once_and_check_writes_nothing() {
     assert_eq!(db.sql(TABLES), tables);
     let text = db.run(&["migrate"]);
     assert!(
-        stdout(&text).contains("already at schema version 1"),
+        stdout(&text).contains("already at schema version 2"),
         "{}",
         stdout(&text)
     );
@@ -90,6 +96,40 @@ fn a_database_migrated_by_other_files_or_a_newer_build_is_refused() {
     );
 }
 
+/// A database the first released schema made (migration 1 only) takes the
+/// later files on open, each once, and keeps what it held.
+#[test]
+fn a_database_at_an_earlier_schema_takes_the_later_files() {
+    use sha2::Digest;
+    let db = TestDatabase::new();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../store-pg/migrations");
+    let first = std::fs::read_to_string(root.join("0001_graph.sql")).unwrap();
+    let sha: String = sha2::Sha256::digest(first.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    db.sql(&first);
+    db.sql(
+        "CREATE TABLE schema_migrations (version int PRIMARY KEY, name text NOT NULL, \
+            sha256 text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())",
+    );
+    db.sql(&format!(
+        "INSERT INTO schema_migrations (version, name, sha256) VALUES (1, 'graph', '{sha}')"
+    ));
+    db.sql("INSERT INTO policies (name, policy) VALUES ('kept', '\\x00')");
+    let check = db.migrate_json(&["--check"]);
+    assert_eq!(check["steps"], serde_json::json!(["0002_copy"]), "{check}");
+    // Any command migrates on open.
+    let out = db.run(&["stats"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(db.sql("SELECT count(*) FROM schema_migrations"), "2");
+    assert_eq!(
+        db.sql("SELECT is_nullable FROM information_schema.columns WHERE table_name = 'advisories' AND column_name = 'seen_at'"),
+        "YES"
+    );
+    assert_eq!(db.sql("SELECT name FROM policies"), "kept");
+}
+
 #[test]
 fn two_processes_migrating_at_once_apply_each_file_once() {
     let db = TestDatabase::new();
@@ -112,8 +152,8 @@ fn two_processes_migrating_at_once_apply_each_file_once() {
         let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
         applied += v["steps"].as_array().unwrap().len();
     }
-    assert_eq!(applied, 1, "one process applied the file, the others none");
-    assert_eq!(db.sql("SELECT count(*) FROM schema_migrations"), "1");
+    assert_eq!(applied, 2, "one process applied the files, the others none");
+    assert_eq!(db.sql("SELECT count(*) FROM schema_migrations"), "2");
 }
 
 #[test]

@@ -12,6 +12,7 @@
 mod advisories;
 mod copy;
 mod governance;
+mod heads;
 mod migrate;
 mod read;
 mod store;

@@ -23,6 +23,18 @@ pub(crate) fn ids(v: &[u64]) -> Vec<i64> {
     v.iter().map(|&i| i as i64).collect()
 }
 
+/// A (document, package) pair to make a hit of, with what the hit shows
+/// of the document.
+struct HitRow {
+    deployment: std::sync::Arc<str>,
+    document: DocumentId,
+    source_path: std::sync::Arc<str>,
+    current: bool,
+    subject: Option<PackageId>,
+    key: String,
+    package: PackageId,
+}
+
 fn uid(row: &Row, column: usize) -> u64 {
     row.get::<_, i64>(column) as u64
 }
@@ -504,6 +516,9 @@ impl PgStore {
 
     /// The blast radius: one hit per (document, package), ordered by
     /// deployment, document and key (redb's rank order), with the total.
+    /// Who lists the packages comes from the one index of `occurrences`;
+    /// each document's deployment and currency from the heads (`heads.rs`),
+    /// so no hit costs a join.
     pub(crate) fn using_page(
         &self,
         keys: &[PackageKey],
@@ -513,45 +528,59 @@ impl PgStore {
         limit: usize,
     ) -> Result<(usize, Vec<DeploymentHit>)> {
         let keys: Vec<&str> = keys.iter().map(PackageKey::as_str).collect();
-        let offset = offset.min(i64::MAX as usize) as i64;
-        let limit = limit.min(i64::MAX as usize) as i64;
         self.block_on(async {
-            const FROM: &str = "FROM packages k JOIN occurrences o ON o.package_id = k.id \
-                 JOIN documents d ON d.id = o.document_id \
-                 JOIN deployments p ON p.id = d.deployment_id \
-                 WHERE k.key = ANY($1) AND (d.current OR $2) AND ($3::text IS NULL OR p.name = $3)";
-            // The total rides on the page: one pass over the hits.
-            let rows = self
-                .rows(
-                    &format!(
-                        "SELECT p.name, d.id, d.source_path, d.current, d.subject_package, k.key, \
-                         o.package_id, count(*) OVER () {FROM} \
-                         ORDER BY p.name, d.id, k.key OFFSET $4 LIMIT $5"
-                    ),
-                    &[&keys, &include_history, &only, &offset, &limit],
-                )
-                .await?;
-            let total = match rows.first() {
-                Some(r) => r.get::<_, i64>(7) as usize,
-                // A page past the end (or of none) carries no count.
-                None => self
-                    .rows(
-                        &format!("SELECT count(*) {FROM}"),
-                        &[&keys, &include_history, &only],
+            const LISTED: &str = "SELECT o.document_id, o.package_id, k.key FROM packages k \
+                 JOIN occurrences o ON o.package_id = k.id WHERE k.key = ANY($1)";
+            let rows = match only {
+                None => self.rows(LISTED, &[&keys]).await?,
+                // One partition: the deployment's.
+                Some(name) => {
+                    self.rows(
+                        &format!(
+                            "{LISTED} AND o.deployment_id = \
+                             (SELECT id FROM deployments WHERE name = $2)"
+                        ),
+                        &[&keys, &name],
                     )
-                    .await?[0]
-                    .get::<_, i64>(0) as usize,
+                    .await?
+                }
             };
-            let hits = self.hits(&rows).await?;
-            Ok((total, hits))
+            let mut docs: Vec<DocumentId> = rows.iter().map(|r| uid(r, 0)).collect();
+            docs.sort_unstable();
+            docs.dedup();
+            let heads = self.heads_of(&docs).await?;
+            let mut found: Vec<HitRow> = rows
+                .iter()
+                .filter_map(|r| {
+                    let document = uid(r, 0);
+                    let head = heads.get(&document)?;
+                    let wanted = (include_history || head.current)
+                        && only.is_none_or(|d| d == &*head.deployment);
+                    wanted.then(|| HitRow {
+                        deployment: head.deployment.clone(),
+                        document,
+                        source_path: head.source_path.clone(),
+                        current: head.current,
+                        subject: head.subject,
+                        key: r.get(2),
+                        package: uid(r, 1),
+                    })
+                })
+                .collect();
+            found.sort_by(|a, b| {
+                (&*a.deployment, a.document, &a.key).cmp(&(&*b.deployment, b.document, &b.key))
+            });
+            let total = found.len();
+            let page: Vec<HitRow> = found.into_iter().skip(offset).take(limit).collect();
+            Ok((total, self.hits(&page).await?))
         })
     }
 
-    /// Hits from rows of (deployment, document, source path, current,
-    /// subject, key, package): what the document said of the package and
-    /// the path to it come from the document's rows, as on redb.
-    async fn hits(&self, rows: &[Row]) -> Result<Vec<DeploymentHit>> {
-        let mut doc_ids: Vec<DocumentId> = rows.iter().map(|r| uid(r, 1)).collect();
+    /// Hits from the (document, package) pairs of `rows`: what the document
+    /// said of the package and the path to it come from the document's
+    /// rows, as on redb.
+    async fn hits(&self, rows: &[HitRow]) -> Result<Vec<DeploymentHit>> {
+        let mut doc_ids: Vec<DocumentId> = rows.iter().map(|r| r.document).collect();
         doc_ids.sort_unstable();
         doc_ids.dedup();
         let mut doc_rows: HashMap<DocumentId, DocRows> = HashMap::with_capacity(doc_ids.len());
@@ -569,8 +598,7 @@ impl PgStore {
         let mut found = Vec::with_capacity(rows.len());
         let (mut fact_ids, mut chain_ids) = (Vec::new(), Vec::new());
         for r in rows {
-            let (doc, package) = (uid(r, 1), uid(r, 6));
-            let subject = r.get::<_, Option<i64>>(4).map(|s| s as u64);
+            let (doc, package, subject) = (r.document, r.package, r.subject);
             let Some(listing) = doc_rows.get(&doc) else {
                 continue;
             };
@@ -594,17 +622,15 @@ impl PgStore {
         for (r, row, chain) in found {
             let shared = facts.get(&row.fact).ok_or_else(|| missing_fact(row.fact))?;
             let fact = kit::fact_with_bits(shared.clone(), row.direct, row.scope);
-            let deployment: &str = r.get(0);
-            let source_path: &str = r.get(2);
             out.push(kit::hit(
                 Holder {
-                    deployment,
-                    source_path,
-                    current: r.get(3),
-                    subject: r.get::<_, Option<i64>>(4).map(|s| s as u64),
+                    deployment: &r.deployment,
+                    source_path: &r.source_path,
+                    current: r.current,
+                    subject: r.subject,
                 },
-                uid(r, 1),
-                r.get(5),
+                r.document,
+                &r.key,
                 &fact,
                 chain.as_deref(),
                 |id| Ok(keys.get(&id).cloned().unwrap_or_else(|| format!("#{id}"))),
@@ -637,7 +663,21 @@ impl PgStore {
             let target_rank: HashMap<PackageId, usize> =
                 targets.iter().enumerate().map(|(i, t)| (*t, i)).collect();
             ordered.sort_by_key(|r| (doc_rank[&uid(r, 1)], target_rank[&uid(r, 6)]));
-            let ordered: Vec<Row> = ordered.into_iter().cloned().collect();
+            let ordered: Vec<HitRow> = ordered
+                .into_iter()
+                .map(|r| {
+                    let (deployment, source_path): (&str, &str) = (r.get(0), r.get(2));
+                    HitRow {
+                        deployment: deployment.into(),
+                        document: uid(r, 1),
+                        source_path: source_path.into(),
+                        current: r.get(3),
+                        subject: r.get::<_, Option<i64>>(4).map(|s| s as u64),
+                        key: r.get(5),
+                        package: uid(r, 6),
+                    }
+                })
+                .collect();
             self.hits(&ordered).await
         })
     }

@@ -54,7 +54,9 @@ pub struct PgStore {
     /// [`Backend::follow_other_writers`] is called, by a poll that sees
     /// other processes' commits.
     pub(crate) generation: Arc<AtomicU64>,
-    following: std::sync::atomic::AtomicBool,
+    pub(crate) following: std::sync::atomic::AtomicBool,
+    /// Document heads for blast-radius answers, while following the counter.
+    pub(crate) heads: Mutex<crate::heads::Heads>,
     /// Occurrence rows this process has written since it last ran ANALYZE.
     pub(crate) written_since_analyze: AtomicU64,
     /// Reads prepared on the read connection, by their SQL.
@@ -108,6 +110,7 @@ impl PgStore {
             write_cache: Mutex::new(WriteCache::default()),
             generation: Arc::new(AtomicU64::new(0)),
             following: std::sync::atomic::AtomicBool::new(false),
+            heads: Mutex::new(crate::heads::Heads::default()),
             statements: Mutex::new(std::collections::HashMap::new()),
             written_since_analyze: AtomicU64::new(0),
         };
