@@ -2,6 +2,7 @@
 //! store crate's own codecs, so that both back ends answer alike.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use aibomdb_graph::{PackageFact, PackageKey};
 use aibomdb_store::kit::{self, DocRows, Holder};
@@ -344,29 +345,90 @@ impl PgStore {
             .collect()
     }
 
+    /// Package keys by id (those that exist), from what this process has
+    /// read before where it can (`cache.rs`).
     async fn keys_of(&self, wanted: &[PackageId]) -> Result<HashMap<PackageId, String>> {
+        let (mut found, missing) = self
+            .immutable
+            .keys
+            .lock()
+            .map_err(|_| poisoned())?
+            .split(wanted);
+        if missing.is_empty() {
+            return Ok(found);
+        }
         let rows = self
             .rows(
                 "SELECT id, key FROM packages WHERE id = ANY($1)",
-                &[&ids(wanted)],
+                &[&ids(&missing)],
             )
             .await?;
-        Ok(rows.iter().map(|r| (uid(r, 0), r.get(1))).collect())
+        let mut cache = self.immutable.keys.lock().map_err(|_| poisoned())?;
+        for r in &rows {
+            let (id, key): (u64, String) = (uid(r, 0), r.get(1));
+            cache.insert(id, key.clone(), 1);
+            found.insert(id, key);
+        }
+        Ok(found)
     }
 
+    /// Interned facts by id (those that exist), as [`PgStore::keys_of`].
     async fn facts_of(&self, wanted: &[FactId]) -> Result<HashMap<FactId, PackageFact>> {
+        let (mut found, missing) = self
+            .immutable
+            .facts
+            .lock()
+            .map_err(|_| poisoned())?
+            .split(wanted);
+        if missing.is_empty() {
+            return Ok(found);
+        }
         let rows = self
             .rows(
                 "SELECT id, body FROM facts WHERE id = ANY($1)",
-                &[&ids(wanted)],
+                &[&ids(&missing)],
             )
             .await?;
-        rows.iter()
-            .map(|r| {
-                let id = uid(r, 0);
-                Ok((id, kit::decode(r.get(1), "facts", &id.to_string())?))
-            })
-            .collect()
+        let mut cache = self.immutable.facts.lock().map_err(|_| poisoned())?;
+        for r in &rows {
+            let id = uid(r, 0);
+            let fact: PackageFact = kit::decode(r.get(1), "facts", &id.to_string())?;
+            cache.insert(id, fact.clone(), 1);
+            found.insert(id, fact);
+        }
+        Ok(found)
+    }
+
+    /// The rows of documents the blast radius reached (each named by an
+    /// occurrence just read), as [`PgStore::keys_of`].
+    async fn hit_rows(&self, docs: &[DocumentId]) -> Result<HashMap<DocumentId, Arc<DocRows>>> {
+        let (mut found, missing) = self
+            .immutable
+            .rows
+            .lock()
+            .map_err(|_| poisoned())?
+            .split(docs);
+        if missing.is_empty() {
+            return Ok(found);
+        }
+        let rows = self
+            .rows(
+                "SELECT id, rows FROM documents WHERE id = ANY($1)",
+                &[&ids(&missing)],
+            )
+            .await?;
+        let mut cache = self.immutable.rows.lock().map_err(|_| poisoned())?;
+        for r in &rows {
+            let doc = uid(r, 0);
+            let decoded = Arc::new(kit::decode_rows(r.get(1), doc)?);
+            cache.insert(
+                doc,
+                decoded.clone(),
+                decoded.packages.len() + decoded.edges.len(),
+            );
+            found.insert(doc, decoded);
+        }
+        Ok(found)
     }
 
     pub(crate) fn facts(&self, wanted: &[FactId]) -> Result<Vec<(FactId, PackageFact)>> {
@@ -583,17 +645,7 @@ impl PgStore {
         let mut doc_ids: Vec<DocumentId> = rows.iter().map(|r| r.document).collect();
         doc_ids.sort_unstable();
         doc_ids.dedup();
-        let mut doc_rows: HashMap<DocumentId, DocRows> = HashMap::with_capacity(doc_ids.len());
-        for r in self
-            .rows(
-                "SELECT id, rows FROM documents WHERE id = ANY($1)",
-                &[&ids(&doc_ids)],
-            )
-            .await?
-        {
-            let doc = uid(&r, 0);
-            doc_rows.insert(doc, kit::decode_rows(r.get(1), doc)?);
-        }
+        let doc_rows = self.hit_rows(&doc_ids).await?;
         // Per hit: the package's row and its chain from the subject.
         let mut found = Vec::with_capacity(rows.len());
         let (mut fact_ids, mut chain_ids) = (Vec::new(), Vec::new());

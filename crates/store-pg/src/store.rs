@@ -57,6 +57,8 @@ pub struct PgStore {
     pub(crate) following: std::sync::atomic::AtomicBool,
     /// Document heads for blast-radius answers, while following the counter.
     pub(crate) heads: Mutex<crate::heads::Heads>,
+    /// Rows, facts and keys read before: they never change.
+    pub(crate) immutable: crate::cache::Immutable,
     /// Occurrence rows this process has written since it last ran ANALYZE.
     pub(crate) written_since_analyze: AtomicU64,
     /// Reads prepared on the read connection, by their SQL.
@@ -111,6 +113,7 @@ impl PgStore {
             generation: Arc::new(AtomicU64::new(0)),
             following: std::sync::atomic::AtomicBool::new(false),
             heads: Mutex::new(crate::heads::Heads::default()),
+            immutable: crate::cache::Immutable::default(),
             statements: Mutex::new(std::collections::HashMap::new()),
             written_since_analyze: AtomicU64::new(0),
         };
