@@ -26,17 +26,17 @@ fn migrate_applies_the_schema_once_and_check_writes_nothing() {
     assert_eq!(check["migrated"], false);
     assert_eq!(
         check["steps"],
-        serde_json::json!(["0001_graph", "0002_copy"])
+        serde_json::json!(["0001_graph", "0002_copy", "0003_occurrences_by_4"])
     );
     assert_eq!(db.sql(TABLES), "0", "--check created a table");
 
     let first = db.migrate_json(&[]);
     assert_eq!(first["migrated"], true, "{first}");
     assert_eq!(first["from"], 0);
-    assert_eq!(first["to"], 2);
+    assert_eq!(first["to"], 3);
     assert_eq!(
         first["steps"],
-        serde_json::json!(["0001_graph", "0002_copy"])
+        serde_json::json!(["0001_graph", "0002_copy", "0003_occurrences_by_4"])
     );
     // The graph's tables, partitions of the large one among them.
     assert_eq!(
@@ -48,11 +48,11 @@ fn migrate_applies_the_schema_once_and_check_writes_nothing() {
         db.sql(
             "SELECT count(*) FROM pg_inherits JOIN pg_class c ON c.oid = inhparent WHERE c.relname = 'occurrences'"
         ),
-        "16"
+        "4"
     );
     assert_eq!(
         db.sql("SELECT string_agg(version || ' ' || name, ', ' ORDER BY version) FROM schema_migrations"),
-        "1 graph, 2 copy"
+        "1 graph, 2 copy, 3 occurrences_by_4"
     );
     let tables = db.sql(TABLES);
 
@@ -62,7 +62,7 @@ fn migrate_applies_the_schema_once_and_check_writes_nothing() {
     assert_eq!(db.sql(TABLES), tables);
     let text = db.run(&["migrate"]);
     assert!(
-        stdout(&text).contains("already at schema version 2"),
+        stdout(&text).contains("already at schema version 3"),
         "{}",
         stdout(&text)
     );
@@ -117,17 +117,31 @@ fn a_database_at_an_earlier_schema_takes_the_later_files() {
         "INSERT INTO schema_migrations (version, name, sha256) VALUES (1, 'graph', '{sha}')"
     ));
     db.sql("INSERT INTO policies (name, policy) VALUES ('kept', '\\x00')");
+    db.sql("INSERT INTO occurrences VALUES (7, 8, 9), (10, 11, 12)");
     let check = db.migrate_json(&["--check"]);
-    assert_eq!(check["steps"], serde_json::json!(["0002_copy"]), "{check}");
+    assert_eq!(
+        check["steps"],
+        serde_json::json!(["0002_copy", "0003_occurrences_by_4"]),
+        "{check}"
+    );
     // Any command migrates on open.
     let out = db.run(&["stats"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(db.sql("SELECT count(*) FROM schema_migrations"), "2");
+    assert_eq!(db.sql("SELECT count(*) FROM schema_migrations"), "3");
     assert_eq!(
         db.sql("SELECT is_nullable FROM information_schema.columns WHERE table_name = 'advisories' AND column_name = 'seen_at'"),
         "YES"
     );
     assert_eq!(db.sql("SELECT name FROM policies"), "kept");
+    // Who lists what moved to the four partitions whole.
+    assert_eq!(
+        db.sql("SELECT string_agg(format('%s/%s/%s', deployment_id, document_id, package_id), ' ' ORDER BY package_id) FROM occurrences"),
+        "7/8/9 10/11/12"
+    );
+    assert_eq!(
+        db.sql("SELECT count(*) FROM pg_inherits JOIN pg_class c ON c.oid = inhparent WHERE c.relname = 'occurrences'"),
+        "4"
+    );
 }
 
 #[test]
@@ -152,8 +166,8 @@ fn two_processes_migrating_at_once_apply_each_file_once() {
         let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
         applied += v["steps"].as_array().unwrap().len();
     }
-    assert_eq!(applied, 2, "one process applied the files, the others none");
-    assert_eq!(db.sql("SELECT count(*) FROM schema_migrations"), "2");
+    assert_eq!(applied, 3, "one process applied the files, the others none");
+    assert_eq!(db.sql("SELECT count(*) FROM schema_migrations"), "3");
 }
 
 #[test]

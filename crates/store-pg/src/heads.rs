@@ -14,6 +14,8 @@
 //! command) reads the heads of the documents it needs instead.
 
 use std::collections::{HashMap, HashSet};
+
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -37,7 +39,7 @@ pub(crate) struct Heads {
     generation: Option<u64>,
     /// The highest document id held.
     max_id: DocumentId,
-    docs: HashMap<DocumentId, Head>,
+    docs: FxHashMap<DocumentId, Head>,
 }
 
 const SELECT: &str = "SELECT d.id, d.deployment_id, p.name, d.current, d.subject_package, \
@@ -59,18 +61,29 @@ fn head_of(r: &tokio_postgres::Row) -> (DocumentId, i32, Head) {
 }
 
 impl PgStore {
-    /// The heads of `docs` (those that exist), from the cache when this
-    /// process follows the write counter, else from the database.
-    pub(crate) async fn heads_of(&self, docs: &[DocumentId]) -> Result<HashMap<DocumentId, Head>> {
+    /// Calls `each` with the head of every document of `docs` that exists,
+    /// in the order of `docs`: from the cache when this process follows the
+    /// write counter, else from the database.
+    pub(crate) async fn each_head(
+        &self,
+        docs: &[DocumentId],
+        mut each: impl FnMut(DocumentId, &Head),
+    ) -> Result<()> {
         if !self.following.load(Ordering::Acquire) {
             let rows = self
                 .rows(&format!("{SELECT} WHERE d.id = ANY($1)"), &[&ids(docs)])
                 .await?;
-            return Ok(rows
+            let found: HashMap<DocumentId, Head> = rows
                 .iter()
                 .map(head_of)
                 .map(|(doc, _, head)| (doc, head))
-                .collect());
+                .collect();
+            for doc in docs {
+                if let Some(head) = found.get(doc) {
+                    each(*doc, head);
+                }
+            }
+            return Ok(());
         }
         let mut heads = self.heads.lock().map_err(|_| poisoned())?;
         let now = self.generation.load(Ordering::Acquire);
@@ -78,10 +91,12 @@ impl PgStore {
             self.catch_up(&mut heads).await?;
             heads.generation = Some(now);
         }
-        Ok(docs
-            .iter()
-            .filter_map(|d| heads.docs.get(d).map(|h| (*d, h.clone())))
-            .collect())
+        for doc in docs {
+            if let Some(head) = heads.docs.get(doc) {
+                each(*doc, head);
+            }
+        }
+        Ok(())
     }
 
     /// Reads what was written since the cache was last brought up to date.

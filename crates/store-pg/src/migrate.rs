@@ -39,6 +39,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "copy",
         sql: include_str!("../migrations/0002_copy.sql"),
     },
+    Migration {
+        version: 3,
+        name: "occurrences_by_4",
+        sql: include_str!("../migrations/0003_occurrences_by_4.sql"),
+    },
 ];
 
 /// A migration the database records as applied.

@@ -251,21 +251,23 @@ impl PgStore {
         self.all_decoded("SELECT record FROM documents ORDER BY id", "documents")
     }
 
+    /// The current documents among `documents`, by id, from the heads
+    /// (`heads.rs`).
     pub(crate) fn current_refs(&self, documents: &[DocumentId]) -> Result<Vec<DocumentRef>> {
-        Ok(self
-            .query(
-                "SELECT d.id, p.name, d.source_path FROM documents d \
-                 JOIN deployments p ON p.id = d.deployment_id \
-                 WHERE d.id = ANY($1) AND d.current ORDER BY d.id",
-                &[&ids(documents)],
-            )?
-            .iter()
-            .map(|r| DocumentRef {
-                id: uid(r, 0),
-                deployment: r.get(1),
-                source_path: r.get(2),
-            })
-            .collect())
+        let mut sorted = documents.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let mut out = Vec::with_capacity(sorted.len());
+        self.block_on(self.each_head(&sorted, |id, head| {
+            if head.current {
+                out.push(DocumentRef {
+                    id,
+                    deployment: head.deployment.to_string(),
+                    source_path: head.source_path.to_string(),
+                });
+            }
+        }))?;
+        Ok(out)
     }
 
     /// Packages whose folded name is `folded` (one ecosystem or all), in
@@ -610,15 +612,20 @@ impl PgStore {
             let mut docs: Vec<DocumentId> = rows.iter().map(|r| uid(r, 0)).collect();
             docs.sort_unstable();
             docs.dedup();
-            let heads = self.heads_of(&docs).await?;
+            let mut heads: HashMap<DocumentId, crate::heads::Head> = HashMap::new();
+            self.each_head(&docs, |doc, head| {
+                if (include_history || head.current) && only.is_none_or(|d| d == &*head.deployment)
+                {
+                    heads.insert(doc, head.clone());
+                }
+            })
+            .await?;
             let mut found: Vec<HitRow> = rows
                 .iter()
                 .filter_map(|r| {
                     let document = uid(r, 0);
                     let head = heads.get(&document)?;
-                    let wanted = (include_history || head.current)
-                        && only.is_none_or(|d| d == &*head.deployment);
-                    wanted.then(|| HitRow {
+                    Some(HitRow {
                         deployment: head.deployment.clone(),
                         document,
                         source_path: head.source_path.clone(),
