@@ -98,6 +98,64 @@ fn two_servers_over_one_database_see_each_others_writes() {
     let stats = db.run(&["stats", "--format", "json"]);
     let stats: Value = serde_json::from_str(&stdout(&stats)).unwrap();
     assert_eq!(stats["deployments"], 1, "{stats}");
+
+    // A newer release of the same image, scanned by the same syft and
+    // ingested by another process, supersedes the one the reader holds: the
+    // reader ranks hits by the document heads it keeps, and must learn that
+    // the old one is history.
+    let spdx = common::corpus().join("external/guac-data/docs/spdx");
+    let netbase = "pkg:deb/debian/netbase@6.3";
+    let hits = |history: bool| -> Vec<(u64, bool)> {
+        let (status, v) = graphql(
+            &reader.addr,
+            None,
+            r#"query($p:String!,$h:Boolean!){deploymentsUsing(purl:$p,history:$h){edges{node{document current}}}}"#,
+            serde_json::json!({"p": netbase, "h": history}),
+        );
+        assert_eq!(status, 200, "{v}");
+        v["data"]["deploymentsUsing"]["edges"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{v}"))
+            .iter()
+            .map(|e| {
+                let node = &e["node"];
+                (
+                    node["document"].as_u64().unwrap(),
+                    node["current"].as_bool().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let ingest = |file: &str| {
+        let path = spdx.join(file);
+        let out = db.run(&[
+            "ingest",
+            path.to_str().unwrap(),
+            "--deployment",
+            "apiserver",
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    };
+    let wait_for = |want: &dyn Fn(&[(u64, bool)]) -> bool| -> Vec<(u64, bool)> {
+        let start = std::time::Instant::now();
+        loop {
+            let got = hits(false);
+            if want(&got) {
+                return got;
+            }
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(5),
+                "the reader still answers {got:?}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    };
+    ingest("syft-spdx-k8s.gcr.io-kube-apiserver.v1.24.1.json");
+    let old = wait_for(&|h| h.len() == 1)[0];
+    ingest("syft-spdx-k8s.gcr.io-kube-apiserver.v1.25.2.json");
+    let new = wait_for(&|h| h.len() == 1 && h[0].0 != old.0);
+    assert!(new[0].0 > old.0 && new[0].1, "{new:?}");
+    assert_eq!(hits(true), vec![(old.0, false), new[0]]);
 }
 
 /// A PostgreSQL server of the test's own (scripts/pg-node.sh), stopped on
