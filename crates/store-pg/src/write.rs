@@ -8,7 +8,9 @@
 //! binary `COPY` (documents, occurrences) and `unnest` upserts (the rest),
 //! a fixed number of statements per group, not per document.
 
-use std::collections::{HashMap, HashSet};
+// Fx: the keys are this process's own (package keys, fact hashes, ids),
+// looked up millions of times in a bulk ingest.
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use aibomdb_graph::PackageKey;
 use aibomdb_store::kit::{self, DocRows, FactHash};
@@ -181,7 +183,7 @@ async fn write_txn(
 
     // Which documents are new: (bytes, deployment) is stored once.
     let shas: Vec<&[u8]> = docs.iter().map(|d| &d.sha256[..]).collect();
-    let mut stored: HashMap<(Vec<u8>, String), DocumentId> = HashMap::new();
+    let mut stored: HashMap<(Vec<u8>, String), DocumentId> = HashMap::default();
     for r in txn
         .query(
             "SELECT d.sha256, p.name, d.id FROM documents d \
@@ -196,7 +198,7 @@ async fn write_txn(
     // Per document: Ok(position among those written) or Err(an id already stored).
     let mut plan: Vec<std::result::Result<usize, DocumentId>> = Vec::with_capacity(docs.len());
     let mut writing: Vec<usize> = Vec::new();
-    let mut pending: HashMap<(Vec<u8>, String), usize> = HashMap::new();
+    let mut pending: HashMap<(Vec<u8>, String), usize> = HashMap::default();
     for (i, doc) in docs.iter().enumerate() {
         let key = (doc.sha256.to_vec(), doc.deployment.clone());
         if let Some(&existing) = stored.get(&key) {
@@ -226,8 +228,8 @@ async fn write_txn(
     let mut wanted_keys: Vec<&str> = Vec::new();
     let mut wanted_facts: Vec<FactHash> = Vec::new();
     {
-        let mut seen_keys = HashSet::new();
-        let mut seen_facts = HashSet::new();
+        let mut seen_keys = HashSet::default();
+        let mut seen_facts = HashSet::default();
         for (n, &i) in writing.iter().enumerate() {
             for (fact, (_, hash)) in docs[i].facts.packages.iter().zip(prepared[n].0.iter()) {
                 let Some(key) = fact.key.as_ref() else {
@@ -280,7 +282,7 @@ async fn write_txn(
     let first_fact = reserve(&txn, "next_fact_id", new_facts.len()).await?;
     let new_key_set: HashSet<&str> = new_keys.iter().copied().collect();
     insert_packages(&txn, &new_keys, first_package, fresh).await?;
-    let mut new_fact_ids: HashMap<FactHash, u64> = HashMap::new();
+    let mut new_fact_ids: HashMap<FactHash, u64> = HashMap::default();
     for (n, hash) in new_facts.iter().enumerate() {
         new_fact_ids.insert(*hash, first_fact + n as u64);
     }
@@ -292,7 +294,7 @@ async fn write_txn(
         .collect();
     names.sort_unstable();
     names.dedup();
-    let mut deployments: HashMap<String, (i32, DeploymentRecord)> = HashMap::new();
+    let mut deployments: HashMap<String, (i32, DeploymentRecord)> = HashMap::default();
     for r in txn
         .query(
             "SELECT id, name, record FROM deployments WHERE name = ANY($1) ORDER BY name FOR UPDATE",
@@ -334,8 +336,8 @@ async fn write_txn(
     let mut rows = Rows::default();
     let mut outcomes_written: Vec<IngestOutcome> = Vec::with_capacity(writing.len());
     let mut fact_bodies: Vec<(i64, Vec<u8>, Vec<u8>)> = Vec::new();
-    let mut introduced: HashSet<&str> = HashSet::new();
-    let mut facts_written: HashSet<FactHash> = HashSet::new();
+    let mut introduced: HashSet<&str> = HashSet::default();
+    let mut facts_written: HashSet<FactHash> = HashSet::default();
     for (n, &i) in writing.iter().enumerate() {
         let doc = &docs[i];
         let doc_id = first_document + n as u64;
@@ -501,7 +503,7 @@ async fn write_txn(
 
     // The first copy of a document is written; a later copy in the group is
     // unchanged.
-    let mut given = HashSet::new();
+    let mut given = HashSet::default();
     let outcomes = plan
         .into_iter()
         .map(|p| match p {
@@ -610,6 +612,29 @@ pub(crate) async fn copy_in(
     Ok(())
 }
 
+/// Who lists what, typed rather than boxed (millions of rows in a bulk
+/// ingest), in index order: the unique index's pages are then filled one
+/// after another rather than at random.
+async fn copy_occurrences(txn: &Transaction<'_>, rows: &[OccurrenceRow]) -> Result<()> {
+    let mut order: Vec<&OccurrenceRow> = rows.iter().collect();
+    order.sort_unstable_by_key(|o| (o.package, o.document, o.deployment));
+    let sink = txn
+        .copy_in("COPY occurrences (deployment_id, document_id, package_id) FROM STDIN BINARY")
+        .await
+        .pg()?;
+    let writer = BinaryCopyInWriter::new(sink, &[Type::INT4, Type::INT8, Type::INT8]);
+    let mut writer = std::pin::pin!(writer);
+    for o in order {
+        writer
+            .as_mut()
+            .write(&[&o.deployment, &o.document, &o.package])
+            .await
+            .pg()?;
+    }
+    writer.finish().await.pg()?;
+    Ok(())
+}
+
 async fn write_rows(
     txn: &Transaction<'_>,
     rows: &Rows,
@@ -653,20 +678,7 @@ async fn write_rows(
             }),
     )
     .await?;
-    copy_in(
-        txn,
-        "COPY occurrences (deployment_id, document_id, package_id) FROM STDIN BINARY",
-        &[Type::INT4, Type::INT8, Type::INT8],
-        rows.occurrences.iter().map(|o| {
-            let row: Vec<Box<dyn ToSql + Sync + Send>> = vec![
-                Box::new(o.deployment),
-                Box::new(o.document),
-                Box::new(o.package),
-            ];
-            row
-        }),
-    )
-    .await?;
+    copy_occurrences(txn, &rows.occurrences).await?;
 
     if !rows.lineage.is_empty() {
         let (to, (from, doc)): (Vec<i64>, (Vec<i64>, Vec<i64>)) =
@@ -809,7 +821,7 @@ async fn write_lookup_names(
 ) -> Result<()> {
     let (keys, packages): (Vec<&str>, Vec<i64>) =
         lookup.keys().map(|(k, p)| (k.as_str(), *p)).unzip();
-    let mut merged: HashMap<(String, i64), Vec<LookupName>> = HashMap::new();
+    let mut merged: HashMap<(String, i64), Vec<LookupName>> = HashMap::default();
     for r in txn
         .query(
             "SELECT lookup_key, package_id, names FROM package_keys \
