@@ -59,13 +59,13 @@ pub struct PgStore {
     pub(crate) heads: Mutex<crate::heads::Heads>,
     /// Rows, facts and keys read before: they never change.
     pub(crate) immutable: crate::cache::Immutable,
-    /// Occurrence rows this process has written since it last ran ANALYZE.
+    /// Occurrence rows this process has written since it last ran VACUUM (ANALYZE).
     pub(crate) written_since_analyze: AtomicU64,
     /// Reads prepared on the read connection, by their SQL.
     pub(crate) statements: Mutex<std::collections::HashMap<String, tokio_postgres::Statement>>,
 }
 
-/// Occurrence rows written in one run from which the run ends with ANALYZE.
+/// Occurrence rows written in one run from which the run ends with VACUUM (ANALYZE).
 const ANALYZE_AFTER_ROWS: u64 = 50_000;
 
 /// How often a serving process reads the write counter: with the replica's
@@ -381,16 +381,17 @@ impl Backend for PgStore {
     }
     fn persist_heads(&self) -> Result<bool> {
         // Called after an ingest run that stored something, so that the
-        // next reads are fast. Heads are columns of `documents` here; what
-        // the next reads need after a bulk load is fresh planner statistics
-        // (autovacuum takes a while to notice). Small runs leave it to
-        // autovacuum.
+        // next reads are fast. What they need after a bulk load is fresh
+        // planner statistics, and the visibility map that lets the blast
+        // radius read `occurrences` from its index alone (without it, every
+        // row costs a visit to the table): autovacuum gets there, but some
+        // time later. Small runs leave it to autovacuum.
         if self.written_since_analyze.load(Ordering::Acquire) < ANALYZE_AFTER_ROWS {
             return Ok(false);
         }
         let writer = self.writer.lock().map_err(|_| crate::read::poisoned())?;
         self.block_on(writer.batch_execute(
-            "ANALYZE documents, occurrences, packages, facts, package_keys, matches",
+            "VACUUM (ANALYZE) documents, occurrences, packages, facts, package_keys, matches",
         ))
         .pg()?;
         self.written_since_analyze.store(0, Ordering::Release);
