@@ -438,16 +438,29 @@ fn a_copy_into_a_store_that_holds_something_is_refused_and_writes_nothing() {
     let out = aibomdb(&missing, &["copy", "--to", target.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(!missing.exists() && !target.exists());
-    // A source that fails after the target was made: the target goes again.
-    let gone = pg
-        .url
-        .replacen(&format!("/{}?", pg.name), "/no_such_database?", 1);
+    // A source that opens but fails half-way (a record it cannot read):
+    // the target the copy made holds nothing of it and is removed again.
+    let broken = Database::new();
+    copy(&a, Path::new(&broken.url));
+    broken.sql("UPDATE documents SET record = '\\x00' WHERE id = (SELECT max(id) FROM documents)");
     let out = aibomdb(
-        Path::new(&gone),
+        Path::new(&broken.url),
         &["copy", "--to", target.to_str().unwrap()],
     );
-    assert_ne!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("documents"), "{}", stderr(&out));
     assert!(!target.exists());
+    // Into an empty store that was there before: it stays, empty (the
+    // packages and deployments read before the failure are not committed).
+    let empty = dir.path().join("empty.redb");
+    assert!(aibomdb(&empty, &["stats"]).status.success());
+    let nothing = fingerprint(&empty);
+    let out = aibomdb(
+        Path::new(&broken.url),
+        &["copy", "--to", empty.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert_eq!(fingerprint(&empty), nothing);
 }
 
 /// A 1,000-deployment estate made of the corpus's documents (three to a

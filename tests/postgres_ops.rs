@@ -105,7 +105,9 @@ fn two_servers_over_one_database_see_each_others_writes() {
     // the old one is history.
     let spdx = common::corpus().join("external/guac-data/docs/spdx");
     let netbase = "pkg:deb/debian/netbase@6.3";
-    let hits = |history: bool| -> Vec<(u64, bool)> {
+    // (document, current) of each hit.
+    type Hits = Vec<(u64, bool)>;
+    let hits = |history: bool| -> Hits {
         let (status, v) = graphql(
             &reader.addr,
             None,
@@ -136,7 +138,7 @@ fn two_servers_over_one_database_see_each_others_writes() {
         ]);
         assert!(out.status.success(), "{}", stderr(&out));
     };
-    let wait_for = |want: &dyn Fn(&[(u64, bool)]) -> bool| -> Vec<(u64, bool)> {
+    let wait_for = |want: &dyn Fn(&Hits) -> bool| -> Hits {
         let start = std::time::Instant::now();
         loop {
             let got = hits(false);

@@ -15,7 +15,8 @@ use crate::{BadInput, OutputFormat};
 #[derive(Args)]
 pub(crate) struct CopyArgs {
     /// The store to copy: a redb file or a postgres:// URL (the global
-    /// --db when left out). It is only read.
+    /// --db when left out). It is read, and brought to this build's layout
+    /// first, as every command does.
     #[arg(long)]
     from: Option<PathBuf>,
     /// Where to copy it: a redb file that does not exist yet or holds
@@ -42,10 +43,10 @@ pub(crate) fn run(db: &Path, args: CopyArgs) -> Result<ExitCode> {
             && to.exists()
             && std::fs::canonicalize(&from)? == std::fs::canonicalize(to)?)
     {
-        return Err(BadInput(format!(
-            "--from and --to both name {}: a store is copied into another",
-            to.display()
-        ))
+        // Not the URL itself: it may hold a password.
+        return Err(BadInput(
+            "--from and --to name the same store: a store is copied into another".into(),
+        )
         .into());
     }
     let source = crate::open(&from)?;
@@ -144,12 +145,19 @@ fn compare(a: &Store, b: &Store) -> Result<u64> {
             }
         }
         drop((from_a, from_b));
-        let (ra, rb) = (reader_a.join(), reader_b.join());
+        // A reader's own failure comes first: a difference it caused (one
+        // side ending early) says less than its error.
+        let stopped_early =
+            |e: &aibomdb_store::StoreError| e.to_string().contains("comparison stopped");
+        for r in [reader_a.join(), reader_b.join()] {
+            match r {
+                Ok(Err(e)) if !stopped_early(&e) => anyhow::bail!("verify: {e}"),
+                Err(_) => anyhow::bail!("verify: a reader panicked"),
+                _ => {}
+            }
+        }
         if let Some(d) = difference {
             anyhow::bail!("verify: {d}");
-        }
-        for r in [ra, rb] {
-            r.map_err(|_| anyhow::anyhow!("verify: a reader panicked"))??;
         }
         Ok(alike)
     })

@@ -29,3 +29,5 @@ BEGIN
     END LOOP;
 END $$;
 CREATE UNIQUE INDEX occurrences_by_package ON occurrences (package_id, document_id, deployment_id);
+-- Statistics for the planner at once (autovacuum would get there later).
+ANALYZE occurrences;

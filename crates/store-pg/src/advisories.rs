@@ -94,12 +94,14 @@ impl PgStore {
                     .await
                     .pg()?;
                 }
-                // `seen_at` stays what it was when first loaded.
+                // `seen_at` stays what it was when first loaded (a record a
+                // copy brought without one gets it now, as on redb).
                 txn.execute(
                     "INSERT INTO advisories (id, record, json, seen_at) \
                      SELECT id, record, json, $4 FROM unnest($1::text[], $2::bytea[], $3::bytea[]) \
                      AS u(id, record, json) \
-                     ON CONFLICT (id) DO UPDATE SET record = EXCLUDED.record, json = EXCLUDED.json",
+                     ON CONFLICT (id) DO UPDATE SET record = EXCLUDED.record, json = EXCLUDED.json, \
+                     seen_at = coalesce(advisories.seen_at, EXCLUDED.seen_at)",
                     &[&changed, &records, &jsons, &now],
                 )
                 .await

@@ -17,8 +17,10 @@ use aibomdb_store::{DocumentId, FactId, PackageId};
 /// Document rows held, counted in packages and edges (about 60 bytes each
 /// decoded): some 30 MB.
 const ROWS_WEIGHT: usize = 500_000;
-const FACTS: usize = 200_000;
-const KEYS: usize = 1_000_000;
+/// A decoded fact is a few hundred bytes: some 20 MB.
+const FACTS: usize = 50_000;
+/// A key with its map entry is about 80 bytes: some 16 MB.
+const KEYS: usize = 200_000;
 
 pub(crate) struct Bounded<K, V> {
     map: HashMap<K, V>,

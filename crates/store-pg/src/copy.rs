@@ -82,13 +82,17 @@ impl PgStore {
             let txn = begin(&mut client).await?;
             lock_writers(&txn).await?;
             refuse_unless_empty(&txn, &location).await?;
-            let restored = restore(&txn, records).await?;
+            let (restored, occurrences) = restore(&txn, records).await?;
             let generation = crate::advisories::bump_generation(&txn).await?;
             txn.commit().await.pg()?;
-            Ok::<_, StoreError>((restored, generation))
+            Ok::<_, StoreError>(((restored, occurrences), generation))
         })?;
         drop(client);
         self.committed(Some(generation));
+        let (restored, occurrences) = restored;
+        // A bulk write: the next `persist_heads` refreshes the statistics.
+        self.written_since_analyze
+            .fetch_add(occurrences, std::sync::atomic::Ordering::AcqRel);
         Ok(restored)
     }
 }
@@ -448,10 +452,11 @@ struct Derived {
 const T2: &[Type] = &[Type::TEXT, Type::TEXT];
 const I3: &[Type] = &[Type::INT8, Type::INT8, Type::INT8];
 
+/// Writes `records`; what it wrote, and how many occurrence rows.
 async fn restore(
     txn: &Transaction<'_>,
     records: &mut dyn Iterator<Item = Result<Record>>,
-) -> Result<Restored> {
+) -> Result<(Restored, u64)> {
     let mut restored = Restored::default();
     let mut derived = Derived {
         occurrences: Pending::new(
@@ -843,7 +848,7 @@ async fn restore(
     )
     .await
     .pg()?;
-    Ok(restored)
+    Ok((restored, occurrence_rows as u64))
 }
 
 const TEXT_BYTEA: &[Type] = &[Type::TEXT, Type::BYTEA];

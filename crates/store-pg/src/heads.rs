@@ -21,7 +21,7 @@ use std::sync::atomic::Ordering;
 
 use aibomdb_store::{DocumentId, PackageId};
 
-use crate::read::{id, ids, poisoned};
+use crate::read::{id, ids};
 use crate::store::{PgStore, Result};
 
 /// One document as a hit shows it.
@@ -61,6 +61,16 @@ fn head_of(r: &tokio_postgres::Row) -> (DocumentId, i32, Head) {
 }
 
 impl PgStore {
+    /// Brings the cached heads up to the write counter, when this process
+    /// keeps them: a reader that then reads occurrences sees no document
+    /// the heads are older than (one newer is simply not among them).
+    pub(crate) async fn catch_up_heads(&self) -> Result<()> {
+        if self.following.load(Ordering::Acquire) {
+            self.each_head(&[], |_, _| {}).await?;
+        }
+        Ok(())
+    }
+
     /// Calls `each` with the head of every document of `docs` that exists,
     /// in the order of `docs`: from the cache when this process follows the
     /// write counter, else from the database.
@@ -85,7 +95,7 @@ impl PgStore {
             }
             return Ok(());
         }
-        let mut heads = self.heads.lock().map_err(|_| poisoned())?;
+        let mut heads = self.heads.lock().await;
         let now = self.generation.load(Ordering::Acquire);
         if heads.generation != Some(now) {
             self.catch_up(&mut heads).await?;
@@ -99,7 +109,9 @@ impl PgStore {
         Ok(())
     }
 
-    /// Reads what was written since the cache was last brought up to date.
+    /// Reads what was written since the cache was last brought up to date,
+    /// and changes the cache only once every read has succeeded: a read
+    /// that fails half-way leaves it as it was, to be caught up next time.
     async fn catch_up(&self, heads: &mut Heads) -> Result<()> {
         let fresh = self
             .rows(
@@ -114,27 +126,33 @@ impl PgStore {
         }
         let first_load = heads.generation.is_none();
         let mut touched: HashSet<i32> = HashSet::new();
+        let mut added = Vec::with_capacity(fresh.len());
         for r in &fresh {
             let (doc, deployment, head) = head_of(r);
-            heads.max_id = heads.max_id.max(doc);
             touched.insert(deployment);
-            heads.docs.insert(doc, head);
-        }
-        if first_load || touched.is_empty() {
-            return Ok(());
+            added.push((doc, head));
         }
         // The documents the new ones may have superseded.
-        let touched: Vec<i32> = touched.into_iter().collect();
-        for r in self
-            .rows(
-                "SELECT id, current FROM documents WHERE deployment_id = ANY($1)",
-                &[&touched],
-            )
-            .await?
-        {
-            let doc = r.get::<_, i64>(0) as u64;
+        let mut currency = Vec::new();
+        if !first_load && !touched.is_empty() {
+            let touched: Vec<i32> = touched.into_iter().collect();
+            for r in self
+                .rows(
+                    "SELECT id, current FROM documents WHERE deployment_id = ANY($1)",
+                    &[&touched],
+                )
+                .await?
+            {
+                currency.push((r.get::<_, i64>(0) as u64, r.get::<_, bool>(1)));
+            }
+        }
+        for (doc, head) in added {
+            heads.max_id = heads.max_id.max(doc);
+            heads.docs.insert(doc, head);
+        }
+        for (doc, current) in currency {
             if let Some(head) = heads.docs.get_mut(&doc) {
-                head.current = r.get(1);
+                head.current = current;
             }
         }
         Ok(())

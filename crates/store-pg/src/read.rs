@@ -595,6 +595,10 @@ impl PgStore {
         self.block_on(async {
             const LISTED: &str = "SELECT o.document_id, o.package_id, k.key FROM packages k \
                  JOIN occurrences o ON o.package_id = k.id WHERE k.key = ANY($1)";
+            // Heads first: an occurrence of a document newer than the heads
+            // is left out, rather than a superseded document dropped before
+            // its successor's occurrences were read.
+            self.catch_up_heads().await?;
             let rows = match only {
                 None => self.rows(LISTED, &[&keys]).await?,
                 // One partition: the deployment's.

@@ -56,7 +56,8 @@ pub struct PgStore {
     pub(crate) generation: Arc<AtomicU64>,
     pub(crate) following: std::sync::atomic::AtomicBool,
     /// Document heads for blast-radius answers, while following the counter.
-    pub(crate) heads: Mutex<crate::heads::Heads>,
+    /// (An async lock: it is held while the heads catch up.)
+    pub(crate) heads: tokio::sync::Mutex<crate::heads::Heads>,
     /// Rows, facts and keys read before: they never change.
     pub(crate) immutable: crate::cache::Immutable,
     /// Occurrence rows this process has written since it last ran VACUUM (ANALYZE).
@@ -112,7 +113,7 @@ impl PgStore {
             write_cache: Mutex::new(WriteCache::default()),
             generation: Arc::new(AtomicU64::new(0)),
             following: std::sync::atomic::AtomicBool::new(false),
-            heads: Mutex::new(crate::heads::Heads::default()),
+            heads: tokio::sync::Mutex::new(crate::heads::Heads::default()),
             immutable: crate::cache::Immutable::default(),
             statements: Mutex::new(std::collections::HashMap::new()),
             written_since_analyze: AtomicU64::new(0),

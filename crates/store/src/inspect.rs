@@ -32,11 +32,11 @@ impl RedbStore {
             // A table a later version added (or that nothing has written
             // yet) is absent: the same content as an empty one.
             let mut h = DefaultHasher::new();
-            for entry in crate::read_table(txn, def)?
-                .iter()
-                .flat_map(|t| t.iter())
-                .flatten()
-            {
+            let Some(table) = crate::read_table(txn, def)? else {
+                out.insert(name, h.finish());
+                return Ok(());
+            };
+            for entry in table.iter()? {
                 let (k, v) = entry?;
                 K::as_bytes(&k.value()).as_ref().hash(&mut h);
                 V::as_bytes(&v.value()).as_ref().hash(&mut h);

@@ -210,18 +210,36 @@ pub fn copy(from: &Store, to: &Store) -> Result<Restored> {
     // Enough records in flight to keep both sides busy, few enough that a
     // copy of any size runs in bounded memory.
     let (send, receive) = std::sync::mpsc::sync_channel::<Result<Record>>(4096);
+    let finished = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|scope| {
+        let finished = &finished;
         let reader = scope.spawn(move || {
             let sent = from.dump(&mut |record| {
                 send.send(Ok(record))
                     .map_err(|_| StoreError::Backend("the copy's target stopped reading".into()))
             });
-            if let Err(e) = sent {
+            match sent {
+                Ok(()) => finished.store(true, std::sync::atomic::Ordering::Release),
                 // The target sees the failure and writes nothing.
-                let _ = send.send(Err(e));
+                Err(e) => {
+                    let _ = send.send(Err(e));
+                }
             }
         });
-        let restored = to.restore(&mut receive.iter());
+        // The stream ends only when the source said it was done: a source
+        // that stopped otherwise (a panic) is a failure, never a short copy.
+        let mut failed = false;
+        let mut records = std::iter::from_fn(|| match receive.recv() {
+            Ok(item) => Some(item),
+            Err(_) if finished.load(std::sync::atomic::Ordering::Acquire) || failed => None,
+            Err(_) => {
+                failed = true;
+                Some(Err(StoreError::Backend(
+                    "the copy's source stopped before its end".into(),
+                )))
+            }
+        });
+        let restored = to.restore(&mut records);
         // A target that fails stops reading: the reader's next send fails
         // and it ends.
         drop(receive);
