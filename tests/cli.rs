@@ -163,8 +163,8 @@ fn transitive_paths_come_from_the_document_graph() {
 #[test]
 fn path_from_one_deployment_and_compaction_keep_answers() {
     let dir = tempfile::tempdir().unwrap();
-    // redb only: `compact` gives a redb file's free pages back (PostgreSQL
-    // has VACUUM, and refuses `compact`).
+    // redb here: `compact` gives a redb file's free pages back (on
+    // PostgreSQL it is VACUUM FULL: tests/postgres.rs).
     let db = dir.path().join("s.redb");
     ingest(&db, &corpus().join(UV), "finetune-uv");
     ingest(&db, &corpus().join(CDXPY), "finetune-cdxpy");

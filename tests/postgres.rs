@@ -2,8 +2,8 @@
 //! `scripts/with-postgres.sh`, which the README's test command runs the
 //! tests under (`AIBOMDB_TEST_DB_URL`). Each test makes a database of its
 //! own: schema migrations, and the same answers from both back ends. Every
-//! command but `notify` and `compact` runs on PostgreSQL; those two refuse a
-//! `postgres://` store and touch nothing. Several servers, a replica,
+//! command but `notify` runs on PostgreSQL; it refuses a `postgres://` store
+//! and touches nothing. Several servers, a replica,
 //! concurrent writers and crashes: tests/postgres_ops.rs.
 
 mod common;
@@ -177,11 +177,7 @@ fn other_commands_refuse_a_postgres_store_and_touch_nothing() {
     let sbom = common::corpus().join(
         "external/guac-data/docs/cyclonedx/syft-cyclonedx-docker.io-library-python.latest.json",
     );
-    for args in [
-        vec!["notify", "list"],
-        vec!["notify", "deliver"],
-        vec!["compact"],
-    ] {
+    for args in [vec!["notify", "list"], vec!["notify", "deliver"]] {
         let out = db.run(&args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
         assert!(
@@ -204,6 +200,45 @@ fn other_commands_refuse_a_postgres_store_and_touch_nothing() {
     );
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(!stderr(&out).contains("s3cret"), "{}", stderr(&out));
+}
+
+/// `compact` on PostgreSQL rewrites the tables without the rows a deletion
+/// left dead and gives the space back; every answer stays as it was.
+#[test]
+fn compact_gives_back_what_a_deletion_left_and_changes_no_answer() {
+    let db = TestDatabase::new();
+    let pg = Path::new(&db.url);
+    let boms = common::corpus().join("formats/cyclonedx/bom-examples");
+    for deployment in ["kept", "dropped"] {
+        let out = db.run(&["ingest", boms.to_str().unwrap(), "--deployment", deployment]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let out = db.run(&[
+        "advisories",
+        "load",
+        common::corpus()
+            .join("osv/pypa-advisory-database/vulns/requests")
+            .to_str()
+            .unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Stand-ins for what a long life leaves behind: a deleted deployment's
+    // rows, and rows rewritten in place.
+    db.sql("DELETE FROM occurrences WHERE deployment_id = (SELECT id FROM deployments WHERE name = 'dropped')");
+    for _ in 0..10 {
+        db.sql("UPDATE documents SET rows = rows || ''::bytea, record = record || ''::bytea");
+    }
+    let report = answer(pg, &["query", "deployment", "kept"]);
+    let matches = answer(pg, &["match"]);
+    let out = db.run(&["compact", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let sizes: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert!(
+        sizes["after"].as_u64().unwrap() < sizes["before"].as_u64().unwrap(),
+        "{sizes}"
+    );
+    assert_eq!(answer(pg, &["query", "deployment", "kept"]), report);
+    assert_eq!(answer(pg, &["match"]), matches);
 }
 
 /// What both back ends are asked: an answer as JSON, with the run's own

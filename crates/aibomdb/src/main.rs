@@ -95,8 +95,10 @@ enum Command {
     Serve(ServeArgs),
     /// Print the GraphQL schema (SDL), as checked in at schema/schema.graphql.
     Schema,
-    /// Give the store file's free pages back to the file system (after a
-    /// bulk ingest or deletes). Needs the store to be open nowhere else.
+    /// Give the store's free space back to the file system (after a bulk
+    /// ingest or deletes): a redb file's free pages; on PostgreSQL every
+    /// table rewritten (VACUUM FULL). Needs the store to be open nowhere
+    /// else (PostgreSQL locks each table while it is rewritten).
     Compact(FormatArg),
     /// Bring a store written by an earlier aibomdb to this build's layout
     /// (every command does so on open), or with --check say what would change.
@@ -379,7 +381,7 @@ fn run(cli: Cli, subcommand: &str) -> Result<ExitCode> {
         if !runs_on_postgres(&cli.command) {
             return Err(aibomdb_store::StoreError::Unsupported {
                 operation: format!("aibomdb {subcommand}"),
-                backend: "PostgreSQL yet: notify and compact are not (issue #20)",
+                backend: "PostgreSQL yet: notify is not (issue #20)",
             }
             .into());
         }
@@ -421,7 +423,7 @@ pub(crate) fn postgres_url(db: &Path) -> Option<&str> {
 /// What runs on the PostgreSQL back end so far (issue #20): every other
 /// command says so and touches nothing.
 fn runs_on_postgres(command: &Command) -> bool {
-    !matches!(command, Command::Notify(_) | Command::Compact(_))
+    !matches!(command, Command::Notify(_))
 }
 
 fn serve(db: &PathBuf, args: ServeArgs) -> Result<ExitCode> {
@@ -574,21 +576,32 @@ pub(crate) fn open(path: &PathBuf) -> Result<Store> {
 }
 
 fn compact(db: &PathBuf, format: OutputFormat) -> Result<ExitCode> {
-    if !db.exists() {
+    let on_postgres = postgres_url(db).is_some();
+    if !on_postgres && !db.exists() {
         return Err(BadInput(format!("no store at {}", db.display())).into());
     }
-    let size = |p: &PathBuf| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
-    let before = size(db);
+    // The file's size, or the database's (pg_database_size).
+    let size = |store: &Store| -> Result<u64> {
+        Ok(match store.file() {
+            Some(path) => std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
+            None => store.stats()?.file_bytes,
+        })
+    };
     let mut store = open(db)?;
+    let location = store.location();
+    let before = size(&store)?;
     store.persist_heads()?;
     store.compact()?;
-    drop(store);
-    let after = size(db);
+    let after = if on_postgres {
+        size(&store)?
+    } else {
+        drop(store);
+        std::fs::metadata(db).map(|m| m.len()).unwrap_or(0)
+    };
     match format {
         OutputFormat::Json => println!("{}", serde_json::json!({"before": before, "after": after})),
         _ => println!(
-            "{}: {:.1} MiB → {:.1} MiB",
-            db.display(),
+            "{location}: {:.1} MiB → {:.1} MiB",
             before as f64 / 1048576.0,
             after as f64 / 1048576.0
         ),
