@@ -36,17 +36,37 @@ function vexBadge(m) {
   return `<span class="badge ${cls}" title="${esc(why)}">${esc(m.vex.state)}</span>`;
 }
 
+const SEVERITY_ORDER = { critical: 5, high: 4, medium: 3, low: 2, none: 1, unknown: 0 };
+
+// Most urgent first: severity, then exploited (KEV), then EPSS, then those
+// with a fix to move to; open before suppressed.
+function byUrgency(a, b) {
+  return (b.open - a.open) ||
+    (SEVERITY_ORDER[b.severity] ?? 0) - (SEVERITY_ORDER[a.severity] ?? 0) ||
+    (!!b.kev - !!a.kev) ||
+    ((b.epss ?? -1) - (a.epss ?? -1)) ||
+    ((b.fixed.length > 0) - (a.fixed.length > 0)) ||
+    a.advisory.localeCompare(b.advisory) || a.package.localeCompare(b.package);
+}
+
+function severityCell(severity, score, unknownReason) {
+  const text = esc(severity + (score != null ? ` ${score}` : ""));
+  const why = severity === "unknown" && unknownReason
+    ? `<br><span class="muted why-unknown">why unknown: ${esc(unknownReason)}</span>` : "";
+  return `<span class="sev sev-${esc(severity)}">${text}</span>${why}`;
+}
+
 function matchesTable(matches, withDeployment) {
   if (!matches.length) return `<p class="muted">No advisory matches.</p>`;
-  const head = (withDeployment ? ["deployment"] : []).concat(["package", "advisory", "aliases", "severity", "fixed in", "VEX"]);
-  return table(head, matches.map((m) => (withDeployment ? [link("deployment", m.deployment)] : []).concat([
+  const head = (withDeployment ? ["deployment"] : []).concat(["package", "advisory", "aliases", "severity", "KEV / EPSS", "fixed in", "VEX"]);
+  return table(head, [...matches].sort(byUrgency).map((m) => (withDeployment ? [link("deployment", m.deployment)] : []).concat([
     esc(m.package) + (m.viaSourceOf ? ` <span class="muted">(via source package ${esc(m.matchedName)})</span>` : ""),
     link("advisory", m.advisory),
     esc(m.aliases.join(" ")),
-    esc(m.severity + (m.score != null ? ` ${m.score}` : "")) +
-      (m.kev ? ` <span class="badge open">KEV</span>` : "") +
-      (m.epss != null ? ` <span class="muted epss">EPSS ${esc(m.epss)} (p${esc(Math.round(m.epssPercentile * 100))})</span>` : ""),
-    esc(m.fixed.join(" ")),
+    severityCell(m.severity, m.score, m.unknownReason),
+    (m.kev ? `<span class="badge open">KEV</span> ` : "") +
+      (m.epss != null ? `<span class="muted epss">EPSS ${esc(m.epss)} (p${esc(Math.round(m.epssPercentile * 100))})</span>` : ""),
+    m.fixed.length ? esc(m.fixed.join(" ")) : `<span class="muted">no fix</span>`,
     vexBadge(m),
   ])), "matches");
 }
@@ -101,29 +121,33 @@ function radiusSvg(hits) {
   return svg + "</svg>";
 }
 
+// Ranked as `aibomdb search` ranks: packages named exactly so first, then
+// by the deployments holding them. Opens a result only when it is the only
+// one; otherwise the user picks.
 async function showSearch(text) {
   $("#search").value = text;
   results.innerHTML = `<p class="muted">Searching…</p>`;
-  const d = await gql(`query($t:String!){search(text:$t){packages{purl versions} deployments advisories}}`, { t: text });
+  const d = await gql(`query($t:String!){search(text:$t){packages{purl versions deployments exact} deployments advisories}}`, { t: text });
   const s = d.search;
-  // A single exact package hit goes straight to its blast radius.
-  let html = `<h2>Results for “${esc(text)}”</h2>`;
-  html += `<h2>Packages</h2>` + (s.packages.length
-    ? table(["package", "versions"], s.packages.map((p) => [link("package", p.purl), esc(p.versions)]), "packages")
-    : `<p class="muted">No package names start with that.</p>`);
-  html += `<h2>Deployments</h2>` + (s.deployments.length
-    ? `<ul>${s.deployments.map((n) => `<li>${link("deployment", n)}</li>`).join("")}</ul>` : `<p class="muted">None.</p>`);
-  html += `<h2>Advisories</h2>` + (s.advisories.length
-    ? `<ul>${s.advisories.map((n) => `<li>${link("advisory", n)}</li>`).join("")}</ul>` : `<p class="muted">None.</p>`);
-  results.innerHTML = html;
-  if (s.packages.length >= 1) {
-    const exact = s.packages.find((p) => p.purl.split("/").pop().toLowerCase() === text.toLowerCase()) || (s.packages.length === 1 ? s.packages[0] : null);
-    if (exact) {
-      const div = document.createElement("div");
-      results.prepend(div);
-      await renderRadius(div, exact.purl, "");
-    }
+  const total = s.packages.length + s.deployments.length + s.advisories.length;
+  if (total === 1) {
+    if (s.packages.length) location.replace(`#/package/${encodeURIComponent(s.packages[0].purl)}`);
+    else if (s.deployments.length) location.replace(`#/deployment/${encodeURIComponent(s.deployments[0])}`);
+    else location.replace(`#/advisory/${encodeURIComponent(s.advisories[0])}`);
+    return;
   }
+  let html = `<h2>Results for “${esc(text)}”</h2>`;
+  if (!total) html += `<p class="muted">Nothing found: no package name starts with that, no deployment name contains it, no advisory is known by it.</p>`;
+  html += `<h3>Packages</h3>` + (s.packages.length
+    ? table(["package", "match", "deployments", "versions"], s.packages.map((p) => [
+      link("package", p.purl), p.exact ? `<span class="badge suppressed">exact name</span>` : `<span class="muted">name starts with it</span>`,
+      esc(p.deployments), esc(p.versions)]), "packages search-packages")
+    : `<p class="muted">No package names start with that.</p>`);
+  html += `<h3>Deployments</h3>` + (s.deployments.length
+    ? `<ul class="search-deployments">${s.deployments.map((n) => `<li>${link("deployment", n)}</li>`).join("")}</ul>` : `<p class="muted">None.</p>`);
+  html += `<h3>Advisories</h3>` + (s.advisories.length
+    ? `<ul class="search-advisories">${s.advisories.map((n) => `<li>${link("advisory", n)}</li>`).join("")}</ul>` : `<p class="muted">None.</p>`);
+  results.innerHTML = html;
 }
 
 // `pkg:pypi/transformers` → ecosystem + name for the range query.
@@ -211,7 +235,7 @@ async function showDeployment(name) {
       documents(history:true){id format tool path current supersededBy packages edges}
       packages(first:1000){totalCount edges{node{purl version direct flags}}}
       models{purl kind derivedFrom{relation purl} trainedOn signing{status signer} approval{state} findings{kind message}}
-      advisories{deployment package advisory aliases severity score epss epssPercentile kev{cve} fixed status viaSourceOf matchedName open
+      advisories{deployment package advisory aliases severity unknownReason score epss epssPercentile kev{cve} fixed status viaSourceOf matchedName open
         vex{status state justification detail suppresses}}
       releases{name sequence createdAt approvedBy forced gate{policy passed failedRules} models{purl} images
         runners{name version} evals{kind metrics{task metric value}}}
@@ -231,7 +255,7 @@ async function showDeployment(name) {
   ]), "documents");
   if (dep.models.length) {
     html += `<h2>Models</h2>` + table(["model", "kind", "derived from", "trained on", "signature", "approval", "findings"], dep.models.map((m) => [
-      link("package", m.purl.replace(/@[^@]*$/, ""), m.purl),
+      link("lineage", m.purl, m.purl),
       esc(m.kind ?? ""),
       m.derivedFrom.map((l) => `${esc(l.relation)}: ${link("package", l.purl.replace(/@[^@]*$/, ""), l.purl)}`).join("<br>"),
       m.trainedOn.map((d) => esc(d)).join("<br>"),
@@ -314,7 +338,7 @@ async function gateSections(name) {
 async function showAdvisory(id) {
   results.innerHTML = `<p class="muted">Loading…</p>`;
   const d = await gql(`query($a:String!){affected(advisory:$a){advisories deployments
-      matches{deployment package advisory aliases severity score epss epssPercentile kev{cve} fixed status viaSourceOf matchedName open vex{status state justification detail suppresses}}}}`, { a: id });
+      matches{deployment package advisory aliases severity unknownReason score epss epssPercentile kev{cve} fixed status viaSourceOf matchedName open vex{status state justification detail suppresses}}}}`, { a: id });
   if (!d.affected) { results.innerHTML = `<p class="error">No loaded advisory is known as ${esc(id)}.</p>`; return; }
   const a = d.affected;
   const open = a.matches.filter((m) => m.open).length;
@@ -322,9 +346,120 @@ async function showAdvisory(id) {
     matchesTable(a.matches, true);
 }
 
+const SEVERITIES = ["critical", "high", "medium", "low", "unknown"];
+
+// Matched advisories by severity as one stacked bar (own SVG: no library,
+// works offline), each part labelled for screen readers.
+function severityBar(counts) {
+  const total = SEVERITIES.reduce((n, k) => n + counts[k], 0);
+  if (!total) return `<p class="muted">No advisory is open anywhere.</p>`;
+  let x = 0;
+  const parts = SEVERITIES.filter((k) => counts[k]).map((k) => {
+    const w = (counts[k] / total) * 100;
+    const part = `<rect class="sev-fill-${k}" x="${x}%" y="0" width="${w}%" height="100%"><title>${k}: ${counts[k]}</title></rect>`;
+    x += w;
+    return part;
+  }).join("");
+  const label = SEVERITIES.map((k) => `${counts[k]} ${k}`).join(", ");
+  return `<svg class="severity-bar" role="img" aria-label="matched advisories by severity: ${esc(label)}" width="100%" height="18">${parts}</svg>
+    <ul class="legend">${SEVERITIES.map((k) => `<li><span class="swatch sev-fill-${k}"></span>${k} <b data-severity="${k}">${counts[k]}</b></li>`).join("")}</ul>`;
+}
+
+async function showOverview() {
+  results.innerHTML = `<p class="muted">Loading…</p>`;
+  const d = await gql(`{overview(top:10){
+      counts{deployments documents packages models datasets advisoriesLoaded}
+      advisoriesBySeverity{critical high medium low unknown}
+      kevAdvisories matchedAdvisories openPairs suppressedPairs exposedDeployments ranking
+      topExposures{rank advisory aliases summary severity unknownReason score kev epss openDeployments suppressedDeployments fixAvailable packages}
+      riskiestDeployments{risk deployment open critical high medium low unknown kev suppressed}
+      modelsWithFindings{purl deployments kinds findings}
+      recentDocuments{id deployment format path ingestedAt current}
+      recentSyncs{feed at}}
+    policies{name}}`);
+  const o = d.overview;
+  const c = o.counts;
+  const card = (key, label, value, href) => `<div class="card" data-count="${key}"><span class="value">${href ? `<a href="${href}">${esc(value)}</a>` : esc(value)}</span><span class="label">${esc(label)}</span></div>`;
+  let html = `<h2>Estate overview</h2><div class="cards">` +
+    card("deployments", "deployments", c.deployments, "#/deployments") + card("documents", "current documents", c.documents) +
+    card("packages", "packages", c.packages) + card("models", "models", c.models) + card("datasets", "datasets", c.datasets) +
+    card("matched", "advisories matched", o.matchedAdvisories) + card("kev", "in KEV (open)", o.kevAdvisories) +
+    card("open", "open (deployment, advisory)", o.openPairs) + card("suppressed", "suppressed by VEX", o.suppressedPairs) + `</div>`;
+  html += `<h3>Open advisories by severity</h3>` + severityBar(o.advisoriesBySeverity);
+  html += `<h3>Top exposures</h3><p class="muted ranking">Ranked by ${esc(o.ranking)}.</p>` + (o.topExposures.length
+    ? table(["rank", "advisory", "severity", "KEV / EPSS", "deployments", "suppressed", "fix", "packages"], o.topExposures.map((e) => [
+      esc(e.rank), link("advisory", e.advisory) + (e.summary ? `<br><span class="muted">${esc(e.summary)}</span>` : ""),
+      severityCell(e.severity, e.score, e.unknownReason),
+      (e.kev ? `<span class="badge open">KEV</span> ` : "") + (e.epss != null ? `<span class="muted">EPSS ${esc(e.epss)}</span>` : ""),
+      esc(e.openDeployments), esc(e.suppressedDeployments), e.fixAvailable ? "yes" : `<span class="muted">no fix</span>`,
+      e.packages.slice(0, 4).map((p) => link("package", p.replace(/@[^@/]*$/, ""), p)).join("<br>") + (e.packages.length > 4 ? `<br><span class="muted">+${e.packages.length - 4} more</span>` : ""),
+    ]), "exposures") : `<p class="muted">No open advisory.</p>`);
+  const policy = d.policies.length ? d.policies[0].name : null;
+  html += `<h3>Riskiest deployments</h3>` + (o.riskiestDeployments.length
+    ? table(["risk", "deployment", "open", "critical", "high", "medium", "low", "unknown", "KEV", policy ? `gate (${policy})` : "gate"],
+      o.riskiestDeployments.map((r) => [esc(r.risk), link("deployment", r.deployment), esc(r.open), esc(r.critical), esc(r.high), esc(r.medium),
+        esc(r.low), esc(r.unknown), esc(r.kev),
+        policy ? `<span class="gate-verdict muted" data-deployment="${esc(r.deployment)}">…</span>` : `<span class="muted">no stored policy</span>`]), "riskiest")
+    : `<p class="muted">No deployment has an open advisory.</p>`);
+  if (o.modelsWithFindings.length) {
+    html += `<h3>Models with findings</h3>` + table(["model", "findings", "kinds", "deployments"], o.modelsWithFindings.map((m) => [
+      link("lineage", m.purl.replace(/@[^@/]*$/, ""), m.purl), esc(m.findings), m.kinds.map((k) => `<span class="badge open">${esc(k)}</span>`).join(" "),
+      m.deployments.map((x) => link("deployment", x)).join(", ")]), "findings");
+  }
+  html += `<div class="columns"><section><h3>Recent ingests</h3>` + table(["ingested", "deployment", "format", "document"], o.recentDocuments.map((x) => [
+    esc(x.ingestedAt), link("deployment", x.deployment), esc(x.format), `<span class="muted">#${esc(x.id)} ${esc(x.path)}</span>${x.current ? "" : " (superseded)"}`]), "recent") +
+    `</section><section><h3>Recent syncs</h3>` + (o.recentSyncs.length
+      ? table(["at", "feed"], o.recentSyncs.map((x) => [esc(x.at), esc(x.feed)]), "syncs")
+      : `<p class="muted">No feed synced yet (<code>aibomdb advisories sync</code>).</p>`) + `</section></div>`;
+  results.innerHTML = html;
+  // Each verdict on its own: a slow gate never holds the overview back.
+  if (policy) {
+    for (const span of results.querySelectorAll(".gate-verdict")) {
+      gql(`query($d:String!,$p:String!){gate(deployment:$d, stored:$p){passed rules{rule outcome}}}`, { d: span.dataset.deployment, p: policy })
+        .then(({ gate }) => {
+          const failed = gate.rules.filter((r) => r.outcome === "fail").map((r) => r.rule);
+          span.className = `gate-verdict badge ${gate.passed ? "suppressed" : "open"}`;
+          span.textContent = gate.passed ? "may ship" : "blocked";
+          span.title = failed.length ? `failed: ${failed.join(", ")}` : "every deny rule passes";
+        })
+        .catch((e) => { span.textContent = "error"; span.title = e.message; });
+    }
+  }
+}
+
+async function showDeployments() {
+  const d = await gql(`{deployments}`);
+  results.innerHTML = `<h2>Deployments (${d.deployments.length})</h2><ul class="deployments">${d.deployments.map((n) => `<li>${link("deployment", n)}</li>`).join("")}</ul>`;
+}
+
+// From a base model: every fine-tune, adapter, quantisation and merge across
+// the estate, and the deployments running each.
+async function showLineage(model) {
+  results.innerHTML = `<p class="muted">Loading…</p>`;
+  const d = await gql(`query($m:String!){lineage(model:$m, direction:DOWN, depth:8){roots nodes{purl name node kind level} links{from to relation}}
+      deploymentsRunning(model:$m, includeDerived:true){model lineage hit{deployment document documentPath}}}`, { m: model });
+  const g = d.lineage;
+  const running = d.deploymentsRunning;
+  let html = `<h2>Lineage of ${esc(model)}</h2>
+    <p>${g.nodes.length - g.roots.length} derived model(s), ${new Set(running.map((r) => r.hit.deployment)).size} deployment(s) running it or one derived from it.</p>`;
+  html += g.nodes.length ? lineageSvg(g) : `<p class="muted">No document describes or derives from this model.</p>`;
+  const derived = g.nodes.filter((n) => !g.roots.includes(n.purl)).sort((a, b) => a.level - b.level || a.purl.localeCompare(b.purl));
+  html += `<h3>Derived models</h3>` + (derived.length ? table(["model", "kind", "hops", "derived from"], derived.map((n) => [
+    link("lineage", n.purl), esc(n.kind ?? n.node), esc(n.level),
+    g.links.filter((l) => l.from === n.purl).map((l) => `${esc(l.relation.replace(/^derived_from:/, ""))} ${esc(l.to)}`).join("<br>"),
+  ]), "derived") : `<p class="muted">None.</p>`);
+  html += `<h3>Deployments running it</h3>` + (running.length ? table(["deployment", "model", "lineage", "document"], running.map((r) => [
+    link("deployment", r.hit.deployment), esc(r.model), esc(r.lineage.join(" → ")), `<span class="muted">${esc(r.hit.documentPath)}</span>`,
+  ]), "running") : `<p class="muted">No current document runs it.</p>`);
+  results.innerHTML = html;
+}
+
 async function route() {
   const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
   const [view, ...args] = parts;
+  for (const a of document.querySelectorAll("nav a")) {
+    a.toggleAttribute("aria-current", a.getAttribute("href") === `#/${view ?? ""}`);
+  }
   try {
     if (view === "search" && args[0]) await showSearch(args[0]);
     else if (view === "package" && args[0]) {
@@ -332,12 +467,17 @@ async function route() {
       await renderRadius(results, args[0], args[1] ?? "");
     } else if (view === "deployment" && args[0]) await showDeployment(args[0]);
     else if (view === "advisory" && args[0]) await showAdvisory(args[0]);
-    else {
-      const d = await gql(`{deployments}`);
-      results.innerHTML = `<h2>Deployments (${d.deployments.length})</h2><ul>${d.deployments.map((n) => `<li>${link("deployment", n)}</li>`).join("")}</ul>`;
-    }
+    else if (view === "lineage" && args[0]) await showLineage(args[0]);
+    else if (view === "deployments") await showDeployments();
+    else await showOverview();
   } catch (e) {
     results.innerHTML = `<p class="error">${esc(e.message)}</p>`;
+  }
+  // Keyboard users land on the new view's heading.
+  const h = results.querySelector("h2");
+  if (h && document.activeElement && !results.contains(document.activeElement) && document.activeElement.id !== "search") {
+    h.tabIndex = -1;
+    h.focus({ preventScroll: true });
   }
 }
 

@@ -14,6 +14,7 @@ mod ingest;
 mod matching;
 mod migrate;
 mod notify;
+mod overview;
 mod query;
 mod release;
 mod table;
@@ -60,6 +61,12 @@ enum Command {
     IngestModel(IngestModelArgs),
     /// Counts of what the store holds.
     Stats(FormatArg),
+    /// The estate at a glance: counts, matched advisories by severity, top
+    /// exposures, riskiest deployments, models with findings, recent changes.
+    Overview(overview::OverviewArgs),
+    /// Find packages (exact names first, then by deployments holding them),
+    /// deployments and advisories, as the web page's search box does.
+    Search(overview::SearchArgs),
     /// Documents in the store, with history.
     Documents(DocumentsArgs),
     /// OSV advisories.
@@ -390,6 +397,8 @@ fn run(cli: Cli, subcommand: &str) -> Result<ExitCode> {
         Command::Ingest(args) => ingest::run(&cli.db, args),
         Command::IngestModel(args) => ingest_model(&cli.db, args),
         Command::Stats(f) => stats(&open(&cli.db)?, f.format),
+        Command::Overview(args) => overview::overview(&open(&cli.db)?, args),
+        Command::Search(args) => overview::search(&open(&cli.db)?, args),
         Command::Documents(args) => documents(&open(&cli.db)?, args),
         Command::Query(q) => query::query(&open(&cli.db)?, q),
         Command::Advisories(cmd) => advisories::run(&cli.db, cmd),

@@ -13,6 +13,7 @@ pub mod gate;
 mod graphql;
 mod limits;
 pub mod notify;
+pub mod overview;
 mod page;
 pub mod releases;
 pub mod schema;

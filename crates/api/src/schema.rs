@@ -21,6 +21,7 @@ pub struct Query(
     QueryRoot,
     crate::gate::GateQuery,
     crate::notify::NotifyQuery,
+    crate::overview::OverviewQuery,
 );
 
 /// Every mutation: the inventory's and the gate's stored policies.
@@ -38,7 +39,7 @@ pub(crate) fn store<'a>(ctx: &Context<'a>) -> &'a Arc<Store> {
 }
 
 /// Runs a store read on the blocking pool.
-async fn blocking<T, F>(ctx: &Context<'_>, f: F) -> Result<T>
+pub(crate) async fn blocking<T, F>(ctx: &Context<'_>, f: F) -> Result<T>
 where
     T: Send + 'static,
     F: FnOnce(&Store) -> Result<T, QueryError> + Send + 'static,
@@ -285,6 +286,9 @@ pub struct Match {
     pub summary: Option<String>,
     /// none, low, medium, high, critical, unknown.
     pub severity: String,
+    /// Why the severity is unknown, when it is (the record has no scorable
+    /// CVSS vector and no label, or is not stored).
+    pub unknown_reason: Option<String>,
     pub score: Option<f64>,
     pub fixed: Vec<String>,
     /// `affected`, or `unsupported`/`unorderable` when the version could not be evaluated.
@@ -346,6 +350,7 @@ impl From<aibomdb_osv::MatchRow> for Match {
             aliases: r.aliases,
             summary: r.summary,
             severity: format!("{:?}", r.severity).to_lowercase(),
+            unknown_reason: r.unknown_reason,
             score: r.score,
             fixed: r.fixed,
             status: r.status,
@@ -1004,6 +1009,10 @@ pub struct PackageName {
     /// Purl without version.
     pub purl: String,
     pub versions: u64,
+    /// Deployments whose current documents list some version.
+    pub deployments: u64,
+    /// The name is the text searched for (PEP 503 spelling for PyPI).
+    pub exact: bool,
 }
 
 #[derive(SimpleObject)]
@@ -1453,8 +1462,9 @@ impl QueryRoot {
         }))
     }
 
-    /// The web page's search box: package names by prefix, deployments by
-    /// substring, advisories by any name.
+    /// The web page's search box, ranked: packages whose name is the text
+    /// first, then by the deployments holding them; deployments by name
+    /// (exact, prefix, substring); advisories by any name.
     async fn search(
         &self,
         ctx: &Context<'_>,
@@ -1467,7 +1477,12 @@ impl QueryRoot {
             packages: r
                 .packages
                 .into_iter()
-                .map(|(purl, versions)| PackageName { purl, versions })
+                .map(|p| PackageName {
+                    purl: p.purl,
+                    versions: p.versions,
+                    deployments: p.deployments,
+                    exact: p.exact,
+                })
                 .collect(),
             deployments: r.deployments,
             advisories: r.advisories,

@@ -3,6 +3,7 @@
 //! Matching against the graph lives with the store; this crate knows OSV.
 
 pub mod epss;
+mod estate;
 pub mod kev;
 mod load;
 mod matcher;
@@ -13,6 +14,7 @@ mod report;
 mod severity;
 mod vex;
 
+pub use estate::{AdvisoryExposure, DeploymentExposure, EstateExposure, estate_exposure};
 pub use load::{
     LoadError, LoadLimits, Loaded, load_bytes, load_path, load_zip_bytes, sniff, sniff_file,
 };
@@ -30,5 +32,7 @@ pub use report::{
     AdvisoryCache, AdvisoryFacts, MatchReader, MatchRow, advisory_matches, deployment_matches,
     each_deployment_matches, matches_of, sarif,
 };
-pub use severity::{Level, best_cvss, cvss3_base_score, cvss4_base_score, severity};
+pub use severity::{
+    Level, best_cvss, cvss3_base_score, cvss4_base_score, severity, unknown_reason,
+};
 pub use vex::{VexResolver, VexVerdict};

@@ -21,6 +21,9 @@ pub struct MatchRow {
     pub aliases: Vec<String>,
     pub summary: Option<String>,
     pub severity: Level,
+    /// Why the severity is `unknown`, when it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unknown_reason: Option<String>,
     pub score: Option<f64>,
     /// The CVSS version of the vector that gave `score` (`3.0`, `3.1`, `4.0`).
     pub cvss_version: Option<&'static str>,
@@ -167,6 +170,8 @@ pub struct AdvisoryFacts {
     pub identifiers: Vec<String>,
     pub summary: Option<String>,
     pub level: Level,
+    /// Why `level` is unknown, when it is.
+    pub unknown_reason: Option<String>,
     pub score: Option<f64>,
     pub cvss_version: Option<&'static str>,
 }
@@ -243,7 +248,9 @@ impl AdvisoryCache {
         }
         let parsed = parsed.map(|a| {
             let (level, score) = severity(&a);
+            let unknown_reason = crate::severity::unknown_reason(&a);
             std::sync::Arc::new(AdvisoryFacts {
+                unknown_reason,
                 kev,
                 epss,
                 identifiers: std::iter::once(id.to_string())
@@ -426,13 +433,27 @@ impl<'a> MatchReader<'a> {
                             Some(f) => (
                                 f.aliases.clone(),
                                 f.summary.clone(),
-                                f.level,
+                                (f.level, f.unknown_reason.clone()),
                                 f.score,
                                 f.cvss_version,
                                 f.kev.clone(),
                                 f.epss,
                             ),
-                            None => (Vec::new(), None, Level::Unknown, None, None, None, None),
+                            None => (
+                                Vec::new(),
+                                None,
+                                (
+                                    Level::Unknown,
+                                    Some(
+                                        "the advisory record is not stored here, or does not parse"
+                                            .to_string(),
+                                    ),
+                                ),
+                                None,
+                                None,
+                                None,
+                                None,
+                            ),
                         };
                     let own_id = [m.advisory.clone()];
                     let identifiers = facts.as_deref().map_or(&own_id[..], |f| &f.identifiers);
@@ -447,7 +468,8 @@ impl<'a> MatchReader<'a> {
                         advisory: m.advisory.clone(),
                         aliases,
                         summary,
-                        severity: level,
+                        severity: level.0,
+                        unknown_reason: level.1,
                         score,
                         cvss_version,
                         kev,

@@ -70,6 +70,38 @@ pub fn severity(advisory: &Advisory) -> (Level, Option<f64>) {
     (label.unwrap_or(Level::Unknown), None)
 }
 
+/// Why `severity` says `unknown` for this record (`None` when it does not):
+/// what a reader needs to decide whether to look the advisory up by hand.
+pub fn unknown_reason(advisory: &Advisory) -> Option<String> {
+    if severity(advisory).0 != Level::Unknown {
+        return None;
+    }
+    let stated: Vec<&str> = advisory
+        .severity
+        .iter()
+        .chain(advisory.affected.iter().flat_map(|a| a.severity.iter()))
+        .map(|s| s.ty.as_str())
+        .collect();
+    let label = advisory
+        .database_specific
+        .as_ref()
+        .and_then(|d| d.get("severity"))
+        .and_then(|s| s.as_str());
+    Some(match (stated.is_empty(), label) {
+        (true, None) => "the record states no CVSS vector and no severity label".to_string(),
+        (true, Some(l)) => format!("the record's severity label {l:?} is not a known level"),
+        (false, _) => {
+            let mut kinds = stated;
+            kinds.sort_unstable();
+            kinds.dedup();
+            format!(
+                "the record's severity ({}) has no CVSS v3 or v4 vector that can be scored",
+                kinds.join(", ")
+            )
+        }
+    })
+}
+
 /// The highest CVSS base score among the advisory's vectors, with the CVSS
 /// version that gave it (`3.0`, `3.1`, `4.0`).
 pub fn best_cvss(advisory: &Advisory) -> Option<(f64, &'static str)> {

@@ -441,49 +441,16 @@ pub fn diff(store: &Store, a: &str, b: &str) -> Result<Option<Diff>> {
     Ok(Some(out))
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct SearchResults {
-    /// Package names (purl without version) starting with the text, with their version count.
-    pub packages: Vec<(String, u64)>,
-    pub deployments: Vec<String>,
-    pub advisories: Vec<String>,
-}
-
-/// The web page's search box: package names by prefix, deployments by
-/// substring, advisories by any of their names.
-pub fn search(store: &Store, text: &str, limit: usize) -> Result<SearchResults> {
-    let text = text.trim();
-    if text.is_empty() {
-        return Ok(SearchResults::default());
-    }
-    let mut names: BTreeMap<String, u64> = BTreeMap::new();
-    for p in store.packages_with_name_prefix(text, limit * 20)? {
-        *names
-            .entry(
-                PackageKey::from_stored(p.key.clone())
-                    .unversioned()
-                    .to_string(),
-            )
-            .or_default() += 1;
-    }
-    let lower = text.to_lowercase();
-    let deployments = store
-        .deployments()?
-        .into_iter()
-        .map(|d| d.name)
-        .filter(|n| n.to_lowercase().contains(&lower))
-        .take(limit)
-        .collect();
-    Ok(SearchResults {
-        packages: names.into_iter().take(limit).collect(),
-        deployments,
-        advisories: store.advisory_ids(text)?.into_iter().take(limit).collect(),
-    })
-}
-
 mod lineage;
 mod models;
+mod overview;
+mod search;
 mod timeline;
+pub use overview::{
+    Counts, ModelWithFindings, Overview, RANKING, RankedDeployment, RankedExposure, RecentDocument,
+    RecentSync, SeverityCounts, overview, severity_weight,
+};
+pub use search::{PackageHit, SearchResults, search};
 pub use timeline::{Exposure, Period, timeline};
 
 pub use lineage::{

@@ -160,6 +160,17 @@ impl PgStore {
             .collect())
     }
 
+    pub(crate) fn matched_packages(&self) -> Result<Vec<PackageId>> {
+        Ok(self
+            .query(
+                "SELECT DISTINCT package_id FROM matches ORDER BY package_id",
+                &[],
+            )?
+            .iter()
+            .map(|r| uid(r, 0))
+            .collect())
+    }
+
     pub(crate) fn matches_naming(&self, advisory: &str) -> Result<Vec<MatchRecord>> {
         self.query(
             "SELECT package_id, record FROM matches WHERE advisory_id = $1 ORDER BY package_id",

@@ -273,6 +273,9 @@ impl Backend for PgStore {
     fn matches_for_advisory(&self, advisory: &str) -> Result<Vec<MatchRecord>> {
         self.matches_naming(advisory)
     }
+    fn matched_package_ids(&self) -> Result<Vec<PackageId>> {
+        self.matched_packages()
+    }
     fn advisory_count(&self) -> Result<u64> {
         self.count("SELECT count(*) FROM advisories")
     }

@@ -322,6 +322,21 @@ impl RedbStore {
         Ok(all)
     }
 
+    /// Every package that matches some advisory, ascending: where an
+    /// estate-wide summary starts, without reading any advisory.
+    pub fn matched_package_ids(&self) -> Result<Vec<PackageId>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(MATCHES)?;
+        let mut out: Vec<PackageId> = Vec::new();
+        for e in table.iter()? {
+            let package = e?.0.value().0;
+            if out.last() != Some(&package) {
+                out.push(package);
+            }
+        }
+        Ok(out)
+    }
+
     pub fn matches_for_advisory(&self, advisory: &str) -> Result<Vec<MatchRecord>> {
         let txn = self.db.begin_read()?;
         let by_advisory = txn.open_table(MATCHES_BY_ADVISORY)?;

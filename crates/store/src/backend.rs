@@ -133,6 +133,7 @@ interface! {
     fn matches_for_package(&self, package: PackageId) -> Result<Vec<MatchRecord>>;
     fn matches_for_packages(&self, packages: &[PackageId]) -> Result<Vec<Vec<MatchRecord>>>;
     fn matches_for_advisory(&self, advisory: &str) -> Result<Vec<MatchRecord>>;
+    fn matched_package_ids(&self) -> Result<Vec<PackageId>>;
     fn all_advisories(&self) -> Result<Vec<(String, Vec<u8>)>>;
     fn advisory_count(&self) -> Result<u64>;
     fn feed_state(&self, key: &str) -> Result<Option<Vec<u8>>>;

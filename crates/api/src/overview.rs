@@ -1,0 +1,224 @@
+//! `overview`: the estate at a glance for the web page's home view, the same
+//! answer as `aibomdb overview` (both read `aibomdb_query::overview`). Each
+//! list is cut to `top` (at most 100), so the answer stays small however
+//! large the estate; the server's response cache keeps it until the next
+//! write.
+
+use async_graphql::{Context, Object, Result, SimpleObject};
+
+use crate::schema::blocking;
+
+#[derive(SimpleObject)]
+pub struct OverviewCounts {
+    pub deployments: u64,
+    /// Current documents (not superseded).
+    pub documents: u64,
+    pub packages: u64,
+    pub models: u64,
+    pub datasets: u64,
+    pub advisories_loaded: u64,
+}
+
+#[derive(SimpleObject)]
+pub struct SeverityCounts {
+    pub critical: u64,
+    pub high: u64,
+    pub medium: u64,
+    pub low: u64,
+    /// No usable score or label.
+    pub unknown: u64,
+}
+
+#[derive(SimpleObject)]
+pub struct TopExposure {
+    /// Deployments with an open match × severity weight.
+    pub rank: u64,
+    pub advisory: String,
+    pub aliases: Vec<String>,
+    pub summary: Option<String>,
+    pub severity: String,
+    pub unknown_reason: Option<String>,
+    pub score: Option<f64>,
+    pub kev: bool,
+    pub epss: Option<f64>,
+    pub open_deployments: u64,
+    pub suppressed_deployments: u64,
+    pub fix_available: bool,
+    /// The matched packages (purls).
+    pub packages: Vec<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct RiskyDeployment {
+    /// Sum of the severity weights of its open advisories.
+    pub risk: u64,
+    pub deployment: String,
+    pub open: u64,
+    pub critical: u64,
+    pub high: u64,
+    pub medium: u64,
+    pub low: u64,
+    pub unknown: u64,
+    pub kev: u64,
+    pub suppressed: u64,
+}
+
+#[derive(SimpleObject)]
+pub struct ModelWithFindings {
+    pub purl: String,
+    pub deployments: Vec<String>,
+    pub kinds: Vec<String>,
+    pub findings: u64,
+}
+
+#[derive(SimpleObject)]
+pub struct RecentDocument {
+    pub id: u64,
+    pub deployment: String,
+    pub format: String,
+    pub path: String,
+    /// RFC 3339.
+    pub ingested_at: String,
+    pub current: bool,
+}
+
+#[derive(SimpleObject)]
+pub struct RecentSync {
+    pub feed: String,
+    /// RFC 3339.
+    pub at: String,
+}
+
+#[derive(SimpleObject)]
+pub struct Overview {
+    pub counts: OverviewCounts,
+    pub advisories_by_severity: SeverityCounts,
+    pub kev_advisories: u64,
+    pub matched_advisories: u64,
+    /// (deployment, advisory) pairs with an open match.
+    pub open_pairs: u64,
+    /// (deployment, advisory) pairs VEX takes out entirely.
+    pub suppressed_pairs: u64,
+    pub exposed_deployments: u64,
+    /// How the lists below are ranked.
+    pub ranking: String,
+    pub top_exposures: Vec<TopExposure>,
+    pub riskiest_deployments: Vec<RiskyDeployment>,
+    pub models_with_findings: Vec<ModelWithFindings>,
+    pub recent_documents: Vec<RecentDocument>,
+    pub recent_syncs: Vec<RecentSync>,
+}
+
+#[derive(Default)]
+pub struct OverviewQuery;
+
+#[Object]
+impl OverviewQuery {
+    /// The estate at a glance: counts, matched advisories by severity, the
+    /// top exposures and riskiest deployments, models with findings, recent
+    /// ingests and syncs. Lists hold at most `top` entries (1–100).
+    async fn overview(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 10)] top: i32,
+    ) -> Result<Overview> {
+        let top = top.clamp(1, 100) as usize;
+        let o = blocking(ctx, move |s| aibomdb_query::overview(s, top)).await?;
+        let time = aibomdb_export::time::rfc3339;
+        let s = o.advisories_by_severity;
+        Ok(Overview {
+            counts: OverviewCounts {
+                deployments: o.counts.deployments,
+                documents: o.counts.documents,
+                packages: o.counts.packages,
+                models: o.counts.models,
+                datasets: o.counts.datasets,
+                advisories_loaded: o.counts.advisories_loaded,
+            },
+            advisories_by_severity: SeverityCounts {
+                critical: s.critical,
+                high: s.high,
+                medium: s.medium,
+                low: s.low,
+                unknown: s.unknown,
+            },
+            kev_advisories: o.kev_advisories,
+            matched_advisories: o.matched_advisories,
+            open_pairs: o.open_pairs,
+            suppressed_pairs: o.suppressed_pairs,
+            exposed_deployments: o.exposed_deployments,
+            ranking: o.ranking.to_string(),
+            top_exposures: o
+                .top_exposures
+                .into_iter()
+                .map(|r| {
+                    let e = r.exposure;
+                    TopExposure {
+                        rank: r.rank,
+                        advisory: e.advisory,
+                        aliases: e.aliases,
+                        summary: e.summary,
+                        severity: e.severity.as_str().to_string(),
+                        unknown_reason: e.unknown_reason,
+                        score: e.score,
+                        kev: e.kev,
+                        epss: e.epss,
+                        open_deployments: e.open_deployments as u64,
+                        suppressed_deployments: e.suppressed_deployments as u64,
+                        fix_available: e.fix_available,
+                        packages: e.packages,
+                    }
+                })
+                .collect(),
+            riskiest_deployments: o
+                .riskiest_deployments
+                .into_iter()
+                .map(|r| {
+                    let d = r.exposure;
+                    RiskyDeployment {
+                        risk: r.risk,
+                        open: r.open as u64,
+                        deployment: d.deployment,
+                        critical: d.critical as u64,
+                        high: d.high as u64,
+                        medium: d.medium as u64,
+                        low: d.low as u64,
+                        unknown: d.unknown as u64,
+                        kev: d.kev as u64,
+                        suppressed: d.suppressed as u64,
+                    }
+                })
+                .collect(),
+            models_with_findings: o
+                .models_with_findings
+                .into_iter()
+                .map(|m| ModelWithFindings {
+                    purl: m.purl,
+                    deployments: m.deployments,
+                    kinds: m.kinds,
+                    findings: m.findings as u64,
+                })
+                .collect(),
+            recent_documents: o
+                .recent_documents
+                .into_iter()
+                .map(|d| RecentDocument {
+                    id: d.id,
+                    deployment: d.deployment,
+                    format: d.format,
+                    path: d.path,
+                    ingested_at: time(d.ingested_at),
+                    current: d.current,
+                })
+                .collect(),
+            recent_syncs: o
+                .recent_syncs
+                .into_iter()
+                .map(|x| RecentSync {
+                    feed: x.feed,
+                    at: time(x.at),
+                })
+                .collect(),
+        })
+    }
+}

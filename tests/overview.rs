@@ -1,0 +1,330 @@
+//! `aibomdb overview` and `aibomdb search`, and the GraphQL fields the web
+//! page reads them through, on real inputs: the shipped examples, syft's SBOM
+//! of the python image in two deployments, three Docker Hub images, PyPA's
+//! advisories and a CycloneDX VEX that takes one match out.
+//!
+//! The overview's figures are checked against an independent fold of
+//! `aibomdb match --format json` (every match row of the estate): the
+//! overview reads the indexes and never builds those rows.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use common::{Server, aibomdb, corpus, graphql, json, stderr};
+use serde_json::{Value, json};
+
+fn run_ok(db: &Path, args: &[&str]) {
+    let out = aibomdb(db, args);
+    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+}
+
+fn root() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn estate(db: &Path) {
+    let c = corpus();
+    let python = c.join(
+        "external/guac-data/docs/cyclonedx/syft-cyclonedx-docker.io-library-python.latest.json",
+    );
+    run_ok(db, &["ingest", root().join("examples").to_str().unwrap()]);
+    run_ok(
+        db,
+        &[
+            "advisories",
+            "load",
+            c.join("osv/pypa-advisory-database").to_str().unwrap(),
+        ],
+    );
+    for d in ["python", "python-2"] {
+        run_ok(db, &["ingest", "--deployment", d, python.to_str().unwrap()]);
+    }
+    for image in ["alpine", "nginx", "debian"] {
+        let sbom = c.join(format!("external/guac-data/top-dh-sboms/{image}.json"));
+        run_ok(
+            db,
+            &["ingest", "--deployment", image, sbom.to_str().unwrap()],
+        );
+    }
+    let tools = root().join("tests/fixtures/formats/pip-tools-req-1.4.cdx.json");
+    run_ok(
+        db,
+        &["ingest", "--deployment", "tools", tools.to_str().unwrap()],
+    );
+    // Not affected: pip in both python deployments (through its BOM-Link).
+    let vex = root().join("tests/fixtures/vex/python-image.cdx-vex.json");
+    run_ok(db, &["ingest", vex.to_str().unwrap()]);
+}
+
+fn weight(severity: &str) -> u64 {
+    match severity {
+        "critical" => 4,
+        "high" => 3,
+        "medium" => 2,
+        _ => 1,
+    }
+}
+
+/// What the overview must say, folded from the match rows: per (deployment,
+/// advisory), open when any row is open.
+struct Folded {
+    pairs: BTreeMap<(String, String), bool>,
+    severity: BTreeMap<String, String>,
+    kev: BTreeSet<String>,
+}
+
+fn fold(rows: &Value) -> Folded {
+    let mut f = Folded {
+        pairs: BTreeMap::new(),
+        severity: BTreeMap::new(),
+        kev: BTreeSet::new(),
+    };
+    for r in rows.as_array().unwrap() {
+        let advisory = r["advisory"].as_str().unwrap().to_string();
+        let open = !r["vex"]
+            .as_object()
+            .is_some_and(|v| matches!(v["status"].as_str(), Some("NotAffected" | "Fixed")));
+        let slot = f
+            .pairs
+            .entry((
+                r["deployment"].as_str().unwrap().to_string(),
+                advisory.clone(),
+            ))
+            .or_insert(false);
+        *slot |= open;
+        f.severity.insert(
+            advisory.clone(),
+            r["severity"].as_str().unwrap().to_string(),
+        );
+        if !r["kev"].is_null() {
+            f.kev.insert(advisory);
+        }
+        // Every unknown severity says why; no other does.
+        assert_eq!(
+            r["severity"] == "unknown",
+            r["unknown_reason"].is_string(),
+            "{r}"
+        );
+    }
+    f
+}
+
+#[test]
+fn overview_equals_the_estates_match_rows_folded() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = common::db(&dir);
+    estate(&db);
+    let rows = json(&aibomdb(&db, &["match", "--format", "json"]));
+    let f = fold(&rows);
+    let o = json(&aibomdb(
+        &db,
+        &["overview", "--top", "100", "--format", "json"],
+    ));
+
+    let open: Vec<_> = f
+        .pairs
+        .iter()
+        .filter(|&(_, &open)| open)
+        .map(|(k, _)| k)
+        .collect();
+    let suppressed = f.pairs.values().filter(|&&open| !open).count();
+    assert_eq!(o["open_pairs"], open.len());
+    assert_eq!(o["suppressed_pairs"], suppressed);
+    // The VEX took something out, so the two counts are really apart.
+    assert!(suppressed >= 2, "{suppressed}");
+    let matched: BTreeSet<&String> = f.pairs.keys().map(|(_, a)| a).collect();
+    assert_eq!(o["matched_advisories"], matched.len());
+
+    // Advisories: deployments open, ranked by deployments × weight.
+    let mut per_advisory: BTreeMap<&str, u64> = BTreeMap::new();
+    for (_, a) in &open {
+        *per_advisory.entry(a.as_str()).or_default() += 1;
+    }
+    let mut expected: Vec<(u64, bool, &str)> = per_advisory
+        .iter()
+        .map(|(a, n)| (n * weight(&f.severity[*a]), f.kev.contains(*a), *a))
+        .collect();
+    expected.sort_by(|x, y| y.0.cmp(&x.0).then(y.1.cmp(&x.1)).then(x.2.cmp(y.2)));
+    let got: Vec<(u64, bool, &str)> = o["top_exposures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["rank"].as_u64().unwrap(),
+                e["kev"].as_bool().unwrap(),
+                e["advisory"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(got, expected);
+    let mut by_severity: BTreeMap<String, u64> = BTreeMap::new();
+    for a in per_advisory.keys() {
+        let s = match f.severity[*a].as_str() {
+            "none" => "unknown",
+            s => s,
+        };
+        *by_severity.entry(s.to_string()).or_default() += 1;
+    }
+    for s in ["critical", "high", "medium", "low", "unknown"] {
+        assert_eq!(
+            o["advisories_by_severity"][s],
+            by_severity.get(s).copied().unwrap_or(0),
+            "{s}"
+        );
+    }
+    assert!(by_severity.len() >= 2, "{by_severity:?}");
+
+    // Deployments: the sum of their open advisories' weights.
+    let mut risk: BTreeMap<&str, u64> = BTreeMap::new();
+    for (d, a) in &open {
+        *risk.entry(d.as_str()).or_default() += weight(&f.severity[a]);
+    }
+    let mut expected: Vec<(u64, &str)> = risk.iter().map(|(d, r)| (*r, *d)).collect();
+    expected.sort_by(|x, y| y.0.cmp(&x.0).then(x.1.cmp(y.1)));
+    let got: Vec<(u64, &str)> = o["riskiest_deployments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["risk"].as_u64().unwrap(),
+                d["deployment"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(got, expected);
+    assert_eq!(o["exposed_deployments"], risk.len());
+
+    // Counts against `stats`; the examples' model and its finding.
+    let stats = json(&aibomdb(&db, &["stats", "--format", "json"]));
+    assert_eq!(o["counts"]["deployments"], stats["deployments"]);
+    assert_eq!(o["counts"]["documents"], stats["current_documents"]);
+    assert_eq!(o["counts"]["packages"], stats["packages"]);
+    let newest = &o["recent_documents"][0];
+    assert!(
+        newest["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("python-image.cdx-vex.json"),
+        "{newest}"
+    );
+
+    // `--top` cuts the lists, not the counts.
+    let small = json(&aibomdb(
+        &db,
+        &["overview", "--top", "1", "--format", "json"],
+    ));
+    assert_eq!(small["top_exposures"].as_array().unwrap().len(), 1);
+    assert_eq!(small["top_exposures"][0], o["top_exposures"][0]);
+    assert_eq!(small["open_pairs"], o["open_pairs"]);
+    assert_eq!(
+        aibomdb(&db, &["overview", "--top", "0"]).status.code(),
+        Some(2)
+    );
+
+    // GraphQL gives the same answer.
+    let server = Server::start(&db, &[]);
+    let (status, v) = graphql(
+        &server.addr,
+        None,
+        "{overview(top:100){openPairs suppressedPairs matchedAdvisories
+          topExposures{rank advisory openDeployments severity unknownReason}
+          riskiestDeployments{risk deployment}
+          counts{deployments documents packages}}}",
+        json!({}),
+    );
+    assert_eq!(status, 200, "{v}");
+    let g = &v["data"]["overview"];
+    assert_eq!(g["openPairs"], o["open_pairs"]);
+    assert_eq!(g["suppressedPairs"], o["suppressed_pairs"]);
+    assert_eq!(g["matchedAdvisories"], o["matched_advisories"]);
+    let names = |v: &Value, key: &str| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x[key].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        names(&g["topExposures"], "advisory"),
+        names(&o["top_exposures"], "advisory")
+    );
+    assert_eq!(
+        names(&g["riskiestDeployments"], "deployment"),
+        names(&o["riskiest_deployments"], "deployment")
+    );
+    for e in g["topExposures"].as_array().unwrap() {
+        assert_eq!(e["severity"] == "unknown", e["unknownReason"].is_string());
+    }
+}
+
+#[test]
+fn search_ranks_exact_names_first_then_by_deployments_holding_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = common::db(&dir);
+    estate(&db);
+    let search = |text: &str| json(&aibomdb(&db, &["search", text, "--format", "json"]));
+
+    // `zlib`: Alpine's zlib is the name asked for (3 deployments); Debian's
+    // zlib1g is held by more deployments (4) but only starts with it.
+    let r = search("zlib");
+    let packages: Vec<(&str, bool, u64)> = r["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["purl"].as_str().unwrap(),
+                p["exact"].as_bool().unwrap(),
+                p["deployments"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        packages[0],
+        ("pkg:apk/alpine/zlib", true, 3),
+        "{packages:?}"
+    );
+    assert_eq!(
+        packages[1],
+        ("pkg:deb/debian/zlib1g", false, 4),
+        "{packages:?}"
+    );
+    for pair in packages[1..].windows(2) {
+        assert!(!pair[1].1, "{packages:?}");
+        assert!(pair[0].2 >= pair[1].2, "{packages:?}");
+    }
+
+    // Each deployment count is the blast radius's own.
+    for (purl, _, n) in &packages {
+        let hits = json(&aibomdb(
+            &db,
+            &["query", "deployments", "--purl", purl, "--format", "json"],
+        ));
+        let deployments: BTreeSet<&str> = hits["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["deployment"].as_str().unwrap())
+            .collect();
+        assert_eq!(deployments.len() as u64, *n, "{purl}");
+    }
+
+    // PEP 503: `Python_Dateutil` is the name `python-dateutil`.
+    let r = search("Python_Dateutil");
+    assert_eq!(r["packages"][0]["purl"], "pkg:pypi/python-dateutil");
+    assert_eq!(r["packages"][0]["exact"], true);
+
+    // Deployments: the exact name before those that only contain it.
+    let r = search("python");
+    assert_eq!(
+        r["deployments"],
+        json!(["python", "python-2", "python-image"])
+    );
+    // Advisories by an alias.
+    let r = search("CVE-2023-5752");
+    assert_eq!(r["advisories"], json!(["PYSEC-2023-228"]));
+}
