@@ -409,3 +409,275 @@ fn dashboard_shows_a_new_match_live_without_a_reload() {
     assert_eq!(v["after"], serde_json::json!(["PYSEC-2023-175"]), "{v}");
     assert!(shot.is_file());
 }
+
+/// Dashboard v2 (tests/browser/overview.mjs): each view shows what the CLI
+/// answers for the same question, axe-core finds no serious or critical
+/// violation on any of them, and a narrow window scrolls nothing sideways.
+#[test]
+fn dashboard_views_answer_as_the_cli_does() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    assert!(
+        root.join("tests/browser/node_modules/axe-core").is_dir(),
+        "axe-core is not installed: run `npm ci --prefix tests/browser`"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.redb");
+    common::estate::build(&db);
+    let policy = root.join("examples/policy.toml");
+    let out = aibomdb(&db, &["policy", "add", "release", policy.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let o = json(&aibomdb(&db, &["overview", "--format", "json"]));
+    let search = json(&aibomdb(
+        &db,
+        &["search", "transformers", "--format", "json"],
+    ));
+    // The CLI's answers are read first: the server holds the store open.
+    let mut verdicts = std::collections::BTreeMap::new();
+    for d in o["riskiest_deployments"].as_array().unwrap() {
+        let name = d["deployment"].as_str().unwrap();
+        let gate = aibomdb(
+            &db,
+            &[
+                "gate",
+                "--stored",
+                "release",
+                "--deployment",
+                name,
+                "--format",
+                "json",
+            ],
+        );
+        let passed = serde_json::from_slice::<serde_json::Value>(&gate.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", common::stderr(&gate)))["passed"]
+            == true;
+        verdicts.insert(
+            name.to_string(),
+            if passed { "may ship" } else { "blocked" },
+        );
+    }
+    let rows_of_riskiest = json(&aibomdb(
+        &db,
+        &[
+            "match",
+            "--deployment",
+            o["riskiest_deployments"][0]["deployment"].as_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    ));
+    let base_model = "pkg:huggingface/google-bert/bert-base-uncased";
+    let lineage = json(&aibomdb(
+        &db,
+        &[
+            "query",
+            "lineage",
+            base_model,
+            "--direction",
+            "down",
+            "--format",
+            "json",
+        ],
+    ));
+    let running = json(&aibomdb(
+        &db,
+        &["query", "running", base_model, "--format", "json"],
+    ));
+    let hits = json(&aibomdb(
+        &db,
+        &[
+            "query",
+            "deployments",
+            "--purl",
+            "pkg:pypi/transformers",
+            "--format",
+            "json",
+        ],
+    ));
+    let stats = json(&aibomdb(&db, &["stats", "--format", "json"]));
+
+    let server = Server::start(&db, &[]);
+    let shots = root.join("target/browser/v2");
+    std::fs::create_dir_all(&shots).unwrap();
+    let out = Command::new("node")
+        .arg(root.join("tests/browser/overview.mjs"))
+        .arg(server.url("/"))
+        .arg(&shots)
+        .arg("transformers")
+        .arg(base_model)
+        .output()
+        .expect("run node");
+    assert!(
+        out.status.success(),
+        "overview.mjs failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    eprintln!(
+        "overview on screen {:.1} ms after navigation",
+        seen["renderedMs"].as_f64().unwrap()
+    );
+    assert_eq!(seen["errors"], serde_json::json!([]), "{seen}");
+    assert_eq!(seen["violations"], serde_json::json!([]), "{seen}");
+
+    // Overview: the counts, the severity split, the ranked lists.
+    let c = &seen["counts"];
+    for (card, value) in [
+        ("deployments", &o["counts"]["deployments"]),
+        ("documents", &o["counts"]["documents"]),
+        ("packages", &o["counts"]["packages"]),
+        ("models", &o["counts"]["models"]),
+        ("datasets", &o["counts"]["datasets"]),
+        ("matched", &o["matched_advisories"]),
+        ("kev", &o["kev_advisories"]),
+        ("open", &o["open_pairs"]),
+        ("suppressed", &o["suppressed_pairs"]),
+    ] {
+        assert_eq!(&c[card], value, "{card}: {seen}");
+    }
+    assert_eq!(seen["severity"], o["advisories_by_severity"]);
+    let ids = |v: &serde_json::Value, key: &str| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x[key].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        seen["exposures"],
+        serde_json::json!(ids(&o["top_exposures"], "advisory"))
+    );
+    assert_eq!(
+        seen["riskiest"],
+        serde_json::json!(ids(&o["riskiest_deployments"], "deployment"))
+    );
+    assert_eq!(
+        seen["findings"],
+        serde_json::json!(ids(&o["models_with_findings"], "purl"))
+    );
+    // Each riskiest deployment's gate verdict, as `aibomdb gate` gave it.
+    let verdicts: Vec<serde_json::Value> = o["riskiest_deployments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            let name = d["deployment"].as_str().unwrap();
+            serde_json::json!([name, verdicts[name]])
+        })
+        .collect();
+    assert_eq!(seen["verdicts"], serde_json::json!(verdicts));
+    assert_eq!(seen["firstFocus"]["text"], "Skip to content");
+    assert_eq!(seen["firstFocus"]["visible"], true);
+
+    // Search: ranked as the CLI ranks, the PyPI package first, nothing opened.
+    let ranking: Vec<serde_json::Value> = search["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| serde_json::json!({"purl": p["purl"], "exact": p["exact"], "deployments": p["deployments"]}))
+        .collect();
+    assert_eq!(seen["ranking"], serde_json::json!(ranking));
+    assert_eq!(seen["ranking"][0]["purl"], "pkg:pypi/transformers");
+    assert_eq!(seen["stayed"], "#/search/transformers");
+    let mut holders: Vec<&str> = hits["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["deployment"].as_str().unwrap())
+        .collect();
+    holders.sort();
+    holders.dedup();
+    assert_eq!(seen["radiusDeployments"], serde_json::json!(holders));
+
+    // The riskiest deployment's advisories: the CLI's rows, most severe
+    // first, each unknown one with its reason.
+    let rows = rows_of_riskiest;
+    let rank = |s: &str| {
+        ["unknown", "none", "low", "medium", "high", "critical"]
+            .iter()
+            .position(|x| *x == s)
+            .unwrap()
+    };
+    let shown = seen["advisories"].as_array().unwrap();
+    assert_eq!(shown.len(), rows.as_array().unwrap().len());
+    let mut cli: Vec<String> = ids(&rows, "advisory");
+    let mut page: Vec<String> = ids(&seen["advisories"], "advisory");
+    cli.sort();
+    page.sort();
+    assert_eq!(page, cli);
+    for pair in shown.windows(2) {
+        assert!(
+            rank(pair[0]["severity"].as_str().unwrap())
+                >= rank(pair[1]["severity"].as_str().unwrap()),
+            "{seen}"
+        );
+    }
+    for a in shown {
+        assert_eq!(
+            a["severity"] == "unknown",
+            a["whyUnknown"].is_string(),
+            "{a}"
+        );
+    }
+
+    // Lineage explorer: what the CLI's downward walk and `query running` give.
+    let roots: Vec<&str> = lineage["roots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    let mut derived: Vec<&str> = lineage["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["purl"].as_str().unwrap())
+        .filter(|p| !roots.contains(p))
+        .collect();
+    derived.sort();
+    assert_eq!(derived.len(), 2, "{lineage}");
+    assert_eq!(seen["derived"], serde_json::json!(derived));
+    let mut expected: Vec<(String, String)> = running
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["hit"]["deployment"].as_str().unwrap().to_string(),
+                r["model"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    expected.sort();
+    let mut shown: Vec<(String, String)> = seen["running"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r[0].as_str().unwrap().to_string(),
+                r[1].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    shown.sort();
+    assert_eq!(shown, expected);
+
+    // Deployments list: every deployment; a narrow window fits.
+    assert_eq!(
+        seen["deployments"].as_array().unwrap().len() as u64,
+        stats["deployments"].as_u64().unwrap()
+    );
+    assert_eq!(seen["overflow"], 0, "{seen}");
+    for view in [
+        "overview",
+        "search",
+        "radius",
+        "deployment",
+        "lineage",
+        "deployments",
+        "overview-narrow",
+    ] {
+        assert!(shots.join(format!("{view}.png")).is_file(), "{view}");
+    }
+}

@@ -1,7 +1,5 @@
 //! `aibomdb overview` and `aibomdb search`, and the GraphQL fields the web
-//! page reads them through, on real inputs: the shipped examples, syft's SBOM
-//! of the python image in two deployments, three Docker Hub images, PyPA's
-//! advisories and a CycloneDX VEX that takes one match out.
+//! page reads them through, on the real inputs of `common::estate`.
 //!
 //! The overview's figures are checked against an independent fold of
 //! `aibomdb match --format json` (every match row of the estate): the
@@ -10,53 +8,9 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 
-use common::{Server, aibomdb, corpus, graphql, json, stderr};
+use common::{Server, aibomdb, graphql, json};
 use serde_json::{Value, json};
-
-fn run_ok(db: &Path, args: &[&str]) {
-    let out = aibomdb(db, args);
-    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
-}
-
-fn root() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn estate(db: &Path) {
-    let c = corpus();
-    let python = c.join(
-        "external/guac-data/docs/cyclonedx/syft-cyclonedx-docker.io-library-python.latest.json",
-    );
-    run_ok(db, &["ingest", root().join("examples").to_str().unwrap()]);
-    run_ok(
-        db,
-        &[
-            "advisories",
-            "load",
-            c.join("osv/pypa-advisory-database").to_str().unwrap(),
-        ],
-    );
-    for d in ["python", "python-2"] {
-        run_ok(db, &["ingest", "--deployment", d, python.to_str().unwrap()]);
-    }
-    for image in ["alpine", "nginx", "debian"] {
-        let sbom = c.join(format!("external/guac-data/top-dh-sboms/{image}.json"));
-        run_ok(
-            db,
-            &["ingest", "--deployment", image, sbom.to_str().unwrap()],
-        );
-    }
-    let tools = root().join("tests/fixtures/formats/pip-tools-req-1.4.cdx.json");
-    run_ok(
-        db,
-        &["ingest", "--deployment", "tools", tools.to_str().unwrap()],
-    );
-    // Not affected: pip in both python deployments (through its BOM-Link).
-    let vex = root().join("tests/fixtures/vex/python-image.cdx-vex.json");
-    run_ok(db, &["ingest", vex.to_str().unwrap()]);
-}
 
 fn weight(severity: &str) -> u64 {
     match severity {
@@ -115,7 +69,7 @@ fn fold(rows: &Value) -> Folded {
 fn overview_equals_the_estates_match_rows_folded() {
     let dir = tempfile::tempdir().unwrap();
     let db = common::db(&dir);
-    estate(&db);
+    common::estate::build(&db);
     let rows = json(&aibomdb(&db, &["match", "--format", "json"]));
     let f = fold(&rows);
     let o = json(&aibomdb(
@@ -204,12 +158,19 @@ fn overview_equals_the_estates_match_rows_folded() {
     assert_eq!(o["counts"]["documents"], stats["current_documents"]);
     assert_eq!(o["counts"]["packages"], stats["packages"]);
     let newest = &o["recent_documents"][0];
-    assert!(
-        newest["path"]
-            .as_str()
-            .unwrap()
-            .ends_with("python-image.cdx-vex.json"),
-        "{newest}"
+    assert_eq!(newest["deployment"], "docs-model", "{newest}");
+    let models: Vec<&str> = o["models_with_findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["purl"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        models,
+        [
+            "pkg:huggingface/aibomdb-test/bert-imdb",
+            "pkg:huggingface/docs/transformers"
+        ]
     );
 
     // `--top` cuts the lists, not the counts.
@@ -265,7 +226,7 @@ fn overview_equals_the_estates_match_rows_folded() {
 fn search_ranks_exact_names_first_then_by_deployments_holding_them() {
     let dir = tempfile::tempdir().unwrap();
     let db = common::db(&dir);
-    estate(&db);
+    common::estate::build(&db);
     let search = |text: &str| json(&aibomdb(&db, &["search", text, "--format", "json"]));
 
     // `zlib`: Alpine's zlib is the name asked for (3 deployments); Debian's
@@ -312,6 +273,17 @@ fn search_ranks_exact_names_first_then_by_deployments_holding_them() {
             .collect();
         assert_eq!(deployments.len() as u64, *n, "{purl}");
     }
+
+    // `transformers`: the PyPI package two deployments hold before the
+    // one-off Hub model of that name.
+    let r = search("transformers");
+    assert_eq!(
+        r["packages"],
+        json!([
+            {"purl": "pkg:pypi/transformers", "versions": 1, "deployments": 2, "exact": true},
+            {"purl": "pkg:huggingface/docs/transformers", "versions": 1, "deployments": 1, "exact": true}
+        ])
+    );
 
     // PEP 503: `Python_Dateutil` is the name `python-dateutil`.
     let r = search("Python_Dateutil");

@@ -412,6 +412,8 @@ async function showOverview() {
       ? table(["at", "feed"], o.recentSyncs.map((x) => [esc(x.at), esc(x.feed)]), "syncs")
       : `<p class="muted">No feed synced yet (<code>aibomdb advisories sync</code>).</p>`) + `</section></div>`;
   results.innerHTML = html;
+  // When the overview is on screen, for the browser test's timing.
+  performance.mark("overview-rendered");
   // Each verdict on its own: a slow gate never holds the overview back.
   if (policy) {
     for (const span of results.querySelectorAll(".gate-verdict")) {
@@ -454,7 +456,7 @@ async function showLineage(model) {
   results.innerHTML = html;
 }
 
-async function route() {
+async function route(ev) {
   const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
   const [view, ...args] = parts;
   for (const a of document.querySelectorAll("nav a")) {
@@ -473,9 +475,10 @@ async function route() {
   } catch (e) {
     results.innerHTML = `<p class="error">${esc(e.message)}</p>`;
   }
-  // Keyboard users land on the new view's heading.
+  // Keyboard users land on the new view's heading after a navigation (on
+  // the first load the skip link stays their first stop).
   const h = results.querySelector("h2");
-  if (h && document.activeElement && !results.contains(document.activeElement) && document.activeElement.id !== "search") {
+  if (ev && ev.type === "hashchange" && h && document.activeElement && !results.contains(document.activeElement) && document.activeElement.id !== "search") {
     h.tabIndex = -1;
     h.focus({ preventScroll: true });
   }

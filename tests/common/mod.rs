@@ -1,6 +1,7 @@
 //! Shared helpers for the end-to-end tests.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod estate;
 pub mod osv_export;
 
 use std::path::{Path, PathBuf};
