@@ -410,6 +410,10 @@ fn dashboard_shows_a_new_match_live_without_a_reload() {
     assert!(shot.is_file());
 }
 
+/// Trivy's SBOM of a container: dependency edges, and two packages in
+/// range of an Alpine advisory.
+const GRAPH_DEPLOYMENT: &str = "trivy-test-image";
+
 /// Dashboard v2 (tests/browser/overview.mjs): each view shows what the CLI
 /// answers for the same question, axe-core finds no serious or critical
 /// violation on any of them, and a narrow window scrolls nothing sideways.
@@ -460,7 +464,7 @@ fn dashboard_views_answer_as_the_cli_does() {
         &[
             "match",
             "--deployment",
-            o["riskiest_deployments"][0]["deployment"].as_str().unwrap(),
+            GRAPH_DEPLOYMENT,
             "--format",
             "json",
         ],
@@ -504,6 +508,7 @@ fn dashboard_views_answer_as_the_cli_does() {
         .arg(&shots)
         .arg("transformers")
         .arg(base_model)
+        .arg(GRAPH_DEPLOYMENT)
         .output()
         .expect("run node");
     assert!(
@@ -589,8 +594,8 @@ fn dashboard_views_answer_as_the_cli_does() {
     holders.dedup();
     assert_eq!(seen["radiusDeployments"], serde_json::json!(holders));
 
-    // The riskiest deployment's advisories: the CLI's rows, most severe
-    // first, each unknown one with its reason.
+    // A deployment's advisories: the CLI's rows, most severe first, each
+    // unknown one with its reason.
     let rows = rows_of_riskiest;
     let rank = |s: &str| {
         ["unknown", "none", "low", "medium", "high", "critical"]
@@ -619,6 +624,30 @@ fn dashboard_views_answer_as_the_cli_does() {
             "{a}"
         );
     }
+
+    // Its dependency graph: the vulnerable packages are the CLI's open
+    // matches, the paths to them are drawn hot, and collapsing the root by
+    // keyboard hides what it brings in until it is expanded again.
+    let mut open: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["vex"].is_null())
+        .map(|r| r["package"].as_str().unwrap())
+        .collect();
+    open.sort();
+    open.dedup();
+    let graph = &seen["graph"];
+    assert_eq!(
+        graph["vulnerablePackages"],
+        serde_json::json!(open),
+        "{seen}"
+    );
+    assert!(!open.is_empty());
+    assert!(graph["hotEdges"].as_u64().unwrap() >= 2, "{graph}");
+    let before = graph["nodesBefore"].as_u64().unwrap();
+    assert!(graph["nodesAfter"].as_u64().unwrap() < before, "{graph}");
+    assert_eq!(graph["nodesExpanded"].as_u64().unwrap(), before, "{graph}");
 
     // Lineage explorer: what the CLI's downward walk and `query running` give.
     let roots: Vec<&str> = lineage["roots"]

@@ -270,6 +270,8 @@ async function showDeployment(name) {
     html += `<h2>Model lineage</h2>` + graphs.map((g) => lineageSvg(g.lineage)).join("");
   }
   html += `<h2>Advisories</h2>` + matchesTable(dep.advisories, false);
+  const depGraph = await dependencyGraphSection(dep.name);
+  html += depGraph.html;
   const pk = dep.packages;
   html += `<h2>Packages (${pk.totalCount})</h2>` + table(["package", "relation", "flags"], pk.edges.map(({ node: p }) => [
     link("package", p.purl.replace(/@[^@]*$/, ""), p.purl),
@@ -277,6 +279,128 @@ async function showDeployment(name) {
     esc(p.flags.join(", ")),
   ]), "packages");
   results.innerHTML = html;
+  if (depGraph.graph) drawDependencyGraph(results, depGraph.graph);
+}
+
+// A deployment's dependency graph: one column per depth from the roots,
+// vulnerable packages and every edge on a path to them in red. Drag to pan,
+// wheel or the buttons to zoom; a click (or Enter) on a package collapses
+// what only it brings in. Positions are laid out once, so collapsing never
+// moves what stays.
+async function dependencyGraphSection(name) {
+  const { dependencyGraph: g } = await gql(`query($d:String!){dependencyGraph(deployment:$d, maxNodes:800){
+      nodes{id purl vulnerable onVulnerablePath depth} edges{from to} roots totalNodes truncated}}`, { d: name });
+  if (!g || !g.nodes.length) return { html: `<h2>Dependency graph</h2><p class="muted">The current documents list no package.</p>`, graph: null };
+  const vulnerable = g.nodes.filter((n) => n.vulnerable).length;
+  const html = `<h2>Dependency graph</h2>
+    <p>${g.nodes.length} of ${g.totalNodes} packages${g.truncated ? " (cut: paths to vulnerable packages kept first)" : ""},
+      <b class="graph-vulnerable-count">${vulnerable}</b> vulnerable, shown in red with every path to them.
+      <span class="muted">Drag to pan, wheel or buttons to zoom; click or press Enter on a package to collapse or expand what it brings in.</span></p>
+    <div class="controls graph-controls">
+      <button type="button" class="secondary" data-zoom="0.8" aria-label="Zoom in">+</button>
+      <button type="button" class="secondary" data-zoom="1.25" aria-label="Zoom out">−</button>
+      <button type="button" class="secondary" data-zoom="reset">Fit</button>
+      <label><input type="checkbox" class="only-vulnerable"> only paths to vulnerable packages</label>
+    </div>
+    <svg class="depgraph" role="group" aria-label="dependency graph of ${esc(name)}"></svg>`;
+  return { html, graph: g };
+}
+
+function drawDependencyGraph(container, g) {
+  const svg = container.querySelector("svg.depgraph");
+  if (!svg) return;
+  const colW = 280, rowH = 26, boxW = 250, boxH = 20;
+  const byId = new Map(g.nodes.map((n) => [n.id, n]));
+  const children = new Map();
+  for (const e of g.edges) {
+    if (!children.has(e.from)) children.set(e.from, []);
+    children.get(e.from).push(e.to);
+  }
+  const columns = new Map();
+  for (const n of [...g.nodes].sort((a, b) => (b.onVulnerablePath - a.onVulnerablePath) || a.purl.localeCompare(b.purl))) {
+    if (!columns.has(n.depth)) columns.set(n.depth, []);
+    n.x = 10 + n.depth * colW;
+    n.y = 10 + columns.get(n.depth).length * rowH;
+    columns.get(n.depth).push(n);
+  }
+  const width = (Math.max(...columns.keys()) + 1) * colW + 20;
+  const height = Math.max(...[...columns.values()].map((c) => c.length)) * rowH + 20;
+  const home = { x: 0, y: 0, w: Math.min(width, 1400), h: Math.min(height, 700) };
+  let view = { ...home };
+  const setView = () => svg.setAttribute("viewBox", `${view.x} ${view.y} ${view.w} ${view.h}`);
+  svg.style.height = `${Math.min(height, 700)}px`;
+  const collapsed = new Set();
+  const onlyVulnerable = container.querySelector(".only-vulnerable");
+  const starts = new Set(g.roots);
+  // Packages no root reaches (on a cycle) start a walk of their own.
+  const reach = new Set();
+  const walk = (ids, into, skipCollapsed) => {
+    const stack = [...ids];
+    while (stack.length) {
+      const id = stack.pop();
+      if (into.has(id)) continue;
+      into.add(id);
+      if (skipCollapsed && collapsed.has(id)) continue;
+      for (const c of children.get(id) ?? []) stack.push(c);
+    }
+  };
+  walk(g.roots, reach, false);
+  for (const n of g.nodes) if (!reach.has(n.id)) { starts.add(n.id); walk([n.id], reach, false); }
+  const render = () => {
+    const visible = new Set();
+    walk(starts, visible, true);
+    const shown = (n) => visible.has(n.id) && (!onlyVulnerable.checked || n.onVulnerablePath);
+    let out = "";
+    for (const e of g.edges) {
+      const a = byId.get(e.from), b = byId.get(e.to);
+      if (!shown(a) || !shown(b) || collapsed.has(a.id)) continue;
+      const hot = a.onVulnerablePath && b.onVulnerablePath;
+      out += `<path class="${hot ? "hot" : ""}" d="M${a.x + boxW},${a.y + boxH / 2} C${a.x + boxW + 20},${a.y + boxH / 2} ${b.x - 20},${b.y + boxH / 2} ${b.x},${b.y + boxH / 2}"/>`;
+    }
+    for (const n of g.nodes) {
+      if (!shown(n)) continue;
+      const hidden = collapsed.has(n.id) && (children.get(n.id) ?? []).length;
+      const cls = n.vulnerable ? "vulnerable" : n.onVulnerablePath ? "on-path" : "package";
+      const label = n.purl.replace(/^pkg:/, "");
+      out += `<g class="node" tabindex="0" role="button" aria-pressed="${hidden ? "true" : "false"}" data-id="${n.id}" data-depth="${n.depth}" data-purl="${esc(n.purl)}" data-vulnerable="${n.vulnerable}">
+        <title>${esc(n.purl)}${n.vulnerable ? " (vulnerable)" : ""}</title>
+        <rect class="${cls}" x="${n.x}" y="${n.y}" width="${boxW}" height="${boxH}" rx="3"/>
+        <text x="${n.x + 5}" y="${n.y + 14}">${hidden ? "▸ " : ""}${esc(label.length > 38 ? label.slice(0, 37) + "…" : label)}</text></g>`;
+    }
+    svg.innerHTML = out;
+  };
+  const toggle = (id) => { collapsed.has(id) ? collapsed.delete(id) : collapsed.add(id); render(); svg.querySelector(`g[data-id="${id}"]`)?.focus(); };
+  svg.addEventListener("click", (ev) => { const n = ev.target.closest("g.node"); if (n && !dragged) toggle(Number(n.dataset.id)); });
+  svg.addEventListener("keydown", (ev) => {
+    const n = ev.target.closest("g.node");
+    if (n && (ev.key === "Enter" || ev.key === " ")) { ev.preventDefault(); toggle(Number(n.dataset.id)); }
+  });
+  const zoom = (factor, cx = view.x + view.w / 2, cy = view.y + view.h / 2) => {
+    view = { x: cx - (cx - view.x) * factor, y: cy - (cy - view.y) * factor, w: view.w * factor, h: view.h * factor };
+    setView();
+  };
+  svg.addEventListener("wheel", (ev) => {
+    ev.preventDefault();
+    const r = svg.getBoundingClientRect();
+    zoom(ev.deltaY > 0 ? 1.15 : 0.87, view.x + ((ev.clientX - r.left) / r.width) * view.w, view.y + ((ev.clientY - r.top) / r.height) * view.h);
+  }, { passive: false });
+  let drag = null, dragged = false;
+  svg.addEventListener("pointerdown", (ev) => { drag = { x: ev.clientX, y: ev.clientY, view: { ...view } }; dragged = false; });
+  svg.addEventListener("pointermove", (ev) => {
+    if (!drag) return;
+    const r = svg.getBoundingClientRect();
+    const dx = ((ev.clientX - drag.x) / r.width) * view.w, dy = ((ev.clientY - drag.y) / r.height) * view.h;
+    if (Math.abs(ev.clientX - drag.x) + Math.abs(ev.clientY - drag.y) > 3) dragged = true;
+    view = { ...view, x: drag.view.x - dx, y: drag.view.y - dy };
+    setView();
+  });
+  svg.addEventListener("pointerup", () => { drag = null; setTimeout(() => { dragged = false; }, 0); });
+  for (const b of container.querySelectorAll(".graph-controls button")) {
+    b.addEventListener("click", () => { if (b.dataset.zoom === "reset") { view = { ...home }; setView(); } else zoom(Number(b.dataset.zoom)); });
+  }
+  onlyVulnerable.addEventListener("change", render);
+  setView();
+  render();
 }
 
 // What was released (newest first), what runs now against the latest

@@ -3,7 +3,7 @@
 // Reads what each view shows, runs axe-core (npm) on it, saves a screenshot
 // of each (and of the overview in a narrow window), and prints a JSON summary
 // for tests/browser.rs to compare with the CLI's answers.
-// Usage: node overview.mjs BASE_URL SHOT_DIR SEARCH_TEXT BASE_MODEL
+// Usage: node overview.mjs BASE_URL SHOT_DIR SEARCH_TEXT BASE_MODEL DEPLOYMENT
 import { chromium } from "playwright-core";
 import { createRequire } from "node:module";
 import { readFileSync } from "node:fs";
@@ -12,9 +12,9 @@ const require = createRequire(import.meta.url);
 // Evaluated through the DevTools protocol: the page's CSP (script-src
 // 'self') rightly refuses an injected <script>.
 const axeSource = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
-const [base, shots, searchText, baseModel] = process.argv.slice(2);
-if (!base || !shots || !searchText || !baseModel) {
-  console.error("usage: node overview.mjs BASE_URL SHOT_DIR SEARCH_TEXT BASE_MODEL");
+const [base, shots, searchText, baseModel, deployment] = process.argv.slice(2);
+if (!base || !shots || !searchText || !baseModel || !deployment) {
+  console.error("usage: node overview.mjs BASE_URL SHOT_DIR SEARCH_TEXT BASE_MODEL DEPLOYMENT");
   process.exit(2);
 }
 
@@ -89,14 +89,26 @@ try {
   violations.push(...await axe(page, "blast radius"));
   await page.screenshot({ path: `${shots}/radius.png`, fullPage: true });
 
-  // The riskiest deployment: its advisories, most urgent first.
-  await page.goto(`${base}#/deployment/${encodeURIComponent(riskiest[0])}`, { waitUntil: "load" });
+  // A deployment: its advisories, most urgent first.
+  await page.goto(`${base}#/deployment/${encodeURIComponent(deployment)}`, { waitUntil: "load" });
   await page.waitForSelector("table.matches tbody tr", { timeout: 15000 });
   const advisories = await page.$$eval("table.matches tbody tr", (trs) => trs.map((tr) => ({
     advisory: tr.children[1].textContent.trim(),
     severity: tr.children[3].querySelector(".sev").textContent.trim().split(" ")[0],
     whyUnknown: tr.children[3].querySelector(".why-unknown")?.textContent.trim() ?? null,
   })));
+  // Its dependency graph: the vulnerable packages in red, and a collapse.
+  await page.waitForSelector("svg.depgraph g.node", { timeout: 15000 });
+  const vulnerablePackages = (await page.$$eval('svg.depgraph g.node[data-vulnerable="true"]', (gs) => gs.map((g) => g.dataset.purl))).sort();
+  const hotEdges = await page.$$eval("svg.depgraph path.hot", (p) => p.length);
+  const nodesBefore = await page.$$eval("svg.depgraph g.node", (g) => g.length);
+  // Collapse a root, by keyboard, and expand it again.
+  await page.focus('svg.depgraph g.node[data-depth="0"]');
+  await page.keyboard.press("Enter");
+  const nodesAfter = await page.$$eval("svg.depgraph g.node", (g) => g.length);
+  await page.keyboard.press("Enter");
+  const nodesExpanded = await page.$$eval("svg.depgraph g.node", (g) => g.length);
+  const graph = { vulnerablePackages, hotEdges, nodesBefore, nodesAfter, nodesExpanded };
   violations.push(...await axe(page, "deployment"));
   await page.screenshot({ path: `${shots}/deployment.png`, fullPage: true });
 
@@ -124,7 +136,7 @@ try {
   await page.screenshot({ path: `${shots}/overview-narrow.png`, fullPage: true });
 
   console.log(JSON.stringify({ renderedMs, counts, severity, exposures, riskiest, verdicts, findings, firstFocus,
-    ranking, stayed, radiusDeployments, advisories, derived, running, deployments, overflow, violations, errors }));
+    ranking, stayed, radiusDeployments, advisories, graph, derived, running, deployments, overflow, violations, errors }));
 } finally {
   await browser.close();
 }

@@ -109,11 +109,79 @@ pub struct Overview {
     pub recent_syncs: Vec<RecentSync>,
 }
 
+#[derive(SimpleObject)]
+pub struct GraphNode {
+    pub id: u64,
+    pub purl: String,
+    /// An open advisory matches this package.
+    pub vulnerable: bool,
+    /// On a path from a root to a vulnerable package.
+    pub on_vulnerable_path: bool,
+    /// Hops from the nearest root.
+    pub depth: u32,
+}
+
+#[derive(SimpleObject)]
+pub struct GraphEdge {
+    /// Depends on `to`.
+    pub from: u64,
+    pub to: u64,
+}
+
+#[derive(SimpleObject)]
+pub struct DependencyGraph {
+    pub nodes: Vec<GraphNode>,
+    pub edges: Vec<GraphEdge>,
+    pub roots: Vec<u64>,
+    /// Packages the deployment's current documents list, before any cut.
+    pub total_nodes: u64,
+    /// Cut to `maxNodes`: the paths to vulnerable packages are kept first.
+    pub truncated: bool,
+}
+
 #[derive(Default)]
 pub struct OverviewQuery;
 
 #[Object]
 impl OverviewQuery {
+    /// A deployment's dependency graph for a picture: its current documents'
+    /// packages and edges, vulnerable packages and the paths to them marked.
+    /// At most `maxNodes` (1–5,000) nodes, paths to vulnerable ones first.
+    #[graphql(complexity = "crate::limits::WHOLE_DEPLOYMENT_COST")]
+    async fn dependency_graph(
+        &self,
+        ctx: &Context<'_>,
+        deployment: String,
+        #[graphql(default = 800)] max_nodes: i32,
+    ) -> Result<Option<DependencyGraph>> {
+        let max = max_nodes.clamp(1, 5_000) as usize;
+        let g = blocking(ctx, move |s| {
+            aibomdb_query::dependency_graph(s, &deployment, max)
+        })
+        .await?;
+        Ok(g.map(|g| DependencyGraph {
+            nodes: g
+                .nodes
+                .into_iter()
+                .map(|n| GraphNode {
+                    id: n.id,
+                    purl: n.purl,
+                    vulnerable: n.vulnerable,
+                    on_vulnerable_path: n.on_vulnerable_path,
+                    depth: n.depth,
+                })
+                .collect(),
+            edges: g
+                .edges
+                .into_iter()
+                .map(|(from, to)| GraphEdge { from, to })
+                .collect(),
+            roots: g.roots,
+            total_nodes: g.total_nodes as u64,
+            truncated: g.truncated,
+        }))
+    }
+
     /// The estate at a glance: counts, matched advisories by severity, the
     /// top exposures and riskiest deployments, models with findings, recent
     /// ingests and syncs. Lists hold at most `top` entries (1–100).

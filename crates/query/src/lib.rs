@@ -441,11 +441,13 @@ pub fn diff(store: &Store, a: &str, b: &str) -> Result<Option<Diff>> {
     Ok(Some(out))
 }
 
+mod graph;
 mod lineage;
 mod models;
 mod overview;
 mod search;
 mod timeline;
+pub use graph::{DependencyGraph, GraphNode, dependency_graph};
 pub use overview::{
     Counts, ModelWithFindings, Overview, RANKING, RankedDeployment, RankedExposure, RecentDocument,
     RecentSync, SeverityCounts, overview, severity_weight,
