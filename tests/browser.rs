@@ -498,6 +498,13 @@ fn dashboard_views_answer_as_the_cli_does() {
         ],
     ));
     let stats = json(&aibomdb(&db, &["stats", "--format", "json"]));
+    let timeline = json(&aibomdb(&db, &["timeline", "--format", "json"]));
+    let exposed_now = timeline
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["resolved_at"].is_null())
+        .count();
 
     let server = Server::start(&db, &[]);
     let shots = root.join("target/browser/v2");
@@ -571,6 +578,9 @@ fn dashboard_views_answer_as_the_cli_does() {
         })
         .collect();
     assert_eq!(seen["verdicts"], serde_json::json!(verdicts));
+    // The chart's "now": the exposures `aibomdb timeline` says are open.
+    assert_eq!(seen["exposedNow"], exposed_now, "{seen}");
+    assert!(exposed_now > 0);
     assert_eq!(seen["firstFocus"]["text"], "Skip to content");
     assert_eq!(seen["firstFocus"]["visible"], true);
 

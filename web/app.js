@@ -510,6 +510,7 @@ async function showOverview() {
     card("matched", "advisories matched", o.matchedAdvisories) + card("kev", "in KEV (open)", o.kevAdvisories) +
     card("open", "open (deployment, advisory)", o.openPairs) + card("suppressed", "suppressed by VEX", o.suppressedPairs) + `</div>`;
   html += `<h3>Open advisories by severity</h3>` + severityBar(o.advisoriesBySeverity);
+  html += `<h3>Exposure over the last 30 days</h3><div class="history"><p class="muted">Loading…</p></div>`;
   html += `<h3>Top exposures</h3><p class="muted ranking">Ranked by ${esc(o.ranking)}.</p>` + (o.topExposures.length
     ? table(["rank", "advisory", "severity", "KEV / EPSS", "deployments", "suppressed", "fix", "packages"], o.topExposures.map((e) => [
       esc(e.rank), link("advisory", e.advisory) + (e.summary ? `<br><span class="muted">${esc(e.summary)}</span>` : ""),
@@ -538,6 +539,11 @@ async function showOverview() {
   results.innerHTML = html;
   // When the overview is on screen, for the browser test's timing.
   performance.mark("overview-rendered");
+  // The history walks every deployment's documents: asked for after the
+  // overview is on screen, so it never holds the first answer back.
+  gql(`{exposureHistory(days:30){at open}}`)
+    .then(({ exposureHistory }) => { results.querySelector(".history").innerHTML = exposureChart(exposureHistory); })
+    .catch((e) => { results.querySelector(".history").innerHTML = `<p class="error">${esc(e.message)}</p>`; });
   // Each verdict on its own: a slow gate never holds the overview back.
   if (policy) {
     for (const span of results.querySelectorAll(".gate-verdict")) {
@@ -551,6 +557,26 @@ async function showOverview() {
         .catch((e) => { span.textContent = "error"; span.title = e.message; });
     }
   }
+}
+
+// Open (deployment, advisory) pairs per day as an area chart (own SVG), the
+// figures also in a table for screen readers.
+function exposureChart(points) {
+  if (!points.length) return `<p class="muted">No history.</p>`;
+  const w = 600, h = 120, pad = 24;
+  const max = Math.max(1, ...points.map((p) => p.open));
+  const x = (i) => pad + (i / Math.max(1, points.length - 1)) * (w - 2 * pad);
+  const y = (v) => h - pad - (v / max) * (h - 2 * pad);
+  const line = points.map((p, i) => `${i ? "L" : "M"}${x(i).toFixed(1)},${y(p.open).toFixed(1)}`).join(" ");
+  const area = `${line} L${x(points.length - 1).toFixed(1)},${h - pad} L${pad},${h - pad} Z`;
+  const last = points[points.length - 1];
+  return `<svg class="exposure-chart" role="img" viewBox="0 0 ${w} ${h}" aria-label="open exposures from ${esc(points[0].at)} (${points[0].open}) to now (${last.open})">
+      <path class="area" d="${area}"/><path class="line" d="${line}"/>
+      <text x="${pad}" y="${h - 6}">${esc(points[0].at.slice(0, 10))}</text>
+      <text x="${w - pad}" y="${h - 6}" text-anchor="end">now: <tspan class="now" data-open="${last.open}">${last.open}</tspan> open</text>
+      <text x="${pad}" y="14">${max}</text>
+    </svg>
+    <details><summary>Figures</summary>${table(["at", "open"], points.map((p) => [esc(p.at), esc(p.open)]), "history")}</details>`;
 }
 
 async function showDeployments() {

@@ -60,6 +60,8 @@ try {
     null, { timeout: 15000 });
   const verdicts = await page.$$eval(".gate-verdict", (els) => els.map((e) => [e.dataset.deployment, e.textContent.trim()]));
   const findings = await texts(page, "table.findings tbody tr td:first-child");
+  await page.waitForSelector("svg.exposure-chart", { timeout: 30000 });
+  const exposedNow = Number(await page.getAttribute("svg.exposure-chart tspan.now", "data-open"));
   violations.push(...await axe(page, "overview"));
   await page.screenshot({ path: `${shots}/overview.png`, fullPage: true });
 
@@ -136,7 +138,7 @@ try {
   await page.screenshot({ path: `${shots}/overview-narrow.png`, fullPage: true });
 
   console.log(JSON.stringify({ renderedMs, counts, severity, exposures, riskiest, verdicts, findings, firstFocus,
-    ranking, stayed, radiusDeployments, advisories, graph, derived, running, deployments, overflow, violations, errors }));
+    ranking, stayed, radiusDeployments, advisories, graph, exposedNow, derived, running, deployments, overflow, violations, errors }));
 } finally {
   await browser.close();
 }

@@ -139,11 +139,42 @@ pub struct DependencyGraph {
     pub truncated: bool,
 }
 
+#[derive(SimpleObject)]
+pub struct ExposurePoint {
+    /// RFC 3339.
+    pub at: String,
+    /// (deployment, advisory) pairs exposed at that moment.
+    pub open: u64,
+}
+
 #[derive(Default)]
 pub struct OverviewQuery;
 
 #[Object]
 impl OverviewQuery {
+    /// Open exposures over time: at each midnight (UTC) of the last `days`
+    /// days (1–366) and now, the (deployment, advisory) pairs exposed, read
+    /// from history as `timeline` reads it.
+    #[graphql(complexity = "crate::limits::WHOLE_DEPLOYMENT_COST")]
+    async fn exposure_history(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 30)] days: i32,
+    ) -> Result<Vec<ExposurePoint>> {
+        let days = days.clamp(1, 366) as u32;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let points = blocking(ctx, move |s| aibomdb_query::exposure_history(s, days, now)).await?;
+        Ok(points
+            .into_iter()
+            .map(|(at, open)| ExposurePoint {
+                at: aibomdb_export::time::rfc3339(at),
+                open,
+            })
+            .collect())
+    }
+
     /// A deployment's dependency graph for a picture: its current documents'
     /// packages and edges, vulnerable packages and the paths to them marked.
     /// At most `maxNodes` (1–5,000) nodes, paths to vulnerable ones first.

@@ -453,7 +453,7 @@ pub use overview::{
     RecentSync, SeverityCounts, overview, severity_weight,
 };
 pub use search::{PackageHit, SearchResults, search};
-pub use timeline::{Exposure, Period, timeline};
+pub use timeline::{Exposure, Period, exposure_history, timeline};
 
 pub use lineage::{
     DatasetView, Direction, LineageGraph, LineageLink, LineageNode, RunningHit, datasets,

@@ -192,3 +192,29 @@ pub fn timeline(
     }
     Ok(out)
 }
+
+/// Open exposures over time: at each midnight (UTC) of the last `days` days
+/// and at `now`, how many (deployment, advisory) pairs were exposed, by the
+/// same reading of history as [`timeline`] (a pair a VEX statement took out
+/// counts until that statement's ingest). For the overview's chart.
+pub fn exposure_history(store: &Store, days: u32, now: u64) -> Result<Vec<(u64, u64)>> {
+    const DAY: u64 = 86_400;
+    let today = now - now % DAY;
+    let mut points: Vec<u64> = (0..u64::from(days))
+        .rev()
+        .map(|d| today.saturating_sub(d * DAY))
+        .collect();
+    points.push(now);
+    points.dedup();
+    let exposures = timeline(store, None, None, now)?;
+    Ok(points
+        .into_iter()
+        .map(|t| {
+            let open = exposures
+                .iter()
+                .filter(|e| e.exposed_at(t) && e.resolved_at.is_none_or(|r| t < r))
+                .count() as u64;
+            (t, open)
+        })
+        .collect())
+}
