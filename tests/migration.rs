@@ -51,6 +51,29 @@ fn normalised(command: &str, text: &str) -> Value {
     v
 }
 
+/// Keys a later build added to its JSON answers (additive: a script reading
+/// the old keys reads the same values). They are taken off this build's answer
+/// only, so every key the old build printed must still be there, unchanged.
+/// - `unknown_reason` (a match row whose severity is unknown says why: #21).
+const ADDED_SINCE_LAYOUT_4: &[&str] = &["unknown_reason"];
+
+fn without_added_keys(mut v: Value) -> Value {
+    fn strip(v: &mut Value) {
+        match v {
+            Value::Object(map) => {
+                for key in ADDED_SINCE_LAYOUT_4 {
+                    map.remove(*key);
+                }
+                map.values_mut().for_each(strip);
+            }
+            Value::Array(items) => items.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    strip(&mut v);
+    v
+}
+
 #[test]
 fn a_layout_4_store_migrates_in_place_with_every_answer_unchanged() {
     let dir = tempfile::tempdir().unwrap();
@@ -97,7 +120,7 @@ fn a_layout_4_store_migrates_in_place_with_every_answer_unchanged() {
             common::stderr(&out)
         );
         assert_eq!(
-            normalised(args[0], &common::stdout(&out)),
+            without_added_keys(normalised(args[0], &common::stdout(&out))),
             normalised(args[0], answer["stdout"].as_str().unwrap()),
             "{args:?} answers differently after the migration"
         );
