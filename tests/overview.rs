@@ -222,6 +222,89 @@ fn overview_equals_the_estates_match_rows_folded() {
     }
 }
 
+/// The server keeps the overview computed (it takes about a second at
+/// 10,000 deployments), but never answers from before a write: a document
+/// ingested over the API shows in the very next answer, and the last answer
+/// is the CLI's once the server has stopped.
+#[test]
+fn the_servers_overview_follows_every_write() {
+    const TOKEN: &str = "overview-write-token-0123456789";
+    let dir = tempfile::tempdir().unwrap();
+    let db = common::db(&dir);
+    common::estate::build(&db);
+    let python = common::corpus().join(
+        "external/guac-data/docs/cyclonedx/syft-cyclonedx-docker.io-library-python.latest.json",
+    );
+    let query = "{overview(top:100){openPairs exposedDeployments
+        counts{deployments documents}
+        topExposures{advisory openDeployments}
+        riskiestDeployments{deployment risk}
+        recentDocuments{deployment}}}";
+    let server = Server::start(&db, &["--write-token", TOKEN]);
+    let ask = || {
+        let (status, v) = graphql(&server.addr, None, query, json!({}));
+        assert_eq!(status, 200, "{v}");
+        assert!(v.get("errors").is_none(), "{v}");
+        v["data"]["overview"].clone()
+    };
+    let before = ask();
+    let mut last = before.clone();
+    for deployment in ["python-3", "python-4"] {
+        let (status, v) = graphql(
+            &server.addr,
+            Some(TOKEN),
+            "mutation($d:String!,$c:String!){ingestDocument(deployment:$d,fileName:\"python.cdx.json\",content:$c){status}}",
+            json!({"d": deployment, "c": std::fs::read_to_string(&python).unwrap()}),
+        );
+        assert_eq!(status, 200, "{v}");
+        assert_eq!(v["data"]["ingestDocument"]["status"], "ingested", "{v}");
+        let now = ask();
+        assert_eq!(
+            now["counts"]["deployments"].as_u64().unwrap(),
+            last["counts"]["deployments"].as_u64().unwrap() + 1,
+            "{now}"
+        );
+        assert_eq!(now["recentDocuments"][0]["deployment"], deployment);
+        // The python image has open advisories: one more exposed deployment.
+        assert_eq!(
+            now["exposedDeployments"].as_u64().unwrap(),
+            last["exposedDeployments"].as_u64().unwrap() + 1
+        );
+        assert!(now["openPairs"].as_u64() > last["openPairs"].as_u64());
+        last = now;
+    }
+    drop(server);
+
+    let cli = json(&aibomdb(
+        &db,
+        &["overview", "--top", "100", "--format", "json"],
+    ));
+    assert_eq!(last["openPairs"], cli["open_pairs"]);
+    assert_eq!(last["exposedDeployments"], cli["exposed_deployments"]);
+    assert_eq!(last["counts"]["documents"], cli["counts"]["documents"]);
+    let pairs = |v: &Value, name: &str, value: &str| -> Vec<(String, u64)> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| {
+                (
+                    x[name].as_str().unwrap().to_string(),
+                    x[value].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        pairs(&last["topExposures"], "advisory", "openDeployments"),
+        pairs(&cli["top_exposures"], "advisory", "open_deployments")
+    );
+    assert_eq!(
+        pairs(&last["riskiestDeployments"], "deployment", "risk"),
+        pairs(&cli["riskiest_deployments"], "deployment", "risk")
+    );
+    assert_ne!(before, last);
+}
+
 #[test]
 fn search_ranks_exact_names_first_then_by_deployments_holding_them() {
     let dir = tempfile::tempdir().unwrap();
@@ -299,4 +382,54 @@ fn search_ranks_exact_names_first_then_by_deployments_holding_them() {
     // Advisories by an alias.
     let r = search("CVE-2023-5752");
     assert_eq!(r["advisories"], json!(["PYSEC-2023-228"]));
+}
+
+/// A dependency graph cut to fewer nodes than the deployment holds keeps
+/// every vulnerable package first, then the paths to them, and says it cut.
+/// Trivy's SBOM of its test image states edges: the vulnerable packages lie
+/// two hops below the roots of the paths to them.
+#[test]
+fn a_cut_dependency_graph_keeps_the_vulnerable_packages_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = common::db(&dir);
+    common::estate::build(&db);
+    let server = Server::start(&db, &[]);
+    let graph = |max: usize| {
+        let (status, v) = graphql(
+            &server.addr,
+            None,
+            "query($m:Int!){dependencyGraph(deployment:\"trivy-test-image\", maxNodes:$m){
+               nodes{purl vulnerable onVulnerablePath} totalNodes truncated}}",
+            json!({"m": max}),
+        );
+        assert_eq!(status, 200, "{v}");
+        assert!(v.get("errors").is_none(), "{v}");
+        v["data"]["dependencyGraph"].clone()
+    };
+    let whole = graph(5_000);
+    assert_eq!(whole["truncated"], false);
+    let total = whole["totalNodes"].as_u64().unwrap() as usize;
+    assert_eq!(whole["nodes"].as_array().unwrap().len(), total);
+    let vulnerable: BTreeSet<String> = whole["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["vulnerable"] == true)
+        .map(|n| n["purl"].as_str().unwrap().to_string())
+        .collect();
+    assert!(!vulnerable.is_empty() && vulnerable.len() + 3 < total);
+
+    for extra in [0, 3] {
+        let cut = graph(vulnerable.len() + extra);
+        assert_eq!(cut["truncated"], true);
+        let nodes = cut["nodes"].as_array().unwrap();
+        assert_eq!(nodes.len(), vulnerable.len() + extra);
+        let kept: BTreeSet<String> = nodes
+            .iter()
+            .filter(|n| n["vulnerable"] == true)
+            .map(|n| n["purl"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(kept, vulnerable, "maxNodes {}", vulnerable.len() + extra);
+        assert!(nodes.iter().all(|n| n["onVulnerablePath"] == true), "{cut}");
+    }
 }

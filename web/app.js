@@ -299,7 +299,7 @@ async function dependencyGraphSection(name) {
     <div class="controls graph-controls">
       <button type="button" class="secondary" data-zoom="0.8" aria-label="Zoom in">+</button>
       <button type="button" class="secondary" data-zoom="1.25" aria-label="Zoom out">−</button>
-      <button type="button" class="secondary" data-zoom="reset">Fit</button>
+      <button type="button" class="secondary" data-zoom="whole">Whole graph</button>
       <label><input type="checkbox" class="only-vulnerable"> only paths to vulnerable packages</label>
     </div>
     <svg class="depgraph" role="group" aria-label="dependency graph of ${esc(name)}"></svg>`;
@@ -316,15 +316,30 @@ function drawDependencyGraph(container, g) {
     if (!children.has(e.from)) children.set(e.from, []);
     children.get(e.from).push(e.to);
   }
-  const columns = new Map();
+  // One column per depth; a depth with more than `perColumn` packages (an
+  // SBOM that states no edges lists hundreds of roots) wraps into several
+  // columns, so a graph of hundreds of nodes stays wide rather than
+  // thousands of pixels tall.
+  const perColumn = 30;
+  const byDepth = new Map();
   for (const n of [...g.nodes].sort((a, b) => (b.onVulnerablePath - a.onVulnerablePath) || a.purl.localeCompare(b.purl))) {
-    if (!columns.has(n.depth)) columns.set(n.depth, []);
-    n.x = 10 + n.depth * colW;
-    n.y = 10 + columns.get(n.depth).length * rowH;
-    columns.get(n.depth).push(n);
+    if (!byDepth.has(n.depth)) byDepth.set(n.depth, []);
+    byDepth.get(n.depth).push(n);
   }
-  const width = (Math.max(...columns.keys()) + 1) * colW + 20;
-  const height = Math.max(...[...columns.values()].map((c) => c.length)) * rowH + 20;
+  let column = 0, tallest = 0;
+  for (const depth of [...byDepth.keys()].sort((a, b) => a - b)) {
+    const list = byDepth.get(depth);
+    const wraps = Math.ceil(list.length / perColumn);
+    const rows = Math.ceil(list.length / wraps);
+    list.forEach((n, i) => {
+      n.x = 10 + (column + Math.floor(i / rows)) * colW;
+      n.y = 10 + (i % rows) * rowH;
+    });
+    column += wraps;
+    tallest = Math.max(tallest, rows);
+  }
+  const width = column * colW + 20;
+  const height = tallest * rowH + 20;
   const home = { x: 0, y: 0, w: Math.min(width, 1400), h: Math.min(height, 700) };
   let view = { ...home };
   const setView = () => svg.setAttribute("viewBox", `${view.x} ${view.y} ${view.w} ${view.h}`);
@@ -362,7 +377,7 @@ function drawDependencyGraph(container, g) {
       const hidden = collapsed.has(n.id) && (children.get(n.id) ?? []).length;
       const cls = n.vulnerable ? "vulnerable" : n.onVulnerablePath ? "on-path" : "package";
       const label = n.purl.replace(/^pkg:/, "");
-      out += `<g class="node" tabindex="0" role="button" aria-pressed="${hidden ? "true" : "false"}" data-id="${n.id}" data-depth="${n.depth}" data-purl="${esc(n.purl)}" data-vulnerable="${n.vulnerable}">
+      out += `<g class="node" tabindex="0" role="button" aria-pressed="${hidden ? "true" : "false"}" data-id="${n.id}" data-depth="${n.depth}" data-children="${(children.get(n.id) ?? []).length}" data-purl="${esc(n.purl)}" data-vulnerable="${n.vulnerable}">
         <title>${esc(n.purl)}${n.vulnerable ? " (vulnerable)" : ""}</title>
         <rect class="${cls}" x="${n.x}" y="${n.y}" width="${boxW}" height="${boxH}" rx="3"/>
         <text x="${n.x + 5}" y="${n.y + 14}">${hidden ? "▸ " : ""}${esc(label.length > 38 ? label.slice(0, 37) + "…" : label)}</text></g>`;
@@ -394,9 +409,13 @@ function drawDependencyGraph(container, g) {
     view = { ...view, x: drag.view.x - dx, y: drag.view.y - dy };
     setView();
   });
-  svg.addEventListener("pointerup", () => { drag = null; setTimeout(() => { dragged = false; }, 0); });
+  const endDrag = () => { drag = null; setTimeout(() => { dragged = false; }, 0); };
+  svg.addEventListener("pointerup", endDrag);
+  // Released outside the picture: the drag ends there, not at the next move.
+  svg.addEventListener("pointercancel", endDrag);
+  svg.addEventListener("pointerleave", endDrag);
   for (const b of container.querySelectorAll(".graph-controls button")) {
-    b.addEventListener("click", () => { if (b.dataset.zoom === "reset") { view = { ...home }; setView(); } else zoom(Number(b.dataset.zoom)); });
+    b.addEventListener("click", () => { if (b.dataset.zoom === "whole") { view = { x: 0, y: 0, w: width, h: height }; setView(); } else zoom(Number(b.dataset.zoom)); });
   }
   onlyVulnerable.addEventListener("change", render);
   setView();
@@ -495,9 +514,9 @@ async function showOverview() {
       counts{deployments documents packages models datasets advisoriesLoaded}
       advisoriesBySeverity{critical high medium low unknown}
       kevAdvisories matchedAdvisories openPairs suppressedPairs exposedDeployments ranking
-      topExposures{rank advisory aliases summary severity unknownReason score kev epss openDeployments suppressedDeployments fixAvailable packages}
+      topExposures{rank advisory aliases summary severity unknownReason score kev epss openDeployments suppressedDeployments fixAvailable packages packageCount}
       riskiestDeployments{risk deployment open critical high medium low unknown kev suppressed}
-      modelsWithFindings{purl deployments kinds findings}
+      modelsWithFindings{purl deployments deploymentCount kinds findings}
       recentDocuments{id deployment format path ingestedAt current}
       recentSyncs{feed at}}
     policies{name}}`);
@@ -510,14 +529,17 @@ async function showOverview() {
     card("matched", "advisories matched", o.matchedAdvisories) + card("kev", "in KEV (open)", o.kevAdvisories) +
     card("open", "open (deployment, advisory)", o.openPairs) + card("suppressed", "suppressed by VEX", o.suppressedPairs) + `</div>`;
   html += `<h3>Open advisories by severity</h3>` + severityBar(o.advisoriesBySeverity);
-  html += `<h3>Exposure over the last 30 days</h3><div class="history"><p class="muted">Loading…</p></div>`;
+  // The history counts as `aibomdb timeline` does: matches whose version is
+  // known affected, a pair resolved once a VEX statement settles it; the
+  // "open" card above also counts versions that could not be ordered.
+  html += `<h3>Exposure over the last 30 days</h3><p class="muted">(deployment, advisory) pairs with a version known to be affected and not resolved by VEX, as <code>aibomdb timeline</code> counts them.</p><div class="history"><p class="muted">Loading…</p></div>`;
   html += `<h3>Top exposures</h3><p class="muted ranking">Ranked by ${esc(o.ranking)}.</p>` + (o.topExposures.length
     ? table(["rank", "advisory", "severity", "KEV / EPSS", "deployments", "suppressed", "fix", "packages"], o.topExposures.map((e) => [
       esc(e.rank), link("advisory", e.advisory) + (e.summary ? `<br><span class="muted">${esc(e.summary)}</span>` : ""),
       severityCell(e.severity, e.score, e.unknownReason),
       (e.kev ? `<span class="badge open">KEV</span> ` : "") + (e.epss != null ? `<span class="muted">EPSS ${esc(e.epss)}</span>` : ""),
       esc(e.openDeployments), esc(e.suppressedDeployments), e.fixAvailable ? "yes" : `<span class="muted">no fix</span>`,
-      e.packages.slice(0, 4).map((p) => link("package", p.replace(/@[^@/]*$/, ""), p)).join("<br>") + (e.packages.length > 4 ? `<br><span class="muted">+${e.packages.length - 4} more</span>` : ""),
+      e.packages.slice(0, 4).map((p) => link("package", p.replace(/@[^@/]*$/, ""), p)).join("<br>") + (e.packageCount > 4 ? `<br><span class="muted">+${e.packageCount - 4} more</span>` : ""),
     ]), "exposures") : `<p class="muted">No open advisory.</p>`);
   const policy = d.policies.length ? d.policies[0].name : null;
   html += `<h3>Riskiest deployments</h3>` + (o.riskiestDeployments.length
@@ -529,7 +551,7 @@ async function showOverview() {
   if (o.modelsWithFindings.length) {
     html += `<h3>Models with findings</h3>` + table(["model", "findings", "kinds", "deployments"], o.modelsWithFindings.map((m) => [
       link("lineage", m.purl.replace(/@[^@/]*$/, ""), m.purl), esc(m.findings), m.kinds.map((k) => `<span class="badge open">${esc(k)}</span>`).join(" "),
-      m.deployments.map((x) => link("deployment", x)).join(", ")]), "findings");
+      m.deployments.map((x) => link("deployment", x)).join(", ") + (m.deploymentCount > m.deployments.length ? ` <span class="muted">+${m.deploymentCount - m.deployments.length} more</span>` : "")]), "findings");
   }
   html += `<div class="columns"><section><h3>Recent ingests</h3>` + table(["ingested", "deployment", "format", "document"], o.recentDocuments.map((x) => [
     esc(x.ingestedAt), link("deployment", x.deployment), esc(x.format), `<span class="muted">#${esc(x.id)} ${esc(x.path)}</span>${x.current ? "" : " (superseded)"}`]), "recent") +
@@ -687,8 +709,18 @@ function startLive(delay = 1000) {
       list.prepend(li);
       while (list.children.length > 50) list.lastChild.remove();
       const [view, arg] = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
-      const concerns = (view === "deployment" && arg === e.deployment) || (view === "advisory" && arg === e.advisory) || !view;
-      if (concerns) {
+      const concerns = (view === "deployment" && arg === e.deployment) || (view === "advisory" && arg === e.advisory);
+      if (!view) {
+        // The overview reads the whole estate: redrawn when asked, not on
+        // every event of a busy estate.
+        if (!results.querySelector(".stale-notice")) {
+          const notice = document.createElement("p");
+          notice.className = "stale-notice";
+          notice.innerHTML = `The estate has changed since this overview was drawn. <button type="button">Refresh</button>`;
+          notice.querySelector("button").addEventListener("click", route);
+          results.prepend(notice);
+        }
+      } else if (concerns) {
         clearTimeout(redraw);
         redraw = setTimeout(route, 250);
       }

@@ -1,6 +1,7 @@
 // The dashboard updates without a reload: opens a deployment's page, loads an
 // advisory that affects it through the API (as a sync or another user would),
-// and waits for the live list and the deployment's advisories to show it.
+// and waits for the live list and the deployment's advisories to show it; an
+// overview open in another tab says the estate changed and redraws on asking.
 // Usage: node live.mjs BASE_URL DEPLOYMENT WRITE_TOKEN ADVISORY_FILE SCREENSHOT.png
 import { readFileSync } from "node:fs";
 import { chromium } from "playwright-core";
@@ -22,6 +23,15 @@ try {
   // Marks this document: a reload would lose it.
   await page.evaluate(() => { window.__notReloaded = true; });
   const before = await page.$$eval("table.matches tbody tr", (r) => r.length);
+  // A second tab on the overview: told that the estate changed, redrawn when
+  // asked (it reads the whole estate, so not on every event).
+  const home = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  home.on("pageerror", (e) => errors.push(String(e)));
+  await home.goto(base, { waitUntil: "load" });
+  await home.waitForFunction(() => performance.getEntriesByName("overview-rendered").length > 0, null, { timeout: 15000 });
+  await home.waitForFunction(() => document.querySelector("#live-status").textContent === "connected", null, { timeout: 15000 });
+  const openCard = () => home.$eval('.card[data-count="open"] .value', (e) => Number(e.textContent.trim()));
+  const overviewBefore = await openCard();
 
   const record = readFileSync(advisoryFile, "utf8");
   const res = await fetch(`${base}graphql`, {
@@ -40,8 +50,13 @@ try {
     kind: li.className, text: li.textContent.replace(/\s+/g, " ").trim() })));
   const after = await page.$$eval("table.matches tbody tr td:nth-child(2)", (tds) => tds.map((td) => td.textContent.trim()));
   const notReloaded = await page.evaluate(() => window.__notReloaded === true);
+  await home.waitForSelector(".stale-notice button", { timeout: 15000 });
+  const overviewStale = await openCard();
+  await home.click(".stale-notice button");
+  await home.waitForFunction(() => !document.querySelector(".stale-notice") && performance.getEntriesByName("overview-rendered").length > 1, null, { timeout: 15000 });
+  const overviewAfter = await openCard();
   await page.screenshot({ path: screenshot, fullPage: true });
-  console.log(JSON.stringify({ loaded, before, live, after, notReloaded, errors }));
+  console.log(JSON.stringify({ loaded, before, live, after, notReloaded, overviewBefore, overviewStale, overviewAfter, errors }));
 } finally {
   await browser.close();
 }

@@ -105,7 +105,7 @@ try {
   const hotEdges = await page.$$eval("svg.depgraph path.hot", (p) => p.length);
   const nodesBefore = await page.$$eval("svg.depgraph g.node", (g) => g.length);
   // Collapse a root, by keyboard, and expand it again.
-  await page.focus('svg.depgraph g.node[data-depth="0"]');
+  await page.focus('svg.depgraph g.node[data-depth="0"]:not([data-children="0"])');
   await page.keyboard.press("Enter");
   const nodesAfter = await page.$$eval("svg.depgraph g.node", (g) => g.length);
   await page.keyboard.press("Enter");

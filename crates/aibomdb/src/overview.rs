@@ -80,7 +80,7 @@ pub(crate) fn overview(store: &Store, args: OverviewArgs) -> Result<ExitCode> {
             e.open_deployments.to_string(),
             e.suppressed_deployments.to_string(),
             if e.fix_available { "yes" } else { "no" }.to_string(),
-            e.packages.join(" "),
+            more(e.packages.join(" "), e.package_count, e.packages.len()),
         ]);
     }
     print!("{t}");
@@ -119,7 +119,11 @@ pub(crate) fn overview(store: &Store, args: OverviewArgs) -> Result<ExitCode> {
                 m.purl.clone(),
                 m.findings.to_string(),
                 m.kinds.join(", "),
-                m.deployments.join(", "),
+                more(
+                    m.deployments.join(", "),
+                    m.deployment_count,
+                    m.deployments.len(),
+                ),
             ]);
         }
         print!("{t}");
@@ -171,4 +175,13 @@ pub(crate) fn search(store: &Store, args: SearchArgs) -> Result<ExitCode> {
         println!("advisories: {}", r.advisories.join(", "));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A list cut short says how many more there are.
+fn more(listed: String, count: usize, shown: usize) -> String {
+    if count > shown {
+        format!("{listed} (+{} more)", count - shown)
+    } else {
+        listed
+    }
 }

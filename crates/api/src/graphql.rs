@@ -175,6 +175,11 @@ pub(crate) async fn read_body(body: Body, limit: usize) -> Result<Bytes, Refusal
     }
 }
 
+/// Fields that answer as of the moment they are asked, not only of the
+/// store's state, so never cached: `gate` (waivers expire, releases age),
+/// `exposureHistory` (its days end at midnights and now).
+const AS_OF_NOW: &[&str] = &["gate", "exposureHistory"];
+
 /// The request, its cache key, and whether it only reads.
 fn prepare(body: &[u8]) -> Result<(async_graphql::Request, String, bool), String> {
     let mut request: async_graphql::Request = serde_json::from_slice(body)
@@ -182,12 +187,11 @@ fn prepare(body: &[u8]) -> Result<(async_graphql::Request, String, bool), String
     let key = cache::key(&request);
     // Parsed once here; execution reuses it. A parse error is answered by
     // execution, in GraphQL's own shape.
-    // `gate` answers as of now (waivers expire, releases age): never cached.
     let read_only = request.parsed_query().is_ok_and(|doc| {
         doc.operations.iter().all(|(_, op)| {
             op.node.ty == async_graphql::parser::types::OperationType::Query
                 && !op.node.selection_set.node.items.iter().any(|s| {
-                    matches!(&s.node, async_graphql::parser::types::Selection::Field(f) if f.node.name.node == "gate")
+                    matches!(&s.node, async_graphql::parser::types::Selection::Field(f) if AS_OF_NOW.contains(&f.node.name.node.as_str()))
                 })
         })
     });

@@ -14,6 +14,7 @@ mod graphql;
 mod limits;
 pub mod notify;
 pub mod overview;
+mod overview_cache;
 mod page;
 pub mod releases;
 pub mod schema;
@@ -93,13 +94,14 @@ struct App {
 /// The routes, with every bound but the connection-level ones (`serve` adds
 /// those) and the `Host` check (which needs the bound address).
 pub fn router(store: Arc<Store>, config: ServerConfig) -> Router {
-    build_router(store, config, None)
+    build_router(store, config, None, Arc::default())
 }
 
 fn build_router(
     store: Arc<Store>,
     config: ServerConfig,
     hosts: Option<auth::AllowedHosts>,
+    overview_cache: Arc<overview_cache::OverviewCache>,
 ) -> Router {
     let gate_cache = Arc::new(aibomdb_policy::GateCache::default());
     let app = App {
@@ -108,7 +110,7 @@ fn build_router(
             config.cache_bytes,
         )),
         store: store.clone(),
-        schema: schema::build_schema_with(store, config.limits, gate_cache.clone()),
+        schema: schema::build_schema_with(store, config.limits, gate_cache.clone(), overview_cache),
         config: Arc::new(config.clone()),
         hosts: hosts.map(Arc::new),
         gate_cache,
@@ -176,8 +178,14 @@ pub async fn serve(
     // Also closes a kept-alive connection that sends no next request in time.
     http.timer(TokioTimer::new())
         .header_read_timeout(config.header_timeout);
-    let service =
-        hyper_util::service::TowerToHyperService::new(build_router(store, config, Some(hosts)));
+    let overview = Arc::new(overview_cache::OverviewCache::default());
+    tokio::spawn(overview_cache::keep_warm(overview.clone(), store.clone()));
+    let service = hyper_util::service::TowerToHyperService::new(build_router(
+        store,
+        config,
+        Some(hosts),
+        overview,
+    ));
     on_bound(bound);
     loop {
         let stream = match listener.accept().await {

@@ -39,6 +39,10 @@ impl Default for QueryLimits {
 /// of them, never a thousand.
 pub(crate) const WHOLE_DEPLOYMENT_COST: usize = 1_000;
 
+/// Complexity of a field that reads the whole estate (`exposureHistory`,
+/// `overview` when not yet computed): a quarter of the default limit.
+pub(crate) const ESTATE_COST: usize = 2_500;
+
 /// Complexity of a page of a connection: its children once per item asked for.
 pub(crate) fn page_cost(first: Option<i32>, child_complexity: usize) -> usize {
     let items = first.map_or(crate::schema::DEFAULT_PAGE, |f| {

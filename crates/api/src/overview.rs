@@ -1,8 +1,7 @@
 //! `overview`: the estate at a glance for the web page's home view, the same
 //! answer as `aibomdb overview` (both read `aibomdb_query::overview`). Each
 //! list is cut to `top` (at most 100), so the answer stays small however
-//! large the estate; the server's response cache keeps it until the next
-//! write.
+//! large the estate; the server keeps it warm (`overview_cache`).
 
 use async_graphql::{Context, Object, Result, SimpleObject};
 
@@ -44,8 +43,10 @@ pub struct TopExposure {
     pub open_deployments: u64,
     pub suppressed_deployments: u64,
     pub fix_available: bool,
-    /// The matched packages (purls).
+    /// The matched packages (purls), at most 20.
     pub packages: Vec<String>,
+    /// How many packages match.
+    pub package_count: u64,
 }
 
 #[derive(SimpleObject)]
@@ -66,7 +67,9 @@ pub struct RiskyDeployment {
 #[derive(SimpleObject)]
 pub struct ModelWithFindings {
     pub purl: String,
+    /// At most 20, by name.
     pub deployments: Vec<String>,
+    pub deployment_count: u64,
     pub kinds: Vec<String>,
     pub findings: u64,
 }
@@ -155,7 +158,7 @@ impl OverviewQuery {
     /// Open exposures over time: at each midnight (UTC) of the last `days`
     /// days (1–366) and now, the (deployment, advisory) pairs exposed, read
     /// from history as `timeline` reads it.
-    #[graphql(complexity = "crate::limits::WHOLE_DEPLOYMENT_COST")]
+    #[graphql(complexity = "crate::limits::ESTATE_COST")]
     async fn exposure_history(
         &self,
         ctx: &Context<'_>,
@@ -216,13 +219,17 @@ impl OverviewQuery {
     /// The estate at a glance: counts, matched advisories by severity, the
     /// top exposures and riskiest deployments, models with findings, recent
     /// ingests and syncs. Lists hold at most `top` entries (1–100).
+    #[graphql(complexity = "crate::limits::ESTATE_COST")]
     async fn overview(
         &self,
         ctx: &Context<'_>,
         #[graphql(default = 10)] top: i32,
     ) -> Result<Overview> {
-        let top = top.clamp(1, 100) as usize;
-        let o = blocking(ctx, move |s| aibomdb_query::overview(s, top)).await?;
+        let top = top.clamp(1, aibomdb_query::OVERVIEW_MAX_TOP as i32) as usize;
+        let cache = ctx
+            .data::<std::sync::Arc<crate::overview_cache::OverviewCache>>()?
+            .clone();
+        let o = blocking(ctx, move |s| cache.get(s, top)).await?;
         let time = aibomdb_export::time::rfc3339;
         let s = o.advisories_by_severity;
         Ok(Overview {
@@ -266,6 +273,7 @@ impl OverviewQuery {
                         suppressed_deployments: e.suppressed_deployments as u64,
                         fix_available: e.fix_available,
                         packages: e.packages,
+                        package_count: e.package_count as u64,
                     }
                 })
                 .collect(),
@@ -294,6 +302,7 @@ impl OverviewQuery {
                 .map(|m| ModelWithFindings {
                     purl: m.purl,
                     deployments: m.deployments,
+                    deployment_count: m.deployment_count as u64,
                     kinds: m.kinds,
                     findings: m.findings as u64,
                 })

@@ -1465,6 +1465,7 @@ impl QueryRoot {
     /// The web page's search box, ranked: packages whose name is the text
     /// first, then by the deployments holding them; deployments by name
     /// (exact, prefix, substring); advisories by any name.
+    #[graphql(complexity = "crate::limits::WHOLE_DEPLOYMENT_COST")]
     async fn search(
         &self,
         ctx: &Context<'_>,
@@ -1783,14 +1784,16 @@ impl MutationRoot {
 }
 
 pub fn build_schema(store: Arc<Store>, limits: QueryLimits) -> AppSchema {
-    build_schema_with(store, limits, Arc::default())
+    build_schema_with(store, limits, Arc::default(), Arc::default())
 }
 
-/// The schema, sharing the server's gate cache with `POST /v1/gate`.
+/// The schema, sharing the server's gate cache with `POST /v1/gate` and its
+/// overview with the refresher `serve` runs.
 pub(crate) fn build_schema_with(
     store: Arc<Store>,
     limits: QueryLimits,
     gate_cache: Arc<aibomdb_policy::GateCache>,
+    overview_cache: Arc<crate::overview_cache::OverviewCache>,
 ) -> AppSchema {
     Schema::build(
         Query::default(),
@@ -1799,6 +1802,7 @@ pub(crate) fn build_schema_with(
     )
     .data(store)
     .data(gate_cache)
+    .data(overview_cache)
     .limit_depth(limits.max_depth)
     .limit_complexity(limits.max_complexity)
     .limit_recursive_depth(limits.max_recursive_depth)

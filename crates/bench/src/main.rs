@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 mod api;
 mod cdx_xml;
+mod dashboard;
 mod estate;
 mod export;
 mod gate;
@@ -39,13 +40,14 @@ fn main() -> Result<()> {
         Some("export") => export::run(&args[1..]),
         Some("scale") => scale::run(&args[1..]),
         Some("gate") => gate::run(&args[1..]),
+        Some("dashboard") => dashboard::run(&args[1..]),
         Some("releases") => releases::run(&args[1..]),
         Some("notify") => notify::run(&args[1..]),
         Some("cdx-xml") => cdx_xml::run(&args[1..]),
         Some("probe") => probe::run(&args[1..]),
         _ => {
             eprintln!(
-                "usage: aibomdb-bench ingest [--runs N] [--no-baseline] [DIR...]\n       aibomdb-bench lockfile [--runs N] [FILE]\n       aibomdb-bench osv [--deployments N] [--packages M] [--seed S]\n       aibomdb-bench api [--deployments N] [--packages M] [--seed S] [--requests R] [--load-secs T] [--no-baseline]\n       aibomdb-bench models [--mib N] [--small-files N] [--runs N] [--no-baseline]\n       aibomdb-bench secrets [--files N] [--kib N] [--runs N] [--dir DIR] [--no-baseline]\n       aibomdb-bench export [--components N] [--runs N] [--no-baseline]\n       aibomdb-bench scale [--deployments N] [--packages M] [--seed S] [--transformers-share F] [--models-share F] [--requests R] [--estate-dir DIR] [--work-dir DIR] [--json FILE] [--no-baseline] [--drop-estate] [--generate-only]\n       aibomdb-bench gate [--deployments N] [--packages M] [--models-share F] [--runs N] [--reuse DB] [--only RULE]\n       aibomdb-bench releases [--deployments N] [--packages M] [--observations K] [--batch B] [--runs N]\n       aibomdb-bench notify [--deployments N] [--packages M] [--changed C] [--samples S]\n       aibomdb-bench cdx-xml [--runs N] [--no-baseline] [SOURCE.cdx.json]\n       aibomdb-bench probe --db FILE [--runs N] [--only rematch|name-range|advisory|path|purl]"
+                "usage: aibomdb-bench ingest [--runs N] [--no-baseline] [DIR...]\n       aibomdb-bench lockfile [--runs N] [FILE]\n       aibomdb-bench osv [--deployments N] [--packages M] [--seed S]\n       aibomdb-bench api [--deployments N] [--packages M] [--seed S] [--requests R] [--load-secs T] [--no-baseline]\n       aibomdb-bench models [--mib N] [--small-files N] [--runs N] [--no-baseline]\n       aibomdb-bench secrets [--files N] [--kib N] [--runs N] [--dir DIR] [--no-baseline]\n       aibomdb-bench export [--components N] [--runs N] [--no-baseline]\n       aibomdb-bench scale [--deployments N] [--packages M] [--seed S] [--transformers-share F] [--models-share F] [--requests R] [--estate-dir DIR] [--work-dir DIR] [--json FILE] [--no-baseline] [--drop-estate] [--generate-only]\n       aibomdb-bench gate [--deployments N] [--packages M] [--models-share F] [--runs N] [--reuse DB] [--only RULE]\n       aibomdb-bench dashboard [--deployments N] [--packages M] [--runs N] [--reuse DB]\n       aibomdb-bench releases [--deployments N] [--packages M] [--observations K] [--batch B] [--runs N]\n       aibomdb-bench notify [--deployments N] [--packages M] [--changed C] [--samples S]\n       aibomdb-bench cdx-xml [--runs N] [--no-baseline] [SOURCE.cdx.json]\n       aibomdb-bench probe --db FILE [--runs N] [--only rematch|name-range|advisory|path|purl]"
             );
             std::process::exit(2);
         }

@@ -39,6 +39,8 @@ pub struct AdvisoryExposure {
     pub fix_available: bool,
     /// The matched packages (purls as stored), ascending.
     pub packages: Vec<String>,
+    /// How many packages match, however many `packages` lists.
+    pub package_count: usize,
 }
 
 /// One deployment's open advisories.
@@ -103,12 +105,9 @@ pub fn estate_exposure(store: &Store) -> Result<EstateExposure, StoreError> {
     }
 
     let mut reader = MatchReader::new(store);
+    // Read once, in one batch; the reader keeps advisories and VEX only.
     let ids: Vec<PackageId> = packages.iter().map(|p| p.id).collect();
-    let stored: Vec<Vec<aibomdb_store::MatchRecord>> = reader
-        .package_matches(&ids)?
-        .into_iter()
-        .map(<[_]>::to_vec)
-        .collect();
+    let stored = store.matches_for_packages(&ids)?;
     // Per advisory: (deployment → pair state), the packages and whether a fix exists.
     struct Acc {
         pairs: Vec<u8>,
@@ -210,6 +209,7 @@ pub fn estate_exposure(store: &Store) -> Result<EstateExposure, StoreError> {
             open_deployments: open,
             suppressed_deployments: suppressed,
             fix_available: acc.fix,
+            package_count: acc.packages.len(),
             packages: acc.packages,
             advisory,
         });

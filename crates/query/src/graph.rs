@@ -101,13 +101,15 @@ pub fn dependency_graph(
             }
         }
     }
-    // What to keep: the paths to vulnerable packages, then the nearest.
+    // What to keep: the vulnerable packages, then the paths to them, then
+    // the nearest (packages only on a cycle, never reached from a root, last).
     let total_nodes = purls.len();
     let mut order: Vec<PackageId> = purls.keys().copied().collect();
     order.sort_by_key(|id| {
         (
+            !vulnerable.contains(id),
             !on_path.contains(id),
-            depth.get(id).copied().unwrap_or(0),
+            depth.get(id).copied().unwrap_or(u32::MAX),
             *id,
         )
     });

@@ -443,14 +443,15 @@ pub fn diff(store: &Store, a: &str, b: &str) -> Result<Option<Diff>> {
 
 mod graph;
 mod lineage;
+mod model_findings;
 mod models;
 mod overview;
 mod search;
 mod timeline;
 pub use graph::{DependencyGraph, GraphNode, dependency_graph};
 pub use overview::{
-    Counts, ModelWithFindings, Overview, RANKING, RankedDeployment, RankedExposure, RecentDocument,
-    RecentSync, SeverityCounts, overview, severity_weight,
+    Counts, MAX_TOP as OVERVIEW_MAX_TOP, ModelWithFindings, Overview, RANKING, RankedDeployment,
+    RankedExposure, RecentDocument, RecentSync, SeverityCounts, overview, severity_weight,
 };
 pub use search::{PackageHit, SearchResults, search};
 pub use timeline::{Exposure, Period, exposure_history, timeline};

@@ -9,6 +9,7 @@ use aibomdb_graph::{Artifact, ModelInfo, PackageFact, PackageKey};
 use aibomdb_store::{Approval, DocumentRecord, Occurrence, PackageId, PackageRecord, Store};
 use serde::Serialize;
 
+use crate::model_findings::{approval_findings, approval_state, findings};
 use crate::{QueryError, Result};
 
 /// One lineage edge out of a model.
@@ -123,7 +124,7 @@ pub struct ModelView {
     pub file_metadata: Vec<aibomdb_graph::FileMetadata>,
 }
 
-fn is_weight(format: &str) -> bool {
+pub(crate) fn is_weight(format: &str) -> bool {
     matches!(
         format,
         "safetensors"
@@ -142,12 +143,25 @@ pub fn models(store: &Store, deployment: Option<&str>) -> Result<Vec<ModelView>>
     match deployment {
         Some(name) => models_in(store, name, &mut PublishedDigests::default()),
         None => {
-            let documents: Vec<DocumentRecord> = store
-                .documents()?
+            // Only documents that list a model node can describe one: found
+            // through the model index, so an estate of SBOMs without models
+            // is not decoded package by package.
+            let ids: Vec<aibomdb_store::PackageId> =
+                store.model_nodes("model")?.iter().map(|p| p.id).collect();
+            let nodes: std::collections::HashSet<PackageId> = ids.iter().copied().collect();
+            let mut listing: Vec<aibomdb_store::DocumentId> = store
+                .package_document_ids_among(&ids)?
                 .into_iter()
-                .filter(|d| d.is_current())
+                .flatten()
                 .collect();
-            let mut out = cross_checked(described_models(store, &documents)?, None);
+            listing.sort_unstable();
+            listing.dedup();
+            let mut documents: Vec<DocumentRecord> = Vec::new();
+            for head in store.current_document_refs_among(&listing)? {
+                documents.extend(store.document(head.id)?.filter(DocumentRecord::is_current));
+            }
+            documents.sort_by_key(|d| d.id);
+            let mut out = cross_checked(described_models(store, &documents, Some(&nodes))?, None);
             with_approvals(store, &mut out)?;
             Ok(out)
         }
@@ -253,7 +267,7 @@ pub fn models_in(
     for id in store.current_documents(deployment)? {
         in_scope.extend(store.document(id)?.filter(DocumentRecord::is_current));
     }
-    let views = described_models(store, &in_scope)?;
+    let views = described_models(store, &in_scope, None)?;
     checked_views(store, views, published)
 }
 
@@ -305,7 +319,7 @@ pub fn model_views(store: &Store, purls: &[String]) -> Result<Vec<ModelView>> {
             documents.push(d);
         }
     }
-    let mut out = cross_checked(described_models(store, &documents)?, None);
+    let mut out = cross_checked(described_models(store, &documents, None)?, None);
     out.retain(|v| purls.contains(&v.purl));
     with_approvals(store, &mut out)?;
     Ok(out)
@@ -360,12 +374,68 @@ fn cross_checked(mut views: Vec<ModelView>, elsewhere: Option<Published>) -> Vec
     views
 }
 
-/// The models the given documents describe.
-fn described_models(store: &Store, documents: &[DocumentRecord]) -> Result<Vec<ModelView>> {
+/// The models the documents describe. Each document's rows are read by id;
+/// a fact is decoded once however many documents share it (an estate repeats
+/// them), only for packages in `model_nodes` when given (the model index:
+/// a package that describes a model is in it), and package records only for
+/// the models and their edges' targets.
+fn described_models(
+    store: &Store,
+    documents: &[DocumentRecord],
+    model_nodes: Option<&std::collections::HashSet<PackageId>>,
+) -> Result<Vec<ModelView>> {
     let mut out = Vec::new();
+    let mut facts: HashMap<aibomdb_store::FactId, PackageFact> = HashMap::new();
     for doc in documents {
-        let packages = store.document_packages(doc.id)?;
-        models_described_by(store, doc, &packages, &mut out)?;
+        let mut rows = store.document_listing(doc.id)?;
+        if let Some(nodes) = model_nodes {
+            rows.retain(|r| nodes.contains(&r.package));
+        }
+        let mut unread: Vec<aibomdb_store::FactId> = rows
+            .iter()
+            .map(|r| r.fact)
+            .filter(|f| !facts.contains_key(f))
+            .collect();
+        unread.sort_unstable();
+        unread.dedup();
+        facts.extend(store.facts_by_ids(&unread)?);
+        let models: Vec<Occurrence> = rows
+            .iter()
+            .filter_map(|r| {
+                let fact = facts.get(&r.fact)?;
+                describes(doc, r.package, fact).then(|| {
+                    let mut fact = fact.clone();
+                    fact.direct = r.direct;
+                    fact.scope = r.scope;
+                    Occurrence {
+                        document: doc.id,
+                        package: r.package,
+                        fact,
+                    }
+                })
+            })
+            .collect();
+        if models.is_empty() {
+            continue;
+        }
+        let edges = store.document_edges(doc.id)?;
+        let mut wanted: Vec<PackageId> = models.iter().map(|o| o.package).collect();
+        wanted.extend(
+            edges
+                .iter()
+                .filter(|(from, _, _)| models.iter().any(|o| o.package == *from))
+                .map(|(_, to, _)| *to),
+        );
+        wanted.sort_unstable();
+        wanted.dedup();
+        let records = store.packages_by_ids(&wanted)?;
+        let by_id: HashMap<u64, &PackageRecord> = records.iter().map(|p| (p.id, p)).collect();
+        let keys: HashMap<u64, &str> = records.iter().map(|p| (p.id, p.key.as_str())).collect();
+        let models: Vec<(&PackageRecord, &Occurrence)> = models
+            .iter()
+            .filter_map(|o| Some((*by_id.get(&o.package)?, o)))
+            .collect();
+        describe(doc, &models, &keys, &edges, &mut out);
     }
     Ok(out)
 }
@@ -377,316 +447,76 @@ fn models_described_by(
     packages: &[(PackageRecord, Occurrence)],
     out: &mut Vec<ModelView>,
 ) -> Result<()> {
-    {
-        let models: Vec<_> = packages
-            .iter()
-            .filter(|(_, o)| describes(doc, o.package, &o.fact))
-            .collect();
-        if models.is_empty() {
-            return Ok(());
-        }
-        let keys: HashMap<u64, &str> = packages
-            .iter()
-            .map(|(p, _)| (p.id, p.key.as_str()))
-            .collect();
-        let edges = store.document_edges(doc.id)?;
-        for (p, occurrence) in models {
-            let info = occurrence
-                .fact
-                .model
-                .as_deref()
-                .cloned()
-                .unwrap_or_default();
-            let mut view = ModelView {
-                deployment: doc.deployment.clone(),
-                document: doc.id,
-                purl: p.key.clone(),
-                name: p.name.clone(),
-                derived_from: Vec::new(),
-                trained_on: Vec::new(),
-                evaluated_on: Vec::new(),
-                findings: findings(&info, &occurrence.fact.secrets),
-                approval: approval_state(&info, &[]),
-                info,
-                secrets: occurrence.fact.secrets.clone(),
-                file_metadata: occurrence.fact.file_metadata.clone(),
-            };
-            for (from, to, e) in &edges {
-                if *from != p.id {
-                    continue;
-                }
-                let Some(target) = keys.get(to) else { continue };
-                for kind in e.kinds() {
-                    match kind {
-                        aibomdb_graph::EdgeKind::TrainedOn => {
-                            view.trained_on.push(target.to_string())
-                        }
-                        aibomdb_graph::EdgeKind::EvaluatedOn => {
-                            view.evaluated_on.push(target.to_string())
-                        }
-                        k => {
-                            if let Some(relation) = k.relation() {
-                                view.derived_from.push(Lineage {
-                                    relation: relation.into(),
-                                    purl: target.to_string(),
-                                });
-                            }
-                        }
-                    }
-                }
-            }
-            out.push(view);
-        }
+    let models: Vec<(&PackageRecord, &Occurrence)> = packages
+        .iter()
+        .filter(|(_, o)| describes(doc, o.package, &o.fact))
+        .map(|(p, o)| (p, o))
+        .collect();
+    if models.is_empty() {
+        return Ok(());
     }
+    let keys: HashMap<u64, &str> = packages
+        .iter()
+        .map(|(p, _)| (p.id, p.key.as_str()))
+        .collect();
+    let edges = store.document_edges(doc.id)?;
+    describe(doc, &models, &keys, &edges, out);
     Ok(())
 }
 
-fn finding(kind: &'static str, path: Option<&str>, message: String) -> Finding {
-    Finding {
-        kind,
-        path: path.map(str::to_string),
-        message,
-    }
-}
-
-fn findings(info: &ModelInfo, secrets: &[aibomdb_graph::SecretFinding]) -> Vec<Finding> {
-    let mut out = Vec::new();
-    for s in secrets {
-        let place = match (s.line, s.offset) {
-            (Some(line), _) => format!("line {line}"),
-            (None, Some(offset)) => format!("byte {offset}"),
-            (None, None) => String::new(),
+/// One view per model `doc` describes, with the lineage its edges state.
+fn describe(
+    doc: &DocumentRecord,
+    models: &[(&PackageRecord, &Occurrence)],
+    keys: &HashMap<u64, &str>,
+    edges: &[(PackageId, PackageId, aibomdb_store::EdgeRecord)],
+    out: &mut Vec<ModelView>,
+) {
+    for &(p, occurrence) in models {
+        let info = occurrence
+            .fact
+            .model
+            .as_deref()
+            .cloned()
+            .unwrap_or_default();
+        let mut view = ModelView {
+            deployment: doc.deployment.clone(),
+            document: doc.id,
+            purl: p.key.clone(),
+            name: p.name.clone(),
+            derived_from: Vec::new(),
+            trained_on: Vec::new(),
+            evaluated_on: Vec::new(),
+            findings: findings(&info, &occurrence.fact.secrets),
+            approval: approval_state(&info, &[]),
+            info,
+            secrets: occurrence.fact.secrets.clone(),
+            file_metadata: occurrence.fact.file_metadata.clone(),
         };
-        let within = if s.within == "text" {
-            String::new()
-        } else {
-            format!(" ({})", s.within)
-        };
-        out.push(finding(
-            "secret",
-            Some(&s.file),
-            format!(
-                "{}{}{within}: {} {} (sha256:{}); rotate it and remove it from the file",
-                s.file,
-                if place.is_empty() {
-                    String::new()
-                } else {
-                    format!(" {place}")
-                },
-                s.rule,
-                s.redacted,
-                s.fingerprint
-            ),
-        ));
-    }
-    for a in &info.artifacts {
-        let at = Some(a.path.as_str());
-        match a.integrity.as_str() {
-            "mismatch" => {
-                for (source, digest) in &a.references {
-                    if Some(digest) != a.sha256.as_ref() {
-                        out.push(finding(
-                            "hash-mismatch",
-                            at,
-                            format!(
-                                "{}: SHA-256 {} differs from {} in {source}",
-                                a.path,
-                                a.sha256.as_deref().unwrap_or("?"),
-                                digest
-                            ),
-                        ));
+        for (from, to, e) in edges {
+            if *from != p.id {
+                continue;
+            }
+            let Some(target) = keys.get(to) else { continue };
+            for kind in e.kinds() {
+                match kind {
+                    aibomdb_graph::EdgeKind::TrainedOn => view.trained_on.push(target.to_string()),
+                    aibomdb_graph::EdgeKind::EvaluatedOn => {
+                        view.evaluated_on.push(target.to_string())
+                    }
+                    k => {
+                        if let Some(relation) = k.relation() {
+                            view.derived_from.push(Lineage {
+                                relation: relation.into(),
+                                purl: target.to_string(),
+                            });
+                        }
                     }
                 }
             }
-            "no reference" if is_weight(&a.format) => out.push(finding(
-                "no-reference",
-                at,
-                format!("{}: no published digest to check it against", a.path),
-            )),
-            "not present" if is_weight(&a.format) => out.push(finding(
-                "not-present",
-                at,
-                format!("{}: only a published digest; the file is not here", a.path),
-            )),
-            _ => {}
         }
-        if let Some(p) = &a.pickle {
-            // The same report for every format whose loading can run code:
-            // what loading would import, and what of it runs code or needs a look.
-            let (what, unknown_why) = match a.format.as_str() {
-                "keras" => (
-                    "Keras config deserialises",
-                    "not shipped with Keras: custom code, review before loading",
-                ),
-                "onnx" => (
-                    "ONNX graph uses",
-                    "custom-operator domain: needs a native operator library, review before loading",
-                ),
-                "numpy" => (
-                    "object array's pickle imports",
-                    "not on the allow-list: review before loading",
-                ),
-                _ => (
-                    "pickle imports",
-                    "not on the allow-list: review before loading",
-                ),
-            };
-            if !p.dangerous_imports.is_empty() {
-                out.push(finding(
-                    "pickle-dangerous",
-                    at,
-                    format!(
-                        "{}: {what} {} (runs on load)",
-                        a.path,
-                        p.dangerous_imports.join(", ")
-                    ),
-                ));
-            }
-            if !p.unknown_imports.is_empty() {
-                out.push(finding(
-                    "pickle-unknown",
-                    at,
-                    format!(
-                        "{}: {what} {} ({unknown_why})",
-                        a.path,
-                        p.unknown_imports.join(", ")
-                    ),
-                ));
-            }
-            if let Some(e) = &p.error {
-                out.push(finding(
-                    "pickle-error",
-                    at,
-                    format!("{}: pickle not fully scanned: {e}", a.path),
-                ));
-            }
-        }
-        for problem in &a.problems {
-            out.push(finding(
-                "file-problem",
-                at,
-                format!("{}: {problem}", a.path),
-            ));
-        }
+        out.push(view);
     }
-    let has_weights = info
-        .artifacts
-        .iter()
-        .any(|a| is_weight(&a.format) && a.sha256.is_some());
-    match &info.signing {
-        None if has_weights => out.push(finding(
-            "unsigned",
-            None,
-            "unsigned: no OpenSSF model-signing bundle (model.sig)".into(),
-        )),
-        None => {}
-        Some(s) => {
-            if s.status != "verified" {
-                let detail = s
-                    .detail
-                    .as_deref()
-                    .map(|d| format!(" ({d})"))
-                    .unwrap_or_default();
-                out.push(finding(
-                    "signature",
-                    Some("model.sig"),
-                    format!("model.sig ({} signature): {}{detail}", s.method, s.status),
-                ));
-            }
-            for f in &s.differ {
-                out.push(finding(
-                    "signature-mismatch",
-                    Some(f),
-                    format!("{f}: differs from its signed digest"),
-                ));
-            }
-            for f in &s.missing {
-                out.push(finding(
-                    "signature-mismatch",
-                    Some(f),
-                    format!("{f}: signed but not present"),
-                ));
-            }
-            for f in &s.unsigned {
-                out.push(finding(
-                    "unsigned",
-                    Some(f),
-                    format!("{f}: present but not covered by model.sig"),
-                ));
-            }
-        }
-    }
-    out
-}
-
-/// The files an approval must cover: the weights, or every hashed file when
-/// the model has no weights here.
-fn approval_scope(info: &ModelInfo) -> Vec<&Artifact> {
-    let hashed: Vec<&Artifact> = info
-        .artifacts
-        .iter()
-        .filter(|a| a.sha256.is_some())
-        .collect();
-    let weights: Vec<&Artifact> = hashed
-        .iter()
-        .copied()
-        .filter(|a| is_weight(&a.format))
-        .collect();
-    if weights.is_empty() { hashed } else { weights }
-}
-
-fn approval_state(info: &ModelInfo, approvals: &[Approval]) -> ApprovalState {
-    let mut matched = Vec::new();
-    let mut unapproved = Vec::new();
-    for a in approval_scope(info) {
-        match approvals
-            .iter()
-            .find(|x| a.sha256.as_deref() == Some(x.sha256.as_str()))
-        {
-            Some(x) => matched.push(x.clone()),
-            None => unapproved.push(a.path.clone()),
-        }
-    }
-    let state = if matched.is_empty() {
-        "unapproved"
-    } else if unapproved.is_empty() {
-        "approved"
-    } else {
-        "partially approved"
-    };
-    ApprovalState {
-        state,
-        approvals: matched,
-        unapproved,
-    }
-}
-
-/// A model that was approved but whose files are no longer the approved
-/// bytes: the drift is a finding. (A model never approved is only
-/// `unapproved`, which `--unapproved` selects.)
-fn approval_findings(info: &ModelInfo, approvals: &[Approval]) -> Vec<Finding> {
-    if approvals.is_empty() {
-        return Vec::new();
-    }
-    let mut out = Vec::new();
-    for a in approval_scope(info) {
-        let own = a.sha256.as_deref().unwrap_or("");
-        if approvals.iter().any(|x| x.sha256 == own) {
-            continue;
-        }
-        let message = match approvals
-            .iter()
-            .find(|x| x.path.as_deref() == Some(a.path.as_str()))
-        {
-            Some(x) => format!(
-                "{}: SHA-256 {own} is not the approved {} (approved by {})",
-                a.path, x.sha256, x.by
-            ),
-            None => format!("{}: not approved (other files of this model are)", a.path),
-        };
-        out.push(finding("unapproved", Some(&a.path), message));
-    }
-    out
 }
 
 /// The model nodes a user's name for a model means: a purl (without a

@@ -5,7 +5,7 @@
 //! (`aibomdb overview`), GraphQL (`overview`) and the web page's home view
 //! all read this one function.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use aibomdb_osv::{AdvisoryExposure, DeploymentExposure, Level, estate_exposure};
 use aibomdb_store::Store;
@@ -73,9 +73,13 @@ pub struct RankedDeployment {
 #[derive(Debug, Clone, Serialize)]
 pub struct ModelWithFindings {
     pub purl: String,
+    /// The first [`LISTED`] deployments, by name.
     pub deployments: Vec<String>,
+    pub deployment_count: usize,
     /// Finding kinds, each once, ascending.
     pub kinds: Vec<String>,
+    /// Distinct findings (kind, file, message), each once however many
+    /// deployments describe the model.
     pub findings: usize,
 }
 
@@ -92,7 +96,8 @@ pub struct RecentDocument {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RecentSync {
-    /// `osv:PyPI`, `kev`, `epss`.
+    /// `OSV PyPI (where from: a URL without credentials, or a mirror
+    /// directory)`, `kev`, `epss`.
     pub feed: String,
     /// Seconds since the epoch.
     pub at: u64,
@@ -124,6 +129,31 @@ pub struct Overview {
     /// Newest feed syncs and enrichment loads first.
     pub recent_syncs: Vec<RecentSync>,
 }
+
+/// The largest `top` an answer is asked for (the API's bound).
+pub const MAX_TOP: usize = 100;
+/// At most this many packages per exposure and deployments per model are
+/// listed (an advisory can match hundreds of versions, a base model run in
+/// thousands of deployments); the counts say how many there are.
+pub(crate) const LISTED: usize = 20;
+
+impl Overview {
+    /// This answer with every list cut to `top`: the same as
+    /// `overview(store, top)` at the same moment, since each list is sorted
+    /// in a total order before it is cut.
+    pub fn truncated(&self, top: usize) -> Overview {
+        let mut o = self.clone();
+        o.top_exposures.truncate(top);
+        o.riskiest_deployments.truncate(top);
+        o.models_with_findings.truncate(top);
+        o.recent_documents.truncate(top);
+        o.recent_syncs.truncate(top);
+        o
+    }
+}
+
+/// A finding as told apart: (kind, file, message).
+type FindingKey = (&'static str, Option<String>, String);
 
 pub fn overview(store: &Store, top: usize) -> Result<Overview> {
     let stats = store.stats()?;
@@ -167,6 +197,9 @@ pub fn overview(store: &Store, top: usize) -> Result<Overview> {
             .then(a.exposure.advisory.cmp(&b.exposure.advisory))
     });
     exposures.truncate(top);
+    for e in &mut exposures {
+        e.exposure.packages.truncate(LISTED);
+    }
 
     let exposed_deployments = estate.deployments.iter().filter(|d| d.open() > 0).count() as u64;
     let mut deployments: Vec<RankedDeployment> = estate
@@ -174,11 +207,11 @@ pub fn overview(store: &Store, top: usize) -> Result<Overview> {
         .into_iter()
         .filter(|d| d.open() > 0)
         .map(|d| RankedDeployment {
-            risk: 4 * d.critical as u64
-                + 3 * d.high as u64
-                + 2 * d.medium as u64
-                + d.low as u64
-                + d.unknown as u64,
+            risk: severity_weight(Level::Critical) * d.critical as u64
+                + severity_weight(Level::High) * d.high as u64
+                + severity_weight(Level::Medium) * d.medium as u64
+                + severity_weight(Level::Low) * d.low as u64
+                + severity_weight(Level::Unknown) * d.unknown as u64,
             open: d.open(),
             exposure: d,
         })
@@ -192,6 +225,9 @@ pub fn overview(store: &Store, top: usize) -> Result<Overview> {
     deployments.truncate(top);
 
     // Models: one entry per purl, whatever the deployments describing it.
+    // A finding counts once per model, however many deployments describe it:
+    // a widely deployed model does not outrank one with more problems.
+    let mut distinct: BTreeMap<String, BTreeSet<FindingKey>> = BTreeMap::new();
     let mut models: BTreeMap<String, ModelWithFindings> = BTreeMap::new();
     for view in crate::models(store, None)? {
         if view.findings.is_empty() {
@@ -202,6 +238,7 @@ pub fn overview(store: &Store, top: usize) -> Result<Overview> {
             .or_insert_with(|| ModelWithFindings {
                 purl: view.purl.clone(),
                 deployments: Vec::new(),
+                deployment_count: 0,
                 kinds: Vec::new(),
                 findings: 0,
             });
@@ -209,13 +246,20 @@ pub fn overview(store: &Store, top: usize) -> Result<Overview> {
         entry
             .kinds
             .extend(view.findings.iter().map(|f| f.kind.to_string()));
-        entry.findings += view.findings.len();
+        distinct.entry(view.purl.clone()).or_default().extend(
+            view.findings
+                .into_iter()
+                .map(|f| (f.kind, f.path, f.message)),
+        );
     }
     let mut models: Vec<ModelWithFindings> = models
         .into_values()
         .map(|mut m| {
+            m.findings = distinct.get(&m.purl).map_or(0, BTreeSet::len);
             m.deployments.sort();
             m.deployments.dedup();
+            m.deployment_count = m.deployments.len();
+            m.deployments.truncate(LISTED);
             m.kinds.sort();
             m.kinds.dedup();
             m
@@ -242,7 +286,7 @@ pub fn overview(store: &Store, top: usize) -> Result<Overview> {
     let mut syncs: Vec<RecentSync> = aibomdb_feeds::states(store)?
         .into_iter()
         .map(|f| RecentSync {
-            feed: format!("{}:{}", f.source, f.ecosystem),
+            feed: format!("OSV {} ({})", f.ecosystem, f.source),
             at: f.synced_at,
         })
         .collect();
