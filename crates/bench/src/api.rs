@@ -354,6 +354,21 @@ impl Client {
         body: &str,
         token: Option<&str>,
     ) -> Result<u16> {
+        Ok(self.request(addr, path, body, token)?.0)
+    }
+
+    /// A GraphQL query: the status and the response body.
+    pub(crate) fn query(&mut self, addr: &str, body: &str) -> Result<(u16, Vec<u8>)> {
+        self.request(addr, "/graphql", body, None)
+    }
+
+    fn request(
+        &mut self,
+        addr: &str,
+        path: &str,
+        body: &str,
+        token: Option<&str>,
+    ) -> Result<(u16, Vec<u8>)> {
         let auth = token
             .map(|t| format!("Authorization: Bearer {t}\r\n"))
             .unwrap_or_default();
@@ -382,6 +397,6 @@ impl Client {
         }
         let mut buf = vec![0; length];
         self.reader.read_exact(&mut buf)?;
-        Ok(status)
+        Ok((status, buf))
     }
 }

@@ -73,26 +73,70 @@ pub struct EstateExposure {
     pub deployments: Vec<DeploymentExposure>,
 }
 
-/// What a (deployment, advisory) pair has been seen as so far, one byte per
-/// deployment: dense, because the pairs are as many as the estate's
-/// (deployment, package, advisory) triples visit.
-const UNSEEN: u8 = 0;
-const SUPPRESSED: u8 = 1;
-const OPEN: u8 = 2;
+/// Deployments as a set of bits, one per deployment index: an advisory's
+/// pairs are a few kilobytes however many deployments hold it.
+struct Bits(Vec<u64>);
+
+impl Bits {
+    fn new(len: usize) -> Bits {
+        Bits(vec![0; len.div_ceil(64)])
+    }
+    fn set(&mut self, i: u32) {
+        self.0[i as usize / 64] |= 1 << (i % 64);
+    }
+    /// Each set index, ascending, of `word(i)` over the words.
+    fn each(words: impl Iterator<Item = u64>, mut f: impl FnMut(usize)) {
+        for (w, mut word) in words.enumerate() {
+            while word != 0 {
+                f(w * 64 + word.trailing_zeros() as usize);
+                word &= word - 1;
+            }
+        }
+    }
+}
+
+/// Where each current document's deployment is: by id in a dense table
+/// (document ids are given in sequence), or a map when they are too sparse.
+enum DocDeployments {
+    Dense(Vec<u32>),
+    Sparse(HashMap<DocumentId, u32>),
+}
+
+impl DocDeployments {
+    const NONE: u32 = u32::MAX;
+    fn new(pairs: &[(DocumentId, u32)]) -> DocDeployments {
+        let max = pairs.iter().map(|&(d, _)| d).max().unwrap_or(0);
+        if max < (pairs.len() as u64 * 8).max(1 << 20) {
+            let mut dense = vec![Self::NONE; max as usize + 1];
+            for &(d, i) in pairs {
+                dense[d as usize] = i;
+            }
+            DocDeployments::Dense(dense)
+        } else {
+            DocDeployments::Sparse(pairs.iter().copied().collect())
+        }
+    }
+    fn get(&self, doc: DocumentId) -> Option<u32> {
+        match self {
+            DocDeployments::Dense(v) => v.get(doc as usize).copied().filter(|&i| i != Self::NONE),
+            DocDeployments::Sparse(m) => m.get(&doc).copied(),
+        }
+    }
+}
 
 /// The estate's exposure, as of the store's current state.
 pub fn estate_exposure(store: &Store) -> Result<EstateExposure, StoreError> {
     let matched = store.matched_package_ids()?;
     let packages: Vec<PackageRecord> = store.packages_by_ids(&matched)?;
-    let listing =
-        store.package_document_ids_among(&packages.iter().map(|p| p.id).collect::<Vec<_>>())?;
+    let ids: Vec<PackageId> = packages.iter().map(|p| p.id).collect();
+    let listing = store.package_document_ids_among(&ids)?;
     // Current documents only, by their heads: no record decoded.
     let mut all_docs: Vec<DocumentId> = listing.iter().flatten().copied().collect();
     all_docs.sort_unstable();
     all_docs.dedup();
     let mut deployment_names: Vec<String> = Vec::new();
     let mut deployment_index: HashMap<String, u32> = HashMap::new();
-    let mut doc_deployment: HashMap<DocumentId, u32> = HashMap::new();
+    let mut doc_pairs: Vec<(DocumentId, u32)> = Vec::new();
     for doc in store.current_document_refs_among(&all_docs)? {
         let next = deployment_names.len() as u32;
         let index = *deployment_index
@@ -101,58 +145,83 @@ pub fn estate_exposure(store: &Store) -> Result<EstateExposure, StoreError> {
                 deployment_names.push(doc.deployment.clone());
                 next
             });
-        doc_deployment.insert(doc.id, index);
+        doc_pairs.push((doc.id, index));
     }
+    let doc_deployment = DocDeployments::new(&doc_pairs);
 
     let mut reader = MatchReader::new(store);
     // Read once, in one batch; the reader keeps advisories and VEX only.
-    let ids: Vec<PackageId> = packages.iter().map(|p| p.id).collect();
     let stored = store.matches_for_packages(&ids)?;
-    // Per advisory: (deployment → pair state), the packages and whether a fix exists.
+    // Per advisory: the deployments seen (`seen`) and those with an open
+    // match (`open`; seen but not open: VEX took every match out), the
+    // packages (indexes into `packages`) and whether a fix exists.
     struct Acc {
-        pairs: Vec<u8>,
-        packages: Vec<String>,
+        advisory: String,
+        facts: Option<std::sync::Arc<crate::report::AdvisoryFacts>>,
+        /// Some VEX statement names the advisory.
+        named: bool,
+        seen: Bits,
+        open: Bits,
+        packages: Vec<u32>,
         fix: bool,
     }
-    let mut by_advisory: HashMap<String, Acc> = HashMap::new();
-    for ((package, documents), matches) in packages.iter().zip(&listing).zip(&stored) {
+    let mut accs: Vec<Acc> = Vec::new();
+    let mut acc_index: HashMap<String, usize> = HashMap::new();
+    let mut holders: Vec<u32> = Vec::new();
+    for (p, (documents, matches)) in listing.iter().zip(&stored).enumerate() {
+        let package = &packages[p];
         // The deployments currently holding this package, each once.
-        let mut holders: Vec<u32> = documents
-            .iter()
-            .filter_map(|d| doc_deployment.get(d).copied())
-            .collect();
+        holders.clear();
+        holders.extend(documents.iter().filter_map(|&d| doc_deployment.get(d)));
         holders.sort_unstable();
         holders.dedup();
         if holders.is_empty() {
             continue;
         }
         for m in matches {
-            let facts = reader.advisory_facts(&m.advisory)?;
-            let own_id = [m.advisory.clone()];
-            let identifiers = facts.as_deref().map_or(&own_id[..], |f| &f.identifiers);
-            // Most advisories no VEX statement names: every holder is open.
-            let named = reader.vex_names(identifiers)?;
-            let acc = by_advisory
-                .entry(m.advisory.clone())
-                .or_insert_with(|| Acc {
-                    pairs: vec![UNSEEN; deployment_names.len()],
-                    packages: Vec::new(),
-                    fix: false,
-                });
-            acc.packages.push(package.key.clone());
+            let a = match acc_index.get(m.advisory.as_str()) {
+                Some(&a) => a,
+                None => {
+                    let facts = reader.advisory_facts(&m.advisory)?;
+                    let named = match facts.as_deref() {
+                        Some(f) => reader.vex_names(&f.identifiers)?,
+                        None => reader.vex_names(std::slice::from_ref(&m.advisory))?,
+                    };
+                    accs.push(Acc {
+                        advisory: m.advisory.clone(),
+                        facts,
+                        named,
+                        seen: Bits::new(deployment_names.len()),
+                        open: Bits::new(deployment_names.len()),
+                        packages: Vec::new(),
+                        fix: false,
+                    });
+                    acc_index.insert(m.advisory.clone(), accs.len() - 1);
+                    accs.len() - 1
+                }
+            };
+            let acc = &mut accs[a];
+            acc.packages.push(p as u32);
             acc.fix |= !m.fixed.is_empty();
             for &d in &holders {
-                let state = if named
-                    && reader
-                        .vex_verdict(&deployment_names[d as usize], package, identifiers)?
-                        .is_some_and(|v| v.suppresses())
-                {
-                    SUPPRESSED
-                } else {
-                    OPEN
-                };
-                let slot = &mut acc.pairs[d as usize];
-                *slot = (*slot).max(state);
+                acc.seen.set(d);
+            }
+            if !acc.named {
+                // Most advisories no VEX statement names: every holder is open.
+                for &d in &holders {
+                    acc.open.set(d);
+                }
+                continue;
+            }
+            let own_id = [m.advisory.clone()];
+            let identifiers = acc.facts.as_deref().map_or(&own_id[..], |f| &f.identifiers);
+            for &d in &holders {
+                let suppressed = reader
+                    .vex_verdict(&deployment_names[d as usize], package, identifiers)?
+                    .is_some_and(|v| v.suppresses());
+                if !suppressed {
+                    acc.open.set(d);
+                }
             }
         }
     }
@@ -164,29 +233,21 @@ pub fn estate_exposure(store: &Store) -> Result<EstateExposure, StoreError> {
             ..Default::default()
         })
         .collect();
-    let mut advisories = Vec::with_capacity(by_advisory.len());
-    for (advisory, mut acc) in by_advisory {
-        let facts = reader.advisory_facts(&advisory)?;
-        let (level, reason) = facts.as_deref().map_or(
+    let mut advisories = Vec::with_capacity(accs.len());
+    for mut acc in accs {
+        let facts = acc.facts.as_deref();
+        let (level, reason) = facts.map_or(
             (
                 Level::Unknown,
                 Some("the advisory record is not stored here, or does not parse".to_string()),
             ),
             |f| (f.level, f.unknown_reason.clone()),
         );
-        let kev = facts.as_deref().is_some_and(|f| f.kev.is_some());
+        let kev = facts.is_some_and(|f| f.kev.is_some());
         let mut open = 0;
-        let mut suppressed = 0;
-        for (row, &state) in deployments.iter_mut().zip(&acc.pairs) {
-            match state {
-                UNSEEN => continue,
-                SUPPRESSED => {
-                    suppressed += 1;
-                    row.suppressed += 1;
-                    continue;
-                }
-                _ => open += 1,
-            }
+        Bits::each(acc.open.0.iter().copied(), |d| {
+            open += 1;
+            let row = &mut deployments[d];
             match level {
                 Level::Critical => row.critical += 1,
                 Level::High => row.high += 1,
@@ -195,23 +256,38 @@ pub fn estate_exposure(store: &Store) -> Result<EstateExposure, StoreError> {
                 Level::None | Level::Unknown => row.unknown += 1,
             }
             row.kev += usize::from(kev);
-        }
+        });
+        let mut suppressed = 0;
+        Bits::each(
+            acc.seen.0.iter().zip(&acc.open.0).map(|(s, o)| s & !o),
+            |d| {
+                suppressed += 1;
+                deployments[d].suppressed += 1;
+            },
+        );
         acc.packages.sort_unstable();
         acc.packages.dedup();
+        let mut keys: Vec<String> = acc
+            .packages
+            .iter()
+            .map(|&p| packages[p as usize].key.clone())
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
         advisories.push(AdvisoryExposure {
-            aliases: facts.as_deref().map_or(Vec::new(), |f| f.aliases.clone()),
-            summary: facts.as_deref().and_then(|f| f.summary.clone()),
+            aliases: facts.map_or(Vec::new(), |f| f.aliases.clone()),
+            summary: facts.and_then(|f| f.summary.clone()),
             severity: level,
             unknown_reason: reason,
-            score: facts.as_deref().and_then(|f| f.score),
+            score: facts.and_then(|f| f.score),
             kev,
-            epss: facts.as_deref().and_then(|f| f.epss.map(|e| e.epss)),
+            epss: facts.and_then(|f| f.epss.map(|e| e.epss)),
             open_deployments: open,
             suppressed_deployments: suppressed,
             fix_available: acc.fix,
-            package_count: acc.packages.len(),
-            packages: acc.packages,
-            advisory,
+            package_count: keys.len(),
+            packages: keys,
+            advisory: acc.advisory,
         });
     }
     advisories.sort_by(|a, b| a.advisory.cmp(&b.advisory));
