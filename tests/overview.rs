@@ -433,3 +433,129 @@ fn a_cut_dependency_graph_keeps_the_vulnerable_packages_first() {
         assert!(nodes.iter().all(|n| n["onVulnerablePath"] == true), "{cut}");
     }
 }
+
+/// The overview's chart counts exposures at moments as `aibomdb timeline`
+/// reads history, from the indexes rather than every document: checked at
+/// every boundary of the timeline's periods (and a second either side) on
+/// an estate built over several seconds: documents before and after the
+/// advisories arrived, one superseded by its fix, and a VEX statement that
+/// takes pip out.
+#[test]
+fn exposure_at_moments_is_the_timeline_folded() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = common::db(&dir);
+    let c = common::corpus();
+    let root = common::estate::root();
+    let fixtures = root.join("tests/fixtures/lockfiles/d-image-service");
+    let python = c.join(
+        "external/guac-data/docs/cyclonedx/syft-cyclonedx-docker.io-library-python.latest.json",
+    );
+    let service = dir.path().join("svc");
+    std::fs::create_dir_all(&service).unwrap();
+    let reqs = service.join("requirements.txt");
+    let run = |args: &[&str]| {
+        let out = aibomdb(&db, args);
+        assert!(out.status.success(), "{args:?}: {}", common::stderr(&out));
+    };
+    // Seconds are the store's resolution: one between each step.
+    let step = || std::thread::sleep(std::time::Duration::from_millis(1100));
+    std::fs::copy(fixtures.join("requirements.txt"), &reqs).unwrap();
+    run(&["ingest", "--deployment", "svc", reqs.to_str().unwrap()]);
+    run(&["ingest", "--deployment", "py", python.to_str().unwrap()]);
+    step();
+    run(&[
+        "advisories",
+        "load",
+        c.join("osv/pypa-advisory-database").to_str().unwrap(),
+    ]);
+    step();
+    run(&["ingest", "--deployment", "py-2", python.to_str().unwrap()]);
+    step();
+    std::fs::copy(fixtures.join("upgraded/requirements.txt"), &reqs).unwrap();
+    run(&["ingest", "--deployment", "svc", reqs.to_str().unwrap()]);
+    step();
+    let vex = root.join("tests/fixtures/vex/python-image.cdx-vex.json");
+    run(&["ingest", vex.to_str().unwrap()]);
+    step();
+
+    let timeline = json(&aibomdb(&db, &["timeline", "--format", "json"]));
+    let exposures = timeline.as_array().unwrap();
+    assert!(exposures.iter().any(|e| {
+        e["resolved_by"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("VEX"))
+    }));
+    assert!(exposures.iter().any(|e| {
+        e["resolved_by"]
+            .as_str()
+            .is_some_and(|r| r.contains("newer document"))
+    }));
+    let mut moments: BTreeSet<u64> = BTreeSet::new();
+    for e in exposures {
+        let mut add = |v: &Value| {
+            if let Some(t) = v.as_u64() {
+                moments.extend([t - 1, t, t + 1]);
+            }
+        };
+        add(&e["exposed_from"]);
+        add(&e["resolved_at"]);
+        for p in e["periods"].as_array().unwrap() {
+            add(&p["from"]);
+            add(&p["until"]);
+        }
+    }
+    let expected = |t: u64| -> u64 {
+        exposures
+            .iter()
+            .filter(|e| {
+                e["periods"].as_array().unwrap().iter().any(|p| {
+                    p["from"].as_u64().unwrap() <= t && p["until"].as_u64().is_none_or(|u| t < u)
+                }) && e["resolved_at"].as_u64().is_none_or(|r| t < r)
+            })
+            .count() as u64
+    };
+    let moments: Vec<u64> = moments.into_iter().collect();
+    let times: Vec<String> = moments
+        .iter()
+        .map(|&t| aibomdb_export::time::rfc3339(t))
+        .collect();
+
+    let server = Server::start(&db, &[]);
+    let (status, v) = graphql(
+        &server.addr,
+        None,
+        "query($t:[String!]!){exposureAt(times:$t){at open} exposureHistory(days:2){at open}}",
+        json!({ "t": times }),
+    );
+    assert_eq!(status, 200, "{v}");
+    assert!(v.get("errors").is_none(), "{v}");
+    let got: Vec<u64> = v["data"]["exposureAt"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["open"].as_u64().unwrap())
+        .collect();
+    let want: Vec<u64> = moments.iter().map(|&t| expected(t)).collect();
+    assert_eq!(got, want, "at {moments:?}");
+    // The history moved: before the advisories nothing, then up and down.
+    let distinct: BTreeSet<u64> = want.iter().copied().collect();
+    assert!(distinct.len() >= 4, "{want:?}");
+    assert_eq!(want[0], 0);
+    // The chart's now is the timeline's open exposures.
+    let history = v["data"]["exposureHistory"].as_array().unwrap();
+    let now = history.last().unwrap()["open"].as_u64().unwrap();
+    let open_now = exposures
+        .iter()
+        .filter(|e| e["resolved_at"].is_null())
+        .count() as u64;
+    assert_eq!(now, open_now);
+
+    // Bad moments are bad input.
+    let (_, v) = graphql(
+        &server.addr,
+        None,
+        "{exposureAt(times:[\"yesterday\"]){open}}",
+        json!({}),
+    );
+    assert_eq!(v["errors"][0]["extensions"]["code"], "BAD_INPUT", "{v}");
+}

@@ -3,7 +3,7 @@
 //! list is cut to `top` (at most 100), so the answer stays small however
 //! large the estate; the server keeps it warm (`overview_cache`).
 
-use async_graphql::{Context, Object, Result, SimpleObject};
+use async_graphql::{Context, ErrorExtensions, Object, Result, SimpleObject};
 
 use crate::schema::blocking;
 
@@ -171,6 +171,43 @@ impl OverviewQuery {
         let points = blocking(ctx, move |s| aibomdb_query::exposure_history(s, days, now)).await?;
         Ok(points
             .into_iter()
+            .map(|(at, open)| ExposurePoint {
+                at: aibomdb_export::time::rfc3339(at),
+                open,
+            })
+            .collect())
+    }
+
+    /// Exposures at the given moments (RFC 3339; at most 400): the
+    /// (deployment, advisory) pairs exposed at each, as `exposureHistory`
+    /// counts them. "How exposed were we on the day of the audit?"
+    #[graphql(complexity = "crate::limits::ESTATE_COST")]
+    async fn exposure_at(
+        &self,
+        ctx: &Context<'_>,
+        times: Vec<String>,
+    ) -> Result<Vec<ExposurePoint>> {
+        if times.len() > 400 {
+            return Err(async_graphql::Error::new(format!(
+                "times: {} moments asked, at most 400",
+                times.len()
+            )));
+        }
+        let mut points = Vec::with_capacity(times.len());
+        for t in &times {
+            let Some(at) = aibomdb_graph::time::parse(t).filter(|&s| s >= 0) else {
+                return Err(async_graphql::Error::new(format!(
+                    "times: {t:?} is not an RFC 3339 date-time after 1970"
+                ))
+                .extend_with(|_, x| x.set("code", "BAD_INPUT")));
+            };
+            points.push(at as u64);
+        }
+        let asked = points.clone();
+        let counts = blocking(ctx, move |s| aibomdb_query::exposure_counts(s, &asked)).await?;
+        Ok(points
+            .into_iter()
+            .zip(counts)
             .map(|(at, open)| ExposurePoint {
                 at: aibomdb_export::time::rfc3339(at),
                 open,

@@ -73,19 +73,19 @@ pub struct EstateExposure {
     pub deployments: Vec<DeploymentExposure>,
 }
 
-/// Deployments as a set of bits, one per deployment index: an advisory's
-/// pairs are a few kilobytes however many deployments hold it.
-struct Bits(Vec<u64>);
+/// A set of small indexes (deployments, documents) as bits: an advisory's
+/// deployments are a few kilobytes however many deployments hold it.
+pub struct Bits(pub Vec<u64>);
 
 impl Bits {
-    fn new(len: usize) -> Bits {
+    pub fn new(len: usize) -> Bits {
         Bits(vec![0; len.div_ceil(64)])
     }
-    fn set(&mut self, i: u32) {
+    pub fn set(&mut self, i: u32) {
         self.0[i as usize / 64] |= 1 << (i % 64);
     }
-    /// Each set index, ascending, of `word(i)` over the words.
-    fn each(words: impl Iterator<Item = u64>, mut f: impl FnMut(usize)) {
+    /// Each set index of the words, ascending.
+    pub fn each(words: impl Iterator<Item = u64>, mut f: impl FnMut(usize)) {
         for (w, mut word) in words.enumerate() {
             while word != 0 {
                 f(w * 64 + word.trailing_zeros() as usize);
@@ -95,31 +95,31 @@ impl Bits {
     }
 }
 
-/// Where each current document's deployment is: by id in a dense table
+/// A small index for each of some documents: by id in a dense table
 /// (document ids are given in sequence), or a map when they are too sparse.
-enum DocDeployments {
+pub enum DocIndex {
     Dense(Vec<u32>),
     Sparse(HashMap<DocumentId, u32>),
 }
 
-impl DocDeployments {
+impl DocIndex {
     const NONE: u32 = u32::MAX;
-    fn new(pairs: &[(DocumentId, u32)]) -> DocDeployments {
+    pub fn new(pairs: &[(DocumentId, u32)]) -> DocIndex {
         let max = pairs.iter().map(|&(d, _)| d).max().unwrap_or(0);
         if max < (pairs.len() as u64 * 8).max(1 << 20) {
             let mut dense = vec![Self::NONE; max as usize + 1];
             for &(d, i) in pairs {
                 dense[d as usize] = i;
             }
-            DocDeployments::Dense(dense)
+            DocIndex::Dense(dense)
         } else {
-            DocDeployments::Sparse(pairs.iter().copied().collect())
+            DocIndex::Sparse(pairs.iter().copied().collect())
         }
     }
-    fn get(&self, doc: DocumentId) -> Option<u32> {
+    pub fn get(&self, doc: DocumentId) -> Option<u32> {
         match self {
-            DocDeployments::Dense(v) => v.get(doc as usize).copied().filter(|&i| i != Self::NONE),
-            DocDeployments::Sparse(m) => m.get(&doc).copied(),
+            DocIndex::Dense(v) => v.get(doc as usize).copied().filter(|&i| i != Self::NONE),
+            DocIndex::Sparse(m) => m.get(&doc).copied(),
         }
     }
 }
@@ -147,7 +147,7 @@ pub fn estate_exposure(store: &Store) -> Result<EstateExposure, StoreError> {
             });
         doc_pairs.push((doc.id, index));
     }
-    let doc_deployment = DocDeployments::new(&doc_pairs);
+    let doc_deployment = DocIndex::new(&doc_pairs);
 
     let mut reader = MatchReader::new(store);
     // Read once, in one batch; the reader keeps advisories and VEX only.

@@ -14,7 +14,9 @@ mod report;
 mod severity;
 mod vex;
 
-pub use estate::{AdvisoryExposure, DeploymentExposure, EstateExposure, estate_exposure};
+pub use estate::{
+    AdvisoryExposure, Bits, DeploymentExposure, DocIndex, EstateExposure, estate_exposure,
+};
 pub use load::{
     LoadError, LoadLimits, Loaded, load_bytes, load_path, load_zip_bytes, sniff, sniff_file,
 };

@@ -442,6 +442,7 @@ pub fn diff(store: &Store, a: &str, b: &str) -> Result<Option<Diff>> {
 }
 
 mod graph;
+mod history;
 mod lineage;
 mod model_findings;
 mod models;
@@ -449,12 +450,13 @@ mod overview;
 mod search;
 mod timeline;
 pub use graph::{DependencyGraph, GraphNode, dependency_graph};
+pub use history::{exposure_counts, exposure_history};
 pub use overview::{
     Counts, MAX_TOP as OVERVIEW_MAX_TOP, ModelWithFindings, Overview, RANKING, RankedDeployment,
     RankedExposure, RecentDocument, RecentSync, SeverityCounts, overview, severity_weight,
 };
 pub use search::{PackageHit, SearchResults, search};
-pub use timeline::{Exposure, Period, exposure_history, timeline};
+pub use timeline::{Exposure, Period, timeline};
 
 pub use lineage::{
     DatasetView, Direction, LineageGraph, LineageLink, LineageNode, RunningHit, datasets,

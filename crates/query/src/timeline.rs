@@ -72,6 +72,7 @@ pub fn timeline(
         None => store.deployments()?.into_iter().map(|d| d.name).collect(),
     };
     let wanted = advisory.map(|a| a.to_ascii_uppercase());
+    let mut reader = aibomdb_osv::MatchReader::new(store);
     let mut out = Vec::new();
     for name in deployments {
         let mut docs: BTreeMap<u64, DocumentRecord> = BTreeMap::new();
@@ -143,8 +144,15 @@ pub fn timeline(
             let mut resolved_by = resolved_at.map(|_| {
                 "a newer document of the deployment no longer lists an affected version".to_string()
             });
-            // A VEX statement that takes the current match out ends it too.
-            if open {
+            // A VEX statement that takes the current match out ends it too
+            // (looked for only when some statement names the advisory: the
+            // deployment's rows are not built for nothing).
+            let named = {
+                let facts = reader.advisory_facts(&adv)?;
+                let own = [adv.clone()];
+                reader.vex_names(facts.as_deref().map_or(&own[..], |f| &f.identifiers))?
+            };
+            if open && named {
                 if current.is_none() {
                     current = Some(aibomdb_osv::deployment_matches(store, Some(&name))?);
                 }
@@ -191,30 +199,4 @@ pub fn timeline(
         }
     }
     Ok(out)
-}
-
-/// Open exposures over time: at each midnight (UTC) of the last `days` days
-/// and at `now`, how many (deployment, advisory) pairs were exposed, by the
-/// same reading of history as [`timeline`] (a pair a VEX statement took out
-/// counts until that statement's ingest). For the overview's chart.
-pub fn exposure_history(store: &Store, days: u32, now: u64) -> Result<Vec<(u64, u64)>> {
-    const DAY: u64 = 86_400;
-    let today = now - now % DAY;
-    let mut points: Vec<u64> = (0..u64::from(days))
-        .rev()
-        .map(|d| today.saturating_sub(d * DAY))
-        .collect();
-    points.push(now);
-    points.dedup();
-    let exposures = timeline(store, None, None, now)?;
-    Ok(points
-        .into_iter()
-        .map(|t| {
-            let open = exposures
-                .iter()
-                .filter(|e| e.exposed_at(t) && e.resolved_at.is_none_or(|r| t < r))
-                .count() as u64;
-            (t, open)
-        })
-        .collect())
 }
