@@ -549,3 +549,51 @@ fn a_server_killed_mid_write_recovers_whole_documents() {
     assert_whole(&url);
     assert_finishes_as_redb(&url, &runs);
 }
+
+/// A serving process outlives a restart of its database (a crash and
+/// recovery here; a failover looks the same to it): reads and writes after
+/// the restart go through on new connections, with nothing lost, and no
+/// process restart.
+#[test]
+fn a_server_reads_and_writes_again_after_its_database_restarts() {
+    let node = Node::start("primary", 54318);
+    let url = node.url("postgres");
+    let pg = Path::new(&url);
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let first = examples.join("uv-export_a-finetune_cdx1.5.json");
+    let out = aibomdb(
+        pg,
+        &["ingest", first.to_str().unwrap(), "--deployment", "one"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let server = Server::start(pg, &["--write-token", TOKEN]);
+    let purl = "pkg:pypi/transformers@5.23.0";
+    assert_eq!(total_using(&server.addr, purl), 1);
+
+    node.act("crash");
+    node.act("start");
+    // A new question (not the cached one): read on a new connection.
+    let (status, v) = graphql(
+        &server.addr,
+        None,
+        r#"{deployments}"#,
+        serde_json::json!({}),
+    );
+    assert_eq!(status, 200, "{v}");
+    assert!(v.get("errors").is_none(), "{v}");
+    assert_eq!(v["data"]["deployments"], serde_json::json!(["one"]));
+
+    // A write through the same process, then the answer that shows it.
+    let doc = std::fs::read_to_string(&first).unwrap();
+    let (status, v) = graphql(
+        &server.addr,
+        Some(TOKEN),
+        "mutation($c:String!){ingestDocument(deployment:\"two\",fileName:\"a.cdx.json\",content:$c){status}}",
+        serde_json::json!({"c": doc}),
+    );
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["data"]["ingestDocument"]["status"], "ingested", "{v}");
+    assert_eq!(total_using(&server.addr, purl), 2);
+    drop(server);
+    assert_eq!(stats(pg)["deployments"], 2);
+}

@@ -39,7 +39,7 @@ impl PgStore {
     }
 
     pub(crate) fn changes(&self, rows: &[AdvisoryRow]) -> Result<Vec<AdvisoryChange>> {
-        let stored = self.block_on(self.stored_rows(self.client(), rows, false))?;
+        let stored = self.block_on(self.stored_rows(&*self.client(), rows, false))?;
         Ok(rows
             .iter()
             .map(|row| change_of(row, stored.get(&row.id)))
@@ -47,7 +47,7 @@ impl PgStore {
     }
 
     pub(crate) fn apply(&self, batch: &AdvisoryBatch<'_>) -> Result<(Vec<AdvisoryChange>, usize)> {
-        let mut writer = self.writer.lock().map_err(|_| crate::read::poisoned())?;
+        let mut writer = self.writer()?;
         let (changes, wrote) = self.block_on(async {
             let txn = crate::write::begin(&mut writer).await?;
             lock_writers(&txn).await?;
@@ -155,7 +155,7 @@ impl PgStore {
         advisories: &[String],
         matches: &[MatchRecord],
     ) -> Result<()> {
-        let mut writer = self.writer.lock().map_err(|_| crate::read::poisoned())?;
+        let mut writer = self.writer()?;
         let generation = self.block_on(async {
             let txn = crate::write::begin(&mut writer).await?;
             lock_writers(&txn).await?;

@@ -12,7 +12,6 @@ use aibomdb_store::{StoreError, kit};
 use tokio_postgres::Transaction;
 use tokio_postgres::types::{ToSql, Type};
 
-use crate::read::poisoned;
 use crate::store::{Pg, PgStore, Result};
 use crate::write::{begin, copy_in, lock_writers};
 
@@ -57,7 +56,7 @@ impl PgStore {
     pub(crate) fn dump_records(&self, sink: &mut dyn FnMut(Record) -> Result<()>) -> Result<()> {
         // The writer's connection: a snapshot transaction on the shared
         // read connection would hold up every other reader's statements.
-        let mut client = self.writer.lock().map_err(|_| poisoned())?;
+        let mut client = self.writer()?;
         self.block_on(async {
             let txn = client
                 .build_transaction()
@@ -77,7 +76,7 @@ impl PgStore {
         records: &mut dyn Iterator<Item = Result<Record>>,
     ) -> Result<Restored> {
         let location = self.db.location().to_string();
-        let mut client = self.writer.lock().map_err(|_| poisoned())?;
+        let mut client = self.writer()?;
         let (restored, generation) = self.block_on(async {
             let txn = begin(&mut client).await?;
             lock_writers(&txn).await?;

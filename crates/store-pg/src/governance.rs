@@ -10,7 +10,6 @@ use aibomdb_store::{
 use tokio_postgres::Transaction;
 
 use crate::advisories::bump_generation;
-use crate::read::poisoned;
 use crate::store::{Pg, PgStore, Result};
 use crate::write::lock_writers;
 
@@ -21,7 +20,7 @@ impl PgStore {
         &self,
         work: impl AsyncFnOnce(&Transaction<'_>) -> Result<(T, bool)>,
     ) -> Result<T> {
-        let mut writer = self.writer.lock().map_err(|_| poisoned())?;
+        let mut writer = self.writer()?;
         let (value, generation) = self.block_on(async {
             let txn = crate::write::begin(&mut writer).await?;
             lock_writers(&txn).await?;

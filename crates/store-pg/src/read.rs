@@ -43,22 +43,45 @@ fn uid(row: &Row, column: usize) -> u64 {
 impl PgStore {
     /// Runs a read, prepared once per connection: an unprepared statement
     /// costs a second round trip (parse, then bind) every time.
+    /// A read on a connection found closed (the database restarted, or
+    /// failed over) is made again once on a new connection.
     pub(crate) async fn rows(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
+        let client = self.client();
+        let epoch = client.epoch();
+        match self.rows_on(&client, sql, params).await {
+            Err(e) if e.is_closed() || client.is_closed() => {
+                drop(client);
+                self.reconnect_reads(epoch).await?;
+                self.rows_on(&self.client(), sql, params).await.pg()
+            }
+            answer => answer.pg(),
+        }
+    }
+
+    async fn rows_on(
+        &self,
+        client: &crate::store::ReadConnection<'_>,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> std::result::Result<Vec<Row>, tokio_postgres::Error> {
         let cached = match self.statements.lock() {
-            Ok(cache) => cache.get(sql).cloned(),
+            Ok(cache) => cache
+                .get(sql)
+                .filter(|(epoch, _)| *epoch == client.epoch())
+                .map(|(_, s)| s.clone()),
             Err(_) => None,
         };
         let statement = match cached {
             Some(s) => s,
             None => {
-                let s = self.client().prepare(sql).await.pg()?;
+                let s = client.prepare(sql).await?;
                 if let Ok(mut cache) = self.statements.lock() {
-                    cache.insert(sql.to_string(), s.clone());
+                    cache.insert(sql.to_string(), (client.epoch(), s.clone()));
                 }
                 s
             }
         };
-        self.client().query(&statement, params).await.pg()
+        client.query(&statement, params).await
     }
 
     fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {

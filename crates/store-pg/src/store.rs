@@ -62,8 +62,39 @@ pub struct PgStore {
     pub(crate) immutable: crate::cache::Immutable,
     /// Occurrence rows this process has written since it last ran VACUUM (ANALYZE).
     pub(crate) written_since_analyze: AtomicU64,
-    /// Reads prepared on the read connection, by their SQL.
-    pub(crate) statements: Mutex<std::collections::HashMap<String, tokio_postgres::Statement>>,
+    /// Reads prepared on the read connection, by their SQL, with the read
+    /// connection's epoch they were prepared on.
+    pub(crate) statements:
+        Mutex<std::collections::HashMap<String, (u64, tokio_postgres::Statement)>>,
+    /// The read connection made after the first was lost (the database
+    /// restarted, or failed over), with its epoch (1, 2, …); `None`: the
+    /// first (epoch 0) still serves.
+    pub(crate) reconnected: std::sync::RwLock<Option<(u64, Arc<tokio_postgres::Client>)>>,
+}
+
+/// The connection reads go through, and its epoch.
+pub(crate) enum ReadConnection<'a> {
+    First(&'a tokio_postgres::Client),
+    Again(u64, Arc<tokio_postgres::Client>),
+}
+
+impl ReadConnection<'_> {
+    pub(crate) fn epoch(&self) -> u64 {
+        match self {
+            ReadConnection::First(_) => 0,
+            ReadConnection::Again(epoch, _) => *epoch,
+        }
+    }
+}
+
+impl std::ops::Deref for ReadConnection<'_> {
+    type Target = tokio_postgres::Client;
+    fn deref(&self) -> &tokio_postgres::Client {
+        match self {
+            ReadConnection::First(c) => c,
+            ReadConnection::Again(_, c) => c,
+        }
+    }
 }
 
 /// Occurrence rows written in one run from which the run ends with VACUUM (ANALYZE).
@@ -116,9 +147,10 @@ impl PgStore {
             heads: tokio::sync::Mutex::new(crate::heads::Heads::default()),
             immutable: crate::cache::Immutable::default(),
             statements: Mutex::new(std::collections::HashMap::new()),
+            reconnected: std::sync::RwLock::new(None),
             written_since_analyze: AtomicU64::new(0),
         };
-        let now = store.block_on(read_generation(store.client()))?;
+        let now = store.block_on(read_generation(&store.client()))?;
         store.generation.store(now, Ordering::Release);
         Ok(store)
     }
@@ -129,12 +161,59 @@ impl PgStore {
         self.db.rt().block_on(f)
     }
 
-    /// The connection reads go through: the replica's, when there is one.
-    pub(crate) fn client(&self) -> &tokio_postgres::Client {
-        match &self.replica {
-            Some((client, _)) => client,
-            None => &self.db.client,
+    /// The connection reads go through: the replica's, when there is one;
+    /// the one made again when the first was lost.
+    pub(crate) fn client(&self) -> ReadConnection<'_> {
+        if let Ok(again) = self.reconnected.read()
+            && let Some((epoch, client)) = again.as_ref()
+        {
+            return ReadConnection::Again(*epoch, client.clone());
         }
+        match &self.replica {
+            Some((client, _)) => ReadConnection::First(client),
+            None => ReadConnection::First(&self.db.client),
+        }
+    }
+
+    /// Makes the read connection again after `lost` (an epoch) closed: a
+    /// restarted or failed-over database is read again without restarting
+    /// this process. Another thread may have made it already.
+    pub(crate) async fn reconnect_reads(&self, lost: u64) -> Result<()> {
+        if self.client().epoch() != lost {
+            return Ok(());
+        }
+        let config = match &self.replica_url {
+            Some(url) => crate::parse(url)?.0,
+            None => self.db.config.clone(),
+        };
+        let client = crate::reconnect(&config).await.ok_or_else(|| {
+            StoreError::Backend(format!(
+                "the connection to {} was lost and could not be made again",
+                self.db.location()
+            ))
+        })?;
+        let mut again = self
+            .reconnected
+            .write()
+            .map_err(|_| crate::read::poisoned())?;
+        let current = again.as_ref().map_or(0, |(e, _)| *e);
+        if current == lost {
+            *again = Some((lost + 1, Arc::new(client)));
+            tracing::warn!("reading {} again on a new connection", self.db.location());
+        }
+        Ok(())
+    }
+
+    /// The writer's connection, made again first when it was lost (a write
+    /// under way when the database went away fails; the next one goes
+    /// through).
+    pub(crate) fn writer(&self) -> Result<std::sync::MutexGuard<'_, tokio_postgres::Client>> {
+        let mut writer = self.writer.lock().map_err(|_| crate::read::poisoned())?;
+        if writer.is_closed() {
+            *writer = self.db.another_client()?;
+            tracing::warn!("writing to {} on a new connection", self.db.location());
+        }
+        Ok(writer)
     }
 
     /// After a commit that raised the write counter to `generation`. With a
@@ -393,7 +472,7 @@ impl Backend for PgStore {
         if self.written_since_analyze.load(Ordering::Acquire) < ANALYZE_AFTER_ROWS {
             return Ok(false);
         }
-        let writer = self.writer.lock().map_err(|_| crate::read::poisoned())?;
+        let writer = self.writer()?;
         self.block_on(writer.batch_execute(
             "VACUUM (ANALYZE) documents, occurrences, packages, facts, package_keys, matches",
         ))
@@ -609,7 +688,7 @@ impl Backend for PgStore {
         // statistics. Each table is locked while it is rewritten, as redb's
         // compaction needs the only handle.
         let size = "SELECT pg_database_size(current_database())";
-        let writer = self.writer.lock().map_err(|_| crate::read::poisoned())?;
+        let writer = self.writer()?;
         self.block_on(async {
             let before: i64 = writer.query_one(size, &[]).await.pg()?.get(0);
             writer

@@ -22,7 +22,7 @@ use tokio_postgres::Transaction;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
 
-use crate::read::{id, ids, poisoned};
+use crate::read::{id, ids};
 use crate::store::{Pg, PgStore, Result};
 
 /// The key of the advisory lock every writer holds for its transaction.
@@ -67,7 +67,7 @@ impl PgStore {
         for doc in docs {
             refuse_nul(doc)?;
         }
-        let mut writer = self.writer.lock().map_err(|_| poisoned())?;
+        let mut writer = self.writer()?;
         let known = match self.write_cache.lock() {
             Ok(mut cache) => std::mem::take(&mut *cache),
             Err(_) => WriteCache::default(),
