@@ -66,13 +66,20 @@ impl OverviewCache {
         Ok(answer)
     }
 
+    /// Whether the answer kept is of the store's generation. Called on the
+    /// reactor, so it never waits: a computation under way (the lock held)
+    /// counts as fresh, since it is the one that would be started.
     fn fresh(&self, store: &Store) -> bool {
-        let slot = self
-            .slot
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        slot.as_ref()
-            .is_some_and(|(at, _)| *at == store.generation())
+        match self.slot.try_lock() {
+            Ok(slot) => slot
+                .as_ref()
+                .is_some_and(|(at, _)| *at == store.generation()),
+            Err(std::sync::TryLockError::WouldBlock) => true,
+            Err(std::sync::TryLockError::Poisoned(slot)) => slot
+                .into_inner()
+                .as_ref()
+                .is_some_and(|(at, _)| *at == store.generation()),
+        }
     }
 
     fn watched(&self) -> bool {
