@@ -508,6 +508,7 @@ fn a_thousand_deployment_estate_copies_to_postgresql_and_back_unchanged() {
                     facts: p.facts.clone(),
                     lookup_names,
                     matches,
+                    matched_at: None,
                     rows: None,
                 });
             }

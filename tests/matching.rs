@@ -240,6 +240,87 @@ fn a_full_rematch_writes_only_differences() {
     assert_eq!(matches(&store), after);
 }
 
+/// The python image SBOM and the PyPA records, as in the test above.
+fn python_and_pypa() -> (PathBuf, Vec<aibomdb_osv::Advisory>) {
+    use aibomdb_osv::{LoadLimits, load_path};
+    let python = corpus().join(
+        "external/guac-data/docs/cyclonedx/syft-cyclonedx-docker.io-library-python.latest.json",
+    );
+    let pypa = load_path(
+        &corpus().join("osv/pypa-advisory-database"),
+        &LoadLimits::default(),
+    )
+    .unwrap();
+    (
+        python,
+        pypa.advisories.into_iter().map(|(_, a)| a).collect(),
+    )
+}
+
+fn python_matches(store: &aibomdb_store::Store) -> Vec<(String, String)> {
+    let mut m: Vec<(String, String)> = aibomdb_osv::deployment_matches(store, Some("python"))
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.package, r.advisory))
+        .collect();
+    m.sort();
+    m
+}
+
+/// Two writers whose work interleaves (two processes on PostgreSQL, two
+/// threads of one server on redb): an ingest matched before an advisory load
+/// committed, and a load matched before an ingest committed. Neither may
+/// leave the package–advisory matches between them unwritten. Without the
+/// re-check under the writers' lock both end with no match at all.
+#[test]
+fn writers_that_interleave_miss_no_match() {
+    let (python, records) = python_and_pypa();
+    // What one writer alone makes: the reference.
+    let dir = tempfile::tempdir().unwrap();
+    let db = common::db(&dir);
+    let expected = {
+        let store = common::open(&db);
+        let prepared = aibomdb_ingest::prepare(&python, &Default::default()).unwrap();
+        aibomdb_ingest::commit(&store, prepared, Some("python")).unwrap();
+        aibomdb_osv::load_advisories(&store, &records).unwrap();
+        python_matches(&store)
+    };
+    assert_eq!(expected.len(), 3, "{expected:?}");
+
+    // On PostgreSQL each writer has a store of its own, as two processes
+    // do; one redb file has one handle, whose writers are threads.
+    // 1. The document is matched (no advisory yet), a load commits, then the
+    //    document is written.
+    let dir = tempfile::tempdir().unwrap();
+    let db = common::db(&dir);
+    let ingester = common::open(&db);
+    let other = common::on_postgres().then(|| common::open(&db));
+    let loader = other.as_ref().unwrap_or(&ingester);
+    let prepared = aibomdb_ingest::prepare(&python, &Default::default()).unwrap();
+    let doc = aibomdb_ingest::document_for_write(&ingester, prepared, Some("python")).unwrap();
+    assert!(doc.matches.iter().all(Vec::is_empty));
+    aibomdb_osv::load_advisories(loader, &records).unwrap();
+    aibomdb_ingest::write_documents(&ingester, &mut [doc]).unwrap();
+    assert_eq!(python_matches(&ingester), expected);
+    assert_eq!(python_matches(loader), expected);
+
+    // 2. The load is read and matched (no package yet), an ingest commits,
+    //    then the load is written.
+    let dir = tempfile::tempdir().unwrap();
+    let db = common::db(&dir);
+    let ingester = common::open(&db);
+    let other = common::on_postgres().then(|| common::open(&db));
+    let loader = other.as_ref().unwrap_or(&ingester);
+    let planned = aibomdb_osv::plan_advisories(loader, &records).unwrap();
+    let prepared = aibomdb_ingest::prepare(&python, &Default::default()).unwrap();
+    aibomdb_ingest::commit(&ingester, prepared, Some("python")).unwrap();
+    assert!(python_matches(&ingester).is_empty());
+    let summary = planned.write(loader, None, "advisory").unwrap();
+    assert_eq!(summary.matches, 3, "{summary:?}");
+    assert_eq!(python_matches(&ingester), expected);
+    assert_eq!(python_matches(loader), expected);
+}
+
 /// The estate-wide JSON report is written one deployment at a time; it must
 /// be what the per-deployment reports give, in deployment order, as one
 /// pretty-printed array.

@@ -64,7 +64,10 @@ pub(crate) fn store(e: &StoreError) -> u8 {
         | StoreError::InUse { .. }
         | StoreError::Conflict(_)
         | StoreError::Unsupported { .. } => BAD_INPUT,
-        StoreError::Open { .. } | StoreError::Backend(_) | StoreError::Corrupt { .. } => INTERNAL,
+        StoreError::Open { .. }
+        | StoreError::Backend(_)
+        | StoreError::Stale(_)
+        | StoreError::Corrupt { .. } => INTERNAL,
     }
 }
 

@@ -184,6 +184,7 @@ pub(crate) fn build(
             facts,
             lookup_names,
             matches: Vec::new(),
+            matched_at: None,
             rows: None,
         });
         if group.len() == 256 || d + 1 == spec.deployments {

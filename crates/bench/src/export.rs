@@ -44,6 +44,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         facts,
         lookup_names,
         matches,
+        matched_at: None,
         rows: None,
     })?;
     let opts = aibomdb_export::Options {

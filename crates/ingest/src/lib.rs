@@ -451,6 +451,27 @@ pub fn default_deployment(prepared: &Prepared) -> String {
         })
 }
 
+/// A prepared document matched and ready to write ([`write_documents`]):
+/// the two halves of [`commit`], for a caller that does the first on other
+/// threads (the matches are computed from the advisories stored now).
+pub fn document_for_write(
+    store: &Store,
+    prepared: Prepared,
+    deployment: Option<&str>,
+) -> Result<NewDocument, IngestError> {
+    new_document(store, prepared, deployment).map(|(doc, _)| doc)
+}
+
+/// Writes documents made by [`document_for_write`] in one transaction,
+/// matching them again first if advisories were loaded since they were
+/// matched.
+pub fn write_documents(
+    store: &Store,
+    docs: &mut [NewDocument],
+) -> Result<Vec<IngestOutcome>, StoreError> {
+    pipeline::commit(store, docs)
+}
+
 /// Writes a prepared document in its own transaction.
 pub fn commit(
     store: &Store,
@@ -459,7 +480,9 @@ pub fn commit(
 ) -> Result<IngestOutcome, IngestError> {
     let path = prepared.path.clone();
     let (doc, _) = new_document(store, prepared, deployment)?;
-    store.ingest(doc).map_err(|e| IngestError::new(&path, e))
+    pipeline::commit(store, &mut [doc])
+        .map(|mut o| o.remove(0))
+        .map_err(|e| IngestError::new(&path, e))
 }
 
 /// A prepared document as the store takes it: its deployment decided and its
@@ -485,6 +508,11 @@ pub(crate) fn new_document(
         .map(str::to_string)
         .or(bound_deployment)
         .unwrap_or_else(|| default_deployment(&prepared));
+    // Read before the advisories are: the write refuses the document as
+    // stale when a load commits in between, and it is matched again.
+    let marks = store
+        .write_marks()
+        .map_err(|e| IngestError::new(&prepared.path, e))?;
     let (lookup_names, matches) = aibomdb_osv::match_document(store, &prepared.facts)
         .map_err(|e| IngestError::new(&prepared.path, e))?;
     Ok((
@@ -496,6 +524,7 @@ pub(crate) fn new_document(
             facts: prepared.facts,
             lookup_names,
             matches,
+            matched_at: Some(marks.advisories),
             rows: None,
         },
         notes,

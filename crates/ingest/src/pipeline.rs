@@ -218,6 +218,32 @@ pub fn run(
     failures
 }
 
+/// Times a group is matched again when advisory loads keep committing
+/// between its matching and its write.
+const STALE_RETRIES: usize = 8;
+
+/// Writes `docs` in one transaction. A load that committed after they were
+/// matched makes the write refuse them as stale: they are matched again
+/// against what it brought, and written then.
+pub(crate) fn commit(
+    store: &Store,
+    docs: &mut [aibomdb_store::NewDocument],
+) -> Result<Vec<IngestOutcome>, StoreError> {
+    let mut tries = 0;
+    loop {
+        match store.ingest_batch(docs) {
+            Err(StoreError::Stale(why)) if tries < STALE_RETRIES => {
+                tries += 1;
+                tracing::info!(%why, "matching the group again");
+                for doc in docs.iter_mut() {
+                    aibomdb_osv::match_again(store, doc)?;
+                }
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Commits the gathered documents in one transaction and returns every
 /// entry's event in order. When the group's transaction fails, each document
 /// is retried alone, so one bad write costs only its own document.
@@ -238,7 +264,7 @@ fn write_group(store: &Store, gathered: Vec<Gathered>) -> Vec<Event> {
             Gathered::Done(event) => shape.push(Err(event)),
         }
     }
-    let outcomes: Vec<Result<IngestOutcome, StoreError>> = match store.ingest_batch(&docs) {
+    let outcomes: Vec<Result<IngestOutcome, StoreError>> = match commit(store, &mut docs) {
         Ok(outcomes) => {
             if !docs.is_empty() {
                 tracing::debug!(documents = docs.len(), "group committed");
@@ -248,7 +274,12 @@ fn write_group(store: &Store, gathered: Vec<Gathered>) -> Vec<Event> {
         Err(e) if docs.len() <= 1 => vec![Err(e)],
         Err(e) => {
             tracing::debug!(documents = docs.len(), error = %e, "group failed; retrying one by one");
-            docs.iter().map(|doc| store.ingest(doc.clone())).collect()
+            docs.iter()
+                .map(|doc| {
+                    let mut one = [doc.clone()];
+                    commit(store, &mut one).map(|mut o| o.remove(0))
+                })
+                .collect()
         }
     };
     // Freeing a group's facts (hundreds of thousands of small allocations)

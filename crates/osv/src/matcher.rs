@@ -7,8 +7,8 @@ use std::collections::HashMap;
 
 use aibomdb_graph::{DocumentFacts, PackageFact, Purl};
 use aibomdb_store::{
-    AdvisoryBatch, AdvisoryChange, AdvisoryRow, LookupName, MatchRecord, PackageId, Store,
-    StoreError,
+    AdvisoryBatch, AdvisoryChange, AdvisoryRow, LatePackage, LookupName, MatchRecord, NewDocument,
+    PackageId, Store, StoreError,
 };
 
 use crate::names::{index_key, osv_names};
@@ -114,6 +114,29 @@ pub type DocumentMatches = (Vec<Vec<LookupName>>, Vec<Vec<MatchRecord>>);
 /// advisories the store holds; to be written with the document.
 pub fn match_document(store: &Store, facts: &DocumentFacts) -> Result<DocumentMatches, StoreError> {
     let all_names: Vec<Vec<LookupName>> = facts.packages.iter().map(lookup_names).collect();
+    let all_matches = matches_named(store, facts, &all_names)?;
+    Ok((all_names, all_matches))
+}
+
+/// Matches a document read for writing ([`match_document`]) anew, with the
+/// names it already has, and stamps it with the advisory counter read
+/// first: what a write refused as stale ([`StoreError::Stale`]) does before
+/// it is tried again. Its facts may be cut down already (their keys stay,
+/// and the keys hold the versions matched).
+pub fn match_again(store: &Store, doc: &mut NewDocument) -> Result<(), StoreError> {
+    let marks = store.write_marks()?;
+    doc.matches = matches_named(store, &doc.facts, &doc.lookup_names)?;
+    doc.matched_at = Some(marks.advisories);
+    Ok(())
+}
+
+/// Each package's matches (aligned with `facts.packages`) from the names it
+/// goes by.
+fn matches_named(
+    store: &Store,
+    facts: &DocumentFacts,
+    all_names: &[Vec<LookupName>],
+) -> Result<Vec<Vec<MatchRecord>>, StoreError> {
     let mut keys: Vec<&str> = all_names.iter().flatten().map(|n| n.key.as_str()).collect();
     keys.sort_unstable();
     keys.dedup();
@@ -124,7 +147,7 @@ pub fn match_document(store: &Store, facts: &DocumentFacts) -> Result<DocumentMa
         }
     }
     let mut all_matches = Vec::with_capacity(facts.packages.len());
-    for (fact, names) in facts.packages.iter().zip(&all_names) {
+    for (fact, names) in facts.packages.iter().zip(all_names) {
         let version = version_of(fact);
         let mut found: Vec<MatchRecord> = Vec::new();
         for key in names.iter().map(|n| n.key.as_str()) {
@@ -141,7 +164,7 @@ pub fn match_document(store: &Store, facts: &DocumentFacts) -> Result<DocumentMa
         }
         all_matches.push(found);
     }
-    Ok((all_names, all_matches))
+    Ok(all_matches)
 }
 
 /// What loading advisories did.
@@ -170,6 +193,30 @@ pub fn apply_advisories(
     feed_state: Option<(&str, &[u8])>,
     cause: &str,
 ) -> Result<LoadSummary, StoreError> {
+    plan_advisories(store, advisories)?.write(store, feed_state, cause)
+}
+
+/// A load read and matched but not written yet ([`plan_advisories`]). A
+/// package another writer stores before [`PlannedLoad::write`] is matched
+/// under the writers' lock, when the records are written.
+pub struct PlannedLoad<'a> {
+    advisories: &'a [Advisory],
+    rows: Vec<(AdvisoryRow, Vec<u8>)>,
+    /// Which rows (by index) were matched: those that will change.
+    evaluated: Vec<usize>,
+    matches: Vec<MatchRecord>,
+    /// The packages the matches were computed over.
+    known: std::collections::HashSet<PackageId>,
+    /// The next package id before they were read.
+    packages_before: PackageId,
+}
+
+/// Reads what loading `advisories` changes and matches the changed records
+/// against the packages stored now.
+pub fn plan_advisories<'a>(
+    store: &Store,
+    advisories: &'a [Advisory],
+) -> Result<PlannedLoad<'a>, StoreError> {
     let rows: Vec<(AdvisoryRow, Vec<u8>)> = advisories
         .iter()
         .map(|a| {
@@ -209,41 +256,87 @@ pub fn apply_advisories(
             *w = i;
         }
     }
-    let evaluated: Vec<(&AdvisoryRow, &Advisory)> = rows
+    let evaluated: Vec<usize> = rows
         .iter()
-        .zip(advisories.iter().zip(&planned))
+        .zip(&planned)
         .enumerate()
-        .filter(|(i, ((row, _), (_, change)))| {
+        .filter(|(i, ((row, _), change))| {
             **change != AdvisoryChange::Unchanged && !row.withdrawn && winner[row.id.as_str()] == *i
         })
-        .map(|(_, ((row, _), (advisory, _)))| (row, advisory))
+        .map(|(i, _)| i)
         .collect();
-    let indexed = Indexed::load(store, evaluated.iter().flat_map(|(row, _)| &row.keys))?;
+    // Read before the packages: any package stored after this is handed
+    // back under the writers' lock, however the writes interleave.
+    let marks = store.write_marks()?;
+    let indexed = Indexed::load(store, evaluated.iter().flat_map(|&i| &rows[i].0.keys))?;
     let candidates = indexed.candidates();
     let mut matches = Vec::new();
-    for (row, advisory) in evaluated {
-        matches.extend(match_advisory(advisory, &row.keys, &candidates));
+    for &i in &evaluated {
+        matches.extend(match_advisory(&advisories[i], &rows[i].0.keys, &candidates));
     }
-    let (changes, _events) = store.apply_advisories(&AdvisoryBatch {
-        rows: &rows,
-        matches: &matches,
-        feed_state,
-        cause,
-    })?;
-    let mut summary = LoadSummary::default();
-    for ((row, _), change) in rows.iter().zip(&changes) {
-        match change {
-            AdvisoryChange::Unchanged => {
-                summary.unchanged += 1;
-                continue;
+    let known = indexed.package_ids();
+    drop(candidates);
+    Ok(PlannedLoad {
+        advisories,
+        rows,
+        evaluated,
+        matches,
+        known,
+        packages_before: marks.next_package,
+    })
+}
+
+impl PlannedLoad<'_> {
+    /// Writes the records, their matches and the events they cause in one
+    /// transaction, recording `feed_state` with them.
+    pub fn write(
+        self,
+        store: &Store,
+        feed_state: Option<(&str, &[u8])>,
+        cause: &str,
+    ) -> Result<LoadSummary, StoreError> {
+        let late_count = std::sync::atomic::AtomicUsize::new(0);
+        let late = |found: &[LatePackage]| -> Vec<MatchRecord> {
+            let unseen: Vec<&LatePackage> = found
+                .iter()
+                .filter(|p| !self.known.contains(&p.package.id))
+                .collect();
+            let indexed = Indexed::of_late(&unseen);
+            let candidates = indexed.candidates();
+            let made: Vec<MatchRecord> = self
+                .evaluated
+                .iter()
+                .flat_map(|&i| {
+                    match_advisory(&self.advisories[i], &self.rows[i].0.keys, &candidates)
+                })
+                .collect();
+            late_count.store(made.len(), std::sync::atomic::Ordering::Relaxed);
+            made
+        };
+        let (changes, _events) = store.apply_advisories(&AdvisoryBatch {
+            rows: &self.rows,
+            matches: &self.matches,
+            feed_state,
+            cause,
+            packages_before: Some(self.packages_before),
+            late: Some(&late),
+        })?;
+        let mut summary = LoadSummary::default();
+        for ((row, _), change) in self.rows.iter().zip(&changes) {
+            match change {
+                AdvisoryChange::Unchanged => {
+                    summary.unchanged += 1;
+                    continue;
+                }
+                AdvisoryChange::Added => summary.added += 1,
+                AdvisoryChange::Updated => summary.updated += 1,
             }
-            AdvisoryChange::Added => summary.added += 1,
-            AdvisoryChange::Updated => summary.updated += 1,
+            summary.withdrawn += usize::from(row.withdrawn);
         }
-        summary.withdrawn += usize::from(row.withdrawn);
+        summary.matches =
+            self.matches.len() + late_count.load(std::sync::atomic::Ordering::Relaxed);
+        Ok(summary)
     }
-    summary.matches = matches.len();
-    Ok(summary)
 }
 
 /// What a full re-match did.
@@ -381,6 +474,28 @@ impl Indexed {
             by_key.insert(key.clone(), packages);
         }
         Ok(Indexed { by_key })
+    }
+
+    /// Packages a writer stored after the first read, by key as they came.
+    fn of_late(found: &[&LatePackage]) -> Self {
+        let mut by_key: HashMap<String, Vec<IndexedPackage>> = HashMap::new();
+        for p in found {
+            let names = p.names.iter().filter(|n| n.key == p.key).cloned().collect();
+            by_key.entry(p.key.clone()).or_default().push((
+                p.package.id,
+                p.package.version.clone(),
+                names,
+            ));
+        }
+        Indexed { by_key }
+    }
+
+    fn package_ids(&self) -> std::collections::HashSet<PackageId> {
+        self.by_key
+            .values()
+            .flatten()
+            .map(|(id, _, _)| *id)
+            .collect()
     }
 
     fn candidates(&self) -> HashMap<&str, Vec<KeyCandidate<'_>>> {

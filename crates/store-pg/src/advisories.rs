@@ -121,11 +121,16 @@ impl PgStore {
                 .await
                 .pg()?;
             }
+            let late = late_matches(&txn, batch, &changes).await?;
+            if !changed.is_empty() {
+                crate::write::raise_counter(&txn, aibomdb_store::ADVISORIES_VERSION).await?;
+            }
             let wanted: std::collections::HashSet<&str> =
                 changed.iter().map(String::as_str).collect();
             let matches: Vec<&MatchRecord> = batch
                 .matches
                 .iter()
+                .chain(&late)
                 .filter(|m| wanted.contains(m.advisory.as_str()))
                 .collect();
             replace_matches(&txn, &changed, &matches).await?;
@@ -225,6 +230,48 @@ impl PgStore {
         let rows = self.block_on(self.rows("SELECT id, json FROM advisories ORDER BY id", &[]))?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
+}
+
+/// The matches [`AdvisoryBatch::late`] makes with the packages another
+/// writer stored after the batch's matches were computed; read under the
+/// writers' lock, so no later one can be missed.
+async fn late_matches(
+    txn: &Transaction<'_>,
+    batch: &AdvisoryBatch<'_>,
+    changes: &[AdvisoryChange],
+) -> Result<Vec<MatchRecord>> {
+    let (Some(before), Some(late)) = (batch.packages_before, batch.late) else {
+        return Ok(Vec::new());
+    };
+    if crate::write::meta_value(txn, "next_package_id").await? <= before {
+        return Ok(Vec::new());
+    }
+    let keys = batch.changed_keys(changes);
+    let rows = txn
+        .query(
+            "SELECT n.lookup_key, k.id, k.record, n.names FROM package_keys n \
+             JOIN packages k ON k.id = n.package_id \
+             WHERE n.lookup_key = ANY($1) AND n.package_id >= $2 \
+             ORDER BY n.lookup_key, n.package_id",
+            &[&keys, &(before as i64)],
+        )
+        .await
+        .pg()?;
+    let mut found = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let key: String = r.get(0);
+        let id = r.get::<_, i64>(1).to_string();
+        found.push(aibomdb_store::LatePackage {
+            package: kit::decode(r.get(2), "packages", &id)?,
+            names: kit::decode(r.get(3), "package_keys", &key)?,
+            key,
+        });
+    }
+    Ok(if found.is_empty() {
+        Vec::new()
+    } else {
+        late(&found)
+    })
 }
 
 fn change_of(row: &AdvisoryRow, old: Option<&AdvisoryRow>) -> AdvisoryChange {

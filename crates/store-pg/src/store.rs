@@ -584,6 +584,27 @@ impl Backend for PgStore {
     fn has_deployment(&self, name: &str) -> Result<bool> {
         Ok(self.count_with("SELECT count(*) FROM deployments WHERE name = $1", name)? > 0)
     }
+    fn write_marks(&self) -> Result<aibomdb_store::WriteMarks> {
+        // From the connection the reads go through: the marks must be no
+        // newer than the advisories the caller reads after them.
+        let rows = self.block_on(self.rows(
+            "SELECT key, value FROM meta WHERE key IN ($1, 'next_package_id')",
+            &[&aibomdb_store::ADVISORIES_VERSION],
+        ))?;
+        let mut marks = aibomdb_store::WriteMarks {
+            advisories: 0,
+            next_package: 1,
+        };
+        for r in &rows {
+            let value = r.get::<_, i64>(1) as u64;
+            if r.get::<_, &str>(0) == "next_package_id" {
+                marks.next_package = value.max(1);
+            } else {
+                marks.advisories = value;
+            }
+        }
+        Ok(marks)
+    }
     fn deployments(&self) -> Result<Vec<DeploymentRecord>> {
         self.all_decoded(
             "SELECT record FROM deployments ORDER BY name",

@@ -180,6 +180,10 @@ async fn write_txn(
 ) -> Result<(Vec<IngestOutcome>, Option<u64>, u64)> {
     let txn = begin(client).await?;
     lock_writers(&txn).await?;
+    if docs.iter().any(|d| d.matched_at.is_some()) {
+        let now = meta_value(&txn, aibomdb_store::ADVISORIES_VERSION).await?;
+        kit::refuse_stale_matches(docs, now)?;
+    }
 
     // Which documents are new: (bytes, deployment) is stored once.
     let shas: Vec<&[u8]> = docs.iter().map(|d| &d.sha256[..]).collect();
@@ -535,6 +539,27 @@ pub(crate) async fn lock_writers(txn: &Transaction<'_>) -> Result<()> {
     txn.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])
         .await
         .pg()?;
+    Ok(())
+}
+
+/// A `meta` counter as this transaction sees it (0 when never set).
+pub(crate) async fn meta_value(txn: &Transaction<'_>, key: &str) -> Result<u64> {
+    let row = txn
+        .query_opt("SELECT value FROM meta WHERE key = $1", &[&key])
+        .await
+        .pg()?;
+    Ok(row.map_or(0, |r| r.get::<_, i64>(0) as u64))
+}
+
+/// Raises a `meta` counter by one, creating it when absent.
+pub(crate) async fn raise_counter(txn: &Transaction<'_>, key: &str) -> Result<()> {
+    txn.execute(
+        "INSERT INTO meta (key, value) VALUES ($1, 1) \
+         ON CONFLICT (key) DO UPDATE SET value = meta.value + 1",
+        &[&key],
+    )
+    .await
+    .pg()?;
     Ok(())
 }
 

@@ -106,6 +106,42 @@ pub struct AdvisoryBatch<'a> {
     pub feed_state: Option<(&'a str, &'a [u8])>,
     /// What caused it, for the events it records (`advisory`, `sync`).
     pub cause: &'a str,
+    /// [`crate::WriteMarks::next_package`] read before `matches` were
+    /// computed. Packages stored since (by another writer) and indexed under
+    /// a changed record's keys are handed to `late` under the writers' lock,
+    /// and the matches it makes are written too: an ingest committing while
+    /// the load was matching cannot leave its packages unmatched.
+    pub packages_before: Option<PackageId>,
+    pub late: Option<&'a LateMatcher<'a>>,
+}
+
+/// Matches the batch's changed records make with packages stored after
+/// its matches were computed.
+pub type LateMatcher<'a> = dyn Fn(&[LatePackage]) -> Vec<MatchRecord> + Sync + 'a;
+
+/// A package stored after a load's matches were computed, under one of its
+/// records' keys, with the names it goes by under that key.
+#[derive(Debug, Clone)]
+pub struct LatePackage {
+    pub key: String,
+    pub package: PackageRecord,
+    pub names: Vec<LookupName>,
+}
+
+impl AdvisoryBatch<'_> {
+    /// The keys of the rows that change, once each.
+    pub fn changed_keys(&self, changes: &[AdvisoryChange]) -> Vec<&str> {
+        let mut keys: Vec<&str> = self
+            .rows
+            .iter()
+            .zip(changes)
+            .filter(|(_, c)| **c != AdvisoryChange::Unchanged)
+            .flat_map(|((row, _), _)| row.keys.iter().map(String::as_str))
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        keys
+    }
 }
 
 impl RedbStore {
@@ -146,10 +182,15 @@ impl RedbStore {
             .filter(|(_, c)| **c != AdvisoryChange::Unchanged)
             .map(|((row, _), _)| row.id.clone())
             .collect();
+        let late = late_matches(&txn, batch, &changes)?;
+        if !changed.is_empty() {
+            crate::write::next_id(&mut txn.open_table(META)?, crate::ADVISORIES_VERSION)?;
+        }
         let wanted: HashSet<&str> = changed.iter().map(String::as_str).collect();
         let matches: Vec<&MatchRecord> = batch
             .matches
             .iter()
+            .chain(&late)
             .filter(|m| wanted.contains(m.advisory.as_str()))
             .collect();
         let diff = write_matches(&txn, &changed, &matches)?;
@@ -442,6 +483,47 @@ enum Found {
 /// whose matches did not change reads instead of rewriting hundreds of
 /// thousands of rows. Returns the affected match edges that appeared or
 /// disappeared.
+/// The matches [`AdvisoryBatch::late`] makes with the packages stored since
+/// the batch's matches were computed (none when no package was).
+fn late_matches(
+    txn: &redb::WriteTransaction,
+    batch: &AdvisoryBatch<'_>,
+    changes: &[AdvisoryChange],
+) -> Result<Vec<MatchRecord>> {
+    let (Some(before), Some(late)) = (batch.packages_before, batch.late) else {
+        return Ok(Vec::new());
+    };
+    let next = txn
+        .open_table(META)?
+        .get("next_package_id")?
+        .map_or(1, |v| v.value());
+    if next <= before {
+        return Ok(Vec::new());
+    }
+    let index = txn.open_table(PACKAGE_KEYS)?;
+    let packages = txn.open_table(PACKAGES)?;
+    let mut found = Vec::new();
+    for key in batch.changed_keys(changes) {
+        for e in index.range((key, before)..=(key, u64::MAX))? {
+            let (k, v) = e?;
+            let id = k.value().1;
+            let names: Vec<LookupName> = decode(v.value(), "package_keys", key)?;
+            if let Some(p) = packages.get(id)? {
+                found.push(LatePackage {
+                    key: key.to_string(),
+                    package: decode(p.value(), "packages", &id.to_string())?,
+                    names,
+                });
+            }
+        }
+    }
+    Ok(if found.is_empty() {
+        Vec::new()
+    } else {
+        late(&found)
+    })
+}
+
 fn write_matches(
     txn: &redb::WriteTransaction,
     advisories: &[String],

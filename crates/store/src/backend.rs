@@ -201,6 +201,7 @@ interface! {
     fn documents(&self) -> Result<Vec<DocumentRecord>>;
     fn current_document_refs_among(&self, ids: &[DocumentId]) -> Result<Vec<DocumentRef>>;
     fn has_deployment(&self, name: &str) -> Result<bool>;
+    fn write_marks(&self) -> Result<crate::WriteMarks>;
     fn deployments(&self) -> Result<Vec<DeploymentRecord>>;
     fn package_records_named(&self, name: &str, ecosystem: Option<&str>) -> Result<Vec<PackageRecord>>;
     fn packages_with_name_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<PackageRecord>>;

@@ -99,6 +99,19 @@ pub fn unhex(text: &str) -> Vec<u8> {
 }
 
 /// Seconds since the epoch, as records stamp them.
+/// [`crate::StoreError::Stale`] for the first document of `docs` matched
+/// at an advisory counter other than `now`, the counter under the writers'
+/// lock.
+pub fn refuse_stale_matches(docs: &[NewDocument], now: u64) -> Result<()> {
+    match docs.iter().find(|d| d.matched_at.is_some_and(|m| m != now)) {
+        Some(d) => Err(crate::StoreError::Stale(format!(
+            "advisories were loaded after {} was matched",
+            d.source_path
+        ))),
+        None => Ok(()),
+    }
+}
+
 pub fn now() -> u64 {
     crate::unix_now()
 }

@@ -61,7 +61,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use redb::Database;
 
-pub use advisories::AdvisoryBatch;
+pub use advisories::{AdvisoryBatch, LateMatcher, LatePackage};
 pub use backend::{Backend, Store};
 pub use digests::DigestHit;
 pub use enrichment::{EnrichmentSource, EpssScore, KevEntry};
@@ -111,6 +111,11 @@ pub enum StoreError {
     /// used twice): nothing was written.
     #[error("{0}")]
     Conflict(String),
+    /// The work a write carries was computed from what another writer has
+    /// changed since (a document matched against advisories a load has
+    /// replaced): nothing was written; compute it again and retry.
+    #[error("stale: {0}")]
+    Stale(String),
     #[error("store record {table}/{key} is unreadable: {message}")]
     Corrupt {
         table: &'static str,
@@ -146,6 +151,20 @@ backend_from!(
 );
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Where the store's writers stand, read before work that a write will
+/// carry is computed from the store, so that the write can tell whether
+/// another writer changed its inputs in between ([`StoreError::Stale`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriteMarks {
+    /// Raised by every advisory load that adds, updates or withdraws a record.
+    pub advisories: u64,
+    /// The id the next new package gets: packages below it exist.
+    pub next_package: PackageId,
+}
+
+/// The `meta` counter [`WriteMarks::advisories`] is kept in, on both back ends.
+pub const ADVISORIES_VERSION: &str = "advisories_version";
 
 const SCHEMA_VERSION: u64 = 5;
 

@@ -101,6 +101,17 @@ impl RedbStore {
         Ok(table.get(name)?.is_some())
     }
 
+    /// Where the writers stand: the advisory counter and the next package id.
+    pub fn write_marks(&self) -> Result<crate::WriteMarks> {
+        let txn = self.db.begin_read()?;
+        let meta = txn.open_table(META)?;
+        let counter = |key: &str| -> Result<u64> { Ok(meta.get(key)?.map_or(0, |v| v.value())) };
+        Ok(crate::WriteMarks {
+            advisories: counter(crate::ADVISORIES_VERSION)?,
+            next_package: counter("next_package_id")?.max(1),
+        })
+    }
+
     pub fn deployments(&self) -> Result<Vec<DeploymentRecord>> {
         let txn = self.db.begin_read()?;
         let table = txn.open_table(DEPLOYMENTS)?;

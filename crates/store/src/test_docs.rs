@@ -29,6 +29,7 @@ pub(crate) fn doc(deployment: &str, n: u8, packages: Vec<PackageFact>) -> NewDoc
         facts,
         lookup_names: Vec::new(),
         matches: Vec::new(),
+        matched_at: None,
         rows: None,
     }
 }

@@ -32,6 +32,11 @@ pub struct NewDocument {
     /// Per package: its advisory matches, computed before the write so that
     /// they land in the document's own transaction (`package` is filled in).
     pub matches: Vec<Vec<MatchRecord>>,
+    /// [`crate::WriteMarks::advisories`] read before the matches were
+    /// computed: a write that finds the counter moved since refuses the
+    /// group with [`crate::StoreError::Stale`], so that the document is
+    /// matched again against what the load brought. `None`: not checked.
+    pub matched_at: Option<u64>,
     /// Rows computed ahead of the write ([`NewDocument::encode_rows`]); the
     /// writer computes them itself when `None`.
     pub rows: Option<EncodedRows>,
@@ -205,6 +210,7 @@ impl RedbStore {
         seen: &mut GroupCache,
     ) -> Result<Vec<IngestOutcome>> {
         let txn = self.db.begin_write()?;
+        stale_matches(&txn.open_table(META)?, docs)?;
         let mut outcomes = Vec::with_capacity(docs.len());
         if self.events_wanted(&txn)? {
             seen.events = Some(Vec::new());
@@ -695,7 +701,19 @@ pub(crate) fn document_record(
     }
 }
 
-fn next_id(meta: &mut redb::Table<&str, u64>, name: &str) -> Result<u64> {
+/// Refuses a group with a document matched before the last advisory load
+/// that committed (another thread or, on PostgreSQL, another process).
+fn stale_matches(meta: &redb::Table<&str, u64>, docs: &[NewDocument]) -> Result<()> {
+    if docs.iter().all(|d| d.matched_at.is_none()) {
+        return Ok(());
+    }
+    let now = meta
+        .get(crate::ADVISORIES_VERSION)?
+        .map_or(0, |v| v.value());
+    crate::kit::refuse_stale_matches(docs, now)
+}
+
+pub(crate) fn next_id(meta: &mut redb::Table<&str, u64>, name: &str) -> Result<u64> {
     let id = meta.get(name)?.map_or(1, |v| v.value());
     meta.insert(name, id + 1)?;
     Ok(id)
