@@ -75,22 +75,36 @@ deny_if = 'pkg.name == "mercurial" && document.path.endsWith("python-copy.cdx.js
 /// way a component is made, for every deployment that makes it so: what it
 /// reports must be what `cra-report` finds on the whole export, for an image
 /// SBOM, a lockfile, and the same lockfile again in a second deployment
-/// (answered from what the first one measured), in one run.
+/// (answered from what the first one measured), and a fine-tuned model
+/// (its card, pedigree and files read the deployment's lineage edges) alone
+/// and beside the lockfile, in one run.
 #[test]
 fn evidence_measured_per_component_is_the_whole_exports_report() {
     let dir = tempfile::tempdir().unwrap();
     let db = python_image_store(dir.path());
     let lock = corpus().join("dev/lockfiles/a-finetune/uv/uv.lock");
-    for deployment in ["uv", "uv-again"] {
+    for deployment in ["uv", "uv-again", "ft-and-uv"] {
         run_ok(
             &db,
             &["ingest", lock.to_str().unwrap(), "--deployment", deployment],
         );
     }
+    let model = fixture("models/finetune-safetensors");
+    for deployment in ["ft", "ft-and-uv"] {
+        run_ok(
+            &db,
+            &[
+                "ingest-model",
+                model.to_str().unwrap(),
+                "--deployment",
+                deployment,
+            ],
+        );
+    }
     let p = policy(dir.path(), "e.toml", "version = 1\n[evidence]\n");
     let (code, report) = gate_all(&db, &p, "2026-12-01");
     assert_eq!(code, 1);
-    for deployment in ["python", "uv", "uv-again"] {
+    for deployment in ["python", "uv", "uv-again", "ft", "ft-and-uv"] {
         let verdict = verdict_of(&report, deployment);
         let got: Vec<(String, String)> = verdict["rules"][0]["violations"]
             .as_array()

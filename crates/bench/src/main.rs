@@ -28,6 +28,12 @@ use aibomdb_ingest::{Event, Limits};
 use aibomdb_store::Store;
 use anyhow::{Context, Result, bail};
 
+/// The allocator the `aibomdb` binary ships with, so that what this process
+/// measures in-process (the gate, queries, the re-match) is what the
+/// product does, not glibc's malloc.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {

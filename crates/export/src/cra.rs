@@ -82,6 +82,18 @@ fn all_components(bom: &Value) -> Vec<&Value> {
     out
 }
 
+/// A component and every component nested in it, in the order
+/// [`all_components`] gives them.
+pub(crate) fn nested(component: &Value) -> Vec<&Value> {
+    let mut out = Vec::new();
+    let mut stack: Vec<&Value> = vec![component];
+    while let Some(c) = stack.pop() {
+        out.push(c);
+        stack.extend(arr(&c["components"]).iter().rev());
+    }
+    out
+}
+
 /// The component fields: (number, name, category, CycloneDX 1.6 mapping).
 const COMPONENT_FIELDS: [(u8, &str, &str, &str); 17] = [
     (

@@ -56,25 +56,25 @@ impl EvidenceMemo {
 
 /// The report [`crate::cra_report_of`] gives for these documents, measured
 /// per component through `memo`, except that each field's `missing` names
-/// at most `named` components (`present` and `total` count them all);
-/// `None` when a component describes a model or dataset (its card and files
-/// read the deployment's lineage edges, so the caller measures the whole
-/// export instead).
+/// at most `named` components (`present` and `total` count them all). A
+/// model or dataset is measured anew for each deployment: its card, pedigree
+/// and files read the deployment's lineage edges, which are read from
+/// `store` only when one is listed.
 pub fn cra_report_listed(
+    store: &aibomdb_store::Store,
     deployment: &str,
     documents: &[(&DocumentRecord, Vec<ListedFact>)],
     opts: &Options,
     named: usize,
     memo: &mut EvidenceMemo,
-) -> Option<CraReport> {
+) -> Result<CraReport, crate::ExportError> {
     // As `Inventory::of` merges: by key, in the documents' order.
     let mut made: BTreeMap<&str, Making> = BTreeMap::new();
+    let mut models = false;
     for (doc, listed) in documents {
         let lockfile = doc.format.family() == "lockfile";
         for l in listed {
-            if l.fact.model.is_some() {
-                return None;
-            }
+            models |= l.fact.model.is_some();
             let entry = made
                 .entry(l.package.key.as_str())
                 .or_insert_with(|| Making {
@@ -88,9 +88,13 @@ pub fn cra_report_listed(
             entry.lockfile |= lockfile;
         }
     }
-    // No component is a model, so the writer reads nothing of the inventory.
-    let empty = std::cell::OnceCell::new();
-    let empty = || empty.get_or_init(|| Inventory::empty(deployment));
+    // What a model's component reads of the deployment: its edges and the
+    // components they lead to. Nothing else reads the inventory.
+    let inventory = if models {
+        Inventory::of_listed(store, deployment, documents)?
+    } else {
+        Inventory::empty(deployment)
+    };
     let mut measured = Vec::with_capacity(made.len());
     for Making {
         package,
@@ -116,17 +120,25 @@ pub fn cra_report_listed(
         for f in facts {
             merge(&mut c, f);
         }
-        let (value, files) = cyclonedx::component(empty(), &c, Spec::V1_6);
-        debug_assert!(files.is_empty(), "only a model has nested files");
-        // `cyclonedx::bom` gives every component a `dependencies` entry and
-        // puts it in a composition (complete from a lockfile, else unknown).
-        let m = Arc::new(cra::measure(&value, &|_| true));
-        measured.push(m.clone());
-        memo.components.insert(key, m);
+        let (value, _files) = cyclonedx::component(&inventory, &c, Spec::V1_6);
+        // `cyclonedx::bom` gives every component (and a model's files) a
+        // `dependencies` entry and puts it in a composition (complete from a
+        // lockfile, else unknown); a model's files follow it, as nested
+        // components of the export do.
+        let all: Vec<Arc<Measured>> = cra::nested(&value)
+            .into_iter()
+            .map(|v| Arc::new(cra::measure(v, &|_| true)))
+            .collect();
+        if c.model.is_none()
+            && let Some(m) = all.first()
+        {
+            memo.components.insert(key, m.clone());
+        }
+        measured.extend(all);
     }
     // The SBOM-level fields depend on the options alone.
     if memo.sbom.as_ref().is_none_or(|(o, _)| o != opts) {
-        let sbom = cyclonedx::bom(empty(), Spec::V1_6, opts, &[]);
+        let sbom = cyclonedx::bom(&Inventory::empty(deployment), Spec::V1_6, opts, &[]);
         memo.sbom = Some((opts.clone(), cra::sbom_fields(&sbom)));
     }
     let sbom = memo
@@ -135,5 +147,5 @@ pub fn cra_report_listed(
         .map(|(_, f)| f.clone())
         .unwrap_or_default();
     let measured: Vec<&Measured> = measured.iter().map(|m| &**m).collect();
-    Some(cra::assemble(deployment, sbom, &measured, named))
+    Ok(cra::assemble(deployment, sbom, &measured, named))
 }

@@ -114,7 +114,48 @@ impl Inventory {
         deployment: &str,
         documents: &[(DocumentRecord, Vec<(PackageRecord, Occurrence)>)],
     ) -> Result<Inventory, ExportError> {
-        let mut listed = Vec::with_capacity(documents.len());
+        let mut inv = Self::merged(
+            store,
+            deployment,
+            documents
+                .iter()
+                .map(|(d, ps)| (d, ps.iter().map(|(p, o)| (p, &o.fact)).collect())),
+        )?;
+        inv.documents = documents
+            .iter()
+            .map(|(d, ps)| (d.clone(), ps.iter().map(|(p, _)| p.clone()).collect()))
+            .collect();
+        Ok(inv)
+    }
+
+    /// As [`Inventory::of`] from interned facts, without the documents' own
+    /// lists (what the component writer reads: components and edges).
+    pub(crate) fn of_listed(
+        store: &Store,
+        deployment: &str,
+        documents: &[(&DocumentRecord, Vec<crate::ListedFact>)],
+    ) -> Result<Inventory, ExportError> {
+        Self::merged(
+            store,
+            deployment,
+            documents
+                .iter()
+                .map(|(d, ls)| (*d, ls.iter().map(|l| (l.package, l.fact)).collect())),
+        )
+    }
+
+    /// Components merged by key in the documents' order, and the edges
+    /// between what each document lists.
+    fn merged<'a>(
+        store: &Store,
+        deployment: &str,
+        documents: impl Iterator<
+            Item = (
+                &'a DocumentRecord,
+                Vec<(&'a PackageRecord, &'a PackageFact)>,
+            ),
+        >,
+    ) -> Result<Inventory, ExportError> {
         let mut identity = Sha256::new();
         identity.update(deployment.as_bytes());
         let mut components: BTreeMap<String, Component> = BTreeMap::new();
@@ -124,8 +165,7 @@ impl Inventory {
             identity.update(doc.sha256.as_bytes());
             let lockfile = doc.format.family() == "lockfile";
             let mut keys = BTreeMap::new();
-            let mut records = Vec::new();
-            for (package, occurrence) in packages {
+            for (package, fact) in packages {
                 keys.insert(package.id, package.key.clone());
                 let c = components
                     .entry(package.key.clone())
@@ -138,8 +178,7 @@ impl Inventory {
                         ..Default::default()
                     });
                 c.from_lockfile |= lockfile;
-                merge(c, &occurrence.fact);
-                records.push(package.clone());
+                merge(c, fact);
             }
             if let Some(subject) = doc.subject_package.and_then(|id| keys.get(&id)) {
                 roots.insert(subject.clone());
@@ -151,7 +190,6 @@ impl Inventory {
                     }
                 }
             }
-            listed.push((doc.clone(), records));
         }
         let digest = identity.finalize();
         Ok(Inventory {
@@ -160,7 +198,7 @@ impl Inventory {
             components,
             edges,
             roots,
-            documents: listed,
+            documents: Vec::new(),
             released: None,
             observed: None,
         })

@@ -1,8 +1,8 @@
 //! `evidence`: the BSI TR-03183-2 completeness report must pass, measured on
 //! the CycloneDX 1.6 document the export would hand over: component by
 //! component, each measured once per worker for every deployment that makes
-//! it the same way (`export::cra_report_listed`), or on the whole document
-//! when the deployment describes a model.
+//! it the same way (`export::cra_report_listed`); a model or dataset anew
+//! for each deployment, against the deployment's lineage edges.
 
 use super::{Context, verdict, violation};
 use crate::{Evidence, PolicyError, RuleVerdict};
@@ -32,22 +32,19 @@ pub(super) fn check(ctx: &Context, rule: &Evidence) -> Result<RuleVerdict, Polic
             (d, facts)
         })
         .collect();
-    let measured = aibomdb_export::cra_report_listed(
+    let report = aibomdb_export::cra_report_listed(
+        ctx.store,
         ctx.deployment,
         &listed,
         &opts,
         // A violation names the first five.
         5,
         &mut ctx.shared.evidence.borrow_mut(),
-    );
-    let report = match measured {
-        Some(r) => r,
-        None => aibomdb_export::cra_report_of(ctx.store, ctx.deployment, ctx.owned(), &opts)
-            .map_err(|e| match e {
-                aibomdb_export::ExportError::Store(s) => PolicyError::Store(s),
-                other => PolicyError::Query(other.to_string()),
-            })?,
-    };
+    )
+    .map_err(|e| match e {
+        aibomdb_export::ExportError::Store(s) => PolicyError::Store(s),
+        other => PolicyError::Query(other.to_string()),
+    })?;
     let violations = report
         .fields
         .iter()
