@@ -269,9 +269,10 @@ fn python_matches(store: &aibomdb_store::Store) -> Vec<(String, String)> {
 
 /// Two writers whose work interleaves (two processes on PostgreSQL, two
 /// threads of one server on redb): an ingest matched before an advisory load
-/// committed, and a load matched before an ingest committed. Neither may
-/// leave the package–advisory matches between them unwritten. Without the
-/// re-check under the writers' lock both end with no match at all.
+/// committed, a load matched before an ingest committed, and a full re-match
+/// that read the estate before an ingest committed. None may leave the
+/// package–advisory matches between them unwritten, or remove them. Without
+/// the re-check under the writers' lock each ends with no match at all.
 #[test]
 fn writers_that_interleave_miss_no_match() {
     let (python, records) = python_and_pypa();
@@ -319,6 +320,41 @@ fn writers_that_interleave_miss_no_match() {
     assert_eq!(summary.matches, 3, "{summary:?}");
     assert_eq!(python_matches(&ingester), expected);
     assert_eq!(python_matches(loader), expected);
+
+    // 3. A full re-match reads the estate (no package yet), an ingest
+    //    commits, then the re-match writes what it found (nothing): the
+    //    ingest's matches stay. A load committed meanwhile makes the write
+    //    stale instead, and nothing is written.
+    let dir = tempfile::tempdir().unwrap();
+    let db = common::db(&dir);
+    let ingester = common::open(&db);
+    let other = common::on_postgres().then(|| common::open(&db));
+    let rematcher = other.as_ref().unwrap_or(&ingester);
+    aibomdb_osv::load_advisories(rematcher, &records).unwrap();
+    let ids: Vec<String> = records.iter().map(|a| a.id.clone()).collect();
+    let marks = rematcher.write_marks().unwrap();
+    let prepared = aibomdb_ingest::prepare(&python, &Default::default()).unwrap();
+    aibomdb_ingest::commit(&ingester, prepared, Some("python")).unwrap();
+    assert_eq!(python_matches(&ingester), expected);
+    rematcher
+        .replace_matches_of(&ids, &[], Some(marks))
+        .unwrap();
+    assert_eq!(python_matches(rematcher), expected);
+    let marks = rematcher.write_marks().unwrap();
+    let mut pip = records
+        .iter()
+        .find(|a| a.id == "PYSEC-2023-228")
+        .unwrap()
+        .clone();
+    pip.modified = Some("2099-01-01T00:00:00Z".into());
+    aibomdb_osv::load_advisories(&ingester, &[pip]).unwrap();
+    let fingerprint = rematcher.content_fingerprint().unwrap();
+    assert!(matches!(
+        rematcher.replace_matches_of(&ids, &[], Some(marks)),
+        Err(aibomdb_store::StoreError::Stale(_))
+    ));
+    assert_eq!(rematcher.content_fingerprint().unwrap(), fingerprint);
+    assert_eq!(python_matches(rematcher), expected);
 }
 
 /// The estate-wide JSON report is written one deployment at a time; it must

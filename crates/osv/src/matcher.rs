@@ -355,7 +355,21 @@ pub struct RematchSummary {
 /// it mentions and replaces all matches (after a change of matching rules;
 /// day-to-day changes are incremental).
 pub fn rematch_all(store: &Store) -> Result<RematchSummary, StoreError> {
+    let mut tries = 0;
+    loop {
+        match rematch_once(store) {
+            // A load committed while it ran: its records are read again.
+            Err(StoreError::Stale(_)) if tries < 8 => tries += 1,
+            other => return other,
+        }
+    }
+}
+
+/// One re-match: the marks read first, so that the write can keep what an
+/// ingest stored meanwhile and refuse what a load changed meanwhile.
+fn rematch_once(store: &Store) -> Result<RematchSummary, StoreError> {
     let started = std::time::Instant::now();
+    let marks = store.write_marks()?;
     let mut summary = RematchSummary::default();
     let all = store.all_advisories()?;
     let ids: Vec<String> = all.iter().map(|(id, _)| id.clone()).collect();
@@ -388,7 +402,7 @@ pub fn rematch_all(store: &Store) -> Result<RematchSummary, StoreError> {
     summary.matches = matches.len();
     summary.evaluate_ms = started.elapsed().as_millis() as u64;
     let writing = std::time::Instant::now();
-    store.replace_matches_of(&ids, &matches)?;
+    store.replace_matches_of(&ids, &matches, Some(marks))?;
     summary.store_ms = writing.elapsed().as_millis() as u64;
     Ok(summary)
 }

@@ -133,7 +133,7 @@ impl PgStore {
                 .chain(&late)
                 .filter(|m| wanted.contains(m.advisory.as_str()))
                 .collect();
-            replace_matches(&txn, &changed, &matches).await?;
+            replace_matches(&txn, &changed, &matches, i64::MAX).await?;
             if let Some((key, value)) = batch.feed_state {
                 txn.execute(
                     "INSERT INTO feed_state (key, state) VALUES ($1, $2) \
@@ -159,13 +159,25 @@ impl PgStore {
         &self,
         advisories: &[String],
         matches: &[MatchRecord],
+        since: Option<aibomdb_store::WriteMarks>,
     ) -> Result<()> {
         let mut writer = self.writer()?;
         let generation = self.block_on(async {
             let txn = crate::write::begin(&mut writer).await?;
             lock_writers(&txn).await?;
+            if let Some(marks) = since
+                && crate::write::meta_value(&txn, aibomdb_store::ADVISORIES_VERSION).await?
+                    != marks.advisories
+            {
+                return Err(aibomdb_store::StoreError::Stale(
+                    "advisories were loaded while the re-match ran".into(),
+                ));
+            }
+            // Packages stored since the re-match read them were matched by
+            // their own ingest, against these same records: kept.
+            let keep_from = since.map_or(i64::MAX, |m| m.next_package as i64);
             let refs: Vec<&MatchRecord> = matches.iter().collect();
-            if !replace_matches(&txn, advisories, &refs).await? {
+            if !replace_matches(&txn, advisories, &refs, keep_from).await? {
                 // Nothing changed: nothing is committed.
                 return Ok::<_, aibomdb_store::StoreError>(None);
             }
@@ -291,6 +303,7 @@ async fn replace_matches(
     txn: &Transaction<'_>,
     advisories: &[String],
     matches: &[&MatchRecord],
+    keep_from: i64,
 ) -> Result<bool> {
     let mut wanted: HashMap<(i64, &str), Vec<u8>> = HashMap::new();
     for m in matches {
@@ -318,7 +331,8 @@ async fn replace_matches(
     // Rows of a replaced advisory that are no longer wanted go.
     let (mut gone_package, mut gone_advisory) = (Vec::new(), Vec::new());
     for (package, advisory) in stored.keys() {
-        if replaced.contains(advisory.as_str())
+        if *package < keep_from
+            && replaced.contains(advisory.as_str())
             && !wanted.contains_key(&(*package, advisory.as_str()))
         {
             gone_package.push(*package);

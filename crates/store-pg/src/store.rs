@@ -283,10 +283,15 @@ impl Backend for PgStore {
         self.packages_keyed(key)
     }
     fn replace_advisory_matches(&self, advisory: &str, matches: &[MatchRecord]) -> Result<()> {
-        self.replace_matches_of_advisories(&[advisory.to_string()], matches)
+        self.replace_matches_of_advisories(&[advisory.to_string()], matches, None)
     }
-    fn replace_matches_of(&self, advisories: &[String], matches: &[MatchRecord]) -> Result<()> {
-        self.replace_matches_of_advisories(advisories, matches)
+    fn replace_matches_of(
+        &self,
+        advisories: &[String],
+        matches: &[MatchRecord],
+        since: Option<aibomdb_store::WriteMarks>,
+    ) -> Result<()> {
+        self.replace_matches_of_advisories(advisories, matches, since)
     }
     fn all_advisories(&self) -> Result<Vec<(String, Vec<u8>)>> {
         self.every_advisory()

@@ -193,7 +193,7 @@ impl RedbStore {
             .chain(&late)
             .filter(|m| wanted.contains(m.advisory.as_str()))
             .collect();
-        let diff = write_matches(&txn, &changed, &matches)?;
+        let diff = write_matches(&txn, &changed, &matches, PackageId::MAX)?;
         let mut events = 0;
         if !diff.changes.is_empty() && self.events_wanted(&txn)? {
             let recorded = crate::notify::events_for_matches(
@@ -305,15 +305,35 @@ impl RedbStore {
     /// Replaces every match of `advisory` by `matches` (empty: the advisory
     /// was withdrawn or no longer matches).
     pub fn replace_advisory_matches(&self, advisory: &str, matches: &[MatchRecord]) -> Result<()> {
-        self.replace_matches_of(&[advisory.to_string()], matches)
+        self.replace_matches_of(&[advisory.to_string()], matches, None)
     }
 
     /// Replaces the matches of several advisories at once (one transaction),
-    /// recording the events the changes cause.
-    pub fn replace_matches_of(&self, advisories: &[String], matches: &[MatchRecord]) -> Result<()> {
+    /// recording the events the changes cause. With `since`, the marks read
+    /// before the matches were computed: a load committed since refuses the
+    /// write as stale, and the matches of packages stored since (which their
+    /// own ingest matched against these same records) are kept.
+    pub fn replace_matches_of(
+        &self,
+        advisories: &[String],
+        matches: &[MatchRecord],
+        since: Option<crate::WriteMarks>,
+    ) -> Result<()> {
         let txn = self.db.begin_write()?;
+        if let Some(marks) = since {
+            let now = txn
+                .open_table(META)?
+                .get(crate::ADVISORIES_VERSION)?
+                .map_or(0, |v| v.value());
+            if now != marks.advisories {
+                return Err(crate::StoreError::Stale(
+                    "advisories were loaded while the re-match ran".into(),
+                ));
+            }
+        }
+        let keep_from = since.map_or(PackageId::MAX, |m| m.next_package);
         let refs: Vec<&MatchRecord> = matches.iter().collect();
-        let diff = write_matches(&txn, advisories, &refs)?;
+        let diff = write_matches(&txn, advisories, &refs, keep_from)?;
         if !diff.wrote {
             txn.abort()?;
             return Ok(());
@@ -524,12 +544,15 @@ fn late_matches(
     })
 }
 
+/// Writes `matches` as the matches of `advisories`: rows of those advisories
+/// not among them are removed, but for packages from `keep_from` on.
 fn write_matches(
     txn: &redb::WriteTransaction,
     advisories: &[String],
     matches: &[&MatchRecord],
+    keep_from: PackageId,
 ) -> Result<MatchDiff> {
-    write_matches_scanning_from(txn, advisories, matches, MERGE_SCAN_FROM)
+    write_matches_scanning_from(txn, advisories, matches, keep_from, MERGE_SCAN_FROM)
 }
 
 /// [`write_matches`], reading the table in one pass from `merge_from`
@@ -538,6 +561,7 @@ fn write_matches_scanning_from(
     txn: &redb::WriteTransaction,
     advisories: &[String],
     matches: &[&MatchRecord],
+    keep_from: PackageId,
     merge_from: usize,
 ) -> Result<MatchDiff> {
     let mut table = txn.open_table(MATCHES)?;
@@ -611,7 +635,9 @@ fn write_matches_scanning_from(
                 && (candidates[i].package, candidates[i].advisory.as_str()) == (package, advisory)
             {
                 found[i] = compare(candidates[i], v.value());
-            } else if let Some(advisory) = named.get(advisory) {
+            } else if let Some(advisory) = named.get(advisory)
+                && package < keep_from
+            {
                 removals.push((package, advisory));
             }
         }
@@ -623,7 +649,7 @@ fn write_matches_scanning_from(
         for advisory in advisories {
             for e in by_advisory.range((advisory.as_str(), 0)..=(advisory.as_str(), u64::MAX))? {
                 let package = e?.0.value().1;
-                if !wanted.contains(&(package, advisory.as_str())) {
+                if package < keep_from && !wanted.contains(&(package, advisory.as_str())) {
                     removals.push((package, advisory.as_str()));
                 }
             }
@@ -761,7 +787,9 @@ mod tests {
         for (advisories, matches) in steps {
             let txn = store.db.begin_write().unwrap();
             let refs: Vec<&MatchRecord> = matches.iter().collect();
-            let diff = write_matches_scanning_from(&txn, advisories, &refs, merge_from).unwrap();
+            let diff =
+                write_matches_scanning_from(&txn, advisories, &refs, PackageId::MAX, merge_from)
+                    .unwrap();
             txn.commit().unwrap();
             let mut changes = diff.changes;
             changes.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
