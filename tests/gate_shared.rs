@@ -228,3 +228,67 @@ fn known_base_models() {
     let (_, report) = gate(&db, &p, "ft", "2026-12-01");
     assert!(unknown(&report).is_empty(), "{report}");
 }
+
+/// The gate walks each violation's path up the document's tree from the rows
+/// it already read; the steps must be the blast radius's own
+/// (`Store::paths_in_documents`), through the subject and the dependency
+/// chain, for a lockfile (a project → its dependencies) and an image SBOM.
+#[test]
+fn gate_paths_are_the_blast_radius_paths() {
+    use aibomdb_osv::{LoadLimits, load_advisories, load_path};
+    let dir = tempfile::tempdir().unwrap();
+    let db = common::db(&dir);
+    let store = common::open(&db);
+    let inputs = [
+        ("lock", corpus().join("dev/lockfiles/a-finetune/uv/uv.lock")),
+        ("python", python_image()),
+    ];
+    for (deployment, path) in &inputs {
+        let prepared = aibomdb_ingest::prepare(path, &Default::default()).unwrap();
+        aibomdb_ingest::commit(&store, prepared, Some(deployment)).unwrap();
+    }
+    let pypa = load_path(
+        &corpus().join("osv/pypa-advisory-database"),
+        &LoadLimits::default(),
+    )
+    .unwrap();
+    let records: Vec<_> = pypa.advisories.into_iter().map(|(_, a)| a).collect();
+    load_advisories(&store, &records).unwrap();
+    let policy = aibomdb_policy::Policy::parse(
+        "paths.toml",
+        "version = 1\n[vulnerabilities]\nseverity = \"none\"\nunknown = \"deny\"\n\
+         [licenses]\nunknown = \"deny\"\n",
+    )
+    .unwrap();
+    let names: Vec<String> = inputs.iter().map(|(d, _)| d.to_string()).collect();
+    let report = aibomdb_policy::evaluate(&store, &policy, &names, 1_764_547_200).unwrap();
+    let mut compared = 0;
+    let mut longest = 0;
+    for d in &report.deployments {
+        let documents: Vec<aibomdb_store::DocumentRecord> = store
+            .current_documents(&d.deployment)
+            .unwrap()
+            .into_iter()
+            .filter_map(|id| store.document(id).unwrap())
+            .collect();
+        for v in d.rules.iter().flat_map(|r| &r.violations) {
+            let Some(last) = v.path.last() else { continue };
+            let doc = documents
+                .iter()
+                .find(|doc| Some(doc.source_path.as_str()) == v.document.as_deref())
+                .unwrap_or(&documents[0]);
+            let package = store
+                .package(&aibomdb_graph::PackageKey::from_stored(last.id.clone()))
+                .unwrap()
+                .unwrap();
+            let hits = store.paths_in_documents(&[doc], &[package.id]).unwrap();
+            assert_eq!(hits.len(), 1, "{}", v.subject);
+            assert_eq!(hits[0].path, v.path, "{} in {}", v.subject, d.deployment);
+            compared += 1;
+            longest = longest.max(v.path.len());
+        }
+    }
+    assert!(compared >= 10, "{compared} paths compared");
+    // deployment → document → subject → at least one dependency hop.
+    assert!(longest >= 5, "longest path {longest}");
+}

@@ -25,6 +25,10 @@ pub(crate) struct Listed {
     pub fact_id: FactId,
     pub direct: Option<bool>,
     pub scope: Option<Scope>,
+    /// The row's position in the document and its tree parent's (with the
+    /// edge kind code): the path from the subject, without a store read.
+    pub position: u32,
+    pub parent: Option<(u32, u8)>,
 }
 
 impl Listed {
@@ -112,7 +116,7 @@ impl Catalog {
         let packages = read(&self.packages);
         let facts = read(&self.facts);
         let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
+        for (position, r) in rows.iter().enumerate() {
             // A row whose package record is gone is left out, as
             // `Store::document_packages` does; a missing fact is corruption
             // (`facts_by_ids` says so), never a silent gap.
@@ -132,6 +136,8 @@ impl Catalog {
                 fact_id: r.fact,
                 direct: r.direct,
                 scope: r.scope,
+                position: position as u32,
+                parent: r.parent,
             });
         }
         Ok(out)

@@ -140,6 +140,7 @@ pub fn listing(rows: &DocRows) -> Vec<crate::ListedRow> {
             fact: r.fact,
             direct: r.direct,
             scope: r.scope,
+            parent: r.parent,
         })
         .collect()
 }
@@ -180,15 +181,34 @@ pub fn path_to_subject(
     position: usize,
     subject: Option<PackageId>,
 ) -> Option<Vec<(PackageId, u8)>> {
-    let subject = subject?;
-    let mut chain: Vec<(PackageId, u8)> = Vec::new();
-    let mut reached = subject == rows.packages.get(position)?.id;
+    let chain = chain_to_subject(position, subject?, |at| {
+        rows.packages.get(at).map(|r| (r.id, r.parent))
+    })?;
+    Some(
+        chain
+            .into_iter()
+            .map(|(at, kind)| (rows.packages[at].id, kind))
+            .collect(),
+    )
+}
+
+/// The walk of [`path_to_subject`] over any rows: `row(at)` gives the id and
+/// the tree parent (position, edge kind) at a position. The chain is of
+/// positions (subject's child first, `position` last); empty when `position`
+/// is the subject; `None` when the subject is not reached.
+pub fn chain_to_subject(
+    position: usize,
+    subject: PackageId,
+    row: impl Fn(usize) -> Option<(PackageId, Option<(u32, u8)>)>,
+) -> Option<Vec<(usize, u8)>> {
+    let mut chain: Vec<(usize, u8)> = Vec::new();
+    let mut reached = subject == row(position)?.0;
     let mut at = position;
     while !reached && chain.len() < 10_000 {
-        let (parent, kind) = rows.packages[at].parent?;
-        chain.push((rows.packages[at].id, kind));
+        let (parent, kind) = row(at)?.1?;
+        chain.push((at, kind));
         at = parent as usize;
-        reached = subject == rows.packages[at].id;
+        reached = subject == row(at)?.0;
     }
     if !reached {
         return None;
@@ -254,8 +274,31 @@ pub fn hit(
     key: &str,
     fact: &PackageFact,
     chain: Option<&[(PackageId, u8)]>,
-    mut key_of: impl FnMut(PackageId) -> Result<String>,
+    key_of: impl FnMut(PackageId) -> Result<String>,
 ) -> Result<DeploymentHit> {
+    let path = path_steps(&holder, document, key, chain, key_of)?;
+    Ok(DeploymentHit {
+        deployment: holder.deployment.to_string(),
+        document,
+        document_path: holder.source_path.to_string(),
+        current: holder.current,
+        package: key.to_string(),
+        direct: fact.direct,
+        scope: fact.scope.map(|s| s.as_str().to_string()),
+        flags: fact.flags.clone(),
+        path,
+    })
+}
+
+/// A hit's path: deployment → document → subject → … → the package along
+/// `chain`, or deployment → document → the package (`lists`) without one.
+pub fn path_steps(
+    holder: &Holder<'_>,
+    document: DocumentId,
+    key: &str,
+    chain: Option<&[(PackageId, u8)]>,
+    mut key_of: impl FnMut(PackageId) -> Result<String>,
+) -> Result<Vec<PathStep>> {
     let mut path = vec![
         PathStep {
             kind: "deployment",
@@ -290,17 +333,7 @@ pub fn hit(
             via: "lists",
         }),
     }
-    Ok(DeploymentHit {
-        deployment: holder.deployment.to_string(),
-        document,
-        document_path: holder.source_path.to_string(),
-        current: holder.current,
-        package: key.to_string(),
-        direct: fact.direct,
-        scope: fact.scope.map(|s| s.as_str().to_string()),
-        flags: fact.flags.clone(),
-        path,
-    })
+    Ok(path)
 }
 
 /// What the report needs of one current document: its packages by key with

@@ -91,6 +91,10 @@ pub struct ListedRow {
     pub fact: crate::FactId,
     pub direct: Option<bool>,
     pub scope: Option<Scope>,
+    /// (position of the parent among the document's rows, which are in
+    /// package id order; edge kind code) on the shortest-path tree from the
+    /// document's subject.
+    pub parent: Option<(u32, u8)>,
 }
 
 /// A package→package edge as one document states it.

@@ -400,8 +400,9 @@ pub(crate) fn verdict(
 
 /// Fills in the path deployment → document → … → package of the first
 /// [`PATHS_PER_RULE`] violations that name a package, preferring the path
-/// through the document the violation names. One read of the deployment's
-/// document rows serves them all.
+/// through the document the violation names, else the first document that
+/// lists the package. The paths are walked up each document's tree from the
+/// rows the deployment's listing already holds: no store read.
 fn attach_paths(ctx: &Context, verdict: &mut RuleVerdict) -> Result<(), PolicyError> {
     let wanted: Vec<usize> = verdict
         .violations
@@ -418,40 +419,92 @@ fn attach_paths(ctx: &Context, verdict: &mut RuleVerdict) -> Result<(), PolicyEr
         .iter()
         .filter_map(|&i| verdict.violations[i].package.as_deref())
         .collect();
-    let mut ids: Vec<aibomdb_store::PackageId> = ctx
-        .documents
-        .iter()
-        .flat_map(|(_, listed)| listed)
-        .filter(|l| keys.contains(l.package.key.as_str()))
-        .map(|l| l.package.id)
-        .collect();
-    ids.sort_unstable();
-    ids.dedup();
-    // A model or base named by a violation but listed by no document (a
-    // base model known only from lineage) has no path to show.
-    if ids.is_empty() {
-        return Ok(());
-    }
-    let documents: Vec<&DocumentRecord> = ctx.documents.iter().map(|(d, _)| d).collect();
-    let hits = ctx.store.paths_in_documents(&documents, &ids)?;
-    let mut by_package: HashMap<&str, Vec<&aibomdb_store::DeploymentHit>> = HashMap::new();
-    for h in &hits {
-        by_package.entry(h.package.as_str()).or_default().push(h);
-    }
-    for i in wanted {
-        let v = &mut verdict.violations[i];
-        let Some(found) = v.package.as_deref().and_then(|p| by_package.get(p)) else {
-            continue;
-        };
-        let best = found
-            .iter()
-            .find(|h| Some(h.document_path.as_str()) == v.document.as_deref())
-            .or(found.first());
-        if let Some(hit) = best {
-            v.path = hit.path.clone();
+    // Per package key: (document index, position) of each document listing
+    // it, in the documents' order.
+    let mut at: HashMap<&str, Vec<(usize, usize)>> = HashMap::new();
+    for (d, (_, listed)) in ctx.documents.iter().enumerate() {
+        for (i, l) in listed.iter().enumerate() {
+            if let Some(key) = keys.get(l.package.key.as_str()) {
+                at.entry(key).or_default().push((d, i));
+            }
         }
     }
+    let chosen: Vec<(usize, (usize, usize))> = wanted
+        .into_iter()
+        .filter_map(|i| {
+            let v = &verdict.violations[i];
+            // A model or base named by a violation but listed by no document
+            // (a base model known only from lineage) has no path to show.
+            let found = v.package.as_deref().and_then(|p| at.get(p))?;
+            let best = found
+                .iter()
+                .find(|(d, _)| Some(&*ctx.paths[*d]) == v.document.as_deref())
+                .or(found.first())?;
+            Some((i, *best))
+        })
+        .collect();
+    let mut made: HashMap<(usize, usize), Vec<aibomdb_store::PathStep>> = HashMap::new();
+    for (i, best) in chosen {
+        let path = match made.get(&best) {
+            Some(p) => p.clone(),
+            None => {
+                let p = path_in_document(&ctx.documents[best.0], best.1)?;
+                made.insert(best, p.clone());
+                p
+            }
+        };
+        verdict.violations[i].path = path;
+    }
     Ok(())
+}
+
+/// The path to the package at `index` of a document's listing, as the
+/// store's blast radius gives it (`kit::path_steps`).
+fn path_in_document(
+    (doc, listed): &(DocumentRecord, Vec<Listed>),
+    index: usize,
+) -> Result<Vec<aibomdb_store::PathStep>, PolicyError> {
+    // Rows by position; a row left out of the listing ends the walk.
+    let by_position = |position: usize| -> Option<&Listed> {
+        listed
+            .binary_search_by_key(&position, |l| l.position as usize)
+            .ok()
+            .map(|i| &listed[i])
+    };
+    let target = &listed[index];
+    let chain = doc.subject_package.and_then(|subject| {
+        aibomdb_store::kit::chain_to_subject(target.position as usize, subject, |at| {
+            by_position(at).map(|l| (l.package.id, l.parent))
+        })
+    });
+    let chain: Option<Vec<(aibomdb_store::PackageId, u8)>> = chain.map(|c| {
+        c.into_iter()
+            .filter_map(|(at, kind)| by_position(at).map(|l| (l.package.id, kind)))
+            .collect()
+    });
+    let holder = aibomdb_store::kit::Holder {
+        deployment: &doc.deployment,
+        source_path: &doc.source_path,
+        current: doc.is_current(),
+        subject: doc.subject_package,
+    };
+    let key_of = |id: aibomdb_store::PackageId| -> Result<String, aibomdb_store::StoreError> {
+        let i = listed
+            .binary_search_by_key(&id, |l| l.package.id)
+            .map_err(|_| aibomdb_store::StoreError::Corrupt {
+                table: "document_rows",
+                key: doc.id.to_string(),
+                message: format!("the path names package {id}, which the document does not list"),
+            })?;
+        Ok(listed[i].package.key.clone())
+    };
+    Ok(aibomdb_store::kit::path_steps(
+        &holder,
+        doc.id,
+        &target.package.key,
+        chain.as_deref(),
+        key_of,
+    )?)
 }
 
 /// `n thing` / `n things`.
