@@ -282,8 +282,8 @@ fn gate_paths_are_the_blast_radius_paths() {
                 .unwrap()
                 .unwrap();
             let hits = store.paths_in_documents(&[doc], &[package.id]).unwrap();
-            assert_eq!(hits.len(), 1, "{}", v.subject);
-            assert_eq!(hits[0].path, v.path, "{} in {}", v.subject, d.deployment);
+            assert_eq!(hits.len(), 1, "{}", v.subject());
+            assert_eq!(hits[0].path, v.path, "{} in {}", v.subject(), d.deployment);
             compared += 1;
             longest = longest.max(v.path.len());
         }

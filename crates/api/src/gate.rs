@@ -127,8 +127,8 @@ fn verdict(report: GateReport) -> Option<GateVerdict> {
                     .into_iter()
                     .map(|v| GateViolation {
                         level: lower(v.level),
-                        subject: v.subject.to_string(),
-                        message: v.message.to_string(),
+                        subject: v.subject().to_string(),
+                        message: v.message().to_string(),
                         document: v.document.as_deref().map(str::to_string),
                         path: v
                             .path

@@ -63,24 +63,57 @@ pub enum Outcome {
     Fail,
 }
 
-/// One offending node. Its texts are shared: an estate repeats the same
-/// violation (an advisory on a package, a package's licence) in every
-/// deployment that lists the package.
-#[derive(Debug, Clone, Serialize)]
+/// One offending node. What it is and why is shared ([`Offence`]): an
+/// estate repeats the same violation (an advisory on a package, a package's
+/// licence) in every deployment that lists the package, so a violation holds
+/// one reference to it beside what is its own (the level, document, path).
+#[derive(Debug, Clone)]
 pub struct Violation {
     /// `deny` or `warn` (what this one counts as after the rule's level).
     pub level: Enforcement,
-    /// The node: a purl, an advisory on a purl, a model file, a document.
-    pub subject: Arc<str>,
-    pub message: Arc<str>,
+    pub offence: Arc<Offence>,
     /// Source path of the document that shows (or fails to show) it.
     pub document: Option<Arc<str>>,
     /// Deployment → document → … → the node, when it is a package.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub path: Vec<PathStep>,
+}
+
+/// What a violation names and says, shared by every violation of it.
+#[derive(Debug)]
+pub struct Offence {
+    /// The node: a purl, an advisory on a purl, a model file, a document.
+    pub subject: Arc<str>,
+    pub message: Arc<str>,
     /// The package key the path leads to.
-    #[serde(skip)]
     pub(crate) package: Option<Arc<str>>,
+}
+
+impl Violation {
+    pub fn subject(&self) -> &str {
+        &self.offence.subject
+    }
+
+    pub fn message(&self) -> &str {
+        &self.offence.message
+    }
+}
+
+/// As the report has always been written: level, subject, message,
+/// document, and the path when there is one.
+impl Serialize for Violation {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let fields = if self.path.is_empty() { 4 } else { 5 };
+        let mut st = s.serialize_struct("Violation", fields)?;
+        st.serialize_field("level", &self.level)?;
+        st.serialize_field("subject", &*self.offence.subject)?;
+        st.serialize_field("message", &*self.offence.message)?;
+        st.serialize_field("document", &self.document)?;
+        if !self.path.is_empty() {
+            st.serialize_field("path", &self.path)?;
+        }
+        st.end()
+    }
 }
 
 /// A match a waiver took out of the gate, kept in the report.

@@ -17,9 +17,9 @@ fn path_text(v: &Violation) -> String {
 pub fn violation_text(v: &Violation) -> String {
     let path = path_text(v);
     if path.is_empty() {
-        format!("{}: {}", v.subject, v.message)
+        format!("{}: {}", v.subject(), v.message())
     } else {
-        format!("{}: {} (path: {path})", v.subject, v.message)
+        format!("{}: {} (path: {path})", v.subject(), v.message())
     }
 }
 
@@ -86,7 +86,7 @@ pub fn sarif(report: &GateReport) -> Value {
                     "ruleId": r.rule,
                     "level": if v.level == Enforcement::Deny { "error" } else { "warning" },
                     "message": {"text": format!("{}: {}", d.deployment, violation_text(v))},
-                    "properties": {"deployment": d.deployment, "subject": v.subject},
+                    "properties": {"deployment": d.deployment, "subject": v.subject()},
                 });
                 let logical = json!([{"name": d.deployment, "kind": "module"}]);
                 result["locations"] = match &v.document {

@@ -357,11 +357,13 @@ pub(crate) fn violation(
 ) -> Violation {
     Violation {
         level,
-        subject: subject.shared(),
-        message: message.shared(),
+        offence: Arc::new(crate::Offence {
+            subject: subject.shared(),
+            message: message.shared(),
+            package: package.map(Arc::from),
+        }),
         document: document.map(Arc::from),
         path: Vec::new(),
-        package: package.map(Arc::from),
     }
 }
 
@@ -408,7 +410,7 @@ fn attach_paths(ctx: &Context, verdict: &mut RuleVerdict) -> Result<(), PolicyEr
         .violations
         .iter()
         .enumerate()
-        .filter(|(_, v)| v.package.is_some())
+        .filter(|(_, v)| v.offence.package.is_some())
         .map(|(i, _)| i)
         .take(PATHS_PER_RULE)
         .collect();
@@ -417,7 +419,7 @@ fn attach_paths(ctx: &Context, verdict: &mut RuleVerdict) -> Result<(), PolicyEr
     }
     let keys: std::collections::HashSet<&str> = wanted
         .iter()
-        .filter_map(|&i| verdict.violations[i].package.as_deref())
+        .filter_map(|&i| verdict.violations[i].offence.package.as_deref())
         .collect();
     // Per package key: (document index, position) of each document listing
     // it, in the documents' order.
@@ -435,7 +437,7 @@ fn attach_paths(ctx: &Context, verdict: &mut RuleVerdict) -> Result<(), PolicyEr
             let v = &verdict.violations[i];
             // A model or base named by a violation but listed by no document
             // (a base model known only from lineage) has no path to show.
-            let found = v.package.as_deref().and_then(|p| at.get(p))?;
+            let found = v.offence.package.as_deref().and_then(|p| at.get(p))?;
             let best = found
                 .iter()
                 .find(|(d, _)| Some(&*ctx.paths[*d]) == v.document.as_deref())

@@ -29,11 +29,9 @@ pub(crate) struct Weighed {
     has_fix: bool,
     kev: Option<KevEntry>,
     epss: Option<EpssScore>,
-    subject: Arc<str>,
-    /// The package's key, the path's end.
-    package: Arc<str>,
-    /// Severity, summary, fix, exploitation: all but a waiver's note.
-    message: Arc<str>,
+    /// "<advisory> in <package>", the package's key (the path's end), and
+    /// severity, summary, fix, exploitation: all but a waiver's note.
+    offence: Arc<crate::Offence>,
 }
 
 /// Weighed matches by package, with the store generation they were read
@@ -97,9 +95,11 @@ fn weigh(
         has_fix: !m.fixed.is_empty(),
         kev,
         epss,
-        subject: format!("{} in {}", m.advisory, package.key).into(),
-        package: package.key.as_str().into(),
-        message: message.into(),
+        offence: Arc::new(crate::Offence {
+            subject: format!("{} in {}", m.advisory, package.key).into(),
+            message: message.into(),
+            package: Some(package.key.as_str().into()),
+        }),
     }
 }
 
@@ -197,7 +197,9 @@ pub(super) fn check(ctx: &Context, rule: &Vulnerabilities) -> Result<RuleVerdict
     packages.sort_by(|a, b| a.0.key.cmp(&b.0.key));
     let weighed = weighed(ctx, &packages)?;
     let (mut total, mut suppressed, mut below, mut no_fix) = (0, 0, 0, 0);
-    let mut violations = Vec::new();
+    // At most one per match: sized once, not grown (an estate holds
+    // millions of them).
+    let mut violations = Vec::with_capacity(weighed.iter().map(|w| w.len()).sum());
     let mut waived = Vec::new();
     let mut reader = ctx.shared.matches.borrow_mut();
     for ((package, document), matches) in packages.iter().zip(&weighed) {
@@ -265,7 +267,7 @@ pub(super) fn check(ctx: &Context, rule: &Vulnerabilities) -> Result<RuleVerdict
                 if let Some(&w) = holding.or(covering.first()) {
                     if ctx.at < w.expires_at {
                         waived.push(Waived {
-                            subject: m.subject.to_string(),
+                            subject: m.offence.subject.to_string(),
                             advisory: m.advisory.clone(),
                             reason: w.reason.clone(),
                             expires: w.expires.clone(),
@@ -276,21 +278,24 @@ pub(super) fn check(ctx: &Context, rule: &Vulnerabilities) -> Result<RuleVerdict
                     expired = Some(w);
                 }
             }
-            let message = match expired {
-                Some(w) => format!(
-                    "{}; the waiver at line {} expired on {}",
-                    m.message, w.line, w.expires
-                )
-                .into(),
-                None => m.message.clone(),
+            let offence = match expired {
+                // The waiver's note is this violation's own.
+                Some(w) => Arc::new(crate::Offence {
+                    subject: m.offence.subject.clone(),
+                    message: format!(
+                        "{}; the waiver at line {} expired on {}",
+                        m.offence.message, w.line, w.expires
+                    )
+                    .into(),
+                    package: m.offence.package.clone(),
+                }),
+                None => m.offence.clone(),
             };
             violations.push(Violation {
                 level,
-                subject: m.subject.clone(),
-                message,
+                offence,
                 document: Some((*document).clone()),
                 path: Vec::new(),
-                package: Some(m.package.clone()),
             });
         }
     }
