@@ -235,7 +235,7 @@ fn known_base_models() {
 /// chain, for a lockfile (a project → its dependencies) and an image SBOM.
 #[test]
 fn gate_paths_are_the_blast_radius_paths() {
-    use aibomdb_osv::{LoadLimits, load_advisories, load_path};
+    use aibomdb_osv::load_advisories;
     let dir = tempfile::tempdir().unwrap();
     let db = common::db(&dir);
     let store = common::open(&db);
@@ -247,13 +247,7 @@ fn gate_paths_are_the_blast_radius_paths() {
         let prepared = aibomdb_ingest::prepare(path, &Default::default()).unwrap();
         aibomdb_ingest::commit(&store, prepared, Some(deployment)).unwrap();
     }
-    let pypa = load_path(
-        &corpus().join("osv/pypa-advisory-database"),
-        &LoadLimits::default(),
-    )
-    .unwrap();
-    let records: Vec<_> = pypa.advisories.into_iter().map(|(_, a)| a).collect();
-    load_advisories(&store, &records).unwrap();
+    load_advisories(&store, &common::pypa_records()).unwrap();
     let policy = aibomdb_policy::Policy::parse(
         "paths.toml",
         "version = 1\n[vulnerabilities]\nseverity = \"none\"\nunknown = \"deny\"\n\

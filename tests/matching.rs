@@ -242,19 +242,26 @@ fn a_full_rematch_writes_only_differences() {
 
 /// The python image SBOM and the PyPA records, as in the test above.
 fn python_and_pypa() -> (PathBuf, Vec<aibomdb_osv::Advisory>) {
-    use aibomdb_osv::{LoadLimits, load_path};
     let python = corpus().join(
         "external/guac-data/docs/cyclonedx/syft-cyclonedx-docker.io-library-python.latest.json",
     );
-    let pypa = load_path(
-        &corpus().join("osv/pypa-advisory-database"),
-        &LoadLimits::default(),
-    )
-    .unwrap();
-    (
-        python,
-        pypa.advisories.into_iter().map(|(_, a)| a).collect(),
-    )
+    (python, common::pypa_records())
+}
+
+/// A fresh store and a second writer on it: on PostgreSQL a store of its
+/// own, as another process has; one redb file has one handle, whose
+/// writers are threads (the same handle). The first element keeps the
+/// store's place (bound first, it is dropped after both handles).
+fn two_writers() -> (
+    (tempfile::TempDir, common::TestDb),
+    aibomdb_store::Store,
+    Option<aibomdb_store::Store>,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = common::db(&dir);
+    let first = common::open(&db);
+    let second = common::on_postgres().then(|| common::open(&db));
+    ((dir, db), first, second)
 }
 
 fn python_matches(store: &aibomdb_store::Store) -> Vec<(String, String)> {
@@ -288,14 +295,9 @@ fn writers_that_interleave_miss_no_match() {
     };
     assert_eq!(expected.len(), 3, "{expected:?}");
 
-    // On PostgreSQL each writer has a store of its own, as two processes
-    // do; one redb file has one handle, whose writers are threads.
     // 1. The document is matched (no advisory yet), a load commits, then the
     //    document is written.
-    let dir = tempfile::tempdir().unwrap();
-    let db = common::db(&dir);
-    let ingester = common::open(&db);
-    let other = common::on_postgres().then(|| common::open(&db));
+    let (_dir, ingester, other) = two_writers();
     let loader = other.as_ref().unwrap_or(&ingester);
     let prepared = aibomdb_ingest::prepare(&python, &Default::default()).unwrap();
     let doc = aibomdb_ingest::document_for_write(&ingester, prepared, Some("python")).unwrap();
@@ -307,10 +309,7 @@ fn writers_that_interleave_miss_no_match() {
 
     // 2. The load is read and matched (no package yet), an ingest commits,
     //    then the load is written.
-    let dir = tempfile::tempdir().unwrap();
-    let db = common::db(&dir);
-    let ingester = common::open(&db);
-    let other = common::on_postgres().then(|| common::open(&db));
+    let (_dir, ingester, other) = two_writers();
     let loader = other.as_ref().unwrap_or(&ingester);
     let planned = aibomdb_osv::plan_advisories(loader, &records).unwrap();
     let prepared = aibomdb_ingest::prepare(&python, &Default::default()).unwrap();
@@ -325,10 +324,7 @@ fn writers_that_interleave_miss_no_match() {
     //    commits, then the re-match writes what it found (nothing): the
     //    ingest's matches stay. A load committed meanwhile makes the write
     //    stale instead, and nothing is written.
-    let dir = tempfile::tempdir().unwrap();
-    let db = common::db(&dir);
-    let ingester = common::open(&db);
-    let other = common::on_postgres().then(|| common::open(&db));
+    let (_dir, ingester, other) = two_writers();
     let rematcher = other.as_ref().unwrap_or(&ingester);
     aibomdb_osv::load_advisories(rematcher, &records).unwrap();
     let ids: Vec<String> = records.iter().map(|a| a.id.clone()).collect();
@@ -354,6 +350,59 @@ fn writers_that_interleave_miss_no_match() {
         Err(aibomdb_store::StoreError::Stale(_))
     ));
     assert_eq!(rematcher.content_fingerprint().unwrap(), fingerprint);
+    assert_eq!(python_matches(rematcher), expected);
+
+    // 4. Packages stored before the load read its candidates, under no name
+    //    OSV knows (as a Debian binary package is until a document tells its
+    //    source package), gain their names from a document committed while
+    //    the load matches: the load must match them under the lock, though
+    //    their ids are older than its marks. The first document is the same
+    //    SBOM with its lookup names taken away, which no importer can be
+    //    made to write for PyPI packages.
+    let (_dir, ingester, other) = two_writers();
+    let loader = other.as_ref().unwrap_or(&ingester);
+    let prepared = aibomdb_ingest::prepare(&python, &Default::default()).unwrap();
+    let mut nameless =
+        aibomdb_ingest::document_for_write(&ingester, prepared, Some("nameless")).unwrap();
+    nameless.lookup_names.iter_mut().for_each(Vec::clear);
+    aibomdb_ingest::write_documents(&ingester, &mut [nameless]).unwrap();
+    let planned = aibomdb_osv::plan_advisories(loader, &records).unwrap();
+    let prepared = aibomdb_ingest::prepare(&python, &Default::default()).unwrap();
+    aibomdb_ingest::commit(&ingester, prepared, Some("python")).unwrap();
+    assert!(python_matches(&ingester).is_empty());
+    let summary = planned.write(loader, None, "advisory").unwrap();
+    assert_eq!(summary.matches, 3, "{summary:?}");
+    assert_eq!(python_matches(&ingester), expected);
+    // A document that brings no new name leaves the counter as it was (a
+    // load reads its keys' older packages again only when one gained one).
+    let marks = ingester.write_marks().unwrap();
+    let prepared = aibomdb_ingest::prepare(&python, &Default::default()).unwrap();
+    let mut nameless =
+        aibomdb_ingest::document_for_write(&ingester, prepared, Some("late")).unwrap();
+    nameless.lookup_names.iter_mut().for_each(Vec::clear);
+    aibomdb_ingest::write_documents(&ingester, &mut [nameless]).unwrap();
+    assert_eq!(
+        ingester.write_marks().unwrap().package_keys,
+        marks.package_keys
+    );
+    // A re-match that read the packages before they gained their names is
+    // refused as stale rather than removing the matches their ingest made.
+    let (_dir, ingester, other) = two_writers();
+    let rematcher = other.as_ref().unwrap_or(&ingester);
+    let prepared = aibomdb_ingest::prepare(&python, &Default::default()).unwrap();
+    let mut nameless =
+        aibomdb_ingest::document_for_write(&ingester, prepared, Some("nameless")).unwrap();
+    nameless.lookup_names.iter_mut().for_each(Vec::clear);
+    aibomdb_ingest::write_documents(&ingester, &mut [nameless]).unwrap();
+    aibomdb_osv::load_advisories(rematcher, &records).unwrap();
+    let marks = rematcher.write_marks().unwrap();
+    let prepared = aibomdb_ingest::prepare(&python, &Default::default()).unwrap();
+    aibomdb_ingest::commit(&ingester, prepared, Some("python")).unwrap();
+    assert_eq!(python_matches(&ingester), expected);
+    assert!(matches!(
+        rematcher.replace_matches_of(&ids, &[], Some(marks)),
+        Err(aibomdb_store::StoreError::Stale(_))
+    ));
     assert_eq!(python_matches(rematcher), expected);
 }
 

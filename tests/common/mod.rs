@@ -7,6 +7,16 @@ pub mod osv_export;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// Every record of the PyPA advisory database in the corpus, as loaded.
+pub fn pypa_records() -> Vec<aibomdb_osv::Advisory> {
+    let pypa = aibomdb_osv::load_path(
+        &corpus().join("osv/pypa-advisory-database"),
+        &aibomdb_osv::LoadLimits::default(),
+    )
+    .unwrap();
+    pypa.advisories.into_iter().map(|(_, a)| a).collect()
+}
+
 /// The shared corpus (`../shared/corpus` beside the repository), or
 /// `$AIBOMDB_CORPUS`. A missing corpus fails the test: it is never skipped.
 pub fn corpus() -> PathBuf {

@@ -218,10 +218,6 @@ pub fn run(
     failures
 }
 
-/// Times a group is matched again when advisory loads keep committing
-/// between its matching and its write.
-const STALE_RETRIES: usize = 8;
-
 /// Writes `docs` in one transaction. A load that committed after they were
 /// matched makes the write refuse them as stale: they are matched again
 /// against what it brought, and written then.
@@ -232,9 +228,10 @@ pub(crate) fn commit(
     let mut tries = 0;
     loop {
         match store.ingest_batch(docs) {
-            Err(StoreError::Stale(why)) if tries < STALE_RETRIES => {
+            Err(StoreError::Stale(why)) if tries < aibomdb_osv::STALE_RETRIES => {
                 tries += 1;
                 tracing::info!(%why, "matching the group again");
+                std::thread::sleep(aibomdb_osv::pause_before_retry(tries));
                 for doc in docs.iter_mut() {
                     aibomdb_osv::match_again(store, doc)?;
                 }

@@ -205,10 +205,10 @@ pub struct PlannedLoad<'a> {
     /// Which rows (by index) were matched: those that will change.
     evaluated: Vec<usize>,
     matches: Vec<MatchRecord>,
-    /// The packages the matches were computed over.
-    known: std::collections::HashSet<PackageId>,
-    /// The next package id before they were read.
-    packages_before: PackageId,
+    /// The packages the matches were computed over, by key.
+    indexed: Indexed,
+    /// Where the writers stood before they were read.
+    marks: aibomdb_store::WriteMarks,
 }
 
 /// Reads what loading `advisories` changes and matches the changed records
@@ -274,15 +274,14 @@ pub fn plan_advisories<'a>(
     for &i in &evaluated {
         matches.extend(match_advisory(&advisories[i], &rows[i].0.keys, &candidates));
     }
-    let known = indexed.package_ids();
     drop(candidates);
     Ok(PlannedLoad {
         advisories,
         rows,
         evaluated,
         matches,
-        known,
-        packages_before: marks.next_package,
+        indexed,
+        marks,
     })
 }
 
@@ -295,12 +294,15 @@ impl PlannedLoad<'_> {
         feed_state: Option<(&str, &[u8])>,
         cause: &str,
     ) -> Result<LoadSummary, StoreError> {
-        let late_count = std::sync::atomic::AtomicUsize::new(0);
+        let late_made: std::sync::Mutex<Vec<MatchRecord>> = Default::default();
         let late = |found: &[LatePackage]| -> Vec<MatchRecord> {
             let unseen: Vec<&LatePackage> = found
                 .iter()
-                .filter(|p| !self.known.contains(&p.package.id))
+                .filter(|p| !self.indexed.holds(&p.key, p.package.id, &p.names))
                 .collect();
+            if unseen.is_empty() {
+                return Vec::new();
+            }
             let indexed = Indexed::of_late(&unseen);
             let candidates = indexed.candidates();
             let made: Vec<MatchRecord> = self
@@ -310,7 +312,10 @@ impl PlannedLoad<'_> {
                     match_advisory(&self.advisories[i], &self.rows[i].0.keys, &candidates)
                 })
                 .collect();
-            late_count.store(made.len(), std::sync::atomic::Ordering::Relaxed);
+            let made = affected_wins(&self.matches, made);
+            if let Ok(mut kept) = late_made.lock() {
+                kept.clone_from(&made);
+            }
             made
         };
         let (changes, _events) = store.apply_advisories(&AdvisoryBatch {
@@ -318,7 +323,7 @@ impl PlannedLoad<'_> {
             matches: &self.matches,
             feed_state,
             cause,
-            packages_before: Some(self.packages_before),
+            marks: Some(self.marks),
             late: Some(&late),
         })?;
         let mut summary = LoadSummary::default();
@@ -333,8 +338,24 @@ impl PlannedLoad<'_> {
             }
             summary.withdrawn += usize::from(row.withdrawn);
         }
-        summary.matches =
-            self.matches.len() + late_count.load(std::sync::atomic::Ordering::Relaxed);
+        // The matches written: those of the records found changed under the
+        // lock, of a package given twice the later (as the store keeps it).
+        let changed: std::collections::HashSet<&str> = self
+            .rows
+            .iter()
+            .zip(&changes)
+            .filter(|(_, c)| **c != AdvisoryChange::Unchanged)
+            .map(|((row, _), _)| row.id.as_str())
+            .collect();
+        let late = late_made.into_inner().unwrap_or_default();
+        summary.matches = self
+            .matches
+            .iter()
+            .chain(&late)
+            .filter(|m| changed.contains(m.advisory.as_str()))
+            .map(|m| (m.package, m.advisory.as_str()))
+            .collect::<std::collections::HashSet<_>>()
+            .len();
         Ok(summary)
     }
 }
@@ -359,9 +380,27 @@ pub fn rematch_all(store: &Store) -> Result<RematchSummary, StoreError> {
     loop {
         match rematch_once(store) {
             // A load committed while it ran: its records are read again.
-            Err(StoreError::Stale(_)) if tries < 8 => tries += 1,
+            Err(StoreError::Stale(_)) if tries < STALE_RETRIES => {
+                tries += 1;
+                std::thread::sleep(pause_before_retry(tries));
+            }
             other => return other,
         }
+    }
+}
+
+/// How often a write refused as stale is computed and tried again.
+pub const STALE_RETRIES: usize = 8;
+
+/// How long to wait before the `tries`-th retry of a write refused as stale:
+/// none before the first (the load that moved the counter has committed, and
+/// the primary has it), then doubling from 25 ms, 3.2 s in all. A read
+/// replica (`--read-db`) that lags replays the load meanwhile: a lag up to
+/// that long costs retries, not the write.
+pub fn pause_before_retry(tries: usize) -> std::time::Duration {
+    match tries {
+        0 | 1 => std::time::Duration::ZERO,
+        n => std::time::Duration::from_millis(25 << (n - 2).min(6)),
     }
 }
 
@@ -504,12 +543,15 @@ impl Indexed {
         Indexed { by_key }
     }
 
-    fn package_ids(&self) -> std::collections::HashSet<PackageId> {
-        self.by_key
-            .values()
-            .flatten()
-            .map(|(id, _, _)| *id)
-            .collect()
+    /// Whether `package` was read under `key` with these same names (its
+    /// matches under that key are made already).
+    fn holds(&self, key: &str, package: PackageId, names: &[LookupName]) -> bool {
+        let Some(list) = self.by_key.get(key) else {
+            return false;
+        };
+        // Both back ends read a key's packages in id order.
+        list.binary_search_by_key(&package, |(id, _, _)| *id)
+            .is_ok_and(|at| same_names(key, &list[at].2, names))
     }
 
     fn candidates(&self) -> HashMap<&str, Vec<KeyCandidate<'_>>> {
@@ -528,6 +570,32 @@ impl Indexed {
             })
             .collect()
     }
+}
+
+/// Whether the names a package was read with under `key` are those it has
+/// now (under that key: the rest are another key's).
+fn same_names(key: &str, known: &[LookupName], now: &[LookupName]) -> bool {
+    now.iter()
+        .filter(|n| n.key == key)
+        .all(|n| known.contains(n))
+}
+
+/// The matches a late read made, but for those that would overwrite an
+/// affected match the first read made of the same (package, advisory) with
+/// one that is not: of several names, one that finds it affected stands.
+fn affected_wins(first: &[MatchRecord], late: Vec<MatchRecord>) -> Vec<MatchRecord> {
+    if late.is_empty() {
+        return late;
+    }
+    let packages: std::collections::HashSet<PackageId> = late.iter().map(|m| m.package).collect();
+    let affected: std::collections::HashSet<(PackageId, &str)> = first
+        .iter()
+        .filter(|m| m.status == "affected" && packages.contains(&m.package))
+        .map(|m| (m.package, m.advisory.as_str()))
+        .collect();
+    late.into_iter()
+        .filter(|m| m.status == "affected" || !affected.contains(&(m.package, m.advisory.as_str())))
+        .collect()
 }
 
 /// One record against every package under its keys: one match per

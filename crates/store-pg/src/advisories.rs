@@ -165,13 +165,12 @@ impl PgStore {
         let generation = self.block_on(async {
             let txn = crate::write::begin(&mut writer).await?;
             lock_writers(&txn).await?;
-            if let Some(marks) = since
-                && crate::write::meta_value(&txn, aibomdb_store::ADVISORIES_VERSION).await?
-                    != marks.advisories
-            {
-                return Err(aibomdb_store::StoreError::Stale(
-                    "advisories were loaded while the re-match ran".into(),
-                ));
+            if let Some(marks) = since {
+                kit::refuse_moved_marks(
+                    marks,
+                    crate::write::meta_value(&txn, aibomdb_store::ADVISORIES_VERSION).await?,
+                    crate::write::meta_value(&txn, aibomdb_store::PACKAGE_KEYS_VERSION).await?,
+                )?;
             }
             // Packages stored since the re-match read them were matched by
             // their own ingest, against these same records: kept.
@@ -245,19 +244,25 @@ impl PgStore {
 }
 
 /// The matches [`AdvisoryBatch::late`] makes with the packages another
-/// writer stored after the batch's matches were computed; read under the
-/// writers' lock, so no later one can be missed.
+/// writer stored, or newly named, after the batch's matches were computed;
+/// read under the writers' lock, so no later one can be missed.
 async fn late_matches(
     txn: &Transaction<'_>,
     batch: &AdvisoryBatch<'_>,
     changes: &[AdvisoryChange],
 ) -> Result<Vec<MatchRecord>> {
-    let (Some(before), Some(late)) = (batch.packages_before, batch.late) else {
+    let (Some(marks), Some(late)) = (batch.marks, batch.late) else {
         return Ok(Vec::new());
     };
-    if crate::write::meta_value(txn, "next_package_id").await? <= before {
+    let Some(before) = kit::late_from(
+        marks,
+        crate::write::meta_value(txn, "next_package_id")
+            .await?
+            .max(1),
+        crate::write::meta_value(txn, aibomdb_store::PACKAGE_KEYS_VERSION).await?,
+    ) else {
         return Ok(Vec::new());
-    }
+    };
     let keys = batch.changed_keys(changes);
     let rows = txn
         .query(

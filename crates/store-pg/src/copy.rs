@@ -82,6 +82,14 @@ impl PgStore {
             lock_writers(&txn).await?;
             refuse_unless_empty(&txn, &location).await?;
             let (restored, occurrences) = restore(&txn, records).await?;
+            // Every record and lookup name is new: a writer that read the
+            // empty store before is told so under the lock.
+            for counter in [
+                aibomdb_store::ADVISORIES_VERSION,
+                aibomdb_store::PACKAGE_KEYS_VERSION,
+            ] {
+                crate::write::raise_counter(&txn, counter).await?;
+            }
             let generation = crate::advisories::bump_generation(&txn).await?;
             txn.commit().await.pg()?;
             Ok::<_, StoreError>(((restored, occurrences), generation))

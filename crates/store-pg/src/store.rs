@@ -593,19 +593,23 @@ impl Backend for PgStore {
         // From the connection the reads go through: the marks must be no
         // newer than the advisories the caller reads after them.
         let rows = self.block_on(self.rows(
-            "SELECT key, value FROM meta WHERE key IN ($1, 'next_package_id')",
-            &[&aibomdb_store::ADVISORIES_VERSION],
+            "SELECT key, value FROM meta WHERE key IN ($1, $2, 'next_package_id')",
+            &[
+                &aibomdb_store::ADVISORIES_VERSION,
+                &aibomdb_store::PACKAGE_KEYS_VERSION,
+            ],
         ))?;
         let mut marks = aibomdb_store::WriteMarks {
             advisories: 0,
             next_package: 1,
+            package_keys: 0,
         };
         for r in &rows {
             let value = r.get::<_, i64>(1) as u64;
-            if r.get::<_, &str>(0) == "next_package_id" {
-                marks.next_package = value.max(1);
-            } else {
-                marks.advisories = value;
+            match r.get::<_, &str>(0) {
+                "next_package_id" => marks.next_package = value.max(1),
+                aibomdb_store::PACKAGE_KEYS_VERSION => marks.package_keys = value,
+                _ => marks.advisories = value,
             }
         }
         Ok(marks)

@@ -500,7 +500,7 @@ async fn write_txn(
     for (hash, f) in new_fact_ids {
         fresh.facts.insert(hash, f);
     }
-    write_rows(&txn, &rows, &deployments).await?;
+    write_rows(&txn, &rows, &deployments, first_package).await?;
     let rows_written = rows.occurrence_count as u64;
     let generation = crate::advisories::bump_generation(&txn).await?;
     txn.commit().await.pg()?;
@@ -664,6 +664,7 @@ async fn write_rows(
     txn: &Transaction<'_>,
     rows: &Rows,
     deployments: &HashMap<String, (i32, DeploymentRecord)>,
+    first_new_package: u64,
 ) -> Result<()> {
     copy_in(
         txn,
@@ -751,7 +752,7 @@ async fn write_rows(
         .pg()?;
     }
     if !rows.lookup.is_empty() {
-        write_lookup_names(txn, &rows.lookup).await?;
+        write_lookup_names(txn, &rows.lookup, first_new_package).await?;
     }
     if !rows.matches.is_empty() {
         let mut package = Vec::new();
@@ -839,10 +840,14 @@ async fn write_rows(
     Ok(())
 }
 
-/// Merges the names advisories know packages by into what is stored.
+/// Merges the names advisories know packages by into what is stored, and
+/// raises [`aibomdb_store::PACKAGE_KEYS_VERSION`] when a package stored
+/// before this group (below `first_new_package`) gains one: a load that read
+/// its candidates earlier reads that key again under the writers' lock.
 async fn write_lookup_names(
     txn: &Transaction<'_>,
     lookup: &HashMap<(String, i64), Vec<LookupName>>,
+    first_new_package: u64,
 ) -> Result<()> {
     let (keys, packages): (Vec<&str>, Vec<i64>) =
         lookup.keys().map(|(k, p)| (k.as_str(), *p)).unzip();
@@ -863,10 +868,12 @@ async fn write_lookup_names(
     let mut out_keys = Vec::new();
     let mut out_packages = Vec::new();
     let mut out_names = Vec::new();
+    let mut older_gained_keys = false;
     for ((key, package), names) in lookup {
         let list = merged.entry((key.clone(), *package)).or_default();
         for name in names {
             if !list.contains(name) {
+                older_gained_keys |= (*package as u64) < first_new_package;
                 list.push(name.clone());
             }
         }
@@ -882,5 +889,8 @@ async fn write_lookup_names(
     )
     .await
     .pg()?;
+    if older_gained_keys {
+        raise_counter(txn, aibomdb_store::PACKAGE_KEYS_VERSION).await?;
+    }
     Ok(())
 }

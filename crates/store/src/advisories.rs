@@ -106,21 +106,24 @@ pub struct AdvisoryBatch<'a> {
     pub feed_state: Option<(&'a str, &'a [u8])>,
     /// What caused it, for the events it records (`advisory`, `sync`).
     pub cause: &'a str,
-    /// [`crate::WriteMarks::next_package`] read before `matches` were
-    /// computed. Packages stored since (by another writer) and indexed under
-    /// a changed record's keys are handed to `late` under the writers' lock,
-    /// and the matches it makes are written too: an ingest committing while
-    /// the load was matching cannot leave its packages unmatched.
-    pub packages_before: Option<PackageId>,
+    /// The [`crate::WriteMarks`] read before `matches` were computed.
+    /// Packages stored since (by another writer) and indexed under a changed
+    /// record's keys are handed to `late` under the writers' lock, and the
+    /// matches it makes are written too: an ingest committing while the load
+    /// was matching cannot leave its packages unmatched. When an older
+    /// package gained a lookup name since ([`crate::WriteMarks::package_keys`]
+    /// moved), every package under those keys is handed over, and `late`
+    /// leaves out the (key, package, names) it matched already.
+    pub marks: Option<crate::WriteMarks>,
     pub late: Option<&'a LateMatcher<'a>>,
 }
 
-/// Matches the batch's changed records make with packages stored after
-/// its matches were computed.
+/// Matches the batch's changed records make with packages stored, or newly
+/// named under their keys, after its matches were computed.
 pub type LateMatcher<'a> = dyn Fn(&[LatePackage]) -> Vec<MatchRecord> + Sync + 'a;
 
-/// A package stored after a load's matches were computed, under one of its
-/// records' keys, with the names it goes by under that key.
+/// A package under one of a load's changed keys, with the names it goes by
+/// under that key, read under the writers' lock ([`AdvisoryBatch::marks`]).
 #[derive(Debug, Clone)]
 pub struct LatePackage {
     pub key: String,
@@ -321,15 +324,14 @@ impl RedbStore {
     ) -> Result<()> {
         let txn = self.db.begin_write()?;
         if let Some(marks) = since {
-            let now = txn
-                .open_table(META)?
-                .get(crate::ADVISORIES_VERSION)?
-                .map_or(0, |v| v.value());
-            if now != marks.advisories {
-                return Err(crate::StoreError::Stale(
-                    "advisories were loaded while the re-match ran".into(),
-                ));
-            }
+            let meta = txn.open_table(META)?;
+            let counter =
+                |key: &str| -> Result<u64> { Ok(meta.get(key)?.map_or(0, |v| v.value())) };
+            crate::kit::refuse_moved_marks(
+                marks,
+                counter(crate::ADVISORIES_VERSION)?,
+                counter(crate::PACKAGE_KEYS_VERSION)?,
+            )?;
         }
         let keep_from = since.map_or(PackageId::MAX, |m| m.next_package);
         let refs: Vec<&MatchRecord> = matches.iter().collect();
@@ -497,34 +499,33 @@ enum Found {
     Differs,
 }
 
-/// Replaces the matches of `advisories` by `matches` (plus any matches of
-/// other advisories given), writing only the difference: a row already
-/// there with the same content is left alone, so re-matching an estate
-/// whose matches did not change reads instead of rewriting hundreds of
-/// thousands of rows. Returns the affected match edges that appeared or
-/// disappeared.
-/// The matches [`AdvisoryBatch::late`] makes with the packages stored since
-/// the batch's matches were computed (none when no package was).
+/// The matches [`AdvisoryBatch::late`] makes with the packages stored, or
+/// newly named, since the batch's matches were computed (none when no
+/// package was).
 fn late_matches(
     txn: &redb::WriteTransaction,
     batch: &AdvisoryBatch<'_>,
     changes: &[AdvisoryChange],
 ) -> Result<Vec<MatchRecord>> {
-    let (Some(before), Some(late)) = (batch.packages_before, batch.late) else {
+    let (Some(marks), Some(late)) = (batch.marks, batch.late) else {
         return Ok(Vec::new());
     };
-    let next = txn
-        .open_table(META)?
-        .get("next_package_id")?
-        .map_or(1, |v| v.value());
-    if next <= before {
+    let (next, keys_version) = {
+        let meta = txn.open_table(META)?;
+        let counter = |key: &str| -> Result<u64> { Ok(meta.get(key)?.map_or(0, |v| v.value())) };
+        (
+            counter("next_package_id")?.max(1),
+            counter(crate::PACKAGE_KEYS_VERSION)?,
+        )
+    };
+    let Some(from) = crate::kit::late_from(marks, next, keys_version) else {
         return Ok(Vec::new());
-    }
+    };
     let index = txn.open_table(PACKAGE_KEYS)?;
     let packages = txn.open_table(PACKAGES)?;
     let mut found = Vec::new();
     for key in batch.changed_keys(changes) {
-        for e in index.range((key, before)..=(key, u64::MAX))? {
+        for e in index.range((key, from)..=(key, u64::MAX))? {
             let (k, v) = e?;
             let id = k.value().1;
             let names: Vec<LookupName> = decode(v.value(), "package_keys", key)?;
@@ -544,8 +545,13 @@ fn late_matches(
     })
 }
 
-/// Writes `matches` as the matches of `advisories`: rows of those advisories
-/// not among them are removed, but for packages from `keep_from` on.
+/// Replaces the matches of `advisories` by `matches` (plus any matches of
+/// other advisories given), writing only the difference: a row already
+/// there with the same content is left alone, so re-matching an estate
+/// whose matches did not change reads instead of rewriting hundreds of
+/// thousands of rows. Rows of those advisories not among `matches` are
+/// removed, but for packages from `keep_from` on. Returns the affected
+/// match edges that appeared or disappeared.
 fn write_matches(
     txn: &redb::WriteTransaction,
     advisories: &[String],

@@ -98,7 +98,6 @@ pub fn unhex(text: &str) -> Vec<u8> {
     crate::unhex(text)
 }
 
-/// Seconds since the epoch, as records stamp them.
 /// [`crate::StoreError::Stale`] for the first document of `docs` matched
 /// at an advisory counter other than `now`, the counter under the writers'
 /// lock.
@@ -112,6 +111,42 @@ pub fn refuse_stale_matches(docs: &[NewDocument], now: u64) -> Result<()> {
     }
 }
 
+/// [`crate::StoreError::Stale`] for a full re-match whose `marks` no longer
+/// hold under the writers' lock: a load changed the records it matched, or
+/// an ingest gave an older package a lookup name it did not read.
+pub fn refuse_moved_marks(
+    marks: crate::WriteMarks,
+    advisories: u64,
+    package_keys: u64,
+) -> Result<()> {
+    if advisories != marks.advisories {
+        return Err(crate::StoreError::Stale(
+            "advisories were loaded while the re-match ran".into(),
+        ));
+    }
+    if package_keys != marks.package_keys {
+        return Err(crate::StoreError::Stale(
+            "packages gained lookup names while the re-match ran".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// From which package id a load's late matches read its changed keys under
+/// the writers' lock, given the `marks` it matched at and the counters now:
+/// `None` when nothing changed, the first new package when only packages
+/// were added, 0 (every package) when an older one gained a lookup name.
+pub fn late_from(marks: crate::WriteMarks, next_package: u64, package_keys: u64) -> Option<u64> {
+    if package_keys != marks.package_keys {
+        Some(0)
+    } else if next_package > marks.next_package {
+        Some(marks.next_package)
+    } else {
+        None
+    }
+}
+
+/// Seconds since the epoch, as records stamp them.
 pub fn now() -> u64 {
     crate::unix_now()
 }

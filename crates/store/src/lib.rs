@@ -161,10 +161,16 @@ pub struct WriteMarks {
     pub advisories: u64,
     /// The id the next new package gets: packages below it exist.
     pub next_package: PackageId,
+    /// Raised by every ingest that gives a package stored before it a lookup
+    /// name it did not have (an older package newly indexed under a key).
+    pub package_keys: u64,
 }
 
 /// The `meta` counter [`WriteMarks::advisories`] is kept in, on both back ends.
 pub const ADVISORIES_VERSION: &str = "advisories_version";
+
+/// The `meta` counter [`WriteMarks::package_keys`] is kept in, on both back ends.
+pub const PACKAGE_KEYS_VERSION: &str = "package_keys_version";
 
 const SCHEMA_VERSION: u64 = 5;
 

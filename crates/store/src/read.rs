@@ -101,7 +101,8 @@ impl RedbStore {
         Ok(table.get(name)?.is_some())
     }
 
-    /// Where the writers stand: the advisory counter and the next package id.
+    /// Where the writers stand: the advisory counter, the next package id and
+    /// the lookup-name counter.
     pub fn write_marks(&self) -> Result<crate::WriteMarks> {
         let txn = self.db.begin_read()?;
         let meta = txn.open_table(META)?;
@@ -109,6 +110,7 @@ impl RedbStore {
         Ok(crate::WriteMarks {
             advisories: counter(crate::ADVISORIES_VERSION)?,
             next_package: counter("next_package_id")?.max(1),
+            package_keys: counter(crate::PACKAGE_KEYS_VERSION)?,
         })
     }
 

@@ -289,6 +289,10 @@ impl RedbStore {
             let mut new_packages = 0;
             let mut digest_rows: Vec<(String, PackageId, String)> = Vec::new();
             let mut next_package = meta.get("next_package_id")?.map_or(1, |v| v.value());
+            // Packages below this existed before the document: a load that
+            // read its candidates earlier may miss them under a new key.
+            let first_new_package = next_package;
+            let mut older_gained_keys = false;
             let mut buf = Vec::new();
             let (interned, tree) = prepared(doc);
             for (fact, (fact_bytes, fact_hash)) in facts.packages.iter().zip(interned.iter()) {
@@ -389,12 +393,17 @@ impl RedbStore {
                             None => Vec::new(),
                         };
                     if !list.contains(name) {
+                        older_gained_keys |= id < first_new_package;
                         list.push(name.clone());
                         buf.clear();
                         encode(&list, &mut buf);
                         package_keys.insert((name.key.as_str(), id), buf.as_slice())?;
                     }
                 }
+            }
+            drop(package_keys);
+            if older_gained_keys {
+                next_id(&mut meta, crate::PACKAGE_KEYS_VERSION)?;
             }
             let mut match_table = txn.open_table(MATCHES)?;
             let mut by_advisory = txn.open_table(MATCHES_BY_ADVISORY)?;

@@ -43,6 +43,11 @@ impl RedbStore {
             crate::occurrences::add_postings(&mut t.postings, &mut postings)?;
             // Every head changed: the snapshot, if one is made, is stamped anew.
             t.meta.insert(crate::heads::HEADS_VERSION, documents + 1)?;
+            // Every record and lookup name is new: a writer that read the
+            // empty store before is told so under the lock.
+            for counter in [crate::ADVISORIES_VERSION, crate::PACKAGE_KEYS_VERSION] {
+                crate::write::next_id(&mut t.meta, counter)?;
+            }
         }
         txn.commit()?;
         self.bump();
