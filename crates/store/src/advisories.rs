@@ -199,13 +199,17 @@ impl RedbStore {
         let diff = write_matches(&txn, &changed, &matches, PackageId::MAX)?;
         let mut events = 0;
         if !diff.changes.is_empty() && self.events_wanted(&txn)? {
+            let (before, after) = (
+                crate::notify::StoreView::new(self),
+                crate::notify::TxnView::new(&txn),
+            );
             let recorded = crate::notify::events_for_matches(
-                &txn,
+                &after,
                 &diff.changes,
                 batch.cause,
                 crate::unix_now(),
             )?;
-            let mut recorded = crate::notify::VexJudge::new(self, &txn).filter(recorded)?;
+            let mut recorded = crate::notify::VexJudge::new(&before, &after).filter(recorded)?;
             crate::notify::append_events(&txn, &mut recorded)?;
             events = recorded.len();
         }
@@ -342,13 +346,17 @@ impl RedbStore {
         }
         let mut events = 0;
         if !diff.changes.is_empty() && self.events_wanted(&txn)? {
+            let (before, after) = (
+                crate::notify::StoreView::new(self),
+                crate::notify::TxnView::new(&txn),
+            );
             let recorded = crate::notify::events_for_matches(
-                &txn,
+                &after,
                 &diff.changes,
                 "rematch",
                 crate::unix_now(),
             )?;
-            let mut recorded = crate::notify::VexJudge::new(self, &txn).filter(recorded)?;
+            let mut recorded = crate::notify::VexJudge::new(&before, &after).filter(recorded)?;
             crate::notify::append_events(&txn, &mut recorded)?;
             events = recorded.len();
         }

@@ -21,7 +21,12 @@ impl RedbStore {
         let now = unix_now();
         // What the deletion ends, judged before anything goes.
         let mut events = match self.events_wanted(&txn)? {
-            true => Some(notify::exposures_ending(self, &txn, name, "delete", now)?),
+            true => Some(notify::exposures_ending(
+                &notify::TxnView::new(&txn),
+                name,
+                "delete",
+                now,
+            )?),
             false => None,
         };
         let mut named = std::collections::BTreeSet::new();
@@ -103,7 +108,8 @@ impl RedbStore {
         // Its statements no longer cover other deployments' matches.
         let evented = match events.as_mut() {
             Some(events) => {
-                events.extend(notify::VexJudge::new(self, &txn).vex_events(
+                let (before, after) = (notify::StoreView::new(self), notify::TxnView::new(&txn));
+                events.extend(notify::VexJudge::new(&before, &after).vex_events(
                     &named,
                     &HashSet::new(),
                     "delete",

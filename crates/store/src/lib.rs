@@ -32,7 +32,7 @@ pub mod copy;
 mod delete;
 mod digests;
 mod enrichment;
-mod events;
+pub mod events;
 mod heads;
 mod inspect;
 #[doc(hidden)]
@@ -80,7 +80,7 @@ pub use releases::{
     EvalEvidence, Metric, Observation, Release, ReleaseGate, ReleasedArtifact, ReleasedDocument,
     ReleasedModel,
 };
-pub use vex::{VexRecord, VexResolver, VexVerdict};
+pub use vex::{VexRecord, VexResolver, VexSource, VexVerdict};
 pub use write::{EncodedRows, NewDocument};
 
 use heads::Heads;

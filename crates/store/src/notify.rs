@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::tables::*;
 use crate::{PackageId, RedbStore, Result, decode, encode, has_table};
 
+pub(crate) use crate::events::redb::{StoreView, TxnView};
 pub(crate) use crate::events::{
     VexJudge, events_for_matches, events_for_supersession, exposures_ending, vex_judged,
 };

@@ -75,16 +75,35 @@ impl RedbStore {
     }
 }
 
-/// Where a resolver reads: the committed store, or a write transaction.
-enum Source<'a> {
-    Store(&'a dyn crate::Backend),
-    Txn(&'a redb::WriteTransaction),
+/// What a [`VexResolver`] reads: a store's committed state, or what a
+/// write transaction will leave once it commits. redb's are [`Source`];
+/// another back end gives its own ([`VexResolver::over_view`]).
+pub trait VexSource {
+    fn document(&self, id: DocumentId) -> Result<Option<DocumentRecord>>;
+    /// A deployment's current documents, by id.
+    fn current_documents(&self, deployment: &str) -> Result<Vec<DocumentId>>;
+    /// Statements naming any of `identifiers` (compared case-insensitively),
+    /// each once, in document order.
+    fn vex_for(&self, identifiers: &[String]) -> Result<Vec<VexRecord>>;
+    fn documents_with_serial(&self, serial: &str) -> Result<Vec<DocumentId>>;
+    fn package(&self, id: PackageId) -> Result<Option<PackageRecord>>;
+    /// bom-ref → package key of one document's entries.
+    fn refs_of(&self, doc: DocumentId) -> Result<HashMap<String, String>>;
 }
 
-impl Source<'_> {
+/// Where a resolver reads: the committed store, a redb write transaction,
+/// or another back end's view.
+pub(crate) enum Source<'a> {
+    Store(&'a dyn crate::Backend),
+    Txn(&'a redb::WriteTransaction),
+    View(&'a dyn VexSource),
+}
+
+impl VexSource for Source<'_> {
     fn document(&self, id: DocumentId) -> Result<Option<DocumentRecord>> {
         match self {
             Source::Store(s) => s.document(id),
+            Source::View(v) => v.document(id),
             Source::Txn(txn) => txn
                 .open_table(DOCUMENTS)?
                 .get(id)?
@@ -96,6 +115,7 @@ impl Source<'_> {
     fn current_documents(&self, deployment: &str) -> Result<Vec<DocumentId>> {
         match self {
             Source::Store(s) => s.current_documents(deployment),
+            Source::View(v) => v.current_documents(deployment),
             Source::Txn(txn) => {
                 let table = txn.open_table(DEPLOYMENTS)?;
                 let Some(v) = table.get(deployment)? else {
@@ -113,6 +133,7 @@ impl Source<'_> {
     fn vex_for(&self, identifiers: &[String]) -> Result<Vec<VexRecord>> {
         match self {
             Source::Store(s) => s.vex_for(identifiers),
+            Source::View(v) => v.vex_for(identifiers),
             Source::Txn(txn) => statements_naming(&txn.open_table(VEX_STATEMENTS)?, identifiers),
         }
     }
@@ -120,6 +141,7 @@ impl Source<'_> {
     fn documents_with_serial(&self, serial: &str) -> Result<Vec<DocumentId>> {
         match self {
             Source::Store(s) => s.documents_with_serial(serial),
+            Source::View(v) => v.documents_with_serial(serial),
             Source::Txn(txn) => documents_with_serial(&txn.open_table(DOCUMENT_BY_SERIAL)?, serial),
         }
     }
@@ -127,6 +149,7 @@ impl Source<'_> {
     fn package(&self, id: PackageId) -> Result<Option<PackageRecord>> {
         match self {
             Source::Store(s) => s.package_by_id(id),
+            Source::View(v) => v.package(id),
             Source::Txn(txn) => txn
                 .open_table(PACKAGES)?
                 .get(id)?
@@ -135,10 +158,10 @@ impl Source<'_> {
         }
     }
 
-    /// bom-ref → package key of one document's entries.
     fn refs_of(&self, doc: DocumentId) -> Result<HashMap<String, String>> {
         let mut map = HashMap::new();
         match self {
+            Source::View(v) => return v.refs_of(doc),
             Source::Store(s) => {
                 for (p, occurrence) in s.document_packages(doc)? {
                     for r in &occurrence.fact.refs {
@@ -256,16 +279,10 @@ impl<'a> VexResolver<'a> {
         Self::over(Source::Store(store.backend()))
     }
 
-    /// As [`VexResolver::new`], over a back end directly.
-    pub(crate) fn of(backend: &'a dyn crate::Backend) -> Self {
-        Self::over(Source::Store(backend))
-    }
-
-    /// A resolver that reads inside a write transaction: what the store will
-    /// hold once it commits (the events of a change compare this with
-    /// [`VexResolver::new`], what it holds now).
-    pub(crate) fn in_txn(txn: &'a redb::WriteTransaction) -> Self {
-        Self::over(Source::Txn(txn))
+    /// A resolver over another back end's view (its committed state, or
+    /// what its write transaction will leave).
+    pub fn over_view(view: &'a dyn VexSource) -> Self {
+        Self::over(Source::View(view))
     }
 
     fn over(source: Source<'a>) -> Self {

@@ -222,7 +222,13 @@ impl RedbStore {
         occurrences::add_postings(&mut txn.open_table(POSTINGS)?, &mut seen.package_docs)?;
         let evented = match seen.events.take() {
             Some(raw) => {
-                let mut events = notify::vex_judged(self, &txn, docs, &outcomes, raw)?;
+                let mut events = notify::vex_judged(
+                    &notify::StoreView::new(self),
+                    &notify::TxnView::new(&txn),
+                    docs,
+                    &outcomes,
+                    raw,
+                )?;
                 notify::append_events(&txn, &mut events)?;
                 !events.is_empty()
             }
@@ -493,7 +499,12 @@ impl RedbStore {
                     .filter(|d| *d != doc_id)
                     .collect();
                 events.extend(notify::events_for_supersession(
-                    txn, deployment, &others, superseded, doc_id, now,
+                    &notify::TxnView::new(txn),
+                    deployment,
+                    &others,
+                    superseded,
+                    doc_id,
+                    now,
                 )?);
             }
             buf.clear();
