@@ -6,9 +6,9 @@
 #   2. the end-to-end suites that run on either back end, again, each test's
 #      store a PostgreSQL database of its own (AIBOMDB_TEST_BACKEND=postgres:
 #      tests/common/mod.rs::db). Tests that are redb's by nature (compaction)
-#      say so where they name a .redb file. Not yet in this list: notify
-#      (no notifications on PostgreSQL yet), and the suites about the redb
-#      file itself (migration, crash, exit_codes) or that need no store.
+#      say so where they name a .redb file. Not in this list: the suites
+#      about the redb file itself (migration, crash, exit_codes) or that
+#      need no store.
 set -euo pipefail
 : "${AIBOMDB_TEST_DB_URL:?run under scripts/with-postgres.sh}"
 cargo test --workspace

@@ -103,10 +103,7 @@ fn free_port() -> u16 {
 }
 
 fn events(db: &Path) -> Vec<aibomdb_store::MatchEvent> {
-    aibomdb_store::Store::open(db)
-        .unwrap()
-        .events_after(0, 10_000)
-        .unwrap()
+    common::open(db).events_after(0, 10_000).unwrap()
 }
 
 fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
@@ -120,7 +117,7 @@ fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
 #[test]
 fn every_event_reaches_a_receiver_that_was_down_across_a_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     let reqs = dir.path().join("requirements.txt");
     std::fs::copy(fixtures().join("requirements.txt"), &reqs).unwrap();
     run_ok(
@@ -200,7 +197,7 @@ fn every_event_reaches_a_receiver_that_was_down_across_a_restart() {
         && e.ecosystem.starts_with("Alpine")));
 
     // Pruning keeps what a target has still to deliver, however old.
-    let store = aibomdb_store::Store::open(&db).unwrap();
+    let store = common::open(&db);
     assert_eq!(store.prune_outbox(u64::MAX).unwrap(), 0);
     drop(store);
 
@@ -312,7 +309,7 @@ fn every_event_reaches_a_receiver_that_was_down_across_a_restart() {
 
     // Every target has handled every event: pruning takes them all, with
     // their delivery log; a cutoff before them takes none.
-    let store = aibomdb_store::Store::open(&db).unwrap();
+    let store = common::open(&db);
     let held = store.events_after(0, 100_000).unwrap();
     assert_eq!(store.prune_outbox(held[0].at).unwrap(), 0);
     assert_eq!(store.prune_outbox(u64::MAX).unwrap(), held.len());
@@ -323,7 +320,7 @@ fn every_event_reaches_a_receiver_that_was_down_across_a_restart() {
 #[test]
 fn targets_are_checked_before_they_are_stored() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     let short = dir.path().join("short.secret");
     std::fs::write(&short, "short\n").unwrap();
     for (args, needle) in [
@@ -375,7 +372,7 @@ fn subscription_streams_matches_from_sync_and_upload() {
     use tungstenite::Message;
 
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     run_ok(
         &db,
         &[
@@ -566,7 +563,7 @@ fn replayed(events: &[aibomdb_store::MatchEvent]) -> BTreeSet<(String, String, S
 #[test]
 fn vex_statements_and_deletions_resolve_and_reopen_exposures() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.redb");
+    let db = common::db(&dir);
     let secret = dir.path().join("hook.secret");
     std::fs::write(&secret, "a-shared-secret-of-some-length\n").unwrap();
     let port = free_port();
@@ -737,12 +734,7 @@ fn vex_statements_and_deletions_resolve_and_reopen_exposures() {
         .collect();
     assert!(!open_b.is_empty());
     let last = all.last().unwrap().seq;
-    assert!(
-        aibomdb_store::Store::open(&db)
-            .unwrap()
-            .delete_deployment("python-b")
-            .unwrap()
-    );
+    assert!(common::open(&db).delete_deployment("python-b").unwrap());
     let all = events(&db);
     let new: BTreeSet<_> = all
         .iter()
@@ -777,9 +769,9 @@ fn vex_statements_and_deletions_resolve_and_reopen_exposures() {
 /// A store with two deployments and, once `targets` are added, the events of
 /// an advisory load: Pillow's PyPA records and one Alpine record against the
 /// requirements of d-image-service and syft's SPDX of Alpine.
-fn store_with_events(dir: &Path, targets: &[(&str, String)]) -> (PathBuf, PathBuf) {
+fn store_with_events(dir: &Path, targets: &[(&str, String)]) -> (common::TestDb, PathBuf) {
     std::fs::create_dir_all(dir).unwrap();
-    let db = dir.join("s.redb");
+    let db = common::db_in(dir);
     let reqs = dir.join("requirements.txt");
     std::fs::copy(fixtures().join("requirements.txt"), &reqs).unwrap();
     run_ok(
@@ -978,7 +970,7 @@ fn a_slow_target_does_not_delay_the_others() {
     let started = Instant::now();
     let mut round = std::process::Command::new(env!("CARGO_BIN_EXE_aibomdb"))
         .arg("--db")
-        .arg(&db)
+        .arg(&*db)
         .args(["notify", "deliver"])
         .stdout(std::process::Stdio::null())
         .spawn()

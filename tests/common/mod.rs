@@ -115,9 +115,14 @@ pub enum TestDb {
 }
 
 pub fn db(dir: &tempfile::TempDir) -> TestDb {
+    db_in(dir.path())
+}
+
+/// [`db`] for a directory given by its path.
+pub fn db_in(dir: &Path) -> TestDb {
     match std::env::var("AIBOMDB_TEST_BACKEND").as_deref() {
         Ok("postgres") => TestDb::Postgres(pg::Database::new()),
-        Ok("redb") | Err(_) => TestDb::File(dir.path().join("s.redb")),
+        Ok("redb") | Err(_) => TestDb::File(dir.join("s.redb")),
         Ok(other) => panic!("AIBOMDB_TEST_BACKEND={other}: redb or postgres"),
     }
 }

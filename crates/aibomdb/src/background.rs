@@ -25,16 +25,11 @@ pub(crate) fn start(
         max_attempts: args.notify_max_attempts,
         ..Default::default()
     };
-    if store.file().is_some() {
+    {
         let (s, flag) = (store.clone(), stop.clone());
         handles.push(std::thread::spawn(move || {
             aibomdb_notify::run_worker(s, options, NOTIFY_POLL, flag);
         }));
-    } else {
-        // Said once, at start, rather than failing every round.
-        eprintln!(
-            "note: webhook notifications are not delivered from a PostgreSQL store yet (issue #20)"
-        );
     }
     if let Some(source) = args.sync_source.clone() {
         let (s, flag) = (store.clone(), stop.clone());

@@ -360,17 +360,15 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
-    let subcommand = matches.subcommand_name().unwrap_or("").to_string();
     // A panic is a bug: the hook has printed it; the exit code says "ours".
-    let code =
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli, &subcommand))) {
-            Ok(Ok(code)) => code,
-            Ok(Err(e)) => {
-                eprintln!("error: {e:#}");
-                ExitCode::from(exit::code(&e))
-            }
-            Err(_) => ExitCode::from(exit::INTERNAL),
-        };
+    let code = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli))) {
+        Ok(Ok(code)) => code,
+        Ok(Err(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(exit::code(&e))
+        }
+        Err(_) => ExitCode::from(exit::INTERNAL),
+    };
     match output::take_stdout_error() {
         Some(e) => {
             eprintln!("error: writing to stdout: {e}");
@@ -380,18 +378,11 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli, subcommand: &str) -> Result<ExitCode> {
-    if let Some(url) = postgres_url(&cli.db) {
-        if let Command::Migrate(args) = cli.command {
-            return migrate::run_postgres(url, args);
-        }
-        if !runs_on_postgres(&cli.command) {
-            return Err(aibomdb_store::StoreError::Unsupported {
-                operation: format!("aibomdb {subcommand}"),
-                backend: "PostgreSQL yet: notify is not (issue #20)",
-            }
-            .into());
-        }
+fn run(cli: Cli) -> Result<ExitCode> {
+    if let Some(url) = postgres_url(&cli.db)
+        && let Command::Migrate(args) = cli.command
+    {
+        return migrate::run_postgres(url, args);
     }
     match cli.command {
         Command::Ingest(args) => ingest::run(&cli.db, args),
@@ -431,10 +422,6 @@ pub(crate) fn postgres_url(db: &Path) -> Option<&str> {
 
 /// What runs on the PostgreSQL back end so far (issue #20): every other
 /// command says so and touches nothing.
-fn runs_on_postgres(command: &Command) -> bool {
-    !matches!(command, Command::Notify(_))
-}
-
 fn serve(db: &PathBuf, args: ServeArgs) -> Result<ExitCode> {
     let listen: std::net::SocketAddr = args
         .listen

@@ -577,6 +577,20 @@ fn run_lane(
         .checked_sub(PRUNE_EVERY)
         .unwrap_or_else(std::time::Instant::now);
     while !stop.load(std::sync::atomic::Ordering::Acquire) {
+        // Over a shared database one process delivers; the others wait to
+        // take over (its connection ends when it does).
+        match store.lead_delivery() {
+            Ok(true) => {}
+            Ok(false) => {
+                std::thread::sleep(poll);
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot tell which process delivers notifications");
+                std::thread::sleep(poll);
+                continue;
+            }
+        }
         if lane == 0 && pruned_at.elapsed() >= PRUNE_EVERY {
             pruned_at = std::time::Instant::now();
             let before = (now_ms() / 1000).saturating_sub(options.retention.as_secs());

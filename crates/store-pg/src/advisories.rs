@@ -14,7 +14,8 @@ use aibomdb_store::{
 use tokio_postgres::Transaction;
 
 use crate::store::{Pg, PgStore, Result};
-use crate::write::lock_writers;
+use aibomdb_store::EventKind;
+use aibomdb_store::events::MatchChange;
 
 impl PgStore {
     async fn stored_rows(
@@ -47,56 +48,86 @@ impl PgStore {
     }
 
     pub(crate) fn apply(&self, batch: &AdvisoryBatch<'_>) -> Result<(Vec<AdvisoryChange>, usize)> {
-        let mut writer = self.writer()?;
-        let (changes, wrote) = self.block_on(async {
-            let txn = crate::write::begin(&mut writer).await?;
-            lock_writers(&txn).await?;
-            let plain: Vec<AdvisoryRow> = batch.rows.iter().map(|(r, _)| r.clone()).collect();
-            let stored = self.stored_rows(&txn, &plain, true).await?;
-            let now = kit::now() as i64;
-            let mut changes = Vec::with_capacity(batch.rows.len());
-            // A record given twice: the later one is compared with the earlier.
-            let mut written: HashMap<&str, (&AdvisoryRow, &[u8])> = HashMap::new();
-            for (row, json) in batch.rows {
-                let old = written
-                    .get(row.id.as_str())
-                    .map(|(r, _)| *r)
-                    .or_else(|| stored.get(&row.id));
-                let change = change_of(row, old);
-                changes.push(change);
-                if change != AdvisoryChange::Unchanged {
-                    written.insert(row.id.as_str(), (row, json.as_slice()));
-                }
+        self.write_steps(|txn| {
+            let (changes, diff, wrote) = self.block_on(self.write_batch(txn, batch))?;
+            if !wrote {
+                return Ok(((changes, 0), None));
             }
-            // The changed records, each as last given, in a statement per table.
-            let (mut changed, mut records, mut jsons) = (Vec::new(), Vec::new(), Vec::new());
-            let (mut pair_ids, mut identifiers, mut key_ids, mut keys) =
-                (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-            for (row, json) in written.values() {
-                changed.push(row.id.clone());
-                records.push(kit::encode(*row));
-                jsons.push(*json);
-                for i in &row.identifiers {
-                    pair_ids.push(row.id.as_str());
-                    identifiers.push(i.as_str());
-                }
-                for k in &row.keys {
-                    key_ids.push(row.id.as_str());
-                    keys.push(k.as_str());
-                }
+            let events = self.match_events(txn, &diff, batch.cause)?;
+            Ok(((changes, events.len()), Some(events)))
+        })
+    }
+
+    /// The events of match edges that appeared or disappeared estate-wide,
+    /// judged by VEX, when anyone wants them.
+    fn match_events(
+        &self,
+        txn: &Transaction<'_>,
+        diff: &[MatchChange],
+        cause: &str,
+    ) -> Result<Vec<aibomdb_store::MatchEvent>> {
+        if diff.is_empty() || !self.block_on(crate::events::events_wanted(self, txn))? {
+            return Ok(Vec::new());
+        }
+        let after = crate::events::PgView::new(self, txn);
+        let raw = aibomdb_store::events::events_for_matches(&after, diff, cause, kit::now())?;
+        self.with_primary(|before| aibomdb_store::events::VexJudge::new(before, &after).filter(raw))
+    }
+
+    /// Writes a batch's records and their matches in `txn`: the change of
+    /// each row, the affected match edges that appeared or disappeared, and
+    /// whether anything is to commit.
+    async fn write_batch(
+        &self,
+        txn: &Transaction<'_>,
+        batch: &AdvisoryBatch<'_>,
+    ) -> Result<(Vec<AdvisoryChange>, Vec<MatchChange>, bool)> {
+        let plain: Vec<AdvisoryRow> = batch.rows.iter().map(|(r, _)| r.clone()).collect();
+        let stored = self.stored_rows(txn, &plain, true).await?;
+        let now = kit::now() as i64;
+        let mut changes = Vec::with_capacity(batch.rows.len());
+        // A record given twice: the later one is compared with the earlier.
+        let mut written: HashMap<&str, (&AdvisoryRow, &[u8])> = HashMap::new();
+        for (row, json) in batch.rows {
+            let old = written
+                .get(row.id.as_str())
+                .map(|(r, _)| *r)
+                .or_else(|| stored.get(&row.id));
+            let change = change_of(row, old);
+            changes.push(change);
+            if change != AdvisoryChange::Unchanged {
+                written.insert(row.id.as_str(), (row, json.as_slice()));
             }
-            if !changed.is_empty() {
-                for table in ["advisory_identifiers", "advisory_keys"] {
-                    txn.execute(
-                        &format!("DELETE FROM {table} WHERE advisory_id = ANY($1)"),
-                        &[&changed],
-                    )
-                    .await
-                    .pg()?;
-                }
-                // `seen_at` stays what it was when first loaded (a record a
-                // copy brought without one gets it now, as on redb).
+        }
+        // The changed records, each as last given, in a statement per table.
+        let (mut changed, mut records, mut jsons) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut pair_ids, mut identifiers, mut key_ids, mut keys) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (row, json) in written.values() {
+            changed.push(row.id.clone());
+            records.push(kit::encode(*row));
+            jsons.push(*json);
+            for i in &row.identifiers {
+                pair_ids.push(row.id.as_str());
+                identifiers.push(i.as_str());
+            }
+            for k in &row.keys {
+                key_ids.push(row.id.as_str());
+                keys.push(k.as_str());
+            }
+        }
+        if !changed.is_empty() {
+            for table in ["advisory_identifiers", "advisory_keys"] {
                 txn.execute(
+                    &format!("DELETE FROM {table} WHERE advisory_id = ANY($1)"),
+                    &[&changed],
+                )
+                .await
+                .pg()?;
+            }
+            // `seen_at` stays what it was when first loaded (a record a
+            // copy brought without one gets it now, as on redb).
+            txn.execute(
                     "INSERT INTO advisories (id, record, json, seen_at) \
                      SELECT id, record, json, $4 FROM unnest($1::text[], $2::bytea[], $3::bytea[]) \
                      AS u(id, record, json) \
@@ -106,53 +137,44 @@ impl PgStore {
                 )
                 .await
                 .pg()?;
-                txn.execute(
-                    "INSERT INTO advisory_identifiers (identifier, advisory_id) \
+            txn.execute(
+                "INSERT INTO advisory_identifiers (identifier, advisory_id) \
                      SELECT DISTINCT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING",
-                    &[&identifiers, &pair_ids],
-                )
-                .await
-                .pg()?;
-                txn.execute(
-                    "INSERT INTO advisory_keys (lookup_key, advisory_id) \
+                &[&identifiers, &pair_ids],
+            )
+            .await
+            .pg()?;
+            txn.execute(
+                "INSERT INTO advisory_keys (lookup_key, advisory_id) \
                      SELECT DISTINCT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING",
-                    &[&keys, &key_ids],
-                )
-                .await
-                .pg()?;
-            }
-            let late = late_matches(&txn, batch, &changes).await?;
-            if !changed.is_empty() {
-                crate::write::raise_counter(&txn, aibomdb_store::ADVISORIES_VERSION).await?;
-            }
-            let wanted: std::collections::HashSet<&str> =
-                changed.iter().map(String::as_str).collect();
-            let matches: Vec<&MatchRecord> = batch
-                .matches
-                .iter()
-                .chain(&late)
-                .filter(|m| wanted.contains(m.advisory.as_str()))
-                .collect();
-            replace_matches(&txn, &changed, &matches, i64::MAX).await?;
-            if let Some((key, value)) = batch.feed_state {
-                txn.execute(
-                    "INSERT INTO feed_state (key, state) VALUES ($1, $2) \
+                &[&keys, &key_ids],
+            )
+            .await
+            .pg()?;
+        }
+        let late = late_matches(txn, batch, &changes).await?;
+        if !changed.is_empty() {
+            crate::write::raise_counter(txn, aibomdb_store::ADVISORIES_VERSION).await?;
+        }
+        let wanted: std::collections::HashSet<&str> = changed.iter().map(String::as_str).collect();
+        let matches: Vec<&MatchRecord> = batch
+            .matches
+            .iter()
+            .chain(&late)
+            .filter(|m| wanted.contains(m.advisory.as_str()))
+            .collect();
+        let (_, diff) = replace_matches(txn, &changed, &matches, i64::MAX).await?;
+        if let Some((key, value)) = batch.feed_state {
+            txn.execute(
+                "INSERT INTO feed_state (key, state) VALUES ($1, $2) \
                      ON CONFLICT (key) DO UPDATE SET state = EXCLUDED.state",
-                    &[&key.as_bytes(), &value],
-                )
-                .await
-                .pg()?;
-            }
-            let wrote = !changed.is_empty() || batch.feed_state.is_some();
-            let mut generation = None;
-            if wrote {
-                generation = Some(bump_generation(&txn).await?);
-                txn.commit().await.pg()?;
-            }
-            Ok::<_, aibomdb_store::StoreError>((changes, generation))
-        })?;
-        self.committed(wrote);
-        Ok((changes, 0))
+                &[&key.as_bytes(), &value],
+            )
+            .await
+            .pg()?;
+        }
+        let wrote = !changed.is_empty() || batch.feed_state.is_some();
+        Ok((changes, diff, wrote))
     }
 
     pub(crate) fn replace_matches_of_advisories(
@@ -161,31 +183,29 @@ impl PgStore {
         matches: &[MatchRecord],
         since: Option<aibomdb_store::WriteMarks>,
     ) -> Result<()> {
-        let mut writer = self.writer()?;
-        let generation = self.block_on(async {
-            let txn = crate::write::begin(&mut writer).await?;
-            lock_writers(&txn).await?;
-            if let Some(marks) = since {
-                kit::refuse_moved_marks(
-                    marks,
-                    crate::write::meta_value(&txn, aibomdb_store::ADVISORIES_VERSION).await?,
-                    crate::write::meta_value(&txn, aibomdb_store::PACKAGE_KEYS_VERSION).await?,
-                )?;
-            }
-            // Packages stored since the re-match read them were matched by
-            // their own ingest, against these same records: kept.
-            let keep_from = since.map_or(i64::MAX, |m| m.next_package as i64);
-            let refs: Vec<&MatchRecord> = matches.iter().collect();
-            if !replace_matches(&txn, advisories, &refs, keep_from).await? {
-                // Nothing changed: nothing is committed.
-                return Ok::<_, aibomdb_store::StoreError>(None);
-            }
-            let generation = bump_generation(&txn).await?;
-            txn.commit().await.pg()?;
-            Ok(Some(generation))
-        })?;
-        self.committed(generation);
-        Ok(())
+        self.write_steps(|txn| {
+            let diff = self.block_on(async {
+                if let Some(marks) = since {
+                    kit::refuse_moved_marks(
+                        marks,
+                        crate::write::meta_value(txn, aibomdb_store::ADVISORIES_VERSION).await?,
+                        crate::write::meta_value(txn, aibomdb_store::PACKAGE_KEYS_VERSION).await?,
+                    )?;
+                }
+                // Packages stored since the re-match read them were matched
+                // by their own ingest, against these same records: kept.
+                let keep_from = since.map_or(i64::MAX, |m| m.next_package as i64);
+                let refs: Vec<&MatchRecord> = matches.iter().collect();
+                let (wrote, diff) = replace_matches(txn, advisories, &refs, keep_from).await?;
+                Ok::<_, aibomdb_store::StoreError>(wrote.then_some(diff))
+            })?;
+            // Nothing changed: nothing is committed.
+            let Some(diff) = diff else {
+                return Ok(((), None));
+            };
+            let events = self.match_events(txn, &diff, "rematch")?;
+            Ok(((), Some(events)))
+        })
     }
 
     pub(crate) fn feed(&self, key: &str) -> Result<Option<Vec<u8>>> {
@@ -303,13 +323,14 @@ fn change_of(row: &AdvisoryRow, old: Option<&AdvisoryRow>) -> AdvisoryChange {
 /// and writes the others given as they are; of two matches for one
 /// (package, advisory) the later stands. Only the difference is written, so
 /// that re-matching an estate whose matches did not change writes nothing;
-/// returns whether anything changed.
+/// returns whether anything changed, and the affected match edges that
+/// appeared or disappeared (what events are made of).
 async fn replace_matches(
     txn: &Transaction<'_>,
     advisories: &[String],
     matches: &[&MatchRecord],
     keep_from: i64,
-) -> Result<bool> {
+) -> Result<(bool, Vec<MatchChange>)> {
     let mut wanted: HashMap<(i64, &str), Vec<u8>> = HashMap::new();
     for m in matches {
         wanted.insert(
@@ -335,21 +356,42 @@ async fn replace_matches(
     }
     // Rows of a replaced advisory that are no longer wanted go.
     let (mut gone_package, mut gone_advisory) = (Vec::new(), Vec::new());
-    for (package, advisory) in stored.keys() {
+    let mut diff: Vec<MatchChange> = Vec::new();
+    let affected = |bytes: &[u8], package: i64, advisory: &str| -> Result<Option<MatchRecord>> {
+        let m = kit::decode_match(bytes, package as u64, advisory)?;
+        Ok((m.status == "affected").then_some(m))
+    };
+    for ((package, advisory), bytes) in &stored {
         if *package < keep_from
             && replaced.contains(advisory.as_str())
             && !wanted.contains_key(&(*package, advisory.as_str()))
         {
             gone_package.push(*package);
             gone_advisory.push(advisory.as_str());
+            if let Some(m) = affected(bytes, *package, advisory)? {
+                diff.push((m.package, m.advisory, m.ecosystem, EventKind::Resolved));
+            }
         }
     }
     let (mut package, mut advisory, mut record) = (Vec::new(), Vec::new(), Vec::new());
     for ((p, a), r) in &wanted {
-        if stored.get(&(*p, a.to_string())) != Some(r) {
+        let before = stored.get(&(*p, a.to_string()));
+        if before != Some(r) {
             package.push(*p);
             advisory.push(*a);
             record.push(r.as_slice());
+            let was = match before {
+                Some(bytes) => affected(bytes, *p, a)?.is_some(),
+                None => false,
+            };
+            if let Some(now) = affected(r, *p, a)? {
+                if !was {
+                    diff.push((now.package, now.advisory, now.ecosystem, EventKind::Opened));
+                }
+            } else if was {
+                let m = kit::decode_match(r, *p as u64, a)?;
+                diff.push((m.package, m.advisory, m.ecosystem, EventKind::Resolved));
+            }
         }
     }
     if !gone_package.is_empty() {
@@ -364,7 +406,9 @@ async fn replace_matches(
     if !package.is_empty() {
         upsert_matches(txn, &package, &advisory, &record).await?;
     }
-    Ok(!gone_package.is_empty() || !package.is_empty())
+    // In (package, advisory) order, as redb's write gives them.
+    diff.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+    Ok((!gone_package.is_empty() || !package.is_empty(), diff))
 }
 
 /// Writes matches (package, advisory, stored match), replacing any of the

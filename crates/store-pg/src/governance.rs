@@ -138,10 +138,49 @@ impl PgStore {
         })
     }
 
+    /// Removes a deployment, with the events it causes: the exposures it
+    /// had open end, and the verdicts its VEX statements gave elsewhere turn.
     pub(crate) fn delete(&self, name: &str) -> Result<bool> {
-        self.write_txn(async |txn| {
-            let deleted = delete_deployment(txn, name).await?;
-            Ok((deleted, deleted))
+        use aibomdb_store::events::{self, ChangeView};
+        self.write_steps(|txn| {
+            let now = kit::now();
+            let view = crate::events::PgView::new(self, txn);
+            let evented = self.block_on(crate::events::events_wanted(self, txn))?;
+            // What the deletion ends, judged before anything goes.
+            let (mut ending, named) = match evented {
+                true => {
+                    let documents: std::collections::HashSet<u64> = self
+                        .block_on(txn.query(
+                            "SELECT d.id FROM documents d JOIN deployments p \
+                             ON p.id = d.deployment_id WHERE p.name = $1",
+                            &[&name],
+                        ))
+                        .pg()?
+                        .iter()
+                        .map(|r| r.get::<_, i64>(0) as u64)
+                        .collect();
+                    (
+                        events::exposures_ending(&view, name, "delete", now)?,
+                        view.statement_ids_of(&documents)?,
+                    )
+                }
+                false => Default::default(),
+            };
+            if !self.block_on(delete_deployment(txn, name))? {
+                return Ok((false, None));
+            }
+            // Its statements no longer cover other deployments' matches.
+            if evented {
+                ending.extend(self.with_primary(|before| {
+                    events::VexJudge::new(before, &view).vex_events(
+                        &named,
+                        &std::collections::HashSet::new(),
+                        "delete",
+                        now,
+                    )
+                })?);
+            }
+            Ok((true, Some(ending)))
         })
     }
 }

@@ -12,9 +12,11 @@
 mod advisories;
 mod cache;
 mod copy;
+mod events;
 mod governance;
 mod heads;
 mod migrate;
+mod notify;
 mod read;
 mod store;
 mod write;

@@ -965,7 +965,7 @@ impl PgStore {
 /// VEX statements from rows of (identifier, document, index, statement):
 /// each once (a statement is filed under every id it names), in document
 /// order, as on redb.
-fn statements(rows: Vec<Row>) -> Result<Vec<VexRecord>> {
+pub(crate) fn statements(rows: Vec<Row>) -> Result<Vec<VexRecord>> {
     let mut seen = HashSet::new();
     let mut out = Vec::new();
     for r in rows {

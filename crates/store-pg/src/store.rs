@@ -70,6 +70,11 @@ pub struct PgStore {
     /// restarted, or failed over), with its epoch (1, 2, …); `None`: the
     /// first (epoch 0) still serves.
     pub(crate) reconnected: std::sync::RwLock<Option<(u64, Arc<tokio_postgres::Client>)>>,
+    /// What wakes those who wait for events, and this process's listeners
+    /// (`notify.rs`).
+    pub(crate) bell: Arc<crate::notify::EventBell>,
+    /// The connection holding the delivery lock, once this process leads.
+    pub(crate) delivery_leader: Mutex<Option<tokio_postgres::Client>>,
 }
 
 /// The connection reads go through, and its epoch.
@@ -149,6 +154,8 @@ impl PgStore {
             statements: Mutex::new(std::collections::HashMap::new()),
             reconnected: std::sync::RwLock::new(None),
             written_since_analyze: AtomicU64::new(0),
+            bell: Arc::default(),
+            delivery_leader: Mutex::new(None),
         };
         let now = store.block_on(read_generation(&store.client()))?;
         store.generation.store(now, Ordering::Release);
@@ -228,37 +235,46 @@ impl PgStore {
         }
     }
 
-    fn unsupported<T>(&self, operation: &str) -> Result<T> {
-        Err(StoreError::Unsupported {
-            operation: operation.to_string(),
-            backend: "PostgreSQL yet (issue #20)",
-        })
+    /// Whether reads go to a streaming replica.
+    pub(crate) fn has_replica(&self) -> bool {
+        self.replica.is_some()
     }
 }
 
-/// Methods not built on PostgreSQL yet: each says so, naming itself.
-macro_rules! not_yet {
-    ($( fn $name:ident(&self $(, $arg:ident: $ty:ty)* $(,)?) -> $ret:ty; )*) => {
-        $( fn $name(&self $(, $arg: $ty)*) -> $ret {
-            $( let _ = $arg; )*
-            self.unsupported(stringify!($name))
-        } )*
-    };
-}
-
 impl Backend for PgStore {
-    not_yet! {
-        fn put_notify_target(&self, target: &NotifyTarget) -> Result<()>;
-        fn remove_notify_target(&self, name: &str) -> Result<bool>;
-        fn notify_cursor(&self, target: &str) -> Result<u64>;
-        fn events_after(&self, seq: u64, limit: usize) -> Result<Vec<MatchEvent>>;
-        fn record_delivery(&self, delivery: &Delivery) -> Result<()>;
-        fn prune_outbox(&self, before: u64) -> Result<usize>;
-        fn delivery(&self, target: &str, event: u64) -> Result<Option<Delivery>>;
-        fn deliveries(&self, target: Option<&str>, limit: usize) -> Result<Vec<Delivery>>;
-        fn requeue_dead(&self, target: &str, event: Option<u64>) -> Result<Option<Vec<u64>>>;
-        fn requeued(&self, target: &str) -> Result<Vec<u64>>;
-        fn event(&self, seq: u64) -> Result<Option<MatchEvent>>;
+    // Notifications (`notify.rs`).
+    fn put_notify_target(&self, target: &NotifyTarget) -> Result<()> {
+        self.put_target(target)
+    }
+    fn remove_notify_target(&self, name: &str) -> Result<bool> {
+        self.remove_target(name)
+    }
+    fn notify_cursor(&self, target: &str) -> Result<u64> {
+        self.cursor(target)
+    }
+    fn events_after(&self, seq: u64, limit: usize) -> Result<Vec<MatchEvent>> {
+        self.outbox_after(seq, limit)
+    }
+    fn record_delivery(&self, delivery: &Delivery) -> Result<()> {
+        self.log_delivery(delivery)
+    }
+    fn prune_outbox(&self, before: u64) -> Result<usize> {
+        self.prune(before)
+    }
+    fn delivery(&self, target: &str, event: u64) -> Result<Option<Delivery>> {
+        self.delivery_of(target, event)
+    }
+    fn deliveries(&self, target: Option<&str>, limit: usize) -> Result<Vec<Delivery>> {
+        self.delivery_log(target, limit)
+    }
+    fn requeue_dead(&self, target: &str, event: Option<u64>) -> Result<Option<Vec<u64>>> {
+        self.requeue(target, event)
+    }
+    fn requeued(&self, target: &str) -> Result<Vec<u64>> {
+        self.queued_for(target)
+    }
+    fn event(&self, seq: u64) -> Result<Option<MatchEvent>> {
+        self.outbox_event(seq)
     }
 
     // Copies between back ends.
@@ -504,6 +520,7 @@ impl Backend for PgStore {
         };
         let mut client = Some(crate::connect_async_client(&self.db, &config, &location)?);
         let counter = self.generation.clone();
+        let bell = self.bell.clone();
         self.db.rt().spawn(async move {
             let mut failing = false;
             loop {
@@ -515,11 +532,12 @@ impl Backend for PgStore {
                     client = crate::reconnect(&config).await;
                 }
                 let read = match &client {
-                    Some(c) => read_generation(c).await,
+                    Some(c) => read_counters(c).await,
                     None => Err(StoreError::Backend("no connection".into())),
                 };
                 match read {
-                    Ok(g) => {
+                    Ok((g, next_event)) => {
+                        bell.saw_next_seq(next_event);
                         counter.fetch_max(g, Ordering::AcqRel);
                         if failing {
                             tracing::info!("reading the write counter of {location} again");
@@ -541,6 +559,9 @@ impl Backend for PgStore {
         });
         Ok(())
     }
+    fn lead_delivery(&self) -> Result<bool> {
+        self.leads_delivery()
+    }
     fn answer_generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
     }
@@ -559,17 +580,17 @@ impl Backend for PgStore {
     fn approvals(&self, model_purl: &str) -> Result<Vec<Approval>> {
         self.approvals_of(model_purl)
     }
-    // Events: no notification target can exist on PostgreSQL yet and no
-    // event is recorded, so a GraphQL subscription on a PostgreSQL server
-    // waits without news (docs/POSTGRES.md says so).
-    fn add_listener(&self) {}
-    fn remove_listener(&self) {}
+    fn add_listener(&self) {
+        self.listen();
+    }
+    fn remove_listener(&self) {
+        self.unlisten();
+    }
     fn event_rings(&self) -> u64 {
-        0
+        self.rings()
     }
     fn wait_for_events(&self, seen: u64, timeout: std::time::Duration) -> u64 {
-        std::thread::sleep(timeout);
-        seen
+        self.wait_rings(seen, timeout)
     }
     fn migration(&self) -> Option<&Migration> {
         None
@@ -748,6 +769,26 @@ impl Backend for PgStore {
 }
 
 /// `meta.generation`: how many writes the database has committed.
+/// The write counter and `next_event_seq`, in one statement.
+async fn read_counters(client: &tokio_postgres::Client) -> Result<(u64, u64)> {
+    let (mut generation, mut next_event) = (0, 0);
+    for r in client
+        .query(
+            "SELECT key, value FROM meta WHERE key IN ('generation', 'next_event_seq')",
+            &[],
+        )
+        .await
+        .pg()?
+    {
+        let value = r.get::<_, i64>(1) as u64;
+        match r.get::<_, &str>(0) {
+            "generation" => generation = value,
+            _ => next_event = value,
+        }
+    }
+    Ok((generation, next_event))
+}
+
 async fn read_generation(client: &tokio_postgres::Client) -> Result<u64> {
     let row = client
         .query_one("SELECT value FROM meta WHERE key = 'generation'", &[])

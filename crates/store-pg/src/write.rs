@@ -67,13 +67,23 @@ impl PgStore {
         for doc in docs {
             refuse_nul(doc)?;
         }
-        let mut writer = self.writer()?;
         let known = match self.write_cache.lock() {
             Ok(mut cache) => std::mem::take(&mut *cache),
             Err(_) => WriteCache::default(),
         };
         let mut fresh = WriteCache::default();
-        let result = self.block_on(write_txn(&mut writer, docs, &known, &mut fresh));
+        let result = self.write_steps(|txn| {
+            let evented = self.block_on(crate::events::events_wanted(self, txn))?;
+            let group = self.block_on(write_txn(txn, docs, &known, &mut fresh, evented))?;
+            if group.written.is_empty() {
+                return Ok(((group.outcomes, 0), None));
+            }
+            let events = match evented {
+                true => self.group_events(txn, docs, &group)?,
+                false => Vec::new(),
+            };
+            Ok(((group.outcomes, group.rows), Some(events)))
+        });
         if let Ok(mut cache) = self.write_cache.lock() {
             *cache = known;
             if result.is_ok() {
@@ -83,12 +93,59 @@ impl PgStore {
                 *cache = WriteCache::default();
             }
         }
-        let (outcomes, generation, rows) = result?;
-        self.committed(generation);
+        let (outcomes, rows) = result?;
         self.written_since_analyze
             .fetch_add(rows, std::sync::atomic::Ordering::AcqRel);
         Ok(outcomes)
     }
+
+    /// The events of an ingest group, as redb makes them: per document
+    /// written, the exposures it brought or took away in its deployment as
+    /// it stood then, judged by VEX with the statements the group adds.
+    fn group_events(
+        &self,
+        txn: &Transaction<'_>,
+        docs: &[NewDocument],
+        group: &GroupWritten,
+    ) -> Result<Vec<aibomdb_store::MatchEvent>> {
+        let after = crate::events::PgView::new(self, txn);
+        let now = kit::now();
+        let mut raw = Vec::new();
+        for e in &group.evented {
+            raw.extend(aibomdb_store::events::events_for_supersession(
+                &after,
+                &e.deployment,
+                &e.others,
+                e.superseded,
+                e.document,
+                now,
+            )?);
+        }
+        let written: Vec<(&NewDocument, &IngestOutcome)> =
+            group.written.iter().map(|(i, o)| (&docs[*i], o)).collect();
+        self.with_primary(|before| aibomdb_store::events::vex_judged(before, &after, &written, raw))
+    }
+}
+
+/// What writing a group did.
+struct GroupWritten {
+    /// Per document given, in order.
+    outcomes: Vec<IngestOutcome>,
+    /// Occurrence rows written.
+    rows: u64,
+    /// The documents written (index among those given) with their outcomes;
+    /// none when every one was stored before.
+    written: Vec<(usize, IngestOutcome)>,
+    /// Per document written, in order, when events are wanted: its
+    /// deployment's other current documents right after it was written.
+    evented: Vec<Supersession>,
+}
+
+struct Supersession {
+    deployment: String,
+    document: DocumentId,
+    superseded: Option<DocumentId>,
+    others: Vec<DocumentId>,
 }
 
 /// PostgreSQL's text cannot hold a NUL byte, and a B-tree entry is capped
@@ -172,16 +229,16 @@ struct Rows {
     edge_count: i64,
 }
 
+/// Writes a group in `txn` (behind the writers' lock), without committing.
 async fn write_txn(
-    client: &mut tokio_postgres::Client,
+    txn: &Transaction<'_>,
     docs: &[NewDocument],
     known: &WriteCache,
     fresh: &mut WriteCache,
-) -> Result<(Vec<IngestOutcome>, Option<u64>, u64)> {
-    let txn = begin(client).await?;
-    lock_writers(&txn).await?;
+    evented: bool,
+) -> Result<GroupWritten> {
     if docs.iter().any(|d| d.matched_at.is_some()) {
-        let now = meta_value(&txn, aibomdb_store::ADVISORIES_VERSION).await?;
+        let now = meta_value(txn, aibomdb_store::ADVISORIES_VERSION).await?;
         kit::refuse_stale_matches(docs, now)?;
     }
 
@@ -216,16 +273,20 @@ async fn write_txn(
         }
     }
     if writing.is_empty() {
-        txn.rollback().await.pg()?;
         // Nothing is written, so every document is one stored before.
         let outcomes = plan
             .into_iter()
             .filter_map(std::result::Result::err)
             .map(|document| IngestOutcome::Unchanged { document })
             .collect();
-        return Ok((outcomes, None, 0));
+        return Ok(GroupWritten {
+            outcomes,
+            rows: 0,
+            written: Vec::new(),
+            evented: Vec::new(),
+        });
     }
-    let first_document = reserve(&txn, "next_document_id", writing.len()).await?;
+    let first_document = reserve(txn, "next_document_id", writing.len()).await?;
 
     // Packages and facts: find or create, ids in order of first appearance.
     let prepared: Vec<_> = writing.iter().map(|&i| kit::prepared(&docs[i])).collect();
@@ -282,10 +343,10 @@ async fn write_txn(
         .copied()
         .filter(|h| !fresh.facts.contains_key(h))
         .collect();
-    let first_package = reserve(&txn, "next_package_id", new_keys.len()).await?;
-    let first_fact = reserve(&txn, "next_fact_id", new_facts.len()).await?;
+    let first_package = reserve(txn, "next_package_id", new_keys.len()).await?;
+    let first_fact = reserve(txn, "next_fact_id", new_facts.len()).await?;
     let new_key_set: HashSet<&str> = new_keys.iter().copied().collect();
-    insert_packages(&txn, &new_keys, first_package, fresh).await?;
+    insert_packages(txn, &new_keys, first_package, fresh).await?;
     let mut new_fact_ids: HashMap<FactHash, u64> = HashMap::default();
     for (n, hash) in new_facts.iter().enumerate() {
         new_fact_ids.insert(*hash, first_fact + n as u64);
@@ -339,6 +400,7 @@ async fn write_txn(
     // Each document's rows, in order.
     let mut rows = Rows::default();
     let mut outcomes_written: Vec<IngestOutcome> = Vec::with_capacity(writing.len());
+    let mut supersessions = Vec::new();
     let mut fact_bodies: Vec<(i64, Vec<u8>, Vec<u8>)> = Vec::new();
     let mut introduced: HashSet<&str> = HashSet::default();
     let mut facts_written: HashSet<FactHash> = HashSet::default();
@@ -439,6 +501,19 @@ async fn write_txn(
                 None
             }
         };
+        if evented {
+            supersessions.push(Supersession {
+                deployment: doc.deployment.clone(),
+                document: doc_id,
+                superseded,
+                others: deployment
+                    .current
+                    .iter()
+                    .map(|(_, d)| *d)
+                    .filter(|d| *d != doc_id)
+                    .collect(),
+            });
+        }
         let record =
             kit::document_record(doc, doc_id, &package_ids, slot, superseded, edge_count, now);
 
@@ -500,10 +575,7 @@ async fn write_txn(
     for (hash, f) in new_fact_ids {
         fresh.facts.insert(hash, f);
     }
-    write_rows(&txn, &rows, &deployments, first_package).await?;
-    let rows_written = rows.occurrence_count as u64;
-    let generation = crate::advisories::bump_generation(&txn).await?;
-    txn.commit().await.pg()?;
+    write_rows(txn, &rows, &deployments, first_package).await?;
 
     // The first copy of a document is written; a later copy in the group is
     // unchanged.
@@ -518,7 +590,12 @@ async fn write_txn(
             },
         })
         .collect();
-    Ok((outcomes, Some(generation), rows_written))
+    Ok(GroupWritten {
+        outcomes,
+        rows: rows.occurrence_count as u64,
+        written: writing.into_iter().zip(outcomes_written).collect(),
+        evented: supersessions,
+    })
 }
 
 /// A write transaction, READ COMMITTED whatever the database's default:

@@ -49,6 +49,14 @@ macro_rules! interface {
             fn follow_other_writers(&self) -> Result<()> {
                 Ok(())
             }
+            /// Whether this process is the one that delivers notifications
+            /// (several servers over one database must not each send every
+            /// event). Asked before each delivery round; a process that
+            /// leads keeps leading until it ends. Always, for a back end
+            /// only this process can open.
+            fn lead_delivery(&self) -> Result<bool> {
+                Ok(true)
+            }
         }
 
         impl Backend for RedbStore {
@@ -115,6 +123,11 @@ impl Store {
     /// See [`Backend::file`].
     pub fn file(&self) -> Option<&Path> {
         self.backend.file()
+    }
+
+    /// See [`Backend::lead_delivery`].
+    pub fn lead_delivery(&self) -> Result<bool> {
+        self.backend.lead_delivery()
     }
 }
 

@@ -98,8 +98,7 @@ pub struct Delivery {
     pub error: Option<String>,
 }
 
-/// A (package, advisory) match edge that appeared or disappeared.
-pub(crate) type MatchChange = (PackageId, String, String, EventKind);
+pub(crate) use crate::events::MatchChange;
 
 impl RedbStore {
     /// Registers a live listener: while any is registered, changes record

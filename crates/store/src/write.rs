@@ -222,11 +222,11 @@ impl RedbStore {
         occurrences::add_postings(&mut txn.open_table(POSTINGS)?, &mut seen.package_docs)?;
         let evented = match seen.events.take() {
             Some(raw) => {
+                let written: Vec<_> = docs.iter().zip(&outcomes).collect();
                 let mut events = notify::vex_judged(
                     &notify::StoreView::new(self),
                     &notify::TxnView::new(&txn),
-                    docs,
-                    &outcomes,
+                    &written,
                     raw,
                 )?;
                 notify::append_events(&txn, &mut events)?;

@@ -11,7 +11,7 @@ pub(crate) mod redb;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use crate::notify::{EventKind, MatchChange, MatchEvent};
+use crate::notify::{EventKind, MatchEvent};
 use crate::vex::{VexResolver, VexSource};
 use crate::{DocumentId, PackageId, PackageRecord, Result};
 
@@ -44,6 +44,10 @@ pub trait ChangeView: EventView {
     /// The identifiers the statements of `documents` name.
     fn statement_ids_of(&self, documents: &HashSet<DocumentId>) -> Result<BTreeSet<String>>;
 }
+
+/// An affected (package, advisory, ecosystem) match edge that appeared
+/// (`opened`) or disappeared (`resolved`).
+pub type MatchChange = (PackageId, String, String, EventKind);
 
 /// One affected match of a document: (package, advisory, ecosystem).
 pub type Exposure = (PackageId, String, String);
@@ -361,13 +365,12 @@ pub fn exposures_ending(
 pub fn vex_judged(
     before: &dyn EventView,
     after: &dyn ChangeView,
-    docs: &[crate::NewDocument],
-    outcomes: &[crate::IngestOutcome],
+    written: &[(&crate::NewDocument, &crate::IngestOutcome)],
     raw: Vec<MatchEvent>,
 ) -> Result<Vec<MatchEvent>> {
     let mut named = BTreeSet::new();
     let mut gone = HashSet::new();
-    for (doc, outcome) in docs.iter().zip(outcomes) {
+    for (doc, outcome) in written {
         let crate::IngestOutcome::Ingested { superseded, .. } = outcome else {
             continue;
         };
