@@ -597,3 +597,136 @@ fn a_server_reads_and_writes_again_after_its_database_restarts() {
     drop(server);
     assert_eq!(stats(pg)["deployments"], 2);
 }
+
+/// Two servers over one database share events. A subscription on one hears
+/// what an upload through the other commits: its listener row tells the
+/// writing server to record events, and the write-counter poll wakes it.
+/// A webhook target gets each event once, though both servers run the
+/// delivery worker: one holds the delivery lock.
+#[test]
+fn two_servers_share_events_and_deliver_each_once() {
+    use common::webhook::{Receiver, free_port};
+    use tungstenite::Message;
+
+    let db = TestDatabase::new();
+    let pg = Path::new(&db.url);
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/lockfiles/d-image-service");
+    let pillow = common::corpus().join("osv/pypa-advisory-database/vulns/pillow");
+    let out = db.run(&["advisories", "load", pillow.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let secret = dir.path().join("hook.secret");
+    std::fs::write(&secret, "a-shared-secret-of-some-length\n").unwrap();
+    let port = free_port();
+    // Slow to answer: a delivery is in flight long after the other server's
+    // poll has seen the event (which it would send again, did it deliver).
+    let receiver = Receiver::start_slow(
+        port,
+        &secret,
+        &dir.path().join("got.jsonl"),
+        std::time::Duration::from_millis(1500),
+    );
+    let url = format!("http://127.0.0.1:{port}/hook");
+    let args = [
+        "notify",
+        "add",
+        "hook",
+        "--url",
+        &url,
+        "--secret-file",
+        secret.to_str().unwrap(),
+    ];
+    let out = db.run(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let listening = Server::start(pg, &[]);
+    let writing = Server::start(pg, &["--write-token", TOKEN]);
+
+    let request = tungstenite::ClientRequestBuilder::new(
+        format!("ws://{}/graphql/ws", listening.addr)
+            .parse()
+            .unwrap(),
+    )
+    .with_sub_protocol("graphql-transport-ws");
+    let (mut socket, _) = tungstenite::connect(request).expect("websocket");
+    if let tungstenite::stream::MaybeTlsStream::Plain(s) = socket.get_mut() {
+        s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+            .unwrap();
+    }
+    let send = |socket: &mut tungstenite::WebSocket<_>, v: Value| {
+        socket.send(Message::text(v.to_string())).unwrap();
+    };
+    send(
+        &mut socket,
+        serde_json::json!({"type": "connection_init", "payload": {}}),
+    );
+    send(
+        &mut socket,
+        serde_json::json!({"id": "1", "type": "subscribe", "payload": {
+            "query": "subscription { matchEvents { id kind cause deployment advisory package } }"}}),
+    );
+    // The subscription is open once its server's heartbeat row is there.
+    let start = std::time::Instant::now();
+    while db.sql("SELECT count(*) FROM listeners WHERE count > 0") != "1" {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "no listener row"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+
+    let body = std::fs::read_to_string(fixtures.join("requirements.txt")).unwrap();
+    let (status, v) = graphql(
+        &writing.addr,
+        Some(TOKEN),
+        "mutation($c: String!) { ingestDocument(deployment: \"svc\", fileName: \"requirements.txt\", content: $c) { document } }",
+        serde_json::json!({"c": body}),
+    );
+    assert_eq!(status, 200, "{v}");
+    assert!(v.get("errors").is_none(), "{v}");
+    let committed = std::time::Instant::now();
+    let event = loop {
+        match socket.read().unwrap() {
+            Message::Text(t) => {
+                let v: Value = serde_json::from_str(&t).unwrap();
+                if v["type"] == "next" {
+                    break v["payload"]["data"]["matchEvents"].clone();
+                }
+                assert_ne!(v["type"], "error", "{v}");
+            }
+            Message::Ping(_) | Message::Pong(_) => {}
+            other => panic!("{other:?}"),
+        }
+    };
+    let heard = committed.elapsed();
+    assert_eq!(event["kind"], "opened", "{event}");
+    assert_eq!(event["cause"], "ingest");
+    assert_eq!(event["deployment"], "svc");
+    assert_eq!(event["package"], "pkg:pypi/pillow@10.0.0");
+    // The poll's 100 ms plus the read; the cores are shared with other tests.
+    assert!(
+        heard < std::time::Duration::from_secs(5),
+        "heard after {heard:?}"
+    );
+
+    let outbox: Vec<u64> = db
+        .sql("SELECT string_agg(seq::text, ',' ORDER BY seq) FROM outbox")
+        .split(',')
+        .map(|s| s.parse().unwrap())
+        .collect();
+    assert!(!outbox.is_empty());
+    let start = std::time::Instant::now();
+    while receiver.accepted("/hook").len() < outbox.len() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "delivered {:?} of {outbox:?}",
+            receiver.accepted("/hook")
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // Both servers had rounds meanwhile: still each event once.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let mut delivered = receiver.accepted("/hook");
+    delivered.sort_unstable();
+    assert_eq!(delivered, outbox);
+}

@@ -3,6 +3,7 @@
 
 pub mod estate;
 pub mod osv_export;
+pub mod webhook;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
