@@ -730,3 +730,61 @@ fn two_servers_share_events_and_deliver_each_once() {
     delivered.sort_unstable();
     assert_eq!(delivered, outbox);
 }
+
+/// TLS to the database, as libpq reads `sslmode` and `sslrootcert`, against
+/// a server that takes TCP only over TLS, with a certificate for
+/// `localhost` signed by a CA of the test's own.
+#[test]
+fn tls_connections_are_encrypted_and_checked_as_libpq_checks_them() {
+    let port = common::webhook::free_port();
+    let node = Node::start("tls", port);
+    let dir = node.dir.path();
+    let url = |host: &str, params: String| {
+        format!("postgresql://aibomdb@{host}:{port}/postgres?{params}")
+    };
+    let (ca, other) = (dir.join("ca.crt"), dir.join("other-ca.crt"));
+    let run = |url: &str, args: &[&str]| aibomdb(Path::new(url), args);
+    let sbom = common::corpus().join(
+        "external/guac-data/docs/cyclonedx/syft-cyclonedx-docker.io-library-python.latest.json",
+    );
+
+    // The certificate checked against the CA that signed it, and its name.
+    let full = url(
+        "localhost",
+        format!("sslmode=verify-full&sslrootcert={}", ca.display()),
+    );
+    let out = run(&full, &["ingest", sbom.to_str().unwrap(), "--deployment", "python"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run(&full, &["stats", "--format", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(common::json(&out)["documents"], 1);
+    // The server refuses TCP in the clear: what worked was encrypted.
+    let out = run(&url("localhost", "sslmode=disable".into()), &["stats"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("no encryption"), "{}", stderr(&out));
+    // `require` without a root: encrypted, the certificate not checked.
+    let out = run(&url("127.0.0.1", "sslmode=require".into()), &["stats"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // `verify-ca` checks the chain, not the name: 127.0.0.1 is not in the
+    // certificate, which `verify-full` refuses.
+    let ca_only = format!("sslmode=verify-ca&sslrootcert={}", ca.display());
+    let out = run(&url("127.0.0.1", ca_only), &["stats"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let by_ip = format!("sslmode=verify-full&sslrootcert={}", ca.display());
+    let out = run(&url("127.0.0.1", by_ip), &["stats"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("certificate"), "{}", stderr(&out));
+    // A certificate no given root signed is refused, and the reason named.
+    let wrong = format!("sslmode=verify-full&sslrootcert={}", other.display());
+    let out = run(&url("localhost", wrong), &["stats"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("UnknownIssuer"), "{}", stderr(&out));
+    // A root file that is not there is named, before any connection.
+    let missing = format!(
+        "sslmode=verify-full&sslrootcert={}",
+        dir.join("absent.crt").display()
+    );
+    let out = run(&url("localhost", missing), &["stats"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("absent.crt"), "{}", stderr(&out));
+}

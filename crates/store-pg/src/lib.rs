@@ -19,6 +19,7 @@ mod migrate;
 mod notify;
 mod read;
 mod store;
+mod tls;
 mod write;
 
 pub use migrate::{Applied, MIGRATIONS, Migration, Status};
@@ -36,7 +37,7 @@ pub struct Database {
     /// Taken only by `drop`.
     rt: Option<tokio::runtime::Runtime>,
     client: tokio_postgres::Client,
-    pub(crate) config: tokio_postgres::Config,
+    pub(crate) endpoint: tls::Endpoint,
     location: String,
 }
 
@@ -44,7 +45,7 @@ impl Database {
     /// Connects to `url` (libpq's URL form, e.g.
     /// `postgresql://user@/db?host=/run/postgresql`).
     pub fn connect(url: &str) -> Result<Database, StoreError> {
-        let (config, location) = parse(url)?;
+        let (endpoint, location) = parse(url)?;
         // One worker drives the connections, so that a connection makes
         // progress whichever thread is blocked waiting on it.
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -53,11 +54,11 @@ impl Database {
             .enable_all()
             .build()
             .map_err(|e| StoreError::Backend(e.to_string()))?;
-        let client = connect_client(&rt, &config, &location)?;
+        let client = connect_client(&rt, &endpoint, &location)?;
         Ok(Database {
             rt: Some(rt),
             client,
-            config,
+            endpoint,
             location,
         })
     }
@@ -76,13 +77,13 @@ impl Database {
         &self,
         url: &str,
     ) -> Result<(tokio_postgres::Client, String), StoreError> {
-        let (config, location) = parse(url)?;
-        Ok((connect_client(self.rt(), &config, &location)?, location))
+        let (endpoint, location) = parse(url)?;
+        Ok((connect_client(self.rt(), &endpoint, &location)?, location))
     }
 
     /// Another connection to the same database, on the same runtime.
     pub(crate) fn another_client(&self) -> Result<tokio_postgres::Client, StoreError> {
-        connect_client(self.rt(), &self.config, &self.location)
+        connect_client(self.rt(), &self.endpoint, &self.location)
     }
 
     /// The database, for messages: the URL without its password.
@@ -92,9 +93,11 @@ impl Database {
 }
 
 /// A URL's configuration (named `aibomdb` in pg_stat_activity unless it
-/// says otherwise), and where it points without its password.
-pub(crate) fn parse(url: &str) -> Result<(tokio_postgres::Config, String), StoreError> {
-    let mut config: tokio_postgres::Config = url.parse().map_err(|e| StoreError::NotAStore {
+/// says otherwise) with the TLS it asks for (`tls.rs`), and where it points
+/// without its password.
+pub(crate) fn parse(url: &str) -> Result<(tls::Endpoint, String), StoreError> {
+    let (rest, tls) = tls::split(url, &redacted(url))?;
+    let mut config: tokio_postgres::Config = rest.parse().map_err(|e| StoreError::NotAStore {
         path: redacted(url).into(),
         message: format!("not a PostgreSQL URL: {e}"),
     })?;
@@ -102,26 +105,44 @@ pub(crate) fn parse(url: &str) -> Result<(tokio_postgres::Config, String), Store
         config.application_name("aibomdb");
     }
     let location = location(&config);
-    Ok((config, location))
+    Ok((tls::Endpoint { config, tls }, location))
 }
 
 /// A connection made on `db`'s runtime.
 pub(crate) fn connect_async_client(
     db: &Database,
-    config: &tokio_postgres::Config,
+    endpoint: &tls::Endpoint,
     location: &str,
 ) -> Result<tokio_postgres::Client, StoreError> {
-    connect_client(db.rt(), config, location)
+    connect_client(db.rt(), endpoint, location)
 }
 
-/// A new connection from inside the runtime (the counter's poll), or none.
-pub(crate) async fn reconnect(config: &tokio_postgres::Config) -> Option<tokio_postgres::Client> {
-    let (client, connection) = config.connect(tokio_postgres::NoTls).await.ok()?;
-    tokio::spawn(async move {
+/// A connection, its driving task spawned on the current runtime.
+async fn open(endpoint: &tls::Endpoint) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+    async fn drive<F: std::future::Future<Output = Result<(), tokio_postgres::Error>>>(
+        connection: F,
+    ) {
         if let Err(e) = connection.await {
             tracing::warn!("PostgreSQL connection ended: {e}");
         }
-    });
+    }
+    Ok(match &endpoint.tls {
+        None => {
+            let (client, connection) = endpoint.config.connect(tokio_postgres::NoTls).await?;
+            tokio::spawn(drive(connection));
+            client
+        }
+        Some(tls) => {
+            let (client, connection) = endpoint.config.connect(tls.clone()).await?;
+            tokio::spawn(drive(connection));
+            client
+        }
+    })
+}
+
+/// A new connection from inside the runtime (the counter's poll), or none.
+pub(crate) async fn reconnect(endpoint: &tls::Endpoint) -> Option<tokio_postgres::Client> {
+    let client = open(endpoint).await.ok()?;
     client
         .batch_execute("SET jit = off; SET plan_cache_mode = force_custom_plan")
         .await
@@ -131,20 +152,17 @@ pub(crate) async fn reconnect(config: &tokio_postgres::Config) -> Option<tokio_p
 
 fn connect_client(
     rt: &tokio::runtime::Runtime,
-    config: &tokio_postgres::Config,
+    endpoint: &tls::Endpoint,
     location: &str,
 ) -> Result<tokio_postgres::Client, StoreError> {
-    let (client, connection) = rt
-        .block_on(config.connect(tokio_postgres::NoTls))
-        .map_err(|e| StoreError::Open {
-            path: location.into(),
-            message: e.to_string(),
-        })?;
-    rt.spawn(async move {
-        if let Err(e) = connection.await {
-            tracing::warn!("PostgreSQL connection ended: {e}");
-        }
-    });
+    let client = rt.block_on(open(endpoint)).map_err(|e| StoreError::Open {
+        path: location.into(),
+        // The cause too: a refused certificate says why.
+        message: match std::error::Error::source(&e) {
+            Some(cause) => format!("{e}: {cause}"),
+            None => e.to_string(),
+        },
+    })?;
     // A path query is planned in well under a millisecond; JIT compiling
     // it costs more than it saves (measured 3x slower with it on). Prepared
     // reads are planned for their parameters each time: a generic plan for

@@ -118,7 +118,7 @@ impl PgStore {
     /// where nothing may block.)
     fn keep_heartbeat(&self) {
         let bell = self.bell.clone();
-        let config = self.db.config.clone();
+        let endpoint = self.db.endpoint.clone();
         self.db.rt().spawn(async move {
             let mut client = None;
             let mut process: Option<String> = None;
@@ -128,7 +128,7 @@ impl PgStore {
                     .as_ref()
                     .is_none_or(tokio_postgres::Client::is_closed)
                 {
-                    client = crate::reconnect(&config).await;
+                    client = crate::reconnect(&endpoint).await;
                 }
                 if let Some(c) = &client {
                     if process.is_none() {

@@ -191,7 +191,7 @@ impl PgStore {
         }
         let config = match &self.replica_url {
             Some(url) => crate::parse(url)?.0,
-            None => self.db.config.clone(),
+            None => self.db.endpoint.clone(),
         };
         let client = crate::reconnect(&config).await.ok_or_else(|| {
             StoreError::Backend(format!(
@@ -516,7 +516,7 @@ impl Backend for PgStore {
         }
         let (config, location) = match &self.replica_url {
             Some(url) => crate::parse(url)?,
-            None => (self.db.config.clone(), self.db.location().to_string()),
+            None => (self.db.endpoint.clone(), self.db.location().to_string()),
         };
         let mut client = Some(crate::connect_async_client(&self.db, &config, &location)?);
         let counter = self.generation.clone();
