@@ -628,17 +628,7 @@ fn two_servers_share_events_and_deliver_each_once() {
         std::time::Duration::from_millis(1500),
     );
     let url = format!("http://127.0.0.1:{port}/hook");
-    let args = [
-        "notify",
-        "add",
-        "hook",
-        "--url",
-        &url,
-        "--secret-file",
-        secret.to_str().unwrap(),
-    ];
-    let out = db.run(&args);
-    assert!(out.status.success(), "{}", stderr(&out));
+    // No target yet: only the subscription's listener row asks for events.
     let listening = Server::start(pg, &[]);
     let writing = Server::start(pg, &["--write-token", TOKEN]);
 
@@ -709,8 +699,34 @@ fn two_servers_share_events_and_deliver_each_once() {
         "heard after {heard:?}"
     );
 
+    // A target now, and another upload: its events are delivered once.
+    let args = [
+        "notify",
+        "add",
+        "hook",
+        "--url",
+        &url,
+        "--secret-file",
+        secret.to_str().unwrap(),
+    ];
+    let out = db.run(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let before: u64 = db
+        .sql("SELECT coalesce(max(seq), 0) FROM outbox")
+        .parse()
+        .unwrap();
+    let (status, v) = graphql(
+        &writing.addr,
+        Some(TOKEN),
+        "mutation($c: String!) { ingestDocument(deployment: \"svc2\", fileName: \"requirements.txt\", content: $c) { document } }",
+        serde_json::json!({"c": body}),
+    );
+    assert_eq!(status, 200, "{v}");
+    assert!(v.get("errors").is_none(), "{v}");
     let outbox: Vec<u64> = db
-        .sql("SELECT string_agg(seq::text, ',' ORDER BY seq) FROM outbox")
+        .sql(&format!(
+            "SELECT string_agg(seq::text, ',' ORDER BY seq) FROM outbox WHERE seq > {before}"
+        ))
         .split(',')
         .map(|s| s.parse().unwrap())
         .collect();
@@ -753,7 +769,10 @@ fn tls_connections_are_encrypted_and_checked_as_libpq_checks_them() {
         "localhost",
         format!("sslmode=verify-full&sslrootcert={}", ca.display()),
     );
-    let out = run(&full, &["ingest", sbom.to_str().unwrap(), "--deployment", "python"]);
+    let out = run(
+        &full,
+        &["ingest", sbom.to_str().unwrap(), "--deployment", "python"],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let out = run(&full, &["stats", "--format", "json"]);
     assert!(out.status.success(), "{}", stderr(&out));

@@ -11,8 +11,11 @@ use aibomdb_store::Store;
 
 use crate::ServeArgs;
 
-/// How often the delivery worker looks for new events when idle.
+/// How often the delivery worker looks for new events when idle (a commit
+/// wakes it before): a redb file is read in process, a PostgreSQL database
+/// over the network, every lane a few statements a round.
 const NOTIFY_POLL: Duration = Duration::from_millis(25);
+const NOTIFY_POLL_POSTGRES: Duration = Duration::from_millis(250);
 
 pub(crate) fn start(
     store: &Arc<Store>,
@@ -27,8 +30,12 @@ pub(crate) fn start(
     };
     {
         let (s, flag) = (store.clone(), stop.clone());
+        let poll = match store.file() {
+            Some(_) => NOTIFY_POLL,
+            None => NOTIFY_POLL_POSTGRES,
+        };
         handles.push(std::thread::spawn(move || {
-            aibomdb_notify::run_worker(s, options, NOTIFY_POLL, flag);
+            aibomdb_notify::run_worker(s, options, poll, flag);
         }));
     }
     if let Some(source) = args.sync_source.clone() {

@@ -420,8 +420,6 @@ pub(crate) fn postgres_url(db: &Path) -> Option<&str> {
     db.to_str().filter(|d| aibomdb_store_pg::is_url(d))
 }
 
-/// What runs on the PostgreSQL back end so far (issue #20): every other
-/// command says so and touches nothing.
 fn serve(db: &PathBuf, args: ServeArgs) -> Result<ExitCode> {
     let listen: std::net::SocketAddr = args
         .listen

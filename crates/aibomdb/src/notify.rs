@@ -190,6 +190,9 @@ pub(crate) fn run(db: &PathBuf, command: NotifyCommand) -> Result<ExitCode> {
             })?;
             match format {
                 OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+                OutputFormat::Table if report.delivered_elsewhere => println!(
+                    "nothing sent: another process delivers notifications from this database (it holds the delivery lock)"
+                ),
                 OutputFormat::Table => println!(
                     "{} delivered, {} filtered out, {} failed (will retry), {} dead (see notify retry), {} waiting for a retry",
                     report.delivered, report.filtered, report.failed, report.dead, report.waiting

@@ -223,7 +223,8 @@ pub struct Subscription;
 #[Subscription]
 impl Subscription {
     /// New and resolved matches as they are committed (by an ingest, an
-    /// advisory load or a feed sync in this server). `after`: also replay
+    /// advisory load or a feed sync, in this server or, over a shared
+    /// PostgreSQL database, in another process). `after`: also replay
     /// the outbox after this event id.
     async fn match_events(
         &self,

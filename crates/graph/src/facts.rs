@@ -411,6 +411,27 @@ impl DocumentFacts {
     /// and derives `direct` from the subject's edges when the document has a
     /// dependency graph. Every importer calls this last.
     pub fn finish(mut self) -> Self {
+        // Most documents list each package once and every entry has a key:
+        // then nothing moves (a first pass by reference, without cloning a
+        // key or moving a fact).
+        let unique = {
+            let mut seen: std::collections::HashSet<&str> =
+                std::collections::HashSet::with_capacity(self.packages.len());
+            self.packages
+                .iter()
+                .all(|p| p.key.as_ref().is_some_and(|k| seen.insert(k.as_str())))
+        };
+        let remap: Vec<usize> = match unique {
+            true => (0..self.packages.len()).collect(),
+            false => self.merge_same_keys(),
+        };
+        self.finish_edges(&remap);
+        self
+    }
+
+    /// Merges entries with the same key and drops those with none; the new
+    /// index of each entry (`usize::MAX`: dropped).
+    fn merge_same_keys(&mut self) -> Vec<usize> {
         let mut by_key: HashMap<PackageKey, usize> = HashMap::with_capacity(self.packages.len());
         let mut remap = Vec::with_capacity(self.packages.len());
         let mut merged: Vec<PackageFact> = Vec::with_capacity(self.packages.len());
@@ -440,6 +461,11 @@ impl DocumentFacts {
             }
         }
         self.packages = merged;
+        remap
+    }
+
+    /// Edges and the subject after entries moved (`remap`), and `direct`.
+    fn finish_edges(&mut self, remap: &[usize]) {
         if let Some(subject) = self.subject.as_mut() {
             subject.package = subject
                 .package
@@ -478,7 +504,6 @@ impl DocumentFacts {
                 }
             }
         }
-        self
     }
 
     /// Packages other than the subject itself.

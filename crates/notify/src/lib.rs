@@ -253,6 +253,9 @@ pub struct RoundReport {
     pub dead: usize,
     /// Targets whose next attempt is not due yet.
     pub waiting: usize,
+    /// Nothing was sent: another process delivers (it holds the delivery
+    /// lock of a shared database).
+    pub delivered_elsewhere: bool,
 }
 
 impl RoundReport {
@@ -278,6 +281,12 @@ pub fn deliver_round(
     agent: &ureq::Agent,
     options: &DeliveryOptions,
 ) -> Result<RoundReport, NotifyError> {
+    if !store.lead_delivery()? {
+        return Ok(RoundReport {
+            delivered_elsewhere: true,
+            ..RoundReport::default()
+        });
+    }
     let targets = store.notify_targets()?;
     let workers = options.concurrency.clamp(1, targets.len().max(1));
     // Targets are served side by side, so that a slow or unreachable

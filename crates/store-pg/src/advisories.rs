@@ -1,9 +1,7 @@
 //! Advisories and their matches on PostgreSQL: a load writes the records
 //! that are newer than what is stored and replaces their matches, with the
-//! feed's progress, in one transaction.
-//!
-//! No events are recorded: no notification target or subscription can
-//! exist on PostgreSQL yet (issue #20), so nobody would read them.
+//! feed's progress, in one transaction, with the events the changed match
+//! edges cause when someone wants them (`events.rs`).
 
 use std::collections::HashMap;
 
@@ -373,6 +371,7 @@ async fn replace_matches(
             }
         }
     }
+    let removals = diff.len();
     let (mut package, mut advisory, mut record) = (Vec::new(), Vec::new(), Vec::new());
     for ((p, a), r) in &wanted {
         let before = stored.get(&(*p, a.to_string()));
@@ -406,8 +405,11 @@ async fn replace_matches(
     if !package.is_empty() {
         upsert_matches(txn, &package, &advisory, &record).await?;
     }
-    // In (package, advisory) order, as redb's write gives them.
-    diff.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+    // As redb's write gives them: the rows removed, then those written,
+    // each in (package, advisory) order.
+    let order = |a: &MatchChange, b: &MatchChange| (a.0, &a.1).cmp(&(b.0, &b.1));
+    diff[..removals].sort_by(order);
+    diff[removals..].sort_by(order);
     Ok((!gone_package.is_empty() || !package.is_empty(), diff))
 }
 

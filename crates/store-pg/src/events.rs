@@ -237,6 +237,23 @@ impl<C: GenericClient + Sync> ChangeView for PgView<'_, C> {
         Ok(out)
     }
 
+    fn packages(&self, wanted: &BTreeSet<PackageId>) -> Result<HashMap<PackageId, PackageRecord>> {
+        let wanted: Vec<i64> = wanted.iter().map(|p| id(*p)).collect();
+        self.query(
+            "SELECT id, record FROM packages WHERE id = ANY($1)",
+            &[&wanted],
+        )?
+        .iter()
+        .map(|r| {
+            let package = uid(r, 0);
+            Ok((
+                package,
+                kit::decode(r.get(1), "packages", &package.to_string())?,
+            ))
+        })
+        .collect()
+    }
+
     fn statement_ids_of(&self, documents: &HashSet<DocumentId>) -> Result<BTreeSet<String>> {
         let wanted: Vec<i64> = documents.iter().map(|d| id(*d)).collect();
         Ok(self

@@ -1,7 +1,7 @@
 //! The PostgreSQL back end of the store (issue #20; operations in
 //! `docs/POSTGRES.md`, the plan in `docs/design/postgres.md`). [`PgStore`]
-//! implements `aibomdb_store::Backend` for everything but notifications
-//! (targets, outbox, events) and `compact`; the schema is versioned SQL
+//! implements `aibomdb_store::Backend`, notifications included (`notify.rs`,
+//! `events.rs`); the schema is versioned SQL
 //! (`migrations/NNNN_*.sql`, embedded), which `aibomdb --db postgres://…
 //! migrate [--check]` applies or reports, and every open applies when behind.
 //!

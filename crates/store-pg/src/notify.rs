@@ -32,6 +32,18 @@ pub(crate) const LISTENER_LEASE: std::time::Duration = std::time::Duration::from
 /// (the writers' lock is another key).
 const DELIVERY_LOCK: i64 = 0x6169_626f_6d64_6202;
 
+/// How often a process checks that it holds the delivery lock, or tries to
+/// take it.
+const LEADER_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The connection that holds (or tries for) the delivery lock.
+#[derive(Default)]
+pub(crate) struct DeliveryLeader {
+    client: Option<tokio_postgres::Client>,
+    leading: bool,
+    checked_at: Option<std::time::Instant>,
+}
+
 /// What wakes those who wait for events, and who listens in this process.
 #[derive(Default)]
 pub(crate) struct EventBell {
@@ -77,6 +89,11 @@ impl EventBell {
     }
 }
 
+/// A count or id for a `bigint` parameter: past its range, its largest.
+fn clamp(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
 fn decode_event(bytes: &[u8], seq: i64) -> Result<MatchEvent> {
     kit::decode(bytes, "outbox", &seq.to_string())
 }
@@ -119,6 +136,8 @@ impl PgStore {
     fn keep_heartbeat(&self) {
         let bell = self.bell.clone();
         let endpoint = self.db.endpoint.clone();
+        // The rows of servers killed without saying so go after two leases.
+        let stale_after = (LISTENER_LEASE * 2).as_secs_f64();
         self.db.rt().spawn(async move {
             let mut client = None;
             let mut process: Option<String> = None;
@@ -143,14 +162,16 @@ impl PgStore {
                         let sql = match done {
                             true => "DELETE FROM listeners WHERE process = $1::text::uuid",
                             false => {
-                                "INSERT INTO listeners (process, count, heartbeat) \
+                                "WITH gone AS (DELETE FROM listeners \
+                                 WHERE heartbeat < now() - make_interval(secs => $3)) \
+                                 INSERT INTO listeners (process, count, heartbeat) \
                                  VALUES ($1::text::uuid, $2, now()) ON CONFLICT (process) \
                                  DO UPDATE SET count = EXCLUDED.count, heartbeat = now()"
                             }
                         };
                         let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = match done {
                             true => vec![p],
-                            false => vec![p, &listeners],
+                            false => vec![p, &listeners, &stale_after],
                         };
                         if let Err(e) = c.execute(sql, &params).await {
                             tracing::warn!(error = %e, "listener heartbeat not written");
@@ -174,25 +195,45 @@ impl PgStore {
     /// Whether this process delivers notifications: it holds the session
     /// advisory lock [`DELIVERY_LOCK`] on a connection of its own, taken
     /// when free and kept while the process lives (a server that dies lets
-    /// it go with its connection, and another takes over on its next round).
+    /// it go with its connection, and another takes over). Asked every
+    /// round by every lane: the answer is kept for [`LEADER_CHECK`], one
+    /// connection tries the lock, and the holder's connection is checked
+    /// alive at that pace too.
     pub(crate) fn leads_delivery(&self) -> Result<bool> {
         let mut leader = self
             .delivery_leader
             .lock()
             .map_err(|_| StoreError::Backend("the delivery lock's holder was poisoned".into()))?;
-        if leader.as_ref().is_some_and(|c| !c.is_closed()) {
-            return Ok(true);
+        if leader
+            .checked_at
+            .is_some_and(|at| at.elapsed() < LEADER_CHECK)
+        {
+            return Ok(leader.leading);
         }
-        *leader = None;
-        let client = self.db.another_client()?;
-        let won: bool = self
-            .block_on(client.query_one("SELECT pg_try_advisory_lock($1)", &[&DELIVERY_LOCK]))
-            .pg()?
-            .get(0);
-        if won {
-            *leader = Some(client);
+        leader.checked_at = Some(std::time::Instant::now());
+        if leader.client.as_ref().is_none_or(|c| c.is_closed()) {
+            leader.leading = false;
+            leader.client = Some(self.db.another_client()?);
         }
-        Ok(won)
+        let Some(client) = leader.client.as_ref() else {
+            return Ok(false);
+        };
+        // The holder checks its connection is still there: one silently
+        // dropped has lost the lock.
+        let asked = match leader.leading {
+            true => self.block_on(client.query_one("SELECT true", &[])),
+            false => self
+                .block_on(client.query_one("SELECT pg_try_advisory_lock($1)", &[&DELIVERY_LOCK])),
+        };
+        match asked {
+            Ok(row) => leader.leading = row.get(0),
+            Err(e) => {
+                leader.leading = false;
+                leader.client = None;
+                return Err(crate::backend(e));
+            }
+        }
+        Ok(leader.leading)
     }
 
     pub(crate) fn rings(&self) -> u64 {
@@ -245,25 +286,105 @@ impl PgStore {
         &self,
         f: impl FnOnce(&dyn aibomdb_store::events::EventView) -> Result<R>,
     ) -> Result<R> {
-        if self.has_replica() {
-            let fresh;
-            let client = match self.db.client.is_closed() {
-                false => &self.db.client,
-                true => {
-                    fresh = self.db.another_client()?;
-                    &fresh
-                }
-            };
-            return f(&crate::events::PgView::new(self, client));
-        }
-        let client = self.client();
+        let client = self.primary_client()?;
         f(&crate::events::PgView::new(self, &*client))
+    }
+
+    /// A read connection to the primary: the read connection when there is
+    /// no replica (made again if it was lost), else the primary's own, or
+    /// one made again and kept.
+    fn primary_client(&self) -> Result<crate::store::ReadConnection<'_>> {
+        if !self.has_replica() {
+            let client = self.client();
+            if client.is_closed() {
+                let lost = client.epoch();
+                drop(client);
+                self.block_on(self.reconnect_reads(lost))?;
+                return Ok(self.client());
+            }
+            return Ok(client);
+        }
+        if !self.db.client.is_closed() {
+            return Ok(crate::store::ReadConnection::First(&self.db.client));
+        }
+        let mut again = self
+            .primary_again
+            .lock()
+            .map_err(|_| StoreError::Backend("the primary's connection was poisoned".into()))?;
+        if let Some(c) = again.as_ref().filter(|c| !c.is_closed()) {
+            return Ok(crate::store::ReadConnection::Again(0, c.clone()));
+        }
+        let client = std::sync::Arc::new(self.db.another_client()?);
+        *again = Some(client.clone());
+        Ok(crate::store::ReadConnection::Again(0, client))
+    }
+
+    /// A read of what delivery keeps (targets, cursors, the outbox and the
+    /// log), from the primary: a worker that read its cursor from a replica
+    /// behind its own last write would send an event again.
+    pub(crate) fn primary_rows(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<tokio_postgres::Row>> {
+        if !self.has_replica() {
+            return self.block_on(self.rows(sql, params));
+        }
+        let client = self.primary_client()?;
+        self.block_on(client.query(sql, params)).pg()
+    }
+
+    /// A write of notification bookkeeping (targets, the delivery log, the
+    /// outbox's pruning) behind the writers' lock. It raises
+    /// `meta.notify_generation`, not the write counter: answers about the
+    /// graph stay cached, those about notifications do not
+    /// ([`aibomdb_store::Backend::answer_generation`] adds both).
+    fn notify_txn<T>(
+        &self,
+        work: impl AsyncFnOnce(&Transaction<'_>) -> Result<(T, bool)>,
+    ) -> Result<T> {
+        let mut writer = self.writer()?;
+        let (value, raised) = self.block_on(async {
+            let txn = crate::write::begin(&mut writer).await?;
+            crate::write::lock_writers(&txn).await?;
+            let (value, wrote) = work(&txn).await?;
+            let mut raised = None;
+            if wrote {
+                let row = txn
+                    .query_one(
+                        "INSERT INTO meta (key, value) VALUES ('notify_generation', 1) \
+                         ON CONFLICT (key) DO UPDATE SET value = meta.value + 1 RETURNING value",
+                        &[],
+                    )
+                    .await
+                    .pg()?;
+                raised = Some(row.get::<_, i64>(0) as u64);
+                txn.commit().await.pg()?;
+            }
+            Ok::<_, StoreError>((value, raised))
+        })?;
+        if let Some(n) = raised {
+            self.notify_generation.fetch_max(n, Ordering::AcqRel);
+        }
+        Ok(value)
+    }
+
+    pub(crate) fn targets(&self) -> Result<Vec<NotifyTarget>> {
+        self.primary_rows("SELECT name, target FROM notify_targets ORDER BY name", &[])?
+            .iter()
+            .map(|r| kit::decode(r.get(1), "notify_targets", r.get(0)))
+            .collect()
+    }
+
+    pub(crate) fn last_seq(&self) -> Result<u64> {
+        let rows = self.primary_rows("SELECT coalesce(max(seq), 0) FROM outbox", &[])?;
+        Ok(rows.first().map_or(0, |r| r.get::<_, i64>(0) as u64))
     }
 
     pub(crate) fn put_target(&self, target: &NotifyTarget) -> Result<()> {
         // Behind the writers' lock: a writer after it records events for it,
         // and its cursor starts after every event committed before.
-        self.write_txn(async |txn| {
+        self.notify_txn(async |txn| {
             txn.execute(
                 "INSERT INTO notify_cursors (target, seq) \
                  SELECT $1, value - 1 FROM meta WHERE key = 'next_event_seq' \
@@ -284,7 +405,7 @@ impl PgStore {
     }
 
     pub(crate) fn remove_target(&self, name: &str) -> Result<bool> {
-        self.write_txn(async |txn| {
+        self.notify_txn(async |txn| {
             let removed = txn
                 .execute("DELETE FROM notify_targets WHERE name = $1", &[&name])
                 .await
@@ -302,35 +423,35 @@ impl PgStore {
     }
 
     pub(crate) fn cursor(&self, target: &str) -> Result<u64> {
-        let rows = self.block_on(self.rows(
+        let rows = self.primary_rows(
             "SELECT seq FROM notify_cursors WHERE target = $1",
             &[&target],
-        ))?;
+        )?;
         Ok(rows.first().map_or(0, |r| r.get::<_, i64>(0) as u64))
     }
 
     pub(crate) fn outbox_after(&self, seq: u64, limit: usize) -> Result<Vec<MatchEvent>> {
-        let rows = self.block_on(self.rows(
+        let rows = self.primary_rows(
             "SELECT seq, event FROM outbox WHERE seq > $1 ORDER BY seq LIMIT $2",
-            &[&(seq as i64), &(limit as i64)],
-        ))?;
+            &[&clamp(seq), &clamp(limit as u64)],
+        )?;
         rows.iter()
             .map(|r| decode_event(r.get(1), r.get(0)))
             .collect()
     }
 
     pub(crate) fn outbox_event(&self, seq: u64) -> Result<Option<MatchEvent>> {
-        let rows = self.block_on(self.rows(
+        let rows = self.primary_rows(
             "SELECT seq, event FROM outbox WHERE seq = $1",
-            &[&(seq as i64)],
-        ))?;
+            &[&clamp(seq)],
+        )?;
         rows.first()
             .map(|r| decode_event(r.get(1), r.get(0)))
             .transpose()
     }
 
     pub(crate) fn log_delivery(&self, delivery: &Delivery) -> Result<()> {
-        self.write_txn(async |txn| {
+        self.notify_txn(async |txn| {
             // A target removed while its delivery was in flight keeps no log.
             let exists = txn
                 .query_opt(
@@ -371,7 +492,7 @@ impl PgStore {
     }
 
     pub(crate) fn prune(&self, before: u64) -> Result<usize> {
-        self.write_txn(async |txn| {
+        self.notify_txn(async |txn| {
             let targets: Vec<String> = txn
                 .query("SELECT name FROM notify_targets", &[])
                 .await
@@ -399,22 +520,31 @@ impl PgStore {
                 .iter()
                 .map(|r| r.get(0))
                 .collect();
+            // In pages, so that a long outbox is never read whole.
             let mut gone = Vec::new();
-            for r in txn
-                .query(
-                    "SELECT seq, event FROM outbox WHERE seq <= $1 ORDER BY seq",
-                    &[&handled],
-                )
-                .await
-                .pg()?
-            {
-                let seq: i64 = r.get(0);
-                if decode_event(r.get(1), seq)?.at >= before {
-                    // Sequence follows commit order, so later ones are newer.
-                    break;
+            let mut after = 0i64;
+            'pages: loop {
+                let page = txn
+                    .query(
+                        "SELECT seq, event FROM outbox WHERE seq > $1 AND seq <= $2 \
+                         ORDER BY seq LIMIT 1000",
+                        &[&after, &handled],
+                    )
+                    .await
+                    .pg()?;
+                for r in &page {
+                    let seq: i64 = r.get(0);
+                    after = seq;
+                    if decode_event(r.get(1), seq)?.at >= before {
+                        // Sequence follows commit order, so later ones are newer.
+                        break 'pages;
+                    }
+                    if !queued.contains(&seq) {
+                        gone.push(seq);
+                    }
                 }
-                if !queued.contains(&seq) {
-                    gone.push(seq);
+                if page.len() < 1000 {
+                    break;
                 }
             }
             if gone.is_empty() {
@@ -431,11 +561,11 @@ impl PgStore {
     }
 
     pub(crate) fn delivery_of(&self, target: &str, event: u64) -> Result<Option<Delivery>> {
-        let event = event as i64;
-        let rows = self.block_on(self.rows(
+        let event = clamp(event);
+        let rows = self.primary_rows(
             "SELECT delivery FROM deliveries WHERE target = $1 AND event = $2",
             &[&target, &event],
-        ))?;
+        )?;
         rows.first()
             .map(|r| decode_delivery(r.get(0), target, event))
             .transpose()
@@ -452,11 +582,11 @@ impl PgStore {
         };
         let mut out = Vec::new();
         for t in &targets {
-            for r in self.block_on(self.rows(
+            for r in self.primary_rows(
                 "SELECT event, delivery FROM deliveries WHERE target = $1 \
                  ORDER BY event DESC LIMIT $2",
-                &[t, &(limit as i64)],
-            ))? {
+                &[t, &clamp(limit as u64)],
+            )? {
                 out.push(decode_delivery(r.get(1), t, r.get(0))?);
             }
         }
@@ -466,7 +596,7 @@ impl PgStore {
     }
 
     pub(crate) fn requeue(&self, target: &str, event: Option<u64>) -> Result<Option<Vec<u64>>> {
-        let requeued = self.write_txn(async |txn| {
+        let requeued = self.notify_txn(async |txn| {
             let exists = txn
                 .query_opt("SELECT 1 FROM notify_targets WHERE name = $1", &[&target])
                 .await

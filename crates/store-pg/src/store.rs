@@ -1,7 +1,6 @@
 //! [`PgStore`]: the store interface over PostgreSQL. Reads go through one
 //! shared connection (tokio-postgres pipelines concurrent statements on it);
-//! writes through a second, one transaction at a time. What is not built
-//! yet answers [`StoreError::Unsupported`], naming the operation.
+//! writes through a second, one transaction at a time.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -74,7 +73,13 @@ pub struct PgStore {
     /// (`notify.rs`).
     pub(crate) bell: Arc<crate::notify::EventBell>,
     /// The connection holding the delivery lock, once this process leads.
-    pub(crate) delivery_leader: Mutex<Option<tokio_postgres::Client>>,
+    pub(crate) delivery_leader: Mutex<crate::notify::DeliveryLeader>,
+    /// `meta.notify_generation` as last seen: raised by notification
+    /// bookkeeping, which changes no answer about the graph.
+    pub(crate) notify_generation: Arc<AtomicU64>,
+    /// The primary's read connection made again, when reads go to a replica
+    /// and the first was lost (`notify.rs`).
+    pub(crate) primary_again: Mutex<Option<Arc<tokio_postgres::Client>>>,
 }
 
 /// The connection reads go through, and its epoch.
@@ -155,7 +160,9 @@ impl PgStore {
             reconnected: std::sync::RwLock::new(None),
             written_since_analyze: AtomicU64::new(0),
             bell: Arc::default(),
-            delivery_leader: Mutex::new(None),
+            delivery_leader: Mutex::default(),
+            notify_generation: Arc::default(),
+            primary_again: Mutex::new(None),
         };
         let now = store.block_on(read_generation(&store.client()))?;
         store.generation.store(now, Ordering::Release);
@@ -393,13 +400,10 @@ impl Backend for PgStore {
         )
     }
     fn notify_targets(&self) -> Result<Vec<NotifyTarget>> {
-        self.all_decoded(
-            "SELECT target FROM notify_targets ORDER BY name",
-            "notify_targets",
-        )
+        self.targets()
     }
     fn last_event_seq(&self) -> Result<u64> {
-        self.count("SELECT coalesce(max(seq), 0) FROM outbox")
+        self.last_seq()
     }
     fn policy(&self, name: &str) -> Result<Option<StoredPolicy>> {
         self.decoded(
@@ -520,6 +524,7 @@ impl Backend for PgStore {
         };
         let mut client = Some(crate::connect_async_client(&self.db, &config, &location)?);
         let counter = self.generation.clone();
+        let notify_counter = self.notify_generation.clone();
         let bell = self.bell.clone();
         self.db.rt().spawn(async move {
             let mut failing = false;
@@ -536,8 +541,9 @@ impl Backend for PgStore {
                     None => Err(StoreError::Backend("no connection".into())),
                 };
                 match read {
-                    Ok((g, next_event)) => {
+                    Ok((g, next_event, notify_g)) => {
                         bell.saw_next_seq(next_event);
+                        notify_counter.fetch_max(notify_g, Ordering::AcqRel);
                         counter.fetch_max(g, Ordering::AcqRel);
                         if failing {
                             tracing::info!("reading the write counter of {location} again");
@@ -563,7 +569,9 @@ impl Backend for PgStore {
         self.leads_delivery()
     }
     fn answer_generation(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
+        self.generation
+            .load(Ordering::Acquire)
+            .wrapping_add(self.notify_generation.load(Ordering::Acquire))
     }
     fn model_nodes(&self, node: &str) -> Result<Vec<PackageRecord>> {
         self.model_node_records(node)
@@ -769,12 +777,14 @@ impl Backend for PgStore {
 }
 
 /// `meta.generation`: how many writes the database has committed.
-/// The write counter and `next_event_seq`, in one statement.
-async fn read_counters(client: &tokio_postgres::Client) -> Result<(u64, u64)> {
-    let (mut generation, mut next_event) = (0, 0);
+/// The write counter, `next_event_seq` and `notify_generation`, in one
+/// statement.
+async fn read_counters(client: &tokio_postgres::Client) -> Result<(u64, u64, u64)> {
+    let (mut generation, mut next_event, mut notify) = (0, 0, 0);
     for r in client
         .query(
-            "SELECT key, value FROM meta WHERE key IN ('generation', 'next_event_seq')",
+            "SELECT key, value FROM meta \
+             WHERE key IN ('generation', 'next_event_seq', 'notify_generation')",
             &[],
         )
         .await
@@ -783,10 +793,11 @@ async fn read_counters(client: &tokio_postgres::Client) -> Result<(u64, u64)> {
         let value = r.get::<_, i64>(1) as u64;
         match r.get::<_, &str>(0) {
             "generation" => generation = value,
-            _ => next_event = value,
+            "next_event_seq" => next_event = value,
+            _ => notify = value,
         }
     }
-    Ok((generation, next_event))
+    Ok((generation, next_event, notify))
 }
 
 async fn read_generation(client: &tokio_postgres::Client) -> Result<u64> {

@@ -159,6 +159,9 @@ struct GroupCache {
     package_docs: Vec<(PackageId, DocumentId)>,
     /// Events the group's documents cause, when someone listens (`notify.rs`).
     events: Option<Vec<notify::MatchEvent>>,
+    /// The next package id when the group began: packages below it existed
+    /// before, and one of them newly named raises `package_keys_version`.
+    first_new_package: PackageId,
 }
 
 impl RedbStore {
@@ -210,7 +213,11 @@ impl RedbStore {
         seen: &mut GroupCache,
     ) -> Result<Vec<IngestOutcome>> {
         let txn = self.db.begin_write()?;
-        stale_matches(&txn.open_table(META)?, docs)?;
+        {
+            let meta = txn.open_table(META)?;
+            stale_matches(&meta, docs)?;
+            seen.first_new_package = meta.get("next_package_id")?.map_or(1, |v| v.value());
+        }
         let mut outcomes = Vec::with_capacity(docs.len());
         if self.events_wanted(&txn)? {
             seen.events = Some(Vec::new());
@@ -295,9 +302,8 @@ impl RedbStore {
             let mut new_packages = 0;
             let mut digest_rows: Vec<(String, PackageId, String)> = Vec::new();
             let mut next_package = meta.get("next_package_id")?.map_or(1, |v| v.value());
-            // Packages below this existed before the document: a load that
-            // read its candidates earlier may miss them under a new key.
-            let first_new_package = next_package;
+            // A package older than the group newly named under a key: a load
+            // that read its candidates earlier would miss it there.
             let mut older_gained_keys = false;
             let mut buf = Vec::new();
             let (interned, tree) = prepared(doc);
@@ -399,7 +405,7 @@ impl RedbStore {
                             None => Vec::new(),
                         };
                     if !list.contains(name) {
-                        older_gained_keys |= id < first_new_package;
+                        older_gained_keys |= id < seen.first_new_package;
                         list.push(name.clone());
                         buf.clear();
                         encode(&list, &mut buf);

@@ -338,6 +338,13 @@ impl Builder {
                 });
             }
         }
+        // Sized once: a fact is a few hundred bytes, and growing the vector
+        // by doubling copied every fact again and again.
+        self.facts.packages.reserve(bom.components.len());
+        self.by_ref.reserve(bom.components.len());
+        self.facts
+            .dependencies
+            .reserve(bom.dependencies.iter().map(|d| d.depends_on.len()).sum());
         for (i, component) in bom.components.into_iter().enumerate() {
             self.add_component(component, None, &format!("components[{i}]"));
         }

@@ -43,6 +43,8 @@ pub trait ChangeView: EventView {
     fn affected_of_advisories(&self, advisories: &BTreeSet<String>) -> Result<Vec<Exposure>>;
     /// The identifiers the statements of `documents` name.
     fn statement_ids_of(&self, documents: &HashSet<DocumentId>) -> Result<BTreeSet<String>>;
+    /// The records of these packages, in one read where the back end can.
+    fn packages(&self, ids: &BTreeSet<PackageId>) -> Result<HashMap<PackageId, PackageRecord>>;
 }
 
 /// An affected (package, advisory, ecosystem) match edge that appeared
@@ -73,11 +75,17 @@ fn event(
     }
 }
 
-fn purl_of(view: &dyn ChangeView, package: PackageId) -> Result<String> {
+/// The purls (package keys) of these packages, read at once.
+fn purls(
+    view: &dyn ChangeView,
+    packages: impl IntoIterator<Item = PackageId>,
+) -> Result<HashMap<PackageId, String>> {
+    let ids: BTreeSet<PackageId> = packages.into_iter().collect();
     Ok(view
-        .vex_source()
-        .package(package)?
-        .map_or_else(String::new, |p| p.key))
+        .packages(&ids)?
+        .into_iter()
+        .map(|(id, p)| (id, p.key))
+        .collect())
 }
 
 /// Events for match edges that changed estate-wide (an advisory load): one
@@ -90,12 +98,13 @@ pub fn events_for_matches(
 ) -> Result<Vec<MatchEvent>> {
     let packages: BTreeSet<PackageId> = changes.iter().map(|c| c.0).collect();
     let holders = view.current_holders(&packages)?;
+    let purls = purls(view, packages)?;
     let mut out = Vec::new();
     for (package, advisory, ecosystem, kind) in changes {
         let Some(deployments) = holders.get(package).filter(|d| !d.is_empty()) else {
             continue;
         };
-        let purl = purl_of(view, *package)?;
+        let purl = purls.get(package).cloned().unwrap_or_default();
         let exposure = (*package, advisory.clone(), ecosystem.clone());
         for deployment in deployments {
             out.push(event(at, *kind, cause, deployment, &exposure, purl.clone()));
@@ -137,29 +146,28 @@ pub fn events_for_supersession(
         None => HashSet::new(),
     };
     let new = &exposures(new)?;
+    let purls = purls(
+        view,
+        new.symmetric_difference(&before)
+            .map(|e| e.0)
+            .filter(|p| !elsewhere.contains(p)),
+    )?;
     let mut out = Vec::new();
-    let mut push = |e: &Exposure, kind| -> Result<()> {
+    let mut push = |e: &Exposure, kind| {
         if !elsewhere.contains(&e.0) {
-            out.push(event(
-                at,
-                kind,
-                "ingest",
-                deployment,
-                e,
-                purl_of(view, e.0)?,
-            ));
+            let purl = purls.get(&e.0).cloned().unwrap_or_default();
+            out.push(event(at, kind, "ingest", deployment, e, purl));
         }
-        Ok(())
     };
     let mut opened: Vec<&Exposure> = new.difference(&before).collect();
     opened.sort();
     for e in opened {
-        push(e, EventKind::Opened)?;
+        push(e, EventKind::Opened);
     }
     let mut resolved: Vec<&Exposure> = before.difference(new).collect();
     resolved.sort();
     for e in resolved {
-        push(e, EventKind::Resolved)?;
+        push(e, EventKind::Resolved);
     }
     Ok(out)
 }
@@ -187,6 +195,23 @@ impl<'a> VexJudge<'a> {
             identifiers: HashMap::new(),
             packages: HashMap::new(),
         }
+    }
+
+    /// Reads the records of packages not read yet, at once.
+    fn read_packages(&mut self, packages: &BTreeSet<PackageId>) -> Result<()> {
+        let missing: BTreeSet<PackageId> = packages
+            .iter()
+            .copied()
+            .filter(|p| !self.packages.contains_key(p))
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let mut found = self.after_view.packages(&missing)?;
+        for p in missing {
+            self.packages.insert(p, found.remove(&p));
+        }
+        Ok(())
     }
 
     fn package(&mut self, package: PackageId) -> Result<Option<&PackageRecord>> {
@@ -240,6 +265,7 @@ impl<'a> VexJudge<'a> {
         if events.is_empty() || !self.any_statements()? {
             return Ok(events);
         }
+        self.read_packages(&events.iter().map(|e| e.package).collect())?;
         let mut out = Vec::with_capacity(events.len());
         for e in events {
             let after = e.kind == EventKind::Opened;
@@ -273,6 +299,7 @@ impl<'a> VexJudge<'a> {
         let exposures = view.affected_of_advisories(&advisories)?;
         let packages: BTreeSet<PackageId> = exposures.iter().map(|(p, _, _)| *p).collect();
         let holders = view.current_holders(&packages)?;
+        self.read_packages(&packages)?;
         let mut out = Vec::new();
         for exposure in &exposures {
             let (package, advisory, _) = exposure;
@@ -310,8 +337,13 @@ fn spellings(name: &str) -> BTreeSet<String> {
         name.to_ascii_uppercase(),
         name.to_ascii_lowercase(),
     ]);
-    if name.len() > 5 && name[..5].eq_ignore_ascii_case("GHSA-") {
-        out.insert(format!("GHSA-{}", name[5..].to_ascii_lowercase()));
+    // By bytes: an id is whatever a document wrote, multi-byte characters
+    // included.
+    if let (Some(prefix), Some(rest)) = (name.get(..5), name.get(5..))
+        && prefix.eq_ignore_ascii_case("GHSA-")
+        && !rest.is_empty()
+    {
+        out.insert(format!("GHSA-{}", rest.to_ascii_lowercase()));
     }
     out
 }

@@ -12,7 +12,7 @@ use super::{ChangeView, EventView, Exposure};
 use crate::records::{AdvisoryRow, DocHead};
 use crate::tables::*;
 use crate::vex::{Source, VexSource};
-use crate::{DocumentId, PackageId, RedbStore, Result, decode};
+use crate::{DocumentId, PackageId, PackageRecord, RedbStore, Result, decode};
 
 /// The store as a write transaction leaves it.
 pub(crate) struct TxnView<'t> {
@@ -170,6 +170,17 @@ impl ChangeView for TxnView<'_> {
                 if stored.is_affected() {
                     out.push((package, advisory.clone(), stored.ecosystem().into()));
                 }
+            }
+        }
+        Ok(out)
+    }
+
+    fn packages(&self, ids: &BTreeSet<PackageId>) -> Result<HashMap<PackageId, PackageRecord>> {
+        let table = self.txn.open_table(PACKAGES)?;
+        let mut out = HashMap::with_capacity(ids.len());
+        for &id in ids {
+            if let Some(v) = table.get(id)? {
+                out.insert(id, decode(v.value(), "packages", &id.to_string())?);
             }
         }
         Ok(out)
