@@ -101,9 +101,11 @@ pub fn run(
     let mut ingested = false;
     std::thread::scope(|scope| {
         // Bounded so parsed documents do not pile up in memory ahead of the
-        // writer beyond what one group may hold.
+        // writer beyond what one group may hold: a whole next group, so the
+        // parsers keep working while the writer commits one (half a group
+        // left them waiting, and the cores idle, for the other half).
         let (tx, rx) = mpsc::sync_channel::<(usize, Result<Parsed, IngestError>)>(
-            (threads * 2).max(max_documents.min(64)),
+            (threads * 2).max(max_documents.min(256)),
         );
         for _ in 0..threads {
             let tx = tx.clone();
