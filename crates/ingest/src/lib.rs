@@ -160,31 +160,34 @@ pub fn detect(bytes: &[u8], file_name: &str) -> Result<Format, ErrorKind> {
             }));
         }
     }
-    let tail = window(body, body.len().saturating_sub(WINDOW)..body.len());
-    for part in [&head, &tail] {
+    let sniff = |part: &str| -> Option<Format> {
         // First: a statement's predicate may embed an SBOM (`bomFormat`).
         if aibomdb_importer_attestation::sniff(part) {
-            return Ok(Format::InTotoAttestation);
+            return Some(Format::InTotoAttestation);
         }
         if aibomdb_importer_cyclonedx::sniff(part) {
-            return Ok(Format::CycloneDx);
+            return Some(Format::CycloneDx);
         }
         if aibomdb_importer_spdx::sniff_v2(part) {
-            return Ok(Format::Spdx2);
+            return Some(Format::Spdx2);
         }
         if aibomdb_importer_openvex::sniff(part) {
-            return Ok(Format::OpenVex);
+            return Some(Format::OpenVex);
         }
         if aibomdb_importer_model::hub::sniff(part) {
-            return Ok(Format::HubModelInfo);
+            return Some(Format::HubModelInfo);
         }
         if aibomdb_importer_spdx::sniff_v3(part) {
-            return Ok(Format::Spdx3);
+            return Some(Format::Spdx3);
         }
-        if aibomdb_importer_python_lock::sniff(file_name, part) == Some(DocumentFormat::PipfileLock)
-        {
-            return Ok(Format::PipfileLock);
-        }
+        (aibomdb_importer_python_lock::sniff(file_name, part) == Some(DocumentFormat::PipfileLock))
+            .then_some(Format::PipfileLock)
+    };
+    // The tail only when the head names no format (most documents do).
+    if let Some(format) =
+        sniff(&head).or_else(|| sniff(&window(body, body.len().saturating_sub(WINDOW)..body.len())))
+    {
+        return Ok(format);
     }
     // No marker: say whether the JSON itself is broken, since a truncated
     // document often loses the very field that names its format.
