@@ -279,6 +279,21 @@ struct GateRequest {
     at: Option<String>,
 }
 
+/// A report as JSON, its buffer sized once: a deployment's report runs to
+/// hundreds of kilobytes (every violation with its path), and growing the
+/// buffer by doubling copied it again and again.
+fn report_json(report: &GateReport) -> serde_json::Result<Vec<u8>> {
+    let violations: usize = report
+        .deployments
+        .iter()
+        .flat_map(|d| &d.rules)
+        .map(|r| r.violations.len())
+        .sum();
+    let mut json = Vec::with_capacity(1024 + violations * 384);
+    serde_json::to_writer(&mut json, report)?;
+    Ok(json)
+}
+
 /// `POST /v1/gate`: `{"stored"|"policy", "deployment"|"document", "at"?}` →
 /// the gate report (`passed`, each rule's verdict with paths). 200 whatever
 /// the verdict; 400 for a bad policy or document, 404 for an unknown
@@ -292,7 +307,7 @@ pub(crate) async fn post(State(app): State<App>, request: Request) -> Response {
     };
     let store = app.store.clone();
     let cache = app.gate_cache.clone();
-    let work = tokio::task::spawn_blocking(move || -> Result<GateReport, (StatusCode, String)> {
+    let work = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, (StatusCode, String)> {
         let bad = |m: String| (StatusCode::BAD_REQUEST, m);
         let req: GateRequest = serde_json::from_slice(&body)
             .map_err(|e| bad(format!("the body is not a gate request: {e}")))?;
@@ -322,14 +337,23 @@ pub(crate) async fn post(State(app): State<App>, request: Request) -> Response {
             }
             _ => return Err(bad("give exactly one of `deployment` and `document`".into())),
         };
-        result.map_err(|e| match e {
+        let report = result.map_err(|e| match e {
             PolicyError::NoDeployment(_) => (StatusCode::NOT_FOUND, e.to_string()),
             PolicyError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
             other => (StatusCode::BAD_REQUEST, other.to_string()),
-        })
+        })?;
+        // Serialized here, off the server's async threads.
+        report_json(&report).map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
     });
     match tokio::time::timeout(app.config.timeout, work).await {
-        Ok(Ok(Ok(report))) => axum::Json(report).into_response(),
+        Ok(Ok(Ok(json))) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static("application/json"),
+            )],
+            json,
+        )
+            .into_response(),
         Ok(Ok(Err((status, message)))) => {
             let code = match status {
                 StatusCode::NOT_FOUND => "NOT_FOUND",
