@@ -755,8 +755,10 @@ fn tls_connections_are_encrypted_and_checked_as_libpq_checks_them() {
     let port = common::webhook::free_port();
     let node = Node::start("tls", port);
     let dir = node.dir.path();
+    // The server listens on 127.0.0.1 only: `localhost` is the name TLS
+    // checks, `hostaddr` where to connect (not whatever else it resolves to).
     let url = |host: &str, params: String| {
-        format!("postgresql://aibomdb@{host}:{port}/postgres?{params}")
+        format!("postgresql://aibomdb@{host}:{port}/postgres?hostaddr=127.0.0.1&{params}")
     };
     let (ca, other) = (dir.join("ca.crt"), dir.join("other-ca.crt"));
     let run = |url: &str, args: &[&str]| aibomdb(Path::new(url), args);

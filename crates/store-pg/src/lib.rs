@@ -96,15 +96,32 @@ impl Database {
 /// says otherwise) with the TLS it asks for (`tls.rs`), and where it points
 /// without its password.
 pub(crate) fn parse(url: &str) -> Result<(tls::Endpoint, String), StoreError> {
-    let (rest, tls) = tls::split(url, &redacted(url))?;
+    let (rest, wish) = tls::split(url, &redacted(url))?;
     let mut config: tokio_postgres::Config = rest.parse().map_err(|e| StoreError::NotAStore {
         path: redacted(url).into(),
-        message: format!("not a PostgreSQL URL: {e}"),
+        message: format!(
+            "not a PostgreSQL URL: {e}{}",
+            std::error::Error::source(&e).map_or(String::new(), |c| format!(": {c}"))
+        ),
     })?;
     if config.get_application_name().is_none() {
         config.application_name("aibomdb");
     }
     let location = location(&config);
+    // As libpq: a Unix socket is never encrypted, whatever `sslmode` says.
+    let hosts = config.get_hosts();
+    let socket_only = !hosts.is_empty()
+        && hosts
+            .iter()
+            .all(|h| matches!(h, tokio_postgres::config::Host::Unix(_)));
+    let tls = match wish {
+        Some(_) if socket_only => {
+            config.ssl_mode(tokio_postgres::config::SslMode::Disable);
+            None
+        }
+        Some(wish) => Some(tls::connector_for(&wish, &location)?),
+        None => None,
+    };
     Ok((tls::Endpoint { config, tls }, location))
 }
 

@@ -204,9 +204,12 @@ impl PgStore {
             .delivery_leader
             .lock()
             .map_err(|_| StoreError::Backend("the delivery lock's holder was poisoned".into()))?;
-        if leader
-            .checked_at
-            .is_some_and(|at| at.elapsed() < LEADER_CHECK)
+        // A connection seen closed answers at once: the lock went with it.
+        let alive = leader.client.as_ref().is_some_and(|c| !c.is_closed());
+        if alive
+            && leader
+                .checked_at
+                .is_some_and(|at| at.elapsed() < LEADER_CHECK)
         {
             return Ok(leader.leading);
         }
@@ -219,18 +222,33 @@ impl PgStore {
             return Ok(false);
         };
         // The holder checks its connection is still there: one silently
-        // dropped has lost the lock.
-        let asked = match leader.leading {
-            true => self.block_on(client.query_one("SELECT true", &[])),
-            false => self
-                .block_on(client.query_one("SELECT pg_try_advisory_lock($1)", &[&DELIVERY_LOCK])),
-        };
+        // dropped has lost the lock. Bounded: a half-open connection must
+        // not stall every lane.
+        let leading = leader.leading;
+        let asked = self.block_on(async {
+            let ask = async {
+                match leading {
+                    true => client.query_one("SELECT true", &[]).await,
+                    false => {
+                        client
+                            .query_one("SELECT pg_try_advisory_lock($1)", &[&DELIVERY_LOCK])
+                            .await
+                    }
+                }
+            };
+            tokio::time::timeout(LEADER_CHECK * 5, ask).await
+        });
         match asked {
-            Ok(row) => leader.leading = row.get(0),
-            Err(e) => {
+            Ok(Ok(row)) => leader.leading = row.get(0),
+            failed => {
                 leader.leading = false;
                 leader.client = None;
-                return Err(crate::backend(e));
+                return Err(match failed {
+                    Ok(Err(e)) => crate::backend(e),
+                    _ => StoreError::Backend(
+                        "the delivery lock's connection did not answer within 5 s".into(),
+                    ),
+                });
             }
         }
         Ok(leader.leading)

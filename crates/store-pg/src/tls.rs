@@ -32,7 +32,13 @@ pub(crate) struct Endpoint {
     pub(crate) tls: Option<MakeRustlsConnect>,
 }
 
-/// What a URL asks of TLS.
+/// What a URL asks of TLS: the mode and the root file named.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Wish {
+    mode: Mode,
+    root: Option<PathBuf>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
     Off,
@@ -43,19 +49,19 @@ enum Mode {
 
 /// Takes `sslmode` and `sslrootcert` out of `url` (tokio-postgres knows
 /// neither `verify-ca`, `verify-full` nor `sslrootcert`) and gives back the
-/// rest with the TLS connector they ask for. `location`: the URL without
-/// its password, for messages.
-pub(crate) fn split(
-    url: &str,
-    location: &str,
-) -> Result<(String, Option<MakeRustlsConnect>), StoreError> {
+/// rest with what they ask for (`None`: no TLS). `location`: the URL
+/// without its password, for messages.
+pub(crate) fn split(url: &str, location: &str) -> Result<(String, Option<Wish>), StoreError> {
     let bad = |message: String| StoreError::NotAStore {
         path: location.into(),
         message,
     };
-    let Some((base, query)) = url.split_once('?') else {
+    // The query begins after the authority: a password may hold a `?`.
+    let after_auth = url.rfind('@').map_or(0, |at| at + 1);
+    let Some(q) = url[after_auth..].find('?').map(|i| i + after_auth) else {
         return Ok((url.to_string(), None));
     };
+    let (base, query) = (&url[..q], &url[q + 1..]);
     let (mut mode, mut root) = (Mode::Off, None::<PathBuf>);
     let mut kept = Vec::new();
     for pair in query.split('&') {
@@ -87,11 +93,24 @@ pub(crate) fn split(
         true => base.to_string(),
         false => format!("{base}?{}", kept.join("&")),
     };
-    let tls = match mode {
-        Mode::Off => None,
-        _ => Some(connector(mode, root.as_deref()).map_err(bad)?),
-    };
-    Ok((rest, tls))
+    let wish = (mode != Mode::Off).then_some(Wish { mode, root });
+    Ok((rest, wish))
+}
+
+/// The connector a [`Wish`] asks for. `location`: for messages.
+pub(crate) fn connector_for(wish: &Wish, location: &str) -> Result<MakeRustlsConnect, StoreError> {
+    connector(wish.mode, wish.root.as_deref()).map_err(|message| StoreError::NotAStore {
+        path: location.into(),
+        message,
+    })
+}
+
+/// libpq's default root file: `~/.postgresql/root.crt`.
+fn default_root() -> PathBuf {
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default()
+        .join(".postgresql/root.crt")
 }
 
 /// `%2F` and the like in a URL's parameter value.
@@ -126,14 +145,10 @@ fn connector(mode: Mode, root: Option<&Path>) -> Result<MakeRustlsConnect, Strin
         .map_err(|e| e.to_string())?;
     let root = match (mode, root) {
         (_, Some(root)) => Some(root.to_path_buf()),
-        // libpq's default for the modes that verify.
-        (Mode::VerifyCa | Mode::VerifyFull, None) => Some(
-            std::env::var_os("HOME")
-                .map(PathBuf::from)
-                .unwrap_or_default()
-                .join(".postgresql/root.crt"),
-        ),
-        _ => None,
+        // libpq's default for the modes that verify; `require` verifies
+        // (as `verify-ca`) when that file is there.
+        (Mode::VerifyCa | Mode::VerifyFull, None) => Some(default_root()),
+        (_, None) => Some(default_root()).filter(|r| r.is_file()),
     };
     let verifier: Arc<dyn ServerCertVerifier> = match root {
         None => Arc::new(Unverified(provider)),
@@ -278,19 +293,25 @@ mod tests {
         assert!(tls.is_none());
         let (rest, tls) = split("postgresql://u@h/db?sslmode=require", "x").unwrap();
         assert_eq!(rest, "postgresql://u@h/db?sslmode=require");
-        assert!(tls.is_some());
+        assert_eq!(tls.map(|w| w.mode), Some(Mode::Require));
         let (rest, tls) = split("postgresql://u@h/db", "x").unwrap();
         assert_eq!(rest, "postgresql://u@h/db");
         assert!(tls.is_none());
         assert!(split("postgresql://u@h/db?sslmode=sometimes", "x").is_err());
+        // A `?` in the password is not the query.
+        let (rest, tls) = split("postgresql://u:p?w@h/db?sslmode=verify-ca", "x").unwrap();
+        assert_eq!(rest, "postgresql://u:p?w@h/db?sslmode=require");
+        assert_eq!(tls.map(|w| w.mode), Some(Mode::VerifyCa));
         // A root that is not there is named.
-        let e = split(
+        let (_, wish) = split(
             "postgresql://u@h/db?sslmode=verify-full&sslrootcert=%2Fnonexistent%2Froot.crt",
             "x",
         )
-        .err()
-        .unwrap()
-        .to_string();
+        .unwrap();
+        let e = connector_for(&wish.unwrap(), "x")
+            .err()
+            .unwrap()
+            .to_string();
         assert!(e.contains("/nonexistent/root.crt"), "{e}");
     }
 }

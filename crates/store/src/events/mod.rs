@@ -98,7 +98,11 @@ pub fn events_for_matches(
 ) -> Result<Vec<MatchEvent>> {
     let packages: BTreeSet<PackageId> = changes.iter().map(|c| c.0).collect();
     let holders = view.current_holders(&packages)?;
-    let purls = purls(view, packages)?;
+    // Only of packages some deployment holds: the rest make no event.
+    let held = packages
+        .into_iter()
+        .filter(|p| holders.get(p).is_some_and(|d| !d.is_empty()));
+    let purls = purls(view, held)?;
     let mut out = Vec::new();
     for (package, advisory, ecosystem, kind) in changes {
         let Some(deployments) = holders.get(package).filter(|d| !d.is_empty()) else {
