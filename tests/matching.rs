@@ -264,6 +264,15 @@ fn two_writers() -> (
     ((dir, db), first, second)
 }
 
+/// The SBOM at `path` ingested into `deployment` with its packages' lookup
+/// names taken away: stored, but under no name OSV knows.
+fn write_nameless(store: &aibomdb_store::Store, path: &Path, deployment: &str) {
+    let prepared = aibomdb_ingest::prepare(path, &Default::default()).unwrap();
+    let mut doc = aibomdb_ingest::document_for_write(store, prepared, Some(deployment)).unwrap();
+    doc.lookup_names.iter_mut().for_each(Vec::clear);
+    aibomdb_ingest::write_documents(store, &mut [doc]).unwrap();
+}
+
 fn python_matches(store: &aibomdb_store::Store) -> Vec<(String, String)> {
     let mut m: Vec<(String, String)> = aibomdb_osv::deployment_matches(store, Some("python"))
         .unwrap()
@@ -361,11 +370,7 @@ fn writers_that_interleave_miss_no_match() {
     //    made to write for PyPI packages.
     let (_dir, ingester, other) = two_writers();
     let loader = other.as_ref().unwrap_or(&ingester);
-    let prepared = aibomdb_ingest::prepare(&python, &Default::default()).unwrap();
-    let mut nameless =
-        aibomdb_ingest::document_for_write(&ingester, prepared, Some("nameless")).unwrap();
-    nameless.lookup_names.iter_mut().for_each(Vec::clear);
-    aibomdb_ingest::write_documents(&ingester, &mut [nameless]).unwrap();
+    write_nameless(&ingester, &python, "nameless");
     let planned = aibomdb_osv::plan_advisories(loader, &records).unwrap();
     let prepared = aibomdb_ingest::prepare(&python, &Default::default()).unwrap();
     aibomdb_ingest::commit(&ingester, prepared, Some("python")).unwrap();
@@ -376,11 +381,7 @@ fn writers_that_interleave_miss_no_match() {
     // A document that brings no new name leaves the counter as it was (a
     // load reads its keys' older packages again only when one gained one).
     let marks = ingester.write_marks().unwrap();
-    let prepared = aibomdb_ingest::prepare(&python, &Default::default()).unwrap();
-    let mut nameless =
-        aibomdb_ingest::document_for_write(&ingester, prepared, Some("late")).unwrap();
-    nameless.lookup_names.iter_mut().for_each(Vec::clear);
-    aibomdb_ingest::write_documents(&ingester, &mut [nameless]).unwrap();
+    write_nameless(&ingester, &python, "late");
     assert_eq!(
         ingester.write_marks().unwrap().package_keys,
         marks.package_keys
@@ -389,11 +390,7 @@ fn writers_that_interleave_miss_no_match() {
     // refused as stale rather than removing the matches their ingest made.
     let (_dir, ingester, other) = two_writers();
     let rematcher = other.as_ref().unwrap_or(&ingester);
-    let prepared = aibomdb_ingest::prepare(&python, &Default::default()).unwrap();
-    let mut nameless =
-        aibomdb_ingest::document_for_write(&ingester, prepared, Some("nameless")).unwrap();
-    nameless.lookup_names.iter_mut().for_each(Vec::clear);
-    aibomdb_ingest::write_documents(&ingester, &mut [nameless]).unwrap();
+    write_nameless(&ingester, &python, "nameless");
     aibomdb_osv::load_advisories(rematcher, &records).unwrap();
     let marks = rematcher.write_marks().unwrap();
     let prepared = aibomdb_ingest::prepare(&python, &Default::default()).unwrap();

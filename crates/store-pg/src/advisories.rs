@@ -154,13 +154,7 @@ impl PgStore {
         if !changed.is_empty() {
             crate::write::raise_counter(txn, aibomdb_store::ADVISORIES_VERSION).await?;
         }
-        let wanted: std::collections::HashSet<&str> = changed.iter().map(String::as_str).collect();
-        let matches: Vec<&MatchRecord> = batch
-            .matches
-            .iter()
-            .chain(&late)
-            .filter(|m| wanted.contains(m.advisory.as_str()))
-            .collect();
+        let matches = batch.matches_to_write(&changed, &late);
         let (_, diff) = replace_matches(txn, &changed, &matches, i64::MAX).await?;
         if let Some((key, value)) = batch.feed_state {
             txn.execute(

@@ -12,7 +12,8 @@ use aibomdb_store::events::{ChangeView, EventView, Exposure};
 use aibomdb_store::kit;
 use aibomdb_store::records::{AdvisoryRow, DeploymentRecord};
 use aibomdb_store::{
-    DocumentId, DocumentRecord, MatchEvent, PackageId, PackageRecord, VexRecord, VexSource,
+    DocumentId, DocumentRecord, IngestOutcome, MatchEvent, NewDocument, PackageId, PackageRecord,
+    VexRecord, VexSource,
 };
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{GenericClient, Row, Transaction};
@@ -73,27 +74,17 @@ impl<C: GenericClient + Sync> VexSource for PgView<'_, C> {
     }
 
     fn vex_for(&self, identifiers: &[String]) -> Result<Vec<VexRecord>> {
-        let wanted: Vec<String> = identifiers
-            .iter()
-            .map(|i| i.trim().to_ascii_uppercase())
-            .collect();
         crate::read::statements(self.query(
-            "SELECT identifier, document_id, idx, statement FROM vex_statements \
-             WHERE identifier = ANY($1)",
-            &[&wanted],
+            crate::read::STATEMENTS_NAMING,
+            &[&crate::read::statement_keys(identifiers)],
         )?)
     }
 
     fn documents_with_serial(&self, serial: &str) -> Result<Vec<DocumentId>> {
         let serial = aibomdb_graph::normalise_serial(serial);
-        Ok(self
-            .query(
-                "SELECT id FROM documents WHERE serial_norm = $1 ORDER BY id",
-                &[&serial],
-            )?
-            .iter()
-            .map(|r| uid(r, 0))
-            .collect())
+        Ok(crate::read::first_ids(
+            &self.query(crate::read::DOCUMENTS_WITH_SERIAL, &[&serial])?,
+        ))
     }
 
     fn package(&self, package: PackageId) -> Result<Option<PackageRecord>> {
@@ -264,6 +255,35 @@ impl<C: GenericClient + Sync> ChangeView for PgView<'_, C> {
             .iter()
             .map(|r| r.get(0))
             .collect())
+    }
+}
+
+impl PgStore {
+    /// The events of an ingest group, as redb makes them: per document
+    /// written, the exposures it brought or took away in its deployment as
+    /// it stood then, judged by VEX with the statements the group adds.
+    pub(crate) fn group_events(
+        &self,
+        txn: &Transaction<'_>,
+        docs: &[NewDocument],
+        group: &crate::write::GroupWritten,
+    ) -> Result<Vec<aibomdb_store::MatchEvent>> {
+        let after = crate::events::PgView::new(self, txn);
+        let now = kit::now();
+        let mut raw = Vec::new();
+        for e in &group.evented {
+            raw.extend(aibomdb_store::events::events_for_supersession(
+                &after,
+                &e.deployment,
+                &e.others,
+                e.superseded,
+                e.document,
+                now,
+            )?);
+        }
+        let written: Vec<(&NewDocument, &IngestOutcome)> =
+            group.written.iter().map(|(i, o)| (&docs[*i], o)).collect();
+        self.with_primary(|before| aibomdb_store::events::vex_judged(before, &after, &written, raw))
     }
 }
 

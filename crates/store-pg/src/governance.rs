@@ -13,6 +13,14 @@ use crate::advisories::bump_generation;
 use crate::store::{Pg, PgStore, Result};
 use crate::write::lock_writers;
 
+/// Which counter a write raises: the write counter (answers about the graph
+/// change) or `meta.notify_generation` (only answers about notifications do:
+/// targets, the delivery log).
+pub(crate) enum Raises {
+    Generation,
+    Notifications,
+}
+
 impl PgStore {
     /// Runs `work` in a write transaction behind the writers' lock, and
     /// commits what it did (bumping the generations) when it says it wrote.
@@ -20,19 +28,50 @@ impl PgStore {
         &self,
         work: impl AsyncFnOnce(&Transaction<'_>) -> Result<(T, bool)>,
     ) -> Result<T> {
+        self.txn_raising(Raises::Generation, work)
+    }
+
+    /// [`PgStore::write_txn`], raising the counter `raises` names.
+    pub(crate) fn txn_raising<T>(
+        &self,
+        raises: Raises,
+        work: impl AsyncFnOnce(&Transaction<'_>) -> Result<(T, bool)>,
+    ) -> Result<T> {
         let mut writer = self.writer()?;
-        let (value, generation) = self.block_on(async {
+        let (value, raised) = self.block_on(async {
             let txn = crate::write::begin(&mut writer).await?;
             lock_writers(&txn).await?;
             let (value, wrote) = work(&txn).await?;
-            let mut generation = None;
+            let mut raised = None;
             if wrote {
-                generation = Some(bump_generation(&txn).await?);
+                raised = Some(match raises {
+                    Raises::Generation => bump_generation(&txn).await?,
+                    Raises::Notifications => {
+                        let row = txn
+                            .query_one(
+                                "INSERT INTO meta (key, value) VALUES ('notify_generation', 1) \
+                                 ON CONFLICT (key) DO UPDATE SET value = meta.value + 1 \
+                                 RETURNING value",
+                                &[],
+                            )
+                            .await
+                            .pg()?;
+                        row.get::<_, i64>(0) as u64
+                    }
+                });
                 txn.commit().await.pg()?;
             }
-            Ok::<_, StoreError>((value, generation))
+            Ok::<_, StoreError>((value, raised))
         })?;
-        self.committed(generation);
+        match raises {
+            Raises::Generation => self.committed(raised),
+            Raises::Notifications => {
+                if let Some(n) = raised {
+                    self.notify_generation
+                        .fetch_max(n, std::sync::atomic::Ordering::AcqRel);
+                }
+            }
+        }
         Ok(value)
     }
 

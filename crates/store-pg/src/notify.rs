@@ -361,30 +361,7 @@ impl PgStore {
         &self,
         work: impl AsyncFnOnce(&Transaction<'_>) -> Result<(T, bool)>,
     ) -> Result<T> {
-        let mut writer = self.writer()?;
-        let (value, raised) = self.block_on(async {
-            let txn = crate::write::begin(&mut writer).await?;
-            crate::write::lock_writers(&txn).await?;
-            let (value, wrote) = work(&txn).await?;
-            let mut raised = None;
-            if wrote {
-                let row = txn
-                    .query_one(
-                        "INSERT INTO meta (key, value) VALUES ('notify_generation', 1) \
-                         ON CONFLICT (key) DO UPDATE SET value = meta.value + 1 RETURNING value",
-                        &[],
-                    )
-                    .await
-                    .pg()?;
-                raised = Some(row.get::<_, i64>(0) as u64);
-                txn.commit().await.pg()?;
-            }
-            Ok::<_, StoreError>((value, raised))
-        })?;
-        if let Some(n) = raised {
-            self.notify_generation.fetch_max(n, Ordering::AcqRel);
-        }
-        Ok(value)
+        self.txn_raising(crate::governance::Raises::Notifications, work)
     }
 
     pub(crate) fn targets(&self) -> Result<Vec<NotifyTarget>> {

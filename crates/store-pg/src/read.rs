@@ -40,6 +40,29 @@ fn uid(row: &Row, column: usize) -> u64 {
     row.get::<_, i64>(column) as u64
 }
 
+/// The statements naming any of some identifiers (given as
+/// [`statement_keys`]), for [`statements`]; the committed store's reads and
+/// a write transaction's (`events.rs`) ask alike.
+pub(crate) const STATEMENTS_NAMING: &str = "SELECT identifier, document_id, idx, statement \
+     FROM vex_statements WHERE identifier = ANY($1)";
+
+/// Documents by their normalised serial number, in id order.
+pub(crate) const DOCUMENTS_WITH_SERIAL: &str =
+    "SELECT id FROM documents WHERE serial_norm = $1 ORDER BY id";
+
+/// Identifiers as statements are filed under them.
+pub(crate) fn statement_keys(identifiers: &[String]) -> Vec<String> {
+    identifiers
+        .iter()
+        .map(|i| i.trim().to_ascii_uppercase())
+        .collect()
+}
+
+/// The ids in the first column.
+pub(crate) fn first_ids(rows: &[Row]) -> Vec<u64> {
+    rows.iter().map(|r| uid(r, 0)).collect()
+}
+
 impl PgStore {
     /// Runs a read, prepared once per connection: an unprepared statement
     /// costs a second round trip (parse, then bind) every time.
@@ -218,16 +241,7 @@ impl PgStore {
     }
 
     pub(crate) fn vex_statements_for(&self, identifiers: &[String]) -> Result<Vec<VexRecord>> {
-        let wanted: Vec<String> = identifiers
-            .iter()
-            .map(|i| i.trim().to_ascii_uppercase())
-            .collect();
-        let rows = self.query(
-            "SELECT identifier, document_id, idx, statement FROM vex_statements \
-             WHERE identifier = ANY($1)",
-            &[&wanted],
-        )?;
-        statements(rows)
+        statements(self.query(STATEMENTS_NAMING, &[&statement_keys(identifiers)])?)
     }
 
     pub(crate) fn every_vex_statement(&self) -> Result<Vec<VexRecord>> {
@@ -241,14 +255,7 @@ impl PgStore {
 
     pub(crate) fn serial_documents(&self, serial: &str) -> Result<Vec<DocumentId>> {
         let serial = aibomdb_graph::normalise_serial(serial);
-        Ok(self
-            .query(
-                "SELECT id FROM documents WHERE serial_norm = $1 ORDER BY id",
-                &[&serial],
-            )?
-            .iter()
-            .map(|r| uid(r, 0))
-            .collect())
+        Ok(first_ids(&self.query(DOCUMENTS_WITH_SERIAL, &[&serial])?))
     }
 
     pub(crate) fn counts(&self) -> Result<Stats> {

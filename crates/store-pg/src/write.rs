@@ -98,54 +98,28 @@ impl PgStore {
             .fetch_add(rows, std::sync::atomic::Ordering::AcqRel);
         Ok(outcomes)
     }
-
-    /// The events of an ingest group, as redb makes them: per document
-    /// written, the exposures it brought or took away in its deployment as
-    /// it stood then, judged by VEX with the statements the group adds.
-    fn group_events(
-        &self,
-        txn: &Transaction<'_>,
-        docs: &[NewDocument],
-        group: &GroupWritten,
-    ) -> Result<Vec<aibomdb_store::MatchEvent>> {
-        let after = crate::events::PgView::new(self, txn);
-        let now = kit::now();
-        let mut raw = Vec::new();
-        for e in &group.evented {
-            raw.extend(aibomdb_store::events::events_for_supersession(
-                &after,
-                &e.deployment,
-                &e.others,
-                e.superseded,
-                e.document,
-                now,
-            )?);
-        }
-        let written: Vec<(&NewDocument, &IngestOutcome)> =
-            group.written.iter().map(|(i, o)| (&docs[*i], o)).collect();
-        self.with_primary(|before| aibomdb_store::events::vex_judged(before, &after, &written, raw))
-    }
 }
 
 /// What writing a group did.
-struct GroupWritten {
+pub(crate) struct GroupWritten {
     /// Per document given, in order.
-    outcomes: Vec<IngestOutcome>,
+    pub(crate) outcomes: Vec<IngestOutcome>,
     /// Occurrence rows written.
-    rows: u64,
+    pub(crate) rows: u64,
     /// The documents written (index among those given) with their outcomes;
     /// none when every one was stored before.
-    written: Vec<(usize, IngestOutcome)>,
+    pub(crate) written: Vec<(usize, IngestOutcome)>,
     /// Per document written, in order, when events are wanted: its
     /// deployment's other current documents right after it was written.
-    evented: Vec<Supersession>,
+    pub(crate) evented: Vec<Supersession>,
 }
 
-struct Supersession {
-    deployment: String,
-    document: DocumentId,
-    superseded: Option<DocumentId>,
-    others: Vec<DocumentId>,
+/// One document written: where its events are read from.
+pub(crate) struct Supersession {
+    pub(crate) deployment: String,
+    pub(crate) document: DocumentId,
+    pub(crate) superseded: Option<DocumentId>,
+    pub(crate) others: Vec<DocumentId>,
 }
 
 /// PostgreSQL's text cannot hold a NUL byte, and a B-tree entry is capped

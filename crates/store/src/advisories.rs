@@ -132,6 +132,22 @@ pub struct LatePackage {
 }
 
 impl AdvisoryBatch<'_> {
+    /// What the write stores as the matches of the records found changed
+    /// under the lock (`changed`): the batch's own and the `late` ones
+    /// naming them; those of a record found unchanged by then are dropped.
+    pub fn matches_to_write<'m>(
+        &'m self,
+        changed: &[String],
+        late: &'m [MatchRecord],
+    ) -> Vec<&'m MatchRecord> {
+        let wanted: HashSet<&str> = changed.iter().map(String::as_str).collect();
+        self.matches
+            .iter()
+            .chain(late)
+            .filter(|m| wanted.contains(m.advisory.as_str()))
+            .collect()
+    }
+
     /// The keys of the rows that change, once each.
     pub fn changed_keys(&self, changes: &[AdvisoryChange]) -> Vec<&str> {
         let mut keys: Vec<&str> = self
@@ -189,13 +205,7 @@ impl RedbStore {
         if !changed.is_empty() {
             crate::write::next_id(&mut txn.open_table(META)?, crate::ADVISORIES_VERSION)?;
         }
-        let wanted: HashSet<&str> = changed.iter().map(String::as_str).collect();
-        let matches: Vec<&MatchRecord> = batch
-            .matches
-            .iter()
-            .chain(&late)
-            .filter(|m| wanted.contains(m.advisory.as_str()))
-            .collect();
+        let matches = batch.matches_to_write(&changed, &late);
         let diff = write_matches(&txn, &changed, &matches, PackageId::MAX)?;
         let mut events = 0;
         if !diff.changes.is_empty() && self.events_wanted(&txn)? {
