@@ -53,7 +53,7 @@ fn main() -> Result<()> {
         Some("probe") => probe::run(&args[1..]),
         _ => {
             eprintln!(
-                "usage: aibomdb-bench ingest [--runs N] [--no-baseline] [DIR...]\n       aibomdb-bench lockfile [--runs N] [FILE]\n       aibomdb-bench osv [--deployments N] [--packages M] [--seed S]\n       aibomdb-bench api [--deployments N] [--packages M] [--seed S] [--requests R] [--load-secs T] [--no-baseline]\n       aibomdb-bench models [--mib N] [--small-files N] [--runs N] [--no-baseline]\n       aibomdb-bench secrets [--files N] [--kib N] [--runs N] [--dir DIR] [--no-baseline]\n       aibomdb-bench export [--components N] [--runs N] [--no-baseline]\n       aibomdb-bench scale [--deployments N] [--packages M] [--seed S] [--transformers-share F] [--models-share F] [--requests R] [--estate-dir DIR] [--work-dir DIR] [--json FILE] [--no-baseline] [--drop-estate] [--generate-only]\n       aibomdb-bench gate [--deployments N] [--packages M] [--models-share F] [--runs N] [--reuse DB] [--only RULE]\n       aibomdb-bench dashboard [--deployments N] [--packages M] [--runs N] [--reuse DB]\n       aibomdb-bench releases [--deployments N] [--packages M] [--observations K] [--batch B] [--runs N]\n       aibomdb-bench notify [--deployments N] [--packages M] [--changed C] [--samples S]\n       aibomdb-bench cdx-xml [--runs N] [--no-baseline] [SOURCE.cdx.json]\n       aibomdb-bench probe --db FILE [--runs N] [--only rematch|name-range|advisory|path|purl]"
+                "usage: aibomdb-bench ingest [--runs N] [--no-baseline] [--parse-only] [DIR...]\n       aibomdb-bench lockfile [--runs N] [FILE]\n       aibomdb-bench osv [--deployments N] [--packages M] [--seed S]\n       aibomdb-bench api [--deployments N] [--packages M] [--seed S] [--requests R] [--load-secs T] [--no-baseline]\n       aibomdb-bench models [--mib N] [--small-files N] [--runs N] [--no-baseline]\n       aibomdb-bench secrets [--files N] [--kib N] [--runs N] [--dir DIR] [--no-baseline]\n       aibomdb-bench export [--components N] [--runs N] [--no-baseline]\n       aibomdb-bench scale [--deployments N] [--packages M] [--seed S] [--transformers-share F] [--models-share F] [--requests R] [--estate-dir DIR] [--work-dir DIR] [--json FILE] [--no-baseline] [--drop-estate] [--generate-only]\n       aibomdb-bench gate [--deployments N] [--packages M] [--models-share F] [--runs N] [--reuse DB] [--only RULE]\n       aibomdb-bench dashboard [--deployments N] [--packages M] [--runs N] [--reuse DB]\n       aibomdb-bench releases [--deployments N] [--packages M] [--observations K] [--batch B] [--runs N]\n       aibomdb-bench notify [--deployments N] [--packages M] [--changed C] [--samples S]\n       aibomdb-bench cdx-xml [--runs N] [--no-baseline] [SOURCE.cdx.json]\n       aibomdb-bench probe --db FILE [--runs N] [--only rematch|name-range|advisory|path|purl]"
             );
             std::process::exit(2);
         }
@@ -79,15 +79,50 @@ fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// The parser threads' share of an ingest (read, import, match, encode the
+/// rows) on one thread, nothing written: the CPU cost per byte that bounds
+/// ingest on two cores, measured apart from the writer and the disk.
+fn parse_stage(inputs: &[aibomdb_ingest::Input], runs: usize) -> Result<()> {
+    let dir = tempfile::tempdir_in(std::env::temp_dir())?;
+    let store = Store::open(dir.path().join("empty.redb"))?;
+    let limits = Limits::default();
+    let mut best = f64::MAX;
+    let (mut documents, mut bytes) = (0usize, 0u64);
+    for run in 0..runs.max(1) {
+        if run == 0 {
+            for input in inputs {
+                std::fs::read(&input.path)?;
+            }
+        }
+        (documents, bytes) = (0, 0);
+        let start = Instant::now();
+        for input in inputs {
+            if let Ok(size) = aibomdb_ingest::parse_only(&store, input, &limits) {
+                documents += 1;
+                bytes += size;
+            }
+        }
+        best = best.min(start.elapsed().as_secs_f64());
+    }
+    println!(
+        "parse stage, one thread: {documents} documents, {:.1} MB in {best:.3} s (best of {runs}): {:.1} MB/s",
+        bytes as f64 / 1e6,
+        bytes as f64 / 1e6 / best
+    );
+    Ok(())
+}
+
 fn ingest(args: &[String]) -> Result<()> {
     let mut runs = 5;
     let mut baseline = true;
+    let mut parse_only = false;
     let mut dirs = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--runs" => runs = it.next().context("--runs N")?.parse()?,
             "--no-baseline" => baseline = false,
+            "--parse-only" => parse_only = true,
             d => dirs.push(PathBuf::from(d)),
         }
     }
@@ -95,6 +130,9 @@ fn ingest(args: &[String]) -> Result<()> {
         dirs.push(repo_root().join("../shared/corpus/external/guac-data"));
     }
     let inputs = aibomdb_ingest::expand(&dirs)?;
+    if parse_only {
+        return parse_stage(&inputs, runs);
+    }
     let files: Vec<PathBuf> = inputs.iter().map(|i| i.path.clone()).collect();
     // Only the documents count towards MB/s: READMEs and licences are skipped.
     let mut documents = 0usize;

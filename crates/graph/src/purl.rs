@@ -182,9 +182,25 @@ fn normalise(p: &Purl) -> (Option<String>, String, Option<String>) {
 
 /// PEP 503: lower-case, runs of `-`, `_`, `.` become one `-`.
 pub fn pep503_normalise(name: &str) -> String {
+    let name = name.trim();
     let mut out = String::with_capacity(name.len());
     let mut last_sep = false;
-    for c in name.trim().chars() {
+    if name.is_ascii() {
+        // Nearly every name: byte by byte, no Unicode case tables.
+        for b in name.bytes() {
+            if matches!(b, b'-' | b'_' | b'.') {
+                if !last_sep {
+                    out.push('-');
+                }
+                last_sep = true;
+            } else {
+                out.push(b.to_ascii_lowercase() as char);
+                last_sep = false;
+            }
+        }
+        return out;
+    }
+    for c in name.chars() {
         if matches!(c, '-' | '_' | '.') {
             if !last_sep {
                 out.push('-');
@@ -348,6 +364,33 @@ mod tests {
             "pkg:pypi/zope-interface@6.0"
         );
         assert_eq!(key("pkg:pypi/a__b-.c@1"), "pkg:pypi/a-b-c@1");
+    }
+
+    #[test]
+    fn pep503_ascii_path_agrees_with_the_unicode_one() {
+        // The rule as written before the ASCII path: char by char.
+        let by_chars = |name: &str| {
+            let mut out = String::new();
+            let mut last_sep = false;
+            for c in name.trim().chars() {
+                if matches!(c, '-' | '_' | '.') {
+                    if !last_sep {
+                        out.push('-');
+                    }
+                    last_sep = true;
+                } else {
+                    out.extend(c.to_lowercase());
+                    last_sep = false;
+                }
+            }
+            out
+        };
+        for name in [
+            " Zope.Interface ", "a__b-.c", "-_lead", "trail._", "MiXeD09", "", "x", "A-_-.B",
+        ] {
+            assert_eq!(pep503_normalise(name), by_chars(name), "{name:?}");
+        }
+        assert_eq!(pep503_normalise("Ünï_Códe.X"), "ünï-códe-x");
     }
 
     #[test]

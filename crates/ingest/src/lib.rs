@@ -17,7 +17,7 @@ mod pipeline;
 mod unsupported;
 mod walk;
 
-pub use pipeline::{Event, GroupCommit, run};
+pub use pipeline::{Event, GroupCommit, parse_only, run};
 
 pub use walk::{Expanded, HIDDEN, Input, expand, expand_reporting, is_model_dir, is_weight_file};
 

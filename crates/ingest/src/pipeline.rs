@@ -80,6 +80,38 @@ enum Gathered {
     Done(Event),
 }
 
+/// What a parser thread does with one input: read, import, match against
+/// the advisories (they are only read, so this stays off the single writer
+/// thread) and encode the rows the writer inserts.
+fn parse(
+    store: &Store,
+    input: &Input,
+    limits: &Limits,
+    deployment: Option<&str>,
+) -> Result<Parsed, IngestError> {
+    let prepared = if input.model_dir {
+        prepare_model_dir(&input.path, &Default::default(), &Default::default())
+    } else {
+        prepare(&input.path, limits)
+    }?;
+    let (path, format, size) = (prepared.path.clone(), prepared.format, prepared.size);
+    let (mut doc, notes) = new_document(store, prepared, deployment)?;
+    doc.encode_rows();
+    Ok(Parsed {
+        path,
+        format,
+        size,
+        doc,
+        notes,
+    })
+}
+
+/// The parser threads' share of an ingest, for one input and nothing
+/// written: for measuring it apart from the writer. Returns the bytes read.
+pub fn parse_only(store: &Store, input: &Input, limits: &Limits) -> Result<u64, IngestError> {
+    parse(store, input, limits, None).map(|parsed| parsed.size)
+}
+
 /// Parses `inputs` on `threads` workers and commits them in input order,
 /// gathering ready documents into transactions as `group` allows. `on_event`
 /// sees every input once, in input order, after its transaction is durable.
@@ -114,26 +146,7 @@ pub fn run(
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let Some(input) = inputs.get(i) else { break };
-                    let prepared = if input.model_dir {
-                        prepare_model_dir(&input.path, &Default::default(), &Default::default())
-                    } else {
-                        prepare(&input.path, limits)
-                    };
-                    // Matching reads only advisories, so it runs here, off
-                    // the single writer thread.
-                    let parsed = prepared.and_then(|p| {
-                        let (path, format, size) = (p.path.clone(), p.format, p.size);
-                        new_document(store, p, deployment).map(|(mut doc, notes)| {
-                            doc.encode_rows();
-                            Parsed {
-                                path,
-                                format,
-                                size,
-                                doc,
-                                notes,
-                            }
-                        })
-                    });
+                    let parsed = parse(store, input, limits, deployment);
                     if tx.send((i, parsed)).is_err() {
                         break;
                     }
