@@ -116,8 +116,8 @@ impl Hash {
         let alg: String = alg
             .chars()
             .filter(|c| *c != '-' && *c != '_')
-            .collect::<String>()
-            .to_ascii_lowercase();
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
         let alg = match alg.as_str() {
             "blake2b256" => "blake2b-256".to_string(),
             "blake2b384" => "blake2b-384".to_string(),

@@ -386,7 +386,14 @@ mod tests {
             out
         };
         for name in [
-            " Zope.Interface ", "a__b-.c", "-_lead", "trail._", "MiXeD09", "", "x", "A-_-.B",
+            " Zope.Interface ",
+            "a__b-.c",
+            "-_lead",
+            "trail._",
+            "MiXeD09",
+            "",
+            "x",
+            "A-_-.B",
         ] {
             assert_eq!(pep503_normalise(name), by_chars(name), "{name:?}");
         }

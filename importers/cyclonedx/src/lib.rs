@@ -267,6 +267,24 @@ pub fn import(bytes: &[u8]) -> Result<DocumentFacts, ImportError> {
     Ok(Builder::new(spec_version, bom.serial_number.clone()).build(bom))
 }
 
+/// Where a component sits in the document, spelled out only when a message
+/// needs it.
+enum At<'a> {
+    Metadata,
+    Component(usize),
+    Nested(&'a At<'a>, usize),
+}
+
+impl std::fmt::Display for At<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            At::Metadata => f.write_str("metadata.component"),
+            At::Component(i) => write!(f, "components[{i}]"),
+            At::Nested(parent, j) => write!(f, "{parent}.components[{j}]"),
+        }
+    }
+}
+
 struct Builder {
     facts: DocumentFacts,
     by_ref: HashMap<String, usize>,
@@ -328,7 +346,7 @@ impl Builder {
                 let version = root.version.clone();
                 let kind = root.ty.clone();
                 let reference = root.bom_ref.clone();
-                let index = self.add_component(root, None, "metadata.component");
+                let index = self.add_component(root, None, &At::Metadata);
                 self.facts.subject = Some(Subject {
                     name,
                     version,
@@ -346,7 +364,7 @@ impl Builder {
             .dependencies
             .reserve(bom.dependencies.iter().map(|d| d.depends_on.len()).sum());
         for (i, component) in bom.components.into_iter().enumerate() {
-            self.add_component(component, None, &format!("components[{i}]"));
+            self.add_component(component, None, &At::Component(i));
         }
         for (i, dep) in bom.dependencies.into_iter().enumerate() {
             let Some(reference) = dep.reference.filter(|r| !r.is_empty()) else {
@@ -590,33 +608,31 @@ impl Builder {
     /// `None` when it is not a package (e.g. a `file`).
     fn add_component(
         &mut self,
-        c: wire::Component,
+        mut c: wire::Component,
         parent: Option<usize>,
-        path: &str,
+        at: &At<'_>,
     ) -> Option<usize> {
-        if path != "metadata.component" {
+        if !matches!(at, At::Metadata) {
             self.facts.entries_read += 1;
         }
-        let kind = c.ty.as_deref().unwrap_or("library");
-        let reference = c.bom_ref.clone().unwrap_or_else(|| path.to_string());
-        let index = if kind == "file" {
-            self.facts.skipped.push(Skipped {
-                reference: reference.clone(),
-                reason: "component of type `file` is not a package".into(),
-            });
-            None
+        let kind = c.ty.take().unwrap_or_else(|| "library".to_string());
+        let skipped = if kind == "file" {
+            Some("component of type `file` is not a package")
         } else if c.name.as_deref().is_none_or(|n| n.trim().is_empty()) && c.purl.is_none() {
-            self.facts.skipped.push(Skipped {
-                reference: reference.clone(),
-                reason: "component has neither name nor purl".into(),
-            });
-            None
+            Some("component has neither name nor purl")
         } else {
-            Some(self.push_package(&c, kind))
+            None
         };
-        if let (Some(i), Some(r)) = (index, c.bom_ref.as_ref()) {
-            self.by_ref.insert(r.clone(), i);
-        }
+        let index = match skipped {
+            Some(reason) => {
+                self.facts.skipped.push(Skipped {
+                    reference: c.bom_ref.clone().unwrap_or_else(|| at.to_string()),
+                    reason: reason.into(),
+                });
+                None
+            }
+            None => Some(self.push_package(&mut c, kind)),
+        };
         if let (Some(parent), Some(child)) = (parent, index) {
             self.facts.dependencies.push(DependencyFact {
                 from: parent,
@@ -628,21 +644,27 @@ impl Builder {
             });
         }
         for (j, child) in c.components.into_iter().enumerate() {
-            self.add_component(child, index.or(parent), &format!("{path}.components[{j}]"));
+            self.add_component(child, index.or(parent), &At::Nested(at, j));
         }
         index
     }
 
-    fn push_package(&mut self, c: &wire::Component, kind: &str) -> usize {
-        let name = c.name.clone().unwrap_or_default();
+    /// Adds `c` as a package fact, moving its strings out: it is dropped
+    /// after this but for its nested components.
+    fn push_package(&mut self, c: &mut wire::Component, kind: String) -> usize {
+        let name = c.name.take().unwrap_or_default();
         // CycloneDX keeps the Maven group / npm scope apart from the name; a
         // synthesized key puts them back together.
-        let full_name = match c.group.as_deref().filter(|g| !g.is_empty()) {
-            Some(g) => format!("{g}/{name}"),
-            None => name.clone(),
-        };
-        let (key, purl_synthesized, qualifiers) =
-            key_for(c.purl.as_deref(), &full_name, c.version.as_deref());
+        let grouped = c
+            .group
+            .as_deref()
+            .filter(|g| !g.is_empty())
+            .map(|g| format!("{g}/{name}"));
+        let (key, purl_synthesized, qualifiers) = key_for(
+            c.purl.as_deref(),
+            grouped.as_deref().unwrap_or(&name),
+            c.version.as_deref(),
+        );
         let mut hashes: Vec<Hash> = c
             .hashes
             .iter()
@@ -691,13 +713,45 @@ impl Builder {
             .as_ref()
             .map(|k| doubt_flags(k, &qualifiers, &locations))
             .unwrap_or_default();
+        // Read before the strings below are moved out of `c`.
+        let creator = creator(c);
+        let is_model = kind == "machine-learning-model";
+        let model = matches!(kind.as_str(), "machine-learning-model" | "data").then(|| {
+            Box::new(aibomdb_graph::ModelInfo {
+                node: if kind == "data" { "dataset" } else { "model" }.into(),
+                license: licenses.first().cloned(),
+                sources: vec![if c.model_card.is_some() {
+                    "CycloneDX modelCard".into()
+                } else {
+                    format!("CycloneDX component ({kind})")
+                }],
+                ..Default::default()
+            })
+        });
+        let pedigree_ancestors = c
+            .pedigree
+            .as_ref()
+            .map(|p| {
+                p.ancestors
+                    .iter()
+                    .filter_map(|a| a.purl.clone().or_else(|| a.name.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let supplier = c
+            .supplier
+            .as_mut()
+            .and_then(|s| s.name.take())
+            .or_else(|| c.publisher.take())
+            .or_else(|| c.author.take());
+        let reference = c.bom_ref.take();
         let fact = PackageFact {
             key,
-            purl: c.purl.clone(),
+            purl: c.purl.take(),
             purl_synthesized,
             name,
-            version: c.version.clone(),
-            kind: Some(kind.to_string()),
+            version: c.version.take(),
+            kind: Some(kind),
             scope: c.scope.as_deref().and_then(|s| match s {
                 "required" => Some(Scope::Required),
                 "optional" => Some(Scope::Optional),
@@ -707,48 +761,26 @@ impl Builder {
             direct: None,
             qualifiers,
             hashes,
-            cpes: c.cpe.iter().cloned().collect(),
-            supplier: c
-                .supplier
-                .as_ref()
-                .and_then(|s| s.name.clone())
-                .or_else(|| c.publisher.clone())
-                .or_else(|| c.author.clone()),
-            creator: creator(c),
+            cpes: c.cpe.take().into_iter().collect(),
+            supplier,
+            creator,
             licenses_concluded,
             filename,
             source_package,
             locations,
-            pedigree_ancestors: c
-                .pedigree
-                .as_ref()
-                .map(|p| {
-                    p.ancestors
-                        .iter()
-                        .filter_map(|a| a.purl.clone().or_else(|| a.name.clone()))
-                        .collect()
-                })
-                .unwrap_or_default(),
+            pedigree_ancestors,
             flags,
-            refs: c.bom_ref.iter().cloned().collect(),
-            model: matches!(kind, "machine-learning-model" | "data").then(|| {
-                Box::new(aibomdb_graph::ModelInfo {
-                    node: if kind == "data" { "dataset" } else { "model" }.into(),
-                    license: licenses.first().cloned(),
-                    sources: vec![if c.model_card.is_some() {
-                        "CycloneDX modelCard".into()
-                    } else {
-                        format!("CycloneDX component ({kind})")
-                    }],
-                    ..Default::default()
-                })
-            }),
+            refs: reference.iter().cloned().collect(),
+            model,
             licenses,
             ..Default::default()
         };
         self.facts.packages.push(fact);
         let index = self.facts.packages.len() - 1;
-        if kind == "machine-learning-model" {
+        if let Some(reference) = reference {
+            self.by_ref.insert(reference, index);
+        }
+        if is_model {
             let ancestors = c
                 .pedigree
                 .as_ref()
@@ -769,7 +801,7 @@ impl Builder {
                 .unwrap_or_default();
             let evaluated = property(c, EVALUATED_ON_PROPERTY).collect();
             self.ml
-                .push((index, c.model_card.clone(), ancestors, evaluated));
+                .push((index, c.model_card.take(), ancestors, evaluated));
         }
         index
     }
