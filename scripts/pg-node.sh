@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # PostgreSQL servers of their own, for the tests that need more than the
 # shared cluster scripts/with-postgres.sh runs (a replica, a server to crash):
-#   bash scripts/pg-node.sh primary DIR PORT   # initdb, then start
+#   bash scripts/pg-node.sh primary DIR PORT   # initdb, then start (AIBOMDB_PG_SETTINGS: more -c settings)
 #   bash scripts/pg-node.sh tls DIR PORT       # as primary, also on 127.0.0.1:PORT, TCP over TLS only
 #   bash scripts/pg-node.sh standby DIR PORT   # streaming replica of the shared cluster (pg_basebackup -R)
 #   bash scripts/pg-node.sh start DIR PORT     # start again after a stop or a crash
@@ -33,7 +33,9 @@ primary)
         cat "$dir/initdb.log" >&2
         exit 1
     }
-    start
+    # Extra server settings, e.g. the bulk-load settings of docs/POSTGRES.md.
+    # shellcheck disable=SC2086
+    start ${AIBOMDB_PG_SETTINGS:-}
     ;;
 tls)
     [ "$(id -u)" = 0 ] && chown postgres: "$dir"

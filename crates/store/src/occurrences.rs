@@ -317,12 +317,19 @@ pub(crate) fn intern_key_in_place(fact: &mut PackageFact) -> (Vec<u8>, FactHash)
 /// and the first 16 bytes of its SHA-256.
 fn key_of(shared: &PackageFact) -> (Vec<u8>, FactHash) {
     use sha2::Digest;
-    let mut bytes = Vec::new();
-    encode(shared, &mut bytes);
-    let digest = sha2::Sha256::digest(&bytes);
-    let mut hash = [0u8; 16];
-    hash.copy_from_slice(&digest[..16]);
-    (bytes, hash)
+    thread_local! {
+        /// Encoded into a buffer that keeps its capacity, then copied out at
+        /// its size: a fresh vector grew five or six times per fact.
+        static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    SCRATCH.with_borrow_mut(|scratch| {
+        scratch.clear();
+        encode(shared, scratch);
+        let digest = sha2::Sha256::digest(&scratch[..]);
+        let mut hash = [0u8; 16];
+        hash.copy_from_slice(&digest[..16]);
+        (scratch.to_vec(), hash)
+    })
 }
 
 /// The fact a document stated: the interned part with its own bits.
