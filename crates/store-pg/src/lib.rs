@@ -10,6 +10,7 @@
 //! blocks on it. Never call one from inside an async task.
 
 mod advisories;
+mod blast;
 mod cache;
 mod copy;
 mod events;
