@@ -745,6 +745,34 @@ fn two_servers_share_events_and_deliver_each_once() {
     let mut delivered = receiver.accepted("/hook");
     delivered.sort_unstable();
     assert_eq!(delivered, outbox);
+
+    // `notify deliver` by hand while a server delivers: it sends nothing
+    // and says why. Once no server is left, it delivers itself.
+    let out = db.run(&["notify", "deliver"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("another process delivers"), "{said}");
+    let out = db.run(&["notify", "deliver", "--format", "json"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["delivered_elsewhere"], true, "{report}");
+    drop(listening);
+    drop(writing);
+    let start = std::time::Instant::now();
+    loop {
+        let out = db.run(&["notify", "deliver", "--format", "json"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        if report["delivered_elsewhere"] == false {
+            break;
+        }
+        // The servers' sessions end as their processes do, the lock with them.
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(15),
+            "the delivery lock outlived its servers: {report}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert_eq!(receiver.accepted("/hook").len(), outbox.len(), "nothing sent twice");
 }
 
 /// TLS to the database, as libpq reads `sslmode` and `sslrootcert`, against
