@@ -772,7 +772,11 @@ fn two_servers_share_events_and_deliver_each_once() {
         );
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
-    assert_eq!(receiver.accepted("/hook").len(), outbox.len(), "nothing sent twice");
+    assert_eq!(
+        receiver.accepted("/hook").len(),
+        outbox.len(),
+        "nothing sent twice"
+    );
 }
 
 /// TLS to the database, as libpq reads `sslmode` and `sslrootcert`, against

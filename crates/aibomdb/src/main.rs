@@ -8,11 +8,13 @@ mod output;
 mod advisories;
 mod background;
 mod copy;
+mod evidence;
 mod exit;
 mod gate;
 mod ingest;
 mod matching;
 mod migrate;
+mod models;
 mod notify;
 mod overview;
 mod query;
@@ -28,7 +30,10 @@ use aibomdb_store::{IngestOutcome, Store};
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub(crate) use evidence::write_out;
+use evidence::{CraReportArgs, ExportArgs, cra_report, export};
 use exit::BadInput;
+use models::{ApproveArgs, IngestModelArgs, approve, ingest_model, print_model};
 use table::Table;
 
 #[derive(Parser)]
@@ -122,122 +127,6 @@ enum Command {
     /// Completeness of a deployment's evidence against BSI TR-03183-2 v2.1.0;
     /// exits 1 when a required field is missing (a release gate).
     CraReport(CraReportArgs),
-}
-
-#[derive(Args)]
-struct Evidence {
-    /// The SBOM creator's e-mail (TR-03183-2 requires an e-mail or URL).
-    #[arg(long)]
-    creator_email: Option<String>,
-    /// The SBOM creator's URL, when there is no e-mail.
-    #[arg(long)]
-    creator_url: Option<String>,
-    /// Organisation or person named as author.
-    #[arg(long)]
-    author: Option<String>,
-}
-
-impl Evidence {
-    fn options(self) -> aibomdb_export::Options {
-        aibomdb_export::Options {
-            timestamp: aibomdb_export::time::rfc3339_now(),
-            creator_email: self.creator_email,
-            creator_url: self.creator_url,
-            author: self.author,
-        }
-    }
-}
-
-#[derive(Args)]
-struct ExportArgs {
-    #[arg(long)]
-    deployment: String,
-    /// cyclonedx-1.6, cyclonedx-1.5, spdx-2.3, openvex, cyclonedx-vex.
-    #[arg(long, default_value = "cyclonedx-1.6")]
-    format: String,
-    /// Write here instead of standard output.
-    #[arg(long)]
-    out: Option<PathBuf>,
-    #[command(flatten)]
-    evidence: Evidence,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum ReportFormat {
-    Table,
-    Json,
-    Html,
-}
-
-#[derive(Args)]
-struct CraReportArgs {
-    #[arg(long)]
-    deployment: String,
-    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
-    format: ReportFormat,
-    /// Write here instead of standard output.
-    #[arg(long)]
-    out: Option<PathBuf>,
-    #[command(flatten)]
-    evidence: Evidence,
-}
-
-#[derive(Args)]
-struct IngestModelArgs {
-    /// The model's directory (a Hub snapshot, a training output, a PEFT adapter).
-    dir: PathBuf,
-    /// Deployment that runs the model (default: the model's name).
-    #[arg(long)]
-    deployment: Option<String>,
-    /// The model's Hub id (`org/name`); without it the model is named after its directory.
-    #[arg(long)]
-    id: Option<String>,
-    /// The Hub revision (commit) the files are from.
-    #[arg(long)]
-    revision: Option<String>,
-    /// The signer's public key (PEM) to verify a key-signed `model.sig` offline.
-    #[arg(long)]
-    signing_key: Option<PathBuf>,
-    /// CA certificates (PEM files: the root, and intermediates if the bundle
-    /// lacks them) a certificate-signed `model.sig` must chain to.
-    #[arg(long, num_args = 1..)]
-    signing_cert_chain: Vec<PathBuf>,
-    /// Check certificate validity at this time (seconds since the Unix
-    /// epoch) instead of now, as `openssl verify -attime`.
-    #[arg(long, value_name = "UNIX_SECONDS")]
-    verify_at: Option<u64>,
-    /// Also compute SHA-512 of every file (BSI TR-03183-2's hash for
-    /// deliverables; a second hash pass).
-    #[arg(long)]
-    sha512: bool,
-    /// Most files hashed in the directory.
-    #[arg(long, default_value_t = aibomdb_importer_model::ModelLimits::default().max_files)]
-    max_files: usize,
-    /// Most pickle bytes scanned per file (a torch zip's entries decompressed in all).
-    #[arg(long, default_value_t = aibomdb_importer_model::ModelLimits::default().max_pickle_bytes)]
-    max_pickle_bytes: u64,
-    /// Most entries looked at in one torch zip.
-    #[arg(long, default_value_t = aibomdb_importer_model::ModelLimits::default().max_zip_entries)]
-    max_zip_entries: usize,
-    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
-    format: OutputFormat,
-}
-
-#[derive(Args)]
-struct ApproveArgs {
-    /// The model: a purl, a Hub id `org/name[@revision]`, or a local model's name.
-    #[arg(long)]
-    model: String,
-    /// SHA-256 of the approved file, as the graph computed or published it.
-    #[arg(long)]
-    artifact_sha256: String,
-    /// Who approves.
-    #[arg(long)]
-    by: String,
-    #[arg(long)]
-    note: Option<String>,
-    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
-    format: OutputFormat,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -599,235 +488,6 @@ fn compact(db: &PathBuf, format: OutputFormat) -> Result<ExitCode> {
             before as f64 / 1048576.0,
             after as f64 / 1048576.0
         ),
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn ingest_model(db: &PathBuf, args: IngestModelArgs) -> Result<ExitCode> {
-    let signing_key = match &args.signing_key {
-        Some(p) => Some(
-            std::fs::read_to_string(p)
-                .map_err(|e| BadInput(format!("--signing-key {}: {e}", p.display())))?,
-        ),
-        None => None,
-    };
-    let mut chain = String::new();
-    for p in &args.signing_cert_chain {
-        chain.push_str(
-            &std::fs::read_to_string(p)
-                .map_err(|e| BadInput(format!("--signing-cert-chain {}: {e}", p.display())))?,
-        );
-        chain.push('\n');
-    }
-    let identity = aibomdb_importer_model::ModelIdentity {
-        id: args.id,
-        revision: args.revision,
-        signing_key,
-        signing_certificates: (!chain.is_empty()).then_some(chain),
-        name: None,
-        verify_at: args.verify_at,
-    };
-    let limits = aibomdb_importer_model::ModelLimits {
-        sha512: args.sha512,
-        max_files: args.max_files,
-        max_pickle_bytes: args.max_pickle_bytes,
-        max_zip_entries: args.max_zip_entries,
-        ..Default::default()
-    };
-    let prepared = match aibomdb_ingest::prepare_model_dir(&args.dir, &identity, &limits) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(ExitCode::from(exit::ingest(&e)));
-        }
-    };
-    let store = open(db)?;
-    let outcome = match aibomdb_ingest::commit(&store, prepared, args.deployment.as_deref()) {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(ExitCode::from(exit::ingest(&e)));
-        }
-    };
-    let views = aibomdb_query::models(&store, None)?;
-    let document = match outcome {
-        IngestOutcome::Ingested { document, .. } | IngestOutcome::Unchanged { document } => {
-            document
-        }
-    };
-    let view = views.into_iter().find(|v| v.document == document);
-    match args.format {
-        OutputFormat::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({
-                "status": match outcome { IngestOutcome::Unchanged { .. } => "unchanged", IngestOutcome::Ingested { .. } => "ingested" },
-                "document": document,
-                "model": view,
-            }))?
-        ),
-        OutputFormat::Table => {
-            if let Some(v) = &view {
-                print_model(v);
-            }
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn print_model(v: &aibomdb_query::ModelView) {
-    println!(
-        "{}  {}  ({}, deployment {}, document {})",
-        v.purl,
-        v.info.kind.as_deref().unwrap_or("model"),
-        v.info.sources.join(", "),
-        v.deployment,
-        v.document
-    );
-    for l in &v.derived_from {
-        println!("  derived from ({})  {}", l.relation, l.purl);
-    }
-    for d in &v.trained_on {
-        println!("  trained on  {d}");
-    }
-    for d in &v.evaluated_on {
-        println!("  evaluated on  {d}");
-    }
-    let mut t = Table::new(&["file", "format", "size", "integrity", "pickle imports"]);
-    for a in &v.info.artifacts {
-        t.row(vec![
-            a.path.clone(),
-            a.format.clone(),
-            a.size.map(|s| s.to_string()).unwrap_or_default(),
-            a.integrity.clone(),
-            a.pickle
-                .as_ref()
-                .map(|p| p.imports.join(" "))
-                .unwrap_or_default(),
-        ]);
-    }
-    print!("{t}");
-    println!(
-        "  approval: {}{}",
-        v.approval.state,
-        if v.approval.unapproved.is_empty() {
-            String::new()
-        } else {
-            format!(" (not approved: {})", v.approval.unapproved.join(", "))
-        }
-    );
-    if let Some(s) = &v.info.signing {
-        println!(
-            "  model.sig: {} ({} signature, {}){}",
-            s.status,
-            s.method,
-            s.format,
-            s.signer
-                .as_deref()
-                .map(|who| format!(", signer {who}"))
-                .unwrap_or_default()
-        );
-    }
-    for f in &v.findings {
-        println!("  finding [{}]: {}", f.kind, f.message);
-    }
-}
-
-fn write_out(out: Option<&PathBuf>, text: &str) -> Result<()> {
-    match out {
-        Some(path) => std::fs::write(path, text)
-            .map_err(|e| BadInput(format!("--out {}: {e}", path.display())).into()),
-        None => {
-            println!("{text}");
-            Ok(())
-        }
-    }
-}
-
-fn export_error(e: aibomdb_export::ExportError) -> anyhow::Error {
-    match e {
-        aibomdb_export::ExportError::Store(s) => s.into(),
-        other => BadInput(other.to_string()).into(),
-    }
-}
-
-fn export(store: &Store, args: ExportArgs) -> Result<ExitCode> {
-    let format: aibomdb_export::ExportFormat = args.format.parse().map_err(export_error)?;
-    let doc = aibomdb_export::export(store, &args.deployment, format, &args.evidence.options())
-        .map_err(export_error)?;
-    write_out(args.out.as_ref(), &serde_json::to_string_pretty(&doc)?)?;
-    Ok(ExitCode::SUCCESS)
-}
-
-fn cra_report(store: &Store, args: CraReportArgs) -> Result<ExitCode> {
-    let report = aibomdb_export::cra_report(store, &args.deployment, &args.evidence.options())
-        .map_err(export_error)?;
-    let text = match args.format {
-        ReportFormat::Json => serde_json::to_string_pretty(&report)?,
-        ReportFormat::Html => aibomdb_export::cra_html(&report),
-        ReportFormat::Table => {
-            let mut t = Table::new(&[
-                "#",
-                "field",
-                "level",
-                "category",
-                "present",
-                "missing (first 3)",
-            ]);
-            for f in &report.fields {
-                let mut missing: Vec<String> = f.missing.iter().take(3).cloned().collect();
-                if f.missing.len() > 3 {
-                    missing.push(format!("… {} more", f.missing.len() - 3));
-                }
-                t.row(vec![
-                    f.number.to_string(),
-                    f.field.to_string(),
-                    f.level.to_string(),
-                    f.category.to_string(),
-                    format!("{}/{}", f.present, f.total),
-                    missing.join(", "),
-                ]);
-            }
-            format!(
-                "{} for deployment {} ({} components)\n{t}{}",
-                report.standard,
-                report.deployment,
-                report.components,
-                if report.required_missing {
-                    "required fields are missing: gate failed"
-                } else {
-                    "every required field is present"
-                }
-            )
-        }
-    };
-    write_out(args.out.as_ref(), &text)?;
-    Ok(if report.required_missing {
-        ExitCode::from(exit::GATE)
-    } else {
-        ExitCode::SUCCESS
-    })
-}
-
-fn approve(db: &PathBuf, args: ApproveArgs) -> Result<ExitCode> {
-    let store = open(db)?;
-    let models = aibomdb_query::approve(
-        &store,
-        &args.model,
-        &args.artifact_sha256,
-        &args.by,
-        args.note.as_deref(),
-    )
-    .map_err(bad_input)?;
-    match args.format {
-        OutputFormat::Json => println!(
-            "{}",
-            serde_json::json!({"approved": models, "sha256": args.artifact_sha256.to_ascii_lowercase(), "by": args.by})
-        ),
-        OutputFormat::Table => {
-            for m in &models {
-                println!("approved {} of {m} (by {})", args.artifact_sha256, args.by);
-            }
-        }
     }
     Ok(ExitCode::SUCCESS)
 }
