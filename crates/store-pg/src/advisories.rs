@@ -152,7 +152,7 @@ impl PgStore {
         }
         let late = late_matches(txn, batch, &changes).await?;
         if !changed.is_empty() {
-            crate::write::raise_counter(txn, aibomdb_store::ADVISORIES_VERSION).await?;
+            crate::txn::raise_counter(txn, aibomdb_store::ADVISORIES_VERSION).await?;
         }
         let matches = batch.matches_to_write(&changed, &late);
         let (_, diff) = replace_matches(txn, &changed, &matches, i64::MAX).await?;
@@ -180,8 +180,8 @@ impl PgStore {
                 if let Some(marks) = since {
                     kit::refuse_moved_marks(
                         marks,
-                        crate::write::meta_value(txn, aibomdb_store::ADVISORIES_VERSION).await?,
-                        crate::write::meta_value(txn, aibomdb_store::PACKAGE_KEYS_VERSION).await?,
+                        crate::txn::meta_value(txn, aibomdb_store::ADVISORIES_VERSION).await?,
+                        crate::txn::meta_value(txn, aibomdb_store::PACKAGE_KEYS_VERSION).await?,
                     )?;
                 }
                 // Packages stored since the re-match read them were matched
@@ -268,10 +268,8 @@ async fn late_matches(
     };
     let Some(before) = kit::late_from(
         marks,
-        crate::write::meta_value(txn, "next_package_id")
-            .await?
-            .max(1),
-        crate::write::meta_value(txn, aibomdb_store::PACKAGE_KEYS_VERSION).await?,
+        crate::txn::meta_value(txn, "next_package_id").await?.max(1),
+        crate::txn::meta_value(txn, aibomdb_store::PACKAGE_KEYS_VERSION).await?,
     ) else {
         return Ok(Vec::new());
     };

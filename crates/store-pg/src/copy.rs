@@ -13,7 +13,7 @@ use tokio_postgres::Transaction;
 use tokio_postgres::types::{ToSql, Type};
 
 use crate::store::{Pg, PgStore, Result};
-use crate::write::{begin, copy_in, lock_writers};
+use crate::txn::{begin, copy_in, lock_writers};
 
 /// Rows fetched per round trip while dumping, and written per `COPY`
 /// while restoring: bounded memory whatever the store's size.
@@ -88,7 +88,7 @@ impl PgStore {
                 aibomdb_store::ADVISORIES_VERSION,
                 aibomdb_store::PACKAGE_KEYS_VERSION,
             ] {
-                crate::write::raise_counter(&txn, counter).await?;
+                crate::txn::raise_counter(&txn, counter).await?;
             }
             let generation = crate::advisories::bump_generation(&txn).await?;
             txn.commit().await.pg()?;

@@ -11,7 +11,7 @@ use tokio_postgres::Transaction;
 
 use crate::advisories::bump_generation;
 use crate::store::{Pg, PgStore, Result};
-use crate::write::lock_writers;
+use crate::txn::lock_writers;
 
 /// Which counter a write raises: the write counter (answers about the graph
 /// change) or `meta.notify_generation` (only answers about notifications do:
@@ -39,7 +39,7 @@ impl PgStore {
     ) -> Result<T> {
         let mut writer = self.writer()?;
         let (value, raised) = self.block_on(async {
-            let txn = crate::write::begin(&mut writer).await?;
+            let txn = crate::txn::begin(&mut writer).await?;
             lock_writers(&txn).await?;
             let (value, wrote) = work(&txn).await?;
             let mut raised = None;

@@ -15,12 +15,14 @@ mod cache;
 mod copy;
 mod events;
 mod governance;
+mod group_rows;
 mod heads;
 mod migrate;
 mod notify;
 mod read;
 mod store;
 mod tls;
+mod txn;
 mod write;
 
 pub use migrate::{Applied, MIGRATIONS, Migration, Status};

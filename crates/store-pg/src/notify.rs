@@ -276,8 +276,8 @@ impl PgStore {
     ) -> Result<T> {
         let mut writer = self.writer()?;
         let txn = self.block_on(async {
-            let txn = crate::write::begin(&mut writer).await?;
-            crate::write::lock_writers(&txn).await?;
+            let txn = crate::txn::begin(&mut writer).await?;
+            crate::txn::lock_writers(&txn).await?;
             Ok::<_, StoreError>(txn)
         })?;
         let (value, events) = work(&txn)?;

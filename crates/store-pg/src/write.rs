@@ -13,20 +13,16 @@
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use aibomdb_graph::PackageKey;
-use aibomdb_store::kit::{self, DocRows, FactHash};
+use aibomdb_store::kit::{self, FactHash};
 use aibomdb_store::{
-    DeploymentRecord, DocumentId, DocumentRecord, IngestOutcome, LookupName, NewDocument,
-    PackageId, StoreError,
+    DeploymentRecord, DocumentId, IngestOutcome, LookupName, NewDocument, PackageId, StoreError,
 };
 use tokio_postgres::Transaction;
-use tokio_postgres::binary_copy::BinaryCopyInWriter;
-use tokio_postgres::types::{ToSql, Type};
 
-use crate::read::{id, ids};
+use crate::group_rows::{OccurrenceRow, Rows, write_rows};
+use crate::read::id;
 use crate::store::{Pg, PgStore, Result};
-
-/// The key of the advisory lock every writer holds for its transaction.
-const WRITE_LOCK: i64 = 0x6169_626f_6d64_6201;
+use crate::txn::{meta_value, reserve};
 
 /// Ids this process has seen handed out: packages and facts are never
 /// deleted, so an entry stays true; a group's own entries join only once
@@ -175,32 +171,6 @@ fn refuse_nul(doc: &NewDocument) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// One row of `occurrences`.
-struct OccurrenceRow {
-    deployment: i32,
-    document: i64,
-    package: i64,
-}
-
-/// What the group writes besides documents and occurrences, collected in
-/// memory and written a statement per table.
-#[derive(Default)]
-struct Rows {
-    documents: Vec<(DocumentRecord, i32, DocRows, [u8; 32])>,
-    occurrences: Vec<OccurrenceRow>,
-    lineage: HashSet<(i64, i64, i64)>,
-    model_nodes: HashSet<(String, i64)>,
-    digests: HashMap<(String, i64, i64), String>,
-    lookup: HashMap<(String, i64), Vec<LookupName>>,
-    matches: HashMap<(i64, String), Vec<u8>>,
-    vex: HashMap<(String, i64, i32), Vec<u8>>,
-    /// Documents stored before this group that a group document supersedes:
-    /// (old id, new id).
-    superseded: Vec<(DocumentId, DocumentId)>,
-    occurrence_count: i64,
-    edge_count: i64,
 }
 
 /// Writes a group in `txn` (behind the writers' lock), without committing.
@@ -572,67 +542,12 @@ async fn write_txn(
     })
 }
 
-/// A write transaction, READ COMMITTED whatever the database's default:
-/// its statements must see what the writer before it committed, after the
-/// writers' lock (a REPEATABLE READ snapshot would be taken before the wait).
-pub(crate) async fn begin(client: &mut tokio_postgres::Client) -> Result<Transaction<'_>> {
-    client
-        .build_transaction()
-        .isolation_level(tokio_postgres::IsolationLevel::ReadCommitted)
-        .start()
-        .await
-        .pg()
-}
-
-/// Waits for the writers of every process before this one: held until the
-/// transaction ends.
-pub(crate) async fn lock_writers(txn: &Transaction<'_>) -> Result<()> {
-    txn.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])
-        .await
-        .pg()?;
-    Ok(())
-}
-
-/// A `meta` counter as this transaction sees it (0 when never set).
-pub(crate) async fn meta_value(txn: &Transaction<'_>, key: &str) -> Result<u64> {
-    let row = txn
-        .query_opt("SELECT value FROM meta WHERE key = $1", &[&key])
-        .await
-        .pg()?;
-    Ok(row.map_or(0, |r| r.get::<_, i64>(0) as u64))
-}
-
-/// Raises a `meta` counter by one, creating it when absent.
-pub(crate) async fn raise_counter(txn: &Transaction<'_>, key: &str) -> Result<()> {
-    txn.execute(
-        "INSERT INTO meta (key, value) VALUES ($1, 1) \
-         ON CONFLICT (key) DO UPDATE SET value = meta.value + 1",
-        &[&key],
-    )
-    .await
-    .pg()?;
-    Ok(())
-}
-
 fn new_deployment(name: &str, now: u64) -> DeploymentRecord {
     DeploymentRecord {
         name: name.to_string(),
         created_at: now,
         current: Vec::new(),
     }
-}
-
-/// Hands out `count` ids from the counter `key`; the first of them.
-async fn reserve(txn: &Transaction<'_>, key: &str, count: usize) -> Result<u64> {
-    let count = count as i64;
-    let r = txn
-        .query_one(
-            "UPDATE meta SET value = value + $1 WHERE key = $2 RETURNING value - $1",
-            &[&count, &key],
-        )
-        .await
-        .pg()?;
-    Ok(r.get::<_, i64>(0) as u64)
 }
 
 async fn insert_packages(
@@ -667,281 +582,5 @@ async fn insert_packages(
     )
     .await
     .pg()?;
-    Ok(())
-}
-
-pub(crate) async fn copy_in(
-    txn: &Transaction<'_>,
-    sql: &str,
-    types: &[Type],
-    rows: impl Iterator<Item = Vec<Box<dyn ToSql + Sync + Send>>>,
-) -> Result<()> {
-    let sink = txn.copy_in(sql).await.pg()?;
-    let writer = BinaryCopyInWriter::new(sink, types);
-    let mut writer = std::pin::pin!(writer);
-    for row in rows {
-        let refs: Vec<&(dyn ToSql + Sync)> =
-            row.iter().map(|v| &**v as &(dyn ToSql + Sync)).collect();
-        writer.as_mut().write(&refs).await.pg()?;
-    }
-    writer.finish().await.pg()?;
-    Ok(())
-}
-
-/// Who lists what, typed rather than boxed (millions of rows in a bulk
-/// ingest), in index order: the unique index's pages are then filled one
-/// after another rather than at random.
-async fn copy_occurrences(txn: &Transaction<'_>, rows: &[OccurrenceRow]) -> Result<()> {
-    let mut order: Vec<&OccurrenceRow> = rows.iter().collect();
-    order.sort_unstable_by_key(|o| (o.package, o.document, o.deployment));
-    let sink = txn
-        .copy_in("COPY occurrences (deployment_id, document_id, package_id) FROM STDIN BINARY")
-        .await
-        .pg()?;
-    let writer = BinaryCopyInWriter::new(sink, &[Type::INT4, Type::INT8, Type::INT8]);
-    let mut writer = std::pin::pin!(writer);
-    for o in order {
-        writer
-            .as_mut()
-            .write(&[&o.deployment, &o.document, &o.package])
-            .await
-            .pg()?;
-    }
-    writer.finish().await.pg()?;
-    Ok(())
-}
-
-async fn write_rows(
-    txn: &Transaction<'_>,
-    rows: &Rows,
-    deployments: &HashMap<String, (i32, DeploymentRecord)>,
-    first_new_package: u64,
-) -> Result<()> {
-    copy_in(
-        txn,
-        "COPY documents (id, deployment_id, current, subject_package, source_path, sha256, \
-         serial_norm, record, rows) FROM STDIN BINARY",
-        &[
-            Type::INT8,
-            Type::INT4,
-            Type::BOOL,
-            Type::INT8,
-            Type::TEXT,
-            Type::BYTEA,
-            Type::TEXT,
-            Type::BYTEA,
-            Type::BYTEA,
-        ],
-        rows.documents
-            .iter()
-            .map(|(record, deployment, doc_rows, sha)| {
-                let serial = record
-                    .serial
-                    .as_deref()
-                    .filter(|s| !s.trim().is_empty())
-                    .map(aibomdb_graph::normalise_serial);
-                let row: Vec<Box<dyn ToSql + Sync + Send>> = vec![
-                    Box::new(id(record.id)),
-                    Box::new(*deployment),
-                    Box::new(record.is_current()),
-                    Box::new(record.subject_package.map(id)),
-                    Box::new(record.source_path.clone()),
-                    Box::new(sha.to_vec()),
-                    Box::new(serial),
-                    Box::new(kit::encode(record)),
-                    Box::new(doc_rows.encode()),
-                ];
-                row
-            }),
-    )
-    .await?;
-    copy_occurrences(txn, &rows.occurrences).await?;
-
-    if !rows.lineage.is_empty() {
-        let (to, (from, doc)): (Vec<i64>, (Vec<i64>, Vec<i64>)) =
-            rows.lineage.iter().map(|&(t, f, d)| (t, (f, d))).unzip();
-        txn.execute(
-            "INSERT INTO lineage_edges (to_package, from_package, document_id) \
-             SELECT * FROM unnest($1::int8[], $2::int8[], $3::int8[]) ON CONFLICT DO NOTHING",
-            &[&to, &from, &doc],
-        )
-        .await
-        .pg()?;
-    }
-    if !rows.model_nodes.is_empty() {
-        let (node, package): (Vec<&str>, Vec<i64>) = rows
-            .model_nodes
-            .iter()
-            .map(|(n, p)| (n.as_str(), *p))
-            .unzip();
-        txn.execute(
-            "INSERT INTO model_nodes (node, package_id) SELECT * FROM unnest($1::text[], $2::int8[]) \
-             ON CONFLICT DO NOTHING",
-            &[&node, &package],
-        )
-        .await
-        .pg()?;
-    }
-    if !rows.digests.is_empty() {
-        let mut sha = Vec::new();
-        let mut package = Vec::new();
-        let mut doc = Vec::new();
-        let mut path = Vec::new();
-        for ((s, p, d), file) in &rows.digests {
-            sha.push(s.as_str());
-            package.push(*p);
-            doc.push(*d);
-            path.push(file.as_str());
-        }
-        txn.execute(
-            "INSERT INTO digests (sha256, package_id, document_id, path) \
-             SELECT * FROM unnest($1::text[], $2::int8[], $3::int8[], $4::text[]) \
-             ON CONFLICT (sha256, package_id, document_id) DO UPDATE SET path = EXCLUDED.path",
-            &[&sha, &package, &doc, &path],
-        )
-        .await
-        .pg()?;
-    }
-    if !rows.lookup.is_empty() {
-        write_lookup_names(txn, &rows.lookup, first_new_package).await?;
-    }
-    if !rows.matches.is_empty() {
-        let mut package = Vec::new();
-        let mut advisory = Vec::new();
-        let mut record = Vec::new();
-        for ((p, a), r) in &rows.matches {
-            package.push(*p);
-            advisory.push(a.as_str());
-            record.push(r.as_slice());
-        }
-        crate::advisories::upsert_matches(txn, &package, &advisory, &record).await?;
-    }
-    if !rows.vex.is_empty() {
-        let mut identifier = Vec::new();
-        let mut doc = Vec::new();
-        let mut index = Vec::new();
-        let mut body = Vec::new();
-        for ((i, d, x), b) in &rows.vex {
-            identifier.push(i.as_str());
-            doc.push(*d);
-            index.push(*x);
-            body.push(b.as_slice());
-        }
-        txn.execute(
-            "INSERT INTO vex_statements (identifier, document_id, idx, statement) \
-             SELECT * FROM unnest($1::text[], $2::int8[], $3::int4[], $4::bytea[])",
-            &[&identifier, &doc, &index, &body],
-        )
-        .await
-        .pg()?;
-    }
-
-    // Documents stored before the group that it supersedes.
-    if !rows.superseded.is_empty() {
-        let old: Vec<DocumentId> = rows.superseded.iter().map(|(o, _)| *o).collect();
-        let mut ids_out = Vec::new();
-        let mut records = Vec::new();
-        for r in txn
-            .query(
-                "SELECT id, record FROM documents WHERE id = ANY($1)",
-                &[&ids(&old)],
-            )
-            .await
-            .pg()?
-        {
-            let doc = r.get::<_, i64>(0) as u64;
-            let mut record: DocumentRecord = kit::decode(r.get(1), "documents", &doc.to_string())?;
-            record.superseded_by = rows
-                .superseded
-                .iter()
-                .rev()
-                .find(|(o, _)| *o == doc)
-                .map(|(_, new)| *new);
-            ids_out.push(id(doc));
-            records.push(kit::encode(&record));
-        }
-        txn.execute(
-            "UPDATE documents d SET record = u.record, current = false \
-             FROM unnest($1::int8[], $2::bytea[]) u(id, record) WHERE d.id = u.id",
-            &[&ids_out, &records],
-        )
-        .await
-        .pg()?;
-    }
-    let mut deployment_ids = Vec::new();
-    let mut records = Vec::new();
-    for (deployment_id, record) in deployments.values() {
-        deployment_ids.push(*deployment_id);
-        records.push(kit::encode(record));
-    }
-    txn.execute(
-        "UPDATE deployments d SET record = u.record \
-         FROM unnest($1::int4[], $2::bytea[]) u(id, record) WHERE d.id = u.id",
-        &[&deployment_ids, &records],
-    )
-    .await
-    .pg()?;
-    txn.execute(
-        "UPDATE meta SET value = value + CASE key WHEN 'occurrence_rows' THEN $1::int8 \
-         ELSE $2::int8 END WHERE key IN ('occurrence_rows', 'edge_rows')",
-        &[&rows.occurrence_count, &rows.edge_count],
-    )
-    .await
-    .pg()?;
-    Ok(())
-}
-
-/// Merges the names advisories know packages by into what is stored, and
-/// raises [`aibomdb_store::PACKAGE_KEYS_VERSION`] when a package stored
-/// before this group (below `first_new_package`) gains one: a load that read
-/// its candidates earlier reads that key again under the writers' lock.
-async fn write_lookup_names(
-    txn: &Transaction<'_>,
-    lookup: &HashMap<(String, i64), Vec<LookupName>>,
-    first_new_package: u64,
-) -> Result<()> {
-    let (keys, packages): (Vec<&str>, Vec<i64>) =
-        lookup.keys().map(|(k, p)| (k.as_str(), *p)).unzip();
-    let mut merged: HashMap<(String, i64), Vec<LookupName>> = HashMap::default();
-    for r in txn
-        .query(
-            "SELECT lookup_key, package_id, names FROM package_keys \
-             WHERE (lookup_key, package_id) IN (SELECT * FROM unnest($1::text[], $2::int8[]))",
-            &[&keys, &packages],
-        )
-        .await
-        .pg()?
-    {
-        let key: String = r.get(0);
-        let names: Vec<LookupName> = kit::decode(r.get(2), "package_keys", &key)?;
-        merged.insert((key, r.get(1)), names);
-    }
-    let mut out_keys = Vec::new();
-    let mut out_packages = Vec::new();
-    let mut out_names = Vec::new();
-    let mut older_gained_keys = false;
-    for ((key, package), names) in lookup {
-        let list = merged.entry((key.clone(), *package)).or_default();
-        for name in names {
-            if !list.contains(name) {
-                older_gained_keys |= (*package as u64) < first_new_package;
-                list.push(name.clone());
-            }
-        }
-        out_keys.push(key.as_str());
-        out_packages.push(*package);
-        out_names.push(kit::encode(&*list));
-    }
-    txn.execute(
-        "INSERT INTO package_keys (lookup_key, package_id, names) \
-         SELECT * FROM unnest($1::text[], $2::int8[], $3::bytea[]) \
-         ON CONFLICT (lookup_key, package_id) DO UPDATE SET names = EXCLUDED.names",
-        &[&out_keys, &out_packages, &out_names],
-    )
-    .await
-    .pg()?;
-    if older_gained_keys {
-        raise_counter(txn, aibomdb_store::PACKAGE_KEYS_VERSION).await?;
-    }
     Ok(())
 }
