@@ -1,6 +1,7 @@
-//! The rows a document group writes besides its documents, a statement per
-//! table: occurrences by binary `COPY`, then packages' lookup names, lineage,
-//! model nodes, digests, matches and VEX statements by `unnest` upserts.
+//! A document group's rows, a statement per table: documents and occurrences
+//! by binary `COPY`; then lineage, model nodes, digests, lookup names,
+//! matches and VEX statements; supersession, deployment records and the
+//! `meta` counters.
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
@@ -43,7 +44,7 @@ pub(crate) struct Rows {
 /// Who lists what, typed rather than boxed (millions of rows in a bulk
 /// ingest), in index order: the unique index's pages are then filled one
 /// after another rather than at random.
-pub(crate) async fn copy_occurrences(txn: &Transaction<'_>, rows: &[OccurrenceRow]) -> Result<()> {
+async fn copy_occurrences(txn: &Transaction<'_>, rows: &[OccurrenceRow]) -> Result<()> {
     let mut order: Vec<&OccurrenceRow> = rows.iter().collect();
     order.sort_unstable_by_key(|o| (o.package, o.document, o.deployment));
     let sink = txn
@@ -247,7 +248,7 @@ pub(crate) async fn write_rows(
 /// raises [`aibomdb_store::PACKAGE_KEYS_VERSION`] when a package stored
 /// before this group (below `first_new_package`) gains one: a load that read
 /// its candidates earlier reads that key again under the writers' lock.
-pub(crate) async fn write_lookup_names(
+async fn write_lookup_names(
     txn: &Transaction<'_>,
     lookup: &HashMap<(String, i64), Vec<LookupName>>,
     first_new_package: u64,

@@ -1,5 +1,6 @@
 //! The inventory's types: packages, deployments, advisories and their matches, paths,
-//! evidence reports, diffs and search results.
+//! evidence reports, diffs and search results; also where a model runs
+//! (`RunningHit`) and a dataset as a deployment lists it (`Dataset`).
 
 use super::*;
 
@@ -268,7 +269,7 @@ pub struct DeployedPackage {
 /// A deployment and what runs in it. Model lineage (`models`) joins here
 /// with the lineage work.
 pub struct Deployment {
-    pub(crate) report: aibomdb_store::DeploymentReport,
+    pub(super) report: aibomdb_store::DeploymentReport,
 }
 
 #[Object]

@@ -1,4 +1,4 @@
-//! Writes: ingest, advisory loads, approvals, deletions (each needs the write token).
+//! Writes: ingest, advisory loads, VEX, approvals, deletions (each needs the write token).
 
 use super::*;
 

@@ -1,4 +1,6 @@
-//! The inventory's query fields.
+//! The root query fields: packages, deployments, advisories, models and
+//! lineage, exports and evidence reports, search. The gate's, notification
+//! and overview fields are in their own modules (`crate::gate`, …).
 
 use super::*;
 
