@@ -185,21 +185,6 @@ pub fn pep503_normalise(name: &str) -> String {
     let name = name.trim();
     let mut out = String::with_capacity(name.len());
     let mut last_sep = false;
-    if name.is_ascii() {
-        // Nearly every name: byte by byte, no Unicode case tables.
-        for b in name.bytes() {
-            if matches!(b, b'-' | b'_' | b'.') {
-                if !last_sep {
-                    out.push('-');
-                }
-                last_sep = true;
-            } else {
-                out.push(b.to_ascii_lowercase() as char);
-                last_sep = false;
-            }
-        }
-        return out;
-    }
     for c in name.chars() {
         if matches!(c, '-' | '_' | '.') {
             if !last_sep {
@@ -207,7 +192,12 @@ pub fn pep503_normalise(name: &str) -> String {
             }
             last_sep = true;
         } else {
-            out.extend(c.to_lowercase());
+            // ASCII (nearly every name) without the Unicode case tables.
+            if c.is_ascii() {
+                out.push(c.to_ascii_lowercase());
+            } else {
+                out.extend(c.to_lowercase());
+            }
             last_sep = false;
         }
     }
