@@ -51,25 +51,30 @@ impl PgStore {
             if !wrote {
                 return Ok(((changes, 0), None));
             }
-            let events = self.match_events(txn, &diff, batch.cause)?;
+            let events = self.load_events(txn, &diff, &batch.updated(&changes), batch.cause)?;
             Ok(((changes, events.len()), Some(events)))
         })
     }
 
     /// The events of match edges that appeared or disappeared estate-wide,
-    /// judged by VEX, when anyone wants them.
-    fn match_events(
+    /// and of verdicts an updated record's new identifiers turn, judged by
+    /// VEX, when anyone wants them (`events::load_events`).
+    fn load_events(
         &self,
         txn: &Transaction<'_>,
         diff: &[MatchChange],
+        updated: &[String],
         cause: &str,
     ) -> Result<Vec<aibomdb_store::MatchEvent>> {
-        if diff.is_empty() || !self.block_on(crate::events::events_wanted(self, txn))? {
+        if (diff.is_empty() && updated.is_empty())
+            || !self.block_on(crate::events::events_wanted(self, txn))?
+        {
             return Ok(Vec::new());
         }
         let after = crate::events::PgView::new(self, txn);
-        let raw = aibomdb_store::events::events_for_matches(&after, diff, cause, kit::now())?;
-        self.with_primary(|before| aibomdb_store::events::VexJudge::new(before, &after).filter(raw))
+        self.with_primary(|before| {
+            aibomdb_store::events::load_events(before, &after, diff, updated, cause, kit::now())
+        })
     }
 
     /// Writes a batch's records and their matches in `txn`: the change of
@@ -195,7 +200,7 @@ impl PgStore {
             let Some(diff) = diff else {
                 return Ok(((), None));
             };
-            let events = self.match_events(txn, &diff, "rematch")?;
+            let events = self.load_events(txn, &diff, &[], "rematch")?;
             Ok(((), Some(events)))
         })
     }

@@ -148,6 +148,18 @@ impl AdvisoryBatch<'_> {
             .collect()
     }
 
+    /// The ids of the records that replace a stored one, once each.
+    pub fn updated(&self, changes: &[AdvisoryChange]) -> Vec<String> {
+        let ids: std::collections::BTreeSet<&str> = self
+            .rows
+            .iter()
+            .zip(changes)
+            .filter(|(_, c)| **c == AdvisoryChange::Updated)
+            .map(|((row, _), _)| row.id.as_str())
+            .collect();
+        ids.into_iter().map(str::to_string).collect()
+    }
+
     /// The keys of the rows that change, once each.
     pub fn changed_keys(&self, changes: &[AdvisoryChange]) -> Vec<&str> {
         let mut keys: Vec<&str> = self
@@ -208,18 +220,20 @@ impl RedbStore {
         let matches = batch.matches_to_write(&changed, &late);
         let diff = write_matches(&txn, &changed, &matches, PackageId::MAX)?;
         let mut events = 0;
-        if !diff.changes.is_empty() && self.events_wanted(&txn)? {
+        let updated = batch.updated(&changes);
+        if (!diff.changes.is_empty() || !updated.is_empty()) && self.events_wanted(&txn)? {
             let (before, after) = (
                 crate::notify::StoreView::new(self),
                 crate::notify::TxnView::new(&txn),
             );
-            let recorded = crate::notify::events_for_matches(
+            let mut recorded = crate::notify::load_events(
+                &before,
                 &after,
                 &diff.changes,
+                &updated,
                 batch.cause,
                 crate::unix_now(),
             )?;
-            let mut recorded = crate::notify::VexJudge::new(&before, &after).filter(recorded)?;
             crate::notify::append_events(&txn, &mut recorded)?;
             events = recorded.len();
         }

@@ -23,7 +23,8 @@ use crate::{PackageId, RedbStore, Result, decode, encode, has_table};
 
 pub(crate) use crate::events::redb::{StoreView, TxnView};
 pub(crate) use crate::events::{
-    VexJudge, events_for_matches, events_for_supersession, exposures_ending, vex_judged,
+    VexJudge, events_for_matches, events_for_supersession, exposures_ending, load_events,
+    vex_judged,
 };
 
 /// Whether a match began or ended for a deployment.

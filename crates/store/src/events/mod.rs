@@ -117,6 +117,42 @@ pub fn events_for_matches(
     Ok(out)
 }
 
+/// The events of an advisory load: those of the match edges it changed
+/// (`changes`, see [`events_for_matches`]) as VEX leaves them, and, for each
+/// record it `updated` whose identifiers changed (an alias added or
+/// dropped), the exposures whose verdict turns because a statement names
+/// the identifier: `resolved` where one now suppresses, `opened` where none
+/// does any more, with the load's cause.
+pub fn load_events(
+    before: &dyn EventView,
+    after: &dyn ChangeView,
+    changes: &[MatchChange],
+    updated: &[String],
+    cause: &str,
+    at: u64,
+) -> Result<Vec<MatchEvent>> {
+    let raw = events_for_matches(after, changes, cause, at)?;
+    let skip: HashSet<(String, String, PackageId)> = raw
+        .iter()
+        .map(|e| (e.deployment.clone(), e.advisory.clone(), e.package))
+        .collect();
+    let mut judge = VexJudge::new(before, after);
+    let mut events = judge.filter(raw)?;
+    if updated.is_empty() || !judge.any_statements()? {
+        return Ok(events);
+    }
+    let mut renamed = BTreeSet::new();
+    for id in updated {
+        let was: BTreeSet<String> = before.identifiers_of(id)?.into_iter().collect();
+        let is: BTreeSet<String> = after.identifiers_of(id)?.into_iter().collect();
+        if was != is {
+            renamed.insert(id.clone());
+        }
+    }
+    events.extend(judge.turned(&renamed, &skip, cause, at)?);
+    Ok(events)
+}
+
 /// Events for one deployment whose document `old` was superseded by `new`:
 /// exposures the new document brings that no other current document of the
 /// deployment already held, and exposures that left with the old one.
@@ -297,10 +333,26 @@ impl<'a> VexJudge<'a> {
         if named.is_empty() {
             return Ok(Vec::new());
         }
-        let view = self.after_view;
         let spelled: BTreeSet<String> = named.iter().flat_map(|n| spellings(n)).collect();
-        let advisories = view.advisories_named(&spelled)?;
-        let exposures = view.affected_of_advisories(&advisories)?;
+        let advisories = self.after_view.advisories_named(&spelled)?;
+        self.turned(&advisories, skip, cause, at)
+    }
+
+    /// Events for the affected matches of `advisories` whose VEX verdict
+    /// differs before and after the change, in every deployment whose
+    /// current documents hold the package after it (see [`Self::vex_events`]).
+    fn turned(
+        &mut self,
+        advisories: &BTreeSet<String>,
+        skip: &HashSet<(String, String, PackageId)>,
+        cause: &str,
+        at: u64,
+    ) -> Result<Vec<MatchEvent>> {
+        if advisories.is_empty() {
+            return Ok(Vec::new());
+        }
+        let view = self.after_view;
+        let exposures = view.affected_of_advisories(advisories)?;
         let packages: BTreeSet<PackageId> = exposures.iter().map(|(p, _, _)| *p).collect();
         let holders = view.current_holders(&packages)?;
         self.read_packages(&packages)?;
