@@ -337,10 +337,7 @@ fn an_alias_that_an_advisory_update_adds_or_drops_turns_a_statement() {
         r
     };
     load(&without("2023-11-01T00:00:00Z"), "v1");
-    run_ok(
-        &db,
-        &["ingest", "--deployment", "python", &python_image()],
-    );
+    run_ok(&db, &["ingest", "--deployment", "python", &python_image()]);
     run_ok(
         &db,
         &[
@@ -388,7 +385,10 @@ fn an_alias_that_an_advisory_update_adds_or_drops_turns_a_statement() {
 
     let last = all.last().unwrap().seq;
     load(&without("2024-01-01T00:00:00Z"), "v3");
-    assert_eq!(new_since(last), vec![event(aibomdb_store::EventKind::Opened)]);
+    assert_eq!(
+        new_since(last),
+        vec![event(aibomdb_store::EventKind::Opened)]
+    );
     assert!(open_matches(&db).contains(&pip));
     assert_eq!(replayed(&events(&db)), open_matches(&db));
 }
