@@ -15,7 +15,7 @@ set -euo pipefail
 # disk in a fresh clone; set CARGO_INCREMENTAL=1 to keep it while iterating.
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 cargo test --workspace
-suites=(cli lockfiles advisories matching vex models model_formats model_scanner model_secrets
+suites=(cli lockfiles advisories matching vex models model_integrity model_formats model_scanner model_secrets
     attestations export api api_access api_limits query_validation gate gate_api gate_policy
     gate_shared releases feeds findings dtrack encodings terminal load overview notify notify_vex)
 args=()

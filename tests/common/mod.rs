@@ -2,6 +2,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod estate;
+pub mod models;
 pub mod osv_export;
 pub mod webhook;
 
