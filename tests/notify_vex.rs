@@ -392,3 +392,102 @@ fn an_alias_that_an_advisory_update_adds_or_drops_turns_a_statement() {
     assert!(open_matches(&db).contains(&pip));
     assert_eq!(replayed(&events(&db)), open_matches(&db));
 }
+
+/// A BOM-Link covers a deployment only while the BOM it names is current
+/// there. syft's SBOM of the python image is made again (a new serial and
+/// time, as every run of syft gives; the packages the same): the CycloneDX
+/// VEX that names the first serial no longer covers `python-b`, and pip's
+/// exposure opens again with cause `vex`; an SBOM with the linked serial
+/// again resolves it. No match changes in either ingest.
+#[test]
+fn a_new_serial_moves_what_a_bom_link_covers() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = common::db(&dir);
+    let secret = dir.path().join("hook.secret");
+    std::fs::write(&secret, "a-shared-secret-of-some-length\n").unwrap();
+    run_ok(
+        &db,
+        &[
+            "notify",
+            "add",
+            "hook",
+            "--url",
+            "http://127.0.0.1:9/hook",
+            "--secret-file",
+            secret.to_str().unwrap(),
+        ],
+    );
+    let records = dir.path().join("osv");
+    std::fs::create_dir_all(&records).unwrap();
+    std::fs::write(
+        records.join("PYSEC-2023-228.json"),
+        serde_json::to_vec_pretty(&common::osv_export::record("pip", "PYSEC-2023-228")).unwrap(),
+    )
+    .unwrap();
+    run_ok(&db, &["advisories", "load", records.to_str().unwrap()]);
+    run_ok(
+        &db,
+        &["ingest", "--deployment", "python-b", &python_image()],
+    );
+    run_ok(&db, &["ingest", &vex_fixture("python-image.cdx-vex.json")]);
+    let pip = (
+        "python-b".to_string(),
+        "PYSEC-2023-228".to_string(),
+        "pkg:pypi/pip@22.2.2".to_string(),
+    );
+    assert!(!open_matches(&db).contains(&pip));
+    let all = events(&db);
+    assert_eq!(replayed(&all), open_matches(&db));
+
+    let original: Value = serde_json::from_slice(&std::fs::read(python_image()).unwrap()).unwrap();
+    let linked = original["serialNumber"].as_str().unwrap().to_string();
+    let made_again = |serial: &str, timestamp: &str, name: &str| -> String {
+        let mut sbom = original.clone();
+        sbom["serialNumber"] = Value::from(serial);
+        sbom["metadata"]["timestamp"] = Value::from(timestamp);
+        let path = dir.path().join(name);
+        std::fs::write(&path, serde_json::to_vec_pretty(&sbom).unwrap()).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let new_since = |last: u64| -> Vec<(aibomdb_store::EventKind, String, String, String, String)> {
+        events(&db)
+            .into_iter()
+            .filter(|e| e.seq > last)
+            .map(|e| (e.kind, e.cause, e.deployment, e.advisory, e.purl))
+            .collect()
+    };
+    let event = |kind| {
+        (
+            kind,
+            "vex".to_string(),
+            pip.0.clone(),
+            pip.1.clone(),
+            pip.2.clone(),
+        )
+    };
+
+    let last = all.last().unwrap().seq;
+    let unlinked = made_again(
+        "urn:uuid:5b0e3a52-4f7c-4a8e-9d47-0c3f0f6f2a11",
+        "2026-12-04T10:00:00Z",
+        "python-2.cdx.json",
+    );
+    run_ok(&db, &["ingest", "--deployment", "python-b", &unlinked]);
+    assert_eq!(
+        new_since(last),
+        vec![event(aibomdb_store::EventKind::Opened)]
+    );
+    assert!(open_matches(&db).contains(&pip));
+    let all = events(&db);
+    assert_eq!(replayed(&all), open_matches(&db));
+
+    let last = all.last().unwrap().seq;
+    let relinked = made_again(&linked, "2026-12-04T11:00:00Z", "python-3.cdx.json");
+    run_ok(&db, &["ingest", "--deployment", "python-b", &relinked]);
+    assert_eq!(
+        new_since(last),
+        vec![event(aibomdb_store::EventKind::Resolved)]
+    );
+    assert!(!open_matches(&db).contains(&pip));
+    assert_eq!(replayed(&events(&db)), open_matches(&db));
+}

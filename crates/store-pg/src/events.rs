@@ -245,6 +245,23 @@ impl<C: GenericClient + Sync> ChangeView for PgView<'_, C> {
         .collect()
     }
 
+    fn statement_ids_linking(&self, serials: &BTreeSet<String>) -> Result<BTreeSet<String>> {
+        let mut out = BTreeSet::new();
+        if serials.is_empty() {
+            return Ok(out);
+        }
+        // No index by target: every statement is read (one query a group).
+        for r in self.query("SELECT identifier, statement FROM vex_statements", &[])? {
+            let identifier: String = r.get(0);
+            let statement: aibomdb_graph::VexStatement =
+                kit::decode(r.get(1), "vex_statements", &identifier)?;
+            if aibomdb_store::events::links_any(&statement, serials) {
+                out.insert(identifier);
+            }
+        }
+        Ok(out)
+    }
+
     fn statement_ids_of(&self, documents: &HashSet<DocumentId>) -> Result<BTreeSet<String>> {
         let wanted: Vec<i64> = documents.iter().map(|d| id(*d)).collect();
         Ok(self

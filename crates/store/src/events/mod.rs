@@ -43,6 +43,9 @@ pub trait ChangeView: EventView {
     fn affected_of_advisories(&self, advisories: &BTreeSet<String>) -> Result<Vec<Exposure>>;
     /// The identifiers the statements of `documents` name.
     fn statement_ids_of(&self, documents: &HashSet<DocumentId>) -> Result<BTreeSet<String>>;
+    /// The identifiers the statements name that target a BOM by one of
+    /// `serials` (normalised, see [`links_any`]): BOM-Links.
+    fn statement_ids_linking(&self, serials: &BTreeSet<String>) -> Result<BTreeSet<String>>;
     /// The records of these packages, in one read where the back end can.
     fn packages(&self, ids: &BTreeSet<PackageId>) -> Result<HashMap<PackageId, PackageRecord>>;
 }
@@ -446,6 +449,71 @@ pub fn exposures_ending(
     Ok(out)
 }
 
+/// Whether a statement targets a BOM by one of `serials` (normalised with
+/// `aibomdb_graph::normalise_serial`): a BOM-Link to a package or a
+/// `bom-ref` in it.
+pub fn links_any(statement: &aibomdb_graph::VexStatement, serials: &BTreeSet<String>) -> bool {
+    use aibomdb_graph::VexTarget;
+    statement.targets.iter().any(|t| match t {
+        VexTarget::Package {
+            serial: Some(serial),
+            ..
+        }
+        | VexTarget::BomRef { serial, .. } => {
+            serials.contains(&aibomdb_graph::normalise_serial(serial))
+        }
+        _ => false,
+    })
+}
+
+/// What VEX statements may judge differently once a written document is
+/// current: the serials of it and of the document it superseded (a
+/// BOM-Link to either covers the deployment, or its `bom-ref`s, only while
+/// that document is current), and whether the deployment's subject changed
+/// (its own statements about the product then target other packages).
+fn coverage_moved(
+    after: &dyn ChangeView,
+    written: &[(&crate::NewDocument, &crate::IngestOutcome)],
+) -> Result<(BTreeSet<String>, BTreeSet<String>)> {
+    let mut serials = BTreeSet::new();
+    let mut subject_moved = BTreeSet::new();
+    let source = after.vex_source();
+    for (_, outcome) in written {
+        let crate::IngestOutcome::Ingested {
+            document,
+            superseded,
+            ..
+        } = outcome
+        else {
+            continue;
+        };
+        let Some(new) = source.document(*document)? else {
+            continue;
+        };
+        let old = match superseded {
+            Some(old) => source.document(*old)?,
+            None => None,
+        };
+        let subject_of = |d: &crate::DocumentRecord| {
+            (
+                d.subject_package,
+                d.subject.as_ref().and_then(|s| s.reference.clone()),
+            )
+        };
+        let old_subject = old.as_ref().map(subject_of).unwrap_or_default();
+        if subject_of(&new) != old_subject {
+            subject_moved.insert(new.deployment.clone());
+        }
+        for serial in std::iter::once(&new)
+            .chain(old.as_ref())
+            .filter_map(|d| d.serial.as_deref())
+        {
+            serials.insert(aibomdb_graph::normalise_serial(serial));
+        }
+    }
+    Ok((serials, subject_moved))
+}
+
 /// The events of an ingest group: the exposures its documents brought or
 /// took away (`raw`, from [`events_for_supersession`]) as VEX leaves them,
 /// and the exposures whose verdict the statements it added (or took away
@@ -480,8 +548,25 @@ pub fn vex_judged(
             with_statements.insert(old);
         }
     }
+    // A document that becomes current, or stops being, moves what BOM-Links
+    // and statements about the product cover, without a statement changing.
+    let (serials, subject_moved) = coverage_moved(after, written)?;
+    for deployment in &subject_moved {
+        for doc in after.vex_source().current_documents(deployment)? {
+            if after
+                .vex_source()
+                .document(doc)?
+                .is_some_and(|d| d.vex_statements > 0)
+            {
+                with_statements.insert(doc);
+            }
+        }
+    }
     if !with_statements.is_empty() {
         named.extend(after.statement_ids_of(&with_statements)?);
+    }
+    if !serials.is_empty() && (after.has_statements()? || before.has_statements()?) {
+        named.extend(after.statement_ids_linking(&serials)?);
     }
     let skip: HashSet<(String, String, PackageId)> = raw
         .iter()

@@ -186,6 +186,24 @@ impl ChangeView for TxnView<'_> {
         Ok(out)
     }
 
+    fn statement_ids_linking(&self, serials: &BTreeSet<String>) -> Result<BTreeSet<String>> {
+        let mut out = BTreeSet::new();
+        if serials.is_empty() {
+            return Ok(out);
+        }
+        // No index by target: every statement is read (one pass a group).
+        let table = self.txn.open_table(VEX_STATEMENTS)?;
+        for entry in table.iter()? {
+            let (k, v) = entry?;
+            let (id, _, _) = k.value();
+            let statement: aibomdb_graph::VexStatement = decode(v.value(), "vex_statements", id)?;
+            if super::links_any(&statement, serials) {
+                out.insert(id.to_string());
+            }
+        }
+        Ok(out)
+    }
+
     fn statement_ids_of(&self, documents: &HashSet<DocumentId>) -> Result<BTreeSet<String>> {
         let mut out = BTreeSet::new();
         if documents.is_empty() {
