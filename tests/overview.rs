@@ -559,3 +559,57 @@ fn exposure_at_moments_is_the_timeline_folded() {
     );
     assert_eq!(v["errors"][0]["extensions"]["code"], "BAD_INPUT", "{v}");
 }
+
+/// "Who is affected by X" without its match rows (`affected{deployments}`
+/// alone reads the listing and builds no row) names the deployments the
+/// rows name: those of `aibomdb match --format json`, and those of the same
+/// field asked beside `matches`, for every advisory any row names.
+#[test]
+fn affected_deployments_alone_are_those_of_its_match_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = common::db(&dir);
+    common::estate::build(&db);
+    let rows = json(&aibomdb(&db, &["match", "--format", "json"]));
+    let mut by_advisory: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for r in rows.as_array().unwrap() {
+        by_advisory
+            .entry(r["advisory"].as_str().unwrap().to_string())
+            .or_default()
+            .insert(r["deployment"].as_str().unwrap().to_string());
+    }
+    assert!(by_advisory.len() >= 5, "{}", by_advisory.len());
+    assert!(by_advisory.values().any(|d| d.len() > 1));
+    let server = Server::start(&db, &[]);
+    let ask = |query: &str, advisory: &str| -> Value {
+        let (status, v) = graphql(&server.addr, None, query, json!({"a": advisory}));
+        assert_eq!(status, 200, "{v}");
+        assert!(v.get("errors").is_none(), "{v}");
+        v["data"]["affected"].clone()
+    };
+    let names = |v: &Value| -> BTreeSet<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d.as_str().unwrap().to_string())
+            .collect()
+    };
+    for (advisory, deployments) in &by_advisory {
+        let alone = ask(
+            "query($a:String!){affected(advisory:$a){deployments}}",
+            advisory,
+        );
+        let with_rows = ask(
+            "query($a:String!){affected(advisory:$a){deployments matches{deployment}}}",
+            advisory,
+        );
+        assert_eq!(&names(&alone["deployments"]), deployments, "{advisory}");
+        assert_eq!(alone["deployments"], with_rows["deployments"], "{advisory}");
+        let from_rows: BTreeSet<String> = with_rows["matches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["deployment"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(&from_rows, deployments, "{advisory}");
+    }
+}

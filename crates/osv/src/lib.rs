@@ -32,8 +32,8 @@ pub use range::{
 };
 pub use record::{Advisory, Affected, Event, Package, Range, Reference, Severity};
 pub use report::{
-    AdvisoryCache, AdvisoryFacts, MatchReader, MatchRow, advisory_matches, deployment_matches,
-    each_deployment_matches, matches_of, sarif,
+    AdvisoryCache, AdvisoryFacts, MatchReader, MatchRow, advisory_deployments, advisory_matches,
+    deployment_matches, each_deployment_matches, matches_of, sarif,
 };
 pub use severity::{
     Level, best_cvss, cvss3_base_score, cvss4_base_score, severity, unknown_reason,

@@ -117,6 +117,34 @@ pub fn deployment_matches(
 /// document index: the documents read are only those that list a matched
 /// package, so the answer costs the blast radius, not the estate.
 pub fn advisory_matches(store: &Store, ids: &[String]) -> Result<Vec<MatchRow>, StoreError> {
+    let (packages, documents) = advisory_listing(store, ids)?;
+    let listed: Vec<(DocumentRef, Vec<&PackageRecord>)> = documents
+        .into_iter()
+        .map(|(doc, indexes)| (doc, indexes.iter().map(|&i| &packages[i]).collect()))
+        .collect();
+    // Only this advisory's rows are built: the packages it names carry
+    // other advisories' matches too, which would be made and thrown away.
+    MatchReader::new(store).matches_among(&listed, Some(ids))
+}
+
+/// The deployments [`advisory_matches`] has rows for, sorted, without
+/// building the rows: every current document listing a package matched by
+/// one of `ids` makes at least one row, so its deployment is among them.
+pub fn advisory_deployments(store: &Store, ids: &[String]) -> Result<Vec<String>, StoreError> {
+    let (_, documents) = advisory_listing(store, ids)?;
+    let mut deployments: Vec<String> = documents.into_iter().map(|(d, _)| d.deployment).collect();
+    deployments.sort_unstable();
+    deployments.dedup();
+    Ok(deployments)
+}
+
+/// The packages matched by any of `ids`, and each current document listing
+/// some of them with their indexes in that list.
+#[allow(clippy::type_complexity)]
+fn advisory_listing(
+    store: &Store,
+    ids: &[String],
+) -> Result<(Vec<PackageRecord>, Vec<(DocumentRef, Vec<usize>)>), StoreError> {
     let mut matched: Vec<PackageId> = Vec::new();
     for id in ids {
         matched.extend(store.matches_for_advisory(id)?.iter().map(|m| m.package));
@@ -140,13 +168,10 @@ pub fn advisory_matches(store: &Store, ids: &[String]) -> Result<Vec<MatchRow>, 
     let mut listed = Vec::with_capacity(doc_ids.len());
     for doc in store.current_document_refs_among(&doc_ids)? {
         if let Some(indexes) = by_document.remove(&doc.id) {
-            let records: Vec<&PackageRecord> = indexes.iter().map(|&i| &packages[i]).collect();
-            listed.push((doc, records));
+            listed.push((doc, indexes));
         }
     }
-    // Only this advisory's rows are built: the packages it names carry
-    // other advisories' matches too, which would be made and thrown away.
-    MatchReader::new(store).matches_among(&listed, Some(ids))
+    Ok((packages, listed))
 }
 
 /// The matches of the given documents' packages (each document with the

@@ -341,6 +341,19 @@ pub fn affected(store: &Store, advisory: &str) -> Result<Option<(Vec<String>, Ve
     Ok(Some((ids, rows)))
 }
 
+/// The deployments [`affected`] names, without its match rows.
+pub fn affected_deployments(
+    store: &Store,
+    advisory: &str,
+) -> Result<Option<(Vec<String>, Vec<String>)>> {
+    let ids = store.advisory_ids(advisory)?;
+    if ids.is_empty() {
+        return Ok(None);
+    }
+    let deployments = aibomdb_osv::advisory_deployments(store, &ids)?;
+    Ok(Some((ids, deployments)))
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PackageChange {
     /// Purl without version.

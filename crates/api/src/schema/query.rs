@@ -128,6 +128,19 @@ impl QueryRoot {
     }
 
     async fn affected(&self, ctx: &Context<'_>, advisory: String) -> Result<Option<Affected>> {
+        // "Who is affected" alone needs no match rows: thousands of them,
+        // each with its advisory's facts, made and dropped for a list of names.
+        if !ctx.look_ahead().field("matches").exists() {
+            let found = blocking(ctx, move |s| {
+                aibomdb_query::affected_deployments(s, &advisory)
+            })
+            .await?;
+            return Ok(found.map(|(advisories, deployments)| Affected {
+                advisories,
+                matches: Vec::new(),
+                deployments,
+            }));
+        }
         let found = blocking(ctx, move |s| aibomdb_query::affected(s, &advisory)).await?;
         Ok(found.map(|(ids, rows)| {
             let mut deployments: Vec<String> = rows.iter().map(|r| r.deployment.clone()).collect();
