@@ -1,8 +1,6 @@
 //! The four questions the scale benchmark asks, and what they are asked
 //! about in a given estate.
 
-use std::collections::BTreeSet;
-
 use aibomdb_store::Store;
 use anyhow::{Context, Result, bail};
 
@@ -65,13 +63,11 @@ impl Shapes {
             "name-range" => {
                 aibomdb_query::deployments_using_page(store, &name_range()?, false, 0, 50)?.total
             }
+            // As GraphQL answers `affected{deployments}`: no match rows.
             "advisory" => {
-                let (_, rows) = aibomdb_query::affected(store, ADVISORY)?
+                let (_, deployments) = aibomdb_query::affected_deployments(store, ADVISORY)?
                     .with_context(|| format!("{ADVISORY} not loaded"))?;
-                rows.iter()
-                    .map(|r| r.deployment.as_str())
-                    .collect::<BTreeSet<_>>()
-                    .len()
+                deployments.len()
             }
             "path" => {
                 let target =
