@@ -152,7 +152,7 @@ pub fn load_events(
             renamed.insert(id.clone());
         }
     }
-    events.extend(judge.turned(&renamed, &skip, cause, at)?);
+    events.extend(judge.turned(&renamed, &skip, cause, at, None)?);
     Ok(events)
 }
 
@@ -336,20 +336,37 @@ impl<'a> VexJudge<'a> {
         if named.is_empty() {
             return Ok(Vec::new());
         }
+        self.vex_events_in(named, skip, cause, at, None)
+    }
+
+    /// [`Self::vex_events`], in `only` these deployments when given.
+    fn vex_events_in(
+        &mut self,
+        named: &BTreeSet<String>,
+        skip: &HashSet<(String, String, PackageId)>,
+        cause: &str,
+        at: u64,
+        only: Option<&BTreeSet<String>>,
+    ) -> Result<Vec<MatchEvent>> {
+        if named.is_empty() {
+            return Ok(Vec::new());
+        }
         let spelled: BTreeSet<String> = named.iter().flat_map(|n| spellings(n)).collect();
         let advisories = self.after_view.advisories_named(&spelled)?;
-        self.turned(&advisories, skip, cause, at)
+        self.turned(&advisories, skip, cause, at, only)
     }
 
     /// Events for the affected matches of `advisories` whose VEX verdict
     /// differs before and after the change, in every deployment whose
-    /// current documents hold the package after it (see [`Self::vex_events`]).
+    /// current documents hold the package after it (see [`Self::vex_events`]),
+    /// or `only` in these.
     fn turned(
         &mut self,
         advisories: &BTreeSet<String>,
         skip: &HashSet<(String, String, PackageId)>,
         cause: &str,
         at: u64,
+        only: Option<&BTreeSet<String>>,
     ) -> Result<Vec<MatchEvent>> {
         if advisories.is_empty() {
             return Ok(Vec::new());
@@ -363,7 +380,9 @@ impl<'a> VexJudge<'a> {
         for exposure in &exposures {
             let (package, advisory, _) = exposure;
             for deployment in holders.get(package).into_iter().flatten() {
-                if skip.contains(&(deployment.clone(), advisory.clone(), *package)) {
+                if only.is_some_and(|o| !o.contains(deployment))
+                    || skip.contains(&(deployment.clone(), advisory.clone(), *package))
+                {
                     continue;
                 }
                 let was = self.suppressed(false, deployment, *package, advisory)?;
@@ -469,14 +488,18 @@ pub fn links_any(statement: &aibomdb_graph::VexStatement, serials: &BTreeSet<Str
 /// What VEX statements may judge differently once a written document is
 /// current: the serials of it and of the document it superseded (a
 /// BOM-Link to either covers the deployment, or its `bom-ref`s, only while
-/// that document is current), and whether the deployment's subject changed
-/// (its own statements about the product then target other packages).
+/// that document is current), the deployments whose subject changed (their
+/// own statements about the product, and links to any of their documents,
+/// then target other packages), and the deployments written to: the only
+/// ones where what a document's serial or subject decides can change.
+#[allow(clippy::type_complexity)]
 fn coverage_moved(
     after: &dyn ChangeView,
     written: &[(&crate::NewDocument, &crate::IngestOutcome)],
-) -> Result<(BTreeSet<String>, BTreeSet<String>)> {
+) -> Result<(BTreeSet<String>, BTreeSet<String>, BTreeSet<String>)> {
     let mut serials = BTreeSet::new();
     let mut subject_moved = BTreeSet::new();
+    let mut written_to = BTreeSet::new();
     let source = after.vex_source();
     for (_, outcome) in written {
         let crate::IngestOutcome::Ingested {
@@ -508,10 +531,18 @@ fn coverage_moved(
             .chain(old.as_ref())
             .filter_map(|d| d.serial.as_deref())
         {
-            serials.insert(aibomdb_graph::normalise_serial(serial));
+            insert_serial(&mut serials, serial);
         }
+        written_to.insert(new.deployment);
     }
-    Ok((serials, subject_moved))
+    Ok((serials, subject_moved, written_to))
+}
+
+/// A serial as the index holds it; an empty one names no BOM.
+fn insert_serial(serials: &mut BTreeSet<String>, serial: &str) {
+    if !serial.trim().is_empty() {
+        serials.insert(aibomdb_graph::normalise_serial(serial));
+    }
 }
 
 /// The events of an ingest group: the exposures its documents brought or
@@ -548,27 +579,37 @@ pub fn vex_judged(
             with_statements.insert(old);
         }
     }
-    // A document that becomes current, or stops being, moves what BOM-Links
-    // and statements about the product cover, without a statement changing.
-    let (serials, subject_moved) = coverage_moved(after, written)?;
-    for deployment in &subject_moved {
-        for doc in after.vex_source().current_documents(deployment)? {
-            if after
-                .vex_source()
-                .document(doc)?
-                .is_some_and(|d| d.vex_statements > 0)
-            {
-                with_statements.insert(doc);
-            }
-        }
-    }
     if !with_statements.is_empty() {
         named.extend(after.statement_ids_of(&with_statements)?);
     }
-    if !serials.is_empty() && (after.has_statements()? || before.has_statements()?) {
-        named.extend(after.statement_ids_linking(&serials)?);
+    // A document that becomes current, or stops being, moves what BOM-Links
+    // and statements about the product cover in its own deployment, without
+    // a statement changing: those statements are judged there only.
+    let (mut serials, subject_moved, written_to) = coverage_moved(after, written)?;
+    let mut own = HashSet::new();
+    for deployment in &subject_moved {
+        for doc in after.vex_source().current_documents(deployment)? {
+            let Some(record) = after.vex_source().document(doc)? else {
+                continue;
+            };
+            if record.vex_statements > 0 {
+                own.insert(doc);
+            }
+            // A link to any current document may target the new subject.
+            if let Some(serial) = &record.serial {
+                insert_serial(&mut serials, serial);
+            }
+        }
     }
-    let skip: HashSet<(String, String, PackageId)> = raw
+    let mut named_here = BTreeSet::new();
+    if !own.is_empty() {
+        named_here.extend(after.statement_ids_of(&own)?);
+    }
+    // An ingest adds statements, never removes one: those after are all.
+    if !serials.is_empty() && after.has_statements()? {
+        named_here.extend(after.statement_ids_linking(&serials)?);
+    }
+    let mut skip: HashSet<(String, String, PackageId)> = raw
         .iter()
         .map(|e| (e.deployment.clone(), e.advisory.clone(), e.package))
         .collect();
@@ -576,5 +617,11 @@ pub fn vex_judged(
     let mut judge = VexJudge::new(before, after);
     let mut events = judge.filter(raw)?;
     events.extend(judge.vex_events(&named, &skip, "vex", at)?);
+    skip.extend(
+        events
+            .iter()
+            .map(|e| (e.deployment.clone(), e.advisory.clone(), e.package)),
+    );
+    events.extend(judge.vex_events_in(&named_here, &skip, "vex", at, Some(&written_to))?);
     Ok(events)
 }
