@@ -360,14 +360,30 @@ impl IngestSummary {
 fn advisory_inputs(
     inputs: Vec<aibomdb_ingest::Input>,
 ) -> (Vec<aibomdb_ingest::Input>, Vec<aibomdb_ingest::Input>) {
-    let mut advisories = Vec::new();
-    let mut rest = Vec::new();
-    for input in inputs {
+    let is_osv = |input: &aibomdb_ingest::Input| {
         let name = input.path.to_string_lossy().to_ascii_lowercase();
         let candidate =
             !input.model_dir && [".json", ".yaml", ".yml"].iter().any(|e| name.ends_with(e));
-        let is_osv = candidate && aibomdb_osv::sniff_file(&input.path);
-        if is_osv {
+        candidate && aibomdb_osv::sniff_file(&input.path)
+    };
+    // Two reads of every file before the first document is parsed: on every
+    // core, or they hold up the whole pipeline (0.1-0.5 s at 10,000 files).
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = inputs.len().div_ceil(cores).max(64);
+    let verdicts: Vec<bool> = std::thread::scope(|scope| {
+        let parts: Vec<_> = inputs
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(is_osv).collect::<Vec<bool>>()))
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    let mut advisories = Vec::new();
+    let mut rest = Vec::new();
+    for (input, osv) in inputs.into_iter().zip(verdicts) {
+        if osv {
             advisories.push(input);
         } else {
             rest.push(input);

@@ -272,7 +272,7 @@ pub fn plan_advisories<'a>(
     let candidates = indexed.candidates();
     let mut matches = Vec::new();
     for &i in &evaluated {
-        matches.extend(match_advisory(&advisories[i], &rows[i].0.keys, &candidates));
+        match_advisory_into(&advisories[i], &rows[i].0.keys, &candidates, &mut matches);
     }
     drop(candidates);
     Ok(PlannedLoad {
@@ -305,13 +305,15 @@ impl PlannedLoad<'_> {
             }
             let indexed = Indexed::of_late(&unseen);
             let candidates = indexed.candidates();
-            let made: Vec<MatchRecord> = self
-                .evaluated
-                .iter()
-                .flat_map(|&i| {
-                    match_advisory(&self.advisories[i], &self.rows[i].0.keys, &candidates)
-                })
-                .collect();
+            let mut made: Vec<MatchRecord> = Vec::new();
+            for &i in &self.evaluated {
+                match_advisory_into(
+                    &self.advisories[i],
+                    &self.rows[i].0.keys,
+                    &candidates,
+                    &mut made,
+                );
+            }
             let made = affected_wins(&self.matches, made);
             if let Ok(mut kept) = late_made.lock() {
                 kept.clone_from(&made);
@@ -431,7 +433,13 @@ fn rematch_once(store: &Store) -> Result<RematchSummary, StoreError> {
             })
             .collect()
     });
-    let mut matches = Vec::new();
+    // Sized once: growing by doubling copied every match and touched fresh
+    // memory for each copy.
+    let total = results
+        .iter()
+        .map(|r| r.as_ref().map_or(0, |(_, _, found)| found.len()))
+        .sum();
+    let mut matches = Vec::with_capacity(total);
     for r in results {
         let (advisories, candidates, found) = r?;
         summary.advisories += advisories;
@@ -465,13 +473,17 @@ fn rematch_part(store: &Store, part: &[(String, Vec<u8>)]) -> PartResult {
         .collect();
     let indexed = Indexed::load(store, keyed.iter().flat_map(|(_, keys)| keys))?;
     let candidates = indexed.candidates();
-    let (mut candidates_seen, mut matches) = (0, Vec::new());
-    for (advisory, keys) in &keyed {
-        candidates_seen += keys
-            .iter()
+    let of_keys = |keys: &[String]| -> usize {
+        keys.iter()
             .map(|k| candidates.get(k.as_str()).map_or(0, Vec::len))
-            .sum::<usize>();
-        matches.extend(match_advisory(advisory, keys, &candidates));
+            .sum()
+    };
+    let candidates_seen: usize = keyed.iter().map(|(_, keys)| of_keys(keys)).sum();
+    // At most one match a candidate: reserved once, the pages never used are
+    // never touched.
+    let mut matches = Vec::with_capacity(candidates_seen);
+    for (advisory, keys) in &keyed {
+        match_advisory_into(advisory, keys, &candidates, &mut matches);
     }
     Ok((advisories, candidates_seen, matches))
 }
@@ -603,14 +615,17 @@ fn affected_wins(first: &[MatchRecord], late: Vec<MatchRecord>) -> Vec<MatchReco
 /// package; the first found stands unless a later name finds it affected
 /// (an index per record: scanning every match so far made loading
 /// quadratic, 221 s for 248k matches).
-fn match_advisory(
+/// Appends the matches of one record among the candidates under its keys
+/// to `out`, one per package (an `affected` verdict wins over another).
+fn match_advisory_into(
     advisory: &Advisory,
     keys: &[String],
     candidates: &HashMap<&str, Vec<KeyCandidate<'_>>>,
-) -> Vec<MatchRecord> {
+    out: &mut Vec<MatchRecord>,
+) {
     let prepared = PreparedAdvisory::new(advisory);
+    let start = out.len();
     let mut at: HashMap<PackageId, usize> = HashMap::new();
-    let mut out: Vec<MatchRecord> = Vec::new();
     for key in keys {
         for c in candidates.get(key.as_str()).into_iter().flatten() {
             let Some(m) = evaluate_prepared(&prepared, c.names, &c.version, c.package) else {
@@ -626,5 +641,5 @@ fn match_advisory(
             }
         }
     }
-    out
+    debug_assert!(out[start..].iter().all(|m| m.advisory == advisory.id));
 }

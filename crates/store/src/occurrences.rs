@@ -408,10 +408,15 @@ fn chunk_ids(first: DocumentId, bytes: &[u8], out: &mut Vec<DocumentId>) -> Resu
 
 fn chunk_bytes(ids: &[DocumentId]) -> Vec<u8> {
     let mut out = Vec::with_capacity(ids.len() * 2);
-    for pair in ids.windows(2) {
-        put(&mut out, pair[1] - pair[0]);
-    }
+    put_chunk(ids, &mut out);
     out
+}
+
+/// A chunk's ids after its first (which is in the key), as deltas.
+fn put_chunk(ids: &[DocumentId], out: &mut Vec<u8>) {
+    for pair in ids.windows(2) {
+        put(out, pair[1] - pair[0]);
+    }
 }
 
 /// Every document that lists `package`, ascending.
@@ -435,6 +440,7 @@ pub(crate) fn add_postings(
     pairs: &mut [(PackageId, DocumentId)],
 ) -> Result<()> {
     pairs.sort_unstable();
+    let mut bytes = Vec::new();
     let mut i = 0;
     while i < pairs.len() {
         let package = pairs[i].0;
@@ -457,10 +463,9 @@ pub(crate) fn add_postings(
             None => None,
         };
         let mut ids = match last {
-            Some((first, ids)) if ids.len() < CHUNK && ids.last() < fresh.first() => {
-                postings.remove((package, first))?;
-                ids
-            }
+            // Its first chunk keeps the key, so the insert below replaces
+            // the row: no delete first.
+            Some((_, ids)) if ids.len() < CHUNK && ids.last() < fresh.first() => ids,
             Some((_, ids)) if ids.last() >= fresh.first() => {
                 // Not appended in order (a migration, a retried group):
                 // merge into the chunks at their places.
@@ -474,7 +479,9 @@ pub(crate) fn add_postings(
         };
         ids.extend(fresh);
         for chunk in ids.chunks(CHUNK) {
-            postings.insert((package, chunk[0]), chunk_bytes(chunk).as_slice())?;
+            bytes.clear();
+            put_chunk(chunk, &mut bytes);
+            postings.insert((package, chunk[0]), bytes.as_slice())?;
         }
         i = j;
     }
