@@ -342,7 +342,7 @@ fn writers_that_interleave_miss_no_match() {
     aibomdb_ingest::commit(&ingester, prepared, Some("python")).unwrap();
     assert_eq!(python_matches(&ingester), expected);
     rematcher
-        .replace_matches_of(&ids, &[], Some(marks))
+        .replace_matches_of(&ids, &[], Some(marks), None)
         .unwrap();
     assert_eq!(python_matches(rematcher), expected);
     let marks = rematcher.write_marks().unwrap();
@@ -355,7 +355,7 @@ fn writers_that_interleave_miss_no_match() {
     aibomdb_osv::load_advisories(&ingester, &[pip]).unwrap();
     let fingerprint = rematcher.content_fingerprint().unwrap();
     assert!(matches!(
-        rematcher.replace_matches_of(&ids, &[], Some(marks)),
+        rematcher.replace_matches_of(&ids, &[], Some(marks), None),
         Err(aibomdb_store::StoreError::Stale(_))
     ));
     assert_eq!(rematcher.content_fingerprint().unwrap(), fingerprint);
@@ -387,7 +387,8 @@ fn writers_that_interleave_miss_no_match() {
         marks.package_keys
     );
     // A re-match that read the packages before they gained their names is
-    // refused as stale rather than removing the matches their ingest made.
+    // refused as stale rather than removing the matches their ingest made,
+    // when its write is given no way to match them under the lock.
     let (_dir, ingester, other) = two_writers();
     let rematcher = other.as_ref().unwrap_or(&ingester);
     write_nameless(&ingester, &python, "nameless");
@@ -397,10 +398,38 @@ fn writers_that_interleave_miss_no_match() {
     aibomdb_ingest::commit(&ingester, prepared, Some("python")).unwrap();
     assert_eq!(python_matches(&ingester), expected);
     assert!(matches!(
-        rematcher.replace_matches_of(&ids, &[], Some(marks)),
+        rematcher.replace_matches_of(&ids, &[], Some(marks), None),
         Err(aibomdb_store::StoreError::Stale(_))
     ));
     assert_eq!(python_matches(rematcher), expected);
+
+    // 5. A full re-match planned before the packages gained their names and
+    //    written after: it lands (an ingest naming packages at every turn
+    //    cannot keep it out), and matches them under the lock. Its own plan
+    //    found nothing for them; without the late matching the write would
+    //    be refused as stale (above), or would remove what the ingest made.
+    let (_dir, ingester, other) = two_writers();
+    let rematcher = other.as_ref().unwrap_or(&ingester);
+    write_nameless(&ingester, &python, "nameless");
+    aibomdb_osv::load_advisories(rematcher, &records).unwrap();
+    let planned = aibomdb_osv::plan_rematch(rematcher).unwrap();
+    let prepared = aibomdb_ingest::prepare(&python, &Default::default()).unwrap();
+    aibomdb_ingest::commit(&ingester, prepared, Some("python")).unwrap();
+    // The ingest's own matches, taken out, so that only the re-match's late
+    // matching can bring them back.
+    let matched = python_matches(&ingester);
+    assert_eq!(matched, expected);
+    for advisory in &ids {
+        rematcher.replace_advisory_matches(advisory, &[]).unwrap();
+    }
+    assert!(python_matches(rematcher).is_empty());
+    let summary = planned.write(rematcher).unwrap();
+    assert_eq!(
+        summary.matches, 0,
+        "the plan read no named package: {summary:?}"
+    );
+    assert_eq!(python_matches(rematcher), expected);
+    assert_eq!(python_matches(&ingester), expected);
 }
 
 /// The estate-wide JSON report is written one deployment at a time; it must

@@ -21,9 +21,9 @@ pub use load::{
     LoadError, LoadLimits, Loaded, load_bytes, load_path, load_zip_bytes, sniff, sniff_file,
 };
 pub use matcher::{
-    DocumentMatches, LoadSummary, PlannedLoad, RematchSummary, STALE_RETRIES, apply_advisories,
-    evaluate, evaluate_prepared, load_advisories, lookup_names, match_again, match_document,
-    pause_before_retry, plan_advisories, rematch_all,
+    DocumentMatches, LoadSummary, PlannedLoad, PlannedRematch, RematchSummary, STALE_RETRIES,
+    apply_advisories, evaluate, evaluate_prepared, load_advisories, lookup_names, match_again,
+    match_document, pause_before_retry, plan_advisories, plan_rematch, rematch_all,
 };
 pub use names::{OsvName, index_key, osv_names};
 pub use range::{

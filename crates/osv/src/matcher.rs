@@ -406,14 +406,31 @@ pub fn pause_before_retry(tries: usize) -> std::time::Duration {
     }
 }
 
-/// One re-match: the marks read first, so that the write can keep what an
-/// ingest stored meanwhile and refuse what a load changed meanwhile.
+/// One re-match: planned, then written.
 fn rematch_once(store: &Store) -> Result<RematchSummary, StoreError> {
+    plan_rematch(store)?.write(store)
+}
+
+/// A full re-match computed and not yet written: the marks it read first,
+/// the records and the matches they make.
+pub struct PlannedRematch {
+    marks: aibomdb_store::WriteMarks,
+    /// Every stored record, (id, JSON).
+    all: Vec<(String, Vec<u8>)>,
+    matches: Vec<MatchRecord>,
+    /// The index keys the records name, sorted, once each.
+    keys: Vec<String>,
+    summary: RematchSummary,
+}
+
+/// Reads every record and the packages under their keys, and evaluates
+/// them on every core. [`PlannedRematch::write`] then stores the matches;
+/// what ingests and loads commit in between is handled there.
+pub fn plan_rematch(store: &Store) -> Result<PlannedRematch, StoreError> {
     let started = std::time::Instant::now();
     let marks = store.write_marks()?;
     let mut summary = RematchSummary::default();
     let all = store.all_advisories()?;
-    let ids: Vec<String> = all.iter().map(|(id, _)| id.clone()).collect();
     // Records are independent: evaluate them on every core, each thread with
     // its own read transactions and package cache.
     let threads = std::thread::available_parallelism()
@@ -437,25 +454,90 @@ fn rematch_once(store: &Store) -> Result<RematchSummary, StoreError> {
     // memory for each copy.
     let total = results
         .iter()
-        .map(|r| r.as_ref().map_or(0, |(_, _, found)| found.len()))
+        .map(|r| r.as_ref().map_or(0, |part| part.matches.len()))
         .sum();
     let mut matches = Vec::with_capacity(total);
+    let mut keys = Vec::new();
     for r in results {
-        let (advisories, candidates, found) = r?;
-        summary.advisories += advisories;
-        summary.candidates += candidates;
-        matches.extend(found);
+        let part = r?;
+        summary.advisories += part.advisories;
+        summary.candidates += part.candidates;
+        matches.extend(part.matches);
+        keys.extend(part.keys);
     }
+    keys.sort_unstable();
+    keys.dedup();
     summary.matches = matches.len();
     summary.evaluate_ms = started.elapsed().as_millis() as u64;
-    let writing = std::time::Instant::now();
-    store.replace_matches_of(&ids, &matches, Some(marks))?;
-    summary.store_ms = writing.elapsed().as_millis() as u64;
-    Ok(summary)
+    Ok(PlannedRematch {
+        marks,
+        all,
+        matches,
+        keys,
+        summary,
+    })
 }
 
-/// What one re-match thread found: (records read, candidates, matches).
-type PartResult = Result<(usize, usize, Vec<MatchRecord>), StoreError>;
+impl PlannedRematch {
+    /// Stores the matches in one transaction. A load committed since the
+    /// plan read the records refuses it as stale ([`rematch_all`] plans
+    /// again). Packages an ingest stored since keep the matches their ingest
+    /// made; packages an ingest gave a new lookup name since are matched
+    /// again under the writers' lock, against every record, so that a steady
+    /// stream of such ingests cannot keep a re-match from landing.
+    pub fn write(self, store: &Store) -> Result<RematchSummary, StoreError> {
+        let PlannedRematch {
+            marks,
+            all,
+            matches,
+            keys,
+            mut summary,
+        } = self;
+        let ids: Vec<String> = all.iter().map(|(id, _)| id.clone()).collect();
+        // Called only when some package gained a name since the plan, with
+        // every package under the records' keys as it is named now: the
+        // records are read again, all of them against all of those.
+        let late = |found: &[LatePackage]| -> Vec<MatchRecord> {
+            let records: Vec<Advisory> = all
+                .iter()
+                .filter_map(|(_, json)| serde_json::from_slice::<Advisory>(json).ok())
+                .filter(|a| !a.is_withdrawn())
+                .collect();
+            let found: Vec<&LatePackage> = found.iter().collect();
+            let indexed = Indexed::of_late(&found);
+            let candidates = indexed.candidates();
+            let mut made = Vec::new();
+            for advisory in &records {
+                match_advisory_into(advisory, &advisory_keys(advisory), &candidates, &mut made);
+            }
+            made
+        };
+        let writing = std::time::Instant::now();
+        store.replace_matches_of(
+            &ids,
+            &matches,
+            Some(marks),
+            Some(&aibomdb_store::LateRematch {
+                keys: &keys,
+                late: &late,
+            }),
+        )?;
+        summary.store_ms = writing.elapsed().as_millis() as u64;
+        Ok(summary)
+    }
+}
+
+/// What one re-match thread found.
+struct RematchPart {
+    /// Records read.
+    advisories: usize,
+    candidates: usize,
+    matches: Vec<MatchRecord>,
+    /// The index keys its records name.
+    keys: Vec<String>,
+}
+
+type PartResult = Result<RematchPart, StoreError>;
 
 /// Evaluates a slice of (id, JSON) records.
 fn rematch_part(store: &Store, part: &[(String, Vec<u8>)]) -> PartResult {
@@ -485,7 +567,15 @@ fn rematch_part(store: &Store, part: &[(String, Vec<u8>)]) -> PartResult {
     for (advisory, keys) in &keyed {
         match_advisory_into(advisory, keys, &candidates, &mut matches);
     }
-    Ok((advisories, candidates_seen, matches))
+    let mut keys: Vec<String> = keyed.iter().flat_map(|(_, k)| k.iter().cloned()).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    Ok(RematchPart {
+        advisories,
+        candidates: candidates_seen,
+        matches,
+        keys,
+    })
 }
 
 /// The index keys an advisory's `affected[]` entries name, sorted, once each.
@@ -610,13 +700,11 @@ fn affected_wins(first: &[MatchRecord], late: Vec<MatchRecord>) -> Vec<MatchReco
         .collect()
 }
 
-/// One record against every package under its keys: one match per
-/// (advisory, package), though several of its names may index the same
-/// package; the first found stands unless a later name finds it affected
-/// (an index per record: scanning every match so far made loading
-/// quadratic, 221 s for 248k matches).
-/// Appends the matches of one record among the candidates under its keys
-/// to `out`, one per package (an `affected` verdict wins over another).
+/// One record against every package under its keys, its matches appended
+/// to `out`: one match per (advisory, package), though several of its names
+/// may index the same package; the first found stands unless a later name
+/// finds it affected (an index per record: scanning every match so far made
+/// loading quadratic, 221 s for 248k matches).
 fn match_advisory_into(
     advisory: &Advisory,
     keys: &[String],

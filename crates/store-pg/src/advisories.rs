@@ -179,20 +179,32 @@ impl PgStore {
         advisories: &[String],
         matches: &[MatchRecord],
         since: Option<aibomdb_store::WriteMarks>,
+        late: Option<&aibomdb_store::LateRematch<'_>>,
     ) -> Result<()> {
         self.write_steps(|txn| {
             let diff = self.block_on(async {
+                let mut late_made = Vec::new();
                 if let Some(marks) = since {
-                    kit::refuse_moved_marks(
-                        marks,
-                        crate::txn::meta_value(txn, aibomdb_store::ADVISORIES_VERSION).await?,
-                        crate::txn::meta_value(txn, aibomdb_store::PACKAGE_KEYS_VERSION).await?,
-                    )?;
+                    let advisories_now =
+                        crate::txn::meta_value(txn, aibomdb_store::ADVISORIES_VERSION).await?;
+                    let keys_now =
+                        crate::txn::meta_value(txn, aibomdb_store::PACKAGE_KEYS_VERSION).await?;
+                    match late {
+                        // Packages named anew since: matched under the lock.
+                        Some(late) if keys_now != marks.package_keys => {
+                            kit::refuse_moved_marks(marks, advisories_now, marks.package_keys)?;
+                            let found = packages_under(txn, late.keys, 0).await?;
+                            late_made = (late.late)(&found);
+                        }
+                        _ => kit::refuse_moved_marks(marks, advisories_now, keys_now)?,
+                    }
                 }
                 // Packages stored since the re-match read them were matched
                 // by their own ingest, against these same records: kept.
                 let keep_from = since.map_or(i64::MAX, |m| m.next_package as i64);
-                let refs: Vec<&MatchRecord> = matches.iter().collect();
+                // The late matches last: of two for one (package, advisory),
+                // the later stands.
+                let refs: Vec<&MatchRecord> = matches.iter().chain(&late_made).collect();
                 let (wrote, diff) = replace_matches(txn, advisories, &refs, keep_from).await?;
                 Ok::<_, aibomdb_store::StoreError>(wrote.then_some(diff))
             })?;
@@ -278,14 +290,28 @@ async fn late_matches(
     ) else {
         return Ok(Vec::new());
     };
-    let keys = batch.changed_keys(changes);
+    let found = packages_under(txn, &batch.changed_keys(changes), before).await?;
+    Ok(if found.is_empty() {
+        Vec::new()
+    } else {
+        late(&found)
+    })
+}
+
+/// Every package indexed under `keys` from id `from` on, with its names
+/// there, as the transaction sees them.
+async fn packages_under<K: tokio_postgres::types::ToSql + Sync>(
+    txn: &Transaction<'_>,
+    keys: &[K],
+    from: u64,
+) -> Result<Vec<aibomdb_store::LatePackage>> {
     let rows = txn
         .query(
             "SELECT n.lookup_key, k.id, k.record, n.names FROM package_keys n \
              JOIN packages k ON k.id = n.package_id \
              WHERE n.lookup_key = ANY($1) AND n.package_id >= $2 \
              ORDER BY n.lookup_key, n.package_id",
-            &[&keys, &(before as i64)],
+            &[&keys, &(from as i64)],
         )
         .await
         .pg()?;
@@ -299,11 +325,7 @@ async fn late_matches(
             key,
         });
     }
-    Ok(if found.is_empty() {
-        Vec::new()
-    } else {
-        late(&found)
-    })
+    Ok(found)
 }
 
 fn change_of(row: &AdvisoryRow, old: Option<&AdvisoryRow>) -> AdvisoryChange {

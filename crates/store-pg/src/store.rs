@@ -306,15 +306,16 @@ impl Backend for PgStore {
         self.packages_keyed(key)
     }
     fn replace_advisory_matches(&self, advisory: &str, matches: &[MatchRecord]) -> Result<()> {
-        self.replace_matches_of_advisories(&[advisory.to_string()], matches, None)
+        self.replace_matches_of_advisories(&[advisory.to_string()], matches, None, None)
     }
     fn replace_matches_of(
         &self,
         advisories: &[String],
         matches: &[MatchRecord],
         since: Option<aibomdb_store::WriteMarks>,
+        late: Option<&aibomdb_store::LateRematch<'_>>,
     ) -> Result<()> {
-        self.replace_matches_of_advisories(advisories, matches, since)
+        self.replace_matches_of_advisories(advisories, matches, since, late)
     }
     fn all_advisories(&self) -> Result<Vec<(String, Vec<u8>)>> {
         self.every_advisory()

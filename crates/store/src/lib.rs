@@ -61,7 +61,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use redb::Database;
 
-pub use advisories::{AdvisoryBatch, LateMatcher, LatePackage};
+pub use advisories::{AdvisoryBatch, LateMatcher, LatePackage, LateRematch};
 pub use backend::{Backend, Store};
 pub use digests::DigestHit;
 pub use enrichment::{EnrichmentSource, EpssScore, KevEntry};

@@ -55,6 +55,17 @@ pub struct AdvisoryBatch<'a> {
 /// named under their keys, after its matches were computed.
 pub type LateMatcher<'a> = dyn Fn(&[LatePackage]) -> Vec<MatchRecord> + Sync + 'a;
 
+/// What a full re-match hands its write for the packages that gained a
+/// lookup name while it ran ([`crate::WriteMarks::package_keys`] moved):
+/// every package under `keys` is read under the writers' lock and given to
+/// `late`, whose matches are written after (and over) the re-match's own.
+/// Without it such a write is refused as stale, and ingests that keep naming
+/// packages could refuse every retry.
+pub struct LateRematch<'a> {
+    pub keys: &'a [String],
+    pub late: &'a LateMatcher<'a>,
+}
+
 /// A package under one of a load's changed keys, with the names it goes by
 /// under that key, read under the writers' lock ([`AdvisoryBatch::marks`]).
 #[derive(Debug, Clone)]
@@ -269,33 +280,48 @@ impl RedbStore {
     /// Replaces every match of `advisory` by `matches` (empty: the advisory
     /// was withdrawn or no longer matches).
     pub fn replace_advisory_matches(&self, advisory: &str, matches: &[MatchRecord]) -> Result<()> {
-        self.replace_matches_of(&[advisory.to_string()], matches, None)
+        self.replace_matches_of(&[advisory.to_string()], matches, None, None)
     }
 
     /// Replaces the matches of several advisories at once (one transaction),
     /// recording the events the changes cause. With `since`, the marks read
     /// before the matches were computed: a load committed since refuses the
     /// write as stale, and the matches of packages stored since (which their
-    /// own ingest matched against these same records) are kept.
+    /// own ingest matched against these same records) are kept. Packages
+    /// that gained a lookup name since are matched by `late` under the lock
+    /// ([`LateRematch`]); without it, that too refuses the write as stale.
     pub fn replace_matches_of(
         &self,
         advisories: &[String],
         matches: &[MatchRecord],
         since: Option<crate::WriteMarks>,
+        late: Option<&LateRematch<'_>>,
     ) -> Result<()> {
         let txn = self.db.begin_write()?;
+        let mut late_made = Vec::new();
         if let Some(marks) = since {
-            let meta = txn.open_table(META)?;
-            let counter =
-                |key: &str| -> Result<u64> { Ok(meta.get(key)?.map_or(0, |v| v.value())) };
-            crate::kit::refuse_moved_marks(
-                marks,
-                counter(crate::ADVISORIES_VERSION)?,
-                counter(crate::PACKAGE_KEYS_VERSION)?,
-            )?;
+            let (advisories_now, keys_now) = {
+                let meta = txn.open_table(META)?;
+                let counter =
+                    |key: &str| -> Result<u64> { Ok(meta.get(key)?.map_or(0, |v| v.value())) };
+                (
+                    counter(crate::ADVISORIES_VERSION)?,
+                    counter(crate::PACKAGE_KEYS_VERSION)?,
+                )
+            };
+            match late {
+                Some(late) if keys_now != marks.package_keys => {
+                    crate::kit::refuse_moved_marks(marks, advisories_now, marks.package_keys)?;
+                    let found = packages_under(&txn, late.keys.iter().map(String::as_str), 0)?;
+                    late_made = (late.late)(&found);
+                }
+                _ => crate::kit::refuse_moved_marks(marks, advisories_now, keys_now)?,
+            }
         }
         let keep_from = since.map_or(PackageId::MAX, |m| m.next_package);
-        let refs: Vec<&MatchRecord> = matches.iter().collect();
+        // The late matches last: of two for one (package, advisory), the
+        // later is kept.
+        let refs: Vec<&MatchRecord> = matches.iter().chain(&late_made).collect();
         let diff = write_matches(&txn, advisories, &refs, keep_from)?;
         if !diff.wrote {
             txn.abort()?;
@@ -473,10 +499,25 @@ fn late_matches(
     let Some(from) = crate::kit::late_from(marks, next, keys_version) else {
         return Ok(Vec::new());
     };
+    let found = packages_under(txn, batch.changed_keys(changes), from)?;
+    Ok(if found.is_empty() {
+        Vec::new()
+    } else {
+        late(&found)
+    })
+}
+
+/// Every package indexed under `keys` from id `from` on, with its names
+/// there, as the write transaction sees them.
+fn packages_under<'k>(
+    txn: &redb::WriteTransaction,
+    keys: impl IntoIterator<Item = &'k str>,
+    from: PackageId,
+) -> Result<Vec<LatePackage>> {
     let index = txn.open_table(PACKAGE_KEYS)?;
     let packages = txn.open_table(PACKAGES)?;
     let mut found = Vec::new();
-    for key in batch.changed_keys(changes) {
+    for key in keys {
         for e in index.range((key, from)..=(key, u64::MAX))? {
             let (k, v) = e?;
             let id = k.value().1;
@@ -490,11 +531,7 @@ fn late_matches(
             }
         }
     }
-    Ok(if found.is_empty() {
-        Vec::new()
-    } else {
-        late(&found)
-    })
+    Ok(found)
 }
 
 impl RedbStore {
