@@ -266,7 +266,9 @@ fn gate_paths_are_the_blast_radius_paths() {
             .filter_map(|id| store.document(id).unwrap())
             .collect();
         for v in d.rules.iter().flat_map(|r| &r.violations) {
-            let Some(last) = v.path.last() else { continue };
+            let Some(last) = v.path().last() else {
+                continue;
+            };
             let doc = documents
                 .iter()
                 .find(|doc| Some(doc.source_path.as_str()) == v.document.as_deref())
@@ -277,9 +279,15 @@ fn gate_paths_are_the_blast_radius_paths() {
                 .unwrap();
             let hits = store.paths_in_documents(&[doc], &[package.id]).unwrap();
             assert_eq!(hits.len(), 1, "{}", v.subject());
-            assert_eq!(hits[0].path, v.path, "{} in {}", v.subject(), d.deployment);
+            assert_eq!(
+                hits[0].path,
+                v.path(),
+                "{} in {}",
+                v.subject(),
+                d.deployment
+            );
             compared += 1;
-            longest = longest.max(v.path.len());
+            longest = longest.max(v.path().len());
         }
     }
     assert!(compared >= 10, "{compared} paths compared");

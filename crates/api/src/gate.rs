@@ -131,11 +131,11 @@ fn verdict(report: GateReport) -> Option<GateVerdict> {
                         message: v.message().to_string(),
                         document: v.document.as_deref().map(str::to_string),
                         path: v
-                            .path
-                            .into_iter()
+                            .path()
+                            .iter()
                             .map(|s| PathStep {
                                 kind: s.kind.to_string(),
-                                id: s.id,
+                                id: s.id.clone(),
                                 via: s.via.to_string(),
                             })
                             .collect(),

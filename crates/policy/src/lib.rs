@@ -74,8 +74,10 @@ pub struct Violation {
     pub offence: Arc<Offence>,
     /// Source path of the document that shows (or fails to show) it.
     pub document: Option<Arc<str>>,
-    /// Deployment → document → … → the node, when it is a package.
-    pub path: Vec<PathStep>,
+    /// Deployment → document → … → the node, when it is a package. Shared:
+    /// several violations of one deployment often name one package (its
+    /// advisories), and an estate's report holds millions of violations.
+    pub path: Option<Arc<[PathStep]>>,
 }
 
 /// What a violation names and says, shared by every violation of it.
@@ -96,6 +98,11 @@ impl Violation {
     pub fn message(&self) -> &str {
         &self.offence.message
     }
+
+    /// Deployment → document → … → the node; empty when there is none.
+    pub fn path(&self) -> &[PathStep] {
+        self.path.as_deref().unwrap_or_default()
+    }
 }
 
 /// As the report has always been written: level, subject, message,
@@ -103,14 +110,15 @@ impl Violation {
 impl Serialize for Violation {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
-        let fields = if self.path.is_empty() { 4 } else { 5 };
+        let path = self.path();
+        let fields = if path.is_empty() { 4 } else { 5 };
         let mut st = s.serialize_struct("Violation", fields)?;
         st.serialize_field("level", &self.level)?;
         st.serialize_field("subject", &*self.offence.subject)?;
         st.serialize_field("message", &*self.offence.message)?;
         st.serialize_field("document", &self.document)?;
-        if !self.path.is_empty() {
-            st.serialize_field("path", &self.path)?;
+        if !path.is_empty() {
+            st.serialize_field("path", path)?;
         }
         st.end()
     }

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use crate::{Enforcement, GateReport, Outcome, Violation};
 
 fn path_text(v: &Violation) -> String {
-    v.path
+    v.path()
         .iter()
         .map(|s| s.id.as_str())
         .collect::<Vec<_>>()

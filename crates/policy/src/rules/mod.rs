@@ -363,7 +363,7 @@ pub(crate) fn violation(
             package: package.map(Arc::from),
         }),
         document: document.map(Arc::from),
-        path: Vec::new(),
+        path: None,
     }
 }
 
@@ -445,17 +445,17 @@ fn attach_paths(ctx: &Context, verdict: &mut RuleVerdict) -> Result<(), PolicyEr
             Some((i, *best))
         })
         .collect();
-    let mut made: HashMap<(usize, usize), Vec<aibomdb_store::PathStep>> = HashMap::new();
+    let mut made: HashMap<(usize, usize), Arc<[aibomdb_store::PathStep]>> = HashMap::new();
     for (i, best) in chosen {
         let path = match made.get(&best) {
             Some(p) => p.clone(),
             None => {
-                let p = path_in_document(&ctx.documents[best.0], best.1)?;
+                let p: Arc<[_]> = path_in_document(&ctx.documents[best.0], best.1)?.into();
                 made.insert(best, p.clone());
                 p
             }
         };
-        verdict.violations[i].path = path;
+        verdict.violations[i].path = Some(path);
     }
     Ok(())
 }

@@ -295,7 +295,7 @@ pub(super) fn check(ctx: &Context, rule: &Vulnerabilities) -> Result<RuleVerdict
                 level,
                 offence,
                 document: Some((*document).clone()),
-                path: Vec::new(),
+                path: None,
             });
         }
     }
