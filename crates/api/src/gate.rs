@@ -15,19 +15,23 @@ use crate::schema::PathStep;
 use crate::{App, error_response, graphql};
 
 /// A stored policy by name, or one given inline (TOML).
+/// Parsed once while the server's gate cache keeps it.
 fn resolve(
     store: &Store,
     inline: Option<&str>,
     stored: Option<&str>,
-) -> Result<Policy, PolicyError> {
+    cache: &aibomdb_policy::GateCache,
+) -> Result<std::sync::Arc<Policy>, PolicyError> {
     match (inline, stored) {
-        (Some(text), None) => Policy::parse("inline policy", text),
+        (Some(text), None) => cache.policy("inline", text, || Policy::parse("inline policy", text)),
         (None, Some(name)) => {
             let p = store.policy(name)?.ok_or_else(|| PolicyError::Read {
                 file: format!("stored policy {name}"),
                 message: "no such policy (aibomdb policy add)".into(),
             })?;
-            Policy::from_stored(&p)
+            cache.policy(&format!("stored {name}"), &p.text, || {
+                Policy::from_stored(&p)
+            })
         }
         _ => Err(PolicyError::Read {
             file: "request".into(),
@@ -202,7 +206,7 @@ impl GateQuery {
             .data::<std::sync::Arc<aibomdb_policy::GateCache>>()?
             .clone();
         on_store(ctx, move |store| {
-            let p = resolve(store, policy.as_deref(), stored.as_deref())?;
+            let p = resolve(store, policy.as_deref(), stored.as_deref(), &cache)?;
             let at = instant(at.as_deref())?;
             let report = aibomdb_policy::evaluate_cached(store, &p, &[deployment], at, &cache)?;
             verdict(report).ok_or_else(|| PolicyError::Query("no verdict".into()))
@@ -311,7 +315,7 @@ pub(crate) async fn post(State(app): State<App>, request: Request) -> Response {
         let bad = |m: String| (StatusCode::BAD_REQUEST, m);
         let req: GateRequest = serde_json::from_slice(&body)
             .map_err(|e| bad(format!("the body is not a gate request: {e}")))?;
-        let policy = resolve(&store, req.policy.as_deref(), req.stored.as_deref())
+        let policy = resolve(&store, req.policy.as_deref(), req.stored.as_deref(), &cache)
             .map_err(|e| bad(e.to_string()))?;
         let at = instant(req.at.as_deref()).map_err(|e| bad(e.to_string()))?;
         let result = match (req.deployment, req.document) {

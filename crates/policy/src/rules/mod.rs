@@ -45,6 +45,40 @@ pub struct GateCache {
     evidence: Mutex<aibomdb_export::EvidenceMemo>,
     /// `for = "package"` CEL answers, kept likewise (see [`custom::Answers`]).
     custom: Mutex<custom::Answers>,
+    /// (generation, whether any VEX statement names an advisory, by id):
+    /// asked for each match weighed, a store read each time otherwise.
+    pub(crate) vex_named: Mutex<(u64, HashMap<String, bool>)>,
+    /// Policies parsed from text (stored or inline), by (source, text): a
+    /// server asked about one deployment at a time parses once.
+    policies: Mutex<Vec<(String, String, Arc<Policy>)>>,
+}
+
+/// How many parsed policies [`GateCache::policy`] keeps.
+const POLICIES_KEPT: usize = 16;
+
+impl GateCache {
+    /// The policy `text` read as `source`, parsed once while kept (the
+    /// parse depends on nothing else: a policy given as text names no file).
+    pub fn policy(
+        &self,
+        source: &str,
+        text: &str,
+        parse: impl FnOnce() -> Result<Policy, PolicyError>,
+    ) -> Result<Arc<Policy>, PolicyError> {
+        if let Some((_, _, p)) = lock(&self.policies)
+            .iter()
+            .find(|(s, t, _)| s == source && t == text)
+        {
+            return Ok(p.clone());
+        }
+        let parsed = Arc::new(parse()?);
+        let mut kept = lock(&self.policies);
+        if kept.len() >= POLICIES_KEPT {
+            kept.remove(0);
+        }
+        kept.push((source.to_string(), text.to_string(), parsed.clone()));
+        Ok(parsed)
+    }
 }
 
 /// A lock even after a worker panicked while holding it: every cache here
@@ -68,6 +102,7 @@ impl GateCache {
             *lock(&self.weighed) = (now, HashMap::new());
             // Only to let go of what deleted documents alone made.
             *lock(&self.evidence) = aibomdb_export::EvidenceMemo::default();
+            *lock(&self.vex_named) = (now, HashMap::new());
             *seen = Some(now);
         }
         now

@@ -103,6 +103,31 @@ fn weigh(
     }
 }
 
+/// Whether any VEX statement names `advisory` (known by `identifiers`),
+/// asked of the store once per generation.
+fn vex_names(
+    ctx: &Context,
+    reader: &mut aibomdb_osv::MatchReader<'_>,
+    advisory: &str,
+    identifiers: &[String],
+) -> Result<bool, PolicyError> {
+    let generation = ctx.shared.generation;
+    {
+        let kept = super::lock(&ctx.shared.cache.vex_named);
+        if kept.0 == generation
+            && let Some(&named) = kept.1.get(advisory)
+        {
+            return Ok(named);
+        }
+    }
+    let named = reader.vex_names(identifiers)?;
+    let mut kept = super::lock(&ctx.shared.cache.vex_named);
+    if kept.0 == generation {
+        kept.1.insert(advisory.to_string(), named);
+    }
+    Ok(named)
+}
+
 /// Each package's weighed matches, ascending by advisory id; what is not
 /// weighed yet is read in one batch. Weighed at a generation the cache is no
 /// longer of (the store changed during this evaluation), they are kept for
@@ -148,7 +173,7 @@ fn weighed(
                 let facts = reader.advisory_facts(&m.advisory)?;
                 let own = [m.advisory.clone()];
                 let identifiers = facts.as_deref().map_or(&own[..], |f| &f.identifiers);
-                let named = reader.vex_names(identifiers)?;
+                let named = vex_names(ctx, &mut reader, &m.advisory, identifiers)?;
                 out.push(weigh(package, m, facts.as_deref(), named));
             }
             fresh.insert(package.id, out.into());
