@@ -294,3 +294,70 @@ fn gate_paths_are_the_blast_radius_paths() {
     // deployment → document → subject → at least one dependency hop.
     assert!(longest >= 5, "longest path {longest}");
 }
+
+/// A server keeps one gate cache between requests, with what it has read
+/// (weighed matches, whether a VEX statement names an advisory, parsed
+/// policies). A VEX statement ingested between two questions, through the
+/// same store handle, must be honoured by the second: pip's PYSEC-2023-228
+/// trips a `low` gate, then lib4vex's OpenVEX statement marks it
+/// not_affected.
+#[test]
+fn a_kept_gate_cache_sees_a_vex_statement_ingested_between_two_questions() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = python_store(dir.path());
+    let store = common::open(&db);
+    let cache = aibomdb_policy::GateCache::default();
+    let text = "version = 1\n[vulnerabilities]\nseverity = \"low\"\nunknown = \"allow\"\n";
+    let at = aibomdb_policy::time::parse("2026-12-01").unwrap();
+    let ask = || {
+        let policy = cache
+            .policy("stored low", text, || {
+                aibomdb_policy::Policy::parse("low", text)
+            })
+            .unwrap();
+        let report =
+            aibomdb_policy::evaluate_cached(&store, &policy, &["python".to_string()], at, &cache)
+                .unwrap();
+        report.deployments[0]
+            .rules
+            .iter()
+            .flat_map(|r| &r.violations)
+            .map(|v| v.subject().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ask(), ["PYSEC-2023-228 in pkg:pypi/pip@22.2.2"]);
+    // Asked again, from what the cache kept: the same answer.
+    assert_eq!(ask(), ["PYSEC-2023-228 in pkg:pypi/pip@22.2.2"]);
+    let vex = fixture("vex/python-image.openvex.json");
+    let prepared = aibomdb_ingest::prepare(&vex, &Default::default()).unwrap();
+    aibomdb_ingest::commit(&store, prepared, Some("python")).unwrap();
+    assert!(ask().is_empty(), "the statement was not seen");
+}
+
+/// A stored policy edited under the same name is parsed again; the same
+/// text is not.
+#[test]
+fn a_kept_policy_is_parsed_again_when_its_text_changes() {
+    let cache = aibomdb_policy::GateCache::default();
+    let first = "version = 1\n[vulnerabilities]\nseverity = \"low\"\n";
+    let second = "version = 1\n[vulnerabilities]\nseverity = \"high\"\n";
+    let a = cache
+        .policy("stored p", first, || {
+            aibomdb_policy::Policy::parse("p", first)
+        })
+        .unwrap();
+    let again = cache
+        .policy("stored p", first, || panic!("parsed twice"))
+        .unwrap();
+    assert!(std::sync::Arc::ptr_eq(&a, &again));
+    let b = cache
+        .policy("stored p", second, || {
+            aibomdb_policy::Policy::parse("p", second)
+        })
+        .unwrap();
+    assert!(!std::sync::Arc::ptr_eq(&a, &b));
+    assert_ne!(
+        format!("{:?}", a.vulnerabilities.as_ref().map(|v| v.severity)),
+        format!("{:?}", b.vulnerabilities.as_ref().map(|v| v.severity))
+    );
+}

@@ -424,12 +424,34 @@ fn writers_that_interleave_miss_no_match() {
     }
     assert!(python_matches(rematcher).is_empty());
     let summary = planned.write(rematcher).unwrap();
-    assert_eq!(
-        summary.matches, 0,
-        "the plan read no named package: {summary:?}"
-    );
+    // What was written: the late matches (the plan read no named package).
+    assert_eq!(summary.matches, 3, "{summary:?}");
     assert_eq!(python_matches(rematcher), expected);
     assert_eq!(python_matches(&ingester), expected);
+
+    // 6. The same, with a load committed too before the write: the late
+    //    matching does not cover records that changed, so the write is still
+    //    refused as stale, and nothing is written.
+    let (_dir, ingester, other) = two_writers();
+    let rematcher = other.as_ref().unwrap_or(&ingester);
+    write_nameless(&ingester, &python, "nameless");
+    aibomdb_osv::load_advisories(rematcher, &records).unwrap();
+    let planned = aibomdb_osv::plan_rematch(rematcher).unwrap();
+    let prepared = aibomdb_ingest::prepare(&python, &Default::default()).unwrap();
+    aibomdb_ingest::commit(&ingester, prepared, Some("python")).unwrap();
+    let mut pip = records
+        .iter()
+        .find(|a| a.id == "PYSEC-2023-228")
+        .unwrap()
+        .clone();
+    pip.modified = Some("2099-01-01T00:00:00Z".into());
+    aibomdb_osv::load_advisories(&ingester, &[pip]).unwrap();
+    let fingerprint = rematcher.content_fingerprint().unwrap();
+    assert!(matches!(
+        planned.write(rematcher),
+        Err(aibomdb_store::StoreError::Stale(_))
+    ));
+    assert_eq!(rematcher.content_fingerprint().unwrap(), fingerprint);
 }
 
 /// The estate-wide JSON report is written one deployment at a time; it must

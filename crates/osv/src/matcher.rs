@@ -497,6 +497,7 @@ impl PlannedRematch {
         // Called only when some package gained a name since the plan, with
         // every package under the records' keys as it is named now: the
         // records are read again, all of them against all of those.
+        let late_count = std::sync::atomic::AtomicUsize::new(usize::MAX);
         let late = |found: &[LatePackage]| -> Vec<MatchRecord> {
             let records: Vec<Advisory> = all
                 .iter()
@@ -510,6 +511,7 @@ impl PlannedRematch {
             for advisory in &records {
                 match_advisory_into(advisory, &advisory_keys(advisory), &candidates, &mut made);
             }
+            late_count.store(made.len(), std::sync::atomic::Ordering::Relaxed);
             made
         };
         let writing = std::time::Instant::now();
@@ -522,6 +524,12 @@ impl PlannedRematch {
                 late: &late,
             }),
         )?;
+        // The late matches, when made, are what was written (their
+        // evaluation, on one thread under the lock, counts as the write's).
+        let late_count = late_count.into_inner();
+        if late_count != usize::MAX {
+            summary.matches = late_count;
+        }
         summary.store_ms = writing.elapsed().as_millis() as u64;
         Ok(summary)
     }

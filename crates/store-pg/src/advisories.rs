@@ -183,7 +183,7 @@ impl PgStore {
     ) -> Result<()> {
         self.write_steps(|txn| {
             let diff = self.block_on(async {
-                let mut late_made = Vec::new();
+                let mut late_made: Option<Vec<MatchRecord>> = None;
                 if let Some(marks) = since {
                     let advisories_now =
                         crate::txn::meta_value(txn, aibomdb_store::ADVISORIES_VERSION).await?;
@@ -194,7 +194,7 @@ impl PgStore {
                         Some(late) if keys_now != marks.package_keys => {
                             kit::refuse_moved_marks(marks, advisories_now, marks.package_keys)?;
                             let found = packages_under(txn, late.keys, 0).await?;
-                            late_made = (late.late)(&found);
+                            late_made = Some((late.late)(&found));
                         }
                         _ => kit::refuse_moved_marks(marks, advisories_now, keys_now)?,
                     }
@@ -202,9 +202,10 @@ impl PgStore {
                 // Packages stored since the re-match read them were matched
                 // by their own ingest, against these same records: kept.
                 let keep_from = since.map_or(i64::MAX, |m| m.next_package as i64);
-                // The late matches last: of two for one (package, advisory),
-                // the later stands.
-                let refs: Vec<&MatchRecord> = matches.iter().chain(&late_made).collect();
+                // The late matches, when made, are of every package under
+                // the keys as named now: they stand for the plan's.
+                let refs: Vec<&MatchRecord> =
+                    late_made.as_deref().unwrap_or(matches).iter().collect();
                 let (wrote, diff) = replace_matches(txn, advisories, &refs, keep_from).await?;
                 Ok::<_, aibomdb_store::StoreError>(wrote.then_some(diff))
             })?;

@@ -73,6 +73,10 @@ impl GateCache {
         }
         let parsed = Arc::new(parse()?);
         let mut kept = lock(&self.policies);
+        // Another request may have parsed it meanwhile: kept once.
+        if let Some((_, _, p)) = kept.iter().find(|(s, t, _)| s == source && t == text) {
+            return Ok(p.clone());
+        }
         if kept.len() >= POLICIES_KEPT {
             kept.remove(0);
         }

@@ -58,7 +58,7 @@ pub type LateMatcher<'a> = dyn Fn(&[LatePackage]) -> Vec<MatchRecord> + Sync + '
 /// What a full re-match hands its write for the packages that gained a
 /// lookup name while it ran ([`crate::WriteMarks::package_keys`] moved):
 /// every package under `keys` is read under the writers' lock and given to
-/// `late`, whose matches are written after (and over) the re-match's own.
+/// `late`, whose matches are written instead of the re-match's own.
 /// Without it such a write is refused as stale, and ingests that keep naming
 /// packages could refuse every retry.
 pub struct LateRematch<'a> {
@@ -298,7 +298,7 @@ impl RedbStore {
         late: Option<&LateRematch<'_>>,
     ) -> Result<()> {
         let txn = self.db.begin_write()?;
-        let mut late_made = Vec::new();
+        let mut late_made: Option<Vec<MatchRecord>> = None;
         if let Some(marks) = since {
             let (advisories_now, keys_now) = {
                 let meta = txn.open_table(META)?;
@@ -313,15 +313,16 @@ impl RedbStore {
                 Some(late) if keys_now != marks.package_keys => {
                     crate::kit::refuse_moved_marks(marks, advisories_now, marks.package_keys)?;
                     let found = packages_under(&txn, late.keys.iter().map(String::as_str), 0)?;
-                    late_made = (late.late)(&found);
+                    late_made = Some((late.late)(&found));
                 }
                 _ => crate::kit::refuse_moved_marks(marks, advisories_now, keys_now)?,
             }
         }
         let keep_from = since.map_or(PackageId::MAX, |m| m.next_package);
-        // The late matches last: of two for one (package, advisory), the
-        // later is kept.
-        let refs: Vec<&MatchRecord> = matches.iter().chain(&late_made).collect();
+        // The late matches, when made, are of every package under the keys
+        // as named now: they stand for the plan's (names are only ever
+        // added, so they hold every match the plan found).
+        let refs: Vec<&MatchRecord> = late_made.as_deref().unwrap_or(matches).iter().collect();
         let diff = write_matches(&txn, advisories, &refs, keep_from)?;
         if !diff.wrote {
             txn.abort()?;
