@@ -283,6 +283,18 @@ fn python_matches(store: &aibomdb_store::Store) -> Vec<(String, String)> {
     m
 }
 
+/// Loads pip's PYSEC-2023-228 again as a newer record: a load that moves
+/// the advisories counter under a re-match.
+fn load_newer_pip(store: &aibomdb_store::Store, records: &[aibomdb_osv::Advisory]) {
+    let mut pip = records
+        .iter()
+        .find(|a| a.id == "PYSEC-2023-228")
+        .unwrap()
+        .clone();
+    pip.modified = Some("2099-01-01T00:00:00Z".into());
+    aibomdb_osv::load_advisories(store, &[pip]).unwrap();
+}
+
 /// Two writers whose work interleaves (two processes on PostgreSQL, two
 /// threads of one server on redb): an ingest matched before an advisory load
 /// committed, a load matched before an ingest committed, and a full re-match
@@ -346,13 +358,7 @@ fn writers_that_interleave_miss_no_match() {
         .unwrap();
     assert_eq!(python_matches(rematcher), expected);
     let marks = rematcher.write_marks().unwrap();
-    let mut pip = records
-        .iter()
-        .find(|a| a.id == "PYSEC-2023-228")
-        .unwrap()
-        .clone();
-    pip.modified = Some("2099-01-01T00:00:00Z".into());
-    aibomdb_osv::load_advisories(&ingester, &[pip]).unwrap();
+    load_newer_pip(&ingester, &records);
     let fingerprint = rematcher.content_fingerprint().unwrap();
     assert!(matches!(
         rematcher.replace_matches_of(&ids, &[], Some(marks), None),
@@ -439,13 +445,7 @@ fn writers_that_interleave_miss_no_match() {
     let planned = aibomdb_osv::plan_rematch(rematcher).unwrap();
     let prepared = aibomdb_ingest::prepare(&python, &Default::default()).unwrap();
     aibomdb_ingest::commit(&ingester, prepared, Some("python")).unwrap();
-    let mut pip = records
-        .iter()
-        .find(|a| a.id == "PYSEC-2023-228")
-        .unwrap()
-        .clone();
-    pip.modified = Some("2099-01-01T00:00:00Z".into());
-    aibomdb_osv::load_advisories(&ingester, &[pip]).unwrap();
+    load_newer_pip(&ingester, &records);
     let fingerprint = rematcher.content_fingerprint().unwrap();
     assert!(matches!(
         planned.write(rematcher),

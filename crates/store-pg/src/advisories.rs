@@ -189,14 +189,12 @@ impl PgStore {
                         crate::txn::meta_value(txn, aibomdb_store::ADVISORIES_VERSION).await?;
                     let keys_now =
                         crate::txn::meta_value(txn, aibomdb_store::PACKAGE_KEYS_VERSION).await?;
-                    match late {
-                        // Packages named anew since: matched under the lock.
-                        Some(late) if keys_now != marks.package_keys => {
-                            kit::refuse_moved_marks(marks, advisories_now, marks.package_keys)?;
-                            let found = packages_under(txn, late.keys, 0).await?;
-                            late_made = Some((late.late)(&found));
-                        }
-                        _ => kit::refuse_moved_marks(marks, advisories_now, keys_now)?,
+                    // Packages named anew since: matched under the lock.
+                    if kit::rematch_needs_late(marks, advisories_now, keys_now, late.is_some())?
+                        && let Some(late) = late
+                    {
+                        let found = packages_under(txn, late.keys, 0).await?;
+                        late_made = Some((late.late)(&found));
                     }
                 }
                 // Packages stored since the re-match read them were matched

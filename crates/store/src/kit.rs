@@ -132,6 +132,27 @@ pub fn refuse_moved_marks(
     Ok(())
 }
 
+/// Under the writers' lock, for a full re-match's write with `marks`: refuses
+/// it as stale when a load moved the advisories, or when an older package
+/// was newly named and the write cannot match it late (`late_given` false).
+/// True when it must match late ([`crate::LateRematch`]).
+pub fn rematch_needs_late(
+    marks: crate::WriteMarks,
+    advisories: u64,
+    package_keys: u64,
+    late_given: bool,
+) -> Result<bool> {
+    let late = late_given && package_keys != marks.package_keys;
+    // A late match answers for the moved key counter, not for the records.
+    let keys_checked = if late {
+        marks.package_keys
+    } else {
+        package_keys
+    };
+    refuse_moved_marks(marks, advisories, keys_checked)?;
+    Ok(late)
+}
+
 /// From which package id a load's late matches read its changed keys under
 /// the writers' lock, given the `marks` it matched at and the counters now:
 /// `None` when nothing changed, the first new package when only packages

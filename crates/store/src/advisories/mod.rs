@@ -309,13 +309,11 @@ impl RedbStore {
                     counter(crate::PACKAGE_KEYS_VERSION)?,
                 )
             };
-            match late {
-                Some(late) if keys_now != marks.package_keys => {
-                    crate::kit::refuse_moved_marks(marks, advisories_now, marks.package_keys)?;
-                    let found = packages_under(&txn, late.keys.iter().map(String::as_str), 0)?;
-                    late_made = Some((late.late)(&found));
-                }
-                _ => crate::kit::refuse_moved_marks(marks, advisories_now, keys_now)?,
+            if crate::kit::rematch_needs_late(marks, advisories_now, keys_now, late.is_some())?
+                && let Some(late) = late
+            {
+                let found = packages_under(&txn, late.keys.iter().map(String::as_str), 0)?;
+                late_made = Some((late.late)(&found));
             }
         }
         let keep_from = since.map_or(PackageId::MAX, |m| m.next_package);
