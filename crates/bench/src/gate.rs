@@ -126,6 +126,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     let mut without_evidence = policy.clone();
     without_evidence.evidence = None;
     alone.push(("all but evidence", without_evidence));
+    let policy_all = policy.clone();
     alone.push(("all rules", policy));
     alone.retain(|(name, _)| only.as_deref().is_none_or(|o| o == *name));
     for (name, p) in &alone {
@@ -138,6 +139,9 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
                 .sum())
         })?;
         report(name, d, n);
+    }
+    if only.as_deref().is_none_or(|o| o == "estate") {
+        estate(&store, &policy_all, &deployments, at, &best, &report)?;
     }
     let http_only = only.as_deref() == Some("http");
     if only.is_some() && !http_only {
@@ -241,5 +245,70 @@ fn estate_baselines(
             .count())
     })?;
     report("query models --risky", d, n);
+    Ok(())
+}
+
+/// Every rule over the estate as verdicts and counts (`gate --all
+/// --counts`), checked against the full evaluation, deployment by
+/// deployment and rule by rule: the same outcomes, the same numbers of
+/// violations at each level, the same waived matches.
+fn estate(
+    store: &Store,
+    policy: &Policy,
+    deployments: &[String],
+    at: i64,
+    best: &dyn Fn(&mut dyn FnMut() -> Result<usize>) -> Result<(Duration, usize)>,
+    report: &dyn Fn(&str, Duration, usize),
+) -> Result<()> {
+    let cache = aibomdb_policy::GateCache::default();
+    let (d, n) = best(&mut || {
+        let r = aibomdb_policy::evaluate_estate(store, policy, deployments, at, &cache)?;
+        Ok(r.deployments
+            .iter()
+            .flat_map(|d| &d.rules)
+            .map(|r| r.tally.deny + r.tally.warn)
+            .sum())
+    })?;
+    report("all rules, counted", d, n);
+    // A cold cache too: what one `aibomdb gate --all --counts` pays.
+    let start = Instant::now();
+    let counted = aibomdb_policy::evaluate_estate(
+        store,
+        policy,
+        deployments,
+        at,
+        &aibomdb_policy::GateCache::default(),
+    )?;
+    report("all rules, counted, cold", start.elapsed(), n);
+    let full = aibomdb_policy::evaluate(store, policy, deployments, at)?;
+    for (c, f) in counted.deployments.iter().zip(&full.deployments) {
+        if c.deployment != f.deployment || c.passed != f.passed || c.rules.len() != f.rules.len()
+        {
+            bail!("{}: the counted verdict differs from the full one", f.deployment);
+        }
+        for (cr, fr) in c.rules.iter().zip(&f.rules) {
+            let level = |l| fr.violations.iter().filter(|v| v.level == l).count();
+            let same = cr.rule == fr.rule
+                && cr.outcome == fr.outcome
+                && cr.tally.deny == level(aibomdb_policy::Enforcement::Deny)
+                && cr.tally.warn == level(aibomdb_policy::Enforcement::Warn)
+                && cr.tally.waived == fr.waived.len();
+            if !same {
+                bail!(
+                    "{}: rule {} counted {:?} ({:?}), the full evaluation has {} violations ({:?})",
+                    f.deployment,
+                    fr.rule,
+                    cr.tally,
+                    cr.outcome,
+                    fr.violations.len(),
+                    fr.outcome
+                );
+            }
+        }
+    }
+    println!(
+        "{:<28} every one of {} deployments: the same outcomes and counts as the full evaluation",
+        "", full.deployments.len()
+    );
     Ok(())
 }

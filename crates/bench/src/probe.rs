@@ -47,6 +47,40 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         }
     }
 
+    if wanted("listing") {
+        // The floor of any estate-wide gate: every current document's rows
+        // read and decoded, on every core.
+        let names: Vec<String> = store.deployments()?.into_iter().map(|d| d.name).collect();
+        for _ in 0..runs.clamp(1, 5) {
+            let start = Instant::now();
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let rows: usize = std::thread::scope(|s| {
+                let handles: Vec<_> = names
+                    .chunks(names.len().div_ceil(cores).max(1))
+                    .map(|part| {
+                        let store = &store;
+                        s.spawn(move || -> Result<usize> {
+                            let mut n = 0;
+                            for name in part {
+                                for id in store.current_documents(name)? {
+                                    let _doc = store.document(id)?;
+                                    n += store.document_listing(id)?.len();
+                                }
+                            }
+                            Ok(n)
+                        })
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap()).sum::<Result<usize>>()
+            })?;
+            println!(
+                "listing     {:.3} s ({} deployments, {rows} rows)",
+                start.elapsed().as_secs_f64(),
+                names.len()
+            );
+        }
+    }
+
     let shapes = Shapes::of(&store)?;
     for shape in shapes.all() {
         if !wanted(shape) {

@@ -237,6 +237,14 @@ pub(crate) struct Measured {
     pub missing: u32,
 }
 
+/// The component fields a report requires, bit `n` for field `n`.
+pub(crate) fn required_component_fields() -> u32 {
+    COMPONENT_FIELDS
+        .iter()
+        .filter(|(_, _, category, _)| *category == "required")
+        .fold(0, |bits, (number, ..)| bits | 1 << number)
+}
+
 /// `c` measured, field 7 as `in_graph` says.
 pub(crate) fn measure(c: &Value, in_graph: &dyn Fn(&str) -> bool) -> Measured {
     let mut missing = 0;

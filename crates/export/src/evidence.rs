@@ -40,6 +40,9 @@ type SbomFields = Vec<(u8, &'static str, &'static str, &'static str, bool)>;
 #[derive(Default)]
 pub struct EvidenceMemo {
     components: HashMap<ComponentKey, Arc<Measured>>,
+    /// What a component made from one fact lacks, by (package, fact,
+    /// lockfile): the estate's tally asks for nothing else.
+    single: rustc_hash::FxHashMap<(PackageId, FactId, bool), u32>,
     sbom: Option<(Options, SbomFields)>,
 }
 
@@ -108,44 +111,134 @@ pub fn cra_report_listed(
             measured.push(m.clone());
             continue;
         }
-        let mut c = Component {
-            key: package.key.clone(),
-            ecosystem: package.ecosystem.clone(),
-            namespace: package.namespace.clone(),
-            name: package.name.clone(),
-            version: package.version.clone(),
-            from_lockfile: lockfile,
-            ..Default::default()
-        };
-        for f in facts {
-            merge(&mut c, f);
-        }
-        let (value, _files) = cyclonedx::component(&inventory, &c, Spec::V1_6);
-        // `cyclonedx::bom` gives every component (and a model's files) a
-        // `dependencies` entry and puts it in a composition (complete from a
-        // lockfile, else unknown); a model's files follow it, as nested
-        // components of the export do.
-        let all: Vec<Arc<Measured>> = cra::nested(&value)
-            .into_iter()
-            .map(|v| Arc::new(cra::measure(v, &|_| true)))
-            .collect();
-        if c.model.is_none()
-            && let Some(m) = all.first()
-        {
+        let all = measure_component(&inventory, package, &facts, lockfile);
+        if let Some(m) = all.first().filter(|_| !is_model(&facts)) {
             memo.components.insert(key, m.clone());
         }
         measured.extend(all);
     }
-    // The SBOM-level fields depend on the options alone.
+    let sbom = sbom_fields(deployment, opts, memo);
+    let measured: Vec<&Measured> = measured.iter().map(|m| &**m).collect();
+    Ok(cra::assemble(deployment, sbom, &measured, named))
+}
+
+/// Whether the facts merged into a component make it a model or dataset.
+fn is_model(facts: &[&PackageFact]) -> bool {
+    facts.iter().any(|f| f.model.is_some())
+}
+
+/// The component these facts make, and (for a model) its files, measured
+/// as the export writes them.
+fn measure_component(
+    inventory: &Inventory,
+    package: &PackageRecord,
+    facts: &[&PackageFact],
+    lockfile: bool,
+) -> Vec<Arc<Measured>> {
+    let mut c = Component {
+        key: package.key.clone(),
+        ecosystem: package.ecosystem.clone(),
+        namespace: package.namespace.clone(),
+        name: package.name.clone(),
+        version: package.version.clone(),
+        from_lockfile: lockfile,
+        ..Default::default()
+    };
+    for f in facts {
+        merge(&mut c, f);
+    }
+    let (value, _files) = cyclonedx::component(inventory, &c, Spec::V1_6);
+    // `cyclonedx::bom` gives every component (and a model's files) a
+    // `dependencies` entry and puts it in a composition (complete from a
+    // lockfile, else unknown); a model's files follow it, as nested
+    // components of the export do.
+    cra::nested(&value)
+        .into_iter()
+        .map(|v| Arc::new(cra::measure(v, &|_| true)))
+        .collect()
+}
+
+/// The SBOM-level fields, which depend on the options alone.
+fn sbom_fields(deployment: &str, opts: &Options, memo: &mut EvidenceMemo) -> SbomFields {
     if memo.sbom.as_ref().is_none_or(|(o, _)| o != opts) {
         let sbom = cyclonedx::bom(&Inventory::empty(deployment), Spec::V1_6, opts, &[]);
         memo.sbom = Some((opts.clone(), cra::sbom_fields(&sbom)));
     }
-    let sbom = memo
-        .sbom
+    memo.sbom
         .as_ref()
         .map(|(_, f)| f.clone())
-        .unwrap_or_default();
-    let measured: Vec<&Measured> = measured.iter().map(|m| &**m).collect();
-    Ok(cra::assemble(deployment, sbom, &measured, named))
+        .unwrap_or_default()
+}
+
+/// How many required fields the report of [`cra_report_listed`] would find
+/// missing (a field some component, or the SBOM, lacks), without writing
+/// the report. `None` when a model or dataset is listed: it is measured
+/// against the deployment's lineage, which only the report reads.
+pub fn required_missing_listed(
+    deployment: &str,
+    documents: &[(&DocumentRecord, Vec<ListedFact>)],
+    opts: &Options,
+    memo: &mut EvidenceMemo,
+) -> Option<usize> {
+    // As `cra_report_listed` merges: one component per package, its facts
+    // in the documents' order.
+    let mut at: rustc_hash::FxHashMap<PackageId, usize> = Default::default();
+    let mut made: Vec<Making> = Vec::new();
+    for (doc, listed) in documents {
+        let lockfile = doc.format.family() == "lockfile";
+        for l in listed {
+            if l.fact.model.is_some() {
+                return None;
+            }
+            let i = *at.entry(l.package.id).or_insert_with(|| {
+                made.push(Making {
+                    package: l.package,
+                    fact_ids: Vec::new(),
+                    facts: Vec::new(),
+                    lockfile: false,
+                });
+                made.len() - 1
+            });
+            let m = &mut made[i];
+            m.fact_ids.push(l.fact_id);
+            m.facts.push(l.fact);
+            m.lockfile |= lockfile;
+        }
+    }
+    let inventory = Inventory::empty(deployment);
+    let mut lacking = 0u32;
+    for m in made {
+        let missing = if let [fact] = m.fact_ids[..] {
+            let key = (m.package.id, fact, m.lockfile);
+            match memo.single.get(&key) {
+                Some(missing) => *missing,
+                None => {
+                    let missing = measure_component(&inventory, m.package, &m.facts, m.lockfile)
+                        .first()
+                        .map_or(0, |c| c.missing);
+                    memo.single.insert(key, missing);
+                    missing
+                }
+            }
+        } else {
+            let key = (m.package.id, m.fact_ids, m.lockfile);
+            match memo.components.get(&key) {
+                Some(c) => c.missing,
+                None => {
+                    let all = measure_component(&inventory, m.package, &m.facts, m.lockfile);
+                    let missing = all.first().map_or(0, |c| c.missing);
+                    if let Some(c) = all.into_iter().next() {
+                        memo.components.insert(key, c);
+                    }
+                    missing
+                }
+            }
+        };
+        lacking |= missing;
+    }
+    let sbom = sbom_fields(deployment, opts, memo)
+        .iter()
+        .filter(|(_, _, category, _, present)| *category == "required" && !present)
+        .count();
+    Some(sbom + (lacking & cra::required_component_fields()).count_ones() as usize)
 }

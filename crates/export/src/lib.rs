@@ -22,7 +22,7 @@ use serde_json::Value;
 
 pub use cra::{CraReport, FieldResult, html as cra_html};
 pub use cyclonedx::{EVALUATED_ON_PROPERTY, RELATION_PROPERTY};
-pub use evidence::{EvidenceMemo, ListedFact, cra_report_listed};
+pub use evidence::{EvidenceMemo, ListedFact, cra_report_listed, required_missing_listed};
 pub use release::{RELEASE_PREDICATE, release_cyclonedx, release_statement};
 
 use inventory::Inventory;

@@ -7,6 +7,7 @@
 //! `gate`, `POST /v1/gate`).
 
 mod catalog;
+mod estate;
 mod file;
 pub mod output;
 mod rules;
@@ -22,6 +23,7 @@ pub use file::{
     Custom, Drift, Enforcement, Evidence, Freshness, Licenses, Models, Pinning, Policy, Secrets,
     Subject, Vulnerabilities, Waiver,
 };
+pub use estate::{DeploymentTally, EstateReport, RuleTally, Tally, evaluate_estate};
 pub use rules::GateCache;
 pub use scratch::{SCRATCH_DEPLOYMENT, evaluate_document};
 
@@ -196,45 +198,47 @@ pub fn evaluate_cached(
             return Err(PolicyError::NoDeployment(name.clone()));
         }
     }
-    let workers = cores().min(deployments.len().div_ceil(WORKER_SHARE).max(1));
-    let chunk = deployments.len().div_ceil(workers).max(1);
-    let results: Vec<Result<Vec<DeploymentVerdict>, PolicyError>> = if workers == 1 {
-        vec![evaluate_chunk(
-            store,
-            policy,
-            deployments,
-            at,
-            cache,
-            generation,
-        )]
-    } else {
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = deployments
-                .chunks(chunk)
-                .map(|names| {
-                    scope.spawn(move || evaluate_chunk(store, policy, names, at, cache, generation))
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join().unwrap_or_else(|_| {
-                        Err(PolicyError::Query("a gate worker panicked".into()))
-                    })
-                })
-                .collect()
-        })
-    };
-    let mut out = Vec::with_capacity(deployments.len());
-    for r in results {
-        out.extend(r?);
-    }
+    let out = split(deployments, |names| {
+        evaluate_chunk(store, policy, names, at, cache, generation)
+    })?;
     Ok(GateReport {
         policy: policy.name.clone().unwrap_or_else(|| policy.source.clone()),
         at: time::format(at),
         passed: out.iter().all(|d| d.passed),
         deployments: out,
     })
+}
+
+/// `work` over `deployments` split among the machine's cores, the results
+/// in the deployments' order.
+pub(crate) fn split<T: Send>(
+    deployments: &[String],
+    work: impl Fn(&[String]) -> Result<Vec<T>, PolicyError> + Sync,
+) -> Result<Vec<T>, PolicyError> {
+    let workers = cores().min(deployments.len().div_ceil(WORKER_SHARE).max(1));
+    if workers == 1 {
+        return work(deployments);
+    }
+    let chunk = deployments.len().div_ceil(workers).max(1);
+    let work = &work;
+    let results: Vec<Result<Vec<T>, PolicyError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = deployments
+            .chunks(chunk)
+            .map(|names| scope.spawn(move || work(names)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(PolicyError::Query("a gate worker panicked".into())))
+            })
+            .collect()
+    });
+    let mut out = Vec::with_capacity(deployments.len());
+    for r in results {
+        out.extend(r?);
+    }
+    Ok(out)
 }
 
 /// The cores this process may use, asked once: the answer reads cgroup files,

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use super::cel_reads::{Reads, projection, reads};
 use super::{Context, count, verdict, violation};
 use crate::catalog::Listed;
+use crate::estate::Tally;
 use crate::{Custom, PolicyError, RuleVerdict, Subject, Violation};
 
 /// What a subject is called in reports, the package its path leads to, the
@@ -268,10 +269,19 @@ impl RuleMemo {
     }
 }
 
+/// What [`package_verdicts`] found: the offending occurrences (listed
+/// only when asked), how many there are, how many were evaluated, how many
+/// could not be.
+struct Found {
+    violations: Vec<Violation>,
+    offending: usize,
+    evaluated: usize,
+    failed: usize,
+}
+
 /// The verdicts of a `for = "package"` rule over every package occurrence of
-/// the deployment: (offending occurrences with their messages, evaluated,
-/// not evaluable).
-fn package_verdicts(ctx: &Context, rule: &Custom, root: &Cel) -> (Vec<Violation>, usize, usize) {
+/// the deployment; with `list`, each offending occurrence with its message.
+fn package_verdicts(ctx: &Context, rule: &Custom, root: &Cel, list: bool) -> Found {
     let mut memo = ctx.shared.custom.borrow_mut();
     let Memo { packages, answers } = &mut *memo;
     let r = answers
@@ -284,7 +294,7 @@ fn package_verdicts(ctx: &Context, rule: &Custom, root: &Cel) -> (Vec<Violation>
     let deployment_json = deployment_value(ctx);
     let deployment_key = r.intern(projection(&r.reads, "deployment", &deployment_json));
     let deployment_cel = std::cell::OnceCell::new();
-    let (mut violations, mut evaluated, mut failed) = (Vec::new(), 0, 0);
+    let (mut violations, mut offending, mut evaluated, mut failed) = (Vec::new(), 0, 0, 0);
     for (d, listed) in &ctx.documents {
         let document_json = document_value(d);
         let document_key = r.intern(projection(&r.reads, "document", &document_json));
@@ -338,13 +348,18 @@ fn package_verdicts(ctx: &Context, rule: &Custom, root: &Cel) -> (Vec<Violation>
                     a
                 }
             };
-            let message = match answer {
-                Ok(true) => rule.message.clone(),
+            match &answer {
+                Ok(true) => {}
                 Ok(false) => continue,
-                Err(e) => {
-                    failed += 1;
-                    format!("could not be evaluated ({e}), so it is not taken as a pass")
-                }
+                Err(_) => failed += 1,
+            }
+            offending += 1;
+            if !list {
+                continue;
+            }
+            let message = match answer {
+                Err(e) => format!("could not be evaluated ({e}), so it is not taken as a pass"),
+                Ok(_) => rule.message.clone(),
             };
             violations.push(violation(
                 crate::Enforcement::Deny,
@@ -355,7 +370,12 @@ fn package_verdicts(ctx: &Context, rule: &Custom, root: &Cel) -> (Vec<Violation>
             ));
         }
     }
-    (violations, evaluated, failed)
+    Found {
+        violations,
+        offending,
+        evaluated,
+        failed,
+    }
 }
 
 fn deployment_value(ctx: &Context) -> Value {
@@ -395,12 +415,12 @@ pub(super) fn check(ctx: &Context, rules: &[Custom]) -> Result<Vec<RuleVerdict>,
     let mut cache: Vec<(Subject, Vec<Item>)> = Vec::new();
     for rule in rules {
         if rule.subject == Subject::Package {
-            let (violations, evaluated, failed) = package_verdicts(ctx, rule, &root);
+            let found = package_verdicts(ctx, rule, &root, true);
             out.push(finish(
                 rule,
-                count(evaluated, "package"),
-                violations,
-                failed,
+                count(found.evaluated, "package"),
+                found.violations,
+                found.failed,
             ));
             continue;
         }
@@ -481,4 +501,25 @@ fn finish(
         summary,
         violations,
     )
+}
+
+/// The verdicts of [`check`] as counts, rule by rule: a `for = "package"`
+/// rule without a violation built, any other as [`check`] evaluates it.
+pub(super) fn tally(ctx: &Context, rules: &[Custom]) -> Result<Vec<Tally>, PolicyError> {
+    let root = Cel::default();
+    let mut out = Vec::with_capacity(rules.len());
+    for rule in rules {
+        if rule.subject == Subject::Package {
+            let found = package_verdicts(ctx, rule, &root, false);
+            let mut t = Tally::default();
+            for _ in 0..found.offending {
+                t.add(crate::Enforcement::Deny, rule.level);
+            }
+            out.push(t);
+        } else {
+            let verdicts = check(ctx, std::slice::from_ref(rule))?;
+            out.push(verdicts.first().map(Tally::of).unwrap_or_default());
+        }
+    }
+    Ok(out)
 }

@@ -5,20 +5,26 @@
 //! for each deployment, against the deployment's lineage edges.
 
 use super::{Context, verdict, violation};
+use crate::estate::Tally;
 use crate::{Evidence, PolicyError, RuleVerdict};
 
-pub(super) fn check(ctx: &Context, rule: &Evidence) -> Result<RuleVerdict, PolicyError> {
-    let opts = aibomdb_export::Options {
+fn options(ctx: &Context, rule: &Evidence) -> aibomdb_export::Options {
+    aibomdb_export::Options {
         timestamp: crate::time::format(ctx.at),
         creator_email: rule.creator_email.clone(),
         creator_url: rule.creator_url.clone(),
         author: rule.author.clone(),
-    };
-    let listed: Vec<(
-        &aibomdb_store::DocumentRecord,
-        Vec<aibomdb_export::ListedFact>,
-    )> = ctx
-        .documents
+    }
+}
+
+/// The deployment's documents as the export reads them.
+fn listed<'c>(
+    ctx: &'c Context,
+) -> Vec<(
+    &'c aibomdb_store::DocumentRecord,
+    Vec<aibomdb_export::ListedFact<'c>>,
+)> {
+    ctx.documents
         .iter()
         .map(|(d, packages)| {
             let facts = packages
@@ -31,7 +37,32 @@ pub(super) fn check(ctx: &Context, rule: &Evidence) -> Result<RuleVerdict, Polic
                 .collect();
             (d, facts)
         })
-        .collect();
+        .collect()
+}
+
+/// The verdict of [`check`] as counts: one violation per required field
+/// missing. A deployment that lists a model is measured as [`check`] does
+/// (a model's fields read the deployment's lineage).
+pub(crate) fn tally(ctx: &Context, rule: &Evidence) -> Result<Tally, PolicyError> {
+    let missing = aibomdb_export::required_missing_listed(
+        ctx.deployment,
+        &listed(ctx),
+        &options(ctx, rule),
+        &mut ctx.shared.evidence.borrow_mut(),
+    );
+    let Some(missing) = missing else {
+        return Ok(Tally::of(&check(ctx, rule)?));
+    };
+    let mut t = Tally::default();
+    for _ in 0..missing {
+        t.add(crate::Enforcement::Deny, rule.level);
+    }
+    Ok(t)
+}
+
+pub(super) fn check(ctx: &Context, rule: &Evidence) -> Result<RuleVerdict, PolicyError> {
+    let opts = options(ctx, rule);
+    let listed = listed(ctx);
     let report = aibomdb_export::cra_report_listed(
         ctx.store,
         ctx.deployment,

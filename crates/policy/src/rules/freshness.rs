@@ -6,7 +6,44 @@
 use std::collections::BTreeMap;
 
 use super::{Context, count, verdict, violation};
+use crate::catalog::Listed;
+use crate::estate::Tally;
 use crate::{Enforcement, Freshness, RuleVerdict};
+
+/// Whether the rule dates this row's package: a versioned dependency of a
+/// checked ecosystem, not a model. The document's own subject (the project
+/// being locked) is not a dependency.
+fn checked(rule: &Freshness, doc: &aibomdb_store::DocumentRecord, l: &Listed) -> bool {
+    let package = &*l.package;
+    !(package.version.is_none()
+        || doc.subject_package == Some(package.id)
+        || (!rule.ecosystems.is_empty() && !rule.ecosystems.contains(&package.ecosystem))
+        || l.fact.model.is_some())
+}
+
+/// Where a package's release time was found, if anywhere, and whether the
+/// limit is over: the verdict [`check`] reports.
+enum Dated {
+    Unknown,
+    Within,
+    Over { released: i64, from_index: bool },
+}
+
+fn dated(rule: &Freshness, key: &str, stated: Option<i64>, at: i64) -> Dated {
+    let (released, from_index) = match (stated, rule.index.get(key)) {
+        (Some(t), _) => (t, false),
+        (None, Some(t)) => (*t, true),
+        (None, None) => return Dated::Unknown,
+    };
+    if at - released > i64::from(rule.max_age_days) * 86_400 {
+        Dated::Over {
+            released,
+            from_index,
+        }
+    } else {
+        Dated::Within
+    }
+}
 
 pub(super) fn check(ctx: &Context, rule: &Freshness) -> RuleVerdict {
     // One verdict per package of the deployment: any document that dates it
@@ -15,12 +52,7 @@ pub(super) fn check(ctx: &Context, rule: &Freshness) -> RuleVerdict {
     for (doc, listed) in &ctx.documents {
         for l in listed {
             let package = &*l.package;
-            // The document's own subject (the project being locked) is not a dependency.
-            if package.version.is_none()
-                || doc.subject_package == Some(package.id)
-                || (!rule.ecosystems.is_empty() && !rule.ecosystems.contains(&package.ecosystem))
-                || l.fact.model.is_some()
-            {
+            if !checked(rule, doc, l) {
                 continue;
             }
             let stated = l
@@ -39,14 +71,11 @@ pub(super) fn check(ctx: &Context, rule: &Freshness) -> RuleVerdict {
             }
         }
     }
-    let limit = i64::from(rule.max_age_days) * 86_400;
     let mut violations = Vec::new();
-    let (mut dated, mut unknown) = (0, 0);
+    let (mut dated_n, mut unknown) = (0, 0);
     for (key, (stated, doc)) in &packages {
-        let (released, from) = match (stated, rule.index.get(*key)) {
-            (Some(t), _) => (*t, Some(*doc)),
-            (None, Some(t)) => (*t, None),
-            (None, None) => {
+        let (released, from_index) = match dated(rule, key, *stated, ctx.at) {
+            Dated::Unknown => {
                 unknown += 1;
                 violations.push(violation(
                     rule.unknown,
@@ -64,36 +93,74 @@ pub(super) fn check(ctx: &Context, rule: &Freshness) -> RuleVerdict {
                 ));
                 continue;
             }
+            Dated::Within => {
+                dated_n += 1;
+                continue;
+            }
+            Dated::Over {
+                released,
+                from_index,
+            } => (released, from_index),
         };
-        dated += 1;
+        dated_n += 1;
         let age = ctx.at - released;
-        if age > limit {
-            violations.push(violation(
-                Enforcement::Deny,
-                *key,
-                format!(
-                    "released {} ({} days before {}), over the limit of {} days{}",
-                    &crate::time::format(released)[..10],
-                    age / 86_400,
-                    &crate::time::format(ctx.at)[..10],
-                    rule.max_age_days,
-                    if from.is_none() {
-                        "; date from the release-date index"
-                    } else {
-                        ""
-                    }
-                ),
-                from.or(Some(doc)),
-                Some(key),
-            ));
-        }
+        violations.push(violation(
+            Enforcement::Deny,
+            *key,
+            format!(
+                "released {} ({} days before {}), over the limit of {} days{}",
+                &crate::time::format(released)[..10],
+                age / 86_400,
+                &crate::time::format(ctx.at)[..10],
+                rule.max_age_days,
+                if from_index {
+                    "; date from the release-date index"
+                } else {
+                    ""
+                }
+            ),
+            Some(doc),
+            Some(key),
+        ));
     }
     let summary = format!(
         "{} checked: {} dated, {} with no known release time; limit {} days",
         count(packages.len(), "package"),
-        dated,
+        dated_n,
         unknown,
         rule.max_age_days
     );
     verdict("freshness", rule.level, summary, violations)
+}
+
+/// Release times stated by facts, parsed once per fact for an evaluation.
+pub(crate) type Released = rustc_hash::FxHashMap<aibomdb_store::FactId, Option<i64>>;
+
+/// The verdict of [`check`] as counts: each package once, dated by the
+/// first document (in the deployment's order) that states its release.
+pub(crate) fn tally(ctx: &Context, rule: &Freshness, released: &mut Released) -> Tally {
+    // (package, the row's order, its stated release, the package's key).
+    let mut rows: Vec<(aibomdb_store::PackageId, usize, Option<i64>, &str)> = Vec::new();
+    for (doc, listed) in &ctx.documents {
+        for l in listed {
+            if !checked(rule, doc, l) {
+                continue;
+            }
+            let stated = *released.entry(l.fact_id).or_insert_with(|| {
+                l.fact.released.as_deref().and_then(crate::time::parse)
+            });
+            rows.push((l.package.id, rows.len(), stated, &l.package.key));
+        }
+    }
+    rows.sort_unstable_by_key(|r| (r.0, r.1));
+    let mut t = Tally::default();
+    for group in rows.chunk_by(|a, b| a.0 == b.0) {
+        let stated = group.iter().find_map(|r| r.2);
+        match dated(rule, group[0].3, stated, ctx.at) {
+            Dated::Unknown => t.add(rule.unknown, rule.level),
+            Dated::Within => {}
+            Dated::Over { .. } => t.add(Enforcement::Deny, rule.level),
+        }
+    }
+    t
 }

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use spdx::{Expression, LicenseReq, ParseMode};
 
 use super::{Context, count, verdict, violation};
+use crate::estate::Tally;
 use crate::{Enforcement, Licenses, RuleVerdict};
 
 /// The lower-cased licence name of one requirement (`mit`, `apache-2.0`,
@@ -26,9 +27,70 @@ fn ids(list: &[String]) -> BTreeSet<String> {
         .collect()
 }
 
+/// What the lists say of one stated licence, when it offends.
+enum Finding {
+    /// Not an SPDX expression, and its text is denied.
+    DeniedText,
+    /// Not an SPDX expression, so it cannot be checked (the rule's
+    /// `unknown` level).
+    NotSpdx,
+    /// An expression with no acceptable choice: the denied ids it names.
+    Refused(Vec<String>),
+}
+
+impl Finding {
+    fn level(&self, rule: &Licenses) -> Enforcement {
+        match self {
+            Finding::NotSpdx => rule.unknown,
+            Finding::DeniedText | Finding::Refused(_) => Enforcement::Deny,
+        }
+    }
+}
+
+/// The allow and deny lists as licence names, read once per evaluation.
+struct Lists {
+    allow: BTreeSet<String>,
+    deny: BTreeSet<String>,
+}
+
+impl Lists {
+    fn of(rule: &Licenses) -> Self {
+        Lists {
+            allow: ids(&rule.allow),
+            deny: ids(&rule.deny),
+        }
+    }
+
+    fn judge(&self, text: &str) -> Option<Finding> {
+        let (allow, deny) = (&self.allow, &self.deny);
+        let Ok(expr) = Expression::parse_mode(text, ParseMode::LAX) else {
+            let lower = text.trim().to_ascii_lowercase();
+            let lower = lower.strip_suffix("-only").unwrap_or(&lower).to_string();
+            if deny.contains(&lower) {
+                return Some(Finding::DeniedText);
+            }
+            return (!allow.contains(&lower) && (!allow.is_empty() || !deny.is_empty()))
+                .then_some(Finding::NotSpdx);
+        };
+        // A choice (`MIT OR GPL-3.0`) passes when some allowed branch
+        // avoids every denied licence.
+        let acceptable = expr.evaluate(|r| {
+            let n = name(r);
+            !deny.contains(&n) && (allow.is_empty() || allow.contains(&n))
+        });
+        (!acceptable).then(|| {
+            Finding::Refused(
+                expr.requirements()
+                    .map(|r| name(&r.req))
+                    .filter(|n| deny.contains(n))
+                    .collect(),
+            )
+        })
+    }
+}
+
 pub(super) fn check(ctx: &Context, rule: &Licenses) -> RuleVerdict {
-    let allow = ids(&rule.allow);
-    let deny = ids(&rule.deny);
+    let lists = Lists::of(rule);
     let mut violations = Vec::new();
     let mut checked = 0;
     for (doc, packages) in &ctx.documents {
@@ -48,55 +110,62 @@ pub(super) fn check(ctx: &Context, rule: &Licenses) -> RuleVerdict {
                 continue;
             }
             for text in licences {
-                let Ok(expr) = Expression::parse_mode(text, ParseMode::LAX) else {
-                    let lower = text.trim().to_ascii_lowercase();
-                    let lower = lower.strip_suffix("-only").unwrap_or(&lower).to_string();
-                    if deny.contains(&lower) {
-                        violations.push(violation(
-                            Enforcement::Deny,
-                            &package.key,
-                            format!("licence {text:?} is denied"),
-                            path,
-                            Some(&package.key),
-                        ));
-                    } else if !allow.contains(&lower) && (!allow.is_empty() || !deny.is_empty()) {
-                        violations.push(violation(
-                            rule.unknown,
-                            &package.key,
-                            format!("licence {text:?} is not an SPDX expression, so it cannot be checked against the lists"),
-                            path,
-                            Some(&package.key),
-                        ));
-                    }
+                let Some(finding) = lists.judge(text) else {
                     continue;
                 };
-                let denied: Vec<String> = expr
-                    .requirements()
-                    .map(|r| name(&r.req))
-                    .filter(|n| deny.contains(n))
-                    .collect();
-                // A choice (`MIT OR GPL-3.0`) passes when some allowed
-                // branch avoids every denied licence.
-                let acceptable = expr.evaluate(|r| {
-                    let n = name(r);
-                    !deny.contains(&n) && (allow.is_empty() || allow.contains(&n))
-                });
-                if !acceptable {
-                    violations.push(violation(
-                        Enforcement::Deny,
-                        &package.key,
-                        if denied.is_empty() {
-                            format!("licence {text:?} is not allowed")
-                        } else {
-                            format!("licence {text:?} includes denied {}", denied.join(", "))
-                        },
-                        path,
-                        Some(&package.key),
-                    ));
-                }
+                let level = finding.level(rule);
+                let message = match finding {
+                    Finding::DeniedText => format!("licence {text:?} is denied"),
+                    Finding::NotSpdx => format!(
+                        "licence {text:?} is not an SPDX expression, so it cannot be checked against the lists"
+                    ),
+                    Finding::Refused(denied) if denied.is_empty() => {
+                        format!("licence {text:?} is not allowed")
+                    }
+                    Finding::Refused(denied) => {
+                        format!("licence {text:?} includes denied {}", denied.join(", "))
+                    }
+                };
+                violations.push(violation(
+                    level,
+                    &package.key,
+                    message,
+                    path,
+                    Some(&package.key),
+                ));
             }
         }
     }
     let summary = format!("checked {}", count(checked, "package occurrence"));
     verdict("licenses", rule.level, summary, violations)
+}
+
+/// Each fact's findings, as the levels they are found at: the judgement
+/// depends on the fact's licences alone.
+pub(crate) type Judged = rustc_hash::FxHashMap<aibomdb_store::FactId, Vec<Enforcement>>;
+
+/// The verdict of [`check`] as counts, each fact judged once.
+pub(crate) fn tally(ctx: &Context, rule: &Licenses, judged: &mut Judged) -> Tally {
+    let mut lists: Option<Lists> = None;
+    let mut t = Tally::default();
+    for (_, packages) in &ctx.documents {
+        for l in packages {
+            let levels = judged.entry(l.fact_id).or_insert_with(|| {
+                if l.fact.licenses.is_empty() {
+                    return vec![rule.unknown];
+                }
+                let lists = lists.get_or_insert_with(|| Lists::of(rule));
+                l.fact
+                    .licenses
+                    .iter()
+                    .filter_map(|text| lists.judge(text))
+                    .map(|f| f.level(rule))
+                    .collect()
+            });
+            for level in levels.iter() {
+                t.add(*level, rule.level);
+            }
+        }
+    }
+    t
 }

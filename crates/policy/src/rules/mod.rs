@@ -288,6 +288,48 @@ impl Context<'_> {
     }
 }
 
+/// One deployment's current documents, each with what it lists.
+pub(crate) fn read_documents(
+    store: &Store,
+    deployment: &str,
+    mut listing: impl FnMut(aibomdb_store::DocumentId) -> Result<Vec<Listed>, PolicyError>,
+) -> Result<Vec<(DocumentRecord, Vec<Listed>)>, PolicyError> {
+    let mut documents = Vec::new();
+    for id in store.current_documents(deployment)? {
+        if let Some(doc) = store.document(id)? {
+            let packages = listing(id)?;
+            documents.push((doc, packages));
+        }
+    }
+    Ok(documents)
+}
+
+impl<'a> Context<'a> {
+    pub(crate) fn new(
+        store: &'a Store,
+        shared: &'a Shared<'a>,
+        deployment: &'a str,
+        at: i64,
+        documents: Vec<(DocumentRecord, Vec<Listed>)>,
+    ) -> Self {
+        let paths = documents
+            .iter()
+            .map(|(d, _)| Arc::from(d.source_path.as_str()))
+            .collect();
+        Context {
+            store,
+            deployment,
+            at,
+            documents,
+            paths,
+            shared,
+            owned: OnceCell::new(),
+            matches: OnceCell::new(),
+            models: OnceCell::new(),
+        }
+    }
+}
+
 pub(crate) fn evaluate<'a>(
     store: &'a Store,
     shared: &'a Shared<'a>,
@@ -295,28 +337,10 @@ pub(crate) fn evaluate<'a>(
     deployment: &'a str,
     at: i64,
 ) -> Result<Vec<RuleVerdict>, PolicyError> {
-    let mut documents = Vec::new();
-    for id in store.current_documents(deployment)? {
-        if let Some(doc) = store.document(id)? {
-            let packages = shared.cache.catalog.listing(store, id)?;
-            documents.push((doc, packages));
-        }
-    }
-    let paths = documents
-        .iter()
-        .map(|(d, _)| Arc::from(d.source_path.as_str()))
-        .collect();
-    let ctx = Context {
-        store,
-        deployment,
-        at,
-        documents,
-        paths,
-        shared,
-        owned: OnceCell::new(),
-        matches: OnceCell::new(),
-        models: OnceCell::new(),
-    };
+    let documents = read_documents(store, deployment, |id| {
+        shared.cache.catalog.listing(store, id)
+    })?;
+    let ctx = Context::new(store, shared, deployment, at, documents);
     let mut out = Vec::new();
     if let Some(r) = &policy.vulnerabilities {
         out.push(vulnerabilities::check(&ctx, r)?);
@@ -347,6 +371,81 @@ pub(crate) fn evaluate<'a>(
     }
     for v in &mut out {
         attach_paths(&ctx, v)?;
+    }
+    Ok(out)
+}
+
+/// What a worker of an estate's tally keeps between deployments: counts
+/// and judgements that depend on a package or fact alone.
+#[derive(Default)]
+pub(crate) struct TallyMemo {
+    vulnerabilities: vulnerabilities::Counts,
+    /// Release times stated by facts, parsed.
+    released: freshness::Released,
+    /// Licence judgements by fact.
+    licences: licenses::Judged,
+}
+
+/// The tally of every rule of `policy` over one deployment, in the order
+/// [`evaluate`] gives its verdicts: the same judgements, counted. A rule
+/// whose violations are few (or whose subjects are models, which each
+/// deployment sees against its own lineage) is evaluated as
+/// [`evaluate`] does and its violations counted.
+pub(crate) fn tally(
+    ctx: &Context,
+    policy: &Policy,
+    memo: &mut TallyMemo,
+) -> Result<Vec<crate::estate::RuleTally>, PolicyError> {
+    use crate::estate::{RuleTally, Tally};
+    let mut out = Vec::new();
+    let mut push = |rule: &str, level: Enforcement, tally: Tally| {
+        out.push(RuleTally {
+            rule: rule.to_string(),
+            level,
+            outcome: tally.outcome(),
+            tally,
+        })
+    };
+    if let Some(r) = &policy.vulnerabilities {
+        push(
+            "vulnerabilities",
+            r.level,
+            vulnerabilities::tally(ctx, r, &mut memo.vulnerabilities)?,
+        );
+    }
+    if let Some(r) = &policy.pinning {
+        push("pinning", r.level, Tally::of(&pinning::check(ctx, r)?));
+    }
+    if let Some(r) = &policy.freshness {
+        push(
+            "freshness",
+            r.level,
+            freshness::tally(ctx, r, &mut memo.released),
+        );
+    }
+    if let Some(r) = &policy.models {
+        push("models", r.level, Tally::of(&models::check(ctx, r)?));
+    }
+    if let Some(r) = &policy.licenses {
+        push(
+            "licenses",
+            r.level,
+            licenses::tally(ctx, r, &mut memo.licences),
+        );
+    }
+    if let Some(r) = &policy.evidence {
+        push("evidence", r.level, evidence::tally(ctx, r)?);
+    }
+    if let Some(r) = &policy.drift {
+        push("drift", r.level, Tally::of(&drift::check(ctx, r)?));
+    }
+    if let Some(r) = &policy.secrets {
+        push("secrets", r.level, Tally::of(&secrets::check(ctx, r)?));
+    }
+    if !policy.custom.is_empty() {
+        for (rule, tally) in policy.custom.iter().zip(custom::tally(ctx, &policy.custom)?) {
+            push(&format!("custom:{}", rule.name), rule.level, tally);
+        }
     }
     Ok(out)
 }

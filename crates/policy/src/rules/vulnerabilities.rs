@@ -13,6 +13,7 @@ use aibomdb_osv::Level;
 use aibomdb_store::{EpssScore, KevEntry, PackageId, PackageRecord};
 
 use super::{Context, verdict};
+use crate::estate::Tally;
 use crate::{Enforcement, PolicyError, RuleVerdict, Violation, Vulnerabilities, Waived, Waiver};
 
 /// One advisory match of a package, as every deployment sees it.
@@ -134,7 +135,7 @@ fn vex_names(
 /// the rest of this worker's share only.
 fn weighed(
     ctx: &Context,
-    packages: &[(&PackageRecord, &Arc<str>)],
+    packages: &[&PackageRecord],
 ) -> Result<Vec<Arc<[Weighed]>>, PolicyError> {
     let generation = ctx.shared.generation;
     let mut out: Vec<Option<Arc<[Weighed]>>> = {
@@ -142,7 +143,7 @@ fn weighed(
         let local = ctx.shared.stale_weighed.borrow();
         packages
             .iter()
-            .map(|(p, _)| {
+            .map(|p| {
                 (memo.0 == generation)
                     .then(|| memo.1.get(&p.id).cloned())
                     .flatten()
@@ -154,7 +155,7 @@ fn weighed(
         .iter()
         .zip(&out)
         .filter(|(_, w)| w.is_none())
-        .map(|((p, _), _)| *p)
+        .map(|(p, _)| *p)
         .collect();
     let mut fresh: HashMap<PackageId, Arc<[Weighed]>> = HashMap::new();
     if !unread.is_empty() {
@@ -187,7 +188,7 @@ fn weighed(
     Ok(packages
         .iter()
         .zip(out.iter_mut())
-        .map(|((p, _), w)| {
+        .map(|(p, w)| {
             w.take()
                 .or_else(|| fresh.get(&p.id).cloned())
                 .unwrap_or_default()
@@ -195,15 +196,101 @@ fn weighed(
         .collect())
 }
 
-fn waiver_covers(w: &Waiver, m: &Weighed, package: &str, deployment: &str) -> bool {
+/// Whether `w` names the advisory of `m` (by its id or an alias).
+fn names_advisory(w: &Waiver, m: &Weighed) -> bool {
     let id = |s: &str| s.eq_ignore_ascii_case(&w.advisory);
-    (id(&m.advisory) || m.aliases.iter().any(|a| id(a)))
+    id(&m.advisory) || m.aliases.iter().any(|a| id(a))
+}
+
+fn waiver_covers(w: &Waiver, m: &Weighed, package: &str, deployment: &str) -> bool {
+    names_advisory(w, m)
         && w.deployment.as_deref().is_none_or(|d| d == deployment)
         && w.package.as_deref().is_none_or(|p| {
             // Both in key form: a versionless waiver covers every version.
             package == p
                 || aibomdb_graph::PackageKey::from_stored(package.to_string()).unversioned() == p
         })
+}
+
+/// Where one match lands before waivers are asked.
+enum Weighing {
+    /// VEX says `not_affected` or `fixed`.
+    Suppressed,
+    /// `only_with_fix`, and it has none (nor is it exploited).
+    NoFix,
+    /// Below the severity threshold.
+    Below,
+    /// A violation at this level (before the rule's own level caps it).
+    At(Enforcement),
+}
+
+fn weighing(
+    rule: &Vulnerabilities,
+    m: &Weighed,
+    vex: Option<&aibomdb_store::VexVerdict>,
+) -> Weighing {
+    if vex.is_some_and(aibomdb_store::VexVerdict::suppresses) {
+        return Weighing::Suppressed;
+    }
+    // Exploited (KEV) or likely to be (EPSS at or over the threshold):
+    // the policy's level for it, whatever the severity says.
+    let likely = rule
+        .epss_at_least
+        .zip(m.epss)
+        .filter(|(at_least, e)| e.epss >= *at_least)
+        .map(|_| Enforcement::Deny);
+    let exploited = match (m.kev.as_ref().and(rule.kev), likely) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (Some(a), None) | (None, Some(a)) => Some(a),
+        (None, None) => None,
+    };
+    if rule.only_with_fix && !m.has_fix && exploited.is_none() {
+        return Weighing::NoFix;
+    }
+    let unknown = m.severity == Level::Unknown || m.status != "affected";
+    Weighing::At(if let Some(level) = exploited {
+        // Exploited in the wild: the policy's `kev` level, whatever the
+        // severity says (a worse of the two when both apply).
+        let by_severity = if unknown {
+            rule.unknown
+        } else if m.severity >= rule.severity {
+            Enforcement::Deny
+        } else {
+            Enforcement::Allow
+        };
+        level.max(by_severity)
+    } else if unknown {
+        rule.unknown
+    } else if m.severity >= rule.severity {
+        Enforcement::Deny
+    } else {
+        return Weighing::Below;
+    })
+}
+
+/// The waiver that decides a match of `package` in `deployment`, and
+/// whether it still holds at `at`. A renewed waiver holds even when an older
+/// one for the same advisory has expired; the expired one is named only
+/// when none holds.
+fn deciding_waiver<'r>(
+    rule: &'r Vulnerabilities,
+    m: &Weighed,
+    package: &str,
+    deployment: &str,
+    at: i64,
+) -> Option<(&'r Waiver, bool)> {
+    let mut covering = rule
+        .waivers
+        .iter()
+        .filter(|w| waiver_covers(w, m, package, deployment));
+    let first = covering.next()?;
+    let holding = std::iter::once(first)
+        .chain(covering)
+        .find(|w| at < w.expires_at);
+    Some(match holding {
+        Some(w) => (w, true),
+        None => (first, false),
+    })
 }
 
 pub(super) fn check(ctx: &Context, rule: &Vulnerabilities) -> Result<RuleVerdict, PolicyError> {
@@ -220,7 +307,8 @@ pub(super) fn check(ctx: &Context, rule: &Vulnerabilities) -> Result<RuleVerdict
         }
     }
     packages.sort_by(|a, b| a.0.key.cmp(&b.0.key));
-    let weighed = weighed(ctx, &packages)?;
+    let records: Vec<&PackageRecord> = packages.iter().map(|(p, _)| *p).collect();
+    let weighed = weighed(ctx, &records)?;
     let (mut total, mut suppressed, mut below, mut no_fix) = (0, 0, 0, 0);
     // At most one per match: sized once, not grown (an estate holds
     // millions of them).
@@ -235,73 +323,36 @@ pub(super) fn check(ctx: &Context, rule: &Vulnerabilities) -> Result<RuleVerdict
             } else {
                 None
             };
-            if vex
-                .as_ref()
-                .is_some_and(aibomdb_store::VexVerdict::suppresses)
-            {
-                suppressed += 1;
-                continue;
-            }
-            // Exploited (KEV) or likely to be (EPSS at or over the threshold):
-            // the policy's level for it, whatever the severity says.
-            let likely = rule
-                .epss_at_least
-                .zip(m.epss)
-                .filter(|(at_least, e)| e.epss >= *at_least)
-                .map(|_| Enforcement::Deny);
-            let exploited = match (m.kev.as_ref().and(rule.kev), likely) {
-                (Some(a), Some(b)) => Some(a.max(b)),
-                (Some(a), None) | (None, Some(a)) => Some(a),
-                (None, None) => None,
-            };
-            if rule.only_with_fix && !m.has_fix && exploited.is_none() {
-                no_fix += 1;
-                continue;
-            }
-            let unknown = m.severity == Level::Unknown || m.status != "affected";
-            let level = if let Some(level) = exploited {
-                // Exploited in the wild: the policy's `kev` level, whatever the
-                // severity says (a worse of the two when both apply).
-                let by_severity = if unknown {
-                    rule.unknown
-                } else if m.severity >= rule.severity {
-                    Enforcement::Deny
-                } else {
-                    Enforcement::Allow
-                };
-                level.max(by_severity)
-            } else if unknown {
-                rule.unknown
-            } else if m.severity >= rule.severity {
-                Enforcement::Deny
-            } else {
-                below += 1;
-                continue;
+            let level = match weighing(rule, m, vex.as_ref()) {
+                Weighing::Suppressed => {
+                    suppressed += 1;
+                    continue;
+                }
+                Weighing::NoFix => {
+                    no_fix += 1;
+                    continue;
+                }
+                Weighing::Below => {
+                    below += 1;
+                    continue;
+                }
+                Weighing::At(level) => level,
             };
             let mut expired = None;
-            if !rule.waivers.is_empty() {
-                let covering: Vec<&Waiver> = rule
-                    .waivers
-                    .iter()
-                    .filter(|w| waiver_covers(w, m, &package.key, ctx.deployment))
-                    .collect();
-                // A renewed waiver holds even when an older one for the same
-                // advisory has expired; the expired one is named only when
-                // none holds.
-                let holding = covering.iter().find(|w| ctx.at < w.expires_at);
-                if let Some(&w) = holding.or(covering.first()) {
-                    if ctx.at < w.expires_at {
-                        waived.push(Waived {
-                            subject: m.offence.subject.to_string(),
-                            advisory: m.advisory.clone(),
-                            reason: w.reason.clone(),
-                            expires: w.expires.clone(),
-                            line: w.line,
-                        });
-                        continue;
-                    }
-                    expired = Some(w);
+            if let Some((w, holds)) =
+                deciding_waiver(rule, m, &package.key, ctx.deployment, ctx.at)
+            {
+                if holds {
+                    waived.push(Waived {
+                        subject: m.offence.subject.to_string(),
+                        advisory: m.advisory.clone(),
+                        reason: w.reason.clone(),
+                        expires: w.expires.clone(),
+                        line: w.line,
+                    });
+                    continue;
                 }
+                expired = Some(w);
             }
             let offence = match expired {
                 // The waiver's note is this violation's own.
@@ -339,4 +390,88 @@ pub(super) fn check(ctx: &Context, rule: &Vulnerabilities) -> Result<RuleVerdict
     let mut v = verdict("vulnerabilities", rule.level, summary, violations);
     v.waived = waived;
     Ok(v)
+}
+
+/// A package's matches as the estate's tally counts them.
+pub(crate) enum Counted {
+    /// Alike in every deployment: no VEX statement names any of them and
+    /// no waiver names one, so they are counted once.
+    Alike { deny: u32, warn: u32 },
+    /// Weighed again for each deployment (its VEX statements, its waivers).
+    PerDeployment(Arc<[Weighed]>),
+}
+
+/// Counted packages, by id, for one rule over one evaluation.
+pub(crate) type Counts = rustc_hash::FxHashMap<PackageId, Counted>;
+
+/// The verdict of [`check`] as counts: the same weighing, VEX and waivers,
+/// without a violation built. Packages whose matches count alike in every
+/// deployment are counted once (`counts`).
+pub(crate) fn tally(
+    ctx: &Context,
+    rule: &Vulnerabilities,
+    counts: &mut Counts,
+) -> Result<Tally, PolicyError> {
+    let mut packages: Vec<&PackageRecord> = ctx
+        .documents
+        .iter()
+        .flat_map(|(_, listed)| listed.iter().map(|l| &*l.package))
+        .collect();
+    packages.sort_unstable_by_key(|p| p.id);
+    packages.dedup_by_key(|p| p.id);
+    let unknown: Vec<&PackageRecord> = packages
+        .iter()
+        .filter(|p| !counts.contains_key(&p.id))
+        .copied()
+        .collect();
+    if !unknown.is_empty() {
+        for (p, matches) in unknown.iter().zip(weighed(ctx, &unknown)?) {
+            let alike = !matches
+                .iter()
+                .any(|m| m.vex_named || rule.waivers.iter().any(|w| names_advisory(w, m)));
+            let counted = if alike {
+                let mut t = Tally::default();
+                for m in matches.iter() {
+                    if let Weighing::At(level) = weighing(rule, m, None) {
+                        t.add(level, rule.level);
+                    }
+                }
+                Counted::Alike {
+                    deny: t.deny as u32,
+                    warn: t.warn as u32,
+                }
+            } else {
+                Counted::PerDeployment(matches)
+            };
+            counts.insert(p.id, counted);
+        }
+    }
+    let mut t = Tally::default();
+    let mut reader = ctx.shared.matches.borrow_mut();
+    for p in packages {
+        match counts.get(&p.id) {
+            Some(Counted::Alike { deny, warn }) => {
+                t.deny += *deny as usize;
+                t.warn += *warn as usize;
+            }
+            Some(Counted::PerDeployment(matches)) => {
+                for m in matches.iter() {
+                    let vex = if m.vex_named {
+                        reader.vex_verdict(ctx.deployment, p, &m.identifiers)?
+                    } else {
+                        None
+                    };
+                    let Weighing::At(level) = weighing(rule, m, vex.as_ref()) else {
+                        continue;
+                    };
+                    match deciding_waiver(rule, m, &p.key, ctx.deployment, ctx.at) {
+                        Some((_, true)) => t.waived += 1,
+                        _ => t.add(level, rule.level),
+                    }
+                }
+            }
+            None => {}
+        }
+    }
+    Ok(t)
 }
