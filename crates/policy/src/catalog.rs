@@ -31,17 +31,6 @@ pub(crate) struct Listed {
     pub parent: Option<(u32, u8)>,
 }
 
-impl Listed {
-    /// The fact as the document stated it, with its own `direct` and `scope`.
-    pub(crate) fn stated(&self) -> PackageFact {
-        PackageFact {
-            direct: self.direct,
-            scope: self.scope,
-            ..(*self.fact).clone()
-        }
-    }
-}
-
 #[derive(Default)]
 pub(crate) struct Catalog {
     packages: RwLock<HashMap<PackageId, Arc<PackageRecord>>>,

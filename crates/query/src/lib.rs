@@ -477,5 +477,5 @@ pub use lineage::{
 };
 pub use models::{
     ApprovalState, Finding, FindingFilter, Lineage, ModelView, PublishedDigests, approve,
-    is_described, model_views, models, models_in, models_of, resolve_models,
+    is_described, model_views, models, models_in, models_of, models_of_listed, resolve_models,
 };

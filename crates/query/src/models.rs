@@ -278,6 +278,21 @@ pub fn models_of(
     documents: &[(DocumentRecord, Vec<(PackageRecord, Occurrence)>)],
     published: &mut PublishedDigests,
 ) -> Result<Vec<ModelView>> {
+    let borrowed: Vec<(&DocumentRecord, Vec<(&PackageRecord, &PackageFact)>)> = documents
+        .iter()
+        .map(|(d, rows)| (d, rows.iter().map(|(p, o)| (p, &o.fact)).collect()))
+        .collect();
+    models_of_listed(store, &borrowed, published)
+}
+
+/// As [`models_of`], for documents whose rows are borrowed (each package
+/// with the fact its document states): nothing is copied but what the
+/// models' views hold.
+pub fn models_of_listed(
+    store: &Store,
+    documents: &[(&DocumentRecord, Vec<(&PackageRecord, &PackageFact)>)],
+    published: &mut PublishedDigests,
+) -> Result<Vec<ModelView>> {
     let mut views = Vec::new();
     for (doc, packages) in documents {
         models_described_by(store, doc, packages, &mut views)?;
@@ -431,9 +446,9 @@ fn described_models(
         let records = store.packages_by_ids(&wanted)?;
         let by_id: HashMap<u64, &PackageRecord> = records.iter().map(|p| (p.id, p)).collect();
         let keys: HashMap<u64, &str> = records.iter().map(|p| (p.id, p.key.as_str())).collect();
-        let models: Vec<(&PackageRecord, &Occurrence)> = models
+        let models: Vec<(&PackageRecord, &PackageFact)> = models
             .iter()
-            .filter_map(|o| Some((*by_id.get(&o.package)?, o)))
+            .filter_map(|o| Some((*by_id.get(&o.package)?, &o.fact)))
             .collect();
         describe(doc, &models, &keys, &edges, &mut out);
     }
@@ -444,13 +459,13 @@ fn described_models(
 fn models_described_by(
     store: &Store,
     doc: &DocumentRecord,
-    packages: &[(PackageRecord, Occurrence)],
+    packages: &[(&PackageRecord, &PackageFact)],
     out: &mut Vec<ModelView>,
 ) -> Result<()> {
-    let models: Vec<(&PackageRecord, &Occurrence)> = packages
+    let models: Vec<(&PackageRecord, &PackageFact)> = packages
         .iter()
-        .filter(|(_, o)| describes(doc, o.package, &o.fact))
-        .map(|(p, o)| (p, o))
+        .filter(|(p, f)| describes(doc, p.id, f))
+        .copied()
         .collect();
     if models.is_empty() {
         return Ok(());
@@ -467,14 +482,13 @@ fn models_described_by(
 /// One view per model `doc` describes, with the lineage its edges state.
 fn describe(
     doc: &DocumentRecord,
-    models: &[(&PackageRecord, &Occurrence)],
+    models: &[(&PackageRecord, &PackageFact)],
     keys: &HashMap<u64, &str>,
     edges: &[(PackageId, PackageId, aibomdb_store::EdgeRecord)],
     out: &mut Vec<ModelView>,
 ) {
-    for &(p, occurrence) in models {
-        let info = occurrence
-            .fact
+    for &(p, fact) in models {
+        let info = fact
             .model
             .as_deref()
             .cloned()
@@ -487,11 +501,11 @@ fn describe(
             derived_from: Vec::new(),
             trained_on: Vec::new(),
             evaluated_on: Vec::new(),
-            findings: findings(&info, &occurrence.fact.secrets),
+            findings: findings(&info, &fact.secrets),
             approval: approval_state(&info, &[]),
             info,
-            secrets: occurrence.fact.secrets.clone(),
-            file_metadata: occurrence.fact.file_metadata.clone(),
+            secrets: fact.secrets.clone(),
+            file_metadata: fact.file_metadata.clone(),
         };
         for (from, to, e) in edges {
             if *from != p.id {

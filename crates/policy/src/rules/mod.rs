@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 
 use aibomdb_osv::{AdvisoryCache, MatchReader, MatchRow};
 use aibomdb_query::PublishedDigests;
-use aibomdb_store::{DocumentRecord, DocumentRef, Occurrence, PackageRecord, Store};
+use aibomdb_store::{DocumentRecord, DocumentRef, PackageRecord, Store};
 
 use crate::catalog::{Catalog, Listed};
 use crate::{Enforcement, Outcome, PATHS_PER_RULE, Policy, PolicyError, RuleVerdict, Violation};
@@ -145,9 +145,6 @@ impl<'a> Shared<'a> {
     }
 }
 
-/// A document with its packages and what it said of each, owned.
-type Owned = (DocumentRecord, Vec<(PackageRecord, Occurrence)>);
-
 impl Shared<'_> {
     /// Hands the measured components and the CEL answers back to the cache
     /// for the next evaluation, each unless another worker's is larger.
@@ -175,10 +172,6 @@ pub(crate) struct Context<'a> {
     /// Each document's source path, shared by the violations that name it.
     pub paths: Vec<Arc<str>>,
     shared: &'a Shared<'a>,
-    /// The documents with owned packages and facts, for the readers outside
-    /// this crate that take them so (model views, the CRA report): copied
-    /// only when one asks.
-    owned: OnceCell<Vec<Owned>>,
     /// The deployment's advisory matches, read once for every rule that asks.
     matches: OnceCell<Vec<MatchRow>>,
     models: OnceCell<Vec<aibomdb_query::ModelView>>,
@@ -247,29 +240,6 @@ impl Context<'_> {
         })
     }
 
-    /// The documents as readers outside this crate take them.
-    pub(crate) fn owned(&self) -> &[Owned] {
-        self.owned.get_or_init(|| {
-            self.documents
-                .iter()
-                .map(|(d, listed)| {
-                    let packages = listed
-                        .iter()
-                        .map(|l| {
-                            let occurrence = Occurrence {
-                                document: d.id,
-                                package: l.package.id,
-                                fact: l.stated(),
-                            };
-                            ((*l.package).clone(), occurrence)
-                        })
-                        .collect();
-                    (d.clone(), packages)
-                })
-                .collect()
-        })
-    }
-
     /// The models of the deployment, as `query models` sees them, built
     /// once for every rule that asks.
     pub(crate) fn models(&self) -> Result<&[aibomdb_query::ModelView], PolicyError> {
@@ -280,7 +250,15 @@ impl Context<'_> {
             // Computed and kept under one lock, which `sync` takes to clear
             // it: what is kept is never older than the last clear.
             let mut published = lock(&self.shared.cache.published);
-            aibomdb_query::models_of(self.store, self.owned(), &mut published)?
+            let documents: Vec<_> = self
+                .documents
+                .iter()
+                .map(|(d, listed)| {
+                    let rows = listed.iter().map(|l| (&*l.package, &*l.fact)).collect();
+                    (d, rows)
+                })
+                .collect();
+            aibomdb_query::models_of_listed(self.store, &documents, &mut published)?
         } else {
             Vec::new()
         };
@@ -323,7 +301,6 @@ impl<'a> Context<'a> {
             documents,
             paths,
             shared,
-            owned: OnceCell::new(),
             matches: OnceCell::new(),
             models: OnceCell::new(),
         }
