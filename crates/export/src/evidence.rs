@@ -94,7 +94,7 @@ pub fn cra_report_listed(
     // What a model's component reads of the deployment: its edges and the
     // components they lead to. Nothing else reads the inventory.
     let inventory = if models {
-        Inventory::of_listed(store, deployment, documents)?
+        Inventory::around_models(store, deployment, documents)?
     } else {
         Inventory::empty(deployment)
     };

@@ -128,20 +128,72 @@ impl Inventory {
         Ok(inv)
     }
 
-    /// As [`Inventory::of`] from interned facts, without the documents' own
-    /// lists (what the component writer reads: components and edges).
-    pub(crate) fn of_listed(
+    /// What a model's component reads of the deployment when it is
+    /// measured alone (`cyclonedx::component`): the edges from each model
+    /// the documents list, and the components those edges lead to, merged
+    /// as [`Inventory::merged`] merges them. Nothing else of the deployment
+    /// is read (a model's CycloneDX component names its bases, datasets and
+    /// evaluations by these edges alone).
+    pub(crate) fn around_models(
         store: &Store,
         deployment: &str,
         documents: &[(&DocumentRecord, Vec<crate::ListedFact>)],
     ) -> Result<Inventory, ExportError> {
-        Self::merged(
-            store,
-            deployment,
-            documents
+        // A model is a component some document's fact makes a model; its
+        // edges count from every document that lists it.
+        let models: BTreeSet<&str> = documents
+            .iter()
+            .flat_map(|(_, listed)| listed)
+            .filter(|l| l.fact.model.is_some())
+            .map(|l| l.package.key.as_str())
+            .collect();
+        let mut edges = BTreeSet::new();
+        let mut wanted: BTreeSet<&str> = BTreeSet::new();
+        for (doc, listed) in documents {
+            if !listed.iter().any(|l| models.contains(l.package.key.as_str())) {
+                continue;
+            }
+            let keys: std::collections::HashMap<u64, &str> = listed
                 .iter()
-                .map(|(d, ls)| (*d, ls.iter().map(|l| (l.package, l.fact)).collect())),
-        )
+                .map(|l| (l.package.id, l.package.key.as_str()))
+                .collect();
+            for (from, to, record) in store.document_edges(doc.id)? {
+                let (Some(&f), Some(&t)) = (keys.get(&from), keys.get(&to)) else {
+                    continue;
+                };
+                if !models.contains(f) {
+                    continue;
+                }
+                wanted.insert(t);
+                for kind in record.kinds() {
+                    edges.insert((f.to_string(), t.to_string(), kind));
+                }
+            }
+        }
+        let mut components: BTreeMap<String, Component> = BTreeMap::new();
+        for (doc, listed) in documents {
+            let lockfile = doc.format.family() == "lockfile";
+            for l in listed.iter().filter(|l| wanted.contains(l.package.key.as_str())) {
+                let package = l.package;
+                let c = components
+                    .entry(package.key.clone())
+                    .or_insert_with(|| Component {
+                        key: package.key.clone(),
+                        ecosystem: package.ecosystem.clone(),
+                        namespace: package.namespace.clone(),
+                        name: package.name.clone(),
+                        version: package.version.clone(),
+                        ..Default::default()
+                    });
+                c.from_lockfile |= lockfile;
+                merge(c, l.fact);
+            }
+        }
+        Ok(Inventory {
+            components,
+            edges,
+            ..Inventory::empty(deployment)
+        })
     }
 
     /// Components merged by key in the documents' order, and the edges
