@@ -172,24 +172,23 @@ fn sbom_fields(deployment: &str, opts: &Options, memo: &mut EvidenceMemo) -> Sbo
 
 /// How many required fields the report of [`cra_report_listed`] would find
 /// missing (a field some component, or the SBOM, lacks), without writing
-/// the report. `None` when a model or dataset is listed: it is measured
-/// against the deployment's lineage, which only the report reads.
+/// the report: the same components, measured the same way.
 pub fn required_missing_listed(
+    store: &aibomdb_store::Store,
     deployment: &str,
     documents: &[(&DocumentRecord, Vec<ListedFact>)],
     opts: &Options,
     memo: &mut EvidenceMemo,
-) -> Option<usize> {
+) -> Result<usize, crate::ExportError> {
     // As `cra_report_listed` merges: one component per package, its facts
     // in the documents' order.
     let mut at: rustc_hash::FxHashMap<PackageId, usize> = Default::default();
     let mut made: Vec<Making> = Vec::new();
+    let mut models = false;
     for (doc, listed) in documents {
         let lockfile = doc.format.family() == "lockfile";
         for l in listed {
-            if l.fact.model.is_some() {
-                return None;
-            }
+            models |= l.fact.model.is_some();
             let i = *at.entry(l.package.id).or_insert_with(|| {
                 made.push(Making {
                     package: l.package,
@@ -205,10 +204,19 @@ pub fn required_missing_listed(
             m.lockfile |= lockfile;
         }
     }
-    let inventory = Inventory::empty(deployment);
+    let inventory = if models {
+        Inventory::around_models(store, deployment, documents)?
+    } else {
+        Inventory::empty(deployment)
+    };
     let mut lacking = 0u32;
     for m in made {
-        let missing = if let [fact] = m.fact_ids[..] {
+        let missing = if is_model(&m.facts) {
+            // Measured anew, with its files, as the report measures it.
+            measure_component(&inventory, m.package, &m.facts, m.lockfile)
+                .iter()
+                .fold(0, |bits, c| bits | c.missing)
+        } else if let [fact] = m.fact_ids[..] {
             let key = (m.package.id, fact, m.lockfile);
             match memo.single.get(&key) {
                 Some(missing) => *missing,
@@ -240,5 +248,5 @@ pub fn required_missing_listed(
         .iter()
         .filter(|(_, _, category, _, present)| *category == "required" && !present)
         .count();
-    Some(sbom + (lacking & cra::required_component_fields()).count_ones() as usize)
+    Ok(sbom + (lacking & cra::required_component_fields()).count_ones() as usize)
 }

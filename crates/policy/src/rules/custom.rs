@@ -5,6 +5,8 @@
 //! taken as a pass.
 
 use std::collections::HashMap;
+
+use rustc_hash::FxHashMap;
 use std::rc::Rc;
 
 use aibomdb_graph::Scope;
@@ -57,27 +59,42 @@ fn document_value(d: &aibomdb_store::DocumentRecord) -> Value {
     })
 }
 
-fn package_value(l: &Listed) -> Value {
+/// A package occurrence's variable; with `only`, just those of its fields
+/// (an expression that selects only them answers the same on it, and an
+/// estate has millions of occurrences).
+fn package_value(l: &Listed, only: Option<&std::collections::BTreeSet<String>>) -> Value {
     let (p, f) = (&*l.package, &*l.fact);
-    json!({
-        "purl": p.key,
-        "ecosystem": p.ecosystem,
-        "namespace": p.namespace,
-        "name": p.name,
-        "version": p.version,
-        "kind": f.kind,
-        "direct": l.direct,
-        "scope": l.scope.map(|s| format!("{s:?}").to_lowercase()),
-        "requested": f.requested,
-        "source": f.source,
-        "groups": f.groups,
-        "licenses": f.licenses,
-        "hashes": f.hashes.iter().map(|h| format!("{}:{}", h.alg, h.value)).collect::<Vec<_>>(),
-        "supplier": f.supplier,
-        "flags": f.flags,
-        "is_model": f.model.as_ref().is_some_and(|m| m.node == "model"),
-        "is_dataset": f.model.as_ref().is_some_and(|m| m.node == "dataset"),
-    })
+    let mut m = serde_json::Map::new();
+    let mut put = |name: &str, value: &dyn Fn() -> Value| {
+        if only.is_none_or(|o| o.contains(name)) {
+            m.insert(name.to_string(), value());
+        }
+    };
+    put("purl", &|| json!(p.key));
+    put("ecosystem", &|| json!(p.ecosystem));
+    put("namespace", &|| json!(p.namespace));
+    put("name", &|| json!(p.name));
+    put("version", &|| json!(p.version));
+    put("kind", &|| json!(f.kind));
+    put("direct", &|| json!(l.direct));
+    put("scope", &|| json!(l.scope.map(|s| format!("{s:?}").to_lowercase())));
+    put("requested", &|| json!(f.requested));
+    put("source", &|| json!(f.source));
+    put("groups", &|| json!(f.groups));
+    put("licenses", &|| json!(f.licenses));
+    put("hashes", &|| {
+        json!(
+            f.hashes
+                .iter()
+                .map(|h| format!("{}:{}", h.alg, h.value))
+                .collect::<Vec<_>>()
+        )
+    });
+    put("supplier", &|| json!(f.supplier));
+    put("flags", &|| json!(f.flags));
+    put("is_model", &|| json!(f.model.as_ref().is_some_and(|m| m.node == "model")));
+    put("is_dataset", &|| json!(f.model.as_ref().is_some_and(|m| m.node == "dataset")));
+    Value::Object(m)
 }
 
 fn items(ctx: &Context, subject: Subject) -> Result<Vec<Item>, PolicyError> {
@@ -205,14 +222,14 @@ type OccurrenceKey = (PackageId, FactId, Option<bool>, Option<Scope>);
 /// package variables it made, and the answers, which outlive it.
 #[derive(Default)]
 pub(crate) struct Memo {
-    packages: HashMap<OccurrenceKey, Rc<PackageVar>>,
+    packages: FxHashMap<OccurrenceKey, Rc<PackageVar>>,
     pub(crate) answers: Answers,
 }
 
 impl Memo {
     pub(crate) fn with(answers: Answers) -> Self {
         Memo {
-            packages: HashMap::new(),
+            packages: FxHashMap::default(),
             answers,
         }
     }
@@ -246,20 +263,20 @@ const RULE_MEMO_ENTRIES: usize = 1 << 21;
 struct RuleMemo {
     reads: Reads,
     /// Projections (see [`projection`]) by text, numbered.
-    interned: HashMap<String, u32>,
+    interned: FxHashMap<String, u32>,
     /// A package occurrence's projection.
-    package: HashMap<OccurrenceKey, u32>,
+    package: FxHashMap<OccurrenceKey, u32>,
     /// (deployment, document, package) projections → the answer.
-    answers: HashMap<(u32, u32, u32), Result<bool, String>>,
+    answers: FxHashMap<(u32, u32, u32), Result<bool, String>>,
 }
 
 impl RuleMemo {
     fn new(rule: &Custom) -> Self {
         RuleMemo {
             reads: reads(&rule.program),
-            interned: HashMap::new(),
-            package: HashMap::new(),
-            answers: HashMap::new(),
+            interned: FxHashMap::default(),
+            package: FxHashMap::default(),
+            answers: FxHashMap::default(),
         }
     }
 
@@ -291,6 +308,11 @@ fn package_verdicts(ctx: &Context, rule: &Custom, root: &Cel, list: bool) -> Fou
     if r.answers.len() + r.package.len() + r.interned.len() > RULE_MEMO_ENTRIES {
         *r = RuleMemo::new(rule);
     }
+    // What the expression reads of a package, when it selects fields.
+    let only = match r.reads.get("pkg") {
+        Some(super::cel_reads::Access::Fields(fields)) => Some(fields.clone()),
+        _ => None,
+    };
     let deployment_json = deployment_value(ctx);
     let deployment_key = r.intern(projection(&r.reads, "deployment", &deployment_json));
     let deployment_cel = std::cell::OnceCell::new();
@@ -309,7 +331,7 @@ fn package_verdicts(ctx: &Context, rule: &Custom, root: &Cel, list: bool) -> Fou
                 packages
                     .entry(occurrence)
                     .or_insert_with(|| {
-                        let json = package_value(l);
+                        let json = package_value(l, only.as_ref());
                         Rc::new(PackageVar {
                             cel: var(json.clone()),
                             json,
@@ -505,12 +527,15 @@ fn finish(
 
 /// The verdicts of [`check`] as counts, rule by rule: a `for = "package"`
 /// rule without a violation built, any other as [`check`] evaluates it.
-pub(super) fn tally(ctx: &Context, rules: &[Custom]) -> Result<Vec<Tally>, PolicyError> {
-    let root = Cel::default();
+pub(super) fn tally(
+    ctx: &Context,
+    rules: &[Custom],
+    root: &Cel,
+) -> Result<Vec<Tally>, PolicyError> {
     let mut out = Vec::with_capacity(rules.len());
     for rule in rules {
         if rule.subject == Subject::Package {
-            let found = package_verdicts(ctx, rule, &root, false);
+            let found = package_verdicts(ctx, rule, root, false);
             let mut t = Tally::default();
             for _ in 0..found.offending {
                 t.add(crate::Enforcement::Deny, rule.level);

@@ -41,23 +41,28 @@ fn listed<'c>(
 }
 
 /// The verdict of [`check`] as counts: one violation per required field
-/// missing. A deployment that lists a model is measured as [`check`] does
-/// (a model's fields read the deployment's lineage).
+/// missing.
 pub(crate) fn tally(ctx: &Context, rule: &Evidence) -> Result<Tally, PolicyError> {
     let missing = aibomdb_export::required_missing_listed(
+        ctx.store,
         ctx.deployment,
         &listed(ctx),
         &options(ctx, rule),
         &mut ctx.shared.evidence.borrow_mut(),
-    );
-    let Some(missing) = missing else {
-        return Ok(Tally::of(&check(ctx, rule)?));
-    };
+    )
+    .map_err(export_error)?;
     let mut t = Tally::default();
     for _ in 0..missing {
         t.add(crate::Enforcement::Deny, rule.level);
     }
     Ok(t)
+}
+
+fn export_error(e: aibomdb_export::ExportError) -> PolicyError {
+    match e {
+        aibomdb_export::ExportError::Store(s) => PolicyError::Store(s),
+        other => PolicyError::Query(other.to_string()),
+    }
 }
 
 pub(super) fn check(ctx: &Context, rule: &Evidence) -> Result<RuleVerdict, PolicyError> {
@@ -72,10 +77,7 @@ pub(super) fn check(ctx: &Context, rule: &Evidence) -> Result<RuleVerdict, Polic
         5,
         &mut ctx.shared.evidence.borrow_mut(),
     )
-    .map_err(|e| match e {
-        aibomdb_export::ExportError::Store(s) => PolicyError::Store(s),
-        other => PolicyError::Query(other.to_string()),
-    })?;
+    .map_err(export_error)?;
     let violations = report
         .fields
         .iter()

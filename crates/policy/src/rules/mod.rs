@@ -361,6 +361,8 @@ pub(crate) struct TallyMemo {
     released: freshness::Released,
     /// Licence judgements by fact.
     licences: licenses::Judged,
+    /// CEL's standard library, set up once.
+    cel: cel::Context<'static, 'static>,
 }
 
 /// The tally of every rule of `policy` over one deployment, in the order
@@ -420,7 +422,7 @@ pub(crate) fn tally(
         push("secrets", r.level, Tally::of(&secrets::check(ctx, r)?));
     }
     if !policy.custom.is_empty() {
-        for (rule, tally) in policy.custom.iter().zip(custom::tally(ctx, &policy.custom)?) {
+        for (rule, tally) in policy.custom.iter().zip(custom::tally(ctx, &policy.custom, &memo.cel)?) {
             push(&format!("custom:{}", rule.name), rule.level, tally);
         }
     }
