@@ -24,6 +24,9 @@ pub struct ListedFact<'a> {
 
 type ComponentKey = (PackageId, Vec<FactId>, bool);
 
+/// A model's component: how it is made, and its edges (target, kind).
+type ModelKey = (ComponentKey, Vec<(String, aibomdb_graph::EdgeKind)>);
+
 /// How the documents make one component: its package, the facts merged into
 /// it in order, and whether a lockfile lists it.
 struct Making<'a> {
@@ -43,17 +46,20 @@ pub struct EvidenceMemo {
     /// What a component made from one fact lacks, by (package, fact,
     /// lockfile): the estate's tally asks for nothing else.
     single: rustc_hash::FxHashMap<(PackageId, FactId, bool), u32>,
+    /// What a model's component (with its files) lacks, by how it is made
+    /// and the edges from it (the only part of the deployment it reads).
+    models: rustc_hash::FxHashMap<ModelKey, u32>,
     sbom: Option<(Options, SbomFields)>,
 }
 
 impl EvidenceMemo {
     /// How many components it holds.
     pub fn len(&self) -> usize {
-        self.components.len()
+        self.components.len() + self.single.len() + self.models.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.components.is_empty()
+        self.len() == 0
     }
 }
 
@@ -181,27 +187,27 @@ pub fn required_missing_listed(
     memo: &mut EvidenceMemo,
 ) -> Result<usize, crate::ExportError> {
     // As `cra_report_listed` merges: one component per package, its facts
-    // in the documents' order.
+    // in the documents' order. Nearly every component is made of one fact:
+    // a second is kept aside, not in a list per component.
     let mut at: rustc_hash::FxHashMap<PackageId, usize> = Default::default();
-    let mut made: Vec<Making> = Vec::new();
+    let mut made: Vec<(&PackageRecord, FactId, &PackageFact, bool)> = Vec::new();
+    let mut more: Vec<(usize, FactId, &PackageFact)> = Vec::new();
     let mut models = false;
     for (doc, listed) in documents {
         let lockfile = doc.format.family() == "lockfile";
         for l in listed {
             models |= l.fact.model.is_some();
-            let i = *at.entry(l.package.id).or_insert_with(|| {
-                made.push(Making {
-                    package: l.package,
-                    fact_ids: Vec::new(),
-                    facts: Vec::new(),
-                    lockfile: false,
-                });
-                made.len() - 1
-            });
-            let m = &mut made[i];
-            m.fact_ids.push(l.fact_id);
-            m.facts.push(l.fact);
-            m.lockfile |= lockfile;
+            match at.entry(l.package.id) {
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(made.len());
+                    made.push((l.package, l.fact_id, l.fact, lockfile));
+                }
+                std::collections::hash_map::Entry::Occupied(o) => {
+                    let i = *o.get();
+                    made[i].3 |= lockfile;
+                    more.push((i, l.fact_id, l.fact));
+                }
+            }
         }
     }
     let inventory = if models {
@@ -210,18 +216,38 @@ pub fn required_missing_listed(
         Inventory::empty(deployment)
     };
     let mut lacking = 0u32;
-    for m in made {
-        let missing = if is_model(&m.facts) {
-            // Measured anew, with its files, as the report measures it.
-            measure_component(&inventory, m.package, &m.facts, m.lockfile)
-                .iter()
-                .fold(0, |bits, c| bits | c.missing)
-        } else if let [fact] = m.fact_ids[..] {
-            let key = (m.package.id, fact, m.lockfile);
+    for (i, &(package, fact_id, fact, lockfile)) in made.iter().enumerate() {
+        let extra = more.iter().filter(|(j, ..)| *j == i);
+        let mut facts = vec![fact];
+        if !more.is_empty() {
+            facts.extend(extra.clone().map(|(_, _, f)| *f));
+        }
+        let missing = if is_model(&facts) {
+            let fact_ids = std::iter::once(fact_id)
+                .chain(extra.map(|(_, id, _)| *id))
+                .collect();
+            let edges = inventory
+                .edges_from(&package.key)
+                .map(|(to, kind)| (to.to_string(), kind))
+                .collect();
+            let key = ((package.id, fact_ids, lockfile), edges);
+            match memo.models.get(&key) {
+                Some(missing) => *missing,
+                None => {
+                    // With its files, as the report measures it.
+                    let missing = measure_component(&inventory, package, &facts, lockfile)
+                        .iter()
+                        .fold(0, |bits, c| bits | c.missing);
+                    memo.models.insert(key, missing);
+                    missing
+                }
+            }
+        } else if facts.len() == 1 {
+            let key = (package.id, fact_id, lockfile);
             match memo.single.get(&key) {
                 Some(missing) => *missing,
                 None => {
-                    let missing = measure_component(&inventory, m.package, &m.facts, m.lockfile)
+                    let missing = measure_component(&inventory, package, &facts, lockfile)
                         .first()
                         .map_or(0, |c| c.missing);
                     memo.single.insert(key, missing);
@@ -229,11 +255,14 @@ pub fn required_missing_listed(
                 }
             }
         } else {
-            let key = (m.package.id, m.fact_ids, m.lockfile);
+            let fact_ids = std::iter::once(fact_id)
+                .chain(extra.map(|(_, id, _)| *id))
+                .collect();
+            let key = (package.id, fact_ids, lockfile);
             match memo.components.get(&key) {
                 Some(c) => c.missing,
                 None => {
-                    let all = measure_component(&inventory, m.package, &m.facts, m.lockfile);
+                    let all = measure_component(&inventory, package, &facts, lockfile);
                     let missing = all.first().map_or(0, |c| c.missing);
                     if let Some(c) = all.into_iter().next() {
                         memo.components.insert(key, c);

@@ -261,6 +261,17 @@ impl Inventory {
         Ok(aibomdb_osv::matches_of(store, &self.documents)?)
     }
 
+    /// Every edge from `from`: (target, kind).
+    pub(crate) fn edges_from<'a>(
+        &'a self,
+        from: &'a str,
+    ) -> impl Iterator<Item = (&'a str, EdgeKind)> + 'a {
+        self.edges
+            .range((from.to_string(), String::new(), EdgeKind::DependsOn)..)
+            .take_while(move |(f, _, _)| f == from)
+            .map(|(_, t, k)| (t.as_str(), *k))
+    }
+
     /// The targets of `from`'s edges of the given kinds.
     pub(crate) fn targets<'a>(
         &'a self,
