@@ -285,9 +285,11 @@ fn estate(
     report("all rules, counted, cold", start.elapsed(), n);
     let full = aibomdb_policy::evaluate(store, policy, deployments, at)?;
     for (c, f) in counted.deployments.iter().zip(&full.deployments) {
-        if c.deployment != f.deployment || c.passed != f.passed || c.rules.len() != f.rules.len()
-        {
-            bail!("{}: the counted verdict differs from the full one", f.deployment);
+        if c.deployment != f.deployment || c.passed != f.passed || c.rules.len() != f.rules.len() {
+            bail!(
+                "{}: the counted verdict differs from the full one",
+                f.deployment
+            );
         }
         for (cr, fr) in c.rules.iter().zip(&f.rules) {
             let level = |l| fr.violations.iter().filter(|v| v.level == l).count();
@@ -311,7 +313,8 @@ fn estate(
     }
     println!(
         "{:<28} every one of {} deployments: the same outcomes and counts as the full evaluation",
-        "", full.deployments.len()
+        "",
+        full.deployments.len()
     );
     Ok(())
 }

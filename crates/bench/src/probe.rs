@@ -71,7 +71,10 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
                         })
                     })
                     .collect();
-                handles.into_iter().map(|h| h.join().unwrap()).sum::<Result<usize>>()
+                handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap())
+                    .sum::<Result<usize>>()
             })?;
             println!(
                 "listing     {:.3} s ({} deployments, {rows} rows)",

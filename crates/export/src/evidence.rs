@@ -216,12 +216,24 @@ pub fn required_missing_listed(
         Inventory::empty(deployment)
     };
     let mut lacking = 0u32;
+    if !more.is_empty() {
+        more.sort_by_key(|(i, ..)| *i);
+    }
     for (i, &(package, fact_id, fact, lockfile)) in made.iter().enumerate() {
-        let extra = more.iter().filter(|(j, ..)| *j == i);
-        let mut facts = vec![fact];
-        if !more.is_empty() {
-            facts.extend(extra.clone().map(|(_, _, f)| *f));
-        }
+        let extra = {
+            let from = more.partition_point(|(j, ..)| *j < i);
+            let to = more.partition_point(|(j, ..)| *j <= i);
+            &more[from..to]
+        };
+        let facts = if extra.is_empty() {
+            std::borrow::Cow::Borrowed(std::slice::from_ref(&fact))
+        } else {
+            std::iter::once(fact)
+                .chain(extra.iter().map(|(_, _, f)| *f))
+                .collect::<Vec<_>>()
+                .into()
+        };
+        let extra = extra.iter();
         let missing = if is_model(&facts) {
             let fact_ids = std::iter::once(fact_id)
                 .chain(extra.map(|(_, id, _)| *id))

@@ -150,7 +150,10 @@ impl Inventory {
         let mut edges = BTreeSet::new();
         let mut wanted: BTreeSet<&str> = BTreeSet::new();
         for (doc, listed) in documents {
-            if !listed.iter().any(|l| models.contains(l.package.key.as_str())) {
+            if !listed
+                .iter()
+                .any(|l| models.contains(l.package.key.as_str()))
+            {
                 continue;
             }
             let keys: std::collections::HashMap<u64, &str> = listed
@@ -173,7 +176,10 @@ impl Inventory {
         let mut components: BTreeMap<String, Component> = BTreeMap::new();
         for (doc, listed) in documents {
             let lockfile = doc.format.family() == "lockfile";
-            for l in listed.iter().filter(|l| wanted.contains(l.package.key.as_str())) {
+            for l in listed
+                .iter()
+                .filter(|l| wanted.contains(l.package.key.as_str()))
+            {
                 let package = l.package;
                 let c = components
                     .entry(package.key.clone())

@@ -108,8 +108,8 @@ pub fn evaluate_estate(
             return Err(PolicyError::NoDeployment(name.clone()));
         }
     }
-    let out = crate::split(deployments, |names| {
-        tally_chunk(store, policy, names, at, cache, generation)
+    let out = crate::split(deployments, |worker, names| {
+        tally_chunk(store, policy, names, at, cache, generation, worker)
     })?;
     Ok(EstateReport {
         policy: policy.name.clone().unwrap_or_else(|| policy.source.clone()),
@@ -126,8 +126,9 @@ fn tally_chunk(
     at: i64,
     cache: &GateCache,
     generation: u64,
+    worker: usize,
 ) -> Result<Vec<DeploymentTally>, PolicyError> {
-    let shared = Shared::new(store, cache, generation);
+    let shared = Shared::new(store, cache, generation, worker);
     let mut catalog = LocalCatalog::default();
     let mut memo = TallyMemo::default();
     let mut out = Vec::with_capacity(names.len());

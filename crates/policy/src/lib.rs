@@ -19,11 +19,11 @@ use std::sync::Arc;
 use aibomdb_store::{PathStep, Store, StoreError};
 use serde::Serialize;
 
+pub use estate::{DeploymentTally, EstateReport, RuleTally, Tally, evaluate_estate};
 pub use file::{
     Custom, Drift, Enforcement, Evidence, Freshness, Licenses, Models, Pinning, Policy, Secrets,
     Subject, Vulnerabilities, Waiver,
 };
-pub use estate::{DeploymentTally, EstateReport, RuleTally, Tally, evaluate_estate};
 pub use rules::GateCache;
 pub use scratch::{SCRATCH_DEPLOYMENT, evaluate_document};
 
@@ -198,8 +198,8 @@ pub fn evaluate_cached(
             return Err(PolicyError::NoDeployment(name.clone()));
         }
     }
-    let out = split(deployments, |names| {
-        evaluate_chunk(store, policy, names, at, cache, generation)
+    let out = split(deployments, |worker, names| {
+        evaluate_chunk(store, policy, names, at, cache, generation, worker)
     })?;
     Ok(GateReport {
         policy: policy.name.clone().unwrap_or_else(|| policy.source.clone()),
@@ -209,22 +209,23 @@ pub fn evaluate_cached(
     })
 }
 
-/// `work` over `deployments` split among the machine's cores, the results
-/// in the deployments' order.
+/// `work` over `deployments` split among the machine's cores (worker `i`
+/// given the `i`th share), the results in the deployments' order.
 pub(crate) fn split<T: Send>(
     deployments: &[String],
-    work: impl Fn(&[String]) -> Result<Vec<T>, PolicyError> + Sync,
+    work: impl Fn(usize, &[String]) -> Result<Vec<T>, PolicyError> + Sync,
 ) -> Result<Vec<T>, PolicyError> {
     let workers = cores().min(deployments.len().div_ceil(WORKER_SHARE).max(1));
     if workers == 1 {
-        return work(deployments);
+        return work(0, deployments);
     }
     let chunk = deployments.len().div_ceil(workers).max(1);
     let work = &work;
     let results: Vec<Result<Vec<T>, PolicyError>> = std::thread::scope(|scope| {
         let handles: Vec<_> = deployments
             .chunks(chunk)
-            .map(|names| scope.spawn(move || work(names)))
+            .enumerate()
+            .map(|(worker, names)| scope.spawn(move || work(worker, names)))
             .collect();
         handles
             .into_iter()
@@ -258,8 +259,9 @@ fn evaluate_chunk(
     at: i64,
     cache: &GateCache,
     generation: u64,
+    worker: usize,
 ) -> Result<Vec<DeploymentVerdict>, PolicyError> {
-    let shared = rules::Shared::new(store, cache, generation);
+    let shared = rules::Shared::new(store, cache, generation, worker);
     let mut out = Vec::with_capacity(names.len());
     for name in names {
         let verdicts = match rules::evaluate(store, &shared, policy, name, at) {

@@ -488,11 +488,7 @@ fn describe(
     out: &mut Vec<ModelView>,
 ) {
     for &(p, fact) in models {
-        let info = fact
-            .model
-            .as_deref()
-            .cloned()
-            .unwrap_or_default();
+        let info = fact.model.as_deref().cloned().unwrap_or_default();
         let mut view = ModelView {
             deployment: doc.deployment.clone(),
             document: doc.id,

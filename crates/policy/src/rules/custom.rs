@@ -77,7 +77,9 @@ fn package_value(l: &Listed, only: Option<&std::collections::BTreeSet<String>>) 
     put("version", &|| json!(p.version));
     put("kind", &|| json!(f.kind));
     put("direct", &|| json!(l.direct));
-    put("scope", &|| json!(l.scope.map(|s| format!("{s:?}").to_lowercase())));
+    put("scope", &|| {
+        json!(l.scope.map(|s| format!("{s:?}").to_lowercase()))
+    });
     put("requested", &|| json!(f.requested));
     put("source", &|| json!(f.source));
     put("groups", &|| json!(f.groups));
@@ -92,8 +94,12 @@ fn package_value(l: &Listed, only: Option<&std::collections::BTreeSet<String>>) 
     });
     put("supplier", &|| json!(f.supplier));
     put("flags", &|| json!(f.flags));
-    put("is_model", &|| json!(f.model.as_ref().is_some_and(|m| m.node == "model")));
-    put("is_dataset", &|| json!(f.model.as_ref().is_some_and(|m| m.node == "dataset")));
+    put("is_model", &|| {
+        json!(f.model.as_ref().is_some_and(|m| m.node == "model"))
+    });
+    put("is_dataset", &|| {
+        json!(f.model.as_ref().is_some_and(|m| m.node == "dataset"))
+    });
     Value::Object(m)
 }
 

@@ -146,9 +146,9 @@ pub(crate) fn tally(ctx: &Context, rule: &Freshness, released: &mut Released) ->
             if !checked(rule, doc, l) {
                 continue;
             }
-            let stated = *released.entry(l.fact_id).or_insert_with(|| {
-                l.fact.released.as_deref().and_then(crate::time::parse)
-            });
+            let stated = *released
+                .entry(l.fact_id)
+                .or_insert_with(|| l.fact.released.as_deref().and_then(crate::time::parse));
             rows.push((l.package.id, rows.len(), stated, &l.package.key));
         }
     }

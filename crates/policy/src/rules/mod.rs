@@ -42,9 +42,13 @@ pub struct GateCache {
     /// TR-03183-2 components measured, kept for the next evaluation: a
     /// worker takes it whole and puts back the larger of it and its own (the
     /// keys are content, so what is measured never goes stale).
-    evidence: Mutex<aibomdb_export::EvidenceMemo>,
+    ///
+    /// One per worker of an evaluation split among the cores: worker `i`
+    /// is given the same share of an estate each time, so what it measured
+    /// is what it needs next time.
+    evidence: Mutex<Vec<aibomdb_export::EvidenceMemo>>,
     /// `for = "package"` CEL answers, kept likewise (see [`custom::Answers`]).
-    custom: Mutex<custom::Answers>,
+    custom: Mutex<Vec<custom::Answers>>,
     /// (generation, whether any VEX statement names an advisory, by id):
     /// asked for each match weighed, a store read each time otherwise.
     pub(crate) vex_named: Mutex<(u64, HashMap<String, bool>)>,
@@ -105,7 +109,7 @@ impl GateCache {
             self.catalog.clear();
             *lock(&self.weighed) = (now, HashMap::new());
             // Only to let go of what deleted documents alone made.
-            *lock(&self.evidence) = aibomdb_export::EvidenceMemo::default();
+            lock(&self.evidence).clear();
             *lock(&self.vex_named) = (now, HashMap::new());
             *seen = Some(now);
         }
@@ -124,42 +128,64 @@ pub(crate) struct Shared<'a> {
     evidence: RefCell<aibomdb_export::EvidenceMemo>,
     cache: &'a GateCache,
     generation: u64,
+    worker: usize,
 }
 
 impl<'a> Shared<'a> {
-    pub(crate) fn new(store: &'a Store, cache: &'a GateCache, generation: u64) -> Self {
+    /// The view of worker `worker` of an evaluation.
+    pub(crate) fn new(
+        store: &'a Store,
+        cache: &'a GateCache,
+        generation: u64,
+        worker: usize,
+    ) -> Self {
+        fn take<T: Default>(slots: &mut [T], worker: usize) -> T {
+            slots
+                .get_mut(worker)
+                .map(std::mem::take)
+                .unwrap_or_default()
+        }
         Shared {
             matches: RefCell::new(MatchReader::with_cache(
                 store,
                 &cache.advisories,
                 generation,
             )),
-            custom: RefCell::new(custom::Memo::with(std::mem::take(&mut *lock(
-                &cache.custom,
-            )))),
+            custom: RefCell::new(custom::Memo::with(take(&mut lock(&cache.custom), worker))),
             stale_weighed: RefCell::default(),
-            evidence: RefCell::new(std::mem::take(&mut *lock(&cache.evidence))),
+            evidence: RefCell::new(take(&mut lock(&cache.evidence), worker)),
             cache,
             generation,
+            worker,
         }
     }
 }
 
 impl Shared<'_> {
     /// Hands the measured components and the CEL answers back to the cache
-    /// for the next evaluation, each unless another worker's is larger.
+    /// for the next evaluation, into this worker's place, each unless
+    /// another evaluation's (running at once) is larger.
     pub(crate) fn give_back(&self) {
-        let mine = self.evidence.take();
-        let mut kept = lock(&self.cache.evidence);
-        if mine.len() > kept.len() {
-            *kept = mine;
+        fn put<T: Default>(slots: &mut Vec<T>, worker: usize, mine: T, len: impl Fn(&T) -> usize) {
+            if slots.len() <= worker {
+                slots.resize_with(worker + 1, T::default);
+            }
+            if len(&mine) > len(&slots[worker]) {
+                slots[worker] = mine;
+            }
         }
-        drop(kept);
-        let mine = std::mem::take(&mut self.custom.borrow_mut().answers);
-        let mut kept = lock(&self.cache.custom);
-        if mine.len() > kept.len() {
-            *kept = mine;
-        }
+        put(
+            &mut lock(&self.cache.evidence),
+            self.worker,
+            self.evidence.take(),
+            aibomdb_export::EvidenceMemo::len,
+        );
+        put(
+            &mut lock(&self.cache.custom),
+            self.worker,
+            std::mem::take(&mut self.custom.borrow_mut().answers),
+            custom::Answers::len,
+        );
     }
 }
 
@@ -422,7 +448,12 @@ pub(crate) fn tally(
         push("secrets", r.level, Tally::of(&secrets::check(ctx, r)?));
     }
     if !policy.custom.is_empty() {
-        for (rule, tally) in policy.custom.iter().zip(custom::tally(ctx, &policy.custom, &memo.cel)?) {
+        for (rule, tally) in
+            policy
+                .custom
+                .iter()
+                .zip(custom::tally(ctx, &policy.custom, &memo.cel)?)
+        {
             push(&format!("custom:{}", rule.name), rule.level, tally);
         }
     }

@@ -133,10 +133,7 @@ fn vex_names(
 /// weighed yet is read in one batch. Weighed at a generation the cache is no
 /// longer of (the store changed during this evaluation), they are kept for
 /// the rest of this worker's share only.
-fn weighed(
-    ctx: &Context,
-    packages: &[&PackageRecord],
-) -> Result<Vec<Arc<[Weighed]>>, PolicyError> {
+fn weighed(ctx: &Context, packages: &[&PackageRecord]) -> Result<Vec<Arc<[Weighed]>>, PolicyError> {
     let generation = ctx.shared.generation;
     let mut out: Vec<Option<Arc<[Weighed]>>> = {
         let memo = super::lock(&ctx.shared.cache.weighed);
@@ -339,8 +336,7 @@ pub(super) fn check(ctx: &Context, rule: &Vulnerabilities) -> Result<RuleVerdict
                 Weighing::At(level) => level,
             };
             let mut expired = None;
-            if let Some((w, holds)) =
-                deciding_waiver(rule, m, &package.key, ctx.deployment, ctx.at)
+            if let Some((w, holds)) = deciding_waiver(rule, m, &package.key, ctx.deployment, ctx.at)
             {
                 if holds {
                     waived.push(Waived {
