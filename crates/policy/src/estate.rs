@@ -129,7 +129,10 @@ fn tally_chunk(
     worker: usize,
 ) -> Result<Vec<DeploymentTally>, PolicyError> {
     let shared = Shared::new(store, cache, generation, worker);
-    let mut catalog = LocalCatalog::default();
+    let mut catalog: LocalCatalog = rules::lock(&cache.local_catalogs)
+        .get_mut(worker)
+        .map(std::mem::take)
+        .unwrap_or_default();
     let mut memo = TallyMemo::default();
     let mut out = Vec::with_capacity(names.len());
     let result = (|| {
@@ -146,5 +149,13 @@ fn tally_chunk(
         Ok(())
     })();
     shared.give_back();
+    // Kept only while the store is as this evaluation read it.
+    if cache.generation_is(generation) {
+        let mut kept = rules::lock(&cache.local_catalogs);
+        if kept.len() <= worker {
+            kept.resize_with(worker + 1, LocalCatalog::default);
+        }
+        kept[worker] = catalog;
+    }
     result.map(|()| out)
 }

@@ -37,6 +37,8 @@ pub struct GateCache {
     described_bases: Mutex<(u64, HashMap<String, bool>)>,
     /// Packages and facts decoded once for every deployment read.
     pub(crate) catalog: Catalog,
+    /// The catalogs of an estate's tally, one per worker (see `evidence`).
+    pub(crate) local_catalogs: Mutex<Vec<crate::catalog::LocalCatalog>>,
     /// Packages' advisory matches, weighed.
     pub(crate) weighed: Mutex<vulnerabilities::Memo>,
     /// TR-03183-2 components measured, kept for the next evaluation: a
@@ -91,11 +93,16 @@ impl GateCache {
 
 /// A lock even after a worker panicked while holding it: every cache here
 /// is rebuilt from the store, so what a panic left behind is only a cache.
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl GateCache {
+    /// Whether the caches are still of `generation`.
+    pub(crate) fn generation_is(&self, generation: u64) -> bool {
+        *lock(&self.generation) == Some(generation)
+    }
+
     /// Forgets what was read before the store last changed; returns the
     /// generation this evaluation reads at. Values read by an evaluation that
     /// began at an older generation are not kept.
@@ -107,6 +114,7 @@ impl GateCache {
             *lock(&self.published) = PublishedDigests::default();
             *lock(&self.described_bases) = (now, HashMap::new());
             self.catalog.clear();
+            lock(&self.local_catalogs).clear();
             *lock(&self.weighed) = (now, HashMap::new());
             // Only to let go of what deleted documents alone made.
             lock(&self.evidence).clear();
