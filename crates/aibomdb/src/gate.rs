@@ -42,6 +42,11 @@ pub(crate) struct GateArgs {
     /// against it, so a run can be repeated exactly.
     #[arg(long)]
     at: Option<String>,
+    /// Each deployment's verdict and each rule's count of violations, without
+    /// listing them: the whole estate at a glance (table or json). One
+    /// deployment's violations and paths: `--deployment NAME` without it.
+    #[arg(long, conflicts_with = "document")]
+    counts: bool,
     #[arg(long, value_enum, default_value_t = GateFormat::Table)]
     format: GateFormat,
     /// Write here instead of standard output.
@@ -78,6 +83,13 @@ pub(crate) fn run(store: &Store, args: GateArgs) -> Result<ExitCode> {
             ))
         })?,
     };
+    if args.counts && matches!(args.format, GateFormat::Sarif | GateFormat::Junit) {
+        return Err(BadInput(
+            "--counts lists no violations: give --format table or json (SARIF and JUnit list each violation)"
+                .into(),
+        )
+        .into());
+    }
     let report = if let Some(path) = &args.document {
         let prepared = aibomdb_ingest::prepare(path, &aibomdb_ingest::Limits::default())
             .map_err(|e| BadInput(e.to_string()))?;
@@ -93,6 +105,21 @@ pub(crate) fn run(store: &Store, args: GateArgs) -> Result<ExitCode> {
         } else {
             args.deployments.clone()
         };
+        if args.counts {
+            let cache = aibomdb_policy::GateCache::default();
+            let counted = aibomdb_policy::evaluate_estate(store, &policy, &deployments, at, &cache)
+                .map_err(policy_error)?;
+            let text = match args.format {
+                GateFormat::Json => serde_json::to_string_pretty(&counted)? + "\n",
+                _ => counts_table(&counted),
+            };
+            crate::write_out(args.out.as_ref(), &text)?;
+            return Ok(if counted.passed {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            });
+        }
         aibomdb_policy::evaluate(store, &policy, &deployments, at).map_err(policy_error)?
     };
     let text = match args.format {
@@ -109,6 +136,44 @@ pub(crate) fn run(store: &Store, args: GateArgs) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// One row per deployment, one column per rule: its outcome and counts.
+fn counts_table(report: &aibomdb_policy::EstateReport) -> String {
+    let mut out = format!("policy {} as of {}\n", report.policy, report.at);
+    let Some(first) = report.deployments.first() else {
+        return out;
+    };
+    let mut header = vec!["deployment", "verdict"];
+    header.extend(first.rules.iter().map(|r| r.rule.as_str()));
+    let mut t = Table::new(&header);
+    for d in &report.deployments {
+        let mut row = vec![
+            d.deployment.clone(),
+            if d.passed { "pass" } else { "FAIL" }.to_string(),
+        ];
+        row.extend(d.rules.iter().map(|r| {
+            let (deny, warn, waived) = (r.tally.deny, r.tally.warn, r.tally.waived);
+            let mut cell = match r.outcome {
+                Outcome::Pass => "pass".to_string(),
+                Outcome::Warn => format!("warn {warn}"),
+                Outcome::Fail if warn > 0 => format!("FAIL {deny} (+{warn} warn)"),
+                Outcome::Fail => format!("FAIL {deny}"),
+            };
+            if waived > 0 {
+                cell.push_str(&format!(", {waived} waived"));
+            }
+            cell
+        }));
+        t.row(row);
+    }
+    out.push_str(&t.to_string());
+    let failed = report.deployments.iter().filter(|d| !d.passed).count();
+    out.push_str(&format!(
+        "{} deployments, {failed} fail; one deployment's violations and paths: aibomdb gate --deployment NAME\n",
+        report.deployments.len()
+    ));
+    out
 }
 
 fn table(report: &GateReport) -> String {
