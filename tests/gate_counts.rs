@@ -119,7 +119,8 @@ fn counts_are_what_the_full_report_lists() {
         );
     }
 
-    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/policy.toml");
+    let example =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/policy.toml");
     let strict = policy(
         dir.path(),
         "strict.toml",
