@@ -114,6 +114,10 @@ pub(crate) fn run(store: &Store, args: GateArgs) -> Result<ExitCode> {
                 _ => counts_table(&counted),
             };
             crate::write_out(args.out.as_ref(), &text)?;
+            // What the estate's evaluation kept (hundreds of MB at 10,000
+            // deployments) is left to the process's exit: freeing it piece
+            // by piece took a tenth of the run.
+            std::mem::forget(cache);
             return Ok(if counted.passed {
                 ExitCode::SUCCESS
             } else {
