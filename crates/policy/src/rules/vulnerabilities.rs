@@ -7,7 +7,7 @@
 //! are per deployment.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use aibomdb_osv::Level;
 use aibomdb_store::{EpssScore, KevEntry, PackageId, PackageRecord};
@@ -19,90 +19,103 @@ use crate::{Enforcement, PolicyError, RuleVerdict, Violation, Vulnerabilities, W
 /// One advisory match of a package, as every deployment sees it.
 pub(crate) struct Weighed {
     advisory: String,
-    aliases: Vec<String>,
-    /// The id, aliases and upstream ids: what VEX statements may name.
-    identifiers: Vec<String>,
+    /// The advisory's facts (severity, aliases, identifiers VEX statements
+    /// may name, KEV, EPSS), shared with every match of it.
+    facts: Option<Arc<aibomdb_osv::AdvisoryFacts>>,
     /// Whether any VEX statement names it: when none does, no deployment
     /// needs to ask.
     vex_named: bool,
-    severity: Level,
     status: String,
-    has_fix: bool,
-    kev: Option<KevEntry>,
-    epss: Option<EpssScore>,
+    fixed: Vec<String>,
+    /// The package's key, shared by its matches.
+    package: Arc<str>,
     /// "<advisory> in <package>", the package's key (the path's end), and
-    /// severity, summary, fix, exploitation: all but a waiver's note.
-    offence: Arc<crate::Offence>,
+    /// severity, summary, fix, exploitation: all but a waiver's note. Made
+    /// when a violation first names it (a count names none).
+    offence: OnceLock<Arc<crate::Offence>>,
+}
+
+impl Weighed {
+    fn severity(&self) -> Level {
+        self.facts.as_ref().map_or(Level::Unknown, |f| f.level)
+    }
+
+    fn aliases(&self) -> &[String] {
+        self.facts.as_ref().map_or(&[], |f| &f.aliases)
+    }
+
+    /// The id, aliases and upstream ids: what VEX statements may name.
+    fn identifiers(&self) -> &[String] {
+        match &self.facts {
+            Some(f) => &f.identifiers,
+            None => std::slice::from_ref(&self.advisory),
+        }
+    }
+
+    fn kev(&self) -> Option<&KevEntry> {
+        self.facts.as_ref().and_then(|f| f.kev.as_ref())
+    }
+
+    fn epss(&self) -> Option<EpssScore> {
+        self.facts.as_ref().and_then(|f| f.epss)
+    }
+
+    fn has_fix(&self) -> bool {
+        !self.fixed.is_empty()
+    }
+
+    fn offence(&self) -> &Arc<crate::Offence> {
+        self.offence.get_or_init(|| {
+            let facts = self.facts.as_deref();
+            let (severity, score, summary) = match facts {
+                Some(f) => (f.level, f.score, f.summary.as_deref()),
+                None => (Level::Unknown, None, None),
+            };
+            let described = match (self.status.as_str(), severity, score) {
+                ("affected", Level::Unknown, _) => {
+                    "severity unknown: the record carries no CVSS vector or severity label"
+                        .to_string()
+                }
+                ("affected", l, Some(s)) => {
+                    format!("{} (CVSS {s:.1})", format!("{l:?}").to_lowercase())
+                }
+                ("affected", l, None) => format!("{l:?}").to_lowercase(),
+                (status, _, _) => {
+                    format!("{status}: the version could not be evaluated against the record")
+                }
+            };
+            let mut message = format!(
+                "{}{}; {}",
+                described,
+                summary.map(|s| format!(": {s}")).unwrap_or_default(),
+                if self.fixed.is_empty() {
+                    "no fixed version".to_string()
+                } else {
+                    format!("fixed in {}", self.fixed.join(", "))
+                }
+            );
+            if let Some(k) = self.kev() {
+                message.push_str(&format!(
+                    "; exploited in the wild: {} is in CISA KEV since {}",
+                    k.cve, k.date_added
+                ));
+            }
+            if let Some(e) = self.epss() {
+                message.push_str(&format!("; EPSS {} (percentile {})", e.epss, e.percentile));
+            }
+            Arc::new(crate::Offence {
+                subject: format!("{} in {}", self.advisory, self.package).into(),
+                message: message.into(),
+                package: Some(self.package.clone()),
+            })
+        })
+    }
 }
 
 /// Weighed matches by package, with the store generation they were read
 /// at: shared by the workers of an evaluation, and by a server between
 /// requests while the store is unchanged.
 pub(crate) type Memo = (u64, HashMap<PackageId, Arc<[Weighed]>>);
-
-fn weigh(
-    package: &PackageRecord,
-    m: &aibomdb_store::MatchRecord,
-    facts: Option<&aibomdb_osv::AdvisoryFacts>,
-    vex_named: bool,
-) -> Weighed {
-    let (severity, score, summary) = match facts {
-        Some(f) => (f.level, f.score, f.summary.as_deref()),
-        None => (Level::Unknown, None, None),
-    };
-    let kev = facts.and_then(|f| f.kev.clone());
-    let epss = facts.and_then(|f| f.epss);
-    let described = match (m.status.as_str(), severity, score) {
-        ("affected", Level::Unknown, _) => {
-            "severity unknown: the record carries no CVSS vector or severity label".to_string()
-        }
-        ("affected", l, Some(s)) => {
-            format!("{} (CVSS {s:.1})", format!("{l:?}").to_lowercase())
-        }
-        ("affected", l, None) => format!("{l:?}").to_lowercase(),
-        (status, _, _) => {
-            format!("{status}: the version could not be evaluated against the record")
-        }
-    };
-    let mut message = format!(
-        "{}{}; {}",
-        described,
-        summary.map(|s| format!(": {s}")).unwrap_or_default(),
-        if m.fixed.is_empty() {
-            "no fixed version".to_string()
-        } else {
-            format!("fixed in {}", m.fixed.join(", "))
-        }
-    );
-    if let Some(k) = &kev {
-        message.push_str(&format!(
-            "; exploited in the wild: {} is in CISA KEV since {}",
-            k.cve, k.date_added
-        ));
-    }
-    if let Some(e) = &epss {
-        message.push_str(&format!("; EPSS {} (percentile {})", e.epss, e.percentile));
-    }
-    Weighed {
-        advisory: m.advisory.clone(),
-        aliases: facts.map(|f| f.aliases.clone()).unwrap_or_default(),
-        identifiers: match facts {
-            Some(f) => f.identifiers.clone(),
-            None => vec![m.advisory.clone()],
-        },
-        vex_named,
-        severity,
-        status: m.status.clone(),
-        has_fix: !m.fixed.is_empty(),
-        kev,
-        epss,
-        offence: Arc::new(crate::Offence {
-            subject: format!("{} in {}", m.advisory, package.key).into(),
-            message: message.into(),
-            package: Some(package.key.as_str().into()),
-        }),
-    }
-}
 
 /// Whether any VEX statement names `advisory` (known by `identifiers`),
 /// asked of the store once per generation.
@@ -167,12 +180,20 @@ fn weighed(ctx: &Context, packages: &[&PackageRecord]) -> Result<Vec<Arc<[Weighe
             records.sort_by(|a, b| a.advisory.cmp(&b.advisory));
             records.dedup_by(|a, b| a.advisory == b.advisory);
             let mut out = Vec::with_capacity(records.len());
-            for m in &records {
+            let key: Arc<str> = package.key.as_str().into();
+            for m in records {
                 let facts = reader.advisory_facts(&m.advisory)?;
-                let own = [m.advisory.clone()];
-                let identifiers = facts.as_deref().map_or(&own[..], |f| &f.identifiers);
-                let named = vex_names(ctx, &mut reader, &m.advisory, identifiers)?;
-                out.push(weigh(package, m, facts.as_deref(), named));
+                let mut w = Weighed {
+                    advisory: m.advisory,
+                    facts,
+                    vex_named: false,
+                    status: m.status,
+                    fixed: m.fixed,
+                    package: key.clone(),
+                    offence: OnceLock::new(),
+                };
+                w.vex_named = vex_names(ctx, &mut reader, &w.advisory, w.identifiers())?;
+                out.push(w);
             }
             fresh.insert(package.id, out.into());
         }
@@ -196,7 +217,7 @@ fn weighed(ctx: &Context, packages: &[&PackageRecord]) -> Result<Vec<Arc<[Weighe
 /// Whether `w` names the advisory of `m` (by its id or an alias).
 fn names_advisory(w: &Waiver, m: &Weighed) -> bool {
     let id = |s: &str| s.eq_ignore_ascii_case(&w.advisory);
-    id(&m.advisory) || m.aliases.iter().any(|a| id(a))
+    id(&m.advisory) || m.aliases().iter().any(|a| id(a))
 }
 
 fn waiver_covers(w: &Waiver, m: &Weighed, package: &str, deployment: &str) -> bool {
@@ -233,24 +254,24 @@ fn weighing(
     // the policy's level for it, whatever the severity says.
     let likely = rule
         .epss_at_least
-        .zip(m.epss)
+        .zip(m.epss())
         .filter(|(at_least, e)| e.epss >= *at_least)
         .map(|_| Enforcement::Deny);
-    let exploited = match (m.kev.as_ref().and(rule.kev), likely) {
+    let exploited = match (m.kev().and(rule.kev), likely) {
         (Some(a), Some(b)) => Some(a.max(b)),
         (Some(a), None) | (None, Some(a)) => Some(a),
         (None, None) => None,
     };
-    if rule.only_with_fix && !m.has_fix && exploited.is_none() {
+    if rule.only_with_fix && !m.has_fix() && exploited.is_none() {
         return Weighing::NoFix;
     }
-    let unknown = m.severity == Level::Unknown || m.status != "affected";
+    let unknown = m.severity() == Level::Unknown || m.status != "affected";
     Weighing::At(if let Some(level) = exploited {
         // Exploited in the wild: the policy's `kev` level, whatever the
         // severity says (a worse of the two when both apply).
         let by_severity = if unknown {
             rule.unknown
-        } else if m.severity >= rule.severity {
+        } else if m.severity() >= rule.severity {
             Enforcement::Deny
         } else {
             Enforcement::Allow
@@ -258,7 +279,7 @@ fn weighing(
         level.max(by_severity)
     } else if unknown {
         rule.unknown
-    } else if m.severity >= rule.severity {
+    } else if m.severity() >= rule.severity {
         Enforcement::Deny
     } else {
         return Weighing::Below;
@@ -316,7 +337,7 @@ pub(super) fn check(ctx: &Context, rule: &Vulnerabilities) -> Result<RuleVerdict
         for m in matches.iter() {
             total += 1;
             let vex = if m.vex_named {
-                reader.vex_verdict(ctx.deployment, package, &m.identifiers)?
+                reader.vex_verdict(ctx.deployment, package, m.identifiers())?
             } else {
                 None
             };
@@ -340,7 +361,7 @@ pub(super) fn check(ctx: &Context, rule: &Vulnerabilities) -> Result<RuleVerdict
             {
                 if holds {
                     waived.push(Waived {
-                        subject: m.offence.subject.to_string(),
+                        subject: m.offence().subject.to_string(),
                         advisory: m.advisory.clone(),
                         reason: w.reason.clone(),
                         expires: w.expires.clone(),
@@ -353,15 +374,15 @@ pub(super) fn check(ctx: &Context, rule: &Vulnerabilities) -> Result<RuleVerdict
             let offence = match expired {
                 // The waiver's note is this violation's own.
                 Some(w) => Arc::new(crate::Offence {
-                    subject: m.offence.subject.clone(),
+                    subject: m.offence().subject.clone(),
                     message: format!(
                         "{}; the waiver at line {} expired on {}",
-                        m.offence.message, w.line, w.expires
+                        m.offence().message, w.line, w.expires
                     )
                     .into(),
-                    package: m.offence.package.clone(),
+                    package: m.offence().package.clone(),
                 }),
-                None => m.offence.clone(),
+                None => m.offence().clone(),
             };
             violations.push(Violation {
                 level,
@@ -453,7 +474,7 @@ pub(crate) fn tally(
             Some(Counted::PerDeployment(matches)) => {
                 for m in matches.iter() {
                     let vex = if m.vex_named {
-                        reader.vex_verdict(ctx.deployment, p, &m.identifiers)?
+                        reader.vex_verdict(ctx.deployment, p, m.identifiers())?
                     } else {
                         None
                     };
