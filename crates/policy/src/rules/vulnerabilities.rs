@@ -377,7 +377,9 @@ pub(super) fn check(ctx: &Context, rule: &Vulnerabilities) -> Result<RuleVerdict
                     subject: m.offence().subject.clone(),
                     message: format!(
                         "{}; the waiver at line {} expired on {}",
-                        m.offence().message, w.line, w.expires
+                        m.offence().message,
+                        w.line,
+                        w.expires
                     )
                     .into(),
                     package: m.offence().package.clone(),
