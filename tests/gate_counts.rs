@@ -246,3 +246,55 @@ deny_if = 'model.approval != "approved"'
     assert!(text.contains("custom:hashes"), "{text}");
     assert!(text.contains("6 deployments, "), "{text}");
 }
+
+/// Two package rules that select different fields of `pkg`, evaluated in
+/// one run: each is answered on its own fields (a package's variable made
+/// for one rule, with only what that rule reads, must not answer the
+/// other). On the python image, exactly pip offends the second rule, and
+/// nothing is "not evaluable".
+#[test]
+fn package_rules_reading_different_fields_answer_on_their_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = python_image_store(dir.path());
+    let p = policy(
+        dir.path(),
+        "two.toml",
+        r#"version = 1
+[[custom]]
+name = "unhashed"
+level = "warn"
+for = "package"
+deny_if = 'size(pkg.hashes) > 1000'
+
+[[custom]]
+name = "pip"
+for = "package"
+deny_if = 'pkg.name == "pip"'
+"#,
+    );
+    let (code, full) = gate_all(&db, &p, "2026-12-01");
+    assert_eq!(code, 1, "{full}");
+    let rules = full["deployments"][0]["rules"].as_array().unwrap();
+    assert!(
+        rules[0]["violations"].as_array().unwrap().is_empty(),
+        "{}",
+        rules[0]
+    );
+    let pip = rules[1]["violations"].as_array().unwrap();
+    assert!(!pip.is_empty());
+    for v in pip {
+        assert!(
+            v["subject"].as_str().unwrap().starts_with("pkg:pypi/pip@"),
+            "{v}"
+        );
+        assert!(
+            !v["message"]
+                .as_str()
+                .unwrap()
+                .contains("could not be evaluated"),
+            "{v}"
+        );
+    }
+    let (_, counts) = counted(&db, &p, "2026-12-01");
+    assert_same(&full, &counts);
+}

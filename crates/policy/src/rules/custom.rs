@@ -228,7 +228,12 @@ type OccurrenceKey = (PackageId, FactId, Option<bool>, Option<Scope>);
 /// package variables it made, and the answers, which outlive it.
 #[derive(Default)]
 pub(crate) struct Memo {
-    packages: FxHashMap<OccurrenceKey, Rc<PackageVar>>,
+    /// By the fields the variable holds (an index into `fields`) and the
+    /// occurrence: a variable made for a rule that reads some fields holds
+    /// only those, so it answers no rule that reads others.
+    packages: FxHashMap<(usize, OccurrenceKey), Rc<PackageVar>>,
+    /// The field sets variables were made with; `None`: every field.
+    fields: Vec<Option<std::collections::BTreeSet<String>>>,
     pub(crate) answers: Answers,
 }
 
@@ -236,6 +241,7 @@ impl Memo {
     pub(crate) fn with(answers: Answers) -> Self {
         Memo {
             packages: FxHashMap::default(),
+            fields: Vec::new(),
             answers,
         }
     }
@@ -306,7 +312,11 @@ struct Found {
 /// the deployment; with `list`, each offending occurrence with its message.
 fn package_verdicts(ctx: &Context, rule: &Custom, root: &Cel, list: bool) -> Found {
     let mut memo = ctx.shared.custom.borrow_mut();
-    let Memo { packages, answers } = &mut *memo;
+    let Memo {
+        packages,
+        fields,
+        answers,
+    } = &mut *memo;
     let r = answers
         .rules
         .entry(rule.expression.clone())
@@ -318,6 +328,13 @@ fn package_verdicts(ctx: &Context, rule: &Custom, root: &Cel, list: bool) -> Fou
     let only = match r.reads.get("pkg") {
         Some(super::cel_reads::Access::Fields(fields)) => Some(fields.clone()),
         _ => None,
+    };
+    let field_set = match fields.iter().position(|f| *f == only) {
+        Some(i) => i,
+        None => {
+            fields.push(only.clone());
+            fields.len() - 1
+        }
     };
     let deployment_json = deployment_value(ctx);
     let deployment_key = r.intern(projection(&r.reads, "deployment", &deployment_json));
@@ -335,7 +352,7 @@ fn package_verdicts(ctx: &Context, rule: &Custom, root: &Cel, list: bool) -> Fou
             // a projection or an answer not yet known.
             let mut package_var = || {
                 packages
-                    .entry(occurrence)
+                    .entry((field_set, occurrence))
                     .or_insert_with(|| {
                         let json = package_value(l, only.as_ref());
                         Rc::new(PackageVar {
