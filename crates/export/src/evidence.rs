@@ -142,13 +142,8 @@ fn measure_component(
     lockfile: bool,
 ) -> Vec<Arc<Measured>> {
     let mut c = Component {
-        key: package.key.clone(),
-        ecosystem: package.ecosystem.clone(),
-        namespace: package.namespace.clone(),
-        name: package.name.clone(),
-        version: package.version.clone(),
         from_lockfile: lockfile,
-        ..Default::default()
+        ..Component::of(package)
     };
     for f in facts {
         merge(&mut c, f);

@@ -180,19 +180,7 @@ impl Inventory {
                 .iter()
                 .filter(|l| wanted.contains(l.package.key.as_str()))
             {
-                let package = l.package;
-                let c = components
-                    .entry(package.key.clone())
-                    .or_insert_with(|| Component {
-                        key: package.key.clone(),
-                        ecosystem: package.ecosystem.clone(),
-                        namespace: package.namespace.clone(),
-                        name: package.name.clone(),
-                        version: package.version.clone(),
-                        ..Default::default()
-                    });
-                c.from_lockfile |= lockfile;
-                merge(c, l.fact);
+                add(&mut components, l.package, l.fact, lockfile);
             }
         }
         Ok(Inventory {
@@ -225,18 +213,7 @@ impl Inventory {
             let mut keys = BTreeMap::new();
             for (package, fact) in packages {
                 keys.insert(package.id, package.key.clone());
-                let c = components
-                    .entry(package.key.clone())
-                    .or_insert_with(|| Component {
-                        key: package.key.clone(),
-                        ecosystem: package.ecosystem.clone(),
-                        namespace: package.namespace.clone(),
-                        name: package.name.clone(),
-                        version: package.version.clone(),
-                        ..Default::default()
-                    });
-                c.from_lockfile |= lockfile;
-                merge(c, fact);
+                add(&mut components, package, fact, lockfile);
             }
             if let Some(subject) = doc.subject_package.and_then(|id| keys.get(&id)) {
                 roots.insert(subject.clone());
@@ -290,6 +267,35 @@ impl Inventory {
             .filter(move |(_, _, k)| kinds.contains(k))
             .map(|(_, t, k)| (t.as_str(), *k))
     }
+}
+
+impl Component {
+    /// The component of `package`, before any fact is merged into it.
+    pub(crate) fn of(package: &PackageRecord) -> Component {
+        Component {
+            key: package.key.clone(),
+            ecosystem: package.ecosystem.clone(),
+            namespace: package.namespace.clone(),
+            name: package.name.clone(),
+            version: package.version.clone(),
+            ..Default::default()
+        }
+    }
+}
+
+/// `fact`, as a document (a lockfile or not) states it, merged into the
+/// component of `package`, made at its first sight.
+fn add(
+    components: &mut BTreeMap<String, Component>,
+    package: &PackageRecord,
+    fact: &PackageFact,
+    lockfile: bool,
+) {
+    let c = components
+        .entry(package.key.clone())
+        .or_insert_with(|| Component::of(package));
+    c.from_lockfile |= lockfile;
+    merge(c, fact);
 }
 
 pub(crate) fn merge(c: &mut Component, fact: &PackageFact) {
