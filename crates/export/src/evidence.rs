@@ -20,6 +20,11 @@ pub struct ListedFact<'a> {
     pub package: &'a PackageRecord,
     pub fact: &'a PackageFact,
     pub fact_id: FactId,
+    /// The caller's number for this row, dense from 0, that always stands
+    /// for this (package, fact): what [`required_missing_listed`] measured
+    /// of a one-fact component is kept at it in a vector the caller holds,
+    /// found without a hash probe. `None`: not numbered.
+    pub slot: Option<u32>,
 }
 
 type ComponentKey = (PackageId, Vec<FactId>, bool);
@@ -180,12 +185,16 @@ pub fn required_missing_listed(
     documents: &[(&DocumentRecord, Vec<ListedFact>)],
     opts: &Options,
     memo: &mut EvidenceMemo,
+    by_slot: &mut Vec<Option<u32>>,
 ) -> Result<usize, crate::ExportError> {
     // As `cra_report_listed` merges: one component per package, its facts
     // in the documents' order. Nearly every component is made of one fact:
     // a second is kept aside, not in a list per component.
-    let mut at: rustc_hash::FxHashMap<PackageId, usize> = Default::default();
-    let mut made: Vec<(&PackageRecord, FactId, &PackageFact, bool)> = Vec::new();
+    let rows = documents.iter().map(|(_, l)| l.len()).sum();
+    let mut at: rustc_hash::FxHashMap<PackageId, usize> =
+        rustc_hash::FxHashMap::with_capacity_and_hasher(rows, Default::default());
+    let mut made: Vec<(&PackageRecord, FactId, &PackageFact, bool, Option<u32>)> =
+        Vec::with_capacity(rows);
     let mut more: Vec<(usize, FactId, &PackageFact)> = Vec::new();
     let mut models = false;
     for (doc, listed) in documents {
@@ -195,7 +204,7 @@ pub fn required_missing_listed(
             match at.entry(l.package.id) {
                 std::collections::hash_map::Entry::Vacant(v) => {
                     v.insert(made.len());
-                    made.push((l.package, l.fact_id, l.fact, lockfile));
+                    made.push((l.package, l.fact_id, l.fact, lockfile, l.slot));
                 }
                 std::collections::hash_map::Entry::Occupied(o) => {
                     let i = *o.get();
@@ -214,7 +223,12 @@ pub fn required_missing_listed(
     if !more.is_empty() {
         more.sort_by_key(|(i, ..)| *i);
     }
-    for (i, &(package, fact_id, fact, lockfile)) in made.iter().enumerate() {
+    let required = cra::required_component_fields();
+    for (i, &(package, fact_id, fact, lockfile, slot)) in made.iter().enumerate() {
+        if lacking & required == required {
+            // Every required field is missing already: no component can add one.
+            break;
+        }
         let extra = {
             let from = more.partition_point(|(j, ..)| *j < i);
             let to = more.partition_point(|(j, ..)| *j <= i);
@@ -250,14 +264,27 @@ pub fn required_missing_listed(
                 }
             }
         } else if facts.len() == 1 {
-            let key = (package.id, fact_id, lockfile);
-            match memo.single.get(&key) {
-                Some(missing) => *missing,
+            let front = slot.map(|s| s as usize * 2 + usize::from(lockfile));
+            match front.and_then(|i| by_slot.get(i).copied().flatten()) {
+                Some(missing) => missing,
                 None => {
-                    let missing = measure_component(&inventory, package, &facts, lockfile)
-                        .first()
-                        .map_or(0, |c| c.missing);
-                    memo.single.insert(key, missing);
+                    let key = (package.id, fact_id, lockfile);
+                    let missing = match memo.single.get(&key) {
+                        Some(missing) => *missing,
+                        None => {
+                            let missing = measure_component(&inventory, package, &facts, lockfile)
+                                .first()
+                                .map_or(0, |c| c.missing);
+                            memo.single.insert(key, missing);
+                            missing
+                        }
+                    };
+                    if let Some(i) = front {
+                        if by_slot.len() <= i {
+                            by_slot.resize(i + 1, None);
+                        }
+                        by_slot[i] = Some(missing);
+                    }
                     missing
                 }
             }
@@ -284,5 +311,5 @@ pub fn required_missing_listed(
         .iter()
         .filter(|(_, _, category, _, present)| *category == "required" && !present)
         .count();
-    Ok(sbom + (lacking & cra::required_component_fields()).count_ones() as usize)
+    Ok(sbom + (lacking & required).count_ones() as usize)
 }

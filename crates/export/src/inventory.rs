@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use aibomdb_graph::{EdgeKind, ModelInfo, PackageFact};
 use aibomdb_osv::MatchRow;
-use aibomdb_store::{DocumentRecord, Occurrence, PackageRecord, Store};
+use aibomdb_store::{DocumentRecord, Occurrence, PackageId, PackageRecord, Store};
 use sha2::{Digest, Sha256};
 
 use crate::ExportError;
@@ -140,34 +140,32 @@ impl Inventory {
         documents: &[(&DocumentRecord, Vec<crate::ListedFact>)],
     ) -> Result<Inventory, ExportError> {
         // A model is a component some document's fact makes a model; its
-        // edges count from every document that lists it.
-        let models: BTreeSet<&str> = documents
+        // edges count from every document that lists it. (A package id
+        // stands for one key.)
+        let models: rustc_hash::FxHashSet<PackageId> = documents
             .iter()
             .flat_map(|(_, listed)| listed)
             .filter(|l| l.fact.model.is_some())
-            .map(|l| l.package.key.as_str())
+            .map(|l| l.package.id)
             .collect();
         let mut edges = BTreeSet::new();
-        let mut wanted: BTreeSet<&str> = BTreeSet::new();
+        let mut wanted: rustc_hash::FxHashSet<PackageId> = Default::default();
         for (doc, listed) in documents {
-            if !listed
-                .iter()
-                .any(|l| models.contains(l.package.key.as_str()))
-            {
+            if !listed.iter().any(|l| models.contains(&l.package.id)) {
                 continue;
             }
-            let keys: std::collections::HashMap<u64, &str> = listed
+            let keys: rustc_hash::FxHashMap<PackageId, &str> = listed
                 .iter()
                 .map(|l| (l.package.id, l.package.key.as_str()))
                 .collect();
             for (from, to, record) in store.document_edges(doc.id)? {
+                if !models.contains(&from) {
+                    continue;
+                }
                 let (Some(&f), Some(&t)) = (keys.get(&from), keys.get(&to)) else {
                     continue;
                 };
-                if !models.contains(f) {
-                    continue;
-                }
-                wanted.insert(t);
+                wanted.insert(to);
                 for kind in record.kinds() {
                     edges.insert((f.to_string(), t.to_string(), kind));
                 }
@@ -176,10 +174,7 @@ impl Inventory {
         let mut components: BTreeMap<String, Component> = BTreeMap::new();
         for (doc, listed) in documents {
             let lockfile = doc.format.family() == "lockfile";
-            for l in listed
-                .iter()
-                .filter(|l| wanted.contains(l.package.key.as_str()))
-            {
+            for l in listed.iter().filter(|l| wanted.contains(&l.package.id)) {
                 add(&mut components, l.package, l.fact, lockfile);
             }
         }

@@ -29,6 +29,62 @@ pub(crate) struct Listed {
     /// edge kind code): the path from the subject, without a store read.
     pub position: u32,
     pub parent: Option<(u32, u8)>,
+    /// The occurrence's number in the catalog of an estate's worker
+    /// ([`LocalCatalog`]): (package, fact, `direct`, `scope`) numbered from 0
+    /// in the order first met, so that what a rule judges of an occurrence
+    /// is kept in a vector, not a hash map. [`NO_SLOT`] when read through
+    /// the shared catalog.
+    pub slot: u32,
+}
+
+/// The slot of a row read through the shared [`Catalog`].
+pub(crate) const NO_SLOT: u32 = u32::MAX;
+
+/// A judgement per occurrence slot, for one evaluation: a vector indexed by
+/// [`Listed::slot`], grown as slots are met. A row without a slot is
+/// judged each time.
+pub(crate) struct BySlot<T> {
+    kept: Vec<Option<T>>,
+    unkept: Option<T>,
+}
+
+impl<T> Default for BySlot<T> {
+    fn default() -> Self {
+        BySlot {
+            kept: Vec::new(),
+            unkept: None,
+        }
+    }
+}
+
+impl<T> BySlot<T> {
+    /// The judgement of `slot`, made by `judge` the first time.
+    pub(crate) fn get_or(&mut self, slot: u32, judge: impl FnOnce() -> T) -> &T {
+        if slot == NO_SLOT {
+            return self.unkept.insert(judge());
+        }
+        let i = slot as usize;
+        if self.kept.len() <= i {
+            self.kept.resize_with(i + 1, || None);
+        }
+        self.kept[i].get_or_insert_with(judge)
+    }
+
+    /// The judgement of `slot` if made (never for a row without a slot).
+    pub(crate) fn get(&self, slot: u32) -> Option<&T> {
+        self.kept.get(slot as usize).and_then(Option::as_ref)
+    }
+
+    /// Keeps the judgement of `slot` (not for a row without a slot).
+    pub(crate) fn insert(&mut self, slot: u32, judged: T) {
+        if slot != NO_SLOT {
+            let i = slot as usize;
+            if self.kept.len() <= i {
+                self.kept.resize_with(i + 1, || None);
+            }
+            self.kept[i] = Some(judged);
+        }
+    }
 }
 
 #[derive(Default)]
@@ -127,11 +183,7 @@ fn listed<'c>(
             continue;
         };
         let Some(fact) = fact(r.fact) else {
-            return Err(PolicyError::Store(aibomdb_store::StoreError::Corrupt {
-                table: "facts",
-                key: r.fact.to_string(),
-                message: "a document row names a fact that is not stored".into(),
-            }));
+            return Err(missing_fact(r.fact));
         };
         out.push(Listed {
             package: package.clone(),
@@ -141,20 +193,37 @@ fn listed<'c>(
             scope: r.scope,
             position: position as u32,
             parent: r.parent,
+            slot: NO_SLOT,
         });
     }
     Ok(out)
+}
+
+/// (package, fact, `direct`, `scope`): what a row says of a package, apart
+/// from where it stands in the document.
+type Occurrence = (PackageId, FactId, Option<bool>, Option<Scope>);
+
+fn missing_fact(fact: FactId) -> PolicyError {
+    PolicyError::Store(aibomdb_store::StoreError::Corrupt {
+        table: "facts",
+        key: fact.to_string(),
+        message: "a document row names a fact that is not stored".into(),
+    })
 }
 
 /// A catalog one thread keeps to itself, for an evaluation of the whole
 /// estate: its records are its own copies, so two threads never touch one
 /// reference count (in a shared catalog, the counts of the packages every
 /// deployment lists were a third of the estate's time, bouncing between
-/// the cores).
+/// the cores). Each distinct occurrence gets a slot (see [`Listed::slot`]):
+/// a row costs one hash probe here, and none in the rules.
 #[derive(Default)]
 pub(crate) struct LocalCatalog {
     packages: rustc_hash::FxHashMap<PackageId, Arc<PackageRecord>>,
     facts: rustc_hash::FxHashMap<FactId, Arc<PackageFact>>,
+    occurrences: rustc_hash::FxHashMap<Occurrence, u32>,
+    /// By slot.
+    slots: Vec<(Arc<PackageRecord>, Arc<PackageFact>)>,
 }
 
 impl LocalCatalog {
@@ -166,9 +235,67 @@ impl LocalCatalog {
         document: DocumentId,
     ) -> Result<Vec<Listed>, PolicyError> {
         let rows = store.document_listing(document)?;
-        let mut missing: Vec<PackageId> = rows
+        let slots: Vec<Option<u32>> = rows
             .iter()
-            .map(|r| r.package)
+            .map(|r| {
+                self.occurrences
+                    .get(&(r.package, r.fact, r.direct, r.scope))
+                    .copied()
+            })
+            .collect();
+        if slots.iter().any(Option::is_none) {
+            self.read_missing(store, &rows, &slots)?;
+        }
+        let mut out = Vec::with_capacity(rows.len());
+        for (position, (r, slot)) in rows.iter().zip(slots).enumerate() {
+            let slot = match slot {
+                Some(s) => s,
+                None => {
+                    let key = (r.package, r.fact, r.direct, r.scope);
+                    if let Some(s) = self.occurrences.get(&key) {
+                        *s
+                    } else {
+                        // As `listed`: a row whose package record is gone
+                        // is left out; a missing fact is corruption.
+                        let Some(package) = self.packages.get(&r.package) else {
+                            continue;
+                        };
+                        let Some(fact) = self.facts.get(&r.fact) else {
+                            return Err(missing_fact(r.fact));
+                        };
+                        let s = self.slots.len() as u32;
+                        self.slots.push((package.clone(), fact.clone()));
+                        self.occurrences.insert(key, s);
+                        s
+                    }
+                }
+            };
+            let (package, fact) = &self.slots[slot as usize];
+            out.push(Listed {
+                package: package.clone(),
+                fact: fact.clone(),
+                fact_id: r.fact,
+                direct: r.direct,
+                scope: r.scope,
+                position: position as u32,
+                parent: r.parent,
+                slot,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Reads the packages and facts of the rows without a slot that this
+    /// thread has not read yet.
+    fn read_missing(
+        &mut self,
+        store: &Store,
+        rows: &[aibomdb_store::ListedRow],
+        slots: &[Option<u32>],
+    ) -> Result<(), PolicyError> {
+        let new = || rows.iter().zip(slots).filter(|(_, s)| s.is_none());
+        let mut missing: Vec<PackageId> = new()
+            .map(|(r, _)| r.package)
             .filter(|id| !self.packages.contains_key(id))
             .collect();
         if !missing.is_empty() {
@@ -178,9 +305,8 @@ impl LocalCatalog {
                 self.packages.insert(p.id, Arc::new(p));
             }
         }
-        let mut missing: Vec<FactId> = rows
-            .iter()
-            .map(|r| r.fact)
+        let mut missing: Vec<FactId> = new()
+            .map(|(r, _)| r.fact)
             .filter(|id| !self.facts.contains_key(id))
             .collect();
         if !missing.is_empty() {
@@ -190,6 +316,6 @@ impl LocalCatalog {
                 self.facts.insert(id, Arc::new(f));
             }
         }
-        listed(&rows, |id| self.packages.get(&id), |id| self.facts.get(&id))
+        Ok(())
     }
 }

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use super::cel_reads::{Reads, projection, reads};
 use super::{Context, count, verdict, violation};
-use crate::catalog::Listed;
+use crate::catalog::{BySlot, Listed};
 use crate::estate::Tally;
 use crate::{Custom, PolicyError, RuleVerdict, Subject, Violation};
 
@@ -235,6 +235,20 @@ pub(crate) struct Memo {
     /// The field sets variables were made with; `None`: every field.
     fields: Vec<Option<std::collections::BTreeSet<String>>>,
     pub(crate) answers: Answers,
+    /// What each rule (by expression) found of occurrence slots in this
+    /// evaluation: `answers` without a hash probe per row.
+    fronts: HashMap<String, Front>,
+}
+
+/// A rule's memo by occurrence slot, in front of its [`RuleMemo`] (whose
+/// numbering it holds: cleared when that memo is begun again).
+#[derive(Default)]
+struct Front {
+    /// The package projection's number.
+    package: BySlot<u32>,
+    /// The deployment and document projections an answer was given for,
+    /// and the answer (errors are not kept here).
+    answer: BySlot<(u32, u32, bool)>,
 }
 
 impl Memo {
@@ -243,6 +257,7 @@ impl Memo {
             packages: FxHashMap::default(),
             fields: Vec::new(),
             answers,
+            fronts: HashMap::new(),
         }
     }
 }
@@ -316,13 +331,19 @@ fn package_verdicts(ctx: &Context, rule: &Custom, root: &Cel, list: bool) -> Fou
         packages,
         fields,
         answers,
+        fronts,
     } = &mut *memo;
     let r = answers
         .rules
         .entry(rule.expression.clone())
         .or_insert_with(|| RuleMemo::new(rule));
+    let front = match fronts.get_mut(&rule.expression) {
+        Some(f) => f,
+        None => fronts.entry(rule.expression.clone()).or_default(),
+    };
     if r.answers.len() + r.package.len() + r.interned.len() > RULE_MEMO_ENTRIES {
         *r = RuleMemo::new(rule);
+        *front = Front::default();
     }
     // What the expression reads of a package, when it selects fields.
     let only = match r.reads.get("pkg") {
@@ -362,11 +383,35 @@ fn package_verdicts(ctx: &Context, rule: &Custom, root: &Cel, list: bool) -> Fou
                     })
                     .clone()
             };
-            let package_key = match r.package.get(&occurrence) {
+            if let Some(&(dk, ok, a)) = front.answer.get(l.slot)
+                && (dk, ok) == (deployment_key, document_key)
+            {
+                if a {
+                    offending += 1;
+                    if list {
+                        violations.push(violation(
+                            crate::Enforcement::Deny,
+                            &l.package.key,
+                            rule.message.clone(),
+                            Some(&d.source_path),
+                            Some(&l.package.key),
+                        ));
+                    }
+                }
+                continue;
+            }
+            let package_key = match front.package.get(l.slot) {
                 Some(k) => *k,
                 None => {
-                    let k = r.intern(projection(&r.reads, "pkg", &package_var().json));
-                    r.package.insert(occurrence, k);
+                    let k = match r.package.get(&occurrence) {
+                        Some(k) => *k,
+                        None => {
+                            let k = r.intern(projection(&r.reads, "pkg", &package_var().json));
+                            r.package.insert(occurrence, k);
+                            k
+                        }
+                    };
+                    front.package.insert(l.slot, k);
                     k
                 }
             };
@@ -393,6 +438,11 @@ fn package_verdicts(ctx: &Context, rule: &Custom, root: &Cel, list: bool) -> Fou
                     a
                 }
             };
+            if let Ok(a) = answer {
+                front
+                    .answer
+                    .insert(l.slot, (deployment_key, document_key, a));
+            }
             match &answer {
                 Ok(true) => {}
                 Ok(false) => continue,

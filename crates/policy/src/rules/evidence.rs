@@ -33,6 +33,7 @@ fn listed<'c>(
                     package: &l.package,
                     fact: &l.fact,
                     fact_id: l.fact_id,
+                    slot: (l.slot != crate::catalog::NO_SLOT).then_some(l.slot),
                 })
                 .collect();
             (d, facts)
@@ -42,13 +43,18 @@ fn listed<'c>(
 
 /// The verdict of [`check`] as counts: one violation per required field
 /// missing.
-pub(crate) fn tally(ctx: &Context, rule: &Evidence) -> Result<Tally, PolicyError> {
+pub(crate) fn tally(
+    ctx: &Context,
+    rule: &Evidence,
+    by_slot: &mut Vec<Option<u32>>,
+) -> Result<Tally, PolicyError> {
     let missing = aibomdb_export::required_missing_listed(
         ctx.store,
         ctx.deployment,
         &listed(ctx),
         &options(ctx, rule),
         &mut ctx.shared.evidence.borrow_mut(),
+        by_slot,
     )
     .map_err(export_error)?;
     let mut t = Tally::default();

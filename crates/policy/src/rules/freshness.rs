@@ -14,9 +14,12 @@ use crate::{Enforcement, Freshness, RuleVerdict};
 /// checked ecosystem, not a model. The document's own subject (the project
 /// being locked) is not a dependency.
 fn checked(rule: &Freshness, doc: &aibomdb_store::DocumentRecord, l: &Listed) -> bool {
+    doc.subject_package != Some(l.package.id) && checked_apart_from_subject(rule, l)
+}
+
+fn checked_apart_from_subject(rule: &Freshness, l: &Listed) -> bool {
     let package = &*l.package;
     !(package.version.is_none()
-        || doc.subject_package == Some(package.id)
         || (!rule.ecosystems.is_empty() && !rule.ecosystems.contains(&package.ecosystem))
         || l.fact.model.is_some())
 }
@@ -134,32 +137,64 @@ pub(super) fn check(ctx: &Context, rule: &Freshness) -> RuleVerdict {
 }
 
 /// Release times stated by facts, parsed once per fact for an evaluation.
-pub(crate) type Released = rustc_hash::FxHashMap<aibomdb_store::FactId, Option<i64>>;
+/// What the tally judged of an occurrence slot, for one evaluation.
+#[derive(Clone, Copy)]
+pub(crate) struct SlotJudged {
+    /// Whether the rule checks it at all (apart from being its document's
+    /// subject, which depends on the document).
+    checked: bool,
+    /// The release time its fact states.
+    stated: Option<i64>,
+    /// The verdict when no other row of the deployment lists its package.
+    alone: Level,
+}
+
+/// The level a verdict counts at; `None`: within the limit.
+type Level = Option<Enforcement>;
+
+pub(crate) type Released = crate::catalog::BySlot<SlotJudged>;
+
+fn level(rule: &Freshness, dated: Dated) -> Level {
+    match dated {
+        Dated::Unknown => Some(rule.unknown),
+        Dated::Within => None,
+        Dated::Over { .. } => Some(Enforcement::Deny),
+    }
+}
 
 /// The verdict of [`check`] as counts: each package once, dated by the
 /// first document (in the deployment's order) that states its release.
 pub(crate) fn tally(ctx: &Context, rule: &Freshness, released: &mut Released) -> Tally {
-    // (package, the row's order, its stated release, the package's key).
-    let mut rows: Vec<(aibomdb_store::PackageId, usize, Option<i64>, &str)> = Vec::new();
+    // (package, the row's order, what was judged of it, the package's key).
+    let mut rows: Vec<(aibomdb_store::PackageId, usize, SlotJudged, &str)> = Vec::new();
     for (doc, listed) in &ctx.documents {
         for l in listed {
-            if !checked(rule, doc, l) {
+            let judged = *released.get_or(l.slot, || {
+                let stated = l.fact.released.as_deref().and_then(crate::time::parse);
+                SlotJudged {
+                    checked: checked_apart_from_subject(rule, l),
+                    stated,
+                    alone: level(rule, dated(rule, &l.package.key, stated, ctx.at)),
+                }
+            });
+            if !judged.checked || doc.subject_package == Some(l.package.id) {
                 continue;
             }
-            let stated = *released
-                .entry(l.fact_id)
-                .or_insert_with(|| l.fact.released.as_deref().and_then(crate::time::parse));
-            rows.push((l.package.id, rows.len(), stated, &l.package.key));
+            rows.push((l.package.id, rows.len(), judged, &l.package.key));
         }
     }
     rows.sort_unstable_by_key(|r| (r.0, r.1));
     let mut t = Tally::default();
     for group in rows.chunk_by(|a, b| a.0 == b.0) {
-        let stated = group.iter().find_map(|r| r.2);
-        match dated(rule, group[0].3, stated, ctx.at) {
-            Dated::Unknown => t.add(rule.unknown, rule.level),
-            Dated::Within => {}
-            Dated::Over { .. } => t.add(Enforcement::Deny, rule.level),
+        let found = match group {
+            [(_, _, judged, _)] => judged.alone,
+            _ => {
+                let stated = group.iter().find_map(|r| r.2.stated);
+                level(rule, dated(rule, group[0].3, stated, ctx.at))
+            }
+        };
+        if let Some(found) = found {
+            t.add(found, rule.level);
         }
     }
     t

@@ -142,7 +142,7 @@ pub(super) fn check(ctx: &Context, rule: &Licenses) -> RuleVerdict {
 
 /// Each fact's findings, as the levels they are found at: the judgement
 /// depends on the fact's licences alone.
-pub(crate) type Judged = rustc_hash::FxHashMap<aibomdb_store::FactId, Vec<Enforcement>>;
+pub(crate) type Judged = crate::catalog::BySlot<Vec<Enforcement>>;
 
 /// The verdict of [`check`] as counts, each fact judged once.
 pub(crate) fn tally(ctx: &Context, rule: &Licenses, judged: &mut Judged) -> Tally {
@@ -150,7 +150,7 @@ pub(crate) fn tally(ctx: &Context, rule: &Licenses, judged: &mut Judged) -> Tall
     let mut t = Tally::default();
     for (_, packages) in &ctx.documents {
         for l in packages {
-            let levels = judged.entry(l.fact_id).or_insert_with(|| {
+            let levels = judged.get_or(l.slot, || {
                 if l.fact.licenses.is_empty() {
                     return vec![rule.unknown];
                 }

@@ -395,6 +395,10 @@ pub(crate) struct TallyMemo {
     released: freshness::Released,
     /// Licence judgements by fact.
     licences: licenses::Judged,
+    /// What a one-fact TR-03183-2 component lacks, by slot and lockfile.
+    evidence: Vec<Option<u32>>,
+    /// What `pinning` finds of each row apart from its document.
+    pinning: crate::catalog::BySlot<pinning::RowPins>,
     /// CEL's standard library, set up once.
     cel: cel::Context<'static, 'static>,
 }
@@ -427,7 +431,11 @@ pub(crate) fn tally(
         );
     }
     if let Some(r) = &policy.pinning {
-        push("pinning", r.level, Tally::of(&pinning::check(ctx, r)?));
+        push(
+            "pinning",
+            r.level,
+            pinning::tally(ctx, r, &mut memo.pinning)?,
+        );
     }
     if let Some(r) = &policy.freshness {
         push(
@@ -447,7 +455,11 @@ pub(crate) fn tally(
         );
     }
     if let Some(r) = &policy.evidence {
-        push("evidence", r.level, evidence::tally(ctx, r)?);
+        push(
+            "evidence",
+            r.level,
+            evidence::tally(ctx, r, &mut memo.evidence)?,
+        );
     }
     if let Some(r) = &policy.drift {
         push("drift", r.level, Tally::of(&drift::check(ctx, r)?));

@@ -3,7 +3,11 @@
 //! the documents state: a document that cannot show it is named, never
 //! given the benefit of the doubt.
 
+use aibomdb_store::DocumentRecord;
+
 use super::{Context, count, verdict, violation};
+use crate::catalog::{BySlot, Listed};
+use crate::estate::Tally;
 use crate::{Enforcement, Pinning, PolicyError, RuleVerdict, Violation};
 
 fn is_commit(rev: &str) -> bool {
@@ -91,6 +95,64 @@ fn model_pins(ctx: &Context, violations: &mut Vec<Violation>) -> Result<usize, P
     Ok(checked)
 }
 
+/// Whether the container image a document describes is stated with a
+/// digest: by the subject's version, or the purl of its package row.
+fn subject_pinned(subject: &aibomdb_graph::Subject, listed: Option<&Listed>) -> bool {
+    let stated = [
+        subject.version.as_deref().unwrap_or_default(),
+        listed.map_or("", |l| l.package.key.as_str()),
+        listed
+            .and_then(|l| l.fact.purl.as_deref())
+            .unwrap_or_default(),
+    ];
+    stated.iter().any(|s| has_digest(s))
+}
+
+/// What the rule finds of one row apart from its document: a listed
+/// container image (other than the document's subject) and whether it is
+/// stated with a digest; a PyPI package and whether it is one exact version
+/// (`exact`) with hashes (`hashed`).
+#[derive(Clone, Copy, Default)]
+pub(crate) struct RowPins {
+    image: Option<bool>,
+    python: Option<(bool, bool)>,
+}
+
+fn row_pins(rule: &Pinning, l: &Listed) -> RowPins {
+    let (package, fact) = (&*l.package, &*l.fact);
+    let image = (rule.images && fact.kind.as_deref() == Some("container")).then(|| {
+        [
+            package.key.as_str(),
+            fact.purl.as_deref().unwrap_or_default(),
+            fact.version.as_deref().unwrap_or_default(),
+        ]
+        .iter()
+        .any(|s| has_digest(s))
+    });
+    let python = (rule.python && package.ecosystem == "pypi").then(|| {
+        (
+            package.version.is_some() && fact.requested.is_none(),
+            !fact.hashes.is_empty(),
+        )
+    });
+    RowPins { image, python }
+}
+
+/// The container image a document describes, when the rule checks images.
+fn described_image<'d>(
+    rule: &Pinning,
+    doc: &'d DocumentRecord,
+) -> Option<&'d aibomdb_graph::Subject> {
+    doc.subject
+        .as_ref()
+        .filter(|s| rule.images && s.kind.as_deref() == Some("container"))
+}
+
+fn subject_row<'l>(doc: &DocumentRecord, listed: &'l [Listed]) -> Option<&'l Listed> {
+    doc.subject_package
+        .and_then(|id| listed.iter().find(|l| l.package.id == id))
+}
+
 pub(super) fn check(ctx: &Context, rule: &Pinning) -> Result<RuleVerdict, PolicyError> {
     let mut violations = Vec::new();
     let (mut images, mut python) = (0, 0);
@@ -101,26 +163,9 @@ pub(super) fn check(ctx: &Context, rule: &Pinning) -> Result<RuleVerdict, Policy
     };
     for (doc, packages) in &ctx.documents {
         let path = Some(doc.source_path.as_str());
-        if rule.images
-            && let Some(subject) = &doc.subject
-            && subject.kind.as_deref() == Some("container")
-        {
+        if let Some(subject) = described_image(rule, doc) {
             images += 1;
-            let purl = doc
-                .subject_package
-                .and_then(|id| packages.iter().find(|l| l.package.id == id))
-                .map(|l| {
-                    (
-                        l.package.key.clone(),
-                        l.fact.purl.clone().unwrap_or_default(),
-                    )
-                });
-            let stated = [
-                subject.version.clone().unwrap_or_default(),
-                purl.clone().map(|p| p.0).unwrap_or_default(),
-                purl.map(|p| p.1).unwrap_or_default(),
-            ];
-            if !stated.iter().any(|s| has_digest(s)) {
+            if !subject_pinned(subject, subject_row(doc, packages)) {
                 violations.push(violation(
                     Enforcement::Deny,
                     format!("image {}", subject.name),
@@ -136,17 +181,12 @@ pub(super) fn check(ctx: &Context, rule: &Pinning) -> Result<RuleVerdict, Policy
         }
         for l in packages {
             let (package, fact) = (&*l.package, &*l.fact);
-            if rule.images
-                && fact.kind.as_deref() == Some("container")
+            let pins = row_pins(rule, l);
+            if let Some(pinned) = pins.image
                 && Some(package.id) != doc.subject_package
             {
                 images += 1;
-                let stated = [
-                    package.key.as_str(),
-                    fact.purl.as_deref().unwrap_or_default(),
-                    fact.version.as_deref().unwrap_or_default(),
-                ];
-                if !stated.iter().any(|s| has_digest(s)) {
+                if !pinned {
                     violations.push(violation(
                         Enforcement::Deny,
                         &package.key,
@@ -156,9 +196,8 @@ pub(super) fn check(ctx: &Context, rule: &Pinning) -> Result<RuleVerdict, Policy
                     ));
                 }
             }
-            if rule.python && package.ecosystem == "pypi" {
+            if let Some((exact, hashed)) = pins.python {
                 python += 1;
-                let exact = package.version.is_some() && fact.requested.is_none();
                 let mut wrong = Vec::new();
                 if !exact {
                     wrong.push(match &fact.requested {
@@ -168,7 +207,7 @@ pub(super) fn check(ctx: &Context, rule: &Pinning) -> Result<RuleVerdict, Policy
                         None => "no version stated".to_string(),
                     });
                 }
-                if fact.hashes.is_empty() {
+                if !hashed {
                     wrong.push(
                         "no hash: the document does not show which file was installed".to_string(),
                     );
@@ -193,6 +232,42 @@ pub(super) fn check(ctx: &Context, rule: &Pinning) -> Result<RuleVerdict, Policy
         count(ctx.documents.len(), "current document"),
     );
     Ok(verdict("pinning", rule.level, summary, violations))
+}
+
+/// The verdict of [`check`] as counts: the same judgements, each row's
+/// made once per occurrence slot.
+pub(crate) fn tally(
+    ctx: &Context,
+    rule: &Pinning,
+    judged: &mut BySlot<RowPins>,
+) -> Result<Tally, PolicyError> {
+    let mut t = Tally::default();
+    if rule.models {
+        let mut violations = Vec::new();
+        model_pins(ctx, &mut violations)?;
+        for v in &violations {
+            t.add(v.level, rule.level);
+        }
+    }
+    for (doc, packages) in &ctx.documents {
+        if let Some(subject) = described_image(rule, doc)
+            && !subject_pinned(subject, subject_row(doc, packages))
+        {
+            t.add(Enforcement::Deny, rule.level);
+        }
+        for l in packages {
+            let pins = *judged.get_or(l.slot, || row_pins(rule, l));
+            if pins.image == Some(false) && Some(l.package.id) != doc.subject_package {
+                t.add(Enforcement::Deny, rule.level);
+            }
+            if let Some((exact, hashed)) = pins.python
+                && !(exact && hashed)
+            {
+                t.add(Enforcement::Deny, rule.level);
+            }
+        }
+    }
+    Ok(t)
 }
 
 #[cfg(test)]

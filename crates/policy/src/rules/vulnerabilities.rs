@@ -13,6 +13,7 @@ use aibomdb_osv::Level;
 use aibomdb_store::{EpssScore, KevEntry, PackageId, PackageRecord};
 
 use super::{Context, verdict};
+use crate::catalog::BySlot;
 use crate::estate::Tally;
 use crate::{Enforcement, PolicyError, RuleVerdict, Violation, Vulnerabilities, Waived, Waiver};
 
@@ -420,8 +421,16 @@ pub(crate) enum Counted {
     PerDeployment(Arc<[Weighed]>),
 }
 
-/// Counted packages, by id, for one rule over one evaluation.
-pub(crate) type Counts = rustc_hash::FxHashMap<PackageId, Counted>;
+/// Counted packages for one rule over one evaluation: each package
+/// weighed once, found from a row by its slot without a hash probe.
+#[derive(Default)]
+pub(crate) struct Counts {
+    counted: Vec<Counted>,
+    /// An index into `counted`, by package.
+    by_package: rustc_hash::FxHashMap<PackageId, u32>,
+    /// An index into `counted`, by occurrence slot.
+    by_slot: BySlot<u32>,
+}
 
 /// The verdict of [`check`] as counts: the same weighing, VEX and waivers,
 /// without a violation built. Packages whose matches count alike in every
@@ -431,19 +440,28 @@ pub(crate) fn tally(
     rule: &Vulnerabilities,
     counts: &mut Counts,
 ) -> Result<Tally, PolicyError> {
-    let mut packages: Vec<&PackageRecord> = ctx
-        .documents
-        .iter()
-        .flat_map(|(_, listed)| listed.iter().map(|l| &*l.package))
-        .collect();
-    packages.sort_unstable_by_key(|p| p.id);
-    packages.dedup_by_key(|p| p.id);
-    let unknown: Vec<&PackageRecord> = packages
-        .iter()
-        .filter(|p| !counts.contains_key(&p.id))
-        .copied()
-        .collect();
+    // Each package once per deployment, however many rows list it.
+    let mut packages: Vec<(&PackageRecord, u32)> = Vec::new();
+    let mut unknown: Vec<&PackageRecord> = Vec::new();
+    for l in ctx.documents.iter().flat_map(|(_, listed)| listed) {
+        let index = match counts.by_slot.get(l.slot) {
+            Some(i) => *i,
+            None => match counts.by_package.get(&l.package.id) {
+                Some(i) => {
+                    counts.by_slot.insert(l.slot, *i);
+                    *i
+                }
+                None => {
+                    unknown.push(&l.package);
+                    u32::MAX
+                }
+            },
+        };
+        packages.push((&l.package, index));
+    }
     if !unknown.is_empty() {
+        unknown.sort_unstable_by_key(|p| p.id);
+        unknown.dedup_by_key(|p| p.id);
         for (p, matches) in unknown.iter().zip(weighed(ctx, &unknown)?) {
             let alike = !matches
                 .iter()
@@ -462,18 +480,26 @@ pub(crate) fn tally(
             } else {
                 Counted::PerDeployment(matches)
             };
-            counts.insert(p.id, counted);
+            counts.by_package.insert(p.id, counts.counted.len() as u32);
+            counts.counted.push(counted);
+        }
+        for (p, index) in &mut packages {
+            if *index == u32::MAX {
+                *index = counts.by_package[&p.id];
+            }
         }
     }
+    packages.sort_unstable_by_key(|(p, _)| p.id);
+    packages.dedup_by_key(|(p, _)| p.id);
     let mut t = Tally::default();
     let mut reader = ctx.shared.matches.borrow_mut();
-    for p in packages {
-        match counts.get(&p.id) {
-            Some(Counted::Alike { deny, warn }) => {
+    for (p, index) in packages {
+        match &counts.counted[index as usize] {
+            Counted::Alike { deny, warn } => {
                 t.deny += *deny as usize;
                 t.warn += *warn as usize;
             }
-            Some(Counted::PerDeployment(matches)) => {
+            Counted::PerDeployment(matches) => {
                 for m in matches.iter() {
                     let vex = if m.vex_named {
                         reader.vex_verdict(ctx.deployment, p, m.identifiers())?
@@ -489,7 +515,6 @@ pub(crate) fn tally(
                     }
                 }
             }
-            None => {}
         }
     }
     Ok(t)
