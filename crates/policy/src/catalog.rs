@@ -16,12 +16,14 @@ use aibomdb_store::{DocumentId, FactId, PackageId, PackageRecord, Store};
 
 use crate::PolicyError;
 
-/// One package a document lists, with what the document said about it.
-#[derive(Debug, Clone)]
-pub(crate) struct Listed {
-    pub package: Arc<PackageRecord>,
+/// One package a document lists, with what the document said about it:
+/// the records borrowed from a catalog (or, for one evaluation, from the
+/// [`Held`] rows), so that listing a row touches no reference count.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Listed<'c> {
+    pub package: &'c PackageRecord,
     /// The interned fact; `direct` and `scope` are the row's own.
-    pub fact: Arc<PackageFact>,
+    pub fact: &'c PackageFact,
     pub fact_id: FactId,
     pub direct: Option<bool>,
     pub scope: Option<Scope>,
@@ -113,7 +115,7 @@ impl Catalog {
         &self,
         store: &Store,
         document: DocumentId,
-    ) -> Result<Vec<Listed>, PolicyError> {
+    ) -> Result<Vec<Held>, PolicyError> {
         let rows = store.document_listing(document)?;
         let (mut missing_packages, mut missing_facts) = (Vec::new(), Vec::new());
         {
@@ -168,12 +170,41 @@ impl Catalog {
     }
 }
 
-/// The rows as [`Listed`], with the package and fact of each looked up.
+/// A row of the shared catalog's listing, holding its records for as long
+/// as an evaluation borrows them ([`Held::listed`]).
+pub(crate) struct Held {
+    package: Arc<PackageRecord>,
+    fact: Arc<PackageFact>,
+    fact_id: FactId,
+    direct: Option<bool>,
+    scope: Option<Scope>,
+    position: u32,
+    parent: Option<(u32, u8)>,
+}
+
+impl Held {
+    pub(crate) fn listed(held: &[Held]) -> Vec<Listed<'_>> {
+        held.iter()
+            .map(|h| Listed {
+                package: &h.package,
+                fact: &h.fact,
+                fact_id: h.fact_id,
+                direct: h.direct,
+                scope: h.scope,
+                position: h.position,
+                parent: h.parent,
+                slot: NO_SLOT,
+            })
+            .collect()
+    }
+}
+
+/// The rows as [`Held`], with the package and fact of each looked up.
 fn listed<'c>(
     rows: &[aibomdb_store::ListedRow],
     package: impl Fn(PackageId) -> Option<&'c Arc<PackageRecord>>,
     fact: impl Fn(FactId) -> Option<&'c Arc<PackageFact>>,
-) -> Result<Vec<Listed>, PolicyError> {
+) -> Result<Vec<Held>, PolicyError> {
     let mut out = Vec::with_capacity(rows.len());
     for (position, r) in rows.iter().enumerate() {
         // A row whose package record is gone is left out, as
@@ -185,7 +216,7 @@ fn listed<'c>(
         let Some(fact) = fact(r.fact) else {
             return Err(missing_fact(r.fact));
         };
-        out.push(Listed {
+        out.push(Held {
             package: package.clone(),
             fact: fact.clone(),
             fact_id: r.fact,
@@ -193,7 +224,6 @@ fn listed<'c>(
             scope: r.scope,
             position: position as u32,
             parent: r.parent,
-            slot: NO_SLOT,
         });
     }
     Ok(out)
@@ -226,14 +256,26 @@ pub(crate) struct LocalCatalog {
     slots: Vec<(Arc<PackageRecord>, Arc<PackageFact>)>,
 }
 
+/// A row of a [`LocalCatalog`]'s listing: its slot and what the row
+/// itself says. [`LocalCatalog::listed`] lends it the records.
+#[derive(Clone, Copy)]
+pub(crate) struct Slotted {
+    slot: u32,
+    fact_id: FactId,
+    direct: Option<bool>,
+    scope: Option<Scope>,
+    position: u32,
+    parent: Option<(u32, u8)>,
+}
+
 impl LocalCatalog {
     /// What `document` lists, each package and fact read at most once by
-    /// this thread.
+    /// this thread, and each distinct occurrence given its slot.
     pub(crate) fn listing(
         &mut self,
         store: &Store,
         document: DocumentId,
-    ) -> Result<Vec<Listed>, PolicyError> {
+    ) -> Result<Vec<Slotted>, PolicyError> {
         let rows = store.document_listing(document)?;
         let slots: Vec<Option<u32>> = rows
             .iter()
@@ -270,19 +312,35 @@ impl LocalCatalog {
                     }
                 }
             };
-            let (package, fact) = &self.slots[slot as usize];
-            out.push(Listed {
-                package: package.clone(),
-                fact: fact.clone(),
+            out.push(Slotted {
+                slot,
                 fact_id: r.fact,
                 direct: r.direct,
                 scope: r.scope,
                 position: position as u32,
                 parent: r.parent,
-                slot,
             });
         }
         Ok(out)
+    }
+
+    /// The rows of [`LocalCatalog::listing`] with their records.
+    pub(crate) fn listed(&self, rows: &[Slotted]) -> Vec<Listed<'_>> {
+        rows.iter()
+            .map(|r| {
+                let (package, fact) = &self.slots[r.slot as usize];
+                Listed {
+                    package,
+                    fact,
+                    fact_id: r.fact_id,
+                    direct: r.direct,
+                    scope: r.scope,
+                    position: r.position,
+                    parent: r.parent,
+                    slot: r.slot,
+                }
+            })
+            .collect()
     }
 
     /// Reads the packages and facts of the rows without a slot that this

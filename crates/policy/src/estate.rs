@@ -137,7 +137,13 @@ fn tally_chunk(
             if !store.has_deployment(name)? {
                 return Err(PolicyError::NoDeployment(name.clone()));
             }
-            let documents = rules::read_documents(store, name, |id| catalog.listing(store, id))?;
+            let (records, rows) =
+                rules::read_documents(store, name, |id| catalog.listing(store, id))?;
+            let documents = records
+                .into_iter()
+                .zip(&rows)
+                .map(|(d, r)| (d, catalog.listed(r)))
+                .collect();
             let ctx = rules::Context::new(store, &shared, name, at, documents);
             let rules = rules::tally(&ctx, policy, &mut memo)?;
             out.push(DeploymentTally {

@@ -63,7 +63,7 @@ fn document_value(d: &aibomdb_store::DocumentRecord) -> Value {
 /// (an expression that selects only them answers the same on it, and an
 /// estate has millions of occurrences).
 fn package_value(l: &Listed, only: Option<&std::collections::BTreeSet<String>>) -> Value {
-    let (p, f) = (&*l.package, &*l.fact);
+    let (p, f) = (l.package, l.fact);
     let mut m = serde_json::Map::new();
     let mut put = |name: &str, value: &dyn Fn() -> Value| {
         if only.is_none_or(|o| o.contains(name)) {

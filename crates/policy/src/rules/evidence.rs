@@ -30,8 +30,8 @@ fn listed<'c>(
             let facts = packages
                 .iter()
                 .map(|l| aibomdb_export::ListedFact {
-                    package: &l.package,
-                    fact: &l.fact,
+                    package: l.package,
+                    fact: l.fact,
                     fact_id: l.fact_id,
                     slot: (l.slot != crate::catalog::NO_SLOT).then_some(l.slot),
                 })

@@ -18,10 +18,10 @@ fn checked(rule: &Freshness, doc: &aibomdb_store::DocumentRecord, l: &Listed) ->
 }
 
 fn checked_apart_from_subject(rule: &Freshness, l: &Listed) -> bool {
-    let package = &*l.package;
-    !(package.version.is_none()
-        || (!rule.ecosystems.is_empty() && !rule.ecosystems.contains(&package.ecosystem))
-        || l.fact.model.is_some())
+    let package = l.package;
+    package.version.is_some()
+        && (rule.ecosystems.is_empty() || rule.ecosystems.contains(&package.ecosystem))
+        && l.fact.model.is_none()
 }
 
 /// Where a package's release time was found, if anywhere, and whether the
@@ -54,7 +54,7 @@ pub(super) fn check(ctx: &Context, rule: &Freshness) -> RuleVerdict {
     let mut packages: BTreeMap<&str, (Option<i64>, &str)> = BTreeMap::new();
     for (doc, listed) in &ctx.documents {
         for l in listed {
-            let package = &*l.package;
+            let package = l.package;
             if !checked(rule, doc, l) {
                 continue;
             }

@@ -96,7 +96,7 @@ pub(super) fn check(ctx: &Context, rule: &Licenses) -> RuleVerdict {
     for (doc, packages) in &ctx.documents {
         let path = Some(doc.source_path.as_str());
         for l in packages {
-            let package = &*l.package;
+            let package = l.package;
             checked += 1;
             let licences = &l.fact.licenses;
             if licences.is_empty() {

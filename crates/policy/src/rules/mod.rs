@@ -198,11 +198,11 @@ impl Shared<'_> {
 }
 
 /// One deployment's current documents, each with the packages it lists.
-pub(crate) struct Context<'a> {
+pub(crate) struct Context<'a, 'c> {
     pub store: &'a Store,
     pub deployment: &'a str,
     pub at: i64,
-    pub documents: Vec<(DocumentRecord, Vec<Listed>)>,
+    pub documents: Vec<(DocumentRecord, Vec<Listed<'c>>)>,
     /// Each document's source path, shared by the violations that name it.
     pub paths: Vec<Arc<str>>,
     shared: &'a Shared<'a>,
@@ -211,7 +211,7 @@ pub(crate) struct Context<'a> {
     models: OnceCell<Vec<aibomdb_query::ModelView>>,
 }
 
-impl Context<'_> {
+impl Context<'_, '_> {
     /// Whether any document in the store describes the base model `purl`
     /// (or, by `unversioned`, another revision of it).
     pub(crate) fn base_is_described(
@@ -253,7 +253,7 @@ impl Context<'_> {
                     deployment: d.deployment.clone(),
                     source_path: d.source_path.clone(),
                 };
-                (doc, ps.iter().map(|l| &*l.package).collect())
+                (doc, ps.iter().map(|l| l.package).collect())
             })
             .collect();
         let rows = self
@@ -288,7 +288,7 @@ impl Context<'_> {
                 .documents
                 .iter()
                 .map(|(d, listed)| {
-                    let rows = listed.iter().map(|l| (&*l.package, &*l.fact)).collect();
+                    let rows = listed.iter().map(|l| (l.package, l.fact)).collect();
                     (d, rows)
                 })
                 .collect();
@@ -300,29 +300,30 @@ impl Context<'_> {
     }
 }
 
-/// One deployment's current documents, each with what it lists.
-pub(crate) fn read_documents(
+/// One deployment's current documents, and what each lists (as `listing`
+/// gives it), in the same order.
+pub(crate) fn read_documents<T>(
     store: &Store,
     deployment: &str,
-    mut listing: impl FnMut(aibomdb_store::DocumentId) -> Result<Vec<Listed>, PolicyError>,
-) -> Result<Vec<(DocumentRecord, Vec<Listed>)>, PolicyError> {
-    let mut documents = Vec::new();
+    mut listing: impl FnMut(aibomdb_store::DocumentId) -> Result<Vec<T>, PolicyError>,
+) -> Result<(Vec<DocumentRecord>, Vec<Vec<T>>), PolicyError> {
+    let (mut documents, mut listings) = (Vec::new(), Vec::new());
     for id in store.current_documents(deployment)? {
         if let Some(doc) = store.document(id)? {
-            let packages = listing(id)?;
-            documents.push((doc, packages));
+            listings.push(listing(id)?);
+            documents.push(doc);
         }
     }
-    Ok(documents)
+    Ok((documents, listings))
 }
 
-impl<'a> Context<'a> {
+impl<'a, 'c> Context<'a, 'c> {
     pub(crate) fn new(
         store: &'a Store,
         shared: &'a Shared<'a>,
         deployment: &'a str,
         at: i64,
-        documents: Vec<(DocumentRecord, Vec<Listed>)>,
+        documents: Vec<(DocumentRecord, Vec<Listed<'c>>)>,
     ) -> Self {
         let paths = documents
             .iter()
@@ -348,9 +349,14 @@ pub(crate) fn evaluate<'a>(
     deployment: &'a str,
     at: i64,
 ) -> Result<Vec<RuleVerdict>, PolicyError> {
-    let documents = read_documents(store, deployment, |id| {
+    let (records, held) = read_documents(store, deployment, |id| {
         shared.cache.catalog.listing(store, id)
     })?;
+    let documents = records
+        .into_iter()
+        .zip(&held)
+        .map(|(d, h)| (d, crate::catalog::Held::listed(h)))
+        .collect();
     let ctx = Context::new(store, shared, deployment, at, documents);
     let mut out = Vec::new();
     if let Some(r) = &policy.vulnerabilities {

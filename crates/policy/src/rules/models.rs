@@ -23,7 +23,7 @@ pub(super) fn check(ctx: &Context, rule: &Models) -> Result<RuleVerdict, PolicyE
     let mut dataset_licences: HashMap<&str, Option<String>> = HashMap::new();
     for (_, packages) in &ctx.documents {
         for l in packages {
-            let p = &*l.package;
+            let p = l.package;
             if l.fact.model.as_ref().is_some_and(|m| m.node == "dataset") {
                 let licence = l
                     .fact

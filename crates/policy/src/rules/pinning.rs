@@ -119,7 +119,7 @@ pub(crate) struct RowPins {
 }
 
 fn row_pins(rule: &Pinning, l: &Listed) -> RowPins {
-    let (package, fact) = (&*l.package, &*l.fact);
+    let (package, fact) = (l.package, l.fact);
     let image = (rule.images && fact.kind.as_deref() == Some("container")).then(|| {
         [
             package.key.as_str(),
@@ -148,7 +148,7 @@ fn described_image<'d>(
         .filter(|s| rule.images && s.kind.as_deref() == Some("container"))
 }
 
-fn subject_row<'l>(doc: &DocumentRecord, listed: &'l [Listed]) -> Option<&'l Listed> {
+fn subject_row<'l, 'c>(doc: &DocumentRecord, listed: &'l [Listed<'c>]) -> Option<&'l Listed<'c>> {
     doc.subject_package
         .and_then(|id| listed.iter().find(|l| l.package.id == id))
 }
@@ -180,7 +180,7 @@ pub(super) fn check(ctx: &Context, rule: &Pinning) -> Result<RuleVerdict, Policy
             }
         }
         for l in packages {
-            let (package, fact) = (&*l.package, &*l.fact);
+            let (package, fact) = (l.package, l.fact);
             let pins = row_pins(rule, l);
             if let Some(pinned) = pins.image
                 && Some(package.id) != doc.subject_package

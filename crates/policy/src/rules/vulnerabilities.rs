@@ -321,7 +321,7 @@ pub(super) fn check(ctx: &Context, rule: &Vulnerabilities) -> Result<RuleVerdict
     for ((_, listed), path) in ctx.documents.iter().zip(&ctx.paths) {
         for l in listed {
             if seen.insert(l.package.id) {
-                packages.push((&l.package, path));
+                packages.push((l.package, path));
             }
         }
     }
@@ -452,12 +452,12 @@ pub(crate) fn tally(
                     *i
                 }
                 None => {
-                    unknown.push(&l.package);
+                    unknown.push(l.package);
                     u32::MAX
                 }
             },
         };
-        packages.push((&l.package, index));
+        packages.push((l.package, index));
     }
     if !unknown.is_empty() {
         unknown.sort_unstable_by_key(|p| p.id);
