@@ -470,11 +470,19 @@ fn models_described_by(
     if models.is_empty() {
         return Ok(());
     }
+    let edges = store.document_edges(doc.id)?;
+    // Only the targets of the models' edges are named: a few of the
+    // document's hundreds of packages.
+    let targets: Vec<PackageId> = edges
+        .iter()
+        .filter(|(from, ..)| models.iter().any(|(p, _)| p.id == *from))
+        .map(|(_, to, _)| *to)
+        .collect();
     let keys: HashMap<u64, &str> = packages
         .iter()
+        .filter(|(p, _)| targets.contains(&p.id))
         .map(|(p, _)| (p.id, p.key.as_str()))
         .collect();
-    let edges = store.document_edges(doc.id)?;
     describe(doc, &models, &keys, &edges, out);
     Ok(())
 }
