@@ -128,6 +128,39 @@ fn gate_over_graphql_and_post_v1_gate() {
     assert_eq!(status, 200, "{report}");
     assert_eq!(report["passed"], false);
     assert_eq!(subjects(&report).len(), 3);
+    // Every deployment, counted (as `gate --all --counts`): each rule's
+    // outcome and counts are what the full report lists.
+    let all = json!({"stored": "release", "all": true, "at": "2026-12-01"});
+    assert_eq!(post_gate(&server.addr, None, &all).0, 401);
+    let (status, estate) = post_gate(&server.addr, Some(READ), &all);
+    assert_eq!(status, 200, "{estate}");
+    assert_eq!(estate["passed"], false);
+    assert_eq!(
+        estate["deployments"].as_array().unwrap().len(),
+        1,
+        "{estate}"
+    );
+    let (full, counted) = (&report["deployments"][0], &estate["deployments"][0]);
+    assert_eq!(counted["deployment"], "python");
+    let (full_rules, counted_rules) = (
+        full["rules"].as_array().unwrap(),
+        counted["rules"].as_array().unwrap(),
+    );
+    assert_eq!(full_rules.len(), counted_rules.len());
+    for (f, c) in full_rules.iter().zip(counted_rules) {
+        assert_eq!(f["rule"], c["rule"]);
+        assert_eq!(f["outcome"], c["outcome"], "{}", f["rule"]);
+        for level in ["deny", "warn"] {
+            let listed = f["violations"].as_array().unwrap();
+            let n = listed.iter().filter(|v| v["level"] == level).count();
+            assert_eq!(c[level], n, "{} at {level}", f["rule"]);
+        }
+        let waived = f["waived"].as_array().map_or(0, Vec::len);
+        assert_eq!(c["waived"], waived, "{}", f["rule"]);
+    }
+    assert_eq!(counted["rules"][0]["deny"], 3, "{estate}");
+    let both = json!({"stored": "release", "all": true, "deployment": "python"});
+    assert_eq!(post_gate(&server.addr, Some(READ), &both).0, 400);
     // An uploaded SBOM, judged against the store's advisories, not stored.
     let upload = json!({
         "policy": POLICY,

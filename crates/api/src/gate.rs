@@ -280,6 +280,9 @@ struct GateRequest {
     stored: Option<String>,
     deployment: Option<String>,
     document: Option<UploadedDocument>,
+    /// Every deployment, counted (`gate --all --counts`).
+    #[serde(default)]
+    all: bool,
     at: Option<String>,
 }
 
@@ -299,9 +302,11 @@ fn report_json(report: &GateReport) -> serde_json::Result<Vec<u8>> {
 }
 
 /// `POST /v1/gate`: `{"stored"|"policy", "deployment"|"document", "at"?}` →
-/// the gate report (`passed`, each rule's verdict with paths). 200 whatever
-/// the verdict; 400 for a bad policy or document, 404 for an unknown
-/// deployment. Tokens, content type and length are checked before the body
+/// the gate report (`passed`, each rule's verdict with paths); with
+/// `"all": true` instead of a deployment or document, every deployment's
+/// verdict and each rule's counts (`aibomdb gate --all --counts`), from the
+/// server's kept cache. 200 whatever the verdict; 400 for a bad policy or
+/// document, 404 for an unknown deployment. Tokens, content type and length are checked before the body
 /// is read, as on `/graphql`; an anonymous caller (reads open) may send at
 /// most `--max-query-bytes`, a token holder `--max-body-bytes`.
 pub(crate) async fn post(State(app): State<App>, request: Request) -> Response {
@@ -318,6 +323,24 @@ pub(crate) async fn post(State(app): State<App>, request: Request) -> Response {
         let policy = resolve(&store, req.policy.as_deref(), req.stored.as_deref(), &cache)
             .map_err(|e| bad(e.to_string()))?;
         let at = instant(req.at.as_deref()).map_err(|e| bad(e.to_string()))?;
+        let status = |e: PolicyError| match e {
+            PolicyError::NoDeployment(_) => (StatusCode::NOT_FOUND, e.to_string()),
+            PolicyError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+            other => (StatusCode::BAD_REQUEST, other.to_string()),
+        };
+        if req.all {
+            if req.deployment.is_some() || req.document.is_some() {
+                return Err(bad(
+                    "give exactly one of `deployment`, `document` and `all`".into(),
+                ));
+            }
+            let deployments = aibomdb_policy::all_deployments(&store).map_err(status)?;
+            let counted =
+                aibomdb_policy::evaluate_estate(&store, &policy, &deployments, at, &cache)
+                    .map_err(status)?;
+            return serde_json::to_vec(&counted)
+                .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()));
+        }
         let result = match (req.deployment, req.document) {
             (Some(d), None) => aibomdb_policy::evaluate_cached(&store, &policy, &[d], at, &cache),
             (None, Some(doc)) => {
@@ -339,13 +362,13 @@ pub(crate) async fn post(State(app): State<App>, request: Request) -> Response {
                     .map_err(|e| bad(e.to_string()))?;
                 aibomdb_policy::evaluate_document(&store, &policy, prepared, at)
             }
-            _ => return Err(bad("give exactly one of `deployment` and `document`".into())),
+            _ => {
+                return Err(bad(
+                    "give exactly one of `deployment`, `document` and `all`".into(),
+                ));
+            }
         };
-        let report = result.map_err(|e| match e {
-            PolicyError::NoDeployment(_) => (StatusCode::NOT_FOUND, e.to_string()),
-            PolicyError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-            other => (StatusCode::BAD_REQUEST, other.to_string()),
-        })?;
+        let report = result.map_err(status)?;
         // Serialized here, off the server's async threads.
         report_json(&report).map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
     });
