@@ -286,6 +286,25 @@ struct GateRequest {
     at: Option<String>,
 }
 
+/// The one whole-estate gate running, for as long as it is held (a panic
+/// included).
+struct EstateGate<'a>(&'a std::sync::atomic::AtomicBool);
+
+impl<'a> EstateGate<'a> {
+    fn begin(flag: &'a std::sync::atomic::AtomicBool) -> Option<Self> {
+        use std::sync::atomic::Ordering;
+        flag.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .ok()
+            .map(|_| EstateGate(flag))
+    }
+}
+
+impl Drop for EstateGate<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, std::sync::atomic::Ordering::Release);
+    }
+}
+
 /// A report as JSON, its buffer sized once: a deployment's report runs to
 /// hundreds of kilobytes (every violation with its path), and growing the
 /// buffer by doubling copied it again and again.
@@ -305,8 +324,9 @@ fn report_json(report: &GateReport) -> serde_json::Result<Vec<u8>> {
 /// the gate report (`passed`, each rule's verdict with paths); with
 /// `"all": true` instead of a deployment or document, every deployment's
 /// verdict and each rule's counts (`aibomdb gate --all --counts`), from the
-/// server's kept cache. 200 whatever the verdict; 400 for a bad policy or
-/// document, 404 for an unknown deployment. Tokens, content type and length are checked before the body
+/// server's kept cache, one such request at a time (429 while another
+/// runs). 200 whatever the verdict; 400 for a bad policy or document, 404
+/// for an unknown deployment. Tokens, content type and length are checked before the body
 /// is read, as on `/graphql`; an anonymous caller (reads open) may send at
 /// most `--max-query-bytes`, a token holder `--max-body-bytes`.
 pub(crate) async fn post(State(app): State<App>, request: Request) -> Response {
@@ -316,6 +336,7 @@ pub(crate) async fn post(State(app): State<App>, request: Request) -> Response {
     };
     let store = app.store.clone();
     let cache = app.gate_cache.clone();
+    let estate_gate = app.estate_gate.clone();
     let work = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, (StatusCode, String)> {
         let bad = |m: String| (StatusCode::BAD_REQUEST, m);
         let req: GateRequest = serde_json::from_slice(&body)
@@ -334,6 +355,11 @@ pub(crate) async fn post(State(app): State<App>, request: Request) -> Response {
                     "give exactly one of `deployment`, `document` and `all`".into(),
                 ));
             }
+            let _running = EstateGate::begin(&estate_gate).ok_or((
+                StatusCode::TOO_MANY_REQUESTS,
+                "a gate over every deployment is already running; ask again when it is done"
+                    .to_string(),
+            ))?;
             let deployments = aibomdb_policy::all_deployments(&store).map_err(status)?;
             let counted =
                 aibomdb_policy::evaluate_estate(&store, &policy, &deployments, at, &cache)
@@ -385,6 +411,7 @@ pub(crate) async fn post(State(app): State<App>, request: Request) -> Response {
             let code = match status {
                 StatusCode::NOT_FOUND => "NOT_FOUND",
                 StatusCode::BAD_REQUEST => "BAD_INPUT",
+                StatusCode::TOO_MANY_REQUESTS => "BUSY",
                 _ => "STORE",
             };
             error_response(status, code, &message)

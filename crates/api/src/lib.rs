@@ -89,6 +89,9 @@ struct App {
     hosts: Option<Arc<auth::AllowedHosts>>,
     /// Advisories and shared models the gate read, kept until the store changes.
     gate_cache: Arc<aibomdb_policy::GateCache>,
+    /// Set while a whole-estate gate (`POST /v1/gate` with `"all": true`)
+    /// runs: it takes every core for a second or more, so one at a time.
+    estate_gate: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// The routes, with every bound but the connection-level ones (`serve` adds
@@ -114,6 +117,7 @@ fn build_router(
         config: Arc::new(config.clone()),
         hosts: hosts.map(Arc::new),
         gate_cache,
+        estate_gate: Arc::default(),
     };
     // Downloads write a whole deployment out: bounded like a query. /graphql
     // bounds its own execution so that its timeout is a GraphQL answer.

@@ -155,13 +155,6 @@ fn tally_chunk(
         Ok(())
     })();
     shared.give_back();
-    // Kept only while the store is as this evaluation read it.
-    if cache.generation_is(generation) {
-        let mut kept = rules::lock(&cache.local_catalogs);
-        if kept.len() <= worker {
-            kept.resize_with(worker + 1, LocalCatalog::default);
-        }
-        kept[worker] = catalog;
-    }
+    cache.keep_local_catalog(generation, worker, catalog);
     result.map(|()| out)
 }

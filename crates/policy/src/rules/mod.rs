@@ -98,9 +98,24 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl GateCache {
-    /// Whether the caches are still of `generation`.
-    pub(crate) fn generation_is(&self, generation: u64) -> bool {
-        *lock(&self.generation) == Some(generation)
+    /// Keeps worker `worker`'s catalog for the next estate tally, only while
+    /// the store is as the tally read it: checked and kept under the lock
+    /// `sync` clears it under, so a catalog of an older store is never put
+    /// back after the clear.
+    pub(crate) fn keep_local_catalog(
+        &self,
+        generation: u64,
+        worker: usize,
+        catalog: crate::catalog::LocalCatalog,
+    ) {
+        let seen = lock(&self.generation);
+        if *seen == Some(generation) {
+            let mut kept = lock(&self.local_catalogs);
+            if kept.len() <= worker {
+                kept.resize_with(worker + 1, Default::default);
+            }
+            kept[worker] = catalog;
+        }
     }
 
     /// Forgets what was read before the store last changed; returns the
