@@ -428,3 +428,27 @@ pub(crate) async fn post(State(app): State<App>, request: Request) -> Response {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::EstateGate;
+
+    #[test]
+    fn one_estate_gate_at_a_time() {
+        let flag = std::sync::atomic::AtomicBool::new(false);
+        let first = EstateGate::begin(&flag).expect("nothing runs yet");
+        assert!(EstateGate::begin(&flag).is_none(), "a second one began");
+        drop(first);
+        assert!(
+            EstateGate::begin(&flag).is_some(),
+            "the first one never ended"
+        );
+        // A panic while held lets go too.
+        let caught = std::panic::catch_unwind(|| {
+            let _held = EstateGate::begin(&flag).expect("free again");
+            panic!("an evaluation failed");
+        });
+        assert!(caught.is_err());
+        assert!(EstateGate::begin(&flag).is_some());
+    }
+}
