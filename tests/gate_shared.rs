@@ -1,7 +1,8 @@
 //! The gate's answers where it shares work between deployments (package CEL
 //! answers kept per what the expression reads, TR-03183-2 components measured
 //! once, whether a base model is described anywhere): each checked against the
-//! answer worked out from scratch. (Rule by rule: tests/gate.rs.)
+//! answer worked out from scratch. (Rule by rule: tests/gate.rs and
+//! tests/gate_vulnerabilities.rs.)
 
 mod common;
 mod gate_helpers;
