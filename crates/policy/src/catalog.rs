@@ -175,6 +175,21 @@ impl Catalog {
 pub(crate) struct Held {
     package: Arc<PackageRecord>,
     fact: Arc<PackageFact>,
+    row: Placed,
+}
+
+impl Held {
+    pub(crate) fn listed(held: &[Held]) -> Vec<Listed<'_>> {
+        held.iter()
+            .map(|h| h.row.with(&h.package, &h.fact, NO_SLOT))
+            .collect()
+    }
+}
+
+/// What a listed row says of itself, apart from its records: both
+/// listings keep it and lend it the records ([`Placed::with`]).
+#[derive(Clone, Copy)]
+struct Placed {
     fact_id: FactId,
     direct: Option<bool>,
     scope: Option<Scope>,
@@ -182,20 +197,28 @@ pub(crate) struct Held {
     parent: Option<(u32, u8)>,
 }
 
-impl Held {
-    pub(crate) fn listed(held: &[Held]) -> Vec<Listed<'_>> {
-        held.iter()
-            .map(|h| Listed {
-                package: &h.package,
-                fact: &h.fact,
-                fact_id: h.fact_id,
-                direct: h.direct,
-                scope: h.scope,
-                position: h.position,
-                parent: h.parent,
-                slot: NO_SLOT,
-            })
-            .collect()
+impl Placed {
+    fn of(r: &aibomdb_store::ListedRow, position: usize) -> Self {
+        Placed {
+            fact_id: r.fact,
+            direct: r.direct,
+            scope: r.scope,
+            position: position as u32,
+            parent: r.parent,
+        }
+    }
+
+    fn with<'c>(self, package: &'c PackageRecord, fact: &'c PackageFact, slot: u32) -> Listed<'c> {
+        Listed {
+            package,
+            fact,
+            fact_id: self.fact_id,
+            direct: self.direct,
+            scope: self.scope,
+            position: self.position,
+            parent: self.parent,
+            slot,
+        }
     }
 }
 
@@ -219,11 +242,7 @@ fn listed<'c>(
         out.push(Held {
             package: package.clone(),
             fact: fact.clone(),
-            fact_id: r.fact,
-            direct: r.direct,
-            scope: r.scope,
-            position: position as u32,
-            parent: r.parent,
+            row: Placed::of(r, position),
         });
     }
     Ok(out)
@@ -261,11 +280,7 @@ pub(crate) struct LocalCatalog {
 #[derive(Clone, Copy)]
 pub(crate) struct Slotted {
     slot: u32,
-    fact_id: FactId,
-    direct: Option<bool>,
-    scope: Option<Scope>,
-    position: u32,
-    parent: Option<(u32, u8)>,
+    row: Placed,
 }
 
 impl LocalCatalog {
@@ -314,11 +329,7 @@ impl LocalCatalog {
             };
             out.push(Slotted {
                 slot,
-                fact_id: r.fact,
-                direct: r.direct,
-                scope: r.scope,
-                position: position as u32,
-                parent: r.parent,
+                row: Placed::of(r, position),
             });
         }
         Ok(out)
@@ -329,16 +340,7 @@ impl LocalCatalog {
         rows.iter()
             .map(|r| {
                 let (package, fact) = &self.slots[r.slot as usize];
-                Listed {
-                    package,
-                    fact,
-                    fact_id: r.fact_id,
-                    direct: r.direct,
-                    scope: r.scope,
-                    position: r.position,
-                    parent: r.parent,
-                    slot: r.slot,
-                }
+                r.row.with(package, fact, r.slot)
             })
             .collect()
     }

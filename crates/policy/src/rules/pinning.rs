@@ -112,7 +112,7 @@ fn subject_pinned(subject: &aibomdb_graph::Subject, listed: Option<&Listed>) -> 
 /// container image (other than the document's subject) and whether it is
 /// stated with a digest; a PyPI package and whether it is one exact version
 /// (`exact`) with hashes (`hashed`).
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy)]
 pub(crate) struct RowPins {
     image: Option<bool>,
     python: Option<(bool, bool)>,
