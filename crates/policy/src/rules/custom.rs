@@ -383,66 +383,63 @@ fn package_verdicts(ctx: &Context, rule: &Custom, root: &Cel, list: bool) -> Fou
                     })
                     .clone()
             };
-            if let Some(&(dk, ok, a)) = front.answer.get(l.slot)
-                && (dk, ok) == (deployment_key, document_key)
-            {
-                if a {
-                    offending += 1;
-                    if list {
-                        violations.push(violation(
-                            crate::Enforcement::Deny,
-                            &l.package.key,
-                            rule.message.clone(),
-                            Some(&d.source_path),
-                            Some(&l.package.key),
-                        ));
-                    }
-                }
-                continue;
-            }
-            let package_key = match front.package.get(l.slot) {
-                Some(k) => *k,
+            // An answer this evaluation already gave for the slot, with the
+            // same deployment and document projections.
+            let fronted = front
+                .answer
+                .get(l.slot)
+                .filter(|(dk, ok, _)| (*dk, *ok) == (deployment_key, document_key))
+                .map(|&(_, _, a)| a);
+            let answer = match fronted {
+                Some(a) => Ok(a),
                 None => {
-                    let k = match r.package.get(&occurrence) {
+                    let package_key = match front.package.get(l.slot) {
                         Some(k) => *k,
                         None => {
-                            let k = r.intern(projection(&r.reads, "pkg", &package_var().json));
-                            r.package.insert(occurrence, k);
+                            let k = match r.package.get(&occurrence) {
+                                Some(k) => *k,
+                                None => {
+                                    let k =
+                                        r.intern(projection(&r.reads, "pkg", &package_var().json));
+                                    r.package.insert(occurrence, k);
+                                    k
+                                }
+                            };
+                            front.package.insert(l.slot, k);
                             k
                         }
                     };
-                    front.package.insert(l.slot, k);
-                    k
+                    let key = (deployment_key, document_key, package_key);
+                    let answer = match r.answers.get(&key) {
+                        Some(a) => a.clone(),
+                        None => {
+                            let package = package_var();
+                            let shared = scope.get_or_insert_with(|| {
+                                let mut s = root.new_inner_scope();
+                                let vars = vec![
+                                    (
+                                        "deployment",
+                                        deployment_cel
+                                            .get_or_init(|| var(deployment_json.clone()))
+                                            .clone(),
+                                    ),
+                                    ("document", var(document_json.clone())),
+                                ];
+                                bind(&mut s, &vars).map(|()| s)
+                            });
+                            let a = execute(shared, rule, &[("pkg", package.cel.clone())]);
+                            r.answers.insert(key, a.clone());
+                            a
+                        }
+                    };
+                    if let Ok(a) = answer {
+                        front
+                            .answer
+                            .insert(l.slot, (deployment_key, document_key, a));
+                    }
+                    answer
                 }
             };
-            let key = (deployment_key, document_key, package_key);
-            let answer = match r.answers.get(&key) {
-                Some(a) => a.clone(),
-                None => {
-                    let package = package_var();
-                    let shared = scope.get_or_insert_with(|| {
-                        let mut s = root.new_inner_scope();
-                        let vars = vec![
-                            (
-                                "deployment",
-                                deployment_cel
-                                    .get_or_init(|| var(deployment_json.clone()))
-                                    .clone(),
-                            ),
-                            ("document", var(document_json.clone())),
-                        ];
-                        bind(&mut s, &vars).map(|()| s)
-                    });
-                    let a = execute(shared, rule, &[("pkg", package.cel.clone())]);
-                    r.answers.insert(key, a.clone());
-                    a
-                }
-            };
-            if let Ok(a) = answer {
-                front
-                    .answer
-                    .insert(l.slot, (deployment_key, document_key, a));
-            }
             match &answer {
                 Ok(true) => {}
                 Ok(false) => continue,
