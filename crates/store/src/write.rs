@@ -124,8 +124,24 @@ pub(crate) struct WriteCache {
     ids: FxHashMap<String, PackageId>,
     /// Package → the advisory lookup names recorded for it.
     lookup: FxHashMap<PackageId, Vec<LookupName>>,
-    /// Fact hash → interned fact id.
-    facts: FxHashMap<FactHash, FactId>,
+    /// Fact hash → interned fact id, and what else that fact settles.
+    facts: FxHashMap<FactHash, KnownFact>,
+}
+
+/// What a fact already written settles for every later occurrence of it. A
+/// fact's shared part holds its package key, and its lookup names and
+/// digest rows are functions of that part, so an occurrence whose fact is
+/// known needs no key lookup, no lookup-name check and no model-node row:
+/// most occurrences of an estate, whose documents repeat their packages.
+#[derive(Clone, Copy)]
+struct KnownFact {
+    fact: FactId,
+    package: PackageId,
+    /// The fact's lookup names were checked against `package_keys` (false
+    /// when the document that brought it gave none: a later one may).
+    names_checked: bool,
+    /// The fact has digest rows to write for each document.
+    digests: bool,
 }
 
 /// Entries beyond which the cache starts over (about 100 bytes each).
@@ -307,68 +323,90 @@ impl RedbStore {
             let mut older_gained_keys = false;
             let mut buf = Vec::new();
             let (interned, tree) = prepared(doc);
+            // Per package: whether its names were checked for a fact known
+            // before, so that the loop over lookup names can pass it by.
+            let mut names_checked: Vec<bool> = Vec::with_capacity(facts.packages.len());
             for (fact, (fact_bytes, fact_hash)) in facts.packages.iter().zip(interned.iter()) {
                 let Some(key) = fact.key.as_ref() else {
                     ids.push(0);
                     fact_ids.push(0);
+                    names_checked.push(true);
                     continue;
                 };
-                let cached = seen
-                    .known
-                    .ids
-                    .get(key.as_str())
-                    .or_else(|| seen.fresh.ids.get(key.as_str()));
-                let existing = match cached {
-                    Some(&id) => Some(id),
-                    None => by_key.get(key.as_str())?.map(|v| v.value()),
-                };
-                let id = match existing {
-                    Some(id) => id,
-                    None => {
-                        let id = next_package;
-                        next_package += 1;
-                        new_packages += 1;
-                        let record = package_record(id, key);
-                        buf.clear();
-                        encode(&record, &mut buf);
-                        packages.insert(id, buf.as_slice())?;
-                        by_key.insert(key.as_str(), id)?;
-                        by_name.insert(name_index_key(&record).as_str(), id)?;
-                        id
-                    }
-                };
-                if cached.is_none() {
-                    seen.fresh.ids.insert(key.as_str().to_string(), id);
-                }
-                let cached = seen
-                    .known
+                // A group's own entries first: they may have learnt more.
+                let known = seen
+                    .fresh
                     .facts
                     .get(fact_hash)
-                    .or_else(|| seen.fresh.facts.get(fact_hash));
-                let fact_id = match cached {
-                    Some(&f) => f,
+                    .or_else(|| seen.known.facts.get(fact_hash))
+                    .copied();
+                let (id, fact_id, has_digests) = match known {
+                    Some(known) => {
+                        names_checked.push(known.names_checked);
+                        (known.package, known.fact, known.digests)
+                    }
                     None => {
-                        let f = occurrences::intern(
+                        let cached = seen
+                            .known
+                            .ids
+                            .get(key.as_str())
+                            .or_else(|| seen.fresh.ids.get(key.as_str()));
+                        let existing = match cached {
+                            Some(&id) => Some(id),
+                            None => by_key.get(key.as_str())?.map(|v| v.value()),
+                        };
+                        let id = match existing {
+                            Some(id) => id,
+                            None => {
+                                let id = next_package;
+                                next_package += 1;
+                                new_packages += 1;
+                                let record = package_record(id, key);
+                                buf.clear();
+                                encode(&record, &mut buf);
+                                packages.insert(id, buf.as_slice())?;
+                                by_key.insert(key.as_str(), id)?;
+                                by_name.insert(name_index_key(&record).as_str(), id)?;
+                                id
+                            }
+                        };
+                        if cached.is_none() {
+                            seen.fresh.ids.insert(key.as_str().to_string(), id);
+                        }
+                        let fact_id = occurrences::intern(
                             &mut fact_table,
                             &mut fact_by_hash,
                             &mut meta,
                             fact_bytes,
                             fact_hash,
                         )?;
-                        seen.fresh.facts.insert(*fact_hash, f);
-                        f
+                        // Models and datasets by what the importer made of
+                        // them, or by the component type an SBOM gave: one
+                        // row per package, written with its first fact.
+                        if let Some(node) = model_node(fact) {
+                            model_nodes.insert((node, id), ())?;
+                        }
+                        let has_digests = !digests::entries(fact).is_empty();
+                        seen.fresh.facts.insert(
+                            *fact_hash,
+                            KnownFact {
+                                fact: fact_id,
+                                package: id,
+                                names_checked: false,
+                                digests: has_digests,
+                            },
+                        );
+                        names_checked.push(false);
+                        (id, fact_id, has_digests)
                     }
                 };
                 ids.push(id);
                 fact_ids.push(fact_id);
                 seen.package_docs.push((id, doc_id));
-                // Models and datasets by what the importer made of them, or
-                // by the component type an SBOM gave.
-                if let Some(node) = model_node(fact) {
-                    model_nodes.insert((node, id), ())?;
-                }
-                for (sha, path) in digests::entries(fact) {
-                    digest_rows.push((sha, id, path));
+                if has_digests {
+                    for (sha, path) in digests::entries(fact) {
+                        digest_rows.push((sha, id, path));
+                    }
                 }
             }
             meta.insert("next_package_id", next_package)?;
@@ -386,6 +424,23 @@ impl RedbStore {
                 let Some(&id) = ids.get(i).filter(|id| **id != 0) else {
                     continue;
                 };
+                if names_checked[i] {
+                    continue;
+                }
+                if let Some(known) = seen.fresh.facts.get_mut(&interned[i].1) {
+                    // Recorded below, or found recorded: the next
+                    // occurrence of this fact in the group needs no check.
+                    // (A known entry learns it when the group commits.)
+                    known.names_checked = true;
+                } else if let Some(&known) = seen.known.facts.get(&interned[i].1) {
+                    seen.fresh.facts.insert(
+                        interned[i].1,
+                        KnownFact {
+                            names_checked: true,
+                            ..known
+                        },
+                    );
+                }
                 for name in names {
                     // Most packages recur across a group's documents with
                     // the same names: each (package, name) is checked once.
