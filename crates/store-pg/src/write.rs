@@ -32,6 +32,24 @@ pub(crate) struct WriteCache {
     ids: HashMap<String, PackageId>,
     facts: HashMap<FactHash, u64>,
     lookup: HashMap<PackageId, Vec<LookupName>>,
+    /// Facts whose occurrences were written: what such a fact settles for
+    /// every later occurrence of it (as redb's writer keeps it).
+    settled: HashMap<FactHash, Settled>,
+}
+
+/// What a fact written before settles for a later occurrence of it. Its
+/// shared part holds the package key, and the model-node and digest rows are
+/// functions of it, so such an occurrence needs no key lookup and no check
+/// of the rows its first occurrence wrote.
+#[derive(Clone, Copy)]
+pub(crate) struct Settled {
+    fact: u64,
+    package: PackageId,
+    /// A hash of the lookup names last recorded for the fact
+    /// ([`kit::hash_names`]): the same list again needs no check.
+    names: Option<u64>,
+    /// The fact has digest rows to write for each document.
+    digests: bool,
 }
 
 /// Entries beyond which the cache starts over.
@@ -39,12 +57,13 @@ const WRITE_CACHE_ENTRIES: usize = 4_000_000;
 
 impl WriteCache {
     fn len(&self) -> usize {
-        self.ids.len() + self.facts.len() + self.lookup.len()
+        self.ids.len() + self.facts.len() + self.lookup.len() + self.settled.len()
     }
 
     fn absorb(&mut self, fresh: WriteCache) {
         self.ids.extend(fresh.ids);
         self.facts.extend(fresh.facts);
+        self.settled.extend(fresh.settled);
         for (id, names) in fresh.lookup {
             self.lookup.entry(id).or_default().extend(names);
         }
@@ -244,6 +263,9 @@ async fn write_txn(
                 let Some(key) = fact.key.as_ref() else {
                     continue;
                 };
+                if known.settled.contains_key(hash) {
+                    continue;
+                }
                 if !known.ids.contains_key(key.as_str()) && seen_keys.insert(key.as_str()) {
                     wanted_keys.push(key.as_str());
                 }
@@ -355,44 +377,93 @@ async fn write_txn(
         let mut package_ids = Vec::with_capacity(doc.facts.packages.len());
         let mut fact_ids = Vec::with_capacity(doc.facts.packages.len());
         let mut new_packages = 0;
+        // Per package: the fact hash, when the fact is keyed.
+        let mut hashes: Vec<Option<&FactHash>> = Vec::with_capacity(doc.facts.packages.len());
         for (fact, (bytes, hash)) in doc.facts.packages.iter().zip(interned.iter()) {
             let Some(key) = fact.key.as_ref() else {
                 package_ids.push(0);
                 fact_ids.push(0);
+                hashes.push(None);
                 continue;
             };
-            let package = known
-                .ids
-                .get(key.as_str())
-                .or_else(|| fresh.ids.get(key.as_str()))
-                .copied()
-                .ok_or_else(|| StoreError::Backend(format!("no id was given to {key}")))?;
-            if new_key_set.contains(key.as_str()) && introduced.insert(key.as_str()) {
-                new_packages += 1;
-            }
-            let fact_id = match known.facts.get(hash).or_else(|| fresh.facts.get(hash)) {
-                Some(&f) => f,
+            hashes.push(Some(hash));
+            let settled = fresh
+                .settled
+                .get(hash)
+                .or_else(|| known.settled.get(hash))
+                .copied();
+            let (package, fact_id, digests) = match settled {
+                // Its package was introduced by its first occurrence, and
+                // its model-node row written then.
+                Some(settled) => (settled.package, settled.fact, settled.digests),
                 None => {
-                    let f = new_fact_ids[hash];
-                    if facts_written.insert(*hash) {
-                        fact_bodies.push((id(f), hash.to_vec(), bytes.clone()));
+                    let package = known
+                        .ids
+                        .get(key.as_str())
+                        .or_else(|| fresh.ids.get(key.as_str()))
+                        .copied()
+                        .ok_or_else(|| StoreError::Backend(format!("no id was given to {key}")))?;
+                    if new_key_set.contains(key.as_str()) && introduced.insert(key.as_str()) {
+                        new_packages += 1;
                     }
-                    f
+                    let fact_id = match known.facts.get(hash).or_else(|| fresh.facts.get(hash)) {
+                        Some(&f) => f,
+                        None => {
+                            let f = new_fact_ids[hash];
+                            if facts_written.insert(*hash) {
+                                fact_bodies.push((id(f), hash.to_vec(), bytes.clone()));
+                            }
+                            f
+                        }
+                    };
+                    if let Some(node) = kit::model_node(fact) {
+                        rows.model_nodes.insert((node.to_string(), id(package)));
+                    }
+                    let digests = !kit::digest_entries(fact).is_empty();
+                    fresh.settled.insert(
+                        *hash,
+                        Settled {
+                            fact: fact_id,
+                            package,
+                            names: None,
+                            digests,
+                        },
+                    );
+                    (package, fact_id, digests)
                 }
             };
             package_ids.push(package);
             fact_ids.push(fact_id);
-            if let Some(node) = kit::model_node(fact) {
-                rows.model_nodes.insert((node.to_string(), id(package)));
-            }
-            for (sha, path) in kit::digest_entries(fact) {
-                rows.digests.insert((sha, id(package), id(doc_id)), path);
+            if digests {
+                for (sha, path) in kit::digest_entries(fact) {
+                    rows.digests.insert((sha, id(package), id(doc_id)), path);
+                }
             }
         }
         for (index, names) in doc.lookup_names.iter().enumerate() {
             let Some(&package) = package_ids.get(index).filter(|p| **p != 0) else {
                 continue;
             };
+            let Some(&hash) = hashes[index] else {
+                continue;
+            };
+            let names_hash = kit::hash_names(names);
+            let settled = fresh
+                .settled
+                .get(&hash)
+                .or_else(|| known.settled.get(&hash));
+            if settled.is_some_and(|s| s.names == Some(names_hash)) {
+                continue;
+            }
+            if let Some(&settled) = settled {
+                fresh.settled.insert(
+                    hash,
+                    Settled {
+                        names: Some(names_hash),
+                        ..settled
+                    },
+                );
+            }
             for name in names {
                 let recorded = |cache: &WriteCache| {
                     cache

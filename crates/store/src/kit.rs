@@ -59,6 +59,12 @@ pub fn digest_entries(fact: &PackageFact) -> Vec<(String, String)> {
     crate::digests::entries(fact)
 }
 
+/// Identifies a lookup-name list among those one fact was given: a writer
+/// checks the same list against the stored names once.
+pub fn hash_names(names: &[crate::LookupName]) -> u64 {
+    crate::write::hash_names(names)
+}
+
 /// The node record of a new package.
 pub fn package_record(id: PackageId, key: &aibomdb_graph::PackageKey) -> PackageRecord {
     crate::write::package_record(id, key)

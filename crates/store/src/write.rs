@@ -137,11 +137,22 @@ pub(crate) struct WriteCache {
 struct KnownFact {
     fact: FactId,
     package: PackageId,
-    /// The fact's lookup names were checked against `package_keys` (false
-    /// when the document that brought it gave none: a later one may).
-    names_checked: bool,
+    /// A hash of the lookup names last checked against `package_keys` for
+    /// this fact. The matcher derives them from the fact alone, but a
+    /// document is free to give others (or none): a different list is
+    /// checked name by name.
+    names_checked: Option<u64>,
     /// The fact has digest rows to write for each document.
     digests: bool,
+}
+
+/// Identifies a package's lookup-name list among the lists its fact was
+/// given: the same list is checked once.
+pub(crate) fn hash_names(names: &[LookupName]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = rustc_hash::FxHasher::default();
+    names.hash(&mut h);
+    h.finish()
 }
 
 /// Entries beyond which the cache starts over (about 100 bytes each).
@@ -323,14 +334,14 @@ impl RedbStore {
             let mut older_gained_keys = false;
             let mut buf = Vec::new();
             let (interned, tree) = prepared(doc);
-            // Per package: whether its names were checked for a fact known
-            // before, so that the loop over lookup names can pass it by.
-            let mut names_checked: Vec<bool> = Vec::with_capacity(facts.packages.len());
+            // Per package: the hash of the names last checked for its fact,
+            // so that the loop over lookup names can pass the same list by.
+            let mut names_checked: Vec<Option<u64>> = Vec::with_capacity(facts.packages.len());
             for (fact, (fact_bytes, fact_hash)) in facts.packages.iter().zip(interned.iter()) {
                 let Some(key) = fact.key.as_ref() else {
                     ids.push(0);
                     fact_ids.push(0);
-                    names_checked.push(true);
+                    names_checked.push(None);
                     continue;
                 };
                 // A group's own entries first: they may have learnt more.
@@ -392,11 +403,11 @@ impl RedbStore {
                             KnownFact {
                                 fact: fact_id,
                                 package: id,
-                                names_checked: false,
+                                names_checked: None,
                                 digests: has_digests,
                             },
                         );
-                        names_checked.push(false);
+                        names_checked.push(None);
                         (id, fact_id, has_digests)
                     }
                 };
@@ -424,19 +435,21 @@ impl RedbStore {
                 let Some(&id) = ids.get(i).filter(|id| **id != 0) else {
                     continue;
                 };
-                if names_checked[i] {
+                let names_hash = hash_names(names);
+                if names_checked[i] == Some(names_hash) {
                     continue;
                 }
-                if let Some(known) = seen.fresh.facts.get_mut(&interned[i].1) {
-                    // Recorded below, or found recorded: the next
-                    // occurrence of this fact in the group needs no check.
-                    // (A known entry learns it when the group commits.)
-                    known.names_checked = true;
-                } else if let Some(&known) = seen.known.facts.get(&interned[i].1) {
+                let fact_hash = &interned[i].1;
+                if let Some(known) = seen.fresh.facts.get_mut(fact_hash) {
+                    // Checked below: the next occurrence of this fact with
+                    // the same names needs no check. (An entry known before
+                    // the group learns it when the group commits.)
+                    known.names_checked = Some(names_hash);
+                } else if let Some(&known) = seen.known.facts.get(fact_hash) {
                     seen.fresh.facts.insert(
-                        interned[i].1,
+                        *fact_hash,
                         KnownFact {
-                            names_checked: true,
+                            names_checked: Some(names_hash),
                             ..known
                         },
                     );
