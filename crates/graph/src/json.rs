@@ -116,6 +116,70 @@ pub fn check_depth(bytes: &[u8], max: usize) -> Result<(), crate::ImportError> {
 mod depth_tests {
     use super::check_depth;
 
+    /// Brackets and escaped quotes at every offset from the start.
+    #[test]
+    fn the_limit_is_found_at_every_offset() {
+        for pad in 0..17 {
+            let spaces = " ".repeat(pad);
+            let doc = format!(
+                "{spaces}[{spaces}{{{spaces}\"k\":{spaces}[[\"[[\\\"\"]]{spaces}]{spaces}}}{spaces}]"
+            );
+            assert!(check_depth(doc.as_bytes(), 4).is_ok(), "{doc}");
+            let err = check_depth(doc.as_bytes(), 3).unwrap_err().to_string();
+            let column = doc.find("[[").unwrap() + 2;
+            assert!(err.contains(&format!("column {column}")), "{doc}: {err}");
+        }
+    }
+
+    /// The plainest reading of the rule: a state machine over every byte.
+    fn reference(bytes: &[u8], max: usize) -> Option<usize> {
+        let (mut depth, mut in_string, mut i) = (0usize, false, 0);
+        while i < bytes.len() {
+            match (in_string, bytes[i]) {
+                (true, b'\\') => i += 1,
+                (true, b'"') => in_string = false,
+                (false, b'"') => in_string = true,
+                (false, b'{' | b'[') => {
+                    depth += 1;
+                    if depth > max {
+                        return Some(i);
+                    }
+                }
+                (false, b'}' | b']') => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+            i += 1;
+        }
+        None
+    }
+
+    #[test]
+    fn the_scan_agrees_with_a_plain_count_on_noise() {
+        let alphabet = b" \"\\{[}]a\n";
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..20_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let len = (seed % 40) as usize;
+            let doc: Vec<u8> = (0..len)
+                .map(|k| alphabet[((seed >> (k % 58)) as usize + k * 7) % alphabet.len()])
+                .collect();
+            let got = check_depth(&doc, 2).err().map(|e| e.to_string());
+            let want = reference(&doc, 2);
+            assert_eq!(
+                got.is_some(),
+                want.is_some(),
+                "{:?}",
+                String::from_utf8_lossy(&doc)
+            );
+            if let (Some(got), Some(at)) = (got, want) {
+                let line = doc[..at].iter().filter(|c| **c == b'\n').count() + 1;
+                assert!(got.contains(&format!("line {line}")), "{got}");
+            }
+        }
+    }
+
     #[test]
     fn depth_is_counted_outside_strings_only() {
         assert!(check_depth(br#"{"a":[[1]],"s":"[[[[[[[["}"#, 3).is_ok());

@@ -174,7 +174,7 @@ impl Builder {
                     .push(format!("dependencies[{i}]: no `ref`; entry ignored"));
                 continue;
             };
-            let Some(&from) = self.by_ref.get(&reference) else {
+            let Some(&from) = self.by_ref.get(&*reference) else {
                 if !dep.depends_on.is_empty() {
                     self.facts.warnings.push(format!(
                         "dependencies[{i}]: ref {reference:?} names no component; entry ignored"
@@ -183,7 +183,7 @@ impl Builder {
                 continue;
             };
             for target in dep.depends_on {
-                match self.by_ref.get(&target) {
+                match self.by_ref.get(&*target) {
                     Some(&to) => self.facts.dependencies.push(DependencyFact {
                         from,
                         to,
@@ -484,7 +484,7 @@ impl Builder {
             .properties
             .iter()
             .find(|p| p.name.as_deref() == Some("bsi:component:filename"))
-            .and_then(|p| p.value.clone())
+            .and_then(|p| p.value.as_deref().map(str::to_owned))
             .filter(|v| !v.is_empty());
         let mut locations = Vec::new();
         let mut source_name = None;
@@ -613,7 +613,7 @@ fn property<'a>(c: &'a wire::Component, name: &'a str) -> impl Iterator<Item = S
     c.properties
         .iter()
         .filter(move |p| p.name.as_deref() == Some(name))
-        .filter_map(|p| p.value.clone())
+        .filter_map(|p| p.value.as_deref().map(str::to_owned))
 }
 
 fn purl_target(purl: &str, serial: Option<String>) -> Option<VexTarget> {
@@ -640,9 +640,9 @@ fn split_licences(choices: &[wire::LicenseChoice]) -> (Vec<String>, Vec<String>)
     let mut concluded = Vec::new();
     for l in choices {
         let (text, ack) = match (&l.expression, &l.license) {
-            (Some(e), _) => (Some(e.clone()), l.acknowledgement.as_deref()),
+            (Some(e), _) => (Some(e.to_string()), l.acknowledgement.as_deref()),
             (None, Some(lic)) => (
-                lic.id.clone().or_else(|| lic.name.clone()),
+                lic.id.as_deref().or(lic.name.as_deref()).map(str::to_owned),
                 lic.acknowledgement
                     .as_deref()
                     .or(l.acknowledgement.as_deref()),

@@ -1,20 +1,63 @@
 //! The JSON as it is written, version-independent: unknown fields ignored,
 //! enumerations kept as strings, both shapes of `metadata.tools` accepted.
 
+use std::borrow::Cow;
+
 use aibomdb_graph::json::null_default;
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
+
+/// A string that is only read, borrowed from the document when it holds no
+/// escapes (serde's own `Cow<str>` always copies, and `&str` fails on an
+/// escape): most strings of a large SBOM need no allocation of their own.
+pub(crate) struct Text<'a>(Cow<'a, str>);
+
+impl std::ops::Deref for Text<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Text<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visit<'a> {
+            type Value = Text<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Text<'a>, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Text<'a>, E> {
+                Ok(Text(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Text<'a>, E> {
+                Ok(Text(Cow::Owned(v)))
+            }
+        }
+        deserializer.deserialize_str(Visit(std::marker::PhantomData))
+    }
+}
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct Bom {
+pub(crate) struct Bom<'a> {
     pub(crate) bom_format: Option<String>,
     pub(crate) spec_version: Option<String>,
     pub(crate) serial_number: Option<String>,
-    pub(crate) metadata: Option<Metadata>,
-    #[serde(default, deserialize_with = "null_default")]
-    pub(crate) components: Vec<Component>,
-    #[serde(default, deserialize_with = "null_default")]
-    pub(crate) dependencies: Vec<Dependency>,
+    #[serde(borrow)]
+    pub(crate) metadata: Option<Metadata<'a>>,
+    #[serde(borrow, default, deserialize_with = "null_default")]
+    pub(crate) components: Vec<Component<'a>>,
+    #[serde(borrow, default, deserialize_with = "null_default")]
+    pub(crate) dependencies: Vec<Dependency<'a>>,
     #[serde(default, deserialize_with = "null_default")]
     pub(crate) vulnerabilities: Vec<Vulnerability>,
 }
@@ -56,20 +99,22 @@ pub(crate) struct Affects {
 }
 
 #[derive(Deserialize)]
-pub(crate) struct Metadata {
+pub(crate) struct Metadata<'a> {
     pub(crate) timestamp: Option<String>,
-    pub(crate) tools: Option<Tools>,
-    pub(crate) component: Option<Component>,
+    #[serde(borrow)]
+    pub(crate) tools: Option<Tools<'a>>,
+    #[serde(borrow)]
+    pub(crate) component: Option<Component<'a>>,
 }
 
 /// 1.4 and earlier: a list of tools; 1.5+: `{components, services}`.
 #[derive(Deserialize)]
 #[serde(untagged)]
-pub(crate) enum Tools {
+pub(crate) enum Tools<'a> {
     Legacy(Vec<LegacyTool>),
     Modern {
-        #[serde(default, deserialize_with = "null_default")]
-        components: Vec<Component>,
+        #[serde(borrow, default, deserialize_with = "null_default")]
+        components: Vec<Component<'a>>,
         #[serde(default, deserialize_with = "null_default")]
         services: Vec<LegacyTool>,
     },
@@ -83,7 +128,7 @@ pub(crate) struct LegacyTool {
 }
 
 #[derive(Deserialize)]
-pub(crate) struct Component {
+pub(crate) struct Component<'a> {
     #[serde(rename = "type")]
     pub(crate) ty: Option<String>,
     #[serde(rename = "bom-ref")]
@@ -93,7 +138,8 @@ pub(crate) struct Component {
     pub(crate) version: Option<String>,
     pub(crate) purl: Option<String>,
     pub(crate) cpe: Option<String>,
-    pub(crate) scope: Option<String>,
+    #[serde(borrow)]
+    pub(crate) scope: Option<Text<'a>>,
     pub(crate) publisher: Option<String>,
     pub(crate) author: Option<String>,
     pub(crate) supplier: Option<Organization>,
@@ -102,21 +148,23 @@ pub(crate) struct Component {
     /// 1.6: people who made it (replaces the `author` string).
     #[serde(default, deserialize_with = "null_default")]
     pub(crate) authors: Vec<Contact>,
-    #[serde(default, deserialize_with = "null_default")]
-    pub(crate) hashes: Vec<HashEntry>,
-    #[serde(default, deserialize_with = "null_default")]
-    pub(crate) licenses: Vec<LicenseChoice>,
+    #[serde(borrow, default, deserialize_with = "null_default")]
+    pub(crate) hashes: Vec<HashEntry<'a>>,
+    #[serde(borrow, default, deserialize_with = "null_default")]
+    pub(crate) licenses: Vec<LicenseChoice<'a>>,
     #[serde(
+        borrow,
         default,
         rename = "externalReferences",
         deserialize_with = "null_default"
     )]
-    pub(crate) external_references: Vec<ExternalReference>,
-    #[serde(default, deserialize_with = "null_default")]
-    pub(crate) properties: Vec<Property>,
-    #[serde(default, deserialize_with = "null_default")]
-    pub(crate) components: Vec<Component>,
-    pub(crate) pedigree: Option<Pedigree>,
+    pub(crate) external_references: Vec<ExternalReference<'a>>,
+    #[serde(borrow, default, deserialize_with = "null_default")]
+    pub(crate) properties: Vec<Property<'a>>,
+    #[serde(borrow, default, deserialize_with = "null_default")]
+    pub(crate) components: Vec<Component<'a>>,
+    #[serde(borrow)]
+    pub(crate) pedigree: Option<Pedigree<'a>>,
     pub(crate) evidence: Option<Evidence>,
     /// ML-BOM: kept as JSON (its shape grew between 1.5 and 1.7).
     #[serde(rename = "modelCard")]
@@ -141,43 +189,53 @@ pub(crate) struct Contact {
 }
 
 #[derive(Deserialize)]
-pub(crate) struct HashEntry {
-    pub(crate) alg: String,
-    pub(crate) content: String,
+pub(crate) struct HashEntry<'a> {
+    #[serde(borrow)]
+    pub(crate) alg: Text<'a>,
+    #[serde(borrow)]
+    pub(crate) content: Text<'a>,
 }
 
 #[derive(Deserialize)]
-pub(crate) struct LicenseChoice {
-    pub(crate) license: Option<License>,
-    pub(crate) expression: Option<String>,
+pub(crate) struct LicenseChoice<'a> {
+    #[serde(borrow)]
+    pub(crate) license: Option<License<'a>>,
+    #[serde(borrow)]
+    pub(crate) expression: Option<Text<'a>>,
     /// 1.6: `declared` or `concluded`, on an expression.
-    pub(crate) acknowledgement: Option<String>,
+    #[serde(borrow)]
+    pub(crate) acknowledgement: Option<Text<'a>>,
 }
 
 #[derive(Deserialize)]
-pub(crate) struct License {
-    pub(crate) id: Option<String>,
-    pub(crate) name: Option<String>,
+pub(crate) struct License<'a> {
+    #[serde(borrow)]
+    pub(crate) id: Option<Text<'a>>,
+    #[serde(borrow)]
+    pub(crate) name: Option<Text<'a>>,
     /// 1.6: `declared` or `concluded`, on a named licence.
-    pub(crate) acknowledgement: Option<String>,
+    #[serde(borrow)]
+    pub(crate) acknowledgement: Option<Text<'a>>,
 }
 
 #[derive(Deserialize)]
-pub(crate) struct ExternalReference {
-    #[serde(default, deserialize_with = "null_default")]
-    pub(crate) hashes: Vec<HashEntry>,
+pub(crate) struct ExternalReference<'a> {
+    #[serde(borrow, default, deserialize_with = "null_default")]
+    pub(crate) hashes: Vec<HashEntry<'a>>,
 }
 
 #[derive(Deserialize)]
-pub(crate) struct Property {
-    pub(crate) name: Option<String>,
-    pub(crate) value: Option<String>,
+pub(crate) struct Property<'a> {
+    #[serde(borrow)]
+    pub(crate) name: Option<Text<'a>>,
+    #[serde(borrow)]
+    pub(crate) value: Option<Text<'a>>,
 }
 
 #[derive(Deserialize)]
-pub(crate) struct Pedigree {
-    #[serde(default, deserialize_with = "null_default")]
-    pub(crate) ancestors: Vec<Component>,
+pub(crate) struct Pedigree<'a> {
+    #[serde(borrow, default, deserialize_with = "null_default")]
+    pub(crate) ancestors: Vec<Component<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -193,9 +251,9 @@ pub(crate) struct Occurrence {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct Dependency {
-    #[serde(rename = "ref")]
-    pub(crate) reference: Option<String>,
-    #[serde(default, deserialize_with = "null_default")]
-    pub(crate) depends_on: Vec<String>,
+pub(crate) struct Dependency<'a> {
+    #[serde(borrow, rename = "ref")]
+    pub(crate) reference: Option<Text<'a>>,
+    #[serde(borrow, default, deserialize_with = "null_default")]
+    pub(crate) depends_on: Vec<Text<'a>>,
 }
