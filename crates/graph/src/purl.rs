@@ -9,6 +9,7 @@
 //! - Qualifiers (`arch`, `distro`, `upstream`, `repository_url`) describe where a
 //!   package came from, not what it is: they stay facts, never part of the key.
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// A parsed package URL, components percent-decoded.
@@ -21,6 +22,14 @@ pub struct Purl {
     /// In document order, keys lower-cased.
     pub qualifiers: Vec<(String, String)>,
     pub subpath: Option<String>,
+}
+
+/// What [`Purl::parse_name`] reads: type, namespace and name, decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PurlName<'a> {
+    pub ty: Cow<'a, str>,
+    pub namespace: Option<Cow<'a, str>>,
+    pub name: Cow<'a, str>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -109,6 +118,75 @@ impl Purl {
         })
     }
 
+    /// The type, namespace and name of a purl exactly as [`Purl::parse`]
+    /// reads them, borrowed where nothing needs decoding: for callers that
+    /// need no version, qualifiers or subpath (the advisory lookup names of
+    /// every occurrence an ingest reads).
+    pub fn parse_name(input: &str) -> Result<PurlName<'_>, PurlError> {
+        let rest = input.trim();
+        let rest = rest
+            .strip_prefix("pkg:")
+            .or_else(|| rest.strip_prefix("PKG:"))
+            .ok_or(PurlError::MissingScheme)?;
+        let rest = rest.trim_start_matches('/');
+        let rest = rest.split_once('#').map_or(rest, |(r, _)| r);
+        let rest = rest.split_once('?').map_or(rest, |(r, _)| r);
+        let (ty, path) = rest.split_once('/').ok_or(PurlError::MissingName)?;
+        if ty.is_empty() {
+            return Err(PurlError::BadType(String::new()));
+        }
+        let ty = match ty.bytes().any(|b| b.is_ascii_uppercase()) {
+            true => Cow::Owned(ty.to_ascii_lowercase()),
+            false => Cow::Borrowed(ty),
+        };
+        if !ty
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'+' | b'-'))
+        {
+            return Err(PurlError::BadType(ty.into_owned()));
+        }
+        let path = path.trim_end_matches('/');
+        let path = match path.rfind('@') {
+            Some(at) if at > 0 && !path[at..].contains('/') => &path[..at],
+            _ => path,
+        };
+        fn decode(s: &str) -> Cow<'_, str> {
+            match s.contains('%') {
+                true => Cow::Owned(percent_decode(s)),
+                false => Cow::Borrowed(s),
+            }
+        }
+        let (namespace, name) = match path.rfind('/') {
+            Some(slash) => {
+                let ns = &path[..slash];
+                let plain = !ns.contains('%')
+                    && !ns.contains("//")
+                    && !ns.starts_with('/')
+                    && !ns.ends_with('/');
+                let ns = if plain && !ns.is_empty() {
+                    Some(Cow::Borrowed(ns))
+                } else {
+                    let segments: Vec<String> = ns
+                        .split('/')
+                        .filter(|s| !s.is_empty())
+                        .map(percent_decode)
+                        .collect();
+                    (!segments.is_empty()).then(|| Cow::Owned(segments.join("/")))
+                };
+                (ns, decode(&path[slash + 1..]))
+            }
+            None => (None, decode(path)),
+        };
+        if name.is_empty() {
+            return Err(PurlError::MissingName);
+        }
+        Ok(PurlName {
+            ty,
+            namespace,
+            name,
+        })
+    }
+
     pub fn qualifier(&self, key: &str) -> Option<&str> {
         self.qualifiers
             .iter()
@@ -122,7 +200,7 @@ impl Purl {
         // syft (≤ 0.9x) writes `pkg:alpine/musl`; the purl spec and Trivy write
         // `pkg:apk/alpine/musl`. One package, one key: the spec's form.
         let ty = if self.ty == "alpine" {
-            namespace = namespace.or_else(|| Some("alpine".to_string()));
+            namespace = namespace.or(Some(Cow::Borrowed("alpine")));
             "apk"
         } else {
             self.ty.as_str()
@@ -133,20 +211,27 @@ impl Purl {
 
 /// Applies the per-type normalisation rules of the purl specification plus the
 /// ones real tools make necessary (epoch as qualifier).
-fn normalise(p: &Purl) -> (Option<String>, String, Option<String>) {
-    let mut namespace = p.namespace.clone();
-    let mut name = p.name.clone();
-    let mut version = p.version.clone();
+fn normalise(p: &Purl) -> (Option<Cow<'_, str>>, Cow<'_, str>, Option<Cow<'_, str>>) {
+    // Borrowed until a rule changes a part: most parts are kept as written.
+    let mut namespace = p.namespace.as_deref().map(Cow::Borrowed);
+    let mut name = Cow::Borrowed(p.name.as_str());
+    let mut version = p.version.as_deref().map(Cow::Borrowed);
+    fn lower(s: Cow<'_, str>) -> Cow<'_, str> {
+        match s.bytes().any(|b| b.is_ascii_uppercase()) {
+            true => Cow::Owned(s.to_ascii_lowercase()),
+            false => s,
+        }
+    }
     match p.ty.as_str() {
         "pypi" => {
-            name = pep503_normalise(&name);
+            name = Cow::Owned(pep503_normalise(&name));
             namespace = None;
-            version = version.map(|v| v.trim().to_ascii_lowercase());
+            version = p.version.as_deref().map(|v| lower(Cow::Borrowed(v.trim())));
         }
         "deb" | "rpm" | "apk" | "alpine" | "alpm" => {
-            namespace = namespace.map(|n| n.to_ascii_lowercase());
+            namespace = namespace.map(lower);
             if p.ty != "rpm" {
-                name = name.to_ascii_lowercase();
+                name = lower(name);
             }
             if let Some(v) = version.as_mut() {
                 let has_epoch = v
@@ -154,26 +239,26 @@ fn normalise(p: &Purl) -> (Option<String>, String, Option<String>) {
                     .is_some_and(|(e, _)| !e.is_empty() && e.bytes().all(|b| b.is_ascii_digit()));
                 if !has_epoch {
                     if let Some(epoch) = p.qualifier("epoch").filter(|e| *e != "0") {
-                        *v = format!("{epoch}:{v}");
+                        *v = Cow::Owned(format!("{epoch}:{v}"));
                     }
                 } else if let Some(stripped) = v.strip_prefix("0:") {
                     // Epoch 0 is the same version as no epoch.
-                    *v = stripped.to_string();
+                    *v = Cow::Owned(stripped.to_string());
                 }
             }
         }
         "npm" | "github" | "bitbucket" | "composer" | "hex" | "pub" => {
-            namespace = namespace.map(|n| n.to_ascii_lowercase());
-            name = name.to_ascii_lowercase();
+            namespace = namespace.map(lower);
+            name = lower(name);
         }
         "golang" => {
             // Go module paths are case-sensitive; the spec's lower-casing is not applied.
         }
         "oci" | "docker" => {
-            name = name.to_ascii_lowercase();
+            name = lower(name);
         }
         "huggingface" => {
-            version = version.map(|v| v.to_ascii_lowercase());
+            version = version.map(lower);
         }
         _ => {}
     }
@@ -324,6 +409,61 @@ impl fmt::Display for PackageKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `parse_name` reads what `parse` reads, on purls real tools write and
+    /// on generated ones with every character class the parser splits on.
+    #[test]
+    fn parse_name_agrees_with_parse() {
+        let mut inputs: Vec<String> = [
+            "pkg:pypi/Jinja2@3.1.2",
+            "pkg:npm/%40angular/core@16.0.0",
+            "pkg:npm/@angular/core@16.0.0",
+            "pkg:deb/debian/openssl@1:3.0.11-1~deb12u2?arch=amd64&distro=debian-12",
+            "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1",
+            "pkg:golang/github.com/gorilla/mux@v1.8.0#sub/dir",
+            "pkg:alpine/musl@1.2.4-r2",
+            "PKG:PyPI/requests",
+            "pkg://pypi/requests/",
+            "pkg:generic/a//b/c@1",
+            "pkg:generic//lead",
+            "pkg:generic/a%2Fb@1",
+            "pkg:generic/name@",
+            "pkg:generic/@1",
+            "pkg:/",
+            "pkg:",
+            "pkg:bad_type/x",
+            "pkg:pypi/",
+            "not a purl",
+            "pkg:huggingface/org/model@abc?repository_url=https://hf.co",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let pieces = [
+            "a", "B", "%40", "%2F", "@", "/", "//", "?", "#", "%", "", "x@y", "1.0",
+        ];
+        for a in pieces {
+            for b in pieces {
+                for c in pieces {
+                    inputs.push(format!("pkg:t/{a}{b}/{c}"));
+                    inputs.push(format!("pkg:T{a}/{b}@{c}"));
+                }
+            }
+        }
+        for input in &inputs {
+            let full = Purl::parse(input);
+            let name = Purl::parse_name(input);
+            match (full, name) {
+                (Ok(p), Ok(n)) => {
+                    assert_eq!(p.ty, n.ty, "{input}");
+                    assert_eq!(p.namespace.as_deref(), n.namespace.as_deref(), "{input}");
+                    assert_eq!(p.name, n.name, "{input}");
+                }
+                (Err(a), Err(b)) => assert_eq!(a, b, "{input}"),
+                (a, b) => panic!("{input}: parse {a:?}, parse_name {b:?}"),
+            }
+        }
+    }
 
     fn key(s: &str) -> String {
         PackageKey::parse(s).unwrap().to_string()

@@ -20,7 +20,9 @@ pub fn lookup_names(fact: &PackageFact) -> Vec<LookupName> {
     let Some(key) = &fact.key else {
         return Vec::new();
     };
-    let Ok(purl) = Purl::parse(key.as_str()) else {
+    // Only the type, namespace and name are read: nothing else of the
+    // purl is decoded or copied (this ran for every occurrence ingested).
+    let Ok(purl) = Purl::parse_name(key.as_str()) else {
         return Vec::new();
     };
     osv_names(
