@@ -292,7 +292,7 @@ fn estate(
     deployments: &[String],
     at: i64,
     no_check: bool,
-    best: &dyn Fn(&mut dyn FnMut() -> Result<usize>) -> Result<(Duration, usize)>,
+    best: &Best<'_>,
     report: &dyn Fn(&str, Duration, usize),
 ) -> Result<()> {
     let cache = aibomdb_policy::GateCache::default();

@@ -45,12 +45,12 @@ pub fn prepared(
     Cow<'_, [(Vec<u8>, FactHash)]>,
     Cow<'_, [(usize, usize, u8)]>,
 ) {
-    crate::write::prepared(doc)
+    crate::new_document::prepared(doc)
 }
 
 /// The model-graph node (`model`, `dataset`) a fact describes, if any.
 pub fn model_node(fact: &PackageFact) -> Option<&str> {
-    crate::write::model_node(fact)
+    crate::new_document::model_node(fact)
 }
 
 /// (lower-case SHA-256 hex, model file path or "") under which a fact's
@@ -62,7 +62,7 @@ pub fn digest_entries(fact: &PackageFact) -> Vec<(String, String)> {
 /// Identifies a lookup-name list among those one fact was given: a writer
 /// checks the same list against the stored names once.
 pub fn hash_names(names: &[crate::LookupName]) -> u64 {
-    crate::write::hash_names(names)
+    crate::write_cache::hash_names(names)
 }
 
 /// The node record of a new package.
@@ -78,7 +78,7 @@ pub fn document_rows(
     fact_ids: &[u64],
     tree: &[(usize, usize, u8)],
 ) -> (DocRows, u64) {
-    crate::write::document_rows(&doc.facts, ids, fact_ids, tree)
+    crate::new_document::document_rows(&doc.facts, ids, fact_ids, tree)
 }
 
 /// The slot (format family + subject) a document fills in its deployment.
@@ -96,7 +96,7 @@ pub fn document_record(
     edge_count: u64,
     now: u64,
 ) -> DocumentRecord {
-    crate::write::document_record(doc, id, ids, slot, supersedes, edge_count, now)
+    crate::new_document::document_record(doc, id, ids, slot, supersedes, edge_count, now)
 }
 
 /// Bytes from hex, as document records keep their SHA-256.

@@ -15,7 +15,9 @@
 //! opening a large store reads nothing per document.
 //!
 //! Where things are: `tables` (the layout), `open` (opening, versions),
-//! `migrate` (earlier layouts), `write` (group-committed ingest), `delete`,
+//! `migrate` (earlier layouts), `new_document` (a document as the writers
+//! take it, and the rows made of it), `write` (group-committed ingest),
+//! `write_cache` (what the writer remembers across groups), `delete`,
 //! `slots` (what a new document supersedes), `occurrences` (document rows,
 //! interned facts, postings), `read` (nodes by id, key and name), `blast` (who
 //! lists a package, with paths), `report` (a deployment's view),
@@ -39,6 +41,7 @@ mod inspect;
 pub mod kit;
 mod migrate;
 mod models;
+mod new_document;
 mod notify;
 mod occurrences;
 mod open;
@@ -53,6 +56,7 @@ mod tables;
 mod test_docs;
 mod vex;
 mod write;
+mod write_cache;
 
 use codec::{decode, encode};
 
@@ -67,6 +71,7 @@ pub use digests::DigestHit;
 pub use enrichment::{EnrichmentSource, EpssScore, KevEntry};
 pub use migrate::Migration;
 pub use models::{Approval, LineageEdge};
+pub use new_document::{EncodedRows, NewDocument};
 pub use notify::{Delivery, EventKind, MatchEvent, NotifyTarget};
 pub use occurrences::FactId;
 pub use policies::StoredPolicy;
@@ -81,7 +86,6 @@ pub use releases::{
     ReleasedModel,
 };
 pub use vex::{VexRecord, VexResolver, VexSource, VexVerdict};
-pub use write::{EncodedRows, NewDocument};
 
 use heads::Heads;
 
@@ -200,7 +204,7 @@ pub struct RedbStore {
     /// or a subscription waiting on it wakes at once (`notify.rs`).
     event_bell: (std::sync::Mutex<u64>, std::sync::Condvar),
     /// Package, fact and lookup-name ids known from earlier group commits.
-    write_cache: std::sync::Mutex<write::WriteCache>,
+    write_cache: std::sync::Mutex<write_cache::WriteCache>,
     /// What opening migrated, if the store was of an earlier layout.
     migration: Option<Migration>,
 }
