@@ -150,6 +150,12 @@ fn matches_named(
     }
     let mut all_matches = Vec::with_capacity(facts.packages.len());
     for (fact, names) in facts.packages.iter().zip(all_names) {
+        // Most packages have no advisory under any of their names: their
+        // version is not read out of the key at all.
+        if !names.iter().any(|n| by_key.contains_key(&n.key)) {
+            all_matches.push(Vec::new());
+            continue;
+        }
         let version = version_of(fact);
         let mut found: Vec<MatchRecord> = Vec::new();
         for key in names.iter().map(|n| n.key.as_str()) {
