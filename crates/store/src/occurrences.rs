@@ -434,13 +434,15 @@ pub(crate) fn documents_of(
 
 /// Adds (package, document) pairs to the postings; `pairs` is sorted here.
 /// Documents arrive with ascending ids, so a pair goes to the package's last
-/// chunk, or starts a new one when that is full.
+/// chunk, or starts a new one when that is full. The last chunk's bytes are
+/// appended to as they are: only its length and last id are read out of it.
 pub(crate) fn add_postings(
     postings: &mut redb::Table<(u64, u64), &[u8]>,
     pairs: &mut [(PackageId, DocumentId)],
 ) -> Result<()> {
     pairs.sort_unstable();
     let mut bytes = Vec::new();
+    let mut fresh: Vec<DocumentId> = Vec::new();
     let mut i = 0;
     while i < pairs.len() {
         let package = pairs[i].0;
@@ -448,44 +450,77 @@ pub(crate) fn add_postings(
         while j < pairs.len() && pairs[j].0 == package {
             j += 1;
         }
-        let mut fresh: Vec<DocumentId> = pairs[i..j].iter().map(|p| p.1).collect();
+        fresh.clear();
+        fresh.extend(pairs[i..j].iter().map(|p| p.1));
         fresh.dedup();
-        let last = match postings
+        i = j;
+        bytes.clear();
+        // The chunk being filled: its first id (its key), how many ids it
+        // holds and the last of them; `bytes` holds its deltas.
+        let tail = match postings
             .range((package, 0)..=(package, u64::MAX))?
             .next_back()
         {
             Some(entry) => {
                 let (k, v) = entry?;
-                let mut ids = Vec::new();
-                chunk_ids(k.value().1, v.value(), &mut ids)?;
-                Some((k.value().1, ids))
+                let first = k.value().1;
+                let (count, last) = chunk_tail(first, v.value())?;
+                if count < CHUNK && last < fresh[0] {
+                    bytes.extend_from_slice(v.value());
+                }
+                Some((first, count, last))
             }
             None => None,
         };
-        let mut ids = match last {
+        let (mut first, mut count, mut previous, rest) = match tail {
             // Its first chunk keeps the key, so the insert below replaces
             // the row: no delete first.
-            Some((_, ids)) if ids.len() < CHUNK && ids.last() < fresh.first() => ids,
-            Some((_, ids)) if ids.last() >= fresh.first() => {
+            Some((first, count, last)) if count < CHUNK && last < fresh[0] => {
+                (first, count, last, &fresh[..])
+            }
+            Some((_, _, last)) if last >= fresh[0] => {
                 // Not appended in order (a migration, a retried group):
                 // merge into the chunks at their places.
-                for doc in fresh {
+                for &doc in &fresh {
                     insert_posting(postings, package, doc)?;
                 }
-                i = j;
                 continue;
             }
-            _ => Vec::new(),
+            _ => (fresh[0], 1, fresh[0], &fresh[1..]),
         };
-        ids.extend(fresh);
-        for chunk in ids.chunks(CHUNK) {
-            bytes.clear();
-            put_chunk(chunk, &mut bytes);
-            postings.insert((package, chunk[0]), bytes.as_slice())?;
+        for &doc in rest {
+            if count == CHUNK {
+                postings.insert((package, first), bytes.as_slice())?;
+                bytes.clear();
+                (first, count, previous) = (doc, 1, doc);
+                continue;
+            }
+            put(&mut bytes, doc - previous);
+            previous = doc;
+            count += 1;
         }
-        i = j;
+        postings.insert((package, first), bytes.as_slice())?;
     }
     Ok(())
+}
+
+/// How many document ids a chunk holds, and its last.
+fn chunk_tail(first: DocumentId, bytes: &[u8]) -> Result<(usize, DocumentId)> {
+    let corrupt = |message: &str| StoreError::Corrupt {
+        table: "postings",
+        key: first.to_string(),
+        message: message.into(),
+    };
+    let mut r = Reader { bytes, at: 0 };
+    let (mut count, mut last) = (1, first);
+    while r.at < bytes.len() {
+        let delta = r.varint().ok_or_else(|| corrupt("truncated chunk"))?;
+        last = last
+            .checked_add(delta)
+            .ok_or_else(|| corrupt("document id out of range"))?;
+        count += 1;
+    }
+    Ok((count, last))
 }
 
 /// Inserts one posting wherever it belongs.
@@ -642,6 +677,72 @@ mod tests {
         assert_eq!(back, ids);
         ids.truncate(1);
         assert!(chunk_bytes(&ids).is_empty());
+    }
+
+    /// Groups appended one after another, in order and out of it, give each
+    /// package every document it was given, once, ascending, in chunks of at
+    /// most `CHUNK` keyed by their first id.
+    #[test]
+    fn appended_postings_are_what_was_added() {
+        let db = redb::Database::builder()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .unwrap();
+        let mut expected: std::collections::BTreeMap<u64, Vec<u64>> = Default::default();
+        let mut seed = 7u64;
+        let mut next = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            seed >> 33
+        };
+        let mut doc = 1u64;
+        for group in 0..150 {
+            let mut pairs = Vec::new();
+            for _ in 0..(next() % 40) {
+                // Mostly new documents; every tenth group also re-adds older
+                // ones (a retried group), which go in at their places.
+                let d = if group % 10 == 9 && next() % 2 == 0 {
+                    1 + next() % doc
+                } else {
+                    doc += 1 + next() % 3;
+                    doc
+                };
+                for _ in 0..(1 + next() % 3) {
+                    let package = 1 + next() % 5;
+                    pairs.push((package, d));
+                    expected.entry(package).or_default().push(d);
+                }
+            }
+            let txn = db.begin_write().unwrap();
+            {
+                let mut postings = txn.open_table(crate::tables::POSTINGS).unwrap();
+                add_postings(&mut postings, &mut pairs).unwrap();
+            }
+            txn.commit().unwrap();
+        }
+        let txn = redb::ReadableDatabase::begin_read(&db).unwrap();
+        let postings = txn.open_table(crate::tables::POSTINGS).unwrap();
+        for (package, docs) in &mut expected {
+            docs.sort_unstable();
+            docs.dedup();
+            assert_eq!(
+                &documents_of(&postings, *package).unwrap(),
+                docs,
+                "package {package}"
+            );
+            for entry in postings
+                .range((*package, 0)..=(*package, u64::MAX))
+                .unwrap()
+            {
+                let (k, v) = entry.unwrap();
+                let (count, _) = chunk_tail(k.value().1, v.value()).unwrap();
+                assert!(count <= CHUNK);
+            }
+        }
+        assert!(
+            expected.values().any(|d| d.len() > 2 * CHUNK),
+            "chunks filled and started"
+        );
     }
 }
 
