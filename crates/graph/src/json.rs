@@ -122,7 +122,7 @@ mod depth_tests {
         for pad in 0..17 {
             let spaces = " ".repeat(pad);
             let doc = format!(
-                "{spaces}[{spaces}{{{spaces}\"k\":{spaces}[[\"[[\\\"\"]]{spaces}]{spaces}}}{spaces}]"
+                "{spaces}[{spaces}{{{spaces}\"k\":{spaces}[[\"[[\\\"\"]]{spaces}}}{spaces}]"
             );
             assert!(check_depth(doc.as_bytes(), 4).is_ok(), "{doc}");
             let err = check_depth(doc.as_bytes(), 3).unwrap_err().to_string();

@@ -109,8 +109,7 @@ impl RedbStore {
         Ok(outcomes)
     }
 
-    /// Borrows the document, so that a group whose transaction failed can be
-    /// retried one by one without keeping a copy of every document.
+    /// Writes one document of a group into the group's transaction.
     fn write_document(
         txn: &redb::WriteTransaction,
         doc: &NewDocument,
