@@ -465,20 +465,19 @@ pub(crate) fn add_postings(
                 let (k, v) = entry?;
                 let first = k.value().1;
                 let (count, last) = chunk_tail(first, v.value())?;
-                if count < CHUNK && last < fresh[0] {
+                let appendable = count < CHUNK && last < fresh[0];
+                if appendable {
                     bytes.extend_from_slice(v.value());
                 }
-                Some((first, count, last))
+                Some((first, count, last, appendable))
             }
             None => None,
         };
         let (mut first, mut count, mut previous, rest) = match tail {
             // Its first chunk keeps the key, so the insert below replaces
             // the row: no delete first.
-            Some((first, count, last)) if count < CHUNK && last < fresh[0] => {
-                (first, count, last, &fresh[..])
-            }
-            Some((_, _, last)) if last >= fresh[0] => {
+            Some((first, count, last, true)) => (first, count, last, &fresh[..]),
+            Some((_, _, last, false)) if last >= fresh[0] => {
                 // Not appended in order (a migration, a retried group):
                 // merge into the chunks at their places.
                 for &doc in &fresh {

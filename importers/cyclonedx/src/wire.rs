@@ -7,9 +7,9 @@ use aibomdb_graph::json::null_default;
 use serde::{Deserialize, Deserializer};
 
 /// A string that is only read, borrowed from the document when it holds no
-/// escapes (`&str` fails on an escape, and serde's `Cow<str>` copies inside
-/// an `Option` or a `Vec`, where these sit): most strings of a large SBOM
-/// need no allocation of their own.
+/// escapes (`&str` fails on an escape, and serde's `Cow<str>` borrows only
+/// as a field of its own, never inside an `Option` or a `Vec`): most strings
+/// of a large SBOM need no allocation of their own.
 pub(crate) struct Text<'a>(Cow<'a, str>);
 
 impl std::ops::Deref for Text<'_> {

@@ -12,6 +12,7 @@ use super::BATCH;
 use crate::store::{Pg, Result};
 use crate::txn::copy_in;
 
+/// Refuses a database that holds anything a copy would write.
 pub(super) async fn refuse_unless_empty(txn: &Transaction<'_>, location: &str) -> Result<()> {
     for (table, what) in [
         ("packages", "packages"),
