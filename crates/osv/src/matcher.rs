@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use aibomdb_graph::{DocumentFacts, PackageFact, Purl};
+use aibomdb_graph::{DocumentFacts, PackageFact, PackageKey, Purl};
 use aibomdb_store::{
     AdvisoryBatch, AdvisoryChange, AdvisoryRow, LatePackage, LookupName, MatchRecord, NewDocument,
     PackageId, Store, StoreError,
@@ -40,15 +40,6 @@ pub fn lookup_names(fact: &PackageFact) -> Vec<LookupName> {
         via_source_of: n.via_source_of,
     })
     .collect()
-}
-
-/// The version a package is matched at: the document's own version string
-/// (for Debian the epoch is part of it).
-fn version_of(fact: &PackageFact) -> String {
-    fact.key
-        .as_ref()
-        .and_then(|k| k.version())
-        .unwrap_or_default()
 }
 
 /// Evaluates one advisory for one package under the names it goes by.
@@ -116,27 +107,28 @@ pub type DocumentMatches = (Vec<Vec<LookupName>>, Vec<Vec<MatchRecord>>);
 /// advisories the store holds; to be written with the document.
 pub fn match_document(store: &Store, facts: &DocumentFacts) -> Result<DocumentMatches, StoreError> {
     let all_names: Vec<Vec<LookupName>> = facts.packages.iter().map(lookup_names).collect();
-    let all_matches = matches_named(store, facts, &all_names)?;
+    let keys: Vec<Option<&PackageKey>> = facts.packages.iter().map(|p| p.key.as_ref()).collect();
+    let all_matches = matches_named(store, &keys, &all_names)?;
     Ok((all_names, all_matches))
 }
 
 /// Matches a document read for writing ([`match_document`]) anew, with the
 /// names it already has, and stamps it with the advisory counter read
 /// first: what a write refused as stale ([`StoreError::Stale`]) does before
-/// it is tried again. Its facts may be cut down already (their keys stay,
-/// and the keys hold the versions matched).
+/// it is tried again. Its rows may be encoded already (the keys stay, and
+/// they hold the versions matched).
 pub fn match_again(store: &Store, doc: &mut NewDocument) -> Result<(), StoreError> {
     let marks = store.write_marks()?;
-    doc.matches = matches_named(store, &doc.facts, &doc.lookup_names)?;
+    doc.matches = matches_named(store, &doc.package_keys(), &doc.lookup_names)?;
     doc.matched_at = Some(marks.advisories);
     Ok(())
 }
 
-/// Each package's matches (aligned with `facts.packages`) from the names it
+/// Each package's matches (aligned with `package_keys`) from the names it
 /// goes by.
 fn matches_named(
     store: &Store,
-    facts: &DocumentFacts,
+    package_keys: &[Option<&PackageKey>],
     all_names: &[Vec<LookupName>],
 ) -> Result<Vec<Vec<MatchRecord>>, StoreError> {
     let mut keys: Vec<&str> = all_names.iter().flatten().map(|n| n.key.as_str()).collect();
@@ -148,15 +140,17 @@ fn matches_named(
             by_key.entry(key).or_default().push(a);
         }
     }
-    let mut all_matches = Vec::with_capacity(facts.packages.len());
-    for (fact, names) in facts.packages.iter().zip(all_names) {
+    let mut all_matches = Vec::with_capacity(package_keys.len());
+    for (key, names) in package_keys.iter().zip(all_names) {
         // Most packages have no advisory under any of their names: their
         // version is not read out of the key at all.
         if !names.iter().any(|n| by_key.contains_key(&n.key)) {
             all_matches.push(Vec::new());
             continue;
         }
-        let version = version_of(fact);
+        // Matched at the document's own version string (for Debian the
+        // epoch is part of it).
+        let version = key.and_then(|k| k.version()).unwrap_or_default();
         let mut found: Vec<MatchRecord> = Vec::new();
         for key in names.iter().map(|n| n.key.as_str()) {
             for a in by_key.get(key).into_iter().flatten() {

@@ -165,13 +165,13 @@ fn refuse_nul(doc: &NewDocument) -> Result<()> {
     if let Some(serial) = &doc.facts.serial {
         bad("serial number", serial)?;
     }
-    for fact in &doc.facts.packages {
-        if let Some(key) = &fact.key {
+    for package in kit::prepared(doc).packages() {
+        if let Some(key) = &package.key {
             bad("package", key.as_str())?;
         }
-        for (sha, path) in kit::digest_entries(fact) {
-            bad("digest", &sha)?;
-            bad("model file path", &path)?;
+        for (sha, path) in &package.digests {
+            bad("digest", sha)?;
+            bad("model file path", path)?;
         }
     }
     for names in &doc.lookup_names {
@@ -258,20 +258,19 @@ async fn write_txn(
     {
         let mut seen_keys = HashSet::default();
         let mut seen_facts = HashSet::default();
-        for (n, &i) in writing.iter().enumerate() {
-            for (fact, (_, hash)) in docs[i].facts.packages.iter().zip(prepared[n].0.iter()) {
-                let Some(key) = fact.key.as_ref() else {
-                    continue;
-                };
-                if known.settled.contains_key(hash) {
-                    continue;
-                }
-                if !known.ids.contains_key(key.as_str()) && seen_keys.insert(key.as_str()) {
-                    wanted_keys.push(key.as_str());
-                }
-                if !known.facts.contains_key(hash) && seen_facts.insert(*hash) {
-                    wanted_facts.push(*hash);
-                }
+        for package in prepared.iter().flat_map(|rows| rows.packages()) {
+            let hash = &package.hash;
+            let Some(key) = package.key.as_ref() else {
+                continue;
+            };
+            if known.settled.contains_key(hash) {
+                continue;
+            }
+            if !known.ids.contains_key(key.as_str()) && seen_keys.insert(key.as_str()) {
+                wanted_keys.push(key.as_str());
+            }
+            if !known.facts.contains_key(hash) && seen_facts.insert(*hash) {
+                wanted_facts.push(*hash);
             }
         }
     }
@@ -373,14 +372,16 @@ async fn write_txn(
     for (n, &i) in writing.iter().enumerate() {
         let doc = &docs[i];
         let doc_id = first_document + n as u64;
-        let (interned, tree) = &prepared[n];
-        let mut package_ids = Vec::with_capacity(doc.facts.packages.len());
-        let mut fact_ids = Vec::with_capacity(doc.facts.packages.len());
+        let rows_ahead = &prepared[n];
+        let packages = rows_ahead.packages();
+        let mut package_ids = Vec::with_capacity(packages.len());
+        let mut fact_ids = Vec::with_capacity(packages.len());
         let mut new_packages = 0;
         // Per package: the fact hash, when the fact is keyed.
-        let mut hashes: Vec<Option<&FactHash>> = Vec::with_capacity(doc.facts.packages.len());
-        for (fact, (bytes, hash)) in doc.facts.packages.iter().zip(interned.iter()) {
-            let Some(key) = fact.key.as_ref() else {
+        let mut hashes: Vec<Option<&FactHash>> = Vec::with_capacity(packages.len());
+        for ahead in packages {
+            let hash = &ahead.hash;
+            let Some(key) = ahead.key.as_ref() else {
                 package_ids.push(0);
                 fact_ids.push(0);
                 hashes.push(None);
@@ -411,15 +412,15 @@ async fn write_txn(
                         None => {
                             let f = new_fact_ids[hash];
                             if facts_written.insert(*hash) {
-                                fact_bodies.push((id(f), hash.to_vec(), bytes.clone()));
+                                fact_bodies.push((id(f), hash.to_vec(), ahead.fact.to_vec()));
                             }
                             f
                         }
                     };
-                    if let Some(node) = kit::model_node(fact) {
+                    if let Some(node) = ahead.model_node.as_deref() {
                         rows.model_nodes.insert((node.to_string(), id(package)));
                     }
-                    let digests = !kit::digest_entries(fact).is_empty();
+                    let digests = !ahead.digests.is_empty();
                     fresh.settled.insert(
                         *hash,
                         Settled {
@@ -435,8 +436,9 @@ async fn write_txn(
             package_ids.push(package);
             fact_ids.push(fact_id);
             if digests {
-                for (sha, path) in kit::digest_entries(fact) {
-                    rows.digests.insert((sha, id(package), id(doc_id)), path);
+                for (sha, path) in &ahead.digests {
+                    rows.digests
+                        .insert((sha.clone(), id(package), id(doc_id)), path.clone());
                 }
             }
         }
@@ -493,7 +495,7 @@ async fn write_txn(
                     .insert((id(package), m.advisory.clone()), kit::encode_match(m));
             }
         }
-        let (doc_rows, edge_count) = kit::document_rows(doc, &package_ids, &fact_ids, tree);
+        let (doc_rows, edge_count) = kit::document_rows(doc, rows_ahead, &package_ids, &fact_ids);
 
         // Deployment and supersession.
         let slot = kit::slot_of(doc);

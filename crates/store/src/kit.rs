@@ -15,7 +15,7 @@ pub use crate::occurrences::{DocRows, FactHash, RowEdge, RowPackage};
 use crate::records::{DeploymentHit, PathStep};
 pub use crate::report::DocumentView;
 use crate::{
-    DeploymentReport, DocumentId, DocumentRecord, MatchRecord, NewDocument, PackageId,
+    DeploymentReport, DocumentId, DocumentRecord, EncodedRows, MatchRecord, NewDocument, PackageId,
     PackageRecord, Result,
 };
 
@@ -35,28 +35,10 @@ pub fn decode<T: serde::de::DeserializeOwned>(
     crate::codec::decode(bytes, table, key)
 }
 
-/// Per package of `doc`: its fact's shared part encoded, and that encoding's
-/// hash; and the path tree by package index (node, parent, edge kind code).
-/// Taken from what the parser threads computed, or computed here.
-#[allow(clippy::type_complexity)]
-pub fn prepared(
-    doc: &NewDocument,
-) -> (
-    Cow<'_, [(Vec<u8>, FactHash)]>,
-    Cow<'_, [(usize, usize, u8)]>,
-) {
+/// What the writers read of `doc`'s packages, and its path tree: what the
+/// parser threads computed, or computed here.
+pub fn prepared(doc: &NewDocument) -> Cow<'_, EncodedRows> {
     crate::new_document::prepared(doc)
-}
-
-/// The model-graph node (`model`, `dataset`) a fact describes, if any.
-pub fn model_node(fact: &PackageFact) -> Option<&str> {
-    crate::new_document::model_node(fact)
-}
-
-/// (lower-case SHA-256 hex, model file path or "") under which a fact's
-/// artifacts and images are found by digest.
-pub fn digest_entries(fact: &PackageFact) -> Vec<(String, String)> {
-    crate::digests::entries(fact)
 }
 
 /// Identifies a lookup-name list among those one fact was given: a writer
@@ -74,11 +56,11 @@ pub fn package_record(id: PackageId, key: &aibomdb_graph::PackageKey) -> Package
 /// fact id of each package index; and how many distinct edges it states.
 pub fn document_rows(
     doc: &NewDocument,
+    rows: &EncodedRows,
     ids: &[PackageId],
     fact_ids: &[u64],
-    tree: &[(usize, usize, u8)],
 ) -> (DocRows, u64) {
-    crate::new_document::document_rows(&doc.facts, ids, fact_ids, tree)
+    crate::new_document::document_rows(&doc.facts, rows.packages(), ids, fact_ids, rows.tree())
 }
 
 /// The slot (format family + subject) a document fills in its deployment.

@@ -71,7 +71,7 @@ pub use digests::DigestHit;
 pub use enrichment::{EnrichmentSource, EpssScore, KevEntry};
 pub use migrate::Migration;
 pub use models::{Approval, LineageEdge};
-pub use new_document::{EncodedRows, NewDocument};
+pub use new_document::{EncodedRows, NewDocument, PreparedPackage};
 pub use notify::{Delivery, EventKind, MatchEvent, NotifyTarget};
 pub use occurrences::FactId;
 pub use policies::StoredPolicy;

@@ -4,11 +4,11 @@
 
 use std::borrow::Cow;
 
-use aibomdb_graph::DocumentFacts;
+use aibomdb_graph::{DocumentFacts, PackageFact, PackageKey, Scope};
 
 use crate::occurrences::{self, DocRows, FactHash, FactId, RowEdge, RowPackage};
 use crate::records::{LookupName, MatchRecord};
-use crate::{DocumentId, DocumentRecord, EdgeRecord, PackageId, hex};
+use crate::{DocumentId, DocumentRecord, EdgeRecord, PackageId, digests, hex};
 
 /// A document ready to be written: the importer's facts plus where they came from.
 #[derive(Debug, Clone)]
@@ -17,8 +17,10 @@ pub struct NewDocument {
     pub source_path: String,
     pub sha256: [u8; 32],
     pub size: u64,
+    /// The importer's facts. Once [`NewDocument::encode_rows`] ran, their
+    /// packages are in `rows` instead, and `facts.packages` is empty.
     pub facts: DocumentFacts,
-    /// Per package (aligned with `facts.packages`; shorter means none): how
+    /// Per package (aligned with the document's packages; shorter means none): how
     /// advisories name it.
     pub lookup_names: Vec<Vec<LookupName>>,
     /// Per package: its advisory matches, computed before the write so that
@@ -34,65 +36,107 @@ pub struct NewDocument {
     pub rows: Option<EncodedRows>,
 }
 
-/// The parts of a document's rows that need no store access: each package
-/// fact encoded and hashed for interning, and the shortest-path tree from the
-/// subject. Computing them
-/// on the parser threads takes that work off the single writer.
+/// The parts of a document's rows that need no store access, computed on
+/// the parser threads to take that work off the single writer: what the
+/// writers read of each package, and the shortest-path tree from the subject.
 #[derive(Debug, Clone, Default)]
 pub struct EncodedRows {
-    /// Per package: its fact's shared part encoded, and that encoding's hash.
-    facts: Vec<(Vec<u8>, FactHash)>,
+    /// Per package, aligned with the document's packages.
+    packages: Vec<PreparedPackage>,
     /// (node, parent, edge kind code) by package index.
     tree: Vec<(usize, usize, u8)>,
 }
 
-impl NewDocument {
-    /// Fills [`NewDocument::rows`]; call it off the writer thread.
-    /// Each fact is then cut down to what the writer still reads of it
-    /// (its encoding holds the rest): parsed documents wait for the writer
-    /// in hundreds, and their facts were most of an ingest's memory.
-    pub fn encode_rows(&mut self) {
-        if self.rows.is_some() {
-            // Already encoded, and the facts already cut down.
-            return;
-        }
-        let facts = self
-            .facts
-            .packages
-            .iter_mut()
-            .map(occurrences::intern_key_in_place)
-            .collect();
-        self.rows = Some(EncodedRows {
-            facts,
-            tree: tree_rows(&self.facts),
-        });
-        for fact in &mut self.facts.packages {
-            keep_what_the_writer_reads(fact);
+/// All a writer reads of one package of a document: its fact's shared part
+/// encoded and hashed for interning, and the few fields that decide rows
+/// beyond the fact's own (about 100 bytes; a `PackageFact` is 700 before
+/// its heap). Parsed documents wait for the writer in hundreds, and their
+/// full facts were most of an ingest's memory.
+#[derive(Debug, Clone)]
+pub struct PreparedPackage {
+    /// The package's identity; `None`: not a package (no row).
+    pub key: Option<PackageKey>,
+    pub direct: Option<bool>,
+    pub scope: Option<Scope>,
+    /// The model-graph node (`model`, `dataset`) the fact describes.
+    pub model_node: Option<Box<str>>,
+    /// (lower-case SHA-256 hex, model file path or "") under which the
+    /// package's artifacts and image are found by digest.
+    pub digests: Vec<(String, String)>,
+    /// The fact's shared part encoded, as the facts table holds it.
+    pub fact: Box<[u8]>,
+    /// The first 16 bytes of that encoding's SHA-256: its interning key.
+    pub hash: FactHash,
+}
+
+impl PreparedPackage {
+    /// What the writers read of `fact`, which keeps its fields.
+    fn of(fact: &PackageFact) -> Self {
+        let (bytes, hash) = occurrences::intern_key(fact);
+        let mut prepared = Self::keyless(fact, bytes, hash);
+        prepared.key = fact.key.clone();
+        prepared
+    }
+
+    /// As [`PreparedPackage::of`], taking the key out of `fact` rather
+    /// than copying it.
+    fn taken_from(fact: &mut PackageFact) -> Self {
+        let (bytes, hash) = occurrences::intern_key_in_place(fact);
+        let mut prepared = Self::keyless(fact, bytes, hash);
+        prepared.key = fact.key.take();
+        prepared
+    }
+
+    /// All but the key (the digests read it: an image's is its version).
+    fn keyless(fact: &PackageFact, bytes: Vec<u8>, hash: FactHash) -> Self {
+        PreparedPackage {
+            key: None,
+            direct: fact.direct,
+            scope: fact.scope,
+            model_node: model_node(fact).map(Box::from),
+            digests: digests::entries(fact),
+            fact: bytes.into_boxed_slice(),
+            hash,
         }
     }
 }
 
-/// Empties the fields of an encoded fact that the writer does not read: it
-/// reads the key, kind, model, attestation, direct and scope bits, and a
-/// container's hashes (for the digest index), and takes the rest from the
-/// encoding.
-fn keep_what_the_writer_reads(fact: &mut aibomdb_graph::PackageFact) {
-    let container = fact.kind.as_deref() == Some("container");
-    let kept = aibomdb_graph::PackageFact {
-        key: fact.key.take(),
-        kind: fact.kind.take(),
-        scope: fact.scope,
-        direct: fact.direct,
-        hashes: if container {
-            std::mem::take(&mut fact.hashes)
-        } else {
-            Vec::new()
-        },
-        model: fact.model.take(),
-        attestation: fact.attestation.take(),
-        ..Default::default()
-    };
-    *fact = kept;
+impl EncodedRows {
+    /// Per package of the document, aligned with its packages.
+    pub fn packages(&self) -> &[PreparedPackage] {
+        &self.packages
+    }
+
+    /// (node, parent, edge kind code) by package index.
+    pub fn tree(&self) -> &[(usize, usize, u8)] {
+        &self.tree
+    }
+}
+
+impl NewDocument {
+    /// Fills [`NewDocument::rows`] and empties `facts.packages` (the rows
+    /// hold all the writers read of them); call it off the writer thread.
+    pub fn encode_rows(&mut self) {
+        if self.rows.is_some() {
+            // Already encoded, and the facts already let go.
+            return;
+        }
+        let tree = tree_rows(&self.facts);
+        let packages = std::mem::take(&mut self.facts.packages)
+            .iter_mut()
+            .map(PreparedPackage::taken_from)
+            .collect();
+        self.rows = Some(EncodedRows { packages, tree });
+    }
+
+    /// Each package's key, aligned with the document's packages, encoded
+    /// or not.
+    pub fn package_keys(&self) -> Vec<Option<&PackageKey>> {
+        match &self.rows {
+            Some(rows) => rows.packages.iter().map(|p| p.key.as_ref()).collect(),
+            None => self.facts.packages.iter().map(|p| p.key.as_ref()).collect(),
+        }
+    }
 }
 
 /// The path tree by package index, from the subject (empty without one).
@@ -110,6 +154,7 @@ fn tree_rows(facts: &DocumentFacts) -> Vec<(usize, usize, u8)> {
 /// fact id of each package index; and how many distinct edges it states.
 pub(crate) fn document_rows(
     facts: &DocumentFacts,
+    packages: &[PreparedPackage],
     ids: &[PackageId],
     fact_ids: &[FactId],
     tree: &[(usize, usize, u8)],
@@ -129,8 +174,8 @@ pub(crate) fn document_rows(
             .map(|&i| RowPackage {
                 id: ids[i],
                 fact: fact_ids[i],
-                direct: facts.packages[i].direct,
-                scope: facts.packages[i].scope,
+                direct: packages[i].direct,
+                scope: packages[i].scope,
                 parent: None,
             })
             .collect(),
@@ -197,30 +242,21 @@ pub(crate) fn document_rows(
     (rows, edge_count)
 }
 
-/// The interned facts and the path tree of `doc`: what the parser threads
-/// computed, or computed here.
-#[allow(clippy::type_complexity)]
-pub(crate) fn prepared(
-    doc: &NewDocument,
-) -> (
-    Cow<'_, [(Vec<u8>, FactHash)]>,
-    Cow<'_, [(usize, usize, u8)]>,
-) {
-    let facts = &doc.facts;
-    let interned = match doc.rows.as_ref() {
-        Some(r) if r.facts.len() == facts.packages.len() => Cow::Borrowed(r.facts.as_slice()),
-        _ => Cow::Owned(facts.packages.iter().map(occurrences::intern_key).collect()),
-    };
-    let tree = match doc.rows.as_ref() {
-        Some(r) => Cow::Borrowed(r.tree.as_slice()),
-        None => Cow::Owned(tree_rows(facts)),
-    };
-    (interned, tree)
+/// What the writers read of `doc`'s packages, and its path tree: what the
+/// parser threads computed, or computed here.
+pub(crate) fn prepared(doc: &NewDocument) -> Cow<'_, EncodedRows> {
+    match doc.rows.as_ref() {
+        Some(rows) => Cow::Borrowed(rows),
+        None => Cow::Owned(EncodedRows {
+            packages: doc.facts.packages.iter().map(PreparedPackage::of).collect(),
+            tree: tree_rows(&doc.facts),
+        }),
+    }
 }
 
 /// Models and datasets by what the importer made of them, or by the
 /// component type an SBOM gave.
-pub(crate) fn model_node(fact: &aibomdb_graph::PackageFact) -> Option<&str> {
+fn model_node(fact: &PackageFact) -> Option<&str> {
     fact.model
         .as_ref()
         .map(|m| m.node.as_str())

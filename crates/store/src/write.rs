@@ -5,7 +5,7 @@ use aibomdb_graph::{PackageKey, Purl};
 use redb::ReadableTable;
 
 use crate::NewDocument;
-use crate::new_document::{document_record, document_rows, model_node, prepared};
+use crate::new_document::{document_record, document_rows, prepared};
 use crate::occurrences::{self, FactId};
 use crate::records::{self, LookupName};
 use crate::slots::slot_of;
@@ -13,7 +13,7 @@ use crate::tables::*;
 use crate::write_cache::{GroupCache, KnownFact, WRITE_CACHE_ENTRIES, WriteCache, hash_names};
 use crate::{
     DeploymentRecord, DocumentId, DocumentRecord, IngestOutcome, PackageId, PackageRecord,
-    RedbStore, Result, advisories, decode, digests, encode, notify, unix_now,
+    RedbStore, Result, advisories, decode, encode, notify, unix_now,
 };
 
 impl RedbStore {
@@ -148,21 +148,23 @@ impl RedbStore {
             let mut model_nodes = txn.open_table(MODEL_NODES)?;
             let mut fact_table = txn.open_table(FACTS)?;
             let mut fact_by_hash = txn.open_table(FACT_BY_HASH)?;
-            let mut ids: Vec<PackageId> = Vec::with_capacity(facts.packages.len());
-            let mut fact_ids: Vec<FactId> = Vec::with_capacity(facts.packages.len());
+            let rows = prepared(doc);
+            let prepared_packages = rows.packages();
+            let mut ids: Vec<PackageId> = Vec::with_capacity(prepared_packages.len());
+            let mut fact_ids: Vec<FactId> = Vec::with_capacity(prepared_packages.len());
             let mut new_packages = 0;
-            let mut digest_rows: Vec<(String, PackageId, String)> = Vec::new();
+            let mut digest_rows: Vec<(&String, PackageId, &String)> = Vec::new();
             let mut next_package = meta.get("next_package_id")?.map_or(1, |v| v.value());
             // A package older than the group newly named under a key: a load
             // that read its candidates earlier would miss it there.
             let mut older_gained_keys = false;
             let mut buf = Vec::new();
-            let (interned, tree) = prepared(doc);
             // Per package: the hash of the names last checked for its fact,
             // so that the loop over lookup names can pass the same list by.
-            let mut names_checked: Vec<Option<u64>> = Vec::with_capacity(facts.packages.len());
-            for (fact, (fact_bytes, fact_hash)) in facts.packages.iter().zip(interned.iter()) {
-                let Some(key) = fact.key.as_ref() else {
+            let mut names_checked: Vec<Option<u64>> = Vec::with_capacity(prepared_packages.len());
+            for package in prepared_packages {
+                let fact_hash = &package.hash;
+                let Some(key) = package.key.as_ref() else {
                     ids.push(0);
                     fact_ids.push(0);
                     names_checked.push(None);
@@ -212,16 +214,16 @@ impl RedbStore {
                             &mut fact_table,
                             &mut fact_by_hash,
                             &mut meta,
-                            fact_bytes,
+                            &package.fact,
                             fact_hash,
                         )?;
                         // Models and datasets by what the importer made of
                         // them, or by the component type an SBOM gave: one
                         // row per package, written with its first fact.
-                        if let Some(node) = model_node(fact) {
+                        if let Some(node) = package.model_node.as_deref() {
                             model_nodes.insert((node, id), ())?;
                         }
-                        let has_digests = !digests::entries(fact).is_empty();
+                        let has_digests = !package.digests.is_empty();
                         seen.fresh.facts.insert(
                             *fact_hash,
                             KnownFact {
@@ -239,7 +241,7 @@ impl RedbStore {
                 fact_ids.push(fact_id);
                 seen.package_docs.push((id, doc_id));
                 if has_digests {
-                    for (sha, path) in digests::entries(fact) {
+                    for (sha, path) in &package.digests {
                         digest_rows.push((sha, id, path));
                     }
                 }
@@ -248,8 +250,8 @@ impl RedbStore {
             drop((fact_table, fact_by_hash, model_nodes));
             if !digest_rows.is_empty() {
                 let mut index = txn.open_table(DIGESTS)?;
-                for (sha, id, path) in &digest_rows {
-                    index.insert((sha.as_str(), *id, doc_id), path.as_str())?;
+                for (sha, id, path) in digest_rows {
+                    index.insert((sha.as_str(), id, doc_id), path.as_str())?;
                 }
             }
 
@@ -263,7 +265,7 @@ impl RedbStore {
                 if names_checked[i] == Some(names_hash) {
                     continue;
                 }
-                let fact_hash = &interned[i].1;
+                let fact_hash = &prepared_packages[i].hash;
                 if let Some(known) = seen.fresh.facts.get_mut(fact_hash) {
                     // Checked below: the next occurrence of this fact with
                     // the same names needs no check. (An entry known before
@@ -325,22 +327,23 @@ impl RedbStore {
 
             // The document's row: its packages by id (a package listed twice
             // keeps its last occurrence), their path-tree parents and edges.
-            let (rows, edge_count) = document_rows(facts, &ids, &fact_ids, &tree);
+            let (doc_rows, edge_count) =
+                document_rows(facts, prepared_packages, &ids, &fact_ids, rows.tree());
             {
                 let mut edges_rev = txn.open_table(EDGES_REVERSE)?;
                 // Only lineage is walked backwards (`lineage_to`): plain
                 // dependencies need no reverse row.
-                for e in rows
+                for e in doc_rows
                     .edges
                     .iter()
                     .filter(|e| e.record.kinds().any(|k| k.is_lineage()))
                 {
-                    edges_rev.insert((rows.id_at(e.to), rows.id_at(e.from), doc_id), ())?;
+                    edges_rev.insert((doc_rows.id_at(e.to), doc_rows.id_at(e.from), doc_id), ())?;
                 }
             }
             txn.open_table(DOCUMENT_ROWS)?
-                .insert(doc_id, rows.encode().as_slice())?;
-            occurrences::count_rows(&mut meta, &rows, false)?;
+                .insert(doc_id, doc_rows.encode().as_slice())?;
+            occurrences::count_rows(&mut meta, &doc_rows, false)?;
 
             // Deployment and supersession.
             let slot = slot_of(facts, source_path);
