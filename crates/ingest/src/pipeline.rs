@@ -27,7 +27,12 @@ pub struct GroupCommit {
 impl Default for GroupCommit {
     fn default() -> Self {
         GroupCommit {
-            max_documents: 128,
+            // 256: with documents waiting as prepared packages (session 24),
+            // a group of 256 and the next one parsed ahead take a
+            // 50,000-deployment ingest to 462 MiB, and ingest 10 % less
+            // writer time than groups of 128 (postings and commits are
+            // paid per group).
+            max_documents: 256,
             max_bytes: 64 * 1024 * 1024,
             max_wait: std::time::Duration::from_millis(250),
         }

@@ -124,7 +124,7 @@ mod tests {
         }));
         let img = fact(&format!("pkg:oci/app@sha256%3A{image}"));
         // A container named by tag, found by its SHA-256 hash; its rows
-        // encoded as the parser threads do, which cuts the facts down.
+        // encoded as the parser threads do, which lets the facts go.
         let container_hash = "ef".repeat(32);
         let mut container = fact("pkg:docker/app@latest");
         container.kind = Some("container".into());
