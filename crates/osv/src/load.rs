@@ -56,15 +56,21 @@ pub fn sniff(head: &str) -> bool {
     has("id")
         && has("modified")
         && (has("affected") || has("withdrawn") || has("schema_version"))
-        && ![
-            "bomFormat",
-            "spdxVersion",
-            "@context",
-            "_type",
-            "payloadType",
-        ]
-        .iter()
-        .any(|m| head.contains(m))
+        && !marks_another_format(head)
+}
+
+/// Whether `text` holds a marker of a document another importer reads: then
+/// no window that contains it is an OSV record.
+fn marks_another_format(text: &str) -> bool {
+    [
+        "bomFormat",
+        "spdxVersion",
+        "@context",
+        "_type",
+        "payloadType",
+    ]
+    .iter()
+    .any(|m| text.contains(m))
 }
 
 /// [`sniff`] on the first and last 8 KiB of a file (writers order a
@@ -81,6 +87,11 @@ pub fn sniff_file(path: &Path) -> bool {
         return false;
     }
     let mut text = String::from_utf8_lossy(&head).into_owned();
+    // An SBOM says so at its start: its tail is not read (ingest sniffs
+    // every input before the first document is parsed).
+    if marks_another_format(&text) {
+        return false;
+    }
     if len > WINDOW {
         let mut tail = Vec::new();
         if f.seek(SeekFrom::Start(len.saturating_sub(WINDOW).max(WINDOW)))
