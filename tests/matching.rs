@@ -495,3 +495,108 @@ fn the_estate_report_is_every_deployments_report_in_order() {
         Some(1)
     );
 }
+
+/// `aibomdb ingest` names and matches a fact once: a package whose fact an
+/// earlier group of the same ingest wrote is left out of the later
+/// documents' matching (its names and matches are stored). Every deployment
+/// still shows its matches, exactly as in a store that got each document
+/// by an ingest of its own; and a package whose version differs (a fact of
+/// its own, first seen in a later group) is matched at its version.
+#[test]
+fn facts_an_earlier_group_wrote_keep_their_matches() {
+    let (python, records) = python_and_pypa();
+    let dir = tempfile::tempdir().unwrap();
+    let original: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&python).unwrap()).unwrap();
+    // The same image under twelve names; the last with pip at another
+    // version in range of PYSEC-2023-228. A group per document, and the
+    // parsers at most a few documents ahead of the writer (the channel's
+    // bound): the last documents are parsed after the first ones commit.
+    const COPIES: usize = 12;
+    let name = |n: usize| format!("python-{n:02}");
+    let mut inputs = Vec::new();
+    for n in 0..COPIES {
+        let mut doc = original.clone();
+        doc["metadata"]["component"]["name"] = json!(name(n));
+        if n == COPIES - 1 {
+            for c in doc["components"].as_array_mut().unwrap() {
+                if c["purl"]
+                    .as_str()
+                    .is_some_and(|p| p.starts_with("pkg:pypi/pip@"))
+                {
+                    c["version"] = json!("21.1");
+                    c["purl"] = json!("pkg:pypi/pip@21.1");
+                }
+            }
+        }
+        let path = dir.path().join(format!("{}.cdx.json", name(n)));
+        std::fs::write(&path, serde_json::to_vec(&doc).unwrap()).unwrap();
+        inputs.push(aibomdb_ingest::Input {
+            path,
+            from_walk: false,
+            model_dir: false,
+            arg: n,
+        });
+    }
+    let ingest = |store: &aibomdb_store::Store, inputs: &[aibomdb_ingest::Input]| {
+        let one_by_one = aibomdb_ingest::GroupCommit::one_by_one();
+        let failures = aibomdb_ingest::run(
+            store,
+            inputs,
+            None,
+            &Default::default(),
+            &one_by_one,
+            2,
+            |_| {},
+        );
+        assert_eq!(failures, 0);
+    };
+    let matches = |store: &aibomdb_store::Store, deployment: &str| {
+        let mut m: Vec<(String, String)> = aibomdb_osv::deployment_matches(store, Some(deployment))
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.package, r.advisory))
+            .collect();
+        m.sort();
+        m
+    };
+    let together_db = common::db(&dir);
+    let together = common::open(&together_db);
+    aibomdb_osv::load_advisories(&together, &records).unwrap();
+    ingest(&together, &inputs);
+    let apart_dir = tempfile::tempdir().unwrap();
+    let apart_db = common::db(&apart_dir);
+    let apart = common::open(&apart_db);
+    aibomdb_osv::load_advisories(&apart, &records).unwrap();
+    for input in &inputs {
+        ingest(&apart, std::slice::from_ref(input));
+    }
+    let first = matches(&together, &name(0));
+    let pip = |p: &String| p.starts_with("pkg:pypi/pip@");
+    assert!(first.iter().any(|(p, _)| pip(p)), "{first:?}");
+    for n in 0..COPIES {
+        assert_eq!(
+            matches(&together, &name(n)),
+            matches(&apart, &name(n)),
+            "{}",
+            name(n)
+        );
+        if n < COPIES - 1 {
+            assert_eq!(matches(&together, &name(n)), first, "{}", name(n));
+        }
+    }
+    let last = matches(&together, &name(COPIES - 1));
+    let pip_at = |version: &str| format!("pkg:pypi/pip@{version}");
+    assert!(
+        last.contains(&(pip_at("21.1"), "PYSEC-2023-228".to_string())),
+        "{last:?}"
+    );
+    assert!(
+        !last.iter().any(|(p, _)| *p == pip_at("22.2.2")),
+        "{last:?}"
+    );
+    assert_eq!(
+        last.iter().filter(|(p, _)| !pip(p)).count(),
+        first.iter().filter(|(p, _)| !pip(p)).count()
+    );
+}

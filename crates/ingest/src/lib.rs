@@ -485,7 +485,7 @@ pub fn document_for_write(
     prepared: Prepared,
     deployment: Option<&str>,
 ) -> Result<NewDocument, IngestError> {
-    new_document(store, prepared, deployment).map(|(doc, _)| doc)
+    new_document(store, prepared, deployment, Matched::Now).map(|(doc, _)| doc)
 }
 
 /// Writes documents made by [`document_for_write`] in one transaction,
@@ -505,7 +505,7 @@ pub fn commit(
     deployment: Option<&str>,
 ) -> Result<IngestOutcome, IngestError> {
     let path = prepared.path.clone();
-    let (doc, _) = new_document(store, prepared, deployment)?;
+    let (doc, _) = new_document(store, prepared, deployment, Matched::Now)?;
     pipeline::commit(store, &mut [doc])
         .map(|mut o| o.remove(0))
         .map_err(|e| IngestError::new(&path, e))
@@ -520,6 +520,7 @@ pub(crate) fn new_document(
     store: &Store,
     mut prepared: Prepared,
     deployment: Option<&str>,
+    matched: Matched,
 ) -> Result<(NewDocument, Vec<String>), IngestError> {
     let (notes, bound_deployment) = if prepared.format == Format::InTotoAttestation {
         bind_attestation(store, &mut prepared.facts)
@@ -539,8 +540,11 @@ pub(crate) fn new_document(
     let marks = store
         .write_marks()
         .map_err(|e| IngestError::new(&prepared.path, e))?;
-    let (lookup_names, matches) = aibomdb_osv::match_document(store, &prepared.facts)
-        .map_err(|e| IngestError::new(&prepared.path, e))?;
+    let (lookup_names, matches) = match matched {
+        Matched::Now => aibomdb_osv::match_document(store, &prepared.facts)
+            .map_err(|e| IngestError::new(&prepared.path, e))?,
+        Matched::ByCaller => (Vec::new(), Vec::new()),
+    };
     Ok((
         NewDocument {
             deployment,
@@ -555,6 +559,15 @@ pub(crate) fn new_document(
         },
         notes,
     ))
+}
+
+/// Whether [`new_document`] matches the packages, or leaves that to its
+/// caller (which has read the advisory counter's mark in the document, so a
+/// load that commits before the write still makes it stale).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Matched {
+    Now,
+    ByCaller,
 }
 
 /// Binds an attestation's subjects by SHA-256 to what the store holds: a

@@ -23,7 +23,7 @@ pub use load::{
 pub use matcher::{
     DocumentMatches, LoadSummary, PlannedLoad, PlannedRematch, RematchSummary, STALE_RETRIES,
     apply_advisories, evaluate, evaluate_prepared, load_advisories, lookup_names, match_again,
-    match_document, pause_before_retry, plan_advisories, plan_rematch, rematch_all,
+    match_document, match_encoded, pause_before_retry, plan_advisories, plan_rematch, rematch_all,
 };
 pub use names::{OsvName, index_key, osv_names};
 pub use range::{

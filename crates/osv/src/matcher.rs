@@ -17,7 +17,12 @@ use crate::record::Advisory;
 
 /// How advisories name this package (empty when its purl type has no OSV ecosystem here).
 pub fn lookup_names(fact: &PackageFact) -> Vec<LookupName> {
-    let Some(key) = &fact.key else {
+    names_keyed(fact.key.as_ref(), fact)
+}
+
+/// [`lookup_names`] of a fact whose key was taken out of it (`key`).
+fn names_keyed(key: Option<&PackageKey>, fact: &PackageFact) -> Vec<LookupName> {
+    let Some(key) = key else {
         return Vec::new();
     };
     // Only the type, namespace and name are read: nothing else of the
@@ -108,6 +113,32 @@ pub type DocumentMatches = (Vec<Vec<LookupName>>, Vec<Vec<MatchRecord>>);
 pub fn match_document(store: &Store, facts: &DocumentFacts) -> Result<DocumentMatches, StoreError> {
     let all_names: Vec<Vec<LookupName>> = facts.packages.iter().map(lookup_names).collect();
     let keys: Vec<Option<&PackageKey>> = facts.packages.iter().map(|p| p.key.as_ref()).collect();
+    let all_matches = matches_named(store, &keys, &all_names)?;
+    Ok((all_names, all_matches))
+}
+
+/// As [`match_document`], for a document whose rows are encoded: `facts`
+/// are what [`NewDocument::encode_rows_returning_facts`] handed back (their
+/// keys are in the rows). Only the packages `wanted` says are named and
+/// matched; the others get neither, for a writer to skip: an ingest leaves
+/// out the facts its earlier groups committed, whose package has its names
+/// and matches stored already (a later advisory load matches them there).
+pub fn match_encoded(
+    store: &Store,
+    doc: &NewDocument,
+    facts: &[PackageFact],
+    wanted: &[bool],
+) -> Result<DocumentMatches, StoreError> {
+    let keys = doc.package_keys();
+    let all_names: Vec<Vec<LookupName>> = keys
+        .iter()
+        .zip(facts)
+        .zip(wanted)
+        .map(|((key, fact), wanted)| match wanted {
+            true => names_keyed(*key, fact),
+            false => Vec::new(),
+        })
+        .collect();
     let all_matches = matches_named(store, &keys, &all_names)?;
     Ok((all_names, all_matches))
 }

@@ -443,6 +443,11 @@ async fn write_txn(
             }
         }
         for (index, names) in doc.lookup_names.iter().enumerate() {
+            // No names: nothing to record (an ingest leaves out those of
+            // facts its earlier groups wrote).
+            if names.is_empty() {
+                continue;
+            }
             let Some(&package) = package_ids.get(index).filter(|p| **p != 0) else {
                 continue;
             };

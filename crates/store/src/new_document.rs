@@ -117,16 +117,21 @@ impl NewDocument {
     /// Fills [`NewDocument::rows`] and empties `facts.packages` (the rows
     /// hold all the writers read of them); call it off the writer thread.
     pub fn encode_rows(&mut self) {
+        drop(self.encode_rows_returning_facts());
+    }
+
+    /// [`NewDocument::encode_rows`], handing the facts back (without their
+    /// keys, which the rows hold) for the caller to read before it lets them
+    /// go; empty when the rows were encoded already.
+    pub fn encode_rows_returning_facts(&mut self) -> Vec<PackageFact> {
         if self.rows.is_some() {
-            // Already encoded, and the facts already let go.
-            return;
+            return Vec::new();
         }
         let tree = tree_rows(&self.facts);
-        let packages = std::mem::take(&mut self.facts.packages)
-            .iter_mut()
-            .map(PreparedPackage::taken_from)
-            .collect();
+        let mut facts = std::mem::take(&mut self.facts.packages);
+        let packages = facts.iter_mut().map(PreparedPackage::taken_from).collect();
         self.rows = Some(EncodedRows { packages, tree });
+        facts
     }
 
     /// Each package's key, aligned with the document's packages, encoded

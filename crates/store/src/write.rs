@@ -258,6 +258,11 @@ impl RedbStore {
             // Advisory lookup names and matches of this document's packages.
             let mut package_keys = txn.open_table(PACKAGE_KEYS)?;
             for (i, names) in lookup_names.iter().enumerate() {
+                // No names: nothing to record (an ingest leaves out those of
+                // facts its earlier groups wrote).
+                if names.is_empty() {
+                    continue;
+                }
                 let Some(&id) = ids.get(i).filter(|id| **id != 0) else {
                     continue;
                 };
