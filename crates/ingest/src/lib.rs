@@ -511,9 +511,9 @@ pub fn commit(
         .map_err(|e| IngestError::new(&path, e))
 }
 
-/// A prepared document as the store takes it: its deployment decided and its
-/// packages matched against the advisories already loaded, so that the
-/// matches land in the document's own transaction.
+/// A prepared document as the store takes it: its deployment decided and
+/// (`Matched::Now`) its packages matched against the advisories already
+/// loaded, so that the matches land in the document's own transaction.
 /// Also returns what is worth a line in the ingest output (an
 /// attestation's signature and how its subjects bound).
 pub(crate) fn new_document(

@@ -96,8 +96,9 @@ enum Gathered {
 #[derive(Default)]
 struct SettledFacts(std::sync::RwLock<rustc_hash::FxHashSet<FactHash>>);
 
-/// Entries beyond which [`SettledFacts`] starts over (16 bytes each, and
-/// the table's own: under 100 MB; 10,000 deployments hold about 50,000).
+/// Entries beyond which [`SettledFacts`] starts over (16 bytes and a
+/// control byte each, in a table of powers of two: about 143 MB when full,
+/// more while it grows; 10,000 deployments hold about 50,000).
 const SETTLED_FACTS: usize = 4_000_000;
 
 impl SettledFacts {
@@ -150,6 +151,7 @@ fn parse(
     let (mut doc, notes) = new_document(store, prepared, deployment, Matched::ByCaller)?;
     let facts = doc.encode_rows_returning_facts();
     let wanted = settled.unsettled(&doc);
+    debug_assert_eq!(facts.len(), wanted.len(), "encoded here, so aligned");
     (doc.lookup_names, doc.matches) = aibomdb_osv::match_encoded(store, &doc, &facts, &wanted)
         .map_err(|e| IngestError::new(&path, e))?;
     Ok(Parsed {

@@ -20,8 +20,9 @@ pub struct NewDocument {
     /// The importer's facts. Once [`NewDocument::encode_rows`] ran, their
     /// packages are in `rows` instead, and `facts.packages` is empty.
     pub facts: DocumentFacts,
-    /// Per package (aligned with the document's packages; shorter means none): how
-    /// advisories name it.
+    /// Per package (aligned with the document's packages; shorter means
+    /// none): how advisories name it. Empty for a fact an earlier group of
+    /// the same ingest wrote: its package has its names stored.
     pub lookup_names: Vec<Vec<LookupName>>,
     /// Per package: its advisory matches, computed before the write so that
     /// they land in the document's own transaction (`package` is filled in).

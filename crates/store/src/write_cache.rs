@@ -33,8 +33,8 @@ pub(crate) struct KnownFact {
     pub(crate) package: PackageId,
     /// A hash of the lookup names last checked against `package_keys` for
     /// this fact. The matcher derives them from the fact alone, but a
-    /// document is free to give others (or none): a different list is
-    /// checked name by name.
+    /// document is free to give others: a different list is checked name
+    /// by name (an empty one is passed by: nothing to record).
     pub(crate) names_checked: Option<u64>,
     /// The fact has digest rows to write for each document.
     pub(crate) digests: bool,
@@ -44,9 +44,10 @@ pub(crate) struct KnownFact {
 /// given: the same list is checked once. A 64-bit Fx hash, not collision
 /// resistant: a list that collided with the one checked before would not be
 /// checked. That is safe because documents cannot choose their lists: the
-/// ingest pipeline derives them from the fact (`aibomdb_osv::lookup_names`),
-/// and the fact's own SHA-256 keys this entry. Only code that builds a
-/// `NewDocument` by hand could give one fact two lists.
+/// ingest pipeline derives them from the fact (`aibomdb_osv::match_encoded`),
+/// or gives none once the fact is stored (empty lists are not hashed), and
+/// the fact's own SHA-256 keys this entry. Only code that builds a
+/// `NewDocument` by hand could give one fact two non-empty lists.
 pub(crate) fn hash_names(names: &[LookupName]) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = rustc_hash::FxHasher::default();
