@@ -354,14 +354,14 @@ fn writers_that_interleave_miss_no_match() {
     aibomdb_ingest::commit(&ingester, prepared, Some("python")).unwrap();
     assert_eq!(python_matches(&ingester), expected);
     rematcher
-        .replace_matches_of(&ids, &[], Some(marks), None)
+        .replace_matches_of(&ids, &aibomdb_store::MatchRows::new(), Some(marks), None)
         .unwrap();
     assert_eq!(python_matches(rematcher), expected);
     let marks = rematcher.write_marks().unwrap();
     load_newer_pip(&ingester, &records);
     let fingerprint = rematcher.content_fingerprint().unwrap();
     assert!(matches!(
-        rematcher.replace_matches_of(&ids, &[], Some(marks), None),
+        rematcher.replace_matches_of(&ids, &aibomdb_store::MatchRows::new(), Some(marks), None),
         Err(aibomdb_store::StoreError::Stale(_))
     ));
     assert_eq!(rematcher.content_fingerprint().unwrap(), fingerprint);
@@ -404,7 +404,7 @@ fn writers_that_interleave_miss_no_match() {
     aibomdb_ingest::commit(&ingester, prepared, Some("python")).unwrap();
     assert_eq!(python_matches(&ingester), expected);
     assert!(matches!(
-        rematcher.replace_matches_of(&ids, &[], Some(marks), None),
+        rematcher.replace_matches_of(&ids, &aibomdb_store::MatchRows::new(), Some(marks), None),
         Err(aibomdb_store::StoreError::Stale(_))
     ));
     assert_eq!(python_matches(rematcher), expected);

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 
 use aibomdb_graph::{DocumentFacts, PackageFact, PackageKey, Purl};
 use aibomdb_store::{
-    AdvisoryBatch, AdvisoryChange, AdvisoryRow, LatePackage, LookupName, MatchRecord, NewDocument,
-    PackageId, Store, StoreError,
+    AdvisoryBatch, AdvisoryChange, AdvisoryRow, LatePackage, LookupName, MatchRecord, MatchRows,
+    MatchValueFields, NewDocument, PackageId, Store, StoreError,
 };
 
 use crate::names::{index_key, osv_names};
@@ -69,7 +69,42 @@ pub fn evaluate_prepared(
     version: &Candidate<'_>,
     package: u64,
 ) -> Option<MatchRecord> {
-    let advisory = prepared.advisory;
+    let hit = verdict(prepared, names, version, package)?;
+    Some(hit.record(prepared.advisory))
+}
+
+/// How a record found one package: the verdict under the first of its
+/// names that gave one.
+struct Hit<'n> {
+    package: PackageId,
+    status: &'static str,
+    detail: Option<String>,
+    name: &'n LookupName,
+}
+
+impl Hit<'_> {
+    fn record(&self, advisory: &Advisory) -> MatchRecord {
+        MatchRecord {
+            advisory: advisory.id.clone(),
+            package: self.package,
+            status: self.status.to_string(),
+            detail: self.detail.clone(),
+            ecosystem: self.name.ecosystem.clone(),
+            name: self.name.name.clone(),
+            via_source_of: self.name.via_source_of.clone(),
+            fixed: fixed_under(advisory, self.name),
+        }
+    }
+}
+
+/// The verdict of `prepared` on a package under the first of its names
+/// that it affects or cannot evaluate, if any.
+fn verdict<'n>(
+    prepared: &PreparedAdvisory<'_>,
+    names: &'n [LookupName],
+    version: &Candidate<'_>,
+    package: PackageId,
+) -> Option<Hit<'n>> {
     for n in names {
         let (status, detail) = match prepared.affects_candidate(&n.ecosystem, &n.name, version) {
             Verdict::Affected => ("affected", None),
@@ -80,28 +115,28 @@ pub fn evaluate_prepared(
             ),
             Verdict::Unorderable(why) => ("unorderable", Some(why)),
         };
-        let fixed = advisory
-            .affected
-            .iter()
-            .filter(|a| {
-                a.package
-                    .as_ref()
-                    .is_some_and(|p| crate::names_package(p, &n.ecosystem, &n.name))
-            })
-            .flat_map(|a| a.fixed_versions())
-            .collect();
-        return Some(MatchRecord {
-            advisory: advisory.id.clone(),
+        return Some(Hit {
             package,
-            status: status.to_string(),
+            status,
             detail,
-            ecosystem: n.ecosystem.clone(),
-            name: n.name.clone(),
-            via_source_of: n.via_source_of.clone(),
-            fixed,
+            name: n,
         });
     }
     None
+}
+
+/// The fixed versions an advisory gives for the package it names as `name`.
+fn fixed_under(advisory: &Advisory, name: &LookupName) -> Vec<String> {
+    advisory
+        .affected
+        .iter()
+        .filter(|a| {
+            a.package
+                .as_ref()
+                .is_some_and(|p| crate::names_package(p, &name.ecosystem, &name.name))
+        })
+        .flat_map(|a| a.fixed_versions())
+        .collect()
 }
 
 /// Per package of a document (aligned with its packages): how advisories
@@ -450,7 +485,7 @@ pub struct PlannedRematch {
     marks: aibomdb_store::WriteMarks,
     /// Every stored record, (id, JSON).
     all: Vec<(String, Vec<u8>)>,
-    matches: Vec<MatchRecord>,
+    matches: MatchRows,
     /// The index keys the records name, sorted, once each.
     keys: Vec<String>,
     summary: RematchSummary,
@@ -489,13 +524,14 @@ pub fn plan_rematch(store: &Store) -> Result<PlannedRematch, StoreError> {
         .iter()
         .map(|r| r.as_ref().map_or(0, |part| part.matches.len()))
         .sum();
-    let mut matches = Vec::with_capacity(total);
+    let mut matches = MatchRows::new();
+    matches.reserve(total);
     let mut keys = Vec::new();
     for r in results {
         let part = r?;
         summary.advisories += part.advisories;
         summary.candidates += part.candidates;
-        matches.extend(part.matches);
+        matches.append(part.matches);
         keys.extend(part.keys);
     }
     keys.sort_unstable();
@@ -573,7 +609,7 @@ struct RematchPart {
     /// Records read.
     advisories: usize,
     candidates: usize,
-    matches: Vec<MatchRecord>,
+    matches: MatchRows,
     /// The index keys its records name.
     keys: Vec<String>,
 }
@@ -604,9 +640,11 @@ fn rematch_part(store: &Store, part: &[(String, Vec<u8>)]) -> PartResult {
     let candidates_seen: usize = keyed.iter().map(|(_, keys)| of_keys(keys)).sum();
     // At most one match a candidate: reserved once, the pages never used are
     // never touched.
-    let mut matches = Vec::with_capacity(candidates_seen);
+    let mut matches = MatchRows::new();
+    matches.reserve(candidates_seen);
+    let mut scratch = HitScratch::default();
     for (advisory, keys) in &keyed {
-        match_advisory_into(advisory, keys, &candidates, &mut matches);
+        match_advisory_rows(advisory, keys, &candidates, &mut scratch, &mut matches);
     }
     let mut keys: Vec<String> = keyed.iter().flat_map(|(_, k)| k.iter().cloned()).collect();
     keys.sort_unstable();
@@ -742,33 +780,100 @@ fn affected_wins(first: &[MatchRecord], late: Vec<MatchRecord>) -> Vec<MatchReco
 }
 
 /// One record against every package under its keys, its matches appended
-/// to `out`: one match per (advisory, package), though several of its names
-/// may index the same package; the first found stands unless a later name
-/// finds it affected (an index per record: scanning every match so far made
-/// loading quadratic, 221 s for 248k matches).
+/// to `out` as records.
 fn match_advisory_into(
     advisory: &Advisory,
     keys: &[String],
     candidates: &HashMap<&str, Vec<KeyCandidate<'_>>>,
     out: &mut Vec<MatchRecord>,
 ) {
+    let mut scratch = HitScratch::default();
+    let hits = scratch.hits(&PreparedAdvisory::new(advisory), keys, candidates);
+    out.extend(hits.iter().map(|hit| hit.record(advisory)));
+}
+
+/// One record against every package under its keys, its matches appended
+/// to `out` as rows: every package it finds under one name with no detail
+/// shares one value, whose fixed versions are listed once.
+fn match_advisory_rows<'c>(
+    advisory: &Advisory,
+    keys: &[String],
+    candidates: &HashMap<&str, Vec<KeyCandidate<'c>>>,
+    scratch: &mut HitScratch<'c>,
+    out: &mut MatchRows,
+) {
     let prepared = PreparedAdvisory::new(advisory);
-    let start = out.len();
-    let mut at: HashMap<PackageId, usize> = HashMap::new();
-    for key in keys {
-        for c in candidates.get(key.as_str()).into_iter().flatten() {
-            let Some(m) = evaluate_prepared(&prepared, c.names, &c.version, c.package) else {
-                continue;
-            };
-            match at.get(&m.package) {
-                None => {
-                    at.insert(m.package, out.len());
-                    out.push(m);
+    let hits = scratch.hits(&prepared, keys, candidates);
+    if hits.is_empty() {
+        return;
+    }
+    let at = out.add_advisory(&advisory.id);
+    // (status, name, value): an advisory finds its packages under few names.
+    let mut shared: Vec<(&str, &LookupName, u32)> = Vec::new();
+    for hit in hits {
+        let known = shared
+            .iter()
+            .find(|(status, name, _)| hit.detail.is_none() && *status == hit.status && *name == hit.name);
+        let value = match known {
+            Some(&(_, _, value)) => value,
+            None => {
+                let fixed = fixed_under(advisory, hit.name);
+                let value = out.add_value(&MatchValueFields {
+                    status: hit.status,
+                    detail: hit.detail.as_deref(),
+                    ecosystem: &hit.name.ecosystem,
+                    name: &hit.name.name,
+                    via_source_of: hit.name.via_source_of.as_deref(),
+                    fixed: &fixed,
+                });
+                if hit.detail.is_none() {
+                    shared.push((hit.status, hit.name, value));
                 }
-                Some(&i) if out[i].status != "affected" && m.status == "affected" => out[i] = m,
-                Some(_) => {}
+                value
+            }
+        };
+        out.push(hit.package, at, value);
+    }
+}
+
+/// What finding one record's packages reuses from record to record.
+#[derive(Default)]
+struct HitScratch<'c> {
+    hits: Vec<Hit<'c>>,
+    /// Where each package's hit is in `hits`.
+    at: HashMap<PackageId, usize>,
+}
+
+impl<'c> HitScratch<'c> {
+    /// One hit per (advisory, package), though several of its names may
+    /// index the same package: the first found stands unless a later name
+    /// finds it affected (an index per record: scanning every match so far
+    /// made loading quadratic, 221 s for 248k matches).
+    fn hits(
+        &mut self,
+        prepared: &PreparedAdvisory<'_>,
+        keys: &[String],
+        candidates: &HashMap<&str, Vec<KeyCandidate<'c>>>,
+    ) -> &[Hit<'c>] {
+        self.hits.clear();
+        self.at.clear();
+        for key in keys {
+            for c in candidates.get(key.as_str()).into_iter().flatten() {
+                let Some(hit) = verdict(prepared, c.names, &c.version, c.package) else {
+                    continue;
+                };
+                match self.at.get(&hit.package) {
+                    None => {
+                        self.at.insert(hit.package, self.hits.len());
+                        self.hits.push(hit);
+                    }
+                    Some(&i) if self.hits[i].status != "affected" && hit.status == "affected" => {
+                        self.hits[i] = hit
+                    }
+                    Some(_) => {}
+                }
             }
         }
+        &self.hits
     }
-    debug_assert!(out[start..].iter().all(|m| m.advisory == advisory.id));
 }

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use aibomdb_store::kit;
 use aibomdb_store::{
-    AdvisoryBatch, AdvisoryChange, AdvisoryRow, LookupName, MatchRecord, PackageRecord,
+    AdvisoryBatch, AdvisoryChange, AdvisoryRow, LookupName, MatchRecord, MatchRows, PackageRecord,
 };
 use tokio_postgres::Transaction;
 
@@ -159,7 +159,7 @@ impl PgStore {
         if !changed.is_empty() {
             crate::txn::raise_counter(txn, aibomdb_store::ADVISORIES_VERSION).await?;
         }
-        let matches = batch.matches_to_write(&changed, &late);
+        let matches = MatchRows::from_records(batch.matches_to_write(&changed, &late));
         let (_, diff) = replace_matches(txn, &changed, &matches, i64::MAX).await?;
         if let Some((key, value)) = batch.feed_state {
             txn.execute(
@@ -177,13 +177,13 @@ impl PgStore {
     pub(crate) fn replace_matches_of_advisories(
         &self,
         advisories: &[String],
-        matches: &[MatchRecord],
+        matches: &MatchRows,
         since: Option<aibomdb_store::WriteMarks>,
         late: Option<&aibomdb_store::LateRematch<'_>>,
     ) -> Result<()> {
         self.write_steps(|txn| {
             let diff = self.block_on(async {
-                let mut late_made: Option<Vec<MatchRecord>> = None;
+                let mut late_made: Option<MatchRows> = None;
                 if let Some(marks) = since {
                     let advisories_now =
                         crate::txn::meta_value(txn, aibomdb_store::ADVISORIES_VERSION).await?;
@@ -194,7 +194,7 @@ impl PgStore {
                         && let Some(late) = late
                     {
                         let found = packages_under(txn, late.keys, 0).await?;
-                        late_made = Some((late.late)(&found));
+                        late_made = Some(MatchRows::from_records(&(late.late)(&found)));
                     }
                 }
                 // Packages stored since the re-match read them were matched
@@ -202,9 +202,8 @@ impl PgStore {
                 let keep_from = since.map_or(i64::MAX, |m| m.next_package as i64);
                 // The late matches, when made, are of every package under
                 // the keys as named now: they stand for the plan's.
-                let refs: Vec<&MatchRecord> =
-                    late_made.as_deref().unwrap_or(matches).iter().collect();
-                let (wrote, diff) = replace_matches(txn, advisories, &refs, keep_from).await?;
+                let rows = late_made.as_ref().unwrap_or(matches);
+                let (wrote, diff) = replace_matches(txn, advisories, rows, keep_from).await?;
                 Ok::<_, aibomdb_store::StoreError>(wrote.then_some(diff))
             })?;
             // Nothing changed: nothing is committed.
@@ -344,15 +343,13 @@ fn change_of(row: &AdvisoryRow, old: Option<&AdvisoryRow>) -> AdvisoryChange {
 async fn replace_matches(
     txn: &Transaction<'_>,
     advisories: &[String],
-    matches: &[&MatchRecord],
+    matches: &MatchRows,
     keep_from: i64,
 ) -> Result<(bool, Vec<MatchChange>)> {
-    let mut wanted: HashMap<(i64, &str), Vec<u8>> = HashMap::new();
-    for m in matches {
-        wanted.insert(
-            (m.package as i64, m.advisory.as_str()),
-            kit::encode_match(m),
-        );
+    // Of two rows for one pair, the later stands.
+    let mut wanted: HashMap<(i64, &str), &[u8]> = HashMap::new();
+    for m in matches.iter() {
+        wanted.insert((m.package as i64, m.advisory), m.value);
     }
     let mut named: Vec<&str> = advisories.iter().map(String::as_str).collect();
     named.extend(wanted.keys().map(|(_, a)| *a));
@@ -393,10 +390,10 @@ async fn replace_matches(
     let (mut package, mut advisory, mut record) = (Vec::new(), Vec::new(), Vec::new());
     for ((p, a), r) in &wanted {
         let before = stored.get(&(*p, a.to_string()));
-        if before != Some(r) {
+        if before.map(Vec::as_slice) != Some(*r) {
             package.push(*p);
             advisory.push(*a);
-            record.push(r.as_slice());
+            record.push(*r);
             let was = match before {
                 Some(bytes) => affected(bytes, *p, a)?.is_some(),
                 None => false,

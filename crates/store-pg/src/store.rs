@@ -306,12 +306,17 @@ impl Backend for PgStore {
         self.packages_keyed(key)
     }
     fn replace_advisory_matches(&self, advisory: &str, matches: &[MatchRecord]) -> Result<()> {
-        self.replace_matches_of_advisories(&[advisory.to_string()], matches, None, None)
+        self.replace_matches_of_advisories(
+            &[advisory.to_string()],
+            &aibomdb_store::MatchRows::from_records(matches),
+            None,
+            None,
+        )
     }
     fn replace_matches_of(
         &self,
         advisories: &[String],
-        matches: &[MatchRecord],
+        matches: &aibomdb_store::MatchRows,
         since: Option<aibomdb_store::WriteMarks>,
         late: Option<&aibomdb_store::LateRematch<'_>>,
     ) -> Result<()> {

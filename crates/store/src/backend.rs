@@ -142,7 +142,7 @@ interface! {
     fn advisories_for_keys(&self, keys: &[&str]) -> Result<Vec<(String, String, Vec<u8>)>>;
     fn packages_for_key(&self, key: &str) -> Result<Vec<(PackageRecord, Vec<LookupName>)>>;
     fn replace_advisory_matches(&self, advisory: &str, matches: &[MatchRecord]) -> Result<()>;
-    fn replace_matches_of(&self, advisories: &[String], matches: &[MatchRecord], since: Option<crate::WriteMarks>, late: Option<&crate::LateRematch<'_>>) -> Result<()>;
+    fn replace_matches_of(&self, advisories: &[String], matches: &crate::MatchRows, since: Option<crate::WriteMarks>, late: Option<&crate::LateRematch<'_>>) -> Result<()>;
     fn matches_for_package(&self, package: PackageId) -> Result<Vec<MatchRecord>>;
     fn matches_for_packages(&self, packages: &[PackageId]) -> Result<Vec<Vec<MatchRecord>>>;
     fn matches_for_advisory(&self, advisory: &str) -> Result<Vec<MatchRecord>>;

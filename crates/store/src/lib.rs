@@ -65,7 +65,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use redb::Database;
 
-pub use advisories::{AdvisoryBatch, LateMatcher, LatePackage, LateRematch};
+pub use advisories::{
+    AdvisoryBatch, LateMatcher, LatePackage, LateRematch, MatchRowRef, MatchRows, MatchValueFields,
+};
 pub use backend::{Backend, Store};
 pub use digests::DigestHit;
 pub use enrichment::{EnrichmentSource, EpssScore, KevEntry};

@@ -3,12 +3,14 @@
 //! reporting the affected match edges that appeared or disappeared.
 
 use redb::{ReadableTable, ReadableTableMetadata};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use crate::notify::{EventKind, MatchChange};
 use crate::records::MatchRecord;
+
+use super::match_set::{MatchRowRef, MatchRows};
 use crate::tables::*;
-use crate::{PackageId, Result, decode, encode};
+use crate::{PackageId, Result, decode};
 
 /// A match as stored: the package and advisory are the key, not repeated.
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -25,12 +27,12 @@ pub(crate) struct StoredMatch {
 /// copying: the same fields in the same order, so the same bytes.
 #[derive(serde::Serialize)]
 pub(crate) struct StoredMatchRef<'a> {
-    status: &'a str,
-    detail: Option<&'a str>,
-    ecosystem: &'a str,
-    name: &'a str,
-    via_source_of: Option<&'a str>,
-    fixed: &'a [String],
+    pub(super) status: &'a str,
+    pub(super) detail: Option<&'a str>,
+    pub(super) ecosystem: &'a str,
+    pub(super) name: &'a str,
+    pub(super) via_source_of: Option<&'a str>,
+    pub(super) fixed: &'a [String],
 }
 
 impl<'a> StoredMatchRef<'a> {
@@ -104,7 +106,7 @@ enum Found {
 pub(super) fn write_matches(
     txn: &redb::WriteTransaction,
     advisories: &[String],
-    matches: &[&MatchRecord],
+    matches: &MatchRows,
     keep_from: PackageId,
 ) -> Result<MatchDiff> {
     write_matches_scanning_from(txn, advisories, matches, keep_from, MERGE_SCAN_FROM)
@@ -115,56 +117,63 @@ pub(super) fn write_matches(
 fn write_matches_scanning_from(
     txn: &redb::WriteTransaction,
     advisories: &[String],
-    matches: &[&MatchRecord],
+    matches: &MatchRows,
     keep_from: PackageId,
     merge_from: usize,
 ) -> Result<MatchDiff> {
     let mut table = txn.open_table(MATCHES)?;
     let mut by_advisory = txn.open_table(MATCHES_BY_ADVISORY)?;
-    let mut new: HashMap<&str, Vec<&MatchRecord>> = HashMap::new();
-    for m in matches {
-        new.entry(m.advisory.as_str()).or_default().push(m);
+    let named: HashSet<&str> = advisories.iter().map(String::as_str).collect();
+    // Each advisory index ranked by its id, equal ids equally: rows sort
+    // by (package, rank) as the table sorts by (package, id), comparing
+    // numbers rather than strings.
+    let ids = matches.advisory_ids();
+    let mut by_id: Vec<u32> = (0..ids.len() as u32).collect();
+    by_id.sort_unstable_by(|a, b| ids[*a as usize].cmp(&ids[*b as usize]));
+    let mut rank = vec![0u32; ids.len()];
+    let mut next = 0;
+    for (i, at) in by_id.iter().enumerate() {
+        if i > 0 && ids[*at as usize] != ids[by_id[i - 1] as usize] {
+            next += 1;
+        }
+        rank[*at as usize] = next;
     }
-    // In key order, so that the B-tree writes stay local.
-    let mut inserts: Vec<(&MatchRecord, Vec<u8>, bool)> = Vec::new();
-    let mut removals: Vec<(u64, &str)> = Vec::new();
-    let mut diff: Vec<MatchChange> = Vec::new();
-    let mut candidates: Vec<&MatchRecord> = advisories
-        .iter()
-        .flat_map(|a| new.remove(a.as_str()).unwrap_or_default())
-        .collect();
-    // Sorted by (package, advisory) as the table is, comparing ranks of the
-    // advisory ids rather than the ids themselves.
-    let mut ranked: Vec<&str> = candidates.iter().map(|m| m.advisory.as_str()).collect();
-    ranked.sort_unstable();
-    ranked.dedup();
-    let rank: HashMap<&str, u32> = ranked
-        .iter()
-        .enumerate()
-        .map(|(i, a)| (*a, i as u32))
-        .collect();
-    let mut keyed: Vec<(u64, u32, &MatchRecord)> = candidates
-        .iter()
-        .map(|m| (m.package, rank[m.advisory.as_str()], *m))
-        .collect();
+    let is_named: Vec<bool> = ids.iter().map(|id| named.contains(id.as_str())).collect();
+    // Matches of the named advisories are compared with the table; those
+    // of others are written as they are.
+    let (mut keyed, others): (Vec<(u64, u32, usize)>, Vec<usize>) = {
+        let mut keyed = Vec::with_capacity(matches.len());
+        let mut others = Vec::new();
+        for i in 0..matches.len() {
+            let advisory = matches.advisory_of(i);
+            if is_named[advisory as usize] {
+                keyed.push((matches.get(i).package, rank[advisory as usize], i));
+            } else {
+                others.push(i);
+            }
+        }
+        (keyed, others)
+    };
     // Stable, so that of two matches for one key the later one given is
     // the one kept, as writing both in turn would leave it.
     keyed.sort_by_key(|c| (c.0, c.1));
-    let mut deduped: Vec<(u64, u32, &MatchRecord)> = Vec::with_capacity(keyed.len());
+    let mut deduped: Vec<(u64, u32, usize)> = Vec::with_capacity(keyed.len());
     for c in keyed {
         match deduped.last_mut() {
             Some(last) if (last.0, last.1) == (c.0, c.1) => *last = c,
             _ => deduped.push(c),
         }
     }
-    candidates = deduped.into_iter().map(|(_, _, m)| m).collect();
+    let candidates: Vec<MatchRowRef<'_>> = deduped.iter().map(|c| matches.get(c.2)).collect();
+    drop(deduped);
+    // In key order, so that the B-tree writes stay local.
+    let mut inserts: Vec<(MatchRowRef<'_>, bool)> = Vec::new();
+    let mut removals: Vec<(u64, &str)> = Vec::new();
+    let mut diff: Vec<MatchChange> = Vec::new();
     // What the table holds for each candidate's key.
     let mut found = vec![Found::Absent; candidates.len()];
-    let mut buf = Vec::new();
-    let mut compare = |m: &MatchRecord, stored: &[u8]| {
-        buf.clear();
-        encode(&StoredMatchRef::of(m), &mut buf);
-        if stored == buf.as_slice() {
+    let compare = |m: &MatchRowRef<'_>, stored: &[u8]| {
+        if stored == m.value {
             Found::Same
         } else {
             Found::Differs
@@ -176,20 +185,18 @@ fn write_matches_scanning_from(
         // beside the sorted candidates tells which are there, which changed,
         // and which rows of the named advisories are no longer wanted,
         // instead of a B-tree descent per row.
-        let named: HashSet<&str> = advisories.iter().map(String::as_str).collect();
         let mut i = 0;
         for entry in table.iter()? {
             let (k, v) = entry?;
             let (package, advisory) = k.value();
             while i < candidates.len()
-                && (candidates[i].package, candidates[i].advisory.as_str()) < (package, advisory)
+                && (candidates[i].package, candidates[i].advisory) < (package, advisory)
             {
                 i += 1;
             }
-            if i < candidates.len()
-                && (candidates[i].package, candidates[i].advisory.as_str()) == (package, advisory)
+            if i < candidates.len() && (candidates[i].package, candidates[i].advisory) == (package, advisory)
             {
-                found[i] = compare(candidates[i], v.value());
+                found[i] = compare(&candidates[i], v.value());
             } else if let Some(advisory) = named.get(advisory)
                 && package < keep_from
             {
@@ -197,10 +204,8 @@ fn write_matches_scanning_from(
             }
         }
     } else {
-        let wanted: HashSet<(u64, &str)> = candidates
-            .iter()
-            .map(|m| (m.package, m.advisory.as_str()))
-            .collect();
+        let wanted: HashSet<(u64, &str)> =
+            candidates.iter().map(|m| (m.package, m.advisory)).collect();
         for advisory in advisories {
             for e in by_advisory.range((advisory.as_str(), 0)..=(advisory.as_str(), u64::MAX))? {
                 let package = e?.0.value().1;
@@ -210,24 +215,18 @@ fn write_matches_scanning_from(
             }
         }
         for (i, m) in candidates.iter().enumerate() {
-            if let Some(v) = table.get((m.package, m.advisory.as_str()))? {
+            if let Some(v) = table.get((m.package, m.advisory))? {
                 found[i] = compare(m, v.value());
             }
         }
     }
     for (m, found) in candidates.into_iter().zip(found) {
         if found != Found::Same {
-            let mut buf = Vec::new();
-            encode(&StoredMatchRef::of(m), &mut buf);
-            inserts.push((m, buf, found == Found::Differs));
+            inserts.push((m, found == Found::Differs));
         }
     }
     // Matches of advisories not named in `advisories` are written too.
-    for m in new.into_values().flatten() {
-        let mut buf = Vec::new();
-        encode(&StoredMatchRef::of(m), &mut buf);
-        inserts.push((m, buf, false));
-    }
+    inserts.extend(others.into_iter().map(|i| (matches.get(i), false)));
     removals.sort_unstable();
     for &(package, advisory) in &removals {
         if let Some(v) = table.remove((package, advisory))? {
@@ -246,27 +245,28 @@ fn write_matches_scanning_from(
     for &(package, advisory) in &removals {
         by_advisory.remove((advisory, package))?;
     }
-    inserts.sort_by(|a, b| (a.0.package, &a.0.advisory).cmp(&(b.0.package, &b.0.advisory)));
-    for (m, buf, _) in &inserts {
-        let before = table.insert((m.package, m.advisory.as_str()), buf.as_slice())?;
+    // Stable: of two rows for one key (advisories not named are not
+    // deduplicated), the later one given is written last and stands.
+    inserts.sort_by(|a, b| (a.0.package, a.0.advisory).cmp(&(b.0.package, b.0.advisory)));
+    for (m, _) in &inserts {
+        let before = table.insert((m.package, m.advisory), m.value)?;
         let was_affected = match before {
-            Some(v) => decode::<StoredMatch>(v.value(), "matches", &m.advisory)?.is_affected(),
+            Some(v) => decode::<StoredMatch>(v.value(), "matches", m.advisory)?.is_affected(),
             None => false,
         };
-        let is_affected = m.status == "affected";
-        if is_affected != was_affected {
-            let kind = if is_affected {
+        if m.affected != was_affected {
+            let kind = if m.affected {
                 EventKind::Opened
             } else {
                 EventKind::Resolved
             };
-            diff.push((m.package, m.advisory.clone(), m.ecosystem.clone(), kind));
+            diff.push((m.package, m.advisory.to_string(), m.ecosystem.to_string(), kind));
         }
     }
-    inserts.sort_by(|a, b| (&a.0.advisory, a.0.package).cmp(&(&b.0.advisory, b.0.package)));
-    for (m, _, was_there) in &inserts {
+    inserts.sort_by(|a, b| (a.0.advisory, a.0.package).cmp(&(b.0.advisory, b.0.package)));
+    for (m, was_there) in &inserts {
         if !was_there {
-            by_advisory.insert((m.advisory.as_str(), m.package), ())?;
+            by_advisory.insert((m.advisory, m.package), ())?;
         }
     }
     Ok(MatchDiff {
@@ -316,9 +316,9 @@ mod tests {
         let mut events = Vec::new();
         for (advisories, matches) in steps {
             let txn = store.db.begin_write().unwrap();
-            let refs: Vec<&MatchRecord> = matches.iter().collect();
+            let rows = MatchRows::from_records(matches);
             let diff =
-                write_matches_scanning_from(&txn, advisories, &refs, PackageId::MAX, merge_from)
+                write_matches_scanning_from(&txn, advisories, &rows, PackageId::MAX, merge_from)
                     .unwrap();
             txn.commit().unwrap();
             let mut changes = diff.changes;

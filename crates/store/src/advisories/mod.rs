@@ -10,8 +10,10 @@ use crate::tables::*;
 use crate::{PackageId, RedbStore, Result, decode, encode};
 
 mod match_rows;
+mod match_set;
 
 use match_rows::write_matches;
+pub use match_set::{MatchRowRef, MatchRows, MatchValueFields};
 pub(crate) use match_rows::{StoredMatch, StoredMatchRef, decode_match};
 
 /// Whether `row` replaces `old`: a later `modified` (as times: a fraction
@@ -161,7 +163,7 @@ impl RedbStore {
         if !changed.is_empty() {
             crate::write::next_id(&mut txn.open_table(META)?, crate::ADVISORIES_VERSION)?;
         }
-        let matches = batch.matches_to_write(&changed, &late);
+        let matches = MatchRows::from_records(batch.matches_to_write(&changed, &late));
         let diff = write_matches(&txn, &changed, &matches, PackageId::MAX)?;
         let mut events = 0;
         let updated = batch.updated(&changes);
@@ -280,7 +282,12 @@ impl RedbStore {
     /// Replaces every match of `advisory` by `matches` (empty: the advisory
     /// was withdrawn or no longer matches).
     pub fn replace_advisory_matches(&self, advisory: &str, matches: &[MatchRecord]) -> Result<()> {
-        self.replace_matches_of(&[advisory.to_string()], matches, None, None)
+        self.replace_matches_of(
+            &[advisory.to_string()],
+            &MatchRows::from_records(matches),
+            None,
+            None,
+        )
     }
 
     /// Replaces the matches of several advisories at once (one transaction),
@@ -293,12 +300,12 @@ impl RedbStore {
     pub fn replace_matches_of(
         &self,
         advisories: &[String],
-        matches: &[MatchRecord],
+        matches: &MatchRows,
         since: Option<crate::WriteMarks>,
         late: Option<&LateRematch<'_>>,
     ) -> Result<()> {
         let txn = self.db.begin_write()?;
-        let mut late_made: Option<Vec<MatchRecord>> = None;
+        let mut late_made: Option<MatchRows> = None;
         if let Some(marks) = since {
             let (advisories_now, keys_now) = {
                 let meta = txn.open_table(META)?;
@@ -313,15 +320,14 @@ impl RedbStore {
                 && let Some(late) = late
             {
                 let found = packages_under(&txn, late.keys.iter().map(String::as_str), 0)?;
-                late_made = Some((late.late)(&found));
+                late_made = Some(MatchRows::from_records(&(late.late)(&found)));
             }
         }
         let keep_from = since.map_or(PackageId::MAX, |m| m.next_package);
         // The late matches, when made, are of every package under the keys
         // as named now: they stand for the plan's (names are only ever
         // added, so they hold every match the plan found).
-        let refs: Vec<&MatchRecord> = late_made.as_deref().unwrap_or(matches).iter().collect();
-        let diff = write_matches(&txn, advisories, &refs, keep_from)?;
+        let diff = write_matches(&txn, advisories, late_made.as_ref().unwrap_or(matches), keep_from)?;
         if !diff.wrote {
             txn.abort()?;
             return Ok(());
