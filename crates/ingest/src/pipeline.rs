@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::mpsc;
 
-use aibomdb_store::{FactHash, IngestOutcome, NewDocument, Store, StoreError};
+use aibomdb_store::{FactHash, FactMemo, IngestOutcome, NewDocument, Store, StoreError};
 
 use crate::{
     Format, IngestError, Input, Limits, Matched, new_document, prepare, prepare_model_dir,
@@ -141,6 +141,7 @@ fn parse(
     limits: &Limits,
     deployment: Option<&str>,
     settled: &SettledFacts,
+    memo: &mut FactMemo,
 ) -> Result<Parsed, IngestError> {
     let prepared = if input.model_dir {
         prepare_model_dir(&input.path, &Default::default(), &Default::default())
@@ -149,7 +150,7 @@ fn parse(
     }?;
     let (path, format, size) = (prepared.path.clone(), prepared.format, prepared.size);
     let (mut doc, notes) = new_document(store, prepared, deployment, Matched::ByCaller)?;
-    let facts = doc.encode_rows_returning_facts();
+    let facts = doc.encode_rows_returning_facts(memo);
     let wanted = settled.unsettled(&doc);
     debug_assert_eq!(facts.len(), wanted.len(), "encoded here, so aligned");
     (doc.lookup_names, doc.matches) = aibomdb_osv::match_encoded(store, &doc, &facts, &wanted)
@@ -166,7 +167,8 @@ fn parse(
 /// The parser threads' share of an ingest, for one input and nothing
 /// written: for measuring it apart from the writer. Returns the bytes read.
 pub fn parse_only(store: &Store, input: &Input, limits: &Limits) -> Result<u64, IngestError> {
-    parse(store, input, limits, None, &SettledFacts::default()).map(|parsed| parsed.size)
+    parse(store, input, limits, None, &SettledFacts::default(), &mut FactMemo::new())
+        .map(|parsed| parsed.size)
 }
 
 /// Parses `inputs` on `threads` workers and commits them in input order,
@@ -201,10 +203,11 @@ pub fn run(
             let tx = tx.clone();
             let (next, settled) = (&next, &settled);
             scope.spawn(move || {
+                let mut memo = FactMemo::new();
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let Some(input) = inputs.get(i) else { break };
-                    let parsed = parse(store, input, limits, deployment, settled);
+                    let parsed = parse(store, input, limits, deployment, settled, &mut memo);
                     if tx.send((i, parsed)).is_err() {
                         break;
                     }

@@ -75,7 +75,7 @@ pub use migrate::Migration;
 pub use models::{Approval, LineageEdge};
 pub use new_document::{EncodedRows, NewDocument, PreparedPackage};
 pub use notify::{Delivery, EventKind, MatchEvent, NotifyTarget};
-pub use occurrences::FactHash;
+pub use occurrences::{FactHash, FactMemo};
 pub use occurrences::FactId;
 pub use policies::StoredPolicy;
 pub use records::{

@@ -3,10 +3,11 @@
 //! record both back ends make of it.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use aibomdb_graph::{DocumentFacts, PackageFact, PackageKey, Scope};
 
-use crate::occurrences::{self, DocRows, FactHash, FactId, RowEdge, RowPackage};
+use crate::occurrences::{self, DocRows, FactHash, FactId, FactMemo, RowEdge, RowPackage};
 use crate::records::{LookupName, MatchRecord};
 use crate::{DocumentId, DocumentRecord, EdgeRecord, PackageId, digests, hex};
 
@@ -64,8 +65,9 @@ pub struct PreparedPackage {
     /// (lower-case SHA-256 hex, model file path or "") under which the
     /// package's artifacts and image are found by digest.
     pub digests: Vec<(String, String)>,
-    /// The fact's shared part encoded, as the facts table holds it.
-    pub fact: Box<[u8]>,
+    /// The fact's shared part encoded, as the facts table holds it (shared
+    /// by the occurrences of one fact that a parser's [`FactMemo`] saw).
+    pub fact: Arc<[u8]>,
     /// The first 16 bytes of that encoding's SHA-256: its interning key.
     pub hash: FactHash,
 }
@@ -74,29 +76,29 @@ impl PreparedPackage {
     /// What the writers read of `fact`, which keeps its fields.
     fn of(fact: &PackageFact) -> Self {
         let (bytes, hash) = occurrences::intern_key(fact);
-        let mut prepared = Self::keyless(fact, bytes, hash);
+        let mut prepared = Self::keyless(fact, bytes.into(), hash);
         prepared.key = fact.key.clone();
         prepared
     }
 
     /// As [`PreparedPackage::of`], taking the key out of `fact` rather
     /// than copying it.
-    fn taken_from(fact: &mut PackageFact) -> Self {
-        let (bytes, hash) = occurrences::intern_key_in_place(fact);
+    fn taken_from(fact: &mut PackageFact, memo: &mut FactMemo) -> Self {
+        let (bytes, hash) = occurrences::intern_key_memo(fact, memo);
         let mut prepared = Self::keyless(fact, bytes, hash);
         prepared.key = fact.key.take();
         prepared
     }
 
     /// All but the key (the digests read it: an image's is its version).
-    fn keyless(fact: &PackageFact, bytes: Vec<u8>, hash: FactHash) -> Self {
+    fn keyless(fact: &PackageFact, bytes: Arc<[u8]>, hash: FactHash) -> Self {
         PreparedPackage {
             key: None,
             direct: fact.direct,
             scope: fact.scope,
             model_node: model_node(fact).map(Box::from),
             digests: digests::entries(fact),
-            fact: bytes.into_boxed_slice(),
+            fact: bytes,
             hash,
         }
     }
@@ -118,19 +120,23 @@ impl NewDocument {
     /// Fills [`NewDocument::rows`] and empties `facts.packages` (the rows
     /// hold all the writers read of them); call it off the writer thread.
     pub fn encode_rows(&mut self) {
-        drop(self.encode_rows_returning_facts());
+        drop(self.encode_rows_returning_facts(&mut FactMemo::new()));
     }
 
     /// [`NewDocument::encode_rows`], handing the facts back (without their
     /// keys, which the rows hold) for the caller to read before it lets them
-    /// go; empty when the rows were encoded already.
-    pub fn encode_rows_returning_facts(&mut self) -> Vec<PackageFact> {
+    /// go; empty when the rows were encoded already. `memo` holds the fact
+    /// encodings seen before (a parser keeps one from document to document).
+    pub fn encode_rows_returning_facts(&mut self, memo: &mut FactMemo) -> Vec<PackageFact> {
         if self.rows.is_some() {
             return Vec::new();
         }
         let tree = tree_rows(&self.facts);
         let mut facts = std::mem::take(&mut self.facts.packages);
-        let packages = facts.iter_mut().map(PreparedPackage::taken_from).collect();
+        let packages = facts
+            .iter_mut()
+            .map(|fact| PreparedPackage::taken_from(fact, memo))
+            .collect();
         self.rows = Some(EncodedRows { packages, tree });
         facts
     }
