@@ -167,8 +167,15 @@ fn parse(
 /// The parser threads' share of an ingest, for one input and nothing
 /// written: for measuring it apart from the writer. Returns the bytes read.
 pub fn parse_only(store: &Store, input: &Input, limits: &Limits) -> Result<u64, IngestError> {
-    parse(store, input, limits, None, &SettledFacts::default(), &mut FactMemo::new())
-        .map(|parsed| parsed.size)
+    parse(
+        store,
+        input,
+        limits,
+        None,
+        &SettledFacts::default(),
+        &mut FactMemo::new(),
+    )
+    .map(|parsed| parsed.size)
 }
 
 /// Parses `inputs` on `threads` workers and commits them in input order,
@@ -189,6 +196,13 @@ pub fn run(
     let mut failures = 0;
     let next = std::sync::atomic::AtomicUsize::new(0);
     let settled = SettledFacts::default();
+    let bound = (threads * 2).max(max_documents.min(256));
+    // The channel bounds the results in flight, but the writer takes them
+    // out of order into `pending` while it waits for the oldest: a slow
+    // input (a huge SBOM) let the other parsers fill `pending` with every
+    // input after it. They wait instead once they are a channel and a
+    // group ahead of the input the writer waits for.
+    let window = Window::new(bound + max_documents.min(256));
     // Whether a document went in: only then can the heads have changed.
     let mut ingested = false;
     std::thread::scope(|scope| {
@@ -196,17 +210,19 @@ pub fn run(
         // writer beyond what one group may hold: a whole next group, so the
         // parsers keep working while the writer commits one (half a group
         // left them waiting, and the cores idle, for the other half).
-        let (tx, rx) = mpsc::sync_channel::<(usize, Result<Parsed, IngestError>)>(
-            (threads * 2).max(max_documents.min(256)),
-        );
+        let (tx, rx) = mpsc::sync_channel::<(usize, Result<Parsed, IngestError>)>(bound);
+        let _close = window.closer();
         for _ in 0..threads {
             let tx = tx.clone();
-            let (next, settled) = (&next, &settled);
+            let (next, settled, window) = (&next, &settled, &window);
             scope.spawn(move || {
                 let mut memo = FactMemo::new();
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let Some(input) = inputs.get(i) else { break };
+                    if !window.admits(i) {
+                        break;
+                    }
                     let parsed = parse(store, input, limits, deployment, settled, &mut memo);
                     if tx.send((i, parsed)).is_err() {
                         break;
@@ -251,6 +267,7 @@ pub fn run(
             };
             let Some((i, result)) = received else { break };
             pending.insert(i, result);
+            let waited_for = want;
             while let Some(result) = pending.remove(&want) {
                 let entry = match result {
                     Ok(Parsed {
@@ -282,6 +299,9 @@ pub fn run(
                     (documents, bytes, oldest) = (0, 0, None);
                 }
             }
+            if want != waited_for {
+                window.advance(want);
+            }
         }
         flush(&mut gathered, &mut failures);
     });
@@ -292,6 +312,62 @@ pub fn run(
         tracing::warn!(error = %e, "heads snapshot not written; the next open reads the heads table");
     }
     failures
+}
+
+/// How far the parsers may run ahead of the input the writer waits for.
+struct Window {
+    /// (the oldest input the writer waits for, whether it stopped waiting)
+    state: std::sync::Mutex<(usize, bool)>,
+    moved: std::sync::Condvar,
+    width: usize,
+}
+
+impl Window {
+    fn new(width: usize) -> Self {
+        Window {
+            state: std::sync::Mutex::new((0, false)),
+            moved: std::sync::Condvar::new(),
+            width: width.max(1),
+        }
+    }
+
+    /// Waits until input `i` is within the window; false once the writer
+    /// stopped (it ended, or panicked): the parser then stops too.
+    fn admits(&self, i: usize) -> bool {
+        let Ok(state) = self.state.lock() else {
+            return false;
+        };
+        let width = self.width;
+        match self
+            .moved
+            .wait_while(state, |(oldest, closed)| !*closed && i >= *oldest + width)
+        {
+            Ok(state) => !state.1,
+            Err(_) => false,
+        }
+    }
+
+    /// The writer now waits for input `oldest`.
+    fn advance(&self, oldest: usize) {
+        if let Ok(mut state) = self.state.lock() {
+            state.0 = oldest;
+        }
+        self.moved.notify_all();
+    }
+
+    /// Closes the window when dropped, however the writer's loop ends.
+    fn closer(&self) -> impl Drop + '_ {
+        struct Close<'w>(&'w Window);
+        impl Drop for Close<'_> {
+            fn drop(&mut self) {
+                if let Ok(mut state) = self.0.state.lock() {
+                    state.1 = true;
+                }
+                self.0.moved.notify_all();
+            }
+        }
+        Close(self)
+    }
 }
 
 /// Writes `docs` in one transaction. A load that committed after they were
@@ -382,4 +458,40 @@ fn write_group(store: &Store, gathered: Vec<Gathered>, settled: &SettledFacts) -
             Err(event) => event,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Window;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    /// A parser a window ahead of the writer waits until the writer moves,
+    /// and one waiting when the writer stops is let go, told to stop.
+    #[test]
+    fn parsers_wait_for_the_writer_a_window_ahead() {
+        let window = Window::new(4);
+        std::thread::scope(|scope| {
+            // Within the window: admitted at once.
+            assert!(window.admits(3));
+            let (tx, rx) = mpsc::channel();
+            let (window, tx2) = (&window, tx.clone());
+            scope.spawn(move || tx.send(window.admits(5)).unwrap());
+            assert!(
+                rx.recv_timeout(Duration::from_millis(200)).is_err(),
+                "admitted 5 with the writer at 0"
+            );
+            window.advance(1);
+            assert!(
+                rx.recv_timeout(Duration::from_millis(200)).is_err(),
+                "admitted 5 with the writer at 1"
+            );
+            window.advance(2);
+            assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok(true));
+            scope.spawn(move || tx2.send(window.admits(100)).unwrap());
+            assert!(rx.recv_timeout(Duration::from_millis(200)).is_err());
+            drop(window.closer());
+            assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok(false));
+        });
+    }
 }

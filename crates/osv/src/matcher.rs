@@ -811,9 +811,9 @@ fn match_advisory_rows<'c>(
     // (status, name, value): an advisory finds its packages under few names.
     let mut shared: Vec<(&str, &LookupName, u32)> = Vec::new();
     for hit in hits {
-        let known = shared
-            .iter()
-            .find(|(status, name, _)| hit.detail.is_none() && *status == hit.status && *name == hit.name);
+        let known = shared.iter().find(|(status, name, _)| {
+            hit.detail.is_none() && *status == hit.status && *name == hit.name
+        });
         let value = match known {
             Some(&(_, _, value)) => value,
             None => {

@@ -75,8 +75,8 @@ pub use migrate::Migration;
 pub use models::{Approval, LineageEdge};
 pub use new_document::{EncodedRows, NewDocument, PreparedPackage};
 pub use notify::{Delivery, EventKind, MatchEvent, NotifyTarget};
-pub use occurrences::{FactHash, FactMemo};
 pub use occurrences::FactId;
+pub use occurrences::{FactHash, FactMemo};
 pub use policies::StoredPolicy;
 pub use records::{
     AdvisoryChange, AdvisoryRow, CoverageGap, DeployedPackage, DeploymentHit, DeploymentRecord,

@@ -322,7 +322,10 @@ pub(crate) fn intern_key_in_place(fact: &mut PackageFact) -> (Vec<u8>, FactHash)
 
 /// As [`intern_key_in_place`], through `memo`: an encoding seen before is
 /// neither hashed nor copied again.
-pub(crate) fn intern_key_memo(fact: &mut PackageFact, memo: &mut FactMemo) -> (Arc<[u8]>, FactHash) {
+pub(crate) fn intern_key_memo(
+    fact: &mut PackageFact,
+    memo: &mut FactMemo,
+) -> (Arc<[u8]>, FactHash) {
     with_shared_encoding(fact, |encoded| memo.intern(encoded))
 }
 

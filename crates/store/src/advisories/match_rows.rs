@@ -194,7 +194,8 @@ fn write_matches_scanning_from(
             {
                 i += 1;
             }
-            if i < candidates.len() && (candidates[i].package, candidates[i].advisory) == (package, advisory)
+            if i < candidates.len()
+                && (candidates[i].package, candidates[i].advisory) == (package, advisory)
             {
                 found[i] = compare(&candidates[i], v.value());
             } else if let Some(advisory) = named.get(advisory)
@@ -260,7 +261,12 @@ fn write_matches_scanning_from(
             } else {
                 EventKind::Resolved
             };
-            diff.push((m.package, m.advisory.to_string(), m.ecosystem.to_string(), kind));
+            diff.push((
+                m.package,
+                m.advisory.to_string(),
+                m.ecosystem.to_string(),
+                kind,
+            ));
         }
     }
     inserts.sort_by(|a, b| (a.0.advisory, a.0.package).cmp(&(b.0.advisory, b.0.package)));

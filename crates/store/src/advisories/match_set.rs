@@ -72,7 +72,8 @@ impl MatchRows {
             let advisory = *advisory_at
                 .entry(m.advisory.as_str())
                 .or_insert_with(|| out.add_advisory(&m.advisory));
-            let value = out.add_encoded(&StoredMatchRef::of(m), m.status == "affected", &m.ecosystem);
+            let value =
+                out.add_encoded(&StoredMatchRef::of(m), m.status == "affected", &m.ecosystem);
             out.push(m.package, advisory, value);
         }
         out

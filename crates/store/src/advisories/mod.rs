@@ -13,8 +13,8 @@ mod match_rows;
 mod match_set;
 
 use match_rows::write_matches;
-pub use match_set::{MatchRowRef, MatchRows, MatchValueFields};
 pub(crate) use match_rows::{StoredMatch, StoredMatchRef, decode_match};
+pub use match_set::{MatchRowRef, MatchRows, MatchValueFields};
 
 /// Whether `row` replaces `old`: a later `modified` (as times: a fraction
 /// of a second counts, offsets are applied), or the same one with a
@@ -327,7 +327,12 @@ impl RedbStore {
         // The late matches, when made, are of every package under the keys
         // as named now: they stand for the plan's (names are only ever
         // added, so they hold every match the plan found).
-        let diff = write_matches(&txn, advisories, late_made.as_ref().unwrap_or(matches), keep_from)?;
+        let diff = write_matches(
+            &txn,
+            advisories,
+            late_made.as_ref().unwrap_or(matches),
+            keep_from,
+        )?;
         if !diff.wrote {
             txn.abort()?;
             return Ok(());
