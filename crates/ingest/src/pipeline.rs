@@ -7,6 +7,10 @@ use std::sync::mpsc;
 
 use aibomdb_store::{FactHash, FactMemo, IngestOutcome, NewDocument, Store, StoreError};
 
+/// The fact encodings the parsers remember, in bytes, shared out among them
+/// (each remembers what it parsed, so on many cores each holds less).
+const FACT_MEMO_BYTES: usize = 64 << 20;
+
 use crate::{
     Format, IngestError, Input, Limits, Matched, new_document, prepare, prepare_model_dir,
 };
@@ -211,12 +215,18 @@ pub fn run(
         // parsers keep working while the writer commits one (half a group
         // left them waiting, and the cores idle, for the other half).
         let (tx, rx) = mpsc::sync_channel::<(usize, Result<Parsed, IngestError>)>(bound);
-        let _close = window.closer();
+        let _close = window.closer(false);
         for _ in 0..threads {
             let tx = tx.clone();
             let (next, settled, window) = (&next, &settled, &window);
             scope.spawn(move || {
-                let mut memo = FactMemo::new();
+                // A parser that panics never sends its input's result, so
+                // the writer would wait for it, and the others for the
+                // writer, for ever: it closes the window as it unwinds; the
+                // others stop, the channel closes, and the scope passes the
+                // panic on.
+                let _close_on_panic = window.closer(true);
+                let mut memo = FactMemo::with_budget(FACT_MEMO_BYTES / threads);
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let Some(input) = inputs.get(i) else { break };
@@ -295,6 +305,8 @@ pub fn run(
                 oldest.get_or_insert_with(std::time::Instant::now);
                 want += 1;
                 if documents >= max_documents || bytes >= group.max_bytes {
+                    // The parsers go on while the group commits.
+                    window.advance(want);
                     flush(&mut gathered, &mut failures);
                     (documents, bytes, oldest) = (0, 0, None);
                 }
@@ -355,18 +367,23 @@ impl Window {
         self.moved.notify_all();
     }
 
-    /// Closes the window when dropped, however the writer's loop ends.
-    fn closer(&self) -> impl Drop + '_ {
-        struct Close<'w>(&'w Window);
+    /// Closes the window when dropped (with `on_panic_only`, only when
+    /// dropped as its thread unwinds).
+    fn closer(&self, on_panic_only: bool) -> impl Drop + '_ {
+        struct Close<'w>(&'w Window, bool);
         impl Drop for Close<'_> {
             fn drop(&mut self) {
-                if let Ok(mut state) = self.0.state.lock() {
-                    state.1 = true;
+                if self.1 && !std::thread::panicking() {
+                    return;
+                }
+                match self.0.state.lock() {
+                    Ok(mut state) => state.1 = true,
+                    Err(poisoned) => poisoned.into_inner().1 = true,
                 }
                 self.0.moved.notify_all();
             }
         }
-        Close(self)
+        Close(self, on_panic_only)
     }
 }
 
@@ -490,7 +507,10 @@ mod tests {
             assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok(true));
             scope.spawn(move || tx2.send(window.admits(100)).unwrap());
             assert!(rx.recv_timeout(Duration::from_millis(200)).is_err());
-            drop(window.closer());
+            // A parser's guard closes it only as its thread unwinds.
+            drop(window.closer(true));
+            assert!(rx.recv_timeout(Duration::from_millis(200)).is_err());
+            drop(window.closer(false));
             assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok(false));
         });
     }

@@ -877,3 +877,106 @@ impl<'c> HitScratch<'c> {
         &self.hits
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The PyPA records of the shared corpus.
+    fn pypa() -> Vec<Advisory> {
+        let dir = std::env::var_os("AIBOMDB_CORPUS")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| {
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus")
+            })
+            .join("osv/pypa-advisory-database");
+        let loaded = crate::load_path(&dir, &Default::default()).expect("the PyPA records");
+        loaded.advisories.into_iter().map(|(_, a)| a).collect()
+    }
+
+    fn name(key: &str, via: Option<&str>) -> LookupName {
+        let (ecosystem, name) = key.split_once('/').unwrap();
+        LookupName {
+            key: key.to_string(),
+            ecosystem: ecosystem.to_string(),
+            name: name.to_string(),
+            via_source_of: via.map(str::to_string),
+        }
+    }
+
+    /// The re-match's rows, with their shared values, hold exactly the
+    /// records the per-match path makes: for packages found under several
+    /// names, as a source package, under an ecosystem with no ordering, and
+    /// by records naming several packages.
+    #[test]
+    fn rows_with_shared_values_are_the_records_matching_makes() {
+        let mut records = pypa();
+        assert!(records.len() > 2000, "{} records", records.len());
+        // Fifty of them again under an ecosystem with no version ordering
+        // here: `unsupported` matches, with a detail.
+        let unordered: Vec<Advisory> = records[..50]
+            .iter()
+            .cloned()
+            .map(|mut a| {
+                a.id.push_str("-elsewhere");
+                for entry in &mut a.affected {
+                    if let Some(p) = entry.package.as_mut() {
+                        p.ecosystem = "Elsewhere".into();
+                    }
+                }
+                a
+            })
+            .collect();
+        records.extend(unordered);
+        // Every key the records name, each with packages at old versions,
+        // as a source package, and under a second name.
+        let mut by_key: HashMap<String, Vec<IndexedPackage>> = HashMap::new();
+        let mut next: PackageId = 1;
+        for advisory in &records {
+            for key in advisory_keys(advisory) {
+                let list = by_key.entry(key.clone()).or_default();
+                if !list.is_empty() {
+                    continue;
+                }
+                for (version, names) in [
+                    ("0.0.1", vec![name(&key, None)]),
+                    ("1.0", vec![name(&key, Some("binary-of-it"))]),
+                    (
+                        "0.1",
+                        vec![name("PyPI/some-other-name", None), name(&key, None)],
+                    ),
+                ] {
+                    list.push((next, Some(version.to_string()), names));
+                    next += 1;
+                }
+            }
+        }
+        let indexed = Indexed { by_key };
+        let candidates = indexed.candidates();
+        let mut records_made = Vec::new();
+        let mut rows = MatchRows::new();
+        let mut scratch = HitScratch::default();
+        for advisory in records.iter().filter(|a| !a.is_withdrawn()) {
+            let keys = advisory_keys(advisory);
+            match_advisory_into(advisory, &keys, &candidates, &mut records_made);
+            match_advisory_rows(advisory, &keys, &candidates, &mut scratch, &mut rows);
+        }
+        let statuses: std::collections::HashSet<&str> =
+            records_made.iter().map(|m| m.status.as_str()).collect();
+        assert!(
+            statuses.contains("affected") && statuses.contains("unsupported"),
+            "{statuses:?}"
+        );
+        assert!(records_made.iter().any(|m| m.via_source_of.is_some()));
+        assert!(records_made.len() > 1000, "{} matches", records_made.len());
+        assert_eq!(rows.records().unwrap(), records_made);
+        let encoded = MatchRows::from_records(&records_made);
+        assert!(
+            rows.iter()
+                .zip(encoded.iter())
+                .all(|(a, b)| a.value == b.value
+                    && a.affected == b.affected
+                    && a.ecosystem == b.ecosystem)
+        );
+    }
+}

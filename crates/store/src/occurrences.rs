@@ -359,22 +359,40 @@ fn hash_of(encoded: &[u8]) -> FactHash {
 /// The fact encodings one parser has seen, each with its hash. Across an
 /// estate nearly every fact recurs (3.0 M occurrences of 50 k facts at
 /// 10,000 deployments): a recurring one is looked up by its bytes, compared
-/// whole, instead of hashed with SHA-256 again, and its encoding is shared
-/// by the documents waiting for the writer instead of copied for each.
-#[derive(Default)]
+/// whole (so no collision can give a fact another's identity), instead of
+/// hashed with SHA-256 again, and its encoding is shared by the documents
+/// waiting for the writer instead of copied for each.
 pub struct FactMemo {
     known: rustc_hash::FxHashMap<Arc<[u8]>, FactHash>,
+    /// What `known` holds: its encodings plus each entry's overhead
+    /// (reference counts, slot, hash).
     bytes: usize,
+    budget: usize,
 }
 
-/// The encodings a [`FactMemo`] holds at most, in bytes: past it, it
-/// starts again empty (32 MiB: about 100 k facts of the estate above, twice
-/// its facts; a parser thread holds one).
-const FACT_MEMO_BYTES: usize = 32 << 20;
+/// What a memo counts for each entry besides its encoding.
+const FACT_MEMO_ENTRY: usize = 64;
+
+impl Default for FactMemo {
+    fn default() -> Self {
+        Self::with_budget(16 << 20)
+    }
+}
 
 impl FactMemo {
+    /// A memo of 16 MiB.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A memo that holds about `budget` bytes at most: past it, it starts
+    /// again empty (32 MiB: about 100 k facts of the estate above).
+    pub fn with_budget(budget: usize) -> Self {
+        FactMemo {
+            known: Default::default(),
+            bytes: 0,
+            budget,
+        }
     }
 
     fn intern(&mut self, encoded: &[u8]) -> (Arc<[u8]>, FactHash) {
@@ -383,11 +401,12 @@ impl FactMemo {
         }
         let hash = hash_of(encoded);
         let bytes: Arc<[u8]> = Arc::from(encoded);
-        if self.bytes + encoded.len() > FACT_MEMO_BYTES {
-            self.known.clear();
+        let cost = encoded.len() + FACT_MEMO_ENTRY;
+        if self.bytes + cost > self.budget {
+            self.known = Default::default();
             self.bytes = 0;
         }
-        self.bytes += encoded.len();
+        self.bytes += cost;
         self.known.insert(bytes.clone(), hash);
         (bytes, hash)
     }

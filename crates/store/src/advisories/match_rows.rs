@@ -23,8 +23,9 @@ pub(crate) struct StoredMatch {
     fixed: Vec<String>,
 }
 
-/// [`StoredMatch`] borrowed from a [`MatchRecord`], to encode without
-/// copying: the same fields in the same order, so the same bytes.
+/// [`StoredMatch`] borrowed (from a [`MatchRecord`], or the fields
+/// `MatchRows::add_value` is given), to encode without copying: the same
+/// fields in the same order, so the same bytes.
 #[derive(serde::Serialize)]
 pub(crate) struct StoredMatchRef<'a> {
     pub(super) status: &'a str,

@@ -2,8 +2,9 @@
 //! hundreds of thousands at once (a full re-match). A [`MatchRecord`] each
 //! is six heap strings and a list; a re-match of 335k matches spent as long
 //! building, copying and encoding them as evaluating. Here a row is a
-//! package and two indexes, and every package an advisory matches under one
-//! name shares one encoded value.
+//! package and two indexes, and values are shared: the re-match makes one
+//! per advisory, status and name matched under when there is no detail
+//! (every `affected` match).
 
 use std::collections::HashMap;
 
