@@ -7,7 +7,8 @@ use std::collections::HashMap;
 
 use aibomdb_store::kit;
 use aibomdb_store::{
-    AdvisoryBatch, AdvisoryChange, AdvisoryRow, LookupName, MatchRecord, MatchRows, PackageRecord,
+    AdvisoryBatch, AdvisoryChange, AdvisoryRow, LookupName, MatchRecord, MatchRowRef, MatchRows,
+    PackageRecord,
 };
 use tokio_postgres::Transaction;
 
@@ -347,9 +348,9 @@ async fn replace_matches(
     keep_from: i64,
 ) -> Result<(bool, Vec<MatchChange>)> {
     // Of two rows for one pair, the later stands.
-    let mut wanted: HashMap<(i64, &str), &[u8]> = HashMap::new();
+    let mut wanted: HashMap<(i64, &str), MatchRowRef<'_>> = HashMap::new();
     for m in matches.iter() {
-        wanted.insert((m.package as i64, m.advisory), m.value);
+        wanted.insert((m.package as i64, m.advisory), m);
     }
     let mut named: Vec<&str> = advisories.iter().map(String::as_str).collect();
     named.extend(wanted.keys().map(|(_, a)| *a));
@@ -388,23 +389,23 @@ async fn replace_matches(
     }
     let removals = diff.len();
     let (mut package, mut advisory, mut record) = (Vec::new(), Vec::new(), Vec::new());
-    for ((p, a), r) in &wanted {
+    for ((p, a), m) in &wanted {
         let before = stored.get(&(*p, a.to_string()));
-        if before.map(Vec::as_slice) != Some(*r) {
+        if before.map(Vec::as_slice) != Some(m.value) {
             package.push(*p);
             advisory.push(*a);
-            record.push(*r);
+            record.push(m.value);
             let was = match before {
                 Some(bytes) => affected(bytes, *p, a)?.is_some(),
                 None => false,
             };
-            if let Some(now) = affected(r, *p, a)? {
-                if !was {
-                    diff.push((now.package, now.advisory, now.ecosystem, EventKind::Opened));
-                }
-            } else if was {
-                let m = kit::decode_match(r, *p as u64, a)?;
-                diff.push((m.package, m.advisory, m.ecosystem, EventKind::Resolved));
+            let kind = match (was, m.affected) {
+                (false, true) => Some(EventKind::Opened),
+                (true, false) => Some(EventKind::Resolved),
+                _ => None,
+            };
+            if let Some(kind) = kind {
+                diff.push((m.package, a.to_string(), m.ecosystem.to_string(), kind));
             }
         }
     }
