@@ -10,6 +10,7 @@ mod matcher;
 mod names;
 mod range;
 mod record;
+mod rematch;
 mod report;
 mod severity;
 mod vex;
@@ -21,9 +22,9 @@ pub use load::{
     LoadError, LoadLimits, Loaded, load_bytes, load_path, load_zip_bytes, sniff, sniff_file,
 };
 pub use matcher::{
-    DocumentMatches, LoadSummary, PlannedLoad, PlannedRematch, RematchSummary, STALE_RETRIES,
-    apply_advisories, evaluate, evaluate_prepared, load_advisories, lookup_names, match_again,
-    match_document, match_encoded, pause_before_retry, plan_advisories, plan_rematch, rematch_all,
+    DocumentMatches, LoadSummary, PlannedLoad, STALE_RETRIES, apply_advisories, evaluate,
+    evaluate_prepared, load_advisories, lookup_names, match_again, match_document, match_encoded,
+    pause_before_retry, plan_advisories,
 };
 pub use names::{OsvName, index_key, osv_names};
 pub use range::{
@@ -31,6 +32,7 @@ pub use range::{
     in_range, names_package,
 };
 pub use record::{Advisory, Affected, Event, Package, Range, Reference, Severity};
+pub use rematch::{PlannedRematch, RematchSummary, plan_rematch, rematch_all};
 pub use report::{
     AdvisoryCache, AdvisoryFacts, MatchReader, MatchRow, advisory_deployments, advisory_matches,
     deployment_matches, each_deployment_matches, matches_of, sarif,

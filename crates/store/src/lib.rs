@@ -35,6 +35,7 @@ mod delete;
 mod digests;
 mod enrichment;
 pub mod events;
+mod fact_keys;
 mod heads;
 mod inspect;
 #[doc(hidden)]
@@ -71,12 +72,13 @@ pub use advisories::{
 pub use backend::{Backend, Store};
 pub use digests::DigestHit;
 pub use enrichment::{EnrichmentSource, EpssScore, KevEntry};
+pub use fact_keys::FactMemo;
 pub use migrate::Migration;
 pub use models::{Approval, LineageEdge};
 pub use new_document::{EncodedRows, NewDocument, PreparedPackage};
 pub use notify::{Delivery, EventKind, MatchEvent, NotifyTarget};
+pub use occurrences::FactHash;
 pub use occurrences::FactId;
-pub use occurrences::{FactHash, FactMemo};
 pub use policies::StoredPolicy;
 pub use records::{
     AdvisoryChange, AdvisoryRow, CoverageGap, DeployedPackage, DeploymentHit, DeploymentRecord,

@@ -133,7 +133,7 @@ fn four_to_five(txn: &redb::WriteTransaction) -> Result<()> {
                 let package = k.value().1;
                 let mut fact: aibomdb_graph::PackageFact =
                     decode(v.value(), "document_packages", &format!("{doc}/{package}"))?;
-                let (bytes, hash) = occurrences::intern_key_in_place(&mut fact);
+                let (bytes, hash) = crate::fact_keys::intern_key_in_place(&mut fact);
                 let id = match known.get(&hash) {
                     Some(&id) => id,
                     None => {

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use aibomdb_graph::{DocumentFacts, PackageFact, PackageKey, Scope};
 
-use crate::occurrences::{self, DocRows, FactHash, FactId, FactMemo, RowEdge, RowPackage};
+use crate::fact_keys::{self, FactMemo};
+use crate::occurrences::{DocRows, FactHash, FactId, RowEdge, RowPackage};
 use crate::records::{LookupName, MatchRecord};
 use crate::{DocumentId, DocumentRecord, EdgeRecord, PackageId, digests, hex};
 
@@ -75,7 +76,7 @@ pub struct PreparedPackage {
 impl PreparedPackage {
     /// What the writers read of `fact`, which keeps its fields.
     fn of(fact: &PackageFact) -> Self {
-        let (bytes, hash) = occurrences::intern_key(fact);
+        let (bytes, hash) = fact_keys::intern_key(fact);
         let mut prepared = Self::keyless(fact, bytes.into(), hash);
         prepared.key = fact.key.clone();
         prepared
@@ -84,7 +85,7 @@ impl PreparedPackage {
     /// As [`PreparedPackage::of`], taking the key out of `fact` rather
     /// than copying it.
     fn taken_from(fact: &mut PackageFact, memo: &mut FactMemo) -> Self {
-        let (bytes, hash) = occurrences::intern_key_memo(fact, memo);
+        let (bytes, hash) = fact_keys::intern_key_memo(fact, memo);
         let mut prepared = Self::keyless(fact, bytes, hash);
         prepared.key = fact.key.take();
         prepared

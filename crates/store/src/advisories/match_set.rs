@@ -202,7 +202,7 @@ mod tests {
             detail: (status != "affected").then(|| format!("why {package}")),
             ecosystem: "PyPI".into(),
             name: format!("p{}", package % 3),
-            via_source_of: (package % 2 == 0).then(|| "src".to_string()),
+            via_source_of: package.is_multiple_of(2).then(|| "src".to_string()),
             fixed: fixed.iter().map(|f| f.to_string()).collect(),
         }
     }
