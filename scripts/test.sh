@@ -16,8 +16,8 @@ set -euo pipefail
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 cargo test --workspace
 suites=(cli lockfiles advisories matching vex models model_integrity model_formats model_scanner model_secrets
-    attestations export api api_access api_limits query_validation gate gate_vulnerabilities gate_api gate_policy
-    gate_shared gate_counts releases feeds findings dtrack encodings terminal load overview notify notify_vex)
+    attestations export api api_models api_access api_limits query_validation gate gate_vulnerabilities gate_api gate_policy
+    gate_shared gate_counts releases releases_http feeds findings dtrack encodings terminal load overview notify notify_vex)
 args=()
 for s in "${suites[@]}"; do args+=(--test "$s"); done
 AIBOMDB_TEST_BACKEND=postgres cargo test -p aibomdb "${args[@]}"

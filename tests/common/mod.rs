@@ -1,9 +1,11 @@
 //! Shared helpers for the end-to-end tests.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod api;
 pub mod estate;
 pub mod models;
 pub mod osv_export;
+pub mod releases;
 pub mod webhook;
 
 use std::path::{Path, PathBuf};
