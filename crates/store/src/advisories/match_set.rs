@@ -116,9 +116,15 @@ impl MatchRows {
     }
 
     /// A match of `package` by the advisory and value at these indexes.
+    ///
+    /// # Panics
+    /// When either index is not one `add_advisory` or `add_value` returned.
     pub fn push(&mut self, package: PackageId, advisory: u32, value: u32) {
-        debug_assert!((advisory as usize) < self.advisories.len());
-        debug_assert!((value as usize) < self.values.len());
+        // Checked here, where a caller's mistake is made, not at the write.
+        assert!(
+            (advisory as usize) < self.advisories.len() && (value as usize) < self.values.len(),
+            "a match row names an advisory or value not added"
+        );
         self.rows.push(Row {
             package,
             advisory,
