@@ -8,6 +8,8 @@
 //! binary `COPY` (documents, occurrences) and `unnest` upserts (the rest),
 //! a fixed number of statements per group, not per document.
 
+use std::borrow::Cow;
+
 // Fx: the keys are this process's own (package keys, fact hashes, ids),
 // looked up millions of times in a bulk ingest.
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
@@ -15,7 +17,8 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use aibomdb_graph::PackageKey;
 use aibomdb_store::kit::{self, FactHash};
 use aibomdb_store::{
-    DeploymentRecord, DocumentId, IngestOutcome, LookupName, NewDocument, PackageId, StoreError,
+    DeploymentRecord, DocumentId, EncodedRows, IngestOutcome, LookupName, NewDocument, PackageId,
+    StoreError,
 };
 use tokio_postgres::Transaction;
 
@@ -79,8 +82,11 @@ impl PgStore {
         if docs.is_empty() {
             return Ok(Vec::new());
         }
-        for doc in docs {
-            refuse_nul(doc)?;
+        // Encoded here once (an ingest's parsers encoded theirs already;
+        // an upload's are encoded now): the checks and the write read them.
+        let prepared: Vec<Cow<'_, EncodedRows>> = docs.iter().map(kit::prepared).collect();
+        for (doc, rows) in docs.iter().zip(&prepared) {
+            refuse_nul(doc, rows)?;
         }
         let known = match self.write_cache.lock() {
             Ok(mut cache) => std::mem::take(&mut *cache),
@@ -89,7 +95,8 @@ impl PgStore {
         let mut fresh = WriteCache::default();
         let result = self.write_steps(|txn| {
             let evented = self.block_on(crate::events::events_wanted(self, txn))?;
-            let group = self.block_on(write_txn(txn, docs, &known, &mut fresh, evented))?;
+            let group =
+                self.block_on(write_txn(txn, docs, &prepared, &known, &mut fresh, evented))?;
             if group.written.is_empty() {
                 return Ok(((group.outcomes, 0), None));
             }
@@ -140,7 +147,7 @@ pub(crate) struct Supersession {
 /// PostgreSQL's text cannot hold a NUL byte, and a B-tree entry is capped
 /// at about 2.7 kB; redb has neither limit. A document whose keys break one
 /// is refused whole, naming the field, before anything is written.
-fn refuse_nul(doc: &NewDocument) -> Result<()> {
+fn refuse_nul(doc: &NewDocument, rows: &EncodedRows) -> Result<()> {
     const LONGEST_KEY: usize = 2_000;
     let bad = |what: &str, text: &str| -> Result<()> {
         if text.contains('\0') {
@@ -165,7 +172,7 @@ fn refuse_nul(doc: &NewDocument) -> Result<()> {
     if let Some(serial) = &doc.facts.serial {
         bad("serial number", serial)?;
     }
-    for package in kit::prepared(doc).packages() {
+    for package in rows.packages() {
         if let Some(key) = &package.key {
             bad("package", key.as_str())?;
         }
@@ -196,6 +203,7 @@ fn refuse_nul(doc: &NewDocument) -> Result<()> {
 async fn write_txn(
     txn: &Transaction<'_>,
     docs: &[NewDocument],
+    all_prepared: &[Cow<'_, EncodedRows>],
     known: &WriteCache,
     fresh: &mut WriteCache,
     evented: bool,
@@ -252,7 +260,7 @@ async fn write_txn(
     let first_document = reserve(txn, "next_document_id", writing.len()).await?;
 
     // Packages and facts: find or create, ids in order of first appearance.
-    let prepared: Vec<_> = writing.iter().map(|&i| kit::prepared(&docs[i])).collect();
+    let prepared: Vec<&EncodedRows> = writing.iter().map(|&i| &*all_prepared[i]).collect();
     let mut wanted_keys: Vec<&str> = Vec::new();
     let mut wanted_facts: Vec<FactHash> = Vec::new();
     {
