@@ -7,13 +7,13 @@ use std::sync::mpsc;
 
 use aibomdb_store::{FactHash, FactMemo, IngestOutcome, NewDocument, Store, StoreError};
 
-/// The fact encodings the parsers remember, in bytes, shared out among them
-/// (each remembers what it parsed, so on many cores each holds less).
-const FACT_MEMO_BYTES: usize = 64 << 20;
-
 use crate::{
     Format, IngestError, Input, Limits, Matched, new_document, prepare, prepare_model_dir,
 };
+
+/// The fact encodings the parsers remember, in bytes, shared out among them
+/// (each remembers what it parsed, so on many cores each holds less).
+const FACT_MEMO_BYTES: usize = 64 << 20;
 
 /// How many parsed documents the writer may gather into one durable
 /// transaction. A commit costs two fsyncs plus every B-tree page it touched,

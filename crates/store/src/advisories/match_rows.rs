@@ -165,8 +165,7 @@ fn write_matches_scanning_from(
             _ => deduped.push(c),
         }
     }
-    let candidates: Vec<MatchRowRef<'_>> = deduped.iter().map(|c| matches.get(c.2)).collect();
-    drop(deduped);
+    let candidates: Vec<MatchRowRef<'_>> = deduped.into_iter().map(|c| matches.get(c.2)).collect();
     // In key order, so that the B-tree writes stay local.
     let mut inserts: Vec<(MatchRowRef<'_>, bool)> = Vec::new();
     let mut removals: Vec<(u64, &str)> = Vec::new();

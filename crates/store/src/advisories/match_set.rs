@@ -110,11 +110,6 @@ impl MatchRows {
         (self.values.len() - 1) as u32
     }
 
-    /// Whether a value added is an `affected` one.
-    pub fn value_is_affected(&self, value: u32) -> bool {
-        self.values[value as usize].affected
-    }
-
     /// A match of `package` by the advisory and value at these indexes.
     ///
     /// # Panics
@@ -239,7 +234,6 @@ mod tests {
             via_source_of: None,
             fixed: &fixed,
         });
-        assert!(built.value_is_affected(v));
         built.push(1, a1, v);
         let mut rest = MatchRows::from_records(&records[1..]);
         let mut all = MatchRows::new();
